@@ -1,0 +1,3 @@
+module github.com/tamkeen/tamkeen/gateway
+
+go 1.26

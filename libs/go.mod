@@ -1,0 +1,3 @@
+module github.com/tamkeen/tamkeen/libs
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/tamkeen/tamkeen/proto
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/tamkeen/tamkeen/services/content
+
+go 1.26

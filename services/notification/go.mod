@@ -1,0 +1,3 @@
+module github.com/tamkeen/tamkeen/services/notification
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/tamkeen/tamkeen/services/signature
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/tamkeen/tamkeen/tools
+
+go 1.26
