@@ -1,0 +1,326 @@
+// Package rpcerr translates errors at the gRPC boundary, in one place.
+//
+// Services build their gRPC errors with the constructors here (Invalid,
+// NotFound, ...) or hand a domain error to FromDomain, which maps field
+// errors and the sentinels below to the right code and turns anything it does
+// not recognise into codes.Internal "internal error" after logging it, so
+// that no internal detail reaches a caller. Every error carries rich details
+// (google.rpc.ErrorInfo, BadRequest, RetryInfo, PreconditionFailure) so that
+// the gateway can render RFC 9457 problem+json that names the bad field; the
+// gateway reads them back with FieldViolations, RetryAfter and Reason.
+package rpcerr
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// Domain is the ErrorInfo domain that every Tamkeen error carries.
+const Domain = "tamkeen"
+
+// Reasons carried in google.rpc.ErrorInfo; stable, UPPER_SNAKE_CASE, meant
+// for machines (the gateway turns them into problem types).
+const (
+	ReasonInvalidArgument    = "INVALID_ARGUMENT"
+	ReasonNotFound           = "NOT_FOUND"
+	ReasonAlreadyExists      = "ALREADY_EXISTS"
+	ReasonConflict           = "CONFLICT"
+	ReasonFailedPrecondition = "FAILED_PRECONDITION"
+	ReasonUnimplemented      = "UNIMPLEMENTED"
+	ReasonUnauthenticated    = "UNAUTHENTICATED"
+	ReasonPermissionDenied   = "PERMISSION_DENIED"
+	ReasonResourceExhausted  = "RESOURCE_EXHAUSTED"
+	ReasonInternal           = "INTERNAL"
+)
+
+// Sentinels a domain package can wrap (fmt.Errorf("payment %s: %w", id,
+// rpcerr.ErrNotFound)) so that FromDomain maps the error to the matching code.
+// The wrapped error's full text becomes the caller-visible message, so it
+// must hold nothing secret or personal.
+var (
+	// ErrNotFound maps to codes.NotFound.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists maps to codes.AlreadyExists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict maps to codes.Aborted: a concurrent change won; retry the
+	// whole read-modify-write.
+	ErrConflict = errors.New("conflict")
+	// ErrFailedPrecondition maps to codes.FailedPrecondition: the resource is
+	// not in a state that allows the operation.
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrInvalid maps to codes.InvalidArgument when no single field is to blame.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrUnauthenticated maps to codes.Unauthenticated.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied maps to codes.PermissionDenied.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrResourceExhausted maps to codes.ResourceExhausted (no retry hint).
+	ErrResourceExhausted = errors.New("resource exhausted")
+	// ErrUnimplemented maps to codes.Unimplemented.
+	ErrUnimplemented = errors.New("not implemented")
+)
+
+// internalMessage is all a caller learns about an unexpected failure.
+const internalMessage = "internal error"
+
+// FieldError says which request field is wrong and why. Field is the JSON
+// (snake_case) name as the HTTP caller sees it, e.g. "phone_number", with
+// dots and indexes for nested fields ("splits[1].amount"). Reason is shown to
+// the caller, so it must not echo secret input back.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+// Error returns "field: reason".
+func (e *FieldError) Error() string {
+	return e.Field + ": " + e.Reason
+}
+
+// Invalid returns a codes.InvalidArgument error whose message lists the
+// violations and whose BadRequest detail carries one FieldViolation each.
+func Invalid(violations ...FieldError) error {
+	msg := "invalid argument"
+	if len(violations) > 0 {
+		parts := make([]string, len(violations))
+		for i, v := range violations {
+			parts[i] = v.Field + ": " + v.Reason
+		}
+		msg = "invalid argument: " + strings.Join(parts, "; ")
+	}
+	br := &errdetails.BadRequest{}
+	for _, v := range violations {
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+			Field:       v.Field,
+			Description: v.Reason,
+		})
+	}
+	return build(codes.InvalidArgument, msg, ReasonInvalidArgument, nil, br)
+}
+
+// NotFound returns codes.NotFound with the message "<kind> <id> not found",
+// e.g. NotFound("payment", "pay_x") → "payment pay_x not found".
+func NotFound(kind, id string) error {
+	msg := kind + " not found"
+	if id != "" {
+		msg = kind + " " + id + " not found"
+	}
+	md := map[string]string{"kind": kind}
+	if id != "" {
+		md["id"] = id
+	}
+	return build(codes.NotFound, msg, ReasonNotFound, md)
+}
+
+// AlreadyExists returns codes.AlreadyExists with msg.
+func AlreadyExists(msg string) error {
+	return build(codes.AlreadyExists, msg, ReasonAlreadyExists, nil)
+}
+
+// Conflict returns codes.Aborted: the operation lost a race (optimistic
+// concurrency, a consumed one-time code) and may be retried from the start.
+func Conflict(reason string) error {
+	return build(codes.Aborted, reason, ReasonConflict, nil)
+}
+
+// FailedPrecondition returns codes.FailedPrecondition with msg and a
+// PreconditionFailure detail: the system is not in a state for the call and
+// retrying unchanged will not help.
+func FailedPrecondition(msg string) error {
+	pf := &errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+		Type:        ReasonFailedPrecondition,
+		Description: msg,
+	}}}
+	return build(codes.FailedPrecondition, msg, ReasonFailedPrecondition, nil, pf)
+}
+
+// Unimplemented returns codes.Unimplemented "<op> is not implemented yet".
+func Unimplemented(op string) error {
+	return build(codes.Unimplemented, op+" is not implemented yet", ReasonUnimplemented, map[string]string{"operation": op})
+}
+
+// Unauthenticated returns codes.Unauthenticated with msg.
+func Unauthenticated(msg string) error {
+	return build(codes.Unauthenticated, msg, ReasonUnauthenticated, nil)
+}
+
+// PermissionDenied returns codes.PermissionDenied with msg.
+func PermissionDenied(msg string) error {
+	return build(codes.PermissionDenied, msg, ReasonPermissionDenied, nil)
+}
+
+// ResourceExhausted returns codes.ResourceExhausted with msg and, when
+// retryAfter is positive, a RetryInfo detail telling the caller when to retry
+// (the gateway turns it into a Retry-After header).
+func ResourceExhausted(msg string, retryAfter time.Duration) error {
+	var details []protoadapt.MessageV1
+	if retryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
+	}
+	return build(codes.ResourceExhausted, msg, ReasonResourceExhausted, nil, details...)
+}
+
+// build makes a status error with an ErrorInfo detail first, then details.
+func build(code codes.Code, msg, reason string, md map[string]string, details ...protoadapt.MessageV1) error {
+	all := make([]protoadapt.MessageV1, 0, 1+len(details))
+	all = append(all, &errdetails.ErrorInfo{Reason: reason, Domain: Domain, Metadata: md})
+	all = append(all, details...)
+	st, err := status.New(code, msg).WithDetails(all...)
+	if err != nil {
+		// Only a marshalling failure of the details lands here; the code
+		// and message still tell the caller what happened.
+		return status.Error(code, msg)
+	}
+	return st.Err()
+}
+
+// grpcStatuser is implemented by errors that already are gRPC statuses.
+type grpcStatuser interface {
+	GRPCStatus() *status.Status
+}
+
+// sentinelCodes maps the package sentinels to their codes, in the order
+// FromDomain checks them.
+var sentinelCodes = []struct {
+	err    error
+	code   codes.Code
+	reason string
+}{
+	{ErrNotFound, codes.NotFound, ReasonNotFound},
+	{ErrAlreadyExists, codes.AlreadyExists, ReasonAlreadyExists},
+	{ErrConflict, codes.Aborted, ReasonConflict},
+	{ErrFailedPrecondition, codes.FailedPrecondition, ReasonFailedPrecondition},
+	{ErrInvalid, codes.InvalidArgument, ReasonInvalidArgument},
+	{ErrUnauthenticated, codes.Unauthenticated, ReasonUnauthenticated},
+	{ErrPermissionDenied, codes.PermissionDenied, ReasonPermissionDenied},
+	{ErrResourceExhausted, codes.ResourceExhausted, ReasonResourceExhausted},
+	{ErrUnimplemented, codes.Unimplemented, ReasonUnimplemented},
+}
+
+// FromDomain maps a domain error to a gRPC status error:
+//   - nil stays nil;
+//   - an error that is (or wraps) a gRPC status, e.g. one built with this
+//     package, is returned as that status unchanged;
+//   - *FieldError values anywhere in the chain, including inside
+//     errors.Join, become one Invalid error listing them all;
+//   - errors wrapping one of this package's sentinels get the matching code,
+//     with err.Error() as message (so such errors must be caller-safe);
+//   - context.Canceled and context.DeadlineExceeded map to their codes;
+//   - anything else is logged with ctx (so the log carries the trace_id) and
+//     becomes codes.Internal "internal error": its text never reaches the
+//     caller.
+//
+// logger may be nil, in which case nothing is logged.
+//
+// The (err, logger, ctx) parameter order is the contract the services were
+// written against, although ctx usually comes first.
+func FromDomain(err error, logger *slog.Logger, ctx context.Context) error {
+	if err == nil {
+		return nil
+	}
+	var gs grpcStatuser
+	if errors.As(err, &gs) {
+		if st := gs.GRPCStatus(); st != nil && st.Code() != codes.OK && st.Code() != codes.Unknown {
+			return st.Err()
+		}
+	}
+	if fes := fieldErrors(err, nil); len(fes) > 0 {
+		return Invalid(fes...)
+	}
+	for _, s := range sentinelCodes {
+		if errors.Is(err, s.err) {
+			if s.code == codes.ResourceExhausted {
+				return ResourceExhausted(err.Error(), 0)
+			}
+			return build(s.code, err.Error(), s.reason, nil)
+		}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	if logger != nil {
+		logger.ErrorContext(ctx, "unmapped error at rpc boundary", slog.String("error", err.Error()))
+	}
+	return build(codes.Internal, internalMessage, ReasonInternal, nil)
+}
+
+// fieldErrors collects every *FieldError in err's tree, depth first, in order.
+func fieldErrors(err error, acc []FieldError) []FieldError {
+	switch e := err.(type) {
+	case nil:
+		return acc
+	case *FieldError:
+		if e != nil {
+			acc = append(acc, *e)
+		}
+		return acc
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			acc = fieldErrors(inner, acc)
+		}
+		return acc
+	case interface{ Unwrap() error }:
+		return fieldErrors(e.Unwrap(), acc)
+	}
+	return acc
+}
+
+// FieldViolations reads the BadRequest field violations back from a gRPC
+// status error (the gateway side). It returns nil when there are none.
+func FieldViolations(err error) []FieldError {
+	st, ok := status.FromError(err)
+	if !ok || st == nil {
+		return nil
+	}
+	var out []FieldError
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				out = append(out, FieldError{Field: v.GetField(), Reason: v.GetDescription()})
+			}
+		}
+	}
+	return out
+}
+
+// RetryAfter reads the RetryInfo delay from a gRPC status error; ok is false
+// when the error carries none.
+func RetryAfter(err error) (time.Duration, bool) {
+	st, ok := status.FromError(err)
+	if !ok || st == nil {
+		return 0, false
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
+}
+
+// Reason reads the ErrorInfo reason (one of the Reason constants) from a gRPC
+// status error; it returns "" when there is none.
+func Reason(err error) string {
+	st, ok := status.FromError(err)
+	if !ok || st == nil {
+		return ""
+	}
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			return ei.GetReason()
+		}
+	}
+	return ""
+}

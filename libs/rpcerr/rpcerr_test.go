@@ -1,0 +1,304 @@
+package rpcerr_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+)
+
+// overTheWire returns err as a client would see it: the status proto is
+// marshalled and unmarshalled the way grpc-status-details-bin carries it.
+func overTheWire(t *testing.T, err error) error {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok {
+		t.Fatalf("status.FromError(%v): not a status error", err)
+	}
+	b, mErr := proto.Marshal(st.Proto())
+	if mErr != nil {
+		t.Fatalf("marshal status: %v", mErr)
+	}
+	var back spb.Status
+	if uErr := proto.Unmarshal(b, &back); uErr != nil {
+		t.Fatalf("unmarshal status: %v", uErr)
+	}
+	return status.ErrorProto(&back)
+}
+
+func TestConstructors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		err        error
+		code       codes.Code
+		msg        string
+		reason     string
+		fields     []rpcerr.FieldError
+		retryAfter time.Duration
+		hasRetry   bool
+	}{
+		{
+			name: "invalid lists fields",
+			err: rpcerr.Invalid(
+				rpcerr.FieldError{Field: "phone_number", Reason: "must be in E.164 format"},
+				rpcerr.FieldError{Field: "splits[1].amount", Reason: "must be positive"},
+			),
+			code:   codes.InvalidArgument,
+			msg:    "invalid argument: phone_number: must be in E.164 format; splits[1].amount: must be positive",
+			reason: rpcerr.ReasonInvalidArgument,
+			fields: []rpcerr.FieldError{
+				{Field: "phone_number", Reason: "must be in E.164 format"},
+				{Field: "splits[1].amount", Reason: "must be positive"},
+			},
+		},
+		{
+			name:   "invalid without fields",
+			err:    rpcerr.Invalid(),
+			code:   codes.InvalidArgument,
+			msg:    "invalid argument",
+			reason: rpcerr.ReasonInvalidArgument,
+		},
+		{
+			name:   "not found",
+			err:    rpcerr.NotFound("payment", "pay_x"),
+			code:   codes.NotFound,
+			msg:    "payment pay_x not found",
+			reason: rpcerr.ReasonNotFound,
+		},
+		{
+			name:   "already exists",
+			err:    rpcerr.AlreadyExists("citizen already registered"),
+			code:   codes.AlreadyExists,
+			msg:    "citizen already registered",
+			reason: rpcerr.ReasonAlreadyExists,
+		},
+		{
+			name:   "conflict is aborted",
+			err:    rpcerr.Conflict("draft changed since it was read"),
+			code:   codes.Aborted,
+			msg:    "draft changed since it was read",
+			reason: rpcerr.ReasonConflict,
+		},
+		{
+			name:   "failed precondition",
+			err:    rpcerr.FailedPrecondition("payment is not captured"),
+			code:   codes.FailedPrecondition,
+			msg:    "payment is not captured",
+			reason: rpcerr.ReasonFailedPrecondition,
+		},
+		{
+			name:   "unimplemented",
+			err:    rpcerr.Unimplemented("PAdES-LTA"),
+			code:   codes.Unimplemented,
+			msg:    "PAdES-LTA is not implemented yet",
+			reason: rpcerr.ReasonUnimplemented,
+		},
+		{
+			name:   "unauthenticated",
+			err:    rpcerr.Unauthenticated("token expired"),
+			code:   codes.Unauthenticated,
+			msg:    "token expired",
+			reason: rpcerr.ReasonUnauthenticated,
+		},
+		{
+			name:   "permission denied",
+			err:    rpcerr.PermissionDenied("scope payments:write required"),
+			code:   codes.PermissionDenied,
+			msg:    "scope payments:write required",
+			reason: rpcerr.ReasonPermissionDenied,
+		},
+		{
+			name:       "resource exhausted with retry",
+			err:        rpcerr.ResourceExhausted("too many OTP requests", 90*time.Second),
+			code:       codes.ResourceExhausted,
+			msg:        "too many OTP requests",
+			reason:     rpcerr.ReasonResourceExhausted,
+			retryAfter: 90 * time.Second,
+			hasRetry:   true,
+		},
+		{
+			name:   "resource exhausted without retry",
+			err:    rpcerr.ResourceExhausted("quota used up", 0),
+			code:   codes.ResourceExhausted,
+			msg:    "quota used up",
+			reason: rpcerr.ReasonResourceExhausted,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := overTheWire(t, tt.err)
+			st := status.Convert(err)
+			if st.Code() != tt.code {
+				t.Errorf("code = %v; want %v", st.Code(), tt.code)
+			}
+			if st.Message() != tt.msg {
+				t.Errorf("message = %q; want %q", st.Message(), tt.msg)
+			}
+			if got := rpcerr.Reason(err); got != tt.reason {
+				t.Errorf("Reason = %q; want %q", got, tt.reason)
+			}
+			if got := rpcerr.FieldViolations(err); !reflect.DeepEqual(got, tt.fields) {
+				t.Errorf("FieldViolations = %v; want %v", got, tt.fields)
+			}
+			d, ok := rpcerr.RetryAfter(err)
+			if ok != tt.hasRetry || d != tt.retryAfter {
+				t.Errorf("RetryAfter = %v, %v; want %v, %v", d, ok, tt.retryAfter, tt.hasRetry)
+			}
+		})
+	}
+}
+
+func TestNotFoundDetails(t *testing.T) {
+	t.Parallel()
+	st := status.Convert(overTheWire(t, rpcerr.NotFound("payment", "pay_x")))
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			if ei.GetDomain() != rpcerr.Domain || ei.GetMetadata()["kind"] != "payment" || ei.GetMetadata()["id"] != "pay_x" {
+				t.Errorf("ErrorInfo = %v; want domain %q, kind payment, id pay_x", ei, rpcerr.Domain)
+			}
+			return
+		}
+	}
+	t.Errorf("details %v: no ErrorInfo", st.Details())
+}
+
+func TestFailedPreconditionDetails(t *testing.T) {
+	t.Parallel()
+	st := status.Convert(overTheWire(t, rpcerr.FailedPrecondition("credential revoked")))
+	for _, d := range st.Details() {
+		if pf, ok := d.(*errdetails.PreconditionFailure); ok {
+			if len(pf.GetViolations()) != 1 || pf.GetViolations()[0].GetDescription() != "credential revoked" {
+				t.Errorf("PreconditionFailure = %v; want one violation %q", pf, "credential revoked")
+			}
+			return
+		}
+	}
+	t.Errorf("details %v: no PreconditionFailure", st.Details())
+}
+
+func TestFromDomain(t *testing.T) {
+	t.Parallel()
+	errDB := errors.New(`pq: password authentication failed for user "payment" at 10.0.3.7`)
+	tests := []struct {
+		name   string
+		err    error
+		code   codes.Code
+		msg    string
+		fields []rpcerr.FieldError
+		logged bool
+	}{
+		{name: "nil", err: nil, code: codes.OK},
+		{
+			name:   "field error",
+			err:    &rpcerr.FieldError{Field: "phone_number", Reason: "must be in E.164 format"},
+			code:   codes.InvalidArgument,
+			msg:    "invalid argument: phone_number: must be in E.164 format",
+			fields: []rpcerr.FieldError{{Field: "phone_number", Reason: "must be in E.164 format"}},
+		},
+		{
+			name: "wrapped join of field errors",
+			err: fmt.Errorf("register: %w", errors.Join(
+				&rpcerr.FieldError{Field: "national_id", Reason: "must be 9 digits"},
+				&rpcerr.FieldError{Field: "email", Reason: "is not an address"},
+			)),
+			code: codes.InvalidArgument,
+			msg:  "invalid argument: national_id: must be 9 digits; email: is not an address",
+			fields: []rpcerr.FieldError{
+				{Field: "national_id", Reason: "must be 9 digits"},
+				{Field: "email", Reason: "is not an address"},
+			},
+		},
+		{
+			name: "status passes through",
+			err:  fmt.Errorf("load: %w", rpcerr.NotFound("template", "tpl_1")),
+			code: codes.NotFound,
+			msg:  "template tpl_1 not found",
+		},
+		{name: "not found sentinel", err: fmt.Errorf("payment pay_1: %w", rpcerr.ErrNotFound), code: codes.NotFound, msg: "payment pay_1: not found"},
+		{name: "already exists sentinel", err: rpcerr.ErrAlreadyExists, code: codes.AlreadyExists, msg: "already exists"},
+		{name: "conflict sentinel", err: rpcerr.ErrConflict, code: codes.Aborted, msg: "conflict"},
+		{name: "precondition sentinel", err: rpcerr.ErrFailedPrecondition, code: codes.FailedPrecondition, msg: "failed precondition"},
+		{name: "invalid sentinel", err: rpcerr.ErrInvalid, code: codes.InvalidArgument, msg: "invalid argument"},
+		{name: "unauthenticated sentinel", err: rpcerr.ErrUnauthenticated, code: codes.Unauthenticated, msg: "unauthenticated"},
+		{name: "permission sentinel", err: rpcerr.ErrPermissionDenied, code: codes.PermissionDenied, msg: "permission denied"},
+		{name: "exhausted sentinel", err: rpcerr.ErrResourceExhausted, code: codes.ResourceExhausted, msg: "resource exhausted"},
+		{name: "unimplemented sentinel", err: rpcerr.ErrUnimplemented, code: codes.Unimplemented, msg: "not implemented"},
+		{name: "canceled", err: fmt.Errorf("query: %w", context.Canceled), code: codes.Canceled, msg: "request canceled"},
+		{name: "deadline", err: context.DeadlineExceeded, code: codes.DeadlineExceeded, msg: "deadline exceeded"},
+		{name: "unknown is internal and logged", err: fmt.Errorf("store: %w", errDB), code: codes.Internal, msg: "internal error", logged: true},
+		{name: "unknown status is internal", err: status.Error(codes.Unknown, "leaky downstream text"), code: codes.Internal, msg: "internal error", logged: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewJSONHandler(&buf, nil))
+			got := rpcerr.FromDomain(tt.err, logger, context.Background())
+			if tt.code == codes.OK {
+				if got != nil {
+					t.Fatalf("FromDomain(nil) = %v; want nil", got)
+				}
+				return
+			}
+			st, ok := status.FromError(got)
+			if !ok {
+				t.Fatalf("FromDomain(%v) = %v; want a status error", tt.err, got)
+			}
+			if st.Code() != tt.code || st.Message() != tt.msg {
+				t.Errorf("FromDomain = %v %q; want %v %q", st.Code(), st.Message(), tt.code, tt.msg)
+			}
+			if f := rpcerr.FieldViolations(got); !reflect.DeepEqual(f, tt.fields) {
+				t.Errorf("FieldViolations = %v; want %v", f, tt.fields)
+			}
+			if tt.logged != (buf.Len() > 0) {
+				t.Errorf("logged = %v (%q); want %v", buf.Len() > 0, buf.String(), tt.logged)
+			}
+			if tt.logged && !strings.Contains(buf.String(), tt.err.Error()[:10]) {
+				t.Errorf("log %q does not carry the real error %q", buf.String(), tt.err)
+			}
+		})
+	}
+}
+
+func TestFromDomainNilLogger(t *testing.T) {
+	t.Parallel()
+	err := rpcerr.FromDomain(errors.New("boom"), nil, context.Background())
+	if status.Code(err) != codes.Internal {
+		t.Errorf("code = %v; want Internal", status.Code(err))
+	}
+}
+
+func TestReadersOnPlainErrors(t *testing.T) {
+	t.Parallel()
+	plain := errors.New("plain")
+	if got := rpcerr.FieldViolations(plain); got != nil {
+		t.Errorf("FieldViolations(plain) = %v; want nil", got)
+	}
+	if d, ok := rpcerr.RetryAfter(plain); ok {
+		t.Errorf("RetryAfter(plain) = %v, true; want false", d)
+	}
+	if got := rpcerr.Reason(nil); got != "" {
+		t.Errorf("Reason(nil) = %q; want empty", got)
+	}
+}
+
+func TestFieldErrorMessage(t *testing.T) {
+	t.Parallel()
+	err := error(&rpcerr.FieldError{Field: "amount", Reason: "must be positive"})
+	if got, want := err.Error(), "amount: must be positive"; got != want {
+		t.Errorf("Error() = %q; want %q", got, want)
+	}
+}
