@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Engine names a database engine.
+type Engine string
+
+const (
+	// SQLite is the embedded pure-Go SQLite engine; it is the default.
+	SQLite Engine = "sqlite"
+	// Postgres is PostgreSQL reached through pgx's database/sql driver.
+	Postgres Engine = "postgres"
+)
+
+// ErrBadOptions is wrapped by the errors Open returns for invalid Options.
+var ErrBadOptions = errors.New("store: invalid options")
+
+// Options says which database to open and how.
+type Options struct {
+	// Engine is SQLite or Postgres; empty means SQLite.
+	Engine Engine
+	// DSN locates the database. SQLite: a file path (its directory is
+	// created with mode 0700 if missing), a file: URI, or ":memory:" for a
+	// private in-memory database shared by this DB's connections.
+	// Postgres: a postgres:// URL or a keyword/value connection string.
+	DSN string
+	// MaxOpenConns caps open connections when positive; zero leaves the
+	// database/sql default (unlimited).
+	MaxOpenConns int
+	// Now is the clock used for schema_migrations.applied_at; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// DB is an open database. It embeds *sql.DB so callers use QueryContext,
+// ExecContext and the rest directly; it adds the engine, transactions with
+// retries and migrations.
+type DB struct {
+	*sql.DB
+	engine Engine
+	now    func() time.Time
+	// txAttempts is how many times InTx runs fn when SQLite reports the
+	// database busy or locked.
+	txAttempts int
+	// txBackoff is the first pause between such attempts; it doubles.
+	txBackoff time.Duration
+}
+
+// Open opens and pings the database that opts describes. On SQLite every
+// connection enables foreign keys, WAL journaling, a 5 s busy timeout,
+// immediate (write-locking) transactions and UTC times.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	if opts.Engine == "" {
+		opts.Engine = SQLite
+	}
+	if opts.MaxOpenConns < 0 {
+		return nil, fmt.Errorf("%w: MaxOpenConns %d is negative", ErrBadOptions, opts.MaxOpenConns)
+	}
+	var (
+		sqldb *sql.DB
+		err   error
+	)
+	switch opts.Engine {
+	case SQLite:
+		sqldb, err = openSQLite(opts.DSN)
+	case Postgres:
+		sqldb, err = openPostgres(opts.DSN)
+	default:
+		return nil, fmt.Errorf("%w: unknown engine %q (want %q or %q)", ErrBadOptions, opts.Engine, SQLite, Postgres)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxOpenConns > 0 {
+		sqldb.SetMaxOpenConns(opts.MaxOpenConns)
+		sqldb.SetMaxIdleConns(opts.MaxOpenConns)
+	} else if opts.Engine == SQLite {
+		// Opening a SQLite connection re-runs the pragmas; keep a few.
+		sqldb.SetMaxIdleConns(4)
+	}
+	if err := sqldb.PingContext(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("store: ping %s: %w", opts.Engine, err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &DB{DB: sqldb, engine: opts.Engine, now: now, txAttempts: 5, txBackoff: 10 * time.Millisecond}, nil
+}
+
+// Engine reports which engine db runs on, for the rare query that must differ.
+func (db *DB) Engine() Engine { return db.engine }
+
+// InTx runs fn in a transaction: it commits when fn returns nil and rolls
+// back when fn returns an error or panics (the panic then continues). On
+// SQLite, when the database is busy or locked, the whole of fn is run again
+// (up to a few times, with a growing pause), so fn must not have effects
+// outside tx. The error from fn is returned as is, so sentinels survive.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	backoff := db.txBackoff
+	for attempt := 1; ; attempt++ {
+		err := db.runTx(ctx, fn)
+		if err == nil || db.engine != SQLite || !isBusy(err) || attempt >= db.txAttempts {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff *= 2
+	}
+}
+
+func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// The transaction's own error (or the panic) matters more
+			// than a failed rollback.
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		// A failed commit has already ended the transaction.
+		committed = true
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	committed = true
+	return nil
+}
