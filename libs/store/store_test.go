@@ -189,12 +189,12 @@ func TestMigrateRejectsBadSets(t *testing.T) {
 
 // concurrentMigrations are enough plain CREATE TABLEs (no IF NOT EXISTS) that
 // two replicas racing would collide if both applied one.
-func concurrentMigrations() store.MigrationSet {
-	set := store.MigrationSet{Component: "race"}
-	for v := 1; v <= 8; v++ {
+func concurrentMigrations(component string) store.MigrationSet {
+	set := store.MigrationSet{Component: component}
+	for v := 1; v <= 6; v++ {
 		set.Migrations = append(set.Migrations, store.Migration{
 			Version: v, Name: fmt.Sprintf("t%d", v),
-			SQL: fmt.Sprintf(`CREATE TABLE t%d (id TEXT PRIMARY KEY); INSERT INTO t%d (id) VALUES ('once')`, v, v),
+			SQL: fmt.Sprintf(`CREATE TABLE %s_t%d (id TEXT PRIMARY KEY); INSERT INTO %s_t%d (id) VALUES ('once')`, component, v, component, v),
 		})
 	}
 	return set
@@ -217,31 +217,35 @@ func TestMigrateConcurrentReplicas(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dbs := tc.open(t)
-			set := concurrentMigrations()
-			start := make(chan struct{})
-			errs := make([]error, len(dbs))
-			var wg sync.WaitGroup
-			for i, db := range dbs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					errs[i] = db.Migrate(context.Background(), set)
-				}()
-			}
-			close(start)
-			wg.Wait()
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("replica %d: Migrate: %v", i, err)
+			// First on an empty database (racing to create schema_migrations
+			// too), then with the table in place (racing on migrations only).
+			for _, component := range []string{"fresh", "existing"} {
+				set := concurrentMigrations(component)
+				start := make(chan struct{})
+				errs := make([]error, len(dbs))
+				var wg sync.WaitGroup
+				for i, db := range dbs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						errs[i] = db.Migrate(context.Background(), set)
+					}()
 				}
-			}
-			if n := count(t, dbs[0], `SELECT COUNT(*) FROM schema_migrations WHERE component = 'race'`); n != len(set.Migrations) {
-				t.Errorf("schema_migrations rows = %d; want %d", n, len(set.Migrations))
-			}
-			for v := 1; v <= len(set.Migrations); v++ {
-				if n := count(t, dbs[1], fmt.Sprintf(`SELECT COUNT(*) FROM t%d`, v)); n != 1 {
-					t.Errorf("t%d rows = %d; want 1", v, n)
+				close(start)
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("%s: replica %d: Migrate: %v", component, i, err)
+					}
+				}
+				if n := count(t, dbs[0], `SELECT COUNT(*) FROM schema_migrations WHERE component = $1`, component); n != len(set.Migrations) {
+					t.Errorf("%s: schema_migrations rows = %d; want %d", component, n, len(set.Migrations))
+				}
+				for v := 1; v <= len(set.Migrations); v++ {
+					if n := count(t, dbs[1], fmt.Sprintf(`SELECT COUNT(*) FROM %s_t%d`, component, v)); n != 1 {
+						t.Errorf("%s_t%d rows = %d; want 1", component, v, n)
+					}
 				}
 			}
 		})
@@ -260,36 +264,39 @@ func TestInTx(t *testing.T) {
 				return err
 			}
 		}
+		isErr := func(target error) func(error) bool {
+			return func(err error) bool { return errors.Is(err, target) }
+		}
 		cases := []struct {
 			name      string
+			id        string // the row fn inserts
 			fn        func(tx *sql.Tx) error
-			wantErr   error
+			wantErr   func(error) bool
 			wantPanic any
 			wantRows  int
 		}{
-			{name: "commit", fn: insert("a"), wantRows: 1},
-			{name: "error rolls back", fn: func(tx *sql.Tx) error {
+			{name: "commit", id: "a", fn: insert("a"), wantErr: func(err error) bool { return err == nil }, wantRows: 1},
+			{name: "error rolls back", id: "b", fn: func(tx *sql.Tx) error {
 				if err := insert("b")(tx); err != nil {
 					return err
 				}
 				return fmt.Errorf("later step: %w", errBoom)
-			}, wantErr: errBoom},
-			{name: "panic rolls back and re-panics", fn: func(tx *sql.Tx) error {
+			}, wantErr: isErr(errBoom)},
+			{name: "panic rolls back and re-panics", id: "c", fn: func(tx *sql.Tx) error {
 				if err := insert("c")(tx); err != nil {
 					return err
 				}
 				panic("kaboom")
-			}, wantPanic: "kaboom"},
-			{name: "statement error rolls back earlier writes", fn: func(tx *sql.Tx) error {
+			}, wantErr: func(err error) bool { return err == nil }, wantPanic: "kaboom"},
+			{name: "statement error rolls back earlier writes", id: "d", fn: func(tx *sql.Tx) error {
 				if err := insert("d")(tx); err != nil {
 					return err
 				}
 				return insert("d")(tx)
-			}, wantErr: nil /* checked below */},
+			}, wantErr: store.IsUniqueViolation},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				id := map[string]string{"commit": "a", "error rolls back": "b", "panic rolls back and re-panics": "c", "statement error rolls back earlier writes": "d"}[tc.name]
 				var (
 					err       error
 					recovered any
@@ -301,18 +308,11 @@ func TestInTx(t *testing.T) {
 				if recovered != tc.wantPanic {
 					t.Errorf("recovered %v; want %v", recovered, tc.wantPanic)
 				}
-				switch {
-				case tc.name == "statement error rolls back earlier writes":
-					if !store.IsUniqueViolation(err) {
-						t.Errorf("InTx = %v; want a unique violation", err)
-					}
-				case tc.wantErr == nil && err != nil:
-					t.Errorf("InTx = %v; want nil", err)
-				case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
-					t.Errorf("InTx = %v; want %v", err, tc.wantErr)
+				if !tc.wantErr(err) {
+					t.Errorf("InTx = %v; not the error this case wants", err)
 				}
-				if n := count(t, db, `SELECT COUNT(*) FROM items WHERE id = $1`, id); n != tc.wantRows {
-					t.Errorf("rows with id %s = %d; want %d", id, n, tc.wantRows)
+				if n := count(t, db, `SELECT COUNT(*) FROM items WHERE id = $1`, tc.id); n != tc.wantRows {
+					t.Errorf("rows with id %s = %d; want %d", tc.id, n, tc.wantRows)
 				}
 			})
 		}
