@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# ensure-services.sh makes sure the outside components the tests and
+# `make run-distributed` need are installed and running on this machine:
+#   - PostgreSQL (127.0.0.1:5432) with a role the store tests use,
+#   - a NATS server with JetStream (127.0.0.1:4222),
+#   - the command-line verifiers later suites call (openssl).
+# It is idempotent and quick when everything is already there. It installs
+# from Debian packages (apt-get) when something is missing, so it needs root
+# on a fresh machine. Run by `make test` and by .ci/run.
+set -euo pipefail
+
+log() { printf 'ensure-services: %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+		log "need root to run: $*"; return 1
+	fi
+}
+
+apt_updated=0
+apt_install() {
+	if [ "$apt_updated" -eq 0 ]; then
+		as_root apt-get update -qq
+		apt_updated=1
+	fi
+	log "installing $*"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+	for _ in $(seq 1 60); do
+		port_open "$1" && return 0
+		sleep 0.5
+	done
+	log "nothing listens on 127.0.0.1:$1 after 30 s"
+	return 1
+}
+
+# --- PostgreSQL -----------------------------------------------------------
+if ! port_open 5432; then
+	if ! command -v pg_ctlcluster >/dev/null; then
+		apt_install postgresql postgresql-client
+	fi
+	version=$(ls /etc/postgresql | sort -n | tail -1)
+	log "starting PostgreSQL $version"
+	as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || as_root pg_ctlcluster "$version" main start
+	wait_port 5432
+fi
+# The store tests connect over TCP as tamkeen_test (password auth works with
+# Debian's default pg_hba.conf, and so does trust). Create the role once.
+if command -v psql >/dev/null && ! PGPASSWORD=tamkeen_test psql -h 127.0.0.1 -U tamkeen_test -d postgres -tAc 'select 1' >/dev/null 2>&1; then
+	log "creating the tamkeen_test role"
+	as_root su postgres -c "psql -q -d postgres -c \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tamkeen_test') THEN CREATE ROLE tamkeen_test LOGIN CREATEDB PASSWORD 'tamkeen_test'; ELSE ALTER ROLE tamkeen_test LOGIN CREATEDB PASSWORD 'tamkeen_test'; END IF; END \\\$\\\$;\""
+fi
+
+# --- NATS with JetStream --------------------------------------------------
+if ! port_open 4222; then
+	if ! command -v nats-server >/dev/null; then
+		apt_install nats-server
+	fi
+	log "starting nats-server with JetStream"
+	as_root mkdir -p /var/lib/nats-server
+	as_root start-stop-daemon --start --oknodo --background --exec "$(command -v nats-server)" -- \
+		-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+	wait_port 4222
+fi
+
+# --- outside verifiers ----------------------------------------------------
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+if [ "${#missing[@]}" -gt 0 ]; then
+	apt_install "${missing[@]}"
+fi
+log "PostgreSQL and NATS are up"

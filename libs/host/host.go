@@ -1,0 +1,316 @@
+// Package host runs one Tamkeen enabler as its own process: configuration
+// from flags and TAMKEEN_… variables, the JSON logger, tracing, metrics, the
+// database and its migrations, the NATS connection and event bus, the gRPC
+// server, and an ordered shutdown on SIGINT or SIGTERM. Every
+// services/<name>/cmd/<name>/main.go is a call to Main, so the five
+// production binaries start, log and stop the same way. `tamkeen dev`
+// composes the same service constructors in one process instead.
+package host
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+
+	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
+	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
+)
+
+// Common is the configuration every enabler process has.
+type Common struct {
+	GRPCAddr         string        `flag:"grpc-addr" default:"127.0.0.1:9090" usage:"gRPC listen address"`
+	MetricsAddr      string        `flag:"metrics-addr" default:"127.0.0.1:9464" usage:"listen address of /metrics, /healthz and /readyz; empty disables"`
+	DBEngine         string        `flag:"db-engine" default:"postgres" usage:"database engine: postgres or sqlite"`
+	DBDSN            string        `flag:"db-dsn" secret:"true" required:"true" usage:"PostgreSQL URL or SQLite file path"`
+	NATSURL          string        `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS server URL(s), comma-separated"`
+	NATSCredsFile    string        `flag:"nats-creds-file" usage:"NATS credentials file (production clusters)"`
+	LogLevel         slog.Level    `flag:"log-level" default:"info" usage:"minimum log level: debug, info, warn or error"`
+	OTLPEndpoint     string        `flag:"otlp-endpoint" usage:"OTLP/gRPC trace collector, e.g. http://otel-collector:4317; empty: no export"`
+	TraceSampleRatio float64       `flag:"trace-sample-ratio" default:"1" usage:"fraction of new traces sampled"`
+	Migrate          bool          `flag:"migrate" default:"true" usage:"apply database migrations at start-up (false: run tamkeen migrate first)"`
+	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight calls may finish at shutdown"`
+}
+
+// Validate reports what is wrong with the common settings.
+func (c Common) Validate() error {
+	var p config.Problems
+	if c.DBEngine != string(store.SQLite) && c.DBEngine != string(store.Postgres) {
+		p.Addf("db-engine", "%q is not postgres or sqlite", c.DBEngine)
+	}
+	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
+		p.Add("trace-sample-ratio", "must be between 0 and 1")
+	}
+	if c.ShutdownTimeout <= 0 {
+		p.Add("shutdown-timeout", "must be positive")
+	}
+	return p.Err()
+}
+
+// Env is what the host gives a service's constructor.
+type Env struct {
+	Logger   *slog.Logger
+	Tracing  *telemetry.Tracing
+	Registry *prometheus.Registry
+	DB       *store.DB
+	NATS     *nats.Conn
+	Bus      *events.Bus
+}
+
+// Service is what every enabler's constructor returns.
+type Service interface {
+	// Register adds the service's gRPC API.
+	Register(r grpc.ServiceRegistrar)
+	// Run does the background work (outbox relay, consumers) until ctx ends.
+	Run(ctx context.Context) error
+}
+
+// Spec describes an enabler to host. C is its own Config type; its flags
+// and variables sit beside the Common ones.
+type Spec[C any] struct {
+	// Name is the enabler's name ("payment"): the log's service attribute,
+	// the trace's service.name and the NATS connection name.
+	Name string
+	// Migrations lists the schema the service's database needs.
+	Migrations func() ([]store.MigrationSet, error)
+	// New builds the service.
+	New func(cfg C, env Env) (Service, error)
+}
+
+// processConfig is the whole command line of an enabler process.
+type processConfig[C any] struct {
+	Common  Common
+	Service C
+}
+
+// Validate runs both halves' checks and reports all their problems.
+func (p *processConfig[C]) Validate() error {
+	var all config.Problems
+	MergeProblems(&all, p.Common.Validate())
+	if v, ok := any(p.Service).(interface{ Validate() error }); ok {
+		MergeProblems(&all, v.Validate())
+	}
+	return all.Err()
+}
+
+// MergeProblems adds the problems err reports (a *config.Error, or any
+// error as one problem) to all.
+func MergeProblems(all *config.Problems, err error) {
+	if err == nil {
+		return
+	}
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		all.Add("", err.Error())
+		return
+	}
+	for _, pr := range ce.Problems {
+		all.Add(pr.Flag, pr.Message)
+	}
+}
+
+// Main runs the enabler until SIGINT or SIGTERM and exits: status 0 after a
+// clean shutdown, 2 for bad configuration, 1 for any other failure.
+func Main[C any](spec Spec[C]) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Run(ctx, spec, os.Args[1:], os.LookupEnv, os.Stderr)
+	stop()
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, new(*config.Error)):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", spec.Name, err)
+		os.Exit(1)
+	}
+}
+
+// Run is Main without the process: it serves until ctx is done and returns
+// nil after a clean shutdown.
+func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func(string) (string, bool), stderr io.Writer) error {
+	var cfg processConfig[C]
+	fs := flag.NewFlagSet(spec.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := config.Load(&cfg, fs, args, lookupEnv); err != nil {
+		return err
+	}
+	c := cfg.Common
+	log := telemetry.NewLogger(stderr, telemetry.LoggerOptions{Level: c.LogLevel, Service: spec.Name})
+	log.Info("starting", slog.Any("config", config.Describe(&cfg)))
+
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{
+		ServiceName: "tamkeen-" + spec.Name, OTLPEndpoint: c.OTLPEndpoint, SampleRatio: c.TraceSampleRatio,
+	})
+	if err != nil {
+		return err
+	}
+	defer shutdownWithin(tracing.Shutdown, 5*time.Second)
+	registry := telemetry.NewRegistry()
+
+	db, err := store.Open(ctx, store.Options{Engine: store.Engine(c.DBEngine), DSN: c.DBDSN})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	sets, err := spec.Migrations()
+	if err != nil {
+		return err
+	}
+	if c.Migrate {
+		if err := db.Migrate(ctx, sets...); err != nil {
+			return err
+		}
+	}
+
+	nc, err := ConnectNATS(c.NATSURL, spec.Name, c.NATSCredsFile, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	bus, err := events.NewBus(nc, events.BusOptions{Propagator: tracing.Propagator, TracerProvider: tracing.Provider, Logger: log})
+	if err != nil {
+		return err
+	}
+
+	svc, err := spec.New(cfg.Service, Env{Logger: log, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus})
+	if err != nil {
+		return err
+	}
+	srv := grpcserver.New(grpcserver.Options{
+		Logger: log, Tracing: tracing, Registerer: registry, ShutdownTimeout: c.ShutdownTimeout,
+	})
+	svc.Register(srv)
+
+	lis, err := net.Listen("tcp", c.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", c.GRPCAddr, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, lis) })
+	g.Go(func() error { return ignoreCanceled(svc.Run(gctx)) })
+	if c.MetricsAddr != "" {
+		mux := OpsMux(registry, func(context.Context) error { return natsReady(nc) })
+		g.Go(func() error { return ServeHTTP(gctx, c.MetricsAddr, mux, c.ShutdownTimeout) })
+	}
+	err = g.Wait()
+	log.Info("stopped", slog.Any("error", err))
+	return err
+}
+
+// ConnectNATS connects to the NATS servers at url and keeps reconnecting
+// for as long as the process lives: the outbox holds events while NATS is
+// away, so giving up would only lose time.
+func ConnectNATS(url, name, credsFile string, log *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("tamkeen-" + name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("nats disconnected", slog.Any("error", err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
+		}),
+	}
+	if credsFile != "" {
+		opts = append(opts, nats.UserCredentials(credsFile))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats connect: %w", err)
+	}
+	return nc, nil
+}
+
+// natsReady reports whether the connection is up.
+func natsReady(nc *nats.Conn) error {
+	if !nc.IsConnected() {
+		return fmt.Errorf("nats: %s", nc.Status())
+	}
+	return nil
+}
+
+// OpsMux serves the operators' endpoints of a service process: /metrics
+// from registry, /healthz (the process answers) and /readyz (ready reports
+// nil).
+func OpsMux(registry *prometheus.Registry, ready func(context.Context) error) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"status":"unavailable","detail":%q}`, err.Error())
+			return
+		}
+		io.WriteString(w, `{"status":"ok"}`)
+	})
+	return mux
+}
+
+// ServeHTTP serves h on addr until ctx is done, then shuts down within
+// timeout.
+func ServeHTTP(ctx context.Context, addr string, h http.Handler, timeout time.Duration) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ServeListener(ctx, lis, h, timeout)
+}
+
+// ServeListener is ServeHTTP on an open listener.
+func ServeListener(ctx context.Context, lis net.Listener, h http.Handler, timeout time.Duration) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func shutdownWithin(f func(context.Context) error, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = f(ctx)
+}

@@ -1,0 +1,41 @@
+package auth
+
+// Scopes a ministry client can be granted. Each names what a client may
+// call; the gateway enforces them per route.
+const (
+	ScopeCitizensRead       = "citizens:read"
+	ScopeCitizensProof      = "citizens:proof"
+	ScopeNotificationsSend  = "notifications:send"
+	ScopeNotificationsRead  = "notifications:read"
+	ScopeTemplatesWrite     = "templates:write"
+	ScopeTemplatesRead      = "templates:read"
+	ScopeSignaturesVerify   = "signatures:verify"
+	ScopePaymentsWrite      = "payments:write"
+	ScopePaymentsRead       = "payments:read"
+	ScopeLedgerRead         = "ledger:read"
+	ScopeContentWrite       = "content:write"
+	ScopeContentRead        = "content:read"
+	ScopeContentRolesManage = "content:roles"
+)
+
+// AllScopes lists every scope, in a stable order.
+func AllScopes() []string {
+	return []string{
+		ScopeCitizensRead, ScopeCitizensProof,
+		ScopeNotificationsSend, ScopeNotificationsRead,
+		ScopeTemplatesWrite, ScopeTemplatesRead,
+		ScopeSignaturesVerify,
+		ScopePaymentsWrite, ScopePaymentsRead, ScopeLedgerRead,
+		ScopeContentWrite, ScopeContentRead, ScopeContentRolesManage,
+	}
+}
+
+// knownScope reports whether s is one of AllScopes.
+func knownScope(s string) bool {
+	for _, k := range AllScopes() {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}

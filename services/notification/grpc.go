@@ -1,0 +1,14 @@
+package notification
+
+import (
+	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
+)
+
+// grpcServer adapts the Service to the generated NotificationService API; it is
+// the one place where proto types meet the domain. Operations the enabler
+// does not implement yet answer codes.Unimplemented (HTTP 501) through the
+// embedded type; nothing is faked.
+type grpcServer struct {
+	notificationv1.UnimplementedNotificationServiceServer
+	svc *Service
+}

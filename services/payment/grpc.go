@@ -1,0 +1,14 @@
+package payment
+
+import (
+	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
+)
+
+// grpcServer adapts the Service to the generated PaymentService API; it is
+// the one place where proto types meet the domain. Operations the enabler
+// does not implement yet answer codes.Unimplemented (HTTP 501) through the
+// embedded type; nothing is faked.
+type grpcServer struct {
+	paymentv1.UnimplementedPaymentServiceServer
+	svc *Service
+}
