@@ -1,0 +1,103 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+)
+
+// Metric names, compatible with the go-grpc-prometheus conventions that
+// existing dashboards use.
+const (
+	metricHandled = "grpc_server_handled_total"
+	metricLatency = "grpc_server_handling_seconds"
+)
+
+// metrics holds the per-method collectors.
+type metrics struct {
+	handled *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// newMetrics registers the collectors with reg, reusing ones already there
+// so that several servers in one process (tamkeen dev) can share a registry.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	handled := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricHandled,
+		Help: "gRPC calls completed on the server, by method and status code.",
+	}, []string{"grpc_type", "grpc_service", "grpc_method", "grpc_code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    metricLatency,
+		Help:    "Time the server took to handle a gRPC call, in seconds.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"grpc_type", "grpc_service", "grpc_method"})
+	var err error
+	if handled, err = registerOrReuse(reg, handled); err != nil {
+		return nil, err
+	}
+	if latency, err = registerOrReuse(reg, latency); err != nil {
+		return nil, err
+	}
+	return &metrics{handled: handled, latency: latency}, nil
+}
+
+// registerOrReuse registers c, or returns the identical collector that is
+// already registered.
+func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("register grpc metrics: %w", err)
+}
+
+// observe records one finished call.
+func (m *metrics) observe(kind, fullMethod string, start time.Time, err error) {
+	svc, method := splitMethod(fullMethod)
+	m.handled.WithLabelValues(kind, svc, method, status.Code(err).String()).Inc()
+	m.latency.WithLabelValues(kind, svc, method).Observe(time.Since(start).Seconds())
+}
+
+// unary is the unary metrics interceptor.
+func (m *metrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := handler(ctx, req)
+	m.observe("unary", info.FullMethod, start, err)
+	return resp, err
+}
+
+// stream is the streaming metrics interceptor.
+func (m *metrics) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	err := handler(srv, ss)
+	kind := "bidi_stream"
+	switch {
+	case info.IsClientStream && !info.IsServerStream:
+		kind = "client_stream"
+	case info.IsServerStream && !info.IsClientStream:
+		kind = "server_stream"
+	}
+	m.observe(kind, info.FullMethod, start, err)
+	return err
+}
+
+// splitMethod splits "/pkg.Service/Method" into service and method.
+func splitMethod(full string) (string, string) {
+	full = strings.TrimPrefix(full, "/")
+	if i := strings.LastIndex(full, "/"); i >= 0 {
+		return full[:i], full[i+1:]
+	}
+	return "unknown", full
+}
