@@ -469,3 +469,53 @@ func TestServeReturnsWhenListenerFails(t *testing.T) {
 		t.Fatal("Serve did not return after Accept failed")
 	}
 }
+
+func TestDrainDelayKeepsServingWhileNotServing(t *testing.T) {
+	const drain = 400 * time.Millisecond
+	h := start(t, grpcserver.Options{DrainDelay: drain, ShutdownTimeout: time.Second})
+	ctx := callCtx(t)
+	h.stop()
+	deadline := time.Now().Add(drain / 2)
+	for {
+		resp, err := h.srv.Health().Check(ctx, &healthpb.HealthCheckRequest{Service: echoService})
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health still %v, %v; want NOT_SERVING early in the drain", resp.GetStatus(), err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Traffic that still arrives during the drain is served.
+	if got, err := h.echoCall(ctx, "late but welcome"); err != nil || got != "late but welcome" {
+		t.Errorf("call during drain = %q, %v; want it served", got, err)
+	}
+}
+
+func TestLogLevels(t *testing.T) {
+	h := start(t, grpcserver.Options{})
+	ctx := callCtx(t)
+	if _, err := healthpb.NewHealthClient(h.conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("health Check: %v", err)
+	}
+	_, _ = h.echoCall(ctx, "fail")
+	_, _ = h.numbers(ctx, 1)
+	tests := []struct {
+		method, kind, code, level string
+	}{
+		{"/grpc.health.v1.Health/Check", "unary", "OK", "DEBUG"},
+		{methodEcho, "unary", "Internal", "ERROR"},
+		{methodNumbers, "stream", "OK", "INFO"},
+	}
+	for _, tt := range tests {
+		logs := h.logs.callLogs(t, tt.method)
+		if len(logs) != 1 {
+			t.Errorf("%s: %d request log lines; want 1", tt.method, len(logs))
+			continue
+		}
+		m := logs[0]
+		if m["kind"] != tt.kind || m["code"] != tt.code || m["level"] != tt.level {
+			t.Errorf("%s log = kind %v code %v level %v; want %s %s %s", tt.method, m["kind"], m["code"], m["level"], tt.kind, tt.code, tt.level)
+		}
+	}
+}
