@@ -1,0 +1,99 @@
+// Command gateway runs Tamkeen's HTTP gateway in front of the five enablers.
+// Settings come from flags or TAMKEEN_* environment variables (--help).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/tamkeen/tamkeen/gateway"
+	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
+)
+
+// settings is everything the command reads from flags and the environment.
+type settings struct {
+	Gateway      gateway.Config
+	Auth         string     `flag:"auth-addr" default:"127.0.0.1:9091" usage:"auth service gRPC address"`
+	Notification string     `flag:"notification-addr" default:"127.0.0.1:9092" usage:"notification service gRPC address"`
+	Signature    string     `flag:"signature-addr" default:"127.0.0.1:9093" usage:"signature service gRPC address"`
+	Payment      string     `flag:"payment-addr" default:"127.0.0.1:9094" usage:"payment service gRPC address"`
+	Content      string     `flag:"content-addr" default:"127.0.0.1:9095" usage:"content service gRPC address"`
+	NATSURL      string     `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS URL checked by /readyz (empty: not checked)"`
+	OTLP         string     `flag:"otlp-endpoint" usage:"OTLP/gRPC trace collector, e.g. http://collector:4317 (empty: no export)"`
+	LogLevel     slog.Level `flag:"log-level" default:"INFO" usage:"minimum log level"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+}
+
+func run() error {
+	var s settings
+	if err := config.Load(&s, flag.NewFlagSet("gateway", flag.ContinueOnError), os.Args[1:], os.LookupEnv); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := telemetry.NewLogger(os.Stderr, telemetry.LoggerOptions{Service: "gateway", Level: s.LogLevel})
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", OTLPEndpoint: s.OTLP})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
+
+	// gRPC services are reachable only inside the cluster (DESIGN.md 6).
+	dialOpts := append(grpcserver.ClientOptions(grpcserver.ClientOpts{Tracing: tracing}),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	var b gateway.Backends
+	for _, t := range []struct {
+		addr string
+		conn **grpc.ClientConn
+	}{{s.Auth, &b.Auth}, {s.Notification, &b.Notification}, {s.Signature, &b.Signature}, {s.Payment, &b.Payment}, {s.Content, &b.Content}} {
+		cc, err := grpc.NewClient(t.addr, dialOpts...)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", t.addr, err)
+		}
+		defer cc.Close()
+		*t.conn = cc
+	}
+	var nc *nats.Conn
+	if s.NATSURL != "" {
+		// Keep reconnecting forever: /readyz reports the outage meanwhile.
+		nc, err = nats.Connect(s.NATSURL, nats.Name("tamkeen-gateway"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+		if err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		defer nc.Close()
+	}
+	g, err := gateway.New(s.Gateway, gateway.Deps{
+		Logger: logger, Tracing: tracing, Registry: telemetry.NewRegistry(), Backends: b, NATS: nc,
+	})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", s.Gateway.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "gateway listening", config.Describe(&s)...)
+	return g.Run(ctx, lis)
+}

@@ -1,0 +1,339 @@
+// Package gateway is Tamkeen's HTTP front door: it transcodes the public
+// HTTP/JSON API (DESIGN.md section 7) to the five enablers' gRPC APIs with
+// grpc-gateway, renders every error as RFC 9457 application/problem+json,
+// carries request IDs and W3C trace context through to the services, logs
+// one access line per request, exports Prometheus metrics and serves
+// /healthz, /readyz, /metrics, /openapi.json and /docs.
+//
+// Routes whose wire format is not JSON (RFC 3161 time-stamping, PEM and DER
+// PKI objects, OCSP, signed provider webhooks and the RFC 6749 token form)
+// are raw handlers that override the generated ones; see raw.go.
+//
+// Headers forwarded to the services as gRPC metadata are exactly
+// "authorization" and "x-request-id" (the gateway's own, validated request
+// ID); nothing else a caller sends becomes metadata. The Idempotency-Key
+// header is copied by the gateway into the idempotency_key field of
+// CreatePaymentRequest and CreateRefundRequest (the header wins over a body
+// value), so the payment service reads it from the message alone.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+
+	"github.com/tamkeen/tamkeen/libs/telemetry"
+	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
+	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
+	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
+	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
+	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
+)
+
+// Defaults applied by Config.withDefaults to zero fields.
+const (
+	DefaultHTTPAddr          = "127.0.0.1:8080"
+	DefaultMaxBodyBytes      = 32 << 20
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultShutdownTimeout   = 15 * time.Second
+	DefaultReadyTimeout      = 2 * time.Second
+	// DefaultRawBodyBytes bounds the raw bodies of /tsa, OCSP, webhooks,
+	// receipts and the token form, which are all small.
+	DefaultRawBodyBytes = 1 << 20
+)
+
+// ErrConfig is wrapped by every error Config.Validate and New return for a
+// bad configuration or missing dependency.
+var ErrConfig = errors.New("gateway: invalid configuration")
+
+// Config is the gateway's configuration. Zero values take the defaults above.
+type Config struct {
+	// HTTPAddr is where cmd/gateway listens; Run itself takes a listener.
+	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" usage:"HTTP listen address"`
+	// MaxBodyBytes bounds JSON request bodies; larger ones get 413.
+	MaxBodyBytes int64 `flag:"max-body-bytes" default:"33554432" usage:"largest JSON request body in bytes"`
+	// RawBodyBytes bounds the bodies of the raw (non-JSON) routes.
+	RawBodyBytes int64 `flag:"raw-body-bytes" default:"1048576" usage:"largest raw (TSA, OCSP, webhook, token form) body in bytes"`
+	// ReadHeaderTimeout bounds how long a client may take to send headers.
+	ReadHeaderTimeout time.Duration `flag:"read-header-timeout" default:"10s" usage:"time allowed to read request headers"`
+	// ShutdownTimeout bounds graceful shutdown once Run's ctx is done.
+	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"15s" usage:"graceful shutdown deadline"`
+	// ReadyTimeout bounds each backend health check behind /readyz.
+	ReadyTimeout time.Duration `flag:"ready-timeout" default:"2s" usage:"per-backend health check timeout for /readyz"`
+	// Version is shown in the OpenAPI document's info.version.
+	Version string `flag:"api-version" default:"v1" usage:"API version shown in /openapi.json"`
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.RawBodyBytes == 0 {
+		c.RawBodyBytes = DefaultRawBodyBytes
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.Version == "" {
+		c.Version = "v1"
+	}
+	return c
+}
+
+// Validate reports every setting that cannot work; zero values are fine
+// (they take defaults).
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("%w: max-body-bytes %d is negative", ErrConfig, c.MaxBodyBytes))
+	}
+	if c.RawBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("%w: raw-body-bytes %d is negative", ErrConfig, c.RawBodyBytes))
+	}
+	for name, d := range map[string]time.Duration{
+		"read-header-timeout": c.ReadHeaderTimeout,
+		"shutdown-timeout":    c.ShutdownTimeout,
+		"ready-timeout":       c.ReadyTimeout,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%w: %s %v is negative", ErrConfig, name, d))
+		}
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("%w: http-addr %q: %v", ErrConfig, c.HTTPAddr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Backends are the client connections to the five enablers. The connections
+// should be dialled with grpcserver.ClientOptions (or at least an otelgrpc
+// client stats handler using the same provider and propagator as
+// Deps.Tracing) so that the services see the gateway's trace. Several
+// fields may share one connection (tamkeen dev serves every enabler on one
+// gRPC server).
+type Backends struct {
+	Auth         *grpc.ClientConn
+	Notification *grpc.ClientConn
+	Signature    *grpc.ClientConn
+	Payment      *grpc.ClientConn
+	Content      *grpc.ClientConn
+}
+
+// named lists the backends with their gRPC service names, in a stable order.
+func (b Backends) named() []backend {
+	return []backend{
+		{name: "auth", service: authv1.AuthService_ServiceDesc.ServiceName, conn: b.Auth},
+		{name: "notification", service: notificationv1.NotificationService_ServiceDesc.ServiceName, conn: b.Notification},
+		{name: "signature", service: signaturev1.SignatureService_ServiceDesc.ServiceName, conn: b.Signature},
+		{name: "payment", service: paymentv1.PaymentService_ServiceDesc.ServiceName, conn: b.Payment},
+		{name: "content", service: contentv1.ContentService_ServiceDesc.ServiceName, conn: b.Content},
+	}
+}
+
+// backend is one enabler connection with the names readiness reports.
+type backend struct {
+	name    string
+	service string
+	conn    *grpc.ClientConn
+}
+
+// Deps are the gateway's collaborators.
+type Deps struct {
+	// Logger receives the access log and gateway errors; nil discards.
+	Logger *slog.Logger
+	// Tracing provides the tracer provider and propagator for the server
+	// spans; nil means no tracing (no trace IDs in logs or problems).
+	Tracing *telemetry.Tracing
+	// Registry receives the gateway's HTTP metrics and is served at
+	// /metrics; nil means a fresh registry.
+	Registry *prometheus.Registry
+	// Backends are the enablers' connections; all five are required.
+	Backends Backends
+	// NATS is checked by /readyz; nil means the gateway does not depend on
+	// NATS and readiness skips it.
+	NATS *nats.Conn
+	// Now is the clock for latencies; nil means time.Now.
+	Now func() time.Time
+	// Random is the entropy for request IDs; nil means crypto/rand.
+	Random io.Reader
+}
+
+// Gateway is the HTTP front door. Build it with New.
+type Gateway struct {
+	cfg        Config
+	logger     *slog.Logger
+	tracer     trace.TracerProvider
+	propagator propagation.TextMapPropagator
+	registry   *prometheus.Registry
+	metrics    *metrics
+	backends   []backend
+	nc         *nats.Conn
+	now        func() time.Time
+	random     io.Reader
+	fallbackID atomic.Uint64
+
+	mux     *runtime.ServeMux
+	routes  *routeTable
+	openapi []byte
+	docs    []byte
+	handler http.Handler
+}
+
+// New builds the gateway: it registers the five services' generated
+// handlers, the raw routes and the operational endpoints.
+func New(cfg Config, deps Deps) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	g := &Gateway{cfg: cfg, logger: deps.Logger, registry: deps.Registry, nc: deps.NATS, routes: &routeTable{}}
+	g.now, g.random = deps.Now, deps.Random
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.random == nil {
+		g.random = rand.Reader
+	}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Tracing != nil && deps.Tracing.Provider != nil {
+		g.tracer, g.propagator = deps.Tracing.Provider, deps.Tracing.Propagator
+	} else {
+		g.tracer = noop.NewTracerProvider()
+	}
+	if g.propagator == nil {
+		g.propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	if g.registry == nil {
+		g.registry = prometheus.NewRegistry()
+	}
+	var missing []string
+	for _, b := range deps.Backends.named() {
+		if b.conn == nil {
+			missing = append(missing, b.name)
+		}
+		g.backends = append(g.backends, b)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: missing backend connections: %v", ErrConfig, missing)
+	}
+	m, err := newMetrics(g.registry)
+	if err != nil {
+		return nil, err
+	}
+	g.metrics = m
+
+	g.mux = g.newServeMux()
+	ctx := context.Background()
+	bk := deps.Backends
+	for _, reg := range []func() error{
+		func() error {
+			return authv1.RegisterAuthServiceHandlerClient(ctx, g.mux, authv1.NewAuthServiceClient(bk.Auth))
+		},
+		func() error {
+			return notificationv1.RegisterNotificationServiceHandlerClient(ctx, g.mux, notificationv1.NewNotificationServiceClient(bk.Notification))
+		},
+		func() error {
+			return signaturev1.RegisterSignatureServiceHandlerClient(ctx, g.mux, signaturev1.NewSignatureServiceClient(bk.Signature))
+		},
+		func() error {
+			return paymentv1.RegisterPaymentServiceHandlerClient(ctx, g.mux, idempotentPayments{paymentv1.NewPaymentServiceClient(bk.Payment)})
+		},
+		func() error {
+			return contentv1.RegisterContentServiceHandlerClient(ctx, g.mux, contentv1.NewContentServiceClient(bk.Content))
+		},
+	} {
+		if err := reg(); err != nil {
+			return nil, fmt.Errorf("gateway: register handlers: %w", err)
+		}
+	}
+	if err := g.registerRaw(deps.Backends); err != nil {
+		return nil, err
+	}
+	if err := g.registerOps(); err != nil {
+		return nil, err
+	}
+	if err := g.buildDocs(); err != nil {
+		return nil, err
+	}
+	g.handler = g.wrap(g.mux)
+	return g, nil
+}
+
+// Handle adds an extra route, e.g. `tamkeen dev` mounts "GET /dev/inbox".
+// pattern is "METHOD /path" with grpc-gateway path templates ({name}
+// segments); without a method it is registered for GET. Later
+// registrations win over earlier ones for the same path. Handle must be
+// called before the handler serves requests. It panics on a malformed
+// pattern, like http.ServeMux.Handle, because that is a programming error.
+func (g *Gateway) Handle(pattern string, h http.Handler) {
+	method, path := splitPattern(pattern)
+	if err := g.handlePath(method, path, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		h.ServeHTTP(w, r)
+	}); err != nil {
+		panic(fmt.Sprintf("gateway: Handle(%q): %v", pattern, err))
+	}
+}
+
+// Handler returns the gateway's HTTP handler with every middleware applied.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Run serves HTTP on lis until ctx is done, then shuts down gracefully:
+// it stops accepting connections and waits up to Config.ShutdownTimeout for
+// requests in flight before closing the rest. It returns nil after a clean
+// shutdown.
+func (g *Gateway) Run(ctx context.Context, lis net.Listener) error {
+	srv := &http.Server{
+		Handler:           g.handler,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	g.logger.InfoContext(ctx, "gateway shutting down", slog.Duration("deadline", g.cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		// The deadline passed with requests still running: cut them off.
+		_ = srv.Close()
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: serve: %w", err)
+	}
+	return nil
+}

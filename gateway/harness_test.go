@@ -1,0 +1,355 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/tamkeen/tamkeen/gateway"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
+	"github.com/tamkeen/tamkeen/libs/natsembed"
+	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
+	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
+	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
+	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
+	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
+	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines parses the JSON log lines written so far.
+func (b *syncBuffer) lines(t testing.TB) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// find returns the log lines whose msg is msg.
+func (b *syncBuffer) find(t testing.TB, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, m := range b.lines(t) {
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// recorder keeps what the test services received.
+type recorder struct {
+	mu          sync.Mutex
+	issueToken  *authv1.IssueTokenRequest
+	payment     *paymentv1.CreatePaymentRequest
+	refund      *paymentv1.CreateRefundRequest
+	webhook     *paymentv1.HandleProviderWebhookRequest
+	receipt     *notificationv1.ReceiveDeliveryReceiptRequest
+	md          metadata.MD
+	issueTokMD  metadata.MD
+	tokenErr    error
+	contentMeta metadata.MD
+}
+
+// contentServer is a small ContentService: GetItem ids steer its answer.
+//   - "code-N": fails with gRPC code N;
+//   - "violations": InvalidArgument naming translations.ar.title;
+//   - "exhausted-N": ResourceExhausted with RetryInfo N ms (0: none);
+//   - "challenge": Unauthenticated with an RFC 9470 challenge;
+//   - otherwise: the item, after logging "get item" from ctx.
+type contentServer struct {
+	contentv1.UnimplementedContentServiceServer
+	logger *slog.Logger
+	rec    *recorder
+}
+
+func (s *contentServer) GetItem(ctx context.Context, in *contentv1.GetItemRequest) (*contentv1.Item, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.rec.mu.Lock()
+	s.rec.contentMeta = md
+	s.rec.mu.Unlock()
+	id := in.GetId()
+	switch {
+	case strings.HasPrefix(id, "code-"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(id, "code-"))
+		return nil, status.Error(codes.Code(n), "secret internals: dial tcp 10.0.0.7:5432")
+	case id == "violations":
+		return nil, rpcerr.Invalid(rpcerr.FieldError{Field: "translations.ar.title", Reason: "must not be empty"})
+	case strings.HasPrefix(id, "exhausted-"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(id, "exhausted-"))
+		return nil, rpcerr.ResourceExhausted("slow down", time.Duration(n)*time.Millisecond)
+	case id == "challenge":
+		return nil, status.Error(codes.Unauthenticated, `Bearer error="insufficient_user_authentication", acr_values="loa2", max_age=300`)
+	case id == "precondition":
+		return nil, rpcerr.FailedPrecondition("item is not in review")
+	case id == "panic":
+		panic("boom")
+	}
+	var rid string
+	if v := md.Get("x-request-id"); len(v) > 0 {
+		rid = v[0]
+	}
+	s.logger.InfoContext(ctx, "get item", slog.String("request_id", rid))
+	return &contentv1.Item{Id: id, Type: "faq", Ministry: "moh", State: "published", Version: 3,
+		Translations: map[string]*contentv1.Translation{"ar": {Title: "سؤال"}}}, nil
+}
+
+func (s *contentServer) CreateItem(_ context.Context, in *contentv1.CreateItemRequest) (*contentv1.Item, error) {
+	if in.GetType() == "" {
+		return nil, rpcerr.Invalid(rpcerr.FieldError{Field: "type", Reason: "required"})
+	}
+	return &contentv1.Item{Id: "cnt_1", Type: in.GetType(), Ministry: in.GetMinistry(), State: "draft", Version: 1}, nil
+}
+
+// signatureServer echoes the raw bytes it receives.
+type signatureServer struct {
+	signaturev1.UnimplementedSignatureServiceServer
+}
+
+func (signatureServer) Timestamp(_ context.Context, in *signaturev1.TimestampRequest) (*signaturev1.TimestampResponse, error) {
+	return &signaturev1.TimestampResponse{Reply: in.GetQuery()}, nil
+}
+
+func (signatureServer) CheckOcsp(_ context.Context, in *signaturev1.CheckOcspRequest) (*signaturev1.CheckOcspResponse, error) {
+	return &signaturev1.CheckOcspResponse{Response: in.GetRequest()}, nil
+}
+
+func (signatureServer) GetCaCertificates(context.Context, *signaturev1.GetCaCertificatesRequest) (*signaturev1.GetCaCertificatesResponse, error) {
+	return &signaturev1.GetCaCertificatesResponse{Pem: testPEM}, nil
+}
+
+func (signatureServer) GetCrl(context.Context, *signaturev1.GetCrlRequest) (*signaturev1.GetCrlResponse, error) {
+	return &signaturev1.GetCrlResponse{Crl: testCRL}, nil
+}
+
+// testPEM and testCRL stand in for real PKI objects; the gateway must not
+// care what the bytes are.
+const testPEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+var testCRL = []byte{0x30, 0x82, 0x00, 0xff, 0x00, 0x01}
+
+// authServer records IssueToken requests.
+type authServer struct {
+	authv1.UnimplementedAuthServiceServer
+	rec *recorder
+}
+
+func (s *authServer) IssueToken(ctx context.Context, in *authv1.IssueTokenRequest) (*authv1.TokenResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.issueToken = in
+	s.rec.issueTokMD = md
+	if s.rec.tokenErr != nil {
+		return nil, s.rec.tokenErr
+	}
+	return &authv1.TokenResponse{AccessToken: "at", TokenType: "Bearer", ExpiresIn: 300, Scope: in.GetScope()}, nil
+}
+
+// paymentServer records payments, refunds and webhooks.
+type paymentServer struct {
+	paymentv1.UnimplementedPaymentServiceServer
+	rec *recorder
+}
+
+func (s *paymentServer) CreatePayment(ctx context.Context, in *paymentv1.CreatePaymentRequest) (*paymentv1.Payment, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.payment, s.rec.md = in, md
+	return &paymentv1.Payment{Id: "pay_1", State: "created", Amount: in.GetAmount(), Currency: in.GetCurrency()}, nil
+}
+
+func (s *paymentServer) CreateRefund(_ context.Context, in *paymentv1.CreateRefundRequest) (*paymentv1.Refund, error) {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.refund = in
+	return &paymentv1.Refund{Id: "ref_1", PaymentId: in.GetPaymentId(), Amount: in.GetAmount()}, nil
+}
+
+func (s *paymentServer) HandleProviderWebhook(_ context.Context, in *paymentv1.HandleProviderWebhookRequest) (*paymentv1.HandleProviderWebhookResponse, error) {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.webhook = in
+	return &paymentv1.HandleProviderWebhookResponse{}, nil
+}
+
+// notificationServer records delivery receipts.
+type notificationServer struct {
+	notificationv1.UnimplementedNotificationServiceServer
+	rec *recorder
+}
+
+func (s *notificationServer) ReceiveDeliveryReceipt(_ context.Context, in *notificationv1.ReceiveDeliveryReceiptRequest) (*notificationv1.ReceiveDeliveryReceiptResponse, error) {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.receipt = in
+	return &notificationv1.ReceiveDeliveryReceiptResponse{}, nil
+}
+
+// stack is a gateway in front of a real gRPC server holding all five test
+// services, with a real embedded NATS, each side logging to its buffer.
+type stack struct {
+	gw      *gateway.Gateway
+	srv     *httptest.Server
+	grpc    *grpcserver.Server
+	nats    *natsembed.Server
+	nc      *nats.Conn
+	rec     *recorder
+	gwLog   *syncBuffer
+	svcLog  *syncBuffer
+	handler http.Handler
+}
+
+// stackOpts tweaks newStack.
+type stackOpts struct {
+	cfg    gateway.Config
+	noNATS bool
+}
+
+// newStack starts the whole thing for one test.
+func newStack(t testing.TB, opts stackOpts) *stack {
+	t.Helper()
+	ctx := context.Background()
+	s := &stack{rec: &recorder{}, gwLog: &syncBuffer{}, svcLog: &syncBuffer{}}
+
+	// Separate tracing on each side: only propagation over gRPC metadata
+	// can make the trace IDs match.
+	gwTracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", Exporter: tracetest.NewInMemoryExporter()})
+	if err != nil {
+		t.Fatalf("NewTracing: %v", err)
+	}
+	svcTracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "content", Exporter: tracetest.NewInMemoryExporter()})
+	if err != nil {
+		t.Fatalf("NewTracing: %v", err)
+	}
+	t.Cleanup(func() { _ = gwTracing.Shutdown(ctx); _ = svcTracing.Shutdown(ctx) })
+	svcLogger := telemetry.NewLogger(s.svcLog, telemetry.LoggerOptions{Service: "content"})
+
+	s.grpc = grpcserver.New(grpcserver.Options{Logger: svcLogger, Tracing: svcTracing})
+	s.grpc.RegisterService(&contentv1.ContentService_ServiceDesc, &contentServer{logger: svcLogger, rec: s.rec})
+	s.grpc.RegisterService(&signaturev1.SignatureService_ServiceDesc, signatureServer{})
+	s.grpc.RegisterService(&authv1.AuthService_ServiceDesc, &authServer{rec: s.rec})
+	s.grpc.RegisterService(&paymentv1.PaymentService_ServiceDesc, &paymentServer{rec: s.rec})
+	s.grpc.RegisterService(&notificationv1.NotificationService_ServiceDesc, &notificationServer{rec: s.rec})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.grpc.Serve(sctx, lis) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	cc, err := grpc.NewClient(lis.Addr().String(), append(grpcserver.ClientOptions(grpcserver.ClientOpts{Tracing: gwTracing}),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+
+	if !opts.noNATS {
+		s.nats = natstest.Start(t, natsembed.Options{})
+		s.nc = natstest.Connect(t, s.nats)
+	}
+	s.gw, err = gateway.New(opts.cfg, gateway.Deps{
+		Logger:   telemetry.NewLogger(s.gwLog, telemetry.LoggerOptions{Service: "gateway"}),
+		Tracing:  gwTracing,
+		Registry: telemetry.NewRegistry(),
+		Backends: gateway.Backends{Auth: cc, Notification: cc, Signature: cc, Payment: cc, Content: cc},
+		NATS:     s.nc,
+	})
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	s.handler = s.gw.Handler()
+	s.srv = httptest.NewServer(s.handler)
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// do sends a request to the gateway and returns the response and body.
+func (s *stack) do(t testing.TB, method, path string, body io.Reader, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.srv.URL+path, body)
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return resp, b
+}
+
+// problem decodes a problem+json response, failing the test otherwise.
+func problem(t testing.TB, resp *http.Response, body []byte) gateway.Problem {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != gateway.ProblemContentType {
+		t.Fatalf("Content-Type = %q; want %q (body %s)", ct, gateway.ProblemContentType, body)
+	}
+	var p gateway.Problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("problem body %s: %v", body, err)
+	}
+	if p.Status != resp.StatusCode {
+		t.Errorf("problem status = %d; want the HTTP status %d", p.Status, resp.StatusCode)
+	}
+	if p.RequestID == "" || p.RequestID != resp.Header.Get("X-Request-Id") {
+		t.Errorf("problem request_id = %q; want X-Request-Id %q", p.RequestID, resp.Header.Get("X-Request-Id"))
+	}
+	if p.Type == "" || p.Title == "" {
+		t.Errorf("problem type/title empty: %s", body)
+	}
+	return p
+}

@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tamkeen/tamkeen/proto"
+)
+
+// opsTag groups the operational routes in the OpenAPI document and docs.
+const opsTag = "Operations"
+
+// OpenAPI returns the document served at /openapi.json: the generated
+// Swagger 2.0 document with the gateway's own routes, the raw routes' real
+// media types, the Idempotency-Key header, 201 statuses and the
+// problem+json error schema.
+func (g *Gateway) OpenAPI() []byte { return g.openapi }
+
+// buildOpenAPI derives the served document from proto.OpenAPI.
+func buildOpenAPI(version string) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(proto.OpenAPI, &doc); err != nil {
+		return nil, fmt.Errorf("gateway: parse generated OpenAPI: %w", err)
+	}
+	doc["info"] = map[string]any{
+		"title": "Tamkeen — e-service enablers API",
+		"description": "The public HTTP/JSON API of Tamkeen's common e-service enablers: " +
+			"authentication, notification, e-signature, e-payment and content. " +
+			"JSON bodies use snake_case field names; every error is an RFC 9457 " +
+			"application/problem+json document (schema Problem) with request_id and trace_id.",
+		"version": version,
+	}
+	defs, _ := doc["definitions"].(map[string]any)
+	if defs == nil {
+		defs = map[string]any{}
+		doc["definitions"] = defs
+	}
+	defs["Problem"] = problemSchema()
+	defs["FieldError"] = map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"field":  map[string]any{"type": "string", "description": "snake_case field path, e.g. splits[1].amount"},
+			"reason": map[string]any{"type": "string"},
+		},
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	if paths == nil {
+		return nil, fmt.Errorf("gateway: generated OpenAPI has no paths")
+	}
+	createdOps := map[string]bool{}
+	for m := range createdMethods {
+		// "/tamkeen.payment.v1.PaymentService/CreatePayment" →
+		// "PaymentService_CreatePayment".
+		parts := strings.Split(strings.TrimPrefix(m, "/"), "/")
+		svc := parts[0][strings.LastIndexByte(parts[0], '.')+1:]
+		createdOps[svc+"_"+parts[1]] = true
+	}
+	for _, item := range paths {
+		for _, op := range operations(item) {
+			responses, _ := op["responses"].(map[string]any)
+			if responses == nil {
+				continue
+			}
+			responses["default"] = problemResponse("An error, as RFC 9457 problem details.")
+			if id, _ := op["operationId"].(string); createdOps[id] {
+				if ok, has := responses["200"]; has {
+					delete(responses, "200")
+					if m, isMap := ok.(map[string]any); isMap {
+						m["description"] = "Created."
+					}
+					responses["201"] = ok
+				}
+			}
+		}
+	}
+	delete(defs, "Status")
+	delete(defs, "Any")
+
+	idem := map[string]any{
+		"name": "Idempotency-Key", "in": "header", "type": "string", "required": false,
+		"description": "Makes the creation safe to retry: the same key returns the first result. Copied into idempotency_key.",
+	}
+	addParam(paths, "/v1/payments", "post", idem)
+	addParam(paths, "/v1/payments/{payment_id}/refunds", "post", idem)
+
+	binaryBody := func(desc string) map[string]any {
+		return map[string]any{"name": "body", "in": "body", "required": true, "description": desc,
+			"schema": map[string]any{"type": "string", "format": "binary"}}
+	}
+	binaryOK := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "schema": map[string]any{"type": "string", "format": "binary"}}
+	}
+	sigHeader := map[string]any{"name": SignatureHeader, "in": "header", "type": "string", "required": true,
+		"description": "The provider's signature over the exact body bytes."}
+	rawOps := []struct {
+		path, method string
+		consumes     []string
+		produces     []string
+		params       []any
+		ok           map[string]any
+	}{
+		{"/tsa", "post", []string{MediaTimestampQuery}, []string{MediaTimestampReply},
+			[]any{binaryBody("DER TimeStampReq (RFC 3161).")}, binaryOK("DER TimeStampResp.")},
+		{"/v1/signing/ca", "get", nil, []string{MediaPEMChain}, []any{}, binaryOK("The CA chain in PEM, issuing CA first.")},
+		{"/v1/signing/crl", "get", nil, []string{MediaPKIXCRL}, []any{}, binaryOK("The DER CRL.")},
+		{"/v1/signing/ocsp", "post", []string{MediaOCSPRequest}, []string{MediaOCSPResponse},
+			[]any{binaryBody("DER OCSPRequest (RFC 6960).")}, binaryOK("DER OCSPResponse.")},
+		{"/v1/payments/providers/{provider}/webhook", "post", []string{"*/*"}, []string{"application/json"},
+			[]any{map[string]any{"name": "provider", "in": "path", "required": true, "type": "string"}, sigHeader,
+				binaryBody("The provider's notification; the signature covers these exact bytes.")},
+			map[string]any{"description": "Accepted.", "schema": map[string]any{"type": "object"}}},
+		{"/v1/notifications/providers/{provider}/receipts", "post", []string{"*/*"}, []string{"application/json"},
+			[]any{map[string]any{"name": "provider", "in": "path", "required": true, "type": "string"}, sigHeader,
+				binaryBody("The provider's delivery receipt; the signature covers these exact bytes.")},
+			map[string]any{"description": "Accepted.", "schema": map[string]any{"type": "object"}}},
+		{"/oauth2/token", "post", []string{MediaForm}, []string{"application/json"},
+			[]any{
+				formParam("grant_type", true, "client_credentials"),
+				formParam("client_id", false, "Client ID, unless sent with HTTP Basic authentication."),
+				formParam("client_secret", false, "Client secret, unless sent with HTTP Basic authentication."),
+				formParam("scope", false, "Space-separated scopes; empty asks for every granted scope."),
+			},
+			map[string]any{"description": "RFC 6749 token response; Cache-Control: no-store.",
+				"schema": map[string]any{"$ref": "#/definitions/TokenResponse"}}},
+	}
+	for _, ro := range rawOps {
+		op := operation(paths, ro.path, ro.method)
+		if op == nil {
+			return nil, fmt.Errorf("gateway: generated OpenAPI lacks %s %s", strings.ToUpper(ro.method), ro.path)
+		}
+		if ro.consumes != nil {
+			op["consumes"] = ro.consumes
+		}
+		op["produces"] = ro.produces
+		op["parameters"] = ro.params
+		op["responses"].(map[string]any)["200"] = ro.ok
+	}
+
+	text := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "schema": map[string]any{"type": "object"}}
+	}
+	ops := []struct {
+		path, summary string
+		produces      string
+		ok            map[string]any
+		unavailable   bool
+	}{
+		{"/healthz", "Liveness: the process is up.", "application/json", text("Alive."), false},
+		{"/readyz", "Readiness: NATS is connected and every enabler's gRPC health check is SERVING.", "application/json", text("Ready."), true},
+		{"/metrics", "Prometheus metrics.", "text/plain", map[string]any{"description": "Prometheus text exposition format.", "schema": map[string]any{"type": "string"}}, false},
+		{"/openapi.json", "This OpenAPI document.", "application/json", text("The document."), false},
+		{"/docs", "The rendered API reference (HTML, self-contained).", "text/html", map[string]any{"description": "HTML page.", "schema": map[string]any{"type": "string"}}, false},
+	}
+	for _, o := range ops {
+		responses := map[string]any{"200": o.ok, "default": problemResponse("An error, as RFC 9457 problem details.")}
+		if o.unavailable {
+			responses["503"] = problemResponse("Not ready; errors names each failing dependency.")
+		}
+		paths[o.path] = map[string]any{"get": map[string]any{
+			"summary":     o.summary,
+			"operationId": opsTag + "_" + strings.Trim(strings.ReplaceAll(strings.TrimPrefix(o.path, "/"), ".", "_"), "_"),
+			"produces":    []string{o.produces},
+			"responses":   responses,
+			"tags":        []string{opsTag},
+		}}
+	}
+	tags, _ := doc["tags"].([]any)
+	doc["tags"] = append(tags, map[string]any{"name": opsTag, "description": "Health, readiness, metrics and documentation of the gateway."})
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("gateway: marshal OpenAPI: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// problemSchema is the JSON schema of Problem.
+func problemSchema() map[string]any {
+	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+	return map[string]any{
+		"type":        "object",
+		"description": "RFC 9457 problem details, served as application/problem+json.",
+		"required":    []string{"type", "title", "status"},
+		"properties": map[string]any{
+			"type":       str("URN naming the kind of problem, e.g. urn:tamkeen:problem:invalid-argument."),
+			"title":      str("HTTP status text."),
+			"status":     map[string]any{"type": "integer", "format": "int32"},
+			"detail":     str("What went wrong in this occurrence."),
+			"instance":   str("The request path."),
+			"request_id": str("The X-Request-Id of the request."),
+			"trace_id":   str("The W3C trace ID of the request."),
+			"errors":     map[string]any{"type": "array", "items": map[string]any{"$ref": "#/definitions/FieldError"}},
+			"error":      str("RFC 6749 error code; only on /oauth2/token."),
+		},
+	}
+}
+
+// problemResponse is a response whose schema is Problem.
+func problemResponse(desc string) map[string]any {
+	return map[string]any{"description": desc, "schema": map[string]any{"$ref": "#/definitions/Problem"}}
+}
+
+// formParam is a Swagger 2.0 formData parameter.
+func formParam(name string, required bool, desc string) map[string]any {
+	return map[string]any{"name": name, "in": "formData", "type": "string", "required": required, "description": desc}
+}
+
+// httpMethods are the operation keys of a Swagger path item, in order.
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch"}
+
+// operations returns the operations of a path item.
+func operations(item any) []map[string]any {
+	m, _ := item.(map[string]any)
+	var out []map[string]any
+	for _, k := range httpMethods {
+		if op, ok := m[k].(map[string]any); ok {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// operation returns paths[path][method] or nil.
+func operation(paths map[string]any, path, method string) map[string]any {
+	item, _ := paths[path].(map[string]any)
+	op, _ := item[method].(map[string]any)
+	return op
+}
+
+// addParam appends a parameter to an operation, if it exists.
+func addParam(paths map[string]any, path, method string, p map[string]any) {
+	if op := operation(paths, path, method); op != nil {
+		params, _ := op["parameters"].([]any)
+		op["parameters"] = append(params, p)
+	}
+}

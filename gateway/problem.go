@@ -1,0 +1,359 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+)
+
+// ProblemContentType is the media type of every error response (RFC 9457).
+const ProblemContentType = "application/problem+json"
+
+// problemTypePrefix starts every problem "type" URI. A URN needs no network
+// and cannot be mistaken for a link to follow.
+const problemTypePrefix = "urn:tamkeen:problem:"
+
+// StatusClientClosedRequest is the non-standard status (nginx's 499) for
+// codes.Canceled: the caller went away before the answer.
+const StatusClientClosedRequest = 499
+
+// defaultRetryAfter is the Retry-After of a 429 whose error carries no
+// RetryInfo.
+const defaultRetryAfter = time.Second
+
+// Problem is an RFC 9457 problem details object as the gateway writes it.
+type Problem struct {
+	// Type is a URN naming the kind of problem, e.g.
+	// "urn:tamkeen:problem:invalid-argument".
+	Type string `json:"type"`
+	// Title is the HTTP status text.
+	Title string `json:"title"`
+	// Status is the HTTP status code.
+	Status int `json:"status"`
+	// Detail explains this occurrence; never internals for 5xx.
+	Detail string `json:"detail,omitempty"`
+	// Instance is the request path (without the query, which may carry PII).
+	Instance string `json:"instance,omitempty"`
+	// RequestID is the request's X-Request-Id.
+	RequestID string `json:"request_id,omitempty"`
+	// TraceID is the W3C trace ID of the request's server span.
+	TraceID string `json:"trace_id,omitempty"`
+	// Errors names the bad fields, or the backends that are not ready.
+	Errors []FieldError `json:"errors,omitempty"`
+	// OAuthError is the RFC 6749 section 5.2 error code; only /oauth2/token
+	// sets it, so that standard OAuth clients understand the failure.
+	OAuthError string `json:"error,omitempty"`
+}
+
+// FieldError names one bad request field (snake_case, dotted path) and why.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// httpStatusFor maps a gRPC code to the HTTP status of the problem.
+//
+// The rule for FailedPrecondition: the services use it for "the resource is
+// not in a state that allows this" (rpcerr.FailedPrecondition), which is a
+// state conflict, so it is 409 Conflict. Only when the caller made the request
+// conditional (If-Match, If-Unmodified-Since, or If-None-Match on a method
+// that changes state) is it 412 Precondition Failed, because then the failed
+// precondition is the caller's own header.
+func httpStatusFor(code codes.Code, r *http.Request) int {
+	switch code {
+	case codes.OK:
+		return http.StatusOK
+	case codes.InvalidArgument, codes.OutOfRange:
+		return http.StatusBadRequest
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.PermissionDenied:
+		return http.StatusForbidden
+	case codes.NotFound:
+		return http.StatusNotFound
+	case codes.AlreadyExists, codes.Aborted:
+		return http.StatusConflict
+	case codes.FailedPrecondition:
+		if r != nil && conditional(r) {
+			return http.StatusPreconditionFailed
+		}
+		return http.StatusConflict
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests
+	case codes.Unimplemented:
+		return http.StatusNotImplemented
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	case codes.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case codes.Canceled:
+		return StatusClientClosedRequest
+	default: // Internal, Unknown, DataLoss and codes we do not know.
+		return http.StatusInternalServerError
+	}
+}
+
+// conditional reports whether r carries a precondition header of its own.
+func conditional(r *http.Request) bool {
+	h := r.Header
+	if h.Get("If-Match") != "" || h.Get("If-Unmodified-Since") != "" {
+		return true
+	}
+	return h.Get("If-None-Match") != "" && r.Method != http.MethodGet && r.Method != http.MethodHead
+}
+
+// genericDetail is what a caller learns about failures whose message may
+// hold internals (addresses, stack traces, SQL).
+var genericDetail = map[codes.Code]string{
+	codes.Internal:         "internal error",
+	codes.Unknown:          "internal error",
+	codes.DataLoss:         "internal error",
+	codes.Unavailable:      "the service is temporarily unavailable; retry later",
+	codes.DeadlineExceeded: "the service did not answer in time",
+	codes.Canceled:         "the request was canceled",
+}
+
+// problemTitle is the HTTP status text, with a name for 499.
+func problemTitle(code int) string {
+	if code == StatusClientClosedRequest {
+		return "Client Closed Request"
+	}
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Error"
+}
+
+// typeFor builds the problem type URN from an rpcerr reason or a code.
+func typeFor(reason string, code codes.Code) string {
+	if reason == "" {
+		reason = codeName(code)
+	}
+	return problemTypePrefix + strings.ReplaceAll(strings.ToLower(reason), "_", "-")
+}
+
+// codeName is the canonical upper-snake name of code ("INVALID_ARGUMENT").
+func codeName(code codes.Code) string {
+	s := code.String()
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
+// Messages of grpc-gateway's and protojson's own decoding errors that name
+// a field; they become FieldErrors.
+var (
+	reUnknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+	reInvalidValue = regexp.MustCompile(`invalid value for [^ ]+ field ([A-Za-z0-9_.]+)`)
+	reParameter    = regexp.MustCompile(`parameter:? ([A-Za-z0-9_.]+)`)
+	reProtoPrefix  = regexp.MustCompile(`^proto:\s*(\(line \d+:\d+\):\s*)?`)
+	reSyntaxLine   = regexp.MustCompile(`\s*\(line \d+:\d+\)`)
+)
+
+// decodeViolations reads the field grpc-gateway's own InvalidArgument
+// messages name (bad JSON, unknown field, bad path or query parameter).
+func decodeViolations(msg string) []FieldError {
+	if m := reUnknownField.FindStringSubmatch(msg); m != nil {
+		return []FieldError{{Field: m[1], Reason: "unknown field"}}
+	}
+	if m := reInvalidValue.FindStringSubmatch(msg); m != nil {
+		return []FieldError{{Field: m[1], Reason: "invalid value"}}
+	}
+	if strings.HasPrefix(msg, "type mismatch, parameter") || strings.HasPrefix(msg, "missing parameter") {
+		if m := reParameter.FindStringSubmatch(msg); m != nil {
+			reason := "invalid value"
+			if strings.HasPrefix(msg, "missing") {
+				reason = "required"
+			}
+			return []FieldError{{Field: m[1], Reason: reason}}
+		}
+	}
+	return nil
+}
+
+// cleanDecodeDetail turns a protojson error into a sentence for callers.
+func cleanDecodeDetail(msg string) string {
+	if !strings.HasPrefix(msg, "proto:") {
+		return msg
+	}
+	msg = reProtoPrefix.ReplaceAllString(msg, "")
+	msg = reSyntaxLine.ReplaceAllString(msg, "")
+	return "request body is not valid JSON for this operation: " + msg
+}
+
+// problemFromError maps any error that reaches the HTTP edge to a problem
+// and the extra headers it needs. This is the ONE place where gRPC codes
+// become HTTP statuses.
+func problemFromError(r *http.Request, err error) (Problem, http.Header) {
+	hdr := http.Header{}
+	if st := stateFrom(r.Context()); st != nil && st.tooLarge {
+		return Problem{
+			Type:   problemTypePrefix + "payload-too-large",
+			Title:  problemTitle(http.StatusRequestEntityTooLarge),
+			Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("request body is larger than %d bytes", st.limit),
+		}, hdr
+	}
+	var hse *runtime.HTTPStatusError
+	if errors.As(err, &hse) {
+		msg := "malformed request path"
+		if hse.HTTPStatus != http.StatusBadRequest {
+			msg = problemTitle(hse.HTTPStatus)
+		}
+		return Problem{
+			Type:   typeFor("", codeForHTTP(hse.HTTPStatus)),
+			Title:  problemTitle(hse.HTTPStatus),
+			Status: hse.HTTPStatus,
+			Detail: msg,
+		}, hdr
+	}
+	s := status.Convert(err)
+	code := s.Code()
+	httpCode := httpStatusFor(code, r)
+	p := Problem{
+		Type:   typeFor(rpcerr.Reason(err), code),
+		Title:  problemTitle(httpCode),
+		Status: httpCode,
+		Detail: s.Message(),
+	}
+	if d, ok := genericDetail[code]; ok {
+		p.Detail = d
+	}
+	for _, v := range rpcerr.FieldViolations(err) {
+		p.Errors = append(p.Errors, FieldError{Field: v.Field, Reason: v.Reason})
+	}
+	if code == codes.InvalidArgument && len(p.Errors) == 0 {
+		p.Errors = decodeViolations(s.Message())
+		p.Detail = cleanDecodeDetail(p.Detail)
+	}
+	switch code {
+	case codes.ResourceExhausted:
+		d, ok := rpcerr.RetryAfter(err)
+		if !ok || d <= 0 {
+			d = defaultRetryAfter
+		}
+		hdr.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+	case codes.Unavailable:
+		hdr.Set("Retry-After", "1")
+	case codes.Unauthenticated:
+		// A service may hand the whole RFC 6750/9470 challenge as its
+		// message (e.g. `Bearer error="insufficient_user_authentication",
+		// acr_values="loa2"`); otherwise the plain scheme is announced.
+		challenge := `Bearer realm="tamkeen"`
+		if strings.HasPrefix(s.Message(), "Bearer ") {
+			challenge = s.Message()
+			p.Detail = "the access token is not sufficient for this route"
+		}
+		hdr.Set("WWW-Authenticate", challenge)
+	}
+	return p, hdr
+}
+
+// codeForHTTP names the gRPC code whose problem type fits a routing status.
+func codeForHTTP(httpStatus int) codes.Code {
+	switch httpStatus {
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusMethodNotAllowed:
+		return codes.Unimplemented
+	case http.StatusBadRequest:
+		return codes.InvalidArgument
+	default:
+		return codes.Internal
+	}
+}
+
+// writeProblem completes p with the request's identity and writes it.
+func writeProblem(w http.ResponseWriter, r *http.Request, p Problem, hdr http.Header) {
+	ctx := r.Context()
+	if st := stateFrom(ctx); st != nil {
+		p.RequestID = st.id
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		p.TraceID = sc.TraceID().String()
+	}
+	if p.Instance == "" {
+		p.Instance = r.URL.Path
+	}
+	if p.Title == "" {
+		p.Title = problemTitle(p.Status)
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		// Problem holds only strings and ints; Marshal cannot fail.
+		body = []byte(`{"type":"about:blank","status":500}`)
+	}
+	h := w.Header()
+	for k, vs := range hdr {
+		h[k] = vs
+	}
+	// A failed call may have set response metadata headers already; the
+	// body is a problem, so its framing headers must be ours.
+	h.Del("Content-Length")
+	h.Del("Trailer")
+	h.Del("Transfer-Encoding")
+	h.Set("Content-Type", ProblemContentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(body)
+}
+
+// writeError maps err and writes it as a problem.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p, hdr := problemFromError(r, err)
+	writeProblem(w, r, p, hdr)
+}
+
+// errorHandler is the grpc-gateway ErrorHandlerFunc: every failed call and
+// every decoding error of the generated handlers ends here.
+func (g *Gateway) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	p, hdr := problemFromError(r, err)
+	if p.Status >= 500 && p.Status != http.StatusNotImplemented {
+		g.logger.WarnContext(ctx, "backend call failed",
+			"code", status.Code(err).String(), "status", p.Status, "error", status.Convert(err).Message())
+	}
+	writeProblem(w, r, p, hdr)
+}
+
+// routingErrorHandler answers requests no route matches: 404 for an
+// unknown path, 405 with Allow for a known path and the wrong method.
+func (g *Gateway) routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	p := Problem{Type: typeFor("", codeForHTTP(httpStatus)), Status: httpStatus, Title: problemTitle(httpStatus)}
+	hdr := http.Header{}
+	switch httpStatus {
+	case http.StatusNotFound:
+		p.Type = problemTypePrefix + "route-not-found"
+		p.Detail = "no route matches " + r.Method + " " + r.URL.Path
+	case http.StatusMethodNotAllowed:
+		p.Type = problemTypePrefix + "method-not-allowed"
+		allow := g.routes.allowed(r)
+		p.Detail = r.Method + " is not allowed on " + r.URL.Path
+		if len(allow) > 0 {
+			hdr.Set("Allow", strings.Join(allow, ", "))
+			p.Detail += "; allowed: " + strings.Join(allow, ", ")
+		}
+	default:
+		p.Detail = "malformed request"
+	}
+	writeProblem(w, r, p, hdr)
+}

@@ -1,0 +1,259 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
+	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
+	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
+	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
+)
+
+// Media types of the raw routes.
+const (
+	MediaTimestampQuery = "application/timestamp-query"
+	MediaTimestampReply = "application/timestamp-reply"
+	MediaPEMChain       = "application/pem-certificate-chain"
+	MediaPKIXCRL        = "application/pkix-crl"
+	MediaOCSPRequest    = "application/ocsp-request"
+	MediaOCSPResponse   = "application/ocsp-response"
+	MediaForm           = "application/x-www-form-urlencoded"
+)
+
+// SignatureHeader carries a provider's signature over the exact body bytes
+// of webhooks and delivery receipts.
+const SignatureHeader = "Tamkeen-Signature"
+
+// rawRoute is one route whose wire format is not JSON. Registered after
+// the generated handlers, it wins over them (grpc-gateway tries the newest
+// registration first).
+type rawRoute struct {
+	method, path string
+	h            runtime.HandlerFunc
+}
+
+// registerRaw registers the raw routes.
+func (g *Gateway) registerRaw(b Backends) error {
+	auth := authv1.NewAuthServiceClient(b.Auth)
+	sig := signaturev1.NewSignatureServiceClient(b.Signature)
+	pay := paymentv1.NewPaymentServiceClient(b.Payment)
+	notif := notificationv1.NewNotificationServiceClient(b.Notification)
+	limit := g.cfg.RawBodyBytes
+
+	routes := []rawRoute{
+		{http.MethodPost, "/tsa", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			body, ok := g.rawBody(w, r, MediaTimestampQuery, limit)
+			if !ok {
+				return
+			}
+			resp, err := sig.Timestamp(g.callContext(r), &signaturev1.TimestampRequest{Query: body})
+			g.writeRaw(w, r, err, MediaTimestampReply, resp.GetReply())
+		}},
+		{http.MethodGet, "/v1/signing/ca", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			resp, err := sig.GetCaCertificates(g.callContext(r), &signaturev1.GetCaCertificatesRequest{})
+			g.writeRaw(w, r, err, MediaPEMChain, []byte(resp.GetPem()))
+		}},
+		{http.MethodGet, "/v1/signing/crl", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			resp, err := sig.GetCrl(g.callContext(r), &signaturev1.GetCrlRequest{})
+			g.writeRaw(w, r, err, MediaPKIXCRL, resp.GetCrl())
+		}},
+		{http.MethodPost, "/v1/signing/ocsp", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			body, ok := g.rawBody(w, r, MediaOCSPRequest, limit)
+			if !ok {
+				return
+			}
+			resp, err := sig.CheckOcsp(g.callContext(r), &signaturev1.CheckOcspRequest{Request: body})
+			g.writeRaw(w, r, err, MediaOCSPResponse, resp.GetResponse())
+		}},
+		{http.MethodPost, "/v1/payments/providers/{provider}/webhook", func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+			body, ok := g.rawBody(w, r, "", limit)
+			if !ok {
+				return
+			}
+			_, err := pay.HandleProviderWebhook(g.callContext(r), &paymentv1.HandleProviderWebhookRequest{
+				Provider: p["provider"], Payload: body, Signature: r.Header.Get(SignatureHeader),
+			})
+			g.writeRaw(w, r, err, "application/json", []byte("{}"))
+		}},
+		{http.MethodPost, "/v1/notifications/providers/{provider}/receipts", func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+			body, ok := g.rawBody(w, r, "", limit)
+			if !ok {
+				return
+			}
+			_, err := notif.ReceiveDeliveryReceipt(g.callContext(r), &notificationv1.ReceiveDeliveryReceiptRequest{
+				Provider: p["provider"], Payload: body, Signature: r.Header.Get(SignatureHeader),
+			})
+			g.writeRaw(w, r, err, "application/json", []byte("{}"))
+		}},
+		{http.MethodPost, "/oauth2/token", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			g.token(w, r, auth, limit)
+		}},
+	}
+	for _, rt := range routes {
+		if err := g.handlePath(rt.method, rt.path, rt.h); err != nil {
+			return fmt.Errorf("gateway: raw route %s %s: %w", rt.method, rt.path, err)
+		}
+	}
+	return nil
+}
+
+// callContext is the outgoing context of a raw route: the request's (with
+// its span) plus the same metadata the generated handlers forward.
+func (g *Gateway) callContext(r *http.Request) context.Context {
+	ctx := r.Context()
+	md := metadata.MD{}
+	if st := stateFrom(ctx); st != nil && st.id != "" {
+		md.Set("x-request-id", st.id)
+	}
+	if a := r.Header.Get("Authorization"); a != "" {
+		md.Set("authorization", a)
+	}
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// rawBody checks the content type (when want is set) and reads the body
+// within limit, writing the problem itself when it fails.
+func (g *Gateway) rawBody(w http.ResponseWriter, r *http.Request, want string, limit int64) ([]byte, bool) {
+	if want != "" {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || !strings.EqualFold(mt, want) {
+			writeProblem(w, r, Problem{
+				Type:   problemTypePrefix + "unsupported-media-type",
+				Status: http.StatusUnsupportedMediaType,
+				Detail: "Content-Type must be " + want,
+			}, http.Header{"Accept-Post": {want}})
+			return nil, false
+		}
+	}
+	body, err := readLimited(r, limit)
+	if err != nil {
+		writeError(w, r, status.Error(codes.InvalidArgument, "could not read request body"))
+		return nil, false
+	}
+	return body, true
+}
+
+// writeRaw writes a raw success body, or err as a problem.
+func (g *Gateway) writeRaw(w http.ResponseWriter, r *http.Request, err error, contentType string, body []byte) {
+	if err != nil {
+		g.errorHandler(r.Context(), nil, nil, w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// tokenMarshal renders the RFC 6749 section 5.1 token response.
+var tokenMarshal = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}
+
+// token serves POST /oauth2/token: an RFC 6749 form, client credentials in
+// the form or by HTTP Basic (section 2.3.1, not both), the answer as JSON
+// with Cache-Control: no-store. Errors are problems that also carry the
+// RFC 6749 "error" code, so that standard OAuth clients understand them.
+func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.AuthServiceClient, limit int64) {
+	body, ok := g.rawBody(w, r, MediaForm, limit)
+	if !ok {
+		return
+	}
+	oauthFail := func(httpStatus int, code, detail string, field string) {
+		p := Problem{Type: problemTypePrefix + "oauth-" + strings.ReplaceAll(code, "_", "-"), Status: httpStatus, Detail: detail, OAuthError: code}
+		if field != "" {
+			p.Errors = []FieldError{{Field: field, Reason: detail}}
+		}
+		writeProblem(w, r, p, nil)
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		oauthFail(http.StatusBadRequest, "invalid_request", "the body is not a valid form", "")
+		return
+	}
+	for k, vs := range form {
+		// RFC 6749 section 3.2: parameters must not be repeated.
+		if len(vs) > 1 {
+			oauthFail(http.StatusBadRequest, "invalid_request", "parameter "+k+" is repeated", k)
+			return
+		}
+	}
+	req := &authv1.IssueTokenRequest{
+		GrantType:    form.Get("grant_type"),
+		ClientId:     form.Get("client_id"),
+		ClientSecret: form.Get("client_secret"),
+		Scope:        form.Get("scope"),
+	}
+	basic := false
+	if user, pass, ok := r.BasicAuth(); ok {
+		if req.ClientSecret != "" {
+			oauthFail(http.StatusBadRequest, "invalid_request", "use one client authentication method, not both", "client_secret")
+			return
+		}
+		id, err1 := url.QueryUnescape(user)
+		secret, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil || (req.ClientId != "" && req.ClientId != id) {
+			oauthFail(http.StatusBadRequest, "invalid_request", "malformed client credentials", "")
+			return
+		}
+		req.ClientId, req.ClientSecret, basic = id, secret, true
+	}
+	if req.GrantType == "" {
+		oauthFail(http.StatusBadRequest, "invalid_request", "grant_type is required", "grant_type")
+		return
+	}
+	// The client authenticates with its own credentials here, not with a
+	// bearer token, so Authorization is not forwarded.
+	ctx := r.Context()
+	md := metadata.MD{}
+	if st := stateFrom(ctx); st != nil {
+		md.Set("x-request-id", st.id)
+	}
+	resp, err := auth.IssueToken(metadata.NewOutgoingContext(ctx, md), req)
+	if err != nil {
+		p, hdr := problemFromError(r, err)
+		switch status.Code(err) {
+		case codes.Unauthenticated:
+			p.OAuthError = "invalid_client"
+			hdr.Del("WWW-Authenticate")
+			if basic {
+				hdr.Set("WWW-Authenticate", `Basic realm="tamkeen"`)
+			}
+		case codes.PermissionDenied:
+			p.OAuthError = "unauthorized_client"
+		case codes.InvalidArgument, codes.FailedPrecondition:
+			p.OAuthError = "invalid_request"
+			for _, v := range rpcerr.FieldViolations(err) {
+				switch v.Field {
+				case "grant_type":
+					p.OAuthError = "unsupported_grant_type"
+				case "scope":
+					p.OAuthError = "invalid_scope"
+				}
+			}
+		}
+		hdr.Set("Pragma", "no-cache")
+		writeProblem(w, r, p, hdr)
+		return
+	}
+	out, err := tokenMarshal.Marshal(resp)
+	if err != nil {
+		writeError(w, r, status.Error(codes.Internal, "marshal token response"))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
