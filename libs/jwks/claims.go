@@ -1,0 +1,38 @@
+package jwks
+
+import (
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Claims are the claims of a Tamkeen access token: the registered ones plus
+// those the auth service adds for scopes and levels of assurance.
+type Claims struct {
+	jwt.RegisteredClaims
+	// Scope is the space-separated list of granted scopes (RFC 8693 §4.2).
+	Scope string `json:"scope,omitempty"`
+	// ACR is the level of assurance reached ("loa1", "loa2").
+	ACR string `json:"acr,omitempty"`
+	// AMR lists the authentication methods used ("pwd", "otp", …).
+	AMR []string `json:"amr,omitempty"`
+	// AuthTime is when the user last authenticated (for max_age checks).
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	// AZP is the client the token was issued to.
+	AZP string `json:"azp,omitempty"`
+	// ClientID names the OAuth client for client-credentials tokens.
+	ClientID string `json:"client_id,omitempty"`
+}
+
+// Scopes splits Scope into its items.
+func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasScope reports whether s is one of the granted scopes (exact match).
+func (c *Claims) HasScope(s string) bool {
+	for granted := range strings.FieldsSeq(c.Scope) {
+		if granted == s {
+			return true
+		}
+	}
+	return false
+}

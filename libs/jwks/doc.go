@@ -1,0 +1,35 @@
+// Package jwks verifies JWT access tokens against the signing keys an issuer
+// publishes as a JSON Web Key Set (RFC 7517), as the gateway and every
+// service do for tokens from the auth service (defence in depth).
+//
+// Accepted algorithms are ES256 and ES384 (EC P-256/P-384 keys), RS256/384/512
+// and PS256/384/512 (RSA keys of at least 2048 bits) and EdDSA (Ed25519 OKP
+// keys). "none" and HMAC algorithms are never accepted, and a key is only
+// used for the algorithm family of its type (and its "alg", when the JWK
+// names one), so a public key can never double as an HMAC secret.
+//
+// Tokens must carry a "kid" header naming a key of the set, an exact "iss",
+// an "aud" containing one of the configured audiences and an "exp"; "nbf" and
+// "iat" are checked when present. Clock skew up to Options.Leeway is
+// tolerated.
+//
+// # Key cache
+//
+// The key set is fetched on first use and cached. After Options.RefreshInterval
+// (or the response's Cache-Control max-age, when shorter) the next Verify
+// starts a refresh in the background and keeps using the cached keys
+// meanwhile. A token with an unknown kid waits for a refresh — this is how
+// rotated keys are picked up — but such on-demand refreshes happen at most once
+// per Options.MinRefreshInterval, so tokens with made-up kids cannot make the
+// verifier hammer the issuer. Concurrent callers share one fetch. When a
+// refresh fails (issuer down, bad document) the previous keys stay in use.
+//
+// # Errors
+//
+// Verify's errors wrap exactly one of the sentinel errors (ErrMalformed,
+// ErrExpired, ErrNotYetValid, ErrBadSignature, ErrUnknownKey, ErrIssuer,
+// ErrAudience, ErrJWKSUnavailable). Callers answer all of them with HTTP 401
+// (gRPC Unauthenticated) and a WWW-Authenticate error_description taken from
+// Description(err), which never contains internals; ErrJWKSUnavailable is
+// the verifier's own trouble and worth logging (err.Error() then says why).
+package jwks

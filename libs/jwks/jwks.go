@@ -1,0 +1,381 @@
+package jwks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Errors of Verify; each failure wraps exactly one of them. Their texts are
+// fit for an OAuth error_description.
+var (
+	// ErrMalformed: the string is not a well-formed JWT (or lacks exp).
+	ErrMalformed = errors.New("malformed token")
+	// ErrExpired: exp is past, beyond the leeway.
+	ErrExpired = errors.New("token expired")
+	// ErrNotYetValid: nbf or iat is in the future, beyond the leeway.
+	ErrNotYetValid = errors.New("token not valid yet")
+	// ErrBadSignature: the signature does not verify, or the algorithm is
+	// not accepted ("none", HMAC) or does not fit the key.
+	ErrBadSignature = errors.New("invalid token signature")
+	// ErrUnknownKey: the kid names no key of the issuer's current set.
+	ErrUnknownKey = errors.New("token signed with an unknown key")
+	// ErrIssuer: iss is missing or not the expected issuer.
+	ErrIssuer = errors.New("token from an unexpected issuer")
+	// ErrAudience: aud names none of the accepted audiences.
+	ErrAudience = errors.New("token not issued for this audience")
+	// ErrJWKSUnavailable: no key set could be fetched yet.
+	ErrJWKSUnavailable = errors.New("token signing keys unavailable")
+)
+
+// Defaults of Options.
+const (
+	DefaultLeeway             = 30 * time.Second
+	DefaultHTTPTimeout        = 5 * time.Second
+	DefaultRefreshInterval    = 10 * time.Minute
+	DefaultMinRefreshInterval = 30 * time.Second
+)
+
+// Limits on what the verifier reads.
+const (
+	maxTokenBytes = 16 << 10 // a token larger than this is not ours
+	maxJWKSBytes  = 1 << 20
+	fetchTimeout  = 30 * time.Second // backstop when HTTPClient has no timeout
+)
+
+// Options configure a Verifier.
+type Options struct {
+	// JWKSURL is where the issuer publishes its keys, e.g.
+	// http://auth:8080/.well-known/jwks.json. Required; http or https.
+	JWKSURL string
+	// Issuer must equal the token's iss exactly. Required.
+	Issuer string
+	// Audiences: the token's aud must contain at least one. Required.
+	Audiences []string
+	// Leeway is the clock skew tolerated for exp, nbf and iat; default
+	// DefaultLeeway. Negative is an error.
+	Leeway time.Duration
+	// HTTPClient fetches the key set; default a client with a
+	// DefaultHTTPTimeout timeout.
+	HTTPClient *http.Client
+	// RefreshInterval is how long a fetched key set is used before it is
+	// refreshed; a shorter Cache-Control max-age from the issuer wins.
+	// Default DefaultRefreshInterval.
+	RefreshInterval time.Duration
+	// MinRefreshInterval is the least time between two fetches not due to
+	// RefreshInterval (unknown kid, retry after failure); default
+	// DefaultMinRefreshInterval.
+	MinRefreshInterval time.Duration
+	// Now tells the time; default time.Now.
+	Now func() time.Time
+}
+
+// Verifier verifies access tokens against a cached JWK set. It is safe for
+// concurrent use.
+type Verifier struct {
+	opts   Options
+	parser *jwt.Parser
+
+	mu          sync.Mutex
+	keys        map[string]publicKey // nil until the first successful fetch
+	expires     time.Time            // when keys should be refreshed
+	lastAttempt time.Time            // start of the latest fetch
+	lastErr     error                // of the latest failed fetch
+	inflight    *fetchCall
+}
+
+// fetchCall is one fetch that concurrent callers share.
+type fetchCall struct {
+	done chan struct{}
+	err  error
+}
+
+// New checks opts and returns a Verifier. It does not fetch keys; the first
+// Verify does (or call Refresh to warm up).
+func New(opts Options) (*Verifier, error) {
+	u, err := url.Parse(opts.JWKSURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("jwks: JWKSURL %q is not an http(s) URL", opts.JWKSURL)
+	}
+	if opts.Issuer == "" {
+		return nil, errors.New("jwks: Issuer is required")
+	}
+	if len(opts.Audiences) == 0 {
+		return nil, errors.New("jwks: at least one audience is required")
+	}
+	for _, a := range opts.Audiences {
+		if a == "" {
+			return nil, errors.New("jwks: empty audience")
+		}
+	}
+	switch {
+	case opts.Leeway < 0:
+		return nil, errors.New("jwks: negative Leeway")
+	case opts.Leeway == 0:
+		opts.Leeway = DefaultLeeway
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	if opts.RefreshInterval <= 0 {
+		opts.RefreshInterval = DefaultRefreshInterval
+	}
+	if opts.MinRefreshInterval <= 0 {
+		opts.MinRefreshInterval = DefaultMinRefreshInterval
+	}
+	if opts.MinRefreshInterval > opts.RefreshInterval {
+		return nil, errors.New("jwks: MinRefreshInterval longer than RefreshInterval")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.Audiences = append([]string(nil), opts.Audiences...)
+	v := &Verifier{opts: opts}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(acceptedAlgs()),
+		jwt.WithIssuer(opts.Issuer),
+		jwt.WithAudience(opts.Audiences...),
+		jwt.WithLeeway(opts.Leeway),
+		jwt.WithTimeFunc(opts.Now),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+	)
+	return v, nil
+}
+
+// Verify checks raw (the token, without "Bearer ") and returns its claims.
+// Errors wrap one of the package's sentinel errors.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
+	if raw == "" || len(raw) > maxTokenBytes {
+		return nil, fmt.Errorf("%w: empty or oversized", ErrMalformed)
+	}
+	claims := &Claims{}
+	var keyErr error
+	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		key, err := v.keyFor(ctx, t)
+		keyErr = err
+		return key, err
+	})
+	if err == nil {
+		return claims, nil
+	}
+	if keyErr != nil {
+		return nil, keyErr
+	}
+	return nil, classify(err, claims)
+}
+
+// keyFor finds the key that must have signed t.
+func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, fmt.Errorf("%w: critical header extensions are not supported", ErrMalformed)
+	}
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return nil, fmt.Errorf("%w: no kid in header", ErrUnknownKey)
+	}
+	key, err := v.lookup(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	if alg := t.Method.Alg(); !key.canVerify(alg) {
+		return nil, fmt.Errorf("%w: key %q cannot verify %s", ErrBadSignature, kid, alg)
+	}
+	return key.pub, nil
+}
+
+// lookup returns the key named kid, refreshing the set when it is unknown
+// (rate-limited) or stale (in the background).
+func (v *Verifier) lookup(ctx context.Context, kid string) (publicKey, error) {
+	now := v.opts.Now()
+	v.mu.Lock()
+	key, ok := v.keys[kid]
+	mayFetch := v.inflight != nil || v.lastAttempt.IsZero() || now.Sub(v.lastAttempt) >= v.opts.MinRefreshInterval
+	if ok {
+		if !now.Before(v.expires) && mayFetch {
+			v.startLocked(ctx) // stale: refresh, but answer from the cache meanwhile
+		}
+		v.mu.Unlock()
+		return key, nil
+	}
+	if !mayFetch {
+		err := v.missingLocked(kid)
+		v.mu.Unlock()
+		return publicKey{}, err
+	}
+	call := v.startLocked(ctx)
+	v.mu.Unlock()
+
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return publicKey{}, fmt.Errorf("%w: %w", ErrJWKSUnavailable, ctx.Err())
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if key, ok := v.keys[kid]; ok {
+		return key, nil
+	}
+	return publicKey{}, v.missingLocked(kid)
+}
+
+// missingLocked explains why kid has no key.
+func (v *Verifier) missingLocked(kid string) error {
+	if v.keys == nil {
+		if v.lastErr != nil {
+			return fmt.Errorf("%w: %w", ErrJWKSUnavailable, v.lastErr)
+		}
+		return ErrJWKSUnavailable
+	}
+	return fmt.Errorf("%w: kid %q", ErrUnknownKey, kid)
+}
+
+// Refresh fetches the key set now (joining a fetch already under way) and
+// reports whether it worked. Use it to warm the cache at start-up; Verify
+// refreshes on its own.
+func (v *Verifier) Refresh(ctx context.Context) error {
+	v.mu.Lock()
+	call := v.startLocked(ctx)
+	v.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startLocked returns the fetch under way or starts one. The fetch is not
+// cancelled with ctx: other callers may be waiting for it.
+func (v *Verifier) startLocked(ctx context.Context) *fetchCall {
+	if v.inflight != nil {
+		return v.inflight
+	}
+	call := &fetchCall{done: make(chan struct{})}
+	v.inflight = call
+	v.lastAttempt = v.opts.Now()
+	fctx := context.WithoutCancel(ctx)
+	go func() {
+		keys, ttl, err := v.fetch(fctx)
+		v.mu.Lock()
+		if err == nil {
+			v.keys, v.expires, v.lastErr = keys, v.opts.Now().Add(ttl), nil
+		} else {
+			v.lastErr = err
+		}
+		call.err = err
+		v.inflight = nil
+		v.mu.Unlock()
+		close(call.done)
+	}()
+	return call
+}
+
+// fetch downloads and parses the key set and says how long to keep it.
+func (v *Verifier) fetch(ctx context.Context) (map[string]publicKey, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.opts.JWKSURL, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch JWKS: %w", err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := v.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch JWKS: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxJWKSBytes))
+		return nil, 0, fmt.Errorf("fetch JWKS %s: HTTP %d", v.opts.JWKSURL, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch JWKS %s: %w", v.opts.JWKSURL, err)
+	}
+	if len(body) > maxJWKSBytes {
+		return nil, 0, fmt.Errorf("fetch JWKS %s: larger than %d bytes", v.opts.JWKSURL, maxJWKSBytes)
+	}
+	keys, err := parseSet(body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch JWKS %s: %w", v.opts.JWKSURL, err)
+	}
+	ttl := v.opts.RefreshInterval
+	if maxAge, ok := cacheMaxAge(resp.Header.Get("Cache-Control")); ok && maxAge < ttl {
+		ttl = max(maxAge, v.opts.MinRefreshInterval)
+	}
+	return keys, ttl, nil
+}
+
+// cacheMaxAge reads max-age from a Cache-Control header; no-cache and
+// no-store count as zero.
+func cacheMaxAge(h string) (time.Duration, bool) {
+	for dir := range strings.SplitSeq(h, ",") {
+		name, val, _ := strings.Cut(strings.TrimSpace(dir), "=")
+		switch strings.ToLower(name) {
+		case "no-cache", "no-store":
+			return 0, true
+		case "max-age":
+			secs, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
+			if err != nil || secs < 0 {
+				return 0, false
+			}
+			if secs > int64(365*24*time.Hour/time.Second) {
+				secs = int64(365 * 24 * time.Hour / time.Second)
+			}
+			return time.Duration(secs) * time.Second, true
+		}
+	}
+	return 0, false
+}
+
+// classify maps the parser's error to the package's sentinels.
+func classify(err error, c *Claims) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return ErrIssuer
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return ErrAudience
+	case errors.Is(err, jwt.ErrTokenExpired):
+		if c.ExpiresAt == nil {
+			return ErrExpired
+		}
+		return fmt.Errorf("%w at %s", ErrExpired, c.ExpiresAt.UTC().Format(time.RFC3339))
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return ErrNotYetValid
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		switch {
+		case c.Issuer == "":
+			return fmt.Errorf("%w: no iss", ErrIssuer)
+		case len(c.Audience) == 0 || len(c.Audience) == 1 && c.Audience[0] == "":
+			return fmt.Errorf("%w: no aud", ErrAudience)
+		}
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	// Claims of the wrong JSON type and the like.
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
+}
+
+// Description returns the sentinel text for err, safe to send to the caller
+// as an OAuth error_description, or "invalid token" for anything else.
+func Description(err error) string {
+	for _, s := range []error{ErrMalformed, ErrExpired, ErrNotYetValid, ErrBadSignature, ErrUnknownKey, ErrIssuer, ErrAudience, ErrJWKSUnavailable} {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
+	}
+	return "invalid token"
+}
