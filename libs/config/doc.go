@@ -26,7 +26,8 @@
 //     error messages do not quote it) and may also be read from a file named by
 //     TAMKEEN_<ENV>_FILE (Kubernetes secrets mounted as files); trailing
 //     newlines of the file are trimmed. Setting both the variable and its _FILE
-//     twin is an error.
+//     twin is an error. Prefer _FILE (or the variable) to the flag for
+//     secrets: command lines are visible to every user of the machine.
 //   - required:"true": after all sources are applied the field must not be its
 //     zero value ("" / 0 / false / empty list).
 //   - prefix on a nested struct field: the nested fields' flag names get the

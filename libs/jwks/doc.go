@@ -13,6 +13,23 @@
 // "iat" are checked when present. Clock skew up to Options.Leeway is
 // tolerated.
 //
+// Use one Verifier per issuer for the life of the process:
+//
+//	v, err := jwks.New(jwks.Options{
+//		JWKSURL:   cfg.JWKSURL, // e.g. http://auth:8080/.well-known/jwks.json
+//		Issuer:    cfg.Issuer,
+//		Audiences: []string{"tamkeen-payment"},
+//	})
+//	if err != nil { … }
+//	_ = v.Refresh(ctx) // optional warm-up; Verify fetches on demand
+//	…
+//	claims, err := v.Verify(ctx, strings.TrimPrefix(authz, "Bearer "))
+//	if err != nil {
+//		// 401, WWW-Authenticate: Bearer error="invalid_token",
+//		// error_description=jwks.Description(err)
+//	}
+//	if !claims.HasScope("payments:write") { … 403 insufficient_scope … }
+//
 // # Key cache
 //
 // The key set is fetched on first use and cached. After Options.RefreshInterval
