@@ -7,12 +7,4 @@ import (
 	"github.com/tamkeen/tamkeen/services/auth"
 )
 
-func main() {
-	host.Main(host.Spec[auth.Config]{
-		Name:       auth.Name,
-		Migrations: auth.Migrations,
-		New: func(cfg auth.Config, env host.Env) (host.Service, error) {
-			return auth.New(cfg, auth.Deps{DB: env.DB, Bus: env.Bus, Logger: env.Logger})
-		},
-	})
-}
+func main() { host.Main(auth.Spec()) }

@@ -7,12 +7,4 @@ import (
 	"github.com/tamkeen/tamkeen/services/content"
 )
 
-func main() {
-	host.Main(host.Spec[content.Config]{
-		Name:       content.Name,
-		Migrations: content.Migrations,
-		New: func(cfg content.Config, env host.Env) (host.Service, error) {
-			return content.New(cfg, content.Deps{DB: env.DB, Bus: env.Bus, Logger: env.Logger})
-		},
-	})
-}
+func main() { host.Main(content.Spec()) }

@@ -7,12 +7,4 @@ import (
 	"github.com/tamkeen/tamkeen/services/notification"
 )
 
-func main() {
-	host.Main(host.Spec[notification.Config]{
-		Name:       notification.Name,
-		Migrations: notification.Migrations,
-		New: func(cfg notification.Config, env host.Env) (host.Service, error) {
-			return notification.New(cfg, notification.Deps{DB: env.DB, Bus: env.Bus, Logger: env.Logger})
-		},
-	})
-}
+func main() { host.Main(notification.Spec()) }

@@ -7,12 +7,4 @@ import (
 	"github.com/tamkeen/tamkeen/services/payment"
 )
 
-func main() {
-	host.Main(host.Spec[payment.Config]{
-		Name:       payment.Name,
-		Migrations: payment.Migrations,
-		New: func(cfg payment.Config, env host.Env) (host.Service, error) {
-			return payment.New(cfg, payment.Deps{DB: env.DB, Bus: env.Bus, Logger: env.Logger})
-		},
-	})
-}
+func main() { host.Main(payment.Spec()) }

@@ -7,12 +7,4 @@ import (
 	"github.com/tamkeen/tamkeen/services/signature"
 )
 
-func main() {
-	host.Main(host.Spec[signature.Config]{
-		Name:       signature.Name,
-		Migrations: signature.Migrations,
-		New: func(cfg signature.Config, env host.Env) (host.Service, error) {
-			return signature.New(cfg, signature.Deps{DB: env.DB, Bus: env.Bus, Logger: env.Logger})
-		},
-	})
-}
+func main() { host.Main(signature.Spec()) }

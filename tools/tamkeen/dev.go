@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/tamkeen/tamkeen/gateway"
+	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
+	"github.com/tamkeen/tamkeen/libs/host"
+	"github.com/tamkeen/tamkeen/libs/natsembed"
+	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
+	"github.com/tamkeen/tamkeen/services/auth"
+	"github.com/tamkeen/tamkeen/services/notification"
+)
+
+// devConfig is the command line of `tamkeen dev`.
+type devConfig struct {
+	DataDir         string     `flag:"data-dir" default:"./.data" usage:"where the SQLite databases and the embedded NATS store live"`
+	HTTPAddr        string     `flag:"http-addr" default:"127.0.0.1:8080" usage:"the gateway's listen address"`
+	DevClientSecret string     `flag:"dev-client-secret" secret:"true" usage:"secret of the demo-ministry client (default: random, kept in the data dir)"`
+	LogLevel        slog.Level `flag:"log-level" default:"info" usage:"minimum log level: debug, info, warn or error"`
+	OTLPEndpoint    string     `flag:"otlp-endpoint" usage:"OTLP/gRPC trace collector; empty: no export"`
+}
+
+// Validate reports what is wrong with the dev settings.
+func (c devConfig) Validate() error {
+	var p config.Problems
+	if strings.TrimSpace(c.DataDir) == "" {
+		p.Add("data-dir", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		p.Addf("http-addr", "%q is not host:port", c.HTTPAddr)
+	}
+	if c.DevClientSecret != "" && len(c.DevClientSecret) < 16 {
+		p.Add("dev-client-secret", "must be at least 16 characters")
+	}
+	return p.Err()
+}
+
+// DemoClientID is the ministry client `tamkeen dev` seeds (DESIGN.md §8).
+const DemoClientID = "demo-ministry"
+
+// devShutdownTimeout bounds each server's graceful stop in dev.
+const devShutdownTimeout = 5 * time.Second
+
+// runDev runs every enabler and the gateway in one process until ctx is
+// done: embedded NATS with JetStream and one SQLite file per service under
+// the data dir, each service on its own loopback gRPC server (as in
+// production, each with its own log name), the gateway on --http-addr. The
+// data survives a restart.
+func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) (err error) {
+	var cfg devConfig
+	flags := flag.NewFlagSet("tamkeen dev", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	if err := config.Load(&cfg, flags, args, lookupEnv); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	logger := func(name string) *slog.Logger {
+		return telemetry.NewLogger(stderr, telemetry.LoggerOptions{Level: cfg.LogLevel, Service: name})
+	}
+	log := logger("dev")
+
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "tamkeen-dev", OTLPEndpoint: cfg.OTLPEndpoint})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tracing.Shutdown(sctx)
+	}()
+	registry := telemetry.NewRegistry()
+
+	// Shutdown runs in the reverse order of these defers: the servers stop
+	// (errgroup below), then the databases close, then the NATS connection,
+	// and the embedded NATS server last, so the relays never lose it early.
+	ns, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(cfg.DataDir, "nats"), ServerName: "tamkeen-dev"})
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	nc, err := ns.Connect(nats.Name("tamkeen-dev"))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	bus, err := events.NewBus(nc, events.BusOptions{Propagator: tracing.Propagator, TracerProvider: tracing.Provider, Logger: log})
+	if err != nil {
+		return err
+	}
+
+	// Everything is built before anything runs, so that a failure during
+	// set-up returns without goroutines to stop.
+	var runners []func(ctx context.Context) error
+	conns := map[string]*grpc.ClientConn{}
+	var (
+		authSvc *auth.Service
+		inbox   *notification.DevInbox
+	)
+	for _, e := range enablers() {
+		db, err := openDevDB(ctx, cfg.DataDir, e)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		svcLog := logger(e.name)
+		svc, err := e.build(lookupEnv, host.Env{Logger: svcLog, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus})
+		if err != nil {
+			return err
+		}
+		switch s := svc.(type) {
+		case *auth.Service:
+			authSvc = s
+		case *notification.Service:
+			inbox = notification.NewDevInbox(db, nil)
+		}
+		srv := grpcserver.New(grpcserver.Options{Logger: svcLog, Tracing: tracing, Registerer: registry, ShutdownTimeout: devShutdownTimeout})
+		svc.Register(srv)
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		conn, err := grpc.NewClient(lis.Addr().String(), append(grpcserver.ClientOptions(grpcserver.ClientOpts{Tracing: tracing}),
+			grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		conns[e.name] = conn
+		runners = append(runners,
+			func(ctx context.Context) error { return srv.Serve(ctx, lis) },
+			func(ctx context.Context) error { return ignoreCanceled(svc.Run(ctx)) })
+	}
+
+	secret, generated, err := demoClientSecret(cfg)
+	if err != nil {
+		return err
+	}
+	if err := authSvc.EnsureClient(ctx, auth.ClientSpec{
+		ID: DemoClientID, Name: "Demo ministry", Secret: secret, Scopes: auth.AllScopes(),
+	}); err != nil {
+		return fmt.Errorf("seed %s: %w", DemoClientID, err)
+	}
+
+	gw, err := gateway.New(gateway.Config{HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: devShutdownTimeout}, gateway.Deps{
+		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc,
+		Backends: gateway.Backends{
+			Auth: conns[auth.Name], Notification: conns[notification.Name], Signature: conns["signature"],
+			Payment: conns["payment"], Content: conns["content"],
+		},
+	})
+	if err != nil {
+		return err
+	}
+	gw.Handle("GET /dev/inbox", inbox)
+	lis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	runners = append(runners, func(ctx context.Context) error { return gw.Run(ctx, lis) })
+	g, gctx := errgroup.WithContext(ctx)
+	for _, run := range runners {
+		g.Go(func() error { return run(gctx) })
+	}
+
+	url := "http://" + lis.Addr().String()
+	fmt.Fprintf(stdout, "Tamkeen is running at %s\n", url)
+	fmt.Fprintf(stdout, "  API reference  %s/docs\n  OpenAPI        %s/openapi.json\n  dev inbox      %s/dev/inbox\n", url, url, url)
+	if generated {
+		fmt.Fprintf(stdout, "  demo client    %s, secret %s (kept in %s)\n", DemoClientID, secret, secretFile(cfg.DataDir))
+	} else {
+		fmt.Fprintf(stdout, "  demo client    %s, secret from TAMKEEN_DEV_CLIENT_SECRET or the data dir\n", DemoClientID)
+	}
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	log.Info("tamkeen dev started", slog.String("url", url), slog.String("data_dir", cfg.DataDir))
+
+	err = g.Wait()
+	log.Info("tamkeen dev stopped", slog.Any("error", err))
+	return err
+}
+
+// openDevDB opens and migrates the enabler's SQLite file under dataDir.
+func openDevDB(ctx context.Context, dataDir string, e enabler) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Options{Engine: store.SQLite, DSN: filepath.Join(dataDir, e.name+".db")})
+	if err != nil {
+		return nil, err
+	}
+	sets, err := e.migrations()
+	if err == nil && e.name == notification.Name {
+		var inbox store.MigrationSet
+		inbox, err = notification.DevInboxMigrations()
+		sets = append(sets, inbox)
+	}
+	if err == nil {
+		err = db.Migrate(ctx, sets...)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s database: %w", e.name, err)
+	}
+	return db, nil
+}
+
+func secretFile(dataDir string) string { return filepath.Join(dataDir, "demo-client-secret") }
+
+// demoClientSecret returns the configured secret, else the one kept in the
+// data dir, else a new random one that it keeps there (mode 0600), so that
+// a restart does not change it. generated reports that it is not from the
+// configuration (and may be printed).
+func demoClientSecret(cfg devConfig) (secret string, generated bool, err error) {
+	if cfg.DevClientSecret != "" {
+		return cfg.DevClientSecret, false, nil
+	}
+	path := secretFile(cfg.DataDir)
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), true, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", false, err
+	}
+	secret = base64.RawURLEncoding.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	return secret, true, nil
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
