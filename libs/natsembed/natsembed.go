@@ -115,7 +115,10 @@ func Start(opts Options) (*Server, error) {
 	if opts.Logger != nil {
 		ns.SetLoggerV2(slogAdapter{opts.Logger}, false, false, false)
 	}
-	go ns.Start()
+	// Start returns once the server is up (accept loops run on their own);
+	// waiting for it keeps its last log lines from racing with the caller.
+	started := make(chan struct{})
+	go func() { ns.Start(); close(started) }()
 	if !ns.ReadyForConnections(readyTimeout) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
@@ -124,6 +127,10 @@ func Start(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("%w (listen on 127.0.0.1:%d)", ErrNotReady, opts.Port)
 		}
 		return nil, ErrNotReady
+	}
+	select {
+	case <-started:
+	case <-time.After(readyTimeout):
 	}
 	if !ns.JetStreamEnabled() {
 		ns.Shutdown()
