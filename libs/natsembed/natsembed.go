@@ -50,6 +50,10 @@ type Options struct {
 	ServerName string
 	// Logger receives the server's log lines; nil disables server logging.
 	Logger *slog.Logger
+	// EncryptionKey, when non-empty, encrypts JetStream's store at rest
+	// (ChaCha20-Poly1305). Use it for streams that carry secrets such as
+	// OTP codes; a restart must give the same key to read the store.
+	EncryptionKey string
 }
 
 // Server is a running embedded NATS server with JetStream enabled.
@@ -97,6 +101,10 @@ func Start(opts Options) (*Server, error) {
 		NoSigs:     true,
 		NoLog:      opts.Logger == nil,
 		DontListen: !opts.Listen,
+	}
+	if opts.EncryptionKey != "" {
+		sopts.JetStreamKey = opts.EncryptionKey
+		sopts.JetStreamCipher = server.ChaCha
 	}
 	if opts.Listen {
 		sopts.Host = "127.0.0.1"

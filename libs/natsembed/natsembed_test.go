@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,77 @@ func TestInProcessClientSurvivesNoListener(t *testing.T) {
 	}
 	if string(m.Data) != "1" {
 		t.Fatalf("got %q; want %q", m.Data, "1")
+	}
+}
+
+func TestEncryptionKeyHidesStoredMessages(t *testing.T) {
+	const secret = "otp-code-493817"
+	tests := []struct {
+		name      string
+		key       string
+		wantPlain bool
+	}{
+		{"no key stores plaintext", "", true},
+		{"key encrypts at rest", "s3cr3t-test-key", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := natsembed.Start(natsembed.Options{StoreDir: dir, EncryptionKey: tc.key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nc, err := s.Connect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, _ := jetstream.New(nc)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTP", Subjects: []string{"otp.>"}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.Publish(ctx, "otp.sms", []byte(secret)); err != nil {
+				t.Fatal(err)
+			}
+			nc.Close()
+			s.Shutdown()
+
+			found := false
+			err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				found = found || bytes.Contains(b, []byte(secret))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found != tc.wantPlain {
+				t.Fatalf("plaintext found in store = %v; want %v", found, tc.wantPlain)
+			}
+			if tc.key == "" {
+				return
+			}
+			// The same key reads the store back after a restart.
+			s2 := natstest.Start(t, natsembed.Options{StoreDir: dir, EncryptionKey: tc.key})
+			js2, _ := jetstream.New(natstest.Connect(t, s2))
+			st, err := js2.Stream(ctx, "OTP")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := st.GetMsg(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(m.Data) != secret {
+				t.Fatalf("message after restart = %q; want %q", m.Data, secret)
+			}
+		})
 	}
 }
