@@ -33,7 +33,8 @@ type testConfig struct {
 	Password  string        `flag:"password" secret:"true"`
 	DB        dbConfig      `prefix:"db-"`
 	NotConfig string
-	internal  int
+	//lint:ignore U1000 an unexported field Load must leave alone; never read on purpose.
+	internal int
 }
 
 // defaults is what Load produces for testConfig with no input at all.
