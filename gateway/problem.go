@@ -150,11 +150,11 @@ func typeFor(reason string, code codes.Code) string {
 func codeName(code codes.Code) string {
 	s := code.String()
 	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && r >= 'A' && r <= 'Z' {
+	for i := 0; i < len(s); i++ {
+		if i > 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i-1] >= 'a' && s[i-1] <= 'z' {
 			b.WriteByte('_')
 		}
-		b.WriteRune(r)
+		b.WriteByte(s[i])
 	}
 	return strings.ToUpper(b.String())
 }
@@ -228,6 +228,11 @@ func problemFromError(r *http.Request, err error) (Problem, http.Header) {
 	}
 	s := status.Convert(err)
 	code := s.Code()
+	if code == codes.OK {
+		// Only a nil error or an OK status lands here: a bug upstream,
+		// not a success to report.
+		code = codes.Unknown
+	}
 	httpCode := httpStatusFor(code, r)
 	p := Problem{
 		Type:   typeFor(rpcerr.Reason(err), code),
@@ -237,6 +242,9 @@ func problemFromError(r *http.Request, err error) (Problem, http.Header) {
 	}
 	if d, ok := genericDetail[code]; ok {
 		p.Detail = d
+	} else if httpCode == http.StatusInternalServerError {
+		// Codes this gateway does not know are treated like Internal.
+		p.Detail = genericDetail[codes.Internal]
 	}
 	for _, v := range rpcerr.FieldViolations(err) {
 		p.Errors = append(p.Errors, FieldError{Field: v.Field, Reason: v.Reason})
