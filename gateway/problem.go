@@ -338,7 +338,7 @@ func (g *Gateway) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runti
 	p, hdr := problemFromError(r, err)
 	if p.Status >= 500 && p.Status != http.StatusNotImplemented {
 		g.logger.WarnContext(ctx, "backend call failed",
-			"code", status.Code(err).String(), "status", p.Status, "error", status.Convert(err).Message())
+			"code", status.Code(err).String(), "status", p.Status, "request_id", RequestID(ctx), "error", status.Convert(err).Message())
 	}
 	writeProblem(w, r, p, hdr)
 }
