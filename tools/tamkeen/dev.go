@@ -112,6 +112,28 @@ func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return err
 	}
 
+	// Listen first: the gateway's URL is the token issuer the auth enabler
+	// and the gateway agree on.
+	lis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	defer lis.Close()
+	url := "http://" + lis.Addr().String()
+	kek, err := keptSecret(filepath.Join(cfg.DataDir, "key-encryption-key"), 32, base64.StdEncoding)
+	if err != nil {
+		return err
+	}
+	// The services read their own Config from the environment; dev fills in
+	// what a developer should not have to: the issuer, a key-encryption key
+	// kept in the data dir, and the dev inbox as the SMS provider.
+	svcEnv := withDefaults(lookupEnv, map[string]string{
+		"TAMKEEN_ISSUER":             url,
+		"TAMKEEN_KEY_ENCRYPTION_KEY": kek,
+		"TAMKEEN_SMS_PROVIDER":       "devinbox",
+		"TAMKEEN_DEV_MODE":           "true",
+	})
+
 	// Everything is built before anything runs, so that a failure during
 	// set-up returns without goroutines to stop.
 	var runners []func(ctx context.Context) error
@@ -127,7 +149,7 @@ func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		}
 		defer db.Close()
 		svcLog := logger(e.name)
-		svc, err := e.build(lookupEnv, host.Env{Logger: svcLog, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus})
+		svc, err := e.build(svcEnv, host.Env{Logger: svcLog, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus})
 		if err != nil {
 			return err
 		}
@@ -176,17 +198,12 @@ func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return err
 	}
 	gw.Handle("GET /dev/inbox", inbox)
-	lis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
-	}
 	runners = append(runners, func(ctx context.Context) error { return gw.Run(ctx, lis) })
 	g, gctx := errgroup.WithContext(ctx)
 	for _, run := range runners {
 		g.Go(func() error { return run(gctx) })
 	}
 
-	url := "http://" + lis.Addr().String()
 	fmt.Fprintf(stdout, "Tamkeen is running at %s\n", url)
 	fmt.Fprintf(stdout, "  API reference  %s/docs\n  OpenAPI        %s/openapi.json\n  dev inbox      %s/dev/inbox\n", url, url, url)
 	if generated {
@@ -226,31 +243,50 @@ func openDevDB(ctx context.Context, dataDir string, e enabler) (*store.DB, error
 
 func secretFile(dataDir string) string { return filepath.Join(dataDir, "demo-client-secret") }
 
+// withDefaults looks a variable up in lookupEnv and, when it is unset or
+// empty there, in defaults.
+func withDefaults(lookupEnv func(string) (string, bool), defaults map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if v, ok := lookupEnv(k); ok && v != "" {
+			return v, true
+		}
+		v, ok := defaults[k]
+		return v, ok
+	}
+}
+
+// keptSecret returns the base64 secret of n random bytes kept in path,
+// making it (mode 0600) on first use, so that a restart finds the same one.
+func keptSecret(path string, n int, enc *base64.Encoding) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, n)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	secret := enc.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
 // demoClientSecret returns the configured secret, else the one kept in the
-// data dir, else a new random one that it keeps there (mode 0600), so that
-// a restart does not change it. generated reports that it is not from the
-// configuration (and may be printed).
+// data dir (made on first use), so that a restart does not change it.
+// generated reports that it is not from the configuration (and may be
+// printed).
 func demoClientSecret(cfg devConfig) (secret string, generated bool, err error) {
 	if cfg.DevClientSecret != "" {
 		return cfg.DevClientSecret, false, nil
 	}
-	path := secretFile(cfg.DataDir)
-	b, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(b))) >= 16 {
-		return strings.TrimSpace(string(b)), true, nil
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", false, err
-	}
-	var raw [24]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", false, err
-	}
-	secret = base64.RawURLEncoding.EncodeToString(raw[:])
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return "", false, err
-	}
-	return secret, true, nil
+	// URL-safe, so it needs no escaping in a form body or a shell.
+	secret, err = keptSecret(secretFile(cfg.DataDir), 24, base64.RawURLEncoding)
+	return secret, true, err
 }
 
 func ignoreCanceled(err error) error {
