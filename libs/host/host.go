@@ -72,6 +72,9 @@ type Env struct {
 	DB       *store.DB
 	NATS     *nats.Conn
 	Bus      *events.Bus
+	// Now is the clock; nil means time.Now. Tests and `tamkeen dev`'s
+	// end-to-end tests set it to move time forward.
+	Now func() time.Time
 }
 
 // Service is what every enabler's constructor returns.

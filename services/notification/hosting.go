@@ -9,7 +9,7 @@ func Spec() host.Spec[Config] {
 		Name:       Name,
 		Migrations: Migrations,
 		New: func(cfg Config, env host.Env) (host.Service, error) {
-			return New(cfg, Deps{DB: env.DB, Bus: env.Bus, Logger: env.Logger})
+			return New(cfg, Deps{DB: env.DB, Bus: env.Bus, Logger: env.Logger, Now: env.Now})
 		},
 	}
 }
