@@ -68,7 +68,13 @@ const devShutdownTimeout = 5 * time.Second
 // the data dir, each service on its own loopback gRPC server (as in
 // production, each with its own log name), the gateway on --http-addr. The
 // data survives a restart.
-func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) (err error) {
+func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	return runDevClock(ctx, nil, args, lookupEnv, stdout, stderr)
+}
+
+// runDevClock is runDev with the clock the services and the gateway use
+// (nil: time.Now), so that end-to-end tests can move time forward.
+func runDevClock(ctx context.Context, now func() time.Time, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	var cfg devConfig
 	flags := flag.NewFlagSet("tamkeen dev", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -149,7 +155,7 @@ func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		}
 		defer db.Close()
 		svcLog := logger(e.name)
-		svc, err := e.build(svcEnv, host.Env{Logger: svcLog, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus})
+		svc, err := e.build(svcEnv, host.Env{Logger: svcLog, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus, Now: now})
 		if err != nil {
 			return err
 		}
@@ -188,7 +194,7 @@ func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, 
 	}
 
 	gw, err := gateway.New(gateway.Config{HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: devShutdownTimeout}, gateway.Deps{
-		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc,
+		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc, Now: now,
 		Backends: gateway.Backends{
 			Auth: conns[auth.Name], Notification: conns[notification.Name], Signature: conns["signature"],
 			Payment: conns["payment"], Content: conns["content"],
