@@ -10,7 +10,8 @@
 //
 // Tokens must carry a "kid" header naming a key of the set, an exact "iss",
 // an "aud" containing one of the configured audiences and an "exp"; "nbf" and
-// "iat" are checked when present. Clock skew up to Options.Leeway is
+// "iat" are checked when present. With Options.Type set, the "typ" header
+// must name that type (access tokens: "at+jwt", RFC 9068). Clock skew up to Options.Leeway is
 // tolerated.
 //
 // Use one Verifier per issuer for the life of the process:

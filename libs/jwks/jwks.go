@@ -77,6 +77,13 @@ type Options struct {
 	MinRefreshInterval time.Duration
 	// Now tells the time; default time.Now.
 	Now func() time.Time
+	// Type, when set, is the media type the token's "typ" header must name,
+	// e.g. "at+jwt" for access tokens (RFC 9068 section 4), so that another
+	// kind of JWT from the same issuer (an ID token) cannot pass for one.
+	// It is compared case-insensitively, with or without the
+	// "application/" prefix (RFC 7515 section 4.1.9). Empty accepts any
+	// typ. A mismatch is ErrMalformed.
+	Type string
 }
 
 // Verifier verifies access tokens against a cached JWK set. It is safe for
@@ -179,6 +186,12 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		return nil, fmt.Errorf("%w: critical header extensions are not supported", ErrMalformed)
 	}
+	if want := v.opts.Type; want != "" {
+		typ, _ := t.Header["typ"].(string)
+		if !sameMediaType(typ, want) {
+			return nil, fmt.Errorf("%w: typ %q is not %q", ErrMalformed, typ, want)
+		}
+	}
 	kid, _ := t.Header["kid"].(string)
 	if kid == "" {
 		return nil, fmt.Errorf("%w: no kid in header", ErrUnknownKey)
@@ -226,6 +239,16 @@ func (v *Verifier) lookup(ctx context.Context, kid string) (publicKey, error) {
 		return key, nil
 	}
 	return publicKey{}, v.missingLocked(kid)
+}
+
+// sameMediaType compares two JOSE typ values, which may leave out the
+// "application/" prefix (RFC 7515 section 4.1.9).
+func sameMediaType(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.ToLower(strings.TrimSpace(s))
+		return strings.TrimPrefix(s, "application/")
+	}
+	return norm(a) != "" && norm(a) == norm(b)
 }
 
 // missingLocked explains why kid has no key.

@@ -487,6 +487,37 @@ func TestLeewayOption(t *testing.T) {
 	}
 }
 
+func TestTypeOption(t *testing.T) {
+	t.Parallel()
+	key := newSigner(t, "k1", jwt.SigningMethodES256)
+	srv := newJWKSServer(t, key)
+	clk := newClock()
+	strict := newTestVerifier(t, srv.URL, clk, func(o *Options) { o.Type = "at+jwt" })
+	lax := newTestVerifier(t, srv.URL, clk, nil)
+	tests := []struct {
+		name string
+		typ  any // nil: no typ header
+		want error
+	}{
+		{"at+jwt", "at+jwt", nil},
+		{"with application prefix and other case", "application/AT+JWT", nil},
+		{"plain JWT", "JWT", ErrMalformed},
+		{"no typ", nil, ErrMalformed},
+		{"empty typ", "", ErrMalformed},
+		{"not a string", 7, ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := key.signWithHeader(t, validClaims(clk.Now()), map[string]any{"typ": tt.typ})
+			_, err := strict.Verify(t.Context(), raw)
+			checkErr(t, err, tt.want)
+			if _, err := lax.Verify(t.Context(), raw); err != nil {
+				t.Errorf("verifier without Type: %v; want any typ accepted", err)
+			}
+		})
+	}
+}
+
 func TestScopes(t *testing.T) {
 	tests := []struct {
 		scope string
