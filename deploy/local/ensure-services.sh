@@ -70,6 +70,10 @@ fi
 # --- outside verifiers ----------------------------------------------------
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
+# signature: SoftHSM2 (PKCS#11 CA key), pdfsig (PAdES), certutil (its NSS db)
+command -v softhsm2-util >/dev/null || missing+=(softhsm2)
+command -v pdfsig >/dev/null || missing+=(poppler-utils)
+command -v certutil >/dev/null || missing+=(libnss3-tools)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 fi
