@@ -9,6 +9,12 @@
 // PKI objects, OCSP, signed provider webhooks and the RFC 6749 token form)
 // are raw handlers that override the generated ones; see raw.go.
 //
+// Every route of a gRPC method passes its policy (policy.go: public, or a
+// client token with scopes, or a citizen token with a least acr and a
+// max_age) before its body is read; tokens are ES256 JWTs verified against
+// the issuer's JWKS (libs/jwks). Refusals are problems with RFC 6750 and
+// RFC 9470 WWW-Authenticate challenges; see authn.go.
+//
 // Headers forwarded to the services as gRPC metadata are exactly
 // "authorization" and "x-request-id" (the gateway's own, validated request
 // ID); nothing else a caller sends becomes metadata. The Idempotency-Key
@@ -26,6 +32,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +45,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 
+	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/telemetry"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
@@ -77,7 +86,20 @@ type Config struct {
 	ReadyTimeout time.Duration `flag:"ready-timeout" default:"2s" usage:"per-backend health check timeout for /readyz"`
 	// Version is shown in the OpenAPI document's info.version.
 	Version string `flag:"api-version" default:"v1" usage:"API version shown in /openapi.json"`
+	// Issuer is the iss every access token must carry: the gateway's
+	// public base URL, e.g. https://api.tamkeen.ps. Empty means
+	// authentication is not configured and every route that needs a token
+	// answers 503.
+	Issuer string `flag:"issuer" usage:"token issuer (the gateway's public base URL); empty refuses every route that needs a token"`
+	// Audience must be one of each access token's aud values.
+	Audience string `flag:"audience" default:"tamkeen" usage:"audience access tokens must be issued for"`
+	// JWKSURL is where the token signing keys are published; empty means
+	// Issuer + "/.well-known/jwks.json" (served by the gateway itself).
+	JWKSURL string `flag:"jwks-url" usage:"JWKS URL; default <issuer>/.well-known/jwks.json"`
 }
+
+// DefaultAudience is the aud of Tamkeen access tokens.
+const DefaultAudience = "tamkeen"
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
@@ -101,6 +123,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Version == "" {
 		c.Version = "v1"
+	}
+	if c.Audience == "" {
+		c.Audience = DefaultAudience
+	}
+	if c.JWKSURL == "" && c.Issuer != "" {
+		c.JWKSURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/jwks.json"
 	}
 	return c
 }
@@ -129,7 +157,36 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%w: http-addr %q: %v", ErrConfig, c.HTTPAddr, err))
 		}
 	}
+	if c.Issuer != "" {
+		if err := checkHTTPURL(c.Issuer); err != nil {
+			errs = append(errs, fmt.Errorf("%w: issuer %q: %v", ErrConfig, c.Issuer, err))
+		}
+	}
+	if c.JWKSURL != "" {
+		if c.Issuer == "" {
+			errs = append(errs, fmt.Errorf("%w: jwks-url is set but issuer is not", ErrConfig))
+		}
+		if err := checkHTTPURL(c.JWKSURL); err != nil {
+			errs = append(errs, fmt.Errorf("%w: jwks-url %q: %v", ErrConfig, c.JWKSURL, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkHTTPURL accepts an absolute http(s) URL without query or fragment.
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("must be an http or https URL")
+	case u.Host == "":
+		return errors.New("has no host")
+	case u.RawQuery != "" || u.Fragment != "":
+		return errors.New("must not have a query or fragment")
+	}
+	return nil
 }
 
 // Backends are the client connections to the five enablers. The connections
@@ -183,6 +240,9 @@ type Deps struct {
 	Now func() time.Time
 	// Random is the entropy for request IDs; nil means crypto/rand.
 	Random io.Reader
+	// HTTPClient fetches the token signing keys from Config.JWKSURL; nil
+	// means a client with jwks.DefaultHTTPTimeout.
+	HTTPClient *http.Client
 }
 
 // Gateway is the HTTP front door. Build it with New.
@@ -199,6 +259,15 @@ type Gateway struct {
 	random     io.Reader
 	fallbackID atomic.Uint64
 
+	// verifier checks access tokens; nil when Config.Issuer is empty.
+	verifier *jwks.Verifier
+	// policies is Policies(), by gRPC full method name.
+	policies map[string]Policy
+	// rpcs maps routeKey(method, template) to the gRPC method behind the
+	// route, or to "" for the gateway's own routes; a route missing here
+	// is denied.
+	rpcs map[string]string
+
 	mux     *runtime.ServeMux
 	routes  *routeTable
 	openapi []byte
@@ -206,7 +275,7 @@ type Gateway struct {
 	handler http.Handler
 }
 
-// New builds the gateway: it registers the five services' generated
+// New builds the gateway: it sets up token verification, registers the five services' generated
 // handlers, the raw routes and the operational endpoints.
 func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
@@ -250,10 +319,13 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.metrics = m
+	if err := g.setUpAuth(deps.HTTPClient); err != nil {
+		return nil, err
+	}
 
 	g.mux = g.newServeMux()
 	ctx := context.Background()
-	bk := deps.Backends
+	bk := deps.Backends.guarded(g.logger)
 	for _, reg := range []func() error{
 		func() error {
 			return authv1.RegisterAuthServiceHandlerClient(ctx, g.mux, authv1.NewAuthServiceClient(bk.Auth))
@@ -275,7 +347,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: register handlers: %w", err)
 		}
 	}
-	if err := g.registerRaw(deps.Backends); err != nil {
+	if err := g.registerRaw(bk); err != nil {
 		return nil, err
 	}
 	if err := g.registerOps(); err != nil {
@@ -289,6 +361,8 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 }
 
 // Handle adds an extra route, e.g. `tamkeen dev` mounts "GET /dev/inbox".
+// Such routes are the gateway's own: no route policy applies and h must
+// do its own access control.
 // pattern is "METHOD /path" with grpc-gateway path templates ({name}
 // segments); without a method it is registered for GET. Later
 // registrations win over earlier ones for the same path. Handle must be
@@ -296,7 +370,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 // pattern, like http.ServeMux.Handle, because that is a programming error.
 func (g *Gateway) Handle(pattern string, h http.Handler) {
 	method, path := splitPattern(pattern)
-	if err := g.handlePath(method, path, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	if err := g.handlePath(method, path, "", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 		h.ServeHTTP(w, r)
 	}); err != nil {
 		panic(fmt.Sprintf("gateway: Handle(%q): %v", pattern, err))

@@ -22,8 +22,9 @@ import (
 func TestRoundTripCarriesRequestAndTraceIDs(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOpts{})
+	token := s.key.sign(t, clientClaims(s.clock.Now(), "moh-portal", "content:read"), nil)
 	resp, body := s.do(t, http.MethodGet, "/v1/content/items/cnt_42?lang=ar&national_id=123", nil,
-		map[string]string{"X-Request-Id": "abc-123.x_y", "Authorization": "Bearer secret-token", "X-Evil": "1",
+		map[string]string{"X-Request-Id": "abc-123.x_y", "Authorization": bearer(token), "X-Evil": "1",
 			"Grpc-Metadata-X-Evil": "1", "X-Forwarded-For": "6.6.6.6"})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d; want 200 (body %s)", resp.StatusCode, body)
@@ -69,7 +70,8 @@ func TestRoundTripCarriesRequestAndTraceIDs(t *testing.T) {
 	if svc[0]["request_id"] != "abc-123.x_y" || a["request_id"] != "abc-123.x_y" {
 		t.Errorf("request_id service=%v access=%v; want abc-123.x_y in both", svc[0]["request_id"], a["request_id"])
 	}
-	for k, want := range map[string]any{"method": "GET", "route": "/v1/content/items/{id}", "status": float64(200)} {
+	for k, want := range map[string]any{"method": "GET", "route": "/v1/content/items/{id}", "status": float64(200),
+		"subject": "moh-portal", "client_id": "moh-portal"} {
 		if a[k] != want {
 			t.Errorf("access log %s = %v; want %v", k, a[k], want)
 		}
@@ -83,7 +85,7 @@ func TestRoundTripCarriesRequestAndTraceIDs(t *testing.T) {
 	// Never the query string (PII) nor the token.
 	for _, line := range s.gwLog.lines(t) {
 		raw, _ := json.Marshal(line)
-		for _, secret := range []string{"national_id", "secret-token", "lang=ar"} {
+		for _, secret := range []string{"national_id", token, "lang=ar"} {
 			if bytes.Contains(raw, []byte(secret)) {
 				t.Errorf("gateway log leaks %q: %s", secret, raw)
 			}
@@ -93,7 +95,7 @@ func TestRoundTripCarriesRequestAndTraceIDs(t *testing.T) {
 	s.rec.mu.Lock()
 	md := s.rec.contentMeta
 	s.rec.mu.Unlock()
-	if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer secret-token" {
+	if got := md.Get("authorization"); len(got) != 1 || got[0] != bearer(token) {
 		t.Errorf("authorization metadata = %v; want the caller's", got)
 	}
 	for _, k := range []string{"x-evil", "grpc-metadata-x-evil", "x-evil-bin"} {
@@ -303,6 +305,7 @@ func TestBodyLimit(t *testing.T) {
 				req.ContentLength = -1
 			}
 			req.Header.Set("Content-Type", tt.ct)
+			req.Header.Set("Authorization", s.defaultAuth)
 			resp, err := s.srv.Client().Do(req)
 			if err != nil {
 				t.Fatalf("Do: %v", err)
@@ -458,6 +461,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{name: "missing backends", cfg: gateway.Config{}},
 		{name: "negative body limit", cfg: gateway.Config{MaxBodyBytes: -1}},
 		{name: "bad address", cfg: gateway.Config{HTTPAddr: "nocolon"}},
+		{name: "issuer not a URL", cfg: gateway.Config{Issuer: "tamkeen"}},
+		{name: "issuer with a query", cfg: gateway.Config{Issuer: "https://id.tamkeen.test/?x=1"}},
+		{name: "jwks url without issuer", cfg: gateway.Config{JWKSURL: "https://id.tamkeen.test/jwks"}},
+		{name: "jwks url not http", cfg: gateway.Config{Issuer: testIssuer, JWKSURL: "file:///etc/jwks.json"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,6 +91,7 @@ type recorder struct {
 	issueTokMD  metadata.MD
 	tokenErr    error
 	contentMeta metadata.MD
+	credMeta    metadata.MD
 }
 
 // contentServer is a small ContentService: GetItem ids steer its answer.
@@ -143,9 +144,23 @@ func (s *contentServer) CreateItem(_ context.Context, in *contentv1.CreateItemRe
 	return &contentv1.Item{Id: "cnt_1", Type: in.GetType(), Ministry: in.GetMinistry(), State: "draft", Version: 1}, nil
 }
 
-// signatureServer echoes the raw bytes it receives.
+// signatureServer echoes the raw bytes it receives and issues
+// credentials, recording the metadata CreateCredential gets.
 type signatureServer struct {
 	signaturev1.UnimplementedSignatureServiceServer
+	rec *recorder
+}
+
+func (s signatureServer) CreateCredential(ctx context.Context, in *signaturev1.CreateCredentialRequest) (*signaturev1.Credential, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.credMeta = md
+	return &signaturev1.Credential{CredentialId: "crd_1", Status: "active", KeyAlgorithm: "ecdsa-p256"}, nil
+}
+
+func (signatureServer) ListCredentials(context.Context, *signaturev1.ListCredentialsRequest) (*signaturev1.ListCredentialsResponse, error) {
+	return &signaturev1.ListCredentialsResponse{}, nil
 }
 
 func (signatureServer) Timestamp(_ context.Context, in *signaturev1.TimestampRequest) (*signaturev1.TimestampResponse, error) {
@@ -232,6 +247,13 @@ func (s *notificationServer) ReceiveDeliveryReceipt(_ context.Context, in *notif
 // stack is a gateway in front of a real gRPC server holding all five test
 // services, with a real embedded NATS, each side logging to its buffer.
 type stack struct {
+	// clock is the gateway's clock; key signs tokens its JWKS publishes.
+	clock *testClock
+	key   *tokenKey
+	// defaultAuth is sent by do when the test names no Authorization: a
+	// client token with every scope (empty with noAuth).
+	defaultAuth string
+
 	gw      *gateway.Gateway
 	srv     *httptest.Server
 	grpc    *grpcserver.Server
@@ -247,13 +269,25 @@ type stack struct {
 type stackOpts struct {
 	cfg    gateway.Config
 	noNATS bool
+	// noAuth leaves Config.Issuer empty (authentication not configured);
+	// otherwise the stack sets Issuer to testIssuer and, unless cfg names
+	// one, JWKSURL to a test server publishing s.key.
+	noAuth bool
 }
 
 // newStack starts the whole thing for one test.
 func newStack(t testing.TB, opts stackOpts) *stack {
 	t.Helper()
 	ctx := context.Background()
-	s := &stack{rec: &recorder{}, gwLog: &syncBuffer{}, svcLog: &syncBuffer{}}
+	s := &stack{rec: &recorder{}, gwLog: &syncBuffer{}, svcLog: &syncBuffer{}, clock: &testClock{}, key: newTokenKey(t, "k1")}
+	if !opts.noAuth {
+		opts.cfg.Issuer = testIssuer
+		if opts.cfg.JWKSURL == "" {
+			opts.cfg.JWKSURL = startJWKS(t, s.key.jwk(t)).URL
+		}
+		s.defaultAuth = bearer(s.key.sign(t, with(clientClaims(s.clock.Now(), "demo-ministry", allScopes...),
+			map[string]any{"exp": s.clock.Now().Add(time.Hour).Unix()}), nil))
+	}
 
 	// Separate tracing on each side: only propagation over gRPC metadata
 	// can make the trace IDs match.
@@ -270,7 +304,7 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 
 	s.grpc = grpcserver.New(grpcserver.Options{Logger: svcLogger, Tracing: svcTracing})
 	s.grpc.RegisterService(&contentv1.ContentService_ServiceDesc, &contentServer{logger: svcLogger, rec: s.rec})
-	s.grpc.RegisterService(&signaturev1.SignatureService_ServiceDesc, signatureServer{})
+	s.grpc.RegisterService(&signaturev1.SignatureService_ServiceDesc, signatureServer{rec: s.rec})
 	s.grpc.RegisterService(&authv1.AuthService_ServiceDesc, &authServer{rec: s.rec})
 	s.grpc.RegisterService(&paymentv1.PaymentService_ServiceDesc, &paymentServer{rec: s.rec})
 	s.grpc.RegisterService(&notificationv1.NotificationService_ServiceDesc, &notificationServer{rec: s.rec})
@@ -300,6 +334,7 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 		Registry: telemetry.NewRegistry(),
 		Backends: gateway.Backends{Auth: cc, Notification: cc, Signature: cc, Payment: cc, Content: cc},
 		NATS:     s.nc,
+		Now:      s.clock.Now,
 	})
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
@@ -311,14 +346,21 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 }
 
 // do sends a request to the gateway and returns the response and body.
+// Without an "Authorization" key in hdr it sends s.defaultAuth; an empty
+// value sends no Authorization header.
 func (s *stack) do(t testing.TB, method, path string, body io.Reader, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.srv.URL+path, body)
 	if err != nil {
 		t.Fatalf("NewRequest: %v", err)
 	}
+	if _, ok := hdr["Authorization"]; !ok && s.defaultAuth != "" {
+		req.Header.Set("Authorization", s.defaultAuth)
+	}
 	for k, v := range hdr {
-		req.Header.Set(k, v)
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := s.srv.Client().Do(req)
 	if err != nil {

@@ -32,6 +32,10 @@ type reqState struct {
 	idempotencyKey string
 	limit          int64
 	tooLarge       bool
+	// rpc is the gRPC method whose policy the request passed.
+	rpc string
+	// caller is the verified token's principal; nil on public routes.
+	caller *Caller
 }
 
 // stateKey is the context key of *reqState.
@@ -191,15 +195,22 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			g.metrics.requests.WithLabelValues(r.Method, route, code).Inc()
 			g.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
 			// Never the query, body or Authorization: they carry PII and
-			// secrets.
-			g.logger.LogAttrs(ctx, slog.LevelInfo, "http request",
+			// secrets. The caller is named by its opaque IDs only.
+			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 				slog.Int64("bytes", sw.bytes),
 				slog.String("request_id", RequestID(ctx)),
-			)
+			}
+			if c, ok := CallerFrom(ctx); ok {
+				attrs = append(attrs, slog.String("subject", c.Subject))
+				if c.ClientID != "" {
+					attrs = append(attrs, slog.String("client_id", c.ClientID))
+				}
+			}
+			g.logger.LogAttrs(ctx, slog.LevelInfo, "http request", attrs...)
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -292,6 +303,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// authFailures counts requests refused by the route policy.
+	authFailures *prometheus.CounterVec
 }
 
 // newMetrics registers the gateway's collectors on reg.
@@ -310,8 +323,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "gateway_http_requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_auth_failures_total",
+			Help: "Requests refused by the route policy, by reason (missing_token, expired, bad_signature, insufficient_scope, insufficient_acr, max_age, ...).",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.authFailures} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}

@@ -20,19 +20,19 @@ import (
 func (g *Gateway) registerOps() error {
 	metricsHandler := promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{})
 	for _, rt := range []rawRoute{
-		{http.MethodGet, "/healthz", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+		{http.MethodGet, "/healthz", "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 			writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
 		}},
-		{http.MethodGet, "/readyz", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		{http.MethodGet, "/readyz", "", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			g.ready(w, r)
 		}},
-		{http.MethodGet, "/metrics", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		{http.MethodGet, "/metrics", "", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			metricsHandler.ServeHTTP(w, r)
 		}},
-		{http.MethodGet, "/openapi.json", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+		{http.MethodGet, "/openapi.json", "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 			writeJSON(w, http.StatusOK, g.openapi)
 		}},
-		{http.MethodGet, "/docs", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+		{http.MethodGet, "/docs", "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 			h := w.Header()
 			h.Set("Content-Type", "text/html; charset=utf-8")
 			// The page is self-contained: forbid loading anything else.
@@ -41,7 +41,7 @@ func (g *Gateway) registerOps() error {
 			_, _ = w.Write(g.docs)
 		}},
 	} {
-		if err := g.handlePath(rt.method, rt.path, rt.h); err != nil {
+		if err := g.handlePath(rt.method, rt.path, "", rt.h); err != nil {
 			return err
 		}
 	}

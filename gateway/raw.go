@@ -41,11 +41,14 @@ const SignatureHeader = "Tamkeen-Signature"
 // registration first).
 type rawRoute struct {
 	method, path string
-	h            runtime.HandlerFunc
+	// rpc is the gRPC method the handler calls, whose policy applies; ""
+	// for the gateway's own routes.
+	rpc string
+	h   runtime.HandlerFunc
 }
 
 // registerRaw registers the raw routes.
-func (g *Gateway) registerRaw(b Backends) error {
+func (g *Gateway) registerRaw(b conns) error {
 	auth := authv1.NewAuthServiceClient(b.Auth)
 	sig := signaturev1.NewSignatureServiceClient(b.Signature)
 	pay := paymentv1.NewPaymentServiceClient(b.Payment)
@@ -53,7 +56,7 @@ func (g *Gateway) registerRaw(b Backends) error {
 	limit := g.cfg.RawBodyBytes
 
 	routes := []rawRoute{
-		{http.MethodPost, "/tsa", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		{http.MethodPost, "/tsa", signaturev1.SignatureService_Timestamp_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			body, ok := g.rawBody(w, r, MediaTimestampQuery, limit)
 			if !ok {
 				return
@@ -61,15 +64,15 @@ func (g *Gateway) registerRaw(b Backends) error {
 			resp, err := sig.Timestamp(g.callContext(r), &signaturev1.TimestampRequest{Query: body})
 			g.writeRaw(w, r, err, MediaTimestampReply, resp.GetReply())
 		}},
-		{http.MethodGet, "/v1/signing/ca", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		{http.MethodGet, "/v1/signing/ca", signaturev1.SignatureService_GetCaCertificates_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			resp, err := sig.GetCaCertificates(g.callContext(r), &signaturev1.GetCaCertificatesRequest{})
 			g.writeRaw(w, r, err, MediaPEMChain, []byte(resp.GetPem()))
 		}},
-		{http.MethodGet, "/v1/signing/crl", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		{http.MethodGet, "/v1/signing/crl", signaturev1.SignatureService_GetCrl_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			resp, err := sig.GetCrl(g.callContext(r), &signaturev1.GetCrlRequest{})
 			g.writeRaw(w, r, err, MediaPKIXCRL, resp.GetCrl())
 		}},
-		{http.MethodPost, "/v1/signing/ocsp", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		{http.MethodPost, "/v1/signing/ocsp", signaturev1.SignatureService_CheckOcsp_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			body, ok := g.rawBody(w, r, MediaOCSPRequest, limit)
 			if !ok {
 				return
@@ -77,7 +80,7 @@ func (g *Gateway) registerRaw(b Backends) error {
 			resp, err := sig.CheckOcsp(g.callContext(r), &signaturev1.CheckOcspRequest{Request: body})
 			g.writeRaw(w, r, err, MediaOCSPResponse, resp.GetResponse())
 		}},
-		{http.MethodPost, "/v1/payments/providers/{provider}/webhook", func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+		{http.MethodPost, "/v1/payments/providers/{provider}/webhook", paymentv1.PaymentService_HandleProviderWebhook_FullMethodName, func(w http.ResponseWriter, r *http.Request, p map[string]string) {
 			body, ok := g.rawBody(w, r, "", limit)
 			if !ok {
 				return
@@ -87,7 +90,7 @@ func (g *Gateway) registerRaw(b Backends) error {
 			})
 			g.writeRaw(w, r, err, "application/json", []byte("{}"))
 		}},
-		{http.MethodPost, "/v1/notifications/providers/{provider}/receipts", func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+		{http.MethodPost, "/v1/notifications/providers/{provider}/receipts", notificationv1.NotificationService_ReceiveDeliveryReceipt_FullMethodName, func(w http.ResponseWriter, r *http.Request, p map[string]string) {
 			body, ok := g.rawBody(w, r, "", limit)
 			if !ok {
 				return
@@ -97,12 +100,12 @@ func (g *Gateway) registerRaw(b Backends) error {
 			})
 			g.writeRaw(w, r, err, "application/json", []byte("{}"))
 		}},
-		{http.MethodPost, "/oauth2/token", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		{http.MethodPost, "/oauth2/token", authv1.AuthService_IssueToken_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			g.token(w, r, auth, limit)
 		}},
 	}
 	for _, rt := range routes {
-		if err := g.handlePath(rt.method, rt.path, rt.h); err != nil {
+		if err := g.handlePath(rt.method, rt.path, rt.rpc, rt.h); err != nil {
 			return fmt.Errorf("gateway: raw route %s %s: %w", rt.method, rt.path, err)
 		}
 	}

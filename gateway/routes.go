@@ -51,7 +51,7 @@ func (g *Gateway) newServeMux() *runtime.ServeMux {
 		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithMetadata(requestIDMetadata),
 		runtime.WithForwardResponseOption(createdStatus),
-		runtime.WithMiddlewares(recordRoute),
+		runtime.WithMiddlewares(recordRoute, g.authorize),
 		// A form POST must not silently reach a GET route, and a header must
 		// not change the method behind the route policy's back.
 		runtime.WithDisablePathLengthFallback(),
@@ -114,11 +114,14 @@ func splitPattern(pattern string) (method, path string) {
 	return http.MethodGet, pattern
 }
 
-// handlePath registers h on the mux and on the route table.
-func (g *Gateway) handlePath(method, path string, h runtime.HandlerFunc) error {
+// handlePath registers h on the mux and on the route table, as the route
+// of the gRPC method rpc ("" for the gateway's own routes, which no route
+// policy covers).
+func (g *Gateway) handlePath(method, path, rpc string, h runtime.HandlerFunc) error {
 	if err := g.mux.HandlePath(method, path, h); err != nil {
 		return err
 	}
+	g.rpcs[routeKey(method, path)] = rpc
 	return g.routes.add(method, path)
 }
 

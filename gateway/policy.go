@@ -1,0 +1,234 @@
+package gateway
+
+import (
+	"strings"
+	"time"
+
+	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
+	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
+	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
+	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
+	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
+)
+
+// Principal is a kind of caller, as told by its access token. As a
+// Policy's Callers it is a set (Client|Citizen); as a Caller's Kind it is
+// exactly one of them.
+type Principal uint8
+
+// Principals a route can admit.
+const (
+	// Client is a ministry application holding a client_credentials token
+	// (sub = client_id, scope, no acr).
+	Client Principal = 1 << iota
+	// Citizen is a person holding a login token (sub = citizen ID, acr,
+	// amr, auth_time, no client_id).
+	Citizen
+	// Either admits client and citizen tokens.
+	Either = Client | Citizen
+)
+
+// String names the principal set for problems, logs and docs.
+func (p Principal) String() string {
+	switch p {
+	case Client:
+		return "client"
+	case Citizen:
+		return "citizen"
+	case Either:
+		return "client or citizen"
+	default:
+		return "nobody"
+	}
+}
+
+// Levels of assurance a citizen token carries in acr (DESIGN.md section 5).
+const (
+	// ACRLoa1 is password authentication.
+	ACRLoa1 = "loa1"
+	// ACRLoa2 is password plus a one-time code (SMS or TOTP).
+	ACRLoa2 = "loa2"
+)
+
+// acrRank orders the levels of assurance; unknown values rank 0, below
+// every requirement.
+func acrRank(acr string) int {
+	switch acr {
+	case ACRLoa1:
+		return 1
+	case ACRLoa2:
+		return 2
+	default:
+		return 0
+	}
+}
+
+// Client scopes. The names are those of services/auth/scopes.go (a test
+// checks it), which the auth service grants to ministry clients.
+const (
+	ScopeCitizensRead      = "citizens:read"
+	ScopeCitizensProof     = "citizens:proof"
+	ScopeNotificationsSend = "notifications:send"
+	ScopeNotificationsRead = "notifications:read"
+	ScopeTemplatesWrite    = "templates:write"
+	ScopeTemplatesRead     = "templates:read"
+	ScopeSignaturesVerify  = "signatures:verify"
+	ScopePaymentsWrite     = "payments:write"
+	ScopePaymentsRead      = "payments:read"
+	ScopeLedgerRead        = "ledger:read"
+	ScopeContentWrite      = "content:write"
+	ScopeContentRead       = "content:read"
+	ScopeContentRoles      = "content:roles"
+)
+
+// StepUpMaxAge is how old a loa2 authentication may be for the routes that
+// need a fresh step-up (RFC 9470 max_age).
+const StepUpMaxAge = 300 * time.Second
+
+// Policy is who may call one gRPC method through the gateway.
+type Policy struct {
+	// Public routes need no token; a presented token is not verified by
+	// the gateway (it is still forwarded: the service may use it, as the
+	// auth service does for a step-up verification).
+	Public bool
+	// Callers are the token kinds admitted; zero admits nobody.
+	Callers Principal
+	// Scopes must all be granted to a client token. Citizen tokens carry
+	// no scopes; for them ACR and MaxAge apply instead.
+	Scopes []string
+	// ACR is the least level of assurance of a citizen token.
+	ACR string
+	// MaxAge bounds how long ago the citizen authenticated (auth_time) at
+	// that level; zero means no bound.
+	MaxAge time.Duration
+}
+
+// String is a one-line summary, used by the docs and the OpenAPI document.
+func (p Policy) String() string {
+	if p.Public {
+		return "public: no token needed"
+	}
+	var parts []string
+	if p.Callers&Client != 0 {
+		s := "client token"
+		if len(p.Scopes) > 0 {
+			s += " with scope " + strings.Join(p.Scopes, " ")
+		}
+		parts = append(parts, s)
+	}
+	if p.Callers&Citizen != 0 {
+		s := "citizen token"
+		if p.ACR != "" {
+			s += " with acr " + p.ACR + " or higher"
+		}
+		if p.MaxAge > 0 {
+			s += " authenticated within " + p.MaxAge.String()
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "nobody"
+	}
+	return strings.Join(parts, ", or ")
+}
+
+// Policies returns the route policy of every gRPC method the gateway
+// exposes, keyed by full method name ("/tamkeen.auth.v1.AuthService/Login").
+// It is the one table of access rules; a method without an entry is denied
+// (403), and a test fails when a method of the five services has none.
+// docs/api-policy.md describes it route by route.
+func Policies() map[string]Policy {
+	public := Policy{Public: true}
+	client := func(scopes ...string) Policy { return Policy{Callers: Client, Scopes: scopes} }
+	citizen := Policy{Callers: Citizen, ACR: ACRLoa1}
+	stepUp := Policy{Callers: Citizen, ACR: ACRLoa2, MaxAge: StepUpMaxAge}
+	// Ministry editors are either the ministry's app (a client token with
+	// the scope) or its staff signed in as citizens; the content service
+	// checks the staff member's role in the ministry.
+	editor := func(scope string) Policy { return Policy{Callers: Either, Scopes: []string{scope}, ACR: ACRLoa1} }
+
+	return map[string]Policy{
+		// auth: sign-up, login and the token endpoints are how a caller
+		// gets a token, so they cannot need one.
+		authv1.AuthService_IssueToken_FullMethodName:             public,
+		authv1.AuthService_GetOpenIdConfiguration_FullMethodName: public,
+		authv1.AuthService_GetJwks_FullMethodName:                public,
+		authv1.AuthService_RegisterCitizen_FullMethodName:        public,
+		authv1.AuthService_Login_FullMethodName:                  public,
+		authv1.AuthService_Refresh_FullMethodName:                public,
+		authv1.AuthService_Logout_FullMethodName:                 public,
+		// Phone verification after sign-up has no token yet; for a step-up
+		// the auth service checks the token bound to the challenge itself.
+		authv1.AuthService_VerifyOtpChallenge_FullMethodName: public,
+		authv1.AuthService_CreateOtpChallenge_FullMethodName: citizen,
+		authv1.AuthService_EnrollTotp_FullMethodName:         stepUp,
+		authv1.AuthService_ConfirmTotp_FullMethodName:        stepUp,
+		authv1.AuthService_GetCitizen_FullMethodName:         client(ScopeCitizensRead),
+		authv1.AuthService_ProofCitizen_FullMethodName:       client(ScopeCitizensProof),
+
+		// notification: ministry apps only; receipts are signed by the
+		// provider and verified by the service.
+		notificationv1.NotificationService_SendSms_FullMethodName:                client(ScopeNotificationsSend),
+		notificationv1.NotificationService_SendEmail_FullMethodName:              client(ScopeNotificationsSend),
+		notificationv1.NotificationService_CreateBulkJob_FullMethodName:          client(ScopeNotificationsSend),
+		notificationv1.NotificationService_GetNotification_FullMethodName:        client(ScopeNotificationsRead),
+		notificationv1.NotificationService_ListNotifications_FullMethodName:      client(ScopeNotificationsRead),
+		notificationv1.NotificationService_GetBulkJob_FullMethodName:             client(ScopeNotificationsRead),
+		notificationv1.NotificationService_CreateTemplate_FullMethodName:         client(ScopeTemplatesWrite),
+		notificationv1.NotificationService_UpdateTemplate_FullMethodName:         client(ScopeTemplatesWrite),
+		notificationv1.NotificationService_GetTemplate_FullMethodName:            client(ScopeTemplatesRead),
+		notificationv1.NotificationService_ListTemplates_FullMethodName:          client(ScopeTemplatesRead),
+		notificationv1.NotificationService_PreviewTemplate_FullMethodName:        client(ScopeTemplatesRead),
+		notificationv1.NotificationService_ReceiveDeliveryReceipt_FullMethodName: public,
+
+		// signature: a citizen's own credentials. Issuing, authorising and
+		// revoking need a fresh step-up (sole control); signing itself is
+		// authorised by the single-use SAD, so loa1 suffices to present it.
+		signaturev1.SignatureService_CreateCredential_FullMethodName:    stepUp,
+		signaturev1.SignatureService_AuthorizeCredential_FullMethodName: stepUp,
+		signaturev1.SignatureService_RevokeCredential_FullMethodName:    stepUp,
+		signaturev1.SignatureService_GetCredential_FullMethodName:       citizen,
+		signaturev1.SignatureService_ListCredentials_FullMethodName:     citizen,
+		signaturev1.SignatureService_SignDocument_FullMethodName:        citizen,
+		signaturev1.SignatureService_VerifySignature_FullMethodName:     client(ScopeSignaturesVerify),
+		// PKI services relying parties call without any account.
+		signaturev1.SignatureService_Timestamp_FullMethodName:         public,
+		signaturev1.SignatureService_GetCaCertificates_FullMethodName: public,
+		signaturev1.SignatureService_GetCrl_FullMethodName:            public,
+		signaturev1.SignatureService_CheckOcsp_FullMethodName:         public,
+
+		// payment: ministry apps and finance clients; webhooks are signed.
+		paymentv1.PaymentService_CreatePayment_FullMethodName:         client(ScopePaymentsWrite),
+		paymentv1.PaymentService_CancelPayment_FullMethodName:         client(ScopePaymentsWrite),
+		paymentv1.PaymentService_CreateRefund_FullMethodName:          client(ScopePaymentsWrite),
+		paymentv1.PaymentService_GetPayment_FullMethodName:            client(ScopePaymentsRead),
+		paymentv1.PaymentService_ListPayments_FullMethodName:          client(ScopePaymentsRead),
+		paymentv1.PaymentService_GetTrialBalance_FullMethodName:       client(ScopeLedgerRead),
+		paymentv1.PaymentService_ListLedgerAccounts_FullMethodName:    client(ScopeLedgerRead),
+		paymentv1.PaymentService_Reconcile_FullMethodName:             client(ScopeLedgerRead),
+		paymentv1.PaymentService_HandleProviderWebhook_FullMethodName: public,
+
+		// content: the editorial workflow and its history.
+		contentv1.ContentService_CreateItem_FullMethodName:       editor(ScopeContentWrite),
+		contentv1.ContentService_SaveDraft_FullMethodName:        editor(ScopeContentWrite),
+		contentv1.ContentService_SubmitItem_FullMethodName:       editor(ScopeContentWrite),
+		contentv1.ContentService_ApproveItem_FullMethodName:      editor(ScopeContentWrite),
+		contentv1.ContentService_RejectItem_FullMethodName:       editor(ScopeContentWrite),
+		contentv1.ContentService_PublishItem_FullMethodName:      editor(ScopeContentWrite),
+		contentv1.ContentService_UnpublishItem_FullMethodName:    editor(ScopeContentWrite),
+		contentv1.ContentService_ArchiveItem_FullMethodName:      editor(ScopeContentWrite),
+		contentv1.ContentService_RollbackItem_FullMethodName:     editor(ScopeContentWrite),
+		contentv1.ContentService_GetItem_FullMethodName:          editor(ScopeContentRead),
+		contentv1.ContentService_ListItems_FullMethodName:        editor(ScopeContentRead),
+		contentv1.ContentService_ListItemVersions_FullMethodName: editor(ScopeContentRead),
+		contentv1.ContentService_GetItemVersion_FullMethodName:   editor(ScopeContentRead),
+		contentv1.ContentService_DiffItemVersions_FullMethodName: editor(ScopeContentRead),
+		contentv1.ContentService_ListTransitions_FullMethodName:  editor(ScopeContentRead),
+		contentv1.ContentService_GrantRole_FullMethodName:        client(ScopeContentRoles),
+		contentv1.ContentService_RevokeRole_FullMethodName:       client(ScopeContentRoles),
+		// The published site and its search are for everyone.
+		contentv1.ContentService_GetPublicContent_FullMethodName:    public,
+		contentv1.ContentService_ListPublicContent_FullMethodName:   public,
+		contentv1.ContentService_SearchPublicContent_FullMethodName: public,
+	}
+}
