@@ -27,15 +27,29 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// CreateCredentialRequest chooses the key algorithm.
+// CreateCredentialRequest chooses the key algorithm and names the holder.
+// For a citizen the name and national ID come from the access token's
+// claims (given_name, family_name, national_id) when it carries them; the
+// request fields are used otherwise and must agree with the claims when
+// both are present. A ministry client with the scope signing:seal creates
+// an organisation seal named by organization_name instead.
 type CreateCredentialRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key_algorithm is "ecdsa-p256" (default) or "rsa-3072".
 	KeyAlgorithm string `protobuf:"bytes,1,opt,name=key_algorithm,json=keyAlgorithm,proto3" json:"key_algorithm,omitempty"`
-	// description is the citizen's own label.
-	Description   string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// description is the holder's own label.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// given_name is the citizen's given name (the certificate's GN and CN).
+	GivenName string `protobuf:"bytes,3,opt,name=given_name,json=givenName,proto3" json:"given_name,omitempty"`
+	// family_name is the citizen's family name (SN and CN).
+	FamilyName string `protobuf:"bytes,4,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
+	// national_id is the citizen's ID number; the certificate subject
+	// carries it as serialNumber=PNOPS-<national_id> (ETSI EN 319 412-1).
+	NationalId string `protobuf:"bytes,5,opt,name=national_id,json=nationalId,proto3" json:"national_id,omitempty"`
+	// organization_name names an organisation seal (client tokens only).
+	OrganizationName string `protobuf:"bytes,6,opt,name=organization_name,json=organizationName,proto3" json:"organization_name,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreateCredentialRequest) Reset() {
@@ -78,6 +92,34 @@ func (x *CreateCredentialRequest) GetKeyAlgorithm() string {
 func (x *CreateCredentialRequest) GetDescription() string {
 	if x != nil {
 		return x.Description
+	}
+	return ""
+}
+
+func (x *CreateCredentialRequest) GetGivenName() string {
+	if x != nil {
+		return x.GivenName
+	}
+	return ""
+}
+
+func (x *CreateCredentialRequest) GetFamilyName() string {
+	if x != nil {
+		return x.FamilyName
+	}
+	return ""
+}
+
+func (x *CreateCredentialRequest) GetNationalId() string {
+	if x != nil {
+		return x.NationalId
+	}
+	return ""
+}
+
+func (x *CreateCredentialRequest) GetOrganizationName() string {
+	if x != nil {
+		return x.OrganizationName
 	}
 	return ""
 }
@@ -785,11 +827,14 @@ func (x *VerifySignatureRequest) GetFormat() string {
 	return ""
 }
 
-// ValidationReport is the result of validating a signature.
+// ValidationReport is the result of validating a signature (ETSI EN
+// 319 102-1 indications).
 type ValidationReport struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// indication is "passed", "indeterminate" or "failed".
-	Indication         string                 `protobuf:"bytes,1,opt,name=indication,proto3" json:"indication,omitempty"`
+	// indication is "TOTAL_PASSED", "INDETERMINATE" or "TOTAL_FAILED".
+	Indication string `protobuf:"bytes,1,opt,name=indication,proto3" json:"indication,omitempty"`
+	// sub_indication explains a non-passed indication, e.g. "HASH_FAILURE",
+	// "REVOKED", "NO_CERTIFICATE_CHAIN_FOUND", "SIG_CRYPTO_FAILURE".
 	SubIndication      string                 `protobuf:"bytes,2,opt,name=sub_indication,json=subIndication,proto3" json:"sub_indication,omitempty"`
 	SignerSubject      string                 `protobuf:"bytes,3,opt,name=signer_subject,json=signerSubject,proto3" json:"signer_subject,omitempty"`
 	SignerSerialNumber string                 `protobuf:"bytes,4,opt,name=signer_serial_number,json=signerSerialNumber,proto3" json:"signer_serial_number,omitempty"`
@@ -797,8 +842,17 @@ type ValidationReport struct {
 	TimestampTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=timestamp_time,json=timestampTime,proto3" json:"timestamp_time,omitempty"`
 	Checks             []*ValidationCheck     `protobuf:"bytes,7,rep,name=checks,proto3" json:"checks,omitempty"`
 	Level              string                 `protobuf:"bytes,8,opt,name=level,proto3" json:"level,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// chain lists the certificate subjects from the signer to the root.
+	Chain []string `protobuf:"bytes,9,rep,name=chain,proto3" json:"chain,omitempty"`
+	// revocation_status is the signer certificate's status at the signing
+	// time: "good", "revoked" or "unknown".
+	RevocationStatus string `protobuf:"bytes,10,opt,name=revocation_status,json=revocationStatus,proto3" json:"revocation_status,omitempty"`
+	// revocation_time is when the signer certificate was revoked, if it was.
+	RevocationTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=revocation_time,json=revocationTime,proto3" json:"revocation_time,omitempty"`
+	// format is "cades" or "pades".
+	Format        string `protobuf:"bytes,12,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ValidationReport) Reset() {
@@ -883,6 +937,34 @@ func (x *ValidationReport) GetChecks() []*ValidationCheck {
 func (x *ValidationReport) GetLevel() string {
 	if x != nil {
 		return x.Level
+	}
+	return ""
+}
+
+func (x *ValidationReport) GetChain() []string {
+	if x != nil {
+		return x.Chain
+	}
+	return nil
+}
+
+func (x *ValidationReport) GetRevocationStatus() string {
+	if x != nil {
+		return x.RevocationStatus
+	}
+	return ""
+}
+
+func (x *ValidationReport) GetRevocationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevocationTime
+	}
+	return nil
+}
+
+func (x *ValidationReport) GetFormat() string {
+	if x != nil {
+		return x.Format
 	}
 	return ""
 }
@@ -1297,10 +1379,17 @@ var File_tamkeen_signature_v1_signature_proto protoreflect.FileDescriptor
 
 const file_tamkeen_signature_v1_signature_proto_rawDesc = "" +
 	"\n" +
-	"$tamkeen/signature/v1/signature.proto\x12\x14tamkeen.signature.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"`\n" +
+	"$tamkeen/signature/v1/signature.proto\x12\x14tamkeen.signature.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x01\n" +
 	"\x17CreateCredentialRequest\x12#\n" +
 	"\rkey_algorithm\x18\x01 \x01(\tR\fkeyAlgorithm\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\"\x93\x04\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1d\n" +
+	"\n" +
+	"given_name\x18\x03 \x01(\tR\tgivenName\x12\x1f\n" +
+	"\vfamily_name\x18\x04 \x01(\tR\n" +
+	"familyName\x12\x1f\n" +
+	"\vnational_id\x18\x05 \x01(\tR\n" +
+	"nationalId\x12+\n" +
+	"\x11organization_name\x18\x06 \x01(\tR\x10organizationName\"\x93\x04\n" +
 	"\n" +
 	"Credential\x12#\n" +
 	"\rcredential_id\x18\x01 \x01(\tR\fcredentialId\x12\x16\n" +
@@ -1357,7 +1446,7 @@ const file_tamkeen_signature_v1_signature_proto_rawDesc = "" +
 	"\x16VerifySignatureRequest\x12\x1c\n" +
 	"\tsignature\x18\x01 \x01(\fR\tsignature\x12\x1a\n" +
 	"\bdocument\x18\x02 \x01(\fR\bdocument\x12\x16\n" +
-	"\x06format\x18\x03 \x01(\tR\x06format\"\x89\x03\n" +
+	"\x06format\x18\x03 \x01(\tR\x06format\"\xa9\x04\n" +
 	"\x10ValidationReport\x12\x1e\n" +
 	"\n" +
 	"indication\x18\x01 \x01(\tR\n" +
@@ -1368,7 +1457,12 @@ const file_tamkeen_signature_v1_signature_proto_rawDesc = "" +
 	"\fsigning_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vsigningTime\x12A\n" +
 	"\x0etimestamp_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rtimestampTime\x12=\n" +
 	"\x06checks\x18\a \x03(\v2%.tamkeen.signature.v1.ValidationCheckR\x06checks\x12\x14\n" +
-	"\x05level\x18\b \x01(\tR\x05level\"U\n" +
+	"\x05level\x18\b \x01(\tR\x05level\x12\x14\n" +
+	"\x05chain\x18\t \x03(\tR\x05chain\x12+\n" +
+	"\x11revocation_status\x18\n" +
+	" \x01(\tR\x10revocationStatus\x12C\n" +
+	"\x0frevocation_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x0erevocationTime\x12\x16\n" +
+	"\x06format\x18\f \x01(\tR\x06format\"U\n" +
 	"\x0fValidationCheck\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x16\n" +
@@ -1447,33 +1541,34 @@ var file_tamkeen_signature_v1_signature_proto_depIdxs = []int32{
 	21, // 6: tamkeen.signature.v1.ValidationReport.signing_time:type_name -> google.protobuf.Timestamp
 	21, // 7: tamkeen.signature.v1.ValidationReport.timestamp_time:type_name -> google.protobuf.Timestamp
 	12, // 8: tamkeen.signature.v1.ValidationReport.checks:type_name -> tamkeen.signature.v1.ValidationCheck
-	0,  // 9: tamkeen.signature.v1.SignatureService.CreateCredential:input_type -> tamkeen.signature.v1.CreateCredentialRequest
-	2,  // 10: tamkeen.signature.v1.SignatureService.GetCredential:input_type -> tamkeen.signature.v1.GetCredentialRequest
-	3,  // 11: tamkeen.signature.v1.SignatureService.ListCredentials:input_type -> tamkeen.signature.v1.ListCredentialsRequest
-	5,  // 12: tamkeen.signature.v1.SignatureService.RevokeCredential:input_type -> tamkeen.signature.v1.RevokeCredentialRequest
-	6,  // 13: tamkeen.signature.v1.SignatureService.AuthorizeCredential:input_type -> tamkeen.signature.v1.AuthorizeCredentialRequest
-	8,  // 14: tamkeen.signature.v1.SignatureService.SignDocument:input_type -> tamkeen.signature.v1.SignDocumentRequest
-	10, // 15: tamkeen.signature.v1.SignatureService.VerifySignature:input_type -> tamkeen.signature.v1.VerifySignatureRequest
-	13, // 16: tamkeen.signature.v1.SignatureService.GetCaCertificates:input_type -> tamkeen.signature.v1.GetCaCertificatesRequest
-	15, // 17: tamkeen.signature.v1.SignatureService.GetCrl:input_type -> tamkeen.signature.v1.GetCrlRequest
-	17, // 18: tamkeen.signature.v1.SignatureService.Timestamp:input_type -> tamkeen.signature.v1.TimestampRequest
-	19, // 19: tamkeen.signature.v1.SignatureService.CheckOcsp:input_type -> tamkeen.signature.v1.CheckOcspRequest
-	1,  // 20: tamkeen.signature.v1.SignatureService.CreateCredential:output_type -> tamkeen.signature.v1.Credential
-	1,  // 21: tamkeen.signature.v1.SignatureService.GetCredential:output_type -> tamkeen.signature.v1.Credential
-	4,  // 22: tamkeen.signature.v1.SignatureService.ListCredentials:output_type -> tamkeen.signature.v1.ListCredentialsResponse
-	1,  // 23: tamkeen.signature.v1.SignatureService.RevokeCredential:output_type -> tamkeen.signature.v1.Credential
-	7,  // 24: tamkeen.signature.v1.SignatureService.AuthorizeCredential:output_type -> tamkeen.signature.v1.AuthorizeCredentialResponse
-	9,  // 25: tamkeen.signature.v1.SignatureService.SignDocument:output_type -> tamkeen.signature.v1.Signature
-	11, // 26: tamkeen.signature.v1.SignatureService.VerifySignature:output_type -> tamkeen.signature.v1.ValidationReport
-	14, // 27: tamkeen.signature.v1.SignatureService.GetCaCertificates:output_type -> tamkeen.signature.v1.GetCaCertificatesResponse
-	16, // 28: tamkeen.signature.v1.SignatureService.GetCrl:output_type -> tamkeen.signature.v1.GetCrlResponse
-	18, // 29: tamkeen.signature.v1.SignatureService.Timestamp:output_type -> tamkeen.signature.v1.TimestampResponse
-	20, // 30: tamkeen.signature.v1.SignatureService.CheckOcsp:output_type -> tamkeen.signature.v1.CheckOcspResponse
-	20, // [20:31] is the sub-list for method output_type
-	9,  // [9:20] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	21, // 9: tamkeen.signature.v1.ValidationReport.revocation_time:type_name -> google.protobuf.Timestamp
+	0,  // 10: tamkeen.signature.v1.SignatureService.CreateCredential:input_type -> tamkeen.signature.v1.CreateCredentialRequest
+	2,  // 11: tamkeen.signature.v1.SignatureService.GetCredential:input_type -> tamkeen.signature.v1.GetCredentialRequest
+	3,  // 12: tamkeen.signature.v1.SignatureService.ListCredentials:input_type -> tamkeen.signature.v1.ListCredentialsRequest
+	5,  // 13: tamkeen.signature.v1.SignatureService.RevokeCredential:input_type -> tamkeen.signature.v1.RevokeCredentialRequest
+	6,  // 14: tamkeen.signature.v1.SignatureService.AuthorizeCredential:input_type -> tamkeen.signature.v1.AuthorizeCredentialRequest
+	8,  // 15: tamkeen.signature.v1.SignatureService.SignDocument:input_type -> tamkeen.signature.v1.SignDocumentRequest
+	10, // 16: tamkeen.signature.v1.SignatureService.VerifySignature:input_type -> tamkeen.signature.v1.VerifySignatureRequest
+	13, // 17: tamkeen.signature.v1.SignatureService.GetCaCertificates:input_type -> tamkeen.signature.v1.GetCaCertificatesRequest
+	15, // 18: tamkeen.signature.v1.SignatureService.GetCrl:input_type -> tamkeen.signature.v1.GetCrlRequest
+	17, // 19: tamkeen.signature.v1.SignatureService.Timestamp:input_type -> tamkeen.signature.v1.TimestampRequest
+	19, // 20: tamkeen.signature.v1.SignatureService.CheckOcsp:input_type -> tamkeen.signature.v1.CheckOcspRequest
+	1,  // 21: tamkeen.signature.v1.SignatureService.CreateCredential:output_type -> tamkeen.signature.v1.Credential
+	1,  // 22: tamkeen.signature.v1.SignatureService.GetCredential:output_type -> tamkeen.signature.v1.Credential
+	4,  // 23: tamkeen.signature.v1.SignatureService.ListCredentials:output_type -> tamkeen.signature.v1.ListCredentialsResponse
+	1,  // 24: tamkeen.signature.v1.SignatureService.RevokeCredential:output_type -> tamkeen.signature.v1.Credential
+	7,  // 25: tamkeen.signature.v1.SignatureService.AuthorizeCredential:output_type -> tamkeen.signature.v1.AuthorizeCredentialResponse
+	9,  // 26: tamkeen.signature.v1.SignatureService.SignDocument:output_type -> tamkeen.signature.v1.Signature
+	11, // 27: tamkeen.signature.v1.SignatureService.VerifySignature:output_type -> tamkeen.signature.v1.ValidationReport
+	14, // 28: tamkeen.signature.v1.SignatureService.GetCaCertificates:output_type -> tamkeen.signature.v1.GetCaCertificatesResponse
+	16, // 29: tamkeen.signature.v1.SignatureService.GetCrl:output_type -> tamkeen.signature.v1.GetCrlResponse
+	18, // 30: tamkeen.signature.v1.SignatureService.Timestamp:output_type -> tamkeen.signature.v1.TimestampResponse
+	20, // 31: tamkeen.signature.v1.SignatureService.CheckOcsp:output_type -> tamkeen.signature.v1.CheckOcspResponse
+	21, // [21:32] is the sub-list for method output_type
+	10, // [10:21] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_signature_v1_signature_proto_init() }
