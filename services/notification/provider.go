@@ -1,0 +1,94 @@
+package notification
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tamkeen/tamkeen/libs/store"
+)
+
+// SMS is one message as a provider receives it.
+type SMS struct {
+	// To is the recipient in E.164 form, e.g. +970599000001.
+	To string
+	// Body is the rendered text, secrets included.
+	Body string
+	// Encoding and Segments are as MeasureSMS computed them.
+	Encoding Encoding
+	Segments int
+	// Reference is the notification id: unique per message and stable
+	// across retries, so providers that can use it to refuse a second
+	// submission do so.
+	Reference string
+}
+
+// SMSProvider hands SMS to whatever delivers them: an operator's SMSC over
+// SMPP, an HTTP gateway, or the dev inbox.
+type SMSProvider interface {
+	// Name identifies the provider in the notifications table and logs.
+	Name() string
+	// SendSMS submits m and returns the provider's id for it. An error
+	// wrapping ErrPermanentSend means retrying cannot help (the number is
+	// refused); any other error is retried.
+	SendSMS(ctx context.Context, m SMS) (providerMessageID string, err error)
+}
+
+// IdempotentSMSProvider is an SMSProvider that sends a message at most once
+// per SMS.Reference however often SendSMS is called with it. The OTP lane
+// retries a send whose outcome it does not know only through such a
+// provider (see the service documentation).
+type IdempotentSMSProvider interface {
+	SMSProvider
+	// IdempotentByReference reports that SendSMS deduplicates by Reference.
+	IdempotentByReference() bool
+}
+
+// ErrPermanentSend marks a provider error that retrying cannot fix.
+var ErrPermanentSend = errors.New("notification: provider refused the message permanently")
+
+// Provider names accepted by Config.SMSProvider.
+const (
+	// ProviderNone leaves SMS commands waiting in their work queue.
+	ProviderNone = "none"
+	// ProviderDevInbox writes messages to the dev inbox (dev mode only).
+	ProviderDevInbox = "devinbox"
+)
+
+// DevInboxProvider "sends" SMS by writing them to the dev inbox, where
+// developers and end-to-end tests read them at GET /dev/inbox. Writing is
+// delivery, so a message it accepts is delivered.
+type DevInboxProvider struct {
+	inbox *DevInbox
+}
+
+// NewDevInboxProvider returns the provider writing to inbox.
+func NewDevInboxProvider(inbox *DevInbox) *DevInboxProvider {
+	return &DevInboxProvider{inbox: inbox}
+}
+
+// Name is "devinbox".
+func (p *DevInboxProvider) Name() string { return ProviderDevInbox }
+
+// IdempotentByReference is true: the inbox keys a message by its
+// reference, so a second submission finds the first.
+func (p *DevInboxProvider) IdempotentByReference() bool { return true }
+
+// DeliveredOnSubmit is true: a message in the inbox has arrived.
+func (p *DevInboxProvider) DeliveredOnSubmit() bool { return true }
+
+// SendSMS stores m in the inbox under "dev_" + its reference.
+func (p *DevInboxProvider) SendSMS(ctx context.Context, m SMS) (string, error) {
+	if m.Reference == "" {
+		return "", fmt.Errorf("%w: dev inbox: the message has no reference", ErrPermanentSend)
+	}
+	id := "dev_" + m.Reference
+	_, err := p.inbox.Deliver(ctx, InboxMessage{ID: id, Channel: ChannelSMS, To: m.To, Body: m.Body})
+	if store.IsUniqueViolation(err) {
+		return id, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
