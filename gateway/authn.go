@@ -298,13 +298,9 @@ func serviceDescs() []*grpc.ServiceDesc {
 	}
 }
 
-// generatedRoutes maps each generated route ("GET /v1/payments/{id}") to
-// its gRPC method. The generated OpenAPI document and the generated
-// handlers come from the same http.yaml in one `make generate`, and each
-// operationId ("PaymentService_GetPayment") names the method behind the
-// path. The mapping is only an index: guardedConn refuses any call whose
-// method is not the one the policy was checked for.
-func generatedRoutes() (map[string]string, error) {
+// operationMethods maps the generated OpenAPI operationIds
+// ("PaymentService_GetPayment") to gRPC full method names.
+func operationMethods() map[string]string {
 	byOp := map[string]string{}
 	for _, sd := range serviceDescs() {
 		short := sd.ServiceName[strings.LastIndexByte(sd.ServiceName, '.')+1:]
@@ -312,6 +308,17 @@ func generatedRoutes() (map[string]string, error) {
 			byOp[short+"_"+m.MethodName] = "/" + sd.ServiceName + "/" + m.MethodName
 		}
 	}
+	return byOp
+}
+
+// generatedRoutes maps each generated route ("GET /v1/payments/{id}") to
+// its gRPC method. The generated OpenAPI document and the generated
+// handlers come from the same http.yaml in one `make generate`, and each
+// operationId ("PaymentService_GetPayment") names the method behind the
+// path. The mapping is only an index: guardedConn refuses any call whose
+// method is not the one the policy was checked for.
+func generatedRoutes() (map[string]string, error) {
+	byOp := operationMethods()
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}

@@ -223,7 +223,11 @@ func firstNonEmpty(ss ...string) string {
 
 // buildDocs builds the OpenAPI document and the docs page once, at New.
 func (g *Gateway) buildDocs() error {
-	doc, err := buildOpenAPI(g.cfg.Version)
+	tokenURL := "/oauth2/token"
+	if g.cfg.Issuer != "" {
+		tokenURL = strings.TrimSuffix(g.cfg.Issuer, "/") + tokenURL
+	}
+	doc, err := buildOpenAPI(g.cfg.Version, tokenURL, g.policies)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tamkeen/tamkeen/proto"
 )
@@ -17,8 +18,9 @@ const opsTag = "Operations"
 // problem+json error schema.
 func (g *Gateway) OpenAPI() []byte { return g.openapi }
 
-// buildOpenAPI derives the served document from proto.OpenAPI.
-func buildOpenAPI(version string) ([]byte, error) {
+// buildOpenAPI derives the served document from proto.OpenAPI; tokenURL
+// and policies describe each operation's security.
+func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte, error) {
 	var doc map[string]any
 	if err := json.Unmarshal(proto.OpenAPI, &doc); err != nil {
 		return nil, fmt.Errorf("gateway: parse generated OpenAPI: %w", err)
@@ -165,6 +167,9 @@ func buildOpenAPI(version string) ([]byte, error) {
 			"tags":        []string{opsTag},
 		}}
 	}
+	if err := addSecurity(doc, paths, tokenURL, policies); err != nil {
+		return nil, err
+	}
 	tags, _ := doc["tags"].([]any)
 	doc["tags"] = append(tags, map[string]any{"name": opsTag, "description": "Health, readiness, metrics and documentation of the gateway."})
 	out, err := json.MarshalIndent(doc, "", "  ")
@@ -172,6 +177,78 @@ func buildOpenAPI(version string) ([]byte, error) {
 		return nil, fmt.Errorf("gateway: marshal OpenAPI: %w", err)
 	}
 	return append(out, '\n'), nil
+}
+
+// Names of the OpenAPI security schemes.
+const (
+	securityClient  = "client"
+	securityCitizen = "citizen"
+)
+
+// addSecurity declares the two kinds of token as security schemes and
+// gives every operation the security of its route policy: public ones an
+// empty list, the others the client scheme with the scopes it needs and/or
+// the citizen scheme. The policy is also spelled out in each description
+// and as x-tamkeen-policy, because OpenAPI 2.0 cannot express acr and
+// max_age.
+func addSecurity(doc, paths map[string]any, tokenURL string, policies map[string]Policy) error {
+	scopes := map[string]any{}
+	for _, p := range policies {
+		for _, s := range p.Scopes {
+			scopes[s] = "Lets a ministry client call the routes that need " + s + "."
+		}
+	}
+	doc["securityDefinitions"] = map[string]any{
+		securityClient: map[string]any{
+			"type": "oauth2", "flow": "application", "tokenUrl": tokenURL, "scopes": scopes,
+			"description": "A ministry application's access token from POST /oauth2/token (client_credentials), sent as Authorization: Bearer.",
+		},
+		securityCitizen: map[string]any{
+			"type": "apiKey", "in": "header", "name": "Authorization",
+			"description": "\"Bearer \" and a citizen's access token from POST /v1/auth/login (acr loa1) or an OTP step-up " +
+				"(acr loa2). A token too weak or too old for the route gets 401 with an RFC 9470 " +
+				"WWW-Authenticate challenge naming acr_values and max_age.",
+		},
+	}
+	byOp := operationMethods()
+	for path, item := range paths {
+		for _, op := range operations(item) {
+			id, _ := op["operationId"].(string)
+			if tags, _ := op["tags"].([]string); len(tags) == 1 && tags[0] == opsTag {
+				op["security"] = []any{}
+				continue
+			}
+			method, ok := byOp[id]
+			if !ok {
+				return fmt.Errorf("gateway: OpenAPI operation %s at %s names no gRPC method", id, path)
+			}
+			pol, ok := policies[method]
+			if !ok {
+				return fmt.Errorf("gateway: %s has no policy", method)
+			}
+			security := []any{}
+			ext := map[string]any{"public": pol.Public}
+			if !pol.Public {
+				ext["callers"] = pol.Callers.String()
+				if pol.Callers&Client != 0 {
+					security = append(security, map[string]any{securityClient: append([]string{}, pol.Scopes...)})
+					ext["scopes"] = append([]string{}, pol.Scopes...)
+				}
+				if pol.Callers&Citizen != 0 {
+					security = append(security, map[string]any{securityCitizen: []string{}})
+					ext["acr"] = pol.ACR
+					if pol.MaxAge > 0 {
+						ext["max_age"] = int64(pol.MaxAge / time.Second)
+					}
+				}
+			}
+			op["security"] = security
+			op["x-tamkeen-policy"] = ext
+			desc, _ := op["description"].(string)
+			op["description"] = strings.TrimSpace(desc + "\n\nAccess: " + pol.String() + ".")
+		}
+	}
+	return nil
 }
 
 // problemSchema is the JSON schema of Problem.

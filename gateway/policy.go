@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,7 +107,7 @@ type Policy struct {
 // String is a one-line summary, used by the docs and the OpenAPI document.
 func (p Policy) String() string {
 	if p.Public {
-		return "public: no token needed"
+		return "public (no token needed)"
 	}
 	var parts []string
 	if p.Callers&Client != 0 {
@@ -122,7 +123,7 @@ func (p Policy) String() string {
 			s += " with acr " + p.ACR + " or higher"
 		}
 		if p.MaxAge > 0 {
-			s += " authenticated within " + p.MaxAge.String()
+			s += " authenticated within the last " + strconv.FormatInt(int64(p.MaxAge/time.Second), 10) + " seconds"
 		}
 		parts = append(parts, s)
 	}
