@@ -286,9 +286,20 @@ func TestAuthOutcomes(t *testing.T) {
 			} else {
 				body = strings.NewReader("")
 			}
+			s.rec.mu.Lock()
+			s.rec.credMeta = nil
+			s.rec.mu.Unlock()
 			resp, b := s.do(t, tt.method, tt.path, body, hdr)
 			if resp.StatusCode != tt.want {
 				t.Fatalf("status = %d; want %d (body %s)", resp.StatusCode, tt.want, b)
+			}
+			if tt.method == http.MethodPost && tt.path == credentials {
+				s.rec.mu.Lock()
+				reached := s.rec.credMeta != nil
+				s.rec.mu.Unlock()
+				if reached != (tt.want == http.StatusCreated) {
+					t.Errorf("CreateCredential reached = %v; want %v", reached, tt.want == http.StatusCreated)
+				}
 			}
 			got := resp.Header.Get("WWW-Authenticate")
 			switch {
