@@ -2,10 +2,11 @@ package auth
 
 import (
 	"context"
-	"database/sql"
-	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -14,15 +15,14 @@ import (
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
 // ClientSpec describes a ministry application to create or update.
 type ClientSpec struct {
 	// ID is the OAuth 2.0 client_id: 3 to 64 of a-z, 0-9 and '-'.
 	ID string
 	// Name is shown to operators.
 	Name string
+	// Ministry the application belongs to (for charge-back); optional.
+	Ministry string
 	// Secret is the client secret; only its argon2id hash is stored. At
 	// least 16 characters.
 	Secret string
@@ -34,12 +34,29 @@ type ClientSpec struct {
 type Client struct {
 	ID       string
 	Name     string
+	Ministry string
 	Scopes   []string
 	Disabled bool
 }
 
-// ErrClientNotFound is returned for an unknown client id.
-var ErrClientNotFound = errors.New("auth: client not found")
+// Errors of the client API. ErrInvalidClient, ErrInvalidScope and
+// ErrUnsupportedGrantType are OAuth 2.0's invalid_client, invalid_scope and
+// unsupported_grant_type (RFC 6749 section 5.2).
+var (
+	// ErrClientNotFound is returned for an unknown client id.
+	ErrClientNotFound = fmt.Errorf("client %w", rpcerr.ErrNotFound)
+	// ErrClientExists is returned by CreateClient for a taken id.
+	ErrClientExists = fmt.Errorf("client %w", rpcerr.ErrAlreadyExists)
+	// ErrInvalidClient is returned when client authentication fails, for
+	// whatever reason.
+	ErrInvalidClient = errors.New("auth: invalid client credentials")
+	// ErrInvalidScope is returned when a client asks for a scope it was
+	// not granted (or that does not exist).
+	ErrInvalidScope = errors.New("auth: requested scope is not granted to the client")
+	// ErrUnsupportedGrantType is returned for a grant_type other than
+	// client_credentials at the token endpoint.
+	ErrUnsupportedGrantType = errors.New("auth: unsupported grant_type (only client_credentials)")
+)
 
 // validate returns every problem with the spec as field errors.
 func (c ClientSpec) validate() error {
@@ -49,6 +66,9 @@ func (c ClientSpec) validate() error {
 	}
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
 		errs = append(errs, &rpcerr.FieldError{Field: "name", Reason: "must be 1 to 200 characters"})
+	}
+	if len(c.Ministry) > 200 {
+		errs = append(errs, &rpcerr.FieldError{Field: "ministry", Reason: "must be at most 200 characters"})
 	}
 	if len(c.Secret) < 16 || len(c.Secret) > 256 {
 		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be 16 to 256 characters"})
@@ -73,79 +93,163 @@ func validClientID(id string) bool {
 	return true
 }
 
+// normalized returns the spec with sorted, de-duplicated scopes.
+func (c ClientSpec) normalized() ClientSpec {
+	scopes := append([]string(nil), c.Scopes...)
+	sort.Strings(scopes)
+	c.Scopes = slices.Compact(scopes)
+	return c
+}
+
 // EnsureClient creates the client or, when it exists, replaces its name,
-// secret and scopes. `tamkeen dev` seeds the demo ministry client with it.
+// ministry, secret and scopes (and leaves its disabled flag alone).
+// `tamkeen dev` seeds the demo ministry client with it.
 func (s *Service) EnsureClient(ctx context.Context, spec ClientSpec) error {
 	if err := spec.validate(); err != nil {
 		return err
 	}
-	scopes := append([]string(nil), spec.Scopes...)
-	sort.Strings(scopes)
-	hash, err := hashSecret(spec.Secret, s.cfg.HashParams())
+	spec = spec.normalized()
+	hash, err := s.hasher.hash(ctx, spec.Secret, s.cfg.HashParams())
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO clients (id, name, secret_hash, scopes, disabled, created_at, updated_at)
-VALUES ($1, $2, $3, $4, FALSE, $5, $5)
-ON CONFLICT (id) DO UPDATE SET name = $2, secret_hash = $3, scopes = $4, updated_at = $5`,
-			spec.ID, spec.Name, hash, strings.Join(scopes, " "), now)
-		if err != nil {
-			return fmt.Errorf("auth: ensure client %s: %w", spec.ID, err)
-		}
-		return nil
-	})
+	if err := upsertClient(ctx, s.db, spec, hash, s.now().UTC()); err != nil {
+		return fmt.Errorf("auth: ensure client %s: %w", spec.ID, err)
+	}
+	return nil
+}
+
+// CreateClient registers a new ministry application; ErrClientExists when
+// the id is taken.
+func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) error {
+	if err := spec.validate(); err != nil {
+		return err
+	}
+	spec = spec.normalized()
+	hash, err := s.hasher.hash(ctx, spec.Secret, s.cfg.HashParams())
+	if err != nil {
+		return err
+	}
+	err = insertClient(ctx, s.db, spec, hash, s.now().UTC())
+	if store.IsUniqueViolation(err) {
+		return ErrClientExists
+	}
+	if err != nil {
+		return fmt.Errorf("auth: create client %s: %w", spec.ID, err)
+	}
+	return nil
+}
+
+// ListClients returns every registered client, by id.
+func (s *Service) ListClients(ctx context.Context) ([]Client, error) {
+	cs, err := selectClients(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("auth: list clients: %w", err)
+	}
+	return cs, nil
+}
+
+// RotateClientSecret gives the client a new random secret and returns it;
+// the old one stops working at once. The secret is shown once: only its
+// hash is kept.
+func (s *Service) RotateClientSecret(ctx context.Context, id string) (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("auth: client secret: %w", err)
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b[:])
+	hash, err := s.hasher.hash(ctx, secret, s.cfg.HashParams())
+	if err != nil {
+		return "", err
+	}
+	ok, err := updateClientSecret(ctx, s.db, id, hash, s.now().UTC())
+	if err != nil {
+		return "", fmt.Errorf("auth: rotate secret of %s: %w", id, err)
+	}
+	if !ok {
+		return "", ErrClientNotFound
+	}
+	return secret, nil
+}
+
+// DisableClient stops a client from obtaining tokens. Tokens it already
+// holds live until they expire (at most the access-token lifetime).
+func (s *Service) DisableClient(ctx context.Context, id string) error {
+	ok, err := disableClient(ctx, s.db, id, s.now().UTC())
+	if err != nil {
+		return fmt.Errorf("auth: disable client %s: %w", id, err)
+	}
+	if !ok {
+		return ErrClientNotFound
+	}
+	return nil
 }
 
 // Client returns a registered client.
 func (s *Service) Client(ctx context.Context, id string) (Client, error) {
-	var (
-		c      Client
-		scopes string
-	)
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, name, scopes, disabled FROM clients WHERE id = $1`, id).
-		Scan(&c.ID, &c.Name, &scopes, &c.Disabled)
+	c, err := selectClient(ctx, s.db, id)
 	if store.IsNoRows(err) {
 		return Client{}, ErrClientNotFound
 	}
 	if err != nil {
 		return Client{}, fmt.Errorf("auth: client %s: %w", id, err)
 	}
-	c.Scopes = strings.Fields(scopes)
 	return c, nil
 }
 
 // AuthenticateClient checks a client's secret and returns the client. An
-// unknown client and a wrong secret give the same error, and both cost an
-// argon2id computation, so that timing does not tell which.
+// unknown client, a wrong secret and a disabled client give the same
+// error, and all cost an argon2id computation, so that timing does not
+// tell which.
 func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (Client, error) {
-	var (
-		c            Client
-		scopes, hash string
-	)
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, name, scopes, disabled, secret_hash FROM clients WHERE id = $1`, id).
-		Scan(&c.ID, &c.Name, &scopes, &c.Disabled, &hash)
+	c, hash, err := selectClientWithSecret(ctx, s.db, id)
+	unknown := store.IsNoRows(err)
 	switch {
-	case store.IsNoRows(err):
+	case unknown:
 		hash = s.dummyHash
 	case err != nil:
 		return Client{}, fmt.Errorf("auth: client %s: %w", id, err)
 	}
-	ok, _, verr := verifySecret(secret, hash)
+	ok, _, verr := s.hasher.verify(ctx, secret, hash)
 	if verr != nil {
-		return Client{}, fmt.Errorf("auth: client %s: %w", id, verr)
+		return Client{}, verr
 	}
-	if !ok || store.IsNoRows(err) || c.Disabled {
+	if !ok || unknown || c.Disabled {
 		return Client{}, ErrInvalidClient
 	}
-	c.Scopes = strings.Fields(scopes)
 	return c, nil
 }
 
-// ErrInvalidClient is returned when client authentication fails, for
-// whatever reason (OAuth 2.0's invalid_client).
-var ErrInvalidClient = errors.New("auth: invalid client credentials")
+// TokenRequest is a request to the OAuth 2.0 token endpoint.
+type TokenRequest struct {
+	GrantType    string
+	ClientID     string
+	ClientSecret string
+	// Scope is space-separated; empty asks for every granted scope.
+	Scope string
+}
+
+// IssueToken is the token endpoint for ministry applications
+// (client_credentials, RFC 6749 section 4.4): it authenticates the client
+// and issues an access token for the requested scopes, which must all be
+// granted to it. There is no refresh token.
+func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenPair, error) {
+	if req.GrantType != "client_credentials" {
+		return TokenPair{}, ErrUnsupportedGrantType
+	}
+	c, err := s.AuthenticateClient(ctx, req.ClientID, req.ClientSecret)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	scopes := c.Scopes
+	if asked := strings.Fields(req.Scope); len(asked) > 0 {
+		for _, a := range asked {
+			if !slices.Contains(c.Scopes, a) {
+				return TokenPair{}, ErrInvalidScope
+			}
+		}
+		slices.Sort(asked)
+		scopes = slices.Compact(asked)
+	}
+	return s.issueClientToken(ctx, c.ID, scopes)
+}

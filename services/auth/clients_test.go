@@ -3,52 +3,23 @@ package auth
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
-	"github.com/tamkeen/tamkeen/libs/events"
-	"github.com/tamkeen/tamkeen/libs/natsembed"
-	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
+	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
-
-// newTestService returns a Service on db (migrated) with a real embedded
-// NATS behind its bus.
-func newTestService(t *testing.T, db *store.DB) *Service {
-	t.Helper()
-	ctx := context.Background()
-	sets, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx, sets...); err != nil {
-		t.Fatal(err)
-	}
-	ns := natstest.Start(t, natsembed.Options{})
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	bus, err := events.NewBus(nc, events.BusOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Argon2MemoryKiB, cfg.Argon2Time = int(testHashParams.MemoryKiB), int(testHashParams.Time)
-	svc, err := New(cfg, Deps{DB: db, Bus: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
-}
 
 func TestClientsStore(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		svc := newTestService(t, db)
-		spec := ClientSpec{ID: "moh-portal", Name: "Ministry of Health portal", Secret: "s3cret-s3cret-s3cret", Scopes: []string{ScopePaymentsWrite, ScopeContentRead}}
+		svc := newEnv(t, db, nil).svc
+		spec := ClientSpec{ID: "moh-portal", Name: "Ministry of Health portal", Ministry: "Health", Secret: "s3cret-s3cret-s3cret", Scopes: []string{ScopePaymentsWrite, ScopeContentRead}}
 		if err := svc.EnsureClient(ctx, spec); err != nil {
 			t.Fatal(err)
 		}
@@ -56,8 +27,11 @@ func TestClientsStore(t *testing.T) {
 		if err != nil {
 			t.Fatalf("AuthenticateClient(right secret) = %v; want nil", err)
 		}
-		if got, want := c.Scopes, []string{ScopeContentRead, ScopePaymentsWrite}; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		if got, want := c.Scopes, []string{ScopeContentRead, ScopePaymentsWrite}; !slices.Equal(got, want) {
 			t.Errorf("scopes = %v; want %v", got, want)
+		}
+		if c.Ministry != "Health" {
+			t.Errorf("ministry = %q; want Health", c.Ministry)
 		}
 		if _, err := svc.AuthenticateClient(ctx, "moh-portal", "wrong-wrong-wrong-wrong"); !errors.Is(err, ErrInvalidClient) {
 			t.Errorf("AuthenticateClient(wrong secret) = %v; want ErrInvalidClient", err)
@@ -81,11 +55,44 @@ func TestClientsStore(t *testing.T) {
 		if _, err := svc.Client(ctx, "nobody"); !errors.Is(err, ErrClientNotFound) {
 			t.Errorf("Client(unknown) = %v; want ErrClientNotFound", err)
 		}
+
+		// The admin API of `tamkeen clients`.
+		mof := ClientSpec{ID: "mof-fees", Name: "Fees", Ministry: "Finance", Secret: "0123456789abcdef", Scopes: []string{ScopePaymentsRead}}
+		if err := svc.CreateClient(ctx, mof); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.CreateClient(ctx, mof); !errors.Is(err, ErrClientExists) || status.Code(rpcerr.FromDomain(err, nil, ctx)) != codes.AlreadyExists {
+			t.Errorf("CreateClient(existing) = %v; want ErrClientExists (AlreadyExists)", err)
+		}
+		list, err := svc.ListClients(ctx)
+		if err != nil || len(list) != 2 || list[0].ID != "mof-fees" || list[1].ID != "moh-portal" {
+			t.Fatalf("ListClients = %+v, %v; want mof-fees and moh-portal", list, err)
+		}
+		secret, err := svc.RotateClientSecret(ctx, "mof-fees")
+		if err != nil || len(secret) < 32 {
+			t.Fatalf("RotateClientSecret = %q, %v", secret, err)
+		}
+		if _, err := svc.AuthenticateClient(ctx, "mof-fees", "0123456789abcdef"); !errors.Is(err, ErrInvalidClient) {
+			t.Errorf("old secret after RotateClientSecret = %v; want ErrInvalidClient", err)
+		}
+		if _, err := svc.AuthenticateClient(ctx, "mof-fees", secret); err != nil {
+			t.Errorf("new secret = %v; want nil", err)
+		}
+		if _, err := svc.RotateClientSecret(ctx, "nobody"); !errors.Is(err, ErrClientNotFound) {
+			t.Errorf("RotateClientSecret(unknown) = %v; want ErrClientNotFound", err)
+		}
+		must(t, svc.DisableClient(ctx, "mof-fees"), "DisableClient")
+		if _, err := svc.AuthenticateClient(ctx, "mof-fees", secret); !errors.Is(err, ErrInvalidClient) {
+			t.Errorf("disabled client = %v; want ErrInvalidClient", err)
+		}
+		if err := svc.DisableClient(ctx, "nobody"); !errors.Is(err, ErrClientNotFound) {
+			t.Errorf("DisableClient(unknown) = %v; want ErrClientNotFound", err)
+		}
 	})
 }
 
 func TestEnsureClientRejectsBadSpecs(t *testing.T) {
-	svc := newTestService(t, storetest.SQLite(t))
+	svc := sqliteEnv(t, nil).svc
 	for name, tc := range map[string]struct {
 		spec  ClientSpec
 		field string
@@ -105,5 +112,61 @@ func TestEnsureClientRejectsBadSpecs(t *testing.T) {
 	}
 	if _, err := svc.Client(context.Background(), "moh"); !errors.Is(err, ErrClientNotFound) {
 		t.Errorf("a refused spec was stored: Client = %v", err)
+	}
+}
+
+// TestIssueToken drives the token endpoint through the gRPC adapter, so
+// that the OAuth 2.0 error codes the gateway relies on are checked.
+func TestIssueToken(t *testing.T) {
+	e := sqliteEnv(t, nil)
+	ctx := context.Background()
+	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Secret: "s3cret-s3cret-s3cret",
+		Scopes: []string{ScopeNotificationsSend, ScopeCitizensRead}}), "EnsureClient")
+
+	resp, err := e.srv.IssueToken(ctx, &authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal",
+		ClientSecret: "s3cret-s3cret-s3cret", Scope: ScopeNotificationsSend})
+	if err != nil {
+		t.Fatalf("IssueToken = %v", err)
+	}
+	if resp.GetTokenType() != "Bearer" || resp.GetExpiresIn() != 600 || resp.GetScope() != ScopeNotificationsSend || resp.GetRefreshToken() != "" {
+		t.Errorf("token response = %v; want a 600 s Bearer token with scope %s and no refresh token", resp, ScopeNotificationsSend)
+	}
+	p := e.principal(t, resp.GetAccessToken())
+	if !p.IsClient() || p.Subject != "moh-portal" || p.ClientID != "moh-portal" || p.ACR != "" || !slices.Equal(p.Scopes, []string{ScopeNotificationsSend}) {
+		t.Errorf("client token principal = %+v", p)
+	}
+	all, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret"})
+	if err != nil || all.Scope != ScopeCitizensRead+" "+ScopeNotificationsSend {
+		t.Errorf("IssueToken(no scope) = %+v, %v; want every granted scope", all, err)
+	}
+
+	for name, tc := range map[string]struct {
+		req    *authv1.IssueTokenRequest
+		code   codes.Code
+		reason string
+		field  string
+	}{
+		"wrong secret": {&authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal", ClientSecret: "wrong-wrong-wrong"},
+			codes.Unauthenticated, "invalid_client", ""},
+		"unknown client": {&authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "nobody", ClientSecret: "s3cret-s3cret-s3cret"},
+			codes.Unauthenticated, "invalid_client", ""},
+		"scope not granted": {&authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret", Scope: ScopePaymentsWrite},
+			codes.InvalidArgument, "invalid_scope", "scope"},
+		"unknown scope": {&authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret", Scope: "root"},
+			codes.InvalidArgument, "invalid_scope", "scope"},
+		"password grant": {&authv1.IssueTokenRequest{GrantType: "password", ClientId: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret"},
+			codes.InvalidArgument, "unsupported_grant_type", "grant_type"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.srv.IssueToken(ctx, tc.req)
+			if status.Code(err) != tc.code || rpcerr.Reason(err) != tc.reason {
+				t.Fatalf("IssueToken = %v (reason %q); want %v with reason %q", err, rpcerr.Reason(err), tc.code, tc.reason)
+			}
+			if tc.field != "" {
+				if v := rpcerr.FieldViolations(err); len(v) != 1 || v[0].Field != tc.field {
+					t.Errorf("violations = %v; want one on %s", v, tc.field)
+				}
+			}
+		})
 	}
 }

@@ -1,14 +1,290 @@
 package auth
 
 import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
 
 // grpcServer adapts the Service to the generated AuthService API; it is
-// the one place where proto types meet the domain. Operations the enabler
-// does not implement yet answer codes.Unimplemented (HTTP 501) through the
-// embedded type; nothing is faked.
+// the one place where proto types meet the domain, and where domain
+// errors become gRPC statuses (toStatus).
 type grpcServer struct {
 	authv1.UnimplementedAuthServiceServer
 	svc *Service
+}
+
+// OAuth 2.0 error codes carried as the google.rpc.ErrorInfo reason, so the
+// gateway can answer RFC 6749 errors.
+const (
+	reasonInvalidClient         = "invalid_client"
+	reasonInvalidScope          = "invalid_scope"
+	reasonUnsupportedGrantType  = "unsupported_grant_type"
+	reasonInvalidGrant          = "invalid_grant"
+	reasonInsufficientUserAuthn = "insufficient_user_authentication"
+)
+
+// statusWithReason builds a status whose ErrorInfo reason is an OAuth
+// error code; field, when set, is named in a BadRequest violation too.
+func statusWithReason(code codes.Code, reason, msg, field string) error {
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: rpcerr.Domain}}
+	if field != "" {
+		details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}})
+	}
+	st, err := status.New(code, msg).WithDetails(details...)
+	if err != nil {
+		return status.Error(code, msg)
+	}
+	return st.Err()
+}
+
+// toStatus maps a domain error to the gRPC status the caller gets.
+func (g *grpcServer) toStatus(ctx context.Context, err error) error {
+	var retry *RetryError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &retry):
+		return rpcerr.ResourceExhausted(retry.Msg, retry.After)
+	case errors.Is(err, ErrInvalidClient):
+		return statusWithReason(codes.Unauthenticated, reasonInvalidClient, "client authentication failed", "")
+	case errors.Is(err, ErrInvalidScope):
+		return statusWithReason(codes.InvalidArgument, reasonInvalidScope, "scope: asks for a scope not granted to the client", "scope")
+	case errors.Is(err, ErrUnsupportedGrantType):
+		return statusWithReason(codes.InvalidArgument, reasonUnsupportedGrantType, "grant_type: only client_credentials is supported", "grant_type")
+	case errors.Is(err, ErrInvalidGrant):
+		return statusWithReason(codes.Unauthenticated, reasonInvalidGrant, "refresh token is invalid, expired or revoked", "")
+	case errors.Is(err, ErrStepUpRequired):
+		return statusWithReason(codes.Unauthenticated, reasonInsufficientUserAuthn, "a loa2 authentication no older than the route's max_age is required", "")
+	}
+	return rpcerr.FromDomain(err, g.svc.log, ctx)
+}
+
+// caller verifies the bearer token of the call's authorization metadata;
+// a call without one gets the zero Principal (anonymous).
+func (g *grpcServer) caller(ctx context.Context) (Principal, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 || vals[0] == "" {
+		return Principal{}, nil
+	}
+	return g.svc.Authenticate(ctx, vals[0])
+}
+
+// requireCaller is caller for calls that need a token.
+func (g *grpcServer) requireCaller(ctx context.Context) (Principal, error) {
+	p, err := g.caller(ctx)
+	if err == nil && p.Subject == "" {
+		err = ErrInvalidToken
+	}
+	return p, err
+}
+
+// source is the caller's address: from x-forwarded-for (the gateway sets
+// it), else the gRPC peer.
+func (g *grpcServer) source(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("x-forwarded-for"); len(v) > 0 && v[len(v)-1] != "" {
+		return SourceFromForwardedFor(v[len(v)-1], g.svc.cfg.TrustedProxyHops)
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
+			return host
+		}
+		return p.Addr.String()
+	}
+	return ""
+}
+
+func seconds(d time.Duration) int32 { return int32(d / time.Second) }
+
+func tokenResponse(p TokenPair) *authv1.TokenResponse {
+	return &authv1.TokenResponse{
+		AccessToken: p.AccessToken, TokenType: p.TokenType, ExpiresIn: seconds(p.ExpiresIn),
+		RefreshToken: p.RefreshToken, Scope: p.Scope, Acr: p.ACR,
+	}
+}
+
+func citizenMessage(c Citizen) *authv1.Citizen {
+	return &authv1.Citizen{
+		CitizenId: c.ID, NationalId: c.NationalID, GivenName: c.GivenName, FamilyName: c.FamilyName,
+		PhoneVerified: c.PhoneVerified, ProofingLevel: c.ProofingLevel, TotpEnabled: c.TOTPEnabled,
+		CreateTime: timestamppb.New(c.CreateTime), PreferredLanguage: c.PreferredLanguage,
+	}
+}
+
+// RegisterCitizen creates an account and sends the phone verification SMS.
+func (g *grpcServer) RegisterCitizen(ctx context.Context, in *authv1.RegisterCitizenRequest) (*authv1.RegisterCitizenResponse, error) {
+	r, err := g.svc.RegisterCitizen(ctx, Registration{
+		NationalID: in.GetNationalId(), PhoneNumber: in.GetPhoneNumber(), Email: in.GetEmail(), Password: in.GetPassword(),
+		GivenName: in.GetGivenName(), FamilyName: in.GetFamilyName(), PreferredLanguage: in.GetPreferredLanguage(),
+	})
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &authv1.RegisterCitizenResponse{
+		CitizenId:         r.CitizenID,
+		PhoneVerification: &authv1.PhoneVerification{ChallengeId: r.ChallengeID, ExpiresIn: seconds(r.ExpiresIn)},
+	}, nil
+}
+
+// GetCitizen returns an account to its citizen or a citizens:read client.
+func (g *grpcServer) GetCitizen(ctx context.Context, in *authv1.GetCitizenRequest) (*authv1.Citizen, error) {
+	p, err := g.requireCaller(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	c, err := g.svc.GetCitizen(ctx, p, in.GetCitizenId())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return citizenMessage(c), nil
+}
+
+// ProofCitizen records an in-person identity check.
+func (g *grpcServer) ProofCitizen(ctx context.Context, in *authv1.ProofCitizenRequest) (*authv1.Citizen, error) {
+	p, err := g.requireCaller(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	c, err := g.svc.ProofCitizen(ctx, p, in.GetCitizenId(), in.GetEvidence())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return citizenMessage(c), nil
+}
+
+// Login is a password login.
+func (g *grpcServer) Login(ctx context.Context, in *authv1.LoginRequest) (*authv1.TokenResponse, error) {
+	pair, err := g.svc.Login(ctx, LoginRequest{
+		NationalID: in.GetNationalId(), Password: in.GetPassword(), ClientID: in.GetClientId(), Source: g.source(ctx),
+	})
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return tokenResponse(pair), nil
+}
+
+// Refresh rotates a refresh token.
+func (g *grpcServer) Refresh(ctx context.Context, in *authv1.RefreshRequest) (*authv1.TokenResponse, error) {
+	pair, err := g.svc.Refresh(ctx, in.GetRefreshToken())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return tokenResponse(pair), nil
+}
+
+// Logout revokes a refresh token's family.
+func (g *grpcServer) Logout(ctx context.Context, in *authv1.LogoutRequest) (*authv1.LogoutResponse, error) {
+	if err := g.svc.Logout(ctx, in.GetRefreshToken()); err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &authv1.LogoutResponse{}, nil
+}
+
+// CreateOtpChallenge starts a step-up for the caller.
+func (g *grpcServer) CreateOtpChallenge(ctx context.Context, in *authv1.CreateOtpChallengeRequest) (*authv1.OtpChallenge, error) {
+	p, err := g.requireCaller(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	ch, err := g.svc.CreateOtpChallenge(ctx, p, in.GetMethod())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &authv1.OtpChallenge{
+		ChallengeId: ch.ID, Method: ch.Method, ExpiresIn: seconds(ch.ExpiresIn), ResendAfter: seconds(ch.ResendAfter),
+	}, nil
+}
+
+// VerifyOtpChallenge answers a challenge; a phone-verification challenge
+// needs no token.
+func (g *grpcServer) VerifyOtpChallenge(ctx context.Context, in *authv1.VerifyOtpChallengeRequest) (*authv1.VerifyOtpChallengeResponse, error) {
+	p, err := g.caller(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	v, err := g.svc.VerifyOtpChallenge(ctx, p, in.GetChallengeId(), in.GetCode())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	out := &authv1.VerifyOtpChallengeResponse{PhoneVerified: v.PhoneVerified}
+	if t := v.Tokens; t != nil {
+		out.AccessToken, out.TokenType, out.ExpiresIn, out.RefreshToken, out.Acr = t.AccessToken, t.TokenType, seconds(t.ExpiresIn), t.RefreshToken, t.ACR
+	}
+	return out, nil
+}
+
+// EnrollTotp starts TOTP enrolment.
+func (g *grpcServer) EnrollTotp(ctx context.Context, _ *authv1.EnrollTotpRequest) (*authv1.EnrollTotpResponse, error) {
+	p, err := g.requireCaller(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	e, err := g.svc.EnrollTotp(ctx, p)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &authv1.EnrollTotpResponse{Secret: e.Secret, OtpauthUri: e.URI, QrPng: e.QRPNG}, nil
+}
+
+// ConfirmTotp enables TOTP and returns recovery codes.
+func (g *grpcServer) ConfirmTotp(ctx context.Context, in *authv1.ConfirmTotpRequest) (*authv1.ConfirmTotpResponse, error) {
+	p, err := g.requireCaller(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	codes, err := g.svc.ConfirmTotp(ctx, p, in.GetCode())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &authv1.ConfirmTotpResponse{RecoveryCodes: codes}, nil
+}
+
+// IssueToken is the client_credentials token endpoint.
+func (g *grpcServer) IssueToken(ctx context.Context, in *authv1.IssueTokenRequest) (*authv1.TokenResponse, error) {
+	pair, err := g.svc.IssueToken(ctx, TokenRequest{
+		GrantType: in.GetGrantType(), ClientID: in.GetClientId(), ClientSecret: in.GetClientSecret(), Scope: in.GetScope(),
+	})
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return tokenResponse(pair), nil
+}
+
+// GetOpenIdConfiguration is the discovery document.
+func (g *grpcServer) GetOpenIdConfiguration(context.Context, *authv1.GetOpenIdConfigurationRequest) (*authv1.OpenIdConfiguration, error) {
+	c := g.svc.OpenIDConfiguration()
+	return &authv1.OpenIdConfiguration{
+		Issuer: c.Issuer, JwksUri: c.JWKSURI, TokenEndpoint: c.TokenEndpoint,
+		ResponseTypesSupported: c.ResponseTypesSupported, SubjectTypesSupported: c.SubjectTypesSupported,
+		IdTokenSigningAlgValuesSupported: c.IDTokenSigningAlgValuesSupported, GrantTypesSupported: c.GrantTypesSupported,
+		AcrValuesSupported: c.ACRValuesSupported, TokenEndpointAuthMethodsSupported: c.TokenEndpointAuthMethodsSupported,
+		ScopesSupported: c.ScopesSupported, ClaimsSupported: c.ClaimsSupported,
+	}, nil
+}
+
+// GetJwks returns the verification keys.
+func (g *grpcServer) GetJwks(ctx context.Context, _ *authv1.GetJwksRequest) (*authv1.Jwks, error) {
+	keys, err := g.svc.Jwks(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	out := &authv1.Jwks{}
+	for _, k := range keys {
+		out.Keys = append(out.Keys, &authv1.Jwk{Kty: k.Kty, Crv: k.Crv, X: k.X, Y: k.Y, Kid: k.Kid, Use: k.Use, Alg: k.Alg})
+	}
+	return out, nil
 }

@@ -5,9 +5,6 @@ import (
 	"testing"
 )
 
-// testHashParams keep tests fast; production uses DefaultHashParams.
-var testHashParams = HashParams{MemoryKiB: 8 * 1024, Time: 1, Threads: 1}
-
 func TestHashSecretRoundTrip(t *testing.T) {
 	h, err := hashSecret("correct horse battery staple", testHashParams)
 	if err != nil {

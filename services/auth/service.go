@@ -2,10 +2,14 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"google.golang.org/grpc"
@@ -26,9 +30,56 @@ type Config struct {
 	Argon2MemoryKiB int `flag:"argon2-memory-kib" env:"ARGON2_MEMORY_KIB" default:"19456" usage:"argon2id memory cost in KiB"`
 	Argon2Time      int `flag:"argon2-time" env:"ARGON2_TIME" default:"2" usage:"argon2id iterations"`
 	Argon2Threads   int `flag:"argon2-threads" env:"ARGON2_THREADS" default:"1" usage:"argon2id parallelism"`
+	// HashConcurrency bounds the argon2id computations in flight: each
+	// holds Argon2MemoryKiB of memory, so a login burst queues instead of
+	// exhausting memory.
+	HashConcurrency int `flag:"hash-concurrency" default:"4" usage:"argon2id hashes computed at once (each holds argon2-memory-kib)"`
+	// HashWait is how long a request waits for a hashing slot before it is
+	// refused with RESOURCE_EXHAUSTED (HTTP 429).
+	HashWait time.Duration `flag:"hash-wait" default:"5s" usage:"how long a login waits for a free argon2id slot before 429"`
 	// StreamReplicas is the JetStream replica count of the service's
 	// event stream: 1 in development, 3 on a production cluster.
 	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
+
+	// KeyEncryptionKey (base64 of 32 bytes) encrypts the signing keys and
+	// TOTP secrets at rest (AES-256-GCM) and keys the HMACs of national
+	// IDs, OTP codes and recovery codes. Losing it loses every signing key
+	// and TOTP enrolment; changing it needs a re-encryption.
+	KeyEncryptionKey string `flag:"key-encryption-key" secret:"true" required:"true" usage:"base64 of 32 random bytes that encrypt signing keys and TOTP secrets (openssl rand -base64 32)"`
+	// Issuer is the iss of every token: the gateway's public base URL.
+	Issuer string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"token issuer: the gateway's public base URL (discovery and JWKS are under it)"`
+	// Audience is the aud of every token.
+	Audience string `flag:"audience" default:"tamkeen" usage:"token audience"`
+	// AccessTokenTTL is the life of access tokens.
+	AccessTokenTTL time.Duration `flag:"access-token-ttl" default:"10m" usage:"access token lifetime"`
+	// RefreshTokenTTL is the life of each refresh token (it rotates).
+	RefreshTokenTTL time.Duration `flag:"refresh-token-ttl" default:"168h" usage:"refresh token lifetime"`
+	// KeyCacheTTL is how long a replica uses the signing keys it loaded
+	// before reloading them (another replica may have rotated).
+	KeyCacheTTL time.Duration `flag:"key-cache-ttl" default:"30s" usage:"how long loaded signing keys are used before reloading"`
+
+	// Login throttling, per account and per source address.
+	LoginMaxFailures       int           `flag:"login-max-failures" default:"5" usage:"failed logins of one account before it is locked"`
+	LoginSourceMaxFailures int           `flag:"login-source-max-failures" default:"50" usage:"failed logins from one source address before it is locked"`
+	LoginDelay             time.Duration `flag:"login-delay" default:"1s" usage:"wait after the first failed login; doubles with each further failure"`
+	LoginLockout           time.Duration `flag:"login-lockout" default:"15m" usage:"how long a locked account or source stays locked"`
+	LoginFailureWindow     time.Duration `flag:"login-failure-window" default:"15m" usage:"failures older than this are forgotten"`
+	// TrustedProxyHops is how many proxies in front of the gateway append
+	// to X-Forwarded-For; the source of a login is the entry that many
+	// places from the right.
+	TrustedProxyHops int `flag:"trusted-proxy-hops" default:"0" usage:"proxies in front of the gateway that append to X-Forwarded-For"`
+
+	// One-time codes.
+	OTPTTL            time.Duration `flag:"otp-ttl" default:"5m" usage:"life of an OTP challenge"`
+	OTPMaxAttempts    int           `flag:"otp-max-attempts" default:"5" usage:"tries per OTP challenge"`
+	SMSResendCooldown time.Duration `flag:"sms-resend-cooldown" default:"60s" usage:"least time between two SMS codes to one phone"`
+	SMSHourlyCap      int           `flag:"sms-hourly-cap" default:"5" usage:"SMS codes one phone number may receive per hour"`
+	// StepUpMaxAge is how fresh a loa2 authentication must be for TOTP
+	// enrolment (the gateway enforces the same as max_age).
+	StepUpMaxAge time.Duration `flag:"step-up-max-age" default:"300s" usage:"how recent the loa2 authentication must be to enrol TOTP"`
+	// OutboxRetention is how long published outbox rows are kept. They
+	// hold SMS codes, so the default is short.
+	OutboxRetention time.Duration `flag:"outbox-retention" default:"1m" usage:"published outbox rows (they hold OTP codes) are deleted after this"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -46,6 +97,68 @@ func (c Config) Validate() error {
 	if c.Argon2Threads < 1 || c.Argon2Threads > 16 {
 		p.Addf("argon2-threads", "%d is outside 1..16", c.Argon2Threads)
 	}
+	if c.HashConcurrency < 1 || c.HashConcurrency > 256 {
+		p.Addf("hash-concurrency", "%d is outside 1..256", c.HashConcurrency)
+	}
+	if c.HashWait <= 0 {
+		p.Add("hash-wait", "must be positive")
+	}
+	if c.KeyEncryptionKey == "" {
+		p.Add("key-encryption-key", "required (base64 of 32 random bytes, e.g. openssl rand -base64 32)")
+	} else if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
+		p.Add("key-encryption-key", err.Error())
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p.Add("issuer", "must be an http(s) URL without query or fragment")
+	}
+	if c.Audience == "" {
+		p.Add("audience", "must not be empty")
+	}
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
+		p.Add("access-token-ttl", "must be between 1m and 24h")
+	}
+	if c.RefreshTokenTTL < c.AccessTokenTTL {
+		p.Add("refresh-token-ttl", "must be at least access-token-ttl")
+	}
+	if c.KeyCacheTTL <= 0 {
+		p.Add("key-cache-ttl", "must be positive")
+	}
+	if c.LoginMaxFailures < 1 {
+		p.Add("login-max-failures", "must be at least 1")
+	}
+	if c.LoginSourceMaxFailures < 1 {
+		p.Add("login-source-max-failures", "must be at least 1")
+	}
+	if c.LoginDelay < 0 {
+		p.Add("login-delay", "must not be negative")
+	}
+	if c.LoginLockout <= 0 {
+		p.Add("login-lockout", "must be positive")
+	}
+	if c.LoginFailureWindow <= 0 {
+		p.Add("login-failure-window", "must be positive")
+	}
+	if c.TrustedProxyHops < 0 {
+		p.Add("trusted-proxy-hops", "must not be negative")
+	}
+	if c.OTPTTL < 30*time.Second || c.OTPTTL > time.Hour {
+		p.Add("otp-ttl", "must be between 30s and 1h")
+	}
+	if c.OTPMaxAttempts < 1 || c.OTPMaxAttempts > 20 {
+		p.Add("otp-max-attempts", "must be between 1 and 20")
+	}
+	if c.SMSResendCooldown < 0 {
+		p.Add("sms-resend-cooldown", "must not be negative")
+	}
+	if c.SMSHourlyCap < 1 {
+		p.Add("sms-hourly-cap", "must be at least 1")
+	}
+	if c.StepUpMaxAge <= 0 {
+		p.Add("step-up-max-age", "must be positive")
+	}
+	if c.OutboxRetention <= 0 {
+		p.Add("outbox-retention", "must be positive")
+	}
 	return p.Err()
 }
 
@@ -54,10 +167,20 @@ func (c Config) HashParams() HashParams {
 	return HashParams{MemoryKiB: uint32(c.Argon2MemoryKiB), Time: uint32(c.Argon2Time), Threads: uint8(c.Argon2Threads)}
 }
 
-// DefaultConfig is the configuration with every default applied.
+// DefaultConfig is the configuration with every default applied. It has no
+// key-encryption key: set KeyEncryptionKey before use.
 func DefaultConfig() Config {
 	p := DefaultHashParams
-	return Config{StreamReplicas: 1, Argon2MemoryKiB: int(p.MemoryKiB), Argon2Time: int(p.Time), Argon2Threads: int(p.Threads)}
+	return Config{
+		StreamReplicas: 1, Argon2MemoryKiB: int(p.MemoryKiB), Argon2Time: int(p.Time), Argon2Threads: int(p.Threads),
+		HashConcurrency: 4, HashWait: 5 * time.Second,
+		Issuer: "http://127.0.0.1:8080", Audience: "tamkeen",
+		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: 168 * time.Hour, KeyCacheTTL: 30 * time.Second,
+		LoginMaxFailures: 5, LoginSourceMaxFailures: 50, LoginDelay: time.Second,
+		LoginLockout: 15 * time.Minute, LoginFailureWindow: 15 * time.Minute,
+		OTPTTL: 5 * time.Minute, OTPMaxAttempts: 5, SMSResendCooldown: time.Minute, SMSHourlyCap: 5,
+		StepUpMaxAge: 300 * time.Second, OutboxRetention: time.Minute,
+	}
 }
 
 // Deps are what the service needs from the process that hosts it.
@@ -70,18 +193,26 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand is the source of every random value (codes, ids, tokens, salts
+	// of nothing else); nil means crypto/rand.
+	Rand io.Reader
 }
 
 // Service is the auth enabler.
 type Service struct {
-	cfg   Config
-	db    *store.DB
-	bus   *events.Bus
-	log   *slog.Logger
-	now   func() time.Time
-	relay *events.Relay
-	// dummyHash is verified against when a client id is unknown, so that
-	// an unknown id costs as much time as a wrong secret.
+	cfg    Config
+	db     *store.DB
+	bus    *events.Bus
+	log    *slog.Logger
+	now    func() time.Time
+	rand   io.Reader
+	relay  *events.Relay
+	events events.Factory
+	keys   derivedKeys
+	hasher *hasher
+	ring   *keyring
+	// dummyHash is verified against when a client id or national ID is
+	// unknown, so that it costs as much time as a wrong secret.
 	dummyHash string
 }
 
@@ -102,19 +233,52 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
+	rnd := deps.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	kek, err := decodeKEK(cfg.KeyEncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("auth: key-encryption-key: %w", err)
+	}
+	keys, err := deriveKeys(kek)
+	if err != nil {
+		return nil, err
+	}
 	dummy, err := hashSecret("tamkeen-dummy-secret", cfg.HashParams())
 	if err != nil {
 		return nil, err
 	}
-	return &Service{
+	s := &Service{
 		dummyHash: dummy,
 		cfg:       cfg,
 		db:        deps.DB,
 		bus:       deps.Bus,
 		log:       log,
 		now:       now,
-		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
-	}, nil
+		rand:      rnd,
+		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now}),
+		events:    events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
+		keys:      keys,
+		hasher:    newHasher(cfg.HashConcurrency, cfg.HashWait),
+	}
+	s.ring = &keyring{svc: s}
+	return s, nil
+}
+
+// decodeKEK decodes the base64 key-encryption key and checks its length.
+func decodeKEK(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		b, err = base64.RawStdEncoding.DecodeString(s)
+	}
+	if err != nil {
+		return nil, errors.New("is not base64")
+	}
+	if len(b) != 32 {
+		return nil, fmt.Errorf("decodes to %d bytes; want 32", len(b))
+	}
+	return b, nil
 }
 
 // Migrations are the schema versions the service's database needs, applied
@@ -145,10 +309,38 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	authv1.RegisterAuthServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's stream and relays its outbox until ctx ends.
+// outboxPruneInterval is how often published outbox rows are deleted.
+const outboxPruneInterval = time.Minute
+
+// Run declares the service's stream, relays its outbox and prunes
+// published outbox rows (they may hold SMS codes) until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
+	go s.pruneLoop(ctx)
 	return s.relay.Run(ctx)
+}
+
+// pruneLoop deletes published outbox rows older than OutboxRetention every
+// minute until ctx ends.
+func (s *Service) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(outboxPruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.PruneOutbox(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "auth: prune outbox failed", slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// PruneOutbox deletes published outbox rows older than OutboxRetention and
+// returns how many it deleted. Run calls it every minute.
+func (s *Service) PruneOutbox(ctx context.Context) (int64, error) {
+	return events.PrunePublished(ctx, s.db, s.now().Add(-s.cfg.OutboxRetention))
 }

@@ -1215,6 +1215,345 @@ func (x *ContentUnpublished) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// CitizenPhoneVerified is published as tamkeen.auth.citizen_phone_verified
+// when a citizen proves the phone number with an SMS code.
+type CitizenPhoneVerified struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CitizenId     string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CitizenPhoneVerified) Reset() {
+	*x = CitizenPhoneVerified{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CitizenPhoneVerified) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CitizenPhoneVerified) ProtoMessage() {}
+
+func (x *CitizenPhoneVerified) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CitizenPhoneVerified.ProtoReflect.Descriptor instead.
+func (*CitizenPhoneVerified) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CitizenPhoneVerified) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *CitizenPhoneVerified) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// LoginSucceeded is published as tamkeen.auth.login_succeeded.
+type LoginSucceeded struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CitizenId string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	// acr is the level reached ("loa1" for a password login).
+	Acr string   `protobuf:"bytes,2,opt,name=acr,proto3" json:"acr,omitempty"`
+	Amr []string `protobuf:"bytes,3,rep,name=amr,proto3" json:"amr,omitempty"`
+	// client_id is the citizen-facing app (azp), when it said.
+	ClientId      string                 `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginSucceeded) Reset() {
+	*x = LoginSucceeded{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginSucceeded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginSucceeded) ProtoMessage() {}
+
+func (x *LoginSucceeded) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginSucceeded.ProtoReflect.Descriptor instead.
+func (*LoginSucceeded) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LoginSucceeded) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *LoginSucceeded) GetAcr() string {
+	if x != nil {
+		return x.Acr
+	}
+	return ""
+}
+
+func (x *LoginSucceeded) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
+}
+
+func (x *LoginSucceeded) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *LoginSucceeded) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// LoginFailed is published as tamkeen.auth.login_failed. It never names
+// the national ID that was tried.
+type LoginFailed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// citizen_id is empty when no account has the national ID.
+	CitizenId string `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	// reason is "wrong_password" or "unknown_account".
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginFailed) Reset() {
+	*x = LoginFailed{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginFailed) ProtoMessage() {}
+
+func (x *LoginFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginFailed.ProtoReflect.Descriptor instead.
+func (*LoginFailed) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *LoginFailed) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *LoginFailed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LoginFailed) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// StepUpSucceeded is published as tamkeen.auth.step_up_succeeded.
+type StepUpSucceeded struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CitizenId string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	// method is "sms", "totp" or "recovery_code".
+	Method        string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	Acr           string                 `protobuf:"bytes,3,opt,name=acr,proto3" json:"acr,omitempty"`
+	AuthTime      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=auth_time,json=authTime,proto3" json:"auth_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepUpSucceeded) Reset() {
+	*x = StepUpSucceeded{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepUpSucceeded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepUpSucceeded) ProtoMessage() {}
+
+func (x *StepUpSucceeded) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepUpSucceeded.ProtoReflect.Descriptor instead.
+func (*StepUpSucceeded) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *StepUpSucceeded) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *StepUpSucceeded) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *StepUpSucceeded) GetAcr() string {
+	if x != nil {
+		return x.Acr
+	}
+	return ""
+}
+
+func (x *StepUpSucceeded) GetAuthTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AuthTime
+	}
+	return nil
+}
+
+// Locked is published as tamkeen.auth.locked when repeated failed logins
+// lock an account or a source address for a while.
+type Locked struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is "account" or "source".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// citizen_id is set for an account that exists.
+	CitizenId     string                 `protobuf:"bytes,2,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	LockedUntil   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=locked_until,json=lockedUntil,proto3" json:"locked_until,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Locked) Reset() {
+	*x = Locked{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Locked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Locked) ProtoMessage() {}
+
+func (x *Locked) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Locked.ProtoReflect.Descriptor instead.
+func (*Locked) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Locked) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Locked) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *Locked) GetLockedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LockedUntil
+	}
+	return nil
+}
+
+func (x *Locked) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_tamkeen_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_tamkeen_events_v1_events_proto_rawDesc = "" +
@@ -1333,7 +1672,35 @@ const file_tamkeen_events_v1_events_proto_rawDesc = "" +
 	"\x12ContentUnpublished\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x1a\n" +
 	"\bministry\x18\x02 \x01(\tR\bministry\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04timeB=Z;github.com/tamkeen/tamkeen/proto/tamkeen/events/v1;eventsv1b\x06proto3"
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"e\n" +
+	"\x14CitizenPhoneVerified\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa0\x01\n" +
+	"\x0eLoginSucceeded\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12\x10\n" +
+	"\x03acr\x18\x02 \x01(\tR\x03acr\x12\x10\n" +
+	"\x03amr\x18\x03 \x03(\tR\x03amr\x12\x1b\n" +
+	"\tclient_id\x18\x04 \x01(\tR\bclientId\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"t\n" +
+	"\vLoginFailed\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x93\x01\n" +
+	"\x0fStepUpSucceeded\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12\x10\n" +
+	"\x03acr\x18\x03 \x01(\tR\x03acr\x127\n" +
+	"\tauth_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bauthTime\"\xaa\x01\n" +
+	"\x06Locked\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x02 \x01(\tR\tcitizenId\x12=\n" +
+	"\flocked_until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vlockedUntil\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04timeB=Z;github.com/tamkeen/tamkeen/proto/tamkeen/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_tamkeen_events_v1_events_proto_rawDescOnce sync.Once
@@ -1347,7 +1714,7 @@ func file_tamkeen_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_tamkeen_events_v1_events_proto_rawDescData
 }
 
-var file_tamkeen_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_tamkeen_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_tamkeen_events_v1_events_proto_goTypes = []any{
 	(*CitizenRegistered)(nil),         // 0: tamkeen.events.v1.CitizenRegistered
 	(*CitizenProofed)(nil),            // 1: tamkeen.events.v1.CitizenProofed
@@ -1364,32 +1731,43 @@ var file_tamkeen_events_v1_events_proto_goTypes = []any{
 	(*PaymentRefunded)(nil),           // 12: tamkeen.events.v1.PaymentRefunded
 	(*ContentPublished)(nil),          // 13: tamkeen.events.v1.ContentPublished
 	(*ContentUnpublished)(nil),        // 14: tamkeen.events.v1.ContentUnpublished
-	nil,                               // 15: tamkeen.events.v1.SendSms.PersonalisationEntry
-	nil,                               // 16: tamkeen.events.v1.SendEmail.PersonalisationEntry
-	(*timestamppb.Timestamp)(nil),     // 17: google.protobuf.Timestamp
+	(*CitizenPhoneVerified)(nil),      // 15: tamkeen.events.v1.CitizenPhoneVerified
+	(*LoginSucceeded)(nil),            // 16: tamkeen.events.v1.LoginSucceeded
+	(*LoginFailed)(nil),               // 17: tamkeen.events.v1.LoginFailed
+	(*StepUpSucceeded)(nil),           // 18: tamkeen.events.v1.StepUpSucceeded
+	(*Locked)(nil),                    // 19: tamkeen.events.v1.Locked
+	nil,                               // 20: tamkeen.events.v1.SendSms.PersonalisationEntry
+	nil,                               // 21: tamkeen.events.v1.SendEmail.PersonalisationEntry
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
 }
 var file_tamkeen_events_v1_events_proto_depIdxs = []int32{
-	17, // 0: tamkeen.events.v1.CitizenRegistered.time:type_name -> google.protobuf.Timestamp
-	17, // 1: tamkeen.events.v1.CitizenProofed.time:type_name -> google.protobuf.Timestamp
-	17, // 2: tamkeen.events.v1.StepUpCompleted.auth_time:type_name -> google.protobuf.Timestamp
-	15, // 3: tamkeen.events.v1.SendSms.personalisation:type_name -> tamkeen.events.v1.SendSms.PersonalisationEntry
-	17, // 4: tamkeen.events.v1.SendSms.expire_time:type_name -> google.protobuf.Timestamp
-	16, // 5: tamkeen.events.v1.SendEmail.personalisation:type_name -> tamkeen.events.v1.SendEmail.PersonalisationEntry
-	17, // 6: tamkeen.events.v1.NotificationStatusChanged.time:type_name -> google.protobuf.Timestamp
-	17, // 7: tamkeen.events.v1.CredentialIssued.time:type_name -> google.protobuf.Timestamp
-	17, // 8: tamkeen.events.v1.CredentialRevoked.time:type_name -> google.protobuf.Timestamp
-	17, // 9: tamkeen.events.v1.DocumentSigned.time:type_name -> google.protobuf.Timestamp
-	17, // 10: tamkeen.events.v1.TimestampIssued.time:type_name -> google.protobuf.Timestamp
-	17, // 11: tamkeen.events.v1.PaymentSucceeded.time:type_name -> google.protobuf.Timestamp
-	17, // 12: tamkeen.events.v1.PaymentFailed.time:type_name -> google.protobuf.Timestamp
-	17, // 13: tamkeen.events.v1.PaymentRefunded.time:type_name -> google.protobuf.Timestamp
-	17, // 14: tamkeen.events.v1.ContentPublished.time:type_name -> google.protobuf.Timestamp
-	17, // 15: tamkeen.events.v1.ContentUnpublished.time:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	22, // 0: tamkeen.events.v1.CitizenRegistered.time:type_name -> google.protobuf.Timestamp
+	22, // 1: tamkeen.events.v1.CitizenProofed.time:type_name -> google.protobuf.Timestamp
+	22, // 2: tamkeen.events.v1.StepUpCompleted.auth_time:type_name -> google.protobuf.Timestamp
+	20, // 3: tamkeen.events.v1.SendSms.personalisation:type_name -> tamkeen.events.v1.SendSms.PersonalisationEntry
+	22, // 4: tamkeen.events.v1.SendSms.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 5: tamkeen.events.v1.SendEmail.personalisation:type_name -> tamkeen.events.v1.SendEmail.PersonalisationEntry
+	22, // 6: tamkeen.events.v1.NotificationStatusChanged.time:type_name -> google.protobuf.Timestamp
+	22, // 7: tamkeen.events.v1.CredentialIssued.time:type_name -> google.protobuf.Timestamp
+	22, // 8: tamkeen.events.v1.CredentialRevoked.time:type_name -> google.protobuf.Timestamp
+	22, // 9: tamkeen.events.v1.DocumentSigned.time:type_name -> google.protobuf.Timestamp
+	22, // 10: tamkeen.events.v1.TimestampIssued.time:type_name -> google.protobuf.Timestamp
+	22, // 11: tamkeen.events.v1.PaymentSucceeded.time:type_name -> google.protobuf.Timestamp
+	22, // 12: tamkeen.events.v1.PaymentFailed.time:type_name -> google.protobuf.Timestamp
+	22, // 13: tamkeen.events.v1.PaymentRefunded.time:type_name -> google.protobuf.Timestamp
+	22, // 14: tamkeen.events.v1.ContentPublished.time:type_name -> google.protobuf.Timestamp
+	22, // 15: tamkeen.events.v1.ContentUnpublished.time:type_name -> google.protobuf.Timestamp
+	22, // 16: tamkeen.events.v1.CitizenPhoneVerified.time:type_name -> google.protobuf.Timestamp
+	22, // 17: tamkeen.events.v1.LoginSucceeded.time:type_name -> google.protobuf.Timestamp
+	22, // 18: tamkeen.events.v1.LoginFailed.time:type_name -> google.protobuf.Timestamp
+	22, // 19: tamkeen.events.v1.StepUpSucceeded.auth_time:type_name -> google.protobuf.Timestamp
+	22, // 20: tamkeen.events.v1.Locked.locked_until:type_name -> google.protobuf.Timestamp
+	22, // 21: tamkeen.events.v1.Locked.time:type_name -> google.protobuf.Timestamp
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_events_v1_events_proto_init() }
@@ -1403,7 +1781,7 @@ func file_tamkeen_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_events_v1_events_proto_rawDesc), len(file_tamkeen_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,234 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+)
+
+// Identity-proofing levels.
+const (
+	// ProofingSelf: the citizen registered themselves.
+	ProofingSelf = "self"
+	// ProofingInPerson: a ministry checked the citizen's identity in person.
+	ProofingInPerson = "in_person"
+)
+
+// Errors of the citizen API.
+var (
+	// ErrCitizenNotFound: no such citizen (or not one the caller may see).
+	ErrCitizenNotFound = fmt.Errorf("citizen %w", rpcerr.ErrNotFound)
+	// ErrNationalIDTaken: a citizen with the national ID is registered.
+	ErrNationalIDTaken = fmt.Errorf("a citizen with this national ID is registered: %w", rpcerr.ErrAlreadyExists)
+	// ErrScopeRequired: the client token lacks the scope the call needs.
+	ErrScopeRequired = fmt.Errorf("the client token lacks the scope this call needs: %w", rpcerr.ErrPermissionDenied)
+)
+
+// Registration is a citizen's self-registration.
+type Registration struct {
+	NationalID        string
+	PhoneNumber       string
+	Email             string
+	Password          string
+	GivenName         string
+	FamilyName        string
+	PreferredLanguage string
+}
+
+// Registered is the outcome of a registration: the account and the SMS
+// challenge that verifies its phone number.
+type Registered struct {
+	CitizenID   string
+	ChallengeID string
+	ExpiresIn   time.Duration
+}
+
+// Citizen is a citizen's account as callers see it.
+type Citizen struct {
+	ID string
+	// NationalID is filled only for clients with citizens:read.
+	NationalID        string
+	GivenName         string
+	FamilyName        string
+	PhoneVerified     bool
+	ProofingLevel     string
+	TOTPEnabled       bool
+	PreferredLanguage string
+	CreateTime        time.Time
+}
+
+// validate normalises the registration and returns every problem.
+func (r Registration) validate() (Registration, error) {
+	var errs []error
+	add := func(fe error) {
+		errs = append(errs, fe)
+	}
+	var fe *rpcerr.FieldError
+	var out Registration
+	if out.NationalID, fe = NormalizeNationalID(r.NationalID); fe != nil {
+		add(fe)
+	}
+	if out.PhoneNumber, fe = NormalizePhone(r.PhoneNumber); fe != nil {
+		add(fe)
+	}
+	if out.Email, fe = NormalizeEmail(r.Email); fe != nil {
+		add(fe)
+	}
+	if out.GivenName, fe = NormalizeName("given_name", r.GivenName); fe != nil {
+		add(fe)
+	}
+	if out.FamilyName, fe = NormalizeName("family_name", r.FamilyName); fe != nil {
+		add(fe)
+	}
+	if out.PreferredLanguage, fe = NormalizeLanguage(r.PreferredLanguage); fe != nil {
+		add(fe)
+	}
+	if fe = checkPassword(r.Password, out.NationalID, out.PhoneNumber); fe != nil {
+		add(fe)
+	}
+	out.Password = r.Password
+	return out, errors.Join(errs...)
+}
+
+// nationalIDMAC is the lookup key of a normalised national ID.
+func (s *Service) nationalIDMAC(nid string) string {
+	return mac(s.keys.lookup, "national_id", nid)
+}
+
+// RegisterCitizen creates a citizen account (identity proofing "self"),
+// with the phone number unverified, and sends an SMS code to verify it, in
+// one transaction with the citizen_registered event. The SMS counts
+// against the phone's cool-down and hourly cap.
+func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Registered, error) {
+	r, err := r.validate()
+	if err != nil {
+		return Registered{}, err
+	}
+	hash, err := s.hasher.hash(ctx, r.Password, s.cfg.HashParams())
+	if err != nil {
+		return Registered{}, err
+	}
+	id, err := newID(s.rand, "cit_")
+	if err != nil {
+		return Registered{}, err
+	}
+	nidEnc, err := s.keys.seal(s.rand, []byte(r.NationalID), "citizens.national_id:"+id)
+	if err != nil {
+		return Registered{}, err
+	}
+	now := s.now().UTC()
+	row := citizenRow{
+		ID: id, NationalIDMAC: s.nationalIDMAC(r.NationalID), NationalIDEnc: nidEnc,
+		PhoneNumber: r.PhoneNumber, Email: r.Email, PasswordHash: hash,
+		GivenName: r.GivenName, FamilyName: r.FamilyName, PreferredLanguage: r.PreferredLanguage,
+		ProofingLevel: ProofingSelf, CreatedAt: now,
+	}
+	var ch challengeRow
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.checkSMSLimits(ctx, tx, r.PhoneNumber, now); err != nil {
+			return err
+		}
+		if err := insertCitizen(ctx, tx, row); err != nil {
+			if store.IsUniqueViolation(err) {
+				return ErrNationalIDTaken
+			}
+			return fmt.Errorf("auth: register citizen: %w", err)
+		}
+		if err := s.emit(ctx, tx, EventCitizenRegistered, id, &eventsv1.CitizenRegistered{
+			CitizenId: id, ProofingLevel: ProofingSelf, Time: timestamppb.New(now),
+		}); err != nil {
+			return err
+		}
+		var err error
+		ch, err = s.sendSMSChallenge(ctx, tx, row, purposePhone, now)
+		return err
+	})
+	if err != nil {
+		return Registered{}, err
+	}
+	s.relay.Kick()
+	return Registered{CitizenID: id, ChallengeID: ch.ID, ExpiresIn: s.cfg.OTPTTL}, nil
+}
+
+// GetCitizen returns a citizen's account to the citizen themselves or to
+// a ministry client with citizens:read (the only callers who also see the
+// national ID). Anyone else is told the citizen does not exist.
+func (s *Service) GetCitizen(ctx context.Context, caller Principal, id string) (Citizen, error) {
+	self := caller.IsCitizen() && caller.Subject == id
+	reader := caller.HasScope(ScopeCitizensRead)
+	if !self && !reader {
+		if caller.IsClient() {
+			return Citizen{}, ErrScopeRequired
+		}
+		return Citizen{}, ErrCitizenNotFound
+	}
+	row, err := selectCitizen(ctx, s.db, id)
+	if store.IsNoRows(err) {
+		return Citizen{}, ErrCitizenNotFound
+	}
+	if err != nil {
+		return Citizen{}, fmt.Errorf("auth: get citizen: %w", err)
+	}
+	c := citizenFromRow(row)
+	if reader {
+		nid, err := s.keys.open(row.NationalIDEnc, "citizens.national_id:"+row.ID)
+		if err != nil {
+			return Citizen{}, fmt.Errorf("auth: citizen %s: %w", row.ID, err)
+		}
+		c.NationalID = string(nid)
+	}
+	return c, nil
+}
+
+func citizenFromRow(row citizenRow) Citizen {
+	return Citizen{
+		ID: row.ID, GivenName: row.GivenName, FamilyName: row.FamilyName,
+		PhoneVerified: row.PhoneVerified, ProofingLevel: row.ProofingLevel, TOTPEnabled: row.TOTPEnabled,
+		PreferredLanguage: row.PreferredLanguage, CreateTime: row.CreatedAt,
+	}
+}
+
+// ProofCitizen records that the calling ministry client (which needs the
+// citizens:proof scope) checked the citizen's identity in person; evidence
+// is the ministry's reference for the check (1 to 200 characters).
+func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, evidence string) (Citizen, error) {
+	if !caller.HasScope(ScopeCitizensProof) {
+		return Citizen{}, ErrScopeRequired
+	}
+	evidence = strings.TrimSpace(evidence)
+	if evidence == "" || utf8.RuneCountInString(evidence) > 200 {
+		return Citizen{}, &rpcerr.FieldError{Field: "evidence", Reason: "must be 1 to 200 characters"}
+	}
+	now := s.now().UTC()
+	var row citizenRow
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		ok, err := updateProofing(ctx, tx, id, ProofingInPerson, caller.ClientID, evidence, now)
+		if err != nil {
+			return fmt.Errorf("auth: proof citizen: %w", err)
+		}
+		if !ok {
+			return ErrCitizenNotFound
+		}
+		if row, err = selectCitizen(ctx, tx, id); err != nil {
+			return fmt.Errorf("auth: proof citizen: %w", err)
+		}
+		return s.emit(ctx, tx, EventCitizenProofed, id, &eventsv1.CitizenProofed{
+			CitizenId: id, ProofingLevel: ProofingInPerson, ClientId: caller.ClientID, Time: timestamppb.New(now),
+		})
+	})
+	if err != nil {
+		return Citizen{}, err
+	}
+	s.relay.Kick()
+	return citizenFromRow(row), nil
+}

@@ -1,0 +1,238 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/natsembed"
+	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/store/storetest"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+)
+
+// testKEK is the key-encryption key of tests (32 bytes, base64).
+const testKEK = "dGFta2Vlbi10ZXN0LWtleS1lbmNyeXB0aW9uLWtleSE="
+
+// testHashParams keep tests fast; production uses DefaultHashParams.
+var testHashParams = HashParams{MemoryKiB: 8 * 1024, Time: 1, Threads: 1}
+
+// clock is a settable clock for Deps.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testEnv is a service on a real database and a real embedded NATS, with
+// the notification command stream declared (as the notification service
+// does) and a consumer of the OTP SMS lane.
+type testEnv struct {
+	svc   *Service
+	db    *store.DB
+	clock *clock
+	bus   *events.Bus
+	sms   jetstream.Consumer
+	srv   *grpcServer
+}
+
+// testConfig is the configuration of tests: fast hashing, the test KEK.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Argon2MemoryKiB, cfg.Argon2Time = int(testHashParams.MemoryKiB), int(testHashParams.Time)
+	cfg.KeyEncryptionKey = testKEK
+	return cfg
+}
+
+// newEnv migrates db and builds the service; edit may change the config.
+func newEnv(t testing.TB, db *store.DB, edit func(*Config)) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	sets, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx, sets...); err != nil {
+		t.Fatal(err)
+	}
+	ns := natstest.Start(t, natsembed.Options{})
+	nc := natstest.Connect(t, ns)
+	bus, err := events.NewBus(nc, events.BusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	if edit != nil {
+		edit(&cfg)
+	}
+	clk := newClock()
+	svc, err := New(cfg, Deps{DB: db, Bus: bus, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStream(ctx, svc.Stream()); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStream(ctx, events.StreamConfig{
+		Name: "NOTIFICATION_COMMANDS", Subjects: []string{"tamkeen.notification.cmd.>"},
+		Retention: jetstream.WorkQueuePolicy, MaxAge: 15 * time.Minute,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := bus.JetStream().CreateOrUpdateConsumer(ctx, "NOTIFICATION_COMMANDS", jetstream.ConsumerConfig{
+		Durable: "otp-sms", FilterSubject: SubjectOTPSMS, AckPolicy: jetstream.AckExplicitPolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{svc: svc, db: db, clock: clk, bus: bus, sms: cons, srv: &grpcServer{svc: svc}}
+}
+
+// sqliteEnv is newEnv on a fresh SQLite database.
+func sqliteEnv(t testing.TB, edit func(*Config)) *testEnv {
+	t.Helper()
+	return newEnv(t, storetest.SQLiteFile(t, t.TempDir()+"/auth.db"), edit)
+}
+
+// nextSMS publishes the outbox and takes the next SMS command off the OTP
+// lane, as the notification service would.
+func (e *testEnv) nextSMS(t testing.TB) *eventsv1.SendSms {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.svc.relay.PublishPending(ctx); err != nil {
+		t.Fatalf("publish outbox: %v", err)
+	}
+	batch, err := e.sms.Fetch(1, jetstream.FetchMaxWait(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for msg := range batch.Messages() {
+		ev, err := events.FromMessage(msg.Headers(), msg.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cmd eventsv1.SendSms
+		if err := ev.UnmarshalData(&cmd); err != nil {
+			t.Fatal(err)
+		}
+		if err := msg.Ack(); err != nil {
+			t.Fatal(err)
+		}
+		return &cmd
+	}
+	t.Fatalf("no SMS command on %s: %v", SubjectOTPSMS, batch.Error())
+	return nil
+}
+
+// nationalID completes an 8-digit prefix with its check digit.
+func nationalID(prefix string) string {
+	for d := '0'; d <= '9'; d++ {
+		if id, fe := NormalizeNationalID(prefix + string(d)); fe == nil {
+			return id
+		}
+	}
+	panic("no check digit for " + prefix)
+}
+
+const (
+	testPhone    = "+970599123456"
+	testPassword = "zaytoun-olive-2026"
+)
+
+// registration is a valid registration for national ID prefix p.
+func registration(p string) Registration {
+	return Registration{
+		NationalID: nationalID(p), PhoneNumber: testPhone, Password: testPassword,
+		GivenName: "ليلى", FamilyName: "Haddad", PreferredLanguage: "ar",
+	}
+}
+
+// citizen registers, verifies the phone with the SMS code and logs in;
+// it returns the citizen id and a loa1 token pair.
+func (e *testEnv) citizen(t testing.TB, prefix string) (string, TokenPair) {
+	t.Helper()
+	ctx := context.Background()
+	reg := registration(prefix)
+	r, err := e.svc.RegisterCitizen(ctx, reg)
+	if err != nil {
+		t.Fatalf("RegisterCitizen: %v", err)
+	}
+	sms := e.nextSMS(t)
+	v, err := e.svc.VerifyOtpChallenge(ctx, Principal{}, r.ChallengeID, sms.GetPersonalisation()["code"])
+	if err != nil || !v.PhoneVerified {
+		t.Fatalf("verify phone = %+v, %v; want verified", v, err)
+	}
+	pair, err := e.svc.Login(ctx, LoginRequest{NationalID: reg.NationalID, Password: reg.Password})
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	return r.CitizenID, pair
+}
+
+// principal verifies an access token.
+func (e *testEnv) principal(t testing.TB, access string) Principal {
+	t.Helper()
+	p, err := e.svc.VerifyAccessToken(context.Background(), access)
+	if err != nil {
+		t.Fatalf("VerifyAccessToken: %v", err)
+	}
+	return p
+}
+
+// stepUpSMS runs an SMS step-up for the citizen of pair and returns the
+// loa2 pair.
+func (e *testEnv) stepUpSMS(t testing.TB, pair TokenPair) TokenPair {
+	t.Helper()
+	ctx := context.Background()
+	p := e.principal(t, pair.AccessToken)
+	ch, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
+	if err != nil {
+		t.Fatalf("CreateOtpChallenge(sms): %v", err)
+	}
+	code := e.nextSMS(t).GetPersonalisation()["code"]
+	v, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, code)
+	if err != nil || v.Tokens == nil {
+		t.Fatalf("VerifyOtpChallenge = %+v, %v; want tokens", v, err)
+	}
+	return *v.Tokens
+}
+
+// wantRetry checks that err is a *RetryError asking to wait about d.
+func wantRetry(t testing.TB, err error, d time.Duration) {
+	t.Helper()
+	var re *RetryError
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v; want a *RetryError", err)
+	}
+	if re.After < d-time.Second || re.After > d+time.Second {
+		t.Fatalf("retry after %v; want about %v", re.After, d)
+	}
+}
+
+// must fails the test on err.
+func must(t testing.TB, err error, what ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", fmt.Sprint(what...), err)
+	}
+}

@@ -1,0 +1,403 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"strings"
+	"time"
+
+	"github.com/tamkeen/tamkeen/libs/store"
+)
+
+// This file holds the service's SQL: one text for SQLite and PostgreSQL
+// ($n placeholders, ON CONFLICT, RETURNING, BOOLEAN, TIMESTAMP). Times that
+// SQL compares are Unix milliseconds.
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// querier is what both *sql.Tx and *store.DB offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ms is t as Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS is the UTC time of Unix milliseconds.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// one checks that an UPDATE or DELETE touched exactly one row.
+func one(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// --- clients ---------------------------------------------------------------
+
+const clientColumns = `id, name, ministry, scopes, disabled`
+
+func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error) {
+	var (
+		c      Client
+		scopes string
+	)
+	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &scopes, &c.Disabled}, extra...)...); err != nil {
+		return Client{}, err
+	}
+	c.Scopes = strings.Fields(scopes)
+	return c, nil
+}
+
+func upsertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `
+INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)
+ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6`,
+		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now)
+	return err
+}
+
+func insertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `
+INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)`,
+		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now)
+	return err
+}
+
+func selectClient(ctx context.Context, q querier, id string) (Client, error) {
+	return scanClient(q.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+}
+
+func selectClientWithSecret(ctx context.Context, q querier, id string) (Client, string, error) {
+	var hash string
+	c, err := scanClient(q.QueryRowContext(ctx, `SELECT `+clientColumns+`, secret_hash FROM clients WHERE id = $1`, id), &hash)
+	return c, hash, err
+}
+
+func selectClients(ctx context.Context, q querier) ([]Client, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func updateClientSecret(ctx context.Context, q querier, id, hash string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now))
+}
+
+func disableClient(ctx context.Context, q querier, id string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE clients SET disabled = TRUE, updated_at = $2 WHERE id = $1`, id, now))
+}
+
+// --- citizens --------------------------------------------------------------
+
+// citizenRow is a citizens row as the domain needs it.
+type citizenRow struct {
+	ID                string
+	NationalIDMAC     string
+	NationalIDEnc     string
+	PhoneNumber       string
+	PhoneVerified     bool
+	Email             string
+	PasswordHash      string
+	GivenName         string
+	FamilyName        string
+	PreferredLanguage string
+	ProofingLevel     string
+	TOTPSecretEnc     string
+	TOTPEnabled       bool
+	TOTPLastStep      int64
+	CreatedAt         time.Time
+}
+
+const citizenColumns = `id, national_id_mac, national_id_enc, phone_number, phone_verified, email, password_hash,
+	given_name, family_name, preferred_language, proofing_level, totp_secret_enc, totp_enabled, totp_last_step, created_at`
+
+func scanCitizen(sc interface{ Scan(...any) error }) (citizenRow, error) {
+	var c citizenRow
+	err := sc.Scan(&c.ID, &c.NationalIDMAC, &c.NationalIDEnc, &c.PhoneNumber, &c.PhoneVerified, &c.Email, &c.PasswordHash,
+		&c.GivenName, &c.FamilyName, &c.PreferredLanguage, &c.ProofingLevel, &c.TOTPSecretEnc, &c.TOTPEnabled, &c.TOTPLastStep,
+		store.ScanTime(&c.CreatedAt))
+	return c, err
+}
+
+func insertCitizen(ctx context.Context, q querier, c citizenRow) error {
+	_, err := q.ExecContext(ctx, `
+INSERT INTO citizens (id, national_id_mac, national_id_enc, phone_number, phone_verified, email, password_hash,
+	given_name, family_name, preferred_language, proofing_level, created_at, updated_at)
+VALUES ($1, $2, $3, $4, FALSE, $5, $6, $7, $8, $9, $10, $11, $11)`,
+		c.ID, c.NationalIDMAC, c.NationalIDEnc, c.PhoneNumber, c.Email, c.PasswordHash,
+		c.GivenName, c.FamilyName, c.PreferredLanguage, c.ProofingLevel, c.CreatedAt)
+	return err
+}
+
+func selectCitizen(ctx context.Context, q querier, id string) (citizenRow, error) {
+	return scanCitizen(q.QueryRowContext(ctx, `SELECT `+citizenColumns+` FROM citizens WHERE id = $1`, id))
+}
+
+func selectCitizenByNationalID(ctx context.Context, q querier, nidMAC string) (citizenRow, error) {
+	return scanCitizen(q.QueryRowContext(ctx, `SELECT `+citizenColumns+` FROM citizens WHERE national_id_mac = $1`, nidMAC))
+}
+
+func updatePasswordHash(ctx context.Context, q querier, id, hash string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE citizens SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now)
+	return err
+}
+
+func updateProofing(ctx context.Context, q querier, id, level, by, evidence string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE citizens SET proofing_level = $2, proofed_by = $3, proof_evidence = $4, updated_at = $5 WHERE id = $1`,
+		id, level, by, evidence, now))
+}
+
+func markPhoneVerified(ctx context.Context, q querier, id, phone string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE citizens SET phone_verified = TRUE, updated_at = $3 WHERE id = $1 AND phone_number = $2`, id, phone, now))
+}
+
+func updateTOTPSecret(ctx context.Context, q querier, id, sealed string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE citizens SET totp_secret_enc = $2, totp_enabled = FALSE, updated_at = $3
+		WHERE id = $1 AND totp_enabled = FALSE`, id, sealed, now))
+}
+
+func enableTOTP(ctx context.Context, q querier, id string, step int64, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE citizens SET totp_enabled = TRUE, totp_last_step = $2, updated_at = $3
+		WHERE id = $1 AND totp_enabled = FALSE AND totp_secret_enc <> ''`, id, step, now))
+}
+
+// advanceTOTPStep records step as the last accepted one, only if it is
+// later than the one recorded: the replay guard.
+func advanceTOTPStep(ctx context.Context, q querier, id string, step int64) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE citizens SET totp_last_step = $2 WHERE id = $1 AND totp_enabled = TRUE AND totp_last_step < $2`, id, step))
+}
+
+func replaceRecoveryCodes(ctx context.Context, q querier, citizenID string, macs []string) error {
+	if _, err := q.ExecContext(ctx, `DELETE FROM recovery_codes WHERE citizen_id = $1`, citizenID); err != nil {
+		return err
+	}
+	for _, m := range macs {
+		if _, err := q.ExecContext(ctx, `INSERT INTO recovery_codes (citizen_id, code_mac) VALUES ($1, $2)`, citizenID, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func useRecoveryCode(ctx context.Context, q querier, citizenID, codeMAC string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $3 WHERE citizen_id = $1 AND code_mac = $2 AND used_at IS NULL`,
+		citizenID, codeMAC, now))
+}
+
+// --- signing keys ----------------------------------------------------------
+
+type keyRow struct {
+	KID           string
+	PrivateKeyEnc string
+	CreatedAtMS   int64
+	Retired       bool
+}
+
+// selectPublishedKeys returns the keys still in the JWKS at nowMS, newest
+// first.
+func selectPublishedKeys(ctx context.Context, q querier, nowMS int64) ([]keyRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT kid, private_key_enc, created_at_ms, retired_at_ms IS NOT NULL FROM signing_keys
+		WHERE publish_until_ms IS NULL OR publish_until_ms > $1 ORDER BY created_at_ms DESC, kid DESC`, nowMS)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []keyRow
+	for rows.Next() {
+		var k keyRow
+		if err := rows.Scan(&k.KID, &k.PrivateKeyEnc, &k.CreatedAtMS, &k.Retired); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func insertKey(ctx context.Context, q querier, kid, sealed string, nowMS int64) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO signing_keys (kid, private_key_enc, created_at_ms) VALUES ($1, $2, $3)`, kid, sealed, nowMS)
+	return err
+}
+
+// retireKeys stops every active key from signing and keeps it published
+// until publishUntilMS.
+func retireKeys(ctx context.Context, q querier, nowMS, publishUntilMS int64) error {
+	_, err := q.ExecContext(ctx, `UPDATE signing_keys SET retired_at_ms = $1, publish_until_ms = $2 WHERE retired_at_ms IS NULL`, nowMS, publishUntilMS)
+	return err
+}
+
+// --- refresh tokens --------------------------------------------------------
+
+type familyRow struct {
+	ID        string
+	CitizenID string
+	ACR       string
+	AMR       []string
+	AuthTime  time.Time
+	AZP       string
+}
+
+func insertFamily(ctx context.Context, q querier, f familyRow, now time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO token_families (id, citizen_id, acr, amr, auth_time_ms, azp, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.CitizenID, f.ACR, strings.Join(f.AMR, " "), ms(f.AuthTime), f.AZP, now)
+	return err
+}
+
+func insertRefreshToken(ctx context.Context, q querier, tokenMAC, familyID string, expires, now time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO refresh_tokens (token_mac, family_id, expires_at_ms, created_at) VALUES ($1, $2, $3, $4)`,
+		tokenMAC, familyID, ms(expires), now)
+	return err
+}
+
+// refreshLookup is a refresh token with its family.
+type refreshLookup struct {
+	Family    familyRow
+	Used      bool
+	Revoked   bool
+	ExpiresAt time.Time
+}
+
+func selectRefreshToken(ctx context.Context, q querier, tokenMAC string) (refreshLookup, error) {
+	var (
+		r            refreshLookup
+		amr          string
+		authMS, expM int64
+	)
+	err := q.QueryRowContext(ctx, `SELECT f.id, f.citizen_id, f.acr, f.amr, f.auth_time_ms, f.azp, f.revoked_at IS NOT NULL,
+			t.used_at IS NOT NULL, t.expires_at_ms
+		FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_mac = $1`, tokenMAC).
+		Scan(&r.Family.ID, &r.Family.CitizenID, &r.Family.ACR, &amr, &authMS, &r.Family.AZP, &r.Revoked, &r.Used, &expM)
+	r.Family.AMR = strings.Fields(amr)
+	r.Family.AuthTime = fromMS(authMS)
+	r.ExpiresAt = fromMS(expM)
+	return r, err
+}
+
+func useRefreshToken(ctx context.Context, q querier, tokenMAC string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_mac = $1 AND used_at IS NULL`, tokenMAC, now))
+}
+
+func revokeFamily(ctx context.Context, q querier, familyID, reason string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE token_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,
+		familyID, now, reason)
+	return err
+}
+
+// --- login throttling ------------------------------------------------------
+
+type throttleRow struct {
+	Failures      int
+	LastFailureMS int64
+	LockedUntilMS int64
+}
+
+func selectThrottle(ctx context.Context, q querier, key string) (throttleRow, bool, error) {
+	var t throttleRow
+	err := q.QueryRowContext(ctx, `SELECT failures, last_failure_ms, locked_until_ms FROM login_throttle WHERE throttle_key = $1`, key).
+		Scan(&t.Failures, &t.LastFailureMS, &t.LockedUntilMS)
+	if store.IsNoRows(err) {
+		return throttleRow{}, false, nil
+	}
+	return t, err == nil, err
+}
+
+// countFailure adds a failure to key's counter (restarting it when the
+// last failure is older than windowStartMS) and returns the new count.
+func countFailure(ctx context.Context, q querier, key string, nowMS, windowStartMS int64) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `
+INSERT INTO login_throttle (throttle_key, failures, last_failure_ms, locked_until_ms) VALUES ($1, 1, $2, 0)
+ON CONFLICT (throttle_key) DO UPDATE SET
+	failures = CASE WHEN login_throttle.last_failure_ms < $3 THEN 1 ELSE login_throttle.failures + 1 END,
+	last_failure_ms = $2
+RETURNING failures`, key, nowMS, windowStartMS).Scan(&n)
+	return n, err
+}
+
+// lock locks key until untilMS and restarts its counter.
+func lock(ctx context.Context, q querier, key string, untilMS int64) error {
+	_, err := q.ExecContext(ctx, `UPDATE login_throttle SET failures = 0, locked_until_ms = $2 WHERE throttle_key = $1`, key, untilMS)
+	return err
+}
+
+func clearThrottle(ctx context.Context, q querier, key string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM login_throttle WHERE throttle_key = $1`, key)
+	return err
+}
+
+// --- OTP challenges --------------------------------------------------------
+
+type challengeRow struct {
+	ID          string
+	CitizenID   string
+	Purpose     string
+	Method      string
+	CodeMAC     string
+	PhoneNumber string
+	Attempts    int
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+	Used        bool
+}
+
+func insertChallenge(ctx context.Context, q querier, c challengeRow) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO otp_challenges (id, citizen_id, purpose, method, code_mac, phone_number, attempts, expires_at_ms, created_at_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)`,
+		c.ID, c.CitizenID, c.Purpose, c.Method, c.CodeMAC, c.PhoneNumber, ms(c.ExpiresAt), ms(c.CreatedAt))
+	return err
+}
+
+func selectChallenge(ctx context.Context, q querier, id string) (challengeRow, error) {
+	var (
+		c            challengeRow
+		expMS, crtMS int64
+	)
+	err := q.QueryRowContext(ctx, `SELECT id, citizen_id, purpose, method, code_mac, phone_number, attempts, expires_at_ms, created_at_ms,
+			used_at IS NOT NULL FROM otp_challenges WHERE id = $1`, id).
+		Scan(&c.ID, &c.CitizenID, &c.Purpose, &c.Method, &c.CodeMAC, &c.PhoneNumber, &c.Attempts, &expMS, &crtMS, &c.Used)
+	c.ExpiresAt, c.CreatedAt = fromMS(expMS), fromMS(crtMS)
+	return c, err
+}
+
+// countAttempt records one attempt at an open challenge (unused, not
+// expired, under maxAttempts) BEFORE its code is checked; false means the
+// challenge was not open.
+func countAttempt(ctx context.Context, q querier, id string, maxAttempts int, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE otp_challenges SET attempts = attempts + 1
+		WHERE id = $1 AND used_at IS NULL AND attempts < $2 AND expires_at_ms > $3`, id, maxAttempts, ms(now)))
+}
+
+// consumeChallenge marks the challenge used; exactly one caller gets true.
+func consumeChallenge(ctx context.Context, q querier, id string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE otp_challenges SET used_at = $2 WHERE id = $1 AND used_at IS NULL`, id, now))
+}
+
+// smsSends summarises the SMS codes sent to phone since sinceMS.
+func smsSends(ctx context.Context, q querier, phone string, sinceMS int64) (n int, oldestMS, newestMS int64, err error) {
+	err = q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MIN(created_at_ms), 0), COALESCE(MAX(created_at_ms), 0)
+		FROM otp_challenges WHERE phone_number = $1 AND method = 'sms' AND created_at_ms > $2`, phone, sinceMS).
+		Scan(&n, &oldestMS, &newestMS)
+	return n, oldestMS, newestMS, err
+}

@@ -1,0 +1,363 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
+)
+
+// Levels of assurance (the acr claim).
+const (
+	// ACRPassword is reached with a password.
+	ACRPassword = "loa1"
+	// ACRStepUp is reached with a password and a one-time code.
+	ACRStepUp = "loa2"
+)
+
+// tokenType is the JWT typ of access tokens (RFC 9068).
+const tokenType = "at+jwt"
+
+// verifyLeeway is the clock skew tolerated when verifying tokens.
+const verifyLeeway = 30 * time.Second
+
+// TokenPair is an OAuth 2.0 token response.
+type TokenPair struct {
+	AccessToken string
+	// TokenType is always "Bearer".
+	TokenType string
+	// ExpiresIn is the access token's life.
+	ExpiresIn time.Duration
+	// RefreshToken is empty for client tokens.
+	RefreshToken string
+	// Scope is set for client tokens.
+	Scope string
+	// ACR is set for citizen tokens.
+	ACR string
+}
+
+// Principal is who a verified access token speaks for: a citizen (ACR set)
+// or a ministry client (ClientID set, no ACR).
+type Principal struct {
+	// Subject is the citizen id or the client id.
+	Subject  string
+	ClientID string
+	Scopes   []string
+	ACR      string
+	AMR      []string
+	AuthTime time.Time
+	AZP      string
+}
+
+// IsCitizen reports whether the token is a citizen's.
+func (p Principal) IsCitizen() bool { return p.ACR != "" && p.Subject != "" }
+
+// IsClient reports whether the token is a ministry client's.
+func (p Principal) IsClient() bool { return p.ACR == "" && p.ClientID != "" }
+
+// HasScope reports whether a client token carries scope.
+func (p Principal) HasScope(scope string) bool {
+	return p.IsClient() && slices.Contains(p.Scopes, scope)
+}
+
+// Errors of token use.
+var (
+	// ErrInvalidToken: the access token is missing, malformed, expired,
+	// not ours or not for this audience.
+	ErrInvalidToken = fmt.Errorf("invalid or expired access token: %w", rpcerr.ErrUnauthenticated)
+	// ErrInvalidGrant: the refresh token is unknown, expired, used or
+	// revoked (OAuth 2.0's invalid_grant).
+	ErrInvalidGrant = errors.New("auth: refresh token is invalid, expired or revoked")
+	// ErrCitizenTokenRequired: the call needs a citizen's token.
+	ErrCitizenTokenRequired = fmt.Errorf("a citizen access token is required: %w", rpcerr.ErrPermissionDenied)
+)
+
+// sign signs claims with key as an ES256 access token.
+func sign(key *signingKey, c *jwks.Claims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	t.Header["kid"] = key.kid
+	t.Header["typ"] = tokenType
+	s, err := t.SignedString(key.priv)
+	if err != nil {
+		return "", fmt.Errorf("auth: sign token: %w", err)
+	}
+	return s, nil
+}
+
+// baseClaims are the claims every token has.
+func (s *Service) baseClaims(sub string, now time.Time) (*jwks.Claims, error) {
+	jti, err := newID(s.rand, "at_")
+	if err != nil {
+		return nil, err
+	}
+	return &jwks.Claims{RegisteredClaims: jwt.RegisteredClaims{
+		Issuer:    s.cfg.Issuer,
+		Subject:   sub,
+		Audience:  jwt.ClaimStrings{s.cfg.Audience},
+		ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ID:        jti,
+	}}, nil
+}
+
+// issueClientToken issues a ministry client's access token.
+func (s *Service) issueClientToken(ctx context.Context, clientID string, scopes []string) (TokenPair, error) {
+	key, err := s.ring.signer(ctx)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	c, err := s.baseClaims(clientID, s.now())
+	if err != nil {
+		return TokenPair{}, err
+	}
+	c.ClientID = clientID
+	c.Scope = strings.Join(scopes, " ")
+	at, err := sign(key, c)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.cfg.AccessTokenTTL, Scope: c.Scope}, nil
+}
+
+// citizenAccessToken signs a citizen's access token for family f.
+func (s *Service) citizenAccessToken(key *signingKey, f familyRow, now time.Time) (string, error) {
+	c, err := s.baseClaims(f.CitizenID, now)
+	if err != nil {
+		return "", err
+	}
+	c.ACR, c.AMR, c.AZP = f.ACR, f.AMR, f.AZP
+	c.AuthTime = jwt.NewNumericDate(f.AuthTime)
+	return sign(key, c)
+}
+
+// newRefreshToken returns an opaque refresh token and its MAC.
+func (s *Service) newRefreshToken() (token, tokenMAC string, err error) {
+	var b [32]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", "", fmt.Errorf("auth: refresh token: %w", err)
+	}
+	token = "rt_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, mac(s.keys.lookup, "refresh", token), nil
+}
+
+// startFamily stores a new refresh-token family for an authentication
+// event inside tx and returns its token pair.
+func (s *Service) startFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, error) {
+	id, err := newID(s.rand, "rtf_")
+	if err != nil {
+		return TokenPair{}, err
+	}
+	f.ID = id
+	if err := insertFamily(ctx, tx, f, now); err != nil {
+		return TokenPair{}, fmt.Errorf("auth: store token family: %w", err)
+	}
+	return s.extendFamily(ctx, tx, key, f, now)
+}
+
+// extendFamily adds a refresh token to family f inside tx and returns it
+// with a new access token.
+func (s *Service) extendFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, error) {
+	rt, rtMAC, err := s.newRefreshToken()
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if err := insertRefreshToken(ctx, tx, rtMAC, f.ID, now.Add(s.cfg.RefreshTokenTTL), now); err != nil {
+		return TokenPair{}, fmt.Errorf("auth: store refresh token: %w", err)
+	}
+	at, err := s.citizenAccessToken(key, f, now)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.cfg.AccessTokenTTL, RefreshToken: rt, ACR: f.ACR}, nil
+}
+
+// Refresh rotates a refresh token: it is marked used and a new pair of the
+// same family (same acr, amr and auth_time) is returned. Presenting a
+// token that was already used revokes its whole family: either it was
+// stolen or its owner's copy was, and nobody can tell which.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
+	if !strings.HasPrefix(refreshToken, "rt_") || len(refreshToken) > 100 {
+		return TokenPair{}, ErrInvalidGrant
+	}
+	key, err := s.ring.signer(ctx)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	tokenMAC := mac(s.keys.lookup, "refresh", refreshToken)
+	now := s.now()
+	var (
+		pair  TokenPair
+		reuse bool
+	)
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		reuse = false
+		r, err := selectRefreshToken(ctx, tx, tokenMAC)
+		if store.IsNoRows(err) {
+			return ErrInvalidGrant
+		}
+		if err != nil {
+			return fmt.Errorf("auth: refresh: %w", err)
+		}
+		if r.Revoked || !now.Before(r.ExpiresAt) {
+			return ErrInvalidGrant
+		}
+		ok, err := useRefreshToken(ctx, tx, tokenMAC, now)
+		if err != nil {
+			return fmt.Errorf("auth: refresh: %w", err)
+		}
+		if !ok {
+			// Reuse: commit the revocation, then refuse.
+			reuse = true
+			return revokeFamily(ctx, tx, r.Family.ID, "refresh token reuse", now)
+		}
+		pair, err = s.extendFamily(ctx, tx, key, r.Family, now)
+		return err
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if reuse {
+		s.log.WarnContext(ctx, "auth: refresh token reused; family revoked")
+		return TokenPair{}, ErrInvalidGrant
+	}
+	return pair, nil
+}
+
+// Logout revokes the family of the refresh token: neither it nor any
+// token rotated from it refreshes again. Access tokens already issued live
+// until they expire (minutes). An unknown token is not an error (RFC 7009).
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	tokenMAC := mac(s.keys.lookup, "refresh", refreshToken)
+	now := s.now()
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		r, err := selectRefreshToken(ctx, tx, tokenMAC)
+		if store.IsNoRows(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("auth: logout: %w", err)
+		}
+		return revokeFamily(ctx, tx, r.Family.ID, "logout", now)
+	})
+}
+
+// BearerToken extracts the token from an Authorization header value
+// ("Bearer <token>", the scheme case-insensitive).
+func BearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	if token == "" || strings.ContainsAny(token, " \t\r\n") {
+		return "", false
+	}
+	return token, true
+}
+
+// Authenticate verifies the access token of an Authorization header value
+// with the service's own keys (defence in depth: the gateway verified it
+// too) and returns whom it speaks for.
+func (s *Service) Authenticate(ctx context.Context, authorization string) (Principal, error) {
+	raw, ok := BearerToken(authorization)
+	if !ok {
+		return Principal{}, ErrInvalidToken
+	}
+	return s.VerifyAccessToken(ctx, raw)
+}
+
+// maxTokenBytes bounds what VerifyAccessToken parses.
+const maxTokenBytes = 8 << 10
+
+// VerifyAccessToken checks an access token's signature (ES256, a key of
+// the JWKS), typ, iss, aud, exp and iat and returns its principal.
+func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (Principal, error) {
+	if len(raw) > maxTokenBytes {
+		return Principal{}, ErrInvalidToken
+	}
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithIssuer(s.cfg.Issuer),
+		jwt.WithAudience(s.cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(verifyLeeway),
+		jwt.WithTimeFunc(s.now),
+	)
+	var c jwks.Claims
+	var keyErr error
+	_, err := parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, tokenType) {
+			return nil, errors.New("not an access token")
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errNoKey
+		}
+		k, err := s.ring.publicKey(ctx, kid)
+		if err != nil && !errors.Is(err, errNoKey) {
+			keyErr = err
+		}
+		return k, err
+	})
+	if keyErr != nil {
+		return Principal{}, keyErr // the store failed: not the caller's fault
+	}
+	if err != nil || c.Subject == "" {
+		return Principal{}, ErrInvalidToken
+	}
+	p := Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scopes(), ACR: c.ACR, AMR: c.AMR, AZP: c.AZP}
+	if c.AuthTime != nil {
+		p.AuthTime = c.AuthTime.UTC()
+	}
+	if !p.IsCitizen() && !p.IsClient() {
+		return Principal{}, ErrInvalidToken
+	}
+	return p, nil
+}
+
+// OpenIDConfiguration is the discovery document (OpenID Connect
+// Discovery 1.0) as far as Tamkeen implements it.
+type OpenIDConfiguration struct {
+	Issuer                            string
+	JWKSURI                           string
+	TokenEndpoint                     string
+	GrantTypesSupported               []string
+	ResponseTypesSupported            []string
+	SubjectTypesSupported             []string
+	IDTokenSigningAlgValuesSupported  []string
+	ACRValuesSupported                []string
+	TokenEndpointAuthMethodsSupported []string
+	ScopesSupported                   []string
+	ClaimsSupported                   []string
+}
+
+// OpenIDConfiguration returns the discovery document; every URL is under
+// the issuer (the gateway).
+func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
+	base := strings.TrimSuffix(s.cfg.Issuer, "/")
+	return OpenIDConfiguration{
+		Issuer:                            s.cfg.Issuer,
+		JWKSURI:                           base + "/.well-known/jwks.json",
+		TokenEndpoint:                     base + "/oauth2/token",
+		GrantTypesSupported:               []string{"client_credentials", "refresh_token"},
+		ResponseTypesSupported:            []string{"token"},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{"ES256"},
+		ACRValuesSupported:                []string{ACRPassword, ACRStepUp},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		ScopesSupported:                   AllScopes(),
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope"},
+	}
+}

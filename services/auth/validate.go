@@ -1,0 +1,180 @@
+package auth
+
+import (
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+)
+
+// asciiDigits turns Arabic-Indic (٠–٩) and Eastern Arabic-Indic (۰–۹)
+// digits into ASCII ones, so that a number typed on an Arabic keyboard is
+// accepted as it is.
+func asciiDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '٠' && r <= '٩':
+			return '0' + (r - '٠')
+		case r >= '۰' && r <= '۹':
+			return '0' + (r - '۰')
+		}
+		return r
+	}, s)
+}
+
+// NormalizeNationalID checks a Palestinian national ID number and returns
+// it as 9 ASCII digits.
+//
+// The number has 9 digits, the last being a check digit computed like
+// Luhn's: going left to right, digits in odd positions (1st, 3rd, …) count
+// once and digits in even positions count twice, with the two digits of a
+// doubled value added together (equivalently, 9 subtracted when it exceeds
+// 9); the number is valid when the total is a multiple of 10. For
+// 123456782: 1+4+3+8+5+(1+2)+7+(1+6)+2 = 40, valid; 123456789 totals 47,
+// invalid. Arabic-Indic digits are accepted; surrounding spaces are
+// ignored; the all-zero number is refused although its total is 0.
+func NormalizeNationalID(s string) (string, *rpcerr.FieldError) {
+	s = asciiDigits(strings.TrimSpace(s))
+	if len(s) != 9 {
+		return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits"}
+	}
+	sum := 0
+	for i := 0; i < 9; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits"}
+		}
+		d := int(c - '0')
+		if i%2 == 1 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	if sum%10 != 0 || s == "000000000" {
+		return "", &rpcerr.FieldError{Field: "national_id", Reason: "check digit does not match: please re-check the number"}
+	}
+	return s, nil
+}
+
+// NormalizePhone checks a mobile number and returns it in E.164.
+//
+// Spaces, hyphens, dots and parentheses are ignored, Arabic-Indic digits
+// accepted and a leading 00 read as +. Palestinian numbers must be mobiles:
+// +970 followed by 56 or 59 and 7 digits (Ooredoo, Jawwal), or +972
+// followed by 5 and 8 digits (mobiles reached through the +972 prefix).
+// Other country codes are accepted for citizens abroad if they are valid
+// E.164 (a country code not starting with 0, 8 to 15 digits in all).
+func NormalizePhone(s string) (string, *rpcerr.FieldError) {
+	s = asciiDigits(strings.TrimSpace(s))
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '.', '(', ')', '\u00a0':
+			return -1
+		}
+		return r
+	}, s)
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	bad := func(reason string) (string, *rpcerr.FieldError) {
+		return "", &rpcerr.FieldError{Field: "phone_number", Reason: reason}
+	}
+	if !strings.HasPrefix(s, "+") {
+		return bad("must be in international format, e.g. +970599123456")
+	}
+	digits := s[1:]
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return bad("must contain only digits after the +")
+		}
+	}
+	if len(digits) < 8 || len(digits) > 15 || digits[0] == '0' {
+		return bad("is not a valid E.164 number (country code, then 8 to 15 digits in all)")
+	}
+	switch {
+	case strings.HasPrefix(digits, "970"):
+		rest := digits[3:]
+		if len(rest) != 9 || !(strings.HasPrefix(rest, "56") || strings.HasPrefix(rest, "59")) {
+			return bad("is not a Palestinian mobile number (+970 56… or +970 59…, 9 digits after +970)")
+		}
+	case strings.HasPrefix(digits, "972"):
+		rest := digits[3:]
+		if len(rest) != 9 || rest[0] != '5' {
+			return bad("is not a mobile number (+972 5…, 9 digits after +972)")
+		}
+	}
+	return "+" + digits, nil
+}
+
+// maxNameRunes bounds a given or family name.
+const maxNameRunes = 100
+
+// NormalizeName checks a given or family name and returns it in Unicode
+// NFC with runs of spaces collapsed. A name is letters of the Arabic or
+// Latin script (with their combining marks, e.g. harakat), spaces, hyphens
+// and apostrophes (' and ’), starts with a letter and is at most 100
+// characters. field names the request field in the error.
+func NormalizeName(field, s string) (string, *rpcerr.FieldError) {
+	s = norm.NFC.String(strings.Join(strings.Fields(s), " "))
+	if s == "" {
+		return "", &rpcerr.FieldError{Field: field, Reason: "is required"}
+	}
+	if utf8.RuneCountInString(s) > maxNameRunes {
+		return "", &rpcerr.FieldError{Field: field, Reason: "must be at most 100 characters"}
+	}
+	for i, r := range s {
+		letter := unicode.IsLetter(r) && (unicode.Is(unicode.Arabic, r) || unicode.Is(unicode.Latin, r))
+		if i == 0 && !letter {
+			return "", &rpcerr.FieldError{Field: field, Reason: "must start with a letter"}
+		}
+		switch {
+		case letter:
+		case unicode.Is(unicode.Mn, r) || r == '\u0640': // combining marks (harakat), tatweel
+		case r == ' ' || r == '-' || r == '\'' || r == '\u2019':
+		default:
+			return "", &rpcerr.FieldError{Field: field, Reason: "may contain only Arabic or Latin letters, spaces, hyphens and apostrophes"}
+		}
+	}
+	return s, nil
+}
+
+// NormalizeEmail checks an optional e-mail address: empty stays empty;
+// otherwise a bare address (no display name) of at most 254 characters
+// whose domain has a dot. The domain is lower-cased.
+func NormalizeEmail(s string) (string, *rpcerr.FieldError) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	bad := &rpcerr.FieldError{Field: "email", Reason: "is not a valid e-mail address"}
+	if len(s) > 254 {
+		return "", bad
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", bad
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || !strings.Contains(s[at+1:], ".") || strings.HasSuffix(s, ".") {
+		return "", bad
+	}
+	return s[:at] + "@" + strings.ToLower(s[at+1:]), nil
+}
+
+// NormalizeLanguage returns "ar" (the default, for "") or "en".
+func NormalizeLanguage(s string) (string, *rpcerr.FieldError) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "ar":
+		return "ar", nil
+	case "en":
+		return "en", nil
+	}
+	return "", &rpcerr.FieldError{Field: "preferred_language", Reason: `must be "ar" or "en"`}
+}
