@@ -176,7 +176,9 @@ func decodeViolations(msg string) []FieldError {
 		return []FieldError{{Field: m[1], Reason: "unknown field"}}
 	}
 	if m := reInvalidValue.FindStringSubmatch(msg); m != nil {
-		return []FieldError{{Field: m[1], Reason: "invalid value"}}
+		// protojson names the field by its JSON name (nationalId); callers
+		// write and read the proto name (national_id).
+		return []FieldError{{Field: snakeCase(m[1]), Reason: "invalid value"}}
 	}
 	if strings.HasPrefix(msg, "type mismatch, parameter") || strings.HasPrefix(msg, "missing parameter") {
 		if m := reParameter.FindStringSubmatch(msg); m != nil {
@@ -188,6 +190,22 @@ func decodeViolations(msg string) []FieldError {
 		}
 	}
 	return nil
+}
+
+// snakeCase turns protojson's lowerCamelCase JSON name back into the proto
+// field name the API uses: every proto field here is lower snake_case, for
+// which the mapping is exact.
+func snakeCase(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			b.WriteByte('_')
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // cleanDecodeDetail turns a protojson error into a sentence for callers.

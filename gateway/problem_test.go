@@ -173,3 +173,16 @@ func FuzzProblemFromError(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeViolationsNamesProtoFields(t *testing.T) {
+	for msg, want := range map[string]FieldError{
+		`proto: (line 1:16): invalid value for string field nationalId: 401234567`: {Field: "national_id", Reason: "invalid value"},
+		`proto: (line 1:11): invalid value for int64 field amount: "lots"`:         {Field: "amount", Reason: "invalid value"},
+		`proto: (line 1:2): unknown field "nationl_id"`:                            {Field: "nationl_id", Reason: "unknown field"},
+	} {
+		got := decodeViolations(msg)
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("decodeViolations(%q) = %+v; want [%+v]", msg, got, want)
+		}
+	}
+}

@@ -193,7 +193,7 @@ func runDevClock(ctx context.Context, now func() time.Time, args []string, looku
 		return fmt.Errorf("seed %s: %w", DemoClientID, err)
 	}
 
-	gw, err := gateway.New(gateway.Config{HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: devShutdownTimeout}, gateway.Deps{
+	gw, err := gateway.New(gateway.Config{HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: devShutdownTimeout, Issuer: url}, gateway.Deps{
 		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc, Now: now,
 		Backends: gateway.Backends{
 			Auth: conns[auth.Name], Notification: conns[notification.Name], Signature: conns["signature"],

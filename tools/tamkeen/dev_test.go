@@ -318,7 +318,9 @@ func startDevInProcess(t *testing.T) (url string, logs *syncBuffer) {
 func TestDevOneTraceIDFromGatewayToService(t *testing.T) {
 	url, logs := startDevInProcess(t)
 
-	req, err := http.NewRequest(http.MethodPost, url+"/v1/payments", strings.NewReader(`{"amount": "1500", "currency": "ILS"}`))
+	// A public route (no token needed) of an enabler that has not landed:
+	// it answers 501 after a real round trip over gRPC.
+	req, err := http.NewRequest(http.MethodGet, url+"/v1/public/search?q=%D8%AC%D9%88%D8%A7%D8%B2&lang=ar", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,10 +331,8 @@ func TestDevOneTraceIDFromGatewayToService(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	// The payment enabler has not landed: its operations answer 501, after
-	// a real round trip over gRPC.
 	if resp.StatusCode != http.StatusNotImplemented {
-		t.Fatalf("POST /v1/payments = %d; want 501 until the payment issue lands", resp.StatusCode)
+		t.Fatalf("GET /v1/public/search = %d; want 501 until the content issue lands", resp.StatusCode)
 	}
 
 	var gatewayTrace string
@@ -350,18 +350,18 @@ func TestDevOneTraceIDFromGatewayToService(t *testing.T) {
 	}
 	found := false
 	for _, l := range logLines(t, logs.String()) {
-		if l["service"] == "payment" && l["method"] == "/tamkeen.payment.v1.PaymentService/CreatePayment" {
+		if l["service"] == "content" && l["method"] == "/tamkeen.content.v1.ContentService/SearchPublicContent" {
 			found = true
 			if l["trace_id"] != gatewayTrace {
-				t.Errorf("payment service logged trace_id %v; gateway logged %s; want one trace", l["trace_id"], gatewayTrace)
+				t.Errorf("content service logged trace_id %v; gateway logged %s; want one trace", l["trace_id"], gatewayTrace)
 			}
 		}
 	}
 	if !found {
-		t.Errorf("the payment service logged no CreatePayment call; logs:\n%s", logs)
+		t.Errorf("the content service logged no SearchPublicContent call; logs:\n%s", logs)
 	}
-	if strings.Contains(logs.String(), "1500") {
-		t.Error("a request body value reached the logs")
+	if strings.Contains(logs.String(), "%D8%AC") || strings.Contains(logs.String(), "جواز") {
+		t.Error("the query string reached the logs")
 	}
 }
 
@@ -372,10 +372,11 @@ func TestDevErrorsAreProblemJSON(t *testing.T) {
 		status             int
 		field              string
 	}{
-		"bad field type":   {"POST", "/v1/payments", `{"amount": "lots"}`, 400, "amount"},
+		"bad field type":   {"POST", "/v1/citizens", `{"national_id": 401234567}`, 400, "national_id"},
 		"unknown field":    {"POST", "/v1/citizens", `{"nationl_id": "123"}`, 400, "nationl_id"},
 		"unknown route":    {"GET", "/v1/nothing-here", "", 404, ""},
-		"not implemented":  {"GET", "/v1/payments/pay_123", "", 501, ""},
+		"not implemented":  {"GET", "/v1/public/content/how-to-renew-a-passport?lang=ar", "", 501, ""},
+		"no token":         {"GET", "/v1/payments/pay_123", "", 401, ""},
 		"method not known": {"DELETE", "/v1/payments", "", 405, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
