@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tamkeen/tamkeen/services/payment/money"
 )
 
 // Ledger accounts. A department's revenue account is its split account
@@ -147,7 +149,7 @@ func SettlementPosting(ref, provider string, cur Currency, amount int64) Posting
 // each still holds of the payment (split minus refunded so far), so that a
 // full refund of the rest returns exactly every department's remainder and
 // no department is ever refunded more than it was credited.
-func RefundShares(amount int64, remaining []int64) []int64 { return Allocate(amount, remaining) }
+func RefundShares(amount int64, remaining []int64) []int64 { return money.Allocate(amount, remaining) }
 
 // Balance is an account's totals in one currency.
 type Balance struct {
