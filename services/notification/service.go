@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -24,6 +25,15 @@ type Config struct {
 	// StreamReplicas is the JetStream replica count of the service's
 	// event stream: 1 in development, 3 on a production cluster.
 	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
+	// SMSProvider names what SMS go out through: "none" (the service does
+	// not consume SMS commands; they wait in the work queue, up to its
+	// 15-minute MaxAge, until a provider is configured) or "devinbox"
+	// (dev mode only). Issue 4 adds smpp and http.
+	SMSProvider string `flag:"sms-provider" default:"none" usage:"SMS provider: none or devinbox (dev mode only)"`
+	// DevMode allows development-only components such as the dev inbox.
+	// Never set it in production: the dev inbox shows OTP codes to anyone
+	// who can reach it.
+	DevMode bool `flag:"dev-mode" usage:"allow development-only components (the dev inbox); never in production"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -31,6 +41,15 @@ func (c Config) Validate() error {
 	var p config.Problems
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
+	}
+	switch c.SMSProvider {
+	case ProviderNone:
+	case ProviderDevInbox:
+		if !c.DevMode {
+			p.Add("sms-provider", "devinbox is allowed only with --dev-mode")
+		}
+	default:
+		p.Addf("sms-provider", "%q is not none or devinbox", c.SMSProvider)
 	}
 	return p.Err()
 }
@@ -45,6 +64,11 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand supplies the randomness of ids; nil means crypto/rand.
+	Rand io.Reader
+	// SMSProvider, when set, is used whatever Config.SMSProvider says: for
+	// embedding the service and for tests of provider failures.
+	SMSProvider SMSProvider
 }
 
 // Service is the notification enabler.
@@ -54,7 +78,18 @@ type Service struct {
 	bus   *events.Bus
 	log   *slog.Logger
 	now   func() time.Time
+	rand  io.Reader
 	relay *events.Relay
+
+	// factory makes the events the service publishes.
+	factory events.Factory
+	// templates are the built-in templates.
+	templates templateSet
+	// sms is the SMS provider; nil when SMS commands are not consumed.
+	sms SMSProvider
+	// devInbox is set when SMS go to the dev inbox, whose table Run
+	// creates if `tamkeen dev` has not.
+	devInbox bool
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -74,20 +109,35 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{
-		cfg:   cfg,
-		db:    deps.DB,
-		bus:   deps.Bus,
-		log:   log,
-		now:   now,
-		relay: events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
-	}, nil
+	s := &Service{
+		cfg:       cfg,
+		db:        deps.DB,
+		bus:       deps.Bus,
+		log:       log,
+		now:       now,
+		rand:      deps.Rand,
+		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
+		factory:   events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: deps.Rand},
+		templates: newTemplateSet(BuiltinTemplates()),
+	}
+	switch {
+	case deps.SMSProvider != nil:
+		s.sms = deps.SMSProvider
+	case cfg.SMSProvider == ProviderDevInbox:
+		s.sms = NewDevInboxProvider(NewDevInbox(deps.DB, now))
+		s.devInbox = true
+	}
+	return s, nil
 }
 
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
 func Migrations() ([]store.MigrationSet, error) {
-	return []store.MigrationSet{events.Migrations}, nil
+	own, err := notificationMigrations()
+	if err != nil {
+		return nil, err
+	}
+	return []store.MigrationSet{own, events.Migrations}, nil
 }
 
 // Event subjects the service publishes.
@@ -133,12 +183,34 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	notificationv1.RegisterNotificationServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's streams and relays its outbox until ctx ends.
+// Run declares the service's streams, consumes the OTP lane when an SMS
+// provider is configured, and relays its outbox until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	for _, sc := range []events.StreamConfig{s.Stream(), s.CommandStream()} {
 		if err := s.bus.EnsureStream(ctx, sc); err != nil {
 			return fmt.Errorf("notification: %w", err)
 		}
+	}
+	if s.sms != nil {
+		if s.devInbox {
+			// Idempotent; lets the notification binary run in dev mode on
+			// its own, not only under `tamkeen dev`.
+			set, err := DevInboxMigrations()
+			if err == nil {
+				err = s.db.Migrate(ctx, set)
+			}
+			if err != nil {
+				return fmt.Errorf("notification: dev inbox: %w", err)
+			}
+		}
+		stop, err := s.consumeOTP(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		s.log.Info("notification: consuming the OTP lane", slog.String("sms_provider", s.sms.Name()))
+	} else {
+		s.log.Info("notification: no SMS provider configured; SMS commands wait in the work queue")
 	}
 	return s.relay.Run(ctx)
 }

@@ -1,0 +1,392 @@
+package notification
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tamkeen/tamkeen/libs/events"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+)
+
+// Command lanes: each has its own durable consumer, so an OTP never waits
+// behind the normal and bulk lanes (issue 4 adds those two).
+const (
+	// LaneOTP carries one-time codes and other urgent messages.
+	LaneOTP = "otp"
+)
+
+// SubjectOTPSMS is where the auth enabler publishes SendSms commands with
+// one-time codes (through its outbox). The command's ce-type is not
+// checked; SendSMSType is the one to use.
+const SubjectOTPSMS = CommandSubjectPrefix + LaneOTP + ".sms"
+
+// Event types.
+const (
+	// SendSMSType is the ce-type of a SendSms command.
+	SendSMSType = "tamkeen.notification.send_sms.v1"
+	// StatusChangedType is the ce-type of NotificationStatusChanged.
+	StatusChangedType = "tamkeen.notification.status_changed.v1"
+)
+
+// The OTP lane's consumer.
+const (
+	// otpConsumer is the durable name, shared by every replica.
+	otpConsumer = "notification-otp"
+	// otpMaxAckPending keeps few OTPs in flight per replica set, so that a
+	// slow provider holds up little and a crash strands little.
+	otpMaxAckPending = 16
+	// otpWorkers is how many OTPs one replica sends at once.
+	otpWorkers = 4
+	// otpMaxDeliver is a backstop; attempts are counted in the row and
+	// expiry ends retries long before it.
+	otpMaxDeliver = 50
+	// defaultOTPLife applies to an OTP command without an expire time: a
+	// code is useless after its 5-minute life.
+	defaultOTPLife = 5 * time.Minute
+	// maxSendAttempts bounds provider attempts per message.
+	maxSendAttempts = 5
+	// maxSMSSegments refuses a message that would be absurdly long (a
+	// personalisation value gone wrong); issue 4 makes it configurable.
+	maxSMSSegments = 10
+	// bookkeepingTimeout bounds recording a send's outcome, which goes on
+	// after the consumer is told to stop so a sent message is not left
+	// looking unsent.
+	bookkeepingTimeout = 10 * time.Second
+)
+
+// otpBackoff is the redelivery schedule after a temporary failure: short,
+// since an OTP is wanted now and expires in minutes.
+func otpBackoff() []time.Duration {
+	return []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}
+}
+
+// FieldError says which field of a command is wrong, without its value
+// (values are phone numbers and codes, which are never logged).
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+// Error is "<field>: <reason>".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// ValidE164 reports whether s is a phone number in E.164 form: "+", a
+// country code not starting with 0, and 8 to 15 digits in all.
+func ValidE164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// smsRequest is a validated, rendered SendSms command.
+type smsRequest struct {
+	cmd      *eventsv1.SendSms
+	lane     string
+	language string
+	send     string // the text to send, secrets included: memory only
+	stored   string // the text to keep, secrets redacted
+	length   SMSLength
+	expireAt time.Time
+}
+
+// prepareSMS validates cmd and renders its message. Its errors name
+// fields, never values.
+func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string) (smsRequest, error) {
+	if !ValidE164(cmd.GetPhoneNumber()) {
+		return smsRequest{}, &FieldError{Field: "phone_number", Reason: "not an E.164 number"}
+	}
+	lang := cmd.GetLanguage()
+	if lang == "" {
+		lang = LangArabic
+	}
+	t, err := s.templates.find(cmd.GetTemplateId(), ChannelSMS, lang)
+	if err != nil {
+		return smsRequest{}, &FieldError{Field: "template_id", Reason: fmt.Sprintf("no SMS template %q in language %q", cmd.GetTemplateId(), lang)}
+	}
+	send, stored, err := renderSMS(t, cmd.GetPersonalisation())
+	if err != nil {
+		return smsRequest{}, err
+	}
+	length := MeasureSMS(send)
+	if length.Segments > maxSMSSegments {
+		return smsRequest{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", length.Segments, maxSMSSegments)}
+	}
+	expireAt := ev.Time.Add(defaultOTPLife)
+	if cmd.GetExpireTime() != nil {
+		if err := cmd.GetExpireTime().CheckValid(); err != nil {
+			return smsRequest{}, &FieldError{Field: "expire_time", Reason: "not a valid timestamp"}
+		}
+		expireAt = cmd.GetExpireTime().AsTime()
+	}
+	return smsRequest{
+		cmd: cmd, lane: lane, language: lang, send: send, stored: stored, length: length,
+		expireAt: expireAt.UTC().Truncate(time.Microsecond),
+	}, nil
+}
+
+// consumeOTP starts the OTP lane's workers; stop ends them.
+func (s *Service) consumeOTP(ctx context.Context) (stop func(), err error) {
+	cfg := events.ConsumerConfig{
+		Stream:         s.CommandStream().Name,
+		Durable:        otpConsumer,
+		FilterSubjects: []string{CommandSubjectPrefix + LaneOTP + ".>"},
+		MaxAckPending:  otpMaxAckPending,
+		MaxDeliver:     otpMaxDeliver,
+		Backoff:        otpBackoff(),
+	}
+	var stops []func()
+	stopAll := func() {
+		for _, f := range stops {
+			f()
+		}
+	}
+	for range otpWorkers {
+		f, err := s.bus.Consume(ctx, cfg, s.smsHandler(LaneOTP))
+		if err != nil {
+			stopAll()
+			return nil, fmt.Errorf("notification: OTP lane: %w", err)
+		}
+		stops = append(stops, f)
+	}
+	return stopAll, nil
+}
+
+// smsHandler handles SendSms commands of one lane.
+func (s *Service) smsHandler(lane string) events.Handler {
+	return func(ctx context.Context, ev events.Event) error {
+		return s.handleSendSMS(ctx, ev, lane)
+	}
+}
+
+// handleSendSMS records the command once (ProcessOnce on its event id, the
+// row and its status event in one transaction), then sends it unless a
+// previous delivery already did. See the service documentation for what
+// happens when the process dies mid-send.
+func (s *Service) handleSendSMS(ctx context.Context, ev events.Event, lane string) error {
+	log := s.log.With(slog.String("event_id", ev.ID), slog.String("lane", lane))
+	var cmd eventsv1.SendSms
+	if err := ev.UnmarshalData(&cmd); err != nil {
+		log.Warn("notification: SMS command does not decode; dropped")
+		return events.Permanent(err)
+	}
+	req, err := s.prepareSMS(ev, &cmd, lane)
+	if err != nil {
+		log.Warn("notification: invalid SMS command; dropped", slog.String("err", err.Error()))
+		return events.Permanent(err)
+	}
+	n, err := s.recordSMS(ctx, ev, req)
+	if err != nil {
+		return err
+	}
+	return s.sendSMS(ctx, log.With(slog.String("notification_id", n.ID)), n, req)
+}
+
+// recordSMS writes the notification row for the command, or finds the one
+// an earlier delivery wrote.
+func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest) (Notification, error) {
+	now := s.nowUTC()
+	id, err := s.newID("ntf_")
+	if err != nil {
+		return Notification{}, err
+	}
+	n := Notification{
+		ID: id, EventID: ev.ID, CommandID: req.cmd.GetCommandId(), ClientID: req.cmd.GetClientId(),
+		Reference: req.cmd.GetReference(), Channel: ChannelSMS, Lane: req.lane,
+		TemplateID: req.cmd.GetTemplateId(), Language: req.language, Recipient: req.cmd.GetPhoneNumber(),
+		Body: req.stored, Encoding: req.length.Encoding, Segments: req.length.Segments,
+		Status: StatusCreated, submission: submissionNone,
+		ExpireAt: req.expireAt, CreatedAt: now, UpdatedAt: now,
+	}
+	if !now.Before(req.expireAt) {
+		// Never sent late: record it as failed, so the client can see why.
+		n.Status, n.FailureReason, n.CompletedAt = StatusTechnicalFailure, ReasonExpired, now
+	}
+	applied, err := events.ProcessOnce(ctx, s.db, otpConsumer, ev.ID, func(tx *sql.Tx) error {
+		if err := insertNotification(ctx, tx, n); err != nil {
+			return err
+		}
+		return s.enqueueStatus(ctx, tx, n)
+	})
+	if err != nil {
+		return Notification{}, fmt.Errorf("notification: record command %s: %w", ev.ID, err)
+	}
+	if applied {
+		s.relay.Kick()
+		return n, nil
+	}
+	n, err = getNotification(ctx, s.db, "event_id", ev.ID)
+	if err != nil {
+		return Notification{}, fmt.Errorf("notification: command %s was processed: %w", ev.ID, err)
+	}
+	return n, nil
+}
+
+// sendSMS hands n to the provider unless that already happened or must not
+// happen, and records the outcome.
+//
+// The send is bracketed by two writes: submission goes none → in_flight
+// (committed before the provider is called) and in_flight → accepted with
+// the provider's id after. A redelivery that finds in_flight cannot know
+// whether the provider got the message. With a provider that deduplicates
+// by reference (IdempotentSMSProvider) it sends again, which is safe; with
+// any other it records technical-failure/outcome-unknown and does not send:
+// for a one-time code, a second SMS costs money and confuses, while a lost
+// one costs the citizen a resend.
+func (s *Service) sendSMS(ctx context.Context, log *slog.Logger, n Notification, req smsRequest) error {
+	if n.final() || n.submission == submissionAccepted {
+		return nil
+	}
+	now := s.nowUTC()
+	switch {
+	case n.submission == submissionInFlight && !isIdempotent(s.sms):
+		log.Warn("notification: an earlier send was interrupted; not sending again", slog.String("provider", s.sms.Name()))
+		return s.fail(ctx, n, StatusTechnicalFailure, ReasonOutcomeUnknown)
+	case !now.Before(n.ExpireAt):
+		log.Info("notification: SMS expired before it could be sent")
+		return s.fail(ctx, n, StatusTechnicalFailure, ReasonExpired)
+	case n.Attempts >= maxSendAttempts:
+		log.Warn("notification: SMS send attempts exhausted", slog.Int("attempts", n.Attempts))
+		return s.fail(ctx, n, StatusTechnicalFailure, ReasonAttemptsExhausted)
+	}
+
+	// Claim the send.
+	claimed := n
+	claimed.submission, claimed.Attempts, claimed.UpdatedAt = submissionInFlight, n.Attempts+1, now
+	claimed.Status, claimed.Provider = StatusSending, s.sms.Name()
+	if err := s.transition(ctx, n, claimed); err != nil {
+		return err
+	}
+
+	pid, sendErr := s.sms.SendSMS(ctx, SMS{
+		To: n.Recipient, Body: req.send, Encoding: n.Encoding, Segments: n.Segments, Reference: n.ID,
+	})
+
+	// Record the outcome even if ctx ended meanwhile (shutdown): a message
+	// the provider took must not be left looking unsent.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
+	now = s.nowUTC()
+	next := claimed
+	next.UpdatedAt = now
+	switch {
+	case sendErr == nil:
+		next.submission, next.ProviderMessageID, next.SentAt = submissionAccepted, pid, now
+		if deliversOnSubmit(s.sms) {
+			next.Status, next.CompletedAt = StatusDelivered, now
+		}
+		if err := s.transition(bctx, claimed, next); err != nil {
+			return err
+		}
+		log.Info("notification: SMS sent", slog.String("provider", s.sms.Name()), slog.String("status", next.Status),
+			slog.Int("segments", n.Segments), slog.String("encoding", string(n.Encoding)), slog.Int("attempt", next.Attempts))
+		return nil
+	case errors.Is(sendErr, ErrPermanentSend):
+		log.Warn("notification: provider refused the SMS", slog.String("provider", s.sms.Name()))
+		return s.fail(bctx, claimed, StatusPermanentFailure, ReasonProviderRefused)
+	default:
+		// Not taken: release the claim so the redelivery sends it. The
+		// public status stays sending; it never goes backwards.
+		next.submission = submissionNone
+		if err := s.transition(bctx, claimed, next); err != nil {
+			return err
+		}
+		return fmt.Errorf("notification: send %s (attempt %d) through %s: %w", n.ID, next.Attempts, s.sms.Name(), sendErr)
+	}
+}
+
+// fail moves n to a final failure status.
+func (s *Service) fail(ctx context.Context, n Notification, status, reason string) error {
+	next := n
+	next.Status, next.FailureReason = status, reason
+	next.UpdatedAt = s.nowUTC()
+	next.CompletedAt = next.UpdatedAt
+	return s.transition(ctx, n, next)
+}
+
+// errConcurrentChange means another handler changed the row first; the
+// command is redelivered and looks again.
+var errConcurrentChange = errors.New("notification: changed concurrently")
+
+// transition writes next over from, with a status event when the status
+// changes, in one transaction.
+func (s *Service) transition(ctx context.Context, from, next Notification) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		ok, err := updateNotification(ctx, tx, next, from.submission, from.Attempts)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errConcurrentChange
+		}
+		if next.Status == from.Status {
+			return nil
+		}
+		return s.enqueueStatus(ctx, tx, next)
+	})
+	if err != nil {
+		return fmt.Errorf("notification: %s: %w", from.ID, err)
+	}
+	if next.Status != from.Status {
+		s.relay.Kick()
+	}
+	return nil
+}
+
+// enqueueStatus writes n's NotificationStatusChanged event to the outbox.
+func (s *Service) enqueueStatus(ctx context.Context, tx *sql.Tx, n Notification) error {
+	ev, err := s.factory.New(StatusChangedType, &eventsv1.NotificationStatusChanged{
+		NotificationId: n.ID, ClientId: n.ClientID, Reference: n.Reference, Channel: n.Channel,
+		Status: n.Status, Segments: int32(n.Segments), Time: timestamppb.New(n.UpdatedAt),
+	})
+	if err != nil {
+		return err
+	}
+	ev.Subject = n.ID
+	return events.Enqueue(ctx, tx, SubjectStatusChanged, ev)
+}
+
+// isIdempotent reports whether p deduplicates sends by reference.
+func isIdempotent(p SMSProvider) bool {
+	ip, ok := p.(IdempotentSMSProvider)
+	return ok && ip.IdempotentByReference()
+}
+
+// deliversOnSubmit reports whether a message p accepts counts as
+// delivered (the dev inbox), rather than waiting for a receipt.
+func deliversOnSubmit(p SMSProvider) bool {
+	d, ok := p.(interface{ DeliveredOnSubmit() bool })
+	return ok && d.DeliveredOnSubmit()
+}
+
+// nowUTC is the clock in UTC at the precision both engines keep.
+func (s *Service) nowUTC() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// newID returns prefix followed by 128 random bits.
+func (s *Service) newID(prefix string) (string, error) {
+	r := s.rand
+	if r == nil {
+		r = rand.Reader
+	}
+	var b [16]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("notification: id: %w", err)
+	}
+	return prefix + hex.EncodeToString(b[:]), nil
+}
