@@ -154,15 +154,16 @@ func nationalID(prefix string) string {
 	panic("no check digit for " + prefix)
 }
 
-const (
-	testPhone    = "+970599123456"
-	testPassword = "zaytoun-olive-2026"
-)
+const testPassword = "zaytoun-olive-2026"
 
-// registration is a valid registration for national ID prefix p.
+// phoneOf is a Jawwal number made of the last 7 digits of prefix.
+func phoneOf(prefix string) string { return "+97059" + prefix[1:8] }
+
+// registration is a valid registration for national ID prefix p (8
+// digits), with a phone number of its own.
 func registration(p string) Registration {
 	return Registration{
-		NationalID: nationalID(p), PhoneNumber: testPhone, Password: testPassword,
+		NationalID: nationalID(p), PhoneNumber: phoneOf(p), Password: testPassword,
 		GivenName: "ليلى", FamilyName: "Haddad", PreferredLanguage: "ar",
 	}
 }
@@ -199,12 +200,13 @@ func (e *testEnv) principal(t testing.TB, access string) Principal {
 	return p
 }
 
-// stepUpSMS runs an SMS step-up for the citizen of pair and returns the
-// loa2 pair.
+// stepUpSMS waits out the SMS cool-down, runs an SMS step-up for the
+// citizen of pair and returns the loa2 pair.
 func (e *testEnv) stepUpSMS(t testing.TB, pair TokenPair) TokenPair {
 	t.Helper()
 	ctx := context.Background()
 	p := e.principal(t, pair.AccessToken)
+	e.clock.Advance(e.svc.cfg.SMSResendCooldown) // past the cool-down of the last SMS
 	ch, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
 	if err != nil {
 		t.Fatalf("CreateOtpChallenge(sms): %v", err)

@@ -294,6 +294,7 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (Principal,
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(verifyLeeway),
 		jwt.WithTimeFunc(s.now),
+		jwt.WithStrictDecoding(),
 	)
 	var c jwks.Claims
 	var keyErr error
