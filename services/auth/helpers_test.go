@@ -126,22 +126,22 @@ func (e *testEnv) nextSMS(t testing.TB) *eventsv1.SendSms {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for msg := range batch.Messages() {
-		ev, err := events.FromMessage(msg.Headers(), msg.Data())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cmd eventsv1.SendSms
-		if err := ev.UnmarshalData(&cmd); err != nil {
-			t.Fatal(err)
-		}
-		if err := msg.Ack(); err != nil {
-			t.Fatal(err)
-		}
-		return &cmd
+	msg, ok := <-batch.Messages()
+	if !ok {
+		t.Fatalf("no SMS command on %s: %v", SubjectOTPSMS, batch.Error())
 	}
-	t.Fatalf("no SMS command on %s: %v", SubjectOTPSMS, batch.Error())
-	return nil
+	ev, err := events.FromMessage(msg.Headers(), msg.Data())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd eventsv1.SendSms
+	if err := ev.UnmarshalData(&cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := msg.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	return &cmd
 }
 
 // nationalID completes an 8-digit prefix with its check digit.
