@@ -5,4 +5,61 @@
 // background work (the outbox relay, consumers, schedulers) with Run;
 // cmd/notification/main.go only loads configuration and wires. `tamkeen dev`
 // composes the same constructor in one process.
+//
+// # Files
+//
+//   - sms.go: GSM 03.38 / UCS-2 detection, segment counting and splitting
+//     (domain, no I/O).
+//   - template.go: built-in templates and the ((placeholder)) renderer.
+//   - provider.go: the SMSProvider interface and the dev inbox provider.
+//   - lane.go: the command lanes' consumers and the send state machine.
+//   - store.go, migrations/notification: the notifications table.
+//   - devinbox.go, migrations/devinbox: the dev inbox (dev mode only).
+//
+// # The OTP lane
+//
+// The auth enabler publishes eventsv1.SendSms commands (template
+// "tamkeen:otp", personalisation {"code": "…"}) through its outbox on
+// SubjectOTPSMS, in the work-queue stream NOTIFICATION_COMMANDS (MaxAge 15
+// minutes, so codes do not linger). The durable consumer "notification-otp"
+// reads only tamkeen.notification.cmd.otp.>, so an OTP never waits behind
+// the normal and bulk lanes. With Config.SMSProvider "none" nothing consumes
+// it and commands wait, up to the stream's MaxAge, for a provider.
+//
+// For each command the handler:
+//
+//  1. decodes and validates it (E.164 phone, known template and language,
+//     every placeholder given, at most 10 segments); a bad command is
+//     terminated (events.Permanent) and logged by field name only;
+//  2. in one transaction, via events.ProcessOnce keyed by the command's
+//     event id, writes a notifications row (status created, or
+//     technical-failure/expired when the command's expire time has passed,
+//     in which case nothing is sent) and a NotificationStatusChanged event
+//     to the outbox. The row's body has the code redacted: the code exists
+//     only in the command stream and in memory while sending;
+//  3. claims the send (submission none → in_flight, status sending, one
+//     more attempt) in a committed transaction, calls the provider, then
+//     records the outcome (in_flight → accepted with the provider's id;
+//     status delivered for the dev inbox, sending until a receipt for real
+//     providers), each status change with its event.
+//
+// A temporary provider error releases the claim and the command is
+// redelivered with a short back-off (1, 2, 4, 8, 15 s) until it succeeds,
+// expires, or uses its 5 attempts (technical-failure). A permanent one
+// (ErrPermanentSend) ends in permanent-failure.
+//
+// Redelivery and the send window: a redelivered command finds its row and
+// does only what is left. If it finds the claim in_flight, the process died
+// (or lost the database) between handing the message to the provider and
+// recording the outcome, and nobody knows whether it went out. Through a
+// provider that deduplicates by SMS.Reference (IdempotentSMSProvider; the
+// dev inbox does) it sends again, which is safe. Through any other it does
+// not send again and records technical-failure/outcome-unknown: for a
+// one-time code a duplicate SMS costs money and confuses the citizen, while
+// a lost one costs a resend, which auth offers. So the lane is at most once
+// inside that window. An error returned by SendSMS is taken to mean the
+// message was not accepted and is retried; a provider that cannot know
+// (a connection lost after submit_sm, before its response) is the window
+// issue 4's SMPP provider documents. Logs name notification and event ids,
+// never phone numbers, codes or bodies.
 package notification
