@@ -32,7 +32,7 @@ const SubjectOTPSMS = CommandSubjectPrefix + LaneOTP + ".sms"
 // Event types.
 const (
 	// SendSMSType is the ce-type of a SendSms command.
-	SendSMSType = "tamkeen.notification.send_sms.v1"
+	SendSMSType = "tamkeen.notification.cmd.send_sms.v1"
 	// StatusChangedType is the ce-type of NotificationStatusChanged.
 	StatusChangedType = "tamkeen.notification.status_changed.v1"
 )
