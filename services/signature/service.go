@@ -2,15 +2,26 @@ package signature
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
 )
@@ -18,11 +29,60 @@ import (
 // Name is the enabler's name: its event source, stream and log name.
 const Name = "signature"
 
+// MaxDocumentBytes is the largest document the enabler signs or validates.
+const MaxDocumentBytes = 20 << 20
+
 // Config is the signature enabler's own configuration.
 type Config struct {
 	// StreamReplicas is the JetStream replica count of the service's
 	// event stream: 1 in development, 3 on a production cluster.
 	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
+
+	// KeyEncryptionKey (base64 of 32 bytes) seals the CA's and the
+	// credentials' private keys at rest (AES-256-GCM) and keys the HMAC of
+	// SAD secrets.
+	KeyEncryptionKey string `flag:"key-encryption-key" secret:"true" required:"true" usage:"base64 of 32 random bytes that seal private keys at rest (openssl rand -base64 32)"`
+	// Issuer is the iss of the access tokens the service accepts.
+	Issuer string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"token issuer: the gateway's public base URL"`
+	// JWKSURL is where the issuer's keys are; empty means
+	// <issuer>/.well-known/jwks.json.
+	JWKSURL string `flag:"jwks-url" usage:"JWKS URL of the token issuer (default <issuer>/.well-known/jwks.json)"`
+	// Audience is the aud the tokens must carry.
+	Audience string `flag:"audience" default:"tamkeen" usage:"token audience"`
+	// PublicURL is the base of the PKI URLs written into certificates
+	// (AIA caIssuers and OCSP, CRL distribution point); empty means Issuer.
+	PublicURL string `flag:"pki-public-url" usage:"base URL of /v1/signing/ca, /crl and /ocsp in certificates (default the issuer)"`
+	// Organization and Country name the CA and the seals.
+	Organization string `flag:"pki-organization" default:"Tamkeen" usage:"organisation (O) of the CA certificates"`
+	Country      string `flag:"pki-country" default:"PS" usage:"country (C) of the CA and signing certificates"`
+	// CertificatePolicies are the policy OIDs of signing certificates.
+	CertificatePolicies string `flag:"certificate-policies" default:"2.999.1.1" usage:"comma-separated policy OIDs of signing certificates"`
+	// TSAPolicy is the policy OID of time-stamps.
+	TSAPolicy string `flag:"tsa-policy" default:"2.999.1.2" usage:"TSA policy OID (RFC 3161 reqPolicy/policy)"`
+	// TSAAccuracy is the accuracy the TSA states.
+	TSAAccuracy time.Duration `flag:"tsa-accuracy" default:"1s" usage:"accuracy stated in time-stamps"`
+	// CredentialValidity is the life of a signing certificate.
+	CredentialValidity time.Duration `flag:"credential-validity" default:"17520h" usage:"validity of citizens' signing certificates"`
+	// SADTTL is the life of a signature activation token.
+	SADTTL time.Duration `flag:"sad-ttl" default:"5m" usage:"life of a signature activation token (SAD)"`
+	// StepUpMaxAge is how recent the loa2 authentication must be to issue
+	// and revoke a credential and to authorise a signature.
+	StepUpMaxAge time.Duration `flag:"step-up-max-age" default:"300s" usage:"how recent the loa2 step-up must be for credentials and SADs"`
+	// AllowSelfProofed lets citizens whose identity was not proofed in
+	// person obtain a credential (development, pilots).
+	AllowSelfProofed bool `flag:"allow-self-proofed" default:"false" usage:"issue credentials to self-registered citizens (not proofed in person)"`
+	// PKIAutoInit creates the CA on first use when the database has none
+	// (development only; production runs tamkeen pki init).
+	PKIAutoInit bool `flag:"pki-auto-init" default:"false" usage:"create the CA on first use when there is none (development only)"`
+	// CRLRefresh is how often the CRL is re-issued; CRLValidity is its
+	// nextUpdate distance.
+	CRLRefresh  time.Duration `flag:"crl-refresh" default:"1h" usage:"how often the CRL is re-issued without revocations"`
+	CRLValidity time.Duration `flag:"crl-validity" default:"24h" usage:"how long a CRL is valid (nextUpdate)"`
+	// PKCS11Module, PKCS11Token and PKCS11PIN reach the HSM that holds the
+	// CA keys in the pkcs11 key store.
+	PKCS11Module string `flag:"pkcs11-module" usage:"PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so"`
+	PKCS11Token  string `flag:"pkcs11-token" usage:"PKCS#11 token label"`
+	PKCS11PIN    string `flag:"pkcs11-pin" secret:"true" usage:"PKCS#11 user PIN"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -31,7 +91,73 @@ func (c Config) Validate() error {
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
 	}
+	if c.KeyEncryptionKey == "" {
+		p.Add("key-encryption-key", "required (base64 of 32 random bytes, e.g. openssl rand -base64 32)")
+	} else if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
+		p.Add("key-encryption-key", strings.TrimPrefix(err.Error(), "signature: "))
+	}
+	checkURL := func(flag, v string, required bool) {
+		if v == "" && !required {
+			return
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.Addf(flag, "%q is not an http(s) URL", v)
+		}
+	}
+	checkURL("issuer", c.Issuer, true)
+	checkURL("jwks-url", c.JWKSURL, false)
+	checkURL("pki-public-url", c.PublicURL, false)
+	if c.Audience == "" {
+		p.Add("audience", "must not be empty")
+	}
+	if strings.TrimSpace(c.Organization) == "" {
+		p.Add("pki-organization", "must not be empty")
+	}
+	if len(c.Country) != 2 {
+		p.Add("pki-country", "must be a two-letter ISO 3166 code")
+	}
+	if _, err := parseOIDs(c.CertificatePolicies); err != nil {
+		p.Add("certificate-policies", err.Error())
+	}
+	if _, err := parseOID(c.TSAPolicy); err != nil {
+		p.Add("tsa-policy", err.Error())
+	}
+	if c.TSAAccuracy < 0 || c.TSAAccuracy > time.Minute {
+		p.Add("tsa-accuracy", "must be between 0 and 1m")
+	}
+	if c.CredentialValidity < time.Hour {
+		p.Add("credential-validity", "must be at least 1h")
+	}
+	if c.SADTTL <= 0 || c.SADTTL > 15*time.Minute {
+		p.Add("sad-ttl", "must be between 0 and 15m")
+	}
+	if c.StepUpMaxAge <= 0 {
+		p.Add("step-up-max-age", "must be positive")
+	}
+	if c.CRLRefresh <= 0 {
+		p.Add("crl-refresh", "must be positive")
+	}
+	if c.CRLValidity <= c.CRLRefresh {
+		p.Add("crl-validity", "must be longer than crl-refresh")
+	}
 	return p.Err()
+}
+
+// pkiURLs are the URLs written into certificates.
+type pkiURLs struct{ ca, crl, ocsp string }
+
+func (c Config) pkiURLs() pkiURLs {
+	base := c.PublicURL
+	if base == "" {
+		base = c.Issuer
+	}
+	base = strings.TrimRight(base, "/")
+	return pkiURLs{ca: base + "/v1/signing/ca", crl: base + "/v1/signing/crl", ocsp: base + "/v1/signing/ocsp"}
+}
+
+// hsmConfig is the PKCS#11 part of the configuration.
+func (c Config) hsmConfig() HSMConfig {
+	return HSMConfig{Module: c.PKCS11Module, TokenLabel: c.PKCS11Token, PIN: c.PKCS11PIN}
 }
 
 // Deps are what the service needs from the process that hosts it.
@@ -44,16 +170,36 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand is the source of keys, serials and SADs; nil means crypto/rand.
+	Rand io.Reader
+	// Tokens verifies bearer tokens; nil builds a JWKS verifier from the
+	// configuration.
+	Tokens TokenVerifier
+}
+
+// TokenVerifier checks an access token and returns its claims;
+// *jwks.Verifier is one.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*jwks.Claims, error)
 }
 
 // Service is the signature enabler.
 type Service struct {
-	cfg   Config
-	db    *store.DB
-	bus   *events.Bus
-	log   *slog.Logger
-	now   func() time.Time
-	relay *events.Relay
+	cfg     Config
+	db      *store.DB
+	bus     *events.Bus
+	log     *slog.Logger
+	now     func() time.Time
+	rand    io.Reader
+	relay   *events.Relay
+	seal    *sealer
+	tokens  TokenVerifier
+	factory events.Factory
+	serials *serialAllocator
+
+	authMu    sync.Mutex
+	authority *authority
+	crlMu     sync.Mutex
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -73,20 +219,56 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
+	rnd := deps.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	seal, err := newSealer(cfg.KeyEncryptionKey, rnd)
+	if err != nil {
+		return nil, err
+	}
+	tokens := deps.Tokens
+	if tokens == nil {
+		jwksURL := cfg.JWKSURL
+		if jwksURL == "" {
+			jwksURL = strings.TrimRight(cfg.Issuer, "/") + "/.well-known/jwks.json"
+		}
+		v, err := jwks.New(jwks.Options{JWKSURL: jwksURL, Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Now: now, Type: "at+jwt"})
+		if err != nil {
+			return nil, fmt.Errorf("signature: %w", err)
+		}
+		tokens = v
+	}
 	return &Service{
-		cfg:   cfg,
-		db:    deps.DB,
-		bus:   deps.Bus,
-		log:   log,
-		now:   now,
-		relay: events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
+		cfg:     cfg,
+		db:      deps.DB,
+		bus:     deps.Bus,
+		log:     log,
+		now:     now,
+		rand:    rnd,
+		relay:   events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
+		seal:    seal,
+		tokens:  tokens,
+		factory: events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
+		serials: &serialAllocator{db: deps.DB, name: "tsa_serial", block: 100},
 	}, nil
 }
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
 
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
 func Migrations() ([]store.MigrationSet, error) {
-	return []store.MigrationSet{events.Migrations}, nil
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	own, err := store.LoadMigrations(Name, sub)
+	if err != nil {
+		return nil, err
+	}
+	return []store.MigrationSet{own, events.Migrations}, nil
 }
 
 // Stream is the JetStream stream the service's events go to.
@@ -103,10 +285,52 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	signaturev1.RegisterSignatureServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's stream and relays its outbox until ctx ends.
+// Run declares the service's stream, relays its outbox, keeps the CRL fresh
+// and learns citizens' proofing levels from the auth enabler until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
 		return fmt.Errorf("signature: %w", err)
 	}
-	return s.relay.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.relay.Run(gctx) })
+	g.Go(func() error { return s.refreshCRLs(gctx) })
+	g.Go(func() error { return s.consumeProofing(gctx) })
+	return g.Wait()
+}
+
+// ca returns the loaded CA, loading it (or with pki-auto-init creating it)
+// on first use.
+func (s *Service) ca(ctx context.Context) (*authority, error) {
+	s.authMu.Lock()
+	defer s.authMu.Unlock()
+	if s.authority != nil {
+		return s.authority, nil
+	}
+	a, err := loadAuthority(ctx, s.db, s.seal, s.cfg.hsmConfig())
+	if errors.Is(err, ErrNoPKI) && s.cfg.PKIAutoInit {
+		s.log.WarnContext(ctx, "creating a new CA because pki-auto-init is on (development only)")
+		_, ierr := InitPKI(ctx, s.db, s.cfg, PKIOptions{Rand: s.rand, Now: s.now})
+		if ierr != nil && !errors.Is(ierr, ErrPKIExists) {
+			return nil, ierr
+		}
+		a, err = loadAuthority(ctx, s.db, s.seal, s.cfg.hsmConfig())
+	}
+	if err != nil {
+		if errors.Is(err, ErrNoPKI) {
+			return nil, fmt.Errorf("%w: %w", ErrNoPKI, rpcerr.ErrFailedPrecondition)
+		}
+		return nil, err
+	}
+	s.authority = a
+	return a, nil
+}
+
+// tsa returns the time-stamping authority of the loaded CA.
+func (s *Service) tsa(ctx context.Context) (*tsaIssuer, error) {
+	a, err := s.ca(ctx)
+	if err != nil {
+		return nil, err
+	}
+	policy, _ := parseOID(s.cfg.TSAPolicy)
+	return &tsaIssuer{cert: a.tsa, chain: []*x509.Certificate{a.issuing}, key: a.tsaKey, policy: policy, accuracy: s.cfg.TSAAccuracy, serials: s.serials}, nil
 }

@@ -1,0 +1,369 @@
+package signature
+
+import (
+	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"database/sql"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+)
+
+// Credential statuses.
+const (
+	StatusActive  = "active"
+	StatusRevoked = "revoked"
+)
+
+// Owner kinds.
+const (
+	ownerCitizen      = "citizen"
+	ownerOrganisation = "organisation"
+)
+
+// proofingInPerson is the auth enabler's level for an identity checked by a
+// ministry in person.
+const proofingInPerson = "in_person"
+
+// Credential is a signing key and its certificate.
+type Credential struct {
+	ID               string
+	Owner            string
+	OwnerKind        string
+	Status           string
+	KeyAlgorithm     string
+	Certificate      *x509.Certificate
+	Serial           string // hex, lower case
+	Subject          string
+	Description      string
+	NotBefore        time.Time
+	NotAfter         time.Time
+	CreatedAt        time.Time
+	RevokedAt        time.Time
+	RevocationReason string
+	sealedKey        []byte
+}
+
+// CredentialRequest is what CreateCredential needs beyond the caller.
+type CredentialRequest struct {
+	KeyAlgorithm     string
+	Description      string
+	GivenName        string
+	FamilyName       string
+	NationalID       string
+	OrganizationName string
+}
+
+var nationalIDPattern = regexp.MustCompile(`^[0-9]{6,12}$`)
+
+// revocationReasons maps the API's reasons to RFC 5280 CRLReason codes.
+var revocationReasons = map[string]int{
+	"unspecified":            0,
+	"key_compromise":         1,
+	"affiliation_changed":    3,
+	"superseded":             4,
+	"cessation_of_operation": 5,
+	"privilege_withdrawn":    9,
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns prefix followed by 128 random bits.
+func newID(r io.Reader, prefix string) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", err
+	}
+	return prefix + idEncoding.EncodeToString(b[:]), nil
+}
+
+// cleanName checks a name part for the certificate subject.
+func cleanName(field, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return "", &rpcerr.FieldError{Field: field, Reason: "required"}
+	case !utf8.ValidString(v) || utf8.RuneCountInString(v) > 64:
+		return "", &rpcerr.FieldError{Field: field, Reason: "must be valid UTF-8 of at most 64 characters"}
+	case strings.ContainsAny(v, "\x00\r\n"):
+		return "", &rpcerr.FieldError{Field: field, Reason: "must not contain control characters"}
+	}
+	return v, nil
+}
+
+// subjectFor builds the certificate subject: for a citizen the name and
+// serialNumber=PNOPS-<national id> (ETSI EN 319 412-1 semantics
+// identifier), taking identity from the token's claims when present.
+func (s *Service) subjectFor(p *principal, req CredentialRequest) (pkix.Name, string, error) {
+	if !p.isCitizen() {
+		org := req.OrganizationName
+		if org == "" {
+			org = p.clientID
+		}
+		org, err := cleanName("organization_name", org)
+		if err != nil {
+			return pkix.Name{}, "", err
+		}
+		return pkix.Name{
+			CommonName: org, Organization: []string{s.cfg.Organization}, Country: []string{s.cfg.Country},
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: oidOrganizationIdent, Value: "NTRPS-" + p.clientID}},
+		}, ownerOrganisation, nil
+	}
+	pick := func(field, claim, given string) (string, error) {
+		claim, given = strings.TrimSpace(claim), strings.TrimSpace(given)
+		if claim != "" && given != "" && claim != given {
+			return "", &rpcerr.FieldError{Field: field, Reason: "does not match the identity in the access token"}
+		}
+		if claim != "" {
+			return claim, nil
+		}
+		return given, nil
+	}
+	var errs []error
+	gn, err := pick("given_name", p.givenName, req.GivenName)
+	if err == nil {
+		gn, err = cleanName("given_name", gn)
+	}
+	errs = append(errs, err)
+	fn, err := pick("family_name", p.familyName, req.FamilyName)
+	if err == nil {
+		fn, err = cleanName("family_name", fn)
+	}
+	errs = append(errs, err)
+	nid, err := pick("national_id", p.nationalID, req.NationalID)
+	if err == nil && !nationalIDPattern.MatchString(nid) {
+		err = &rpcerr.FieldError{Field: "national_id", Reason: "must be 6 to 12 digits"}
+	}
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return pkix.Name{}, "", err
+	}
+	return pkix.Name{
+		CommonName:   gn + " " + fn,
+		SerialNumber: "PNOPS-" + nid,
+		Country:      []string{s.cfg.Country},
+		ExtraNames: []pkix.AttributeTypeAndValue{
+			{Type: oidGivenName, Value: gn},
+			{Type: oidSurname, Value: fn},
+		},
+	}, ownerCitizen, nil
+}
+
+// checkProofing refuses citizens not proofed in person unless
+// allow-self-proofed is on. The level comes from the token's
+// proofing_level claim or from the auth enabler's events.
+func (s *Service) checkProofing(ctx context.Context, p *principal) error {
+	if !p.isCitizen() || s.cfg.AllowSelfProofed {
+		return nil
+	}
+	level := p.proofingLevel
+	if level == "" {
+		err := s.db.QueryRowContext(ctx, `SELECT proofing_level FROM citizen_proofing WHERE citizen_id = $1`, p.citizenID).Scan(&level)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	if level != proofingInPerson {
+		return fmt.Errorf("a signing credential needs an identity proofed in person at a ministry: %w", rpcerr.ErrFailedPrecondition)
+	}
+	return nil
+}
+
+// CreateCredential generates a key pair and issues its signing certificate.
+func (s *Service) createCredential(ctx context.Context, p *principal, req CredentialRequest) (*Credential, error) {
+	alg := req.KeyAlgorithm
+	if alg == "" {
+		alg = AlgECDSAP256
+	}
+	if alg != AlgECDSAP256 && alg != AlgRSA3072 {
+		return nil, &rpcerr.FieldError{Field: "key_algorithm", Reason: `must be "ecdsa-p256" or "rsa-3072"`}
+	}
+	if utf8.RuneCountInString(req.Description) > 200 || !utf8.ValidString(req.Description) {
+		return nil, &rpcerr.FieldError{Field: "description", Reason: "must be valid UTF-8 of at most 200 characters"}
+	}
+	subject, kind, err := s.subjectFor(p, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkProofing(ctx, p); err != nil {
+		return nil, err
+	}
+	a, err := s.ca(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := generateKey(alg, s.rand)
+	if err != nil {
+		return nil, err
+	}
+	id, err := newID(s.rand, "cred_")
+	if err != nil {
+		return nil, err
+	}
+	policies, _ := parseOIDs(s.cfg.CertificatePolicies)
+	urls := s.cfg.pkiURLs()
+	now := s.now().UTC().Truncate(time.Second)
+	notAfter := now.Add(s.cfg.CredentialValidity)
+	if notAfter.After(a.issuing.NotAfter) {
+		notAfter = a.issuing.NotAfter
+	}
+	tmpl := &x509.Certificate{
+		Subject:               subject,
+		NotBefore:             now.Add(-time.Minute),
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		BasicConstraintsValid: true,
+		PolicyIdentifiers:     policies,
+		OCSPServer:            []string{urls.ocsp},
+		IssuingCertificateURL: []string{urls.ca},
+		CRLDistributionPoints: []string{urls.crl},
+	}
+	cert, err := issueCert(s.rand, tmpl, a.issuing, key.Public(), a.issuingKey)
+	if err != nil {
+		return nil, fmt.Errorf("issue certificate: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.seal.seal(der, "credential/"+id)
+	if err != nil {
+		return nil, err
+	}
+	c := &Credential{
+		ID: id, Owner: p.owner(), OwnerKind: kind, Status: StatusActive, KeyAlgorithm: alg,
+		Certificate: cert, Serial: serialHex(cert), Subject: cert.Subject.String(), Description: req.Description,
+		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), CreatedAt: now, sealedKey: sealed,
+	}
+	ev, err := s.factory.New("tamkeen.signature.credential_issued.v1", &eventsv1.CredentialIssued{
+		CredentialId: id, CitizenId: p.citizenID, SerialNumber: c.Serial, Time: timestamppb.New(now),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ev.Subject = id
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := insertCredential(ctx, tx, c); err != nil {
+			return err
+		}
+		return events.Enqueue(ctx, tx, events.Subject(Name, "credential_issued"), ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.relay.Kick()
+	return c, nil
+}
+
+// serialHex is the certificate serial in lower-case hex.
+func serialHex(c *x509.Certificate) string { return hex.EncodeToString(c.SerialNumber.Bytes()) }
+
+// getCredential returns the caller's credential id.
+func (s *Service) getCredential(ctx context.Context, p *principal, id string) (*Credential, error) {
+	c, err := loadCredential(ctx, s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Owner != p.owner() {
+		// Someone else's credential is reported as missing, not as forbidden.
+		return nil, fmt.Errorf("credential %s: %w", id, rpcerr.ErrNotFound)
+	}
+	return c, nil
+}
+
+// revokeCredential revokes a credential: by its owner, or by a client with
+// ScopeAdmin. The CRL is re-issued at once.
+func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason string) (*Credential, error) {
+	if reason == "" {
+		reason = "unspecified"
+	}
+	if _, ok := revocationReasons[reason]; !ok {
+		return nil, &rpcerr.FieldError{Field: "reason", Reason: "must be one of unspecified, key_compromise, affiliation_changed, superseded, cessation_of_operation, privilege_withdrawn"}
+	}
+	var c *Credential
+	var err error
+	if !p.isCitizen() && p.hasScope(ScopeAdmin) {
+		c, err = loadCredential(ctx, s.db, id)
+	} else {
+		c, err = s.getCredential(ctx, p, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == StatusRevoked {
+		return nil, fmt.Errorf("credential %s is already revoked: %w", id, rpcerr.ErrFailedPrecondition)
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	ev, err := s.factory.New("tamkeen.signature.credential_revoked.v1", &eventsv1.CredentialRevoked{
+		CredentialId: id, CitizenId: strings.TrimPrefix(c.Owner, "client:"), Reason: reason, Time: timestamppb.New(now),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ev.Subject = id
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE credentials SET status = $1, revoked_at = $2, revocation_reason = $3, revoked_by = $4
+			WHERE id = $5 AND status = $6`, StatusRevoked, now, reason, p.owner(), id, StatusActive)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("credential %s is already revoked: %w", id, rpcerr.ErrFailedPrecondition)
+		}
+		return events.Enqueue(ctx, tx, events.Subject(Name, "credential_revoked"), ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.relay.Kick()
+	if _, err := s.issueCRL(ctx); err != nil {
+		// The revocation stands; the scheduled refresh will publish it.
+		s.log.ErrorContext(ctx, "re-issue CRL after revocation", "error", err)
+	}
+	c.Status, c.RevokedAt, c.RevocationReason = StatusRevoked, now, reason
+	return c, nil
+}
+
+// listCredentials pages through the caller's credentials, oldest first.
+// The page token is the last id of the previous page.
+func (s *Service) listCredentials(ctx context.Context, p *principal, pageSize int, pageToken string) ([]*Credential, string, error) {
+	if pageSize <= 0 || pageSize > 100 {
+		pageSize = 50
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+credentialColumns+` FROM credentials
+		WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3`, p.owner(), pageToken, pageSize+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []*Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > pageSize {
+		out = out[:pageSize]
+		next = out[pageSize-1].ID
+	}
+	return out, next, nil
+}

@@ -1,0 +1,86 @@
+package signature
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/tamkeen/tamkeen/libs/events"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+)
+
+// Events the service publishes, through the outbox, on the SIGNATURE
+// stream: tamkeen.signature.credential_issued (CredentialIssued),
+// tamkeen.signature.credential_revoked (CredentialRevoked) and
+// tamkeen.signature.created (DocumentSigned) for every signature made.
+//
+// It consumes the auth enabler's tamkeen.auth.citizen_registered and
+// tamkeen.auth.citizen_proofed to learn citizens' identity-proofing level.
+
+// proofingConsumer is the durable consumer name on the AUTH stream.
+const proofingConsumer = "signature-proofing"
+
+// consumeProofing records proofing levels from the auth enabler's events.
+// The AUTH stream may not exist yet (the auth enabler starts it), so the
+// consumer is retried until it can be created.
+func (s *Service) consumeProofing(ctx context.Context) error {
+	cfg := events.ConsumerConfig{
+		Stream:  "AUTH",
+		Durable: proofingConsumer,
+		FilterSubjects: []string{
+			events.Subject("auth", "citizen_registered"),
+			events.Subject("auth", "citizen_proofed"),
+		},
+	}
+	wait := time.Second
+	for {
+		stop, err := s.bus.Consume(ctx, cfg, s.handleProofing)
+		if err == nil {
+			<-ctx.Done()
+			stop()
+			return ctx.Err()
+		}
+		s.log.DebugContext(ctx, "auth events not consumable yet", "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if wait < 30*time.Second {
+			wait *= 2
+		}
+	}
+}
+
+// handleProofing applies one auth event once. A later citizen_registered
+// never lowers a level already raised by citizen_proofed.
+func (s *Service) handleProofing(ctx context.Context, ev events.Event) error {
+	var citizen, level string
+	var at time.Time
+	switch ev.Type {
+	case "tamkeen.auth.citizen_proofed.v1":
+		var m eventsv1.CitizenProofed
+		if err := ev.UnmarshalData(&m); err != nil {
+			return events.Permanent(err)
+		}
+		citizen, level, at = m.GetCitizenId(), m.GetProofingLevel(), m.GetTime().AsTime()
+	case "tamkeen.auth.citizen_registered.v1":
+		var m eventsv1.CitizenRegistered
+		if err := ev.UnmarshalData(&m); err != nil {
+			return events.Permanent(err)
+		}
+		citizen, level, at = m.GetCitizenId(), m.GetProofingLevel(), m.GetTime().AsTime()
+	default:
+		return nil
+	}
+	if citizen == "" || level == "" {
+		return nil
+	}
+	_, err := events.ProcessOnce(ctx, s.db, proofingConsumer, ev.ID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO citizen_proofing (citizen_id, proofing_level, updated_at) VALUES ($1, $2, $3)
+			ON CONFLICT (citizen_id) DO UPDATE SET proofing_level = $2, updated_at = $3
+			WHERE citizen_proofing.proofing_level <> $4`, citizen, level, at.UTC(), proofingInPerson)
+		return err
+	})
+	return err
+}

@@ -1,0 +1,232 @@
+package signature
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+)
+
+// Signature formats.
+const (
+	FormatCAdES = "cades"
+	FormatPAdES = "pades"
+)
+
+// Level is the baseline level of what the enabler produces.
+const levelBT = "B-T"
+
+// SignRequest is one signing operation.
+type SignRequest struct {
+	CredentialID  string
+	SAD           string
+	Document      []byte
+	Hash          []byte
+	HashAlgorithm string
+	Format        string
+	DocumentName  string
+}
+
+// SignResult is a produced signature.
+type SignResult struct {
+	ID             string
+	Format         string
+	Signature      []byte // the .p7s for CAdES
+	SignedDocument []byte // the PDF for PAdES
+	SigningTime    time.Time
+	Level          string
+}
+
+// signInput checks a request and returns the digest the SAD must cover:
+// the document's (CAdES with a document, and PAdES: the PDF as sent) or the
+// given hash (CAdES without the document).
+func signInput(req SignRequest) (crypto.Hash, []byte, error) {
+	var errs []error
+	h, err := hashByName(req.HashAlgorithm)
+	if err != nil {
+		errs = append(errs, &rpcerr.FieldError{Field: "hash_algorithm", Reason: `must be "sha256", "sha384" or "sha512"`})
+	}
+	switch req.Format {
+	case FormatCAdES, FormatPAdES:
+	default:
+		errs = append(errs, &rpcerr.FieldError{Field: "format", Reason: `must be "cades" or "pades"`})
+	}
+	if len(req.Document) > MaxDocumentBytes {
+		errs = append(errs, &rpcerr.FieldError{Field: "document", Reason: fmt.Sprintf("is larger than %d MiB", MaxDocumentBytes>>20)})
+	}
+	if len(req.DocumentName) > 255 {
+		errs = append(errs, &rpcerr.FieldError{Field: "document_name", Reason: "is longer than 255 bytes"})
+	}
+	if req.CredentialID == "" {
+		errs = append(errs, &rpcerr.FieldError{Field: "credential_id", Reason: "required"})
+	}
+	if req.SAD == "" {
+		errs = append(errs, &rpcerr.FieldError{Field: "sad", Reason: "required"})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return 0, nil, err
+	}
+	switch {
+	case len(req.Document) > 0 && len(req.Hash) > 0:
+		return 0, nil, &rpcerr.FieldError{Field: "hash", Reason: "give the document or its hash, not both"}
+	case req.Format == FormatPAdES && len(req.Document) == 0:
+		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "PAdES needs the PDF document"}
+	case req.Format == FormatPAdES && !bytes.HasPrefix(req.Document, []byte("%PDF-")):
+		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "is not a PDF (no %PDF- header)"}
+	case len(req.Document) > 0:
+		d := h.New()
+		d.Write(req.Document)
+		return h, d.Sum(nil), nil
+	case len(req.Hash) == 0:
+		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "give the document or its hash"}
+	case len(req.Hash) != h.Size():
+		return 0, nil, &rpcerr.FieldError{Field: "hash", Reason: fmt.Sprintf("is %d bytes; a %s hash is %d", len(req.Hash), hashName(h), h.Size())}
+	}
+	return h, append([]byte{}, req.Hash...), nil
+}
+
+// signDocument signs what the SAD authorised.
+func (s *Service) signDocument(ctx context.Context, p *principal, req SignRequest) (*SignResult, error) {
+	h, digest, err := signInput(req)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.getCredential(ctx, p, req.CredentialID)
+	if err != nil {
+		return nil, err
+	}
+	if err := usable(c, s.now()); err != nil {
+		return nil, err
+	}
+	if err := s.consumeSAD(ctx, req.SAD, c.ID, p.owner(), hashName(h), digest); err != nil {
+		return nil, err
+	}
+	key, err := s.credentialKey(c)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.ca(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	res := &SignResult{Format: req.Format, SigningTime: now, Level: levelBT}
+	switch req.Format {
+	case FormatCAdES:
+		res.Signature, err = s.cadesBT(ctx, c.Certificate, a.issuing, key, h, digest, now)
+	case FormatPAdES:
+		res.SignedDocument, err = s.padesBT(ctx, c, a, key, req.Document, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res.ID, err = newID(s.rand, "sig_"); err != nil {
+		return nil, err
+	}
+	clientID := ""
+	if !p.isCitizen() {
+		clientID = p.clientID
+	}
+	ev, err := s.factory.New("tamkeen.signature.created.v1", &eventsv1.DocumentSigned{
+		SignatureId: res.ID, CredentialId: c.ID, CitizenId: p.citizenID, ClientId: clientID, Format: req.Format, Time: timestamppb.New(now),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ev.Subject = res.ID
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signatures (id, credential_id, owner, format, hash_algorithm, digest, document_name, signing_time, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`, res.ID, c.ID, p.owner(), req.Format, hashName(h), hex.EncodeToString(digest), req.DocumentName, now); err != nil {
+			return err
+		}
+		return events.Enqueue(ctx, tx, events.Subject(Name, "created"), ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.relay.Kick()
+	return res, nil
+}
+
+// credentialKey opens a credential's sealed private key.
+func (s *Service) credentialKey(c *Credential) (crypto.Signer, error) {
+	der, err := s.seal.open(c.sealedKey, "credential/"+c.ID)
+	if err != nil {
+		return nil, err
+	}
+	return parsePrivateKey(der)
+}
+
+// cadesBT makes a detached CAdES-B-T signature: SignedData with
+// content-type, message-digest, signing-time and signing-certificate-v2
+// signed attributes, the signer's chain, and a signature time-stamp from
+// the enabler's own TSA as an unsigned attribute.
+func (s *Service) cadesBT(ctx context.Context, cert, issuing *x509.Certificate, key crypto.Signer, h crypto.Hash, digest []byte, now time.Time) ([]byte, error) {
+	der, sigValue, err := signCMS(cmsSigner{
+		cert: cert, extra: []*x509.Certificate{issuing}, key: key, hash: h, digest: digest, signingTime: now, rand: s.rand,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.addSignatureTimestamp(ctx, der, sigValue)
+}
+
+// addSignatureTimestamp time-stamps the signature value and adds the token
+// as the signature-time-stamp unsigned attribute.
+func (s *Service) addSignatureTimestamp(ctx context.Context, der, sigValue []byte) ([]byte, error) {
+	tsa, err := s.tsa(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum := crypto.SHA256.New()
+	sum.Write(sigValue)
+	token, _, err := tsa.token(ctx, s.now(), crypto.SHA256, sum.Sum(nil), nil, true)
+	if err != nil {
+		return nil, fmt.Errorf("signature time-stamp: %w", err)
+	}
+	p, err := parseCMS(der)
+	if err != nil {
+		return nil, err
+	}
+	return p.withUnsignedAttribute(attribute{oid: oidAttrTimeStampToken, value: token})
+}
+
+// timestamp answers an RFC 3161 query with a DER TimeStampResp; a bad
+// query gets a rejection reply, not an error.
+func (s *Service) timestamp(ctx context.Context, query []byte) ([]byte, error) {
+	req, err := parseTimestampRequest(query)
+	if err != nil {
+		var re *tsRequestError
+		if errors.As(err, &re) {
+			return timestampReply(tsaRejected, re.failInfo, re.msg, nil), nil
+		}
+		return nil, err
+	}
+	tsa, err := s.tsa(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.policy != nil && !req.policy.Equal(tsa.policy) {
+		return timestampReply(tsaRejected, failUnacceptedPolicy, "the TSA's policy is "+tsa.policy.String(), nil), nil
+	}
+	if req.extensions {
+		return timestampReply(tsaRejected, failUnacceptedExtension, "no extensions are supported", nil), nil
+	}
+	token, _, err := tsa.token(ctx, s.now(), req.hash, req.hashed, req.nonce, req.certReq)
+	if err != nil {
+		s.log.ErrorContext(ctx, "time-stamp", "error", err)
+		return timestampReply(tsaRejected, failSystemFailure, "time-stamp not available", nil), nil
+	}
+	return timestampReply(tsaGranted, 0, "", token), nil
+}
