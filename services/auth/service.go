@@ -219,11 +219,22 @@ type Service struct {
 // New checks cfg and deps and returns the service. The database must
 // already be migrated (see Migrations).
 func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.Bus == nil {
+		return nil, errors.New("auth: Deps.Bus is required")
+	}
+	return NewAdmin(cfg, deps)
+}
+
+// NewAdmin returns the service for administration only (`tamkeen clients`,
+// `tamkeen keys`): it needs no event bus, and its Run must not be called.
+// What it changes that others must hear of goes to the outbox, which the
+// running service's relay publishes.
+func NewAdmin(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	if deps.DB == nil || deps.Bus == nil {
-		return nil, errors.New("auth: Deps.DB and Deps.Bus are required")
+	if deps.DB == nil {
+		return nil, errors.New("auth: Deps.DB is required")
 	}
 	log := deps.Logger
 	if log == nil {
@@ -257,13 +268,21 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:       log,
 		now:       now,
 		rand:      rnd,
-		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now}),
+		relay:     newRelay(deps, log, now),
 		events:    events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
 		keys:      keys,
 		hasher:    newHasher(cfg.HashConcurrency, cfg.HashWait),
 	}
 	s.ring = &keyring{svc: s}
 	return s, nil
+}
+
+// newRelay is the outbox relay, or nil without a bus (NewAdmin).
+func newRelay(deps Deps, log *slog.Logger, now func() time.Time) *events.Relay {
+	if deps.Bus == nil {
+		return nil
+	}
+	return events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now})
 }
 
 // decodeKEK decodes the base64 key-encryption key and checks its length.
@@ -315,6 +334,9 @@ const outboxPruneInterval = time.Minute
 // Run declares the service's stream, relays its outbox and prunes
 // published outbox rows (they may hold SMS codes) until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
+	if s.bus == nil {
+		return errors.New("auth: Run needs an event bus (the service was made with NewAdmin)")
+	}
 	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}

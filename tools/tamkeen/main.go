@@ -22,6 +22,8 @@ const usage = `tamkeen — the Tamkeen platform tool
 Usage:
   tamkeen dev [flags]       run every enabler and the gateway in one process
   tamkeen migrate [flags]   apply (or --status: show) a service's migrations
+  tamkeen clients …         create, list, rotate-secret, disable ministry apps
+  tamkeen keys rotate       add a new token signing key
   tamkeen help              this text
 
 Run "tamkeen <command> -help" for a command's flags. Every flag can also be
@@ -49,6 +51,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		err = runDev(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "clients":
+		err = runClients(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "keys":
+		err = runKeys(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/services/auth"
+)
+
+// authDBConfig says which auth database an admin command works on: a
+// production PostgreSQL (--db-dsn, with the auth service's own TAMKEEN_…
+// settings, such as TAMKEEN_KEY_ENCRYPTION_KEY, in the environment), or the
+// SQLite database and key-encryption key of a `tamkeen dev` data dir.
+type authDBConfig struct {
+	DataDir  string `flag:"data-dir" usage:"a tamkeen dev data dir (uses its auth.db and key-encryption-key); instead of --db-dsn"`
+	DBEngine string `flag:"db-engine" default:"postgres" usage:"postgres or sqlite (with --db-dsn)"`
+	DBDSN    string `flag:"db-dsn" secret:"true" usage:"the auth service's database URL or SQLite file"`
+}
+
+// Validate reports what is wrong with the settings.
+func (c authDBConfig) Validate() error {
+	var p config.Problems
+	if (c.DataDir == "") == (c.DBDSN == "") {
+		p.Add("", "give either --data-dir or --db-dsn")
+	}
+	if c.DBEngine != string(store.Postgres) && c.DBEngine != string(store.SQLite) {
+		p.Addf("db-engine", "%q is not postgres or sqlite", c.DBEngine)
+	}
+	return p.Err()
+}
+
+// openAuthAdmin opens the auth database c names, applies its migrations and
+// returns the auth service for administration (it runs no background work).
+func openAuthAdmin(ctx context.Context, c authDBConfig, lookupEnv func(string) (string, bool)) (*auth.Service, func(), error) {
+	engine, dsn := store.Engine(c.DBEngine), c.DBDSN
+	if c.DataDir != "" {
+		engine, dsn = store.SQLite, filepath.Join(c.DataDir, auth.Name+".db")
+		kek, err := keptSecret(filepath.Join(c.DataDir, "key-encryption-key"), 32, base64.StdEncoding)
+		if err != nil {
+			return nil, nil, err
+		}
+		lookupEnv = withDefaults(lookupEnv, map[string]string{"TAMKEEN_KEY_ENCRYPTION_KEY": kek})
+	}
+	var cfg auth.Config
+	if err := config.Load(&cfg, nil, nil, lookupEnv); err != nil {
+		return nil, nil, err
+	}
+	db, err := store.Open(ctx, store.Options{Engine: engine, DSN: dsn})
+	if err != nil {
+		return nil, nil, err
+	}
+	sets, err := auth.Migrations()
+	if err == nil {
+		err = db.Migrate(ctx, sets...)
+	}
+	var svc *auth.Service
+	if err == nil {
+		svc, err = auth.NewAdmin(cfg, auth.Deps{DB: db})
+	}
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return svc, func() { db.Close() }, nil
+}
+
+const clientsUsage = `Usage:
+  tamkeen clients create --id ID --name NAME [--ministry M] --scopes s1,s2   prints the new secret once
+  tamkeen clients list
+  tamkeen clients rotate-secret --id ID                                     prints the new secret once
+  tamkeen clients disable --id ID
+Each takes --data-dir DIR (a tamkeen dev data dir) or --db-dsn URL [--db-engine].
+Scopes: ` + "%s\n"
+
+// clientsConfig is the command line of `tamkeen clients`.
+type clientsConfig struct {
+	DB       authDBConfig
+	ID       string   `flag:"id" usage:"the client id (OAuth 2.0 client_id)"`
+	Name     string   `flag:"name" usage:"the application's name, shown to operators"`
+	Ministry string   `flag:"ministry" usage:"the ministry the application belongs to (charge-back)"`
+	Scopes   []string `flag:"scopes" usage:"comma-separated scopes"`
+}
+
+// runClients manages ministry applications (OAuth 2.0 clients).
+func runClients(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, clientsUsage, strings.Join(auth.AllScopes(), " "))
+		return &config.Error{Problems: []config.Problem{{Message: "tamkeen clients needs a subcommand"}}}
+	}
+	sub := args[0]
+	var cfg clientsConfig
+	flags := flag.NewFlagSet("tamkeen clients "+sub, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
+		return err
+	}
+	needID := sub != "list"
+	if needID && cfg.ID == "" {
+		return &config.Error{Problems: []config.Problem{{Flag: "id", Message: "required"}}}
+	}
+	svc, closeDB, err := openAuthAdmin(ctx, cfg.DB, lookupEnv)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+
+	switch sub {
+	case "create":
+		secret, err := randomSecret()
+		if err != nil {
+			return err
+		}
+		if err := svc.CreateClient(ctx, auth.ClientSpec{ID: cfg.ID, Name: cfg.Name, Ministry: cfg.Ministry, Secret: secret, Scopes: cfg.Scopes}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "client %s created\nsecret: %s\n(shown once; only its hash is kept)\n", cfg.ID, secret)
+	case "list":
+		cs, err := svc.ListClients(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tMINISTRY\tSTATE\tSCOPES")
+		for _, c := range cs {
+			state := "active"
+			if c.Disabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Ministry, state, strings.Join(c.Scopes, " "))
+		}
+		return tw.Flush()
+	case "rotate-secret":
+		secret, err := svc.RotateClientSecret(ctx, cfg.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "client %s has a new secret: %s\n(shown once; the old one no longer works)\n", cfg.ID, secret)
+	case "disable":
+		if err := svc.DisableClient(ctx, cfg.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "client %s disabled\n", cfg.ID)
+	default:
+		fmt.Fprintf(stderr, clientsUsage, strings.Join(auth.AllScopes(), " "))
+		return &config.Error{Problems: []config.Problem{{Message: fmt.Sprintf("unknown subcommand %q", sub)}}}
+	}
+	return nil
+}
+
+// keysConfig is the command line of `tamkeen keys`.
+type keysConfig struct {
+	DB authDBConfig
+}
+
+// runKeys manages the auth enabler's token signing keys.
+func runKeys(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(stderr, "Usage: tamkeen keys rotate (--data-dir DIR | --db-dsn URL [--db-engine])")
+		return &config.Error{Problems: []config.Problem{{Message: "tamkeen keys needs the subcommand rotate"}}}
+	}
+	var cfg keysConfig
+	flags := flag.NewFlagSet("tamkeen keys rotate", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
+		return err
+	}
+	svc, closeDB, err := openAuthAdmin(ctx, cfg.DB, lookupEnv)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	kid, err := svc.RotateSigningKey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new signing key %s is active; older keys stay published until the tokens they signed have expired\n", kid)
+	return nil
+}
+
+// randomSecret is a new client secret: 32 random bytes, URL-safe base64.
+func randomSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", errors.New("no randomness for a client secret")
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tamkeen/tamkeen/services/auth"
+)
+
+// runTool runs one tamkeen command line and returns its exit code and output.
+func runTool(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := func(string) (string, bool) { return "", false }
+	code := run(context.Background(), args, env, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+var secretOut = regexp.MustCompile(`secret: (\S+)|new secret: (\S+)`)
+
+func TestClientsCommands(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runTool(t, "clients", "create", "--data-dir", dir, "--id", "moh-portal",
+		"--name", "Ministry of Health portal", "--ministry", "moh", "--scopes", "payments:write,notifications:send")
+	if code != 0 {
+		t.Fatalf("clients create = %d; stderr:\n%s", code, errOut)
+	}
+	m := secretOut.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("clients create printed no secret:\n%s", out)
+	}
+	secret := m[1]
+
+	if code, _, _ := runTool(t, "clients", "create", "--data-dir", dir, "--id", "moh-portal", "--name", "again", "--scopes", "payments:write"); code != 1 {
+		t.Errorf("creating a taken id = exit %d; want 1", code)
+	}
+	if code, _, errOut := runTool(t, "clients", "create", "--data-dir", dir, "--name", "no id"); code != 2 || !strings.Contains(errOut, "--id") {
+		t.Errorf("create without --id = exit %d, %q; want 2 naming --id", code, errOut)
+	}
+
+	_, out, _ = runTool(t, "clients", "list", "--data-dir", dir)
+	if !strings.Contains(out, "moh-portal") || !strings.Contains(out, "notifications:send payments:write") || !strings.Contains(out, "active") {
+		t.Errorf("clients list =\n%s\nwant moh-portal, active, with its scopes", out)
+	}
+
+	authenticate := func(secret string) error {
+		t.Helper()
+		svc, closeDB, err := openAuthAdmin(context.Background(), authDBConfig{DataDir: dir, DBEngine: "postgres"}, func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeDB()
+		_, err = svc.AuthenticateClient(context.Background(), "moh-portal", secret)
+		return err
+	}
+	if err := authenticate(secret); err != nil {
+		t.Fatalf("the printed secret does not authenticate: %v", err)
+	}
+
+	code, out, errOut = runTool(t, "clients", "rotate-secret", "--data-dir", dir, "--id", "moh-portal")
+	m = secretOut.FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("rotate-secret = %d %q %q", code, out, errOut)
+	}
+	if err := authenticate(secret); !errors.Is(err, auth.ErrInvalidClient) {
+		t.Errorf("old secret after rotation = %v; want ErrInvalidClient", err)
+	}
+	if err := authenticate(m[2]); err != nil {
+		t.Errorf("new secret = %v; want it to authenticate", err)
+	}
+
+	if code, _, errOut := runTool(t, "clients", "disable", "--data-dir", dir, "--id", "moh-portal"); code != 0 {
+		t.Fatalf("disable = %d %s", code, errOut)
+	}
+	if err := authenticate(m[2]); !errors.Is(err, auth.ErrInvalidClient) {
+		t.Errorf("secret of a disabled client = %v; want ErrInvalidClient", err)
+	}
+	if _, out, _ := runTool(t, "clients", "list", "--data-dir", dir); !strings.Contains(out, "disabled") {
+		t.Errorf("list after disable =\n%s\nwant the client disabled", out)
+	}
+}
+
+func TestKeysRotate(t *testing.T) {
+	dir := t.TempDir()
+	kid := regexp.MustCompile(`new signing key (\S+) is active`)
+	var kids []string
+	for range 2 {
+		code, out, errOut := runTool(t, "keys", "rotate", "--data-dir", dir)
+		m := kid.FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			t.Fatalf("keys rotate = %d %q %q", code, out, errOut)
+		}
+		kids = append(kids, m[1])
+	}
+	if kids[0] == kids[1] {
+		t.Errorf("two rotations gave the same kid %s", kids[0])
+	}
+	if code, _, _ := runTool(t, "keys", "spin"); code != 2 {
+		t.Errorf("keys spin = exit %d; want 2", code)
+	}
+}
