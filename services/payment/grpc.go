@@ -1,14 +1,254 @@
 package payment
 
 import (
+	"context"
+	"errors"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
 )
 
+// Scopes a client token needs (the gateway's route policy asks for the
+// same; the service checks again: defence in depth).
+const (
+	ScopePaymentsWrite = "payments:write"
+	ScopePaymentsRead  = "payments:read"
+	ScopeLedgerRead    = "ledger:read"
+)
+
+// ReasonIdempotencyKeyReused is the ErrorInfo reason of a reused
+// Idempotency-Key (RFC draft-ietf-httpapi-idempotency-key-header: 422).
+const ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
+
 // grpcServer adapts the Service to the generated PaymentService API; it is
-// the one place where proto types meet the domain. Operations the enabler
-// does not implement yet answer codes.Unimplemented (HTTP 501) through the
-// embedded type; nothing is faked.
+// the one place where proto types meet the domain.
 type grpcServer struct {
 	paymentv1.UnimplementedPaymentServiceServer
 	svc *Service
+}
+
+// caller verifies the request's client token and returns its client id,
+// which scopes every payment to the ministry that created it.
+func (g *grpcServer) caller(ctx context.Context, scope string) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) != 1 {
+		return "", rpcerr.Unauthenticated("a client access token is required")
+	}
+	scheme, tok, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", rpcerr.Unauthenticated("a client access token is required")
+	}
+	claims, err := g.svc.verifier.Verify(ctx, strings.TrimSpace(tok))
+	if err != nil {
+		if errors.Is(err, jwks.ErrJWKSUnavailable) {
+			g.svc.log.ErrorContext(ctx, "payment: cannot verify tokens", "err", err)
+		}
+		return "", rpcerr.Unauthenticated(jwks.Description(err))
+	}
+	if claims.ClientID == "" || claims.ClientID != claims.Subject {
+		return "", rpcerr.PermissionDenied("payments are made by ministry clients, not citizens")
+	}
+	if !claims.HasScope(scope) {
+		return "", rpcerr.PermissionDenied("the token lacks the " + scope + " scope")
+	}
+	return claims.ClientID, nil
+}
+
+// toStatus maps domain errors to gRPC statuses in one place.
+func (g *grpcServer) toStatus(ctx context.Context, err error) error {
+	if errors.Is(err, ErrIdempotencyMismatch) {
+		st, derr := status.New(codes.InvalidArgument, err.Error()).WithDetails(
+			&errdetails.ErrorInfo{Reason: ReasonIdempotencyKeyReused, Domain: rpcerr.Domain},
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+				Field: "idempotency_key", Description: err.Error(),
+			}}})
+		if derr != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+		return st.Err()
+	}
+	if errors.Is(err, ErrProviderUnavailable) {
+		return status.Error(codes.Unavailable, err.Error())
+	}
+	return rpcerr.FromDomain(err, g.svc.log, ctx)
+}
+
+func (g *grpcServer) CreatePayment(ctx context.Context, req *paymentv1.CreatePaymentRequest) (*paymentv1.Payment, error) {
+	client, err := g.caller(ctx, ScopePaymentsWrite)
+	if err != nil {
+		return nil, err
+	}
+	in := CreateInput{
+		Amount: req.GetAmount(), Currency: req.GetCurrency(), Reference: req.GetReference(), Description: req.GetDescription(),
+		ReturnURL: req.GetReturnUrl(), CitizenID: req.GetCitizenId(), IdempotencyKey: req.GetIdempotencyKey(), Provider: req.GetProvider(),
+	}
+	for _, sp := range req.GetSplits() {
+		in.Splits = append(in.Splits, Split{Account: sp.GetAccount(), Amount: sp.GetAmount()})
+	}
+	p, err := g.svc.CreatePayment(ctx, client, in)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return toProto(p), nil
+}
+
+func (g *grpcServer) GetPayment(ctx context.Context, req *paymentv1.GetPaymentRequest) (*paymentv1.Payment, error) {
+	client, err := g.caller(ctx, ScopePaymentsRead)
+	if err != nil {
+		return nil, err
+	}
+	p, err := g.svc.GetPayment(ctx, client, req.GetId())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return toProto(p), nil
+}
+
+func (g *grpcServer) ListPayments(ctx context.Context, req *paymentv1.ListPaymentsRequest) (*paymentv1.ListPaymentsResponse, error) {
+	client, err := g.caller(ctx, ScopePaymentsRead)
+	if err != nil {
+		return nil, err
+	}
+	f := ListFilter{Reference: req.GetReference(), State: req.GetState(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
+	if req.GetCreatedAfter() != nil {
+		f.CreatedAfter = req.GetCreatedAfter().AsTime()
+	}
+	if req.GetCreatedBefore() != nil {
+		f.CreatedBefore = req.GetCreatedBefore().AsTime()
+	}
+	ps, next, err := g.svc.ListPayments(ctx, client, f)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	resp := &paymentv1.ListPaymentsResponse{NextPageToken: next}
+	for _, p := range ps {
+		resp.Payments = append(resp.Payments, toProto(p))
+	}
+	return resp, nil
+}
+
+func (g *grpcServer) CancelPayment(ctx context.Context, req *paymentv1.CancelPaymentRequest) (*paymentv1.Payment, error) {
+	client, err := g.caller(ctx, ScopePaymentsWrite)
+	if err != nil {
+		return nil, err
+	}
+	p, err := g.svc.CancelPayment(ctx, client, req.GetId())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return toProto(p), nil
+}
+
+func (g *grpcServer) CreateRefund(ctx context.Context, req *paymentv1.CreateRefundRequest) (*paymentv1.Refund, error) {
+	client, err := g.caller(ctx, ScopePaymentsWrite)
+	if err != nil {
+		return nil, err
+	}
+	r, err := g.svc.CreateRefund(ctx, client, req.GetPaymentId(), req.GetAmount(), req.GetReason(), req.GetIdempotencyKey())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &paymentv1.Refund{
+		Id: r.ID, PaymentId: r.PaymentID, Amount: r.Amount, Currency: string(r.Currency), State: r.State,
+		Reason: r.Reason, CreateTime: timestamppb.New(r.CreatedAt),
+	}, nil
+}
+
+func (g *grpcServer) HandleProviderWebhook(ctx context.Context, req *paymentv1.HandleProviderWebhookRequest) (*paymentv1.HandleProviderWebhookResponse, error) {
+	if err := g.svc.HandleWebhook(ctx, req.GetProvider(), req.GetPayload(), req.GetSignature()); err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &paymentv1.HandleProviderWebhookResponse{}, nil
+}
+
+func (g *grpcServer) GetTrialBalance(ctx context.Context, _ *paymentv1.GetTrialBalanceRequest) (*paymentv1.TrialBalance, error) {
+	if _, err := g.caller(ctx, ScopeLedgerRead); err != nil {
+		return nil, err
+	}
+	tb, asOf, err := g.svc.TrialBalance(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	resp := &paymentv1.TrialBalance{AsOf: timestamppb.New(asOf)}
+	for _, c := range tb {
+		cb := &paymentv1.CurrencyBalance{Currency: string(c.Currency), Debits: c.Debits, Credits: c.Credits, Balance: c.Net()}
+		for _, a := range c.Accounts {
+			cb.Accounts = append(cb.Accounts, accountProto(a))
+		}
+		resp.Currencies = append(resp.Currencies, cb)
+	}
+	return resp, nil
+}
+
+func (g *grpcServer) ListLedgerAccounts(ctx context.Context, req *paymentv1.ListLedgerAccountsRequest) (*paymentv1.ListLedgerAccountsResponse, error) {
+	if _, err := g.caller(ctx, ScopeLedgerRead); err != nil {
+		return nil, err
+	}
+	bals, err := g.svc.Balances(ctx, req.GetCurrency())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	resp := &paymentv1.ListLedgerAccountsResponse{}
+	for _, b := range bals {
+		resp.Accounts = append(resp.Accounts, accountProto(b))
+	}
+	return resp, nil
+}
+
+func (g *grpcServer) Reconcile(ctx context.Context, req *paymentv1.ReconcileRequest) (*paymentv1.Reconciliation, error) {
+	client, err := g.caller(ctx, ScopeLedgerRead)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := g.svc.Reconcile(ctx, client, req.GetProvider(), req.GetDate())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	items := func(in []ReconItem) []*paymentv1.ReconciliationItem {
+		var out []*paymentv1.ReconciliationItem
+		for _, i := range in {
+			out = append(out, &paymentv1.ReconciliationItem{PaymentId: i.PaymentID, ProviderReference: i.ProviderRef,
+				LedgerAmount: i.LedgerAmount, ReportAmount: i.ReportAmount, Currency: i.Currency})
+		}
+		return out
+	}
+	return &paymentv1.Reconciliation{
+		Id: rec.ID, Provider: rec.Provider, Date: rec.Date, Matched: int32(rec.Matched),
+		MissingInReport: items(rec.MissingInReport), MissingInLedger: items(rec.MissingInLedger), Mismatched: items(rec.Mismatched),
+	}, nil
+}
+
+func accountProto(b Balance) *paymentv1.LedgerAccount {
+	return &paymentv1.LedgerAccount{Account: b.Account, Currency: string(b.Currency), Debits: b.Debits, Credits: b.Credits, Balance: b.Net()}
+}
+
+// toProto maps a payment to its API form.
+func toProto(p Payment) *paymentv1.Payment {
+	out := &paymentv1.Payment{
+		Id: p.ID, State: string(p.State), Amount: p.Amount, Currency: string(p.Currency), Reference: p.Reference,
+		Description: p.Description, ReturnUrl: p.ReturnURL, NextUrl: p.NextURL, RefundedAmount: p.RefundedAmount,
+		Provider: p.Provider, CitizenId: p.CitizenID, CreateTime: timestamppb.New(p.CreatedAt),
+		UpdateTime: timestamppb.New(p.UpdatedAt), ExpireTime: timestamppb.New(p.ExpireAt),
+	}
+	if p.State != Created && p.State != Pending {
+		out.NextUrl = "" // nothing left to pay
+	}
+	for _, sp := range p.Splits {
+		out.Splits = append(out.Splits, &paymentv1.Split{Account: sp.Account, Amount: sp.Amount})
+	}
+	for _, t := range p.Transitions {
+		out.Transitions = append(out.Transitions, &paymentv1.PaymentTransition{
+			FromState: string(t.From), ToState: string(t.To), Cause: t.Cause, Time: timestamppb.New(t.At),
+		})
+	}
+	return out
 }

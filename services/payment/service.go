@@ -2,17 +2,30 @@ package payment
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/store"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
+	"github.com/tamkeen/tamkeen/services/payment/provider"
+	"github.com/tamkeen/tamkeen/services/payment/sandbox"
 )
 
 // Name is the enabler's name: its event source, stream and log name.
@@ -23,6 +36,39 @@ type Config struct {
 	// StreamReplicas is the JetStream replica count of the service's
 	// event stream: 1 in development, 3 on a production cluster.
 	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
+
+	// Issuer, JWKSURL and Audience verify the callers' access tokens
+	// (defence in depth behind the gateway).
+	Issuer   string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"access token issuer: the gateway's public base URL"`
+	JWKSURL  string `flag:"jwks-url" usage:"the issuer's JWKS (default: <issuer>/.well-known/jwks.json)"`
+	Audience string `flag:"audience" default:"tamkeen" usage:"audience access tokens must be issued for"`
+
+	// PublicURL is the base URL citizens reach the hosted checkout at (the
+	// gateway's public URL); next_url starts with it.
+	PublicURL string `flag:"public-url" usage:"public base URL of the checkout pages (default: the issuer)"`
+
+	// DevMode is set by tamkeen dev; it turns the sandbox acquirer on.
+	DevMode bool `flag:"dev-mode" usage:"development mode (tamkeen dev): enables the sandbox acquirer"`
+	// Sandbox turns the sandbox acquirer on outside dev mode (test
+	// environments). Never in production: anyone could pay with a test card.
+	Sandbox bool `flag:"sandbox" usage:"enable the sandbox acquirer (test environments only, never production)"`
+	// SandboxWebhookSecret signs the sandbox's webhooks. In dev mode, when
+	// empty, it is derived from key-encryption-key so that it survives a
+	// restart.
+	SandboxWebhookSecret string `flag:"sandbox-webhook-secret" secret:"true" usage:"HMAC secret of the sandbox acquirer's webhooks (at least 16 bytes)"`
+	// KeyEncryptionKey is only used in dev mode to derive the sandbox
+	// secret (tamkeen dev keeps one in its data dir).
+	KeyEncryptionKey string `flag:"key-encryption-key" secret:"true" usage:"dev mode: the data dir's key, from which the sandbox webhook secret is derived"`
+	// SandboxWebhookURL is where the sandbox posts its webhooks.
+	SandboxWebhookURL string `flag:"sandbox-webhook-url" usage:"where the sandbox acquirer posts webhooks (default: <public-url>/v1/payments/providers/sandbox/webhook)"`
+	// DefaultProvider takes payments that name no provider.
+	DefaultProvider string `flag:"default-provider" default:"sandbox" usage:"acquirer of payments that name none"`
+
+	WebhookTolerance time.Duration `flag:"webhook-tolerance" default:"5m" usage:"how far a webhook's signed time may be from now"`
+	PaymentTTL       time.Duration `flag:"payment-ttl" default:"30m" usage:"unpaid payments expire after this"`
+	IdempotencyTTL   time.Duration `flag:"idempotency-ttl" default:"24h" usage:"how long an Idempotency-Key is remembered"`
+	SweepInterval    time.Duration `flag:"sweep-interval" default:"15s" usage:"how often expiry, provider status checks and refund retries run"`
+	StatusCheckAfter time.Duration `flag:"status-check-after" default:"1m" usage:"ask the acquirer about a payment without a final webhook after this"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -31,29 +77,105 @@ func (c Config) Validate() error {
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
 	}
+	for _, u := range []struct{ flag, v string }{{"issuer", c.Issuer}, {"jwks-url", c.JWKSURL}, {"public-url", c.PublicURL}, {"sandbox-webhook-url", c.SandboxWebhookURL}} {
+		if u.v == "" && u.flag != "issuer" {
+			continue
+		}
+		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			p.Addf(u.flag, "must be an http(s) URL")
+		}
+	}
+	if c.Audience == "" {
+		p.Add("audience", "must not be empty")
+	}
+	if c.sandboxOn() {
+		if c.SandboxWebhookSecret == "" && c.KeyEncryptionKey == "" {
+			p.Add("sandbox-webhook-secret", "required when the sandbox is on (or, in dev mode, key-encryption-key)")
+		} else if c.SandboxWebhookSecret != "" && len(c.SandboxWebhookSecret) < 16 {
+			p.Add("sandbox-webhook-secret", "must be at least 16 bytes")
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+		min  time.Duration
+	}{
+		{"webhook-tolerance", c.WebhookTolerance, time.Second}, {"payment-ttl", c.PaymentTTL, time.Minute},
+		{"idempotency-ttl", c.IdempotencyTTL, time.Minute}, {"sweep-interval", c.SweepInterval, 10 * time.Millisecond},
+		{"status-check-after", c.StatusCheckAfter, 0},
+	} {
+		if d.v < d.min {
+			p.Addf(d.flag, "must be at least %s", d.min)
+		}
+	}
 	return p.Err()
+}
+
+func (c Config) sandboxOn() bool { return c.DevMode || c.Sandbox }
+
+func (c Config) publicURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return strings.TrimRight(c.Issuer, "/")
+}
+
+func (c Config) jwksURL() string {
+	if c.JWKSURL != "" {
+		return c.JWKSURL
+	}
+	return strings.TrimRight(c.Issuer, "/") + "/.well-known/jwks.json"
+}
+
+// sandboxSecret is the configured secret or, in dev mode, one derived from
+// the key-encryption-key.
+func (c Config) sandboxSecret() []byte {
+	if c.SandboxWebhookSecret != "" {
+		return []byte(c.SandboxWebhookSecret)
+	}
+	m := hmac.New(sha256.New, []byte(c.KeyEncryptionKey))
+	m.Write([]byte("tamkeen payment sandbox webhook secret v1"))
+	return []byte(base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
 }
 
 // Deps are what the service needs from the process that hosts it.
 type Deps struct {
 	// DB is the service's own database, migrated with Migrations.
 	DB *store.DB
-	// Bus publishes the outbox's events and consumes others' events.
+	// Bus publishes the outbox's events.
 	Bus *events.Bus
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand makes ids; nil means crypto/rand.
+	Rand io.Reader
+	// Providers are acquirers besides the sandbox (tests add wrappers).
+	Providers []provider.Provider
+	// Verifier verifies access tokens; nil builds one from Config.
+	Verifier *jwks.Verifier
+	// SandboxDeliver replaces the sandbox's HTTP webhook delivery (tests
+	// deliver in-process).
+	SandboxDeliver sandbox.Deliverer
 }
 
 // Service is the payment enabler.
 type Service struct {
-	cfg   Config
-	db    *store.DB
-	bus   *events.Bus
-	log   *slog.Logger
-	now   func() time.Time
-	relay *events.Relay
+	cfg       Config
+	db        *store.DB
+	bus       *events.Bus
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+	relay     *events.Relay
+	events    events.Factory
+	providers map[string]provider.Provider
+	sandbox   *sandbox.Acquirer
+	verifier  *jwks.Verifier
+	// crashAfterConfirm, set by tests, fails the webhook transaction after
+	// the provider's confirmation is verified and before anything is
+	// stored: what a crash at that moment leaves behind.
+	crashAfterConfirm func() error
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -73,20 +195,68 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{
-		cfg:   cfg,
-		db:    deps.DB,
-		bus:   deps.Bus,
-		log:   log,
-		now:   now,
-		relay: events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
-	}, nil
+	rnd := deps.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	s := &Service{
+		cfg:       cfg,
+		db:        deps.DB,
+		bus:       deps.Bus,
+		log:       log,
+		now:       now,
+		rand:      rnd,
+		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now}),
+		events:    events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
+		providers: map[string]provider.Provider{},
+		verifier:  deps.Verifier,
+	}
+	if cfg.sandboxOn() {
+		deliver := deps.SandboxDeliver
+		if deliver == nil {
+			hook := cfg.SandboxWebhookURL
+			if hook == "" {
+				hook = cfg.publicURL() + "/v1/payments/providers/" + sandbox.Name + "/webhook"
+			}
+			deliver = sandbox.HTTPDeliverer(nil, hook)
+		}
+		sb, err := sandbox.New(deps.DB, sandbox.Config{
+			Secret: cfg.sandboxSecret(), PublicURL: cfg.publicURL(), Deliver: deliver,
+			Tolerance: cfg.WebhookTolerance, Now: now, Rand: rnd, Logger: log.With("component", "sandbox"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("payment: %w", err)
+		}
+		s.sandbox = sb
+		s.providers[sb.Name()] = sb
+	}
+	for _, p := range deps.Providers {
+		s.providers[p.Name()] = p
+	}
+	if s.verifier == nil {
+		v, err := jwks.New(jwks.Options{
+			JWKSURL: cfg.jwksURL(), Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Type: "at+jwt", Now: now,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("payment: %w", err)
+		}
+		s.verifier = v
+	}
+	return s, nil
 }
 
-// Migrations are the schema versions the service's database needs, applied
-// at start-up and by `tamkeen migrate`.
-func Migrations() ([]store.MigrationSet, error) {
-	return []store.MigrationSet{events.Migrations}, nil
+// Sandbox returns the sandbox acquirer, or nil when it is off.
+func (s *Service) Sandbox() *sandbox.Acquirer { return s.sandbox }
+
+// HTTPHandler serves the sandbox's checkout pages and settlement reports
+// under /sandbox/ (mount it on the gateway in dev: `GET /sandbox/{path=**}`
+// and `POST /sandbox/{path=**}`); nil when the sandbox is off. A real
+// acquirer hosts its own checkout, so production mounts nothing.
+func (s *Service) HTTPHandler() http.Handler {
+	if s.sandbox == nil {
+		return nil
+	}
+	return s.sandbox.Handler()
 }
 
 // Stream is the JetStream stream the service's events go to.
@@ -103,10 +273,47 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	paymentv1.RegisterPaymentServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's stream and relays its outbox until ctx ends.
+// Run declares the service's stream, relays its outbox, sweeps expired and
+// unconfirmed payments and pending refunds, and (with the sandbox) retries
+// its webhooks, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
 		return fmt.Errorf("payment: %w", err)
 	}
-	return s.relay.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.relay.Run(gctx) })
+	g.Go(func() error { return s.sweepLoop(gctx) })
+	if s.sandbox != nil {
+		g.Go(func() error { return s.sandbox.Run(gctx) })
+	}
+	return g.Wait()
 }
+
+func (s *Service) sweepLoop(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("payment: sweep", "err", err)
+		}
+	}
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns prefix + 128 random bits.
+func (s *Service) newID(prefix string) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("payment: id: %w", err)
+	}
+	return prefix + idEncoding.EncodeToString(b[:]), nil
+}
+
+// clock is the current time in UTC at the precision both engines keep.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

@@ -3,6 +3,7 @@ package payment
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
@@ -102,6 +103,8 @@ type Transition struct {
 	// Cause says why: "checkout", "webhook evt_…", "cancel by client", …
 	Cause string
 	Seq   int
+	// At is when it happened (UTC).
+	At time.Time
 }
 
 // isIllegal reports whether err is a refused transition.

@@ -1,0 +1,174 @@
+package payment
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/tamkeen/tamkeen/services/payment/provider"
+)
+
+// ReconItem is one unmatched or mismatched line.
+type ReconItem struct {
+	// Kind is charge, refund or chargeback.
+	Kind         string `json:"kind"`
+	PaymentID    string `json:"payment_id"`
+	ProviderRef  string `json:"provider_reference"`
+	LedgerAmount int64  `json:"ledger_amount"`
+	ReportAmount int64  `json:"report_amount"`
+	Currency     string `json:"currency"`
+}
+
+// Reconciliation is the result of matching one settlement report.
+type Reconciliation struct {
+	ID              string      `json:"id"`
+	Provider        string      `json:"provider"`
+	Date            string      `json:"date"`
+	Matched         int         `json:"matched"`
+	MissingInReport []ReconItem `json:"missing_in_report"`
+	MissingInLedger []ReconItem `json:"missing_in_ledger"`
+	Mismatched      []ReconItem `json:"mismatched"`
+	// Settled counts the settlement postings this run made (a repeated
+	// run of the same day makes none).
+	Settled int `json:"settled"`
+}
+
+// Reconcile fetches providerName's settlement report of date (YYYY-MM-DD,
+// UTC) and matches it against the ledger; see ReconcileLines.
+func (s *Service) Reconcile(ctx context.Context, clientID, providerName, date string) (Reconciliation, error) {
+	var fes []FieldError
+	prov, ok := s.providers[providerName]
+	if !ok {
+		fes = append(fes, FieldError{Field: "provider", Reason: fmt.Sprintf("no payment provider %q is configured", providerName)})
+	}
+	day, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		fes = append(fes, FieldError{Field: "date", Reason: "must be YYYY-MM-DD"})
+	}
+	if err := fieldErrors(fes); err != nil {
+		return Reconciliation{}, err
+	}
+	lines, err := prov.SettlementReport(ctx, day)
+	if err != nil {
+		s.log.WarnContext(ctx, "payment: settlement report", "provider", providerName, "err", err)
+		return Reconciliation{}, ErrProviderUnavailable
+	}
+	return s.ReconcileLines(ctx, clientID, providerName, day, lines)
+}
+
+// ledgerItem is what the ledger says one report line should be.
+type ledgerItem struct {
+	ReconItem
+	key string
+}
+
+// ReconcileLines matches a settlement report against the ledger's postings
+// of that day for that provider: captures against charge lines, refunds
+// against refund lines, lost disputes against chargebacks. Lines that
+// match in amount and currency are matched, and each posts its settlement
+// (clearing → bank) once; the others are reported as missing in the
+// ledger, missing in the report, or mismatched.
+func (s *Service) ReconcileLines(ctx context.Context, clientID, providerName string, day time.Time, lines []provider.SettlementLine) (Reconciliation, error) {
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 0, 1)
+	id, err := s.newID("rec_")
+	if err != nil {
+		return Reconciliation{}, err
+	}
+	rec := Reconciliation{ID: id, Provider: providerName, Date: from.Format(time.DateOnly)}
+	now := s.clock()
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		rec.Matched, rec.Settled = 0, 0
+		rec.MissingInLedger, rec.MissingInReport, rec.Mismatched = nil, nil, nil
+		ledger, err := ledgerItems(ctx, tx, providerName, from, to)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, l := range lines {
+			key := l.Type + ":" + l.Ref
+			item := ReconItem{Kind: l.Type, PaymentID: l.PaymentID, ProviderRef: l.Ref, ReportAmount: l.Amount, Currency: l.Currency}
+			li, ok := ledger[key]
+			if !ok || seen[key] {
+				rec.MissingInLedger = append(rec.MissingInLedger, item)
+				continue
+			}
+			seen[key] = true
+			item.PaymentID, item.LedgerAmount = li.PaymentID, li.LedgerAmount
+			if li.LedgerAmount != l.Amount || li.Currency != l.Currency {
+				rec.Mismatched = append(rec.Mismatched, item)
+				continue
+			}
+			rec.Matched++
+			posted, err := s.post(ctx, tx, SettlementPosting(providerName+":"+key, providerName, Currency(l.Currency), l.Amount), now)
+			if err != nil {
+				return err
+			}
+			if posted {
+				rec.Settled++
+			}
+		}
+		for key, li := range ledger {
+			if !seen[key] {
+				rec.MissingInReport = append(rec.MissingInReport, li.ReconItem)
+			}
+		}
+		sortItems(rec.MissingInReport)
+		report, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO reconciliations (id, client_id, provider, day, matched, report, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, rec.ID, clientID, providerName, rec.Date, rec.Matched, string(report), now)
+		return err
+	})
+	if err != nil {
+		return Reconciliation{}, err
+	}
+	return rec, nil
+}
+
+func sortItems(items []ReconItem) {
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].Kind != items[j].Kind {
+			return items[i].Kind < items[j].Kind
+		}
+		return items[i].ProviderRef < items[j].ProviderRef
+	})
+}
+
+// ledgerItems are the day's captures, refunds and lost disputes of the
+// provider, keyed as report lines are ("charge:<charge id>", …), with the
+// signed amount the report should show.
+func ledgerItems(ctx context.Context, tx *sql.Tx, providerName string, from, to time.Time) (map[string]ledgerItem, error) {
+	out := map[string]ledgerItem{}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT 'charge', p.id, p.provider_ref, p.amount, p.currency FROM ledger_transactions t JOIN payments p ON p.id = t.ref
+			WHERE t.kind = 'capture' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3
+		UNION ALL
+		SELECT 'refund', p.id, r.provider_ref, -r.amount, r.currency FROM ledger_transactions t
+			JOIN refunds r ON r.id = t.ref JOIN payments p ON p.id = r.payment_id
+			WHERE t.kind = 'refund' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3
+		UNION ALL
+		SELECT 'chargeback', p.id, p.provider_ref,
+			-(SELECT SUM(e.debit) FROM ledger_entries e WHERE e.transaction_id = t.id), p.currency
+			FROM ledger_transactions t JOIN payments p ON p.id = t.ref
+			WHERE t.kind = 'dispute_lost' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3`,
+		providerName, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: ledger items: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var li ledgerItem
+		if err := rows.Scan(&li.Kind, &li.PaymentID, &li.ProviderRef, &li.LedgerAmount, &li.Currency); err != nil {
+			return nil, err
+		}
+		li.key = li.Kind + ":" + li.ProviderRef
+		out[li.key] = li
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,555 @@
+// Package sandbox is Tamkeen's built-in sandbox acquirer: it stands in for
+// a bank's card gateway in development and tests, and must never be
+// enabled in production (payment's Config turns it on only in dev mode or
+// with --sandbox).
+//
+// It keeps its charges, refunds, disputes and outgoing webhooks in its own
+// tables (Migrations) and serves a hosted checkout page (Handler): a
+// server-rendered, mobile-first form in Arabic (right to left) and English
+// that needs no JavaScript and loads nothing from elsewhere. The test card
+// number decides the outcome (see TestCards). Each change of a charge is
+// announced by a webhook signed "t=<unix>,v1=<hex HMAC-SHA256>" over
+// "<t>.<body>", delivered at once and retried until the enabler answers
+// 2xx (or 409: already processed). SettlementReport and the CSV at
+// /sandbox/settlements/YYYY-MM-DD give one day's settled lines.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/services/payment/provider"
+)
+
+// Name is the provider name of the sandbox acquirer.
+const Name = "sandbox"
+
+// PathPrefix is where Handler serves: the checkout pages and settlement
+// reports live under it.
+const PathPrefix = "/sandbox/"
+
+// Migrations creates the sandbox's tables in the payment database.
+var Migrations = store.MigrationSet{
+	Component: "payment-sandbox",
+	Migrations: []store.Migration{{
+		Version: 1,
+		Name:    "sandbox_acquirer",
+		SQL: `
+CREATE TABLE sandbox_charges (
+	id          TEXT PRIMARY KEY,
+	payment_id  TEXT NOT NULL UNIQUE,
+	amount      BIGINT NOT NULL,
+	currency    TEXT NOT NULL,
+	description TEXT NOT NULL,
+	return_url  TEXT NOT NULL,
+	status      TEXT NOT NULL,
+	reason      TEXT NOT NULL DEFAULT '',
+	card_last4  TEXT NOT NULL DEFAULT '',
+	dispute     TEXT NOT NULL DEFAULT '',
+	refunded    BIGINT NOT NULL DEFAULT 0,
+	expire_at   TIMESTAMP NOT NULL,
+	created_at  TIMESTAMP NOT NULL,
+	paid_at     TIMESTAMP NULL,
+	disputed_at TIMESTAMP NULL
+);
+CREATE INDEX sandbox_charges_paid ON sandbox_charges (paid_at);
+CREATE TABLE sandbox_refunds (
+	id         TEXT PRIMARY KEY,
+	refund_id  TEXT NOT NULL UNIQUE,
+	charge_id  TEXT NOT NULL REFERENCES sandbox_charges (id),
+	amount     BIGINT NOT NULL,
+	created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX sandbox_refunds_created ON sandbox_refunds (created_at);
+CREATE TABLE sandbox_webhooks (
+	id           TEXT PRIMARY KEY,
+	charge_id    TEXT NOT NULL,
+	payload      TEXT NOT NULL,
+	created_at   TIMESTAMP NOT NULL,
+	delivered_at TIMESTAMP NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_at      TIMESTAMP NOT NULL
+);
+CREATE INDEX sandbox_webhooks_due ON sandbox_webhooks (delivered_at, next_at);
+`,
+	}},
+}
+
+// Deliverer sends one signed webhook to the enabler. It returns nil when
+// the enabler took it (HTTP 2xx, or 409 for one it already has).
+type Deliverer func(ctx context.Context, payload []byte, signature string) error
+
+// Config configures the sandbox acquirer.
+type Config struct {
+	// Secret signs webhooks; the enabler verifies with the same secret.
+	Secret []byte
+	// PreviousSecret, during a rotation, is also accepted by ParseWebhook.
+	PreviousSecret []byte
+	// PublicURL is the base URL the checkout pages are reached at (the
+	// gateway's), without a trailing slash; next_url is
+	// PublicURL + "/sandbox/checkout/<charge>".
+	PublicURL string
+	// Deliver sends webhooks; see HTTPDeliverer.
+	Deliver Deliverer
+	// Tolerance is how far a webhook's timestamp may be from now.
+	Tolerance time.Duration
+	// RetryInterval is the first pause before redelivering a webhook the
+	// enabler did not take; it doubles up to a minute.
+	RetryInterval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand makes ids; nil means crypto/rand.
+	Rand io.Reader
+	// Logger receives delivery failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// Acquirer is the sandbox acquirer. It implements provider.Provider.
+type Acquirer struct {
+	db  *store.DB
+	cfg Config
+	log *slog.Logger
+}
+
+// ErrConfig is wrapped by New's errors.
+var ErrConfig = errors.New("sandbox: invalid configuration")
+
+// New returns the sandbox acquirer on db (migrated with Migrations).
+func New(db *store.DB, cfg Config) (*Acquirer, error) {
+	if db == nil || len(cfg.Secret) < 16 || cfg.Deliver == nil {
+		return nil, fmt.Errorf("%w: needs a database, a secret of at least 16 bytes and a deliverer", ErrConfig)
+	}
+	if cfg.Tolerance <= 0 {
+		cfg.Tolerance = 5 * time.Minute
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return &Acquirer{db: db, cfg: cfg, log: log}, nil
+}
+
+// Name returns "sandbox".
+func (a *Acquirer) Name() string { return Name }
+
+func (a *Acquirer) now() time.Time { return a.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func (a *Acquirer) newID(prefix string) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(a.cfg.Rand, b[:]); err != nil {
+		return "", fmt.Errorf("sandbox: id: %w", err)
+	}
+	return prefix + idEncoding.EncodeToString(b[:]), nil
+}
+
+// CreateCharge registers a charge for req.PaymentID, once: asking again for
+// the same payment returns the same charge.
+func (a *Acquirer) CreateCharge(ctx context.Context, req provider.ChargeRequest) (provider.Charge, error) {
+	id, err := a.newID("ch_")
+	if err != nil {
+		return provider.Charge{}, err
+	}
+	now := a.now()
+	var ref string
+	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sandbox_charges
+			(id, payment_id, amount, currency, description, return_url, status, expire_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (payment_id) DO NOTHING`,
+			id, req.PaymentID, req.Amount, req.Currency, req.Description, req.ReturnURL, string(provider.StatusOpen), req.ExpireAt.UTC(), now); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT id FROM sandbox_charges WHERE payment_id = $1`, req.PaymentID).Scan(&ref)
+	})
+	if err != nil {
+		return provider.Charge{}, fmt.Errorf("sandbox: create charge: %w", err)
+	}
+	return provider.Charge{Ref: ref, NextURL: a.cfg.PublicURL + "/sandbox/checkout/" + ref}, nil
+}
+
+// charge is a row of sandbox_charges.
+type charge struct {
+	ID, PaymentID, Currency, Description, ReturnURL, Status, Reason, Last4, Dispute string
+	Amount, Refunded                                                                int64
+	ExpireAt, CreatedAt                                                             time.Time
+}
+
+func (a *Acquirer) loadCharge(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, id string) (charge, error) {
+	var c charge
+	err := q.QueryRowContext(ctx, `SELECT id, payment_id, amount, currency, description, return_url, status, reason,
+		card_last4, dispute, refunded, expire_at, created_at FROM sandbox_charges WHERE id = $1`, id).Scan(
+		&c.ID, &c.PaymentID, &c.Amount, &c.Currency, &c.Description, &c.ReturnURL, &c.Status, &c.Reason,
+		&c.Last4, &c.Dispute, &c.Refunded, store.ScanTime(&c.ExpireAt), store.ScanTime(&c.CreatedAt))
+	if store.IsNoRows(err) {
+		return c, fmt.Errorf("%w: %s", provider.ErrUnknownCharge, id)
+	}
+	return c, err
+}
+
+// ChargeStatus reports where the charge stands.
+func (a *Acquirer) ChargeStatus(ctx context.Context, ref string) (provider.ChargeStatus, error) {
+	c, err := a.loadCharge(ctx, a.db, ref)
+	if err != nil {
+		return "", err
+	}
+	return provider.ChargeStatus(c.Status), nil
+}
+
+// Cancel voids an open or pending charge; a paid one gives ErrAlreadyPaid.
+func (a *Acquirer) Cancel(ctx context.Context, ref string) error {
+	return a.db.InTx(ctx, func(tx *sql.Tx) error {
+		c, err := a.loadCharge(ctx, tx, ref)
+		if err != nil {
+			return err
+		}
+		switch provider.ChargeStatus(c.Status) {
+		case provider.StatusOpen, provider.StatusPending:
+			_, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET status = $1 WHERE id = $2`, string(provider.StatusCancelled), ref)
+			return err
+		case provider.StatusSucceeded:
+			return provider.ErrAlreadyPaid
+		}
+		return nil // failed or cancelled already: nothing to void
+	})
+}
+
+// Refund refunds part of a paid charge, once per RefundID; more than what
+// is left of the charge is refused.
+func (a *Acquirer) Refund(ctx context.Context, req provider.RefundRequest) (provider.RefundResult, error) {
+	id, err := a.newID("rf_")
+	if err != nil {
+		return provider.RefundResult{}, err
+	}
+	now := a.now()
+	var ref string
+	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM sandbox_refunds WHERE refund_id = $1`, req.RefundID).Scan(&ref); err == nil {
+			return nil
+		} else if !store.IsNoRows(err) {
+			return err
+		}
+		c, err := a.loadCharge(ctx, tx, req.ChargeRef)
+		if err != nil {
+			return err
+		}
+		if c.Status != string(provider.StatusSucceeded) || req.Amount <= 0 || c.Refunded+req.Amount > c.Amount || c.Dispute == "lost" {
+			return fmt.Errorf("%w: charge %s is %s with %d of %d refunded", provider.ErrRefundRefused, c.ID, c.Status, c.Refunded, c.Amount)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET refunded = refunded + $1 WHERE id = $2`, req.Amount, c.ID); err != nil {
+			return err
+		}
+		ref = id
+		_, err = tx.ExecContext(ctx, `INSERT INTO sandbox_refunds (id, refund_id, charge_id, amount, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			id, req.RefundID, c.ID, req.Amount, now)
+		return err
+	})
+	if err != nil {
+		return provider.RefundResult{}, fmt.Errorf("sandbox: refund: %w", err)
+	}
+	return provider.RefundResult{Ref: ref}, nil
+}
+
+// webhookBody is the JSON of a sandbox webhook.
+type webhookBody struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Created int64  `json:"created"`
+	Data    struct {
+		Charge    string `json:"charge"`
+		PaymentID string `json:"payment_id"`
+		Amount    int64  `json:"amount"`
+		Currency  string `json:"currency"`
+		Reason    string `json:"reason,omitempty"`
+	} `json:"data"`
+}
+
+// maxWebhookBytes bounds a webhook body.
+const maxWebhookBytes = 64 << 10
+
+// ParseWebhook verifies the signature over the exact payload and decodes it.
+func (a *Acquirer) ParseWebhook(payload []byte, signature string, now time.Time) (provider.Notification, error) {
+	secrets := [][]byte{a.cfg.Secret}
+	if len(a.cfg.PreviousSecret) > 0 {
+		secrets = append(secrets, a.cfg.PreviousSecret)
+	}
+	if len(payload) > maxWebhookBytes {
+		return provider.Notification{}, fmt.Errorf("%w: body larger than %d bytes", provider.ErrMalformed, maxWebhookBytes)
+	}
+	if _, err := provider.Verify(secrets, signature, payload, now, a.cfg.Tolerance); err != nil {
+		return provider.Notification{}, err
+	}
+	return DecodeWebhook(payload)
+}
+
+// DecodeWebhook decodes a (verified) sandbox webhook body.
+func DecodeWebhook(payload []byte) (provider.Notification, error) {
+	var b webhookBody
+	dec := json.NewDecoder(strings.NewReader(string(payload)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return provider.Notification{}, fmt.Errorf("%w: %v", provider.ErrMalformed, err)
+	}
+	switch provider.EventType(b.Type) {
+	case provider.ChargePending, provider.ChargeSucceeded, provider.ChargeFailed,
+		provider.DisputeOpened, provider.DisputeWon, provider.DisputeLost:
+	default:
+		return provider.Notification{}, fmt.Errorf("%w: unknown event type %q", provider.ErrMalformed, b.Type)
+	}
+	if b.ID == "" || b.Data.Charge == "" || b.Data.PaymentID == "" || len(b.ID) > 64 || len(b.Data.PaymentID) > 64 {
+		return provider.Notification{}, fmt.Errorf("%w: id, data.charge and data.payment_id are required", provider.ErrMalformed)
+	}
+	return provider.Notification{
+		ID: b.ID, Type: provider.EventType(b.Type), Created: time.Unix(b.Created, 0).UTC(),
+		ChargeRef: b.Data.Charge, PaymentID: b.Data.PaymentID, Amount: b.Data.Amount, Currency: b.Data.Currency, Reason: b.Data.Reason,
+	}, nil
+}
+
+// enqueueWebhook records a webhook about c inside tx; it is sent after the
+// transaction commits (deliverDue).
+func (a *Acquirer) enqueueWebhook(ctx context.Context, tx *sql.Tx, c charge, typ provider.EventType, reason string) (string, error) {
+	id, err := a.newID("evt_")
+	if err != nil {
+		return "", err
+	}
+	now := a.now()
+	var b webhookBody
+	b.ID, b.Type, b.Created = id, string(typ), now.Unix()
+	b.Data.Charge, b.Data.PaymentID, b.Data.Amount, b.Data.Currency, b.Data.Reason = c.ID, c.PaymentID, c.Amount, c.Currency, reason
+	payload, err := json.Marshal(b)
+	if err != nil {
+		return "", err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO sandbox_webhooks (id, charge_id, payload, created_at, next_at) VALUES ($1, $2, $3, $4, $4)`,
+		id, c.ID, string(payload), now)
+	return id, err
+}
+
+// Webhook is a webhook the sandbox sent or will send.
+type Webhook struct {
+	ID      string
+	Payload []byte
+	// Delivered reports whether the enabler took it.
+	Delivered bool
+}
+
+// Webhooks lists the webhooks about a charge in the order they were made,
+// for tests and the dev console.
+func (a *Acquirer) Webhooks(ctx context.Context, chargeRef string) ([]Webhook, error) {
+	rows, err := a.db.QueryContext(ctx, `SELECT id, payload, delivered_at IS NOT NULL FROM sandbox_webhooks
+		WHERE charge_id = $1 ORDER BY created_at, id`, chargeRef)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Webhook
+	for rows.Next() {
+		var w Webhook
+		var p string
+		if err := rows.Scan(&w.ID, &p, &w.Delivered); err != nil {
+			return nil, err
+		}
+		w.Payload = []byte(p)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// Sign signs payload at t with the sandbox secret, as a delivery does.
+func (a *Acquirer) Sign(payload []byte, t time.Time) string {
+	return provider.Sign(a.cfg.Secret, t, payload)
+}
+
+// DeliverDue sends every webhook that is due and returns how many the
+// enabler took. Run calls it in a loop; the checkout calls it right after
+// a payment so that the citizen lands on the return URL with the payment
+// already settled.
+func (a *Acquirer) DeliverDue(ctx context.Context) (int, error) {
+	now := a.now()
+	rows, err := a.db.QueryContext(ctx, `SELECT id, payload, attempts FROM sandbox_webhooks
+		WHERE delivered_at IS NULL AND next_at <= $1 ORDER BY created_at, id LIMIT 100`, now)
+	if err != nil {
+		return 0, err
+	}
+	type due struct {
+		id, payload string
+		attempts    int
+	}
+	var list []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.payload, &d.attempts); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		list = append(list, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range list {
+		body := []byte(d.payload)
+		err := a.cfg.Deliver(ctx, body, a.Sign(body, a.cfg.Now()))
+		if err == nil {
+			n++
+			if _, err := a.db.ExecContext(ctx, `UPDATE sandbox_webhooks SET delivered_at = $1, attempts = attempts + 1 WHERE id = $2`, a.now(), d.id); err != nil {
+				return n, err
+			}
+			continue
+		}
+		a.log.Warn("sandbox: webhook not taken; will retry", "webhook_id", d.id, "attempt", d.attempts+1, "err", err)
+		backoff := a.cfg.RetryInterval << min(d.attempts, 6)
+		backoff = min(backoff, time.Minute)
+		if _, err := a.db.ExecContext(ctx, `UPDATE sandbox_webhooks SET attempts = attempts + 1, next_at = $1 WHERE id = $2`, a.now().Add(backoff), d.id); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Run redelivers webhooks until ctx ends.
+func (a *Acquirer) Run(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.RetryInterval)
+	defer t.Stop()
+	for {
+		if _, err := a.DeliverDue(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sandbox: webhook delivery", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// HTTPDeliverer posts webhooks to url with the signature in the
+// Tamkeen-Signature header. 2xx, and 409 (the enabler already has it),
+// count as delivered.
+func HTTPDeliverer(client *http.Client, url string) Deliverer {
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return func(ctx context.Context, payload []byte, signature string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(payload)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(provider.SignatureHeader, signature)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusConflict {
+			return nil
+		}
+		return fmt.Errorf("sandbox: webhook answered %s", resp.Status)
+	}
+}
+
+// OpenDispute makes the cardholder dispute a paid charge (a sandbox
+// control for tests and demos) and sends dispute.opened.
+func (a *Acquirer) OpenDispute(ctx context.Context, ref, reason string) error {
+	return a.setDispute(ctx, ref, "open", provider.DisputeOpened, reason)
+}
+
+// ResolveDispute decides an open dispute and sends dispute.won or
+// dispute.lost.
+func (a *Acquirer) ResolveDispute(ctx context.Context, ref string, won bool) error {
+	if won {
+		return a.setDispute(ctx, ref, "won", provider.DisputeWon, "")
+	}
+	return a.setDispute(ctx, ref, "lost", provider.DisputeLost, "")
+}
+
+// ErrNotDisputable is returned for a dispute change the charge's state
+// does not allow.
+var ErrNotDisputable = errors.New("sandbox: charge cannot take that dispute change")
+
+func (a *Acquirer) setDispute(ctx context.Context, ref, to string, typ provider.EventType, reason string) error {
+	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
+		c, err := a.loadCharge(ctx, tx, ref)
+		if err != nil {
+			return err
+		}
+		if c.Status != string(provider.StatusSucceeded) || (to == "open") != (c.Dispute == "") {
+			return fmt.Errorf("%w: %s is %s, dispute %q", ErrNotDisputable, ref, c.Status, c.Dispute)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET dispute = $1, disputed_at = $2 WHERE id = $3`, to, a.now(), ref); err != nil {
+			return err
+		}
+		_, err = a.enqueueWebhook(ctx, tx, c, typ, reason)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = a.DeliverDue(ctx)
+	return err
+}
+
+// SettlementReport lists the day's settled lines: charges paid, refunds
+// made and disputes lost that day (UTC), in time order.
+func (a *Acquirer) SettlementReport(ctx context.Context, day time.Time) ([]provider.SettlementLine, error) {
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 0, 1)
+	rows, err := a.db.QueryContext(ctx, `
+		SELECT 1 AS k, paid_at AS at, 'charge' AS typ, id, payment_id, id AS ref, amount, currency FROM sandbox_charges
+			WHERE paid_at >= $1 AND paid_at < $2
+		UNION ALL
+		SELECT 2, r.created_at, 'refund', c.id, c.payment_id, r.id, -r.amount, c.currency FROM sandbox_refunds r
+			JOIN sandbox_charges c ON c.id = r.charge_id WHERE r.created_at >= $1 AND r.created_at < $2
+		UNION ALL
+		SELECT 3, disputed_at, 'chargeback', id, payment_id, id, refunded - amount, currency FROM sandbox_charges
+			WHERE dispute = 'lost' AND disputed_at >= $1 AND disputed_at < $2
+		ORDER BY 2, 1, 4`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: settlement report: %w", err)
+	}
+	defer rows.Close()
+	var out []provider.SettlementLine
+	for rows.Next() {
+		var (
+			k  int
+			at time.Time
+			l  provider.SettlementLine
+		)
+		if err := rows.Scan(&k, store.ScanTime(&at), &l.Type, &l.ChargeRef, &l.PaymentID, &l.Ref, &l.Amount, &l.Currency); err != nil {
+			return nil, err
+		}
+		l.Date = from
+		if l.Amount == 0 { // a chargeback of a fully refunded charge moves nothing
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,164 @@
+package payment
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tamkeen/tamkeen/services/payment/provider"
+)
+
+// SweepReport says what one sweep did.
+type SweepReport struct {
+	Expired int
+	Synced  int
+	Refunds int
+}
+
+// sweepBatch bounds each part of one sweep.
+const sweepBatch = 100
+
+// Sweep runs the background duties once: payments unpaid at their expiry
+// are voided at the acquirer and expire (or, if the acquirer took the money
+// meanwhile, succeed); payments without a final word after
+// StatusCheckAfter are checked with the acquirer, so that a payment whose
+// webhook was lost (or whose processing crashed) still converges; pending
+// refunds are asked for again.
+func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
+	var rep SweepReport
+	now := s.clock()
+	ids, err := s.ids(ctx, `SELECT id FROM payments WHERE state IN ('created', 'pending') AND expire_at <= $1 ORDER BY expire_at LIMIT $2`, now, sweepBatch)
+	if err != nil {
+		return rep, err
+	}
+	for _, id := range ids {
+		expired, err := s.expire(ctx, id)
+		if err != nil {
+			s.log.WarnContext(ctx, "payment: expire", "payment_id", id, "err", err)
+			continue
+		}
+		if expired {
+			rep.Expired++
+		}
+	}
+	ids, err = s.ids(ctx, `SELECT id FROM payments WHERE state IN ('created', 'pending') AND provider_ref <> '' AND updated_at <= $1
+		ORDER BY updated_at LIMIT $2`, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
+	if err != nil {
+		return rep, err
+	}
+	for _, id := range ids {
+		changed, err := s.syncPayment(ctx, id)
+		if err != nil {
+			s.log.WarnContext(ctx, "payment: status check", "payment_id", id, "err", err)
+			continue
+		}
+		if changed {
+			rep.Synced++
+		}
+	}
+	ids, err = s.ids(ctx, `SELECT id FROM refunds WHERE state = 'pending' AND updated_at <= $1 ORDER BY updated_at LIMIT $2`,
+		now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
+	if err != nil {
+		return rep, err
+	}
+	for _, id := range ids {
+		r, err := s.completeRefund(ctx, "", id)
+		if err != nil && !errors.Is(err, ErrRefundRefused) {
+			s.log.WarnContext(ctx, "payment: refund retry", "refund_id", id, "err", err)
+			continue
+		}
+		if r.State != RefundPending {
+			rep.Refunds++
+		}
+	}
+	return rep, nil
+}
+
+func (s *Service) ids(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// expire voids an unpaid payment's charge and marks it expired.
+func (s *Service) expire(ctx context.Context, id string) (bool, error) {
+	p, err := s.getPayment(ctx, s.db, "", id)
+	if err != nil {
+		return false, err
+	}
+	if err := s.voidCharge(ctx, p); err != nil {
+		if errors.Is(err, ErrPaidMeanwhile) {
+			return false, nil // it succeeded instead
+		}
+		return false, err
+	}
+	expired := false
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		p, err := s.lockPayment(ctx, tx, "", id)
+		if err != nil {
+			return err
+		}
+		expired = false
+		if p.State != Created && p.State != Pending {
+			return nil
+		}
+		expired = true
+		return s.move(ctx, tx, &p, Expired, "expired unpaid", s.clock())
+	})
+	return expired, err
+}
+
+// syncPayment asks the acquirer where an unfinished payment's charge stands
+// and applies the answer as if it were a webhook. It reports whether the
+// payment changed.
+func (s *Service) syncPayment(ctx context.Context, id string) (bool, error) {
+	p, err := s.getPayment(ctx, s.db, "", id)
+	if err != nil {
+		return false, err
+	}
+	if (p.State != Created && p.State != Pending) || p.ProviderRef == "" {
+		return false, nil
+	}
+	prov, ok := s.providers[p.Provider]
+	if !ok {
+		return false, fmt.Errorf("payment %s: provider %q is not configured", id, p.Provider)
+	}
+	st, err := prov.ChargeStatus(ctx, p.ProviderRef)
+	if err != nil {
+		return false, err
+	}
+	n := provider.Notification{ChargeRef: p.ProviderRef, PaymentID: p.ID, Amount: p.Amount, Currency: string(p.Currency)}
+	switch st {
+	case provider.StatusSucceeded:
+		n.Type = provider.ChargeSucceeded
+	case provider.StatusFailed:
+		n.Type, n.Reason = provider.ChargeFailed, "declined"
+	case provider.StatusPending:
+		n.Type = provider.ChargePending
+	default:
+		return false, nil
+	}
+	changed, kick := false, false
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		outcome, k, err := s.apply(ctx, tx, p.Provider, n, "status check with "+p.Provider, s.clock())
+		changed, kick = err == nil && strings.HasPrefix(outcome, "applied:"), k
+		return err
+	})
+	if kick {
+		s.relay.Kick()
+	}
+	return changed, err
+}
