@@ -278,3 +278,111 @@ func TestCitizenStepUpEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestClientCredentialsThroughGateway: a ministry app gets a token at
+// /oauth2/token (form-encoded, RFC 6749), a wrong secret is invalid_client,
+// and a token without a route's scope is refused with insufficient_scope.
+func TestClientCredentialsThroughGateway(t *testing.T) {
+	const secret = "demo-ministry-secret-for-tests"
+	base, _ := startDevWithClock(t, &fakeClock{t: time.Now().UTC()}, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
+	token := func(clientSecret, scope string) (*http.Response, map[string]any) {
+		t.Helper()
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoClientID}, "client_secret": {clientSecret}}
+		if scope != "" {
+			form.Set("scope", scope)
+		}
+		resp, err := http.PostForm(base+"/oauth2/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+
+	resp, body := token("not-the-secret-at-all", "")
+	if resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Errorf("wrong secret = %d %v; want 401 invalid_client", resp.StatusCode, body)
+	}
+	resp, body = token(secret, "root:everything")
+	if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_scope" {
+		t.Errorf("unknown scope = %d %v; want 400 invalid_scope", resp.StatusCode, body)
+	}
+
+	resp, body = token(secret, "notifications:send")
+	access, _ := body["access_token"].(string)
+	if resp.StatusCode != 200 || access == "" || body["scope"] != "notifications:send" {
+		t.Fatalf("token with one scope = %d %v", resp.StatusCode, body)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("token response Cache-Control = %q; want no-store", cc)
+	}
+	r, raw := apiCall{t: t, base: base, method: "GET", path: "/v1/ledger/trial-balance", token: access}.do(nil)
+	if r.StatusCode != http.StatusForbidden || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+		t.Errorf("route needing ledger:read with a notifications:send token = %d %q %s; want 403 insufficient_scope",
+			r.StatusCode, r.Header.Get("WWW-Authenticate"), raw)
+	}
+
+	_, body = token(secret, "")
+	all, _ := body["access_token"].(string)
+	r, raw = apiCall{t: t, base: base, method: "GET", path: "/v1/ledger/trial-balance", token: all}.do(nil)
+	if r.StatusCode == http.StatusForbidden || r.StatusCode == http.StatusUnauthorized {
+		t.Errorf("route needing ledger:read with an all-scopes token = %d %s; want it let through", r.StatusCode, raw)
+	}
+}
+
+// TestLoginLockoutThroughGateway: repeated wrong passwords end in 429 with
+// Retry-After, and an unknown national ID is answered the same way as a
+// wrong password.
+func TestLoginLockoutThroughGateway(t *testing.T) {
+	clock := &fakeClock{t: time.Now().UTC()}
+	base, _ := startDevWithClock(t, clock, nil)
+	id := nationalID("40765432")
+	if resp, raw := (apiCall{t: t, base: base, method: "POST", path: "/v1/citizens", body: map[string]string{
+		"national_id": id, "phone_number": "+970568765432", "password": "olive-harvest-2026",
+		"given_name": "Sami", "family_name": "Nasser",
+	}}).do(nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register = %d %s", resp.StatusCode, raw)
+	}
+	login := func(nid, password string) (*http.Response, []byte) {
+		return apiCall{t: t, base: base, method: "POST", path: "/v1/auth/login",
+			body: map[string]string{"national_id": nid, "password": password}}.do(nil)
+	}
+	wrong, wrongRaw := login(id, "not-my-password")
+	unknown, unknownRaw := login(nationalID("49999999"), "not-my-password")
+	if wrong.StatusCode != unknown.StatusCode || wrong.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong password = %d, unknown id = %d; want both 401, alike", wrong.StatusCode, unknown.StatusCode)
+	}
+	detail := func(raw []byte) any {
+		var p map[string]any
+		_ = json.Unmarshal(raw, &p)
+		return p["detail"]
+	}
+	if detail(wrongRaw) != detail(unknownRaw) {
+		t.Errorf("details differ: %v vs %v; the answer must not tell whether the id exists", detail(wrongRaw), detail(unknownRaw))
+	}
+
+	var locked *http.Response
+	for i := 0; i < 20 && locked == nil; i++ {
+		clock.Advance(time.Minute) // past each growing delay, so the failures count
+		if resp, _ := login(id, "still-not-my-password"); resp.StatusCode == http.StatusTooManyRequests {
+			locked = resp
+		}
+	}
+	if locked == nil {
+		t.Fatal("20 wrong passwords never locked the account (no 429)")
+	}
+	if ra := locked.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("429 Retry-After = %q; want the lockout's remaining seconds", ra)
+	}
+	if resp, _ := login(id, "olive-harvest-2026"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("right password while locked = %d; want 429", resp.StatusCode)
+	}
+	clock.Advance(16 * time.Minute)
+	if resp, raw := login(id, "olive-harvest-2026"); resp.StatusCode != http.StatusOK {
+		t.Errorf("right password after the lockout = %d %s; want 200", resp.StatusCode, raw)
+	}
+}
