@@ -70,7 +70,8 @@ fi
 # --- outside verifiers ----------------------------------------------------
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
-command -v oathtool || missing+=(oathtool)
+# auth: oathtool computes TOTP codes independently of our code
+command -v oathtool >/dev/null || missing+=(oathtool)
 # signature: SoftHSM2 (PKCS#11 CA key), pdfsig (PAdES), certutil (its NSS db)
 command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 command -v pdfsig >/dev/null || missing+=(poppler-utils)
