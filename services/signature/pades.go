@@ -51,7 +51,7 @@ func (s *Service) padesBT(ctx context.Context, c *Credential, a *authority, key 
 			Signer:            key,
 			DigestAlgorithm:   crypto.SHA256,
 			Certificate:       c.Certificate,
-			CertificateChains: [][]*x509.Certificate{{c.Certificate, a.issuing, a.root}},
+			CertificateChains: [][]*x509.Certificate{{c.Certificate, a.issuing}},
 		},
 		SignatureMaxLengthBase: uint32(hex.EncodedLen(512 + timestampReserve)),
 	}

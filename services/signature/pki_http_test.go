@@ -2,6 +2,7 @@ package signature
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +19,14 @@ import (
 // HTTP bodies in, the gRPC methods called over the real connection.
 func pkiHTTP(t *testing.T, h *harness) string {
 	t.Helper()
-	c := h.client
+	srv := httptest.NewServer(pkiHandler(func() signaturev1.SignatureServiceClient { return h.client }))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// pkiHandler is pkiHTTP's handler; client is called per request so that
+// the server can start before the service (its URL goes into certificates).
+func pkiHandler(client func() signaturev1.SignatureServiceClient) http.Handler {
 	mux := http.NewServeMux()
 	body := func(w http.ResponseWriter, r *http.Request) []byte {
 		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -33,7 +41,7 @@ func pkiHTTP(t *testing.T, h *harness) string {
 			http.Error(w, "want application/timestamp-query", http.StatusUnsupportedMediaType)
 			return
 		}
-		resp, err := c.Timestamp(r.Context(), &signaturev1.TimestampRequest{Query: body(w, r)})
+		resp, err := client().Timestamp(r.Context(), &signaturev1.TimestampRequest{Query: body(w, r)})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -42,7 +50,7 @@ func pkiHTTP(t *testing.T, h *harness) string {
 		w.Write(resp.Reply)
 	})
 	mux.HandleFunc("POST /v1/signing/ocsp", func(w http.ResponseWriter, r *http.Request) {
-		resp, err := c.CheckOcsp(r.Context(), &signaturev1.CheckOcspRequest{Request: body(w, r)})
+		resp, err := client().CheckOcsp(r.Context(), &signaturev1.CheckOcspRequest{Request: body(w, r)})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -50,9 +58,31 @@ func pkiHTTP(t *testing.T, h *harness) string {
 		w.Header().Set("Content-Type", "application/ocsp-response")
 		w.Write(resp.Response)
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	// RFC 6960 appendix A.1 GET form, which NSS (pdfsig) uses.
+	mux.HandleFunc("GET /v1/signing/ocsp/{req...}", func(w http.ResponseWriter, r *http.Request) {
+		der, err := base64.StdEncoding.DecodeString(r.PathValue("req"))
+		if err != nil {
+			http.Error(w, "bad base64", http.StatusBadRequest)
+			return
+		}
+		resp, err := client().CheckOcsp(r.Context(), &signaturev1.CheckOcspRequest{Request: der})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/ocsp-response")
+		w.Write(resp.Response)
+	})
+	mux.HandleFunc("GET /v1/signing/crl", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := client().GetCrl(r.Context(), &signaturev1.GetCrlRequest{})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pkix-crl")
+		w.Write(resp.Crl)
+	})
+	return mux
 }
 
 // TestTSAOverHTTP: openssl ts -query sent with curl gets a reply that
