@@ -2,7 +2,38 @@
 //
 // The package follows the shape every enabler has: Config and Deps go into
 // New; the Service registers its gRPC API with Register and runs its
-// background work (the outbox relay, consumers, schedulers) with Run;
-// cmd/payment/main.go only loads configuration and wires. `tamkeen dev`
-// composes the same constructor in one process.
+// background work (the outbox relay, the sweeper, the sandbox's webhook
+// retries) with Run; cmd/payment/main.go only loads configuration and
+// wires. `tamkeen dev` composes the same constructor in one process.
+//
+// Where things are:
+//   - money.go, state.go, ledger.go: the rules that need no I/O: amounts in
+//     integer minor units (package money: ILS 2, USD 2, JOD 3 decimals, never
+//     floats), split validation naming the difference, the state machine
+//     (created → pending → succeeded | failed | cancelled | expired; then
+//     partially_refunded, refunded, disputed → won | lost) and balanced
+//     postings.
+//   - payments.go, refunds.go, webhook.go, sweep.go, reconcile.go: the use
+//     cases, each change of a payment in one transaction with its recorded
+//     transition, its ledger posting and its outbox event.
+//   - schema.go, ledgerstore.go: the SQL, one text for SQLite and PostgreSQL;
+//     the ledger is append-only (triggers) and (kind, ref) is unique, so a
+//     posting happens at most once; CheckLedger proves the invariants
+//     (`tamkeen ledger check`).
+//   - grpc.go: proto ↔ domain, client-token verification (the client id
+//     scopes payments to their ministry) and error mapping in one place.
+//   - provider: the acquirer contract, the "t=<unix>,v1=<hex HMAC-SHA256>"
+//     webhook signature and the settlement report CSV.
+//   - sandbox: the built-in sandbox acquirer with its hosted checkout.
+//
+// # The sandbox in development and production
+//
+// The sandbox acquirer is for development and tests only. It is on when
+// --dev-mode (tamkeen dev sets TAMKEEN_DEV_MODE) or --sandbox is given;
+// Service.HTTPHandler then serves its pages under /sandbox/ and next_url
+// points at <public-url>/sandbox/checkout/<charge>. tamkeen dev mounts that
+// handler on the gateway (GET and POST /sandbox/{path=**}). In production
+// the sandbox is off, HTTPHandler is nil and nothing is mounted: a real
+// acquirer hosts its own checkout page (its next_url points there) and
+// posts its signed webhooks to POST /v1/payments/providers/{provider}/webhook.
 package payment

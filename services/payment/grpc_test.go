@@ -75,7 +75,10 @@ func TestGRPC(t *testing.T) {
 		field  string
 	}{
 		{"no token", context.Background(), func(ctx context.Context) error { _, err := c.CreatePayment(ctx, createReq("")); return err }, codes.Unauthenticated, "", ""},
-		{"bad token", withToken("e30.e30.sig"), func(ctx context.Context) error { _, err := c.GetPayment(ctx, &paymentv1.GetPaymentRequest{Id: p.GetId()}); return err }, codes.Unauthenticated, "", ""},
+		{"bad token", withToken("e30.e30.sig"), func(ctx context.Context) error {
+			_, err := c.GetPayment(ctx, &paymentv1.GetPaymentRequest{Id: p.GetId()})
+			return err
+		}, codes.Unauthenticated, "", ""},
 		{"citizen token", withToken(tk.citizen(t)), func(ctx context.Context) error { _, err := c.CreatePayment(ctx, createReq("")); return err }, codes.PermissionDenied, "", ""},
 		{"read scope cannot write", withToken(tk.client(t, ministryA, ScopePaymentsRead)), func(ctx context.Context) error { _, err := c.CreatePayment(ctx, createReq("")); return err }, codes.PermissionDenied, "", ""},
 		{"payments scope cannot read the ledger", writer, func(ctx context.Context) error {
