@@ -22,6 +22,7 @@ const usage = `tamkeen — the Tamkeen platform tool
 Usage:
   tamkeen dev [flags]       run every enabler and the gateway in one process
   tamkeen migrate [flags]   apply (or --status: show) a service's migrations
+  tamkeen pki init [flags]  create the signature enabler's CA, TSA and OCSP certificates
   tamkeen ledger check [flags]  prove the payment ledger's invariants
   tamkeen clients …         create, list, rotate-secret, disable ministry apps
   tamkeen keys rotate       add a new token signing key
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		err = runDev(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "pki":
+		err = runPKI(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "ledger":
 		err = runLedger(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "clients":
