@@ -93,7 +93,10 @@ type QuestionAnswer struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Question string                 `protobuf:"bytes,1,opt,name=question,proto3" json:"question,omitempty"`
 	// answer is rich text (safe Markdown subset).
-	Answer        string `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
+	Answer string `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
+	// answer_html is answer rendered to sanitised HTML; set only by the
+	// public API, which leaves answer empty.
+	AnswerHtml    string `protobuf:"bytes,3,opt,name=answer_html,json=answerHtml,proto3" json:"answer_html,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,6 +141,13 @@ func (x *QuestionAnswer) GetQuestion() string {
 func (x *QuestionAnswer) GetAnswer() string {
 	if x != nil {
 		return x.Answer
+	}
+	return ""
+}
+
+func (x *QuestionAnswer) GetAnswerHtml() string {
+	if x != nil {
+		return x.AnswerHtml
 	}
 	return ""
 }
@@ -212,9 +222,15 @@ type Translation struct {
 	ProcessingTime    string   `protobuf:"bytes,9,opt,name=processing_time,json=processingTime,proto3" json:"processing_time,omitempty"`
 	Links             []*Link  `protobuf:"bytes,10,rep,name=links,proto3" json:"links,omitempty"`
 	// faq fields.
-	Questions     []*QuestionAnswer `protobuf:"bytes,11,rep,name=questions,proto3" json:"questions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Questions []*QuestionAnswer `protobuf:"bytes,11,rep,name=questions,proto3" json:"questions,omitempty"`
+	// body_html and eligibility_html are body and eligibility rendered to
+	// sanitised HTML (no script, no event handlers, only http, https,
+	// mailto and site-relative links). The public API sets them and leaves
+	// the Markdown sources empty; the editorial API sets neither.
+	BodyHtml        string `protobuf:"bytes,12,opt,name=body_html,json=bodyHtml,proto3" json:"body_html,omitempty"`
+	EligibilityHtml string `protobuf:"bytes,13,opt,name=eligibility_html,json=eligibilityHtml,proto3" json:"eligibility_html,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Translation) Reset() {
@@ -322,6 +338,20 @@ func (x *Translation) GetQuestions() []*QuestionAnswer {
 		return x.Questions
 	}
 	return nil
+}
+
+func (x *Translation) GetBodyHtml() string {
+	if x != nil {
+		return x.BodyHtml
+	}
+	return ""
+}
+
+func (x *Translation) GetEligibilityHtml() string {
+	if x != nil {
+		return x.EligibilityHtml
+	}
+	return ""
 }
 
 // Item is a content item at one version.
@@ -1621,13 +1651,16 @@ func (x *ListTransitionsRequest) GetId() string {
 
 // Transition is one workflow step.
 type Transition struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	FromState     string                 `protobuf:"bytes,1,opt,name=from_state,json=fromState,proto3" json:"from_state,omitempty"`
-	ToState       string                 `protobuf:"bytes,2,opt,name=to_state,json=toState,proto3" json:"to_state,omitempty"`
-	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
-	Comment       string                 `protobuf:"bytes,4,opt,name=comment,proto3" json:"comment,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
-	Version       int32                  `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	FromState string                 `protobuf:"bytes,1,opt,name=from_state,json=fromState,proto3" json:"from_state,omitempty"`
+	ToState   string                 `protobuf:"bytes,2,opt,name=to_state,json=toState,proto3" json:"to_state,omitempty"`
+	Actor     string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Comment   string                 `protobuf:"bytes,4,opt,name=comment,proto3" json:"comment,omitempty"`
+	Time      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	Version   int32                  `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	// action is what was done: create, save, submit, approve, reject,
+	// publish, schedule, unpublish, expire, archive or rollback.
+	Action        string `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1702,6 +1735,13 @@ func (x *Transition) GetVersion() int32 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *Transition) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
 }
 
 // ListTransitionsResponse is an item's history.
@@ -2047,8 +2087,13 @@ type PublicContent struct {
 	Translation *Translation           `protobuf:"bytes,7,opt,name=translation,proto3" json:"translation,omitempty"`
 	PublishTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=publish_time,json=publishTime,proto3" json:"publish_time,omitempty"`
 	Version     int32                  `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
-	// etag identifies this representation for If-None-Match.
-	Etag          string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
+	// etag identifies this representation for If-None-Match (a quoted
+	// strong entity tag); it changes only when the item is republished or
+	// unpublished. The service also sends it as the gRPC response header
+	// "etag", with "cache-control", for the gateway to pass on.
+	Etag string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
+	// expire_time is when the item stops being public, if scheduled.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2151,6 +2196,13 @@ func (x *PublicContent) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *PublicContent) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
 }
 
 // ListPublicContentRequest filters published content.
@@ -2490,13 +2542,15 @@ const file_tamkeen_content_v1_content_proto_rawDesc = "" +
 	"\x03Fee\x12 \n" +
 	"\vdescription\x18\x01 \x01(\tR\vdescription\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12\x1a\n" +
-	"\bcurrency\x18\x03 \x01(\tR\bcurrency\"D\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\"e\n" +
 	"\x0eQuestionAnswer\x12\x1a\n" +
 	"\bquestion\x18\x01 \x01(\tR\bquestion\x12\x16\n" +
-	"\x06answer\x18\x02 \x01(\tR\x06answer\".\n" +
+	"\x06answer\x18\x02 \x01(\tR\x06answer\x12\x1f\n" +
+	"\vanswer_html\x18\x03 \x01(\tR\n" +
+	"answerHtml\".\n" +
 	"\x04Link\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x10\n" +
-	"\x03url\x18\x02 \x01(\tR\x03url\"\x94\x03\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"\xdc\x03\n" +
 	"\vTranslation\x12\x12\n" +
 	"\x04slug\x18\x01 \x01(\tR\x04slug\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
@@ -2509,7 +2563,9 @@ const file_tamkeen_content_v1_content_proto_rawDesc = "" +
 	"\x0fprocessing_time\x18\t \x01(\tR\x0eprocessingTime\x12.\n" +
 	"\x05links\x18\n" +
 	" \x03(\v2\x18.tamkeen.content.v1.LinkR\x05links\x12@\n" +
-	"\tquestions\x18\v \x03(\v2\".tamkeen.content.v1.QuestionAnswerR\tquestions\"\xfe\x04\n" +
+	"\tquestions\x18\v \x03(\v2\".tamkeen.content.v1.QuestionAnswerR\tquestions\x12\x1b\n" +
+	"\tbody_html\x18\f \x01(\tR\bbodyHtml\x12)\n" +
+	"\x10eligibility_html\x18\r \x01(\tR\x0feligibilityHtml\"\xfe\x04\n" +
 	"\x04Item\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -2612,7 +2668,7 @@ const file_tamkeen_content_v1_content_proto_rawDesc = "" +
 	"\x18DiffItemVersionsResponse\x129\n" +
 	"\achanges\x18\x01 \x03(\v2\x1f.tamkeen.content.v1.FieldChangeR\achanges\"(\n" +
 	"\x16ListTransitionsRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xc0\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xd8\x01\n" +
 	"\n" +
 	"Transition\x12\x1d\n" +
 	"\n" +
@@ -2621,7 +2677,8 @@ const file_tamkeen_content_v1_content_proto_rawDesc = "" +
 	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x18\n" +
 	"\acomment\x18\x04 \x01(\tR\acomment\x12.\n" +
 	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
-	"\aversion\x18\x06 \x01(\x05R\aversion\"[\n" +
+	"\aversion\x18\x06 \x01(\x05R\aversion\x12\x16\n" +
+	"\x06action\x18\a \x01(\tR\x06action\"[\n" +
 	"\x17ListTransitionsResponse\x12@\n" +
 	"\vtransitions\x18\x01 \x03(\v2\x1e.tamkeen.content.v1.TransitionR\vtransitions\"\\\n" +
 	"\x10GrantRoleRequest\x12\x1a\n" +
@@ -2641,7 +2698,7 @@ const file_tamkeen_content_v1_content_proto_rawDesc = "" +
 	"\x12RevokeRoleResponse\"A\n" +
 	"\x17GetPublicContentRequest\x12\x12\n" +
 	"\x04slug\x18\x01 \x01(\tR\x04slug\x12\x12\n" +
-	"\x04lang\x18\x02 \x01(\tR\x04lang\"\xc3\x02\n" +
+	"\x04lang\x18\x02 \x01(\tR\x04lang\"\x80\x03\n" +
 	"\rPublicContent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -2653,7 +2710,9 @@ const file_tamkeen_content_v1_content_proto_rawDesc = "" +
 	"\fpublish_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vpublishTime\x12\x18\n" +
 	"\aversion\x18\t \x01(\x05R\aversion\x12\x12\n" +
 	"\x04etag\x18\n" +
-	" \x01(\tR\x04etag\"\xac\x01\n" +
+	" \x01(\tR\x04etag\x12;\n" +
+	"\vexpire_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"\xac\x01\n" +
 	"\x18ListPublicContentRequest\x12\x1a\n" +
 	"\bministry\x18\x01 \x01(\tR\bministry\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
@@ -2784,57 +2843,58 @@ var file_tamkeen_content_v1_content_proto_depIdxs = []int32{
 	41, // 18: tamkeen.content.v1.RoleGrant.grant_time:type_name -> google.protobuf.Timestamp
 	3,  // 19: tamkeen.content.v1.PublicContent.translation:type_name -> tamkeen.content.v1.Translation
 	41, // 20: tamkeen.content.v1.PublicContent.publish_time:type_name -> google.protobuf.Timestamp
-	32, // 21: tamkeen.content.v1.ListPublicContentResponse.items:type_name -> tamkeen.content.v1.PublicContent
-	32, // 22: tamkeen.content.v1.SearchHit.content:type_name -> tamkeen.content.v1.PublicContent
-	36, // 23: tamkeen.content.v1.SearchPublicContentResponse.hits:type_name -> tamkeen.content.v1.SearchHit
-	3,  // 24: tamkeen.content.v1.Item.TranslationsEntry.value:type_name -> tamkeen.content.v1.Translation
-	3,  // 25: tamkeen.content.v1.CreateItemRequest.TranslationsEntry.value:type_name -> tamkeen.content.v1.Translation
-	3,  // 26: tamkeen.content.v1.SaveDraftRequest.TranslationsEntry.value:type_name -> tamkeen.content.v1.Translation
-	5,  // 27: tamkeen.content.v1.ContentService.CreateItem:input_type -> tamkeen.content.v1.CreateItemRequest
-	6,  // 28: tamkeen.content.v1.ContentService.GetItem:input_type -> tamkeen.content.v1.GetItemRequest
-	7,  // 29: tamkeen.content.v1.ContentService.ListItems:input_type -> tamkeen.content.v1.ListItemsRequest
-	9,  // 30: tamkeen.content.v1.ContentService.SaveDraft:input_type -> tamkeen.content.v1.SaveDraftRequest
-	10, // 31: tamkeen.content.v1.ContentService.SubmitItem:input_type -> tamkeen.content.v1.SubmitItemRequest
-	11, // 32: tamkeen.content.v1.ContentService.ApproveItem:input_type -> tamkeen.content.v1.ApproveItemRequest
-	12, // 33: tamkeen.content.v1.ContentService.RejectItem:input_type -> tamkeen.content.v1.RejectItemRequest
-	13, // 34: tamkeen.content.v1.ContentService.PublishItem:input_type -> tamkeen.content.v1.PublishItemRequest
-	14, // 35: tamkeen.content.v1.ContentService.UnpublishItem:input_type -> tamkeen.content.v1.UnpublishItemRequest
-	15, // 36: tamkeen.content.v1.ContentService.ArchiveItem:input_type -> tamkeen.content.v1.ArchiveItemRequest
-	16, // 37: tamkeen.content.v1.ContentService.RollbackItem:input_type -> tamkeen.content.v1.RollbackItemRequest
-	17, // 38: tamkeen.content.v1.ContentService.ListItemVersions:input_type -> tamkeen.content.v1.ListItemVersionsRequest
-	20, // 39: tamkeen.content.v1.ContentService.GetItemVersion:input_type -> tamkeen.content.v1.GetItemVersionRequest
-	21, // 40: tamkeen.content.v1.ContentService.DiffItemVersions:input_type -> tamkeen.content.v1.DiffItemVersionsRequest
-	24, // 41: tamkeen.content.v1.ContentService.ListTransitions:input_type -> tamkeen.content.v1.ListTransitionsRequest
-	27, // 42: tamkeen.content.v1.ContentService.GrantRole:input_type -> tamkeen.content.v1.GrantRoleRequest
-	29, // 43: tamkeen.content.v1.ContentService.RevokeRole:input_type -> tamkeen.content.v1.RevokeRoleRequest
-	31, // 44: tamkeen.content.v1.ContentService.GetPublicContent:input_type -> tamkeen.content.v1.GetPublicContentRequest
-	33, // 45: tamkeen.content.v1.ContentService.ListPublicContent:input_type -> tamkeen.content.v1.ListPublicContentRequest
-	35, // 46: tamkeen.content.v1.ContentService.SearchPublicContent:input_type -> tamkeen.content.v1.SearchPublicContentRequest
-	4,  // 47: tamkeen.content.v1.ContentService.CreateItem:output_type -> tamkeen.content.v1.Item
-	4,  // 48: tamkeen.content.v1.ContentService.GetItem:output_type -> tamkeen.content.v1.Item
-	8,  // 49: tamkeen.content.v1.ContentService.ListItems:output_type -> tamkeen.content.v1.ListItemsResponse
-	4,  // 50: tamkeen.content.v1.ContentService.SaveDraft:output_type -> tamkeen.content.v1.Item
-	4,  // 51: tamkeen.content.v1.ContentService.SubmitItem:output_type -> tamkeen.content.v1.Item
-	4,  // 52: tamkeen.content.v1.ContentService.ApproveItem:output_type -> tamkeen.content.v1.Item
-	4,  // 53: tamkeen.content.v1.ContentService.RejectItem:output_type -> tamkeen.content.v1.Item
-	4,  // 54: tamkeen.content.v1.ContentService.PublishItem:output_type -> tamkeen.content.v1.Item
-	4,  // 55: tamkeen.content.v1.ContentService.UnpublishItem:output_type -> tamkeen.content.v1.Item
-	4,  // 56: tamkeen.content.v1.ContentService.ArchiveItem:output_type -> tamkeen.content.v1.Item
-	4,  // 57: tamkeen.content.v1.ContentService.RollbackItem:output_type -> tamkeen.content.v1.Item
-	19, // 58: tamkeen.content.v1.ContentService.ListItemVersions:output_type -> tamkeen.content.v1.ListItemVersionsResponse
-	4,  // 59: tamkeen.content.v1.ContentService.GetItemVersion:output_type -> tamkeen.content.v1.Item
-	23, // 60: tamkeen.content.v1.ContentService.DiffItemVersions:output_type -> tamkeen.content.v1.DiffItemVersionsResponse
-	26, // 61: tamkeen.content.v1.ContentService.ListTransitions:output_type -> tamkeen.content.v1.ListTransitionsResponse
-	28, // 62: tamkeen.content.v1.ContentService.GrantRole:output_type -> tamkeen.content.v1.RoleGrant
-	30, // 63: tamkeen.content.v1.ContentService.RevokeRole:output_type -> tamkeen.content.v1.RevokeRoleResponse
-	32, // 64: tamkeen.content.v1.ContentService.GetPublicContent:output_type -> tamkeen.content.v1.PublicContent
-	34, // 65: tamkeen.content.v1.ContentService.ListPublicContent:output_type -> tamkeen.content.v1.ListPublicContentResponse
-	37, // 66: tamkeen.content.v1.ContentService.SearchPublicContent:output_type -> tamkeen.content.v1.SearchPublicContentResponse
-	47, // [47:67] is the sub-list for method output_type
-	27, // [27:47] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	41, // 21: tamkeen.content.v1.PublicContent.expire_time:type_name -> google.protobuf.Timestamp
+	32, // 22: tamkeen.content.v1.ListPublicContentResponse.items:type_name -> tamkeen.content.v1.PublicContent
+	32, // 23: tamkeen.content.v1.SearchHit.content:type_name -> tamkeen.content.v1.PublicContent
+	36, // 24: tamkeen.content.v1.SearchPublicContentResponse.hits:type_name -> tamkeen.content.v1.SearchHit
+	3,  // 25: tamkeen.content.v1.Item.TranslationsEntry.value:type_name -> tamkeen.content.v1.Translation
+	3,  // 26: tamkeen.content.v1.CreateItemRequest.TranslationsEntry.value:type_name -> tamkeen.content.v1.Translation
+	3,  // 27: tamkeen.content.v1.SaveDraftRequest.TranslationsEntry.value:type_name -> tamkeen.content.v1.Translation
+	5,  // 28: tamkeen.content.v1.ContentService.CreateItem:input_type -> tamkeen.content.v1.CreateItemRequest
+	6,  // 29: tamkeen.content.v1.ContentService.GetItem:input_type -> tamkeen.content.v1.GetItemRequest
+	7,  // 30: tamkeen.content.v1.ContentService.ListItems:input_type -> tamkeen.content.v1.ListItemsRequest
+	9,  // 31: tamkeen.content.v1.ContentService.SaveDraft:input_type -> tamkeen.content.v1.SaveDraftRequest
+	10, // 32: tamkeen.content.v1.ContentService.SubmitItem:input_type -> tamkeen.content.v1.SubmitItemRequest
+	11, // 33: tamkeen.content.v1.ContentService.ApproveItem:input_type -> tamkeen.content.v1.ApproveItemRequest
+	12, // 34: tamkeen.content.v1.ContentService.RejectItem:input_type -> tamkeen.content.v1.RejectItemRequest
+	13, // 35: tamkeen.content.v1.ContentService.PublishItem:input_type -> tamkeen.content.v1.PublishItemRequest
+	14, // 36: tamkeen.content.v1.ContentService.UnpublishItem:input_type -> tamkeen.content.v1.UnpublishItemRequest
+	15, // 37: tamkeen.content.v1.ContentService.ArchiveItem:input_type -> tamkeen.content.v1.ArchiveItemRequest
+	16, // 38: tamkeen.content.v1.ContentService.RollbackItem:input_type -> tamkeen.content.v1.RollbackItemRequest
+	17, // 39: tamkeen.content.v1.ContentService.ListItemVersions:input_type -> tamkeen.content.v1.ListItemVersionsRequest
+	20, // 40: tamkeen.content.v1.ContentService.GetItemVersion:input_type -> tamkeen.content.v1.GetItemVersionRequest
+	21, // 41: tamkeen.content.v1.ContentService.DiffItemVersions:input_type -> tamkeen.content.v1.DiffItemVersionsRequest
+	24, // 42: tamkeen.content.v1.ContentService.ListTransitions:input_type -> tamkeen.content.v1.ListTransitionsRequest
+	27, // 43: tamkeen.content.v1.ContentService.GrantRole:input_type -> tamkeen.content.v1.GrantRoleRequest
+	29, // 44: tamkeen.content.v1.ContentService.RevokeRole:input_type -> tamkeen.content.v1.RevokeRoleRequest
+	31, // 45: tamkeen.content.v1.ContentService.GetPublicContent:input_type -> tamkeen.content.v1.GetPublicContentRequest
+	33, // 46: tamkeen.content.v1.ContentService.ListPublicContent:input_type -> tamkeen.content.v1.ListPublicContentRequest
+	35, // 47: tamkeen.content.v1.ContentService.SearchPublicContent:input_type -> tamkeen.content.v1.SearchPublicContentRequest
+	4,  // 48: tamkeen.content.v1.ContentService.CreateItem:output_type -> tamkeen.content.v1.Item
+	4,  // 49: tamkeen.content.v1.ContentService.GetItem:output_type -> tamkeen.content.v1.Item
+	8,  // 50: tamkeen.content.v1.ContentService.ListItems:output_type -> tamkeen.content.v1.ListItemsResponse
+	4,  // 51: tamkeen.content.v1.ContentService.SaveDraft:output_type -> tamkeen.content.v1.Item
+	4,  // 52: tamkeen.content.v1.ContentService.SubmitItem:output_type -> tamkeen.content.v1.Item
+	4,  // 53: tamkeen.content.v1.ContentService.ApproveItem:output_type -> tamkeen.content.v1.Item
+	4,  // 54: tamkeen.content.v1.ContentService.RejectItem:output_type -> tamkeen.content.v1.Item
+	4,  // 55: tamkeen.content.v1.ContentService.PublishItem:output_type -> tamkeen.content.v1.Item
+	4,  // 56: tamkeen.content.v1.ContentService.UnpublishItem:output_type -> tamkeen.content.v1.Item
+	4,  // 57: tamkeen.content.v1.ContentService.ArchiveItem:output_type -> tamkeen.content.v1.Item
+	4,  // 58: tamkeen.content.v1.ContentService.RollbackItem:output_type -> tamkeen.content.v1.Item
+	19, // 59: tamkeen.content.v1.ContentService.ListItemVersions:output_type -> tamkeen.content.v1.ListItemVersionsResponse
+	4,  // 60: tamkeen.content.v1.ContentService.GetItemVersion:output_type -> tamkeen.content.v1.Item
+	23, // 61: tamkeen.content.v1.ContentService.DiffItemVersions:output_type -> tamkeen.content.v1.DiffItemVersionsResponse
+	26, // 62: tamkeen.content.v1.ContentService.ListTransitions:output_type -> tamkeen.content.v1.ListTransitionsResponse
+	28, // 63: tamkeen.content.v1.ContentService.GrantRole:output_type -> tamkeen.content.v1.RoleGrant
+	30, // 64: tamkeen.content.v1.ContentService.RevokeRole:output_type -> tamkeen.content.v1.RevokeRoleResponse
+	32, // 65: tamkeen.content.v1.ContentService.GetPublicContent:output_type -> tamkeen.content.v1.PublicContent
+	34, // 66: tamkeen.content.v1.ContentService.ListPublicContent:output_type -> tamkeen.content.v1.ListPublicContentResponse
+	37, // 67: tamkeen.content.v1.ContentService.SearchPublicContent:output_type -> tamkeen.content.v1.SearchPublicContentResponse
+	48, // [48:68] is the sub-list for method output_type
+	28, // [28:48] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_content_v1_content_proto_init() }
