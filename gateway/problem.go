@@ -107,6 +107,14 @@ func httpStatusFor(code codes.Code, r *http.Request) int {
 	}
 }
 
+// unprocessableReasons are the ErrorInfo reasons of InvalidArgument errors
+// that are well-formed requests the service cannot process, answered 422
+// rather than 400: an Idempotency-Key reused with a different body (the
+// IETF idempotency-key draft's rule; payment.ReasonIdempotencyKeyReused).
+var unprocessableReasons = map[string]bool{
+	"IDEMPOTENCY_KEY_REUSED": true,
+}
+
 // conditional reports whether r carries a precondition header of its own.
 func conditional(r *http.Request) bool {
 	h := r.Header
@@ -252,6 +260,9 @@ func problemFromError(r *http.Request, err error) (Problem, http.Header) {
 		code = codes.Unknown
 	}
 	httpCode := httpStatusFor(code, r)
+	if code == codes.InvalidArgument && unprocessableReasons[rpcerr.Reason(err)] {
+		httpCode = http.StatusUnprocessableEntity
+	}
 	p := Problem{
 		Type:   typeFor(rpcerr.Reason(err), code),
 		Title:  problemTitle(httpCode),

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -82,6 +83,8 @@ func TestProblemFromError(t *testing.T) {
 			wantStatus: 429, wantType: "urn:tamkeen:problem:resource-exhausted", wantRetry: "2"},
 		{name: "routing status", err: &runtime.HTTPStatusError{HTTPStatus: 400, Err: errors.New("bad escape")},
 			wantStatus: 400, wantDetail: "malformed request path"},
+		{name: "idempotency key reused", err: reusedKeyError(t),
+			wantStatus: 422, wantType: "urn:tamkeen:problem:idempotency-key-reused", wantFields: []FieldError{{"idempotency_key", "already used with another body"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,4 +188,18 @@ func TestDecodeViolationsNamesProtoFields(t *testing.T) {
 			t.Errorf("decodeViolations(%q) = %+v; want [%+v]", msg, got, want)
 		}
 	}
+}
+
+// reusedKeyError is what the payment service answers for an Idempotency-Key
+// reused with a different body.
+func reusedKeyError(t *testing.T) error {
+	t.Helper()
+	st, err := status.New(codes.InvalidArgument, "idempotency key already used with another body").WithDetails(
+		&errdetails.ErrorInfo{Reason: "IDEMPOTENCY_KEY_REUSED", Domain: rpcerr.Domain},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "idempotency_key", Description: "already used with another body"}}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Err()
 }

@@ -76,6 +76,9 @@ command -v oathtool >/dev/null || missing+=(oathtool)
 command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 command -v pdfsig >/dev/null || missing+=(poppler-utils)
 command -v certutil >/dev/null || missing+=(libnss3-tools)
+# payment: headless Chromium pays on the sandbox checkout page
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 fi

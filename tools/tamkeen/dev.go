@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/telemetry"
 	"github.com/tamkeen/tamkeen/services/auth"
 	"github.com/tamkeen/tamkeen/services/notification"
+	"github.com/tamkeen/tamkeen/services/payment"
 )
 
 // devConfig is the command line of `tamkeen dev`.
@@ -147,6 +149,7 @@ func runDevClock(ctx context.Context, now func() time.Time, args []string, looku
 	var (
 		authSvc *auth.Service
 		inbox   *notification.DevInbox
+		sandbox http.Handler
 	)
 	for _, e := range enablers() {
 		db, err := openDevDB(ctx, cfg.DataDir, e)
@@ -164,6 +167,9 @@ func runDevClock(ctx context.Context, now func() time.Time, args []string, looku
 			authSvc = s
 		case *notification.Service:
 			inbox = notification.NewDevInbox(db, nil)
+		case *payment.Service:
+			// The sandbox acquirer's hosted checkout (dev and tests only).
+			sandbox = s.HTTPHandler()
 		}
 		srv := grpcserver.New(grpcserver.Options{Logger: svcLog, Tracing: tracing, Registerer: registry, ShutdownTimeout: devShutdownTimeout})
 		svc.Register(srv)
@@ -204,6 +210,11 @@ func runDevClock(ctx context.Context, now func() time.Time, args []string, looku
 		return err
 	}
 	gw.Handle("GET /dev/inbox", inbox)
+	if sandbox != nil {
+		for _, pattern := range []string{"GET /sandbox", "GET /sandbox/{path=**}", "POST /sandbox/{path=**}"} {
+			gw.Handle(pattern, sandbox)
+		}
+	}
 	runners = append(runners, func(ctx context.Context) error { return gw.Run(ctx, lis) })
 	g, gctx := errgroup.WithContext(ctx)
 	for _, run := range runners {
