@@ -6,6 +6,7 @@ require (
 	github.com/ThalesGroup/crypto11 v1.5.0
 	github.com/digitorus/pdf v0.1.2
 	github.com/digitorus/pdfsign v0.0.0-20260102145623-a2800162ff5c
+	github.com/digitorus/timestamp v0.0.0-20231217203849-220c5c2851b7
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/tamkeen/tamkeen/libs v0.0.0-00010101000000-000000000000
 	github.com/tamkeen/tamkeen/proto v0.0.0-00010101000000-000000000000
@@ -21,7 +22,6 @@ require (
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/digitorus/pkcs7 v0.0.0-20230818184609-3a137a874352 // indirect
-	github.com/digitorus/timestamp v0.0.0-20231217203849-220c5c2851b7 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
