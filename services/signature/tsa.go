@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"math/big"
 	"sync"
@@ -256,6 +255,3 @@ func (a *serialAllocator) next(ctx context.Context) (*big.Int, error) {
 	a.next_++
 	return big.NewInt(n), nil
 }
-
-// errTSAUnavailable marks a TSA that cannot answer now (no PKI yet).
-var errTSAUnavailable = errors.New("time-stamping authority unavailable")
