@@ -16,9 +16,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
-	"github.com/tamkeen/tamkeen/proto"
+	tamkeenproto "github.com/tamkeen/tamkeen/proto"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
@@ -47,6 +48,9 @@ type Caller struct {
 	AuthTime time.Time
 	// Scopes are a client token's granted scopes.
 	Scopes []string
+	// AZP is the app a citizen token was issued to (its azp), which usage
+	// is metered to.
+	AZP string
 }
 
 // CallerFrom returns the verified caller of the gateway request whose
@@ -71,6 +75,8 @@ type authFailure struct {
 	challenge string
 	// retryAfter, when set, is sent as Retry-After.
 	retryAfter string
+	// right names the missing access right of a missing-right refusal.
+	right string
 }
 
 // invalidToken is the RFC 6750 challenge for a token that failed
@@ -132,7 +138,7 @@ func callerOf(c *jwks.Claims) (Caller, error) {
 	if c.ACR == "" {
 		return Caller{}, errors.New("citizen token without acr")
 	}
-	caller := Caller{Kind: Citizen, Subject: c.Subject, ACR: c.ACR}
+	caller := Caller{Kind: Citizen, Subject: c.Subject, ACR: c.ACR, AZP: c.AZP}
 	if c.AuthTime != nil {
 		caller.AuthTime = c.AuthTime.Time
 	}
@@ -233,7 +239,7 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, f *authFailure)
 	if f.retryAfter != "" {
 		hdr.Set("Retry-After", f.retryAfter)
 	}
-	writeProblem(w, r, Problem{Type: problemTypePrefix + f.kind, Status: f.status, Detail: f.detail}, hdr)
+	writeProblem(w, r, Problem{Type: problemTypePrefix + f.kind, Status: f.status, Detail: f.detail, MissingRight: f.right}, hdr)
 }
 
 // authorize is the mux middleware that enforces the route policy. It runs
@@ -257,8 +263,18 @@ func (g *Gateway) authorize(next runtime.HandlerFunc) runtime.HandlerFunc {
 			return
 		}
 		st := stateFrom(r.Context())
+		if st != nil {
+			st.method = method
+		}
+		release, ok := g.shed(w, r)
+		if !ok {
+			return
+		}
+		defer release()
+		var caller *Caller
 		if !pol.Public {
-			caller, fail := g.authenticate(r, pol)
+			var fail *authFailure
+			caller, fail = g.authenticate(r, pol)
 			if fail != nil {
 				g.refuse(w, r, fail)
 				return
@@ -266,6 +282,19 @@ func (g *Gateway) authorize(next runtime.HandlerFunc) runtime.HandlerFunc {
 			if st != nil {
 				st.caller = caller
 			}
+		}
+		if g.rights != nil && caller != nil && caller.Kind == Client {
+			rights, fail := g.checkRight(r.Context(), caller.ClientID, method)
+			if fail != nil {
+				g.refuse(w, r, fail)
+				return
+			}
+			if st != nil {
+				st.rights = rights
+			}
+		}
+		if !g.rateLimit(w, r, method, caller) {
+			return
 		}
 		if st != nil {
 			st.rpc = method
@@ -322,7 +351,7 @@ func generatedRoutes() (map[string]string, error) {
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(proto.OpenAPI, &doc); err != nil {
+	if err := json.Unmarshal(tamkeenproto.OpenAPI, &doc); err != nil {
 		return nil, fmt.Errorf("gateway: parse generated OpenAPI: %w", err)
 	}
 	out := map[string]string{}
@@ -351,6 +380,8 @@ func generatedRoutes() (map[string]string, error) {
 type guardedConn struct {
 	cc     grpc.ClientConnInterface
 	logger *slog.Logger
+	// meter records the billable units of successful calls.
+	meter bool
 }
 
 // errUnguarded is returned for a call the policy did not authorise.
@@ -365,12 +396,27 @@ func (c guardedConn) check(ctx context.Context, method string) error {
 	return errUnguarded
 }
 
-// Invoke checks the policy, then makes the unary call.
+// Invoke checks the policy and the narrowing of the client's access
+// right against the decoded request, makes the unary call and meters it.
 func (c guardedConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	if err := c.check(ctx, method); err != nil {
 		return err
 	}
-	return c.cc.Invoke(ctx, method, args, reply, opts...)
+	st := stateFrom(ctx)
+	in, _ := args.(proto.Message)
+	if len(st.rights) > 0 && st.caller != nil {
+		if f := allowsIDs(st.rights, st.caller.ClientID, method, namedIDs(in)); f != nil {
+			return &rightError{f: f}
+		}
+	}
+	if err := c.cc.Invoke(ctx, method, args, reply, opts...); err != nil {
+		return err
+	}
+	if c.meter {
+		out, _ := reply.(proto.Message)
+		st.usage = meterUnits(method, in, out)
+	}
+	return nil
 }
 
 // NewStream checks the policy, then opens the stream.
@@ -387,8 +433,10 @@ type conns struct {
 }
 
 // guarded wraps every backend in a guardedConn.
-func (b Backends) guarded(logger *slog.Logger) conns {
-	g := func(cc *grpc.ClientConn) grpc.ClientConnInterface { return guardedConn{cc: cc, logger: logger} }
+func (b Backends) guarded(logger *slog.Logger, meter bool) conns {
+	g := func(cc *grpc.ClientConn) grpc.ClientConnInterface {
+		return guardedConn{cc: cc, logger: logger, meter: meter}
+	}
 	return conns{Auth: g(b.Auth), Notification: g(b.Notification), Signature: g(b.Signature), Payment: g(b.Payment), Content: g(b.Content)}
 }
 

@@ -46,6 +46,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/telemetry"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
@@ -96,6 +97,37 @@ type Config struct {
 	// JWKSURL is where the token signing keys are published; empty means
 	// Issuer + "/.well-known/jwks.json" (served by the gateway itself).
 	JWKSURL string `flag:"jwks-url" usage:"JWKS URL; default <issuer>/.well-known/jwks.json"`
+
+	// EnforceRights refuses (403) every client-token call that no access
+	// right of the client admits (deny by default); needs Deps.DB. Off,
+	// scopes alone decide.
+	EnforceRights bool `flag:"enforce-rights" usage:"deny client calls that no access right admits (needs the gateway database)"`
+	// RightsRefresh is how often each replica reloads the rights table.
+	RightsRefresh time.Duration `flag:"rights-refresh" default:"2s" usage:"how often access rights are reloaded"`
+	// RateLimits are token buckets per caller and route class,
+	// "class=rate/burst" with class read, write or public (e.g.
+	// "write=10/20"); shared by every replica through a JetStream KV
+	// bucket on Deps.NATS. Empty: no rate limits.
+	RateLimits []string `flag:"rate-limits" usage:"token buckets per caller and route class: read|write|public=rate/burst, e.g. write=10/20,read=50/100 (needs NATS JetStream)"`
+	// RateLimitBucket is the JetStream KV bucket of the token buckets.
+	RateLimitBucket string `flag:"rate-limit-bucket" default:"tamkeen_gateway_ratelimit" usage:"JetStream KV bucket shared by the replicas' rate limiters"`
+	// MaxConcurrent is how many API calls one replica serves at once;
+	// more are shed with 503 before they reach a service. 0: no limit.
+	MaxConcurrent int `flag:"max-concurrent" usage:"API calls served at once before shedding with 503 (0: no limit)"`
+	// Audit writes every API call to the hash-chained audit log before
+	// its response is released; needs Deps.DB.
+	Audit bool `flag:"audit" usage:"record every API call in the hash-chained, time-stamped audit log (needs the gateway database)"`
+	// AuditChain names this replica's hash chain.
+	AuditChain string `flag:"audit-chain" default:"gateway" usage:"this replica's audit chain (give each replica its own, e.g. the pod name)"`
+	// AuditStampEvery is how many records may follow the last
+	// time-stamped head; negative turns time-stamping off.
+	AuditStampEvery int `flag:"audit-stamp-every" default:"1000" usage:"time-stamp the audit chain head after this many records (negative: never)"`
+	// AuditStampInterval is the longest a new head waits for its
+	// time-stamp (checked by Run).
+	AuditStampInterval time.Duration `flag:"audit-stamp-interval" default:"1m" usage:"time-stamp a new audit chain head at least this often"`
+	// Metering counts usage per client per day for charge-back; needs
+	// Deps.DB.
+	Metering bool `flag:"metering" usage:"meter usage per client and day for charge-back (needs the gateway database)"`
 }
 
 // DefaultAudience is the aud of Tamkeen access tokens.
@@ -127,6 +159,21 @@ func (c Config) withDefaults() Config {
 	if c.Audience == "" {
 		c.Audience = DefaultAudience
 	}
+	if c.RightsRefresh == 0 {
+		c.RightsRefresh = DefaultRightsRefresh
+	}
+	if c.RateLimitBucket == "" {
+		c.RateLimitBucket = DefaultRateLimitBucket
+	}
+	if c.AuditChain == "" {
+		c.AuditChain = DefaultAuditChain
+	}
+	if c.AuditStampEvery == 0 {
+		c.AuditStampEvery = DefaultAuditStampEvery
+	}
+	if c.AuditStampInterval == 0 {
+		c.AuditStampInterval = DefaultAuditStampInterval
+	}
 	if c.JWKSURL == "" && c.Issuer != "" {
 		c.JWKSURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/jwks.json"
 	}
@@ -144,13 +191,21 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: raw-body-bytes %d is negative", ErrConfig, c.RawBodyBytes))
 	}
 	for name, d := range map[string]time.Duration{
-		"read-header-timeout": c.ReadHeaderTimeout,
-		"shutdown-timeout":    c.ShutdownTimeout,
-		"ready-timeout":       c.ReadyTimeout,
+		"read-header-timeout":  c.ReadHeaderTimeout,
+		"shutdown-timeout":     c.ShutdownTimeout,
+		"ready-timeout":        c.ReadyTimeout,
+		"rights-refresh":       c.RightsRefresh,
+		"audit-stamp-interval": c.AuditStampInterval,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%w: %s %v is negative", ErrConfig, name, d))
 		}
+	}
+	if c.MaxConcurrent < 0 {
+		errs = append(errs, fmt.Errorf("%w: max-concurrent %d is negative", ErrConfig, c.MaxConcurrent))
+	}
+	if _, err := ParseRateLimits(c.RateLimits); err != nil {
+		errs = append(errs, err)
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -243,6 +298,10 @@ type Deps struct {
 	// HTTPClient fetches the token signing keys from Config.JWKSURL; nil
 	// means a client with jwks.DefaultHTTPTimeout.
 	HTTPClient *http.Client
+	// DB is the gateway's own database (access rights, audit log, usage),
+	// migrated with Migrations; needed by Config.EnforceRights, Audit and
+	// Metering, unused otherwise.
+	DB *store.DB
 }
 
 // Gateway is the HTTP front door. Build it with New.
@@ -267,6 +326,17 @@ type Gateway struct {
 	// route, or to "" for the gateway's own routes; a route missing here
 	// is denied.
 	rpcs map[string]string
+
+	// rights is the replica's copy of the access rights; nil when
+	// Config.EnforceRights is off.
+	rights *rightsCache
+	// limiter draws from the shared token buckets; nil without
+	// Config.RateLimits.
+	limiter *limiter
+	// slots is the global concurrency limit; nil without one.
+	slots chan struct{}
+	// recorder writes audit records and usage; nil when both are off.
+	recorder *recorder
 
 	mux     *runtime.ServeMux
 	routes  *routeTable
@@ -322,10 +392,13 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err := g.setUpAuth(deps.HTTPClient); err != nil {
 		return nil, err
 	}
+	if err := g.setUpSecurity(deps); err != nil {
+		return nil, err
+	}
 
 	g.mux = g.newServeMux()
 	ctx := context.Background()
-	bk := deps.Backends.guarded(g.logger)
+	bk := deps.Backends.guarded(g.logger, g.cfg.Metering)
 	for _, reg := range []func() error{
 		func() error {
 			return authv1.RegisterAuthServiceHandlerClient(ctx, g.mux, authv1.NewAuthServiceClient(bk.Auth))
@@ -358,6 +431,40 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	}
 	g.handler = g.wrap(g.mux)
 	return g, nil
+}
+
+// setUpSecurity builds the access rights cache, the shared rate limiter,
+// the concurrency limit and the audit and usage recorder that cfg turns on.
+func (g *Gateway) setUpSecurity(deps Deps) error {
+	cfg := g.cfg
+	if (cfg.EnforceRights || cfg.Audit || cfg.Metering) && deps.DB == nil {
+		return fmt.Errorf("%w: enforce-rights, audit and metering need the gateway database (Deps.DB)", ErrConfig)
+	}
+	if cfg.EnforceRights {
+		g.rights = &rightsCache{store: NewRights(deps.DB, g.now), refresh: cfg.RightsRefresh, now: g.now, logger: g.logger}
+	}
+	limits, err := ParseRateLimits(cfg.RateLimits)
+	if err != nil {
+		return err
+	}
+	if len(limits) > 0 {
+		if deps.NATS == nil {
+			return fmt.Errorf("%w: rate-limits need NATS JetStream (Deps.NATS)", ErrConfig)
+		}
+		g.limiter = &limiter{nc: deps.NATS, bucket: cfg.RateLimitBucket, limits: limits, now: g.now, logger: g.logger}
+	}
+	if cfg.MaxConcurrent > 0 {
+		g.slots = make(chan struct{}, cfg.MaxConcurrent)
+	}
+	var sig grpc.ClientConnInterface
+	if deps.Backends.Signature != nil {
+		sig = deps.Backends.Signature
+	}
+	g.recorder = g.newRecorder(deps.DB, sig)
+	if !cfg.EnforceRights {
+		g.logger.Info("access rights are not enforced: client scopes alone decide (enforce-rights is off)")
+	}
+	return nil
 }
 
 // Handle adds an extra route, e.g. `tamkeen dev` mounts "GET /dev/inbox".
@@ -393,6 +500,11 @@ func (g *Gateway) Run(ctx context.Context, lis net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
+	if g.recorder != nil && g.recorder.sig != nil {
+		sctx, stopStamps := context.WithCancel(ctx)
+		defer stopStamps()
+		go g.stampLoop(sctx)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway: serve: %w", err)

@@ -34,6 +34,14 @@ type reqState struct {
 	tooLarge       bool
 	// rpc is the gRPC method whose policy the request passed.
 	rpc string
+	// method is the gRPC method behind the matched route, set before its
+	// policy is checked (so refused calls are audited too).
+	method string
+	// rights are the client's rights that admit rpc, when rights are
+	// enforced; the backend call checks their narrowing.
+	rights []Right
+	// usage is the metered units of the successful backend call.
+	usage []usageUnit
 	// caller is the verified token's principal; nil on public routes.
 	caller *Caller
 }
@@ -88,9 +96,11 @@ func (g *Gateway) newRequestID() string {
 
 // wrap applies the middlewares around the mux, outermost first: request ID
 // and state, the server span, observation (metrics, access log, recovery),
-// the body limit.
+// the audit log and metering (which hold the response until it is
+// recorded), the body limit.
 func (g *Gateway) wrap(h http.Handler) http.Handler {
 	h = g.limitBody(h)
+	h = g.record(h)
 	h = g.observe(h)
 	h = otelhttp.NewHandler(h, "http.server",
 		otelhttp.WithTracerProvider(g.tracer),
@@ -305,6 +315,14 @@ type metrics struct {
 	inFlight prometheus.Gauge
 	// authFailures counts requests refused by the route policy.
 	authFailures *prometheus.CounterVec
+	// rateLimited counts rate-limit decisions by class and outcome.
+	rateLimited *prometheus.CounterVec
+	// shed counts calls refused at the concurrency limit.
+	shed prometheus.Counter
+	// auditWrites counts audit/usage writes by outcome.
+	auditWrites *prometheus.CounterVec
+	// auditStamps counts time-stamps of the audit head by outcome.
+	auditStamps *prometheus.CounterVec
 }
 
 // newMetrics registers the gateway's collectors on reg.
@@ -328,7 +346,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Requests refused by the route policy, by reason (missing_token, expired, bad_signature, insufficient_scope, insufficient_acr, max_age, ...).",
 		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.authFailures} {
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_rate_limit_decisions_total",
+		Help: "Rate-limit decisions by route class and outcome (allowed, limited, error).",
+	}, []string{"class", "outcome"})
+	m.shed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gateway_shed_total",
+		Help: "Calls refused with 503 at the global concurrency limit.",
+	})
+	m.auditWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_audit_writes_total",
+		Help: "Calls recorded in the audit log and usage counters, by outcome (ok, error).",
+	}, []string{"outcome"})
+	m.auditStamps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_audit_timestamps_total",
+		Help: "RFC 3161 time-stamps of the audit chain head, by outcome (ok, error).",
+	}, []string{"outcome"})
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.authFailures, m.rateLimited, m.shed, m.auditWrites, m.auditStamps} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}

@@ -57,6 +57,9 @@ type Problem struct {
 	// OAuthError is the RFC 6749 section 5.2 error code; only /oauth2/token
 	// sets it, so that standard OAuth clients understand the failure.
 	OAuthError string `json:"error,omitempty"`
+	// MissingRight names the access right a 403 missing-right lacks, e.g.
+	// "payment/CreatePayment" or "notification/SendSms template tpl_9".
+	MissingRight string `json:"missing_right,omitempty"`
 }
 
 // FieldError names one bad request field (snake_case, dotted path) and why.
@@ -364,6 +367,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 // errorHandler is the grpc-gateway ErrorHandlerFunc: every failed call and
 // every decoding error of the generated handlers ends here.
 func (g *Gateway) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	var re *rightError
+	if errors.As(err, &re) {
+		g.refuse(w, r, re.f)
+		return
+	}
 	p, hdr := problemFromError(r, err)
 	if p.Status >= 500 && p.Status != http.StatusNotImplemented {
 		g.logger.WarnContext(ctx, "backend call failed",

@@ -1,0 +1,538 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/digitorus/timestamp"
+	"google.golang.org/grpc"
+
+	"github.com/tamkeen/tamkeen/libs/store"
+	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
+)
+
+// Defaults of the audit log's time-stamping.
+const (
+	// DefaultAuditChain names a gateway's hash chain when Config.AuditChain
+	// is empty. Replicas sharing a database should each have their own
+	// (e.g. the pod name); a shared name still works, serialised by the
+	// database.
+	DefaultAuditChain = "gateway"
+	// DefaultAuditStampEvery is how many records may follow the last
+	// time-stamped head before the head is time-stamped again.
+	DefaultAuditStampEvery = 1000
+	// DefaultAuditStampInterval is the longest a new head waits for its
+	// time-stamp.
+	DefaultAuditStampInterval = time.Minute
+)
+
+// auditFormat starts every record's hashed form; a new canonical form
+// would get a new name.
+const auditFormat = "tamkeen-audit-v1"
+
+// auditWriteAttempts bounds the retries of a batch that lost a race for
+// the chain head to another replica writing the same chain.
+const auditWriteAttempts = 5
+
+// ErrAuditBroken is wrapped by the errors of VerifyAudit and
+// VerifyAuditExport when the chain or a time-stamp does not verify.
+var ErrAuditBroken = errors.New("gateway: audit log does not verify")
+
+// AuditRecord is one call as the audit log keeps it: metadata and body
+// hashes, never bodies, tokens or query strings.
+type AuditRecord struct {
+	Chain string    `json:"chain"`
+	Seq   int64     `json:"seq"`
+	Time  time.Time `json:"time"`
+	// RequestID is the X-Request-Id the caller got back.
+	RequestID string `json:"request_id"`
+	// ClientID is the client of a client token, or the azp (the app) of a
+	// citizen token; "" for public calls.
+	ClientID string `json:"client_id"`
+	// Subject is the citizen of a citizen token, "" otherwise.
+	Subject string `json:"subject"`
+	// Route is "METHOD /template".
+	Route string `json:"route"`
+	// RPC is the gRPC method behind the route.
+	RPC    string `json:"rpc"`
+	Status int    `json:"status"`
+	// LatencyMicros is the time from the request to the response, before
+	// this record was written.
+	LatencyMicros int64 `json:"latency_us"`
+	// RequestHash and ResponseHash are hex SHA-256 of the body bytes the
+	// gateway read and wrote.
+	RequestHash  string `json:"request_hash"`
+	ResponseHash string `json:"response_hash"`
+	// Source is the peer's IP address.
+	Source string `json:"source"`
+	// PrevHash is the previous record's Hash ("" for seq 1).
+	PrevHash string `json:"prev_hash"`
+	// Hash is hex SHA-256 of the canonical form (see ComputeHash).
+	Hash string `json:"hash"`
+}
+
+// ComputeHash is the record's hash: hex SHA-256 of the JSON array
+// ["tamkeen-audit-v1", prev_hash, chain, seq, time in Unix microseconds,
+// request_id, client_id, subject, route, rpc, status, latency_us,
+// request_hash, response_hash, source].
+func (r AuditRecord) ComputeHash() string {
+	b, _ := json.Marshal([]any{auditFormat, r.PrevHash, r.Chain, r.Seq, r.Time.UnixMicro(), r.RequestID, r.ClientID,
+		r.Subject, r.Route, r.RPC, r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// AuditStamp is an RFC 3161 time-stamp token over one record's hash.
+type AuditStamp struct {
+	Chain string `json:"chain"`
+	Seq   int64  `json:"seq"`
+	Hash  string `json:"hash"`
+	// Token is the DER TimeStampToken (a CMS SignedData); its message
+	// imprint is SHA-256 with the record's hash as the hashed message:
+	// `openssl ts -verify -digest <hash> -in token.der -token_in -CAfile ca.pem`.
+	Token     []byte    `json:"token"`
+	StampedAt time.Time `json:"stamped_at"`
+}
+
+// auditHead is the last record of a chain as gateway_audit_heads says.
+type auditHead struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// entry is one call waiting to be written: its audit record (nil when
+// only metering is on) and its usage.
+type entry struct {
+	rec    *AuditRecord
+	client string
+	day    string
+	usage  []usageUnit
+	done   chan error
+}
+
+// recorder writes audit records and usage in group-committed batches:
+// the first caller to find no batch in flight writes everything queued,
+// the others wait for its commit. A call's response is released only after
+// the commit, so nothing answered is missing from the log after a crash.
+type recorder struct {
+	db     *store.DB
+	chain  string
+	audit  bool
+	now    func() time.Time
+	logger *slog.Logger
+	m      *metrics
+
+	// stamping
+	sig           signaturev1.SignatureServiceClient
+	stampEvery    int64
+	stampInterval time.Duration
+	random        io.Reader
+
+	mu      sync.Mutex
+	queue   []*entry
+	writing bool
+	loaded  bool
+	seq     int64
+	hash    string
+	// stampedSeq is the newest time-stamped seq; stampedAt when.
+	stampedSeq int64
+	stampedAt  time.Time
+	stamping   bool
+}
+
+// add queues e and returns once it is committed (or failed).
+func (rc *recorder) add(ctx context.Context, e *entry) error {
+	e.done = make(chan error, 1)
+	rc.mu.Lock()
+	rc.queue = append(rc.queue, e)
+	if rc.writing {
+		rc.mu.Unlock()
+		return <-e.done
+	}
+	rc.writing = true
+	for len(rc.queue) > 0 {
+		batch := rc.queue
+		rc.queue = nil
+		rc.mu.Unlock()
+		// The batch carries other callers' records: it must not fail
+		// because this caller went away.
+		err := rc.write(context.WithoutCancel(ctx), batch)
+		for _, b := range batch {
+			b.done <- err
+		}
+		rc.mu.Lock()
+	}
+	rc.writing = false
+	rc.mu.Unlock()
+	rc.maybeStamp(ctx)
+	return <-e.done
+}
+
+// loadHead reads the chain's head and newest time-stamp.
+func (rc *recorder) loadHead(ctx context.Context) error {
+	var seq int64
+	var h string
+	err := rc.db.QueryRowContext(ctx, `SELECT seq, hash FROM gateway_audit_heads WHERE chain = $1`, rc.chain).Scan(&seq, &h)
+	if err != nil && !store.IsNoRows(err) {
+		return fmt.Errorf("read audit head: %w", err)
+	}
+	var stamped sql.NullInt64
+	if err := rc.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM gateway_audit_stamps WHERE chain = $1`, rc.chain).Scan(&stamped); err != nil {
+		return fmt.Errorf("read audit stamps: %w", err)
+	}
+	rc.mu.Lock()
+	rc.seq, rc.hash, rc.loaded = seq, h, true
+	rc.stampedSeq = stamped.Int64
+	if rc.stampedAt.IsZero() {
+		rc.stampedAt = rc.now()
+	}
+	rc.mu.Unlock()
+	return nil
+}
+
+// write commits one batch: the records chained onto the head, the new
+// head and the usage counters, in one transaction.
+func (rc *recorder) write(ctx context.Context, batch []*entry) error {
+	var err error
+	for attempt := 1; attempt <= auditWriteAttempts; attempt++ {
+		if rc.audit && !rc.loaded {
+			if err = rc.loadHead(ctx); err != nil {
+				return err
+			}
+		}
+		var seq int64
+		var prev string
+		err = rc.db.InTx(ctx, func(tx *sql.Tx) error {
+			seq, prev = rc.seq, rc.hash
+			for _, e := range batch {
+				if e.rec == nil {
+					continue
+				}
+				seq++
+				r := e.rec
+				r.Chain, r.Seq, r.PrevHash = rc.chain, seq, prev
+				r.Hash = r.ComputeHash()
+				prev = r.Hash
+				if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_audit (chain, seq, at, at_us, request_id, client_id, subject, route, rpc,
+ status, latency_us, request_hash, response_hash, source, prev_hash, hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+					r.Chain, r.Seq, r.Time, r.Time.UnixMicro(), r.RequestID, r.ClientID, r.Subject, r.Route, r.RPC,
+					r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source, r.PrevHash, r.Hash); err != nil {
+					return err
+				}
+			}
+			if seq != rc.seq {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_audit_heads (chain, seq, hash) VALUES ($1, $2, $3)
+ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, rc.chain, seq, prev); err != nil {
+					return err
+				}
+			}
+			return writeUsage(ctx, tx, batch)
+		})
+		if err == nil {
+			rc.mu.Lock()
+			rc.seq, rc.hash = seq, prev
+			rc.mu.Unlock()
+			return nil
+		}
+		// Whatever happened, the head in memory may be stale now.
+		rc.mu.Lock()
+		rc.loaded = false
+		rc.mu.Unlock()
+		if !store.IsUniqueViolation(err) {
+			break
+		}
+	}
+	return fmt.Errorf("write audit batch: %w", err)
+}
+
+// maybeStamp starts time-stamping the head when enough records or time
+// have passed since the last time-stamp.
+func (rc *recorder) maybeStamp(ctx context.Context) {
+	if rc.sig == nil || !rc.audit {
+		return
+	}
+	rc.mu.Lock()
+	due := !rc.stamping && rc.seq > rc.stampedSeq &&
+		(rc.seq-rc.stampedSeq >= rc.stampEvery || rc.now().Sub(rc.stampedAt) >= rc.stampInterval)
+	if due {
+		rc.stamping = true
+	}
+	rc.mu.Unlock()
+	if !due {
+		return
+	}
+	go func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, err := rc.stampHead(sctx); err != nil {
+			rc.logger.WarnContext(sctx, "time-stamp the audit head failed; will retry", slog.String("error", err.Error()))
+		}
+	}()
+}
+
+// stampHead time-stamps the current head unless it already is, and
+// returns the stamped seq (0 when the chain is empty).
+func (rc *recorder) stampHead(ctx context.Context) (int64, error) {
+	rc.mu.Lock()
+	rc.stamping = true
+	seq, h, stamped := rc.seq, rc.hash, rc.stampedSeq
+	rc.mu.Unlock()
+	defer func() {
+		rc.mu.Lock()
+		rc.stamping = false
+		rc.mu.Unlock()
+	}()
+	if seq == 0 || seq == stamped {
+		return seq, nil
+	}
+	token, err := rc.timestamp(ctx, h)
+	if err != nil {
+		rc.m.auditStamps.WithLabelValues("error").Inc()
+		return 0, err
+	}
+	at := rc.now().UTC().Truncate(time.Microsecond)
+	if _, err := rc.db.ExecContext(ctx, `INSERT INTO gateway_audit_stamps (chain, seq, hash, token, stamped_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (chain, seq) DO NOTHING`, rc.chain, seq, h, hex.EncodeToString(token), at); err != nil {
+		rc.m.auditStamps.WithLabelValues("error").Inc()
+		return 0, fmt.Errorf("store audit time-stamp: %w", err)
+	}
+	rc.m.auditStamps.WithLabelValues("ok").Inc()
+	rc.mu.Lock()
+	if seq > rc.stampedSeq {
+		rc.stampedSeq, rc.stampedAt = seq, rc.now()
+	}
+	rc.mu.Unlock()
+	return seq, nil
+}
+
+// timestamp asks the signature enabler's TSA for a token over hexHash.
+func (rc *recorder) timestamp(ctx context.Context, hexHash string) ([]byte, error) {
+	digest, err := hex.DecodeString(hexHash)
+	if err != nil {
+		return nil, err
+	}
+	var nb [8]byte
+	if _, err := io.ReadFull(rc.random, nb[:]); err != nil {
+		return nil, err
+	}
+	nonce := new(big.Int).SetBytes(nb[:])
+	req, err := (&timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest, Certificates: true, Nonce: nonce}).Marshal()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rc.sig.Timestamp(ctx, &signaturev1.TimestampRequest{Query: req})
+	if err != nil {
+		return nil, fmt.Errorf("TSA: %w", err)
+	}
+	ts, err := timestamp.ParseResponse(resp.GetReply())
+	if err != nil {
+		return nil, fmt.Errorf("TSA reply: %w", err)
+	}
+	if !bytes.Equal(ts.HashedMessage, digest) || ts.HashAlgorithm != crypto.SHA256 {
+		return nil, errors.New("TSA reply: the token is over another message imprint")
+	}
+	if ts.Nonce == nil || ts.Nonce.Cmp(nonce) != 0 {
+		return nil, errors.New("TSA reply: the nonce does not match")
+	}
+	return ts.RawToken, nil
+}
+
+// StampAudit time-stamps the head of this gateway's audit chain now
+// (unless it already is) and returns its seq; Run calls it every
+// Config.AuditStampInterval, and the gateway after every
+// Config.AuditStampEvery records.
+func (g *Gateway) StampAudit(ctx context.Context) (int64, error) {
+	if g.recorder == nil || !g.recorder.audit {
+		return 0, fmt.Errorf("%w: the audit log is not on", ErrConfig)
+	}
+	rc := g.recorder
+	rc.mu.Lock()
+	loaded := rc.loaded
+	rc.mu.Unlock()
+	if !loaded {
+		if err := rc.loadHead(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return rc.stampHead(ctx)
+}
+
+// stampLoop time-stamps the head every interval until ctx is done.
+func (g *Gateway) stampLoop(ctx context.Context) {
+	t := time.NewTicker(g.recorder.stampInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := g.StampAudit(ctx); err != nil && ctx.Err() == nil {
+				g.logger.WarnContext(ctx, "time-stamp the audit head failed; will retry", slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// bufferedWriter holds a response until its audit record is committed.
+type bufferedWriter struct {
+	w      http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+// Header is the real writer's header map: nothing is sent before flush.
+func (b *bufferedWriter) Header() http.Header { return b.w.Header() }
+
+// WriteHeader records the first status.
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+// Write buffers p and implies 200.
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+// Flush is a no-op: the response is released after the audit commit.
+func (b *bufferedWriter) Flush() {}
+
+// code is the response status.
+func (b *bufferedWriter) code() int {
+	if b.status == 0 {
+		return http.StatusOK
+	}
+	return b.status
+}
+
+// release sends the buffered response.
+func (b *bufferedWriter) release() {
+	b.w.WriteHeader(b.code())
+	_, _ = b.w.Write(b.body.Bytes())
+}
+
+// hashingBody hashes the request body bytes as the handler reads them.
+type hashingBody struct {
+	rc io.ReadCloser
+	h  hash.Hash
+}
+
+// Read reads and hashes.
+func (b *hashingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.h.Write(p[:n])
+	return n, err
+}
+
+// Close closes the underlying body.
+func (b *hashingBody) Close() error { return b.rc.Close() }
+
+// meterClient names who pays for a call: the client, or the app (azp) a
+// citizen used, or "public".
+func meterClient(c *Caller) string {
+	switch {
+	case c == nil:
+		return "public"
+	case c.Kind == Client:
+		return c.ClientID
+	case c.AZP != "":
+		return c.AZP
+	default:
+		return "citizen"
+	}
+}
+
+// record is the middleware that writes each API call's audit record and
+// usage before releasing its response; when that write fails the caller
+// gets 503 instead of an answer the log would not show. The gateway's own
+// routes and unmatched paths are not recorded.
+func (g *Gateway) record(next http.Handler) http.Handler {
+	if g.recorder == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := g.now()
+		reqHash := sha256.New()
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &hashingBody{rc: r.Body, h: reqHash}
+		}
+		bw := &bufferedWriter{w: w}
+		next.ServeHTTP(bw, r)
+		ctx := r.Context()
+		st := stateFrom(ctx)
+		if st == nil || st.method == "" {
+			bw.release()
+			return
+		}
+		at := start.UTC().Truncate(time.Microsecond)
+		e := &entry{client: meterClient(st.caller), day: at.Format(time.DateOnly)}
+		if g.recorder.audit {
+			rec := &AuditRecord{
+				Time: at, RequestID: st.id, Route: r.Method + " " + st.route, RPC: st.method, Status: bw.code(),
+				LatencyMicros: g.now().Sub(start).Microseconds(), RequestHash: hex.EncodeToString(reqHash.Sum(nil)),
+				Source: sourceAddr(r),
+			}
+			respHash := sha256.Sum256(bw.body.Bytes())
+			rec.ResponseHash = hex.EncodeToString(respHash[:])
+			if c := st.caller; c != nil {
+				rec.ClientID = meterClient(c)
+				if c.Kind == Citizen {
+					rec.Subject = c.Subject
+				}
+			}
+			e.rec = rec
+		}
+		if g.cfg.Metering && st.rpc != "" {
+			svc, op := splitMethod(st.rpc)
+			e.usage = append([]usageUnit{{item: "call:" + svc + "/" + op, quantity: 1}}, st.usage...)
+		}
+		if e.rec == nil && len(e.usage) == 0 {
+			bw.release()
+			return
+		}
+		if err := g.recorder.add(ctx, e); err != nil {
+			g.metrics.auditWrites.WithLabelValues("error").Inc()
+			g.logger.ErrorContext(ctx, "audit log write failed; answering 503", slog.String("error", err.Error()),
+				slog.String("request_id", st.id))
+			writeProblem(w, r, Problem{Type: problemTypePrefix + "audit-unavailable", Status: http.StatusServiceUnavailable,
+				Detail: "the call could not be recorded in the audit log; it may have taken effect, retry with the same Idempotency-Key"},
+				http.Header{"Retry-After": {"1"}})
+			return
+		}
+		g.metrics.auditWrites.WithLabelValues("ok").Inc()
+		bw.release()
+	})
+}
+
+// newRecorder builds the recorder when the audit log or metering is on.
+func (g *Gateway) newRecorder(db *store.DB, sig grpc.ClientConnInterface) *recorder {
+	cfg := g.cfg
+	if !cfg.Audit && !cfg.Metering {
+		return nil
+	}
+	rc := &recorder{db: db, chain: cfg.AuditChain, audit: cfg.Audit, now: g.now, logger: g.logger, m: g.metrics,
+		stampEvery: int64(cfg.AuditStampEvery), stampInterval: cfg.AuditStampInterval, random: g.random}
+	if cfg.Audit && cfg.AuditStampEvery > 0 && sig != nil {
+		rc.sig = signaturev1.NewSignatureServiceClient(sig)
+	}
+	return rc
+}
