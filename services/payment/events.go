@@ -38,6 +38,8 @@ func (s *Service) emitSucceeded(ctx context.Context, tx *sql.Tx, p *Payment, now
 	return s.enqueue(ctx, tx, EventSucceeded, p.ID, &eventsv1.PaymentSucceeded{
 		PaymentId: p.ID, ClientId: p.ClientID, Reference: p.Reference, Amount: p.Amount,
 		Currency: string(p.Currency), CitizenId: p.CitizenID, Time: timestamppb.New(now),
+		Description: p.Description, ReceiptPhoneNumber: p.Receipt.PhoneNumber,
+		ReceiptEmailAddress: p.Receipt.EmailAddress, ReceiptLanguage: p.Receipt.Language,
 	})
 }
 

@@ -90,6 +90,7 @@ func (g *grpcServer) CreatePayment(ctx context.Context, req *paymentv1.CreatePay
 	in := CreateInput{
 		Amount: req.GetAmount(), Currency: req.GetCurrency(), Reference: req.GetReference(), Description: req.GetDescription(),
 		ReturnURL: req.GetReturnUrl(), CitizenID: req.GetCitizenId(), IdempotencyKey: req.GetIdempotencyKey(), Provider: req.GetProvider(),
+		Receipt: Receipt{PhoneNumber: req.GetReceipt().GetPhoneNumber(), EmailAddress: req.GetReceipt().GetEmailAddress(), Language: req.GetReceipt().GetLanguage()},
 	}
 	for _, sp := range req.GetSplits() {
 		in.Splits = append(in.Splits, Split{Account: sp.GetAccount(), Amount: sp.GetAmount()})
@@ -237,6 +238,7 @@ func toProto(p Payment) *paymentv1.Payment {
 		Id: p.ID, State: string(p.State), Amount: p.Amount, Currency: string(p.Currency), Reference: p.Reference,
 		Description: p.Description, ReturnUrl: p.ReturnURL, NextUrl: p.NextURL, RefundedAmount: p.RefundedAmount,
 		Provider: p.Provider, CitizenId: p.CitizenID, CreateTime: timestamppb.New(p.CreatedAt),
+		Receipt:    receiptToProto(p.Receipt),
 		UpdateTime: timestamppb.New(p.UpdatedAt), ExpireTime: timestamppb.New(p.ExpireAt),
 	}
 	if p.State != Created && p.State != Pending {
@@ -251,4 +253,12 @@ func toProto(p Payment) *paymentv1.Payment {
 		})
 	}
 	return out
+}
+
+// receiptToProto maps a payment's receipt contact; nil when it has none.
+func receiptToProto(r Receipt) *paymentv1.Receipt {
+	if r.PhoneNumber == "" && r.EmailAddress == "" {
+		return nil
+	}
+	return &paymentv1.Receipt{PhoneNumber: r.PhoneNumber, EmailAddress: r.EmailAddress, Language: r.Language}
 }

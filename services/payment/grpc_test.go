@@ -162,7 +162,9 @@ func TestEventsReachTheStream(t *testing.T) {
 	if err := h.bus.EnsureStream(ctx, h.svc.Stream()); err != nil {
 		t.Fatal(err)
 	}
-	p := h.pay(fee("EV"))
+	in := fee("EV")
+	in.Receipt = Receipt{PhoneNumber: "+970599123456", EmailAddress: "layla@example.ps", Language: "ar"}
+	p := h.pay(in)
 	if _, err := h.svc.relay.PublishPending(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,9 @@ func TestEventsReachTheStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ev.Type != "tamkeen.payment.succeeded.v1" || m.GetPaymentId() != p.ID || m.GetAmount() != 100000 || m.GetCurrency() != "JOD" ||
-			m.GetClientId() != ministryA || m.GetCitizenId() != "cit_1" || m.GetReference() != "EV" {
+			m.GetClientId() != ministryA || m.GetCitizenId() != "cit_1" || m.GetReference() != "EV" ||
+			m.GetReceiptPhoneNumber() != "+970599123456" || m.GetReceiptEmailAddress() != "layla@example.ps" ||
+			m.GetReceiptLanguage() != "ar" || m.GetDescription() != in.Description {
 			t.Errorf("event %s %+v", ev.Type, &m)
 		}
 	case <-ctx.Done():

@@ -42,6 +42,16 @@ type Payment struct {
 	UpdatedAt      time.Time
 	ExpireAt       time.Time
 	Transitions    []Transition
+	// Receipt is where the notification service sends the receipt.
+	Receipt Receipt
+}
+
+// Receipt is where a payment's receipt goes on success: an SMS, an e-mail,
+// both or neither, in Arabic (the default) or English.
+type Receipt struct {
+	PhoneNumber  string
+	EmailAddress string
+	Language     string
 }
 
 // CreateInput is a request for a new payment.
@@ -58,6 +68,8 @@ type CreateInput struct {
 	IdempotencyKey string
 	// Provider names the acquirer; empty is the default.
 	Provider string
+	// Receipt is optional.
+	Receipt Receipt
 }
 
 // Errors of the payments API.
@@ -104,6 +116,7 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 	if in.CitizenID != "" && !citizenRE.MatchString(in.CitizenID) {
 		fes = append(fes, FieldError{Field: "citizen_id", Reason: "at most 64 letters, digits, '-' or '_'"})
 	}
+	fes = append(fes, in.Receipt.check()...)
 	if k := in.IdempotencyKey; len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters"})
 	}
@@ -215,10 +228,12 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, client_id, amount, currency, reference, description,
-			return_url, citizen_id, provider, state, created_at, updated_at, expire_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
+			return_url, citizen_id, provider, state, created_at, updated_at, expire_at,
+			receipt_phone, receipt_email, receipt_language)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)`,
 			id, clientID, in.Amount, string(cur), in.Reference, in.Description, in.ReturnURL, in.CitizenID,
-			prov.Name(), string(Created), now, now.Add(s.cfg.PaymentTTL)); err != nil {
+			prov.Name(), string(Created), now, now.Add(s.cfg.PaymentTTL),
+			in.Receipt.PhoneNumber, in.Receipt.EmailAddress, in.Receipt.language()); err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
 		for i, sp := range in.Splits {
@@ -272,14 +287,16 @@ type querier interface {
 }
 
 const paymentColumns = `id, client_id, amount, currency, reference, description, return_url, citizen_id, provider,
-	provider_ref, next_url, state, refunded_amount, created_at, updated_at, expire_at`
+	provider_ref, next_url, state, refunded_amount, created_at, updated_at, expire_at,
+	receipt_phone, receipt_email, receipt_language`
 
 func scanPayment(sc interface{ Scan(...any) error }) (Payment, error) {
 	var p Payment
 	var cur, st string
 	err := sc.Scan(&p.ID, &p.ClientID, &p.Amount, &cur, &p.Reference, &p.Description, &p.ReturnURL, &p.CitizenID,
 		&p.Provider, &p.ProviderRef, &p.NextURL, &st, &p.RefundedAmount,
-		store.ScanTime(&p.CreatedAt), store.ScanTime(&p.UpdatedAt), store.ScanTime(&p.ExpireAt))
+		store.ScanTime(&p.CreatedAt), store.ScanTime(&p.UpdatedAt), store.ScanTime(&p.ExpireAt),
+		&p.Receipt.PhoneNumber, &p.Receipt.EmailAddress, &p.Receipt.Language)
 	p.Currency, p.State = Currency(cur), State(st)
 	return p, err
 }
@@ -549,4 +566,35 @@ func (s *Service) voidCharge(ctx context.Context, p Payment) error {
 		return ErrProviderUnavailable
 	}
 	return nil
+}
+
+var (
+	// receiptPhoneRE is E.164: a plus and 8 to 15 digits, no leading zero.
+	receiptPhoneRE = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+	// receiptEmailRE is deliberately simple: one @, no spaces, a dot in
+	// the domain; the mail server is the real judge.
+	receiptEmailRE = regexp.MustCompile(`^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$`)
+)
+
+// check returns the receipt's problems as field errors.
+func (r Receipt) check() []FieldError {
+	var fes []FieldError
+	if r.PhoneNumber != "" && !receiptPhoneRE.MatchString(r.PhoneNumber) {
+		fes = append(fes, FieldError{Field: "receipt.phone_number", Reason: "must be in international format, e.g. +970599123456"})
+	}
+	if r.EmailAddress != "" && (len(r.EmailAddress) > 254 || !receiptEmailRE.MatchString(r.EmailAddress)) {
+		fes = append(fes, FieldError{Field: "receipt.email_address", Reason: "must be an e-mail address"})
+	}
+	if r.Language != "" && r.Language != "ar" && r.Language != "en" {
+		fes = append(fes, FieldError{Field: "receipt.language", Reason: `must be "ar" or "en"`})
+	}
+	return fes
+}
+
+// language is the receipt's language, Arabic unless English was asked.
+func (r Receipt) language() string {
+	if r.Language == "en" {
+		return "en"
+	}
+	return "ar"
 }

@@ -93,6 +93,9 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		{"floaty currency", func(in *CreateInput) { in.Currency = "EUR" }, "currency", "EUR"},
 		{"control chars", func(in *CreateInput) { in.Description = "a\x00b" }, "description", "control"},
 		{"bad key", func(in *CreateInput) { in.IdempotencyKey = "a b" }, "idempotency_key", ""},
+		{"local receipt phone", func(in *CreateInput) { in.Receipt.PhoneNumber = "0599123456" }, "receipt.phone_number", "international"},
+		{"bad receipt e-mail", func(in *CreateInput) { in.Receipt.EmailAddress = "not-an-address" }, "receipt.email_address", ""},
+		{"receipt in French", func(in *CreateInput) { in.Receipt.Language = "fr" }, "receipt.language", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := fee("R")

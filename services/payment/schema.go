@@ -168,6 +168,13 @@ var paymentMigrations = store.MigrationSet{
 		Name:     "payments_ledger",
 		SQL:      schema + sqliteAppendOnly,
 		Postgres: schema + postgresAppendOnly,
+	}, {
+		Version: 2,
+		Name:    "receipts",
+		// Where the notification service sends the receipt on success.
+		SQL: `ALTER TABLE payments ADD COLUMN receipt_phone TEXT NOT NULL DEFAULT '';
+ALTER TABLE payments ADD COLUMN receipt_email TEXT NOT NULL DEFAULT '';
+ALTER TABLE payments ADD COLUMN receipt_language TEXT NOT NULL DEFAULT 'ar';`,
 	}},
 }
 

@@ -806,18 +806,25 @@ func (x *TimestampIssued) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// PaymentSucceeded is published as tamkeen.payment.succeeded.
+// PaymentSucceeded is published as tamkeen.payment.succeeded. The
+// notification service sends the receipt from it.
 type PaymentSucceeded struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PaymentId     string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
-	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	Reference     string                 `protobuf:"bytes,3,opt,name=reference,proto3" json:"reference,omitempty"`
-	Amount        int64                  `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
-	Currency      string                 `protobuf:"bytes,5,opt,name=currency,proto3" json:"currency,omitempty"`
-	CitizenId     string                 `protobuf:"bytes,6,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId   string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	ClientId    string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Reference   string                 `protobuf:"bytes,3,opt,name=reference,proto3" json:"reference,omitempty"`
+	Amount      int64                  `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	Currency    string                 `protobuf:"bytes,5,opt,name=currency,proto3" json:"currency,omitempty"`
+	CitizenId   string                 `protobuf:"bytes,6,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	Time        *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	Description string                 `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	// receipt_phone_number and receipt_email_address are where the receipt
+	// goes (either may be empty); receipt_language is "ar" or "en".
+	ReceiptPhoneNumber  string `protobuf:"bytes,9,opt,name=receipt_phone_number,json=receiptPhoneNumber,proto3" json:"receipt_phone_number,omitempty"`
+	ReceiptEmailAddress string `protobuf:"bytes,10,opt,name=receipt_email_address,json=receiptEmailAddress,proto3" json:"receipt_email_address,omitempty"`
+	ReceiptLanguage     string `protobuf:"bytes,11,opt,name=receipt_language,json=receiptLanguage,proto3" json:"receipt_language,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *PaymentSucceeded) Reset() {
@@ -897,6 +904,34 @@ func (x *PaymentSucceeded) GetTime() *timestamppb.Timestamp {
 		return x.Time
 	}
 	return nil
+}
+
+func (x *PaymentSucceeded) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *PaymentSucceeded) GetReceiptPhoneNumber() string {
+	if x != nil {
+		return x.ReceiptPhoneNumber
+	}
+	return ""
+}
+
+func (x *PaymentSucceeded) GetReceiptEmailAddress() string {
+	if x != nil {
+		return x.ReceiptEmailAddress
+	}
+	return ""
+}
+
+func (x *PaymentSucceeded) GetReceiptLanguage() string {
+	if x != nil {
+		return x.ReceiptLanguage
+	}
+	return ""
 }
 
 // PaymentFailed is published as tamkeen.payment.failed.
@@ -1635,7 +1670,7 @@ const file_tamkeen_events_v1_events_proto_rawDesc = "" +
 	"\x0fTimestampIssued\x12#\n" +
 	"\rserial_number\x18\x01 \x01(\tR\fserialNumber\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xef\x01\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa2\x03\n" +
 	"\x10PaymentSucceeded\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1b\n" +
@@ -1645,7 +1680,12 @@ const file_tamkeen_events_v1_events_proto_rawDesc = "" +
 	"\bcurrency\x18\x05 \x01(\tR\bcurrency\x12\x1d\n" +
 	"\n" +
 	"citizen_id\x18\x06 \x01(\tR\tcitizenId\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xb1\x01\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12 \n" +
+	"\vdescription\x18\b \x01(\tR\vdescription\x120\n" +
+	"\x14receipt_phone_number\x18\t \x01(\tR\x12receiptPhoneNumber\x122\n" +
+	"\x15receipt_email_address\x18\n" +
+	" \x01(\tR\x13receiptEmailAddress\x12)\n" +
+	"\x10receipt_language\x18\v \x01(\tR\x0freceiptLanguage\"\xb1\x01\n" +
 	"\rPaymentFailed\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1b\n" +

@@ -97,7 +97,10 @@ type CreatePaymentRequest struct {
 	// idempotency_key comes from the Idempotency-Key header.
 	IdempotencyKey string `protobuf:"bytes,8,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// provider chooses the acquirer; empty uses the default.
-	Provider      string `protobuf:"bytes,9,opt,name=provider,proto3" json:"provider,omitempty"`
+	Provider string `protobuf:"bytes,9,opt,name=provider,proto3" json:"provider,omitempty"`
+	// receipt says where the notification service sends the receipt on
+	// success; optional.
+	Receipt       *Receipt `protobuf:"bytes,10,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -195,6 +198,77 @@ func (x *CreatePaymentRequest) GetProvider() string {
 	return ""
 }
 
+func (x *CreatePaymentRequest) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+// Receipt is where a payment's receipt goes, and in which language.
+type Receipt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// phone_number in E.164 for an SMS receipt.
+	PhoneNumber string `protobuf:"bytes,1,opt,name=phone_number,json=phoneNumber,proto3" json:"phone_number,omitempty"`
+	// email_address for an e-mail receipt.
+	EmailAddress string `protobuf:"bytes,2,opt,name=email_address,json=emailAddress,proto3" json:"email_address,omitempty"`
+	// language is "ar" (default) or "en".
+	Language      string `protobuf:"bytes,3,opt,name=language,proto3" json:"language,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Receipt) GetPhoneNumber() string {
+	if x != nil {
+		return x.PhoneNumber
+	}
+	return ""
+}
+
+func (x *Receipt) GetEmailAddress() string {
+	if x != nil {
+		return x.EmailAddress
+	}
+	return ""
+}
+
+func (x *Receipt) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
 // Payment is a payment and its state.
 type Payment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -217,13 +291,14 @@ type Payment struct {
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	ExpireTime     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	Transitions    []*PaymentTransition   `protobuf:"bytes,16,rep,name=transitions,proto3" json:"transitions,omitempty"`
+	Receipt        *Receipt               `protobuf:"bytes,17,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[2]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +310,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[2]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +323,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{2}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Payment) GetId() string {
@@ -363,6 +438,13 @@ func (x *Payment) GetTransitions() []*PaymentTransition {
 	return nil
 }
 
+func (x *Payment) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
 // PaymentTransition records a state change.
 type PaymentTransition struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -376,7 +458,7 @@ type PaymentTransition struct {
 
 func (x *PaymentTransition) Reset() {
 	*x = PaymentTransition{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[3]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +470,7 @@ func (x *PaymentTransition) String() string {
 func (*PaymentTransition) ProtoMessage() {}
 
 func (x *PaymentTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[3]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +483,7 @@ func (x *PaymentTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentTransition.ProtoReflect.Descriptor instead.
 func (*PaymentTransition) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{3}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PaymentTransition) GetFromState() string {
@@ -442,7 +524,7 @@ type GetPaymentRequest struct {
 
 func (x *GetPaymentRequest) Reset() {
 	*x = GetPaymentRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[4]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +536,7 @@ func (x *GetPaymentRequest) String() string {
 func (*GetPaymentRequest) ProtoMessage() {}
 
 func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[4]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +549,7 @@ func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{4}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetPaymentRequest) GetId() string {
@@ -492,7 +574,7 @@ type ListPaymentsRequest struct {
 
 func (x *ListPaymentsRequest) Reset() {
 	*x = ListPaymentsRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[5]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +586,7 @@ func (x *ListPaymentsRequest) String() string {
 func (*ListPaymentsRequest) ProtoMessage() {}
 
 func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[5]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +599,7 @@ func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{5}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListPaymentsRequest) GetReference() string {
@@ -573,7 +655,7 @@ type ListPaymentsResponse struct {
 
 func (x *ListPaymentsResponse) Reset() {
 	*x = ListPaymentsResponse{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[6]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +667,7 @@ func (x *ListPaymentsResponse) String() string {
 func (*ListPaymentsResponse) ProtoMessage() {}
 
 func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[6]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +680,7 @@ func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{6}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListPaymentsResponse) GetPayments() []*Payment {
@@ -625,7 +707,7 @@ type CancelPaymentRequest struct {
 
 func (x *CancelPaymentRequest) Reset() {
 	*x = CancelPaymentRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[7]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +719,7 @@ func (x *CancelPaymentRequest) String() string {
 func (*CancelPaymentRequest) ProtoMessage() {}
 
 func (x *CancelPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[7]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +732,7 @@ func (x *CancelPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelPaymentRequest.ProtoReflect.Descriptor instead.
 func (*CancelPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{7}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CancelPaymentRequest) GetId() string {
@@ -673,7 +755,7 @@ type CreateRefundRequest struct {
 
 func (x *CreateRefundRequest) Reset() {
 	*x = CreateRefundRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +767,7 @@ func (x *CreateRefundRequest) String() string {
 func (*CreateRefundRequest) ProtoMessage() {}
 
 func (x *CreateRefundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +780,7 @@ func (x *CreateRefundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRefundRequest.ProtoReflect.Descriptor instead.
 func (*CreateRefundRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{8}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateRefundRequest) GetPaymentId() string {
@@ -745,7 +827,7 @@ type Refund struct {
 
 func (x *Refund) Reset() {
 	*x = Refund{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +839,7 @@ func (x *Refund) String() string {
 func (*Refund) ProtoMessage() {}
 
 func (x *Refund) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[9]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +852,7 @@ func (x *Refund) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refund.ProtoReflect.Descriptor instead.
 func (*Refund) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{9}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Refund) GetId() string {
@@ -836,7 +918,7 @@ type HandleProviderWebhookRequest struct {
 
 func (x *HandleProviderWebhookRequest) Reset() {
 	*x = HandleProviderWebhookRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +930,7 @@ func (x *HandleProviderWebhookRequest) String() string {
 func (*HandleProviderWebhookRequest) ProtoMessage() {}
 
 func (x *HandleProviderWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +943,7 @@ func (x *HandleProviderWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleProviderWebhookRequest.ProtoReflect.Descriptor instead.
 func (*HandleProviderWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HandleProviderWebhookRequest) GetProvider() string {
@@ -894,7 +976,7 @@ type HandleProviderWebhookResponse struct {
 
 func (x *HandleProviderWebhookResponse) Reset() {
 	*x = HandleProviderWebhookResponse{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +988,7 @@ func (x *HandleProviderWebhookResponse) String() string {
 func (*HandleProviderWebhookResponse) ProtoMessage() {}
 
 func (x *HandleProviderWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1001,7 @@ func (x *HandleProviderWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleProviderWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleProviderWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{12}
 }
 
 // GetTrialBalanceRequest is empty.
@@ -931,7 +1013,7 @@ type GetTrialBalanceRequest struct {
 
 func (x *GetTrialBalanceRequest) Reset() {
 	*x = GetTrialBalanceRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1025,7 @@ func (x *GetTrialBalanceRequest) String() string {
 func (*GetTrialBalanceRequest) ProtoMessage() {}
 
 func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1038,7 @@ func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{13}
 }
 
 // TrialBalance is the ledger's sums per currency.
@@ -970,7 +1052,7 @@ type TrialBalance struct {
 
 func (x *TrialBalance) Reset() {
 	*x = TrialBalance{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1064,7 @@ func (x *TrialBalance) String() string {
 func (*TrialBalance) ProtoMessage() {}
 
 func (x *TrialBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1077,7 @@ func (x *TrialBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrialBalance.ProtoReflect.Descriptor instead.
 func (*TrialBalance) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TrialBalance) GetCurrencies() []*CurrencyBalance {
@@ -1027,7 +1109,7 @@ type CurrencyBalance struct {
 
 func (x *CurrencyBalance) Reset() {
 	*x = CurrencyBalance{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1121,7 @@ func (x *CurrencyBalance) String() string {
 func (*CurrencyBalance) ProtoMessage() {}
 
 func (x *CurrencyBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1134,7 @@ func (x *CurrencyBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CurrencyBalance.ProtoReflect.Descriptor instead.
 func (*CurrencyBalance) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{14}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CurrencyBalance) GetCurrency() string {
@@ -1104,7 +1186,7 @@ type LedgerAccount struct {
 
 func (x *LedgerAccount) Reset() {
 	*x = LedgerAccount{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1198,7 @@ func (x *LedgerAccount) String() string {
 func (*LedgerAccount) ProtoMessage() {}
 
 func (x *LedgerAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1211,7 @@ func (x *LedgerAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerAccount.ProtoReflect.Descriptor instead.
 func (*LedgerAccount) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{15}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LedgerAccount) GetAccount() string {
@@ -1177,7 +1259,7 @@ type ListLedgerAccountsRequest struct {
 
 func (x *ListLedgerAccountsRequest) Reset() {
 	*x = ListLedgerAccountsRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[16]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1271,7 @@ func (x *ListLedgerAccountsRequest) String() string {
 func (*ListLedgerAccountsRequest) ProtoMessage() {}
 
 func (x *ListLedgerAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[16]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1284,7 @@ func (x *ListLedgerAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListLedgerAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{16}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListLedgerAccountsRequest) GetCurrency() string {
@@ -1222,7 +1304,7 @@ type ListLedgerAccountsResponse struct {
 
 func (x *ListLedgerAccountsResponse) Reset() {
 	*x = ListLedgerAccountsResponse{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[17]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1316,7 @@ func (x *ListLedgerAccountsResponse) String() string {
 func (*ListLedgerAccountsResponse) ProtoMessage() {}
 
 func (x *ListLedgerAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[17]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1329,7 @@ func (x *ListLedgerAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListLedgerAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{17}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListLedgerAccountsResponse) GetAccounts() []*LedgerAccount {
@@ -1269,7 +1351,7 @@ type ReconcileRequest struct {
 
 func (x *ReconcileRequest) Reset() {
 	*x = ReconcileRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[18]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1363,7 @@ func (x *ReconcileRequest) String() string {
 func (*ReconcileRequest) ProtoMessage() {}
 
 func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[18]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1376,7 @@ func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
 func (*ReconcileRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{18}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReconcileRequest) GetProvider() string {
@@ -1327,7 +1409,7 @@ type Reconciliation struct {
 
 func (x *Reconciliation) Reset() {
 	*x = Reconciliation{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[19]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1421,7 @@ func (x *Reconciliation) String() string {
 func (*Reconciliation) ProtoMessage() {}
 
 func (x *Reconciliation) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[19]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1434,7 @@ func (x *Reconciliation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reconciliation.ProtoReflect.Descriptor instead.
 func (*Reconciliation) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{19}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Reconciliation) GetId() string {
@@ -1418,7 +1500,7 @@ type ReconciliationItem struct {
 
 func (x *ReconciliationItem) Reset() {
 	*x = ReconciliationItem{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[20]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1512,7 @@ func (x *ReconciliationItem) String() string {
 func (*ReconciliationItem) ProtoMessage() {}
 
 func (x *ReconciliationItem) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[20]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1525,7 @@ func (x *ReconciliationItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconciliationItem.ProtoReflect.Descriptor instead.
 func (*ReconciliationItem) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{20}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReconciliationItem) GetPaymentId() string {
@@ -1488,7 +1570,7 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	" tamkeen/payment/v1/payment.proto\x12\x12tamkeen.payment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"9\n" +
 	"\x05Split\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\xc0\x02\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\xf7\x02\n" +
 	"\x14CreatePaymentRequest\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12\x1a\n" +
 	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12\x1c\n" +
@@ -1500,7 +1582,13 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"citizen_id\x18\x06 \x01(\tR\tcitizenId\x121\n" +
 	"\x06splits\x18\a \x03(\v2\x19.tamkeen.payment.v1.SplitR\x06splits\x12'\n" +
 	"\x0fidempotency_key\x18\b \x01(\tR\x0eidempotencyKey\x12\x1a\n" +
-	"\bprovider\x18\t \x01(\tR\bprovider\"\xf4\x04\n" +
+	"\bprovider\x18\t \x01(\tR\bprovider\x125\n" +
+	"\areceipt\x18\n" +
+	" \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\areceipt\"m\n" +
+	"\aReceipt\x12!\n" +
+	"\fphone_number\x18\x01 \x01(\tR\vphoneNumber\x12#\n" +
+	"\remail_address\x18\x02 \x01(\tR\femailAddress\x12\x1a\n" +
+	"\blanguage\x18\x03 \x01(\tR\blanguage\"\xab\x05\n" +
 	"\aPayment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
@@ -1523,7 +1611,8 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"updateTime\x12;\n" +
 	"\vexpire_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12G\n" +
-	"\vtransitions\x18\x10 \x03(\v2%.tamkeen.payment.v1.PaymentTransitionR\vtransitions\"\x93\x01\n" +
+	"\vtransitions\x18\x10 \x03(\v2%.tamkeen.payment.v1.PaymentTransitionR\vtransitions\x125\n" +
+	"\areceipt\x18\x11 \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\areceipt\"\x93\x01\n" +
 	"\x11PaymentTransition\x12\x1d\n" +
 	"\n" +
 	"from_state\x18\x01 \x01(\tR\tfromState\x12\x19\n" +
@@ -1632,73 +1721,76 @@ func file_tamkeen_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_tamkeen_payment_v1_payment_proto_rawDescData
 }
 
-var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*Split)(nil),                         // 0: tamkeen.payment.v1.Split
 	(*CreatePaymentRequest)(nil),          // 1: tamkeen.payment.v1.CreatePaymentRequest
-	(*Payment)(nil),                       // 2: tamkeen.payment.v1.Payment
-	(*PaymentTransition)(nil),             // 3: tamkeen.payment.v1.PaymentTransition
-	(*GetPaymentRequest)(nil),             // 4: tamkeen.payment.v1.GetPaymentRequest
-	(*ListPaymentsRequest)(nil),           // 5: tamkeen.payment.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),          // 6: tamkeen.payment.v1.ListPaymentsResponse
-	(*CancelPaymentRequest)(nil),          // 7: tamkeen.payment.v1.CancelPaymentRequest
-	(*CreateRefundRequest)(nil),           // 8: tamkeen.payment.v1.CreateRefundRequest
-	(*Refund)(nil),                        // 9: tamkeen.payment.v1.Refund
-	(*HandleProviderWebhookRequest)(nil),  // 10: tamkeen.payment.v1.HandleProviderWebhookRequest
-	(*HandleProviderWebhookResponse)(nil), // 11: tamkeen.payment.v1.HandleProviderWebhookResponse
-	(*GetTrialBalanceRequest)(nil),        // 12: tamkeen.payment.v1.GetTrialBalanceRequest
-	(*TrialBalance)(nil),                  // 13: tamkeen.payment.v1.TrialBalance
-	(*CurrencyBalance)(nil),               // 14: tamkeen.payment.v1.CurrencyBalance
-	(*LedgerAccount)(nil),                 // 15: tamkeen.payment.v1.LedgerAccount
-	(*ListLedgerAccountsRequest)(nil),     // 16: tamkeen.payment.v1.ListLedgerAccountsRequest
-	(*ListLedgerAccountsResponse)(nil),    // 17: tamkeen.payment.v1.ListLedgerAccountsResponse
-	(*ReconcileRequest)(nil),              // 18: tamkeen.payment.v1.ReconcileRequest
-	(*Reconciliation)(nil),                // 19: tamkeen.payment.v1.Reconciliation
-	(*ReconciliationItem)(nil),            // 20: tamkeen.payment.v1.ReconciliationItem
-	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
+	(*Receipt)(nil),                       // 2: tamkeen.payment.v1.Receipt
+	(*Payment)(nil),                       // 3: tamkeen.payment.v1.Payment
+	(*PaymentTransition)(nil),             // 4: tamkeen.payment.v1.PaymentTransition
+	(*GetPaymentRequest)(nil),             // 5: tamkeen.payment.v1.GetPaymentRequest
+	(*ListPaymentsRequest)(nil),           // 6: tamkeen.payment.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),          // 7: tamkeen.payment.v1.ListPaymentsResponse
+	(*CancelPaymentRequest)(nil),          // 8: tamkeen.payment.v1.CancelPaymentRequest
+	(*CreateRefundRequest)(nil),           // 9: tamkeen.payment.v1.CreateRefundRequest
+	(*Refund)(nil),                        // 10: tamkeen.payment.v1.Refund
+	(*HandleProviderWebhookRequest)(nil),  // 11: tamkeen.payment.v1.HandleProviderWebhookRequest
+	(*HandleProviderWebhookResponse)(nil), // 12: tamkeen.payment.v1.HandleProviderWebhookResponse
+	(*GetTrialBalanceRequest)(nil),        // 13: tamkeen.payment.v1.GetTrialBalanceRequest
+	(*TrialBalance)(nil),                  // 14: tamkeen.payment.v1.TrialBalance
+	(*CurrencyBalance)(nil),               // 15: tamkeen.payment.v1.CurrencyBalance
+	(*LedgerAccount)(nil),                 // 16: tamkeen.payment.v1.LedgerAccount
+	(*ListLedgerAccountsRequest)(nil),     // 17: tamkeen.payment.v1.ListLedgerAccountsRequest
+	(*ListLedgerAccountsResponse)(nil),    // 18: tamkeen.payment.v1.ListLedgerAccountsResponse
+	(*ReconcileRequest)(nil),              // 19: tamkeen.payment.v1.ReconcileRequest
+	(*Reconciliation)(nil),                // 20: tamkeen.payment.v1.Reconciliation
+	(*ReconciliationItem)(nil),            // 21: tamkeen.payment.v1.ReconciliationItem
+	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
 }
 var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: tamkeen.payment.v1.CreatePaymentRequest.splits:type_name -> tamkeen.payment.v1.Split
-	0,  // 1: tamkeen.payment.v1.Payment.splits:type_name -> tamkeen.payment.v1.Split
-	21, // 2: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	21, // 3: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	21, // 4: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
-	3,  // 5: tamkeen.payment.v1.Payment.transitions:type_name -> tamkeen.payment.v1.PaymentTransition
-	21, // 6: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
-	21, // 7: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
-	21, // 8: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
-	2,  // 9: tamkeen.payment.v1.ListPaymentsResponse.payments:type_name -> tamkeen.payment.v1.Payment
-	21, // 10: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
-	14, // 11: tamkeen.payment.v1.TrialBalance.currencies:type_name -> tamkeen.payment.v1.CurrencyBalance
-	21, // 12: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
-	15, // 13: tamkeen.payment.v1.CurrencyBalance.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
-	15, // 14: tamkeen.payment.v1.ListLedgerAccountsResponse.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
-	20, // 15: tamkeen.payment.v1.Reconciliation.missing_in_report:type_name -> tamkeen.payment.v1.ReconciliationItem
-	20, // 16: tamkeen.payment.v1.Reconciliation.missing_in_ledger:type_name -> tamkeen.payment.v1.ReconciliationItem
-	20, // 17: tamkeen.payment.v1.Reconciliation.mismatched:type_name -> tamkeen.payment.v1.ReconciliationItem
-	1,  // 18: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
-	4,  // 19: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
-	5,  // 20: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
-	7,  // 21: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
-	8,  // 22: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
-	10, // 23: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
-	12, // 24: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
-	16, // 25: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
-	18, // 26: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
-	2,  // 27: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
-	2,  // 28: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
-	6,  // 29: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
-	2,  // 30: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
-	9,  // 31: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
-	11, // 32: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
-	13, // 33: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
-	17, // 34: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
-	19, // 35: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	2,  // 1: tamkeen.payment.v1.CreatePaymentRequest.receipt:type_name -> tamkeen.payment.v1.Receipt
+	0,  // 2: tamkeen.payment.v1.Payment.splits:type_name -> tamkeen.payment.v1.Split
+	22, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	22, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	22, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 6: tamkeen.payment.v1.Payment.transitions:type_name -> tamkeen.payment.v1.PaymentTransition
+	2,  // 7: tamkeen.payment.v1.Payment.receipt:type_name -> tamkeen.payment.v1.Receipt
+	22, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
+	22, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
+	22, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
+	3,  // 11: tamkeen.payment.v1.ListPaymentsResponse.payments:type_name -> tamkeen.payment.v1.Payment
+	22, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	15, // 13: tamkeen.payment.v1.TrialBalance.currencies:type_name -> tamkeen.payment.v1.CurrencyBalance
+	22, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
+	16, // 15: tamkeen.payment.v1.CurrencyBalance.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
+	16, // 16: tamkeen.payment.v1.ListLedgerAccountsResponse.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
+	21, // 17: tamkeen.payment.v1.Reconciliation.missing_in_report:type_name -> tamkeen.payment.v1.ReconciliationItem
+	21, // 18: tamkeen.payment.v1.Reconciliation.missing_in_ledger:type_name -> tamkeen.payment.v1.ReconciliationItem
+	21, // 19: tamkeen.payment.v1.Reconciliation.mismatched:type_name -> tamkeen.payment.v1.ReconciliationItem
+	1,  // 20: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
+	5,  // 21: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
+	6,  // 22: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
+	8,  // 23: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
+	9,  // 24: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
+	11, // 25: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
+	13, // 26: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
+	17, // 27: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
+	19, // 28: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
+	3,  // 29: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
+	3,  // 30: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
+	7,  // 31: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
+	3,  // 32: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
+	10, // 33: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
+	12, // 34: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
+	14, // 35: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
+	18, // 36: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
+	20, // 37: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
+	29, // [29:38] is the sub-list for method output_type
+	20, // [20:29] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_payment_v1_payment_proto_init() }
@@ -1712,7 +1804,7 @@ func file_tamkeen_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_payment_v1_payment_proto_rawDesc), len(file_tamkeen_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
