@@ -18,10 +18,15 @@ import (
 )
 
 // Command lanes: each has its own durable consumer, so an OTP never waits
-// behind the normal and bulk lanes (issue 4 adds those two).
+// behind the normal and bulk lanes.
 const (
 	// LaneOTP carries one-time codes and other urgent messages.
 	LaneOTP = "otp"
+	// LaneNormal carries the API's single messages.
+	LaneNormal = "normal"
+	// LaneBulk carries bulk jobs' messages (and API messages sent with
+	// priority "bulk").
+	LaneBulk = "bulk"
 )
 
 // SubjectOTPSMS is where the auth enabler publishes SendSms commands with
@@ -33,6 +38,12 @@ const SubjectOTPSMS = CommandSubjectPrefix + LaneOTP + ".sms"
 const (
 	// SendSMSType is the ce-type of a SendSms command.
 	SendSMSType = "tamkeen.notification.cmd.send_sms.v1"
+	// SendEmailType is the ce-type of a SendEmail command.
+	SendEmailType = "tamkeen.notification.cmd.send_email.v1"
+	// DeliveredType and FailedType are the ce-types of the events on
+	// SubjectDelivered and SubjectFailed.
+	DeliveredType = "tamkeen.notification.delivered.v1"
+	FailedType    = "tamkeen.notification.failed.v1"
 	// StatusChangedType is the ce-type of NotificationStatusChanged.
 	StatusChangedType = "tamkeen.notification.status_changed.v1"
 )
@@ -52,11 +63,6 @@ const (
 	// defaultOTPLife applies to an OTP command without an expire time: a
 	// code is useless after its 5-minute life.
 	defaultOTPLife = 5 * time.Minute
-	// maxSendAttempts bounds provider attempts per message.
-	maxSendAttempts = 5
-	// maxSMSSegments refuses a message that would be absurdly long (a
-	// personalisation value gone wrong); issue 4 makes it configurable.
-	maxSMSSegments = 10
 	// bookkeepingTimeout bounds recording a send's outcome, which goes on
 	// after the consumer is told to stop so a sent message is not left
 	// looking unsent.
@@ -123,8 +129,8 @@ func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string
 		return smsRequest{}, err
 	}
 	length := MeasureSMS(send)
-	if length.Segments > maxSMSSegments {
-		return smsRequest{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", length.Segments, maxSMSSegments)}
+	if length.Segments > s.cfg.MaxSMSSegments {
+		return smsRequest{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", length.Segments, s.cfg.MaxSMSSegments)}
 	}
 	expireAt := ev.Time.Add(defaultOTPLife)
 	if cmd.GetExpireTime() != nil {
@@ -139,46 +145,98 @@ func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string
 	}, nil
 }
 
-// consumeOTP starts the OTP lane's workers; stop ends them.
-func (s *Service) consumeOTP(ctx context.Context) (stop func(), err error) {
-	cfg := events.ConsumerConfig{
-		Stream:         s.CommandStream().Name,
-		Durable:        otpConsumer,
-		FilterSubjects: []string{CommandSubjectPrefix + LaneOTP + ".>"},
-		MaxAckPending:  otpMaxAckPending,
-		MaxDeliver:     otpMaxDeliver,
-		Backoff:        otpBackoff(),
+// laneSpec is one lane's consumer.
+type laneSpec struct {
+	stream        string
+	lane          string
+	durable       string
+	workers       int
+	maxAckPending int
+	backoff       []time.Duration
+}
+
+// lanes are the three lanes' consumers. The bulk lane has the most
+// workers, so a campaign goes out fast, but its own consumer: the OTP
+// lane's few workers never wait behind it.
+func (s *Service) lanes() []laneSpec {
+	return []laneSpec{
+		{s.CommandStream().Name, LaneOTP, otpConsumer, otpWorkers, otpMaxAckPending, otpBackoff()},
+		{s.QueueStream().Name, LaneNormal, "notification-normal", 4, 64, s.cfg.retrySchedule()},
+		{s.QueueStream().Name, LaneBulk, "notification-bulk", 8, 256, s.cfg.retrySchedule()},
 	}
+}
+
+// consumeLanes starts the lanes' workers for the channels that have a
+// provider; stop ends them. Commands of a channel without one wait.
+func (s *Service) consumeLanes(ctx context.Context) (stop func(), err error) {
 	var stops []func()
 	stopAll := func() {
 		for _, f := range stops {
 			f()
 		}
 	}
-	for range otpWorkers {
-		f, err := s.bus.Consume(ctx, cfg, s.smsHandler(LaneOTP))
-		if err != nil {
-			stopAll()
-			return nil, fmt.Errorf("notification: OTP lane: %w", err)
+	for _, l := range s.lanes() {
+		var filter []string
+		if s.sms != nil {
+			filter = append(filter, CommandSubjectPrefix+l.lane+".sms")
 		}
-		stops = append(stops, f)
+		if s.email != nil && l.lane != LaneOTP {
+			filter = append(filter, CommandSubjectPrefix+l.lane+".email")
+		}
+		if len(filter) == 0 {
+			continue
+		}
+		cfg := events.ConsumerConfig{
+			Stream:         l.stream,
+			Durable:        l.durable,
+			FilterSubjects: filter,
+			MaxAckPending:  l.maxAckPending,
+			MaxDeliver:     otpMaxDeliver,
+			Backoff:        l.backoff,
+		}
+		for range l.workers {
+			f, err := s.bus.Consume(ctx, cfg, s.commandHandler(l.lane))
+			if err != nil {
+				stopAll()
+				return nil, fmt.Errorf("notification: %s lane: %w", l.lane, err)
+			}
+			stops = append(stops, f)
+		}
+		s.log.Info("notification: consuming a lane", slog.String("lane", l.lane), slog.Any("subjects", filter))
+	}
+	if len(stops) == 0 {
+		s.log.Info("notification: no provider configured; commands wait in the work queue")
 	}
 	return stopAll, nil
 }
 
-// smsHandler handles SendSms commands of one lane.
-func (s *Service) smsHandler(lane string) events.Handler {
+// commandHandler handles the SendSms and SendEmail commands of one lane.
+func (s *Service) commandHandler(lane string) events.Handler {
 	return func(ctx context.Context, ev events.Event) error {
+		if ev.Type == SendEmailType {
+			return s.handleSendEmail(ctx, ev, lane)
+		}
 		return s.handleSendSMS(ctx, ev, lane)
 	}
 }
 
 // handleSendSMS records the command once (ProcessOnce on its event id, the
 // row and its status event in one transaction), then sends it unless a
-// previous delivery already did. See the service documentation for what
-// happens when the process dies mid-send.
+// previous delivery already did. A command the API wrote together with its
+// row (normal and bulk lanes) finds that row and sends its body. See the
+// service documentation for what happens when the process dies mid-send.
 func (s *Service) handleSendSMS(ctx context.Context, ev events.Event, lane string) error {
 	log := s.log.With(slog.String("event_id", ev.ID), slog.String("lane", lane))
+	if s.sms == nil {
+		return errors.New("notification: no SMS provider")
+	}
+	if n, err := getNotification(ctx, s.db, "event_id", ev.ID); err == nil && n.Lane != LaneOTP {
+		// The API's row holds the text to send (client templates have no
+		// secrets); an OTP row's body is redacted, so OTPs render again.
+		return s.deliver(ctx, log.With(slog.String("notification_id", n.ID)), n, s.smsSender(n, n.Body))
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
 	var cmd eventsv1.SendSms
 	if err := ev.UnmarshalData(&cmd); err != nil {
 		log.Warn("notification: SMS command does not decode; dropped")
@@ -193,7 +251,53 @@ func (s *Service) handleSendSMS(ctx context.Context, ev events.Event, lane strin
 	if err != nil {
 		return err
 	}
-	return s.sendSMS(ctx, log.With(slog.String("notification_id", n.ID)), n, req)
+	return s.deliver(ctx, log.With(slog.String("notification_id", n.ID)), n, s.smsSender(n, req.send))
+}
+
+// handleSendEmail sends the e-mail the API recorded with the command.
+// E-mail commands come only from the API, which writes the row first.
+func (s *Service) handleSendEmail(ctx context.Context, ev events.Event, lane string) error {
+	log := s.log.With(slog.String("event_id", ev.ID), slog.String("lane", lane))
+	if s.email == nil {
+		return errors.New("notification: no e-mail provider")
+	}
+	n, err := getNotification(ctx, s.db, "event_id", ev.ID)
+	if errors.Is(err, ErrNotFound) {
+		log.Warn("notification: e-mail command without a notification; dropped")
+		return events.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	return s.deliver(ctx, log.With(slog.String("notification_id", n.ID)), n, s.emailSender(n))
+}
+
+// sender is one channel's provider as deliver sees it.
+type sender struct {
+	name             string
+	idempotent       bool
+	deliversOnSubmit bool
+	send             func(ctx context.Context) (string, error)
+}
+
+// smsSender sends n with the text body (secrets included).
+func (s *Service) smsSender(n Notification, body string) sender {
+	return sender{
+		name: s.sms.Name(), idempotent: isIdempotent(s.sms), deliversOnSubmit: deliversOnSubmit(s.sms),
+		send: func(ctx context.Context) (string, error) {
+			return s.sms.SendSMS(ctx, SMS{To: n.Recipient, Body: body, Encoding: n.Encoding, Segments: n.Segments, Reference: n.ID})
+		},
+	}
+}
+
+// emailSender sends n's rendered e-mail.
+func (s *Service) emailSender(n Notification) sender {
+	return sender{
+		name: s.email.Name(), idempotent: isIdempotent(s.email), deliversOnSubmit: deliversOnSubmit(s.email),
+		send: func(ctx context.Context) (string, error) {
+			return s.email.SendEmail(ctx, Email{To: n.Recipient, Subject: n.Subject, Text: n.Body, HTML: n.HTML, Language: n.Language, Reference: n.ID})
+		},
+	}
 }
 
 // recordSMS writes the notification row for the command, or finds the one
@@ -236,7 +340,7 @@ func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest
 	return n, nil
 }
 
-// sendSMS hands n to the provider unless that already happened or must not
+// deliver hands n to the provider unless that already happened or must not
 // happen, and records the outcome.
 //
 // The send is bracketed by two writes: submission goes none → in_flight
@@ -247,34 +351,32 @@ func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest
 // any other it records technical-failure/outcome-unknown and does not send:
 // for a one-time code, a second SMS costs money and confuses, while a lost
 // one costs the citizen a resend.
-func (s *Service) sendSMS(ctx context.Context, log *slog.Logger, n Notification, req smsRequest) error {
+func (s *Service) deliver(ctx context.Context, log *slog.Logger, n Notification, snd sender) error {
 	if n.final() || n.submission == submissionAccepted {
 		return nil
 	}
 	now := s.nowUTC()
 	switch {
-	case n.submission == submissionInFlight && !isIdempotent(s.sms):
-		log.Warn("notification: an earlier send was interrupted; not sending again", slog.String("provider", s.sms.Name()))
+	case n.submission == submissionInFlight && !snd.idempotent:
+		log.Warn("notification: an earlier send was interrupted; not sending again", slog.String("provider", snd.name))
 		return s.fail(ctx, n, StatusTechnicalFailure, ReasonOutcomeUnknown)
 	case !now.Before(n.ExpireAt):
-		log.Info("notification: SMS expired before it could be sent")
+		log.Info("notification: message expired before it could be sent")
 		return s.fail(ctx, n, StatusTechnicalFailure, ReasonExpired)
-	case n.Attempts >= maxSendAttempts:
-		log.Warn("notification: SMS send attempts exhausted", slog.Int("attempts", n.Attempts))
+	case n.Attempts >= s.cfg.MaxAttempts:
+		log.Warn("notification: send attempts exhausted", slog.Int("attempts", n.Attempts))
 		return s.fail(ctx, n, StatusTechnicalFailure, ReasonAttemptsExhausted)
 	}
 
 	// Claim the send.
 	claimed := n
 	claimed.submission, claimed.Attempts, claimed.UpdatedAt = submissionInFlight, n.Attempts+1, now
-	claimed.Status, claimed.Provider = StatusSending, s.sms.Name()
+	claimed.Status, claimed.Provider = StatusSending, snd.name
 	if err := s.transition(ctx, n, claimed); err != nil {
 		return err
 	}
 
-	pid, sendErr := s.sms.SendSMS(ctx, SMS{
-		To: n.Recipient, Body: req.send, Encoding: n.Encoding, Segments: n.Segments, Reference: n.ID,
-	})
+	pid, sendErr := snd.send(ctx)
 
 	// Record the outcome even if ctx ended meanwhile (shutdown): a message
 	// the provider took must not be left looking unsent.
@@ -286,18 +388,27 @@ func (s *Service) sendSMS(ctx context.Context, log *slog.Logger, n Notification,
 	switch {
 	case sendErr == nil:
 		next.submission, next.ProviderMessageID, next.SentAt = submissionAccepted, pid, now
-		if deliversOnSubmit(s.sms) {
+		if snd.deliversOnSubmit {
 			next.Status, next.CompletedAt = StatusDelivered, now
 		}
 		if err := s.transition(bctx, claimed, next); err != nil {
 			return err
 		}
-		log.Info("notification: SMS sent", slog.String("provider", s.sms.Name()), slog.String("status", next.Status),
+		log.Info("notification: message sent", slog.String("provider", snd.name), slog.String("status", next.Status),
 			slog.Int("segments", n.Segments), slog.String("encoding", string(n.Encoding)), slog.Int("attempt", next.Attempts))
+		if !snd.deliversOnSubmit {
+			// A receipt may have come before the ids were recorded.
+			return s.settleReceipts(bctx, next.ID)
+		}
 		return nil
 	case errors.Is(sendErr, ErrPermanentSend):
-		log.Warn("notification: provider refused the SMS", slog.String("provider", s.sms.Name()))
+		log.Warn("notification: provider refused the message", slog.String("provider", snd.name))
 		return s.fail(bctx, claimed, StatusPermanentFailure, ReasonProviderRefused)
+	case errors.Is(sendErr, ErrOutcomeUnknown) && !snd.idempotent:
+		// The provider may have it (a connection lost after submit_sm,
+		// before its response): at most once, as for an interrupted send.
+		log.Warn("notification: the provider's answer was lost; not sending again", slog.String("provider", snd.name))
+		return s.fail(bctx, claimed, StatusTechnicalFailure, ReasonOutcomeUnknown)
 	default:
 		// Not taken: release the claim so the redelivery sends it. The
 		// public status stays sending; it never goes backwards.
@@ -305,7 +416,11 @@ func (s *Service) sendSMS(ctx context.Context, log *slog.Logger, n Notification,
 		if err := s.transition(bctx, claimed, next); err != nil {
 			return err
 		}
-		return fmt.Errorf("notification: send %s (attempt %d) through %s: %w", n.ID, next.Attempts, s.sms.Name(), sendErr)
+		if next.Attempts >= s.cfg.MaxAttempts {
+			log.Warn("notification: send attempts exhausted", slog.Int("attempts", next.Attempts))
+			return s.fail(bctx, next, StatusTechnicalFailure, ReasonAttemptsExhausted)
+		}
+		return fmt.Errorf("notification: send %s (attempt %d) through %s: %w", n.ID, next.Attempts, snd.name, sendErr)
 	}
 }
 
@@ -333,6 +448,14 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 		if !ok {
 			return errConcurrentChange
 		}
+		if from.submission != submissionAccepted && next.submission == submissionAccepted {
+			if err := recordParts(ctx, tx, next); err != nil {
+				return err
+			}
+			if err := meter(ctx, tx, next); err != nil {
+				return err
+			}
+		}
 		if next.Status == from.Status {
 			return nil
 		}
@@ -357,18 +480,46 @@ func (s *Service) enqueueStatus(ctx context.Context, tx *sql.Tx, n Notification)
 		return err
 	}
 	ev.Subject = n.ID
-	return events.Enqueue(ctx, tx, SubjectStatusChanged, ev)
+	if err := events.Enqueue(ctx, tx, SubjectStatusChanged, ev); err != nil {
+		return err
+	}
+	if subject, typ, ok := outcomeSubject(n.Status); ok {
+		ev, err := s.factory.New(typ, &eventsv1.NotificationStatusChanged{
+			NotificationId: n.ID, ClientId: n.ClientID, Reference: n.Reference, Channel: n.Channel,
+			Status: n.Status, Segments: int32(n.Segments), Time: timestamppb.New(n.UpdatedAt),
+		})
+		if err != nil {
+			return err
+		}
+		ev.Subject = n.ID
+		if err := events.Enqueue(ctx, tx, subject, ev); err != nil {
+			return err
+		}
+	}
+	return s.enqueueCallback(ctx, tx, n)
+}
+
+// outcomeSubject is where a final status is announced besides
+// SubjectStatusChanged.
+func outcomeSubject(status string) (subject, typ string, ok bool) {
+	switch status {
+	case StatusDelivered:
+		return SubjectDelivered, DeliveredType, true
+	case StatusPermanentFailure, StatusTemporaryFailure, StatusTechnicalFailure:
+		return SubjectFailed, FailedType, true
+	}
+	return "", "", false
 }
 
 // isIdempotent reports whether p deduplicates sends by reference.
-func isIdempotent(p SMSProvider) bool {
-	ip, ok := p.(IdempotentSMSProvider)
+func isIdempotent(p any) bool {
+	ip, ok := p.(interface{ IdempotentByReference() bool })
 	return ok && ip.IdempotentByReference()
 }
 
 // deliversOnSubmit reports whether a message p accepts counts as
 // delivered (the dev inbox), rather than waiting for a receipt.
-func deliversOnSubmit(p SMSProvider) bool {
+func deliversOnSubmit(p any) bool {
 	d, ok := p.(interface{ DeliveredOnSubmit() bool })
 	return ok && d.DeliveredOnSubmit()
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -28,7 +29,9 @@ import (
 
 // devConfig is what `tamkeen dev` gives the service.
 func devConfig() Config {
-	return Config{StreamReplicas: 1, SMSProvider: ProviderDevInbox, DevMode: true}
+	cfg := DefaultConfig()
+	cfg.SMSProvider, cfg.DevMode = ProviderDevInbox, true
+	return cfg
 }
 
 // syncBuffer is a log sink the service's goroutines can share.
@@ -134,7 +137,7 @@ func startService(t *testing.T, db *store.DB, cfg Config, deps Deps) *env {
 		_, err2 := e.bus.JetStream().Stream(ctx, svc.CommandStream().Name)
 		return err1 == nil && err2 == nil
 	})
-	stop, err := e.bus.Consume(ctx, events.ConsumerConfig{Stream: svc.Stream().Name, Durable: "test-status"},
+	stop, err := e.bus.Consume(ctx, events.ConsumerConfig{Stream: svc.Stream().Name, Durable: "test-status", FilterSubjects: []string{SubjectStatusChanged}},
 		func(_ context.Context, ev events.Event) error {
 			var m eventsv1.NotificationStatusChanged
 			if err := ev.UnmarshalData(&m); err != nil {
@@ -289,16 +292,14 @@ func TestOTPLane(t *testing.T) {
 			e.publish(t, SubjectOTPSMS, otpCommand(t, phone, code, LangEnglish, time.Now().Add(5*time.Minute)))
 			waitFor(t, 5*time.Second, "the OTP in the dev inbox", func() bool { return len(e.inboxFor(t, phone)) == 1 })
 			t.Logf("OTP reached the dev inbox %v after publishing, with 1000 bulk commands queued", time.Since(start))
-			st, err := e.bus.JetStream().Stream(ctx, e.svc.CommandStream().Name)
-			if err != nil {
-				t.Fatal(err)
+			// The bulk lane's commands live in their own stream, with their
+			// own consumer: the OTP lane's consumer never sees them.
+			name, err := e.bus.JetStream().StreamNameBySubject(ctx, CommandSubjectPrefix+"bulk.sms")
+			if err != nil || name != e.svc.QueueStream().Name {
+				t.Fatalf("bulk commands go to stream %q (%v); want %q", name, err, e.svc.QueueStream().Name)
 			}
-			info, err := st.Info(ctx, jetstream.WithSubjectFilter(CommandSubjectPrefix+"bulk.>"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := info.State.Subjects[CommandSubjectPrefix+"bulk.sms"]; got != 1000 {
-				t.Fatalf("bulk lane holds %d commands; want all 1000 still unconsumed", got)
+			if name, _ := e.bus.JetStream().StreamNameBySubject(ctx, SubjectOTPSMS); name != e.svc.CommandStream().Name {
+				t.Fatalf("OTP commands go to stream %q; want %q", name, e.svc.CommandStream().Name)
 			}
 		})
 
@@ -483,7 +484,7 @@ func TestSMSSendOutcomes(t *testing.T) {
 		{"accepted, awaiting a receipt", nil, nil, 2, 0, 0, 1, StatusSending, "", true},
 		{"temporary error then accepted", []error{temp}, nil, 2, 0, 1, 2, StatusSending, "", true},
 		{"permanent refusal", []error{fmt.Errorf("%w: unknown subscriber", ErrPermanentSend)}, nil, 2, 0, 0, 1, StatusPermanentFailure, ReasonProviderRefused, false},
-		{"attempts exhausted", []error{temp, temp, temp, temp, temp, temp}, nil, maxSendAttempts + 1, 0, maxSendAttempts, maxSendAttempts, StatusTechnicalFailure, ReasonAttemptsExhausted, false},
+		{"attempts exhausted", []error{temp, temp, temp, temp, temp, temp}, nil, 6, 0, 4, 5, StatusTechnicalFailure, ReasonAttemptsExhausted, false},
 		{"expires while retrying", []error{temp}, nil, 2, 10 * time.Minute, 1, 1, StatusTechnicalFailure, ReasonExpired, false},
 		{"interrupted send is not repeated", nil, func(t *testing.T, db *store.DB, eventID string) {
 			if _, err := db.ExecContext(context.Background(), `UPDATE notifications SET submission = $1, status = $2, sent_at = NULL WHERE event_id = $3`,
@@ -500,7 +501,7 @@ func TestSMSSendOutcomes(t *testing.T) {
 				ctx := context.Background()
 				clock := time.Now().UTC()
 				prov := &recordingProvider{errs: tc.errs}
-				svc, err := New(Config{StreamReplicas: 1, SMSProvider: ProviderNone}, Deps{
+				svc, err := New(DefaultConfig(), Deps{
 					DB: db, Bus: bus, SMSProvider: prov, Now: func() time.Time { return clock },
 				})
 				if err != nil {
@@ -557,7 +558,7 @@ func e2row(t *testing.T, db *store.DB, eventID string) Notification {
 
 // With no provider configured, OTP commands wait in the work queue.
 func TestNoProviderLeavesCommandsQueued(t *testing.T) {
-	e := startService(t, storetest.SQLite(t), Config{StreamReplicas: 1, SMSProvider: ProviderNone}, Deps{})
+	e := startService(t, storetest.SQLite(t), DefaultConfig(), Deps{})
 	ctx := context.Background()
 	e.publish(t, SubjectOTPSMS, otpCommand(t, "+970599300001", "111222", LangArabic, time.Now().Add(5*time.Minute)))
 	time.Sleep(200 * time.Millisecond)
@@ -585,11 +586,21 @@ func TestConfig(t *testing.T) {
 		want    Config
 		problem string
 	}{
-		{"defaults", nil, Config{StreamReplicas: 1, SMSProvider: ProviderNone}, ""},
-		{"tamkeen dev", map[string]string{"TAMKEEN_SMS_PROVIDER": "devinbox", "TAMKEEN_DEV_MODE": "true"},
-			Config{StreamReplicas: 1, SMSProvider: ProviderDevInbox, DevMode: true}, ""},
+		{"defaults", nil, DefaultConfig(), ""},
+		{"tamkeen dev", map[string]string{"TAMKEEN_SMS_PROVIDER": "devinbox", "TAMKEEN_DEV_MODE": "true"}, devConfig(), ""},
+		{"smpp", map[string]string{"TAMKEEN_SMS_PROVIDER": "smpp", "TAMKEEN_SMPP_ADDR": "smsc.example:2775", "TAMKEEN_SMPP_SYSTEM_ID": "tamkeen",
+			"TAMKEEN_SMPP_WINDOW": "32"}, func() Config {
+			c := DefaultConfig()
+			c.SMSProvider, c.SMPP.Addr, c.SMPP.SystemID, c.SMPP.Window = ProviderSMPP, "smsc.example:2775", "tamkeen", 32
+			return c
+		}(), ""},
 		{"dev inbox outside dev mode", map[string]string{"TAMKEEN_SMS_PROVIDER": "devinbox"}, Config{}, "devinbox is allowed only with --dev-mode"},
-		{"unknown provider", map[string]string{"TAMKEEN_SMS_PROVIDER": "smpp"}, Config{}, `"smpp" is not none or devinbox`},
+		{"unknown provider", map[string]string{"TAMKEEN_SMS_PROVIDER": "sms"}, Config{}, `"sms" is not none, smpp, http or devinbox`},
+		{"smpp without an address", map[string]string{"TAMKEEN_SMS_PROVIDER": "smpp"}, Config{}, "smpp-addr"},
+		{"smtp without a host", map[string]string{"TAMKEEN_EMAIL_PROVIDER": "smtp"}, Config{}, "smtp-host"},
+		{"http without a receipt secret", map[string]string{"TAMKEEN_SMS_PROVIDER": "http", "TAMKEEN_HTTP_SMS_URL": "https://sms.example/send"}, Config{}, "http-sms-receipt-secret"},
+		{"callbacks need a key", map[string]string{"TAMKEEN_CALLBACKS": "moh=https://moh.example/cb"}, Config{}, "callback-key"},
+		{"bad callback", map[string]string{"TAMKEEN_CALLBACKS": "moh", "TAMKEEN_CALLBACK_KEY": "0123456789abcdef"}, Config{}, "client_id=url"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -603,7 +614,7 @@ func TestConfig(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || cfg != tc.want {
+			if err != nil || !reflect.DeepEqual(cfg, tc.want) {
 				t.Fatalf("Load = %+v, %v; want %+v", cfg, err, tc.want)
 			}
 		})
@@ -622,7 +633,7 @@ func TestNewProviderChoice(t *testing.T) {
 		deps Deps
 		want string
 	}{
-		{"none", Config{StreamReplicas: 1, SMSProvider: ProviderNone}, Deps{}, ""},
+		{"none", DefaultConfig(), Deps{}, ""},
 		{"dev inbox", devConfig(), Deps{}, ProviderDevInbox},
 		{"injected wins", devConfig(), Deps{SMSProvider: &recordingProvider{}}, "recording"},
 	}
@@ -641,7 +652,9 @@ func TestNewProviderChoice(t *testing.T) {
 			t.Errorf("%s: provider %q; want %q", tc.name, got, tc.want)
 		}
 	}
-	if _, err := New(Config{StreamReplicas: 1, SMSProvider: ProviderDevInbox}, Deps{DB: db, Bus: bus}); err == nil {
+	outside := DefaultConfig()
+	outside.SMSProvider = ProviderDevInbox
+	if _, err := New(outside, Deps{DB: db, Bus: bus}); err == nil {
 		t.Errorf("New with the dev inbox outside dev mode succeeded; want a configuration error")
 	}
 }

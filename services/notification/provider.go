@@ -92,3 +92,77 @@ func (p *DevInboxProvider) SendSMS(ctx context.Context, m SMS) (string, error) {
 	}
 	return id, nil
 }
+
+// ErrOutcomeUnknown marks a provider error after which nobody knows
+// whether the message went out: the SMPP connection broke after submit_sm
+// and before its response. The lanes do not send such a message again
+// through a provider that cannot deduplicate (technical-failure,
+// outcome-unknown): at most once, as the service documentation explains.
+var ErrOutcomeUnknown = errors.New("notification: the provider's answer was lost")
+
+// More provider names: Config.SMSProvider smpp and http, and
+// Config.EmailProvider smtp.
+const (
+	// ProviderSMPP sends SMS to an operator's SMSC over SMPP 3.4.
+	ProviderSMPP = "smpp"
+	// ProviderHTTP sends SMS through a generic HTTP SMS gateway.
+	ProviderHTTP = "http"
+	// ProviderSMTP sends e-mail to an SMTP relay.
+	ProviderSMTP = "smtp"
+)
+
+// Email is one e-mail as a provider receives it.
+type Email struct {
+	// To is the recipient's address.
+	To string
+	// Subject is the rendered subject (any language; providers encode it).
+	Subject string
+	// Text and HTML are the plain-text and HTML parts.
+	Text string
+	HTML string
+	// Language is "ar" or "en"; Arabic is right-to-left.
+	Language string
+	// Reference is the notification id, stable across retries.
+	Reference string
+}
+
+// EmailProvider hands e-mail to whatever delivers it.
+type EmailProvider interface {
+	// Name identifies the provider in the notifications table and logs.
+	Name() string
+	// SendEmail sends m and returns the provider's id for it. An error
+	// wrapping ErrPermanentSend means retrying cannot help.
+	SendEmail(ctx context.Context, m Email) (providerMessageID string, err error)
+}
+
+// DevInboxEmailProvider writes e-mail to the dev inbox (dev mode only).
+type DevInboxEmailProvider struct {
+	inbox *DevInbox
+}
+
+// NewDevInboxEmailProvider returns the provider writing to inbox.
+func NewDevInboxEmailProvider(inbox *DevInbox) *DevInboxEmailProvider {
+	return &DevInboxEmailProvider{inbox: inbox}
+}
+
+// Name is "devinbox".
+func (p *DevInboxEmailProvider) Name() string { return ProviderDevInbox }
+
+// IdempotentByReference is true: the inbox keys a message by reference.
+func (p *DevInboxEmailProvider) IdempotentByReference() bool { return true }
+
+// DeliveredOnSubmit is true: a message in the inbox has arrived.
+func (p *DevInboxEmailProvider) DeliveredOnSubmit() bool { return true }
+
+// SendEmail stores m in the inbox under "dev_" + its reference.
+func (p *DevInboxEmailProvider) SendEmail(ctx context.Context, m Email) (string, error) {
+	if m.Reference == "" {
+		return "", fmt.Errorf("%w: dev inbox: the message has no reference", ErrPermanentSend)
+	}
+	id := "dev_" + m.Reference
+	_, err := p.inbox.Deliver(ctx, InboxMessage{ID: id, Channel: ChannelEmail, To: m.To, Subject: m.Subject, Body: m.Text, HTML: m.HTML})
+	if err != nil && !store.IsUniqueViolation(err) {
+		return "", err
+	}
+	return id, nil
+}

@@ -2,10 +2,14 @@ package notification
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/store"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
 )
@@ -27,13 +32,51 @@ type Config struct {
 	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
 	// SMSProvider names what SMS go out through: "none" (the service does
 	// not consume SMS commands; they wait in the work queue, up to its
-	// 15-minute MaxAge, until a provider is configured) or "devinbox"
-	// (dev mode only). Issue 4 adds smpp and http.
-	SMSProvider string `flag:"sms-provider" default:"none" usage:"SMS provider: none or devinbox (dev mode only)"`
+	// 15-minute MaxAge, until a provider is configured), "devinbox" (dev
+	// mode only), "smpp" or "http".
+	SMSProvider string `flag:"sms-provider" default:"none" usage:"SMS provider: none, smpp, http or devinbox (dev mode only)"`
+	// EmailProvider names what e-mail goes out through: "none",
+	// "devinbox" (dev mode only) or "smtp". Empty means devinbox in dev
+	// mode and none otherwise.
+	EmailProvider string `flag:"email-provider" usage:"e-mail provider: none, smtp or devinbox (dev mode only); default devinbox in dev mode, else none"`
 	// DevMode allows development-only components such as the dev inbox.
 	// Never set it in production: the dev inbox shows OTP codes to anyone
 	// who can reach it.
 	DevMode bool `flag:"dev-mode" usage:"allow development-only components (the dev inbox); never in production"`
+
+	// Issuer, JWKSURL and Audience verify the callers' client tokens
+	// (defence in depth behind the gateway); the token's client_id scopes
+	// every notification and template.
+	Issuer   string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"access token issuer: the gateway's public base URL"`
+	JWKSURL  string `flag:"jwks-url" usage:"the issuer's JWKS (default: <issuer>/.well-known/jwks.json)"`
+	Audience string `flag:"audience" default:"tamkeen" usage:"audience access tokens must be issued for"`
+
+	// MaxSMSSegments refuses an SMS longer than this many parts.
+	MaxSMSSegments int `flag:"max-sms-segments" default:"10" usage:"longest SMS accepted, in segments (1..255)"`
+	// MaxAttempts and RetryBase are the per-message retry budget for
+	// temporary provider errors: attempt n+1 waits RetryBase·2^(n-1),
+	// capped at 15·RetryBase; after MaxAttempts, technical-failure.
+	MaxAttempts int           `flag:"max-attempts" default:"5" usage:"provider attempts per message before technical-failure"`
+	RetryBase   time.Duration `flag:"retry-base" default:"1s" usage:"first retry delay after a temporary provider error (doubles, capped at 15x)"`
+
+	// Limits protect recipients and the platform (→ HTTP 429 with
+	// Retry-After); 0 turns a limit off.
+	RecipientHourlyLimit int `flag:"recipient-hourly-limit" default:"10" usage:"most SMS one phone number receives from the API per hour (OTP pumping)"`
+	ClientMinuteLimit    int `flag:"client-minute-limit" default:"600" usage:"most API messages per client per minute (bulk jobs excluded)"`
+	ClientDailyLimit     int `flag:"client-daily-limit" default:"250000" usage:"most messages per client per UTC day, bulk included"`
+	// HomeCountryCodes are the calling codes every client may send to;
+	// others need the client in InternationalClients.
+	HomeCountryCodes     []string `flag:"home-country-codes" default:"970,972" usage:"calling codes every client may send SMS to"`
+	InternationalClients []string `flag:"international-clients" usage:"client ids allowed to send SMS to other countries"`
+
+	// Callbacks are the clients' status callback URLs, "client=url" pairs;
+	// CallbackKey derives each client's signing secret (see CallbackSecret).
+	Callbacks   []string `flag:"callbacks" usage:"status callback URLs, comma-separated client_id=https://… pairs"`
+	CallbackKey string   `flag:"callback-key" secret:"true" usage:"key the per-client callback signing secrets are derived from (at least 16 bytes)"`
+
+	SMPP    SMPPConfig    `prefix:"smpp-"`
+	HTTPSMS HTTPSMSConfig `prefix:"http-sms-"`
+	SMTP    SMTPConfig    `prefix:"smtp-"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -48,10 +91,95 @@ func (c Config) Validate() error {
 		if !c.DevMode {
 			p.Add("sms-provider", "devinbox is allowed only with --dev-mode")
 		}
+	case ProviderSMPP:
+		c.SMPP.validate(&p)
+	case ProviderHTTP:
+		c.HTTPSMS.validate(&p)
 	default:
-		p.Addf("sms-provider", "%q is not none or devinbox", c.SMSProvider)
+		p.Addf("sms-provider", "%q is not none, smpp, http or devinbox", c.SMSProvider)
+	}
+	switch c.emailProvider() {
+	case ProviderNone:
+	case ProviderDevInbox:
+		if !c.DevMode {
+			p.Add("email-provider", "devinbox is allowed only with --dev-mode")
+		}
+	case ProviderSMTP:
+		c.SMTP.validate(&p)
+	default:
+		p.Addf("email-provider", "%q is not none, smtp or devinbox", c.EmailProvider)
+	}
+	if c.Issuer == "" {
+		p.Add("issuer", "required")
+	}
+	if c.MaxSMSSegments < 1 || c.MaxSMSSegments > 255 {
+		p.Addf("max-sms-segments", "%d is outside 1..255", c.MaxSMSSegments)
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 50 {
+		p.Addf("max-attempts", "%d is outside 1..50", c.MaxAttempts)
+	}
+	if c.RetryBase < time.Millisecond || c.RetryBase > time.Minute {
+		p.Addf("retry-base", "%v is outside 1ms..1m", c.RetryBase)
+	}
+	for name, v := range map[string]int{"recipient-hourly-limit": c.RecipientHourlyLimit, "client-minute-limit": c.ClientMinuteLimit, "client-daily-limit": c.ClientDailyLimit} {
+		if v < 0 {
+			p.Addf(name, "%d is negative", v)
+		}
+	}
+	for _, cc := range c.HomeCountryCodes {
+		if !validCallingCode(cc) {
+			p.Addf("home-country-codes", "%q is not a calling code (1 to 3 digits)", cc)
+		}
+	}
+	if _, err := parseCallbacks(c.Callbacks); err != nil {
+		p.Add("callbacks", err.Error())
+	}
+	if len(c.Callbacks) > 0 && len(c.CallbackKey) < 16 {
+		p.Add("callback-key", "at least 16 bytes are needed when callbacks are configured")
 	}
 	return p.Err()
+}
+
+// emailProvider is EmailProvider with its default applied.
+func (c Config) emailProvider() string {
+	if c.EmailProvider != "" {
+		return c.EmailProvider
+	}
+	if c.DevMode {
+		return ProviderDevInbox
+	}
+	return ProviderNone
+}
+
+// jwksURL is the configured JWKS URL or the issuer's default.
+func (c Config) jwksURL() string {
+	if c.JWKSURL != "" {
+		return c.JWKSURL
+	}
+	return strings.TrimRight(c.Issuer, "/") + "/.well-known/jwks.json"
+}
+
+// retrySchedule is the redelivery schedule of the normal and bulk lanes.
+func (c Config) retrySchedule() []time.Duration {
+	var out []time.Duration
+	for d := c.RetryBase; len(out) < 5; d *= 2 {
+		out = append(out, min(d, 15*c.RetryBase))
+	}
+	return out
+}
+
+// DefaultConfig is the configuration with every default applied, as
+// config.Load leaves it when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		StreamReplicas: 1, SMSProvider: ProviderNone, Issuer: "http://127.0.0.1:8080", Audience: "tamkeen",
+		MaxSMSSegments: 10, MaxAttempts: 5, RetryBase: time.Second,
+		RecipientHourlyLimit: 10, ClientMinuteLimit: 600, ClientDailyLimit: 250000,
+		HomeCountryCodes: []string{"970", "972"},
+		SMPP:             defaultSMPPConfig(),
+		HTTPSMS:          HTTPSMSConfig{Timeout: 10 * time.Second},
+		SMTP:             SMTPConfig{Port: 587, TLS: "starttls", Timeout: 30 * time.Second},
+	}
 }
 
 // Deps are what the service needs from the process that hosts it.
@@ -69,6 +197,21 @@ type Deps struct {
 	// SMSProvider, when set, is used whatever Config.SMSProvider says: for
 	// embedding the service and for tests of provider failures.
 	SMSProvider SMSProvider
+	// EmailProvider, when set, is used whatever Config.EmailProvider says.
+	EmailProvider EmailProvider
+	// Verifier verifies client tokens; nil builds one from the Config.
+	Verifier TokenVerifier
+	// HTTPClient makes outgoing HTTP calls (HTTP SMS provider, status
+	// callbacks); nil means a client with a 10-second timeout.
+	HTTPClient *http.Client
+	// SMTPTLSConfig, when set, is the TLS configuration of SMTP
+	// connections (tests trust their own CA with it).
+	SMTPTLSConfig *tls.Config
+}
+
+// TokenVerifier checks a bearer token; *jwks.Verifier is one.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*jwks.Claims, error)
 }
 
 // Service is the notification enabler.
@@ -87,9 +230,19 @@ type Service struct {
 	templates templateSet
 	// sms is the SMS provider; nil when SMS commands are not consumed.
 	sms SMSProvider
-	// devInbox is set when SMS go to the dev inbox, whose table Run
+	// email is the e-mail provider; nil when e-mail commands wait.
+	email EmailProvider
+	// devInbox is set when messages go to the dev inbox, whose table Run
 	// creates if `tamkeen dev` has not.
 	devInbox bool
+	verifier TokenVerifier
+	http     *http.Client
+	// callbacks are the clients' status callback URLs by client id.
+	callbacks map[string]string
+	home      map[string]bool
+	intl      map[string]bool
+	// runners are the providers' own loops (an SMPP session).
+	runners []func(ctx context.Context) error
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -109,6 +262,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
+	hc := deps.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	cbs, _ := parseCallbacks(cfg.Callbacks)
 	s := &Service{
 		cfg:       cfg,
 		db:        deps.DB,
@@ -116,9 +274,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:       log,
 		now:       now,
 		rand:      deps.Rand,
-		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
+		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, BatchSize: 500}),
 		factory:   events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: deps.Rand},
 		templates: newTemplateSet(BuiltinTemplates()),
+		verifier:  deps.Verifier,
+		http:      hc,
+		callbacks: cbs,
+		home:      setOf(cfg.HomeCountryCodes),
+		intl:      setOf(cfg.InternationalClients),
 	}
 	switch {
 	case deps.SMSProvider != nil:
@@ -126,8 +289,41 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	case cfg.SMSProvider == ProviderDevInbox:
 		s.sms = NewDevInboxProvider(NewDevInbox(deps.DB, now))
 		s.devInbox = true
+	case cfg.SMSProvider == ProviderSMPP:
+		p := NewSMPPProvider(cfg.SMPP, s.applyReceipt, log.With(slog.String("provider", ProviderSMPP)))
+		s.sms = p
+		s.runners = append(s.runners, p.Run)
+	case cfg.SMSProvider == ProviderHTTP:
+		s.sms = NewHTTPSMSProvider(cfg.HTTPSMS, hc)
+	}
+	switch {
+	case deps.EmailProvider != nil:
+		s.email = deps.EmailProvider
+	case cfg.emailProvider() == ProviderDevInbox:
+		s.email = NewDevInboxEmailProvider(NewDevInbox(deps.DB, now))
+		s.devInbox = true
+	case cfg.emailProvider() == ProviderSMTP:
+		s.email = NewSMTPProvider(cfg.SMTP, deps.SMTPTLSConfig)
+	}
+	if s.verifier == nil {
+		v, err := jwks.New(jwks.Options{
+			JWKSURL: cfg.jwksURL(), Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Type: "at+jwt", Now: now,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("notification: %w", err)
+		}
+		s.verifier = v
 	}
 	return s, nil
+}
+
+// setOf indexes items.
+func setOf(items []string) map[string]bool {
+	m := make(map[string]bool, len(items))
+	for _, it := range items {
+		m[it] = true
+	}
+	return m
 }
 
 // Migrations are the schema versions the service's database needs, applied
@@ -144,6 +340,12 @@ func Migrations() ([]store.MigrationSet, error) {
 const (
 	// SubjectStatusChanged carries NotificationStatusChanged events.
 	SubjectStatusChanged = "tamkeen.notification.status_changed"
+	// SubjectDelivered carries a NotificationStatusChanged when a message
+	// is delivered.
+	SubjectDelivered = "tamkeen.notification.delivered"
+	// SubjectFailed carries a NotificationStatusChanged when a message
+	// ends in a failure status.
+	SubjectFailed = "tamkeen.notification.failed"
 )
 
 // CommandSubjectPrefix starts the subjects of commands sent to the
@@ -154,26 +356,43 @@ const CommandSubjectPrefix = "tamkeen.notification.cmd."
 
 // commandMaxAge bounds how long a command (an OTP code among them) stays in
 // the stream: an OTP that could not be sent in minutes is useless, and the
-// code must not linger.
+// code must not linger. Normal and bulk commands carry no secrets, only
+// the id of their row; one that ages out is swept up from the database.
 const commandMaxAge = 15 * time.Minute
 
 // Stream is the JetStream stream the service's events go to.
 func (s *Service) Stream() events.StreamConfig {
 	return events.StreamConfig{
 		Name:     "NOTIFICATION",
-		Subjects: []string{SubjectStatusChanged},
+		Subjects: []string{SubjectStatusChanged, SubjectDelivered, SubjectFailed},
 		Replicas: s.cfg.StreamReplicas,
 	}
 }
 
-// CommandStream is the work-queue stream of commands to the service; it
-// alone consumes it, and a command leaves the stream once handled.
+// CommandStream is the work-queue stream of OTP commands to the service;
+// it alone consumes it, and a command leaves the stream once handled.
 func (s *Service) CommandStream() events.StreamConfig {
 	return events.StreamConfig{
 		Name:      "NOTIFICATION_COMMANDS",
-		Subjects:  []string{CommandSubjectPrefix + ">"},
+		Subjects:  []string{CommandSubjectPrefix + LaneOTP + ".>"},
 		Retention: jetstream.WorkQueuePolicy,
 		MaxAge:    commandMaxAge,
+		Replicas:  s.cfg.StreamReplicas,
+	}
+}
+
+// queueMaxAge bounds how long a normal or bulk command waits: a 50,000
+// message campaign through a throttled SMSC takes hours, and these
+// commands hold no secret (only their row's id).
+const queueMaxAge = 72 * time.Hour
+
+// QueueStream is the work-queue stream of the normal and bulk lanes.
+func (s *Service) QueueStream() events.StreamConfig {
+	return events.StreamConfig{
+		Name:      "NOTIFICATION_QUEUE",
+		Subjects:  []string{CommandSubjectPrefix + LaneNormal + ".>", CommandSubjectPrefix + LaneBulk + ".>"},
+		Retention: jetstream.WorkQueuePolicy,
+		MaxAge:    queueMaxAge,
 		Replicas:  s.cfg.StreamReplicas,
 	}
 }
@@ -183,34 +402,48 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	notificationv1.RegisterNotificationServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's streams, consumes the OTP lane when an SMS
-// provider is configured, and relays its outbox until ctx ends.
+// Run declares the service's streams, consumes the lanes whose channel has
+// a provider, runs the providers' sessions, delivers status callbacks and
+// relays its outbox until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	for _, sc := range []events.StreamConfig{s.Stream(), s.CommandStream()} {
+	// CommandStream first: an older version took all of cmd.>.
+	for _, sc := range []events.StreamConfig{s.Stream(), s.CommandStream(), s.QueueStream()} {
 		if err := s.bus.EnsureStream(ctx, sc); err != nil {
 			return fmt.Errorf("notification: %w", err)
 		}
 	}
-	if s.sms != nil {
-		if s.devInbox {
-			// Idempotent; lets the notification binary run in dev mode on
-			// its own, not only under `tamkeen dev`.
-			set, err := DevInboxMigrations()
-			if err == nil {
-				err = s.db.Migrate(ctx, set)
-			}
-			if err != nil {
-				return fmt.Errorf("notification: dev inbox: %w", err)
-			}
+	if s.devInbox {
+		// Idempotent; lets the notification binary run in dev mode on
+		// its own, not only under `tamkeen dev`.
+		set, err := DevInboxMigrations()
+		if err == nil {
+			err = s.db.Migrate(ctx, set)
 		}
-		stop, err := s.consumeOTP(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("notification: dev inbox: %w", err)
 		}
-		defer stop()
-		s.log.Info("notification: consuming the OTP lane", slog.String("sms_provider", s.sms.Name()))
-	} else {
-		s.log.Info("notification: no SMS provider configured; SMS commands wait in the work queue")
 	}
+	// Shutdown order: the lanes stop first (a send in flight finishes and
+	// records its outcome), then the provider sessions (an SMPP unbind)
+	// and the callback loop.
+	sessCtx, stopSessions := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() {
+		stopSessions()
+		wg.Wait()
+	}()
+	for _, run := range s.runners {
+		wg.Go(func() {
+			if err := run(sessCtx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("notification: provider session ended", slog.String("err", err.Error()))
+			}
+		})
+	}
+	stop, err := s.consumeLanes(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	wg.Go(func() { s.runCallbacks(ctx) })
 	return s.relay.Run(ctx)
 }

@@ -40,6 +40,8 @@ const (
 	// StatusTechnicalFailure: Tamkeen could not send it (expired, retries
 	// exhausted, outcome unknown).
 	StatusTechnicalFailure = "technical-failure"
+	// StatusCancelled: withdrawn before it was sent.
+	StatusCancelled = "cancelled"
 )
 
 // Failure reasons recorded with a failure status.
@@ -93,6 +95,16 @@ type Notification struct {
 	// provider and reached a final status.
 	SentAt      time.Time
 	CompletedAt time.Time
+	// TemplateVersion is the client template's version; 0 for built-in
+	// templates.
+	TemplateVersion int
+	// Subject and HTML are an e-mail's rendered subject and HTML part.
+	Subject string
+	HTML    string
+	// BulkJobID is the bulk job the message belongs to, if any.
+	BulkJobID string
+	// Country is the destination's calling code (SMS), for metering.
+	Country string
 
 	submission string
 }
@@ -100,7 +112,7 @@ type Notification struct {
 // final reports whether the status can no longer change through sending.
 func (n Notification) final() bool {
 	switch n.Status {
-	case StatusDelivered, StatusPermanentFailure, StatusTemporaryFailure, StatusTechnicalFailure:
+	case StatusDelivered, StatusPermanentFailure, StatusTemporaryFailure, StatusTechnicalFailure, StatusCancelled:
 		return true
 	}
 	return false
@@ -113,15 +125,18 @@ type queryer interface {
 
 const notificationColumns = `id, event_id, command_id, client_id, reference, channel, lane, template_id,
 	language, recipient, body, encoding, segments, status, failure_reason, submission, attempts,
-	provider, provider_message_id, expire_at, created_at, updated_at, sent_at, completed_at`
+	provider, provider_message_id, expire_at, created_at, updated_at, sent_at, completed_at,
+	template_version, subject, html, bulk_job_id, country`
 
 // insertNotification writes a new row.
 func insertNotification(ctx context.Context, tx *sql.Tx, n Notification) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO notifications (`+notificationColumns+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
+	$25, $26, $27, $28, $29)`,
 		n.ID, n.EventID, n.CommandID, n.ClientID, n.Reference, n.Channel, n.Lane, n.TemplateID,
 		n.Language, n.Recipient, n.Body, string(n.Encoding), n.Segments, n.Status, n.FailureReason, n.submission, n.Attempts,
-		n.Provider, n.ProviderMessageID, n.ExpireAt, n.CreatedAt, n.UpdatedAt, nullTime(n.SentAt), nullTime(n.CompletedAt))
+		n.Provider, n.ProviderMessageID, n.ExpireAt, n.CreatedAt, n.UpdatedAt, nullTime(n.SentAt), nullTime(n.CompletedAt),
+		n.TemplateVersion, n.Subject, n.HTML, n.BulkJobID, n.Country)
 	if err != nil {
 		return fmt.Errorf("insert notification %s: %w", n.ID, err)
 	}
@@ -134,21 +149,36 @@ func getNotification(ctx context.Context, q queryer, col, v string) (Notificatio
 	if col != "id" && col != "event_id" {
 		return Notification{}, fmt.Errorf("notification: cannot look up by %q", col)
 	}
-	var (
-		n               Notification
-		enc             string
-		sent, completed sql.NullTime
-	)
-	err := q.QueryRowContext(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE `+col+` = $1`, v).Scan(
-		&n.ID, &n.EventID, &n.CommandID, &n.ClientID, &n.Reference, &n.Channel, &n.Lane, &n.TemplateID,
-		&n.Language, &n.Recipient, &n.Body, &enc, &n.Segments, &n.Status, &n.FailureReason, &n.submission, &n.Attempts,
-		&n.Provider, &n.ProviderMessageID, store.ScanTime(&n.ExpireAt), store.ScanTime(&n.CreatedAt), store.ScanTime(&n.UpdatedAt),
-		store.ScanNullTime(&sent), store.ScanNullTime(&completed))
+	n, err := scanNotification(q.QueryRowContext(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE `+col+` = $1`, v))
 	if store.IsNoRows(err) {
 		return Notification{}, ErrNotFound
 	}
 	if err != nil {
 		return Notification{}, fmt.Errorf("read notification: %w", err)
+	}
+	return n, nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanNotification reads one row of notificationColumns.
+func scanNotification(r scanner) (Notification, error) {
+	var (
+		n               Notification
+		enc             string
+		sent, completed sql.NullTime
+	)
+	err := r.Scan(
+		&n.ID, &n.EventID, &n.CommandID, &n.ClientID, &n.Reference, &n.Channel, &n.Lane, &n.TemplateID,
+		&n.Language, &n.Recipient, &n.Body, &enc, &n.Segments, &n.Status, &n.FailureReason, &n.submission, &n.Attempts,
+		&n.Provider, &n.ProviderMessageID, store.ScanTime(&n.ExpireAt), store.ScanTime(&n.CreatedAt), store.ScanTime(&n.UpdatedAt),
+		store.ScanNullTime(&sent), store.ScanNullTime(&completed),
+		&n.TemplateVersion, &n.Subject, &n.HTML, &n.BulkJobID, &n.Country)
+	if err != nil {
+		return Notification{}, err
 	}
 	n.Encoding = Encoding(enc)
 	n.SentAt, n.CompletedAt = sent.Time, completed.Time

@@ -3,6 +3,7 @@ package notification
 import (
 	"errors"
 	"fmt"
+	"html"
 	"strings"
 )
 
@@ -144,13 +145,22 @@ func Placeholders(body string) []string {
 // each placeholder with what value returns for its name (or leaving it as
 // it is when value reports false).
 func expand(body string, value func(name string) (string, bool)) string {
+	return expandWith(body, value, nil)
+}
+
+// expandWith is expand with literal text passed through lit (nil: as it
+// is), so that the HTML renderer escapes the template's own text too.
+func expandWith(body string, value func(name string) (string, bool), lit func(string) string) string {
+	if lit == nil {
+		lit = func(s string) string { return s }
+	}
 	var b strings.Builder
 	b.Grow(len(body))
 	rest := body
 	for {
 		open := strings.Index(rest, "((")
 		if open < 0 {
-			b.WriteString(rest)
+			b.WriteString(lit(rest))
 			return b.String()
 		}
 		// A run of "(((" opens at its last pair, as Notify reads it.
@@ -165,16 +175,16 @@ func expand(body string, value func(name string) (string, bool)) string {
 		name := strings.TrimSpace(inner)
 		if end < 0 || name == "" || strings.ContainsAny(inner, "()\n") {
 			// Not a placeholder: keep the first "(" and look again after it.
-			b.WriteString(rest[:open+1])
+			b.WriteString(lit(rest[:open+1]))
 			rest = rest[open+1:]
 			continue
 		}
 		next := open + 2 + end + 2
 		v, ok := value(name)
 		if !ok {
-			v = rest[open:next]
+			v = lit(rest[open:next])
 		}
-		b.WriteString(rest[:open])
+		b.WriteString(lit(rest[:open]))
 		b.WriteString(v)
 		rest = rest[next:]
 	}
@@ -202,4 +212,40 @@ func renderSMS(t Template, values map[string]string) (send, stored string, err e
 		return "", "", err
 	}
 	return send, stored, nil
+}
+
+// RenderHTMLEmail renders an e-mail body template as a complete HTML
+// document: the template's text and every value HTML-escaped, blank lines
+// separating paragraphs, single newlines as <br>, and Arabic laid out
+// right-to-left (dir="rtl", lang="ar") as mail clients need to be told.
+// Missing values render as their placeholder; Render reports them first.
+func RenderHTMLEmail(language, subject, body string, values map[string]string) string {
+	dir := "ltr"
+	if language == LangArabic {
+		dir = "rtl"
+	}
+	escaped := expandWith(body, func(name string) (string, bool) {
+		v, ok := values[name]
+		return html.EscapeString(v), ok
+	}, html.EscapeString)
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html lang=\"" + html.EscapeString(language) + "\" dir=\"" + dir + "\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
+	b.WriteString(html.EscapeString(subject))
+	b.WriteString("</title>\n</head>\n<body dir=\"" + dir + "\" style=\"font-family: Tahoma, Arial, sans-serif; text-align: ")
+	if dir == "rtl" {
+		b.WriteString("right")
+	} else {
+		b.WriteString("left")
+	}
+	b.WriteString(";\">\n")
+	for _, para := range strings.Split(strings.ReplaceAll(escaped, "\r\n", "\n"), "\n\n") {
+		if strings.TrimSpace(para) == "" {
+			continue
+		}
+		b.WriteString("<p>")
+		b.WriteString(strings.ReplaceAll(strings.TrimSpace(para), "\n", "<br>\n"))
+		b.WriteString("</p>\n")
+	}
+	b.WriteString("</body>\n</html>\n")
+	return b.String()
 }

@@ -1,0 +1,260 @@
+package notification
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+)
+
+// apiMessageLife is how long an API message may wait to be sent; one that
+// could not be sent by then ends technical-failure/expired.
+const apiMessageLife = 72 * time.Hour
+
+// maxReference bounds a caller's reference.
+const maxReference = 256
+
+// SendInput is one message a client asks for.
+type SendInput struct {
+	// Channel is ChannelSMS or ChannelEmail.
+	Channel string
+	// Recipient is an E.164 phone number or an e-mail address.
+	Recipient  string
+	TemplateID string
+	// Personalisation fills the template's ((placeholders)).
+	Personalisation map[string]string
+	Reference       string
+	// Priority is "normal" (default) or "bulk".
+	Priority string
+}
+
+// recipientField is the API's name of a channel's recipient.
+func recipientField(channel string) string {
+	if channel == ChannelEmail {
+		return "email_address"
+	}
+	return "phone_number"
+}
+
+// ValidEmail reports whether s is a bare e-mail address (no display name)
+// of at most 254 bytes.
+func ValidEmail(s string) bool {
+	if len(s) > 254 || strings.ContainsAny(s, "\r\n<>") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+// prepare validates and renders one message of client with template t.
+func (s *Service) prepare(client string, t ClientTemplate, channel, recipient string, values map[string]string, reference string) (Notification, error) {
+	field := recipientField(channel)
+	switch {
+	case channel == ChannelSMS && !ValidE164(recipient):
+		return Notification{}, &FieldError{Field: field, Reason: "not an E.164 number (e.g. +970599000001)"}
+	case channel == ChannelEmail && !ValidEmail(recipient):
+		return Notification{}, &FieldError{Field: field, Reason: "not an e-mail address"}
+	case len(reference) > maxReference:
+		return Notification{}, &FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
+	}
+	r, err := renderTemplate(t, values)
+	if err != nil {
+		return Notification{}, err
+	}
+	n := Notification{
+		ClientID: client, Reference: reference, Channel: channel, TemplateID: t.ID, TemplateVersion: t.Version,
+		Language: t.Language, Recipient: recipient, Body: r.Text, Subject: r.Subject, HTML: r.HTML,
+		Status: StatusCreated, submission: submissionNone,
+	}
+	if channel == ChannelSMS {
+		if r.Length.Segments > s.cfg.MaxSMSSegments {
+			return Notification{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", r.Length.Segments, s.cfg.MaxSMSSegments)}
+		}
+		n.Encoding, n.Segments = r.Length.Encoding, r.Length.Segments
+		n.Country = CallingCode(recipient)
+		if !s.home[n.Country] && !s.intl[client] {
+			return Notification{}, fmt.Errorf("SMS to +%s (outside the home countries) are not allowed for this client: %w", n.Country, rpcerr.ErrPermissionDenied)
+		}
+	}
+	return n, nil
+}
+
+// laneOf maps a request's priority to its lane.
+func laneOf(priority string) (string, error) {
+	switch priority {
+	case "", LaneNormal:
+		return LaneNormal, nil
+	case LaneBulk:
+		return LaneBulk, nil
+	}
+	return "", &FieldError{Field: "priority", Reason: `must be "normal" or "bulk"`}
+}
+
+// clientTemplate finds client's template for a send, as a field error.
+func (s *Service) clientTemplate(ctx context.Context, client, id, channel string) (ClientTemplate, error) {
+	if id == "" {
+		return ClientTemplate{}, &FieldError{Field: "template_id", Reason: "required"}
+	}
+	t, err := s.GetTemplate(ctx, client, id, 0)
+	if errors.Is(err, rpcerr.ErrNotFound) {
+		return ClientTemplate{}, &FieldError{Field: "template_id", Reason: "no such template"}
+	}
+	if err != nil {
+		return ClientTemplate{}, err
+	}
+	if t.Channel != channel {
+		return ClientTemplate{}, &FieldError{Field: "template_id", Reason: fmt.Sprintf("is a %s template", t.Channel)}
+	}
+	return t, nil
+}
+
+// Send validates, renders and queues one message of client: the row and
+// its command are written in one transaction (the outbox), so a message
+// the API accepted is never lost and never queued twice.
+func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notification, error) {
+	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
+		return Notification{}, &FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
+	}
+	lane, err := laneOf(in.Priority)
+	if err != nil {
+		return Notification{}, err
+	}
+	t, err := s.clientTemplate(ctx, client, in.TemplateID, in.Channel)
+	if err != nil {
+		return Notification{}, err
+	}
+	n, err := s.prepare(client, t, in.Channel, in.Recipient, in.Personalisation, in.Reference)
+	if err != nil {
+		return Notification{}, err
+	}
+	if err := s.checkLimits(ctx, client, in.Channel, in.Recipient, false, 1); err != nil {
+		return Notification{}, err
+	}
+	n.Lane = lane
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return s.queue(ctx, tx, &n, true)
+	})
+	if err != nil {
+		return Notification{}, fmt.Errorf("notification: queue: %w", err)
+	}
+	s.relay.Kick()
+	return n, nil
+}
+
+// queue completes n (id, times), inserts it and writes its command to the
+// outbox in tx; announce also writes its created status event.
+func (s *Service) queue(ctx context.Context, tx *sql.Tx, n *Notification, announce bool) error {
+	id, err := s.newID("ntf_")
+	if err != nil {
+		return err
+	}
+	now := s.nowUTC()
+	n.ID, n.CommandID, n.CreatedAt, n.UpdatedAt, n.ExpireAt = id, id, now, now, now.Add(apiMessageLife)
+	var ev events.Event
+	if n.Channel == ChannelEmail {
+		ev, err = s.factory.New(SendEmailType, &eventsv1.SendEmail{
+			CommandId: id, ClientId: n.ClientID, EmailAddress: n.Recipient, TemplateId: n.TemplateID, Reference: n.Reference, Language: n.Language,
+		})
+	} else {
+		ev, err = s.factory.New(SendSMSType, &eventsv1.SendSms{
+			CommandId: id, ClientId: n.ClientID, PhoneNumber: n.Recipient, TemplateId: n.TemplateID, Reference: n.Reference, Language: n.Language,
+		})
+	}
+	if err != nil {
+		return err
+	}
+	ev.Subject = id
+	n.EventID = ev.ID
+	if err := insertNotification(ctx, tx, *n); err != nil {
+		return err
+	}
+	if err := events.Enqueue(ctx, tx, CommandSubjectPrefix+n.Lane+"."+n.Channel, ev); err != nil {
+		return err
+	}
+	if !announce {
+		return nil
+	}
+	return s.enqueueStatus(ctx, tx, *n)
+}
+
+// GetNotification returns client's notification id; another client's is
+// not found.
+func (s *Service) GetNotification(ctx context.Context, client, id string) (Notification, error) {
+	n, err := getNotification(ctx, s.db, "id", id)
+	if errors.Is(err, ErrNotFound) || (err == nil && n.ClientID != client) {
+		return Notification{}, fmt.Errorf("notification %s: %w", id, rpcerr.ErrNotFound)
+	}
+	return n, err
+}
+
+// ListFilter selects a client's notifications.
+type ListFilter struct {
+	Reference, Status string
+	PageSize          int
+	PageToken         string
+}
+
+// knownStatus reports whether st is a notification status.
+func knownStatus(st string) bool {
+	switch st {
+	case StatusCreated, StatusSending, StatusDelivered, StatusPermanentFailure, StatusTemporaryFailure, StatusTechnicalFailure, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// ListNotifications returns client's notifications, newest first.
+func (s *Service) ListNotifications(ctx context.Context, client string, f ListFilter) ([]Notification, string, error) {
+	if f.Status != "" && !knownStatus(f.Status) {
+		return nil, "", &FieldError{Field: "status", Reason: "not a notification status"}
+	}
+	size := f.PageSize
+	if size <= 0 {
+		size = defaultPageSize
+	}
+	size = min(size, maxPageSize)
+	afterTime, afterID := time.Now().UTC().Add(100*365*24*time.Hour), "~"
+	if f.PageToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(f.PageToken)
+		ts, id, ok := strings.Cut(string(raw), "|")
+		t, terr := time.Parse(time.RFC3339Nano, ts)
+		if err != nil || !ok || terr != nil {
+			return nil, "", &FieldError{Field: "page_token", Reason: "not a token this API gave"}
+		}
+		afterTime, afterID = t.UTC(), id
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
+WHERE client_id = $1 AND ($2 = '' OR reference = $2) AND ($3 = '' OR status = $3)
+  AND (created_at < $4 OR (created_at = $4 AND id < $5))
+ORDER BY created_at DESC, id DESC LIMIT $6`, client, f.Reference, f.Status, afterTime, afterID, size+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("notification: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		last := out[size-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(last.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + last.ID))
+	}
+	return out, next, nil
+}

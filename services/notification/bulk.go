@@ -1,0 +1,281 @@
+package notification
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
+)
+
+// MaxBulkRecipients is the most recipients one bulk job takes.
+const MaxBulkRecipients = 50000
+
+// maxBulkErrors bounds the row errors one answer reports.
+const maxBulkErrors = 1000
+
+// BulkRow is one recipient of a bulk job.
+type BulkRow struct {
+	Recipient       string
+	Personalisation map[string]string
+	Reference       string
+}
+
+// BulkInput is a bulk job as a client submits it: Rows or CSV.
+type BulkInput struct {
+	TemplateID string
+	Channel    string
+	Rows       []BulkRow
+	// CSV has a header row naming the recipient column (phone_number or
+	// email_address), an optional reference column, and placeholders.
+	CSV       string
+	Reference string
+}
+
+// BulkRowError is why one row was refused. Row is 1-based; for CSV the
+// header is row 1, so Row is the line a spreadsheet shows.
+type BulkRowError struct {
+	Row    int
+	Field  string
+	Reason string
+}
+
+// BulkErrors is the per-row report of a refused bulk job: nothing was
+// queued. Total counts every bad row; Rows holds the first 1000.
+type BulkErrors struct {
+	Rows  []BulkRowError
+	Total int
+}
+
+// Error summarises the report.
+func (e *BulkErrors) Error() string {
+	return fmt.Sprintf("%d rows are invalid; nothing was sent", e.Total)
+}
+
+// BulkJob is a bulk send and its progress.
+type BulkJob struct {
+	ID              string
+	ClientID        string
+	TemplateID      string
+	TemplateVersion int
+	Channel         string
+	Reference       string
+	Total           int
+	// Queued are not yet handed to a provider; Sent were (sending or
+	// delivered); Failed ended in a failure status.
+	Queued, Sent, Delivered, Failed int
+	CreatedAt                       time.Time
+}
+
+// Status is "in-progress" until every message reached a provider or
+// failed, then "finished".
+func (j BulkJob) Status() string {
+	if j.Queued > 0 {
+		return "in-progress"
+	}
+	return "finished"
+}
+
+// parseBulkCSV turns a CSV upload into rows; row numbers count the header
+// as row 1.
+func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
+	r := csv.NewReader(strings.NewReader(text))
+	r.FieldsPerRecord = -1
+	r.TrimLeadingSpace = true
+	header, err := r.Read()
+	if err != nil {
+		return nil, nil, &FieldError{Field: "csv", Reason: "no header row"}
+	}
+	want := recipientField(channel)
+	col, refCol := -1, -1
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		header[i] = h
+		switch h {
+		case want:
+			col = i
+		case "reference":
+			refCol = i
+		}
+	}
+	if col < 0 {
+		return nil, nil, &FieldError{Field: "csv", Reason: fmt.Sprintf("the header has no %s column", want)}
+	}
+	var (
+		rows    []BulkRow
+		lineNos []int
+	)
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, &FieldError{Field: "csv", Reason: fmt.Sprintf("row %d is not valid CSV", line)}
+		}
+		if len(rows) >= MaxBulkRecipients {
+			return nil, nil, &FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
+		}
+		row := BulkRow{Personalisation: map[string]string{}}
+		for i, v := range rec {
+			switch {
+			case i >= len(header):
+			case i == col:
+				row.Recipient = strings.TrimSpace(v)
+			case i == refCol:
+				row.Reference = v
+			default:
+				row.Personalisation[header[i]] = v
+			}
+		}
+		rows = append(rows, row)
+		lineNos = append(lineNos, line)
+	}
+	return rows, lineNos, nil
+}
+
+// CreateBulkJob validates every row up front and, when all are valid,
+// queues one message per row on the bulk lane in one transaction; when
+// any is not, it returns *BulkErrors and queues nothing.
+func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput) (BulkJob, error) {
+	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
+		return BulkJob{}, &FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
+	}
+	if len(in.Reference) > maxReference {
+		return BulkJob{}, &FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
+	}
+	rows, lineNos := in.Rows, []int(nil)
+	switch {
+	case in.CSV != "" && len(in.Rows) > 0:
+		return BulkJob{}, &FieldError{Field: "csv", Reason: "give recipients or csv, not both"}
+	case in.CSV != "":
+		var err error
+		if rows, lineNos, err = parseBulkCSV(in.Channel, in.CSV); err != nil {
+			return BulkJob{}, err
+		}
+	}
+	if len(rows) == 0 {
+		return BulkJob{}, &FieldError{Field: "recipients", Reason: "no recipients"}
+	}
+	if len(rows) > MaxBulkRecipients {
+		return BulkJob{}, &FieldError{Field: "recipients", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
+	}
+	t, err := s.clientTemplate(ctx, client, in.TemplateID, in.Channel)
+	if err != nil {
+		return BulkJob{}, err
+	}
+	msgs := make([]Notification, 0, len(rows))
+	report := &BulkErrors{}
+	for i, row := range rows {
+		ref := row.Reference
+		if ref == "" {
+			ref = in.Reference
+		}
+		n, err := s.prepare(client, t, in.Channel, row.Recipient, row.Personalisation, ref)
+		if err != nil {
+			line := i + 1
+			if lineNos != nil {
+				line = lineNos[i]
+			}
+			report.Total++
+			if len(report.Rows) < maxBulkErrors {
+				report.Rows = append(report.Rows, rowError(line, err))
+			}
+			continue
+		}
+		n.Lane = LaneBulk
+		msgs = append(msgs, n)
+	}
+	if report.Total > 0 {
+		return BulkJob{}, report
+	}
+	if err := s.checkLimits(ctx, client, in.Channel, "", true, len(msgs)); err != nil {
+		return BulkJob{}, err
+	}
+	jobID, err := s.newID("blk_")
+	if err != nil {
+		return BulkJob{}, err
+	}
+	now := s.nowUTC()
+	job := BulkJob{ID: jobID, ClientID: client, TemplateID: t.ID, TemplateVersion: t.Version, Channel: in.Channel,
+		Reference: in.Reference, Total: len(msgs), Queued: len(msgs), CreatedAt: now}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_jobs (id, client_id, template_id, template_version, channel, reference, total, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, job.ID, client, t.ID, t.Version, in.Channel, in.Reference, job.Total, now); err != nil {
+			return err
+		}
+		for i := range msgs {
+			msgs[i].BulkJobID = jobID
+			// A campaign's messages announce themselves from sending on:
+			// 50,000 "created" events would say nothing the job does not.
+			if err := s.queue(ctx, tx, &msgs[i], false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
+	}
+	s.relay.Kick()
+	return job, nil
+}
+
+// rowError turns a validation error into a row's report.
+func rowError(line int, err error) BulkRowError {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return BulkRowError{Row: line, Field: fe.Field, Reason: fe.Reason}
+	}
+	if errors.Is(err, rpcerr.ErrPermissionDenied) {
+		return BulkRowError{Row: line, Field: "phone_number", Reason: "international destinations are not allowed for this client"}
+	}
+	return BulkRowError{Row: line, Reason: "invalid"}
+}
+
+// GetBulkJob returns client's bulk job id with its progress.
+func (s *Service) GetBulkJob(ctx context.Context, client, id string) (BulkJob, error) {
+	j := BulkJob{ID: id}
+	err := s.db.QueryRowContext(ctx, `SELECT client_id, template_id, template_version, channel, reference, total, created_at
+FROM bulk_jobs WHERE id = $1 AND client_id = $2`, id, client).Scan(
+		&j.ClientID, &j.TemplateID, &j.TemplateVersion, &j.Channel, &j.Reference, &j.Total, store.ScanTime(&j.CreatedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return BulkJob{}, fmt.Errorf("bulk job %s: %w", id, rpcerr.ErrNotFound)
+	}
+	if err != nil {
+		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
+	}
+	j.CreatedAt = j.CreatedAt.UTC()
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM notifications WHERE bulk_job_id = $1 GROUP BY status`, id)
+	if err != nil {
+		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			st string
+			n  int
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return BulkJob{}, err
+		}
+		switch st {
+		case StatusCreated:
+			j.Queued += n
+		case StatusSending:
+			j.Sent += n
+		case StatusDelivered:
+			j.Sent += n
+			j.Delivered += n
+		default:
+			j.Failed += n
+		}
+	}
+	return j, rows.Err()
+}

@@ -1,0 +1,265 @@
+package notification
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status callbacks: every status change of a client's notification is
+// POSTed as JSON to the client's callback URL (Config.Callbacks), signed
+// so the client knows it comes from Tamkeen and is fresh:
+//
+//	Tamkeen-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+//
+// secret is CallbackSecret(client id), which the platform team hands to
+// the ministry. To verify: split the header on ",", take t and v1,
+// compute the HMAC over the decimal t, a ".", and the raw body bytes,
+// compare in constant time, and refuse a t more than 5 minutes away from
+// now (VerifyCallback does all of it). A delivery that does not get a 2xx
+// answer is retried with back-off (RetryBase doubling, capped at an hour)
+// up to callbackMaxAttempts times.
+
+// CallbackSignatureHeader carries a callback's signature.
+const CallbackSignatureHeader = "Tamkeen-Signature"
+
+const (
+	callbackMaxAttempts = 10
+	callbackBatch       = 20
+	callbackLease       = time.Minute
+	callbackTolerance   = 5 * time.Minute
+)
+
+// Callback states.
+const (
+	callbackPending   = "pending"
+	callbackDelivered = "delivered"
+	callbackFailed    = "failed"
+)
+
+// CallbackBody is the JSON a status callback carries.
+type CallbackBody struct {
+	ID            string    `json:"id"`
+	Reference     string    `json:"reference"`
+	To            string    `json:"to"`
+	Channel       string    `json:"notification_type"`
+	Status        string    `json:"status"`
+	FailureReason string    `json:"failure_reason,omitempty"`
+	Segments      int       `json:"segments,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// parseCallbacks reads "client=url" pairs.
+func parseCallbacks(pairs []string) (map[string]string, error) {
+	out := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		client, raw, ok := strings.Cut(p, "=")
+		if !ok || client == "" {
+			return nil, fmt.Errorf("%q is not client_id=url", p)
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("the callback URL of %s is not an http(s) URL", client)
+		}
+		out[client] = raw
+	}
+	return out, nil
+}
+
+// CallbackSecret is the secret clientID's callbacks are signed with,
+// derived from Config.CallbackKey so that none has to be stored.
+func (s *Service) CallbackSecret(clientID string) string {
+	m := hmac.New(sha256.New, []byte(s.cfg.CallbackKey))
+	m.Write([]byte("tamkeen-callback-v1:" + clientID))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// SignCallback returns the Tamkeen-Signature value for body at t.
+func SignCallback(secret string, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// ErrBadSignature is returned for a callback or receipt whose signature
+// does not verify or is stale.
+var ErrBadSignature = errors.New("notification: bad or stale signature")
+
+// VerifyCallback checks a Tamkeen-Signature header against body with the
+// client's secret, allowing tolerance (0 means 5 minutes) of clock skew.
+func VerifyCallback(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	if tolerance == 0 {
+		tolerance = callbackTolerance
+	}
+	var ts, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sig = v
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || sig == "" {
+		return ErrBadSignature
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return ErrBadSignature
+	}
+	want := SignCallback(secret, time.Unix(sec, 0), body)
+	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// enqueueCallback writes n's status callback, in the transaction of the
+// status change, when its client has a callback URL.
+func (s *Service) enqueueCallback(ctx context.Context, tx *sql.Tx, n Notification) error {
+	u, ok := s.callbacks[n.ClientID]
+	if !ok {
+		return nil
+	}
+	body, err := json.Marshal(CallbackBody{
+		ID: n.ID, Reference: n.Reference, To: n.Recipient, Channel: n.Channel, Status: n.Status,
+		FailureReason: n.FailureReason, Segments: n.Segments, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
+	})
+	if err != nil {
+		return err
+	}
+	id, err := s.newID("cbk_")
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO callbacks (id, client_id, notification_id, url, body, attempts, state, next_at, created_at)
+VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)`, id, n.ClientID, n.ID, u, string(body), callbackPending, n.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("enqueue callback for %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// runCallbacks delivers due callbacks until ctx ends.
+func (s *Service) runCallbacks(ctx context.Context) {
+	if len(s.callbacks) == 0 {
+		return
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := s.DeliverCallbacks(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("notification: callbacks", slog.String("err", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// DeliverCallbacks POSTs the callbacks that are due and returns how many
+// were delivered.
+func (s *Service) DeliverCallbacks(ctx context.Context) (int, error) {
+	now := s.nowUTC()
+	rows, err := s.db.QueryContext(ctx, `SELECT id, client_id, url, body, attempts, next_at FROM callbacks
+WHERE state = $1 AND next_at <= $2 ORDER BY next_at LIMIT $3`, callbackPending, now, callbackBatch)
+	if err != nil {
+		return 0, fmt.Errorf("notification: due callbacks: %w", err)
+	}
+	type due struct {
+		id, client, url, body string
+		attempts              int
+		nextAt                time.Time
+	}
+	var list []due
+	for rows.Next() {
+		var d due
+		var next sql.NullTime
+		if err := rows.Scan(&d.id, &d.client, &d.url, &d.body, &d.attempts, &next); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		d.nextAt = next.Time
+		list = append(list, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	delivered := 0
+	for _, d := range list {
+		// Claim it: another replica that read the same row loses here.
+		res, err := s.db.ExecContext(ctx, `UPDATE callbacks SET next_at = $1 WHERE id = $2 AND state = $3 AND attempts = $4`,
+			now.Add(callbackLease), d.id, callbackPending, d.attempts)
+		if err != nil {
+			return delivered, err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			continue
+		}
+		ok := s.postCallback(ctx, d.client, d.url, []byte(d.body))
+		attempts := d.attempts + 1
+		state, next := callbackPending, s.nowUTC().Add(s.callbackBackoff(attempts))
+		switch {
+		case ok:
+			state = callbackDelivered
+			delivered++
+		case attempts >= callbackMaxAttempts:
+			state = callbackFailed
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE callbacks SET state = $1, attempts = $2, next_at = $3 WHERE id = $4`,
+			state, attempts, next, d.id); err != nil {
+			return delivered, err
+		}
+	}
+	return delivered, nil
+}
+
+// callbackBackoff is the wait after the given failed attempt.
+func (s *Service) callbackBackoff(attempts int) time.Duration {
+	d := s.cfg.RetryBase
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// postCallback sends one callback and reports whether the client took it.
+func (s *Service) postCallback(ctx context.Context, client, u string, body []byte) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Tamkeen-Notification/1")
+	req.Header.Set(CallbackSignatureHeader, SignCallback(s.CallbackSecret(client), s.now(), body))
+	resp, err := s.http.Do(req)
+	if err != nil {
+		s.log.Info("notification: callback not delivered", slog.String("client_id", client), slog.String("err", err.Error()))
+		return false
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		s.log.Info("notification: callback refused", slog.String("client_id", client), slog.Int("status", resp.StatusCode))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,61 @@
+package notification
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// meter adds n to its client's usage of the day it was accepted by a
+// provider: one message and its segments, by channel and destination
+// country. It runs in the transaction that records the acceptance, so a
+// message is counted exactly once.
+func meter(ctx context.Context, tx *sql.Tx, n Notification) error {
+	day := n.SentAt.UTC().Format(time.DateOnly)
+	segments := 0
+	if n.Channel == ChannelSMS {
+		segments = n.Segments
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO usage_daily (client_id, day, channel, country, messages, segments)
+VALUES ($1, $2, $3, $4, 1, $5)
+ON CONFLICT (client_id, day, channel, country) DO UPDATE SET
+	messages = usage_daily.messages + 1, segments = usage_daily.segments + excluded.segments`,
+		n.ClientID, day, n.Channel, n.Country, segments)
+	if err != nil {
+		return fmt.Errorf("meter %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// Usage is one client's use of one channel on one UTC day to one country:
+// the basis of charge-back.
+type Usage struct {
+	ClientID string
+	Day      string
+	Channel  string
+	// Country is the destination's calling code ("" for e-mail).
+	Country  string
+	Messages int
+	Segments int
+}
+
+// Usage returns the metering rows of clientID (all clients when empty)
+// for the UTC days from..to inclusive ("2006-01-02").
+func (s *Service) Usage(ctx context.Context, clientID, from, to string) ([]Usage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT client_id, day, channel, country, messages, segments FROM usage_daily
+WHERE ($1 = '' OR client_id = $1) AND day >= $2 AND day <= $3 ORDER BY client_id, day, channel, country`, clientID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("notification: usage: %w", err)
+	}
+	defer rows.Close()
+	var out []Usage
+	for rows.Next() {
+		var u Usage
+		if err := rows.Scan(&u.ClientID, &u.Day, &u.Channel, &u.Country, &u.Messages, &u.Segments); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,263 @@
+package notification
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
+)
+
+// ClientTemplate is one version of a ministry client's template.
+type ClientTemplate struct {
+	ID        string
+	ClientID  string
+	Version   int
+	Name      string
+	Channel   string
+	Language  string
+	Subject   string
+	Body      string
+	CreatedAt time.Time
+	// UpdatedAt is when this version was saved; CreatedAt is version 1's.
+	UpdatedAt time.Time
+}
+
+// Template limits.
+const (
+	maxTemplateName    = 200
+	maxTemplateSubject = 300
+	maxTemplateBody    = 20000
+	maxPageSize        = 500
+	defaultPageSize    = 50
+)
+
+// ErrTemplateConflict means the template changed since base_version.
+var ErrTemplateConflict = fmt.Errorf("the template has a newer version than base_version: %w", rpcerr.ErrConflict)
+
+// TemplateInput is what a client gives to create or update a template.
+type TemplateInput struct {
+	Name, Channel, Language, Subject, Body string
+}
+
+// validateTemplate checks in; fields named as the API names them.
+func validateTemplate(in TemplateInput) error {
+	var errs []error
+	add := func(field, reason string) { errs = append(errs, &FieldError{Field: field, Reason: reason}) }
+	switch {
+	case strings.TrimSpace(in.Name) == "":
+		add("name", "required")
+	case utf8.RuneCountInString(in.Name) > maxTemplateName:
+		add("name", fmt.Sprintf("longer than %d characters", maxTemplateName))
+	}
+	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
+		add("channel", `must be "sms" or "email"`)
+	}
+	if in.Language != LangArabic && in.Language != LangEnglish {
+		add("language", `must be "ar" or "en"`)
+	}
+	switch {
+	case in.Channel == ChannelEmail && strings.TrimSpace(in.Subject) == "":
+		add("subject", "required for e-mail templates")
+	case in.Channel == ChannelSMS && in.Subject != "":
+		add("subject", "SMS templates have no subject")
+	case utf8.RuneCountInString(in.Subject) > maxTemplateSubject || strings.ContainsAny(in.Subject, "\r\n"):
+		add("subject", fmt.Sprintf("must be one line of at most %d characters", maxTemplateSubject))
+	}
+	switch {
+	case strings.TrimSpace(in.Body) == "":
+		add("body", "required")
+	case utf8.RuneCountInString(in.Body) > maxTemplateBody || !utf8.ValidString(in.Body):
+		add("body", fmt.Sprintf("must be UTF-8 text of at most %d characters", maxTemplateBody))
+	}
+	return errors.Join(errs...)
+}
+
+const templateColumns = `id, client_id, version, name, channel, language, subject, body, created_at`
+
+// CreateTemplate saves version 1 of a new template of client.
+func (s *Service) CreateTemplate(ctx context.Context, client string, in TemplateInput) (ClientTemplate, error) {
+	if err := validateTemplate(in); err != nil {
+		return ClientTemplate{}, err
+	}
+	id, err := s.newID("tpl_")
+	if err != nil {
+		return ClientTemplate{}, err
+	}
+	now := s.nowUTC()
+	t := ClientTemplate{ID: id, ClientID: client, Version: 1, Name: in.Name, Channel: in.Channel, Language: in.Language,
+		Subject: in.Subject, Body: in.Body, CreatedAt: now, UpdatedAt: now}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO templates (`+templateColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		t.ID, t.ClientID, t.Version, t.Name, t.Channel, t.Language, t.Subject, t.Body, now); err != nil {
+		return ClientTemplate{}, fmt.Errorf("notification: create template: %w", err)
+	}
+	return t, nil
+}
+
+// UpdateTemplate saves a new version of client's template id, which must
+// still be at baseVersion. Channel and language never change; empty name
+// or subject keep the current ones.
+func (s *Service) UpdateTemplate(ctx context.Context, client, id string, baseVersion int, name, subject, body string) (ClientTemplate, error) {
+	cur, err := s.GetTemplate(ctx, client, id, 0)
+	if err != nil {
+		return ClientTemplate{}, err
+	}
+	if baseVersion < 1 {
+		return ClientTemplate{}, &FieldError{Field: "base_version", Reason: "required: the version the edit started from"}
+	}
+	if baseVersion != cur.Version {
+		return ClientTemplate{}, ErrTemplateConflict
+	}
+	in := TemplateInput{Name: cur.Name, Channel: cur.Channel, Language: cur.Language, Subject: cur.Subject, Body: body}
+	if name != "" {
+		in.Name = name
+	}
+	if subject != "" {
+		in.Subject = subject
+	}
+	if err := validateTemplate(in); err != nil {
+		return ClientTemplate{}, err
+	}
+	now := s.nowUTC()
+	next := ClientTemplate{ID: id, ClientID: client, Version: cur.Version + 1, Name: in.Name, Channel: cur.Channel,
+		Language: cur.Language, Subject: in.Subject, Body: in.Body, CreatedAt: cur.CreatedAt, UpdatedAt: now}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO templates (`+templateColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		next.ID, next.ClientID, next.Version, next.Name, next.Channel, next.Language, next.Subject, next.Body, now)
+	if store.IsUniqueViolation(err) {
+		return ClientTemplate{}, ErrTemplateConflict
+	}
+	if err != nil {
+		return ClientTemplate{}, fmt.Errorf("notification: update template: %w", err)
+	}
+	return next, nil
+}
+
+// errTemplateNotFound is what a client learns of a template that is not
+// its own or does not exist (the same answer, so ids cannot be probed).
+func errTemplateNotFound(id string) error {
+	return fmt.Errorf("template %s: %w", id, rpcerr.ErrNotFound)
+}
+
+// GetTemplate returns version (0: the latest) of client's template id.
+func (s *Service) GetTemplate(ctx context.Context, client, id string, version int) (ClientTemplate, error) {
+	if version < 0 {
+		return ClientTemplate{}, &FieldError{Field: "version", Reason: "must not be negative"}
+	}
+	q := `SELECT ` + templateColumns + ` FROM templates WHERE id = $1 AND client_id = $2 AND version = $3`
+	args := []any{id, client, version}
+	if version == 0 {
+		q = `SELECT ` + templateColumns + ` FROM templates WHERE id = $1 AND client_id = $2 ORDER BY version DESC LIMIT 1`
+		args = args[:2]
+	}
+	t, err := scanTemplate(s.db.QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return ClientTemplate{}, errTemplateNotFound(id)
+	}
+	if err != nil {
+		return ClientTemplate{}, fmt.Errorf("notification: template: %w", err)
+	}
+	var first time.Time
+	if err := s.db.QueryRowContext(ctx, `SELECT created_at FROM templates WHERE id = $1 AND version = 1`, id).Scan(store.ScanTime(&first)); err == nil {
+		t.CreatedAt = first
+	}
+	return t, nil
+}
+
+// scanTemplate reads one row of templateColumns.
+func scanTemplate(r scanner) (ClientTemplate, error) {
+	var t ClientTemplate
+	err := r.Scan(&t.ID, &t.ClientID, &t.Version, &t.Name, &t.Channel, &t.Language, &t.Subject, &t.Body, store.ScanTime(&t.UpdatedAt))
+	t.CreatedAt = t.UpdatedAt
+	return t, err
+}
+
+// ListTemplates returns the latest version of client's templates, by id,
+// filtered by channel and language when given; next is the page token of
+// the next page ("" at the end).
+func (s *Service) ListTemplates(ctx context.Context, client, channel, language string, pageSize int, pageToken string) ([]ClientTemplate, string, error) {
+	if pageSize <= 0 {
+		pageSize = defaultPageSize
+	}
+	pageSize = min(pageSize, maxPageSize)
+	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.client_id, t.version, t.name, t.channel, t.language, t.subject, t.body, t.created_at
+FROM templates t
+WHERE t.client_id = $1 AND ($2 = '' OR t.channel = $2) AND ($3 = '' OR t.language = $3) AND t.id > $4
+  AND t.version = (SELECT MAX(v.version) FROM templates v WHERE v.id = t.id)
+ORDER BY t.id LIMIT $5`, client, channel, language, pageToken, pageSize+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("notification: list templates: %w", err)
+	}
+	defer rows.Close()
+	var out []ClientTemplate
+	for rows.Next() {
+		t, err := scanTemplate(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > pageSize {
+		out = out[:pageSize]
+		next = out[pageSize-1].ID
+	}
+	return out, next, nil
+}
+
+// Rendered is a template rendered for one recipient.
+type Rendered struct {
+	Subject string
+	// Text is the SMS text or the e-mail's plain-text part.
+	Text string
+	// HTML is the e-mail's HTML part ("" for SMS).
+	HTML string
+	// Length is the SMS encoding and segments (zero for e-mail).
+	Length SMSLength
+}
+
+// renderTemplate renders t with values. A missing value is a
+// *FieldError on "personalisation" naming the placeholder.
+func renderTemplate(t ClientTemplate, values map[string]string) (Rendered, error) {
+	text, err := Render(t.Body, values)
+	if err != nil {
+		var mp *MissingPlaceholderError
+		if errors.As(err, &mp) {
+			return Rendered{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
+		}
+		return Rendered{}, err
+	}
+	r := Rendered{Text: text}
+	if t.Channel == ChannelSMS {
+		r.Length = MeasureSMS(text)
+		return r, nil
+	}
+	subject, err := Render(t.Subject, values)
+	if err != nil {
+		var mp *MissingPlaceholderError
+		if errors.As(err, &mp) {
+			return Rendered{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
+		}
+		return Rendered{}, err
+	}
+	// A subject is one line whatever the values hold.
+	r.Subject = strings.Join(strings.Fields(subject), " ")
+	r.HTML = RenderHTMLEmail(t.Language, r.Subject, t.Body, values)
+	return r, nil
+}
+
+// PreviewTemplate renders client's template id (latest version).
+func (s *Service) PreviewTemplate(ctx context.Context, client, id string, values map[string]string) (Rendered, error) {
+	t, err := s.GetTemplate(ctx, client, id, 0)
+	if err != nil {
+		return Rendered{}, err
+	}
+	return renderTemplate(t, values)
+}
