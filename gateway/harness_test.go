@@ -28,6 +28,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/telemetry"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
@@ -92,6 +93,10 @@ type recorder struct {
 	tokenErr    error
 	contentMeta metadata.MD
 	credMeta    metadata.MD
+	// gate, when set, holds GetItem("block") until it is closed.
+	gate chan struct{}
+	// sms counts SendSms calls that reached the service.
+	sms int
 }
 
 // contentServer is a small ContentService: GetItem ids steer its answer.
@@ -127,6 +132,13 @@ func (s *contentServer) GetItem(ctx context.Context, in *contentv1.GetItemReques
 		return nil, rpcerr.FailedPrecondition("item is not in review")
 	case id == "panic":
 		panic("boom")
+	case id == "block":
+		s.rec.mu.Lock()
+		gate := s.rec.gate
+		s.rec.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
 	}
 	var rid string
 	if v := md.Get("x-request-id"); len(v) > 0 {
@@ -149,6 +161,13 @@ func (s *contentServer) CreateItem(_ context.Context, in *contentv1.CreateItemRe
 type signatureServer struct {
 	signaturev1.UnimplementedSignatureServiceServer
 	rec *recorder
+	// tsa, when set, answers Timestamp as a real RFC 3161 TSA; otherwise
+	// Timestamp echoes the query.
+	tsa *testTSA
+}
+
+func (s signatureServer) SignDocument(context.Context, *signaturev1.SignDocumentRequest) (*signaturev1.Signature, error) {
+	return &signaturev1.Signature{SignatureId: "sig_1", Format: "cades", Level: "B-T"}, nil
 }
 
 func (s signatureServer) CreateCredential(ctx context.Context, in *signaturev1.CreateCredentialRequest) (*signaturev1.Credential, error) {
@@ -163,7 +182,14 @@ func (signatureServer) ListCredentials(context.Context, *signaturev1.ListCredent
 	return &signaturev1.ListCredentialsResponse{}, nil
 }
 
-func (signatureServer) Timestamp(_ context.Context, in *signaturev1.TimestampRequest) (*signaturev1.TimestampResponse, error) {
+func (s signatureServer) Timestamp(_ context.Context, in *signaturev1.TimestampRequest) (*signaturev1.TimestampResponse, error) {
+	if s.tsa != nil {
+		reply, err := s.tsa.respond(in.GetQuery())
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		return &signaturev1.TimestampResponse{Reply: reply}, nil
+	}
 	return &signaturev1.TimestampResponse{Reply: in.GetQuery()}, nil
 }
 
@@ -237,6 +263,19 @@ type notificationServer struct {
 	rec *recorder
 }
 
+// SendSms answers with two segments per message, so metering has
+// something to count.
+func (s *notificationServer) SendSms(_ context.Context, in *notificationv1.SendSmsRequest) (*notificationv1.Notification, error) {
+	s.rec.mu.Lock()
+	s.rec.sms++
+	s.rec.mu.Unlock()
+	return &notificationv1.Notification{Id: "ntf_1", Channel: "sms", Status: "created", TemplateId: in.GetTemplateId(), Segments: 2}, nil
+}
+
+func (s *notificationServer) SendEmail(_ context.Context, in *notificationv1.SendEmailRequest) (*notificationv1.Notification, error) {
+	return &notificationv1.Notification{Id: "ntf_2", Channel: "email", Status: "created", TemplateId: in.GetTemplateId()}, nil
+}
+
 func (s *notificationServer) ReceiveDeliveryReceipt(_ context.Context, in *notificationv1.ReceiveDeliveryReceiptRequest) (*notificationv1.ReceiveDeliveryReceiptResponse, error) {
 	s.rec.mu.Lock()
 	defer s.rec.mu.Unlock()
@@ -263,6 +302,7 @@ type stack struct {
 	gwLog   *syncBuffer
 	svcLog  *syncBuffer
 	handler http.Handler
+	jwksURL string
 }
 
 // stackOpts tweaks newStack.
@@ -273,18 +313,35 @@ type stackOpts struct {
 	// otherwise the stack sets Issuer to testIssuer and, unless cfg names
 	// one, JWKSURL to a test server publishing s.key.
 	noAuth bool
+	// db is the gateway's database (Deps.DB), already migrated.
+	db *store.DB
+	// share makes this a second replica of share: same clock, token key,
+	// JWKS and embedded NATS server (its own connection, gRPC server and
+	// test services).
+	share *stack
+	// tsa makes the signature service's Timestamp a real RFC 3161 TSA.
+	tsa *testTSA
 }
 
 // newStack starts the whole thing for one test.
 func newStack(t testing.TB, opts stackOpts) *stack {
 	t.Helper()
 	ctx := context.Background()
-	s := &stack{rec: &recorder{}, gwLog: &syncBuffer{}, svcLog: &syncBuffer{}, clock: &testClock{}, key: newTokenKey(t, "k1")}
+	s := &stack{rec: &recorder{}, gwLog: &syncBuffer{}, svcLog: &syncBuffer{}, clock: &testClock{}}
+	if opts.share != nil {
+		s.clock, s.key = opts.share.clock, opts.share.key
+		if opts.cfg.JWKSURL == "" {
+			opts.cfg.JWKSURL = opts.share.jwksURL
+		}
+	} else {
+		s.key = newTokenKey(t, "k1")
+	}
 	if !opts.noAuth {
 		opts.cfg.Issuer = testIssuer
 		if opts.cfg.JWKSURL == "" {
 			opts.cfg.JWKSURL = startJWKS(t, s.key.jwk(t)).URL
 		}
+		s.jwksURL = opts.cfg.JWKSURL
 		s.defaultAuth = bearer(s.key.sign(t, with(clientClaims(s.clock.Now(), "demo-ministry", allScopes...),
 			map[string]any{"exp": s.clock.Now().Add(time.Hour).Unix()}), nil))
 	}
@@ -304,7 +361,7 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 
 	s.grpc = grpcserver.New(grpcserver.Options{Logger: svcLogger, Tracing: svcTracing})
 	s.grpc.RegisterService(&contentv1.ContentService_ServiceDesc, &contentServer{logger: svcLogger, rec: s.rec})
-	s.grpc.RegisterService(&signaturev1.SignatureService_ServiceDesc, signatureServer{rec: s.rec})
+	s.grpc.RegisterService(&signaturev1.SignatureService_ServiceDesc, signatureServer{rec: s.rec, tsa: opts.tsa})
 	s.grpc.RegisterService(&authv1.AuthService_ServiceDesc, &authServer{rec: s.rec})
 	s.grpc.RegisterService(&paymentv1.PaymentService_ServiceDesc, &paymentServer{rec: s.rec})
 	s.grpc.RegisterService(&notificationv1.NotificationService_ServiceDesc, &notificationServer{rec: s.rec})
@@ -324,7 +381,11 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	}
 	t.Cleanup(func() { _ = cc.Close() })
 
-	if !opts.noNATS {
+	switch {
+	case opts.share != nil && opts.share.nats != nil:
+		s.nats = opts.share.nats
+		s.nc = natstest.Connect(t, s.nats)
+	case !opts.noNATS:
 		s.nats = natstest.Start(t, natsembed.Options{})
 		s.nc = natstest.Connect(t, s.nats)
 	}
@@ -335,6 +396,7 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 		Backends: gateway.Backends{Auth: cc, Notification: cc, Signature: cc, Payment: cc, Content: cc},
 		NATS:     s.nc,
 		Now:      s.clock.Now,
+		DB:       opts.db,
 	})
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)

@@ -26,13 +26,25 @@ const testIssuer = "https://id.tamkeen.test"
 type testClock struct {
 	mu     sync.Mutex
 	offset time.Duration
+	// fixed, once Freeze is called, replaces the real time.
+	fixed time.Time
 }
 
 // Now is the test's time.
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.fixed.IsZero() {
+		return c.fixed.Add(c.offset)
+	}
 	return time.Now().Add(c.offset)
+}
+
+// Freeze stops the clock at its current time; Advance still moves it.
+func (c *testClock) Freeze() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fixed = time.Now()
 }
 
 // Advance moves the clock forward by d.
