@@ -211,7 +211,8 @@ func TestAuthOutcomes(t *testing.T) {
 	}
 	const (
 		payments    = "/v1/payments"            // client, payments:write
-		credentials = "/v1/signing/credentials" // POST: citizen loa2 max_age 300; GET: citizen loa1
+		credentials = "/v1/signing/credentials" // POST: citizen loa2 max_age 300 or client signing:seal; GET: citizen loa1 or client signing:seal
+		otpStart    = "/v1/auth/otp/challenges" // citizen loa1 only
 		items       = "/v1/content/items/cnt_1" // client content:read or citizen loa1
 		caChain     = "/v1/signing/ca"          // public
 		none        = "-"                       // no WWW-Authenticate expected
@@ -252,8 +253,10 @@ func TestAuthOutcomes(t *testing.T) {
 		{name: "client without the scope", method: "POST", path: payments, auth: sign(client("payments:read", "content:write")),
 			want: 403, ptype: "insufficient-scope", challenge: `Bearer error="insufficient_scope", scope="payments:write"`},
 		{name: "client with the scope", method: "POST", path: payments, auth: sign(client("payments:write")), want: 201, challenge: none},
-		{name: "client token on a citizen route", method: "POST", path: credentials, auth: sign(client(allScopes...)),
+		{name: "client token on a citizen route", method: "POST", path: otpStart, auth: sign(client(allScopes...)),
 			want: 403, ptype: "wrong-principal", challenge: none},
+		{name: "client without the seal scope on a seal-or-citizen route", method: "POST", path: credentials, auth: sign(client("payments:write")),
+			want: 403, ptype: "insufficient-scope", challenge: `Bearer error="insufficient_scope", scope="signing:seal"`},
 		{name: "citizen token on a client route", method: "POST", path: payments, auth: sign(loa2), want: 403, ptype: "wrong-principal", challenge: none},
 		{name: "loa1 on a loa2 route", method: "POST", path: credentials, auth: sign(loa1),
 			want: 401, ptype: "insufficient-user-authentication", challenge: stepUpChallenge("a step-up to loa2 is required")},

@@ -80,6 +80,8 @@ const (
 	ScopeContentWrite      = "content:write"
 	ScopeContentRead       = "content:read"
 	ScopeContentRoles      = "content:roles"
+	ScopeSigningSeal       = "signing:seal"
+	ScopeSigningAdmin      = "signing:admin"
 )
 
 // StepUpMaxAge is how old a loa2 authentication may be for the routes that
@@ -143,6 +145,12 @@ func Policies() map[string]Policy {
 	client := func(scopes ...string) Policy { return Policy{Callers: Client, Scopes: scopes} }
 	citizen := Policy{Callers: Citizen, ACR: ACRLoa1}
 	stepUp := Policy{Callers: Citizen, ACR: ACRLoa2, MaxAge: StepUpMaxAge}
+	// orStepUp admits a client with the scopes or a freshly stepped-up citizen.
+	orStepUp := func(scopes ...string) Policy {
+		return Policy{Callers: Either, Scopes: scopes, ACR: ACRLoa2, MaxAge: StepUpMaxAge}
+	}
+	// orCitizen admits a client with the scopes or any signed-in citizen.
+	orCitizen := func(scopes ...string) Policy { return Policy{Callers: Either, Scopes: scopes, ACR: ACRLoa1} }
 	// Ministry editors are either the ministry's app (a client token with
 	// the scope) or its staff signed in as citizens; the content service
 	// checks the staff member's role in the ministry.
@@ -185,12 +193,15 @@ func Policies() map[string]Policy {
 		// signature: a citizen's own credentials. Issuing, authorising and
 		// revoking need a fresh step-up (sole control); signing itself is
 		// authorised by the single-use SAD, so loa1 suffices to present it.
-		signaturev1.SignatureService_CreateCredential_FullMethodName:    stepUp,
-		signaturev1.SignatureService_AuthorizeCredential_FullMethodName: stepUp,
-		signaturev1.SignatureService_RevokeCredential_FullMethodName:    stepUp,
-		signaturev1.SignatureService_GetCredential_FullMethodName:       citizen,
-		signaturev1.SignatureService_ListCredentials_FullMethodName:     citizen,
-		signaturev1.SignatureService_SignDocument_FullMethodName:        citizen,
+		// A ministry app with signing:seal holds an organisation credential
+		// (the government's seal on receipts and certificates) and uses it
+		// without a citizen; signing:admin lets operators revoke any.
+		signaturev1.SignatureService_CreateCredential_FullMethodName:    orStepUp(ScopeSigningSeal),
+		signaturev1.SignatureService_AuthorizeCredential_FullMethodName: orStepUp(ScopeSigningSeal),
+		signaturev1.SignatureService_RevokeCredential_FullMethodName:    orStepUp(ScopeSigningAdmin),
+		signaturev1.SignatureService_GetCredential_FullMethodName:       orCitizen(ScopeSigningSeal),
+		signaturev1.SignatureService_ListCredentials_FullMethodName:     orCitizen(ScopeSigningSeal),
+		signaturev1.SignatureService_SignDocument_FullMethodName:        orCitizen(ScopeSigningSeal),
 		signaturev1.SignatureService_VerifySignature_FullMethodName:     client(ScopeSignaturesVerify),
 		// PKI services relying parties call without any account.
 		signaturev1.SignatureService_Timestamp_FullMethodName:         public,

@@ -136,7 +136,8 @@ func TestOpenAPISecurityFollowsPolicies(t *testing.T) {
 		{"post", "/tsa", []map[string][]string{}, nil},
 		{"get", "/healthz", []map[string][]string{}, nil},
 		{"post", "/v1/payments", []map[string][]string{{"client": {"payments:write"}}}, nil},
-		{"post", "/v1/signing/credentials", []map[string][]string{{"citizen": {}}}, float64(300)},
+		{"post", "/v1/signing/credentials", []map[string][]string{{"client": {"signing:seal"}}, {"citizen": {}}}, float64(300)},
+		{"post", "/v1/auth/totp:enroll", []map[string][]string{{"citizen": {}}}, float64(300)},
 		{"get", "/v1/content/items/{id}", []map[string][]string{{"client": {"content:read"}}, {"citizen": {}}}, nil},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,11 @@ const (
 	ScopeContentWrite       = "content:write"
 	ScopeContentRead        = "content:read"
 	ScopeContentRolesManage = "content:roles"
+	// ScopeSigningSeal lets a ministry app hold an organisation credential
+	// and seal documents (receipts, certificates) without a citizen.
+	ScopeSigningSeal = "signing:seal"
+	// ScopeSigningAdmin lets an operator's client revoke any credential.
+	ScopeSigningAdmin = "signing:admin"
 )
 
 // AllScopes lists every scope, in a stable order.
@@ -27,6 +32,7 @@ func AllScopes() []string {
 		ScopeSignaturesVerify,
 		ScopePaymentsWrite, ScopePaymentsRead, ScopeLedgerRead,
 		ScopeContentWrite, ScopeContentRead, ScopeContentRolesManage,
+		ScopeSigningSeal, ScopeSigningAdmin,
 	}
 }
 

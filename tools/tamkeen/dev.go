@@ -140,6 +140,10 @@ func runDevClock(ctx context.Context, now func() time.Time, args []string, looku
 		"TAMKEEN_KEY_ENCRYPTION_KEY": kek,
 		"TAMKEEN_SMS_PROVIDER":       "devinbox",
 		"TAMKEEN_DEV_MODE":           "true",
+		// The signature enabler makes its CA on first start and issues
+		// credentials to self-registered citizens (production: in person).
+		"TAMKEEN_PKI_AUTO_INIT":      "true",
+		"TAMKEEN_ALLOW_SELF_PROOFED": "true",
 	})
 
 	// Everything is built before anything runs, so that a failure during
