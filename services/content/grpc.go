@@ -1,14 +1,438 @@
 package content
 
 import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
 )
 
+// Scopes a ministry app's client token needs (the gateway's route policy
+// asks for the same; the service checks again: defence in depth).
+const (
+	ScopeContentWrite = "content:write"
+	ScopeContentRead  = "content:read"
+	ScopeContentRoles = "content:roles"
+)
+
+// Response header metadata of the public API, for the gateway to pass on
+// as HTTP headers (ETag, Cache-Control).
+const (
+	HeaderETag         = "etag"
+	HeaderCacheControl = "cache-control"
+)
+
 // grpcServer adapts the Service to the generated ContentService API; it is
-// the one place where proto types meet the domain. Operations the enabler
-// does not implement yet answer codes.Unimplemented (HTTP 501) through the
-// embedded type; nothing is faked.
+// the one place where proto types meet the domain.
 type grpcServer struct {
 	contentv1.UnimplementedContentServiceServer
 	svc *Service
+}
+
+// bearer verifies the request's access token.
+func (g *grpcServer) bearer(ctx context.Context) (*jwks.Claims, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) != 1 {
+		return nil, rpcerr.Unauthenticated("an access token is required")
+	}
+	scheme, tok, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return nil, rpcerr.Unauthenticated("an access token is required")
+	}
+	claims, err := g.svc.verifier.Verify(ctx, strings.TrimSpace(tok))
+	if err != nil {
+		if errors.Is(err, jwks.ErrJWKSUnavailable) {
+			g.svc.log.ErrorContext(ctx, "content: cannot verify tokens", "err", err)
+		}
+		return nil, rpcerr.Unauthenticated(jwks.Description(err))
+	}
+	if claims.Subject == "" {
+		return nil, rpcerr.Unauthenticated("the token has no subject")
+	}
+	return claims, nil
+}
+
+// editor returns the caller of an editorial call: a ministry app's client
+// token with scope (content:read calls also accept content:write), or a
+// staff member's citizen token at loa1 or above. Roles are checked by the
+// use case, per ministry.
+func (g *grpcServer) editor(ctx context.Context, scope string) (Principal, error) {
+	c, err := g.bearer(ctx)
+	if err != nil {
+		return Principal{}, err
+	}
+	if c.ClientID != "" {
+		if c.ClientID != c.Subject {
+			return Principal{}, rpcerr.PermissionDenied("the token's client_id and subject differ")
+		}
+		if !c.HasScope(scope) && !(scope == ScopeContentRead && c.HasScope(ScopeContentWrite)) {
+			return Principal{}, rpcerr.PermissionDenied("the token lacks the " + scope + " scope")
+		}
+		return Principal{Subject: c.Subject, Client: true}, nil
+	}
+	if c.ACR != "loa1" && c.ACR != "loa2" {
+		return Principal{}, rpcerr.PermissionDenied("a staff member's token must be at loa1 or above")
+	}
+	return Principal{Subject: c.Subject}, nil
+}
+
+// roleAdmin returns the client that manages roles: only a ministry app
+// (or the platform's admin client) holding content:roles.
+func (g *grpcServer) roleAdmin(ctx context.Context) (string, error) {
+	c, err := g.bearer(ctx)
+	if err != nil {
+		return "", err
+	}
+	if c.ClientID == "" || c.ClientID != c.Subject {
+		return "", rpcerr.PermissionDenied("roles are managed by a client holding the content:roles scope")
+	}
+	if !c.HasScope(ScopeContentRoles) {
+		return "", rpcerr.PermissionDenied("the token lacks the content:roles scope")
+	}
+	return c.ClientID, nil
+}
+
+// toStatus maps domain errors to gRPC statuses in one place.
+func (g *grpcServer) toStatus(ctx context.Context, err error) error {
+	return rpcerr.FromDomain(err, g.svc.log, ctx)
+}
+
+func (g *grpcServer) CreateItem(ctx context.Context, req *contentv1.CreateItemRequest) (*contentv1.Item, error) {
+	p, err := g.editor(ctx, ScopeContentWrite)
+	if err != nil {
+		return nil, err
+	}
+	it, err := g.svc.CreateItem(ctx, p, CreateInput{
+		Type: req.GetType(), Ministry: req.GetMinistry(),
+		Content: Content{Tags: req.GetTags(), Translations: translationsFromProto(req.GetTranslations())},
+	})
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return itemToProto(it), nil
+}
+
+func (g *grpcServer) GetItem(ctx context.Context, req *contentv1.GetItemRequest) (*contentv1.Item, error) {
+	p, err := g.editor(ctx, ScopeContentRead)
+	if err != nil {
+		return nil, err
+	}
+	it, err := g.svc.GetItem(ctx, p, req.GetId())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return itemToProto(it), nil
+}
+
+func (g *grpcServer) ListItems(ctx context.Context, req *contentv1.ListItemsRequest) (*contentv1.ListItemsResponse, error) {
+	p, err := g.editor(ctx, ScopeContentRead)
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := g.svc.ListItems(ctx, p, ListFilter{
+		Ministry: req.GetMinistry(), Type: req.GetType(), State: req.GetState(), PageSize: req.GetPageSize(), PageToken: req.GetPageToken(),
+	})
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	out := &contentv1.ListItemsResponse{NextPageToken: next}
+	for _, it := range items {
+		out.Items = append(out.Items, itemToProto(it))
+	}
+	return out, nil
+}
+
+func (g *grpcServer) SaveDraft(ctx context.Context, req *contentv1.SaveDraftRequest) (*contentv1.Item, error) {
+	p, err := g.editor(ctx, ScopeContentWrite)
+	if err != nil {
+		return nil, err
+	}
+	it, err := g.svc.SaveDraft(ctx, p, req.GetId(), int(req.GetBaseVersion()),
+		Content{Tags: req.GetTags(), Translations: translationsFromProto(req.GetTranslations())})
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return itemToProto(it), nil
+}
+
+func (g *grpcServer) transition(ctx context.Context, id string, a Action, comment string) (*contentv1.Item, error) {
+	p, err := g.editor(ctx, ScopeContentWrite)
+	if err != nil {
+		return nil, err
+	}
+	it, err := g.svc.Transition(ctx, p, id, a, comment)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return itemToProto(it), nil
+}
+
+func (g *grpcServer) SubmitItem(ctx context.Context, req *contentv1.SubmitItemRequest) (*contentv1.Item, error) {
+	return g.transition(ctx, req.GetId(), ActionSubmit, req.GetComment())
+}
+
+func (g *grpcServer) ApproveItem(ctx context.Context, req *contentv1.ApproveItemRequest) (*contentv1.Item, error) {
+	return g.transition(ctx, req.GetId(), ActionApprove, req.GetComment())
+}
+
+func (g *grpcServer) RejectItem(ctx context.Context, req *contentv1.RejectItemRequest) (*contentv1.Item, error) {
+	return g.transition(ctx, req.GetId(), ActionReject, req.GetComment())
+}
+
+func (g *grpcServer) UnpublishItem(ctx context.Context, req *contentv1.UnpublishItemRequest) (*contentv1.Item, error) {
+	return g.transition(ctx, req.GetId(), ActionUnpublish, req.GetComment())
+}
+
+func (g *grpcServer) ArchiveItem(ctx context.Context, req *contentv1.ArchiveItemRequest) (*contentv1.Item, error) {
+	return g.transition(ctx, req.GetId(), ActionArchive, req.GetComment())
+}
+
+func (g *grpcServer) PublishItem(ctx context.Context, req *contentv1.PublishItemRequest) (*contentv1.Item, error) {
+	p, err := g.editor(ctx, ScopeContentWrite)
+	if err != nil {
+		return nil, err
+	}
+	var at, exp time.Time
+	if req.GetPublishTime() != nil {
+		at = req.GetPublishTime().AsTime()
+	}
+	if req.GetExpireTime() != nil {
+		exp = req.GetExpireTime().AsTime()
+	}
+	it, err := g.svc.PublishItem(ctx, p, req.GetId(), at, exp, req.GetComment())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return itemToProto(it), nil
+}
+
+func (g *grpcServer) RollbackItem(ctx context.Context, req *contentv1.RollbackItemRequest) (*contentv1.Item, error) {
+	p, err := g.editor(ctx, ScopeContentWrite)
+	if err != nil {
+		return nil, err
+	}
+	it, err := g.svc.RollbackItem(ctx, p, req.GetId(), int(req.GetVersion()), req.GetComment())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return itemToProto(it), nil
+}
+
+func (g *grpcServer) ListItemVersions(ctx context.Context, req *contentv1.ListItemVersionsRequest) (*contentv1.ListItemVersionsResponse, error) {
+	p, err := g.editor(ctx, ScopeContentRead)
+	if err != nil {
+		return nil, err
+	}
+	vs, next, err := g.svc.ListVersions(ctx, p, req.GetId(), req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	out := &contentv1.ListItemVersionsResponse{NextPageToken: next}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, &contentv1.ItemVersion{Version: int32(v.Version), SavedBy: v.SavedBy, SaveTime: timestamppb.New(v.SavedAt)})
+	}
+	return out, nil
+}
+
+func (g *grpcServer) GetItemVersion(ctx context.Context, req *contentv1.GetItemVersionRequest) (*contentv1.Item, error) {
+	p, err := g.editor(ctx, ScopeContentRead)
+	if err != nil {
+		return nil, err
+	}
+	it, err := g.svc.GetVersion(ctx, p, req.GetId(), int(req.GetVersion()))
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return itemToProto(it), nil
+}
+
+func (g *grpcServer) DiffItemVersions(ctx context.Context, req *contentv1.DiffItemVersionsRequest) (*contentv1.DiffItemVersionsResponse, error) {
+	p, err := g.editor(ctx, ScopeContentRead)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := g.svc.DiffVersions(ctx, p, req.GetId(), int(req.GetFromVersion()), int(req.GetToVersion()))
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	out := &contentv1.DiffItemVersionsResponse{}
+	for _, c := range changes {
+		out.Changes = append(out.Changes, &contentv1.FieldChange{Path: c.Path, From: c.From, To: c.To})
+	}
+	return out, nil
+}
+
+func (g *grpcServer) ListTransitions(ctx context.Context, req *contentv1.ListTransitionsRequest) (*contentv1.ListTransitionsResponse, error) {
+	p, err := g.editor(ctx, ScopeContentRead)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := g.svc.ListTransitions(ctx, p, req.GetId())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	out := &contentv1.ListTransitionsResponse{}
+	for _, t := range ts {
+		out.Transitions = append(out.Transitions, &contentv1.Transition{
+			FromState: string(t.From), ToState: string(t.To), Actor: t.Actor, Comment: t.Comment,
+			Time: timestamppb.New(t.Time), Version: int32(t.Version), Action: string(t.Action),
+		})
+	}
+	return out, nil
+}
+
+func (g *grpcServer) GrantRole(ctx context.Context, req *contentv1.GrantRoleRequest) (*contentv1.RoleGrant, error) {
+	admin, err := g.roleAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := g.svc.GrantRole(ctx, admin, req.GetMinistry(), req.GetSubject(), req.GetRole())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &contentv1.RoleGrant{Ministry: r.Ministry, Subject: r.Subject, Role: string(r.Role), GrantTime: timestamppb.New(r.GrantTime)}, nil
+}
+
+func (g *grpcServer) RevokeRole(ctx context.Context, req *contentv1.RevokeRoleRequest) (*contentv1.RevokeRoleResponse, error) {
+	if _, err := g.roleAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if err := g.svc.RevokeRole(ctx, req.GetMinistry(), req.GetSubject(), req.GetRole()); err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &contentv1.RevokeRoleResponse{}, nil
+}
+
+// cacheControl is the Cache-Control of public responses.
+func (g *grpcServer) cacheControl() string {
+	age := int(g.svc.cfg.PublicMaxAge / time.Second)
+	if age <= 0 {
+		return "no-cache"
+	}
+	return "public, max-age=" + strconv.Itoa(age)
+}
+
+func (g *grpcServer) GetPublicContent(ctx context.Context, req *contentv1.GetPublicContentRequest) (*contentv1.PublicContent, error) {
+	pc, err := g.svc.GetPublicContent(ctx, req.GetSlug(), req.GetLang())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	// Headers for the gateway; a failure only loses a cache hint.
+	_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderETag, pc.ETag, HeaderCacheControl, g.cacheControl()))
+	return publicToProto(pc), nil
+}
+
+func (g *grpcServer) ListPublicContent(ctx context.Context, req *contentv1.ListPublicContentRequest) (*contentv1.ListPublicContentResponse, error) {
+	items, next, err := g.svc.ListPublicContent(ctx, PublicFilter{
+		Ministry: req.GetMinistry(), Type: req.GetType(), Tag: req.GetTag(), Lang: req.GetLang(),
+		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(),
+	})
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderCacheControl, g.cacheControl()))
+	out := &contentv1.ListPublicContentResponse{NextPageToken: next}
+	for _, pc := range items {
+		out.Items = append(out.Items, publicToProto(pc))
+	}
+	return out, nil
+}
+
+func (g *grpcServer) SearchPublicContent(ctx context.Context, req *contentv1.SearchPublicContentRequest) (*contentv1.SearchPublicContentResponse, error) {
+	hits, next, total, err := g.svc.SearchPublicContent(ctx, req.GetQ(), req.GetLang(), req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderCacheControl, g.cacheControl()))
+	out := &contentv1.SearchPublicContentResponse{NextPageToken: next, Total: int32(total)}
+	for _, h := range hits {
+		out.Hits = append(out.Hits, &contentv1.SearchHit{Content: publicToProto(h.Content), Score: h.Score, Snippet: h.Snippet})
+	}
+	return out, nil
+}
+
+// --- mapping ---------------------------------------------------------------
+
+func translationsFromProto(m map[string]*contentv1.Translation) map[string]Translation {
+	out := make(map[string]Translation, len(m))
+	for lang, t := range m {
+		tr := Translation{
+			Slug: t.GetSlug(), Title: t.GetTitle(), Summary: t.GetSummary(), Body: t.GetBody(),
+			Eligibility: t.GetEligibility(), RequiredDocuments: t.GetRequiredDocuments(), Steps: t.GetSteps(),
+			ProcessingTime: t.GetProcessingTime(),
+		}
+		for _, f := range t.GetFees() {
+			tr.Fees = append(tr.Fees, Fee{Description: f.GetDescription(), Amount: f.GetAmount(), Currency: f.GetCurrency()})
+		}
+		for _, l := range t.GetLinks() {
+			tr.Links = append(tr.Links, Link{Title: l.GetTitle(), URL: l.GetUrl()})
+		}
+		for _, q := range t.GetQuestions() {
+			tr.Questions = append(tr.Questions, QA{Question: q.GetQuestion(), Answer: q.GetAnswer()})
+		}
+		out[lang] = tr
+	}
+	return out
+}
+
+func translationToProto(tr Translation) *contentv1.Translation {
+	out := &contentv1.Translation{
+		Slug: tr.Slug, Title: tr.Title, Summary: tr.Summary, Body: tr.Body, Eligibility: tr.Eligibility,
+		RequiredDocuments: tr.RequiredDocuments, Steps: tr.Steps, ProcessingTime: tr.ProcessingTime,
+	}
+	for _, f := range tr.Fees {
+		out.Fees = append(out.Fees, &contentv1.Fee{Description: f.Description, Amount: f.Amount, Currency: f.Currency})
+	}
+	for _, l := range tr.Links {
+		out.Links = append(out.Links, &contentv1.Link{Title: l.Title, Url: l.URL})
+	}
+	for _, q := range tr.Questions {
+		out.Questions = append(out.Questions, &contentv1.QuestionAnswer{Question: q.Question, Answer: q.Answer})
+	}
+	return out
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func itemToProto(it Item) *contentv1.Item {
+	out := &contentv1.Item{
+		Id: it.ID, Type: string(it.Type), Ministry: it.Ministry, Tags: it.Tags, State: string(it.State),
+		Version: int32(it.Version), PublishedVersion: int32(it.PublishedVersion),
+		Translations: map[string]*contentv1.Translation{},
+		CreateTime:   ts(it.CreateTime), UpdateTime: ts(it.UpdateTime), PublishTime: ts(it.PublishAt), ExpireTime: ts(it.ExpireAt),
+		UpdatedBy: it.UpdatedBy,
+	}
+	for lang, tr := range it.Translations {
+		out.Translations[lang] = translationToProto(tr)
+	}
+	return out
+}
+
+func publicToProto(pc PublicContent) *contentv1.PublicContent {
+	tr := translationToProto(pc.Translation.Translation)
+	tr.BodyHtml, tr.EligibilityHtml = pc.Translation.BodyHTML, pc.Translation.EligibilityHTML
+	for i, q := range tr.Questions {
+		if i < len(pc.Translation.AnswersHTML) {
+			q.AnswerHtml = pc.Translation.AnswersHTML[i]
+		}
+	}
+	return &contentv1.PublicContent{
+		Id: pc.ID, Type: pc.Type, Ministry: pc.Ministry, Tags: pc.Tags, Lang: pc.Lang, Fallback: pc.Fallback,
+		Translation: tr, PublishTime: ts(pc.PublishTime), ExpireTime: ts(pc.ExpireTime), Version: int32(pc.Version), Etag: pc.ETag,
+	}
 }

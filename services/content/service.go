@@ -2,15 +2,23 @@ package content
 
 import (
 	"context"
+	"crypto/rand"
+	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/store"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
 )
@@ -23,6 +31,23 @@ type Config struct {
 	// StreamReplicas is the JetStream replica count of the service's
 	// event stream: 1 in development, 3 on a production cluster.
 	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
+
+	// Issuer, JWKSURL and Audience verify the callers' access tokens
+	// (defence in depth behind the gateway).
+	Issuer   string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"access token issuer: the gateway's public base URL"`
+	JWKSURL  string `flag:"jwks-url" usage:"the issuer's JWKS (default: <issuer>/.well-known/jwks.json)"`
+	Audience string `flag:"audience" default:"tamkeen" usage:"audience access tokens must be issued for"`
+
+	// SchedulerInterval is how often the scheduler looks for due
+	// publications and expiries; SchedulerLease is how long one replica
+	// holds the scheduler before another may take over.
+	SchedulerInterval time.Duration `flag:"content-scheduler-interval" default:"5s" usage:"how often scheduled publications and expiries are applied"`
+	SchedulerLease    time.Duration `flag:"content-scheduler-lease" default:"30s" usage:"how long one replica holds the scheduler lease"`
+
+	// PublicMaxAge is the Cache-Control max-age of public content;
+	// PublicCacheTTL how long a replica keeps a public item in memory.
+	PublicMaxAge   time.Duration `flag:"content-public-max-age" default:"60s" usage:"Cache-Control max-age of the public content API"`
+	PublicCacheTTL time.Duration `flag:"content-public-cache-ttl" default:"2s" usage:"how long a replica caches a public item in memory (0 disables)"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -31,7 +56,37 @@ func (c Config) Validate() error {
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
 	}
+	for _, u := range []struct{ flag, v string }{{"issuer", c.Issuer}, {"jwks-url", c.JWKSURL}} {
+		if u.v == "" && u.flag != "issuer" {
+			continue
+		}
+		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			p.Add(u.flag, "must be an http(s) URL")
+		}
+	}
+	if c.Audience == "" {
+		p.Add("audience", "must not be empty")
+	}
+	if c.SchedulerInterval < 10*time.Millisecond {
+		p.Add("content-scheduler-interval", "must be at least 10ms")
+	}
+	if c.SchedulerLease < 2*c.SchedulerInterval {
+		p.Add("content-scheduler-lease", "must be at least twice content-scheduler-interval")
+	}
+	if c.PublicMaxAge < 0 || c.PublicMaxAge > 24*time.Hour {
+		p.Add("content-public-max-age", "must be between 0 and 24h")
+	}
+	if c.PublicCacheTTL < 0 || c.PublicCacheTTL > time.Minute {
+		p.Add("content-public-cache-ttl", "must be between 0 and 1m")
+	}
 	return p.Err()
+}
+
+func (c Config) jwksURL() string {
+	if c.JWKSURL != "" {
+		return c.JWKSURL
+	}
+	return strings.TrimRight(c.Issuer, "/") + "/.well-known/jwks.json"
 }
 
 // Deps are what the service needs from the process that hosts it.
@@ -44,16 +99,31 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand makes ids; nil means crypto/rand.
+	Rand io.Reader
+	// Verifier verifies access tokens; nil builds one from Config.
+	Verifier TokenVerifier
+}
+
+// TokenVerifier verifies a bearer access token; *jwks.Verifier is one.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*jwks.Claims, error)
 }
 
 // Service is the content enabler.
 type Service struct {
-	cfg   Config
-	db    *store.DB
-	bus   *events.Bus
-	log   *slog.Logger
-	now   func() time.Time
-	relay *events.Relay
+	cfg      Config
+	db       *store.DB
+	bus      *events.Bus
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+	relay    *events.Relay
+	events   events.Factory
+	verifier TokenVerifier
+	cache    *publicCache
+	// replica names this instance in the scheduler lease.
+	replica string
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -73,20 +143,54 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{
-		cfg:   cfg,
-		db:    deps.DB,
-		bus:   deps.Bus,
-		log:   log,
-		now:   now,
-		relay: events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
-	}, nil
+	rnd := deps.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	s := &Service{
+		cfg:      cfg,
+		db:       deps.DB,
+		bus:      deps.Bus,
+		log:      log,
+		now:      func() time.Time { return now().UTC().Truncate(time.Microsecond) },
+		rand:     rnd,
+		relay:    events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now}),
+		events:   events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
+		verifier: deps.Verifier,
+	}
+	s.cache = newPublicCache(cfg.PublicCacheTTL, s.now)
+	replica, err := newID(rnd, "rep_")
+	if err != nil {
+		return nil, fmt.Errorf("content: %w", err)
+	}
+	s.replica = replica
+	if s.verifier == nil {
+		v, err := jwks.New(jwks.Options{
+			JWKSURL: cfg.jwksURL(), Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Type: "at+jwt", Now: now,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("content: %w", err)
+		}
+		s.verifier = v
+	}
+	return s, nil
 }
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
 
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
 func Migrations() ([]store.MigrationSet, error) {
-	return []store.MigrationSet{events.Migrations}, nil
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	set, err := store.LoadMigrations(Name, sub)
+	if err != nil {
+		return nil, err
+	}
+	return []store.MigrationSet{set, events.Migrations}, nil
 }
 
 // Stream is the JetStream stream the service's events go to.
@@ -103,10 +207,14 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	contentv1.RegisterContentServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's stream and relays its outbox until ctx ends.
+// Run declares the service's stream, then relays its outbox and runs the
+// scheduler until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
 		return fmt.Errorf("content: %w", err)
 	}
-	return s.relay.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.relay.Run(gctx) })
+	g.Go(func() error { return s.runScheduler(gctx) })
+	return g.Wait()
 }

@@ -1,0 +1,440 @@
+package content
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+)
+
+// Principal is the verified caller of an editorial operation: the token's
+// subject (a staff member's citizen id, or a ministry app's client id).
+// What it may do is decided by the roles granted to Subject per ministry.
+type Principal struct {
+	Subject string
+	// Client is true for a ministry app's client-credentials token.
+	Client bool
+}
+
+// VersionConflictError is the 409 of a save based on an old version; it
+// names the current version so the editor can reload and merge.
+type VersionConflictError struct {
+	ItemID  string
+	Base    int
+	Current int
+}
+
+// Error says which version is current.
+func (e *VersionConflictError) Error() string {
+	return fmt.Sprintf("item %s is at version %d; your edit was based on version %d: reload version %d, merge, and save again",
+		e.ItemID, e.Current, e.Base, e.Current)
+}
+
+// GRPCStatus makes the error an Aborted status (HTTP 409) with the current
+// version in its ErrorInfo metadata.
+func (e *VersionConflictError) GRPCStatus() *status.Status {
+	st, err := status.New(codes.Aborted, e.Error()).WithDetails(&errdetails.ErrorInfo{
+		Reason: rpcerr.ReasonConflict, Domain: rpcerr.Domain,
+		Metadata: map[string]string{"item_id": e.ItemID, "current_version": strconv.Itoa(e.Current), "base_version": strconv.Itoa(e.Base)},
+	})
+	if err != nil {
+		return status.New(codes.Aborted, e.Error())
+	}
+	return st
+}
+
+// CreateInput is a new item.
+type CreateInput struct {
+	Type     string
+	Ministry string
+	Content  Content
+}
+
+// CreateItem creates an item with its first draft version (author).
+func (s *Service) CreateItem(ctx context.Context, p Principal, in CreateInput) (Item, error) {
+	var fe fieldErrs
+	t, err := ParseType("type", in.Type)
+	if err != nil {
+		fe = append(fe, err)
+	}
+	if err := ValidateMinistry("ministry", in.Ministry); err != nil {
+		fe = append(fe, err)
+	}
+	if t != "" {
+		if err := in.Content.Validate(t); err != nil {
+			fe = append(fe, err)
+		}
+	}
+	if err := fe.err(); err != nil {
+		return Item{}, err
+	}
+	id, err := newID(s.rand, ItemIDPrefix)
+	if err != nil {
+		return Item{}, err
+	}
+	now := s.now()
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		held, err := rolesOf(ctx, tx, in.Ministry, p.Subject)
+		if err != nil {
+			return err
+		}
+		if err := authorize(ActionCreate, in.Ministry, held, ""); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO content_items (id, type, ministry, state, version, created_at, created_by, updated_at, updated_by)
+			VALUES ($1, $2, $3, $4, 1, $5, $6, $5, $6)`, id, string(t), in.Ministry, string(StateDraft), now, p.Subject); err != nil {
+			return fmt.Errorf("create item: %w", err)
+		}
+		if err := insertVersion(ctx, tx, id, 1, in.Content, p.Subject, now); err != nil {
+			return err
+		}
+		if err := reserveSlugs(ctx, tx, id, in.Content); err != nil {
+			return err
+		}
+		return recordTransition(ctx, tx, id, ActionCreate, "", StateDraft, p.Subject, "", 1, now)
+	})
+	if err != nil {
+		return Item{}, err
+	}
+	return s.GetItem(ctx, p, id)
+}
+
+// GetItem returns an item at its latest version to anyone with a role in
+// its ministry.
+func (s *Service) GetItem(ctx context.Context, p Principal, id string) (Item, error) {
+	it, err := loadItem(ctx, s.db, id, 0)
+	if err != nil {
+		return Item{}, err
+	}
+	return it, s.canRead(ctx, p, it.Ministry)
+}
+
+// canRead checks that p holds some role in ministry.
+func (s *Service) canRead(ctx context.Context, p Principal, ministry string) error {
+	held, err := rolesOf(ctx, s.db, ministry, p.Subject)
+	if err != nil {
+		return err
+	}
+	if len(held) == 0 {
+		return fmt.Errorf("%w: you have no role in ministry %s", rpcerr.ErrPermissionDenied, ministry)
+	}
+	return nil
+}
+
+// ListFilter selects items for editors.
+type ListFilter struct {
+	Ministry, Type, State string
+	PageSize              int32
+	PageToken             string
+}
+
+// ListItems lists the items of the ministries where p holds a role (or of
+// the one ministry asked for), newest first.
+func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]Item, string, error) {
+	limit, offset, err := parsePage(f.PageSize, f.PageToken, 20, 100)
+	if err != nil {
+		return nil, "", err
+	}
+	if f.Type != "" {
+		if _, err := ParseType("type", f.Type); err != nil {
+			return nil, "", err
+		}
+	}
+	if f.State != "" && !validState(f.State) {
+		return nil, "", &rpcerr.FieldError{Field: "state", Reason: "is not a workflow state"}
+	}
+	ministries, err := ministriesOf(ctx, s.db, p.Subject)
+	if err != nil {
+		return nil, "", err
+	}
+	if f.Ministry != "" {
+		if err := s.canRead(ctx, p, f.Ministry); err != nil {
+			return nil, "", err
+		}
+		ministries = []string{f.Ministry}
+	}
+	var out []Item
+	// Few ministries per subject: one query each keeps the SQL portable.
+	var ids []string
+	for _, m := range ministries {
+		rows, err := s.db.QueryContext(ctx, `SELECT id FROM content_items WHERE ministry = $1
+			AND ($2 = '' OR type = $2) AND ($3 = '' OR state = $3) ORDER BY created_at DESC, id`, m, f.Type, f.State)
+		if err != nil {
+			return nil, "", fmt.Errorf("list items: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, "", err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, "", err
+		}
+	}
+	if offset >= len(ids) {
+		return nil, "", nil
+	}
+	end := min(offset+limit, len(ids))
+	for _, id := range ids[offset:end] {
+		it, err := loadItem(ctx, s.db, id, 0)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, it)
+	}
+	next := ""
+	if end < len(ids) {
+		next = pageToken(end)
+	}
+	return out, next, nil
+}
+
+func validState(s string) bool {
+	for _, st := range States {
+		if string(st) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// SaveDraft saves c as a new immutable version over base, the version the
+// editor read. A newer current version is a *VersionConflictError (409).
+func (s *Service) SaveDraft(ctx context.Context, p Principal, id string, base int, c Content) (Item, error) {
+	if base < 1 {
+		return Item{}, &rpcerr.FieldError{Field: "base_version", Reason: "is required: the version you read"}
+	}
+	err := s.newVersion(ctx, p, id, ActionSave, base, "", func(it Item) (Content, error) {
+		return c, c.Validate(it.Type)
+	})
+	if err != nil {
+		return Item{}, err
+	}
+	return s.GetItem(ctx, p, id)
+}
+
+// RollbackItem saves an old version's content as a new draft version.
+func (s *Service) RollbackItem(ctx context.Context, p Principal, id string, version int, comment string) (Item, error) {
+	if version < 1 {
+		return Item{}, &rpcerr.FieldError{Field: "version", Reason: "must be a version number (1 or more)"}
+	}
+	if err := validateComment("comment", comment, false); err != nil {
+		return Item{}, err
+	}
+	old, err := loadItem(ctx, s.db, id, version)
+	if err != nil {
+		return Item{}, err
+	}
+	if comment == "" {
+		comment = "rollback to version " + strconv.Itoa(version)
+	}
+	err = s.newVersion(ctx, p, id, ActionRollback, 0, comment, func(Item) (Content, error) { return old.Content, nil })
+	if err != nil {
+		return Item{}, err
+	}
+	return s.GetItem(ctx, p, id)
+}
+
+// newVersion appends a version made by next from the current item. base,
+// when positive, must be the current version.
+func (s *Service) newVersion(ctx context.Context, p Principal, id string, a Action, base int, comment string, next func(Item) (Content, error)) error {
+	now := s.now()
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		it, err := loadItem(ctx, tx, id, 0)
+		if err != nil {
+			return err
+		}
+		held, err := rolesOf(ctx, tx, it.Ministry, p.Subject)
+		if err != nil {
+			return err
+		}
+		if err := authorize(a, it.Ministry, held, it.State); err != nil {
+			return err
+		}
+		if base > 0 && base != it.Version {
+			return &VersionConflictError{ItemID: id, Base: base, Current: it.Version}
+		}
+		c, err := next(it)
+		if err != nil {
+			return err
+		}
+		v := it.Version + 1
+		// The conditional update is the optimistic lock: a concurrent save
+		// that read the same version finds no row and gets the conflict.
+		// A new version cancels a pending schedule: only an approved
+		// version may be published.
+		res, err := tx.ExecContext(ctx, `UPDATE content_items SET version = $3, state = $4, publish_at = NULL, updated_at = $5, updated_by = $6
+			WHERE id = $1 AND version = $2`, id, it.Version, v, string(StateDraft), now, p.Subject)
+		if err != nil {
+			return fmt.Errorf("save %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			cur, _ := loadItem(ctx, tx, id, 0)
+			return &VersionConflictError{ItemID: id, Base: it.Version, Current: cur.Version}
+		}
+		if err := insertVersion(ctx, tx, id, v, c, p.Subject, now); err != nil {
+			return err
+		}
+		if err := reserveSlugs(ctx, tx, id, c); err != nil {
+			return err
+		}
+		return recordTransition(ctx, tx, id, a, it.State, StateDraft, p.Subject, comment, v, now)
+	})
+}
+
+// Transition takes a workflow action that changes only the state: submit,
+// approve, reject (comment required), unpublish or archive.
+func (s *Service) Transition(ctx context.Context, p Principal, id string, a Action, comment string) (Item, error) {
+	switch a {
+	case ActionSubmit, ActionApprove, ActionReject, ActionUnpublish, ActionArchive:
+	default:
+		return Item{}, fmt.Errorf("%w: %s is not a state transition", rpcerr.ErrInvalid, a)
+	}
+	if err := validateComment("comment", comment, a == ActionReject); err != nil {
+		return Item{}, err
+	}
+	now := s.now()
+	var unpublished bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		unpublished = false
+		it, err := loadItem(ctx, tx, id, 0)
+		if err != nil {
+			return err
+		}
+		held, err := rolesOf(ctx, tx, it.Ministry, p.Subject)
+		if err != nil {
+			return err
+		}
+		from := it.State
+		live := it.PublishedVersion > 0 || !it.PublishAt.IsZero()
+		check := from
+		if a == ActionUnpublish && live {
+			// A live item with a newer draft is still published to the
+			// public: unpublishing it is allowed whatever the draft's state.
+			check = StatePublished
+		}
+		if err := authorize(a, it.Ministry, held, check); err != nil {
+			return err
+		}
+		to := target(a, from)
+		clear := a == ActionUnpublish || a == ActionArchive
+		res, err := tx.ExecContext(ctx, `UPDATE content_items SET state = $3, updated_at = $4, updated_by = $5,
+			published_version = CASE WHEN $6 THEN 0 ELSE published_version END,
+			publish_at = CASE WHEN $6 THEN NULL ELSE publish_at END,
+			expire_at = CASE WHEN $6 THEN NULL ELSE expire_at END
+			WHERE id = $1 AND state = $2 AND version = $7`, id, string(from), string(to), now, p.Subject, clear, it.Version)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", a, id, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("%w: item %s changed while you acted on it; reload it", rpcerr.ErrConflict, id)
+		}
+		if clear && it.PublishedVersion > 0 {
+			if err := s.takeDown(ctx, tx, it, now); err != nil {
+				return err
+			}
+			unpublished = true
+		}
+		return recordTransition(ctx, tx, id, a, from, to, p.Subject, comment, it.Version, now)
+	})
+	if err != nil {
+		return Item{}, err
+	}
+	if unpublished {
+		s.cache.clear()
+		s.relay.Kick()
+	}
+	return s.GetItem(ctx, p, id)
+}
+
+// PublishItem publishes the approved version now, or schedules it when
+// publishAt is in the future; expireAt (optional) takes it down later.
+func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publishAt, expireAt time.Time, comment string) (Item, error) {
+	if err := validateComment("comment", comment, false); err != nil {
+		return Item{}, err
+	}
+	now := s.now()
+	publishAt = publishAt.UTC().Truncate(time.Microsecond)
+	expireAt = expireAt.UTC().Truncate(time.Microsecond)
+	scheduled := !publishAt.IsZero() && publishAt.After(now)
+	from := now
+	if scheduled {
+		from = publishAt
+	}
+	if !expireAt.IsZero() && !expireAt.After(from) {
+		return Item{}, &rpcerr.FieldError{Field: "expire_time", Reason: "must be after the publish time"}
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		it, err := loadItem(ctx, tx, id, 0)
+		if err != nil {
+			return err
+		}
+		held, err := rolesOf(ctx, tx, it.Ministry, p.Subject)
+		if err != nil {
+			return err
+		}
+		a := ActionPublish
+		if scheduled {
+			a = ActionSchedule
+		}
+		if err := authorize(a, it.Ministry, held, it.State); err != nil {
+			return err
+		}
+		if scheduled {
+			res, err := tx.ExecContext(ctx, `UPDATE content_items SET publish_at = $3, expire_at = $4, updated_at = $5, updated_by = $6
+				WHERE id = $1 AND version = $2`, id, it.Version, publishAt, nullTime(expireAt), now, p.Subject)
+			if err != nil {
+				return fmt.Errorf("schedule %s: %w", id, err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fmt.Errorf("%w: item %s changed while you acted on it; reload it", rpcerr.ErrConflict, id)
+			}
+			c := comment
+			if c == "" {
+				c = "scheduled for " + publishAt.Format(time.RFC3339)
+			}
+			return recordTransition(ctx, tx, id, ActionSchedule, it.State, it.State, p.Subject, c, it.Version, now)
+		}
+		return s.publish(ctx, tx, it, p.Subject, comment, now, expireAt)
+	})
+	if err != nil {
+		return Item{}, err
+	}
+	s.cache.clear()
+	s.relay.Kick()
+	return s.GetItem(ctx, p, id)
+}
+
+// publish makes the item's current version the public one as of at, inside tx;
+// the caller has checked the actor may.
+func (s *Service) publish(ctx context.Context, tx *sql.Tx, it Item, actor, comment string, at, expireAt time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = version, publish_at = NULL,
+		expire_at = $4, updated_at = $5, updated_by = $6 WHERE id = $1 AND version = $2 AND state = $7`,
+		it.ID, it.Version, string(StatePublished), nullTime(expireAt), at, actor, string(it.State))
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", it.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("%w: item %s changed while it was being published; reload it", rpcerr.ErrConflict, it.ID)
+	}
+	from := it.State
+	it.State, it.PublishedVersion, it.ExpireAt = StatePublished, it.Version, expireAt
+	if err := s.putPublic(ctx, tx, it, at); err != nil {
+		return err
+	}
+	if err := recordTransition(ctx, tx, it.ID, ActionPublish, from, StatePublished, actor, comment, it.Version, at); err != nil {
+		return err
+	}
+	return s.enqueuePublished(ctx, tx, it, at)
+}

@@ -1,0 +1,349 @@
+package content
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+)
+
+// Type is the kind of an item; it decides which fields a translation has.
+type Type string
+
+// The content types.
+const (
+	TypeService Type = "service" // an e-service: eligibility, documents, fees, steps
+	TypeGuide   Type = "guide"   // how to apply, as rich text (and optional steps)
+	TypeFAQ     Type = "faq"     // question/answer pairs
+	TypeNews    Type = "news"    // a dated article
+	TypePage    Type = "page"    // any other page
+)
+
+// Types lists every content type.
+var Types = []Type{TypeService, TypeGuide, TypeFAQ, TypeNews, TypePage}
+
+// Languages are the translation languages, Arabic first: it is the
+// default and the fallback order.
+var Languages = []string{"ar", "en"}
+
+// Currencies a fee may be in, with their minor-unit exponent (JOD has 3).
+var Currencies = map[string]int{"ILS": 2, "JOD": 3, "USD": 2, "EUR": 2}
+
+// Fee is an e-service fee in minor units.
+type Fee struct {
+	Description string `json:"description"`
+	Amount      int64  `json:"amount"`
+	Currency    string `json:"currency"`
+}
+
+// QA is one FAQ entry; Answer is rich text.
+type QA struct {
+	Question string `json:"question"`
+	Answer   string `json:"answer"`
+}
+
+// Link is a labelled URL (e.g. the e-service itself).
+type Link struct {
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// Translation is an item's text in one language.
+type Translation struct {
+	Slug              string   `json:"slug"`
+	Title             string   `json:"title"`
+	Summary           string   `json:"summary,omitempty"`
+	Body              string   `json:"body,omitempty"`
+	Eligibility       string   `json:"eligibility,omitempty"`
+	RequiredDocuments []string `json:"required_documents,omitempty"`
+	Fees              []Fee    `json:"fees,omitempty"`
+	Steps             []string `json:"steps,omitempty"`
+	ProcessingTime    string   `json:"processing_time,omitempty"`
+	Links             []Link   `json:"links,omitempty"`
+	Questions         []QA     `json:"questions,omitempty"`
+}
+
+// Content is what a version holds: everything an editor edits.
+type Content struct {
+	Tags         []string               `json:"tags,omitempty"`
+	Translations map[string]Translation `json:"translations"`
+}
+
+// Item is a content item at its latest version.
+type Item struct {
+	ID       string
+	Type     Type
+	Ministry string
+	State    State
+	// Version is the latest saved version.
+	Version int
+	// PublishedVersion is the version the public sees; 0 when none.
+	PublishedVersion int
+	Content
+	CreateTime time.Time
+	UpdateTime time.Time
+	UpdatedBy  string
+	// PublishAt and ExpireAt are the schedule; zero when unset.
+	PublishAt time.Time
+	ExpireAt  time.Time
+}
+
+// Limits of the fields.
+const (
+	maxTitle    = 200
+	maxSummary  = 1000
+	maxShort    = 300 // a document, a step, a fee description, processing time
+	maxListLen  = 50
+	maxTags     = 20
+	maxURL      = 2048
+	maxComment  = 2000
+	maxSlugRune = 100
+)
+
+var (
+	ministryPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+	// Slugs and tags are lower case words of any script joined by
+	// hyphens, so that Arabic pages get Arabic URLs.
+	slugPattern = regexp.MustCompile(`^[\p{Ll}\p{Lo}\p{Nd}]+(-[\p{Ll}\p{Lo}\p{Nd}]+)*$`)
+	// markup catches the start of an HTML tag, comment or entity in a
+	// plain-text field.
+	markup = regexp.MustCompile(`<[a-zA-Z!/?]|&#|&[a-zA-Z]+;`)
+)
+
+// fieldErrs collects field errors.
+type fieldErrs []error
+
+func (f *fieldErrs) add(field, format string, args ...any) {
+	*f = append(*f, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (f fieldErrs) err() error { return errors.Join(f...) }
+
+// ValidateMinistry checks a ministry code such as "moh" or "mol".
+func ValidateMinistry(field, m string) error {
+	if !ministryPattern.MatchString(m) {
+		return &rpcerr.FieldError{Field: field, Reason: "must be a ministry code: 2 to 32 lower-case letters, digits or hyphens, starting with a letter"}
+	}
+	return nil
+}
+
+// ParseType checks a content type name.
+func ParseType(field, s string) (Type, error) {
+	for _, t := range Types {
+		if string(t) == s {
+			return t, nil
+		}
+	}
+	return "", &rpcerr.FieldError{Field: field, Reason: "must be one of service, guide, faq, news, page"}
+}
+
+// Validate checks c for an item of type t and returns every problem at
+// once as field errors (JSON paths such as "translations.ar.fees[0].currency").
+func (c Content) Validate(t Type) error {
+	var fe fieldErrs
+	if len(c.Tags) > maxTags {
+		fe.add("tags", "at most %d tags", maxTags)
+	}
+	seen := map[string]bool{}
+	for i, tag := range c.Tags {
+		f := fmt.Sprintf("tags[%d]", i)
+		switch {
+		case !slugPattern.MatchString(tag) || utf8.RuneCountInString(tag) > 40:
+			fe.add(f, "must be lower-case words joined by hyphens, at most 40 characters")
+		case seen[tag]:
+			fe.add(f, "repeats %q", tag)
+		}
+		seen[tag] = true
+	}
+	if len(c.Translations) == 0 {
+		fe.add("translations", "at least one of ar and en is required")
+	}
+	for lang := range c.Translations {
+		if !slices.Contains(Languages, lang) {
+			fe.add("translations", "language %q is not ar or en", truncate(lang, 8))
+		}
+	}
+	for _, lang := range Languages {
+		tr, ok := c.Translations[lang]
+		if !ok {
+			continue
+		}
+		p := "translations." + lang + "."
+		tr.validate(t, p, &fe)
+	}
+	return fe.err()
+}
+
+func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
+	switch {
+	case tr.Slug == "":
+		fe.add(p+"slug", "is required")
+	case !slugPattern.MatchString(tr.Slug) || utf8.RuneCountInString(tr.Slug) > maxSlugRune:
+		fe.add(p+"slug", "must be lower-case words (any script) or digits joined by single hyphens, at most %d characters", maxSlugRune)
+	}
+	plain(fe, p+"title", tr.Title, maxTitle, true)
+	plain(fe, p+"summary", tr.Summary, maxSummary, t == TypeService || t == TypeNews)
+	plain(fe, p+"processing_time", tr.ProcessingTime, maxShort, false)
+	rich(fe, p+"body", tr.Body, t == TypeGuide || t == TypeNews || t == TypePage)
+	rich(fe, p+"eligibility", tr.Eligibility, t == TypeService)
+	list(fe, p+"required_documents", tr.RequiredDocuments, false)
+	list(fe, p+"steps", tr.Steps, t == TypeService)
+	if len(tr.Fees) > maxListLen {
+		fe.add(p+"fees", "at most %d fees", maxListLen)
+	}
+	for i, f := range tr.Fees {
+		fp := fmt.Sprintf("%sfees[%d].", p, i)
+		plain(fe, fp+"description", f.Description, maxShort, true)
+		if f.Amount < 0 || f.Amount > 1e12 {
+			fe.add(fp+"amount", "must be 0 or more minor units (at most 10^12)")
+		}
+		if _, ok := Currencies[f.Currency]; !ok {
+			fe.add(fp+"currency", "must be ILS, JOD, USD or EUR")
+		}
+	}
+	if len(tr.Links) > maxListLen {
+		fe.add(p+"links", "at most %d links", maxListLen)
+	}
+	for i, l := range tr.Links {
+		lp := fmt.Sprintf("%slinks[%d].", p, i)
+		plain(fe, lp+"title", l.Title, maxTitle, true)
+		if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(l.URL) > maxURL {
+			fe.add(lp+"url", "must be an http or https URL")
+		}
+	}
+	if t == TypeFAQ && len(tr.Questions) == 0 {
+		fe.add(p+"questions", "an faq needs at least one question")
+	}
+	if len(tr.Questions) > maxListLen {
+		fe.add(p+"questions", "at most %d questions", maxListLen)
+	}
+	for i, qa := range tr.Questions {
+		qp := fmt.Sprintf("%squestions[%d].", p, i)
+		plain(fe, qp+"question", qa.Question, maxSummary, true)
+		rich(fe, qp+"answer", qa.Answer, true)
+	}
+	// Fields a type does not have must stay empty, so that nothing is
+	// stored that no page shows.
+	notFor := func(field string, set bool) {
+		if set {
+			fe.add(p+field, "is not a field of a %s", t)
+		}
+	}
+	if t != TypeService {
+		notFor("eligibility", tr.Eligibility != "")
+		notFor("required_documents", len(tr.RequiredDocuments) > 0)
+		notFor("fees", len(tr.Fees) > 0)
+		notFor("processing_time", tr.ProcessingTime != "")
+	}
+	if t != TypeService && t != TypeGuide {
+		notFor("steps", len(tr.Steps) > 0)
+	}
+	if t == TypeService || t == TypeFAQ {
+		notFor("body", tr.Body != "")
+	}
+	if t != TypeFAQ {
+		notFor("questions", len(tr.Questions) > 0)
+	}
+}
+
+// plain checks a plain-text field: valid UTF-8, no control characters, no
+// markup, within max characters.
+func plain(fe *fieldErrs, field, s string, max int, required bool) {
+	switch {
+	case s == "" || strings.TrimSpace(s) == "":
+		if required {
+			fe.add(field, "is required")
+		} else if s != "" {
+			fe.add(field, "is blank")
+		}
+		return
+	case !utf8.ValidString(s):
+		fe.add(field, "is not valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		fe.add(field, "is longer than %d characters", max)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) }) >= 0:
+		fe.add(field, "must be one line of text without control characters")
+	case markup.MatchString(s):
+		fe.add(field, "must be plain text: HTML tags and entities are not allowed")
+	}
+}
+
+// rich checks a rich-text (Markdown) field; raw HTML in it is shown as
+// text, so only its links need checking.
+func rich(fe *fieldErrs, field, s string, required bool) {
+	switch {
+	case strings.TrimSpace(s) == "":
+		if required {
+			fe.add(field, "is required")
+		}
+		return
+	case !utf8.ValidString(s):
+		fe.add(field, "is not valid UTF-8")
+		return
+	case len(s) > maxRichTextBytes:
+		fe.add(field, "is longer than %d bytes", maxRichTextBytes)
+		return
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0:
+		fe.add(field, "contains control characters")
+		return
+	}
+	if _, refused := RenderMarkdown(s); len(refused) > 0 {
+		fe.add(field, "link target %q is not allowed: use https, http, mailto or a /path", truncate(refused[0], 40))
+	}
+}
+
+func list(fe *fieldErrs, field string, items []string, required bool) {
+	if required && len(items) == 0 {
+		fe.add(field, "at least one is required")
+	}
+	if len(items) > maxListLen {
+		fe.add(field, "at most %d entries", maxListLen)
+	}
+	for i, s := range items {
+		plain(fe, fmt.Sprintf("%s[%d]", field, i), s, maxShort, true)
+	}
+}
+
+// validateComment checks a workflow comment.
+func validateComment(field, s string, required bool) error {
+	var fe fieldErrs
+	switch {
+	case strings.TrimSpace(s) == "":
+		if required {
+			fe.add(field, "is required")
+		}
+	case !utf8.ValidString(s):
+		fe.add(field, "is not valid UTF-8")
+	case utf8.RuneCountInString(s) > maxComment:
+		fe.add(field, "is longer than %d characters", maxComment)
+	}
+	return fe.err()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// slugs returns the item's slugs in language order, without repeats.
+func (c Content) slugs() []string {
+	var out []string
+	for _, lang := range Languages {
+		if tr, ok := c.Translations[lang]; ok && tr.Slug != "" && !slices.Contains(out, tr.Slug) {
+			out = append(out, tr.Slug)
+		}
+	}
+	return out
+}

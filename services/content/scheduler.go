@@ -1,0 +1,170 @@
+package content
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+)
+
+// The scheduler publishes items whose publish_at has come and takes down
+// items whose expire_at has passed. Its state is the items' rows, so it
+// survives restarts: a time that passed while no replica ran is applied at
+// the next tick. With several replicas, a lease in the database
+// (content_leases) lets one of them work at a time, and each item is
+// changed by a conditional UPDATE on the row as it was read, so even two
+// replicas working at once (a lease that ran out mid-tick) apply each
+// publication or expiry once, with one transition and one event.
+
+// schedulerLease is the lease's name.
+const schedulerLease = "scheduler"
+
+// scheduleBatch bounds the items one tick handles per kind.
+const scheduleBatch = 100
+
+// runScheduler ticks until ctx ends.
+func (s *Service) runScheduler(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.SchedulerInterval)
+	defer t.Stop()
+	for {
+		if _, err := s.SchedulerTick(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "content scheduler tick failed", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// SchedulerTick applies what is due now if this replica holds (or takes)
+// the scheduler lease, and reports how many items it changed.
+func (s *Service) SchedulerTick(ctx context.Context) (int, error) {
+	now := s.now()
+	if err := acquireLease(ctx, s.db, schedulerLease, s.replica, now, now.Add(s.cfg.SchedulerLease)); err != nil {
+		if errors.Is(err, errLeaseHeld) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return s.applyDue(ctx, now)
+}
+
+// applyDue publishes and expires what is due at now.
+func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
+	changed := 0
+	due, err := s.dueIDs(ctx, `SELECT id FROM content_items WHERE publish_at IS NOT NULL AND publish_at <= $1 ORDER BY publish_at, id LIMIT $2`, now)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range due {
+		ok, err := s.publishDue(ctx, id, now)
+		if err != nil {
+			return changed, err
+		}
+		if ok {
+			changed++
+		}
+	}
+	due, err = s.dueIDs(ctx, `SELECT id FROM content_items WHERE expire_at IS NOT NULL AND expire_at <= $1 AND published_version > 0 ORDER BY expire_at, id LIMIT $2`, now)
+	if err != nil {
+		return changed, err
+	}
+	for _, id := range due {
+		ok, err := s.expireDue(ctx, id, now)
+		if err != nil {
+			return changed, err
+		}
+		if ok {
+			changed++
+		}
+	}
+	if changed > 0 {
+		s.cache.clear()
+		s.relay.Kick()
+	}
+	return changed, nil
+}
+
+func (s *Service) dueIDs(ctx context.Context, query string, now time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, now, scheduleBatch)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// publishDue publishes item id if its publication is still due; ok
+// reports that this call did it.
+func (s *Service) publishDue(ctx context.Context, id string, now time.Time) (ok bool, err error) {
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		ok = false
+		it, err := loadItem(ctx, tx, id, 0)
+		if err != nil {
+			return err
+		}
+		if it.PublishAt.IsZero() || it.PublishAt.After(now) {
+			return nil // another replica did it, or it was cancelled
+		}
+		if it.State != StateApproved && it.State != StateUnpublished {
+			// Saving a new version cancels a schedule, so this is a row
+			// changed by hand; drop the schedule rather than publish an
+			// unreviewed version.
+			_, err := tx.ExecContext(ctx, `UPDATE content_items SET publish_at = NULL WHERE id = $1 AND publish_at = $2`, id, it.PublishAt)
+			return err
+		}
+		// publish's conditional UPDATE matches the row as read here; a
+		// concurrent replica that got there first leaves it no row.
+		err = s.publish(ctx, tx, it, SchedulerActor, "scheduled publication", it.PublishAt, it.ExpireAt)
+		if errors.Is(err, rpcerr.ErrConflict) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	return ok, err
+}
+
+// expireDue takes item id down if its expiry is still due.
+func (s *Service) expireDue(ctx context.Context, id string, now time.Time) (ok bool, err error) {
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		ok = false
+		it, err := loadItem(ctx, tx, id, 0)
+		if err != nil {
+			return err
+		}
+		if it.ExpireAt.IsZero() || it.ExpireAt.After(now) || it.PublishedVersion == 0 {
+			return nil
+		}
+		to := target(ActionExpire, it.State)
+		res, err := tx.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = 0, expire_at = NULL,
+			updated_at = $4, updated_by = $5 WHERE id = $1 AND state = $2 AND expire_at = $6 AND published_version = $7`,
+			id, string(it.State), string(to), it.ExpireAt, SchedulerActor, it.ExpireAt, it.PublishedVersion)
+		if err != nil {
+			return fmt.Errorf("expire %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		if err := s.takeDown(ctx, tx, it, it.ExpireAt); err != nil {
+			return err
+		}
+		ok = true
+		return recordTransition(ctx, tx, id, ActionExpire, it.State, to, SchedulerActor, "expired", it.Version, it.ExpireAt)
+	})
+	return ok, err
+}
