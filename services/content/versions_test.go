@@ -138,4 +138,3 @@ func TestVersions(t *testing.T) {
 		})
 	})
 }
-
