@@ -3,6 +3,8 @@ module github.com/tamkeen/tamkeen/services/notification
 go 1.26.0
 
 require (
+	github.com/fiorix/go-smpp v0.0.0-20210403173735-2894b96e70ba
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/linxGnu/gosmpp v0.3.1
 	github.com/nats-io/nats.go v1.55.0
 	github.com/tamkeen/tamkeen/libs v0.0.0-00010101000000-000000000000
@@ -21,7 +23,6 @@ require (
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
-	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4 // indirect
