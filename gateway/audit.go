@@ -122,6 +122,8 @@ type entry struct {
 	day    string
 	usage  []usageUnit
 	done   chan error
+	// lead tells a queued caller to write the next batch.
+	lead chan struct{}
 }
 
 // recorder writes audit records and usage in group-committed batches:
@@ -154,29 +156,39 @@ type recorder struct {
 	stamping   bool
 }
 
-// add queues e and returns once it is committed (or failed).
+// add queues e and returns once it is committed (or failed). The caller
+// that finds no batch in flight leads: it writes everything queued in one
+// transaction, then hands the lead to the first caller queued meanwhile,
+// so each caller waits for at most two commits.
 func (rc *recorder) add(ctx context.Context, e *entry) error {
-	e.done = make(chan error, 1)
+	e.done, e.lead = make(chan error, 1), make(chan struct{}, 1)
 	rc.mu.Lock()
 	rc.queue = append(rc.queue, e)
 	if rc.writing {
 		rc.mu.Unlock()
-		return <-e.done
-	}
-	rc.writing = true
-	for len(rc.queue) > 0 {
-		batch := rc.queue
-		rc.queue = nil
-		rc.mu.Unlock()
-		// The batch carries other callers' records: it must not fail
-		// because this caller went away.
-		err := rc.write(context.WithoutCancel(ctx), batch)
-		for _, b := range batch {
-			b.done <- err
+		select {
+		case err := <-e.done:
+			return err
+		case <-e.lead:
 		}
 		rc.mu.Lock()
 	}
-	rc.writing = false
+	rc.writing = true
+	batch := rc.queue
+	rc.queue = nil
+	rc.mu.Unlock()
+	// The batch carries other callers' records: it must not fail because
+	// this caller went away.
+	err := rc.write(context.WithoutCancel(ctx), batch)
+	for _, b := range batch {
+		b.done <- err
+	}
+	rc.mu.Lock()
+	if len(rc.queue) > 0 {
+		rc.queue[0].lead <- struct{}{}
+	} else {
+		rc.writing = false
+	}
 	rc.mu.Unlock()
 	rc.maybeStamp(ctx)
 	return <-e.done

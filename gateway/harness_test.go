@@ -93,8 +93,10 @@ type recorder struct {
 	tokenErr    error
 	contentMeta metadata.MD
 	credMeta    metadata.MD
-	// gate, when set, holds GetItem("block") until it is closed.
-	gate chan struct{}
+	// gate, when set, holds GetItem("block") until it is closed; entered
+	// gets a value when such a call arrives.
+	gate    chan struct{}
+	entered chan struct{}
 	// sms counts SendSms calls that reached the service.
 	sms int
 }
@@ -134,8 +136,11 @@ func (s *contentServer) GetItem(ctx context.Context, in *contentv1.GetItemReques
 		panic("boom")
 	case id == "block":
 		s.rec.mu.Lock()
-		gate := s.rec.gate
+		gate, entered := s.rec.gate, s.rec.entered
 		s.rec.mu.Unlock()
+		if entered != nil {
+			entered <- struct{}{}
+		}
 		if gate != nil {
 			<-gate
 		}

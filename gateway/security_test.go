@@ -291,28 +291,26 @@ func TestParseRateLimits(t *testing.T) {
 func TestConcurrencyLimitSheds(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOpts{noNATS: true, cfg: gateway.Config{MaxConcurrent: 1}})
-	gate := make(chan struct{})
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
 	s.rec.mu.Lock()
-	s.rec.gate = gate
+	s.rec.gate, s.rec.entered = gate, entered
 	s.rec.mu.Unlock()
 	done := make(chan int)
 	go func() {
 		resp, _ := s.do(t, http.MethodGet, "/v1/content/items/block", nil, nil)
 		done <- resp.StatusCode
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, body := s.do(t, http.MethodGet, "/v1/content/items/cnt_2", nil, nil)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			if p := problem(t, resp, body); p.Type != "urn:tamkeen:problem:overloaded" || resp.Header.Get("Retry-After") != "1" {
-				t.Errorf("shed: type %s Retry-After %q", p.Type, resp.Header.Get("Retry-After"))
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never shed; last status %d", resp.StatusCode)
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-entered:
+	case code := <-done:
+		t.Fatalf("the blocking call ended with %d before reaching the service", code)
+	}
+	resp, body := s.do(t, http.MethodGet, "/v1/content/items/cnt_2", nil, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("call beyond the limit = %d; want 503 (body %s)", resp.StatusCode, body)
+	}
+	if p := problem(t, resp, body); p.Type != "urn:tamkeen:problem:overloaded" || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("shed: type %s Retry-After %q", p.Type, resp.Header.Get("Retry-After"))
 	}
 	// The gateway's own endpoints are never shed.
 	if resp, _ := s.do(t, http.MethodGet, "/healthz", nil, nil); resp.StatusCode != 200 {
