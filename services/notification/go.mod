@@ -3,6 +3,8 @@ module github.com/tamkeen/tamkeen/services/notification
 go 1.26.0
 
 require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
 	github.com/fiorix/go-smpp v0.0.0-20210403173735-2894b96e70ba
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/linxGnu/gosmpp v0.3.1
