@@ -26,6 +26,9 @@ Usage:
   tamkeen ledger check [flags]  prove the payment ledger's invariants
   tamkeen clients …         create, list, rotate-secret, disable ministry apps
   tamkeen keys rotate       add a new token signing key
+  tamkeen rights grant|revoke|show  clients' access rights at the gateway
+  tamkeen audit verify|export       check or export the gateway's audit log
+  tamkeen usage report --month M    usage per client, CSV and invoices
   tamkeen help              this text
 
 Run "tamkeen <command> -help" for a command's flags. Every flag can also be
@@ -61,6 +64,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		err = runClients(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "rights":
+		err = runRights(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "audit":
+		err = runAudit(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "usage":
+		err = runUsage(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
