@@ -1,6 +1,7 @@
 # Tamkeen's Makefile. The two commands a newcomer needs:
 #   make run    start everything in one process (embedded NATS, SQLite)
 #   make test   every test, the PostgreSQL and outside-tool suites included
+#   make run-distributed  the production shape: one process per service
 # Tools (buf, protoc plugins, staticcheck) are installed at pinned versions
 # into .bin/ by `make tools`; nothing is expected on the PATH but Go.
 
@@ -27,10 +28,16 @@ STATICCHECK_VERSION        := v0.8.2
 
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: run test test-short services generate check-generated tools lint bench fmt tidy clean
+.PHONY: run run-distributed images test test-short services generate check-generated tools lint bench fmt tidy clean
 
 run:
 	go run ./tools/tamkeen dev
+
+## run-distributed: the production topology on this machine: every enabler
+## and the gateway as its own process, one PostgreSQL database each, NATS
+## with JetStream on a free port (Ctrl-C stops all; --fresh starts over).
+run-distributed: services
+	go run ./tools/distributed/cmd/run-distributed $(ARGS)
 
 ## services: install (if absent) and start PostgreSQL and NATS for the tests.
 services:

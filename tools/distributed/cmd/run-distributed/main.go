@@ -1,0 +1,102 @@
+// Command run-distributed is `make run-distributed`: it builds the five
+// enablers, the gateway and the tamkeen tool, then runs them as separate
+// processes against PostgreSQL (one database per service) and a NATS
+// server with JetStream on a free port, with the configuration the
+// containers get from k8s/. It prints the gateway's URL and the demo
+// client's secret; Ctrl-C stops everything.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/tools/distributed"
+)
+
+// settings is the command line.
+type settings struct {
+	WorkDir     string `flag:"work-dir" default:"./.data/distributed" usage:"secrets, NATS store, binaries and logs"`
+	PostgresURL string `flag:"postgres-url" env:"TEST_POSTGRES_URL" default:"postgres://tamkeen_test:tamkeen_test@127.0.0.1:5432/postgres?sslmode=disable" usage:"a PostgreSQL role that may create databases"`
+	DBPrefix    string `flag:"db-prefix" default:"tamkeen_" usage:"database names are <prefix><service>"`
+	HTTPAddr    string `flag:"http-addr" default:"127.0.0.1:8090" usage:"the gateway's listen address"`
+	Fresh       bool   `flag:"fresh" usage:"drop the databases and the work dir first"`
+	Quiet       bool   `flag:"quiet" usage:"keep the processes' logs in <work-dir>/logs only"`
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	var cerr *config.Error
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &cerr):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "run-distributed: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	fs := flag.NewFlagSet("run-distributed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := config.Load(&s, fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	root, err := distributed.FindRepoRoot(".")
+	if err != nil {
+		return err
+	}
+	workDir, err := filepath.Abs(s.WorkDir)
+	if err != nil {
+		return err
+	}
+	if s.Fresh {
+		if err := distributed.ResetDatabases(ctx, s.PostgresURL, s.DBPrefix); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(workDir); err != nil {
+			return err
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	binDir := filepath.Join(workDir, "bin")
+	log.Info("building the binaries", slog.String("dir", binDir))
+	if err := distributed.Build(ctx, root, binDir, distributed.BuildOptions{Image: true}); err != nil {
+		return err
+	}
+	opts := distributed.Options{
+		RepoRoot: root, WorkDir: workDir, BinDir: binDir, PostgresURL: s.PostgresURL,
+		DBPrefix: s.DBPrefix, HTTPAddr: s.HTTPAddr, Logger: log,
+	}
+	if !s.Quiet {
+		opts.Output = stderr
+	}
+	t, err := distributed.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer t.Stop()
+	fmt.Fprintf(stdout, "\nTamkeen (distributed) is running at %s\n", t.URL())
+	fmt.Fprintf(stdout, "  NATS           %s\n", t.NATSURL())
+	for _, svc := range distributed.Services() {
+		fmt.Fprintf(stdout, "  %-14s database %s%s, log %s\n", svc, s.DBPrefix, svc, t.LogFile(svc))
+	}
+	fmt.Fprintf(stdout, "  demo client    %s, secret %s\n", distributed.DemoClientID, t.ClientSecret())
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "stopping…")
+	return nil
+}
