@@ -308,6 +308,8 @@ type stack struct {
 	svcLog  *syncBuffer
 	handler http.Handler
 	jwksURL string
+	// grpcAddr is the test services' gRPC address.
+	grpcAddr string
 }
 
 // stackOpts tweaks newStack.
@@ -374,6 +376,7 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
+	s.grpcAddr = lis.Addr().String()
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.grpc.Serve(sctx, lis) }()

@@ -339,7 +339,7 @@ func (g *Gateway) checkRight(ctx context.Context, clientID, method string) ([]Ri
 	if len(match) == 0 {
 		name := svc + "/" + op
 		return nil, &authFailure{reason: "missing_right", status: http.StatusForbidden, kind: "missing-right",
-			detail: "client " + clientID + " has no right " + name + "; an operator grants it with `tamkeen clients grant --id " + clientID + " --right " + name + "`",
+			detail: "client " + clientID + " has no right " + name + "; an operator grants it with `tamkeen rights grant --id " + clientID + " --right " + name + "`",
 			right:  name}
 	}
 	return match, nil

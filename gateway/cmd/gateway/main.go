@@ -20,6 +20,7 @@ import (
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/grpcserver"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/telemetry"
 )
 
@@ -33,6 +34,8 @@ type settings struct {
 	Content      string     `flag:"content-addr" default:"127.0.0.1:9095" usage:"content service gRPC address"`
 	NATSURL      string     `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS URL checked by /readyz (empty: not checked)"`
 	OTLP         string     `flag:"otlp-endpoint" usage:"OTLP/gRPC trace collector, e.g. http://collector:4317 (empty: no export)"`
+	DBEngine     string     `flag:"db-engine" default:"postgres" usage:"postgres or sqlite: the gateway's database (rights, audit log, usage)"`
+	DBDSN        string     `flag:"db-dsn" secret:"true" usage:"the gateway's database URL or SQLite file; needed by --enforce-rights, --audit and --metering"`
 	LogLevel     slog.Level `flag:"log-level" default:"INFO" usage:"minimum log level"`
 }
 
@@ -84,8 +87,23 @@ func run() error {
 		}
 		defer nc.Close()
 	}
+	var db *store.DB
+	if s.DBDSN != "" {
+		db, err = store.Open(ctx, store.Options{Engine: store.Engine(s.DBEngine), DSN: s.DBDSN})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		set, err := gateway.Migrations()
+		if err == nil {
+			err = db.Migrate(ctx, set)
+		}
+		if err != nil {
+			return fmt.Errorf("gateway database: %w", err)
+		}
+	}
 	g, err := gateway.New(s.Gateway, gateway.Deps{
-		Logger: logger, Tracing: tracing, Registry: telemetry.NewRegistry(), Backends: b, NATS: nc,
+		Logger: logger, Tracing: tracing, Registry: telemetry.NewRegistry(), Backends: b, NATS: nc, DB: db,
 	})
 	if err != nil {
 		return err
