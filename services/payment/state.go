@@ -1,7 +1,6 @@
 package payment
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -106,6 +105,3 @@ type Transition struct {
 	// At is when it happened (UTC).
 	At time.Time
 }
-
-// isIllegal reports whether err is a refused transition.
-func isIllegal(err error) bool { return errors.Is(err, ErrIllegalTransition) }
