@@ -318,8 +318,7 @@ func startDevInProcess(t *testing.T) (url string, logs *syncBuffer) {
 func TestDevOneTraceIDFromGatewayToService(t *testing.T) {
 	url, logs := startDevInProcess(t)
 
-	// A public route (no token needed) of an enabler that has not landed:
-	// it answers 501 after a real round trip over gRPC.
+	// A public route (no token needed): the content enabler's search.
 	req, err := http.NewRequest(http.MethodGet, url+"/v1/public/search?q=%D8%AC%D9%88%D8%A7%D8%B2&lang=ar", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -331,8 +330,8 @@ func TestDevOneTraceIDFromGatewayToService(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotImplemented {
-		t.Fatalf("GET /v1/public/search = %d; want 501 until the content issue lands", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/public/search = %d; want 200", resp.StatusCode)
 	}
 
 	var gatewayTrace string
@@ -375,7 +374,7 @@ func TestDevErrorsAreProblemJSON(t *testing.T) {
 		"bad field type":   {"POST", "/v1/citizens", `{"national_id": 401234567}`, 400, "national_id"},
 		"unknown field":    {"POST", "/v1/citizens", `{"nationl_id": "123"}`, 400, "nationl_id"},
 		"unknown route":    {"GET", "/v1/nothing-here", "", 404, ""},
-		"not implemented":  {"GET", "/v1/public/content/how-to-renew-a-passport?lang=ar", "", 501, ""},
+		"no such content":  {"GET", "/v1/public/content/how-to-renew-a-passport?lang=ar", "", 404, ""},
 		"no token":         {"GET", "/v1/payments/pay_123", "", 401, ""},
 		"method not known": {"DELETE", "/v1/payments", "", 405, ""},
 	} {
