@@ -314,15 +314,17 @@ const (
 	weightBody    = 1.0
 )
 
-// searchSQL is the one query that differs between the engines.
+// searchSQL is the one query that differs between the engines. The
+// full-text match runs first, in a subquery, so that the planner starts
+// from the few matching rows rather than from the public table.
 func (s *Service) searchSQL() string {
-	const cols = `SELECT p.item_id, p.lang, p.title, p.summary, p.body, e.publish_time FROM content_search p
-		JOIN content_public e ON e.item_id = p.item_id AND e.lang = p.lang WHERE `
-	const where = ` AND ` + langClause + ` AND (e.expire_at IS NULL OR e.expire_at > $3)`
+	match := `SELECT item_id, lang, title, summary, body FROM content_search WHERE content_search MATCH $2`
 	if s.db.Engine() == store.Postgres {
-		return cols + `p.tsv @@ plainto_tsquery('simple', $2)` + where
+		match = `SELECT item_id, lang, title, summary, body FROM content_search WHERE tsv @@ plainto_tsquery('simple', $2)`
 	}
-	return cols + `p.content_search MATCH $2` + where
+	return `SELECT p.item_id, p.lang, p.title, p.summary, p.body, e.publish_time FROM (` + match + `) p
+		JOIN content_public e ON e.item_id = p.item_id AND e.lang = p.lang
+		WHERE ` + langClause + ` AND (e.expire_at IS NULL OR e.expire_at > $3)`
 }
 
 // SearchPublicContent searches published content in lang (items without
