@@ -13,8 +13,31 @@
 //   - template.go: built-in templates and the ((placeholder)) renderer.
 //   - provider.go: the SMSProvider interface and the dev inbox provider.
 //   - lane.go: the command lanes' consumers and the send state machine.
-//   - store.go, migrations/notification: the notifications table.
+//   - api.go, bulk.go, templatestore.go, grpc.go: the client API (sends,
+//     bulk jobs, templates with versions and preview), scoped by the
+//     client_id of the verified client token; grpc.go maps errors.
+//   - smpp.go (SMPP 3.4), httpsms.go (HTTP SMS + signed receipts),
+//     smtp.go (e-mail): the providers; receipt.go: receipts → statuses.
+//   - limits.go (429 with Retry-After), callbacks.go (signed status
+//     callbacks, retried), metering.go (usage per client per day).
+//   - store.go, migrations/notification: the tables.
 //   - devinbox.go, migrations/devinbox: the dev inbox (dev mode only).
+//
+// # Normal and bulk lanes
+//
+// The API writes a message's row and its command (a SendSms or SendEmail
+// carrying only the row's id) in one transaction; the outbox relays the
+// command to tamkeen.notification.cmd.<normal|bulk>.<sms|email> in the
+// work-queue stream NOTIFICATION_QUEUE (MaxAge 72 h), consumed by
+// "notification-normal" and "notification-bulk". OTPs keep their own
+// stream (NOTIFICATION_COMMANDS, cmd.otp.>, 15 minutes) and consumer, so
+// a campaign never delays a code. A temporary provider error is retried
+// with back-off (Config.RetryBase doubling) up to Config.MaxAttempts, then
+// technical-failure. Statuses: created, sending, delivered,
+// permanent-failure, temporary-failure, technical-failure (cancelled is
+// reserved). Every change is announced on tamkeen.notification.
+// status_changed, final ones also on tamkeen.notification.delivered or
+// .failed, and POSTed to the client's callback URL when it has one.
 //
 // # The OTP lane
 //
