@@ -39,6 +39,12 @@ run:
 run-distributed: services
 	go run ./tools/distributed/cmd/run-distributed $(ARGS)
 
+## images: build the container image of every binary (deploy/Dockerfile,
+## deploy/images.txt) where a container engine runs; where none does (here),
+## say so and build the images' static binaries reproducibly into .bin/images.
+images:
+	./deploy/images.sh
+
 ## services: install (if absent) and start PostgreSQL and NATS for the tests.
 services:
 	./deploy/local/ensure-services.sh
