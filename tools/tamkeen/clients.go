@@ -79,6 +79,7 @@ const clientsUsage = `Usage:
   tamkeen clients list
   tamkeen clients rotate-secret --id ID                                     prints the new secret once
   tamkeen clients disable --id ID
+  tamkeen clients grant|revoke|show …                                       access rights at the gateway
 Each takes --data-dir DIR (a tamkeen dev data dir) or --db-dsn URL [--db-engine].
 Scopes: ` + "%s\n"
 
@@ -93,6 +94,10 @@ type clientsConfig struct {
 
 // runClients manages ministry applications (OAuth 2.0 clients).
 func runClients(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	// A client's access rights at the gateway: tamkeen clients grant|revoke|show.
+	if len(args) > 0 && (args[0] == "grant" || args[0] == "revoke" || args[0] == "show") {
+		return runRights(ctx, args, lookupEnv, stdout, stderr)
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintf(stderr, clientsUsage, strings.Join(auth.AllScopes(), " "))
 		return &config.Error{Problems: []config.Problem{{Message: "tamkeen clients needs a subcommand"}}}

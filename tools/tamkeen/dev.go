@@ -203,8 +203,29 @@ func runDevClock(ctx context.Context, now func() time.Time, args []string, looku
 		return fmt.Errorf("seed %s: %w", DemoClientID, err)
 	}
 
-	gw, err := gateway.New(gateway.Config{HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: devShutdownTimeout, Issuer: url}, gateway.Deps{
-		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc, Now: now,
+	// The gateway's own database: access rights, the audit chain, usage.
+	gwDB, err := store.Open(ctx, store.Options{Engine: store.SQLite, DSN: filepath.Join(cfg.DataDir, "gateway.db")})
+	if err != nil {
+		return err
+	}
+	defer gwDB.Close()
+	gwSet, err := gateway.Migrations()
+	if err == nil {
+		err = gwDB.Migrate(ctx, gwSet)
+	}
+	if err == nil {
+		// Deny by default holds in dev too; the demo ministry may call everything.
+		err = gateway.NewRights(gwDB, now).Grant(ctx, gateway.Right{ClientID: DemoClientID, Service: gateway.Wildcard})
+	}
+	if err != nil {
+		return fmt.Errorf("gateway database: %w", err)
+	}
+	gw, err := gateway.New(gateway.Config{
+		HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: devShutdownTimeout, Issuer: url,
+		EnforceRights: true, Audit: true, Metering: true,
+		RateLimits: []string{"read=100/200", "write=50/100", "public=50/100"},
+	}, gateway.Deps{
+		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc, Now: now, DB: gwDB,
 		Backends: gateway.Backends{
 			Auth: conns[auth.Name], Notification: conns[notification.Name], Signature: conns["signature"],
 			Payment: conns["payment"], Content: conns["content"],
