@@ -99,6 +99,7 @@ func (g *Gateway) newRequestID() string {
 // the audit log and metering (which hold the response until it is
 // recorded), the body limit.
 func (g *Gateway) wrap(h http.Handler) http.Handler {
+	h = conditionalGET(h)
 	h = g.limitBody(h)
 	h = g.record(h)
 	h = g.observe(h)
