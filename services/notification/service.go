@@ -445,5 +445,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer stop()
 	wg.Go(func() { s.runCallbacks(ctx) })
+	// Receipts of payments (tamkeen.payment.succeeded), on the normal lane.
+	wg.Go(func() { s.runReceipts(ctx) })
 	return s.relay.Run(ctx)
 }

@@ -43,13 +43,19 @@ func startDevWithClock(t *testing.T, clock *fakeClock, env map[string]string) (s
 // startDevIn is startDevWithClock on a given data dir.
 func startDevIn(t *testing.T, dataDir string, clock *fakeClock, env map[string]string) (string, *syncBuffer) {
 	t.Helper()
+	return startDevHooks(t, dataDir, devHooks{now: clock.Now}, env)
+}
+
+// startDevHooks runs runDevWith in this process and returns its URL.
+func startDevHooks(t *testing.T, dataDir string, hooks devHooks, env map[string]string) (string, *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	go func() {
-		done <- runDevClock(ctx, clock.Now, []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0"}, lookup, pw, logs)
+		done <- runDevWith(ctx, hooks, []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0"}, lookup, pw, logs)
 		pw.Close()
 	}()
 	var base string

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -77,6 +78,20 @@ func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, 
 // runDevClock is runDev with the clock the services and the gateway use
 // (nil: time.Now), so that end-to-end tests can move time forward.
 func runDevClock(ctx context.Context, now func() time.Time, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	return runDevWith(ctx, devHooks{now: now}, args, lookupEnv, stdout, stderr)
+}
+
+// devHooks are what end-to-end tests change in `tamkeen dev`.
+type devHooks struct {
+	// now is the clock of the services and the gateway; nil: time.Now.
+	now func() time.Time
+	// spans, when set, receives every span (an in-memory exporter).
+	spans sdktrace.SpanExporter
+}
+
+// runDevWith is runDev with hooks.
+func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	now := hooks.now
 	var cfg devConfig
 	flags := flag.NewFlagSet("tamkeen dev", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -91,7 +106,7 @@ func runDevClock(ctx context.Context, now func() time.Time, args []string, looku
 	}
 	log := logger("dev")
 
-	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "tamkeen-dev", OTLPEndpoint: cfg.OTLPEndpoint})
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "tamkeen-dev", OTLPEndpoint: cfg.OTLPEndpoint, Exporter: hooks.spans})
 	if err != nil {
 		return err
 	}
