@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 
 # Every module of the workspace (go.work); go commands run from the root see
 # them all.
-PKGS := ./proto/... ./libs/... ./gateway/... ./tools/... \
+PKGS := ./proto/... ./libs/... ./gateway/... ./tools/... ./k8s/... \
 	./services/auth/... ./services/notification/... ./services/signature/... \
 	./services/payment/... ./services/content/...
 
@@ -82,7 +82,7 @@ check-generated: generate
 		echo "generated code is stale; run make generate and commit:"; git status --porcelain -- proto; exit 1; fi
 
 lint: $(BIN)/buf $(BIN)/staticcheck
-	@unformatted=$$(gofmt -l proto libs gateway tools services); \
+	@unformatted=$$(gofmt -l proto libs gateway tools services k8s); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet $(PKGS)
 	cd proto && buf lint
@@ -92,7 +92,7 @@ bench: services
 	go test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
 fmt:
-	gofmt -w proto libs gateway tools services
+	gofmt -w proto libs gateway tools services k8s
 
 clean:
 	rm -rf .data .bin
