@@ -91,6 +91,9 @@ type Options struct {
 	Output io.Writer
 	// Logger reports the topology's own steps; nil discards them.
 	Logger *slog.Logger
+	// Env adds or overrides TAMKEEN_… settings of a process, by process
+	// name (tests shorten cool-downs with it).
+	Env map[string]map[string]string
 }
 
 // Topology is a running distributed Tamkeen.
@@ -98,6 +101,7 @@ type Topology struct {
 	opts   Options
 	log    *slog.Logger
 	nats   *natsembed.Server
+	sms    *SMSSink
 	procs  map[string]*process
 	order  []string
 	url    string
@@ -223,6 +227,9 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, err
 	}
 	log.Info("nats started", slog.String("url", t.nats.ClientURL()))
+	if t.sms, err = startSMSSink(); err != nil {
+		return nil, err
+	}
 
 	for _, s := range Services() {
 		if err := t.runTool(ctx, t.toolEnv(s), nil, "migrate", "--service", s); err != nil {
@@ -263,6 +270,9 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	for _, s := range Services() {
 		gwEnv["TAMKEEN_"+strings.ToUpper(s)+"_ADDR"] = addrs[s]
 	}
+	for k, v := range opts.Env[Gateway] {
+		gwEnv[k] = v
+	}
 	t.add(&process{name: Gateway, bin: filepath.Join(opts.BinDir, Gateway), env: gwEnv, readyURL: t.url + "/readyz"})
 
 	// Services first, then the gateway, whose /readyz checks them all.
@@ -285,6 +295,9 @@ func (t *Topology) URL() string { return t.url }
 
 // NATSURL is the NATS server's client URL.
 func (t *Topology) NATSURL() string { return t.nats.ClientURL() }
+
+// SMS is the stand-in for the operator's HTTP SMS gateway.
+func (t *Topology) SMS() *SMSSink { return t.sms }
 
 // ClientSecret is DemoClientID's secret.
 func (t *Topology) ClientSecret() string { return t.secret }
@@ -347,6 +360,9 @@ func (t *Topology) Stop() {
 	}
 	if t.nats != nil {
 		t.nats.Shutdown()
+	}
+	if t.sms != nil {
+		t.sms.close()
 	}
 }
 
@@ -427,7 +443,7 @@ func (t *Topology) writeSecrets() error {
 	for _, k := range []struct {
 		file string
 		n    int
-	}{{"auth-key-encryption-key", 32}, {"signature-key-encryption-key", 32}, {"payment-sandbox-webhook-secret", 32}} {
+	}{{"auth-key-encryption-key", 32}, {"signature-key-encryption-key", 32}, {"payment-sandbox-webhook-secret", 32}, {"notification-http-sms-receipt-secret", 32}} {
 		if _, err := keptSecret(t.secretFile(k.file), k.n); err != nil {
 			return err
 		}
@@ -478,10 +494,20 @@ func (t *Topology) serviceEnv(service, grpcAddr, metricsAddr string) map[string]
 	env["TAMKEEN_MIGRATE"] = "false"
 	env["TAMKEEN_STREAM_REPLICAS"] = "1" // one NATS server here; 3 in k8s
 	env["TAMKEEN_LOG_LEVEL"] = "info"
+	if service == "notification" {
+		// The production HTTP SMS provider, pointed at the operator's
+		// stand-in (SMSSink): OTP codes travel the real path.
+		env["TAMKEEN_SMS_PROVIDER"] = "http"
+		env["TAMKEEN_HTTP_SMS_URL"] = t.sms.URL()
+		env["TAMKEEN_HTTP_SMS_RECEIPT_SECRET_FILE"] = t.secretFile("notification-http-sms-receipt-secret")
+	}
 	if service == "payment" {
 		// A test environment: the sandbox acquirer stands in for a bank.
 		env["TAMKEEN_SANDBOX"] = "true"
 		env["TAMKEEN_SANDBOX_WEBHOOK_SECRET_FILE"] = t.secretFile("payment-sandbox-webhook-secret")
+	}
+	for k, v := range t.opts.Env[service] {
+		env[k] = v
 	}
 	return env
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +22,8 @@ import (
 	"github.com/tamkeen/tamkeen/tools/distributed"
 )
 
-// Subjects the smoke test counts: every registration emits one
-// citizen_registered event and one OTP SMS command (DESIGN.md §4).
-const (
-	subjectRegistered = "tamkeen.auth.citizen_registered"
-	subjectOTPSMS     = "tamkeen.notification.cmd.otp.sms"
-)
+// subjectRegistered is the event every registration emits once.
+const subjectRegistered = "tamkeen.auth.citizen_registered"
 
 // startTopology builds the binaries and starts the distributed topology on
 // fresh databases, which it drops at the end.
@@ -54,6 +51,8 @@ func startTopology(t *testing.T) *distributed.Topology {
 	prefix := "tamkeen_smoke_" + hex.EncodeToString(suffix[:]) + "_"
 	topo, err := distributed.Start(ctx, distributed.Options{
 		RepoRoot: root, WorkDir: work, BinDir: bin, PostgresURL: pgURL, DBPrefix: prefix,
+		// The step-up SMS follows the registration's within seconds.
+		Env: map[string]map[string]string{"auth": {"TAMKEEN_SMS_RESEND_COOLDOWN": "1s"}},
 	})
 	if err != nil {
 		_ = distributed.ResetDatabases(context.Background(), pgURL, prefix)
@@ -156,7 +155,7 @@ func streamCount(ctx context.Context, t *testing.T, js jetstream.JetStream, subj
 // moment (a duplicate published late would show); it returns the count.
 func waitCount(t *testing.T, js jetstream.JetStream, subject string, want uint64) uint64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventDeadline)
 	defer cancel()
 	var got uint64
 	for ctx.Err() == nil {
@@ -170,6 +169,58 @@ func waitCount(t *testing.T, js jetstream.JetStream, subject string, want uint64
 		time.Sleep(100 * time.Millisecond)
 	}
 	return got
+}
+
+const password = "zaytoun-tree-1948"
+
+func nationalIDOf(i int) string { return nationalID(fmt.Sprintf("4%07d", 1000+i)) }
+func phoneOf(i int) string      { return fmt.Sprintf("+9705991%05d", i) }
+
+// smsCode is the one-time code in an SMS text.
+func smsCode(t *testing.T, text string) string {
+	t.Helper()
+	m := regexp.MustCompile(`\b\d{6,8}\b`).FindString(text)
+	if m == "" {
+		t.Fatalf("no code in the SMS %q", text)
+	}
+	return m
+}
+
+// eventDeadline bounds how long an event may take to arrive after a
+// crash: the outbox rows the killed relay had claimed stay leased to it
+// for 30 s (libs/events RelayOptions.Lease) before the restarted relay
+// publishes them.
+const eventDeadline = 45 * time.Second
+
+// waitSMS waits until phone has received want SMS (and a moment longer,
+// so that a duplicate would show) and returns how many it has.
+func waitSMS(t *testing.T, topo *distributed.Topology, phone string, want int) int {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(eventDeadline)
+	for len(topo.SMS().Messages(phone)) < want && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Logf("SMS %d to %s arrived after %s (a lease of the killed relay)", want, phone, d.Round(100*time.Millisecond))
+	}
+	if len(topo.SMS().Messages(phone)) == want {
+		time.Sleep(time.Second)
+	}
+	return len(topo.SMS().Messages(phone))
+}
+
+// retryTooMany repeats call while it answers 429 (the SMS resend
+// cool-down), waiting as Retry-After would say, for up to 70 seconds.
+func retryTooMany(call func() (int, string)) (int, string) {
+	deadline := time.Now().Add(70 * time.Second)
+	for {
+		code, body := call()
+		if code != http.StatusTooManyRequests || time.Now().After(deadline) {
+			return code, body
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // retryUnavailable repeats call while it answers 503, as a client told
@@ -201,10 +252,12 @@ func waitGatewayReady(t *testing.T, topo *distributed.Topology) {
 }
 
 // TestDistributedSmoke runs the production topology (separate processes,
-// PostgreSQL, NATS on a free port) and exercises it through the gateway:
-// readiness, a client token, a payment, citizen registrations while the
-// auth process is killed and restarted (no event lost, none twice), and a
-// payment process crash (the payment and its idempotency key survive).
+// PostgreSQL, NATS on a free port, SMS through the HTTP provider to an
+// operator stand-in) and exercises it through the gateway: readiness, a
+// client token, a payment, citizen registrations while the auth process is
+// killed and restarted (every event in the stream and every SMS on the
+// phone exactly once), phone verification and SMS step-up to loa2, and a
+// payment process crash (the payment and its Idempotency-Key survive).
 func TestDistributedSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts seven processes: not with -short")
@@ -262,6 +315,7 @@ func TestDistributedSmoke(t *testing.T) {
 	// graceful stop) right after a registration and started again: every
 	// registration's event and OTP command reach the streams exactly once.
 	const citizens = 8
+	var firstChallenge string
 	register := func(i int) (int, string) {
 		var reg struct {
 			CitizenID         string `json:"citizen_id"`
@@ -270,11 +324,14 @@ func TestDistributedSmoke(t *testing.T) {
 			} `json:"phone_verification"`
 		}
 		code, body := a.do("POST", "/v1/citizens", "", nil, map[string]string{
-			"national_id": nationalID(fmt.Sprintf("4%07d", 1000+i)), "phone_number": fmt.Sprintf("+9705991%05d", i),
-			"password": "zaytoun-tree-1948", "given_name": "ليلى", "family_name": "Haddad",
+			"national_id": nationalIDOf(i), "phone_number": phoneOf(i),
+			"password": password, "given_name": "ليلى", "family_name": "Haddad",
 		}, &reg)
 		if code == http.StatusCreated && (reg.CitizenID == "" || reg.PhoneVerification.ChallengeID == "") {
 			t.Errorf("register %d = %s; want a citizen id and a phone challenge", i, body)
+		}
+		if i == 0 {
+			firstChallenge = reg.PhoneVerification.ChallengeID
 		}
 		return code, body
 	}
@@ -302,11 +359,45 @@ func TestDistributedSmoke(t *testing.T) {
 	if got := waitCount(t, js, subjectRegistered, citizens); got != citizens {
 		t.Errorf("%s events in the stream = %d; want %d (one per registration)", subjectRegistered, got, citizens)
 	}
-	// The production shape has no SMS provider here (the dev inbox is
-	// refused outside --dev-mode): the OTP commands wait in notification's
-	// work queue, each once.
-	if got := waitCount(t, js, subjectOTPSMS, citizens); got != citizens {
-		t.Errorf("%s commands in the stream = %d; want %d", subjectOTPSMS, got, citizens)
+	// Each registration's OTP reached the citizen's phone (the operator's
+	// stand-in) exactly once, through auth's outbox, NATS and notification.
+	for i := range citizens {
+		phone := phoneOf(i)
+		if got := waitSMS(t, topo, phone, 1); got != 1 {
+			t.Errorf("SMS to citizen %d = %d; want 1", i, got)
+		}
+	}
+
+	// Citizen 0's journey: the phone is verified with the SMS code, login
+	// gives loa1, an SMS step-up gives loa2.
+	code := smsCode(t, topo.SMS().Messages(phoneOf(0))[0].Text)
+	var verified struct {
+		PhoneVerified bool `json:"phone_verified"`
+	}
+	if code, body := a.do("POST", "/v1/auth/otp/challenges/"+firstChallenge+":verify", "", nil, map[string]string{"code": code}, &verified); code != http.StatusOK || !verified.PhoneVerified {
+		t.Fatalf("phone verification = %d %s; want 200 phone_verified", code, body)
+	}
+	var login, stepped struct {
+		AccessToken string `json:"access_token"`
+		ACR         string `json:"acr"`
+	}
+	if code, body := a.do("POST", "/v1/auth/login", "", nil, map[string]string{"national_id": nationalIDOf(0), "password": password}, &login); code != http.StatusOK || login.ACR != "loa1" {
+		t.Fatalf("login = %d %s; want 200 at loa1", code, body)
+	}
+	var ch struct {
+		ChallengeID string `json:"challenge_id"`
+	}
+	if code, body := retryTooMany(func() (int, string) {
+		return a.do("POST", "/v1/auth/otp/challenges", login.AccessToken, nil, map[string]string{"method": "sms"}, &ch)
+	}); code >= 300 || ch.ChallengeID == "" {
+		t.Fatalf("SMS step-up challenge = %d %s; want a challenge", code, body)
+	}
+	if got := waitSMS(t, topo, phoneOf(0), 2); got != 2 {
+		t.Fatalf("SMS to citizen 0 after the step-up challenge = %d; want 2", got)
+	}
+	code = smsCode(t, topo.SMS().Messages(phoneOf(0))[1].Text)
+	if code, body := a.do("POST", "/v1/auth/otp/challenges/"+ch.ChallengeID+":verify", login.AccessToken, nil, map[string]string{"code": code}, &stepped); code != http.StatusOK || stepped.ACR != "loa2" {
+		t.Errorf("SMS step-up = %d %s; want 200 at loa2", code, body)
 	}
 
 	// The payment process crashes: the gateway says 503 meanwhile; after a
