@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -315,7 +317,7 @@ func TestDistributedSmoke(t *testing.T) {
 	// graceful stop) right after a registration and started again: every
 	// registration's event and OTP command reach the streams exactly once.
 	const citizens = 8
-	var firstChallenge string
+	var firstChallenge, firstCitizen string
 	register := func(i int) (int, string) {
 		var reg struct {
 			CitizenID         string `json:"citizen_id"`
@@ -331,7 +333,7 @@ func TestDistributedSmoke(t *testing.T) {
 			t.Errorf("register %d = %s; want a citizen id and a phone challenge", i, body)
 		}
 		if i == 0 {
-			firstChallenge = reg.PhoneVerification.ChallengeID
+			firstChallenge, firstCitizen = reg.PhoneVerification.ChallengeID, reg.CitizenID
 		}
 		return code, body
 	}
@@ -398,6 +400,90 @@ func TestDistributedSmoke(t *testing.T) {
 	code = smsCode(t, topo.SMS().Messages(phoneOf(0))[1].Text)
 	if code, body := a.do("POST", "/v1/auth/otp/challenges/"+ch.ChallengeID+":verify", login.AccessToken, nil, map[string]string{"code": code}, &stepped); code != http.StatusOK || stepped.ACR != "loa2" {
 		t.Errorf("SMS step-up = %d %s; want 200 at loa2", code, body)
+	}
+
+	// The ministry proofs citizen 0 in person; the signature enabler hears
+	// of it (auth's citizen_proofed event over NATS) and issues a signing
+	// credential to the citizen at loa2, who authorises one hash and signs.
+	if code, body := a.do("POST", "/v1/citizens/"+firstCitizen+":proof", tok.AccessToken, nil,
+		map[string]string{"evidence": "civil-affairs-office-ramallah"}, nil); code != http.StatusOK {
+		t.Fatalf("proof citizen = %d %s; want 200", code, body)
+	}
+	var cred struct {
+		CredentialID string `json:"credential_id"`
+	}
+	credDeadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := a.do("POST", "/v1/signing/credentials", stepped.AccessToken, nil, map[string]string{
+			"given_name": "ليلى", "family_name": "Haddad", "national_id": nationalIDOf(0)}, &cred)
+		if code == http.StatusCreated {
+			break
+		}
+		if time.Now().After(credDeadline) {
+			t.Fatalf("create credential = %d %s; want 201 once the proofing event has arrived", code, body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	doc := []byte("رخصة بناء 2026/117")
+	sum := sha256.Sum256(doc)
+	var sad struct {
+		SAD string `json:"sad"`
+	}
+	if code, body := a.do("POST", "/v1/signing/credentials/"+cred.CredentialID+":authorize", stepped.AccessToken, nil, map[string]any{
+		"hashes": []string{base64.StdEncoding.EncodeToString(sum[:])}, "hash_algorithm": "sha256"}, &sad); code != http.StatusOK || sad.SAD == "" {
+		t.Fatalf("authorize = %d %s; want a SAD", code, body)
+	}
+	var sig struct {
+		Signature []byte `json:"signature"`
+	}
+	if code, body := a.do("POST", "/v1/signatures", stepped.AccessToken, nil, map[string]any{
+		"credential_id": cred.CredentialID, "sad": sad.SAD, "format": "cades",
+		"document": base64.StdEncoding.EncodeToString(doc)}, &sig); code >= 300 || len(sig.Signature) == 0 {
+		t.Fatalf("sign = %d %s; want a CAdES signature", code, body)
+	}
+
+	// A ministry sends an SMS from its own template through the operator.
+	var tpl struct {
+		ID string `json:"id"`
+	}
+	if code, body := a.do("POST", "/v1/templates", tok.AccessToken, nil, map[string]string{
+		"name": "reminder", "channel": "sms", "language": "ar", "body": "تذكير: موعدك في ((date))."}, &tpl); code >= 300 || tpl.ID == "" {
+		t.Fatalf("create template = %d %s", code, body)
+	}
+	const reminded = "+970599200001"
+	if code, body := a.do("POST", "/v1/notifications/sms", tok.AccessToken, nil, map[string]any{
+		"phone_number": reminded, "template_id": tpl.ID, "personalisation": map[string]string{"date": "2026-12-01"}}, nil); code != http.StatusCreated {
+		t.Fatalf("send SMS = %d %s; want 201", code, body)
+	}
+	if got := waitSMS(t, topo, reminded, 1); got != 1 {
+		t.Errorf("SMS from the ministry's template = %d; want 1", got)
+	}
+
+	// The ministry publishes an e-service description; the public reads it.
+	for _, role := range []string{"author", "editor", "publisher"} {
+		if code, body := a.do("POST", "/v1/content/ministries/moh/roles", tok.AccessToken, nil,
+			map[string]string{"subject": distributed.DemoClientID, "role": role}, nil); code != http.StatusOK {
+			t.Fatalf("grant %s = %d %s", role, code, body)
+		}
+	}
+	var item struct {
+		ID string `json:"id"`
+	}
+	if code, body := a.do("POST", "/v1/content/items", tok.AccessToken, nil, map[string]any{
+		"type": "news", "ministry": "moh", "tags": []string{"vaccination"},
+		"translations": map[string]any{
+			"ar": map[string]any{"slug": "حملة-تطعيم", "title": "حملة التطعيم الشتوية", "summary": "تبدأ الحملة في كانون الأول.", "body": "تفاصيل **الحملة**."},
+			"en": map[string]any{"slug": "winter-vaccination", "title": "Winter vaccination campaign", "summary": "Starts in December.", "body": "The **campaign** details."},
+		}}, &item); code != http.StatusCreated || item.ID == "" {
+		t.Fatalf("create content item = %d %s", code, body)
+	}
+	for _, step := range []string{":submit", ":approve", ":publish"} {
+		if code, body := a.do("POST", "/v1/content/items/"+item.ID+step, tok.AccessToken, nil, map[string]string{}, nil); code != http.StatusOK {
+			t.Fatalf("content %s = %d %s", step, code, body)
+		}
+	}
+	if code, body := a.do("GET", "/v1/public/content/winter-vaccination?lang=en", "", nil, nil, nil); code != http.StatusOK {
+		t.Errorf("public read of the published item = %d %s; want 200", code, body)
 	}
 
 	// The payment process crashes: the gateway says 503 meanwhile; after a
