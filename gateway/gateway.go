@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -114,6 +115,10 @@ type Config struct {
 	// MaxConcurrent is how many API calls one replica serves at once;
 	// more are shed with 503 before they reach a service. 0: no limit.
 	MaxConcurrent int `flag:"max-concurrent" usage:"API calls served at once before shedding with 503 (0: no limit)"`
+	// SandboxURL is where the payment process serves the sandbox
+	// acquirer's checkout pages (its ops address) in test environments; the
+	// gateway proxies /sandbox/ there. Empty in production.
+	SandboxURL string `flag:"sandbox-url" usage:"payment sandbox pages to proxy at /sandbox/ (test environments only), e.g. http://payment:9464"`
 	// Audit writes every API call to the hash-chained audit log before
 	// its response is released; needs Deps.DB.
 	Audit bool `flag:"audit" usage:"record every API call in the hash-chained, time-stamped audit log (needs the gateway database)"`
@@ -422,6 +427,16 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	}
 	if err := g.registerRaw(bk); err != nil {
 		return nil, err
+	}
+	if cfg.SandboxURL != "" {
+		target, err := url.Parse(cfg.SandboxURL)
+		if err != nil || target.Host == "" || (target.Scheme != "http" && target.Scheme != "https") {
+			return nil, fmt.Errorf("%w: sandbox-url %q is not an http(s) URL", ErrConfig, cfg.SandboxURL)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		for _, pattern := range []string{"GET /sandbox", "GET /sandbox/{path=**}", "POST /sandbox/{path=**}"} {
+			g.Handle(pattern, proxy)
+		}
 	}
 	if err := g.registerOps(); err != nil {
 		return nil, err

@@ -85,6 +85,12 @@ type Service interface {
 	Run(ctx context.Context) error
 }
 
+// PageServer is a Service that serves HTTP pages of its own (a path prefix
+// such as "/sandbox/" and its handler; a nil handler serves nothing).
+type PageServer interface {
+	Pages() (prefix string, h http.Handler)
+}
+
 // Spec describes an enabler to host. C is its own Config type; its flags
 // and variables sit beside the Common ones.
 type Spec[C any] struct {
@@ -212,6 +218,14 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 	g.Go(func() error { return ignoreCanceled(svc.Run(gctx)) })
 	if c.MetricsAddr != "" {
 		mux := OpsMux(registry, func(context.Context) error { return natsReady(nc) })
+		// A service with pages of its own (the payment sandbox's checkout,
+		// in test environments) serves them beside the ops endpoints; the
+		// gateway proxies the public path to them.
+		if pages, ok := svc.(PageServer); ok {
+			if prefix, h := pages.Pages(); h != nil {
+				mux.Handle(prefix, h)
+			}
+		}
 		g.Go(func() error { return ServeHTTP(gctx, c.MetricsAddr, mux, c.ShutdownTimeout) })
 	}
 	err = g.Wait()

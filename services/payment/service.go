@@ -248,6 +248,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Sandbox returns the sandbox acquirer, or nil when it is off.
 func (s *Service) Sandbox() *sandbox.Acquirer { return s.sandbox }
 
+// Pages serves the sandbox acquirer's pages under /sandbox/ beside the
+// process's ops endpoints (libs/host), for test environments where the
+// gateway proxies /sandbox/ to them; nothing when the sandbox is off.
+func (s *Service) Pages() (string, http.Handler) { return "/sandbox/", s.HTTPHandler() }
+
 // HTTPHandler serves the sandbox's checkout pages and settlement reports
 // under /sandbox/ (mount it on the gateway in dev: `GET /sandbox/{path=**}`
 // and `POST /sandbox/{path=**}`); nil when the sandbox is off. A real

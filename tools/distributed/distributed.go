@@ -247,7 +247,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, err
 	}
 
-	addrs := map[string]string{}
+	addrs, opsAddrs := map[string]string{}, map[string]string{}
 	for _, s := range Services() {
 		grpcAddr, err := freeAddr()
 		if err != nil {
@@ -257,7 +257,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		if err != nil {
 			return nil, err
 		}
-		addrs[s] = grpcAddr
+		addrs[s], opsAddrs[s] = grpcAddr, metricsAddr
 		env := t.serviceEnv(s, grpcAddr, metricsAddr)
 		p := &process{name: s, bin: filepath.Join(opts.BinDir, s), env: env, readyURL: "http://" + metricsAddr + "/readyz"}
 		t.add(p)
@@ -266,6 +266,9 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		"TAMKEEN_HTTP_ADDR": httpAddr,
 		"TAMKEEN_ISSUER":    t.url,
 		"TAMKEEN_NATS_URL":  t.nats.ClientURL(),
+		// A test environment: the payment process serves the sandbox
+		// acquirer's checkout beside its ops endpoints.
+		"TAMKEEN_SANDBOX_URL": "http://" + opsAddrs["payment"],
 	}
 	for _, s := range Services() {
 		gwEnv["TAMKEEN_"+strings.ToUpper(s)+"_ADDR"] = addrs[s]

@@ -306,11 +306,35 @@ func TestDistributedSmoke(t *testing.T) {
 	}
 	key := map[string]string{"Idempotency-Key": "smoke-payment-1"}
 	var created struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
+		ID      string `json:"id"`
+		State   string `json:"state"`
+		NextURL string `json:"next_url"`
 	}
 	if code, body := a.do("POST", "/v1/payments", tok.AccessToken, key, payment, &created); code != http.StatusCreated || created.ID == "" {
 		t.Fatalf("create payment = %d %s; want 201 with an id", code, body)
+	}
+	// The citizen pays on the sandbox acquirer's checkout (served by the
+	// payment process, proxied by the gateway); its signed webhook comes
+	// back through the gateway and the payment succeeds.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	paid, err := noRedirect.PostForm(created.NextURL, url.Values{"card_number": {"4242424242424242"}, "expiry": {"12/30"}, "cvc": {"123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid.Body.Close()
+	if paid.StatusCode != http.StatusSeeOther {
+		t.Fatalf("checkout POST %s = %d; want 303 to the return URL", created.NextURL, paid.StatusCode)
+	}
+	var state string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && state != "succeeded"; time.Sleep(100 * time.Millisecond) {
+		var got struct {
+			State string `json:"state"`
+		}
+		a.do("GET", "/v1/payments/"+created.ID, tok.AccessToken, nil, nil, &got)
+		state = got.State
+	}
+	if state != "succeeded" {
+		t.Fatalf("payment state after checkout = %q; want succeeded", state)
 	}
 
 	// Citizens register while the auth process is killed (SIGKILL, no

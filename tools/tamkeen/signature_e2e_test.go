@@ -66,7 +66,9 @@ func TestSignatureThroughGateway(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatal("openssl is needed (deploy/local/ensure-services.sh installs it)")
 	}
-	clock := &fakeClock{t: time.Now().UTC()}
+	// The clock starts in the past: openssl checks the certificate against
+	// the real time, and the journey moves the clock a minute forward.
+	clock := &fakeClock{t: time.Now().UTC().Add(-10 * time.Minute)}
 	base, _ := startDevWithClock(t, clock, nil)
 	token := citizenAtLoa2(t, base, clock, "40111222", "+970599111222", "olive-oil-press-77")
 	call := func(method, path string, body any) apiCall {
