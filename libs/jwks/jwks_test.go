@@ -570,3 +570,20 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+func TestServiceConfig(t *testing.T) {
+	c := ServiceConfig{Issuer: "https://api.tamkeen.ps/", Audience: "tamkeen"}
+	if got, want := c.KeySetURL(), "https://api.tamkeen.ps/.well-known/jwks.json"; got != want {
+		t.Errorf("KeySetURL() = %q; want %q", got, want)
+	}
+	c.JWKSURL = "http://gateway.internal/.well-known/jwks.json"
+	if got := c.KeySetURL(); got != c.JWKSURL {
+		t.Errorf("KeySetURL() with jwks-url = %q; want %q", got, c.JWKSURL)
+	}
+	if _, err := c.NewVerifier(nil); err != nil {
+		t.Errorf("NewVerifier = %v", err)
+	}
+	if _, err := (ServiceConfig{Issuer: "https://api.tamkeen.ps"}).NewVerifier(nil); err == nil {
+		t.Error("NewVerifier without an audience = nil error; want one")
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,9 +33,7 @@ type Config struct {
 
 	// Issuer, JWKSURL and Audience verify the callers' access tokens
 	// (defence in depth behind the gateway).
-	Issuer   string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"access token issuer: the gateway's public base URL"`
-	JWKSURL  string `flag:"jwks-url" usage:"the issuer's JWKS (default: <issuer>/.well-known/jwks.json)"`
-	Audience string `flag:"audience" default:"tamkeen" usage:"audience access tokens must be issued for"`
+	jwks.ServiceConfig
 
 	// SchedulerInterval is how often the scheduler looks for due
 	// publications and expiries; SchedulerLease is how long one replica
@@ -80,13 +77,6 @@ func (c Config) Validate() error {
 		p.Add("content-public-cache-ttl", "must be between 0 and 1m")
 	}
 	return p.Err()
-}
-
-func (c Config) jwksURL() string {
-	if c.JWKSURL != "" {
-		return c.JWKSURL
-	}
-	return strings.TrimRight(c.Issuer, "/") + "/.well-known/jwks.json"
 }
 
 // Deps are what the service needs from the process that hosts it.
@@ -165,9 +155,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s.replica = replica
 	if s.verifier == nil {
-		v, err := jwks.New(jwks.Options{
-			JWKSURL: cfg.jwksURL(), Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Type: "at+jwt", Now: now,
-		})
+		v, err := cfg.NewVerifier(now)
 		if err != nil {
 			return nil, fmt.Errorf("content: %w", err)
 		}

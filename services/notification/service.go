@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -47,9 +46,7 @@ type Config struct {
 	// Issuer, JWKSURL and Audience verify the callers' client tokens
 	// (defence in depth behind the gateway); the token's client_id scopes
 	// every notification and template.
-	Issuer   string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"access token issuer: the gateway's public base URL"`
-	JWKSURL  string `flag:"jwks-url" usage:"the issuer's JWKS (default: <issuer>/.well-known/jwks.json)"`
-	Audience string `flag:"audience" default:"tamkeen" usage:"audience access tokens must be issued for"`
+	jwks.ServiceConfig
 
 	// MaxSMSSegments refuses an SMS longer than this many parts.
 	MaxSMSSegments int `flag:"max-sms-segments" default:"10" usage:"longest SMS accepted, in segments (1..255)"`
@@ -151,14 +148,6 @@ func (c Config) emailProvider() string {
 	return ProviderNone
 }
 
-// jwksURL is the configured JWKS URL or the issuer's default.
-func (c Config) jwksURL() string {
-	if c.JWKSURL != "" {
-		return c.JWKSURL
-	}
-	return strings.TrimRight(c.Issuer, "/") + "/.well-known/jwks.json"
-}
-
 // retrySchedule is the redelivery schedule of the normal and bulk lanes.
 func (c Config) retrySchedule() []time.Duration {
 	var out []time.Duration
@@ -172,7 +161,7 @@ func (c Config) retrySchedule() []time.Duration {
 // config.Load leaves it when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		StreamReplicas: 1, SMSProvider: ProviderNone, Issuer: "http://127.0.0.1:8080", Audience: "tamkeen",
+		StreamReplicas: 1, SMSProvider: ProviderNone, ServiceConfig: jwks.ServiceConfig{Issuer: "http://127.0.0.1:8080", Audience: "tamkeen"},
 		MaxSMSSegments: 10, MaxAttempts: 5, RetryBase: time.Second,
 		RecipientHourlyLimit: 10, ClientMinuteLimit: 600, ClientDailyLimit: 250000,
 		HomeCountryCodes: []string{"970", "972"},
@@ -306,9 +295,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.email = NewSMTPProvider(cfg.SMTP, deps.SMTPTLSConfig)
 	}
 	if s.verifier == nil {
-		v, err := jwks.New(jwks.Options{
-			JWKSURL: cfg.jwksURL(), Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Type: "at+jwt", Now: now,
-		})
+		v, err := cfg.NewVerifier(now)
 		if err != nil {
 			return nil, fmt.Errorf("notification: %w", err)
 		}

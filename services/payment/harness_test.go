@@ -70,7 +70,7 @@ type harness struct {
 
 func testConfig() Config {
 	return Config{
-		StreamReplicas: 1, Issuer: testIssuer, Audience: "tamkeen", PublicURL: testPublicURL,
+		StreamReplicas: 1, ServiceConfig: jwks.ServiceConfig{Issuer: testIssuer, Audience: "tamkeen"}, PublicURL: testPublicURL,
 		Sandbox: true, SandboxWebhookSecret: testSecret, DefaultProvider: "sandbox",
 		WebhookTolerance: 5 * time.Minute, PaymentTTL: 30 * time.Minute, IdempotencyTTL: 24 * time.Hour,
 		SweepInterval: time.Second, StatusCheckAfter: time.Minute,

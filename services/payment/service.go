@@ -39,9 +39,7 @@ type Config struct {
 
 	// Issuer, JWKSURL and Audience verify the callers' access tokens
 	// (defence in depth behind the gateway).
-	Issuer   string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"access token issuer: the gateway's public base URL"`
-	JWKSURL  string `flag:"jwks-url" usage:"the issuer's JWKS (default: <issuer>/.well-known/jwks.json)"`
-	Audience string `flag:"audience" default:"tamkeen" usage:"audience access tokens must be issued for"`
+	jwks.ServiceConfig
 
 	// PublicURL is the base URL citizens reach the hosted checkout at (the
 	// gateway's public URL); next_url starts with it.
@@ -118,13 +116,6 @@ func (c Config) publicURL() string {
 		return strings.TrimRight(c.PublicURL, "/")
 	}
 	return strings.TrimRight(c.Issuer, "/")
-}
-
-func (c Config) jwksURL() string {
-	if c.JWKSURL != "" {
-		return c.JWKSURL
-	}
-	return strings.TrimRight(c.Issuer, "/") + "/.well-known/jwks.json"
 }
 
 // sandboxSecret is the configured secret or, in dev mode, one derived from
@@ -234,9 +225,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.providers[p.Name()] = p
 	}
 	if s.verifier == nil {
-		v, err := jwks.New(jwks.Options{
-			JWKSURL: cfg.jwksURL(), Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Type: "at+jwt", Now: now,
-		})
+		v, err := cfg.NewVerifier(now)
 		if err != nil {
 			return nil, fmt.Errorf("payment: %w", err)
 		}

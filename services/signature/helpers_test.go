@@ -27,6 +27,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/grpcserver"
+	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -140,8 +141,8 @@ func testKEK(t testing.TB) string {
 // testConfig is a valid configuration for the issuer.
 func testConfig(t testing.TB, is *issuer) Config {
 	return Config{
-		StreamReplicas: 1, KeyEncryptionKey: testKEK(t), Issuer: is.srv.URL, JWKSURL: is.srv.URL + "/jwks.json",
-		Audience: "tamkeen", PublicURL: "http://pki.tamkeen.test", Organization: "Tamkeen Test", Country: "PS",
+		StreamReplicas: 1, KeyEncryptionKey: testKEK(t),
+		ServiceConfig: jwks.ServiceConfig{Issuer: is.srv.URL, JWKSURL: is.srv.URL + "/jwks.json", Audience: "tamkeen"}, PublicURL: "http://pki.tamkeen.test", Organization: "Tamkeen Test", Country: "PS",
 		CertificatePolicies: "2.999.1.1", TSAPolicy: "2.999.1.2", TSAAccuracy: time.Second,
 		CredentialValidity: 2 * 365 * 24 * time.Hour, SADTTL: 5 * time.Minute, StepUpMaxAge: 300 * time.Second,
 		AllowSelfProofed: true, CRLRefresh: time.Hour, CRLValidity: 24 * time.Hour,

@@ -42,13 +42,9 @@ type Config struct {
 	// credentials' private keys at rest (AES-256-GCM) and keys the HMAC of
 	// SAD secrets.
 	KeyEncryptionKey string `flag:"key-encryption-key" secret:"true" required:"true" usage:"base64 of 32 random bytes that seal private keys at rest (openssl rand -base64 32)"`
-	// Issuer is the iss of the access tokens the service accepts.
-	Issuer string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"token issuer: the gateway's public base URL"`
-	// JWKSURL is where the issuer's keys are; empty means
-	// <issuer>/.well-known/jwks.json.
-	JWKSURL string `flag:"jwks-url" usage:"JWKS URL of the token issuer (default <issuer>/.well-known/jwks.json)"`
-	// Audience is the aud the tokens must carry.
-	Audience string `flag:"audience" default:"tamkeen" usage:"token audience"`
+	// ServiceConfig (--issuer, --jwks-url, --audience) verifies the
+	// callers' access tokens.
+	jwks.ServiceConfig
 	// PublicURL is the base of the PKI URLs written into certificates
 	// (AIA caIssuers and OCSP, CRL distribution point); empty means Issuer.
 	PublicURL string `flag:"pki-public-url" usage:"base URL of /v1/signing/ca, /crl and /ocsp in certificates (default the issuer)"`
@@ -229,11 +225,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	tokens := deps.Tokens
 	if tokens == nil {
-		jwksURL := cfg.JWKSURL
-		if jwksURL == "" {
-			jwksURL = strings.TrimRight(cfg.Issuer, "/") + "/.well-known/jwks.json"
-		}
-		v, err := jwks.New(jwks.Options{JWKSURL: jwksURL, Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Now: now, Type: "at+jwt"})
+		v, err := cfg.NewVerifier(now)
 		if err != nil {
 			return nil, fmt.Errorf("signature: %w", err)
 		}
