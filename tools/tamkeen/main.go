@@ -24,7 +24,8 @@ Usage:
   tamkeen migrate [flags]   apply (or --status: show) a service's migrations
   tamkeen pki init [flags]  create the signature enabler's CA, TSA and OCSP certificates
   tamkeen ledger check [flags]  prove the payment ledger's invariants
-  tamkeen clients …         create, list, rotate-secret, disable ministry apps
+  tamkeen clients …         create, list, rotate-secret, disable ministry apps;
+                            grant, revoke, show their access rights
   tamkeen keys rotate       add a new token signing key
   tamkeen rights grant|revoke|show  clients' access rights at the gateway
   tamkeen audit verify|export       check or export the gateway's audit log
