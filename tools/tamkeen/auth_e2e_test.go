@@ -34,7 +34,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// startDevWithClock runs runDevClock in this process and returns its URL.
+// startDevWithClock runs `tamkeen dev` (runDevWith) in this process on the
+// test's clock and returns its URL.
 func startDevWithClock(t *testing.T, clock *fakeClock, env map[string]string) (string, *syncBuffer) {
 	t.Helper()
 	return startDevIn(t, t.TempDir(), clock, env)

@@ -72,13 +72,7 @@ const devShutdownTimeout = 5 * time.Second
 // production, each with its own log name), the gateway on --http-addr. The
 // data survives a restart.
 func runDev(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	return runDevClock(ctx, nil, args, lookupEnv, stdout, stderr)
-}
-
-// runDevClock is runDev with the clock the services and the gateway use
-// (nil: time.Now), so that end-to-end tests can move time forward.
-func runDevClock(ctx context.Context, now func() time.Time, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	return runDevWith(ctx, devHooks{now: now}, args, lookupEnv, stdout, stderr)
+	return runDevWith(ctx, devHooks{}, args, lookupEnv, stdout, stderr)
 }
 
 // devHooks are what end-to-end tests change in `tamkeen dev`.
@@ -89,7 +83,8 @@ type devHooks struct {
 	spans sdktrace.SpanExporter
 }
 
-// runDevWith is runDev with hooks.
+// runDevWith is runDev with the hooks end-to-end tests set: a clock they
+// move forward, a span exporter they read.
 func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	now := hooks.now
 	var cfg devConfig
