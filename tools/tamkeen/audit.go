@@ -27,7 +27,7 @@ e.g. from GET /v1/signing/ca.
 
 // auditConfig is the command line of `tamkeen audit`.
 type auditConfig struct {
-	DB     gatewayDBConfig
+	DB     serviceDB
 	From   string `flag:"from" usage:"start of the period (RFC 3339 or YYYY-MM-DD)"`
 	To     string `flag:"to" usage:"end of the period (RFC 3339 or YYYY-MM-DD)"`
 	CAFile string `flag:"ca-file" usage:"PEM CA chain the TSA certificate must chain to"`

@@ -13,38 +13,13 @@ import (
 	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/libs/config"
-	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/auth"
 )
 
-// authDBConfig says which auth database an admin command works on: a
-// production PostgreSQL (--db-dsn, with the auth service's own TAMKEEN_…
-// settings, such as TAMKEEN_KEY_ENCRYPTION_KEY, in the environment), or the
-// SQLite database and key-encryption key of a `tamkeen dev` data dir.
-type authDBConfig struct {
-	DataDir  string `flag:"data-dir" usage:"a tamkeen dev data dir (uses its auth.db and key-encryption-key); instead of --db-dsn"`
-	DBEngine string `flag:"db-engine" default:"postgres" usage:"postgres or sqlite (with --db-dsn)"`
-	DBDSN    string `flag:"db-dsn" secret:"true" usage:"the auth service's database URL or SQLite file"`
-}
-
-// Validate reports what is wrong with the settings.
-func (c authDBConfig) Validate() error {
-	var p config.Problems
-	if (c.DataDir == "") == (c.DBDSN == "") {
-		p.Add("", "give either --data-dir or --db-dsn")
-	}
-	if c.DBEngine != string(store.Postgres) && c.DBEngine != string(store.SQLite) {
-		p.Addf("db-engine", "%q is not postgres or sqlite", c.DBEngine)
-	}
-	return p.Err()
-}
-
 // openAuthAdmin opens the auth database c names, applies its migrations and
 // returns the auth service for administration (it runs no background work).
-func openAuthAdmin(ctx context.Context, c authDBConfig, lookupEnv func(string) (string, bool)) (*auth.Service, func(), error) {
-	engine, dsn := store.Engine(c.DBEngine), c.DBDSN
+func openAuthAdmin(ctx context.Context, c serviceDB, lookupEnv func(string) (string, bool)) (*auth.Service, func(), error) {
 	if c.DataDir != "" {
-		engine, dsn = store.SQLite, filepath.Join(c.DataDir, auth.Name+".db")
 		kek, err := keptSecret(filepath.Join(c.DataDir, "key-encryption-key"), 32, base64.StdEncoding)
 		if err != nil {
 			return nil, nil, err
@@ -55,18 +30,15 @@ func openAuthAdmin(ctx context.Context, c authDBConfig, lookupEnv func(string) (
 	if err := config.Load(&cfg, nil, nil, lookupEnv); err != nil {
 		return nil, nil, err
 	}
-	db, err := store.Open(ctx, store.Options{Engine: engine, DSN: dsn})
+	sets, err := auth.Migrations()
 	if err != nil {
 		return nil, nil, err
 	}
-	sets, err := auth.Migrations()
-	if err == nil {
-		err = db.Migrate(ctx, sets...)
+	db, err := c.open(ctx, auth.Name, sets...)
+	if err != nil {
+		return nil, nil, err
 	}
-	var svc *auth.Service
-	if err == nil {
-		svc, err = auth.NewAdmin(cfg, auth.Deps{DB: db})
-	}
+	svc, err := auth.NewAdmin(cfg, auth.Deps{DB: db})
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -85,7 +57,7 @@ Scopes: ` + "%s\n"
 
 // clientsConfig is the command line of `tamkeen clients`.
 type clientsConfig struct {
-	DB       authDBConfig
+	DB       serviceDB
 	ID       string   `flag:"id" usage:"the client id (OAuth 2.0 client_id)"`
 	Name     string   `flag:"name" usage:"the application's name, shown to operators"`
 	Ministry string   `flag:"ministry" usage:"the ministry the application belongs to (charge-back)"`
@@ -164,7 +136,7 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 
 // keysConfig is the command line of `tamkeen keys`.
 type keysConfig struct {
-	DB authDBConfig
+	DB serviceDB
 }
 
 // runKeys manages the auth enabler's token signing keys.

@@ -49,7 +49,7 @@ func TestClientsCommands(t *testing.T) {
 
 	authenticate := func(secret string) error {
 		t.Helper()
-		svc, closeDB, err := openAuthAdmin(context.Background(), authDBConfig{DataDir: dir, DBEngine: "postgres"}, func(string) (string, bool) { return "", false })
+		svc, closeDB, err := openAuthAdmin(context.Background(), serviceDB{DataDir: dir, DBEngine: "postgres"}, func(string) (string, bool) { return "", false })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,9 +22,7 @@ type ledgerConfig struct {
 // Validate reports what is wrong with the settings.
 func (c ledgerConfig) Validate() error {
 	var p config.Problems
-	if c.DBEngine != string(store.Postgres) && c.DBEngine != string(store.SQLite) {
-		p.Addf("db-engine", "%q is not postgres or sqlite", c.DBEngine)
-	}
+	checkEngine(&p, c.DBEngine)
 	return p.Err()
 }
 

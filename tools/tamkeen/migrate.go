@@ -27,9 +27,7 @@ func (c migrateConfig) Validate() error {
 			p.Add("service", err.Error())
 		}
 	}
-	if c.DBEngine != string(store.Postgres) && c.DBEngine != string(store.SQLite) {
-		p.Addf("db-engine", "%q is not postgres or sqlite", c.DBEngine)
-	}
+	checkEngine(&p, c.DBEngine)
 	return p.Err()
 }
 

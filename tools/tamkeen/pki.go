@@ -29,9 +29,7 @@ type pkiInitConfig struct {
 // Validate reports what is wrong with the settings.
 func (c pkiInitConfig) Validate() error {
 	var p config.Problems
-	if c.DBEngine != string(store.Postgres) && c.DBEngine != string(store.SQLite) {
-		p.Addf("db-engine", "%q is not postgres or sqlite", c.DBEngine)
-	}
+	checkEngine(&p, c.DBEngine)
 	switch c.RootKeyStore {
 	case signature.KeyStoreKEK, signature.KeyStorePKCS11:
 	case signature.KeyStoreFile:

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -14,50 +13,14 @@ import (
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
-// gatewayDBConfig says which gateway database (access rights, audit log,
-// usage) a command works on: a production PostgreSQL (--db-dsn) or the
-// gateway.db of a `tamkeen dev` data dir.
-type gatewayDBConfig struct {
-	DataDir  string `flag:"data-dir" usage:"a tamkeen dev data dir (uses its gateway.db); instead of --db-dsn"`
-	DBEngine string `flag:"db-engine" default:"postgres" usage:"postgres or sqlite (with --db-dsn)"`
-	DBDSN    string `flag:"db-dsn" secret:"true" usage:"the gateway's database URL or SQLite file"`
-}
-
-// Validate reports what is wrong with the settings.
-func (c gatewayDBConfig) Validate() error {
-	var p config.Problems
-	if (c.DataDir == "") == (c.DBDSN == "") {
-		p.Add("", "give either --data-dir or --db-dsn")
-	}
-	if c.DBEngine != string(store.Postgres) && c.DBEngine != string(store.SQLite) {
-		p.Addf("db-engine", "%q is not postgres or sqlite", c.DBEngine)
-	}
-	return p.Err()
-}
-
-// gatewayDBFile is the gateway's database in a dev data dir.
-func gatewayDBFile(dataDir string) string { return filepath.Join(dataDir, gateway.Component+".db") }
-
-// openGatewayDB opens the database c names and applies the gateway's
-// migrations.
-func openGatewayDB(ctx context.Context, c gatewayDBConfig) (*store.DB, error) {
-	engine, dsn := store.Engine(c.DBEngine), c.DBDSN
-	if c.DataDir != "" {
-		engine, dsn = store.SQLite, gatewayDBFile(c.DataDir)
-	}
-	db, err := store.Open(ctx, store.Options{Engine: engine, DSN: dsn})
+// openGatewayDB opens the gateway's database (access rights, audit log,
+// usage) that c names and applies the gateway's migrations.
+func openGatewayDB(ctx context.Context, c serviceDB) (*store.DB, error) {
+	set, err := gateway.Migrations()
 	if err != nil {
 		return nil, err
 	}
-	set, err := gateway.Migrations()
-	if err == nil {
-		err = db.Migrate(ctx, set)
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("gateway database: %w", err)
-	}
-	return db, nil
+	return c.open(ctx, gateway.Component, set)
 }
 
 const rightsUsage = `Usage:
@@ -73,7 +36,7 @@ dir) or --db-dsn URL [--db-engine].
 
 // rightsConfig is the command line of the rights subcommands.
 type rightsConfig struct {
-	DB          gatewayDBConfig
+	DB          serviceDB
 	ID          string   `flag:"id" usage:"the client id (OAuth 2.0 client_id)"`
 	Right       string   `flag:"right" usage:"service/operation, service/* or *"`
 	Templates   []string `flag:"templates" usage:"narrow the right to these notification template ids"`

@@ -25,7 +25,7 @@ ministry. The database is --data-dir DIR or --db-dsn URL [--db-engine].
 
 // usageConfig is the command line of `tamkeen usage report`.
 type usageConfig struct {
-	DB     gatewayDBConfig
+	DB     serviceDB
 	Month  string `flag:"month" required:"true" usage:"the month, YYYY-MM (or a day, YYYY-MM-DD)"`
 	Client string `flag:"client" usage:"only this client"`
 	CSV    string `flag:"csv" usage:"CSV output file (default usage-<month>.csv; - for none)"`
