@@ -22,6 +22,13 @@ type Claims struct {
 	AZP string `json:"azp,omitempty"`
 	// ClientID names the OAuth client for client-credentials tokens.
 	ClientID string `json:"client_id,omitempty"`
+	// Ministry is the ministry a client-credentials token's client belongs
+	// to (the client's registered ministry, never from a request): the
+	// tenant whose resources the client may manage.
+	Ministry string `json:"ministry,omitempty"`
+	// SessionID ("sid", OpenID Connect) names the login session a citizen's
+	// token belongs to, so that ending the session ends its tokens.
+	SessionID string `json:"sid,omitempty"`
 }
 
 // Scopes splits Scope into its items.

@@ -30,7 +30,7 @@ func BenchmarkTokenIssue(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := e.svc.issueClientToken(ctx, "moh-portal", []string{ScopeContentRead}); err != nil {
+		if _, err := e.svc.issueClientToken(ctx, Client{ID: "moh-portal", Ministry: "moh"}, []string{ScopeContentRead}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,7 +39,7 @@ func BenchmarkTokenIssue(b *testing.B) {
 func BenchmarkTokenVerify(b *testing.B) {
 	e := sqliteEnv(b, nil)
 	ctx := context.Background()
-	pair, err := e.svc.issueClientToken(ctx, "moh-portal", []string{ScopeContentRead})
+	pair, err := e.svc.issueClientToken(ctx, Client{ID: "moh-portal", Ministry: "moh"}, []string{ScopeContentRead})
 	must(b, err)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -251,5 +251,5 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenPair, 
 		slices.Sort(asked)
 		scopes = slices.Compact(asked)
 	}
-	return s.issueClientToken(ctx, c.ID, scopes)
+	return s.issueClientToken(ctx, c, scopes)
 }

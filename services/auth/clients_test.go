@@ -6,9 +6,11 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
@@ -120,7 +122,7 @@ func TestEnsureClientRejectsBadSpecs(t *testing.T) {
 func TestIssueToken(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	ctx := context.Background()
-	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Secret: "s3cret-s3cret-s3cret",
+	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Ministry: "moh", Secret: "s3cret-s3cret-s3cret",
 		Scopes: []string{ScopeNotificationsSend, ScopeCitizensRead}}), "EnsureClient")
 
 	resp, err := e.srv.IssueToken(ctx, &authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal",
@@ -134,6 +136,10 @@ func TestIssueToken(t *testing.T) {
 	p := e.principal(t, resp.GetAccessToken())
 	if !p.IsClient() || p.Subject != "moh-portal" || p.ClientID != "moh-portal" || p.ACR != "" || !slices.Equal(p.Scopes, []string{ScopeNotificationsSend}) {
 		t.Errorf("client token principal = %+v", p)
+	}
+	var claims jwks.Claims
+	if _, _, err := jwt.NewParser().ParseUnverified(resp.GetAccessToken(), &claims); err != nil || claims.Ministry != "moh" {
+		t.Errorf("client token ministry claim = %q (%v); want the client's registered ministry moh", claims.Ministry, err)
 	}
 	all, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret"})
 	if err != nil || all.Scope != ScopeCitizensRead+" "+ScopeNotificationsSend {

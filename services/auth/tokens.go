@@ -112,16 +112,18 @@ func (s *Service) baseClaims(sub string, now time.Time) (*jwks.Claims, error) {
 }
 
 // issueClientToken issues a ministry client's access token.
-func (s *Service) issueClientToken(ctx context.Context, clientID string, scopes []string) (TokenPair, error) {
+// The token carries the client's registered ministry (the tenant it acts for).
+func (s *Service) issueClientToken(ctx context.Context, client Client, scopes []string) (TokenPair, error) {
 	key, err := s.ring.signer(ctx)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	c, err := s.baseClaims(clientID, s.now())
+	c, err := s.baseClaims(client.ID, s.now())
 	if err != nil {
 		return TokenPair{}, err
 	}
-	c.ClientID = clientID
+	c.ClientID = client.ID
+	c.Ministry = client.Ministry
 	c.Scope = strings.Join(scopes, " ")
 	at, err := sign(key, c)
 	if err != nil {
