@@ -61,8 +61,25 @@ const (
 	DefaultHTTPAddr          = "127.0.0.1:8080"
 	DefaultMaxBodyBytes      = 32 << 20
 	DefaultReadHeaderTimeout = 10 * time.Second
-	DefaultShutdownTimeout   = 15 * time.Second
-	DefaultReadyTimeout      = 2 * time.Second
+	// DefaultReadTimeout bounds reading a whole request, body included,
+	// so that a client trickling its body (one byte every 2 s) is cut.
+	DefaultReadTimeout = 20 * time.Second
+	// DefaultWriteTimeout bounds the time from the end of the request
+	// headers to the end of the response; it must exceed the slowest
+	// ordinary backend call.
+	DefaultWriteTimeout = 60 * time.Second
+	// DefaultIdleTimeout closes keep-alive connections idle this long.
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultSlowReadTimeout and DefaultSlowWriteTimeout replace the two
+	// above on the routes that carry whole documents or bulk uploads
+	// (slowMethods: signing, verification, bulk SMS jobs).
+	DefaultSlowReadTimeout  = 2 * time.Minute
+	DefaultSlowWriteTimeout = 2 * time.Minute
+	// DefaultOpsAddr is where /metrics, /healthz, /readyz and pprof are
+	// served: loopback, never the public API port.
+	DefaultOpsAddr         = "127.0.0.1:8081"
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultReadyTimeout    = 2 * time.Second
 	// DefaultRawBodyBytes bounds the raw bodies of /tsa, OCSP, webhooks,
 	// receipts and the token form, which are all small.
 	DefaultRawBodyBytes = 1 << 20
@@ -82,6 +99,21 @@ type Config struct {
 	RawBodyBytes int64 `flag:"raw-body-bytes" default:"1048576" usage:"largest raw (TSA, OCSP, webhook, token form) body in bytes"`
 	// ReadHeaderTimeout bounds how long a client may take to send headers.
 	ReadHeaderTimeout time.Duration `flag:"read-header-timeout" default:"10s" usage:"time allowed to read request headers"`
+	// ReadTimeout bounds reading a whole request, headers and body.
+	ReadTimeout time.Duration `flag:"read-timeout" default:"20s" usage:"time allowed to read a whole request, body included"`
+	// WriteTimeout bounds the time from the end of the request headers to
+	// the end of the response.
+	WriteTimeout time.Duration `flag:"write-timeout" default:"60s" usage:"time allowed from the end of the request headers to the end of the response"`
+	// IdleTimeout closes keep-alive connections that stay idle this long.
+	IdleTimeout time.Duration `flag:"idle-timeout" default:"60s" usage:"how long an idle keep-alive connection stays open"`
+	// SlowReadTimeout replaces ReadTimeout on the routes that carry whole
+	// documents or bulk uploads (signing, verification, bulk SMS jobs).
+	SlowReadTimeout time.Duration `flag:"slow-read-timeout" default:"2m" usage:"read-timeout of the document signing/verification and bulk upload routes"`
+	// SlowWriteTimeout replaces WriteTimeout on the same routes.
+	SlowWriteTimeout time.Duration `flag:"slow-write-timeout" default:"2m" usage:"write-timeout of the document signing/verification and bulk upload routes"`
+	// OpsAddr is where cmd/gateway serves /metrics, /healthz, /readyz and
+	// pprof (Gateway.OpsHandler); ServeOps itself takes a listener.
+	OpsAddr string `flag:"ops-addr" default:"127.0.0.1:8081" usage:"operations listen address (/metrics, /healthz, /readyz, /debug/pprof); keep it off the public network"`
 	// ShutdownTimeout bounds graceful shutdown once Run's ctx is done.
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"15s" usage:"graceful shutdown deadline"`
 	// ReadyTimeout bounds each backend health check behind /readyz.
@@ -152,6 +184,24 @@ func (c Config) withDefaults() Config {
 	if c.ReadHeaderTimeout == 0 {
 		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.SlowReadTimeout == 0 {
+		c.SlowReadTimeout = DefaultSlowReadTimeout
+	}
+	if c.SlowWriteTimeout == 0 {
+		c.SlowWriteTimeout = DefaultSlowWriteTimeout
+	}
+	if c.OpsAddr == "" {
+		c.OpsAddr = DefaultOpsAddr
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -197,6 +247,11 @@ func (c Config) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"read-header-timeout":  c.ReadHeaderTimeout,
+		"read-timeout":         c.ReadTimeout,
+		"write-timeout":        c.WriteTimeout,
+		"idle-timeout":         c.IdleTimeout,
+		"slow-read-timeout":    c.SlowReadTimeout,
+		"slow-write-timeout":   c.SlowWriteTimeout,
 		"shutdown-timeout":     c.ShutdownTimeout,
 		"ready-timeout":        c.ReadyTimeout,
 		"rights-refresh":       c.RightsRefresh,
@@ -212,9 +267,12 @@ func (c Config) Validate() error {
 	if _, err := ParseRateLimits(c.RateLimits); err != nil {
 		errs = append(errs, err)
 	}
-	if c.HTTPAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-			errs = append(errs, fmt.Errorf("%w: http-addr %q: %v", ErrConfig, c.HTTPAddr, err))
+	for name, addr := range map[string]string{"http-addr": c.HTTPAddr, "ops-addr": c.OpsAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s %q: %v", ErrConfig, name, addr, err))
 		}
 	}
 	if c.Issuer != "" {
@@ -331,6 +389,9 @@ type Gateway struct {
 	// route, or to "" for the gateway's own routes; a route missing here
 	// is denied.
 	rpcs map[string]string
+	// own holds the routeKeys registered with handlePath (raw routes, the
+	// gateway's own and Handle's), which are not JSON routes.
+	own map[string]bool
 
 	// rights is the replica's copy of the access rights; nil when
 	// Config.EnforceRights is off.
@@ -357,7 +418,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, logger: deps.Logger, registry: deps.Registry, nc: deps.NATS, routes: &routeTable{}}
+	g := &Gateway{cfg: cfg, logger: deps.Logger, registry: deps.Registry, nc: deps.NATS, routes: &routeTable{}, own: map[string]bool{}}
 	g.now, g.random = deps.Now, deps.Random
 	if g.now == nil {
 		g.now = time.Now

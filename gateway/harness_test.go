@@ -427,6 +427,11 @@ func (s *stack) do(t testing.TB, method, path string, body io.Reader, hdr map[st
 	if _, ok := hdr["Authorization"]; !ok && s.defaultAuth != "" {
 		req.Header.Set("Authorization", s.defaultAuth)
 	}
+	// JSON routes need their media type (415 otherwise); an empty
+	// "Content-Type" in hdr sends none.
+	if _, ok := hdr["Content-Type"]; !ok && body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range hdr {
 		if v != "" {
 			req.Header.Set(k, v)

@@ -35,8 +35,10 @@ func (g *Gateway) registerOps() error {
 		{http.MethodGet, "/docs", "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 			h := w.Header()
 			h.Set("Content-Type", "text/html; charset=utf-8")
-			// The page is self-contained: forbid loading anything else.
-			h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+			// The page is self-contained: forbid loading anything else,
+			// being framed (clickjacking) and leaking the URL onwards.
+			h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+			h.Set("Referrer-Policy", "no-referrer")
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(g.docs)
 		}},
