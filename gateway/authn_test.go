@@ -416,7 +416,7 @@ func TestAuthFailuresAreCountedAndCallersLogged(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("loa1 list = %d; want 200", resp.StatusCode)
 	}
-	_, metrics := s.do(t, http.MethodGet, "/metrics", nil, nil)
+	_, metrics := s.opsGet(t, "/metrics")
 	for _, want := range []string{
 		`gateway_auth_failures_total{reason="missing_token"} 2`,
 		`gateway_auth_failures_total{reason="insufficient_acr"} 1`,

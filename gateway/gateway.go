@@ -2,8 +2,10 @@
 // HTTP/JSON API (DESIGN.md section 7) to the five enablers' gRPC APIs with
 // grpc-gateway, renders every error as RFC 9457 application/problem+json,
 // carries request IDs and W3C trace context through to the services, logs
-// one access line per request, exports Prometheus metrics and serves
-// /healthz, /readyz, /metrics, /openapi.json and /docs.
+// one access line per request and serves /openapi.json and /docs. Its
+// Prometheus metrics, /healthz, /readyz and pprof are on a separate
+// operations handler (OpsHandler, served by ServeOps on Config.OpsAddr),
+// never on the public API port.
 //
 // Routes whose wire format is not JSON (RFC 3161 time-stamping, PEM and DER
 // PKI objects, OCSP, signed provider webhooks and the RFC 6749 token form)
@@ -409,6 +411,7 @@ type Gateway struct {
 	openapi []byte
 	docs    []byte
 	handler http.Handler
+	ops     http.Handler
 }
 
 // New builds the gateway: it sets up token verification, registers the five services' generated
@@ -506,6 +509,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.handler = g.wrap(g.mux)
+	g.ops = g.newOpsHandler()
 	return g, nil
 }
 
@@ -563,30 +567,59 @@ func (g *Gateway) Handle(pattern string, h http.Handler) {
 // Handler returns the gateway's HTTP handler with every middleware applied.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
-// Run serves HTTP on lis until ctx is done, then shuts down gracefully:
-// it stops accepting connections and waits up to Config.ShutdownTimeout for
-// requests in flight before closing the rest. It returns nil after a clean
-// shutdown.
+// OpsHandler returns the operators' endpoints (/healthz, /readyz,
+// /metrics, /debug/pprof/), for a listener that only monitoring reaches;
+// see ServeOps.
+func (g *Gateway) OpsHandler() http.Handler { return g.ops }
+
+// Run serves the public API on lis until ctx is done, then shuts down
+// gracefully: it stops accepting connections and waits up to
+// Config.ShutdownTimeout for requests in flight before closing the rest.
+// It returns nil after a clean shutdown.
+//
+// The server bounds every phase of a connection (Config.ReadHeaderTimeout,
+// ReadTimeout, WriteTimeout, IdleTimeout; the slow routes get
+// SlowReadTimeout and SlowWriteTimeout instead), so that clients sending
+// slowly or idling cannot pile up connections.
 func (g *Gateway) Run(ctx context.Context, lis net.Listener) error {
-	srv := &http.Server{
-		Handler:           g.handler,
-		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
-		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
 	if g.recorder != nil && g.recorder.sig != nil {
 		sctx, stopStamps := context.WithCancel(ctx)
 		defer stopStamps()
 		go g.stampLoop(sctx)
 	}
+	return g.serve(ctx, lis, g.newServer(ctx, g.handler, g.cfg.WriteTimeout))
+}
+
+// ServeOps serves OpsHandler on lis until ctx is done, like Run. Its
+// write timeout is SlowWriteTimeout, long enough for a 30 s CPU profile.
+func (g *Gateway) ServeOps(ctx context.Context, lis net.Listener) error {
+	return g.serve(ctx, lis, g.newServer(ctx, g.ops, g.cfg.SlowWriteTimeout))
+}
+
+// newServer is the http.Server of Run and ServeOps.
+func (g *Gateway) newServer(ctx context.Context, h http.Handler, writeTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		ReadTimeout:       g.cfg.ReadTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+}
+
+// serve runs srv on lis until ctx is done, then shuts it down within
+// Config.ShutdownTimeout.
+func (g *Gateway) serve(ctx context.Context, lis net.Listener, srv *http.Server) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway: serve: %w", err)
 	case <-ctx.Done():
 	}
-	g.logger.InfoContext(ctx, "gateway shutting down", slog.Duration("deadline", g.cfg.ShutdownTimeout))
+	g.logger.InfoContext(ctx, "gateway shutting down", slog.String("addr", lis.Addr().String()), slog.Duration("deadline", g.cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

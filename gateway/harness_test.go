@@ -298,8 +298,10 @@ type stack struct {
 	// client token with every scope (empty with noAuth).
 	defaultAuth string
 
-	gw      *gateway.Gateway
-	srv     *httptest.Server
+	gw  *gateway.Gateway
+	srv *httptest.Server
+	// ops serves the gateway's OpsHandler (/healthz, /readyz, /metrics).
+	ops     *httptest.Server
 	grpc    *grpcserver.Server
 	nats    *natsembed.Server
 	nc      *nats.Conn
@@ -412,7 +414,24 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	s.handler = s.gw.Handler()
 	s.srv = httptest.NewServer(s.handler)
 	t.Cleanup(s.srv.Close)
+	s.ops = httptest.NewServer(s.gw.OpsHandler())
+	t.Cleanup(s.ops.Close)
 	return s
+}
+
+// opsGet fetches path from the operations handler.
+func (s *stack) opsGet(t testing.TB, path string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := s.ops.Client().Get(s.ops.URL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return resp, b
 }
 
 // do sends a request to the gateway and returns the response and body.

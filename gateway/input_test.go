@@ -2,9 +2,13 @@ package gateway_test
 
 import (
 	"encoding/base64"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tamkeen/tamkeen/gateway"
 )
 
 // TestInvalidTextIs400NamingThePart: invalid UTF-8 anywhere the gateway
@@ -160,5 +164,40 @@ func TestEveryAnswerIsNosniff(t *testing.T) {
 	}
 	if got := resp.Header.Get("Referrer-Policy"); got != "no-referrer" {
 		t.Errorf("/docs Referrer-Policy = %q; want no-referrer", got)
+	}
+}
+
+// TestLoopbackOnlyRefusesOtherClients: /dev/inbox (mounted with
+// LoopbackOnly) answers a loopback peer only; X-Forwarded-For cannot fake
+// one.
+func TestLoopbackOnlyRefusesOtherClients(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOpts{noNATS: true})
+	s.gw.Handle("GET /dev/inbox", gateway.LoopbackOnly(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "inbox")
+	})))
+	for _, tc := range []struct {
+		remote string
+		want   int
+	}{
+		{"127.0.0.1:5000", http.StatusOK},
+		{"[::1]:5000", http.StatusOK},
+		{"[::ffff:127.0.0.1]:5000", http.StatusOK},
+		{"192.0.2.7:5000", http.StatusForbidden},
+		{"[2001:db8::1]:5000", http.StatusForbidden},
+		{"10.0.0.1:5000", http.StatusForbidden},
+		{"garbage", http.StatusForbidden},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/dev/inbox", nil)
+		r.RemoteAddr = tc.remote
+		r.Header.Set("X-Forwarded-For", "127.0.0.1")
+		w := httptest.NewRecorder()
+		s.handler.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("/dev/inbox from %s = %d %s; want %d", tc.remote, w.Code, w.Body, tc.want)
+		}
+		if tc.want == http.StatusForbidden && (w.Header().Get("Content-Type") != gateway.ProblemContentType || !strings.Contains(w.Body.String(), "loopback-only")) {
+			t.Errorf("refusal from %s: %s %s; want a problem", tc.remote, w.Header().Get("Content-Type"), w.Body)
+		}
 	}
 }
