@@ -133,6 +133,10 @@ type Config struct {
 	// Issuer + "/.well-known/jwks.json" (served by the gateway itself).
 	JWKSURL string `flag:"jwks-url" usage:"JWKS URL; default <issuer>/.well-known/jwks.json"`
 
+	// MaxTokenLifetime is the longest exp - iat of an accepted access
+	// token; auth issues them for 10 minutes. Zero: jwks.DefaultMaxLifetime.
+	MaxTokenLifetime time.Duration `flag:"max-token-lifetime" default:"1h" usage:"refuse access tokens whose lifetime (exp - iat) is longer"`
+
 	// EnforceRights refuses (403) every client-token call that no access
 	// right of the client admits (deny by default); needs Deps.DB. Off,
 	// scopes alone decide.
@@ -257,6 +261,7 @@ func (c Config) Validate() error {
 		"shutdown-timeout":     c.ShutdownTimeout,
 		"ready-timeout":        c.ReadyTimeout,
 		"rights-refresh":       c.RightsRefresh,
+		"max-token-lifetime":   c.MaxTokenLifetime,
 		"audit-stamp-interval": c.AuditStampInterval,
 	} {
 		if d < 0 {
