@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,6 +313,8 @@ type stack struct {
 	jwksURL string
 	// grpcAddr is the test services' gRPC address.
 	grpcAddr string
+	// calls counts the unary calls the gateway made to the services.
+	calls atomic.Int64
 }
 
 // stackOpts tweaks newStack.
@@ -385,7 +388,11 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	t.Cleanup(func() { stop(); <-done })
 
 	cc, err := grpc.NewClient(lis.Addr().String(), append(grpcserver.ClientOptions(grpcserver.ClientOpts{Tracing: gwTracing}),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			s.calls.Add(1)
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}))...)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
