@@ -85,6 +85,9 @@ type devHooks struct {
 	now func() time.Time
 	// spans, when set, receives every span (an in-memory exporter).
 	spans sdktrace.SpanExporter
+	// gateway, when set, edits the gateway's configuration (e.g. no rate
+	// limits for a test that sends hundreds of requests).
+	gateway func(*gateway.Config)
 }
 
 // runDevWith is runDev with the hooks end-to-end tests set: a clock they
@@ -240,11 +243,15 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err != nil {
 		return fmt.Errorf("gateway database: %w", err)
 	}
-	gw, err := gateway.New(gateway.Config{
+	gwCfg := gateway.Config{
 		HTTPAddr: cfg.HTTPAddr, OpsAddr: cfg.OpsAddr, ShutdownTimeout: devShutdownTimeout, Issuer: url,
 		EnforceRights: true, Audit: true, Metering: true,
 		RateLimits: []string{"read=100/200", "write=50/100", "public=50/100"},
-	}, gateway.Deps{
+	}
+	if hooks.gateway != nil {
+		hooks.gateway(&gwCfg)
+	}
+	gw, err := gateway.New(gwCfg, gateway.Deps{
 		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc, Now: now, DB: gwDB,
 		Backends: gateway.Backends{
 			Auth: conns[auth.Name], Notification: conns[notification.Name], Signature: conns["signature"],
