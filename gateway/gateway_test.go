@@ -334,6 +334,18 @@ func TestHealthAndReadiness(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("/readyz = %d %s; want 200 when all healthy", resp.StatusCode, body)
 	}
+	// The operators' endpoints are not on the public API port.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/debug/pprof/"} {
+		if resp, _ := s.do(t, http.MethodGet, path, nil, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("API port %s = %d; want 404", path, resp.StatusCode)
+		}
+	}
+	if resp, b := s.opsGet(t, "/debug/pprof/cmdline"); resp.StatusCode != 200 || len(b) == 0 {
+		t.Errorf("ops /debug/pprof/cmdline = %d; want 200", resp.StatusCode)
+	}
+	if resp, _ := s.opsGet(t, "/healthz"); resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("ops /healthz lacks nosniff")
+	}
 	for _, name := range []string{"auth", "notification", "signature", "payment", "content", "nats"} {
 		if !strings.Contains(string(body), `"`+name+`":`) {
 			t.Errorf("/readyz body %s does not report %s", body, name)
