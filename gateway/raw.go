@@ -221,6 +221,14 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 	if st := stateFrom(ctx); st != nil {
 		md.Set("x-request-id", st.id)
 	}
+	// The caller's address, as grpc-gateway forwards it for the JSON
+	// routes: auth throttles failed client authentications per client id
+	// and source.
+	fwd := sourceAddr(r)
+	if prior := r.Header.Get("X-Forwarded-For"); prior != "" && printableASCII(prior) {
+		fwd = prior + ", " + fwd
+	}
+	md.Set("x-forwarded-for", fwd)
 	resp, err := auth.IssueToken(metadata.NewOutgoingContext(ctx, md), req)
 	if err != nil {
 		p, hdr := problemFromError(r, err)
@@ -233,6 +241,10 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 			}
 		case codes.PermissionDenied:
 			p.OAuthError = "unauthorized_client"
+		case codes.ResourceExhausted:
+			// Throttled after failed client authentications (or argon2id
+			// slots busy); Retry-After says when to come back.
+			p.OAuthError = "temporarily_unavailable"
 		case codes.InvalidArgument, codes.FailedPrecondition:
 			p.OAuthError = "invalid_request"
 			for _, v := range rpcerr.FieldViolations(err) {
@@ -259,4 +271,14 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 	h.Set("Pragma", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+}
+
+// printableASCII reports whether s may travel as gRPC metadata.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
