@@ -222,13 +222,10 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 		md.Set("x-request-id", st.id)
 	}
 	// The caller's address, as grpc-gateway forwards it for the JSON
-	// routes: auth throttles failed client authentications per client id
-	// and source.
-	fwd := sourceAddr(r)
-	if prior := r.Header.Get("X-Forwarded-For"); prior != "" && printableASCII(prior) {
-		fwd = prior + ", " + fwd
-	}
-	md.Set("x-forwarded-for", fwd)
+	// routes (the caller's own X-Forwarded-For was dropped by requestID):
+	// auth throttles failed client authentications per client id and
+	// source.
+	md.Set("x-forwarded-for", sourceAddr(r))
 	resp, err := auth.IssueToken(metadata.NewOutgoingContext(ctx, md), req)
 	if err != nil {
 		p, hdr := problemFromError(r, err)
@@ -273,12 +270,3 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 	_, _ = w.Write(out)
 }
 
-// printableASCII reports whether s may travel as gRPC metadata.
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
