@@ -25,7 +25,7 @@ func waitStatus(t *testing.T, c apiCall, want int) time.Duration {
 		if time.Since(start) > 5*time.Second {
 			t.Fatalf("%s %s still answers %d %s after 5 s; want %d", c.method, c.path, resp.StatusCode, raw, want)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
