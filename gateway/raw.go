@@ -269,4 +269,3 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
 }
-
