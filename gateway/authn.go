@@ -51,6 +51,9 @@ type Caller struct {
 	// AZP is the app a citizen token was issued to (its azp), which usage
 	// is metered to.
 	AZP string
+	// SessionID is a citizen token's sid: the login session it belongs
+	// to, refused once the session is ended (revocation.go).
+	SessionID string
 }
 
 // CallerFrom returns the verified caller of the gateway request whose
@@ -138,7 +141,7 @@ func callerOf(c *jwks.Claims) (Caller, error) {
 	if c.ACR == "" {
 		return Caller{}, errors.New("citizen token without acr")
 	}
-	caller := Caller{Kind: Citizen, Subject: c.Subject, ACR: c.ACR, AZP: c.AZP}
+	caller := Caller{Kind: Citizen, Subject: c.Subject, ACR: c.ACR, AZP: c.AZP, SessionID: c.SessionID}
 	if c.AuthTime != nil {
 		caller.AuthTime = c.AuthTime.Time
 	}
@@ -195,6 +198,9 @@ func (g *Gateway) authenticate(r *http.Request, pol Policy) (*Caller, *authFailu
 	caller, err := callerOf(claims)
 	if err != nil {
 		return nil, invalidToken("unknown_principal", "the token names neither a client nor a citizen")
+	}
+	if caller.Kind == Citizen && caller.SessionID != "" && g.revocations != nil && g.revocations.revoked(caller.SessionID) {
+		return nil, invalidToken("session_revoked", "the session of this token has ended (logged out or revoked); log in again")
 	}
 	if pol.Callers&caller.Kind == 0 {
 		return nil, &authFailure{reason: "wrong_principal", status: http.StatusForbidden, kind: "wrong-principal",
@@ -465,6 +471,11 @@ func (g *Gateway) setUpAuth(client *http.Client) error {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	g.verifier = v
+	if g.nc != nil {
+		g.revocations = newRevocations(g.nc, g.cfg.RevokedSessionsBucket, g.cfg.RevokedSessionsTTL, g.now, g.logger)
+	} else {
+		g.logger.Warn("no NATS: tokens of ended sessions are accepted until they expire")
+	}
 	g.logger.Info("verifying access tokens", slog.String("issuer", g.cfg.Issuer),
 		slog.String("audience", g.cfg.Audience), slog.String("jwks_url", g.cfg.JWKSURL))
 	return nil

@@ -166,6 +166,10 @@ func Policies() map[string]Policy {
 		authv1.AuthService_Login_FullMethodName:                  public,
 		authv1.AuthService_Refresh_FullMethodName:                public,
 		authv1.AuthService_Logout_FullMethodName:                 public,
+		// A locked-out citizen has no token; the answer is the same
+		// whether or not the national ID is registered.
+		authv1.AuthService_StartUnlock_FullMethodName:  public,
+		authv1.AuthService_VerifyUnlock_FullMethodName: public,
 		// Phone verification after sign-up has no token yet; for a step-up
 		// the auth service checks the token bound to the challenge itself.
 		authv1.AuthService_VerifyOtpChallenge_FullMethodName: public,

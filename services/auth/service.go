@@ -59,11 +59,19 @@ type Config struct {
 	KeyCacheTTL time.Duration `flag:"key-cache-ttl" default:"30s" usage:"how long loaded signing keys are used before reloading"`
 
 	// Login throttling, per account and per source address.
-	LoginMaxFailures       int           `flag:"login-max-failures" default:"5" usage:"failed logins of one account before it is locked"`
-	LoginSourceMaxFailures int           `flag:"login-source-max-failures" default:"50" usage:"failed logins from one source address before it is locked"`
-	LoginDelay             time.Duration `flag:"login-delay" default:"1s" usage:"wait after the first failed login; doubles with each further failure"`
-	LoginLockout           time.Duration `flag:"login-lockout" default:"15m" usage:"how long a locked account or source stays locked"`
-	LoginFailureWindow     time.Duration `flag:"login-failure-window" default:"15m" usage:"failures older than this are forgotten"`
+	LoginMaxFailures        int           `flag:"login-max-failures" default:"5" usage:"failed logins of one account from one source address before the account is locked for that source"`
+	LoginAccountMaxFailures int           `flag:"login-account-max-failures" default:"100" usage:"failed logins of one account from all sources before it is locked from everywhere"`
+	LoginSourceMaxFailures  int           `flag:"login-source-max-failures" default:"50" usage:"failed logins from one source address before it is locked"`
+	LoginDelay              time.Duration `flag:"login-delay" default:"1s" usage:"wait after the first failed login; doubles with each further failure"`
+	LoginLockout            time.Duration `flag:"login-lockout" default:"15m" usage:"how long a locked account or source stays locked"`
+	LoginFailureWindow      time.Duration `flag:"login-failure-window" default:"15m" usage:"failures older than this are forgotten"`
+	// Token endpoint throttling, per client id and source and per client
+	// id. The windows are short on purpose: a ministry's own servers must
+	// never be locked out for long.
+	ClientMaxFailures   int           `flag:"client-max-failures" default:"10" usage:"failed client authentications at /oauth2/token of one client id from one source before that source is refused for client-lockout"`
+	ClientIDMaxFailures int           `flag:"client-id-max-failures" default:"100" usage:"failed client authentications of one client id from all sources before every source is refused for client-lockout"`
+	ClientFailureWindow time.Duration `flag:"client-failure-window" default:"1m" usage:"failed client authentications older than this are forgotten"`
+	ClientLockout       time.Duration `flag:"client-lockout" default:"1m" usage:"how long a throttled client id is refused (at most 15m)"`
 	// TrustedProxyHops is how many proxies in front of the gateway append
 	// to X-Forwarded-For; the source of a login is the entry that many
 	// places from the right.
@@ -126,6 +134,21 @@ func (c Config) Validate() error {
 	if c.LoginMaxFailures < 1 {
 		p.Add("login-max-failures", "must be at least 1")
 	}
+	if c.LoginAccountMaxFailures < c.LoginMaxFailures {
+		p.Add("login-account-max-failures", "must be at least login-max-failures")
+	}
+	if c.ClientMaxFailures < 1 {
+		p.Add("client-max-failures", "must be at least 1")
+	}
+	if c.ClientIDMaxFailures < c.ClientMaxFailures {
+		p.Add("client-id-max-failures", "must be at least client-max-failures")
+	}
+	if c.ClientFailureWindow <= 0 || c.ClientFailureWindow > 15*time.Minute {
+		p.Add("client-failure-window", "must be between 0 and 15m")
+	}
+	if c.ClientLockout <= 0 || c.ClientLockout > 15*time.Minute {
+		p.Add("client-lockout", "must be between 0 and 15m: a ministry's servers must not be locked out for long")
+	}
 	if c.LoginSourceMaxFailures < 1 {
 		p.Add("login-source-max-failures", "must be at least 1")
 	}
@@ -176,7 +199,8 @@ func DefaultConfig() Config {
 		HashConcurrency: 4, HashWait: 5 * time.Second,
 		Issuer: "http://127.0.0.1:8080", Audience: "tamkeen",
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: 168 * time.Hour, KeyCacheTTL: 30 * time.Second,
-		LoginMaxFailures: 5, LoginSourceMaxFailures: 50, LoginDelay: time.Second,
+		LoginMaxFailures: 5, LoginAccountMaxFailures: 100, LoginSourceMaxFailures: 50,
+		ClientMaxFailures: 10, ClientIDMaxFailures: 100, ClientFailureWindow: time.Minute, ClientLockout: time.Minute, LoginDelay: time.Second,
 		LoginLockout: 15 * time.Minute, LoginFailureWindow: 15 * time.Minute,
 		OTPTTL: 5 * time.Minute, OTPMaxAttempts: 5, SMSResendCooldown: time.Minute, SMSHourlyCap: 5,
 		StepUpMaxAge: 300 * time.Second, OutboxRetention: time.Minute,

@@ -1589,6 +1589,144 @@ func (x *Locked) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// SessionRevoked is published as tamkeen.auth.session_revoked when a
+// citizen's session (a login and every step-up and refresh made from it)
+// ends before its tokens expire: logout or refresh-token reuse. The
+// gateway refuses access tokens whose sid is session_id until
+// expire_time, when the last of them has expired anyway.
+type SessionRevoked struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// session_id is the sid claim of the session's access tokens.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	CitizenId string `protobuf:"bytes,2,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	// reason is "logout" or "refresh_token_reuse".
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// expire_time is when the last access token of the session expires.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionRevoked) Reset() {
+	*x = SessionRevoked{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionRevoked) ProtoMessage() {}
+
+func (x *SessionRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionRevoked.ProtoReflect.Descriptor instead.
+func (*SessionRevoked) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SessionRevoked) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SessionRevoked) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *SessionRevoked) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SessionRevoked) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *SessionRevoked) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// AccountUnlocked is published as tamkeen.auth.account_unlocked when a
+// citizen lifts the login locks of their account with an SMS code.
+type AccountUnlocked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CitizenId     string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountUnlocked) Reset() {
+	*x = AccountUnlocked{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountUnlocked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountUnlocked) ProtoMessage() {}
+
+func (x *AccountUnlocked) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountUnlocked.ProtoReflect.Descriptor instead.
+func (*AccountUnlocked) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AccountUnlocked) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *AccountUnlocked) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_tamkeen_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_tamkeen_events_v1_events_proto_rawDesc = "" +
@@ -1740,7 +1878,20 @@ const file_tamkeen_events_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"citizen_id\x18\x02 \x01(\tR\tcitizenId\x12=\n" +
 	"\flocked_until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vlockedUntil\x12.\n" +
-	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04timeB=Z;github.com/tamkeen/tamkeen/proto/tamkeen/events/v1;eventsv1b\x06proto3"
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd3\x01\n" +
+	"\x0eSessionRevoked\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x02 \x01(\tR\tcitizenId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12;\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"`\n" +
+	"\x0fAccountUnlocked\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04timeB=Z;github.com/tamkeen/tamkeen/proto/tamkeen/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_tamkeen_events_v1_events_proto_rawDescOnce sync.Once
@@ -1754,7 +1905,7 @@ func file_tamkeen_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_tamkeen_events_v1_events_proto_rawDescData
 }
 
-var file_tamkeen_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_tamkeen_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_tamkeen_events_v1_events_proto_goTypes = []any{
 	(*CitizenRegistered)(nil),         // 0: tamkeen.events.v1.CitizenRegistered
 	(*CitizenProofed)(nil),            // 1: tamkeen.events.v1.CitizenProofed
@@ -1776,38 +1927,43 @@ var file_tamkeen_events_v1_events_proto_goTypes = []any{
 	(*LoginFailed)(nil),               // 17: tamkeen.events.v1.LoginFailed
 	(*StepUpSucceeded)(nil),           // 18: tamkeen.events.v1.StepUpSucceeded
 	(*Locked)(nil),                    // 19: tamkeen.events.v1.Locked
-	nil,                               // 20: tamkeen.events.v1.SendSms.PersonalisationEntry
-	nil,                               // 21: tamkeen.events.v1.SendEmail.PersonalisationEntry
-	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(*SessionRevoked)(nil),            // 20: tamkeen.events.v1.SessionRevoked
+	(*AccountUnlocked)(nil),           // 21: tamkeen.events.v1.AccountUnlocked
+	nil,                               // 22: tamkeen.events.v1.SendSms.PersonalisationEntry
+	nil,                               // 23: tamkeen.events.v1.SendEmail.PersonalisationEntry
+	(*timestamppb.Timestamp)(nil),     // 24: google.protobuf.Timestamp
 }
 var file_tamkeen_events_v1_events_proto_depIdxs = []int32{
-	22, // 0: tamkeen.events.v1.CitizenRegistered.time:type_name -> google.protobuf.Timestamp
-	22, // 1: tamkeen.events.v1.CitizenProofed.time:type_name -> google.protobuf.Timestamp
-	22, // 2: tamkeen.events.v1.StepUpCompleted.auth_time:type_name -> google.protobuf.Timestamp
-	20, // 3: tamkeen.events.v1.SendSms.personalisation:type_name -> tamkeen.events.v1.SendSms.PersonalisationEntry
-	22, // 4: tamkeen.events.v1.SendSms.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 5: tamkeen.events.v1.SendEmail.personalisation:type_name -> tamkeen.events.v1.SendEmail.PersonalisationEntry
-	22, // 6: tamkeen.events.v1.NotificationStatusChanged.time:type_name -> google.protobuf.Timestamp
-	22, // 7: tamkeen.events.v1.CredentialIssued.time:type_name -> google.protobuf.Timestamp
-	22, // 8: tamkeen.events.v1.CredentialRevoked.time:type_name -> google.protobuf.Timestamp
-	22, // 9: tamkeen.events.v1.DocumentSigned.time:type_name -> google.protobuf.Timestamp
-	22, // 10: tamkeen.events.v1.TimestampIssued.time:type_name -> google.protobuf.Timestamp
-	22, // 11: tamkeen.events.v1.PaymentSucceeded.time:type_name -> google.protobuf.Timestamp
-	22, // 12: tamkeen.events.v1.PaymentFailed.time:type_name -> google.protobuf.Timestamp
-	22, // 13: tamkeen.events.v1.PaymentRefunded.time:type_name -> google.protobuf.Timestamp
-	22, // 14: tamkeen.events.v1.ContentPublished.time:type_name -> google.protobuf.Timestamp
-	22, // 15: tamkeen.events.v1.ContentUnpublished.time:type_name -> google.protobuf.Timestamp
-	22, // 16: tamkeen.events.v1.CitizenPhoneVerified.time:type_name -> google.protobuf.Timestamp
-	22, // 17: tamkeen.events.v1.LoginSucceeded.time:type_name -> google.protobuf.Timestamp
-	22, // 18: tamkeen.events.v1.LoginFailed.time:type_name -> google.protobuf.Timestamp
-	22, // 19: tamkeen.events.v1.StepUpSucceeded.auth_time:type_name -> google.protobuf.Timestamp
-	22, // 20: tamkeen.events.v1.Locked.locked_until:type_name -> google.protobuf.Timestamp
-	22, // 21: tamkeen.events.v1.Locked.time:type_name -> google.protobuf.Timestamp
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	24, // 0: tamkeen.events.v1.CitizenRegistered.time:type_name -> google.protobuf.Timestamp
+	24, // 1: tamkeen.events.v1.CitizenProofed.time:type_name -> google.protobuf.Timestamp
+	24, // 2: tamkeen.events.v1.StepUpCompleted.auth_time:type_name -> google.protobuf.Timestamp
+	22, // 3: tamkeen.events.v1.SendSms.personalisation:type_name -> tamkeen.events.v1.SendSms.PersonalisationEntry
+	24, // 4: tamkeen.events.v1.SendSms.expire_time:type_name -> google.protobuf.Timestamp
+	23, // 5: tamkeen.events.v1.SendEmail.personalisation:type_name -> tamkeen.events.v1.SendEmail.PersonalisationEntry
+	24, // 6: tamkeen.events.v1.NotificationStatusChanged.time:type_name -> google.protobuf.Timestamp
+	24, // 7: tamkeen.events.v1.CredentialIssued.time:type_name -> google.protobuf.Timestamp
+	24, // 8: tamkeen.events.v1.CredentialRevoked.time:type_name -> google.protobuf.Timestamp
+	24, // 9: tamkeen.events.v1.DocumentSigned.time:type_name -> google.protobuf.Timestamp
+	24, // 10: tamkeen.events.v1.TimestampIssued.time:type_name -> google.protobuf.Timestamp
+	24, // 11: tamkeen.events.v1.PaymentSucceeded.time:type_name -> google.protobuf.Timestamp
+	24, // 12: tamkeen.events.v1.PaymentFailed.time:type_name -> google.protobuf.Timestamp
+	24, // 13: tamkeen.events.v1.PaymentRefunded.time:type_name -> google.protobuf.Timestamp
+	24, // 14: tamkeen.events.v1.ContentPublished.time:type_name -> google.protobuf.Timestamp
+	24, // 15: tamkeen.events.v1.ContentUnpublished.time:type_name -> google.protobuf.Timestamp
+	24, // 16: tamkeen.events.v1.CitizenPhoneVerified.time:type_name -> google.protobuf.Timestamp
+	24, // 17: tamkeen.events.v1.LoginSucceeded.time:type_name -> google.protobuf.Timestamp
+	24, // 18: tamkeen.events.v1.LoginFailed.time:type_name -> google.protobuf.Timestamp
+	24, // 19: tamkeen.events.v1.StepUpSucceeded.auth_time:type_name -> google.protobuf.Timestamp
+	24, // 20: tamkeen.events.v1.Locked.locked_until:type_name -> google.protobuf.Timestamp
+	24, // 21: tamkeen.events.v1.Locked.time:type_name -> google.protobuf.Timestamp
+	24, // 22: tamkeen.events.v1.SessionRevoked.expire_time:type_name -> google.protobuf.Timestamp
+	24, // 23: tamkeen.events.v1.SessionRevoked.time:type_name -> google.protobuf.Timestamp
+	24, // 24: tamkeen.events.v1.AccountUnlocked.time:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_events_v1_events_proto_init() }
@@ -1821,7 +1977,7 @@ func file_tamkeen_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_events_v1_events_proto_rawDesc), len(file_tamkeen_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
