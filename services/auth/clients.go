@@ -136,7 +136,8 @@ func (s *Service) SetClientOrganization(ctx context.Context, id, org string) err
 }
 
 // EnsureClient creates the client or, when it exists, replaces its name,
-// ministry, secret and scopes (and leaves its disabled flag alone).
+// ministry, organisation, secret and scopes (and leaves its disabled flag
+// alone).
 // `tamkeen dev` seeds the demo ministry client with it.
 func (s *Service) EnsureClient(ctx context.Context, spec ClientSpec) error {
 	if err := spec.validate(); err != nil {

@@ -5,13 +5,16 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
@@ -191,5 +194,23 @@ func TestSealNamesRegisteredOrganisation(t *testing.T) {
 		if cn := certOf(t, c).Subject.CommonName; cn != "Ministry of Health" {
 			t.Errorf("seal CN %q; want the registered Ministry of Health", cn)
 		}
+	}
+}
+
+// TestIdentityKeyConfig: the running service needs a valid identity key.
+func TestIdentityKeyConfig(t *testing.T) {
+	is := newIssuer(t, time.Now)
+	cfg := testConfig(t, is)
+	cfg.IdentityKey = "not-a-key"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "identity-key") {
+		t.Errorf("Validate(bad identity-key) = %v; want a problem naming identity-key", err)
+	}
+	cfg.IdentityKey = ""
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate(no identity-key) = %v; want nil (tamkeen pki init needs none)", err)
+	}
+	db := migrated(t, storetest.SQLiteFile(t, filepath.Join(t.TempDir(), "s.db")))
+	if _, err := New(cfg, Deps{DB: db, Bus: &events.Bus{}}); err == nil || !strings.Contains(err.Error(), "identity-key") {
+		t.Errorf("New(no identity-key) = %v; want an error naming identity-key", err)
 	}
 }
