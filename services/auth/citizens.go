@@ -9,9 +9,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
@@ -103,6 +105,25 @@ func (s *Service) nationalIDMAC(nid string) string {
 	return mac(s.keys.lookup, "national_id", nid)
 }
 
+// sealIdentity seals the citizen's identity to the signature enabler's
+// identity key for the citizen_registered and citizen_proofed events: the
+// stream never holds a national ID in clear, and only signature (which
+// names the citizen in signing certificates) can open it.
+func (s *Service) sealIdentity(citizenID, nationalID, given, family string) ([]byte, error) {
+	if s.recipient == nil {
+		return nil, errors.New("auth: identity-recipient-key is not configured")
+	}
+	pt, err := proto.Marshal(&eventsv1.CitizenIdentity{NationalId: nationalID, GivenName: given, FamilyName: family})
+	if err != nil {
+		return nil, err
+	}
+	return sealed.Seal(s.recipient, identityContext(citizenID), pt)
+}
+
+// identityContext binds a sealed identity to its citizen; the signature
+// enabler opens it with the same context.
+func identityContext(citizenID string) string { return "citizen_identity/" + citizenID }
+
 // RegisterCitizen creates a citizen account (identity proofing "self"),
 // with the phone number unverified, and sends an SMS code to verify it, in
 // one transaction with the citizen_registered event. The SMS counts
@@ -127,6 +148,10 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 		return Registered{}, err
 	}
 	nidEnc, err := s.keys.seal(s.rand, []byte(r.NationalID), "citizens.national_id:"+id)
+	if err != nil {
+		return Registered{}, err
+	}
+	sealedID, err := s.sealIdentity(id, r.NationalID, r.GivenName, r.FamilyName)
 	if err != nil {
 		return Registered{}, err
 	}
@@ -157,7 +182,7 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 			return fmt.Errorf("auth: register citizen: %w", err)
 		}
 		if err := s.emit(ctx, tx, EventCitizenRegistered, id, &eventsv1.CitizenRegistered{
-			CitizenId: id, ProofingLevel: ProofingSelf, Time: timestamppb.New(now),
+			CitizenId: id, ProofingLevel: ProofingSelf, Time: timestamppb.New(now), SealedIdentity: sealedID,
 		}); err != nil {
 			return err
 		}
@@ -296,8 +321,19 @@ func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, eviden
 		if row, err = selectCitizen(ctx, tx, id); err != nil {
 			return fmt.Errorf("auth: proof citizen: %w", err)
 		}
+		// The proofing records no ID-card name of its own: the identity
+		// proofed is the one registered, and that is what signature hears.
+		nid, err := s.keys.open(row.NationalIDEnc, "citizens.national_id:"+row.ID)
+		if err != nil {
+			return fmt.Errorf("auth: citizen %s: %w", row.ID, err)
+		}
+		sealedID, err := s.sealIdentity(id, string(nid), row.GivenName, row.FamilyName)
+		if err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, EventCitizenProofed, id, &eventsv1.CitizenProofed{
 			CitizenId: id, ProofingLevel: ProofingInPerson, ClientId: caller.ClientID, Time: timestamppb.New(now),
+			SealedIdentity: sealedID,
 		})
 	})
 	if err != nil {

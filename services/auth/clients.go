@@ -25,6 +25,10 @@ type ClientSpec struct {
 	Name string
 	// Ministry the application belongs to (for charge-back); optional.
 	Ministry string
+	// Organization is the organisation the application acts for, as an
+	// organisation seal names it (claim org_name); optional. Arabic or
+	// Latin words, checked by checkOrganizationName.
+	Organization string
 	// Secret is the client secret; only its argon2id hash is stored. At
 	// least 16 characters.
 	Secret string
@@ -34,11 +38,12 @@ type ClientSpec struct {
 
 // Client is a registered ministry application (without its secret).
 type Client struct {
-	ID       string
-	Name     string
-	Ministry string
-	Scopes   []string
-	Disabled bool
+	ID           string
+	Name         string
+	Ministry     string
+	Organization string
+	Scopes       []string
+	Disabled     bool
 }
 
 // Errors of the client API. ErrInvalidClient, ErrInvalidScope and
@@ -72,6 +77,11 @@ func (c ClientSpec) validate() error {
 	if len(c.Ministry) > 200 {
 		errs = append(errs, &rpcerr.FieldError{Field: "ministry", Reason: "must be at most 200 characters"})
 	}
+	if org := normalizeOrganization(c.Organization); org != "" {
+		if p := organizationNameProblem(org); p != "" {
+			errs = append(errs, &rpcerr.FieldError{Field: "organization", Reason: p})
+		}
+	}
 	if len(c.Secret) < 16 || len(c.Secret) > 256 {
 		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be 16 to 256 characters"})
 	}
@@ -100,11 +110,36 @@ func (c ClientSpec) normalized() ClientSpec {
 	scopes := append([]string(nil), c.Scopes...)
 	sort.Strings(scopes)
 	c.Scopes = slices.Compact(scopes)
+	c.Organization = normalizeOrganization(c.Organization)
 	return c
 }
 
+// normalizeOrganization trims an organisation name and collapses its runs
+// of spaces (only U+0020: other white space is refused by the check).
+func normalizeOrganization(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+}
+
+// SetClientOrganization registers the organisation the client acts for
+// (what its organisation seal names); its next tokens carry it.
+func (s *Service) SetClientOrganization(ctx context.Context, id, org string) error {
+	org = normalizeOrganization(org)
+	if p := organizationNameProblem(org); p != "" {
+		return &rpcerr.FieldError{Field: "organization", Reason: p}
+	}
+	ok, err := updateClientOrganization(ctx, s.db, id, org, s.now().UTC())
+	if err != nil {
+		return fmt.Errorf("auth: set organisation of %s: %w", id, err)
+	}
+	if !ok {
+		return ErrClientNotFound
+	}
+	return nil
+}
+
 // EnsureClient creates the client or, when it exists, replaces its name,
-// ministry, secret and scopes (and leaves its disabled flag alone).
+// ministry, organisation, secret and scopes (and leaves its disabled flag
+// alone).
 // `tamkeen dev` seeds the demo ministry client with it.
 func (s *Service) EnsureClient(ctx context.Context, spec ClientSpec) error {
 	if err := spec.validate(); err != nil {

@@ -13,7 +13,11 @@ import (
 // Events the service publishes on tamkeen.auth.<event>, through the
 // outbox in the transaction of the change they announce. They are the
 // audit trail of accounts and logins and never carry a secret, a code, a
-// password or a national ID.
+// password or a national ID in clear: citizen_registered and
+// citizen_proofed carry the citizen's identity (national ID, given and
+// family name) only sealed to the signature enabler's identity key
+// (sealed_identity; see sealIdentity), so that a signing certificate names
+// the citizen as registered here.
 const (
 	EventCitizenRegistered    = "citizen_registered"
 	EventCitizenPhoneVerified = "citizen_phone_verified"

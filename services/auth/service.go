@@ -10,12 +10,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
@@ -46,6 +48,13 @@ type Config struct {
 	// IDs, OTP codes and recovery codes. Losing it loses every signing key
 	// and TOTP enrolment; changing it needs a re-encryption.
 	KeyEncryptionKey string `flag:"key-encryption-key" secret:"true" required:"true" usage:"base64 of 32 random bytes that encrypt signing keys and TOTP secrets (openssl rand -base64 32)"`
+	// IdentityRecipientKey is the signature enabler's public identity key
+	// (libs/sealed, base64): citizen_registered and citizen_proofed events
+	// carry the citizen's national ID and names sealed to it, so that
+	// signature can name the citizen in a certificate and nobody reading
+	// the stream can read them. It is public; it is tagged secret only so
+	// that it can come from a file (TAMKEEN_IDENTITY_RECIPIENT_KEY_FILE).
+	IdentityRecipientKey string `flag:"identity-recipient-key" secret:"true" usage:"the signature enabler's public identity key (base64; tamkeen identity-key public prints it) that citizens' identities in events are sealed to"`
 	// Issuer is the iss of every token: the gateway's public base URL.
 	Issuer string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"token issuer: the gateway's public base URL (discovery and JWKS are under it)"`
 	// Audience is the aud of every token.
@@ -115,6 +124,11 @@ func (c Config) Validate() error {
 		p.Add("key-encryption-key", "required (base64 of 32 random bytes, e.g. openssl rand -base64 32)")
 	} else if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
 		p.Add("key-encryption-key", err.Error())
+	}
+	if c.IdentityRecipientKey != "" {
+		if _, err := sealed.ParsePublicKey(c.IdentityRecipientKey); err != nil {
+			p.Add("identity-recipient-key", strings.TrimPrefix(err.Error(), "sealed: "))
+		}
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		p.Add("issuer", "must be an http(s) URL without query or fragment")
@@ -234,7 +248,9 @@ type Service struct {
 	events events.Factory
 	keys   derivedKeys
 	hasher *hasher
-	ring   *keyring
+	// recipient is signature's identity key (nil in NewAdmin without one).
+	recipient *sealed.PublicKey
+	ring      *keyring
 	// dummyHash is verified against when a client id or national ID is
 	// unknown, so that it costs as much time as a wrong secret.
 	dummyHash string
@@ -245,6 +261,11 @@ type Service struct {
 func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Bus == nil {
 		return nil, errors.New("auth: Deps.Bus is required")
+	}
+	// The running service publishes citizens' identities; administration
+	// (NewAdmin) does not and needs no identity key.
+	if cfg.IdentityRecipientKey == "" {
+		return nil, errors.New("auth: identity-recipient-key is required (the signature enabler's public identity key; tamkeen identity-key public prints it)")
 	}
 	return NewAdmin(cfg, deps)
 }
@@ -284,8 +305,15 @@ func NewAdmin(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var recipient *sealed.PublicKey
+	if cfg.IdentityRecipientKey != "" {
+		if recipient, err = sealed.ParsePublicKey(cfg.IdentityRecipientKey); err != nil {
+			return nil, fmt.Errorf("auth: identity-recipient-key: %w", err)
+		}
+	}
 	s := &Service{
 		dummyHash: dummy,
+		recipient: recipient,
 		cfg:       cfg,
 		db:        deps.DB,
 		bus:       deps.Bus,

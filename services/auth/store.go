@@ -44,14 +44,14 @@ func one(res sql.Result, err error) (bool, error) {
 
 // --- clients ---------------------------------------------------------------
 
-const clientColumns = `id, name, ministry, scopes, disabled`
+const clientColumns = `id, name, ministry, organization, scopes, disabled`
 
 func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error) {
 	var (
 		c      Client
 		scopes string
 	)
-	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &scopes, &c.Disabled}, extra...)...); err != nil {
+	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &c.Organization, &scopes, &c.Disabled}, extra...)...); err != nil {
 		return Client{}, err
 	}
 	c.Scopes = strings.Fields(scopes)
@@ -60,18 +60,18 @@ func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error
 
 func upsertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
-INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)
-ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6`,
-		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now)
+INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7)
+ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6, organization = $7`,
+		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization)
 	return err
 }
 
 func insertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
-INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)`,
-		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now)
+INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7)`,
+		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization)
 	return err
 }
 
@@ -104,6 +104,10 @@ func selectClients(ctx context.Context, q querier) ([]Client, error) {
 
 func updateClientSecret(ctx context.Context, q querier, id, hash string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now))
+}
+
+func updateClientOrganization(ctx context.Context, q querier, id, org string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE clients SET organization = $2, updated_at = $3 WHERE id = $1`, id, org, now))
 }
 
 func disableClient(ctx context.Context, q querier, id string, now time.Time) (bool, error) {

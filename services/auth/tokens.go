@@ -164,7 +164,8 @@ func (s *Service) baseClaims(sub string, now time.Time) (*jwks.Claims, error) {
 }
 
 // issueClientToken issues a ministry client's access token.
-// The token carries the client's registered ministry (the tenant it acts for).
+// The token carries the client's registered ministry (the tenant it acts
+// for) and organisation (what its organisation seal names, claim org_name).
 func (s *Service) issueClientToken(ctx context.Context, client Client, scopes []string) (TokenPair, error) {
 	key, err := s.ring.signer(ctx)
 	if err != nil {
@@ -176,6 +177,7 @@ func (s *Service) issueClientToken(ctx context.Context, client Client, scopes []
 	}
 	c.ClientID = client.ID
 	c.Ministry = client.Ministry
+	c.OrgName = client.Organization
 	c.Scope = strings.Join(scopes, " ")
 	at, err := sign(key, c)
 	if err != nil {

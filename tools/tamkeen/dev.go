@@ -63,6 +63,10 @@ func (c devConfig) Validate() error {
 // DemoClientID is the ministry client `tamkeen dev` seeds (DESIGN.md §8).
 const DemoClientID = "demo-ministry"
 
+// DemoOrganization is the demo client's registered organisation: what its
+// organisation seal names.
+const DemoOrganization = "Demo Ministry"
+
 // devShutdownTimeout bounds each server's graceful stop in dev.
 const devShutdownTimeout = 5 * time.Second
 
@@ -142,14 +146,22 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err != nil {
 		return err
 	}
+	identityKey, identityPub, err := devIdentityKeys(cfg.DataDir, lookupEnv)
+	if err != nil {
+		return err
+	}
 	// The services read their own Config from the environment; dev fills in
 	// what a developer should not have to: the issuer, a key-encryption key
-	// kept in the data dir, and the dev inbox as the SMS provider.
+	// and the identity key (auth seals citizens' identities to its public
+	// half, signature opens them) kept in the data dir, and the dev inbox
+	// as the SMS provider.
 	svcEnv := withDefaults(lookupEnv, map[string]string{
-		"TAMKEEN_ISSUER":             url,
-		"TAMKEEN_KEY_ENCRYPTION_KEY": kek,
-		"TAMKEEN_SMS_PROVIDER":       "devinbox",
-		"TAMKEEN_DEV_MODE":           "true",
+		"TAMKEEN_ISSUER":                 url,
+		"TAMKEEN_KEY_ENCRYPTION_KEY":     kek,
+		"TAMKEEN_IDENTITY_KEY":           identityKey,
+		"TAMKEEN_IDENTITY_RECIPIENT_KEY": identityPub,
+		"TAMKEEN_SMS_PROVIDER":           "devinbox",
+		"TAMKEEN_DEV_MODE":               "true",
 		// The signature enabler makes its CA on first start and issues
 		// credentials to self-registered citizens (production: in person).
 		"TAMKEEN_PKI_AUTO_INIT":      "true",
@@ -208,7 +220,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		return err
 	}
 	if err := authSvc.EnsureClient(ctx, auth.ClientSpec{
-		ID: DemoClientID, Name: "Demo ministry", Secret: secret, Scopes: auth.AllScopes(),
+		ID: DemoClientID, Name: "Demo ministry", Organization: DemoOrganization, Secret: secret, Scopes: auth.AllScopes(),
 	}); err != nil {
 		return fmt.Errorf("seed %s: %w", DemoClientID, err)
 	}
