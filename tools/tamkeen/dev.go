@@ -63,6 +63,12 @@ func (c devConfig) Validate() error {
 // DemoClientID is the ministry client `tamkeen dev` seeds (DESIGN.md §8).
 const DemoClientID = "demo-ministry"
 
+// DemoMinistry is the demo client's registered ministry (its tokens'
+// "ministry" claim). The client also holds the platform-wide scopes
+// (content:admin, ledger:admin), so the tour may manage other ministries
+// (moh, mol) as the platform team would.
+const DemoMinistry = "demo"
+
 // devShutdownTimeout bounds each server's graceful stop in dev.
 const devShutdownTimeout = 5 * time.Second
 
@@ -208,7 +214,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		return err
 	}
 	if err := authSvc.EnsureClient(ctx, auth.ClientSpec{
-		ID: DemoClientID, Name: "Demo ministry", Secret: secret, Scopes: auth.AllScopes(),
+		ID: DemoClientID, Name: "Demo ministry", Ministry: DemoMinistry, Secret: secret, Scopes: auth.AllScopes(),
 	}); err != nil {
 		return fmt.Errorf("seed %s: %w", DemoClientID, err)
 	}
