@@ -21,7 +21,10 @@ type ClientSpec struct {
 	ID string
 	// Name is shown to operators.
 	Name string
-	// Ministry the application belongs to (for charge-back); optional.
+	// Ministry the application belongs to, as the ministry code the
+	// enablers use (e.g. "moh"): issued in its tokens' "ministry" claim,
+	// it is the one ministry whose content and ledger the client manages
+	// (and charge-back). Optional: a client without one manages none.
 	Ministry string
 	// Secret is the client secret; only its argon2id hash is stored. At
 	// least 16 characters.
