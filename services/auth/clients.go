@@ -23,7 +23,10 @@ type ClientSpec struct {
 	ID string
 	// Name is shown to operators.
 	Name string
-	// Ministry the application belongs to (for charge-back); optional.
+	// Ministry the application belongs to, as the ministry code the
+	// enablers use (e.g. "moh"): issued in its tokens' "ministry" claim,
+	// it is the one ministry whose content and ledger the client manages
+	// (and charge-back). Optional: a client without one manages none.
 	Ministry string
 	// Organization is the organisation the application acts for, as an
 	// organisation seal names it (claim org_name); optional. Arabic or

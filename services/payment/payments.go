@@ -23,8 +23,11 @@ import (
 
 // Payment is a payment and where it stands.
 type Payment struct {
-	ID          string
-	ClientID    string
+	ID       string
+	ClientID string
+	// Ministry is the creating client's registered ministry ("" when its
+	// token named none); the payment's ledger postings belong to it.
+	Ministry    string
 	Amount      int64
 	Currency    Currency
 	Reference   string
@@ -70,6 +73,10 @@ type CreateInput struct {
 	Provider string
 	// Receipt is optional.
 	Receipt Receipt
+	// Ministry is the creating client's ministry, from its token (never
+	// from the request). It is not part of the Idempotency-Key
+	// fingerprint: it is the same for every request of one client.
+	Ministry string `json:"-"`
 }
 
 // Errors of the payments API.
@@ -229,11 +236,11 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, client_id, amount, currency, reference, description,
 			return_url, citizen_id, provider, state, created_at, updated_at, expire_at,
-			receipt_phone, receipt_email, receipt_language)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)`,
+			receipt_phone, receipt_email, receipt_language, ministry)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16)`,
 			id, clientID, in.Amount, string(cur), in.Reference, in.Description, in.ReturnURL, in.CitizenID,
 			prov.Name(), string(Created), now, now.Add(s.cfg.PaymentTTL),
-			in.Receipt.PhoneNumber, in.Receipt.EmailAddress, in.Receipt.language()); err != nil {
+			in.Receipt.PhoneNumber, in.Receipt.EmailAddress, in.Receipt.language(), in.Ministry); err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
 		for i, sp := range in.Splits {
@@ -288,7 +295,7 @@ type querier interface {
 
 const paymentColumns = `id, client_id, amount, currency, reference, description, return_url, citizen_id, provider,
 	provider_ref, next_url, state, refunded_amount, created_at, updated_at, expire_at,
-	receipt_phone, receipt_email, receipt_language`
+	receipt_phone, receipt_email, receipt_language, ministry`
 
 func scanPayment(sc interface{ Scan(...any) error }) (Payment, error) {
 	var p Payment
@@ -296,7 +303,7 @@ func scanPayment(sc interface{ Scan(...any) error }) (Payment, error) {
 	err := sc.Scan(&p.ID, &p.ClientID, &p.Amount, &cur, &p.Reference, &p.Description, &p.ReturnURL, &p.CitizenID,
 		&p.Provider, &p.ProviderRef, &p.NextURL, &st, &p.RefundedAmount,
 		store.ScanTime(&p.CreatedAt), store.ScanTime(&p.UpdatedAt), store.ScanTime(&p.ExpireAt),
-		&p.Receipt.PhoneNumber, &p.Receipt.EmailAddress, &p.Receipt.Language)
+		&p.Receipt.PhoneNumber, &p.Receipt.EmailAddress, &p.Receipt.Language, &p.Ministry)
 	p.Currency, p.State = Currency(cur), State(st)
 	return p, err
 }

@@ -184,7 +184,7 @@ func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refu
 				return err
 			}
 		}
-		if _, err := s.post(ctx, tx, ReversalPosting(KindRefund, r.ID, p.ID, p.Provider, p.Currency, p.Splits, shares), now); err != nil {
+		if _, err := s.post(ctx, tx, ReversalPosting(KindRefund, r.ID, p.ID, p.Provider, p.Currency, p.Splits, shares).Of(p.Ministry), now); err != nil {
 			return err
 		}
 		var done int64

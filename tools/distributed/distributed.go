@@ -56,6 +56,10 @@ const (
 // scope, so that a client token can be fetched at once.
 const DemoClientID = "demo-ministry"
 
+// DemoMinistry is DemoClientID's registered ministry; the client also
+// holds the platform-wide scopes (content:admin, ledger:admin).
+const DemoMinistry = "demo"
+
 // ErrUnknownProcess is returned for a process name the topology does not run.
 var ErrUnknownProcess = errors.New("distributed: unknown process")
 
@@ -550,7 +554,7 @@ var secretLine = regexp.MustCompile(`(?m)secret:\s*(\S+)`)
 func (t *Topology) ensureClient(ctx context.Context) (string, error) {
 	var out bytes.Buffer
 	env := t.toolEnv("auth")
-	err := t.runTool(ctx, env, &out, "clients", "create", "--id", DemoClientID, "--name", "Demo ministry",
+	err := t.runTool(ctx, env, &out, "clients", "create", "--id", DemoClientID, "--name", "Demo ministry", "--ministry", DemoMinistry,
 		"--organization", "Demo Ministry", "--scopes", strings.Join(auth.AllScopes(), ","))
 	if err != nil && !t.fresh["auth"] {
 		out.Reset()

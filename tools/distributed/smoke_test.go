@@ -531,9 +531,17 @@ func TestDistributedSmoke(t *testing.T) {
 		}}, &item); code != http.StatusCreated || item.ID == "" {
 		t.Fatalf("create content item = %d %s", code, body)
 	}
-	for _, step := range []string{":submit", ":approve", ":publish"} {
-		if code, body := a.do("POST", "/v1/content/items/"+item.ID+step, tok.AccessToken, nil, map[string]string{}, nil); code != http.StatusOK {
-			t.Fatalf("content %s = %d %s", step, code, body)
+	// Four-eyes: the app submits, and a second person approves — citizen 0
+	// as the ministry's staff editor — before the app publishes.
+	if code, body := a.do("POST", "/v1/content/ministries/moh/roles", tok.AccessToken, nil,
+		map[string]string{"subject": firstCitizen, "role": "editor"}, nil); code != http.StatusOK {
+		t.Fatalf("grant editor to citizen 0 = %d %s", code, body)
+	}
+	for _, step := range []struct{ action, token string }{
+		{":submit", tok.AccessToken}, {":approve", stepped.AccessToken}, {":publish", tok.AccessToken},
+	} {
+		if code, body := a.do("POST", "/v1/content/items/"+item.ID+step.action, step.token, nil, map[string]string{}, nil); code != http.StatusOK {
+			t.Fatalf("content %s = %d %s", step.action, code, body)
 		}
 	}
 	if code, body := a.do("GET", "/v1/public/content/winter-vaccination?lang=en", "", nil, nil, nil); code != http.StatusOK {

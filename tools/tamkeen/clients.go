@@ -62,7 +62,7 @@ type clientsConfig struct {
 	DB       serviceDB
 	ID       string `flag:"id" usage:"the client id (OAuth 2.0 client_id)"`
 	Name     string `flag:"name" usage:"the application's name, shown to operators"`
-	Ministry string `flag:"ministry" usage:"the ministry the application belongs to (charge-back)"`
+	Ministry string `flag:"ministry" usage:"the ministry code the application belongs to (e.g. moh): its tokens' ministry claim, the one ministry whose content roles and ledger it manages, and charge-back"`
 	// Organization is what the client's organisation seal names (the
 	// org_name claim of its tokens): Arabic or Latin words, no bidi
 	// controls, zero-width characters or look-alike letters.

@@ -67,6 +67,12 @@ const DemoClientID = "demo-ministry"
 // organisation seal names.
 const DemoOrganization = "Demo Ministry"
 
+// DemoMinistry is the demo client's registered ministry (its tokens'
+// "ministry" claim). The client also holds the platform-wide scopes
+// (content:admin, ledger:admin), so the tour may manage other ministries
+// (moh, mol) as the platform team would.
+const DemoMinistry = "demo"
+
 // devShutdownTimeout bounds each server's graceful stop in dev.
 const devShutdownTimeout = 5 * time.Second
 
@@ -220,7 +226,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		return err
 	}
 	if err := authSvc.EnsureClient(ctx, auth.ClientSpec{
-		ID: DemoClientID, Name: "Demo ministry", Organization: DemoOrganization, Secret: secret, Scopes: auth.AllScopes(),
+		ID: DemoClientID, Name: "Demo ministry", Ministry: DemoMinistry, Organization: DemoOrganization, Secret: secret, Scopes: auth.AllScopes(),
 	}); err != nil {
 		return fmt.Errorf("seed %s: %w", DemoClientID, err)
 	}
