@@ -62,4 +62,27 @@
 // the sandbox is off, HTTPHandler is nil and nothing is mounted: a real
 // acquirer hosts its own checkout page (its next_url points there) and
 // posts its signed webhooks to POST /v1/payments/providers/{provider}/webhook.
+//
+// # Text and the return URL
+//
+// The description (shown on the checkout page and the receipt) and a
+// refund's reason are one line of display text, the reference and the
+// receipt e-mail address are addresses, checked with the platform's
+// display-text check (libs/textcheck): bidi controls, zero-width and
+// control characters are refused with a 400 naming the field and the
+// character. Department accounts are "dept:<lower-case LDH name>" and
+// carry no free text.
+//
+// return_url must be absolute https (plain http only to localhost or a
+// loopback address, for development) with a host that is an LDH DNS name
+// (punycode xn-- for Arabic and other scripts, at most 253 bytes) or an IP
+// literal (IPv6 in brackets, no zone), an optional port 1–65535, and no
+// user information, spaces, controls or hidden characters
+// (provider.ParseReturnURL). The checkout page's Content-Security-Policy
+// (form-action) and its redirect use the origin and URL rebuilt from those
+// checked parts, never the stored string: Go's url.Parse accepts ';',
+// quotes and '*' in a host, so "https://a.example;script-src'*'/" used to
+// add a directive to the policy. A charge whose stored URL does not pass
+// (one created before the check) gets form-action 'self' only and no
+// redirect.
 package payment
