@@ -15,6 +15,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
 
 // ClientSpec describes a ministry application to create or update.
@@ -30,7 +31,7 @@ type ClientSpec struct {
 	Ministry string
 	// Organization is the organisation the application acts for, as an
 	// organisation seal names it (claim org_name); optional. Arabic or
-	// Latin words, checked by checkOrganizationName.
+	// Latin words, checked by textcheck.OrganizationProblem.
 	Organization string
 	// Secret is the client secret; only its argon2id hash is stored. At
 	// least 16 characters.
@@ -81,7 +82,7 @@ func (c ClientSpec) validate() error {
 		errs = append(errs, &rpcerr.FieldError{Field: "ministry", Reason: "must be at most 200 characters"})
 	}
 	if org := normalizeOrganization(c.Organization); org != "" {
-		if p := organizationNameProblem(org); p != "" {
+		if p := textcheck.OrganizationProblem(org); p != "" {
 			errs = append(errs, &rpcerr.FieldError{Field: "organization", Reason: p})
 		}
 	}
@@ -127,7 +128,7 @@ func normalizeOrganization(s string) string {
 // (what its organisation seal names); its next tokens carry it.
 func (s *Service) SetClientOrganization(ctx context.Context, id, org string) error {
 	org = normalizeOrganization(org)
-	if p := organizationNameProblem(org); p != "" {
+	if p := textcheck.OrganizationProblem(org); p != "" {
 		return &rpcerr.FieldError{Field: "organization", Reason: p}
 	}
 	ok, err := updateClientOrganization(ctx, s.db, id, org, s.now().UTC())

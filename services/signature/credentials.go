@@ -19,6 +19,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
@@ -127,15 +128,15 @@ func (s *Service) subjectFor(ctx context.Context, p *principal, req CredentialRe
 }
 
 // sealOrganization is the organisation a seal names: the client's
-// registered organisation, checked again here (organization.go). A request
+// registered organisation, checked again here (textcheck.OrganizationProblem). A request
 // organization_name that differs is refused.
 func (s *Service) sealOrganization(p *principal, req CredentialRequest) (string, error) {
 	org := p.orgName
 	if org == "" {
 		return "", fmt.Errorf("client %s has no registered organisation; the operator sets it (tamkeen clients create|set-organization --organization …): %w", p.clientID, rpcerr.ErrFailedPrecondition)
 	}
-	if err := checkOrganizationName(org); err != nil {
-		return "", fmt.Errorf("the registered organisation of client %s is unfit for a certificate (%v): %w", p.clientID, err, rpcerr.ErrFailedPrecondition)
+	if problem := textcheck.OrganizationProblem(org); problem != "" {
+		return "", fmt.Errorf("the registered organisation of client %s is unfit for a certificate (organisation name %s): %w", p.clientID, problem, rpcerr.ErrFailedPrecondition)
 	}
 	if r := strings.Join(strings.Fields(req.OrganizationName), " "); r != "" && r != org {
 		return "", &rpcerr.FieldError{Field: "organization_name", Reason: "does not match the client's registered organisation; leave it empty"}

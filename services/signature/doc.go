@@ -27,7 +27,7 @@
 // create|set-organization --organization`), which auth signs into the
 // client's tokens as org_name: its CN, with O = pki-organization and
 // organizationIdentifier NTRPS-<client id>. The name is checked again here
-// (organization.go: no bidi controls, zero-width, control or format
+// (libs/textcheck OrganizationProblem: no bidi controls, zero-width, control or format
 // characters, only Arabic and Latin letters, no word mixing scripts); a
 // client without one, or with one that fails, gets FailedPrecondition; a
 // request organization_name that differs is InvalidArgument naming

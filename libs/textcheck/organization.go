@@ -1,7 +1,6 @@
-package signature
+package textcheck
 
 import (
-	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -11,23 +10,17 @@ import (
 // (RFC 5280 ub-common-name).
 const maxOrganizationRunes = 64
 
-// checkOrganizationName refuses an organisation name unfit for a seal's
-// subject. The auth enabler checks the same when the operator registers
-// it; this is the check at the point of use, in case a token carries a
-// name registered before the rule. Allowed: Arabic and Latin words,
+// OrganizationProblem says what makes s unfit as an organisation's name in
+// a certificate subject (a seal), or "" when it is fit. The auth enabler
+// checks it when the operator registers a client's organisation and the
+// signature enabler again where it names it in a certificate, in case a
+// token carries a name registered before the rule. Allowed: Arabic and
+// Latin words,
 // digits, single spaces and . , - & ' ’ ( ) / : ، ؛. Refused: bidi
 // controls, zero-width and other format characters, control characters,
 // other scripts (Cyrillic and Greek letters look like Latin ones), and a
 // word mixing scripts.
-func checkOrganizationName(s string) error {
-	if p := organizationNameProblem(s); p != "" {
-		return errors.New("organisation name " + p)
-	}
-	return nil
-}
-
-// organizationNameProblem says what is wrong with s, or "".
-func organizationNameProblem(s string) string {
+func OrganizationProblem(s string) string {
 	switch {
 	case s == "":
 		return "is empty"
@@ -46,7 +39,7 @@ func organizationNameProblem(s string) string {
 	word, letters := 0, 0
 	for _, r := range s {
 		switch {
-		case invisibleRune(r):
+		case isBidiControl(r) || isZeroWidth(r) || r == '\u200e' || r == '\u200f' || r == '\u061c':
 			return "must not contain bidi controls or zero-width characters"
 		case unicode.IsControl(r):
 			return "must not contain control characters"
@@ -85,14 +78,6 @@ func organizationNameProblem(s string) string {
 		return "must contain a letter"
 	}
 	return ""
-}
-
-// invisibleRune reports bidi controls (U+202A–202E, U+2066–2069, LRM, RLM,
-// ALM) and zero-width characters (U+200B–200D, U+2060, U+FEFF).
-func invisibleRune(r rune) bool {
-	return r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' ||
-		r == '\u200e' || r == '\u200f' || r == '\u061c' ||
-		r >= '\u200b' && r <= '\u200d' || r == '\u2060' || r == '\ufeff'
 }
 
 // latinLetter: Basic Latin, Latin-1 Supplement and Latin Extended-A/B

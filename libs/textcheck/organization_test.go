@@ -1,4 +1,4 @@
-package auth
+package textcheck
 
 import (
 	"strings"
@@ -53,9 +53,9 @@ func TestOrganizationName(t *testing.T) {
 		{"latin combining mark", "Ministe\u0301re", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkOrganizationName(tc.in)
-			if (err == nil) != tc.ok {
-				t.Errorf("checkOrganizationName(%+q) = %v; want ok=%v", tc.in, err, tc.ok)
+			p := OrganizationProblem(tc.in)
+			if (p == "") != tc.ok {
+				t.Errorf("OrganizationProblem(%+q) = %q; want ok=%v", tc.in, p, tc.ok)
 			}
 		})
 	}
