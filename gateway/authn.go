@@ -51,6 +51,9 @@ type Caller struct {
 	// AZP is the app a citizen token was issued to (its azp), which usage
 	// is metered to.
 	AZP string
+	// SessionID is a citizen token's sid: the login session it belongs
+	// to, refused once the session is ended (revocation.go).
+	SessionID string
 }
 
 // CallerFrom returns the verified caller of the gateway request whose
@@ -139,7 +142,7 @@ func callerOf(c *jwks.Claims) (Caller, error) {
 	if c.ACR == "" {
 		return Caller{}, errors.New("citizen token without acr")
 	}
-	caller := Caller{Kind: Citizen, Subject: c.Subject, ACR: c.ACR, AZP: c.AZP}
+	caller := Caller{Kind: Citizen, Subject: c.Subject, ACR: c.ACR, AZP: c.AZP, SessionID: c.SessionID}
 	if c.AuthTime != nil {
 		caller.AuthTime = c.AuthTime.Time
 	}
@@ -197,12 +200,18 @@ func (g *Gateway) authenticate(r *http.Request, pol Policy) (*Caller, *authFailu
 	if err != nil {
 		return nil, invalidToken("unknown_principal", "the token names neither a client nor a citizen")
 	}
+	if caller.Kind == Citizen && caller.SessionID != "" && g.revocations != nil && g.revocations.revoked(caller.SessionID) {
+		return nil, invalidToken("session_revoked", "the session of this token has ended (logged out or revoked); log in again")
+	}
 	if pol.Callers&caller.Kind == 0 {
 		return nil, &authFailure{reason: "wrong_principal", status: http.StatusForbidden, kind: "wrong-principal",
 			detail: "this route is for " + pol.Callers.String() + " tokens; a " + caller.Kind.String() + " token cannot call it"}
 	}
 	switch caller.Kind {
 	case Client:
+		if pol.AdminScope != "" && slices.Contains(caller.Scopes, pol.AdminScope) {
+			break // the platform operator's scope stands in for Scopes
+		}
 		var missing []string
 		for _, s := range pol.Scopes {
 			if !slices.Contains(caller.Scopes, s) {
@@ -467,6 +476,11 @@ func (g *Gateway) setUpAuth(client *http.Client) error {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	g.verifier = v
+	if g.nc != nil {
+		g.revocations = newRevocations(g.nc, g.cfg.RevokedSessionsBucket, g.cfg.RevokedSessionsTTL, g.now, g.logger)
+	} else {
+		g.logger.Warn("no NATS: tokens of ended sessions are accepted until they expire")
+	}
 	g.logger.Info("verifying access tokens", slog.String("issuer", g.cfg.Issuer),
 		slog.String("audience", g.cfg.Audience), slog.String("jwks_url", g.cfg.JWKSURL))
 	return nil

@@ -111,8 +111,8 @@ func TestPolicyScopesAreAuthScopes(t *testing.T) {
 	t.Parallel()
 	granted := authScopes(t)
 	for m, p := range gateway.Policies() {
-		for _, s := range p.Scopes {
-			if !granted[s] {
+		for _, s := range append(slices.Clone(p.Scopes), p.AdminScope) {
+			if s != "" && !granted[s] {
 				t.Errorf("%s needs scope %q, which services/auth/scopes.go does not define", m, s)
 			}
 		}
@@ -210,12 +210,14 @@ func TestAuthOutcomes(t *testing.T) {
 		return `Bearer realm="tamkeen", error="invalid_token", error_description="` + desc + `"`
 	}
 	const (
-		payments    = "/v1/payments"            // client, payments:write
-		credentials = "/v1/signing/credentials" // POST: citizen loa2 max_age 300 or client signing:seal; GET: citizen loa1 or client signing:seal
-		otpStart    = "/v1/auth/otp/challenges" // citizen loa1 only
-		items       = "/v1/content/items/cnt_1" // client content:read or citizen loa1
-		caChain     = "/v1/signing/ca"          // public
-		none        = "-"                       // no WWW-Authenticate expected
+		payments    = "/v1/payments"                                  // client, payments:write
+		credentials = "/v1/signing/credentials"                       // POST: citizen loa2 max_age 300 or client signing:seal; GET: citizen loa1 or client signing:seal
+		otpStart    = "/v1/auth/otp/challenges"                       // citizen loa1 only
+		items       = "/v1/content/items/cnt_1"                       // client content:read or citizen loa1
+		caChain     = "/v1/signing/ca"                                // public
+		roles       = "/v1/content/ministries/moh/roles/cit_1/author" // client content:roles, or content:admin
+		trial       = "/v1/ledger/trial-balance"                      // client ledger:read, or ledger:admin
+		none        = "-"                                             // no WWW-Authenticate expected
 		paymentBody = `{"amount":"100","currency":"ILS"}`
 	)
 	tests := []struct {
@@ -278,6 +280,17 @@ func TestAuthOutcomes(t *testing.T) {
 		{name: "client on an editor route", method: "GET", path: items, auth: sign(client("content:read")), want: 200, challenge: none},
 		{name: "client without the editor scope", method: "GET", path: items, auth: sign(client("content:write")),
 			want: 403, ptype: "insufficient-scope", challenge: `Bearer error="insufficient_scope", scope="content:read"`},
+		// Platform-wide operators: content:admin and ledger:admin admit a
+		// client on the role and ledger routes in place of the ministry's
+		// scope (the fake backends answer 501: the call got through).
+		{name: "content:admin on a role route", method: "DELETE", path: roles, auth: sign(client("content:admin")), want: 501, challenge: none},
+		{name: "content:roles on a role route", method: "DELETE", path: roles, auth: sign(client("content:roles")), want: 501, challenge: none},
+		{name: "neither on a role route", method: "DELETE", path: roles, auth: sign(client("content:write", "ledger:admin")),
+			want: 403, ptype: "insufficient-scope", challenge: `Bearer error="insufficient_scope", scope="content:roles"`},
+		{name: "ledger:admin on a ledger route", method: "GET", path: trial, auth: sign(client("ledger:admin")), want: 501, challenge: none},
+		{name: "ledger:read on a ledger route", method: "GET", path: trial, auth: sign(client("ledger:read")), want: 501, challenge: none},
+		{name: "content:admin on a ledger route", method: "GET", path: trial, auth: sign(client("content:admin")),
+			want: 403, ptype: "insufficient-scope", challenge: `Bearer error="insufficient_scope", scope="ledger:read"`},
 		{name: "public route ignores a bad token", method: "GET", path: caChain, auth: "Bearer garbage", want: 200, challenge: none},
 		{name: "public route without a token", method: "GET", path: caChain, want: 200, challenge: none},
 	}

@@ -132,6 +132,13 @@ type Config struct {
 	// JWKSURL is where the token signing keys are published; empty means
 	// Issuer + "/.well-known/jwks.json" (served by the gateway itself).
 	JWKSURL string `flag:"jwks-url" usage:"JWKS URL; default <issuer>/.well-known/jwks.json"`
+	// RevokedSessionsBucket is the JetStream KV bucket of sessions the
+	// auth enabler ended early (logout, refresh-token reuse); their
+	// citizen tokens are refused. Needs Deps.NATS; see revocation.go.
+	RevokedSessionsBucket string `flag:"revoked-sessions-bucket" default:"tamkeen_gateway_revoked_sessions" usage:"JetStream KV bucket of ended sessions whose access tokens are refused"`
+	// RevokedSessionsTTL is how long an ended session is remembered: at
+	// least auth's access-token-ttl plus 90 seconds.
+	RevokedSessionsTTL time.Duration `flag:"revoked-sessions-ttl" default:"15m" usage:"how long an ended session's tokens are refused: at least auth's access-token-ttl + 90s"`
 
 	// MaxTokenLifetime is the longest exp - iat of an accepted access
 	// token; auth issues them for 10 minutes. Zero: jwks.DefaultMaxLifetime.
@@ -229,6 +236,12 @@ func (c Config) withDefaults() Config {
 	if c.AuditChain == "" {
 		c.AuditChain = DefaultAuditChain
 	}
+	if c.RevokedSessionsBucket == "" {
+		c.RevokedSessionsBucket = DefaultRevokedSessionsBucket
+	}
+	if c.RevokedSessionsTTL == 0 {
+		c.RevokedSessionsTTL = DefaultRevokedSessionsTTL
+	}
 	if c.AuditStampEvery == 0 {
 		c.AuditStampEvery = DefaultAuditStampEvery
 	}
@@ -263,6 +276,7 @@ func (c Config) Validate() error {
 		"rights-refresh":       c.RightsRefresh,
 		"max-token-lifetime":   c.MaxTokenLifetime,
 		"audit-stamp-interval": c.AuditStampInterval,
+		"revoked-sessions-ttl": c.RevokedSessionsTTL,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%w: %s %v is negative", ErrConfig, name, d))
@@ -390,6 +404,8 @@ type Gateway struct {
 
 	// verifier checks access tokens; nil when Config.Issuer is empty.
 	verifier *jwks.Verifier
+	// revocations are the sessions ended early; nil without NATS.
+	revocations *revocations
 	// policies is Policies(), by gRPC full method name.
 	policies map[string]Policy
 	// rpcs maps routeKey(method, template) to the gRPC method behind the
@@ -587,6 +603,11 @@ func (g *Gateway) OpsHandler() http.Handler { return g.ops }
 // SlowReadTimeout and SlowWriteTimeout instead), so that clients sending
 // slowly or idling cannot pile up connections.
 func (g *Gateway) Run(ctx context.Context, lis net.Listener) error {
+	if g.revocations != nil {
+		rctx, stopRevocations := context.WithCancel(ctx)
+		defer stopRevocations()
+		go g.revocations.run(rctx)
+	}
 	if g.recorder != nil && g.recorder.sig != nil {
 		sctx, stopStamps := context.WithCancel(ctx)
 		defer stopStamps()

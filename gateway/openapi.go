@@ -194,6 +194,9 @@ func addSecurity(doc, paths map[string]any, tokenURL string, policies map[string
 		for _, s := range p.Scopes {
 			scopes[s] = "Lets a ministry client call the routes that need " + s + "."
 		}
+		if p.AdminScope != "" {
+			scopes[p.AdminScope] = "Lets the platform operator's client call, across every ministry, the routes that admit " + p.AdminScope + "."
+		}
 	}
 	doc["securityDefinitions"] = map[string]any{
 		securityClient: map[string]any{
@@ -230,6 +233,11 @@ func addSecurity(doc, paths map[string]any, tokenURL string, policies map[string
 				if pol.Callers&Client != 0 {
 					security = append(security, map[string]any{securityClient: append([]string{}, pol.Scopes...)})
 					ext["scopes"] = append([]string{}, pol.Scopes...)
+					if pol.AdminScope != "" {
+						// Security requirements are alternatives: either scope.
+						security = append(security, map[string]any{securityClient: []string{pol.AdminScope}})
+						ext["admin_scope"] = pol.AdminScope
+					}
 				}
 				if pol.Callers&Citizen != 0 {
 					security = append(security, map[string]any{securityCitizen: []string{}})

@@ -82,6 +82,10 @@ const (
 	ScopeContentRoles      = "content:roles"
 	ScopeSigningSeal       = "signing:seal"
 	ScopeSigningAdmin      = "signing:admin"
+	// ScopeContentAdmin and ScopeLedgerAdmin are the platform operator's:
+	// every ministry's content roles, the whole ledger.
+	ScopeContentAdmin = "content:admin"
+	ScopeLedgerAdmin  = "ledger:admin"
 )
 
 // StepUpMaxAge is how old a loa2 authentication may be for the routes that
@@ -99,6 +103,10 @@ type Policy struct {
 	// Scopes must all be granted to a client token. Citizen tokens carry
 	// no scopes; for them ACR and MaxAge apply instead.
 	Scopes []string
+	// AdminScope, when set, admits a client token holding it in place of
+	// Scopes: the platform operator's scope, with which the service lifts
+	// its confinement of a client to its own ministry.
+	AdminScope string
 	// ACR is the least level of assurance of a citizen token.
 	ACR string
 	// MaxAge bounds how long ago the citizen authenticated (auth_time) at
@@ -116,6 +124,9 @@ func (p Policy) String() string {
 		s := "client token"
 		if len(p.Scopes) > 0 {
 			s += " with scope " + strings.Join(p.Scopes, " ")
+		}
+		if p.AdminScope != "" {
+			s += " (or " + p.AdminScope + ")"
 		}
 		parts = append(parts, s)
 	}
@@ -155,6 +166,12 @@ func Policies() map[string]Policy {
 	// the scope) or its staff signed in as citizens; the content service
 	// checks the staff member's role in the ministry.
 	editor := func(scope string) Policy { return Policy{Callers: Either, Scopes: []string{scope}, ACR: ACRLoa1} }
+	// orAdmin admits a client with the scope or with the platform
+	// operator's admin scope; the service confines the first to its own
+	// ministry (the token's ministry claim).
+	orAdmin := func(scope, admin string) Policy {
+		return Policy{Callers: Client, Scopes: []string{scope}, AdminScope: admin}
+	}
 
 	return map[string]Policy{
 		// auth: sign-up, login and the token endpoints are how a caller
@@ -166,6 +183,10 @@ func Policies() map[string]Policy {
 		authv1.AuthService_Login_FullMethodName:                  public,
 		authv1.AuthService_Refresh_FullMethodName:                public,
 		authv1.AuthService_Logout_FullMethodName:                 public,
+		// A locked-out citizen has no token; the answer is the same
+		// whether or not the national ID is registered.
+		authv1.AuthService_StartUnlock_FullMethodName:  public,
+		authv1.AuthService_VerifyUnlock_FullMethodName: public,
 		// Phone verification after sign-up has no token yet; for a step-up
 		// the auth service checks the token bound to the challenge itself.
 		authv1.AuthService_VerifyOtpChallenge_FullMethodName: public,
@@ -210,14 +231,16 @@ func Policies() map[string]Policy {
 		signaturev1.SignatureService_CheckOcsp_FullMethodName:         public,
 
 		// payment: ministry apps and finance clients; webhooks are signed.
-		paymentv1.PaymentService_CreatePayment_FullMethodName:         client(ScopePaymentsWrite),
-		paymentv1.PaymentService_CancelPayment_FullMethodName:         client(ScopePaymentsWrite),
-		paymentv1.PaymentService_CreateRefund_FullMethodName:          client(ScopePaymentsWrite),
-		paymentv1.PaymentService_GetPayment_FullMethodName:            client(ScopePaymentsRead),
-		paymentv1.PaymentService_ListPayments_FullMethodName:          client(ScopePaymentsRead),
-		paymentv1.PaymentService_GetTrialBalance_FullMethodName:       client(ScopeLedgerRead),
-		paymentv1.PaymentService_ListLedgerAccounts_FullMethodName:    client(ScopeLedgerRead),
-		paymentv1.PaymentService_Reconcile_FullMethodName:             client(ScopeLedgerRead),
+		paymentv1.PaymentService_CreatePayment_FullMethodName: client(ScopePaymentsWrite),
+		paymentv1.PaymentService_CancelPayment_FullMethodName: client(ScopePaymentsWrite),
+		paymentv1.PaymentService_CreateRefund_FullMethodName:  client(ScopePaymentsWrite),
+		paymentv1.PaymentService_GetPayment_FullMethodName:    client(ScopePaymentsRead),
+		paymentv1.PaymentService_ListPayments_FullMethodName:  client(ScopePaymentsRead),
+		// A ministry's finance client sees its own departments' part of
+		// the ledger; ledger:admin is the platform-wide view.
+		paymentv1.PaymentService_GetTrialBalance_FullMethodName:       orAdmin(ScopeLedgerRead, ScopeLedgerAdmin),
+		paymentv1.PaymentService_ListLedgerAccounts_FullMethodName:    orAdmin(ScopeLedgerRead, ScopeLedgerAdmin),
+		paymentv1.PaymentService_Reconcile_FullMethodName:             orAdmin(ScopeLedgerRead, ScopeLedgerAdmin),
 		paymentv1.PaymentService_HandleProviderWebhook_FullMethodName: public,
 
 		// content: the editorial workflow and its history.
@@ -236,8 +259,10 @@ func Policies() map[string]Policy {
 		contentv1.ContentService_GetItemVersion_FullMethodName:   editor(ScopeContentRead),
 		contentv1.ContentService_DiffItemVersions_FullMethodName: editor(ScopeContentRead),
 		contentv1.ContentService_ListTransitions_FullMethodName:  editor(ScopeContentRead),
-		contentv1.ContentService_GrantRole_FullMethodName:        client(ScopeContentRoles),
-		contentv1.ContentService_RevokeRole_FullMethodName:       client(ScopeContentRoles),
+		// A ministry's admin app manages its own ministry's roles;
+		// content:admin every ministry's.
+		contentv1.ContentService_GrantRole_FullMethodName:  orAdmin(ScopeContentRoles, ScopeContentAdmin),
+		contentv1.ContentService_RevokeRole_FullMethodName: orAdmin(ScopeContentRoles, ScopeContentAdmin),
 		// The published site and its search are for everyone.
 		contentv1.ContentService_GetPublicContent_FullMethodName:    public,
 		contentv1.ContentService_ListPublicContent_FullMethodName:   public,

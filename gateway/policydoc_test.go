@@ -59,8 +59,12 @@ func policyTable(t *testing.T, openapi []byte) string {
 				}
 			}
 			short := method[strings.LastIndexByte(method, '.')+1:]
+			scopeCell := code(scopes)
+			if p.AdminScope != "" {
+				scopeCell += " or " + code(p.AdminScope) + " (platform-wide)"
+			}
 			rows = append(rows, fmt.Sprintf("| `%s %s` | %s | %s | %s | %s | %s |",
-				strings.ToUpper(verb), path, short, who, code(scopes), acr, maxAge))
+				strings.ToUpper(verb), path, short, who, scopeCell, acr, maxAge))
 		}
 	}
 	sort.Strings(rows)

@@ -231,6 +231,11 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 	if st := stateFrom(ctx); st != nil {
 		md.Set("x-request-id", st.id)
 	}
+	// The caller's address, as grpc-gateway forwards it for the JSON
+	// routes (the caller's own X-Forwarded-For was dropped by requestID):
+	// auth throttles failed client authentications per client id and
+	// source.
+	md.Set("x-forwarded-for", sourceAddr(r))
 	resp, err := auth.IssueToken(metadata.NewOutgoingContext(ctx, md), req)
 	if err != nil {
 		p, hdr := problemFromError(r, err)
@@ -243,6 +248,10 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 			}
 		case codes.PermissionDenied:
 			p.OAuthError = "unauthorized_client"
+		case codes.ResourceExhausted:
+			// Throttled after failed client authentications (or argon2id
+			// slots busy); Retry-After says when to come back.
+			p.OAuthError = "temporarily_unavailable"
 		case codes.InvalidArgument, codes.FailedPrecondition:
 			p.OAuthError = "invalid_request"
 			for _, v := range rpcerr.FieldViolations(err) {

@@ -518,6 +518,13 @@ func TestServiceConfigs(t *testing.T) {
 			if (o.name == "auth" || o.name == "signature") && env["TAMKEEN_KEY_ENCRYPTION_KEY_FILE"] == "" {
 				t.Errorf("%s: %s has no key-encryption key file", r.overlay, o.name)
 			}
+			// Auth seals citizens' identities to signature's identity key.
+			if o.name == "auth" && env["TAMKEEN_IDENTITY_RECIPIENT_KEY_FILE"] != "/var/run/secrets/tamkeen/keys/identity-recipient-key" {
+				t.Errorf("%s: auth has TAMKEEN_IDENTITY_RECIPIENT_KEY_FILE=%q; want the auth-keys file identity-recipient-key", r.overlay, env["TAMKEEN_IDENTITY_RECIPIENT_KEY_FILE"])
+			}
+			if o.name == "signature" && env["TAMKEEN_IDENTITY_KEY_FILE"] != "/var/run/secrets/tamkeen/keys/identity-key" {
+				t.Errorf("%s: signature has TAMKEEN_IDENTITY_KEY_FILE=%q; want the signature-keys file identity-key", r.overlay, env["TAMKEEN_IDENTITY_KEY_FILE"])
+			}
 		}
 	}
 }

@@ -26,6 +26,10 @@ type Claims struct {
 	// to (the client's registered ministry, never from a request): the
 	// tenant whose resources the client may manage.
 	Ministry string `json:"ministry,omitempty"`
+	// OrgName is the organisation a client-credentials token's client
+	// belongs to, as the operator registered it (never from a request): the
+	// name an organisation seal's certificate carries.
+	OrgName string `json:"org_name,omitempty"`
 	// SessionID ("sid", OpenID Connect) names the login session a citizen's
 	// token belongs to, so that ending the session ends its tokens.
 	SessionID string `json:"sid,omitempty"`

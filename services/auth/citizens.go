@@ -9,9 +9,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
@@ -28,8 +30,6 @@ const (
 var (
 	// ErrCitizenNotFound: no such citizen (or not one the caller may see).
 	ErrCitizenNotFound = fmt.Errorf("citizen %w", rpcerr.ErrNotFound)
-	// ErrNationalIDTaken: a citizen with the national ID is registered.
-	ErrNationalIDTaken = fmt.Errorf("a citizen with this national ID is registered: %w", rpcerr.ErrAlreadyExists)
 	// ErrScopeRequired: the client token lacks the scope the call needs.
 	ErrScopeRequired = fmt.Errorf("the client token lacks the scope this call needs: %w", rpcerr.ErrPermissionDenied)
 )
@@ -105,10 +105,35 @@ func (s *Service) nationalIDMAC(nid string) string {
 	return mac(s.keys.lookup, "national_id", nid)
 }
 
+// sealIdentity seals the citizen's identity to the signature enabler's
+// identity key for the citizen_registered and citizen_proofed events: the
+// stream never holds a national ID in clear, and only signature (which
+// names the citizen in signing certificates) can open it.
+func (s *Service) sealIdentity(citizenID, nationalID, given, family string) ([]byte, error) {
+	if s.recipient == nil {
+		return nil, errors.New("auth: identity-recipient-key is not configured")
+	}
+	pt, err := proto.Marshal(&eventsv1.CitizenIdentity{NationalId: nationalID, GivenName: given, FamilyName: family})
+	if err != nil {
+		return nil, err
+	}
+	return sealed.Seal(s.recipient, identityContext(citizenID), pt)
+}
+
+// identityContext binds a sealed identity to its citizen; the signature
+// enabler opens it with the same context.
+func identityContext(citizenID string) string { return "citizen_identity/" + citizenID }
+
 // RegisterCitizen creates a citizen account (identity proofing "self"),
 // with the phone number unverified, and sends an SMS code to verify it, in
 // one transaction with the citizen_registered event. The SMS counts
 // against the phone's cool-down and hourly cap.
+//
+// Registration is no oracle of who is registered: a national ID that
+// already has an account gets the same answer (a fresh-looking citizen id
+// and phone challenge, after the same argon2id work), the same count
+// against the given phone's SMS limits, and a challenge that no code
+// answers (registrationTaken). The holder of the ID is told by SMS instead.
 func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Registered, error) {
 	r, err := r.validate()
 	if err != nil {
@@ -126,6 +151,10 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 	if err != nil {
 		return Registered{}, err
 	}
+	sealedID, err := s.sealIdentity(id, r.NationalID, r.GivenName, r.FamilyName)
+	if err != nil {
+		return Registered{}, err
+	}
 	now := s.now().UTC()
 	row := citizenRow{
 		ID: id, NationalIDMAC: s.nationalIDMAC(r.NationalID), NationalIDEnc: nidEnc,
@@ -134,30 +163,100 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 		ProofingLevel: ProofingSelf, CreatedAt: now,
 	}
 	var ch challengeRow
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	register := func(tx *sql.Tx) error {
 		if err := s.checkSMSLimits(ctx, tx, r.PhoneNumber, now); err != nil {
 			return err
 		}
+		holder, err := selectCitizenByNationalID(ctx, tx, row.NationalIDMAC)
+		switch {
+		case err == nil:
+			ch, err = s.registrationTaken(ctx, tx, holder, r.PhoneNumber, now)
+			return err
+		case !store.IsNoRows(err):
+			return fmt.Errorf("auth: register citizen: %w", err)
+		}
 		if err := insertCitizen(ctx, tx, row); err != nil {
 			if store.IsUniqueViolation(err) {
-				return ErrNationalIDTaken
+				return errRegistrationRace
 			}
 			return fmt.Errorf("auth: register citizen: %w", err)
 		}
 		if err := s.emit(ctx, tx, EventCitizenRegistered, id, &eventsv1.CitizenRegistered{
-			CitizenId: id, ProofingLevel: ProofingSelf, Time: timestamppb.New(now),
+			CitizenId: id, ProofingLevel: ProofingSelf, Time: timestamppb.New(now), SealedIdentity: sealedID,
 		}); err != nil {
 			return err
 		}
-		var err error
 		ch, err = s.sendSMSChallenge(ctx, tx, row, purposePhone, now)
 		return err
-	})
+	}
+	err = s.db.InTx(ctx, register)
+	if errors.Is(err, errRegistrationRace) {
+		// Another registration of the ID committed between the look-up
+		// and the insert: the second try answers it as taken.
+		err = s.db.InTx(ctx, register)
+	}
 	if err != nil {
 		return Registered{}, err
 	}
 	s.relay.Kick()
 	return Registered{CitizenID: id, ChallengeID: ch.ID, ExpiresIn: s.cfg.OTPTTL}, nil
+}
+
+// errRegistrationRace: a concurrent registration took the national ID.
+var errRegistrationRace = errors.New("auth: national ID registered concurrently")
+
+// noticeInterval is the least time between two registration-attempt
+// notices to one citizen, so that repeated attempts cannot flood them.
+const noticeInterval = time.Hour
+
+// registrationTaken answers, inside tx, a registration whose national ID
+// holder already has: a decoy phone challenge on the given phone (it
+// counts against that phone's SMS limits as a real one would, and no
+// code answers it), and at most one SMS an hour to the holder's registered
+// phone saying that someone tried to register with their ID. The notice
+// is recorded with method "notice", so it never counts against the
+// holder's OTP limits (a stranger could otherwise use it to block their
+// step-ups).
+func (s *Service) registrationTaken(ctx context.Context, tx *sql.Tx, holder citizenRow, phone string, now time.Time) (challengeRow, error) {
+	id, err := newID(s.rand, "otp_")
+	if err != nil {
+		return challengeRow{}, err
+	}
+	decoy := challengeRow{
+		ID: id, CitizenID: holder.ID, Purpose: purposeDecoy, Method: MethodSMS,
+		PhoneNumber: phone, ExpiresAt: now.Add(s.cfg.OTPTTL), CreatedAt: now,
+	}
+	if err := insertChallenge(ctx, tx, decoy); err != nil {
+		return challengeRow{}, fmt.Errorf("auth: register citizen: %w", err)
+	}
+	n, err := recentNotices(ctx, tx, holder.ID, ms(now.Add(-noticeInterval)))
+	if err != nil {
+		return challengeRow{}, fmt.Errorf("auth: register citizen: %w", err)
+	}
+	if n > 0 {
+		return decoy, nil
+	}
+	noticeID, err := newID(s.rand, "otp_")
+	if err != nil {
+		return challengeRow{}, err
+	}
+	notice := challengeRow{
+		ID: noticeID, CitizenID: holder.ID, Purpose: purposeNotice, Method: "notice",
+		PhoneNumber: holder.PhoneNumber, ExpiresAt: now, CreatedAt: now,
+	}
+	if err := insertChallenge(ctx, tx, notice); err != nil {
+		return challengeRow{}, fmt.Errorf("auth: register citizen: %w", err)
+	}
+	err = s.command(ctx, tx, SubjectOTPSMS, typeSendSMS, &eventsv1.SendSms{
+		CommandId:   noticeID,
+		ClientId:    "tamkeen-auth",
+		PhoneNumber: holder.PhoneNumber,
+		TemplateId:  RegistrationAttemptTemplateID,
+		Reference:   noticeID,
+		Language:    holder.PreferredLanguage,
+		ExpireTime:  timestamppb.New(now.Add(noticeInterval)),
+	})
+	return decoy, err
 }
 
 // GetCitizen returns a citizen's account to the citizen themselves or to
@@ -222,8 +321,19 @@ func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, eviden
 		if row, err = selectCitizen(ctx, tx, id); err != nil {
 			return fmt.Errorf("auth: proof citizen: %w", err)
 		}
+		// The proofing records no ID-card name of its own: the identity
+		// proofed is the one registered, and that is what signature hears.
+		nid, err := s.keys.open(row.NationalIDEnc, "citizens.national_id:"+row.ID)
+		if err != nil {
+			return fmt.Errorf("auth: citizen %s: %w", row.ID, err)
+		}
+		sealedID, err := s.sealIdentity(id, string(nid), row.GivenName, row.FamilyName)
+		if err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, EventCitizenProofed, id, &eventsv1.CitizenProofed{
 			CitizenId: id, ProofingLevel: ProofingInPerson, ClientId: caller.ClientID, Time: timestamppb.New(now),
+			SealedIdentity: sealedID,
 		})
 	})
 	if err != nil {

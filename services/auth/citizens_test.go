@@ -12,11 +12,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
 // bearer returns a context carrying an access token as gRPC metadata, the
@@ -52,13 +55,14 @@ func TestRegisterCitizen(t *testing.T) {
 			t.Errorf("expire_time = %v; want %v (the challenge's expiry)", got, want)
 		}
 
-		// Duplicate national ID → 409 AlreadyExists.
-		_, err = e.srv.RegisterCitizen(ctx, &authv1.RegisterCitizenRequest{
+		// Duplicate national ID: answered like a new one (no oracle of who
+		// is registered; TestRegistrationWithTakenIDIsIndistinguishable).
+		dup, err := e.srv.RegisterCitizen(ctx, &authv1.RegisterCitizenRequest{
 			NationalId: reg.NationalID, PhoneNumber: "+970569000000", Password: "another-good-passphrase",
 			GivenName: "Omar", FamilyName: "Nasser",
 		})
-		if status.Code(err) != codes.AlreadyExists {
-			t.Errorf("duplicate RegisterCitizen = %v; want AlreadyExists", err)
+		if err != nil || !strings.HasPrefix(dup.GetCitizenId(), "cit_") || dup.GetCitizenId() == resp.GetCitizenId() {
+			t.Errorf("duplicate RegisterCitizen = %v, %v; want an answer like a new registration's", dup, err)
 		}
 
 		// The citizen sees their account; phone not verified yet.
@@ -205,5 +209,61 @@ func TestEventsCarryNoSecrets(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("no %s in the outbox", want)
 		}
+	}
+}
+
+// TestEventsCarrySealedIdentity: citizen_registered and citizen_proofed
+// carry the citizen's identity (national ID and names as registered)
+// sealed to the signature enabler's identity key, bound to the citizen:
+// the signature enabler's key opens it, the payload never holds it in
+// clear, and it does not open for another citizen.
+func TestEventsCarrySealedIdentity(t *testing.T) {
+	e := sqliteEnv(t, nil)
+	ctx := context.Background()
+	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moi-office", Name: "Interior", Secret: "0123456789abcdef", Scopes: []string{ScopeCitizensProof}}))
+	id, _ := e.citizen(t, "12345678")
+	if _, err := e.svc.ProofCitizen(ctx, Principal{ClientID: "moi-office", Scopes: []string{ScopeCitizensProof}}, id, "MoI desk 4"); err != nil {
+		t.Fatal(err)
+	}
+	want := registration("12345678")
+	rows, err := e.db.QueryContext(ctx, `SELECT subject, payload FROM outbox WHERE subject IN ('tamkeen.auth.citizen_registered', 'tamkeen.auth.citizen_proofed') ORDER BY seq`)
+	must(t, err)
+	defer rows.Close()
+	var seen []string
+	for rows.Next() {
+		var subject string
+		var payload []byte
+		must(t, rows.Scan(&subject, &payload))
+		seen = append(seen, subject)
+		for _, clear := range []string{want.NationalID, want.GivenName, want.FamilyName} {
+			if bytes.Contains(payload, []byte(clear)) {
+				t.Errorf("%s holds %q in clear", subject, clear)
+			}
+		}
+		var blob []byte
+		if subject == "tamkeen.auth.citizen_proofed" {
+			var m eventsv1.CitizenProofed
+			must(t, proto.Unmarshal(payload, &m))
+			blob = m.GetSealedIdentity()
+		} else {
+			var m eventsv1.CitizenRegistered
+			must(t, proto.Unmarshal(payload, &m))
+			blob = m.GetSealedIdentity()
+		}
+		pt, err := sealed.Open([]*sealed.PrivateKey{testIdentityKey}, "citizen_identity/"+id, blob)
+		if err != nil {
+			t.Fatalf("%s: sealed identity does not open: %v", subject, err)
+		}
+		var got eventsv1.CitizenIdentity
+		must(t, proto.Unmarshal(pt, &got))
+		if got.GetNationalId() != want.NationalID || got.GetGivenName() != want.GivenName || got.GetFamilyName() != want.FamilyName {
+			t.Errorf("%s: identity %v; want the registered %s %s %s", subject, &got, want.NationalID, want.GivenName, want.FamilyName)
+		}
+		if _, err := sealed.Open([]*sealed.PrivateKey{testIdentityKey}, "citizen_identity/cit_other", blob); err == nil {
+			t.Errorf("%s: the sealed identity opens for another citizen", subject)
+		}
+	}
+	if len(seen) != 2 {
+		t.Fatalf("events %v; want citizen_registered and citizen_proofed", seen)
 	}
 }

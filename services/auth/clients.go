@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
 
 // ClientSpec describes a ministry application to create or update.
@@ -21,8 +24,15 @@ type ClientSpec struct {
 	ID string
 	// Name is shown to operators.
 	Name string
-	// Ministry the application belongs to (for charge-back); optional.
+	// Ministry the application belongs to, as the ministry code the
+	// enablers use (e.g. "moh"): issued in its tokens' "ministry" claim,
+	// it is the one ministry whose content and ledger the client manages
+	// (and charge-back). Optional: a client without one manages none.
 	Ministry string
+	// Organization is the organisation the application acts for, as an
+	// organisation seal names it (claim org_name); optional. Arabic or
+	// Latin words, checked by textcheck.OrganizationProblem.
+	Organization string
 	// Secret is the client secret; only its argon2id hash is stored. At
 	// least 16 characters.
 	Secret string
@@ -32,11 +42,12 @@ type ClientSpec struct {
 
 // Client is a registered ministry application (without its secret).
 type Client struct {
-	ID       string
-	Name     string
-	Ministry string
-	Scopes   []string
-	Disabled bool
+	ID           string
+	Name         string
+	Ministry     string
+	Organization string
+	Scopes       []string
+	Disabled     bool
 }
 
 // Errors of the client API. ErrInvalidClient, ErrInvalidScope and
@@ -70,6 +81,11 @@ func (c ClientSpec) validate() error {
 	if len(c.Ministry) > 200 {
 		errs = append(errs, &rpcerr.FieldError{Field: "ministry", Reason: "must be at most 200 characters"})
 	}
+	if org := normalizeOrganization(c.Organization); org != "" {
+		if p := textcheck.OrganizationProblem(org); p != "" {
+			errs = append(errs, &rpcerr.FieldError{Field: "organization", Reason: p})
+		}
+	}
 	if len(c.Secret) < 16 || len(c.Secret) > 256 {
 		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be 16 to 256 characters"})
 	}
@@ -98,11 +114,36 @@ func (c ClientSpec) normalized() ClientSpec {
 	scopes := append([]string(nil), c.Scopes...)
 	sort.Strings(scopes)
 	c.Scopes = slices.Compact(scopes)
+	c.Organization = normalizeOrganization(c.Organization)
 	return c
 }
 
+// normalizeOrganization trims an organisation name and collapses its runs
+// of spaces (only U+0020: other white space is refused by the check).
+func normalizeOrganization(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+}
+
+// SetClientOrganization registers the organisation the client acts for
+// (what its organisation seal names); its next tokens carry it.
+func (s *Service) SetClientOrganization(ctx context.Context, id, org string) error {
+	org = normalizeOrganization(org)
+	if p := textcheck.OrganizationProblem(org); p != "" {
+		return &rpcerr.FieldError{Field: "organization", Reason: p}
+	}
+	ok, err := updateClientOrganization(ctx, s.db, id, org, s.now().UTC())
+	if err != nil {
+		return fmt.Errorf("auth: set organisation of %s: %w", id, err)
+	}
+	if !ok {
+		return ErrClientNotFound
+	}
+	return nil
+}
+
 // EnsureClient creates the client or, when it exists, replaces its name,
-// ministry, secret and scopes (and leaves its disabled flag alone).
+// ministry, organisation, secret and scopes (and leaves its disabled flag
+// alone).
 // `tamkeen dev` seeds the demo ministry client with it.
 func (s *Service) EnsureClient(ctx context.Context, spec ClientSpec) error {
 	if err := spec.validate(); err != nil {
@@ -227,19 +268,43 @@ type TokenRequest struct {
 	ClientSecret string
 	// Scope is space-separated; empty asks for every granted scope.
 	Scope string
+	// Source is the caller's address, for the per-client-and-source
+	// failure counter; empty counts per client id only.
+	Source string
 }
 
 // IssueToken is the token endpoint for ministry applications
 // (client_credentials, RFC 6749 section 4.4): it authenticates the client
 // and issues an access token for the requested scopes, which must all be
 // granted to it. There is no refresh token.
+//
+// Failed client authentications are throttled per client id: after
+// client-max-failures from one source within client-failure-window that
+// source is refused for client-lockout, and after client-id-max-failures
+// from all sources every source is. A refusal is a *RetryError (HTTP 429
+// with Retry-After) that costs no argon2id computation. The windows are
+// short, so a ministry's own servers are never locked out for long, and
+// never by failures from another address below the much higher
+// per-client ceiling.
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenPair, error) {
 	if req.GrantType != "client_credentials" {
 		return TokenPair{}, ErrUnsupportedGrantType
 	}
+	pairKey := "ocs:" + mac(s.keys.lookup, "client_source", req.ClientID+"|"+req.Source)
+	idKey := "oc:" + mac(s.keys.lookup, "client", req.ClientID)
+	now := s.now()
+	if err := s.checkClientThrottle(ctx, now, idKey, pairKey); err != nil {
+		return TokenPair{}, err
+	}
 	c, err := s.AuthenticateClient(ctx, req.ClientID, req.ClientSecret)
+	if errors.Is(err, ErrInvalidClient) {
+		return TokenPair{}, s.clientFailed(ctx, now, idKey, pairKey)
+	}
 	if err != nil {
 		return TokenPair{}, err
+	}
+	if err := clearThrottle(ctx, s.db, pairKey); err != nil {
+		return TokenPair{}, fmt.Errorf("auth: token: %w", err)
 	}
 	scopes := c.Scopes
 	if asked := strings.Fields(req.Scope); len(asked) > 0 {
@@ -252,4 +317,57 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenPair, 
 		scopes = slices.Compact(asked)
 	}
 	return s.issueClientToken(ctx, c, scopes)
+}
+
+// errClientLocked is the message of a token-endpoint refusal.
+const errClientLocked = "too many failed client authentications for this client: retry later"
+
+// checkClientThrottle refuses a token request while its client id is
+// locked from every source or from this one.
+func (s *Service) checkClientThrottle(ctx context.Context, now time.Time, keys ...string) error {
+	for _, key := range keys {
+		t, found, err := selectThrottle(ctx, s.db, key)
+		if err != nil {
+			return fmt.Errorf("auth: token throttle: %w", err)
+		}
+		if found && t.LockedUntilMS > ms(now) {
+			return retryAfter(errClientLocked, fromMS(t.LockedUntilMS).Sub(now))
+		}
+	}
+	return nil
+}
+
+// clientFailed counts a failed client authentication per client id and
+// per client id and source, locks whichever reached its limit and returns
+// ErrInvalidClient, or a *RetryError when this failure locked.
+func (s *Service) clientFailed(ctx context.Context, now time.Time, idKey, pairKey string) error {
+	nowMS, windowMS := ms(now), ms(now.Add(-s.cfg.ClientFailureWindow))
+	until := ms(now.Add(s.cfg.ClientLockout))
+	locked := false
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		locked = false
+		for _, c := range []struct {
+			key string
+			max int
+		}{{pairKey, s.cfg.ClientMaxFailures}, {idKey, s.cfg.ClientIDMaxFailures}} {
+			n, err := countFailure(ctx, tx, c.key, "", nowMS, windowMS)
+			if err != nil {
+				return fmt.Errorf("auth: count failed client authentication: %w", err)
+			}
+			if n >= c.max {
+				locked = true
+				if err := lock(ctx, tx, c.key, until); err != nil {
+					return fmt.Errorf("auth: lock client: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if locked {
+		return retryAfter(errClientLocked, s.cfg.ClientLockout)
+	}
+	return ErrInvalidClient
 }

@@ -35,6 +35,22 @@ func TestClientsStore(t *testing.T) {
 		if c.Ministry != "Health" {
 			t.Errorf("ministry = %q; want Health", c.Ministry)
 		}
+		if c.Organization != "" {
+			t.Errorf("organization = %q; want none yet", c.Organization)
+		}
+		// The operator sets the organisation (spaces normalised, checked).
+		if err := svc.SetClientOrganization(ctx, "moh-portal", "  Ministry of   Health "); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SetClientOrganization(ctx, "moh-portal", "Ministry of \u200bHealth"); !errors.As(err, new(*rpcerr.FieldError)) {
+			t.Errorf("SetClientOrganization(zero-width) = %v; want a field error", err)
+		}
+		if err := svc.SetClientOrganization(ctx, "nobody", "Ministry of Health"); !errors.Is(err, ErrClientNotFound) {
+			t.Errorf("SetClientOrganization(unknown) = %v; want ErrClientNotFound", err)
+		}
+		if c, err := svc.Client(ctx, "moh-portal"); err != nil || c.Organization != "Ministry of Health" {
+			t.Errorf("organization after set = %q, %v; want Ministry of Health", c.Organization, err)
+		}
 		if _, err := svc.AuthenticateClient(ctx, "moh-portal", "wrong-wrong-wrong-wrong"); !errors.Is(err, ErrInvalidClient) {
 			t.Errorf("AuthenticateClient(wrong secret) = %v; want ErrInvalidClient", err)
 		}
@@ -99,10 +115,12 @@ func TestEnsureClientRejectsBadSpecs(t *testing.T) {
 		spec  ClientSpec
 		field string
 	}{
-		"bad id":        {ClientSpec{ID: "MOH Portal", Name: "x", Secret: "0123456789abcdef"}, "client_id"},
-		"short secret":  {ClientSpec{ID: "moh", Name: "x", Secret: "short"}, "client_secret"},
-		"unknown scope": {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", Scopes: []string{"root"}}, "scopes"},
-		"no name":       {ClientSpec{ID: "moh", Secret: "0123456789abcdef"}, "name"},
+		"bad id":                  {ClientSpec{ID: "MOH Portal", Name: "x", Secret: "0123456789abcdef"}, "client_id"},
+		"short secret":            {ClientSpec{ID: "moh", Name: "x", Secret: "short"}, "client_secret"},
+		"unknown scope":           {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", Scopes: []string{"root"}}, "scopes"},
+		"no name":                 {ClientSpec{ID: "moh", Secret: "0123456789abcdef"}, "name"},
+		"bidi in organization":    {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", Organization: "Ministry of \u202eHealth"}, "organization"},
+		"look-alike organization": {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", Organization: "Ministry of He\u0430lth"}, "organization"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := svc.EnsureClient(context.Background(), tc.spec)
@@ -122,7 +140,7 @@ func TestEnsureClientRejectsBadSpecs(t *testing.T) {
 func TestIssueToken(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	ctx := context.Background()
-	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Ministry: "moh", Secret: "s3cret-s3cret-s3cret",
+	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Ministry: "moh", Organization: "Ministry of Health", Secret: "s3cret-s3cret-s3cret",
 		Scopes: []string{ScopeNotificationsSend, ScopeCitizensRead}}), "EnsureClient")
 
 	resp, err := e.srv.IssueToken(ctx, &authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal",
@@ -140,6 +158,9 @@ func TestIssueToken(t *testing.T) {
 	var claims jwks.Claims
 	if _, _, err := jwt.NewParser().ParseUnverified(resp.GetAccessToken(), &claims); err != nil || claims.Ministry != "moh" {
 		t.Errorf("client token ministry claim = %q (%v); want the client's registered ministry moh", claims.Ministry, err)
+	}
+	if claims.OrgName != "Ministry of Health" {
+		t.Errorf("client token org_name claim = %q; want the client's registered organisation Ministry of Health", claims.OrgName)
 	}
 	all, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret"})
 	if err != nil || all.Scope != ScopeCitizensRead+" "+ScopeNotificationsSend {

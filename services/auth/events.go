@@ -13,7 +13,11 @@ import (
 // Events the service publishes on tamkeen.auth.<event>, through the
 // outbox in the transaction of the change they announce. They are the
 // audit trail of accounts and logins and never carry a secret, a code, a
-// password or a national ID.
+// password or a national ID in clear: citizen_registered and
+// citizen_proofed carry the citizen's identity (national ID, given and
+// family name) only sealed to the signature enabler's identity key
+// (sealed_identity; see sealIdentity), so that a signing certificate names
+// the citizen as registered here.
 const (
 	EventCitizenRegistered    = "citizen_registered"
 	EventCitizenPhoneVerified = "citizen_phone_verified"
@@ -22,7 +26,17 @@ const (
 	EventLoginFailed          = "login_failed"
 	EventStepUpSucceeded      = "step_up_succeeded"
 	EventLocked               = "locked"
+	// EventSessionRevoked announces a session ended early (logout,
+	// refresh-token reuse): the gateway refuses the session's access
+	// tokens from then on.
+	EventSessionRevoked = "session_revoked"
+	// EventAccountUnlocked: the citizen lifted the login locks by SMS.
+	EventAccountUnlocked = "account_unlocked"
 )
+
+// SubjectSessionRevoked is the subject the gateway's revocation set
+// consumes.
+const SubjectSessionRevoked = "tamkeen.auth." + EventSessionRevoked
 
 // SubjectOTPSMS is the notification service's OTP lane for SMS commands
 // (eventsv1.SendSms): its own lane, so a code never waits behind a bulk
@@ -35,6 +49,11 @@ const typeSendSMS = "tamkeen.notification.cmd.send_sms.v1"
 // OTPTemplateID is the notification service's built-in OTP SMS template;
 // its personalisation is {"code": "123456"}.
 const OTPTemplateID = "tamkeen:otp"
+
+// RegistrationAttemptTemplateID is the notification service's built-in
+// SMS that tells a registered citizen someone tried to register with
+// their national ID; it has no personalisation.
+const RegistrationAttemptTemplateID = "tamkeen:registration-attempt"
 
 // emit writes an auth event for subject (a citizen id, or "") to the
 // outbox inside tx.

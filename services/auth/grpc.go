@@ -257,6 +257,7 @@ func (g *grpcServer) ConfirmTotp(ctx context.Context, in *authv1.ConfirmTotpRequ
 func (g *grpcServer) IssueToken(ctx context.Context, in *authv1.IssueTokenRequest) (*authv1.TokenResponse, error) {
 	pair, err := g.svc.IssueToken(ctx, TokenRequest{
 		GrantType: in.GetGrantType(), ClientID: in.GetClientId(), ClientSecret: in.GetClientSecret(), Scope: in.GetScope(),
+		Source: g.source(ctx),
 	})
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
@@ -287,4 +288,22 @@ func (g *grpcServer) GetJwks(ctx context.Context, _ *authv1.GetJwksRequest) (*au
 		out.Keys = append(out.Keys, &authv1.Jwk{Kty: k.Kty, Crv: k.Crv, X: k.X, Y: k.Y, Kid: k.Kid, Use: k.Use, Alg: k.Alg})
 	}
 	return out, nil
+}
+
+// StartUnlock sends an unlock code to a locked account's phone; the
+// answer is the same whatever the national ID.
+func (g *grpcServer) StartUnlock(ctx context.Context, in *authv1.StartUnlockRequest) (*authv1.UnlockChallenge, error) {
+	ch, err := g.svc.StartUnlock(ctx, in.GetNationalId())
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &authv1.UnlockChallenge{ChallengeId: ch.ID, ExpiresIn: seconds(ch.ExpiresIn)}, nil
+}
+
+// VerifyUnlock lifts an account's login locks with the SMS code.
+func (g *grpcServer) VerifyUnlock(ctx context.Context, in *authv1.VerifyUnlockRequest) (*authv1.VerifyUnlockResponse, error) {
+	if err := g.svc.VerifyUnlock(ctx, in.GetChallengeId(), in.GetCode()); err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	return &authv1.VerifyUnlockResponse{Unlocked: true}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -20,6 +21,16 @@ import (
 
 // testKEK is the key-encryption key of tests (32 bytes, base64).
 const testKEK = "dGFta2Vlbi10ZXN0LWtleS1lbmNyeXB0aW9uLWtleSE="
+
+// testIdentityKey is the signature enabler's identity key in tests (its
+// private half: the tests open what auth seals).
+var testIdentityKey = func() *sealed.PrivateKey {
+	k, err := sealed.ParsePrivateKey("dGFta2Vlbi10ZXN0LWlkZW50aXR5LWtleS0zMmJ5dGU=")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // testHashParams keep tests fast; production uses DefaultHashParams.
 var testHashParams = HashParams{MemoryKiB: 8 * 1024, Time: 1, Threads: 1}
@@ -61,6 +72,7 @@ func testConfig() Config {
 	cfg := DefaultConfig()
 	cfg.Argon2MemoryKiB, cfg.Argon2Time = int(testHashParams.MemoryKiB), int(testHashParams.Time)
 	cfg.KeyEncryptionKey = testKEK
+	cfg.IdentityRecipientKey = testIdentityKey.Public().String()
 	return cfg
 }
 

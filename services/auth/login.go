@@ -30,16 +30,23 @@ type LoginRequest struct {
 	Source string
 }
 
-// Login checks a national ID and password and issues a loa1 token pair.
+// Login checks a national ID and password and issues a loa1 token pair
+// that starts a new session (its sid).
 //
-// Failed logins are counted per account and per source address. After
-// the n-th failure of an account the next try must wait login-delay ×
-// 2^(n-1); at login-max-failures the account is locked for login-lockout,
-// and a source at login-source-max-failures likewise. Such refusals are
-// *RetryError (HTTP 429 with Retry-After). Counters are kept for national
-// IDs whether or not an account has them, and an unknown ID costs the same
-// argon2id computation as a wrong password, so neither the answer, the
-// lockout nor the timing tells whether an ID is registered.
+// Failed logins are counted per account and source address, per account
+// from every source, and per source. After the n-th failure of an account
+// from one source the next try from that source must wait login-delay ×
+// 2^(n-1), and at login-max-failures the account is locked for that
+// source only, so that a stranger who knows a national ID cannot lock its
+// citizen out from elsewhere. At login-account-max-failures (a much
+// higher ceiling, against guessing from many addresses) the account is
+// locked from every source, and a source at login-source-max-failures
+// likewise. Such refusals are *RetryError (HTTP 429 with Retry-After); the
+// citizen lifts an account's locks with an SMS code (StartUnlock).
+// Counters are kept for national IDs whether or not an account has them,
+// and an unknown ID costs the same argon2id computation as a wrong
+// password, so neither the answer, the lockout nor the timing tells
+// whether an ID is registered.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error) {
 	nid, fe := NormalizeNationalID(req.NationalID)
 	if fe != nil {
@@ -52,13 +59,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 		}
 	}
 	nidMAC := s.nationalIDMAC(nid)
-	acctKey := "acct:" + nidMAC
-	srcKey := ""
-	if req.Source != "" {
-		srcKey = "src:" + mac(s.keys.lookup, "source", req.Source)
-	}
+	keys := s.throttleKeys(nidMAC, req.Source)
 	now := s.now()
-	if err := s.checkThrottle(ctx, now, acctKey, srcKey); err != nil {
+	if err := s.checkThrottle(ctx, now, keys); err != nil {
 		return TokenPair{}, err
 	}
 	key, err := s.ring.signer(ctx)
@@ -79,7 +82,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 		return TokenPair{}, err
 	}
 	if !known || !ok {
-		return TokenPair{}, s.loginFailed(ctx, now, acctKey, srcKey, row.ID, known)
+		return TokenPair{}, s.loginFailed(ctx, now, keys, row.ID, known)
 	}
 
 	newHash := ""
@@ -92,7 +95,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 	}
 	var pair TokenPair
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := clearThrottle(ctx, tx, acctKey); err != nil {
+		// Only this source's counter starts again: failures from other
+		// sources still count towards the account's ceiling.
+		if err := clearThrottle(ctx, tx, keys.pair); err != nil {
 			return fmt.Errorf("auth: login: %w", err)
 		}
 		if newHash != "" {
@@ -116,29 +121,57 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 	return pair, nil
 }
 
-// checkThrottle refuses a login while the account or source is locked, or
-// before the account's delay after its last failure has passed.
-func (s *Service) checkThrottle(ctx context.Context, now time.Time, acctKey, srcKey string) error {
-	nowMS := ms(now)
-	acct, found, err := selectThrottle(ctx, s.db, acctKey)
-	if err != nil {
-		return fmt.Errorf("auth: login throttle: %w", err)
+// throttleKeys are the failure counters of one login attempt.
+type throttleKeys struct {
+	// account is the HMAC of the national ID, which the account's
+	// counters carry so that an unlock finds them all.
+	account string
+	// pair counts the account's failures from this source; acct from
+	// every source; src this source's failures on every account ("" when
+	// the source is unknown).
+	pair, acct, src string
+}
+
+// throttleKeys names the counters of a login of nidMAC from source.
+func (s *Service) throttleKeys(nidMAC, source string) throttleKeys {
+	k := throttleKeys{
+		account: nidMAC,
+		pair:    "pair:" + mac(s.keys.lookup, "account_source", nidMAC+"|"+source),
+		acct:    "acct:" + nidMAC,
 	}
-	if found {
-		if acct.LockedUntilMS > nowMS {
-			return retryAfter("too many failed logins: try again later", fromMS(acct.LockedUntilMS).Sub(now))
+	if source != "" {
+		k.src = "src:" + mac(s.keys.lookup, "source", source)
+	}
+	return k
+}
+
+// checkThrottle refuses a login while the account (from every source or
+// from this one) or the source is locked, or before the delay after the
+// last failure of the account from this source has passed.
+func (s *Service) checkThrottle(ctx context.Context, now time.Time, k throttleKeys) error {
+	nowMS := ms(now)
+	for _, key := range []string{k.acct, k.pair} {
+		t, found, err := selectThrottle(ctx, s.db, key)
+		if err != nil {
+			return fmt.Errorf("auth: login throttle: %w", err)
 		}
-		if acct.Failures > 0 && acct.LastFailureMS >= ms(now.Add(-s.cfg.LoginFailureWindow)) {
-			next := fromMS(acct.LastFailureMS).Add(s.loginDelay(acct.Failures))
+		if !found {
+			continue
+		}
+		if t.LockedUntilMS > nowMS {
+			return retryAfter("too many failed logins: try again later, or unlock the account with a code sent by SMS", fromMS(t.LockedUntilMS).Sub(now))
+		}
+		if key == k.pair && t.Failures > 0 && t.LastFailureMS >= ms(now.Add(-s.cfg.LoginFailureWindow)) {
+			next := fromMS(t.LastFailureMS).Add(s.loginDelay(t.Failures))
 			if next.After(now) {
 				return retryAfter("wait before trying again", next.Sub(now))
 			}
 		}
 	}
-	if srcKey == "" {
+	if k.src == "" {
 		return nil
 	}
-	src, found, err := selectThrottle(ctx, s.db, srcKey)
+	src, found, err := selectThrottle(ctx, s.db, k.src)
 	if err != nil {
 		return fmt.Errorf("auth: login throttle: %w", err)
 	}
@@ -158,11 +191,11 @@ func (s *Service) loginDelay(failures int) time.Duration {
 	return min(d, s.cfg.LoginLockout)
 }
 
-// loginFailed counts the failure against the account and the source,
-// locks whichever reached its limit, records the events and returns the
-// caller's error: ErrInvalidCredentials, or a *RetryError when this
-// failure locked the account or source.
-func (s *Service) loginFailed(ctx context.Context, now time.Time, acctKey, srcKey, citizenID string, known bool) error {
+// loginFailed counts the failure against the account from this source,
+// the account and the source, locks whichever reached its limit, records
+// the events and returns the caller's error: ErrInvalidCredentials, or a
+// *RetryError when this failure locked the account or source.
+func (s *Service) loginFailed(ctx context.Context, now time.Time, k throttleKeys, citizenID string, known bool) error {
 	reason := "unknown_account"
 	if known {
 		reason = "wrong_password"
@@ -172,36 +205,32 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, acctKey, srcKe
 	var locked bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		locked = false
-		n, err := countFailure(ctx, tx, acctKey, nowMS, windowMS)
-		if err != nil {
-			return fmt.Errorf("auth: count failed login: %w", err)
-		}
-		if n >= s.cfg.LoginMaxFailures {
-			locked = true
-			if err := lock(ctx, tx, acctKey, ms(until)); err != nil {
-				return fmt.Errorf("auth: lock account: %w", err)
+		for _, c := range []struct {
+			key, account, kind, citizen string
+			max                         int
+		}{
+			{k.pair, k.account, "account_source", citizenID, s.cfg.LoginMaxFailures},
+			{k.acct, k.account, "account", citizenID, s.cfg.LoginAccountMaxFailures},
+			{k.src, "", "source", "", s.cfg.LoginSourceMaxFailures},
+		} {
+			if c.key == "" {
+				continue
 			}
-			if err := s.emit(ctx, tx, EventLocked, citizenID, &eventsv1.Locked{
-				Kind: "account", CitizenId: citizenID, LockedUntil: timestamppb.New(until), Time: timestamppb.New(now),
-			}); err != nil {
-				return err
-			}
-		}
-		if srcKey != "" {
-			n, err := countFailure(ctx, tx, srcKey, nowMS, windowMS)
+			n, err := countFailure(ctx, tx, c.key, c.account, nowMS, windowMS)
 			if err != nil {
 				return fmt.Errorf("auth: count failed login: %w", err)
 			}
-			if n >= s.cfg.LoginSourceMaxFailures {
-				locked = true
-				if err := lock(ctx, tx, srcKey, ms(until)); err != nil {
-					return fmt.Errorf("auth: lock source: %w", err)
-				}
-				if err := s.emit(ctx, tx, EventLocked, "", &eventsv1.Locked{
-					Kind: "source", LockedUntil: timestamppb.New(until), Time: timestamppb.New(now),
-				}); err != nil {
-					return err
-				}
+			if n < c.max {
+				continue
+			}
+			locked = true
+			if err := lock(ctx, tx, c.key, ms(until)); err != nil {
+				return fmt.Errorf("auth: lock %s: %w", c.kind, err)
+			}
+			if err := s.emit(ctx, tx, EventLocked, c.citizen, &eventsv1.Locked{
+				Kind: c.kind, CitizenId: c.citizen, LockedUntil: timestamppb.New(until), Time: timestamppb.New(now),
+			}); err != nil {
+				return err
 			}
 		}
 		return s.emit(ctx, tx, EventLoginFailed, citizenID, &eventsv1.LoginFailed{
@@ -214,7 +243,7 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, acctKey, srcKe
 	s.relay.Kick()
 	if locked {
 		s.log.InfoContext(ctx, "auth: login locked after repeated failures", slog.String("citizen_id", citizenID))
-		return retryAfter("too many failed logins: try again later", s.cfg.LoginLockout)
+		return retryAfter("too many failed logins: try again later, or unlock the account with a code sent by SMS", s.cfg.LoginLockout)
 	}
 	return ErrInvalidCredentials
 }

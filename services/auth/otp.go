@@ -34,6 +34,14 @@ const (
 const (
 	purposeStepUp = "step_up"
 	purposePhone  = "phone"
+	// purposeDecoy is the phone "verification" answered to a registration
+	// with a national ID that is already registered: it has no code, so
+	// every answer is wrong, exactly as a wrong answer to a real one.
+	purposeDecoy = "phone_decoy"
+	// purposeUnlock lifts the login locks of an account (unlock.go).
+	purposeUnlock = "unlock"
+	// purposeNotice records an SMS notice (method "notice"); never answered.
+	purposeNotice = "notice"
 )
 
 // Errors of OTP challenges.
@@ -121,6 +129,11 @@ func (s *Service) sendSMSChallenge(ctx context.Context, tx *sql.Tx, c citizenRow
 	if err != nil {
 		return challengeRow{}, err
 	}
+	return s.sendSMSChallengeID(ctx, tx, c, purpose, id, now)
+}
+
+// sendSMSChallengeID is sendSMSChallenge with the challenge id chosen.
+func (s *Service) sendSMSChallengeID(ctx context.Context, tx *sql.Tx, c citizenRow, purpose, id string, now time.Time) (challengeRow, error) {
 	code, err := newCode(s.rand)
 	if err != nil {
 		return challengeRow{}, err
@@ -167,6 +180,10 @@ func (s *Service) CreateOtpChallenge(ctx context.Context, caller Principal, meth
 		}
 		if err != nil {
 			return fmt.Errorf("auth: OTP challenge: %w", err)
+		}
+		// A token of an ended session cannot open a new one.
+		if err := s.requireSession(ctx, tx, caller); err != nil {
+			return err
 		}
 		switch method {
 		case MethodTOTP:
@@ -237,9 +254,19 @@ func (s *Service) VerifyOtpChallenge(ctx context.Context, caller Principal, id, 
 		if !caller.IsCitizen() || caller.Subject != ch.CitizenID {
 			return Verified{}, ErrChallengeNotFound
 		}
-	case purposePhone:
+	case purposePhone, purposeDecoy:
 		if caller.IsCitizen() && caller.Subject != ch.CitizenID {
 			return Verified{}, ErrChallengeNotFound
+		}
+	default:
+		// Unlock challenges have their own route; notices are no
+		// challenges.
+		return Verified{}, ErrChallengeNotFound
+	}
+	if caller.IsCitizen() {
+		// A token of an ended session cannot open a new one.
+		if err := s.requireSession(ctx, s.db, caller); err != nil {
+			return Verified{}, err
 		}
 	}
 	var key *signingKey
@@ -265,7 +292,8 @@ func (s *Service) VerifyOtpChallenge(ctx context.Context, caller Principal, id, 
 	)
 	switch ch.Method {
 	case MethodSMS:
-		if !macEqual(s.codeMAC(id, code), ch.CodeMAC) {
+		// A decoy's code_mac is empty: nothing matches it.
+		if !macEqual(s.codeMAC(id, code), ch.CodeMAC) || ch.CodeMAC == "" {
 			return Verified{}, wrongCode(left)
 		}
 	case MethodTOTP:
@@ -299,8 +327,18 @@ func (s *Service) VerifyOtpChallenge(ctx context.Context, caller Principal, id, 
 		if err != nil {
 			return fmt.Errorf("auth: consume OTP challenge: %w", err)
 		}
-		if !ok {
+		if !ok || ch.Purpose == purposeDecoy {
 			return ErrChallengeClosed
+		}
+		if caller.IsCitizen() {
+			// Hold the session until commit: a logout racing this
+			// step-up either waits and revokes the new family too, or
+			// has ended the session already.
+			if alive, err := lockSession(ctx, tx, caller.SessionID); err != nil {
+				return fmt.Errorf("auth: session: %w", err)
+			} else if !alive {
+				return ErrSessionEnded
+			}
 		}
 		switch {
 		case step > 0:
@@ -334,7 +372,9 @@ func (s *Service) VerifyOtpChallenge(ctx context.Context, caller Principal, id, 
 		if ch.Method == MethodSMS {
 			amr = "sms"
 		}
-		f := familyRow{CitizenID: ch.CitizenID, ACR: ACRStepUp, AMR: []string{"pwd", amr}, AuthTime: now, AZP: caller.AZP}
+		// The step-up's family belongs to the caller's session: ending
+		// the session ends it too.
+		f := familyRow{SessionID: caller.SessionID, CitizenID: ch.CitizenID, ACR: ACRStepUp, AMR: []string{"pwd", amr}, AuthTime: now, AZP: caller.AZP}
 		pair, err := s.startFamily(ctx, tx, key, f, now)
 		if err != nil {
 			return err

@@ -3,19 +3,25 @@ package auth
 // Scopes a ministry client can be granted. Each names what a client may
 // call; the gateway enforces them per route.
 const (
-	ScopeCitizensRead       = "citizens:read"
-	ScopeCitizensProof      = "citizens:proof"
-	ScopeNotificationsSend  = "notifications:send"
-	ScopeNotificationsRead  = "notifications:read"
-	ScopeTemplatesWrite     = "templates:write"
-	ScopeTemplatesRead      = "templates:read"
-	ScopeSignaturesVerify   = "signatures:verify"
-	ScopePaymentsWrite      = "payments:write"
-	ScopePaymentsRead       = "payments:read"
-	ScopeLedgerRead         = "ledger:read"
+	ScopeCitizensRead      = "citizens:read"
+	ScopeCitizensProof     = "citizens:proof"
+	ScopeNotificationsSend = "notifications:send"
+	ScopeNotificationsRead = "notifications:read"
+	ScopeTemplatesWrite    = "templates:write"
+	ScopeTemplatesRead     = "templates:read"
+	ScopeSignaturesVerify  = "signatures:verify"
+	ScopePaymentsWrite     = "payments:write"
+	ScopePaymentsRead      = "payments:read"
+	ScopeLedgerRead        = "ledger:read"
+	// ScopeLedgerAdmin is the platform operator's view of the whole
+	// ledger; ledger:read shows a client its own ministry's part only.
+	ScopeLedgerAdmin        = "ledger:admin"
 	ScopeContentWrite       = "content:write"
 	ScopeContentRead        = "content:read"
 	ScopeContentRolesManage = "content:roles"
+	// ScopeContentAdmin is the platform operator's: it manages every
+	// ministry's content roles; content:roles manages the client's own.
+	ScopeContentAdmin = "content:admin"
 	// ScopeSigningSeal lets a ministry app hold an organisation credential
 	// and seal documents (receipts, certificates) without a citizen.
 	ScopeSigningSeal = "signing:seal"
@@ -30,8 +36,8 @@ func AllScopes() []string {
 		ScopeNotificationsSend, ScopeNotificationsRead,
 		ScopeTemplatesWrite, ScopeTemplatesRead,
 		ScopeSignaturesVerify,
-		ScopePaymentsWrite, ScopePaymentsRead, ScopeLedgerRead,
-		ScopeContentWrite, ScopeContentRead, ScopeContentRolesManage,
+		ScopePaymentsWrite, ScopePaymentsRead, ScopeLedgerRead, ScopeLedgerAdmin,
+		ScopeContentWrite, ScopeContentRead, ScopeContentRolesManage, ScopeContentAdmin,
 		ScopeSigningSeal, ScopeSigningAdmin,
 	}
 }

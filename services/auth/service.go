@@ -10,12 +10,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
@@ -46,6 +48,13 @@ type Config struct {
 	// IDs, OTP codes and recovery codes. Losing it loses every signing key
 	// and TOTP enrolment; changing it needs a re-encryption.
 	KeyEncryptionKey string `flag:"key-encryption-key" secret:"true" required:"true" usage:"base64 of 32 random bytes that encrypt signing keys and TOTP secrets (openssl rand -base64 32)"`
+	// IdentityRecipientKey is the signature enabler's public identity key
+	// (libs/sealed, base64): citizen_registered and citizen_proofed events
+	// carry the citizen's national ID and names sealed to it, so that
+	// signature can name the citizen in a certificate and nobody reading
+	// the stream can read them. It is public; it is tagged secret only so
+	// that it can come from a file (TAMKEEN_IDENTITY_RECIPIENT_KEY_FILE).
+	IdentityRecipientKey string `flag:"identity-recipient-key" secret:"true" usage:"the signature enabler's public identity key (base64; tamkeen identity-key public prints it) that citizens' identities in events are sealed to"`
 	// Issuer is the iss of every token: the gateway's public base URL.
 	Issuer string `flag:"issuer" default:"http://127.0.0.1:8080" usage:"token issuer: the gateway's public base URL (discovery and JWKS are under it)"`
 	// Audience is the aud of every token.
@@ -59,11 +68,19 @@ type Config struct {
 	KeyCacheTTL time.Duration `flag:"key-cache-ttl" default:"30s" usage:"how long loaded signing keys are used before reloading"`
 
 	// Login throttling, per account and per source address.
-	LoginMaxFailures       int           `flag:"login-max-failures" default:"5" usage:"failed logins of one account before it is locked"`
-	LoginSourceMaxFailures int           `flag:"login-source-max-failures" default:"50" usage:"failed logins from one source address before it is locked"`
-	LoginDelay             time.Duration `flag:"login-delay" default:"1s" usage:"wait after the first failed login; doubles with each further failure"`
-	LoginLockout           time.Duration `flag:"login-lockout" default:"15m" usage:"how long a locked account or source stays locked"`
-	LoginFailureWindow     time.Duration `flag:"login-failure-window" default:"15m" usage:"failures older than this are forgotten"`
+	LoginMaxFailures        int           `flag:"login-max-failures" default:"5" usage:"failed logins of one account from one source address before the account is locked for that source"`
+	LoginAccountMaxFailures int           `flag:"login-account-max-failures" default:"100" usage:"failed logins of one account from all sources before it is locked from everywhere"`
+	LoginSourceMaxFailures  int           `flag:"login-source-max-failures" default:"50" usage:"failed logins from one source address before it is locked"`
+	LoginDelay              time.Duration `flag:"login-delay" default:"1s" usage:"wait after the first failed login; doubles with each further failure"`
+	LoginLockout            time.Duration `flag:"login-lockout" default:"15m" usage:"how long a locked account or source stays locked"`
+	LoginFailureWindow      time.Duration `flag:"login-failure-window" default:"15m" usage:"failures older than this are forgotten"`
+	// Token endpoint throttling, per client id and source and per client
+	// id. The windows are short on purpose: a ministry's own servers must
+	// never be locked out for long.
+	ClientMaxFailures   int           `flag:"client-max-failures" default:"10" usage:"failed client authentications at /oauth2/token of one client id from one source before that source is refused for client-lockout"`
+	ClientIDMaxFailures int           `flag:"client-id-max-failures" default:"100" usage:"failed client authentications of one client id from all sources before every source is refused for client-lockout"`
+	ClientFailureWindow time.Duration `flag:"client-failure-window" default:"1m" usage:"failed client authentications older than this are forgotten"`
+	ClientLockout       time.Duration `flag:"client-lockout" default:"1m" usage:"how long a throttled client id is refused (at most 15m)"`
 	// TrustedProxyHops is how many proxies in front of the gateway append
 	// to X-Forwarded-For; the source of a login is the entry that many
 	// places from the right.
@@ -108,6 +125,11 @@ func (c Config) Validate() error {
 	} else if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
 		p.Add("key-encryption-key", err.Error())
 	}
+	if c.IdentityRecipientKey != "" {
+		if _, err := sealed.ParsePublicKey(c.IdentityRecipientKey); err != nil {
+			p.Add("identity-recipient-key", strings.TrimPrefix(err.Error(), "sealed: "))
+		}
+	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		p.Add("issuer", "must be an http(s) URL without query or fragment")
 	}
@@ -125,6 +147,21 @@ func (c Config) Validate() error {
 	}
 	if c.LoginMaxFailures < 1 {
 		p.Add("login-max-failures", "must be at least 1")
+	}
+	if c.LoginAccountMaxFailures < c.LoginMaxFailures {
+		p.Add("login-account-max-failures", "must be at least login-max-failures")
+	}
+	if c.ClientMaxFailures < 1 {
+		p.Add("client-max-failures", "must be at least 1")
+	}
+	if c.ClientIDMaxFailures < c.ClientMaxFailures {
+		p.Add("client-id-max-failures", "must be at least client-max-failures")
+	}
+	if c.ClientFailureWindow <= 0 || c.ClientFailureWindow > 15*time.Minute {
+		p.Add("client-failure-window", "must be between 0 and 15m")
+	}
+	if c.ClientLockout <= 0 || c.ClientLockout > 15*time.Minute {
+		p.Add("client-lockout", "must be between 0 and 15m: a ministry's servers must not be locked out for long")
 	}
 	if c.LoginSourceMaxFailures < 1 {
 		p.Add("login-source-max-failures", "must be at least 1")
@@ -176,7 +213,8 @@ func DefaultConfig() Config {
 		HashConcurrency: 4, HashWait: 5 * time.Second,
 		Issuer: "http://127.0.0.1:8080", Audience: "tamkeen",
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: 168 * time.Hour, KeyCacheTTL: 30 * time.Second,
-		LoginMaxFailures: 5, LoginSourceMaxFailures: 50, LoginDelay: time.Second,
+		LoginMaxFailures: 5, LoginAccountMaxFailures: 100, LoginSourceMaxFailures: 50,
+		ClientMaxFailures: 10, ClientIDMaxFailures: 100, ClientFailureWindow: time.Minute, ClientLockout: time.Minute, LoginDelay: time.Second,
 		LoginLockout: 15 * time.Minute, LoginFailureWindow: 15 * time.Minute,
 		OTPTTL: 5 * time.Minute, OTPMaxAttempts: 5, SMSResendCooldown: time.Minute, SMSHourlyCap: 5,
 		StepUpMaxAge: 300 * time.Second, OutboxRetention: time.Minute,
@@ -210,7 +248,9 @@ type Service struct {
 	events events.Factory
 	keys   derivedKeys
 	hasher *hasher
-	ring   *keyring
+	// recipient is signature's identity key (nil in NewAdmin without one).
+	recipient *sealed.PublicKey
+	ring      *keyring
 	// dummyHash is verified against when a client id or national ID is
 	// unknown, so that it costs as much time as a wrong secret.
 	dummyHash string
@@ -221,6 +261,11 @@ type Service struct {
 func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Bus == nil {
 		return nil, errors.New("auth: Deps.Bus is required")
+	}
+	// The running service publishes citizens' identities; administration
+	// (NewAdmin) does not and needs no identity key.
+	if cfg.IdentityRecipientKey == "" {
+		return nil, errors.New("auth: identity-recipient-key is required (the signature enabler's public identity key; tamkeen identity-key public prints it)")
 	}
 	return NewAdmin(cfg, deps)
 }
@@ -260,8 +305,15 @@ func NewAdmin(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var recipient *sealed.PublicKey
+	if cfg.IdentityRecipientKey != "" {
+		if recipient, err = sealed.ParsePublicKey(cfg.IdentityRecipientKey); err != nil {
+			return nil, fmt.Errorf("auth: identity-recipient-key: %w", err)
+		}
+	}
 	s := &Service{
 		dummyHash: dummy,
+		recipient: recipient,
 		cfg:       cfg,
 		db:        deps.DB,
 		bus:       deps.Bus,

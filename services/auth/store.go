@@ -44,14 +44,14 @@ func one(res sql.Result, err error) (bool, error) {
 
 // --- clients ---------------------------------------------------------------
 
-const clientColumns = `id, name, ministry, scopes, disabled`
+const clientColumns = `id, name, ministry, organization, scopes, disabled`
 
 func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error) {
 	var (
 		c      Client
 		scopes string
 	)
-	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &scopes, &c.Disabled}, extra...)...); err != nil {
+	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &c.Organization, &scopes, &c.Disabled}, extra...)...); err != nil {
 		return Client{}, err
 	}
 	c.Scopes = strings.Fields(scopes)
@@ -60,18 +60,18 @@ func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error
 
 func upsertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
-INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)
-ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6`,
-		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now)
+INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7)
+ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6, organization = $7`,
+		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization)
 	return err
 }
 
 func insertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
-INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)`,
-		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now)
+INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7)`,
+		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization)
 	return err
 }
 
@@ -104,6 +104,10 @@ func selectClients(ctx context.Context, q querier) ([]Client, error) {
 
 func updateClientSecret(ctx context.Context, q querier, id, hash string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now))
+}
+
+func updateClientOrganization(ctx context.Context, q querier, id, org string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE clients SET organization = $2, updated_at = $3 WHERE id = $1`, id, org, now))
 }
 
 func disableClient(ctx context.Context, q querier, id string, now time.Time) (bool, error) {
@@ -251,7 +255,10 @@ func retireKeys(ctx context.Context, q querier, nowMS, publishUntilMS int64) err
 // --- refresh tokens --------------------------------------------------------
 
 type familyRow struct {
-	ID        string
+	ID string
+	// SessionID is the sid of the family's access tokens: its own id for a
+	// login, the session it was started from for a step-up.
+	SessionID string
 	CitizenID string
 	ACR       string
 	AMR       []string
@@ -260,8 +267,8 @@ type familyRow struct {
 }
 
 func insertFamily(ctx context.Context, q querier, f familyRow, now time.Time) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO token_families (id, citizen_id, acr, amr, auth_time_ms, azp, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.CitizenID, f.ACR, strings.Join(f.AMR, " "), ms(f.AuthTime), f.AZP, now)
+	_, err := q.ExecContext(ctx, `INSERT INTO token_families (id, session_id, citizen_id, acr, amr, auth_time_ms, azp, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, f.ID, f.SessionID, f.CitizenID, f.ACR, strings.Join(f.AMR, " "), ms(f.AuthTime), f.AZP, now)
 	return err
 }
 
@@ -285,10 +292,10 @@ func selectRefreshToken(ctx context.Context, q querier, tokenMAC string) (refres
 		amr          string
 		authMS, expM int64
 	)
-	err := q.QueryRowContext(ctx, `SELECT f.id, f.citizen_id, f.acr, f.amr, f.auth_time_ms, f.azp, f.revoked_at IS NOT NULL,
+	err := q.QueryRowContext(ctx, `SELECT f.id, f.session_id, f.citizen_id, f.acr, f.amr, f.auth_time_ms, f.azp, f.revoked_at IS NOT NULL,
 			t.used_at IS NOT NULL, t.expires_at_ms
 		FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_mac = $1`, tokenMAC).
-		Scan(&r.Family.ID, &r.Family.CitizenID, &r.Family.ACR, &amr, &authMS, &r.Family.AZP, &r.Revoked, &r.Used, &expM)
+		Scan(&r.Family.ID, &r.Family.SessionID, &r.Family.CitizenID, &r.Family.ACR, &amr, &authMS, &r.Family.AZP, &r.Revoked, &r.Used, &expM)
 	r.Family.AMR = strings.Fields(amr)
 	r.Family.AuthTime = fromMS(authMS)
 	r.ExpiresAt = fromMS(expM)
@@ -299,10 +306,39 @@ func useRefreshToken(ctx context.Context, q querier, tokenMAC string, now time.T
 	return one(q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_mac = $1 AND used_at IS NULL`, tokenMAC, now))
 }
 
-func revokeFamily(ctx context.Context, q querier, familyID, reason string, now time.Time) error {
-	_, err := q.ExecContext(ctx, `UPDATE token_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,
-		familyID, now, reason)
-	return err
+// revokeSession revokes every family of session sessionID and reports
+// whether the session was alive until now. The session's own row (the
+// login family, id = session id) is revoked first: a step-up that holds it
+// (lockSession) finishes first and its new family is then revoked by the
+// second statement, or it waits and finds the session ended.
+func revokeSession(ctx context.Context, q querier, sessionID, reason string, now time.Time) (bool, error) {
+	alive, err := one(q.ExecContext(ctx, `UPDATE token_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,
+		sessionID, now, reason))
+	if err != nil {
+		return false, err
+	}
+	_, err = q.ExecContext(ctx, `UPDATE token_families SET revoked_at = $2, revoke_reason = $3 WHERE session_id = $1 AND revoked_at IS NULL`,
+		sessionID, now, reason)
+	return alive, err
+}
+
+// sessionAlive reports whether the session's login family is not revoked.
+func sessionAlive(ctx context.Context, q querier, sessionID string) (bool, error) {
+	var alive bool
+	err := q.QueryRowContext(ctx, `SELECT revoked_at IS NULL FROM token_families WHERE id = $1`, sessionID).Scan(&alive)
+	if store.IsNoRows(err) {
+		return false, nil
+	}
+	return alive, err
+}
+
+// lockSession is sessionAlive inside a transaction that is about to start
+// a family of the session: the no-op UPDATE holds the session's row until
+// commit, so a concurrent revokeSession either waits for this transaction
+// (and then revokes its family too) or has already committed (and this
+// finds the session ended).
+func lockSession(ctx context.Context, q querier, sessionID string) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE token_families SET session_id = session_id WHERE id = $1 AND revoked_at IS NULL`, sessionID))
 }
 
 // --- login throttling ------------------------------------------------------
@@ -324,16 +360,31 @@ func selectThrottle(ctx context.Context, q querier, key string) (throttleRow, bo
 }
 
 // countFailure adds a failure to key's counter (restarting it when the
-// last failure is older than windowStartMS) and returns the new count.
-func countFailure(ctx context.Context, q querier, key string, nowMS, windowStartMS int64) (int, error) {
+// last failure is older than windowStartMS) and returns the new count;
+// account ("" for none) names the account the counter belongs to.
+func countFailure(ctx context.Context, q querier, key, account string, nowMS, windowStartMS int64) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `
-INSERT INTO login_throttle (throttle_key, failures, last_failure_ms, locked_until_ms) VALUES ($1, 1, $2, 0)
+INSERT INTO login_throttle (throttle_key, account, failures, last_failure_ms, locked_until_ms) VALUES ($1, $4, 1, $2, 0)
 ON CONFLICT (throttle_key) DO UPDATE SET
 	failures = CASE WHEN login_throttle.last_failure_ms < $3 THEN 1 ELSE login_throttle.failures + 1 END,
 	last_failure_ms = $2
-RETURNING failures`, key, nowMS, windowStartMS).Scan(&n)
+RETURNING failures`, key, nowMS, windowStartMS, account).Scan(&n)
 	return n, err
+}
+
+// accountLocked reports whether any lock of the account (from every
+// source, or from one) is in force at nowMS.
+func accountLocked(ctx context.Context, q querier, account string, nowMS int64) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM login_throttle WHERE account = $1 AND locked_until_ms > $2`, account, nowMS).Scan(&n)
+	return n > 0, err
+}
+
+// clearAccount deletes every failure counter and lock of the account.
+func clearAccount(ctx context.Context, q querier, account string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM login_throttle WHERE account = $1`, account)
+	return err
 }
 
 // lock locks key until untilMS and restarts its counter.
@@ -387,6 +438,21 @@ func selectChallenge(ctx context.Context, q querier, id string) (challengeRow, e
 func countAttempt(ctx context.Context, q querier, id string, maxAttempts int, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE otp_challenges SET attempts = attempts + 1
 		WHERE id = $1 AND used_at IS NULL AND attempts < $2 AND expires_at_ms > $3`, id, maxAttempts, ms(now)))
+}
+
+// countPurposeAttempt is countAttempt for a challenge of one purpose only.
+func countPurposeAttempt(ctx context.Context, q querier, id, purpose string, maxAttempts int, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE otp_challenges SET attempts = attempts + 1
+		WHERE id = $1 AND purpose = $4 AND used_at IS NULL AND attempts < $2 AND expires_at_ms > $3`, id, maxAttempts, ms(now), purpose))
+}
+
+// recentNotices counts the notices (method 'notice') sent to a citizen
+// since sinceMS.
+func recentNotices(ctx context.Context, q querier, citizenID string, sinceMS int64) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM otp_challenges WHERE citizen_id = $1 AND method = 'notice' AND created_at_ms > $2`,
+		citizenID, sinceMS).Scan(&n)
+	return n, err
 }
 
 // consumeChallenge marks the challenge used; exactly one caller gets true.

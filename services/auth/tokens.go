@@ -7,15 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
 // Levels of assurance (the acr claim).
@@ -58,6 +61,8 @@ type Principal struct {
 	AMR      []string
 	AuthTime time.Time
 	AZP      string
+	// SessionID is a citizen token's sid: the session it belongs to.
+	SessionID string
 }
 
 // IsCitizen reports whether the token is a citizen's.
@@ -81,7 +86,54 @@ var (
 	ErrInvalidGrant = errors.New("auth: refresh token is invalid, expired or revoked")
 	// ErrCitizenTokenRequired: the call needs a citizen's token.
 	ErrCitizenTokenRequired = fmt.Errorf("a citizen access token is required: %w", rpcerr.ErrPermissionDenied)
+	// ErrSessionEnded: the citizen's access token belongs to a session
+	// that was logged out or revoked (or to none): it may still pass where
+	// it is merely read until it expires, but it cannot start a new
+	// session, step up or enrol an authenticator.
+	ErrSessionEnded = fmt.Errorf("the session of this access token has ended (logged out or revoked): log in again: %w", rpcerr.ErrUnauthenticated)
 )
+
+// Reasons a session ends, in SessionRevoked events.
+const (
+	revokeLogout = "logout"
+	revokeReuse  = "refresh_token_reuse"
+)
+
+// requireSession checks that a citizen caller's session is alive: its
+// login family is not revoked. A citizen token without sid is refused.
+func (s *Service) requireSession(ctx context.Context, q querier, caller Principal) error {
+	if caller.SessionID == "" {
+		return ErrSessionEnded
+	}
+	alive, err := sessionAlive(ctx, q, caller.SessionID)
+	if err != nil {
+		return fmt.Errorf("auth: session: %w", err)
+	}
+	if !alive {
+		return ErrSessionEnded
+	}
+	return nil
+}
+
+// endSession revokes every family of the session inside tx and, when the
+// session was alive, announces it (session_revoked, for the gateway's
+// revocation set) with the time its last access token expires.
+func (s *Service) endSession(ctx context.Context, tx *sql.Tx, f familyRow, reason string, now time.Time) error {
+	alive, err := revokeSession(ctx, tx, f.SessionID, reason, now)
+	if err != nil {
+		return fmt.Errorf("auth: end session: %w", err)
+	}
+	if !alive {
+		return nil
+	}
+	// Tokens are accepted up to verifyLeeway past exp; a minute more
+	// covers the clocks of the gateway replicas.
+	expires := now.Add(s.cfg.AccessTokenTTL + verifyLeeway + time.Minute)
+	return s.emit(ctx, tx, EventSessionRevoked, f.CitizenID, &eventsv1.SessionRevoked{
+		SessionId: f.SessionID, CitizenId: f.CitizenID, Reason: reason,
+		ExpireTime: timestamppb.New(expires), Time: timestamppb.New(now),
+	})
+}
 
 // sign signs claims with key as an ES256 access token.
 func sign(key *signingKey, c *jwks.Claims) (string, error) {
@@ -112,7 +164,8 @@ func (s *Service) baseClaims(sub string, now time.Time) (*jwks.Claims, error) {
 }
 
 // issueClientToken issues a ministry client's access token.
-// The token carries the client's registered ministry (the tenant it acts for).
+// The token carries the client's registered ministry (the tenant it acts
+// for) and organisation (what its organisation seal names, claim org_name).
 func (s *Service) issueClientToken(ctx context.Context, client Client, scopes []string) (TokenPair, error) {
 	key, err := s.ring.signer(ctx)
 	if err != nil {
@@ -124,6 +177,7 @@ func (s *Service) issueClientToken(ctx context.Context, client Client, scopes []
 	}
 	c.ClientID = client.ID
 	c.Ministry = client.Ministry
+	c.OrgName = client.Organization
 	c.Scope = strings.Join(scopes, " ")
 	at, err := sign(key, c)
 	if err != nil {
@@ -138,7 +192,7 @@ func (s *Service) citizenAccessToken(key *signingKey, f familyRow, now time.Time
 	if err != nil {
 		return "", err
 	}
-	c.ACR, c.AMR, c.AZP = f.ACR, f.AMR, f.AZP
+	c.ACR, c.AMR, c.AZP, c.SessionID = f.ACR, f.AMR, f.AZP, f.SessionID
 	c.AuthTime = jwt.NewNumericDate(f.AuthTime)
 	return sign(key, c)
 }
@@ -154,13 +208,17 @@ func (s *Service) newRefreshToken() (token, tokenMAC string, err error) {
 }
 
 // startFamily stores a new refresh-token family for an authentication
-// event inside tx and returns its token pair.
+// event inside tx and returns its token pair. A family without a
+// SessionID starts a session of its own (a login): its id is the sid.
 func (s *Service) startFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, error) {
 	id, err := newID(s.rand, "rtf_")
 	if err != nil {
 		return TokenPair{}, err
 	}
 	f.ID = id
+	if f.SessionID == "" {
+		f.SessionID = id
+	}
 	if err := insertFamily(ctx, tx, f, now); err != nil {
 		return TokenPair{}, fmt.Errorf("auth: store token family: %w", err)
 	}
@@ -185,9 +243,10 @@ func (s *Service) extendFamily(ctx context.Context, tx *sql.Tx, key *signingKey,
 }
 
 // Refresh rotates a refresh token: it is marked used and a new pair of the
-// same family (same acr, amr and auth_time) is returned. Presenting a
-// token that was already used revokes its whole family: either it was
-// stolen or its owner's copy was, and nobody can tell which.
+// same family (same acr, amr, auth_time and sid) is returned. Presenting a
+// token that was already used ends its whole session (every family of the
+// login): either it was stolen or its owner's copy was, and nobody can
+// tell which.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
 	if !strings.HasPrefix(refreshToken, "rt_") || len(refreshToken) > 100 {
 		return TokenPair{}, ErrInvalidGrant
@@ -201,10 +260,12 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 	var (
 		pair  TokenPair
 		reuse bool
+		r0    familyRow
 	)
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		reuse = false
 		r, err := selectRefreshToken(ctx, tx, tokenMAC)
+		r0 = r.Family
 		if store.IsNoRows(err) {
 			return ErrInvalidGrant
 		}
@@ -221,7 +282,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		if !ok {
 			// Reuse: commit the revocation, then refuse.
 			reuse = true
-			return revokeFamily(ctx, tx, r.Family.ID, "refresh token reuse", now)
+			return s.endSession(ctx, tx, r.Family, revokeReuse, now)
 		}
 		pair, err = s.extendFamily(ctx, tx, key, r.Family, now)
 		return err
@@ -230,19 +291,21 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		return TokenPair{}, err
 	}
 	if reuse {
-		s.log.WarnContext(ctx, "auth: refresh token reused; family revoked")
+		s.relay.Kick()
+		s.log.WarnContext(ctx, "auth: refresh token reused; session revoked", slog.String("citizen_id", r0.CitizenID))
 		return TokenPair{}, ErrInvalidGrant
 	}
 	return pair, nil
 }
 
-// Logout revokes the family of the refresh token: neither it nor any
-// token rotated from it refreshes again. Access tokens already issued live
-// until they expire (minutes). An unknown token is not an error (RFC 7009).
+// Logout ends the session of the refresh token: no family of the login
+// (the login's own and its step-ups') refreshes again, and the
+// session_revoked event has the gateway refuse the session's access
+// tokens within seconds. An unknown token is not an error (RFC 7009).
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	tokenMAC := mac(s.keys.lookup, "refresh", refreshToken)
 	now := s.now()
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		r, err := selectRefreshToken(ctx, tx, tokenMAC)
 		if store.IsNoRows(err) {
 			return nil
@@ -250,8 +313,13 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 		if err != nil {
 			return fmt.Errorf("auth: logout: %w", err)
 		}
-		return revokeFamily(ctx, tx, r.Family.ID, "logout", now)
+		return s.endSession(ctx, tx, r.Family, revokeLogout, now)
 	})
+	if err != nil {
+		return err
+	}
+	s.relay.Kick()
+	return nil
 }
 
 // BearerToken extracts the token from an Authorization header value
@@ -320,7 +388,7 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (Principal,
 	if err != nil || c.Subject == "" {
 		return Principal{}, ErrInvalidToken
 	}
-	p := Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scopes(), ACR: c.ACR, AMR: c.AMR, AZP: c.AZP}
+	p := Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scopes(), ACR: c.ACR, AMR: c.AMR, AZP: c.AZP, SessionID: c.SessionID}
 	if c.AuthTime != nil {
 		p.AuthTime = c.AuthTime.UTC()
 	}
@@ -361,6 +429,6 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 		ACRValuesSupported:                []string{ACRPassword, ACRStepUp},
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 		ScopesSupported:                   AllScopes(),
-		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope"},
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope", "sid"},
 	}
 }

@@ -83,6 +83,9 @@ func (s *Service) EnrollTotp(ctx context.Context, caller Principal) (TOTPEnrollm
 	if err := s.requireFreshStepUp(caller); err != nil {
 		return TOTPEnrollment{}, err
 	}
+	if err := s.requireSession(ctx, s.db, caller); err != nil {
+		return TOTPEnrollment{}, err
+	}
 	raw := make([]byte, totpSecretLen)
 	if _, err := io.ReadFull(s.rand, raw); err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("auth: TOTP secret: %w", err)
@@ -135,6 +138,9 @@ func totpURI(account, secret string) string {
 // single-use recovery codes (shown once; only their HMACs are stored).
 func (s *Service) ConfirmTotp(ctx context.Context, caller Principal, code string) ([]string, error) {
 	if err := s.requireFreshStepUp(caller); err != nil {
+		return nil, err
+	}
+	if err := s.requireSession(ctx, s.db, caller); err != nil {
 		return nil, err
 	}
 	code = strings.TrimSpace(asciiDigits(code))

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
 
 // asciiDigits turns Arabic-Indic (٠–٩) and Eastern Arabic-Indic (۰–۹)
@@ -120,8 +121,14 @@ const maxNameRunes = 100
 // NFC with runs of spaces collapsed. A name is letters of the Arabic or
 // Latin script (with their combining marks, e.g. harakat), spaces, hyphens
 // and apostrophes (' and ’), starts with a letter and is at most 100
-// characters. field names the request field in the error.
+// characters. field names the request field in the error. Bidi controls,
+// zero-width and control characters and invalid UTF-8 are refused first by
+// the platform's display-text check, whose reason names the character.
 func NormalizeName(field, s string) (string, *rpcerr.FieldError) {
+	s = strings.TrimSpace(s)
+	if fe := textcheck.Check(field, s, textcheck.OneLine); fe != nil {
+		return "", fe
+	}
 	s = norm.NFC.String(strings.Join(strings.Fields(s), " "))
 	if s == "" {
 		return "", &rpcerr.FieldError{Field: field, Reason: "is required"}
@@ -147,11 +154,16 @@ func NormalizeName(field, s string) (string, *rpcerr.FieldError) {
 
 // NormalizeEmail checks an optional e-mail address: empty stays empty;
 // otherwise a bare address (no display name) of at most 254 characters
-// whose domain has a dot. The domain is lower-cased.
+// whose domain has a dot. The domain is lower-cased. net/mail takes
+// bidi controls and zero-width characters in the local part, so the
+// platform's address check runs first.
 func NormalizeEmail(s string) (string, *rpcerr.FieldError) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", nil
+	}
+	if fe := textcheck.Check("email", s, textcheck.Address); fe != nil {
+		return "", fe
 	}
 	bad := &rpcerr.FieldError{Field: "email", Reason: "is not a valid e-mail address"}
 	if len(s) > 254 {

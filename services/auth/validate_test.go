@@ -115,6 +115,8 @@ func TestNormalizeName(t *testing.T) {
 		"too long":                 {in: strings.Repeat("a", 101), bad: true},
 		"control character":        {in: "Lay\x00la", bad: true},
 		"zero-width joiner inside": {in: "Lay\u200dla", bad: true},
+		"tab inside":               {in: "Layla\tHassan", bad: true},
+		"line separator inside":    {in: "Layla\u2028Hassan", bad: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, fe := NormalizeName("given_name", tc.in)
@@ -128,6 +130,28 @@ func TestNormalizeName(t *testing.T) {
 				t.Fatalf("NormalizeName(%q) = %q, %v; want %q", tc.in, got, fe, tc.want)
 			}
 		})
+	}
+}
+
+// TestNameAndEmailNameTheCharacter: names and e-mail addresses are
+// refused by the platform's one display-text check (libs/textcheck), whose
+// reason names the character and where it is.
+func TestNameAndEmailNameTheCharacter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"Lay\u202Ela", "U+202E"},
+		{"Lay\u2066la", "U+2066"},
+		{"Lay\u200Bla", "U+200B"},
+		{"Lay\x00la", "U+0000"},
+		{"Lay\xffla", "not valid UTF-8"},
+	} {
+		if _, fe := NormalizeName("family_name", tc.in); fe == nil || fe.Field != "family_name" || !strings.Contains(fe.Reason, tc.want) {
+			t.Errorf("NormalizeName(%q) = %v; want a family_name error naming %s", tc.in, fe, tc.want)
+		}
+		email := tc.in + "@example.ps"
+		if _, fe := NormalizeEmail(email); fe == nil || fe.Field != "email" || !strings.Contains(fe.Reason, tc.want) {
+			t.Errorf("NormalizeEmail(%q) = %v; want an email error naming %s", email, fe, tc.want)
+		}
 	}
 }
 

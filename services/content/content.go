@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +22,40 @@ type Principal struct {
 	Subject string
 	// Client is true for a ministry app's client-credentials token.
 	Client bool
+	// Ministry is a client's registered ministry (the token's "ministry"
+	// claim): a client acts in that ministry only, whatever roles it holds
+	// elsewhere. Staff members (citizen tokens) have none; their roles,
+	// granted per ministry, say where they act.
+	Ministry string
+	// Platform is true for the platform operator's client (content:admin),
+	// which may act in any ministry where it holds a role.
+	Platform bool
+}
+
+// inTenant checks that p may act in ministry at all (its roles there are
+// checked next): a client only in its own ministry (403 otherwise, and
+// a client token without a ministry claim acts nowhere) unless it is the
+// platform's; a staff member anywhere, as far as its roles go.
+func (p Principal) inTenant(ministry string) error {
+	if !p.Client || p.Platform {
+		return nil
+	}
+	if p.Ministry == "" {
+		return fmt.Errorf("%w: client %s is registered with no ministry, so it manages none", rpcerr.ErrPermissionDenied, p.Subject)
+	}
+	if p.Ministry != ministry {
+		return fmt.Errorf("%w: a client of ministry %s cannot act in ministry %s", rpcerr.ErrPermissionDenied, p.Ministry, ministry)
+	}
+	return nil
+}
+
+// heldRoles returns the roles p holds in ministry, after checking that p
+// may act there at all.
+func heldRoles(ctx context.Context, q querier, p Principal, ministry string) ([]Role, error) {
+	if err := p.inTenant(ministry); err != nil {
+		return nil, err
+	}
+	return rolesOf(ctx, q, ministry, p.Subject)
 }
 
 // VersionConflictError is the 409 of a save based on an old version; it
@@ -81,7 +116,7 @@ func (s *Service) CreateItem(ctx context.Context, p Principal, in CreateInput) (
 	}
 	now := s.now()
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		held, err := rolesOf(ctx, tx, in.Ministry, p.Subject)
+		held, err := heldRoles(ctx, tx, p, in.Ministry)
 		if err != nil {
 			return err
 		}
@@ -118,7 +153,7 @@ func (s *Service) GetItem(ctx context.Context, p Principal, id string) (Item, er
 
 // canRead checks that p holds some role in ministry.
 func (s *Service) canRead(ctx context.Context, p Principal, ministry string) error {
-	held, err := rolesOf(ctx, s.db, ministry, p.Subject)
+	held, err := heldRoles(ctx, s.db, p, ministry)
 	if err != nil {
 		return err
 	}
@@ -154,6 +189,9 @@ func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]I
 	if err != nil {
 		return nil, "", err
 	}
+	// A client lists only its own ministry's items, whatever roles it
+	// holds elsewhere.
+	ministries = slices.DeleteFunc(ministries, func(m string) bool { return p.inTenant(m) != nil })
 	if f.Ministry != "" {
 		if err := s.canRead(ctx, p, f.Ministry); err != nil {
 			return nil, "", err
@@ -255,7 +293,7 @@ func (s *Service) newVersion(ctx context.Context, p Principal, id string, a Acti
 		if err != nil {
 			return err
 		}
-		held, err := rolesOf(ctx, tx, it.Ministry, p.Subject)
+		held, err := heldRoles(ctx, tx, p, it.Ministry)
 		if err != nil {
 			return err
 		}
@@ -312,7 +350,7 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 		if err != nil {
 			return err
 		}
-		held, err := rolesOf(ctx, tx, it.Ministry, p.Subject)
+		held, err := heldRoles(ctx, tx, p, it.Ministry)
 		if err != nil {
 			return err
 		}
@@ -326,6 +364,11 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 		}
 		if err := authorize(a, it.Ministry, held, check); err != nil {
 			return err
+		}
+		if a == ActionApprove && !slices.Contains(s.cfg.FourEyesOff, it.Ministry) {
+			if err := fourEyes(ctx, tx, it, p.Subject); err != nil {
+				return err
+			}
 		}
 		to := target(a, from)
 		clear := a == ActionUnpublish || a == ActionArchive
@@ -358,6 +401,28 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 	return s.GetItem(ctx, p, id)
 }
 
+// fourEyes refuses the approval of it's current version by whoever wrote
+// it or submitted it: review needs a second person (issue 12). Rejecting
+// is allowed: it only asks for changes.
+func fourEyes(ctx context.Context, q querier, it Item, approver string) error {
+	var savedBy, submitter string
+	err := q.QueryRowContext(ctx, `SELECT v.saved_by, COALESCE((SELECT t.actor FROM content_transitions t
+		WHERE t.item_id = v.item_id AND t.version = v.version AND t.action = $3 ORDER BY t.seq DESC LIMIT 1), '')
+		FROM content_versions v WHERE v.item_id = $1 AND v.version = $2`, it.ID, it.Version, string(ActionSubmit)).Scan(&savedBy, &submitter)
+	if err != nil {
+		return fmt.Errorf("four-eyes check of %s: %w", it.ID, err)
+	}
+	switch approver {
+	case submitter:
+		return fmt.Errorf("%w: you submitted version %d of item %s; another editor must approve it (four-eyes review)",
+			rpcerr.ErrPermissionDenied, it.Version, it.ID)
+	case savedBy:
+		return fmt.Errorf("%w: you wrote version %d of item %s; another editor must approve it (four-eyes review)",
+			rpcerr.ErrPermissionDenied, it.Version, it.ID)
+	}
+	return nil
+}
+
 // PublishItem publishes the approved version now, or schedules it when
 // publishAt is in the future; expireAt (optional) takes it down later.
 func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publishAt, expireAt time.Time, comment string) (Item, error) {
@@ -380,7 +445,7 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 		if err != nil {
 			return err
 		}
-		held, err := rolesOf(ctx, tx, it.Ministry, p.Subject)
+		held, err := heldRoles(ctx, tx, p, it.Ministry)
 		if err != nil {
 			return err
 		}

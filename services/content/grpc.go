@@ -22,6 +22,10 @@ const (
 	ScopeContentWrite = "content:write"
 	ScopeContentRead  = "content:read"
 	ScopeContentRoles = "content:roles"
+	// ScopeContentAdmin is the platform operator's: it manages the roles
+	// of every ministry and lifts a client's confinement to its own
+	// ministry (roles are still needed to act on items).
+	ScopeContentAdmin = "content:admin"
 )
 
 // Response header metadata of the public API, for the gateway to pass on
@@ -65,7 +69,8 @@ func (g *grpcServer) bearer(ctx context.Context) (*jwks.Claims, error) {
 // editor returns the caller of an editorial call: a ministry app's client
 // token with scope (content:read calls also accept content:write), or a
 // staff member's citizen token at loa1 or above. Roles are checked by the
-// use case, per ministry.
+// use case, per ministry, and a client acts only in the ministry its token
+// names (or anywhere with content:admin).
 func (g *grpcServer) editor(ctx context.Context, scope string) (Principal, error) {
 	c, err := g.bearer(ctx)
 	if err != nil {
@@ -78,7 +83,7 @@ func (g *grpcServer) editor(ctx context.Context, scope string) (Principal, error
 		if !c.HasScope(scope) && !(scope == ScopeContentRead && c.HasScope(ScopeContentWrite)) {
 			return Principal{}, rpcerr.PermissionDenied("the token lacks the " + scope + " scope")
 		}
-		return Principal{Subject: c.Subject, Client: true}, nil
+		return Principal{Subject: c.Subject, Client: true, Ministry: c.Ministry, Platform: c.HasScope(ScopeContentAdmin)}, nil
 	}
 	if c.ACR != "loa1" && c.ACR != "loa2" {
 		return Principal{}, rpcerr.PermissionDenied("a staff member's token must be at loa1 or above")
@@ -86,20 +91,24 @@ func (g *grpcServer) editor(ctx context.Context, scope string) (Principal, error
 	return Principal{Subject: c.Subject}, nil
 }
 
-// roleAdmin returns the client that manages roles: only a ministry app
-// (or the platform's admin client) holding content:roles.
-func (g *grpcServer) roleAdmin(ctx context.Context) (string, error) {
+// roleAdmin returns the client that manages roles: a ministry app holding
+// content:roles, for its own ministry (the token's ministry claim), or the
+// platform operator's client holding content:admin, for every ministry.
+func (g *grpcServer) roleAdmin(ctx context.Context) (RoleAdmin, error) {
 	c, err := g.bearer(ctx)
 	if err != nil {
-		return "", err
+		return RoleAdmin{}, err
 	}
 	if c.ClientID == "" || c.ClientID != c.Subject {
-		return "", rpcerr.PermissionDenied("roles are managed by a client holding the content:roles scope")
+		return RoleAdmin{}, rpcerr.PermissionDenied("roles are managed by a client holding the content:roles scope")
+	}
+	if c.HasScope(ScopeContentAdmin) {
+		return PlatformAdmin(c.ClientID), nil
 	}
 	if !c.HasScope(ScopeContentRoles) {
-		return "", rpcerr.PermissionDenied("the token lacks the content:roles scope")
+		return RoleAdmin{}, rpcerr.PermissionDenied("the token lacks the content:roles scope")
 	}
-	return c.ClientID, nil
+	return RoleAdmin{ClientID: c.ClientID, Ministry: c.Ministry}, nil
 }
 
 // toStatus maps domain errors to gRPC statuses in one place.
@@ -304,10 +313,11 @@ func (g *grpcServer) GrantRole(ctx context.Context, req *contentv1.GrantRoleRequ
 }
 
 func (g *grpcServer) RevokeRole(ctx context.Context, req *contentv1.RevokeRoleRequest) (*contentv1.RevokeRoleResponse, error) {
-	if _, err := g.roleAdmin(ctx); err != nil {
+	admin, err := g.roleAdmin(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := g.svc.RevokeRole(ctx, req.GetMinistry(), req.GetSubject(), req.GetRole()); err != nil {
+	if err := g.svc.RevokeRole(ctx, admin, req.GetMinistry(), req.GetSubject(), req.GetRole()); err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
 	return &contentv1.RevokeRoleResponse{}, nil

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
 )
@@ -21,10 +22,20 @@ import (
 // token verifier, as the gateway reaches it.
 func grpcHarness(t *testing.T) (*harness, *tokens, contentv1.ContentServiceClient) {
 	t.Helper()
+	return grpcHarnessOn(t, storetest.SQLite(t), nil)
+}
+
+// grpcHarnessOn is grpcHarness on db; edit may change the configuration.
+func grpcHarnessOn(t *testing.T, db *store.DB, edit func(*Config)) (*harness, *tokens, contentv1.ContentServiceClient) {
+	t.Helper()
 	clk := newClock()
 	tk := newTokens(t, clk)
-	db := storetest.SQLite(t)
-	h := newHarness(t, db, func(_ *Config, d *Deps) { d.Verifier = tk.verifier(t) })
+	h := newHarness(t, db, func(c *Config, d *Deps) {
+		d.Verifier = tk.verifier(t)
+		if edit != nil {
+			edit(c)
+		}
+	})
 	srv := grpc.NewServer()
 	h.svc.Register(srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,8 +74,8 @@ func TestGRPCAuthorization(t *testing.T) {
 		{"no token", context.Background(), moh, codes.Unauthenticated},
 		{"garbage token", bearer("not.a.jwt"), moh, codes.Unauthenticated},
 		{"client without content:write", bearer(tk.client(t, mohApp, "content:read")), moh, codes.PermissionDenied},
-		{"client with scope and roles", bearer(tk.client(t, mohApp, "content:write")), moh, codes.OK},
-		{"client with scope, other ministry", bearer(tk.client(t, mohApp, "content:write")), mol, codes.PermissionDenied},
+		{"client with scope and roles", bearer(tk.clientOf(t, mohApp, moh, "content:write")), moh, codes.OK},
+		{"client with scope, other ministry", bearer(tk.clientOf(t, mohApp, moh, "content:write")), mol, codes.PermissionDenied},
 		{"staff author at loa1", bearer(tk.staff(t, author, "loa1")), moh, codes.OK},
 		{"staff author without acr", bearer(tk.staff(t, author, "")), moh, codes.PermissionDenied},
 		{"staff of another ministry", bearer(tk.staff(t, molEditor, "loa1")), moh, codes.PermissionDenied},
@@ -78,7 +89,7 @@ func TestGRPCAuthorization(t *testing.T) {
 		})
 	}
 
-	t.Run("roles are managed only with content:roles", func(t *testing.T) {
+	t.Run("roles are managed only with content:roles or content:admin", func(t *testing.T) {
 		req := &contentv1.GrantRoleRequest{Ministry: moh, Subject: "cit_new", Role: "author"}
 		if _, err := c.GrantRole(bearer(tk.client(t, mohApp, "content:write")), req); status.Code(err) != codes.PermissionDenied {
 			t.Errorf("GrantRole without content:roles = %v; want PermissionDenied", err)
@@ -86,12 +97,12 @@ func TestGRPCAuthorization(t *testing.T) {
 		if _, err := c.GrantRole(bearer(tk.staff(t, publisher, "loa2")), req); status.Code(err) != codes.PermissionDenied {
 			t.Errorf("GrantRole by a staff token = %v; want PermissionDenied", err)
 		}
-		g, err := c.GrantRole(bearer(tk.client(t, "platform", "content:roles")), req)
+		g, err := c.GrantRole(bearer(tk.client(t, "platform", "content:admin")), req)
 		if err != nil || g.GetRole() != "author" {
 			t.Fatalf("GrantRole = %v, %v", g, err)
 		}
 		bad := &contentv1.GrantRoleRequest{Ministry: "M O H", Subject: "", Role: "owner"}
-		_, err = c.GrantRole(bearer(tk.client(t, "platform", "content:roles")), bad)
+		_, err = c.GrantRole(bearer(tk.client(t, "platform", "content:admin")), bad)
 		if status.Code(err) != codes.InvalidArgument {
 			t.Fatalf("bad grant = %v; want InvalidArgument", err)
 		}

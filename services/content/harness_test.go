@@ -111,7 +111,7 @@ func newHarness(t testing.TB, db *store.DB, edit func(*Config, *Deps)) *harness 
 		{moh, mohApp, "author"}, {moh, mohApp, "editor"}, {moh, mohApp, "publisher"},
 		{mol, molEditor, "editor"}, {mol, molEditor, "author"},
 	} {
-		if _, err := h.svc.GrantRole(context.Background(), "platform-admin", g.m, g.s, g.r); err != nil {
+		if _, err := h.svc.GrantRole(context.Background(), PlatformAdmin("platform-admin"), g.m, g.s, g.r); err != nil {
 			t.Fatalf("GrantRole: %v", err)
 		}
 	}
@@ -268,6 +268,16 @@ func (tk *tokens) verifier(t testing.TB) *jwks.Verifier {
 
 func (tk *tokens) client(t testing.TB, id string, scopes ...string) string {
 	return tk.sign(t, jwt.MapClaims{"sub": id, "client_id": id, "scope": strings.Join(scopes, " ")})
+}
+
+// clientOf is a client token of a client registered with ministry (auth
+// puts the client's ministry in the "ministry" claim; "" leaves it out).
+func (tk *tokens) clientOf(t testing.TB, id, ministry string, scopes ...string) string {
+	c := jwt.MapClaims{"sub": id, "client_id": id, "scope": strings.Join(scopes, " ")}
+	if ministry != "" {
+		c["ministry"] = ministry
+	}
+	return tk.sign(t, c)
 }
 
 func (tk *tokens) staff(t testing.TB, sub, acr string) string {

@@ -127,18 +127,50 @@ func transitions(ctx context.Context, q querier, id string) ([]TransitionRecord,
 	return out, rows.Err()
 }
 
+// RoleAdmin is the verified client that manages roles: a ministry's admin
+// app (content:roles) manages its own ministry only; the platform's
+// operator (content:admin) manages every ministry.
+type RoleAdmin struct {
+	// ClientID is recorded as the grantor.
+	ClientID string
+	// Ministry is the client's registered ministry (the token's
+	// "ministry" claim); "" manages no ministry unless Platform.
+	Ministry string
+	// Platform is true for a client holding content:admin.
+	Platform bool
+}
+
+// PlatformAdmin is the platform operator's client clientID (content:admin).
+func PlatformAdmin(clientID string) RoleAdmin { return RoleAdmin{ClientID: clientID, Platform: true} }
+
+// manages checks that a may administer ministry's roles (403 otherwise).
+func (a RoleAdmin) manages(ministry string) error {
+	switch {
+	case a.Platform:
+		return nil
+	case a.Ministry == "":
+		return fmt.Errorf("%w: client %s is registered with no ministry, so it manages no ministry's roles", rpcerr.ErrPermissionDenied, a.ClientID)
+	case a.Ministry != ministry:
+		return fmt.Errorf("%w: a client of ministry %s cannot manage the roles of ministry %s", rpcerr.ErrPermissionDenied, a.Ministry, ministry)
+	}
+	return nil
+}
+
 // GrantRole grants subject a role in ministry. admin is the client that
-// manages roles (it holds the content:roles scope); it is recorded.
-func (s *Service) GrantRole(ctx context.Context, admin, ministry, subject, role string) (RoleGrant, error) {
+// manages roles; it is recorded.
+func (s *Service) GrantRole(ctx context.Context, admin RoleAdmin, ministry, subject, role string) (RoleGrant, error) {
 	r, err := s.checkGrant(ministry, subject, role)
 	if err != nil {
+		return RoleGrant{}, err
+	}
+	if err := admin.manages(ministry); err != nil {
 		return RoleGrant{}, err
 	}
 	now := s.now()
 	var g RoleGrant
 	err = s.db.QueryRowContext(ctx, `INSERT INTO content_roles (ministry, subject, role, granted_by, granted_at)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ministry, subject, role) DO UPDATE SET role = excluded.role
-		RETURNING ministry, subject, role, granted_at`, ministry, subject, string(r), admin, now).
+		RETURNING ministry, subject, role, granted_at`, ministry, subject, string(r), admin.ClientID, now).
 		Scan(&g.Ministry, &g.Subject, &g.Role, store.ScanTime(&g.GrantTime))
 	if err != nil {
 		return RoleGrant{}, fmt.Errorf("grant role: %w", err)
@@ -146,10 +178,14 @@ func (s *Service) GrantRole(ctx context.Context, admin, ministry, subject, role 
 	return g, nil
 }
 
-// RevokeRole removes a role; revoking a role not held is NotFound.
-func (s *Service) RevokeRole(ctx context.Context, ministry, subject, role string) error {
+// RevokeRole removes a role; revoking a role not held is NotFound. admin
+// must manage ministry, as for GrantRole.
+func (s *Service) RevokeRole(ctx context.Context, admin RoleAdmin, ministry, subject, role string) error {
 	r, err := s.checkGrant(ministry, subject, role)
 	if err != nil {
+		return err
+	}
+	if err := admin.manages(ministry); err != nil {
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM content_roles WHERE ministry = $1 AND subject = $2 AND role = $3`, ministry, subject, string(r))

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
 
 // Type is the kind of an item; it decides which fields a translation has.
@@ -126,6 +126,17 @@ func (f *fieldErrs) add(field, format string, args ...any) {
 
 func (f fieldErrs) err() error { return errors.Join(f...) }
 
+// text adds the platform's display-text error for s (bidi controls,
+// zero-width and control characters, invalid UTF-8; see libs/textcheck)
+// and reports whether there was one.
+func (f *fieldErrs) text(field, s string, k textcheck.Kind) bool {
+	if e := textcheck.Check(field, s, k); e != nil {
+		*f = append(*f, e)
+		return true
+	}
+	return false
+}
+
 // ValidateMinistry checks a ministry code such as "moh" or "mol".
 func ValidateMinistry(field, m string) error {
 	if !ministryPattern.MatchString(m) {
@@ -155,6 +166,7 @@ func (c Content) Validate(t Type) error {
 	for i, tag := range c.Tags {
 		f := fmt.Sprintf("tags[%d]", i)
 		switch {
+		case fe.text(f, tag, textcheck.Address):
 		case !slugPattern.MatchString(tag) || utf8.RuneCountInString(tag) > 40:
 			fe.add(f, "must be lower-case words joined by hyphens, at most 40 characters")
 		case seen[tag]:
@@ -185,6 +197,7 @@ func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 	switch {
 	case tr.Slug == "":
 		fe.add(p+"slug", "is required")
+	case fe.text(p+"slug", tr.Slug, textcheck.Address):
 	case !slugPattern.MatchString(tr.Slug) || utf8.RuneCountInString(tr.Slug) > maxSlugRune:
 		fe.add(p+"slug", "must be lower-case words (any script) or digits joined by single hyphens, at most %d characters", maxSlugRune)
 	}
@@ -214,6 +227,9 @@ func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 	for i, l := range tr.Links {
 		lp := fmt.Sprintf("%slinks[%d].", p, i)
 		plain(fe, lp+"title", l.Title, maxTitle, true)
+		if fe.text(lp+"url", l.URL, textcheck.Address) {
+			continue
+		}
 		if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(l.URL) > maxURL {
 			fe.add(lp+"url", "must be an http or https URL")
 		}
@@ -253,8 +269,9 @@ func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 	}
 }
 
-// plain checks a plain-text field: valid UTF-8, no control characters, no
-// markup, within max characters.
+// plain checks a plain-text field: one line of display text (valid UTF-8,
+// no control, bidi or zero-width characters), no markup, within max
+// characters.
 func plain(fe *fieldErrs, field, s string, max int, required bool) {
 	switch {
 	case s == "" || strings.TrimSpace(s) == "":
@@ -264,19 +281,17 @@ func plain(fe *fieldErrs, field, s string, max int, required bool) {
 			fe.add(field, "is blank")
 		}
 		return
-	case !utf8.ValidString(s):
-		fe.add(field, "is not valid UTF-8")
+	case fe.text(field, s, textcheck.OneLine):
 	case utf8.RuneCountInString(s) > max:
 		fe.add(field, "is longer than %d characters", max)
-	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) }) >= 0:
-		fe.add(field, "must be one line of text without control characters")
 	case markup.MatchString(s):
 		fe.add(field, "must be plain text: HTML tags and entities are not allowed")
 	}
 }
 
-// rich checks a rich-text (Markdown) field; raw HTML in it is shown as
-// text, so only its links need checking.
+// rich checks a rich-text (Markdown) field: multi-line display text (tab,
+// LF and CR LF allowed; no other control, bidi or zero-width characters);
+// raw HTML in it is shown as text, so only its links need checking.
 func rich(fe *fieldErrs, field, s string, required bool) {
 	switch {
 	case strings.TrimSpace(s) == "":
@@ -284,14 +299,10 @@ func rich(fe *fieldErrs, field, s string, required bool) {
 			fe.add(field, "is required")
 		}
 		return
-	case !utf8.ValidString(s):
-		fe.add(field, "is not valid UTF-8")
-		return
 	case len(s) > maxRichTextBytes:
 		fe.add(field, "is longer than %d bytes", maxRichTextBytes)
 		return
-	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0:
-		fe.add(field, "contains control characters")
+	case fe.text(field, s, textcheck.MultiLine):
 		return
 	}
 	if _, refused := RenderMarkdown(s); len(refused) > 0 {
@@ -311,7 +322,8 @@ func list(fe *fieldErrs, field string, items []string, required bool) {
 	}
 }
 
-// validateComment checks a workflow comment.
+// validateComment checks a workflow comment: multi-line display text, as
+// editors read it in the history.
 func validateComment(field, s string, required bool) error {
 	var fe fieldErrs
 	switch {
@@ -319,8 +331,7 @@ func validateComment(field, s string, required bool) error {
 		if required {
 			fe.add(field, "is required")
 		}
-	case !utf8.ValidString(s):
-		fe.add(field, "is not valid UTF-8")
+	case fe.text(field, s, textcheck.MultiLine):
 	case utf8.RuneCountInString(s) > maxComment:
 		fe.add(field, "is longer than %d characters", maxComment)
 	}

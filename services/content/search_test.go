@@ -77,7 +77,8 @@ func TestSearch(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.must(h.svc.Transition(ctx, app, it.ID, ActionSubmit, ""))
-			h.must(h.svc.Transition(ctx, app, it.ID, ActionApprove, ""))
+			// Four-eyes: the app submitted, so another editor approves.
+			h.must(h.svc.Transition(ctx, as(editor), it.ID, ActionApprove, ""))
 			h.must(h.svc.PublishItem(ctx, app, it.ID, time.Time{}, time.Time{}, ""))
 			h.clk.Advance(time.Second)
 		}

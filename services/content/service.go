@@ -45,6 +45,12 @@ type Config struct {
 	// PublicCacheTTL how long a replica keeps a public item in memory.
 	PublicMaxAge   time.Duration `flag:"content-public-max-age" default:"60s" usage:"Cache-Control max-age of the public content API"`
 	PublicCacheTTL time.Duration `flag:"content-public-cache-ttl" default:"2s" usage:"how long a replica caches a public item in memory (0 disables)"`
+
+	// FourEyesOff lists the ministries (one-person teams) whose editors
+	// may approve a version they wrote or submitted themselves; every
+	// other ministry has four-eyes review. The platform team sets it, not
+	// the ministry: the control guards against the ministry's own accounts.
+	FourEyesOff []string `flag:"content-four-eyes-off" usage:"ministries whose editors may approve their own versions (one-person teams), e.g. moh,mol"`
 }
 
 // Validate reports what is wrong with the configuration.

@@ -146,15 +146,15 @@ func TestWorkflowRules(t *testing.T) {
 			wantField(t, err, "comment")
 		})
 		t.Run("revoked role is refused", func(t *testing.T) {
-			if _, err := h.svc.GrantRole(ctx, "admin", moh, "cit_temp", "author"); err != nil {
+			if _, err := h.svc.GrantRole(ctx, PlatformAdmin("admin"), moh, "cit_temp", "author"); err != nil {
 				t.Fatal(err)
 			}
-			if err := h.svc.RevokeRole(ctx, moh, "cit_temp", "author"); err != nil {
+			if err := h.svc.RevokeRole(ctx, PlatformAdmin("admin"), moh, "cit_temp", "author"); err != nil {
 				t.Fatal(err)
 			}
 			_, err := h.svc.CreateItem(ctx, as("cit_temp"), CreateInput{Type: "service", Ministry: moh, Content: serviceContent("revoked")})
 			wantErr(t, err, rpcerr.ErrPermissionDenied)
-			wantErr(t, h.svc.RevokeRole(ctx, moh, "cit_temp", "author"), rpcerr.ErrNotFound)
+			wantErr(t, h.svc.RevokeRole(ctx, PlatformAdmin("admin"), moh, "cit_temp", "author"), rpcerr.ErrNotFound)
 		})
 		t.Run("every transition is recorded with who, when and the comment", func(t *testing.T) {
 			it := h.submitted("history")

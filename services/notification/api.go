@@ -12,6 +12,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
@@ -44,10 +45,25 @@ func recipientField(channel string) string {
 	return "phone_number"
 }
 
+// checkText is the platform's display-text check (libs/textcheck: bidi
+// controls, zero-width and control characters, invalid UTF-8) as this
+// package's field error, or nil.
+func checkText(field, s string, k textcheck.Kind) error {
+	if fe := textcheck.Check(field, s, k); fe != nil {
+		return &FieldError{Field: fe.Field, Reason: fe.Reason}
+	}
+	return nil
+}
+
 // ValidEmail reports whether s is a bare e-mail address (no display name)
-// of at most 254 bytes.
+// of at most 254 bytes, without the characters an address may not hold
+// (net/mail takes bidi controls and zero-width characters in the local
+// part).
 func ValidEmail(s string) bool {
 	if len(s) > 254 || strings.ContainsAny(s, "\r\n<>") {
+		return false
+	}
+	if _, bad := textcheck.Find(s, textcheck.Address); bad {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -57,6 +73,12 @@ func ValidEmail(s string) bool {
 // prepare validates and renders one message of client with template t.
 func (s *Service) prepare(client string, t ClientTemplate, channel, recipient string, values map[string]string, reference string) (Notification, error) {
 	field := recipientField(channel)
+	if err := checkText(field, recipient, textcheck.Address); err != nil {
+		return Notification{}, err
+	}
+	if err := checkText("reference", reference, textcheck.Address); err != nil {
+		return Notification{}, err
+	}
 	switch {
 	case channel == ChannelSMS && !ValidE164(recipient):
 		return Notification{}, &FieldError{Field: field, Reason: "not an E.164 number (e.g. +970599000001)"}

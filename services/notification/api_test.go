@@ -103,6 +103,18 @@ func TestAPISMSThroughSMPP(t *testing.T) {
 			if _, err := a.api.GetTemplate(other, &notificationv1.GetTemplateRequest{Id: tpl.GetId()}); code(err) != codes.NotFound {
 				t.Fatalf("another client reads the template: %v; want NotFound", err)
 			}
+			// Nor can it change the template or send with it (issue 12:
+			// every resource is checked against its owner).
+			if _, err := a.api.UpdateTemplate(other, &notificationv1.UpdateTemplateRequest{Id: tpl.GetId(), Body: "hijacked", BaseVersion: 2}); code(err) != codes.NotFound {
+				t.Fatalf("another client updates the template: %v; want NotFound", err)
+			}
+			// (Sending answers as for a template that does not exist.)
+			if _, err := a.api.SendSms(other, &notificationv1.SendSmsRequest{PhoneNumber: "+970599000009", TemplateId: tpl.GetId(), Personalisation: values}); code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "template_id: no such template") {
+				t.Fatalf("another client sends with the template: %v; want InvalidArgument: template_id: no such template", err)
+			}
+			if _, err := a.api.PreviewTemplate(other, &notificationv1.PreviewTemplateRequest{Id: tpl.GetId(), Personalisation: values}); code(err) != codes.NotFound {
+				t.Fatalf("another client previews the template: %v; want NotFound", err)
+			}
 			list, err := a.api.ListTemplates(moh, &notificationv1.ListTemplatesRequest{Channel: "sms"})
 			if err != nil || len(list.GetTemplates()) != 1 || list.GetTemplates()[0].GetVersion() != 2 {
 				t.Fatalf("list = %v, %v; want the one template at version 2", list, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
 
 // MaxBulkRecipients is the most recipients one bulk job takes.
@@ -96,6 +97,9 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 	col, refCol := -1, -1
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if fe := textcheck.Check("csv", h, textcheck.Address); fe != nil {
+			return nil, nil, &FieldError{Field: "csv", Reason: fmt.Sprintf("header column %d %s", i+1, fe.Reason)}
+		}
 		header[i] = h
 		switch h {
 		case want:
@@ -146,6 +150,9 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput) (BulkJob, error) {
 	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
 		return BulkJob{}, &FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
+	}
+	if err := checkText("reference", in.Reference, textcheck.Address); err != nil {
+		return BulkJob{}, err
 	}
 	if len(in.Reference) > maxReference {
 		return BulkJob{}, &FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}

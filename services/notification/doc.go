@@ -85,4 +85,19 @@
 // (a connection lost after submit_sm, before its response) is the window
 // issue 4's SMPP provider documents. Logs name notification and event ids,
 // never phone numbers, codes or bodies.
+//
+// # Hidden characters
+//
+// What a client sends is checked with the platform's display-text check
+// (libs/textcheck) before anything is stored or queued: a template's name
+// and subject as one line, its body (an SMS's text, an e-mail's body) as
+// multi-line text; recipient e-mail addresses, references, personalisation
+// keys and CSV header cells as addresses; personalisation values (and so
+// every CSV value cell) as multi-line text, since they may fill an e-mail
+// body (a subject collapses them to one line). Bidi embeddings, overrides
+// and isolates (U+202A–202E, U+2066–2069), zero-width characters, NUL and
+// the other controls and invalid UTF-8 are refused with INVALID_ARGUMENT
+// naming the field — "personalisation.name", "rows[4].email_address",
+// "csv" for a header — and the character as U+XXXX; a bulk job with one
+// such cell queues nothing.
 package notification

@@ -27,6 +27,11 @@ const (
 // codes with; its personalisation is {"code": "<digits>"}.
 const OTPTemplateID = "tamkeen:otp"
 
+// RegistrationAttemptTemplateID is the built-in SMS the auth enabler sends
+// to a registered citizen when someone tries to register with their
+// national ID; it has no personalisation.
+const RegistrationAttemptTemplateID = "tamkeen:registration-attempt"
+
 // redactedValue replaces a secret personalisation value (an OTP code) in
 // the body kept in the database.
 const redactedValue = "••••••"
@@ -61,6 +66,14 @@ func BuiltinTemplates() []Template {
 			ID: OTPTemplateID, Channel: ChannelSMS, Language: LangEnglish,
 			Body:    "Your Tamkeen verification code is ((code)). It expires in 5 minutes. Do not share it with anyone.",
 			Secrets: []string{"code"},
+		},
+		{
+			ID: RegistrationAttemptTemplateID, Channel: ChannelSMS, Language: LangArabic,
+			Body: "حاول أحد التسجيل في تمكين برقم هويتك. إن كنت أنت فسجّل الدخول.",
+		},
+		{
+			ID: RegistrationAttemptTemplateID, Channel: ChannelSMS, Language: LangEnglish,
+			Body: "Someone tried to register on Tamkeen with your ID number. If it was you, you already have an account: log in. If not, you need do nothing.",
 		},
 	}
 }

@@ -102,6 +102,29 @@ func TestBuiltinOTPTemplates(t *testing.T) {
 	}
 }
 
+// The registration-attempt notice fits one SMS in both languages and has
+// nothing to personalise.
+func TestBuiltinRegistrationAttemptTemplates(t *testing.T) {
+	t.Parallel()
+	set := newTemplateSet(BuiltinTemplates())
+	for lang, enc := range map[string]Encoding{LangArabic: UCS2, LangEnglish: GSM7} {
+		tpl, err := set.find(RegistrationAttemptTemplateID, ChannelSMS, lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Placeholders(tpl.Body); len(got) != 0 {
+			t.Errorf("%s: placeholders %q; want none", lang, got)
+		}
+		send, _, err := renderSMS(tpl, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := MeasureSMS(send); l.Encoding != enc || l.Segments != 1 {
+			t.Errorf("%s: %+v; want %s in 1 segment", lang, l, enc)
+		}
+	}
+}
+
 func FuzzRender(f *testing.F) {
 	for _, s := range []string{"", "((a))", "(((a)))", "((a", "a))((b))", "(( ))", "((\n))", "رمز ((code))"} {
 		f.Add(s)

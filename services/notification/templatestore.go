@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
 
 // ClientTemplate is one version of a ministry client's template.
@@ -45,13 +48,24 @@ type TemplateInput struct {
 	Name, Channel, Language, Subject, Body string
 }
 
-// validateTemplate checks in; fields named as the API names them.
+// validateTemplate checks in; fields named as the API names them. Name and
+// subject are one line of display text and the body (an SMS's text, an
+// e-mail's body) multi-line display text: bidi controls, zero-width and
+// control characters are refused (libs/textcheck).
 func validateTemplate(in TemplateInput) error {
 	var errs []error
 	add := func(field, reason string) { errs = append(errs, &FieldError{Field: field, Reason: reason}) }
+	text := func(field, s string, k textcheck.Kind) bool {
+		if err := checkText(field, s, k); err != nil {
+			errs = append(errs, err)
+			return true
+		}
+		return false
+	}
 	switch {
 	case strings.TrimSpace(in.Name) == "":
 		add("name", "required")
+	case text("name", in.Name, textcheck.OneLine):
 	case utf8.RuneCountInString(in.Name) > maxTemplateName:
 		add("name", fmt.Sprintf("longer than %d characters", maxTemplateName))
 	}
@@ -66,12 +80,14 @@ func validateTemplate(in TemplateInput) error {
 		add("subject", "required for e-mail templates")
 	case in.Channel == ChannelSMS && in.Subject != "":
 		add("subject", "SMS templates have no subject")
+	case text("subject", in.Subject, textcheck.OneLine):
 	case utf8.RuneCountInString(in.Subject) > maxTemplateSubject || strings.ContainsAny(in.Subject, "\r\n"):
 		add("subject", fmt.Sprintf("must be one line of at most %d characters", maxTemplateSubject))
 	}
 	switch {
 	case strings.TrimSpace(in.Body) == "":
 		add("body", "required")
+	case text("body", in.Body, textcheck.MultiLine):
 	case utf8.RuneCountInString(in.Body) > maxTemplateBody || !utf8.ValidString(in.Body):
 		add("body", fmt.Sprintf("must be UTF-8 text of at most %d characters", maxTemplateBody))
 	}
@@ -223,9 +239,30 @@ type Rendered struct {
 	Length SMSLength
 }
 
+// checkValues refuses personalisation keys and values that display text
+// may not hold (libs/textcheck): a key is an identifier, a value is
+// multi-line text (it may fill an e-mail body; a subject collapses it to
+// one line). Keys are checked in order, so that the answer names the same
+// one every time; a bad key is reported on "personalisation" (its name is
+// the problem), a bad value on "personalisation.<key>".
+func checkValues(values map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		if fe := textcheck.Check("personalisation", k, textcheck.Address); fe != nil {
+			return &FieldError{Field: "personalisation", Reason: "a key " + fe.Reason}
+		}
+		if err := checkText("personalisation."+k, values[k], textcheck.MultiLine); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // renderTemplate renders t with values. A missing value is a
 // *FieldError on "personalisation" naming the placeholder.
 func renderTemplate(t ClientTemplate, values map[string]string) (Rendered, error) {
+	if err := checkValues(values); err != nil {
+		return Rendered{}, err
+	}
 	text, err := Render(t.Body, values)
 	if err != nil {
 		var mp *MissingPlaceholderError

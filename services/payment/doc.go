@@ -21,10 +21,36 @@
 //     posting happens at most once; CheckLedger proves the invariants
 //     (`tamkeen ledger check`).
 //   - grpc.go: proto ↔ domain, client-token verification (the client id
-//     scopes payments to their ministry) and error mapping in one place.
+//     scopes payments to the client that made them; the token's ministry
+//     claim scopes the ledger) and error mapping in one place.
 //   - provider: the acquirer contract, the "t=<unix>,v1=<hex HMAC-SHA256>"
 //     webhook signature and the settlement report CSV.
 //   - sandbox: the built-in sandbox acquirer with its hosted checkout.
+//
+// # Whose ledger a ministry sees
+//
+// A payment belongs to the ministry of the client that created it: the
+// "ministry" claim of its access token (the client's registered ministry,
+// set by the operator with `tamkeen clients create --ministry`), stored on
+// the payment at creation and never taken from the request. Every ledger
+// transaction about the payment — its capture, refunds, lost dispute, and
+// the settlement postings reconciliation makes for its report lines —
+// records that ministry (ledger_transactions.ministry). A department
+// belongs to a ministry through those transactions, not through its
+// account name: account names are not namespaced, so two ministries that
+// both credit "dept:x" each see only their own postings to it.
+//
+// With ledger:read a ministry's finance client sees its part of the ledger
+// only: GetTrialBalance and ListLedgerAccounts sum the entries of its own
+// transactions (whole transactions, so each currency still balances; the
+// shared clearing and bank accounts show its share), and Reconcile matches
+// and settles the report lines of its own payments only — lines of other
+// ministries' or unknown payments are not shown to it. A client registered
+// without a ministry sees no part (403). The platform-wide view (every
+// ministry, the stored balance rows, unknown report lines) needs the
+// operator scope ledger:admin. Payments and postings from before this rule
+// (schema version 3) have no ministry and are in the platform-wide view
+// only.
 //
 // # The sandbox in development and production
 //
@@ -36,4 +62,27 @@
 // the sandbox is off, HTTPHandler is nil and nothing is mounted: a real
 // acquirer hosts its own checkout page (its next_url points there) and
 // posts its signed webhooks to POST /v1/payments/providers/{provider}/webhook.
+//
+// # Text and the return URL
+//
+// The description (shown on the checkout page and the receipt) and a
+// refund's reason are one line of display text, the reference and the
+// receipt e-mail address are addresses, checked with the platform's
+// display-text check (libs/textcheck): bidi controls, zero-width and
+// control characters are refused with a 400 naming the field and the
+// character. Department accounts are "dept:<lower-case LDH name>" and
+// carry no free text.
+//
+// return_url must be absolute https (plain http only to localhost or a
+// loopback address, for development) with a host that is an LDH DNS name
+// (punycode xn-- for Arabic and other scripts, at most 253 bytes) or an IP
+// literal (IPv6 in brackets, no zone), an optional port 1–65535, and no
+// user information, spaces, controls or hidden characters
+// (provider.ParseReturnURL). The checkout page's Content-Security-Policy
+// (form-action) and its redirect use the origin and URL rebuilt from those
+// checked parts, never the stored string: Go's url.Parse accepts ';',
+// quotes and '*' in a host, so "https://a.example;script-src'*'/" used to
+// add a directive to the policy. A charge whose stored URL does not pass
+// (one created before the check) gets form-action 'self' only and no
+// redirect.
 package payment

@@ -22,6 +22,9 @@ const (
 	ScopePaymentsWrite = "payments:write"
 	ScopePaymentsRead  = "payments:read"
 	ScopeLedgerRead    = "ledger:read"
+	// ScopeLedgerAdmin is the platform operator's view of the whole
+	// ledger; ledger:read shows a client its own ministry's part.
+	ScopeLedgerAdmin = "ledger:admin"
 )
 
 // ReasonIdempotencyKeyReused is the ErrorInfo reason of a reused
@@ -36,31 +39,62 @@ type grpcServer struct {
 }
 
 // caller verifies the request's client token and returns its client id,
-// which scopes every payment to the ministry that created it.
+// which scopes every payment to the client that created it.
 func (g *grpcServer) caller(ctx context.Context, scope string) (string, error) {
+	claims, err := g.client(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !claims.HasScope(scope) {
+		return "", rpcerr.PermissionDenied("the token lacks the " + scope + " scope")
+	}
+	return claims.ClientID, nil
+}
+
+// client verifies the request's token and returns its claims when it is a
+// ministry client's.
+func (g *grpcServer) client(ctx context.Context) (*jwks.Claims, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get("authorization")
 	if len(vals) != 1 {
-		return "", rpcerr.Unauthenticated("a client access token is required")
+		return nil, rpcerr.Unauthenticated("a client access token is required")
 	}
 	scheme, tok, ok := strings.Cut(vals[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return "", rpcerr.Unauthenticated("a client access token is required")
+		return nil, rpcerr.Unauthenticated("a client access token is required")
 	}
 	claims, err := g.svc.verifier.Verify(ctx, strings.TrimSpace(tok))
 	if err != nil {
 		if errors.Is(err, jwks.ErrJWKSUnavailable) {
 			g.svc.log.ErrorContext(ctx, "payment: cannot verify tokens", "err", err)
 		}
-		return "", rpcerr.Unauthenticated(jwks.Description(err))
+		return nil, rpcerr.Unauthenticated(jwks.Description(err))
 	}
 	if claims.ClientID == "" || claims.ClientID != claims.Subject {
-		return "", rpcerr.PermissionDenied("payments are made by ministry clients, not citizens")
+		return nil, rpcerr.PermissionDenied("payments are made by ministry clients, not citizens")
 	}
-	if !claims.HasScope(scope) {
-		return "", rpcerr.PermissionDenied("the token lacks the " + scope + " scope")
+	return claims, nil
+}
+
+// ledgerReader returns the client reading the ledger and its view: the
+// platform-wide one with ledger:admin, else (ledger:read) the part of the
+// client's ministry, from the token's ministry claim; a client registered
+// with no ministry sees none.
+func (g *grpcServer) ledgerReader(ctx context.Context) (string, LedgerView, error) {
+	claims, err := g.client(ctx)
+	if err != nil {
+		return "", LedgerView{}, err
 	}
-	return claims.ClientID, nil
+	if claims.HasScope(ScopeLedgerAdmin) {
+		return claims.ClientID, PlatformLedger, nil
+	}
+	if !claims.HasScope(ScopeLedgerRead) {
+		return "", LedgerView{}, rpcerr.PermissionDenied("the token lacks the " + ScopeLedgerRead + " scope")
+	}
+	if claims.Ministry == "" {
+		return "", LedgerView{}, rpcerr.PermissionDenied("client " + claims.ClientID + " is registered with no ministry, so it sees no part of the ledger")
+	}
+	return claims.ClientID, LedgerView{Ministry: claims.Ministry}, nil
 }
 
 // toStatus maps domain errors to gRPC statuses in one place.
@@ -83,12 +117,17 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 }
 
 func (g *grpcServer) CreatePayment(ctx context.Context, req *paymentv1.CreatePaymentRequest) (*paymentv1.Payment, error) {
-	client, err := g.caller(ctx, ScopePaymentsWrite)
+	claims, err := g.client(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if !claims.HasScope(ScopePaymentsWrite) {
+		return nil, rpcerr.PermissionDenied("the token lacks the " + ScopePaymentsWrite + " scope")
+	}
+	client := claims.ClientID
 	in := CreateInput{
-		Amount: req.GetAmount(), Currency: req.GetCurrency(), Reference: req.GetReference(), Description: req.GetDescription(),
+		Ministry: claims.Ministry,
+		Amount:   req.GetAmount(), Currency: req.GetCurrency(), Reference: req.GetReference(), Description: req.GetDescription(),
 		ReturnURL: req.GetReturnUrl(), CitizenID: req.GetCitizenId(), IdempotencyKey: req.GetIdempotencyKey(), Provider: req.GetProvider(),
 		Receipt: Receipt{PhoneNumber: req.GetReceipt().GetPhoneNumber(), EmailAddress: req.GetReceipt().GetEmailAddress(), Language: req.GetReceipt().GetLanguage()},
 	}
@@ -172,10 +211,11 @@ func (g *grpcServer) HandleProviderWebhook(ctx context.Context, req *paymentv1.H
 }
 
 func (g *grpcServer) GetTrialBalance(ctx context.Context, _ *paymentv1.GetTrialBalanceRequest) (*paymentv1.TrialBalance, error) {
-	if _, err := g.caller(ctx, ScopeLedgerRead); err != nil {
+	_, view, err := g.ledgerReader(ctx)
+	if err != nil {
 		return nil, err
 	}
-	tb, asOf, err := g.svc.TrialBalance(ctx)
+	tb, asOf, err := g.svc.TrialBalance(ctx, view)
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
@@ -191,10 +231,11 @@ func (g *grpcServer) GetTrialBalance(ctx context.Context, _ *paymentv1.GetTrialB
 }
 
 func (g *grpcServer) ListLedgerAccounts(ctx context.Context, req *paymentv1.ListLedgerAccountsRequest) (*paymentv1.ListLedgerAccountsResponse, error) {
-	if _, err := g.caller(ctx, ScopeLedgerRead); err != nil {
+	_, view, err := g.ledgerReader(ctx)
+	if err != nil {
 		return nil, err
 	}
-	bals, err := g.svc.Balances(ctx, req.GetCurrency())
+	bals, err := g.svc.Balances(ctx, view, req.GetCurrency())
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
@@ -206,11 +247,11 @@ func (g *grpcServer) ListLedgerAccounts(ctx context.Context, req *paymentv1.List
 }
 
 func (g *grpcServer) Reconcile(ctx context.Context, req *paymentv1.ReconcileRequest) (*paymentv1.Reconciliation, error) {
-	client, err := g.caller(ctx, ScopeLedgerRead)
+	client, view, err := g.ledgerReader(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := g.svc.Reconcile(ctx, client, req.GetProvider(), req.GetDate())
+	rec, err := g.svc.Reconcile(ctx, client, view, req.GetProvider(), req.GetDate())
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}

@@ -59,8 +59,17 @@ type Posting struct {
 	Kind      string
 	Ref       string
 	PaymentID string
-	Currency  Currency
-	Entries   []Entry
+	// Ministry is the ministry of the payment the posting is about: the
+	// whole transaction is in that ministry's view of the ledger.
+	Ministry string
+	Currency Currency
+	Entries  []Entry
+}
+
+// Of returns p as a posting of ministry.
+func (p Posting) Of(ministry string) Posting {
+	p.Ministry = ministry
+	return p
 }
 
 // ErrUnbalanced is wrapped by Check's errors.

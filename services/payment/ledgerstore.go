@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -20,8 +21,8 @@ func (s *Service) post(ctx context.Context, tx *sql.Tx, p Posting, at time.Time)
 	if err != nil {
 		return false, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO ledger_transactions (id, kind, ref, payment_id, currency, posted_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, ref) DO NOTHING`, id, p.Kind, p.Ref, p.PaymentID, string(p.Currency), at)
+	res, err := tx.ExecContext(ctx, `INSERT INTO ledger_transactions (id, kind, ref, payment_id, currency, posted_at, ministry)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kind, ref) DO NOTHING`, id, p.Kind, p.Ref, p.PaymentID, string(p.Currency), at, p.Ministry)
 	if err != nil {
 		return false, fmt.Errorf("post %s %s: %w", p.Kind, p.Ref, err)
 	}
@@ -44,9 +45,62 @@ func (s *Service) post(ctx context.Context, tx *sql.Tx, p Posting, at time.Time)
 	return true, nil
 }
 
-// Balances returns every account's totals; currency "" means all.
-func (s *Service) Balances(ctx context.Context, currency string) ([]Balance, error) {
-	return balances(ctx, s.db, currency)
+// LedgerView is whose part of the ledger a caller sees: a ministry's or,
+// for the platform operator, all of it. A ministry's part is every whole
+// transaction of its payments (captures, refunds, lost disputes and their
+// settlements), so that it balances per currency like the whole ledger.
+type LedgerView struct {
+	Ministry string
+	All      bool
+}
+
+// PlatformLedger is the platform-wide view (ledger:admin).
+var PlatformLedger = LedgerView{All: true}
+
+// check refuses a ministry view without a ministry: a client registered
+// with none sees no part of the ledger.
+func (v LedgerView) check() error {
+	if !v.All && v.Ministry == "" {
+		return fmt.Errorf("%w: the client is registered with no ministry, so it sees no part of the ledger", rpcerr.ErrPermissionDenied)
+	}
+	return nil
+}
+
+// Balances returns the totals of every account in view; currency ""
+// means all.
+func (s *Service) Balances(ctx context.Context, view LedgerView, currency string) ([]Balance, error) {
+	if err := view.check(); err != nil {
+		return nil, err
+	}
+	if view.All {
+		return balances(ctx, s.db, currency)
+	}
+	return ministryBalances(ctx, s.db, view.Ministry, currency)
+}
+
+// ministryBalances sums the entries of ministry's transactions per account
+// (the balance rows are platform-wide, shared by ministries using the same
+// account or provider).
+func ministryBalances(ctx context.Context, q querier, ministry, currency string) ([]Balance, error) {
+	rows, err := q.QueryContext(ctx, `SELECT e.account, e.currency, CAST(SUM(e.debit) AS BIGINT), CAST(SUM(e.credit) AS BIGINT)
+		FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+		WHERE t.ministry = $1 AND ($2 = '' OR e.currency = $2)
+		GROUP BY e.account, e.currency ORDER BY e.currency, e.account`, ministry, currency)
+	if err != nil {
+		return nil, fmt.Errorf("ledger balances of %s: %w", ministry, err)
+	}
+	defer rows.Close()
+	var out []Balance
+	for rows.Next() {
+		var b Balance
+		var cur string
+		if err := rows.Scan(&b.Account, &cur, &b.Debits, &b.Credits); err != nil {
+			return nil, err
+		}
+		b.Currency = Currency(cur)
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }
 
 func balances(ctx context.Context, q querier, currency string) ([]Balance, error) {
@@ -69,11 +123,11 @@ func balances(ctx context.Context, q querier, currency string) ([]Balance, error
 	return out, rows.Err()
 }
 
-// TrialBalance sums the ledger per currency; each currency's Net is zero
-// in a sound ledger.
-func (s *Service) TrialBalance(ctx context.Context) ([]CurrencyTotals, time.Time, error) {
+// TrialBalance sums the ledger (view's part of it) per currency; each
+// currency's Net is zero in a sound ledger.
+func (s *Service) TrialBalance(ctx context.Context, view LedgerView) ([]CurrencyTotals, time.Time, error) {
 	asOf := s.clock()
-	bals, err := s.Balances(ctx, "")
+	bals, err := s.Balances(ctx, view, "")
 	if err != nil {
 		return nil, time.Time{}, err
 	}

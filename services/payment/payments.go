@@ -9,22 +9,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
 
 // Payment is a payment and where it stands.
 type Payment struct {
-	ID          string
-	ClientID    string
+	ID       string
+	ClientID string
+	// Ministry is the creating client's registered ministry ("" when its
+	// token named none); the payment's ledger postings belong to it.
+	Ministry    string
 	Amount      int64
 	Currency    Currency
 	Reference   string
@@ -70,6 +71,10 @@ type CreateInput struct {
 	Provider string
 	// Receipt is optional.
 	Receipt Receipt
+	// Ministry is the creating client's ministry, from its token (never
+	// from the request). It is not part of the Idempotency-Key
+	// fingerprint: it is the same for every request of one client.
+	Ministry string `json:"-"`
 }
 
 // Errors of the payments API.
@@ -90,27 +95,27 @@ var (
 	citizenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
-// printable reports whether s has no control characters.
-func printable(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) < 0
-}
-
 // validateCreate checks in and returns the currency and the provider.
 func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, error) {
 	cur, fes := ValidateMoney(in.Amount, in.Currency, in.Splits)
-	text := func(field, v string, max int) {
+	// The description is shown to the payer (checkout page, receipt); the
+	// reference is an identifier people read: both refuse bidi controls,
+	// zero-width and control characters (libs/textcheck).
+	text := func(field, v string, max int, k textcheck.Kind) {
 		switch {
 		case strings.TrimSpace(v) == "":
 			fes = append(fes, FieldError{Field: field, Reason: "required"})
 		case len(v) > max:
 			fes = append(fes, FieldError{Field: field, Reason: fmt.Sprintf("at most %d bytes", max)})
-		case !printable(v):
-			fes = append(fes, FieldError{Field: field, Reason: "must not contain control characters"})
+		default:
+			if fe := textcheck.Check(field, v, k); fe != nil {
+				fes = append(fes, *fe)
+			}
 		}
 	}
-	text("reference", in.Reference, 128)
-	text("description", in.Description, 500)
-	if reason := checkReturnURL(in.ReturnURL); reason != "" {
+	text("reference", in.Reference, 128, textcheck.Address)
+	text("description", in.Description, 500, textcheck.OneLine)
+	if _, reason := provider.ParseReturnURL(in.ReturnURL); reason != "" {
 		fes = append(fes, FieldError{Field: "return_url", Reason: reason})
 	}
 	if in.CitizenID != "" && !citizenRE.MatchString(in.CitizenID) {
@@ -129,28 +134,6 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 		fes = append(fes, FieldError{Field: "provider", Reason: fmt.Sprintf("no payment provider %q is configured", name)})
 	}
 	return cur, prov, fieldErrors(fes)
-}
-
-// checkReturnURL says what is wrong with a return URL, or "".
-func checkReturnURL(s string) string {
-	if s == "" {
-		return "required"
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || len(s) > 2048 || u.User != nil {
-		return "must be an absolute https URL without credentials"
-	}
-	switch u.Scheme {
-	case "https":
-		return ""
-	case "http":
-		// Plain http only to this machine, for development.
-		h := u.Hostname()
-		if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return ""
-		}
-	}
-	return "must be an absolute https URL without credentials"
 }
 
 // requestHash is the fingerprint an Idempotency-Key is bound to.
@@ -229,11 +212,11 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, client_id, amount, currency, reference, description,
 			return_url, citizen_id, provider, state, created_at, updated_at, expire_at,
-			receipt_phone, receipt_email, receipt_language)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)`,
+			receipt_phone, receipt_email, receipt_language, ministry)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16)`,
 			id, clientID, in.Amount, string(cur), in.Reference, in.Description, in.ReturnURL, in.CitizenID,
 			prov.Name(), string(Created), now, now.Add(s.cfg.PaymentTTL),
-			in.Receipt.PhoneNumber, in.Receipt.EmailAddress, in.Receipt.language()); err != nil {
+			in.Receipt.PhoneNumber, in.Receipt.EmailAddress, in.Receipt.language(), in.Ministry); err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
 		for i, sp := range in.Splits {
@@ -288,7 +271,7 @@ type querier interface {
 
 const paymentColumns = `id, client_id, amount, currency, reference, description, return_url, citizen_id, provider,
 	provider_ref, next_url, state, refunded_amount, created_at, updated_at, expire_at,
-	receipt_phone, receipt_email, receipt_language`
+	receipt_phone, receipt_email, receipt_language, ministry`
 
 func scanPayment(sc interface{ Scan(...any) error }) (Payment, error) {
 	var p Payment
@@ -296,7 +279,7 @@ func scanPayment(sc interface{ Scan(...any) error }) (Payment, error) {
 	err := sc.Scan(&p.ID, &p.ClientID, &p.Amount, &cur, &p.Reference, &p.Description, &p.ReturnURL, &p.CitizenID,
 		&p.Provider, &p.ProviderRef, &p.NextURL, &st, &p.RefundedAmount,
 		store.ScanTime(&p.CreatedAt), store.ScanTime(&p.UpdatedAt), store.ScanTime(&p.ExpireAt),
-		&p.Receipt.PhoneNumber, &p.Receipt.EmailAddress, &p.Receipt.Language)
+		&p.Receipt.PhoneNumber, &p.Receipt.EmailAddress, &p.Receipt.Language, &p.Ministry)
 	p.Currency, p.State = Currency(cur), State(st)
 	return p, err
 }
@@ -582,8 +565,12 @@ func (r Receipt) check() []FieldError {
 	if r.PhoneNumber != "" && !receiptPhoneRE.MatchString(r.PhoneNumber) {
 		fes = append(fes, FieldError{Field: "receipt.phone_number", Reason: "must be in international format, e.g. +970599123456"})
 	}
-	if r.EmailAddress != "" && (len(r.EmailAddress) > 254 || !receiptEmailRE.MatchString(r.EmailAddress)) {
-		fes = append(fes, FieldError{Field: "receipt.email_address", Reason: "must be an e-mail address"})
+	if r.EmailAddress != "" {
+		if fe := textcheck.Check("receipt.email_address", r.EmailAddress, textcheck.Address); fe != nil {
+			fes = append(fes, *fe)
+		} else if len(r.EmailAddress) > 254 || !receiptEmailRE.MatchString(r.EmailAddress) {
+			fes = append(fes, FieldError{Field: "receipt.email_address", Reason: "must be an e-mail address"})
+		}
 	}
 	if r.Language != "" && r.Language != "ar" && r.Language != "en" {
 		fes = append(fes, FieldError{Field: "receipt.language", Reason: `must be "ar" or "en"`})

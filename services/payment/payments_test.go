@@ -48,7 +48,7 @@ func TestCreateAndPay(t *testing.T) {
 		}
 		// The 100.000 JOD fee posts one transaction: three credits that
 		// add up exactly to the clearing debit.
-		bals, err := h.svc.Balances(ctx, "JOD")
+		bals, err := h.svc.Balances(ctx, PlatformLedger, "JOD")
 		if err != nil {
 			t.Fatal(err)
 		}

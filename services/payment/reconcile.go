@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
 
@@ -38,7 +39,10 @@ type Reconciliation struct {
 
 // Reconcile fetches providerName's settlement report of date (YYYY-MM-DD,
 // UTC) and matches it against the ledger; see ReconcileLines.
-func (s *Service) Reconcile(ctx context.Context, clientID, providerName, date string) (Reconciliation, error) {
+func (s *Service) Reconcile(ctx context.Context, clientID string, view LedgerView, providerName, date string) (Reconciliation, error) {
+	if err := view.check(); err != nil {
+		return Reconciliation{}, err
+	}
 	var fes []FieldError
 	prov, ok := s.providers[providerName]
 	if !ok {
@@ -56,13 +60,14 @@ func (s *Service) Reconcile(ctx context.Context, clientID, providerName, date st
 		s.log.WarnContext(ctx, "payment: settlement report", "provider", providerName, "err", err)
 		return Reconciliation{}, ErrProviderUnavailable
 	}
-	return s.ReconcileLines(ctx, clientID, providerName, day, lines)
+	return s.ReconcileLines(ctx, clientID, view, providerName, day, lines)
 }
 
 // ledgerItem is what the ledger says one report line should be.
 type ledgerItem struct {
 	ReconItem
-	key string
+	key      string
+	ministry string
 }
 
 // ReconcileLines matches a settlement report against the ledger's postings
@@ -71,7 +76,15 @@ type ledgerItem struct {
 // match in amount and currency are matched, and each posts its settlement
 // (clearing → bank) once; the others are reported as missing in the
 // ledger, missing in the report, or mismatched.
-func (s *Service) ReconcileLines(ctx context.Context, clientID, providerName string, day time.Time, lines []provider.SettlementLine) (Reconciliation, error) {
+//
+// A ministry's view (ledger:read) sees and settles only the lines of its
+// own payments: its ledger items, and report lines naming one of its
+// payments; the lines of other ministries' payments and of unknown ones
+// are for the platform-wide view (ledger:admin) only.
+func (s *Service) ReconcileLines(ctx context.Context, clientID string, view LedgerView, providerName string, day time.Time, lines []provider.SettlementLine) (Reconciliation, error) {
+	if err := view.check(); err != nil {
+		return Reconciliation{}, err
+	}
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(0, 0, 1)
 	id, err := s.newID("rec_")
@@ -83,7 +96,7 @@ func (s *Service) ReconcileLines(ctx context.Context, clientID, providerName str
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		rec.Matched, rec.Settled = 0, 0
 		rec.MissingInLedger, rec.MissingInReport, rec.Mismatched = nil, nil, nil
-		ledger, err := ledgerItems(ctx, tx, providerName, from, to)
+		ledger, err := ledgerItems(ctx, tx, providerName, from, to, view)
 		if err != nil {
 			return err
 		}
@@ -92,6 +105,15 @@ func (s *Service) ReconcileLines(ctx context.Context, clientID, providerName str
 			key := l.Type + ":" + l.Ref
 			item := ReconItem{Kind: l.Type, PaymentID: l.PaymentID, ProviderRef: l.Ref, ReportAmount: l.Amount, Currency: l.Currency}
 			li, ok := ledger[key]
+			if !ok && !view.All {
+				mine, err := paymentOf(ctx, tx, l.PaymentID, view.Ministry)
+				if err != nil {
+					return err
+				}
+				if !mine {
+					continue // another ministry's line, or an unknown one
+				}
+			}
 			if !ok || seen[key] {
 				rec.MissingInLedger = append(rec.MissingInLedger, item)
 				continue
@@ -103,7 +125,7 @@ func (s *Service) ReconcileLines(ctx context.Context, clientID, providerName str
 				continue
 			}
 			rec.Matched++
-			posted, err := s.post(ctx, tx, SettlementPosting(providerName+":"+key, providerName, Currency(l.Currency), l.Amount), now)
+			posted, err := s.post(ctx, tx, SettlementPosting(providerName+":"+key, providerName, Currency(l.Currency), l.Amount).Of(li.ministry), now)
 			if err != nil {
 				return err
 			}
@@ -140,31 +162,52 @@ func sortItems(items []ReconItem) {
 	})
 }
 
+// paymentOf reports whether paymentID is a payment of ministry.
+func paymentOf(ctx context.Context, tx *sql.Tx, paymentID, ministry string) (bool, error) {
+	if paymentID == "" {
+		return false, nil
+	}
+	var m string
+	err := tx.QueryRowContext(ctx, `SELECT ministry FROM payments WHERE id = $1`, paymentID).Scan(&m)
+	if store.IsNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reconcile: payment %s: %w", paymentID, err)
+	}
+	return m == ministry, nil
+}
+
 // ledgerItems are the day's captures, refunds and lost disputes of the
-// provider, keyed as report lines are ("charge:<charge id>", …), with the
-// signed amount the report should show.
-func ledgerItems(ctx context.Context, tx *sql.Tx, providerName string, from, to time.Time) (map[string]ledgerItem, error) {
+// provider (of view's ministry's payments only, unless view is all),
+// keyed as report lines are ("charge:<charge id>", …), with the signed
+// amount the report should show.
+func ledgerItems(ctx context.Context, tx *sql.Tx, providerName string, from, to time.Time, view LedgerView) (map[string]ledgerItem, error) {
 	out := map[string]ledgerItem{}
+	ministry := view.Ministry
+	if view.All {
+		ministry = ""
+	}
 	rows, err := tx.QueryContext(ctx, `
-		SELECT 'charge', p.id, p.provider_ref, p.amount, p.currency FROM ledger_transactions t JOIN payments p ON p.id = t.ref
-			WHERE t.kind = 'capture' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3
+		SELECT 'charge', p.id, p.provider_ref, p.amount, p.currency, p.ministry FROM ledger_transactions t JOIN payments p ON p.id = t.ref
+			WHERE t.kind = 'capture' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3 AND ($4 = '' OR p.ministry = $4)
 		UNION ALL
-		SELECT 'refund', p.id, r.provider_ref, -r.amount, r.currency FROM ledger_transactions t
+		SELECT 'refund', p.id, r.provider_ref, -r.amount, r.currency, p.ministry FROM ledger_transactions t
 			JOIN refunds r ON r.id = t.ref JOIN payments p ON p.id = r.payment_id
-			WHERE t.kind = 'refund' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3
+			WHERE t.kind = 'refund' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3 AND ($4 = '' OR p.ministry = $4)
 		UNION ALL
 		SELECT 'chargeback', p.id, p.provider_ref,
-			-(SELECT SUM(e.debit) FROM ledger_entries e WHERE e.transaction_id = t.id), p.currency
+			-(SELECT SUM(e.debit) FROM ledger_entries e WHERE e.transaction_id = t.id), p.currency, p.ministry
 			FROM ledger_transactions t JOIN payments p ON p.id = t.ref
-			WHERE t.kind = 'dispute_lost' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3`,
-		providerName, from, to)
+			WHERE t.kind = 'dispute_lost' AND p.provider = $1 AND t.posted_at >= $2 AND t.posted_at < $3 AND ($4 = '' OR p.ministry = $4)`,
+		providerName, from, to, ministry)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: ledger items: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var li ledgerItem
-		if err := rows.Scan(&li.Kind, &li.PaymentID, &li.ProviderRef, &li.LedgerAmount, &li.Currency); err != nil {
+		if err := rows.Scan(&li.Kind, &li.PaymentID, &li.ProviderRef, &li.LedgerAmount, &li.Currency, &li.ministry); err != nil {
 			return nil, err
 		}
 		li.key = li.Kind + ":" + li.ProviderRef

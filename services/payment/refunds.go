@@ -10,6 +10,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
 
@@ -50,8 +51,10 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 	if amount <= 0 || amount > MaxAmount {
 		fes = append(fes, FieldError{Field: "amount", Reason: "must be a positive number of minor units"})
 	}
-	if len(reason) > 500 || !printable(reason) {
-		fes = append(fes, FieldError{Field: "reason", Reason: "at most 500 bytes without control characters"})
+	if len(reason) > 500 {
+		fes = append(fes, FieldError{Field: "reason", Reason: "at most 500 bytes"})
+	} else if fe := textcheck.Check("reason", reason, textcheck.OneLine); fe != nil {
+		fes = append(fes, *fe)
 	}
 	if len(key) > 255 || strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters"})
@@ -184,7 +187,7 @@ func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refu
 				return err
 			}
 		}
-		if _, err := s.post(ctx, tx, ReversalPosting(KindRefund, r.ID, p.ID, p.Provider, p.Currency, p.Splits, shares), now); err != nil {
+		if _, err := s.post(ctx, tx, ReversalPosting(KindRefund, r.ID, p.ID, p.Provider, p.Currency, p.Splits, shares).Of(p.Ministry), now); err != nil {
 			return err
 		}
 		var done int64

@@ -48,7 +48,7 @@ func TestRefunds(t *testing.T) {
 			t.Fatalf("after full refund: %s, %d", got.State, got.RefundedAmount)
 		}
 		// Every department got back exactly what it was credited.
-		bals, _ := h.svc.Balances(ctx, "JOD")
+		bals, _ := h.svc.Balances(ctx, PlatformLedger, "JOD")
 		for _, b := range bals {
 			want := map[string]int64{"clearing:sandbox": 0, "dept:land-registry": -50000, "refunds:dept:land-registry": 50000,
 				"dept:municipality": -30000, "refunds:dept:municipality": 30000, "dept:treasury": -20000, "refunds:dept:treasury": 20000}[b.Account]
@@ -174,7 +174,7 @@ func TestReconciliation(t *testing.T) {
 		if err != nil || len(lines) != 4 {
 			t.Fatalf("report: %d lines, %v; want 4", len(lines), err)
 		}
-		clean, err := h.svc.ReconcileLines(ctx, "finance", "sandbox", day, lines)
+		clean, err := h.svc.ReconcileLines(ctx, "finance", PlatformLedger, "sandbox", day, lines)
 		if err != nil || clean.Matched != 4 || len(clean.MissingInLedger)+len(clean.MissingInReport)+len(clean.Mismatched) != 0 {
 			t.Fatalf("clean report: %+v, %v", clean, err)
 		}
@@ -189,7 +189,7 @@ func TestReconciliation(t *testing.T) {
 			tampered = append(tampered, l)
 		}
 		tampered = append(tampered, provider.SettlementLine{Date: day, Type: "charge", ChargeRef: "ch_unknown", Ref: "ch_unknown", Amount: 500, Currency: "JOD"})
-		rec, err := h.svc.ReconcileLines(ctx, "finance", "sandbox", day, tampered)
+		rec, err := h.svc.ReconcileLines(ctx, "finance", PlatformLedger, "sandbox", day, tampered)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func TestReconciliation(t *testing.T) {
 		if rec.Settled != 0 {
 			t.Errorf("second run settled %d; want 0 (the first run did)", rec.Settled)
 		}
-		bals, _ := h.svc.Balances(ctx, "JOD")
+		bals, _ := h.svc.Balances(ctx, PlatformLedger, "JOD")
 		for _, bal := range bals {
 			if bal.Account == "bank:sandbox" && bal.Net() != 295000 {
 				t.Errorf("bank balance %d; want 295000 (three captures less one refund)", bal.Net())
@@ -218,11 +218,11 @@ func TestReconciliation(t *testing.T) {
 			}
 		}
 		// Through the provider interface, with the report's CSV date.
-		full, err := h.svc.Reconcile(ctx, "finance", "sandbox", day.Format(time.DateOnly))
+		full, err := h.svc.Reconcile(ctx, "finance", PlatformLedger, "sandbox", day.Format(time.DateOnly))
 		if err != nil || full.Matched != 4 {
 			t.Errorf("Reconcile: %+v, %v", full, err)
 		}
-		if _, err := h.svc.Reconcile(ctx, "finance", "sandbox", "01/03/2026"); err == nil {
+		if _, err := h.svc.Reconcile(ctx, "finance", PlatformLedger, "sandbox", "01/03/2026"); err == nil {
 			t.Error("a bad date was accepted")
 		}
 		h.checkLedger()

@@ -157,7 +157,7 @@ func (s *Service) onEnter(ctx context.Context, tx *sql.Tx, p *Payment, n provide
 		if _, err := tx.ExecContext(ctx, `UPDATE payments SET paid_at = $1 WHERE id = $2`, now, p.ID); err != nil {
 			return false, err
 		}
-		if _, err := s.post(ctx, tx, CapturePosting(p.ID, p.Provider, p.Currency, p.Amount, p.Splits), now); err != nil {
+		if _, err := s.post(ctx, tx, CapturePosting(p.ID, p.Provider, p.Currency, p.Amount, p.Splits).Of(p.Ministry), now); err != nil {
 			return false, err
 		}
 		return true, s.emitSucceeded(ctx, tx, p, now)
@@ -175,7 +175,7 @@ func (s *Service) onEnter(ctx context.Context, tx *sql.Tx, p *Payment, n provide
 			total += r
 		}
 		if total > 0 {
-			if _, err := s.post(ctx, tx, ReversalPosting(KindDisputeLost, p.ID, p.ID, p.Provider, p.Currency, p.Splits, remaining), now); err != nil {
+			if _, err := s.post(ctx, tx, ReversalPosting(KindDisputeLost, p.ID, p.ID, p.Provider, p.Currency, p.Splits, remaining).Of(p.Ministry), now); err != nil {
 				return false, err
 			}
 		}

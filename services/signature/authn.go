@@ -37,8 +37,12 @@ type principal struct {
 	acr      string
 	authTime time.Time
 	scopes   []string
-	// Identity claims, when the issuer adds them.
-	nationalID, givenName, familyName, proofingLevel string
+	// orgName is a client's registered organisation (claim org_name).
+	orgName string
+	// proofingLevel is the proofing_level claim, when the issuer adds it.
+	// The identity itself never comes from the token or the request: see
+	// identity.go.
+	proofingLevel string
 }
 
 // owner is the key credentials are filed under.
@@ -61,11 +65,8 @@ func (p *principal) hasScope(s string) bool {
 	return false
 }
 
-// identityClaims are optional claims an issuer may add to citizen tokens.
-type identityClaims struct {
-	NationalID    string `json:"national_id"`
-	GivenName     string `json:"given_name"`
-	FamilyName    string `json:"family_name"`
+// levelClaims are optional claims an issuer may add to citizen tokens.
+type levelClaims struct {
 	ProofingLevel string `json:"proofing_level"`
 }
 
@@ -90,7 +91,7 @@ func (s *Service) authenticate(ctx context.Context) (*principal, error) {
 		}
 		return nil, rpcerr.Unauthenticated(jwks.Description(err))
 	}
-	p := &principal{clientID: c.ClientID, acr: c.ACR, scopes: c.Scopes()}
+	p := &principal{clientID: c.ClientID, acr: c.ACR, scopes: c.Scopes(), orgName: c.OrgName}
 	if c.ClientID == "" {
 		p.citizenID = c.Subject
 	}
@@ -102,9 +103,9 @@ func (s *Service) authenticate(ctx context.Context) (*principal, error) {
 	}
 	if parts := strings.Split(raw, "."); len(parts) == 3 {
 		if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
-			var ic identityClaims
-			if json.Unmarshal(payload, &ic) == nil {
-				p.nationalID, p.givenName, p.familyName, p.proofingLevel = ic.NationalID, ic.GivenName, ic.FamilyName, ic.ProofingLevel
+			var lc levelClaims
+			if json.Unmarshal(payload, &lc) == nil {
+				p.proofingLevel = lc.ProofingLevel
 			}
 		}
 	}

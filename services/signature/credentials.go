@@ -19,6 +19,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
@@ -90,30 +91,15 @@ func newID(r io.Reader, prefix string) (string, error) {
 	return prefix + idEncoding.EncodeToString(b[:]), nil
 }
 
-// cleanName checks a name part for the certificate subject.
-func cleanName(field, v string) (string, error) {
-	v = strings.TrimSpace(v)
-	switch {
-	case v == "":
-		return "", &rpcerr.FieldError{Field: field, Reason: "required"}
-	case !utf8.ValidString(v) || utf8.RuneCountInString(v) > 64:
-		return "", &rpcerr.FieldError{Field: field, Reason: "must be valid UTF-8 of at most 64 characters"}
-	case strings.ContainsAny(v, "\x00\r\n"):
-		return "", &rpcerr.FieldError{Field: field, Reason: "must not contain control characters"}
-	}
-	return v, nil
-}
-
-// subjectFor builds the certificate subject: for a citizen the name and
+// subjectFor builds the certificate subject. A citizen is named as the
+// auth enabler recorded them (identity.go): the name and
 // serialNumber=PNOPS-<national id> (ETSI EN 319 412-1 semantics
-// identifier), taking identity from the token's claims when present.
-func (s *Service) subjectFor(p *principal, req CredentialRequest) (pkix.Name, string, error) {
+// identifier); the request's identity fields may only repeat the record.
+// An organisation seal names the client's organisation as the operator
+// registered it (the org_name claim auth signs into the client's token).
+func (s *Service) subjectFor(ctx context.Context, p *principal, req CredentialRequest) (pkix.Name, string, error) {
 	if !p.isCitizen() {
-		org := req.OrganizationName
-		if org == "" {
-			org = p.clientID
-		}
-		org, err := cleanName("organization_name", org)
+		org, err := s.sealOrganization(p, req)
 		if err != nil {
 			return pkix.Name{}, "", err
 		}
@@ -122,44 +108,40 @@ func (s *Service) subjectFor(p *principal, req CredentialRequest) (pkix.Name, st
 			ExtraNames: []pkix.AttributeTypeAndValue{{Type: oidOrganizationIdent, Value: "NTRPS-" + p.clientID}},
 		}, ownerOrganisation, nil
 	}
-	pick := func(field, claim, given string) (string, error) {
-		claim, given = strings.TrimSpace(claim), strings.TrimSpace(given)
-		if claim != "" && given != "" && claim != given {
-			return "", &rpcerr.FieldError{Field: field, Reason: "does not match the identity in the access token"}
-		}
-		if claim != "" {
-			return claim, nil
-		}
-		return given, nil
-	}
-	var errs []error
-	gn, err := pick("given_name", p.givenName, req.GivenName)
-	if err == nil {
-		gn, err = cleanName("given_name", gn)
-	}
-	errs = append(errs, err)
-	fn, err := pick("family_name", p.familyName, req.FamilyName)
-	if err == nil {
-		fn, err = cleanName("family_name", fn)
-	}
-	errs = append(errs, err)
-	nid, err := pick("national_id", p.nationalID, req.NationalID)
-	if err == nil && !nationalIDPattern.MatchString(nid) {
-		err = &rpcerr.FieldError{Field: "national_id", Reason: "must be 6 to 12 digits"}
-	}
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	id, err := s.citizenIdentity(ctx, p.citizenID)
+	if err != nil {
 		return pkix.Name{}, "", err
 	}
+	if err := matchIdentity(id, req); err != nil {
+		return pkix.Name{}, "", err
+	}
+	gn, fn := id.GetGivenName(), id.GetFamilyName()
 	return pkix.Name{
 		CommonName:   gn + " " + fn,
-		SerialNumber: "PNOPS-" + nid,
+		SerialNumber: "PNOPS-" + id.GetNationalId(),
 		Country:      []string{s.cfg.Country},
 		ExtraNames: []pkix.AttributeTypeAndValue{
 			{Type: oidGivenName, Value: gn},
 			{Type: oidSurname, Value: fn},
 		},
 	}, ownerCitizen, nil
+}
+
+// sealOrganization is the organisation a seal names: the client's
+// registered organisation, checked again here (textcheck.OrganizationProblem). A request
+// organization_name that differs is refused.
+func (s *Service) sealOrganization(p *principal, req CredentialRequest) (string, error) {
+	org := p.orgName
+	if org == "" {
+		return "", fmt.Errorf("client %s has no registered organisation; the operator sets it (tamkeen clients create|set-organization --organization …): %w", p.clientID, rpcerr.ErrFailedPrecondition)
+	}
+	if problem := textcheck.OrganizationProblem(org); problem != "" {
+		return "", fmt.Errorf("the registered organisation of client %s is unfit for a certificate (organisation name %s): %w", p.clientID, problem, rpcerr.ErrFailedPrecondition)
+	}
+	if r := strings.Join(strings.Fields(req.OrganizationName), " "); r != "" && r != org {
+		return "", &rpcerr.FieldError{Field: "organization_name", Reason: "does not match the client's registered organisation; leave it empty"}
+	}
+	return org, nil
 }
 
 // checkProofing refuses citizens not proofed in person unless
@@ -194,7 +176,7 @@ func (s *Service) createCredential(ctx context.Context, p *principal, req Creden
 	if utf8.RuneCountInString(req.Description) > 200 || !utf8.ValidString(req.Description) {
 		return nil, &rpcerr.FieldError{Field: "description", Reason: "must be valid UTF-8 of at most 200 characters"}
 	}
-	subject, kind, err := s.subjectFor(p, req)
+	subject, kind, err := s.subjectFor(ctx, p, req)
 	if err != nil {
 		return nil, err
 	}

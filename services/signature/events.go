@@ -15,7 +15,10 @@ import (
 // tamkeen.signature.created (DocumentSigned) for every signature made.
 //
 // It consumes the auth enabler's tamkeen.auth.citizen_registered and
-// tamkeen.auth.citizen_proofed to learn citizens' identity-proofing level.
+// tamkeen.auth.citizen_proofed to learn citizens' identity-proofing level
+// and their identity (national ID, given and family name), which the
+// events carry sealed to this service's identity key (identity.go): the
+// subject of their signing certificates.
 
 // proofingConsumer is the durable consumer name on the AUTH stream.
 const proofingConsumer = "signature-proofing"
@@ -56,6 +59,7 @@ func (s *Service) consumeProofing(ctx context.Context) error {
 // never lowers a level already raised by citizen_proofed.
 func (s *Service) handleProofing(ctx context.Context, ev events.Event) error {
 	var citizen, level string
+	var sealedIdentity []byte
 	var at time.Time
 	switch ev.Type {
 	case "tamkeen.auth.citizen_proofed.v1":
@@ -63,24 +67,40 @@ func (s *Service) handleProofing(ctx context.Context, ev events.Event) error {
 		if err := ev.UnmarshalData(&m); err != nil {
 			return events.Permanent(err)
 		}
-		citizen, level, at = m.GetCitizenId(), m.GetProofingLevel(), m.GetTime().AsTime()
+		citizen, level, at, sealedIdentity = m.GetCitizenId(), m.GetProofingLevel(), m.GetTime().AsTime(), m.GetSealedIdentity()
 	case "tamkeen.auth.citizen_registered.v1":
 		var m eventsv1.CitizenRegistered
 		if err := ev.UnmarshalData(&m); err != nil {
 			return events.Permanent(err)
 		}
-		citizen, level, at = m.GetCitizenId(), m.GetProofingLevel(), m.GetTime().AsTime()
+		citizen, level, at, sealedIdentity = m.GetCitizenId(), m.GetProofingLevel(), m.GetTime().AsTime(), m.GetSealedIdentity()
 	default:
 		return nil
 	}
 	if citizen == "" || level == "" {
 		return nil
 	}
+	// An identity that cannot be opened (sealed to a key this service does
+	// not hold, or tampered with) is not applied, and the citizen cannot
+	// get a certificate until auth publishes one that can; the proofing
+	// level still is. The log names the citizen id, never the identity.
+	var identity *eventsv1.CitizenIdentity
+	if len(sealedIdentity) > 0 {
+		id, err := s.openIdentity(citizen, sealedIdentity)
+		if err != nil {
+			s.log.ErrorContext(ctx, "identity in auth event not applied", "citizen_id", citizen, "event_id", ev.ID, "error", err)
+		} else {
+			identity = id
+		}
+	}
 	_, err := events.ProcessOnce(ctx, s.db, proofingConsumer, ev.ID, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO citizen_proofing (citizen_id, proofing_level, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (citizen_id) DO UPDATE SET proofing_level = $2, updated_at = $3
 			WHERE citizen_proofing.proofing_level <> $4`, citizen, level, at.UTC(), proofingInPerson)
-		return err
+		if err != nil || identity == nil {
+			return err
+		}
+		return s.storeIdentity(ctx, tx, citizen, level, identity, at)
 	})
 	return err
 }

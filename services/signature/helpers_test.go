@@ -24,14 +24,17 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
+	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
 )
 
@@ -99,11 +102,21 @@ func (is *issuer) citizen(t testing.TB, sub string, stepUpAge time.Duration, ext
 
 // client mints a client-credentials token.
 func (is *issuer) client(t testing.TB, clientID, scope string) string {
+	return is.clientOrg(t, clientID, "", scope)
+}
+
+// clientOrg mints a client-credentials token whose client is registered
+// with organisation org (the org_name claim; none when empty).
+func (is *issuer) clientOrg(t testing.TB, clientID, org, scope string) string {
 	now := is.now()
-	return is.sign(t, jwt.MapClaims{
+	claims := jwt.MapClaims{
 		"iss": is.srv.URL, "aud": "tamkeen", "sub": clientID, "client_id": clientID, "scope": scope,
 		"iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(),
-	})
+	}
+	if org != "" {
+		claims["org_name"] = org
+	}
+	return is.sign(t, claims)
 }
 
 func (is *issuer) sign(t testing.TB, claims jwt.MapClaims) string {
@@ -141,7 +154,7 @@ func testKEK(t testing.TB) string {
 // testConfig is a valid configuration for the issuer.
 func testConfig(t testing.TB, is *issuer) Config {
 	return Config{
-		StreamReplicas: 1, KeyEncryptionKey: testKEK(t),
+		StreamReplicas: 1, KeyEncryptionKey: testKEK(t), IdentityKey: testKEK(t),
 		ServiceConfig: jwks.ServiceConfig{Issuer: is.srv.URL, JWKSURL: is.srv.URL + "/jwks.json", Audience: "tamkeen"}, PublicURL: "http://pki.tamkeen.test", Organization: "Tamkeen Test", Country: "PS",
 		CertificatePolicies: "2.999.1.1", TSAPolicy: "2.999.1.2", TSAAccuracy: time.Second,
 		CredentialValidity: 2 * 365 * 24 * time.Hour, SADTTL: 5 * time.Minute, StepUpMaxAge: 300 * time.Second,
@@ -219,9 +232,61 @@ func as(token string) context.Context {
 // citizenIdentity is the identity a test citizen's credential carries.
 var citizenIdentity = &signaturev1.CreateCredentialRequest{GivenName: "Layla", FamilyName: "Haddad", NationalId: "401234567"}
 
-// newCredential creates a credential for citizen sub.
+// enrol delivers auth's citizen event for sub (citizen_proofed when level
+// is in_person, else citizen_registered) with the identity sealed to the
+// service's identity key, as the auth enabler does.
+func (h *harness) enrol(t testing.TB, sub, level string, id *eventsv1.CitizenIdentity) {
+	t.Helper()
+	h.deliver(t, sub, level, h.sealIdentity(t, sub, id))
+}
+
+// sealIdentity seals id for citizen sub to the service's identity key.
+func (h *harness) sealIdentity(t testing.TB, sub string, id *eventsv1.CitizenIdentity) []byte {
+	t.Helper()
+	keys, err := sealed.ParsePrivateKeys(h.cfg.IdentityKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := proto.Marshal(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := sealed.Seal(keys[0].Public(), "citizen_identity/"+sub, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob
+}
+
+// deliver hands the service one auth citizen event carrying blob.
+func (h *harness) deliver(t testing.TB, sub, level string, blob []byte) {
+	t.Helper()
+	f := events.Factory{Source: "tamkeen/auth", Now: h.clock.Now}
+	var ev events.Event
+	var err error
+	if level == proofingInPerson {
+		ev, err = f.New("tamkeen.auth.citizen_proofed.v1", &eventsv1.CitizenProofed{CitizenId: sub, ProofingLevel: level, ClientId: "moi", SealedIdentity: blob})
+	} else {
+		ev, err = f.New("tamkeen.auth.citizen_registered.v1", &eventsv1.CitizenRegistered{CitizenId: sub, ProofingLevel: level, SealedIdentity: blob})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.handleProofing(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testIdentity is auth's record of the test citizen.
+func testIdentity() *eventsv1.CitizenIdentity {
+	return &eventsv1.CitizenIdentity{GivenName: citizenIdentity.GivenName, FamilyName: citizenIdentity.FamilyName, NationalId: citizenIdentity.NationalId}
+}
+
+// newCredential creates a credential for citizen sub, whom auth has
+// registered with the test identity.
 func (h *harness) newCredential(t testing.TB, sub, alg string) *signaturev1.Credential {
 	t.Helper()
+	h.enrol(t, sub, "self", testIdentity())
 	req := &signaturev1.CreateCredentialRequest{KeyAlgorithm: alg, GivenName: citizenIdentity.GivenName,
 		FamilyName: citizenIdentity.FamilyName, NationalId: citizenIdentity.NationalId}
 	c, err := h.client.CreateCredential(as(h.issuer.citizen(t, sub, time.Minute, nil)), req)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
 )
 
 // TestProofingRequired: without allow-self-proofed a credential needs an
@@ -17,20 +18,24 @@ import (
 // auth enabler's citizen_proofed event (applied once, never lowered).
 func TestProofingRequired(t *testing.T) {
 	h := newHarness(t, nil, func(c *Config) { c.AllowSelfProofed = false })
-	create := func(sub string, extra map[string]any) error {
-		_, err := h.client.CreateCredential(as(h.issuer.citizen(t, sub, time.Minute, extra)), citizenIdentity)
-		return err
+	create := func(sub string, extra map[string]any) (*signaturev1.Credential, error) {
+		return h.client.CreateCredential(as(h.issuer.citizen(t, sub, time.Minute, extra)), citizenIdentity)
 	}
-	if err := create("cit_self", nil); status.Code(err) != codes.FailedPrecondition {
+	h.enrol(t, "cit_self", "self", testIdentity())
+	h.enrol(t, "cit_claim", "self", testIdentity())
+	if _, err := create("cit_self", nil); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("self-registered: %v; want FailedPrecondition", err)
 	}
-	if err := create("cit_claim", map[string]any{"proofing_level": "in_person"}); err != nil {
+	if _, err := create("cit_claim", map[string]any{"proofing_level": "in_person"}); err != nil {
 		t.Fatalf("proofed by claim: %v", err)
 	}
-	// Identity claims win over the request and must agree with it.
-	_, err := h.client.CreateCredential(as(h.issuer.citizen(t, "cit_claim", time.Minute, map[string]any{"proofing_level": "in_person", "national_id": "999999999"})), citizenIdentity)
-	if status.Code(err) != codes.InvalidArgument {
-		t.Fatalf("national ID differing from the token: %v; want InvalidArgument", err)
+	// Identity claims in a token change nothing: the subject is auth's record.
+	c, err := h.client.CreateCredential(as(h.issuer.citizen(t, "cit_claim", time.Minute, map[string]any{"proofing_level": "in_person", "national_id": "999999999"})), &signaturev1.CreateCredentialRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sn := certOf(t, c).Subject.SerialNumber; sn != "PNOPS-"+citizenIdentity.NationalId {
+		t.Fatalf("serialNumber %q with a national_id claim; want the recorded PNOPS-%s", sn, citizenIdentity.NationalId)
 	}
 
 	f := events.Factory{Source: "tamkeen/auth"}
@@ -42,7 +47,7 @@ func TestProofingRequired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := create("cit_self", nil); err != nil {
+	if _, err := create("cit_self", nil); err != nil {
 		t.Fatalf("after citizen_proofed: %v", err)
 	}
 }

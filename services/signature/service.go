@@ -22,6 +22,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
 )
@@ -42,6 +43,12 @@ type Config struct {
 	// credentials' private keys at rest (AES-256-GCM) and keys the HMAC of
 	// SAD secrets.
 	KeyEncryptionKey string `flag:"key-encryption-key" secret:"true" required:"true" usage:"base64 of 32 random bytes that seal private keys at rest (openssl rand -base64 32)"`
+	// IdentityKey opens the citizens' identities (national ID and names)
+	// that the auth enabler seals into its citizen_registered and
+	// citizen_proofed events (libs/sealed: HPKE, ML-KEM-768+X25519). Base64
+	// of a 32-byte seed; several, comma-separated, while one is retired.
+	// Auth holds only the public half (`tamkeen identity-key public`).
+	IdentityKey string `flag:"identity-key" secret:"true" usage:"base64 of 32 random bytes (openssl rand -base64 32) that open the identities auth seals into its events; comma-separated while rotating"`
 	// ServiceConfig (--issuer, --jwks-url, --audience) verifies the
 	// callers' access tokens.
 	jwks.ServiceConfig
@@ -91,6 +98,11 @@ func (c Config) Validate() error {
 		p.Add("key-encryption-key", "required (base64 of 32 random bytes, e.g. openssl rand -base64 32)")
 	} else if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
 		p.Add("key-encryption-key", strings.TrimPrefix(err.Error(), "signature: "))
+	}
+	if c.IdentityKey != "" {
+		if _, err := sealed.ParsePrivateKeys(c.IdentityKey); err != nil {
+			p.Add("identity-key", strings.TrimPrefix(err.Error(), "sealed: "))
+		}
 	}
 	checkURL := func(flag, v string, required bool) {
 		if v == "" && !required {
@@ -189,6 +201,7 @@ type Service struct {
 	rand    io.Reader
 	relay   *events.Relay
 	seal    *sealer
+	idKeys  []*sealed.PrivateKey
 	tokens  TokenVerifier
 	factory events.Factory
 	serials *serialAllocator
@@ -223,6 +236,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The running service needs the identity key: without it no citizen
+	// could be named in a certificate. `tamkeen pki init` does not.
+	if cfg.IdentityKey == "" {
+		return nil, errors.New("signature: identity-key is required (base64 of 32 random bytes, e.g. openssl rand -base64 32; auth gets its public half)")
+	}
+	identityKeys, err := sealed.ParsePrivateKeys(cfg.IdentityKey)
+	if err != nil {
+		return nil, fmt.Errorf("signature: identity-key: %w", err)
+	}
 	tokens := deps.Tokens
 	if tokens == nil {
 		v, err := cfg.NewVerifier(now)
@@ -240,6 +262,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		rand:    rnd,
 		relay:   events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
 		seal:    seal,
+		idKeys:  identityKeys,
 		tokens:  tokens,
 		factory: events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
 		serials: &serialAllocator{db: deps.DB, name: "tsa_serial", block: 100},

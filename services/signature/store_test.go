@@ -75,7 +75,7 @@ func TestCredentialLifecycle(t *testing.T) {
 		}
 
 		// An organisation seal: a ministry client with signing:seal, no step-up.
-		seal := h.issuer.client(t, "ministry-of-health", ScopeSeal)
+		seal := h.issuer.clientOrg(t, "ministry-of-health", "Ministry of Health", ScopeSeal)
 		sc, err := h.client.CreateCredential(as(seal), &signaturev1.CreateCredentialRequest{OrganizationName: "Ministry of Health"})
 		if err != nil {
 			t.Fatal(err)

@@ -56,6 +56,10 @@ const (
 // scope, so that a client token can be fetched at once.
 const DemoClientID = "demo-ministry"
 
+// DemoMinistry is DemoClientID's registered ministry; the client also
+// holds the platform-wide scopes (content:admin, ledger:admin).
+const DemoMinistry = "demo"
+
 // ErrUnknownProcess is returned for a process name the topology does not run.
 var ErrUnknownProcess = errors.New("distributed: unknown process")
 
@@ -237,6 +241,9 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		if err := t.runTool(ctx, t.toolEnv(s), nil, "migrate", "--service", s); err != nil {
 			return nil, err
 		}
+	}
+	if err := t.writeIdentityRecipientKey(ctx); err != nil {
+		return nil, err
 	}
 	if t.fresh["signature"] {
 		// Production creates the CA once, by hand (docs/operations.md); here
@@ -466,12 +473,24 @@ func (t *Topology) writeSecrets() error {
 	for _, k := range []struct {
 		file string
 		n    int
-	}{{"auth-key-encryption-key", 32}, {"signature-key-encryption-key", 32}, {"payment-sandbox-webhook-secret", 32}, {"notification-http-sms-receipt-secret", 32}} {
+	}{{"auth-key-encryption-key", 32}, {"signature-key-encryption-key", 32}, {"signature-identity-key", 32}, {"payment-sandbox-webhook-secret", 32}, {"notification-http-sms-receipt-secret", 32}} {
 		if _, err := keptSecret(t.secretFile(k.file), k.n); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeIdentityRecipientKey gives auth the public half of signature's
+// identity key, printed by `tamkeen identity-key public` as an operator
+// would (docs/operations.md).
+func (t *Topology) writeIdentityRecipientKey(ctx context.Context) error {
+	var out bytes.Buffer
+	env := map[string]string{"TAMKEEN_IDENTITY_KEY_FILE": t.secretFile("signature-identity-key")}
+	if err := t.runTool(ctx, env, &out, "identity-key", "public"); err != nil {
+		return err
+	}
+	return os.WriteFile(t.secretFile("auth-identity-recipient-key"), out.Bytes(), 0o600)
 }
 
 // keptSecret returns the base64 secret in path, making it on first use.
@@ -506,10 +525,23 @@ func (t *Topology) toolEnv(service string) map[string]string {
 	return env
 }
 
+// identityEnv is where the identity keys come from (k8s: the auth-keys
+// and signature-keys Secrets): auth seals citizens' identities to the
+// public half, signature opens them with the private one.
+func (t *Topology) identityEnv(service string, env map[string]string) {
+	switch service {
+	case "auth":
+		env["TAMKEEN_IDENTITY_RECIPIENT_KEY_FILE"] = t.secretFile("auth-identity-recipient-key")
+	case "signature":
+		env["TAMKEEN_IDENTITY_KEY_FILE"] = t.secretFile("signature-identity-key")
+	}
+}
+
 // serviceEnv is a service container's configuration (k8s/base/<service>
 // ConfigMap and Secret references) with local addresses.
 func (t *Topology) serviceEnv(service, grpcAddr, metricsAddr string) map[string]string {
 	env := t.toolEnv(service)
+	t.identityEnv(service, env)
 	env["TAMKEEN_GRPC_ADDR"] = grpcAddr
 	env["TAMKEEN_METRICS_ADDR"] = metricsAddr
 	env["TAMKEEN_NATS_URL"] = t.nats.ClientURL()
@@ -542,8 +574,8 @@ var secretLine = regexp.MustCompile(`(?m)secret:\s*(\S+)`)
 func (t *Topology) ensureClient(ctx context.Context) (string, error) {
 	var out bytes.Buffer
 	env := t.toolEnv("auth")
-	err := t.runTool(ctx, env, &out, "clients", "create", "--id", DemoClientID, "--name", "Demo ministry",
-		"--scopes", strings.Join(auth.AllScopes(), ","))
+	err := t.runTool(ctx, env, &out, "clients", "create", "--id", DemoClientID, "--name", "Demo ministry", "--ministry", DemoMinistry,
+		"--organization", "Demo Ministry", "--scopes", strings.Join(auth.AllScopes(), ","))
 	if err != nil && !t.fresh["auth"] {
 		out.Reset()
 		err = t.runTool(ctx, env, &out, "clients", "rotate-secret", "--id", DemoClientID)

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -439,12 +441,14 @@ func TestDistributedSmoke(t *testing.T) {
 		t.Fatalf("proof citizen = %d %s; want 200", code, body)
 	}
 	var cred struct {
-		CredentialID string `json:"credential_id"`
+		CredentialID   string `json:"credential_id"`
+		CertificatePEM string `json:"certificate_pem"`
 	}
+	// The request names nobody: the certificate names the citizen as auth
+	// recorded them (the identity travels sealed in auth's event).
 	credDeadline := time.Now().Add(30 * time.Second)
 	for {
-		code, body := a.do("POST", "/v1/signing/credentials", stepped.AccessToken, nil, map[string]string{
-			"given_name": "ليلى", "family_name": "Haddad", "national_id": nationalIDOf(0)}, &cred)
+		code, body := a.do("POST", "/v1/signing/credentials", stepped.AccessToken, nil, map[string]string{}, &cred)
 		if code == http.StatusCreated {
 			break
 		}
@@ -452,6 +456,32 @@ func TestDistributedSmoke(t *testing.T) {
 			t.Fatalf("create credential = %d %s; want 201 once the proofing event has arrived", code, body)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+	// The AUTH stream holds the identities only sealed: no national ID in
+	// clear in any of auth's events.
+	if st, err := js.Stream(context.Background(), "AUTH"); err != nil {
+		t.Errorf("AUTH stream: %v", err)
+	} else if info, err := st.Info(context.Background()); err != nil {
+		t.Errorf("AUTH stream info: %v", err)
+	} else {
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && seq > 0; seq++ {
+			m, err := st.GetMsg(context.Background(), seq)
+			if err != nil {
+				continue // deleted
+			}
+			for i := range citizens {
+				if bytes.Contains(m.Data, []byte(nationalIDOf(i))) {
+					t.Errorf("AUTH stream message %d (%s) holds citizen %d's national ID in clear", seq, m.Subject, i)
+				}
+			}
+		}
+	}
+	if b, _ := pem.Decode([]byte(cred.CertificatePEM)); b == nil {
+		t.Errorf("credential has no PEM certificate")
+	} else if c, err := x509.ParseCertificate(b.Bytes); err != nil {
+		t.Errorf("credential certificate: %v", err)
+	} else if c.Subject.SerialNumber != "PNOPS-"+nationalIDOf(0) || c.Subject.CommonName != "ليلى Haddad" {
+		t.Errorf("certificate subject %v; want CN=ليلى Haddad, serialNumber=PNOPS-<citizen 0's national ID>", c.Subject)
 	}
 	doc := []byte("رخصة بناء 2026/117")
 	sum := sha256.Sum256(doc)
@@ -506,9 +536,17 @@ func TestDistributedSmoke(t *testing.T) {
 		}}, &item); code != http.StatusCreated || item.ID == "" {
 		t.Fatalf("create content item = %d %s", code, body)
 	}
-	for _, step := range []string{":submit", ":approve", ":publish"} {
-		if code, body := a.do("POST", "/v1/content/items/"+item.ID+step, tok.AccessToken, nil, map[string]string{}, nil); code != http.StatusOK {
-			t.Fatalf("content %s = %d %s", step, code, body)
+	// Four-eyes: the app submits, and a second person approves — citizen 0
+	// as the ministry's staff editor — before the app publishes.
+	if code, body := a.do("POST", "/v1/content/ministries/moh/roles", tok.AccessToken, nil,
+		map[string]string{"subject": firstCitizen, "role": "editor"}, nil); code != http.StatusOK {
+		t.Fatalf("grant editor to citizen 0 = %d %s", code, body)
+	}
+	for _, step := range []struct{ action, token string }{
+		{":submit", tok.AccessToken}, {":approve", stepped.AccessToken}, {":publish", tok.AccessToken},
+	} {
+		if code, body := a.do("POST", "/v1/content/items/"+item.ID+step.action, step.token, nil, map[string]string{}, nil); code != http.StatusOK {
+			t.Fatalf("content %s = %d %s", step.action, code, body)
 		}
 	}
 	if code, body := a.do("GET", "/v1/public/content/winter-vaccination?lang=en", "", nil, nil, nil); code != http.StatusOK {

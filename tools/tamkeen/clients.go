@@ -47,7 +47,9 @@ func openAuthAdmin(ctx context.Context, c serviceDB, lookupEnv func(string) (str
 }
 
 const clientsUsage = `Usage:
-  tamkeen clients create --id ID --name NAME [--ministry M] --scopes s1,s2   prints the new secret once
+  tamkeen clients create --id ID --name NAME [--ministry M] [--organization ORG] --scopes s1,s2
+                                                                            prints the new secret once
+  tamkeen clients set-organization --id ID --organization ORG               what its organisation seal names
   tamkeen clients list
   tamkeen clients rotate-secret --id ID                                     prints the new secret once
   tamkeen clients disable --id ID
@@ -58,10 +60,14 @@ Scopes: ` + "%s\n"
 // clientsConfig is the command line of `tamkeen clients`.
 type clientsConfig struct {
 	DB       serviceDB
-	ID       string   `flag:"id" usage:"the client id (OAuth 2.0 client_id)"`
-	Name     string   `flag:"name" usage:"the application's name, shown to operators"`
-	Ministry string   `flag:"ministry" usage:"the ministry the application belongs to (charge-back)"`
-	Scopes   []string `flag:"scopes" usage:"comma-separated scopes"`
+	ID       string `flag:"id" usage:"the client id (OAuth 2.0 client_id)"`
+	Name     string `flag:"name" usage:"the application's name, shown to operators"`
+	Ministry string `flag:"ministry" usage:"the ministry code the application belongs to (e.g. moh): its tokens' ministry claim, the one ministry whose content roles and ledger it manages, and charge-back"`
+	// Organization is what the client's organisation seal names (the
+	// org_name claim of its tokens): Arabic or Latin words, no bidi
+	// controls, zero-width characters or look-alike letters.
+	Organization string   `flag:"organization" usage:"the organisation the application acts for, as its organisation seal names it (e.g. \"وزارة الصحة - Ministry of Health\")"`
+	Scopes       []string `flag:"scopes" usage:"comma-separated scopes"`
 }
 
 // runClients manages ministry applications (OAuth 2.0 clients).
@@ -85,6 +91,9 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if needID && cfg.ID == "" {
 		return &config.Error{Problems: []config.Problem{{Flag: "id", Message: "required"}}}
 	}
+	if sub == "set-organization" && cfg.Organization == "" {
+		return &config.Error{Problems: []config.Problem{{Flag: "organization", Message: "required"}}}
+	}
 	svc, closeDB, err := openAuthAdmin(ctx, cfg.DB, lookupEnv)
 	if err != nil {
 		return err
@@ -97,7 +106,7 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 		if err != nil {
 			return err
 		}
-		if err := svc.CreateClient(ctx, auth.ClientSpec{ID: cfg.ID, Name: cfg.Name, Ministry: cfg.Ministry, Secret: secret, Scopes: cfg.Scopes}); err != nil {
+		if err := svc.CreateClient(ctx, auth.ClientSpec{ID: cfg.ID, Name: cfg.Name, Ministry: cfg.Ministry, Organization: cfg.Organization, Secret: secret, Scopes: cfg.Scopes}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "client %s created\nsecret: %s\n(shown once; only its hash is kept)\n", cfg.ID, secret)
@@ -107,15 +116,20 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tMINISTRY\tSTATE\tSCOPES")
+		fmt.Fprintln(tw, "ID\tNAME\tMINISTRY\tORGANIZATION\tSTATE\tSCOPES")
 		for _, c := range cs {
 			state := "active"
 			if c.Disabled {
 				state = "disabled"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Ministry, state, strings.Join(c.Scopes, " "))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Ministry, c.Organization, state, strings.Join(c.Scopes, " "))
 		}
 		return tw.Flush()
+	case "set-organization":
+		if err := svc.SetClientOrganization(ctx, cfg.ID, cfg.Organization); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "client %s acts for the organisation %q (its tokens carry it from now on)\n", cfg.ID, cfg.Organization)
 	case "rotate-secret":
 		secret, err := svc.RotateClientSecret(ctx, cfg.ID)
 		if err != nil {

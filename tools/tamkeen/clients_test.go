@@ -103,3 +103,53 @@ func TestKeysRotate(t *testing.T) {
 		t.Errorf("keys spin = exit %d; want 2", code)
 	}
 }
+
+// TestClientsOrganization: the operator registers a client's organisation
+// (what its organisation seal names) at creation or later; a name with a
+// bidi control or a look-alike letter is refused, naming the field, and
+// changes nothing.
+func TestClientsOrganization(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := runTool(t, "clients", "create", "--data-dir", dir, "--id", "moh-portal", "--name", "MoH",
+		"--organization", "Ministry of \u202eHealth", "--scopes", "signing:seal"); code != 1 || !strings.Contains(errOut, "organization") {
+		t.Errorf("create with a bidi override = exit %d, %q; want 1 naming organization", code, errOut)
+	}
+	if code, _, errOut := runTool(t, "clients", "create", "--data-dir", dir, "--id", "moh-portal", "--name", "MoH",
+		"--organization", "وزارة الصحة - Ministry of Health", "--scopes", "signing:seal"); code != 0 {
+		t.Fatalf("create with an organisation = %d %s", code, errOut)
+	}
+	org := func() string {
+		t.Helper()
+		svc, closeDB, err := openAuthAdmin(context.Background(), serviceDB{DataDir: dir, DBEngine: "postgres"}, func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeDB()
+		c, err := svc.Client(context.Background(), "moh-portal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Organization
+	}
+	if got := org(); got != "وزارة الصحة - Ministry of Health" {
+		t.Errorf("organisation = %q; want the one given", got)
+	}
+	if _, out, _ := runTool(t, "clients", "list", "--data-dir", dir); !strings.Contains(out, "ORGANIZATION") || !strings.Contains(out, "Ministry of Health") {
+		t.Errorf("clients list =\n%s\nwant an ORGANIZATION column", out)
+	}
+	if code, _, errOut := runTool(t, "clients", "set-organization", "--data-dir", dir, "--id", "moh-portal", "--organization", "Minist\u0440y of Health"); code != 1 || !strings.Contains(errOut, "organization") {
+		t.Errorf("set-organization with a Cyrillic look-alike = exit %d, %q; want 1 naming organization", code, errOut)
+	}
+	if code, _, errOut := runTool(t, "clients", "set-organization", "--data-dir", dir, "--id", "moh-portal"); code != 2 || !strings.Contains(errOut, "--organization") {
+		t.Errorf("set-organization without --organization = exit %d, %q; want 2 naming --organization", code, errOut)
+	}
+	if got := org(); got != "وزارة الصحة - Ministry of Health" {
+		t.Errorf("organisation after refused changes = %q; want it unchanged", got)
+	}
+	if code, _, errOut := runTool(t, "clients", "set-organization", "--data-dir", dir, "--id", "moh-portal", "--organization", "Ministry of Health"); code != 0 {
+		t.Fatalf("set-organization = %d %s", code, errOut)
+	}
+	if got := org(); got != "Ministry of Health" {
+		t.Errorf("organisation after set-organization = %q; want Ministry of Health", got)
+	}
+}

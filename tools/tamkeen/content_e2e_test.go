@@ -109,11 +109,13 @@ func TestContentThroughGateway(t *testing.T) {
 	}
 
 	// Two saves from version 1: the second is 409 and names version 2.
+	// (The staff author writes version 2, so that the app, which approves
+	// it below, is a second pair of eyes.)
 	save := map[string]any{"base_version": 1, "tags": []string{"health-insurance", "health"}, "translations": item["translations"]}
-	if resp, raw := call("PUT", "/v1/content/items/"+it.ID+"/draft", app, save).do(nil); resp.StatusCode != http.StatusOK {
+	if resp, raw := call("PUT", "/v1/content/items/"+it.ID+"/draft", staff, save).do(nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first save = %d %s", resp.StatusCode, raw)
 	}
-	resp, raw := call("PUT", "/v1/content/items/"+it.ID+"/draft", staff, save).do(nil)
+	resp, raw := call("PUT", "/v1/content/items/"+it.ID+"/draft", app, save).do(nil)
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(raw), "version 2") {
 		t.Errorf("stale save = %d %s; want 409 naming version 2", resp.StatusCode, raw)
 	}
@@ -230,8 +232,9 @@ func TestContentThroughGateway(t *testing.T) {
 	// Scheduling: publish in a minute; it appears once the clock passes.
 	var sched contentItem
 	item["translations"] = map[string]any{"en": map[string]any{"slug": "clinic-hours", "title": "Clinic hours", "summary": "s", "eligibility": "e", "steps": []string{"x"}}}
-	call("POST", "/v1/content/items", app, item).do(&sched)
-	call("POST", "/v1/content/items/"+sched.ID+":submit", app, map[string]string{}).do(nil)
+	// Four-eyes: the staff member authors and submits, the app approves.
+	call("POST", "/v1/content/items", staff, item).do(&sched)
+	call("POST", "/v1/content/items/"+sched.ID+":submit", staff, map[string]string{}).do(nil)
 	call("POST", "/v1/content/items/"+sched.ID+":approve", app, map[string]string{}).do(nil)
 	at := clock.Now().Add(time.Minute).UTC().Format(time.RFC3339)
 	if resp, raw := call("POST", "/v1/content/items/"+sched.ID+":publish", app, map[string]string{"publish_time": at}).do(nil); resp.StatusCode != http.StatusOK {

@@ -67,6 +67,16 @@ func (c devConfig) Validate() error {
 // DemoClientID is the ministry client `tamkeen dev` seeds (DESIGN.md §8).
 const DemoClientID = "demo-ministry"
 
+// DemoOrganization is the demo client's registered organisation: what its
+// organisation seal names.
+const DemoOrganization = "Demo Ministry"
+
+// DemoMinistry is the demo client's registered ministry (its tokens'
+// "ministry" claim). The client also holds the platform-wide scopes
+// (content:admin, ledger:admin), so the tour may manage other ministries
+// (moh, mol) as the platform team would.
+const DemoMinistry = "demo"
+
 // devShutdownTimeout bounds each server's graceful stop in dev.
 const devShutdownTimeout = 5 * time.Second
 
@@ -155,14 +165,22 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err != nil {
 		return err
 	}
+	identityKey, identityPub, err := devIdentityKeys(cfg.DataDir, lookupEnv)
+	if err != nil {
+		return err
+	}
 	// The services read their own Config from the environment; dev fills in
 	// what a developer should not have to: the issuer, a key-encryption key
-	// kept in the data dir, and the dev inbox as the SMS provider.
+	// and the identity key (auth seals citizens' identities to its public
+	// half, signature opens them) kept in the data dir, and the dev inbox
+	// as the SMS provider.
 	svcEnv := withDefaults(lookupEnv, map[string]string{
-		"TAMKEEN_ISSUER":             url,
-		"TAMKEEN_KEY_ENCRYPTION_KEY": kek,
-		"TAMKEEN_SMS_PROVIDER":       "devinbox",
-		"TAMKEEN_DEV_MODE":           "true",
+		"TAMKEEN_ISSUER":                 url,
+		"TAMKEEN_KEY_ENCRYPTION_KEY":     kek,
+		"TAMKEEN_IDENTITY_KEY":           identityKey,
+		"TAMKEEN_IDENTITY_RECIPIENT_KEY": identityPub,
+		"TAMKEEN_SMS_PROVIDER":           "devinbox",
+		"TAMKEEN_DEV_MODE":               "true",
 		// The signature enabler makes its CA on first start and issues
 		// credentials to self-registered citizens (production: in person).
 		"TAMKEEN_PKI_AUTO_INIT":      "true",
@@ -221,7 +239,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		return err
 	}
 	if err := authSvc.EnsureClient(ctx, auth.ClientSpec{
-		ID: DemoClientID, Name: "Demo ministry", Secret: secret, Scopes: auth.AllScopes(),
+		ID: DemoClientID, Name: "Demo ministry", Ministry: DemoMinistry, Organization: DemoOrganization, Secret: secret, Scopes: auth.AllScopes(),
 	}); err != nil {
 		return fmt.Errorf("seed %s: %w", DemoClientID, err)
 	}

@@ -27,6 +27,8 @@ Usage:
   tamkeen clients …         create, list, rotate-secret, disable ministry apps;
                             grant, revoke, show their access rights
   tamkeen keys rotate       add a new token signing key
+  tamkeen identity-key public  print the identity key's public half (auth's
+                            identity-recipient-key)
   tamkeen rights grant|revoke|show  clients' access rights at the gateway
   tamkeen audit verify|export       check or export the gateway's audit log
   tamkeen usage report --month M    usage per client, CSV and invoices
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		err = runClients(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "identity-key":
+		err = runIdentityKey(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "rights":
 		err = runRights(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "audit":

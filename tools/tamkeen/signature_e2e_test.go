@@ -2,7 +2,10 @@ package main
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -69,20 +72,67 @@ func TestSignatureThroughGateway(t *testing.T) {
 	// The clock starts in the past: openssl checks the certificate against
 	// the real time, and the journey moves the clock a minute forward.
 	clock := &fakeClock{t: time.Now().UTC().Add(-10 * time.Minute)}
-	base, _ := startDevWithClock(t, clock, nil)
+	const clientSecret = "signature-e2e-client-secret-1"
+	base, _ := startDevWithClock(t, clock, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": clientSecret})
 	token := citizenAtLoa2(t, base, clock, "40111222", "+970599111222", "olive-oil-press-77")
 	call := func(method, path string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
 	}
 
-	var cred struct {
-		CredentialID string `json:"credential_id"`
-		Status       string `json:"status"`
+	// Asking for a certificate in another person's national ID or name is
+	// refused, naming the field (the identity is auth's record, delivered
+	// by its citizen_registered event; wait for it to arrive).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, raw := call("POST", "/v1/signing/credentials", map[string]string{"national_id": nationalID("40999888")}).do(nil)
+		if resp.StatusCode == http.StatusBadRequest && strings.Contains(string(raw), "national_id") {
+			break
+		}
+		if time.Now().After(deadline) || resp.StatusCode < 300 {
+			t.Fatalf("credential in another national ID = %d %s; want 400 naming national_id", resp.StatusCode, raw)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	if resp, raw := call("POST", "/v1/signing/credentials", map[string]string{
-		"given_name": "Layla", "family_name": "Haddad", "national_id": nationalID("40111222"),
-	}).do(&cred); resp.StatusCode != http.StatusCreated || cred.CredentialID == "" {
+	if resp, raw := call("POST", "/v1/signing/credentials", map[string]string{"given_name": "Mona"}).do(nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), "given_name") {
+		t.Errorf("credential in another given name = %d %s; want 400 naming given_name", resp.StatusCode, raw)
+	}
+	var list struct {
+		Credentials []json.RawMessage `json:"credentials"`
+	}
+	if resp, raw := call("GET", "/v1/signing/credentials", nil).do(&list); resp.StatusCode != http.StatusOK || len(list.Credentials) != 0 {
+		t.Fatalf("credentials after the refusals = %d %s; want none", resp.StatusCode, raw)
+	}
+
+	// With an empty body the certificate names the citizen as registered.
+	var cred struct {
+		CredentialID   string `json:"credential_id"`
+		Status         string `json:"status"`
+		CertificatePEM string `json:"certificate_pem"`
+	}
+	if resp, raw := call("POST", "/v1/signing/credentials", map[string]string{}).do(&cred); resp.StatusCode != http.StatusCreated || cred.CredentialID == "" {
 		t.Fatalf("create credential = %d %s; want 201", resp.StatusCode, raw)
+	}
+	cert := parseCertPEM(t, cred.CertificatePEM)
+	if cert.Subject.SerialNumber != "PNOPS-"+nationalID("40111222") || cert.Subject.CommonName != "Layla Haddad" {
+		t.Errorf("certificate subject %q; want CN=Layla Haddad, serialNumber=PNOPS-%s", cert.Subject, nationalID("40111222"))
+	}
+
+	// The demo ministry's seal names its registered organisation, whatever
+	// the request says.
+	seal := apiCall{t: t, base: base, method: "POST", path: "/v1/signing/credentials", token: clientToken(t, base, clientSecret)}
+	seal.body = map[string]string{"organization_name": "Ministry of Finance"}
+	if resp, raw := seal.do(nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), "organization_name") {
+		t.Errorf("seal in another organisation's name = %d %s; want 400 naming organization_name", resp.StatusCode, raw)
+	}
+	var sealCred struct {
+		CertificatePEM string `json:"certificate_pem"`
+	}
+	seal.body = map[string]string{}
+	if resp, raw := seal.do(&sealCred); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("seal = %d %s; want 201", resp.StatusCode, raw)
+	}
+	if cn := parseCertPEM(t, sealCred.CertificatePEM).Subject.CommonName; cn != DemoOrganization {
+		t.Errorf("seal CN %q; want the registered %q", cn, DemoOrganization)
 	}
 
 	doc := []byte("قرار ترخيص رقم 2026/117 — وزارة الحكم المحلي\n")
@@ -141,4 +191,18 @@ func TestSignatureThroughGateway(t *testing.T) {
 	if out, err := verify(write("tampered.txt", tampered)); err == nil {
 		t.Errorf("openssl accepted the signature over a changed document: %s", out)
 	}
+}
+
+// parseCertPEM parses one PEM certificate.
+func parseCertPEM(t *testing.T, s string) *x509.Certificate {
+	t.Helper()
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		t.Fatalf("no PEM certificate in %.80q", s)
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -221,8 +221,11 @@ func (a *Acquirer) render(w http.ResponseWriter, status int, name string, p page
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	// The return URL's origin, rebuilt from its checked parts (never the
+	// stored string), so that a host such as "a.example;script-src'*'"
+	// cannot add a directive: a URL that does not pass is left out.
 	formAction := "'self'"
-	if o := origin(p.Charge.ReturnURL); o != "" {
+	if o := provider.ReturnOrigin(p.Charge.ReturnURL); o != "" {
 		formAction += " " + o
 	}
 	h := w.Header()
@@ -235,25 +238,19 @@ func (a *Acquirer) render(w http.ResponseWriter, status int, name string, p page
 	_, _ = w.Write(buf.Bytes())
 }
 
-// origin is scheme://host of u, or "" when u is not an absolute http(s) URL.
-func origin(u string) string {
-	pu, err := url.Parse(u)
-	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-		return ""
-	}
-	return pu.Scheme + "://" + pu.Host
-}
-
 func (a *Acquirer) index(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusOK, "index", a.newPage(r, charge{}))
 }
 
-// returnURL is the charge's return URL with payment_id added.
+// returnURL is the charge's return URL with payment_id added, or "" when
+// the URL does not pass provider.ParseReturnURL (then the payer stays on
+// the result page: the CSP would not let the form go there anyway).
 func returnURL(c charge) string {
-	u, err := url.Parse(c.ReturnURL)
-	if err != nil {
-		return c.ReturnURL
+	r, reason := provider.ParseReturnURL(c.ReturnURL)
+	if reason != "" {
+		return ""
 	}
+	u := *r.URL
 	q := u.Query()
 	q.Set("payment_id", c.PaymentID)
 	u.RawQuery = q.Encode()
@@ -439,8 +436,8 @@ func (a *Acquirer) afterChange(w http.ResponseWriter, r *http.Request, c charge)
 	if _, err := a.DeliverDue(r.Context()); err != nil {
 		a.log.Warn("sandbox: deliver webhook; Run retries", "err", err)
 	}
-	if c.Status == string(provider.StatusSucceeded) {
-		http.Redirect(w, r, returnURL(c), http.StatusSeeOther)
+	if back := returnURL(c); c.Status == string(provider.StatusSucceeded) && back != "" {
+		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
 	if c.Status == string(provider.StatusPending) && c.Reason == string(ThreeDS) {

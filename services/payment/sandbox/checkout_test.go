@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,38 @@ func TestSettlementCSVEndpoint(t *testing.T) {
 	lines, err := provider.ParseSettlementCSV(rec.Body)
 	if err != nil || len(lines) != 2 || lines[0].Amount != 2550 || lines[1].Amount != -50 {
 		t.Fatalf("settlement CSV %+v, %v", lines, err)
+	}
+}
+
+// TestCheckoutCSPCannotBeInjected: the CSP is built from the return URL's
+// parsed and re-serialised origin. A return URL that the payment enabler
+// refuses today but a charge may still carry (one stored before the check,
+// or an acquirer called directly) adds nothing to the policy: no directive
+// of its own, no quote, no wildcard.
+func TestCheckoutCSPCannotBeInjected(t *testing.T) {
+	a, _ := newAcquirer(t)
+	ctx := context.Background()
+	const base = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	for i, tc := range []struct{ returnURL, want string }{
+		{"https://a.example;script-src'*'/done", base},
+		{"https://a.example';script-src'unsafe-inline'/done", base},
+		{`https://a"b.example/done`, base},
+		{"https://*/done", base},
+		{"https://user@a.example/done", base},
+		{"javascript:alert(1)", base},
+		{"https://A.Example:8443/done?x=1", strings.Replace(base, "form-action 'self'", "form-action 'self' https://a.example:8443", 1)},
+	} {
+		t.Run(tc.returnURL, func(t *testing.T) {
+			ch, err := a.CreateCharge(ctx, provider.ChargeRequest{PaymentID: "pay_" + strconv.Itoa(i), Amount: 100, Currency: "ILS",
+				ReturnURL: tc.returnURL, ExpireAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sandbox/checkout/"+ch.Ref, nil))
+			if csp := rec.Header().Get("Content-Security-Policy"); csp != tc.want {
+				t.Fatalf("CSP %q;\nwant %q", csp, tc.want)
+			}
+		})
 	}
 }

@@ -1598,6 +1598,204 @@ func (x *Jwk) GetE() string {
 	return ""
 }
 
+// StartUnlockRequest names the account to unlock.
+type StartUnlockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NationalId    string                 `protobuf:"bytes,1,opt,name=national_id,json=nationalId,proto3" json:"national_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartUnlockRequest) Reset() {
+	*x = StartUnlockRequest{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartUnlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartUnlockRequest) ProtoMessage() {}
+
+func (x *StartUnlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartUnlockRequest.ProtoReflect.Descriptor instead.
+func (*StartUnlockRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *StartUnlockRequest) GetNationalId() string {
+	if x != nil {
+		return x.NationalId
+	}
+	return ""
+}
+
+// UnlockChallenge is the SMS challenge that unlocks an account; it looks
+// the same whether or not an SMS was sent.
+type UnlockChallenge struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ChallengeId string                 `protobuf:"bytes,1,opt,name=challenge_id,json=challengeId,proto3" json:"challenge_id,omitempty"`
+	// expires_in is in seconds.
+	ExpiresIn     int32 `protobuf:"varint,2,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlockChallenge) Reset() {
+	*x = UnlockChallenge{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlockChallenge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlockChallenge) ProtoMessage() {}
+
+func (x *UnlockChallenge) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlockChallenge.ProtoReflect.Descriptor instead.
+func (*UnlockChallenge) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UnlockChallenge) GetChallengeId() string {
+	if x != nil {
+		return x.ChallengeId
+	}
+	return ""
+}
+
+func (x *UnlockChallenge) GetExpiresIn() int32 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+// VerifyUnlockRequest answers an unlock challenge.
+type VerifyUnlockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChallengeId   string                 `protobuf:"bytes,1,opt,name=challenge_id,json=challengeId,proto3" json:"challenge_id,omitempty"`
+	Code          string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyUnlockRequest) Reset() {
+	*x = VerifyUnlockRequest{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyUnlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyUnlockRequest) ProtoMessage() {}
+
+func (x *VerifyUnlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyUnlockRequest.ProtoReflect.Descriptor instead.
+func (*VerifyUnlockRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *VerifyUnlockRequest) GetChallengeId() string {
+	if x != nil {
+		return x.ChallengeId
+	}
+	return ""
+}
+
+func (x *VerifyUnlockRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+// VerifyUnlockResponse says the account's login locks are lifted.
+type VerifyUnlockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unlocked      bool                   `protobuf:"varint,1,opt,name=unlocked,proto3" json:"unlocked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyUnlockResponse) Reset() {
+	*x = VerifyUnlockResponse{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyUnlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyUnlockResponse) ProtoMessage() {}
+
+func (x *VerifyUnlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyUnlockResponse.ProtoReflect.Descriptor instead.
+func (*VerifyUnlockResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *VerifyUnlockResponse) GetUnlocked() bool {
+	if x != nil {
+		return x.Unlocked
+	}
+	return false
+}
+
 var File_tamkeen_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
@@ -1726,7 +1924,20 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\x03use\x18\x06 \x01(\tR\x03use\x12\x10\n" +
 	"\x03alg\x18\a \x01(\tR\x03alg\x12\f\n" +
 	"\x01n\x18\b \x01(\tR\x01n\x12\f\n" +
-	"\x01e\x18\t \x01(\tR\x01e2\xf4\b\n" +
+	"\x01e\x18\t \x01(\tR\x01e\"5\n" +
+	"\x12StartUnlockRequest\x12\x1f\n" +
+	"\vnational_id\x18\x01 \x01(\tR\n" +
+	"nationalId\"S\n" +
+	"\x0fUnlockChallenge\x12!\n" +
+	"\fchallenge_id\x18\x01 \x01(\tR\vchallengeId\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x02 \x01(\x05R\texpiresIn\"L\n" +
+	"\x13VerifyUnlockRequest\x12!\n" +
+	"\fchallenge_id\x18\x01 \x01(\tR\vchallengeId\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\"2\n" +
+	"\x14VerifyUnlockResponse\x12\x1a\n" +
+	"\bunlocked\x18\x01 \x01(\bR\bunlocked2\xa7\n" +
+	"\n" +
 	"\vAuthService\x12d\n" +
 	"\x0fRegisterCitizen\x12'.tamkeen.auth.v1.RegisterCitizenRequest\x1a(.tamkeen.auth.v1.RegisterCitizenResponse\x12J\n" +
 	"\n" +
@@ -1743,7 +1954,9 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"IssueToken\x12\".tamkeen.auth.v1.IssueTokenRequest\x1a\x1e.tamkeen.auth.v1.TokenResponse\x12n\n" +
 	"\x16GetOpenIdConfiguration\x12..tamkeen.auth.v1.GetOpenIdConfigurationRequest\x1a$.tamkeen.auth.v1.OpenIdConfiguration\x12A\n" +
-	"\aGetJwks\x12\x1f.tamkeen.auth.v1.GetJwksRequest\x1a\x15.tamkeen.auth.v1.JwksB9Z7github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1;authv1b\x06proto3"
+	"\aGetJwks\x12\x1f.tamkeen.auth.v1.GetJwksRequest\x1a\x15.tamkeen.auth.v1.Jwks\x12T\n" +
+	"\vStartUnlock\x12#.tamkeen.auth.v1.StartUnlockRequest\x1a .tamkeen.auth.v1.UnlockChallenge\x12[\n" +
+	"\fVerifyUnlock\x12$.tamkeen.auth.v1.VerifyUnlockRequest\x1a%.tamkeen.auth.v1.VerifyUnlockResponseB9Z7github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1;authv1b\x06proto3"
 
 var (
 	file_tamkeen_auth_v1_auth_proto_rawDescOnce sync.Once
@@ -1757,7 +1970,7 @@ func file_tamkeen_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_tamkeen_auth_v1_auth_proto_rawDescData
 }
 
-var file_tamkeen_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_tamkeen_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_tamkeen_auth_v1_auth_proto_goTypes = []any{
 	(*RegisterCitizenRequest)(nil),        // 0: tamkeen.auth.v1.RegisterCitizenRequest
 	(*RegisterCitizenResponse)(nil),       // 1: tamkeen.auth.v1.RegisterCitizenResponse
@@ -1784,11 +1997,15 @@ var file_tamkeen_auth_v1_auth_proto_goTypes = []any{
 	(*GetJwksRequest)(nil),                // 22: tamkeen.auth.v1.GetJwksRequest
 	(*Jwks)(nil),                          // 23: tamkeen.auth.v1.Jwks
 	(*Jwk)(nil),                           // 24: tamkeen.auth.v1.Jwk
-	(*timestamppb.Timestamp)(nil),         // 25: google.protobuf.Timestamp
+	(*StartUnlockRequest)(nil),            // 25: tamkeen.auth.v1.StartUnlockRequest
+	(*UnlockChallenge)(nil),               // 26: tamkeen.auth.v1.UnlockChallenge
+	(*VerifyUnlockRequest)(nil),           // 27: tamkeen.auth.v1.VerifyUnlockRequest
+	(*VerifyUnlockResponse)(nil),          // 28: tamkeen.auth.v1.VerifyUnlockResponse
+	(*timestamppb.Timestamp)(nil),         // 29: google.protobuf.Timestamp
 }
 var file_tamkeen_auth_v1_auth_proto_depIdxs = []int32{
 	2,  // 0: tamkeen.auth.v1.RegisterCitizenResponse.phone_verification:type_name -> tamkeen.auth.v1.PhoneVerification
-	25, // 1: tamkeen.auth.v1.Citizen.create_time:type_name -> google.protobuf.Timestamp
+	29, // 1: tamkeen.auth.v1.Citizen.create_time:type_name -> google.protobuf.Timestamp
 	24, // 2: tamkeen.auth.v1.Jwks.keys:type_name -> tamkeen.auth.v1.Jwk
 	0,  // 3: tamkeen.auth.v1.AuthService.RegisterCitizen:input_type -> tamkeen.auth.v1.RegisterCitizenRequest
 	3,  // 4: tamkeen.auth.v1.AuthService.GetCitizen:input_type -> tamkeen.auth.v1.GetCitizenRequest
@@ -1803,21 +2020,25 @@ var file_tamkeen_auth_v1_auth_proto_depIdxs = []int32{
 	19, // 13: tamkeen.auth.v1.AuthService.IssueToken:input_type -> tamkeen.auth.v1.IssueTokenRequest
 	20, // 14: tamkeen.auth.v1.AuthService.GetOpenIdConfiguration:input_type -> tamkeen.auth.v1.GetOpenIdConfigurationRequest
 	22, // 15: tamkeen.auth.v1.AuthService.GetJwks:input_type -> tamkeen.auth.v1.GetJwksRequest
-	1,  // 16: tamkeen.auth.v1.AuthService.RegisterCitizen:output_type -> tamkeen.auth.v1.RegisterCitizenResponse
-	4,  // 17: tamkeen.auth.v1.AuthService.GetCitizen:output_type -> tamkeen.auth.v1.Citizen
-	4,  // 18: tamkeen.auth.v1.AuthService.ProofCitizen:output_type -> tamkeen.auth.v1.Citizen
-	7,  // 19: tamkeen.auth.v1.AuthService.Login:output_type -> tamkeen.auth.v1.TokenResponse
-	7,  // 20: tamkeen.auth.v1.AuthService.Refresh:output_type -> tamkeen.auth.v1.TokenResponse
-	10, // 21: tamkeen.auth.v1.AuthService.Logout:output_type -> tamkeen.auth.v1.LogoutResponse
-	12, // 22: tamkeen.auth.v1.AuthService.CreateOtpChallenge:output_type -> tamkeen.auth.v1.OtpChallenge
-	14, // 23: tamkeen.auth.v1.AuthService.VerifyOtpChallenge:output_type -> tamkeen.auth.v1.VerifyOtpChallengeResponse
-	16, // 24: tamkeen.auth.v1.AuthService.EnrollTotp:output_type -> tamkeen.auth.v1.EnrollTotpResponse
-	18, // 25: tamkeen.auth.v1.AuthService.ConfirmTotp:output_type -> tamkeen.auth.v1.ConfirmTotpResponse
-	7,  // 26: tamkeen.auth.v1.AuthService.IssueToken:output_type -> tamkeen.auth.v1.TokenResponse
-	21, // 27: tamkeen.auth.v1.AuthService.GetOpenIdConfiguration:output_type -> tamkeen.auth.v1.OpenIdConfiguration
-	23, // 28: tamkeen.auth.v1.AuthService.GetJwks:output_type -> tamkeen.auth.v1.Jwks
-	16, // [16:29] is the sub-list for method output_type
-	3,  // [3:16] is the sub-list for method input_type
+	25, // 16: tamkeen.auth.v1.AuthService.StartUnlock:input_type -> tamkeen.auth.v1.StartUnlockRequest
+	27, // 17: tamkeen.auth.v1.AuthService.VerifyUnlock:input_type -> tamkeen.auth.v1.VerifyUnlockRequest
+	1,  // 18: tamkeen.auth.v1.AuthService.RegisterCitizen:output_type -> tamkeen.auth.v1.RegisterCitizenResponse
+	4,  // 19: tamkeen.auth.v1.AuthService.GetCitizen:output_type -> tamkeen.auth.v1.Citizen
+	4,  // 20: tamkeen.auth.v1.AuthService.ProofCitizen:output_type -> tamkeen.auth.v1.Citizen
+	7,  // 21: tamkeen.auth.v1.AuthService.Login:output_type -> tamkeen.auth.v1.TokenResponse
+	7,  // 22: tamkeen.auth.v1.AuthService.Refresh:output_type -> tamkeen.auth.v1.TokenResponse
+	10, // 23: tamkeen.auth.v1.AuthService.Logout:output_type -> tamkeen.auth.v1.LogoutResponse
+	12, // 24: tamkeen.auth.v1.AuthService.CreateOtpChallenge:output_type -> tamkeen.auth.v1.OtpChallenge
+	14, // 25: tamkeen.auth.v1.AuthService.VerifyOtpChallenge:output_type -> tamkeen.auth.v1.VerifyOtpChallengeResponse
+	16, // 26: tamkeen.auth.v1.AuthService.EnrollTotp:output_type -> tamkeen.auth.v1.EnrollTotpResponse
+	18, // 27: tamkeen.auth.v1.AuthService.ConfirmTotp:output_type -> tamkeen.auth.v1.ConfirmTotpResponse
+	7,  // 28: tamkeen.auth.v1.AuthService.IssueToken:output_type -> tamkeen.auth.v1.TokenResponse
+	21, // 29: tamkeen.auth.v1.AuthService.GetOpenIdConfiguration:output_type -> tamkeen.auth.v1.OpenIdConfiguration
+	23, // 30: tamkeen.auth.v1.AuthService.GetJwks:output_type -> tamkeen.auth.v1.Jwks
+	26, // 31: tamkeen.auth.v1.AuthService.StartUnlock:output_type -> tamkeen.auth.v1.UnlockChallenge
+	28, // 32: tamkeen.auth.v1.AuthService.VerifyUnlock:output_type -> tamkeen.auth.v1.VerifyUnlockResponse
+	18, // [18:33] is the sub-list for method output_type
+	3,  // [3:18] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -1834,7 +2055,7 @@ func file_tamkeen_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_auth_v1_auth_proto_rawDesc), len(file_tamkeen_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

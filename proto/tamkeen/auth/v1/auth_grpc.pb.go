@@ -36,6 +36,8 @@ const (
 	AuthService_IssueToken_FullMethodName             = "/tamkeen.auth.v1.AuthService/IssueToken"
 	AuthService_GetOpenIdConfiguration_FullMethodName = "/tamkeen.auth.v1.AuthService/GetOpenIdConfiguration"
 	AuthService_GetJwks_FullMethodName                = "/tamkeen.auth.v1.AuthService/GetJwks"
+	AuthService_StartUnlock_FullMethodName            = "/tamkeen.auth.v1.AuthService/StartUnlock"
+	AuthService_VerifyUnlock_FullMethodName           = "/tamkeen.auth.v1.AuthService/VerifyUnlock"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -74,6 +76,12 @@ type AuthServiceClient interface {
 	GetOpenIdConfiguration(ctx context.Context, in *GetOpenIdConfigurationRequest, opts ...grpc.CallOption) (*OpenIdConfiguration, error)
 	// GetJwks returns the public keys that verify tokens.
 	GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*Jwks, error)
+	// StartUnlock sends an SMS code to the registered phone of an account
+	// locked by failed logins. The answer is the same whether or not the
+	// national ID is registered or locked.
+	StartUnlock(ctx context.Context, in *StartUnlockRequest, opts ...grpc.CallOption) (*UnlockChallenge, error)
+	// VerifyUnlock checks the code and lifts the account's login locks.
+	VerifyUnlock(ctx context.Context, in *VerifyUnlockRequest, opts ...grpc.CallOption) (*VerifyUnlockResponse, error)
 }
 
 type authServiceClient struct {
@@ -214,6 +222,26 @@ func (c *authServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opt
 	return out, nil
 }
 
+func (c *authServiceClient) StartUnlock(ctx context.Context, in *StartUnlockRequest, opts ...grpc.CallOption) (*UnlockChallenge, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnlockChallenge)
+	err := c.cc.Invoke(ctx, AuthService_StartUnlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) VerifyUnlock(ctx context.Context, in *VerifyUnlockRequest, opts ...grpc.CallOption) (*VerifyUnlockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyUnlockResponse)
+	err := c.cc.Invoke(ctx, AuthService_VerifyUnlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -250,6 +278,12 @@ type AuthServiceServer interface {
 	GetOpenIdConfiguration(context.Context, *GetOpenIdConfigurationRequest) (*OpenIdConfiguration, error)
 	// GetJwks returns the public keys that verify tokens.
 	GetJwks(context.Context, *GetJwksRequest) (*Jwks, error)
+	// StartUnlock sends an SMS code to the registered phone of an account
+	// locked by failed logins. The answer is the same whether or not the
+	// national ID is registered or locked.
+	StartUnlock(context.Context, *StartUnlockRequest) (*UnlockChallenge, error)
+	// VerifyUnlock checks the code and lifts the account's login locks.
+	VerifyUnlock(context.Context, *VerifyUnlockRequest) (*VerifyUnlockResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -298,6 +332,12 @@ func (UnimplementedAuthServiceServer) GetOpenIdConfiguration(context.Context, *G
 }
 func (UnimplementedAuthServiceServer) GetJwks(context.Context, *GetJwksRequest) (*Jwks, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJwks not implemented")
+}
+func (UnimplementedAuthServiceServer) StartUnlock(context.Context, *StartUnlockRequest) (*UnlockChallenge, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartUnlock not implemented")
+}
+func (UnimplementedAuthServiceServer) VerifyUnlock(context.Context, *VerifyUnlockRequest) (*VerifyUnlockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyUnlock not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -554,6 +594,42 @@ func _AuthService_GetJwks_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_StartUnlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartUnlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).StartUnlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_StartUnlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).StartUnlock(ctx, req.(*StartUnlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_VerifyUnlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyUnlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).VerifyUnlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_VerifyUnlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).VerifyUnlock(ctx, req.(*VerifyUnlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -612,6 +688,14 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetJwks",
 			Handler:    _AuthService_GetJwks_Handler,
+		},
+		{
+			MethodName: "StartUnlock",
+			Handler:    _AuthService_StartUnlock_Handler,
+		},
+		{
+			MethodName: "VerifyUnlock",
+			Handler:    _AuthService_VerifyUnlock_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

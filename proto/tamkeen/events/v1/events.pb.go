@@ -34,8 +34,13 @@ type CitizenRegistered struct {
 	CitizenId     string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
 	ProofingLevel string                 `protobuf:"bytes,2,opt,name=proofing_level,json=proofingLevel,proto3" json:"proofing_level,omitempty"`
 	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// sealed_identity is the citizen's CitizenIdentity, sealed (HPKE,
+	// RFC 9180; libs/sealed) to the signature enabler's identity key with
+	// the citizen id as context: only signature can open it, and the stream
+	// never holds a national ID in clear.
+	SealedIdentity []byte `protobuf:"bytes,4,opt,name=sealed_identity,json=sealedIdentity,proto3" json:"sealed_identity,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CitizenRegistered) Reset() {
@@ -89,16 +94,25 @@ func (x *CitizenRegistered) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CitizenRegistered) GetSealedIdentity() []byte {
+	if x != nil {
+		return x.SealedIdentity
+	}
+	return nil
+}
+
 // CitizenProofed is published as tamkeen.auth.citizen_proofed.
 type CitizenProofed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CitizenId     string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
 	ProofingLevel string                 `protobuf:"bytes,2,opt,name=proofing_level,json=proofingLevel,proto3" json:"proofing_level,omitempty"`
 	// client_id is the ministry client that proofed the citizen.
-	ClientId      string                 `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClientId string                 `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Time     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// sealed_identity is the identity as proofed (see CitizenRegistered).
+	SealedIdentity []byte `protobuf:"bytes,5,opt,name=sealed_identity,json=sealedIdentity,proto3" json:"sealed_identity,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CitizenProofed) Reset() {
@@ -159,6 +173,76 @@ func (x *CitizenProofed) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CitizenProofed) GetSealedIdentity() []byte {
+	if x != nil {
+		return x.SealedIdentity
+	}
+	return nil
+}
+
+// CitizenIdentity is auth's record of who a citizen is: what a signing
+// certificate names. It is never published in clear, only inside a
+// sealed_identity.
+type CitizenIdentity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NationalId    string                 `protobuf:"bytes,1,opt,name=national_id,json=nationalId,proto3" json:"national_id,omitempty"`
+	GivenName     string                 `protobuf:"bytes,2,opt,name=given_name,json=givenName,proto3" json:"given_name,omitempty"`
+	FamilyName    string                 `protobuf:"bytes,3,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CitizenIdentity) Reset() {
+	*x = CitizenIdentity{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CitizenIdentity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CitizenIdentity) ProtoMessage() {}
+
+func (x *CitizenIdentity) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CitizenIdentity.ProtoReflect.Descriptor instead.
+func (*CitizenIdentity) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CitizenIdentity) GetNationalId() string {
+	if x != nil {
+		return x.NationalId
+	}
+	return ""
+}
+
+func (x *CitizenIdentity) GetGivenName() string {
+	if x != nil {
+		return x.GivenName
+	}
+	return ""
+}
+
+func (x *CitizenIdentity) GetFamilyName() string {
+	if x != nil {
+		return x.FamilyName
+	}
+	return ""
+}
+
 // StepUpCompleted is published as tamkeen.auth.step_up_completed.
 type StepUpCompleted struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -173,7 +257,7 @@ type StepUpCompleted struct {
 
 func (x *StepUpCompleted) Reset() {
 	*x = StepUpCompleted{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[2]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +269,7 @@ func (x *StepUpCompleted) String() string {
 func (*StepUpCompleted) ProtoMessage() {}
 
 func (x *StepUpCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[2]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +282,7 @@ func (x *StepUpCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepUpCompleted.ProtoReflect.Descriptor instead.
 func (*StepUpCompleted) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StepUpCompleted) GetCitizenId() string {
@@ -251,7 +335,7 @@ type SendSms struct {
 
 func (x *SendSms) Reset() {
 	*x = SendSms{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[3]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +347,7 @@ func (x *SendSms) String() string {
 func (*SendSms) ProtoMessage() {}
 
 func (x *SendSms) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[3]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +360,7 @@ func (x *SendSms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSms.ProtoReflect.Descriptor instead.
 func (*SendSms) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SendSms) GetCommandId() string {
@@ -351,7 +435,7 @@ type SendEmail struct {
 
 func (x *SendEmail) Reset() {
 	*x = SendEmail{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[4]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +447,7 @@ func (x *SendEmail) String() string {
 func (*SendEmail) ProtoMessage() {}
 
 func (x *SendEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[4]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +460,7 @@ func (x *SendEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendEmail.ProtoReflect.Descriptor instead.
 func (*SendEmail) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SendEmail) GetCommandId() string {
@@ -445,7 +529,7 @@ type NotificationStatusChanged struct {
 
 func (x *NotificationStatusChanged) Reset() {
 	*x = NotificationStatusChanged{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[5]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +541,7 @@ func (x *NotificationStatusChanged) String() string {
 func (*NotificationStatusChanged) ProtoMessage() {}
 
 func (x *NotificationStatusChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[5]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +554,7 @@ func (x *NotificationStatusChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationStatusChanged.ProtoReflect.Descriptor instead.
 func (*NotificationStatusChanged) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NotificationStatusChanged) GetNotificationId() string {
@@ -535,7 +619,7 @@ type CredentialIssued struct {
 
 func (x *CredentialIssued) Reset() {
 	*x = CredentialIssued{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[6]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +631,7 @@ func (x *CredentialIssued) String() string {
 func (*CredentialIssued) ProtoMessage() {}
 
 func (x *CredentialIssued) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[6]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +644,7 @@ func (x *CredentialIssued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CredentialIssued.ProtoReflect.Descriptor instead.
 func (*CredentialIssued) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CredentialIssued) GetCredentialId() string {
@@ -604,7 +688,7 @@ type CredentialRevoked struct {
 
 func (x *CredentialRevoked) Reset() {
 	*x = CredentialRevoked{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[7]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +700,7 @@ func (x *CredentialRevoked) String() string {
 func (*CredentialRevoked) ProtoMessage() {}
 
 func (x *CredentialRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[7]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +713,7 @@ func (x *CredentialRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CredentialRevoked.ProtoReflect.Descriptor instead.
 func (*CredentialRevoked) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CredentialRevoked) GetCredentialId() string {
@@ -675,7 +759,7 @@ type DocumentSigned struct {
 
 func (x *DocumentSigned) Reset() {
 	*x = DocumentSigned{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[8]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +771,7 @@ func (x *DocumentSigned) String() string {
 func (*DocumentSigned) ProtoMessage() {}
 
 func (x *DocumentSigned) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[8]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +784,7 @@ func (x *DocumentSigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocumentSigned.ProtoReflect.Descriptor instead.
 func (*DocumentSigned) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DocumentSigned) GetSignatureId() string {
@@ -757,7 +841,7 @@ type TimestampIssued struct {
 
 func (x *TimestampIssued) Reset() {
 	*x = TimestampIssued{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[9]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +853,7 @@ func (x *TimestampIssued) String() string {
 func (*TimestampIssued) ProtoMessage() {}
 
 func (x *TimestampIssued) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[9]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +866,7 @@ func (x *TimestampIssued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimestampIssued.ProtoReflect.Descriptor instead.
 func (*TimestampIssued) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TimestampIssued) GetSerialNumber() string {
@@ -829,7 +913,7 @@ type PaymentSucceeded struct {
 
 func (x *PaymentSucceeded) Reset() {
 	*x = PaymentSucceeded{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[10]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +925,7 @@ func (x *PaymentSucceeded) String() string {
 func (*PaymentSucceeded) ProtoMessage() {}
 
 func (x *PaymentSucceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[10]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +938,7 @@ func (x *PaymentSucceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentSucceeded.ProtoReflect.Descriptor instead.
 func (*PaymentSucceeded) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PaymentSucceeded) GetPaymentId() string {
@@ -948,7 +1032,7 @@ type PaymentFailed struct {
 
 func (x *PaymentFailed) Reset() {
 	*x = PaymentFailed{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[11]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1044,7 @@ func (x *PaymentFailed) String() string {
 func (*PaymentFailed) ProtoMessage() {}
 
 func (x *PaymentFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[11]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1057,7 @@ func (x *PaymentFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentFailed.ProtoReflect.Descriptor instead.
 func (*PaymentFailed) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PaymentFailed) GetPaymentId() string {
@@ -1027,7 +1111,7 @@ type PaymentRefunded struct {
 
 func (x *PaymentRefunded) Reset() {
 	*x = PaymentRefunded{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[12]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1123,7 @@ func (x *PaymentRefunded) String() string {
 func (*PaymentRefunded) ProtoMessage() {}
 
 func (x *PaymentRefunded) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[12]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1136,7 @@ func (x *PaymentRefunded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentRefunded.ProtoReflect.Descriptor instead.
 func (*PaymentRefunded) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PaymentRefunded) GetPaymentId() string {
@@ -1119,7 +1203,7 @@ type ContentPublished struct {
 
 func (x *ContentPublished) Reset() {
 	*x = ContentPublished{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[13]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1215,7 @@ func (x *ContentPublished) String() string {
 func (*ContentPublished) ProtoMessage() {}
 
 func (x *ContentPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[13]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1228,7 @@ func (x *ContentPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContentPublished.ProtoReflect.Descriptor instead.
 func (*ContentPublished) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ContentPublished) GetItemId() string {
@@ -1201,7 +1285,7 @@ type ContentUnpublished struct {
 
 func (x *ContentUnpublished) Reset() {
 	*x = ContentUnpublished{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[14]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1297,7 @@ func (x *ContentUnpublished) String() string {
 func (*ContentUnpublished) ProtoMessage() {}
 
 func (x *ContentUnpublished) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[14]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1310,7 @@ func (x *ContentUnpublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContentUnpublished.ProtoReflect.Descriptor instead.
 func (*ContentUnpublished) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ContentUnpublished) GetItemId() string {
@@ -1262,7 +1346,7 @@ type CitizenPhoneVerified struct {
 
 func (x *CitizenPhoneVerified) Reset() {
 	*x = CitizenPhoneVerified{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1358,7 @@ func (x *CitizenPhoneVerified) String() string {
 func (*CitizenPhoneVerified) ProtoMessage() {}
 
 func (x *CitizenPhoneVerified) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1371,7 @@ func (x *CitizenPhoneVerified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CitizenPhoneVerified.ProtoReflect.Descriptor instead.
 func (*CitizenPhoneVerified) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CitizenPhoneVerified) GetCitizenId() string {
@@ -1320,7 +1404,7 @@ type LoginSucceeded struct {
 
 func (x *LoginSucceeded) Reset() {
 	*x = LoginSucceeded{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1416,7 @@ func (x *LoginSucceeded) String() string {
 func (*LoginSucceeded) ProtoMessage() {}
 
 func (x *LoginSucceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1429,7 @@ func (x *LoginSucceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginSucceeded.ProtoReflect.Descriptor instead.
 func (*LoginSucceeded) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LoginSucceeded) GetCitizenId() string {
@@ -1398,7 +1482,7 @@ type LoginFailed struct {
 
 func (x *LoginFailed) Reset() {
 	*x = LoginFailed{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1494,7 @@ func (x *LoginFailed) String() string {
 func (*LoginFailed) ProtoMessage() {}
 
 func (x *LoginFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1507,7 @@ func (x *LoginFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginFailed.ProtoReflect.Descriptor instead.
 func (*LoginFailed) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LoginFailed) GetCitizenId() string {
@@ -1461,7 +1545,7 @@ type StepUpSucceeded struct {
 
 func (x *StepUpSucceeded) Reset() {
 	*x = StepUpSucceeded{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1557,7 @@ func (x *StepUpSucceeded) String() string {
 func (*StepUpSucceeded) ProtoMessage() {}
 
 func (x *StepUpSucceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1570,7 @@ func (x *StepUpSucceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepUpSucceeded.ProtoReflect.Descriptor instead.
 func (*StepUpSucceeded) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StepUpSucceeded) GetCitizenId() string {
@@ -1533,7 +1617,7 @@ type Locked struct {
 
 func (x *Locked) Reset() {
 	*x = Locked{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1629,7 @@ func (x *Locked) String() string {
 func (*Locked) ProtoMessage() {}
 
 func (x *Locked) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1642,7 @@ func (x *Locked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Locked.ProtoReflect.Descriptor instead.
 func (*Locked) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Locked) GetKind() string {
@@ -1589,22 +1673,169 @@ func (x *Locked) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// SessionRevoked is published as tamkeen.auth.session_revoked when a
+// citizen's session (a login and every step-up and refresh made from it)
+// ends before its tokens expire: logout or refresh-token reuse. The
+// gateway refuses access tokens whose sid is session_id until
+// expire_time, when the last of them has expired anyway.
+type SessionRevoked struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// session_id is the sid claim of the session's access tokens.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	CitizenId string `protobuf:"bytes,2,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	// reason is "logout" or "refresh_token_reuse".
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// expire_time is when the last access token of the session expires.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionRevoked) Reset() {
+	*x = SessionRevoked{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionRevoked) ProtoMessage() {}
+
+func (x *SessionRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionRevoked.ProtoReflect.Descriptor instead.
+func (*SessionRevoked) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SessionRevoked) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SessionRevoked) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *SessionRevoked) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SessionRevoked) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *SessionRevoked) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// AccountUnlocked is published as tamkeen.auth.account_unlocked when a
+// citizen lifts the login locks of their account with an SMS code.
+type AccountUnlocked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CitizenId     string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountUnlocked) Reset() {
+	*x = AccountUnlocked{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountUnlocked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountUnlocked) ProtoMessage() {}
+
+func (x *AccountUnlocked) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountUnlocked.ProtoReflect.Descriptor instead.
+func (*AccountUnlocked) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AccountUnlocked) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *AccountUnlocked) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_tamkeen_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_tamkeen_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1etamkeen/events/v1/events.proto\x12\x11tamkeen.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n" +
+	"\x1etamkeen/events/v1/events.proto\x12\x11tamkeen.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x01\n" +
 	"\x11CitizenRegistered\x12\x1d\n" +
 	"\n" +
 	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12%\n" +
 	"\x0eproofing_level\x18\x02 \x01(\tR\rproofingLevel\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa3\x01\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12'\n" +
+	"\x0fsealed_identity\x18\x04 \x01(\fR\x0esealedIdentity\"\xcc\x01\n" +
 	"\x0eCitizenProofed\x12\x1d\n" +
 	"\n" +
 	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12%\n" +
 	"\x0eproofing_level\x18\x02 \x01(\tR\rproofingLevel\x12\x1b\n" +
 	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12.\n" +
-	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x93\x01\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12'\n" +
+	"\x0fsealed_identity\x18\x05 \x01(\fR\x0esealedIdentity\"r\n" +
+	"\x0fCitizenIdentity\x12\x1f\n" +
+	"\vnational_id\x18\x01 \x01(\tR\n" +
+	"nationalId\x12\x1d\n" +
+	"\n" +
+	"given_name\x18\x02 \x01(\tR\tgivenName\x12\x1f\n" +
+	"\vfamily_name\x18\x03 \x01(\tR\n" +
+	"familyName\"\x93\x01\n" +
 	"\x0fStepUpCompleted\x12\x1d\n" +
 	"\n" +
 	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12\x16\n" +
@@ -1740,7 +1971,20 @@ const file_tamkeen_events_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"citizen_id\x18\x02 \x01(\tR\tcitizenId\x12=\n" +
 	"\flocked_until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vlockedUntil\x12.\n" +
-	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04timeB=Z;github.com/tamkeen/tamkeen/proto/tamkeen/events/v1;eventsv1b\x06proto3"
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd3\x01\n" +
+	"\x0eSessionRevoked\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x02 \x01(\tR\tcitizenId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12;\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"`\n" +
+	"\x0fAccountUnlocked\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04timeB=Z;github.com/tamkeen/tamkeen/proto/tamkeen/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_tamkeen_events_v1_events_proto_rawDescOnce sync.Once
@@ -1754,60 +1998,66 @@ func file_tamkeen_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_tamkeen_events_v1_events_proto_rawDescData
 }
 
-var file_tamkeen_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_tamkeen_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_tamkeen_events_v1_events_proto_goTypes = []any{
 	(*CitizenRegistered)(nil),         // 0: tamkeen.events.v1.CitizenRegistered
 	(*CitizenProofed)(nil),            // 1: tamkeen.events.v1.CitizenProofed
-	(*StepUpCompleted)(nil),           // 2: tamkeen.events.v1.StepUpCompleted
-	(*SendSms)(nil),                   // 3: tamkeen.events.v1.SendSms
-	(*SendEmail)(nil),                 // 4: tamkeen.events.v1.SendEmail
-	(*NotificationStatusChanged)(nil), // 5: tamkeen.events.v1.NotificationStatusChanged
-	(*CredentialIssued)(nil),          // 6: tamkeen.events.v1.CredentialIssued
-	(*CredentialRevoked)(nil),         // 7: tamkeen.events.v1.CredentialRevoked
-	(*DocumentSigned)(nil),            // 8: tamkeen.events.v1.DocumentSigned
-	(*TimestampIssued)(nil),           // 9: tamkeen.events.v1.TimestampIssued
-	(*PaymentSucceeded)(nil),          // 10: tamkeen.events.v1.PaymentSucceeded
-	(*PaymentFailed)(nil),             // 11: tamkeen.events.v1.PaymentFailed
-	(*PaymentRefunded)(nil),           // 12: tamkeen.events.v1.PaymentRefunded
-	(*ContentPublished)(nil),          // 13: tamkeen.events.v1.ContentPublished
-	(*ContentUnpublished)(nil),        // 14: tamkeen.events.v1.ContentUnpublished
-	(*CitizenPhoneVerified)(nil),      // 15: tamkeen.events.v1.CitizenPhoneVerified
-	(*LoginSucceeded)(nil),            // 16: tamkeen.events.v1.LoginSucceeded
-	(*LoginFailed)(nil),               // 17: tamkeen.events.v1.LoginFailed
-	(*StepUpSucceeded)(nil),           // 18: tamkeen.events.v1.StepUpSucceeded
-	(*Locked)(nil),                    // 19: tamkeen.events.v1.Locked
-	nil,                               // 20: tamkeen.events.v1.SendSms.PersonalisationEntry
-	nil,                               // 21: tamkeen.events.v1.SendEmail.PersonalisationEntry
-	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(*CitizenIdentity)(nil),           // 2: tamkeen.events.v1.CitizenIdentity
+	(*StepUpCompleted)(nil),           // 3: tamkeen.events.v1.StepUpCompleted
+	(*SendSms)(nil),                   // 4: tamkeen.events.v1.SendSms
+	(*SendEmail)(nil),                 // 5: tamkeen.events.v1.SendEmail
+	(*NotificationStatusChanged)(nil), // 6: tamkeen.events.v1.NotificationStatusChanged
+	(*CredentialIssued)(nil),          // 7: tamkeen.events.v1.CredentialIssued
+	(*CredentialRevoked)(nil),         // 8: tamkeen.events.v1.CredentialRevoked
+	(*DocumentSigned)(nil),            // 9: tamkeen.events.v1.DocumentSigned
+	(*TimestampIssued)(nil),           // 10: tamkeen.events.v1.TimestampIssued
+	(*PaymentSucceeded)(nil),          // 11: tamkeen.events.v1.PaymentSucceeded
+	(*PaymentFailed)(nil),             // 12: tamkeen.events.v1.PaymentFailed
+	(*PaymentRefunded)(nil),           // 13: tamkeen.events.v1.PaymentRefunded
+	(*ContentPublished)(nil),          // 14: tamkeen.events.v1.ContentPublished
+	(*ContentUnpublished)(nil),        // 15: tamkeen.events.v1.ContentUnpublished
+	(*CitizenPhoneVerified)(nil),      // 16: tamkeen.events.v1.CitizenPhoneVerified
+	(*LoginSucceeded)(nil),            // 17: tamkeen.events.v1.LoginSucceeded
+	(*LoginFailed)(nil),               // 18: tamkeen.events.v1.LoginFailed
+	(*StepUpSucceeded)(nil),           // 19: tamkeen.events.v1.StepUpSucceeded
+	(*Locked)(nil),                    // 20: tamkeen.events.v1.Locked
+	(*SessionRevoked)(nil),            // 21: tamkeen.events.v1.SessionRevoked
+	(*AccountUnlocked)(nil),           // 22: tamkeen.events.v1.AccountUnlocked
+	nil,                               // 23: tamkeen.events.v1.SendSms.PersonalisationEntry
+	nil,                               // 24: tamkeen.events.v1.SendEmail.PersonalisationEntry
+	(*timestamppb.Timestamp)(nil),     // 25: google.protobuf.Timestamp
 }
 var file_tamkeen_events_v1_events_proto_depIdxs = []int32{
-	22, // 0: tamkeen.events.v1.CitizenRegistered.time:type_name -> google.protobuf.Timestamp
-	22, // 1: tamkeen.events.v1.CitizenProofed.time:type_name -> google.protobuf.Timestamp
-	22, // 2: tamkeen.events.v1.StepUpCompleted.auth_time:type_name -> google.protobuf.Timestamp
-	20, // 3: tamkeen.events.v1.SendSms.personalisation:type_name -> tamkeen.events.v1.SendSms.PersonalisationEntry
-	22, // 4: tamkeen.events.v1.SendSms.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 5: tamkeen.events.v1.SendEmail.personalisation:type_name -> tamkeen.events.v1.SendEmail.PersonalisationEntry
-	22, // 6: tamkeen.events.v1.NotificationStatusChanged.time:type_name -> google.protobuf.Timestamp
-	22, // 7: tamkeen.events.v1.CredentialIssued.time:type_name -> google.protobuf.Timestamp
-	22, // 8: tamkeen.events.v1.CredentialRevoked.time:type_name -> google.protobuf.Timestamp
-	22, // 9: tamkeen.events.v1.DocumentSigned.time:type_name -> google.protobuf.Timestamp
-	22, // 10: tamkeen.events.v1.TimestampIssued.time:type_name -> google.protobuf.Timestamp
-	22, // 11: tamkeen.events.v1.PaymentSucceeded.time:type_name -> google.protobuf.Timestamp
-	22, // 12: tamkeen.events.v1.PaymentFailed.time:type_name -> google.protobuf.Timestamp
-	22, // 13: tamkeen.events.v1.PaymentRefunded.time:type_name -> google.protobuf.Timestamp
-	22, // 14: tamkeen.events.v1.ContentPublished.time:type_name -> google.protobuf.Timestamp
-	22, // 15: tamkeen.events.v1.ContentUnpublished.time:type_name -> google.protobuf.Timestamp
-	22, // 16: tamkeen.events.v1.CitizenPhoneVerified.time:type_name -> google.protobuf.Timestamp
-	22, // 17: tamkeen.events.v1.LoginSucceeded.time:type_name -> google.protobuf.Timestamp
-	22, // 18: tamkeen.events.v1.LoginFailed.time:type_name -> google.protobuf.Timestamp
-	22, // 19: tamkeen.events.v1.StepUpSucceeded.auth_time:type_name -> google.protobuf.Timestamp
-	22, // 20: tamkeen.events.v1.Locked.locked_until:type_name -> google.protobuf.Timestamp
-	22, // 21: tamkeen.events.v1.Locked.time:type_name -> google.protobuf.Timestamp
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	25, // 0: tamkeen.events.v1.CitizenRegistered.time:type_name -> google.protobuf.Timestamp
+	25, // 1: tamkeen.events.v1.CitizenProofed.time:type_name -> google.protobuf.Timestamp
+	25, // 2: tamkeen.events.v1.StepUpCompleted.auth_time:type_name -> google.protobuf.Timestamp
+	23, // 3: tamkeen.events.v1.SendSms.personalisation:type_name -> tamkeen.events.v1.SendSms.PersonalisationEntry
+	25, // 4: tamkeen.events.v1.SendSms.expire_time:type_name -> google.protobuf.Timestamp
+	24, // 5: tamkeen.events.v1.SendEmail.personalisation:type_name -> tamkeen.events.v1.SendEmail.PersonalisationEntry
+	25, // 6: tamkeen.events.v1.NotificationStatusChanged.time:type_name -> google.protobuf.Timestamp
+	25, // 7: tamkeen.events.v1.CredentialIssued.time:type_name -> google.protobuf.Timestamp
+	25, // 8: tamkeen.events.v1.CredentialRevoked.time:type_name -> google.protobuf.Timestamp
+	25, // 9: tamkeen.events.v1.DocumentSigned.time:type_name -> google.protobuf.Timestamp
+	25, // 10: tamkeen.events.v1.TimestampIssued.time:type_name -> google.protobuf.Timestamp
+	25, // 11: tamkeen.events.v1.PaymentSucceeded.time:type_name -> google.protobuf.Timestamp
+	25, // 12: tamkeen.events.v1.PaymentFailed.time:type_name -> google.protobuf.Timestamp
+	25, // 13: tamkeen.events.v1.PaymentRefunded.time:type_name -> google.protobuf.Timestamp
+	25, // 14: tamkeen.events.v1.ContentPublished.time:type_name -> google.protobuf.Timestamp
+	25, // 15: tamkeen.events.v1.ContentUnpublished.time:type_name -> google.protobuf.Timestamp
+	25, // 16: tamkeen.events.v1.CitizenPhoneVerified.time:type_name -> google.protobuf.Timestamp
+	25, // 17: tamkeen.events.v1.LoginSucceeded.time:type_name -> google.protobuf.Timestamp
+	25, // 18: tamkeen.events.v1.LoginFailed.time:type_name -> google.protobuf.Timestamp
+	25, // 19: tamkeen.events.v1.StepUpSucceeded.auth_time:type_name -> google.protobuf.Timestamp
+	25, // 20: tamkeen.events.v1.Locked.locked_until:type_name -> google.protobuf.Timestamp
+	25, // 21: tamkeen.events.v1.Locked.time:type_name -> google.protobuf.Timestamp
+	25, // 22: tamkeen.events.v1.SessionRevoked.expire_time:type_name -> google.protobuf.Timestamp
+	25, // 23: tamkeen.events.v1.SessionRevoked.time:type_name -> google.protobuf.Timestamp
+	25, // 24: tamkeen.events.v1.AccountUnlocked.time:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_events_v1_events_proto_init() }
@@ -1821,7 +2071,7 @@ func file_tamkeen_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_events_v1_events_proto_rawDesc), len(file_tamkeen_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -27,26 +27,31 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// CreateCredentialRequest chooses the key algorithm and names the holder.
-// For a citizen the name and national ID come from the access token's
-// claims (given_name, family_name, national_id) when it carries them; the
-// request fields are used otherwise and must agree with the claims when
-// both are present. A ministry client with the scope signing:seal creates
-// an organisation seal named by organization_name instead.
+// CreateCredentialRequest chooses the key algorithm. The holder is never
+// named by the request: a citizen's certificate names the citizen as the
+// auth enabler recorded them (given and family name, national ID), and an
+// organisation seal (a ministry client with the scope signing:seal) names
+// the client's organisation as the operator registered it. The identity
+// fields may be left empty or repeat that record; a value that differs is
+// refused (400 naming the field) and nothing is issued.
 type CreateCredentialRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key_algorithm is "ecdsa-p256" (default) or "rsa-3072".
 	KeyAlgorithm string `protobuf:"bytes,1,opt,name=key_algorithm,json=keyAlgorithm,proto3" json:"key_algorithm,omitempty"`
 	// description is the holder's own label.
 	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	// given_name is the citizen's given name (the certificate's GN and CN).
+	// given_name, if set, must be the citizen's registered given name (the
+	// certificate's GN and CN).
 	GivenName string `protobuf:"bytes,3,opt,name=given_name,json=givenName,proto3" json:"given_name,omitempty"`
-	// family_name is the citizen's family name (SN and CN).
+	// family_name, if set, must be the citizen's registered family name (SN
+	// and CN).
 	FamilyName string `protobuf:"bytes,4,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
-	// national_id is the citizen's ID number; the certificate subject
-	// carries it as serialNumber=PNOPS-<national_id> (ETSI EN 319 412-1).
+	// national_id, if set, must be the citizen's own ID number; the
+	// certificate subject carries it as serialNumber=PNOPS-<national_id>
+	// (ETSI EN 319 412-1).
 	NationalId string `protobuf:"bytes,5,opt,name=national_id,json=nationalId,proto3" json:"national_id,omitempty"`
-	// organization_name names an organisation seal (client tokens only).
+	// organization_name, if set, must be the client's registered
+	// organisation (client tokens only), which the seal's CN carries.
 	OrganizationName string `protobuf:"bytes,6,opt,name=organization_name,json=organizationName,proto3" json:"organization_name,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
