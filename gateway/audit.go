@@ -428,6 +428,18 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 // Flush is a no-op: the response is released after the audit commit.
 func (b *bufferedWriter) Flush() {}
 
+// SetReadDeadline passes the slow routes' read deadline to the
+// connection (http.ResponseController); there is deliberately no Unwrap,
+// which would let a Flush bypass the buffer.
+func (b *bufferedWriter) SetReadDeadline(t time.Time) error {
+	return http.NewResponseController(b.w).SetReadDeadline(t)
+}
+
+// SetWriteDeadline passes the slow routes' write deadline on.
+func (b *bufferedWriter) SetWriteDeadline(t time.Time) error {
+	return http.NewResponseController(b.w).SetWriteDeadline(t)
+}
+
 // code is the response status.
 func (b *bufferedWriter) code() int {
 	if b.status == 0 {

@@ -100,6 +100,7 @@ var tokenReasons = []struct {
 	{jwks.ErrMalformed, "malformed"},
 	{jwks.ErrExpired, "expired"},
 	{jwks.ErrNotYetValid, "not_yet_valid"},
+	{jwks.ErrLifetime, "lifetime"},
 	{jwks.ErrBadSignature, "bad_signature"},
 	{jwks.ErrUnknownKey, "unknown_key"},
 	{jwks.ErrIssuer, "issuer"},
@@ -463,12 +464,13 @@ func (g *Gateway) setUpAuth(client *http.Client) error {
 		return nil
 	}
 	v, err := jwks.New(jwks.Options{
-		JWKSURL:    g.cfg.JWKSURL,
-		Issuer:     g.cfg.Issuer,
-		Audiences:  []string{g.cfg.Audience},
-		Type:       AccessTokenType,
-		HTTPClient: client,
-		Now:        g.now,
+		JWKSURL:     g.cfg.JWKSURL,
+		Issuer:      g.cfg.Issuer,
+		Audiences:   []string{g.cfg.Audience},
+		Type:        AccessTokenType,
+		MaxLifetime: g.cfg.MaxTokenLifetime,
+		HTTPClient:  client,
+		Now:         g.now,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)

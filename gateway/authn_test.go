@@ -234,6 +234,10 @@ func TestAuthOutcomes(t *testing.T) {
 			challenge: invalid("the Authorization header is not one Bearer token")},
 		{name: "expired", method: "POST", path: payments, auth: sign(with(client("payments:write"), map[string]any{"exp": now.Add(-time.Minute).Unix()})),
 			want: 401, ptype: "invalid-token", challenge: invalid("token expired")},
+		{name: "lifetime beyond the issuer's maximum", method: "POST", path: payments, auth: sign(with(client("payments:write"), map[string]any{"exp": now.Add(30 * 24 * time.Hour).Unix()})),
+			want: 401, ptype: "invalid-token", challenge: invalid("token lifetime exceeds the issuer's maximum")},
+		{name: "auth_time in the future", method: "GET", path: "/v1/signing/credentials", auth: sign(with(citizenClaims(now, "cit_42", "loa2", now), map[string]any{"auth_time": now.Add(time.Hour).Unix()})),
+			want: 401, ptype: "invalid-token", challenge: invalid("token not valid yet")},
 		{name: "bad signature", method: "POST", path: payments, auth: bearer(other.sign(t, client("payments:write"), nil)),
 			want: 401, ptype: "invalid-token", challenge: invalid("invalid token signature")},
 		{name: "alg none", method: "POST", path: payments, auth: bearer(s.key.noneToken(t, client("payments:write"))),
@@ -429,7 +433,7 @@ func TestAuthFailuresAreCountedAndCallersLogged(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("loa1 list = %d; want 200", resp.StatusCode)
 	}
-	_, metrics := s.do(t, http.MethodGet, "/metrics", nil, nil)
+	_, metrics := s.opsGet(t, "/metrics")
 	for _, want := range []string{
 		`gateway_auth_failures_total{reason="missing_token"} 2`,
 		`gateway_auth_failures_total{reason="insufficient_acr"} 1`,

@@ -2,8 +2,10 @@
 // HTTP/JSON API (DESIGN.md section 7) to the five enablers' gRPC APIs with
 // grpc-gateway, renders every error as RFC 9457 application/problem+json,
 // carries request IDs and W3C trace context through to the services, logs
-// one access line per request, exports Prometheus metrics and serves
-// /healthz, /readyz, /metrics, /openapi.json and /docs.
+// one access line per request and serves /openapi.json and /docs. Its
+// Prometheus metrics, /healthz, /readyz and pprof are on a separate
+// operations handler (OpsHandler, served by ServeOps on Config.OpsAddr),
+// never on the public API port.
 //
 // Routes whose wire format is not JSON (RFC 3161 time-stamping, PEM and DER
 // PKI objects, OCSP, signed provider webhooks and the RFC 6749 token form)
@@ -61,8 +63,25 @@ const (
 	DefaultHTTPAddr          = "127.0.0.1:8080"
 	DefaultMaxBodyBytes      = 32 << 20
 	DefaultReadHeaderTimeout = 10 * time.Second
-	DefaultShutdownTimeout   = 15 * time.Second
-	DefaultReadyTimeout      = 2 * time.Second
+	// DefaultReadTimeout bounds reading a whole request, body included,
+	// so that a client trickling its body (one byte every 2 s) is cut.
+	DefaultReadTimeout = 20 * time.Second
+	// DefaultWriteTimeout bounds the time from the end of the request
+	// headers to the end of the response; it must exceed the slowest
+	// ordinary backend call.
+	DefaultWriteTimeout = 60 * time.Second
+	// DefaultIdleTimeout closes keep-alive connections idle this long.
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultSlowReadTimeout and DefaultSlowWriteTimeout replace the two
+	// above on the routes that carry whole documents or bulk uploads
+	// (slowMethods: signing, verification, bulk SMS jobs).
+	DefaultSlowReadTimeout  = 2 * time.Minute
+	DefaultSlowWriteTimeout = 2 * time.Minute
+	// DefaultOpsAddr is where /metrics, /healthz, /readyz and pprof are
+	// served: loopback, never the public API port.
+	DefaultOpsAddr         = "127.0.0.1:8081"
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultReadyTimeout    = 2 * time.Second
 	// DefaultRawBodyBytes bounds the raw bodies of /tsa, OCSP, webhooks,
 	// receipts and the token form, which are all small.
 	DefaultRawBodyBytes = 1 << 20
@@ -82,6 +101,21 @@ type Config struct {
 	RawBodyBytes int64 `flag:"raw-body-bytes" default:"1048576" usage:"largest raw (TSA, OCSP, webhook, token form) body in bytes"`
 	// ReadHeaderTimeout bounds how long a client may take to send headers.
 	ReadHeaderTimeout time.Duration `flag:"read-header-timeout" default:"10s" usage:"time allowed to read request headers"`
+	// ReadTimeout bounds reading a whole request, headers and body.
+	ReadTimeout time.Duration `flag:"read-timeout" default:"20s" usage:"time allowed to read a whole request, body included"`
+	// WriteTimeout bounds the time from the end of the request headers to
+	// the end of the response.
+	WriteTimeout time.Duration `flag:"write-timeout" default:"60s" usage:"time allowed from the end of the request headers to the end of the response"`
+	// IdleTimeout closes keep-alive connections that stay idle this long.
+	IdleTimeout time.Duration `flag:"idle-timeout" default:"60s" usage:"how long an idle keep-alive connection stays open"`
+	// SlowReadTimeout replaces ReadTimeout on the routes that carry whole
+	// documents or bulk uploads (signing, verification, bulk SMS jobs).
+	SlowReadTimeout time.Duration `flag:"slow-read-timeout" default:"2m" usage:"read-timeout of the document signing/verification and bulk upload routes"`
+	// SlowWriteTimeout replaces WriteTimeout on the same routes.
+	SlowWriteTimeout time.Duration `flag:"slow-write-timeout" default:"2m" usage:"write-timeout of the document signing/verification and bulk upload routes"`
+	// OpsAddr is where cmd/gateway serves /metrics, /healthz, /readyz and
+	// pprof (Gateway.OpsHandler); ServeOps itself takes a listener.
+	OpsAddr string `flag:"ops-addr" default:"127.0.0.1:8081" usage:"operations listen address (/metrics, /healthz, /readyz, /debug/pprof); keep it off the public network"`
 	// ShutdownTimeout bounds graceful shutdown once Run's ctx is done.
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"15s" usage:"graceful shutdown deadline"`
 	// ReadyTimeout bounds each backend health check behind /readyz.
@@ -105,6 +139,10 @@ type Config struct {
 	// RevokedSessionsTTL is how long an ended session is remembered: at
 	// least auth's access-token-ttl plus 90 seconds.
 	RevokedSessionsTTL time.Duration `flag:"revoked-sessions-ttl" default:"15m" usage:"how long an ended session's tokens are refused: at least auth's access-token-ttl + 90s"`
+
+	// MaxTokenLifetime is the longest exp - iat of an accepted access
+	// token; auth issues them for 10 minutes. Zero: jwks.DefaultMaxLifetime.
+	MaxTokenLifetime time.Duration `flag:"max-token-lifetime" default:"1h" usage:"refuse access tokens whose lifetime (exp - iat) is longer"`
 
 	// EnforceRights refuses (403) every client-token call that no access
 	// right of the client admits (deny by default); needs Deps.DB. Off,
@@ -159,6 +197,24 @@ func (c Config) withDefaults() Config {
 	if c.ReadHeaderTimeout == 0 {
 		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.SlowReadTimeout == 0 {
+		c.SlowReadTimeout = DefaultSlowReadTimeout
+	}
+	if c.SlowWriteTimeout == 0 {
+		c.SlowWriteTimeout = DefaultSlowWriteTimeout
+	}
+	if c.OpsAddr == "" {
+		c.OpsAddr = DefaultOpsAddr
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -210,9 +266,15 @@ func (c Config) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"read-header-timeout":  c.ReadHeaderTimeout,
+		"read-timeout":         c.ReadTimeout,
+		"write-timeout":        c.WriteTimeout,
+		"idle-timeout":         c.IdleTimeout,
+		"slow-read-timeout":    c.SlowReadTimeout,
+		"slow-write-timeout":   c.SlowWriteTimeout,
 		"shutdown-timeout":     c.ShutdownTimeout,
 		"ready-timeout":        c.ReadyTimeout,
 		"rights-refresh":       c.RightsRefresh,
+		"max-token-lifetime":   c.MaxTokenLifetime,
 		"audit-stamp-interval": c.AuditStampInterval,
 		"revoked-sessions-ttl": c.RevokedSessionsTTL,
 	} {
@@ -226,9 +288,12 @@ func (c Config) Validate() error {
 	if _, err := ParseRateLimits(c.RateLimits); err != nil {
 		errs = append(errs, err)
 	}
-	if c.HTTPAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-			errs = append(errs, fmt.Errorf("%w: http-addr %q: %v", ErrConfig, c.HTTPAddr, err))
+	for name, addr := range map[string]string{"http-addr": c.HTTPAddr, "ops-addr": c.OpsAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s %q: %v", ErrConfig, name, addr, err))
 		}
 	}
 	if c.Issuer != "" {
@@ -347,6 +412,9 @@ type Gateway struct {
 	// route, or to "" for the gateway's own routes; a route missing here
 	// is denied.
 	rpcs map[string]string
+	// own holds the routeKeys registered with handlePath (raw routes, the
+	// gateway's own and Handle's), which are not JSON routes.
+	own map[string]bool
 
 	// rights is the replica's copy of the access rights; nil when
 	// Config.EnforceRights is off.
@@ -364,6 +432,7 @@ type Gateway struct {
 	openapi []byte
 	docs    []byte
 	handler http.Handler
+	ops     http.Handler
 }
 
 // New builds the gateway: it sets up token verification, registers the five services' generated
@@ -373,7 +442,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, logger: deps.Logger, registry: deps.Registry, nc: deps.NATS, routes: &routeTable{}}
+	g := &Gateway{cfg: cfg, logger: deps.Logger, registry: deps.Registry, nc: deps.NATS, routes: &routeTable{}, own: map[string]bool{}}
 	g.now, g.random = deps.Now, deps.Random
 	if g.now == nil {
 		g.now = time.Now
@@ -461,6 +530,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.handler = g.wrap(g.mux)
+	g.ops = g.newOpsHandler()
 	return g, nil
 }
 
@@ -518,19 +588,21 @@ func (g *Gateway) Handle(pattern string, h http.Handler) {
 // Handler returns the gateway's HTTP handler with every middleware applied.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
-// Run serves HTTP on lis until ctx is done, then shuts down gracefully:
-// it stops accepting connections and waits up to Config.ShutdownTimeout for
-// requests in flight before closing the rest. It returns nil after a clean
-// shutdown.
+// OpsHandler returns the operators' endpoints (/healthz, /readyz,
+// /metrics, /debug/pprof/), for a listener that only monitoring reaches;
+// see ServeOps.
+func (g *Gateway) OpsHandler() http.Handler { return g.ops }
+
+// Run serves the public API on lis until ctx is done, then shuts down
+// gracefully: it stops accepting connections and waits up to
+// Config.ShutdownTimeout for requests in flight before closing the rest.
+// It returns nil after a clean shutdown.
+//
+// The server bounds every phase of a connection (Config.ReadHeaderTimeout,
+// ReadTimeout, WriteTimeout, IdleTimeout; the slow routes get
+// SlowReadTimeout and SlowWriteTimeout instead), so that clients sending
+// slowly or idling cannot pile up connections.
 func (g *Gateway) Run(ctx context.Context, lis net.Listener) error {
-	srv := &http.Server{
-		Handler:           g.handler,
-		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
-		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
 	if g.revocations != nil {
 		rctx, stopRevocations := context.WithCancel(ctx)
 		defer stopRevocations()
@@ -541,12 +613,39 @@ func (g *Gateway) Run(ctx context.Context, lis net.Listener) error {
 		defer stopStamps()
 		go g.stampLoop(sctx)
 	}
+	return g.serve(ctx, lis, g.newServer(ctx, g.handler, g.cfg.WriteTimeout))
+}
+
+// ServeOps serves OpsHandler on lis until ctx is done, like Run. Its
+// write timeout is SlowWriteTimeout, long enough for a 30 s CPU profile.
+func (g *Gateway) ServeOps(ctx context.Context, lis net.Listener) error {
+	return g.serve(ctx, lis, g.newServer(ctx, g.ops, g.cfg.SlowWriteTimeout))
+}
+
+// newServer is the http.Server of Run and ServeOps.
+func (g *Gateway) newServer(ctx context.Context, h http.Handler, writeTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		ReadTimeout:       g.cfg.ReadTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+}
+
+// serve runs srv on lis until ctx is done, then shuts it down within
+// Config.ShutdownTimeout.
+func (g *Gateway) serve(ctx context.Context, lis net.Listener, srv *http.Server) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway: serve: %w", err)
 	case <-ctx.Done():
 	}
-	g.logger.InfoContext(ctx, "gateway shutting down", slog.Duration("deadline", g.cfg.ShutdownTimeout))
+	g.logger.InfoContext(ctx, "gateway shutting down", slog.String("addr", lis.Addr().String()), slog.Duration("deadline", g.cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

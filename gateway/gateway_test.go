@@ -131,7 +131,7 @@ func TestRequestIDIsReplacedWhenMalformed(t *testing.T) {
 			if tt.in != "" {
 				hdr["X-Request-Id"] = tt.in
 			}
-			resp, _ := s.do(t, http.MethodGet, "/healthz", nil, hdr)
+			resp, _ := s.do(t, http.MethodGet, "/openapi.json", nil, hdr)
 			got := resp.Header.Get("X-Request-Id")
 			if tt.keep && got != tt.in {
 				t.Errorf("X-Request-Id = %q; want %q kept", got, tt.in)
@@ -189,7 +189,7 @@ func TestRoutingProblems(t *testing.T) {
 		{name: "unknown nested route", method: http.MethodPost, path: "/v1/content/items/x/explode", want: http.StatusNotFound},
 		{name: "wrong method on generated route", method: http.MethodDelete, path: "/v1/payments", want: http.StatusMethodNotAllowed, wantAllow: "GET, POST"},
 		{name: "wrong method on raw route", method: http.MethodGet, path: "/tsa", want: http.StatusMethodNotAllowed, wantAllow: "POST"},
-		{name: "wrong method on ops route", method: http.MethodPost, path: "/healthz", want: http.StatusMethodNotAllowed, wantAllow: "GET"},
+		{name: "wrong method on own route", method: http.MethodPost, path: "/openapi.json", want: http.StatusMethodNotAllowed, wantAllow: "GET"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,13 +326,25 @@ func TestBodyLimit(t *testing.T) {
 func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOpts{})
-	resp, body := s.do(t, http.MethodGet, "/healthz", nil, nil)
+	resp, body := s.opsGet(t, "/healthz")
 	if resp.StatusCode != 200 || !json.Valid(body) {
 		t.Fatalf("/healthz = %d %s; want 200 JSON", resp.StatusCode, body)
 	}
-	resp, body = s.do(t, http.MethodGet, "/readyz", nil, nil)
+	resp, body = s.opsGet(t, "/readyz")
 	if resp.StatusCode != 200 {
 		t.Fatalf("/readyz = %d %s; want 200 when all healthy", resp.StatusCode, body)
+	}
+	// The operators' endpoints are not on the public API port.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/debug/pprof/"} {
+		if resp, _ := s.do(t, http.MethodGet, path, nil, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("API port %s = %d; want 404", path, resp.StatusCode)
+		}
+	}
+	if resp, b := s.opsGet(t, "/debug/pprof/cmdline"); resp.StatusCode != 200 || len(b) == 0 {
+		t.Errorf("ops /debug/pprof/cmdline = %d; want 200", resp.StatusCode)
+	}
+	if resp, _ := s.opsGet(t, "/healthz"); resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("ops /healthz lacks nosniff")
 	}
 	for _, name := range []string{"auth", "notification", "signature", "payment", "content", "nats"} {
 		if !strings.Contains(string(body), `"`+name+`":`) {
@@ -341,7 +353,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 
 	s.grpc.Health().SetServingStatus(paymentv1.PaymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
-	resp, body = s.do(t, http.MethodGet, "/readyz", nil, nil)
+	resp, body = s.opsGet(t, "/readyz")
 	if resp.StatusCode != 503 {
 		t.Fatalf("/readyz with payment NOT_SERVING = %d; want 503", resp.StatusCode)
 	}
@@ -356,7 +368,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	for s.nc.IsConnected() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	resp, body = s.do(t, http.MethodGet, "/readyz", nil, nil)
+	resp, body = s.opsGet(t, "/readyz")
 	if resp.StatusCode != 503 {
 		t.Fatalf("/readyz with NATS down = %d; want 503", resp.StatusCode)
 	}
@@ -372,13 +384,13 @@ func TestMetricsUseRoutePatterns(t *testing.T) {
 	s.do(t, http.MethodGet, "/v1/content/items/cnt_1", nil, nil)
 	s.do(t, http.MethodGet, "/v1/content/items/cnt_2", nil, nil)
 	s.do(t, http.MethodGet, "/v1/no/such/thing", nil, nil)
-	_, body := s.do(t, http.MethodGet, "/metrics", nil, nil)
+	_, body := s.opsGet(t, "/metrics")
 	text := string(body)
 	for _, want := range []string{
 		`gateway_http_requests_total{method="GET",route="/v1/content/items/{id}",status="200"} 2`,
 		`gateway_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
 		`gateway_http_request_duration_seconds_count{method="GET",route="/v1/content/items/{id}"} 2`,
-		`gateway_http_requests_in_flight 1`,
+		`gateway_http_requests_in_flight 0`,
 		"go_goroutines",
 	} {
 		if !strings.Contains(text, want) {
@@ -429,9 +441,9 @@ func TestRunShutsDownGracefully(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- s.gw.Run(ctx, lis) }()
-	resp, err := http.Get("http://" + lis.Addr().String() + "/healthz")
+	resp, err := http.Get("http://" + lis.Addr().String() + "/openapi.json")
 	if err != nil {
-		t.Fatalf("GET /healthz: %v", err)
+		t.Fatalf("GET /openapi.json: %v", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
@@ -446,7 +458,7 @@ func TestRunShutsDownGracefully(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after ctx was cancelled")
 	}
-	if _, err := http.Get("http://" + lis.Addr().String() + "/healthz"); err == nil {
+	if _, err := http.Get("http://" + lis.Addr().String() + "/openapi.json"); err == nil {
 		t.Errorf("server still answers after shutdown")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -298,8 +299,10 @@ type stack struct {
 	// client token with every scope (empty with noAuth).
 	defaultAuth string
 
-	gw      *gateway.Gateway
-	srv     *httptest.Server
+	gw  *gateway.Gateway
+	srv *httptest.Server
+	// ops serves the gateway's OpsHandler (/healthz, /readyz, /metrics).
+	ops     *httptest.Server
 	grpc    *grpcserver.Server
 	nats    *natsembed.Server
 	nc      *nats.Conn
@@ -310,6 +313,8 @@ type stack struct {
 	jwksURL string
 	// grpcAddr is the test services' gRPC address.
 	grpcAddr string
+	// calls counts the unary calls the gateway made to the services.
+	calls atomic.Int64
 }
 
 // stackOpts tweaks newStack.
@@ -383,7 +388,11 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	t.Cleanup(func() { stop(); <-done })
 
 	cc, err := grpc.NewClient(lis.Addr().String(), append(grpcserver.ClientOptions(grpcserver.ClientOpts{Tracing: gwTracing}),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			s.calls.Add(1)
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}))...)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -412,7 +421,24 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	s.handler = s.gw.Handler()
 	s.srv = httptest.NewServer(s.handler)
 	t.Cleanup(s.srv.Close)
+	s.ops = httptest.NewServer(s.gw.OpsHandler())
+	t.Cleanup(s.ops.Close)
 	return s
+}
+
+// opsGet fetches path from the operations handler.
+func (s *stack) opsGet(t testing.TB, path string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := s.ops.Client().Get(s.ops.URL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return resp, b
 }
 
 // do sends a request to the gateway and returns the response and body.
@@ -426,6 +452,11 @@ func (s *stack) do(t testing.TB, method, path string, body io.Reader, hdr map[st
 	}
 	if _, ok := hdr["Authorization"]; !ok && s.defaultAuth != "" {
 		req.Header.Set("Authorization", s.defaultAuth)
+	}
+	// JSON routes need their media type (415 otherwise); an empty
+	// "Content-Type" in hdr sends none.
+	if _, ok := hdr["Content-Type"]; !ok && body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range hdr {
 		if v != "" {

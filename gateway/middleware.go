@@ -100,6 +100,7 @@ func (g *Gateway) newRequestID() string {
 // recorded), the body limit.
 func (g *Gateway) wrap(h http.Handler) http.Handler {
 	h = conditionalGET(h)
+	h = g.checkInput(h)
 	h = g.limitBody(h)
 	h = g.record(h)
 	h = g.observe(h)
@@ -121,6 +122,9 @@ func (g *Gateway) requestID(next http.Handler) http.Handler {
 			id = g.newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		// Every answer, problems, 404s and raw bodies included: browsers
+		// must not sniff a JSON or PEM body into something executable.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		// grpc-gateway would turn these into a call deadline and into
 		// x-forwarded-* metadata; callers must not choose either (behind a
 		// trusted proxy, its hop would be added here instead).

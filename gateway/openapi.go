@@ -148,9 +148,6 @@ func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte,
 		ok            map[string]any
 		unavailable   bool
 	}{
-		{"/healthz", "Liveness: the process is up.", "application/json", text("Alive."), false},
-		{"/readyz", "Readiness: NATS is connected and every enabler's gRPC health check is SERVING.", "application/json", text("Ready."), true},
-		{"/metrics", "Prometheus metrics.", "text/plain", map[string]any{"description": "Prometheus text exposition format.", "schema": map[string]any{"type": "string"}}, false},
 		{"/openapi.json", "This OpenAPI document.", "application/json", text("The document."), false},
 		{"/docs", "The rendered API reference (HTML, self-contained).", "text/html", map[string]any{"description": "HTML page.", "schema": map[string]any{"type": "string"}}, false},
 	}
@@ -171,7 +168,7 @@ func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte,
 		return nil, err
 	}
 	tags, _ := doc["tags"].([]any)
-	doc["tags"] = append(tags, map[string]any{"name": opsTag, "description": "Health, readiness, metrics and documentation of the gateway."})
+	doc["tags"] = append(tags, map[string]any{"name": opsTag, "description": "Documentation of the gateway. Health, readiness and metrics are on the operations listener, not the API."})
 	out, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("gateway: marshal OpenAPI: %w", err)

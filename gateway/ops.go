@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/http/pprof"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -15,28 +18,20 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// registerOps registers /healthz, /readyz, /metrics, /openapi.json and
-// /docs.
+// registerOps registers the public documentation, /openapi.json and
+// /docs. The operators' endpoints are on OpsHandler, not here.
 func (g *Gateway) registerOps() error {
-	metricsHandler := promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{})
 	for _, rt := range []rawRoute{
-		{http.MethodGet, "/healthz", "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
-			writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
-		}},
-		{http.MethodGet, "/readyz", "", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-			g.ready(w, r)
-		}},
-		{http.MethodGet, "/metrics", "", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-			metricsHandler.ServeHTTP(w, r)
-		}},
 		{http.MethodGet, "/openapi.json", "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 			writeJSON(w, http.StatusOK, g.openapi)
 		}},
 		{http.MethodGet, "/docs", "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 			h := w.Header()
 			h.Set("Content-Type", "text/html; charset=utf-8")
-			// The page is self-contained: forbid loading anything else.
-			h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+			// The page is self-contained: forbid loading anything else,
+			// being framed (clickjacking) and leaking the URL onwards.
+			h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+			h.Set("Referrer-Policy", "no-referrer")
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(g.docs)
 		}},
@@ -46,6 +41,29 @@ func (g *Gateway) registerOps() error {
 		}
 	}
 	return nil
+}
+
+// newOpsHandler builds the operators' endpoints: /healthz (the process
+// answers), /readyz (every backend and NATS), /metrics and the
+// /debug/pprof/ profiles. They name the backends, their states and the
+// process's internals, so they are served on their own listener
+// (Config.OpsAddr, ServeOps) that only monitoring reaches — never on the
+// public API port, which the Ingress exposes as a whole.
+func (g *Gateway) newOpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", g.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	// Request IDs (and nosniff) as on the API, so that a /readyz problem
+	// is as traceable as any other.
+	return g.requestID(mux)
 }
 
 // writeJSON writes a JSON body.
@@ -134,4 +152,29 @@ func healthState(ctx context.Context, cc *grpc.ClientConn, service string) (heal
 		return healthpb.HealthCheckResponse_UNKNOWN, err
 	}
 	return resp.GetStatus(), nil
+}
+
+// LoopbackOnly serves h only to clients whose connection comes from a
+// loopback address and answers everyone else 403: for pages that must
+// never leave the developer's machine, such as `tamkeen dev`'s /dev/inbox,
+// which shows every SMS, one-time codes included. It trusts the socket's
+// peer address alone (the gateway drops X-Forwarded-For), so binding
+// --http-addr to 0.0.0.0 does not publish the page.
+func LoopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		addr, err := netip.ParseAddr(host)
+		if err != nil || !addr.Unmap().IsLoopback() {
+			writeProblem(w, r, Problem{
+				Type:   problemTypePrefix + "loopback-only",
+				Status: http.StatusForbidden,
+				Detail: "this page is served to loopback clients only",
+			}, nil)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -138,7 +138,7 @@ func TestOpenAPISecurityFollowsPolicies(t *testing.T) {
 		maxAge     any
 	}{
 		{"post", "/tsa", []map[string][]string{}, nil},
-		{"get", "/healthz", []map[string][]string{}, nil},
+		{"get", "/openapi.json", []map[string][]string{}, nil},
 		{"post", "/v1/payments", []map[string][]string{{"client": {"payments:write"}}}, nil},
 		{"post", "/v1/signing/credentials", []map[string][]string{{"client": {"signing:seal"}}, {"citizen": {}}}, float64(300)},
 		{"post", "/v1/auth/totp:enroll", []map[string][]string{{"citizen": {}}}, float64(300)},

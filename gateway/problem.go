@@ -183,6 +183,9 @@ var (
 // decodeViolations reads the field grpc-gateway's own InvalidArgument
 // messages name (bad JSON, unknown field, bad path or query parameter).
 func decodeViolations(msg string) []FieldError {
+	if strings.Contains(msg, trailingDataMsg) {
+		return []FieldError{{Field: "body", Reason: "must be exactly one JSON value"}}
+	}
 	if m := reUnknownField.FindStringSubmatch(msg); m != nil {
 		return []FieldError{{Field: m[1], Reason: "unknown field"}}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -183,6 +184,11 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 		oauthFail(http.StatusBadRequest, "invalid_request", "the body is not a valid form", "")
 		return
 	}
+	if bad := formViolations(form); len(bad) > 0 {
+		writeProblem(w, r, Problem{Type: problemTypePrefix + "oauth-invalid-request", Status: http.StatusBadRequest,
+			Detail: "form field " + bad[0].Field + " " + bad[0].Reason, OAuthError: "invalid_request", Errors: bad}, nil)
+		return
+	}
 	for k, vs := range form {
 		// RFC 6749 section 3.2: parameters must not be repeated.
 		if len(vs) > 1 {
@@ -206,6 +212,10 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 		secret, err2 := url.QueryUnescape(pass)
 		if err1 != nil || err2 != nil || (req.ClientId != "" && req.ClientId != id) {
 			oauthFail(http.StatusBadRequest, "invalid_request", "malformed client credentials", "")
+			return
+		}
+		if !utf8.ValidString(id) || !utf8.ValidString(secret) {
+			oauthFail(http.StatusBadRequest, "invalid_request", "the Basic credentials "+reasonNotUTF8, "header.Authorization")
 			return
 		}
 		req.ClientId, req.ClientSecret, basic = id, secret, true

@@ -20,11 +20,12 @@ import (
 )
 
 // jsonMarshaler is the wire format of every JSON route: snake_case field
-// names, unset fields omitted, unknown request fields rejected.
-var jsonMarshaler = &runtime.JSONPb{
+// names, unset fields omitted, unknown request fields rejected, exactly
+// one JSON value per body (strictJSON).
+var jsonMarshaler = strictJSON{&runtime.JSONPb{
 	MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false},
 	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-}
+}}
 
 // createdMethods answer 201 Created instead of 200 (DESIGN.md section 7).
 var createdMethods = map[string]bool{
@@ -51,7 +52,7 @@ func (g *Gateway) newServeMux() *runtime.ServeMux {
 		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithMetadata(requestIDMetadata),
 		runtime.WithForwardResponseOption(createdStatus),
-		runtime.WithMiddlewares(recordRoute, g.authorize),
+		runtime.WithMiddlewares(recordRoute, g.authorize, g.routeLimits),
 		// A form POST must not silently reach a GET route, and a header must
 		// not change the method behind the route policy's back.
 		runtime.WithDisablePathLengthFallback(),
@@ -122,6 +123,7 @@ func (g *Gateway) handlePath(method, path, rpc string, h runtime.HandlerFunc) er
 		return err
 	}
 	g.rpcs[routeKey(method, path)] = rpc
+	g.own[routeKey(method, path)] = true
 	return g.routes.add(method, path)
 }
 

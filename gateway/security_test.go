@@ -312,8 +312,11 @@ func TestConcurrencyLimitSheds(t *testing.T) {
 	if p := problem(t, resp, body); p.Type != "urn:tamkeen:problem:overloaded" || resp.Header.Get("Retry-After") != "1" {
 		t.Errorf("shed: type %s Retry-After %q", p.Type, resp.Header.Get("Retry-After"))
 	}
-	// The gateway's own endpoints are never shed.
-	if resp, _ := s.do(t, http.MethodGet, "/healthz", nil, nil); resp.StatusCode != 200 {
+	// The gateway's own endpoints are never shed, nor the ops listener.
+	if resp, _ := s.do(t, http.MethodGet, "/openapi.json", nil, nil); resp.StatusCode != 200 {
+		t.Errorf("/openapi.json while saturated = %d; want 200", resp.StatusCode)
+	}
+	if resp, _ := s.opsGet(t, "/healthz"); resp.StatusCode != 200 {
 		t.Errorf("/healthz while saturated = %d; want 200", resp.StatusCode)
 	}
 	close(gate)

@@ -697,3 +697,90 @@ func TestImagesMatchDeploy(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayOpsPort: the gateway's /metrics, /healthz, /readyz and pprof
+// are on its operations listener (8081, TAMKEEN_OPS_ADDR): the probes and
+// Prometheus use it, the Service (which the Ingress routes "/" to) does
+// not expose it, and only the monitoring namespace may reach it, while
+// the ingress controller and the enablers reach 8080 only.
+func TestGatewayOpsPort(t *testing.T) {
+	for _, r := range renderAll(t) {
+		cfg := map[string]map[string]string{}
+		for _, o := range r.all("ConfigMap") {
+			cfg[o.name] = o.obj.(*corev1.ConfigMap).Data
+		}
+		for _, o := range r.all("Deployment") {
+			if o.name != "gateway" {
+				continue
+			}
+			d := o.obj.(*appsv1.Deployment)
+			c := d.Spec.Template.Spec.Containers[0]
+			env := map[string]string{}
+			for _, ef := range c.EnvFrom {
+				if ef.ConfigMapRef != nil {
+					for k, v := range cfg[ef.ConfigMapRef.Name] {
+						env[k] = v
+					}
+				}
+			}
+			if env["TAMKEEN_OPS_ADDR"] != "0.0.0.0:8081" {
+				t.Errorf("%s: gateway TAMKEEN_OPS_ADDR = %q; want 0.0.0.0:8081", r.overlay, env["TAMKEEN_OPS_ADDR"])
+			}
+			opsPort := false
+			for _, p := range c.Ports {
+				if p.Name == "ops" && p.ContainerPort == 8081 {
+					opsPort = true
+				}
+			}
+			if !opsPort {
+				t.Errorf("%s: gateway container has no port ops 8081", r.overlay)
+			}
+			for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+				if p == nil || p.HTTPGet == nil || p.HTTPGet.Port.String() != "ops" {
+					t.Errorf("%s: gateway %s probe %+v; want an HTTP GET on port ops", r.overlay, name, p)
+				}
+			}
+			if got := d.Spec.Template.Annotations["prometheus.io/port"]; got != "8081" {
+				t.Errorf("%s: gateway prometheus.io/port = %q; want 8081", r.overlay, got)
+			}
+		}
+		for _, o := range r.all("Service") {
+			if o.name != "gateway" {
+				continue
+			}
+			for _, p := range o.obj.(*corev1.Service).Spec.Ports {
+				if p.Port == 8081 || p.TargetPort.String() == "ops" || p.TargetPort.IntValue() == 8081 {
+					t.Errorf("%s: Service gateway exposes the ops port: %+v", r.overlay, p)
+				}
+			}
+		}
+		for _, o := range r.all("NetworkPolicy") {
+			np := o.obj.(*networkingv1.NetworkPolicy)
+			if !selects(t, &np.Spec.PodSelector, map[string]string{"tamkeen.gov.ps/tier": "gateway", "app.kubernetes.io/name": "gateway"}) {
+				continue
+			}
+			for _, in := range np.Spec.Ingress {
+				monitoring := len(in.From) > 0
+				for _, peer := range in.From {
+					if peer.NamespaceSelector == nil || peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" {
+						monitoring = false
+					}
+				}
+				if len(in.Ports) == 0 {
+					t.Errorf("%s: NetworkPolicy %s admits %v to every gateway port", r.overlay, np.Name, in.From)
+				}
+				for _, p := range in.Ports {
+					if p.Port == nil {
+						continue
+					}
+					if p.Port.IntValue() == 8081 && !monitoring {
+						t.Errorf("%s: NetworkPolicy %s admits %v to the gateway's ops port", r.overlay, np.Name, in.From)
+					}
+					if p.Port.IntValue() == 8080 && monitoring {
+						t.Errorf("%s: NetworkPolicy %s admits monitoring to the API port; want the ops port 8081", r.overlay, np.Name)
+					}
+				}
+			}
+		}
+	}
+}

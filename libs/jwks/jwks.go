@@ -22,8 +22,13 @@ var (
 	ErrMalformed = errors.New("malformed token")
 	// ErrExpired: exp is past, beyond the leeway.
 	ErrExpired = errors.New("token expired")
-	// ErrNotYetValid: nbf or iat is in the future, beyond the leeway.
+	// ErrNotYetValid: nbf, iat or auth_time is in the future, beyond the
+	// leeway.
 	ErrNotYetValid = errors.New("token not valid yet")
+	// ErrLifetime: exp lies further after iat (or, without iat, after
+	// now) than Options.MaxLifetime allows; such a token was not minted
+	// by the issuer's rules, or outlives any revocation.
+	ErrLifetime = errors.New("token lifetime exceeds the issuer's maximum")
 	// ErrBadSignature: the signature does not verify, or the algorithm is
 	// not accepted ("none", HMAC) or does not fit the key.
 	ErrBadSignature = errors.New("invalid token signature")
@@ -39,7 +44,11 @@ var (
 
 // Defaults of Options.
 const (
-	DefaultLeeway             = 30 * time.Second
+	DefaultLeeway = 30 * time.Second
+	// DefaultMaxLifetime bounds exp - iat. Tamkeen's auth issues access
+	// tokens for 10 minutes; an hour leaves room for other issuers'
+	// settings while refusing tokens that would outlive revocation.
+	DefaultMaxLifetime        = time.Hour
 	DefaultHTTPTimeout        = 5 * time.Second
 	DefaultRefreshInterval    = 10 * time.Minute
 	DefaultMinRefreshInterval = 30 * time.Second
@@ -64,6 +73,9 @@ type Options struct {
 	// Leeway is the clock skew tolerated for exp, nbf and iat; default
 	// DefaultLeeway. Negative is an error.
 	Leeway time.Duration
+	// MaxLifetime is the longest exp - iat accepted (for a token without
+	// iat, exp - now); default DefaultMaxLifetime. Negative is an error.
+	MaxLifetime time.Duration
 	// HTTPClient fetches the key set; default a client with a
 	// DefaultHTTPTimeout timeout.
 	HTTPClient *http.Client
@@ -130,6 +142,12 @@ func New(opts Options) (*Verifier, error) {
 	case opts.Leeway == 0:
 		opts.Leeway = DefaultLeeway
 	}
+	switch {
+	case opts.MaxLifetime < 0:
+		return nil, errors.New("jwks: negative MaxLifetime")
+	case opts.MaxLifetime == 0:
+		opts.MaxLifetime = DefaultMaxLifetime
+	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
@@ -173,12 +191,35 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return key, err
 	})
 	if err == nil {
+		if err := v.checkTimes(claims); err != nil {
+			return nil, err
+		}
 		return claims, nil
 	}
 	if keyErr != nil {
 		return nil, keyErr
 	}
 	return nil, classify(err, claims)
+}
+
+// checkTimes applies the time rules the JWT library does not know: the
+// lifetime bound and an auth_time that is not in the future (a citizen
+// cannot have authenticated after now, and a future auth_time would
+// satisfy every max_age for longer than it should).
+func (v *Verifier) checkTimes(c *Claims) error {
+	now := v.opts.Now()
+	exp := c.ExpiresAt.Time // required by the parser
+	if c.IssuedAt != nil {
+		if life := exp.Sub(c.IssuedAt.Time); life > v.opts.MaxLifetime {
+			return fmt.Errorf("%w: exp is %v after iat, more than %v", ErrLifetime, life, v.opts.MaxLifetime)
+		}
+	} else if left := exp.Sub(now); left > v.opts.MaxLifetime+v.opts.Leeway {
+		return fmt.Errorf("%w: no iat and exp is %v away, more than %v", ErrLifetime, left.Truncate(time.Second), v.opts.MaxLifetime)
+	}
+	if c.AuthTime != nil && c.AuthTime.After(now.Add(v.opts.Leeway)) {
+		return fmt.Errorf("%w: auth_time is in the future", ErrNotYetValid)
+	}
+	return nil
 }
 
 // keyFor finds the key that must have signed t.
@@ -395,7 +436,7 @@ func classify(err error, c *Claims) error {
 // Description returns the sentinel text for err, safe to send to the caller
 // as an OAuth error_description, or "invalid token" for anything else.
 func Description(err error) string {
-	for _, s := range []error{ErrMalformed, ErrExpired, ErrNotYetValid, ErrBadSignature, ErrUnknownKey, ErrIssuer, ErrAudience, ErrJWKSUnavailable} {
+	for _, s := range []error{ErrMalformed, ErrExpired, ErrNotYetValid, ErrLifetime, ErrBadSignature, ErrUnknownKey, ErrIssuer, ErrAudience, ErrJWKSUnavailable} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

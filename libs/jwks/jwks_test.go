@@ -15,7 +15,7 @@ import (
 )
 
 // sentinels are every error Verify may wrap.
-var sentinels = []error{ErrMalformed, ErrExpired, ErrNotYetValid, ErrBadSignature, ErrUnknownKey, ErrIssuer, ErrAudience, ErrJWKSUnavailable}
+var sentinels = []error{ErrMalformed, ErrExpired, ErrNotYetValid, ErrLifetime, ErrBadSignature, ErrUnknownKey, ErrIssuer, ErrAudience, ErrJWKSUnavailable}
 
 // checkErr fails unless err wraps exactly want (nil meaning success).
 func checkErr(t *testing.T, err, want error) {
@@ -585,5 +585,51 @@ func TestServiceConfig(t *testing.T) {
 	}
 	if _, err := (ServiceConfig{Issuer: "https://api.tamkeen.ps"}).NewVerifier(nil); err == nil {
 		t.Error("NewVerifier without an audience = nil error; want one")
+	}
+}
+
+// TestLifetimeAndAuthTime: a token living longer than MaxLifetime (exp -
+// iat, or exp - now without iat) and a token whose auth_time lies in the
+// future beyond the leeway are refused; both were accepted before.
+func TestLifetimeAndAuthTime(t *testing.T) {
+	t.Parallel()
+	key := newSigner(t, "k1", jwt.SigningMethodES256)
+	srv := newJWKSServer(t, key)
+	clk := newClock()
+	now := clk.Now()
+	byDefault := newTestVerifier(t, srv.URL, clk, nil)
+	short := newTestVerifier(t, srv.URL, clk, func(o *Options) { o.MaxLifetime = 10 * time.Minute })
+	at := func(d time.Duration) *jwt.NumericDate { return jwt.NewNumericDate(now.Add(d)) }
+	tests := []struct {
+		name          string
+		edit          func(c *Claims)
+		want, wantMax error // with the default (1 h) and with 10 min
+	}{
+		{"10 minutes", func(c *Claims) { c.IssuedAt, c.ExpiresAt = at(0), at(10*time.Minute) }, nil, nil},
+		{"exactly 1 h", func(c *Claims) { c.IssuedAt, c.ExpiresAt = at(0), at(time.Hour) }, nil, ErrLifetime},
+		{"1 h 1 s", func(c *Claims) { c.IssuedAt, c.ExpiresAt = at(0), at(time.Hour+time.Second) }, ErrLifetime, ErrLifetime},
+		{"a year", func(c *Claims) { c.IssuedAt, c.ExpiresAt = at(0), at(365*24*time.Hour) }, ErrLifetime, ErrLifetime},
+		{"back-dated iat, near exp", func(c *Claims) { c.IssuedAt, c.ExpiresAt = at(-48*time.Hour), at(time.Minute) }, ErrLifetime, ErrLifetime},
+		{"no iat, near exp", func(c *Claims) { c.IssuedAt, c.ExpiresAt = nil, at(5*time.Minute) }, nil, nil},
+		{"no iat, far exp", func(c *Claims) { c.IssuedAt, c.ExpiresAt = nil, at(2*time.Hour) }, ErrLifetime, ErrLifetime},
+		{"auth_time now", func(c *Claims) { c.AuthTime = at(0) }, nil, nil},
+		{"auth_time in the past", func(c *Claims) { c.AuthTime = at(-time.Hour) }, nil, nil},
+		{"auth_time within leeway", func(c *Claims) { c.AuthTime = at(20 * time.Second) }, nil, nil},
+		{"auth_time in the future", func(c *Claims) { c.AuthTime = at(5 * time.Minute) }, ErrNotYetValid, ErrNotYetValid},
+		{"auth_time far in the future", func(c *Claims) { c.AuthTime = at(100 * 24 * time.Hour) }, ErrNotYetValid, ErrNotYetValid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validClaims(now)
+			tt.edit(c)
+			raw := key.sign(t, c)
+			_, err := byDefault.Verify(t.Context(), raw)
+			checkErr(t, err, tt.want)
+			_, err = short.Verify(t.Context(), raw)
+			checkErr(t, err, tt.wantMax)
+		})
+	}
+	if _, err := New(Options{JWKSURL: srv.URL, Issuer: testIssuer, Audiences: []string{testAudience}, MaxLifetime: -time.Second}); err == nil {
+		t.Error("New with a negative MaxLifetime = nil error; want one")
 	}
 }

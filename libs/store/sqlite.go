@@ -4,7 +4,10 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,10 +29,24 @@ var sqliteParams = []string{
 }
 
 // openSQLite opens (without pinging) the SQLite database that dsn names.
+// A database file is created (or tightened) to mode 0600 first, whatever
+// the umask: it holds sealed PII, password hashes and key material, and
+// SQLite gives the -wal and -shm files it creates the database file's
+// mode (Open chmods them too, once they exist).
 func openSQLite(dsn string) (*sql.DB, error) {
 	full, err := sqliteDSN(dsn)
 	if err != nil {
 		return nil, err
+	}
+	if path := sqliteFilePath(dsn); path != "" {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("store: create %s: %w", path, err)
+		}
+		_ = f.Close()
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("store: chmod %s: %w", path, err)
+		}
 	}
 	db, err := sql.Open("sqlite", full)
 	if err != nil {
@@ -69,4 +86,38 @@ func sqliteDSN(dsn string) (string, error) {
 		}
 	}
 	return dsn + "?" + strings.Join(sqliteParams, "&"), nil
+}
+
+// sqliteFilePath is the database file a SQLite DSN names on disk, or ""
+// for in-memory databases.
+func sqliteFilePath(dsn string) string {
+	if dsn == "" || dsn == ":memory:" {
+		return ""
+	}
+	rest, isURI := strings.CutPrefix(dsn, "file:")
+	if !isURI {
+		return dsn
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	q, _ := url.ParseQuery(query)
+	if q.Get("vfs") == "memdb" || q.Get("mode") == "memory" || path == ":memory:" || path == "" {
+		return ""
+	}
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	return path
+}
+
+// chmodSQLiteSidecars sets the -wal and -shm files of the database at
+// path (when they exist) to 0600, in case SQLite created them before the
+// database file was tightened or under a looser umask.
+func chmodSQLiteSidecars(path string) error {
+	for _, suffix := range []string{"-wal", "-shm"} {
+		err := os.Chmod(path+suffix, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: chmod %s%s: %w", path, suffix, err)
+		}
+	}
+	return nil
 }

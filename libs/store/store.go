@@ -88,6 +88,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("store: ping %s: %w", opts.Engine, err)
 	}
+	if path := sqliteFilePath(opts.DSN); opts.Engine == SQLite && path != "" {
+		// The ping opened a connection, which made the -wal and -shm files.
+		if err := chmodSQLiteSidecars(path); err != nil {
+			sqldb.Close()
+			return nil, err
+		}
+	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now

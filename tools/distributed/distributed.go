@@ -102,17 +102,19 @@ type Options struct {
 
 // Topology is a running distributed Tamkeen.
 type Topology struct {
-	opts   Options
-	log    *slog.Logger
-	nats   *natsembed.Server
-	sms    *SMSSink
-	procs  map[string]*process
-	order  []string
-	url    string
-	secret string
-	dsns   map[string]string
-	fresh  map[string]bool
-	outMu  sync.Mutex
+	opts  Options
+	log   *slog.Logger
+	nats  *natsembed.Server
+	sms   *SMSSink
+	procs map[string]*process
+	order []string
+	url   string
+	// opsAddrs are the processes' operations listeners, by name.
+	opsAddrs map[string]string
+	secret   string
+	dsns     map[string]string
+	fresh    map[string]bool
+	outMu    sync.Mutex
 }
 
 // FindRepoRoot walks up from dir to the directory holding go.work.
@@ -269,10 +271,18 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		p := &process{name: s, bin: filepath.Join(opts.BinDir, s), env: env, readyURL: "http://" + metricsAddr + "/readyz"}
 		t.add(p)
 	}
+	gwOps, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	opsAddrs[Gateway] = gwOps
+	t.opsAddrs = opsAddrs
 	gwEnv := map[string]string{
 		"TAMKEEN_HTTP_ADDR": httpAddr,
-		"TAMKEEN_ISSUER":    t.url,
-		"TAMKEEN_NATS_URL":  t.nats.ClientURL(),
+		// /healthz, /readyz and /metrics are not on the API port.
+		"TAMKEEN_OPS_ADDR": gwOps,
+		"TAMKEEN_ISSUER":   t.url,
+		"TAMKEEN_NATS_URL": t.nats.ClientURL(),
 		// A test environment: the payment process serves the sandbox
 		// acquirer's checkout beside its ops endpoints.
 		"TAMKEEN_SANDBOX_URL": "http://" + opsAddrs["payment"],
@@ -283,7 +293,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	for k, v := range opts.Env[Gateway] {
 		gwEnv[k] = v
 	}
-	t.add(&process{name: Gateway, bin: filepath.Join(opts.BinDir, Gateway), env: gwEnv, readyURL: t.url + "/readyz"})
+	t.add(&process{name: Gateway, bin: filepath.Join(opts.BinDir, Gateway), env: gwEnv, readyURL: "http://" + gwOps + "/readyz"})
 
 	// Services first, then the gateway, whose /readyz checks them all.
 	for _, name := range t.order {
@@ -302,6 +312,16 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 
 // URL is the gateway's base URL (and the token issuer).
 func (t *Topology) URL() string { return t.url }
+
+// OpsURL is the base URL of a process's operations listener (/healthz,
+// /readyz, /metrics): the gateway's --ops-addr, a service's
+// --metrics-addr; "" for an unknown name.
+func (t *Topology) OpsURL(name string) string {
+	if a, ok := t.opsAddrs[name]; ok {
+		return "http://" + a
+	}
+	return ""
+}
 
 // NATSURL is the NATS server's client URL.
 func (t *Topology) NATSURL() string { return t.nats.ClientURL() }

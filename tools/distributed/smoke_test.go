@@ -278,9 +278,14 @@ func TestDistributedSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, path := range []string{"/healthz", "/readyz"} {
-		if code, body := a.do("GET", path, "", nil, nil, nil); code != http.StatusOK {
-			t.Fatalf("GET %s = %d %s; want 200", path, code, body)
+	// The operators' endpoints are on the ops listener, not the API.
+	ops := api{t: t, base: topo.OpsURL(distributed.Gateway)}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if code, body := ops.do("GET", path, "", nil, nil, nil); code != http.StatusOK {
+			t.Fatalf("GET ops %s = %d %s; want 200", path, code, body)
+		}
+		if code, _ := a.do("GET", path, "", nil, nil, nil); code != http.StatusNotFound {
+			t.Errorf("GET API %s = %d; want 404", path, code)
 		}
 	}
 
@@ -573,7 +578,7 @@ func TestDistributedSmoke(t *testing.T) {
 	if code, body := a.do("POST", "/v1/payments", tok.AccessToken, key, payment, &again); code >= 300 || again.ID != created.ID {
 		t.Errorf("same Idempotency-Key after restart = %d %s; want payment %s", code, body, created.ID)
 	}
-	if code, body := a.do("GET", "/readyz", "", nil, nil, nil); code != http.StatusOK {
+	if code, body := ops.do("GET", "/readyz", "", nil, nil, nil); code != http.StatusOK {
 		t.Errorf("GET /readyz after the restarts = %d %s; want 200", code, body)
 	}
 	// No process logged a citizen's national id or phone number.

@@ -56,7 +56,7 @@ func startDevHooks(t *testing.T, dataDir string, hooks devHooks, env map[string]
 	done := make(chan error, 1)
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	go func() {
-		done <- runDevWith(ctx, hooks, []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0"}, lookup, pw, logs)
+		done <- runDevWith(ctx, hooks, []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0"}, lookup, pw, logs)
 		pw.Close()
 	}()
 	var base string

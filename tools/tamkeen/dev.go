@@ -40,6 +40,7 @@ import (
 type devConfig struct {
 	DataDir         string     `flag:"data-dir" default:"./.data" usage:"where the SQLite databases and the embedded NATS store live"`
 	HTTPAddr        string     `flag:"http-addr" default:"127.0.0.1:8080" usage:"the gateway's listen address"`
+	OpsAddr         string     `flag:"ops-addr" default:"127.0.0.1:8081" usage:"listen address of /metrics, /healthz, /readyz and /debug/pprof (never the API port)"`
 	DevClientSecret string     `flag:"dev-client-secret" secret:"true" usage:"secret of the demo-ministry client (default: random, kept in the data dir)"`
 	LogLevel        slog.Level `flag:"log-level" default:"info" usage:"minimum log level: debug, info, warn or error"`
 	OTLPEndpoint    string     `flag:"otlp-endpoint" usage:"OTLP/gRPC trace collector; empty: no export"`
@@ -53,6 +54,9 @@ func (c devConfig) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		p.Addf("http-addr", "%q is not host:port", c.HTTPAddr)
+	}
+	if _, _, err := net.SplitHostPort(c.OpsAddr); err != nil {
+		p.Addf("ops-addr", "%q is not host:port", c.OpsAddr)
 	}
 	if c.DevClientSecret != "" && len(c.DevClientSecret) < 16 {
 		p.Add("dev-client-secret", "must be at least 16 characters")
@@ -91,6 +95,9 @@ type devHooks struct {
 	now func() time.Time
 	// spans, when set, receives every span (an in-memory exporter).
 	spans sdktrace.SpanExporter
+	// gateway, when set, edits the gateway's configuration (e.g. no rate
+	// limits for a test that sends hundreds of requests).
+	gateway func(*gateway.Config)
 }
 
 // runDevWith is runDev with the hooks end-to-end tests set: a clock they
@@ -148,6 +155,12 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	}
 	defer lis.Close()
 	url := "http://" + lis.Addr().String()
+	opsLis, err := net.Listen("tcp", cfg.OpsAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.OpsAddr, err)
+	}
+	defer opsLis.Close()
+	opsURL := "http://" + opsLis.Addr().String()
 	kek, err := keptSecret(filepath.Join(cfg.DataDir, "key-encryption-key"), 32, base64.StdEncoding)
 	if err != nil {
 		return err
@@ -248,11 +261,15 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err != nil {
 		return fmt.Errorf("gateway database: %w", err)
 	}
-	gw, err := gateway.New(gateway.Config{
-		HTTPAddr: cfg.HTTPAddr, ShutdownTimeout: devShutdownTimeout, Issuer: url,
+	gwCfg := gateway.Config{
+		HTTPAddr: cfg.HTTPAddr, OpsAddr: cfg.OpsAddr, ShutdownTimeout: devShutdownTimeout, Issuer: url,
 		EnforceRights: true, Audit: true, Metering: true,
 		RateLimits: []string{"read=100/200", "write=50/100", "public=50/100"},
-	}, gateway.Deps{
+	}
+	if hooks.gateway != nil {
+		hooks.gateway(&gwCfg)
+	}
+	gw, err := gateway.New(gwCfg, gateway.Deps{
 		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc, Now: now, DB: gwDB,
 		Backends: gateway.Backends{
 			Auth: conns[auth.Name], Notification: conns[notification.Name], Signature: conns["signature"],
@@ -262,13 +279,17 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err != nil {
 		return err
 	}
-	gw.Handle("GET /dev/inbox", inbox)
+	// The inbox shows every SMS, one-time codes included: loopback only,
+	// even when --http-addr is a public interface.
+	gw.Handle("GET /dev/inbox", gateway.LoopbackOnly(inbox))
 	if sandbox != nil {
 		for _, pattern := range []string{"GET /sandbox", "GET /sandbox/{path=**}", "POST /sandbox/{path=**}"} {
 			gw.Handle(pattern, sandbox)
 		}
 	}
-	runners = append(runners, func(ctx context.Context) error { return gw.Run(ctx, lis) })
+	runners = append(runners,
+		func(ctx context.Context) error { return gw.Run(ctx, lis) },
+		func(ctx context.Context) error { return gw.ServeOps(ctx, opsLis) })
 	g, gctx := errgroup.WithContext(ctx)
 	for _, run := range runners {
 		g.Go(func() error { return run(gctx) })
@@ -276,13 +297,14 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 
 	fmt.Fprintf(stdout, "Tamkeen is running at %s\n", url)
 	fmt.Fprintf(stdout, "  API reference  %s/docs\n  OpenAPI        %s/openapi.json\n  dev inbox      %s/dev/inbox\n", url, url, url)
+	fmt.Fprintf(stdout, "  operations     %s (/healthz /readyz /metrics /debug/pprof/)\n", opsURL)
 	if generated {
 		fmt.Fprintf(stdout, "  demo client    %s, secret %s (kept in %s)\n", DemoClientID, secret, secretFile(cfg.DataDir))
 	} else {
 		fmt.Fprintf(stdout, "  demo client    %s, secret from TAMKEEN_DEV_CLIENT_SECRET or the data dir\n", DemoClientID)
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
-	log.Info("tamkeen dev started", slog.String("url", url), slog.String("data_dir", cfg.DataDir))
+	log.Info("tamkeen dev started", slog.String("url", url), slog.String("ops_url", opsURL), slog.String("data_dir", cfg.DataDir))
 
 	err = g.Wait()
 	log.Info("tamkeen dev stopped", slog.Any("error", err))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,9 +61,6 @@ var designRoutes = []string{
 	"GET /v1/content/items/{}/versions",
 	"GET /v1/public/content/{}",
 	"GET /v1/public/search",
-	"GET /healthz",
-	"GET /readyz",
-	"GET /metrics",
 	"GET /openapi.json",
 	"GET /docs",
 }
@@ -94,6 +92,7 @@ func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 type devProcess struct {
 	cmd    *exec.Cmd
 	url    string
+	opsURL string
 	stdout string
 	stderr *bytes.Buffer
 }
@@ -106,7 +105,7 @@ func startDev(t *testing.T, dataDir string) *devProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TAMKEEN_DEV_CLIENT_SECRET=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -142,6 +141,9 @@ func startDev(t *testing.T, dataDir string) *devProcess {
 			out.WriteString(line + "\n")
 			if u, found := strings.CutPrefix(line, "Tamkeen is running at "); found {
 				p.url = u
+			}
+			if u, found := strings.CutPrefix(line, "  operations     "); found {
+				p.opsURL = strings.Fields(u)[0]
 			}
 			if line == "Press Ctrl-C to stop." {
 				p.stdout = out.String()
@@ -195,9 +197,13 @@ func TestDevOnCleanDataDirServesAndStopsOnSIGINT(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	p := startDev(t, dataDir)
 
-	for _, path := range []string{"/healthz", "/readyz"} {
-		if code, body := get(t, p.url+path); code != http.StatusOK {
-			t.Errorf("GET %s = %d %s; want 200", path, code, body)
+	// The operators' endpoints are on --ops-addr, not the API port.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if code, body := get(t, p.opsURL+path); code != http.StatusOK {
+			t.Errorf("GET ops %s = %d %s; want 200", path, code, body)
+		}
+		if code, _ := get(t, p.url+path); code != http.StatusNotFound {
+			t.Errorf("GET API %s = %d; want 404 (served on the ops listener only)", path, code)
 		}
 	}
 
@@ -241,7 +247,7 @@ func TestDevOnCleanDataDirServesAndStopsOnSIGINT(t *testing.T) {
 	if m2 := secretLine.FindStringSubmatch(p2.stdout); m2 == nil || m2[1] != m[1] {
 		t.Errorf("demo secret after restart = %v; want %q kept", m2, m[1])
 	}
-	if code, body := get(t, p2.url+"/readyz"); code != http.StatusOK {
+	if code, body := get(t, p2.opsURL+"/readyz"); code != http.StatusOK {
 		t.Errorf("GET /readyz after restart = %d %s; want 200", code, body)
 	}
 	if code := p2.stop(t); code != 0 {
@@ -282,8 +288,9 @@ func logLines(t *testing.T, s string) []map[string]any {
 	return out
 }
 
-// startDevInProcess runs runDev in this process with logs captured.
-func startDevInProcess(t *testing.T) (url string, logs *syncBuffer) {
+// startDevInProcess runs runDev in this process with logs captured;
+// extra flags override the defaults.
+func startDevInProcess(t *testing.T, extra ...string) (url string, logs *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
@@ -291,7 +298,8 @@ func startDevInProcess(t *testing.T) (url string, logs *syncBuffer) {
 	done := make(chan error, 1)
 	env := func(string) (string, bool) { return "", false }
 	go func() {
-		done <- runDev(ctx, []string{"--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0"}, env, pw, logs)
+		args := append([]string{"--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0"}, extra...)
+		done <- runDev(ctx, args, env, pw, logs)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -313,6 +321,37 @@ func startDevInProcess(t *testing.T) (url string, logs *syncBuffer) {
 		}
 	})
 	return url, logs
+}
+
+// TestDevInboxIsLoopbackOnly: with the gateway bound to a non-loopback
+// interface address of this machine, /dev/inbox (every SMS, one-time codes
+// included) is refused to a client connecting from that address, and the
+// rest of the API still answers it.
+func TestDevInboxIsLoopbackOnly(t *testing.T) {
+	var ip net.IP
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			ip = n.IP
+			break
+		}
+	}
+	if ip == nil {
+		t.Skip("no non-loopback IPv4 address on this machine")
+	}
+	url, _ := startDevInProcess(t, "--http-addr", net.JoinHostPort(ip.String(), "0"))
+	resp, err := http.Get(url + "/dev/inbox?to=%2B970599000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("/dev/inbox from %s = %d %s %s; want a 403 problem", ip, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if code, body := get(t, url+"/openapi.json"); code != http.StatusOK {
+		t.Errorf("/openapi.json from %s = %d %s; want 200", ip, code, body)
+	}
 }
 
 func TestDevOneTraceIDFromGatewayToService(t *testing.T) {

@@ -112,6 +112,23 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// /metrics, /healthz, /readyz and pprof: their own listener, never
+	// the public API port.
+	opsLis, err := net.Listen("tcp", s.Gateway.OpsAddr)
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "gateway listening", config.Describe(&s)...)
-	return g.Run(ctx, lis)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opsDone := make(chan error, 1)
+	go func() {
+		err := g.ServeOps(ctx, opsLis)
+		cancel() // without its probes the gateway must not keep serving
+		opsDone <- err
+	}()
+	err = g.Run(ctx, lis)
+	cancel()
+	return errors.Join(err, <-opsDone)
 }

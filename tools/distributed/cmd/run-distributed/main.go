@@ -90,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer t.Stop()
 	fmt.Fprintf(stdout, "\nTamkeen (distributed) is running at %s\n", t.URL())
+	fmt.Fprintf(stdout, "  operations     %s (/healthz /readyz /metrics)\n", t.OpsURL(distributed.Gateway))
 	fmt.Fprintf(stdout, "  NATS           %s\n", t.NATSURL())
 	for _, svc := range distributed.Services() {
 		fmt.Fprintf(stdout, "  %-14s database %s%s, log %s\n", svc, s.DBPrefix, svc, t.LogFile(svc))
