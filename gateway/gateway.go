@@ -35,6 +35,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -150,6 +151,10 @@ type Config struct {
 	EnforceRights bool `flag:"enforce-rights" usage:"deny client calls that no access right admits (needs the gateway database)"`
 	// RightsRefresh is how often each replica reloads the rights table.
 	RightsRefresh time.Duration `flag:"rights-refresh" default:"2s" usage:"how often access rights are reloaded"`
+	// TrustedProxies are the load balancers or Ingress controllers in
+	// front of the gateway whose X-Forwarded-For hops it believes
+	// (clientaddr.go); empty: the peer is the client.
+	TrustedProxies []string `flag:"trusted-proxies" usage:"comma-separated CIDRs of proxies in front of the gateway whose X-Forwarded-For it believes (e.g. the Ingress controllers' pod network); empty: none"`
 	// RateLimits are token buckets per caller and route class,
 	// "class=rate/burst" with class read, write or public (e.g.
 	// "write=10/20"); shared by every replica through a JetStream KV
@@ -285,6 +290,9 @@ func (c Config) Validate() error {
 	if c.MaxConcurrent < 0 {
 		errs = append(errs, fmt.Errorf("%w: max-concurrent %d is negative", ErrConfig, c.MaxConcurrent))
 	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := ParseRateLimits(c.RateLimits); err != nil {
 		errs = append(errs, err)
 	}
@@ -406,6 +414,8 @@ type Gateway struct {
 	verifier *jwks.Verifier
 	// revocations are the sessions ended early; nil without NATS.
 	revocations *revocations
+	// trustedProxies is Config.TrustedProxies parsed.
+	trustedProxies []netip.Prefix
 	// policies is Policies(), by gRPC full method name.
 	policies map[string]Policy
 	// rpcs maps routeKey(method, template) to the gRPC method behind the
@@ -443,6 +453,11 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	}
 	cfg = cfg.withDefaults()
 	g := &Gateway{cfg: cfg, logger: deps.Logger, registry: deps.Registry, nc: deps.NATS, routes: &routeTable{}, own: map[string]bool{}}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	g.trustedProxies = proxies
 	g.now, g.random = deps.Now, deps.Random
 	if g.now == nil {
 		g.now = time.Now

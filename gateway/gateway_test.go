@@ -19,6 +19,26 @@ import (
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
 )
 
+// TestTrustedProxyNamesTheClient: behind a trusted proxy the services see
+// (x-forwarded-for) the client that proxy names, not the proxy, and not
+// what the client wrote in front of it.
+func TestTrustedProxyNamesTheClient(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOpts{cfg: gateway.Config{TrustedProxies: []string{"127.0.0.0/8"}}})
+	token := s.key.sign(t, clientClaims(s.clock.Now(), "moh-portal", "content:read"), nil)
+	resp, body := s.do(t, http.MethodGet, "/v1/content/items/cnt_42?lang=ar", nil,
+		map[string]string{"Authorization": bearer(token), "X-Forwarded-For": "6.6.6.6, 198.51.100.5"})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d; want 200 (body %s)", resp.StatusCode, body)
+	}
+	s.rec.mu.Lock()
+	md := s.rec.contentMeta
+	s.rec.mu.Unlock()
+	if got := md.Get("x-forwarded-for"); len(got) != 1 || got[0] != "198.51.100.5" {
+		t.Errorf("x-forwarded-for = %v; want [198.51.100.5], the address the trusted proxy appended", got)
+	}
+}
+
 func TestRoundTripCarriesRequestAndTraceIDs(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOpts{})

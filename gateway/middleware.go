@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -126,8 +127,14 @@ func (g *Gateway) requestID(next http.Handler) http.Handler {
 		// must not sniff a JSON or PEM body into something executable.
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		// grpc-gateway would turn these into a call deadline and into
-		// x-forwarded-* metadata; callers must not choose either (behind a
-		// trusted proxy, its hop would be added here instead).
+		// x-forwarded-* metadata; callers must not choose either. The
+		// client's address (clientaddr.go: the peer, or what trusted
+		// proxies say it is) becomes the request's RemoteAddr, so that
+		// the audit log, the rate limits and the x-forwarded-for the
+		// services see all name the same client.
+		if len(g.trustedProxies) > 0 {
+			r.RemoteAddr = net.JoinHostPort(clientAddr(r, g.trustedProxies), "0")
+		}
 		r.Header.Del("Grpc-Timeout")
 		r.Header.Del("X-Forwarded-For")
 		r.Header.Del("X-Forwarded-Host")
