@@ -375,7 +375,7 @@ func (db *DB) applyMigration(ctx context.Context, component string, m Migration)
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)`,
-			component, m.Version, m.Name, db.now().UTC().Truncate(time.Microsecond))
+			component, m.Version, m.Name, Stamp(db.now()))
 		return err
 	})
 	if err != nil {
