@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"io/fs"
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -16,6 +18,20 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+// Migrations are the schema versions the service's database needs, applied
+// at start-up and by `tamkeen migrate`.
+func Migrations() ([]store.MigrationSet, error) {
+	dir, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	own, err := store.LoadMigrations(Name, dir)
+	if err != nil {
+		return nil, err
+	}
+	return []store.MigrationSet{own, events.Migrations}, nil
+}
 
 // querier is what both *sql.Tx and *store.DB offer.
 type querier interface {

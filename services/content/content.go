@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // Principal is the verified caller of an editorial operation: the token's
@@ -110,7 +111,7 @@ func (s *Service) CreateItem(ctx context.Context, p Principal, in CreateInput) (
 	if err := fe.err(); err != nil {
 		return Item{}, err
 	}
-	id, err := newID(s.rand, ItemIDPrefix)
+	id, err := store.NewIDFrom(s.rand, ItemIDPrefix)
 	if err != nil {
 		return Item{}, err
 	}
@@ -430,8 +431,8 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 		return Item{}, err
 	}
 	now := s.now()
-	publishAt = publishAt.UTC().Truncate(time.Microsecond)
-	expireAt = expireAt.UTC().Truncate(time.Microsecond)
+	publishAt = store.Stamp(publishAt)
+	expireAt = store.Stamp(expireAt)
 	scheduled := !publishAt.IsZero() && publishAt.After(now)
 	from := now
 	if scheduled {

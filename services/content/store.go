@@ -3,18 +3,37 @@ package content
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"strconv"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the schema versions the service's database needs, applied
+// at start-up and by `tamkeen migrate`.
+func Migrations() ([]store.MigrationSet, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	set, err := store.LoadMigrations(Name, sub)
+	if err != nil {
+		return nil, err
+	}
+	return []store.MigrationSet{set, events.Migrations}, nil
+}
 
 // The SQL of the service. One text serves both engines except for search
 // (FTS5 on SQLite, tsvector on PostgreSQL), which differs in searchSQL only.
@@ -27,15 +46,6 @@ type querier interface {
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns prefix followed by 128 random bits.
-func newID(r io.Reader, prefix string) (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return "", fmt.Errorf("make id: %w", err)
-	}
-	return prefix + idEncoding.EncodeToString(b[:]), nil
-}
 
 // ItemIDPrefix starts every item id.
 const ItemIDPrefix = "cnt_"

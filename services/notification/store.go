@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -23,6 +24,16 @@ func notificationMigrations() (store.MigrationSet, error) {
 		return store.MigrationSet{}, err
 	}
 	return store.LoadMigrations(Name, dir)
+}
+
+// Migrations are the schema versions the service's database needs, applied
+// at start-up and by `tamkeen migrate`.
+func Migrations() ([]store.MigrationSet, error) {
+	own, err := notificationMigrations()
+	if err != nil {
+		return nil, err
+	}
+	return []store.MigrationSet{own, events.Migrations}, nil
 }
 
 // Notification statuses, as GOV.UK Notify names them.

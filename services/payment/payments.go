@@ -190,7 +190,7 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 	if err != nil {
 		return Payment{}, err
 	}
-	id, err := s.newID("pay_")
+	id, err := store.NewIDFrom(s.rand, "pay_")
 	if err != nil {
 		return Payment{}, err
 	}

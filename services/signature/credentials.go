@@ -5,11 +5,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
-	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
@@ -78,17 +77,6 @@ var revocationReasons = map[string]int{
 	"superseded":             4,
 	"cessation_of_operation": 5,
 	"privilege_withdrawn":    9,
-}
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns prefix followed by 128 random bits.
-func newID(r io.Reader, prefix string) (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return "", err
-	}
-	return prefix + idEncoding.EncodeToString(b[:]), nil
 }
 
 // subjectFor builds the certificate subject. A citizen is named as the
@@ -191,7 +179,7 @@ func (s *Service) createCredential(ctx context.Context, p *principal, req Creden
 	if err != nil {
 		return nil, err
 	}
-	id, err := newID(s.rand, "cred_")
+	id, err := store.NewIDFrom(s.rand, "cred_")
 	if err != nil {
 		return nil, err
 	}

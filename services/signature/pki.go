@@ -234,7 +234,7 @@ func InitPKI(ctx context.Context, db *store.DB, cfg Config, opts PKIOptions) (*P
 		return nil, fmt.Errorf("signature: OCSP certificate: %w", err)
 	}
 
-	created := now().UTC().Truncate(time.Microsecond)
+	created := store.Stamp(now())
 	err = db.InTx(ctx, func(tx *sql.Tx) error {
 		for _, o := range []pkiObject{root, issuing, tsa, ocspObj} {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO pki_objects (name, cert_der, key_store, key_ref, key_sealed, created_at)

@@ -57,7 +57,7 @@ func (s *Service) authorizeCredential(ctx context.Context, p *principal, credent
 	if err := usable(c, s.now()); err != nil {
 		return "", 0, err
 	}
-	id, err := newID(s.rand, "sad_")
+	id, err := store.NewIDFrom(s.rand, "sad_")
 	if err != nil {
 		return "", 0, err
 	}
@@ -65,7 +65,7 @@ func (s *Service) authorizeCredential(ctx context.Context, p *principal, credent
 	if _, err := io.ReadFull(s.rand, secret); err != nil {
 		return "", 0, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := store.Stamp(s.now())
 	_, err = s.db.ExecContext(ctx, `INSERT INTO sads (id, secret_mac, credential_id, owner, hash_algorithm, hashes, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		id, s.seal.mac(secret), c.ID, p.owner(), hashName(h), strings.Join(enc, ","), now, now.Add(s.cfg.SADTTL))
@@ -100,7 +100,7 @@ func (s *Service) consumeSAD(ctx context.Context, sad, credentialID, owner strin
 	if err != nil || len(secret) != 32 {
 		return sadRefused("malformed")
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := store.Stamp(s.now())
 	var (
 		mac                           []byte
 		credID, sadOwner, alg, hashes string

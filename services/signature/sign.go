@@ -15,6 +15,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
@@ -131,7 +132,7 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	if err != nil {
 		return nil, err
 	}
-	if res.ID, err = newID(s.rand, "sig_"); err != nil {
+	if res.ID, err = store.NewIDFrom(s.rand, "sig_"); err != nil {
 		return nil, err
 	}
 	clientID := ""

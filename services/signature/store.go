@@ -4,12 +4,32 @@ import (
 	"context"
 	"crypto/x509"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the schema versions the service's database needs, applied
+// at start-up and by `tamkeen migrate`.
+func Migrations() ([]store.MigrationSet, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	own, err := store.LoadMigrations(Name, sub)
+	if err != nil {
+		return nil, err
+	}
+	return []store.MigrationSet{own, events.Migrations}, nil
+}
 
 // credentialColumns are read by scanCredential, in order.
 const credentialColumns = `id, owner, owner_kind, status, key_algorithm, key_sealed, cert_der, serial, subject,
