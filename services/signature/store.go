@@ -31,6 +31,13 @@ func Migrations() ([]store.MigrationSet, error) {
 	return []store.MigrationSet{own, events.Migrations}, nil
 }
 
+// querier is what both *store.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // credentialColumns are read by scanCredential, in order.
 const credentialColumns = `id, owner, owner_kind, status, key_algorithm, key_sealed, cert_der, serial, subject,
 	description, not_before, not_after, created_at, revoked_at, revocation_reason`
