@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -22,15 +21,7 @@ var migrationFiles embed.FS
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
 func Migrations() ([]store.MigrationSet, error) {
-	dir, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	own, err := store.LoadMigrations(Name, dir)
-	if err != nil {
-		return nil, err
-	}
-	return []store.MigrationSet{own, events.Migrations}, nil
+	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
 }
 
 // querier is what both *sql.Tx and *store.DB offer.

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"time"
 
@@ -24,15 +23,7 @@ var migrationFiles embed.FS
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
 func Migrations() ([]store.MigrationSet, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	set, err := store.LoadMigrations(Name, sub)
-	if err != nil {
-		return nil, err
-	}
-	return []store.MigrationSet{set, events.Migrations}, nil
+	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
 }
 
 // The SQL of the service. One text serves both engines except for search

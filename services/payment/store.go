@@ -2,7 +2,6 @@ package payment
 
 import (
 	"embed"
-	"io/fs"
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -21,17 +20,9 @@ var migrationFiles embed.FS
 // sandbox acquirer's tables (empty unless the sandbox is enabled) and the
 // outbox.
 func Migrations() ([]store.MigrationSet, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	own, err := store.LoadMigrations(Name, sub)
-	if err != nil {
-		return nil, err
-	}
 	sb, err := sandbox.Migrations()
 	if err != nil {
 		return nil, err
 	}
-	return []store.MigrationSet{own, sb, events.Migrations}, nil
+	return store.ComponentMigrations(Name, migrationFiles, "migrations", sb, events.Migrations)
 }

@@ -7,7 +7,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
@@ -20,15 +19,7 @@ var migrationFiles embed.FS
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
 func Migrations() ([]store.MigrationSet, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	own, err := store.LoadMigrations(Name, sub)
-	if err != nil {
-		return nil, err
-	}
-	return []store.MigrationSet{own, events.Migrations}, nil
+	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
 }
 
 // querier is what both *store.DB and *sql.Tx offer.
