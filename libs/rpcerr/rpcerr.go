@@ -2,10 +2,10 @@
 //
 // Services build their gRPC errors with the constructors here (Invalid,
 // NotFound, ...), with the Builder New returns when they need a reason,
-// metadata or fields of their own, or hand a domain error to FromDomain, which maps field
-// errors and the sentinels below to the right code and turns anything it does
-// not recognise into codes.Internal "internal error" after logging it, so
-// that no internal detail reaches a caller. Every error carries rich details
+// metadata or fields of their own, or hand a domain error to FromDomain,
+// which maps field errors and the sentinels below to the right code and
+// turns anything it does not recognise into codes.Internal "internal error"
+// after logging it, so that no internal detail reaches a caller. Every error carries rich details
 // (google.rpc.ErrorInfo, BadRequest, RetryInfo, PreconditionFailure) so that
 // the gateway can render RFC 9457 problem+json that names the bad field; the
 // gateway reads them back with FieldViolations, RetryAfter and Reason.
