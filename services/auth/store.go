@@ -25,11 +25,7 @@ func Migrations() ([]store.MigrationSet, error) {
 }
 
 // querier is what both *sql.Tx and *store.DB offer.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+type querier = store.Querier
 
 // ms is t as Unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }

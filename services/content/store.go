@@ -29,12 +29,8 @@ func Migrations() ([]store.MigrationSet, error) {
 // The SQL of the service. One text serves both engines except for search
 // (FTS5 on SQLite, tsvector on PostgreSQL), which differs in searchSQL only.
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+// querier is what both *sql.Tx and *store.DB offer.
+type querier = store.Querier
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 

@@ -26,6 +26,11 @@ func itemIDs(ctx context.Context, q querier, ministry, typ, state string) ([]str
 	if err != nil {
 		return nil, fmt.Errorf("list items: %w", err)
 	}
+	return scanIDs(rows)
+}
+
+// scanIDs reads and closes rows of one id column.
+func scanIDs(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {

@@ -22,16 +22,7 @@ func (s *Service) dueIDs(ctx context.Context, query string, now time.Time) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(rows)
 }
 
 // dropSchedule cancels item id's publication scheduled at publishAt.

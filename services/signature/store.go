@@ -22,12 +22,8 @@ func Migrations() ([]store.MigrationSet, error) {
 	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
 }
 
-// querier is what both *store.DB and *sql.Tx offer.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+// querier is what both *sql.Tx and *store.DB offer.
+type querier = store.Querier
 
 // credentialColumns are read by scanCredential, in order.
 const credentialColumns = `id, owner, owner_kind, status, key_algorithm, key_sealed, cert_der, serial, subject,
