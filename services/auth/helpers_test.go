@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
@@ -35,25 +35,8 @@ var testIdentityKey = func() *sealed.PrivateKey {
 // testHashParams keep tests fast; production uses DefaultHashParams.
 var testHashParams = HashParams{MemoryKiB: 8 * 1024, Time: 1, Threads: 1}
 
-// clock is a settable clock for Deps.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is the test clock, standing still at this package's start time.
+func newClock() *clocktest.Clock { return clocktest.New(time.Now().UTC().Truncate(time.Second)) }
 
 // testEnv is a service on a real database and a real embedded NATS, with
 // the notification command stream declared (as the notification service
@@ -61,7 +44,7 @@ func (c *clock) Advance(d time.Duration) {
 type testEnv struct {
 	svc   *Service
 	db    *store.DB
-	clock *clock
+	clock *clocktest.Clock
 	bus   *events.Bus
 	sms   jetstream.Consumer
 	srv   *grpcServer
