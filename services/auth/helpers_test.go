@@ -174,7 +174,7 @@ func (e *testEnv) citizen(t testing.TB, prefix string) (string, TokenPair) {
 		t.Fatalf("RegisterCitizen: %v", err)
 	}
 	sms := e.nextSMS(t)
-	v, err := e.svc.VerifyOtpChallenge(ctx, Principal{}, r.ChallengeID, sms.GetPersonalisation()["code"])
+	v, err := e.svc.VerifyOTPChallenge(ctx, Principal{}, r.ChallengeID, sms.GetPersonalisation()["code"])
 	if err != nil || !v.PhoneVerified {
 		t.Fatalf("verify phone = %+v, %v; want verified", v, err)
 	}
@@ -202,14 +202,14 @@ func (e *testEnv) stepUpSMS(t testing.TB, pair TokenPair) TokenPair {
 	ctx := context.Background()
 	p := e.principal(t, pair.AccessToken)
 	e.clock.Advance(e.svc.cfg.SMSResendCooldown) // past the cool-down of the last SMS
-	ch, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
+	ch, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS)
 	if err != nil {
-		t.Fatalf("CreateOtpChallenge(sms): %v", err)
+		t.Fatalf("CreateOTPChallenge(sms): %v", err)
 	}
 	code := e.nextSMS(t).GetPersonalisation()["code"]
-	v, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, code)
+	v, err := e.svc.VerifyOTPChallenge(ctx, p, ch.ID, code)
 	if err != nil || v.Tokens == nil {
-		t.Fatalf("VerifyOtpChallenge = %+v, %v; want tokens", v, err)
+		t.Fatalf("VerifyOTPChallenge = %+v, %v; want tokens", v, err)
 	}
 	return *v.Tokens
 }
