@@ -185,7 +185,7 @@ func (g *grpcServer) CreateOtpChallenge(ctx context.Context, in *authv1.CreateOt
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
-	ch, err := g.svc.CreateOtpChallenge(ctx, p, in.GetMethod())
+	ch, err := g.svc.CreateOTPChallenge(ctx, p, in.GetMethod())
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
@@ -201,7 +201,7 @@ func (g *grpcServer) VerifyOtpChallenge(ctx context.Context, in *authv1.VerifyOt
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
-	v, err := g.svc.VerifyOtpChallenge(ctx, p, in.GetChallengeId(), in.GetCode())
+	v, err := g.svc.VerifyOTPChallenge(ctx, p, in.GetChallengeId(), in.GetCode())
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
