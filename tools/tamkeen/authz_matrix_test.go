@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/gateway"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
-	"github.com/tamkeen/tamkeen/services/auth"
 )
 
 // The principals of the authorization matrix (issue 12 must-show).
@@ -216,8 +216,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	// Two ministries' clients with every scope but the platform's.
 	var ministryScopes []string
-	for _, s := range auth.AllScopes() {
-		if s != auth.ScopeContentAdmin && s != auth.ScopeLedgerAdmin {
+	for _, s := range scope.All() {
+		if s != scope.ContentAdmin && s != scope.LedgerAdmin {
 			ministryScopes = append(ministryScopes, s)
 		}
 	}
