@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 )
 
 // jwtSubject reads the sub claim of a token (already verified by the
@@ -61,7 +63,7 @@ type publicContent struct {
 // a scheduled item appears when its time comes.
 func TestContentThroughGateway(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	base, _ := startDevWithClock(t, clock, map[string]string{
 		"TAMKEEN_DEV_CLIENT_SECRET":          secret,
 		"TAMKEEN_CONTENT_SCHEDULER_INTERVAL": "100ms",

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 )
 
 // clientToken gets an access token for the demo client with every scope.
@@ -35,7 +37,7 @@ func clientToken(t *testing.T, base, secret string) string {
 // served through the gateway.
 func TestPaymentThroughGateway(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
-	base, _ := startDevWithClock(t, &fakeClock{t: time.Now().UTC()}, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
+	base, _ := startDevWithClock(t, clocktest.New(time.Now().UTC()), map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
 	token := clientToken(t, base, secret)
 
 	create := func(key, body string) (*http.Response, map[string]any) {

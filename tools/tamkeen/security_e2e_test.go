@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 )
 
 // TestSecurityServerCommands: calls through `tamkeen dev` land in the
@@ -18,7 +20,7 @@ import (
 func TestSecurityServerCommands(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
 	dir := t.TempDir()
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	base, _ := startDevIn(t, dir, clock, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
 	token := clientToken(t, base, secret)
 	for range 3 {
