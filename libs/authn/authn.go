@@ -27,7 +27,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
@@ -98,7 +97,7 @@ func Verify(ctx context.Context, v TokenVerifier, log *slog.Logger) (*jwks.Claim
 			if log != nil {
 				log.ErrorContext(ctx, "cannot verify access tokens", slog.String("error", err.Error()))
 			}
-			return nil, status.Error(codes.Unavailable, jwks.Description(err)+"; try again")
+			return nil, rpcerr.New(codes.Unavailable, "", jwks.Description(err)+"; try again").Err()
 		}
 		return nil, rpcerr.Unauthenticated(jwks.Description(err))
 	}
