@@ -58,7 +58,8 @@
 //   - store.go, store_credentials.go, store_signing.go, migrations/: every
 //     SQL statement, for SQLite and PostgreSQL.
 //   - grpc.go: proto ↔ domain and errors mapped to gRPC codes;
-//     authn.go: the caller from the bearer token and the scopes honoured.
+//     authn.go: the caller from the bearer token (libs/authn) and the
+//     step-up and seal checks.
 //   - events.go: what it publishes through the outbox and consumes from
 //     auth.
 //   - cmd/signature/main.go: loads configuration and runs Spec.

@@ -37,7 +37,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tamkeen/tamkeen/libs/natsembed"
-	"github.com/tamkeen/tamkeen/services/auth"
+	"github.com/tamkeen/tamkeen/libs/scope"
 )
 
 // Services lists the five enablers in start-up order. Each is the binary
@@ -575,7 +575,7 @@ func (t *Topology) ensureClient(ctx context.Context) (string, error) {
 	var out bytes.Buffer
 	env := t.toolEnv("auth")
 	err := t.runTool(ctx, env, &out, "clients", "create", "--id", DemoClientID, "--name", "Demo ministry", "--ministry", DemoMinistry,
-		"--organization", "Demo Ministry", "--scopes", strings.Join(auth.AllScopes(), ","))
+		"--organization", "Demo Ministry", "--scopes", strings.Join(scope.All(), ","))
 	if err != nil && !t.fresh["auth"] {
 		out.Reset()
 		err = t.runTool(ctx, env, &out, "clients", "rotate-secret", "--id", DemoClientID)

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/services/auth"
 )
 
@@ -77,7 +78,7 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 		return runRights(ctx, args, lookupEnv, stdout, stderr)
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, clientsUsage, strings.Join(auth.AllScopes(), " "))
+		fmt.Fprintf(stderr, clientsUsage, strings.Join(scope.All(), " "))
 		return &config.Error{Problems: []config.Problem{{Message: "tamkeen clients needs a subcommand"}}}
 	}
 	sub := args[0]
@@ -142,7 +143,7 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 		}
 		fmt.Fprintf(stdout, "client %s disabled\n", cfg.ID)
 	default:
-		fmt.Fprintf(stderr, clientsUsage, strings.Join(auth.AllScopes(), " "))
+		fmt.Fprintf(stderr, clientsUsage, strings.Join(scope.All(), " "))
 		return &config.Error{Problems: []config.Problem{{Message: fmt.Sprintf("unknown subcommand %q", sub)}}}
 	}
 	return nil

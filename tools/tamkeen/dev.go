@@ -29,6 +29,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/telemetry"
 	"github.com/tamkeen/tamkeen/services/auth"
@@ -239,7 +240,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		return err
 	}
 	if err := authSvc.EnsureClient(ctx, auth.ClientSpec{
-		ID: DemoClientID, Name: "Demo ministry", Ministry: DemoMinistry, Organization: DemoOrganization, Secret: secret, Scopes: auth.AllScopes(),
+		ID: DemoClientID, Name: "Demo ministry", Ministry: DemoMinistry, Organization: DemoOrganization, Secret: secret, Scopes: scope.All(),
 	}); err != nil {
 		return fmt.Errorf("seed %s: %w", DemoClientID, err)
 	}
