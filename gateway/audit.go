@@ -317,7 +317,7 @@ func (rc *recorder) stampHead(ctx context.Context) (int64, error) {
 		rc.m.auditStamps.WithLabelValues("error").Inc()
 		return 0, err
 	}
-	at := rc.now().UTC().Truncate(time.Microsecond)
+	at := store.Stamp(rc.now())
 	if _, err := rc.db.ExecContext(ctx, `INSERT INTO gateway_audit_stamps (chain, seq, hash, token, stamped_at) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (chain, seq) DO NOTHING`, rc.chain, seq, h, hex.EncodeToString(token), at); err != nil {
 		rc.m.auditStamps.WithLabelValues("error").Inc()
@@ -507,7 +507,7 @@ func (g *Gateway) record(next http.Handler) http.Handler {
 			bw.release()
 			return
 		}
-		at := start.UTC().Truncate(time.Microsecond)
+		at := store.Stamp(start)
 		e := &entry{client: meterClient(st.caller), day: at.Format(time.DateOnly)}
 		if g.recorder.audit {
 			rec := &AuditRecord{

@@ -301,7 +301,7 @@ func walkRecords(ctx context.Context, db *store.DB, ranges []chainRange, fn func
 			// The hash covers at_us; a changed at column is caught by
 			// comparing the two.
 			r.Time = time.UnixMicro(atUS).UTC()
-			if !at.UTC().Truncate(time.Microsecond).Equal(r.Time) {
+			if !store.Stamp(at).Equal(r.Time) {
 				r.Time = at.UTC()
 			}
 			if err := fn(r); err != nil {

@@ -197,7 +197,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (client_id, service, operation) DO UPDATE SET templates = excluded.templates,
   departments = excluded.departments, ministries = excluded.ministries, granted_at = excluded.granted_at`,
 		r.ClientID, r.Service, r.Operation, joinIDs(r.Templates), joinIDs(r.Departments), joinIDs(r.Ministries),
-		s.now().UTC().Truncate(time.Microsecond))
+		store.Stamp(s.now()))
 	if err != nil {
 		return fmt.Errorf("grant %s to %s: %w", r.Name(), r.ClientID, err)
 	}

@@ -1,8 +1,6 @@
 package events
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -128,7 +127,7 @@ func (f Factory) New(typ string, msg proto.Message) (Event, error) {
 		Type:            typ,
 		Source:          f.Source,
 		DataContentType: ContentTypeProtobuf,
-		Time:            now().UTC().Truncate(time.Microsecond),
+		Time:            store.Stamp(now()),
 		Data:            data,
 	}
 	if err := ev.Validate(); err != nil {
@@ -137,18 +136,12 @@ func (f Factory) New(typ string, msg proto.Message) (Event, error) {
 	return ev, nil
 }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
 func (f Factory) newID() (string, error) {
-	r := f.Rand
-	if r == nil {
-		r = rand.Reader
-	}
-	var b [16]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
+	id, err := store.NewIDFrom(f.Rand, IDPrefix)
+	if err != nil {
 		return "", fmt.Errorf("events: event id: %w", err)
 	}
-	return IDPrefix + idEncoding.EncodeToString(b[:]), nil
+	return id, nil
 }
 
 // NewEvent builds an event from source with a crypto-random id, the current

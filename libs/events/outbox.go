@@ -341,7 +341,7 @@ func (r *Relay) publish(ctx context.Context, row outboxRow) error {
 // settle marks published rows, records the failure on the failed row and
 // releases the rest of the claim, in one transaction.
 func (r *Relay) settle(ctx context.Context, token string, published []int64, failed int64, pubErr error) error {
-	now := r.opts.Now().UTC().Truncate(time.Microsecond)
+	now := store.Stamp(r.opts.Now())
 	// Marking must survive the caller's cancellation: the events are out.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -415,7 +415,7 @@ func ProcessOnce(ctx context.Context, db *store.DB, consumer, eventID string, fn
 		return false, fmt.Errorf("%w: ProcessOnce needs a consumer name and an event id", ErrInvalidConfig)
 	}
 	// processed_at only serves pruning, so wall-clock time is enough here.
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := store.Stamp(time.Now())
 	err = db.InTx(ctx, func(tx *sql.Tx) error {
 		applied = false
 		res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (consumer, event_id, processed_at)

@@ -192,6 +192,23 @@ func LoadMigrations(component string, fsys fs.FS) (MigrationSet, error) {
 	return set, nil
 }
 
+// ComponentMigrations is what a service's Migrations returns: its own
+// set, loaded by LoadMigrations from the directory dir of fsys (an
+// embed.FS holding dir/*.sql), followed by libraries, the sets of the
+// libraries that own tables in its database (such as the outbox's). One
+// order for every service keeps `tamkeen migrate status` alike.
+func ComponentMigrations(component string, fsys fs.FS, dir string, libraries ...MigrationSet) ([]MigrationSet, error) {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations of %s: %w", component, err)
+	}
+	own, err := LoadMigrations(component, sub)
+	if err != nil {
+		return nil, err
+	}
+	return append([]MigrationSet{own}, libraries...), nil
+}
+
 func firstNonEmpty(a, b string) string {
 	if a != "" {
 		return a
@@ -375,7 +392,7 @@ func (db *DB) applyMigration(ctx context.Context, component string, m Migration)
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)`,
-			component, m.Version, m.Name, db.now().UTC().Truncate(time.Microsecond))
+			component, m.Version, m.Name, Stamp(db.now()))
 		return err
 	})
 	if err != nil {

@@ -38,6 +38,14 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Querier is what both *DB and *sql.Tx offer, so that a store function
+// runs alone or inside a transaction alike.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // DB is an open database. It embeds *sql.DB so callers use QueryContext,
 // ExecContext and the rest directly; it adds the engine, transactions with
 // retries and migrations.

@@ -144,7 +144,7 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 	if err != nil {
 		return Registered{}, err
 	}
-	id, err := newID(s.rand, "cit_")
+	id, err := store.NewIDFrom(s.rand, "cit_")
 	if err != nil {
 		return Registered{}, err
 	}
@@ -219,7 +219,7 @@ const noticeInterval = time.Hour
 // holder's OTP limits (a stranger could otherwise use it to block their
 // step-ups).
 func (s *Service) registrationTaken(ctx context.Context, tx *sql.Tx, holder citizenRow, phone string, now time.Time) (challengeRow, error) {
-	id, err := newID(s.rand, "otp_")
+	id, err := store.NewIDFrom(s.rand, "otp_")
 	if err != nil {
 		return challengeRow{}, err
 	}
@@ -237,7 +237,7 @@ func (s *Service) registrationTaken(ctx context.Context, tx *sql.Tx, holder citi
 	if n > 0 {
 		return decoy, nil
 	}
-	noticeID, err := newID(s.rand, "otp_")
+	noticeID, err := store.NewIDFrom(s.rand, "otp_")
 	if err != nil {
 		return challengeRow{}, err
 	}

@@ -95,12 +95,3 @@ func macEqual(a, b string) bool {
 // idEncoding is lower-case base32 without padding: ids and tokens that
 // survive URLs, logs and case-insensitive systems.
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns prefix followed by 128 random bits.
-func newID(rnd io.Reader, prefix string) (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(rnd, b[:]); err != nil {
-		return "", fmt.Errorf("auth: random id: %w", err)
-	}
-	return prefix + idEncoding.EncodeToString(b[:]), nil
-}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // signingKey is an ES256 key from the store.
@@ -173,7 +175,7 @@ func (s *Service) addKey(ctx context.Context, retire bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("auth: marshal signing key: %w", err)
 	}
-	kid, err := newID(s.rand, "es256-")
+	kid, err := store.NewIDFrom(s.rand, "es256-")
 	if err != nil {
 		return "", err
 	}

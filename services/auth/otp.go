@@ -125,7 +125,7 @@ func (s *Service) checkSMSLimits(ctx context.Context, q querier, phone string, n
 // puts the SendSms command in the outbox, inside tx: the challenge exists
 // if and only if its SMS goes out. The caller has checked the limits.
 func (s *Service) sendSMSChallenge(ctx context.Context, tx *sql.Tx, c citizenRow, purpose string, now time.Time) (challengeRow, error) {
-	id, err := newID(s.rand, "otp_")
+	id, err := store.NewIDFrom(s.rand, "otp_")
 	if err != nil {
 		return challengeRow{}, err
 	}
@@ -190,7 +190,7 @@ func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, meth
 			if !c.TOTPEnabled {
 				return ErrTOTPNotEnabled
 			}
-			id, err := newID(s.rand, "otp_")
+			id, err := store.NewIDFrom(s.rand, "otp_")
 			if err != nil {
 				return err
 			}

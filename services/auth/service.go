@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -352,20 +351,6 @@ func decodeKEK(s string) ([]byte, error) {
 		return nil, fmt.Errorf("decodes to %d bytes; want 32", len(b))
 	}
 	return b, nil
-}
-
-// Migrations are the schema versions the service's database needs, applied
-// at start-up and by `tamkeen migrate`.
-func Migrations() ([]store.MigrationSet, error) {
-	dir, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	own, err := store.LoadMigrations(Name, dir)
-	if err != nil {
-		return nil, err
-	}
-	return []store.MigrationSet{events.Migrations, own}, nil
 }
 
 // Stream is the JetStream stream the service's events go to.

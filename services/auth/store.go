@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -17,12 +18,14 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// querier is what both *sql.Tx and *store.DB offer.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// Migrations are the schema versions the service's database needs, applied
+// at start-up and by `tamkeen migrate`.
+func Migrations() ([]store.MigrationSet, error) {
+	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
 }
+
+// querier is what both *sql.Tx and *store.DB offer.
+type querier = store.Querier
 
 // ms is t as Unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }

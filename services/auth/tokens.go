@@ -151,7 +151,7 @@ func sign(key *signingKey, c *jwks.Claims) (string, error) {
 
 // baseClaims are the claims every token has.
 func (s *Service) baseClaims(sub string, now time.Time) (*jwks.Claims, error) {
-	jti, err := newID(s.rand, "at_")
+	jti, err := store.NewIDFrom(s.rand, "at_")
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (s *Service) newRefreshToken() (token, tokenMAC string, err error) {
 // event inside tx and returns its token pair. A family without a
 // SessionID starts a session of its own (a login): its id is the sid.
 func (s *Service) startFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, error) {
-	id, err := newID(s.rand, "rtf_")
+	id, err := store.NewIDFrom(s.rand, "rtf_")
 	if err != nil {
 		return TokenPair{}, err
 	}

@@ -32,7 +32,7 @@ func (s *Service) StartUnlock(ctx context.Context, nationalID string) (Challenge
 	if fe != nil {
 		return Challenge{}, fe
 	}
-	id, err := newID(s.rand, "otp_")
+	id, err := store.NewIDFrom(s.rand, "otp_")
 	if err != nil {
 		return Challenge{}, err
 	}

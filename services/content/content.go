@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // Principal is the verified caller of an editorial operation: the token's
@@ -94,7 +95,7 @@ func (s *Service) CreateItem(ctx context.Context, p Principal, in CreateInput) (
 	if err := fe.err(); err != nil {
 		return Item{}, err
 	}
-	id, err := newID(s.rand, ItemIDPrefix)
+	id, err := store.NewIDFrom(s.rand, ItemIDPrefix)
 	if err != nil {
 		return Item{}, err
 	}
@@ -107,8 +108,7 @@ func (s *Service) CreateItem(ctx context.Context, p Principal, in CreateInput) (
 		if err := authorize(ActionCreate, in.Ministry, held, ""); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO content_items (id, type, ministry, state, version, created_at, created_by, updated_at, updated_by)
-			VALUES ($1, $2, $3, $4, 1, $5, $6, $5, $6)`, id, string(t), in.Ministry, string(StateDraft), now, p.Subject); err != nil {
+		if err := insertItem(ctx, tx, id, t, in.Ministry, p.Subject, now); err != nil {
 			return fmt.Errorf("create item: %w", err)
 		}
 		if err := insertVersion(ctx, tx, id, 1, in.Content, p.Subject, now); err != nil {
@@ -186,23 +186,11 @@ func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]I
 	// Few ministries per subject: one query each keeps the SQL portable.
 	var ids []string
 	for _, m := range ministries {
-		rows, err := s.db.QueryContext(ctx, `SELECT id FROM content_items WHERE ministry = $1
-			AND ($2 = '' OR type = $2) AND ($3 = '' OR state = $3) ORDER BY created_at DESC, id`, m, f.Type, f.State)
+		more, err := itemIDs(ctx, s.db, m, f.Type, f.State)
 		if err != nil {
-			return nil, "", fmt.Errorf("list items: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, "", err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, "", err
 		}
+		ids = append(ids, more...)
 	}
 	if offset >= len(ids) {
 		return nil, "", nil
@@ -296,12 +284,11 @@ func (s *Service) newVersion(ctx context.Context, p Principal, id string, a Acti
 		// that read the same version finds no row and gets the conflict.
 		// A new version cancels a pending schedule: only an approved
 		// version may be published.
-		res, err := tx.ExecContext(ctx, `UPDATE content_items SET version = $3, state = $4, publish_at = NULL, updated_at = $5, updated_by = $6
-			WHERE id = $1 AND version = $2`, id, it.Version, v, string(StateDraft), now, p.Subject)
+		ok, err := bumpVersion(ctx, tx, id, it.Version, v, now, p.Subject)
 		if err != nil {
 			return fmt.Errorf("save %s: %w", id, err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !ok {
 			cur, _ := loadItem(ctx, tx, id, 0)
 			return &VersionConflictError{ItemID: id, Base: it.Version, Current: cur.Version}
 		}
@@ -356,15 +343,11 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 		}
 		to := target(a, from)
 		clear := a == ActionUnpublish || a == ActionArchive
-		res, err := tx.ExecContext(ctx, `UPDATE content_items SET state = $3, updated_at = $4, updated_by = $5,
-			published_version = CASE WHEN $6 THEN 0 ELSE published_version END,
-			publish_at = CASE WHEN $6 THEN NULL ELSE publish_at END,
-			expire_at = CASE WHEN $6 THEN NULL ELSE expire_at END
-			WHERE id = $1 AND state = $2 AND version = $7`, id, string(from), string(to), now, p.Subject, clear, it.Version)
+		ok, err := setState(ctx, tx, id, it.Version, from, to, clear, now, p.Subject)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", a, id, err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !ok {
 			return fmt.Errorf("%w: item %s changed while you acted on it; reload it", rpcerr.ErrConflict, id)
 		}
 		if clear && it.PublishedVersion > 0 {
@@ -389,10 +372,7 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 // it or submitted it: review needs a second person (issue 12). Rejecting
 // is allowed: it only asks for changes.
 func fourEyes(ctx context.Context, q querier, it Item, approver string) error {
-	var savedBy, submitter string
-	err := q.QueryRowContext(ctx, `SELECT v.saved_by, COALESCE((SELECT t.actor FROM content_transitions t
-		WHERE t.item_id = v.item_id AND t.version = v.version AND t.action = $3 ORDER BY t.seq DESC LIMIT 1), '')
-		FROM content_versions v WHERE v.item_id = $1 AND v.version = $2`, it.ID, it.Version, string(ActionSubmit)).Scan(&savedBy, &submitter)
+	savedBy, submitter, err := authorsOf(ctx, q, it.ID, it.Version)
 	if err != nil {
 		return fmt.Errorf("four-eyes check of %s: %w", it.ID, err)
 	}
@@ -414,8 +394,8 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 		return Item{}, err
 	}
 	now := s.now()
-	publishAt = publishAt.UTC().Truncate(time.Microsecond)
-	expireAt = expireAt.UTC().Truncate(time.Microsecond)
+	publishAt = store.Stamp(publishAt)
+	expireAt = store.Stamp(expireAt)
 	scheduled := !publishAt.IsZero() && publishAt.After(now)
 	from := now
 	if scheduled {
@@ -441,12 +421,11 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 			return err
 		}
 		if scheduled {
-			res, err := tx.ExecContext(ctx, `UPDATE content_items SET publish_at = $3, expire_at = $4, updated_at = $5, updated_by = $6
-				WHERE id = $1 AND version = $2`, id, it.Version, publishAt, nullTime(expireAt), now, p.Subject)
+			ok, err := setSchedule(ctx, tx, id, it.Version, publishAt, expireAt, now, p.Subject)
 			if err != nil {
 				return fmt.Errorf("schedule %s: %w", id, err)
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
+			if !ok {
 				return fmt.Errorf("%w: item %s changed while you acted on it; reload it", rpcerr.ErrConflict, id)
 			}
 			c := comment
@@ -468,13 +447,11 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 // publish makes the item's current version the public one as of at, inside tx;
 // the caller has checked the actor may.
 func (s *Service) publish(ctx context.Context, tx *sql.Tx, it Item, actor, comment string, at, expireAt time.Time) error {
-	res, err := tx.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = version, publish_at = NULL,
-		expire_at = $4, updated_at = $5, updated_by = $6 WHERE id = $1 AND version = $2 AND state = $7`,
-		it.ID, it.Version, string(StatePublished), nullTime(expireAt), at, actor, string(it.State))
+	ok, err := markPublished(ctx, tx, it, expireAt, at, actor)
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", it.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	if !ok {
 		return fmt.Errorf("%w: item %s changed while it was being published; reload it", rpcerr.ErrConflict, it.ID)
 	}
 	from := it.State

@@ -21,8 +21,9 @@
 //   - history.go: versions, recorded transitions and role grants.
 //   - public.go: the cached public API (published content and search).
 //   - scheduler.go: publishing and taking down at the scheduled times.
-//   - store.go, migrations/: the SQL (one text for both engines except
-//     search).
+//   - store.go, store_items.go, store_public.go, store_history.go,
+//     store_scheduler.go, migrations/: every SQL statement (one text for
+//     both engines except search).
 //   - grpc.go: proto ↔ domain, client-token checks and errors mapped to
 //     gRPC codes.
 //   - events.go: what it publishes through the outbox.

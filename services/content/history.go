@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
-	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // VersionInfo summarises a saved version.
@@ -42,21 +41,8 @@ func (s *Service) ListVersions(ctx context.Context, p Principal, id string, size
 	if _, err := s.GetItem(ctx, p, id); err != nil {
 		return nil, "", err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT version, saved_by, saved_at FROM content_versions WHERE item_id = $1
-		ORDER BY version DESC LIMIT $2 OFFSET $3`, id, limit+1, offset)
+	out, err := versionInfos(ctx, s.db, id, limit+1, offset)
 	if err != nil {
-		return nil, "", fmt.Errorf("versions of %s: %w", id, err)
-	}
-	defer rows.Close()
-	var out []VersionInfo
-	for rows.Next() {
-		var v VersionInfo
-		if err := rows.Scan(&v.Version, &v.SavedBy, store.ScanTime(&v.SavedAt)); err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	next := ""
@@ -109,24 +95,6 @@ func (s *Service) ListTransitions(ctx context.Context, p Principal, id string) (
 	return transitions(ctx, s.db, id)
 }
 
-func transitions(ctx context.Context, q querier, id string) ([]TransitionRecord, error) {
-	rows, err := q.QueryContext(ctx, `SELECT action, from_state, to_state, actor, comment, version, at
-		FROM content_transitions WHERE item_id = $1 ORDER BY seq`, id)
-	if err != nil {
-		return nil, fmt.Errorf("transitions of %s: %w", id, err)
-	}
-	defer rows.Close()
-	var out []TransitionRecord
-	for rows.Next() {
-		var t TransitionRecord
-		if err := rows.Scan(&t.Action, &t.From, &t.To, &t.Actor, &t.Comment, &t.Version, store.ScanTime(&t.Time)); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
 // RoleAdmin is the verified client that manages roles: a ministry's admin
 // app (content:roles) manages its own ministry only; the platform's
 // operator (content:admin) manages every ministry.
@@ -167,11 +135,7 @@ func (s *Service) GrantRole(ctx context.Context, admin RoleAdmin, ministry, subj
 		return RoleGrant{}, err
 	}
 	now := s.now()
-	var g RoleGrant
-	err = s.db.QueryRowContext(ctx, `INSERT INTO content_roles (ministry, subject, role, granted_by, granted_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ministry, subject, role) DO UPDATE SET role = excluded.role
-		RETURNING ministry, subject, role, granted_at`, ministry, subject, string(r), admin.ClientID, now).
-		Scan(&g.Ministry, &g.Subject, &g.Role, store.ScanTime(&g.GrantTime))
+	g, err := upsertRole(ctx, s.db, ministry, subject, r, admin.ClientID, now)
 	if err != nil {
 		return RoleGrant{}, fmt.Errorf("grant role: %w", err)
 	}
@@ -188,11 +152,11 @@ func (s *Service) RevokeRole(ctx context.Context, admin RoleAdmin, ministry, sub
 	if err := admin.manages(ministry); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM content_roles WHERE ministry = $1 AND subject = $2 AND role = $3`, ministry, subject, string(r))
+	held, err := deleteRole(ctx, s.db, ministry, subject, r)
 	if err != nil {
 		return fmt.Errorf("revoke role: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !held {
 		return fmt.Errorf("%w: %s holds no %s role in ministry %s", rpcerr.ErrNotFound, subject, r, ministry)
 	}
 	return nil

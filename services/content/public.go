@@ -115,29 +115,16 @@ func (s *Service) putPublic(ctx context.Context, tx *sql.Tx, it Item, at time.Ti
 			return err
 		}
 		title, summary, body := searchFields(tr, it.Tags)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO content_public (item_id, lang, slug, ministry, type, tags, version, publish_time, expire_at, doc, etag, snippet_text)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			it.ID, lang, tr.Slug, it.Ministry, string(it.Type), string(tags), it.Version, at, nullTime(it.ExpireAt),
-			string(doc), etagOf(it.ID, lang, it.Version, at), strings.TrimSpace(summary+"\n"+body)); err != nil {
+		if err := insertPublic(ctx, tx, it, lang, tr.Slug, string(tags), at, string(doc), etagOf(it.ID, lang, it.Version, at), strings.TrimSpace(summary+"\n"+body)); err != nil {
 			return fmt.Errorf("publish %s/%s: %w", it.ID, lang, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO content_search (item_id, lang, title, summary, body) VALUES ($1, $2, $3, $4, $5)`,
-			it.ID, lang, strings.Join(Terms(title), " "), strings.Join(Terms(summary), " "), strings.Join(Terms(body), " ")); err != nil {
+		if err := insertSearch(ctx, tx, it.ID, lang, strings.Join(Terms(title), " "), strings.Join(Terms(summary), " "), strings.Join(Terms(body), " ")); err != nil {
 			return fmt.Errorf("index %s/%s: %w", it.ID, lang, err)
 		}
 	}
 	for _, tag := range it.Tags {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO content_public_tags (item_id, tag) VALUES ($1, $2)`, it.ID, tag); err != nil {
+		if err := insertPublicTag(ctx, tx, it.ID, tag); err != nil {
 			return fmt.Errorf("publish tags of %s: %w", it.ID, err)
-		}
-	}
-	return nil
-}
-
-func deletePublic(ctx context.Context, tx *sql.Tx, id string) error {
-	for _, table := range []string{"content_public", "content_public_tags", "content_search"} {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE item_id = $1`, id); err != nil {
-			return fmt.Errorf("take down %s: %w", id, err)
 		}
 	}
 	return nil
@@ -211,21 +198,8 @@ func (s *Service) GetPublicContent(ctx context.Context, slug, lang string) (Publ
 		return pc, nil
 	}
 	now := s.now()
-	rows, err := s.db.QueryContext(ctx, `SELECT `+publicColumns+` FROM content_public WHERE item_id =
-		(SELECT item_id FROM content_public WHERE slug = $1 LIMIT 1) AND (expire_at IS NULL OR expire_at > $2)`, slug, now)
+	found, err := publicBySlug(ctx, s.db, slug, now)
 	if err != nil {
-		return PublicContent{}, fmt.Errorf("public content: %w", err)
-	}
-	defer rows.Close()
-	var found []PublicContent
-	for rows.Next() {
-		pc, err := scanPublic(rows)
-		if err != nil {
-			return PublicContent{}, err
-		}
-		found = append(found, pc)
-	}
-	if err := rows.Err(); err != nil {
 		return PublicContent{}, err
 	}
 	if len(found) == 0 {
@@ -267,29 +241,14 @@ func (s *Service) ListPublicContent(ctx context.Context, f PublicFilter) ([]Publ
 			return nil, "", err
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+prefixed("p.", publicColumns)+` FROM content_public p
-		WHERE `+langClause+` AND ($2 = '' OR p.ministry = $2) AND ($3 = '' OR p.type = $3)
-		AND ($4 = '' OR EXISTS (SELECT 1 FROM content_public_tags t WHERE t.item_id = p.item_id AND t.tag = $4))
-		AND (p.expire_at IS NULL OR p.expire_at > $5)
-		ORDER BY p.publish_time DESC, p.item_id LIMIT $6 OFFSET $7`,
-		lang, f.Ministry, f.Type, f.Tag, s.now(), limit+1, offset)
+	out, err := listPublic(ctx, s.db, lang, f, s.now(), limit+1, offset)
 	if err != nil {
-		return nil, "", fmt.Errorf("list public content: %w", err)
-	}
-	defer rows.Close()
-	var out []PublicContent
-	for rows.Next() {
-		pc, err := scanPublic(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		if pc.Lang != lang {
-			pc = withFallback(pc)
-		}
-		out = append(out, pc)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", err
+	}
+	for i, pc := range out {
+		if pc.Lang != lang {
+			out[i] = withFallback(pc)
+		}
 	}
 	next := ""
 	if len(out) > limit {
@@ -314,19 +273,6 @@ const (
 	weightBody    = 1.0
 )
 
-// searchSQL is the one query that differs between the engines. The
-// full-text match runs first, in a subquery, so that the planner starts
-// from the few matching rows rather than from the public table.
-func (s *Service) searchSQL() string {
-	match := `SELECT item_id, lang, title, summary, body FROM content_search WHERE content_search MATCH $2`
-	if s.db.Engine() == store.Postgres {
-		match = `SELECT item_id, lang, title, summary, body FROM content_search WHERE tsv @@ plainto_tsquery('simple', $2)`
-	}
-	return `SELECT p.item_id, p.lang, p.title, p.summary, p.body, e.publish_time FROM (` + match + `) p
-		JOIN content_public e ON e.item_id = p.item_id AND e.lang = p.lang
-		WHERE ` + langClause + ` AND (e.expire_at IS NULL OR e.expire_at > $3)`
-}
-
 // SearchPublicContent searches published content in lang (items without
 // a lang translation are searched in the other language and flagged).
 // Every query word must match; hits are ranked by where the words are
@@ -348,28 +294,16 @@ func (s *Service) SearchPublicContent(ctx context.Context, q, lang string, size 
 	if s.db.Engine() == store.Postgres {
 		match = query.tsQuery()
 	}
-	rows, err := s.db.QueryContext(ctx, s.searchSQL(), lang, match, s.now())
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("search: %w", err)
-	}
 	type cand struct {
 		id, lang  string
 		score     float64
 		published time.Time
 	}
 	var cands []cand
-	for rows.Next() {
-		var c cand
-		var title, summary, body string
-		if err := rows.Scan(&c.id, &c.lang, &title, &summary, &body, store.ScanTime(&c.published)); err != nil {
-			rows.Close()
-			return nil, "", 0, err
-		}
-		c.score = score(query.Terms, title, summary, body)
-		cands = append(cands, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	err = s.searchMatches(ctx, lang, match, s.now(), func(id, lang, title, summary, body string, published time.Time) {
+		cands = append(cands, cand{id: id, lang: lang, score: score(query.Terms, title, summary, body), published: published})
+	})
+	if err != nil {
 		return nil, "", 0, err
 	}
 	sort.Slice(cands, func(i, j int) bool {
@@ -393,9 +327,7 @@ func (s *Service) SearchPublicContent(ctx context.Context, q, lang string, size 
 	}
 	hits := make([]Hit, 0, end-offset)
 	for _, c := range cands[offset:end] {
-		var text string
-		pc, err := scanPublic(publicRow{s.db.QueryRowContext(ctx, `SELECT `+publicColumns+`, snippet_text FROM content_public
-			WHERE item_id = $1 AND lang = $2`, c.id, c.lang), &text})
+		pc, text, err := publicWithSnippet(ctx, s.db, c.id, c.lang)
 		if err != nil {
 			return nil, "", 0, fmt.Errorf("search hit %s: %w", c.id, err)
 		}

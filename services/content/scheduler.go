@@ -58,7 +58,7 @@ func (s *Service) SchedulerTick(ctx context.Context) (int, error) {
 // applyDue publishes and expires what is due at now.
 func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 	changed := 0
-	due, err := s.dueIDs(ctx, `SELECT id FROM content_items WHERE publish_at IS NOT NULL AND publish_at <= $1 ORDER BY publish_at, id LIMIT $2`, now)
+	due, err := s.dueIDs(ctx, publishDueSQL, now)
 	if err != nil {
 		return 0, err
 	}
@@ -71,7 +71,7 @@ func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 			changed++
 		}
 	}
-	due, err = s.dueIDs(ctx, `SELECT id FROM content_items WHERE expire_at IS NOT NULL AND expire_at <= $1 AND published_version > 0 ORDER BY expire_at, id LIMIT $2`, now)
+	due, err = s.dueIDs(ctx, expireDueSQL, now)
 	if err != nil {
 		return changed, err
 	}
@@ -91,23 +91,6 @@ func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 	return changed, nil
 }
 
-func (s *Service) dueIDs(ctx context.Context, query string, now time.Time) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, now, scheduleBatch)
-	if err != nil {
-		return nil, fmt.Errorf("scheduler: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
 // publishDue publishes item id if its publication is still due; ok
 // reports that this call did it.
 func (s *Service) publishDue(ctx context.Context, id string, now time.Time) (ok bool, err error) {
@@ -124,8 +107,7 @@ func (s *Service) publishDue(ctx context.Context, id string, now time.Time) (ok 
 			// Saving a new version cancels a schedule, so this is a row
 			// changed by hand; drop the schedule rather than publish an
 			// unreviewed version.
-			_, err := tx.ExecContext(ctx, `UPDATE content_items SET publish_at = NULL WHERE id = $1 AND publish_at = $2`, id, it.PublishAt)
-			return err
+			return dropSchedule(ctx, tx, id, it.PublishAt)
 		}
 		// publish's conditional UPDATE matches the row as read here; a
 		// concurrent replica that got there first leaves it no row.
@@ -151,13 +133,11 @@ func (s *Service) expireDue(ctx context.Context, id string, now time.Time) (ok b
 			return nil
 		}
 		to := target(ActionExpire, it.State)
-		res, err := tx.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = 0, expire_at = NULL,
-			updated_at = $4, updated_by = $5 WHERE id = $1 AND state = $2 AND expire_at = $6 AND published_version = $7`,
-			id, string(it.State), string(to), it.ExpireAt, SchedulerActor, it.ExpireAt, it.PublishedVersion)
+		changed, err := markExpired(ctx, tx, it, to)
 		if err != nil {
 			return fmt.Errorf("expire %s: %w", id, err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !changed {
 			return nil
 		}
 		if err := s.takeDown(ctx, tx, it, it.ExpireAt); err != nil {

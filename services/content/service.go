@@ -3,11 +3,9 @@ package content
 import (
 	"context"
 	"crypto/rand"
-	"embed"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"time"
@@ -147,14 +145,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		db:       deps.DB,
 		bus:      deps.Bus,
 		log:      log,
-		now:      func() time.Time { return now().UTC().Truncate(time.Microsecond) },
+		now:      func() time.Time { return store.Stamp(now()) },
 		rand:     rnd,
 		relay:    events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now}),
 		events:   events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
 		verifier: deps.Verifier,
 	}
 	s.cache = newPublicCache(cfg.PublicCacheTTL, s.now)
-	replica, err := newID(rnd, "rep_")
+	replica, err := store.NewIDFrom(rnd, "rep_")
 	if err != nil {
 		return nil, fmt.Errorf("content: %w", err)
 	}
@@ -167,23 +165,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.verifier = v
 	}
 	return s, nil
-}
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// Migrations are the schema versions the service's database needs, applied
-// at start-up and by `tamkeen migrate`.
-func Migrations() ([]store.MigrationSet, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	set, err := store.LoadMigrations(Name, sub)
-	if err != nil {
-		return nil, err
-	}
-	return []store.MigrationSet{set, events.Migrations}, nil
 }
 
 // Stream is the JetStream stream the service's events go to.

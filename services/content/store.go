@@ -3,39 +3,36 @@ package content
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the schema versions the service's database needs, applied
+// at start-up and by `tamkeen migrate`.
+func Migrations() ([]store.MigrationSet, error) {
+	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
+}
+
 // The SQL of the service. One text serves both engines except for search
 // (FTS5 on SQLite, tsvector on PostgreSQL), which differs in searchSQL only.
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+// querier is what both *sql.Tx and *store.DB offer.
+type querier = store.Querier
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns prefix followed by 128 random bits.
-func newID(r io.Reader, prefix string) (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return "", fmt.Errorf("make id: %w", err)
-	}
-	return prefix + idEncoding.EncodeToString(b[:]), nil
-}
 
 // ItemIDPrefix starts every item id.
 const ItemIDPrefix = "cnt_"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
@@ -174,7 +175,7 @@ func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notifi
 // queue completes n (id, times), inserts it and writes its command to the
 // outbox in tx; announce also writes its created status event.
 func (s *Service) queue(ctx context.Context, tx *sql.Tx, n *Notification, announce bool) error {
-	id, err := s.newID("ntf_")
+	id, err := store.NewIDFrom(s.rand, "ntf_")
 	if err != nil {
 		return err
 	}

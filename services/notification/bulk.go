@@ -205,7 +205,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	if err := s.checkLimits(ctx, client, in.Channel, "", true, len(msgs)); err != nil {
 		return BulkJob{}, err
 	}
-	jobID, err := s.newID("blk_")
+	jobID, err := store.NewIDFrom(s.rand, "blk_")
 	if err != nil {
 		return BulkJob{}, err
 	}

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // Status callbacks: every status change of a client's notification is
@@ -144,7 +146,7 @@ func (s *Service) enqueueCallback(ctx context.Context, tx *sql.Tx, n Notificatio
 	if err != nil {
 		return err
 	}
-	id, err := s.newID("cbk_")
+	id, err := store.NewIDFrom(s.rand, "cbk_")
 	if err != nil {
 		return err
 	}

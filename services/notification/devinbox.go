@@ -71,7 +71,7 @@ func (in *DevInbox) Deliver(ctx context.Context, m InboxMessage) (InboxMessage, 
 	if m.Time.IsZero() {
 		m.Time = in.now()
 	}
-	m.Time = m.Time.UTC().Truncate(time.Microsecond)
+	m.Time = store.Stamp(m.Time)
 	_, err := in.db.ExecContext(ctx, `
 INSERT INTO dev_inbox (id, channel, recipient, subject, body, html, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, m.Channel, m.To, m.Subject, m.Body, m.HTML, m.Time)

@@ -2,12 +2,9 @@ package notification
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
@@ -132,7 +130,7 @@ func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string
 	}
 	return smsRequest{
 		cmd: cmd, lane: lane, language: lang, send: send, stored: stored, length: length,
-		expireAt: expireAt.UTC().Truncate(time.Microsecond),
+		expireAt: store.Stamp(expireAt),
 	}, nil
 }
 
@@ -295,7 +293,7 @@ func (s *Service) emailSender(n Notification) sender {
 // an earlier delivery wrote.
 func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest) (Notification, error) {
 	now := s.nowUTC()
-	id, err := s.newID("ntf_")
+	id, err := store.NewIDFrom(s.rand, "ntf_")
 	if err != nil {
 		return Notification{}, err
 	}
@@ -517,18 +515,5 @@ func deliversOnSubmit(p any) bool {
 
 // nowUTC is the clock in UTC at the precision both engines keep.
 func (s *Service) nowUTC() time.Time {
-	return s.now().UTC().Truncate(time.Microsecond)
-}
-
-// newID returns prefix followed by 128 random bits.
-func (s *Service) newID(prefix string) (string, error) {
-	r := s.rand
-	if r == nil {
-		r = rand.Reader
-	}
-	var b [16]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return "", fmt.Errorf("notification: id: %w", err)
-	}
-	return prefix + hex.EncodeToString(b[:]), nil
+	return store.Stamp(s.now())
 }

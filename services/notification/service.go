@@ -312,16 +312,6 @@ func setOf(items []string) map[string]bool {
 	return m
 }
 
-// Migrations are the schema versions the service's database needs, applied
-// at start-up and by `tamkeen migrate`.
-func Migrations() ([]store.MigrationSet, error) {
-	own, err := notificationMigrations()
-	if err != nil {
-		return nil, err
-	}
-	return []store.MigrationSet{own, events.Migrations}, nil
-}
-
 // Event subjects the service publishes.
 const (
 	// SubjectStatusChanged carries NotificationStatusChanged events.

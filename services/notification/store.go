@@ -6,23 +6,20 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 //go:embed migrations/notification/*.sql
 var migrationFiles embed.FS
 
-// notificationMigrations loads the service's own schema (MigrationSet
-// "notification").
-func notificationMigrations() (store.MigrationSet, error) {
-	dir, err := fs.Sub(migrationFiles, "migrations/notification")
-	if err != nil {
-		return store.MigrationSet{}, err
-	}
-	return store.LoadMigrations(Name, dir)
+// Migrations are the schema versions the service's database needs, applied
+// at start-up and by `tamkeen migrate` (the dev inbox has its own, see
+// DevInboxMigrations).
+func Migrations() ([]store.MigrationSet, error) {
+	return store.ComponentMigrations(Name, migrationFiles, "migrations/notification", events.Migrations)
 }
 
 // Notification statuses, as GOV.UK Notify names them.

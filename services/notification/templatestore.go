@@ -101,7 +101,7 @@ func (s *Service) CreateTemplate(ctx context.Context, client string, in Template
 	if err := validateTemplate(in); err != nil {
 		return ClientTemplate{}, err
 	}
-	id, err := s.newID("tpl_")
+	id, err := store.NewIDFrom(s.rand, "tpl_")
 	if err != nil {
 		return ClientTemplate{}, err
 	}

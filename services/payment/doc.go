@@ -20,8 +20,9 @@
 //   - payments.go, refunds.go, webhook.go, sweep.go, reconcile.go: the use
 //     cases, each change of a payment in one transaction with its recorded
 //     transition, its ledger posting and its outbox event.
-//   - schema.go, ledgerstore.go: the SQL, one text for SQLite and PostgreSQL,
-//     and Migrations; the ledger is append-only (triggers) and (kind, ref)
+//   - store.go, migrations/, ledgerstore.go: Migrations (embedded
+//     migrations/*.sql, one text for SQLite and PostgreSQL but the ledger's
+//     triggers in 0001_payments_ledger.postgres.sql) and SQL; the ledger is append-only (triggers) and (kind, ref)
 //     is unique, so a posting happens at most once; CheckLedger proves the
 //     invariants (`tamkeen ledger check`).
 //   - grpc.go: proto ↔ domain, client-token verification (the client id

@@ -17,7 +17,7 @@ func (s *Service) post(ctx context.Context, tx *sql.Tx, p Posting, at time.Time)
 	if err := p.Check(); err != nil {
 		return false, err
 	}
-	id, err := s.newID("ltx_")
+	id, err := store.NewIDFrom(s.rand, "ltx_")
 	if err != nil {
 		return false, err
 	}

@@ -190,7 +190,7 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 	if err != nil {
 		return Payment{}, err
 	}
-	id, err := s.newID("pay_")
+	id, err := store.NewIDFrom(s.rand, "pay_")
 	if err != nil {
 		return Payment{}, err
 	}
@@ -263,11 +263,7 @@ func (s *Service) ensureCharge(ctx context.Context, prov provider.Provider, p Pa
 }
 
 // querier is what both *sql.Tx and *store.DB offer.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+type querier = store.Querier
 
 const paymentColumns = `id, client_id, amount, currency, reference, description, return_url, citizen_id, provider,
 	provider_ref, next_url, state, refunded_amount, created_at, updated_at, expire_at,

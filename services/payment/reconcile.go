@@ -87,7 +87,7 @@ func (s *Service) ReconcileLines(ctx context.Context, clientID string, view Ledg
 	}
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(0, 0, 1)
-	id, err := s.newID("rec_")
+	id, err := store.NewIDFrom(s.rand, "rec_")
 	if err != nil {
 		return Reconciliation{}, err
 	}

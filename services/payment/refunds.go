@@ -62,7 +62,7 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 	if err := fieldErrors(fes); err != nil {
 		return Refund{}, err
 	}
-	id, err := s.newID("rfd_")
+	id, err := store.NewIDFrom(s.rand, "rfd_")
 	if err != nil {
 		return Refund{}, err
 	}

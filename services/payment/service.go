@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -298,16 +297,5 @@ func (s *Service) sweepLoop(ctx context.Context) error {
 	}
 }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns prefix + 128 random bits.
-func (s *Service) newID(prefix string) (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-		return "", fmt.Errorf("payment: id: %w", err)
-	}
-	return prefix + idEncoding.EncodeToString(b[:]), nil
-}
-
 // clock is the current time in UTC at the precision both engines keep.
-func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+func (s *Service) clock() time.Time { return store.Stamp(s.now()) }

@@ -5,11 +5,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
-	"encoding/base32"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
@@ -79,17 +77,6 @@ var revocationReasons = map[string]int{
 	"superseded":             4,
 	"cessation_of_operation": 5,
 	"privilege_withdrawn":    9,
-}
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns prefix followed by 128 random bits.
-func newID(r io.Reader, prefix string) (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return "", err
-	}
-	return prefix + idEncoding.EncodeToString(b[:]), nil
 }
 
 // subjectFor builds the certificate subject. A citizen is named as the
@@ -154,8 +141,8 @@ func (s *Service) checkProofing(ctx context.Context, p *principal) error {
 	}
 	level := p.proofingLevel
 	if level == "" {
-		err := s.db.QueryRowContext(ctx, `SELECT proofing_level FROM citizen_proofing WHERE citizen_id = $1`, p.citizenID).Scan(&level)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var err error
+		if level, err = proofingLevel(ctx, s.db, p.citizenID); err != nil {
 			return err
 		}
 	}
@@ -192,7 +179,7 @@ func (s *Service) createCredential(ctx context.Context, p *principal, req Creden
 	if err != nil {
 		return nil, err
 	}
-	id, err := newID(s.rand, "cred_")
+	id, err := store.NewIDFrom(s.rand, "cred_")
 	if err != nil {
 		return nil, err
 	}
@@ -298,12 +285,11 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 	}
 	ev.Subject = id
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE credentials SET status = $1, revoked_at = $2, revocation_reason = $3, revoked_by = $4
-			WHERE id = $5 AND status = $6`, StatusRevoked, now, reason, p.owner(), id, StatusActive)
+		ok, err := markRevoked(ctx, tx, id, now, reason, p.owner())
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !ok {
 			return fmt.Errorf("credential %s is already revoked: %w", id, rpcerr.ErrFailedPrecondition)
 		}
 		return events.Enqueue(ctx, tx, events.Subject(Name, "credential_revoked"), ev)
@@ -326,21 +312,8 @@ func (s *Service) listCredentials(ctx context.Context, p *principal, pageSize in
 	if pageSize <= 0 || pageSize > 100 {
 		pageSize = 50
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+credentialColumns+` FROM credentials
-		WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3`, p.owner(), pageToken, pageSize+1)
+	out, err := credentialsOf(ctx, s.db, p.owner(), pageToken, pageSize+1)
 	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []*Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	next := ""

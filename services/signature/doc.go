@@ -55,7 +55,8 @@
 //     and OCSP.
 //   - keys.go, seal.go, hsm*.go: key algorithms, private keys sealed
 //     under the key-encryption key, and PKCS#11 tokens.
-//   - store.go, migrations/: the SQL for SQLite and PostgreSQL.
+//   - store.go, store_credentials.go, store_signing.go, migrations/: every
+//     SQL statement, for SQLite and PostgreSQL.
 //   - grpc.go: proto ↔ domain and errors mapped to gRPC codes;
 //     authn.go: the caller from the bearer token (libs/authn) and the
 //     step-up and seal checks.

@@ -94,9 +94,7 @@ func (s *Service) handleProofing(ctx context.Context, ev events.Event) error {
 		}
 	}
 	_, err := events.ProcessOnce(ctx, s.db, proofingConsumer, ev.ID, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO citizen_proofing (citizen_id, proofing_level, updated_at) VALUES ($1, $2, $3)
-			ON CONFLICT (citizen_id) DO UPDATE SET proofing_level = $2, updated_at = $3
-			WHERE citizen_proofing.proofing_level <> $4`, citizen, level, at.UTC(), proofingInPerson)
+		err := putProofingLevel(ctx, tx, citizen, level, at)
 		if err != nil || identity == nil {
 			return err
 		}

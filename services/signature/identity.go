@@ -81,16 +81,12 @@ func (s *Service) storeIdentity(ctx context.Context, tx *sql.Tx, citizenID, leve
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO citizen_identities (citizen_id, identity_sealed, proofing_level, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (citizen_id) DO UPDATE SET identity_sealed = $2, proofing_level = $3, updated_at = $4
-		WHERE citizen_identities.proofing_level <> $5 OR $3 = $5`, citizenID, blob, level, at.UTC(), proofingInPerson)
-	return err
+	return putIdentity(ctx, tx, citizenID, blob, level, at)
 }
 
 // citizenIdentity is the identity recorded for the citizen, or ErrNoIdentity.
 func (s *Service) citizenIdentity(ctx context.Context, citizenID string) (*eventsv1.CitizenIdentity, error) {
-	var blob []byte
-	err := s.db.QueryRowContext(ctx, `SELECT identity_sealed FROM citizen_identities WHERE citizen_id = $1`, citizenID).Scan(&blob)
+	blob, err := sealedIdentity(ctx, s.db, citizenID)
 	if store.IsNoRows(err) {
 		return nil, ErrNoIdentity
 	}

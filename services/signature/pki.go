@@ -111,11 +111,11 @@ func InitPKI(ctx context.Context, db *store.DB, cfg Config, opts PKIOptions) (*P
 	if err != nil {
 		return nil, err
 	}
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pki_objects`).Scan(&n); err != nil {
+	exists, err := pkiExists(ctx, db)
+	if err != nil {
 		return nil, fmt.Errorf("signature: read PKI: %w", err)
 	}
-	if n > 0 {
+	if exists {
 		return nil, ErrPKIExists
 	}
 	var token hsm
@@ -234,11 +234,10 @@ func InitPKI(ctx context.Context, db *store.DB, cfg Config, opts PKIOptions) (*P
 		return nil, fmt.Errorf("signature: OCSP certificate: %w", err)
 	}
 
-	created := now().UTC().Truncate(time.Microsecond)
+	created := store.Stamp(now())
 	err = db.InTx(ctx, func(tx *sql.Tx) error {
 		for _, o := range []pkiObject{root, issuing, tsa, ocspObj} {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO pki_objects (name, cert_der, key_store, key_ref, key_sealed, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6)`, o.name, o.cert.Raw, o.keyStore, o.keyRef, o.sealed, created); err != nil {
+			if err := insertPKIObject(ctx, tx, o, created); err != nil {
 				if store.IsUniqueViolation(err) {
 					return ErrPKIExists
 				}
@@ -369,24 +368,16 @@ type authority struct {
 // root's: it is only needed by pki init). It returns ErrNoPKI when there is
 // no CA.
 func loadAuthority(ctx context.Context, db *store.DB, seal *sealer, hsmCfg HSMConfig) (*authority, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name, cert_der, key_store, key_ref, key_sealed FROM pki_objects`)
-	if err != nil {
-		return nil, fmt.Errorf("read PKI: %w", err)
-	}
-	defer rows.Close()
 	objs := map[string]pkiObject{}
-	for rows.Next() {
-		var o pkiObject
-		var der []byte
-		if err := rows.Scan(&o.name, &der, &o.keyStore, &o.keyRef, &o.sealed); err != nil {
-			return nil, err
-		}
+	err := pkiObjects(ctx, db, func(o pkiObject, der []byte) error {
+		var err error
 		if o.cert, err = x509.ParseCertificate(der); err != nil {
-			return nil, fmt.Errorf("PKI object %s: %w", o.name, err)
+			return fmt.Errorf("PKI object %s: %w", o.name, err)
 		}
 		objs[o.name] = o
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(objs) == 0 {

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
-
-	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // revocationStatus is a certificate's status as the CA knows it.
@@ -33,10 +31,7 @@ func (s *Service) statusOf(ctx context.Context, a *authority, serial *big.Int) (
 			return revocationStatus{known: true}, nil
 		}
 	}
-	var status, reason string
-	var revokedAt sql.NullTime
-	err := s.db.QueryRowContext(ctx, `SELECT status, revoked_at, revocation_reason FROM credentials WHERE serial = $1`,
-		hex.EncodeToString(serial.Bytes())).Scan(&status, store.ScanNullTime(&revokedAt), &reason)
+	status, revokedAt, reason, err := credentialStatus(ctx, s.db, hex.EncodeToString(serial.Bytes()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return revocationStatus{}, nil
 	}
@@ -58,40 +53,28 @@ func (s *Service) issueCRL(ctx context.Context) ([]byte, error) {
 	}
 	s.crlMu.Lock()
 	defer s.crlMu.Unlock()
-	rows, err := s.db.QueryContext(ctx, `SELECT serial, revoked_at, revocation_reason FROM credentials
-		WHERE status = $1 ORDER BY revoked_at`, StatusRevoked)
-	if err != nil {
-		return nil, err
-	}
 	var entries []x509.RevocationListEntry
-	for rows.Next() {
-		var serial, reason string
-		var at time.Time
-		if err := rows.Scan(&serial, store.ScanTime(&at), &reason); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	err = revokedCredentials(ctx, s.db, func(serial string, at time.Time, reason string) error {
 		b, err := hex.DecodeString(serial)
 		if err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		entries = append(entries, x509.RevocationListEntry{
 			SerialNumber: new(big.Int).SetBytes(b), RevocationTime: at, ReasonCode: revocationReasons[reason],
 		})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	var number int64
 	var der []byte
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'crl_number' RETURNING value`).Scan(&number); err != nil {
+		var err error
+		if number, err = nextCRLNumber(ctx, tx); err != nil {
 			return err
 		}
-		var err error
 		der, err = x509.CreateRevocationList(s.rand, &x509.RevocationList{
 			Number: big.NewInt(number), ThisUpdate: now, NextUpdate: now.Add(s.cfg.CRLValidity),
 			RevokedCertificateEntries: entries,
@@ -100,12 +83,7 @@ func (s *Service) issueCRL(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return fmt.Errorf("sign CRL: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO crls (number, der, this_update, next_update) VALUES ($1, $2, $3, $4)`,
-			number, der, now, now.Add(s.cfg.CRLValidity)); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM crls WHERE number < $1`, number-10)
-		return err
+		return putCRL(ctx, tx, number, der, now, now.Add(s.cfg.CRLValidity))
 	})
 	if err != nil {
 		return nil, err
@@ -116,9 +94,7 @@ func (s *Service) issueCRL(ctx context.Context) ([]byte, error) {
 // currentCRL returns the latest CRL, issuing one when there is none or it
 // is older than crl-refresh.
 func (s *Service) currentCRL(ctx context.Context) ([]byte, error) {
-	var der []byte
-	var thisUpdate time.Time
-	err := s.db.QueryRowContext(ctx, `SELECT der, this_update FROM crls ORDER BY number DESC LIMIT 1`).Scan(&der, store.ScanTime(&thisUpdate))
+	der, thisUpdate, err := latestCRL(ctx, s.db)
 	if err == nil && s.now().Sub(thisUpdate) < s.cfg.CRLRefresh {
 		return der, nil
 	}
@@ -143,8 +119,7 @@ func (s *Service) refreshCRLs(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		var n int
-		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pki_objects`).Scan(&n); err != nil || n == 0 {
+		if ok, err := pkiExists(ctx, s.db); err != nil || !ok {
 			continue
 		}
 		if _, err := s.currentCRL(ctx); err != nil && ctx.Err() == nil {

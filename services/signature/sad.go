@@ -57,7 +57,7 @@ func (s *Service) authorizeCredential(ctx context.Context, p *principal, credent
 	if err := usable(c, s.now()); err != nil {
 		return "", 0, err
 	}
-	id, err := newID(s.rand, "sad_")
+	id, err := store.NewIDFrom(s.rand, "sad_")
 	if err != nil {
 		return "", 0, err
 	}
@@ -65,10 +65,8 @@ func (s *Service) authorizeCredential(ctx context.Context, p *principal, credent
 	if _, err := io.ReadFull(s.rand, secret); err != nil {
 		return "", 0, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO sads (id, secret_mac, credential_id, owner, hash_algorithm, hashes, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		id, s.seal.mac(secret), c.ID, p.owner(), hashName(h), strings.Join(enc, ","), now, now.Add(s.cfg.SADTTL))
+	now := store.Stamp(s.now())
+	err = insertSAD(ctx, s.db, id, s.seal.mac(secret), c.ID, p.owner(), hashName(h), strings.Join(enc, ","), now, now.Add(s.cfg.SADTTL))
 	if err != nil {
 		return "", 0, err
 	}
@@ -100,15 +98,15 @@ func (s *Service) consumeSAD(ctx context.Context, sad, credentialID, owner strin
 	if err != nil || len(secret) != 32 {
 		return sadRefused("malformed")
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := store.Stamp(s.now())
 	var (
 		mac                           []byte
 		credID, sadOwner, alg, hashes string
 		expires                       time.Time
 	)
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT secret_mac, credential_id, owner, hash_algorithm, hashes, expires_at
-			FROM sads WHERE id = $1`, id).Scan(&mac, &credID, &sadOwner, &alg, &hashes, store.ScanTime(&expires))
+		var err error
+		mac, credID, sadOwner, alg, hashes, expires, err = loadSAD(ctx, tx, id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return sadRefused("unknown")
 		}
@@ -119,11 +117,11 @@ func (s *Service) consumeSAD(ctx context.Context, sad, credentialID, owner strin
 			// A wrong secret does not spend the SAD: its holder still has it.
 			return sadRefused("unknown")
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE sads SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, now, id)
+		spent, err := spendSAD(ctx, tx, id, now)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
+		if !spent {
 			return sadRefused("already used")
 		}
 		return nil

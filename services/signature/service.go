@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
-	"embed"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -266,23 +264,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		factory: events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
 		serials: &serialAllocator{db: deps.DB, name: "tsa_serial", block: 100},
 	}, nil
-}
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// Migrations are the schema versions the service's database needs, applied
-// at start-up and by `tamkeen migrate`.
-func Migrations() ([]store.MigrationSet, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	own, err := store.LoadMigrations(Name, sub)
-	if err != nil {
-		return nil, err
-	}
-	return []store.MigrationSet{own, events.Migrations}, nil
 }
 
 // Stream is the JetStream stream the service's events go to.

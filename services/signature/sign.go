@@ -15,6 +15,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
@@ -131,7 +132,7 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	if err != nil {
 		return nil, err
 	}
-	if res.ID, err = newID(s.rand, "sig_"); err != nil {
+	if res.ID, err = store.NewIDFrom(s.rand, "sig_"); err != nil {
 		return nil, err
 	}
 	clientID := ""
@@ -146,8 +147,7 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	}
 	ev.Subject = res.ID
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO signatures (id, credential_id, owner, format, hash_algorithm, digest, document_name, signing_time, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`, res.ID, c.ID, p.owner(), req.Format, hashName(h), hex.EncodeToString(digest), req.DocumentName, now); err != nil {
+		if err := insertSignature(ctx, tx, res.ID, c.ID, p.owner(), req.Format, hashName(h), hex.EncodeToString(digest), req.DocumentName, now); err != nil {
 			return err
 		}
 		return events.Enqueue(ctx, tx, events.Subject(Name, "created"), ev)

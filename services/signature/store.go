@@ -4,12 +4,26 @@ import (
 	"context"
 	"crypto/x509"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the schema versions the service's database needs, applied
+// at start-up and by `tamkeen migrate`.
+func Migrations() ([]store.MigrationSet, error) {
+	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
+}
+
+// querier is what both *sql.Tx and *store.DB offer.
+type querier = store.Querier
 
 // credentialColumns are read by scanCredential, in order.
 const credentialColumns = `id, owner, owner_kind, status, key_algorithm, key_sealed, cert_der, serial, subject,

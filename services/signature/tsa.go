@@ -243,8 +243,9 @@ func (a *serialAllocator) next(ctx context.Context) (*big.Int, error) {
 	if a.next_ >= a.hi {
 		var top int64
 		err := a.db.InTx(ctx, func(tx *sql.Tx) error {
-			return tx.QueryRowContext(ctx, `UPDATE counters SET value = value + $1 WHERE name = $2 RETURNING value`,
-				a.block, a.name).Scan(&top)
+			var err error
+			top, err = addToCounter(ctx, tx, a.name, a.block)
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("reserve %s block: %w", a.name, err)

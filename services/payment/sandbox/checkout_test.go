@@ -17,7 +17,11 @@ import (
 func newAcquirer(t *testing.T) (*Acquirer, *[][]byte) {
 	t.Helper()
 	db := storetest.SQLite(t)
-	if err := db.Migrate(context.Background(), Migrations); err != nil {
+	set, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(context.Background(), set); err != nil {
 		t.Fatal(err)
 	}
 	var sent [][]byte

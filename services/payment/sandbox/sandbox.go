@@ -18,7 +18,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,53 +37,6 @@ const Name = "sandbox"
 // PathPrefix is where Handler serves: the checkout pages and settlement
 // reports live under it.
 const PathPrefix = "/sandbox/"
-
-// Migrations creates the sandbox's tables in the payment database.
-var Migrations = store.MigrationSet{
-	Component: "payment-sandbox",
-	Migrations: []store.Migration{{
-		Version: 1,
-		Name:    "sandbox_acquirer",
-		SQL: `
-CREATE TABLE sandbox_charges (
-	id          TEXT PRIMARY KEY,
-	payment_id  TEXT NOT NULL UNIQUE,
-	amount      BIGINT NOT NULL,
-	currency    TEXT NOT NULL,
-	description TEXT NOT NULL,
-	return_url  TEXT NOT NULL,
-	status      TEXT NOT NULL,
-	reason      TEXT NOT NULL DEFAULT '',
-	card_last4  TEXT NOT NULL DEFAULT '',
-	dispute     TEXT NOT NULL DEFAULT '',
-	refunded    BIGINT NOT NULL DEFAULT 0,
-	expire_at   TIMESTAMP NOT NULL,
-	created_at  TIMESTAMP NOT NULL,
-	paid_at     TIMESTAMP NULL,
-	disputed_at TIMESTAMP NULL
-);
-CREATE INDEX sandbox_charges_paid ON sandbox_charges (paid_at);
-CREATE TABLE sandbox_refunds (
-	id         TEXT PRIMARY KEY,
-	refund_id  TEXT NOT NULL UNIQUE,
-	charge_id  TEXT NOT NULL REFERENCES sandbox_charges (id),
-	amount     BIGINT NOT NULL,
-	created_at TIMESTAMP NOT NULL
-);
-CREATE INDEX sandbox_refunds_created ON sandbox_refunds (created_at);
-CREATE TABLE sandbox_webhooks (
-	id           TEXT PRIMARY KEY,
-	charge_id    TEXT NOT NULL,
-	payload      TEXT NOT NULL,
-	created_at   TIMESTAMP NOT NULL,
-	delivered_at TIMESTAMP NULL,
-	attempts     INTEGER NOT NULL DEFAULT 0,
-	next_at      TIMESTAMP NOT NULL
-);
-CREATE INDEX sandbox_webhooks_due ON sandbox_webhooks (delivered_at, next_at);
-`,
-	}},
-}
 
 // Deliverer sends one signed webhook to the enabler. It returns nil when
 // the enabler took it (HTTP 2xx, or 409 for one it already has).
@@ -153,22 +105,12 @@ func New(db *store.DB, cfg Config) (*Acquirer, error) {
 // Name returns "sandbox".
 func (a *Acquirer) Name() string { return Name }
 
-func (a *Acquirer) now() time.Time { return a.cfg.Now().UTC().Truncate(time.Microsecond) }
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-func (a *Acquirer) newID(prefix string) (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(a.cfg.Rand, b[:]); err != nil {
-		return "", fmt.Errorf("sandbox: id: %w", err)
-	}
-	return prefix + idEncoding.EncodeToString(b[:]), nil
-}
+func (a *Acquirer) now() time.Time { return store.Stamp(a.cfg.Now()) }
 
 // CreateCharge registers a charge for req.PaymentID, once: asking again for
 // the same payment returns the same charge.
 func (a *Acquirer) CreateCharge(ctx context.Context, req provider.ChargeRequest) (provider.Charge, error) {
-	id, err := a.newID("ch_")
+	id, err := store.NewIDFrom(a.cfg.Rand, "ch_")
 	if err != nil {
 		return provider.Charge{}, err
 	}
@@ -240,7 +182,7 @@ func (a *Acquirer) Cancel(ctx context.Context, ref string) error {
 // Refund refunds part of a paid charge, once per RefundID; more than what
 // is left of the charge is refused.
 func (a *Acquirer) Refund(ctx context.Context, req provider.RefundRequest) (provider.RefundResult, error) {
-	id, err := a.newID("rf_")
+	id, err := store.NewIDFrom(a.cfg.Rand, "rf_")
 	if err != nil {
 		return provider.RefundResult{}, err
 	}
@@ -331,7 +273,7 @@ func DecodeWebhook(payload []byte) (provider.Notification, error) {
 // enqueueWebhook records a webhook about c inside tx; it is sent after the
 // transaction commits (deliverDue).
 func (a *Acquirer) enqueueWebhook(ctx context.Context, tx *sql.Tx, c charge, typ provider.EventType, reason string) (string, error) {
-	id, err := a.newID("evt_")
+	id, err := store.NewIDFrom(a.cfg.Rand, "evt_")
 	if err != nil {
 		return "", err
 	}

@@ -1,17 +1,8 @@
-package payment
-
-import (
-	"github.com/tamkeen/tamkeen/libs/events"
-	"github.com/tamkeen/tamkeen/libs/store"
-	"github.com/tamkeen/tamkeen/services/payment/sandbox"
-)
-
-// schema is the payment enabler's tables; one text for both engines.
-// Amounts are BIGINT minor units. The ledger is append-only: triggers
-// refuse UPDATE and DELETE on its transactions and entries (below, the one
-// place where the engines' SQL differs), and UNIQUE (kind, ref) makes every
-// posting happen at most once.
-const schema = `
+-- The payment enabler's tables. Amounts are BIGINT minor units. The ledger
+-- is append-only: triggers refuse UPDATE and DELETE on its transactions and
+-- entries (the one place where the engines' SQL differs, hence
+-- 0001_payments_ledger.postgres.sql), and UNIQUE (kind, ref) makes every
+-- posting happen at most once.
 CREATE TABLE payments (
 	id              TEXT PRIMARY KEY,
 	client_id       TEXT NOT NULL,
@@ -133,9 +124,7 @@ CREATE TABLE reconciliations (
 	report      TEXT NOT NULL,
 	created_at  TIMESTAMP NOT NULL
 );
-`
 
-const sqliteAppendOnly = `
 CREATE TRIGGER ledger_transactions_no_update BEFORE UPDATE ON ledger_transactions
 BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END;
 CREATE TRIGGER ledger_transactions_no_delete BEFORE DELETE ON ledger_transactions
@@ -144,59 +133,3 @@ CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries
 BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END;
 CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
 BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END;
-`
-
-const postgresAppendOnly = `
-CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	RAISE EXCEPTION 'ledger is append-only';
-END;
-$$;
-CREATE TRIGGER ledger_transactions_append_only BEFORE UPDATE OR DELETE ON ledger_transactions
-	FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
-CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
-	FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
-CREATE TRIGGER ledger_truncate_append_only BEFORE TRUNCATE ON ledger_entries
-	FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only();
-`
-
-// paymentMigrations are the enabler's own schema versions.
-var paymentMigrations = store.MigrationSet{
-	Component: Name,
-	Migrations: []store.Migration{{
-		Version:  1,
-		Name:     "payments_ledger",
-		SQL:      schema + sqliteAppendOnly,
-		Postgres: schema + postgresAppendOnly,
-	}, {
-		Version: 2,
-		Name:    "receipts",
-		// Where the notification service sends the receipt on success.
-		SQL: `ALTER TABLE payments ADD COLUMN receipt_phone TEXT NOT NULL DEFAULT '';
-ALTER TABLE payments ADD COLUMN receipt_email TEXT NOT NULL DEFAULT '';
-ALTER TABLE payments ADD COLUMN receipt_language TEXT NOT NULL DEFAULT 'ar';`,
-	}, {
-		Version: 3,
-		Name:    "ministry",
-		// The ministry a payment belongs to (its client's, from the token's
-		// ministry claim at creation) and, copied onto every ledger
-		// transaction of it, whose part of the ledger a ministry's finance
-		// client sees. Rows from before have '' and are in the
-		// platform-wide view only (ledger:admin). Adding a column fires
-		// no row trigger, so the append-only ledger is untouched.
-		SQL: `ALTER TABLE payments ADD COLUMN ministry TEXT NOT NULL DEFAULT '';
-ALTER TABLE ledger_transactions ADD COLUMN ministry TEXT NOT NULL DEFAULT '';
-CREATE INDEX ledger_transactions_ministry ON ledger_transactions (ministry, id);`,
-	}},
-}
-
-// Migrations are the schema versions the service's database needs, applied
-// at start-up and by `tamkeen migrate`: the payments and ledger, the
-// sandbox acquirer's tables (empty unless the sandbox is enabled) and the
-// outbox.
-func Migrations() ([]store.MigrationSet, error) {
-	return []store.MigrationSet{paymentMigrations, sandboxMigrations(), events.Migrations}, nil
-}
-
-// sandboxMigrations are the sandbox acquirer's tables.
-func sandboxMigrations() store.MigrationSet { return sandbox.Migrations }
