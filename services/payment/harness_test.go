@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
@@ -107,7 +108,7 @@ func newHarnessOn(t testing.TB, db *store.DB, bus *events.Bus, clk *clock, edit 
 	t.Helper()
 	h := &harness{t: t, db: db, clk: clk, bus: bus}
 	cfg := testConfig()
-	deps := Deps{DB: db, Bus: bus, Now: clk.Now, Verifier: noVerifier(t),
+	deps := Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: bus, Now: clk.Now}), Verifier: noVerifier(t),
 		SandboxDeliver: func(ctx context.Context, payload []byte, sig string) error {
 			h.mu.Lock()
 			d := h.deliver

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // fakeClock is the clock of an in-process `tamkeen dev` whose time a test
@@ -302,7 +304,7 @@ func TestClientCredentialsThroughGateway(t *testing.T) {
 	base, _ := startDevWithClock(t, &fakeClock{t: time.Now().UTC()}, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
 	token := func(clientSecret, scope string) (*http.Response, map[string]any) {
 		t.Helper()
-		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoClientID}, "client_secret": {clientSecret}}
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {demo.ClientID}, "client_secret": {clientSecret}}
 		if scope != "" {
 			form.Set("scope", scope)
 		}

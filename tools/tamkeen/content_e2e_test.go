@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // jwtSubject reads the sub claim of a token (already verified by the
@@ -81,7 +83,7 @@ func TestContentThroughGateway(t *testing.T) {
 	}
 	grant("moh", jwtSubject(t, staff), "author")
 	for _, r := range []string{"author", "editor", "publisher"} {
-		grant("moh", DemoClientID, r)
+		grant("moh", demo.ClientID, r)
 	}
 	grant("mol", jwtSubject(t, staff), "editor")
 
