@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tamkeen/tamkeen/gateway"
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
@@ -293,7 +294,7 @@ func (s *notificationServer) ReceiveDeliveryReceipt(_ context.Context, in *notif
 // services, with a real embedded NATS, each side logging to its buffer.
 type stack struct {
 	// clock is the gateway's clock; key signs tokens its JWKS publishes.
-	clock *testClock
+	clock *clocktest.Clock
 	key   *tokenKey
 	// defaultAuth is sent by do when the test names no Authorization: a
 	// client token with every scope (empty with noAuth).
@@ -339,7 +340,7 @@ type stackOpts struct {
 func newStack(t testing.TB, opts stackOpts) *stack {
 	t.Helper()
 	ctx := context.Background()
-	s := &stack{rec: &recorder{}, gwLog: &syncBuffer{}, svcLog: &syncBuffer{}, clock: &testClock{}}
+	s := &stack{rec: &recorder{}, gwLog: &syncBuffer{}, svcLog: &syncBuffer{}, clock: clocktest.NewLive()}
 	if opts.share != nil {
 		s.clock, s.key = opts.share.clock, opts.share.key
 		if opts.cfg.JWKSURL == "" {

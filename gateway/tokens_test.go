@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,39 +19,6 @@ import (
 
 // testIssuer is the iss of the test tokens and the gateway's Config.Issuer.
 const testIssuer = "https://id.tamkeen.test"
-
-// testClock is real time plus an offset that tests move forward, so that
-// latencies stay real while token ages can be jumped over.
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-	// fixed, once Freeze is called, replaces the real time.
-	fixed time.Time
-}
-
-// Now is the test's time.
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.fixed.IsZero() {
-		return c.fixed.Add(c.offset)
-	}
-	return time.Now().Add(c.offset)
-}
-
-// Freeze stops the clock at its current time; Advance still moves it.
-func (c *testClock) Freeze() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fixed = time.Now()
-}
-
-// Advance moves the clock forward by d.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
 
 // tokenKey is an ES256 signing key published in a test JWKS.
 type tokenKey struct {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 )
 
 const (
@@ -25,25 +27,8 @@ const (
 	testAudience = "tamkeen-gateway"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the test clock, standing still at this package's start time.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // signer is a key pair that signs test tokens and describes itself as a JWK.
 type signer struct {
@@ -213,7 +198,7 @@ func (s *jwksServer) set(f func(s *jwksServer)) {
 	f(s)
 }
 
-func newTestVerifier(t testing.TB, url string, clk *clock, edit func(*Options)) *Verifier {
+func newTestVerifier(t testing.TB, url string, clk *clocktest.Clock, edit func(*Options)) *Verifier {
 	t.Helper()
 	opts := Options{
 		JWKSURL:   url,

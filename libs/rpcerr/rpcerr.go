@@ -1,10 +1,11 @@
 // Package rpcerr translates errors at the gRPC boundary, in one place.
 //
 // Services build their gRPC errors with the constructors here (Invalid,
-// NotFound, ...) or hand a domain error to FromDomain, which maps field
-// errors and the sentinels below to the right code and turns anything it does
-// not recognise into codes.Internal "internal error" after logging it, so
-// that no internal detail reaches a caller. Every error carries rich details
+// NotFound, ...), with the Builder New returns when they need a reason,
+// metadata or fields of their own, or hand a domain error to FromDomain,
+// which maps field errors and the sentinels below to the right code and
+// turns anything it does not recognise into codes.Internal "internal error"
+// after logging it, so that no internal detail reaches a caller. Every error carries rich details
 // (google.rpc.ErrorInfo, BadRequest, RetryInfo, PreconditionFailure) so that
 // the gateway can render RFC 9457 problem+json that names the bad field; the
 // gateway reads them back with FieldViolations, RetryAfter and Reason.
@@ -97,14 +98,7 @@ func Invalid(violations ...FieldError) error {
 		}
 		msg = "invalid argument: " + strings.Join(parts, "; ")
 	}
-	br := &errdetails.BadRequest{}
-	for _, v := range violations {
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
-			Field:       v.Field,
-			Description: v.Reason,
-		})
-	}
-	return build(codes.InvalidArgument, msg, ReasonInvalidArgument, nil, br)
+	return New(codes.InvalidArgument, ReasonInvalidArgument, msg).Fields(violations...).Err()
 }
 
 // NotFound returns codes.NotFound with the message "<kind> <id> not found",
@@ -114,71 +108,150 @@ func NotFound(kind, id string) error {
 	if id != "" {
 		msg = kind + " " + id + " not found"
 	}
-	md := map[string]string{"kind": kind}
+	b := New(codes.NotFound, ReasonNotFound, msg).Meta("kind", kind)
 	if id != "" {
-		md["id"] = id
+		b = b.Meta("id", id)
 	}
-	return build(codes.NotFound, msg, ReasonNotFound, md)
+	return b.Err()
 }
 
 // AlreadyExists returns codes.AlreadyExists with msg.
 func AlreadyExists(msg string) error {
-	return build(codes.AlreadyExists, msg, ReasonAlreadyExists, nil)
+	return New(codes.AlreadyExists, ReasonAlreadyExists, msg).Err()
 }
 
 // Conflict returns codes.Aborted: the operation lost a race (optimistic
 // concurrency, a consumed one-time code) and may be retried from the start.
 func Conflict(reason string) error {
-	return build(codes.Aborted, reason, ReasonConflict, nil)
+	return New(codes.Aborted, ReasonConflict, reason).Err()
 }
 
 // FailedPrecondition returns codes.FailedPrecondition with msg and a
 // PreconditionFailure detail: the system is not in a state for the call and
 // retrying unchanged will not help.
 func FailedPrecondition(msg string) error {
-	pf := &errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
-		Type:        ReasonFailedPrecondition,
-		Description: msg,
-	}}}
-	return build(codes.FailedPrecondition, msg, ReasonFailedPrecondition, nil, pf)
+	return New(codes.FailedPrecondition, ReasonFailedPrecondition, msg).Precondition(ReasonFailedPrecondition, msg).Err()
 }
 
 // Unimplemented returns codes.Unimplemented "<op> is not implemented yet".
 func Unimplemented(op string) error {
-	return build(codes.Unimplemented, op+" is not implemented yet", ReasonUnimplemented, map[string]string{"operation": op})
+	return New(codes.Unimplemented, ReasonUnimplemented, op+" is not implemented yet").Meta("operation", op).Err()
 }
 
 // Unauthenticated returns codes.Unauthenticated with msg.
 func Unauthenticated(msg string) error {
-	return build(codes.Unauthenticated, msg, ReasonUnauthenticated, nil)
+	return New(codes.Unauthenticated, ReasonUnauthenticated, msg).Err()
 }
 
 // PermissionDenied returns codes.PermissionDenied with msg.
 func PermissionDenied(msg string) error {
-	return build(codes.PermissionDenied, msg, ReasonPermissionDenied, nil)
+	return New(codes.PermissionDenied, ReasonPermissionDenied, msg).Err()
 }
 
 // ResourceExhausted returns codes.ResourceExhausted with msg and, when
 // retryAfter is positive, a RetryInfo detail telling the caller when to retry
 // (the gateway turns it into a Retry-After header).
 func ResourceExhausted(msg string, retryAfter time.Duration) error {
-	var details []protoadapt.MessageV1
-	if retryAfter > 0 {
-		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
-	}
-	return build(codes.ResourceExhausted, msg, ReasonResourceExhausted, nil, details...)
+	return New(codes.ResourceExhausted, ReasonResourceExhausted, msg).RetryAfter(retryAfter).Err()
 }
 
-// build makes a status error with an ErrorInfo detail first, then details.
-func build(code codes.Code, msg, reason string, md map[string]string, details ...protoadapt.MessageV1) error {
-	all := make([]protoadapt.MessageV1, 0, 1+len(details))
-	all = append(all, &errdetails.ErrorInfo{Reason: reason, Domain: Domain, Metadata: md})
-	all = append(all, details...)
-	st, err := status.New(code, msg).WithDetails(all...)
+// Builder assembles one status error: a code, the caller-visible message,
+// a google.rpc.ErrorInfo reason (with metadata) and, when given, field
+// violations, a retry delay and precondition failures. It is the one way a
+// Tamkeen status with details is made; the constructors above are its
+// common cases, and a service's toStatus uses it for its own reasons (OAuth
+// error codes, an idempotency-key reuse, rows of a bulk upload):
+//
+//	rpcerr.New(codes.InvalidArgument, "invalid_scope", msg).Field("scope", msg).Err()
+//
+// A Builder is a value: every method returns a changed copy.
+type Builder struct {
+	code       codes.Code
+	msg        string
+	reason     string
+	md         map[string]string
+	fields     []FieldError
+	badRequest bool
+	retryAfter time.Duration
+	pre        []*errdetails.PreconditionFailure_Violation
+}
+
+// New starts a status error with code, an ErrorInfo reason (in Domain) and
+// msg, which the caller sees, so it must hold nothing secret. An empty
+// reason leaves the ErrorInfo out (a bare status, as status.Error makes).
+func New(code codes.Code, reason, msg string) Builder {
+	return Builder{code: code, msg: msg, reason: reason}
+}
+
+// Meta adds key=value to the ErrorInfo metadata.
+func (b Builder) Meta(key, value string) Builder {
+	md := make(map[string]string, len(b.md)+1)
+	for k, v := range b.md {
+		md[k] = v
+	}
+	md[key] = value
+	b.md = md
+	return b
+}
+
+// Field adds a BadRequest field violation: field is the JSON (snake_case)
+// name as the HTTP caller sees it, description is shown to the caller.
+func (b Builder) Field(field, description string) Builder {
+	return b.Fields(FieldError{Field: field, Reason: description})
+}
+
+// Fields adds one BadRequest field violation per FieldError, in order; with
+// none it still adds an empty BadRequest, as Invalid() has always sent.
+func (b Builder) Fields(violations ...FieldError) Builder {
+	b.badRequest = true
+	b.fields = append(b.fields[:len(b.fields):len(b.fields)], violations...)
+	return b
+}
+
+// RetryAfter adds a RetryInfo detail when d is positive (the gateway turns
+// it into a Retry-After header); zero or less adds nothing.
+func (b Builder) RetryAfter(d time.Duration) Builder {
+	b.retryAfter = d
+	return b
+}
+
+// Precondition adds a PreconditionFailure violation of type kind.
+func (b Builder) Precondition(kind, description string) Builder {
+	b.pre = append(b.pre[:len(b.pre):len(b.pre)], &errdetails.PreconditionFailure_Violation{Type: kind, Description: description})
+	return b
+}
+
+// Err returns the status error, its details in a fixed order: ErrorInfo,
+// BadRequest, RetryInfo, PreconditionFailure.
+func (b Builder) Err() error {
+	var details []protoadapt.MessageV1
+	if b.reason != "" {
+		details = append(details, &errdetails.ErrorInfo{Reason: b.reason, Domain: Domain, Metadata: b.md})
+	}
+	if b.badRequest {
+		br := &errdetails.BadRequest{}
+		for _, v := range b.fields {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+				Field:       v.Field,
+				Description: v.Reason,
+			})
+		}
+		details = append(details, br)
+	}
+	if b.retryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(b.retryAfter)})
+	}
+	if len(b.pre) > 0 {
+		details = append(details, &errdetails.PreconditionFailure{Violations: b.pre})
+	}
+	if len(details) == 0 {
+		return status.Error(b.code, b.msg)
+	}
+	st, err := status.New(b.code, b.msg).WithDetails(details...)
 	if err != nil {
 		// Only a marshalling failure of the details lands here; the code
 		// and message still tell the caller what happened.
-		return status.Error(code, msg)
+		return status.Error(b.code, b.msg)
 	}
 	return st.Err()
 }
@@ -238,10 +311,7 @@ func FromDomain(err error, logger *slog.Logger, ctx context.Context) error {
 	}
 	for _, s := range sentinelCodes {
 		if errors.Is(err, s.err) {
-			if s.code == codes.ResourceExhausted {
-				return ResourceExhausted(err.Error(), 0)
-			}
-			return build(s.code, err.Error(), s.reason, nil)
+			return New(s.code, s.reason, err.Error()).Err()
 		}
 	}
 	switch {
@@ -253,7 +323,7 @@ func FromDomain(err error, logger *slog.Logger, ctx context.Context) error {
 	if logger != nil {
 		logger.ErrorContext(ctx, "unmapped error at rpc boundary", slog.String("error", err.Error()))
 	}
-	return build(codes.Internal, internalMessage, ReasonInternal, nil)
+	return New(codes.Internal, ReasonInternal, internalMessage).Err()
 }
 
 // fieldErrors collects every *FieldError in err's tree, depth first, in order.

@@ -137,6 +137,29 @@ func TestConstructors(t *testing.T) {
 			msg:    "quota used up",
 			reason: rpcerr.ReasonResourceExhausted,
 		},
+		{
+			name:   "builder with own reason and field",
+			err:    rpcerr.New(codes.InvalidArgument, "invalid_scope", "scope: not granted").Field("scope", "scope: not granted").Err(),
+			code:   codes.InvalidArgument,
+			msg:    "scope: not granted",
+			reason: "invalid_scope",
+			fields: []rpcerr.FieldError{{Field: "scope", Reason: "scope: not granted"}},
+		},
+		{
+			name:       "builder with retry",
+			err:        rpcerr.New(codes.ResourceExhausted, "SLOW_DOWN", "wait").RetryAfter(time.Minute).Err(),
+			code:       codes.ResourceExhausted,
+			msg:        "wait",
+			reason:     "SLOW_DOWN",
+			retryAfter: time.Minute,
+			hasRetry:   true,
+		},
+		{
+			name: "builder without reason is a bare status",
+			err:  rpcerr.New(codes.Unavailable, "", "provider down").Err(),
+			code: codes.Unavailable,
+			msg:  "provider down",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,6 +197,33 @@ func TestNotFoundDetails(t *testing.T) {
 		}
 	}
 	t.Errorf("details %v: no ErrorInfo", st.Details())
+}
+
+func TestBuilderMetadata(t *testing.T) {
+	t.Parallel()
+	base := rpcerr.New(codes.Aborted, rpcerr.ReasonConflict, "item it_1 moved on").Meta("item_id", "it_1")
+	withVersion := base.Meta("current_version", "3")
+	st := status.Convert(overTheWire(t, withVersion.Err()))
+	var ei *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		if e, ok := d.(*errdetails.ErrorInfo); ok {
+			ei = e
+		}
+	}
+	want := map[string]string{"item_id": "it_1", "current_version": "3"}
+	if ei == nil || ei.GetDomain() != rpcerr.Domain || !reflect.DeepEqual(ei.GetMetadata(), want) {
+		t.Errorf("ErrorInfo = %v; want domain %q, metadata %v", ei, rpcerr.Domain, want)
+	}
+	// A Builder is a value: the later Meta must not leak into base.
+	st = status.Convert(base.Err())
+	for _, d := range st.Details() {
+		if e, ok := d.(*errdetails.ErrorInfo); ok && len(e.GetMetadata()) != 1 {
+			t.Errorf("base metadata = %v; want only item_id", e.GetMetadata())
+		}
+	}
+	if len(st.Details()) != 1 {
+		t.Errorf("details = %v; want the ErrorInfo alone", st.Details())
+	}
 }
 
 func TestFailedPreconditionDetails(t *testing.T) {

@@ -66,7 +66,7 @@ func BenchmarkOTPVerify(b *testing.B) {
 		must(b, insertChallenge(ctx, e.db, challengeRow{ID: chID, CitizenID: id, Purpose: purposeStepUp, Method: MethodSMS,
 			CodeMAC: e.svc.codeMAC(chID, code), ExpiresAt: now.Add(time.Minute), CreatedAt: now}))
 		b.StartTimer()
-		if v, err := e.svc.VerifyOtpChallenge(ctx, p, chID, code); err != nil || v.Tokens == nil {
+		if v, err := e.svc.VerifyOTPChallenge(ctx, p, chID, code); err != nil || v.Tokens == nil {
 			b.Fatal(v, err)
 		}
 	}

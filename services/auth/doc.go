@@ -5,4 +5,31 @@
 // background work (the outbox relay, consumers, schedulers) with Run;
 // cmd/auth/main.go only loads configuration and wires. `tamkeen dev`
 // composes the same constructor in one process.
+//
+// # Files
+//
+//   - service.go: Config (defaults in struct tags; DefaultConfig), Deps, New
+//     and NewAdmin, Migrations, Stream, Register and Run (outbox relay and
+//     pruning).
+//   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
+//   - citizens.go: registration, accounts and in-person proofing.
+//   - login.go: password login with throttling per account and source.
+//   - otp.go: SMS and TOTP step-up challenges (CreateOTPChallenge,
+//     VerifyOTPChallenge); unlock.go: unlocking an account by SMS code.
+//   - totp.go: TOTP enrolment and recovery codes.
+//   - tokens.go: token pairs, refresh-token families (sessions), access
+//     token verification and the OpenID discovery document.
+//   - clients.go: OAuth 2.0 clients of ministry apps and the
+//     client_credentials token endpoint; scopes.go: the scopes they may
+//     hold.
+//   - keys.go: the signing keys (rotation) and the JWKS.
+//   - validate.go, passwords.go, secret.go, crypto.go: the rules that need
+//     no I/O: national IDs, phones, names, password policy
+//     (commonpasswords/), argon2id, key derivation, sealing and MACs.
+//   - store.go, migrations/: the SQL, one text for SQLite and PostgreSQL.
+//   - grpc.go: proto ↔ domain, the caller from the bearer token, and
+//     errors mapped to gRPC codes in toStatus.
+//   - events.go: what it publishes through the outbox (citizen and
+//     session events, OTP SMS commands to notification).
+//   - cmd/auth/main.go: loads configuration and runs Spec.
 package auth

@@ -6,12 +6,9 @@ import (
 	"net"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
@@ -36,20 +33,6 @@ const (
 	reasonInsufficientUserAuthn = "insufficient_user_authentication"
 )
 
-// statusWithReason builds a status whose ErrorInfo reason is an OAuth
-// error code; field, when set, is named in a BadRequest violation too.
-func statusWithReason(code codes.Code, reason, msg, field string) error {
-	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: rpcerr.Domain}}
-	if field != "" {
-		details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}})
-	}
-	st, err := status.New(code, msg).WithDetails(details...)
-	if err != nil {
-		return status.Error(code, msg)
-	}
-	return st.Err()
-}
-
 // toStatus maps a domain error to the gRPC status the caller gets.
 func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	var retry *RetryError
@@ -59,15 +42,17 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	case errors.As(err, &retry):
 		return rpcerr.ResourceExhausted(retry.Msg, retry.After)
 	case errors.Is(err, ErrInvalidClient):
-		return statusWithReason(codes.Unauthenticated, reasonInvalidClient, "client authentication failed", "")
+		return rpcerr.New(codes.Unauthenticated, reasonInvalidClient, "client authentication failed").Err()
 	case errors.Is(err, ErrInvalidScope):
-		return statusWithReason(codes.InvalidArgument, reasonInvalidScope, "scope: asks for a scope not granted to the client", "scope")
+		const msg = "scope: asks for a scope not granted to the client"
+		return rpcerr.New(codes.InvalidArgument, reasonInvalidScope, msg).Field("scope", msg).Err()
 	case errors.Is(err, ErrUnsupportedGrantType):
-		return statusWithReason(codes.InvalidArgument, reasonUnsupportedGrantType, "grant_type: only client_credentials is supported", "grant_type")
+		const msg = "grant_type: only client_credentials is supported"
+		return rpcerr.New(codes.InvalidArgument, reasonUnsupportedGrantType, msg).Field("grant_type", msg).Err()
 	case errors.Is(err, ErrInvalidGrant):
-		return statusWithReason(codes.Unauthenticated, reasonInvalidGrant, "refresh token is invalid, expired or revoked", "")
+		return rpcerr.New(codes.Unauthenticated, reasonInvalidGrant, "refresh token is invalid, expired or revoked").Err()
 	case errors.Is(err, ErrStepUpRequired):
-		return statusWithReason(codes.Unauthenticated, reasonInsufficientUserAuthn, "a loa2 authentication no older than the route's max_age is required", "")
+		return rpcerr.New(codes.Unauthenticated, reasonInsufficientUserAuthn, "a loa2 authentication no older than the route's max_age is required").Err()
 	}
 	return rpcerr.FromDomain(err, g.svc.log, ctx)
 }
@@ -200,7 +185,7 @@ func (g *grpcServer) CreateOtpChallenge(ctx context.Context, in *authv1.CreateOt
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
-	ch, err := g.svc.CreateOtpChallenge(ctx, p, in.GetMethod())
+	ch, err := g.svc.CreateOTPChallenge(ctx, p, in.GetMethod())
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
@@ -216,7 +201,7 @@ func (g *grpcServer) VerifyOtpChallenge(ctx context.Context, in *authv1.VerifyOt
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
-	v, err := g.svc.VerifyOtpChallenge(ctx, p, in.GetChallengeId(), in.GetCode())
+	v, err := g.svc.VerifyOTPChallenge(ctx, p, in.GetChallengeId(), in.GetCode())
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
@@ -36,25 +36,8 @@ var testIdentityKey = func() *sealed.PrivateKey {
 // testHashParams keep tests fast; production uses DefaultHashParams.
 var testHashParams = HashParams{MemoryKiB: 8 * 1024, Time: 1, Threads: 1}
 
-// clock is a settable clock for Deps.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is the test clock, standing still at this package's start time.
+func newClock() *clocktest.Clock { return clocktest.New(time.Now().UTC().Truncate(time.Second)) }
 
 // testEnv is a service on a real database and a real embedded NATS, with
 // the notification command stream declared (as the notification service
@@ -62,7 +45,7 @@ func (c *clock) Advance(d time.Duration) {
 type testEnv struct {
 	svc   *Service
 	db    *store.DB
-	clock *clock
+	clock *clocktest.Clock
 	bus   *events.Bus
 	sms   jetstream.Consumer
 	srv   *grpcServer
@@ -192,7 +175,7 @@ func (e *testEnv) citizen(t testing.TB, prefix string) (string, TokenPair) {
 		t.Fatalf("RegisterCitizen: %v", err)
 	}
 	sms := e.nextSMS(t)
-	v, err := e.svc.VerifyOtpChallenge(ctx, Principal{}, r.ChallengeID, sms.GetPersonalisation()["code"])
+	v, err := e.svc.VerifyOTPChallenge(ctx, Principal{}, r.ChallengeID, sms.GetPersonalisation()["code"])
 	if err != nil || !v.PhoneVerified {
 		t.Fatalf("verify phone = %+v, %v; want verified", v, err)
 	}
@@ -220,14 +203,14 @@ func (e *testEnv) stepUpSMS(t testing.TB, pair TokenPair) TokenPair {
 	ctx := context.Background()
 	p := e.principal(t, pair.AccessToken)
 	e.clock.Advance(e.svc.cfg.SMSResendCooldown) // past the cool-down of the last SMS
-	ch, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
+	ch, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS)
 	if err != nil {
-		t.Fatalf("CreateOtpChallenge(sms): %v", err)
+		t.Fatalf("CreateOTPChallenge(sms): %v", err)
 	}
 	code := e.nextSMS(t).GetPersonalisation()["code"]
-	v, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, code)
+	v, err := e.svc.VerifyOTPChallenge(ctx, p, ch.ID, code)
 	if err != nil || v.Tokens == nil {
-		t.Fatalf("VerifyOtpChallenge = %+v, %v; want tokens", v, err)
+		t.Fatalf("VerifyOTPChallenge = %+v, %v; want tokens", v, err)
 	}
 	return *v.Tokens
 }

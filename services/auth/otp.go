@@ -158,11 +158,11 @@ func (s *Service) sendSMSChallengeID(ctx context.Context, tx *sql.Tx, c citizenR
 	return ch, err
 }
 
-// CreateOtpChallenge starts a one-time-code check for the calling citizen:
+// CreateOTPChallenge starts a one-time-code check for the calling citizen:
 // "sms" sends a code to the verified phone (within the cool-down and
 // hourly cap), "totp" asks for an authenticator code, and
 // "phone_verification" re-sends the phone verification code.
-func (s *Service) CreateOtpChallenge(ctx context.Context, caller Principal, method string) (Challenge, error) {
+func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, method string) (Challenge, error) {
 	if !caller.IsCitizen() {
 		return Challenge{}, ErrCitizenTokenRequired
 	}
@@ -227,7 +227,7 @@ func (s *Service) CreateOtpChallenge(ctx context.Context, caller Principal, meth
 	return out, nil
 }
 
-// VerifyOtpChallenge checks a code against a challenge.
+// VerifyOTPChallenge checks a code against a challenge.
 //
 // A step-up challenge must be answered by the citizen it was made for
 // (caller from the bearer token); a phone-verification challenge is known
@@ -237,7 +237,7 @@ func (s *Service) CreateOtpChallenge(ctx context.Context, caller Principal, meth
 // WHERE used_at IS NULL), even under concurrent answers. A TOTP challenge
 // also accepts an unused recovery code. Success returns a loa2 token pair
 // (amr pwd+sms or pwd+otp, auth_time now) or marks the phone verified.
-func (s *Service) VerifyOtpChallenge(ctx context.Context, caller Principal, id, code string) (Verified, error) {
+func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, code string) (Verified, error) {
 	code = strings.TrimSpace(asciiDigits(code))
 	if code == "" || len(code) > 64 {
 		return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "is required"}
@@ -396,7 +396,7 @@ func (s *Service) VerifyOtpChallenge(ctx context.Context, caller Principal, id, 
 	return out, nil
 }
 
-// Inner errors of VerifyOtpChallenge that roll its transaction back.
+// Inner errors of VerifyOTPChallenge that roll its transaction back.
 var (
 	errTOTPReplay    = errors.New("auth: TOTP code replayed")
 	errWrongRecovery = errors.New("auth: recovery code unknown or used")

@@ -39,7 +39,7 @@ func TestSMSStepUp(t *testing.T) {
 	if loa1.ACR != ACRPassword || loa1.AZP != "citizen-app" || !slices.Equal(loa1.AMR, []string{"pwd"}) {
 		t.Errorf("loa1 principal = %+v", loa1)
 	}
-	if _, err := e.svc.CreateOtpChallenge(ctx, loa1, MethodSMS); !errors.Is(err, ErrPhoneNotVerified) {
+	if _, err := e.svc.CreateOTPChallenge(ctx, loa1, MethodSMS); !errors.Is(err, ErrPhoneNotVerified) {
 		t.Fatalf("SMS step-up before verification = %v; want ErrPhoneNotVerified", err)
 	}
 
@@ -77,7 +77,7 @@ func TestSMSStepUp(t *testing.T) {
 		t.Errorf("loa2 principal = %+v; want acr loa2, amr [pwd sms], auth_time now, same azp and subject", loa2)
 	}
 	// Single use.
-	if _, err := e.svc.VerifyOtpChallenge(ctx, loa1, ch.GetChallengeId(), sms.GetPersonalisation()["code"]); !errors.Is(err, ErrChallengeClosed) {
+	if _, err := e.svc.VerifyOTPChallenge(ctx, loa1, ch.GetChallengeId(), sms.GetPersonalisation()["code"]); !errors.Is(err, ErrChallengeClosed) {
 		t.Errorf("second use = %v; want ErrChallengeClosed", err)
 	}
 }
@@ -88,7 +88,7 @@ func TestOTPWrongCodesKillChallenge(t *testing.T) {
 	_, pair := e.citizen(t, "12345678")
 	p := e.principal(t, pair.AccessToken)
 	e.clock.Advance(time.Minute)
-	ch, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
+	ch, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS)
 	must(t, err)
 	code := e.nextSMS(t).GetPersonalisation()["code"]
 	wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
@@ -110,11 +110,11 @@ func TestOTPWrongCodesKillChallenge(t *testing.T) {
 	}
 	// An expired challenge refuses the right code too.
 	e.clock.Advance(time.Minute)
-	ch2, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
+	ch2, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS)
 	must(t, err)
 	code2 := e.nextSMS(t).GetPersonalisation()["code"]
 	e.clock.Advance(5*time.Minute + time.Second)
-	if _, err := e.svc.VerifyOtpChallenge(ctx, p, ch2.ID, code2); !errors.Is(err, ErrChallengeClosed) {
+	if _, err := e.svc.VerifyOTPChallenge(ctx, p, ch2.ID, code2); !errors.Is(err, ErrChallengeClosed) {
 		t.Errorf("expired challenge = %v; want ErrChallengeClosed", err)
 	}
 }
@@ -135,7 +135,7 @@ func TestOTPSingleUseUnderConcurrency(t *testing.T) {
 	_, pair := e.citizen(t, "12345678")
 	p := e.principal(t, pair.AccessToken)
 	e.clock.Advance(time.Minute)
-	ch, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
+	ch, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS)
 	must(t, err)
 	code := e.nextSMS(t).GetPersonalisation()["code"]
 
@@ -151,7 +151,7 @@ func TestOTPSingleUseUnderConcurrency(t *testing.T) {
 	for range n {
 		wg.Go(func() {
 			<-start
-			v, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, code)
+			v, err := e.svc.VerifyOTPChallenge(ctx, p, ch.ID, code)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -182,7 +182,7 @@ func TestSMSResendLimits(t *testing.T) {
 	_, pair := e.citizen(t, "12345678") // the registration SMS is the first of the hour
 	p := e.principal(t, pair.AccessToken)
 
-	_, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
+	_, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS)
 	wantRetry(t, err, time.Minute) // cool-down after the registration SMS
 	e.clock.Advance(30 * time.Second)
 	_, err = e.srv.CreateOtpChallenge(bearer(pair.AccessToken), &authv1.CreateOtpChallengeRequest{Method: "sms"})
@@ -192,12 +192,12 @@ func TestSMSResendLimits(t *testing.T) {
 	// Four more, a minute apart, reach the hourly cap of five.
 	for i := range 4 {
 		e.clock.Advance(time.Minute)
-		if _, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS); err != nil {
+		if _, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS); err != nil {
 			t.Fatalf("SMS %d = %v", i+2, err)
 		}
 	}
 	e.clock.Advance(time.Minute)
-	_, err = e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
+	_, err = e.svc.CreateOTPChallenge(ctx, p, MethodSMS)
 	// The first SMS went 5.5 minutes ago; the cap frees up an hour after it.
 	wantRetry(t, err, time.Hour-5*time.Minute-30*time.Second)
 	var n int
@@ -206,12 +206,12 @@ func TestSMSResendLimits(t *testing.T) {
 		t.Errorf("%d SMS challenges stored; want 5", n)
 	}
 	e.clock.Advance(time.Hour)
-	if _, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS); err != nil {
+	if _, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS); err != nil {
 		t.Errorf("SMS an hour later = %v; want success", err)
 	}
 }
 
-func TestCreateOtpChallengeRefuses(t *testing.T) {
+func TestCreateOTPChallengeRefuses(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	ctx := context.Background()
 	_, pair := e.citizen(t, "12345678")
@@ -228,16 +228,16 @@ func TestCreateOtpChallengeRefuses(t *testing.T) {
 		"citizen deleted or unknown": {Principal{Subject: "cit_x", ACR: ACRPassword}, MethodSMS, ErrCitizenNotFound},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := e.svc.CreateOtpChallenge(ctx, tc.p, tc.method)
+			_, err := e.svc.CreateOTPChallenge(ctx, tc.p, tc.method)
 			if tc.want == nil {
 				var fe *rpcerr.FieldError
 				if !errors.As(err, &fe) || fe.Field != "method" {
-					t.Fatalf("CreateOtpChallenge = %v; want a field error on method", err)
+					t.Fatalf("CreateOTPChallenge = %v; want a field error on method", err)
 				}
 				return
 			}
 			if !errors.Is(err, tc.want) {
-				t.Fatalf("CreateOtpChallenge = %v; want %v", err, tc.want)
+				t.Fatalf("CreateOTPChallenge = %v; want %v", err, tc.want)
 			}
 		})
 	}

@@ -204,8 +204,10 @@ func (c Config) HashParams() HashParams {
 	return HashParams{MemoryKiB: uint32(c.Argon2MemoryKiB), Time: uint32(c.Argon2Time), Threads: uint8(c.Argon2Threads)}
 }
 
-// DefaultConfig is the configuration with every default applied. It has no
-// key-encryption key: set KeyEncryptionKey before use.
+// DefaultConfig is the configuration with every default applied, as
+// config.Load leaves it when nothing is set (TestDefaultConfigIsTheTags
+// holds the two together). It has no key-encryption key: set
+// KeyEncryptionKey before use.
 func DefaultConfig() Config {
 	p := DefaultHashParams
 	return Config{

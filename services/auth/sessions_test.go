@@ -55,16 +55,16 @@ func TestSessionsEnd(t *testing.T) {
 		}
 		// A challenge opened before the logout cannot be answered after it.
 		e.clock.Advance(e.svc.cfg.SMSResendCooldown)
-		pending, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS)
-		must(t, err, "CreateOtpChallenge")
+		pending, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS)
+		must(t, err, "CreateOTPChallenge")
 		code := e.nextSMS(t).GetPersonalisation()["code"]
 
 		must(t, e.svc.Logout(ctx, login.RefreshToken), "Logout")
-		if _, err := e.svc.CreateOtpChallenge(ctx, p, MethodSMS); !errors.Is(err, ErrSessionEnded) {
-			t.Errorf("CreateOtpChallenge after logout = %v; want ErrSessionEnded", err)
+		if _, err := e.svc.CreateOTPChallenge(ctx, p, MethodSMS); !errors.Is(err, ErrSessionEnded) {
+			t.Errorf("CreateOTPChallenge after logout = %v; want ErrSessionEnded", err)
 		}
-		if _, err := e.svc.VerifyOtpChallenge(ctx, p, pending.ID, code); !errors.Is(err, ErrSessionEnded) {
-			t.Errorf("VerifyOtpChallenge after logout = %v; want ErrSessionEnded", err)
+		if _, err := e.svc.VerifyOTPChallenge(ctx, p, pending.ID, code); !errors.Is(err, ErrSessionEnded) {
+			t.Errorf("VerifyOTPChallenge after logout = %v; want ErrSessionEnded", err)
 		}
 		_, err = e.srv.CreateOtpChallenge(bearer(login.AccessToken), &authv1.CreateOtpChallengeRequest{Method: MethodSMS})
 		if status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), "session") {
@@ -90,8 +90,8 @@ func TestSessionsEnd(t *testing.T) {
 		}
 		q := e.principal(t, rotated.AccessToken)
 		e.clock.Advance(e.svc.cfg.SMSResendCooldown)
-		if _, err := e.svc.CreateOtpChallenge(ctx, q, MethodSMS); !errors.Is(err, ErrSessionEnded) {
-			t.Errorf("CreateOtpChallenge after reuse = %v; want ErrSessionEnded", err)
+		if _, err := e.svc.CreateOTPChallenge(ctx, q, MethodSMS); !errors.Is(err, ErrSessionEnded) {
+			t.Errorf("CreateOTPChallenge after reuse = %v; want ErrSessionEnded", err)
 		}
 
 		got := sessionRevocations(t, db)
@@ -103,8 +103,8 @@ func TestSessionsEnd(t *testing.T) {
 			t.Errorf("expire_time %v is before the session's last token expires", exp)
 		}
 		// A token without sid (issued before sessions existed) cannot step up.
-		if _, err := e.svc.CreateOtpChallenge(ctx, Principal{Subject: q.Subject, ACR: ACRPassword}, MethodSMS); !errors.Is(err, ErrSessionEnded) {
-			t.Errorf("CreateOtpChallenge without sid = %v; want ErrSessionEnded", err)
+		if _, err := e.svc.CreateOTPChallenge(ctx, Principal{Subject: q.Subject, ACR: ACRPassword}, MethodSMS); !errors.Is(err, ErrSessionEnded) {
+			t.Errorf("CreateOTPChallenge without sid = %v; want ErrSessionEnded", err)
 		}
 	})
 }
@@ -189,8 +189,8 @@ func TestUnlockBySMS(t *testing.T) {
 			t.Fatalf("wrong code = %v; unknown ID's challenge = %v; want the same InvalidArgument", errWrong, errUnknown)
 		}
 		// An unlock challenge is no step-up.
-		if _, err := e.svc.VerifyOtpChallenge(ctx, Principal{}, known.GetChallengeId(), sms.GetPersonalisation()["code"]); !errors.Is(err, ErrChallengeNotFound) {
-			t.Fatalf("VerifyOtpChallenge(unlock challenge) = %v; want ErrChallengeNotFound", err)
+		if _, err := e.svc.VerifyOTPChallenge(ctx, Principal{}, known.GetChallengeId(), sms.GetPersonalisation()["code"]); !errors.Is(err, ErrChallengeNotFound) {
+			t.Fatalf("VerifyOTPChallenge(unlock challenge) = %v; want ErrChallengeNotFound", err)
 		}
 		resp, err := e.srv.VerifyUnlock(ctx, &authv1.VerifyUnlockRequest{ChallengeId: known.GetChallengeId(), Code: sms.GetPersonalisation()["code"]})
 		if err != nil || !resp.GetUnlocked() {
@@ -256,7 +256,7 @@ func TestRegistrationWithTakenIDIsIndistinguishable(t *testing.T) {
 		}
 		if freshSMS.GetPersonalisation()["code"] != "000000" {
 			// No code answers the decoy, the real one included.
-			if _, err := e.svc.VerifyOtpChallenge(ctx, Principal{}, taken.GetPhoneVerification().GetChallengeId(), freshSMS.GetPersonalisation()["code"]); err == nil {
+			if _, err := e.svc.VerifyOTPChallenge(ctx, Principal{}, taken.GetPhoneVerification().GetChallengeId(), freshSMS.GetPersonalisation()["code"]); err == nil {
 				t.Fatal("the decoy challenge accepted a code")
 			}
 		}

@@ -82,45 +82,45 @@ func TestTOTPWithOathtool(t *testing.T) {
 	p := e.principal(t, pair.AccessToken)
 	e.clock.Advance(30 * time.Second)
 	code := oathtool(t, secret, e.clock.Now())
-	ch, err := e.svc.CreateOtpChallenge(ctx, p, MethodTOTP)
-	must(t, err, "CreateOtpChallenge(totp)")
-	v, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, code)
+	ch, err := e.svc.CreateOTPChallenge(ctx, p, MethodTOTP)
+	must(t, err, "CreateOTPChallenge(totp)")
+	v, err := e.svc.VerifyOTPChallenge(ctx, p, ch.ID, code)
 	if err != nil || v.Tokens == nil {
-		t.Fatalf("VerifyOtpChallenge(oathtool code) = %+v, %v; want tokens", v, err)
+		t.Fatalf("VerifyOTPChallenge(oathtool code) = %+v, %v; want tokens", v, err)
 	}
 	if got := e.principal(t, v.Tokens.AccessToken); got.ACR != ACRStepUp || strings.Join(got.AMR, " ") != "pwd otp" {
 		t.Errorf("TOTP step-up token = %+v; want loa2 with amr [pwd otp]", got)
 	}
 
 	// The same code again, within its window, is refused.
-	ch, err = e.svc.CreateOtpChallenge(ctx, p, MethodTOTP)
+	ch, err = e.svc.CreateOTPChallenge(ctx, p, MethodTOTP)
 	must(t, err)
 	_, err = e.srv.VerifyOtpChallenge(bearer(pair.AccessToken), &authv1.VerifyOtpChallengeRequest{ChallengeId: ch.ID, Code: code})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "already used") {
 		t.Fatalf("replayed TOTP code = %v; want InvalidArgument already used", err)
 	}
 	// ... and so is the code of the previous step (skew must not reopen it).
-	if _, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, oathtool(t, secret, e.clock.Now().Add(-30*time.Second))); err == nil {
+	if _, err := e.svc.VerifyOTPChallenge(ctx, p, ch.ID, oathtool(t, secret, e.clock.Now().Add(-30*time.Second))); err == nil {
 		t.Fatal("the code of an earlier step was accepted")
 	}
 	// One step later (within the ±1 skew) the next code works on the same challenge.
-	if _, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, oathtool(t, secret, e.clock.Now().Add(30*time.Second))); err != nil {
+	if _, err := e.svc.VerifyOTPChallenge(ctx, p, ch.ID, oathtool(t, secret, e.clock.Now().Add(30*time.Second))); err != nil {
 		t.Errorf("code of the next step (skew +1) = %v; want accepted", err)
 	}
 
 	// A recovery code works once, in any case and without its hyphen.
-	ch, err = e.svc.CreateOtpChallenge(ctx, p, MethodTOTP)
+	ch, err = e.svc.CreateOTPChallenge(ctx, p, MethodTOTP)
 	must(t, err)
-	v, err = e.svc.VerifyOtpChallenge(ctx, p, ch.ID, strings.ToUpper(strings.ReplaceAll(recovery[3], "-", "")))
+	v, err = e.svc.VerifyOTPChallenge(ctx, p, ch.ID, strings.ToUpper(strings.ReplaceAll(recovery[3], "-", "")))
 	if err != nil || v.Tokens == nil {
 		t.Fatalf("recovery code = %+v, %v; want tokens", v, err)
 	}
-	ch, err = e.svc.CreateOtpChallenge(ctx, p, MethodTOTP)
+	ch, err = e.svc.CreateOTPChallenge(ctx, p, MethodTOTP)
 	must(t, err)
-	if _, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, recovery[3]); err == nil {
+	if _, err := e.svc.VerifyOTPChallenge(ctx, p, ch.ID, recovery[3]); err == nil {
 		t.Error("a used recovery code was accepted again")
 	}
-	if _, err := e.svc.VerifyOtpChallenge(ctx, p, ch.ID, recovery[4]); err != nil {
+	if _, err := e.svc.VerifyOTPChallenge(ctx, p, ch.ID, recovery[4]); err != nil {
 		t.Errorf("another recovery code = %v; want accepted", err)
 	}
 

@@ -8,10 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
 
@@ -59,7 +55,8 @@ func heldRoles(ctx context.Context, q querier, p Principal, ministry string) ([]
 }
 
 // VersionConflictError is the 409 of a save based on an old version; it
-// names the current version so the editor can reload and merge.
+// names the current version so the editor can reload and merge (toStatus
+// makes it Aborted with the versions in its ErrorInfo metadata).
 type VersionConflictError struct {
 	ItemID  string
 	Base    int
@@ -70,19 +67,6 @@ type VersionConflictError struct {
 func (e *VersionConflictError) Error() string {
 	return fmt.Sprintf("item %s is at version %d; your edit was based on version %d: reload version %d, merge, and save again",
 		e.ItemID, e.Current, e.Base, e.Current)
-}
-
-// GRPCStatus makes the error an Aborted status (HTTP 409) with the current
-// version in its ErrorInfo metadata.
-func (e *VersionConflictError) GRPCStatus() *status.Status {
-	st, err := status.New(codes.Aborted, e.Error()).WithDetails(&errdetails.ErrorInfo{
-		Reason: rpcerr.ReasonConflict, Domain: rpcerr.Domain,
-		Metadata: map[string]string{"item_id": e.ItemID, "current_version": strconv.Itoa(e.Current), "base_version": strconv.Itoa(e.Base)},
-	})
-	if err != nil {
-		return status.New(codes.Aborted, e.Error())
-	}
-	return st
 }
 
 // CreateInput is a new item.

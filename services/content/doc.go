@@ -5,4 +5,26 @@
 // background work (the outbox relay, consumers, schedulers) with Run;
 // cmd/content/main.go only loads configuration and wires. `tamkeen dev`
 // composes the same constructor in one process.
+//
+// # Files
+//
+//   - service.go: Config, Deps, New, Migrations, Stream, Register and Run
+//     (outbox relay and scheduler).
+//   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
+//   - item.go, workflow.go, diff.go: the rules that need no I/O: content
+//     types and their fields, the editorial states and roles, and field
+//     diffs between versions.
+//   - richtext.go, normalize.go: the Markdown subset and its sanitised
+//     HTML; Arabic-aware search normalisation and stemming.
+//   - content.go: the editorial use cases (create, save, roll back,
+//     transitions, publish), each in one transaction with its event.
+//   - history.go: versions, recorded transitions and role grants.
+//   - public.go: the cached public API (published content and search).
+//   - scheduler.go: publishing and taking down at the scheduled times.
+//   - store.go, migrations/: the SQL (one text for both engines except
+//     search).
+//   - grpc.go: proto ↔ domain, client-token checks and errors mapped to
+//     gRPC codes.
+//   - events.go: what it publishes through the outbox.
+//   - cmd/content/main.go: loads configuration and runs Spec.
 package content

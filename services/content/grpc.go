@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -113,6 +114,13 @@ func (g *grpcServer) roleAdmin(ctx context.Context) (RoleAdmin, error) {
 
 // toStatus maps domain errors to gRPC statuses in one place.
 func (g *grpcServer) toStatus(ctx context.Context, err error) error {
+	var vc *VersionConflictError
+	if errors.As(err, &vc) {
+		return rpcerr.New(codes.Aborted, rpcerr.ReasonConflict, vc.Error()).
+			Meta("item_id", vc.ItemID).
+			Meta("current_version", strconv.Itoa(vc.Current)).
+			Meta("base_version", strconv.Itoa(vc.Base)).Err()
+	}
 	return rpcerr.FromDomain(err, g.svc.log, ctx)
 }
 

@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
@@ -26,25 +26,8 @@ import (
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is the test clock, standing still at this package's start time.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) }
 
 const (
 	testIssuer = "http://issuer.test"
@@ -74,7 +57,7 @@ type harness struct {
 	t   testing.TB
 	db  *store.DB
 	svc *Service
-	clk *clock
+	clk *clocktest.Clock
 	bus *events.Bus
 }
 
@@ -121,7 +104,7 @@ func newHarness(t testing.TB, db *store.DB, edit func(*Config, *Deps)) *harness 
 
 // newHarnessOn builds another service on an existing database, bus and
 // clock: a second replica, or the same one after a restart.
-func newHarnessOn(t testing.TB, db *store.DB, bus *events.Bus, clk *clock, edit func(*Config, *Deps)) *harness {
+func newHarnessOn(t testing.TB, db *store.DB, bus *events.Bus, clk *clocktest.Clock, edit func(*Config, *Deps)) *harness {
 	t.Helper()
 	cfg := testConfig()
 	deps := Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: bus, Now: clk.Now}), Verifier: noVerifier{}}
@@ -231,10 +214,10 @@ func wantField(t testing.TB, err error, field string) {
 type tokens struct {
 	key *ecdsa.PrivateKey
 	srv *httptest.Server
-	clk *clock
+	clk *clocktest.Clock
 }
 
-func newTokens(t testing.TB, clk *clock) *tokens {
+func newTokens(t testing.TB, clk *clocktest.Clock) *tokens {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

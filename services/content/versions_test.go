@@ -34,7 +34,7 @@ func TestVersions(t *testing.T) {
 			if !errors.As(err, &vc) || vc.Current != 2 || vc.Base != 1 {
 				t.Fatalf("second save = %v; want a version conflict naming version 2", err)
 			}
-			st := status.Convert(rpcerr.FromDomain(err, nil, ctx))
+			st := status.Convert((&grpcServer{svc: h.svc}).toStatus(ctx, err))
 			if st.Code() != codes.Aborted || !strings.Contains(st.Message(), "version 2") {
 				t.Errorf("status = %s %q; want Aborted (409) naming version 2", st.Code(), st.Message())
 			}

@@ -50,7 +50,7 @@ func recipientField(channel string) string {
 // package's field error, or nil.
 func checkText(field, s string, k textcheck.Kind) error {
 	if fe := textcheck.Check(field, s, k); fe != nil {
-		return &FieldError{Field: fe.Field, Reason: fe.Reason}
+		return &rpcerr.FieldError{Field: fe.Field, Reason: fe.Reason}
 	}
 	return nil
 }
@@ -81,11 +81,11 @@ func (s *Service) prepare(client string, t ClientTemplate, channel, recipient st
 	}
 	switch {
 	case channel == ChannelSMS && !ValidE164(recipient):
-		return Notification{}, &FieldError{Field: field, Reason: "not an E.164 number (e.g. +970599000001)"}
+		return Notification{}, &rpcerr.FieldError{Field: field, Reason: "not an E.164 number (e.g. +970599000001)"}
 	case channel == ChannelEmail && !ValidEmail(recipient):
-		return Notification{}, &FieldError{Field: field, Reason: "not an e-mail address"}
+		return Notification{}, &rpcerr.FieldError{Field: field, Reason: "not an e-mail address"}
 	case len(reference) > maxReference:
-		return Notification{}, &FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
+		return Notification{}, &rpcerr.FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
 	}
 	r, err := renderTemplate(t, values)
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Service) prepare(client string, t ClientTemplate, channel, recipient st
 	}
 	if channel == ChannelSMS {
 		if r.Length.Segments > s.cfg.MaxSMSSegments {
-			return Notification{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", r.Length.Segments, s.cfg.MaxSMSSegments)}
+			return Notification{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", r.Length.Segments, s.cfg.MaxSMSSegments)}
 		}
 		n.Encoding, n.Segments = r.Length.Encoding, r.Length.Segments
 		n.Country = CallingCode(recipient)
@@ -117,23 +117,23 @@ func laneOf(priority string) (string, error) {
 	case LaneBulk:
 		return LaneBulk, nil
 	}
-	return "", &FieldError{Field: "priority", Reason: `must be "normal" or "bulk"`}
+	return "", &rpcerr.FieldError{Field: "priority", Reason: `must be "normal" or "bulk"`}
 }
 
 // clientTemplate finds client's template for a send, as a field error.
 func (s *Service) clientTemplate(ctx context.Context, client, id, channel string) (ClientTemplate, error) {
 	if id == "" {
-		return ClientTemplate{}, &FieldError{Field: "template_id", Reason: "required"}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: "required"}
 	}
 	t, err := s.GetTemplate(ctx, client, id, 0)
 	if errors.Is(err, rpcerr.ErrNotFound) {
-		return ClientTemplate{}, &FieldError{Field: "template_id", Reason: "no such template"}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: "no such template"}
 	}
 	if err != nil {
 		return ClientTemplate{}, err
 	}
 	if t.Channel != channel {
-		return ClientTemplate{}, &FieldError{Field: "template_id", Reason: fmt.Sprintf("is a %s template", t.Channel)}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: fmt.Sprintf("is a %s template", t.Channel)}
 	}
 	return t, nil
 }
@@ -143,7 +143,7 @@ func (s *Service) clientTemplate(ctx context.Context, client, id, channel string
 // the API accepted is never lost and never queued twice.
 func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notification, error) {
 	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
-		return Notification{}, &FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
+		return Notification{}, &rpcerr.FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
 	}
 	lane, err := laneOf(in.Priority)
 	if err != nil {
@@ -236,7 +236,7 @@ func knownStatus(st string) bool {
 // ListNotifications returns client's notifications, newest first.
 func (s *Service) ListNotifications(ctx context.Context, client string, f ListFilter) ([]Notification, string, error) {
 	if f.Status != "" && !knownStatus(f.Status) {
-		return nil, "", &FieldError{Field: "status", Reason: "not a notification status"}
+		return nil, "", &rpcerr.FieldError{Field: "status", Reason: "not a notification status"}
 	}
 	size := f.PageSize
 	if size <= 0 {
@@ -249,7 +249,7 @@ func (s *Service) ListNotifications(ctx context.Context, client string, f ListFi
 		ts, id, ok := strings.Cut(string(raw), "|")
 		t, terr := time.Parse(time.RFC3339Nano, ts)
 		if err != nil || !ok || terr != nil {
-			return nil, "", &FieldError{Field: "page_token", Reason: "not a token this API gave"}
+			return nil, "", &rpcerr.FieldError{Field: "page_token", Reason: "not a token this API gave"}
 		}
 		afterTime, afterID = t.UTC(), id
 	}

@@ -91,14 +91,14 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 	r.TrimLeadingSpace = true
 	header, err := r.Read()
 	if err != nil {
-		return nil, nil, &FieldError{Field: "csv", Reason: "no header row"}
+		return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: "no header row"}
 	}
 	want := recipientField(channel)
 	col, refCol := -1, -1
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		if fe := textcheck.Check("csv", h, textcheck.Address); fe != nil {
-			return nil, nil, &FieldError{Field: "csv", Reason: fmt.Sprintf("header column %d %s", i+1, fe.Reason)}
+			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("header column %d %s", i+1, fe.Reason)}
 		}
 		header[i] = h
 		switch h {
@@ -109,7 +109,7 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 		}
 	}
 	if col < 0 {
-		return nil, nil, &FieldError{Field: "csv", Reason: fmt.Sprintf("the header has no %s column", want)}
+		return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("the header has no %s column", want)}
 	}
 	var (
 		rows    []BulkRow
@@ -121,10 +121,10 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, &FieldError{Field: "csv", Reason: fmt.Sprintf("row %d is not valid CSV", line)}
+			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("row %d is not valid CSV", line)}
 		}
 		if len(rows) >= MaxBulkRecipients {
-			return nil, nil, &FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
+			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
 		}
 		row := BulkRow{Personalisation: map[string]string{}}
 		for i, v := range rec {
@@ -149,18 +149,18 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 // any is not, it returns *BulkErrors and queues nothing.
 func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput) (BulkJob, error) {
 	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
-		return BulkJob{}, &FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
+		return BulkJob{}, &rpcerr.FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
 	}
 	if err := checkText("reference", in.Reference, textcheck.Address); err != nil {
 		return BulkJob{}, err
 	}
 	if len(in.Reference) > maxReference {
-		return BulkJob{}, &FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
+		return BulkJob{}, &rpcerr.FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
 	}
 	rows, lineNos := in.Rows, []int(nil)
 	switch {
 	case in.CSV != "" && len(in.Rows) > 0:
-		return BulkJob{}, &FieldError{Field: "csv", Reason: "give recipients or csv, not both"}
+		return BulkJob{}, &rpcerr.FieldError{Field: "csv", Reason: "give recipients or csv, not both"}
 	case in.CSV != "":
 		var err error
 		if rows, lineNos, err = parseBulkCSV(in.Channel, in.CSV); err != nil {
@@ -168,10 +168,10 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		}
 	}
 	if len(rows) == 0 {
-		return BulkJob{}, &FieldError{Field: "recipients", Reason: "no recipients"}
+		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: "no recipients"}
 	}
 	if len(rows) > MaxBulkRecipients {
-		return BulkJob{}, &FieldError{Field: "recipients", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
+		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
 	}
 	t, err := s.clientTemplate(ctx, client, in.TemplateID, in.Channel)
 	if err != nil {
@@ -236,7 +236,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, job.ID, client, t.ID, t.Version, in.Ch
 
 // rowError turns a validation error into a row's report.
 func rowError(line int, err error) BulkRowError {
-	var fe *FieldError
+	var fe *rpcerr.FieldError
 	if errors.As(err, &fe) {
 		return BulkRowError{Row: line, Field: fe.Field, Reason: fe.Reason}
 	}

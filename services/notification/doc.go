@@ -8,6 +8,9 @@
 //
 // # Files
 //
+//   - service.go: Config (DefaultConfig), Deps, New, Migrations, Stream,
+//     Register and Run (outbox relay, lanes, receipts, callbacks).
+//   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - sms.go: GSM 03.38 / UCS-2 detection, segment counting and splitting
 //     (domain, no I/O).
 //   - template.go: built-in templates and the ((placeholder)) renderer.
@@ -18,10 +21,14 @@
 //     client_id of the verified client token; grpc.go maps errors.
 //   - smpp.go (SMPP 3.4), httpsms.go (HTTP SMS + signed receipts),
 //     smtp.go (e-mail): the providers; receipt.go: receipts → statuses.
+//   - receipts.go: the payment receipt sent on tamkeen.payment.succeeded.
 //   - limits.go (429 with Retry-After), callbacks.go (signed status
 //     callbacks, retried), metering.go (usage per client per day).
 //   - store.go, migrations/notification: the tables.
 //   - devinbox.go, migrations/devinbox: the dev inbox (dev mode only).
+//   - events: it has no events.go; lane.go enqueues the status events and
+//     api.go the lane commands, each with its change.
+//   - cmd/notification/main.go: loads configuration and runs Spec.
 //
 // # Normal and bulk lanes
 //

@@ -6,10 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
@@ -72,55 +70,28 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	case errors.As(err, &le):
 		return rpcerr.ResourceExhausted(le.Error(), le.RetryAfter)
 	case errors.As(err, &be):
-		return bulkStatus(be)
+		// One field violation per bad row, and the count of bad rows.
+		return rpcerr.New(codes.InvalidArgument, rpcerr.ReasonInvalidArgument, be.Error()).
+			Meta("invalid_rows", strconv.Itoa(be.Total)).
+			Fields(bulkViolations(be)...).Err()
 	case errors.Is(err, ErrBadSignature):
 		return rpcerr.Unauthenticated("the receipt's signature does not verify")
-	}
-	if fes := domainFieldErrors(err); len(fes) > 0 {
-		return rpcerr.Invalid(fes...)
 	}
 	return rpcerr.FromDomain(err, g.svc.log, ctx)
 }
 
-// domainFieldErrors collects the *FieldError values in err's tree.
-func domainFieldErrors(err error) []rpcerr.FieldError {
-	var out []rpcerr.FieldError
-	var walk func(error)
-	walk = func(e error) {
-		switch x := e.(type) {
-		case nil:
-		case *FieldError:
-			out = append(out, rpcerr.FieldError{Field: x.Field, Reason: x.Reason})
-		case interface{ Unwrap() []error }:
-			for _, c := range x.Unwrap() {
-				walk(c)
-			}
-		case interface{ Unwrap() error }:
-			walk(x.Unwrap())
-		}
-	}
-	walk(err)
-	return out
-}
-
-// bulkStatus is INVALID_ARGUMENT with one field violation per bad row,
-// field "rows[N].<field>" (N as BulkRowError.Row counts).
-func bulkStatus(be *BulkErrors) error {
-	br := &errdetails.BadRequest{}
+// bulkViolations names each bad row's field "rows[N].<field>" (N as
+// BulkRowError.Row counts), or "rows[N]" when no one field is to blame.
+func bulkViolations(be *BulkErrors) []rpcerr.FieldError {
+	out := make([]rpcerr.FieldError, 0, len(be.Rows))
 	for _, r := range be.Rows {
 		f := "rows[" + strconv.Itoa(r.Row) + "]"
 		if r.Field != "" {
 			f += "." + r.Field
 		}
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f, Description: r.Reason})
+		out = append(out, rpcerr.FieldError{Field: f, Reason: r.Reason})
 	}
-	st, err := status.New(codes.InvalidArgument, be.Error()).WithDetails(
-		&errdetails.ErrorInfo{Reason: rpcerr.ReasonInvalidArgument, Domain: rpcerr.Domain,
-			Metadata: map[string]string{"invalid_rows": strconv.Itoa(be.Total)}}, br)
-	if err != nil {
-		return status.Error(codes.InvalidArgument, be.Error())
-	}
-	return st.Err()
+	return out
 }
 
 func (g *grpcServer) send(ctx context.Context, in SendInput) (*notificationv1.Notification, error) {

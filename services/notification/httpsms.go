@@ -135,7 +135,7 @@ func (s *Service) ReceiveHTTPReceipt(ctx context.Context, provider string, paylo
 		return fmt.Errorf("provider %q: %w", provider, rpcerr.ErrNotFound)
 	}
 	if len(payload) > 64<<10 {
-		return &FieldError{Field: "payload", Reason: "larger than 64 KiB"}
+		return &rpcerr.FieldError{Field: "payload", Reason: "larger than 64 KiB"}
 	}
 	if err := VerifyCallback(s.cfg.HTTPSMS.ReceiptSecret, signature, payload, s.now(), 0); err != nil {
 		return err
@@ -145,11 +145,11 @@ func (s *Service) ReceiveHTTPReceipt(ctx context.Context, provider string, paylo
 		Status string `json:"status"`
 	}
 	if err := json.Unmarshal(payload, &body); err != nil {
-		return &FieldError{Field: "payload", Reason: "not a JSON receipt"}
+		return &rpcerr.FieldError{Field: "payload", Reason: "not a JSON receipt"}
 	}
 	state, ok := httpReceiptState(body.Status)
 	if !validReceiptID(body.ID) || !ok {
-		return &FieldError{Field: "payload", Reason: "needs an id and a known status"}
+		return &rpcerr.FieldError{Field: "payload", Reason: "needs an id and a known status"}
 	}
 	return s.applyReceipt(ctx, ProviderHTTP, Receipt{MessageID: body.ID, State: state})
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
@@ -75,16 +76,6 @@ func otpBackoff() []time.Duration {
 	return []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}
 }
 
-// FieldError says which field of a command is wrong, without its value
-// (values are phone numbers and codes, which are never logged).
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-// Error is "<field>: <reason>".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
-
 // ValidE164 reports whether s is a phone number in E.164 form: "+", a
 // country code not starting with 0, and 8 to 15 digits in all.
 func ValidE164(s string) bool {
@@ -114,7 +105,7 @@ type smsRequest struct {
 // fields, never values.
 func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string) (smsRequest, error) {
 	if !ValidE164(cmd.GetPhoneNumber()) {
-		return smsRequest{}, &FieldError{Field: "phone_number", Reason: "not an E.164 number"}
+		return smsRequest{}, &rpcerr.FieldError{Field: "phone_number", Reason: "not an E.164 number"}
 	}
 	lang := cmd.GetLanguage()
 	if lang == "" {
@@ -122,7 +113,7 @@ func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string
 	}
 	t, err := s.templates.find(cmd.GetTemplateId(), ChannelSMS, lang)
 	if err != nil {
-		return smsRequest{}, &FieldError{Field: "template_id", Reason: fmt.Sprintf("no SMS template %q in language %q", cmd.GetTemplateId(), lang)}
+		return smsRequest{}, &rpcerr.FieldError{Field: "template_id", Reason: fmt.Sprintf("no SMS template %q in language %q", cmd.GetTemplateId(), lang)}
 	}
 	send, stored, err := renderSMS(t, cmd.GetPersonalisation())
 	if err != nil {
@@ -130,12 +121,12 @@ func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string
 	}
 	length := MeasureSMS(send)
 	if length.Segments > s.cfg.MaxSMSSegments {
-		return smsRequest{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", length.Segments, s.cfg.MaxSMSSegments)}
+		return smsRequest{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", length.Segments, s.cfg.MaxSMSSegments)}
 	}
 	expireAt := ev.Time.Add(defaultOTPLife)
 	if cmd.GetExpireTime() != nil {
 		if err := cmd.GetExpireTime().CheckValid(); err != nil {
-			return smsRequest{}, &FieldError{Field: "expire_time", Reason: "not a valid timestamp"}
+			return smsRequest{}, &rpcerr.FieldError{Field: "expire_time", Reason: "not a valid timestamp"}
 		}
 		expireAt = cmd.GetExpireTime().AsTime()
 	}

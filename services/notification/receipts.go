@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
 
@@ -136,7 +137,7 @@ func (s *Service) handlePaymentSucceeded(ctx context.Context, ev events.Event) e
 			continue
 		}
 		n, err := s.prepare(m.GetClientId(), templates[[2]string{to.channel, lang}], to.channel, to.recipient, values, m.GetReference())
-		var fe *FieldError
+		var fe *rpcerr.FieldError
 		if errors.As(err, &fe) {
 			// A receipt that cannot be rendered or addressed will not get
 			// better on redelivery; the payment itself stands.

@@ -54,7 +54,7 @@ type TemplateInput struct {
 // control characters are refused (libs/textcheck).
 func validateTemplate(in TemplateInput) error {
 	var errs []error
-	add := func(field, reason string) { errs = append(errs, &FieldError{Field: field, Reason: reason}) }
+	add := func(field, reason string) { errs = append(errs, &rpcerr.FieldError{Field: field, Reason: reason}) }
 	text := func(field, s string, k textcheck.Kind) bool {
 		if err := checkText(field, s, k); err != nil {
 			errs = append(errs, err)
@@ -124,7 +124,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, client, id string, baseVer
 		return ClientTemplate{}, err
 	}
 	if baseVersion < 1 {
-		return ClientTemplate{}, &FieldError{Field: "base_version", Reason: "required: the version the edit started from"}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "base_version", Reason: "required: the version the edit started from"}
 	}
 	if baseVersion != cur.Version {
 		return ClientTemplate{}, ErrTemplateConflict
@@ -162,7 +162,7 @@ func errTemplateNotFound(id string) error {
 // GetTemplate returns version (0: the latest) of client's template id.
 func (s *Service) GetTemplate(ctx context.Context, client, id string, version int) (ClientTemplate, error) {
 	if version < 0 {
-		return ClientTemplate{}, &FieldError{Field: "version", Reason: "must not be negative"}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "version", Reason: "must not be negative"}
 	}
 	q := `SELECT ` + templateColumns + ` FROM templates WHERE id = $1 AND client_id = $2 AND version = $3`
 	args := []any{id, client, version}
@@ -248,7 +248,7 @@ type Rendered struct {
 func checkValues(values map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(values)) {
 		if fe := textcheck.Check("personalisation", k, textcheck.Address); fe != nil {
-			return &FieldError{Field: "personalisation", Reason: "a key " + fe.Reason}
+			return &rpcerr.FieldError{Field: "personalisation", Reason: "a key " + fe.Reason}
 		}
 		if err := checkText("personalisation."+k, values[k], textcheck.MultiLine); err != nil {
 			return err
@@ -258,7 +258,7 @@ func checkValues(values map[string]string) error {
 }
 
 // renderTemplate renders t with values. A missing value is a
-// *FieldError on "personalisation" naming the placeholder.
+// *rpcerr.FieldError on "personalisation" naming the placeholder.
 func renderTemplate(t ClientTemplate, values map[string]string) (Rendered, error) {
 	if err := checkValues(values); err != nil {
 		return Rendered{}, err
@@ -267,7 +267,7 @@ func renderTemplate(t ClientTemplate, values map[string]string) (Rendered, error
 	if err != nil {
 		var mp *MissingPlaceholderError
 		if errors.As(err, &mp) {
-			return Rendered{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
+			return Rendered{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
 		}
 		return Rendered{}, err
 	}
@@ -280,7 +280,7 @@ func renderTemplate(t ClientTemplate, values map[string]string) (Rendered, error
 	if err != nil {
 		var mp *MissingPlaceholderError
 		if errors.As(err, &mp) {
-			return Rendered{}, &FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
+			return Rendered{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
 		}
 		return Rendered{}, err
 	}

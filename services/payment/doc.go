@@ -6,7 +6,11 @@
 // retries) with Run; cmd/payment/main.go only loads configuration and
 // wires. `tamkeen dev` composes the same constructor in one process.
 //
-// Where things are:
+// # Files
+//
+//   - service.go: Config, Deps, New, Stream, Register and Run (outbox relay,
+//     sweeper, sandbox webhook retries).
+//   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - money.go, state.go, ledger.go: the rules that need no I/O: amounts in
 //     integer minor units (package money: ILS 2, USD 2, JOD 3 decimals, never
 //     floats), split validation naming the difference, the state machine
@@ -16,16 +20,18 @@
 //   - payments.go, refunds.go, webhook.go, sweep.go, reconcile.go: the use
 //     cases, each change of a payment in one transaction with its recorded
 //     transition, its ledger posting and its outbox event.
-//   - schema.go, ledgerstore.go: the SQL, one text for SQLite and PostgreSQL;
-//     the ledger is append-only (triggers) and (kind, ref) is unique, so a
-//     posting happens at most once; CheckLedger proves the invariants
-//     (`tamkeen ledger check`).
+//   - schema.go, ledgerstore.go: the SQL, one text for SQLite and PostgreSQL,
+//     and Migrations; the ledger is append-only (triggers) and (kind, ref)
+//     is unique, so a posting happens at most once; CheckLedger proves the
+//     invariants (`tamkeen ledger check`).
 //   - grpc.go: proto ↔ domain, client-token verification (the client id
 //     scopes payments to the client that made them; the token's ministry
 //     claim scopes the ledger) and error mapping in one place.
+//   - events.go: what it publishes through the outbox.
 //   - provider: the acquirer contract, the "t=<unix>,v1=<hex HMAC-SHA256>"
 //     webhook signature and the settlement report CSV.
 //   - sandbox: the built-in sandbox acquirer with its hosted checkout.
+//   - cmd/payment/main.go: loads configuration and runs Spec.
 //
 // # Whose ledger a ministry sees
 //

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
@@ -100,18 +98,10 @@ func (g *grpcServer) ledgerReader(ctx context.Context) (string, LedgerView, erro
 // toStatus maps domain errors to gRPC statuses in one place.
 func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	if errors.Is(err, ErrIdempotencyMismatch) {
-		st, derr := status.New(codes.InvalidArgument, err.Error()).WithDetails(
-			&errdetails.ErrorInfo{Reason: ReasonIdempotencyKeyReused, Domain: rpcerr.Domain},
-			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-				Field: "idempotency_key", Description: err.Error(),
-			}}})
-		if derr != nil {
-			return status.Error(codes.InvalidArgument, err.Error())
-		}
-		return st.Err()
+		return rpcerr.New(codes.InvalidArgument, ReasonIdempotencyKeyReused, err.Error()).Field("idempotency_key", err.Error()).Err()
 	}
 	if errors.Is(err, ErrProviderUnavailable) {
-		return status.Error(codes.Unavailable, err.Error())
+		return rpcerr.New(codes.Unavailable, "", err.Error()).Err()
 	}
 	return rpcerr.FromDomain(err, g.svc.log, ctx)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
@@ -27,25 +28,8 @@ import (
 	"github.com/tamkeen/tamkeen/services/payment/sandbox"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is the test clock, standing still at this package's start time.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) }
 
 const (
 	testSecret    = "test-webhook-secret-0123456789"
@@ -61,7 +45,7 @@ type harness struct {
 	t   testing.TB
 	db  *store.DB
 	svc *Service
-	clk *clock
+	clk *clocktest.Clock
 	sb  *sandbox.Acquirer
 	bus *events.Bus
 	// deliver can be swapped by a test to drop or hold webhooks.
@@ -104,7 +88,7 @@ func newHarness(t testing.TB, db *store.DB, edit func(*Config, *Deps)) *harness 
 
 // newHarnessOn builds a service on an existing database, bus and clock:
 // the "restart" of a test.
-func newHarnessOn(t testing.TB, db *store.DB, bus *events.Bus, clk *clock, edit func(*Config, *Deps)) *harness {
+func newHarnessOn(t testing.TB, db *store.DB, bus *events.Bus, clk *clocktest.Clock, edit func(*Config, *Deps)) *harness {
 	t.Helper()
 	h := &harness{t: t, db: db, clk: clk, bus: bus}
 	cfg := testConfig()
@@ -237,10 +221,10 @@ func (h *harness) count(q string, args ...any) int {
 type tokens struct {
 	key *ecdsa.PrivateKey
 	srv *httptest.Server
-	clk *clock
+	clk *clocktest.Clock
 }
 
-func newTokens(t testing.TB, clk *clock) *tokens {
+func newTokens(t testing.TB, clk *clocktest.Clock) *tokens {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -38,4 +38,27 @@
 // background work (the outbox relay, consumers, schedulers) with Run;
 // cmd/signature/main.go only loads configuration and wires. `tamkeen dev`
 // composes the same constructor in one process.
+//
+// # Files
+//
+//   - service.go: Config, Deps, New, Migrations, Stream, Register and Run
+//     (outbox relay, consumers, CRL refresh).
+//   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
+//   - credentials.go: citizens' signing credentials and organisation
+//     seals: creation, listing, revocation.
+//   - identity.go: whom a certificate names (identities sealed by auth).
+//   - sad.go: signature activation data (OTP-authorised sole control).
+//   - sign.go, cms.go, pades.go: signing: CAdES (CMS SignedData) and
+//     PAdES; tsa.go: the RFC 3161 time-stamping authority.
+//   - validate.go: validation reports (ETSI EN 319 102-1).
+//   - pki.go, revocation.go: the CA hierarchy (`tamkeen pki init`), CRLs
+//     and OCSP.
+//   - keys.go, seal.go, hsm*.go: key algorithms, private keys sealed
+//     under the key-encryption key, and PKCS#11 tokens.
+//   - store.go, migrations/: the SQL for SQLite and PostgreSQL.
+//   - grpc.go: proto ↔ domain and errors mapped to gRPC codes;
+//     authn.go: the caller from the bearer token and the scopes honoured.
+//   - events.go: what it publishes through the outbox and consumes from
+//     auth.
+//   - cmd/signature/main.go: loads configuration and runs Spec.
 package signature

@@ -13,13 +13,14 @@ import (
 
 // grpcServer adapts the Service to the generated SignatureService API; it is
 // the one place where proto types meet the domain, and errors are mapped
-// to codes here (rpcerr.FromDomain) and nowhere else.
+// to codes here (toStatus) and nowhere else.
 type grpcServer struct {
 	signaturev1.UnimplementedSignatureServiceServer
 	svc *Service
 }
 
-func (g *grpcServer) fail(ctx context.Context, err error) error {
+// toStatus maps domain errors to gRPC statuses in one place.
+func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	return rpcerr.FromDomain(err, g.svc.log, ctx)
 }
 
@@ -67,7 +68,7 @@ func (g *grpcServer) CreateCredential(ctx context.Context, req *signaturev1.Crea
 		FamilyName: req.GetFamilyName(), NationalID: req.GetNationalId(), OrganizationName: req.GetOrganizationName(),
 	})
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return credentialProto(c), nil
 }
@@ -80,7 +81,7 @@ func (g *grpcServer) GetCredential(ctx context.Context, req *signaturev1.GetCred
 	}
 	c, err := g.svc.getCredential(ctx, p, req.GetCredentialId())
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return credentialProto(c), nil
 }
@@ -93,7 +94,7 @@ func (g *grpcServer) ListCredentials(ctx context.Context, req *signaturev1.ListC
 	}
 	list, next, err := g.svc.listCredentials(ctx, p, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	out := &signaturev1.ListCredentialsResponse{NextPageToken: next}
 	for _, c := range list {
@@ -117,7 +118,7 @@ func (g *grpcServer) RevokeCredential(ctx context.Context, req *signaturev1.Revo
 	}
 	c, err := g.svc.revokeCredential(ctx, p, req.GetCredentialId(), req.GetReason())
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return credentialProto(c), nil
 }
@@ -138,7 +139,7 @@ func (g *grpcServer) AuthorizeCredential(ctx context.Context, req *signaturev1.A
 	}
 	sad, ttl, err := g.svc.authorizeCredential(ctx, p, req.GetCredentialId(), req.GetHashes(), req.GetHashAlgorithm())
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return &signaturev1.AuthorizeCredentialResponse{Sad: sad, ExpiresIn: int32(ttl / time.Second)}, nil
 }
@@ -157,7 +158,7 @@ func (g *grpcServer) SignDocument(ctx context.Context, req *signaturev1.SignDocu
 		HashAlgorithm: req.GetHashAlgorithm(), Format: req.GetFormat(), DocumentName: req.GetDocumentName(),
 	})
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return &signaturev1.Signature{
 		SignatureId: res.ID, Format: res.Format, Signature: res.Signature, SignedDocument: res.SignedDocument,
@@ -172,7 +173,7 @@ func (g *grpcServer) VerifySignature(ctx context.Context, req *signaturev1.Verif
 	}
 	r, err := g.svc.verifySignature(ctx, req.GetSignature(), req.GetDocument(), req.GetFormat())
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	out := &signaturev1.ValidationReport{
 		Indication: r.Indication, SubIndication: r.SubIndication, SignerSubject: r.SignerSubject,
@@ -189,7 +190,7 @@ func (g *grpcServer) VerifySignature(ctx context.Context, req *signaturev1.Verif
 func (g *grpcServer) GetCaCertificates(ctx context.Context, _ *signaturev1.GetCaCertificatesRequest) (*signaturev1.GetCaCertificatesResponse, error) {
 	a, err := g.svc.ca(ctx)
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return &signaturev1.GetCaCertificatesResponse{Pem: a.chainPEM()}, nil
 }
@@ -198,7 +199,7 @@ func (g *grpcServer) GetCaCertificates(ctx context.Context, _ *signaturev1.GetCa
 func (g *grpcServer) GetCrl(ctx context.Context, _ *signaturev1.GetCrlRequest) (*signaturev1.GetCrlResponse, error) {
 	der, err := g.svc.currentCRL(ctx)
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return &signaturev1.GetCrlResponse{Crl: der}, nil
 }
@@ -207,7 +208,7 @@ func (g *grpcServer) GetCrl(ctx context.Context, _ *signaturev1.GetCrlRequest) (
 func (g *grpcServer) Timestamp(ctx context.Context, req *signaturev1.TimestampRequest) (*signaturev1.TimestampResponse, error) {
 	reply, err := g.svc.timestamp(ctx, req.GetQuery())
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return &signaturev1.TimestampResponse{Reply: reply}, nil
 }
@@ -216,7 +217,7 @@ func (g *grpcServer) Timestamp(ctx context.Context, req *signaturev1.TimestampRe
 func (g *grpcServer) CheckOcsp(ctx context.Context, req *signaturev1.CheckOcspRequest) (*signaturev1.CheckOcspResponse, error) {
 	resp, err := g.svc.ocspResponse(ctx, req.GetRequest())
 	if err != nil {
-		return nil, g.fail(ctx, err)
+		return nil, g.toStatus(ctx, err)
 	}
 	return &signaturev1.CheckOcspResponse{Response: resp}, nil
 }

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/host"
@@ -38,24 +38,6 @@ import (
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // issuer is a test token issuer serving its JWKS over HTTP, standing in
 // for the auth enabler.
@@ -137,7 +119,7 @@ func (is *issuer) sign(t testing.TB, claims jwt.MapClaims) string {
 type harness struct {
 	svc    *Service
 	db     *store.DB
-	clock  *clock
+	clock  *clocktest.Clock
 	issuer *issuer
 	client signaturev1.SignatureServiceClient
 	cfg    Config
@@ -184,7 +166,7 @@ func newHarness(t testing.TB, db *store.DB, cfgFn func(*Config)) *harness {
 		db = storetest.SQLiteFile(t, filepath.Join(t.TempDir(), "signature.db"))
 	}
 	migrated(t, db)
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	is := newIssuer(t, clk.Now)
 	cfg := testConfig(t, is)
 	if cfgFn != nil {

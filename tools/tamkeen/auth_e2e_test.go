@@ -10,41 +10,22 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
-// fakeClock is the clock of an in-process `tamkeen dev` whose time a test
-// moves forward.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // startDevWithClock runs `tamkeen dev` (runDevWith) in this process on the
 // test's clock and returns its URL.
-func startDevWithClock(t *testing.T, clock *fakeClock, env map[string]string) (string, *syncBuffer) {
+func startDevWithClock(t *testing.T, clock *clocktest.Clock, env map[string]string) (string, *syncBuffer) {
 	t.Helper()
 	return startDevIn(t, t.TempDir(), clock, env)
 }
 
 // startDevIn is startDevWithClock on a given data dir.
-func startDevIn(t *testing.T, dataDir string, clock *fakeClock, env map[string]string) (string, *syncBuffer) {
+func startDevIn(t *testing.T, dataDir string, clock *clocktest.Clock, env map[string]string) (string, *syncBuffer) {
 	t.Helper()
 	return startDevHooks(t, dataDir, devHooks{now: clock.Now}, env)
 }
@@ -196,7 +177,7 @@ type tokenResponse struct {
 // at loa1, meet the RFC 9470 challenge on a loa2 route, step up by SMS, pass,
 // and be asked again once max_age has gone by.
 func TestCitizenStepUpEndToEnd(t *testing.T) {
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	base, logs := startDevWithClock(t, clock, nil)
 	call := func(method, path, token string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
@@ -301,7 +282,7 @@ func TestCitizenStepUpEndToEnd(t *testing.T) {
 // and a token without a route's scope is refused with insufficient_scope.
 func TestClientCredentialsThroughGateway(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
-	base, _ := startDevWithClock(t, &fakeClock{t: time.Now().UTC()}, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
+	base, _ := startDevWithClock(t, clocktest.New(time.Now().UTC()), map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
 	token := func(clientSecret, scope string) (*http.Response, map[string]any) {
 		t.Helper()
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {demo.ClientID}, "client_secret": {clientSecret}}
@@ -355,7 +336,7 @@ func TestClientCredentialsThroughGateway(t *testing.T) {
 // Retry-After, and an unknown national ID is answered the same way as a
 // wrong password.
 func TestLoginLockoutThroughGateway(t *testing.T) {
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	base, _ := startDevWithClock(t, clock, nil)
 	id := nationalID("40765432")
 	if resp, raw := (apiCall{t: t, base: base, method: "POST", path: "/v1/citizens", body: map[string]string{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/gateway"
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/auth"
 )
@@ -207,7 +208,7 @@ func (c matrixClient) token(t *testing.T, base string, scopes []string) string {
 func TestAuthorizationMatrix(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
 	dir := t.TempDir()
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	base, _ := startDevIn(t, dir, clock, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
 	platform := clientToken(t, base, secret) // demo-ministry: every scope, content:admin and ledger:admin included
 	call := func(method, path, token string, body any) apiCall {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
@@ -63,7 +64,7 @@ type publicContent struct {
 // a scheduled item appears when its time comes.
 func TestContentThroughGateway(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	base, _ := startDevWithClock(t, clock, map[string]string{
 		"TAMKEEN_DEV_CLIENT_SECRET":          secret,
 		"TAMKEEN_CONTENT_SCHEDULER_INTERVAL": "100ms",

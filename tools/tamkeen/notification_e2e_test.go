@@ -18,6 +18,8 @@ import (
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
 	"github.com/fiorix/go-smpp/smpp/smpptest"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
+
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 )
 
 // e2eSMSC is an independent SMSC (fiorix/go-smpp's smpptest; the service
@@ -129,7 +131,7 @@ func (p e2ePart) text() string {
 func TestNotificationSMSThroughGatewayToSMSC(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
 	center := newE2ESMSC(t)
-	base, _ := startDevWithClock(t, &fakeClock{t: time.Now().UTC()}, map[string]string{
+	base, _ := startDevWithClock(t, clocktest.New(time.Now().UTC()), map[string]string{
 		"TAMKEEN_DEV_CLIENT_SECRET": secret, "TAMKEEN_SMS_PROVIDER": "smpp", "TAMKEEN_SMPP_ADDR": center.srv.Addr(),
 		"TAMKEEN_SMPP_SYSTEM_ID": "tamkeen", "TAMKEEN_SMPP_PASSWORD": "secret",
 	})

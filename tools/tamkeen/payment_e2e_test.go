@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
@@ -37,7 +38,7 @@ func clientToken(t *testing.T, base, secret string) string {
 // served through the gateway.
 func TestPaymentThroughGateway(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
-	base, _ := startDevWithClock(t, &fakeClock{t: time.Now().UTC()}, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
+	base, _ := startDevWithClock(t, clocktest.New(time.Now().UTC()), map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
 	token := clientToken(t, base, secret)
 
 	create := func(key, body string) (*http.Response, map[string]any) {

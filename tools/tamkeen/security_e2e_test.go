@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestSecurityServerCommands(t *testing.T) {
 	const secret = "demo-ministry-secret-for-tests"
 	dir := t.TempDir()
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	base, _ := startDevIn(t, dir, clock, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
 	token := clientToken(t, base, secret)
 	for range 3 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
@@ -40,7 +41,7 @@ func waitStatus(t *testing.T, c apiCall, want int) time.Duration {
 // like a new one and tells the holder by SMS; /oauth2/token throttles a
 // client id's failures.
 func TestSessionsEndThroughGateway(t *testing.T) {
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	base, _ := startDevWithClock(t, clock, nil)
 	call := func(method, path, token string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}

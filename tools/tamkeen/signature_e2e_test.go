@@ -15,12 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // citizenAtLoa2 registers a citizen, verifies the phone and steps up by
 // SMS through the gateway, and returns the loa2 token.
-func citizenAtLoa2(t *testing.T, base string, clock *fakeClock, first8, phone, password string) string {
+func citizenAtLoa2(t *testing.T, base string, clock *clocktest.Clock, first8, phone, password string) string {
 	t.Helper()
 	call := func(method, path, token string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
@@ -73,7 +74,7 @@ func TestSignatureThroughGateway(t *testing.T) {
 	}
 	// The clock starts in the past: openssl checks the certificate against
 	// the real time, and the journey moves the clock a minute forward.
-	clock := &fakeClock{t: time.Now().UTC().Add(-10 * time.Minute)}
+	clock := clocktest.New(time.Now().UTC().Add(-10 * time.Minute))
 	const clientSecret = "signature-e2e-client-secret-1"
 	base, _ := startDevWithClock(t, clock, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": clientSecret})
 	token := citizenAtLoa2(t, base, clock, "40111222", "+970599111222", "olive-oil-press-77")
