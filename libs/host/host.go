@@ -3,8 +3,9 @@
 // database and its migrations, the NATS connection and event bus, the gRPC
 // server, and an ordered shutdown on SIGINT or SIGTERM. Every
 // services/<name>/cmd/<name>/main.go is a call to Main, so the five
-// production binaries start, log and stop the same way. `tamkeen dev`
-// composes the same service constructors in one process instead.
+// production binaries start, log and stop the same way. Each service gets
+// a Kit (kit.go) with every default applied here once; `tamkeen dev`
+// composes the same Specs in one process through Compose (compose.go).
 package host
 
 import (
