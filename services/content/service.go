@@ -171,11 +171,7 @@ func Migrations() ([]store.MigrationSet, error) {
 // Stream is the JetStream stream the service's events go to; the host
 // declares it.
 func (c Config) Stream() events.StreamConfig {
-	return events.StreamConfig{
-		Name:     "CONTENT",
-		Subjects: []string{"tamkeen.content.>"},
-		Replicas: c.StreamReplicas,
-	}
+	return events.ServiceStream(Name, c.StreamReplicas)
 }
 
 // Register adds the service's gRPC API to r.

@@ -238,11 +238,7 @@ func (s *Service) HTTPHandler() http.Handler {
 // Stream is the JetStream stream the service's events go to; the host
 // declares it.
 func (c Config) Stream() events.StreamConfig {
-	return events.StreamConfig{
-		Name:     "PAYMENT",
-		Subjects: []string{"tamkeen.payment.>"},
-		Replicas: c.StreamReplicas,
-	}
+	return events.ServiceStream(Name, c.StreamReplicas)
 }
 
 // Register adds the service's gRPC API to r.

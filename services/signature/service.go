@@ -271,11 +271,7 @@ func Migrations() ([]store.MigrationSet, error) {
 // Stream is the JetStream stream the service's events go to; the host
 // declares it.
 func (c Config) Stream() events.StreamConfig {
-	return events.StreamConfig{
-		Name:     "SIGNATURE",
-		Subjects: []string{"tamkeen.signature.>"},
-		Replicas: c.StreamReplicas,
-	}
+	return events.ServiceStream(Name, c.StreamReplicas)
 }
 
 // Register adds the service's gRPC API to r.
