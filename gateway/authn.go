@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	tamkeenproto "github.com/tamkeen/tamkeen/proto"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
@@ -107,7 +108,8 @@ var tokenReasons = []struct {
 	{jwks.ErrAudience, "audience"},
 }
 
-// bearerToken reads the Bearer token of r. present is false when there is
+// bearerToken reads the Bearer token of r the way the services read it
+// from gRPC metadata (authn.Token). present is false when there is
 // no Authorization header at all; ok is false when there is one that is
 // not exactly one well-formed Bearer credential.
 func bearerToken(r *http.Request) (token string, present, ok bool) {
@@ -118,12 +120,8 @@ func bearerToken(r *http.Request) (token string, present, ok bool) {
 	if len(vals) > 1 {
 		return "", true, false
 	}
-	scheme, tok, found := strings.Cut(strings.TrimSpace(vals[0]), " ")
-	tok = strings.TrimSpace(tok)
-	if !found || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t,\"") {
-		return "", true, false
-	}
-	return tok, true, true
+	token, ok = authn.Token(vals[0])
+	return token, true, ok
 }
 
 // callerOf classifies verified claims as a client or a citizen token. The
@@ -134,7 +132,7 @@ func callerOf(c *jwks.Claims) (Caller, error) {
 		return Caller{}, errors.New("no sub")
 	}
 	if c.ClientID != "" {
-		if c.ClientID != c.Subject || c.ACR != "" {
+		if !c.IsClient() || c.ACR != "" {
 			return Caller{}, errors.New("client token with a citizen's claims")
 		}
 		return Caller{Kind: Client, Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scopes()}, nil

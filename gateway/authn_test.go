@@ -2,13 +2,8 @@ package gateway_test
 
 import (
 	"encoding/json"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"net/http"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/tamkeen/tamkeen/gateway"
+	"github.com/tamkeen/tamkeen/libs/scope"
 )
 
 // tamkeenMethods lists the full name of every method of every Tamkeen gRPC
@@ -75,34 +71,12 @@ func TestPoliciesCoverEveryMethod(t *testing.T) {
 	}
 }
 
-// authScopes reads the scope constants of services/auth/scopes.go, the
-// names the auth service grants.
+// authScopes are the names the auth service grants: those of libs/scope.
 func authScopes(t *testing.T) map[string]bool {
 	t.Helper()
-	path := filepath.Join("..", "services", "auth", "scopes.go")
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
-	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
 	out := map[string]bool{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		vs, ok := n.(*ast.ValueSpec)
-		if !ok {
-			return true
-		}
-		for i, name := range vs.Names {
-			if !strings.HasPrefix(name.Name, "Scope") || i >= len(vs.Values) {
-				continue
-			}
-			if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				s, _ := strconv.Unquote(lit.Value)
-				out[s] = true
-			}
-		}
-		return true
-	})
-	if len(out) == 0 {
-		t.Fatalf("no Scope constants in %s", path)
+	for _, s := range scope.All() {
+		out[s] = true
 	}
 	return out
 }
@@ -113,7 +87,7 @@ func TestPolicyScopesAreAuthScopes(t *testing.T) {
 	for m, p := range gateway.Policies() {
 		for _, s := range append(slices.Clone(p.Scopes), p.AdminScope) {
 			if s != "" && !granted[s] {
-				t.Errorf("%s needs scope %q, which services/auth/scopes.go does not define", m, s)
+				t.Errorf("%s needs scope %q, which libs/scope does not define", m, s)
 			}
 		}
 	}

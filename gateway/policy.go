@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/scope"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
@@ -63,30 +64,6 @@ func acrRank(acr string) int {
 		return 0
 	}
 }
-
-// Client scopes. The names are those of services/auth/scopes.go (a test
-// checks it), which the auth service grants to ministry clients.
-const (
-	ScopeCitizensRead      = "citizens:read"
-	ScopeCitizensProof     = "citizens:proof"
-	ScopeNotificationsSend = "notifications:send"
-	ScopeNotificationsRead = "notifications:read"
-	ScopeTemplatesWrite    = "templates:write"
-	ScopeTemplatesRead     = "templates:read"
-	ScopeSignaturesVerify  = "signatures:verify"
-	ScopePaymentsWrite     = "payments:write"
-	ScopePaymentsRead      = "payments:read"
-	ScopeLedgerRead        = "ledger:read"
-	ScopeContentWrite      = "content:write"
-	ScopeContentRead       = "content:read"
-	ScopeContentRoles      = "content:roles"
-	ScopeSigningSeal       = "signing:seal"
-	ScopeSigningAdmin      = "signing:admin"
-	// ScopeContentAdmin and ScopeLedgerAdmin are the platform operator's:
-	// every ministry's content roles, the whole ledger.
-	ScopeContentAdmin = "content:admin"
-	ScopeLedgerAdmin  = "ledger:admin"
-)
 
 // StepUpMaxAge is how old a loa2 authentication may be for the routes that
 // need a fresh step-up (RFC 9470 max_age).
@@ -165,12 +142,12 @@ func Policies() map[string]Policy {
 	// Ministry editors are either the ministry's app (a client token with
 	// the scope) or its staff signed in as citizens; the content service
 	// checks the staff member's role in the ministry.
-	editor := func(scope string) Policy { return Policy{Callers: Either, Scopes: []string{scope}, ACR: ACRLoa1} }
+	editor := func(need string) Policy { return Policy{Callers: Either, Scopes: []string{need}, ACR: ACRLoa1} }
 	// orAdmin admits a client with the scope or with the platform
 	// operator's admin scope; the service confines the first to its own
 	// ministry (the token's ministry claim).
-	orAdmin := func(scope, admin string) Policy {
-		return Policy{Callers: Client, Scopes: []string{scope}, AdminScope: admin}
+	orAdmin := func(need, admin string) Policy {
+		return Policy{Callers: Client, Scopes: []string{need}, AdminScope: admin}
 	}
 
 	return map[string]Policy{
@@ -193,22 +170,22 @@ func Policies() map[string]Policy {
 		authv1.AuthService_CreateOtpChallenge_FullMethodName: citizen,
 		authv1.AuthService_EnrollTotp_FullMethodName:         stepUp,
 		authv1.AuthService_ConfirmTotp_FullMethodName:        stepUp,
-		authv1.AuthService_GetCitizen_FullMethodName:         client(ScopeCitizensRead),
-		authv1.AuthService_ProofCitizen_FullMethodName:       client(ScopeCitizensProof),
+		authv1.AuthService_GetCitizen_FullMethodName:         client(scope.CitizensRead),
+		authv1.AuthService_ProofCitizen_FullMethodName:       client(scope.CitizensProof),
 
 		// notification: ministry apps only; receipts are signed by the
 		// provider and verified by the service.
-		notificationv1.NotificationService_SendSms_FullMethodName:                client(ScopeNotificationsSend),
-		notificationv1.NotificationService_SendEmail_FullMethodName:              client(ScopeNotificationsSend),
-		notificationv1.NotificationService_CreateBulkJob_FullMethodName:          client(ScopeNotificationsSend),
-		notificationv1.NotificationService_GetNotification_FullMethodName:        client(ScopeNotificationsRead),
-		notificationv1.NotificationService_ListNotifications_FullMethodName:      client(ScopeNotificationsRead),
-		notificationv1.NotificationService_GetBulkJob_FullMethodName:             client(ScopeNotificationsRead),
-		notificationv1.NotificationService_CreateTemplate_FullMethodName:         client(ScopeTemplatesWrite),
-		notificationv1.NotificationService_UpdateTemplate_FullMethodName:         client(ScopeTemplatesWrite),
-		notificationv1.NotificationService_GetTemplate_FullMethodName:            client(ScopeTemplatesRead),
-		notificationv1.NotificationService_ListTemplates_FullMethodName:          client(ScopeTemplatesRead),
-		notificationv1.NotificationService_PreviewTemplate_FullMethodName:        client(ScopeTemplatesRead),
+		notificationv1.NotificationService_SendSms_FullMethodName:                client(scope.NotificationsSend),
+		notificationv1.NotificationService_SendEmail_FullMethodName:              client(scope.NotificationsSend),
+		notificationv1.NotificationService_CreateBulkJob_FullMethodName:          client(scope.NotificationsSend),
+		notificationv1.NotificationService_GetNotification_FullMethodName:        client(scope.NotificationsRead),
+		notificationv1.NotificationService_ListNotifications_FullMethodName:      client(scope.NotificationsRead),
+		notificationv1.NotificationService_GetBulkJob_FullMethodName:             client(scope.NotificationsRead),
+		notificationv1.NotificationService_CreateTemplate_FullMethodName:         client(scope.TemplatesWrite),
+		notificationv1.NotificationService_UpdateTemplate_FullMethodName:         client(scope.TemplatesWrite),
+		notificationv1.NotificationService_GetTemplate_FullMethodName:            client(scope.TemplatesRead),
+		notificationv1.NotificationService_ListTemplates_FullMethodName:          client(scope.TemplatesRead),
+		notificationv1.NotificationService_PreviewTemplate_FullMethodName:        client(scope.TemplatesRead),
 		notificationv1.NotificationService_ReceiveDeliveryReceipt_FullMethodName: public,
 
 		// signature: a citizen's own credentials. Issuing, authorising and
@@ -217,13 +194,13 @@ func Policies() map[string]Policy {
 		// A ministry app with signing:seal holds an organisation credential
 		// (the government's seal on receipts and certificates) and uses it
 		// without a citizen; signing:admin lets operators revoke any.
-		signaturev1.SignatureService_CreateCredential_FullMethodName:    orStepUp(ScopeSigningSeal),
-		signaturev1.SignatureService_AuthorizeCredential_FullMethodName: orStepUp(ScopeSigningSeal),
-		signaturev1.SignatureService_RevokeCredential_FullMethodName:    orStepUp(ScopeSigningAdmin),
-		signaturev1.SignatureService_GetCredential_FullMethodName:       orCitizen(ScopeSigningSeal),
-		signaturev1.SignatureService_ListCredentials_FullMethodName:     orCitizen(ScopeSigningSeal),
-		signaturev1.SignatureService_SignDocument_FullMethodName:        orCitizen(ScopeSigningSeal),
-		signaturev1.SignatureService_VerifySignature_FullMethodName:     client(ScopeSignaturesVerify),
+		signaturev1.SignatureService_CreateCredential_FullMethodName:    orStepUp(scope.SigningSeal),
+		signaturev1.SignatureService_AuthorizeCredential_FullMethodName: orStepUp(scope.SigningSeal),
+		signaturev1.SignatureService_RevokeCredential_FullMethodName:    orStepUp(scope.SigningAdmin),
+		signaturev1.SignatureService_GetCredential_FullMethodName:       orCitizen(scope.SigningSeal),
+		signaturev1.SignatureService_ListCredentials_FullMethodName:     orCitizen(scope.SigningSeal),
+		signaturev1.SignatureService_SignDocument_FullMethodName:        orCitizen(scope.SigningSeal),
+		signaturev1.SignatureService_VerifySignature_FullMethodName:     client(scope.SignaturesVerify),
 		// PKI services relying parties call without any account.
 		signaturev1.SignatureService_Timestamp_FullMethodName:         public,
 		signaturev1.SignatureService_GetCaCertificates_FullMethodName: public,
@@ -231,38 +208,38 @@ func Policies() map[string]Policy {
 		signaturev1.SignatureService_CheckOcsp_FullMethodName:         public,
 
 		// payment: ministry apps and finance clients; webhooks are signed.
-		paymentv1.PaymentService_CreatePayment_FullMethodName: client(ScopePaymentsWrite),
-		paymentv1.PaymentService_CancelPayment_FullMethodName: client(ScopePaymentsWrite),
-		paymentv1.PaymentService_CreateRefund_FullMethodName:  client(ScopePaymentsWrite),
-		paymentv1.PaymentService_GetPayment_FullMethodName:    client(ScopePaymentsRead),
-		paymentv1.PaymentService_ListPayments_FullMethodName:  client(ScopePaymentsRead),
+		paymentv1.PaymentService_CreatePayment_FullMethodName: client(scope.PaymentsWrite),
+		paymentv1.PaymentService_CancelPayment_FullMethodName: client(scope.PaymentsWrite),
+		paymentv1.PaymentService_CreateRefund_FullMethodName:  client(scope.PaymentsWrite),
+		paymentv1.PaymentService_GetPayment_FullMethodName:    client(scope.PaymentsRead),
+		paymentv1.PaymentService_ListPayments_FullMethodName:  client(scope.PaymentsRead),
 		// A ministry's finance client sees its own departments' part of
 		// the ledger; ledger:admin is the platform-wide view.
-		paymentv1.PaymentService_GetTrialBalance_FullMethodName:       orAdmin(ScopeLedgerRead, ScopeLedgerAdmin),
-		paymentv1.PaymentService_ListLedgerAccounts_FullMethodName:    orAdmin(ScopeLedgerRead, ScopeLedgerAdmin),
-		paymentv1.PaymentService_Reconcile_FullMethodName:             orAdmin(ScopeLedgerRead, ScopeLedgerAdmin),
+		paymentv1.PaymentService_GetTrialBalance_FullMethodName:       orAdmin(scope.LedgerRead, scope.LedgerAdmin),
+		paymentv1.PaymentService_ListLedgerAccounts_FullMethodName:    orAdmin(scope.LedgerRead, scope.LedgerAdmin),
+		paymentv1.PaymentService_Reconcile_FullMethodName:             orAdmin(scope.LedgerRead, scope.LedgerAdmin),
 		paymentv1.PaymentService_HandleProviderWebhook_FullMethodName: public,
 
 		// content: the editorial workflow and its history.
-		contentv1.ContentService_CreateItem_FullMethodName:       editor(ScopeContentWrite),
-		contentv1.ContentService_SaveDraft_FullMethodName:        editor(ScopeContentWrite),
-		contentv1.ContentService_SubmitItem_FullMethodName:       editor(ScopeContentWrite),
-		contentv1.ContentService_ApproveItem_FullMethodName:      editor(ScopeContentWrite),
-		contentv1.ContentService_RejectItem_FullMethodName:       editor(ScopeContentWrite),
-		contentv1.ContentService_PublishItem_FullMethodName:      editor(ScopeContentWrite),
-		contentv1.ContentService_UnpublishItem_FullMethodName:    editor(ScopeContentWrite),
-		contentv1.ContentService_ArchiveItem_FullMethodName:      editor(ScopeContentWrite),
-		contentv1.ContentService_RollbackItem_FullMethodName:     editor(ScopeContentWrite),
-		contentv1.ContentService_GetItem_FullMethodName:          editor(ScopeContentRead),
-		contentv1.ContentService_ListItems_FullMethodName:        editor(ScopeContentRead),
-		contentv1.ContentService_ListItemVersions_FullMethodName: editor(ScopeContentRead),
-		contentv1.ContentService_GetItemVersion_FullMethodName:   editor(ScopeContentRead),
-		contentv1.ContentService_DiffItemVersions_FullMethodName: editor(ScopeContentRead),
-		contentv1.ContentService_ListTransitions_FullMethodName:  editor(ScopeContentRead),
+		contentv1.ContentService_CreateItem_FullMethodName:       editor(scope.ContentWrite),
+		contentv1.ContentService_SaveDraft_FullMethodName:        editor(scope.ContentWrite),
+		contentv1.ContentService_SubmitItem_FullMethodName:       editor(scope.ContentWrite),
+		contentv1.ContentService_ApproveItem_FullMethodName:      editor(scope.ContentWrite),
+		contentv1.ContentService_RejectItem_FullMethodName:       editor(scope.ContentWrite),
+		contentv1.ContentService_PublishItem_FullMethodName:      editor(scope.ContentWrite),
+		contentv1.ContentService_UnpublishItem_FullMethodName:    editor(scope.ContentWrite),
+		contentv1.ContentService_ArchiveItem_FullMethodName:      editor(scope.ContentWrite),
+		contentv1.ContentService_RollbackItem_FullMethodName:     editor(scope.ContentWrite),
+		contentv1.ContentService_GetItem_FullMethodName:          editor(scope.ContentRead),
+		contentv1.ContentService_ListItems_FullMethodName:        editor(scope.ContentRead),
+		contentv1.ContentService_ListItemVersions_FullMethodName: editor(scope.ContentRead),
+		contentv1.ContentService_GetItemVersion_FullMethodName:   editor(scope.ContentRead),
+		contentv1.ContentService_DiffItemVersions_FullMethodName: editor(scope.ContentRead),
+		contentv1.ContentService_ListTransitions_FullMethodName:  editor(scope.ContentRead),
 		// A ministry's admin app manages its own ministry's roles;
 		// content:admin every ministry's.
-		contentv1.ContentService_GrantRole_FullMethodName:  orAdmin(ScopeContentRoles, ScopeContentAdmin),
-		contentv1.ContentService_RevokeRole_FullMethodName: orAdmin(ScopeContentRoles, ScopeContentAdmin),
+		contentv1.ContentService_GrantRole_FullMethodName:  orAdmin(scope.ContentRoles, scope.ContentAdmin),
+		contentv1.ContentService_RevokeRole_FullMethodName: orAdmin(scope.ContentRoles, scope.ContentAdmin),
 		// The published site and its search are for everyone.
 		contentv1.ContentService_GetPublicContent_FullMethodName:    public,
 		contentv1.ContentService_ListPublicContent_FullMethodName:   public,

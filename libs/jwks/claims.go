@@ -33,7 +33,15 @@ type Claims struct {
 	// SessionID ("sid", OpenID Connect) names the login session a citizen's
 	// token belongs to, so that ending the session ends its tokens.
 	SessionID string `json:"sid,omitempty"`
+	// ProofingLevel is how the citizen's identity was proofed, when the
+	// issuer adds it ("in_person", …); services that need the level trust
+	// their own records first.
+	ProofingLevel string `json:"proofing_level,omitempty"`
 }
+
+// IsClient reports whether the token is a ministry client's
+// (client_credentials): it names a client, and that client is its subject.
+func (c *Claims) IsClient() bool { return c.ClientID != "" && c.ClientID == c.Subject }
 
 // Scopes splits Scope into its items.
 func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }

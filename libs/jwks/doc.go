@@ -24,7 +24,7 @@
 //	if err != nil { … }
 //	_ = v.Refresh(ctx) // optional warm-up; Verify fetches on demand
 //	…
-//	claims, err := v.Verify(ctx, strings.TrimPrefix(authz, "Bearer "))
+//	claims, err := v.Verify(ctx, token) // token from authn.Token(authz)
 //	if err != nil {
 //		// 401, WWW-Authenticate: Bearer error="invalid_token",
 //		// error_description=jwks.Description(err)
@@ -46,8 +46,11 @@
 //
 // Verify's errors wrap exactly one of the sentinel errors (ErrMalformed,
 // ErrExpired, ErrNotYetValid, ErrBadSignature, ErrUnknownKey, ErrIssuer,
-// ErrAudience, ErrJWKSUnavailable). Callers answer all of them with HTTP 401
-// (gRPC Unauthenticated) and a WWW-Authenticate error_description taken from
-// Description(err), which never contains internals; ErrJWKSUnavailable is
-// the verifier's own trouble and worth logging (err.Error() then says why).
+// ErrAudience, ErrJWKSUnavailable). Callers answer all of them but
+// ErrJWKSUnavailable with HTTP 401 (gRPC Unauthenticated) and a
+// WWW-Authenticate error_description taken from Description(err), which
+// never contains internals. ErrJWKSUnavailable is the verifier's own trouble:
+// the token may be fine, so callers answer 503 (gRPC Unavailable) and log it
+// (err.Error() then says why). Enablers do all this through package
+// libs/authn, the gateway in its authn.go.
 package jwks

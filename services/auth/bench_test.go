@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/scope"
 )
 
 // Benchmarks of the costs a login or step-up pays; figures and the command
@@ -30,7 +32,7 @@ func BenchmarkTokenIssue(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := e.svc.issueClientToken(ctx, Client{ID: "moh-portal", Ministry: "moh"}, []string{ScopeContentRead}); err != nil {
+		if _, err := e.svc.issueClientToken(ctx, Client{ID: "moh-portal", Ministry: "moh"}, []string{scope.ContentRead}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,7 +41,7 @@ func BenchmarkTokenIssue(b *testing.B) {
 func BenchmarkTokenVerify(b *testing.B) {
 	e := sqliteEnv(b, nil)
 	ctx := context.Background()
-	pair, err := e.svc.issueClientToken(ctx, Client{ID: "moh-portal", Ministry: "moh"}, []string{ScopeContentRead})
+	pair, err := e.svc.issueClientToken(ctx, Client{ID: "moh-portal", Ministry: "moh"}, []string{scope.ContentRead})
 	must(b, err)
 	b.ReportAllocs()
 	for b.Loop() {

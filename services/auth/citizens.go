@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -264,7 +265,7 @@ func (s *Service) registrationTaken(ctx context.Context, tx *sql.Tx, holder citi
 // national ID). Anyone else is told the citizen does not exist.
 func (s *Service) GetCitizen(ctx context.Context, caller Principal, id string) (Citizen, error) {
 	self := caller.IsCitizen() && caller.Subject == id
-	reader := caller.HasScope(ScopeCitizensRead)
+	reader := caller.HasScope(scope.CitizensRead)
 	if !self && !reader {
 		if caller.IsClient() {
 			return Citizen{}, ErrScopeRequired
@@ -301,7 +302,7 @@ func citizenFromRow(row citizenRow) Citizen {
 // citizens:proof scope) checked the citizen's identity in person; evidence
 // is the ministry's reference for the check (1 to 200 characters).
 func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, evidence string) (Citizen, error) {
-	if !caller.HasScope(ScopeCitizensProof) {
+	if !caller.HasScope(scope.CitizensProof) {
 		return Citizen{}, ErrScopeRequired
 	}
 	evidence = strings.TrimSpace(evidence)

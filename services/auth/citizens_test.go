@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
@@ -120,9 +121,9 @@ func TestGetAndProofCitizen(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	ctx := context.Background()
 	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moi-office", Name: "Interior", Secret: "0123456789abcdef",
-		Scopes: []string{ScopeCitizensProof, ScopeCitizensRead}}))
+		Scopes: []string{scope.CitizensProof, scope.CitizensRead}}))
 	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "Health", Secret: "0123456789abcdef",
-		Scopes: []string{ScopeContentRead}}))
+		Scopes: []string{scope.ContentRead}}))
 	id, pair := e.citizen(t, "12345678")
 	other, _ := e.citizen(t, "23456789")
 	proofer, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: "moi-office", ClientSecret: "0123456789abcdef"})
@@ -220,9 +221,9 @@ func TestEventsCarryNoSecrets(t *testing.T) {
 func TestEventsCarrySealedIdentity(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	ctx := context.Background()
-	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moi-office", Name: "Interior", Secret: "0123456789abcdef", Scopes: []string{ScopeCitizensProof}}))
+	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moi-office", Name: "Interior", Secret: "0123456789abcdef", Scopes: []string{scope.CitizensProof}}))
 	id, _ := e.citizen(t, "12345678")
-	if _, err := e.svc.ProofCitizen(ctx, Principal{ClientID: "moi-office", Scopes: []string{ScopeCitizensProof}}, id, "MoI desk 4"); err != nil {
+	if _, err := e.svc.ProofCitizen(ctx, Principal{ClientID: "moi-office", Scopes: []string{scope.CitizensProof}}, id, "MoI desk 4"); err != nil {
 		t.Fatal(err)
 	}
 	want := registration("12345678")

@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
@@ -36,7 +37,7 @@ type ClientSpec struct {
 	// Secret is the client secret; only its argon2id hash is stored. At
 	// least 16 characters.
 	Secret string
-	// Scopes the client may ask for; each must be one of AllScopes.
+	// Scopes the client may ask for; each must be one of scope.All.
 	Scopes []string
 }
 
@@ -90,7 +91,7 @@ func (c ClientSpec) validate() error {
 		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be 16 to 256 characters"})
 	}
 	for _, s := range c.Scopes {
-		if !knownScope(s) {
+		if !scope.Known(s) {
 			errs = append(errs, &rpcerr.FieldError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q", s)})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
@@ -21,7 +22,7 @@ func TestClientsStore(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		svc := newEnv(t, db, nil).svc
-		spec := ClientSpec{ID: "moh-portal", Name: "Ministry of Health portal", Ministry: "Health", Secret: "s3cret-s3cret-s3cret", Scopes: []string{ScopePaymentsWrite, ScopeContentRead}}
+		spec := ClientSpec{ID: "moh-portal", Name: "Ministry of Health portal", Ministry: "Health", Secret: "s3cret-s3cret-s3cret", Scopes: []string{scope.PaymentsWrite, scope.ContentRead}}
 		if err := svc.EnsureClient(ctx, spec); err != nil {
 			t.Fatal(err)
 		}
@@ -29,7 +30,7 @@ func TestClientsStore(t *testing.T) {
 		if err != nil {
 			t.Fatalf("AuthenticateClient(right secret) = %v; want nil", err)
 		}
-		if got, want := c.Scopes, []string{ScopeContentRead, ScopePaymentsWrite}; !slices.Equal(got, want) {
+		if got, want := c.Scopes, []string{scope.ContentRead, scope.PaymentsWrite}; !slices.Equal(got, want) {
 			t.Errorf("scopes = %v; want %v", got, want)
 		}
 		if c.Ministry != "Health" {
@@ -59,7 +60,7 @@ func TestClientsStore(t *testing.T) {
 		}
 
 		// Ensuring again replaces the secret and scopes: the old secret stops working.
-		spec.Secret, spec.Scopes = "another-secret-value", []string{ScopeLedgerRead}
+		spec.Secret, spec.Scopes = "another-secret-value", []string{scope.LedgerRead}
 		if err := svc.EnsureClient(ctx, spec); err != nil {
 			t.Fatal(err)
 		}
@@ -67,15 +68,15 @@ func TestClientsStore(t *testing.T) {
 			t.Errorf("old secret after rotation = %v; want ErrInvalidClient", err)
 		}
 		c, err = svc.Client(ctx, "moh-portal")
-		if err != nil || len(c.Scopes) != 1 || c.Scopes[0] != ScopeLedgerRead {
-			t.Errorf("Client() = %+v, %v; want scopes [%s]", c, err, ScopeLedgerRead)
+		if err != nil || len(c.Scopes) != 1 || c.Scopes[0] != scope.LedgerRead {
+			t.Errorf("Client() = %+v, %v; want scopes [%s]", c, err, scope.LedgerRead)
 		}
 		if _, err := svc.Client(ctx, "nobody"); !errors.Is(err, ErrClientNotFound) {
 			t.Errorf("Client(unknown) = %v; want ErrClientNotFound", err)
 		}
 
 		// The admin API of `tamkeen clients`.
-		mof := ClientSpec{ID: "mof-fees", Name: "Fees", Ministry: "Finance", Secret: "0123456789abcdef", Scopes: []string{ScopePaymentsRead}}
+		mof := ClientSpec{ID: "mof-fees", Name: "Fees", Ministry: "Finance", Secret: "0123456789abcdef", Scopes: []string{scope.PaymentsRead}}
 		if err := svc.CreateClient(ctx, mof); err != nil {
 			t.Fatal(err)
 		}
@@ -141,18 +142,18 @@ func TestIssueToken(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	ctx := context.Background()
 	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Ministry: "moh", Organization: "Ministry of Health", Secret: "s3cret-s3cret-s3cret",
-		Scopes: []string{ScopeNotificationsSend, ScopeCitizensRead}}), "EnsureClient")
+		Scopes: []string{scope.NotificationsSend, scope.CitizensRead}}), "EnsureClient")
 
 	resp, err := e.srv.IssueToken(ctx, &authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal",
-		ClientSecret: "s3cret-s3cret-s3cret", Scope: ScopeNotificationsSend})
+		ClientSecret: "s3cret-s3cret-s3cret", Scope: scope.NotificationsSend})
 	if err != nil {
 		t.Fatalf("IssueToken = %v", err)
 	}
-	if resp.GetTokenType() != "Bearer" || resp.GetExpiresIn() != 600 || resp.GetScope() != ScopeNotificationsSend || resp.GetRefreshToken() != "" {
-		t.Errorf("token response = %v; want a 600 s Bearer token with scope %s and no refresh token", resp, ScopeNotificationsSend)
+	if resp.GetTokenType() != "Bearer" || resp.GetExpiresIn() != 600 || resp.GetScope() != scope.NotificationsSend || resp.GetRefreshToken() != "" {
+		t.Errorf("token response = %v; want a 600 s Bearer token with scope %s and no refresh token", resp, scope.NotificationsSend)
 	}
 	p := e.principal(t, resp.GetAccessToken())
-	if !p.IsClient() || p.Subject != "moh-portal" || p.ClientID != "moh-portal" || p.ACR != "" || !slices.Equal(p.Scopes, []string{ScopeNotificationsSend}) {
+	if !p.IsClient() || p.Subject != "moh-portal" || p.ClientID != "moh-portal" || p.ACR != "" || !slices.Equal(p.Scopes, []string{scope.NotificationsSend}) {
 		t.Errorf("client token principal = %+v", p)
 	}
 	var claims jwks.Claims
@@ -163,7 +164,7 @@ func TestIssueToken(t *testing.T) {
 		t.Errorf("client token org_name claim = %q; want the client's registered organisation Ministry of Health", claims.OrgName)
 	}
 	all, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret"})
-	if err != nil || all.Scope != ScopeCitizensRead+" "+ScopeNotificationsSend {
+	if err != nil || all.Scope != scope.CitizensRead+" "+scope.NotificationsSend {
 		t.Errorf("IssueToken(no scope) = %+v, %v; want every granted scope", all, err)
 	}
 
@@ -177,7 +178,7 @@ func TestIssueToken(t *testing.T) {
 			codes.Unauthenticated, "invalid_client", ""},
 		"unknown client": {&authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "nobody", ClientSecret: "s3cret-s3cret-s3cret"},
 			codes.Unauthenticated, "invalid_client", ""},
-		"scope not granted": {&authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret", Scope: ScopePaymentsWrite},
+		"scope not granted": {&authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret", Scope: scope.PaymentsWrite},
 			codes.InvalidArgument, "invalid_scope", "scope"},
 		"unknown scope": {&authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal", ClientSecret: "s3cret-s3cret-s3cret", Scope: "root"},
 			codes.InvalidArgument, "invalid_scope", "scope"},

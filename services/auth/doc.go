@@ -21,8 +21,8 @@
 //   - tokens.go: token pairs, refresh-token families (sessions), access
 //     token verification and the OpenID discovery document.
 //   - clients.go: OAuth 2.0 clients of ministry apps and the
-//     client_credentials token endpoint; scopes.go: the scopes they may
-//     hold.
+//     client_credentials token endpoint; the scopes they may hold are
+//     those of libs/scope.
 //   - keys.go: the signing keys (rotation) and the JWKS.
 //   - validate.go, passwords.go, secret.go, crypto.go: the rules that need
 //     no I/O: national IDs, phones, names, password policy

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
@@ -57,15 +58,18 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	return rpcerr.FromDomain(err, g.svc.log, ctx)
 }
 
-// caller verifies the bearer token of the call's authorization metadata;
-// a call without one gets the zero Principal (anonymous).
+// caller verifies the bearer token of the call's authorization metadata
+// with the service's own keys; a call without one gets the zero Principal
+// (anonymous).
 func (g *grpcServer) caller(ctx context.Context) (Principal, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
-	if len(vals) == 0 || vals[0] == "" {
+	raw, present, ok := authn.FromIncoming(ctx)
+	if !present {
 		return Principal{}, nil
 	}
-	return g.svc.Authenticate(ctx, vals[0])
+	if !ok {
+		return Principal{}, ErrInvalidToken
+	}
+	return g.svc.VerifyAccessToken(ctx, raw)
 }
 
 // requireCaller is caller for calls that need a token.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
@@ -292,7 +293,7 @@ func TestTokenEndpointThrottlesFailuresPerClient(t *testing.T) {
 		e := newEnv(t, db, nil)
 		ctx := context.Background()
 		must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Ministry: "moh", Secret: "s3cret-s3cret-s3cret",
-			Scopes: []string{ScopeNotificationsSend}}), "EnsureClient")
+			Scopes: []string{scope.NotificationsSend}}), "EnsureClient")
 		req := func(secret string) *authv1.IssueTokenRequest {
 			return &authv1.IssueTokenRequest{GrantType: "client_credentials", ClientId: "moh-portal", ClientSecret: secret}
 		}

@@ -15,8 +15,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
@@ -72,8 +74,8 @@ func (p Principal) IsCitizen() bool { return p.ACR != "" && p.Subject != "" }
 func (p Principal) IsClient() bool { return p.ACR == "" && p.ClientID != "" }
 
 // HasScope reports whether a client token carries scope.
-func (p Principal) HasScope(scope string) bool {
-	return p.IsClient() && slices.Contains(p.Scopes, scope)
+func (p Principal) HasScope(s string) bool {
+	return p.IsClient() && slices.Contains(p.Scopes, s)
 }
 
 // Errors of token use.
@@ -322,25 +324,11 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	return nil
 }
 
-// BearerToken extracts the token from an Authorization header value
-// ("Bearer <token>", the scheme case-insensitive).
-func BearerToken(header string) (string, bool) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	if token == "" || strings.ContainsAny(token, " \t\r\n") {
-		return "", false
-	}
-	return token, true
-}
-
 // Authenticate verifies the access token of an Authorization header value
 // with the service's own keys (defence in depth: the gateway verified it
 // too) and returns whom it speaks for.
 func (s *Service) Authenticate(ctx context.Context, authorization string) (Principal, error) {
-	raw, ok := BearerToken(authorization)
+	raw, ok := authn.Token(authorization)
 	if !ok {
 		return Principal{}, ErrInvalidToken
 	}
@@ -428,7 +416,7 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 		IDTokenSigningAlgValuesSupported:  []string{"ES256"},
 		ACRValuesSupported:                []string{ACRPassword, ACRStepUp},
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
-		ScopesSupported:                   AllScopes(),
+		ScopesSupported:                   scope.All(),
 		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope", "sid"},
 	}
 }

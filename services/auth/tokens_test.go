@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
@@ -136,7 +137,7 @@ func TestOIDCClientVerifiesTokens(t *testing.T) {
 	}
 
 	// A client token: client_id and scope, no acr.
-	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Secret: "0123456789abcdef", Scopes: []string{ScopeContentRead}}))
+	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Secret: "0123456789abcdef", Scopes: []string{scope.ContentRead}}))
 	ct, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: "moh-portal", ClientSecret: "0123456789abcdef"})
 	must(t, err)
 	tok, err = verifier.Verify(ctx, ct.AccessToken)
@@ -145,7 +146,7 @@ func TestOIDCClientVerifiesTokens(t *testing.T) {
 	}
 	var cc map[string]any
 	must(t, tok.Claims(&cc))
-	if cc["client_id"] != "moh-portal" || cc["sub"] != "moh-portal" || cc["scope"] != ScopeContentRead || cc["acr"] != nil || cc["amr"] != nil {
+	if cc["client_id"] != "moh-portal" || cc["sub"] != "moh-portal" || cc["scope"] != scope.ContentRead || cc["acr"] != nil || cc["amr"] != nil {
 		t.Errorf("client token claims = %v", cc)
 	}
 }

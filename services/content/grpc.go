@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -12,21 +11,10 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
-)
-
-// Scopes a ministry app's client token needs (the gateway's route policy
-// asks for the same; the service checks again: defence in depth).
-const (
-	ScopeContentWrite = "content:write"
-	ScopeContentRead  = "content:read"
-	ScopeContentRoles = "content:roles"
-	// ScopeContentAdmin is the platform operator's: it manages the roles
-	// of every ministry and lifts a client's confinement to its own
-	// ministry (roles are still needed to act on items).
-	ScopeContentAdmin = "content:admin"
 )
 
 // Response header metadata of the public API, for the gateway to pass on
@@ -43,48 +31,27 @@ type grpcServer struct {
 	svc *Service
 }
 
-// bearer verifies the request's access token.
-func (g *grpcServer) bearer(ctx context.Context) (*jwks.Claims, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
-	if len(vals) != 1 {
-		return nil, rpcerr.Unauthenticated("an access token is required")
-	}
-	scheme, tok, ok := strings.Cut(vals[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return nil, rpcerr.Unauthenticated("an access token is required")
-	}
-	claims, err := g.svc.verifier.Verify(ctx, strings.TrimSpace(tok))
-	if err != nil {
-		if errors.Is(err, jwks.ErrJWKSUnavailable) {
-			g.svc.log.ErrorContext(ctx, "content: cannot verify tokens", "err", err)
-		}
-		return nil, rpcerr.Unauthenticated(jwks.Description(err))
-	}
-	if claims.Subject == "" {
-		return nil, rpcerr.Unauthenticated("the token has no subject")
-	}
-	return claims, nil
-}
-
 // editor returns the caller of an editorial call: a ministry app's client
 // token with scope (content:read calls also accept content:write), or a
 // staff member's citizen token at loa1 or above. Roles are checked by the
 // use case, per ministry, and a client acts only in the ministry its token
 // names (or anywhere with content:admin).
-func (g *grpcServer) editor(ctx context.Context, scope string) (Principal, error) {
-	c, err := g.bearer(ctx)
+func (g *grpcServer) editor(ctx context.Context, need string) (Principal, error) {
+	c, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
 	if err != nil {
 		return Principal{}, err
 	}
 	if c.ClientID != "" {
-		if c.ClientID != c.Subject {
+		if !c.IsClient() {
 			return Principal{}, rpcerr.PermissionDenied("the token's client_id and subject differ")
 		}
-		if !c.HasScope(scope) && !(scope == ScopeContentRead && c.HasScope(ScopeContentWrite)) {
-			return Principal{}, rpcerr.PermissionDenied("the token lacks the " + scope + " scope")
+		if need == scope.ContentRead && c.HasScope(scope.ContentWrite) {
+			need = scope.ContentWrite // content:write implies content:read
 		}
-		return Principal{Subject: c.Subject, Client: true, Ministry: c.Ministry, Platform: c.HasScope(ScopeContentAdmin)}, nil
+		if err := authn.RequireScope(c, need); err != nil {
+			return Principal{}, err
+		}
+		return Principal{Subject: c.Subject, Client: true, Ministry: c.Ministry, Platform: c.HasScope(scope.ContentAdmin)}, nil
 	}
 	if c.ACR != "loa1" && c.ACR != "loa2" {
 		return Principal{}, rpcerr.PermissionDenied("a staff member's token must be at loa1 or above")
@@ -96,18 +63,18 @@ func (g *grpcServer) editor(ctx context.Context, scope string) (Principal, error
 // content:roles, for its own ministry (the token's ministry claim), or the
 // platform operator's client holding content:admin, for every ministry.
 func (g *grpcServer) roleAdmin(ctx context.Context) (RoleAdmin, error) {
-	c, err := g.bearer(ctx)
+	c, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
 	if err != nil {
 		return RoleAdmin{}, err
 	}
-	if c.ClientID == "" || c.ClientID != c.Subject {
+	if !c.IsClient() {
 		return RoleAdmin{}, rpcerr.PermissionDenied("roles are managed by a client holding the content:roles scope")
 	}
-	if c.HasScope(ScopeContentAdmin) {
+	if c.HasScope(scope.ContentAdmin) {
 		return PlatformAdmin(c.ClientID), nil
 	}
-	if !c.HasScope(ScopeContentRoles) {
-		return RoleAdmin{}, rpcerr.PermissionDenied("the token lacks the content:roles scope")
+	if err := authn.RequireScope(c, scope.ContentRoles); err != nil {
+		return RoleAdmin{}, err
 	}
 	return RoleAdmin{ClientID: c.ClientID, Ministry: c.Ministry}, nil
 }
@@ -125,7 +92,7 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 }
 
 func (g *grpcServer) CreateItem(ctx context.Context, req *contentv1.CreateItemRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, ScopeContentWrite)
+	p, err := g.editor(ctx, scope.ContentWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +107,7 @@ func (g *grpcServer) CreateItem(ctx context.Context, req *contentv1.CreateItemRe
 }
 
 func (g *grpcServer) GetItem(ctx context.Context, req *contentv1.GetItemRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, ScopeContentRead)
+	p, err := g.editor(ctx, scope.ContentRead)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +119,7 @@ func (g *grpcServer) GetItem(ctx context.Context, req *contentv1.GetItemRequest)
 }
 
 func (g *grpcServer) ListItems(ctx context.Context, req *contentv1.ListItemsRequest) (*contentv1.ListItemsResponse, error) {
-	p, err := g.editor(ctx, ScopeContentRead)
+	p, err := g.editor(ctx, scope.ContentRead)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +137,7 @@ func (g *grpcServer) ListItems(ctx context.Context, req *contentv1.ListItemsRequ
 }
 
 func (g *grpcServer) SaveDraft(ctx context.Context, req *contentv1.SaveDraftRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, ScopeContentWrite)
+	p, err := g.editor(ctx, scope.ContentWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +150,7 @@ func (g *grpcServer) SaveDraft(ctx context.Context, req *contentv1.SaveDraftRequ
 }
 
 func (g *grpcServer) transition(ctx context.Context, id string, a Action, comment string) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, ScopeContentWrite)
+	p, err := g.editor(ctx, scope.ContentWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +182,7 @@ func (g *grpcServer) ArchiveItem(ctx context.Context, req *contentv1.ArchiveItem
 }
 
 func (g *grpcServer) PublishItem(ctx context.Context, req *contentv1.PublishItemRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, ScopeContentWrite)
+	p, err := g.editor(ctx, scope.ContentWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +201,7 @@ func (g *grpcServer) PublishItem(ctx context.Context, req *contentv1.PublishItem
 }
 
 func (g *grpcServer) RollbackItem(ctx context.Context, req *contentv1.RollbackItemRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, ScopeContentWrite)
+	p, err := g.editor(ctx, scope.ContentWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +213,7 @@ func (g *grpcServer) RollbackItem(ctx context.Context, req *contentv1.RollbackIt
 }
 
 func (g *grpcServer) ListItemVersions(ctx context.Context, req *contentv1.ListItemVersionsRequest) (*contentv1.ListItemVersionsResponse, error) {
-	p, err := g.editor(ctx, ScopeContentRead)
+	p, err := g.editor(ctx, scope.ContentRead)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +229,7 @@ func (g *grpcServer) ListItemVersions(ctx context.Context, req *contentv1.ListIt
 }
 
 func (g *grpcServer) GetItemVersion(ctx context.Context, req *contentv1.GetItemVersionRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, ScopeContentRead)
+	p, err := g.editor(ctx, scope.ContentRead)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +241,7 @@ func (g *grpcServer) GetItemVersion(ctx context.Context, req *contentv1.GetItemV
 }
 
 func (g *grpcServer) DiffItemVersions(ctx context.Context, req *contentv1.DiffItemVersionsRequest) (*contentv1.DiffItemVersionsResponse, error) {
-	p, err := g.editor(ctx, ScopeContentRead)
+	p, err := g.editor(ctx, scope.ContentRead)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +257,7 @@ func (g *grpcServer) DiffItemVersions(ctx context.Context, req *contentv1.DiffIt
 }
 
 func (g *grpcServer) ListTransitions(ctx context.Context, req *contentv1.ListTransitionsRequest) (*contentv1.ListTransitionsResponse, error) {
-	p, err := g.editor(ctx, ScopeContentRead)
+	p, err := g.editor(ctx, scope.ContentRead)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
@@ -94,9 +95,7 @@ type Deps struct {
 }
 
 // TokenVerifier verifies a bearer access token; *jwks.Verifier is one.
-type TokenVerifier interface {
-	Verify(ctx context.Context, raw string) (*jwks.Claims, error)
-}
+type TokenVerifier = authn.TokenVerifier
 
 // Service is the content enabler.
 type Service struct {

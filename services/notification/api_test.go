@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
@@ -158,7 +159,7 @@ func TestAPISMSThroughSMPP(t *testing.T) {
 		})
 
 		t.Run("scopes and tokens", func(t *testing.T) {
-			readOnly := a.iss.as(t, "moh", ScopeNotificationsRead)
+			readOnly := a.iss.as(t, "moh", scope.NotificationsRead)
 			if _, err := a.api.SendSms(readOnly, &notificationv1.SendSmsRequest{}); code(err) != codes.PermissionDenied {
 				t.Errorf("send with a read-only token = %v; want PermissionDenied", err)
 			}

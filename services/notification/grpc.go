@@ -4,24 +4,14 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
-)
-
-// Scopes a client token needs (the gateway's route policy asks for the
-// same; the service checks again: defence in depth).
-const (
-	ScopeNotificationsSend = "notifications:send"
-	ScopeNotificationsRead = "notifications:read"
-	ScopeTemplatesWrite    = "templates:write"
-	ScopeTemplatesRead     = "templates:read"
 )
 
 // grpcServer adapts the Service to the generated NotificationService API; it is
@@ -34,28 +24,16 @@ type grpcServer struct {
 // caller verifies the request's client token and returns its client id,
 // which scopes every notification and template to the ministry that made
 // it.
-func (g *grpcServer) caller(ctx context.Context, scope string) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
-	if len(vals) != 1 {
-		return "", rpcerr.Unauthenticated("a client access token is required")
-	}
-	scheme, tok, ok := strings.Cut(vals[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return "", rpcerr.Unauthenticated("a client access token is required")
-	}
-	claims, err := g.svc.verifier.Verify(ctx, strings.TrimSpace(tok))
+func (g *grpcServer) caller(ctx context.Context, need string) (string, error) {
+	claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
 	if err != nil {
-		if errors.Is(err, jwks.ErrJWKSUnavailable) {
-			g.svc.log.ErrorContext(ctx, "notification: cannot verify tokens", "err", err)
-		}
-		return "", rpcerr.Unauthenticated(jwks.Description(err))
+		return "", err
 	}
-	if claims.ClientID == "" || claims.ClientID != claims.Subject {
+	if !claims.IsClient() {
 		return "", rpcerr.PermissionDenied("notifications are sent by ministry clients, not citizens")
 	}
-	if !claims.HasScope(scope) {
-		return "", rpcerr.PermissionDenied("the token lacks the " + scope + " scope")
+	if err := authn.RequireScope(claims, need); err != nil {
+		return "", err
 	}
 	return claims.ClientID, nil
 }
@@ -95,7 +73,7 @@ func bulkViolations(be *BulkErrors) []rpcerr.FieldError {
 }
 
 func (g *grpcServer) send(ctx context.Context, in SendInput) (*notificationv1.Notification, error) {
-	client, err := g.caller(ctx, ScopeNotificationsSend)
+	client, err := g.caller(ctx, scope.NotificationsSend)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +98,7 @@ func (g *grpcServer) SendEmail(ctx context.Context, req *notificationv1.SendEmai
 
 // GetNotification returns one of the caller's notifications.
 func (g *grpcServer) GetNotification(ctx context.Context, req *notificationv1.GetNotificationRequest) (*notificationv1.Notification, error) {
-	client, err := g.caller(ctx, ScopeNotificationsRead)
+	client, err := g.caller(ctx, scope.NotificationsRead)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +111,7 @@ func (g *grpcServer) GetNotification(ctx context.Context, req *notificationv1.Ge
 
 // ListNotifications lists the caller's notifications, newest first.
 func (g *grpcServer) ListNotifications(ctx context.Context, req *notificationv1.ListNotificationsRequest) (*notificationv1.ListNotificationsResponse, error) {
-	client, err := g.caller(ctx, ScopeNotificationsRead)
+	client, err := g.caller(ctx, scope.NotificationsRead)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +129,7 @@ func (g *grpcServer) ListNotifications(ctx context.Context, req *notificationv1.
 
 // CreateBulkJob validates and queues a bulk send.
 func (g *grpcServer) CreateBulkJob(ctx context.Context, req *notificationv1.CreateBulkJobRequest) (*notificationv1.BulkJob, error) {
-	client, err := g.caller(ctx, ScopeNotificationsSend)
+	client, err := g.caller(ctx, scope.NotificationsSend)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +146,7 @@ func (g *grpcServer) CreateBulkJob(ctx context.Context, req *notificationv1.Crea
 
 // GetBulkJob returns a bulk job's progress.
 func (g *grpcServer) GetBulkJob(ctx context.Context, req *notificationv1.GetBulkJobRequest) (*notificationv1.BulkJob, error) {
-	client, err := g.caller(ctx, ScopeNotificationsRead)
+	client, err := g.caller(ctx, scope.NotificationsRead)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +159,7 @@ func (g *grpcServer) GetBulkJob(ctx context.Context, req *notificationv1.GetBulk
 
 // CreateTemplate creates version 1 of a template of the caller.
 func (g *grpcServer) CreateTemplate(ctx context.Context, req *notificationv1.CreateTemplateRequest) (*notificationv1.Template, error) {
-	client, err := g.caller(ctx, ScopeTemplatesWrite)
+	client, err := g.caller(ctx, scope.TemplatesWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +173,7 @@ func (g *grpcServer) CreateTemplate(ctx context.Context, req *notificationv1.Cre
 
 // UpdateTemplate saves a new version.
 func (g *grpcServer) UpdateTemplate(ctx context.Context, req *notificationv1.UpdateTemplateRequest) (*notificationv1.Template, error) {
-	client, err := g.caller(ctx, ScopeTemplatesWrite)
+	client, err := g.caller(ctx, scope.TemplatesWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +186,7 @@ func (g *grpcServer) UpdateTemplate(ctx context.Context, req *notificationv1.Upd
 
 // GetTemplate returns the latest or a given version.
 func (g *grpcServer) GetTemplate(ctx context.Context, req *notificationv1.GetTemplateRequest) (*notificationv1.Template, error) {
-	client, err := g.caller(ctx, ScopeTemplatesRead)
+	client, err := g.caller(ctx, scope.TemplatesRead)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +199,7 @@ func (g *grpcServer) GetTemplate(ctx context.Context, req *notificationv1.GetTem
 
 // ListTemplates lists the caller's templates (latest versions).
 func (g *grpcServer) ListTemplates(ctx context.Context, req *notificationv1.ListTemplatesRequest) (*notificationv1.ListTemplatesResponse, error) {
-	client, err := g.caller(ctx, ScopeTemplatesRead)
+	client, err := g.caller(ctx, scope.TemplatesRead)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +216,7 @@ func (g *grpcServer) ListTemplates(ctx context.Context, req *notificationv1.List
 
 // PreviewTemplate renders a template and counts SMS segments.
 func (g *grpcServer) PreviewTemplate(ctx context.Context, req *notificationv1.PreviewTemplateRequest) (*notificationv1.PreviewTemplateResponse, error) {
-	client, err := g.caller(ctx, ScopeTemplatesRead)
+	client, err := g.caller(ctx, scope.TemplatesRead)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/scope"
 )
 
 // issuer is a real token issuer for the tests: an ES256 key whose JWKS an
@@ -86,7 +87,7 @@ func (is *issuer) token(t testing.TB, client string, scopes ...string) string {
 }
 
 // allScopes are the notification scopes.
-var allScopes = []string{ScopeNotificationsSend, ScopeNotificationsRead, ScopeTemplatesWrite, ScopeTemplatesRead}
+var allScopes = []string{scope.NotificationsSend, scope.NotificationsRead, scope.TemplatesWrite, scope.TemplatesRead}
 
 // as is a context carrying client's bearer token, as the gateway forwards it.
 func (is *issuer) as(t testing.TB, client string, scopes ...string) context.Context {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
@@ -193,9 +194,7 @@ type Deps struct {
 }
 
 // TokenVerifier checks a bearer token; *jwks.Verifier is one.
-type TokenVerifier interface {
-	Verify(ctx context.Context, raw string) (*jwks.Claims, error)
-}
+type TokenVerifier = authn.TokenVerifier
 
 // Service is the notification enabler.
 type Service struct {

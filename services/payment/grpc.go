@@ -3,26 +3,15 @@ package payment
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
-)
-
-// Scopes a client token needs (the gateway's route policy asks for the
-// same; the service checks again: defence in depth).
-const (
-	ScopePaymentsWrite = "payments:write"
-	ScopePaymentsRead  = "payments:read"
-	ScopeLedgerRead    = "ledger:read"
-	// ScopeLedgerAdmin is the platform operator's view of the whole
-	// ledger; ledger:read shows a client its own ministry's part.
-	ScopeLedgerAdmin = "ledger:admin"
 )
 
 // ReasonIdempotencyKeyReused is the ErrorInfo reason of a reused
@@ -38,13 +27,13 @@ type grpcServer struct {
 
 // caller verifies the request's client token and returns its client id,
 // which scopes every payment to the client that created it.
-func (g *grpcServer) caller(ctx context.Context, scope string) (string, error) {
+func (g *grpcServer) caller(ctx context.Context, need string) (string, error) {
 	claims, err := g.client(ctx)
 	if err != nil {
 		return "", err
 	}
-	if !claims.HasScope(scope) {
-		return "", rpcerr.PermissionDenied("the token lacks the " + scope + " scope")
+	if err := authn.RequireScope(claims, need); err != nil {
+		return "", err
 	}
 	return claims.ClientID, nil
 }
@@ -52,23 +41,11 @@ func (g *grpcServer) caller(ctx context.Context, scope string) (string, error) {
 // client verifies the request's token and returns its claims when it is a
 // ministry client's.
 func (g *grpcServer) client(ctx context.Context) (*jwks.Claims, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
-	if len(vals) != 1 {
-		return nil, rpcerr.Unauthenticated("a client access token is required")
-	}
-	scheme, tok, ok := strings.Cut(vals[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return nil, rpcerr.Unauthenticated("a client access token is required")
-	}
-	claims, err := g.svc.verifier.Verify(ctx, strings.TrimSpace(tok))
+	claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
 	if err != nil {
-		if errors.Is(err, jwks.ErrJWKSUnavailable) {
-			g.svc.log.ErrorContext(ctx, "payment: cannot verify tokens", "err", err)
-		}
-		return nil, rpcerr.Unauthenticated(jwks.Description(err))
+		return nil, err
 	}
-	if claims.ClientID == "" || claims.ClientID != claims.Subject {
+	if !claims.IsClient() {
 		return nil, rpcerr.PermissionDenied("payments are made by ministry clients, not citizens")
 	}
 	return claims, nil
@@ -83,11 +60,11 @@ func (g *grpcServer) ledgerReader(ctx context.Context) (string, LedgerView, erro
 	if err != nil {
 		return "", LedgerView{}, err
 	}
-	if claims.HasScope(ScopeLedgerAdmin) {
+	if claims.HasScope(scope.LedgerAdmin) {
 		return claims.ClientID, PlatformLedger, nil
 	}
-	if !claims.HasScope(ScopeLedgerRead) {
-		return "", LedgerView{}, rpcerr.PermissionDenied("the token lacks the " + ScopeLedgerRead + " scope")
+	if err := authn.RequireScope(claims, scope.LedgerRead); err != nil {
+		return "", LedgerView{}, err
 	}
 	if claims.Ministry == "" {
 		return "", LedgerView{}, rpcerr.PermissionDenied("client " + claims.ClientID + " is registered with no ministry, so it sees no part of the ledger")
@@ -111,8 +88,8 @@ func (g *grpcServer) CreatePayment(ctx context.Context, req *paymentv1.CreatePay
 	if err != nil {
 		return nil, err
 	}
-	if !claims.HasScope(ScopePaymentsWrite) {
-		return nil, rpcerr.PermissionDenied("the token lacks the " + ScopePaymentsWrite + " scope")
+	if err := authn.RequireScope(claims, scope.PaymentsWrite); err != nil {
+		return nil, err
 	}
 	client := claims.ClientID
 	in := CreateInput{
@@ -132,7 +109,7 @@ func (g *grpcServer) CreatePayment(ctx context.Context, req *paymentv1.CreatePay
 }
 
 func (g *grpcServer) GetPayment(ctx context.Context, req *paymentv1.GetPaymentRequest) (*paymentv1.Payment, error) {
-	client, err := g.caller(ctx, ScopePaymentsRead)
+	client, err := g.caller(ctx, scope.PaymentsRead)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +121,7 @@ func (g *grpcServer) GetPayment(ctx context.Context, req *paymentv1.GetPaymentRe
 }
 
 func (g *grpcServer) ListPayments(ctx context.Context, req *paymentv1.ListPaymentsRequest) (*paymentv1.ListPaymentsResponse, error) {
-	client, err := g.caller(ctx, ScopePaymentsRead)
+	client, err := g.caller(ctx, scope.PaymentsRead)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +144,7 @@ func (g *grpcServer) ListPayments(ctx context.Context, req *paymentv1.ListPaymen
 }
 
 func (g *grpcServer) CancelPayment(ctx context.Context, req *paymentv1.CancelPaymentRequest) (*paymentv1.Payment, error) {
-	client, err := g.caller(ctx, ScopePaymentsWrite)
+	client, err := g.caller(ctx, scope.PaymentsWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +156,7 @@ func (g *grpcServer) CancelPayment(ctx context.Context, req *paymentv1.CancelPay
 }
 
 func (g *grpcServer) CreateRefund(ctx context.Context, req *paymentv1.CreateRefundRequest) (*paymentv1.Refund, error) {
-	client, err := g.caller(ctx, ScopePaymentsWrite)
+	client, err := g.caller(ctx, scope.PaymentsWrite)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
@@ -58,7 +59,7 @@ func TestGRPC(t *testing.T) {
 	h := newHarness(t, storetest.SQLite(t), func(_ *Config, d *Deps) { d.Verifier = tk.verifier(t); d.Now = clk.Now })
 	h.clk = clk
 	c := grpcClient(t, h)
-	writer := withToken(tk.client(t, ministryA, ScopePaymentsWrite, ScopePaymentsRead))
+	writer := withToken(tk.client(t, ministryA, scope.PaymentsWrite, scope.PaymentsRead))
 	p, err := c.CreatePayment(writer, createReq("k1"))
 	if err != nil {
 		t.Fatal(err)
@@ -80,12 +81,12 @@ func TestGRPC(t *testing.T) {
 			return err
 		}, codes.Unauthenticated, "", ""},
 		{"citizen token", withToken(tk.citizen(t)), func(ctx context.Context) error { _, err := c.CreatePayment(ctx, createReq("")); return err }, codes.PermissionDenied, "", ""},
-		{"read scope cannot write", withToken(tk.client(t, ministryA, ScopePaymentsRead)), func(ctx context.Context) error { _, err := c.CreatePayment(ctx, createReq("")); return err }, codes.PermissionDenied, "", ""},
+		{"read scope cannot write", withToken(tk.client(t, ministryA, scope.PaymentsRead)), func(ctx context.Context) error { _, err := c.CreatePayment(ctx, createReq("")); return err }, codes.PermissionDenied, "", ""},
 		{"payments scope cannot read the ledger", writer, func(ctx context.Context) error {
 			_, err := c.GetTrialBalance(ctx, &paymentv1.GetTrialBalanceRequest{})
 			return err
 		}, codes.PermissionDenied, "", ""},
-		{"another ministry", withToken(tk.client(t, ministryB, ScopePaymentsRead)), func(ctx context.Context) error {
+		{"another ministry", withToken(tk.client(t, ministryB, scope.PaymentsRead)), func(ctx context.Context) error {
 			_, err := c.GetPayment(ctx, &paymentv1.GetPaymentRequest{Id: p.GetId()})
 			return err
 		}, codes.NotFound, "", ""},
@@ -131,7 +132,7 @@ func TestGRPC(t *testing.T) {
 	}
 	// The payments above were made by a client whose token names no
 	// ministry: only the platform-wide view (ledger:admin) holds them.
-	finance := withToken(tk.client(t, "finance", ScopeLedgerAdmin))
+	finance := withToken(tk.client(t, "finance", scope.LedgerAdmin))
 	paid := h.pay(fee("G"))
 	tb, err := c.GetTrialBalance(finance, &paymentv1.GetTrialBalanceRequest{})
 	if err != nil || len(tb.GetCurrencies()) != 1 || tb.GetCurrencies()[0].GetBalance() != 0 || tb.GetCurrencies()[0].GetDebits() != 100000 {

@@ -24,6 +24,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/payment/sandbox"
 )
@@ -265,7 +266,7 @@ func (tk *tokens) client(t testing.TB, id string, scopes ...string) string {
 
 // citizen mints a citizen token.
 func (tk *tokens) citizen(t testing.TB) string {
-	return tk.sign(t, jwt.MapClaims{"sub": "cit_1", "acr": "loa2", "scope": ScopePaymentsWrite})
+	return tk.sign(t, jwt.MapClaims{"sub": "cit_1", "acr": "loa2", "scope": scope.PaymentsWrite})
 }
 
 func (tk *tokens) sign(t testing.TB, c jwt.MapClaims) string {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
@@ -39,8 +40,8 @@ func TestLedgerTenancy(t *testing.T) {
 		h := newHarness(t, db, func(_ *Config, d *Deps) { d.Verifier = tk.verifier(t); d.Now = clk.Now })
 		h.clk = clk
 		c := grpcClient(t, h)
-		mohApp := withToken(tk.clientOf(t, "moh-portal", "moh", ScopePaymentsWrite, ScopePaymentsRead))
-		mofApp := withToken(tk.clientOf(t, "mof-portal", "mof", ScopePaymentsWrite, ScopePaymentsRead))
+		mohApp := withToken(tk.clientOf(t, "moh-portal", "moh", scope.PaymentsWrite, scope.PaymentsRead))
+		mofApp := withToken(tk.clientOf(t, "mof-portal", "mof", scope.PaymentsWrite, scope.PaymentsRead))
 		pay := func(ctx context.Context, ref, cur string, amount int64, splits ...*paymentv1.Split) *paymentv1.Payment {
 			t.Helper()
 			p, err := c.CreatePayment(ctx, &paymentv1.CreatePaymentRequest{Amount: amount, Currency: cur, Reference: ref,
@@ -74,9 +75,9 @@ func TestLedgerTenancy(t *testing.T) {
 			t.Errorf("mof lists %d payments, %v; want its own one", len(l.GetPayments()), err)
 		}
 
-		mohFinance := withToken(tk.clientOf(t, "moh-finance", "moh", ScopeLedgerRead))
-		mofFinance := withToken(tk.clientOf(t, "mof-finance", "mof", ScopeLedgerRead))
-		admin := withToken(tk.clientOf(t, "platform-finance", "", ScopeLedgerAdmin))
+		mohFinance := withToken(tk.clientOf(t, "moh-finance", "moh", scope.LedgerRead))
+		mofFinance := withToken(tk.clientOf(t, "mof-finance", "mof", scope.LedgerRead))
+		admin := withToken(tk.clientOf(t, "platform-finance", "", scope.LedgerAdmin))
 
 		// accounts names the accounts of a trial balance, checking that
 		// each currency balances.
@@ -151,7 +152,7 @@ func TestLedgerTenancy(t *testing.T) {
 		// A client token without a ministry, or with only payments scopes,
 		// sees no ledger at all.
 		for name, ctx := range map[string]context.Context{
-			"no ministry":    withToken(tk.clientOf(t, "finance", "", ScopeLedgerRead)),
+			"no ministry":    withToken(tk.clientOf(t, "finance", "", scope.LedgerRead)),
 			"payments scope": mohApp,
 		} {
 			if _, err := c.GetTrialBalance(ctx, &paymentv1.GetTrialBalanceRequest{}); status.Code(err) != codes.PermissionDenied {

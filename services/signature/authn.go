@@ -2,27 +2,15 @@ package signature
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
-)
-
-// Scopes of ministry clients that the service honours.
-const (
-	// ScopeSeal lets a ministry client hold and use an organisation seal.
-	ScopeSeal = "signing:seal"
-	// ScopeAdmin lets a client revoke any credential.
-	ScopeAdmin = "signing:admin"
+	"github.com/tamkeen/tamkeen/libs/scope"
 )
 
 // acrLoA2 is the level of assurance of password + OTP.
@@ -65,49 +53,18 @@ func (p *principal) hasScope(s string) bool {
 	return false
 }
 
-// levelClaims are optional claims an issuer may add to citizen tokens.
-type levelClaims struct {
-	ProofingLevel string `json:"proofing_level"`
-}
-
 // authenticate verifies the bearer token in the incoming metadata.
 func (s *Service) authenticate(ctx context.Context) (*principal, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
-	if len(vals) != 1 {
-		return nil, rpcerr.Unauthenticated("a bearer access token is required")
-	}
-	raw, ok := strings.CutPrefix(vals[0], "Bearer ")
-	if !ok {
-		if raw, ok = strings.CutPrefix(vals[0], "bearer "); !ok {
-			return nil, rpcerr.Unauthenticated("the authorization is not a Bearer token")
-		}
-	}
-	raw = strings.TrimSpace(raw)
-	c, err := s.tokens.Verify(ctx, raw)
+	c, err := authn.Verify(ctx, s.tokens, s.log)
 	if err != nil {
-		if errors.Is(err, jwks.ErrJWKSUnavailable) {
-			return nil, status.Error(codes.Unavailable, "token signing keys unavailable; try again")
-		}
-		return nil, rpcerr.Unauthenticated(jwks.Description(err))
+		return nil, err
 	}
-	p := &principal{clientID: c.ClientID, acr: c.ACR, scopes: c.Scopes(), orgName: c.OrgName}
+	p := &principal{clientID: c.ClientID, acr: c.ACR, scopes: c.Scopes(), orgName: c.OrgName, proofingLevel: c.ProofingLevel}
 	if c.ClientID == "" {
 		p.citizenID = c.Subject
 	}
-	if p.citizenID == "" && p.clientID == "" {
-		return nil, rpcerr.Unauthenticated("the token names neither a citizen nor a client")
-	}
 	if c.AuthTime != nil {
 		p.authTime = c.AuthTime.Time
-	}
-	if parts := strings.Split(raw, "."); len(parts) == 3 {
-		if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
-			var lc levelClaims
-			if json.Unmarshal(payload, &lc) == nil {
-				p.proofingLevel = lc.ProofingLevel
-			}
-		}
 	}
 	return p, nil
 }
@@ -135,10 +92,10 @@ func (s *Service) requireFreshStepUp(p *principal) error {
 	return nil
 }
 
-// requireCitizenOrSeal admits citizens, and clients holding ScopeSeal.
+// requireCitizenOrSeal admits citizens, and clients holding scope.SigningSeal.
 func requireCitizenOrSeal(p *principal) error {
-	if p.isCitizen() || p.hasScope(ScopeSeal) {
+	if p.isCitizen() || p.hasScope(scope.SigningSeal) {
 		return nil
 	}
-	return rpcerr.PermissionDenied("a citizen token, or a client token with scope " + ScopeSeal + ", is required")
+	return rpcerr.PermissionDenied("a citizen token, or a client token with scope " + scope.SigningSeal + ", is required")
 }

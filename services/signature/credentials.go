@@ -19,6 +19,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
 )
@@ -267,7 +268,7 @@ func (s *Service) getCredential(ctx context.Context, p *principal, id string) (*
 }
 
 // revokeCredential revokes a credential: by its owner, or by a client with
-// ScopeAdmin. The CRL is re-issued at once.
+// scope.SigningAdmin. The CRL is re-issued at once.
 func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason string) (*Credential, error) {
 	if reason == "" {
 		reason = "unspecified"
@@ -277,7 +278,7 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 	}
 	var c *Credential
 	var err error
-	if !p.isCitizen() && p.hasScope(ScopeAdmin) {
+	if !p.isCitizen() && p.hasScope(scope.SigningAdmin) {
 		c, err = loadCredential(ctx, s.db, id)
 	} else {
 		c, err = s.getCredential(ctx, p, id)

@@ -59,7 +59,8 @@
 //     under the key-encryption key, and PKCS#11 tokens.
 //   - store.go, migrations/: the SQL for SQLite and PostgreSQL.
 //   - grpc.go: proto ↔ domain and errors mapped to gRPC codes;
-//     authn.go: the caller from the bearer token and the scopes honoured.
+//     authn.go: the caller from the bearer token (libs/authn) and the
+//     step-up and seal checks.
 //   - events.go: what it publishes through the outbox and consumes from
 //     auth.
 //   - cmd/signature/main.go: loads configuration and runs Spec.

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
 )
 
@@ -113,8 +114,8 @@ func (g *grpcServer) RevokeCredential(ctx context.Context, req *signaturev1.Revo
 		if err := g.svc.requireFreshStepUp(p); err != nil {
 			return nil, err
 		}
-	} else if !p.hasScope(ScopeAdmin) && !p.hasScope(ScopeSeal) {
-		return nil, rpcerr.PermissionDenied("revoking needs the credential's citizen or a client with scope " + ScopeAdmin)
+	} else if !p.hasScope(scope.SigningAdmin) && !p.hasScope(scope.SigningSeal) {
+		return nil, rpcerr.PermissionDenied("revoking needs the credential's citizen or a client with scope " + scope.SigningAdmin)
 	}
 	c, err := g.svc.revokeCredential(ctx, p, req.GetCredentialId(), req.GetReason())
 	if err != nil {

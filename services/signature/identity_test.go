@@ -17,6 +17,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -164,7 +165,7 @@ func testIdentityRecord(t *testing.T, h *harness) {
 func TestSealNamesRegisteredOrganisation(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	const owner = "client:moh"
-	tok := h.issuer.clientOrg(t, "moh", "Ministry of Health", ScopeSeal)
+	tok := h.issuer.clientOrg(t, "moh", "Ministry of Health", scope.SigningSeal)
 
 	_, err := h.client.CreateCredential(as(tok), &signaturev1.CreateCredentialRequest{OrganizationName: "Ministry of Finance"})
 	if status.Code(err) != codes.InvalidArgument {
@@ -178,7 +179,7 @@ func TestSealNamesRegisteredOrganisation(t *testing.T) {
 		"bidi override":              "Ministry of \u202eHealth",
 		"cyrillic look-alike":        "Ministry of He\u0430lth",
 	} {
-		_, err := h.client.CreateCredential(as(h.issuer.clientOrg(t, "moh", org, ScopeSeal)), &signaturev1.CreateCredentialRequest{})
+		_, err := h.client.CreateCredential(as(h.issuer.clientOrg(t, "moh", org, scope.SigningSeal)), &signaturev1.CreateCredentialRequest{})
 		if status.Code(err) != codes.FailedPrecondition {
 			t.Errorf("%s: %v; want FailedPrecondition", name, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
@@ -180,9 +181,7 @@ type Deps struct {
 
 // TokenVerifier checks an access token and returns its claims;
 // *jwks.Verifier is one.
-type TokenVerifier interface {
-	Verify(ctx context.Context, raw string) (*jwks.Claims, error)
-}
+type TokenVerifier = authn.TokenVerifier
 
 // Service is the signature enabler.
 type Service struct {

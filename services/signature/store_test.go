@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
@@ -75,7 +76,7 @@ func TestCredentialLifecycle(t *testing.T) {
 		}
 
 		// An organisation seal: a ministry client with signing:seal, no step-up.
-		seal := h.issuer.clientOrg(t, "ministry-of-health", "Ministry of Health", ScopeSeal)
+		seal := h.issuer.clientOrg(t, "ministry-of-health", "Ministry of Health", scope.SigningSeal)
 		sc, err := h.client.CreateCredential(as(seal), &signaturev1.CreateCredentialRequest{OrganizationName: "Ministry of Health"})
 		if err != nil {
 			t.Fatal(err)

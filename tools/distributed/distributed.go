@@ -35,7 +35,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tamkeen/tamkeen/libs/natsembed"
-	"github.com/tamkeen/tamkeen/services/auth"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
@@ -549,7 +549,7 @@ func (t *Topology) ensureClient(ctx context.Context) (string, error) {
 	var out bytes.Buffer
 	env := t.toolEnv("auth")
 	err := t.runTool(ctx, env, &out, "clients", "create", "--id", demo.ClientID, "--name", demo.Name, "--ministry", demo.Ministry,
-		"--organization", demo.Organization, "--scopes", strings.Join(auth.AllScopes(), ","))
+		"--organization", demo.Organization, "--scopes", strings.Join(scope.All(), ","))
 	if err != nil && !t.fresh["auth"] {
 		out.Reset()
 		err = t.runTool(ctx, env, &out, "clients", "rotate-secret", "--id", demo.ClientID)

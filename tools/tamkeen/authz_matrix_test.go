@@ -15,8 +15,8 @@ import (
 
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/clocktest"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
-	"github.com/tamkeen/tamkeen/services/auth"
 )
 
 // The principals of the authorization matrix (issue 12 must-show).
@@ -217,8 +217,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	// Two ministries' clients with every scope but the platform's.
 	var ministryScopes []string
-	for _, s := range auth.AllScopes() {
-		if s != auth.ScopeContentAdmin && s != auth.ScopeLedgerAdmin {
+	for _, s := range scope.All() {
+		if s != scope.ContentAdmin && s != scope.LedgerAdmin {
 			ministryScopes = append(ministryScopes, s)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/host"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/services/auth"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
@@ -79,7 +80,7 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 		return runRights(ctx, args, lookupEnv, stdout, stderr)
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, clientsUsage, strings.Join(auth.AllScopes(), " "))
+		fmt.Fprintf(stderr, clientsUsage, strings.Join(scope.All(), " "))
 		return &config.Error{Problems: []config.Problem{{Message: "tamkeen clients needs a subcommand"}}}
 	}
 	sub := args[0]
@@ -144,7 +145,7 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 		}
 		fmt.Fprintf(stdout, "client %s disabled\n", cfg.ID)
 	default:
-		fmt.Fprintf(stderr, clientsUsage, strings.Join(auth.AllScopes(), " "))
+		fmt.Fprintf(stderr, clientsUsage, strings.Join(scope.All(), " "))
 		return &config.Error{Problems: []config.Problem{{Message: fmt.Sprintf("unknown subcommand %q", sub)}}}
 	}
 	return nil

@@ -24,6 +24,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/telemetry"
 	"github.com/tamkeen/tamkeen/services/auth"
@@ -194,7 +195,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		return err
 	}
 	if err := seedDemoClient(ctx, comp, auth.ClientSpec{
-		ID: demo.ClientID, Name: demo.Name, Ministry: demo.Ministry, Organization: demo.Organization, Secret: secret, Scopes: auth.AllScopes(),
+		ID: demo.ClientID, Name: demo.Name, Ministry: demo.Ministry, Organization: demo.Organization, Secret: secret, Scopes: scope.All(),
 	}); err != nil {
 		return fmt.Errorf("seed %s: %w", demo.ClientID, err)
 	}
