@@ -33,14 +33,5 @@ func sweepIDs(ctx context.Context, db querier, q string, args ...any) ([]string,
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return scanColumn[string](rows)
 }

@@ -41,14 +41,5 @@ func splitRemainders(ctx context.Context, tx *sql.Tx, paymentID string) ([]int64
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return scanColumn[int64](rows)
 }
