@@ -22,18 +22,23 @@
 //   - payments.go, refunds.go, webhook.go, sweep.go, reconcile.go: the use
 //     cases, each change of a payment in one transaction with its recorded
 //     transition, its ledger posting and its outbox event.
-//   - store.go, migrations/, ledgerstore.go: Migrations (embedded
-//     migrations/*.sql, one text for SQLite and PostgreSQL but the ledger's
-//     triggers in 0001_payments_ledger.postgres.sql) and SQL; the ledger is append-only (triggers) and (kind, ref)
-//     is unique, so a posting happens at most once; CheckLedger proves the
-//     invariants (`tamkeen ledger check`).
+//   - store.go, migrations/: Migrations (embedded migrations/*.sql, one
+//     text for SQLite and PostgreSQL but the ledger's triggers in
+//     0001_payments_ledger.postgres.sql).
+//   - store_payments.go, store_refunds.go, store_webhooks.go,
+//     store_sweep.go, store_reconcile.go, store_ledger.go: every SQL
+//     statement, in small functions the use cases call inside their
+//     transactions. The ledger is append-only (triggers) and (kind, ref)
+//     is unique, so a posting happens at most once; CheckLedger
+//     (store_ledger.go) proves the invariants (`tamkeen ledger check`).
 //   - grpc.go: proto ↔ domain, client-token verification (the client id
 //     scopes payments to the client that made them; the token's ministry
 //     claim scopes the ledger) and error mapping in one place.
 //   - events.go: what it publishes through the outbox.
 //   - provider: the acquirer contract, the "t=<unix>,v1=<hex HMAC-SHA256>"
 //     webhook signature and the settlement report CSV.
-//   - sandbox: the built-in sandbox acquirer with its hosted checkout.
+//   - sandbox: the built-in sandbox acquirer with its hosted checkout; its
+//     SQL is in sandbox/store.go.
 //   - cmd/payment/main.go: loads configuration and runs Spec.
 //
 // # Whose ledger a ministry sees

@@ -149,38 +149,6 @@ const (
 	scopeCreateRefund  = "create_refund"
 )
 
-// claimKey records (client, scope, key) for a request with hash and the id
-// it will create. It returns the id of an earlier identical request when
-// there is one (existing true), or ErrIdempotencyMismatch. Keys older than
-// ttl are forgotten and taken over.
-func (s *Service) claimKey(ctx context.Context, tx *sql.Tx, clientID, scope, key, hash, id string, now time.Time) (string, bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (client_id, scope, idem_key, request_hash, resource_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client_id, scope, idem_key) DO NOTHING`, clientID, scope, key, hash, id, now)
-	if err != nil {
-		return "", false, fmt.Errorf("claim idempotency key: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return id, false, nil
-	}
-	var oldHash, oldID string
-	var at time.Time
-	if err := tx.QueryRowContext(ctx, `SELECT request_hash, resource_id, created_at FROM idempotency_keys
-		WHERE client_id = $1 AND scope = $2 AND idem_key = $3`, clientID, scope, key).Scan(&oldHash, &oldID, store.ScanTime(&at)); err != nil {
-		return "", false, fmt.Errorf("read idempotency key: %w", err)
-	}
-	if now.Sub(at) > s.cfg.IdempotencyTTL {
-		if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET request_hash = $1, resource_id = $2, created_at = $3
-			WHERE client_id = $4 AND scope = $5 AND idem_key = $6`, hash, id, now, clientID, scope, key); err != nil {
-			return "", false, fmt.Errorf("renew idempotency key: %w", err)
-		}
-		return id, false, nil
-	}
-	if oldHash != hash {
-		return "", false, ErrIdempotencyMismatch
-	}
-	return oldID, true, nil
-}
-
 // CreatePayment creates a payment for clientID and registers its charge
 // with the acquirer. With an Idempotency-Key, repeating the same request
 // returns the same payment (however many arrive at once), and a different
@@ -210,20 +178,8 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 				return nil
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, client_id, amount, currency, reference, description,
-			return_url, citizen_id, provider, state, created_at, updated_at, expire_at,
-			receipt_phone, receipt_email, receipt_language, ministry)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16)`,
-			id, clientID, in.Amount, string(cur), in.Reference, in.Description, in.ReturnURL, in.CitizenID,
-			prov.Name(), string(Created), now, now.Add(s.cfg.PaymentTTL),
-			in.Receipt.PhoneNumber, in.Receipt.EmailAddress, in.Receipt.language(), in.Ministry); err != nil {
-			return fmt.Errorf("insert payment: %w", err)
-		}
-		for i, sp := range in.Splits {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO payment_splits (payment_id, position, account, amount) VALUES ($1, $2, $3, $4)`,
-				id, i, sp.Account, sp.Amount); err != nil {
-				return fmt.Errorf("insert split: %w", err)
-			}
+		if err := insertPayment(ctx, tx, id, clientID, in, cur, prov.Name(), now, now.Add(s.cfg.PaymentTTL)); err != nil {
+			return err
 		}
 		return recordTransition(ctx, tx, id, "", Created, "created by client "+clientID, now)
 	})
@@ -255,114 +211,8 @@ func (s *Service) ensureCharge(ctx context.Context, prov provider.Provider, p Pa
 		s.log.WarnContext(ctx, "payment: create charge failed", "payment_id", p.ID, "provider", prov.Name(), "err", err)
 		return ErrProviderUnavailable
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE payments SET provider_ref = $1, next_url = $2 WHERE id = $3 AND provider_ref = ''`,
-		ch.Ref, ch.NextURL, p.ID); err != nil {
+	if err := setCharge(ctx, s.db, p.ID, ch.Ref, ch.NextURL); err != nil {
 		return fmt.Errorf("store charge of %s: %w", p.ID, err)
-	}
-	return nil
-}
-
-// querier is what both *sql.Tx and *store.DB offer.
-type querier = store.Querier
-
-const paymentColumns = `id, client_id, amount, currency, reference, description, return_url, citizen_id, provider,
-	provider_ref, next_url, state, refunded_amount, created_at, updated_at, expire_at,
-	receipt_phone, receipt_email, receipt_language, ministry`
-
-func scanPayment(sc interface{ Scan(...any) error }) (Payment, error) {
-	var p Payment
-	var cur, st string
-	err := sc.Scan(&p.ID, &p.ClientID, &p.Amount, &cur, &p.Reference, &p.Description, &p.ReturnURL, &p.CitizenID,
-		&p.Provider, &p.ProviderRef, &p.NextURL, &st, &p.RefundedAmount,
-		store.ScanTime(&p.CreatedAt), store.ScanTime(&p.UpdatedAt), store.ScanTime(&p.ExpireAt),
-		&p.Receipt.PhoneNumber, &p.Receipt.EmailAddress, &p.Receipt.Language, &p.Ministry)
-	p.Currency, p.State = Currency(cur), State(st)
-	return p, err
-}
-
-// getPayment loads a payment with its splits and transitions; clientID ""
-// loads any client's.
-func (s *Service) getPayment(ctx context.Context, q querier, clientID, id string) (Payment, error) {
-	p, err := scanPayment(q.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
-	if store.IsNoRows(err) || err == nil && clientID != "" && p.ClientID != clientID {
-		return Payment{}, fmt.Errorf("payment %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("load payment %s: %w", id, err)
-	}
-	if err := s.loadDetails(ctx, q, &p); err != nil {
-		return Payment{}, err
-	}
-	return p, nil
-}
-
-// lockPayment loads a payment inside tx and, on PostgreSQL, locks its row
-// until the transaction ends (SQLite transactions hold the write lock
-// already), so that every change to one payment is serialised.
-func (s *Service) lockPayment(ctx context.Context, tx *sql.Tx, clientID, id string) (Payment, error) {
-	q := `SELECT ` + paymentColumns + ` FROM payments WHERE id = $1`
-	if s.db.Engine() == store.Postgres {
-		q += ` FOR UPDATE`
-	}
-	p, err := scanPayment(tx.QueryRowContext(ctx, q, id))
-	if store.IsNoRows(err) || err == nil && clientID != "" && p.ClientID != clientID {
-		return Payment{}, fmt.Errorf("payment %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("lock payment %s: %w", id, err)
-	}
-	if err := s.loadDetails(ctx, tx, &p); err != nil {
-		return Payment{}, err
-	}
-	return p, nil
-}
-
-func (s *Service) loadDetails(ctx context.Context, q querier, p *Payment) error {
-	rows, err := q.QueryContext(ctx, `SELECT account, amount FROM payment_splits WHERE payment_id = $1 ORDER BY position`, p.ID)
-	if err != nil {
-		return fmt.Errorf("load splits of %s: %w", p.ID, err)
-	}
-	p.Splits = p.Splits[:0]
-	for rows.Next() {
-		var sp Split
-		if err := rows.Scan(&sp.Account, &sp.Amount); err != nil {
-			rows.Close()
-			return err
-		}
-		p.Splits = append(p.Splits, sp)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows, err = q.QueryContext(ctx, `SELECT seq, from_state, to_state, cause, at FROM payment_transitions WHERE payment_id = $1 ORDER BY seq`, p.ID)
-	if err != nil {
-		return fmt.Errorf("load transitions of %s: %w", p.ID, err)
-	}
-	defer rows.Close()
-	p.Transitions = p.Transitions[:0]
-	for rows.Next() {
-		var t Transition
-		var from, to string
-		if err := rows.Scan(&t.Seq, &from, &to, &t.Cause, store.ScanTime(&t.At)); err != nil {
-			return err
-		}
-		t.From, t.To = State(from), State(to)
-		p.Transitions = append(p.Transitions, t)
-	}
-	return rows.Err()
-}
-
-// recordTransition appends a transition of payment id.
-func recordTransition(ctx context.Context, tx *sql.Tx, id string, from, to State, cause string, at time.Time) error {
-	if len(cause) > 500 {
-		cause = cause[:500]
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO payment_transitions (payment_id, seq, from_state, to_state, cause, at)
-		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1), $2, $3, $4, $5)`,
-		id, string(from), string(to), cause, at)
-	if err != nil {
-		return fmt.Errorf("record transition of %s: %w", id, err)
 	}
 	return nil
 }
@@ -373,7 +223,7 @@ func (s *Service) move(ctx context.Context, tx *sql.Tx, p *Payment, to State, ca
 	if err := Move(p.State, to); err != nil {
 		return fmt.Errorf("payment %s: %w", p.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE payments SET state = $1, updated_at = $2 WHERE id = $3`, string(to), now, p.ID); err != nil {
+	if err := setPaymentState(ctx, tx, p.ID, to, now); err != nil {
 		return fmt.Errorf("update payment %s: %w", p.ID, err)
 	}
 	if err := recordTransition(ctx, tx, p.ID, p.State, to, cause, now); err != nil {
@@ -436,45 +286,8 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 	if size == 0 {
 		size = DefaultPageSize
 	}
-	q := `SELECT ` + paymentColumns + ` FROM payments WHERE client_id = $1`
-	args := []any{clientID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		q += fmt.Sprintf(" AND "+cond, len(args))
-	}
-	if f.Reference != "" {
-		add("reference = $%d", f.Reference)
-	}
-	if f.State != "" {
-		add("state = $%d", f.State)
-	}
-	if !f.CreatedAfter.IsZero() {
-		add("created_at >= $%d", f.CreatedAfter.UTC())
-	}
-	if !f.CreatedBefore.IsZero() {
-		add("created_at < $%d", f.CreatedBefore.UTC())
-	}
-	if afterID != "" {
-		args = append(args, afterT.UTC(), afterID)
-		q += fmt.Sprintf(" AND (created_at < $%d OR (created_at = $%d AND id < $%d))", len(args)-1, len(args)-1, len(args))
-	}
-	args = append(args, size+1)
-	q += fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT $%d", len(args))
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := listPayments(ctx, s.db, clientID, f, afterT, afterID, size)
 	if err != nil {
-		return nil, "", fmt.Errorf("list payments: %w", err)
-	}
-	var out []Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			rows.Close()
-			return nil, "", err
-		}
-		out = append(out, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	next := ""

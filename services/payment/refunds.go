@@ -94,31 +94,12 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 			return fmt.Errorf("%w: %s asked, %s left of %s paid", ErrOverRefund,
 				p.Currency.Format(amount), p.Currency.Format(left), p.Currency.Format(p.Amount))
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE payments SET refunded_amount = refunded_amount + $1, updated_at = $2 WHERE id = $3`,
-			amount, now, p.ID); err != nil {
-			return fmt.Errorf("reserve refund: %w", err)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, amount, currency, state, reason, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, id, p.ID, amount, string(p.Currency), RefundPending, reason, now)
-		return err
+		return reserveRefund(ctx, tx, id, p, amount, reason, now)
 	})
 	if err != nil {
 		return Refund{}, err
 	}
 	return s.completeRefund(ctx, clientID, id)
-}
-
-func (s *Service) loadRefund(ctx context.Context, q querier, id string) (Refund, string, error) {
-	var r Refund
-	var cur, clientID string
-	err := q.QueryRowContext(ctx, `SELECT r.id, r.payment_id, r.amount, r.currency, r.state, r.reason, r.created_at, p.client_id
-		FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.id = $1`, id).Scan(
-		&r.ID, &r.PaymentID, &r.Amount, &cur, &r.State, &r.Reason, store.ScanTime(&r.CreatedAt), &clientID)
-	if store.IsNoRows(err) {
-		return r, "", fmt.Errorf("refund %s: %w", id, ErrNotFound)
-	}
-	r.Currency = Currency(cur)
-	return r, clientID, err
 }
 
 // completeRefund asks the acquirer for a pending refund and settles it.
@@ -156,22 +137,17 @@ func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refu
 		if err != nil {
 			return err
 		}
-		var st string
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM refunds WHERE id = $1`, id).Scan(&st); err != nil {
+		st, err := refundState(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		if st != RefundPending {
 			return nil // settled by a concurrent call
 		}
 		if perr != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE refunds SET state = $1, updated_at = $2 WHERE id = $3`, RefundFailed, now, id); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE payments SET refunded_amount = refunded_amount - $1, updated_at = $2 WHERE id = $3`, r.Amount, now, p.ID)
-			return err
+			return failRefund(ctx, tx, id, p.ID, r.Amount, now)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE refunds SET state = $1, provider_ref = $2, updated_at = $3 WHERE id = $4`,
-			RefundSucceeded, res.Ref, now, id); err != nil {
+		if err := succeedRefund(ctx, tx, id, res.Ref, now); err != nil {
 			return err
 		}
 		remaining, err := splitRemainders(ctx, tx, p.ID)
@@ -179,19 +155,14 @@ func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refu
 			return err
 		}
 		shares := RefundShares(r.Amount, remaining)
-		for i, sh := range shares {
-			if sh == 0 {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE payment_splits SET refunded = refunded + $1 WHERE payment_id = $2 AND position = $3`, sh, p.ID, i); err != nil {
-				return err
-			}
+		if err := refundSplits(ctx, tx, p.ID, shares); err != nil {
+			return err
 		}
 		if _, err := s.post(ctx, tx, ReversalPosting(KindRefund, r.ID, p.ID, p.Provider, p.Currency, p.Splits, shares).Of(p.Ministry), now); err != nil {
 			return err
 		}
-		var done int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = $1 AND state = $2`, p.ID, RefundSucceeded).Scan(&done); err != nil {
+		done, err := refundedTotal(ctx, tx, p.ID)
+		if err != nil {
 			return err
 		}
 		to := PartiallyRefunded

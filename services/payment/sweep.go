@@ -29,7 +29,7 @@ const sweepBatch = 100
 func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
 	now := s.clock()
-	ids, err := s.ids(ctx, `SELECT id FROM payments WHERE state IN ('created', 'pending') AND expire_at <= $1 ORDER BY expire_at LIMIT $2`, now, sweepBatch)
+	ids, err := expiredPaymentIDs(ctx, s.db, now, sweepBatch)
 	if err != nil {
 		return rep, err
 	}
@@ -43,8 +43,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 			rep.Expired++
 		}
 	}
-	ids, err = s.ids(ctx, `SELECT id FROM payments WHERE state IN ('created', 'pending') AND provider_ref <> '' AND updated_at <= $1
-		ORDER BY updated_at LIMIT $2`, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
+	ids, err = unsettledPaymentIDs(ctx, s.db, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
 	if err != nil {
 		return rep, err
 	}
@@ -58,8 +57,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 			rep.Synced++
 		}
 	}
-	ids, err = s.ids(ctx, `SELECT id FROM refunds WHERE state = 'pending' AND updated_at <= $1 ORDER BY updated_at LIMIT $2`,
-		now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
+	ids, err = pendingRefundIDs(ctx, s.db, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
 	if err != nil {
 		return rep, err
 	}
@@ -74,23 +72,6 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		}
 	}
 	return rep, nil
-}
-
-func (s *Service) ids(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sweep: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
 }
 
 // expire voids an unpaid payment's charge and marks it expired.

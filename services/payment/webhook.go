@@ -52,20 +52,18 @@ func (s *Service) HandleWebhook(ctx context.Context, providerName string, payloa
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, payment_id, outcome, received_at)
-			VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT (provider, event_id) DO NOTHING`, providerName, n.ID, string(n.Type), n.PaymentID, now)
+		first, err := recordWebhook(ctx, tx, providerName, n, now)
 		if err != nil {
 			return fmt.Errorf("record webhook: %w", err)
 		}
-		if rows, _ := res.RowsAffected(); rows == 0 {
+		if !first {
 			return fmt.Errorf("%w: event %s", ErrWebhookReplayed, n.ID)
 		}
 		outcome, kick, err = s.apply(ctx, tx, prov.Name(), n, "webhook "+n.ID, now)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE webhook_events SET outcome = $1 WHERE provider = $2 AND event_id = $3`, outcome, providerName, n.ID)
-		return err
+		return setWebhookOutcome(ctx, tx, providerName, n.ID, outcome)
 	})
 	if err != nil {
 		return err
@@ -154,7 +152,7 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, provName string, n prov
 func (s *Service) onEnter(ctx context.Context, tx *sql.Tx, p *Payment, n provider.Notification, now time.Time) (bool, error) {
 	switch p.State {
 	case Succeeded:
-		if _, err := tx.ExecContext(ctx, `UPDATE payments SET paid_at = $1 WHERE id = $2`, now, p.ID); err != nil {
+		if err := setPaidAt(ctx, tx, p.ID, now); err != nil {
 			return false, err
 		}
 		if _, err := s.post(ctx, tx, CapturePosting(p.ID, p.Provider, p.Currency, p.Amount, p.Splits).Of(p.Ministry), now); err != nil {
@@ -184,22 +182,4 @@ func (s *Service) onEnter(ctx context.Context, tx *sql.Tx, p *Payment, n provide
 		return true, s.emitDisputed(ctx, tx, p, "won", now)
 	}
 	return false, nil
-}
-
-// splitRemainders is what each split still holds (amount minus refunded).
-func splitRemainders(ctx context.Context, tx *sql.Tx, paymentID string) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT amount - refunded FROM payment_splits WHERE payment_id = $1 ORDER BY position`, paymentID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

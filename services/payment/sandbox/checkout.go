@@ -456,9 +456,7 @@ func (a *Acquirer) settle(ctx context.Context, id string, from, to provider.Char
 		if to == provider.StatusSucceeded {
 			paidAt = a.now()
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET status = $1, reason = $2,
-			card_last4 = CASE WHEN $3 = '' THEN card_last4 ELSE $3 END, paid_at = $4
-			WHERE id = $5 AND status = $6`, string(to), reason, last4, paidAt, id, string(from))
+		moved, err := moveCharge(ctx, tx, id, from, to, reason, last4, paidAt)
 		if err != nil {
 			return err
 		}
@@ -466,7 +464,7 @@ func (a *Acquirer) settle(ctx context.Context, id string, from, to provider.Char
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !moved {
 			return nil // someone else moved it; show where it is
 		}
 		_, err = a.enqueueWebhook(ctx, tx, c, event, publicReason(reason))

@@ -108,13 +108,9 @@ func (a *Acquirer) CreateCharge(ctx context.Context, req provider.ChargeRequest)
 	now := a.now()
 	var ref string
 	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sandbox_charges
-			(id, payment_id, amount, currency, description, return_url, status, expire_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (payment_id) DO NOTHING`,
-			id, req.PaymentID, req.Amount, req.Currency, req.Description, req.ReturnURL, string(provider.StatusOpen), req.ExpireAt.UTC(), now); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, `SELECT id FROM sandbox_charges WHERE payment_id = $1`, req.PaymentID).Scan(&ref)
+		var err error
+		ref, err = insertCharge(ctx, tx, id, req, now)
+		return err
 	})
 	if err != nil {
 		return provider.Charge{}, fmt.Errorf("sandbox: create charge: %w", err)
@@ -127,20 +123,6 @@ type charge struct {
 	ID, PaymentID, Currency, Description, ReturnURL, Status, Reason, Last4, Dispute string
 	Amount, Refunded                                                                int64
 	ExpireAt, CreatedAt                                                             time.Time
-}
-
-func (a *Acquirer) loadCharge(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id string) (charge, error) {
-	var c charge
-	err := q.QueryRowContext(ctx, `SELECT id, payment_id, amount, currency, description, return_url, status, reason,
-		card_last4, dispute, refunded, expire_at, created_at FROM sandbox_charges WHERE id = $1`, id).Scan(
-		&c.ID, &c.PaymentID, &c.Amount, &c.Currency, &c.Description, &c.ReturnURL, &c.Status, &c.Reason,
-		&c.Last4, &c.Dispute, &c.Refunded, store.ScanTime(&c.ExpireAt), store.ScanTime(&c.CreatedAt))
-	if store.IsNoRows(err) {
-		return c, fmt.Errorf("%w: %s", provider.ErrUnknownCharge, id)
-	}
-	return c, err
 }
 
 // ChargeStatus reports where the charge stands.
@@ -161,8 +143,7 @@ func (a *Acquirer) Cancel(ctx context.Context, ref string) error {
 		}
 		switch provider.ChargeStatus(c.Status) {
 		case provider.StatusOpen, provider.StatusPending:
-			_, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET status = $1 WHERE id = $2`, string(provider.StatusCancelled), ref)
-			return err
+			return setChargeStatus(ctx, tx, ref, provider.StatusCancelled)
 		case provider.StatusSucceeded:
 			return provider.ErrAlreadyPaid
 		}
@@ -180,7 +161,8 @@ func (a *Acquirer) Refund(ctx context.Context, req provider.RefundRequest) (prov
 	now := a.now()
 	var ref string
 	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM sandbox_refunds WHERE refund_id = $1`, req.RefundID).Scan(&ref); err == nil {
+		if got, err := refundOf(ctx, tx, req.RefundID); err == nil {
+			ref = got
 			return nil
 		} else if !store.IsNoRows(err) {
 			return err
@@ -192,13 +174,11 @@ func (a *Acquirer) Refund(ctx context.Context, req provider.RefundRequest) (prov
 		if c.Status != string(provider.StatusSucceeded) || req.Amount <= 0 || c.Refunded+req.Amount > c.Amount || c.Dispute == "lost" {
 			return fmt.Errorf("%w: charge %s is %s with %d of %d refunded", provider.ErrRefundRefused, c.ID, c.Status, c.Refunded, c.Amount)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET refunded = refunded + $1 WHERE id = $2`, req.Amount, c.ID); err != nil {
+		if err := addChargeRefund(ctx, tx, c.ID, req.Amount); err != nil {
 			return err
 		}
 		ref = id
-		_, err = tx.ExecContext(ctx, `INSERT INTO sandbox_refunds (id, refund_id, charge_id, amount, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			id, req.RefundID, c.ID, req.Amount, now)
-		return err
+		return insertRefund(ctx, tx, id, req.RefundID, c.ID, req.Amount, now)
 	})
 	if err != nil {
 		return provider.RefundResult{}, fmt.Errorf("sandbox: refund: %w", err)
@@ -276,9 +256,7 @@ func (a *Acquirer) enqueueWebhook(ctx context.Context, tx *sql.Tx, c charge, typ
 	if err != nil {
 		return "", err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO sandbox_webhooks (id, charge_id, payload, created_at, next_at) VALUES ($1, $2, $3, $4, $4)`,
-		id, c.ID, string(payload), now)
-	return id, err
+	return id, insertWebhook(ctx, tx, id, c.ID, payload, now)
 }
 
 // Webhook is a webhook the sandbox sent or will send.
@@ -292,23 +270,7 @@ type Webhook struct {
 // Webhooks lists the webhooks about a charge in the order they were made,
 // for tests and the dev console.
 func (a *Acquirer) Webhooks(ctx context.Context, chargeRef string) ([]Webhook, error) {
-	rows, err := a.db.QueryContext(ctx, `SELECT id, payload, delivered_at IS NOT NULL FROM sandbox_webhooks
-		WHERE charge_id = $1 ORDER BY created_at, id`, chargeRef)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Webhook
-	for rows.Next() {
-		var w Webhook
-		var p string
-		if err := rows.Scan(&w.ID, &p, &w.Delivered); err != nil {
-			return nil, err
-		}
-		w.Payload = []byte(p)
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return webhooksOf(ctx, a.db, chargeRef)
 }
 
 // Sign signs payload at t with the sandbox secret, as a delivery does.
@@ -322,26 +284,8 @@ func (a *Acquirer) Sign(payload []byte, t time.Time) string {
 // already settled.
 func (a *Acquirer) DeliverDue(ctx context.Context) (int, error) {
 	now := a.now()
-	rows, err := a.db.QueryContext(ctx, `SELECT id, payload, attempts FROM sandbox_webhooks
-		WHERE delivered_at IS NULL AND next_at <= $1 ORDER BY created_at, id LIMIT 100`, now)
+	list, err := dueWebhooks(ctx, a.db, now)
 	if err != nil {
-		return 0, err
-	}
-	type due struct {
-		id, payload string
-		attempts    int
-	}
-	var list []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.payload, &d.attempts); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		list = append(list, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	n := 0
@@ -350,7 +294,7 @@ func (a *Acquirer) DeliverDue(ctx context.Context) (int, error) {
 		err := a.cfg.Deliver(ctx, body, a.Sign(body, a.cfg.Now()))
 		if err == nil {
 			n++
-			if _, err := a.db.ExecContext(ctx, `UPDATE sandbox_webhooks SET delivered_at = $1, attempts = attempts + 1 WHERE id = $2`, a.now(), d.id); err != nil {
+			if err := markDelivered(ctx, a.db, d.id, a.now()); err != nil {
 				return n, err
 			}
 			continue
@@ -358,7 +302,7 @@ func (a *Acquirer) DeliverDue(ctx context.Context) (int, error) {
 		a.log.Warn("sandbox: webhook not taken; will retry", "webhook_id", d.id, "attempt", d.attempts+1, "err", err)
 		backoff := a.cfg.RetryInterval << min(d.attempts, 6)
 		backoff = min(backoff, time.Minute)
-		if _, err := a.db.ExecContext(ctx, `UPDATE sandbox_webhooks SET attempts = attempts + 1, next_at = $1 WHERE id = $2`, a.now().Add(backoff), d.id); err != nil {
+		if err := retryWebhook(ctx, a.db, d.id, a.now().Add(backoff)); err != nil {
 			return n, err
 		}
 	}
@@ -436,7 +380,7 @@ func (a *Acquirer) setDispute(ctx context.Context, ref, to string, typ provider.
 		if c.Status != string(provider.StatusSucceeded) || (to == "open") != (c.Dispute == "") {
 			return fmt.Errorf("%w: %s is %s, dispute %q", ErrNotDisputable, ref, c.Status, c.Dispute)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET dispute = $1, disputed_at = $2 WHERE id = $3`, to, a.now(), ref); err != nil {
+		if err := setChargeDispute(ctx, tx, ref, to, a.now()); err != nil {
 			return err
 		}
 		_, err = a.enqueueWebhook(ctx, tx, c, typ, reason)
@@ -454,35 +398,5 @@ func (a *Acquirer) setDispute(ctx context.Context, ref, to string, typ provider.
 func (a *Acquirer) SettlementReport(ctx context.Context, day time.Time) ([]provider.SettlementLine, error) {
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(0, 0, 1)
-	rows, err := a.db.QueryContext(ctx, `
-		SELECT 1 AS k, paid_at AS at, 'charge' AS typ, id, payment_id, id AS ref, amount, currency FROM sandbox_charges
-			WHERE paid_at >= $1 AND paid_at < $2
-		UNION ALL
-		SELECT 2, r.created_at, 'refund', c.id, c.payment_id, r.id, -r.amount, c.currency FROM sandbox_refunds r
-			JOIN sandbox_charges c ON c.id = r.charge_id WHERE r.created_at >= $1 AND r.created_at < $2
-		UNION ALL
-		SELECT 3, disputed_at, 'chargeback', id, payment_id, id, refunded - amount, currency FROM sandbox_charges
-			WHERE dispute = 'lost' AND disputed_at >= $1 AND disputed_at < $2
-		ORDER BY 2, 1, 4`, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: settlement report: %w", err)
-	}
-	defer rows.Close()
-	var out []provider.SettlementLine
-	for rows.Next() {
-		var (
-			k  int
-			at time.Time
-			l  provider.SettlementLine
-		)
-		if err := rows.Scan(&k, store.ScanTime(&at), &l.Type, &l.ChargeRef, &l.PaymentID, &l.Ref, &l.Amount, &l.Currency); err != nil {
-			return nil, err
-		}
-		l.Date = from
-		if l.Amount == 0 { // a chargeback of a fully refunded charge moves nothing
-			continue
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return settlementLines(ctx, a.db, from, to)
 }

@@ -1,10 +1,15 @@
 package sandbox
 
 import (
+	"context"
+	"database/sql"
 	"embed"
+	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
 
 //go:embed migrations/*.sql
@@ -18,4 +23,192 @@ func Migrations() (store.MigrationSet, error) {
 		return store.MigrationSet{}, err
 	}
 	return store.LoadMigrations("payment-sandbox", sub)
+}
+
+// The SQL of the sandbox acquirer: its charges, refunds, disputes and
+// outgoing webhooks, called by sandbox.go and checkout.go inside their
+// transactions.
+
+// insertCharge stores charge id for req.PaymentID unless the payment has
+// one, and returns the payment's charge id.
+func insertCharge(ctx context.Context, tx *sql.Tx, id string, req provider.ChargeRequest, now time.Time) (string, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sandbox_charges
+			(id, payment_id, amount, currency, description, return_url, status, expire_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (payment_id) DO NOTHING`,
+		id, req.PaymentID, req.Amount, req.Currency, req.Description, req.ReturnURL, string(provider.StatusOpen), req.ExpireAt.UTC(), now); err != nil {
+		return "", err
+	}
+	var ref string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM sandbox_charges WHERE payment_id = $1`, req.PaymentID).Scan(&ref)
+	return ref, err
+}
+
+// loadCharge loads charge id; an unknown one is provider.ErrUnknownCharge.
+func (a *Acquirer) loadCharge(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, id string) (charge, error) {
+	var c charge
+	err := q.QueryRowContext(ctx, `SELECT id, payment_id, amount, currency, description, return_url, status, reason,
+		card_last4, dispute, refunded, expire_at, created_at FROM sandbox_charges WHERE id = $1`, id).Scan(
+		&c.ID, &c.PaymentID, &c.Amount, &c.Currency, &c.Description, &c.ReturnURL, &c.Status, &c.Reason,
+		&c.Last4, &c.Dispute, &c.Refunded, store.ScanTime(&c.ExpireAt), store.ScanTime(&c.CreatedAt))
+	if store.IsNoRows(err) {
+		return c, fmt.Errorf("%w: %s", provider.ErrUnknownCharge, id)
+	}
+	return c, err
+}
+
+// setChargeStatus stores charge ref's new status.
+func setChargeStatus(ctx context.Context, tx *sql.Tx, ref string, status provider.ChargeStatus) error {
+	_, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET status = $1 WHERE id = $2`, string(status), ref)
+	return err
+}
+
+// moveCharge moves charge id from status from to to with reason, the
+// card's last digits (unless last4 is "") and paidAt; false means the
+// charge was not at from.
+func moveCharge(ctx context.Context, tx *sql.Tx, id string, from, to provider.ChargeStatus, reason, last4 string, paidAt any) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET status = $1, reason = $2,
+			card_last4 = CASE WHEN $3 = '' THEN card_last4 ELSE $3 END, paid_at = $4
+			WHERE id = $5 AND status = $6`, string(to), reason, last4, paidAt, id, string(from))
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n != 0, nil
+}
+
+// setChargeDispute records charge ref's dispute state to at at.
+func setChargeDispute(ctx context.Context, tx *sql.Tx, ref, to string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET dispute = $1, disputed_at = $2 WHERE id = $3`, to, at, ref)
+	return err
+}
+
+// refundOf is the sandbox's id of the refund the enabler calls refundID.
+func refundOf(ctx context.Context, tx *sql.Tx, refundID string) (string, error) {
+	var ref string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM sandbox_refunds WHERE refund_id = $1`, refundID).Scan(&ref)
+	return ref, err
+}
+
+// addChargeRefund adds amount to what charge id has had refunded.
+func addChargeRefund(ctx context.Context, tx *sql.Tx, id string, amount int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET refunded = refunded + $1 WHERE id = $2`, amount, id)
+	return err
+}
+
+// insertRefund stores refund id (the enabler's refundID) of amount of
+// charge chargeID.
+func insertRefund(ctx context.Context, tx *sql.Tx, id, refundID, chargeID string, amount int64, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sandbox_refunds (id, refund_id, charge_id, amount, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		id, refundID, chargeID, amount, now)
+	return err
+}
+
+// insertWebhook stores webhook id about charge chargeID, due at once.
+func insertWebhook(ctx context.Context, tx *sql.Tx, id, chargeID string, payload []byte, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sandbox_webhooks (id, charge_id, payload, created_at, next_at) VALUES ($1, $2, $3, $4, $4)`,
+		id, chargeID, string(payload), now)
+	return err
+}
+
+// webhooksOf lists the webhooks about charge chargeRef in the order they
+// were made.
+func webhooksOf(ctx context.Context, q store.Querier, chargeRef string) ([]Webhook, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, payload, delivered_at IS NOT NULL FROM sandbox_webhooks
+		WHERE charge_id = $1 ORDER BY created_at, id`, chargeRef)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Webhook
+	for rows.Next() {
+		var w Webhook
+		var p string
+		if err := rows.Scan(&w.ID, &p, &w.Delivered); err != nil {
+			return nil, err
+		}
+		w.Payload = []byte(p)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// due is an undelivered webhook.
+type due struct {
+	id, payload string
+	attempts    int
+}
+
+// dueWebhooks are the first 100 undelivered webhooks due at now, oldest
+// first.
+func dueWebhooks(ctx context.Context, q store.Querier, now time.Time) ([]due, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, payload, attempts FROM sandbox_webhooks
+		WHERE delivered_at IS NULL AND next_at <= $1 ORDER BY created_at, id LIMIT 100`, now)
+	if err != nil {
+		return nil, err
+	}
+	var list []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.payload, &d.attempts); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		list = append(list, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// markDelivered records that webhook id was taken at at.
+func markDelivered(ctx context.Context, q store.Querier, id string, at time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE sandbox_webhooks SET delivered_at = $1, attempts = attempts + 1 WHERE id = $2`, at, id)
+	return err
+}
+
+// retryWebhook counts a failed attempt of webhook id and makes it due
+// again at next.
+func retryWebhook(ctx context.Context, q store.Querier, id string, next time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE sandbox_webhooks SET attempts = attempts + 1, next_at = $1 WHERE id = $2`, next, id)
+	return err
+}
+
+// settlementLines are the lines settled in [from, to): charges paid,
+// refunds made and disputes lost, in time order, dated from.
+func settlementLines(ctx context.Context, q store.Querier, from, to time.Time) ([]provider.SettlementLine, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT 1 AS k, paid_at AS at, 'charge' AS typ, id, payment_id, id AS ref, amount, currency FROM sandbox_charges
+			WHERE paid_at >= $1 AND paid_at < $2
+		UNION ALL
+		SELECT 2, r.created_at, 'refund', c.id, c.payment_id, r.id, -r.amount, c.currency FROM sandbox_refunds r
+			JOIN sandbox_charges c ON c.id = r.charge_id WHERE r.created_at >= $1 AND r.created_at < $2
+		UNION ALL
+		SELECT 3, disputed_at, 'chargeback', id, payment_id, id, refunded - amount, currency FROM sandbox_charges
+			WHERE dispute = 'lost' AND disputed_at >= $1 AND disputed_at < $2
+		ORDER BY 2, 1, 4`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: settlement report: %w", err)
+	}
+	defer rows.Close()
+	var out []provider.SettlementLine
+	for rows.Next() {
+		var (
+			k  int
+			at time.Time
+			l  provider.SettlementLine
+		)
+		if err := rows.Scan(&k, store.ScanTime(&at), &l.Type, &l.ChargeRef, &l.PaymentID, &l.Ref, &l.Amount, &l.Currency); err != nil {
+			return nil, err
+		}
+		l.Date = from
+		if l.Amount == 0 { // a chargeback of a fully refunded charge moves nothing
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
 }

@@ -89,18 +89,7 @@ func ministryBalances(ctx context.Context, q querier, ministry, currency string)
 	if err != nil {
 		return nil, fmt.Errorf("ledger balances of %s: %w", ministry, err)
 	}
-	defer rows.Close()
-	var out []Balance
-	for rows.Next() {
-		var b Balance
-		var cur string
-		if err := rows.Scan(&b.Account, &cur, &b.Debits, &b.Credits); err != nil {
-			return nil, err
-		}
-		b.Currency = Currency(cur)
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return scanBalances(rows)
 }
 
 func balances(ctx context.Context, q querier, currency string) ([]Balance, error) {
@@ -109,6 +98,12 @@ func balances(ctx context.Context, q querier, currency string) ([]Balance, error
 	if err != nil {
 		return nil, fmt.Errorf("ledger balances: %w", err)
 	}
+	return scanBalances(rows)
+}
+
+// scanBalances reads and closes rows of (account, currency, debits,
+// credits).
+func scanBalances(rows *sql.Rows) ([]Balance, error) {
 	defer rows.Close()
 	var out []Balance
 	for rows.Next() {
