@@ -546,3 +546,11 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 }
+
+func TestServiceStream(t *testing.T) {
+	t.Parallel()
+	got := events.ServiceStream("payment", 3)
+	if got.Name != "PAYMENT" || len(got.Subjects) != 1 || got.Subjects[0] != "tamkeen.payment.>" || got.Replicas != 3 {
+		t.Errorf("ServiceStream(payment, 3) = %+v; want PAYMENT on tamkeen.payment.> with 3 replicas", got)
+	}
+}

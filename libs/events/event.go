@@ -155,6 +155,12 @@ func Subject(service, event string) string {
 	return "tamkeen." + service + "." + event
 }
 
+// ServiceStream is the stream of every event a service publishes: named
+// after the service in capitals ("AUTH"), on its subjects "tamkeen.<service>.>".
+func ServiceStream(service string, replicas int) StreamConfig {
+	return StreamConfig{Name: strings.ToUpper(service), Subjects: []string{Subject(service, ">")}, Replicas: replicas}
+}
+
 // validateSubject refuses subjects that cannot be published to.
 func validateSubject(subject string) error {
 	if subject == "" || strings.ContainsAny(subject, "*> \t\r\n") ||

@@ -3,8 +3,9 @@
 // database and its migrations, the NATS connection and event bus, the gRPC
 // server, and an ordered shutdown on SIGINT or SIGTERM. Every
 // services/<name>/cmd/<name>/main.go is a call to Main, so the five
-// production binaries start, log and stop the same way. `tamkeen dev`
-// composes the same service constructors in one process instead.
+// production binaries start, log and stop the same way. Each service gets
+// a Kit (kit.go) with every default applied here once; `tamkeen dev`
+// composes the same Specs in one process through Compose (compose.go).
 package host
 
 import (
@@ -64,7 +65,8 @@ func (c Common) Validate() error {
 	return p.Err()
 }
 
-// Env is what the host gives a service's constructor.
+// Env is what a host process has for a service before any default is
+// applied; NewKit turns it into the service's Kit.
 type Env struct {
 	Logger   *slog.Logger
 	Tracing  *telemetry.Tracing
@@ -75,13 +77,16 @@ type Env struct {
 	// Now is the clock; nil means time.Now. Tests and `tamkeen dev`'s
 	// end-to-end tests set it to move time forward.
 	Now func() time.Time
+	// Rand is the source of randomness; nil means crypto/rand.
+	Rand io.Reader
 }
 
 // Service is what every enabler's constructor returns.
 type Service interface {
 	// Register adds the service's gRPC API.
 	Register(r grpc.ServiceRegistrar)
-	// Run does the background work (outbox relay, consumers) until ctx ends.
+	// Run does the service's own background work (consumers, schedulers,
+	// sweepers) until ctx ends; the host runs the outbox relay beside it.
 	Run(ctx context.Context) error
 }
 
@@ -99,8 +104,15 @@ type Spec[C any] struct {
 	Name string
 	// Migrations lists the schema the service's database needs.
 	Migrations func() ([]store.MigrationSet, error)
-	// New builds the service.
-	New func(cfg C, env Env) (Service, error)
+	// Stream is the JetStream stream the service's events go to under
+	// cfg; the host declares it before the relay and the service's Run
+	// start. Nil declares none.
+	Stream func(cfg C) events.StreamConfig
+	// Relay configures the service's outbox relay (batch size, lease,
+	// polling); its Logger, Now and Rand are the kit's.
+	Relay events.RelayOptions
+	// New builds the service from its configuration and its kit.
+	New func(cfg C, kit Kit) (Service, error)
 }
 
 // processConfig is the whole command line of an enabler process.
@@ -200,10 +212,11 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 		return err
 	}
 
-	svc, err := spec.New(cfg.Service, Env{Logger: log, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus})
+	b, err := spec.build(cfg.Service, Env{Logger: log, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus})
 	if err != nil {
 		return err
 	}
+	svc := b.svc
 	srv := grpcserver.New(grpcserver.Options{
 		Logger: log, Tracing: tracing, Registerer: registry, ShutdownTimeout: c.ShutdownTimeout,
 	})
@@ -215,7 +228,7 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis) })
-	g.Go(func() error { return ignoreCanceled(svc.Run(gctx)) })
+	g.Go(func() error { return ignoreCanceled(b.run(gctx)) })
 	if c.MetricsAddr != "" {
 		mux := OpsMux(registry, func(context.Context) error { return natsReady(nc) })
 		// A service with pages of its own (the payment sandbox's checkout,

@@ -40,7 +40,7 @@ func (c echoConfig) Validate() error {
 // echoService records what the host did with it.
 type echoService struct {
 	cfg     echoConfig
-	env     host.Env
+	kit     host.Kit
 	ran     chan struct{}
 	stopped chan struct{}
 }
@@ -94,8 +94,8 @@ func TestRunServesAndShutsDownInOrder(t *testing.T) {
 	spec := host.Spec[echoConfig]{
 		Name:       "echo",
 		Migrations: func() ([]store.MigrationSet, error) { return []store.MigrationSet{migrated, events.Migrations}, nil },
-		New: func(cfg echoConfig, e host.Env) (host.Service, error) {
-			svc.cfg, svc.env = cfg, e
+		New: func(cfg echoConfig, k host.Kit) (host.Service, error) {
+			svc.cfg, svc.kit = cfg, k
 			return svc, nil
 		},
 	}
@@ -122,7 +122,7 @@ func TestRunServesAndShutsDownInOrder(t *testing.T) {
 		t.Errorf("service config greeting = %q; want the environment's %q", svc.cfg.Greeting, "ahlan")
 	}
 	var n int
-	if err := svc.env.DB.QueryRow("SELECT COUNT(*) FROM echo").Scan(&n); err != nil {
+	if err := svc.kit.DB.QueryRow("SELECT COUNT(*) FROM echo").Scan(&n); err != nil {
 		t.Errorf("migrations were not applied at start-up: %v", err)
 	}
 
@@ -174,7 +174,7 @@ func TestRunReportsEveryConfigProblem(t *testing.T) {
 	spec := host.Spec[echoConfig]{
 		Name:       "echo",
 		Migrations: func() ([]store.MigrationSet, error) { return nil, nil },
-		New:        func(echoConfig, host.Env) (host.Service, error) { return nil, errors.New("not reached") },
+		New:        func(echoConfig, host.Kit) (host.Service, error) { return nil, errors.New("not reached") },
 	}
 	err := host.Run(context.Background(), spec,
 		[]string{"--db-engine", "oracle", "--greeting="}, env(nil), &syncBuffer{})

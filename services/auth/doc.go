@@ -2,15 +2,16 @@
 //
 // The package follows the shape every enabler has: Config and Deps go into
 // New; the Service registers its gRPC API with Register and runs its
-// background work (the outbox relay, consumers, schedulers) with Run;
+// own background work (consumers, schedulers) with Run, beside which
+// libs/host declares its stream and runs its outbox relay;
 // cmd/auth/main.go only loads configuration and wires. `tamkeen dev`
-// composes the same constructor in one process.
+// composes the same Spec in one process
+// (host.Compose).
 //
 // # Files
 //
 //   - service.go: Config (defaults in struct tags; DefaultConfig), Deps, New
-//     and NewAdmin, Migrations, Stream, Register and Run (outbox relay and
-//     pruning).
+//     and NewAdmin, Migrations, Stream, Register and Run (outbox pruning).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - citizens.go: registration, accounts and in-person proofing.
 //   - login.go: password login with throttling per account and source.

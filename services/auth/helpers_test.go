@@ -11,6 +11,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
 	"github.com/tamkeen/tamkeen/libs/sealed"
@@ -81,11 +82,11 @@ func newEnv(t testing.TB, db *store.DB, edit func(*Config)) *testEnv {
 		edit(&cfg)
 	}
 	clk := newClock()
-	svc, err := New(cfg, Deps{DB: db, Bus: bus, Now: clk.Now})
+	svc, err := New(cfg, Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: bus, Now: clk.Now})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.EnsureStream(ctx, svc.Stream()); err != nil {
+	if err := bus.EnsureStream(ctx, cfg.Stream()); err != nil {
 		t.Fatal(err)
 	}
 	if err := bus.EnsureStream(ctx, events.StreamConfig{

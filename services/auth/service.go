@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
@@ -222,19 +222,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// Deps are what the service needs from the process that hosts it.
+// Deps are what the service needs from the process that hosts it: the
+// host's kit (database, bus, relay, clock, randomness, logger; Spec().Kit
+// builds one), and nothing of its own. Without a bus (NewAdmin) the kit
+// has no relay.
 type Deps struct {
-	// DB is the service's own database, migrated with Migrations.
-	DB *store.DB
-	// Bus publishes the outbox's events and consumes others' events.
-	Bus *events.Bus
-	// Logger receives the service's logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Rand is the source of every random value (codes, ids, tokens, salts
-	// of nothing else); nil means crypto/rand.
-	Rand io.Reader
+	host.Kit
 }
 
 // Service is the auth enabler.
@@ -282,18 +275,6 @@ func NewAdmin(cfg Config, deps Deps) (*Service, error) {
 	if deps.DB == nil {
 		return nil, errors.New("auth: Deps.DB is required")
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	rnd := deps.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
 	kek, err := decodeKEK(cfg.KeyEncryptionKey)
 	if err != nil {
 		return nil, fmt.Errorf("auth: key-encryption-key: %w", err)
@@ -318,24 +299,16 @@ func NewAdmin(cfg Config, deps Deps) (*Service, error) {
 		cfg:       cfg,
 		db:        deps.DB,
 		bus:       deps.Bus,
-		log:       log,
-		now:       now,
-		rand:      rnd,
-		relay:     newRelay(deps, log, now),
-		events:    events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
+		log:       deps.Logger,
+		now:       deps.Now,
+		rand:      deps.Rand,
+		relay:     deps.Relay,
+		events:    deps.Events,
 		keys:      keys,
 		hasher:    newHasher(cfg.HashConcurrency, cfg.HashWait),
 	}
 	s.ring = &keyring{svc: s}
 	return s, nil
-}
-
-// newRelay is the outbox relay, or nil without a bus (NewAdmin).
-func newRelay(deps Deps, log *slog.Logger, now func() time.Time) *events.Relay {
-	if deps.Bus == nil {
-		return nil
-	}
-	return events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now})
 }
 
 // decodeKEK decodes the base64 key-encryption key and checks its length.
@@ -353,13 +326,10 @@ func decodeKEK(s string) ([]byte, error) {
 	return b, nil
 }
 
-// Stream is the JetStream stream the service's events go to.
-func (s *Service) Stream() events.StreamConfig {
-	return events.StreamConfig{
-		Name:     "AUTH",
-		Subjects: []string{"tamkeen.auth.>"},
-		Replicas: s.cfg.StreamReplicas,
-	}
+// Stream is the JetStream stream the service's events go to; the host
+// declares it.
+func (c Config) Stream() events.StreamConfig {
+	return events.ServiceStream(Name, c.StreamReplicas)
 }
 
 // Register adds the service's gRPC API to r.
@@ -370,17 +340,14 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // outboxPruneInterval is how often published outbox rows are deleted.
 const outboxPruneInterval = time.Minute
 
-// Run declares the service's stream, relays its outbox and prunes
-// published outbox rows (they may hold SMS codes) until ctx ends.
+// Run prunes published outbox rows (they may hold SMS codes) until ctx
+// ends; the host declares the stream and relays the outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
 	if s.bus == nil {
 		return errors.New("auth: Run needs an event bus (the service was made with NewAdmin)")
 	}
-	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	go s.pruneLoop(ctx)
-	return s.relay.Run(ctx)
+	s.pruneLoop(ctx)
+	return nil
 }
 
 // pruneLoop deletes published outbox rows older than OutboxRetention every

@@ -2,14 +2,16 @@
 //
 // The package follows the shape every enabler has: Config and Deps go into
 // New; the Service registers its gRPC API with Register and runs its
-// background work (the outbox relay, consumers, schedulers) with Run;
+// own background work (consumers, schedulers) with Run, beside which
+// libs/host declares its stream and runs its outbox relay;
 // cmd/content/main.go only loads configuration and wires. `tamkeen dev`
-// composes the same constructor in one process.
+// composes the same Spec in one process
+// (host.Compose).
 //
 // # Files
 //
 //   - service.go: Config, Deps, New, Migrations, Stream, Register and Run
-//     (outbox relay and scheduler).
+//     (scheduler).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - item.go, workflow.go, diff.go: the rules that need no I/O: content
 //     types and their fields, the editorial states and roles, and field

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
@@ -106,7 +107,7 @@ func newHarness(t testing.TB, db *store.DB, edit func(*Config, *Deps)) *harness 
 func newHarnessOn(t testing.TB, db *store.DB, bus *events.Bus, clk *clocktest.Clock, edit func(*Config, *Deps)) *harness {
 	t.Helper()
 	cfg := testConfig()
-	deps := Deps{DB: db, Bus: bus, Now: clk.Now, Verifier: noVerifier{}}
+	deps := Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: bus, Now: clk.Now}), Verifier: noVerifier{}}
 	if edit != nil {
 		edit(&cfg, &deps)
 	}

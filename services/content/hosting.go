@@ -8,8 +8,9 @@ func Spec() host.Spec[Config] {
 	return host.Spec[Config]{
 		Name:       Name,
 		Migrations: Migrations,
-		New: func(cfg Config, env host.Env) (host.Service, error) {
-			return New(cfg, Deps{DB: env.DB, Bus: env.Bus, Logger: env.Logger, Now: env.Now})
+		Stream:     Config.Stream,
+		New: func(cfg Config, kit host.Kit) (host.Service, error) {
+			return New(cfg, Deps{Kit: kit})
 		},
 	}
 }

@@ -2,7 +2,6 @@ package content
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +9,12 @@ import (
 	"net/url"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/store"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
@@ -84,18 +83,11 @@ func (c Config) Validate() error {
 	return p.Err()
 }
 
-// Deps are what the service needs from the process that hosts it.
+// Deps are what the service needs from the process that hosts it: the
+// host's kit (database, bus, relay, clock, randomness, logger; Spec().Kit
+// builds one) and its own extras.
 type Deps struct {
-	// DB is the service's own database, migrated with Migrations.
-	DB *store.DB
-	// Bus publishes the outbox's events and consumes others' events.
-	Bus *events.Bus
-	// Logger receives the service's logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Rand makes ids; nil means crypto/rand.
-	Rand io.Reader
+	host.Kit
 	// Verifier verifies access tokens; nil builds one from Config.
 	Verifier TokenVerifier
 }
@@ -128,27 +120,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.DB == nil || deps.Bus == nil {
 		return nil, errors.New("content: Deps.DB and Deps.Bus are required")
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	rnd := deps.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
+	now, rnd := deps.Now, deps.Rand
 	s := &Service{
 		cfg:      cfg,
 		db:       deps.DB,
 		bus:      deps.Bus,
-		log:      log,
+		log:      deps.Logger,
 		now:      func() time.Time { return store.Stamp(now()) },
 		rand:     rnd,
-		relay:    events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now}),
-		events:   events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
+		relay:    deps.Relay,
+		events:   deps.Events,
 		verifier: deps.Verifier,
 	}
 	s.cache = newPublicCache(cfg.PublicCacheTTL, s.now)
@@ -167,13 +148,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// Stream is the JetStream stream the service's events go to.
-func (s *Service) Stream() events.StreamConfig {
-	return events.StreamConfig{
-		Name:     "CONTENT",
-		Subjects: []string{"tamkeen.content.>"},
-		Replicas: s.cfg.StreamReplicas,
-	}
+// Stream is the JetStream stream the service's events go to; the host
+// declares it.
+func (c Config) Stream() events.StreamConfig {
+	return events.ServiceStream(Name, c.StreamReplicas)
 }
 
 // Register adds the service's gRPC API to r.
@@ -181,14 +159,8 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	contentv1.RegisterContentServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's stream, then relays its outbox and runs the
-// scheduler until ctx ends.
+// Run runs the scheduler until ctx ends; the host declares the stream and
+// relays the outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
-		return fmt.Errorf("content: %w", err)
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.relay.Run(gctx) })
-	g.Go(func() error { return s.runScheduler(gctx) })
-	return g.Wait()
+	return s.runScheduler(ctx)
 }

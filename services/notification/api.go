@@ -183,11 +183,11 @@ func (s *Service) queue(ctx context.Context, tx *sql.Tx, n *Notification, announ
 	n.ID, n.CommandID, n.CreatedAt, n.UpdatedAt, n.ExpireAt = id, id, now, now, now.Add(apiMessageLife)
 	var ev events.Event
 	if n.Channel == ChannelEmail {
-		ev, err = s.factory.New(SendEmailType, &eventsv1.SendEmail{
+		ev, err = s.events.New(SendEmailType, &eventsv1.SendEmail{
 			CommandId: id, ClientId: n.ClientID, EmailAddress: n.Recipient, TemplateId: n.TemplateID, Reference: n.Reference, Language: n.Language,
 		})
 	} else {
-		ev, err = s.factory.New(SendSMSType, &eventsv1.SendSms{
+		ev, err = s.events.New(SendSMSType, &eventsv1.SendSms{
 			CommandId: id, ClientId: n.ClientID, PhoneNumber: n.Recipient, TemplateId: n.TemplateID, Reference: n.Reference, Language: n.Language,
 		})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
@@ -85,13 +86,14 @@ func TestBulkKilledMidwayAndRestarted(t *testing.T) {
 	cfg.EmailProvider, cfg.ClientDailyLimit = ProviderNone, 0
 	cfg.RetryBase = 20 * time.Millisecond
 	run := func() (*Service, context.CancelFunc, chan error) {
-		svc, err := New(cfg, Deps{DB: db, Bus: bus, Verifier: iss.verifier(t)})
+		kit := Spec().Kit(host.Env{DB: db, Bus: bus})
+		svc, err := New(cfg, Deps{Kit: kit, Verifier: iss.verifier(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- svc.Run(ctx) }()
+		go func() { done <- host.RunLoops(ctx, kit, cfg.Stream(), svc) }()
 		return svc, cancel, done
 	}
 	svc, cancel, done := run()

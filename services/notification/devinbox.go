@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -50,10 +51,7 @@ type DevInbox struct {
 // NewDevInbox returns the inbox on db, which must carry DevInboxMigrations.
 // now may be nil (time.Now).
 func NewDevInbox(db *store.DB, now func() time.Time) *DevInbox {
-	if now == nil {
-		now = time.Now
-	}
-	return &DevInbox{db: db, now: now}
+	return &DevInbox{db: db, now: host.OrNow(now)}
 }
 
 // maxInboxList bounds one listing.
@@ -125,3 +123,7 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 		"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail,
 	})
 }
+
+// DevInbox is the dev inbox's page over the service's database, which
+// `tamkeen dev` serves at /dev/inbox (loopback only).
+func (s *Service) DevInbox() http.Handler { return NewDevInbox(s.db, nil) }

@@ -2,14 +2,16 @@
 //
 // The package follows the shape every enabler has: Config and Deps go into
 // New; the Service registers its gRPC API with Register and runs its
-// background work (the outbox relay, consumers, schedulers) with Run;
+// own background work (consumers, schedulers) with Run, beside which
+// libs/host declares its stream and runs its outbox relay;
 // cmd/notification/main.go only loads configuration and wires. `tamkeen dev`
-// composes the same constructor in one process.
+// composes the same Spec in one process
+// (host.Compose).
 //
 // # Files
 //
 //   - service.go: Config (DefaultConfig), Deps, New, Migrations, Stream,
-//     Register and Run (outbox relay, lanes, receipts, callbacks).
+//     Register and Run (lanes, receipts, callbacks).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - sms.go: GSM 03.38 / UCS-2 detection, segment counting and splitting
 //     (domain, no I/O).

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -51,12 +52,14 @@ func TestNotificationProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(killTestConfig(os.Getenv(childSMSC)), Deps{DB: db, Bus: bus})
+	cfg := killTestConfig(os.Getenv(childSMSC))
+	kit := Spec().Kit(host.Env{DB: db, Bus: bus})
+	svc, err := New(cfg, Deps{Kit: kit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Runs until the parent kills the process.
-	if err := svc.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := host.RunLoops(ctx, kit, cfg.Stream(), svc); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
 }
@@ -102,7 +105,7 @@ func TestBulkProcessKilledAndRestarted(t *testing.T) {
 
 	// The API in this process writes the job (rows and outbox); the child
 	// processes relay and send it.
-	api := &grpcServer{svc: mustNew(t, killTestConfig(center.addr()), Deps{DB: db, Bus: bus, Verifier: iss.verifier(t)})}
+	api := &grpcServer{svc: mustNew(t, killTestConfig(center.addr()), Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: bus}), Verifier: iss.verifier(t)})}
 	moh := iss.as(t, "moh")
 	tpl, err := api.CreateTemplate(moh, &notificationv1.CreateTemplateRequest{Name: "campaign", Channel: "sms", Language: "en", Body: "Vaccination reminder ((n)): bring your card."})
 	if err != nil {

@@ -461,7 +461,7 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 
 // enqueueStatus writes n's NotificationStatusChanged event to the outbox.
 func (s *Service) enqueueStatus(ctx context.Context, tx *sql.Tx, n Notification) error {
-	ev, err := s.factory.New(StatusChangedType, &eventsv1.NotificationStatusChanged{
+	ev, err := s.events.New(StatusChangedType, &eventsv1.NotificationStatusChanged{
 		NotificationId: n.ID, ClientId: n.ClientID, Reference: n.Reference, Channel: n.Channel,
 		Status: n.Status, Segments: int32(n.Segments), Time: timestamppb.New(n.UpdatedAt),
 	})
@@ -473,7 +473,7 @@ func (s *Service) enqueueStatus(ctx context.Context, tx *sql.Tx, n Notification)
 		return err
 	}
 	if subject, typ, ok := outcomeSubject(n.Status); ok {
-		ev, err := s.factory.New(typ, &eventsv1.NotificationStatusChanged{
+		ev, err := s.events.New(typ, &eventsv1.NotificationStatusChanged{
 			NotificationId: n.ID, ClientId: n.ClientID, Reference: n.Reference, Channel: n.Channel,
 			Status: n.Status, Segments: int32(n.Segments), Time: timestamppb.New(n.UpdatedAt),
 		})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -109,15 +110,15 @@ func startService(t *testing.T, db *store.DB, cfg Config, deps Deps) *env {
 	t.Helper()
 	migrate(t, db)
 	e := &env{db: db, bus: newBus(t), inbox: NewDevInbox(db, nil), logs: &syncBuffer{}, status: &statuses{byID: map[string][]string{}}}
-	deps.DB, deps.Bus = db, e.bus
 	// No timestamps: their digits could look like a code to the PII check.
-	deps.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug,
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{}
 			}
 			return a
 		}}))
+	deps.Kit = Spec().Kit(host.Env{DB: db, Bus: e.bus, Logger: logger})
 	svc, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +126,7 @@ func startService(t *testing.T, db *store.DB, cfg Config, deps Deps) *env {
 	e.svc = svc
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
+	go func() { done <- host.RunLoops(ctx, deps.Kit, cfg.Stream(), svc) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
@@ -133,11 +134,11 @@ func startService(t *testing.T, db *store.DB, cfg Config, deps Deps) *env {
 		}
 	})
 	waitFor(t, 5*time.Second, "the service's streams", func() bool {
-		_, err1 := e.bus.JetStream().Stream(ctx, svc.Stream().Name)
+		_, err1 := e.bus.JetStream().Stream(ctx, svc.cfg.Stream().Name)
 		_, err2 := e.bus.JetStream().Stream(ctx, svc.CommandStream().Name)
 		return err1 == nil && err2 == nil
 	})
-	stop, err := e.bus.Consume(ctx, events.ConsumerConfig{Stream: svc.Stream().Name, Durable: "test-status", FilterSubjects: []string{SubjectStatusChanged}},
+	stop, err := e.bus.Consume(ctx, events.ConsumerConfig{Stream: svc.cfg.Stream().Name, Durable: "test-status", FilterSubjects: []string{SubjectStatusChanged}},
 		func(_ context.Context, ev events.Event) error {
 			var m eventsv1.NotificationStatusChanged
 			if err := ev.UnmarshalData(&m); err != nil {
@@ -502,7 +503,7 @@ func TestSMSSendOutcomes(t *testing.T) {
 				clock := time.Now().UTC()
 				prov := &recordingProvider{errs: tc.errs}
 				svc, err := New(DefaultConfig(), Deps{
-					DB: db, Bus: bus, SMSProvider: prov, Now: func() time.Time { return clock },
+					Kit: Spec().Kit(host.Env{DB: db, Bus: bus, Now: func() time.Time { return clock }}), SMSProvider: prov,
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -639,7 +640,7 @@ func TestNewProviderChoice(t *testing.T) {
 	}
 	for _, tc := range tests {
 		deps := tc.deps
-		deps.DB, deps.Bus = db, bus
+		deps.Kit = Spec().Kit(host.Env{DB: db, Bus: bus})
 		svc, err := New(tc.cfg, deps)
 		if err != nil {
 			t.Fatal(err)
@@ -654,7 +655,7 @@ func TestNewProviderChoice(t *testing.T) {
 	}
 	outside := DefaultConfig()
 	outside.SMSProvider = ProviderDevInbox
-	if _, err := New(outside, Deps{DB: db, Bus: bus}); err == nil {
+	if _, err := New(outside, Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: bus})}); err == nil {
 		t.Errorf("New with the dev inbox outside dev mode succeeded; want a configuration error")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/store"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
@@ -172,18 +173,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// Deps are what the service needs from the process that hosts it.
+// Deps are what the service needs from the process that hosts it: the
+// host's kit (database, bus, relay, clock, randomness, logger; Spec().Kit
+// builds one) and its own extras.
 type Deps struct {
-	// DB is the service's own database, migrated with Migrations.
-	DB *store.DB
-	// Bus publishes the outbox's events and consumes others' events.
-	Bus *events.Bus
-	// Logger receives the service's logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Rand supplies the randomness of ids; nil means crypto/rand.
-	Rand io.Reader
+	host.Kit
 	// SMSProvider, when set, is used whatever Config.SMSProvider says: for
 	// embedding the service and for tests of provider failures.
 	SMSProvider SMSProvider
@@ -212,8 +206,8 @@ type Service struct {
 	rand  io.Reader
 	relay *events.Relay
 
-	// factory makes the events the service publishes.
-	factory events.Factory
+	// events makes the events the service publishes.
+	events events.Factory
 	// templates are the built-in templates.
 	templates templateSet
 	// sms is the SMS provider; nil when SMS commands are not consumed.
@@ -242,14 +236,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.DB == nil || deps.Bus == nil {
 		return nil, errors.New("notification: Deps.DB and Deps.Bus are required")
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
+	log, now := deps.Logger, deps.Now
 	hc := deps.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
@@ -262,8 +249,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:       log,
 		now:       now,
 		rand:      deps.Rand,
-		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, BatchSize: 500}),
-		factory:   events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: deps.Rand},
+		relay:     deps.Relay,
+		events:    deps.Events,
 		templates: newTemplateSet(BuiltinTemplates()),
 		verifier:  deps.Verifier,
 		http:      hc,
@@ -336,12 +323,13 @@ const CommandSubjectPrefix = "tamkeen.notification.cmd."
 // the id of their row; one that ages out is swept up from the database.
 const commandMaxAge = 15 * time.Minute
 
-// Stream is the JetStream stream the service's events go to.
-func (s *Service) Stream() events.StreamConfig {
+// Stream is the JetStream stream the service's events go to; the host
+// declares it.
+func (c Config) Stream() events.StreamConfig {
 	return events.StreamConfig{
 		Name:     "NOTIFICATION",
 		Subjects: []string{SubjectStatusChanged, SubjectDelivered, SubjectFailed},
-		Replicas: s.cfg.StreamReplicas,
+		Replicas: c.StreamReplicas,
 	}
 }
 
@@ -378,12 +366,13 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	notificationv1.RegisterNotificationServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's streams, consumes the lanes whose channel has
-// a provider, runs the providers' sessions, delivers status callbacks and
-// relays its outbox until ctx ends.
+// Run declares the command streams, consumes the lanes whose channel has
+// a provider, runs the providers' sessions and delivers status callbacks
+// until ctx ends; the host declares the event stream and relays the outbox
+// beside it.
 func (s *Service) Run(ctx context.Context) error {
 	// CommandStream first: an older version took all of cmd.>.
-	for _, sc := range []events.StreamConfig{s.Stream(), s.CommandStream(), s.QueueStream()} {
+	for _, sc := range []events.StreamConfig{s.CommandStream(), s.QueueStream()} {
 		if err := s.bus.EnsureStream(ctx, sc); err != nil {
 			return fmt.Errorf("notification: %w", err)
 		}
@@ -423,5 +412,6 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.runCallbacks(ctx) })
 	// Receipts of payments (tamkeen.payment.succeeded), on the normal lane.
 	wg.Go(func() { s.runReceipts(ctx) })
-	return s.relay.Run(ctx)
+	<-ctx.Done()
+	return nil
 }

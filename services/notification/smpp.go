@@ -18,6 +18,7 @@ import (
 	"github.com/linxGnu/gosmpp/pdu"
 
 	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/host"
 )
 
 // SMPPConfig configures the SMPP 3.4 client (flags --smpp-…, variables
@@ -134,10 +135,7 @@ type SMPPProvider struct {
 
 // NewSMPPProvider returns the provider; Run connects it.
 func NewSMPPProvider(cfg SMPPConfig, onReceipt ReceiptFunc, log *slog.Logger) *SMPPProvider {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &SMPPProvider{cfg: cfg, log: log, onReceipt: onReceipt, window: make(chan struct{}, cfg.Window), ready: make(chan struct{})}
+	return &SMPPProvider{cfg: cfg, log: host.OrDiscard(log), onReceipt: onReceipt, window: make(chan struct{}, cfg.Window), ready: make(chan struct{})}
 }
 
 // Name is "smpp".

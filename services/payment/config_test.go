@@ -7,6 +7,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
@@ -49,7 +50,7 @@ func TestConfigAsDevAndProductionLoadIt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc, err := New(cfg, Deps{DB: db, Bus: bus})
+			svc, err := New(cfg, Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: bus})})
 			if err != nil {
 				t.Fatal(err)
 			}

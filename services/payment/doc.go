@@ -2,14 +2,16 @@
 //
 // The package follows the shape every enabler has: Config and Deps go into
 // New; the Service registers its gRPC API with Register and runs its
-// background work (the outbox relay, the sweeper, the sandbox's webhook
-// retries) with Run; cmd/payment/main.go only loads configuration and
-// wires. `tamkeen dev` composes the same constructor in one process.
+// own background work (the sweeper, the sandbox's webhook retries) with
+// Run, beside which libs/host declares its stream and runs its outbox
+// relay; cmd/payment/main.go only loads configuration and
+// wires. `tamkeen dev` composes the same Spec in one process
+// (host.Compose).
 //
 // # Files
 //
-//   - service.go: Config, Deps, New, Stream, Register and Run (outbox relay,
-//     sweeper, sandbox webhook retries).
+//   - service.go: Config, Deps, New, Stream, Register and Run (sweeper,
+//     sandbox webhook retries).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - money.go, state.go, ledger.go: the rules that need no I/O: amounts in
 //     integer minor units (package money: ILS 2, USD 2, JOD 3 decimals, never

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
@@ -92,7 +93,7 @@ func newHarnessOn(t testing.TB, db *store.DB, bus *events.Bus, clk *clocktest.Cl
 	t.Helper()
 	h := &harness{t: t, db: db, clk: clk, bus: bus}
 	cfg := testConfig()
-	deps := Deps{DB: db, Bus: bus, Now: clk.Now, Verifier: noVerifier(t),
+	deps := Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: bus, Now: clk.Now}), Verifier: noVerifier(t),
 		SandboxDeliver: func(ctx context.Context, payload []byte, sig string) error {
 			h.mu.Lock()
 			d := h.deliver

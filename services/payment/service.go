@@ -3,7 +3,6 @@ package payment
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/store"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
@@ -128,18 +128,11 @@ func (c Config) sandboxSecret() []byte {
 	return []byte(base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
 }
 
-// Deps are what the service needs from the process that hosts it.
+// Deps are what the service needs from the process that hosts it: the
+// host's kit (database, bus, relay, clock, randomness, logger; Spec().Kit
+// builds one) and its own extras.
 type Deps struct {
-	// DB is the service's own database, migrated with Migrations.
-	DB *store.DB
-	// Bus publishes the outbox's events.
-	Bus *events.Bus
-	// Logger receives the service's logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Rand makes ids; nil means crypto/rand.
-	Rand io.Reader
+	host.Kit
 	// Providers are acquirers besides the sandbox (tests add wrappers).
 	Providers []provider.Provider
 	// Verifier verifies access tokens; nil builds one from Config.
@@ -177,18 +170,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.DB == nil || deps.Bus == nil {
 		return nil, errors.New("payment: Deps.DB and Deps.Bus are required")
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	rnd := deps.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
+	log, now, rnd := deps.Logger, deps.Now, deps.Rand
 	s := &Service{
 		cfg:       cfg,
 		db:        deps.DB,
@@ -196,8 +178,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:       log,
 		now:       now,
 		rand:      rnd,
-		relay:     events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log, Now: now}),
-		events:    events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
+		relay:     deps.Relay,
+		events:    deps.Events,
 		providers: map[string]provider.Provider{},
 		verifier:  deps.Verifier,
 	}
@@ -252,13 +234,10 @@ func (s *Service) HTTPHandler() http.Handler {
 	return s.sandbox.Handler()
 }
 
-// Stream is the JetStream stream the service's events go to.
-func (s *Service) Stream() events.StreamConfig {
-	return events.StreamConfig{
-		Name:     "PAYMENT",
-		Subjects: []string{"tamkeen.payment.>"},
-		Replicas: s.cfg.StreamReplicas,
-	}
+// Stream is the JetStream stream the service's events go to; the host
+// declares it.
+func (c Config) Stream() events.StreamConfig {
+	return events.ServiceStream(Name, c.StreamReplicas)
 }
 
 // Register adds the service's gRPC API to r.
@@ -266,15 +245,11 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	paymentv1.RegisterPaymentServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's stream, relays its outbox, sweeps expired and
-// unconfirmed payments and pending refunds, and (with the sandbox) retries
-// its webhooks, until ctx ends.
+// Run sweeps expired and unconfirmed payments and pending refunds, and
+// (with the sandbox) retries its webhooks, until ctx ends; the host
+// declares the stream and relays the outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
-		return fmt.Errorf("payment: %w", err)
-	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.relay.Run(gctx) })
 	g.Go(func() error { return s.sweepLoop(gctx) })
 	if s.sandbox != nil {
 		g.Go(func() error { return s.sandbox.Run(gctx) })

@@ -218,7 +218,7 @@ func (s *Service) createCredential(ctx context.Context, p *principal, req Creden
 		Certificate: cert, Serial: serialHex(cert), Subject: cert.Subject.String(), Description: req.Description,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), CreatedAt: now, sealedKey: sealed,
 	}
-	ev, err := s.factory.New("tamkeen.signature.credential_issued.v1", &eventsv1.CredentialIssued{
+	ev, err := s.events.New("tamkeen.signature.credential_issued.v1", &eventsv1.CredentialIssued{
 		CredentialId: id, CitizenId: p.citizenID, SerialNumber: c.Serial, Time: timestamppb.New(now),
 	})
 	if err != nil {
@@ -277,7 +277,7 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 		return nil, fmt.Errorf("credential %s is already revoked: %w", id, rpcerr.ErrFailedPrecondition)
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	ev, err := s.factory.New("tamkeen.signature.credential_revoked.v1", &eventsv1.CredentialRevoked{
+	ev, err := s.events.New("tamkeen.signature.credential_revoked.v1", &eventsv1.CredentialRevoked{
 		CredentialId: id, CitizenId: strings.TrimPrefix(c.Owner, "client:"), Reason: reason, Time: timestamppb.New(now),
 	})
 	if err != nil {

@@ -35,9 +35,11 @@
 //
 // The package follows the shape every enabler has: Config and Deps go into
 // New; the Service registers its gRPC API with Register and runs its
-// background work (the outbox relay, consumers, schedulers) with Run;
+// own background work (consumers, schedulers) with Run, beside which
+// libs/host declares its stream and runs its outbox relay;
 // cmd/signature/main.go only loads configuration and wires. `tamkeen dev`
-// composes the same constructor in one process.
+// composes the same Spec in one process
+// (host.Compose).
 //
 // # Files
 //

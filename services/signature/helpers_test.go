@@ -28,6 +28,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/grpcserver"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
@@ -177,7 +178,8 @@ func newHarness(t testing.TB, db *store.DB, cfgFn func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(cfg, Deps{DB: db, Bus: bus, Now: clk.Now})
+	kit := Spec().Kit(host.Env{DB: db, Bus: bus, Now: clk.Now})
+	svc, err := New(cfg, Deps{Kit: kit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +198,7 @@ func newHarness(t testing.TB, db *store.DB, cfgFn func(*Config)) *harness {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ctx, lis) }()
 	runDone := make(chan struct{})
-	go func() { defer close(runDone); _ = svc.Run(ctx) }()
+	go func() { defer close(runDone); _ = host.RunLoops(ctx, kit, cfg.Stream(), svc) }()
 	t.Cleanup(func() { cancel(); <-done; <-runDone })
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -211,7 +212,7 @@ func TestIdentityKeyConfig(t *testing.T) {
 		t.Errorf("Validate(no identity-key) = %v; want nil (tamkeen pki init needs none)", err)
 	}
 	db := migrated(t, storetest.SQLiteFile(t, filepath.Join(t.TempDir(), "s.db")))
-	if _, err := New(cfg, Deps{DB: db, Bus: &events.Bus{}}); err == nil || !strings.Contains(err.Error(), "identity-key") {
+	if _, err := New(cfg, Deps{Kit: Spec().Kit(host.Env{DB: db, Bus: &events.Bus{}})}); err == nil || !strings.Contains(err.Error(), "identity-key") {
 		t.Errorf("New(no identity-key) = %v; want an error naming identity-key", err)
 	}
 }

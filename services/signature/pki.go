@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -19,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -99,14 +99,7 @@ func InitPKI(ctx context.Context, db *store.DB, cfg Config, opts PKIOptions) (*P
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	rnd := opts.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
-	}
+	rnd, now := host.OrCryptoRand(opts.Rand), host.OrNow(opts.Now)
 	seal, err := newSealer(cfg.KeyEncryptionKey, rnd)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package signature
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/sealed"
@@ -167,18 +167,11 @@ func (c Config) hsmConfig() HSMConfig {
 	return HSMConfig{Module: c.PKCS11Module, TokenLabel: c.PKCS11Token, PIN: c.PKCS11PIN}
 }
 
-// Deps are what the service needs from the process that hosts it.
+// Deps are what the service needs from the process that hosts it: the
+// host's kit (database, bus, relay, clock, randomness, logger; Spec().Kit
+// builds one) and its own extras.
 type Deps struct {
-	// DB is the service's own database, migrated with Migrations.
-	DB *store.DB
-	// Bus publishes the outbox's events and consumes others' events.
-	Bus *events.Bus
-	// Logger receives the service's logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Rand is the source of keys, serials and SADs; nil means crypto/rand.
-	Rand io.Reader
+	host.Kit
 	// Tokens verifies bearer tokens; nil builds a JWKS verifier from the
 	// configuration.
 	Tokens TokenVerifier
@@ -200,7 +193,7 @@ type Service struct {
 	seal    *sealer
 	idKeys  []*sealed.PrivateKey
 	tokens  TokenVerifier
-	factory events.Factory
+	events  events.Factory
 	serials *serialAllocator
 
 	authMu    sync.Mutex
@@ -217,18 +210,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.DB == nil || deps.Bus == nil {
 		return nil, errors.New("signature: Deps.DB and Deps.Bus are required")
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	rnd := deps.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
+	now, rnd := deps.Now, deps.Rand
 	seal, err := newSealer(cfg.KeyEncryptionKey, rnd)
 	if err != nil {
 		return nil, err
@@ -254,25 +236,22 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg:     cfg,
 		db:      deps.DB,
 		bus:     deps.Bus,
-		log:     log,
+		log:     deps.Logger,
 		now:     now,
 		rand:    rnd,
-		relay:   events.NewRelay(deps.DB, deps.Bus, events.RelayOptions{Logger: log}),
+		relay:   deps.Relay,
 		seal:    seal,
 		idKeys:  identityKeys,
 		tokens:  tokens,
-		factory: events.Factory{Source: "tamkeen/" + Name, Now: now, Rand: rnd},
+		events:  deps.Events,
 		serials: &serialAllocator{db: deps.DB, name: "tsa_serial", block: 100},
 	}, nil
 }
 
-// Stream is the JetStream stream the service's events go to.
-func (s *Service) Stream() events.StreamConfig {
-	return events.StreamConfig{
-		Name:     "SIGNATURE",
-		Subjects: []string{"tamkeen.signature.>"},
-		Replicas: s.cfg.StreamReplicas,
-	}
+// Stream is the JetStream stream the service's events go to; the host
+// declares it.
+func (c Config) Stream() events.StreamConfig {
+	return events.ServiceStream(Name, c.StreamReplicas)
 }
 
 // Register adds the service's gRPC API to r.
@@ -280,14 +259,11 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	signaturev1.RegisterSignatureServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run declares the service's stream, relays its outbox, keeps the CRL fresh
-// and learns citizens' proofing levels from the auth enabler until ctx ends.
+// Run keeps the CRL fresh and learns citizens' proofing levels from the
+// auth enabler until ctx ends; the host declares the stream and relays the
+// outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	if err := s.bus.EnsureStream(ctx, s.Stream()); err != nil {
-		return fmt.Errorf("signature: %w", err)
-	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.relay.Run(gctx) })
 	g.Go(func() error { return s.refreshCRLs(gctx) })
 	g.Go(func() error { return s.consumeProofing(gctx) })
 	return g.Wait()

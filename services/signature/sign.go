@@ -139,7 +139,7 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	if !p.isCitizen() {
 		clientID = p.clientID
 	}
-	ev, err := s.factory.New("tamkeen.signature.created.v1", &eventsv1.DocumentSigned{
+	ev, err := s.events.New("tamkeen.signature.created.v1", &eventsv1.DocumentSigned{
 		SignatureId: res.ID, CredentialId: c.ID, CitizenId: p.citizenID, ClientId: clientID, Format: req.Format, Time: timestamppb.New(now),
 	})
 	if err != nil {

@@ -15,12 +15,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,6 +36,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/scope"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // Services lists the five enablers in start-up order. Each is the binary
@@ -51,14 +50,6 @@ const (
 	Gateway = "gateway"
 	Tool    = "tamkeen"
 )
-
-// DemoClientID is the ministry client the topology creates, with every
-// scope, so that a client token can be fetched at once.
-const DemoClientID = "demo-ministry"
-
-// DemoMinistry is DemoClientID's registered ministry; the client also
-// holds the platform-wide scopes (content:admin, ledger:admin).
-const DemoMinistry = "demo"
 
 // ErrUnknownProcess is returned for a process name the topology does not run.
 var ErrUnknownProcess = errors.New("distributed: unknown process")
@@ -329,7 +320,7 @@ func (t *Topology) NATSURL() string { return t.nats.ClientURL() }
 // SMS is the stand-in for the operator's HTTP SMS gateway.
 func (t *Topology) SMS() *SMSSink { return t.sms }
 
-// ClientSecret is DemoClientID's secret.
+// ClientSecret is demo.ClientID's secret.
 func (t *Topology) ClientSecret() string { return t.secret }
 
 // DSN is the database URL of a service.
@@ -474,7 +465,7 @@ func (t *Topology) writeSecrets() error {
 		file string
 		n    int
 	}{{"auth-key-encryption-key", 32}, {"signature-key-encryption-key", 32}, {"signature-identity-key", 32}, {"payment-sandbox-webhook-secret", 32}, {"notification-http-sms-receipt-secret", 32}} {
-		if _, err := keptSecret(t.secretFile(k.file), k.n); err != nil {
+		if _, err := demo.KeptSecret(t.secretFile(k.file), k.n, base64.StdEncoding); err != nil {
 			return err
 		}
 	}
@@ -491,23 +482,6 @@ func (t *Topology) writeIdentityRecipientKey(ctx context.Context) error {
 		return err
 	}
 	return os.WriteFile(t.secretFile("auth-identity-recipient-key"), out.Bytes(), 0o600)
-}
-
-// keptSecret returns the base64 secret in path, making it on first use.
-func keptSecret(path string, n int) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(bytes.TrimSpace(b)) > 0 {
-		return string(bytes.TrimSpace(b)), nil
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	raw := make([]byte, n)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	s := base64.StdEncoding.EncodeToString(raw)
-	return s, os.WriteFile(path, []byte(s+"\n"), 0o600)
 }
 
 // toolEnv is the environment of a `tamkeen` admin command on a service's
@@ -569,16 +543,16 @@ func (t *Topology) serviceEnv(service, grpcAddr, metricsAddr string) map[string]
 
 var secretLine = regexp.MustCompile(`(?m)secret:\s*(\S+)`)
 
-// ensureClient creates DemoClientID with every scope (or, when the auth
+// ensureClient creates demo.ClientID with every scope (or, when the auth
 // database already has it, rotates its secret) and returns the secret.
 func (t *Topology) ensureClient(ctx context.Context) (string, error) {
 	var out bytes.Buffer
 	env := t.toolEnv("auth")
-	err := t.runTool(ctx, env, &out, "clients", "create", "--id", DemoClientID, "--name", "Demo ministry", "--ministry", DemoMinistry,
-		"--organization", "Demo Ministry", "--scopes", strings.Join(scope.All(), ","))
+	err := t.runTool(ctx, env, &out, "clients", "create", "--id", demo.ClientID, "--name", demo.Name, "--ministry", demo.Ministry,
+		"--organization", demo.Organization, "--scopes", strings.Join(scope.All(), ","))
 	if err != nil && !t.fresh["auth"] {
 		out.Reset()
-		err = t.runTool(ctx, env, &out, "clients", "rotate-secret", "--id", DemoClientID)
+		err = t.runTool(ctx, env, &out, "clients", "rotate-secret", "--id", demo.ClientID)
 	}
 	if err != nil {
 		return "", err

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tamkeen/tamkeen/tools/distributed"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // subjectRegistered is the event every registration emits once.
@@ -291,7 +292,7 @@ func TestDistributedSmoke(t *testing.T) {
 
 	// A ministry app's client token (client created by `tamkeen clients`).
 	resp, err := http.PostForm(topo.URL()+"/oauth2/token", url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {distributed.DemoClientID}, "client_secret": {topo.ClientSecret()},
+		"grant_type": {"client_credentials"}, "client_id": {demo.ClientID}, "client_secret": {topo.ClientSecret()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -521,7 +522,7 @@ func TestDistributedSmoke(t *testing.T) {
 	// The ministry publishes an e-service description; the public reads it.
 	for _, role := range []string{"author", "editor", "publisher"} {
 		if code, body := a.do("POST", "/v1/content/ministries/moh/roles", tok.AccessToken, nil,
-			map[string]string{"subject": distributed.DemoClientID, "role": role}, nil); code != http.StatusOK {
+			map[string]string{"subject": demo.ClientID, "role": role}, nil); code != http.StatusOK {
 			t.Fatalf("grant %s = %d %s", role, code, body)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // startDevWithClock runs `tamkeen dev` (runDevWith) in this process on the
@@ -284,7 +285,7 @@ func TestClientCredentialsThroughGateway(t *testing.T) {
 	base, _ := startDevWithClock(t, clocktest.New(time.Now().UTC()), map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
 	token := func(clientSecret, scope string) (*http.Response, map[string]any) {
 		t.Helper()
-		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoClientID}, "client_secret": {clientSecret}}
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {demo.ClientID}, "client_secret": {clientSecret}}
 		if scope != "" {
 			form.Set("scope", scope)
 		}

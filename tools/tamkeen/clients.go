@@ -13,15 +13,17 @@ import (
 	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/services/auth"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // openAuthAdmin opens the auth database c names, applies its migrations and
 // returns the auth service for administration (it runs no background work).
 func openAuthAdmin(ctx context.Context, c serviceDB, lookupEnv func(string) (string, bool)) (*auth.Service, func(), error) {
 	if c.DataDir != "" {
-		kek, err := keptSecret(filepath.Join(c.DataDir, "key-encryption-key"), 32, base64.StdEncoding)
+		kek, err := demo.KeptSecret(filepath.Join(c.DataDir, "key-encryption-key"), 32, base64.StdEncoding)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -39,7 +41,7 @@ func openAuthAdmin(ctx context.Context, c serviceDB, lookupEnv func(string) (str
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := auth.NewAdmin(cfg, auth.Deps{DB: db})
+	svc, err := auth.NewAdmin(cfg, auth.Deps{Kit: auth.Spec().Kit(host.Env{DB: db})})
 	if err != nil {
 		db.Close()
 		return nil, nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // jwtSubject reads the sub claim of a token (already verified by the
@@ -83,7 +84,7 @@ func TestContentThroughGateway(t *testing.T) {
 	}
 	grant("moh", jwtSubject(t, staff), "author")
 	for _, r := range []string{"author", "editor", "publisher"} {
-		grant("moh", DemoClientID, r)
+		grant("moh", demo.ClientID, r)
 	}
 	grant("mol", jwtSubject(t, staff), "editor")
 

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,21 +18,21 @@ import (
 	"github.com/nats-io/nats.go"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
-	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/telemetry"
 	"github.com/tamkeen/tamkeen/services/auth"
+	"github.com/tamkeen/tamkeen/services/content"
 	"github.com/tamkeen/tamkeen/services/notification"
 	"github.com/tamkeen/tamkeen/services/payment"
+	"github.com/tamkeen/tamkeen/services/signature"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // devConfig is the command line of `tamkeen dev`.
@@ -64,19 +62,6 @@ func (c devConfig) Validate() error {
 	}
 	return p.Err()
 }
-
-// DemoClientID is the ministry client `tamkeen dev` seeds (DESIGN.md §8).
-const DemoClientID = "demo-ministry"
-
-// DemoOrganization is the demo client's registered organisation: what its
-// organisation seal names.
-const DemoOrganization = "Demo Ministry"
-
-// DemoMinistry is the demo client's registered ministry (its tokens'
-// "ministry" claim). The client also holds the platform-wide scopes
-// (content:admin, ledger:admin), so the tour may manage other ministries
-// (moh, mol) as the platform team would.
-const DemoMinistry = "demo"
 
 // devShutdownTimeout bounds each server's graceful stop in dev.
 const devShutdownTimeout = 5 * time.Second
@@ -162,7 +147,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	}
 	defer opsLis.Close()
 	opsURL := "http://" + opsLis.Addr().String()
-	kek, err := keptSecret(filepath.Join(cfg.DataDir, "key-encryption-key"), 32, base64.StdEncoding)
+	kek, err := demo.KeptSecret(filepath.Join(cfg.DataDir, "key-encryption-key"), 32, base64.StdEncoding)
 	if err != nil {
 		return err
 	}
@@ -189,60 +174,30 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	})
 
 	// Everything is built before anything runs, so that a failure during
-	// set-up returns without goroutines to stop.
-	var runners []func(ctx context.Context) error
-	conns := map[string]*grpc.ClientConn{}
-	var (
-		authSvc *auth.Service
-		inbox   *notification.DevInbox
-		sandbox http.Handler
-	)
-	for _, e := range enablers() {
-		db, err := openDevDB(ctx, cfg.DataDir, e)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		svcLog := logger(e.name)
-		svc, err := e.build(svcEnv, host.Env{Logger: svcLog, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus, Now: now})
-		if err != nil {
-			return err
-		}
-		switch s := svc.(type) {
-		case *auth.Service:
-			authSvc = s
-		case *notification.Service:
-			inbox = notification.NewDevInbox(db, nil)
-		case *payment.Service:
-			// The sandbox acquirer's hosted checkout (dev and tests only).
-			sandbox = s.HTTPHandler()
-		}
-		srv := grpcserver.New(grpcserver.Options{Logger: svcLog, Tracing: tracing, Registerer: registry, ShutdownTimeout: devShutdownTimeout})
-		svc.Register(srv)
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		conn, err := grpc.NewClient(lis.Addr().String(), append(grpcserver.ClientOptions(grpcserver.ClientOpts{Tracing: tracing}),
-			grpc.WithTransportCredentials(insecure.NewCredentials()))...)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		conns[e.name] = conn
-		runners = append(runners,
-			func(ctx context.Context) error { return srv.Serve(ctx, lis) },
-			func(ctx context.Context) error { return ignoreCanceled(svc.Run(ctx)) })
+	// set-up returns without goroutines to stop: the same Specs the
+	// per-service binaries run, each on its own loopback gRPC server (as in
+	// production, each with its own log name), with dev's configuration.
+	comp, err := host.Compose(ctx, host.ComposeOptions{
+		LookupEnv: svcEnv,
+		OpenDB: func(ctx context.Context, name string, sets []store.MigrationSet) (*store.DB, error) {
+			return openDevDB(ctx, cfg.DataDir, name, sets)
+		},
+		Logger: logger, Tracing: tracing, Registry: registry, NATS: nc, Bus: bus, Now: now,
+		ShutdownTimeout: devShutdownTimeout,
+	}, enablers()...)
+	if err != nil {
+		return err
 	}
+	defer comp.Close()
 
 	secret, generated, err := demoClientSecret(cfg)
 	if err != nil {
 		return err
 	}
-	if err := authSvc.EnsureClient(ctx, auth.ClientSpec{
-		ID: DemoClientID, Name: "Demo ministry", Ministry: DemoMinistry, Organization: DemoOrganization, Secret: secret, Scopes: scope.All(),
+	if err := seedDemoClient(ctx, comp, auth.ClientSpec{
+		ID: demo.ClientID, Name: demo.Name, Ministry: demo.Ministry, Organization: demo.Organization, Secret: secret, Scopes: scope.All(),
 	}); err != nil {
-		return fmt.Errorf("seed %s: %w", DemoClientID, err)
+		return fmt.Errorf("seed %s: %w", demo.ClientID, err)
 	}
 
 	// The gateway's own database: access rights, the audit chain, usage.
@@ -257,7 +212,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	}
 	if err == nil {
 		// Deny by default holds in dev too; the demo ministry may call everything.
-		err = gateway.NewRights(gwDB, now).Grant(ctx, gateway.Right{ClientID: DemoClientID, Service: gateway.Wildcard})
+		err = gateway.NewRights(gwDB, now).Grant(ctx, gateway.Right{ClientID: demo.ClientID, Service: gateway.Wildcard})
 	}
 	if err != nil {
 		return fmt.Errorf("gateway database: %w", err)
@@ -273,36 +228,26 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	gw, err := gateway.New(gwCfg, gateway.Deps{
 		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc, Now: now, DB: gwDB,
 		Backends: gateway.Backends{
-			Auth: conns[auth.Name], Notification: conns[notification.Name], Signature: conns["signature"],
-			Payment: conns["payment"], Content: conns["content"],
+			Auth: comp.Conn(auth.Name), Notification: comp.Conn(notification.Name), Signature: comp.Conn(signature.Name),
+			Payment: comp.Conn(payment.Name), Content: comp.Conn(content.Name),
 		},
 	})
 	if err != nil {
 		return err
 	}
-	// The inbox shows every SMS, one-time codes included: loopback only,
-	// even when --http-addr is a public interface.
-	gw.Handle("GET /dev/inbox", gateway.LoopbackOnly(inbox))
-	if sandbox != nil {
-		for _, pattern := range []string{"GET /sandbox", "GET /sandbox/{path=**}", "POST /sandbox/{path=**}"} {
-			gw.Handle(pattern, sandbox)
-		}
-	}
-	runners = append(runners,
-		func(ctx context.Context) error { return gw.Run(ctx, lis) },
-		func(ctx context.Context) error { return gw.ServeOps(ctx, opsLis) })
+	mountDevPages(gw, comp)
 	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range runners {
-		g.Go(func() error { return run(gctx) })
-	}
+	g.Go(func() error { return comp.Run(gctx) })
+	g.Go(func() error { return gw.Run(gctx, lis) })
+	g.Go(func() error { return gw.ServeOps(gctx, opsLis) })
 
 	fmt.Fprintf(stdout, "Tamkeen is running at %s\n", url)
 	fmt.Fprintf(stdout, "  API reference  %s/docs\n  OpenAPI        %s/openapi.json\n  dev inbox      %s/dev/inbox\n", url, url, url)
 	fmt.Fprintf(stdout, "  operations     %s (/healthz /readyz /metrics /debug/pprof/)\n", opsURL)
 	if generated {
-		fmt.Fprintf(stdout, "  demo client    %s, secret %s (kept in %s)\n", DemoClientID, secret, secretFile(cfg.DataDir))
+		fmt.Fprintf(stdout, "  demo client    %s, secret %s (kept in %s)\n", demo.ClientID, secret, secretFile(cfg.DataDir))
 	} else {
-		fmt.Fprintf(stdout, "  demo client    %s, secret from TAMKEEN_DEV_CLIENT_SECRET or the data dir\n", DemoClientID)
+		fmt.Fprintf(stdout, "  demo client    %s, secret from TAMKEEN_DEV_CLIENT_SECRET or the data dir\n", demo.ClientID)
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	log.Info("tamkeen dev started", slog.String("url", url), slog.String("ops_url", opsURL), slog.String("data_dir", cfg.DataDir))
@@ -312,14 +257,15 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	return err
 }
 
-// openDevDB opens and migrates the enabler's SQLite file under dataDir.
-func openDevDB(ctx context.Context, dataDir string, e enabler) (*store.DB, error) {
-	db, err := store.Open(ctx, store.Options{Engine: store.SQLite, DSN: filepath.Join(dataDir, e.name+".db")})
+// openDevDB opens the enabler's SQLite file under dataDir and applies sets
+// (and, for notification, the dev inbox's table, so that /dev/inbox
+// answers before the service's Run has made it).
+func openDevDB(ctx context.Context, dataDir, name string, sets []store.MigrationSet) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Options{Engine: store.SQLite, DSN: filepath.Join(dataDir, name+".db")})
 	if err != nil {
 		return nil, err
 	}
-	sets, err := e.migrations()
-	if err == nil && e.name == notification.Name {
+	if name == notification.Name {
 		var inbox store.MigrationSet
 		inbox, err = notification.DevInboxMigrations()
 		sets = append(sets, inbox)
@@ -329,9 +275,50 @@ func openDevDB(ctx context.Context, dataDir string, e enabler) (*store.DB, error
 	}
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%s database: %w", e.name, err)
+		return nil, fmt.Errorf("%s database: %w", name, err)
 	}
 	return db, nil
+}
+
+// clientSeeder is an enabler that registers API clients (auth).
+type clientSeeder interface {
+	EnsureClient(ctx context.Context, spec auth.ClientSpec) error
+}
+
+// seedDemoClient registers spec with the composed enabler that keeps
+// clients.
+func seedDemoClient(ctx context.Context, comp *host.Composition, spec auth.ClientSpec) error {
+	for _, s := range comp.Services {
+		if seeder, ok := s.Service.(clientSeeder); ok {
+			return seeder.EnsureClient(ctx, spec)
+		}
+	}
+	return errors.New("no enabler keeps API clients")
+}
+
+// devInboxServer is an enabler with a dev inbox page (notification).
+type devInboxServer interface {
+	DevInbox() http.Handler
+}
+
+// mountDevPages mounts on the gateway what the enablers show only in dev:
+// the dev inbox at /dev/inbox and each host.PageServer's pages (the
+// payment sandbox's hosted checkout) under their prefix.
+func mountDevPages(gw *gateway.Gateway, comp *host.Composition) {
+	for _, s := range comp.Services {
+		if inbox, ok := s.Service.(devInboxServer); ok {
+			// The inbox shows every SMS, one-time codes included: loopback
+			// only, even when --http-addr is a public interface.
+			gw.Handle("GET /dev/inbox", gateway.LoopbackOnly(inbox.DevInbox()))
+		}
+		if pages, ok := s.Service.(host.PageServer); ok {
+			if prefix, h := pages.Pages(); h != nil {
+				for _, pattern := range []string{"GET " + strings.TrimSuffix(prefix, "/"), "GET " + prefix + "{path=**}", "POST " + prefix + "{path=**}"} {
+					gw.Handle(pattern, h)
+				}
+			}
+		}
+	}
 }
 
 func secretFile(dataDir string) string { return filepath.Join(dataDir, "demo-client-secret") }
@@ -348,27 +335,6 @@ func withDefaults(lookupEnv func(string) (string, bool), defaults map[string]str
 	}
 }
 
-// keptSecret returns the base64 secret of n random bytes kept in path,
-// making it (mode 0600) on first use, so that a restart finds the same one.
-func keptSecret(path string, n int, enc *base64.Encoding) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return strings.TrimSpace(string(b)), nil
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	raw := make([]byte, n)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	secret := enc.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return "", err
-	}
-	return secret, nil
-}
-
 // demoClientSecret returns the configured secret, else the one kept in the
 // data dir (made on first use), so that a restart does not change it.
 // generated reports that it is not from the configuration (and may be
@@ -378,13 +344,6 @@ func demoClientSecret(cfg devConfig) (secret string, generated bool, err error) 
 		return cfg.DevClientSecret, false, nil
 	}
 	// URL-safe, so it needs no escaping in a form body or a shell.
-	secret, err = keptSecret(secretFile(cfg.DataDir), 24, base64.RawURLEncoding)
+	secret, err = demo.KeptSecret(secretFile(cfg.DataDir), 24, base64.RawURLEncoding)
 	return secret, true, err
-}
-
-func ignoreCanceled(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/sealed"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // identityKeyFile is where `tamkeen dev` keeps the signature enabler's
@@ -25,7 +26,7 @@ func devIdentityKeys(dataDir string, lookupEnv func(string) (string, bool)) (pri
 		private = v
 	} else {
 		where = filepath.Join(dataDir, identityKeyFile)
-		if private, err = keptSecret(where, 32, base64.StdEncoding); err != nil {
+		if private, err = demo.KeptSecret(where, 32, base64.StdEncoding); err != nil {
 			return "", "", err
 		}
 	}

@@ -45,7 +45,7 @@ func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if err != nil {
 		return err
 	}
-	sets, err := e.migrations()
+	sets, err := e.Migrations()
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/fiorix/go-smpp/smpp/pdu/pdufield"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
 	"github.com/fiorix/go-smpp/smpp/smpptest"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
 )
@@ -134,7 +135,7 @@ func TestNotificationSMSThroughGatewayToSMSC(t *testing.T) {
 		"TAMKEEN_DEV_CLIENT_SECRET": secret, "TAMKEEN_SMS_PROVIDER": "smpp", "TAMKEEN_SMPP_ADDR": center.srv.Addr(),
 		"TAMKEEN_SMPP_SYSTEM_ID": "tamkeen", "TAMKEEN_SMPP_PASSWORD": "secret",
 	})
-	resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoClientID}, "client_secret": {secret}})
+	resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {demo.ClientID}, "client_secret": {secret}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // clientToken gets an access token for the demo client with every scope.
 func clientToken(t *testing.T, base, secret string) string {
 	t.Helper()
 	resp, err := http.PostForm(base+"/oauth2/token", url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {DemoClientID}, "client_secret": {secret},
+		"grant_type": {"client_credentials"}, "client_id": {demo.ClientID}, "client_secret": {secret},
 	})
 	if err != nil {
 		t.Fatal(err)

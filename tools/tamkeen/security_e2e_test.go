@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // TestSecurityServerCommands: calls through `tamkeen dev` land in the
@@ -44,7 +45,7 @@ func TestSecurityServerCommands(t *testing.T) {
 		t.Errorf("audit verify = exit %d\n%s\n%s", code, out, errOut)
 	}
 	month := clock.Now().Format("2006-01")
-	code, out, errOut = runTool(t, "usage", "report", "--data-dir", dir, "--month", month, "--client", DemoClientID, "--csv", "-")
+	code, out, errOut = runTool(t, "usage", "report", "--data-dir", dir, "--month", month, "--client", demo.ClientID, "--csv", "-")
 	if code != 0 || !strings.Contains(out, "GetTrialBalance") {
 		t.Errorf("usage report = exit %d\n%s\n%s\nwant the trial-balance calls", code, out, errOut)
 	}
@@ -58,7 +59,7 @@ func TestSecurityServerCommands(t *testing.T) {
 		t.Fatalf("clients grant = exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = runTool(t, "clients", "show", "--data-dir", dir)
-	if code != 0 || !strings.Contains(out, "moh-portal") || !strings.Contains(out, "payment/CreatePayment") || !strings.Contains(out, DemoClientID) {
+	if code != 0 || !strings.Contains(out, "moh-portal") || !strings.Contains(out, "payment/CreatePayment") || !strings.Contains(out, demo.ClientID) {
 		t.Errorf("clients show = exit %d\n%s\nwant the demo client's and moh-portal's rights", code, out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // waitStatus polls until the call answers want, for at most 5 s, and
@@ -213,7 +214,7 @@ func TestSessionsEndThroughGateway(t *testing.T) {
 	t.Run("token endpoint throttles failures per client id", func(t *testing.T) {
 		form := func(secret string) (*http.Response, []byte) {
 			resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {"client_credentials"},
-				"client_id": {DemoClientID}, "client_secret": {secret}})
+				"client_id": {demo.ClientID}, "client_secret": {secret}})
 			if err != nil {
 				t.Fatal(err)
 			}

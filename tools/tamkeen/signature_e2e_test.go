@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // citizenAtLoa2 registers a citizen, verifies the phone and steps up by
@@ -133,8 +134,8 @@ func TestSignatureThroughGateway(t *testing.T) {
 	if resp, raw := seal.do(&sealCred); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("seal = %d %s; want 201", resp.StatusCode, raw)
 	}
-	if cn := parseCertPEM(t, sealCred.CertificatePEM).Subject.CommonName; cn != DemoOrganization {
-		t.Errorf("seal CN %q; want the registered %q", cn, DemoOrganization)
+	if cn := parseCertPEM(t, sealCred.CertificatePEM).Subject.CommonName; cn != demo.Organization {
+		t.Errorf("seal CN %q; want the registered %q", cn, demo.Organization)
 	}
 
 	doc := []byte("قرار ترخيص رقم 2026/117 — وزارة الحكم المحلي\n")

@@ -16,7 +16,6 @@ package sandbox
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -27,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
@@ -88,18 +88,9 @@ func New(db *store.DB, cfg Config) (*Acquirer, error) {
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Second
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Now, cfg.Rand = host.OrNow(cfg.Now), host.OrCryptoRand(cfg.Rand)
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Acquirer{db: db, cfg: cfg, log: log}, nil
+	return &Acquirer{db: db, cfg: cfg, log: host.OrDiscard(cfg.Logger)}, nil
 }
 
 // Name returns "sandbox".

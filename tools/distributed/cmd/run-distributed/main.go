@@ -20,6 +20,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/tools/distributed"
+	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
 // settings is the command line.
@@ -95,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, svc := range distributed.Services() {
 		fmt.Fprintf(stdout, "  %-14s database %s%s, log %s\n", svc, s.DBPrefix, svc, t.LogFile(svc))
 	}
-	fmt.Fprintf(stdout, "  demo client    %s, secret %s\n", distributed.DemoClientID, t.ClientSecret())
+	fmt.Fprintf(stdout, "  demo client    %s, secret %s\n", demo.ClientID, t.ClientSecret())
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping…")

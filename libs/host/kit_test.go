@@ -1,0 +1,95 @@
+package host_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
+	"github.com/tamkeen/tamkeen/libs/natsembed"
+	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"github.com/tamkeen/tamkeen/libs/store/storetest"
+)
+
+func TestNewKitAppliesDefaultsOnce(t *testing.T) {
+	t.Parallel()
+	k := host.NewKit("echo", host.Env{}, events.RelayOptions{})
+	if k.Logger == nil || k.Now == nil || k.Rand == nil {
+		t.Fatalf("NewKit(empty env) left Logger %v, Now set %v, Rand %v; want every default", k.Logger, k.Now != nil, k.Rand)
+	}
+	if k.Relay != nil {
+		t.Error("NewKit without a database and bus built a relay; want none")
+	}
+	if k.Events.Source != "tamkeen/echo" || k.Events.Now == nil || k.Events.Rand == nil {
+		t.Errorf("event factory = %+v; want source tamkeen/echo with the kit's clock and randomness", k.Events)
+	}
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	k = host.NewKit("echo", host.Env{Now: func() time.Time { return at }}, events.RelayOptions{})
+	ev, err := k.Events.New("tamkeen.echo.said.v1", &emptypb.Empty{})
+	if err != nil || !ev.Time.Equal(at) {
+		t.Errorf("event time = %v, %v; want the injected clock's %v", ev.Time, err, at)
+	}
+}
+
+func TestRunLoopsDeclaresTheStreamAndRelaysTheOutbox(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.SQLite(t)
+	if err := db.Migrate(ctx, events.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	bus, err := events.NewBus(natstest.Connect(t, natstest.Start(t, natsembed.Options{})), events.BusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := host.NewKit("echo", host.Env{DB: db, Bus: bus}, events.RelayOptions{PollInterval: 10 * time.Millisecond})
+	ev, err := k.Events.New("tamkeen.echo.said.v1", &emptypb.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InTx(ctx, func(tx *sql.Tx) error { return events.Enqueue(ctx, tx, "tamkeen.echo.said", ev) }); err != nil {
+		t.Fatal(err)
+	}
+	svc := &echoService{ran: make(chan struct{}), stopped: make(chan struct{})}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- host.RunLoops(runCtx, k, events.StreamConfig{Name: "ECHO", Subjects: []string{"tamkeen.echo.>"}}, svc)
+	}()
+	<-svc.ran
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := k.Relay.Pending(ctx)
+		if err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d events (%v); want the relay to have published them", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, err := bus.JetStream().Stream(ctx, "ECHO")
+	if err != nil {
+		t.Fatalf("stream ECHO: %v; want RunLoops to declare it", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("stream ECHO holds %d messages; want 1", info.State.Msgs)
+	}
+	cancel()
+	if err := <-done; err != nil && err != context.Canceled {
+		t.Errorf("RunLoops after cancel = %v; want nil or canceled", err)
+	}
+	select {
+	case <-svc.stopped:
+	default:
+		t.Error("the service's Run was not stopped")
+	}
+}
