@@ -254,23 +254,8 @@ func (s *Service) ListNotifications(ctx context.Context, client string, f ListFi
 		}
 		afterTime, afterID = t.UTC(), id
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
-WHERE client_id = $1 AND ($2 = '' OR reference = $2) AND ($3 = '' OR status = $3)
-  AND (created_at < $4 OR (created_at = $4 AND id < $5))
-ORDER BY created_at DESC, id DESC LIMIT $6`, client, f.Reference, f.Status, afterTime, afterID, size+1)
+	out, err := listNotifications(ctx, s.db, client, f.Reference, f.Status, afterTime, afterID, size+1)
 	if err != nil {
-		return nil, "", fmt.Errorf("notification: list: %w", err)
-	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	next := ""

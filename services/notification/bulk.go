@@ -213,8 +213,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	job := BulkJob{ID: jobID, ClientID: client, TemplateID: t.ID, TemplateVersion: t.Version, Channel: in.Channel,
 		Reference: in.Reference, Total: len(msgs), Queued: len(msgs), CreatedAt: now}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_jobs (id, client_id, template_id, template_version, channel, reference, total, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, job.ID, client, t.ID, t.Version, in.Channel, in.Reference, job.Total, now); err != nil {
+		if err := insertBulkJob(ctx, tx, job); err != nil {
 			return err
 		}
 		for i := range msgs {
@@ -248,10 +247,7 @@ func rowError(line int, err error) BulkRowError {
 
 // GetBulkJob returns client's bulk job id with its progress.
 func (s *Service) GetBulkJob(ctx context.Context, client, id string) (BulkJob, error) {
-	j := BulkJob{ID: id}
-	err := s.db.QueryRowContext(ctx, `SELECT client_id, template_id, template_version, channel, reference, total, created_at
-FROM bulk_jobs WHERE id = $1 AND client_id = $2`, id, client).Scan(
-		&j.ClientID, &j.TemplateID, &j.TemplateVersion, &j.Channel, &j.Reference, &j.Total, store.ScanTime(&j.CreatedAt))
+	j, err := getBulkJob(ctx, s.db, client, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return BulkJob{}, fmt.Errorf("bulk job %s: %w", id, rpcerr.ErrNotFound)
 	}
@@ -259,19 +255,7 @@ FROM bulk_jobs WHERE id = $1 AND client_id = $2`, id, client).Scan(
 		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
 	}
 	j.CreatedAt = j.CreatedAt.UTC()
-	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM notifications WHERE bulk_job_id = $1 GROUP BY status`, id)
-	if err != nil {
-		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			st string
-			n  int
-		)
-		if err := rows.Scan(&st, &n); err != nil {
-			return BulkJob{}, err
-		}
+	err = bulkJobStatuses(ctx, s.db, id, func(st string, n int) {
 		switch st {
 		case StatusCreated:
 			j.Queued += n
@@ -283,6 +267,9 @@ FROM bulk_jobs WHERE id = $1 AND client_id = $2`, id, client).Scan(
 		default:
 			j.Failed += n
 		}
+	})
+	if err != nil {
+		return BulkJob{}, err
 	}
-	return j, rows.Err()
+	return j, nil
 }

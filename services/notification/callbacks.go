@@ -150,9 +150,7 @@ func (s *Service) enqueueCallback(ctx context.Context, tx *sql.Tx, n Notificatio
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO callbacks (id, client_id, notification_id, url, body, attempts, state, next_at, created_at)
-VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)`, id, n.ClientID, n.ID, u, string(body), callbackPending, n.UpdatedAt)
-	if err != nil {
+	if err := insertCallback(ctx, tx, id, n, u, body); err != nil {
 		return fmt.Errorf("enqueue callback for %s: %w", n.ID, err)
 	}
 	return nil
@@ -181,40 +179,18 @@ func (s *Service) runCallbacks(ctx context.Context) {
 // were delivered.
 func (s *Service) DeliverCallbacks(ctx context.Context) (int, error) {
 	now := s.nowUTC()
-	rows, err := s.db.QueryContext(ctx, `SELECT id, client_id, url, body, attempts, next_at FROM callbacks
-WHERE state = $1 AND next_at <= $2 ORDER BY next_at LIMIT $3`, callbackPending, now, callbackBatch)
+	list, err := dueCallbacks(ctx, s.db, now)
 	if err != nil {
-		return 0, fmt.Errorf("notification: due callbacks: %w", err)
-	}
-	type due struct {
-		id, client, url, body string
-		attempts              int
-		nextAt                time.Time
-	}
-	var list []due
-	for rows.Next() {
-		var d due
-		var next sql.NullTime
-		if err := rows.Scan(&d.id, &d.client, &d.url, &d.body, &d.attempts, &next); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		d.nextAt = next.Time
-		list = append(list, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	delivered := 0
 	for _, d := range list {
 		// Claim it: another replica that read the same row loses here.
-		res, err := s.db.ExecContext(ctx, `UPDATE callbacks SET next_at = $1 WHERE id = $2 AND state = $3 AND attempts = $4`,
-			now.Add(callbackLease), d.id, callbackPending, d.attempts)
+		claimed, err := claimCallback(ctx, s.db, d, now.Add(callbackLease))
 		if err != nil {
 			return delivered, err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !claimed {
 			continue
 		}
 		ok := s.postCallback(ctx, d.client, d.url, []byte(d.body))
@@ -227,8 +203,7 @@ WHERE state = $1 AND next_at <= $2 ORDER BY next_at LIMIT $3`, callbackPending, 
 		case attempts >= callbackMaxAttempts:
 			state = callbackFailed
 		}
-		if _, err := s.db.ExecContext(ctx, `UPDATE callbacks SET state = $1, attempts = $2, next_at = $3 WHERE id = $4`,
-			state, attempts, next, d.id); err != nil {
+		if err := updateCallback(ctx, s.db, d.id, state, attempts, next); err != nil {
 			return delivered, err
 		}
 	}

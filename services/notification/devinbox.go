@@ -70,10 +70,7 @@ func (in *DevInbox) Deliver(ctx context.Context, m InboxMessage) (InboxMessage, 
 		m.Time = in.now()
 	}
 	m.Time = store.Stamp(m.Time)
-	_, err := in.db.ExecContext(ctx, `
-INSERT INTO dev_inbox (id, channel, recipient, subject, body, html, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, m.Channel, m.To, m.Subject, m.Body, m.HTML, m.Time)
-	if err != nil {
+	if err := insertInboxMessage(ctx, in.db, m); err != nil {
 		return InboxMessage{}, fmt.Errorf("dev inbox: deliver: %w", err)
 	}
 	return m, nil
@@ -85,24 +82,7 @@ func (in *DevInbox) List(ctx context.Context, to string, limit int) ([]InboxMess
 	if limit <= 0 || limit > maxInboxList {
 		limit = maxInboxList
 	}
-	rows, err := in.db.QueryContext(ctx, `
-SELECT id, channel, recipient, subject, body, html, created_at FROM dev_inbox
-WHERE $1 = '' OR recipient = $1
-ORDER BY created_at DESC, id DESC LIMIT $2`, to, limit)
-	if err != nil {
-		return nil, fmt.Errorf("dev inbox: list: %w", err)
-	}
-	defer rows.Close()
-	out := []InboxMessage{}
-	for rows.Next() {
-		var m InboxMessage
-		if err := rows.Scan(&m.ID, &m.Channel, &m.To, &m.Subject, &m.Body, &m.HTML, &m.Time); err != nil {
-			return nil, fmt.Errorf("dev inbox: list: %w", err)
-		}
-		m.Time = m.Time.UTC()
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return listInbox(ctx, in.db, to, limit)
 }
 
 // ServeHTTP answers GET /dev/inbox[?to=<recipient>][&limit=N] with

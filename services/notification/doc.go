@@ -26,7 +26,11 @@
 //   - receipts.go: the payment receipt sent on tamkeen.payment.succeeded.
 //   - limits.go (429 with Retry-After), callbacks.go (signed status
 //     callbacks, retried), metering.go (usage per client per day).
-//   - store.go, migrations/notification: the tables.
+//   - store.go (notifications), store_templates.go, store_bulk.go,
+//     store_callbacks.go, store_limits.go (limits and metering),
+//     store_receipts.go, store_devinbox.go: every SQL statement, as small
+//     functions taking a store.Querier; migrations/notification: the
+//     tables.
 //   - devinbox.go, migrations/devinbox: the dev inbox (dev mode only).
 //   - events: it has no events.go; lane.go enqueues the status events and
 //     api.go the lane commands, each with its change.

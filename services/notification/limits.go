@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // LimitError says which limit a request ran into and when to try again;
@@ -74,7 +72,7 @@ func (s *Service) checkLimits(ctx context.Context, client, channel, recipient st
 	now := s.nowUTC()
 	if !bulk && channel == ChannelSMS && s.cfg.RecipientHourlyLimit > 0 {
 		since := now.Add(-time.Hour)
-		n, oldest, err := s.countSince(ctx, `recipient = $1 AND channel = 'sms' AND lane <> 'otp'`, recipient, since, s.cfg.RecipientHourlyLimit)
+		n, oldest, err := countSince(ctx, s.db, `recipient = $1 AND channel = 'sms' AND lane <> 'otp'`, recipient, since, s.cfg.RecipientHourlyLimit)
 		if err != nil {
 			return err
 		}
@@ -84,7 +82,7 @@ func (s *Service) checkLimits(ctx context.Context, client, channel, recipient st
 	}
 	if !bulk && s.cfg.ClientMinuteLimit > 0 {
 		since := now.Add(-time.Minute)
-		n, oldest, err := s.countSince(ctx, `client_id = $1 AND lane = 'normal'`, client, since, s.cfg.ClientMinuteLimit)
+		n, oldest, err := countSince(ctx, s.db, `client_id = $1 AND lane = 'normal'`, client, since, s.cfg.ClientMinuteLimit)
 		if err != nil {
 			return err
 		}
@@ -94,9 +92,8 @@ func (s *Service) checkLimits(ctx context.Context, client, channel, recipient st
 	}
 	if s.cfg.ClientDailyLimit > 0 {
 		midnight := now.Truncate(24 * time.Hour)
-		var n int
-		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE client_id = $1 AND created_at >= $2`,
-			client, midnight).Scan(&n); err != nil {
+		n, err := countSinceMidnight(ctx, s.db, client, midnight)
+		if err != nil {
 			return fmt.Errorf("notification: daily count: %w", err)
 		}
 		if n+count > s.cfg.ClientDailyLimit {
@@ -104,29 +101,6 @@ func (s *Service) checkLimits(ctx context.Context, client, channel, recipient st
 		}
 	}
 	return nil
-}
-
-// countSince counts rows matching where (with $1 = key) created after
-// since, looking at no more than limit of them, and returns the oldest of
-// the newest limit rows: when it leaves the window there is room again.
-func (s *Service) countSince(ctx context.Context, where, key string, since time.Time, limit int) (int, time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT created_at FROM notifications WHERE `+where+` AND created_at > $2
-ORDER BY created_at DESC LIMIT $3`, key, since, limit)
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("notification: count: %w", err)
-	}
-	defer rows.Close()
-	var (
-		n      int
-		oldest time.Time
-	)
-	for rows.Next() {
-		if err := rows.Scan(store.ScanTime(&oldest)); err != nil {
-			return 0, time.Time{}, err
-		}
-		n++
-	}
-	return n, oldest, rows.Err()
 }
 
 // retryAfter rounds d up to whole seconds, at least one.

@@ -17,11 +17,7 @@ func meter(ctx context.Context, tx *sql.Tx, n Notification) error {
 	if n.Channel == ChannelSMS {
 		segments = n.Segments
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO usage_daily (client_id, day, channel, country, messages, segments)
-VALUES ($1, $2, $3, $4, 1, $5)
-ON CONFLICT (client_id, day, channel, country) DO UPDATE SET
-	messages = usage_daily.messages + 1, segments = usage_daily.segments + excluded.segments`,
-		n.ClientID, day, n.Channel, n.Country, segments)
+	err := addUsage(ctx, tx, n.ClientID, day, n.Channel, n.Country, segments)
 	if err != nil {
 		return fmt.Errorf("meter %s: %w", n.ID, err)
 	}
@@ -43,19 +39,5 @@ type Usage struct {
 // Usage returns the metering rows of clientID (all clients when empty)
 // for the UTC days from..to inclusive ("2006-01-02").
 func (s *Service) Usage(ctx context.Context, clientID, from, to string) ([]Usage, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT client_id, day, channel, country, messages, segments FROM usage_daily
-WHERE ($1 = '' OR client_id = $1) AND day >= $2 AND day <= $3 ORDER BY client_id, day, channel, country`, clientID, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("notification: usage: %w", err)
-	}
-	defer rows.Close()
-	var out []Usage
-	for rows.Next() {
-		var u Usage
-		if err := rows.Scan(&u.ClientID, &u.Day, &u.Channel, &u.Country, &u.Messages, &u.Segments); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return usageRows(ctx, s.db, clientID, from, to)
 }

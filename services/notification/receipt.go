@@ -154,8 +154,7 @@ func recordParts(ctx context.Context, tx *sql.Tx, n Notification) error {
 		return nil
 	}
 	for i, id := range strings.Split(n.ProviderMessageID, ",") {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sms_parts (provider, message_id, notification_id, part)
-VALUES ($1, $2, $3, $4) ON CONFLICT (provider, message_id) DO NOTHING`, n.Provider, id, n.ID, i+1); err != nil {
+		if err := insertSMSPart(ctx, tx, n, id, i+1); err != nil {
 			return fmt.Errorf("record part %d of %s: %w", i+1, n.ID, err)
 		}
 	}
@@ -168,13 +167,10 @@ VALUES ($1, $2, $3, $4) ON CONFLICT (provider, message_id) DO NOTHING`, n.Provid
 // waits in sms_receipts, and deliver settles it after recording the ids.
 func (s *Service) applyReceipt(ctx context.Context, provider string, r Receipt) error {
 	now := s.nowUTC()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sms_receipts (provider, message_id, state, received_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (provider, message_id) DO UPDATE SET state = excluded.state, received_at = excluded.received_at`, provider, r.MessageID, r.State, now)
-	if err != nil {
+	if err := upsertReceipt(ctx, s.db, provider, r, now); err != nil {
 		return fmt.Errorf("notification: store receipt: %w", err)
 	}
-	var nid string
-	err = s.db.QueryRowContext(ctx, `SELECT notification_id FROM sms_parts WHERE provider = $1 AND message_id = $2`, provider, r.MessageID).Scan(&nid)
+	nid, err := partNotification(ctx, s.db, provider, r.MessageID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -195,23 +191,8 @@ func (s *Service) settleReceipts(ctx context.Context, id string) error {
 		if n.final() || n.submission != submissionAccepted {
 			return nil
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT COALESCE(r.state, '') FROM sms_parts p
-LEFT JOIN sms_receipts r ON r.provider = p.provider AND r.message_id = p.message_id
-WHERE p.notification_id = $1`, id)
+		states, err := partStates(ctx, s.db, id)
 		if err != nil {
-			return fmt.Errorf("notification: receipts of %s: %w", id, err)
-		}
-		var states []string
-		for rows.Next() {
-			var st string
-			if err := rows.Scan(&st); err != nil {
-				rows.Close()
-				return err
-			}
-			states = append(states, st)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		status := partsStatus(states)

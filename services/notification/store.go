@@ -214,3 +214,26 @@ func nullTime(t time.Time) sql.NullTime {
 func (s *Service) Notification(ctx context.Context, id string) (Notification, error) {
 	return getNotification(ctx, s.db, "id", id)
 }
+
+// listNotifications returns up to limit of client's notifications older
+// than (afterTime, afterID), newest first, of one reference and one
+// status ("" for any).
+func listNotifications(ctx context.Context, q store.Querier, client, reference, status string, afterTime time.Time, afterID string, limit int) ([]Notification, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
+WHERE client_id = $1 AND ($2 = '' OR reference = $2) AND ($3 = '' OR status = $3)
+  AND (created_at < $4 OR (created_at = $4 AND id < $5))
+ORDER BY created_at DESC, id DESC LIMIT $6`, client, reference, status, afterTime, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("notification: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}

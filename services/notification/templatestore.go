@@ -94,8 +94,6 @@ func validateTemplate(in TemplateInput) error {
 	return errors.Join(errs...)
 }
 
-const templateColumns = `id, client_id, version, name, channel, language, subject, body, created_at`
-
 // CreateTemplate saves version 1 of a new template of client.
 func (s *Service) CreateTemplate(ctx context.Context, client string, in TemplateInput) (ClientTemplate, error) {
 	if err := validateTemplate(in); err != nil {
@@ -108,8 +106,7 @@ func (s *Service) CreateTemplate(ctx context.Context, client string, in Template
 	now := s.nowUTC()
 	t := ClientTemplate{ID: id, ClientID: client, Version: 1, Name: in.Name, Channel: in.Channel, Language: in.Language,
 		Subject: in.Subject, Body: in.Body, CreatedAt: now, UpdatedAt: now}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO templates (`+templateColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		t.ID, t.ClientID, t.Version, t.Name, t.Channel, t.Language, t.Subject, t.Body, now); err != nil {
+	if err := insertTemplate(ctx, s.db, t); err != nil {
 		return ClientTemplate{}, fmt.Errorf("notification: create template: %w", err)
 	}
 	return t, nil
@@ -142,8 +139,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, client, id string, baseVer
 	now := s.nowUTC()
 	next := ClientTemplate{ID: id, ClientID: client, Version: cur.Version + 1, Name: in.Name, Channel: cur.Channel,
 		Language: cur.Language, Subject: in.Subject, Body: in.Body, CreatedAt: cur.CreatedAt, UpdatedAt: now}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO templates (`+templateColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		next.ID, next.ClientID, next.Version, next.Name, next.Channel, next.Language, next.Subject, next.Body, now)
+	err = insertTemplate(ctx, s.db, next)
 	if store.IsUniqueViolation(err) {
 		return ClientTemplate{}, ErrTemplateConflict
 	}
@@ -164,32 +160,17 @@ func (s *Service) GetTemplate(ctx context.Context, client, id string, version in
 	if version < 0 {
 		return ClientTemplate{}, &rpcerr.FieldError{Field: "version", Reason: "must not be negative"}
 	}
-	q := `SELECT ` + templateColumns + ` FROM templates WHERE id = $1 AND client_id = $2 AND version = $3`
-	args := []any{id, client, version}
-	if version == 0 {
-		q = `SELECT ` + templateColumns + ` FROM templates WHERE id = $1 AND client_id = $2 ORDER BY version DESC LIMIT 1`
-		args = args[:2]
-	}
-	t, err := scanTemplate(s.db.QueryRowContext(ctx, q, args...))
+	t, err := templateVersion(ctx, s.db, client, id, version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ClientTemplate{}, errTemplateNotFound(id)
 	}
 	if err != nil {
 		return ClientTemplate{}, fmt.Errorf("notification: template: %w", err)
 	}
-	var first time.Time
-	if err := s.db.QueryRowContext(ctx, `SELECT created_at FROM templates WHERE id = $1 AND version = 1`, id).Scan(store.ScanTime(&first)); err == nil {
+	if first, err := templateCreated(ctx, s.db, id); err == nil {
 		t.CreatedAt = first
 	}
 	return t, nil
-}
-
-// scanTemplate reads one row of templateColumns.
-func scanTemplate(r scanner) (ClientTemplate, error) {
-	var t ClientTemplate
-	err := r.Scan(&t.ID, &t.ClientID, &t.Version, &t.Name, &t.Channel, &t.Language, &t.Subject, &t.Body, store.ScanTime(&t.UpdatedAt))
-	t.CreatedAt = t.UpdatedAt
-	return t, err
 }
 
 // ListTemplates returns the latest version of client's templates, by id,
@@ -200,24 +181,8 @@ func (s *Service) ListTemplates(ctx context.Context, client, channel, language s
 		pageSize = defaultPageSize
 	}
 	pageSize = min(pageSize, maxPageSize)
-	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.client_id, t.version, t.name, t.channel, t.language, t.subject, t.body, t.created_at
-FROM templates t
-WHERE t.client_id = $1 AND ($2 = '' OR t.channel = $2) AND ($3 = '' OR t.language = $3) AND t.id > $4
-  AND t.version = (SELECT MAX(v.version) FROM templates v WHERE v.id = t.id)
-ORDER BY t.id LIMIT $5`, client, channel, language, pageToken, pageSize+1)
+	out, err := listTemplates(ctx, s.db, client, channel, language, pageToken, pageSize+1)
 	if err != nil {
-		return nil, "", fmt.Errorf("notification: list templates: %w", err)
-	}
-	defer rows.Close()
-	var out []ClientTemplate
-	for rows.Next() {
-		t, err := scanTemplate(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	next := ""
