@@ -93,16 +93,7 @@ func selectClients(ctx context.Context, q querier) ([]Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, func(r store.Row) (Client, error) { return scanClient(r) })
 }
 
 func updateClientSecret(ctx context.Context, q querier, id, hash string, now time.Time) (bool, error) {

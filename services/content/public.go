@@ -151,7 +151,7 @@ func parseLang(lang string) (string, error) {
 
 const publicColumns = `item_id, lang, slug, ministry, type, tags, version, publish_time, expire_at, doc, etag`
 
-func scanPublic(sc interface{ Scan(...any) error }) (PublicContent, error) {
+func scanPublic(sc store.Row) (PublicContent, error) {
 	var (
 		pc        PublicContent
 		slug      string

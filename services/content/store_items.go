@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // The SQL of items' workflow: creation, listing, versions and state
@@ -26,21 +28,7 @@ func itemIDs(ctx context.Context, q querier, ministry, typ, state string) ([]str
 	if err != nil {
 		return nil, fmt.Errorf("list items: %w", err)
 	}
-	return scanIDs(rows)
-}
-
-// scanIDs reads and closes rows of one id column.
-func scanIDs(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return store.CollectColumn[string](rows)
 }
 
 // bumpVersion moves item id from version base to v as a draft, cancelling

@@ -51,7 +51,7 @@ func publicBySlug(ctx context.Context, q querier, slug string, now time.Time) ([
 	if err != nil {
 		return nil, fmt.Errorf("public content: %w", err)
 	}
-	return scanPublics(rows)
+	return store.CollectRows(rows, scanPublic)
 }
 
 // listPublic returns up to limit unexpired public rows that f selects,
@@ -66,21 +66,7 @@ func listPublic(ctx context.Context, q querier, lang string, f PublicFilter, now
 	if err != nil {
 		return nil, fmt.Errorf("list public content: %w", err)
 	}
-	return scanPublics(rows)
-}
-
-// scanPublics reads and closes rows of publicColumns.
-func scanPublics(rows *sql.Rows) ([]PublicContent, error) {
-	defer rows.Close()
-	var out []PublicContent
-	for rows.Next() {
-		pc, err := scanPublic(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, pc)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, scanPublic)
 }
 
 // searchSQL is the one query that differs between the engines. The

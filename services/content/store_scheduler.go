@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // The SQL of the scheduler: which items are due, and the conditional
@@ -22,7 +24,7 @@ func (s *Service) dueIDs(ctx context.Context, query string, now time.Time) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
-	return scanIDs(rows)
+	return store.CollectColumn[string](rows)
 }
 
 // dropSchedule cancels item id's publication scheduled at publishAt.

@@ -157,9 +157,7 @@ func getNotification(ctx context.Context, q queryer, col, v string) (Notificatio
 }
 
 // scanner is a *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = store.Row
 
 // scanNotification reads one row of notificationColumns.
 func scanNotification(r scanner) (Notification, error) {
@@ -226,14 +224,5 @@ ORDER BY created_at DESC, id DESC LIMIT $6`, client, reference, status, afterTim
 	if err != nil {
 		return nil, fmt.Errorf("notification: list: %w", err)
 	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, scanNotification)
 }

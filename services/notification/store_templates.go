@@ -59,14 +59,5 @@ ORDER BY t.id LIMIT $5`, client, channel, language, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("notification: list templates: %w", err)
 	}
-	defer rows.Close()
-	var out []ClientTemplate
-	for rows.Next() {
-		t, err := scanTemplate(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, scanTemplate)
 }

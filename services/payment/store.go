@@ -1,7 +1,6 @@
 package payment
 
 import (
-	"database/sql"
 	"embed"
 
 	"github.com/tamkeen/tamkeen/libs/events"
@@ -26,18 +25,4 @@ func Migrations() ([]store.MigrationSet, error) {
 		return nil, err
 	}
 	return store.ComponentMigrations(Name, migrationFiles, "migrations", sb, events.Migrations)
-}
-
-// scanColumn reads and closes rows of one column.
-func scanColumn[T any](rows *sql.Rows) ([]T, error) {
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		var v T
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

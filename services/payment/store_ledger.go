@@ -104,18 +104,13 @@ func balances(ctx context.Context, q querier, currency string) ([]Balance, error
 // scanBalances reads and closes rows of (account, currency, debits,
 // credits).
 func scanBalances(rows *sql.Rows) ([]Balance, error) {
-	defer rows.Close()
-	var out []Balance
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (Balance, error) {
 		var b Balance
 		var cur string
-		if err := rows.Scan(&b.Account, &cur, &b.Debits, &b.Credits); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&b.Account, &cur, &b.Debits, &b.Credits)
 		b.Currency = Currency(cur)
-		out = append(out, b)
-	}
-	return out, rows.Err()
+		return b, err
+	})
 }
 
 // TrialBalance sums the ledger (view's part of it) per currency; each

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // The SQL of the sweeper: which payments and refunds are due for its
@@ -33,5 +35,5 @@ func sweepIDs(ctx context.Context, db querier, q string, args ...any) ([]string,
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
-	return scanColumn[string](rows)
+	return store.CollectColumn[string](rows)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
 
@@ -41,5 +42,5 @@ func splitRemainders(ctx context.Context, tx *sql.Tx, paymentID string) ([]int64
 	if err != nil {
 		return nil, err
 	}
-	return scanColumn[int64](rows)
+	return store.CollectColumn[int64](rows)
 }

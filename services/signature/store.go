@@ -29,7 +29,8 @@ type querier = store.Querier
 const credentialColumns = `id, owner, owner_kind, status, key_algorithm, key_sealed, cert_der, serial, subject,
 	description, not_before, not_after, created_at, revoked_at, revocation_reason`
 
-type scanner interface{ Scan(dest ...any) error }
+// scanner is a *sql.Row or *sql.Rows.
+type scanner = store.Row
 
 func scanCredential(row scanner) (*Credential, error) {
 	var c Credential

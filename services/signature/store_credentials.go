@@ -67,16 +67,7 @@ func credentialsOf(ctx context.Context, q querier, owner, after string, limit in
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, scanCredential)
 }
 
 // credentialStatus reads the status of the credential with the hex

@@ -1,0 +1,32 @@
+package store
+
+import "database/sql"
+
+// Row is what a scan function reads: a *sql.Row or the current row of a
+// *sql.Rows, so that one function scans a row for a get and for a list.
+type Row interface{ Scan(dest ...any) error }
+
+// CollectRows reads every row of rows with scan and closes rows: the one
+// "for rows.Next() { scan; append }; rows.Err()" loop the stores share.
+func CollectRows[T any](rows *sql.Rows, scan func(Row) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// CollectColumn reads rows of a single column (ids, counts) and closes
+// rows.
+func CollectColumn[T any](rows *sql.Rows) ([]T, error) {
+	return CollectRows(rows, func(r Row) (T, error) {
+		var v T
+		err := r.Scan(&v)
+		return v, err
+	})
+}
