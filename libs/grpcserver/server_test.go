@@ -106,6 +106,20 @@ func TestRequestLogCarriesClientTraceID(t *testing.T) {
 			clientRPC[s.SpanContext.SpanID()] = true
 		}
 	}
+	// otelgrpc ends the server span after the answer is on the wire, so
+	// the client can hold its reply before the span is recorded: wait for
+	// it rather than race it.
+	serverKind := func() (n int) {
+		for _, s := range serverSpans.GetSpans() {
+			if s.SpanKind == trace.SpanKindServer {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Second); serverKind() < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	var servers int
 	for _, s := range serverSpans.GetSpans() {
 		if s.SpanKind != trace.SpanKindServer {
