@@ -227,18 +227,15 @@ FROM gateway_rights WHERE $1 = '' OR client_id = $1 ORDER BY client_id, service,
 	if err != nil {
 		return nil, fmt.Errorf("list rights: %w", err)
 	}
-	defer rows.Close()
-	var out []Right
-	for rows.Next() {
+	return store.CollectRows(rows, func(row store.Row) (Right, error) {
 		var r Right
 		var tpl, dep, min string
-		if err := rows.Scan(&r.ClientID, &r.Service, &r.Operation, &tpl, &dep, &min, &r.GrantedAt); err != nil {
-			return nil, fmt.Errorf("list rights: %w", err)
+		if err := row.Scan(&r.ClientID, &r.Service, &r.Operation, &tpl, &dep, &min, &r.GrantedAt); err != nil {
+			return r, fmt.Errorf("list rights: %w", err)
 		}
 		r.Templates, r.Departments, r.Ministries = splitIDs(tpl), splitIDs(dep), splitIDs(min)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, nil
+	})
 }
 
 // joinIDs stores a list as one comma-separated column, trimmed and sorted.
