@@ -357,6 +357,24 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem, hdr http.He
 	_, _ = w.Write(body)
 }
 
+// writeUnsupportedMediaType answers 415 to a body that is not of type
+// want, and names want in Accept-Post or Accept-Patch for the methods
+// that have one (RFC 9110 section 15.5.16, RFC 5789 section 3.1).
+func writeUnsupportedMediaType(w http.ResponseWriter, r *http.Request, want string) {
+	hdr := http.Header{}
+	switch r.Method {
+	case http.MethodPost:
+		hdr.Set("Accept-Post", want)
+	case http.MethodPatch:
+		hdr.Set("Accept-Patch", want)
+	}
+	writeProblem(w, r, Problem{
+		Type:   problemTypePrefix + "unsupported-media-type",
+		Status: http.StatusUnsupportedMediaType,
+		Detail: "Content-Type must be " + want,
+	}, hdr)
+}
+
 // writeError maps err and writes it as a problem.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p, hdr := problemFromError(r, err)
