@@ -36,6 +36,25 @@ func Migrations() (store.MigrationSet, error) {
 	return store.LoadMigrations(Component, sub)
 }
 
+// OpenDB opens the gateway's database (access rights, the audit log,
+// usage) and brings its schema up to date: what cmd/gateway and tamkeen
+// dev both do before New.
+func OpenDB(ctx context.Context, opts store.Options) (*store.DB, error) {
+	db, err := store.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	set, err := Migrations()
+	if err == nil {
+		err = db.Migrate(ctx, set)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gateway database: %w", err)
+	}
+	return db, nil
+}
+
 // DefaultRightsRefresh is how often a gateway reloads the rights table, so
 // that a grant or a revocation reaches every replica within seconds.
 const DefaultRightsRefresh = 2 * time.Second
