@@ -265,57 +265,56 @@ func auditRanges(ctx context.Context, db *store.DB, opts AuditVerifyOptions) ([]
 	if err != nil {
 		return nil, fmt.Errorf("audit ranges: %w", err)
 	}
-	defer rows.Close()
-	var out []chainRange
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (chainRange, error) {
 		var c chainRange
-		if err := rows.Scan(&c.chain, &c.min, &c.max); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&c.chain, &c.min, &c.max)
 		if opts.From.IsZero() {
 			c.min = 1
 		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	})
 }
 
 // walkRecords calls fn for each record of each range in order.
 func walkRecords(ctx context.Context, db *store.DB, ranges []chainRange, fn func(AuditRecord) error) error {
 	for _, cr := range ranges {
-		rows, err := db.QueryContext(ctx, `SELECT chain, seq, at, at_us, request_id, client_id, subject, route, rpc, status, latency_us,
- request_hash, response_hash, source, prev_hash, hash FROM gateway_audit WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq`,
-			cr.chain, cr.min, cr.max)
-		if err != nil {
-			return fmt.Errorf("read audit records: %w", err)
-		}
-		for rows.Next() {
-			var r AuditRecord
-			var atUS int64
-			var at time.Time
-			if err := rows.Scan(&r.Chain, &r.Seq, &at, &atUS, &r.RequestID, &r.ClientID, &r.Subject, &r.Route, &r.RPC, &r.Status,
-				&r.LatencyMicros, &r.RequestHash, &r.ResponseHash, &r.Source, &r.PrevHash, &r.Hash); err != nil {
-				rows.Close()
-				return err
-			}
-			// The hash covers at_us; a changed at column is caught by
-			// comparing the two.
-			r.Time = time.UnixMicro(atUS).UTC()
-			if !store.Stamp(at).Equal(r.Time) {
-				r.Time = at.UTC()
-			}
-			if err := fn(r); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		if err := walkRange(ctx, db, cr, fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// walkRange calls fn for each record of one range in order. The records
+// stream (not store.CollectRows) because a chain may hold more records
+// than a verifier should keep in memory.
+func walkRange(ctx context.Context, db *store.DB, cr chainRange, fn func(AuditRecord) error) error {
+	rows, err := db.QueryContext(ctx, `SELECT chain, seq, at, at_us, request_id, client_id, subject, route, rpc, status, latency_us,
+ request_hash, response_hash, source, prev_hash, hash FROM gateway_audit WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq`,
+		cr.chain, cr.min, cr.max)
+	if err != nil {
+		return fmt.Errorf("read audit records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r AuditRecord
+		var atUS int64
+		var at time.Time
+		if err := rows.Scan(&r.Chain, &r.Seq, &at, &atUS, &r.RequestID, &r.ClientID, &r.Subject, &r.Route, &r.RPC, &r.Status,
+			&r.LatencyMicros, &r.RequestHash, &r.ResponseHash, &r.Source, &r.PrevHash, &r.Hash); err != nil {
+			return err
+		}
+		// The hash covers at_us; a changed at column is caught by
+		// comparing the two.
+		r.Time = time.UnixMicro(atUS).UTC()
+		if !store.Stamp(at).Equal(r.Time) {
+			r.Time = at.UTC()
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // readStamps loads the time-stamps of the ranges.
@@ -324,28 +323,30 @@ func readStamps(ctx context.Context, db *store.DB, ranges []chainRange, bounded 
 	if err != nil {
 		return nil, fmt.Errorf("read audit time-stamps: %w", err)
 	}
-	defer rows.Close()
-	var out []AuditStamp
-	for rows.Next() {
+	all, err := store.CollectRows(rows, func(r store.Row) (AuditStamp, error) {
 		var s AuditStamp
 		var tok string
-		if err := rows.Scan(&s.Chain, &s.Seq, &s.Hash, &tok, &s.StampedAt); err != nil {
-			return nil, err
+		if err := r.Scan(&s.Chain, &s.Seq, &s.Hash, &tok, &s.StampedAt); err != nil {
+			return s, err
 		}
 		if s.Token, err = hex.DecodeString(tok); err != nil {
-			return nil, fmt.Errorf("time-stamp of %s #%d: %w", s.Chain, s.Seq, err)
+			return s, fmt.Errorf("time-stamp of %s #%d: %w", s.Chain, s.Seq, err)
 		}
-		in := !bounded
+		return s, nil
+	})
+	if err != nil || !bounded {
+		return all, err
+	}
+	var out []AuditStamp
+	for _, s := range all {
 		for _, cr := range ranges {
 			if cr.chain == s.Chain && s.Seq >= cr.min && s.Seq <= cr.max {
-				in = true
+				out = append(out, s)
+				break
 			}
 		}
-		if in {
-			out = append(out, s)
-		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // readHeads loads every chain's head.
@@ -354,17 +355,23 @@ func readHeads(ctx context.Context, db *store.DB) (map[string]auditHead, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read audit heads: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]auditHead{}
-	for rows.Next() {
-		var c string
-		var h auditHead
-		if err := rows.Scan(&c, &h.Seq, &h.Hash); err != nil {
-			return nil, err
-		}
-		out[c] = h
+	type chainHead struct {
+		chain string
+		head  auditHead
 	}
-	return out, rows.Err()
+	list, err := store.CollectRows(rows, func(r store.Row) (chainHead, error) {
+		var c chainHead
+		err := r.Scan(&c.chain, &c.head.Seq, &c.head.Hash)
+		return c, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]auditHead, len(list))
+	for _, c := range list {
+		out[c.chain] = c.head
+	}
+	return out, nil
 }
 
 // VerifyAudit walks every chain of the audit log in db (within the

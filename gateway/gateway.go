@@ -26,6 +26,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -190,69 +191,27 @@ const DefaultAudience = "tamkeen"
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	if c.HTTPAddr == "" {
-		c.HTTPAddr = DefaultHTTPAddr
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.RawBodyBytes == 0 {
-		c.RawBodyBytes = DefaultRawBodyBytes
-	}
-	if c.ReadHeaderTimeout == 0 {
-		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.SlowReadTimeout == 0 {
-		c.SlowReadTimeout = DefaultSlowReadTimeout
-	}
-	if c.SlowWriteTimeout == 0 {
-		c.SlowWriteTimeout = DefaultSlowWriteTimeout
-	}
-	if c.OpsAddr == "" {
-		c.OpsAddr = DefaultOpsAddr
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if c.ReadyTimeout == 0 {
-		c.ReadyTimeout = DefaultReadyTimeout
-	}
-	if c.Version == "" {
-		c.Version = "v1"
-	}
-	if c.Audience == "" {
-		c.Audience = DefaultAudience
-	}
-	if c.RightsRefresh == 0 {
-		c.RightsRefresh = DefaultRightsRefresh
-	}
-	if c.RateLimitBucket == "" {
-		c.RateLimitBucket = DefaultRateLimitBucket
-	}
-	if c.AuditChain == "" {
-		c.AuditChain = DefaultAuditChain
-	}
-	if c.RevokedSessionsBucket == "" {
-		c.RevokedSessionsBucket = DefaultRevokedSessionsBucket
-	}
-	if c.RevokedSessionsTTL == 0 {
-		c.RevokedSessionsTTL = DefaultRevokedSessionsTTL
-	}
-	if c.AuditStampEvery == 0 {
-		c.AuditStampEvery = DefaultAuditStampEvery
-	}
-	if c.AuditStampInterval == 0 {
-		c.AuditStampInterval = DefaultAuditStampInterval
-	}
+	c.HTTPAddr = cmp.Or(c.HTTPAddr, DefaultHTTPAddr)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.RawBodyBytes = cmp.Or(c.RawBodyBytes, DefaultRawBodyBytes)
+	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
+	c.SlowReadTimeout = cmp.Or(c.SlowReadTimeout, DefaultSlowReadTimeout)
+	c.SlowWriteTimeout = cmp.Or(c.SlowWriteTimeout, DefaultSlowWriteTimeout)
+	c.OpsAddr = cmp.Or(c.OpsAddr, DefaultOpsAddr)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, DefaultReadyTimeout)
+	c.Version = cmp.Or(c.Version, "v1")
+	c.Audience = cmp.Or(c.Audience, DefaultAudience)
+	c.RightsRefresh = cmp.Or(c.RightsRefresh, DefaultRightsRefresh)
+	c.RateLimitBucket = cmp.Or(c.RateLimitBucket, DefaultRateLimitBucket)
+	c.AuditChain = cmp.Or(c.AuditChain, DefaultAuditChain)
+	c.RevokedSessionsBucket = cmp.Or(c.RevokedSessionsBucket, DefaultRevokedSessionsBucket)
+	c.RevokedSessionsTTL = cmp.Or(c.RevokedSessionsTTL, DefaultRevokedSessionsTTL)
+	c.AuditStampEvery = cmp.Or(c.AuditStampEvery, DefaultAuditStampEvery)
+	c.AuditStampInterval = cmp.Or(c.AuditStampInterval, DefaultAuditStampInterval)
 	if c.JWKSURL == "" && c.Issuer != "" {
 		c.JWKSURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/jwks.json"
 	}

@@ -68,18 +68,7 @@ func inputViolations(r *http.Request) []FieldError {
 	// A malformed escape is grpc-gateway's to refuse (400); the pairs
 	// that did parse are checked here.
 	q, _ := url.ParseQuery(r.URL.RawQuery)
-	for _, k := range sortedKeys(q) {
-		if !utf8.ValidString(k) {
-			bad = append(bad, FieldError{Field: "query", Reason: "parameter names " + reasonNotUTF8})
-			continue
-		}
-		for _, v := range q[k] {
-			if !utf8.ValidString(v) {
-				bad = append(bad, FieldError{Field: "query." + k, Reason: reasonNotUTF8})
-				break
-			}
-		}
-	}
+	bad = append(bad, valuesViolations(q, "query", "parameter names", "query.")...)
 	for _, v := range r.Header.Values("Authorization") {
 		if !printableASCII(v) {
 			bad = append(bad, FieldError{Field: "header.Authorization", Reason: reasonNotPrintable})
@@ -87,11 +76,8 @@ func inputViolations(r *http.Request) []FieldError {
 		}
 	}
 	for _, h := range copiedHeaders {
-		for _, v := range r.Header.Values(h) {
-			if !utf8.ValidString(v) {
-				bad = append(bad, FieldError{Field: "header." + h, Reason: reasonNotUTF8})
-				break
-			}
+		if !allUTF8(r.Header.Values(h)) {
+			bad = append(bad, FieldError{Field: "header." + h, Reason: reasonNotUTF8})
 		}
 	}
 	return bad
@@ -116,20 +102,29 @@ func printableASCII(s string) bool {
 // formViolations checks the fields of a parsed form (the /oauth2/token
 // body) for valid UTF-8, naming each bad field by its name.
 func formViolations(form url.Values) []FieldError {
+	return valuesViolations(form, "form", "field names", "")
+}
+
+// valuesViolations checks the names and values of a query or form for
+// valid UTF-8, in name order: any bad name is one error on namesField,
+// and a name with a bad value is one error on valuePrefix + name.
+func valuesViolations(vs url.Values, namesField, names, valuePrefix string) []FieldError {
 	var bad []FieldError
-	for _, k := range sortedKeys(form) {
+	for _, k := range sortedKeys(vs) {
 		if !utf8.ValidString(k) {
-			bad = append(bad, FieldError{Field: "form", Reason: "field names " + reasonNotUTF8})
+			bad = append(bad, FieldError{Field: namesField, Reason: names + " " + reasonNotUTF8})
 			continue
 		}
-		for _, v := range form[k] {
-			if !utf8.ValidString(v) {
-				bad = append(bad, FieldError{Field: k, Reason: reasonNotUTF8})
-				break
-			}
+		if !allUTF8(vs[k]) {
+			bad = append(bad, FieldError{Field: valuePrefix + k, Reason: reasonNotUTF8})
 		}
 	}
 	return bad
+}
+
+// allUTF8 reports whether every value is valid UTF-8.
+func allUTF8(values []string) bool {
+	return !slices.ContainsFunc(values, func(v string) bool { return !utf8.ValidString(v) })
 }
 
 // closeChunked answers a request that arrived with Transfer-Encoding over
@@ -223,18 +218,7 @@ func (g *Gateway) routeLimits(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		key := routeKey(r.Method, matchedTemplate(r))
 		if !g.own[key] && hasBody(r) && !jsonMediaType(r.Header.Get("Content-Type")) {
-			hdr := http.Header{}
-			switch r.Method {
-			case http.MethodPost:
-				hdr.Set("Accept-Post", "application/json")
-			case http.MethodPatch:
-				hdr.Set("Accept-Patch", "application/json")
-			}
-			writeProblem(w, r, Problem{
-				Type:   problemTypePrefix + "unsupported-media-type",
-				Status: http.StatusUnsupportedMediaType,
-				Detail: "Content-Type must be application/json",
-			}, hdr)
+			writeUnsupportedMediaType(w, r, "application/json")
 			return
 		}
 		if st := stateFrom(r.Context()); st != nil && slowMethods[st.method] {

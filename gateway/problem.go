@@ -77,37 +77,33 @@ type FieldError struct {
 // that changes state) is it 412 Precondition Failed, because then the failed
 // precondition is the caller's own header.
 func httpStatusFor(code codes.Code, r *http.Request) int {
-	switch code {
-	case codes.OK:
-		return http.StatusOK
-	case codes.InvalidArgument, codes.OutOfRange:
-		return http.StatusBadRequest
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.AlreadyExists, codes.Aborted:
-		return http.StatusConflict
-	case codes.FailedPrecondition:
-		if r != nil && conditional(r) {
-			return http.StatusPreconditionFailed
-		}
-		return http.StatusConflict
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.Unimplemented:
-		return http.StatusNotImplemented
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout
-	case codes.Canceled:
-		return StatusClientClosedRequest
-	default: // Internal, Unknown, DataLoss and codes we do not know.
-		return http.StatusInternalServerError
+	if code == codes.FailedPrecondition && r != nil && conditional(r) {
+		return http.StatusPreconditionFailed
 	}
+	if s, ok := httpStatusOf[code]; ok {
+		return s
+	}
+	// Internal, Unknown, DataLoss and codes we do not know.
+	return http.StatusInternalServerError
+}
+
+// httpStatusOf is the HTTP status of each gRPC code that is not a 500
+// (FailedPrecondition as a state conflict; see httpStatusFor).
+var httpStatusOf = map[codes.Code]int{
+	codes.OK:                 http.StatusOK,
+	codes.InvalidArgument:    http.StatusBadRequest,
+	codes.OutOfRange:         http.StatusBadRequest,
+	codes.Unauthenticated:    http.StatusUnauthorized,
+	codes.PermissionDenied:   http.StatusForbidden,
+	codes.NotFound:           http.StatusNotFound,
+	codes.AlreadyExists:      http.StatusConflict,
+	codes.Aborted:            http.StatusConflict,
+	codes.FailedPrecondition: http.StatusConflict,
+	codes.ResourceExhausted:  http.StatusTooManyRequests,
+	codes.Unimplemented:      http.StatusNotImplemented,
+	codes.Unavailable:        http.StatusServiceUnavailable,
+	codes.DeadlineExceeded:   http.StatusGatewayTimeout,
+	codes.Canceled:           StatusClientClosedRequest,
 }
 
 // unprocessableReasons are the ErrorInfo reasons of InvalidArgument errors
@@ -359,6 +355,24 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem, hdr http.He
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(body)
+}
+
+// writeUnsupportedMediaType answers 415 to a body that is not of type
+// want, and names want in Accept-Post or Accept-Patch for the methods
+// that have one (RFC 9110 section 15.5.16, RFC 5789 section 3.1).
+func writeUnsupportedMediaType(w http.ResponseWriter, r *http.Request, want string) {
+	hdr := http.Header{}
+	switch r.Method {
+	case http.MethodPost:
+		hdr.Set("Accept-Post", want)
+	case http.MethodPatch:
+		hdr.Set("Accept-Patch", want)
+	}
+	writeProblem(w, r, Problem{
+		Type:   problemTypePrefix + "unsupported-media-type",
+		Status: http.StatusUnsupportedMediaType,
+		Detail: "Content-Type must be " + want,
+	}, hdr)
 }
 
 // writeError maps err and writes it as a problem.

@@ -57,14 +57,10 @@ func (g *Gateway) registerRaw(b conns) error {
 	limit := g.cfg.RawBodyBytes
 
 	routes := []rawRoute{
-		{http.MethodPost, "/tsa", signaturev1.SignatureService_Timestamp_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-			body, ok := g.rawBody(w, r, MediaTimestampQuery, limit)
-			if !ok {
-				return
-			}
-			resp, err := sig.Timestamp(g.callContext(r), &signaturev1.TimestampRequest{Query: body})
-			g.writeRaw(w, r, err, MediaTimestampReply, resp.GetReply())
-		}},
+		{http.MethodPost, "/tsa", signaturev1.SignatureService_Timestamp_FullMethodName, g.rawPost(MediaTimestampQuery, limit, MediaTimestampReply, func(ctx context.Context, body []byte, _ *http.Request, _ map[string]string) ([]byte, error) {
+			resp, err := sig.Timestamp(ctx, &signaturev1.TimestampRequest{Query: body})
+			return resp.GetReply(), err
+		})},
 		{http.MethodGet, "/v1/signing/ca", signaturev1.SignatureService_GetCaCertificates_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			resp, err := sig.GetCaCertificates(g.callContext(r), &signaturev1.GetCaCertificatesRequest{})
 			g.writeRaw(w, r, err, MediaPEMChain, []byte(resp.GetPem()))
@@ -73,34 +69,22 @@ func (g *Gateway) registerRaw(b conns) error {
 			resp, err := sig.GetCrl(g.callContext(r), &signaturev1.GetCrlRequest{})
 			g.writeRaw(w, r, err, MediaPKIXCRL, resp.GetCrl())
 		}},
-		{http.MethodPost, "/v1/signing/ocsp", signaturev1.SignatureService_CheckOcsp_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-			body, ok := g.rawBody(w, r, MediaOCSPRequest, limit)
-			if !ok {
-				return
-			}
-			resp, err := sig.CheckOcsp(g.callContext(r), &signaturev1.CheckOcspRequest{Request: body})
-			g.writeRaw(w, r, err, MediaOCSPResponse, resp.GetResponse())
-		}},
-		{http.MethodPost, "/v1/payments/providers/{provider}/webhook", paymentv1.PaymentService_HandleProviderWebhook_FullMethodName, func(w http.ResponseWriter, r *http.Request, p map[string]string) {
-			body, ok := g.rawBody(w, r, "", limit)
-			if !ok {
-				return
-			}
-			_, err := pay.HandleProviderWebhook(g.callContext(r), &paymentv1.HandleProviderWebhookRequest{
+		{http.MethodPost, "/v1/signing/ocsp", signaturev1.SignatureService_CheckOcsp_FullMethodName, g.rawPost(MediaOCSPRequest, limit, MediaOCSPResponse, func(ctx context.Context, body []byte, _ *http.Request, _ map[string]string) ([]byte, error) {
+			resp, err := sig.CheckOcsp(ctx, &signaturev1.CheckOcspRequest{Request: body})
+			return resp.GetResponse(), err
+		})},
+		{http.MethodPost, "/v1/payments/providers/{provider}/webhook", paymentv1.PaymentService_HandleProviderWebhook_FullMethodName, g.rawPost("", limit, "application/json", func(ctx context.Context, body []byte, r *http.Request, p map[string]string) ([]byte, error) {
+			_, err := pay.HandleProviderWebhook(ctx, &paymentv1.HandleProviderWebhookRequest{
 				Provider: p["provider"], Payload: body, Signature: r.Header.Get(SignatureHeader),
 			})
-			g.writeRaw(w, r, err, "application/json", []byte("{}"))
-		}},
-		{http.MethodPost, "/v1/notifications/providers/{provider}/receipts", notificationv1.NotificationService_ReceiveDeliveryReceipt_FullMethodName, func(w http.ResponseWriter, r *http.Request, p map[string]string) {
-			body, ok := g.rawBody(w, r, "", limit)
-			if !ok {
-				return
-			}
-			_, err := notif.ReceiveDeliveryReceipt(g.callContext(r), &notificationv1.ReceiveDeliveryReceiptRequest{
+			return []byte("{}"), err
+		})},
+		{http.MethodPost, "/v1/notifications/providers/{provider}/receipts", notificationv1.NotificationService_ReceiveDeliveryReceipt_FullMethodName, g.rawPost("", limit, "application/json", func(ctx context.Context, body []byte, r *http.Request, p map[string]string) ([]byte, error) {
+			_, err := notif.ReceiveDeliveryReceipt(ctx, &notificationv1.ReceiveDeliveryReceiptRequest{
 				Provider: p["provider"], Payload: body, Signature: r.Header.Get(SignatureHeader),
 			})
-			g.writeRaw(w, r, err, "application/json", []byte("{}"))
-		}},
+			return []byte("{}"), err
+		})},
 		{http.MethodPost, "/oauth2/token", authv1.AuthService_IssueToken_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			g.token(w, r, auth, limit)
 		}},
@@ -127,17 +111,29 @@ func (g *Gateway) callContext(r *http.Request) context.Context {
 	return metadata.NewOutgoingContext(ctx, md)
 }
 
+// rawPost is the handler of a raw route with a body: it reads the body
+// (of type want, when set) within limit, calls the service through call
+// with the outgoing context, and answers call's bytes as reply, or the
+// error as a problem.
+func (g *Gateway) rawPost(want string, limit int64, reply string,
+	call func(ctx context.Context, body []byte, r *http.Request, p map[string]string) ([]byte, error)) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+		body, ok := g.rawBody(w, r, want, limit)
+		if !ok {
+			return
+		}
+		out, err := call(g.callContext(r), body, r, p)
+		g.writeRaw(w, r, err, reply, out)
+	}
+}
+
 // rawBody checks the content type (when want is set) and reads the body
 // within limit, writing the problem itself when it fails.
 func (g *Gateway) rawBody(w http.ResponseWriter, r *http.Request, want string, limit int64) ([]byte, bool) {
 	if want != "" {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || !strings.EqualFold(mt, want) {
-			writeProblem(w, r, Problem{
-				Type:   problemTypePrefix + "unsupported-media-type",
-				Status: http.StatusUnsupportedMediaType,
-				Detail: "Content-Type must be " + want,
-			}, http.Header{"Accept-Post": {want}})
+			writeUnsupportedMediaType(w, r, want)
 			return nil, false
 		}
 	}

@@ -36,6 +36,25 @@ func Migrations() (store.MigrationSet, error) {
 	return store.LoadMigrations(Component, sub)
 }
 
+// OpenDB opens the gateway's database (access rights, the audit log,
+// usage) and brings its schema up to date: what cmd/gateway and tamkeen
+// dev both do before New.
+func OpenDB(ctx context.Context, opts store.Options) (*store.DB, error) {
+	db, err := store.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	set, err := Migrations()
+	if err == nil {
+		err = db.Migrate(ctx, set)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gateway database: %w", err)
+	}
+	return db, nil
+}
+
 // DefaultRightsRefresh is how often a gateway reloads the rights table, so
 // that a grant or a revocation reaches every replica within seconds.
 const DefaultRightsRefresh = 2 * time.Second
@@ -227,18 +246,15 @@ FROM gateway_rights WHERE $1 = '' OR client_id = $1 ORDER BY client_id, service,
 	if err != nil {
 		return nil, fmt.Errorf("list rights: %w", err)
 	}
-	defer rows.Close()
-	var out []Right
-	for rows.Next() {
+	return store.CollectRows(rows, func(row store.Row) (Right, error) {
 		var r Right
 		var tpl, dep, min string
-		if err := rows.Scan(&r.ClientID, &r.Service, &r.Operation, &tpl, &dep, &min, &r.GrantedAt); err != nil {
-			return nil, fmt.Errorf("list rights: %w", err)
+		if err := row.Scan(&r.ClientID, &r.Service, &r.Operation, &tpl, &dep, &min, &r.GrantedAt); err != nil {
+			return r, fmt.Errorf("list rights: %w", err)
 		}
 		r.Templates, r.Departments, r.Ministries = splitIDs(tpl), splitIDs(dep), splitIDs(min)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, nil
+	})
 }
 
 // joinIDs stores a list as one comma-separated column, trimmed and sorted.

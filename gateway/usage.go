@@ -133,16 +133,11 @@ GROUP BY client_id, item, currency ORDER BY client_id, item, currency`, period, 
 	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
-	defer rows.Close()
-	var out []UsageLine
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (UsageLine, error) {
 		var l UsageLine
-		if err := rows.Scan(&l.ClientID, &l.Item, &l.Currency, &l.Quantity, &l.Amount); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		err := r.Scan(&l.ClientID, &l.Item, &l.Currency, &l.Quantity, &l.Amount)
+		return l, err
+	})
 }
 
 // PriceList turns usage into money: the price of one unit of each item

@@ -89,18 +89,11 @@ func run() error {
 	}
 	var db *store.DB
 	if s.DBDSN != "" {
-		db, err = store.Open(ctx, store.Options{Engine: store.Engine(s.DBEngine), DSN: s.DBDSN})
+		db, err = gateway.OpenDB(ctx, store.Options{Engine: store.Engine(s.DBEngine), DSN: s.DBDSN})
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		set, err := gateway.Migrations()
-		if err == nil {
-			err = db.Migrate(ctx, set)
-		}
-		if err != nil {
-			return fmt.Errorf("gateway database: %w", err)
-		}
 	}
 	g, err := gateway.New(s.Gateway, gateway.Deps{
 		Logger: logger, Tracing: tracing, Registry: telemetry.NewRegistry(), Backends: b, NATS: nc, DB: db,
