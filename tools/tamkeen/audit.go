@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -55,18 +54,7 @@ func parseInstant(s string) (time.Time, error) {
 }
 
 // runAudit verifies or exports the gateway's audit log.
-func runAudit(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		fmt.Fprint(stderr, auditUsage)
-		return &config.Error{Problems: []config.Problem{{Message: "tamkeen audit needs verify or export"}}}
-	}
-	sub := args[0]
-	var cfg auditConfig
-	flags := flag.NewFlagSet("tamkeen audit "+sub, flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
-		return err
-	}
+func runAudit(ctx context.Context, sub string, cfg auditConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
 	var p config.Problems
 	from, err := parseInstant(cfg.From)
 	if err != nil {

@@ -5,12 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/host"
@@ -73,29 +71,26 @@ type clientsConfig struct {
 	Scopes       []string `flag:"scopes" usage:"comma-separated scopes"`
 }
 
-// runClients manages ministry applications (OAuth 2.0 clients).
-func runClients(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	// A client's access rights at the gateway: tamkeen clients grant|revoke|show.
+// clientsHelp is the usage of `tamkeen clients`, with every scope.
+var clientsHelp = fmt.Sprintf(clientsUsage, strings.Join(scope.All(), " "))
+
+// clientsCommand is `tamkeen clients`: a client's access rights at the
+// gateway (tamkeen clients grant|revoke|show) are the rights command's.
+func clientsCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "grant" || args[0] == "revoke" || args[0] == "show") {
-		return runRights(ctx, args, lookupEnv, stdout, stderr)
+		return rightsCommand(ctx, args, lookupEnv, stdout, stderr)
 	}
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, clientsUsage, strings.Join(scope.All(), " "))
-		return &config.Error{Problems: []config.Problem{{Message: "tamkeen clients needs a subcommand"}}}
-	}
-	sub := args[0]
-	var cfg clientsConfig
-	flags := flag.NewFlagSet("tamkeen clients "+sub, flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
-		return err
-	}
+	return withFlags(subcommands{name: "clients", help: clientsHelp, missing: "tamkeen clients needs a subcommand"}, runClients)(ctx, args, lookupEnv, stdout, stderr)
+}
+
+// runClients manages ministry applications (OAuth 2.0 clients).
+func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	needID := sub != "list"
 	if needID && cfg.ID == "" {
-		return &config.Error{Problems: []config.Problem{{Flag: "id", Message: "required"}}}
+		return configProblem("id", "required")
 	}
 	if sub == "set-organization" && cfg.Organization == "" {
-		return &config.Error{Problems: []config.Problem{{Flag: "organization", Message: "required"}}}
+		return configProblem("organization", "required")
 	}
 	svc, closeDB, err := openAuthAdmin(ctx, cfg.DB, lookupEnv)
 	if err != nil {
@@ -118,16 +113,15 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tMINISTRY\tORGANIZATION\tSTATE\tSCOPES")
+		rows := make([][]string, 0, len(cs))
 		for _, c := range cs {
 			state := "active"
 			if c.Disabled {
 				state = "disabled"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Ministry, c.Organization, state, strings.Join(c.Scopes, " "))
+			rows = append(rows, []string{c.ID, c.Name, c.Ministry, c.Organization, state, strings.Join(c.Scopes, " ")})
 		}
-		return tw.Flush()
+		return writeTable(stdout, []string{"ID", "NAME", "MINISTRY", "ORGANIZATION", "STATE", "SCOPES"}, rows)
 	case "set-organization":
 		if err := svc.SetClientOrganization(ctx, cfg.ID, cfg.Organization); err != nil {
 			return err
@@ -145,8 +139,7 @@ func runClients(ctx context.Context, args []string, lookupEnv func(string) (stri
 		}
 		fmt.Fprintf(stdout, "client %s disabled\n", cfg.ID)
 	default:
-		fmt.Fprintf(stderr, clientsUsage, strings.Join(scope.All(), " "))
-		return &config.Error{Problems: []config.Problem{{Message: fmt.Sprintf("unknown subcommand %q", sub)}}}
+		return usageError(stderr, clientsHelp, fmt.Sprintf("unknown subcommand %q", sub))
 	}
 	return nil
 }
@@ -157,17 +150,7 @@ type keysConfig struct {
 }
 
 // runKeys manages the auth enabler's token signing keys.
-func runKeys(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(stderr, "Usage: tamkeen keys rotate (--data-dir DIR | --db-dsn URL [--db-engine])")
-		return &config.Error{Problems: []config.Problem{{Message: "tamkeen keys needs the subcommand rotate"}}}
-	}
-	var cfg keysConfig
-	flags := flag.NewFlagSet("tamkeen keys rotate", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
-		return err
-	}
+func runKeys(ctx context.Context, _ string, cfg keysConfig, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	svc, closeDB, err := openAuthAdmin(ctx, cfg.DB, lookupEnv)
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -91,9 +90,7 @@ type devHooks struct {
 func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	now := hooks.now
 	var cfg devConfig
-	flags := flag.NewFlagSet("tamkeen dev", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args, lookupEnv); err != nil {
+	if err := config.Parse(&cfg, "tamkeen dev", args, lookupEnv, stderr); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -201,20 +198,13 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	}
 
 	// The gateway's own database: access rights, the audit chain, usage.
-	gwDB, err := store.Open(ctx, store.Options{Engine: store.SQLite, DSN: filepath.Join(cfg.DataDir, "gateway.db")})
+	gwDB, err := openGatewayDB(ctx, serviceDB{DataDir: cfg.DataDir})
 	if err != nil {
 		return err
 	}
 	defer gwDB.Close()
-	gwSet, err := gateway.Migrations()
-	if err == nil {
-		err = gwDB.Migrate(ctx, gwSet)
-	}
-	if err == nil {
-		// Deny by default holds in dev too; the demo ministry may call everything.
-		err = gateway.NewRights(gwDB, now).Grant(ctx, gateway.Right{ClientID: demo.ClientID, Service: gateway.Wildcard})
-	}
-	if err != nil {
+	// Deny by default holds in dev too; the demo ministry may call everything.
+	if err := gateway.NewRights(gwDB, now).Grant(ctx, gateway.Right{ClientID: demo.ClientID, Service: gateway.Wildcard}); err != nil {
 		return fmt.Errorf("gateway database: %w", err)
 	}
 	gwCfg := gateway.Config{
@@ -257,27 +247,19 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	return err
 }
 
-// openDevDB opens the enabler's SQLite file under dataDir and applies sets
-// (and, for notification, the dev inbox's table, so that /dev/inbox
-// answers before the service's Run has made it).
+// openDevDB opens the enabler's SQLite file under dataDir, as the admin
+// commands do with --data-dir, and applies sets (and, for notification,
+// the dev inbox's table, so that /dev/inbox answers before the service's
+// Run has made it).
 func openDevDB(ctx context.Context, dataDir, name string, sets []store.MigrationSet) (*store.DB, error) {
-	db, err := store.Open(ctx, store.Options{Engine: store.SQLite, DSN: filepath.Join(dataDir, name+".db")})
-	if err != nil {
-		return nil, err
-	}
 	if name == notification.Name {
-		var inbox store.MigrationSet
-		inbox, err = notification.DevInboxMigrations()
+		inbox, err := notification.DevInboxMigrations()
+		if err != nil {
+			return nil, fmt.Errorf("%s database: %w", name, err)
+		}
 		sets = append(sets, inbox)
 	}
-	if err == nil {
-		err = db.Migrate(ctx, sets...)
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s database: %w", name, err)
-	}
-	return db, nil
+	return serviceDB{DataDir: dataDir}.open(ctx, name, sets...)
 }
 
 // clientSeeder is an enabler that registers API clients (auth).

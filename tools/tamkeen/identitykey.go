@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 
-	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
@@ -51,17 +49,7 @@ Make a private key with: openssl rand -base64 32
 `
 
 // runIdentityKey prints the public half of the identity key.
-func runIdentityKey(_ context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "public" {
-		fmt.Fprint(stderr, identityKeyUsage)
-		return &config.Error{Problems: []config.Problem{{Message: "tamkeen identity-key needs the subcommand public"}}}
-	}
-	var cfg identityKeyConfig
-	flags := flag.NewFlagSet("tamkeen identity-key public", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
-		return err
-	}
+func runIdentityKey(_ context.Context, _ string, cfg identityKeyConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
 	if cfg.DataDir != "" {
 		_, pub, err := devIdentityKeys(cfg.DataDir, func(string) (string, bool) { return "", false })
 		if err != nil {
@@ -71,11 +59,11 @@ func runIdentityKey(_ context.Context, args []string, lookupEnv func(string) (st
 		return nil
 	}
 	if cfg.IdentityKey == "" {
-		return &config.Error{Problems: []config.Problem{{Flag: "identity-key", Message: "required (or --data-dir)"}}}
+		return configProblem("identity-key", "required (or --data-dir)")
 	}
 	keys, err := sealed.ParsePrivateKeys(cfg.IdentityKey)
 	if err != nil {
-		return &config.Error{Problems: []config.Problem{{Flag: "identity-key", Message: err.Error()}}}
+		return configProblem("identity-key", err.Error())
 	}
 	fmt.Fprintln(stdout, keys[0].Public().String())
 	return nil

@@ -3,27 +3,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
-	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/payment"
 )
 
 // ledgerConfig is the command line of `tamkeen ledger check`.
+// It takes the payment database's flags and nothing else.
 type ledgerConfig struct {
-	DBEngine string `flag:"db-engine" default:"postgres" usage:"postgres or sqlite"`
-	DBDSN    string `flag:"db-dsn" secret:"true" required:"true" usage:"the payment service's PostgreSQL URL or SQLite file"`
-}
-
-// Validate reports what is wrong with the settings.
-func (c ledgerConfig) Validate() error {
-	var p config.Problems
-	checkEngine(&p, c.DBEngine)
-	return p.Err()
+	store.Flags
 }
 
 // errLedgerUnsound is returned when the check finds broken invariants.
@@ -33,19 +24,8 @@ var errLedgerUnsound = errors.New("the ledger is not sound")
 // database, that every ledger transaction balances and every balance equals
 // the sum of its entries, prints the trial balance per currency and each
 // problem found, and fails (exit 1) when there is any.
-func runLedger(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "check" {
-		var p config.Problems
-		p.Add("", "usage: tamkeen ledger check --db-engine=postgres|sqlite --db-dsn=…")
-		return p.Err()
-	}
-	var cfg ledgerConfig
-	flags := flag.NewFlagSet("tamkeen ledger check", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, store.Options{Engine: store.Engine(cfg.DBEngine), DSN: cfg.DBDSN})
+func runLedger(ctx context.Context, _ string, cfg ledgerConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
+	db, err := cfg.Open(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,13 +6,14 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 )
@@ -45,6 +46,47 @@ func main() {
 	os.Exit(code)
 }
 
+// command is one `tamkeen <name>` command; args are what follows its name.
+// Its error decides the exit status (config.ExitStatus): a *config.Error
+// is a usage or configuration error.
+type command func(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error
+
+// commands are the tool's commands by name, as the usage text lists them:
+// for each, how its command line reads and what runs it with its flags.
+var commands = map[string]command{
+	"dev":     runDev,
+	"migrate": runMigrate,
+	"pki": withFlags(subcommands{
+		name: "pki", known: []string{"init"},
+		help:    "usage: tamkeen pki init [flags]   (tamkeen pki init -help lists them)\n",
+		missing: "unknown or missing pki subcommand (want init)",
+	}, runPKI),
+	// The usage is the error itself: nothing else is printed.
+	"ledger": withFlags(subcommands{
+		name: "ledger", known: []string{"check"},
+		missing: "usage: tamkeen ledger check --db-engine=postgres|sqlite --db-dsn=…",
+	}, runLedger),
+	"clients": clientsCommand,
+	"keys": withFlags(subcommands{
+		name: "keys", known: []string{"rotate"},
+		help:    "Usage: tamkeen keys rotate (--data-dir DIR | --db-dsn URL [--db-engine])\n",
+		missing: "tamkeen keys needs the subcommand rotate",
+	}, runKeys),
+	"identity-key": withFlags(subcommands{
+		name: "identity-key", known: []string{"public"},
+		help: identityKeyUsage, missing: "tamkeen identity-key needs the subcommand public",
+	}, runIdentityKey),
+	"rights": rightsCommand,
+	"audit": withFlags(subcommands{
+		name: "audit", known: []string{"verify", "export"},
+		help: auditUsage, missing: "tamkeen audit needs verify or export",
+	}, runAudit),
+	"usage": withFlags(subcommands{
+		name: "usage", known: []string{"report"},
+		help: usageUsage, missing: "tamkeen usage needs report",
+	}, runUsage),
+}
+
 // run dispatches a command line and returns the exit status: 0 for
 // success (and a clean shutdown), 2 for a usage or configuration error, 1
 // for any other failure.
@@ -53,44 +95,77 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	var err error
 	switch args[0] {
-	case "dev":
-		err = runDev(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "migrate":
-		err = runMigrate(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "pki":
-		err = runPKI(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "ledger":
-		err = runLedger(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "clients":
-		err = runClients(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "keys":
-		err = runKeys(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "identity-key":
-		err = runIdentityKey(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "rights":
-		err = runRights(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "audit":
-		err = runAudit(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "usage":
-		err = runUsage(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	default:
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
 		fmt.Fprintf(stderr, "tamkeen: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	var cerr *config.Error
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &cerr):
-		fmt.Fprintln(stderr, err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "tamkeen %s: %v\n", args[0], err)
-		return 1
+	return config.ExitStatus(cmd(ctx, args[1:], lookupEnv, stdout, stderr), stderr, "tamkeen "+args[0])
+}
+
+// subcommands describe a command whose first word says what it does
+// (`tamkeen <name> <sub> [flags]`), and what it answers without one.
+type subcommands struct {
+	// name is the command's name after "tamkeen".
+	name string
+	// known are its subcommands; nil: any word (the command refuses an
+	// unknown one itself, once its flags are read).
+	known []string
+	// help is printed to stderr when the subcommand is missing or unknown.
+	help string
+	// missing is the configuration error returned then.
+	missing string
+}
+
+// parse returns the subcommand args start with, and loads cfg from the
+// flags after it and the environment.
+func (s subcommands) parse(cfg any, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (string, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") || (s.known != nil && !slices.Contains(s.known, args[0])) {
+		return "", usageError(stderr, s.help, s.missing)
 	}
+	return args[0], config.Parse(cfg, "tamkeen "+s.name+" "+args[0], args[1:], lookupEnv, stderr)
+}
+
+// withFlags is the command that reads its command line as s says, loads
+// a C from the flags and the environment, and runs h with them; h gets the
+// subcommand and lookupEnv (for the enablers' own settings).
+func withFlags[C any](s subcommands, h func(ctx context.Context, sub string, cfg C, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error) command {
+	return func(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+		var cfg C
+		sub, err := s.parse(&cfg, args, lookupEnv, stderr)
+		if err != nil {
+			return err
+		}
+		return h(ctx, sub, cfg, lookupEnv, stdout, stderr)
+	}
+}
+
+// configProblem is the configuration error of one setting (flag, without
+// dashes) or, with flag "", of the command line as a whole: it makes the
+// command exit 2.
+func configProblem(flag, msg string) error {
+	return &config.Error{Problems: []config.Problem{{Flag: flag, Message: msg}}}
+}
+
+// usageError prints a command's usage text to stderr and returns the
+// configuration error msg: what every command does when its subcommand is
+// missing or unknown.
+func usageError(stderr io.Writer, usageText, msg string) error {
+	fmt.Fprint(stderr, usageText)
+	return configProblem("", msg)
+}
+
+// writeTable prints header and rows as columns two spaces apart: the
+// layout of every listing the tool prints.
+func writeTable(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range append([][]string{header}, rows...) {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
 }

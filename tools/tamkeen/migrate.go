@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -13,10 +11,9 @@ import (
 
 // migrateConfig is the command line of `tamkeen migrate`.
 type migrateConfig struct {
-	Service  string `flag:"service" required:"true" usage:"auth, notification, signature, payment or content"`
-	DBEngine string `flag:"db-engine" default:"postgres" usage:"postgres or sqlite"`
-	DBDSN    string `flag:"db-dsn" secret:"true" required:"true" usage:"the service's PostgreSQL URL or SQLite file"`
-	Status   bool   `flag:"status" usage:"show which migrations are applied instead of applying them"`
+	Service string `flag:"service" required:"true" usage:"auth, notification, signature, payment or content"`
+	store.Flags
+	Status bool `flag:"status" usage:"show which migrations are applied instead of applying them"`
 }
 
 // Validate reports what is wrong with the settings.
@@ -27,8 +24,7 @@ func (c migrateConfig) Validate() error {
 			p.Add("service", err.Error())
 		}
 	}
-	checkEngine(&p, c.DBEngine)
-	return p.Err()
+	return joinProblems(p.Err(), c.Flags.Validate())
 }
 
 // runMigrate applies a service's migrations (safe with replicas starting at
@@ -36,9 +32,7 @@ func (c migrateConfig) Validate() error {
 // Kubernetes it is each service's migration Job.
 func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	var cfg migrateConfig
-	flags := flag.NewFlagSet("tamkeen migrate", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args, lookupEnv); err != nil {
+	if err := config.Parse(&cfg, "tamkeen migrate", args, lookupEnv, stderr); err != nil {
 		return err
 	}
 	e, err := findEnabler(cfg.Service)
@@ -49,22 +43,20 @@ func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, store.Options{Engine: store.Engine(cfg.DBEngine), DSN: cfg.DBDSN})
+	var apply []store.MigrationSet
+	if !cfg.Status {
+		apply = sets
+	}
+	db, err := cfg.Open(ctx, apply...)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if !cfg.Status {
-		if err := db.Migrate(ctx, sets...); err != nil {
-			return err
-		}
-	}
 	states, err := db.MigrationStatus(ctx, sets...)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tVERSION\tNAME\tAPPLIED")
+	rows := make([][]string, 0, len(states))
 	for _, s := range states {
 		applied := "pending"
 		switch {
@@ -73,7 +65,7 @@ func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (stri
 		case s.Applied:
 			applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
 		}
-		fmt.Fprintf(tw, "%s\t%04d\t%s\t%s\n", s.Component, s.Version, s.Name, applied)
+		rows = append(rows, []string{s.Component, fmt.Sprintf("%04d", s.Version), s.Name, applied})
 	}
-	return tw.Flush()
+	return writeTable(stdout, []string{"COMPONENT", "VERSION", "NAME", "APPLIED"}, rows)
 }

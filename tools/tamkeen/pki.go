@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -18,8 +16,7 @@ import (
 // signature database is, the signature enabler's own settings (KEK, names,
 // URLs, policies, PKCS#11 token) and where the root key goes.
 type pkiInitConfig struct {
-	DBEngine        string `flag:"db-engine" default:"postgres" usage:"postgres or sqlite"`
-	DBDSN           string `flag:"db-dsn" secret:"true" required:"true" usage:"the signature service's PostgreSQL URL or SQLite file"`
+	store.Flags
 	RootKeyStore    string `flag:"root-key-store" default:"kek" usage:"where the root CA key lives: kek (sealed in the database), file (sealed, in --root-key-file, offline) or pkcs11 (HSM)"`
 	RootKeyFile     string `flag:"root-key-file" usage:"file for the sealed root key with --root-key-store file"`
 	IssuingKeyInHSM bool   `flag:"issuing-key-in-hsm" usage:"generate the issuing CA key in the HSM too"`
@@ -29,7 +26,6 @@ type pkiInitConfig struct {
 // Validate reports what is wrong with the settings.
 func (c pkiInitConfig) Validate() error {
 	var p config.Problems
-	checkEngine(&p, c.DBEngine)
 	switch c.RootKeyStore {
 	case signature.KeyStoreKEK, signature.KeyStorePKCS11:
 	case signature.KeyStoreFile:
@@ -42,44 +38,22 @@ func (c pkiInitConfig) Validate() error {
 	if (c.RootKeyStore == signature.KeyStorePKCS11 || c.IssuingKeyInHSM) && c.Signature.PKCS11Module == "" {
 		p.Add("pkcs11-module", "required when a CA key goes to the HSM")
 	}
-	var all config.Problems
-	for _, err := range []error{p.Err(), c.Signature.Validate()} {
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			for _, pr := range ce.Problems {
-				all.Add(pr.Flag, pr.Message)
-			}
-		}
-	}
-	return all.Err()
+	return joinProblems(c.Flags.Validate(), p.Err(), c.Signature.Validate())
 }
 
 // runPKI runs `tamkeen pki init`: it migrates the signature database and
 // creates the root CA, the issuing CA, the TSA and the OCSP responder
 // certificates in it, then prints their subjects and fingerprints.
-func runPKI(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "init" {
-		fmt.Fprintln(stderr, "usage: tamkeen pki init [flags]   (tamkeen pki init -help lists them)")
-		return &config.Error{Problems: []config.Problem{{Message: "unknown or missing pki subcommand (want init)"}}}
-	}
-	var cfg pkiInitConfig
-	flags := flag.NewFlagSet("tamkeen pki init", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, store.Options{Engine: store.Engine(cfg.DBEngine), DSN: cfg.DBDSN})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+func runPKI(ctx context.Context, _ string, cfg pkiInitConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
 	sets, err := signature.Migrations()
 	if err != nil {
 		return err
 	}
-	if err := db.Migrate(ctx, sets...); err != nil {
+	db, err := cfg.Open(ctx, sets...)
+	if err != nil {
 		return err
 	}
+	defer db.Close()
 	s := cfg.Signature
 	res, err := signature.InitPKI(ctx, db, s, signature.PKIOptions{
 		RootKeyStore: cfg.RootKeyStore, RootKeyFile: cfg.RootKeyFile, IssuingKeyInHSM: cfg.IssuingKeyInHSM,

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/config"
@@ -44,20 +42,16 @@ type rightsConfig struct {
 	Ministries  []string `flag:"ministries" usage:"narrow the right to these content ministries"`
 }
 
-// runRights manages clients' access rights at the gateway: args are
-// "grant|revoke|show" and their flags (`tamkeen rights grant …`; `tamkeen clients grant …` once clients.go delegates to it).
-func runRights(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, rightsUsage, strings.Join(gateway.Services(), ", "))
-		return &config.Error{Problems: []config.Problem{{Message: "needs grant, revoke or show"}}}
-	}
-	sub := args[0]
-	var cfg rightsConfig
-	flags := flag.NewFlagSet("tamkeen rights "+sub, flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
-		return err
-	}
+// rightsHelp is the usage of `tamkeen rights`, with every service.
+var rightsHelp = fmt.Sprintf(rightsUsage, strings.Join(gateway.Services(), ", "))
+
+// rightsCommand is `tamkeen rights` (and `tamkeen clients grant|revoke|show`).
+var rightsCommand = withFlags(subcommands{name: "rights", help: rightsHelp, missing: "needs grant, revoke or show"}, runRights)
+
+// runRights manages clients' access rights at the gateway: sub is grant,
+// revoke or show (`tamkeen rights grant …`, or `tamkeen clients grant …`,
+// which clientsCommand hands over).
+func runRights(ctx context.Context, sub string, cfg rightsConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
 	var p config.Problems
 	switch sub {
 	case "grant", "revoke":
@@ -71,7 +65,7 @@ func runRights(ctx context.Context, args []string, lookupEnv func(string) (strin
 		}
 	case "show":
 	default:
-		fmt.Fprintf(stderr, rightsUsage, strings.Join(gateway.Services(), ", "))
+		fmt.Fprint(stderr, rightsHelp)
 		p.Addf("", "unknown subcommand %q", sub)
 	}
 	if err := p.Err(); err != nil {
@@ -105,8 +99,7 @@ func runRights(ctx context.Context, args []string, lookupEnv func(string) (strin
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT\tRIGHT\tNARROWED TO\tGRANTED")
+		rows := make([][]string, 0, len(list))
 		for _, r := range list {
 			var narrow []string
 			for _, n := range []struct {
@@ -120,9 +113,9 @@ func runRights(ctx context.Context, args []string, lookupEnv func(string) (strin
 			if len(narrow) == 0 {
 				narrow = []string{"-"}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ClientID, r.Name(), strings.Join(narrow, " "), r.GrantedAt.UTC().Format("2006-01-02 15:04:05Z"))
+			rows = append(rows, []string{r.ClientID, r.Name(), strings.Join(narrow, " "), r.GrantedAt.UTC().Format("2006-01-02 15:04:05Z")})
 		}
-		if err := tw.Flush(); err != nil {
+		if err := writeTable(stdout, []string{"CLIENT", "RIGHT", "NARROWED TO", "GRANTED"}, rows); err != nil {
 			return err
 		}
 		if len(list) == 0 {

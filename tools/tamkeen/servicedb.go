@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -24,15 +25,31 @@ func (c serviceDB) Validate() error {
 	if (c.DataDir == "") == (c.DBDSN == "") {
 		p.Add("", "give either --data-dir or --db-dsn")
 	}
-	checkEngine(&p, c.DBEngine)
+	if _, err := store.ParseEngine(c.DBEngine); err != nil {
+		p.Add("db-engine", err.Error())
+	}
 	return p.Err()
 }
 
-// checkEngine records a problem when engine is not one store opens.
-func checkEngine(p *config.Problems, engine string) {
-	if engine != string(store.Postgres) && engine != string(store.SQLite) {
-		p.Addf("db-engine", "%q is not postgres or sqlite", engine)
+// joinProblems is one configuration error listing the problems of every
+// *config.Error in errs, in order (any other error as a problem of the
+// whole configuration): a Validate method that checks embedded settings
+// too returns it.
+func joinProblems(errs ...error) error {
+	var all config.Problems
+	for _, err := range errs {
+		var ce *config.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &ce):
+			for _, pr := range ce.Problems {
+				all.Add(pr.Flag, pr.Message)
+			}
+		default:
+			all.Add("", err.Error())
+		}
 	}
+	return all.Err()
 }
 
 // open opens component's database and applies sets.

@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/gateway"
-	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/services/payment/money"
 )
 
@@ -44,17 +41,7 @@ func formatAmount(currency string, amount int64) string {
 }
 
 // runUsage prints the metered usage of a month and its invoices.
-func runUsage(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "report" {
-		fmt.Fprint(stderr, usageUsage)
-		return &config.Error{Problems: []config.Problem{{Message: "tamkeen usage needs report"}}}
-	}
-	var cfg usageConfig
-	flags := flag.NewFlagSet("tamkeen usage report", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	if err := config.Load(&cfg, flags, args[1:], lookupEnv); err != nil {
-		return err
-	}
+func runUsage(ctx context.Context, _ string, cfg usageConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
 	var prices *gateway.PriceList
 	if cfg.Prices != "" {
 		f, err := os.Open(cfg.Prices)
@@ -78,12 +65,11 @@ func runUsage(ctx context.Context, args []string, lookupEnv func(string) (string
 		return err
 	}
 
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "CLIENT\tITEM\tQUANTITY\tAMOUNT\n")
+	rows := make([][]string, 0, len(lines))
 	for _, l := range lines {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", l.ClientID, l.Item, l.Quantity, formatAmount(l.Currency, l.Amount))
+		rows = append(rows, []string{l.ClientID, l.Item, strconv.FormatInt(l.Quantity, 10), formatAmount(l.Currency, l.Amount)})
 	}
-	if err := tw.Flush(); err != nil {
+	if err := writeTable(stdout, []string{"CLIENT", "ITEM", "QUANTITY", "AMOUNT"}, rows); err != nil {
 		return err
 	}
 	if len(lines) == 0 {
@@ -104,13 +90,12 @@ func runUsage(ctx context.Context, args []string, lookupEnv func(string) (string
 	if prices != nil {
 		for _, inv := range prices.Invoices(lines) {
 			fmt.Fprintf(stdout, "\nINVOICE %s — %s\n", inv.Ministry, cfg.Month)
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "CLIENT\tITEM\tQUANTITY\tUNIT PRICE\tTOTAL\n")
+			rows := make([][]string, 0, len(inv.Lines)+1)
 			for _, l := range inv.Lines {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", l.ClientID, l.Item, l.Quantity, formatAmount(inv.Currency, l.UnitPrice), formatAmount(inv.Currency, l.Total))
+				rows = append(rows, []string{l.ClientID, l.Item, strconv.FormatInt(l.Quantity, 10), formatAmount(inv.Currency, l.UnitPrice), formatAmount(inv.Currency, l.Total)})
 			}
-			fmt.Fprintf(tw, "\t\t\tTOTAL\t%s\n", formatAmount(inv.Currency, inv.Total))
-			if err := tw.Flush(); err != nil {
+			rows = append(rows, []string{"", "", "", "TOTAL", formatAmount(inv.Currency, inv.Total)})
+			if err := writeTable(stdout, []string{"CLIENT", "ITEM", "QUANTITY", "UNIT PRICE", "TOTAL"}, rows); err != nil {
 				return err
 			}
 		}

@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,23 +35,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	var cerr *config.Error
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.As(err, &cerr):
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	default:
-		fmt.Fprintf(os.Stderr, "run-distributed: %v\n", err)
-		os.Exit(1)
+	if code := config.ExitStatus(err, os.Stderr, "run-distributed"); code != 0 {
+		os.Exit(code)
 	}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
-	fs := flag.NewFlagSet("run-distributed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := config.Load(&s, fs, args, os.LookupEnv); err != nil {
+	if err := config.Parse(&s, "run-distributed", args, os.LookupEnv, stderr); err != nil {
 		return err
 	}
 	root, err := distributed.FindRepoRoot(".")
