@@ -58,30 +58,28 @@ func (s *Service) SchedulerTick(ctx context.Context) (int, error) {
 // applyDue publishes and expires what is due at now.
 func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 	changed := 0
-	due, err := s.dueIDs(ctx, publishDueSQL, now)
-	if err != nil {
-		return 0, err
+	// Publications first, so that an item published and expired in the
+	// same tick ends expired.
+	steps := []struct {
+		dueSQL string
+		apply  func(ctx context.Context, id string, now time.Time) (bool, error)
+	}{
+		{publishDueSQL, s.publishDue},
+		{expireDueSQL, s.expireDue},
 	}
-	for _, id := range due {
-		ok, err := s.publishDue(ctx, id, now)
+	for _, step := range steps {
+		due, err := s.dueIDs(ctx, step.dueSQL, now)
 		if err != nil {
 			return changed, err
 		}
-		if ok {
-			changed++
-		}
-	}
-	due, err = s.dueIDs(ctx, expireDueSQL, now)
-	if err != nil {
-		return changed, err
-	}
-	for _, id := range due {
-		ok, err := s.expireDue(ctx, id, now)
-		if err != nil {
-			return changed, err
-		}
-		if ok {
-			changed++
+		for _, id := range due {
+			ok, err := step.apply(ctx, id, now)
+			if err != nil {
+				return changed, err
+			}
+			if ok {
+				changed++
+			}
 		}
 	}
 	if changed > 0 {
