@@ -78,6 +78,15 @@ func (e *valueError) describe(subject string, secret bool) string {
 	}
 }
 
+// numberError is the error of a failed strconv number parse: a value out
+// of range is told apart from one that is not a number at all.
+func numberError(err error, what string) error {
+	if errors.Is(err, strconv.ErrRange) {
+		return &valueError{what: what, detail: "out of range"}
+	}
+	return &valueError{what: what}
+}
+
 // parse converts raw into a value of type t (whose kind is k). For lists it
 // returns the items alone; the caller decides between replacing and
 // appending.
@@ -95,19 +104,13 @@ func parse(t reflect.Type, k kind, raw string) (reflect.Value, error) {
 	case kindInt, kindInt64:
 		n, err := strconv.ParseInt(raw, 10, t.Bits())
 		if err != nil {
-			if errors.Is(err, strconv.ErrRange) {
-				return v, &valueError{what: "an integer", detail: "out of range"}
-			}
-			return v, &valueError{what: "an integer"}
+			return v, numberError(err, "an integer")
 		}
 		v.SetInt(n)
 	case kindFloat64:
 		f, err := strconv.ParseFloat(raw, 64)
 		if err != nil {
-			if errors.Is(err, strconv.ErrRange) {
-				return v, &valueError{what: "a number", detail: "out of range"}
-			}
-			return v, &valueError{what: "a number"}
+			return v, numberError(err, "a number")
 		}
 		v.SetFloat(f)
 	case kindDuration:

@@ -248,16 +248,8 @@ func (s *Service) registrationTaken(ctx context.Context, tx *sql.Tx, holder citi
 	if err := insertChallenge(ctx, tx, notice); err != nil {
 		return challengeRow{}, fmt.Errorf("auth: register citizen: %w", err)
 	}
-	err = s.command(ctx, tx, SubjectOTPSMS, typeSendSMS, &eventsv1.SendSms{
-		CommandId:   noticeID,
-		ClientId:    "tamkeen-auth",
-		PhoneNumber: holder.PhoneNumber,
-		TemplateId:  RegistrationAttemptTemplateID,
-		Reference:   noticeID,
-		Language:    holder.PreferredLanguage,
-		ExpireTime:  timestamppb.New(now.Add(noticeInterval)),
-	})
-	return decoy, err
+	sms := challengeSMS(notice, RegistrationAttemptTemplateID, holder.PreferredLanguage, now.Add(noticeInterval))
+	return decoy, s.command(ctx, tx, SubjectOTPSMS, typeSendSMS, sms)
 }
 
 // GetCitizen returns a citizen's account to the citizen themselves or to

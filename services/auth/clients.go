@@ -147,11 +147,7 @@ func (s *Service) SetClientOrganization(ctx context.Context, id, org string) err
 // alone).
 // `tamkeen dev` seeds the demo ministry client with it.
 func (s *Service) EnsureClient(ctx context.Context, spec ClientSpec) error {
-	if err := spec.validate(); err != nil {
-		return err
-	}
-	spec = spec.normalized()
-	hash, err := s.hasher.hash(ctx, spec.Secret, s.cfg.HashParams())
+	spec, hash, err := s.prepareClient(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -164,11 +160,7 @@ func (s *Service) EnsureClient(ctx context.Context, spec ClientSpec) error {
 // CreateClient registers a new ministry application; ErrClientExists when
 // the id is taken.
 func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) error {
-	if err := spec.validate(); err != nil {
-		return err
-	}
-	spec = spec.normalized()
-	hash, err := s.hasher.hash(ctx, spec.Secret, s.cfg.HashParams())
+	spec, hash, err := s.prepareClient(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -180,6 +172,20 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) error {
 		return fmt.Errorf("auth: create client %s: %w", spec.ID, err)
 	}
 	return nil
+}
+
+// prepareClient validates and normalises spec and hashes its secret: what
+// creating a client and ensuring one both store.
+func (s *Service) prepareClient(ctx context.Context, spec ClientSpec) (ClientSpec, string, error) {
+	if err := spec.validate(); err != nil {
+		return ClientSpec{}, "", err
+	}
+	spec = spec.normalized()
+	hash, err := s.hasher.hash(ctx, spec.Secret, s.cfg.HashParams())
+	if err != nil {
+		return ClientSpec{}, "", err
+	}
+	return spec, hash, nil
 }
 
 // ListClients returns every registered client, by id.

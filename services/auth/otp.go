@@ -145,17 +145,25 @@ func (s *Service) sendSMSChallengeID(ctx context.Context, tx *sql.Tx, c citizenR
 	if err := insertChallenge(ctx, tx, ch); err != nil {
 		return challengeRow{}, fmt.Errorf("auth: store OTP challenge: %w", err)
 	}
-	err = s.command(ctx, tx, SubjectOTPSMS, typeSendSMS, &eventsv1.SendSms{
-		CommandId:       id,
-		ClientId:        "tamkeen-auth",
-		PhoneNumber:     c.PhoneNumber,
-		TemplateId:      OTPTemplateID,
-		Personalisation: map[string]string{"code": code},
-		Reference:       id,
-		Language:        c.PreferredLanguage,
-		ExpireTime:      timestamppb.New(ch.ExpiresAt),
-	})
-	return ch, err
+	sms := challengeSMS(ch, OTPTemplateID, c.PreferredLanguage, ch.ExpiresAt)
+	sms.Personalisation = map[string]string{"code": code}
+	return ch, s.command(ctx, tx, SubjectOTPSMS, typeSendSMS, sms)
+}
+
+// challengeSMS is the SendSms command that carries challenge ch to its
+// phone. The challenge id is the command id, so a redelivered command
+// sends one SMS, and the reference, so delivery reports find the
+// challenge.
+func challengeSMS(ch challengeRow, templateID, lang string, expire time.Time) *eventsv1.SendSms {
+	return &eventsv1.SendSms{
+		CommandId:   ch.ID,
+		ClientId:    "tamkeen-auth",
+		PhoneNumber: ch.PhoneNumber,
+		TemplateId:  templateID,
+		Reference:   ch.ID,
+		Language:    lang,
+		ExpireTime:  timestamppb.New(expire),
+	}
 }
 
 // CreateOTPChallenge starts a one-time-code check for the calling citizen:

@@ -222,16 +222,11 @@ func selectPublishedKeys(ctx context.Context, q querier, nowMS int64) ([]keyRow,
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []keyRow
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (keyRow, error) {
 		var k keyRow
-		if err := rows.Scan(&k.KID, &k.PrivateKeyEnc, &k.CreatedAtMS, &k.Retired); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+		err := r.Scan(&k.KID, &k.PrivateKeyEnc, &k.CreatedAtMS, &k.Retired)
+		return k, err
+	})
 }
 
 func insertKey(ctx context.Context, q querier, kid, sealed string, nowMS int64) error {

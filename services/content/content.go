@@ -55,6 +55,17 @@ func heldRoles(ctx context.Context, q querier, p Principal, ministry string) ([]
 	return rolesOf(ctx, q, ministry, p.Subject)
 }
 
+// loadHeld reads item id at its latest version and the roles p holds in
+// its ministry: what every workflow step checks before it acts.
+func loadHeld(ctx context.Context, q querier, p Principal, id string) (Item, []Role, error) {
+	it, err := loadItem(ctx, q, id, 0)
+	if err != nil {
+		return Item{}, nil, err
+	}
+	held, err := heldRoles(ctx, q, p, it.Ministry)
+	return it, held, err
+}
+
 // VersionConflictError is the 409 of a save based on an old version; it
 // names the current version so the editor can reload and merge (toStatus
 // makes it Aborted with the versions in its ErrorInfo metadata).
@@ -157,14 +168,9 @@ type ListFilter struct {
 // ListItems lists the items of the ministries where p holds a role (or of
 // the one ministry asked for), newest first.
 func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]Item, string, error) {
-	limit, offset, err := parsePage(f.PageSize, f.PageToken, 20, 100)
+	limit, offset, err := parseListPage(f.PageSize, f.PageToken, f.Type)
 	if err != nil {
 		return nil, "", err
-	}
-	if f.Type != "" {
-		if _, err := ParseType("type", f.Type); err != nil {
-			return nil, "", err
-		}
 	}
 	if f.State != "" && !validState(f.State) {
 		return nil, "", &rpcerr.FieldError{Field: "state", Reason: "is not a workflow state"}
@@ -208,6 +214,21 @@ func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]I
 		next = pageToken(end)
 	}
 	return out, next, nil
+}
+
+// parseListPage checks the paging and the optional type filter that both
+// item lists (editors' and the public one) take.
+func parseListPage(size int32, token, typ string) (limit, offset int, err error) {
+	limit, offset, err = parsePage(size, token, 20, 100)
+	if err != nil {
+		return 0, 0, err
+	}
+	if typ != "" {
+		if _, err := ParseType("type", typ); err != nil {
+			return 0, 0, err
+		}
+	}
+	return limit, offset, nil
 }
 
 func validState(s string) bool {
@@ -261,11 +282,7 @@ func (s *Service) RollbackItem(ctx context.Context, p Principal, id string, vers
 func (s *Service) newVersion(ctx context.Context, p Principal, id string, a Action, base int, comment string, next func(Item) (Content, error)) error {
 	now := s.now()
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		it, err := loadItem(ctx, tx, id, 0)
-		if err != nil {
-			return err
-		}
-		held, err := heldRoles(ctx, tx, p, it.Ministry)
+		it, held, err := loadHeld(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
@@ -317,11 +334,7 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 	var unpublished bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		unpublished = false
-		it, err := loadItem(ctx, tx, id, 0)
-		if err != nil {
-			return err
-		}
-		held, err := heldRoles(ctx, tx, p, it.Ministry)
+		it, held, err := loadHeld(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
@@ -405,11 +418,7 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 		return Item{}, &rpcerr.FieldError{Field: "expire_time", Reason: "must be after the publish time"}
 	}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		it, err := loadItem(ctx, tx, id, 0)
-		if err != nil {
-			return err
-		}
-		held, err := heldRoles(ctx, tx, p, it.Ministry)
+		it, held, err := loadHeld(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}

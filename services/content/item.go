@@ -208,11 +208,7 @@ func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 	rich(fe, p+"eligibility", tr.Eligibility, t == TypeService)
 	list(fe, p+"required_documents", tr.RequiredDocuments, false)
 	list(fe, p+"steps", tr.Steps, t == TypeService)
-	if len(tr.Fees) > maxListLen {
-		fe.add(p+"fees", "at most %d fees", maxListLen)
-	}
-	for i, f := range tr.Fees {
-		fp := fmt.Sprintf("%sfees[%d].", p, i)
+	entries(fe, p, "fees", tr.Fees, func(fp string, f Fee) {
 		plain(fe, fp+"description", f.Description, maxShort, true)
 		if f.Amount < 0 || f.Amount > 1e12 {
 			fe.add(fp+"amount", "must be 0 or more minor units (at most 10^12)")
@@ -220,31 +216,23 @@ func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 		if _, ok := Currencies[f.Currency]; !ok {
 			fe.add(fp+"currency", "must be ILS, JOD, USD or EUR")
 		}
-	}
-	if len(tr.Links) > maxListLen {
-		fe.add(p+"links", "at most %d links", maxListLen)
-	}
-	for i, l := range tr.Links {
-		lp := fmt.Sprintf("%slinks[%d].", p, i)
+	})
+	entries(fe, p, "links", tr.Links, func(lp string, l Link) {
 		plain(fe, lp+"title", l.Title, maxTitle, true)
 		if fe.text(lp+"url", l.URL, textcheck.Address) {
-			continue
+			return
 		}
 		if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(l.URL) > maxURL {
 			fe.add(lp+"url", "must be an http or https URL")
 		}
-	}
+	})
 	if t == TypeFAQ && len(tr.Questions) == 0 {
 		fe.add(p+"questions", "an faq needs at least one question")
 	}
-	if len(tr.Questions) > maxListLen {
-		fe.add(p+"questions", "at most %d questions", maxListLen)
-	}
-	for i, qa := range tr.Questions {
-		qp := fmt.Sprintf("%squestions[%d].", p, i)
+	entries(fe, p, "questions", tr.Questions, func(qp string, qa QA) {
 		plain(fe, qp+"question", qa.Question, maxSummary, true)
 		rich(fe, qp+"answer", qa.Answer, true)
-	}
+	})
 	// Fields a type does not have must stay empty, so that nothing is
 	// stored that no page shows.
 	notFor := func(field string, set bool) {
@@ -319,6 +307,18 @@ func list(fe *fieldErrs, field string, items []string, required bool) {
 	}
 	for i, s := range items {
 		plain(fe, fmt.Sprintf("%s[%d]", field, i), s, maxShort, true)
+	}
+}
+
+// entries checks a list of structured entries (fees, links, questions) of
+// the translation at path p: at most maxListLen of them, and each one by
+// check under its own path (p+"fees[0].").
+func entries[T any](fe *fieldErrs, p, name string, items []T, check func(path string, item T)) {
+	if len(items) > maxListLen {
+		fe.add(p+name, "at most %d %s", maxListLen, name)
+	}
+	for i, item := range items {
+		check(fmt.Sprintf("%s%s[%d].", p, name, i), item)
 	}
 }
 

@@ -232,14 +232,9 @@ func (s *Service) ListPublicContent(ctx context.Context, f PublicFilter) ([]Publ
 	if err != nil {
 		return nil, "", err
 	}
-	limit, offset, err := parsePage(f.PageSize, f.PageToken, 20, 100)
+	limit, offset, err := parseListPage(f.PageSize, f.PageToken, f.Type)
 	if err != nil {
 		return nil, "", err
-	}
-	if f.Type != "" {
-		if _, err := ParseType("type", f.Type); err != nil {
-			return nil, "", err
-		}
 	}
 	out, err := listPublic(ctx, s.db, lang, f, s.now(), limit+1, offset)
 	if err != nil {

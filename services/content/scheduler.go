@@ -58,30 +58,28 @@ func (s *Service) SchedulerTick(ctx context.Context) (int, error) {
 // applyDue publishes and expires what is due at now.
 func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 	changed := 0
-	due, err := s.dueIDs(ctx, publishDueSQL, now)
-	if err != nil {
-		return 0, err
+	// Publications first, so that an item published and expired in the
+	// same tick ends expired.
+	steps := []struct {
+		dueSQL string
+		apply  func(ctx context.Context, id string, now time.Time) (bool, error)
+	}{
+		{publishDueSQL, s.publishDue},
+		{expireDueSQL, s.expireDue},
 	}
-	for _, id := range due {
-		ok, err := s.publishDue(ctx, id, now)
+	for _, step := range steps {
+		due, err := s.dueIDs(ctx, step.dueSQL, now)
 		if err != nil {
 			return changed, err
 		}
-		if ok {
-			changed++
-		}
-	}
-	due, err = s.dueIDs(ctx, expireDueSQL, now)
-	if err != nil {
-		return changed, err
-	}
-	for _, id := range due {
-		ok, err := s.expireDue(ctx, id, now)
-		if err != nil {
-			return changed, err
-		}
-		if ok {
-			changed++
+		for _, id := range due {
+			ok, err := step.apply(ctx, id, now)
+			if err != nil {
+				return changed, err
+			}
+			if ok {
+				changed++
+			}
 		}
 	}
 	if changed > 0 {
@@ -94,57 +92,59 @@ func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 // publishDue publishes item id if its publication is still due; ok
 // reports that this call did it.
 func (s *Service) publishDue(ctx context.Context, id string, now time.Time) (ok bool, err error) {
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		ok = false
-		it, err := loadItem(ctx, tx, id, 0)
-		if err != nil {
-			return err
-		}
+	return s.applyToItem(ctx, id, func(tx *sql.Tx, it Item) (bool, error) {
 		if it.PublishAt.IsZero() || it.PublishAt.After(now) {
-			return nil // another replica did it, or it was cancelled
+			return false, nil // another replica did it, or it was cancelled
 		}
 		if it.State != StateApproved && it.State != StateUnpublished {
 			// Saving a new version cancels a schedule, so this is a row
 			// changed by hand; drop the schedule rather than publish an
 			// unreviewed version.
-			return dropSchedule(ctx, tx, id, it.PublishAt)
+			return false, dropSchedule(ctx, tx, id, it.PublishAt)
 		}
 		// publish's conditional UPDATE matches the row as read here; a
 		// concurrent replica that got there first leaves it no row.
-		err = s.publish(ctx, tx, it, SchedulerActor, "scheduled publication", it.PublishAt, it.ExpireAt)
+		err := s.publish(ctx, tx, it, SchedulerActor, "scheduled publication", it.PublishAt, it.ExpireAt)
 		if errors.Is(err, rpcerr.ErrConflict) {
-			return nil
+			return false, nil
 		}
-		ok = err == nil
-		return err
+		return err == nil, err
 	})
-	return ok, err
 }
 
 // expireDue takes item id down if its expiry is still due.
 func (s *Service) expireDue(ctx context.Context, id string, now time.Time) (ok bool, err error) {
+	return s.applyToItem(ctx, id, func(tx *sql.Tx, it Item) (bool, error) {
+		if it.ExpireAt.IsZero() || it.ExpireAt.After(now) || it.PublishedVersion == 0 {
+			return false, nil
+		}
+		to := target(ActionExpire, it.State)
+		changed, err := markExpired(ctx, tx, it, to)
+		if err != nil {
+			return false, fmt.Errorf("expire %s: %w", id, err)
+		}
+		if !changed {
+			return false, nil
+		}
+		if err := s.takeDown(ctx, tx, it, it.ExpireAt); err != nil {
+			return false, err
+		}
+		return true, recordTransition(ctx, tx, id, ActionExpire, it.State, to, SchedulerActor, "expired", it.Version, it.ExpireAt)
+	})
+}
+
+// applyToItem reads item id in a transaction and lets apply change it
+// there; ok is apply's answer (did it change the item), which counts only
+// when err is nil, i.e. the transaction committed.
+func (s *Service) applyToItem(ctx context.Context, id string, apply func(tx *sql.Tx, it Item) (bool, error)) (ok bool, err error) {
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		ok = false
 		it, err := loadItem(ctx, tx, id, 0)
 		if err != nil {
 			return err
 		}
-		if it.ExpireAt.IsZero() || it.ExpireAt.After(now) || it.PublishedVersion == 0 {
-			return nil
-		}
-		to := target(ActionExpire, it.State)
-		changed, err := markExpired(ctx, tx, it, to)
-		if err != nil {
-			return fmt.Errorf("expire %s: %w", id, err)
-		}
-		if !changed {
-			return nil
-		}
-		if err := s.takeDown(ctx, tx, it, it.ExpireAt); err != nil {
-			return err
-		}
-		ok = true
-		return recordTransition(ctx, tx, id, ActionExpire, it.State, to, SchedulerActor, "expired", it.Version, it.ExpireAt)
+		ok, err = apply(tx, it)
+		return err
 	})
 	return ok, err
 }

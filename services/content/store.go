@@ -93,16 +93,11 @@ func rolesOf(ctx context.Context, q querier, ministry, subject string) ([]Role, 
 	if err != nil {
 		return nil, fmt.Errorf("roles: %w", err)
 	}
-	defer rows.Close()
-	var out []Role
-	for rows.Next() {
-		var r Role
-		if err := rows.Scan(&r); err != nil {
-			return nil, fmt.Errorf("roles: %w", err)
-		}
-		out = append(out, r)
+	out, err := store.CollectColumn[Role](rows)
+	if err != nil {
+		return nil, fmt.Errorf("roles: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ministriesOf returns the ministries in which subject holds any role.
@@ -111,16 +106,7 @@ func ministriesOf(ctx context.Context, q querier, subject string) ([]string, err
 	if err != nil {
 		return nil, fmt.Errorf("ministries: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return store.CollectColumn[string](rows)
 }
 
 // insertVersion stores an immutable version.

@@ -17,16 +17,11 @@ func versionInfos(ctx context.Context, q querier, id string, limit, offset int) 
 	if err != nil {
 		return nil, fmt.Errorf("versions of %s: %w", id, err)
 	}
-	defer rows.Close()
-	var out []VersionInfo
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (VersionInfo, error) {
 		var v VersionInfo
-		if err := rows.Scan(&v.Version, &v.SavedBy, store.ScanTime(&v.SavedAt)); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+		err := r.Scan(&v.Version, &v.SavedBy, store.ScanTime(&v.SavedAt))
+		return v, err
+	})
 }
 
 // transitions returns item id's workflow history, oldest first.
@@ -36,16 +31,11 @@ func transitions(ctx context.Context, q querier, id string) ([]TransitionRecord,
 	if err != nil {
 		return nil, fmt.Errorf("transitions of %s: %w", id, err)
 	}
-	defer rows.Close()
-	var out []TransitionRecord
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (TransitionRecord, error) {
 		var t TransitionRecord
-		if err := rows.Scan(&t.Action, &t.From, &t.To, &t.Actor, &t.Comment, &t.Version, store.ScanTime(&t.Time)); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		err := r.Scan(&t.Action, &t.From, &t.To, &t.Actor, &t.Comment, &t.Version, store.ScanTime(&t.Time))
+		return t, err
+	})
 }
 
 // upsertRole grants subject role r in ministry (again: a no-op) and

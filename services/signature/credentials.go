@@ -14,7 +14,6 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -218,23 +217,15 @@ func (s *Service) createCredential(ctx context.Context, p *principal, req Creden
 		Certificate: cert, Serial: serialHex(cert), Subject: cert.Subject.String(), Description: req.Description,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), CreatedAt: now, sealedKey: sealed,
 	}
-	ev, err := s.events.New("tamkeen.signature.credential_issued.v1", &eventsv1.CredentialIssued{
+	issued := &eventsv1.CredentialIssued{
 		CredentialId: id, CitizenId: p.citizenID, SerialNumber: c.Serial, Time: timestamppb.New(now),
+	}
+	err = s.writeWithEvent(ctx, "credential_issued", id, issued, func(tx *sql.Tx) error {
+		return insertCredential(ctx, tx, c)
 	})
 	if err != nil {
 		return nil, err
 	}
-	ev.Subject = id
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := insertCredential(ctx, tx, c); err != nil {
-			return err
-		}
-		return events.Enqueue(ctx, tx, events.Subject(Name, "credential_issued"), ev)
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.relay.Kick()
 	return c, nil
 }
 
@@ -277,14 +268,10 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 		return nil, fmt.Errorf("credential %s is already revoked: %w", id, rpcerr.ErrFailedPrecondition)
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	ev, err := s.events.New("tamkeen.signature.credential_revoked.v1", &eventsv1.CredentialRevoked{
+	revoked := &eventsv1.CredentialRevoked{
 		CredentialId: id, CitizenId: strings.TrimPrefix(c.Owner, "client:"), Reason: reason, Time: timestamppb.New(now),
-	})
-	if err != nil {
-		return nil, err
 	}
-	ev.Subject = id
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeWithEvent(ctx, "credential_revoked", id, revoked, func(tx *sql.Tx) error {
 		ok, err := markRevoked(ctx, tx, id, now, reason, p.owner())
 		if err != nil {
 			return err
@@ -292,12 +279,11 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 		if !ok {
 			return fmt.Errorf("credential %s is already revoked: %w", id, rpcerr.ErrFailedPrecondition)
 		}
-		return events.Enqueue(ctx, tx, events.Subject(Name, "credential_revoked"), ev)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.relay.Kick()
 	if _, err := s.issueCRL(ctx); err != nil {
 		// The revocation stands; the scheduled refresh will publish it.
 		s.log.ErrorContext(ctx, "re-issue CRL after revocation", "error", err)

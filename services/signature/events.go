@@ -7,6 +7,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // Events the service publishes, through the outbox, on the SIGNATURE
@@ -19,6 +20,30 @@ import (
 // and their identity (national ID, given and family name), which the
 // events carry sealed to this service's identity key (identity.go): the
 // subject of their signing certificates.
+
+// writeWithEvent runs write and enqueues the event of the given kind
+// (type tamkeen.signature.<kind>.v1 on subject tamkeen.signature.<kind>,
+// about the resource named subject) in one transaction, then wakes the
+// relay: a credential or signature is stored if and only if its event
+// goes out.
+func (s *Service) writeWithEvent(ctx context.Context, kind, subject string, msg proto.Message, write func(tx *sql.Tx) error) error {
+	ev, err := s.events.New(events.Subject(Name, kind)+".v1", msg)
+	if err != nil {
+		return err
+	}
+	ev.Subject = subject
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		return events.Enqueue(ctx, tx, events.Subject(Name, kind), ev)
+	})
+	if err != nil {
+		return err
+	}
+	s.relay.Kick()
+	return nil
+}
 
 // proofingConsumer is the durable consumer name on the AUTH stream.
 const proofingConsumer = "signature-proofing"

@@ -123,28 +123,29 @@ func hashFromOID(oid asn1.ObjectIdentifier) crypto.Hash {
 // signatureAlgorithm returns the CMS signature algorithm identifier for a
 // key and hash, and whether it carries NULL parameters (RSA).
 func signatureAlgorithm(pub crypto.PublicKey, h crypto.Hash) (asn1.ObjectIdentifier, bool, error) {
+	var byHash map[crypto.Hash]asn1.ObjectIdentifier
+	isRSA := false
 	switch pub.(type) {
 	case *ecdsa.PublicKey:
-		switch h {
-		case crypto.SHA256:
-			return oidECDSAWithSHA256, false, nil
-		case crypto.SHA384:
-			return oidECDSAWithSHA384, false, nil
-		case crypto.SHA512:
-			return oidECDSAWithSHA512, false, nil
-		}
+		byHash = ecdsaSignatureOIDs
 	case *rsa.PublicKey:
-		switch h {
-		case crypto.SHA256:
-			return oidSHA256WithRSA, true, nil
-		case crypto.SHA384:
-			return oidSHA384WithRSA, true, nil
-		case crypto.SHA512:
-			return oidSHA512WithRSA, true, nil
-		}
+		byHash, isRSA = rsaSignatureOIDs, true
+	}
+	if oid, ok := byHash[h]; ok {
+		return oid, isRSA, nil
 	}
 	return nil, false, fmt.Errorf("key %T with %v: %w", pub, h, ErrUnsupportedAlgorithm)
 }
+
+// The CMS signature algorithms by hash, one table per key type.
+var (
+	ecdsaSignatureOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
+		crypto.SHA256: oidECDSAWithSHA256, crypto.SHA384: oidECDSAWithSHA384, crypto.SHA512: oidECDSAWithSHA512,
+	}
+	rsaSignatureOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
+		crypto.SHA256: oidSHA256WithRSA, crypto.SHA384: oidSHA384WithRSA, crypto.SHA512: oidSHA512WithRSA,
+	}
+)
 
 // keyAlgorithmOf names the algorithm of a public key.
 func keyAlgorithmOf(pub crypto.PublicKey) string {

@@ -174,29 +174,26 @@ func InitPKI(ctx context.Context, db *store.DB, cfg Config, opts PKIOptions) (*P
 	policies, _ := parseOIDs(cfg.CertificatePolicies)
 	urls := cfg.pkiURLs()
 
-	rootTmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: cfg.Organization + " Root CA", Organization: org, Country: country},
-		NotBefore:             t0,
-		NotAfter:              t0.Add(20 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            1,
+	// Both CAs only sign certificates and CRLs; maxPathLen is how many
+	// CAs may stand below one (the issuing CA signs end entities only).
+	caTmpl := func(name string, life time.Duration, maxPathLen int) *x509.Certificate {
+		return &x509.Certificate{
+			Subject:               pkix.Name{CommonName: cfg.Organization + " " + name, Organization: org, Country: country},
+			NotBefore:             t0,
+			NotAfter:              t0.Add(life),
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			BasicConstraintsValid: true,
+			IsCA:                  true,
+			MaxPathLen:            maxPathLen,
+			MaxPathLenZero:        maxPathLen == 0,
+		}
 	}
+	rootTmpl := caTmpl("Root CA", 20*365*24*time.Hour, 1)
 	if root.cert, err = issueCert(rnd, rootTmpl, nil, rootKey.Public(), rootKey); err != nil {
 		return nil, fmt.Errorf("signature: root CA: %w", err)
 	}
-	issuingTmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: cfg.Organization + " Signing CA", Organization: org, Country: country},
-		NotBefore:             t0,
-		NotAfter:              t0.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
-		PolicyIdentifiers:     policies,
-	}
+	issuingTmpl := caTmpl("Signing CA", 10*365*24*time.Hour, 0)
+	issuingTmpl.PolicyIdentifiers = policies
 	if issuing.cert, err = issueCert(rnd, issuingTmpl, root.cert, issuingKey.Public(), rootKey); err != nil {
 		return nil, fmt.Errorf("signature: issuing CA: %w", err)
 	}

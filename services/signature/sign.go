@@ -13,7 +13,6 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -139,23 +138,15 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	if !p.isCitizen() {
 		clientID = p.clientID
 	}
-	ev, err := s.events.New("tamkeen.signature.created.v1", &eventsv1.DocumentSigned{
+	signed := &eventsv1.DocumentSigned{
 		SignatureId: res.ID, CredentialId: c.ID, CitizenId: p.citizenID, ClientId: clientID, Format: req.Format, Time: timestamppb.New(now),
+	}
+	err = s.writeWithEvent(ctx, "created", res.ID, signed, func(tx *sql.Tx) error {
+		return insertSignature(ctx, tx, res.ID, c.ID, p.owner(), req.Format, hashName(h), hex.EncodeToString(digest), req.DocumentName, now)
 	})
 	if err != nil {
 		return nil, err
 	}
-	ev.Subject = res.ID
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := insertSignature(ctx, tx, res.ID, c.ID, p.owner(), req.Format, hashName(h), hex.EncodeToString(digest), req.DocumentName, now); err != nil {
-			return err
-		}
-		return events.Enqueue(ctx, tx, events.Subject(Name, "created"), ev)
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.relay.Kick()
 	return res, nil
 }
 

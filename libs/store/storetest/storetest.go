@@ -61,14 +61,7 @@ func SQLite(t *testing.T) *store.DB {
 // two calls with one path give two handles on the same database.
 func SQLiteFile(t testing.TB, path string) *store.DB {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
-	defer cancel()
-	db, err := store.Open(ctx, store.Options{Engine: store.SQLite, DSN: path})
-	if err != nil {
-		t.Fatalf("storetest: open SQLite %s: %v", path, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return openDB(t, store.Options{Engine: store.SQLite, DSN: path}, "SQLite "+path)
 }
 
 // Postgres creates a database tamkeen_test_<random> on the server at the
@@ -122,11 +115,18 @@ func PostgresDatabase(t testing.TB) string {
 // cleanup, before the database is dropped.
 func PostgresDB(t testing.TB, dsn string) *store.DB {
 	t.Helper()
+	return openDB(t, store.Options{Engine: store.Postgres, DSN: dsn}, "test database "+redact(dsn))
+}
+
+// openDB opens a DB with opts and closes it at cleanup; what names the
+// database in the failure (without a password).
+func openDB(t testing.TB, opts store.Options, what string) *store.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	db, err := store.Open(ctx, store.Options{Engine: store.Postgres, DSN: dsn})
+	db, err := store.Open(ctx, opts)
 	if err != nil {
-		t.Fatalf("storetest: open test database %s: %v", redact(dsn), err)
+		t.Fatalf("storetest: open %s: %v", what, err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
