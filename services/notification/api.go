@@ -3,7 +3,6 @@ package notification
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -246,10 +245,8 @@ func (s *Service) ListNotifications(ctx context.Context, client string, f ListFi
 	size = min(size, maxPageSize)
 	afterTime, afterID := time.Now().UTC().Add(100*365*24*time.Hour), "~"
 	if f.PageToken != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(f.PageToken)
-		ts, id, ok := strings.Cut(string(raw), "|")
-		t, terr := time.Parse(time.RFC3339Nano, ts)
-		if err != nil || !ok || terr != nil {
+		t, id, ok := store.ParseKeysetToken(f.PageToken)
+		if !ok {
 			return nil, "", &rpcerr.FieldError{Field: "page_token", Reason: "not a token this API gave"}
 		}
 		afterTime, afterID = t.UTC(), id
@@ -258,11 +255,6 @@ func (s *Service) ListNotifications(ctx context.Context, client string, f ListFi
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		next = base64.RawURLEncoding.EncodeToString([]byte(last.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + last.ID))
-	}
+	out, next := store.NextPage(out, size, func(n Notification) string { return store.KeysetToken(n.CreatedAt.UTC(), n.ID) })
 	return out, next, nil
 }

@@ -459,9 +459,24 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 	return nil
 }
 
-// enqueueStatus writes n's NotificationStatusChanged event to the outbox.
+// enqueueStatus writes n's NotificationStatusChanged event to the outbox,
+// and again on the outcome subject when the status is final.
 func (s *Service) enqueueStatus(ctx context.Context, tx *sql.Tx, n Notification) error {
-	ev, err := s.events.New(StatusChangedType, &eventsv1.NotificationStatusChanged{
+	if err := s.enqueueStatusEvent(ctx, tx, n, SubjectStatusChanged, StatusChangedType); err != nil {
+		return err
+	}
+	if subject, typ, ok := outcomeSubject(n.Status); ok {
+		if err := s.enqueueStatusEvent(ctx, tx, n, subject, typ); err != nil {
+			return err
+		}
+	}
+	return s.enqueueCallback(ctx, tx, n)
+}
+
+// enqueueStatusEvent writes n's status as an event of type typ on subject:
+// every subject carries the same NotificationStatusChanged body.
+func (s *Service) enqueueStatusEvent(ctx context.Context, tx *sql.Tx, n Notification, subject, typ string) error {
+	ev, err := s.events.New(typ, &eventsv1.NotificationStatusChanged{
 		NotificationId: n.ID, ClientId: n.ClientID, Reference: n.Reference, Channel: n.Channel,
 		Status: n.Status, Segments: int32(n.Segments), Time: timestamppb.New(n.UpdatedAt),
 	})
@@ -469,23 +484,7 @@ func (s *Service) enqueueStatus(ctx context.Context, tx *sql.Tx, n Notification)
 		return err
 	}
 	ev.Subject = n.ID
-	if err := events.Enqueue(ctx, tx, SubjectStatusChanged, ev); err != nil {
-		return err
-	}
-	if subject, typ, ok := outcomeSubject(n.Status); ok {
-		ev, err := s.events.New(typ, &eventsv1.NotificationStatusChanged{
-			NotificationId: n.ID, ClientId: n.ClientID, Reference: n.Reference, Channel: n.Channel,
-			Status: n.Status, Segments: int32(n.Segments), Time: timestamppb.New(n.UpdatedAt),
-		})
-		if err != nil {
-			return err
-		}
-		ev.Subject = n.ID
-		if err := events.Enqueue(ctx, tx, subject, ev); err != nil {
-			return err
-		}
-	}
-	return s.enqueueCallback(ctx, tx, n)
+	return events.Enqueue(ctx, tx, subject, ev)
 }
 
 // outcomeSubject is where a final status is announced besides

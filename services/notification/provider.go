@@ -55,42 +55,51 @@ const (
 	ProviderDevInbox = "devinbox"
 )
 
+// devInboxWriter is what the SMS and e-mail dev inbox providers share:
+// their name, their promises, and writing a message under "dev_" + its
+// reference.
+type devInboxWriter struct {
+	inbox *DevInbox
+}
+
+// Name is "devinbox".
+func (p devInboxWriter) Name() string { return ProviderDevInbox }
+
+// IdempotentByReference is true: the inbox keys a message by its
+// reference, so a second submission finds the first.
+func (p devInboxWriter) IdempotentByReference() bool { return true }
+
+// DeliveredOnSubmit is true: a message in the inbox has arrived.
+func (p devInboxWriter) DeliveredOnSubmit() bool { return true }
+
+// write stores m (its ID left empty) in the inbox under "dev_" +
+// reference and returns that id; a message already there is a success.
+func (p devInboxWriter) write(ctx context.Context, reference string, m InboxMessage) (string, error) {
+	if reference == "" {
+		return "", fmt.Errorf("%w: dev inbox: the message has no reference", ErrPermanentSend)
+	}
+	m.ID = "dev_" + reference
+	if _, err := p.inbox.Deliver(ctx, m); err != nil && !store.IsUniqueViolation(err) {
+		return "", err
+	}
+	return m.ID, nil
+}
+
 // DevInboxProvider "sends" SMS by writing them to the dev inbox, where
 // developers and end-to-end tests read them at GET /dev/inbox. Writing is
 // delivery, so a message it accepts is delivered.
 type DevInboxProvider struct {
-	inbox *DevInbox
+	devInboxWriter
 }
 
 // NewDevInboxProvider returns the provider writing to inbox.
 func NewDevInboxProvider(inbox *DevInbox) *DevInboxProvider {
-	return &DevInboxProvider{inbox: inbox}
+	return &DevInboxProvider{devInboxWriter{inbox: inbox}}
 }
-
-// Name is "devinbox".
-func (p *DevInboxProvider) Name() string { return ProviderDevInbox }
-
-// IdempotentByReference is true: the inbox keys a message by its
-// reference, so a second submission finds the first.
-func (p *DevInboxProvider) IdempotentByReference() bool { return true }
-
-// DeliveredOnSubmit is true: a message in the inbox has arrived.
-func (p *DevInboxProvider) DeliveredOnSubmit() bool { return true }
 
 // SendSMS stores m in the inbox under "dev_" + its reference.
 func (p *DevInboxProvider) SendSMS(ctx context.Context, m SMS) (string, error) {
-	if m.Reference == "" {
-		return "", fmt.Errorf("%w: dev inbox: the message has no reference", ErrPermanentSend)
-	}
-	id := "dev_" + m.Reference
-	_, err := p.inbox.Deliver(ctx, InboxMessage{ID: id, Channel: ChannelSMS, To: m.To, Body: m.Body})
-	if store.IsUniqueViolation(err) {
-		return id, nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return id, nil
+	return p.write(ctx, m.Reference, InboxMessage{Channel: ChannelSMS, To: m.To, Body: m.Body})
 }
 
 // ErrOutcomeUnknown marks a provider error after which nobody knows
@@ -137,32 +146,15 @@ type EmailProvider interface {
 
 // DevInboxEmailProvider writes e-mail to the dev inbox (dev mode only).
 type DevInboxEmailProvider struct {
-	inbox *DevInbox
+	devInboxWriter
 }
 
 // NewDevInboxEmailProvider returns the provider writing to inbox.
 func NewDevInboxEmailProvider(inbox *DevInbox) *DevInboxEmailProvider {
-	return &DevInboxEmailProvider{inbox: inbox}
+	return &DevInboxEmailProvider{devInboxWriter{inbox: inbox}}
 }
-
-// Name is "devinbox".
-func (p *DevInboxEmailProvider) Name() string { return ProviderDevInbox }
-
-// IdempotentByReference is true: the inbox keys a message by reference.
-func (p *DevInboxEmailProvider) IdempotentByReference() bool { return true }
-
-// DeliveredOnSubmit is true: a message in the inbox has arrived.
-func (p *DevInboxEmailProvider) DeliveredOnSubmit() bool { return true }
 
 // SendEmail stores m in the inbox under "dev_" + its reference.
 func (p *DevInboxEmailProvider) SendEmail(ctx context.Context, m Email) (string, error) {
-	if m.Reference == "" {
-		return "", fmt.Errorf("%w: dev inbox: the message has no reference", ErrPermanentSend)
-	}
-	id := "dev_" + m.Reference
-	_, err := p.inbox.Deliver(ctx, InboxMessage{ID: id, Channel: ChannelEmail, To: m.To, Subject: m.Subject, Body: m.Text, HTML: m.HTML})
-	if err != nil && !store.IsUniqueViolation(err) {
-		return "", err
-	}
-	return id, nil
+	return p.write(ctx, m.Reference, InboxMessage{Channel: ChannelEmail, To: m.To, Subject: m.Subject, Body: m.Text, HTML: m.HTML})
 }

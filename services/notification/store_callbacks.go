@@ -35,22 +35,13 @@ WHERE state = $1 AND next_at <= $2 ORDER BY next_at LIMIT $3`, callbackPending, 
 	if err != nil {
 		return nil, fmt.Errorf("notification: due callbacks: %w", err)
 	}
-	var list []dueCallback
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (dueCallback, error) {
 		var d dueCallback
 		var next sql.NullTime
-		if err := rows.Scan(&d.id, &d.client, &d.url, &d.body, &d.attempts, &next); err != nil {
-			rows.Close()
-			return nil, err
-		}
+		err := r.Scan(&d.id, &d.client, &d.url, &d.body, &d.attempts, &next)
 		d.nextAt = next.Time
-		list = append(list, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return list, nil
+		return d, err
+	})
 }
 
 // claimCallback moves d's next time to until if no other replica changed

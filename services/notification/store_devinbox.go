@@ -27,15 +27,16 @@ ORDER BY created_at DESC, id DESC LIMIT $2`, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("dev inbox: list: %w", err)
 	}
-	defer rows.Close()
-	out := []InboxMessage{}
-	for rows.Next() {
+	out, err := store.CollectRows(rows, func(r store.Row) (InboxMessage, error) {
 		var m InboxMessage
-		if err := rows.Scan(&m.ID, &m.Channel, &m.To, &m.Subject, &m.Body, &m.HTML, &m.Time); err != nil {
-			return nil, fmt.Errorf("dev inbox: list: %w", err)
+		if err := r.Scan(&m.ID, &m.Channel, &m.To, &m.Subject, &m.Body, &m.HTML, &m.Time); err != nil {
+			return m, fmt.Errorf("dev inbox: list: %w", err)
 		}
 		m.Time = m.Time.UTC()
-		out = append(out, m)
+		return m, nil
+	})
+	if out == nil && err == nil {
+		out = []InboxMessage{} // the inbox page lists none as [], not null
 	}
-	return out, rows.Err()
+	return out, err
 }

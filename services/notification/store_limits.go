@@ -62,14 +62,9 @@ WHERE ($1 = '' OR client_id = $1) AND day >= $2 AND day <= $3 ORDER BY client_id
 	if err != nil {
 		return nil, fmt.Errorf("notification: usage: %w", err)
 	}
-	defer rows.Close()
-	var out []Usage
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (Usage, error) {
 		var u Usage
-		if err := rows.Scan(&u.ClientID, &u.Day, &u.Channel, &u.Country, &u.Messages, &u.Segments); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+		err := r.Scan(&u.ClientID, &u.Day, &u.Channel, &u.Country, &u.Messages, &u.Segments)
+		return u, err
+	})
 }

@@ -45,18 +45,5 @@ WHERE p.notification_id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("notification: receipts of %s: %w", id, err)
 	}
-	var states []string
-	for rows.Next() {
-		var st string
-		if err := rows.Scan(&st); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		states = append(states, st)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return states, nil
+	return store.CollectColumn[string](rows)
 }

@@ -185,11 +185,7 @@ func (s *Service) ListTemplates(ctx context.Context, client, channel, language s
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > pageSize {
-		out = out[:pageSize]
-		next = out[pageSize-1].ID
-	}
+	out, next := store.NextPage(out, pageSize, func(t ClientTemplate) string { return t.ID })
 	return out, next, nil
 }
 
@@ -228,12 +224,8 @@ func renderTemplate(t ClientTemplate, values map[string]string) (Rendered, error
 	if err := checkValues(values); err != nil {
 		return Rendered{}, err
 	}
-	text, err := Render(t.Body, values)
+	text, err := renderPersonalised(t.Body, values)
 	if err != nil {
-		var mp *MissingPlaceholderError
-		if errors.As(err, &mp) {
-			return Rendered{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
-		}
 		return Rendered{}, err
 	}
 	r := Rendered{Text: text}
@@ -241,18 +233,25 @@ func renderTemplate(t ClientTemplate, values map[string]string) (Rendered, error
 		r.Length = MeasureSMS(text)
 		return r, nil
 	}
-	subject, err := Render(t.Subject, values)
+	subject, err := renderPersonalised(t.Subject, values)
 	if err != nil {
-		var mp *MissingPlaceholderError
-		if errors.As(err, &mp) {
-			return Rendered{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
-		}
 		return Rendered{}, err
 	}
 	// A subject is one line whatever the values hold.
 	r.Subject = strings.Join(strings.Fields(subject), " ")
 	r.HTML = RenderHTMLEmail(t.Language, r.Subject, t.Body, values)
 	return r, nil
+}
+
+// renderPersonalised is Render with a missing value reported as the
+// client's mistake: a *rpcerr.FieldError on "personalisation".
+func renderPersonalised(text string, values map[string]string) (string, error) {
+	out, err := Render(text, values)
+	var mp *MissingPlaceholderError
+	if errors.As(err, &mp) {
+		return "", &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
+	}
+	return out, err
 }
 
 // PreviewTemplate renders client's template id (latest version).

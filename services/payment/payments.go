@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -269,13 +268,8 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 	var afterT time.Time
 	var afterID string
 	if f.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(f.PageToken)
-		ts, id, ok := strings.Cut(string(b), "|")
-		if err == nil && ok {
-			afterT, err = time.Parse(time.RFC3339Nano, ts)
-			afterID = id
-		}
-		if err != nil || !ok {
+		var ok bool
+		if afterT, afterID, ok = store.ParseKeysetToken(f.PageToken); !ok {
 			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave"})
 		}
 	}
@@ -290,12 +284,7 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		next = base64.RawURLEncoding.EncodeToString([]byte(last.CreatedAt.Format(time.RFC3339Nano) + "|" + last.ID))
-	}
+	out, next := store.NextPage(out, size, func(p Payment) string { return store.KeysetToken(p.CreatedAt, p.ID) })
 	for i := range out {
 		if err := s.loadDetails(ctx, s.db, &out[i]); err != nil {
 			return nil, "", err

@@ -66,17 +66,7 @@ func scanPayment(sc interface{ Scan(...any) error }) (Payment, error) {
 // getPayment loads a payment with its splits and transitions; clientID ""
 // loads any client's.
 func (s *Service) getPayment(ctx context.Context, q querier, clientID, id string) (Payment, error) {
-	p, err := scanPayment(q.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
-	if store.IsNoRows(err) || err == nil && clientID != "" && p.ClientID != clientID {
-		return Payment{}, fmt.Errorf("payment %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("load payment %s: %w", id, err)
-	}
-	if err := s.loadDetails(ctx, q, &p); err != nil {
-		return Payment{}, err
-	}
-	return p, nil
+	return s.readPayment(ctx, q, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, "load", clientID, id)
 }
 
 // lockPayment loads a payment inside tx and, on PostgreSQL, locks its row
@@ -87,14 +77,22 @@ func (s *Service) lockPayment(ctx context.Context, tx *sql.Tx, clientID, id stri
 	if s.db.Engine() == store.Postgres {
 		q += ` FOR UPDATE`
 	}
-	p, err := scanPayment(tx.QueryRowContext(ctx, q, id))
+	return s.readPayment(ctx, tx, q, "lock", clientID, id)
+}
+
+// readPayment reads payment id with query (by id, locking or not) and
+// then its splits and transitions: another client's payment is
+// ErrNotFound, as a missing one, so that ids cannot be probed. verb names
+// the read in errors.
+func (s *Service) readPayment(ctx context.Context, q querier, query, verb, clientID, id string) (Payment, error) {
+	p, err := scanPayment(q.QueryRowContext(ctx, query, id))
 	if store.IsNoRows(err) || err == nil && clientID != "" && p.ClientID != clientID {
 		return Payment{}, fmt.Errorf("payment %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return Payment{}, fmt.Errorf("lock payment %s: %w", id, err)
+		return Payment{}, fmt.Errorf("%s payment %s: %w", verb, id, err)
 	}
-	if err := s.loadDetails(ctx, tx, &p); err != nil {
+	if err := s.loadDetails(ctx, q, &p); err != nil {
 		return Payment{}, err
 	}
 	return p, nil
@@ -105,35 +103,31 @@ func (s *Service) loadDetails(ctx context.Context, q querier, p *Payment) error 
 	if err != nil {
 		return fmt.Errorf("load splits of %s: %w", p.ID, err)
 	}
-	p.Splits = p.Splits[:0]
-	for rows.Next() {
+	splits, err := store.CollectRows(rows, func(r store.Row) (Split, error) {
 		var sp Split
-		if err := rows.Scan(&sp.Account, &sp.Amount); err != nil {
-			rows.Close()
-			return err
-		}
-		p.Splits = append(p.Splits, sp)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&sp.Account, &sp.Amount)
+		return sp, err
+	})
+	if err != nil {
 		return err
 	}
+	p.Splits = append(p.Splits[:0], splits...)
 	rows, err = q.QueryContext(ctx, `SELECT seq, from_state, to_state, cause, at FROM payment_transitions WHERE payment_id = $1 ORDER BY seq`, p.ID)
 	if err != nil {
 		return fmt.Errorf("load transitions of %s: %w", p.ID, err)
 	}
-	defer rows.Close()
-	p.Transitions = p.Transitions[:0]
-	for rows.Next() {
+	transitions, err := store.CollectRows(rows, func(r store.Row) (Transition, error) {
 		var t Transition
 		var from, to string
-		if err := rows.Scan(&t.Seq, &from, &to, &t.Cause, store.ScanTime(&t.At)); err != nil {
-			return err
-		}
+		err := r.Scan(&t.Seq, &from, &to, &t.Cause, store.ScanTime(&t.At))
 		t.From, t.To = State(from), State(to)
-		p.Transitions = append(p.Transitions, t)
+		return t, err
+	})
+	if err != nil {
+		return err
 	}
-	return rows.Err()
+	p.Transitions = append(p.Transitions[:0], transitions...)
+	return nil
 }
 
 // recordTransition appends a transition of payment id.
@@ -217,18 +211,5 @@ func listPayments(ctx context.Context, db querier, clientID string, f ListFilter
 	if err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)
 	}
-	var out []Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return store.CollectRows(rows, func(r store.Row) (Payment, error) { return scanPayment(r) })
 }

@@ -33,45 +33,46 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	for _, id := range ids {
-		expired, err := s.expire(ctx, id)
-		if err != nil {
-			s.log.WarnContext(ctx, "payment: expire", "payment_id", id, "err", err)
-			continue
-		}
-		if expired {
-			rep.Expired++
-		}
-	}
+	rep.Expired = s.sweepEach(ctx, ids, "payment: expire", "payment_id", func(id string) (bool, error) {
+		return s.expire(ctx, id)
+	})
 	ids, err = unsettledPaymentIDs(ctx, s.db, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
 	if err != nil {
 		return rep, err
 	}
-	for _, id := range ids {
-		changed, err := s.syncPayment(ctx, id)
-		if err != nil {
-			s.log.WarnContext(ctx, "payment: status check", "payment_id", id, "err", err)
-			continue
-		}
-		if changed {
-			rep.Synced++
-		}
-	}
+	rep.Synced = s.sweepEach(ctx, ids, "payment: status check", "payment_id", func(id string) (bool, error) {
+		return s.syncPayment(ctx, id)
+	})
 	ids, err = pendingRefundIDs(ctx, s.db, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
 	if err != nil {
 		return rep, err
 	}
-	for _, id := range ids {
+	rep.Refunds = s.sweepEach(ctx, ids, "payment: refund retry", "refund_id", func(id string) (bool, error) {
 		r, err := s.completeRefund(ctx, "", id)
 		if err != nil && !errors.Is(err, ErrRefundRefused) {
-			s.log.WarnContext(ctx, "payment: refund retry", "refund_id", id, "err", err)
+			return false, err
+		}
+		return r.State != RefundPending, nil // a refusal is an answer too
+	})
+	return rep, nil
+}
+
+// sweepEach applies do to each id and counts those it changed. A failure
+// is logged (msg, with the id under key) and passed over: the next sweep
+// tries that id again, and one bad row must not hold up the others.
+func (s *Service) sweepEach(ctx context.Context, ids []string, msg, key string, do func(id string) (bool, error)) int {
+	n := 0
+	for _, id := range ids {
+		changed, err := do(id)
+		if err != nil {
+			s.log.WarnContext(ctx, msg, key, id, "err", err)
 			continue
 		}
-		if r.State != RefundPending {
-			rep.Refunds++
+		if changed {
+			n++
 		}
 	}
-	return rep, nil
+	return n
 }
 
 // expire voids an unpaid payment's charge and marks it expired.

@@ -217,8 +217,7 @@ func (a *Acquirer) render(w http.ResponseWriter, status int, name string, p page
 		err = t.ExecuteTemplate(&buf, "layout", p)
 	}
 	if err != nil {
-		a.log.Error("sandbox: render", "page", name, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		a.fail(w, "sandbox: render", err, "page", name)
 		return
 	}
 	// The return URL's origin, rebuilt from its checked parts (never the
@@ -265,11 +264,29 @@ func (a *Acquirer) chargeFor(w http.ResponseWriter, r *http.Request) (charge, bo
 		return c, false
 	}
 	if err != nil {
-		a.log.Error("sandbox: load charge", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		a.fail(w, "sandbox: load charge", err)
 		return c, false
 	}
 	return c, true
+}
+
+// postedCharge reads a posted form of at most limit bytes and loads the
+// charge of the path, answering any failure itself.
+func (a *Acquirer) postedCharge(w http.ResponseWriter, r *http.Request, limit int64) (charge, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return charge{}, false
+	}
+	return a.chargeFor(w, r)
+}
+
+// fail logs err under msg (with attrs) and answers 500 without details:
+// the payer can do nothing about it, and the log has what an operator
+// needs.
+func (a *Acquirer) fail(w http.ResponseWriter, msg string, err error, attrs ...any) {
+	a.log.Error(msg, append(attrs, "err", err)...)
+	http.Error(w, "internal error", http.StatusInternalServerError)
 }
 
 // settled renders the page of a charge that is no longer open.
@@ -384,12 +401,7 @@ func (a *Acquirer) validExpiry(s string) bool {
 }
 
 func (a *Acquirer) pay(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	c, ok := a.chargeFor(w, r)
+	c, ok := a.postedCharge(w, r, 16<<10)
 	if !ok {
 		return
 	}
@@ -423,8 +435,7 @@ func (a *Acquirer) pay(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := a.settle(r.Context(), c.ID, provider.StatusOpen, status, event, reason, num[len(num)-4:])
 	if err != nil {
-		a.log.Error("sandbox: pay", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		a.fail(w, "sandbox: pay", err)
 		return
 	}
 	a.afterChange(w, r, c)
@@ -440,7 +451,7 @@ func (a *Acquirer) afterChange(w http.ResponseWriter, r *http.Request, c charge)
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	if c.Status == string(provider.StatusPending) && c.Reason == string(ThreeDS) {
+	if awaitsThreeDS(c) {
 		http.Redirect(w, r, "/sandbox/checkout/"+c.ID+"/3ds?lang="+lang(r), http.StatusSeeOther)
 		return
 	}
@@ -485,12 +496,18 @@ func publicReason(r string) string {
 	return r
 }
 
+// awaitsThreeDS reports whether c waits for its 3-D Secure code; any
+// other charge gets the page of where it stands instead.
+func awaitsThreeDS(c charge) bool {
+	return c.Status == string(provider.StatusPending) && c.Reason == string(ThreeDS)
+}
+
 func (a *Acquirer) threeDSPage(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.chargeFor(w, r)
 	if !ok {
 		return
 	}
-	if c.Status != string(provider.StatusPending) || c.Reason != string(ThreeDS) {
+	if !awaitsThreeDS(c) {
 		a.settled(w, r, c)
 		return
 	}
@@ -498,16 +515,11 @@ func (a *Acquirer) threeDSPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Acquirer) threeDS(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	c, ok := a.chargeFor(w, r)
+	c, ok := a.postedCharge(w, r, 4<<10)
 	if !ok {
 		return
 	}
-	if c.Status != string(provider.StatusPending) || c.Reason != string(ThreeDS) {
+	if !awaitsThreeDS(c) {
 		a.settled(w, r, c)
 		return
 	}
@@ -517,8 +529,7 @@ func (a *Acquirer) threeDS(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := a.settle(r.Context(), c.ID, provider.StatusPending, to, event, reason, "")
 	if err != nil {
-		a.log.Error("sandbox: 3-D Secure", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		a.fail(w, "sandbox: 3-D Secure", err)
 		return
 	}
 	a.afterChange(w, r, c)
@@ -532,14 +543,12 @@ func (a *Acquirer) settlementCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	lines, err := a.SettlementReport(r.Context(), day)
 	if err != nil {
-		a.log.Error("sandbox: settlement report", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		a.fail(w, "sandbox: settlement report", err)
 		return
 	}
 	var buf bytes.Buffer
 	if err := provider.WriteSettlementCSV(&buf, lines); err != nil {
-		a.log.Error("sandbox: settlement report", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		a.fail(w, "sandbox: settlement report", err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

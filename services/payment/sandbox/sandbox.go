@@ -101,21 +101,35 @@ func (a *Acquirer) now() time.Time { return store.Stamp(a.cfg.Now()) }
 // CreateCharge registers a charge for req.PaymentID, once: asking again for
 // the same payment returns the same charge.
 func (a *Acquirer) CreateCharge(ctx context.Context, req provider.ChargeRequest) (provider.Charge, error) {
-	id, err := store.NewIDFrom(a.cfg.Rand, "ch_")
+	ref, err := a.createOnce(ctx, "ch_", "create charge", func(tx *sql.Tx, id string, now time.Time) (string, error) {
+		return insertCharge(ctx, tx, id, req, now)
+	})
 	if err != nil {
 		return provider.Charge{}, err
+	}
+	return provider.Charge{Ref: ref, NextURL: a.cfg.PublicURL + "/sandbox/checkout/" + ref}, nil
+}
+
+// createOnce runs create in a transaction with a new id (of prefix) and
+// the time, and returns the reference create settles on: the new id, or
+// the one an earlier call for the same request stored, which is what makes
+// CreateCharge and Refund idempotent. what names the step in errors.
+func (a *Acquirer) createOnce(ctx context.Context, prefix, what string, create func(tx *sql.Tx, id string, now time.Time) (string, error)) (string, error) {
+	id, err := store.NewIDFrom(a.cfg.Rand, prefix)
+	if err != nil {
+		return "", err
 	}
 	now := a.now()
 	var ref string
 	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		ref, err = insertCharge(ctx, tx, id, req, now)
+		ref, err = create(tx, id, now)
 		return err
 	})
 	if err != nil {
-		return provider.Charge{}, fmt.Errorf("sandbox: create charge: %w", err)
+		return "", fmt.Errorf("sandbox: %s: %w", what, err)
 	}
-	return provider.Charge{Ref: ref, NextURL: a.cfg.PublicURL + "/sandbox/checkout/" + ref}, nil
+	return ref, nil
 }
 
 // charge is a row of sandbox_charges.
@@ -154,34 +168,26 @@ func (a *Acquirer) Cancel(ctx context.Context, ref string) error {
 // Refund refunds part of a paid charge, once per RefundID; more than what
 // is left of the charge is refused.
 func (a *Acquirer) Refund(ctx context.Context, req provider.RefundRequest) (provider.RefundResult, error) {
-	id, err := store.NewIDFrom(a.cfg.Rand, "rf_")
-	if err != nil {
-		return provider.RefundResult{}, err
-	}
-	now := a.now()
-	var ref string
-	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
+	ref, err := a.createOnce(ctx, "rf_", "refund", func(tx *sql.Tx, id string, now time.Time) (string, error) {
 		if got, err := refundOf(ctx, tx, req.RefundID); err == nil {
-			ref = got
-			return nil
+			return got, nil
 		} else if !store.IsNoRows(err) {
-			return err
+			return "", err
 		}
 		c, err := a.loadCharge(ctx, tx, req.ChargeRef)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if c.Status != string(provider.StatusSucceeded) || req.Amount <= 0 || c.Refunded+req.Amount > c.Amount || c.Dispute == "lost" {
-			return fmt.Errorf("%w: charge %s is %s with %d of %d refunded", provider.ErrRefundRefused, c.ID, c.Status, c.Refunded, c.Amount)
+			return "", fmt.Errorf("%w: charge %s is %s with %d of %d refunded", provider.ErrRefundRefused, c.ID, c.Status, c.Refunded, c.Amount)
 		}
 		if err := addChargeRefund(ctx, tx, c.ID, req.Amount); err != nil {
-			return err
+			return "", err
 		}
-		ref = id
-		return insertRefund(ctx, tx, id, req.RefundID, c.ID, req.Amount, now)
+		return id, insertRefund(ctx, tx, id, req.RefundID, c.ID, req.Amount, now)
 	})
 	if err != nil {
-		return provider.RefundResult{}, fmt.Errorf("sandbox: refund: %w", err)
+		return provider.RefundResult{}, err
 	}
 	return provider.RefundResult{Ref: ref}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -120,18 +121,13 @@ func webhooksOf(ctx context.Context, q store.Querier, chargeRef string) ([]Webho
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Webhook
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (Webhook, error) {
 		var w Webhook
 		var p string
-		if err := rows.Scan(&w.ID, &p, &w.Delivered); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&w.ID, &p, &w.Delivered)
 		w.Payload = []byte(p)
-		out = append(out, w)
-	}
-	return out, rows.Err()
+		return w, err
+	})
 }
 
 // due is an undelivered webhook.
@@ -148,20 +144,11 @@ func dueWebhooks(ctx context.Context, q store.Querier, now time.Time) ([]due, er
 	if err != nil {
 		return nil, err
 	}
-	var list []due
-	for rows.Next() {
+	return store.CollectRows(rows, func(r store.Row) (due, error) {
 		var d due
-		if err := rows.Scan(&d.id, &d.payload, &d.attempts); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		list = append(list, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return list, nil
+		err := r.Scan(&d.id, &d.payload, &d.attempts)
+		return d, err
+	})
 }
 
 // markDelivered records that webhook id was taken at at.
@@ -193,22 +180,16 @@ func settlementLines(ctx context.Context, q store.Querier, from, to time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: settlement report: %w", err)
 	}
-	defer rows.Close()
-	var out []provider.SettlementLine
-	for rows.Next() {
+	out, err := store.CollectRows(rows, func(r store.Row) (provider.SettlementLine, error) {
 		var (
 			k  int
 			at time.Time
 			l  provider.SettlementLine
 		)
-		if err := rows.Scan(&k, store.ScanTime(&at), &l.Type, &l.ChargeRef, &l.PaymentID, &l.Ref, &l.Amount, &l.Currency); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&k, store.ScanTime(&at), &l.Type, &l.ChargeRef, &l.PaymentID, &l.Ref, &l.Amount, &l.Currency)
 		l.Date = from
-		if l.Amount == 0 { // a chargeback of a fully refunded charge moves nothing
-			continue
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		return l, err
+	})
+	// A chargeback of a fully refunded charge moves nothing.
+	return slices.DeleteFunc(out, func(l provider.SettlementLine) bool { return l.Amount == 0 }), err
 }
