@@ -15,6 +15,7 @@ import (
 
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -200,7 +201,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.log.Warn("events: outbox relay failed; retrying", "err", err, "published", n, "retry_in", backoff)
 			// Kicks during a back-off are absorbed: hammering a broker
 			// that is down on every commit helps nobody.
-			if !sleep(ctx, backoff, nil) {
+			if !pause.For(ctx, backoff, nil) {
 				return nil
 			}
 			continue
@@ -209,24 +210,10 @@ func (r *Relay) Run(ctx context.Context) error {
 		if n == r.opts.BatchSize {
 			continue // more may be waiting
 		}
-		if !sleep(ctx, r.opts.PollInterval, r.kick) {
+		if !pause.For(ctx, r.opts.PollInterval, r.kick) {
 			return nil
 		}
 	}
-}
-
-// sleep waits for d, a kick or the end of ctx; it reports false when ctx is
-// done.
-func sleep(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-kick:
-	}
-	return true
 }
 
 // outboxRow is a claimed outbox entry.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/pause"
 )
 
 // Engine names a database engine.
@@ -125,12 +127,8 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		if err == nil || db.engine != SQLite || !isBusy(err) || attempt >= db.txAttempts {
 			return err
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause.For(ctx, backoff, nil) {
 			return err
-		case <-t.C:
 		}
 		backoff *= 2
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/host"
+	"github.com/tamkeen/tamkeen/libs/pause"
 )
 
 // SMPPConfig configures the SMPP 3.4 client (flags --smpp-…, variables
@@ -156,7 +157,7 @@ func (p *SMPPProvider) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			p.log.Warn("notification: SMPP connect failed; retrying", slog.String("err", err.Error()), slog.Duration("in", delay))
-			if !sleepCtx(ctx, delay) {
+			if !pause.For(ctx, delay, nil) {
 				return ctx.Err()
 			}
 			delay = min(delay*2, p.cfg.ReconnectMax)
@@ -173,20 +174,9 @@ func (p *SMPPProvider) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		p.log.Warn("notification: SMPP link lost; reconnecting", slog.String("err", err.Error()))
-		if !sleepCtx(ctx, delay) {
+		if !pause.For(ctx, delay, nil) {
 			return ctx.Err()
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
@@ -612,7 +602,7 @@ func (p *SMPPProvider) waitThrottle(ctx context.Context) error {
 	if d <= 0 {
 		return nil
 	}
-	if !sleepCtx(ctx, d) {
+	if !pause.For(ctx, d, nil) {
 		return ctx.Err()
 	}
 	return nil

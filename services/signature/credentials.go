@@ -302,10 +302,6 @@ func (s *Service) listCredentials(ctx context.Context, p *principal, pageSize in
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > pageSize {
-		out = out[:pageSize]
-		next = out[pageSize-1].ID
-	}
+	out, next := store.NextPage(out, pageSize, func(c *Credential) string { return c.ID })
 	return out, next, nil
 }
