@@ -261,22 +261,57 @@ type grpcStatuser interface {
 	GRPCStatus() *status.Status
 }
 
-// sentinelCodes maps the package sentinels to their codes, in the order
+// Rule maps one sentinel error to the status a caller gets for it: a
+// service's toStatus lists its own sentinels as a []Rule, in the order they
+// are checked, and hands them to Map, instead of an if-chain per service.
+type Rule struct {
+	// Err is matched with errors.Is.
+	Err error
+	// Code is the status code.
+	Code codes.Code
+	// Reason is the ErrorInfo reason; "" leaves the ErrorInfo out.
+	Reason string
+	// Msg is the caller-visible message; "" uses the error's own text
+	// (which must then be caller-safe).
+	Msg string
+	// Field, when set, adds a BadRequest violation of that field with the
+	// message as its description.
+	Field string
+}
+
+// Map returns the status of the first rule whose Err err is or wraps, or
+// nil when no rule matches (the caller then goes on, usually to
+// FromDomain).
+func Map(err error, rules []Rule) error {
+	for _, r := range rules {
+		if !errors.Is(err, r.Err) {
+			continue
+		}
+		msg := r.Msg
+		if msg == "" {
+			msg = err.Error()
+		}
+		b := New(r.Code, r.Reason, msg)
+		if r.Field != "" {
+			b = b.Field(r.Field, msg)
+		}
+		return b.Err()
+	}
+	return nil
+}
+
+// sentinelRules maps the package sentinels to their codes, in the order
 // FromDomain checks them.
-var sentinelCodes = []struct {
-	err    error
-	code   codes.Code
-	reason string
-}{
-	{ErrNotFound, codes.NotFound, ReasonNotFound},
-	{ErrAlreadyExists, codes.AlreadyExists, ReasonAlreadyExists},
-	{ErrConflict, codes.Aborted, ReasonConflict},
-	{ErrFailedPrecondition, codes.FailedPrecondition, ReasonFailedPrecondition},
-	{ErrInvalid, codes.InvalidArgument, ReasonInvalidArgument},
-	{ErrUnauthenticated, codes.Unauthenticated, ReasonUnauthenticated},
-	{ErrPermissionDenied, codes.PermissionDenied, ReasonPermissionDenied},
-	{ErrResourceExhausted, codes.ResourceExhausted, ReasonResourceExhausted},
-	{ErrUnimplemented, codes.Unimplemented, ReasonUnimplemented},
+var sentinelRules = []Rule{
+	{Err: ErrNotFound, Code: codes.NotFound, Reason: ReasonNotFound},
+	{Err: ErrAlreadyExists, Code: codes.AlreadyExists, Reason: ReasonAlreadyExists},
+	{Err: ErrConflict, Code: codes.Aborted, Reason: ReasonConflict},
+	{Err: ErrFailedPrecondition, Code: codes.FailedPrecondition, Reason: ReasonFailedPrecondition},
+	{Err: ErrInvalid, Code: codes.InvalidArgument, Reason: ReasonInvalidArgument},
+	{Err: ErrUnauthenticated, Code: codes.Unauthenticated, Reason: ReasonUnauthenticated},
+	{Err: ErrPermissionDenied, Code: codes.PermissionDenied, Reason: ReasonPermissionDenied},
+	{Err: ErrResourceExhausted, Code: codes.ResourceExhausted, Reason: ReasonResourceExhausted},
+	{Err: ErrUnimplemented, Code: codes.Unimplemented, Reason: ReasonUnimplemented},
 }
 
 // FromDomain maps a domain error to a gRPC status error:
@@ -309,10 +344,8 @@ func FromDomain(err error, logger *slog.Logger, ctx context.Context) error {
 	if fes := fieldErrors(err, nil); len(fes) > 0 {
 		return Invalid(fes...)
 	}
-	for _, s := range sentinelCodes {
-		if errors.Is(err, s.err) {
-			return New(s.code, s.reason, err.Error()).Err()
-		}
+	if st := Map(err, sentinelRules); st != nil {
+		return st
 	}
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -352,3 +352,36 @@ func TestFieldErrorMessage(t *testing.T) {
 		t.Errorf("Error() = %q; want %q", got, want)
 	}
 }
+
+func TestMap(t *testing.T) {
+	t.Parallel()
+	errReused := errors.New("key reused")
+	errDown := errors.New("provider down")
+	rules := []rpcerr.Rule{
+		{Err: errReused, Code: codes.InvalidArgument, Reason: "KEY_REUSED", Field: "key"},
+		{Err: errDown, Code: codes.Unavailable, Msg: "try later"},
+	}
+
+	err := overTheWire(t, rpcerr.Map(fmt.Errorf("pay: %w", errReused), rules))
+	if got, want := status.Code(err), codes.InvalidArgument; got != want {
+		t.Errorf("code = %v; want %v", got, want)
+	}
+	if got, want := status.Convert(err).Message(), "pay: key reused"; got != want {
+		t.Errorf("message = %q; want the error's own text %q", got, want)
+	}
+	if got, want := rpcerr.Reason(err), "KEY_REUSED"; got != want {
+		t.Errorf("reason = %q; want %q", got, want)
+	}
+	if got, want := rpcerr.FieldViolations(err), []rpcerr.FieldError{{Field: "key", Reason: "pay: key reused"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("violations = %v; want %v", got, want)
+	}
+
+	err = rpcerr.Map(errDown, rules)
+	if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != "try later" || len(st.Details()) != 0 {
+		t.Errorf("Map(errDown) = %v %q %v; want Unavailable \"try later\" with no details", st.Code(), st.Message(), st.Details())
+	}
+
+	if err := rpcerr.Map(errors.New("other"), rules); err != nil {
+		t.Errorf("Map(unmatched) = %v; want nil", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/authn"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
@@ -34,49 +35,51 @@ const (
 	reasonInsufficientUserAuthn = "insufficient_user_authentication"
 )
 
+// statusRules are the auth sentinels' OAuth answers, in the order toStatus
+// checks them.
+var statusRules = []rpcerr.Rule{
+	{Err: ErrInvalidClient, Code: codes.Unauthenticated, Reason: reasonInvalidClient, Msg: "client authentication failed"},
+	{Err: ErrInvalidScope, Code: codes.InvalidArgument, Reason: reasonInvalidScope, Msg: "scope: asks for a scope not granted to the client", Field: "scope"},
+	{Err: ErrUnsupportedGrantType, Code: codes.InvalidArgument, Reason: reasonUnsupportedGrantType, Msg: "grant_type: only client_credentials is supported", Field: "grant_type"},
+	{Err: ErrInvalidGrant, Code: codes.Unauthenticated, Reason: reasonInvalidGrant, Msg: "refresh token is invalid, expired or revoked"},
+	{Err: ErrStepUpRequired, Code: codes.Unauthenticated, Reason: reasonInsufficientUserAuthn, Msg: "a loa2 authentication no older than the route's max_age is required"},
+}
+
 // toStatus maps a domain error to the gRPC status the caller gets.
 func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	var retry *RetryError
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.As(err, &retry):
+	}
+	if errors.As(err, &retry) {
 		return rpcerr.ResourceExhausted(retry.Msg, retry.After)
-	case errors.Is(err, ErrInvalidClient):
-		return rpcerr.New(codes.Unauthenticated, reasonInvalidClient, "client authentication failed").Err()
-	case errors.Is(err, ErrInvalidScope):
-		const msg = "scope: asks for a scope not granted to the client"
-		return rpcerr.New(codes.InvalidArgument, reasonInvalidScope, msg).Field("scope", msg).Err()
-	case errors.Is(err, ErrUnsupportedGrantType):
-		const msg = "grant_type: only client_credentials is supported"
-		return rpcerr.New(codes.InvalidArgument, reasonUnsupportedGrantType, msg).Field("grant_type", msg).Err()
-	case errors.Is(err, ErrInvalidGrant):
-		return rpcerr.New(codes.Unauthenticated, reasonInvalidGrant, "refresh token is invalid, expired or revoked").Err()
-	case errors.Is(err, ErrStepUpRequired):
-		return rpcerr.New(codes.Unauthenticated, reasonInsufficientUserAuthn, "a loa2 authentication no older than the route's max_age is required").Err()
+	}
+	if st := rpcerr.Map(err, statusRules); st != nil {
+		return st
 	}
 	return rpcerr.FromDomain(err, g.svc.log, ctx)
 }
 
 // caller verifies the bearer token of the call's authorization metadata
 // with the service's own keys; a call without one gets the zero Principal
-// (anonymous).
+// (anonymous). Its error is already the caller's status.
 func (g *grpcServer) caller(ctx context.Context) (Principal, error) {
 	raw, present, ok := authn.FromIncoming(ctx)
 	if !present {
 		return Principal{}, nil
 	}
 	if !ok {
-		return Principal{}, ErrInvalidToken
+		return Principal{}, g.toStatus(ctx, ErrInvalidToken)
 	}
-	return g.svc.VerifyAccessToken(ctx, raw)
+	p, err := g.svc.VerifyAccessToken(ctx, raw)
+	return p, g.toStatus(ctx, err)
 }
 
 // requireCaller is caller for calls that need a token.
 func (g *grpcServer) requireCaller(ctx context.Context) (Principal, error) {
 	p, err := g.caller(ctx)
 	if err == nil && p.Subject == "" {
-		err = ErrInvalidToken
+		err = g.toStatus(ctx, ErrInvalidToken)
 	}
 	return p, err
 }
@@ -116,63 +119,47 @@ func citizenMessage(c Citizen) *authv1.Citizen {
 
 // RegisterCitizen creates an account and sends the phone verification SMS.
 func (g *grpcServer) RegisterCitizen(ctx context.Context, in *authv1.RegisterCitizenRequest) (*authv1.RegisterCitizenResponse, error) {
-	r, err := g.svc.RegisterCitizen(ctx, Registration{
-		NationalID: in.GetNationalId(), PhoneNumber: in.GetPhoneNumber(), Email: in.GetEmail(), Password: in.GetPassword(),
-		GivenName: in.GetGivenName(), FamilyName: in.GetFamilyName(), PreferredLanguage: in.GetPreferredLanguage(),
+	return grpcserver.Unary(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) (Registered, error) {
+		return g.svc.RegisterCitizen(ctx, Registration{
+			NationalID: in.GetNationalId(), PhoneNumber: in.GetPhoneNumber(), Email: in.GetEmail(), Password: in.GetPassword(),
+			GivenName: in.GetGivenName(), FamilyName: in.GetFamilyName(), PreferredLanguage: in.GetPreferredLanguage(),
+		})
+	}, func(r Registered) *authv1.RegisterCitizenResponse {
+		return &authv1.RegisterCitizenResponse{
+			CitizenId:         r.CitizenID,
+			PhoneVerification: &authv1.PhoneVerification{ChallengeId: r.ChallengeID, ExpiresIn: seconds(r.ExpiresIn)},
+		}
 	})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return &authv1.RegisterCitizenResponse{
-		CitizenId:         r.CitizenID,
-		PhoneVerification: &authv1.PhoneVerification{ChallengeId: r.ChallengeID, ExpiresIn: seconds(r.ExpiresIn)},
-	}, nil
 }
 
 // GetCitizen returns an account to its citizen or a citizens:read client.
 func (g *grpcServer) GetCitizen(ctx context.Context, in *authv1.GetCitizenRequest) (*authv1.Citizen, error) {
-	p, err := g.requireCaller(ctx)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	c, err := g.svc.GetCitizen(ctx, p, in.GetCitizenId())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return citizenMessage(c), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.requireCaller, func(p Principal) (Citizen, error) {
+		return g.svc.GetCitizen(ctx, p, in.GetCitizenId())
+	}, citizenMessage)
 }
 
 // ProofCitizen records an in-person identity check.
 func (g *grpcServer) ProofCitizen(ctx context.Context, in *authv1.ProofCitizenRequest) (*authv1.Citizen, error) {
-	p, err := g.requireCaller(ctx)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	c, err := g.svc.ProofCitizen(ctx, p, in.GetCitizenId(), in.GetEvidence())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return citizenMessage(c), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.requireCaller, func(p Principal) (Citizen, error) {
+		return g.svc.ProofCitizen(ctx, p, in.GetCitizenId(), in.GetEvidence())
+	}, citizenMessage)
 }
 
 // Login is a password login.
 func (g *grpcServer) Login(ctx context.Context, in *authv1.LoginRequest) (*authv1.TokenResponse, error) {
-	pair, err := g.svc.Login(ctx, LoginRequest{
-		NationalID: in.GetNationalId(), Password: in.GetPassword(), ClientID: in.GetClientId(), Source: g.source(ctx),
-	})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return tokenResponse(pair), nil
+	return grpcserver.Unary(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) (TokenPair, error) {
+		return g.svc.Login(ctx, LoginRequest{
+			NationalID: in.GetNationalId(), Password: in.GetPassword(), ClientID: in.GetClientId(), Source: g.source(ctx),
+		})
+	}, tokenResponse)
 }
 
 // Refresh rotates a refresh token.
 func (g *grpcServer) Refresh(ctx context.Context, in *authv1.RefreshRequest) (*authv1.TokenResponse, error) {
-	pair, err := g.svc.Refresh(ctx, in.GetRefreshToken())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return tokenResponse(pair), nil
+	return grpcserver.Unary(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) (TokenPair, error) {
+		return g.svc.Refresh(ctx, in.GetRefreshToken())
+	}, tokenResponse)
 }
 
 // Logout revokes a refresh token's family.
@@ -185,73 +172,55 @@ func (g *grpcServer) Logout(ctx context.Context, in *authv1.LogoutRequest) (*aut
 
 // CreateOtpChallenge starts a step-up for the caller.
 func (g *grpcServer) CreateOtpChallenge(ctx context.Context, in *authv1.CreateOtpChallengeRequest) (*authv1.OtpChallenge, error) {
-	p, err := g.requireCaller(ctx)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	ch, err := g.svc.CreateOTPChallenge(ctx, p, in.GetMethod())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return &authv1.OtpChallenge{
-		ChallengeId: ch.ID, Method: ch.Method, ExpiresIn: seconds(ch.ExpiresIn), ResendAfter: seconds(ch.ResendAfter),
-	}, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.requireCaller, func(p Principal) (Challenge, error) {
+		return g.svc.CreateOTPChallenge(ctx, p, in.GetMethod())
+	}, func(ch Challenge) *authv1.OtpChallenge {
+		return &authv1.OtpChallenge{
+			ChallengeId: ch.ID, Method: ch.Method, ExpiresIn: seconds(ch.ExpiresIn), ResendAfter: seconds(ch.ResendAfter),
+		}
+	})
 }
 
 // VerifyOtpChallenge answers a challenge; a phone-verification challenge
 // needs no token.
 func (g *grpcServer) VerifyOtpChallenge(ctx context.Context, in *authv1.VerifyOtpChallengeRequest) (*authv1.VerifyOtpChallengeResponse, error) {
-	p, err := g.caller(ctx)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	v, err := g.svc.VerifyOTPChallenge(ctx, p, in.GetChallengeId(), in.GetCode())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	out := &authv1.VerifyOtpChallengeResponse{PhoneVerified: v.PhoneVerified}
-	if t := v.Tokens; t != nil {
-		out.AccessToken, out.TokenType, out.ExpiresIn, out.RefreshToken, out.Acr = t.AccessToken, t.TokenType, seconds(t.ExpiresIn), t.RefreshToken, t.ACR
-	}
-	return out, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.caller, func(p Principal) (Verified, error) {
+		return g.svc.VerifyOTPChallenge(ctx, p, in.GetChallengeId(), in.GetCode())
+	}, func(v Verified) *authv1.VerifyOtpChallengeResponse {
+		out := &authv1.VerifyOtpChallengeResponse{PhoneVerified: v.PhoneVerified}
+		if t := v.Tokens; t != nil {
+			out.AccessToken, out.TokenType, out.ExpiresIn, out.RefreshToken, out.Acr = t.AccessToken, t.TokenType, seconds(t.ExpiresIn), t.RefreshToken, t.ACR
+		}
+		return out
+	})
 }
 
 // EnrollTotp starts TOTP enrolment.
 func (g *grpcServer) EnrollTotp(ctx context.Context, _ *authv1.EnrollTotpRequest) (*authv1.EnrollTotpResponse, error) {
-	p, err := g.requireCaller(ctx)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	e, err := g.svc.EnrollTotp(ctx, p)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return &authv1.EnrollTotpResponse{Secret: e.Secret, OtpauthUri: e.URI, QrPng: e.QRPNG}, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.requireCaller, func(p Principal) (TOTPEnrollment, error) {
+		return g.svc.EnrollTotp(ctx, p)
+	}, func(e TOTPEnrollment) *authv1.EnrollTotpResponse {
+		return &authv1.EnrollTotpResponse{Secret: e.Secret, OtpauthUri: e.URI, QrPng: e.QRPNG}
+	})
 }
 
 // ConfirmTotp enables TOTP and returns recovery codes.
 func (g *grpcServer) ConfirmTotp(ctx context.Context, in *authv1.ConfirmTotpRequest) (*authv1.ConfirmTotpResponse, error) {
-	p, err := g.requireCaller(ctx)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	codes, err := g.svc.ConfirmTotp(ctx, p, in.GetCode())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return &authv1.ConfirmTotpResponse{RecoveryCodes: codes}, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.requireCaller, func(p Principal) ([]string, error) {
+		return g.svc.ConfirmTotp(ctx, p, in.GetCode())
+	}, func(codes []string) *authv1.ConfirmTotpResponse {
+		return &authv1.ConfirmTotpResponse{RecoveryCodes: codes}
+	})
 }
 
 // IssueToken is the client_credentials token endpoint.
 func (g *grpcServer) IssueToken(ctx context.Context, in *authv1.IssueTokenRequest) (*authv1.TokenResponse, error) {
-	pair, err := g.svc.IssueToken(ctx, TokenRequest{
-		GrantType: in.GetGrantType(), ClientID: in.GetClientId(), ClientSecret: in.GetClientSecret(), Scope: in.GetScope(),
-		Source: g.source(ctx),
-	})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return tokenResponse(pair), nil
+	return grpcserver.Unary(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) (TokenPair, error) {
+		return g.svc.IssueToken(ctx, TokenRequest{
+			GrantType: in.GetGrantType(), ClientID: in.GetClientId(), ClientSecret: in.GetClientSecret(), Scope: in.GetScope(),
+			Source: g.source(ctx),
+		})
+	}, tokenResponse)
 }
 
 // GetOpenIdConfiguration is the discovery document.
@@ -268,25 +237,23 @@ func (g *grpcServer) GetOpenIdConfiguration(context.Context, *authv1.GetOpenIdCo
 
 // GetJwks returns the verification keys.
 func (g *grpcServer) GetJwks(ctx context.Context, _ *authv1.GetJwksRequest) (*authv1.Jwks, error) {
-	keys, err := g.svc.Jwks(ctx)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	out := &authv1.Jwks{}
-	for _, k := range keys {
-		out.Keys = append(out.Keys, &authv1.Jwk{Kty: k.Kty, Crv: k.Crv, X: k.X, Y: k.Y, Kid: k.Kid, Use: k.Use, Alg: k.Alg})
-	}
-	return out, nil
+	return grpcserver.Unary(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) ([]JWK, error) {
+		return g.svc.Jwks(ctx)
+	}, func(keys []JWK) *authv1.Jwks {
+		return &authv1.Jwks{Keys: grpcserver.Convert(keys, func(k JWK) *authv1.Jwk {
+			return &authv1.Jwk{Kty: k.Kty, Crv: k.Crv, X: k.X, Y: k.Y, Kid: k.Kid, Use: k.Use, Alg: k.Alg}
+		})}
+	})
 }
 
 // StartUnlock sends an unlock code to a locked account's phone; the
 // answer is the same whatever the national ID.
 func (g *grpcServer) StartUnlock(ctx context.Context, in *authv1.StartUnlockRequest) (*authv1.UnlockChallenge, error) {
-	ch, err := g.svc.StartUnlock(ctx, in.GetNationalId())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return &authv1.UnlockChallenge{ChallengeId: ch.ID, ExpiresIn: seconds(ch.ExpiresIn)}, nil
+	return grpcserver.Unary(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) (Challenge, error) {
+		return g.svc.StartUnlock(ctx, in.GetNationalId())
+	}, func(ch Challenge) *authv1.UnlockChallenge {
+		return &authv1.UnlockChallenge{ChallengeId: ch.ID, ExpiresIn: seconds(ch.ExpiresIn)}
+	})
 }
 
 // VerifyUnlock lifts an account's login locks with the SMS code.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/authn"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
@@ -31,11 +32,19 @@ type grpcServer struct {
 	svc *Service
 }
 
-// editor returns the caller of an editorial call: a ministry app's client
-// token with scope (content:read calls also accept content:write), or a
+// as returns the who of an editorial call that needs scope need: a
+// ministry app's client token with that scope (content:read calls also
+// accept content:write), or a
 // staff member's citizen token at loa1 or above. Roles are checked by the
 // use case, per ministry, and a client acts only in the ministry its token
 // names (or anywhere with content:admin).
+func (g *grpcServer) as(need string) func(context.Context) (Principal, error) {
+	return func(ctx context.Context) (Principal, error) {
+		return g.editor(ctx, need)
+	}
+}
+
+// editor returns the caller of an editorial call (see as).
 func (g *grpcServer) editor(ctx context.Context, need string) (Principal, error) {
 	c, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
 	if err != nil {
@@ -92,73 +101,41 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 }
 
 func (g *grpcServer) CreateItem(ctx context.Context, req *contentv1.CreateItemRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, scope.ContentWrite)
-	if err != nil {
-		return nil, err
-	}
-	it, err := g.svc.CreateItem(ctx, p, CreateInput{
-		Type: req.GetType(), Ministry: req.GetMinistry(),
-		Content: Content{Tags: req.GetTags(), Translations: translationsFromProto(req.GetTranslations())},
-	})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return itemToProto(it), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentWrite), func(p Principal) (Item, error) {
+		return g.svc.CreateItem(ctx, p, CreateInput{
+			Type: req.GetType(), Ministry: req.GetMinistry(),
+			Content: Content{Tags: req.GetTags(), Translations: translationsFromProto(req.GetTranslations())},
+		})
+	}, itemToProto)
 }
 
 func (g *grpcServer) GetItem(ctx context.Context, req *contentv1.GetItemRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, scope.ContentRead)
-	if err != nil {
-		return nil, err
-	}
-	it, err := g.svc.GetItem(ctx, p, req.GetId())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return itemToProto(it), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentRead), func(p Principal) (Item, error) {
+		return g.svc.GetItem(ctx, p, req.GetId())
+	}, itemToProto)
 }
 
 func (g *grpcServer) ListItems(ctx context.Context, req *contentv1.ListItemsRequest) (*contentv1.ListItemsResponse, error) {
-	p, err := g.editor(ctx, scope.ContentRead)
-	if err != nil {
-		return nil, err
-	}
-	items, next, err := g.svc.ListItems(ctx, p, ListFilter{
-		Ministry: req.GetMinistry(), Type: req.GetType(), State: req.GetState(), PageSize: req.GetPageSize(), PageToken: req.GetPageToken(),
+	return grpcserver.List(ctx, g.toStatus, g.as(scope.ContentRead), func(p Principal) ([]Item, string, error) {
+		return g.svc.ListItems(ctx, p, ListFilter{
+			Ministry: req.GetMinistry(), Type: req.GetType(), State: req.GetState(), PageSize: req.GetPageSize(), PageToken: req.GetPageToken(),
+		})
+	}, func(items []Item, next string) *contentv1.ListItemsResponse {
+		return &contentv1.ListItemsResponse{Items: grpcserver.Convert(items, itemToProto), NextPageToken: next}
 	})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	out := &contentv1.ListItemsResponse{NextPageToken: next}
-	for _, it := range items {
-		out.Items = append(out.Items, itemToProto(it))
-	}
-	return out, nil
 }
 
 func (g *grpcServer) SaveDraft(ctx context.Context, req *contentv1.SaveDraftRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, scope.ContentWrite)
-	if err != nil {
-		return nil, err
-	}
-	it, err := g.svc.SaveDraft(ctx, p, req.GetId(), int(req.GetBaseVersion()),
-		Content{Tags: req.GetTags(), Translations: translationsFromProto(req.GetTranslations())})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return itemToProto(it), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentWrite), func(p Principal) (Item, error) {
+		return g.svc.SaveDraft(ctx, p, req.GetId(), int(req.GetBaseVersion()),
+			Content{Tags: req.GetTags(), Translations: translationsFromProto(req.GetTranslations())})
+	}, itemToProto)
 }
 
 func (g *grpcServer) transition(ctx context.Context, id string, a Action, comment string) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, scope.ContentWrite)
-	if err != nil {
-		return nil, err
-	}
-	it, err := g.svc.Transition(ctx, p, id, a, comment)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return itemToProto(it), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentWrite), func(p Principal) (Item, error) {
+		return g.svc.Transition(ctx, p, id, a, comment)
+	}, itemToProto)
 }
 
 func (g *grpcServer) SubmitItem(ctx context.Context, req *contentv1.SubmitItemRequest) (*contentv1.Item, error) {
@@ -182,10 +159,6 @@ func (g *grpcServer) ArchiveItem(ctx context.Context, req *contentv1.ArchiveItem
 }
 
 func (g *grpcServer) PublishItem(ctx context.Context, req *contentv1.PublishItemRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, scope.ContentWrite)
-	if err != nil {
-		return nil, err
-	}
 	var at, exp time.Time
 	if req.GetPublishTime() != nil {
 		at = req.GetPublishTime().AsTime()
@@ -193,98 +166,62 @@ func (g *grpcServer) PublishItem(ctx context.Context, req *contentv1.PublishItem
 	if req.GetExpireTime() != nil {
 		exp = req.GetExpireTime().AsTime()
 	}
-	it, err := g.svc.PublishItem(ctx, p, req.GetId(), at, exp, req.GetComment())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return itemToProto(it), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentWrite), func(p Principal) (Item, error) {
+		return g.svc.PublishItem(ctx, p, req.GetId(), at, exp, req.GetComment())
+	}, itemToProto)
 }
 
 func (g *grpcServer) RollbackItem(ctx context.Context, req *contentv1.RollbackItemRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, scope.ContentWrite)
-	if err != nil {
-		return nil, err
-	}
-	it, err := g.svc.RollbackItem(ctx, p, req.GetId(), int(req.GetVersion()), req.GetComment())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return itemToProto(it), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentWrite), func(p Principal) (Item, error) {
+		return g.svc.RollbackItem(ctx, p, req.GetId(), int(req.GetVersion()), req.GetComment())
+	}, itemToProto)
 }
 
 func (g *grpcServer) ListItemVersions(ctx context.Context, req *contentv1.ListItemVersionsRequest) (*contentv1.ListItemVersionsResponse, error) {
-	p, err := g.editor(ctx, scope.ContentRead)
-	if err != nil {
-		return nil, err
-	}
-	vs, next, err := g.svc.ListVersions(ctx, p, req.GetId(), req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	out := &contentv1.ListItemVersionsResponse{NextPageToken: next}
-	for _, v := range vs {
-		out.Versions = append(out.Versions, &contentv1.ItemVersion{Version: int32(v.Version), SavedBy: v.SavedBy, SaveTime: timestamppb.New(v.SavedAt)})
-	}
-	return out, nil
+	return grpcserver.List(ctx, g.toStatus, g.as(scope.ContentRead), func(p Principal) ([]VersionInfo, string, error) {
+		return g.svc.ListVersions(ctx, p, req.GetId(), req.GetPageSize(), req.GetPageToken())
+	}, func(vs []VersionInfo, next string) *contentv1.ListItemVersionsResponse {
+		return &contentv1.ListItemVersionsResponse{NextPageToken: next, Versions: grpcserver.Convert(vs, func(v VersionInfo) *contentv1.ItemVersion {
+			return &contentv1.ItemVersion{Version: int32(v.Version), SavedBy: v.SavedBy, SaveTime: timestamppb.New(v.SavedAt)}
+		})}
+	})
 }
 
 func (g *grpcServer) GetItemVersion(ctx context.Context, req *contentv1.GetItemVersionRequest) (*contentv1.Item, error) {
-	p, err := g.editor(ctx, scope.ContentRead)
-	if err != nil {
-		return nil, err
-	}
-	it, err := g.svc.GetVersion(ctx, p, req.GetId(), int(req.GetVersion()))
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return itemToProto(it), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentRead), func(p Principal) (Item, error) {
+		return g.svc.GetVersion(ctx, p, req.GetId(), int(req.GetVersion()))
+	}, itemToProto)
 }
 
 func (g *grpcServer) DiffItemVersions(ctx context.Context, req *contentv1.DiffItemVersionsRequest) (*contentv1.DiffItemVersionsResponse, error) {
-	p, err := g.editor(ctx, scope.ContentRead)
-	if err != nil {
-		return nil, err
-	}
-	changes, err := g.svc.DiffVersions(ctx, p, req.GetId(), int(req.GetFromVersion()), int(req.GetToVersion()))
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	out := &contentv1.DiffItemVersionsResponse{}
-	for _, c := range changes {
-		out.Changes = append(out.Changes, &contentv1.FieldChange{Path: c.Path, From: c.From, To: c.To})
-	}
-	return out, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentRead), func(p Principal) ([]Change, error) {
+		return g.svc.DiffVersions(ctx, p, req.GetId(), int(req.GetFromVersion()), int(req.GetToVersion()))
+	}, func(changes []Change) *contentv1.DiffItemVersionsResponse {
+		return &contentv1.DiffItemVersionsResponse{Changes: grpcserver.Convert(changes, func(c Change) *contentv1.FieldChange {
+			return &contentv1.FieldChange{Path: c.Path, From: c.From, To: c.To}
+		})}
+	})
 }
 
 func (g *grpcServer) ListTransitions(ctx context.Context, req *contentv1.ListTransitionsRequest) (*contentv1.ListTransitionsResponse, error) {
-	p, err := g.editor(ctx, scope.ContentRead)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := g.svc.ListTransitions(ctx, p, req.GetId())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	out := &contentv1.ListTransitionsResponse{}
-	for _, t := range ts {
-		out.Transitions = append(out.Transitions, &contentv1.Transition{
-			FromState: string(t.From), ToState: string(t.To), Actor: t.Actor, Comment: t.Comment,
-			Time: timestamppb.New(t.Time), Version: int32(t.Version), Action: string(t.Action),
-		})
-	}
-	return out, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.ContentRead), func(p Principal) ([]TransitionRecord, error) {
+		return g.svc.ListTransitions(ctx, p, req.GetId())
+	}, func(ts []TransitionRecord) *contentv1.ListTransitionsResponse {
+		return &contentv1.ListTransitionsResponse{Transitions: grpcserver.Convert(ts, func(t TransitionRecord) *contentv1.Transition {
+			return &contentv1.Transition{
+				FromState: string(t.From), ToState: string(t.To), Actor: t.Actor, Comment: t.Comment,
+				Time: timestamppb.New(t.Time), Version: int32(t.Version), Action: string(t.Action),
+			}
+		})}
+	})
 }
 
 func (g *grpcServer) GrantRole(ctx context.Context, req *contentv1.GrantRoleRequest) (*contentv1.RoleGrant, error) {
-	admin, err := g.roleAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := g.svc.GrantRole(ctx, admin, req.GetMinistry(), req.GetSubject(), req.GetRole())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return &contentv1.RoleGrant{Ministry: r.Ministry, Subject: r.Subject, Role: string(r.Role), GrantTime: timestamppb.New(r.GrantTime)}, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.roleAdmin, func(admin RoleAdmin) (RoleGrant, error) {
+		return g.svc.GrantRole(ctx, admin, req.GetMinistry(), req.GetSubject(), req.GetRole())
+	}, func(r RoleGrant) *contentv1.RoleGrant {
+		return &contentv1.RoleGrant{Ministry: r.Ministry, Subject: r.Subject, Role: string(r.Role), GrantTime: timestamppb.New(r.GrantTime)}
+	})
 }
 
 func (g *grpcServer) RevokeRole(ctx context.Context, req *contentv1.RevokeRoleRequest) (*contentv1.RevokeRoleResponse, error) {
@@ -308,42 +245,38 @@ func (g *grpcServer) cacheControl() string {
 }
 
 func (g *grpcServer) GetPublicContent(ctx context.Context, req *contentv1.GetPublicContentRequest) (*contentv1.PublicContent, error) {
-	pc, err := g.svc.GetPublicContent(ctx, req.GetSlug(), req.GetLang())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	// Headers for the gateway; a failure only loses a cache hint.
-	_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderETag, pc.ETag, HeaderCacheControl, g.cacheControl()))
-	return publicToProto(pc), nil
+	return grpcserver.Unary(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) (PublicContent, error) {
+		return g.svc.GetPublicContent(ctx, req.GetSlug(), req.GetLang())
+	}, func(pc PublicContent) *contentv1.PublicContent {
+		// Headers for the gateway; a failure only loses a cache hint.
+		_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderETag, pc.ETag, HeaderCacheControl, g.cacheControl()))
+		return publicToProto(pc)
+	})
 }
 
 func (g *grpcServer) ListPublicContent(ctx context.Context, req *contentv1.ListPublicContentRequest) (*contentv1.ListPublicContentResponse, error) {
-	items, next, err := g.svc.ListPublicContent(ctx, PublicFilter{
-		Ministry: req.GetMinistry(), Type: req.GetType(), Tag: req.GetTag(), Lang: req.GetLang(),
-		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(),
+	return grpcserver.List(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) ([]PublicContent, string, error) {
+		return g.svc.ListPublicContent(ctx, PublicFilter{
+			Ministry: req.GetMinistry(), Type: req.GetType(), Tag: req.GetTag(), Lang: req.GetLang(),
+			PageSize: req.GetPageSize(), PageToken: req.GetPageToken(),
+		})
+	}, func(items []PublicContent, next string) *contentv1.ListPublicContentResponse {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderCacheControl, g.cacheControl()))
+		return &contentv1.ListPublicContentResponse{Items: grpcserver.Convert(items, publicToProto), NextPageToken: next}
 	})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderCacheControl, g.cacheControl()))
-	out := &contentv1.ListPublicContentResponse{NextPageToken: next}
-	for _, pc := range items {
-		out.Items = append(out.Items, publicToProto(pc))
-	}
-	return out, nil
 }
 
 func (g *grpcServer) SearchPublicContent(ctx context.Context, req *contentv1.SearchPublicContentRequest) (*contentv1.SearchPublicContentResponse, error) {
-	hits, next, total, err := g.svc.SearchPublicContent(ctx, req.GetQ(), req.GetLang(), req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderCacheControl, g.cacheControl()))
-	out := &contentv1.SearchPublicContentResponse{NextPageToken: next, Total: int32(total)}
-	for _, h := range hits {
-		out.Hits = append(out.Hits, &contentv1.SearchHit{Content: publicToProto(h.Content), Score: h.Score, Snippet: h.Snippet})
-	}
-	return out, nil
+	var total int
+	return grpcserver.List(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) (hits []Hit, next string, err error) {
+		hits, next, total, err = g.svc.SearchPublicContent(ctx, req.GetQ(), req.GetLang(), req.GetPageSize(), req.GetPageToken())
+		return hits, next, err
+	}, func(hits []Hit, next string) *contentv1.SearchPublicContentResponse {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderCacheControl, g.cacheControl()))
+		return &contentv1.SearchPublicContentResponse{NextPageToken: next, Total: int32(total), Hits: grpcserver.Convert(hits, func(h Hit) *contentv1.SearchHit {
+			return &contentv1.SearchHit{Content: publicToProto(h.Content), Score: h.Score, Snippet: h.Snippet}
+		})}
+	})
 }
 
 // --- mapping ---------------------------------------------------------------

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/authn"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
@@ -21,21 +22,23 @@ type grpcServer struct {
 	svc *Service
 }
 
-// caller verifies the request's client token and returns its client id,
-// which scopes every notification and template to the ministry that made
-// it.
-func (g *grpcServer) caller(ctx context.Context, need string) (string, error) {
-	claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
-	if err != nil {
-		return "", err
+// as returns the who of an RPC that needs scope need: the calling client's
+// id, which scopes every notification and template to the ministry that
+// made it.
+func (g *grpcServer) as(need string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
+		if err != nil {
+			return "", err
+		}
+		if !claims.IsClient() {
+			return "", rpcerr.PermissionDenied("notifications are sent by ministry clients, not citizens")
+		}
+		if err := authn.RequireScope(claims, need); err != nil {
+			return "", err
+		}
+		return claims.ClientID, nil
 	}
-	if !claims.IsClient() {
-		return "", rpcerr.PermissionDenied("notifications are sent by ministry clients, not citizens")
-	}
-	if err := authn.RequireScope(claims, need); err != nil {
-		return "", err
-	}
-	return claims.ClientID, nil
 }
 
 // toStatus maps domain errors to gRPC statuses in one place.
@@ -73,15 +76,9 @@ func bulkViolations(be *BulkErrors) []rpcerr.FieldError {
 }
 
 func (g *grpcServer) send(ctx context.Context, in SendInput) (*notificationv1.Notification, error) {
-	client, err := g.caller(ctx, scope.NotificationsSend)
-	if err != nil {
-		return nil, err
-	}
-	n, err := g.svc.Send(ctx, client, in)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return toProto(n), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.NotificationsSend), func(client string) (Notification, error) {
+		return g.svc.Send(ctx, client, in)
+	}, toProto)
 }
 
 // SendSms queues one SMS of the caller.
@@ -98,134 +95,78 @@ func (g *grpcServer) SendEmail(ctx context.Context, req *notificationv1.SendEmai
 
 // GetNotification returns one of the caller's notifications.
 func (g *grpcServer) GetNotification(ctx context.Context, req *notificationv1.GetNotificationRequest) (*notificationv1.Notification, error) {
-	client, err := g.caller(ctx, scope.NotificationsRead)
-	if err != nil {
-		return nil, err
-	}
-	n, err := g.svc.GetNotification(ctx, client, req.GetId())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return toProto(n), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.NotificationsRead), func(client string) (Notification, error) {
+		return g.svc.GetNotification(ctx, client, req.GetId())
+	}, toProto)
 }
 
 // ListNotifications lists the caller's notifications, newest first.
 func (g *grpcServer) ListNotifications(ctx context.Context, req *notificationv1.ListNotificationsRequest) (*notificationv1.ListNotificationsResponse, error) {
-	client, err := g.caller(ctx, scope.NotificationsRead)
-	if err != nil {
-		return nil, err
-	}
-	ns, next, err := g.svc.ListNotifications(ctx, client, ListFilter{Reference: req.GetReference(), Status: req.GetStatus(),
-		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	resp := &notificationv1.ListNotificationsResponse{NextPageToken: next}
-	for _, n := range ns {
-		resp.Notifications = append(resp.Notifications, toProto(n))
-	}
-	return resp, nil
+	return grpcserver.List(ctx, g.toStatus, g.as(scope.NotificationsRead), func(client string) ([]Notification, string, error) {
+		return g.svc.ListNotifications(ctx, client, ListFilter{Reference: req.GetReference(), Status: req.GetStatus(),
+			PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	}, func(ns []Notification, next string) *notificationv1.ListNotificationsResponse {
+		return &notificationv1.ListNotificationsResponse{Notifications: grpcserver.Convert(ns, toProto), NextPageToken: next}
+	})
 }
 
 // CreateBulkJob validates and queues a bulk send.
 func (g *grpcServer) CreateBulkJob(ctx context.Context, req *notificationv1.CreateBulkJobRequest) (*notificationv1.BulkJob, error) {
-	client, err := g.caller(ctx, scope.NotificationsSend)
-	if err != nil {
-		return nil, err
-	}
 	in := BulkInput{TemplateID: req.GetTemplateId(), Channel: req.GetChannel(), CSV: req.GetCsv(), Reference: req.GetReference()}
 	for _, r := range req.GetRecipients() {
 		in.Rows = append(in.Rows, BulkRow{Recipient: r.GetRecipient(), Personalisation: r.GetPersonalisation(), Reference: r.GetReference()})
 	}
-	j, err := g.svc.CreateBulkJob(ctx, client, in)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return bulkToProto(j), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.NotificationsSend), func(client string) (BulkJob, error) {
+		return g.svc.CreateBulkJob(ctx, client, in)
+	}, bulkToProto)
 }
 
 // GetBulkJob returns a bulk job's progress.
 func (g *grpcServer) GetBulkJob(ctx context.Context, req *notificationv1.GetBulkJobRequest) (*notificationv1.BulkJob, error) {
-	client, err := g.caller(ctx, scope.NotificationsRead)
-	if err != nil {
-		return nil, err
-	}
-	j, err := g.svc.GetBulkJob(ctx, client, req.GetId())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return bulkToProto(j), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.NotificationsRead), func(client string) (BulkJob, error) {
+		return g.svc.GetBulkJob(ctx, client, req.GetId())
+	}, bulkToProto)
 }
 
 // CreateTemplate creates version 1 of a template of the caller.
 func (g *grpcServer) CreateTemplate(ctx context.Context, req *notificationv1.CreateTemplateRequest) (*notificationv1.Template, error) {
-	client, err := g.caller(ctx, scope.TemplatesWrite)
-	if err != nil {
-		return nil, err
-	}
-	t, err := g.svc.CreateTemplate(ctx, client, TemplateInput{Name: req.GetName(), Channel: req.GetChannel(),
-		Language: req.GetLanguage(), Subject: req.GetSubject(), Body: req.GetBody()})
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return templateToProto(t), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.TemplatesWrite), func(client string) (ClientTemplate, error) {
+		return g.svc.CreateTemplate(ctx, client, TemplateInput{Name: req.GetName(), Channel: req.GetChannel(),
+			Language: req.GetLanguage(), Subject: req.GetSubject(), Body: req.GetBody()})
+	}, templateToProto)
 }
 
 // UpdateTemplate saves a new version.
 func (g *grpcServer) UpdateTemplate(ctx context.Context, req *notificationv1.UpdateTemplateRequest) (*notificationv1.Template, error) {
-	client, err := g.caller(ctx, scope.TemplatesWrite)
-	if err != nil {
-		return nil, err
-	}
-	t, err := g.svc.UpdateTemplate(ctx, client, req.GetId(), int(req.GetBaseVersion()), req.GetName(), req.GetSubject(), req.GetBody())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return templateToProto(t), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.TemplatesWrite), func(client string) (ClientTemplate, error) {
+		return g.svc.UpdateTemplate(ctx, client, req.GetId(), int(req.GetBaseVersion()), req.GetName(), req.GetSubject(), req.GetBody())
+	}, templateToProto)
 }
 
 // GetTemplate returns the latest or a given version.
 func (g *grpcServer) GetTemplate(ctx context.Context, req *notificationv1.GetTemplateRequest) (*notificationv1.Template, error) {
-	client, err := g.caller(ctx, scope.TemplatesRead)
-	if err != nil {
-		return nil, err
-	}
-	t, err := g.svc.GetTemplate(ctx, client, req.GetId(), int(req.GetVersion()))
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return templateToProto(t), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.TemplatesRead), func(client string) (ClientTemplate, error) {
+		return g.svc.GetTemplate(ctx, client, req.GetId(), int(req.GetVersion()))
+	}, templateToProto)
 }
 
 // ListTemplates lists the caller's templates (latest versions).
 func (g *grpcServer) ListTemplates(ctx context.Context, req *notificationv1.ListTemplatesRequest) (*notificationv1.ListTemplatesResponse, error) {
-	client, err := g.caller(ctx, scope.TemplatesRead)
-	if err != nil {
-		return nil, err
-	}
-	ts, next, err := g.svc.ListTemplates(ctx, client, req.GetChannel(), req.GetLanguage(), int(req.GetPageSize()), req.GetPageToken())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	resp := &notificationv1.ListTemplatesResponse{NextPageToken: next}
-	for _, t := range ts {
-		resp.Templates = append(resp.Templates, templateToProto(t))
-	}
-	return resp, nil
+	return grpcserver.List(ctx, g.toStatus, g.as(scope.TemplatesRead), func(client string) ([]ClientTemplate, string, error) {
+		return g.svc.ListTemplates(ctx, client, req.GetChannel(), req.GetLanguage(), int(req.GetPageSize()), req.GetPageToken())
+	}, func(ts []ClientTemplate, next string) *notificationv1.ListTemplatesResponse {
+		return &notificationv1.ListTemplatesResponse{Templates: grpcserver.Convert(ts, templateToProto), NextPageToken: next}
+	})
 }
 
 // PreviewTemplate renders a template and counts SMS segments.
 func (g *grpcServer) PreviewTemplate(ctx context.Context, req *notificationv1.PreviewTemplateRequest) (*notificationv1.PreviewTemplateResponse, error) {
-	client, err := g.caller(ctx, scope.TemplatesRead)
-	if err != nil {
-		return nil, err
-	}
-	r, err := g.svc.PreviewTemplate(ctx, client, req.GetId(), req.GetPersonalisation())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return &notificationv1.PreviewTemplateResponse{Subject: r.Subject, Body: r.Text, Html: r.HTML,
-		Segments: int32(r.Length.Segments), Encoding: string(r.Length.Encoding)}, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.TemplatesRead), func(client string) (Rendered, error) {
+		return g.svc.PreviewTemplate(ctx, client, req.GetId(), req.GetPersonalisation())
+	}, func(r Rendered) *notificationv1.PreviewTemplateResponse {
+		return &notificationv1.PreviewTemplateResponse{Subject: r.Subject, Body: r.Text, Html: r.HTML,
+			Segments: int32(r.Length.Segments), Encoding: string(r.Length.Encoding)}
+	})
 }
 
 // ReceiveDeliveryReceipt takes an HTTP SMS provider's signed receipt.

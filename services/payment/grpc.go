@@ -2,12 +2,13 @@ package payment
 
 import (
 	"context"
-	"errors"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/authn"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
@@ -25,17 +26,20 @@ type grpcServer struct {
 	svc *Service
 }
 
-// caller verifies the request's client token and returns its client id,
-// which scopes every payment to the client that created it.
-func (g *grpcServer) caller(ctx context.Context, need string) (string, error) {
-	claims, err := g.client(ctx)
-	if err != nil {
-		return "", err
+// as returns the who of an RPC that needs scope need: the calling client's
+// claims, whose client id scopes every payment to the client that created
+// it.
+func (g *grpcServer) as(need string) func(context.Context) (*jwks.Claims, error) {
+	return func(ctx context.Context) (*jwks.Claims, error) {
+		claims, err := g.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := authn.RequireScope(claims, need); err != nil {
+			return nil, err
+		}
+		return claims, nil
 	}
-	if err := authn.RequireScope(claims, need); err != nil {
-		return "", err
-	}
-	return claims.ClientID, nil
 }
 
 // client verifies the request's token and returns its claims when it is a
@@ -51,80 +55,70 @@ func (g *grpcServer) client(ctx context.Context) (*jwks.Claims, error) {
 	return claims, nil
 }
 
-// ledgerReader returns the client reading the ledger and its view: the
+// ledgerReader is the client reading the ledger and the view it may see.
+type ledgerReader struct {
+	client string
+	view   LedgerView
+}
+
+// reader returns the client reading the ledger and its view: the
 // platform-wide one with ledger:admin, else (ledger:read) the part of the
 // client's ministry, from the token's ministry claim; a client registered
 // with no ministry sees none.
-func (g *grpcServer) ledgerReader(ctx context.Context) (string, LedgerView, error) {
+func (g *grpcServer) reader(ctx context.Context) (ledgerReader, error) {
 	claims, err := g.client(ctx)
 	if err != nil {
-		return "", LedgerView{}, err
+		return ledgerReader{}, err
 	}
 	if claims.HasScope(scope.LedgerAdmin) {
-		return claims.ClientID, PlatformLedger, nil
+		return ledgerReader{claims.ClientID, PlatformLedger}, nil
 	}
 	if err := authn.RequireScope(claims, scope.LedgerRead); err != nil {
-		return "", LedgerView{}, err
+		return ledgerReader{}, err
 	}
 	if claims.Ministry == "" {
-		return "", LedgerView{}, rpcerr.PermissionDenied("client " + claims.ClientID + " is registered with no ministry, so it sees no part of the ledger")
+		return ledgerReader{}, rpcerr.PermissionDenied("client " + claims.ClientID + " is registered with no ministry, so it sees no part of the ledger")
 	}
-	return claims.ClientID, LedgerView{Ministry: claims.Ministry}, nil
+	return ledgerReader{claims.ClientID, LedgerView{Ministry: claims.Ministry}}, nil
+}
+
+// statusRules are the payment sentinels that FromDomain does not know, in
+// the order toStatus checks them.
+var statusRules = []rpcerr.Rule{
+	{Err: ErrIdempotencyMismatch, Code: codes.InvalidArgument, Reason: ReasonIdempotencyKeyReused, Field: "idempotency_key"},
+	{Err: ErrProviderUnavailable, Code: codes.Unavailable},
 }
 
 // toStatus maps domain errors to gRPC statuses in one place.
 func (g *grpcServer) toStatus(ctx context.Context, err error) error {
-	if errors.Is(err, ErrIdempotencyMismatch) {
-		return rpcerr.New(codes.InvalidArgument, ReasonIdempotencyKeyReused, err.Error()).Field("idempotency_key", err.Error()).Err()
-	}
-	if errors.Is(err, ErrProviderUnavailable) {
-		return rpcerr.New(codes.Unavailable, "", err.Error()).Err()
+	if st := rpcerr.Map(err, statusRules); st != nil {
+		return st
 	}
 	return rpcerr.FromDomain(err, g.svc.log, ctx)
 }
 
 func (g *grpcServer) CreatePayment(ctx context.Context, req *paymentv1.CreatePaymentRequest) (*paymentv1.Payment, error) {
-	claims, err := g.client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := authn.RequireScope(claims, scope.PaymentsWrite); err != nil {
-		return nil, err
-	}
-	client := claims.ClientID
-	in := CreateInput{
-		Ministry: claims.Ministry,
-		Amount:   req.GetAmount(), Currency: req.GetCurrency(), Reference: req.GetReference(), Description: req.GetDescription(),
-		ReturnURL: req.GetReturnUrl(), CitizenID: req.GetCitizenId(), IdempotencyKey: req.GetIdempotencyKey(), Provider: req.GetProvider(),
-		Receipt: Receipt{PhoneNumber: req.GetReceipt().GetPhoneNumber(), EmailAddress: req.GetReceipt().GetEmailAddress(), Language: req.GetReceipt().GetLanguage()},
-	}
-	for _, sp := range req.GetSplits() {
-		in.Splits = append(in.Splits, Split{Account: sp.GetAccount(), Amount: sp.GetAmount()})
-	}
-	p, err := g.svc.CreatePayment(ctx, client, in)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return toProto(p), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.PaymentsWrite), func(claims *jwks.Claims) (Payment, error) {
+		in := CreateInput{
+			Ministry: claims.Ministry,
+			Amount:   req.GetAmount(), Currency: req.GetCurrency(), Reference: req.GetReference(), Description: req.GetDescription(),
+			ReturnURL: req.GetReturnUrl(), CitizenID: req.GetCitizenId(), IdempotencyKey: req.GetIdempotencyKey(), Provider: req.GetProvider(),
+			Receipt: Receipt{PhoneNumber: req.GetReceipt().GetPhoneNumber(), EmailAddress: req.GetReceipt().GetEmailAddress(), Language: req.GetReceipt().GetLanguage()},
+		}
+		for _, sp := range req.GetSplits() {
+			in.Splits = append(in.Splits, Split{Account: sp.GetAccount(), Amount: sp.GetAmount()})
+		}
+		return g.svc.CreatePayment(ctx, claims.ClientID, in)
+	}, toProto)
 }
 
 func (g *grpcServer) GetPayment(ctx context.Context, req *paymentv1.GetPaymentRequest) (*paymentv1.Payment, error) {
-	client, err := g.caller(ctx, scope.PaymentsRead)
-	if err != nil {
-		return nil, err
-	}
-	p, err := g.svc.GetPayment(ctx, client, req.GetId())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return toProto(p), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.PaymentsRead), func(claims *jwks.Claims) (Payment, error) {
+		return g.svc.GetPayment(ctx, claims.ClientID, req.GetId())
+	}, toProto)
 }
 
 func (g *grpcServer) ListPayments(ctx context.Context, req *paymentv1.ListPaymentsRequest) (*paymentv1.ListPaymentsResponse, error) {
-	client, err := g.caller(ctx, scope.PaymentsRead)
-	if err != nil {
-		return nil, err
-	}
 	f := ListFilter{Reference: req.GetReference(), State: req.GetState(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
 	if req.GetCreatedAfter() != nil {
 		f.CreatedAfter = req.GetCreatedAfter().AsTime()
@@ -132,42 +126,28 @@ func (g *grpcServer) ListPayments(ctx context.Context, req *paymentv1.ListPaymen
 	if req.GetCreatedBefore() != nil {
 		f.CreatedBefore = req.GetCreatedBefore().AsTime()
 	}
-	ps, next, err := g.svc.ListPayments(ctx, client, f)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	resp := &paymentv1.ListPaymentsResponse{NextPageToken: next}
-	for _, p := range ps {
-		resp.Payments = append(resp.Payments, toProto(p))
-	}
-	return resp, nil
+	return grpcserver.List(ctx, g.toStatus, g.as(scope.PaymentsRead), func(claims *jwks.Claims) ([]Payment, string, error) {
+		return g.svc.ListPayments(ctx, claims.ClientID, f)
+	}, func(ps []Payment, next string) *paymentv1.ListPaymentsResponse {
+		return &paymentv1.ListPaymentsResponse{Payments: grpcserver.Convert(ps, toProto), NextPageToken: next}
+	})
 }
 
 func (g *grpcServer) CancelPayment(ctx context.Context, req *paymentv1.CancelPaymentRequest) (*paymentv1.Payment, error) {
-	client, err := g.caller(ctx, scope.PaymentsWrite)
-	if err != nil {
-		return nil, err
-	}
-	p, err := g.svc.CancelPayment(ctx, client, req.GetId())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return toProto(p), nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.PaymentsWrite), func(claims *jwks.Claims) (Payment, error) {
+		return g.svc.CancelPayment(ctx, claims.ClientID, req.GetId())
+	}, toProto)
 }
 
 func (g *grpcServer) CreateRefund(ctx context.Context, req *paymentv1.CreateRefundRequest) (*paymentv1.Refund, error) {
-	client, err := g.caller(ctx, scope.PaymentsWrite)
-	if err != nil {
-		return nil, err
-	}
-	r, err := g.svc.CreateRefund(ctx, client, req.GetPaymentId(), req.GetAmount(), req.GetReason(), req.GetIdempotencyKey())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	return &paymentv1.Refund{
-		Id: r.ID, PaymentId: r.PaymentID, Amount: r.Amount, Currency: string(r.Currency), State: r.State,
-		Reason: r.Reason, CreateTime: timestamppb.New(r.CreatedAt),
-	}, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.PaymentsWrite), func(claims *jwks.Claims) (Refund, error) {
+		return g.svc.CreateRefund(ctx, claims.ClientID, req.GetPaymentId(), req.GetAmount(), req.GetReason(), req.GetIdempotencyKey())
+	}, func(r Refund) *paymentv1.Refund {
+		return &paymentv1.Refund{
+			Id: r.ID, PaymentId: r.PaymentID, Amount: r.Amount, Currency: string(r.Currency), State: r.State,
+			Reason: r.Reason, CreateTime: timestamppb.New(r.CreatedAt),
+		}
+	})
 }
 
 func (g *grpcServer) HandleProviderWebhook(ctx context.Context, req *paymentv1.HandleProviderWebhookRequest) (*paymentv1.HandleProviderWebhookResponse, error) {
@@ -178,50 +158,39 @@ func (g *grpcServer) HandleProviderWebhook(ctx context.Context, req *paymentv1.H
 }
 
 func (g *grpcServer) GetTrialBalance(ctx context.Context, _ *paymentv1.GetTrialBalanceRequest) (*paymentv1.TrialBalance, error) {
-	_, view, err := g.ledgerReader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tb, asOf, err := g.svc.TrialBalance(ctx, view)
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	resp := &paymentv1.TrialBalance{AsOf: timestamppb.New(asOf)}
-	for _, c := range tb {
-		cb := &paymentv1.CurrencyBalance{Currency: string(c.Currency), Debits: c.Debits, Credits: c.Credits, Balance: c.Net()}
-		for _, a := range c.Accounts {
-			cb.Accounts = append(cb.Accounts, accountProto(a))
+	var asOf time.Time
+	return grpcserver.Unary(ctx, g.toStatus, g.reader, func(r ledgerReader) (tb []CurrencyTotals, err error) {
+		tb, asOf, err = g.svc.TrialBalance(ctx, r.view)
+		return tb, err
+	}, func(tb []CurrencyTotals) *paymentv1.TrialBalance {
+		resp := &paymentv1.TrialBalance{AsOf: timestamppb.New(asOf)}
+		for _, c := range tb {
+			cb := &paymentv1.CurrencyBalance{Currency: string(c.Currency), Debits: c.Debits, Credits: c.Credits, Balance: c.Net()}
+			for _, a := range c.Accounts {
+				cb.Accounts = append(cb.Accounts, accountProto(a))
+			}
+			resp.Currencies = append(resp.Currencies, cb)
 		}
-		resp.Currencies = append(resp.Currencies, cb)
-	}
-	return resp, nil
+		return resp
+	})
 }
 
 func (g *grpcServer) ListLedgerAccounts(ctx context.Context, req *paymentv1.ListLedgerAccountsRequest) (*paymentv1.ListLedgerAccountsResponse, error) {
-	_, view, err := g.ledgerReader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	bals, err := g.svc.Balances(ctx, view, req.GetCurrency())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
-	resp := &paymentv1.ListLedgerAccountsResponse{}
-	for _, b := range bals {
-		resp.Accounts = append(resp.Accounts, accountProto(b))
-	}
-	return resp, nil
+	return grpcserver.Unary(ctx, g.toStatus, g.reader, func(r ledgerReader) ([]Balance, error) {
+		return g.svc.Balances(ctx, r.view, req.GetCurrency())
+	}, func(bals []Balance) *paymentv1.ListLedgerAccountsResponse {
+		return &paymentv1.ListLedgerAccountsResponse{Accounts: grpcserver.Convert(bals, accountProto)}
+	})
 }
 
 func (g *grpcServer) Reconcile(ctx context.Context, req *paymentv1.ReconcileRequest) (*paymentv1.Reconciliation, error) {
-	client, view, err := g.ledgerReader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := g.svc.Reconcile(ctx, client, view, req.GetProvider(), req.GetDate())
-	if err != nil {
-		return nil, g.toStatus(ctx, err)
-	}
+	return grpcserver.Unary(ctx, g.toStatus, g.reader, func(r ledgerReader) (Reconciliation, error) {
+		return g.svc.Reconcile(ctx, r.client, r.view, req.GetProvider(), req.GetDate())
+	}, reconciliationProto)
+}
+
+// reconciliationProto maps a reconciliation to its API form.
+func reconciliationProto(rec Reconciliation) *paymentv1.Reconciliation {
 	items := func(in []ReconItem) []*paymentv1.ReconciliationItem {
 		var out []*paymentv1.ReconciliationItem
 		for _, i := range in {
@@ -233,7 +202,7 @@ func (g *grpcServer) Reconcile(ctx context.Context, req *paymentv1.ReconcileRequ
 	return &paymentv1.Reconciliation{
 		Id: rec.ID, Provider: rec.Provider, Date: rec.Date, Matched: int32(rec.Matched),
 		MissingInReport: items(rec.MissingInReport), MissingInLedger: items(rec.MissingInLedger), Mismatched: items(rec.Mismatched),
-	}, nil
+	}
 }
 
 func accountProto(b Balance) *paymentv1.LedgerAccount {
