@@ -737,3 +737,53 @@ func TestProblems(t *testing.T) {
 		t.Errorf("env-only problem = %q; want %q", got, "TAMKEEN_X: m")
 	}
 }
+
+func TestProblemsRange(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		v    int
+		want string
+	}{
+		{"below", 0, "--n: 0 is outside 1..5"},
+		{"low end", 1, ""},
+		{"high end", 5, ""},
+		{"above", 6, "--n: 6 is outside 1..5"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var p Problems
+			p.Range("n", tt.v, 1, 5)
+			got := ""
+			if err := p.Err(); err != nil {
+				got = err.(*Error).Problems[0].String()
+			}
+			if got != tt.want {
+				t.Errorf("Range(%d) = %q; want %q", tt.v, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProblemsHTTPURL(t *testing.T) {
+	for _, tt := range []struct {
+		v        string
+		required bool
+		ok       bool
+	}{
+		{"https://api.tamkeen.ps", true, true},
+		{"http://127.0.0.1:8080/x", false, true},
+		{"", false, true},
+		{"", true, false},
+		{"ftp://files.example", false, false},
+		{"/relative", false, false},
+		{"https://", false, false},
+	} {
+		var p Problems
+		p.HTTPURL("u", tt.v, tt.required)
+		if ok := p.Len() == 0; ok != tt.ok {
+			t.Errorf("HTTPURL(%q, required %v) accepted %v; want %v", tt.v, tt.required, ok, tt.ok)
+		}
+		if p.Len() == 1 && p.list[0].Message != "must be an http(s) URL" {
+			t.Errorf("HTTPURL(%q) said %q", tt.v, p.list[0].Message)
+		}
+	}
+}

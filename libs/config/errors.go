@@ -84,6 +84,15 @@ func (p *Problems) Addf(field, format string, args ...any) {
 	p.Add(field, fmt.Sprintf(format, args...))
 }
 
+// Range records "<v> is outside lo..hi" for field when v is not between lo
+// and hi inclusive: the bounds check of most counts a Config has (replicas,
+// attempts, hash costs), worded the same everywhere.
+func (p *Problems) Range(field string, v, lo, hi int) {
+	if v < lo || v > hi {
+		p.Addf(field, "%d is outside %d..%d", v, lo, hi)
+	}
+}
+
 // Len reports how many problems were recorded.
 func (p *Problems) Len() int { return len(p.list) }
 

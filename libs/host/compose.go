@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -158,11 +157,7 @@ func (c *Composition) Conn(name string) *grpc.ClientConn {
 // Run serves every enabler's gRPC API and runs its stream, relay and
 // background work until ctx ends or one of them fails.
 func (c *Composition) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range c.runners {
-		g.Go(func() error { return run(gctx) })
-	}
-	return g.Wait()
+	return RunAll(ctx, c.runners...)
 }
 
 // Close closes the connections and databases Compose opened, last opened

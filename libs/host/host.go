@@ -6,6 +6,9 @@
 // production binaries start, log and stop the same way. Each service gets
 // a Kit (kit.go) with every default applied here once; `tamkeen dev`
 // composes the same Specs in one process through Compose (compose.go).
+// What every enabler's own package would otherwise repeat (its Spec, its
+// Migrations, the checks New starts with, its loops) is in enabler.go and
+// loops.go.
 package host
 
 import (

@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -85,12 +84,10 @@ func RunLoops(ctx context.Context, k Kit, stream events.StreamConfig, svc Servic
 			return fmt.Errorf("host: %w", err)
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	if k.Relay != nil {
-		g.Go(func() error { return k.Relay.Run(gctx) })
+	if k.Relay == nil {
+		return svc.Run(ctx)
 	}
-	g.Go(func() error { return svc.Run(gctx) })
-	return g.Wait()
+	return RunAll(ctx, k.Relay.Run, svc.Run)
 }
 
 // built is one enabler built by the host: its kit, its stream under its

@@ -101,21 +101,11 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
-	}
-	if c.Argon2MemoryKiB < 8*1024 || c.Argon2MemoryKiB > 1<<20 {
-		p.Addf("argon2-memory-kib", "%d is outside 8192..1048576", c.Argon2MemoryKiB)
-	}
-	if c.Argon2Time < 1 || c.Argon2Time > 10 {
-		p.Addf("argon2-time", "%d is outside 1..10", c.Argon2Time)
-	}
-	if c.Argon2Threads < 1 || c.Argon2Threads > 16 {
-		p.Addf("argon2-threads", "%d is outside 1..16", c.Argon2Threads)
-	}
-	if c.HashConcurrency < 1 || c.HashConcurrency > 256 {
-		p.Addf("hash-concurrency", "%d is outside 1..256", c.HashConcurrency)
-	}
+	host.CheckStreamReplicas(&p, c.StreamReplicas)
+	p.Range("argon2-memory-kib", c.Argon2MemoryKiB, 8*1024, 1<<20)
+	p.Range("argon2-time", c.Argon2Time, 1, 10)
+	p.Range("argon2-threads", c.Argon2Threads, 1, 16)
+	p.Range("hash-concurrency", c.HashConcurrency, 1, 256)
 	if c.HashWait <= 0 {
 		p.Add("hash-wait", "must be positive")
 	}
@@ -346,25 +336,12 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.bus == nil {
 		return errors.New("auth: Run needs an event bus (the service was made with NewAdmin)")
 	}
-	s.pruneLoop(ctx)
-	return nil
-}
-
-// pruneLoop deletes published outbox rows older than OutboxRetention every
-// minute until ctx ends.
-func (s *Service) pruneLoop(ctx context.Context) {
-	t := time.NewTicker(outboxPruneInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.PruneOutbox(ctx); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "auth: prune outbox failed", slog.String("error", err.Error()))
-			}
+	host.Every(ctx, outboxPruneInterval, func(ctx context.Context) {
+		if _, err := s.PruneOutbox(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "auth: prune outbox failed", slog.String("error", err.Error()))
 		}
-	}
+	})
+	return nil
 }
 
 // PruneOutbox deletes published outbox rows older than OutboxRetention and

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -20,9 +20,7 @@ var migrationFiles embed.FS
 
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
-func Migrations() ([]store.MigrationSet, error) {
-	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
-}
+var Migrations = host.Migrations(Name, migrationFiles, "migrations")
 
 // querier is what both *sql.Tx and *store.DB offer.
 type querier = store.Querier

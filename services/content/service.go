@@ -2,11 +2,9 @@ package content
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"google.golang.org/grpc"
@@ -54,17 +52,9 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
-	}
-	for _, u := range []struct{ flag, v string }{{"issuer", c.Issuer}, {"jwks-url", c.JWKSURL}} {
-		if u.v == "" && u.flag != "issuer" {
-			continue
-		}
-		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			p.Add(u.flag, "must be an http(s) URL")
-		}
-	}
+	host.CheckStreamReplicas(&p, c.StreamReplicas)
+	p.HTTPURL("issuer", c.Issuer, true)
+	p.HTTPURL("jwks-url", c.JWKSURL, false)
 	if c.Audience == "" {
 		p.Add("audience", "must not be empty")
 	}
@@ -114,11 +104,8 @@ type Service struct {
 // New checks cfg and deps and returns the service. The database must
 // already be migrated (see Migrations).
 func New(cfg Config, deps Deps) (*Service, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("content: %w", err)
-	}
-	if deps.DB == nil || deps.Bus == nil {
-		return nil, errors.New("content: Deps.DB and Deps.Bus are required")
+	if err := host.CheckNew(Name, cfg, deps.Kit); err != nil {
+		return nil, err
 	}
 	now, rnd := deps.Now, deps.Rand
 	s := &Service{

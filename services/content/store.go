@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
@@ -22,9 +22,7 @@ var migrationFiles embed.FS
 
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
-func Migrations() ([]store.MigrationSet, error) {
-	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
-}
+var Migrations = host.Migrations(Name, migrationFiles, "migrations")
 
 // The SQL of the service. One text serves both engines except for search
 // (FTS5 on SQLite, tsvector on PostgreSQL), which differs in searchSQL only.

@@ -81,42 +81,16 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
-	}
-	switch c.SMSProvider {
-	case ProviderNone:
-	case ProviderDevInbox:
-		if !c.DevMode {
-			p.Add("sms-provider", "devinbox is allowed only with --dev-mode")
-		}
-	case ProviderSMPP:
-		c.SMPP.validate(&p)
-	case ProviderHTTP:
-		c.HTTPSMS.validate(&p)
-	default:
-		p.Addf("sms-provider", "%q is not none, smpp, http or devinbox", c.SMSProvider)
-	}
-	switch c.emailProvider() {
-	case ProviderNone:
-	case ProviderDevInbox:
-		if !c.DevMode {
-			p.Add("email-provider", "devinbox is allowed only with --dev-mode")
-		}
-	case ProviderSMTP:
-		c.SMTP.validate(&p)
-	default:
-		p.Addf("email-provider", "%q is not none, smtp or devinbox", c.EmailProvider)
-	}
+	host.CheckStreamReplicas(&p, c.StreamReplicas)
+	c.validateProvider(&p, "sms-provider", c.SMSProvider, "none, smpp, http or devinbox",
+		map[string]func(*config.Problems){ProviderSMPP: c.SMPP.validate, ProviderHTTP: c.HTTPSMS.validate})
+	c.validateProvider(&p, "email-provider", c.emailProvider(), "none, smtp or devinbox",
+		map[string]func(*config.Problems){ProviderSMTP: c.SMTP.validate})
 	if c.Issuer == "" {
 		p.Add("issuer", "required")
 	}
-	if c.MaxSMSSegments < 1 || c.MaxSMSSegments > 255 {
-		p.Addf("max-sms-segments", "%d is outside 1..255", c.MaxSMSSegments)
-	}
-	if c.MaxAttempts < 1 || c.MaxAttempts > 50 {
-		p.Addf("max-attempts", "%d is outside 1..50", c.MaxAttempts)
-	}
+	p.Range("max-sms-segments", c.MaxSMSSegments, 1, 255)
+	p.Range("max-attempts", c.MaxAttempts, 1, 50)
 	if c.RetryBase < time.Millisecond || c.RetryBase > time.Minute {
 		p.Addf("retry-base", "%v is outside 1ms..1m", c.RetryBase)
 	}
@@ -137,6 +111,25 @@ func (c Config) Validate() error {
 		p.Add("callback-key", "at least 16 bytes are needed when callbacks are configured")
 	}
 	return p.Err()
+}
+
+// validateProvider checks the provider a channel's setting (flag) names:
+// none is always allowed, devinbox only in dev mode, and the real ones
+// (their validate methods, by name) through their own settings; valid
+// lists the names for the message about any other.
+func (c Config) validateProvider(p *config.Problems, flag, name, valid string, real map[string]func(*config.Problems)) {
+	validate, isReal := real[name]
+	switch {
+	case name == ProviderNone:
+	case name == ProviderDevInbox:
+		if !c.DevMode {
+			p.Add(flag, "devinbox is allowed only with --dev-mode")
+		}
+	case isReal:
+		validate(p)
+	default:
+		p.Addf(flag, "%q is not %s", name, valid)
+	}
 }
 
 // emailProvider is EmailProvider with its default applied.
@@ -230,11 +223,8 @@ type Service struct {
 // New checks cfg and deps and returns the service. The database must
 // already be migrated (see Migrations).
 func New(cfg Config, deps Deps) (*Service, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("notification: %w", err)
-	}
-	if deps.DB == nil || deps.Bus == nil {
-		return nil, errors.New("notification: Deps.DB and Deps.Bus are required")
+	if err := host.CheckNew(Name, cfg, deps.Kit); err != nil {
+		return nil, err
 	}
 	log, now := deps.Logger, deps.Now
 	hc := deps.HTTPClient

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -18,9 +18,7 @@ var migrationFiles embed.FS
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate` (the dev inbox has its own, see
 // DevInboxMigrations).
-func Migrations() ([]store.MigrationSet, error) {
-	return store.ComponentMigrations(Name, migrationFiles, "migrations/notification", events.Migrations)
-}
+var Migrations = host.Migrations(Name, migrationFiles, "migrations/notification")
 
 // Notification statuses, as GOV.UK Notify names them.
 const (

@@ -5,16 +5,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/config"
@@ -71,17 +68,11 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
-	}
-	for _, u := range []struct{ flag, v string }{{"issuer", c.Issuer}, {"jwks-url", c.JWKSURL}, {"public-url", c.PublicURL}, {"sandbox-webhook-url", c.SandboxWebhookURL}} {
-		if u.v == "" && u.flag != "issuer" {
-			continue
-		}
-		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			p.Addf(u.flag, "must be an http(s) URL")
-		}
-	}
+	host.CheckStreamReplicas(&p, c.StreamReplicas)
+	p.HTTPURL("issuer", c.Issuer, true)
+	p.HTTPURL("jwks-url", c.JWKSURL, false)
+	p.HTTPURL("public-url", c.PublicURL, false)
+	p.HTTPURL("sandbox-webhook-url", c.SandboxWebhookURL, false)
 	if c.Audience == "" {
 		p.Add("audience", "must not be empty")
 	}
@@ -164,11 +155,8 @@ type Service struct {
 // New checks cfg and deps and returns the service. The database must
 // already be migrated (see Migrations).
 func New(cfg Config, deps Deps) (*Service, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("payment: %w", err)
-	}
-	if deps.DB == nil || deps.Bus == nil {
-		return nil, errors.New("payment: Deps.DB and Deps.Bus are required")
+	if err := host.CheckNew(Name, cfg, deps.Kit); err != nil {
+		return nil, err
 	}
 	log, now, rnd := deps.Logger, deps.Now, deps.Rand
 	s := &Service{
@@ -249,27 +237,21 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // (with the sandbox) retries its webhooks, until ctx ends; the host
 // declares the stream and relays the outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.sweepLoop(gctx) })
+	loops := []func(context.Context) error{s.sweepLoop}
 	if s.sandbox != nil {
-		g.Go(func() error { return s.sandbox.Run(gctx) })
+		loops = append(loops, s.sandbox.Run)
 	}
-	return g.Wait()
+	return host.RunAll(ctx, loops...)
 }
 
+// sweepLoop sweeps every sweep-interval until ctx ends.
 func (s *Service) sweepLoop(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	host.Every(ctx, s.cfg.SweepInterval, func(ctx context.Context) {
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("payment: sweep", "err", err)
 		}
-	}
+	})
+	return nil
 }
 
 // clock is the current time in UTC at the precision both engines keep.

@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/tamkeen/tamkeen/libs/authn"
@@ -90,9 +88,7 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-		p.Addf("stream-replicas", "%d is outside 1..5", c.StreamReplicas)
-	}
+	host.CheckStreamReplicas(&p, c.StreamReplicas)
 	if c.KeyEncryptionKey == "" {
 		p.Add("key-encryption-key", "required (base64 of 32 random bytes, e.g. openssl rand -base64 32)")
 	} else if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
@@ -107,7 +103,7 @@ func (c Config) Validate() error {
 		if v == "" && !required {
 			return
 		}
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !config.IsHTTPURL(v) {
 			p.Addf(flag, "%q is not an http(s) URL", v)
 		}
 	}
@@ -204,11 +200,8 @@ type Service struct {
 // New checks cfg and deps and returns the service. The database must
 // already be migrated (see Migrations).
 func New(cfg Config, deps Deps) (*Service, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("signature: %w", err)
-	}
-	if deps.DB == nil || deps.Bus == nil {
-		return nil, errors.New("signature: Deps.DB and Deps.Bus are required")
+	if err := host.CheckNew(Name, cfg, deps.Kit); err != nil {
+		return nil, err
 	}
 	now, rnd := deps.Now, deps.Rand
 	seal, err := newSealer(cfg.KeyEncryptionKey, rnd)
@@ -263,10 +256,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // auth enabler until ctx ends; the host declares the stream and relays the
 // outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.refreshCRLs(gctx) })
-	g.Go(func() error { return s.consumeProofing(gctx) })
-	return g.Wait()
+	return host.RunAll(ctx, s.refreshCRLs, s.consumeProofing)
 }
 
 // ca returns the loaded CA, loading it (or with pki-auto-init creating it)

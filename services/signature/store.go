@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
@@ -18,9 +18,7 @@ var migrationFiles embed.FS
 
 // Migrations are the schema versions the service's database needs, applied
 // at start-up and by `tamkeen migrate`.
-func Migrations() ([]store.MigrationSet, error) {
-	return store.ComponentMigrations(Name, migrationFiles, "migrations", events.Migrations)
-}
+var Migrations = host.Migrations(Name, migrationFiles, "migrations")
 
 // querier is what both *sql.Tx and *store.DB offer.
 type querier = store.Querier

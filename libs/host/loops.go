@@ -1,0 +1,36 @@
+package host
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// RunAll runs every run at once until ctx ends or one of them fails, which
+// stops the others (their context ends), and returns the first error: how
+// a host runs a service beside its relay, a composition its services, and
+// a service its own loops.
+func RunAll(ctx context.Context, runs ...func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, run := range runs {
+		g.Go(func() error { return run(gctx) })
+	}
+	return g.Wait()
+}
+
+// Every calls f every interval until ctx ends: the loop of the services'
+// periodic chores (sweeps, pruning), whose failures f logs itself so that
+// the next tick tries again.
+func Every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f(ctx)
+		}
+	}
+}
