@@ -40,10 +40,11 @@ import (
 
 // Common is the configuration every enabler process has.
 type Common struct {
-	GRPCAddr         string        `flag:"grpc-addr" default:"127.0.0.1:9090" usage:"gRPC listen address"`
-	MetricsAddr      string        `flag:"metrics-addr" default:"127.0.0.1:9464" usage:"listen address of /metrics, /healthz and /readyz; empty disables"`
-	DBEngine         string        `flag:"db-engine" default:"postgres" usage:"database engine: postgres or sqlite"`
-	DBDSN            string        `flag:"db-dsn" secret:"true" required:"true" usage:"PostgreSQL URL or SQLite file path"`
+	GRPCAddr    string `flag:"grpc-addr" default:"127.0.0.1:9090" usage:"gRPC listen address"`
+	MetricsAddr string `flag:"metrics-addr" default:"127.0.0.1:9464" usage:"listen address of /metrics, /healthz and /readyz; empty disables"`
+	// DBEngine and DBDSN name the service's database, as in the tamkeen
+	// admin commands.
+	store.Flags
 	NATSURL          string        `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS server URL(s), comma-separated"`
 	NATSCredsFile    string        `flag:"nats-creds-file" usage:"NATS credentials file (production clusters)"`
 	LogLevel         slog.Level    `flag:"log-level" default:"info" usage:"minimum log level: debug, info, warn or error"`
@@ -56,8 +57,8 @@ type Common struct {
 // Validate reports what is wrong with the common settings.
 func (c Common) Validate() error {
 	var p config.Problems
-	if c.DBEngine != string(store.SQLite) && c.DBEngine != string(store.Postgres) {
-		p.Addf("db-engine", "%q is not postgres or sqlite", c.DBEngine)
+	if _, err := store.ParseEngine(c.DBEngine); err != nil {
+		p.Add("db-engine", err.Error())
 	}
 	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
 		p.Add("trace-sample-ratio", "must be between 0 and 1")
@@ -190,7 +191,7 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 	defer shutdownWithin(tracing.Shutdown, 5*time.Second)
 	registry := telemetry.NewRegistry()
 
-	db, err := store.Open(ctx, store.Options{Engine: store.Engine(c.DBEngine), DSN: c.DBDSN})
+	db, err := c.Flags.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -229,10 +230,19 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.GRPCAddr, err)
 	}
+	// Both listeners are bound before anything runs: a taken address fails
+	// the start-up, and once the service runs its probes answer.
+	var opsLis net.Listener
+	if c.MetricsAddr != "" {
+		if opsLis, err = net.Listen("tcp", c.MetricsAddr); err != nil {
+			lis.Close()
+			return fmt.Errorf("listen %s: %w", c.MetricsAddr, err)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis) })
 	g.Go(func() error { return ignoreCanceled(b.run(gctx)) })
-	if c.MetricsAddr != "" {
+	if opsLis != nil {
 		mux := OpsMux(registry, func(context.Context) error { return natsReady(nc) })
 		// A service with pages of its own (the payment sandbox's checkout,
 		// in test environments) serves them beside the ops endpoints; the
@@ -242,7 +252,7 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 				mux.Handle(prefix, h)
 			}
 		}
-		g.Go(func() error { return ServeHTTP(gctx, c.MetricsAddr, mux, c.ShutdownTimeout) })
+		g.Go(func() error { return ServeListener(gctx, opsLis, mux, c.ShutdownTimeout) })
 	}
 	err = g.Wait()
 	log.Info("stopped", slog.Any("error", err))
