@@ -106,12 +106,12 @@ func (s *Service) CreateItem(ctx context.Context, p Principal, in CreateInput) (
 	if err := fe.err(); err != nil {
 		return Item{}, err
 	}
-	id, err := store.NewIDFrom(s.rand, ItemIDPrefix)
+	id, err := store.NewIDFrom(s.Rand, ItemIDPrefix)
 	if err != nil {
 		return Item{}, err
 	}
-	now := s.now()
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	now := s.Now()
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		held, err := heldRoles(ctx, tx, p, in.Ministry)
 		if err != nil {
 			return err
@@ -139,7 +139,7 @@ func (s *Service) CreateItem(ctx context.Context, p Principal, in CreateInput) (
 // GetItem returns an item at its latest version to anyone with a role in
 // its ministry.
 func (s *Service) GetItem(ctx context.Context, p Principal, id string) (Item, error) {
-	it, err := loadItem(ctx, s.db, id, 0)
+	it, err := loadItem(ctx, s.DB, id, 0)
 	if err != nil {
 		return Item{}, err
 	}
@@ -148,7 +148,7 @@ func (s *Service) GetItem(ctx context.Context, p Principal, id string) (Item, er
 
 // canRead checks that p holds some role in ministry.
 func (s *Service) canRead(ctx context.Context, p Principal, ministry string) error {
-	held, err := heldRoles(ctx, s.db, p, ministry)
+	held, err := heldRoles(ctx, s.DB, p, ministry)
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]I
 	if f.State != "" && !validState(f.State) {
 		return nil, "", &rpcerr.FieldError{Field: "state", Reason: "is not a workflow state"}
 	}
-	ministries, err := ministriesOf(ctx, s.db, p.Subject)
+	ministries, err := ministriesOf(ctx, s.DB, p.Subject)
 	if err != nil {
 		return nil, "", err
 	}
@@ -192,7 +192,7 @@ func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]I
 	// Few ministries per subject: one query each keeps the SQL portable.
 	var ids []string
 	for _, m := range ministries {
-		more, err := itemIDs(ctx, s.db, m, f.Type, f.State)
+		more, err := itemIDs(ctx, s.DB, m, f.Type, f.State)
 		if err != nil {
 			return nil, "", err
 		}
@@ -203,7 +203,7 @@ func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]I
 	}
 	end := min(offset+limit, len(ids))
 	for _, id := range ids[offset:end] {
-		it, err := loadItem(ctx, s.db, id, 0)
+		it, err := loadItem(ctx, s.DB, id, 0)
 		if err != nil {
 			return nil, "", err
 		}
@@ -263,7 +263,7 @@ func (s *Service) RollbackItem(ctx context.Context, p Principal, id string, vers
 	if err := validateComment("comment", comment, false); err != nil {
 		return Item{}, err
 	}
-	old, err := loadItem(ctx, s.db, id, version)
+	old, err := loadItem(ctx, s.DB, id, version)
 	if err != nil {
 		return Item{}, err
 	}
@@ -280,8 +280,8 @@ func (s *Service) RollbackItem(ctx context.Context, p Principal, id string, vers
 // newVersion appends a version made by next from the current item. base,
 // when positive, must be the current version.
 func (s *Service) newVersion(ctx context.Context, p Principal, id string, a Action, base int, comment string, next func(Item) (Content, error)) error {
-	now := s.now()
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+	now := s.Now()
+	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		it, held, err := loadHeld(ctx, tx, p, id)
 		if err != nil {
 			return err
@@ -330,9 +330,9 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 	if err := validateComment("comment", comment, a == ActionReject); err != nil {
 		return Item{}, err
 	}
-	now := s.now()
+	now := s.Now()
 	var unpublished bool
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		unpublished = false
 		it, held, err := loadHeld(ctx, tx, p, id)
 		if err != nil {
@@ -376,7 +376,7 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 	}
 	if unpublished {
 		s.cache.clear()
-		s.relay.Kick()
+		s.Relay.Kick()
 	}
 	return s.GetItem(ctx, p, id)
 }
@@ -406,7 +406,7 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 	if err := validateComment("comment", comment, false); err != nil {
 		return Item{}, err
 	}
-	now := s.now()
+	now := s.Now()
 	publishAt = store.Stamp(publishAt)
 	expireAt = store.Stamp(expireAt)
 	scheduled := !publishAt.IsZero() && publishAt.After(now)
@@ -417,7 +417,7 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 	if !expireAt.IsZero() && !expireAt.After(from) {
 		return Item{}, &rpcerr.FieldError{Field: "expire_time", Reason: "must be after the publish time"}
 	}
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		it, held, err := loadHeld(ctx, tx, p, id)
 		if err != nil {
 			return err
@@ -449,7 +449,7 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 		return Item{}, err
 	}
 	s.cache.clear()
-	s.relay.Kick()
+	s.Relay.Kick()
 	return s.GetItem(ctx, p, id)
 }
 

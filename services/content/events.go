@@ -25,7 +25,7 @@ const (
 )
 
 func (s *Service) enqueuePublished(ctx context.Context, tx *sql.Tx, it Item, at time.Time) error {
-	ev, err := s.events.New(TypePublished, &eventsv1.ContentPublished{
+	ev, err := s.Events.New(TypePublished, &eventsv1.ContentPublished{
 		ItemId: it.ID, Ministry: it.Ministry, Type: string(it.Type), Version: int32(it.Version),
 		Slugs: it.slugs(), Time: timestamppb.New(at),
 	})
@@ -37,7 +37,7 @@ func (s *Service) enqueuePublished(ctx context.Context, tx *sql.Tx, it Item, at 
 }
 
 func (s *Service) enqueueUnpublished(ctx context.Context, tx *sql.Tx, it Item, at time.Time) error {
-	ev, err := s.events.New(TypeUnpublished, &eventsv1.ContentUnpublished{
+	ev, err := s.Events.New(TypeUnpublished, &eventsv1.ContentUnpublished{
 		ItemId: it.ID, Ministry: it.Ministry, Time: timestamppb.New(at),
 	})
 	if err != nil {

@@ -46,7 +46,7 @@ func (g *grpcServer) as(need string) func(context.Context) (Principal, error) {
 
 // editor returns the caller of an editorial call (see as).
 func (g *grpcServer) editor(ctx context.Context, need string) (Principal, error) {
-	c, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
+	c, err := authn.Verify(ctx, g.svc.verifier, g.svc.Logger)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -72,7 +72,7 @@ func (g *grpcServer) editor(ctx context.Context, need string) (Principal, error)
 // content:roles, for its own ministry (the token's ministry claim), or the
 // platform operator's client holding content:admin, for every ministry.
 func (g *grpcServer) roleAdmin(ctx context.Context) (RoleAdmin, error) {
-	c, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
+	c, err := authn.Verify(ctx, g.svc.verifier, g.svc.Logger)
 	if err != nil {
 		return RoleAdmin{}, err
 	}
@@ -97,7 +97,7 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 			Meta("current_version", strconv.Itoa(vc.Current)).
 			Meta("base_version", strconv.Itoa(vc.Base)).Err()
 	}
-	return rpcerr.FromDomain(err, g.svc.log, ctx)
+	return rpcerr.FromDomain(err, g.svc.Logger, ctx)
 }
 
 func (g *grpcServer) CreateItem(ctx context.Context, req *contentv1.CreateItemRequest) (*contentv1.Item, error) {

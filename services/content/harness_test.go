@@ -45,7 +45,7 @@ const (
 
 func testConfig() Config {
 	return Config{
-		StreamReplicas: 1, ServiceConfig: jwks.ServiceConfig{Issuer: testIssuer, Audience: "tamkeen"},
+		EnablerConfig:     host.EnablerConfig{StreamReplicas: 1, ServiceConfig: jwks.ServiceConfig{Issuer: testIssuer, Audience: "tamkeen"}},
 		SchedulerInterval: time.Second, SchedulerLease: 30 * time.Second,
 		PublicMaxAge: time.Minute, PublicCacheTTL: 0,
 	}

@@ -41,7 +41,7 @@ func (s *Service) ListVersions(ctx context.Context, p Principal, id string, size
 	if _, err := s.GetItem(ctx, p, id); err != nil {
 		return nil, "", err
 	}
-	out, err := versionInfos(ctx, s.db, id, limit+1, offset)
+	out, err := versionInfos(ctx, s.DB, id, limit+1, offset)
 	if err != nil {
 		return nil, "", err
 	}
@@ -57,7 +57,7 @@ func (s *Service) GetVersion(ctx context.Context, p Principal, id string, versio
 	if version < 1 {
 		return Item{}, &rpcerr.FieldError{Field: "version", Reason: "must be a version number (1 or more)"}
 	}
-	it, err := loadItem(ctx, s.db, id, version)
+	it, err := loadItem(ctx, s.DB, id, version)
 	if err != nil {
 		return Item{}, err
 	}
@@ -92,7 +92,7 @@ func (s *Service) ListTransitions(ctx context.Context, p Principal, id string) (
 	if _, err := s.GetItem(ctx, p, id); err != nil {
 		return nil, err
 	}
-	return transitions(ctx, s.db, id)
+	return transitions(ctx, s.DB, id)
 }
 
 // RoleAdmin is the verified client that manages roles: a ministry's admin
@@ -134,8 +134,8 @@ func (s *Service) GrantRole(ctx context.Context, admin RoleAdmin, ministry, subj
 	if err := admin.manages(ministry); err != nil {
 		return RoleGrant{}, err
 	}
-	now := s.now()
-	g, err := upsertRole(ctx, s.db, ministry, subject, r, admin.ClientID, now)
+	now := s.Now()
+	g, err := upsertRole(ctx, s.DB, ministry, subject, r, admin.ClientID, now)
 	if err != nil {
 		return RoleGrant{}, fmt.Errorf("grant role: %w", err)
 	}
@@ -152,7 +152,7 @@ func (s *Service) RevokeRole(ctx context.Context, admin RoleAdmin, ministry, sub
 	if err := admin.manages(ministry); err != nil {
 		return err
 	}
-	held, err := deleteRole(ctx, s.db, ministry, subject, r)
+	held, err := deleteRole(ctx, s.DB, ministry, subject, r)
 	if err != nil {
 		return fmt.Errorf("revoke role: %w", err)
 	}

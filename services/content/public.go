@@ -197,8 +197,8 @@ func (s *Service) GetPublicContent(ctx context.Context, slug, lang string) (Publ
 	if pc, ok := s.cache.get(key); ok {
 		return pc, nil
 	}
-	now := s.now()
-	found, err := publicBySlug(ctx, s.db, slug, now)
+	now := s.Now()
+	found, err := publicBySlug(ctx, s.DB, slug, now)
 	if err != nil {
 		return PublicContent{}, err
 	}
@@ -236,7 +236,7 @@ func (s *Service) ListPublicContent(ctx context.Context, f PublicFilter) ([]Publ
 	if err != nil {
 		return nil, "", err
 	}
-	out, err := listPublic(ctx, s.db, lang, f, s.now(), limit+1, offset)
+	out, err := listPublic(ctx, s.DB, lang, f, s.Now(), limit+1, offset)
 	if err != nil {
 		return nil, "", err
 	}
@@ -286,7 +286,7 @@ func (s *Service) SearchPublicContent(ctx context.Context, q, lang string, size 
 		return nil, "", 0, err
 	}
 	match := query.ftsMatch()
-	if s.db.Engine() == store.Postgres {
+	if s.DB.Engine() == store.Postgres {
 		match = query.tsQuery()
 	}
 	type cand struct {
@@ -295,7 +295,7 @@ func (s *Service) SearchPublicContent(ctx context.Context, q, lang string, size 
 		published time.Time
 	}
 	var cands []cand
-	err = s.searchMatches(ctx, lang, match, s.now(), func(id, lang, title, summary, body string, published time.Time) {
+	err = s.searchMatches(ctx, lang, match, s.Now(), func(id, lang, title, summary, body string, published time.Time) {
 		cands = append(cands, cand{id: id, lang: lang, score: score(query.Terms, title, summary, body), published: published})
 	})
 	if err != nil {
@@ -322,7 +322,7 @@ func (s *Service) SearchPublicContent(ctx context.Context, q, lang string, size 
 	}
 	hits := make([]Hit, 0, end-offset)
 	for _, c := range cands[offset:end] {
-		pc, text, err := publicWithSnippet(ctx, s.db, c.id, c.lang)
+		pc, text, err := publicWithSnippet(ctx, s.DB, c.id, c.lang)
 		if err != nil {
 			return nil, "", 0, fmt.Errorf("search hit %s: %w", c.id, err)
 		}

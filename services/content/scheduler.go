@@ -32,7 +32,7 @@ func (s *Service) runScheduler(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if _, err := s.SchedulerTick(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "content scheduler tick failed", slog.Any("error", err))
+			s.Logger.WarnContext(ctx, "content scheduler tick failed", slog.Any("error", err))
 		}
 		select {
 		case <-ctx.Done():
@@ -45,8 +45,8 @@ func (s *Service) runScheduler(ctx context.Context) error {
 // SchedulerTick applies what is due now if this replica holds (or takes)
 // the scheduler lease, and reports how many items it changed.
 func (s *Service) SchedulerTick(ctx context.Context) (int, error) {
-	now := s.now()
-	if err := acquireLease(ctx, s.db, schedulerLease, s.replica, now, now.Add(s.cfg.SchedulerLease)); err != nil {
+	now := s.Now()
+	if err := acquireLease(ctx, s.DB, schedulerLease, s.replica, now, now.Add(s.cfg.SchedulerLease)); err != nil {
 		if errors.Is(err, errLeaseHeld) {
 			return 0, nil
 		}
@@ -84,7 +84,7 @@ func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 	}
 	if changed > 0 {
 		s.cache.clear()
-		s.relay.Kick()
+		s.Relay.Kick()
 	}
 	return changed, nil
 }
@@ -137,7 +137,7 @@ func (s *Service) expireDue(ctx context.Context, id string, now time.Time) (ok b
 // there; ok is apply's answer (did it change the item), which counts only
 // when err is nil, i.e. the transaction committed.
 func (s *Service) applyToItem(ctx context.Context, id string, apply func(tx *sql.Tx, it Item) (bool, error)) (ok bool, err error) {
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		ok = false
 		it, err := loadItem(ctx, tx, id, 0)
 		if err != nil {

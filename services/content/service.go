@@ -3,8 +3,6 @@ package content
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
@@ -13,7 +11,6 @@ import (
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
-	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/store"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
 )
@@ -23,13 +20,9 @@ const Name = "content"
 
 // Config is the content enabler's own configuration.
 type Config struct {
-	// StreamReplicas is the JetStream replica count of the service's
-	// event stream: 1 in development, 3 on a production cluster.
-	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
-
-	// Issuer, JWKSURL and Audience verify the callers' access tokens
-	// (defence in depth behind the gateway).
-	jwks.ServiceConfig
+	// EnablerConfig is the stream replicas and the verification of the
+	// callers' access tokens every enabler has.
+	host.EnablerConfig
 
 	// SchedulerInterval is how often the scheduler looks for due
 	// publications and expiries; SchedulerLease is how long one replica
@@ -52,12 +45,8 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	host.CheckStreamReplicas(&p, c.StreamReplicas)
-	p.HTTPURL("issuer", c.Issuer, true)
-	p.HTTPURL("jwks-url", c.JWKSURL, false)
-	if c.Audience == "" {
-		p.Add("audience", "must not be empty")
-	}
+	c.CheckStream(&p)
+	c.CheckTokens(&p)
 	if c.SchedulerInterval < 10*time.Millisecond {
 		p.Add("content-scheduler-interval", "must be at least 10ms")
 	}
@@ -87,14 +76,10 @@ type TokenVerifier = authn.TokenVerifier
 
 // Service is the content enabler.
 type Service struct {
+	// Kit is the host's, with a clock that rounds through store.Stamp so
+	// that every time the service stores reads back equal.
+	host.Kit
 	cfg      Config
-	db       *store.DB
-	bus      *events.Bus
-	log      *slog.Logger
-	now      func() time.Time
-	rand     io.Reader
-	relay    *events.Relay
-	events   events.Factory
 	verifier TokenVerifier
 	cache    *publicCache
 	// replica names this instance in the scheduler lease.
@@ -107,30 +92,19 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := host.CheckNew(Name, cfg, deps.Kit); err != nil {
 		return nil, err
 	}
-	now, rnd := deps.Now, deps.Rand
-	s := &Service{
-		cfg:      cfg,
-		db:       deps.DB,
-		bus:      deps.Bus,
-		log:      deps.Logger,
-		now:      func() time.Time { return store.Stamp(now()) },
-		rand:     rnd,
-		relay:    deps.Relay,
-		events:   deps.Events,
-		verifier: deps.Verifier,
-	}
-	s.cache = newPublicCache(cfg.PublicCacheTTL, s.now)
-	replica, err := store.NewIDFrom(rnd, "rep_")
+	now := deps.Now
+	s := &Service{Kit: deps.Kit, cfg: cfg}
+	s.Now = func() time.Time { return store.Stamp(now()) }
+	s.cache = newPublicCache(cfg.PublicCacheTTL, s.Now)
+	replica, err := store.NewIDFrom(s.Rand, "rep_")
 	if err != nil {
 		return nil, fmt.Errorf("content: %w", err)
 	}
 	s.replica = replica
-	if s.verifier == nil {
-		v, err := cfg.NewVerifier(now)
-		if err != nil {
-			return nil, fmt.Errorf("content: %w", err)
-		}
-		s.verifier = v
+	// The verifier reads the host's clock as it is: token lifetimes need
+	// no rounding.
+	if s.verifier, err = cfg.TokenVerifier(deps.Verifier, now); err != nil {
+		return nil, fmt.Errorf("content: %w", err)
 	}
 	return s, nil
 }
@@ -138,7 +112,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Stream is the JetStream stream the service's events go to; the host
 // declares it.
 func (c Config) Stream() events.StreamConfig {
-	return events.ServiceStream(Name, c.StreamReplicas)
+	return c.ServiceStream(Name)
 }
 
 // Register adds the service's gRPC API to r.

@@ -74,7 +74,7 @@ func listPublic(ctx context.Context, q querier, lang string, f PublicFilter, now
 // from the few matching rows rather than from the public table.
 func (s *Service) searchSQL() string {
 	match := `SELECT item_id, lang, title, summary, body FROM content_search WHERE content_search MATCH $2`
-	if s.db.Engine() == store.Postgres {
+	if s.DB.Engine() == store.Postgres {
 		match = `SELECT item_id, lang, title, summary, body FROM content_search WHERE tsv @@ plainto_tsquery('simple', $2)`
 	}
 	return `SELECT p.item_id, p.lang, p.title, p.summary, p.body, e.publish_time FROM (` + match + `) p
@@ -85,7 +85,7 @@ func (s *Service) searchSQL() string {
 // searchMatches calls fn with each unexpired indexed row that matches
 // match (the engine's full-text query) in lang.
 func (s *Service) searchMatches(ctx context.Context, lang, match string, now time.Time, fn func(id, lang, title, summary, body string, published time.Time)) error {
-	rows, err := s.db.QueryContext(ctx, s.searchSQL(), lang, match, now)
+	rows, err := s.DB.QueryContext(ctx, s.searchSQL(), lang, match, now)
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}

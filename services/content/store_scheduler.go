@@ -20,7 +20,7 @@ const (
 
 // dueIDs runs query (publishDueSQL or expireDueSQL) for a batch of ids due at now.
 func (s *Service) dueIDs(ctx context.Context, query string, now time.Time) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, now, scheduleBatch)
+	rows, err := s.DB.QueryContext(ctx, query, now, scheduleBatch)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
