@@ -144,11 +144,11 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 	if err != nil {
 		return Registered{}, err
 	}
-	id, err := store.NewIDFrom(s.rand, "cit_")
+	id, err := store.NewIDFrom(s.Rand, "cit_")
 	if err != nil {
 		return Registered{}, err
 	}
-	nidEnc, err := s.keys.seal(s.rand, []byte(r.NationalID), "citizens.national_id:"+id)
+	nidEnc, err := s.keys.seal(s.Rand, []byte(r.NationalID), "citizens.national_id:"+id)
 	if err != nil {
 		return Registered{}, err
 	}
@@ -156,7 +156,7 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 	if err != nil {
 		return Registered{}, err
 	}
-	now := s.now().UTC()
+	now := s.Now().UTC()
 	row := citizenRow{
 		ID: id, NationalIDMAC: s.nationalIDMAC(r.NationalID), NationalIDEnc: nidEnc,
 		PhoneNumber: r.PhoneNumber, Email: r.Email, PasswordHash: hash,
@@ -190,16 +190,16 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 		ch, err = s.sendSMSChallenge(ctx, tx, row, purposePhone, now)
 		return err
 	}
-	err = s.db.InTx(ctx, register)
+	err = s.DB.InTx(ctx, register)
 	if errors.Is(err, errRegistrationRace) {
 		// Another registration of the ID committed between the look-up
 		// and the insert: the second try answers it as taken.
-		err = s.db.InTx(ctx, register)
+		err = s.DB.InTx(ctx, register)
 	}
 	if err != nil {
 		return Registered{}, err
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return Registered{CitizenID: id, ChallengeID: ch.ID, ExpiresIn: s.cfg.OTPTTL}, nil
 }
 
@@ -219,7 +219,7 @@ const noticeInterval = time.Hour
 // holder's OTP limits (a stranger could otherwise use it to block their
 // step-ups).
 func (s *Service) registrationTaken(ctx context.Context, tx *sql.Tx, holder citizenRow, phone string, now time.Time) (challengeRow, error) {
-	id, err := store.NewIDFrom(s.rand, "otp_")
+	id, err := store.NewIDFrom(s.Rand, "otp_")
 	if err != nil {
 		return challengeRow{}, err
 	}
@@ -237,7 +237,7 @@ func (s *Service) registrationTaken(ctx context.Context, tx *sql.Tx, holder citi
 	if n > 0 {
 		return decoy, nil
 	}
-	noticeID, err := store.NewIDFrom(s.rand, "otp_")
+	noticeID, err := store.NewIDFrom(s.Rand, "otp_")
 	if err != nil {
 		return challengeRow{}, err
 	}
@@ -264,7 +264,7 @@ func (s *Service) GetCitizen(ctx context.Context, caller Principal, id string) (
 		}
 		return Citizen{}, ErrCitizenNotFound
 	}
-	row, err := selectCitizen(ctx, s.db, id)
+	row, err := selectCitizen(ctx, s.DB, id)
 	if store.IsNoRows(err) {
 		return Citizen{}, ErrCitizenNotFound
 	}
@@ -301,9 +301,9 @@ func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, eviden
 	if evidence == "" || utf8.RuneCountInString(evidence) > 200 {
 		return Citizen{}, &rpcerr.FieldError{Field: "evidence", Reason: "must be 1 to 200 characters"}
 	}
-	now := s.now().UTC()
+	now := s.Now().UTC()
 	var row citizenRow
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		ok, err := updateProofing(ctx, tx, id, ProofingInPerson, caller.ClientID, evidence, now)
 		if err != nil {
 			return fmt.Errorf("auth: proof citizen: %w", err)
@@ -332,6 +332,6 @@ func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, eviden
 	if err != nil {
 		return Citizen{}, err
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return citizenFromRow(row), nil
 }

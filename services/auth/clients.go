@@ -132,7 +132,7 @@ func (s *Service) SetClientOrganization(ctx context.Context, id, org string) err
 	if p := textcheck.OrganizationProblem(org); p != "" {
 		return &rpcerr.FieldError{Field: "organization", Reason: p}
 	}
-	ok, err := updateClientOrganization(ctx, s.db, id, org, s.now().UTC())
+	ok, err := updateClientOrganization(ctx, s.DB, id, org, s.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("auth: set organisation of %s: %w", id, err)
 	}
@@ -151,7 +151,7 @@ func (s *Service) EnsureClient(ctx context.Context, spec ClientSpec) error {
 	if err != nil {
 		return err
 	}
-	if err := upsertClient(ctx, s.db, spec, hash, s.now().UTC()); err != nil {
+	if err := upsertClient(ctx, s.DB, spec, hash, s.Now().UTC()); err != nil {
 		return fmt.Errorf("auth: ensure client %s: %w", spec.ID, err)
 	}
 	return nil
@@ -164,7 +164,7 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) error {
 	if err != nil {
 		return err
 	}
-	err = insertClient(ctx, s.db, spec, hash, s.now().UTC())
+	err = insertClient(ctx, s.DB, spec, hash, s.Now().UTC())
 	if store.IsUniqueViolation(err) {
 		return ErrClientExists
 	}
@@ -190,7 +190,7 @@ func (s *Service) prepareClient(ctx context.Context, spec ClientSpec) (ClientSpe
 
 // ListClients returns every registered client, by id.
 func (s *Service) ListClients(ctx context.Context) ([]Client, error) {
-	cs, err := selectClients(ctx, s.db)
+	cs, err := selectClients(ctx, s.DB)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list clients: %w", err)
 	}
@@ -202,7 +202,7 @@ func (s *Service) ListClients(ctx context.Context) ([]Client, error) {
 // hash is kept.
 func (s *Service) RotateClientSecret(ctx context.Context, id string) (string, error) {
 	var b [32]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+	if _, err := io.ReadFull(s.Rand, b[:]); err != nil {
 		return "", fmt.Errorf("auth: client secret: %w", err)
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b[:])
@@ -210,7 +210,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (string, er
 	if err != nil {
 		return "", err
 	}
-	ok, err := updateClientSecret(ctx, s.db, id, hash, s.now().UTC())
+	ok, err := updateClientSecret(ctx, s.DB, id, hash, s.Now().UTC())
 	if err != nil {
 		return "", fmt.Errorf("auth: rotate secret of %s: %w", id, err)
 	}
@@ -223,7 +223,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (string, er
 // DisableClient stops a client from obtaining tokens. Tokens it already
 // holds live until they expire (at most the access-token lifetime).
 func (s *Service) DisableClient(ctx context.Context, id string) error {
-	ok, err := disableClient(ctx, s.db, id, s.now().UTC())
+	ok, err := disableClient(ctx, s.DB, id, s.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("auth: disable client %s: %w", id, err)
 	}
@@ -235,7 +235,7 @@ func (s *Service) DisableClient(ctx context.Context, id string) error {
 
 // Client returns a registered client.
 func (s *Service) Client(ctx context.Context, id string) (Client, error) {
-	c, err := selectClient(ctx, s.db, id)
+	c, err := selectClient(ctx, s.DB, id)
 	if store.IsNoRows(err) {
 		return Client{}, ErrClientNotFound
 	}
@@ -250,7 +250,7 @@ func (s *Service) Client(ctx context.Context, id string) (Client, error) {
 // error, and all cost an argon2id computation, so that timing does not
 // tell which.
 func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (Client, error) {
-	c, hash, err := selectClientWithSecret(ctx, s.db, id)
+	c, hash, err := selectClientWithSecret(ctx, s.DB, id)
 	unknown := store.IsNoRows(err)
 	switch {
 	case unknown:
@@ -299,7 +299,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenPair, 
 	}
 	pairKey := "ocs:" + mac(s.keys.lookup, "client_source", req.ClientID+"|"+req.Source)
 	idKey := "oc:" + mac(s.keys.lookup, "client", req.ClientID)
-	now := s.now()
+	now := s.Now()
 	if err := s.checkClientThrottle(ctx, now, idKey, pairKey); err != nil {
 		return TokenPair{}, err
 	}
@@ -310,7 +310,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenPair, 
 	if err != nil {
 		return TokenPair{}, err
 	}
-	if err := clearThrottle(ctx, s.db, pairKey); err != nil {
+	if err := clearThrottle(ctx, s.DB, pairKey); err != nil {
 		return TokenPair{}, fmt.Errorf("auth: token: %w", err)
 	}
 	scopes := c.Scopes
@@ -333,7 +333,7 @@ const errClientLocked = "too many failed client authentications for this client:
 // locked from every source or from this one.
 func (s *Service) checkClientThrottle(ctx context.Context, now time.Time, keys ...string) error {
 	for _, key := range keys {
-		t, found, err := selectThrottle(ctx, s.db, key)
+		t, found, err := selectThrottle(ctx, s.DB, key)
 		if err != nil {
 			return fmt.Errorf("auth: token throttle: %w", err)
 		}
@@ -351,7 +351,7 @@ func (s *Service) clientFailed(ctx context.Context, now time.Time, idKey, pairKe
 	nowMS, windowMS := ms(now), ms(now.Add(-s.cfg.ClientFailureWindow))
 	until := ms(now.Add(s.cfg.ClientLockout))
 	locked := false
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		locked = false
 		for _, c := range []struct {
 			key string

@@ -58,7 +58,7 @@ const RegistrationAttemptTemplateID = "tamkeen:registration-attempt"
 // emit writes an auth event for subject (a citizen id, or "") to the
 // outbox inside tx.
 func (s *Service) emit(ctx context.Context, tx *sql.Tx, event, subject string, msg proto.Message) error {
-	ev, err := s.events.New("tamkeen.auth."+event+".v1", msg)
+	ev, err := s.Events.New("tamkeen.auth."+event+".v1", msg)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (s *Service) emit(ctx context.Context, tx *sql.Tx, event, subject string, m
 
 // command writes a command to another service to the outbox inside tx.
 func (s *Service) command(ctx context.Context, tx *sql.Tx, subject, typ string, msg proto.Message) error {
-	ev, err := s.events.New(typ, msg)
+	ev, err := s.Events.New(typ, msg)
 	if err != nil {
 		return err
 	}

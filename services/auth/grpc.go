@@ -57,7 +57,7 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	if st := rpcerr.Map(err, statusRules); st != nil {
 		return st
 	}
-	return rpcerr.FromDomain(err, g.svc.log, ctx)
+	return rpcerr.FromDomain(err, g.svc.Logger, ctx)
 }
 
 // caller verifies the bearer token of the call's authorization metadata

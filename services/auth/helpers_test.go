@@ -115,7 +115,7 @@ func sqliteEnv(t testing.TB, edit func(*Config)) *testEnv {
 func (e *testEnv) nextSMS(t testing.TB) *eventsv1.SendSms {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := e.svc.relay.PublishPending(ctx); err != nil {
+	if _, err := e.svc.Relay.PublishPending(ctx); err != nil {
 		t.Fatalf("publish outbox: %v", err)
 	}
 	batch, err := e.sms.Fetch(1, jetstream.FetchMaxWait(3*time.Second))

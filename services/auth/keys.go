@@ -47,8 +47,8 @@ var errNoKey = errors.New("auth: unknown signing key")
 
 // load reads the published keys; r.mu must be held.
 func (r *keyring) load(ctx context.Context) error {
-	now := r.svc.now()
-	rows, err := selectPublishedKeys(ctx, r.svc.db, ms(now))
+	now := r.svc.Now()
+	rows, err := selectPublishedKeys(ctx, r.svc.DB, ms(now))
 	if err != nil {
 		return fmt.Errorf("auth: load signing keys: %w", err)
 	}
@@ -80,7 +80,7 @@ func (r *keyring) load(ctx context.Context) error {
 // fresh loads the keys when they were never loaded or are older than the
 // cache TTL; r.mu must be held.
 func (r *keyring) fresh(ctx context.Context) error {
-	if r.keys != nil && r.svc.now().Sub(r.loadedAt) < r.svc.cfg.KeyCacheTTL {
+	if r.keys != nil && r.svc.Now().Sub(r.loadedAt) < r.svc.cfg.KeyCacheTTL {
 		return nil
 	}
 	return r.load(ctx)
@@ -119,7 +119,7 @@ func (r *keyring) publicKey(ctx context.Context, kid string) (*ecdsa.PublicKey, 
 	if k, ok := r.keys[kid]; ok {
 		return &k.priv.PublicKey, nil
 	}
-	if now := r.svc.now(); now.Sub(r.missAt) >= minMissReload {
+	if now := r.svc.Now(); now.Sub(r.missAt) >= minMissReload {
 		r.missAt = now
 		if err := r.load(ctx); err != nil {
 			return nil, err
@@ -167,7 +167,7 @@ func (r *keyring) invalidate() {
 // the access-token lifetime, plus the key cache TTL (another replica may
 // sign with a retired key until it reloads), plus a minute of clock skew.
 func (s *Service) addKey(ctx context.Context, retire bool) (string, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), s.rand)
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), s.Rand)
 	if err != nil {
 		return "", fmt.Errorf("auth: generate signing key: %w", err)
 	}
@@ -175,16 +175,16 @@ func (s *Service) addKey(ctx context.Context, retire bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("auth: marshal signing key: %w", err)
 	}
-	kid, err := store.NewIDFrom(s.rand, "es256-")
+	kid, err := store.NewIDFrom(s.Rand, "es256-")
 	if err != nil {
 		return "", err
 	}
-	sealed, err := s.keys.seal(s.rand, der, "signing_keys:"+kid)
+	sealed, err := s.keys.seal(s.Rand, der, "signing_keys:"+kid)
 	if err != nil {
 		return "", err
 	}
-	now := s.now()
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	now := s.Now()
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if retire {
 			until := now.Add(s.cfg.AccessTokenTTL + s.cfg.KeyCacheTTL + time.Minute)
 			if err := retireKeys(ctx, tx, ms(now), ms(until)); err != nil {

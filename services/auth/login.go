@@ -60,7 +60,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 	}
 	nidMAC := s.nationalIDMAC(nid)
 	keys := s.throttleKeys(nidMAC, req.Source)
-	now := s.now()
+	now := s.Now()
 	if err := s.checkThrottle(ctx, now, keys); err != nil {
 		return TokenPair{}, err
 	}
@@ -68,7 +68,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 	if err != nil {
 		return TokenPair{}, err
 	}
-	row, err := selectCitizenByNationalID(ctx, s.db, nidMAC)
+	row, err := selectCitizenByNationalID(ctx, s.DB, nidMAC)
 	known := err == nil
 	if err != nil && !store.IsNoRows(err) {
 		return TokenPair{}, fmt.Errorf("auth: login: %w", err)
@@ -94,7 +94,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 		}
 	}
 	var pair TokenPair
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		// Only this source's counter starts again: failures from other
 		// sources still count towards the account's ceiling.
 		if err := clearThrottle(ctx, tx, keys.pair); err != nil {
@@ -117,7 +117,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 	if err != nil {
 		return TokenPair{}, err
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return pair, nil
 }
 
@@ -151,7 +151,7 @@ func (s *Service) throttleKeys(nidMAC, source string) throttleKeys {
 func (s *Service) checkThrottle(ctx context.Context, now time.Time, k throttleKeys) error {
 	nowMS := ms(now)
 	for _, key := range []string{k.acct, k.pair} {
-		t, found, err := selectThrottle(ctx, s.db, key)
+		t, found, err := selectThrottle(ctx, s.DB, key)
 		if err != nil {
 			return fmt.Errorf("auth: login throttle: %w", err)
 		}
@@ -171,7 +171,7 @@ func (s *Service) checkThrottle(ctx context.Context, now time.Time, k throttleKe
 	if k.src == "" {
 		return nil
 	}
-	src, found, err := selectThrottle(ctx, s.db, k.src)
+	src, found, err := selectThrottle(ctx, s.DB, k.src)
 	if err != nil {
 		return fmt.Errorf("auth: login throttle: %w", err)
 	}
@@ -203,7 +203,7 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, k throttleKeys
 	nowMS, windowMS := ms(now), ms(now.Add(-s.cfg.LoginFailureWindow))
 	until := now.Add(s.cfg.LoginLockout)
 	var locked bool
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		locked = false
 		for _, c := range []struct {
 			key, account, kind, citizen string
@@ -240,9 +240,9 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, k throttleKeys
 	if err != nil {
 		return err
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	if locked {
-		s.log.InfoContext(ctx, "auth: login locked after repeated failures", slog.String("citizen_id", citizenID))
+		s.Logger.InfoContext(ctx, "auth: login locked after repeated failures", slog.String("citizen_id", citizenID))
 		return retryAfter("too many failed logins: try again later, or unlock the account with a code sent by SMS", s.cfg.LoginLockout)
 	}
 	return ErrInvalidCredentials

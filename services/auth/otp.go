@@ -125,7 +125,7 @@ func (s *Service) checkSMSLimits(ctx context.Context, q querier, phone string, n
 // puts the SendSms command in the outbox, inside tx: the challenge exists
 // if and only if its SMS goes out. The caller has checked the limits.
 func (s *Service) sendSMSChallenge(ctx context.Context, tx *sql.Tx, c citizenRow, purpose string, now time.Time) (challengeRow, error) {
-	id, err := store.NewIDFrom(s.rand, "otp_")
+	id, err := store.NewIDFrom(s.Rand, "otp_")
 	if err != nil {
 		return challengeRow{}, err
 	}
@@ -134,7 +134,7 @@ func (s *Service) sendSMSChallenge(ctx context.Context, tx *sql.Tx, c citizenRow
 
 // sendSMSChallengeID is sendSMSChallenge with the challenge id chosen.
 func (s *Service) sendSMSChallengeID(ctx context.Context, tx *sql.Tx, c citizenRow, purpose, id string, now time.Time) (challengeRow, error) {
-	code, err := newCode(s.rand)
+	code, err := newCode(s.Rand)
 	if err != nil {
 		return challengeRow{}, err
 	}
@@ -179,9 +179,9 @@ func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, meth
 	default:
 		return Challenge{}, &rpcerr.FieldError{Field: "method", Reason: `must be "sms" or "totp"`}
 	}
-	now := s.now().UTC()
+	now := s.Now().UTC()
 	var ch challengeRow
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := selectCitizen(ctx, tx, caller.Subject)
 		if store.IsNoRows(err) {
 			return ErrCitizenNotFound
@@ -198,7 +198,7 @@ func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, meth
 			if !c.TOTPEnabled {
 				return ErrTOTPNotEnabled
 			}
-			id, err := store.NewIDFrom(s.rand, "otp_")
+			id, err := store.NewIDFrom(s.Rand, "otp_")
 			if err != nil {
 				return err
 			}
@@ -229,7 +229,7 @@ func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, meth
 	}
 	out := Challenge{ID: ch.ID, Method: method, ExpiresIn: s.cfg.OTPTTL}
 	if ch.Method == MethodSMS {
-		s.relay.Kick()
+		s.Relay.Kick()
 		out.ResendAfter = s.cfg.SMSResendCooldown
 	}
 	return out, nil
@@ -250,7 +250,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 	if code == "" || len(code) > 64 {
 		return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "is required"}
 	}
-	ch, err := selectChallenge(ctx, s.db, id)
+	ch, err := selectChallenge(ctx, s.DB, id)
 	if store.IsNoRows(err) {
 		return Verified{}, ErrChallengeNotFound
 	}
@@ -273,7 +273,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 	}
 	if caller.IsCitizen() {
 		// A token of an ended session cannot open a new one.
-		if err := s.requireSession(ctx, s.db, caller); err != nil {
+		if err := s.requireSession(ctx, s.DB, caller); err != nil {
 			return Verified{}, err
 		}
 	}
@@ -283,8 +283,8 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 			return Verified{}, err
 		}
 	}
-	now := s.now().UTC()
-	counted, err := countAttempt(ctx, s.db, id, s.cfg.OTPMaxAttempts, now)
+	now := s.Now().UTC()
+	counted, err := countAttempt(ctx, s.DB, id, s.cfg.OTPMaxAttempts, now)
 	if err != nil {
 		return Verified{}, fmt.Errorf("auth: OTP attempt: %w", err)
 	}
@@ -305,7 +305,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 			return Verified{}, wrongCode(left)
 		}
 	case MethodTOTP:
-		c, err := selectCitizen(ctx, s.db, ch.CitizenID)
+		c, err := selectCitizen(ctx, s.DB, ch.CitizenID)
 		if err != nil {
 			return Verified{}, fmt.Errorf("auth: OTP challenge: %w", err)
 		}
@@ -330,7 +330,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 	}
 
 	var out Verified
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		ok, err := consumeChallenge(ctx, tx, id, now)
 		if err != nil {
 			return fmt.Errorf("auth: consume OTP challenge: %w", err)
@@ -400,7 +400,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 	case err != nil:
 		return Verified{}, err
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return out, nil
 }
 

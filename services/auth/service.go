@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/sealed"
-	"github.com/tamkeen/tamkeen/libs/store"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
 
@@ -222,14 +220,10 @@ type Deps struct {
 
 // Service is the auth enabler.
 type Service struct {
+	// Kit is the host's plumbing (deps.Kit as given): database, bus,
+	// relay, clock, randomness, logger and event factory.
+	host.Kit
 	cfg    Config
-	db     *store.DB
-	bus    *events.Bus
-	log    *slog.Logger
-	now    func() time.Time
-	rand   io.Reader
-	relay  *events.Relay
-	events events.Factory
 	keys   derivedKeys
 	hasher *hasher
 	// recipient is signature's identity key (nil in NewAdmin without one).
@@ -284,16 +278,10 @@ func NewAdmin(cfg Config, deps Deps) (*Service, error) {
 		}
 	}
 	s := &Service{
+		Kit:       deps.Kit,
 		dummyHash: dummy,
 		recipient: recipient,
 		cfg:       cfg,
-		db:        deps.DB,
-		bus:       deps.Bus,
-		log:       deps.Logger,
-		now:       deps.Now,
-		rand:      deps.Rand,
-		relay:     deps.Relay,
-		events:    deps.Events,
 		keys:      keys,
 		hasher:    newHasher(cfg.HashConcurrency, cfg.HashWait),
 	}
@@ -333,12 +321,12 @@ const outboxPruneInterval = time.Minute
 // Run prunes published outbox rows (they may hold SMS codes) until ctx
 // ends; the host declares the stream and relays the outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	if s.bus == nil {
+	if s.Bus == nil {
 		return errors.New("auth: Run needs an event bus (the service was made with NewAdmin)")
 	}
 	host.Every(ctx, outboxPruneInterval, func(ctx context.Context) {
 		if _, err := s.PruneOutbox(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "auth: prune outbox failed", slog.String("error", err.Error()))
+			s.Logger.WarnContext(ctx, "auth: prune outbox failed", slog.String("error", err.Error()))
 		}
 	})
 	return nil
@@ -347,5 +335,5 @@ func (s *Service) Run(ctx context.Context) error {
 // PruneOutbox deletes published outbox rows older than OutboxRetention and
 // returns how many it deleted. Run calls it every minute.
 func (s *Service) PruneOutbox(ctx context.Context) (int64, error) {
-	return events.PrunePublished(ctx, s.db, s.now().Add(-s.cfg.OutboxRetention))
+	return events.PrunePublished(ctx, s.DB, s.Now().Add(-s.cfg.OutboxRetention))
 }

@@ -151,7 +151,7 @@ func sign(key *signingKey, c *jwks.Claims) (string, error) {
 
 // baseClaims are the claims every token has.
 func (s *Service) baseClaims(sub string, now time.Time) (*jwks.Claims, error) {
-	jti, err := store.NewIDFrom(s.rand, "at_")
+	jti, err := store.NewIDFrom(s.Rand, "at_")
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (s *Service) issueClientToken(ctx context.Context, client Client, scopes []
 	if err != nil {
 		return TokenPair{}, err
 	}
-	c, err := s.baseClaims(client.ID, s.now())
+	c, err := s.baseClaims(client.ID, s.Now())
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -202,7 +202,7 @@ func (s *Service) citizenAccessToken(key *signingKey, f familyRow, now time.Time
 // newRefreshToken returns an opaque refresh token and its MAC.
 func (s *Service) newRefreshToken() (token, tokenMAC string, err error) {
 	var b [32]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+	if _, err := io.ReadFull(s.Rand, b[:]); err != nil {
 		return "", "", fmt.Errorf("auth: refresh token: %w", err)
 	}
 	token = "rt_" + base64.RawURLEncoding.EncodeToString(b[:])
@@ -213,7 +213,7 @@ func (s *Service) newRefreshToken() (token, tokenMAC string, err error) {
 // event inside tx and returns its token pair. A family without a
 // SessionID starts a session of its own (a login): its id is the sid.
 func (s *Service) startFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, error) {
-	id, err := store.NewIDFrom(s.rand, "rtf_")
+	id, err := store.NewIDFrom(s.Rand, "rtf_")
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -258,13 +258,13 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		return TokenPair{}, err
 	}
 	tokenMAC := mac(s.keys.lookup, "refresh", refreshToken)
-	now := s.now()
+	now := s.Now()
 	var (
 		pair  TokenPair
 		reuse bool
 		r0    familyRow
 	)
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		reuse = false
 		r, err := selectRefreshToken(ctx, tx, tokenMAC)
 		r0 = r.Family
@@ -293,8 +293,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		return TokenPair{}, err
 	}
 	if reuse {
-		s.relay.Kick()
-		s.log.WarnContext(ctx, "auth: refresh token reused; session revoked", slog.String("citizen_id", r0.CitizenID))
+		s.Relay.Kick()
+		s.Logger.WarnContext(ctx, "auth: refresh token reused; session revoked", slog.String("citizen_id", r0.CitizenID))
 		return TokenPair{}, ErrInvalidGrant
 	}
 	return pair, nil
@@ -306,8 +306,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 // tokens within seconds. An unknown token is not an error (RFC 7009).
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	tokenMAC := mac(s.keys.lookup, "refresh", refreshToken)
-	now := s.now()
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	now := s.Now()
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		r, err := selectRefreshToken(ctx, tx, tokenMAC)
 		if store.IsNoRows(err) {
 			return nil
@@ -320,7 +320,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if err != nil {
 		return err
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return nil
 }
 
@@ -351,7 +351,7 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (Principal,
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(verifyLeeway),
-		jwt.WithTimeFunc(s.now),
+		jwt.WithTimeFunc(s.Now),
 		jwt.WithStrictDecoding(),
 	)
 	var c jwks.Claims

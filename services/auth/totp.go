@@ -58,7 +58,7 @@ func (s *Service) requireFreshStepUp(caller Principal) error {
 	if !caller.IsCitizen() {
 		return ErrCitizenTokenRequired
 	}
-	if caller.ACR != ACRStepUp || caller.AuthTime.IsZero() || s.now().Sub(caller.AuthTime) > s.cfg.StepUpMaxAge {
+	if caller.ACR != ACRStepUp || caller.AuthTime.IsZero() || s.Now().Sub(caller.AuthTime) > s.cfg.StepUpMaxAge {
 		return ErrStepUpRequired
 	}
 	return nil
@@ -83,19 +83,19 @@ func (s *Service) EnrollTotp(ctx context.Context, caller Principal) (TOTPEnrollm
 	if err := s.requireFreshStepUp(caller); err != nil {
 		return TOTPEnrollment{}, err
 	}
-	if err := s.requireSession(ctx, s.db, caller); err != nil {
+	if err := s.requireSession(ctx, s.DB, caller); err != nil {
 		return TOTPEnrollment{}, err
 	}
 	raw := make([]byte, totpSecretLen)
-	if _, err := io.ReadFull(s.rand, raw); err != nil {
+	if _, err := io.ReadFull(s.Rand, raw); err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("auth: TOTP secret: %w", err)
 	}
 	secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw)
-	sealed, err := s.keys.seal(s.rand, []byte(secret), "citizens.totp_secret:"+caller.Subject)
+	sealed, err := s.keys.seal(s.Rand, []byte(secret), "citizens.totp_secret:"+caller.Subject)
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
-	c, err := selectCitizen(ctx, s.db, caller.Subject)
+	c, err := selectCitizen(ctx, s.DB, caller.Subject)
 	if store.IsNoRows(err) {
 		return TOTPEnrollment{}, ErrCitizenNotFound
 	}
@@ -105,7 +105,7 @@ func (s *Service) EnrollTotp(ctx context.Context, caller Principal) (TOTPEnrollm
 	if c.TOTPEnabled {
 		return TOTPEnrollment{}, ErrTOTPEnabled
 	}
-	ok, err := updateTOTPSecret(ctx, s.db, caller.Subject, sealed, s.now().UTC())
+	ok, err := updateTOTPSecret(ctx, s.DB, caller.Subject, sealed, s.Now().UTC())
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("auth: enrol TOTP: %w", err)
 	}
@@ -140,11 +140,11 @@ func (s *Service) ConfirmTotp(ctx context.Context, caller Principal, code string
 	if err := s.requireFreshStepUp(caller); err != nil {
 		return nil, err
 	}
-	if err := s.requireSession(ctx, s.db, caller); err != nil {
+	if err := s.requireSession(ctx, s.DB, caller); err != nil {
 		return nil, err
 	}
 	code = strings.TrimSpace(asciiDigits(code))
-	c, err := selectCitizen(ctx, s.db, caller.Subject)
+	c, err := selectCitizen(ctx, s.DB, caller.Subject)
 	if store.IsNoRows(err) {
 		return nil, ErrCitizenNotFound
 	}
@@ -158,7 +158,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, caller Principal, code string
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC()
+	now := s.Now().UTC()
 	step, ok := matchTOTP(secret, code, now)
 	if !isTOTPCode(code) || !ok {
 		return nil, &rpcerr.FieldError{Field: "code", Reason: "does not match the enrolment secret: check the app's clock and try the current code"}
@@ -166,12 +166,12 @@ func (s *Service) ConfirmTotp(ctx context.Context, caller Principal, code string
 	codes := make([]string, recoveryCodes)
 	macs := make([]string, recoveryCodes)
 	for i := range codes {
-		if codes[i], err = newRecoveryCode(s.rand); err != nil {
+		if codes[i], err = newRecoveryCode(s.Rand); err != nil {
 			return nil, err
 		}
 		macs[i] = s.recoveryMAC(c.ID, codes[i])
 	}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		ok, err := enableTOTP(ctx, tx, c.ID, step, now)
 		if err != nil {
 			return fmt.Errorf("auth: confirm TOTP: %w", err)

@@ -32,15 +32,15 @@ func (s *Service) StartUnlock(ctx context.Context, nationalID string) (Challenge
 	if fe != nil {
 		return Challenge{}, fe
 	}
-	id, err := store.NewIDFrom(s.rand, "otp_")
+	id, err := store.NewIDFrom(s.Rand, "otp_")
 	if err != nil {
 		return Challenge{}, err
 	}
 	out := Challenge{ID: id, Method: MethodSMS, ExpiresIn: s.cfg.OTPTTL}
 	nidMAC := s.nationalIDMAC(nid)
-	now := s.now().UTC()
+	now := s.Now().UTC()
 	sent := false
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		sent = false
 		c, err := selectCitizenByNationalID(ctx, tx, nidMAC)
 		if store.IsNoRows(err) {
@@ -77,7 +77,7 @@ func (s *Service) StartUnlock(ctx context.Context, nationalID string) (Challenge
 		return Challenge{}, err
 	}
 	if sent {
-		s.relay.Kick()
+		s.Relay.Kick()
 	}
 	return out, nil
 }
@@ -95,21 +95,21 @@ func (s *Service) VerifyUnlock(ctx context.Context, id, code string) error {
 	if len(id) > 64 {
 		return errUnlockFailed
 	}
-	now := s.now().UTC()
+	now := s.Now().UTC()
 	// Counted first, whether or not the challenge exists, so that an
 	// unknown id costs the same statements as a wrong code.
-	counted, err := countPurposeAttempt(ctx, s.db, id, purposeUnlock, s.cfg.OTPMaxAttempts, now)
+	counted, err := countPurposeAttempt(ctx, s.DB, id, purposeUnlock, s.cfg.OTPMaxAttempts, now)
 	if err != nil {
 		return fmt.Errorf("auth: unlock attempt: %w", err)
 	}
-	ch, err := selectChallenge(ctx, s.db, id)
+	ch, err := selectChallenge(ctx, s.DB, id)
 	if err != nil && !store.IsNoRows(err) {
 		return fmt.Errorf("auth: unlock: %w", err)
 	}
 	if !counted || err != nil || ch.Purpose != purposeUnlock || !macEqual(s.codeMAC(id, code), ch.CodeMAC) {
 		return errUnlockFailed
 	}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		ok, err := consumeChallenge(ctx, tx, id, now)
 		if err != nil {
 			return fmt.Errorf("auth: consume unlock challenge: %w", err)
@@ -129,7 +129,7 @@ func (s *Service) VerifyUnlock(ctx context.Context, id, code string) error {
 	if err != nil {
 		return err
 	}
-	s.relay.Kick()
-	s.log.InfoContext(ctx, "auth: account unlocked by SMS code", slog.String("citizen_id", ch.CitizenID))
+	s.Relay.Kick()
+	s.Logger.InfoContext(ctx, "auth: account unlocked by SMS code", slog.String("citizen_id", ch.CitizenID))
 	return nil
 }
