@@ -55,7 +55,7 @@ func (p *principal) hasScope(s string) bool {
 
 // authenticate verifies the bearer token in the incoming metadata.
 func (s *Service) authenticate(ctx context.Context) (*principal, error) {
-	c, err := authn.Verify(ctx, s.tokens, s.log)
+	c, err := authn.Verify(ctx, s.tokens, s.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (s *Service) requireFreshStepUp(p *principal) error {
 	if p.authTime.IsZero() {
 		return s.stepUpChallenge("the token has no auth_time")
 	}
-	if age := s.now().Sub(p.authTime); age > s.cfg.StepUpMaxAge {
+	if age := s.Now().Sub(p.authTime); age > s.cfg.StepUpMaxAge {
 		return s.stepUpChallenge(fmt.Sprintf("the step-up is older than %d seconds", int(s.cfg.StepUpMaxAge/time.Second)))
 	}
 	return nil

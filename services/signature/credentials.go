@@ -141,7 +141,7 @@ func (s *Service) checkProofing(ctx context.Context, p *principal) error {
 	level := p.proofingLevel
 	if level == "" {
 		var err error
-		if level, err = proofingLevel(ctx, s.db, p.citizenID); err != nil {
+		if level, err = proofingLevel(ctx, s.DB, p.citizenID); err != nil {
 			return err
 		}
 	}
@@ -174,17 +174,17 @@ func (s *Service) createCredential(ctx context.Context, p *principal, req Creden
 	if err != nil {
 		return nil, err
 	}
-	key, err := generateKey(alg, s.rand)
+	key, err := generateKey(alg, s.Rand)
 	if err != nil {
 		return nil, err
 	}
-	id, err := store.NewIDFrom(s.rand, "cred_")
+	id, err := store.NewIDFrom(s.Rand, "cred_")
 	if err != nil {
 		return nil, err
 	}
 	policies, _ := parseOIDs(s.cfg.CertificatePolicies)
 	urls := s.cfg.pkiURLs()
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.Now().UTC().Truncate(time.Second)
 	notAfter := now.Add(s.cfg.CredentialValidity)
 	if notAfter.After(a.issuing.NotAfter) {
 		notAfter = a.issuing.NotAfter
@@ -200,7 +200,7 @@ func (s *Service) createCredential(ctx context.Context, p *principal, req Creden
 		IssuingCertificateURL: []string{urls.ca},
 		CRLDistributionPoints: []string{urls.crl},
 	}
-	cert, err := issueCert(s.rand, tmpl, a.issuing, key.Public(), a.issuingKey)
+	cert, err := issueCert(s.Rand, tmpl, a.issuing, key.Public(), a.issuingKey)
 	if err != nil {
 		return nil, fmt.Errorf("issue certificate: %w", err)
 	}
@@ -234,7 +234,7 @@ func serialHex(c *x509.Certificate) string { return hex.EncodeToString(c.SerialN
 
 // getCredential returns the caller's credential id.
 func (s *Service) getCredential(ctx context.Context, p *principal, id string) (*Credential, error) {
-	c, err := loadCredential(ctx, s.db, id)
+	c, err := loadCredential(ctx, s.DB, id)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +257,7 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 	var c *Credential
 	var err error
 	if !p.isCitizen() && p.hasScope(scope.SigningAdmin) {
-		c, err = loadCredential(ctx, s.db, id)
+		c, err = loadCredential(ctx, s.DB, id)
 	} else {
 		c, err = s.getCredential(ctx, p, id)
 	}
@@ -267,7 +267,7 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 	if c.Status == StatusRevoked {
 		return nil, fmt.Errorf("credential %s is already revoked: %w", id, rpcerr.ErrFailedPrecondition)
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.Now().UTC().Truncate(time.Second)
 	revoked := &eventsv1.CredentialRevoked{
 		CredentialId: id, CitizenId: strings.TrimPrefix(c.Owner, "client:"), Reason: reason, Time: timestamppb.New(now),
 	}
@@ -286,7 +286,7 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 	}
 	if _, err := s.issueCRL(ctx); err != nil {
 		// The revocation stands; the scheduled refresh will publish it.
-		s.log.ErrorContext(ctx, "re-issue CRL after revocation", "error", err)
+		s.Logger.ErrorContext(ctx, "re-issue CRL after revocation", "error", err)
 	}
 	c.Status, c.RevokedAt, c.RevocationReason = StatusRevoked, now, reason
 	return c, nil
@@ -298,7 +298,7 @@ func (s *Service) listCredentials(ctx context.Context, p *principal, pageSize in
 	if pageSize <= 0 || pageSize > 100 {
 		pageSize = 50
 	}
-	out, err := credentialsOf(ctx, s.db, p.owner(), pageToken, pageSize+1)
+	out, err := credentialsOf(ctx, s.DB, p.owner(), pageToken, pageSize+1)
 	if err != nil {
 		return nil, "", err
 	}

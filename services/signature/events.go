@@ -27,12 +27,12 @@ import (
 // relay: a credential or signature is stored if and only if its event
 // goes out.
 func (s *Service) writeWithEvent(ctx context.Context, kind, subject string, msg proto.Message, write func(tx *sql.Tx) error) error {
-	ev, err := s.events.New(events.Subject(Name, kind)+".v1", msg)
+	ev, err := s.Events.New(events.Subject(Name, kind)+".v1", msg)
 	if err != nil {
 		return err
 	}
 	ev.Subject = subject
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if err := write(tx); err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ func (s *Service) writeWithEvent(ctx context.Context, kind, subject string, msg 
 	if err != nil {
 		return err
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return nil
 }
 
@@ -62,13 +62,13 @@ func (s *Service) consumeProofing(ctx context.Context) error {
 	}
 	wait := time.Second
 	for {
-		stop, err := s.bus.Consume(ctx, cfg, s.handleProofing)
+		stop, err := s.Bus.Consume(ctx, cfg, s.handleProofing)
 		if err == nil {
 			<-ctx.Done()
 			stop()
 			return ctx.Err()
 		}
-		s.log.DebugContext(ctx, "auth events not consumable yet", "error", err)
+		s.Logger.DebugContext(ctx, "auth events not consumable yet", "error", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -113,12 +113,12 @@ func (s *Service) handleProofing(ctx context.Context, ev events.Event) error {
 	if len(sealedIdentity) > 0 {
 		id, err := s.openIdentity(citizen, sealedIdentity)
 		if err != nil {
-			s.log.ErrorContext(ctx, "identity in auth event not applied", "citizen_id", citizen, "event_id", ev.ID, "error", err)
+			s.Logger.ErrorContext(ctx, "identity in auth event not applied", "citizen_id", citizen, "event_id", ev.ID, "error", err)
 		} else {
 			identity = id
 		}
 	}
-	_, err := events.ProcessOnce(ctx, s.db, proofingConsumer, ev.ID, func(tx *sql.Tx) error {
+	_, err := events.ProcessOnce(ctx, s.DB, proofingConsumer, ev.ID, func(tx *sql.Tx) error {
 		err := putProofingLevel(ctx, tx, citizen, level, at)
 		if err != nil || identity == nil {
 			return err

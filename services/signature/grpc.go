@@ -23,7 +23,7 @@ type grpcServer struct {
 
 // toStatus maps domain errors to gRPC statuses in one place.
 func (g *grpcServer) toStatus(ctx context.Context, err error) error {
-	return rpcerr.FromDomain(err, g.svc.log, ctx)
+	return rpcerr.FromDomain(err, g.svc.Logger, ctx)
 }
 
 func ts(t time.Time) *timestamppb.Timestamp {

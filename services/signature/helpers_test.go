@@ -137,8 +137,12 @@ func testKEK(t testing.TB) string {
 // testConfig is a valid configuration for the issuer.
 func testConfig(t testing.TB, is *issuer) Config {
 	return Config{
-		StreamReplicas: 1, KeyEncryptionKey: testKEK(t), IdentityKey: testKEK(t),
-		ServiceConfig: jwks.ServiceConfig{Issuer: is.srv.URL, JWKSURL: is.srv.URL + "/jwks.json", Audience: "tamkeen"}, PublicURL: "http://pki.tamkeen.test", Organization: "Tamkeen Test", Country: "PS",
+		EnablerConfig: host.EnablerConfig{
+			StreamReplicas: 1,
+			ServiceConfig:  jwks.ServiceConfig{Issuer: is.srv.URL, JWKSURL: is.srv.URL + "/jwks.json", Audience: "tamkeen"},
+		},
+		KeyEncryptionKey: testKEK(t), IdentityKey: testKEK(t),
+		PublicURL: "http://pki.tamkeen.test", Organization: "Tamkeen Test", Country: "PS",
 		CertificatePolicies: "2.999.1.1", TSAPolicy: "2.999.1.2", TSAAccuracy: time.Second,
 		CredentialValidity: 2 * 365 * 24 * time.Hour, SADTTL: 5 * time.Minute, StepUpMaxAge: 300 * time.Second,
 		AllowSelfProofed: true, CRLRefresh: time.Hour, CRLValidity: 24 * time.Hour,

@@ -86,7 +86,7 @@ func (s *Service) storeIdentity(ctx context.Context, tx *sql.Tx, citizenID, leve
 
 // citizenIdentity is the identity recorded for the citizen, or ErrNoIdentity.
 func (s *Service) citizenIdentity(ctx context.Context, citizenID string) (*eventsv1.CitizenIdentity, error) {
-	blob, err := sealedIdentity(ctx, s.db, citizenID)
+	blob, err := sealedIdentity(ctx, s.DB, citizenID)
 	if store.IsNoRows(err) {
 		return nil, ErrNoIdentity
 	}

@@ -31,7 +31,7 @@ func (s *Service) statusOf(ctx context.Context, a *authority, serial *big.Int) (
 			return revocationStatus{known: true}, nil
 		}
 	}
-	status, revokedAt, reason, err := credentialStatus(ctx, s.db, hex.EncodeToString(serial.Bytes()))
+	status, revokedAt, reason, err := credentialStatus(ctx, s.DB, hex.EncodeToString(serial.Bytes()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return revocationStatus{}, nil
 	}
@@ -54,7 +54,7 @@ func (s *Service) issueCRL(ctx context.Context) ([]byte, error) {
 	s.crlMu.Lock()
 	defer s.crlMu.Unlock()
 	var entries []x509.RevocationListEntry
-	err = revokedCredentials(ctx, s.db, func(serial string, at time.Time, reason string) error {
+	err = revokedCredentials(ctx, s.DB, func(serial string, at time.Time, reason string) error {
 		b, err := hex.DecodeString(serial)
 		if err != nil {
 			return err
@@ -67,15 +67,15 @@ func (s *Service) issueCRL(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.Now().UTC().Truncate(time.Second)
 	var number int64
 	var der []byte
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if number, err = nextCRLNumber(ctx, tx); err != nil {
 			return err
 		}
-		der, err = x509.CreateRevocationList(s.rand, &x509.RevocationList{
+		der, err = x509.CreateRevocationList(s.Rand, &x509.RevocationList{
 			Number: big.NewInt(number), ThisUpdate: now, NextUpdate: now.Add(s.cfg.CRLValidity),
 			RevokedCertificateEntries: entries,
 			SignatureAlgorithm:        signatureAlgorithmFor(a.issuingKey.Public()),
@@ -94,8 +94,8 @@ func (s *Service) issueCRL(ctx context.Context) ([]byte, error) {
 // currentCRL returns the latest CRL, issuing one when there is none or it
 // is older than crl-refresh.
 func (s *Service) currentCRL(ctx context.Context) ([]byte, error) {
-	der, thisUpdate, err := latestCRL(ctx, s.db)
-	if err == nil && s.now().Sub(thisUpdate) < s.cfg.CRLRefresh {
+	der, thisUpdate, err := latestCRL(ctx, s.DB)
+	if err == nil && s.Now().Sub(thisUpdate) < s.cfg.CRLRefresh {
 		return der, nil
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -119,11 +119,11 @@ func (s *Service) refreshCRLs(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		if ok, err := pkiExists(ctx, s.db); err != nil || !ok {
+		if ok, err := pkiExists(ctx, s.DB); err != nil || !ok {
 			continue
 		}
 		if _, err := s.currentCRL(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "refresh CRL", "error", err)
+			s.Logger.ErrorContext(ctx, "refresh CRL", "error", err)
 		}
 	}
 }
@@ -147,10 +147,10 @@ func (s *Service) ocspResponse(ctx context.Context, der []byte) ([]byte, error) 
 	}
 	st, err := s.statusOf(ctx, a, req.SerialNumber)
 	if err != nil {
-		s.log.ErrorContext(ctx, "ocsp status", "error", err)
+		s.Logger.ErrorContext(ctx, "ocsp status", "error", err)
 		return ocsp.InternalErrorErrorResponse, nil
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.Now().UTC().Truncate(time.Second)
 	tmpl := ocsp.Response{
 		SerialNumber: req.SerialNumber,
 		ThisUpdate:   now,
@@ -168,7 +168,7 @@ func (s *Service) ocspResponse(ctx context.Context, der []byte) ([]byte, error) 
 	}
 	resp, err := ocsp.CreateResponse(a.issuing, a.ocsp, tmpl, a.ocspKey)
 	if err != nil {
-		s.log.ErrorContext(ctx, "ocsp sign", "error", err)
+		s.Logger.ErrorContext(ctx, "ocsp sign", "error", err)
 		return ocsp.InternalErrorErrorResponse, nil
 	}
 	return resp, nil

@@ -54,19 +54,19 @@ func (s *Service) authorizeCredential(ctx context.Context, p *principal, credent
 	if err != nil {
 		return "", 0, err
 	}
-	if err := usable(c, s.now()); err != nil {
+	if err := usable(c, s.Now()); err != nil {
 		return "", 0, err
 	}
-	id, err := store.NewIDFrom(s.rand, "sad_")
+	id, err := store.NewIDFrom(s.Rand, "sad_")
 	if err != nil {
 		return "", 0, err
 	}
 	secret := make([]byte, 32)
-	if _, err := io.ReadFull(s.rand, secret); err != nil {
+	if _, err := io.ReadFull(s.Rand, secret); err != nil {
 		return "", 0, err
 	}
-	now := store.Stamp(s.now())
-	err = insertSAD(ctx, s.db, id, s.seal.mac(secret), c.ID, p.owner(), hashName(h), strings.Join(enc, ","), now, now.Add(s.cfg.SADTTL))
+	now := store.Stamp(s.Now())
+	err = insertSAD(ctx, s.DB, id, s.seal.mac(secret), c.ID, p.owner(), hashName(h), strings.Join(enc, ","), now, now.Add(s.cfg.SADTTL))
 	if err != nil {
 		return "", 0, err
 	}
@@ -98,13 +98,13 @@ func (s *Service) consumeSAD(ctx context.Context, sad, credentialID, owner strin
 	if err != nil || len(secret) != 32 {
 		return sadRefused("malformed")
 	}
-	now := store.Stamp(s.now())
+	now := store.Stamp(s.Now())
 	var (
 		mac                           []byte
 		credID, sadOwner, alg, hashes string
 		expires                       time.Time
 	)
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		mac, credID, sadOwner, alg, hashes, expires, err = loadSAD(ctx, tx, id)
 		if errors.Is(err, sql.ErrNoRows) {

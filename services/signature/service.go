@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -17,10 +15,8 @@ import (
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
-	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/sealed"
-	"github.com/tamkeen/tamkeen/libs/store"
 	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
 )
 
@@ -32,9 +28,10 @@ const MaxDocumentBytes = 20 << 20
 
 // Config is the signature enabler's own configuration.
 type Config struct {
-	// StreamReplicas is the JetStream replica count of the service's
-	// event stream: 1 in development, 3 on a production cluster.
-	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
+	// EnablerConfig is the stream's replicas (--stream-replicas) and how
+	// the callers' access tokens are verified (--issuer, --jwks-url,
+	// --audience).
+	host.EnablerConfig
 
 	// KeyEncryptionKey (base64 of 32 bytes) seals the CA's and the
 	// credentials' private keys at rest (AES-256-GCM) and keys the HMAC of
@@ -46,9 +43,6 @@ type Config struct {
 	// of a 32-byte seed; several, comma-separated, while one is retired.
 	// Auth holds only the public half (`tamkeen identity-key public`).
 	IdentityKey string `flag:"identity-key" secret:"true" usage:"base64 of 32 random bytes (openssl rand -base64 32) that open the identities auth seals into its events; comma-separated while rotating"`
-	// ServiceConfig (--issuer, --jwks-url, --audience) verifies the
-	// callers' access tokens.
-	jwks.ServiceConfig
 	// PublicURL is the base of the PKI URLs written into certificates
 	// (AIA caIssuers and OCSP, CRL distribution point); empty means Issuer.
 	PublicURL string `flag:"pki-public-url" usage:"base URL of /v1/signing/ca, /crl and /ocsp in certificates (default the issuer)"`
@@ -88,7 +82,7 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	host.CheckStreamReplicas(&p, c.StreamReplicas)
+	c.CheckStream(&p)
 	if c.KeyEncryptionKey == "" {
 		p.Add("key-encryption-key", "required (base64 of 32 random bytes, e.g. openssl rand -base64 32)")
 	} else if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
@@ -179,17 +173,13 @@ type TokenVerifier = authn.TokenVerifier
 
 // Service is the signature enabler.
 type Service struct {
+	// Kit is the host's plumbing: database, bus, relay, clock,
+	// randomness, logger and event factory.
+	host.Kit
 	cfg     Config
-	db      *store.DB
-	bus     *events.Bus
-	log     *slog.Logger
-	now     func() time.Time
-	rand    io.Reader
-	relay   *events.Relay
 	seal    *sealer
 	idKeys  []*sealed.PrivateKey
 	tokens  TokenVerifier
-	events  events.Factory
 	serials *serialAllocator
 
 	authMu    sync.Mutex
@@ -203,8 +193,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := host.CheckNew(Name, cfg, deps.Kit); err != nil {
 		return nil, err
 	}
-	now, rnd := deps.Now, deps.Rand
-	seal, err := newSealer(cfg.KeyEncryptionKey, rnd)
+	seal, err := newSealer(cfg.KeyEncryptionKey, deps.Rand)
 	if err != nil {
 		return nil, err
 	}
@@ -217,26 +206,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signature: identity-key: %w", err)
 	}
-	tokens := deps.Tokens
-	if tokens == nil {
-		v, err := cfg.NewVerifier(now)
-		if err != nil {
-			return nil, fmt.Errorf("signature: %w", err)
-		}
-		tokens = v
+	tokens, err := cfg.TokenVerifier(deps.Tokens, deps.Now)
+	if err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
 	}
 	return &Service{
+		Kit:     deps.Kit,
 		cfg:     cfg,
-		db:      deps.DB,
-		bus:     deps.Bus,
-		log:     deps.Logger,
-		now:     now,
-		rand:    rnd,
-		relay:   deps.Relay,
 		seal:    seal,
 		idKeys:  identityKeys,
 		tokens:  tokens,
-		events:  deps.Events,
 		serials: &serialAllocator{db: deps.DB, name: "tsa_serial", block: 100},
 	}, nil
 }
@@ -244,7 +223,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Stream is the JetStream stream the service's events go to; the host
 // declares it.
 func (c Config) Stream() events.StreamConfig {
-	return events.ServiceStream(Name, c.StreamReplicas)
+	return c.ServiceStream(Name)
 }
 
 // Register adds the service's gRPC API to r.
@@ -267,14 +246,14 @@ func (s *Service) ca(ctx context.Context) (*authority, error) {
 	if s.authority != nil {
 		return s.authority, nil
 	}
-	a, err := loadAuthority(ctx, s.db, s.seal, s.cfg.hsmConfig())
+	a, err := loadAuthority(ctx, s.DB, s.seal, s.cfg.hsmConfig())
 	if errors.Is(err, ErrNoPKI) && s.cfg.PKIAutoInit {
-		s.log.WarnContext(ctx, "creating a new CA because pki-auto-init is on (development only)")
-		_, ierr := InitPKI(ctx, s.db, s.cfg, PKIOptions{Rand: s.rand, Now: s.now})
+		s.Logger.WarnContext(ctx, "creating a new CA because pki-auto-init is on (development only)")
+		_, ierr := InitPKI(ctx, s.DB, s.cfg, PKIOptions{Rand: s.Rand, Now: s.Now})
 		if ierr != nil && !errors.Is(ierr, ErrPKIExists) {
 			return nil, ierr
 		}
-		a, err = loadAuthority(ctx, s.db, s.seal, s.cfg.hsmConfig())
+		a, err = loadAuthority(ctx, s.DB, s.seal, s.cfg.hsmConfig())
 	}
 	if err != nil {
 		if errors.Is(err, ErrNoPKI) {

@@ -106,7 +106,7 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	if err != nil {
 		return nil, err
 	}
-	if err := usable(c, s.now()); err != nil {
+	if err := usable(c, s.Now()); err != nil {
 		return nil, err
 	}
 	if err := s.consumeSAD(ctx, req.SAD, c.ID, p.owner(), hashName(h), digest); err != nil {
@@ -120,7 +120,7 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.Now().UTC().Truncate(time.Second)
 	res := &SignResult{Format: req.Format, SigningTime: now, Level: levelBT}
 	switch req.Format {
 	case FormatCAdES:
@@ -131,7 +131,7 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	if err != nil {
 		return nil, err
 	}
-	if res.ID, err = store.NewIDFrom(s.rand, "sig_"); err != nil {
+	if res.ID, err = store.NewIDFrom(s.Rand, "sig_"); err != nil {
 		return nil, err
 	}
 	clientID := ""
@@ -165,7 +165,7 @@ func (s *Service) credentialKey(c *Credential) (crypto.Signer, error) {
 // the enabler's own TSA as an unsigned attribute.
 func (s *Service) cadesBT(ctx context.Context, cert, issuing *x509.Certificate, key crypto.Signer, h crypto.Hash, digest []byte, now time.Time) ([]byte, error) {
 	der, sigValue, err := signCMS(cmsSigner{
-		cert: cert, extra: []*x509.Certificate{issuing}, key: key, hash: h, digest: digest, signingTime: now, rand: s.rand,
+		cert: cert, extra: []*x509.Certificate{issuing}, key: key, hash: h, digest: digest, signingTime: now, rand: s.Rand,
 	})
 	if err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (s *Service) addSignatureTimestamp(ctx context.Context, der, sigValue []byt
 	}
 	sum := crypto.SHA256.New()
 	sum.Write(sigValue)
-	token, _, err := tsa.token(ctx, s.now(), crypto.SHA256, sum.Sum(nil), nil, true)
+	token, _, err := tsa.token(ctx, s.Now(), crypto.SHA256, sum.Sum(nil), nil, true)
 	if err != nil {
 		return nil, fmt.Errorf("signature time-stamp: %w", err)
 	}
@@ -214,9 +214,9 @@ func (s *Service) timestamp(ctx context.Context, query []byte) ([]byte, error) {
 	if req.extensions {
 		return timestampReply(tsaRejected, failUnacceptedExtension, "no extensions are supported", nil), nil
 	}
-	token, _, err := tsa.token(ctx, s.now(), req.hash, req.hashed, req.nonce, req.certReq)
+	token, _, err := tsa.token(ctx, s.Now(), req.hash, req.hashed, req.nonce, req.certReq)
 	if err != nil {
-		s.log.ErrorContext(ctx, "time-stamp", "error", err)
+		s.Logger.ErrorContext(ctx, "time-stamp", "error", err)
 		return timestampReply(tsaRejected, failSystemFailure, "time-stamp not available", nil), nil
 	}
 	return timestampReply(tsaGranted, 0, "", token), nil

@@ -195,7 +195,7 @@ func (s *Service) validateCMS(ctx context.Context, a *authority, r *Report, cmsD
 	}
 	at := poe
 	if at.IsZero() {
-		at = s.now()
+		at = s.Now()
 	}
 
 	// Chain to the enabler's root at the time of proof (or now).
