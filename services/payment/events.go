@@ -26,7 +26,7 @@ const (
 
 // enqueue writes one event about p to the outbox inside tx.
 func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, event, subject string, msg proto.Message) error {
-	ev, err := s.events.New("tamkeen."+Name+"."+event+".v1", msg)
+	ev, err := s.Events.New("tamkeen."+Name+"."+event+".v1", msg)
 	if err != nil {
 		return err
 	}

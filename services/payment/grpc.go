@@ -45,7 +45,7 @@ func (g *grpcServer) as(need string) func(context.Context) (*jwks.Claims, error)
 // client verifies the request's token and returns its claims when it is a
 // ministry client's.
 func (g *grpcServer) client(ctx context.Context) (*jwks.Claims, error) {
-	claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
+	claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	if st := rpcerr.Map(err, statusRules); st != nil {
 		return st
 	}
-	return rpcerr.FromDomain(err, g.svc.log, ctx)
+	return rpcerr.FromDomain(err, g.svc.Logger, ctx)
 }
 
 func (g *grpcServer) CreatePayment(ctx context.Context, req *paymentv1.CreatePaymentRequest) (*paymentv1.Payment, error) {

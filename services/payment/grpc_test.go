@@ -168,7 +168,7 @@ func TestEventsReachTheStream(t *testing.T) {
 	in := fee("EV")
 	in.Receipt = Receipt{PhoneNumber: "+970599123456", EmailAddress: "layla@example.ps", Language: "ar"}
 	p := h.pay(in)
-	if _, err := h.svc.relay.PublishPending(ctx); err != nil {
+	if _, err := h.svc.Relay.PublishPending(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan events.Event, 4)

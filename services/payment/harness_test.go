@@ -56,8 +56,8 @@ type harness struct {
 
 func testConfig() Config {
 	return Config{
-		StreamReplicas: 1, ServiceConfig: jwks.ServiceConfig{Issuer: testIssuer, Audience: "tamkeen"}, PublicURL: testPublicURL,
-		Sandbox: true, SandboxWebhookSecret: testSecret, DefaultProvider: "sandbox",
+		EnablerConfig: host.EnablerConfig{StreamReplicas: 1, ServiceConfig: jwks.ServiceConfig{Issuer: testIssuer, Audience: "tamkeen"}},
+		PublicURL:     testPublicURL, Sandbox: true, SandboxWebhookSecret: testSecret, DefaultProvider: "sandbox",
 		WebhookTolerance: 5 * time.Minute, PaymentTTL: 30 * time.Minute, IdempotencyTTL: 24 * time.Hour,
 		SweepInterval: time.Second, StatusCheckAfter: time.Minute,
 	}

@@ -157,7 +157,7 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 	if err != nil {
 		return Payment{}, err
 	}
-	id, err := store.NewIDFrom(s.rand, "pay_")
+	id, err := store.NewIDFrom(s.Rand, "pay_")
 	if err != nil {
 		return Payment{}, err
 	}
@@ -166,7 +166,7 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 	fingerprint.IdempotencyKey = ""
 	fingerprint.Provider = prov.Name()
 	hash := requestHash(fingerprint)
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if in.IdempotencyKey != "" {
 			got, existing, err := s.claimKey(ctx, tx, clientID, scopeCreatePayment, in.IdempotencyKey, hash, id, now)
 			if err != nil {
@@ -185,7 +185,7 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 	if err != nil {
 		return Payment{}, err
 	}
-	p, err := s.getPayment(ctx, s.db, clientID, id)
+	p, err := s.getPayment(ctx, s.DB, clientID, id)
 	if err != nil {
 		return Payment{}, err
 	}
@@ -193,7 +193,7 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 		if err := s.ensureCharge(ctx, prov, p); err != nil {
 			return Payment{}, err
 		}
-		return s.getPayment(ctx, s.db, clientID, id)
+		return s.getPayment(ctx, s.DB, clientID, id)
 	}
 	return p, nil
 }
@@ -207,10 +207,10 @@ func (s *Service) ensureCharge(ctx context.Context, prov provider.Provider, p Pa
 		ReturnURL: p.ReturnURL, ExpireAt: p.ExpireAt,
 	})
 	if err != nil {
-		s.log.WarnContext(ctx, "payment: create charge failed", "payment_id", p.ID, "provider", prov.Name(), "err", err)
+		s.Logger.WarnContext(ctx, "payment: create charge failed", "payment_id", p.ID, "provider", prov.Name(), "err", err)
 		return ErrProviderUnavailable
 	}
-	if err := setCharge(ctx, s.db, p.ID, ch.Ref, ch.NextURL); err != nil {
+	if err := setCharge(ctx, s.DB, p.ID, ch.Ref, ch.NextURL); err != nil {
 		return fmt.Errorf("store charge of %s: %w", p.ID, err)
 	}
 	return nil
@@ -237,7 +237,7 @@ func (s *Service) GetPayment(ctx context.Context, clientID, id string) (Payment,
 	if id == "" {
 		return Payment{}, &FieldError{Field: "id", Reason: "required"}
 	}
-	return s.getPayment(ctx, s.db, clientID, id)
+	return s.getPayment(ctx, s.DB, clientID, id)
 }
 
 // ListFilter selects payments.
@@ -280,13 +280,13 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 	if size == 0 {
 		size = DefaultPageSize
 	}
-	out, err := listPayments(ctx, s.db, clientID, f, afterT, afterID, size)
+	out, err := listPayments(ctx, s.DB, clientID, f, afterT, afterID, size)
 	if err != nil {
 		return nil, "", err
 	}
 	out, next := store.NextPage(out, size, func(p Payment) string { return store.KeysetToken(p.CreatedAt, p.ID) })
 	for i := range out {
-		if err := s.loadDetails(ctx, s.db, &out[i]); err != nil {
+		if err := s.loadDetails(ctx, s.DB, &out[i]); err != nil {
 			return nil, "", err
 		}
 	}
@@ -308,7 +308,7 @@ func (s *Service) CancelPayment(ctx context.Context, clientID, id string) (Payme
 		return Payment{}, err
 	}
 	now := s.clock()
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		p, err := s.lockPayment(ctx, tx, clientID, id)
 		if err != nil {
 			return err
@@ -318,7 +318,7 @@ func (s *Service) CancelPayment(ctx context.Context, clientID, id string) (Payme
 	if err != nil {
 		return Payment{}, err
 	}
-	return s.getPayment(ctx, s.db, clientID, id)
+	return s.getPayment(ctx, s.DB, clientID, id)
 }
 
 // ErrPaidMeanwhile: the acquirer took the money before the cancel or the
@@ -338,12 +338,12 @@ func (s *Service) voidCharge(ctx context.Context, p Payment) error {
 	if errors.Is(err, provider.ErrAlreadyPaid) {
 		// Converge now instead of waiting for the webhook.
 		if _, serr := s.syncPayment(ctx, p.ID); serr != nil {
-			s.log.WarnContext(ctx, "payment: sync after late payment", "payment_id", p.ID, "err", serr)
+			s.Logger.WarnContext(ctx, "payment: sync after late payment", "payment_id", p.ID, "err", serr)
 		}
 		return fmt.Errorf("payment %s: %w", p.ID, ErrPaidMeanwhile)
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "payment: void charge failed", "payment_id", p.ID, "err", err)
+		s.Logger.WarnContext(ctx, "payment: void charge failed", "payment_id", p.ID, "err", err)
 		return ErrProviderUnavailable
 	}
 	return nil

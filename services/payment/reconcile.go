@@ -57,7 +57,7 @@ func (s *Service) Reconcile(ctx context.Context, clientID string, view LedgerVie
 	}
 	lines, err := prov.SettlementReport(ctx, day)
 	if err != nil {
-		s.log.WarnContext(ctx, "payment: settlement report", "provider", providerName, "err", err)
+		s.Logger.WarnContext(ctx, "payment: settlement report", "provider", providerName, "err", err)
 		return Reconciliation{}, ErrProviderUnavailable
 	}
 	return s.ReconcileLines(ctx, clientID, view, providerName, day, lines)
@@ -87,13 +87,13 @@ func (s *Service) ReconcileLines(ctx context.Context, clientID string, view Ledg
 	}
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(0, 0, 1)
-	id, err := store.NewIDFrom(s.rand, "rec_")
+	id, err := store.NewIDFrom(s.Rand, "rec_")
 	if err != nil {
 		return Reconciliation{}, err
 	}
 	rec := Reconciliation{ID: id, Provider: providerName, Date: from.Format(time.DateOnly)}
 	now := s.clock()
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		rec.Matched, rec.Settled = 0, 0
 		rec.MissingInLedger, rec.MissingInReport, rec.Mismatched = nil, nil, nil
 		ledger, err := ledgerItems(ctx, tx, providerName, from, to, view)

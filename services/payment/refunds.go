@@ -62,7 +62,7 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 	if err := fieldErrors(fes); err != nil {
 		return Refund{}, err
 	}
-	id, err := store.NewIDFrom(s.rand, "rfd_")
+	id, err := store.NewIDFrom(s.Rand, "rfd_")
 	if err != nil {
 		return Refund{}, err
 	}
@@ -72,7 +72,7 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 		Amount    int64
 		Reason    string
 	}{paymentID, amount, reason})
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if key != "" {
 			got, existing, err := s.claimKey(ctx, tx, clientID, scopeCreateRefund, key, hash, id, now)
 			if err != nil {
@@ -106,7 +106,7 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 // A refund the acquirer could not be reached for stays pending, and the
 // sweeper asks again.
 func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refund, error) {
-	r, owner, err := s.loadRefund(ctx, s.db, id)
+	r, owner, err := s.loadRefund(ctx, s.DB, id)
 	if err != nil {
 		return Refund{}, err
 	}
@@ -116,7 +116,7 @@ func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refu
 	if r.State != RefundPending {
 		return r, nil
 	}
-	p, err := s.getPayment(ctx, s.db, "", r.PaymentID)
+	p, err := s.getPayment(ctx, s.DB, "", r.PaymentID)
 	if err != nil {
 		return Refund{}, err
 	}
@@ -126,12 +126,12 @@ func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refu
 	}
 	res, perr := prov.Refund(ctx, provider.RefundRequest{RefundID: r.ID, ChargeRef: p.ProviderRef, Amount: r.Amount, Currency: string(r.Currency)})
 	if perr != nil && !errors.Is(perr, provider.ErrRefundRefused) {
-		s.log.WarnContext(ctx, "payment: refund not confirmed yet; will retry", "refund_id", id, "err", perr)
+		s.Logger.WarnContext(ctx, "payment: refund not confirmed yet; will retry", "refund_id", id, "err", perr)
 		return r, nil
 	}
 	now := s.clock()
 	kick := false
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		kick = false
 		p, err := s.lockPayment(ctx, tx, "", r.PaymentID)
 		if err != nil {
@@ -181,9 +181,9 @@ func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refu
 		return Refund{}, err
 	}
 	if kick {
-		s.relay.Kick()
+		s.Relay.Kick()
 	}
-	r, _, err = s.loadRefund(ctx, s.db, id)
+	r, _, err = s.loadRefund(ctx, s.DB, id)
 	if err != nil {
 		return Refund{}, err
 	}

@@ -6,18 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 
+	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
-	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/store"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
@@ -29,13 +27,9 @@ const Name = "payment"
 
 // Config is the payment enabler's own configuration.
 type Config struct {
-	// StreamReplicas is the JetStream replica count of the service's
-	// event stream: 1 in development, 3 on a production cluster.
-	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
-
-	// Issuer, JWKSURL and Audience verify the callers' access tokens
-	// (defence in depth behind the gateway).
-	jwks.ServiceConfig
+	// EnablerConfig is the stream replicas and the token verification
+	// settings (defence in depth behind the gateway) every enabler has.
+	host.EnablerConfig
 
 	// PublicURL is the base URL citizens reach the hosted checkout at (the
 	// gateway's public URL); next_url starts with it.
@@ -68,14 +62,10 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	host.CheckStreamReplicas(&p, c.StreamReplicas)
-	p.HTTPURL("issuer", c.Issuer, true)
-	p.HTTPURL("jwks-url", c.JWKSURL, false)
+	c.CheckStream(&p)
+	c.CheckTokens(&p)
 	p.HTTPURL("public-url", c.PublicURL, false)
 	p.HTTPURL("sandbox-webhook-url", c.SandboxWebhookURL, false)
-	if c.Audience == "" {
-		p.Add("audience", "must not be empty")
-	}
 	if c.sandboxOn() {
 		if c.SandboxWebhookSecret == "" && c.KeyEncryptionKey == "" {
 			p.Add("sandbox-webhook-secret", "required when the sandbox is on (or, in dev mode, key-encryption-key)")
@@ -127,7 +117,7 @@ type Deps struct {
 	// Providers are acquirers besides the sandbox (tests add wrappers).
 	Providers []provider.Provider
 	// Verifier verifies access tokens; nil builds one from Config.
-	Verifier *jwks.Verifier
+	Verifier authn.TokenVerifier
 	// SandboxDeliver replaces the sandbox's HTTP webhook delivery (tests
 	// deliver in-process).
 	SandboxDeliver sandbox.Deliverer
@@ -135,17 +125,13 @@ type Deps struct {
 
 // Service is the payment enabler.
 type Service struct {
+	// Kit is the host's plumbing (database, bus, relay, clock, randomness,
+	// logger, event factory) as Deps brought it.
+	host.Kit
 	cfg       Config
-	db        *store.DB
-	bus       *events.Bus
-	log       *slog.Logger
-	now       func() time.Time
-	rand      io.Reader
-	relay     *events.Relay
-	events    events.Factory
 	providers map[string]provider.Provider
 	sandbox   *sandbox.Acquirer
-	verifier  *jwks.Verifier
+	verifier  authn.TokenVerifier
 	// crashAfterConfirm, set by tests, fails the webhook transaction after
 	// the provider's confirmation is verified and before anything is
 	// stored: what a crash at that moment leaves behind.
@@ -158,19 +144,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := host.CheckNew(Name, cfg, deps.Kit); err != nil {
 		return nil, err
 	}
-	log, now, rnd := deps.Logger, deps.Now, deps.Rand
-	s := &Service{
-		cfg:       cfg,
-		db:        deps.DB,
-		bus:       deps.Bus,
-		log:       log,
-		now:       now,
-		rand:      rnd,
-		relay:     deps.Relay,
-		events:    deps.Events,
-		providers: map[string]provider.Provider{},
-		verifier:  deps.Verifier,
-	}
+	s := &Service{Kit: deps.Kit, cfg: cfg, providers: map[string]provider.Provider{}}
 	if cfg.sandboxOn() {
 		deliver := deps.SandboxDeliver
 		if deliver == nil {
@@ -182,7 +156,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}
 		sb, err := sandbox.New(deps.DB, sandbox.Config{
 			Secret: cfg.sandboxSecret(), PublicURL: cfg.publicURL(), Deliver: deliver,
-			Tolerance: cfg.WebhookTolerance, Now: now, Rand: rnd, Logger: log.With("component", "sandbox"),
+			Tolerance: cfg.WebhookTolerance, Now: s.Now, Rand: s.Rand, Logger: s.Logger.With("component", "sandbox"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("payment: %w", err)
@@ -193,13 +167,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	for _, p := range deps.Providers {
 		s.providers[p.Name()] = p
 	}
-	if s.verifier == nil {
-		v, err := cfg.NewVerifier(now)
-		if err != nil {
-			return nil, fmt.Errorf("payment: %w", err)
-		}
-		s.verifier = v
+	v, err := cfg.TokenVerifier(deps.Verifier, s.Now)
+	if err != nil {
+		return nil, fmt.Errorf("payment: %w", err)
 	}
+	s.verifier = v
 	return s, nil
 }
 
@@ -225,7 +197,7 @@ func (s *Service) HTTPHandler() http.Handler {
 // Stream is the JetStream stream the service's events go to; the host
 // declares it.
 func (c Config) Stream() events.StreamConfig {
-	return events.ServiceStream(Name, c.StreamReplicas)
+	return c.ServiceStream(Name)
 }
 
 // Register adds the service's gRPC API to r.
@@ -248,11 +220,11 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) sweepLoop(ctx context.Context) error {
 	host.Every(ctx, s.cfg.SweepInterval, func(ctx context.Context) {
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("payment: sweep", "err", err)
+			s.Logger.Warn("payment: sweep", "err", err)
 		}
 	})
 	return nil
 }
 
 // clock is the current time in UTC at the precision both engines keep.
-func (s *Service) clock() time.Time { return store.Stamp(s.now()) }
+func (s *Service) clock() time.Time { return store.Stamp(s.Now()) }

@@ -17,7 +17,7 @@ func (s *Service) post(ctx context.Context, tx *sql.Tx, p Posting, at time.Time)
 	if err := p.Check(); err != nil {
 		return false, err
 	}
-	id, err := store.NewIDFrom(s.rand, "ltx_")
+	id, err := store.NewIDFrom(s.Rand, "ltx_")
 	if err != nil {
 		return false, err
 	}
@@ -73,9 +73,9 @@ func (s *Service) Balances(ctx context.Context, view LedgerView, currency string
 		return nil, err
 	}
 	if view.All {
-		return balances(ctx, s.db, currency)
+		return balances(ctx, s.DB, currency)
 	}
-	return ministryBalances(ctx, s.db, view.Ministry, currency)
+	return ministryBalances(ctx, s.DB, view.Ministry, currency)
 }
 
 // ministryBalances sums the entries of ministry's transactions per account

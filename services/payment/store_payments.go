@@ -74,7 +74,7 @@ func (s *Service) getPayment(ctx context.Context, q querier, clientID, id string
 // already), so that every change to one payment is serialised.
 func (s *Service) lockPayment(ctx context.Context, tx *sql.Tx, clientID, id string) (Payment, error) {
 	q := `SELECT ` + paymentColumns + ` FROM payments WHERE id = $1`
-	if s.db.Engine() == store.Postgres {
+	if s.DB.Engine() == store.Postgres {
 		q += ` FOR UPDATE`
 	}
 	return s.readPayment(ctx, tx, q, "lock", clientID, id)

@@ -29,21 +29,21 @@ const sweepBatch = 100
 func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
 	now := s.clock()
-	ids, err := expiredPaymentIDs(ctx, s.db, now, sweepBatch)
+	ids, err := expiredPaymentIDs(ctx, s.DB, now, sweepBatch)
 	if err != nil {
 		return rep, err
 	}
 	rep.Expired = s.sweepEach(ctx, ids, "payment: expire", "payment_id", func(id string) (bool, error) {
 		return s.expire(ctx, id)
 	})
-	ids, err = unsettledPaymentIDs(ctx, s.db, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
+	ids, err = unsettledPaymentIDs(ctx, s.DB, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
 	if err != nil {
 		return rep, err
 	}
 	rep.Synced = s.sweepEach(ctx, ids, "payment: status check", "payment_id", func(id string) (bool, error) {
 		return s.syncPayment(ctx, id)
 	})
-	ids, err = pendingRefundIDs(ctx, s.db, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
+	ids, err = pendingRefundIDs(ctx, s.DB, now.Add(-s.cfg.StatusCheckAfter), sweepBatch)
 	if err != nil {
 		return rep, err
 	}
@@ -65,7 +65,7 @@ func (s *Service) sweepEach(ctx context.Context, ids []string, msg, key string, 
 	for _, id := range ids {
 		changed, err := do(id)
 		if err != nil {
-			s.log.WarnContext(ctx, msg, key, id, "err", err)
+			s.Logger.WarnContext(ctx, msg, key, id, "err", err)
 			continue
 		}
 		if changed {
@@ -77,7 +77,7 @@ func (s *Service) sweepEach(ctx context.Context, ids []string, msg, key string, 
 
 // expire voids an unpaid payment's charge and marks it expired.
 func (s *Service) expire(ctx context.Context, id string) (bool, error) {
-	p, err := s.getPayment(ctx, s.db, "", id)
+	p, err := s.getPayment(ctx, s.DB, "", id)
 	if err != nil {
 		return false, err
 	}
@@ -88,7 +88,7 @@ func (s *Service) expire(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	expired := false
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		p, err := s.lockPayment(ctx, tx, "", id)
 		if err != nil {
 			return err
@@ -107,7 +107,7 @@ func (s *Service) expire(ctx context.Context, id string) (bool, error) {
 // and applies the answer as if it were a webhook. It reports whether the
 // payment changed.
 func (s *Service) syncPayment(ctx context.Context, id string) (bool, error) {
-	p, err := s.getPayment(ctx, s.db, "", id)
+	p, err := s.getPayment(ctx, s.DB, "", id)
 	if err != nil {
 		return false, err
 	}
@@ -134,13 +134,13 @@ func (s *Service) syncPayment(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	changed, kick := false, false
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		outcome, k, err := s.apply(ctx, tx, p.Provider, n, "status check with "+p.Provider, s.clock())
 		changed, kick = err == nil && strings.HasPrefix(outcome, "applied:"), k
 		return err
 	})
 	if kick {
-		s.relay.Kick()
+		s.Relay.Kick()
 	}
 	return changed, err
 }

@@ -33,10 +33,10 @@ func (s *Service) HandleWebhook(ctx context.Context, providerName string, payloa
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownProvider, providerName)
 	}
-	n, err := prov.ParseWebhook(payload, signature, s.now())
+	n, err := prov.ParseWebhook(payload, signature, s.Now())
 	switch {
 	case errors.Is(err, provider.ErrBadSignature) || errors.Is(err, provider.ErrStale):
-		s.log.WarnContext(ctx, "payment: webhook refused", "provider", providerName, "err", err)
+		s.Logger.WarnContext(ctx, "payment: webhook refused", "provider", providerName, "err", err)
 		return fmt.Errorf("%w: %v", ErrWebhookRefused, err)
 	case errors.Is(err, provider.ErrMalformed):
 		return fmt.Errorf("%w: %v", rpcerr.ErrInvalid, err)
@@ -46,7 +46,7 @@ func (s *Service) HandleWebhook(ctx context.Context, providerName string, payloa
 	now := s.clock()
 	var outcome string
 	var kick bool
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if s.crashAfterConfirm != nil {
 			if err := s.crashAfterConfirm(); err != nil {
 				return err
@@ -69,9 +69,9 @@ func (s *Service) HandleWebhook(ctx context.Context, providerName string, payloa
 		return err
 	}
 	if kick {
-		s.relay.Kick()
+		s.Relay.Kick()
 	}
-	s.log.InfoContext(ctx, "payment: webhook", "provider", providerName, "event_id", n.ID, "type", string(n.Type), "payment_id", n.PaymentID, "outcome", outcome)
+	s.Logger.InfoContext(ctx, "payment: webhook", "provider", providerName, "event_id", n.ID, "type", string(n.Type), "payment_id", n.PaymentID, "outcome", outcome)
 	return nil
 }
 
@@ -83,7 +83,7 @@ func (s *Service) HandleWebhook(ctx context.Context, providerName string, payloa
 func (s *Service) apply(ctx context.Context, tx *sql.Tx, provName string, n provider.Notification, cause string, now time.Time) (string, bool, error) {
 	p, err := s.lockPayment(ctx, tx, "", n.PaymentID)
 	if errors.Is(err, ErrNotFound) {
-		s.log.ErrorContext(ctx, "payment: notification about an unknown payment", "payment_id", n.PaymentID, "event_id", n.ID)
+		s.Logger.ErrorContext(ctx, "payment: notification about an unknown payment", "payment_id", n.PaymentID, "event_id", n.ID)
 		return "ignored: unknown payment", false, nil
 	}
 	if err != nil {
@@ -91,7 +91,7 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, provName string, n prov
 	}
 	if p.Provider != provName || (p.ProviderRef != "" && p.ProviderRef != n.ChargeRef) ||
 		(n.Type == provider.ChargeSucceeded && (n.Amount != p.Amount || n.Currency != string(p.Currency))) {
-		s.log.ErrorContext(ctx, "payment: notification does not match the payment", "payment_id", p.ID, "event_id", n.ID, "type", string(n.Type))
+		s.Logger.ErrorContext(ctx, "payment: notification does not match the payment", "payment_id", p.ID, "event_id", n.ID, "type", string(n.Type))
 		return "ignored: does not match the payment", false, nil
 	}
 	var path []State
@@ -107,7 +107,7 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, provName string, n prov
 		case Pending:
 			path = []State{Succeeded}
 		case Cancelled, Expired, Failed:
-			s.log.ErrorContext(ctx, "payment: acquirer took money for a payment that is not payable; refund it", "payment_id", p.ID, "state", string(p.State))
+			s.Logger.ErrorContext(ctx, "payment: acquirer took money for a payment that is not payable; refund it", "payment_id", p.ID, "state", string(p.State))
 			return "ignored: paid while " + string(p.State) + " (needs a manual refund)", false, nil
 		}
 	case provider.ChargeFailed:
