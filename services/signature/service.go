@@ -93,20 +93,8 @@ func (c Config) Validate() error {
 			p.Add("identity-key", strings.TrimPrefix(err.Error(), "sealed: "))
 		}
 	}
-	checkURL := func(flag, v string, required bool) {
-		if v == "" && !required {
-			return
-		}
-		if !config.IsHTTPURL(v) {
-			p.Addf(flag, "%q is not an http(s) URL", v)
-		}
-	}
-	checkURL("issuer", c.Issuer, true)
-	checkURL("jwks-url", c.JWKSURL, false)
-	checkURL("pki-public-url", c.PublicURL, false)
-	if c.Audience == "" {
-		p.Add("audience", "must not be empty")
-	}
+	c.CheckTokens(&p)
+	p.HTTPURL("pki-public-url", c.PublicURL, false)
 	if strings.TrimSpace(c.Organization) == "" {
 		p.Add("pki-organization", "must not be empty")
 	}
