@@ -161,20 +161,20 @@ func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notifi
 		return Notification{}, err
 	}
 	n.Lane = lane
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		return s.queue(ctx, tx, &n, true)
 	})
 	if err != nil {
 		return Notification{}, fmt.Errorf("notification: queue: %w", err)
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return n, nil
 }
 
 // queue completes n (id, times), inserts it and writes its command to the
 // outbox in tx; announce also writes its created status event.
 func (s *Service) queue(ctx context.Context, tx *sql.Tx, n *Notification, announce bool) error {
-	id, err := store.NewIDFrom(s.rand, "ntf_")
+	id, err := store.NewIDFrom(s.Rand, "ntf_")
 	if err != nil {
 		return err
 	}
@@ -182,11 +182,11 @@ func (s *Service) queue(ctx context.Context, tx *sql.Tx, n *Notification, announ
 	n.ID, n.CommandID, n.CreatedAt, n.UpdatedAt, n.ExpireAt = id, id, now, now, now.Add(apiMessageLife)
 	var ev events.Event
 	if n.Channel == ChannelEmail {
-		ev, err = s.events.New(SendEmailType, &eventsv1.SendEmail{
+		ev, err = s.Events.New(SendEmailType, &eventsv1.SendEmail{
 			CommandId: id, ClientId: n.ClientID, EmailAddress: n.Recipient, TemplateId: n.TemplateID, Reference: n.Reference, Language: n.Language,
 		})
 	} else {
-		ev, err = s.events.New(SendSMSType, &eventsv1.SendSms{
+		ev, err = s.Events.New(SendSMSType, &eventsv1.SendSms{
 			CommandId: id, ClientId: n.ClientID, PhoneNumber: n.Recipient, TemplateId: n.TemplateID, Reference: n.Reference, Language: n.Language,
 		})
 	}
@@ -210,7 +210,7 @@ func (s *Service) queue(ctx context.Context, tx *sql.Tx, n *Notification, announ
 // GetNotification returns client's notification id; another client's is
 // not found.
 func (s *Service) GetNotification(ctx context.Context, client, id string) (Notification, error) {
-	n, err := getNotification(ctx, s.db, "id", id)
+	n, err := getNotification(ctx, s.DB, "id", id)
 	if errors.Is(err, ErrNotFound) || (err == nil && n.ClientID != client) {
 		return Notification{}, fmt.Errorf("notification %s: %w", id, rpcerr.ErrNotFound)
 	}
@@ -251,7 +251,7 @@ func (s *Service) ListNotifications(ctx context.Context, client string, f ListFi
 		}
 		afterTime, afterID = t.UTC(), id
 	}
-	out, err := listNotifications(ctx, s.db, client, f.Reference, f.Status, afterTime, afterID, size+1)
+	out, err := listNotifications(ctx, s.DB, client, f.Reference, f.Status, afterTime, afterID, size+1)
 	if err != nil {
 		return nil, "", err
 	}

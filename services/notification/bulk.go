@@ -205,14 +205,14 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	if err := s.checkLimits(ctx, client, in.Channel, "", true, len(msgs)); err != nil {
 		return BulkJob{}, err
 	}
-	jobID, err := store.NewIDFrom(s.rand, "blk_")
+	jobID, err := store.NewIDFrom(s.Rand, "blk_")
 	if err != nil {
 		return BulkJob{}, err
 	}
 	now := s.nowUTC()
 	job := BulkJob{ID: jobID, ClientID: client, TemplateID: t.ID, TemplateVersion: t.Version, Channel: in.Channel,
 		Reference: in.Reference, Total: len(msgs), Queued: len(msgs), CreatedAt: now}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if err := insertBulkJob(ctx, tx, job); err != nil {
 			return err
 		}
@@ -229,7 +229,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	if err != nil {
 		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return job, nil
 }
 
@@ -247,7 +247,7 @@ func rowError(line int, err error) BulkRowError {
 
 // GetBulkJob returns client's bulk job id with its progress.
 func (s *Service) GetBulkJob(ctx context.Context, client, id string) (BulkJob, error) {
-	j, err := getBulkJob(ctx, s.db, client, id)
+	j, err := getBulkJob(ctx, s.DB, client, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return BulkJob{}, fmt.Errorf("bulk job %s: %w", id, rpcerr.ErrNotFound)
 	}
@@ -255,7 +255,7 @@ func (s *Service) GetBulkJob(ctx context.Context, client, id string) (BulkJob, e
 		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
 	}
 	j.CreatedAt = j.CreatedAt.UTC()
-	err = bulkJobStatuses(ctx, s.db, id, func(st string, n int) {
+	err = bulkJobStatuses(ctx, s.DB, id, func(st string, n int) {
 		switch st {
 		case StatusCreated:
 			j.Queued += n

@@ -146,7 +146,7 @@ func (s *Service) enqueueCallback(ctx context.Context, tx *sql.Tx, n Notificatio
 	if err != nil {
 		return err
 	}
-	id, err := store.NewIDFrom(s.rand, "cbk_")
+	id, err := store.NewIDFrom(s.Rand, "cbk_")
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (s *Service) runCallbacks(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if _, err := s.DeliverCallbacks(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("notification: callbacks", slog.String("err", err.Error()))
+			s.Logger.Warn("notification: callbacks", slog.String("err", err.Error()))
 		}
 		select {
 		case <-ctx.Done():
@@ -179,14 +179,14 @@ func (s *Service) runCallbacks(ctx context.Context) {
 // were delivered.
 func (s *Service) DeliverCallbacks(ctx context.Context) (int, error) {
 	now := s.nowUTC()
-	list, err := dueCallbacks(ctx, s.db, now)
+	list, err := dueCallbacks(ctx, s.DB, now)
 	if err != nil {
 		return 0, err
 	}
 	delivered := 0
 	for _, d := range list {
 		// Claim it: another replica that read the same row loses here.
-		claimed, err := claimCallback(ctx, s.db, d, now.Add(callbackLease))
+		claimed, err := claimCallback(ctx, s.DB, d, now.Add(callbackLease))
 		if err != nil {
 			return delivered, err
 		}
@@ -203,7 +203,7 @@ func (s *Service) DeliverCallbacks(ctx context.Context) (int, error) {
 		case attempts >= callbackMaxAttempts:
 			state = callbackFailed
 		}
-		if err := updateCallback(ctx, s.db, d.id, state, attempts, next); err != nil {
+		if err := updateCallback(ctx, s.DB, d.id, state, attempts, next); err != nil {
 			return delivered, err
 		}
 	}
@@ -227,15 +227,15 @@ func (s *Service) postCallback(ctx context.Context, client, u string, body []byt
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Tamkeen-Notification/1")
-	req.Header.Set(CallbackSignatureHeader, SignCallback(s.CallbackSecret(client), s.now(), body))
+	req.Header.Set(CallbackSignatureHeader, SignCallback(s.CallbackSecret(client), s.Now(), body))
 	resp, err := s.http.Do(req)
 	if err != nil {
-		s.log.Info("notification: callback not delivered", slog.String("client_id", client), slog.String("err", err.Error()))
+		s.Logger.Info("notification: callback not delivered", slog.String("client_id", client), slog.String("err", err.Error()))
 		return false
 	}
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		s.log.Info("notification: callback refused", slog.String("client_id", client), slog.Int("status", resp.StatusCode))
+		s.Logger.Info("notification: callback refused", slog.String("client_id", client), slog.Int("status", resp.StatusCode))
 		return false
 	}
 	return true

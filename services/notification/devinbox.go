@@ -126,4 +126,4 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 
 // DevInbox is the dev inbox's page over the service's database, which
 // `tamkeen dev` serves at /dev/inbox (loopback only).
-func (s *Service) DevInbox() http.Handler { return NewDevInbox(s.db, nil) }
+func (s *Service) DevInbox() http.Handler { return NewDevInbox(s.DB, nil) }

@@ -27,7 +27,7 @@ type grpcServer struct {
 // made it.
 func (g *grpcServer) as(need string) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.log)
+		claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.Logger)
 		if err != nil {
 			return "", err
 		}
@@ -58,7 +58,7 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	case errors.Is(err, ErrBadSignature):
 		return rpcerr.Unauthenticated("the receipt's signature does not verify")
 	}
-	return rpcerr.FromDomain(err, g.svc.log, ctx)
+	return rpcerr.FromDomain(err, g.svc.Logger, ctx)
 }
 
 // bulkViolations names each bad row's field "rows[N].<field>" (N as

@@ -137,7 +137,7 @@ func (s *Service) ReceiveHTTPReceipt(ctx context.Context, provider string, paylo
 	if len(payload) > 64<<10 {
 		return &rpcerr.FieldError{Field: "payload", Reason: "larger than 64 KiB"}
 	}
-	if err := VerifyCallback(s.cfg.HTTPSMS.ReceiptSecret, signature, payload, s.now(), 0); err != nil {
+	if err := VerifyCallback(s.cfg.HTTPSMS.ReceiptSecret, signature, payload, s.Now(), 0); err != nil {
 		return err
 	}
 	var body struct {

@@ -184,17 +184,17 @@ func (s *Service) consumeLanes(ctx context.Context) (stop func(), err error) {
 			Backoff:        l.backoff,
 		}
 		for range l.workers {
-			f, err := s.bus.Consume(ctx, cfg, s.commandHandler(l.lane))
+			f, err := s.Bus.Consume(ctx, cfg, s.commandHandler(l.lane))
 			if err != nil {
 				stopAll()
 				return nil, fmt.Errorf("notification: %s lane: %w", l.lane, err)
 			}
 			stops = append(stops, f)
 		}
-		s.log.Info("notification: consuming a lane", slog.String("lane", l.lane), slog.Any("subjects", filter))
+		s.Logger.Info("notification: consuming a lane", slog.String("lane", l.lane), slog.Any("subjects", filter))
 	}
 	if len(stops) == 0 {
-		s.log.Info("notification: no provider configured; commands wait in the work queue")
+		s.Logger.Info("notification: no provider configured; commands wait in the work queue")
 	}
 	return stopAll, nil
 }
@@ -215,11 +215,11 @@ func (s *Service) commandHandler(lane string) events.Handler {
 // row (normal and bulk lanes) finds that row and sends its body. See the
 // service documentation for what happens when the process dies mid-send.
 func (s *Service) handleSendSMS(ctx context.Context, ev events.Event, lane string) error {
-	log := s.log.With(slog.String("event_id", ev.ID), slog.String("lane", lane))
+	log := s.Logger.With(slog.String("event_id", ev.ID), slog.String("lane", lane))
 	if s.sms == nil {
 		return errors.New("notification: no SMS provider")
 	}
-	if n, err := getNotification(ctx, s.db, "event_id", ev.ID); err == nil && n.Lane != LaneOTP {
+	if n, err := getNotification(ctx, s.DB, "event_id", ev.ID); err == nil && n.Lane != LaneOTP {
 		// The API's row holds the text to send (client templates have no
 		// secrets); an OTP row's body is redacted, so OTPs render again.
 		return s.deliver(ctx, log.With(slog.String("notification_id", n.ID)), n, s.smsSender(n, n.Body))
@@ -246,11 +246,11 @@ func (s *Service) handleSendSMS(ctx context.Context, ev events.Event, lane strin
 // handleSendEmail sends the e-mail the API recorded with the command.
 // E-mail commands come only from the API, which writes the row first.
 func (s *Service) handleSendEmail(ctx context.Context, ev events.Event, lane string) error {
-	log := s.log.With(slog.String("event_id", ev.ID), slog.String("lane", lane))
+	log := s.Logger.With(slog.String("event_id", ev.ID), slog.String("lane", lane))
 	if s.email == nil {
 		return errors.New("notification: no e-mail provider")
 	}
-	n, err := getNotification(ctx, s.db, "event_id", ev.ID)
+	n, err := getNotification(ctx, s.DB, "event_id", ev.ID)
 	if errors.Is(err, ErrNotFound) {
 		log.Warn("notification: e-mail command without a notification; dropped")
 		return events.Permanent(err)
@@ -293,7 +293,7 @@ func (s *Service) emailSender(n Notification) sender {
 // an earlier delivery wrote.
 func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest) (Notification, error) {
 	now := s.nowUTC()
-	id, err := store.NewIDFrom(s.rand, "ntf_")
+	id, err := store.NewIDFrom(s.Rand, "ntf_")
 	if err != nil {
 		return Notification{}, err
 	}
@@ -309,7 +309,7 @@ func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest
 		// Never sent late: record it as failed, so the client can see why.
 		n.Status, n.FailureReason, n.CompletedAt = StatusTechnicalFailure, ReasonExpired, now
 	}
-	applied, err := events.ProcessOnce(ctx, s.db, otpConsumer, ev.ID, func(tx *sql.Tx) error {
+	applied, err := events.ProcessOnce(ctx, s.DB, otpConsumer, ev.ID, func(tx *sql.Tx) error {
 		if err := insertNotification(ctx, tx, n); err != nil {
 			return err
 		}
@@ -319,10 +319,10 @@ func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest
 		return Notification{}, fmt.Errorf("notification: record command %s: %w", ev.ID, err)
 	}
 	if applied {
-		s.relay.Kick()
+		s.Relay.Kick()
 		return n, nil
 	}
-	n, err = getNotification(ctx, s.db, "event_id", ev.ID)
+	n, err = getNotification(ctx, s.DB, "event_id", ev.ID)
 	if err != nil {
 		return Notification{}, fmt.Errorf("notification: command %s was processed: %w", ev.ID, err)
 	}
@@ -429,7 +429,7 @@ var errConcurrentChange = errors.New("notification: changed concurrently")
 // transition writes next over from, with a status event when the status
 // changes, in one transaction.
 func (s *Service) transition(ctx context.Context, from, next Notification) error {
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		ok, err := updateNotification(ctx, tx, next, from.submission, from.Attempts)
 		if err != nil {
 			return err
@@ -454,7 +454,7 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 		return fmt.Errorf("notification: %s: %w", from.ID, err)
 	}
 	if next.Status != from.Status {
-		s.relay.Kick()
+		s.Relay.Kick()
 	}
 	return nil
 }
@@ -476,7 +476,7 @@ func (s *Service) enqueueStatus(ctx context.Context, tx *sql.Tx, n Notification)
 // enqueueStatusEvent writes n's status as an event of type typ on subject:
 // every subject carries the same NotificationStatusChanged body.
 func (s *Service) enqueueStatusEvent(ctx context.Context, tx *sql.Tx, n Notification, subject, typ string) error {
-	ev, err := s.events.New(typ, &eventsv1.NotificationStatusChanged{
+	ev, err := s.Events.New(typ, &eventsv1.NotificationStatusChanged{
 		NotificationId: n.ID, ClientId: n.ClientID, Reference: n.Reference, Channel: n.Channel,
 		Status: n.Status, Segments: int32(n.Segments), Time: timestamppb.New(n.UpdatedAt),
 	})
@@ -514,5 +514,5 @@ func deliversOnSubmit(p any) bool {
 
 // nowUTC is the clock in UTC at the precision both engines keep.
 func (s *Service) nowUTC() time.Time {
-	return store.Stamp(s.now())
+	return store.Stamp(s.Now())
 }

@@ -72,7 +72,7 @@ func (s *Service) checkLimits(ctx context.Context, client, channel, recipient st
 	now := s.nowUTC()
 	if !bulk && channel == ChannelSMS && s.cfg.RecipientHourlyLimit > 0 {
 		since := now.Add(-time.Hour)
-		n, oldest, err := countSince(ctx, s.db, `recipient = $1 AND channel = 'sms' AND lane <> 'otp'`, recipient, since, s.cfg.RecipientHourlyLimit)
+		n, oldest, err := countSince(ctx, s.DB, `recipient = $1 AND channel = 'sms' AND lane <> 'otp'`, recipient, since, s.cfg.RecipientHourlyLimit)
 		if err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func (s *Service) checkLimits(ctx context.Context, client, channel, recipient st
 	}
 	if !bulk && s.cfg.ClientMinuteLimit > 0 {
 		since := now.Add(-time.Minute)
-		n, oldest, err := countSince(ctx, s.db, `client_id = $1 AND lane = 'normal'`, client, since, s.cfg.ClientMinuteLimit)
+		n, oldest, err := countSince(ctx, s.DB, `client_id = $1 AND lane = 'normal'`, client, since, s.cfg.ClientMinuteLimit)
 		if err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func (s *Service) checkLimits(ctx context.Context, client, channel, recipient st
 	}
 	if s.cfg.ClientDailyLimit > 0 {
 		midnight := now.Truncate(24 * time.Hour)
-		n, err := countSinceMidnight(ctx, s.db, client, midnight)
+		n, err := countSinceMidnight(ctx, s.DB, client, midnight)
 		if err != nil {
 			return fmt.Errorf("notification: daily count: %w", err)
 		}

@@ -39,5 +39,5 @@ type Usage struct {
 // Usage returns the metering rows of clientID (all clients when empty)
 // for the UTC days from..to inclusive ("2006-01-02").
 func (s *Service) Usage(ctx context.Context, clientID, from, to string) ([]Usage, error) {
-	return usageRows(ctx, s.db, clientID, from, to)
+	return usageRows(ctx, s.DB, clientID, from, to)
 }

@@ -167,10 +167,10 @@ func recordParts(ctx context.Context, tx *sql.Tx, n Notification) error {
 // waits in sms_receipts, and deliver settles it after recording the ids.
 func (s *Service) applyReceipt(ctx context.Context, provider string, r Receipt) error {
 	now := s.nowUTC()
-	if err := upsertReceipt(ctx, s.db, provider, r, now); err != nil {
+	if err := upsertReceipt(ctx, s.DB, provider, r, now); err != nil {
 		return fmt.Errorf("notification: store receipt: %w", err)
 	}
-	nid, err := partNotification(ctx, s.db, provider, r.MessageID)
+	nid, err := partNotification(ctx, s.DB, provider, r.MessageID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -184,14 +184,14 @@ func (s *Service) applyReceipt(ctx context.Context, provider string, r Receipt) 
 // give: delivered when every part is, a failure as soon as one part fails.
 func (s *Service) settleReceipts(ctx context.Context, id string) error {
 	for range 5 {
-		n, err := getNotification(ctx, s.db, "id", id)
+		n, err := getNotification(ctx, s.DB, "id", id)
 		if err != nil {
 			return err
 		}
 		if n.final() || n.submission != submissionAccepted {
 			return nil
 		}
-		states, err := partStates(ctx, s.db, id)
+		states, err := partStates(ctx, s.DB, id)
 		if err != nil {
 			return err
 		}

@@ -92,7 +92,7 @@ func formatAmount(minor int64, currency, lang string) string {
 // ends. The payment enabler declares its stream; until it has, this waits.
 func (s *Service) runReceipts(ctx context.Context) {
 	for {
-		stop, err := s.bus.Consume(ctx, events.ConsumerConfig{
+		stop, err := s.Bus.Consume(ctx, events.ConsumerConfig{
 			Stream: paymentStream, Durable: receiptsConsumer,
 			FilterSubjects: []string{subjectPaymentSucceeded},
 		}, s.handlePaymentSucceeded)
@@ -101,7 +101,7 @@ func (s *Service) runReceipts(ctx context.Context) {
 			stop()
 			return
 		}
-		s.log.Debug("notification: payment stream not ready for receipts", slog.String("err", err.Error()))
+		s.Logger.Debug("notification: payment stream not ready for receipts", slog.String("err", err.Error()))
 		select {
 		case <-ctx.Done():
 			return
@@ -141,7 +141,7 @@ func (s *Service) handlePaymentSucceeded(ctx context.Context, ev events.Event) e
 		if errors.As(err, &fe) {
 			// A receipt that cannot be rendered or addressed will not get
 			// better on redelivery; the payment itself stands.
-			s.log.Warn("notification: receipt refused", slog.String("event_id", ev.ID), slog.String("channel", to.channel), slog.String("field", fe.Field))
+			s.Logger.Warn("notification: receipt refused", slog.String("event_id", ev.ID), slog.String("channel", to.channel), slog.String("field", fe.Field))
 			continue
 		}
 		if err != nil {
@@ -153,7 +153,7 @@ func (s *Service) handlePaymentSucceeded(ctx context.Context, ev events.Event) e
 	if len(queued) == 0 {
 		return nil
 	}
-	_, err := events.ProcessOnce(ctx, s.db, receiptsConsumer, ev.ID, func(tx *sql.Tx) error {
+	_, err := events.ProcessOnce(ctx, s.DB, receiptsConsumer, ev.ID, func(tx *sql.Tx) error {
 		for i := range queued {
 			if err := s.queue(ctx, tx, &queued[i], true); err != nil {
 				return err
@@ -164,6 +164,6 @@ func (s *Service) handlePaymentSucceeded(ctx context.Context, ev events.Event) e
 	if err != nil {
 		return fmt.Errorf("notification: receipt for %s: %w", m.GetPaymentId(), err)
 	}
-	s.relay.Kick()
+	s.Relay.Kick()
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
-	"github.com/tamkeen/tamkeen/libs/store"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
 )
 
@@ -28,9 +26,12 @@ const Name = "notification"
 
 // Config is the notification enabler's own configuration.
 type Config struct {
-	// StreamReplicas is the JetStream replica count of the service's
-	// event stream: 1 in development, 3 on a production cluster.
-	StreamReplicas int `flag:"stream-replicas" env:"STREAM_REPLICAS" default:"1" usage:"replicas of the service's JetStream stream (3 in production)"`
+	// EnablerConfig holds the stream replicas and the Issuer, JWKSURL and
+	// Audience that verify the callers' client tokens (defence in depth
+	// behind the gateway); the token's client_id scopes every
+	// notification and template.
+	host.EnablerConfig
+
 	// SMSProvider names what SMS go out through: "none" (the service does
 	// not consume SMS commands; they wait in the work queue, up to its
 	// 15-minute MaxAge, until a provider is configured), "devinbox" (dev
@@ -44,11 +45,6 @@ type Config struct {
 	// Never set it in production: the dev inbox shows OTP codes to anyone
 	// who can reach it.
 	DevMode bool `flag:"dev-mode" usage:"allow development-only components (the dev inbox); never in production"`
-
-	// Issuer, JWKSURL and Audience verify the callers' client tokens
-	// (defence in depth behind the gateway); the token's client_id scopes
-	// every notification and template.
-	jwks.ServiceConfig
 
 	// MaxSMSSegments refuses an SMS longer than this many parts.
 	MaxSMSSegments int `flag:"max-sms-segments" default:"10" usage:"longest SMS accepted, in segments (1..255)"`
@@ -81,7 +77,7 @@ type Config struct {
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	var p config.Problems
-	host.CheckStreamReplicas(&p, c.StreamReplicas)
+	c.CheckStream(&p)
 	c.validateProvider(&p, "sms-provider", c.SMSProvider, "none, smpp, http or devinbox",
 		map[string]func(*config.Problems){ProviderSMPP: c.SMPP.validate, ProviderHTTP: c.HTTPSMS.validate})
 	c.validateProvider(&p, "email-provider", c.emailProvider(), "none, smtp or devinbox",
@@ -156,7 +152,8 @@ func (c Config) retrySchedule() []time.Duration {
 // config.Load leaves it when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		StreamReplicas: 1, SMSProvider: ProviderNone, ServiceConfig: jwks.ServiceConfig{Issuer: "http://127.0.0.1:8080", Audience: "tamkeen"},
+		EnablerConfig:  host.EnablerConfig{StreamReplicas: 1, ServiceConfig: jwks.ServiceConfig{Issuer: "http://127.0.0.1:8080", Audience: "tamkeen"}},
+		SMSProvider:    ProviderNone,
 		MaxSMSSegments: 10, MaxAttempts: 5, RetryBase: time.Second,
 		RecipientHourlyLimit: 10, ClientMinuteLimit: 600, ClientDailyLimit: 250000,
 		HomeCountryCodes: []string{"970", "972"},
@@ -191,16 +188,11 @@ type TokenVerifier = authn.TokenVerifier
 
 // Service is the notification enabler.
 type Service struct {
-	cfg   Config
-	db    *store.DB
-	bus   *events.Bus
-	log   *slog.Logger
-	now   func() time.Time
-	rand  io.Reader
-	relay *events.Relay
-
-	// events makes the events the service publishes.
-	events events.Factory
+	// Kit is the host's plumbing: database, bus, relay, clock,
+	// randomness, logger and the factory of the events the service
+	// publishes.
+	host.Kit
+	cfg Config
 	// templates are the built-in templates.
 	templates templateSet
 	// sms is the SMS provider; nil when SMS commands are not consumed.
@@ -226,23 +218,20 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := host.CheckNew(Name, cfg, deps.Kit); err != nil {
 		return nil, err
 	}
-	log, now := deps.Logger, deps.Now
 	hc := deps.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	cbs, _ := parseCallbacks(cfg.Callbacks)
+	verifier, err := cfg.TokenVerifier(deps.Verifier, deps.Now)
+	if err != nil {
+		return nil, fmt.Errorf("notification: %w", err)
+	}
 	s := &Service{
+		Kit:       deps.Kit,
 		cfg:       cfg,
-		db:        deps.DB,
-		bus:       deps.Bus,
-		log:       log,
-		now:       now,
-		rand:      deps.Rand,
-		relay:     deps.Relay,
-		events:    deps.Events,
 		templates: newTemplateSet(BuiltinTemplates()),
-		verifier:  deps.Verifier,
+		verifier:  verifier,
 		http:      hc,
 		callbacks: cbs,
 		home:      setOf(cfg.HomeCountryCodes),
@@ -252,10 +241,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	case deps.SMSProvider != nil:
 		s.sms = deps.SMSProvider
 	case cfg.SMSProvider == ProviderDevInbox:
-		s.sms = NewDevInboxProvider(NewDevInbox(deps.DB, now))
+		s.sms = NewDevInboxProvider(NewDevInbox(s.DB, s.Now))
 		s.devInbox = true
 	case cfg.SMSProvider == ProviderSMPP:
-		p := NewSMPPProvider(cfg.SMPP, s.applyReceipt, log.With(slog.String("provider", ProviderSMPP)))
+		p := NewSMPPProvider(cfg.SMPP, s.applyReceipt, s.Logger.With(slog.String("provider", ProviderSMPP)))
 		s.sms = p
 		s.runners = append(s.runners, p.Run)
 	case cfg.SMSProvider == ProviderHTTP:
@@ -265,17 +254,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	case deps.EmailProvider != nil:
 		s.email = deps.EmailProvider
 	case cfg.emailProvider() == ProviderDevInbox:
-		s.email = NewDevInboxEmailProvider(NewDevInbox(deps.DB, now))
+		s.email = NewDevInboxEmailProvider(NewDevInbox(s.DB, s.Now))
 		s.devInbox = true
 	case cfg.emailProvider() == ProviderSMTP:
 		s.email = NewSMTPProvider(cfg.SMTP, deps.SMTPTLSConfig)
-	}
-	if s.verifier == nil {
-		v, err := cfg.NewVerifier(now)
-		if err != nil {
-			return nil, fmt.Errorf("notification: %w", err)
-		}
-		s.verifier = v
 	}
 	return s, nil
 }
@@ -363,7 +345,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 func (s *Service) Run(ctx context.Context) error {
 	// CommandStream first: an older version took all of cmd.>.
 	for _, sc := range []events.StreamConfig{s.CommandStream(), s.QueueStream()} {
-		if err := s.bus.EnsureStream(ctx, sc); err != nil {
+		if err := s.Bus.EnsureStream(ctx, sc); err != nil {
 			return fmt.Errorf("notification: %w", err)
 		}
 	}
@@ -372,7 +354,7 @@ func (s *Service) Run(ctx context.Context) error {
 		// its own, not only under `tamkeen dev`.
 		set, err := DevInboxMigrations()
 		if err == nil {
-			err = s.db.Migrate(ctx, set)
+			err = s.DB.Migrate(ctx, set)
 		}
 		if err != nil {
 			return fmt.Errorf("notification: dev inbox: %w", err)
@@ -390,7 +372,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for _, run := range s.runners {
 		wg.Go(func() {
 			if err := run(sessCtx); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.Error("notification: provider session ended", slog.String("err", err.Error()))
+				s.Logger.Error("notification: provider session ended", slog.String("err", err.Error()))
 			}
 		})
 	}

@@ -208,7 +208,7 @@ func nullTime(t time.Time) sql.NullTime {
 
 // Notification returns the notification with the given id, or ErrNotFound.
 func (s *Service) Notification(ctx context.Context, id string) (Notification, error) {
-	return getNotification(ctx, s.db, "id", id)
+	return getNotification(ctx, s.DB, "id", id)
 }
 
 // listNotifications returns up to limit of client's notifications older

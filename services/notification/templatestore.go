@@ -99,14 +99,14 @@ func (s *Service) CreateTemplate(ctx context.Context, client string, in Template
 	if err := validateTemplate(in); err != nil {
 		return ClientTemplate{}, err
 	}
-	id, err := store.NewIDFrom(s.rand, "tpl_")
+	id, err := store.NewIDFrom(s.Rand, "tpl_")
 	if err != nil {
 		return ClientTemplate{}, err
 	}
 	now := s.nowUTC()
 	t := ClientTemplate{ID: id, ClientID: client, Version: 1, Name: in.Name, Channel: in.Channel, Language: in.Language,
 		Subject: in.Subject, Body: in.Body, CreatedAt: now, UpdatedAt: now}
-	if err := insertTemplate(ctx, s.db, t); err != nil {
+	if err := insertTemplate(ctx, s.DB, t); err != nil {
 		return ClientTemplate{}, fmt.Errorf("notification: create template: %w", err)
 	}
 	return t, nil
@@ -139,7 +139,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, client, id string, baseVer
 	now := s.nowUTC()
 	next := ClientTemplate{ID: id, ClientID: client, Version: cur.Version + 1, Name: in.Name, Channel: cur.Channel,
 		Language: cur.Language, Subject: in.Subject, Body: in.Body, CreatedAt: cur.CreatedAt, UpdatedAt: now}
-	err = insertTemplate(ctx, s.db, next)
+	err = insertTemplate(ctx, s.DB, next)
 	if store.IsUniqueViolation(err) {
 		return ClientTemplate{}, ErrTemplateConflict
 	}
@@ -160,14 +160,14 @@ func (s *Service) GetTemplate(ctx context.Context, client, id string, version in
 	if version < 0 {
 		return ClientTemplate{}, &rpcerr.FieldError{Field: "version", Reason: "must not be negative"}
 	}
-	t, err := templateVersion(ctx, s.db, client, id, version)
+	t, err := templateVersion(ctx, s.DB, client, id, version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ClientTemplate{}, errTemplateNotFound(id)
 	}
 	if err != nil {
 		return ClientTemplate{}, fmt.Errorf("notification: template: %w", err)
 	}
-	if first, err := templateCreated(ctx, s.db, id); err == nil {
+	if first, err := templateCreated(ctx, s.DB, id); err == nil {
 		t.CreatedAt = first
 	}
 	return t, nil
@@ -181,7 +181,7 @@ func (s *Service) ListTemplates(ctx context.Context, client, channel, language s
 		pageSize = defaultPageSize
 	}
 	pageSize = min(pageSize, maxPageSize)
-	out, err := listTemplates(ctx, s.db, client, channel, language, pageToken, pageSize+1)
+	out, err := listTemplates(ctx, s.DB, client, channel, language, pageToken, pageSize+1)
 	if err != nil {
 		return nil, "", err
 	}
