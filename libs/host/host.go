@@ -45,13 +45,12 @@ type Common struct {
 	// DBEngine and DBDSN name the service's database, as in the tamkeen
 	// admin commands.
 	store.Flags
-	NATSURL          string        `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS server URL(s), comma-separated"`
-	NATSCredsFile    string        `flag:"nats-creds-file" usage:"NATS credentials file (production clusters)"`
-	LogLevel         slog.Level    `flag:"log-level" default:"info" usage:"minimum log level: debug, info, warn or error"`
-	OTLPEndpoint     string        `flag:"otlp-endpoint" usage:"OTLP/gRPC trace collector, e.g. http://otel-collector:4317; empty: no export"`
-	TraceSampleRatio float64       `flag:"trace-sample-ratio" default:"1" usage:"fraction of new traces sampled"`
-	Migrate          bool          `flag:"migrate" default:"true" usage:"apply database migrations at start-up (false: run tamkeen migrate first)"`
-	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight calls may finish at shutdown"`
+	NATSURL       string `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS server URL(s), comma-separated"`
+	NATSCredsFile string `flag:"nats-creds-file" usage:"NATS credentials file (production clusters)"`
+	// LogLevel, OTLPEndpoint and TraceSampleRatio: logs and traces.
+	telemetry.Config
+	Migrate         bool          `flag:"migrate" default:"true" usage:"apply database migrations at start-up (false: run tamkeen migrate first)"`
+	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight calls may finish at shutdown"`
 }
 
 // Validate reports what is wrong with the common settings.
@@ -60,8 +59,8 @@ func (c Common) Validate() error {
 	if _, err := store.ParseEngine(c.DBEngine); err != nil {
 		p.Add("db-engine", err.Error())
 	}
-	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
-		p.Add("trace-sample-ratio", "must be between 0 and 1")
+	if msg := c.SampleRatioProblem(); msg != "" {
+		p.Add("trace-sample-ratio", msg)
 	}
 	if c.ShutdownTimeout <= 0 {
 		p.Add("shutdown-timeout", "must be positive")
@@ -179,12 +178,10 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 		return err
 	}
 	c := cfg.Common
-	log := telemetry.NewLogger(stderr, telemetry.LoggerOptions{Level: c.LogLevel, Service: spec.Name})
+	log := c.Logger(stderr, spec.Name)
 	log.Info("starting", slog.Any("config", config.Describe(&cfg)))
 
-	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{
-		ServiceName: "tamkeen-" + spec.Name, OTLPEndpoint: c.OTLPEndpoint, SampleRatio: c.TraceSampleRatio,
-	})
+	tracing, err := telemetry.NewTracing(ctx, c.TracingOptions("tamkeen-"+spec.Name))
 	if err != nil {
 		return err
 	}

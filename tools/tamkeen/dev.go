@@ -36,12 +36,12 @@ import (
 
 // devConfig is the command line of `tamkeen dev`.
 type devConfig struct {
-	DataDir         string     `flag:"data-dir" default:"./.data" usage:"where the SQLite databases and the embedded NATS store live"`
-	HTTPAddr        string     `flag:"http-addr" default:"127.0.0.1:8080" usage:"the gateway's listen address"`
-	OpsAddr         string     `flag:"ops-addr" default:"127.0.0.1:8081" usage:"listen address of /metrics, /healthz, /readyz and /debug/pprof (never the API port)"`
-	DevClientSecret string     `flag:"dev-client-secret" secret:"true" usage:"secret of the demo-ministry client (default: random, kept in the data dir)"`
-	LogLevel        slog.Level `flag:"log-level" default:"info" usage:"minimum log level: debug, info, warn or error"`
-	OTLPEndpoint    string     `flag:"otlp-endpoint" usage:"OTLP/gRPC trace collector; empty: no export"`
+	DataDir         string `flag:"data-dir" default:"./.data" usage:"where the SQLite databases and the embedded NATS store live"`
+	HTTPAddr        string `flag:"http-addr" default:"127.0.0.1:8080" usage:"the gateway's listen address"`
+	OpsAddr         string `flag:"ops-addr" default:"127.0.0.1:8081" usage:"listen address of /metrics, /healthz, /readyz and /debug/pprof (never the API port)"`
+	DevClientSecret string `flag:"dev-client-secret" secret:"true" usage:"secret of the demo-ministry client (default: random, kept in the data dir)"`
+	// LogLevel, OTLPEndpoint and TraceSampleRatio, as every process has.
+	telemetry.Config
 }
 
 // Validate reports what is wrong with the dev settings.
@@ -55,6 +55,9 @@ func (c devConfig) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.OpsAddr); err != nil {
 		p.Addf("ops-addr", "%q is not host:port", c.OpsAddr)
+	}
+	if msg := c.SampleRatioProblem(); msg != "" {
+		p.Add("trace-sample-ratio", msg)
 	}
 	if c.DevClientSecret != "" && len(c.DevClientSecret) < 16 {
 		p.Add("dev-client-secret", "must be at least 16 characters")
@@ -97,11 +100,13 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		return fmt.Errorf("data dir: %w", err)
 	}
 	logger := func(name string) *slog.Logger {
-		return telemetry.NewLogger(stderr, telemetry.LoggerOptions{Level: cfg.LogLevel, Service: name})
+		return cfg.Logger(stderr, name)
 	}
 	log := logger("dev")
 
-	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "tamkeen-dev", OTLPEndpoint: cfg.OTLPEndpoint, Exporter: hooks.spans})
+	traceOpts := cfg.TracingOptions("tamkeen-dev")
+	traceOpts.Exporter = hooks.spans
+	tracing, err := telemetry.NewTracing(ctx, traceOpts)
 	if err != nil {
 		return err
 	}

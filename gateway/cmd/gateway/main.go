@@ -27,16 +27,16 @@ import (
 // settings is everything the command reads from flags and the environment.
 type settings struct {
 	Gateway      gateway.Config
-	Auth         string     `flag:"auth-addr" default:"127.0.0.1:9091" usage:"auth service gRPC address"`
-	Notification string     `flag:"notification-addr" default:"127.0.0.1:9092" usage:"notification service gRPC address"`
-	Signature    string     `flag:"signature-addr" default:"127.0.0.1:9093" usage:"signature service gRPC address"`
-	Payment      string     `flag:"payment-addr" default:"127.0.0.1:9094" usage:"payment service gRPC address"`
-	Content      string     `flag:"content-addr" default:"127.0.0.1:9095" usage:"content service gRPC address"`
-	NATSURL      string     `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS URL checked by /readyz (empty: not checked)"`
-	OTLP         string     `flag:"otlp-endpoint" usage:"OTLP/gRPC trace collector, e.g. http://collector:4317 (empty: no export)"`
-	DBEngine     string     `flag:"db-engine" default:"postgres" usage:"postgres or sqlite: the gateway's database (rights, audit log, usage)"`
-	DBDSN        string     `flag:"db-dsn" secret:"true" usage:"the gateway's database URL or SQLite file; needed by --enforce-rights, --audit and --metering"`
-	LogLevel     slog.Level `flag:"log-level" default:"INFO" usage:"minimum log level"`
+	Auth         string `flag:"auth-addr" default:"127.0.0.1:9091" usage:"auth service gRPC address"`
+	Notification string `flag:"notification-addr" default:"127.0.0.1:9092" usage:"notification service gRPC address"`
+	Signature    string `flag:"signature-addr" default:"127.0.0.1:9093" usage:"signature service gRPC address"`
+	Payment      string `flag:"payment-addr" default:"127.0.0.1:9094" usage:"payment service gRPC address"`
+	Content      string `flag:"content-addr" default:"127.0.0.1:9095" usage:"content service gRPC address"`
+	NATSURL      string `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS URL checked by /readyz (empty: not checked)"`
+	DBEngine     string `flag:"db-engine" default:"postgres" usage:"postgres or sqlite: the gateway's database (rights, audit log, usage)"`
+	DBDSN        string `flag:"db-dsn" secret:"true" usage:"the gateway's database URL or SQLite file; needed by --enforce-rights, --audit and --metering"`
+	// LogLevel, OTLPEndpoint and TraceSampleRatio, as every process has.
+	telemetry.Config
 }
 
 func main() {
@@ -56,8 +56,8 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := telemetry.NewLogger(os.Stderr, telemetry.LoggerOptions{Service: "gateway", Level: s.LogLevel})
-	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", OTLPEndpoint: s.OTLP})
+	logger := s.Logger(os.Stderr, "gateway")
+	tracing, err := telemetry.NewTracing(ctx, s.TracingOptions("gateway"))
 	if err != nil {
 		return err
 	}
