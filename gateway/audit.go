@@ -21,6 +21,7 @@ import (
 	"github.com/digitorus/timestamp"
 	"google.golang.org/grpc"
 
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/store"
 	signaturev1 "github.com/tamkeen/tamkeen/proto/tamkeen/signature/v1"
 )
@@ -386,18 +387,11 @@ func (g *Gateway) StampAudit(ctx context.Context) (int64, error) {
 
 // stampLoop time-stamps the head every interval until ctx is done.
 func (g *Gateway) stampLoop(ctx context.Context) {
-	t := time.NewTicker(g.recorder.stampInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := g.StampAudit(ctx); err != nil && ctx.Err() == nil {
-				g.logger.WarnContext(ctx, "time-stamp the audit head failed; will retry", slog.String("error", err.Error()))
-			}
+	pause.Every(ctx, g.recorder.stampInterval, func(ctx context.Context) {
+		if _, err := g.StampAudit(ctx); err != nil && ctx.Err() == nil {
+			g.logger.WarnContext(ctx, "time-stamp the audit head failed; will retry", slog.String("error", err.Error()))
 		}
-	}
+	})
 }
 
 // bufferedWriter holds a response until its audit record is committed.

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
@@ -75,29 +73,6 @@ func TestCheckStreamReplicas(t *testing.T) {
 		if ok := p.Len() == 0; ok != want {
 			t.Errorf("CheckStreamReplicas(%d) accepted %v; want %v", n, ok, want)
 		}
-	}
-}
-
-func TestEveryRunsUntilTheContextEnds(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	var calls atomic.Int32
-	done := make(chan struct{})
-	go func() {
-		host.Every(ctx, time.Millisecond, func(context.Context) {
-			if calls.Add(1) == 3 {
-				cancel()
-			}
-		})
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Every did not return after its context ended")
-	}
-	if n := calls.Load(); n < 3 {
-		t.Errorf("f ran %d times; want at least 3", n)
 	}
 }
 

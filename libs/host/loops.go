@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -17,20 +16,4 @@ func RunAll(ctx context.Context, runs ...func(context.Context) error) error {
 		g.Go(func() error { return run(gctx) })
 	}
 	return g.Wait()
-}
-
-// Every calls f every interval until ctx ends: the loop of the services'
-// periodic chores (sweeps, pruning), whose failures f logs itself so that
-// the next tick tries again.
-func Every(ctx context.Context, interval time.Duration, f func(context.Context)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f(ctx)
-		}
-	}
 }

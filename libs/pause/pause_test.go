@@ -2,6 +2,7 @@ package pause
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -27,4 +28,27 @@ func TestFor(t *testing.T) {
 			t.Fatal("For = true with an ended context; want false")
 		}
 	})
+}
+
+func TestEveryRunsUntilTheContextEnds(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		Every(ctx, time.Millisecond, func(context.Context) {
+			if calls.Add(1) == 3 {
+				cancel()
+			}
+		})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Every did not return after its context ended")
+	}
+	if n := calls.Load(); n < 3 {
+		t.Errorf("f ran %d times; want at least 3", n)
+	}
 }

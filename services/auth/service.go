@@ -15,6 +15,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/sealed"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
@@ -324,7 +325,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.Bus == nil {
 		return errors.New("auth: Run needs an event bus (the service was made with NewAdmin)")
 	}
-	host.Every(ctx, outboxPruneInterval, func(ctx context.Context) {
+	pause.Every(ctx, outboxPruneInterval, func(ctx context.Context) {
 		if _, err := s.PruneOutbox(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.WarnContext(ctx, "auth: prune outbox failed", slog.String("error", err.Error()))
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/store"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
@@ -218,7 +219,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // sweepLoop sweeps every sweep-interval until ctx ends.
 func (s *Service) sweepLoop(ctx context.Context) error {
-	host.Every(ctx, s.cfg.SweepInterval, func(ctx context.Context) {
+	pause.Every(ctx, s.cfg.SweepInterval, func(ctx context.Context) {
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("payment: sweep", "err", err)
 		}
