@@ -56,9 +56,7 @@ type Common struct {
 // Validate reports what is wrong with the common settings.
 func (c Common) Validate() error {
 	var p config.Problems
-	if _, err := store.ParseEngine(c.DBEngine); err != nil {
-		p.Add("db-engine", err.Error())
-	}
+	c.Flags.Check(&p)
 	if msg := c.SampleRatioProblem(); msg != "" {
 		p.Add("trace-sample-ratio", msg)
 	}

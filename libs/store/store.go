@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -20,6 +21,15 @@ const (
 	Postgres Engine = "postgres"
 )
 
+// PostgreSQL pool defaults. Five enablers and the gateway, two replicas
+// each, at DefaultPostgresConns stay within PostgreSQL's default
+// max_connections of 100 (96 sessions at most).
+const (
+	DefaultPostgresConns   = 8
+	DefaultConnMaxLifetime = 30 * time.Minute
+	DefaultConnMaxIdleTime = 5 * time.Minute
+)
+
 // ErrBadOptions is wrapped by the errors Open returns for invalid Options.
 var ErrBadOptions = errors.New("store: invalid options")
 
@@ -32,9 +42,19 @@ type Options struct {
 	// private in-memory database shared by this DB's connections.
 	// Postgres: a postgres:// URL or a keyword/value connection string.
 	DSN string
-	// MaxOpenConns caps open connections when positive; zero leaves the
-	// database/sql default (unlimited).
+	// MaxOpenConns caps open connections when positive, and as many are
+	// kept idle, so that a busy process reuses its connections instead of
+	// opening a PostgreSQL session per burst (database/sql keeps only 2
+	// idle by default: at concurrency 16 that was 933 new sessions in 5 s).
+	// Zero means DefaultPostgresConns on PostgreSQL and no cap on SQLite.
 	MaxOpenConns int
+	// ConnMaxLifetime and ConnMaxIdleTime retire PostgreSQL connections
+	// after that long open or idle (so a failover or a PgBouncer restart is
+	// followed, and a quiet process gives its sessions back); zero means
+	// DefaultConnMaxLifetime and DefaultConnMaxIdleTime. SQLite keeps its
+	// connections.
+	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
 	// Now is the clock used for schema_migrations.applied_at; nil means
 	// time.Now.
 	Now func() time.Time
@@ -69,8 +89,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.Engine == "" {
 		opts.Engine = SQLite
 	}
-	if opts.MaxOpenConns < 0 {
-		return nil, fmt.Errorf("%w: MaxOpenConns %d is negative", ErrBadOptions, opts.MaxOpenConns)
+	if opts.MaxOpenConns < 0 || opts.ConnMaxLifetime < 0 || opts.ConnMaxIdleTime < 0 {
+		return nil, fmt.Errorf("%w: MaxOpenConns %d, ConnMaxLifetime %s, ConnMaxIdleTime %s: none may be negative",
+			ErrBadOptions, opts.MaxOpenConns, opts.ConnMaxLifetime, opts.ConnMaxIdleTime)
+	}
+	if opts.Engine == Postgres {
+		opts.MaxOpenConns = cmp.Or(opts.MaxOpenConns, DefaultPostgresConns)
+		opts.ConnMaxLifetime = cmp.Or(opts.ConnMaxLifetime, DefaultConnMaxLifetime)
+		opts.ConnMaxIdleTime = cmp.Or(opts.ConnMaxIdleTime, DefaultConnMaxIdleTime)
 	}
 	var (
 		sqldb *sql.DB
@@ -87,6 +113,8 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	sqldb.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	sqldb.SetConnMaxIdleTime(opts.ConnMaxIdleTime)
 	if opts.MaxOpenConns > 0 {
 		sqldb.SetMaxOpenConns(opts.MaxOpenConns)
 		sqldb.SetMaxIdleConns(opts.MaxOpenConns)
