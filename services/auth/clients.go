@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -35,10 +38,134 @@ type ClientSpec struct {
 	// Latin words, checked by textcheck.OrganizationProblem.
 	Organization string
 	// Secret is the client secret; only its argon2id hash is stored. At
-	// least 16 characters.
+	// least 16 characters; empty for a public client.
 	Secret string
 	// Scopes the client may ask for; each must be one of scope.All.
 	Scopes []string
+	// CodeFlow is how the client signs citizens in with the
+	// authorization code flow; the zero value is a client of
+	// client_credentials only.
+	CodeFlow
+}
+
+// CodeFlow is a client's registration for the authorization code flow.
+type CodeFlow struct {
+	// RedirectURIs are matched exactly (https, or http on a loopback
+	// address), except that a Loopback client's http://127.0.0.1 and
+	// http://[::1] URIs match any port (RFC 8252 section 7.3).
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are where RP-initiated logout may return.
+	PostLogoutRedirectURIs []string
+	// Public clients (browser and native apps) have no secret and must
+	// use PKCE; confidential ones authenticate at the token endpoint.
+	Public bool
+	// Loopback allows any port on the loopback redirect URIs (native and
+	// development apps that listen on a port of their choosing).
+	Loopback bool
+	// TokenAuthMethod is client_secret_basic (the default) or
+	// client_secret_post for a confidential client, none for a public one.
+	TokenAuthMethod string
+	// MaxACR is the highest acr the client may ask for (loa1 or loa2);
+	// empty is loa1.
+	MaxACR string
+}
+
+// Token endpoint authentication methods (OpenID Connect Core section 9).
+const (
+	AuthMethodBasic = "client_secret_basic"
+	AuthMethodPost  = "client_secret_post"
+	AuthMethodNone  = "none"
+)
+
+// RedirectAllowed reports whether uri is one of the client's registered
+// redirect URIs (exactly, or with another port for a loopback client).
+func (f CodeFlow) RedirectAllowed(uri string) bool {
+	return uriAllowed(f.RedirectURIs, f.Loopback, uri)
+}
+
+// PostLogoutAllowed reports whether uri is a registered post-logout
+// redirect URI, matched as RedirectAllowed matches.
+func (f CodeFlow) PostLogoutAllowed(uri string) bool {
+	return uriAllowed(f.PostLogoutRedirectURIs, f.Loopback, uri)
+}
+
+// ACRAllowed reports whether the client may ask for acr.
+func (f CodeFlow) ACRAllowed(acr string) bool {
+	switch acr {
+	case ACRPassword:
+		return true
+	case ACRStepUp:
+		return f.MaxACR == ACRStepUp
+	}
+	return false
+}
+
+// uriAllowed matches uri against registered URIs: exactly, or, when
+// loopback is set, an http URI on 127.0.0.1 or [::1] that differs from a
+// registered one only in its port.
+func uriAllowed(registered []string, loopback bool, uri string) bool {
+	if uri == "" {
+		return false
+	}
+	if slices.Contains(registered, uri) {
+		return true
+	}
+	if !loopback {
+		return false
+	}
+	u, err := url.Parse(uri)
+	if err != nil || !isLoopbackHTTP(u) || u.User != nil || u.Fragment != "" {
+		return false
+	}
+	for _, r := range registered {
+		ru, err := url.Parse(r)
+		if err != nil || !isLoopbackHTTP(ru) {
+			continue
+		}
+		if ru.Hostname() == u.Hostname() && ru.EscapedPath() == u.EscapedPath() && ru.RawQuery == u.RawQuery {
+			return true
+		}
+	}
+	return false
+}
+
+// isLoopbackHTTP reports whether u is http on a loopback IP literal (not
+// "localhost", which RFC 8252 section 8.3 advises against).
+func isLoopbackHTTP(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback() && (u.Port() == "" || validPort(u.Port()))
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n < 65536
+}
+
+// redirectURIProblem says what is wrong with a redirect URI to register.
+func redirectURIProblem(uri string) string {
+	if len(uri) > 2000 {
+		return "is longer than 2000 characters"
+	}
+	u, err := url.Parse(uri)
+	if err != nil || !u.IsAbs() || u.Host == "" || strings.ContainsFunc(uri, unicode.IsSpace) {
+		return "is not an absolute URL"
+	}
+	if u.Fragment != "" || strings.Contains(uri, "#") {
+		return "must not have a fragment"
+	}
+	if u.User != nil {
+		return "must not carry user information"
+	}
+	switch {
+	case u.Scheme == "https":
+	case isLoopbackHTTP(u):
+	default:
+		return "must be https, or http on 127.0.0.1 or [::1]"
+	}
+	return ""
 }
 
 // Client is a registered ministry application (without its secret).
@@ -49,6 +176,8 @@ type Client struct {
 	Organization string
 	Scopes       []string
 	Disabled     bool
+	// CodeFlow is the client's authorization code registration.
+	CodeFlow
 }
 
 // Errors of the client API. ErrInvalidClient, ErrInvalidScope and
@@ -87,8 +216,35 @@ func (c ClientSpec) validate() error {
 			errs = append(errs, &rpcerr.FieldError{Field: "organization", Reason: p})
 		}
 	}
-	if len(c.Secret) < 16 || len(c.Secret) > 256 {
+	switch {
+	case c.Public && c.Secret != "":
+		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be empty for a public client"})
+	case !c.Public && (len(c.Secret) < 16 || len(c.Secret) > 256):
 		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be 16 to 256 characters"})
+	}
+	switch m := c.TokenAuthMethod; {
+	case c.Public && m != "" && m != AuthMethodNone:
+		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be none for a public client"})
+	case !c.Public && m != "" && m != AuthMethodBasic && m != AuthMethodPost:
+		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be client_secret_basic or client_secret_post"})
+	}
+	if c.Public && len(c.RedirectURIs) == 0 {
+		errs = append(errs, &rpcerr.FieldError{Field: "redirect_uris", Reason: "a public client needs at least one"})
+	}
+	for field, uris := range map[string][]string{"redirect_uris": c.RedirectURIs, "post_logout_redirect_uris": c.PostLogoutRedirectURIs} {
+		if len(uris) > 20 {
+			errs = append(errs, &rpcerr.FieldError{Field: field, Reason: "at most 20"})
+		}
+		for _, u := range uris {
+			if p := redirectURIProblem(u); p != "" {
+				errs = append(errs, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf("%q %s", u, p)})
+			} else if c.Loopback && !isLoopbackHTTP(mustParse(u)) {
+				errs = append(errs, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf("%q is not http on 127.0.0.1 or [::1] (the client is a loopback client)", u)})
+			}
+		}
+	}
+	if c.MaxACR != "" && c.MaxACR != ACRPassword && c.MaxACR != ACRStepUp {
+		errs = append(errs, &rpcerr.FieldError{Field: "max_acr", Reason: "must be loa1 or loa2"})
 	}
 	for _, s := range c.Scopes {
 		if !scope.Known(s) {
@@ -116,7 +272,25 @@ func (c ClientSpec) normalized() ClientSpec {
 	sort.Strings(scopes)
 	c.Scopes = slices.Compact(scopes)
 	c.Organization = normalizeOrganization(c.Organization)
+	switch {
+	case c.Public:
+		c.TokenAuthMethod = AuthMethodNone
+	case c.TokenAuthMethod == "":
+		c.TokenAuthMethod = AuthMethodBasic
+	}
+	if c.MaxACR == "" {
+		c.MaxACR = ACRPassword
+	}
 	return c
+}
+
+// mustParse parses a URL that redirectURIProblem accepted.
+func mustParse(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		return &url.URL{}
+	}
+	return u
 }
 
 // normalizeOrganization trims an organisation name and collapses its runs
@@ -181,6 +355,9 @@ func (s *Service) prepareClient(ctx context.Context, spec ClientSpec) (ClientSpe
 		return ClientSpec{}, "", err
 	}
 	spec = spec.normalized()
+	if spec.Public {
+		return spec, "", nil
+	}
 	hash, err := s.hasher.hash(ctx, spec.Secret, s.cfg.HashParams())
 	if err != nil {
 		return ClientSpec{}, "", err
@@ -251,7 +428,9 @@ func (s *Service) Client(ctx context.Context, id string) (Client, error) {
 // tell which.
 func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (Client, error) {
 	c, hash, err := selectClientWithSecret(ctx, s.DB, id)
-	unknown := store.IsNoRows(err)
+	// A public client has no secret: it cannot authenticate, and finding
+	// that out costs what a wrong secret costs.
+	unknown := store.IsNoRows(err) || (err == nil && hash == "")
 	switch {
 	case unknown:
 		hash = s.dummyHash

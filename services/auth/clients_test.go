@@ -122,6 +122,14 @@ func TestEnsureClientRejectsBadSpecs(t *testing.T) {
 		"no name":                 {ClientSpec{ID: "moh", Secret: "0123456789abcdef"}, "name"},
 		"bidi in organization":    {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", Organization: "Ministry of \u202eHealth"}, "organization"},
 		"look-alike organization": {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", Organization: "Ministry of He\u0430lth"}, "organization"},
+		"public with secret":      {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", CodeFlow: CodeFlow{Public: true, RedirectURIs: []string{"https://moh.ps/cb"}}}, "client_secret"},
+		"public without redirect": {ClientSpec{ID: "moh", Name: "x", CodeFlow: CodeFlow{Public: true}}, "redirect_uris"},
+		"http redirect":           {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", CodeFlow: CodeFlow{RedirectURIs: []string{"http://moh.ps/cb"}}}, "redirect_uris"},
+		"redirect with fragment":  {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", CodeFlow: CodeFlow{RedirectURIs: []string{"https://moh.ps/cb#x"}}}, "redirect_uris"},
+		"relative post-logout":    {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", CodeFlow: CodeFlow{PostLogoutRedirectURIs: []string{"/bye"}}}, "post_logout_redirect_uris"},
+		"loopback with https":     {ClientSpec{ID: "moh", Name: "x", CodeFlow: CodeFlow{Public: true, Loopback: true, RedirectURIs: []string{"https://moh.ps/cb"}}}, "redirect_uris"},
+		"unknown auth method":     {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", CodeFlow: CodeFlow{TokenAuthMethod: "private_key_jwt"}}, "token_endpoint_auth_method"},
+		"unknown acr":             {ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", CodeFlow: CodeFlow{MaxACR: "loa3"}}, "max_acr"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := svc.EnsureClient(context.Background(), tc.spec)
@@ -197,4 +205,74 @@ func TestIssueToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCodeFlowClients stores clients of the authorization code flow on
+// both engines and matches redirect URIs as RFC 8252 section 7.3 says.
+func TestCodeFlowClients(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc := newEnv(t, db, nil).svc
+		portal := ClientSpec{ID: "demo-portal", Name: "Portal", Organization: "Demo Ministry", CodeFlow: CodeFlow{
+			Public: true, Loopback: true, MaxACR: ACRStepUp,
+			RedirectURIs:           []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
+			PostLogoutRedirectURIs: []string{"http://127.0.0.1/callback/bye"},
+		}}
+		must(t, svc.EnsureClient(ctx, portal), "EnsureClient(public)")
+		c, err := svc.Client(ctx, "demo-portal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Public || !c.Loopback || c.TokenAuthMethod != AuthMethodNone || c.MaxACR != ACRStepUp ||
+			!slices.Equal(c.RedirectURIs, portal.RedirectURIs) || !slices.Equal(c.PostLogoutRedirectURIs, portal.PostLogoutRedirectURIs) {
+			t.Errorf("Client = %+v; want the registered code flow %+v", c.CodeFlow, portal.CodeFlow)
+		}
+		// A public client has no secret: client_credentials is closed to it.
+		if _, err := svc.AuthenticateClient(ctx, "demo-portal", ""); !errors.Is(err, ErrInvalidClient) {
+			t.Errorf("AuthenticateClient(public) = %v; want ErrInvalidClient", err)
+		}
+		for uri, want := range map[string]bool{
+			"http://127.0.0.1/callback":           true,
+			"http://127.0.0.1:53127/callback":     true,
+			"http://[::1]:8000/callback":          true,
+			"http://127.0.0.1:53127/callback/":    false,
+			"http://127.0.0.1:53127/callback?x=1": false,
+			"http://127.0.0.1:53127/other":        false,
+			"http://localhost:53127/callback":     false,
+			"https://127.0.0.1:53127/callback":    false,
+			"http://127.0.0.1:99999/callback":     false,
+			"http://u@127.0.0.1:5000/callback":    false,
+			"http://127.0.0.1:5000/callback#frag": false,
+			"":                                    false,
+		} {
+			if got := c.RedirectAllowed(uri); got != want {
+				t.Errorf("RedirectAllowed(%q) = %v; want %v", uri, got, want)
+			}
+		}
+		if !c.PostLogoutAllowed("http://127.0.0.1:4000/callback/bye") || c.PostLogoutAllowed("http://127.0.0.1:4000/callback") {
+			t.Error("PostLogoutAllowed does not match the post-logout URIs alone")
+		}
+		if !c.ACRAllowed(ACRStepUp) || !c.ACRAllowed(ACRPassword) || c.ACRAllowed("loa3") {
+			t.Error("ACRAllowed does not follow max_acr loa2")
+		}
+
+		// A confidential client: exact match only, secret by POST.
+		must(t, svc.EnsureClient(ctx, ClientSpec{ID: "moh-web", Name: "MoH", Secret: "s3cret-s3cret-s3cret", CodeFlow: CodeFlow{
+			TokenAuthMethod: AuthMethodPost, RedirectURIs: []string{"https://moh.ps/cb"},
+		}}), "EnsureClient(confidential)")
+		c, err = svc.Client(ctx, "moh-web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Public || c.TokenAuthMethod != AuthMethodPost || c.MaxACR != ACRPassword || c.ACRAllowed(ACRStepUp) {
+			t.Errorf("confidential client = %+v; want client_secret_post, max acr loa1", c.CodeFlow)
+		}
+		if !c.RedirectAllowed("https://moh.ps/cb") || c.RedirectAllowed("https://moh.ps:8443/cb") {
+			t.Error("a confidential client's redirect URIs must match exactly")
+		}
+		// Clients of client_credentials only keep working.
+		if c, err := svc.AuthenticateClient(ctx, "moh-web", "s3cret-s3cret-s3cret"); err != nil || c.TokenAuthMethod != AuthMethodPost {
+			t.Errorf("AuthenticateClient(confidential) = %+v, %v", c, err)
+		}
+	})
 }

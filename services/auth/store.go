@@ -45,34 +45,47 @@ func one(res sql.Result, err error) (bool, error) {
 
 // --- clients ---------------------------------------------------------------
 
-const clientColumns = `id, name, ministry, organization, scopes, disabled`
+const clientColumns = `id, name, ministry, organization, scopes, disabled,
+	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr`
 
 func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error) {
 	var (
-		c      Client
-		scopes string
+		c                  Client
+		scopes, uris, post string
 	)
-	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &c.Organization, &scopes, &c.Disabled}, extra...)...); err != nil {
+	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &c.Organization, &scopes, &c.Disabled,
+		&uris, &post, &c.Public, &c.Loopback, &c.TokenAuthMethod, &c.MaxACR}, extra...)...); err != nil {
 		return Client{}, err
 	}
 	c.Scopes = strings.Fields(scopes)
+	c.RedirectURIs, c.PostLogoutRedirectURIs = strings.Fields(uris), strings.Fields(post)
 	return c, nil
 }
 
 func upsertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
-INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7)
-ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6, organization = $7`,
-		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization)
+INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization,
+	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6, organization = $7,
+	redirect_uris = $8, post_logout_redirect_uris = $9, public = $10, loopback = $11, token_auth_method = $12, max_acr = $13`,
+		clientArgs(spec, hash, now)...)
 	return err
+}
+
+// clientArgs are the arguments $1…$13 of upsertClient and insertClient.
+func clientArgs(spec ClientSpec, hash string, now time.Time) []any {
+	return []any{spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization,
+		strings.Join(spec.RedirectURIs, " "), strings.Join(spec.PostLogoutRedirectURIs, " "), spec.Public, spec.Loopback,
+		spec.TokenAuthMethod, spec.MaxACR}
 }
 
 func insertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
-INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7)`,
-		spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization)
+INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization,
+	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		clientArgs(spec, hash, now)...)
 	return err
 }
 

@@ -49,7 +49,9 @@ func openAuthAdmin(ctx context.Context, c serviceDB, lookupEnv func(string) (str
 
 const clientsUsage = `Usage:
   tamkeen clients create --id ID --name NAME [--ministry M] [--organization ORG] --scopes s1,s2
-                                                                            prints the new secret once
+                         [--redirect-uris U1,U2] [--post-logout-redirect-uris U1] [--max-acr loa1|loa2]
+                         [--public [--loopback] | --token-auth-method client_secret_basic|client_secret_post]
+                                                                            prints the new secret once (a public client has none)
   tamkeen clients set-organization --id ID --organization ORG               what its organisation seal names
   tamkeen clients list
   tamkeen clients rotate-secret --id ID                                     prints the new secret once
@@ -69,6 +71,14 @@ type clientsConfig struct {
 	// controls, zero-width characters or look-alike letters.
 	Organization string   `flag:"organization" usage:"the organisation the application acts for, as its organisation seal names it (e.g. \"وزارة الصحة - Ministry of Health\")"`
 	Scopes       []string `flag:"scopes" usage:"comma-separated scopes"`
+	// The authorization code flow (sign-in of citizens through the
+	// hosted pages).
+	RedirectURIs           []string `flag:"redirect-uris" usage:"comma-separated redirect URIs of the authorization code flow (exact match; https, or http on 127.0.0.1 or [::1])"`
+	PostLogoutRedirectURIs []string `flag:"post-logout-redirect-uris" usage:"comma-separated URIs that RP-initiated logout may return to"`
+	Public                 bool     `flag:"public" usage:"a public client (browser or native app): no secret, PKCE required"`
+	Loopback               bool     `flag:"loopback" usage:"with --public: its http://127.0.0.1 and http://[::1] redirect URIs match any port (RFC 8252 section 7.3)"`
+	TokenAuthMethod        string   `flag:"token-auth-method" usage:"how a confidential client authenticates at the token endpoint: client_secret_basic (default) or client_secret_post"`
+	MaxACR                 string   `flag:"max-acr" usage:"the highest acr_values the client may ask for: loa1 (default) or loa2 (SMS step-up)"`
 }
 
 // clientsHelp is the usage of `tamkeen clients`, with every scope.
@@ -100,14 +110,27 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 
 	switch sub {
 	case "create":
-		secret, err := randomSecret()
-		if err != nil {
+		if cfg.Loopback && !cfg.Public {
+			return configProblem("loopback", "only a --public client may be a loopback client")
+		}
+		secret := ""
+		if !cfg.Public {
+			if secret, err = randomSecret(); err != nil {
+				return err
+			}
+		}
+		if err := svc.CreateClient(ctx, auth.ClientSpec{ID: cfg.ID, Name: cfg.Name, Ministry: cfg.Ministry, Organization: cfg.Organization, Secret: secret, Scopes: cfg.Scopes,
+			CodeFlow: auth.CodeFlow{
+				RedirectURIs: cfg.RedirectURIs, PostLogoutRedirectURIs: cfg.PostLogoutRedirectURIs,
+				Public: cfg.Public, Loopback: cfg.Loopback, TokenAuthMethod: cfg.TokenAuthMethod, MaxACR: cfg.MaxACR,
+			}}); err != nil {
 			return err
 		}
-		if err := svc.CreateClient(ctx, auth.ClientSpec{ID: cfg.ID, Name: cfg.Name, Ministry: cfg.Ministry, Organization: cfg.Organization, Secret: secret, Scopes: cfg.Scopes}); err != nil {
-			return err
+		if cfg.Public {
+			fmt.Fprintf(stdout, "client %s created (public: no secret; PKCE required)\n", cfg.ID)
+		} else {
+			fmt.Fprintf(stdout, "client %s created\nsecret: %s\n(shown once; only its hash is kept)\n", cfg.ID, secret)
 		}
-		fmt.Fprintf(stdout, "client %s created\nsecret: %s\n(shown once; only its hash is kept)\n", cfg.ID, secret)
 	case "list":
 		cs, err := svc.ListClients(ctx)
 		if err != nil {

@@ -153,3 +153,43 @@ func TestClientsOrganization(t *testing.T) {
 		t.Errorf("organisation after set-organization = %q; want Ministry of Health", got)
 	}
 }
+
+// TestClientsCreateCodeFlow registers a public loopback client and a
+// confidential one with their redirect URIs.
+func TestClientsCreateCodeFlow(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runTool(t, "clients", "create", "--data-dir", dir, "--id", "moh-app", "--name", "MoH app",
+		"--public", "--loopback", "--redirect-uris", "http://127.0.0.1/callback", "--post-logout-redirect-uris", "http://127.0.0.1/callback/bye", "--max-acr", "loa2")
+	if code != 0 {
+		t.Fatalf("clients create --public = %d; stderr:\n%s", code, errOut)
+	}
+	if secretOut.MatchString(out) || !strings.Contains(out, "public") {
+		t.Errorf("clients create --public printed %q; want no secret", out)
+	}
+	code, out, errOut = runTool(t, "clients", "create", "--data-dir", dir, "--id", "moh-web", "--name", "MoH web",
+		"--redirect-uris", "https://moh.ps/cb", "--token-auth-method", "client_secret_post")
+	if code != 0 || !secretOut.MatchString(out) {
+		t.Fatalf("clients create (confidential) = %d, %q; stderr:\n%s", code, out, errOut)
+	}
+	if code, _, errOut := runTool(t, "clients", "create", "--data-dir", dir, "--id", "bad", "--name", "bad", "--redirect-uris", "http://moh.ps/cb"); code == 0 {
+		t.Errorf("an http redirect URI was accepted; stderr %q", errOut)
+	}
+	if code, _, _ := runTool(t, "clients", "create", "--data-dir", dir, "--id", "bad2", "--name", "bad", "--loopback", "--redirect-uris", "http://127.0.0.1/cb"); code == 0 {
+		t.Error("--loopback without --public was accepted")
+	}
+	svc, closeDB, err := openAuthAdmin(context.Background(), serviceDB{DataDir: dir}, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB()
+	c, err := svc.Client(context.Background(), "moh-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Public || !c.Loopback || c.MaxACR != auth.ACRStepUp || !c.RedirectAllowed("http://127.0.0.1:4242/callback") || !c.PostLogoutAllowed("http://127.0.0.1:1/callback/bye") {
+		t.Errorf("moh-app = %+v; want a public loopback client allowed loa2", c.CodeFlow)
+	}
+	if c, err := svc.Client(context.Background(), "moh-web"); err != nil || c.TokenAuthMethod != auth.AuthMethodPost {
+		t.Errorf("moh-web = %+v, %v; want client_secret_post", c.CodeFlow, err)
+	}
+}

@@ -201,6 +201,17 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	}); err != nil {
 		return fmt.Errorf("seed %s: %w", demo.ClientID, err)
 	}
+	// The citizen portal of the code flow: what a ministry's web app is
+	// to the hosted sign-in pages (public, PKCE, any loopback port).
+	if err := seedDemoClient(ctx, comp, auth.ClientSpec{
+		ID: demo.PortalClientID, Name: demo.PortalName, Ministry: demo.Ministry, Organization: demo.Organization,
+		CodeFlow: auth.CodeFlow{
+			Public: true, Loopback: true, MaxACR: auth.ACRStepUp,
+			RedirectURIs: []string{demo.PortalRedirectURI}, PostLogoutRedirectURIs: []string{demo.PortalPostLogoutURI},
+		},
+	}); err != nil {
+		return fmt.Errorf("seed %s: %w", demo.PortalClientID, err)
+	}
 
 	// The gateway's own database: access rights, the audit chain, usage.
 	gwDB, err := openGatewayDB(ctx, serviceDB{DataDir: cfg.DataDir})

@@ -30,6 +30,22 @@ const Ministry = "demo"
 // organisation seal names.
 const Organization = "Demo Ministry"
 
+// PortalClientID is the public client of the authorization code flow that
+// `tamkeen dev` registers for trying sign-in through the hosted pages: a
+// loopback client, so any port of PortalRedirectURI matches (RFC 8252
+// section 7.3), allowed to ask for the SMS step-up (acr_values=loa2).
+const PortalClientID = "demo-portal"
+
+// PortalName is PortalClientID's display name.
+const PortalName = "Demo citizen portal"
+
+// PortalRedirectURI and PortalPostLogoutURI are PortalClientID's
+// registered URIs, on any port.
+const (
+	PortalRedirectURI   = "http://127.0.0.1/callback"
+	PortalPostLogoutURI = "http://127.0.0.1/callback/bye"
+)
+
 // KeptSecret returns the secret kept in path: n random bytes in enc, made
 // (mode 0600) on first use, so that a restart finds the same one.
 func KeptSecret(path string, n int, enc *base64.Encoding) (string, error) {
