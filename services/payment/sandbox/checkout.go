@@ -444,8 +444,8 @@ func (a *Acquirer) pay(w http.ResponseWriter, r *http.Request) {
 // afterChange sends the webhook at once, so that the enabler knows before
 // the payer is back, then sends the payer on.
 func (a *Acquirer) afterChange(w http.ResponseWriter, r *http.Request, c charge) {
-	if _, err := a.DeliverDue(r.Context()); err != nil {
-		a.log.Warn("sandbox: deliver webhook; Run retries", "err", err)
+	if _, err := a.DeliverFor(r.Context(), c.ID); err != nil {
+		a.log.Warn("sandbox: deliver webhook; Run retries", "charge", c.ID, "err", err)
 	}
 	if back := returnURL(c); c.Status == string(provider.StatusSucceeded) && back != "" {
 		http.Redirect(w, r, back, http.StatusSeeOther)

@@ -9,8 +9,11 @@
 // that needs no JavaScript and loads nothing from elsewhere. The test card
 // number decides the outcome (see TestCards). Each change of a charge is
 // announced by a webhook signed "t=<unix>,v1=<hex HMAC-SHA256>" over
-// "<t>.<body>", delivered at once and retried until the enabler answers
-// 2xx (or 409: already processed). SettlementReport and the CSV at
+// "<t>.<body>", delivered at once by the request that made it (its own
+// charge's webhooks only, DeliverFor) and retried by a background sweep
+// (Run, DeliverDue) until the enabler answers 2xx (or 409: already
+// processed); a deliverer claims a webhook under a lease before sending
+// it, so no two send it at once. SettlementReport and the CSV at
 // /sandbox/settlements/YYYY-MM-DD give one day's settled lines.
 package sandbox
 
@@ -59,6 +62,13 @@ type Config struct {
 	// RetryInterval is the first pause before redelivering a webhook the
 	// enabler did not take; it doubles up to a minute.
 	RetryInterval time.Duration
+	// Lease is how long a deliverer holds the webhooks it claimed; another
+	// deliverer may take them only after it. 0 means 30 s.
+	Lease time.Duration
+	// SweepAfter is how long the sweep (DeliverDue) leaves a webhook never
+	// tried to the request that made it, which sends it at once
+	// (DeliverFor). 0 means 5 s.
+	SweepAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Rand makes ids; nil means crypto/rand.
@@ -87,6 +97,12 @@ func New(db *store.DB, cfg Config) (*Acquirer, error) {
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.SweepAfter <= 0 {
+		cfg.SweepAfter = 5 * time.Second
 	}
 	cfg.Now, cfg.Rand = host.OrNow(cfg.Now), host.OrCryptoRand(cfg.Rand)
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
@@ -248,7 +264,7 @@ func DecodeWebhook(payload []byte) (provider.Notification, error) {
 }
 
 // enqueueWebhook records a webhook about c inside tx; it is sent after the
-// transaction commits (deliverDue).
+// transaction commits (DeliverFor, or else DeliverDue).
 func (a *Acquirer) enqueueWebhook(ctx context.Context, tx *sql.Tx, c charge, typ provider.EventType, reason string) (string, error) {
 	id, err := store.NewIDFrom(a.cfg.Rand, "evt_")
 	if err != nil {
@@ -284,35 +300,65 @@ func (a *Acquirer) Sign(payload []byte, t time.Time) string {
 	return provider.Sign(a.cfg.Secret, t, payload)
 }
 
-// DeliverDue sends every webhook that is due and returns how many the
-// enabler took. Run calls it in a loop; the checkout calls it right after
-// a payment so that the citizen lands on the return URL with the payment
-// already settled.
+// DeliverDue is the sweep: it sends the webhooks that are due and that no
+// request is sending (those that failed before, and those whose request
+// did not send them within SweepAfter), and returns how many the enabler
+// took. Run calls it in a loop.
 func (a *Acquirer) DeliverDue(ctx context.Context) (int, error) {
-	now := a.now()
-	list, err := dueWebhooks(ctx, a.db, now)
+	return a.deliver(ctx, sweepWebhooks, a.now().Add(-a.cfg.SweepAfter))
+}
+
+// DeliverFor sends the due webhooks of charge chargeRef and returns how
+// many the enabler took. The checkout calls it right after a payment, so
+// that the payer lands on the return URL with the payment already
+// settled, without sending anyone else's webhooks; what it cannot send is
+// left to the sweep.
+func (a *Acquirer) DeliverFor(ctx context.Context, chargeRef string) (int, error) {
+	return a.deliver(ctx, chargeWebhooks, chargeRef)
+}
+
+// deliver claims the due webhooks that mine (with arg) chooses and sends
+// them in order. A webhook is claimed by one deliverer at a time, so two
+// deliverers never send the same webhook at once; one that failed is
+// claimable again after its back-off, one whose deliverer died after its
+// lease.
+func (a *Acquirer) deliver(ctx context.Context, mine string, arg any) (int, error) {
+	token, err := store.NewIDFrom(a.cfg.Rand, "dl_")
 	if err != nil {
 		return 0, err
 	}
+	now := a.now()
+	leaseEnd := now.Add(a.cfg.Lease)
+	list, err := claimWebhooks(ctx, a.db, token, now, leaseEnd, mine, arg)
+	if err != nil || len(list) == 0 {
+		return 0, err
+	}
+	// Recording an outcome must survive the caller's cancellation (a payer
+	// who closed the page): the webhook is out, or it has failed.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	n := 0
 	for _, d := range list {
+		if ctx.Err() != nil || !a.cfg.Now().Before(leaseEnd) {
+			break // the rest goes back, unsent
+		}
 		body := []byte(d.payload)
 		err := a.cfg.Deliver(ctx, body, a.Sign(body, a.cfg.Now()))
 		if err == nil {
 			n++
-			if err := markDelivered(ctx, a.db, d.id, a.now()); err != nil {
-				return n, err
+			if err := markDelivered(mctx, a.db, d.id, a.now()); err != nil {
+				return n, errors.Join(err, releaseWebhooks(mctx, a.db, token))
 			}
 			continue
 		}
 		a.log.Warn("sandbox: webhook not taken; will retry", "webhook_id", d.id, "attempt", d.attempts+1, "err", err)
 		backoff := a.cfg.RetryInterval << min(d.attempts, 6)
 		backoff = min(backoff, time.Minute)
-		if err := retryWebhook(ctx, a.db, d.id, a.now().Add(backoff)); err != nil {
-			return n, err
+		if err := retryWebhook(mctx, a.db, d.id, token, a.now().Add(backoff)); err != nil {
+			return n, errors.Join(err, releaseWebhooks(mctx, a.db, token))
 		}
 	}
-	return n, nil
+	return n, releaseWebhooks(mctx, a.db, token)
 }
 
 // Run redelivers webhooks until ctx ends.
@@ -395,7 +441,7 @@ func (a *Acquirer) setDispute(ctx context.Context, ref, to string, typ provider.
 	if err != nil {
 		return err
 	}
-	_, err = a.DeliverDue(ctx)
+	_, err = a.DeliverFor(ctx, ref)
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -130,37 +131,88 @@ func webhooksOf(ctx context.Context, q store.Querier, chargeRef string) ([]Webho
 	})
 }
 
-// due is an undelivered webhook.
+// due is an undelivered webhook a deliverer has claimed.
 type due struct {
 	id, payload string
 	attempts    int
+	createdAt   time.Time
 }
 
-// dueWebhooks are the first 100 undelivered webhooks due at now, oldest
-// first.
-func dueWebhooks(ctx context.Context, q store.Querier, now time.Time) ([]due, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, payload, attempts FROM sandbox_webhooks
-		WHERE delivered_at IS NULL AND next_at <= $1 ORDER BY created_at, id LIMIT 100`, now)
-	if err != nil {
-		return nil, err
+// claimWebhooks reserves for token, until leaseEnd, up to 100 undelivered
+// webhooks due at now that no one else holds (or whose lease ended), and
+// returns them oldest first. mine narrows the choice: the webhooks of one
+// charge (chargeWebhooks) or those the sweep may take (sweepWebhooks). On
+// PostgreSQL, FOR UPDATE SKIP LOCKED lets concurrent deliverers claim
+// disjoint sets without waiting for each other; on SQLite, transactions
+// take the write lock at BEGIN, so claims serialise. No lock is held while
+// sending: the lease does that job.
+func claimWebhooks(ctx context.Context, db *store.DB, token string, now, leaseEnd time.Time, mine string, arg any) ([]due, error) {
+	lock := ""
+	if db.Engine() == store.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	return store.CollectRows(rows, func(r store.Row) (due, error) {
-		var d due
-		err := r.Scan(&d.id, &d.payload, &d.attempts)
-		return d, err
+	q := `UPDATE sandbox_webhooks SET claimed_by = $1, claimed_until = $2
+		WHERE id IN (
+			SELECT id FROM sandbox_webhooks
+			WHERE delivered_at IS NULL AND next_at <= $3 AND (claimed_until IS NULL OR claimed_until < $4) AND ` + mine + `
+			ORDER BY created_at, id LIMIT 100` + lock + `)
+		RETURNING id, payload, attempts, created_at`
+	var out []due
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, token, leaseEnd.UnixMilli(), now, now.UnixMilli(), arg)
+		if err != nil {
+			return err
+		}
+		out, err = store.CollectRows(rows, func(r store.Row) (due, error) {
+			var d due
+			err := r.Scan(&d.id, &d.payload, &d.attempts, store.ScanTime(&d.createdAt))
+			return d, err
+		})
+		return err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: claim webhooks: %w", err)
+	}
+	slices.SortFunc(out, func(a, b due) int {
+		if c := a.createdAt.Compare(b.createdAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return out, nil
 }
 
-// markDelivered records that webhook id was taken at at.
+// The choices of claimWebhooks: one charge's webhooks (the argument is the
+// charge id), and those the sweep may take: tried before, or older than
+// the argument (the time before which a request that made a webhook has
+// had its chance to send it).
+const (
+	chargeWebhooks = `charge_id = $5`
+	sweepWebhooks  = `(attempts > 0 OR created_at <= $5)`
+)
+
+// markDelivered records that webhook id was taken at at and ends its
+// claim. It does not ask who holds the claim: the webhook is out, whoever
+// holds it now.
 func markDelivered(ctx context.Context, q store.Querier, id string, at time.Time) error {
-	_, err := q.ExecContext(ctx, `UPDATE sandbox_webhooks SET delivered_at = $1, attempts = attempts + 1 WHERE id = $2`, at, id)
+	_, err := q.ExecContext(ctx, `UPDATE sandbox_webhooks SET delivered_at = $1, attempts = attempts + 1,
+		claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND delivered_at IS NULL`, at, id)
 	return err
 }
 
-// retryWebhook counts a failed attempt of webhook id and makes it due
-// again at next.
-func retryWebhook(ctx context.Context, q store.Querier, id string, next time.Time) error {
-	_, err := q.ExecContext(ctx, `UPDATE sandbox_webhooks SET attempts = attempts + 1, next_at = $1 WHERE id = $2`, next, id)
+// retryWebhook counts a failed attempt of webhook id, makes it due again at
+// next and ends token's claim; a claim token no longer holds (its lease
+// ended and another deliverer took the webhook) changes nothing.
+func retryWebhook(ctx context.Context, q store.Querier, id, token string, next time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE sandbox_webhooks SET attempts = attempts + 1, next_at = $1,
+		claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND claimed_by = $3 AND delivered_at IS NULL`, next, id, token)
+	return err
+}
+
+// releaseWebhooks ends token's claim on the webhooks it did not get to.
+func releaseWebhooks(ctx context.Context, q store.Querier, token string) error {
+	_, err := q.ExecContext(ctx, `UPDATE sandbox_webhooks SET claimed_by = NULL, claimed_until = NULL
+		WHERE claimed_by = $1 AND delivered_at IS NULL`, token)
 	return err
 }
 
