@@ -157,13 +157,20 @@ func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notifi
 	if err != nil {
 		return Notification{}, err
 	}
-	if err := s.checkLimits(ctx, client, in.Channel, in.Recipient, false, 1); err != nil {
+	n.Lane = lane
+	if err := s.checkLimits(ctx, s.DB, client, []Notification{n}, checkSend); err != nil {
 		return Notification{}, err
 	}
-	n.Lane = lane
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		return s.queue(ctx, tx, &n, true)
+		if err := s.queue(ctx, tx, &n, true); err != nil {
+			return err
+		}
+		return s.countLimits(ctx, tx, client, []Notification{n}, checkSend)
 	})
+	var le *LimitError
+	if errors.As(err, &le) {
+		return Notification{}, le
+	}
 	if err != nil {
 		return Notification{}, fmt.Errorf("notification: queue: %w", err)
 	}

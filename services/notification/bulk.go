@@ -202,7 +202,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	if report.Total > 0 {
 		return BulkJob{}, report
 	}
-	if err := s.checkLimits(ctx, client, in.Channel, "", true, len(msgs)); err != nil {
+	if err := s.checkLimits(ctx, s.DB, client, msgs, checkBulk); err != nil {
 		return BulkJob{}, err
 	}
 	jobID, err := store.NewIDFrom(s.Rand, "blk_")
@@ -224,8 +224,12 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 				return err
 			}
 		}
-		return nil
+		return s.countLimits(ctx, tx, client, msgs, checkBulk)
 	})
+	var le *LimitError
+	if errors.As(err, &le) {
+		return BulkJob{}, le
+	}
 	if err != nil {
 		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
 	}

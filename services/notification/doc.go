@@ -24,10 +24,11 @@
 //   - smpp.go (SMPP 3.4), httpsms.go (HTTP SMS + signed receipts),
 //     smtp.go (e-mail): the providers; receipt.go: receipts → statuses.
 //   - receipts.go: the payment receipt sent on tamkeen.payment.succeeded.
-//   - limits.go (429 with Retry-After), callbacks.go (signed status
+//   - limits.go (429 with Retry-After, counters per window; see Limits),
+//     callbacks.go (signed status
 //     callbacks, retried), metering.go (usage per client per day).
 //   - store.go (notifications), store_templates.go, store_bulk.go,
-//     store_callbacks.go, store_limits.go (limits and metering),
+//     store_callbacks.go, store_limits.go (limit counters and metering),
 //     store_receipts.go, store_devinbox.go: every SQL statement, as small
 //     functions taking a store.Querier; migrations/notification: the
 //     tables.
@@ -98,6 +99,47 @@
 // (a connection lost after submit_sm, before its response) is the window
 // issue 4's SMPP provider documents. Logs name notification and event ids,
 // never phone numbers, codes or bodies.
+//
+// # Limits
+//
+// Three limits protect recipients and the platform, each answered with
+// RESOURCE_EXHAUSTED (HTTP 429) naming it and a Retry-After of when its
+// window has room again: recipient-hourly (Config.RecipientHourlyLimit,
+// non-OTP SMS to one number; single sends are refused over it),
+// client-minute (ClientMinuteLimit, a client's normal-lane messages;
+// single sends are refused over it) and client-daily (ClientDailyLimit,
+// all of a client's messages in the UTC day; single sends and bulk jobs
+// are refused over it). Payment receipts count toward them but are never
+// refused; OTP commands from the auth enabler count toward none.
+//
+// They are kept as counters, one limit_counters row per limit and key
+// (the phone number or the client id) holding the window it counts, not
+// counted from the notifications table: a send reads one row per limit by
+// its primary key before its transaction (a cheap early refusal) and, in
+// the transaction that writes its rows, increments each with one upsert
+// (INSERT … ON CONFLICT DO UPDATE SET count = count + n … RETURNING) and
+// is rolled back if that takes a count over its limit. The upsert holds
+// the row's lock until the commit, so racing sends are counted one after
+// the other: a limit of N lets exactly N through, on both engines. The
+// cost of a send no longer grows with the day's messages (before, the
+// daily limit counted the client's rows of the day on every send: 10 ms
+// at 25,000); the price is that one client's sends (and one number's)
+// commit one at a time past their counter rows, which are locked last in
+// the transaction, in one order (recipients sorted, the client's minute,
+// its day), so two sends never deadlock.
+//
+// The windows: client-daily is the UTC day, as before. client-minute and
+// recipient-hourly were sliding windows (the last minute, the last hour);
+// they are now fixed windows that open with the first message after the
+// previous window closed and last a minute or an hour, and Retry-After is
+// when the window closes (as before, it was when the oldest counted
+// message left the window). Over a long time the rate is the same, N per
+// window; but a burst at the end of one window and another at the start
+// of the next may put up to 2N-1 messages within one minute or hour,
+// where the sliding window allowed N. Counting starts empty when the
+// counters are introduced (migration 0003): the windows open at that
+// moment count from zero. Run prunes closed windows every minute (a
+// closed counter and no counter mean the same), in bounded batches.
 //
 // # Hidden characters
 //

@@ -159,7 +159,9 @@ func (s *Service) handlePaymentSucceeded(ctx context.Context, ev events.Event) e
 				return err
 			}
 		}
-		return nil
+		// Receipts are never refused, but they count toward the
+		// client's limits as its other messages do.
+		return s.countLimits(ctx, tx, m.GetClientId(), queued, checkNone)
 	})
 	if err != nil {
 		return fmt.Errorf("notification: receipt for %s: %w", m.GetPaymentId(), err)

@@ -339,8 +339,8 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 }
 
 // Run declares the command streams, consumes the lanes whose channel has
-// a provider, runs the providers' sessions and delivers status callbacks
-// until ctx ends; the host declares the event stream and relays the outbox
+// a provider, runs the providers' sessions, delivers status callbacks and
+// prunes closed limit windows until ctx ends; the host declares the event stream and relays the outbox
 // beside it.
 func (s *Service) Run(ctx context.Context) error {
 	// CommandStream first: an older version took all of cmd.>.
@@ -382,6 +382,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer stop()
 	wg.Go(func() { s.runCallbacks(ctx) })
+	wg.Go(func() { s.runLimitSweep(ctx) })
 	// Receipts of payments (tamkeen.payment.succeeded), on the normal lane.
 	wg.Go(func() { s.runReceipts(ctx) })
 	<-ctx.Done()

@@ -2,45 +2,61 @@ package notification
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
-// The SQL of rate limits and metering: counts of recent notifications,
-// and the daily usage rows.
+// The SQL of rate limits and metering: the limits' counters (one row per
+// limit and key, holding its current window) and the daily usage rows.
 
-// countSinceMidnight counts client's notifications created at or after
-// midnight.
-func countSinceMidnight(ctx context.Context, q store.Querier, client string, midnight time.Time) (int, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE client_id = $1 AND created_at >= $2`,
-		client, midnight).Scan(&n)
-	return n, err
+// readLimitCounter reads the counter of scope and key by its primary key:
+// its count and the start of the window it counts; found is false when
+// there is none.
+func readLimitCounter(ctx context.Context, q store.Querier, scope, key string) (n int, windowStart time.Time, found bool, err error) {
+	err = q.QueryRowContext(ctx, `SELECT count, window_start FROM limit_counters WHERE scope = $1 AND key = $2`, scope, key).
+		Scan(&n, store.ScanTime(&windowStart))
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, false, nil
+	}
+	return n, windowStart, err == nil, err
 }
 
-// countSince counts rows matching where (with $1 = key) created after
-// since, looking at no more than limit of them, and returns the oldest of
-// the newest limit rows: when it leaves the window there is room again.
-func countSince(ctx context.Context, q store.Querier, where, key string, since time.Time, limit int) (int, time.Time, error) {
-	rows, err := q.QueryContext(ctx, `SELECT created_at FROM notifications WHERE `+where+` AND created_at > $2
-ORDER BY created_at DESC LIMIT $3`, key, since, limit)
+// addLimitCounter adds add to the counter of scope and key and returns its
+// new count and window start. A window that started at or before closedBy
+// is over: the counter then starts again at add in the window beginning at
+// start. One upsert, one row, locked until the transaction ends.
+func addLimitCounter(ctx context.Context, q store.Querier, scope, key string, start, closedBy time.Time, add int) (n int, windowStart time.Time, err error) {
+	err = q.QueryRowContext(ctx, `INSERT INTO limit_counters (scope, key, window_start, count) VALUES ($1, $2, $3, $4)
+ON CONFLICT (scope, key) DO UPDATE SET
+	window_start = CASE WHEN limit_counters.window_start <= $5 THEN excluded.window_start ELSE limit_counters.window_start END,
+	count = CASE WHEN limit_counters.window_start <= $5 THEN excluded.count ELSE limit_counters.count + excluded.count END
+RETURNING count, window_start`, scope, key, start, add, closedBy).Scan(&n, store.ScanTime(&windowStart))
+	return n, windowStart, err
+}
+
+// closedLimitCounters returns up to limit keys of scope whose window
+// started at or before closedBy, and so is over.
+func closedLimitCounters(ctx context.Context, q store.Querier, scope string, closedBy time.Time, limit int) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT key FROM limit_counters WHERE scope = $1 AND window_start <= $2 LIMIT $3`, scope, closedBy, limit)
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("notification: count: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var (
-		n      int
-		oldest time.Time
-	)
-	for rows.Next() {
-		if err := rows.Scan(store.ScanTime(&oldest)); err != nil {
-			return 0, time.Time{}, err
-		}
-		n++
-	}
-	return n, oldest, rows.Err()
+	return store.CollectRows(rows, func(r store.Row) (string, error) {
+		var k string
+		err := r.Scan(&k)
+		return k, err
+	})
+}
+
+// deleteLimitCounter deletes the counter of scope and key if its window is
+// still over (a send may have opened a new one since it was listed).
+func deleteLimitCounter(ctx context.Context, q store.Querier, scope, key string, closedBy time.Time) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM limit_counters WHERE scope = $1 AND key = $2 AND window_start <= $3`, scope, key, closedBy)
+	return err
 }
 
 // addUsage counts one message of segments segments to client's usage of
