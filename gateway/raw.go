@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -191,6 +193,14 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 			oauthFail(http.StatusBadRequest, "invalid_request", "parameter "+k+" is repeated", k)
 			return
 		}
+	}
+	// The citizen grants of the authorization code flow belong to auth's
+	// OpenID Provider, which answers RFC 6749 section 5.2 JSON errors.
+	if gt := form.Get("grant_type"); g.oidc != nil && (gt == "authorization_code" || gt == "refresh_token") {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		g.oidc.ServeHTTP(w, r)
+		return
 	}
 	req := &authv1.IssueTokenRequest{
 		GrantType:    form.Get("grant_type"),

@@ -195,6 +195,9 @@ func (s *Service) citizenAccessToken(key *signingKey, f familyRow, now time.Time
 		return "", err
 	}
 	c.ACR, c.AMR, c.AZP, c.SessionID = f.ACR, f.AMR, f.AZP, f.SessionID
+	// RFC 9068 section 2.2.3: a code-flow token names its OpenID scopes;
+	// a citizen's own login has none.
+	c.Scope = strings.Join(f.Scopes, " ")
 	c.AuthTime = jwt.NewNumericDate(f.AuthTime)
 	return sign(key, c)
 }
@@ -213,18 +216,26 @@ func (s *Service) newRefreshToken() (token, tokenMAC string, err error) {
 // event inside tx and returns its token pair. A family without a
 // SessionID starts a session of its own (a login): its id is the sid.
 func (s *Service) startFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, error) {
+	pair, _, err := s.newFamily(ctx, tx, key, f, now)
+	return pair, err
+}
+
+// newFamily is startFamily that also returns the family as stored (its
+// id and session id).
+func (s *Service) newFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, familyRow, error) {
 	id, err := store.NewIDFrom(s.Rand, "rtf_")
 	if err != nil {
-		return TokenPair{}, err
+		return TokenPair{}, familyRow{}, err
 	}
 	f.ID = id
 	if f.SessionID == "" {
 		f.SessionID = id
 	}
 	if err := insertFamily(ctx, tx, f, now); err != nil {
-		return TokenPair{}, fmt.Errorf("auth: store token family: %w", err)
+		return TokenPair{}, familyRow{}, fmt.Errorf("auth: store token family: %w", err)
 	}
-	return s.extendFamily(ctx, tx, key, f, now)
+	pair, err := s.extendFamily(ctx, tx, key, f, now)
+	return pair, f, err
 }
 
 // extendFamily adds a refresh token to family f inside tx and returns it
