@@ -90,6 +90,16 @@ func (g *Gateway) registerRaw(b conns) error {
 		{http.MethodPost, "/oauth2/token", authv1.AuthService_IssueToken_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			g.token(w, r, auth, limit)
 		}},
+		// RFC 8414's name for the discovery document: the same document
+		// as /.well-known/openid-configuration.
+		{http.MethodGet, "/.well-known/oauth-authorization-server", authv1.AuthService_GetOpenIdConfiguration_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			resp, err := auth.GetOpenIdConfiguration(g.callContext(r), &authv1.GetOpenIdConfigurationRequest{})
+			var body []byte
+			if err == nil {
+				body, err = tokenMarshal.Marshal(resp)
+			}
+			g.writeRaw(w, r, err, "application/json", body)
+		}},
 	}
 	for _, rt := range routes {
 		if err := g.handlePath(rt.method, rt.path, rt.rpc, rt.h); err != nil {

@@ -398,36 +398,61 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (Principal,
 }
 
 // OpenIDConfiguration is the discovery document (OpenID Connect
-// Discovery 1.0) as far as Tamkeen implements it.
+// Discovery 1.0, and RFC 8414 at /.well-known/oauth-authorization-server):
+// only what works — the code flow with PKCE S256 through the hosted pages
+// (oidc.go), the refresh and client_credentials grants, userinfo,
+// revocation and RP-initiated logout.
 type OpenIDConfiguration struct {
-	Issuer                            string
-	JWKSURI                           string
-	TokenEndpoint                     string
-	GrantTypesSupported               []string
-	ResponseTypesSupported            []string
-	SubjectTypesSupported             []string
-	IDTokenSigningAlgValuesSupported  []string
-	ACRValuesSupported                []string
-	TokenEndpointAuthMethodsSupported []string
-	ScopesSupported                   []string
-	ClaimsSupported                   []string
+	Issuer                                 string
+	JWKSURI                                string
+	AuthorizationEndpoint                  string
+	TokenEndpoint                          string
+	UserinfoEndpoint                       string
+	RevocationEndpoint                     string
+	EndSessionEndpoint                     string
+	GrantTypesSupported                    []string
+	ResponseTypesSupported                 []string
+	ResponseModesSupported                 []string
+	CodeChallengeMethodsSupported          []string
+	SubjectTypesSupported                  []string
+	IDTokenSigningAlgValuesSupported       []string
+	ACRValuesSupported                     []string
+	TokenEndpointAuthMethodsSupported      []string
+	RevocationEndpointAuthMethodsSupported []string
+	ScopesSupported                        []string
+	ClaimsSupported                        []string
+	PromptValuesSupported                  []string
+	// AuthorizationResponseIssParameterSupported: the code response
+	// carries iss (RFC 9207).
+	AuthorizationResponseIssParameterSupported bool
 }
 
 // OpenIDConfiguration returns the discovery document; every URL is under
 // the issuer (the gateway).
 func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 	base := strings.TrimSuffix(s.cfg.Issuer, "/")
+	auth := []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
 	return OpenIDConfiguration{
-		Issuer:                            s.cfg.Issuer,
-		JWKSURI:                           base + "/.well-known/jwks.json",
-		TokenEndpoint:                     base + "/oauth2/token",
-		GrantTypesSupported:               []string{"client_credentials", "refresh_token"},
-		ResponseTypesSupported:            []string{"token"},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"ES256"},
-		ACRValuesSupported:                []string{ACRPassword, ACRStepUp},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
-		ScopesSupported:                   scope.All(),
-		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope", "sid"},
+		Issuer:                                 s.cfg.Issuer,
+		JWKSURI:                                base + "/.well-known/jwks.json",
+		AuthorizationEndpoint:                  base + pathAuthorize,
+		TokenEndpoint:                          base + pathToken,
+		UserinfoEndpoint:                       base + pathUserinfo,
+		RevocationEndpoint:                     base + pathRevoke,
+		EndSessionEndpoint:                     base + pathLogout,
+		GrantTypesSupported:                    []string{"authorization_code", "refresh_token", "client_credentials"},
+		ResponseTypesSupported:                 []string{"code"},
+		ResponseModesSupported:                 []string{"query"},
+		CodeChallengeMethodsSupported:          []string{"S256"},
+		SubjectTypesSupported:                  []string{"public"},
+		IDTokenSigningAlgValuesSupported:       []string{"ES256"},
+		ACRValuesSupported:                     []string{ACRPassword, ACRStepUp},
+		TokenEndpointAuthMethodsSupported:      auth,
+		RevocationEndpointAuthMethodsSupported: auth,
+		ScopesSupported:                        append(slices.Clone(oidcScopes), scope.All()...),
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope", "sid",
+			"nonce", "at_hash", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified", "email", "email_verified"},
+		PromptValuesSupported:                      []string{"none", "login"},
+		AuthorizationResponseIssParameterSupported: true,
 	}
 }
