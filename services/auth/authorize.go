@@ -413,7 +413,9 @@ func (s *Service) exchangeCode(ctx context.Context, clientID, code, redirectURI,
 			return fmt.Errorf("auth: code: %w", err)
 		}
 		if !ok {
-			if row.CodeUsed && row.FamilyID != "" {
+			// Read again: on PostgreSQL the UPDATE waited for a concurrent
+			// first use to commit, which this statement now sees.
+			if row, err = selectAuthRequestByCode(ctx, tx, codeMAC); err == nil && row.CodeUsed && row.FamilyID != "" {
 				reused = true
 				return revokeFamily(ctx, tx, row.FamilyID, "authorization_code_reuse", now)
 			}
