@@ -170,6 +170,12 @@ type Config struct {
 	// acquirer's checkout pages (its ops address) in test environments; the
 	// gateway proxies /sandbox/ there. Empty in production.
 	SandboxURL string `flag:"sandbox-url" usage:"payment sandbox pages to proxy at /sandbox/ (test environments only), e.g. http://payment:9464"`
+	// OIDCURL is where the auth process serves its OpenID Provider and
+	// hosted sign-in pages (its ops address); the gateway proxies the
+	// issuer's /oauth2/ paths there, and the authorization_code and
+	// refresh_token grants of /oauth2/token. Empty (and no Deps.OIDC): no
+	// code flow, /oauth2/token serves client_credentials alone.
+	OIDCURL string `flag:"oidc-url" usage:"auth's OpenID Provider and sign-in pages to proxy at /oauth2/ (the auth process's ops address), e.g. http://auth:9464"`
 	// Audit writes every API call to the hash-chained audit log before
 	// its response is released; needs Deps.DB.
 	Audit bool `flag:"audit" usage:"record every API call in the hash-chained, time-stamped audit log (needs the gateway database)"`
@@ -349,6 +355,9 @@ type Deps struct {
 	// HTTPClient fetches the token signing keys from Config.JWKSURL; nil
 	// means a client with jwks.DefaultHTTPTimeout.
 	HTTPClient *http.Client
+	// OIDC is auth's OpenID Provider handler in-process (`tamkeen dev`:
+	// auth.Service.Pages); it takes precedence over Config.OIDCURL.
+	OIDC http.Handler
 	// DB is the gateway's own database (access rights, audit log, usage),
 	// migrated with Migrations; needed by Config.EnforceRights, Audit and
 	// Metering, unused otherwise.
@@ -385,6 +394,8 @@ type Gateway struct {
 	// gateway's own and Handle's), which are not JSON routes.
 	own map[string]bool
 
+	// oidc is auth's OpenID Provider (setUpOIDC); nil without one.
+	oidc http.Handler
 	// rights is the replica's copy of the access rights; nil when
 	// Config.EnforceRights is off.
 	rights *rightsCache
@@ -484,6 +495,12 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: register handlers: %w", err)
 		}
 	}
+	// The OpenID Provider's paths go first: the raw POST /oauth2/token,
+	// registered after them, wins over them and hands the code and
+	// refresh grants on (raw.go token).
+	if err := g.setUpOIDC(cfg, deps.OIDC); err != nil {
+		return nil, err
+	}
 	if err := g.registerRaw(bk); err != nil {
 		return nil, err
 	}
@@ -506,6 +523,36 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	g.handler = g.wrap(g.mux)
 	g.ops = g.newOpsHandler()
 	return g, nil
+}
+
+// setUpOIDC routes the issuer's /oauth2/ paths (authorize, the hosted
+// sign-in pages, userinfo, revoke, logout) to auth's OpenID Provider: h
+// in-process, else a reverse proxy to cfg.OIDCURL. Either way the
+// provider sees the caller's address as X-Forwarded-For (auth throttles
+// sign-ins per account and source).
+func (g *Gateway) setUpOIDC(cfg Config, h http.Handler) error {
+	if h == nil && cfg.OIDCURL != "" {
+		target, err := url.Parse(cfg.OIDCURL)
+		if err != nil || target.Host == "" || (target.Scheme != "http" && target.Scheme != "https") {
+			return fmt.Errorf("%w: oidc-url %q is not an http(s) URL", ErrConfig, cfg.OIDCURL)
+		}
+		h = &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			pr.Out.Header.Set("X-Forwarded-For", sourceAddr(pr.In))
+		}}
+	}
+	if h == nil {
+		return nil
+	}
+	g.oidc = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("X-Forwarded-For", sourceAddr(r))
+		h.ServeHTTP(w, r)
+	})
+	for _, pattern := range []string{"GET /oauth2/{path=**}", "POST /oauth2/{path=**}"} {
+		g.Handle(pattern, g.oidc)
+	}
+	return nil
 }
 
 // setUpSecurity builds the access rights cache, the shared rate limiter,

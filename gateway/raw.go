@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -87,6 +89,16 @@ func (g *Gateway) registerRaw(b conns) error {
 		})},
 		{http.MethodPost, "/oauth2/token", authv1.AuthService_IssueToken_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			g.token(w, r, auth, limit)
+		}},
+		// RFC 8414's name for the discovery document: the same document
+		// as /.well-known/openid-configuration.
+		{http.MethodGet, "/.well-known/oauth-authorization-server", authv1.AuthService_GetOpenIdConfiguration_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			resp, err := auth.GetOpenIdConfiguration(g.callContext(r), &authv1.GetOpenIdConfigurationRequest{})
+			var body []byte
+			if err == nil {
+				body, err = tokenMarshal.Marshal(resp)
+			}
+			g.writeRaw(w, r, err, "application/json", body)
 		}},
 	}
 	for _, rt := range routes {
@@ -191,6 +203,14 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 			oauthFail(http.StatusBadRequest, "invalid_request", "parameter "+k+" is repeated", k)
 			return
 		}
+	}
+	// The citizen grants of the authorization code flow belong to auth's
+	// OpenID Provider, which answers RFC 6749 section 5.2 JSON errors.
+	if gt := form.Get("grant_type"); g.oidc != nil && (gt == "authorization_code" || gt == "refresh_token") {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		g.oidc.ServeHTTP(w, r)
+		return
 	}
 	req := &authv1.IssueTokenRequest{
 		GrantType:    form.Get("grant_type"),

@@ -24,10 +24,22 @@
 //     client_credentials token endpoint; the scopes they may hold are
 //     those of libs/scope.
 //   - keys.go: the signing keys (rotation) and the JWKS.
+//   - authorize.go: the authorization code flow (issue 14): authorization
+//     requests bound to the browser, sign-in with login.go's password
+//     check and otp.go's SMS step-up for acr_values=loa2, single sign-on
+//     sessions, single-use codes (60 s, stored as MACs), the exchange with
+//     PKCE S256 and the ID token.
+//   - oidc.go: the OpenID Provider's protocol layer under /oauth2/
+//     (Pages, host.PageServer): zitadel/oidc's op.Server around
+//     authorize.go — authorize, token (code and refresh grants), userinfo,
+//     revoke, logout; pages.go and pages/: the hosted sign-in and SMS code
+//     pages (Arabic and right-to-left by default, English, no JavaScript,
+//     CSRF tokens, strict CSP).
 //   - validate.go, passwords.go, secret.go, crypto.go: the rules that need
 //     no I/O: national IDs, phones, names, password policy
 //     (commonpasswords/), argon2id, key derivation, sealing and MACs.
-//   - store.go, migrations/: the SQL, one text for SQLite and PostgreSQL.
+//   - store.go, store_oidc.go, migrations/: the SQL, one text for SQLite
+//     and PostgreSQL.
 //   - grpc.go: proto ↔ domain, the caller from the bearer token, and
 //     errors mapped to gRPC codes in toStatus.
 //   - events.go: what it publishes through the outbox (citizen and

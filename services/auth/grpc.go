@@ -232,6 +232,13 @@ func (g *grpcServer) GetOpenIdConfiguration(context.Context, *authv1.GetOpenIdCo
 		IdTokenSigningAlgValuesSupported: c.IDTokenSigningAlgValuesSupported, GrantTypesSupported: c.GrantTypesSupported,
 		AcrValuesSupported: c.ACRValuesSupported, TokenEndpointAuthMethodsSupported: c.TokenEndpointAuthMethodsSupported,
 		ScopesSupported: c.ScopesSupported, ClaimsSupported: c.ClaimsSupported,
+		AuthorizationEndpoint: c.AuthorizationEndpoint, UserinfoEndpoint: c.UserinfoEndpoint,
+		EndSessionEndpoint: c.EndSessionEndpoint, RevocationEndpoint: c.RevocationEndpoint,
+		CodeChallengeMethodsSupported:              c.CodeChallengeMethodsSupported,
+		RevocationEndpointAuthMethodsSupported:     c.RevocationEndpointAuthMethodsSupported,
+		ResponseModesSupported:                     c.ResponseModesSupported,
+		PromptValuesSupported:                      c.PromptValuesSupported,
+		AuthorizationResponseIssParameterSupported: c.AuthorizationResponseIssParameterSupported,
 	}, nil
 }
 

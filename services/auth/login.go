@@ -48,30 +48,37 @@ type LoginRequest struct {
 // password, so neither the answer, the lockout nor the timing tells
 // whether an ID is registered.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error) {
+	pair, _, err := s.login(ctx, req)
+	return pair, err
+}
+
+// login is Login that also returns the session's family (the hosted
+// sign-in page keeps the session and hands its tokens to nobody).
+func (s *Service) login(ctx context.Context, req LoginRequest) (TokenPair, familyRow, error) {
 	nid, fe := NormalizeNationalID(req.NationalID)
 	if fe != nil {
-		return TokenPair{}, fe
+		return TokenPair{}, familyRow{}, fe
 	}
 	if req.ClientID != "" {
 		c, err := s.Client(ctx, req.ClientID)
 		if err != nil || c.Disabled {
-			return TokenPair{}, &rpcerr.FieldError{Field: "client_id", Reason: "is not a registered, enabled client"}
+			return TokenPair{}, familyRow{}, &rpcerr.FieldError{Field: "client_id", Reason: "is not a registered, enabled client"}
 		}
 	}
 	nidMAC := s.nationalIDMAC(nid)
 	keys := s.throttleKeys(nidMAC, req.Source)
 	now := s.Now()
 	if err := s.checkThrottle(ctx, now, keys); err != nil {
-		return TokenPair{}, err
+		return TokenPair{}, familyRow{}, err
 	}
 	key, err := s.ring.signer(ctx)
 	if err != nil {
-		return TokenPair{}, err
+		return TokenPair{}, familyRow{}, err
 	}
 	row, err := selectCitizenByNationalID(ctx, s.DB, nidMAC)
 	known := err == nil
 	if err != nil && !store.IsNoRows(err) {
-		return TokenPair{}, fmt.Errorf("auth: login: %w", err)
+		return TokenPair{}, familyRow{}, fmt.Errorf("auth: login: %w", err)
 	}
 	hash := s.dummyHash
 	if known {
@@ -79,10 +86,10 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 	}
 	ok, params, err := s.hasher.verify(ctx, req.Password, hash)
 	if err != nil {
-		return TokenPair{}, err
+		return TokenPair{}, familyRow{}, err
 	}
 	if !known || !ok {
-		return TokenPair{}, s.loginFailed(ctx, now, keys, row.ID, known)
+		return TokenPair{}, familyRow{}, s.loginFailed(ctx, now, keys, row.ID, known)
 	}
 
 	newHash := ""
@@ -90,10 +97,13 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 		// The parameters changed since the password was set: upgrade now,
 		// while the password is at hand.
 		if newHash, err = s.hasher.hash(ctx, req.Password, s.cfg.HashParams()); err != nil {
-			return TokenPair{}, err
+			return TokenPair{}, familyRow{}, err
 		}
 	}
-	var pair TokenPair
+	var (
+		pair TokenPair
+		fam  familyRow
+	)
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		// Only this source's counter starts again: failures from other
 		// sources still count towards the account's ceiling.
@@ -107,7 +117,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 		}
 		f := familyRow{CitizenID: row.ID, ACR: ACRPassword, AMR: []string{"pwd"}, AuthTime: now, AZP: req.ClientID}
 		var err error
-		if pair, err = s.startFamily(ctx, tx, key, f, now); err != nil {
+		if pair, fam, err = s.newFamily(ctx, tx, key, f, now); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, EventLoginSucceeded, row.ID, &eventsv1.LoginSucceeded{
@@ -115,10 +125,10 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error
 		})
 	})
 	if err != nil {
-		return TokenPair{}, err
+		return TokenPair{}, familyRow{}, err
 	}
 	s.Relay.Kick()
-	return pair, nil
+	return pair, fam, nil
 }
 
 // throttleKeys are the failure counters of one login attempt.

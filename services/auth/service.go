@@ -92,6 +92,11 @@ type Config struct {
 	// StepUpMaxAge is how fresh a loa2 authentication must be for TOTP
 	// enrolment (the gateway enforces the same as max_age).
 	StepUpMaxAge time.Duration `flag:"step-up-max-age" default:"300s" usage:"how recent the loa2 authentication must be to enrol TOTP"`
+	// Single sign-on through the hosted pages (authorization code flow).
+	SSOIdleTTL      time.Duration `flag:"sso-idle-ttl" default:"30m" usage:"a browser's single sign-on session ends after this long unused"`
+	SSOAbsoluteTTL  time.Duration `flag:"sso-absolute-ttl" default:"12h" usage:"a browser's single sign-on session ends this long after sign-in, used or not"`
+	AuthRequestTTL  time.Duration `flag:"auth-request-ttl" default:"15m" usage:"how long a citizen has to finish signing in for one authorization request"`
+	AuthRequestRate int           `flag:"auth-requests-per-minute" default:"60" usage:"authorization requests one source address may start per minute"`
 	// OutboxRetention is how long published outbox rows are kept. They
 	// hold SMS codes, so the default is short.
 	OutboxRetention time.Duration `flag:"outbox-retention" default:"1m" usage:"published outbox rows (they hold OTP codes) are deleted after this"`
@@ -181,6 +186,13 @@ func (c Config) Validate() error {
 	if c.StepUpMaxAge <= 0 {
 		p.Add("step-up-max-age", "must be positive")
 	}
+	if c.SSOIdleTTL <= 0 || c.SSOAbsoluteTTL < c.SSOIdleTTL {
+		p.Add("sso-absolute-ttl", "sso-idle-ttl must be positive and sso-absolute-ttl at least as long")
+	}
+	if c.AuthRequestTTL < time.Minute || c.AuthRequestTTL > time.Hour {
+		p.Add("auth-request-ttl", "must be between 1m and 1h")
+	}
+	p.Range("auth-requests-per-minute", c.AuthRequestRate, 1, 100000)
 	if c.OutboxRetention <= 0 {
 		p.Add("outbox-retention", "must be positive")
 	}
@@ -208,6 +220,7 @@ func DefaultConfig() Config {
 		LoginLockout: 15 * time.Minute, LoginFailureWindow: 15 * time.Minute,
 		OTPTTL: 5 * time.Minute, OTPMaxAttempts: 5, SMSResendCooldown: time.Minute, SMSHourlyCap: 5,
 		StepUpMaxAge: 300 * time.Second, OutboxRetention: time.Minute,
+		SSOIdleTTL: 30 * time.Minute, SSOAbsoluteTTL: 12 * time.Hour, AuthRequestTTL: 15 * time.Minute, AuthRequestRate: 60,
 	}
 }
 
@@ -230,6 +243,8 @@ type Service struct {
 	// recipient is signature's identity key (nil in NewAdmin without one).
 	recipient *sealed.PublicKey
 	ring      *keyring
+	// oidc is the OpenID Provider's handler (Pages), built on first use.
+	oidc oidcState
 	// dummyHash is verified against when a client id or national ID is
 	// unknown, so that it costs as much time as a wrong secret.
 	dummyHash string
@@ -336,5 +351,10 @@ func (s *Service) Run(ctx context.Context) error {
 // PruneOutbox deletes published outbox rows older than OutboxRetention and
 // returns how many it deleted. Run calls it every minute.
 func (s *Service) PruneOutbox(ctx context.Context) (int64, error) {
+	// Finished or abandoned authorization requests go too: they count
+	// sources only for a minute and hold codes for 60 s.
+	if _, err := deleteExpiredAuthRequests(ctx, s.DB, ms(s.Now().Add(-time.Hour))); err != nil {
+		return 0, err
+	}
 	return events.PrunePublished(ctx, s.DB, s.Now().Add(-s.cfg.OutboxRetention))
 }

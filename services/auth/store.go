@@ -264,11 +264,14 @@ type familyRow struct {
 	AMR       []string
 	AuthTime  time.Time
 	AZP       string
+	// Scopes are the OpenID scopes a code-flow family was granted.
+	Scopes []string
 }
 
 func insertFamily(ctx context.Context, q querier, f familyRow, now time.Time) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO token_families (id, session_id, citizen_id, acr, amr, auth_time_ms, azp, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, f.ID, f.SessionID, f.CitizenID, f.ACR, strings.Join(f.AMR, " "), ms(f.AuthTime), f.AZP, now)
+	_, err := q.ExecContext(ctx, `INSERT INTO token_families (id, session_id, citizen_id, acr, amr, auth_time_ms, azp, created_at, scopes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, f.ID, f.SessionID, f.CitizenID, f.ACR, strings.Join(f.AMR, " "), ms(f.AuthTime), f.AZP, now,
+		strings.Join(f.Scopes, " "))
 	return err
 }
 
@@ -289,14 +292,15 @@ type refreshLookup struct {
 func selectRefreshToken(ctx context.Context, q querier, tokenMAC string) (refreshLookup, error) {
 	var (
 		r            refreshLookup
-		amr          string
+		amr, scopes  string
 		authMS, expM int64
 	)
 	err := q.QueryRowContext(ctx, `SELECT f.id, f.session_id, f.citizen_id, f.acr, f.amr, f.auth_time_ms, f.azp, f.revoked_at IS NOT NULL,
-			t.used_at IS NOT NULL, t.expires_at_ms
+			t.used_at IS NOT NULL, t.expires_at_ms, f.scopes
 		FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_mac = $1`, tokenMAC).
-		Scan(&r.Family.ID, &r.Family.SessionID, &r.Family.CitizenID, &r.Family.ACR, &amr, &authMS, &r.Family.AZP, &r.Revoked, &r.Used, &expM)
+		Scan(&r.Family.ID, &r.Family.SessionID, &r.Family.CitizenID, &r.Family.ACR, &amr, &authMS, &r.Family.AZP, &r.Revoked, &r.Used, &expM, &scopes)
 	r.Family.AMR = strings.Fields(amr)
+	r.Family.Scopes = strings.Fields(scopes)
 	r.Family.AuthTime = fromMS(authMS)
 	r.ExpiresAt = fromMS(expM)
 	return r, err

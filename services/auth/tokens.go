@@ -195,6 +195,9 @@ func (s *Service) citizenAccessToken(key *signingKey, f familyRow, now time.Time
 		return "", err
 	}
 	c.ACR, c.AMR, c.AZP, c.SessionID = f.ACR, f.AMR, f.AZP, f.SessionID
+	// RFC 9068 section 2.2.3: a code-flow token names its OpenID scopes;
+	// a citizen's own login has none.
+	c.Scope = strings.Join(f.Scopes, " ")
 	c.AuthTime = jwt.NewNumericDate(f.AuthTime)
 	return sign(key, c)
 }
@@ -213,18 +216,26 @@ func (s *Service) newRefreshToken() (token, tokenMAC string, err error) {
 // event inside tx and returns its token pair. A family without a
 // SessionID starts a session of its own (a login): its id is the sid.
 func (s *Service) startFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, error) {
+	pair, _, err := s.newFamily(ctx, tx, key, f, now)
+	return pair, err
+}
+
+// newFamily is startFamily that also returns the family as stored (its
+// id and session id).
+func (s *Service) newFamily(ctx context.Context, tx *sql.Tx, key *signingKey, f familyRow, now time.Time) (TokenPair, familyRow, error) {
 	id, err := store.NewIDFrom(s.Rand, "rtf_")
 	if err != nil {
-		return TokenPair{}, err
+		return TokenPair{}, familyRow{}, err
 	}
 	f.ID = id
 	if f.SessionID == "" {
 		f.SessionID = id
 	}
 	if err := insertFamily(ctx, tx, f, now); err != nil {
-		return TokenPair{}, fmt.Errorf("auth: store token family: %w", err)
+		return TokenPair{}, familyRow{}, fmt.Errorf("auth: store token family: %w", err)
 	}
-	return s.extendFamily(ctx, tx, key, f, now)
+	pair, err := s.extendFamily(ctx, tx, key, f, now)
+	return pair, f, err
 }
 
 // extendFamily adds a refresh token to family f inside tx and returns it
@@ -387,36 +398,61 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (Principal,
 }
 
 // OpenIDConfiguration is the discovery document (OpenID Connect
-// Discovery 1.0) as far as Tamkeen implements it.
+// Discovery 1.0, and RFC 8414 at /.well-known/oauth-authorization-server):
+// only what works — the code flow with PKCE S256 through the hosted pages
+// (oidc.go), the refresh and client_credentials grants, userinfo,
+// revocation and RP-initiated logout.
 type OpenIDConfiguration struct {
-	Issuer                            string
-	JWKSURI                           string
-	TokenEndpoint                     string
-	GrantTypesSupported               []string
-	ResponseTypesSupported            []string
-	SubjectTypesSupported             []string
-	IDTokenSigningAlgValuesSupported  []string
-	ACRValuesSupported                []string
-	TokenEndpointAuthMethodsSupported []string
-	ScopesSupported                   []string
-	ClaimsSupported                   []string
+	Issuer                                 string
+	JWKSURI                                string
+	AuthorizationEndpoint                  string
+	TokenEndpoint                          string
+	UserinfoEndpoint                       string
+	RevocationEndpoint                     string
+	EndSessionEndpoint                     string
+	GrantTypesSupported                    []string
+	ResponseTypesSupported                 []string
+	ResponseModesSupported                 []string
+	CodeChallengeMethodsSupported          []string
+	SubjectTypesSupported                  []string
+	IDTokenSigningAlgValuesSupported       []string
+	ACRValuesSupported                     []string
+	TokenEndpointAuthMethodsSupported      []string
+	RevocationEndpointAuthMethodsSupported []string
+	ScopesSupported                        []string
+	ClaimsSupported                        []string
+	PromptValuesSupported                  []string
+	// AuthorizationResponseIssParameterSupported: the code response
+	// carries iss (RFC 9207).
+	AuthorizationResponseIssParameterSupported bool
 }
 
 // OpenIDConfiguration returns the discovery document; every URL is under
 // the issuer (the gateway).
 func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 	base := strings.TrimSuffix(s.cfg.Issuer, "/")
+	auth := []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
 	return OpenIDConfiguration{
-		Issuer:                            s.cfg.Issuer,
-		JWKSURI:                           base + "/.well-known/jwks.json",
-		TokenEndpoint:                     base + "/oauth2/token",
-		GrantTypesSupported:               []string{"client_credentials", "refresh_token"},
-		ResponseTypesSupported:            []string{"token"},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"ES256"},
-		ACRValuesSupported:                []string{ACRPassword, ACRStepUp},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
-		ScopesSupported:                   scope.All(),
-		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope", "sid"},
+		Issuer:                                 s.cfg.Issuer,
+		JWKSURI:                                base + "/.well-known/jwks.json",
+		AuthorizationEndpoint:                  base + pathAuthorize,
+		TokenEndpoint:                          base + pathToken,
+		UserinfoEndpoint:                       base + pathUserinfo,
+		RevocationEndpoint:                     base + pathRevoke,
+		EndSessionEndpoint:                     base + pathLogout,
+		GrantTypesSupported:                    []string{"authorization_code", "refresh_token", "client_credentials"},
+		ResponseTypesSupported:                 []string{"code"},
+		ResponseModesSupported:                 []string{"query"},
+		CodeChallengeMethodsSupported:          []string{"S256"},
+		SubjectTypesSupported:                  []string{"public"},
+		IDTokenSigningAlgValuesSupported:       []string{"ES256"},
+		ACRValuesSupported:                     []string{ACRPassword, ACRStepUp},
+		TokenEndpointAuthMethodsSupported:      auth,
+		RevocationEndpointAuthMethodsSupported: auth,
+		ScopesSupported:                        append(slices.Clone(oidcScopes), scope.All()...),
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope", "sid",
+			"nonce", "at_hash", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified", "email", "email_verified"},
+		PromptValuesSupported:                      []string{"none", "login"},
+		AuthorizationResponseIssParameterSupported: true,
 	}
 }

@@ -160,6 +160,18 @@ func TestDiscoveryDocument(t *testing.T) {
 		!slices.Equal(d.GetIdTokenSigningAlgValuesSupported(), []string{"ES256"}) || !slices.Contains(d.GetGrantTypesSupported(), "client_credentials") {
 		t.Errorf("discovery = %v", d)
 	}
+	// The code flow is advertised as it works: code only, PKCE S256 only.
+	if d.GetAuthorizationEndpoint() != "https://api.tamkeen.ps/oauth2/authorize" || d.GetUserinfoEndpoint() != "https://api.tamkeen.ps/oauth2/userinfo" ||
+		d.GetEndSessionEndpoint() != "https://api.tamkeen.ps/oauth2/logout" || d.GetRevocationEndpoint() != "https://api.tamkeen.ps/oauth2/revoke" ||
+		!slices.Equal(d.GetResponseTypesSupported(), []string{"code"}) || !slices.Equal(d.GetCodeChallengeMethodsSupported(), []string{"S256"}) ||
+		!slices.Equal(d.GetGrantTypesSupported(), []string{"authorization_code", "refresh_token", "client_credentials"}) {
+		t.Errorf("discovery of the code flow = %v", d)
+	}
+	for _, sc := range []string{"openid", "profile", "phone", "email", scope.PaymentsWrite} {
+		if !slices.Contains(d.GetScopesSupported(), sc) {
+			t.Errorf("scopes_supported lacks %s: %v", sc, d.GetScopesSupported())
+		}
+	}
 }
 
 func TestVerifyAccessTokenRefuses(t *testing.T) {

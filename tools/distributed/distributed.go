@@ -277,6 +277,9 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		// A test environment: the payment process serves the sandbox
 		// acquirer's checkout beside its ops endpoints.
 		"TAMKEEN_SANDBOX_URL": "http://" + opsAddrs["payment"],
+		// auth serves its OpenID Provider and hosted sign-in pages beside
+		// its ops endpoints; the gateway routes the issuer's /oauth2/ there.
+		"TAMKEEN_OIDC_URL": "http://" + opsAddrs["auth"],
 	}
 	for _, s := range Services() {
 		gwEnv["TAMKEEN_"+strings.ToUpper(s)+"_ADDR"] = addrs[s]

@@ -306,6 +306,13 @@ func TestDistributedSmoke(t *testing.T) {
 		t.Fatalf("client token = %d %v; want 200 with an access token", resp.StatusCode, err)
 	}
 
+	// auth's OpenID Provider is reached through the gateway (--oidc-url):
+	// an unknown client gets the hosted error page, not a redirect.
+	if code, body := a.do("GET", "/oauth2/authorize?client_id=nobody&redirect_uri=https%3A%2F%2Fevil.example%2F&response_type=code&scope=openid", "", nil, nil, nil); code != http.StatusBadRequest ||
+		!strings.Contains(string(body), `dir="rtl"`) {
+		t.Errorf("authorize for an unknown client through the gateway = %d %.300s; want auth's error page", code, body)
+	}
+
 	// A payment, created with an Idempotency-Key.
 	payment := map[string]any{
 		"amount": "100000", "currency": "JOD", "reference": "SMOKE-0001", "description": "رسوم",

@@ -233,6 +233,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	}
 	gw, err := gateway.New(gwCfg, gateway.Deps{
 		Logger: logger("gateway"), Tracing: tracing, Registry: registry, NATS: nc, Now: now, DB: gwDB,
+		OIDC: oidcPages(comp),
 		Backends: gateway.Backends{
 			Auth: comp.Conn(auth.Name), Notification: comp.Conn(notification.Name), Signature: comp.Conn(signature.Name),
 			Payment: comp.Conn(payment.Name), Content: comp.Conn(content.Name),
@@ -294,6 +295,19 @@ func seedDemoClient(ctx context.Context, comp *host.Composition, spec auth.Clien
 	return errors.New("no enabler keeps API clients")
 }
 
+// oidcPages is auth's OpenID Provider and sign-in pages, which the gateway
+// routes itself (/oauth2/ and the code and refresh grants of
+// /oauth2/token), as cmd/gateway does with --oidc-url.
+func oidcPages(comp *host.Composition) http.Handler {
+	for _, s := range comp.Services {
+		if pages, ok := s.Service.(host.PageServer); ok && s.Name == auth.Name {
+			_, h := pages.Pages()
+			return h
+		}
+	}
+	return nil
+}
+
 // devInboxServer is an enabler with a dev inbox page (notification).
 type devInboxServer interface {
 	DevInbox() http.Handler
@@ -301,7 +315,8 @@ type devInboxServer interface {
 
 // mountDevPages mounts on the gateway what the enablers show only in dev:
 // the dev inbox at /dev/inbox and each host.PageServer's pages (the
-// payment sandbox's hosted checkout) under their prefix.
+// payment sandbox's hosted checkout) under their prefix; auth's pages
+// went to the gateway as Deps.OIDC.
 func mountDevPages(gw *gateway.Gateway, comp *host.Composition) {
 	for _, s := range comp.Services {
 		if inbox, ok := s.Service.(devInboxServer); ok {
@@ -309,7 +324,7 @@ func mountDevPages(gw *gateway.Gateway, comp *host.Composition) {
 			// only, even when --http-addr is a public interface.
 			gw.Handle("GET /dev/inbox", gateway.LoopbackOnly(inbox.DevInbox()))
 		}
-		if pages, ok := s.Service.(host.PageServer); ok {
+		if pages, ok := s.Service.(host.PageServer); ok && s.Name != auth.Name {
 			if prefix, h := pages.Pages(); h != nil {
 				for _, pattern := range []string{"GET " + strings.TrimSuffix(prefix, "/"), "GET " + prefix + "{path=**}", "POST " + prefix + "{path=**}"} {
 					gw.Handle(pattern, h)

@@ -1276,21 +1276,29 @@ func (*GetOpenIdConfigurationRequest) Descriptor() ([]byte, []int) {
 
 // OpenIdConfiguration is the discovery document (OpenID Connect Discovery 1.0).
 type OpenIdConfiguration struct {
-	state                             protoimpl.MessageState `protogen:"open.v1"`
-	Issuer                            string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
-	JwksUri                           string                 `protobuf:"bytes,2,opt,name=jwks_uri,json=jwksUri,proto3" json:"jwks_uri,omitempty"`
-	TokenEndpoint                     string                 `protobuf:"bytes,3,opt,name=token_endpoint,json=tokenEndpoint,proto3" json:"token_endpoint,omitempty"`
-	ResponseTypesSupported            []string               `protobuf:"bytes,4,rep,name=response_types_supported,json=responseTypesSupported,proto3" json:"response_types_supported,omitempty"`
-	SubjectTypesSupported             []string               `protobuf:"bytes,5,rep,name=subject_types_supported,json=subjectTypesSupported,proto3" json:"subject_types_supported,omitempty"`
-	IdTokenSigningAlgValuesSupported  []string               `protobuf:"bytes,6,rep,name=id_token_signing_alg_values_supported,json=idTokenSigningAlgValuesSupported,proto3" json:"id_token_signing_alg_values_supported,omitempty"`
-	GrantTypesSupported               []string               `protobuf:"bytes,7,rep,name=grant_types_supported,json=grantTypesSupported,proto3" json:"grant_types_supported,omitempty"`
-	AcrValuesSupported                []string               `protobuf:"bytes,8,rep,name=acr_values_supported,json=acrValuesSupported,proto3" json:"acr_values_supported,omitempty"`
-	TokenEndpointAuthMethodsSupported []string               `protobuf:"bytes,9,rep,name=token_endpoint_auth_methods_supported,json=tokenEndpointAuthMethodsSupported,proto3" json:"token_endpoint_auth_methods_supported,omitempty"`
-	ScopesSupported                   []string               `protobuf:"bytes,10,rep,name=scopes_supported,json=scopesSupported,proto3" json:"scopes_supported,omitempty"`
-	ClaimsSupported                   []string               `protobuf:"bytes,11,rep,name=claims_supported,json=claimsSupported,proto3" json:"claims_supported,omitempty"`
-	AuthorizationEndpoint             string                 `protobuf:"bytes,12,opt,name=authorization_endpoint,json=authorizationEndpoint,proto3" json:"authorization_endpoint,omitempty"`
-	unknownFields                     protoimpl.UnknownFields
-	sizeCache                         protoimpl.SizeCache
+	state                                      protoimpl.MessageState `protogen:"open.v1"`
+	Issuer                                     string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	JwksUri                                    string                 `protobuf:"bytes,2,opt,name=jwks_uri,json=jwksUri,proto3" json:"jwks_uri,omitempty"`
+	TokenEndpoint                              string                 `protobuf:"bytes,3,opt,name=token_endpoint,json=tokenEndpoint,proto3" json:"token_endpoint,omitempty"`
+	ResponseTypesSupported                     []string               `protobuf:"bytes,4,rep,name=response_types_supported,json=responseTypesSupported,proto3" json:"response_types_supported,omitempty"`
+	SubjectTypesSupported                      []string               `protobuf:"bytes,5,rep,name=subject_types_supported,json=subjectTypesSupported,proto3" json:"subject_types_supported,omitempty"`
+	IdTokenSigningAlgValuesSupported           []string               `protobuf:"bytes,6,rep,name=id_token_signing_alg_values_supported,json=idTokenSigningAlgValuesSupported,proto3" json:"id_token_signing_alg_values_supported,omitempty"`
+	GrantTypesSupported                        []string               `protobuf:"bytes,7,rep,name=grant_types_supported,json=grantTypesSupported,proto3" json:"grant_types_supported,omitempty"`
+	AcrValuesSupported                         []string               `protobuf:"bytes,8,rep,name=acr_values_supported,json=acrValuesSupported,proto3" json:"acr_values_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported          []string               `protobuf:"bytes,9,rep,name=token_endpoint_auth_methods_supported,json=tokenEndpointAuthMethodsSupported,proto3" json:"token_endpoint_auth_methods_supported,omitempty"`
+	ScopesSupported                            []string               `protobuf:"bytes,10,rep,name=scopes_supported,json=scopesSupported,proto3" json:"scopes_supported,omitempty"`
+	ClaimsSupported                            []string               `protobuf:"bytes,11,rep,name=claims_supported,json=claimsSupported,proto3" json:"claims_supported,omitempty"`
+	AuthorizationEndpoint                      string                 `protobuf:"bytes,12,opt,name=authorization_endpoint,json=authorizationEndpoint,proto3" json:"authorization_endpoint,omitempty"`
+	UserinfoEndpoint                           string                 `protobuf:"bytes,13,opt,name=userinfo_endpoint,json=userinfoEndpoint,proto3" json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint                         string                 `protobuf:"bytes,14,opt,name=end_session_endpoint,json=endSessionEndpoint,proto3" json:"end_session_endpoint,omitempty"`
+	RevocationEndpoint                         string                 `protobuf:"bytes,15,opt,name=revocation_endpoint,json=revocationEndpoint,proto3" json:"revocation_endpoint,omitempty"`
+	CodeChallengeMethodsSupported              []string               `protobuf:"bytes,16,rep,name=code_challenge_methods_supported,json=codeChallengeMethodsSupported,proto3" json:"code_challenge_methods_supported,omitempty"`
+	RevocationEndpointAuthMethodsSupported     []string               `protobuf:"bytes,17,rep,name=revocation_endpoint_auth_methods_supported,json=revocationEndpointAuthMethodsSupported,proto3" json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	ResponseModesSupported                     []string               `protobuf:"bytes,18,rep,name=response_modes_supported,json=responseModesSupported,proto3" json:"response_modes_supported,omitempty"`
+	AuthorizationResponseIssParameterSupported bool                   `protobuf:"varint,19,opt,name=authorization_response_iss_parameter_supported,json=authorizationResponseIssParameterSupported,proto3" json:"authorization_response_iss_parameter_supported,omitempty"`
+	PromptValuesSupported                      []string               `protobuf:"bytes,20,rep,name=prompt_values_supported,json=promptValuesSupported,proto3" json:"prompt_values_supported,omitempty"`
+	unknownFields                              protoimpl.UnknownFields
+	sizeCache                                  protoimpl.SizeCache
 }
 
 func (x *OpenIdConfiguration) Reset() {
@@ -1405,6 +1413,62 @@ func (x *OpenIdConfiguration) GetAuthorizationEndpoint() string {
 		return x.AuthorizationEndpoint
 	}
 	return ""
+}
+
+func (x *OpenIdConfiguration) GetUserinfoEndpoint() string {
+	if x != nil {
+		return x.UserinfoEndpoint
+	}
+	return ""
+}
+
+func (x *OpenIdConfiguration) GetEndSessionEndpoint() string {
+	if x != nil {
+		return x.EndSessionEndpoint
+	}
+	return ""
+}
+
+func (x *OpenIdConfiguration) GetRevocationEndpoint() string {
+	if x != nil {
+		return x.RevocationEndpoint
+	}
+	return ""
+}
+
+func (x *OpenIdConfiguration) GetCodeChallengeMethodsSupported() []string {
+	if x != nil {
+		return x.CodeChallengeMethodsSupported
+	}
+	return nil
+}
+
+func (x *OpenIdConfiguration) GetRevocationEndpointAuthMethodsSupported() []string {
+	if x != nil {
+		return x.RevocationEndpointAuthMethodsSupported
+	}
+	return nil
+}
+
+func (x *OpenIdConfiguration) GetResponseModesSupported() []string {
+	if x != nil {
+		return x.ResponseModesSupported
+	}
+	return nil
+}
+
+func (x *OpenIdConfiguration) GetAuthorizationResponseIssParameterSupported() bool {
+	if x != nil {
+		return x.AuthorizationResponseIssParameterSupported
+	}
+	return false
+}
+
+func (x *OpenIdConfiguration) GetPromptValuesSupported() []string {
+	if x != nil {
+		return x.PromptValuesSupported
+	}
+	return nil
 }
 
 // GetJwksRequest is empty.
@@ -1897,7 +1961,7 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\x12\x14\n" +
 	"\x05scope\x18\x04 \x01(\tR\x05scope\"\x1f\n" +
-	"\x1dGetOpenIdConfigurationRequest\"\xf7\x04\n" +
+	"\x1dGetOpenIdConfigurationRequest\"\x82\t\n" +
 	"\x13OpenIdConfiguration\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x19\n" +
 	"\bjwks_uri\x18\x02 \x01(\tR\ajwksUri\x12%\n" +
@@ -1911,7 +1975,15 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\x10scopes_supported\x18\n" +
 	" \x03(\tR\x0fscopesSupported\x12)\n" +
 	"\x10claims_supported\x18\v \x03(\tR\x0fclaimsSupported\x125\n" +
-	"\x16authorization_endpoint\x18\f \x01(\tR\x15authorizationEndpoint\"\x10\n" +
+	"\x16authorization_endpoint\x18\f \x01(\tR\x15authorizationEndpoint\x12+\n" +
+	"\x11userinfo_endpoint\x18\r \x01(\tR\x10userinfoEndpoint\x120\n" +
+	"\x14end_session_endpoint\x18\x0e \x01(\tR\x12endSessionEndpoint\x12/\n" +
+	"\x13revocation_endpoint\x18\x0f \x01(\tR\x12revocationEndpoint\x12G\n" +
+	" code_challenge_methods_supported\x18\x10 \x03(\tR\x1dcodeChallengeMethodsSupported\x12Z\n" +
+	"*revocation_endpoint_auth_methods_supported\x18\x11 \x03(\tR&revocationEndpointAuthMethodsSupported\x128\n" +
+	"\x18response_modes_supported\x18\x12 \x03(\tR\x16responseModesSupported\x12b\n" +
+	".authorization_response_iss_parameter_supported\x18\x13 \x01(\bR*authorizationResponseIssParameterSupported\x126\n" +
+	"\x17prompt_values_supported\x18\x14 \x03(\tR\x15promptValuesSupported\"\x10\n" +
 	"\x0eGetJwksRequest\"0\n" +
 	"\x04Jwks\x12(\n" +
 	"\x04keys\x18\x01 \x03(\v2\x14.tamkeen.auth.v1.JwkR\x04keys\"\x97\x01\n" +

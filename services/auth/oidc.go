@@ -1,0 +1,538 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/tamkeen/tamkeen/libs/store"
+)
+
+// This file is the OpenID Provider's protocol layer: zitadel/oidc's
+// op.Server (request parsing, client authentication, redirect URI and
+// prompt checks, RFC 6749 section 5.2 JSON errors) around the domain of
+// authorize.go. Tokens are minted by Tamkeen's own code (tokens.go), not
+// by the library's legacy Provider, because Tamkeen's access tokens are
+// RFC 9068 at+jwt with acr, amr, auth_time, sid and azp, which the gateway
+// and every enabler verify (docs/dependencies.md).
+
+// PagesPrefix is where the service's OpenID Provider and hosted sign-in
+// pages are served (the gateway routes it to Pages' handler).
+const PagesPrefix = "/oauth2/"
+
+// Paths of the OpenID Provider, under the issuer.
+const (
+	pathAuthorize = "/oauth2/authorize"
+	pathToken     = "/oauth2/token"
+	pathUserinfo  = "/oauth2/userinfo"
+	pathRevoke    = "/oauth2/revoke"
+	pathLogout    = "/oauth2/logout"
+	pathLogin     = "/oauth2/login"
+	pathCode      = "/oauth2/login/code"
+	pathResend    = "/oauth2/login/resend"
+	pathSignedOut = "/oauth2/logged-out"
+)
+
+// Cookies of the hosted pages.
+const (
+	// cookieBinding binds authorization requests to the browser.
+	cookieBinding = "tamkeen_ar"
+	// cookieSSO holds the single sign-on session.
+	cookieSSO = "tamkeen_sso"
+)
+
+// oidcState is the lazily built handler of Pages.
+type oidcState struct {
+	once sync.Once
+	h    http.Handler
+}
+
+// Pages serves the OpenID Provider (authorize, token for the code and
+// refresh grants, userinfo, revoke, logout) and the hosted sign-in pages
+// under /oauth2/ (host.PageServer). The gateway routes the issuer's
+// /oauth2/ paths here; its own /oauth2/token keeps client_credentials.
+func (s *Service) Pages() (string, http.Handler) {
+	s.oidc.once.Do(func() { s.oidc.h = s.newOIDCHandler() })
+	return PagesPrefix, s.oidc.h
+}
+
+// newOIDCHandler routes the hosted pages to pages.go and the rest to
+// zitadel's handler of opServer.
+func (s *Service) newOIDCHandler() http.Handler {
+	srv := &opServer{svc: s}
+	proto := op.RegisterServer(srv, op.Endpoints{
+		Authorization: op.NewEndpoint(pathAuthorize),
+		Token:         op.NewEndpoint(pathToken),
+		Userinfo:      op.NewEndpoint(pathUserinfo),
+		Revocation:    op.NewEndpoint(pathRevoke),
+		EndSession:    op.NewEndpoint(pathLogout),
+	})
+	p := &pages{svc: s}
+	mux := http.NewServeMux()
+	mux.Handle(pathAuthorize, p.checkAuthorize(proto))
+	mux.HandleFunc(pathLogin, p.signIn)
+	mux.HandleFunc(pathCode, p.code)
+	mux.HandleFunc("POST "+pathResend, p.resend)
+	mux.HandleFunc("GET "+pathSignedOut, p.signedOut)
+	mux.HandleFunc("GET /oauth2/pages.css", p.css)
+	mux.Handle(PagesPrefix, proto)
+	return noStore(mux)
+}
+
+// noStore keeps every answer of the provider out of caches.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth2/pages.css" {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Pragma", "no-cache")
+		}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// sourceOf is the caller's address: the X-Forwarded-For value the gateway
+// sets (its last entry), else the peer.
+func sourceOf(h http.Header, remoteAddr string) string {
+	if xff := h.Get("X-Forwarded-For"); xff != "" {
+		return SourceFromForwardedFor(xff, 0)
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return host
+}
+
+// cookieValue reads a cookie from request headers.
+func cookieValue(h http.Header, name string) string {
+	c, err := (&http.Request{Header: h}).Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// opServer is Tamkeen's op.Server.
+type opServer struct {
+	op.UnimplementedServer
+	svc *Service
+}
+
+// opClient is a registered client as zitadel sees it. Redirect URIs are
+// matched by Client.RedirectAllowed (exact, or any loopback port): the
+// client answers the one URI of the request when it is allowed.
+type opClient struct {
+	c        Client
+	redirect string
+}
+
+var _ op.Client = (*opClient)(nil)
+
+func (o *opClient) GetID() string { return o.c.ID }
+func (o *opClient) RedirectURIs() []string {
+	if o.c.RedirectAllowed(o.redirect) {
+		return []string{o.redirect}
+	}
+	return nil
+}
+func (o *opClient) PostLogoutRedirectURIs() []string { return o.c.PostLogoutRedirectURIs }
+func (o *opClient) ApplicationType() op.ApplicationType {
+	if o.c.Public {
+		return op.ApplicationTypeNative
+	}
+	return op.ApplicationTypeWeb
+}
+func (o *opClient) AuthMethod() oidc.AuthMethod {
+	switch o.c.TokenAuthMethod {
+	case AuthMethodNone:
+		return oidc.AuthMethodNone
+	case AuthMethodPost:
+		return oidc.AuthMethodPost
+	}
+	return oidc.AuthMethodBasic
+}
+func (o *opClient) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (o *opClient) GrantTypes() []oidc.GrantType {
+	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+}
+func (o *opClient) LoginURL(id string) string            { return pathLogin + "?ar=" + id }
+func (o *opClient) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
+func (o *opClient) IDTokenLifetime() time.Duration       { return 10 * time.Minute }
+func (o *opClient) DevMode() bool                        { return false }
+func (o *opClient) IsScopeAllowed(string) bool           { return false }
+func (o *opClient) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (o *opClient) ClockSkew() time.Duration             { return 0 }
+func (o *opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (o *opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+
+// invalidClient is RFC 6749's invalid_client, 401.
+func invalidClient() error {
+	return op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized)
+}
+
+// VerifyAuthRequest finds the client of an authorization request. An
+// unknown or disabled client is answered without a redirect (pages.go
+// shows the error page before this runs).
+func (o *opServer) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthRequest]) (*op.ClientRequest[oidc.AuthRequest], error) {
+	if r.Data.RequestParam != "" {
+		return nil, oidc.ErrRequestNotSupported()
+	}
+	c, err := o.svc.Client(ctx, r.Data.ClientID)
+	if err != nil || c.Disabled || len(c.RedirectURIs) == 0 {
+		return nil, op.NewStatusError(oidc.ErrInvalidRequest().WithDescription("unknown client"), http.StatusBadRequest)
+	}
+	if !c.RedirectAllowed(r.Data.RedirectURI) {
+		return nil, op.NewStatusError(oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for the client"), http.StatusBadRequest)
+	}
+	return &op.ClientRequest[oidc.AuthRequest]{Request: r, Client: &opClient{c: c, redirect: r.Data.RedirectURI}}, nil
+}
+
+// Authorize starts the sign-in: PKCE S256 is required of every client,
+// the level asked (acr_values) must be one the client may ask for, and a
+// single sign-on session that satisfies the request answers it at once.
+// Errors here go back to the (registered) redirect URI.
+func (o *opServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthRequest]) (*op.Redirect, error) {
+	c := r.Client.(*opClient).c
+	d := r.Data
+	if d.CodeChallenge == "" || d.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE is required: code_challenge with code_challenge_method=S256")
+	}
+	if d.ResponseMode != "" && d.ResponseMode != oidc.ResponseModeQuery {
+		return nil, oidc.ErrInvalidRequest().WithDescription("only response_mode=query is supported")
+	}
+	if len(d.State) > 1000 || len(d.Nonce) > 1000 || len(d.CodeChallenge) != 43 {
+		return nil, oidc.ErrInvalidRequest().WithDescription("state, nonce or code_challenge is malformed")
+	}
+	scopes := slices.DeleteFunc(slices.Clone([]string(d.Scopes)), func(s string) bool { return !slices.Contains(oidcScopes, s) })
+	slices.Sort(scopes)
+	scopes = slices.Compact(scopes)
+	acr := ACRPassword
+	if slices.Contains(d.ACRValues, ACRStepUp) {
+		acr = ACRStepUp
+	}
+	if !c.ACRAllowed(acr) {
+		return nil, oidc.ErrInvalidRequest().WithDescription("acr_values %s is not allowed for this client", acr)
+	}
+	maxAge := int64(-1)
+	if d.MaxAge != nil {
+		maxAge = int64(min(*d.MaxAge, 1<<31))
+	}
+	prompt := ""
+	switch {
+	case slices.Contains(d.Prompt, oidc.PromptNone):
+		prompt = oidc.PromptNone
+	case slices.Contains(d.Prompt, oidc.PromptLogin):
+		prompt, maxAge = oidc.PromptLogin, 0
+	}
+	a := authorization{
+		Client: c, RedirectURI: d.RedirectURI, Scopes: scopes, State: d.State, Nonce: d.Nonce, CodeChallenge: d.CodeChallenge,
+		ACR: acr, MaxAge: maxAge, Prompt: prompt, UILocales: pageLang(r.Form.Get("ui_locales")),
+		Source: sourceOf(r.Header, ""),
+	}
+	start, err := o.svc.beginAuthorization(ctx, a, cookieValue(r.Header, cookieSSO), cookieValue(r.Header, cookieBinding))
+	var retry *RetryError
+	switch {
+	case errors.Is(err, errLoginRequired):
+		return nil, oidc.ErrLoginRequired()
+	case errors.As(err, &retry):
+		return nil, oidc.ErrAccessDenied().WithDescription("too many sign-in requests: try again in a minute")
+	case err != nil:
+		o.svc.Logger.ErrorContext(ctx, "auth: authorize failed", slog.String("error", err.Error()))
+		return nil, oidc.ErrServerError()
+	}
+	if start.RedirectURL != "" {
+		return op.NewRedirect(start.RedirectURL), nil
+	}
+	next := pathLogin
+	if start.NeedCode {
+		next = pathCode
+	}
+	red := op.NewRedirect(strings.TrimSuffix(o.svc.cfg.Issuer, "/") + next + "?ar=" + start.RequestID)
+	red.Header.Add("Set-Cookie", o.svc.cookie(cookieBinding, start.Binding, o.svc.cfg.AuthRequestTTL).String())
+	return red, nil
+}
+
+// VerifyClient authenticates the client at the token and revocation
+// endpoints: a public client by its id alone (its code needs the PKCE
+// verifier), a confidential one by its secret, in the way it registered,
+// with the token endpoint's throttling of failures (clients.go).
+func (o *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
+	cc := r.Data
+	if cc.ClientAssertion != "" {
+		return nil, invalidClient()
+	}
+	c, err := o.svc.Client(ctx, cc.ClientID)
+	if err != nil && !errors.Is(err, ErrClientNotFound) {
+		return nil, oidc.ErrServerError()
+	}
+	if err == nil && c.Public {
+		if cc.ClientSecret != "" || c.Disabled {
+			return nil, invalidClient()
+		}
+		return &opClient{c: c}, nil
+	}
+	_, _, basic := (&http.Request{Header: r.Header}).BasicAuth()
+	c, err = o.svc.authenticateTokenClient(ctx, cc.ClientID, cc.ClientSecret, sourceOf(r.Header, ""))
+	var retry *RetryError
+	switch {
+	case errors.Is(err, ErrInvalidClient):
+		return nil, invalidClient()
+	case errors.As(err, &retry):
+		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("%s", retry.Msg), http.StatusTooManyRequests)
+	case err != nil:
+		return nil, oidc.ErrServerError()
+	}
+	if basic != (c.TokenAuthMethod == AuthMethodBasic) {
+		return nil, invalidClient()
+	}
+	return &opClient{c: c}, nil
+}
+
+// oauthTokenResponse is the RFC 6749 section 5.1 answer.
+func oauthTokenResponse(p TokenPair, idToken string, scopes []string) *op.Response {
+	resp := op.NewResponse(&oidc.AccessTokenResponse{
+		AccessToken: p.AccessToken, TokenType: oidc.BearerToken, RefreshToken: p.RefreshToken,
+		ExpiresIn: uint64(p.ExpiresIn / time.Second), IDToken: idToken, Scope: scopes,
+	})
+	resp.Header.Set("Cache-Control", "no-store")
+	resp.Header.Set("Pragma", "no-cache")
+	return resp
+}
+
+// CodeExchange is the authorization_code grant (authorize.go exchangeCode).
+func (o *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
+	g, err := o.svc.exchangeCode(ctx, r.Client.GetID(), r.Data.Code, r.Data.RedirectURI, r.Data.CodeVerifier)
+	switch {
+	case errors.Is(err, errCodeInvalid):
+		return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or used, or the redirect_uri or code_verifier does not match")
+	case err != nil:
+		o.svc.Logger.ErrorContext(ctx, "auth: code exchange failed", slog.String("error", err.Error()))
+		return nil, oidc.ErrServerError()
+	}
+	return oauthTokenResponse(g.Tokens, g.IDToken, g.Scopes), nil
+}
+
+// RefreshToken is the refresh_token grant of code-flow clients: it
+// rotates the token as Refresh does (reuse ends the session).
+func (o *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+	pair, scopes, err := o.svc.refreshForClient(ctx, r.Client.GetID(), r.Data.RefreshToken)
+	switch {
+	case errors.Is(err, ErrInvalidGrant):
+		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is invalid, expired or revoked")
+	case err != nil:
+		o.svc.Logger.ErrorContext(ctx, "auth: refresh failed", slog.String("error", err.Error()))
+		return nil, oidc.ErrServerError()
+	}
+	for _, asked := range r.Data.Scopes {
+		if !slices.Contains(scopes, asked) {
+			return nil, oidc.ErrInvalidScope()
+		}
+	}
+	return oauthTokenResponse(pair, "", scopes), nil
+}
+
+// UserInfo answers the claims of the token's scopes (OpenID Connect Core
+// section 5.3): profile (names, locale) and phone. The national ID is
+// never among them.
+func (o *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
+	claims, err := o.svc.userInfo(ctx, r.Data.AccessToken)
+	switch {
+	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrSessionEnded), errors.Is(err, ErrCitizenTokenRequired):
+		return nil, op.NewStatusError(oidc.ErrInvalidRequest().WithDescription("the access token is invalid, expired, or not for userinfo"), http.StatusUnauthorized)
+	case err != nil:
+		o.svc.Logger.ErrorContext(ctx, "auth: userinfo failed", slog.String("error", err.Error()))
+		return nil, oidc.ErrServerError()
+	}
+	return op.NewResponse(claims), nil
+}
+
+// userInfo verifies a code-flow access token and returns its claims.
+func (s *Service) userInfo(ctx context.Context, accessToken string) (map[string]any, error) {
+	p, err := s.VerifyAccessToken(ctx, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	if !p.IsCitizen() || !slices.Contains(p.Scopes, ScopeOpenID) {
+		return nil, ErrCitizenTokenRequired
+	}
+	if err := s.requireSession(ctx, s.DB, p); err != nil {
+		return nil, err
+	}
+	c, err := selectCitizen(ctx, s.DB, p.Subject)
+	if store.IsNoRows(err) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: userinfo: %w", err)
+	}
+	out := map[string]any{"sub": c.ID}
+	if slices.Contains(p.Scopes, ScopeProfile) {
+		out["name"] = strings.TrimSpace(c.GivenName + " " + c.FamilyName)
+		out["given_name"] = c.GivenName
+		out["family_name"] = c.FamilyName
+		out["locale"] = c.PreferredLanguage
+	}
+	if slices.Contains(p.Scopes, ScopePhone) {
+		out["phone_number"] = c.PhoneNumber
+		out["phone_number_verified"] = c.PhoneVerified
+	}
+	if slices.Contains(p.Scopes, ScopeEmail) && c.Email != "" {
+		out["email"] = c.Email
+		out["email_verified"] = false
+	}
+	return out, nil
+}
+
+// Revocation revokes a refresh token of the client's (RFC 7009): its
+// family refreshes no more. Access tokens are self-contained and live
+// their ten minutes; unknown tokens are no error.
+func (o *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+	if err := o.svc.revokeRefreshToken(ctx, r.Client.GetID(), r.Data.Token); err != nil {
+		o.svc.Logger.ErrorContext(ctx, "auth: revocation failed", slog.String("error", err.Error()))
+		return nil, oidc.ErrServerError()
+	}
+	return op.NewResponse(struct{}{}), nil
+}
+
+// revokeRefreshToken revokes the family of a client's refresh token.
+func (s *Service) revokeRefreshToken(ctx context.Context, clientID, token string) error {
+	if !strings.HasPrefix(token, "rt_") || len(token) > 100 {
+		return nil
+	}
+	r, err := selectRefreshToken(ctx, s.DB, mac(s.keys.lookup, "refresh", token))
+	if store.IsNoRows(err) || (err == nil && r.Family.AZP != clientID) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return revokeFamily(ctx, s.DB, r.Family.ID, "revoked", s.Now())
+}
+
+// EndSession is RP-initiated logout: the session named by the ID token
+// hint (or this browser's) ends everywhere, the browser's single sign-on
+// cookie is cleared, and the browser returns to a registered
+// post_logout_redirect_uri, else to a signed-out page.
+func (o *opServer) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
+	s := o.svc
+	d := r.Data
+	sub, sid, aud := s.idTokenHint(ctx, d.IdTokenHint)
+	clientID := d.ClientID
+	if clientID == "" {
+		clientID = aud
+	}
+	if sid == "" {
+		if sso, ok, err := s.ssoSession(ctx, cookieValue(r.Header, cookieSSO), s.Now()); err == nil && ok {
+			sub, sid = sso.CitizenID, sso.SessionID
+		}
+	}
+	if sid != "" {
+		if err := s.endSSOSession(ctx, sub, sid); err != nil {
+			s.Logger.ErrorContext(ctx, "auth: logout failed", slog.String("error", err.Error()))
+			return nil, oidc.ErrServerError()
+		}
+	}
+	target := strings.TrimSuffix(s.cfg.Issuer, "/") + pathSignedOut
+	if d.PostLogoutRedirectURI != "" && clientID != "" {
+		if c, err := s.Client(ctx, clientID); err == nil && !c.Disabled && c.PostLogoutAllowed(d.PostLogoutRedirectURI) {
+			target = d.PostLogoutRedirectURI
+			if d.State != "" {
+				target = appendQuery(target, "state", d.State)
+			}
+		}
+	}
+	red := op.NewRedirect(target)
+	red.Header.Add("Set-Cookie", s.cookie(cookieSSO, "", -1).String())
+	return red, nil
+}
+
+// endSSOSession ends a session (session_revoked for the gateway) and
+// forgets its browsers.
+func (s *Service) endSSOSession(ctx context.Context, citizenID, sid string) error {
+	now := s.Now()
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		if err := deleteSSOOfSession(ctx, tx, sid); err != nil {
+			return err
+		}
+		return s.endSession(ctx, tx, familyRow{SessionID: sid, CitizenID: citizenID}, revokeLogout, now)
+	})
+	if err != nil {
+		return err
+	}
+	s.Relay.Kick()
+	return nil
+}
+
+// idTokenHint reads an ID token this provider signed (expired ones too,
+// as RP-initiated logout allows) and returns its sub, sid and aud.
+func (s *Service) idTokenHint(ctx context.Context, raw string) (sub, sid, aud string) {
+	if raw == "" || len(raw) > maxTokenBytes {
+		return "", "", ""
+	}
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithoutClaimsValidation(), jwt.WithIssuer(s.cfg.Issuer))
+	claims := jwt.MapClaims{}
+	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); typ != idTokenType {
+			return nil, errors.New("not an ID token")
+		}
+		kid, _ := t.Header["kid"].(string)
+		return s.ring.publicKey(ctx, kid)
+	})
+	if err != nil {
+		return "", "", ""
+	}
+	if iss, _ := claims["iss"].(string); iss != s.cfg.Issuer {
+		return "", "", ""
+	}
+	sub, _ = claims["sub"].(string)
+	sid, _ = claims["sid"].(string)
+	aud, _ = claims["aud"].(string)
+	return sub, sid, aud
+}
+
+// appendQuery adds one query parameter to a URL.
+func appendQuery(u, k, v string) string {
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + k + "=" + url.QueryEscape(v)
+}
+
+// cookie is one of the provider's cookies: HttpOnly, SameSite=Lax, under
+// /oauth2/, Secure unless the issuer is http on a loopback address (dev);
+// maxAge < 0 deletes it.
+func (s *Service) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: PagesPrefix, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: true}
+	if u, err := url.Parse(s.cfg.Issuer); err == nil && u.Scheme == "http" {
+		ip := net.ParseIP(u.Hostname())
+		c.Secure = !(u.Hostname() == "localhost" || ip != nil && ip.IsLoopback())
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	return c
+}
