@@ -2,6 +2,7 @@ package jwks
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -96,13 +97,22 @@ type Options struct {
 	// "application/" prefix (RFC 7515 section 4.1.9). Empty accepts any
 	// typ. A mismatch is ErrMalformed.
 	Type string
+	// CacheSize bounds the cache of verified tokens (see the package
+	// documentation); 0 means DefaultCacheSize, negative disables the
+	// cache.
+	CacheSize int
+	// CacheTTL is the longest a verified token is answered from the cache
+	// (never beyond its exp); default DefaultCacheTTL. Negative is an
+	// error.
+	CacheTTL time.Duration
 }
 
 // Verifier verifies access tokens against a cached JWK set. It is safe for
 // concurrent use.
 type Verifier struct {
-	opts   Options
-	parser *jwt.Parser
+	opts      Options
+	parser    *jwt.Parser
+	validator *jwt.Validator // the parser's claim rules, for cache hits
 
 	mu          sync.Mutex
 	keys        map[string]publicKey // nil until the first successful fetch
@@ -110,6 +120,7 @@ type Verifier struct {
 	lastAttempt time.Time            // start of the latest fetch
 	lastErr     error                // of the latest failed fetch
 	inflight    *fetchCall
+	cache       *tokenCache // nil when disabled
 }
 
 // fetchCall is one fetch that concurrent callers share.
@@ -163,9 +174,18 @@ func New(opts Options) (*Verifier, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	switch {
+	case opts.CacheTTL < 0:
+		return nil, errors.New("jwks: negative CacheTTL")
+	case opts.CacheTTL == 0:
+		opts.CacheTTL = DefaultCacheTTL
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
 	opts.Audiences = append([]string(nil), opts.Audiences...)
 	v := &Verifier{opts: opts}
-	v.parser = jwt.NewParser(
+	rules := []jwt.ParserOption{
 		jwt.WithValidMethods(acceptedAlgs()),
 		jwt.WithIssuer(opts.Issuer),
 		jwt.WithAudience(opts.Audiences...),
@@ -173,7 +193,12 @@ func New(opts Options) (*Verifier, error) {
 		jwt.WithTimeFunc(opts.Now),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-	)
+	}
+	v.parser = jwt.NewParser(rules...)
+	v.validator = jwt.NewValidator(rules...)
+	if opts.CacheSize > 0 {
+		v.cache = newTokenCache(opts.CacheSize, opts.CacheTTL)
+	}
 	return v, nil
 }
 
@@ -183,16 +208,35 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if raw == "" || len(raw) > maxTokenBytes {
 		return nil, fmt.Errorf("%w: empty or oversized", ErrMalformed)
 	}
+	var h tokenHash
+	if v.cache != nil {
+		h = sha256.Sum256([]byte(raw))
+		if e := v.cached(ctx, h); e != nil {
+			if err := v.recheck(h, e.claims); err != nil {
+				return nil, err
+			}
+			return e.claims.clone(), nil
+		}
+	}
 	claims := &Claims{}
-	var keyErr error
+	var (
+		keyErr error
+		kid    string
+		used   publicKey
+	)
 	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
-		key, err := v.keyFor(ctx, t)
-		keyErr = err
-		return key, err
+		kid, used, keyErr = v.keyFor(ctx, t)
+		if keyErr != nil {
+			return nil, keyErr
+		}
+		return used.pub, nil
 	})
 	if err == nil {
 		if err := v.checkTimes(claims); err != nil {
 			return nil, err
+		}
+		if v.cache != nil {
+			v.remember(h, kid, used, claims.clone())
 		}
 		return claims, nil
 	}
@@ -200,6 +244,59 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, keyErr
 	}
 	return nil, classify(err, claims)
+}
+
+// cached returns the cache's live entry for the token hashed h, or nil. A
+// hit refreshes stale keys in the background as a lookup does, so that a
+// process answering only from the cache still follows the issuer's set.
+func (v *Verifier) cached(ctx context.Context, h tokenHash) *cacheEntry {
+	now := v.opts.Now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e := v.cache.getLocked(h, now)
+	if e != nil {
+		v.refreshIfStaleLocked(ctx, now)
+	}
+	return e
+}
+
+// recheck applies every time rule of a full verification (exp, nbf and iat
+// with the leeway, then checkTimes) to a cached token's claims, and issuer
+// and audience for good measure, so that the cache changes nothing but the
+// cost. A token that fails leaves the cache.
+func (v *Verifier) recheck(h tokenHash, c *Claims) error {
+	err := v.validator.Validate(c)
+	if err != nil {
+		err = classify(err, c)
+	} else {
+		err = v.checkTimes(c)
+	}
+	if err != nil {
+		v.mu.Lock()
+		delete(v.cache.entries, h)
+		v.mu.Unlock()
+	}
+	return err
+}
+
+// remember caches a token that has just verified with key (named kid), unless
+// a refresh has meanwhile withdrawn or replaced that key, or the token is
+// too close to its exp to be worth keeping.
+func (v *Verifier) remember(h tokenHash, kid string, key publicKey, c *Claims) {
+	now := v.opts.Now()
+	expires := now.Add(v.cache.ttl)
+	if exp := c.ExpiresAt.Time; exp.Before(expires) {
+		expires = exp
+	}
+	if !now.Before(expires) {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if cur, ok := v.keys[kid]; !ok || !samePublicKey(cur.pub, key.pub) {
+		return
+	}
+	v.cache.putLocked(h, &cacheEntry{claims: c, kid: kid, pub: key.pub, expires: expires}, now)
 }
 
 // checkTimes applies the time rules the JWT library does not know: the
@@ -222,29 +319,29 @@ func (v *Verifier) checkTimes(c *Claims) error {
 	return nil
 }
 
-// keyFor finds the key that must have signed t.
-func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+// keyFor finds the key that must have signed t, and its kid.
+func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (string, publicKey, error) {
 	if _, ok := t.Header["crit"]; ok {
-		return nil, fmt.Errorf("%w: critical header extensions are not supported", ErrMalformed)
+		return "", publicKey{}, fmt.Errorf("%w: critical header extensions are not supported", ErrMalformed)
 	}
 	if want := v.opts.Type; want != "" {
 		typ, _ := t.Header["typ"].(string)
 		if !sameMediaType(typ, want) {
-			return nil, fmt.Errorf("%w: typ %q is not %q", ErrMalformed, typ, want)
+			return "", publicKey{}, fmt.Errorf("%w: typ %q is not %q", ErrMalformed, typ, want)
 		}
 	}
 	kid, _ := t.Header["kid"].(string)
 	if kid == "" {
-		return nil, fmt.Errorf("%w: no kid in header", ErrUnknownKey)
+		return "", publicKey{}, fmt.Errorf("%w: no kid in header", ErrUnknownKey)
 	}
 	key, err := v.lookup(ctx, kid)
 	if err != nil {
-		return nil, err
+		return "", publicKey{}, err
 	}
 	if alg := t.Method.Alg(); !key.canVerify(alg) {
-		return nil, fmt.Errorf("%w: key %q cannot verify %s", ErrBadSignature, kid, alg)
+		return "", publicKey{}, fmt.Errorf("%w: key %q cannot verify %s", ErrBadSignature, kid, alg)
 	}
-	return key.pub, nil
+	return kid, key, nil
 }
 
 // lookup returns the key named kid, refreshing the set when it is unknown
@@ -253,15 +350,12 @@ func (v *Verifier) lookup(ctx context.Context, kid string) (publicKey, error) {
 	now := v.opts.Now()
 	v.mu.Lock()
 	key, ok := v.keys[kid]
-	mayFetch := v.inflight != nil || v.lastAttempt.IsZero() || now.Sub(v.lastAttempt) >= v.opts.MinRefreshInterval
 	if ok {
-		if !now.Before(v.expires) && mayFetch {
-			v.startLocked(ctx) // stale: refresh, but answer from the cache meanwhile
-		}
+		v.refreshIfStaleLocked(ctx, now)
 		v.mu.Unlock()
 		return key, nil
 	}
-	if !mayFetch {
+	if !v.mayFetchLocked(now) {
 		err := v.missingLocked(kid)
 		v.mu.Unlock()
 		return publicKey{}, err
@@ -280,6 +374,20 @@ func (v *Verifier) lookup(ctx context.Context, kid string) (publicKey, error) {
 		return key, nil
 	}
 	return publicKey{}, v.missingLocked(kid)
+}
+
+// mayFetchLocked reports whether a fetch not due to RefreshInterval may
+// start now (or one is under way to join).
+func (v *Verifier) mayFetchLocked(now time.Time) bool {
+	return v.inflight != nil || v.lastAttempt.IsZero() || now.Sub(v.lastAttempt) >= v.opts.MinRefreshInterval
+}
+
+// refreshIfStaleLocked starts a background refresh when the key set is due
+// for one; callers keep answering from the keys they have meanwhile.
+func (v *Verifier) refreshIfStaleLocked(ctx context.Context, now time.Time) {
+	if !now.Before(v.expires) && v.mayFetchLocked(now) {
+		v.startLocked(ctx)
+	}
 }
 
 // sameMediaType compares two JOSE typ values, which may leave out the
@@ -332,6 +440,9 @@ func (v *Verifier) startLocked(ctx context.Context) *fetchCall {
 		keys, ttl, err := v.fetch(fctx)
 		v.mu.Lock()
 		if err == nil {
+			if v.cache != nil {
+				v.cache.dropUnlistedLocked(keys)
+			}
 			v.keys, v.expires, v.lastErr = keys, v.opts.Now().Add(ttl), nil
 		} else {
 			v.lastErr = err

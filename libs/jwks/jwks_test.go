@@ -554,23 +554,6 @@ func TestDescription(t *testing.T) {
 	}
 }
 
-func BenchmarkVerify(b *testing.B) {
-	key := newSigner(b, "k1", jwt.SigningMethodES256)
-	srv := newJWKSServer(b, key)
-	clk := newClock()
-	v := newTestVerifier(b, srv.URL, clk, nil)
-	raw := key.sign(b, validClaims(clk.Now()))
-	if _, err := v.Verify(b.Context(), raw); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Verify(b.Context(), raw); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func TestServiceConfig(t *testing.T) {
 	c := ServiceConfig{Issuer: "https://api.tamkeen.ps/", Audience: "tamkeen"}
 	if got, want := c.KeySetURL(), "https://api.tamkeen.ps/.well-known/jwks.json"; got != want {
