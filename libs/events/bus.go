@@ -59,6 +59,20 @@ type Bus struct {
 	prop   propagation.TextMapPropagator
 	tracer trace.Tracer
 	log    *slog.Logger
+	// metrics and service, set by WithMetrics, count the deliveries of
+	// the consumers this Bus starts.
+	metrics *Metrics
+	service string
+}
+
+// WithMetrics returns a Bus on the same connection whose consumers count
+// their deliveries, redeliveries, outcomes and handling time in m under
+// the label service (and durable, each consumer's name). Each service of a
+// process gets its own from the shared Bus (libs/host's NewKit does it).
+func (b *Bus) WithMetrics(m *Metrics, service string) *Bus {
+	c := *b
+	c.metrics, c.service = m, service
+	return &c
 }
 
 // NewBus returns a Bus using nc. The caller keeps ownership of nc.
@@ -263,8 +277,9 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, handler Handler) 
 		return nil, fmt.Errorf("events: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
 	log := b.log.With("stream", cfg.Stream, "consumer", cfg.Durable)
+	metrics := b.metrics.consumer(b.service, cfg.Durable)
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		b.handle(ctx, cfg, log, handler, msg)
+		b.handle(ctx, cfg, log, metrics, handler, msg)
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		log.Debug("events: consume", "err", err)
 	}))
@@ -292,14 +307,16 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, handler Handler) 
 }
 
 // handle runs handler for one message and settles the message.
-func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, log *slog.Logger, handler Handler, msg jetstream.Msg) {
+func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, log *slog.Logger, m *consumerMetrics, handler Handler, msg jetstream.Msg) {
 	var delivered uint64 = 1
 	var seq uint64
 	if md, err := msg.Metadata(); err == nil {
 		delivered, seq = md.NumDelivered, md.Sequence.Stream
 	}
+	m.delivered(delivered)
 	ev, err := FromMessage(msg.Headers(), msg.Data())
 	if err != nil {
+		m.done(OutcomeMalformed, 0)
 		// Redelivery cannot repair a message; say what is wrong, not what it holds.
 		log.Warn("events: terminating malformed message", "subject", msg.Subject(), "stream_seq", seq, "err", err)
 		if err := msg.TermWithReason("malformed CloudEvent"); err != nil {
@@ -322,26 +339,32 @@ func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, log *slog.Logger, 
 	defer span.End()
 
 	stopProgress := keepAlive(msg, cfg.AckWait)
+	start := time.Now()
 	err = callHandler(hctx, handler, ev)
+	took := time.Since(start)
 	stopProgress()
 
 	switch {
 	case err == nil:
+		m.done(OutcomeOK, took)
 		if aerr := msg.Ack(); aerr != nil {
 			// The event will come back; idempotent handlers absorb it.
 			log.Warn("events: ack failed", "event_id", ev.ID, "err", aerr)
 		}
 	case errors.Is(err, ErrPermanent):
+		m.done(OutcomePermanent, took)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "permanent failure")
 		log.Error("events: handler failed permanently; event dropped", "event_id", ev.ID, "type", ev.Type, "err", err)
 		_ = msg.TermWithReason("permanent handler failure")
 	case cfg.MaxDeliver > 0 && delivered >= uint64(cfg.MaxDeliver):
+		m.done(OutcomeGaveUp, took)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "gave up")
 		log.Error("events: handler failed on last delivery; event abandoned", "event_id", ev.ID, "type", ev.Type, "delivered", delivered, "err", err)
 		_ = msg.TermWithReason("max deliveries reached")
 	default:
+		m.done(OutcomeRetry, took)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "will retry")
 		delay := backoffFor(cfg.Backoff, delivered)

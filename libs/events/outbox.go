@@ -129,16 +129,22 @@ type RelayOptions struct {
 	Now func() time.Time
 	// Rand supplies claim tokens; nil means crypto/rand.
 	Rand io.Reader
+	// Metrics, when set, receive the relay's publishes and the outbox's
+	// backlog (read at scrape time) under the label service=Service.
+	Metrics *Metrics
+	// Service names the service whose outbox this is, in metrics.
+	Service string
 }
 
 // Relay moves events from a database's outbox to JetStream. Run one per
 // service replica; replicas share the work safely.
 type Relay struct {
-	db   *store.DB
-	bus  *Bus
-	opts RelayOptions
-	log  *slog.Logger
-	kick chan struct{}
+	db      *store.DB
+	bus     *Bus
+	opts    RelayOptions
+	log     *slog.Logger
+	kick    chan struct{}
+	metrics *relayMetrics // nil without RelayOptions.Metrics
 }
 
 // NewRelay returns a relay that publishes db's outbox through bus.
@@ -171,7 +177,9 @@ func NewRelay(db *store.DB, bus *Bus, opts RelayOptions) *Relay {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Relay{db: db, bus: bus, opts: opts, log: log, kick: make(chan struct{}, 1)}
+	r := &Relay{db: db, bus: bus, opts: opts, log: log, kick: make(chan struct{}, 1)}
+	r.metrics = opts.Metrics.relay(db, opts.Service, opts.Now, log)
+	return r
 }
 
 // Kick wakes the relay now instead of at the next poll; call it after
@@ -242,10 +250,13 @@ func (r *Relay) PublishPending(ctx context.Context) (int, error) {
 	var pubErr error
 	failed := int64(-1)
 	for _, row := range rows {
+		start := time.Now()
 		if err := r.publish(ctx, row); err != nil {
+			r.metrics.failed()
 			pubErr, failed = err, row.seq
 			break
 		}
+		r.metrics.publishedOne(time.Since(start))
 		published = append(published, row.seq)
 	}
 	if err := r.settle(ctx, token, published, failed, pubErr); err != nil {

@@ -37,7 +37,10 @@ type Kit struct {
 	Bus *events.Bus
 	// NATS is the connection under Bus.
 	NATS *nats.Conn
-	// Registry receives the service's metrics.
+	// Registry receives the service's metrics: the process's, which its
+	// ops listener serves at /metrics (NewKit gives a kit without one a
+	// registry nobody scrapes). A kit written by hand may leave it nil;
+	// register through Registerer then.
 	Registry *prometheus.Registry
 	// Tracing is the process's tracing set-up.
 	Tracing *telemetry.Tracing
@@ -51,16 +54,31 @@ type Kit struct {
 }
 
 // NewKit returns the kit of the enabler called name from env, with every
-// default applied: a discarding logger, time.Now, crypto/rand, an outbox
-// relay configured by relay (its Logger, Now and Rand are the kit's) when
-// env has both a database and a bus, and the event factory.
+// default applied: a discarding logger, time.Now, crypto/rand, a registry
+// of its own when env has none, the bus counting its consumers' deliveries
+// under service=name, an outbox relay configured by relay (its Logger,
+// Now, Rand and metrics are the kit's) when env has both a database and a
+// bus, and the event factory.
 func NewKit(name string, env Env, relay events.RelayOptions) Kit {
 	k := Kit{
 		Logger: OrDiscard(env.Logger), Now: OrNow(env.Now), Rand: OrCryptoRand(env.Rand),
 		DB: env.DB, Bus: env.Bus, NATS: env.NATS, Registry: env.Registry, Tracing: env.Tracing,
 	}
+	if k.Registry == nil {
+		k.Registry = prometheus.NewRegistry() // scraped by nobody, but services register freely
+	}
+	metrics, err := events.NewMetrics(k.Registry)
+	if err != nil {
+		// Another collector took the names: the service runs, uncounted.
+		k.Logger.Warn("host: events metrics not registered", "err", err)
+		metrics = nil
+	}
+	if k.Bus != nil && metrics != nil {
+		k.Bus = k.Bus.WithMetrics(metrics, name)
+	}
 	if k.DB != nil && k.Bus != nil {
 		relay.Logger, relay.Now, relay.Rand = k.Logger, k.Now, k.Rand
+		relay.Metrics, relay.Service = metrics, name
 		k.Relay = events.NewRelay(k.DB, k.Bus, relay)
 	}
 	k.Events = events.Factory{Source: "tamkeen/" + name, Now: k.Now, Rand: k.Rand}
@@ -140,4 +158,14 @@ func OrCryptoRand(r io.Reader) io.Reader {
 		return rand.Reader
 	}
 	return r
+}
+
+// Registerer is where the service registers its metrics: the kit's
+// Registry, or, in a kit written by hand without one, a registry of its
+// own that nobody scrapes, so that registering never needs a nil check.
+func (k Kit) Registerer() prometheus.Registerer {
+	if k.Registry == nil {
+		return prometheus.NewRegistry()
+	}
+	return k.Registry
 }

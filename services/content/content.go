@@ -448,6 +448,9 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 	if err != nil {
 		return Item{}, err
 	}
+	if !scheduled {
+		s.metrics.publications.WithLabelValues(triggerNow).Inc()
+	}
 	s.cache.clear()
 	s.Relay.Kick()
 	return s.GetItem(ctx, p, id)

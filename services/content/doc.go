@@ -29,5 +29,6 @@
 //   - grpc.go: proto ↔ domain, client-token checks and errors mapped to
 //     gRPC codes.
 //   - events.go: what it publishes through the outbox.
+//   - metrics.go: its Prometheus counters (publications, expiries).
 //   - cmd/content/main.go: loads configuration and runs Spec.
 package content

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
 
@@ -61,11 +63,12 @@ func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 	// Publications first, so that an item published and expired in the
 	// same tick ends expired.
 	steps := []struct {
-		dueSQL string
-		apply  func(ctx context.Context, id string, now time.Time) (bool, error)
+		dueSQL  string
+		apply   func(ctx context.Context, id string, now time.Time) (bool, error)
+		counter prometheus.Counter
 	}{
-		{publishDueSQL, s.publishDue},
-		{expireDueSQL, s.expireDue},
+		{publishDueSQL, s.publishDue, s.metrics.publications.WithLabelValues(triggerScheduled)},
+		{expireDueSQL, s.expireDue, s.metrics.expiries},
 	}
 	for _, step := range steps {
 		due, err := s.dueIDs(ctx, step.dueSQL, now)
@@ -79,6 +82,7 @@ func (s *Service) applyDue(ctx context.Context, now time.Time) (int, error) {
 			}
 			if ok {
 				changed++
+				step.counter.Inc() // ok: the transaction committed
 			}
 		}
 	}

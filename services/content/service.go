@@ -84,6 +84,7 @@ type Service struct {
 	cache    *publicCache
 	// replica names this instance in the scheduler lease.
 	replica string
+	metrics *metrics
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -101,6 +102,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("content: %w", err)
 	}
 	s.replica = replica
+	if s.metrics, err = newMetrics(deps.Registerer()); err != nil {
+		return nil, fmt.Errorf("content: %w", err)
+	}
 	// The verifier reads the host's clock as it is: token lifetimes need
 	// no rounding.
 	if s.verifier, err = cfg.TokenVerifier(deps.Verifier, now); err != nil {

@@ -35,6 +35,9 @@
 //     scopes payments to the client that made them; the token's ministry
 //     claim scopes the ledger) and error mapping in one place.
 //   - events.go: what it publishes through the outbox.
+//   - metrics.go: its Prometheus counters (transitions by state and
+//     currency, webhook verifications by outcome, ledger postings), counted
+//     when their transaction commits (inTx).
 //   - provider: the acquirer contract, the "t=<unix>,v1=<hex HMAC-SHA256>"
 //     webhook signature and the settlement report CSV.
 //   - sandbox: the built-in sandbox acquirer with its hosted checkout; its

@@ -166,7 +166,7 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 	fingerprint.IdempotencyKey = ""
 	fingerprint.Provider = prov.Name()
 	hash := requestHash(fingerprint)
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if in.IdempotencyKey != "" {
 			got, existing, err := s.claimKey(ctx, tx, clientID, scopeCreatePayment, in.IdempotencyKey, hash, id, now)
 			if err != nil {
@@ -180,7 +180,11 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 		if err := insertPayment(ctx, tx, id, clientID, in, cur, prov.Name(), now, now.Add(s.cfg.PaymentTTL)); err != nil {
 			return err
 		}
-		return recordTransition(ctx, tx, id, "", Created, "created by client "+clientID, now)
+		if err := recordTransition(ctx, tx, id, "", Created, "created by client "+clientID, now); err != nil {
+			return err
+		}
+		s.noteTransition(ctx, Created, cur)
+		return nil
 	})
 	if err != nil {
 		return Payment{}, err
@@ -228,6 +232,7 @@ func (s *Service) move(ctx context.Context, tx *sql.Tx, p *Payment, to State, ca
 	if err := recordTransition(ctx, tx, p.ID, p.State, to, cause, now); err != nil {
 		return err
 	}
+	s.noteTransition(ctx, to, p.Currency)
 	p.State, p.UpdatedAt = to, now
 	return nil
 }
@@ -308,7 +313,7 @@ func (s *Service) CancelPayment(ctx context.Context, clientID, id string) (Payme
 		return Payment{}, err
 	}
 	now := s.clock()
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		p, err := s.lockPayment(ctx, tx, clientID, id)
 		if err != nil {
 			return err

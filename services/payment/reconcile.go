@@ -93,7 +93,7 @@ func (s *Service) ReconcileLines(ctx context.Context, clientID string, view Ledg
 	}
 	rec := Reconciliation{ID: id, Provider: providerName, Date: from.Format(time.DateOnly)}
 	now := s.clock()
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rec.Matched, rec.Settled = 0, 0
 		rec.MissingInLedger, rec.MissingInReport, rec.Mismatched = nil, nil, nil
 		ledger, err := ledgerItems(ctx, tx, providerName, from, to, view)

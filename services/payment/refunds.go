@@ -72,7 +72,7 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 		Amount    int64
 		Reason    string
 	}{paymentID, amount, reason})
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if key != "" {
 			got, existing, err := s.claimKey(ctx, tx, clientID, scopeCreateRefund, key, hash, id, now)
 			if err != nil {
@@ -131,7 +131,7 @@ func (s *Service) completeRefund(ctx context.Context, clientID, id string) (Refu
 	}
 	now := s.clock()
 	kick := false
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		kick = false
 		p, err := s.lockPayment(ctx, tx, "", r.PaymentID)
 		if err != nil {

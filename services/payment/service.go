@@ -133,6 +133,7 @@ type Service struct {
 	providers map[string]provider.Provider
 	sandbox   *sandbox.Acquirer
 	verifier  authn.TokenVerifier
+	metrics   *metrics
 	// crashAfterConfirm, set by tests, fails the webhook transaction after
 	// the provider's confirmation is verified and before anything is
 	// stored: what a crash at that moment leaves behind.
@@ -146,6 +147,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{Kit: deps.Kit, cfg: cfg, providers: map[string]provider.Provider{}}
+	m, err := newMetrics(deps.Registerer())
+	if err != nil {
+		return nil, fmt.Errorf("payment: %w", err)
+	}
+	s.metrics = m
 	if cfg.sandboxOn() {
 		deliver := deps.SandboxDeliver
 		if deliver == nil {

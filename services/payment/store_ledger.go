@@ -42,6 +42,7 @@ func (s *Service) post(ctx context.Context, tx *sql.Tx, p Posting, at time.Time)
 			return false, fmt.Errorf("post %s %s balance of %s: %w", p.Kind, p.Ref, e.Account, err)
 		}
 	}
+	s.notePosting(ctx, p.Kind, p.Currency)
 	return true, nil
 }
 

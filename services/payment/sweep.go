@@ -88,7 +88,7 @@ func (s *Service) expire(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	expired := false
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		p, err := s.lockPayment(ctx, tx, "", id)
 		if err != nil {
 			return err
@@ -134,7 +134,7 @@ func (s *Service) syncPayment(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	changed, kick := false, false
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		outcome, k, err := s.apply(ctx, tx, p.Provider, n, "status check with "+p.Provider, s.clock())
 		changed, kick = err == nil && strings.HasPrefix(outcome, "applied:"), k
 		return err

@@ -31,22 +31,30 @@ var (
 func (s *Service) HandleWebhook(ctx context.Context, providerName string, payload []byte, signature string) error {
 	prov, ok := s.providers[providerName]
 	if !ok {
+		s.noteWebhook(webhookUnknownProvider)
 		return fmt.Errorf("%w: %q", ErrUnknownProvider, providerName)
 	}
 	n, err := prov.ParseWebhook(payload, signature, s.Now())
 	switch {
 	case errors.Is(err, provider.ErrBadSignature) || errors.Is(err, provider.ErrStale):
+		if errors.Is(err, provider.ErrStale) {
+			s.noteWebhook(webhookStale)
+		} else {
+			s.noteWebhook(webhookBadSignature)
+		}
 		s.Logger.WarnContext(ctx, "payment: webhook refused", "provider", providerName, "err", err)
 		return fmt.Errorf("%w: %v", ErrWebhookRefused, err)
 	case errors.Is(err, provider.ErrMalformed):
+		s.noteWebhook(webhookMalformed)
 		return fmt.Errorf("%w: %v", rpcerr.ErrInvalid, err)
 	case err != nil:
+		s.noteWebhook(webhookError)
 		return err
 	}
 	now := s.clock()
 	var outcome string
 	var kick bool
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if s.crashAfterConfirm != nil {
 			if err := s.crashAfterConfirm(); err != nil {
 				return err
@@ -65,6 +73,14 @@ func (s *Service) HandleWebhook(ctx context.Context, providerName string, payloa
 		}
 		return setWebhookOutcome(ctx, tx, providerName, n.ID, outcome)
 	})
+	switch {
+	case errors.Is(err, ErrWebhookReplayed):
+		s.noteWebhook(webhookReplayed)
+	case err != nil:
+		s.noteWebhook(webhookError)
+	default:
+		s.noteWebhook(webhookOK)
+	}
 	if err != nil {
 		return err
 	}

@@ -64,5 +64,7 @@
 //     step-up and seal checks.
 //   - events.go: what it publishes through the outbox and consumes from
 //     auth.
+//   - metrics.go: its Prometheus counters (signatures by format and
+//     kind, time-stamps by use) and the CRL age, read at scrape.
 //   - cmd/signature/main.go: loads configuration and runs Spec.
 package signature

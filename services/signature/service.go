@@ -173,6 +173,7 @@ type Service struct {
 	authMu    sync.Mutex
 	authority *authority
 	crlMu     sync.Mutex
+	metrics   *metrics
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -198,14 +199,18 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signature: %w", err)
 	}
-	return &Service{
+	s := &Service{
 		Kit:     deps.Kit,
 		cfg:     cfg,
 		seal:    seal,
 		idKeys:  identityKeys,
 		tokens:  tokens,
 		serials: &serialAllocator{db: deps.DB, name: "tsa_serial", block: 100},
-	}, nil
+	}
+	if s.metrics, err = newMetrics(deps.Registerer(), s); err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
+	}
+	return s, nil
 }
 
 // Stream is the JetStream stream the service's events go to; the host

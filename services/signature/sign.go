@@ -147,6 +147,7 @@ func (s *Service) signDocument(ctx context.Context, p *principal, req SignReques
 	if err != nil {
 		return nil, err
 	}
+	s.metrics.signed(req.Format, p)
 	return res, nil
 }
 
@@ -186,6 +187,7 @@ func (s *Service) addSignatureTimestamp(ctx context.Context, der, sigValue []byt
 	if err != nil {
 		return nil, fmt.Errorf("signature time-stamp: %w", err)
 	}
+	s.metrics.timestamps.WithLabelValues(tsUseSignature).Inc()
 	p, err := parseCMS(der)
 	if err != nil {
 		return nil, err
@@ -219,5 +221,6 @@ func (s *Service) timestamp(ctx context.Context, query []byte) ([]byte, error) {
 		s.Logger.ErrorContext(ctx, "time-stamp", "error", err)
 		return timestampReply(tsaRejected, failSystemFailure, "time-stamp not available", nil), nil
 	}
+	s.metrics.timestamps.WithLabelValues(tsUseRequest).Inc()
 	return timestampReply(tsaGranted, 0, "", token), nil
 }

@@ -125,6 +125,14 @@ func latestCRL(ctx context.Context, q querier) ([]byte, time.Time, error) {
 	return der, thisUpdate, err
 }
 
+// latestCRLUpdate returns the thisUpdate of the latest CRL (by its
+// primary key); sql.ErrNoRows before the first.
+func latestCRLUpdate(ctx context.Context, q querier) (time.Time, error) {
+	var thisUpdate time.Time
+	err := q.QueryRowContext(ctx, `SELECT this_update FROM crls ORDER BY number DESC LIMIT 1`).Scan(store.ScanTime(&thisUpdate))
+	return thisUpdate, err
+}
+
 // pkiExists reports whether InitPKI has stored the CA material.
 func pkiExists(ctx context.Context, q querier) (bool, error) {
 	var n int
