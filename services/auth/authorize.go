@@ -309,25 +309,6 @@ func (s *Service) issueCode(ctx context.Context, row authRequestRow) (string, er
 	return u.String(), nil
 }
 
-// errorRedirect is the client's redirect URI with an OAuth 2.0 error.
-func errorRedirect(redirectURI, state, issuer, code, description string) string {
-	u, err := url.Parse(redirectURI)
-	if err != nil {
-		return ""
-	}
-	q := u.Query()
-	q.Set("error", code)
-	if description != "" {
-		q.Set("error_description", description)
-	}
-	if state != "" {
-		q.Set("state", state)
-	}
-	q.Set("iss", issuer)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // codeMAC2 is the stored form of an authorization code.
 func (s *Service) codeMAC2(code string) string { return mac(s.keys.lookup, "authorization_code", code) }
 

@@ -256,6 +256,8 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	} else {
 		fmt.Fprintf(stdout, "  demo client    %s, secret from TAMKEEN_DEV_CLIENT_SECRET or the data dir\n", demo.ClientID)
 	}
+	fmt.Fprintf(stdout, "  sign-in (OIDC)  %s/.well-known/openid-configuration, public client %s (PKCE S256; redirect %s on any port)\n",
+		url, demo.PortalClientID, demo.PortalRedirectURI)
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	log.Info("tamkeen dev started", slog.String("url", url), slog.String("ops_url", opsURL), slog.String("data_dir", cfg.DataDir))
 
