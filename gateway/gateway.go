@@ -163,6 +163,11 @@ type Config struct {
 	RateLimits []string `flag:"rate-limits" usage:"token buckets per caller and route class: read|write|public=rate/burst, e.g. write=10/20,read=50/100 (needs NATS JetStream)"`
 	// RateLimitBucket is the JetStream KV bucket of the token buckets.
 	RateLimitBucket string `flag:"rate-limit-bucket" default:"tamkeen_gateway_ratelimit" usage:"JetStream KV bucket shared by the replicas' rate limiters"`
+	// RateLimitTimeout bounds each call to that bucket; past it the
+	// replica limits with buckets of its own (and /readyz says degraded)
+	// until the bucket answers again, asked every RateLimitRetry.
+	RateLimitTimeout time.Duration `flag:"rate-limit-timeout" default:"250ms" usage:"deadline of each call to the shared rate-limit bucket; past it the replica limits on its own"`
+	RateLimitRetry   time.Duration `flag:"rate-limit-retry" default:"2s" usage:"while the shared rate-limit bucket does not answer, how often it is asked again"`
 	// MaxConcurrent is how many API calls one replica serves at once;
 	// more are shed with 503 before they reach a service. 0: no limit.
 	MaxConcurrent int `flag:"max-concurrent" usage:"API calls served at once before shedding with 503 (0: no limit)"`
@@ -213,6 +218,8 @@ func (c Config) withDefaults() Config {
 	c.Audience = cmp.Or(c.Audience, DefaultAudience)
 	c.RightsRefresh = cmp.Or(c.RightsRefresh, DefaultRightsRefresh)
 	c.RateLimitBucket = cmp.Or(c.RateLimitBucket, DefaultRateLimitBucket)
+	c.RateLimitTimeout = cmp.Or(c.RateLimitTimeout, 250*time.Millisecond)
+	c.RateLimitRetry = cmp.Or(c.RateLimitRetry, 2*time.Second)
 	c.AuditChain = cmp.Or(c.AuditChain, DefaultAuditChain)
 	c.RevokedSessionsBucket = cmp.Or(c.RevokedSessionsBucket, DefaultRevokedSessionsBucket)
 	c.RevokedSessionsTTL = cmp.Or(c.RevokedSessionsTTL, DefaultRevokedSessionsTTL)
@@ -573,7 +580,19 @@ func (g *Gateway) setUpSecurity(deps Deps) error {
 		if deps.NATS == nil {
 			return fmt.Errorf("%w: rate-limits need NATS JetStream (Deps.NATS)", ErrConfig)
 		}
-		g.limiter = &limiter{nc: deps.NATS, bucket: cfg.RateLimitBucket, limits: limits, now: g.now, logger: g.logger}
+		g.limiter = &limiter{nc: deps.NATS, bucket: cfg.RateLimitBucket, limits: limits, now: g.now, logger: g.logger,
+			timeout: cfg.RateLimitTimeout, retryAfter: cfg.RateLimitRetry}
+		if err := g.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gateway_rate_limit_degraded",
+			Help: "1 while this replica limits on its own because the shared rate-limit bucket does not answer, else 0.",
+		}, func() float64 {
+			if degraded, _ := g.limiter.degraded(); degraded {
+				return 1
+			}
+			return 0
+		})); err != nil {
+			return fmt.Errorf("gateway: register metrics: %w", err)
+		}
 	}
 	if cfg.MaxConcurrent > 0 {
 		g.slots = make(chan struct{}, cfg.MaxConcurrent)

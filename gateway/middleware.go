@@ -360,7 +360,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gateway_rate_limit_decisions_total",
-		Help: "Rate-limit decisions by route class and outcome (allowed, limited, error).",
+		Help: "Rate-limit decisions by route class and outcome (allowed, limited; local_allowed, local_limited while the shared bucket does not answer).",
 	}, []string{"class", "outcome"})
 	m.shed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "gateway_shed_total",

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -78,10 +79,16 @@ type check struct {
 	name  string
 	state string
 	ok    bool
+	// degraded: working, with less than it should (still ready).
+	degraded bool
 }
 
 // ready answers /readyz: 200 when NATS (if configured) is connected and
 // every backend's gRPC health check says SERVING, else 503 naming the rest.
+// A replica whose rate limiter limits on its own because the shared bucket
+// does not answer is still ready (taking it out of the load balancer would
+// not bring the bucket back) but says "status":"degraded", with the
+// ratelimit check "LOCAL".
 func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	results := make([]check, len(g.backends))
@@ -96,17 +103,28 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 		st := g.nc.Status()
 		results = append(results, check{name: "nats", state: strings.ToUpper(st.String()), ok: st == nats.CONNECTED})
 	}
+	if g.limiter != nil {
+		c := check{name: "ratelimit", state: "SHARED", ok: true}
+		if degraded, since := g.limiter.degraded(); degraded {
+			c.state, c.degraded = "LOCAL since "+since.UTC().Format(time.RFC3339), true
+		}
+		results = append(results, c)
+	}
 	var bad []FieldError
 	var parts []string
+	status := "ready"
 	for _, c := range results {
 		parts = append(parts, `"`+c.name+`":"`+c.state+`"`)
 		if !c.ok {
 			bad = append(bad, FieldError{Field: c.name, Reason: c.state})
 		}
+		if c.degraded {
+			status = "degraded"
+		}
 	}
 	if len(bad) == 0 {
 		sort.Strings(parts)
-		writeJSON(w, http.StatusOK, []byte(`{"status":"ready","checks":{`+strings.Join(parts, ",")+`}}`))
+		writeJSON(w, http.StatusOK, []byte(`{"status":"`+status+`","checks":{`+strings.Join(parts, ",")+`}}`))
 		return
 	}
 	names := make([]string, len(bad))

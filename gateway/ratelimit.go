@@ -92,15 +92,147 @@ func routeClass(method string, caller *Caller) string {
 
 // limiter keeps token buckets in a JetStream KV bucket, updated with
 // compare-and-set, so that every replica draws from the same bucket.
+//
+// When the KV store does not answer within timeout (NATS gone, the
+// JetStream store full or down), the replica limits with buckets of its
+// own (local) instead of letting every call through: each replica then
+// allows the whole limit, so the platform-wide overshoot is at most the
+// number of replicas times the limit, for as long as the store is away.
+// After a failure the replica stays local for retryAfter before it asks
+// the store again, so an outage costs one deadline per retryAfter, not
+// one per call; the first answer from the store ends the degradation.
 type limiter struct {
-	nc     *nats.Conn
-	bucket string
-	limits map[string]RateLimit
-	now    func() time.Time
-	logger *slog.Logger
+	nc         *nats.Conn
+	bucket     string
+	limits     map[string]RateLimit
+	now        func() time.Time
+	logger     *slog.Logger
+	timeout    time.Duration
+	retryAfter time.Duration
 
 	mu sync.Mutex
 	kv jetstream.KeyValue
+
+	local localBuckets
+	// degradedSince is when the store last failed (zero: it answers).
+	degradedMu    sync.Mutex
+	degradedSince time.Time
+	lastTry       time.Time
+}
+
+// Sources of a rate-limit decision.
+const (
+	sourceShared = "shared"
+	sourceLocal  = "local"
+)
+
+// degraded reports whether the limiter is limiting locally and since when.
+func (l *limiter) degraded() (bool, time.Time) {
+	l.degradedMu.Lock()
+	defer l.degradedMu.Unlock()
+	return !l.degradedSince.IsZero(), l.degradedSince
+}
+
+// useStore reports whether this call should ask the KV store: always when
+// it answers, once per retryAfter while it does not.
+func (l *limiter) useStore(now time.Time) bool {
+	l.degradedMu.Lock()
+	defer l.degradedMu.Unlock()
+	if l.degradedSince.IsZero() || now.Sub(l.lastTry) >= l.retryAfter {
+		l.lastTry = now
+		return true
+	}
+	return false
+}
+
+// storeAnswered records the outcome of a call to the store; it reports
+// whether the state changed (for a log line per transition, not per call).
+func (l *limiter) storeAnswered(ok bool, now time.Time) (changed bool) {
+	l.degradedMu.Lock()
+	defer l.degradedMu.Unlock()
+	was := !l.degradedSince.IsZero()
+	switch {
+	case ok:
+		l.degradedSince = time.Time{}
+	case !was:
+		l.degradedSince = now
+	}
+	return was == ok
+}
+
+// maxLocalBuckets bounds the local buckets; past it, the buckets that are
+// full again by now are forgotten (a full bucket is what a new one is).
+const maxLocalBuckets = 100_000
+
+// localBuckets are one replica's token buckets, used while the shared
+// store is away.
+type localBuckets struct {
+	mu      sync.Mutex
+	buckets map[string]localBucket
+}
+
+type localBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take draws one token from key's local bucket under lim at now.
+func (b *localBuckets) take(key string, lim RateLimit, now time.Time) decision {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buckets == nil {
+		b.buckets = map[string]localBucket{}
+	}
+	lb, ok := b.buckets[key]
+	if !ok {
+		if len(b.buckets) >= maxLocalBuckets {
+			b.forgetFull(lim, now)
+		}
+		lb = localBucket{tokens: float64(lim.Burst), last: now}
+	}
+	lb.tokens, lb.last = refill(lb.tokens, lb.last, lim, now)
+	d := spend(&lb.tokens, lim)
+	b.buckets[key] = lb
+	return d
+}
+
+// forgetFull drops the buckets that are full again at now (b.mu held).
+func (b *localBuckets) forgetFull(lim RateLimit, now time.Time) {
+	for k, lb := range b.buckets {
+		if t, _ := refill(lb.tokens, lb.last, lim, now); t >= float64(lim.Burst) {
+			delete(b.buckets, k)
+		}
+	}
+	if len(b.buckets) >= maxLocalBuckets {
+		clear(b.buckets) // every bucket busy: start over rather than grow
+	}
+}
+
+// refill adds what the rate gave since last, up to the burst, and returns
+// the new level and the time it stands at (last when another replica's
+// clock is ahead, so that nothing is refilled twice).
+func refill(tokens float64, last time.Time, lim RateLimit, now time.Time) (float64, time.Time) {
+	if elapsed := now.Sub(last); elapsed > 0 {
+		tokens = math.Min(float64(lim.Burst), tokens+elapsed.Seconds()*lim.Rate)
+	}
+	if last.After(now) {
+		now = last
+	}
+	return tokens, now
+}
+
+// spend takes one token when there is one and says so in the decision.
+func spend(tokens *float64, lim RateLimit) decision {
+	d := decision{limit: lim}
+	if *tokens < 1 {
+		d.retryAfter = time.Duration((1 - *tokens) / lim.Rate * float64(time.Second))
+		d.reset = time.Duration((float64(lim.Burst) - *tokens) / lim.Rate * float64(time.Second))
+		return d
+	}
+	*tokens--
+	d.allowed, d.remaining = true, int(*tokens)
+	d.reset = time.Duration((float64(lim.Burst) - *tokens) / lim.Rate * float64(time.Second))
+	return d
 }
 
 // keyValue binds (creating on first use) the KV bucket.
@@ -138,17 +270,53 @@ type decision struct {
 // keyEncoding makes any caller id a valid KV key token.
 var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// take draws one token from the bucket of (class, caller).
-func (l *limiter) take(ctx context.Context, class, caller string) (decision, bool, error) {
+// take draws one token from the bucket of (class, caller): the shared one
+// in the KV store, or, while the store does not answer, the replica's own
+// (source says which; err is the store's failure, if any, for the log).
+func (l *limiter) take(ctx context.Context, class, caller string) (d decision, limited bool, source string, err error) {
 	lim, ok := l.limits[class]
 	if !ok {
-		return decision{}, false, nil
-	}
-	kv, err := l.keyValue(ctx)
-	if err != nil {
-		return decision{}, true, err
+		return decision{}, false, "", nil
 	}
 	key := class + "." + keyEncoding.EncodeToString([]byte(caller))
+	if l.useStore(l.now()) {
+		sctx, cancel := context.WithTimeout(ctx, l.timeout)
+		d, err = l.takeShared(sctx, key, lim)
+		cancel()
+		if ctx.Err() != nil {
+			// The caller went away: not the store's fault.
+			return decision{}, true, sourceShared, ctx.Err()
+		}
+		if l.storeAnswered(err == nil, l.now()) {
+			if err == nil {
+				l.logger.InfoContext(ctx, "rate limiter: the shared store answers again; limits are shared across replicas")
+			} else {
+				l.logger.WarnContext(ctx, "rate limiter: the shared store does not answer; limiting per replica until it does",
+					slog.String("error", err.Error()))
+			}
+		}
+		if err == nil {
+			return d, true, sourceShared, nil
+		}
+	}
+	return l.local.take(key, lim, l.now()), true, sourceLocal, err
+}
+
+// takeShared draws one token from key's bucket in the KV store. A failure
+// forgets the bound bucket, so that the next try binds it again (creating
+// it when the store came back without it).
+func (l *limiter) takeShared(ctx context.Context, key string, lim RateLimit) (d decision, err error) {
+	kv, err := l.keyValue(ctx)
+	if err != nil {
+		return decision{}, err
+	}
+	defer func() {
+		if err != nil {
+			l.mu.Lock()
+			l.kv = nil
+			l.mu.Unlock()
+		}
+	}()
 	for attempt := 0; attempt < rateLimitCASAttempts; attempt++ {
 		now := l.now()
 		tokens, last, rev := float64(lim.Burst), now, uint64(0)
@@ -162,22 +330,13 @@ func (l *limiter) take(ctx context.Context, class, caller string) (decision, boo
 			}
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		default:
-			return decision{}, true, err
+			return decision{}, err
 		}
-		if elapsed := now.Sub(last); elapsed > 0 {
-			tokens = math.Min(float64(lim.Burst), tokens+elapsed.Seconds()*lim.Rate)
+		tokens, now = refill(tokens, last, lim, now)
+		d := spend(&tokens, lim)
+		if !d.allowed {
+			return d, nil
 		}
-		if last.After(now) {
-			// Another replica's clock is ahead; do not refill twice.
-			now = last
-		}
-		d := decision{limit: lim}
-		if tokens < 1 {
-			d.retryAfter = time.Duration((1 - tokens) / lim.Rate * float64(time.Second))
-			d.reset = time.Duration((float64(lim.Burst) - tokens) / lim.Rate * float64(time.Second))
-			return d, true, nil
-		}
-		tokens--
 		var v [16]byte
 		binary.BigEndian.PutUint64(v[:8], math.Float64bits(tokens))
 		binary.BigEndian.PutUint64(v[8:], uint64(now.UnixNano()))
@@ -190,13 +349,11 @@ func (l *limiter) take(ctx context.Context, class, caller string) (decision, boo
 			continue // another replica took a token meanwhile
 		}
 		if err != nil {
-			return decision{}, true, err
+			return decision{}, err
 		}
-		d.allowed, d.remaining = true, int(tokens)
-		d.reset = time.Duration((float64(lim.Burst) - tokens) / lim.Rate * float64(time.Second))
-		return d, true, nil
+		return d, nil
 	}
-	return decision{}, true, errors.New("rate limit bucket too contended")
+	return decision{}, errors.New("rate limit bucket too contended")
 }
 
 // ceilSeconds renders d as whole seconds, rounded up, at least minimum.
@@ -232,24 +389,28 @@ func sourceAddr(r *http.Request) string {
 
 // rateLimit applies the caller's bucket for the request's class: it sets
 // the RateLimit-* headers and answers false after writing the 429 when
-// the bucket is empty. A KV failure lets the call through (and is logged
-// and counted): the limiter protects the services, it must not take the
-// API down with NATS.
+// the bucket is empty. While the shared KV store does not answer, the
+// replica's own buckets decide (counted with outcome local_allowed or
+// local_limited, and shown by /readyz as degraded): the limiter must not
+// take the API down with NATS, nor let it go unlimited.
 func (g *Gateway) rateLimit(w http.ResponseWriter, r *http.Request, method string, caller *Caller) bool {
 	if g.limiter == nil {
 		return true
 	}
 	ctx := r.Context()
 	class := routeClass(method, caller)
-	d, limited, err := g.limiter.take(ctx, class, rateLimitKey(r, caller))
-	if err != nil {
-		g.metrics.rateLimited.WithLabelValues(class, "error").Inc()
-		g.logger.WarnContext(ctx, "rate limiter unavailable; call let through", slog.String("error", err.Error()),
-			slog.String("request_id", RequestID(ctx)))
-		return true
+	d, limited, source, err := g.limiter.take(ctx, class, rateLimitKey(r, caller))
+	if err != nil && ctx.Err() != nil {
+		return true // the caller is gone; the call ends on its context
 	}
 	if !limited {
 		return true
+	}
+	outcome := func(o string) string {
+		if source == sourceLocal {
+			return "local_" + o
+		}
+		return o
 	}
 	h := w.Header()
 	h.Set("RateLimit-Limit", strconv.Itoa(d.limit.Burst))
@@ -257,10 +418,10 @@ func (g *Gateway) rateLimit(w http.ResponseWriter, r *http.Request, method strin
 	h.Set("RateLimit-Reset", ceilSeconds(d.reset, 0))
 	h.Set("RateLimit-Policy", strconv.Itoa(d.limit.Burst)+";w="+ceilSeconds(time.Duration(float64(d.limit.Burst)/d.limit.Rate*float64(time.Second)), 1))
 	if d.allowed {
-		g.metrics.rateLimited.WithLabelValues(class, "allowed").Inc()
+		g.metrics.rateLimited.WithLabelValues(class, outcome("allowed")).Inc()
 		return true
 	}
-	g.metrics.rateLimited.WithLabelValues(class, "limited").Inc()
+	g.metrics.rateLimited.WithLabelValues(class, outcome("limited")).Inc()
 	g.refuse(w, r, &authFailure{reason: "rate_limited", status: http.StatusTooManyRequests, kind: "rate-limited",
 		detail:     fmt.Sprintf("too many %s calls: the limit is %d at once and %g per second; retry later", class, d.limit.Burst, d.limit.Rate),
 		retryAfter: ceilSeconds(d.retryAfter, 1)})

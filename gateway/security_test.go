@@ -327,3 +327,103 @@ func TestConcurrencyLimitSheds(t *testing.T) {
 		t.Errorf("after the slot is free = %d; want 200 (body %s)", resp.StatusCode, body)
 	}
 }
+
+// TestRateLimiterDegradesToLocalAndRecovers is the fault the probe found
+// (issue 16): with the JetStream store gone, every call used to wait and
+// then pass unlimited, and /readyz said ready. Now the replica limits with
+// buckets of its own within the KV deadline, /readyz says degraded, and
+// the shared bucket takes over again by itself once the store is back.
+func TestRateLimiterDegradesToLocalAndRecovers(t *testing.T) {
+	t.Parallel()
+	cfg := gateway.Config{RateLimits: []string{"write=1/5"}, RateLimitTimeout: 500 * time.Millisecond, RateLimitRetry: time.Second}
+	s := newStack(t, stackOpts{cfg: cfg})
+	s.clock.Freeze()
+	tok := clientToken(t, s, "moh-portal")
+	burst := func(n int) (ok, limited int) {
+		for range n {
+			resp, body := s.do(t, http.MethodPost, "/v1/content/items", strings.NewReader(`{"type":"faq","ministry":"moh"}`),
+				map[string]string{"Authorization": tok, "Content-Type": "application/json"})
+			switch resp.StatusCode {
+			case http.StatusCreated:
+				ok++
+			case http.StatusTooManyRequests:
+				limited++
+			default:
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+		}
+		return ok, limited
+	}
+	ready := func() string {
+		t.Helper()
+		resp, body := s.opsGet(t, "/readyz")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/readyz = %d %s; want 200 (a degraded limiter is still ready)", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	degradedGauge := func() string {
+		t.Helper()
+		_, body := s.opsGet(t, "/metrics")
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, "gateway_rate_limit_degraded ") {
+				return strings.TrimPrefix(l, "gateway_rate_limit_degraded ")
+			}
+		}
+		t.Fatalf("/metrics has no gateway_rate_limit_degraded")
+		return ""
+	}
+
+	if ok, limited := burst(2); ok != 2 || limited != 0 {
+		t.Fatalf("shared bucket: %d passed, %d limited; want 2 and 0", ok, limited)
+	}
+	if body := ready(); !strings.Contains(body, `"status":"ready"`) || !strings.Contains(body, `"ratelimit":"SHARED"`) {
+		t.Fatalf("/readyz before the outage = %s; want ready with ratelimit SHARED", body)
+	}
+
+	js := s.nats.NATS()
+	jsCfg := *js.JetStreamConfig()
+	if err := js.DisableJetStream(); err != nil {
+		t.Fatalf("disable JetStream: %v", err)
+	}
+	// The replica's own bucket starts full (burst 5) and the clock stands
+	// still: 5 of 10 pass. Before, all 10 passed.
+	if ok, limited := burst(10); ok != 5 || limited != 5 {
+		t.Fatalf("store away: %d passed, %d limited; want 5 and 5 (limited locally, not unlimited)", ok, limited)
+	}
+	if body := ready(); !strings.Contains(body, `"status":"degraded"`) || !strings.Contains(body, `"ratelimit":"LOCAL since `) {
+		t.Fatalf("/readyz during the outage = %s; want status degraded with ratelimit LOCAL", body)
+	}
+	if g := degradedGauge(); g != "1" {
+		t.Errorf("gateway_rate_limit_degraded = %s during the outage; want 1", g)
+	}
+
+	if err := js.EnableJetStream(&jsCfg); err != nil {
+		t.Fatalf("enable JetStream: %v", err)
+	}
+	// Once JetStream is back (in real time), after RateLimitRetry on the
+	// gateway's clock the next call asks the store again, binds the bucket
+	// anew (the in-memory store came back empty) and the shared bucket
+	// decides again.
+	deadline := time.Now().Add(20 * time.Second)
+	for !js.JetStreamEnabled() {
+		if time.Now().After(deadline) {
+			t.Fatal("JetStream did not come back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.clock.Advance(2 * time.Second)
+	burst(1)
+	if body := ready(); !strings.Contains(body, `"ratelimit":"SHARED"`) {
+		t.Fatalf("/readyz after the store came back = %s; want ratelimit SHARED", body)
+	}
+	if body := ready(); !strings.Contains(body, `"status":"ready"`) {
+		t.Errorf("/readyz after recovery = %s; want ready", body)
+	}
+	if g := degradedGauge(); g != "0" {
+		t.Errorf("gateway_rate_limit_degraded = %s after recovery; want 0", g)
+	}
+	if ok, limited := burst(10); ok == 10 || limited == 0 {
+		t.Errorf("after recovery: %d passed, %d limited; want the shared bucket to limit again", ok, limited)
+	}
+}
