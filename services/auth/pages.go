@@ -55,17 +55,17 @@ var pageTexts = map[string]map[string]string{
 		"signup_title": "إنشاء حساب", "phone_number": "رقم الهاتف المحمول", "given_name": "الاسم الأول", "family_name": "اسم العائلة",
 		"new_password": "كلمة مرور جديدة", "password_hint": "8 أحرف على الأقل، لا تحتوي رقم هويتك أو هاتفك.", "create": "أنشئ الحساب",
 		"phone_code_sent": "أرسلنا رمزاً من 6 أرقام برسالة قصيرة إلى الهاتف الذي أدخلته. أدخله لتأكيد رقمك.",
-		"reset_title": "استعادة كلمة المرور", "reset_intro": "أدخل رقم هويتك، وسنرسل رمزاً إلى هاتفك المسجل إن كان لديك حساب.",
+		"reset_title":     "استعادة كلمة المرور", "reset_intro": "أدخل رقم هويتك، وسنرسل رمزاً إلى هاتفك المسجل إن كان لديك حساب.",
 		"send_code": "أرسل الرمز", "reset_code_sent": "إن كان لرقم الهوية حساب بهاتف مؤكد فقد أرسلنا إليه رمزاً من 6 أرقام. أدخله مع كلمة مرور جديدة.",
 		"set_password": "غيّر كلمة المرور", "reset_done": "تغيرت كلمة مرورك وخرجت من جميع جلساتك. سجل الدخول بكلمة المرور الجديدة.",
-		"reset_failed": "الرمز غير صحيح أو انتهت صلاحيته أو نفدت محاولاته. اطلب رمزاً جديداً.",
-		"resend_at": "يمكنك طلب رمز جديد عند الساعة %s (بعد %d ثانية). أعد تحميل الصفحة عندها.",
-		"back": "العودة إلى تسجيل الدخول",
-		"err_national_id": "رقم الهوية غير صالح: تسعة أرقام آخرها رقم التحقق.",
-		"err_phone_number": "رقم الهاتف غير صالح: رقم محمول فلسطيني مثل 0599123456.",
-		"err_given_name": "اكتب الاسم بأحرف عربية أو لاتينية (حتى 100 حرف).", "err_family_name": "اكتب اسم العائلة بأحرف عربية أو لاتينية (حتى 100 حرف).",
+		"reset_failed":     "الرمز غير صحيح أو انتهت صلاحيته أو نفدت محاولاته. اطلب رمزاً جديداً.",
+		"resend_at":        "يمكنك طلب رمز جديد عند الساعة %s (بعد %d ثانية). أعد تحميل الصفحة عندها.",
+		"back":             "العودة إلى تسجيل الدخول",
+		"err_national_id":  "رقم الهوية غير صالح: تسعة أرقام آخرها رقم التحقق.",
+		"err_phone_number": "رقم الهاتف غير صالح: رقم محمول مثل 0599123456 أو ‎+970599123456.",
+		"err_given_name":   "اكتب الاسم بأحرف عربية أو لاتينية (حتى 100 حرف).", "err_family_name": "اكتب اسم العائلة بأحرف عربية أو لاتينية (حتى 100 حرف).",
 		"err_password": "اختر كلمة مرور من 8 أحرف على الأقل، غير شائعة، لا تحتوي رقم هويتك أو هاتفك.",
-		"err_code": "أدخل الرمز المكون من 6 أرقام.",
+		"err_code":     "أدخل الرمز المكون من 6 أرقام.",
 	},
 	"en": {
 		"brand": "Tamkeen", "asking": "Signing you in for:", "sign_in_title": "Sign in", "national_id": "National ID number",
@@ -87,17 +87,17 @@ var pageTexts = map[string]map[string]string{
 		"signup_title": "Create an account", "phone_number": "Mobile phone number", "given_name": "First name", "family_name": "Family name",
 		"new_password": "New password", "password_hint": "At least 8 characters, without your ID or phone number.", "create": "Create the account",
 		"phone_code_sent": "We sent a 6-digit code by SMS to the phone you entered. Enter it to confirm your number.",
-		"reset_title": "Reset your password", "reset_intro": "Enter your national ID number; if you have an account we will send a code to your registered phone.",
+		"reset_title":     "Reset your password", "reset_intro": "Enter your national ID number; if you have an account we will send a code to your registered phone.",
 		"send_code": "Send the code", "reset_code_sent": "If the national ID has an account with a verified phone, we sent it a 6-digit code. Enter it with a new password.",
 		"set_password": "Change the password", "reset_done": "Your password has changed and all your sessions have ended. Sign in with the new password.",
-		"reset_failed": "The code is incorrect, has expired or has had its tries. Ask for a new code.",
-		"resend_at": "You can ask for a new code at %s (in %d seconds). Reload this page then.",
-		"back": "Back to sign in",
-		"err_national_id": "The national ID number is not valid: nine digits, the last one a check digit.",
-		"err_phone_number": "The phone number is not valid: a Palestinian mobile number such as 0599123456.",
-		"err_given_name": "Write the name in Arabic or Latin letters (up to 100).", "err_family_name": "Write the family name in Arabic or Latin letters (up to 100).",
+		"reset_failed":     "The code is incorrect, has expired or has had its tries. Ask for a new code.",
+		"resend_at":        "You can ask for a new code at %s (in %d seconds). Reload this page then.",
+		"back":             "Back to sign in",
+		"err_national_id":  "The national ID number is not valid: nine digits, the last one a check digit.",
+		"err_phone_number": "The phone number is not valid: a mobile number such as 0599123456 or +970599123456.",
+		"err_given_name":   "Write the name in Arabic or Latin letters (up to 100).", "err_family_name": "Write the family name in Arabic or Latin letters (up to 100).",
 		"err_password": "Choose a password of at least 8 characters that is not common and does not contain your ID or phone number.",
-		"err_code": "Enter the 6-digit code.",
+		"err_code":     "Enter the 6-digit code.",
 	},
 }
 
@@ -534,9 +534,9 @@ func (p *pages) signUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	reg := Registration{NationalID: f.Get("national_id"), PhoneNumber: f.Get("phone_number"), Password: f.Get("password"),
+	reg := Registration{NationalID: f.Get("national_id"), PhoneNumber: localMobile(f.Get("phone_number")), Password: f.Get("password"),
 		GivenName: f.Get("given_name"), FamilyName: f.Get("family_name"), PreferredLanguage: d.Lang}
-	d.Values = map[string]string{"national_id": reg.NationalID, "phone_number": reg.PhoneNumber, "given_name": reg.GivenName, "family_name": reg.FamilyName}
+	d.Values = map[string]string{"national_id": reg.NationalID, "phone_number": f.Get("phone_number"), "given_name": reg.GivenName, "family_name": reg.FamilyName}
 	err := p.svc.startSignup(r.Context(), row.ID, binding, reg)
 	var retry *RetryError
 	switch {
@@ -715,4 +715,15 @@ func (p *pages) resendFlow(w http.ResponseWriter, r *http.Request, row authReque
 	default:
 		p.signInFailed(w, r, d, target, err)
 	}
+}
+
+// localMobile reads a Palestinian mobile written the local way (05…,
+// ten digits, as people write it) as +970…; anything else is left to
+// NormalizePhone.
+func localMobile(s string) string {
+	d := asciiDigits(strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '-' }), ""))
+	if len(d) == 10 && strings.HasPrefix(d, "05") && strings.Trim(d, "0123456789") == "" {
+		return "+970" + d[1:]
+	}
+	return s
 }
