@@ -34,7 +34,9 @@
 //     authorize.go — authorize, token (code and refresh grants), userinfo,
 //     revoke, logout; pages.go and pages/: the hosted sign-in and SMS code
 //     pages (Arabic and right-to-left by default, English, no JavaScript,
-//     CSRF tokens, strict CSP).
+//     CSRF tokens, strict CSP); recovery.go (store_recovery.go): account
+//     creation with phone verification and the SMS password reset of
+//     the hosted pages, and the resend countdown.
 //   - validate.go, passwords.go, secret.go, crypto.go: the rules that need
 //     no I/O: national IDs, phones, names, password policy
 //     (commonpasswords/), argon2id, key derivation, sealing and MACs.

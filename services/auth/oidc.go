@@ -86,6 +86,7 @@ func (s *Service) newOIDCHandler() http.Handler {
 	mux.HandleFunc(pathLogin, p.signIn)
 	mux.HandleFunc(pathCode, p.code)
 	mux.HandleFunc("POST "+pathResend, p.resend)
+	p.routeRecovery(mux)
 	mux.HandleFunc("GET "+pathSignedOut, p.signedOut)
 	mux.HandleFunc("GET /oauth2/pages.css", p.css)
 	mux.Handle(PagesPrefix, proto)

@@ -51,6 +51,21 @@ var pageTexts = map[string]map[string]string{
 		"expired":      "انتهت صلاحية طلب تسجيل الدخول أو فُتح في متصفح آخر. عد إلى التطبيق وابدأ من جديد.",
 		"phone":        "رقم هاتفك غير مؤكد بعد، فلا يمكن إرسال الرمز.", "server": "حدث خطأ لدينا. حاول مجدداً بعد قليل.",
 		"signed_out_title": "خرجت من حسابك", "signed_out": "انتهت جلستك في جميع تطبيقات الوزارات.",
+		"no_account": "ليس لديك حساب؟", "create_account": "أنشئ حساباً", "forgot": "نسيت كلمة المرور؟",
+		"signup_title": "إنشاء حساب", "phone_number": "رقم الهاتف المحمول", "given_name": "الاسم الأول", "family_name": "اسم العائلة",
+		"new_password": "كلمة مرور جديدة", "password_hint": "8 أحرف على الأقل، لا تحتوي رقم هويتك أو هاتفك.", "create": "أنشئ الحساب",
+		"phone_code_sent": "أرسلنا رمزاً من 6 أرقام برسالة قصيرة إلى الهاتف الذي أدخلته. أدخله لتأكيد رقمك.",
+		"reset_title":     "استعادة كلمة المرور", "reset_intro": "أدخل رقم هويتك، وسنرسل رمزاً إلى هاتفك المسجل إن كان لديك حساب.",
+		"send_code": "أرسل الرمز", "reset_code_sent": "إن كان لرقم الهوية حساب بهاتف مؤكد فقد أرسلنا إليه رمزاً من 6 أرقام. أدخله مع كلمة مرور جديدة.",
+		"set_password": "غيّر كلمة المرور", "reset_done": "تغيرت كلمة مرورك وخرجت من جميع جلساتك. سجل الدخول بكلمة المرور الجديدة.",
+		"reset_failed":     "الرمز غير صحيح أو انتهت صلاحيته أو نفدت محاولاته. اطلب رمزاً جديداً.",
+		"resend_at":        "يمكنك طلب رمز جديد عند الساعة %s (بعد %d ثانية). أعد تحميل الصفحة عندها.",
+		"back":             "العودة إلى تسجيل الدخول",
+		"err_national_id":  "رقم الهوية غير صالح: تسعة أرقام آخرها رقم التحقق.",
+		"err_phone_number": "رقم الهاتف غير صالح: رقم محمول مثل 0599123456 أو \u200e+970599123456.",
+		"err_given_name":   "اكتب الاسم بأحرف عربية أو لاتينية (حتى 100 حرف).", "err_family_name": "اكتب اسم العائلة بأحرف عربية أو لاتينية (حتى 100 حرف).",
+		"err_password": "اختر كلمة مرور من 8 أحرف على الأقل، غير شائعة، لا تحتوي رقم هويتك أو هاتفك.",
+		"err_code":     "أدخل الرمز المكون من 6 أرقام.",
 	},
 	"en": {
 		"brand": "Tamkeen", "asking": "Signing you in for:", "sign_in_title": "Sign in", "national_id": "National ID number",
@@ -68,6 +83,21 @@ var pageTexts = map[string]map[string]string{
 		"expired":      "This sign-in request has expired or was opened in another browser. Go back to the application and start again.",
 		"phone":        "Your phone number is not verified yet, so no code can be sent.", "server": "Something went wrong on our side. Try again shortly.",
 		"signed_out_title": "You are signed out", "signed_out": "Your session has ended in every ministry application.",
+		"no_account": "No account yet?", "create_account": "Create an account", "forgot": "Forgot your password?",
+		"signup_title": "Create an account", "phone_number": "Mobile phone number", "given_name": "First name", "family_name": "Family name",
+		"new_password": "New password", "password_hint": "At least 8 characters, without your ID or phone number.", "create": "Create the account",
+		"phone_code_sent": "We sent a 6-digit code by SMS to the phone you entered. Enter it to confirm your number.",
+		"reset_title":     "Reset your password", "reset_intro": "Enter your national ID number; if you have an account we will send a code to your registered phone.",
+		"send_code": "Send the code", "reset_code_sent": "If the national ID has an account with a verified phone, we sent it a 6-digit code. Enter it with a new password.",
+		"set_password": "Change the password", "reset_done": "Your password has changed and all your sessions have ended. Sign in with the new password.",
+		"reset_failed":     "The code is incorrect, has expired or has had its tries. Ask for a new code.",
+		"resend_at":        "You can ask for a new code at %s (in %d seconds). Reload this page then.",
+		"back":             "Back to sign in",
+		"err_national_id":  "The national ID number is not valid: nine digits, the last one a check digit.",
+		"err_phone_number": "The phone number is not valid: a mobile number such as 0599123456 or +970599123456.",
+		"err_given_name":   "Write the name in Arabic or Latin letters (up to 100).", "err_family_name": "Write the family name in Arabic or Latin letters (up to 100).",
+		"err_password": "Choose a password of at least 8 characters that is not common and does not contain your ID or phone number.",
+		"err_code":     "Enter the 6-digit code.",
 	},
 }
 
@@ -96,6 +126,20 @@ type pageData struct {
 	RequestID, CSRF                  string
 	SwitchURL, SwitchLang            string
 	SwitchLabel                      string
+	// Fields are error texts by input name (aria-describedby ties them to
+	// their inputs); Values re-fill the inputs that are no secret.
+	Fields, Values map[string]string
+	// Notice is a confirmation above the form.
+	Notice string
+	// The code pages: where the code goes, which flow resends ("" for
+	// the step-up), whether a new password is asked for, and the resend
+	// countdown (ResendIn seconds, "" and 0 once a new code may be sent).
+	CodeAction, Flow, CodeText string
+	NewPassword                bool
+	ResendText                 string
+	ResendIn                   int
+	// Links of the sign-in page.
+	SignUpURL, ResetURL, SignInURL string
 }
 
 // csrfToken ties a form to its authorization request and the browser.
@@ -151,7 +195,7 @@ func langOf(r *http.Request, uiLocales string) string {
 // base is the data every page of an open request has.
 func (p *pages) base(r *http.Request, row authRequestRow, binding, title string) pageData {
 	lang := langOf(r, row.UILocales)
-	d := pageData{Lang: lang, Title: pageTexts[lang][title], RequestID: row.ID, CSRF: p.csrfToken(row.ID, binding)}
+	d := pageData{Lang: lang, T: pageTexts[lang], Title: pageTexts[lang][title], RequestID: row.ID, CSRF: p.csrfToken(row.ID, binding)}
 	if c, err := p.svc.Client(r.Context(), row.ClientID); err == nil {
 		d.Org = c.Organization
 		if d.Org == "" {
@@ -163,6 +207,9 @@ func (p *pages) base(r *http.Request, row authRequestRow, binding, title string)
 		other = "ar"
 	}
 	d.SwitchURL, d.SwitchLang, d.SwitchLabel = r.URL.Path+"?ar="+url.QueryEscape(row.ID)+"&lang="+other, other, pageTexts[lang]["switch"]
+	q := "?ar=" + url.QueryEscape(row.ID) + "&lang=" + lang
+	d.SignUpURL, d.ResetURL, d.SignInURL = pathSignUp+q, pathReset+q, pathLogin+q
+	d.CodeAction, d.CodeText = pathCode+q, d.T["code_sent"]
 	return d
 }
 
@@ -238,6 +285,9 @@ func (p *pages) signIn(w http.ResponseWriter, r *http.Request) {
 	d := p.base(r, row, binding, "sign_in_title")
 	target := origin(row.RedirectURI)
 	if r.Method == http.MethodGet {
+		if r.URL.Query().Get("done") == flowReset {
+			d.Notice = d.T["reset_done"]
+		}
 		p.render(w, http.StatusOK, "signin.html", d, target)
 		return
 	}
@@ -314,6 +364,9 @@ func (p *pages) code(w http.ResponseWriter, r *http.Request) {
 		p.message(w, r, http.StatusBadRequest, d.Lang, "error_title", d.T["expired"])
 		return
 	}
+	if ch, err := selectChallenge(r.Context(), p.svc.DB, row.OTPChallengeID); err == nil {
+		p.countdown(&d, ch.CreatedAt)
+	}
 	if r.Method == http.MethodGet {
 		p.render(w, http.StatusOK, "code.html", d, target)
 		return
@@ -345,6 +398,11 @@ func (p *pages) resend(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	flow := r.PostForm.Get("flow")
+	if flow == flowSignup || flow == flowReset {
+		p.resendFlow(w, r, row, binding, flow)
+		return
+	}
 	d := p.base(r, row, binding, "code_title")
 	err := p.svc.resendCode(r.Context(), row.ID, binding)
 	var retry *RetryError
@@ -354,6 +412,9 @@ func (p *pages) resend(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &retry):
 		w.Header().Set("Retry-After", fmt.Sprint(waitSeconds(retry.After)))
 		d.Error = fmt.Sprintf(d.T["sms_wait"], waitSeconds(retry.After))
+		if isSMSLimit(retry) {
+			p.countdown(&d, p.svc.Now().Add(retry.After-p.svc.cfg.SMSResendCooldown))
+		}
 		p.render(w, http.StatusTooManyRequests, "code.html", d, origin(row.RedirectURI))
 	default:
 		p.signInFailed(w, r, d, origin(row.RedirectURI), err)
@@ -375,4 +436,294 @@ func (p *pages) css(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=86400")
 	w.Header().Set("ETag", cssETag)
 	_, _ = w.Write(pageCSS)
+}
+
+// Paths of the account creation and password reset pages.
+const (
+	pathSignUp     = "/oauth2/login/register"
+	pathSignUpCode = "/oauth2/login/register/code"
+	pathReset      = "/oauth2/login/reset"
+	pathResetCode  = "/oauth2/login/reset/code"
+)
+
+// routeRecovery adds the account creation and password reset pages.
+func (p *pages) routeRecovery(mux *http.ServeMux) {
+	mux.HandleFunc(pathSignUp, p.signUp)
+	mux.HandleFunc(pathSignUpCode, p.signUpCode)
+	mux.HandleFunc(pathReset, p.reset)
+	mux.HandleFunc(pathResetCode, p.resetCode)
+}
+
+// pageZone is the zone of the countdown's clock time: the citizens'.
+var pageZone = func() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Hebron"); err == nil {
+		return loc
+	}
+	return time.UTC
+}()
+
+// countdown fills the resend countdown of a code page whose last code
+// went out at sentAt: the button is disabled, and the page says at what
+// time (and in how many seconds) it works, without JavaScript.
+func (p *pages) countdown(d *pageData, sentAt time.Time) {
+	now := p.svc.Now()
+	at := p.svc.resendAt(sentAt)
+	if !at.After(now) {
+		return
+	}
+	d.ResendIn = waitSeconds(at.Sub(now))
+	d.ResendText = fmt.Sprintf(d.T["resend_at"], at.In(pageZone).Format("15:04:05"), d.ResendIn)
+}
+
+// allowMethods answers anything but GET and POST with 405.
+func allowMethods(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodPost {
+		return true
+	}
+	w.Header().Set("Allow", "GET, POST")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}
+
+// fieldErrors puts the FieldErrors in err (one, or joined) on their
+// inputs, in the page's language; false when err holds none.
+func fieldErrors(d *pageData, err error) bool {
+	var all []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		all = j.Unwrap()
+	} else {
+		all = []error{err}
+	}
+	found := false
+	for _, e := range all {
+		var fe *rpcerr.FieldError
+		if !errors.As(e, &fe) {
+			continue
+		}
+		text, ok := d.T["err_"+fe.Field]
+		if !ok {
+			continue
+		}
+		if d.Fields == nil {
+			d.Fields = map[string]string{}
+		}
+		d.Fields[fe.Field], found = text, true
+	}
+	return found
+}
+
+// flowURL is a flow page of the request in the page's language.
+func flowURL(path string, row authRequestRow, lang string) string {
+	return path + "?ar=" + url.QueryEscape(row.ID) + "&lang=" + lang
+}
+
+// signUp is the account creation form: national ID, mobile phone, names
+// and password (RegisterCitizen), then the phone's SMS code.
+func (p *pages) signUp(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r) {
+		return
+	}
+	row, binding, ok := p.formRequest(w, r)
+	if !ok {
+		return
+	}
+	d := p.base(r, row, binding, "signup_title")
+	target := origin(row.RedirectURI)
+	if r.Method == http.MethodGet {
+		p.render(w, http.StatusOK, "signup.html", d, target)
+		return
+	}
+	f := r.PostForm
+	reg := Registration{NationalID: f.Get("national_id"), PhoneNumber: localMobile(f.Get("phone_number")), Password: f.Get("password"),
+		GivenName: f.Get("given_name"), FamilyName: f.Get("family_name"), PreferredLanguage: d.Lang}
+	d.Values = map[string]string{"national_id": reg.NationalID, "phone_number": f.Get("phone_number"), "given_name": reg.GivenName, "family_name": reg.FamilyName}
+	err := p.svc.startSignup(r.Context(), row.ID, binding, reg)
+	var retry *RetryError
+	switch {
+	case err == nil:
+		http.Redirect(w, r, flowURL(pathSignUpCode, row, d.Lang), http.StatusSeeOther)
+	case errors.As(err, &retry):
+		w.Header().Set("Retry-After", fmt.Sprint(waitSeconds(retry.After)))
+		d.Error = fmt.Sprintf(d.T["sms_wait"], waitSeconds(retry.After))
+		p.render(w, http.StatusTooManyRequests, "signup.html", d, target)
+	case fieldErrors(&d, err):
+		p.render(w, http.StatusBadRequest, "signup.html", d, target)
+	default:
+		p.signInFailed(w, r, d, target, err)
+	}
+}
+
+// flowCodePage prepares a sign-up or reset code page; false when the
+// flow is not open (an error page was written).
+func (p *pages) flowCodePage(w http.ResponseWriter, r *http.Request, row authRequestRow, d *pageData, kind string) bool {
+	f, err := p.svc.flowOf(r.Context(), row, kind)
+	if err != nil {
+		p.signInFailed(w, r, *d, origin(row.RedirectURI), err)
+		return false
+	}
+	d.Flow = kind
+	if kind == flowReset {
+		d.CodeAction, d.CodeText, d.NewPassword = flowURL(pathResetCode, row, d.Lang), d.T["reset_code_sent"], true
+	} else {
+		d.CodeAction, d.CodeText = flowURL(pathSignUpCode, row, d.Lang), d.T["phone_code_sent"]
+	}
+	p.countdown(d, f.SentAt)
+	return true
+}
+
+// codeError shows a wrong or spent code on a code page.
+func (p *pages) codeError(w http.ResponseWriter, d pageData, target string, err error) bool {
+	var fe *rpcerr.FieldError
+	switch {
+	case errors.Is(err, ErrChallengeClosed) || errors.Is(err, ErrChallengeNotFound) || err == error(errResetFailed) ||
+		errors.As(err, &fe) && strings.Contains(fe.Reason, "no tries left"):
+		d.Error = d.T["codes"]
+		if d.Flow == flowReset {
+			d.Error = d.T["reset_failed"]
+		}
+		p.render(w, http.StatusTooManyRequests, "code.html", d, target)
+	case errors.As(err, &fe) && fe.Field == "password":
+		d.Fields = map[string]string{"password": d.T["err_password"]}
+		p.render(w, http.StatusBadRequest, "code.html", d, target)
+	case errors.As(err, &fe) && fe.Field == "code":
+		d.Error = d.T["wrong_code"]
+		var left int
+		if _, scanErr := fmt.Sscanf(fe.Reason, "is not correct; %d tries left", &left); scanErr == nil {
+			d.Error = fmt.Sprintf(d.T["code_tries"], left)
+		}
+		p.render(w, http.StatusUnauthorized, "code.html", d, target)
+	default:
+		return false
+	}
+	return true
+}
+
+// signUpCode is the new account's phone verification; a right code signs
+// the citizen in and answers the authorization request.
+func (p *pages) signUpCode(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r) {
+		return
+	}
+	row, binding, ok := p.formRequest(w, r)
+	if !ok {
+		return
+	}
+	d := p.base(r, row, binding, "code_title")
+	target := origin(row.RedirectURI)
+	if !p.flowCodePage(w, r, row, &d, flowSignup) {
+		return
+	}
+	if r.Method == http.MethodGet {
+		p.render(w, http.StatusOK, "code.html", d, target)
+		return
+	}
+	res, err := p.svc.finishSignup(r.Context(), row.ID, binding, r.PostForm.Get("code"))
+	if res.SSOToken != "" {
+		http.SetCookie(w, p.svc.cookie(cookieSSO, res.SSOToken, p.svc.cfg.SSOAbsoluteTTL))
+	}
+	switch {
+	case err == nil:
+		http.Redirect(w, r, res.RedirectURL, http.StatusSeeOther)
+	case p.codeError(w, d, target, err):
+	default:
+		p.signInFailed(w, r, d, target, err)
+	}
+}
+
+// reset asks for the national ID of a forgotten password.
+func (p *pages) reset(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r) {
+		return
+	}
+	row, binding, ok := p.formRequest(w, r)
+	if !ok {
+		return
+	}
+	d := p.base(r, row, binding, "reset_title")
+	target := origin(row.RedirectURI)
+	if r.Method == http.MethodGet {
+		p.render(w, http.StatusOK, "reset.html", d, target)
+		return
+	}
+	nid := r.PostForm.Get("national_id")
+	err := p.svc.startReset(r.Context(), row.ID, binding, nid)
+	switch {
+	case err == nil:
+		http.Redirect(w, r, flowURL(pathResetCode, row, d.Lang), http.StatusSeeOther)
+	case fieldErrors(&d, err):
+		d.Values = map[string]string{"national_id": nid}
+		p.render(w, http.StatusBadRequest, "reset.html", d, target)
+	default:
+		p.signInFailed(w, r, d, target, err)
+	}
+}
+
+// resetCode takes the reset's SMS code and the new password; success
+// leads back to the sign-in form of the same request.
+func (p *pages) resetCode(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r) {
+		return
+	}
+	row, binding, ok := p.formRequest(w, r)
+	if !ok {
+		return
+	}
+	d := p.base(r, row, binding, "reset_title")
+	target := origin(row.RedirectURI)
+	if !p.flowCodePage(w, r, row, &d, flowReset) {
+		return
+	}
+	if r.Method == http.MethodGet {
+		p.render(w, http.StatusOK, "code.html", d, target)
+		return
+	}
+	err := p.svc.finishReset(r.Context(), row.ID, binding, r.PostForm.Get("code"), r.PostForm.Get("password"))
+	switch {
+	case err == nil:
+		http.Redirect(w, r, flowURL(pathLogin, row, d.Lang)+"&done="+flowReset, http.StatusSeeOther)
+	case p.codeError(w, d, target, err):
+	default:
+		p.signInFailed(w, r, d, target, err)
+	}
+}
+
+// resendFlow sends a new code for a sign-up or a reset once the
+// cool-down has passed.
+func (p *pages) resendFlow(w http.ResponseWriter, r *http.Request, row authRequestRow, binding, kind string) {
+	title := "code_title"
+	if kind == flowReset {
+		title = "reset_title"
+	}
+	d := p.base(r, row, binding, title)
+	target := origin(row.RedirectURI)
+	err := p.svc.resendFlowCode(r.Context(), row.ID, binding, kind)
+	var retry *RetryError
+	switch {
+	case err == nil:
+		path := pathSignUpCode
+		if kind == flowReset {
+			path = pathResetCode
+		}
+		http.Redirect(w, r, flowURL(path, row, d.Lang), http.StatusSeeOther)
+	case errors.As(err, &retry):
+		if !p.flowCodePage(w, r, row, &d, kind) {
+			return
+		}
+		w.Header().Set("Retry-After", fmt.Sprint(waitSeconds(retry.After)))
+		d.Error = fmt.Sprintf(d.T["sms_wait"], waitSeconds(retry.After))
+		p.render(w, http.StatusTooManyRequests, "code.html", d, target)
+	default:
+		p.signInFailed(w, r, d, target, err)
+	}
+}
+
+// localMobile reads a Palestinian mobile written the local way (05…,
+// ten digits, as people write it) as +970…; anything else is left to
+// NormalizePhone.
+func localMobile(s string) string {
+	d := asciiDigits(strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '-' }), ""))
+	if len(d) == 10 && strings.HasPrefix(d, "05") && strings.Trim(d, "0123456789") == "" {
+		return "+970" + d[1:]
+	}
+	return s
 }
