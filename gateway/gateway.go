@@ -556,11 +556,27 @@ func (g *Gateway) setUpOIDC(cfg Config, h http.Handler) error {
 		r.Header.Set("X-Forwarded-For", sourceAddr(r))
 		h.ServeHTTP(w, r)
 	})
-	for _, pattern := range []string{"GET /oauth2/{path=**}", "POST /oauth2/{path=**}"} {
-		g.Handle(pattern, g.oidc)
+	// Not the gateway's own routes: like every API route they carry a
+	// method (OIDCMethod) with a public policy, so that the route
+	// middleware rate-limits them per source and the audit log records
+	// them, as it does the token hand-off of POST /oauth2/token.
+	g.policies[OIDCMethod] = Policy{Public: true}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		if err := g.handlePath(method, "/oauth2/{path=**}", OIDCMethod, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			g.oidc.ServeHTTP(w, r)
+		}); err != nil {
+			return fmt.Errorf("gateway: route /oauth2/: %w", err)
+		}
 	}
 	return nil
 }
+
+// OIDCMethod stands for auth's OpenID Provider pages under /oauth2/
+// (authorize, the hosted sign-in pages, userinfo, revoke, logout), which
+// are HTTP, not gRPC, wherever the gateway's route machinery needs a
+// method: their public policy, their rate-limit class (public, per
+// source), and the rpc of their audit and usage records.
+const OIDCMethod = "/tamkeen.auth.v1.OpenIDProvider/Pages"
 
 // setUpSecurity builds the access rights cache, the shared rate limiter,
 // the concurrency limit and the audit and usage recorder that cfg turns on.

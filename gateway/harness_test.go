@@ -334,6 +334,8 @@ type stackOpts struct {
 	share *stack
 	// tsa makes the signature service's Timestamp a real RFC 3161 TSA.
 	tsa *testTSA
+	// oidc is auth's OpenID Provider handler (Deps.OIDC).
+	oidc http.Handler
 }
 
 // newStack starts the whole thing for one test.
@@ -415,6 +417,7 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 		NATS:     s.nc,
 		Now:      s.clock.Now,
 		DB:       opts.db,
+		OIDC:     opts.oidc,
 	})
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)

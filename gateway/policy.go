@@ -170,8 +170,11 @@ func Policies() map[string]Policy {
 		authv1.AuthService_CreateOtpChallenge_FullMethodName: citizen,
 		authv1.AuthService_EnrollTotp_FullMethodName:         stepUp,
 		authv1.AuthService_ConfirmTotp_FullMethodName:        stepUp,
-		authv1.AuthService_GetCitizen_FullMethodName:         client(scope.CitizensRead),
-		authv1.AuthService_ProofCitizen_FullMethodName:       client(scope.CitizensProof),
+		// A citizen's own sessions; the service answers another's 404.
+		authv1.AuthService_ListSessions_FullMethodName:  citizen,
+		authv1.AuthService_DeleteSession_FullMethodName: citizen,
+		authv1.AuthService_GetCitizen_FullMethodName:    client(scope.CitizensRead),
+		authv1.AuthService_ProofCitizen_FullMethodName:  client(scope.CitizensProof),
 
 		// notification: ministry apps only; receipts are signed by the
 		// provider and verified by the service.

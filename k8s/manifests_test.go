@@ -784,3 +784,103 @@ func TestGatewayOpsPort(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayReachesAuthPages: in every overlay the gateway proxies the
+// issuer's /oauth2/ paths to auth's operations listener (TAMKEEN_OIDC_URL
+// = http://auth:9464, a port auth's Service exposes), and the network
+// policies let the gateway reach that port of auth's pods and of no other
+// enabler's.
+func TestGatewayReachesAuthPages(t *testing.T) {
+	gatewayPod := map[string]string{"tamkeen.gov.ps/tier": "gateway", "app.kubernetes.io/name": "gateway"}
+	enablerPod := func(name string) map[string]string {
+		return map[string]string{"tamkeen.gov.ps/tier": "enabler", "app.kubernetes.io/name": name}
+	}
+	for _, r := range renderAll(t) {
+		cfg := map[string]map[string]string{}
+		for _, o := range r.all("ConfigMap") {
+			cfg[o.name] = o.obj.(*corev1.ConfigMap).Data
+		}
+		for _, o := range r.all("Deployment") {
+			if o.name != "gateway" {
+				continue
+			}
+			env := map[string]string{}
+			for _, ef := range o.obj.(*appsv1.Deployment).Spec.Template.Spec.Containers[0].EnvFrom {
+				if ef.ConfigMapRef != nil {
+					for k, v := range cfg[ef.ConfigMapRef.Name] {
+						env[k] = v
+					}
+				}
+			}
+			if env["TAMKEEN_OIDC_URL"] != "http://auth:9464" {
+				t.Errorf("%s: gateway TAMKEEN_OIDC_URL = %q; want http://auth:9464 (auth's operations listener)", r.overlay, env["TAMKEEN_OIDC_URL"])
+			}
+		}
+		exposed := false
+		for _, o := range r.all("Service") {
+			if o.name != "auth" {
+				continue
+			}
+			for _, p := range o.obj.(*corev1.Service).Spec.Ports {
+				exposed = exposed || p.Port == 9464
+			}
+		}
+		if !exposed {
+			t.Errorf("%s: Service auth does not expose port 9464", r.overlay)
+		}
+		// egress reports whether a policy of the gateway lets it reach
+		// port 9464 of pod; ingress whether one of pod admits the gateway.
+		var egress, ingress func(pod map[string]string) bool
+		admits := func(peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort, pod map[string]string) bool {
+			portOK := len(ports) == 0
+			for _, p := range ports {
+				portOK = portOK || p.Port == nil || p.Port.IntValue() == 9464
+			}
+			if !portOK {
+				return false
+			}
+			for _, peer := range peers {
+				if peer.PodSelector != nil && peer.NamespaceSelector == nil && selects(t, peer.PodSelector, pod) {
+					return true
+				}
+			}
+			return false
+		}
+		egress = func(pod map[string]string) bool {
+			for _, o := range r.all("NetworkPolicy") {
+				np := o.obj.(*networkingv1.NetworkPolicy)
+				if !selects(t, &np.Spec.PodSelector, gatewayPod) {
+					continue
+				}
+				for _, e := range np.Spec.Egress {
+					if admits(e.To, e.Ports, pod) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		ingress = func(pod map[string]string) bool {
+			for _, o := range r.all("NetworkPolicy") {
+				np := o.obj.(*networkingv1.NetworkPolicy)
+				if !selects(t, &np.Spec.PodSelector, pod) {
+					continue
+				}
+				for _, in := range np.Spec.Ingress {
+					if admits(in.From, in.Ports, gatewayPod) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if !egress(enablerPod("auth")) || !ingress(enablerPod("auth")) {
+			t.Errorf("%s: gateway → auth:9464 egress %v, ingress %v; want both allowed", r.overlay, egress(enablerPod("auth")), ingress(enablerPod("auth")))
+		}
+		for _, s := range enablers[1:] {
+			if egress(enablerPod(s)) || ingress(enablerPod(s)) {
+				t.Errorf("%s: the gateway may reach %s's operations port 9464; want auth's only", r.overlay, s)
+			}
+		}
+	}
+}

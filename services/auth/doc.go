@@ -19,7 +19,9 @@
 //     VerifyOTPChallenge); unlock.go: unlocking an account by SMS code.
 //   - totp.go: TOTP enrolment and recovery codes.
 //   - tokens.go: token pairs, refresh-token families (sessions), access
-//     token verification and the OpenID discovery document.
+//     token verification and the OpenID discovery document; sessions.go:
+//     a citizen's own sessions, listed and ended (GET/DELETE
+//     /v1/auth/sessions).
 //   - clients.go: OAuth 2.0 clients of ministry apps and the
 //     client_credentials token endpoint; the scopes they may hold are
 //     those of libs/scope.

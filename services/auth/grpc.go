@@ -270,3 +270,30 @@ func (g *grpcServer) VerifyUnlock(ctx context.Context, in *authv1.VerifyUnlockRe
 	}
 	return &authv1.VerifyUnlockResponse{Unlocked: true}, nil
 }
+
+// ListSessions lists the calling citizen's sessions.
+func (g *grpcServer) ListSessions(ctx context.Context, _ *authv1.ListSessionsRequest) (*authv1.ListSessionsResponse, error) {
+	return grpcserver.Unary(ctx, g.toStatus, g.requireCaller, func(p Principal) ([]Session, error) {
+		return g.svc.ListSessions(ctx, p)
+	}, func(ss []Session) *authv1.ListSessionsResponse {
+		out := &authv1.ListSessionsResponse{Sessions: make([]*authv1.Session, 0, len(ss))}
+		for _, s := range ss {
+			m := &authv1.Session{
+				Id: s.ID, CreateTime: timestamppb.New(s.CreateTime), LastUseTime: timestamppb.New(s.LastUseTime),
+				Acr: s.ACR, Current: s.Current,
+			}
+			for _, a := range s.Apps {
+				m.Apps = append(m.Apps, &authv1.SessionApp{ClientId: a.ClientID, Organization: a.Organization})
+			}
+			out.Sessions = append(out.Sessions, m)
+		}
+		return out
+	})
+}
+
+// DeleteSession ends one of the calling citizen's sessions.
+func (g *grpcServer) DeleteSession(ctx context.Context, in *authv1.DeleteSessionRequest) (*authv1.DeleteSessionResponse, error) {
+	return grpcserver.Unary(ctx, g.toStatus, g.requireCaller, func(p Principal) (struct{}, error) {
+		return struct{}{}, g.svc.DeleteSession(ctx, p, in.GetSessionId())
+	}, func(struct{}) *authv1.DeleteSessionResponse { return &authv1.DeleteSessionResponse{} })
+}

@@ -345,6 +345,92 @@ func lockSession(ctx context.Context, q querier, sessionID string) (bool, error)
 	return one(q.ExecContext(ctx, `UPDATE token_families SET session_id = session_id WHERE id = $1 AND revoked_at IS NULL`, sessionID))
 }
 
+// sessionFamilyRow is one family of a citizen's live session, for the
+// list of sessions.
+type sessionFamilyRow struct {
+	SessionID string
+	ACR       string
+	AZP       string
+	// Organization is the AZP client's registered organisation.
+	Organization string
+	CreatedAt    time.Time
+	// LastIssued is when the family's newest refresh token was issued,
+	// ExpiresMS when its latest one expires.
+	LastIssued time.Time
+	ExpiresMS  int64
+}
+
+// selectSessionFamilies returns every family of citizenID's sessions whose
+// login family is not revoked, oldest first.
+func selectSessionFamilies(ctx context.Context, q querier, citizenID string) ([]sessionFamilyRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT f.session_id, f.acr, f.azp, COALESCE(c.organization, ''), f.created_at,
+			(SELECT MAX(t.created_at) FROM refresh_tokens t WHERE t.family_id = f.id),
+			COALESCE((SELECT MAX(t.expires_at_ms) FROM refresh_tokens t WHERE t.family_id = f.id), 0)
+		FROM token_families f
+		JOIN token_families l ON l.id = f.session_id
+		LEFT JOIN clients c ON c.id = f.azp
+		WHERE f.citizen_id = $1 AND l.citizen_id = $1 AND l.revoked_at IS NULL
+		ORDER BY f.created_at, f.id`, citizenID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sessionFamilyRow
+	for rows.Next() {
+		var (
+			r    sessionFamilyRow
+			last sql.NullTime
+		)
+		if err := rows.Scan(&r.SessionID, &r.ACR, &r.AZP, &r.Organization, &r.CreatedAt, store.ScanNullTime(&last), &r.ExpiresMS); err != nil {
+			return nil, err
+		}
+		r.LastIssued = r.CreatedAt
+		if last.Valid {
+			r.LastIssued = last.Time
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ssoUseRow is the latest use and expiry of a session's browsers.
+type ssoUseRow struct {
+	SessionID string
+	LastSeen  time.Time
+	ExpiresMS int64
+}
+
+// selectSSOUse returns, per session of citizenID signed in in a browser,
+// when a browser last used it and when the last of them expires.
+func selectSSOUse(ctx context.Context, q querier, citizenID string) ([]ssoUseRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT session_id, MAX(last_seen_ms), MAX(expires_at_ms) FROM sso_sessions
+		WHERE citizen_id = $1 GROUP BY session_id`, citizenID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ssoUseRow
+	for rows.Next() {
+		var (
+			r      ssoUseRow
+			seenMS int64
+		)
+		if err := rows.Scan(&r.SessionID, &seenMS, &r.ExpiresMS); err != nil {
+			return nil, err
+		}
+		r.LastSeen = fromMS(seenMS)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// sessionOwner returns the citizen of a session (its login family).
+func sessionOwner(ctx context.Context, q querier, sessionID string) (string, error) {
+	var citizenID string
+	err := q.QueryRowContext(ctx, `SELECT citizen_id FROM token_families WHERE id = $1 AND session_id = $1`, sessionID).Scan(&citizenID)
+	return citizenID, err
+}
+
 // --- login throttling ------------------------------------------------------
 
 type throttleRow struct {

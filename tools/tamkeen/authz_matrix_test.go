@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -63,6 +64,26 @@ func (e expected) String() string {
 // acrRank orders levels of assurance as the gateway does.
 func acrRank(acr string) int {
 	return map[string]int{gateway.ACRLoa1: 1, gateway.ACRLoa2: 2}[acr]
+}
+
+// jwtSID is the sid claim of a citizen's access token.
+func jwtSID(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %.20s…", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil || c.SID == "" {
+		t.Fatalf("token has no sid: %v", err)
+	}
+	return c.SID
 }
 
 // policyCell is what the gateway's policy table alone says principal
@@ -304,6 +325,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	loa1 := login.AccessToken
 	citizenID := jwtSubject(t, loa1)
+	// Another citizen's session: the citizens' DELETE /v1/auth/sessions/{id}
+	// of it must be a 404 that ends nothing, and their list must lack it.
+	other := citizenAtLoa2(t, base, clock, "40999222", "+970599999222", "matrix-pass-2026")
+	otherSID := jwtSID(t, other)
 
 	routes := matrixRoutes(t, base)
 	today := clock.Now().UTC().Format(time.DateOnly)
@@ -328,7 +353,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		p = strings.NewReplacer("{ministry}", "moh", "{subject}", "cit_matrix_publisher", "{role}", "publisher", "{version}", "1",
 			"{slug}", "matrix-item", "{provider}", "sandbox", "{challenge_id}", "otp_matrix", "{citizen_id}", citizenID,
-			"{credential_id}", "cred_matrix").Replace(p)
+			"{credential_id}", "cred_matrix", "{session_id}", otherSID).Replace(p)
 		switch r.op {
 		case "ListItems":
 			p += "?ministry=moh"
@@ -374,8 +399,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		contentOps := []string{"GetItem", "ListItems", "SaveDraft", "SubmitItem", "ApproveItem", "RejectItem", "PublishItem",
 			"UnpublishItem", "ArchiveItem", "RollbackItem", "ListItemVersions", "GetItemVersion", "DiffItemVersions", "ListTransitions", "CreateItem"}
+		citizen := principal == pLoa1 || principal == pLoa2
 		switch {
-		case slices.Contains(contentOps, r.op) && (principal == pOtherMinis || principal == pLoa1 || principal == pLoa2):
+		case r.op == "DeleteSession" && citizen:
+			return expected{status: http.StatusNotFound}, true
+		case r.op == "ListSessions" && citizen:
+			own := jwtSID(t, loa1)
+			if principal == pLoa2 {
+				own = jwtSID(t, loa2)
+			}
+			return expected{admitted: true, lacks: otherSID, has: own}, true
+		case slices.Contains(contentOps, r.op) && (principal == pOtherMinis || citizen):
 			return expected{status: http.StatusForbidden}, true
 		case principal != pOtherMinis:
 			switch r.op {
@@ -529,6 +563,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Errorf("matrix has %d cells over %d routes; want %d (every route × 6 principals)", cells, len(routes), want)
 	}
 	t.Logf("authorization matrix: %d routes × 6 principals = %d cells, %d of them decided by the owner check", len(routes), cells, tenantCells)
+
+	// The other citizen's session survived the citizens' DELETEs of it.
+	if resp, raw := call("GET", "/v1/auth/sessions", other, nil).do(nil); resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), otherSID) {
+		t.Errorf("other citizen's sessions after the matrix = %d %s; want 200 with %s", resp.StatusCode, raw, otherSID)
+	}
 
 	// The platform-wide operator sees what no ministry does alone.
 	resp, raw := call("GET", "/v1/ledger/trial-balance", platform, nil).do(nil)

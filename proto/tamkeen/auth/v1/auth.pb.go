@@ -1860,6 +1860,314 @@ func (x *VerifyUnlockResponse) GetUnlocked() bool {
 	return false
 }
 
+// ListSessionsRequest lists the caller's sessions.
+type ListSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsRequest) Reset() {
+	*x = ListSessionsRequest{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsRequest) ProtoMessage() {}
+
+func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{29}
+}
+
+// ListSessionsResponse holds the caller's live sessions, newest first.
+type ListSessionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sessions      []*Session             `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsResponse) Reset() {
+	*x = ListSessionsResponse{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsResponse) ProtoMessage() {}
+
+func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListSessionsResponse) GetSessions() []*Session {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+// Session is one sign-in of a citizen: the sid of its access and ID tokens.
+type Session struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the session id (the sid claim).
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// last_use_time is the latest token refresh or single sign-on use.
+	LastUseTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_use_time,json=lastUseTime,proto3" json:"last_use_time,omitempty"`
+	// acr is the highest level of assurance reached in the session.
+	Acr string `protobuf:"bytes,4,opt,name=acr,proto3" json:"acr,omitempty"`
+	// apps are the client applications that received tokens in it.
+	Apps []*SessionApp `protobuf:"bytes,5,rep,name=apps,proto3" json:"apps,omitempty"`
+	// current is true for the session of the caller's own access token.
+	Current       bool `protobuf:"varint,6,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Session) Reset() {
+	*x = Session{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Session) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Session) ProtoMessage() {}
+
+func (x *Session) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Session.ProtoReflect.Descriptor instead.
+func (*Session) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *Session) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Session) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Session) GetLastUseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUseTime
+	}
+	return nil
+}
+
+func (x *Session) GetAcr() string {
+	if x != nil {
+		return x.Acr
+	}
+	return ""
+}
+
+func (x *Session) GetApps() []*SessionApp {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *Session) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+// SessionApp is a client application that received tokens in a session.
+type SessionApp struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// organization is the client's registered organisation, if any.
+	Organization  string `protobuf:"bytes,2,opt,name=organization,proto3" json:"organization,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionApp) Reset() {
+	*x = SessionApp{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionApp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionApp) ProtoMessage() {}
+
+func (x *SessionApp) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionApp.ProtoReflect.Descriptor instead.
+func (*SessionApp) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SessionApp) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SessionApp) GetOrganization() string {
+	if x != nil {
+		return x.Organization
+	}
+	return ""
+}
+
+// DeleteSessionRequest ends a session of the caller.
+type DeleteSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionRequest) Reset() {
+	*x = DeleteSessionRequest{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionRequest) ProtoMessage() {}
+
+func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeleteSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+// DeleteSessionResponse is empty.
+type DeleteSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionResponse) Reset() {
+	*x = DeleteSessionResponse{}
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionResponse) ProtoMessage() {}
+
+func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_auth_v1_auth_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_auth_v1_auth_proto_rawDescGZIP(), []int{34}
+}
+
 var File_tamkeen_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
@@ -2008,8 +2316,26 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\fchallenge_id\x18\x01 \x01(\tR\vchallengeId\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\"2\n" +
 	"\x14VerifyUnlockResponse\x12\x1a\n" +
-	"\bunlocked\x18\x01 \x01(\bR\bunlocked2\xa7\n" +
+	"\bunlocked\x18\x01 \x01(\bR\bunlocked\"\x15\n" +
+	"\x13ListSessionsRequest\"L\n" +
+	"\x14ListSessionsResponse\x124\n" +
+	"\bsessions\x18\x01 \x03(\v2\x18.tamkeen.auth.v1.SessionR\bsessions\"\xf3\x01\n" +
+	"\aSession\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
+	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12>\n" +
+	"\rlast_use_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vlastUseTime\x12\x10\n" +
+	"\x03acr\x18\x04 \x01(\tR\x03acr\x12/\n" +
+	"\x04apps\x18\x05 \x03(\v2\x1b.tamkeen.auth.v1.SessionAppR\x04apps\x12\x18\n" +
+	"\acurrent\x18\x06 \x01(\bR\acurrent\"M\n" +
 	"\n" +
+	"SessionApp\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\"\n" +
+	"\forganization\x18\x02 \x01(\tR\forganization\"5\n" +
+	"\x14DeleteSessionRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"\x17\n" +
+	"\x15DeleteSessionResponse2\xe4\v\n" +
 	"\vAuthService\x12d\n" +
 	"\x0fRegisterCitizen\x12'.tamkeen.auth.v1.RegisterCitizenRequest\x1a(.tamkeen.auth.v1.RegisterCitizenResponse\x12J\n" +
 	"\n" +
@@ -2028,7 +2354,9 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\x16GetOpenIdConfiguration\x12..tamkeen.auth.v1.GetOpenIdConfigurationRequest\x1a$.tamkeen.auth.v1.OpenIdConfiguration\x12A\n" +
 	"\aGetJwks\x12\x1f.tamkeen.auth.v1.GetJwksRequest\x1a\x15.tamkeen.auth.v1.Jwks\x12T\n" +
 	"\vStartUnlock\x12#.tamkeen.auth.v1.StartUnlockRequest\x1a .tamkeen.auth.v1.UnlockChallenge\x12[\n" +
-	"\fVerifyUnlock\x12$.tamkeen.auth.v1.VerifyUnlockRequest\x1a%.tamkeen.auth.v1.VerifyUnlockResponseB9Z7github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1;authv1b\x06proto3"
+	"\fVerifyUnlock\x12$.tamkeen.auth.v1.VerifyUnlockRequest\x1a%.tamkeen.auth.v1.VerifyUnlockResponse\x12[\n" +
+	"\fListSessions\x12$.tamkeen.auth.v1.ListSessionsRequest\x1a%.tamkeen.auth.v1.ListSessionsResponse\x12^\n" +
+	"\rDeleteSession\x12%.tamkeen.auth.v1.DeleteSessionRequest\x1a&.tamkeen.auth.v1.DeleteSessionResponseB9Z7github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1;authv1b\x06proto3"
 
 var (
 	file_tamkeen_auth_v1_auth_proto_rawDescOnce sync.Once
@@ -2042,7 +2370,7 @@ func file_tamkeen_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_tamkeen_auth_v1_auth_proto_rawDescData
 }
 
-var file_tamkeen_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_tamkeen_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_tamkeen_auth_v1_auth_proto_goTypes = []any{
 	(*RegisterCitizenRequest)(nil),        // 0: tamkeen.auth.v1.RegisterCitizenRequest
 	(*RegisterCitizenResponse)(nil),       // 1: tamkeen.auth.v1.RegisterCitizenResponse
@@ -2073,47 +2401,61 @@ var file_tamkeen_auth_v1_auth_proto_goTypes = []any{
 	(*UnlockChallenge)(nil),               // 26: tamkeen.auth.v1.UnlockChallenge
 	(*VerifyUnlockRequest)(nil),           // 27: tamkeen.auth.v1.VerifyUnlockRequest
 	(*VerifyUnlockResponse)(nil),          // 28: tamkeen.auth.v1.VerifyUnlockResponse
-	(*timestamppb.Timestamp)(nil),         // 29: google.protobuf.Timestamp
+	(*ListSessionsRequest)(nil),           // 29: tamkeen.auth.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),          // 30: tamkeen.auth.v1.ListSessionsResponse
+	(*Session)(nil),                       // 31: tamkeen.auth.v1.Session
+	(*SessionApp)(nil),                    // 32: tamkeen.auth.v1.SessionApp
+	(*DeleteSessionRequest)(nil),          // 33: tamkeen.auth.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),         // 34: tamkeen.auth.v1.DeleteSessionResponse
+	(*timestamppb.Timestamp)(nil),         // 35: google.protobuf.Timestamp
 }
 var file_tamkeen_auth_v1_auth_proto_depIdxs = []int32{
 	2,  // 0: tamkeen.auth.v1.RegisterCitizenResponse.phone_verification:type_name -> tamkeen.auth.v1.PhoneVerification
-	29, // 1: tamkeen.auth.v1.Citizen.create_time:type_name -> google.protobuf.Timestamp
+	35, // 1: tamkeen.auth.v1.Citizen.create_time:type_name -> google.protobuf.Timestamp
 	24, // 2: tamkeen.auth.v1.Jwks.keys:type_name -> tamkeen.auth.v1.Jwk
-	0,  // 3: tamkeen.auth.v1.AuthService.RegisterCitizen:input_type -> tamkeen.auth.v1.RegisterCitizenRequest
-	3,  // 4: tamkeen.auth.v1.AuthService.GetCitizen:input_type -> tamkeen.auth.v1.GetCitizenRequest
-	5,  // 5: tamkeen.auth.v1.AuthService.ProofCitizen:input_type -> tamkeen.auth.v1.ProofCitizenRequest
-	6,  // 6: tamkeen.auth.v1.AuthService.Login:input_type -> tamkeen.auth.v1.LoginRequest
-	8,  // 7: tamkeen.auth.v1.AuthService.Refresh:input_type -> tamkeen.auth.v1.RefreshRequest
-	9,  // 8: tamkeen.auth.v1.AuthService.Logout:input_type -> tamkeen.auth.v1.LogoutRequest
-	11, // 9: tamkeen.auth.v1.AuthService.CreateOtpChallenge:input_type -> tamkeen.auth.v1.CreateOtpChallengeRequest
-	13, // 10: tamkeen.auth.v1.AuthService.VerifyOtpChallenge:input_type -> tamkeen.auth.v1.VerifyOtpChallengeRequest
-	15, // 11: tamkeen.auth.v1.AuthService.EnrollTotp:input_type -> tamkeen.auth.v1.EnrollTotpRequest
-	17, // 12: tamkeen.auth.v1.AuthService.ConfirmTotp:input_type -> tamkeen.auth.v1.ConfirmTotpRequest
-	19, // 13: tamkeen.auth.v1.AuthService.IssueToken:input_type -> tamkeen.auth.v1.IssueTokenRequest
-	20, // 14: tamkeen.auth.v1.AuthService.GetOpenIdConfiguration:input_type -> tamkeen.auth.v1.GetOpenIdConfigurationRequest
-	22, // 15: tamkeen.auth.v1.AuthService.GetJwks:input_type -> tamkeen.auth.v1.GetJwksRequest
-	25, // 16: tamkeen.auth.v1.AuthService.StartUnlock:input_type -> tamkeen.auth.v1.StartUnlockRequest
-	27, // 17: tamkeen.auth.v1.AuthService.VerifyUnlock:input_type -> tamkeen.auth.v1.VerifyUnlockRequest
-	1,  // 18: tamkeen.auth.v1.AuthService.RegisterCitizen:output_type -> tamkeen.auth.v1.RegisterCitizenResponse
-	4,  // 19: tamkeen.auth.v1.AuthService.GetCitizen:output_type -> tamkeen.auth.v1.Citizen
-	4,  // 20: tamkeen.auth.v1.AuthService.ProofCitizen:output_type -> tamkeen.auth.v1.Citizen
-	7,  // 21: tamkeen.auth.v1.AuthService.Login:output_type -> tamkeen.auth.v1.TokenResponse
-	7,  // 22: tamkeen.auth.v1.AuthService.Refresh:output_type -> tamkeen.auth.v1.TokenResponse
-	10, // 23: tamkeen.auth.v1.AuthService.Logout:output_type -> tamkeen.auth.v1.LogoutResponse
-	12, // 24: tamkeen.auth.v1.AuthService.CreateOtpChallenge:output_type -> tamkeen.auth.v1.OtpChallenge
-	14, // 25: tamkeen.auth.v1.AuthService.VerifyOtpChallenge:output_type -> tamkeen.auth.v1.VerifyOtpChallengeResponse
-	16, // 26: tamkeen.auth.v1.AuthService.EnrollTotp:output_type -> tamkeen.auth.v1.EnrollTotpResponse
-	18, // 27: tamkeen.auth.v1.AuthService.ConfirmTotp:output_type -> tamkeen.auth.v1.ConfirmTotpResponse
-	7,  // 28: tamkeen.auth.v1.AuthService.IssueToken:output_type -> tamkeen.auth.v1.TokenResponse
-	21, // 29: tamkeen.auth.v1.AuthService.GetOpenIdConfiguration:output_type -> tamkeen.auth.v1.OpenIdConfiguration
-	23, // 30: tamkeen.auth.v1.AuthService.GetJwks:output_type -> tamkeen.auth.v1.Jwks
-	26, // 31: tamkeen.auth.v1.AuthService.StartUnlock:output_type -> tamkeen.auth.v1.UnlockChallenge
-	28, // 32: tamkeen.auth.v1.AuthService.VerifyUnlock:output_type -> tamkeen.auth.v1.VerifyUnlockResponse
-	18, // [18:33] is the sub-list for method output_type
-	3,  // [3:18] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	31, // 3: tamkeen.auth.v1.ListSessionsResponse.sessions:type_name -> tamkeen.auth.v1.Session
+	35, // 4: tamkeen.auth.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	35, // 5: tamkeen.auth.v1.Session.last_use_time:type_name -> google.protobuf.Timestamp
+	32, // 6: tamkeen.auth.v1.Session.apps:type_name -> tamkeen.auth.v1.SessionApp
+	0,  // 7: tamkeen.auth.v1.AuthService.RegisterCitizen:input_type -> tamkeen.auth.v1.RegisterCitizenRequest
+	3,  // 8: tamkeen.auth.v1.AuthService.GetCitizen:input_type -> tamkeen.auth.v1.GetCitizenRequest
+	5,  // 9: tamkeen.auth.v1.AuthService.ProofCitizen:input_type -> tamkeen.auth.v1.ProofCitizenRequest
+	6,  // 10: tamkeen.auth.v1.AuthService.Login:input_type -> tamkeen.auth.v1.LoginRequest
+	8,  // 11: tamkeen.auth.v1.AuthService.Refresh:input_type -> tamkeen.auth.v1.RefreshRequest
+	9,  // 12: tamkeen.auth.v1.AuthService.Logout:input_type -> tamkeen.auth.v1.LogoutRequest
+	11, // 13: tamkeen.auth.v1.AuthService.CreateOtpChallenge:input_type -> tamkeen.auth.v1.CreateOtpChallengeRequest
+	13, // 14: tamkeen.auth.v1.AuthService.VerifyOtpChallenge:input_type -> tamkeen.auth.v1.VerifyOtpChallengeRequest
+	15, // 15: tamkeen.auth.v1.AuthService.EnrollTotp:input_type -> tamkeen.auth.v1.EnrollTotpRequest
+	17, // 16: tamkeen.auth.v1.AuthService.ConfirmTotp:input_type -> tamkeen.auth.v1.ConfirmTotpRequest
+	19, // 17: tamkeen.auth.v1.AuthService.IssueToken:input_type -> tamkeen.auth.v1.IssueTokenRequest
+	20, // 18: tamkeen.auth.v1.AuthService.GetOpenIdConfiguration:input_type -> tamkeen.auth.v1.GetOpenIdConfigurationRequest
+	22, // 19: tamkeen.auth.v1.AuthService.GetJwks:input_type -> tamkeen.auth.v1.GetJwksRequest
+	25, // 20: tamkeen.auth.v1.AuthService.StartUnlock:input_type -> tamkeen.auth.v1.StartUnlockRequest
+	27, // 21: tamkeen.auth.v1.AuthService.VerifyUnlock:input_type -> tamkeen.auth.v1.VerifyUnlockRequest
+	29, // 22: tamkeen.auth.v1.AuthService.ListSessions:input_type -> tamkeen.auth.v1.ListSessionsRequest
+	33, // 23: tamkeen.auth.v1.AuthService.DeleteSession:input_type -> tamkeen.auth.v1.DeleteSessionRequest
+	1,  // 24: tamkeen.auth.v1.AuthService.RegisterCitizen:output_type -> tamkeen.auth.v1.RegisterCitizenResponse
+	4,  // 25: tamkeen.auth.v1.AuthService.GetCitizen:output_type -> tamkeen.auth.v1.Citizen
+	4,  // 26: tamkeen.auth.v1.AuthService.ProofCitizen:output_type -> tamkeen.auth.v1.Citizen
+	7,  // 27: tamkeen.auth.v1.AuthService.Login:output_type -> tamkeen.auth.v1.TokenResponse
+	7,  // 28: tamkeen.auth.v1.AuthService.Refresh:output_type -> tamkeen.auth.v1.TokenResponse
+	10, // 29: tamkeen.auth.v1.AuthService.Logout:output_type -> tamkeen.auth.v1.LogoutResponse
+	12, // 30: tamkeen.auth.v1.AuthService.CreateOtpChallenge:output_type -> tamkeen.auth.v1.OtpChallenge
+	14, // 31: tamkeen.auth.v1.AuthService.VerifyOtpChallenge:output_type -> tamkeen.auth.v1.VerifyOtpChallengeResponse
+	16, // 32: tamkeen.auth.v1.AuthService.EnrollTotp:output_type -> tamkeen.auth.v1.EnrollTotpResponse
+	18, // 33: tamkeen.auth.v1.AuthService.ConfirmTotp:output_type -> tamkeen.auth.v1.ConfirmTotpResponse
+	7,  // 34: tamkeen.auth.v1.AuthService.IssueToken:output_type -> tamkeen.auth.v1.TokenResponse
+	21, // 35: tamkeen.auth.v1.AuthService.GetOpenIdConfiguration:output_type -> tamkeen.auth.v1.OpenIdConfiguration
+	23, // 36: tamkeen.auth.v1.AuthService.GetJwks:output_type -> tamkeen.auth.v1.Jwks
+	26, // 37: tamkeen.auth.v1.AuthService.StartUnlock:output_type -> tamkeen.auth.v1.UnlockChallenge
+	28, // 38: tamkeen.auth.v1.AuthService.VerifyUnlock:output_type -> tamkeen.auth.v1.VerifyUnlockResponse
+	30, // 39: tamkeen.auth.v1.AuthService.ListSessions:output_type -> tamkeen.auth.v1.ListSessionsResponse
+	34, // 40: tamkeen.auth.v1.AuthService.DeleteSession:output_type -> tamkeen.auth.v1.DeleteSessionResponse
+	24, // [24:41] is the sub-list for method output_type
+	7,  // [7:24] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_auth_v1_auth_proto_init() }
@@ -2127,7 +2469,7 @@ func file_tamkeen_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_auth_v1_auth_proto_rawDesc), len(file_tamkeen_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,8 @@ const (
 	AuthService_GetJwks_FullMethodName                = "/tamkeen.auth.v1.AuthService/GetJwks"
 	AuthService_StartUnlock_FullMethodName            = "/tamkeen.auth.v1.AuthService/StartUnlock"
 	AuthService_VerifyUnlock_FullMethodName           = "/tamkeen.auth.v1.AuthService/VerifyUnlock"
+	AuthService_ListSessions_FullMethodName           = "/tamkeen.auth.v1.AuthService/ListSessions"
+	AuthService_DeleteSession_FullMethodName          = "/tamkeen.auth.v1.AuthService/DeleteSession"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -82,6 +84,15 @@ type AuthServiceClient interface {
 	StartUnlock(ctx context.Context, in *StartUnlockRequest, opts ...grpc.CallOption) (*UnlockChallenge, error)
 	// VerifyUnlock checks the code and lifts the account's login locks.
 	VerifyUnlock(ctx context.Context, in *VerifyUnlockRequest, opts ...grpc.CallOption) (*VerifyUnlockResponse, error)
+	// ListSessions lists the calling citizen's live sessions (a password
+	// login or hosted sign-in and everything refreshed or stepped up from
+	// it), with the apps that received tokens in each.
+	ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error)
+	// DeleteSession ends one of the calling citizen's sessions everywhere:
+	// its refresh tokens stop working, the gateway refuses its access
+	// tokens, and browsers signed in with it must sign in again. Another
+	// citizen's session is NOT_FOUND.
+	DeleteSession(ctx context.Context, in *DeleteSessionRequest, opts ...grpc.CallOption) (*DeleteSessionResponse, error)
 }
 
 type authServiceClient struct {
@@ -242,6 +253,26 @@ func (c *authServiceClient) VerifyUnlock(ctx context.Context, in *VerifyUnlockRe
 	return out, nil
 }
 
+func (c *authServiceClient) ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSessionsResponse)
+	err := c.cc.Invoke(ctx, AuthService_ListSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) DeleteSession(ctx context.Context, in *DeleteSessionRequest, opts ...grpc.CallOption) (*DeleteSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteSessionResponse)
+	err := c.cc.Invoke(ctx, AuthService_DeleteSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -284,6 +315,15 @@ type AuthServiceServer interface {
 	StartUnlock(context.Context, *StartUnlockRequest) (*UnlockChallenge, error)
 	// VerifyUnlock checks the code and lifts the account's login locks.
 	VerifyUnlock(context.Context, *VerifyUnlockRequest) (*VerifyUnlockResponse, error)
+	// ListSessions lists the calling citizen's live sessions (a password
+	// login or hosted sign-in and everything refreshed or stepped up from
+	// it), with the apps that received tokens in each.
+	ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error)
+	// DeleteSession ends one of the calling citizen's sessions everywhere:
+	// its refresh tokens stop working, the gateway refuses its access
+	// tokens, and browsers signed in with it must sign in again. Another
+	// citizen's session is NOT_FOUND.
+	DeleteSession(context.Context, *DeleteSessionRequest) (*DeleteSessionResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -338,6 +378,12 @@ func (UnimplementedAuthServiceServer) StartUnlock(context.Context, *StartUnlockR
 }
 func (UnimplementedAuthServiceServer) VerifyUnlock(context.Context, *VerifyUnlockRequest) (*VerifyUnlockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyUnlock not implemented")
+}
+func (UnimplementedAuthServiceServer) ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSessions not implemented")
+}
+func (UnimplementedAuthServiceServer) DeleteSession(context.Context, *DeleteSessionRequest) (*DeleteSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSession not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -630,6 +676,42 @@ func _AuthService_VerifyUnlock_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_ListSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).ListSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_ListSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).ListSessions(ctx, req.(*ListSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_DeleteSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).DeleteSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_DeleteSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).DeleteSession(ctx, req.(*DeleteSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -696,6 +778,14 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyUnlock",
 			Handler:    _AuthService_VerifyUnlock_Handler,
+		},
+		{
+			MethodName: "ListSessions",
+			Handler:    _AuthService_ListSessions_Handler,
+		},
+		{
+			MethodName: "DeleteSession",
+			Handler:    _AuthService_DeleteSession_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
