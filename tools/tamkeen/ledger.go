@@ -7,14 +7,14 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/payment"
 )
 
-// ledgerConfig is the command line of `tamkeen ledger check`.
-// It takes the payment database's flags and nothing else.
+// ledgerConfig is the command line of `tamkeen ledger check`: the payment
+// database, of production (--db-dsn) or of a `tamkeen dev` data dir
+// (--data-dir), as every other operator command takes it.
 type ledgerConfig struct {
-	store.Flags
+	serviceDB
 }
 
 // errLedgerUnsound is returned when the check finds broken invariants.
@@ -25,7 +25,7 @@ var errLedgerUnsound = errors.New("the ledger is not sound")
 // the sum of its entries, prints the trial balance per currency and each
 // problem found, and fails (exit 1) when there is any.
 func runLedger(ctx context.Context, _ string, cfg ledgerConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
-	db, err := cfg.Open(ctx)
+	db, err := cfg.open(ctx, payment.Name)
 	if err != nil {
 		return err
 	}

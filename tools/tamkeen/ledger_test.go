@@ -45,7 +45,19 @@ func TestLedgerCheck(t *testing.T) {
 			}
 		})
 	}
+	// The data dir of `tamkeen dev` names the same file.
 	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"ledger", "check", "--data-dir=" + filepath.Dir(path)}, ledgerNoEnv, &out, &errOut); code != 1 ||
+		!strings.Contains(out.String(), "PROBLEM: balance of dept:x in JOD is 5/0") {
+		t.Errorf("ledger check --data-dir: exit %d; want 1 naming the tampered balance\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run(ctx, []string{"ledger", "check"}, ledgerNoEnv, &out, &errOut); code != 2 {
+		t.Errorf("ledger check with neither --data-dir nor --db-dsn: exit %d; want 2", code)
+	}
+	out.Reset()
+	errOut.Reset()
 	if code := run(ctx, []string{"ledger"}, ledgerNoEnv, &out, &errOut); code != 2 {
 		t.Errorf("tamkeen ledger without check: exit %d; want 2", code)
 	}

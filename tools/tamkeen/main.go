@@ -64,7 +64,7 @@ var commands = map[string]command{
 	// The usage is the error itself: nothing else is printed.
 	"ledger": withFlags(subcommands{
 		name: "ledger", known: []string{"check"},
-		missing: "usage: tamkeen ledger check --db-engine=postgres|sqlite --db-dsn=…",
+		missing: "usage: tamkeen ledger check --data-dir=.data | --db-engine=postgres|sqlite --db-dsn=…",
 	}, runLedger),
 	"clients": clientsCommand,
 	"keys": withFlags(subcommands{
