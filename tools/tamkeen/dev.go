@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -99,6 +100,14 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	// One tamkeen dev per data dir, decided before anything in it is
+	// opened: a second one used to open the NATS store (and fail only at
+	// the listeners), with two processes writing one store meanwhile.
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	logger := func(name string) *slog.Logger {
 		return cfg.Logger(stderr, name)
 	}
@@ -361,4 +370,28 @@ func demoClientSecret(cfg devConfig) (secret string, generated bool, err error) 
 	// URL-safe, so it needs no escaping in a form body or a shell.
 	secret, err = demo.KeptSecret(secretFile(cfg.DataDir), 24, base64.RawURLEncoding)
 	return secret, true, err
+}
+
+// errDataDirInUse is returned when another tamkeen dev holds the data dir.
+var errDataDirInUse = errors.New("the data dir is in use by another tamkeen dev (stop it, or give another --data-dir)")
+
+// lockDataDir takes an exclusive lock on dir's lock file for as long as
+// the process lives (the kernel drops it if the process dies), or fails
+// at once with errDataDirInUse; unlock releases it.
+func lockDataDir(dir string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, "tamkeen-dev.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("data dir lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", dir, errDataDirInUse)
+		}
+		return nil, fmt.Errorf("data dir lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -448,4 +449,31 @@ func TestDevErrorsAreProblemJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDevRefusesADataDirInUse: a second tamkeen dev on a data dir another
+// one holds fails at once, before it opens anything there (it used to open
+// the NATS store and fail only at the listeners).
+func TestDevRefusesADataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	err = runDevWith(context.Background(), devHooks{}, []string{"--data-dir", dir, "--http-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0"},
+		func(string) (string, bool) { return "", false }, io.Discard, &stderr)
+	if !errors.Is(err, errDataDirInUse) {
+		t.Fatalf("second tamkeen dev: %v; want errDataDirInUse", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nats")); !os.IsNotExist(err) {
+		t.Errorf("the refused tamkeen dev created %s/nats (stat: %v); want nothing opened", dir, err)
+	}
+	// Released, the same dir locks again.
+	unlock()
+	again, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	again()
 }
