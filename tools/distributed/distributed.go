@@ -644,9 +644,7 @@ func (t *Topology) start(p *process) error {
 	cmd := exec.Command(p.bin)
 	cmd.Env = processEnv(p.env)
 	cmd.Stdout, cmd.Stderr = w, w
-	// Its own process group: a Ctrl-C in the terminal reaches the
-	// topology, which stops the children in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return fmt.Errorf("start %s: %w", p.name, err)
@@ -662,6 +660,18 @@ func (t *Topology) start(p *process) error {
 	}()
 	t.log.Info("started", slog.String("process", p.name), slog.Int("pid", cmd.Process.Pid))
 	return nil
+}
+
+// childProcAttr is how every child of the topology is started: in its own
+// process group, so that a Ctrl-C in the terminal reaches the topology
+// alone, which stops the children in order; and with SIGTERM as its
+// parent-death signal, so that a topology killed outright (SIGKILL, a
+// crash) does not leave its children running and holding their ports.
+// Linux delivers it when the thread that started the child exits; Go's
+// runtime keeps its threads for the life of the process (no goroutine
+// here locks one to itself), so that is when the topology dies.
+func childProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 }
 
 func (p *process) running() bool {
