@@ -532,8 +532,7 @@ func (g *Gateway) record(next http.Handler) http.Handler {
 			g.logger.ErrorContext(ctx, "audit log write failed; answering 503", slog.String("error", err.Error()),
 				slog.String("request_id", st.id))
 			writeProblem(w, r, Problem{Type: problemTypePrefix + "audit-unavailable", Status: http.StatusServiceUnavailable,
-				Detail: "the call could not be recorded in the audit log; it may have taken effect, retry with the same Idempotency-Key"},
-				http.Header{"Retry-After": {"1"}})
+				Detail: auditFailureDetail(r, err)}, http.Header{"Retry-After": {"1"}})
 			return
 		}
 		g.metrics.auditWrites.WithLabelValues("ok").Inc()
@@ -553,4 +552,26 @@ func (g *Gateway) newRecorder(db *store.DB, sig grpc.ClientConnInterface) *recor
 		rc.sig = signaturev1.NewSignatureServiceClient(sig)
 	}
 	return rc
+}
+
+// auditFailureDetail says why a call whose audit record could not be
+// written is answered 503, and what the caller can do: a read had no
+// effect and is simply retried; a write may have taken effect, and only a
+// route that takes an Idempotency-Key can be retried blindly.
+func auditFailureDetail(r *http.Request, err error) string {
+	cause := "the audit log could not record the call"
+	switch store.Unavailable(err) {
+	case store.StorageFull:
+		cause = "the audit log's database is full, so the call could not be recorded"
+	case store.StorageDown:
+		cause = "the audit log's database cannot be reached, so the call could not be recorded"
+	}
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return cause + "; its answer is withheld; retry later"
+	case r.Header.Get("Idempotency-Key") != "":
+		return cause + "; it may have taken effect: retry later with the same Idempotency-Key"
+	default:
+		return cause + "; it may have taken effect: check its result before you retry"
+	}
 }

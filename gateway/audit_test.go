@@ -473,3 +473,59 @@ func TestAuditWriteFailureWithholdsTheAnswer(t *testing.T) {
 		t.Errorf("problem %+v; want audit-unavailable without the item", p)
 	}
 }
+
+// TestAuditFullDatabaseSaysWhyAndWhatToDo fills the audit database to its
+// size limit: the 503 names the cause (full) and gives the advice that
+// fits the route: a read is retried, a write with an Idempotency-Key is
+// retried with it, a write without one is checked first. Before, every
+// route was told to retry with an Idempotency-Key.
+func TestAuditFullDatabaseSaysWhyAndWhatToDo(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	migrate(t, storetest.SQLiteFile(t, path))
+	ctx := context.Background()
+	// One connection, so that the per-connection page limit holds for
+	// every write.
+	db, err := store.Open(ctx, store.Options{Engine: store.SQLite, DSN: path, MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := newStack(t, stackOpts{noNATS: true, db: db, cfg: gateway.Config{Audit: true, AuditStampEvery: -1}})
+	var pages int
+	if err := db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		t.Fatal(err)
+	}
+	detail := func(method string, hdr map[string]string) string {
+		t.Helper()
+		for range 200 {
+			var body io.Reader
+			if method == http.MethodPost {
+				body = strings.NewReader(`{"type":"faq","ministry":"moh"}`)
+			}
+			resp, b := s.do(t, method, map[string]string{http.MethodGet: "/v1/content/items/cnt_1", http.MethodPost: "/v1/content/items"}[method], body, hdr)
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				p := problem(t, resp, b)
+				if p.Type != "urn:tamkeen:problem:audit-unavailable" {
+					t.Fatalf("503 of type %s; want audit-unavailable", p.Type)
+				}
+				return p.Detail
+			}
+		}
+		t.Fatalf("%s never failed on a full audit database", method)
+		return ""
+	}
+	if d := detail(http.MethodGet, nil); !strings.Contains(d, "database is full") || !strings.Contains(d, "answer is withheld; retry later") {
+		t.Errorf("read: %q; want the full database named and a plain retry", d)
+	}
+	if d := detail(http.MethodPost, map[string]string{"Content-Type": "application/json", "Idempotency-Key": "k-1"}); !strings.Contains(d, "retry later with the same Idempotency-Key") {
+		t.Errorf("write with a key: %q; want a retry with the same key", d)
+	}
+	if d := detail(http.MethodPost, map[string]string{"Content-Type": "application/json"}); !strings.Contains(d, "check its result before you retry") ||
+		strings.Contains(d, "Idempotency-Key") {
+		t.Errorf("write without a key: %q; want 'check its result', no Idempotency-Key advice", d)
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // Domain is the ErrorInfo domain that every Tamkeen error carries.
@@ -41,6 +43,10 @@ const (
 	ReasonPermissionDenied   = "PERMISSION_DENIED"
 	ReasonResourceExhausted  = "RESOURCE_EXHAUSTED"
 	ReasonInternal           = "INTERNAL"
+	// ReasonStorageFull and ReasonStorageUnavailable: the service's
+	// database is full, or cannot be reached (store.Unavailable).
+	ReasonStorageFull        = "STORAGE_FULL"
+	ReasonStorageUnavailable = "STORAGE_UNAVAILABLE"
 )
 
 // Sentinels a domain package can wrap (fmt.Errorf("payment %s: %w", id,
@@ -353,6 +359,12 @@ func FromDomain(err error, logger *slog.Logger, ctx context.Context) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	}
+	if st := storageStatus(err); st != nil {
+		if logger != nil {
+			logger.WarnContext(ctx, "database unavailable at rpc boundary", slog.String("error", err.Error()))
+		}
+		return st
+	}
 	if logger != nil {
 		logger.ErrorContext(ctx, "unmapped error at rpc boundary", slog.String("error", err.Error()))
 	}
@@ -426,4 +438,24 @@ func Reason(err error) string {
 		}
 	}
 	return ""
+}
+
+// storageRetry is the Retry-After of an unavailable database: long enough
+// not to hammer it, short enough for a failover to be over.
+const storageRetry = 5 * time.Second
+
+// storageStatus is Unavailable with the class of the database's state and
+// advice that holds on every route, or nil when err is not about the
+// database's state. A full database rolled the statement back (nothing
+// was stored); an unreachable one may have lost the answer to a commit.
+func storageStatus(err error) error {
+	switch store.Unavailable(err) {
+	case store.StorageFull:
+		return New(codes.Unavailable, ReasonStorageFull,
+			"the service's database is full: nothing was stored; retry later").RetryAfter(storageRetry).Err()
+	case store.StorageDown:
+		return New(codes.Unavailable, ReasonStorageUnavailable,
+			"the service's database cannot be reached: a change may or may not have been stored; retry later (with the same Idempotency-Key where the route takes one)").RetryAfter(storageRetry).Err()
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -383,5 +384,27 @@ func TestMap(t *testing.T) {
 
 	if err := rpcerr.Map(errors.New("other"), rules); err != nil {
 		t.Errorf("Map(unmatched) = %v; want nil", err)
+	}
+}
+
+// TestFromDomainStorageState: a full or unreachable database reaches the
+// caller as Unavailable with its class and a Retry-After, not as an
+// internal error.
+func TestFromDomainStorageState(t *testing.T) {
+	for _, tc := range []struct {
+		sqlstate string
+		reason   string
+	}{
+		{"53100", rpcerr.ReasonStorageFull},
+		{"57P01", rpcerr.ReasonStorageUnavailable},
+	} {
+		err := rpcerr.FromDomain(fmt.Errorf("payment: insert: %w", &pgconn.PgError{Code: tc.sqlstate}), nil, context.Background())
+		retry, ok := rpcerr.RetryAfter(err)
+		if status.Code(err) != codes.Unavailable || rpcerr.Reason(err) != tc.reason || !ok || retry <= 0 {
+			t.Errorf("SQLSTATE %s: %v reason %q retry %v; want Unavailable, %s, a Retry-After", tc.sqlstate, status.Code(err), rpcerr.Reason(err), retry, tc.reason)
+		}
+	}
+	if err := rpcerr.FromDomain(errors.New("a bug"), nil, context.Background()); status.Code(err) != codes.Internal {
+		t.Errorf("an unknown error = %v; want Internal", status.Code(err))
 	}
 }
