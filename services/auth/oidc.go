@@ -54,10 +54,27 @@ const (
 	cookieSSO = "tamkeen_sso"
 )
 
-// oidcState is the lazily built handler of Pages.
+// oidcState is the lazily built handler of Pages and the provider's
+// other process-wide state.
 type oidcState struct {
 	once sync.Once
 	h    http.Handler
+	// jwks caches the JWK Sets of clients' jwks_uri.
+	jwks jwksCache
+	// out is the HTTP client of outbound calls (jwks_uri, back-channel
+	// logout): short timeouts, no redirects.
+	outOnce sync.Once
+	out     *http.Client
+}
+
+// outboundHTTP is the client of the provider's outbound calls.
+func (s *Service) outboundHTTP() *http.Client {
+	s.oidc.outOnce.Do(func() {
+		s.oidc.out = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	})
+	return s.oidc.out
 }
 
 // Pages serves the OpenID Provider (authorize, token for the code and
@@ -88,8 +105,35 @@ func (s *Service) newOIDCHandler() http.Handler {
 	mux.HandleFunc("POST "+pathResend, p.resend)
 	mux.HandleFunc("GET "+pathSignedOut, p.signedOut)
 	mux.HandleFunc("GET /oauth2/pages.css", p.css)
+	mux.Handle(pathUserinfo, bearerChallenge(proto))
 	mux.Handle(PagesPrefix, proto)
 	return noStore(mux)
+}
+
+// bearerChallenge adds RFC 6750 section 3's WWW-Authenticate to the
+// userinfo endpoint's 401 answers: error="invalid_token" when a token
+// was presented, a bare challenge when none was.
+func bearerChallenge(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge := `Bearer error="invalid_token"`
+		if r.Header.Get("Authorization") == "" && r.URL.Query().Get("access_token") == "" && r.FormValue("access_token") == "" {
+			challenge = "Bearer"
+		}
+		h.ServeHTTP(&challengeWriter{ResponseWriter: w, challenge: challenge}, r)
+	})
+}
+
+// challengeWriter sets WWW-Authenticate on a 401.
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+}
+
+func (c *challengeWriter) WriteHeader(status int) {
+	if status == http.StatusUnauthorized {
+		c.Header().Set("WWW-Authenticate", c.challenge)
+	}
+	c.ResponseWriter.WriteHeader(status)
 }
 
 // noStore keeps every answer of the provider out of caches.
@@ -163,6 +207,8 @@ func (o *opClient) AuthMethod() oidc.AuthMethod {
 		return oidc.AuthMethodNone
 	case AuthMethodPost:
 		return oidc.AuthMethodPost
+	case AuthMethodPrivateKeyJWT:
+		return oidc.AuthMethodPrivateKeyJWT
 	}
 	return oidc.AuthMethodBasic
 }
@@ -280,7 +326,11 @@ func (o *opServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthR
 func (o *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
 	cc := r.Data
 	if cc.ClientAssertion != "" {
-		return nil, invalidClient()
+		c, err := o.svc.authenticateAssertion(ctx, cc.ClientAssertion, cc.ClientID, endpointURL(o.svc.cfg.Issuer, r.URL), sourceOf(r.Header, ""))
+		if err != nil {
+			return nil, clientAuthError(err)
+		}
+		return &opClient{c: c}, nil
 	}
 	c, err := o.svc.Client(ctx, cc.ClientID)
 	if err != nil && !errors.Is(err, ErrClientNotFound) {
@@ -294,19 +344,34 @@ func (o *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCred
 	}
 	_, _, basic := (&http.Request{Header: r.Header}).BasicAuth()
 	c, err = o.svc.authenticateTokenClient(ctx, cc.ClientID, cc.ClientSecret, sourceOf(r.Header, ""))
-	var retry *RetryError
-	switch {
-	case errors.Is(err, ErrInvalidClient):
-		return nil, invalidClient()
-	case errors.As(err, &retry):
-		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("%s", retry.Msg), http.StatusTooManyRequests)
-	case err != nil:
-		return nil, oidc.ErrServerError()
+	if err != nil {
+		return nil, clientAuthError(err)
 	}
 	if basic != (c.TokenAuthMethod == AuthMethodBasic) {
 		return nil, invalidClient()
 	}
 	return &opClient{c: c}, nil
+}
+
+// clientAuthError is the OAuth error of a failed client authentication.
+func clientAuthError(err error) error {
+	var retry *RetryError
+	switch {
+	case errors.Is(err, ErrInvalidClient):
+		return invalidClient()
+	case errors.As(err, &retry):
+		return op.NewStatusError(oidc.ErrInvalidClient().WithDescription("%s", retry.Msg), http.StatusTooManyRequests)
+	}
+	return oidc.ErrServerError()
+}
+
+// endpointURL is the URL of the endpoint a request reached, under the
+// issuer (an audience a client assertion may name).
+func endpointURL(issuer string, u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return strings.TrimSuffix(issuer, "/") + u.Path
 }
 
 // oauthTokenResponse is the RFC 6749 section 5.1 answer.
@@ -336,7 +401,7 @@ func (o *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 // RefreshToken is the refresh_token grant of code-flow clients: it
 // rotates the token as Refresh does (reuse ends the session).
 func (o *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
-	pair, scopes, err := o.svc.refreshForClient(ctx, r.Client.GetID(), r.Data.RefreshToken)
+	g, err := o.svc.refreshForClient(ctx, r.Client.GetID(), r.Data.RefreshToken)
 	switch {
 	case errors.Is(err, ErrInvalidGrant):
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is invalid, expired or revoked")
@@ -345,11 +410,11 @@ func (o *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 		return nil, oidc.ErrServerError()
 	}
 	for _, asked := range r.Data.Scopes {
-		if !slices.Contains(scopes, asked) {
+		if !slices.Contains(g.Scopes, asked) {
 			return nil, oidc.ErrInvalidScope()
 		}
 	}
-	return oauthTokenResponse(pair, "", scopes), nil
+	return oauthTokenResponse(g.Tokens, g.IDToken, g.Scopes), nil
 }
 
 // UserInfo answers the claims of the token's scopes (OpenID Connect Core
@@ -359,7 +424,7 @@ func (o *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 	claims, err := o.svc.userInfo(ctx, r.Data.AccessToken)
 	switch {
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrSessionEnded), errors.Is(err, ErrCitizenTokenRequired):
-		return nil, op.NewStatusError(oidc.ErrInvalidRequest().WithDescription("the access token is invalid, expired, or not for userinfo"), http.StatusUnauthorized)
+		return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "the access token is invalid, expired, or not for userinfo"}, http.StatusUnauthorized)
 	case err != nil:
 		o.svc.Logger.ErrorContext(ctx, "auth: userinfo failed", slog.String("error", err.Error()))
 		return nil, oidc.ErrServerError()

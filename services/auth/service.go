@@ -356,5 +356,8 @@ func (s *Service) PruneOutbox(ctx context.Context) (int64, error) {
 	if _, err := deleteExpiredAuthRequests(ctx, s.DB, ms(s.Now().Add(-time.Hour))); err != nil {
 		return 0, err
 	}
+	if err := deleteExpiredProtocolRows(ctx, s.DB, ms(s.Now())); err != nil {
+		return 0, err
+	}
 	return events.PrunePublished(ctx, s.DB, s.Now().Add(-s.cfg.OutboxRetention))
 }

@@ -431,7 +431,7 @@ type OpenIDConfiguration struct {
 // the issuer (the gateway).
 func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 	base := strings.TrimSuffix(s.cfg.Issuer, "/")
-	auth := []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
+	auth := []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodNone}
 	return OpenIDConfiguration{
 		Issuer:                                 s.cfg.Issuer,
 		JWKSURI:                                base + "/.well-known/jwks.json",
@@ -445,7 +445,7 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 		ResponseModesSupported:                 []string{"query"},
 		CodeChallengeMethodsSupported:          []string{"S256"},
 		SubjectTypesSupported:                  []string{"public"},
-		IDTokenSigningAlgValuesSupported:       []string{"ES256"},
+		IDTokenSigningAlgValuesSupported:       []string{AlgES256, AlgRS256},
 		ACRValuesSupported:                     []string{ACRPassword, ACRStepUp},
 		TokenEndpointAuthMethodsSupported:      auth,
 		RevocationEndpointAuthMethodsSupported: auth,
