@@ -239,6 +239,12 @@ func (g *grpcServer) GetOpenIdConfiguration(context.Context, *authv1.GetOpenIdCo
 		ResponseModesSupported:                     c.ResponseModesSupported,
 		PromptValuesSupported:                      c.PromptValuesSupported,
 		AuthorizationResponseIssParameterSupported: c.AuthorizationResponseIssParameterSupported,
+		IntrospectionEndpoint:                      c.IntrospectionEndpoint,
+		IntrospectionEndpointAuthMethodsSupported:  c.IntrospectionEndpointAuthMethodsSupported,
+		PushedAuthorizationRequestEndpoint:         c.PushedAuthorizationRequestEndpoint,
+		BackchannelLogoutSupported:                 c.BackchannelLogoutSupported,
+		BackchannelLogoutSessionSupported:          c.BackchannelLogoutSessionSupported,
+		TokenEndpointAuthSigningAlgValuesSupported: c.TokenEndpointAuthSigningAlgValuesSupported,
 	}, nil
 }
 

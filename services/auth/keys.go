@@ -61,13 +61,13 @@ func (k *signingKey) alg() string {
 type keyring struct {
 	svc *Service
 
-	mu       sync.Mutex
-	keys     map[string]*signingKey
-	active   *signingKey
+	mu     sync.Mutex
+	keys   map[string]*signingKey
+	active *signingKey
 	// activeRSA signs RS256 ID tokens.
 	activeRSA *signingKey
 	loadedAt  time.Time
-	missAt   time.Time
+	missAt    time.Time
 }
 
 // minMissReload is the least time between reloads for unknown kids, so

@@ -340,6 +340,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.Bus == nil {
 		return errors.New("auth: Run needs an event bus (the service was made with NewAdmin)")
 	}
+	stop, err := s.consumeBackchannelLogout(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	pause.Every(ctx, outboxPruneInterval, func(ctx context.Context) {
 		if _, err := s.PruneOutbox(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.WarnContext(ctx, "auth: prune outbox failed", slog.String("error", err.Error()))

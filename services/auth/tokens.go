@@ -128,6 +128,9 @@ func (s *Service) endSession(ctx context.Context, tx *sql.Tx, f familyRow, reaso
 	if !alive {
 		return nil
 	}
+	if err := s.queueBackchannelLogout(ctx, tx, f); err != nil {
+		return err
+	}
 	// Tokens are accepted up to verifyLeeway past exp; a minute more
 	// covers the clocks of the gateway replicas.
 	expires := now.Add(s.cfg.AccessTokenTTL + verifyLeeway + time.Minute)
@@ -425,6 +428,15 @@ type OpenIDConfiguration struct {
 	// AuthorizationResponseIssParameterSupported: the code response
 	// carries iss (RFC 9207).
 	AuthorizationResponseIssParameterSupported bool
+	// Introspection, pushed authorization requests, back-channel logout
+	// and private_key_jwt assertion algs (oidc.go, clientjwt.go,
+	// backchannel.go).
+	IntrospectionEndpoint                      string
+	IntrospectionEndpointAuthMethodsSupported  []string
+	PushedAuthorizationRequestEndpoint         string
+	BackchannelLogoutSupported                 bool
+	BackchannelLogoutSessionSupported          bool
+	TokenEndpointAuthSigningAlgValuesSupported []string
 }
 
 // OpenIDConfiguration returns the discovery document; every URL is under
@@ -454,5 +466,11 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 			"nonce", "at_hash", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified", "email", "email_verified"},
 		PromptValuesSupported:                      []string{"none", "login"},
 		AuthorizationResponseIssParameterSupported: true,
+		IntrospectionEndpoint:                      base + pathIntrospect,
+		IntrospectionEndpointAuthMethodsSupported:  auth[:3],
+		PushedAuthorizationRequestEndpoint:         base + pathPAR,
+		BackchannelLogoutSupported:                 true,
+		BackchannelLogoutSessionSupported:          true,
+		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "ES256", "PS256"},
 	}
 }
