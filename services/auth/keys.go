@@ -46,13 +46,6 @@ func (k *signingKey) signer() crypto.Signer {
 	return k.priv
 }
 
-// alg is the key's JWS algorithm.
-func (k *signingKey) alg() string {
-	if k.rsa != nil {
-		return AlgRS256
-	}
-	return AlgES256
-}
 
 // keyring caches the signing keys of the store: the newest unretired key
 // signs, every published key verifies. It reloads after KeyCacheTTL (so a

@@ -644,20 +644,21 @@ func (s *Service) endSSOSession(ctx context.Context, citizenID, sid string) erro
 	return nil
 }
 
-// idTokenHint reads an ID token this provider signed (expired ones too,
-// as RP-initiated logout allows) and returns its sub, sid and aud.
+// idTokenHint reads an ID token this provider signed, ES256 or RS256
+// (expired ones too, as RP-initiated logout allows) and returns its sub,
+// sid and aud.
 func (s *Service) idTokenHint(ctx context.Context, raw string) (sub, sid, aud string) {
 	if raw == "" || len(raw) > maxTokenBytes {
 		return "", "", ""
 	}
-	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithoutClaimsValidation(), jwt.WithIssuer(s.cfg.Issuer))
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{AlgES256, AlgRS256}), jwt.WithoutClaimsValidation(), jwt.WithIssuer(s.cfg.Issuer))
 	claims := jwt.MapClaims{}
 	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != idTokenType {
 			return nil, errors.New("not an ID token")
 		}
 		kid, _ := t.Header["kid"].(string)
-		return s.ring.publicKey(ctx, kid)
+		return s.ring.verificationKey(ctx, kid)
 	})
 	if err != nil {
 		return "", "", ""
