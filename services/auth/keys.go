@@ -46,7 +46,6 @@ func (k *signingKey) signer() crypto.Signer {
 	return k.priv
 }
 
-
 // keyring caches the signing keys of the store: the newest unretired key
 // signs, every published key verifies. It reloads after KeyCacheTTL (so a
 // rotation by another replica is picked up) and, at most once a second,
