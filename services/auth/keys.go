@@ -120,8 +120,8 @@ func (r *keyring) fresh(ctx context.Context) error {
 	return r.load(ctx)
 }
 
-// signer returns the key that signs now, creating the first key when the
-// store has none.
+// signer returns the key that signs now, creating the first keys (ES256
+// and RS256) when the store has none.
 func (r *keyring) signer(ctx context.Context) (*signingKey, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -131,7 +131,7 @@ func (r *keyring) signer(ctx context.Context) (*signingKey, error) {
 	if r.active != nil {
 		return r.active, nil
 	}
-	if _, err := r.svc.addKey(ctx, AlgES256, false); err != nil {
+	if _, err := r.svc.addKey(ctx, "", false); err != nil {
 		return nil, err
 	}
 	if err := r.load(ctx); err != nil {
@@ -220,7 +220,7 @@ func (r *keyring) published(ctx context.Context) ([]*signingKey, error) {
 	}
 	if r.active == nil {
 		// Publish the first key before any token needs it.
-		if _, err := r.svc.addKey(ctx, AlgES256, false); err != nil {
+		if _, err := r.svc.addKey(ctx, "", false); err != nil {
 			return nil, err
 		}
 		if err := r.load(ctx); err != nil {
