@@ -374,6 +374,10 @@ func (s *Service) exchangeCode(ctx context.Context, clientID, code, redirectURI,
 	if err != nil {
 		return codeGrant{}, err
 	}
+	idKey, err := s.idTokenKey(ctx, clientID, key)
+	if err != nil {
+		return codeGrant{}, err
+	}
 	codeMAC := s.codeMAC2(code)
 	now := s.Now()
 	var (
@@ -422,7 +426,7 @@ func (s *Service) exchangeCode(ctx context.Context, clientID, code, redirectURI,
 		}
 		out = codeGrant{Tokens: pair, Scopes: fam.Scopes}
 		if slices.Contains(row.Scopes, ScopeOpenID) {
-			out.IDToken, err = s.idToken(key, fam, row.Nonce, pair.AccessToken, now)
+			out.IDToken, err = s.idToken(idKey, fam, row.Nonce, pair.AccessToken, now)
 		}
 		return err
 	})
@@ -451,8 +455,10 @@ func pkceMatches(challenge, verifier string) bool {
 const idTokenType = "JWT"
 
 // idToken signs the ID token of family f for its client (OpenID Connect
-// Core section 2): the same ES256 keys as access tokens, aud the client,
-// at_hash of the access token. The national ID is never in it.
+// Core section 2) with key (idTokenKey: ES256, the keys of access tokens,
+// or RS256 when the client registered it), aud the client, at_hash of the
+// access token (the left half of its SHA-256 for both algorithms). The
+// national ID is never in it.
 func (s *Service) idToken(key *signingKey, f familyRow, nonce, accessToken string, now time.Time) (string, error) {
 	sum := sha256.Sum256([]byte(accessToken))
 	claims := jwt.MapClaims{
@@ -464,32 +470,68 @@ func (s *Service) idToken(key *signingKey, f familyRow, nonce, accessToken strin
 	if nonce != "" {
 		claims["nonce"] = nonce
 	}
-	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	method := jwt.SigningMethod(jwt.SigningMethodES256)
+	if key.rsa != nil {
+		method = jwt.SigningMethodRS256
+	}
+	t := jwt.NewWithClaims(method, claims)
 	t.Header["kid"] = key.kid
 	t.Header["typ"] = idTokenType
-	out, err := t.SignedString(key.priv)
+	out, err := t.SignedString(key.signer())
 	if err != nil {
 		return "", fmt.Errorf("auth: sign ID token: %w", err)
 	}
 	return out, nil
 }
 
+// idTokenKey is the key that signs the ID tokens of client: the RS256
+// key when it registered RS256, else the ES256 key es.
+func (s *Service) idTokenKey(ctx context.Context, clientID string, es *signingKey) (*signingKey, error) {
+	c, err := s.Client(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if c.IDTokenAlg == AlgRS256 {
+		return s.ring.signerRSA(ctx)
+	}
+	return es, nil
+}
+
 // refreshForClient is the refresh_token grant of the code flow: the
-// token must belong to a family the client was given (azp).
-func (s *Service) refreshForClient(ctx context.Context, clientID, refreshToken string) (TokenPair, []string, error) {
+// token must belong to a family the client was given (azp). When the
+// grant had openid, a new ID token comes with the new tokens (OpenID
+// Connect Core section 12.2: same sub, acr, amr, auth_time and sid; no
+// nonce).
+func (s *Service) refreshForClient(ctx context.Context, clientID, refreshToken string) (codeGrant, error) {
 	if !strings.HasPrefix(refreshToken, "rt_") || len(refreshToken) > 100 {
-		return TokenPair{}, nil, ErrInvalidGrant
+		return codeGrant{}, ErrInvalidGrant
 	}
 	r, err := selectRefreshToken(ctx, s.DB, mac(s.keys.lookup, "refresh", refreshToken))
 	if store.IsNoRows(err) {
-		return TokenPair{}, nil, ErrInvalidGrant
+		return codeGrant{}, ErrInvalidGrant
 	}
 	if err != nil {
-		return TokenPair{}, nil, fmt.Errorf("auth: refresh: %w", err)
+		return codeGrant{}, fmt.Errorf("auth: refresh: %w", err)
 	}
 	if r.Family.AZP != clientID || len(r.Family.Scopes) == 0 {
-		return TokenPair{}, nil, ErrInvalidGrant
+		return codeGrant{}, ErrInvalidGrant
 	}
 	pair, err := s.Refresh(ctx, refreshToken)
-	return pair, r.Family.Scopes, err
+	if err != nil {
+		return codeGrant{}, err
+	}
+	out := codeGrant{Tokens: pair, Scopes: r.Family.Scopes}
+	if slices.Contains(r.Family.Scopes, ScopeOpenID) {
+		key, err := s.ring.signer(ctx)
+		if err != nil {
+			return codeGrant{}, err
+		}
+		if key, err = s.idTokenKey(ctx, clientID, key); err != nil {
+			return codeGrant{}, err
+		}
+		if out.IDToken, err = s.idToken(key, r.Family, "", pair.AccessToken, s.Now()); err != nil {
+			return codeGrant{}, err
+		}
+	}
+	return out, nil
 }

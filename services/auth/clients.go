@@ -68,6 +68,17 @@ type CodeFlow struct {
 	// MaxACR is the highest acr the client may ask for (loa1 or loa2);
 	// empty is loa1.
 	MaxACR string
+	// JWKS (a JWK Set as JSON) or JWKSURI (where to fetch it) holds the
+	// public keys of a private_key_jwt client (RFC 7523); exactly one.
+	JWKS    string
+	JWKSURI string
+	// BackchannelLogoutURI receives a logout token when a session in
+	// which the client got tokens ends (https, or http on a loopback
+	// address).
+	BackchannelLogoutURI string
+	// IDTokenAlg is the alg of the client's ID tokens: ES256 (the
+	// default, "") or RS256.
+	IDTokenAlg string
 }
 
 // Token endpoint authentication methods (OpenID Connect Core section 9).
@@ -75,6 +86,9 @@ const (
 	AuthMethodBasic = "client_secret_basic"
 	AuthMethodPost  = "client_secret_post"
 	AuthMethodNone  = "none"
+	// AuthMethodPrivateKeyJWT is RFC 7523 client authentication: a JWT
+	// signed with a key the client registered (what Login.gov requires).
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
 
 // RedirectAllowed reports whether uri is one of the client's registered
@@ -216,17 +230,27 @@ func (c ClientSpec) validate() error {
 			errs = append(errs, &rpcerr.FieldError{Field: "organization", Reason: p})
 		}
 	}
+	keyJWT := c.TokenAuthMethod == AuthMethodPrivateKeyJWT
 	switch {
-	case c.Public && c.Secret != "":
-		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be empty for a public client"})
-	case !c.Public && (len(c.Secret) < 16 || len(c.Secret) > 256):
+	case (c.Public || keyJWT) && c.Secret != "":
+		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be empty for a public or private_key_jwt client"})
+	case !c.Public && !keyJWT && (len(c.Secret) < 16 || len(c.Secret) > 256):
 		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be 16 to 256 characters"})
 	}
 	switch m := c.TokenAuthMethod; {
 	case c.Public && m != "" && m != AuthMethodNone:
 		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be none for a public client"})
-	case !c.Public && m != "" && m != AuthMethodBasic && m != AuthMethodPost:
-		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be client_secret_basic or client_secret_post"})
+	case !c.Public && m != "" && m != AuthMethodBasic && m != AuthMethodPost && m != AuthMethodPrivateKeyJWT:
+		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be client_secret_basic, client_secret_post or private_key_jwt"})
+	}
+	errs = append(errs, c.keyProblems(keyJWT)...)
+	if u := c.BackchannelLogoutURI; u != "" {
+		if p := redirectURIProblem(u); p != "" {
+			errs = append(errs, &rpcerr.FieldError{Field: "backchannel_logout_uri", Reason: fmt.Sprintf("%q %s", u, p)})
+		}
+	}
+	if a := c.IDTokenAlg; a != "" && a != AlgES256 && a != AlgRS256 {
+		errs = append(errs, &rpcerr.FieldError{Field: "id_token_signed_response_alg", Reason: "must be ES256 or RS256"})
 	}
 	if c.Public && len(c.RedirectURIs) == 0 {
 		errs = append(errs, &rpcerr.FieldError{Field: "redirect_uris", Reason: "a public client needs at least one"})
@@ -355,7 +379,7 @@ func (s *Service) prepareClient(ctx context.Context, spec ClientSpec) (ClientSpe
 		return ClientSpec{}, "", err
 	}
 	spec = spec.normalized()
-	if spec.Public {
+	if spec.Public || spec.TokenAuthMethod == AuthMethodPrivateKeyJWT {
 		return spec, "", nil
 	}
 	hash, err := s.hasher.hash(ctx, spec.Secret, s.cfg.HashParams())

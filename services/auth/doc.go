@@ -25,7 +25,12 @@
 //   - clients.go: OAuth 2.0 clients of ministry apps and the
 //     client_credentials token endpoint; the scopes they may hold are
 //     those of libs/scope.
-//   - keys.go: the signing keys (rotation) and the JWKS.
+//   - keys.go: the signing keys (ES256, and RS256 for the ID tokens of
+//     clients that ask for it; rotated together) and the JWKS.
+//   - clientjwt.go: private_key_jwt client authentication (RFC 7523)
+//     with a jti replay table; backchannel.go: back-channel logout
+//     tokens, queued in the outbox when a session ends and POSTed by a
+//     consumer with retries.
 //   - authorize.go: the authorization code flow (issue 14): authorization
 //     requests bound to the browser, sign-in with login.go's password
 //     check and otp.go's SMS step-up for acr_values=loa2, single sign-on
@@ -34,7 +39,8 @@
 //   - oidc.go: the OpenID Provider's protocol layer under /oauth2/
 //     (Pages, host.PageServer): zitadel/oidc's op.Server around
 //     authorize.go — authorize, token (code and refresh grants), userinfo,
-//     revoke, logout; pages.go and pages/: the hosted sign-in and SMS code
+//     revoke, logout (confirmed on a page without id_token_hint),
+//     introspection and pushed authorization requests; pages.go and pages/: the hosted sign-in and SMS code
 //     pages (Arabic and right-to-left by default, English, no JavaScript,
 //     CSRF tokens, strict CSP); recovery.go (store_recovery.go): account
 //     creation with phone verification and the SMS password reset of

@@ -239,6 +239,12 @@ func (g *grpcServer) GetOpenIdConfiguration(context.Context, *authv1.GetOpenIdCo
 		ResponseModesSupported:                     c.ResponseModesSupported,
 		PromptValuesSupported:                      c.PromptValuesSupported,
 		AuthorizationResponseIssParameterSupported: c.AuthorizationResponseIssParameterSupported,
+		IntrospectionEndpoint:                      c.IntrospectionEndpoint,
+		IntrospectionEndpointAuthMethodsSupported:  c.IntrospectionEndpointAuthMethodsSupported,
+		PushedAuthorizationRequestEndpoint:         c.PushedAuthorizationRequestEndpoint,
+		BackchannelLogoutSupported:                 c.BackchannelLogoutSupported,
+		BackchannelLogoutSessionSupported:          c.BackchannelLogoutSessionSupported,
+		TokenEndpointAuthSigningAlgValuesSupported: c.TokenEndpointAuthSigningAlgValuesSupported,
 	}, nil
 }
 
@@ -248,7 +254,7 @@ func (g *grpcServer) GetJwks(ctx context.Context, _ *authv1.GetJwksRequest) (*au
 		return g.svc.Jwks(ctx)
 	}, func(keys []JWK) *authv1.Jwks {
 		return &authv1.Jwks{Keys: grpcserver.Convert(keys, func(k JWK) *authv1.Jwk {
-			return &authv1.Jwk{Kty: k.Kty, Crv: k.Crv, X: k.X, Y: k.Y, Kid: k.Kid, Use: k.Use, Alg: k.Alg}
+			return &authv1.Jwk{Kty: k.Kty, Crv: k.Crv, X: k.X, Y: k.Y, N: k.N, E: k.E, Kid: k.Kid, Use: k.Use, Alg: k.Alg}
 		})}
 	})
 }

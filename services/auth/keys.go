@@ -2,13 +2,16 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -17,11 +20,30 @@ import (
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
-// signingKey is an ES256 key from the store.
+// Signature algorithms of the provider's keys: ES256 signs access tokens
+// and, by default, ID tokens; RS256 signs the ID tokens of clients that
+// register id_token_signed_response_alg RS256 (OpenID Connect Discovery
+// requires RS256 support).
+const (
+	AlgES256 = "ES256"
+	AlgRS256 = "RS256"
+)
+
+// signingKey is a key from the store: an ES256 key (priv) or an RS256
+// one (rsa).
 type signingKey struct {
 	kid     string
 	priv    *ecdsa.PrivateKey
+	rsa     *rsa.PrivateKey
 	retired bool
+}
+
+// signer is the key's crypto.Signer.
+func (k *signingKey) signer() crypto.Signer {
+	if k.rsa != nil {
+		return k.rsa
+	}
+	return k.priv
 }
 
 // keyring caches the signing keys of the store: the newest unretired key
@@ -31,11 +53,13 @@ type signingKey struct {
 type keyring struct {
 	svc *Service
 
-	mu       sync.Mutex
-	keys     map[string]*signingKey
-	active   *signingKey
-	loadedAt time.Time
-	missAt   time.Time
+	mu     sync.Mutex
+	keys   map[string]*signingKey
+	active *signingKey
+	// activeRSA signs RS256 ID tokens.
+	activeRSA *signingKey
+	loadedAt  time.Time
+	missAt    time.Time
 }
 
 // minMissReload is the least time between reloads for unknown kids, so
@@ -53,7 +77,7 @@ func (r *keyring) load(ctx context.Context) error {
 		return fmt.Errorf("auth: load signing keys: %w", err)
 	}
 	keys := make(map[string]*signingKey, len(rows))
-	var active *signingKey
+	var active, activeRSA *signingKey
 	for _, row := range rows {
 		der, err := r.svc.keys.open(row.PrivateKeyEnc, "signing_keys:"+row.KID)
 		if err != nil {
@@ -63,17 +87,27 @@ func (r *keyring) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("auth: signing key %s: %w", row.KID, err)
 		}
-		priv, ok := k.(*ecdsa.PrivateKey)
-		if !ok || priv.Curve != elliptic.P256() {
-			return fmt.Errorf("auth: signing key %s is not a P-256 key", row.KID)
+		sk := &signingKey{kid: row.KID, retired: row.Retired}
+		switch priv := k.(type) {
+		case *ecdsa.PrivateKey:
+			if priv.Curve != elliptic.P256() {
+				return fmt.Errorf("auth: signing key %s is not a P-256 key", row.KID)
+			}
+			sk.priv = priv
+			if active == nil && !row.Retired { // rows come newest first
+				active = sk
+			}
+		case *rsa.PrivateKey:
+			sk.rsa = priv
+			if activeRSA == nil && !row.Retired {
+				activeRSA = sk
+			}
+		default:
+			return fmt.Errorf("auth: signing key %s is neither P-256 nor RSA", row.KID)
 		}
-		sk := &signingKey{kid: row.KID, priv: priv, retired: row.Retired}
 		keys[row.KID] = sk
-		if active == nil && !row.Retired { // rows come newest first
-			active = sk
-		}
 	}
-	r.keys, r.active, r.loadedAt = keys, active, now
+	r.keys, r.active, r.activeRSA, r.loadedAt = keys, active, activeRSA, now
 	return nil
 }
 
@@ -86,8 +120,8 @@ func (r *keyring) fresh(ctx context.Context) error {
 	return r.load(ctx)
 }
 
-// signer returns the key that signs now, creating the first key when the
-// store has none.
+// signer returns the key that signs now, creating the first keys (ES256
+// and RS256) when the store has none.
 func (r *keyring) signer(ctx context.Context) (*signingKey, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -97,7 +131,7 @@ func (r *keyring) signer(ctx context.Context) (*signingKey, error) {
 	if r.active != nil {
 		return r.active, nil
 	}
-	if _, err := r.svc.addKey(ctx, false); err != nil {
+	if _, err := r.svc.addKey(ctx, "", false); err != nil {
 		return nil, err
 	}
 	if err := r.load(ctx); err != nil {
@@ -109,6 +143,52 @@ func (r *keyring) signer(ctx context.Context) (*signingKey, error) {
 	return r.active, nil
 }
 
+// signerRSA returns the RS256 key that signs ID tokens now, creating the
+// first one when the store has none.
+func (r *keyring) signerRSA(ctx context.Context) (*signingKey, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.fresh(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.ensureRSA(ctx); err != nil {
+		return nil, err
+	}
+	return r.activeRSA, nil
+}
+
+// ensureRSA creates the first RS256 key when there is none; r.mu must be
+// held.
+func (r *keyring) ensureRSA(ctx context.Context) error {
+	if r.activeRSA != nil {
+		return nil
+	}
+	if _, err := r.svc.addKey(ctx, AlgRS256, false); err != nil {
+		return err
+	}
+	if err := r.load(ctx); err != nil {
+		return err
+	}
+	if r.activeRSA == nil {
+		return errors.New("auth: no active RS256 key after creating one")
+	}
+	return nil
+}
+
+// verificationKey returns the public key of kid, ES256 or RS256 (ID
+// token hints); publicKey is for access tokens, which are ES256 only.
+func (r *keyring) verificationKey(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	if pub, err := r.publicKey(ctx, kid); err == nil {
+		return pub, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if k, ok := r.keys[kid]; ok && k.rsa != nil {
+		return &k.rsa.PublicKey, nil
+	}
+	return nil, errNoKey
+}
+
 // publicKey returns the verification key for kid.
 func (r *keyring) publicKey(ctx context.Context, kid string) (*ecdsa.PublicKey, error) {
 	r.mu.Lock()
@@ -116,7 +196,7 @@ func (r *keyring) publicKey(ctx context.Context, kid string) (*ecdsa.PublicKey, 
 	if err := r.fresh(ctx); err != nil {
 		return nil, err
 	}
-	if k, ok := r.keys[kid]; ok {
+	if k, ok := r.keys[kid]; ok && k.priv != nil {
 		return &k.priv.PublicKey, nil
 	}
 	if now := r.svc.Now(); now.Sub(r.missAt) >= minMissReload {
@@ -124,7 +204,7 @@ func (r *keyring) publicKey(ctx context.Context, kid string) (*ecdsa.PublicKey, 
 		if err := r.load(ctx); err != nil {
 			return nil, err
 		}
-		if k, ok := r.keys[kid]; ok {
+		if k, ok := r.keys[kid]; ok && k.priv != nil {
 			return &k.priv.PublicKey, nil
 		}
 	}
@@ -140,12 +220,15 @@ func (r *keyring) published(ctx context.Context) ([]*signingKey, error) {
 	}
 	if r.active == nil {
 		// Publish the first key before any token needs it.
-		if _, err := r.svc.addKey(ctx, false); err != nil {
+		if _, err := r.svc.addKey(ctx, "", false); err != nil {
 			return nil, err
 		}
 		if err := r.load(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := r.ensureRSA(ctx); err != nil {
+		return nil, err
 	}
 	out := make([]*signingKey, 0, len(r.keys))
 	for _, k := range r.keys {
@@ -166,37 +249,66 @@ func (r *keyring) invalidate() {
 // and stay published until every token they may have signed has expired:
 // the access-token lifetime, plus the key cache TTL (another replica may
 // sign with a retired key until it reloads), plus a minute of clock skew.
-func (s *Service) addKey(ctx context.Context, retire bool) (string, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), s.Rand)
-	if err != nil {
-		return "", fmt.Errorf("auth: generate signing key: %w", err)
+//
+// alg is AlgES256 or AlgRS256; "" (rotation) adds one key of each, so
+// that both are rotated the same way.
+func (s *Service) addKey(ctx context.Context, alg string, retire bool) (string, error) {
+	algs := []string{alg}
+	if alg == "" {
+		algs = []string{AlgRS256, AlgES256} // the ES256 key's kid is returned
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return "", fmt.Errorf("auth: marshal signing key: %w", err)
-	}
-	kid, err := store.NewIDFrom(s.Rand, "es256-")
-	if err != nil {
-		return "", err
-	}
-	sealed, err := s.keys.seal(s.Rand, der, "signing_keys:"+kid)
-	if err != nil {
-		return "", err
+	type newKey struct{ kid, sealed string }
+	var made []newKey
+	for _, a := range algs {
+		var (
+			priv   any
+			prefix = "es256-"
+			err    error
+		)
+		if a == AlgRS256 {
+			priv, err = rsa.GenerateKey(s.Rand, 2048)
+			prefix = "rs256-"
+		} else {
+			priv, err = ecdsa.GenerateKey(elliptic.P256(), s.Rand)
+		}
+		if err != nil {
+			return "", fmt.Errorf("auth: generate signing key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return "", fmt.Errorf("auth: marshal signing key: %w", err)
+		}
+		kid, err := store.NewIDFrom(s.Rand, prefix)
+		if err != nil {
+			return "", err
+		}
+		sealed, err := s.keys.seal(s.Rand, der, "signing_keys:"+kid)
+		if err != nil {
+			return "", err
+		}
+		made = append(made, newKey{kid, sealed})
 	}
 	now := s.Now()
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if retire {
 			until := now.Add(s.cfg.AccessTokenTTL + s.cfg.KeyCacheTTL + time.Minute)
 			if err := retireKeys(ctx, tx, ms(now), ms(until)); err != nil {
 				return err
 			}
 		}
-		return insertKey(ctx, tx, kid, sealed, ms(now))
+		for i, k := range made {
+			// Newest first on load: the keys of one rotation differ by a
+			// millisecond so that their order is defined.
+			if err := insertKey(ctx, tx, k.kid, k.sealed, ms(now)+int64(i)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("auth: store signing key: %w", err)
 	}
-	return kid, nil
+	return made[len(made)-1].kid, nil
 }
 
 // RotateSigningKey adds a new ES256 signing key, which signs from now on
@@ -204,7 +316,7 @@ func (s *Service) addKey(ctx context.Context, retire bool) (string, error) {
 // keys stay in the JWKS until every token they signed has expired, so no
 // token in flight stops verifying.
 func (s *Service) RotateSigningKey(ctx context.Context) (string, error) {
-	kid, err := s.addKey(ctx, true)
+	kid, err := s.addKey(ctx, "", true)
 	if err != nil {
 		return "", err
 	}
@@ -212,9 +324,10 @@ func (s *Service) RotateSigningKey(ctx context.Context) (string, error) {
 	return kid, nil
 }
 
-// JWK is a public key as RFC 7517 and RFC 7518 section 6.2 write it.
+// JWK is a public key as RFC 7517 and RFC 7518 sections 6.2 (EC: Crv,
+// X, Y) and 6.3 (RSA: N, E) write it.
 type JWK struct {
-	Kty, Crv, X, Y, Kid, Use, Alg string
+	Kty, Crv, X, Y, N, E, Kid, Use, Alg string
 }
 
 // Jwks returns the public keys that verify tokens: the signing key and the
@@ -226,6 +339,12 @@ func (s *Service) Jwks(ctx context.Context) ([]JWK, error) {
 	}
 	out := make([]JWK, 0, len(keys))
 	for _, k := range keys {
+		if k.rsa != nil {
+			out = append(out, JWK{Kty: "RSA", Kid: k.kid, Use: "sig", Alg: AlgRS256,
+				N: base64.RawURLEncoding.EncodeToString(k.rsa.N.Bytes()),
+				E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.rsa.E)).Bytes())})
+			continue
+		}
 		pub, err := k.priv.PublicKey.ECDH()
 		if err != nil {
 			return nil, fmt.Errorf("auth: key %s: %w", k.kid, err)

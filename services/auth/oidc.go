@@ -1,8 +1,10 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,15 +37,17 @@ const PagesPrefix = "/oauth2/"
 
 // Paths of the OpenID Provider, under the issuer.
 const (
-	pathAuthorize = "/oauth2/authorize"
-	pathToken     = "/oauth2/token"
-	pathUserinfo  = "/oauth2/userinfo"
-	pathRevoke    = "/oauth2/revoke"
-	pathLogout    = "/oauth2/logout"
-	pathLogin     = "/oauth2/login"
-	pathCode      = "/oauth2/login/code"
-	pathResend    = "/oauth2/login/resend"
-	pathSignedOut = "/oauth2/logged-out"
+	pathAuthorize  = "/oauth2/authorize"
+	pathToken      = "/oauth2/token"
+	pathUserinfo   = "/oauth2/userinfo"
+	pathRevoke     = "/oauth2/revoke"
+	pathIntrospect = "/oauth2/introspect"
+	pathPAR        = "/oauth2/par"
+	pathLogout     = "/oauth2/logout"
+	pathLogin      = "/oauth2/login"
+	pathCode       = "/oauth2/login/code"
+	pathResend     = "/oauth2/login/resend"
+	pathSignedOut  = "/oauth2/logged-out"
 )
 
 // Cookies of the hosted pages.
@@ -54,10 +58,27 @@ const (
 	cookieSSO = "tamkeen_sso"
 )
 
-// oidcState is the lazily built handler of Pages.
+// oidcState is the lazily built handler of Pages and the provider's
+// other process-wide state.
 type oidcState struct {
 	once sync.Once
 	h    http.Handler
+	// jwks caches the JWK Sets of clients' jwks_uri.
+	jwks jwksCache
+	// out is the HTTP client of outbound calls (jwks_uri, back-channel
+	// logout): short timeouts, no redirects.
+	outOnce sync.Once
+	out     *http.Client
+}
+
+// outboundHTTP is the client of the provider's outbound calls.
+func (s *Service) outboundHTTP() *http.Client {
+	s.oidc.outOnce.Do(func() {
+		s.oidc.out = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	})
+	return s.oidc.out
 }
 
 // Pages serves the OpenID Provider (authorize, token for the code and
@@ -78,19 +99,50 @@ func (s *Service) newOIDCHandler() http.Handler {
 		Token:         op.NewEndpoint(pathToken),
 		Userinfo:      op.NewEndpoint(pathUserinfo),
 		Revocation:    op.NewEndpoint(pathRevoke),
+		Introspection: op.NewEndpoint(pathIntrospect),
 		EndSession:    op.NewEndpoint(pathLogout),
 	})
 	p := &pages{svc: s}
 	mux := http.NewServeMux()
-	mux.Handle(pathAuthorize, p.checkAuthorize(proto))
+	mux.Handle("POST "+pathAuthorize, p.checkAuthorize(proto))
 	mux.HandleFunc(pathLogin, p.signIn)
 	mux.HandleFunc(pathCode, p.code)
 	mux.HandleFunc("POST "+pathResend, p.resend)
 	p.routeRecovery(mux)
 	mux.HandleFunc("GET "+pathSignedOut, p.signedOut)
 	mux.HandleFunc("GET /oauth2/pages.css", p.css)
+	mux.Handle(pathUserinfo, bearerChallenge(proto))
+	mux.Handle(pathLogout, p.confirmLogout(proto))
+	mux.HandleFunc("POST "+pathPAR, srv.pushAuthorization)
+	mux.Handle("GET "+pathAuthorize, p.pushedRequest(p.checkAuthorize(proto)))
 	mux.Handle(PagesPrefix, proto)
 	return noStore(mux)
+}
+
+// bearerChallenge adds RFC 6750 section 3's WWW-Authenticate to the
+// userinfo endpoint's 401 answers: error="invalid_token" when a token
+// was presented, a bare challenge when none was.
+func bearerChallenge(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge := `Bearer error="invalid_token"`
+		if r.Header.Get("Authorization") == "" && r.URL.Query().Get("access_token") == "" && r.FormValue("access_token") == "" {
+			challenge = "Bearer"
+		}
+		h.ServeHTTP(&challengeWriter{ResponseWriter: w, challenge: challenge}, r)
+	})
+}
+
+// challengeWriter sets WWW-Authenticate on a 401.
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+}
+
+func (c *challengeWriter) WriteHeader(status int) {
+	if status == http.StatusUnauthorized {
+		c.Header().Set("WWW-Authenticate", c.challenge)
+	}
+	c.ResponseWriter.WriteHeader(status)
 }
 
 // noStore keeps every answer of the provider out of caches.
@@ -164,6 +216,8 @@ func (o *opClient) AuthMethod() oidc.AuthMethod {
 		return oidc.AuthMethodNone
 	case AuthMethodPost:
 		return oidc.AuthMethodPost
+	case AuthMethodPrivateKeyJWT:
+		return oidc.AuthMethodPrivateKeyJWT
 	}
 	return oidc.AuthMethodBasic
 }
@@ -281,7 +335,11 @@ func (o *opServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthR
 func (o *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
 	cc := r.Data
 	if cc.ClientAssertion != "" {
-		return nil, invalidClient()
+		c, err := o.svc.authenticateAssertion(ctx, cc.ClientAssertion, cc.ClientID, endpointURL(o.svc.cfg.Issuer, r.URL), sourceOf(r.Header, ""))
+		if err != nil {
+			return nil, clientAuthError(err)
+		}
+		return &opClient{c: c}, nil
 	}
 	c, err := o.svc.Client(ctx, cc.ClientID)
 	if err != nil && !errors.Is(err, ErrClientNotFound) {
@@ -295,19 +353,34 @@ func (o *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCred
 	}
 	_, _, basic := (&http.Request{Header: r.Header}).BasicAuth()
 	c, err = o.svc.authenticateTokenClient(ctx, cc.ClientID, cc.ClientSecret, sourceOf(r.Header, ""))
-	var retry *RetryError
-	switch {
-	case errors.Is(err, ErrInvalidClient):
-		return nil, invalidClient()
-	case errors.As(err, &retry):
-		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("%s", retry.Msg), http.StatusTooManyRequests)
-	case err != nil:
-		return nil, oidc.ErrServerError()
+	if err != nil {
+		return nil, clientAuthError(err)
 	}
 	if basic != (c.TokenAuthMethod == AuthMethodBasic) {
 		return nil, invalidClient()
 	}
 	return &opClient{c: c}, nil
+}
+
+// clientAuthError is the OAuth error of a failed client authentication.
+func clientAuthError(err error) error {
+	var retry *RetryError
+	switch {
+	case errors.Is(err, ErrInvalidClient):
+		return invalidClient()
+	case errors.As(err, &retry):
+		return op.NewStatusError(oidc.ErrInvalidClient().WithDescription("%s", retry.Msg), http.StatusTooManyRequests)
+	}
+	return oidc.ErrServerError()
+}
+
+// endpointURL is the URL of the endpoint a request reached, under the
+// issuer (an audience a client assertion may name).
+func endpointURL(issuer string, u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return strings.TrimSuffix(issuer, "/") + u.Path
 }
 
 // oauthTokenResponse is the RFC 6749 section 5.1 answer.
@@ -337,7 +410,7 @@ func (o *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 // RefreshToken is the refresh_token grant of code-flow clients: it
 // rotates the token as Refresh does (reuse ends the session).
 func (o *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
-	pair, scopes, err := o.svc.refreshForClient(ctx, r.Client.GetID(), r.Data.RefreshToken)
+	g, err := o.svc.refreshForClient(ctx, r.Client.GetID(), r.Data.RefreshToken)
 	switch {
 	case errors.Is(err, ErrInvalidGrant):
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is invalid, expired or revoked")
@@ -346,11 +419,11 @@ func (o *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 		return nil, oidc.ErrServerError()
 	}
 	for _, asked := range r.Data.Scopes {
-		if !slices.Contains(scopes, asked) {
+		if !slices.Contains(g.Scopes, asked) {
 			return nil, oidc.ErrInvalidScope()
 		}
 	}
-	return oauthTokenResponse(pair, "", scopes), nil
+	return oauthTokenResponse(g.Tokens, g.IDToken, g.Scopes), nil
 }
 
 // UserInfo answers the claims of the token's scopes (OpenID Connect Core
@@ -360,7 +433,7 @@ func (o *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 	claims, err := o.svc.userInfo(ctx, r.Data.AccessToken)
 	switch {
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrSessionEnded), errors.Is(err, ErrCitizenTokenRequired):
-		return nil, op.NewStatusError(oidc.ErrInvalidRequest().WithDescription("the access token is invalid, expired, or not for userinfo"), http.StatusUnauthorized)
+		return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "the access token is invalid, expired, or not for userinfo"}, http.StatusUnauthorized)
 	case err != nil:
 		o.svc.Logger.ErrorContext(ctx, "auth: userinfo failed", slog.String("error", err.Error()))
 		return nil, oidc.ErrServerError()
@@ -405,9 +478,10 @@ func (s *Service) userInfo(ctx context.Context, accessToken string) (map[string]
 	return out, nil
 }
 
-// Revocation revokes a refresh token of the client's (RFC 7009): its
-// family refreshes no more. Access tokens are self-contained and live
-// their ten minutes; unknown tokens are no error.
+// Revocation revokes a refresh token of the client's (RFC 7009) by
+// ending its session (revokeRefreshToken). Access tokens are
+// self-contained: the session's end has the gateway refuse them
+// (session_revoked). Unknown tokens and other clients' are no error.
 func (o *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
 	if err := o.svc.revokeRefreshToken(ctx, r.Client.GetID(), r.Data.Token); err != nil {
 		o.svc.Logger.ErrorContext(ctx, "auth: revocation failed", slog.String("error", err.Error()))
@@ -416,7 +490,13 @@ func (o *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revo
 	return op.NewResponse(struct{}{}), nil
 }
 
-// revokeRefreshToken revokes the family of a client's refresh token.
+// revokeRefreshToken ends the session of a refresh token the client
+// owns (its family's azp): every family of the session (the login's own,
+// its step-ups', other clients' in the same single sign-on session) stops
+// refreshing, the browsers' single sign-on cookies of the session stop
+// working, session_revoked tells the gateway to refuse the session's
+// access tokens, and the session's clients get back-channel logout
+// notices. That is what a citizen's "sign out" in the ministry app means.
 func (s *Service) revokeRefreshToken(ctx context.Context, clientID, token string) error {
 	if !strings.HasPrefix(token, "rt_") || len(token) > 100 {
 		return nil
@@ -428,7 +508,87 @@ func (s *Service) revokeRefreshToken(ctx context.Context, clientID, token string
 	if err != nil {
 		return err
 	}
-	return revokeFamily(ctx, s.DB, r.Family.ID, "revoked", s.Now())
+	return s.endSSOSession(ctx, r.Family.CitizenID, r.Family.SessionID)
+}
+
+// Introspect answers RFC 7662 token introspection for confidential
+// clients, about their own tokens only: a code-flow access or refresh
+// token the client was given (azp), or its own client_credentials token.
+// Anything else, unknown, expired or of an ended session is
+// {"active": false}.
+func (o *opServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
+	cl, err := o.VerifyClient(ctx, &op.Request[op.ClientCredentials]{Method: r.Method, URL: r.URL, Header: r.Header, Form: r.Form, Data: r.Data.ClientCredentials})
+	if err != nil {
+		return nil, err
+	}
+	c := cl.(*opClient).c
+	if c.Public {
+		return nil, invalidClient()
+	}
+	out, err := o.svc.introspect(ctx, c.ID, r.Data.Token)
+	if err != nil {
+		o.svc.Logger.ErrorContext(ctx, "auth: introspection failed", slog.String("error", err.Error()))
+		return nil, oidc.ErrServerError()
+	}
+	return op.NewResponse(out), nil
+}
+
+// introspect is the RFC 7662 answer about token for clientID.
+func (s *Service) introspect(ctx context.Context, clientID, token string) (map[string]any, error) {
+	inactive := map[string]any{"active": false}
+	if strings.HasPrefix(token, "rt_") {
+		if len(token) > 100 {
+			return inactive, nil
+		}
+		r, err := selectRefreshToken(ctx, s.DB, mac(s.keys.lookup, "refresh", token))
+		if store.IsNoRows(err) {
+			return inactive, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r.Family.AZP != clientID || r.Revoked || r.Used || !s.Now().Before(r.ExpiresAt) {
+			return inactive, nil
+		}
+		return map[string]any{"active": true, "token_type": "refresh_token", "client_id": clientID, "sub": r.Family.CitizenID,
+			"scope": strings.Join(r.Family.Scopes, " "), "exp": r.ExpiresAt.Unix(), "iss": s.cfg.Issuer, "sid": r.Family.SessionID,
+			"acr": r.Family.ACR, "auth_time": r.Family.AuthTime.Unix()}, nil
+	}
+	p, err := s.VerifyAccessToken(ctx, token)
+	if err != nil {
+		return inactive, nil
+	}
+	switch {
+	case p.IsCitizen() && p.AZP == clientID:
+		if err := s.requireSession(ctx, s.DB, p); errors.Is(err, ErrSessionEnded) {
+			return inactive, nil
+		} else if err != nil {
+			return nil, err
+		}
+	case p.IsClient() && p.ClientID == clientID:
+	default:
+		return inactive, nil
+	}
+	out := map[string]any{"active": true, "token_type": "Bearer", "client_id": clientID, "sub": p.Subject,
+		"scope": strings.Join(p.Scopes, " "), "iss": s.cfg.Issuer}
+	if claims, err := unverifiedClaims(token); err == nil {
+		for _, k := range []string{"exp", "iat", "aud", "jti"} {
+			if v, ok := claims[k]; ok {
+				out[k] = v
+			}
+		}
+	}
+	if p.IsCitizen() {
+		out["acr"], out["amr"], out["auth_time"], out["sid"] = p.ACR, p.AMR, p.AuthTime.Unix(), p.SessionID
+	}
+	return out, nil
+}
+
+// unverifiedClaims reads the claims of a token already verified.
+func unverifiedClaims(token string) (jwt.MapClaims, error) {
+	claims := jwt.MapClaims{}
+	_, _, err := jwt.NewParser().ParseUnverified(token, claims)
+	return claims, err
 }
 
 // EndSession is RP-initiated logout: the session named by the ID token
@@ -485,20 +645,21 @@ func (s *Service) endSSOSession(ctx context.Context, citizenID, sid string) erro
 	return nil
 }
 
-// idTokenHint reads an ID token this provider signed (expired ones too,
-// as RP-initiated logout allows) and returns its sub, sid and aud.
+// idTokenHint reads an ID token this provider signed, ES256 or RS256
+// (expired ones too, as RP-initiated logout allows) and returns its sub,
+// sid and aud.
 func (s *Service) idTokenHint(ctx context.Context, raw string) (sub, sid, aud string) {
 	if raw == "" || len(raw) > maxTokenBytes {
 		return "", "", ""
 	}
-	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithoutClaimsValidation(), jwt.WithIssuer(s.cfg.Issuer))
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{AlgES256, AlgRS256}), jwt.WithoutClaimsValidation(), jwt.WithIssuer(s.cfg.Issuer))
 	claims := jwt.MapClaims{}
 	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != idTokenType {
 			return nil, errors.New("not an ID token")
 		}
 		kid, _ := t.Header["kid"].(string)
-		return s.ring.publicKey(ctx, kid)
+		return s.ring.verificationKey(ctx, kid)
 	})
 	if err != nil {
 		return "", "", ""
@@ -536,4 +697,203 @@ func (s *Service) cookie(name, value string, maxAge time.Duration) *http.Cookie 
 		c.MaxAge = int(maxAge / time.Second)
 	}
 	return c
+}
+
+// logoutParams are the RP-initiated logout parameters a confirmation
+// page carries to its POST.
+var logoutParams = []string{"client_id", "post_logout_redirect_uri", "state", "ui_locales"}
+
+// logoutPage is the data of the logout confirmation page (pages/logout.html).
+type logoutPage struct {
+	Lang, Dir, Title, Error, Org, SwitchURL, SwitchLang, SwitchLabel string
+	T                                                                map[string]string
+	CSRF                                                             string
+	Hidden                                                           []struct{ Name, Value string }
+}
+
+// confirmLogout guards RP-initiated logout against cross-site requests:
+// with a valid id_token_hint (only the client holds it) or without a live
+// single sign-on session in this browser, logout goes ahead (the
+// provider's EndSession); otherwise the citizen confirms on a page whose
+// form (POST, with a CSRF token bound to the session cookie) ends the
+// session. A GET alone never ends it.
+func (p *pages) confirmLogout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := p.svc
+		r.Body = http.MaxBytesReader(w, r.Body, maxTokenBytes+4<<10)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if _, sid, _ := s.idTokenHint(r.Context(), r.Form.Get("id_token_hint")); sid != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token := cookieValue(r.Header, cookieSSO)
+		_, live, err := s.ssoSession(r.Context(), token, s.Now())
+		if err != nil {
+			s.Logger.ErrorContext(r.Context(), "auth: logout failed", slog.String("error", err.Error()))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		csrf := mac(s.keys.lookup, "logout_csrf", token)
+		if !live || r.Method == http.MethodPost && macEqual(r.PostForm.Get("csrf"), csrf) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		lang := langOf(r, r.Form.Get("ui_locales"))
+		d := logoutPage{Lang: lang, Dir: "rtl", T: pageTexts[lang], CSRF: csrf, Title: "الخروج"}
+		if lang == "en" {
+			d.Dir, d.Title = "ltr", "Sign out"
+		}
+		for _, k := range logoutParams {
+			if v := r.Form.Get(k); v != "" && len(v) <= 2000 {
+				d.Hidden = append(d.Hidden, struct{ Name, Value string }{k, v})
+			}
+		}
+		var buf bytes.Buffer
+		if err := pageTemplates.ExecuteTemplate(&buf, "logout.html", d); err != nil {
+			s.Logger.Error("auth: render page", slog.String("page", "logout.html"), slog.String("error", err.Error()))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		formAction := "'self'"
+		if c, err := s.Client(r.Context(), r.Form.Get("client_id")); err == nil && c.PostLogoutAllowed(r.Form.Get("post_logout_redirect_uri")) {
+			formAction += " " + origin(r.Form.Get("post_logout_redirect_uri"))
+		}
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(buf.Bytes())
+	})
+}
+
+// parTTL is the life of a pushed authorization request (RFC 9126).
+const parTTL = 60 * time.Second
+
+// requestURIPrefix starts every request_uri the provider issues.
+const requestURIPrefix = "urn:ietf:params:oauth:request_uri:"
+
+// clientAuthFields are the form fields of client authentication, not
+// stored with a pushed request.
+var clientAuthFields = []string{"client_secret", "client_assertion", "client_assertion_type"}
+
+// writeOAuthError writes an RFC 6749 section 5.2 error.
+func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="tamkeen"`)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// pushAuthorization is the pushed authorization request endpoint (RFC
+// 9126) for confidential clients: the client authenticates as at the
+// token endpoint, its request is checked (registered redirect URI, code,
+// PKCE S256) and stored for 60 s, and the answer is the request_uri to
+// send the browser with: /oauth2/authorize?client_id=…&request_uri=….
+func (o *opServer) pushAuthorization(w http.ResponseWriter, r *http.Request) {
+	s := o.svc
+	r.Body = http.MaxBytesReader(w, r.Body, maxPageForm)
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the form is malformed or too large")
+		return
+	}
+	cc := &op.ClientCredentials{ClientID: r.PostForm.Get("client_id"), ClientSecret: r.PostForm.Get("client_secret"),
+		ClientAssertion: r.PostForm.Get("client_assertion"), ClientAssertionType: r.PostForm.Get("client_assertion_type")}
+	if id, secret, ok := r.BasicAuth(); ok {
+		cc.ClientID, _ = url.QueryUnescape(id)
+		cc.ClientSecret, _ = url.QueryUnescape(secret)
+	}
+	if cc.ClientAssertion != "" && cc.ClientAssertionType != oidc.ClientAssertionTypeJWTAssertion {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "client_assertion_type must be "+oidc.ClientAssertionTypeJWTAssertion)
+		return
+	}
+	cl, err := o.VerifyClient(r.Context(), &op.Request[op.ClientCredentials]{Method: r.Method, URL: r.URL, Header: r.Header, Form: r.Form, Data: cc})
+	if err != nil {
+		// The token endpoint's error writer: the same status codes.
+		op.WriteError(w, r, err, s.Logger)
+		return
+	}
+	c := cl.(*opClient).c
+	f := r.PostForm
+	switch {
+	case c.Public:
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "pushed authorization requests are for confidential clients")
+		return
+	case f.Get("client_id") != "" && f.Get("client_id") != c.ID:
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "client_id is not the authenticated client")
+		return
+	case f.Has("request_uri") || f.Has("request"):
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "request_uri and request are not allowed here")
+		return
+	case f.Get("response_type") != "code":
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_response_type", "response_type must be code")
+		return
+	case !c.RedirectAllowed(f.Get("redirect_uri")):
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "redirect_uri is not registered for the client")
+		return
+	case f.Get("code_challenge") == "" || f.Get("code_challenge_method") != "S256":
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256")
+		return
+	}
+	params := url.Values{}
+	for k, v := range f {
+		if !slices.Contains(clientAuthFields, k) {
+			params[k] = v
+		}
+	}
+	params.Set("client_id", c.ID)
+	random, err := s.randomToken("")
+	if err != nil {
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	if err := insertPushedRequest(r.Context(), s.DB, mac(s.keys.lookup, "request_uri", random), c.ID, params.Encode(), s.Now().Add(parTTL)); err != nil {
+		s.Logger.ErrorContext(r.Context(), "auth: pushed authorization request failed", slog.String("error", err.Error()))
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"request_uri": requestURIPrefix + random, "expires_in": int(parTTL / time.Second)})
+}
+
+// pushedRequest replaces an authorization request that names a
+// request_uri with the parameters pushed for it (once, within 60 s, by
+// the same client_id); an unknown, used or expired one gets the error
+// page.
+func (p *pages) pushedRequest(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		ref := q.Get("request_uri")
+		if ref == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		lang := pageLang(q.Get("ui_locales"))
+		random, ok := strings.CutPrefix(ref, requestURIPrefix)
+		if !ok || len(random) > 100 || q.Get("client_id") == "" {
+			p.message(w, r, http.StatusBadRequest, lang, "error_title", pageTexts[lang]["expired"])
+			return
+		}
+		s := p.svc
+		params, ok, err := usePushedRequest(r.Context(), s.DB, mac(s.keys.lookup, "request_uri", random), q.Get("client_id"), s.Now())
+		if err != nil {
+			s.Logger.ErrorContext(r.Context(), "auth: pushed authorization request failed", slog.String("error", err.Error()))
+			p.message(w, r, http.StatusInternalServerError, lang, "error_title", pageTexts[lang]["server"])
+			return
+		}
+		if !ok {
+			p.message(w, r, http.StatusBadRequest, lang, "error_title", pageTexts[lang]["expired"])
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.RawQuery, r2.Form, r2.PostForm = params, nil, nil
+		next.ServeHTTP(w, r2)
+	})
 }

@@ -340,6 +340,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.Bus == nil {
 		return errors.New("auth: Run needs an event bus (the service was made with NewAdmin)")
 	}
+	stop, err := s.consumeBackchannelLogout(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	pause.Every(ctx, outboxPruneInterval, func(ctx context.Context) {
 		if _, err := s.PruneOutbox(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.WarnContext(ctx, "auth: prune outbox failed", slog.String("error", err.Error()))
@@ -354,6 +359,9 @@ func (s *Service) PruneOutbox(ctx context.Context) (int64, error) {
 	// Finished or abandoned authorization requests go too: they count
 	// sources only for a minute and hold codes for 60 s.
 	if _, err := deleteExpiredAuthRequests(ctx, s.DB, ms(s.Now().Add(-time.Hour))); err != nil {
+		return 0, err
+	}
+	if err := deleteExpiredProtocolRows(ctx, s.DB, ms(s.Now())); err != nil {
 		return 0, err
 	}
 	return events.PrunePublished(ctx, s.DB, s.Now().Add(-s.cfg.OutboxRetention))

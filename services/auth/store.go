@@ -46,7 +46,8 @@ func one(res sql.Result, err error) (bool, error) {
 // --- clients ---------------------------------------------------------------
 
 const clientColumns = `id, name, ministry, organization, scopes, disabled,
-	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr`
+	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr,
+	jwks, jwks_uri, backchannel_logout_uri, id_token_alg`
 
 func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error) {
 	var (
@@ -54,7 +55,8 @@ func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error
 		scopes, uris, post string
 	)
 	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &c.Organization, &scopes, &c.Disabled,
-		&uris, &post, &c.Public, &c.Loopback, &c.TokenAuthMethod, &c.MaxACR}, extra...)...); err != nil {
+		&uris, &post, &c.Public, &c.Loopback, &c.TokenAuthMethod, &c.MaxACR,
+		&c.JWKS, &c.JWKSURI, &c.BackchannelLogoutURI, &c.IDTokenAlg}, extra...)...); err != nil {
 		return Client{}, err
 	}
 	c.Scopes = strings.Fields(scopes)
@@ -65,26 +67,29 @@ func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error
 func upsertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
 INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization,
-	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13)
+	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr,
+	jwks, jwks_uri, backchannel_logout_uri, id_token_alg)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6, organization = $7,
-	redirect_uris = $8, post_logout_redirect_uris = $9, public = $10, loopback = $11, token_auth_method = $12, max_acr = $13`,
+	redirect_uris = $8, post_logout_redirect_uris = $9, public = $10, loopback = $11, token_auth_method = $12, max_acr = $13,
+	jwks = $14, jwks_uri = $15, backchannel_logout_uri = $16, id_token_alg = $17`,
 		clientArgs(spec, hash, now)...)
 	return err
 }
 
-// clientArgs are the arguments $1…$13 of upsertClient and insertClient.
+// clientArgs are the arguments $1…$17 of upsertClient and insertClient.
 func clientArgs(spec ClientSpec, hash string, now time.Time) []any {
 	return []any{spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization,
 		strings.Join(spec.RedirectURIs, " "), strings.Join(spec.PostLogoutRedirectURIs, " "), spec.Public, spec.Loopback,
-		spec.TokenAuthMethod, spec.MaxACR}
+		spec.TokenAuthMethod, spec.MaxACR, spec.JWKS, spec.JWKSURI, spec.BackchannelLogoutURI, spec.IDTokenAlg}
 }
 
 func insertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
 INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization,
-	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr,
+	jwks, jwks_uri, backchannel_logout_uri, id_token_alg)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		clientArgs(spec, hash, now)...)
 	return err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // This file holds the SQL of the authorization code flow (oidc.go,
@@ -182,4 +184,56 @@ func deleteSSO(ctx context.Context, q querier, tokenMAC string) error {
 func deleteSSOOfSession(ctx context.Context, q querier, sessionID string) error {
 	_, err := q.ExecContext(ctx, `DELETE FROM sso_sessions WHERE session_id = $1`, sessionID)
 	return err
+}
+
+// insertClientAssertion records an accepted assertion's jti (its MAC)
+// until it expires; a unique violation is a replay.
+func insertClientAssertion(ctx context.Context, q querier, jtiMAC, clientID string, expires time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO client_assertions (jti_mac, client_id, expires_at_ms) VALUES ($1, $2, $3)`,
+		jtiMAC, clientID, ms(expires))
+	return err
+}
+
+// deleteExpiredProtocolRows prunes expired assertion jtis and pushed
+// requests.
+func deleteExpiredProtocolRows(ctx context.Context, q querier, beforeMS int64) error {
+	if _, err := q.ExecContext(ctx, `DELETE FROM client_assertions WHERE expires_at_ms < $1`, beforeMS); err != nil {
+		return err
+	}
+	_, err := q.ExecContext(ctx, `DELETE FROM pushed_requests WHERE expires_at_ms < $1`, beforeMS)
+	return err
+}
+
+// insertPushedRequest stores a pushed authorization request.
+func insertPushedRequest(ctx context.Context, q querier, uriMAC, clientID, params string, expires time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO pushed_requests (uri_mac, client_id, params, expires_at_ms) VALUES ($1, $2, $3, $4)`,
+		uriMAC, clientID, params, ms(expires))
+	return err
+}
+
+// usePushedRequest consumes an unexpired pushed request of the client
+// and returns its parameters; ok is false when there is none (unknown,
+// another client's, expired or used).
+func usePushedRequest(ctx context.Context, q querier, uriMAC, clientID string, now time.Time) (params string, ok bool, err error) {
+	err = q.QueryRowContext(ctx, `UPDATE pushed_requests SET used_at = $3 WHERE uri_mac = $1 AND client_id = $2 AND used_at IS NULL
+		AND expires_at_ms > $4 RETURNING params`, uriMAC, clientID, now, ms(now)).Scan(&params)
+	if err != nil {
+		if store.IsNoRows(err) {
+			return "", false, nil
+		}
+		return "", false, err
+	}
+	return params, true, nil
+}
+
+// sessionClients returns the clients that got tokens in a session.
+func sessionClients(ctx context.Context, q querier, sessionID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT azp FROM token_families WHERE session_id = $1 AND azp <> '' ORDER BY azp`, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	return store.CollectRows(rows, func(r store.Row) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
 }

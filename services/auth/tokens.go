@@ -128,6 +128,9 @@ func (s *Service) endSession(ctx context.Context, tx *sql.Tx, f familyRow, reaso
 	if !alive {
 		return nil
 	}
+	if err := s.queueBackchannelLogout(ctx, tx, f); err != nil {
+		return err
+	}
 	// Tokens are accepted up to verifyLeeway past exp; a minute more
 	// covers the clocks of the gateway replicas.
 	expires := now.Add(s.cfg.AccessTokenTTL + verifyLeeway + time.Minute)
@@ -425,13 +428,22 @@ type OpenIDConfiguration struct {
 	// AuthorizationResponseIssParameterSupported: the code response
 	// carries iss (RFC 9207).
 	AuthorizationResponseIssParameterSupported bool
+	// Introspection, pushed authorization requests, back-channel logout
+	// and private_key_jwt assertion algs (oidc.go, clientjwt.go,
+	// backchannel.go).
+	IntrospectionEndpoint                      string
+	IntrospectionEndpointAuthMethodsSupported  []string
+	PushedAuthorizationRequestEndpoint         string
+	BackchannelLogoutSupported                 bool
+	BackchannelLogoutSessionSupported          bool
+	TokenEndpointAuthSigningAlgValuesSupported []string
 }
 
 // OpenIDConfiguration returns the discovery document; every URL is under
 // the issuer (the gateway).
 func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 	base := strings.TrimSuffix(s.cfg.Issuer, "/")
-	auth := []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
+	auth := []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodNone}
 	return OpenIDConfiguration{
 		Issuer:                                 s.cfg.Issuer,
 		JWKSURI:                                base + "/.well-known/jwks.json",
@@ -445,7 +457,7 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 		ResponseModesSupported:                 []string{"query"},
 		CodeChallengeMethodsSupported:          []string{"S256"},
 		SubjectTypesSupported:                  []string{"public"},
-		IDTokenSigningAlgValuesSupported:       []string{"ES256"},
+		IDTokenSigningAlgValuesSupported:       []string{AlgES256, AlgRS256},
 		ACRValuesSupported:                     []string{ACRPassword, ACRStepUp},
 		TokenEndpointAuthMethodsSupported:      auth,
 		RevocationEndpointAuthMethodsSupported: auth,
@@ -454,5 +466,11 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 			"nonce", "at_hash", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified", "email", "email_verified"},
 		PromptValuesSupported:                      []string{"none", "login"},
 		AuthorizationResponseIssParameterSupported: true,
+		IntrospectionEndpoint:                      base + pathIntrospect,
+		IntrospectionEndpointAuthMethodsSupported:  auth[:3],
+		PushedAuthorizationRequestEndpoint:         base + pathPAR,
+		BackchannelLogoutSupported:                 true,
+		BackchannelLogoutSessionSupported:          true,
+		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "ES256", "PS256"},
 	}
 }

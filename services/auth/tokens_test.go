@@ -125,15 +125,17 @@ func TestOIDCClientVerifiesTokens(t *testing.T) {
 		}
 	}
 	jwks, err := e.svc.Jwks(ctx)
-	if err != nil || len(jwks) != 2 {
-		t.Fatalf("Jwks after rotation = %v, %v; want both keys", jwks, err)
+	// ES256 and RS256 (ID tokens of clients that ask for it) rotate
+	// together: the old and new key of each.
+	if err != nil || len(jwks) != 4 || jwks[0].Alg != "ES256" || jwks[1].Alg != "ES256" || jwks[2].Alg != "RS256" || jwks[3].Alg != "RS256" {
+		t.Fatalf("Jwks after rotation = %v, %v; want the old and new ES256 and RS256 keys", jwks, err)
 	}
 
-	// Once every token of the old key has expired, the key leaves the JWKS.
+	// Once every token of the old keys has expired, they leave the JWKS.
 	e.clock.Advance(e.svc.cfg.AccessTokenTTL + e.svc.cfg.KeyCacheTTL + time.Minute + time.Second)
 	jwks, err = e.svc.Jwks(ctx)
-	if err != nil || len(jwks) != 1 || jwks[0].Kid != kid {
-		t.Errorf("Jwks later = %v, %v; want only %s", jwks, err, kid)
+	if err != nil || len(jwks) != 2 || jwks[0].Kid != kid || jwks[1].Alg != "RS256" || jwks[1].N == "" || jwks[1].E != "AQAB" {
+		t.Errorf("Jwks later = %v, %v; want only %s and the new RS256 key", jwks, err, kid)
 	}
 
 	// A client token: client_id and scope, no acr.
@@ -157,7 +159,7 @@ func TestDiscoveryDocument(t *testing.T) {
 	must(t, err)
 	if d.GetIssuer() != "https://api.tamkeen.ps" || d.GetJwksUri() != "https://api.tamkeen.ps/.well-known/jwks.json" ||
 		d.GetTokenEndpoint() != "https://api.tamkeen.ps/oauth2/token" || !slices.Equal(d.GetAcrValuesSupported(), []string{"loa1", "loa2"}) ||
-		!slices.Equal(d.GetIdTokenSigningAlgValuesSupported(), []string{"ES256"}) || !slices.Contains(d.GetGrantTypesSupported(), "client_credentials") {
+		!slices.Equal(d.GetIdTokenSigningAlgValuesSupported(), []string{"ES256", "RS256"}) || !slices.Contains(d.GetGrantTypesSupported(), "client_credentials") {
 		t.Errorf("discovery = %v", d)
 	}
 	// The code flow is advertised as it works: code only, PKCE S256 only.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -50,8 +51,10 @@ func openAuthAdmin(ctx context.Context, c serviceDB, lookupEnv func(string) (str
 const clientsUsage = `Usage:
   tamkeen clients create --id ID --name NAME [--ministry M] [--organization ORG] --scopes s1,s2
                          [--redirect-uris U1,U2] [--post-logout-redirect-uris U1] [--max-acr loa1|loa2]
-                         [--public [--loopback] | --token-auth-method client_secret_basic|client_secret_post]
-                                                                            prints the new secret once (a public client has none)
+                         [--public [--loopback] | --token-auth-method client_secret_basic|client_secret_post
+                                                  | --token-auth-method private_key_jwt --jwks-file F|--jwks-uri U]
+                         [--backchannel-logout-uri U] [--id-token-alg ES256|RS256]
+                                                                            prints the new secret once (public and private_key_jwt clients have none)
   tamkeen clients set-organization --id ID --organization ORG               what its organisation seal names
   tamkeen clients list
   tamkeen clients rotate-secret --id ID                                     prints the new secret once
@@ -79,6 +82,11 @@ type clientsConfig struct {
 	Loopback               bool     `flag:"loopback" usage:"with --public: its http://127.0.0.1 and http://[::1] redirect URIs match any port (RFC 8252 section 7.3)"`
 	TokenAuthMethod        string   `flag:"token-auth-method" usage:"how a confidential client authenticates at the token endpoint: client_secret_basic (default) or client_secret_post"`
 	MaxACR                 string   `flag:"max-acr" usage:"the highest acr_values the client may ask for: loa1 (default) or loa2 (SMS step-up)"`
+	// private_key_jwt (RFC 7523): the client's public keys.
+	JWKSFile             string `flag:"jwks-file" usage:"with --token-auth-method private_key_jwt: a file holding the client's JWK Set (public keys)"`
+	JWKSURI              string `flag:"jwks-uri" usage:"with --token-auth-method private_key_jwt: where the client publishes its JWK Set (https)"`
+	BackchannelLogoutURI string `flag:"backchannel-logout-uri" usage:"where the client receives logout tokens when a session it got tokens in ends (https, or http on 127.0.0.1 or [::1])"`
+	IDTokenAlg           string `flag:"id-token-alg" usage:"the alg of the client's ID tokens: ES256 (default) or RS256"`
 }
 
 // clientsHelp is the usage of `tamkeen clients`, with every scope.
@@ -113,8 +121,20 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 		if cfg.Loopback && !cfg.Public {
 			return configProblem("loopback", "only a --public client may be a loopback client")
 		}
+		keyJWT := cfg.TokenAuthMethod == auth.AuthMethodPrivateKeyJWT
+		if (cfg.JWKSFile != "" || cfg.JWKSURI != "") && !keyJWT {
+			return configProblem("jwks-file", "only with --token-auth-method private_key_jwt")
+		}
+		jwks := ""
+		if cfg.JWKSFile != "" {
+			raw, err := os.ReadFile(cfg.JWKSFile)
+			if err != nil {
+				return configProblem("jwks-file", err.Error())
+			}
+			jwks = strings.TrimSpace(string(raw))
+		}
 		secret := ""
-		if !cfg.Public {
+		if !cfg.Public && !keyJWT {
 			if secret, err = randomSecret(); err != nil {
 				return err
 			}
@@ -123,12 +143,16 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 			CodeFlow: auth.CodeFlow{
 				RedirectURIs: cfg.RedirectURIs, PostLogoutRedirectURIs: cfg.PostLogoutRedirectURIs,
 				Public: cfg.Public, Loopback: cfg.Loopback, TokenAuthMethod: cfg.TokenAuthMethod, MaxACR: cfg.MaxACR,
+				JWKS: jwks, JWKSURI: cfg.JWKSURI, BackchannelLogoutURI: cfg.BackchannelLogoutURI, IDTokenAlg: cfg.IDTokenAlg,
 			}}); err != nil {
 			return err
 		}
-		if cfg.Public {
+		switch {
+		case keyJWT:
+			fmt.Fprintf(stdout, "client %s created (private_key_jwt: no secret; it signs assertions with its registered keys)\n", cfg.ID)
+		case cfg.Public:
 			fmt.Fprintf(stdout, "client %s created (public: no secret; PKCE required)\n", cfg.ID)
-		} else {
+		default:
 			fmt.Fprintf(stdout, "client %s created\nsecret: %s\n(shown once; only its hash is kept)\n", cfg.ID, secret)
 		}
 	case "list":

@@ -1297,6 +1297,16 @@ type OpenIdConfiguration struct {
 	ResponseModesSupported                     []string               `protobuf:"bytes,18,rep,name=response_modes_supported,json=responseModesSupported,proto3" json:"response_modes_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool                   `protobuf:"varint,19,opt,name=authorization_response_iss_parameter_supported,json=authorizationResponseIssParameterSupported,proto3" json:"authorization_response_iss_parameter_supported,omitempty"`
 	PromptValuesSupported                      []string               `protobuf:"bytes,20,rep,name=prompt_values_supported,json=promptValuesSupported,proto3" json:"prompt_values_supported,omitempty"`
+	// Introspection (RFC 7662) and pushed authorization requests (RFC 9126)
+	// for confidential clients; back-channel logout (OpenID Connect
+	// Back-Channel Logout 1.0); the algs of private_key_jwt assertions.
+	IntrospectionEndpoint                      string   `protobuf:"bytes,21,opt,name=introspection_endpoint,json=introspectionEndpoint,proto3" json:"introspection_endpoint,omitempty"`
+	IntrospectionEndpointAuthMethodsSupported  []string `protobuf:"bytes,22,rep,name=introspection_endpoint_auth_methods_supported,json=introspectionEndpointAuthMethodsSupported,proto3" json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	PushedAuthorizationRequestEndpoint         string   `protobuf:"bytes,23,opt,name=pushed_authorization_request_endpoint,json=pushedAuthorizationRequestEndpoint,proto3" json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests         bool     `protobuf:"varint,24,opt,name=require_pushed_authorization_requests,json=requirePushedAuthorizationRequests,proto3" json:"require_pushed_authorization_requests,omitempty"`
+	BackchannelLogoutSupported                 bool     `protobuf:"varint,25,opt,name=backchannel_logout_supported,json=backchannelLogoutSupported,proto3" json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSessionSupported          bool     `protobuf:"varint,26,opt,name=backchannel_logout_session_supported,json=backchannelLogoutSessionSupported,proto3" json:"backchannel_logout_session_supported,omitempty"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `protobuf:"bytes,27,rep,name=token_endpoint_auth_signing_alg_values_supported,json=tokenEndpointAuthSigningAlgValuesSupported,proto3" json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	unknownFields                              protoimpl.UnknownFields
 	sizeCache                                  protoimpl.SizeCache
 }
@@ -1467,6 +1477,55 @@ func (x *OpenIdConfiguration) GetAuthorizationResponseIssParameterSupported() bo
 func (x *OpenIdConfiguration) GetPromptValuesSupported() []string {
 	if x != nil {
 		return x.PromptValuesSupported
+	}
+	return nil
+}
+
+func (x *OpenIdConfiguration) GetIntrospectionEndpoint() string {
+	if x != nil {
+		return x.IntrospectionEndpoint
+	}
+	return ""
+}
+
+func (x *OpenIdConfiguration) GetIntrospectionEndpointAuthMethodsSupported() []string {
+	if x != nil {
+		return x.IntrospectionEndpointAuthMethodsSupported
+	}
+	return nil
+}
+
+func (x *OpenIdConfiguration) GetPushedAuthorizationRequestEndpoint() string {
+	if x != nil {
+		return x.PushedAuthorizationRequestEndpoint
+	}
+	return ""
+}
+
+func (x *OpenIdConfiguration) GetRequirePushedAuthorizationRequests() bool {
+	if x != nil {
+		return x.RequirePushedAuthorizationRequests
+	}
+	return false
+}
+
+func (x *OpenIdConfiguration) GetBackchannelLogoutSupported() bool {
+	if x != nil {
+		return x.BackchannelLogoutSupported
+	}
+	return false
+}
+
+func (x *OpenIdConfiguration) GetBackchannelLogoutSessionSupported() bool {
+	if x != nil {
+		return x.BackchannelLogoutSessionSupported
+	}
+	return false
+}
+
+func (x *OpenIdConfiguration) GetTokenEndpointAuthSigningAlgValuesSupported() []string {
+	if x != nil {
+		return x.TokenEndpointAuthSigningAlgValuesSupported
 	}
 	return nil
 }
@@ -2269,7 +2328,7 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\x12\x14\n" +
 	"\x05scope\x18\x04 \x01(\tR\x05scope\"\x1f\n" +
-	"\x1dGetOpenIdConfigurationRequest\"\x82\t\n" +
+	"\x1dGetOpenIdConfigurationRequest\"\xba\r\n" +
 	"\x13OpenIdConfiguration\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x19\n" +
 	"\bjwks_uri\x18\x02 \x01(\tR\ajwksUri\x12%\n" +
@@ -2291,7 +2350,14 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"*revocation_endpoint_auth_methods_supported\x18\x11 \x03(\tR&revocationEndpointAuthMethodsSupported\x128\n" +
 	"\x18response_modes_supported\x18\x12 \x03(\tR\x16responseModesSupported\x12b\n" +
 	".authorization_response_iss_parameter_supported\x18\x13 \x01(\bR*authorizationResponseIssParameterSupported\x126\n" +
-	"\x17prompt_values_supported\x18\x14 \x03(\tR\x15promptValuesSupported\"\x10\n" +
+	"\x17prompt_values_supported\x18\x14 \x03(\tR\x15promptValuesSupported\x125\n" +
+	"\x16introspection_endpoint\x18\x15 \x01(\tR\x15introspectionEndpoint\x12`\n" +
+	"-introspection_endpoint_auth_methods_supported\x18\x16 \x03(\tR)introspectionEndpointAuthMethodsSupported\x12Q\n" +
+	"%pushed_authorization_request_endpoint\x18\x17 \x01(\tR\"pushedAuthorizationRequestEndpoint\x12Q\n" +
+	"%require_pushed_authorization_requests\x18\x18 \x01(\bR\"requirePushedAuthorizationRequests\x12@\n" +
+	"\x1cbackchannel_logout_supported\x18\x19 \x01(\bR\x1abackchannelLogoutSupported\x12O\n" +
+	"$backchannel_logout_session_supported\x18\x1a \x01(\bR!backchannelLogoutSessionSupported\x12d\n" +
+	"0token_endpoint_auth_signing_alg_values_supported\x18\x1b \x03(\tR*tokenEndpointAuthSigningAlgValuesSupported\"\x10\n" +
 	"\x0eGetJwksRequest\"0\n" +
 	"\x04Jwks\x12(\n" +
 	"\x04keys\x18\x01 \x03(\v2\x14.tamkeen.auth.v1.JwkR\x04keys\"\x97\x01\n" +
