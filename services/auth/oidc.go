@@ -478,10 +478,9 @@ func (s *Service) userInfo(ctx context.Context, accessToken string) (map[string]
 	return out, nil
 }
 
-// Revocation revokes a refresh token of the client's (RFC 7009) by
-// ending its session (revokeRefreshToken). Access tokens are
-// self-contained: the session's end has the gateway refuse them
-// (session_revoked). Unknown tokens and other clients' are no error.
+// Revocation revokes a refresh token of the client's (RFC 7009): the
+// grant it belongs to (revokeRefreshToken). Unknown tokens and other
+// clients' are no error.
 func (o *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
 	if err := o.svc.revokeRefreshToken(ctx, r.Client.GetID(), r.Data.Token); err != nil {
 		o.svc.Logger.ErrorContext(ctx, "auth: revocation failed", slog.String("error", err.Error()))
@@ -490,13 +489,16 @@ func (o *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revo
 	return op.NewResponse(struct{}{}), nil
 }
 
-// revokeRefreshToken ends the session of a refresh token the client
-// owns (its family's azp): every family of the session (the login's own,
-// its step-ups', other clients' in the same single sign-on session) stops
-// refreshing, the browsers' single sign-on cookies of the session stop
-// working, session_revoked tells the gateway to refuse the session's
-// access tokens, and the session's clients get back-channel logout
-// notices. That is what a citizen's "sign out" in the ministry app means.
+// revokeRefreshToken revokes the grant of a refresh token the client owns
+// (its token family, azp = the client): it and every later refresh token
+// of the family stop working. It does not end the citizen's single
+// sign-on session: revoking one ministry app's grant (an app forgetting
+// its tokens) must not sign the citizen out of every other app; signing
+// out is RP-initiated logout (end_session), which ends the session, its
+// access tokens at the gateway and the other apps' sessions by
+// back-channel. The grant's access tokens are self-contained JWTs and live
+// out their AccessTokenTTL (RFC 7009 section 2 allows it), which is why
+// that TTL is short.
 func (s *Service) revokeRefreshToken(ctx context.Context, clientID, token string) error {
 	if !strings.HasPrefix(token, "rt_") || len(token) > 100 {
 		return nil
@@ -508,7 +510,7 @@ func (s *Service) revokeRefreshToken(ctx context.Context, clientID, token string
 	if err != nil {
 		return err
 	}
-	return s.endSSOSession(ctx, r.Family.CitizenID, r.Family.SessionID)
+	return revokeFamily(ctx, s.DB, r.Family.ID, revokeRevocation, s.Now())
 }
 
 // Introspect answers RFC 7662 token introspection for confidential
@@ -703,12 +705,12 @@ func (s *Service) cookie(name, value string, maxAge time.Duration) *http.Cookie 
 // page carries to its POST.
 var logoutParams = []string{"client_id", "post_logout_redirect_uri", "state", "ui_locales"}
 
-// logoutPage is the data of the logout confirmation page (pages/logout.html).
+// logoutPage is the data of the logout confirmation page (pages/logout.html):
+// the layout's pageData, so the shared layout finds every field it uses,
+// and the logout parameters the form carries on.
 type logoutPage struct {
-	Lang, Dir, Title, Error, Org, SwitchURL, SwitchLang, SwitchLabel string
-	T                                                                map[string]string
-	CSRF                                                             string
-	Hidden                                                           []struct{ Name, Value string }
+	pageData
+	Hidden []struct{ Name, Value string }
 }
 
 // confirmLogout guards RP-initiated logout against cross-site requests:
@@ -742,7 +744,7 @@ func (p *pages) confirmLogout(next http.Handler) http.Handler {
 			return
 		}
 		lang := langOf(r, r.Form.Get("ui_locales"))
-		d := logoutPage{Lang: lang, Dir: "rtl", T: pageTexts[lang], CSRF: csrf, Title: "الخروج"}
+		d := logoutPage{pageData: pageData{Lang: lang, Dir: "rtl", T: pageTexts[lang], CSRF: csrf, Title: "الخروج"}}
 		if lang == "en" {
 			d.Dir, d.Title = "ltr", "Sign out"
 		}

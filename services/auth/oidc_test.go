@@ -355,6 +355,14 @@ func TestSignInRefusals(t *testing.T) {
 	if _, err := e.svc.Refresh(context.Background(), tok.RefreshToken); !errors.Is(err, ErrInvalidGrant) {
 		t.Errorf("refresh after revocation = %v; want ErrInvalidGrant", err)
 	}
+	// The grant ends, the citizen's session does not: no session_revoked
+	// for the gateway, and the access token still reads userinfo.
+	if n := len(sessionRevocations(t, e.db)); n != 0 {
+		t.Errorf("revocation announced %d session ends; want 0 (only the grant ends)", n)
+	}
+	if _, err := e.svc.userInfo(context.Background(), tok.AccessToken); err != nil {
+		t.Errorf("userinfo after revoking the refresh token = %v; want the session alive", err)
+	}
 	st, loc, _ = f.b.do("GET", "/oauth2/logout?"+url.Values{"id_token_hint": {tok.IDToken}, "post_logout_redirect_uri": {"http://127.0.0.1:5555/callback/bye"},
 		"state": {"bye"}}.Encode(), nil)
 	if st != http.StatusFound || loc != "http://127.0.0.1:5555/callback/bye?state=bye" {

@@ -98,7 +98,10 @@ var (
 // Reasons a session ends, in SessionRevoked events.
 const (
 	revokeLogout = "logout"
-	revokeReuse  = "refresh_token_reuse"
+	// revokeRevocation: the client revoked its grant (RFC 7009); the
+	// family ends, the session does not.
+	revokeRevocation = "revocation"
+	revokeReuse      = "refresh_token_reuse"
 )
 
 // requireSession checks that a citizen caller's session is alive: its
