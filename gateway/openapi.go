@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/proto"
 )
 
@@ -193,6 +194,10 @@ func addSecurity(doc, paths map[string]any, tokenURL string, policies map[string
 	for _, p := range policies {
 		for _, s := range p.Scopes {
 			scopes[s] = "Lets a ministry client call the routes that need " + s + "."
+			if s == scope.PasswordLogin {
+				scopes[s] = "Lets one of the platform's own first-party apps post a citizen's national ID and password " +
+					"to POST /v1/auth/login; never granted to a ministry client (ministry portals use the authorization code flow)."
+			}
 		}
 		if p.AdminScope != "" {
 			scopes[p.AdminScope] = "Lets the platform operator's client call, across every ministry, the routes that admit " + p.AdminScope + "."
@@ -205,7 +210,8 @@ func addSecurity(doc, paths map[string]any, tokenURL string, policies map[string
 		},
 		securityCitizen: map[string]any{
 			"type": "apiKey", "in": "header", "name": "Authorization",
-			"description": "\"Bearer \" and a citizen's access token from POST /v1/auth/login (acr loa1) or an OTP step-up " +
+			"description": "\"Bearer \" and a citizen's access token from the authorization code flow at /oauth2/authorize or a " +
+				"first-party app's POST /v1/auth/login (acr loa1), or an OTP step-up " +
 				"(acr loa2). A token too weak or too old for the route gets 401 with an RFC 9470 " +
 				"WWW-Authenticate challenge naming acr_values and max_age.",
 		},

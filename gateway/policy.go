@@ -151,13 +151,16 @@ func Policies() map[string]Policy {
 	}
 
 	return map[string]Policy{
-		// auth: sign-up, login and the token endpoints are how a caller
-		// gets a token, so they cannot need one.
+		// auth: sign-up and the token endpoints are how a caller gets a
+		// token, so they cannot need one. The JSON password login is the
+		// platform's first-party apps' only (issue 14 item 7): ministry
+		// portals use the code flow on the hosted pages, which call the
+		// password check in-process and not this route.
 		authv1.AuthService_IssueToken_FullMethodName:             public,
 		authv1.AuthService_GetOpenIdConfiguration_FullMethodName: public,
 		authv1.AuthService_GetJwks_FullMethodName:                public,
 		authv1.AuthService_RegisterCitizen_FullMethodName:        public,
-		authv1.AuthService_Login_FullMethodName:                  public,
+		authv1.AuthService_Login_FullMethodName:                  client(scope.PasswordLogin),
 		authv1.AuthService_Refresh_FullMethodName:                public,
 		authv1.AuthService_Logout_FullMethodName:                 public,
 		// A locked-out citizen has no token; the answer is the same

@@ -51,6 +51,12 @@ const (
 	// SigningAdmin lets an operator's client revoke any credential
 	// (signature).
 	SigningAdmin = "signing:admin"
+	// PasswordLogin lets a first-party app of the platform (its own native
+	// apps) post a citizen's national ID and password to the JSON login
+	// (auth). Operators grant it to no ministry client: ministry portals
+	// sign citizens in with the authorization code flow on the hosted
+	// pages. It is not advertised in the discovery document.
+	PasswordLogin = "auth:password-login"
 )
 
 // All lists every scope, in a stable order (the order of the discovery
@@ -64,6 +70,7 @@ func All() []string {
 		PaymentsWrite, PaymentsRead, LedgerRead, LedgerAdmin,
 		ContentWrite, ContentRead, ContentRoles, ContentAdmin,
 		SigningSeal, SigningAdmin,
+		PasswordLogin,
 	}
 }
 

@@ -14,7 +14,9 @@
 //     and NewAdmin, Migrations, Stream, Register and Run (outbox pruning).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - citizens.go: registration, accounts and in-person proofing.
-//   - login.go: password login with throttling per account and source.
+//   - login.go: password login with throttling per account and source;
+//     PasswordLogin, the JSON route's, for first-party apps only
+//     (a client token with auth:password-login).
 //   - otp.go: SMS and TOTP step-up challenges (CreateOTPChallenge,
 //     VerifyOTPChallenge); unlock.go: unlocking an account by SMS code.
 //   - totp.go: TOTP enrolment and recovery codes.

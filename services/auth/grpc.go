@@ -146,10 +146,11 @@ func (g *grpcServer) ProofCitizen(ctx context.Context, in *authv1.ProofCitizenRe
 	}, citizenMessage)
 }
 
-// Login is a password login.
+// Login is a password login by a first-party app: its client token must
+// carry auth:password-login (PasswordLogin).
 func (g *grpcServer) Login(ctx context.Context, in *authv1.LoginRequest) (*authv1.TokenResponse, error) {
-	return grpcserver.Unary(ctx, g.toStatus, grpcserver.Anyone, func(struct{}) (TokenPair, error) {
-		return g.svc.Login(ctx, LoginRequest{
+	return grpcserver.Unary(ctx, g.toStatus, g.requireCaller, func(app Principal) (TokenPair, error) {
+		return g.svc.PasswordLogin(ctx, app, LoginRequest{
 			NationalID: in.GetNationalId(), Password: in.GetPassword(), ClientID: in.GetClientId(), Source: g.source(ctx),
 		})
 	}, tokenResponse)

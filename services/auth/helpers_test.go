@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/sealed"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
@@ -49,6 +51,8 @@ type testEnv struct {
 	bus   *events.Bus
 	sms   jetstream.Consumer
 	srv   *grpcServer
+	// app: appToken registered firstPartyApp.
+	app bool
 }
 
 // testConfig is the configuration of tests: fast hashing, the test KEK.
@@ -184,6 +188,34 @@ func (e *testEnv) citizen(t testing.TB, prefix string) (string, TokenPair) {
 		t.Fatalf("Login: %v", err)
 	}
 	return r.CitizenID, pair
+}
+
+// firstPartyApp is the platform's own app in tests: the one client
+// granted auth:password-login, which the JSON Login needs.
+const firstPartyApp = "tamkeen-app"
+
+// appToken registers firstPartyApp on first use and returns a fresh
+// client token of it (fresh: tests move the clock past token lifetimes).
+func (e *testEnv) appToken(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	if !e.app {
+		must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: firstPartyApp, Name: "Tamkeen", Secret: "first-party-secret-16",
+			Scopes: []string{scope.PasswordLogin}}))
+		e.app = true
+	}
+	pair, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: firstPartyApp, ClientSecret: "first-party-secret-16"})
+	must(t, err)
+	return pair.AccessToken
+}
+
+// withBearer is ctx with token as its incoming authorization metadata,
+// keeping the rest (x-forwarded-for), the way the gateway forwards both.
+func withBearer(ctx context.Context, token string) context.Context {
+	md, _ := metadata.FromIncomingContext(ctx)
+	md = md.Copy()
+	md.Set("authorization", "Bearer "+token)
+	return metadata.NewIncomingContext(ctx, md)
 }
 
 // principal verifies an access token.

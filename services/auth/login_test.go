@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
@@ -45,7 +46,7 @@ func TestLoginLockout(t *testing.T) {
 				wantRetry(t, err, time.Minute)
 
 				// Through gRPC: RESOURCE_EXHAUSTED with a RetryInfo.
-				_, err = e.srv.Login(ctx, &authv1.LoginRequest{NationalId: nid, Password: testPassword})
+				_, err = e.srv.Login(withBearer(ctx, e.appToken(t)), &authv1.LoginRequest{NationalId: nid, Password: testPassword})
 				if d, ok := rpcerr.RetryAfter(err); status.Code(err) != codes.ResourceExhausted || !ok || d != time.Minute {
 					t.Errorf("gRPC Login while locked = %v (retry %v); want ResourceExhausted with a 60 s RetryInfo", err, d)
 				}
@@ -71,6 +72,7 @@ func TestLoginUnknownIDIsIndistinguishable(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	ctx := context.Background()
 	e.citizen(t, "12345678")
+	ctx = withBearer(ctx, e.appToken(t))
 	_, errKnown := e.srv.Login(ctx, &authv1.LoginRequest{NationalId: nationalID("12345678"), Password: "not-the-password"})
 	_, errUnknown := e.srv.Login(ctx, &authv1.LoginRequest{NationalId: nationalID("87654321"), Password: "not-the-password"})
 	sk, su := status.Convert(errKnown), status.Convert(errUnknown)
@@ -88,8 +90,9 @@ func TestLoginUnknownIDIsIndistinguishable(t *testing.T) {
 func TestLoginSourceLockout(t *testing.T) {
 	e := sqliteEnv(t, func(c *Config) { c.LoginSourceMaxFailures = 3 })
 	e.citizen(t, "12345678")
+	app := e.appToken(t)
 	from := func(addr string) context.Context {
-		return metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", "203.0.113.9, "+addr))
+		return withBearer(metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", "203.0.113.9, "+addr)), app)
 	}
 	// Three different accounts from one address: the address is locked.
 	for i, p := range []string{"11111111", "22222222", "33333333"} {
@@ -127,5 +130,53 @@ func TestSourceFromForwardedFor(t *testing.T) {
 		if got := SourceFromForwardedFor(tc.xff, tc.hops); got != tc.want {
 			t.Errorf("SourceFromForwardedFor(%q, %d) = %q; want %q", tc.xff, tc.hops, got, tc.want)
 		}
+	}
+}
+
+// TestLoginIsFirstPartyOnly: the JSON Login needs a client token with
+// auth:password-login (issue 14 item 7), checked here again behind the
+// gateway; the session's azp is that client, and a client_id naming
+// another client is refused.
+func TestLoginIsFirstPartyOnly(t *testing.T) {
+	e := sqliteEnv(t, nil)
+	ctx := context.Background()
+	_, citizenPair := e.citizen(t, "12345678")
+	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "moh-portal", Name: "Health", Secret: "0123456789abcdef",
+		Scopes: []string{scope.CitizensRead}}))
+	ministry, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: "moh-portal", ClientSecret: "0123456789abcdef"})
+	must(t, err)
+	app := e.appToken(t)
+	right := func(clientID string) *authv1.LoginRequest {
+		return &authv1.LoginRequest{NationalId: nationalID("12345678"), Password: testPassword, ClientId: clientID}
+	}
+	for name, tc := range map[string]struct {
+		ctx  context.Context
+		req  *authv1.LoginRequest
+		want codes.Code
+	}{
+		"no token":                   {ctx, right(""), codes.Unauthenticated},
+		"bad token":                  {bearer(app + "x"), right(""), codes.Unauthenticated},
+		"citizen token":              {bearer(citizenPair.AccessToken), right(""), codes.PermissionDenied},
+		"ministry client without it": {bearer(ministry.AccessToken), right(""), codes.PermissionDenied},
+		"ministry named in the body": {bearer(ministry.AccessToken), right("moh-portal"), codes.PermissionDenied},
+		"first-party, another's id":  {bearer(app), right("moh-portal"), codes.InvalidArgument},
+		"first-party":                {bearer(app), right(""), codes.OK},
+		"first-party naming itself":  {bearer(app), right(firstPartyApp), codes.OK},
+	} {
+		resp, err := e.srv.Login(tc.ctx, tc.req)
+		if status.Code(err) != tc.want {
+			t.Errorf("%s: Login = %v; want %v", name, err, tc.want)
+			continue
+		}
+		if tc.want != codes.OK {
+			continue
+		}
+		if p := e.principal(t, resp.GetAccessToken()); p.AZP != firstPartyApp || p.ACR != ACRPassword {
+			t.Errorf("%s: token azp %q acr %q; want azp %q acr loa1", name, p.AZP, p.ACR, firstPartyApp)
+		}
+	}
+	// The hosted pages' in-process login needs no token (the domain call).
+	if _, err := e.svc.Login(ctx, LoginRequest{NationalID: nationalID("12345678"), Password: testPassword}); err != nil {
+		t.Errorf("in-process Login = %v; want success", err)
 	}
 }

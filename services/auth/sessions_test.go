@@ -125,8 +125,11 @@ func TestLoginLockoutIsPerSource(t *testing.T) {
 		nid := nationalID("12345678")
 		wrong := &authv1.LoginRequest{NationalId: nid, Password: "not-the-password"}
 		right := &authv1.LoginRequest{NationalId: nid, Password: testPassword}
+		app := e.appToken(t)
+		// The first-party app logs in from each address.
+		viaApp := func(addr string) context.Context { return withBearer(from(addr), app) }
 		for i := 1; i <= 5; i++ {
-			_, err := e.srv.Login(from("198.51.100.7"), wrong)
+			_, err := e.srv.Login(viaApp("198.51.100.7"), wrong)
 			want := codes.Unauthenticated
 			if i == 5 {
 				want = codes.ResourceExhausted
@@ -135,17 +138,17 @@ func TestLoginLockoutIsPerSource(t *testing.T) {
 				t.Fatalf("failure %d from A = %v; want %v", i, err, want)
 			}
 		}
-		if _, err := e.srv.Login(from("198.51.100.7"), right); status.Code(err) != codes.ResourceExhausted {
+		if _, err := e.srv.Login(viaApp("198.51.100.7"), right); status.Code(err) != codes.ResourceExhausted {
 			t.Errorf("right password from A = %v; want ResourceExhausted (A is locked out)", err)
 		}
-		if _, err := e.srv.Login(from("203.0.113.20"), right); err != nil {
+		if _, err := e.srv.Login(viaApp("203.0.113.20"), right); err != nil {
 			t.Errorf("right password from B = %v; want success", err)
 		}
 		// From many addresses, the account's own ceiling (8 here) locks it everywhere.
 		for i := 0; i < 3; i++ {
-			_, _ = e.srv.Login(from("192.0.2."+string(rune('1'+i))), wrong)
+			_, _ = e.srv.Login(viaApp("192.0.2."+string(rune('1'+i))), wrong)
 		}
-		if _, err := e.srv.Login(from("203.0.113.20"), right); status.Code(err) != codes.ResourceExhausted {
+		if _, err := e.srv.Login(viaApp("203.0.113.20"), right); status.Code(err) != codes.ResourceExhausted {
 			t.Errorf("right password after the account ceiling = %v; want ResourceExhausted", err)
 		}
 	})

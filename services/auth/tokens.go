@@ -442,6 +442,14 @@ type OpenIDConfiguration struct {
 	TokenEndpointAuthSigningAlgValuesSupported []string
 }
 
+// advertisedScopes are the client scopes of scopes_supported: all but
+// auth:password-login, which no relying party asks for (operators grant it
+// to the platform's own apps only; RFC 8414 lets a server leave a
+// supported scope out).
+func advertisedScopes() []string {
+	return slices.DeleteFunc(scope.All(), func(s string) bool { return s == scope.PasswordLogin })
+}
+
 // OpenIDConfiguration returns the discovery document; every URL is under
 // the issuer (the gateway).
 func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
@@ -464,7 +472,7 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 		ACRValuesSupported:                     []string{ACRPassword, ACRStepUp},
 		TokenEndpointAuthMethodsSupported:      auth,
 		RevocationEndpointAuthMethodsSupported: auth,
-		ScopesSupported:                        append(slices.Clone(oidcScopes), scope.All()...),
+		ScopesSupported:                        append(slices.Clone(oidcScopes), advertisedScopes()...),
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope", "sid",
 			"nonce", "at_hash", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified", "email", "email_verified"},
 		PromptValuesSupported:                      []string{"none", "login"},

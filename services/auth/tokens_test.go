@@ -174,6 +174,10 @@ func TestDiscoveryDocument(t *testing.T) {
 			t.Errorf("scopes_supported lacks %s: %v", sc, d.GetScopesSupported())
 		}
 	}
+	// The first-party login scope is granted, never asked for: not advertised.
+	if slices.Contains(d.GetScopesSupported(), scope.PasswordLogin) {
+		t.Errorf("scopes_supported lists %s: %v", scope.PasswordLogin, d.GetScopesSupported())
+	}
 }
 
 func TestVerifyAccessTokenRefuses(t *testing.T) {

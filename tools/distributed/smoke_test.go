@@ -422,7 +422,9 @@ func TestDistributedSmoke(t *testing.T) {
 		AccessToken string `json:"access_token"`
 		ACR         string `json:"acr"`
 	}
-	if code, body := a.do("POST", "/v1/auth/login", "", nil, map[string]string{"national_id": nationalIDOf(0), "password": password}, &login); code != http.StatusOK || login.ACR != "loa1" {
+	// The JSON login is first-party only: the demo client holds
+	// auth:password-login (issue 14 item 7).
+	if code, body := a.do("POST", "/v1/auth/login", tok.AccessToken, nil, map[string]string{"national_id": nationalIDOf(0), "password": password}, &login); code != http.StatusOK || login.ACR != "loa1" {
 		t.Fatalf("login = %d %s; want 200 at loa1", code, body)
 	}
 	var ch struct {

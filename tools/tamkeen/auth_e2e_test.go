@@ -24,6 +24,16 @@ func startDevWithClock(t *testing.T, clock *clocktest.Clock, env map[string]stri
 	return startDevIn(t, t.TempDir(), clock, env)
 }
 
+// appSecret is the demo-ministry client's secret in the tests that log in
+// through POST /v1/auth/login. Dev grants that client every scope, so it
+// holds auth:password-login and stands in for a first-party app (issue
+// 14 item 7: the route needs a client token with that scope).
+const appSecret = "first-party-app-secret-for-tests"
+
+// appEnv is the dev environment that sets the demo client's secret to
+// appSecret.
+var appEnv = map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": appSecret}
+
 // startDevIn is startDevWithClock on a given data dir.
 func startDevIn(t *testing.T, dataDir string, clock *clocktest.Clock, env map[string]string) (string, *syncBuffer) {
 	t.Helper()
@@ -178,7 +188,7 @@ type tokenResponse struct {
 // and be asked again once max_age has gone by.
 func TestCitizenStepUpEndToEnd(t *testing.T) {
 	clock := clocktest.New(time.Now().UTC())
-	base, logs := startDevWithClock(t, clock, nil)
+	base, logs := startDevWithClock(t, clock, appEnv)
 	call := func(method, path, token string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
 	}
@@ -218,7 +228,7 @@ func TestCitizenStepUpEndToEnd(t *testing.T) {
 	}
 
 	var login tokenResponse
-	if resp, raw := call("POST", "/v1/auth/login", "", map[string]string{
+	if resp, raw := call("POST", "/v1/auth/login", clientToken(t, base, appSecret), map[string]string{
 		"national_id": id, "password": "zaytoun-tree-1948",
 	}).do(&login); resp.StatusCode != 200 || login.ACR != "loa1" || login.AccessToken == "" {
 		t.Fatalf("login = %d %s; want 200 with acr loa1", resp.StatusCode, raw)
@@ -337,7 +347,7 @@ func TestClientCredentialsThroughGateway(t *testing.T) {
 // wrong password.
 func TestLoginLockoutThroughGateway(t *testing.T) {
 	clock := clocktest.New(time.Now().UTC())
-	base, _ := startDevWithClock(t, clock, nil)
+	base, _ := startDevWithClock(t, clock, appEnv)
 	id := nationalID("40765432")
 	if resp, raw := (apiCall{t: t, base: base, method: "POST", path: "/v1/citizens", body: map[string]string{
 		"national_id": id, "phone_number": "+970568765432", "password": "olive-harvest-2026",
@@ -345,8 +355,10 @@ func TestLoginLockoutThroughGateway(t *testing.T) {
 	}}).do(nil); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("register = %d %s", resp.StatusCode, raw)
 	}
+	// The app's token is minted for each login: the test moves the clock
+	// past its 10 minutes.
 	login := func(nid, password string) (*http.Response, []byte) {
-		return apiCall{t: t, base: base, method: "POST", path: "/v1/auth/login",
+		return apiCall{t: t, base: base, method: "POST", path: "/v1/auth/login", token: clientToken(t, base, appSecret),
 			body: map[string]string{"national_id": nid, "password": password}}.do(nil)
 	}
 	wrong, wrongRaw := login(id, "not-my-password")

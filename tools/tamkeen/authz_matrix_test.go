@@ -236,7 +236,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
 	}
 
-	// Two ministries' clients with every scope but the platform's.
+	// Two ministries' clients with every scope but the platform's
+	// content:admin and ledger:admin. They hold auth:password-login too,
+	// which operators grant to first-party apps only, so that the matrix
+	// exercises POST /v1/auth/login with and without it.
 	var ministryScopes []string
 	for _, s := range scope.All() {
 		if s != scope.ContentAdmin && s != scope.LedgerAdmin {
@@ -318,16 +321,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 
 	// A citizen (no role in moh) at loa1 and at loa2.
-	loa2 := citizenAtLoa2(t, base, clock, "40999111", "+970599999111", "matrix-pass-2026")
+	loa2 := citizenAtLoa2(t, base, clock, secret, "40999111", "+970599999111", "matrix-pass-2026")
 	var login tokenResponse
-	if resp, raw := call("POST", "/v1/auth/login", "", map[string]string{"national_id": nationalID("40999111"), "password": "matrix-pass-2026"}).do(&login); resp.StatusCode != http.StatusOK {
+	if resp, raw := call("POST", "/v1/auth/login", platform, map[string]string{"national_id": nationalID("40999111"), "password": "matrix-pass-2026"}).do(&login); resp.StatusCode != http.StatusOK {
 		t.Fatalf("login = %d %s", resp.StatusCode, raw)
 	}
 	loa1 := login.AccessToken
 	citizenID := jwtSubject(t, loa1)
 	// Another citizen's session: the citizens' DELETE /v1/auth/sessions/{id}
 	// of it must be a 404 that ends nothing, and their list must lack it.
-	other := citizenAtLoa2(t, base, clock, "40999222", "+970599999222", "matrix-pass-2026")
+	other := citizenAtLoa2(t, base, clock, secret, "40999222", "+970599999222", "matrix-pass-2026")
 	otherSID := jwtSID(t, other)
 
 	routes := matrixRoutes(t, base)
@@ -380,6 +383,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			body = map[string]any{"version": 1}
 		case "GrantRole":
 			body = map[string]any{"subject": "cit_matrix_new", "role": "author"}
+		case "Login":
+			body = map[string]any{"national_id": nationalID("40999111"), "password": "matrix-pass-2026"}
 		case "CreateRefund":
 			body = map[string]any{"amount": "100", "reason": "matrix"}
 		case "Reconcile":
@@ -401,6 +406,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			"UnpublishItem", "ArchiveItem", "RollbackItem", "ListItemVersions", "GetItemVersion", "DiffItemVersions", "ListTransitions", "CreateItem"}
 		citizen := principal == pLoa1 || principal == pLoa2
 		switch {
+		case r.op == "Login" && (principal == pWith || principal == pOtherMinis):
+			// The first-party JSON login with the right password: a
+			// client token with auth:password-login gets the tokens.
+			return expected{status: http.StatusOK}, true
 		case r.op == "DeleteSession" && citizen:
 			return expected{status: http.StatusNotFound}, true
 		case r.op == "ListSessions" && citizen:

@@ -71,7 +71,7 @@ func TestContentThroughGateway(t *testing.T) {
 		"TAMKEEN_CONTENT_SCHEDULER_LEASE":    "1s",
 	})
 	app := clientToken(t, base, secret)
-	staff := citizenAtLoa2(t, base, clock, "40111222", "+970599111222", "olive-press-2026")
+	staff := citizenAtLoa2(t, base, clock, secret, "40111222", "+970599111222", "olive-press-2026")
 	call := func(method, path, token string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
 	}

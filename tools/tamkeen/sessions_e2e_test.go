@@ -42,7 +42,7 @@ func waitStatus(t *testing.T, c apiCall, want int) time.Duration {
 // client id's failures.
 func TestSessionsEndThroughGateway(t *testing.T) {
 	clock := clocktest.New(time.Now().UTC())
-	base, _ := startDevWithClock(t, clock, nil)
+	base, _ := startDevWithClock(t, clock, appEnv)
 	call := func(method, path, token string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
 	}
@@ -68,12 +68,15 @@ func TestSessionsEndThroughGateway(t *testing.T) {
 		t.Fatalf("phone verification = %d %s", resp.StatusCode, raw)
 	}
 	// login logs in from a loopback source address of its own (the
-	// gateway trusts no X-Forwarded-For: the source is the peer).
+	// gateway trusts no X-Forwarded-For: the source is the peer), as the
+	// first-party app with a token minted for the call (the test moves
+	// the clock past a token's 10 minutes).
 	login := func(source, pw string) (*http.Response, tokenResponse) {
 		t.Helper()
 		b, _ := json.Marshal(map[string]string{"national_id": id, "password": pw})
 		req, _ := http.NewRequest("POST", base+"/v1/auth/login", bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+clientToken(t, base, appSecret))
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
 		client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 		defer client.CloseIdleConnections()

@@ -19,9 +19,10 @@ import (
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
-// citizenAtLoa2 registers a citizen, verifies the phone and steps up by
-// SMS through the gateway, and returns the loa2 token.
-func citizenAtLoa2(t *testing.T, base string, clock *clocktest.Clock, first8, phone, password string) string {
+// citizenAtLoa2 registers a citizen, verifies the phone, logs in as the
+// demo client (secret: its secret; it holds auth:password-login) and steps
+// up by SMS through the gateway, and returns the loa2 token.
+func citizenAtLoa2(t *testing.T, base string, clock *clocktest.Clock, secret, first8, phone, password string) string {
 	t.Helper()
 	call := func(method, path, token string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
@@ -44,7 +45,7 @@ func citizenAtLoa2(t *testing.T, base string, clock *clocktest.Clock, first8, ph
 		t.Fatalf("phone verification = %d %s", resp.StatusCode, raw)
 	}
 	var login tokenResponse
-	if resp, raw := call("POST", "/v1/auth/login", "", map[string]string{"national_id": id, "password": password}).do(&login); resp.StatusCode != http.StatusOK {
+	if resp, raw := call("POST", "/v1/auth/login", clientToken(t, base, secret), map[string]string{"national_id": id, "password": password}).do(&login); resp.StatusCode != http.StatusOK {
 		t.Fatalf("login = %d %s", resp.StatusCode, raw)
 	}
 	clock.Advance(61 * time.Second) // the SMS resend cool-down
@@ -77,7 +78,7 @@ func TestSignatureThroughGateway(t *testing.T) {
 	clock := clocktest.New(time.Now().UTC().Add(-10 * time.Minute))
 	const clientSecret = "signature-e2e-client-secret-1"
 	base, _ := startDevWithClock(t, clock, map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": clientSecret})
-	token := citizenAtLoa2(t, base, clock, "40111222", "+970599111222", "olive-oil-press-77")
+	token := citizenAtLoa2(t, base, clock, clientSecret, "40111222", "+970599111222", "olive-oil-press-77")
 	call := func(method, path string, body any) apiCall {
 		return apiCall{t: t, base: base, method: method, path: path, token: token, body: body}
 	}
