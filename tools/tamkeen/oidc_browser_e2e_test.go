@@ -179,7 +179,8 @@ func TestOIDCBrowserEndToEnd(t *testing.T) {
 		t.Errorf("exchange without the verifier succeeded: %v", signup)
 	}
 	clock.Advance(61 * time.Second) // the phone's SMS cool-down
-	verifier, state, nonce := authorize("loa2", oauth2.SetAuthURLParam("prompt", "login"))
+	// This request is abandoned for the reset (its code is never used).
+	_, _, _ = authorize("loa2", oauth2.SetAuthURLParam("prompt", "login"))
 	check("signin-loa2-ar", "ar", "rtl")
 	page.Submit(`a[href^="/oauth2/login/reset"]`)
 	both("reset")
@@ -196,7 +197,7 @@ func TestOIDCBrowserEndToEnd(t *testing.T) {
 	check("signin-after-reset-ar", "ar", "rtl")
 	// The reset ended the sign-up's session: a new request without
 	// prompt=login gets the password form, not a code.
-	verifier, state, nonce = authorize("loa2")
+	verifier, state, nonce := authorize("loa2")
 	if page.Eval(`String(document.querySelector('input[name="password"]') !== null)`) != "true" {
 		t.Fatalf("after the reset the browser is at %s; want the password form (the session ended)", page.URL())
 	}
