@@ -76,11 +76,14 @@ func TestOpsListenerServesOutboxMetrics(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		body = scrape(t, "http://"+opsAddr+"/metrics")
-		if strings.Contains(body, `tamkeen_events_outbox_published_total{service="echo"} 3`) {
+		// The relay counts a publish before it settles the row, so the
+		// backlog reads 0 a moment after the counter reads 3.
+		if strings.Contains(body, `tamkeen_events_outbox_published_total{service="echo"} 3`) &&
+			strings.Contains(body, `tamkeen_events_outbox_pending{service="echo"} 0`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("published_total never reached %d; last scrape:\n%s", sent, grepLines(body, "tamkeen_events"))
+			t.Fatalf("published_total never reached %d with nothing pending; last scrape:\n%s", sent, grepLines(body, "tamkeen_events"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
