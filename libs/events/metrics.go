@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
 )
 
 // Consumer outcomes, the values of the outcome label of
@@ -73,64 +74,44 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	var err error
 	svc := []string{"service"}
 	cons := []string{"service", "durable"}
-	if m.published, err = RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.published, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricOutboxPublished, Help: "Outbox events the relay published to JetStream.",
 	}, svc)); err != nil {
 		return nil, err
 	}
-	if m.publishFailures, err = RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.publishFailures, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricOutboxPublishFailures, Help: "Outbox publishes that failed (the event stays in the outbox and is retried).",
 	}, svc)); err != nil {
 		return nil, err
 	}
-	if m.publishSeconds, err = RegisterOrReuse(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	if m.publishSeconds, err = telemetry.RegisterOrReuse(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: MetricOutboxPublishSeconds, Help: "Time from handing an outbox event to JetStream to its acknowledgement, in seconds.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms … 4 s
 	}, svc)); err != nil {
 		return nil, err
 	}
-	if m.deliveries, err = RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.deliveries, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricConsumerDeliveries, Help: "Messages delivered to a durable consumer, redeliveries included.",
 	}, cons)); err != nil {
 		return nil, err
 	}
-	if m.redeliveries, err = RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.redeliveries, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricConsumerRedeliveries, Help: "Deliveries of a message JetStream had delivered before (NumDelivered > 1).",
 	}, cons)); err != nil {
 		return nil, err
 	}
-	if m.handled, err = RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.handled, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricConsumerHandled, Help: "Delivered messages by outcome: ok, retry, permanent, gave_up (terminated after the last delivery) or malformed.",
 	}, []string{"service", "durable", "outcome"})); err != nil {
 		return nil, err
 	}
-	if m.handleSeconds, err = RegisterOrReuse(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	if m.handleSeconds, err = telemetry.RegisterOrReuse(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: MetricConsumerHandlerSeconds, Help: "Time a consumer's handler took for one delivery, in seconds.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14), // 1 ms … 8 s
 	}, cons)); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// RegisterOrReuse registers c on reg, or returns the collector of the same
-// description that is already registered there: how the services of one
-// process share a metric. A nil reg registers nowhere.
-func RegisterOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register metrics: %w", err)
 }
 
 // outboxScrapeTimeout bounds the query a scrape runs on the outbox.

@@ -2,14 +2,14 @@ package grpcserver
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+
+	"github.com/tamkeen/tamkeen/libs/telemetry"
 )
 
 // Metric names, compatible with the go-grpc-prometheus conventions that
@@ -38,29 +38,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Buckets: prometheus.DefBuckets,
 	}, []string{"grpc_type", "grpc_service", "grpc_method"})
 	var err error
-	if handled, err = registerOrReuse(reg, handled); err != nil {
+	if handled, err = telemetry.RegisterOrReuse(reg, handled); err != nil {
 		return nil, err
 	}
-	if latency, err = registerOrReuse(reg, latency); err != nil {
+	if latency, err = telemetry.RegisterOrReuse(reg, latency); err != nil {
 		return nil, err
 	}
 	return &metrics{handled: handled, latency: latency}, nil
-}
-
-// registerOrReuse registers c, or returns the identical collector that is
-// already registered.
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register grpc metrics: %w", err)
 }
 
 // observe records one finished call.

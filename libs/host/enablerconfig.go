@@ -60,3 +60,12 @@ func (c EnablerConfig) TokenVerifier(given authn.TokenVerifier, now func() time.
 	}
 	return v, nil
 }
+
+// ServiceStream is the Spec's Stream of an enabler whose Config embeds
+// EnablerConfig: its events.ServiceStream under name with the configured
+// replicas, so that such an enabler declares no Stream method of its own.
+func ServiceStream[C interface {
+	ServiceStream(string) events.StreamConfig
+}](name string) func(C) events.StreamConfig {
+	return func(c C) events.StreamConfig { return c.ServiceStream(name) }
+}

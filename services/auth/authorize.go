@@ -195,14 +195,9 @@ func (s *Service) signIn(ctx context.Context, id, binding, nationalID, password,
 		return signInResult{}, err
 	}
 	now := s.Now()
-	token, err := s.randomToken("sso_")
+	token, err := s.startSSO(ctx, fam, now)
 	if err != nil {
 		return signInResult{}, err
-	}
-	sso := ssoRow{TokenMAC: s.ssoMAC(token), SessionID: fam.SessionID, CitizenID: fam.CitizenID, ACR: fam.ACR, AMR: fam.AMR,
-		AuthTime: fam.AuthTime, ExpiresAt: now.Add(s.cfg.SSOAbsoluteTTL)}
-	if err := insertSSO(ctx, s.DB, sso, now); err != nil {
-		return signInResult{}, fmt.Errorf("auth: single sign-on session: %w", err)
 	}
 	out := signInResult{SSOToken: token}
 	if row.ACRValues == ACRStepUp {
@@ -534,4 +529,20 @@ func (s *Service) refreshForClient(ctx context.Context, clientID, refreshToken s
 		}
 	}
 	return out, nil
+}
+
+// startSSO opens the browser's single sign-on session for the
+// authentication event fam and returns the cookie's token (only its MAC
+// is stored).
+func (s *Service) startSSO(ctx context.Context, fam familyRow, now time.Time) (string, error) {
+	token, err := s.randomToken("sso_")
+	if err != nil {
+		return "", err
+	}
+	sso := ssoRow{TokenMAC: s.ssoMAC(token), SessionID: fam.SessionID, CitizenID: fam.CitizenID, ACR: fam.ACR, AMR: fam.AMR,
+		AuthTime: fam.AuthTime, ExpiresAt: now.Add(s.cfg.SSOAbsoluteTTL)}
+	if err := insertSSO(ctx, s.DB, sso, now); err != nil {
+		return "", fmt.Errorf("auth: single sign-on session: %w", err)
+	}
+	return token, nil
 }

@@ -121,14 +121,9 @@ func (s *Service) finishSignup(ctx context.Context, id, binding, code string) (s
 		return signInResult{}, err
 	}
 	s.Relay.Kick()
-	token, err := s.randomToken("sso_")
+	token, err := s.startSSO(ctx, fam, now)
 	if err != nil {
 		return signInResult{}, err
-	}
-	sso := ssoRow{TokenMAC: s.ssoMAC(token), SessionID: fam.SessionID, CitizenID: fam.CitizenID, ACR: fam.ACR, AMR: fam.AMR,
-		AuthTime: fam.AuthTime, ExpiresAt: now.Add(s.cfg.SSOAbsoluteTTL)}
-	if err := insertSSO(ctx, s.DB, sso, now); err != nil {
-		return signInResult{}, fmt.Errorf("auth: single sign-on session: %w", err)
 	}
 	out := signInResult{SSOToken: token}
 	row.CitizenID, row.ACR, row.AMR, row.AuthTime, row.SessionID, row.OTPChallengeID = fam.CitizenID, fam.ACR, fam.AMR, fam.AuthTime, fam.SessionID, ""

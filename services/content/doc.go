@@ -10,7 +10,7 @@
 //
 // # Files
 //
-//   - service.go: Config, Deps, New, Migrations, Stream, Register and Run
+//   - service.go: Config, Deps, New, Migrations, Register and Run
 //     (scheduler).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - item.go, workflow.go, diff.go: the rules that need no I/O: content

@@ -3,7 +3,7 @@ package content
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
 )
 
 // Publication triggers, the trigger label of
@@ -24,13 +24,13 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{}
 	var err error
-	if m.publications, err = events.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.publications, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tamkeen_content_publications_total",
 		Help: "Item versions made public, by trigger (now, scheduled); committed only.",
 	}, []string{"trigger"})); err != nil {
 		return nil, err
 	}
-	if m.expiries, err = events.RegisterOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	if m.expiries, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tamkeen_content_expiries_total",
 		Help: "Published items taken down by the scheduler at their expiry; committed only.",
 	})); err != nil {

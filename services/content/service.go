@@ -9,7 +9,6 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
-	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/store"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
@@ -111,12 +110,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("content: %w", err)
 	}
 	return s, nil
-}
-
-// Stream is the JetStream stream the service's events go to; the host
-// declares it.
-func (c Config) Stream() events.StreamConfig {
-	return c.ServiceStream(Name)
 }
 
 // Register adds the service's gRPC API to r.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -289,16 +290,9 @@ const limitSweepEvery = time.Minute
 // runLimitSweep prunes closed limit windows every limitSweepEvery until
 // ctx ends.
 func (s *Service) runLimitSweep(ctx context.Context) {
-	t := time.NewTicker(limitSweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	pause.Every(ctx, limitSweepEvery, func(ctx context.Context) {
 		if _, err := s.pruneLimitCounters(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("notification: limit sweep", slog.String("err", err.Error()))
 		}
-	}
+	})
 }

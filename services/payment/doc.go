@@ -10,7 +10,7 @@
 //
 // # Files
 //
-//   - service.go: Config, Deps, New, Stream, Register and Run (sweeper,
+//   - service.go: Config, Deps, New, Register and Run (sweeper,
 //     sandbox webhook retries).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - money.go, state.go, ledger.go: the rules that need no I/O: amounts in

@@ -162,7 +162,7 @@ func TestEventsReachTheStream(t *testing.T) {
 	h := newHarness(t, storetest.SQLite(t), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := h.bus.EnsureStream(ctx, h.svc.cfg.Stream()); err != nil {
+	if err := h.bus.EnsureStream(ctx, h.svc.cfg.ServiceStream(Name)); err != nil {
 		t.Fatal(err)
 	}
 	in := fee("EV")

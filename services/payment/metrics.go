@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
 	"github.com/tamkeen/tamkeen/services/payment/money"
 )
 
@@ -41,19 +41,19 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{}
 	var err error
-	if m.transitions, err = events.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.transitions, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tamkeen_payment_transitions_total",
 		Help: "Payments entering a state (created, pending, succeeded, failed, … lost), by currency; committed changes only.",
 	}, []string{"state", "currency"})); err != nil {
 		return nil, err
 	}
-	if m.webhooks, err = events.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.webhooks, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tamkeen_payment_webhook_verifications_total",
 		Help: "Acquirer webhooks received, by outcome: ok, bad_signature, stale, malformed, replayed, unknown_provider, error.",
 	}, []string{"outcome"})); err != nil {
 		return nil, err
 	}
-	if m.postings, err = events.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.postings, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tamkeen_payment_ledger_postings_total",
 		Help: "Balanced ledger transactions posted, by kind (capture, refund, dispute_lost, settlement) and currency; committed only.",
 	}, []string{"kind", "currency"})); err != nil {

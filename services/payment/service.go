@@ -14,7 +14,6 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/config"
-	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -199,12 +198,6 @@ func (s *Service) HTTPHandler() http.Handler {
 		return nil
 	}
 	return s.sandbox.Handler()
-}
-
-// Stream is the JetStream stream the service's events go to; the host
-// declares it.
-func (c Config) Stream() events.StreamConfig {
-	return c.ServiceStream(Name)
 }
 
 // Register adds the service's gRPC API to r.

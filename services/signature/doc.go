@@ -43,7 +43,7 @@
 //
 // # Files
 //
-//   - service.go: Config, Deps, New, Migrations, Stream, Register and Run
+//   - service.go: Config, Deps, New, Migrations, Register and Run
 //     (outbox relay, consumers, CRL refresh).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - credentials.go: citizens' signing credentials and organisation

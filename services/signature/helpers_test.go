@@ -202,7 +202,7 @@ func newHarness(t testing.TB, db *store.DB, cfgFn func(*Config)) *harness {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ctx, lis) }()
 	runDone := make(chan struct{})
-	go func() { defer close(runDone); _ = host.RunLoops(ctx, kit, cfg.Stream(), svc) }()
+	go func() { defer close(runDone); _ = host.RunLoops(ctx, kit, cfg.ServiceStream(Name), svc) }()
 	t.Cleanup(func() { cancel(); <-done; <-runDone })
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
 )
 
 // Signature kinds, the kind label of tamkeen_signature_signatures_total:
@@ -36,13 +36,13 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	m := &metrics{}
 	var err error
-	if m.signatures, err = events.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.signatures, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tamkeen_signature_signatures_total",
 		Help: "Documents signed and stored, by format (cades, pades) and kind (citizen, seal).",
 	}, []string{"format", "kind"})); err != nil {
 		return nil, err
 	}
-	if m.timestamps, err = events.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.timestamps, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tamkeen_signature_timestamps_total",
 		Help: "RFC 3161 time-stamp tokens issued by the TSA, by use (signature, request).",
 	}, []string{"use"})); err != nil {
