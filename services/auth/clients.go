@@ -37,8 +37,11 @@ type ClientSpec struct {
 	// organisation seal names it (claim org_name); optional. Arabic or
 	// Latin words, checked by textcheck.OrganizationProblem.
 	Organization string
-	// Secret is the client secret; only its argon2id hash is stored. At
-	// least 16 characters; empty for a public client.
+	// Secret is the client secret; only a hash of it is stored: an
+	// HMAC-SHA-256 when it has the shape of a generated secret (unpadded
+	// URL-safe base64 of at least 24 bytes, as `tamkeen clients create`
+	// makes), otherwise argon2id, since a chosen secret may be guessable
+	// (see secret.go). 16 to 256 characters; empty for a public client.
 	Secret string
 	// Scopes the client may ask for; each must be one of scope.All.
 	Scopes []string
@@ -373,7 +376,8 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) error {
 }
 
 // prepareClient validates and normalises spec and hashes its secret: what
-// creating a client and ensuring one both store.
+// creating a client and ensuring one both store. A generated secret is
+// stored as a MAC and takes no argon2 slot; a chosen one as argon2id.
 func (s *Service) prepareClient(ctx context.Context, spec ClientSpec) (ClientSpec, string, error) {
 	if err := spec.validate(); err != nil {
 		return ClientSpec{}, "", err
@@ -381,6 +385,9 @@ func (s *Service) prepareClient(ctx context.Context, spec ClientSpec) (ClientSpe
 	spec = spec.normalized()
 	if spec.Public || spec.TokenAuthMethod == AuthMethodPrivateKeyJWT {
 		return spec, "", nil
+	}
+	if generatedSecret(spec.Secret) {
+		return spec, clientSecretMAC(s.keys.lookup, spec.ID, spec.Secret), nil
 	}
 	hash, err := s.hasher.hash(ctx, spec.Secret, s.cfg.HashParams())
 	if err != nil {
@@ -400,18 +407,14 @@ func (s *Service) ListClients(ctx context.Context) ([]Client, error) {
 
 // RotateClientSecret gives the client a new random secret and returns it;
 // the old one stops working at once. The secret is shown once: only its
-// hash is kept.
+// MAC is kept (32 random bytes need no memory-hard hash; see secret.go).
 func (s *Service) RotateClientSecret(ctx context.Context, id string) (string, error) {
 	var b [32]byte
 	if _, err := io.ReadFull(s.Rand, b[:]); err != nil {
 		return "", fmt.Errorf("auth: client secret: %w", err)
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b[:])
-	hash, err := s.hasher.hash(ctx, secret, s.cfg.HashParams())
-	if err != nil {
-		return "", err
-	}
-	ok, err := updateClientSecret(ctx, s.DB, id, hash, s.Now().UTC())
+	ok, err := updateClientSecret(ctx, s.DB, id, clientSecretMAC(s.keys.lookup, id, secret), s.Now().UTC())
 	if err != nil {
 		return "", fmt.Errorf("auth: rotate secret of %s: %w", id, err)
 	}
@@ -448,27 +451,57 @@ func (s *Service) Client(ctx context.Context, id string) (Client, error) {
 
 // AuthenticateClient checks a client's secret and returns the client. An
 // unknown client, a wrong secret and a disabled client give the same
-// error, and all cost an argon2id computation, so that timing does not
-// tell which.
+// error. A secret stored as a MAC is checked with one HMAC-SHA-256 and no
+// argon2 slot, and an unknown client id costs the same (a dummy MAC), so
+// that timing does not tell which; a secret stored as argon2id (chosen by
+// hand, or stored before MACs) costs an argon2id computation, and when it
+// matches and has the generated shape it is re-stored as a MAC, so that
+// its next check is cheap.
 func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (Client, error) {
-	c, hash, err := selectClientWithSecret(ctx, s.DB, id)
+	c, stored, err := selectClientWithSecret(ctx, s.DB, id)
 	// A public client has no secret: it cannot authenticate, and finding
 	// that out costs what a wrong secret costs.
-	unknown := store.IsNoRows(err) || (err == nil && hash == "")
+	unknown := store.IsNoRows(err) || (err == nil && stored == "")
 	switch {
 	case unknown:
-		hash = s.dummyHash
+		stored = dummyClientMAC(s.keys.lookup)
 	case err != nil:
 		return Client{}, fmt.Errorf("auth: client %s: %w", id, err)
 	}
-	ok, _, verr := s.hasher.verify(ctx, secret, hash)
-	if verr != nil {
-		return Client{}, verr
+	var ok bool
+	if isClientMAC(stored) {
+		ok, err = verifyClientMAC(s.keys.lookup, id, secret, stored)
+		if errors.Is(err, errOtherKey) {
+			s.Logger.WarnContext(ctx, "auth: client secret stored under another key-encryption key: refused; rotate the client's secret", "client_id", id)
+			return Client{}, ErrInvalidClient
+		}
+		if err != nil {
+			return Client{}, fmt.Errorf("auth: verify client secret of %s: %w", id, err)
+		}
+	} else if ok, _, err = s.hasher.verify(ctx, secret, stored); err != nil {
+		return Client{}, err
 	}
 	if !ok || unknown || c.Disabled {
 		return Client{}, ErrInvalidClient
 	}
+	if !isClientMAC(stored) && generatedSecret(secret) {
+		s.upgradeClientSecret(ctx, id, stored, secret)
+	}
 	return c, nil
+}
+
+// upgradeClientSecret re-stores a client's argon2id hash as a MAC after the
+// secret matched it. The update is conditional on the stored value being
+// still the one verified, so that a rotation or an EnsureClient that
+// happened meanwhile is never overwritten. A failure is logged, not
+// returned: the client did authenticate, and the next success retries.
+// (Its SQL is here rather than in store.go, with the one statement it is.)
+func (s *Service) upgradeClientSecret(ctx context.Context, id, old, secret string) {
+	_, err := s.DB.ExecContext(ctx, `UPDATE clients SET secret_hash = $3 WHERE id = $1 AND secret_hash = $2`,
+		id, old, clientSecretMAC(s.keys.lookup, id, secret))
+	if err != nil {
+		s.Logger.WarnContext(ctx, "auth: client secret not re-stored as a MAC", "client_id", id, "error", err)
+	}
 }
 
 // TokenRequest is a request to the OAuth 2.0 token endpoint.
