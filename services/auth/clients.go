@@ -495,11 +495,8 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (Cl
 // still the one verified, so that a rotation or an EnsureClient that
 // happened meanwhile is never overwritten. A failure is logged, not
 // returned: the client did authenticate, and the next success retries.
-// (Its SQL is here rather than in store.go, with the one statement it is.)
 func (s *Service) upgradeClientSecret(ctx context.Context, id, old, secret string) {
-	_, err := s.DB.ExecContext(ctx, `UPDATE clients SET secret_hash = $3 WHERE id = $1 AND secret_hash = $2`,
-		id, old, clientSecretMAC(s.keys.lookup, id, secret))
-	if err != nil {
+	if err := replaceClientSecretHash(ctx, s.DB, id, old, clientSecretMAC(s.keys.lookup, id, secret)); err != nil {
 		s.Logger.WarnContext(ctx, "auth: client secret not re-stored as a MAC", "client_id", id, "error", err)
 	}
 }

@@ -116,6 +116,13 @@ func updateClientSecret(ctx context.Context, q querier, id, hash string, now tim
 	return one(q.ExecContext(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now))
 }
 
+// replaceClientSecretHash stores hash as id's secret hash only if the
+// stored one is still old (a rotation meanwhile wins).
+func replaceClientSecretHash(ctx context.Context, q querier, id, old, hash string) error {
+	_, err := q.ExecContext(ctx, `UPDATE clients SET secret_hash = $3 WHERE id = $1 AND secret_hash = $2`, id, old, hash)
+	return err
+}
+
 func updateClientOrganization(ctx context.Context, q querier, id, org string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE clients SET organization = $2, updated_at = $3 WHERE id = $1`, id, org, now))
 }
