@@ -21,7 +21,8 @@ import (
 // This file is the authorization code flow's domain (issue 14): an
 // authorization request is stored, bound to the browser that made it; the
 // citizen signs in on the hosted pages (pages.go) with the password login
-// of login.go and, for acr_values=loa2, the SMS step-up of otp.go; the
+// of login.go and, for acr_values=loa2 (or an essential acr in claims),
+// the step-up of otp.go by the authenticator app or SMS; the
 // request then gets a single-use code that the client exchanges, with its
 // PKCE verifier, for tokens of a new family in the citizen's session and
 // an ID token. oidc.go is the protocol layer around it.
@@ -141,7 +142,7 @@ func (s *Service) beginAuthorization(ctx context.Context, a authorization, ssoTo
 	case fresh && sso.ACR == ACRPassword && a.ACR == ACRStepUp:
 		// Signed in with the password in this browser: only the code is
 		// missing.
-		if err := s.startStepUp(ctx, row, familyRow{CitizenID: sso.CitizenID, SessionID: sso.SessionID, ACR: sso.ACR, AMR: sso.AMR, AuthTime: sso.AuthTime}); err != nil {
+		if err := s.startStepUp(ctx, row, familyRow{CitizenID: sso.CitizenID, SessionID: sso.SessionID, ACR: sso.ACR, AMR: sso.AMR, AuthTime: sso.AuthTime}, ""); err != nil {
 			return authStart{}, err
 		}
 		start.NeedCode = true
@@ -201,7 +202,7 @@ func (s *Service) signIn(ctx context.Context, id, binding, nationalID, password,
 	}
 	out := signInResult{SSOToken: token}
 	if row.ACRValues == ACRStepUp {
-		if err := s.startStepUp(ctx, row, fam); err != nil {
+		if err := s.startStepUp(ctx, row, fam, ""); err != nil {
 			return out, err
 		}
 		out.NeedCode = true
@@ -215,12 +216,48 @@ func (s *Service) signIn(ctx context.Context, id, binding, nationalID, password,
 	return out, err
 }
 
-// startStepUp sends the SMS code of a loa2 request through the OTP
-// challenges of otp.go (cool-down, hourly cap, notification's SMS) and
-// records the pending challenge.
-func (s *Service) startStepUp(ctx context.Context, row authRequestRow, fam familyRow) error {
+// pageTOTPChallenges caps the authenticator-app challenges the hosted
+// pages open for one citizen in an hour. Each challenge allows
+// otp-max-attempts codes and switching between SMS and the app opens a
+// new one, so without the cap a stranger who has the password could try
+// codes without end.
+const pageTOTPChallenges = 10
+
+// msgTOTPLimit is the refusal beyond pageTOTPChallenges.
+const msgTOTPLimit = "too many authenticator code requests this hour"
+
+// startStepUp opens the step-up challenge of a loa2 request through the
+// OTP challenges of otp.go and records it: method "" is the citizen's
+// authenticator app when a TOTP enrolment is confirmed, else SMS; "sms"
+// sends a code (cool-down, hourly cap, notification's SMS) and "totp"
+// asks for the app's code (at most pageTOTPChallenges an hour).
+func (s *Service) startStepUp(ctx context.Context, row authRequestRow, fam familyRow, method string) error {
+	if method == "" || method == MethodTOTP {
+		c, err := selectCitizen(ctx, s.DB, fam.CitizenID)
+		if err != nil {
+			return fmt.Errorf("auth: step-up: %w", err)
+		}
+		switch {
+		case method == "" && c.TOTPEnabled:
+			method = MethodTOTP
+		case method == "":
+			method = MethodSMS
+		case !c.TOTPEnabled:
+			return ErrTOTPNotEnabled
+		}
+	}
+	if method == MethodTOTP {
+		now := s.Now()
+		n, oldest, err := recentTOTPChallenges(ctx, s.DB, fam.CitizenID, ms(now.Add(-time.Hour)))
+		if err != nil {
+			return fmt.Errorf("auth: step-up: %w", err)
+		}
+		if n >= pageTOTPChallenges {
+			return retryAfter(msgTOTPLimit, fromMS(oldest).Add(time.Hour).Sub(now))
+		}
+	}
 	caller := Principal{Subject: fam.CitizenID, ACR: fam.ACR, AMR: fam.AMR, SessionID: fam.SessionID, AZP: row.ClientID}
-	ch, err := s.CreateOTPChallenge(ctx, caller, MethodSMS)
+	ch, err := s.CreateOTPChallenge(ctx, caller, method)
 	if err != nil {
 		return err
 	}
@@ -231,9 +268,17 @@ func (s *Service) startStepUp(ctx context.Context, row authRequestRow, fam famil
 	return nil
 }
 
-// resendCode sends a new SMS code for the request (within the cool-down
-// and hourly cap of otp.go).
-func (s *Service) resendCode(ctx context.Context, id, binding string) error {
+// resendCode opens a new step-up challenge for the request: method "sms"
+// (or "") sends a new SMS code within the cool-down and hourly cap of
+// otp.go, "totp" switches to the authenticator app.
+func (s *Service) resendCode(ctx context.Context, id, binding, method string) error {
+	switch method {
+	case "":
+		method = MethodSMS
+	case MethodSMS, MethodTOTP:
+	default:
+		return errAuthRequestClosed
+	}
 	row, err := s.openAuthRequest(ctx, id, binding)
 	if err != nil {
 		return err
@@ -241,12 +286,14 @@ func (s *Service) resendCode(ctx context.Context, id, binding string) error {
 	if row.OTPChallengeID == "" {
 		return errAuthRequestClosed
 	}
-	return s.startStepUp(ctx, row, familyRow{CitizenID: row.CitizenID, ACR: row.ACR, AMR: row.AMR, AuthTime: row.AuthTime, SessionID: row.SessionID})
+	return s.startStepUp(ctx, row, familyRow{CitizenID: row.CitizenID, ACR: row.ACR, AMR: row.AMR, AuthTime: row.AuthTime, SessionID: row.SessionID}, method)
 }
 
-// verifyCode checks the SMS code of a loa2 request (attempts counted
-// first, single use: VerifyOTPChallenge), raises the browser's session to
-// loa2 and issues the authorization code.
+// verifyCode checks the SMS or authenticator code of a loa2 request
+// (attempts counted first, single use, TOTP steps never reused:
+// VerifyOTPChallenge), raises the browser's session to loa2 with the amr
+// of the method (pwd+sms or pwd+otp, as the JSON step-up gives) and
+// issues the authorization code.
 func (s *Service) verifyCode(ctx context.Context, id, binding, code, ssoToken string) (string, error) {
 	row, err := s.openAuthRequest(ctx, id, binding)
 	if err != nil {
@@ -255,12 +302,20 @@ func (s *Service) verifyCode(ctx context.Context, id, binding, code, ssoToken st
 	if row.OTPChallengeID == "" {
 		return "", errAuthRequestClosed
 	}
+	ch, err := selectChallenge(ctx, s.DB, row.OTPChallengeID)
+	if err != nil {
+		return "", fmt.Errorf("auth: step-up challenge: %w", err)
+	}
+	amr := []string{"pwd", "otp"}
+	if ch.Method == MethodSMS {
+		amr = []string{"pwd", "sms"}
+	}
 	caller := Principal{Subject: row.CitizenID, ACR: row.ACR, AMR: row.AMR, SessionID: row.SessionID, AZP: row.ClientID}
 	if _, err := s.VerifyOTPChallenge(ctx, caller, row.OTPChallengeID, code); err != nil {
 		return "", err
 	}
 	now := s.Now()
-	row.ACR, row.AMR, row.AuthTime, row.OTPChallengeID = ACRStepUp, []string{"pwd", "sms"}, now, ""
+	row.ACR, row.AMR, row.AuthTime, row.OTPChallengeID = ACRStepUp, amr, now, ""
 	if _, err := authenticateAuthRequest(ctx, s.DB, row.ID, row); err != nil {
 		return "", fmt.Errorf("auth: authorize: %w", err)
 	}

@@ -246,6 +246,7 @@ func (g *grpcServer) GetOpenIdConfiguration(context.Context, *authv1.GetOpenIdCo
 		BackchannelLogoutSupported:                 c.BackchannelLogoutSupported,
 		BackchannelLogoutSessionSupported:          c.BackchannelLogoutSessionSupported,
 		TokenEndpointAuthSigningAlgValuesSupported: c.TokenEndpointAuthSigningAlgValuesSupported,
+		ClaimsParameterSupported:                   c.ClaimsParameterSupported,
 	}, nil
 }
 

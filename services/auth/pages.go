@@ -66,6 +66,10 @@ var pageTexts = map[string]map[string]string{
 		"err_given_name":   "اكتب الاسم بأحرف عربية أو لاتينية (حتى 100 حرف).", "err_family_name": "اكتب اسم العائلة بأحرف عربية أو لاتينية (حتى 100 حرف).",
 		"err_password": "اختر كلمة مرور من 8 أحرف على الأقل، غير شائعة، لا تحتوي رقم هويتك أو هاتفك.",
 		"err_code":     "أدخل الرمز المكون من 6 أرقام.",
+		"totp_prompt":  "أدخل الرمز المكون من 6 أرقام الظاهر في تطبيق المصادقة، أو أحد رموز الاسترداد.",
+		"use_sms":      "أرسل لي رمزاً برسالة قصيرة بدلاً من ذلك", "use_totp": "استخدم تطبيق المصادقة بدلاً من ذلك",
+		"code_used": "استُخدم هذا الرمز من قبل. انتظر الرمز التالي في التطبيق.",
+		"totp_wait": "طلبات كثيرة لرمز التطبيق هذه الساعة. حاول مجدداً بعد %d دقيقة.",
 	},
 	"en": {
 		"brand": "Tamkeen", "asking": "Signing you in for:", "sign_in_title": "Sign in", "national_id": "National ID number",
@@ -98,6 +102,10 @@ var pageTexts = map[string]map[string]string{
 		"err_given_name":   "Write the name in Arabic or Latin letters (up to 100).", "err_family_name": "Write the family name in Arabic or Latin letters (up to 100).",
 		"err_password": "Choose a password of at least 8 characters that is not common and does not contain your ID or phone number.",
 		"err_code":     "Enter the 6-digit code.",
+		"totp_prompt":  "Enter the 6-digit code your authenticator app shows, or one of your recovery codes.",
+		"use_sms":      "Send me a code by SMS instead", "use_totp": "Use the authenticator app instead",
+		"code_used": "This code was already used. Wait for the next code in the app.",
+		"totp_wait": "Too many authenticator code requests this hour. Try again in %d minutes.",
 	},
 }
 
@@ -136,6 +144,9 @@ type pageData struct {
 	// countdown (ResendIn seconds, "" and 0 once a new code may be sent).
 	CodeAction, Flow, CodeText string
 	NewPassword                bool
+	// The step-up page: Method is the challenge's ("sms" or "totp");
+	// AltMethod and AltText offer the other one.
+	Method, AltMethod, AltText string
 	ResendText                 string
 	ResendIn                   int
 	// Links of the sign-in page.
@@ -321,6 +332,9 @@ func (p *pages) signInFailed(w http.ResponseWriter, r *http.Request, d pageData,
 		p.render(w, http.StatusBadRequest, "signin.html", d, target)
 	case errors.As(err, &retry) && isSMSLimit(retry):
 		p.message(w, r, http.StatusTooManyRequests, d.Lang, "codes_title", fmt.Sprintf(t["sms_wait"], waitSeconds(retry.After)))
+	case errors.As(err, &retry) && retry.Msg == msgTOTPLimit:
+		w.Header().Set("Retry-After", fmt.Sprint(waitSeconds(retry.After)))
+		p.message(w, r, http.StatusTooManyRequests, d.Lang, "codes_title", fmt.Sprintf(t["totp_wait"], int(math.Ceil(retry.After.Minutes()))))
 	case errors.As(err, &retry) && retry.After > time.Minute:
 		w.Header().Set("Retry-After", fmt.Sprint(waitSeconds(retry.After)))
 		p.message(w, r, http.StatusTooManyRequests, d.Lang, "locked_title", fmt.Sprintf(t["locked"], int(math.Ceil(retry.After.Minutes()))))
@@ -364,9 +378,7 @@ func (p *pages) code(w http.ResponseWriter, r *http.Request) {
 		p.message(w, r, http.StatusBadRequest, d.Lang, "error_title", d.T["expired"])
 		return
 	}
-	if ch, err := selectChallenge(r.Context(), p.svc.DB, row.OTPChallengeID); err == nil {
-		p.countdown(&d, ch.CreatedAt)
-	}
+	p.stepUpMethod(r, row, &d)
 	if r.Method == http.MethodGet {
 		p.render(w, http.StatusOK, "code.html", d, target)
 		return
@@ -380,6 +392,9 @@ func (p *pages) code(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrChallengeClosed) || errors.As(err, &fe) && strings.Contains(fe.Reason, "no tries left"):
 		d.Error = t["codes"]
 		p.render(w, http.StatusTooManyRequests, "code.html", d, target)
+	case errors.As(err, &fe) && strings.Contains(fe.Reason, "already used"):
+		d.Error = t["code_used"]
+		p.render(w, http.StatusUnauthorized, "code.html", d, target)
 	case errors.As(err, &fe):
 		d.Error = t["wrong_code"]
 		var left int
@@ -392,7 +407,35 @@ func (p *pages) code(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// resend sends a new SMS code (cool-down and hourly cap of otp.go).
+// stepUpMethod fills the step-up page for its challenge: the
+// authenticator app's prompt, or the SMS text and resend countdown; and
+// the other method when the citizen has both (SMS with a verified phone,
+// the app once enrolled).
+func (p *pages) stepUpMethod(r *http.Request, row authRequestRow, d *pageData) {
+	ch, err := selectChallenge(r.Context(), p.svc.DB, row.OTPChallengeID)
+	if err != nil {
+		return
+	}
+	d.Method = ch.Method
+	c, err := selectCitizen(r.Context(), p.svc.DB, row.CitizenID)
+	if err != nil {
+		return
+	}
+	if ch.Method == MethodTOTP {
+		d.CodeText = d.T["totp_prompt"]
+		if c.PhoneVerified {
+			d.AltMethod, d.AltText = MethodSMS, d.T["use_sms"]
+		}
+		return
+	}
+	p.countdown(d, ch.CreatedAt)
+	if c.TOTPEnabled {
+		d.AltMethod, d.AltText = MethodTOTP, d.T["use_totp"]
+	}
+}
+
+// resend sends a new SMS code (cool-down and hourly cap of otp.go), or
+// switches the step-up between SMS and the authenticator app (method).
 func (p *pages) resend(w http.ResponseWriter, r *http.Request) {
 	row, binding, ok := p.formRequest(w, r)
 	if !ok {
@@ -404,15 +447,17 @@ func (p *pages) resend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := p.base(r, row, binding, "code_title")
-	err := p.svc.resendCode(r.Context(), row.ID, binding)
+	err := p.svc.resendCode(r.Context(), row.ID, binding, r.PostForm.Get("method"))
 	var retry *RetryError
 	switch {
 	case err == nil:
 		http.Redirect(w, r, pathCode+"?ar="+url.QueryEscape(row.ID)+"&lang="+d.Lang, http.StatusSeeOther)
-	case errors.As(err, &retry):
+	case errors.As(err, &retry) && isSMSLimit(retry):
+		// The request's challenge is unchanged: show its page again.
+		p.stepUpMethod(r, row, &d)
 		w.Header().Set("Retry-After", fmt.Sprint(waitSeconds(retry.After)))
 		d.Error = fmt.Sprintf(d.T["sms_wait"], waitSeconds(retry.After))
-		if isSMSLimit(retry) {
+		if d.Method == MethodSMS {
 			p.countdown(&d, p.svc.Now().Add(retry.After-p.svc.cfg.SMSResendCooldown))
 		}
 		p.render(w, http.StatusTooManyRequests, "code.html", d, origin(row.RedirectURI))

@@ -557,6 +557,14 @@ func recentNotices(ctx context.Context, q querier, citizenID string, sinceMS int
 	return n, err
 }
 
+// recentTOTPChallenges counts a citizen's authenticator-app challenges
+// since sinceMS, with the creation time of the oldest.
+func recentTOTPChallenges(ctx context.Context, q querier, citizenID string, sinceMS int64) (n int, oldestMS int64, err error) {
+	err = q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MIN(created_at_ms), 0) FROM otp_challenges
+		WHERE citizen_id = $1 AND method = 'totp' AND created_at_ms > $2`, citizenID, sinceMS).Scan(&n, &oldestMS)
+	return n, oldestMS, err
+}
+
 // consumeChallenge marks the challenge used; exactly one caller gets true.
 func consumeChallenge(ctx context.Context, q querier, id string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE otp_challenges SET used_at = $2 WHERE id = $1 AND used_at IS NULL`, id, now))

@@ -428,6 +428,9 @@ type OpenIDConfiguration struct {
 	ScopesSupported                        []string
 	ClaimsSupported                        []string
 	PromptValuesSupported                  []string
+	// ClaimsParameterSupported: the claims request parameter is read for
+	// an essential acr (oidc.go's claimsACR).
+	ClaimsParameterSupported bool
 	// AuthorizationResponseIssParameterSupported: the code response
 	// carries iss (RFC 9207).
 	AuthorizationResponseIssParameterSupported bool
@@ -477,6 +480,7 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 			"nonce", "at_hash", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified", "email", "email_verified"},
 		PromptValuesSupported:                      []string{"none", "login"},
 		AuthorizationResponseIssParameterSupported: true,
+		ClaimsParameterSupported:                   true,
 		IntrospectionEndpoint:                      base + pathIntrospect,
 		IntrospectionEndpointAuthMethodsSupported:  auth[:3],
 		PushedAuthorizationRequestEndpoint:         base + pathPAR,

@@ -1307,8 +1307,11 @@ type OpenIdConfiguration struct {
 	BackchannelLogoutSupported                 bool     `protobuf:"varint,25,opt,name=backchannel_logout_supported,json=backchannelLogoutSupported,proto3" json:"backchannel_logout_supported,omitempty"`
 	BackchannelLogoutSessionSupported          bool     `protobuf:"varint,26,opt,name=backchannel_logout_session_supported,json=backchannelLogoutSessionSupported,proto3" json:"backchannel_logout_session_supported,omitempty"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `protobuf:"bytes,27,rep,name=token_endpoint_auth_signing_alg_values_supported,json=tokenEndpointAuthSigningAlgValuesSupported,proto3" json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
-	unknownFields                              protoimpl.UnknownFields
-	sizeCache                                  protoimpl.SizeCache
+	// The claims request parameter is read for an essential acr (OpenID
+	// Connect Core section 5.5.1.1).
+	ClaimsParameterSupported bool `protobuf:"varint,28,opt,name=claims_parameter_supported,json=claimsParameterSupported,proto3" json:"claims_parameter_supported,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *OpenIdConfiguration) Reset() {
@@ -1528,6 +1531,13 @@ func (x *OpenIdConfiguration) GetTokenEndpointAuthSigningAlgValuesSupported() []
 		return x.TokenEndpointAuthSigningAlgValuesSupported
 	}
 	return nil
+}
+
+func (x *OpenIdConfiguration) GetClaimsParameterSupported() bool {
+	if x != nil {
+		return x.ClaimsParameterSupported
+	}
+	return false
 }
 
 // GetJwksRequest is empty.
@@ -2328,7 +2338,7 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\x12\x14\n" +
 	"\x05scope\x18\x04 \x01(\tR\x05scope\"\x1f\n" +
-	"\x1dGetOpenIdConfigurationRequest\"\xba\r\n" +
+	"\x1dGetOpenIdConfigurationRequest\"\xf8\r\n" +
 	"\x13OpenIdConfiguration\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x19\n" +
 	"\bjwks_uri\x18\x02 \x01(\tR\ajwksUri\x12%\n" +
@@ -2357,7 +2367,8 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"%require_pushed_authorization_requests\x18\x18 \x01(\bR\"requirePushedAuthorizationRequests\x12@\n" +
 	"\x1cbackchannel_logout_supported\x18\x19 \x01(\bR\x1abackchannelLogoutSupported\x12O\n" +
 	"$backchannel_logout_session_supported\x18\x1a \x01(\bR!backchannelLogoutSessionSupported\x12d\n" +
-	"0token_endpoint_auth_signing_alg_values_supported\x18\x1b \x03(\tR*tokenEndpointAuthSigningAlgValuesSupported\"\x10\n" +
+	"0token_endpoint_auth_signing_alg_values_supported\x18\x1b \x03(\tR*tokenEndpointAuthSigningAlgValuesSupported\x12<\n" +
+	"\x1aclaims_parameter_supported\x18\x1c \x01(\bR\x18claimsParameterSupported\"\x10\n" +
 	"\x0eGetJwksRequest\"0\n" +
 	"\x04Jwks\x12(\n" +
 	"\x04keys\x18\x01 \x03(\v2\x14.tamkeen.auth.v1.JwkR\x04keys\"\x97\x01\n" +
