@@ -35,14 +35,16 @@
 //     consumer with retries.
 //   - authorize.go: the authorization code flow (issue 14): authorization
 //     requests bound to the browser, sign-in with login.go's password
-//     check and otp.go's SMS step-up for acr_values=loa2, single sign-on
+//     check and otp.go's step-up (the authenticator app when enrolled,
+//     else SMS) for acr_values=loa2 or an essential acr in claims, single sign-on
 //     sessions, single-use codes (60 s, stored as MACs), the exchange with
 //     PKCE S256 and the ID token.
 //   - oidc.go: the OpenID Provider's protocol layer under /oauth2/
 //     (Pages, host.PageServer): zitadel/oidc's op.Server around
 //     authorize.go — authorize, token (code and refresh grants), userinfo,
 //     revoke, logout (confirmed on a page without id_token_hint),
-//     introspection and pushed authorization requests; pages.go and pages/: the hosted sign-in and SMS code
+//     introspection and pushed authorization requests; pages.go and
+//     pages/: the hosted sign-in and code
 //     pages (Arabic and right-to-left by default, English, no JavaScript,
 //     CSRF tokens, strict CSP); recovery.go (store_recovery.go): account
 //     creation with phone verification and the SMS password reset of
