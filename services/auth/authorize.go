@@ -37,6 +37,9 @@ const (
 	ScopeProfile = "profile"
 	ScopePhone   = "phone"
 	ScopeEmail   = "email"
+	// ClaimProofingLevel is the userinfo claim (profile scope) of the
+	// citizen's identity-proofing level: self or in_person.
+	ClaimProofingLevel = "tamkeen_proofing_level"
 )
 
 // oidcScopes are the scopes an authorization request may carry.

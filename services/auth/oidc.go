@@ -484,8 +484,8 @@ func (o *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 }
 
 // UserInfo answers the claims of the token's scopes (OpenID Connect Core
-// section 5.3): profile (names, locale) and phone. The national ID is
-// never among them.
+// section 5.3): profile (names, locale, the identity-proofing level) and
+// phone. The national ID is never among them.
 func (o *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
 	claims, err := o.svc.userInfo(ctx, r.Data.AccessToken)
 	switch {
@@ -523,6 +523,9 @@ func (s *Service) userInfo(ctx context.Context, accessToken string) (map[string]
 		out["given_name"] = c.GivenName
 		out["family_name"] = c.FamilyName
 		out["locale"] = c.PreferredLanguage
+		// How the citizen's identity was proofed: self (registered
+		// online) or in_person (checked at a ministry).
+		out[ClaimProofingLevel] = c.ProofingLevel
 	}
 	if slices.Contains(p.Scopes, ScopePhone) {
 		out["phone_number"] = c.PhoneNumber

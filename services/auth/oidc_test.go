@@ -157,7 +157,8 @@ func TestCodeFlowWithStepUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if claims["sub"] != citizenID || claims["family_name"] != "Haddad" || claims["phone_number"] != phoneOf("40000001") {
+	if claims["sub"] != citizenID || claims["family_name"] != "Haddad" || claims["phone_number"] != phoneOf("40000001") ||
+		claims[ClaimProofingLevel] != ProofingSelf {
 		t.Errorf("userinfo = %v", claims)
 	}
 	for _, v := range claims {

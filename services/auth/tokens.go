@@ -477,7 +477,7 @@ func (s *Service) OpenIDConfiguration() OpenIDConfiguration {
 		RevocationEndpointAuthMethodsSupported: auth,
 		ScopesSupported:                        append(slices.Clone(oidcScopes), advertisedScopes()...),
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "jti", "acr", "amr", "auth_time", "azp", "client_id", "scope", "sid",
-			"nonce", "at_hash", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified", "email", "email_verified"},
+			"nonce", "at_hash", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified", "email", "email_verified", ClaimProofingLevel},
 		PromptValuesSupported:                      []string{"none", "login"},
 		AuthorizationResponseIssParameterSupported: true,
 		ClaimsParameterSupported:                   true,
