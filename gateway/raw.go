@@ -204,9 +204,11 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request, auth authv1.Auth
 			return
 		}
 	}
-	// The citizen grants of the authorization code flow belong to auth's
-	// OpenID Provider, which answers RFC 6749 section 5.2 JSON errors.
-	if gt := form.Get("grant_type"); g.oidc != nil && (gt == "authorization_code" || gt == "refresh_token") {
+	// The citizen grants of the authorization code flow, and any grant a
+	// client authenticates with a private_key_jwt assertion (RFC 7523),
+	// belong to auth's OpenID Provider, which answers RFC 6749 section 5.2
+	// JSON errors; the gRPC path below knows only client secrets.
+	if gt := form.Get("grant_type"); g.oidc != nil && (gt == "authorization_code" || gt == "refresh_token" || form.Has("client_assertion")) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		g.oidc.ServeHTTP(w, r)

@@ -534,13 +534,21 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenPair, 
 	if err != nil {
 		return TokenPair{}, err
 	}
+	return s.clientCredentials(ctx, c, strings.Fields(req.Scope))
+}
+
+// clientCredentials issues the client token of authenticated client c
+// for the scopes asked (all it holds when none is asked); a scope it does
+// not hold is ErrInvalidScope.
+func (s *Service) clientCredentials(ctx context.Context, c Client, asked []string) (TokenPair, error) {
 	scopes := c.Scopes
-	if asked := strings.Fields(req.Scope); len(asked) > 0 {
+	if len(asked) > 0 {
 		for _, a := range asked {
 			if !slices.Contains(c.Scopes, a) {
 				return TokenPair{}, ErrInvalidScope
 			}
 		}
+		asked = slices.Clone(asked)
 		slices.Sort(asked)
 		scopes = slices.Compact(asked)
 	}

@@ -225,6 +225,11 @@ func (o *opClient) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
 func (o *opClient) GrantTypes() []oidc.GrantType {
+	if o.c.TokenAuthMethod == AuthMethodPrivateKeyJWT {
+		// Its client_credentials come here (the gateway's gRPC path
+		// knows only secrets).
+		return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	}
 	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 }
 func (o *opClient) LoginURL(id string) string            { return pathLogin + "?ar=" + id }
@@ -462,6 +467,26 @@ func (o *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 		return nil, oidc.ErrServerError()
 	}
 	return oauthTokenResponse(g.Tokens, g.IDToken, g.Scopes), nil
+}
+
+// ClientCredentialsExchange is the client_credentials grant of a client
+// that authenticates with private_key_jwt (its assertion verified, its jti
+// spent, by VerifyClient): the same client token, scopes and checks as
+// the gateway's secret-based path (IssueToken).
+func (o *opServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
+	c := r.Client.(*opClient).c
+	if c.Public || c.TokenAuthMethod != AuthMethodPrivateKeyJWT {
+		return nil, invalidClient()
+	}
+	p, err := o.svc.clientCredentials(ctx, c, []string(r.Data.Scope))
+	switch {
+	case errors.Is(err, ErrInvalidScope):
+		return nil, oidc.ErrInvalidScope().WithDescription("a scope was asked that the client does not hold")
+	case err != nil:
+		o.svc.Logger.ErrorContext(ctx, "auth: client credentials failed", slog.String("error", err.Error()))
+		return nil, oidc.ErrServerError()
+	}
+	return oauthTokenResponse(p, "", strings.Fields(p.Scope)), nil
 }
 
 // RefreshToken is the refresh_token grant of code-flow clients: it

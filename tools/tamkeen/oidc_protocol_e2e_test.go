@@ -84,7 +84,8 @@ func TestOIDCProtocolEndToEnd(t *testing.T) {
 	const callback = "https://moh.example/callback"
 	code, out, errOut := runTool(t, "clients", "create", "--data-dir", dir, "--id", "moh-web", "--name", "MoH web",
 		"--organization", "Ministry of Health", "--redirect-uris", callback, "--token-auth-method", "private_key_jwt",
-		"--jwks-file", jwksFile, "--backchannel-logout-uri", receiver.URL+"/backchannel", "--id-token-alg", "RS256")
+		"--jwks-file", jwksFile, "--backchannel-logout-uri", receiver.URL+"/backchannel", "--id-token-alg", "RS256",
+		"--ministry", "moh", "--scopes", "templates:read")
 	if code != 0 || strings.Contains(out, "secret:") {
 		t.Fatalf("clients create = %d\n%s\n%s; want a client without a secret", code, out, errOut)
 	}
@@ -172,6 +173,42 @@ func TestOIDCProtocolEndToEnd(t *testing.T) {
 		t.Errorf("second code with a fresh assertion = %d %q; want 200", st, e)
 	}
 
+	// The ministry's backend: client_credentials with a private_key_jwt
+	// assertion instead of a secret. Its client token works on a route of
+	// its scope; the same assertion again is refused.
+	ccAssertion := assertion(randomString(t))
+	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"templates:read"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {ccAssertion}}
+	resp, err := http.PostForm(tokenURL, cc)
+	must(t, err)
+	var ccTok struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+	}
+	ccRaw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := json.Unmarshal(ccRaw, &ccTok); err != nil || resp.StatusCode != http.StatusOK || ccTok.AccessToken == "" || ccTok.Scope != "templates:read" {
+		t.Fatalf("client_credentials with private_key_jwt = %d %s; want a token with scope templates:read", resp.StatusCode, ccRaw)
+	}
+	if code, out, errOut := runTool(t, "rights", "grant", "--data-dir", dir, "--id", "moh-web", "--right", "notification/ListTemplates"); code != 0 {
+		t.Fatalf("rights grant = %d\n%s\n%s", code, out, errOut)
+	}
+	var listed *http.Response
+	var listedRaw []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		// The gateway's rights cache refreshes within seconds.
+		listed, listedRaw = (apiCall{t: t, base: base, method: "GET", path: "/v1/templates", token: ccTok.AccessToken}).do(nil)
+		if listed.StatusCode == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+	}
+	if resp, raw := listed, listedRaw; resp.StatusCode != http.StatusOK {
+		t.Errorf("its templates with the private_key_jwt client token = %d %s; want 200", resp.StatusCode, raw)
+	}
+	if st, ct, e := oauthError(t, tokenURL, cc); st != http.StatusUnauthorized || e != "invalid_client" || !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("client_credentials with a replayed assertion = %d %s %q; want 401 invalid_client", st, ct, e)
+	}
+
 	// RP-initiated logout with the ID token as hint: the receiver gets a
 	// logout token through the outbox.
 	if p := browser.visit("GET", "/oauth2/logout?"+url.Values{"id_token_hint": {rawID}}.Encode(), nil); p.status != http.StatusFound {
@@ -193,7 +230,7 @@ func TestOIDCProtocolEndToEnd(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("back-channel logout tokens received = %d; want 1", len(got))
 	}
-	resp, err := http.Get(base + "/.well-known/jwks.json")
+	resp, err = http.Get(base + "/.well-known/jwks.json")
 	must(t, err)
 	rawSet, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
