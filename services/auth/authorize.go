@@ -45,6 +45,23 @@ const (
 // oidcScopes are the scopes an authorization request may carry.
 var oidcScopes = []string{ScopeOpenID, ScopeProfile, ScopePhone, ScopeEmail}
 
+// isClaimsScope reports whether s is an OpenID scope of citizens' claims
+// (profile, phone, email): a code-flow client is registered with those it
+// may ask (its Scopes), as ministry clients are with API scopes; openid
+// itself needs no registration.
+func isClaimsScope(s string) bool { return s != ScopeOpenID && slices.Contains(oidcScopes, s) }
+
+// grantableScopes are the scopes of asked that client c may get in the
+// code flow: openid, and the claims scopes it is registered with; others
+// are dropped (OpenID Connect Core 3.1.2.1: unknown scopes are ignored).
+func grantableScopes(c Client, asked []string) []string {
+	scopes := slices.DeleteFunc(slices.Clone(asked), func(s string) bool {
+		return s != ScopeOpenID && !(isClaimsScope(s) && slices.Contains(c.Scopes, s))
+	})
+	slices.Sort(scopes)
+	return slices.Compact(scopes)
+}
+
 // Errors of the authorization code flow. The protocol layer (oidc.go)
 // turns them into OAuth 2.0 errors.
 var (

@@ -274,7 +274,7 @@ func (c ClientSpec) validate() error {
 		errs = append(errs, &rpcerr.FieldError{Field: "max_acr", Reason: "must be loa1 or loa2"})
 	}
 	for _, s := range c.Scopes {
-		if !scope.Known(s) {
+		if !scope.Known(s) && !isClaimsScope(s) {
 			errs = append(errs, &rpcerr.FieldError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q", s)})
 		}
 	}
@@ -541,10 +541,12 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenPair, 
 // for the scopes asked (all it holds when none is asked); a scope it does
 // not hold is ErrInvalidScope.
 func (s *Service) clientCredentials(ctx context.Context, c Client, asked []string) (TokenPair, error) {
-	scopes := c.Scopes
+	// The OpenID scopes a client may hold are about citizens' claims in
+	// the code flow, never API access of its own.
+	scopes := slices.DeleteFunc(slices.Clone(c.Scopes), isClaimsScope)
 	if len(asked) > 0 {
 		for _, a := range asked {
-			if !slices.Contains(c.Scopes, a) {
+			if !slices.Contains(scopes, a) {
 				return TokenPair{}, ErrInvalidScope
 			}
 		}

@@ -334,9 +334,7 @@ func (o *opServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthR
 	if len(d.State) > 1000 || len(d.Nonce) > 1000 || len(d.CodeChallenge) != 43 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("state, nonce or code_challenge is malformed")
 	}
-	scopes := slices.DeleteFunc(slices.Clone([]string(d.Scopes)), func(s string) bool { return !slices.Contains(oidcScopes, s) })
-	slices.Sort(scopes)
-	scopes = slices.Compact(scopes)
+	scopes := grantableScopes(c, d.Scopes)
 	acr := ACRPassword
 	if slices.Contains(d.ACRValues, ACRStepUp) {
 		acr = ACRStepUp

@@ -221,7 +221,7 @@ func TestAuthorizeClaimsParameter(t *testing.T) {
 	}
 	// A client whose highest level is loa1 may not ask for loa2 this way
 	// either.
-	must(t, e.svc.EnsureClient(context.Background(), ClientSpec{ID: "portal", Name: "Portal", CodeFlow: CodeFlow{
+	must(t, e.svc.EnsureClient(context.Background(), ClientSpec{ID: "portal", Name: "Portal", Scopes: []string{ScopeProfile, ScopePhone, ScopeEmail}, CodeFlow: CodeFlow{
 		Public: true, Loopback: true, MaxACR: ACRPassword, RedirectURIs: []string{"http://127.0.0.1/callback"},
 	}}), "EnsureClient")
 	f.query.Set("acr_values", "loa2")

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,7 +84,7 @@ func TestCodeFlowWithStepUp(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	ctx := context.Background()
 	citizenID, _ := e.citizen(t, "40000001")
-	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "portal", Name: "Portal", Organization: "Ministry of Health", CodeFlow: CodeFlow{
+	must(t, e.svc.EnsureClient(ctx, ClientSpec{ID: "portal", Name: "Portal", Scopes: []string{ScopeProfile, ScopePhone, ScopeEmail}, Organization: "Ministry of Health", CodeFlow: CodeFlow{
 		Public: true, Loopback: true, MaxACR: ACRStepUp, RedirectURIs: []string{"http://127.0.0.1/callback"},
 	}}), "EnsureClient")
 	e.clock.Advance(e.svc.cfg.SMSResendCooldown)
@@ -214,7 +215,7 @@ type oidcFixture struct {
 func newOIDCFixture(t *testing.T, e *testEnv, prefix string) *oidcFixture {
 	t.Helper()
 	citizenID, _ := e.citizen(t, prefix)
-	must(t, e.svc.EnsureClient(context.Background(), ClientSpec{ID: "portal", Name: "Portal", CodeFlow: CodeFlow{
+	must(t, e.svc.EnsureClient(context.Background(), ClientSpec{ID: "portal", Name: "Portal", Scopes: []string{ScopeProfile, ScopePhone, ScopeEmail}, CodeFlow: CodeFlow{
 		Public: true, Loopback: true, MaxACR: ACRStepUp, RedirectURIs: []string{"http://127.0.0.1/callback"},
 		PostLogoutRedirectURIs: []string{"http://127.0.0.1/callback/bye"},
 	}}), "EnsureClient")
@@ -389,5 +390,44 @@ func TestSignInRefusals(t *testing.T) {
 		if st != http.StatusFound || i > 20 {
 			t.Fatalf("request %d = %d %q; want refusals after auth-requests-per-minute", i, st, loc)
 		}
+	}
+}
+
+// TestClaimsScopesAreRegistered: a code-flow client gets only the claims
+// scopes (profile, phone, email) it is registered with, openid always;
+// those scopes never reach a client_credentials token.
+func TestClaimsScopesAreRegistered(t *testing.T) {
+	narrow := Client{ID: "narrow", Scopes: []string{ScopeProfile, "templates:read"}}
+	for _, tc := range []struct {
+		asked, want []string
+	}{
+		{[]string{"openid", "profile", "phone", "email"}, []string{"openid", "profile"}},
+		{[]string{"phone", "openid", "openid"}, []string{"openid"}},
+		{[]string{"openid", "templates:read", "made-up"}, []string{"openid"}},
+	} {
+		if got := grantableScopes(narrow, tc.asked); !slices.Equal(got, tc.want) {
+			t.Errorf("grantableScopes(%v) = %v; want %v", tc.asked, got, tc.want)
+		}
+	}
+	spec := ClientSpec{ID: "moh", Name: "x", Secret: "0123456789abcdef", Scopes: []string{ScopePhone, "templates:read"}}
+	if err := spec.validate(); err != nil {
+		t.Errorf("a client registered with phone: %v; want valid", err)
+	}
+	spec.Scopes = []string{"openid-ish"}
+	if err := spec.validate(); err == nil {
+		t.Error("a client registered with an unknown scope was accepted")
+	}
+	e := newEnv(t, storetest.SQLite(t), nil)
+	must(t, e.svc.EnsureClient(context.Background(), ClientSpec{ID: "both", Name: "Both", Secret: "0123456789abcdef0123",
+		Scopes: []string{ScopeProfile, "templates:read"}}), "EnsureClient")
+	c, err := e.svc.Client(context.Background(), "both")
+	must(t, err, "Client")
+	tok, err := e.svc.clientCredentials(context.Background(), c, nil)
+	must(t, err, "clientCredentials")
+	if tok.Scope != "templates:read" {
+		t.Errorf("client token scope = %q; want only its API scope templates:read", tok.Scope)
+	}
+	if _, err := e.svc.clientCredentials(context.Background(), c, []string{ScopeProfile}); !errors.Is(err, ErrInvalidScope) {
+		t.Errorf("client_credentials asking profile = %v; want ErrInvalidScope", err)
 	}
 }

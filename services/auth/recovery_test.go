@@ -25,7 +25,7 @@ type pageRequest struct {
 // an authorization request for it in a new browser.
 func openPageRequest(t *testing.T, e *testEnv) pageRequest {
 	t.Helper()
-	must(t, e.svc.EnsureClient(context.Background(), ClientSpec{ID: "portal", Name: "Portal", Organization: "Ministry of Health", CodeFlow: CodeFlow{
+	must(t, e.svc.EnsureClient(context.Background(), ClientSpec{ID: "portal", Name: "Portal", Scopes: []string{ScopeProfile, ScopePhone, ScopeEmail}, Organization: "Ministry of Health", CodeFlow: CodeFlow{
 		Public: true, Loopback: true, MaxACR: ACRStepUp, RedirectURIs: []string{"http://127.0.0.1/callback"},
 	}}), "EnsureClient")
 	b := newOIDCBrowser(t, e)

@@ -214,6 +214,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	// to the hosted sign-in pages (public, PKCE, any loopback port).
 	if err := seedDemoClient(ctx, comp, auth.ClientSpec{
 		ID: demo.PortalClientID, Name: demo.PortalName, Ministry: demo.Ministry, Organization: demo.Organization,
+		Scopes: []string{auth.ScopeProfile, auth.ScopePhone, auth.ScopeEmail},
 		CodeFlow: auth.CodeFlow{
 			Public: true, Loopback: true, MaxACR: auth.ACRStepUp,
 			RedirectURIs: []string{demo.PortalRedirectURI}, PostLogoutRedirectURIs: []string{demo.PortalPostLogoutURI},
