@@ -98,8 +98,10 @@ func (g *Gateway) newRequestID() string {
 // wrap applies the middlewares around the mux, outermost first: request ID
 // and state, the server span, observation (metrics, access log, recovery),
 // the audit log and metering (which hold the response until it is
-// recorded), the body limit.
+// recorded), the body limit, the input checks, conditional GET, and HEAD
+// answered as GET (head.go).
 func (g *Gateway) wrap(h http.Handler) http.Handler {
+	h = g.headAsGET(h)
 	h = conditionalGET(h)
 	h = g.checkInput(h)
 	h = g.limitBody(h)

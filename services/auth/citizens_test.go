@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -89,10 +90,33 @@ func TestRegisterCitizen(t *testing.T) {
 	})
 }
 
+// A mobile written the local way, as every Palestinian writes it,
+// registers in E.164: 059… and 056… under +970, other 05x under +972.
+func TestRegisterCitizenLocalMobile(t *testing.T) {
+	e := sqliteEnv(t, nil)
+	ctx := context.Background()
+	for i, tc := range []struct{ in, want string }{
+		{"0599123456", "+970599123456"},
+		{"٠٥٦٩ ١٢٣ ٤٥٦", "+970569123456"},
+		{"052-123-4567", "+972521234567"},
+	} {
+		reg := registration(fmt.Sprintf("1234567%d", i))
+		if _, err := e.srv.RegisterCitizen(ctx, &authv1.RegisterCitizenRequest{
+			NationalId: reg.NationalID, PhoneNumber: tc.in, Password: reg.Password,
+			GivenName: reg.GivenName, FamilyName: reg.FamilyName,
+		}); err != nil {
+			t.Fatalf("RegisterCitizen(phone %q) = %v", tc.in, err)
+		}
+		if sms := e.nextSMS(t); sms.GetPhoneNumber() != tc.want {
+			t.Errorf("RegisterCitizen(phone %q) sent its code to %q; want %q", tc.in, sms.GetPhoneNumber(), tc.want)
+		}
+	}
+}
+
 func TestRegisterCitizenRejectsBadInput(t *testing.T) {
 	e := sqliteEnv(t, nil)
 	_, err := e.srv.RegisterCitizen(context.Background(), &authv1.RegisterCitizenRequest{
-		NationalId: "123456789", PhoneNumber: "0599123456", Password: "password1",
+		NationalId: "123456789", PhoneNumber: "022951234", Password: "password1", // a Ramallah landline
 		GivenName: "Layla2", FamilyName: "", Email: "nope", PreferredLanguage: "fr",
 	})
 	if status.Code(err) != codes.InvalidArgument {

@@ -579,7 +579,7 @@ func (p *pages) signUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	reg := Registration{NationalID: f.Get("national_id"), PhoneNumber: localMobile(f.Get("phone_number")), Password: f.Get("password"),
+	reg := Registration{NationalID: f.Get("national_id"), PhoneNumber: f.Get("phone_number"), Password: f.Get("password"),
 		GivenName: f.Get("given_name"), FamilyName: f.Get("family_name"), PreferredLanguage: d.Lang}
 	d.Values = map[string]string{"national_id": reg.NationalID, "phone_number": f.Get("phone_number"), "given_name": reg.GivenName, "family_name": reg.FamilyName}
 	err := p.svc.startSignup(r.Context(), row.ID, binding, reg)
@@ -760,15 +760,4 @@ func (p *pages) resendFlow(w http.ResponseWriter, r *http.Request, row authReque
 	default:
 		p.signInFailed(w, r, d, target, err)
 	}
-}
-
-// localMobile reads a Palestinian mobile written the local way (05…,
-// ten digits, as people write it) as +970…; anything else is left to
-// NormalizePhone.
-func localMobile(s string) string {
-	d := asciiDigits(strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '-' }), ""))
-	if len(d) == 10 && strings.HasPrefix(d, "05") && strings.Trim(d, "0123456789") == "" {
-		return "+970" + d[1:]
-	}
-	return s
 }

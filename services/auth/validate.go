@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -8,6 +9,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/tamkeen/tamkeen/libs/phone"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
@@ -64,54 +66,26 @@ func NormalizeNationalID(s string) (string, *rpcerr.FieldError) {
 	return s, nil
 }
 
-// NormalizePhone checks a mobile number and returns it in E.164.
-//
-// Spaces, hyphens, dots and parentheses are ignored, Arabic-Indic digits
-// accepted and a leading 00 read as +. Palestinian numbers must be mobiles:
-// +970 followed by 56 or 59 and 7 digits (Ooredoo, Jawwal), or +972
-// followed by 5 and 8 digits (mobiles reached through the +972 prefix).
-// Other country codes are accepted for citizens abroad if they are valid
-// E.164 (a country code not starting with 0, 8 to 15 digits in all).
+// NormalizePhone checks a mobile number and returns it in E.164, by the
+// platform's one rule (libs/phone): a Palestinian or Israeli mobile
+// written the local way (059…/056… → +970, other 05x → +972) or the
+// international way, spaces, hyphens, dots and parentheses ignored,
+// Arabic-Indic digits accepted and a leading 00 read as +. The home
+// countries take mobiles only (+970 56/59 and 7 digits, +972 5 and 8
+// digits); other country codes are accepted for citizens abroad if they
+// are valid E.164 (a country code not starting with 0, 8 to 15 digits in
+// all).
 func NormalizePhone(s string) (string, *rpcerr.FieldError) {
-	s = asciiDigits(strings.TrimSpace(s))
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '-', '.', '(', ')', '\u00a0':
-			return -1
+	e164, err := phone.Normalize(s)
+	if err != nil {
+		reason := "is not a valid phone number"
+		var pe *phone.Error
+		if errors.As(err, &pe) {
+			reason = pe.Reason
 		}
-		return r
-	}, s)
-	if strings.HasPrefix(s, "00") {
-		s = "+" + s[2:]
-	}
-	bad := func(reason string) (string, *rpcerr.FieldError) {
 		return "", &rpcerr.FieldError{Field: "phone_number", Reason: reason}
 	}
-	if !strings.HasPrefix(s, "+") {
-		return bad("must be in international format, e.g. +970599123456")
-	}
-	digits := s[1:]
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return bad("must contain only digits after the +")
-		}
-	}
-	if len(digits) < 8 || len(digits) > 15 || digits[0] == '0' {
-		return bad("is not a valid E.164 number (country code, then 8 to 15 digits in all)")
-	}
-	switch {
-	case strings.HasPrefix(digits, "970"):
-		rest := digits[3:]
-		if len(rest) != 9 || !(strings.HasPrefix(rest, "56") || strings.HasPrefix(rest, "59")) {
-			return bad("is not a Palestinian mobile number (+970 56… or +970 59…, 9 digits after +970)")
-		}
-	case strings.HasPrefix(digits, "972"):
-		rest := digits[3:]
-		if len(rest) != 9 || rest[0] != '5' {
-			return bad("is not a mobile number (+972 5…, 9 digits after +972)")
-		}
-	}
-	return "+" + digits, nil
+	return e164, nil
 }
 
 // maxNameRunes bounds a given or family name.

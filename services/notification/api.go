@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/phone"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
@@ -70,6 +71,22 @@ func ValidEmail(s string) bool {
 	return err == nil && a.Address == s && a.Name == ""
 }
 
+// normalizePhone reads an SMS recipient by the platform's one rule
+// (libs/phone): E.164, or a Palestinian or Israeli mobile written the
+// local way (0599123456 → +970599123456, 0521234567 → +972521234567); a
+// home number that is not a mobile (a landline) is refused with the
+// rule's reason, anything else as not E.164.
+func normalizePhone(field, s string) (string, error) {
+	to, err := phone.Normalize(s)
+	if err == nil {
+		return to, nil
+	}
+	if pe := (*phone.Error)(nil); errors.As(err, &pe) && pe.NotMobile {
+		return "", &rpcerr.FieldError{Field: field, Reason: pe.Reason}
+	}
+	return "", &rpcerr.FieldError{Field: field, Reason: "not an E.164 number (e.g. +970599000001)"}
+}
+
 // prepare validates and renders one message of client with template t.
 func (s *Service) prepare(client string, t ClientTemplate, channel, recipient string, values map[string]string, reference string) (Notification, error) {
 	field := recipientField(channel)
@@ -79,9 +96,14 @@ func (s *Service) prepare(client string, t ClientTemplate, channel, recipient st
 	if err := checkText("reference", reference, textcheck.Address); err != nil {
 		return Notification{}, err
 	}
+	if channel == ChannelSMS {
+		to, err := normalizePhone(field, recipient)
+		if err != nil {
+			return Notification{}, err
+		}
+		recipient = to
+	}
 	switch {
-	case channel == ChannelSMS && !ValidE164(recipient):
-		return Notification{}, &rpcerr.FieldError{Field: field, Reason: "not an E.164 number (e.g. +970599000001)"}
 	case channel == ChannelEmail && !ValidEmail(recipient):
 		return Notification{}, &rpcerr.FieldError{Field: field, Reason: "not an e-mail address"}
 	case len(reference) > maxReference:

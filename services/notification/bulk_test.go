@@ -31,7 +31,7 @@ func TestBulkValidatesEveryRowUpFront(t *testing.T) {
 	}
 	csv := "phone_number,name,date\n" +
 		"+970599000010,Sara,1 May\n" +
-		"0599000011,Omar,2 May\n" + // not E.164
+		"970599000011,Omar,2 May\n" + // not E.164 (no +)
 		"+970599000012,,3 May\n" + // empty is a value
 		"+970599000013,Lina\n" + // no date
 		"+4930123456,Hans,4 May\n" // international

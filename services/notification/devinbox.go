@@ -7,9 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"io/fs"
+	"mime"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/host"
@@ -85,9 +89,94 @@ func (in *DevInbox) List(ctx context.Context, to string, limit int) ([]InboxMess
 	return listInbox(ctx, in.db, to, limit)
 }
 
+//go:embed devinbox.html
+var devInboxPage string
+
+// devInboxTemplate renders the inbox for people (devinbox.html).
+var devInboxTemplate = template.Must(template.New("devinbox").Parse(devInboxPage))
+
+// digitRun finds runs of ASCII digits; those of exactly six are
+// one-time codes (the platform's length), other numbers (dates, amounts,
+// phone numbers) are not.
+var digitRun = regexp.MustCompile(`[0-9]+`)
+
+// textPart is a run of a message's text; Code marks a one-time code.
+type textPart struct {
+	Text string
+	Code bool
+}
+
+// splitCodes cuts body into text and one-time codes, so that the page
+// shows each code in its own element.
+func splitCodes(body string) []textPart {
+	var parts []textPart
+	last := 0
+	for _, loc := range digitRun.FindAllStringIndex(body, -1) {
+		if loc[1]-loc[0] != 6 {
+			continue
+		}
+		if loc[0] > last {
+			parts = append(parts, textPart{Text: body[last:loc[0]]})
+		}
+		parts = append(parts, textPart{Text: body[loc[0]:loc[1]], Code: true})
+		last = loc[1]
+	}
+	if last < len(body) {
+		parts = append(parts, textPart{Text: body[last:]})
+	}
+	return parts
+}
+
+// wantsHTML reports whether r asks for the page rather than JSON:
+// ?format=html, or an Accept that names text/html (a browser) without
+// ?format=json. JSON stays the default for everything else.
+func wantsHTML(r *http.Request) bool {
+	switch r.URL.Query().Get("format") {
+	case "html":
+		return true
+	case "json":
+		return false
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, params, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/html" && params["q"] != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// serveHTML writes the inbox page.
+func serveHTML(w http.ResponseWriter, to string, msgs []InboxMessage) {
+	type pageMessage struct {
+		InboxMessage
+		Parts []textPart
+	}
+	page := struct {
+		To       string
+		Messages []pageMessage
+	}{To: to}
+	for _, m := range msgs {
+		page.Messages = append(page.Messages, pageMessage{InboxMessage: m, Parts: splitCodes(m.Body)})
+	}
+	var b strings.Builder
+	if err := devInboxTemplate.Execute(&b, page); err != nil {
+		writeProblem(w, http.StatusInternalServerError, "the dev inbox page could not be rendered")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	_, _ = w.Write([]byte(b.String()))
+}
+
 // ServeHTTP answers GET /dev/inbox[?to=<recipient>][&limit=N] with
-// {"messages": [...]}, newest first.
+// {"messages": [...]}, newest first; a browser (Accept: text/html) or
+// ?format=html gets the same messages as a page, each message's text
+// laid out by its own direction (dir="auto": Arabic right to left) and
+// each one-time code in its own element, selected whole by one click.
 func (in *DevInbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Accept")
 	q := r.URL.Query()
 	limit := maxInboxList
 	if s := q.Get("limit"); s != "" {
@@ -106,6 +195,10 @@ func (in *DevInbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	msgs, err := in.List(r.Context(), to, limit)
 	if err != nil {
 		writeProblem(w, http.StatusInternalServerError, "the dev inbox could not be read")
+		return
+	}
+	if wantsHTML(r) {
+		serveHTML(w, to, msgs)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

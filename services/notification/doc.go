@@ -65,7 +65,7 @@
 //
 // For each command the handler:
 //
-//  1. decodes and validates it (E.164 phone, known template and language,
+//  1. decodes and validates it (a mobile by libs/phone's rule, known template and language,
 //     every placeholder given, at most 10 segments); a bad command is
 //     terminated (events.Permanent) and logged by field name only;
 //  2. in one transaction, via events.ProcessOnce keyed by the command's

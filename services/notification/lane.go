@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/phone"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -75,18 +76,9 @@ func otpBackoff() []time.Duration {
 }
 
 // ValidE164 reports whether s is a phone number in E.164 form: "+", a
-// country code not starting with 0, and 8 to 15 digits in all.
-func ValidE164(s string) bool {
-	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// country code not starting with 0, and 8 to 15 digits in all
+// (libs/phone's rule).
+func ValidE164(s string) bool { return phone.IsE164(s) }
 
 // smsRequest is a validated, rendered SendSms command.
 type smsRequest struct {
@@ -102,7 +94,10 @@ type smsRequest struct {
 // prepareSMS validates cmd and renders its message. Its errors name
 // fields, never values.
 func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string) (smsRequest, error) {
-	if !ValidE164(cmd.GetPhoneNumber()) {
+	// Enablers send what libs/phone made of what the citizen typed: a
+	// command's number must already be in that form (E.164, a mobile at
+	// home), never a local one.
+	if to, err := phone.Normalize(cmd.GetPhoneNumber()); err != nil || to != cmd.GetPhoneNumber() {
 		return smsRequest{}, &rpcerr.FieldError{Field: "phone_number", Reason: "not an E.164 number"}
 	}
 	lang := cmd.GetLanguage()

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/pause"
+	"github.com/tamkeen/tamkeen/libs/phone"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -36,26 +36,9 @@ func (e *LimitError) Error() string {
 	}
 }
 
-// twoDigitCodes are the two-digit calling codes; with 1 and 7 (one digit)
-// every other code has three digits (ITU-T E.164 codes are prefix-free).
-const twoDigitCodes = "20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 " +
-	"60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98 "
-
 // CallingCode returns the country calling code of an E.164 number
-// ("+970599…" → "970"), or "" when phone is not E.164.
-func CallingCode(phone string) string {
-	if !ValidE164(phone) {
-		return ""
-	}
-	d := phone[1:]
-	switch {
-	case d[0] == '1' || d[0] == '7':
-		return d[:1]
-	case strings.Contains(" "+twoDigitCodes, " "+d[:2]+" "):
-		return d[:2]
-	}
-	return d[:3]
-}
+// ("+970599…" → "970"), or "" when number is not E.164 (libs/phone).
+func CallingCode(number string) string { return phone.CallingCode(number) }
 
 // validCallingCode accepts 1 to 3 digits not starting with 0.
 func validCallingCode(s string) bool {

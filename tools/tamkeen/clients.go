@@ -56,10 +56,10 @@ const clientsUsage = `Usage:
                          [--backchannel-logout-uri U] [--id-token-alg ES256|RS256]
                                                                             prints the new secret once (public and private_key_jwt clients have none)
   tamkeen clients set-organization --id ID --organization ORG               what its organisation seal names
-  tamkeen clients list
+  tamkeen clients list [-o json]
   tamkeen clients rotate-secret --id ID                                     prints the new secret once
   tamkeen clients disable --id ID
-  tamkeen clients grant|revoke|show …                                       access rights at the gateway
+  tamkeen clients grant|revoke|show … [-o json]                             access rights at the gateway
 Each takes --data-dir DIR (a tamkeen dev data dir) or --db-dsn URL [--db-engine].
 Scopes: ` + "%s\n"
 
@@ -87,6 +87,25 @@ type clientsConfig struct {
 	JWKSURI              string `flag:"jwks-uri" usage:"with --token-auth-method private_key_jwt: where the client publishes its JWK Set (https)"`
 	BackchannelLogoutURI string `flag:"backchannel-logout-uri" usage:"where the client receives logout tokens when a session it got tokens in ends (https, or http on 127.0.0.1 or [::1])"`
 	IDTokenAlg           string `flag:"id-token-alg" usage:"the alg of the client's ID tokens: ES256 (default) or RS256"`
+	// Out is list's output format.
+	Out outputFlag
+}
+
+// clientJSON is one client as `tamkeen clients list -o json` prints it.
+type clientJSON struct {
+	ID                     string   `json:"id"`
+	Name                   string   `json:"name"`
+	Ministry               string   `json:"ministry"`
+	Organization           string   `json:"organization"`
+	State                  string   `json:"state"`
+	Scopes                 []string `json:"scopes"`
+	RedirectURIs           []string `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	Public                 bool     `json:"public"`
+	TokenAuthMethod        string   `json:"token_auth_method,omitempty"`
+	MaxACR                 string   `json:"max_acr,omitempty"`
+	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
+	IDTokenAlg             string   `json:"id_token_alg,omitempty"`
 }
 
 // clientsHelp is the usage of `tamkeen clients`, with every scope.
@@ -104,6 +123,10 @@ func clientsCommand(ctx context.Context, args []string, lookupEnv func(string) (
 // runClients manages ministry applications (OAuth 2.0 clients).
 func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	needID := sub != "list"
+	asJSON, err := cfg.Out.json()
+	if err != nil {
+		return err
+	}
 	if needID && cfg.ID == "" {
 		return configProblem("id", "required")
 	}
@@ -161,12 +184,19 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 			return err
 		}
 		rows := make([][]string, 0, len(cs))
+		list := make([]clientJSON, 0, len(cs))
 		for _, c := range cs {
 			state := "active"
 			if c.Disabled {
 				state = "disabled"
 			}
 			rows = append(rows, []string{c.ID, c.Name, c.Ministry, c.Organization, state, strings.Join(c.Scopes, " ")})
+			list = append(list, clientJSON{ID: c.ID, Name: c.Name, Ministry: c.Ministry, Organization: c.Organization, State: state,
+				Scopes: c.Scopes, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Public: c.Public,
+				TokenAuthMethod: c.TokenAuthMethod, MaxACR: c.MaxACR, BackchannelLogoutURI: c.BackchannelLogoutURI, IDTokenAlg: c.IDTokenAlg})
+		}
+		if asJSON {
+			return writeJSON(stdout, list)
 		}
 		return writeTable(stdout, []string{"ID", "NAME", "MINISTRY", "ORGANIZATION", "STATE", "SCOPES"}, rows)
 	case "set-organization":

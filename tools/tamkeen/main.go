@@ -33,7 +33,12 @@ Usage:
   tamkeen rights grant|revoke|show  clients' access rights at the gateway
   tamkeen audit verify|export       check or export the gateway's audit log
   tamkeen usage report --month M    usage per client, CSV and invoices
+  tamkeen version [-o json]         the build: module version and VCS revision
+  tamkeen completion bash|zsh       a shell completion script
   tamkeen help              this text
+
+Listing commands (clients list, clients show, rights show, usage report,
+migrate) print JSON with -o json.
 
 Run "tamkeen <command> -help" for a command's flags. Every flag can also be
 set as a TAMKEEN_… environment variable, named in the help.
@@ -57,34 +62,52 @@ var commands = map[string]command{
 	"dev":     runDev,
 	"migrate": runMigrate,
 	"pki": withFlags(subcommands{
-		name: "pki", known: []string{"init"},
+		name: "pki", known: subcommandWords["pki"],
 		help:    "usage: tamkeen pki init [flags]   (tamkeen pki init -help lists them)\n",
 		missing: "unknown or missing pki subcommand (want init)",
 	}, runPKI),
 	// The usage is the error itself: nothing else is printed.
 	"ledger": withFlags(subcommands{
-		name: "ledger", known: []string{"check"},
+		name: "ledger", known: subcommandWords["ledger"],
 		missing: "usage: tamkeen ledger check --data-dir=.data | --db-engine=postgres|sqlite --db-dsn=…",
 	}, runLedger),
 	"clients": clientsCommand,
 	"keys": withFlags(subcommands{
-		name: "keys", known: []string{"rotate"},
+		name: "keys", known: subcommandWords["keys"],
 		help:    "Usage: tamkeen keys rotate (--data-dir DIR | --db-dsn URL [--db-engine])\n",
 		missing: "tamkeen keys needs the subcommand rotate",
 	}, runKeys),
 	"identity-key": withFlags(subcommands{
-		name: "identity-key", known: []string{"public"},
+		name: "identity-key", known: subcommandWords["identity-key"],
 		help: identityKeyUsage, missing: "tamkeen identity-key needs the subcommand public",
 	}, runIdentityKey),
 	"rights": rightsCommand,
 	"audit": withFlags(subcommands{
-		name: "audit", known: []string{"verify", "export"},
+		name: "audit", known: subcommandWords["audit"],
 		help: auditUsage, missing: "tamkeen audit needs verify or export",
 	}, runAudit),
 	"usage": withFlags(subcommands{
-		name: "usage", known: []string{"report"},
+		name: "usage", known: subcommandWords["usage"],
 		help: usageUsage, missing: "tamkeen usage needs report",
 	}, runUsage),
+	"version": runVersion,
+	// completion is dispatched by run: its script is built from this
+	// table.
+}
+
+// subcommandWords are the words that may follow each command, for the
+// commands that dispatch on one (and for shell completion, which offers
+// them: completion.go).
+var subcommandWords = map[string][]string{
+	"pki":          {"init"},
+	"ledger":       {"check"},
+	"clients":      {"create", "set-organization", "list", "rotate-secret", "disable", "grant", "revoke", "show"},
+	"keys":         {"rotate"},
+	"identity-key": {"public"},
+	"rights":       {"grant", "revoke", "show"},
+	"audit":        {"verify", "export"},
+	"usage":        {"report"},
+	"completion":   {"bash", "zsh"},
 }
 
 // run dispatches a command line and returns the exit status: 0 for
@@ -99,6 +122,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "completion":
+		return config.ExitStatus(runCompletion(args[1:], stdout, stderr), stderr, "tamkeen completion")
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

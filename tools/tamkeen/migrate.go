@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -14,6 +15,17 @@ type migrateConfig struct {
 	Service string `flag:"service" required:"true" usage:"auth, notification, signature, payment or content"`
 	store.Flags
 	Status bool `flag:"status" usage:"show which migrations are applied instead of applying them"`
+	Out    outputFlag
+}
+
+// migrationJSON is one migration as `tamkeen migrate -o json` prints it.
+type migrationJSON struct {
+	Component string `json:"component"`
+	Version   int    `json:"version"`
+	Name      string `json:"name"`
+	// State is applied, pending or unknown (applied by a newer build).
+	State     string     `json:"state"`
+	AppliedAt *time.Time `json:"applied_at,omitempty"`
 }
 
 // Validate reports what is wrong with the settings.
@@ -33,6 +45,10 @@ func (c migrateConfig) Validate() error {
 func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	var cfg migrateConfig
 	if err := config.Parse(&cfg, "tamkeen migrate", args, lookupEnv, stderr); err != nil {
+		return err
+	}
+	asJSON, err := cfg.Out.json()
+	if err != nil {
 		return err
 	}
 	e, err := findEnabler(cfg.Service)
@@ -55,6 +71,24 @@ func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (stri
 	states, err := db.MigrationStatus(ctx, sets...)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		out := make([]migrationJSON, 0, len(states))
+		for _, s := range states {
+			m := migrationJSON{Component: s.Component, Version: s.Version, Name: s.Name, State: "pending"}
+			switch {
+			case s.Unknown:
+				m.State = "unknown"
+			case s.Applied:
+				m.State = "applied"
+			}
+			if s.Applied || s.Unknown {
+				at := s.AppliedAt.UTC()
+				m.AppliedAt = &at
+			}
+			out = append(out, m)
+		}
+		return writeJSON(stdout, out)
 	}
 	rows := make([][]string, 0, len(states))
 	for _, s := range states {

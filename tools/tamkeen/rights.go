@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/config"
@@ -24,7 +25,7 @@ func openGatewayDB(ctx context.Context, c serviceDB) (*store.DB, error) {
 const rightsUsage = `Usage:
   tamkeen rights grant --id ID --right RIGHT [--templates t1,t2] [--departments d1] [--ministries m1]
   tamkeen rights revoke --id ID --right RIGHT
-  tamkeen rights show [--id ID]
+  tamkeen rights show [--id ID] [-o json]
 RIGHT is service/operation (payment/CreatePayment), service/* or *; services: %s.
 A right narrowed to templates, departments or ministries admits only requests
 that name listed ones (where the request names one). Every gateway replica
@@ -40,6 +41,18 @@ type rightsConfig struct {
 	Templates   []string `flag:"templates" usage:"narrow the right to these notification template ids"`
 	Departments []string `flag:"departments" usage:"narrow the right to these payment departments (split account dept:<id>)"`
 	Ministries  []string `flag:"ministries" usage:"narrow the right to these content ministries"`
+	// Out is show's output format.
+	Out outputFlag
+}
+
+// rightJSON is one right as `tamkeen rights show -o json` prints it.
+type rightJSON struct {
+	ClientID    string    `json:"client_id"`
+	Right       string    `json:"right"`
+	Templates   []string  `json:"templates,omitempty"`
+	Departments []string  `json:"departments,omitempty"`
+	Ministries  []string  `json:"ministries,omitempty"`
+	GrantedAt   time.Time `json:"granted_at"`
 }
 
 // rightsHelp is the usage of `tamkeen rights`, with every service.
@@ -53,6 +66,10 @@ var rightsCommand = withFlags(subcommands{name: "rights", help: rightsHelp, miss
 // which clientsCommand hands over).
 func runRights(ctx context.Context, sub string, cfg rightsConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
 	var p config.Problems
+	asJSON, err := cfg.Out.json()
+	if err != nil {
+		return err
+	}
 	switch sub {
 	case "grant", "revoke":
 		if cfg.ID == "" {
@@ -98,6 +115,14 @@ func runRights(ctx context.Context, sub string, cfg rightsConfig, _ func(string)
 		list, err := rights.List(ctx, cfg.ID)
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			out := make([]rightJSON, 0, len(list))
+			for _, r := range list {
+				out = append(out, rightJSON{ClientID: r.ClientID, Right: r.Name(), Templates: r.Templates, Departments: r.Departments,
+					Ministries: r.Ministries, GrantedAt: r.GrantedAt.UTC()})
+			}
+			return writeJSON(stdout, out)
 		}
 		rows := make([][]string, 0, len(list))
 		for _, r := range list {

@@ -13,11 +13,13 @@ import (
 )
 
 const usageUsage = `Usage:
-  tamkeen usage report --month 2026-11 [--client ID] [--csv FILE] [--prices prices.json]
+  tamkeen usage report --month 2026-11 [--client ID] [--csv FILE] [--prices prices.json] [-o json]
 Prints the month's usage per client (calls per service and operation, SMS
 segments, e-mails, signatures, time-stamps, payments and amounts) and writes it
 as CSV (default usage-<month>.csv). With --prices, also prints one invoice per
-ministry. The database is --data-dir DIR or --db-dsn URL [--db-engine].
+ministry. With -o json it prints one JSON document (usage lines and invoices,
+amounts in minor units and formatted) and writes CSV only where --csv names a
+file. The database is --data-dir DIR or --db-dsn URL [--db-engine].
 `
 
 // usageConfig is the command line of `tamkeen usage report`.
@@ -27,6 +29,43 @@ type usageConfig struct {
 	Client string `flag:"client" usage:"only this client"`
 	CSV    string `flag:"csv" usage:"CSV output file (default usage-<month>.csv; - for none)"`
 	Prices string `flag:"prices" usage:"price list (JSON) that turns usage into invoices per ministry"`
+	Out    outputFlag
+}
+
+// usageJSON is what `tamkeen usage report -o json` prints.
+type usageJSON struct {
+	Month    string          `json:"month"`
+	Client   string          `json:"client,omitempty"`
+	Lines    []usageLineJSON `json:"lines"`
+	Invoices []invoiceJSON   `json:"invoices,omitempty"`
+	// CSV is the file the report was also written to.
+	CSV string `json:"csv,omitempty"`
+}
+
+type usageLineJSON struct {
+	ClientID string `json:"client_id"`
+	Item     string `json:"item"`
+	Quantity int64  `json:"quantity"`
+	Currency string `json:"currency,omitempty"`
+	// AmountMinor is in the currency's minor units; Amount is formatted.
+	AmountMinor int64  `json:"amount_minor_units,omitempty"`
+	Amount      string `json:"amount,omitempty"`
+}
+
+type invoiceJSON struct {
+	Ministry   string            `json:"ministry"`
+	Currency   string            `json:"currency"`
+	Lines      []invoiceLineJSON `json:"lines"`
+	TotalMinor int64             `json:"total_minor_units"`
+	Total      string            `json:"total"`
+}
+
+type invoiceLineJSON struct {
+	ClientID       string `json:"client_id"`
+	Item           string `json:"item"`
+	Quantity       int64  `json:"quantity"`
+	UnitPriceMinor int64  `json:"unit_price_minor_units"`
+	TotalMinor     int64  `json:"total_minor_units"`
 }
 
 // formatAmount renders minor units in the currency's scale.
@@ -42,6 +81,10 @@ func formatAmount(currency string, amount int64) string {
 
 // runUsage prints the metered usage of a month and its invoices.
 func runUsage(ctx context.Context, _ string, cfg usageConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
+	asJSON, err := cfg.Out.json()
+	if err != nil {
+		return err
+	}
 	var prices *gateway.PriceList
 	if cfg.Prices != "" {
 		f, err := os.Open(cfg.Prices)
@@ -65,6 +108,9 @@ func runUsage(ctx context.Context, _ string, cfg usageConfig, _ func(string) (st
 		return err
 	}
 
+	if asJSON {
+		return usageAsJSON(stdout, cfg, lines, prices)
+	}
 	rows := make([][]string, 0, len(lines))
 	for _, l := range lines {
 		rows = append(rows, []string{l.ClientID, l.Item, strconv.FormatInt(l.Quantity, 10), formatAmount(l.Currency, l.Amount)})
@@ -101,6 +147,34 @@ func runUsage(ctx context.Context, _ string, cfg usageConfig, _ func(string) (st
 		}
 	}
 	return nil
+}
+
+// usageAsJSON prints the report as one JSON document, writing the CSV
+// only where --csv names a file.
+func usageAsJSON(stdout io.Writer, cfg usageConfig, lines []gateway.UsageLine, prices *gateway.PriceList) error {
+	out := usageJSON{Month: cfg.Month, Client: cfg.Client, Lines: make([]usageLineJSON, 0, len(lines))}
+	for _, l := range lines {
+		out.Lines = append(out.Lines, usageLineJSON{ClientID: l.ClientID, Item: l.Item, Quantity: l.Quantity,
+			Currency: l.Currency, AmountMinor: l.Amount, Amount: formatAmount(l.Currency, l.Amount)})
+	}
+	if prices != nil {
+		for _, inv := range prices.Invoices(lines) {
+			ij := invoiceJSON{Ministry: inv.Ministry, Currency: inv.Currency, Lines: make([]invoiceLineJSON, 0, len(inv.Lines)),
+				TotalMinor: inv.Total, Total: formatAmount(inv.Currency, inv.Total)}
+			for _, l := range inv.Lines {
+				ij.Lines = append(ij.Lines, invoiceLineJSON{ClientID: l.ClientID, Item: l.Item, Quantity: l.Quantity,
+					UnitPriceMinor: l.UnitPrice, TotalMinor: l.Total})
+			}
+			out.Invoices = append(out.Invoices, ij)
+		}
+	}
+	if cfg.CSV != "" && cfg.CSV != "-" {
+		if err := writeUsageCSV(cfg.CSV, cfg.Month, lines); err != nil {
+			return err
+		}
+		out.CSV = cfg.CSV
+	}
+	return writeJSON(stdout, out)
 }
 
 // writeUsageCSV writes the usage lines (amounts in minor units).
