@@ -100,6 +100,7 @@ func TestOIDCBrowserEndToEnd(t *testing.T) {
 		}
 		page.Screenshot(name)
 		page.NoHorizontalScroll()
+		page.NoAxeViolations() // WCAG 2.1 A and AA
 	}
 	// both shoots the page in Arabic, switches to English and back.
 	both := func(name string) {

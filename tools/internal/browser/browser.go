@@ -17,8 +17,9 @@
 // Chromium is /usr/bin/chromium (Debian's chromium package, which
 // deploy/local/ensure-services.sh installs) or $TAMKEEN_CHROMIUM. Without
 // it New fails the test, as the PostgreSQL suites do, unless
-// TAMKEEN_TEST_SKIP_BROWSER=1, which skips it instead. The same holds for
-// axe-core (Axe), which the same script installs with npm ci into axe/.
+// TAMKEEN_TEST_SKIP_BROWSER=1, which skips it instead. So does Axe without
+// axe-core, which the same script installs with npm ci into axe/ (with
+// TAMKEEN_TEST_SKIP_BROWSER=1 only the accessibility check is skipped).
 //
 // Every call is bounded by Page.Timeout, so a hung browser fails the test
 // that uses it, never the whole suite.
