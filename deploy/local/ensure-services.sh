@@ -3,7 +3,9 @@
 # `make run-distributed` need are installed and running on this machine:
 #   - PostgreSQL (127.0.0.1:5432) with a role the store tests use,
 #   - a NATS server with JetStream (127.0.0.1:4222),
-#   - the command-line verifiers later suites call (openssl).
+#   - the command-line verifiers later suites call (openssl),
+#   - axe-core, the accessibility engine the browser tests inject into the
+#     hosted pages (npm ci into tools/internal/browser/axe/node_modules).
 # It is idempotent and quick when everything is already there. It installs
 # from Debian packages (apt-get) when something is missing, so it needs root
 # on a fresh machine. Run by `make test` and by .ci/run.
@@ -79,7 +81,18 @@ command -v certutil >/dev/null || missing+=(libnss3-tools)
 # payment: headless Chromium pays on the sandbox checkout page
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+# the browser tests' accessibility engine (axe-core) comes from npm
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
+fi
+
+# --- axe-core for tools/internal/browser (Page.Axe) -----------------------
+# npm ci installs exactly the version package-lock.json pins; it runs again
+# only when the lock is newer than what was installed.
+axe_dir="$(cd "$(dirname "$0")/../.." && pwd)/tools/internal/browser/axe"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ] || [ "$axe_dir/package-lock.json" -nt "$axe_dir/node_modules/.package-lock.json" ]; then
+	log "installing axe-core (npm ci in $axe_dir)"
+	npm ci --prefix "$axe_dir" --ignore-scripts --no-audit --no-fund >/dev/null
 fi
 log "PostgreSQL and NATS are up"

@@ -61,6 +61,7 @@ func TestBrowserCheckoutThroughGateway(t *testing.T) {
 		}
 		page.Screenshot(name)
 		page.NoHorizontalScroll()
+		page.NoAxeViolations() // WCAG 2.1 A and AA
 	}
 
 	if got := page.Navigate(created.NextURL); got != http.StatusOK {

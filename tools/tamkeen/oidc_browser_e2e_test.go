@@ -100,6 +100,7 @@ func TestOIDCBrowserEndToEnd(t *testing.T) {
 		}
 		page.Screenshot(name)
 		page.NoHorizontalScroll()
+		page.NoAxeViolations() // WCAG 2.1 A and AA
 	}
 	// both shoots the page in Arabic, switches to English and back.
 	both := func(name string) {
@@ -209,6 +210,7 @@ func TestOIDCBrowserEndToEnd(t *testing.T) {
 	if got := page.Submit(`button[type="submit"]`); got != http.StatusUnauthorized {
 		t.Errorf("sign-in with the old password = %d; want 401", got)
 	}
+	check("signin-error-ar", "ar", "rtl")
 	clock.Advance(2 * time.Second) // the delay a failed password earns
 	page.Fill("national_id", nid)
 	page.Fill("password", newPassword)

@@ -12,11 +12,14 @@
 //	page.NoHorizontalScroll()
 //	page.Fill("card_number", "4242 4242 4242 4242")
 //	page.Submit("button[type=submit]")
+//	page.NoAxeViolations() // WCAG 2.1 A and AA, by axe-core
 //
 // Chromium is /usr/bin/chromium (Debian's chromium package, which
 // deploy/local/ensure-services.sh installs) or $TAMKEEN_CHROMIUM. Without
 // it New fails the test, as the PostgreSQL suites do, unless
-// TAMKEEN_TEST_SKIP_BROWSER=1, which skips it instead.
+// TAMKEEN_TEST_SKIP_BROWSER=1, which skips it instead. So does Axe without
+// axe-core, which the same script installs with npm ci into axe/ (with
+// TAMKEEN_TEST_SKIP_BROWSER=1 only the accessibility check is skipped).
 //
 // Every call is bounded by Page.Timeout, so a hung browser fails the test
 // that uses it, never the whole suite.
@@ -94,6 +97,8 @@ type Page struct {
 	// mobile is set by Mobile or Viewport(…, true).
 	mobile bool
 	dir    string
+	// axeSkipped is set once Axe has said it skips (no axe-core, SkipEnv).
+	axeSkipped bool
 }
 
 // New starts a headless Chromium with a fresh profile and returns its tab;

@@ -144,3 +144,70 @@ func TestAcceptLanguage(t *testing.T) {
 		t.Errorf("Accept-Language = %q; want en", got)
 	}
 }
+
+// TestBrowserAxe: axe-core runs on pages served with a strict CSP (no
+// scripts at all), passes a labelled, contrasting page and names the rules
+// and elements an unlabelled, pale, language-less page breaks.
+func TestBrowserAxe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	if _, err := os.Stat(browser.AxePath()); err != nil && os.Getenv(browser.SkipEnv) == "1" {
+		t.Skipf("axe-core is not installed (%v), and %s=1", err, browser.SkipEnv)
+	}
+	const csp = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /good", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		fmt.Fprint(w, `<!doctype html><html lang="ar" dir="rtl"><head><meta charset="utf-8">`+
+			`<meta name="viewport" content="width=device-width, initial-scale=1"><title>دخول</title></head>`+
+			`<body><main><h1>تسجيل الدخول</h1><script>document.title = "ran"</script><form method="post">`+
+			`<label for="nid">رقم الهوية</label><input id="nid" name="national_id" autocomplete="username">`+
+			`<button type="submit">دخول</button></form></main></body></html>`)
+	})
+	mux.HandleFunc("GET /bad", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		fmt.Fprint(w, `<!doctype html><html><head><meta charset="utf-8"><title>t</title></head>`+
+			`<body><main><h1>Sign in</h1><p id="pale" style="color:#bbb;background:#fff">faint text</p>`+
+			`<input id="bare" name="national_id"></main></body></html>`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	rec := &recorder{TB: t}
+	p := browser.New(rec)
+	p.Mobile()
+	p.Navigate(srv.URL + "/good")
+	if got := p.Eval(`document.title`); got != "دخول" {
+		t.Fatalf("title = %q; the page's inline script ran, so the CSP is not in force", got)
+	}
+	if vs := p.Axe(); len(vs) != 0 {
+		t.Errorf("Axe on a clean page = \n%s; want nothing", browser.FormatAxe(vs))
+	}
+	p.NoAxeViolations()
+	if len(rec.errs) > 0 {
+		t.Errorf("NoAxeViolations on a clean page reported %q", rec.errs)
+	}
+
+	p.Navigate(srv.URL + "/bad")
+	got := map[string]string{}
+	for _, v := range p.Axe() {
+		got[v.ID] = fmt.Sprint(v.Nodes[0].Target)
+	}
+	for id, target := range map[string]string{"label": "#bare", "color-contrast": "#pale", "html-has-lang": "html"} {
+		if !strings.Contains(got[id], target) {
+			t.Errorf("Axe on the bad page: %s at %q; want it at %s (all: %v)", id, got[id], target, got)
+		}
+	}
+	// The tags choose the rules: contrast is level AA, not A.
+	for _, v := range p.Axe("wcag2a") {
+		if v.ID == "color-contrast" {
+			t.Error(`Axe("wcag2a") reported color-contrast, a level AA rule`)
+		}
+	}
+	rec.errs = nil
+	p.NoAxeViolations()
+	if len(rec.errs) != 1 || !strings.Contains(rec.errs[0], "label (critical)") || !strings.Contains(rec.errs[0], "#bare") {
+		t.Errorf("NoAxeViolations on the bad page reported %q; want one error listing label at #bare", rec.errs)
+	}
+}
