@@ -192,6 +192,25 @@ func TestPrivateKeyJWTAndRS256(t *testing.T) {
 			"client_assertion": {clientAssertion(t, key, "k1", "moh-web", e.svc.cfg.Issuer+"/oauth2/introspect", jti)}}
 	}
 	asOther := url.Values{"client_id": {"other"}, "client_secret": {"0123456789abcdef"}}
+	// A confidential client's code grant with a wrong secret is
+	// invalid_client before any code is looked at; with its secret, a
+	// made-up code is invalid_grant.
+	for _, c := range []struct {
+		secret, want string
+		status       int
+	}{
+		{"0123456789abcdeX", "invalid_client", http.StatusUnauthorized},
+		{"0123456789abcdef", "invalid_grant", http.StatusBadRequest},
+	} {
+		st, _, body := b.do("POST", "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {"ac_made-up"},
+			"redirect_uri": {callback}, "code_verifier": {strings.Repeat("v", 43)}, "client_id": {"other"}, "client_secret": {c.secret}})
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal([]byte(body), &e); st != c.status || e.Error != c.want {
+			t.Errorf("code grant with secret %q = %d %s; want %d %s", c.secret, st, body, c.status, c.want)
+		}
+	}
 	if got := introspect(ref.AccessToken, asMoH("j-3")); got["active"] != true || got["sub"] != citizenID || got["client_id"] != "moh-web" {
 		t.Errorf("introspect own access token = %v; want active", got)
 	}
