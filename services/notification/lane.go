@@ -75,11 +75,6 @@ func otpBackoff() []time.Duration {
 	return []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}
 }
 
-// ValidE164 reports whether s is a phone number in E.164 form: "+", a
-// country code not starting with 0, and 8 to 15 digits in all
-// (libs/phone's rule).
-func ValidE164(s string) bool { return phone.IsE164(s) }
-
 // smsRequest is a validated, rendered SendSms command.
 type smsRequest struct {
 	cmd      *eventsv1.SendSms

@@ -659,32 +659,3 @@ func TestNewProviderChoice(t *testing.T) {
 		t.Errorf("New with the dev inbox outside dev mode succeeded; want a configuration error")
 	}
 }
-
-func TestValidE164(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in   string
-		want bool
-	}{
-		{"+970599000001", true},
-		{"+972521234567", true},
-		{"+12025550123", true},
-		{"+4930123456", true},
-		{"+123456789012345", true},
-		{"+1234567890123456", false},
-		{"+1234567", false},
-		{"0599000001", false},
-		{"970599000001", false},
-		{"+0599000001", false},
-		{"+970 599 000 001", false},
-		{"+970-599000001", false},
-		{"+٩٧٠٥٩٩٠٠٠٠٠١", false},
-		{"", false},
-		{"+", false},
-	}
-	for _, tc := range tests {
-		if got := ValidE164(tc.in); got != tc.want {
-			t.Errorf("ValidE164(%q) = %v; want %v", tc.in, got, tc.want)
-		}
-	}
-}

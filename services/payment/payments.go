@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/phone"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
@@ -355,8 +356,6 @@ func (s *Service) voidCharge(ctx context.Context, p Payment) error {
 }
 
 var (
-	// receiptPhoneRE is E.164: a plus and 8 to 15 digits, no leading zero.
-	receiptPhoneRE = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 	// receiptEmailRE is deliberately simple: one @, no spaces, a dot in
 	// the domain; the mail server is the real judge.
 	receiptEmailRE = regexp.MustCompile(`^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$`)
@@ -365,7 +364,7 @@ var (
 // check returns the receipt's problems as field errors.
 func (r Receipt) check() []FieldError {
 	var fes []FieldError
-	if r.PhoneNumber != "" && !receiptPhoneRE.MatchString(r.PhoneNumber) {
+	if r.PhoneNumber != "" && !phone.IsE164(r.PhoneNumber) {
 		fes = append(fes, FieldError{Field: "receipt.phone_number", Reason: "must be in international format, e.g. +970599123456"})
 	}
 	if r.EmailAddress != "" {
