@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
 
@@ -37,17 +37,7 @@ const maxPageForm = 8 << 10
 // pageTexts are the pages' words, by language: pages/texts.json, which a
 // translator edits without touching Go. Every language has every key
 // (TestPageTextsComplete).
-var pageTexts = func() map[string]map[string]string {
-	var t map[string]map[string]string
-	b, err := pageFiles.ReadFile("pages/texts.json")
-	if err == nil {
-		err = json.Unmarshal(b, &t)
-	}
-	if err != nil {
-		panic("auth: pages/texts.json: " + err.Error())
-	}
-	return t
-}()
+var pageTexts = i18n.Load[map[string]string](pageFiles, "pages/texts.json")
 
 // pageLang picks the page language from ui_locales (or ?lang=): English
 // when asked first, Arabic otherwise.
@@ -194,6 +184,30 @@ func (p *pages) checkAuthorize(next http.Handler) http.Handler {
 	})
 }
 
+// formPage is what a form page's handler starts from: the authorization
+// request, the browser's binding, the page's data and the forms' target
+// (the client's origin).
+type formPage struct {
+	row     authRequestRow
+	binding string
+	d       pageData
+	target  string
+}
+
+// openForm starts every form page: GET or POST only, the request open for
+// this browser (and on POST the CSRF token right), the page's data titled
+// title. It is false when it has answered.
+func (p *pages) openForm(w http.ResponseWriter, r *http.Request, title string) (formPage, bool) {
+	if !allowMethods(w, r) {
+		return formPage{}, false
+	}
+	row, binding, ok := p.formRequest(w, r)
+	if !ok {
+		return formPage{}, false
+	}
+	return formPage{row: row, binding: binding, d: p.base(r, row, binding, title), target: origin(row.RedirectURI)}, true
+}
+
 // formRequest checks a page's form: the request must be open for this
 // browser and the CSRF token must match.
 func (p *pages) formRequest(w http.ResponseWriter, r *http.Request) (authRequestRow, string, bool) {
@@ -224,17 +238,11 @@ func (p *pages) formRequest(w http.ResponseWriter, r *http.Request) (authRequest
 
 // signIn is the national ID and password page.
 func (p *pages) signIn(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "sign_in_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "sign_in_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if r.Method == http.MethodGet {
 		if r.URL.Query().Get("done") == flowReset {
 			d.Notice = d.T["reset_done"]
@@ -303,17 +311,11 @@ func waitSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
 // code is the SMS code page of a loa2 request.
 func (p *pages) code(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "code_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "code_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if row.OTPChallengeID == "" {
 		p.message(w, r, http.StatusBadRequest, d.Lang, "error_title", d.T["expired"])
 		return
@@ -505,15 +507,11 @@ func flowURL(path string, row authRequestRow, lang string) string {
 // signUp is the account creation form: national ID, mobile phone, names
 // and password (RegisterCitizen), then the phone's SMS code.
 func (p *pages) signUp(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r) {
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "signup_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "signup_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if r.Method == http.MethodGet {
 		p.render(w, http.StatusOK, "signup.html", d, target)
 		return
@@ -586,15 +584,11 @@ func (p *pages) codeError(w http.ResponseWriter, d pageData, target string, err 
 // signUpCode is the new account's phone verification; a right code signs
 // the citizen in and answers the authorization request.
 func (p *pages) signUpCode(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r) {
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "code_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "code_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if !p.flowCodePage(w, r, row, &d, flowSignup) {
 		return
 	}
@@ -617,15 +611,11 @@ func (p *pages) signUpCode(w http.ResponseWriter, r *http.Request) {
 
 // reset asks for the national ID of a forgotten password.
 func (p *pages) reset(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r) {
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "reset_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "reset_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if r.Method == http.MethodGet {
 		p.render(w, http.StatusOK, "reset.html", d, target)
 		return
@@ -646,15 +636,11 @@ func (p *pages) reset(w http.ResponseWriter, r *http.Request) {
 // resetCode takes the reset's SMS code and the new password; success
 // leads back to the sign-in form of the same request.
 func (p *pages) resetCode(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r) {
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "reset_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "reset_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if !p.flowCodePage(w, r, row, &d, flowReset) {
 		return
 	}

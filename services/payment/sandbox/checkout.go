@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/services/payment/money"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
@@ -75,17 +75,7 @@ type texts struct {
 // messages are the texts by language: templates/texts.json, which a
 // translator edits without touching Go (TestTextsComplete checks both
 // languages have every text and name ThreeDSCode).
-var messages = func() map[string]texts {
-	var m map[string]texts
-	b, err := templateFS.ReadFile("templates/texts.json")
-	if err == nil {
-		err = json.Unmarshal(b, &m)
-	}
-	if err != nil {
-		panic("sandbox: templates/texts.json: " + err.Error())
-	}
-	return m
-}()
+var messages = i18n.Load[texts](templateFS, "templates/texts.json")
 
 // currencyNames are the currencies' Arabic names.
 var currencyNames = map[string]string{"ILS": "شيكل", "JOD": "دينار أردني", "USD": "دولار أمريكي"}
