@@ -396,26 +396,20 @@ func (g *Gateway) stampLoop(ctx context.Context) {
 
 // bufferedWriter holds a response until its audit record is committed.
 type bufferedWriter struct {
-	w      http.ResponseWriter
-	status int
-	body   bytes.Buffer
+	w http.ResponseWriter
+	statusRecord
+	body bytes.Buffer
 }
 
 // Header is the real writer's header map: nothing is sent before flush.
 func (b *bufferedWriter) Header() http.Header { return b.w.Header() }
 
 // WriteHeader records the first status.
-func (b *bufferedWriter) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
+func (b *bufferedWriter) WriteHeader(code int) { b.note(code) }
 
 // Write buffers p and implies 200.
 func (b *bufferedWriter) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
+	b.note(http.StatusOK)
 	return b.body.Write(p)
 }
 
@@ -432,14 +426,6 @@ func (b *bufferedWriter) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline passes the slow routes' write deadline on.
 func (b *bufferedWriter) SetWriteDeadline(t time.Time) error {
 	return http.NewResponseController(b.w).SetWriteDeadline(t)
-}
-
-// code is the response status.
-func (b *bufferedWriter) code() int {
-	if b.status == 0 {
-		return http.StatusOK
-	}
-	return b.status
 }
 
 // release sends the buffered response.

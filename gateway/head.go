@@ -32,22 +32,16 @@ func (g *Gateway) headAsGET(next http.Handler) http.Handler {
 // status is sent when the handler is done: only then is the length known.
 type headWriter struct {
 	http.ResponseWriter
-	status int
-	size   int64
+	statusRecord
+	size int64
 }
 
 // WriteHeader records the first status.
-func (w *headWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-}
+func (w *headWriter) WriteHeader(code int) { w.note(code) }
 
 // Write counts b and drops it.
 func (w *headWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.note(http.StatusOK)
 	w.size += int64(len(b))
 	return len(b), nil
 }
@@ -57,14 +51,34 @@ func (w *headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // finish sends the status and headers the GET would have sent.
 func (w *headWriter) finish() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	code := w.code()
 	h := w.Header()
-	if h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" && w.size > 0 && bodyAllowed(w.status) {
+	if h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" && w.size > 0 && bodyAllowed(code) {
 		h.Set("Content-Length", strconv.FormatInt(w.size, 10))
 	}
-	w.ResponseWriter.WriteHeader(w.status)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// statusRecord is the status a response writer wrapper saw: the first one
+// written, 200 implied by a body written without one (net/http's rule).
+type statusRecord struct{ status int }
+
+// note records code unless a status was recorded before.
+func (s *statusRecord) note(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+
+// written reports whether a status or body was written.
+func (s *statusRecord) written() bool { return s.status != 0 }
+
+// code is the response's status: 200 when nothing said otherwise.
+func (s *statusRecord) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
 }
 
 // bodyAllowed reports whether a response of status code has a body

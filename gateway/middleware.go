@@ -148,23 +148,19 @@ func (g *Gateway) requestID(next http.Handler) http.Handler {
 // statusWriter records the status and size of a response.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	statusRecord
+	bytes int64
 }
 
 // WriteHeader records the first status.
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.note(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 // Write counts the bytes and implies 200.
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.note(http.StatusOK)
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
@@ -200,14 +196,11 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 					panic(v)
 				}
 				g.logger.ErrorContext(ctx, "handler panic", slog.Any("panic", v))
-				if sw.status == 0 {
+				if !sw.written() {
 					writeProblem(sw, r, Problem{Type: problemTypePrefix + "internal", Status: http.StatusInternalServerError, Detail: "internal error"}, nil)
 				}
 			}
-			status := sw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
+			status := sw.code()
 			route := unmatchedRoute
 			if st := stateFrom(ctx); st != nil {
 				route = st.route

@@ -540,14 +540,7 @@ func (s *Service) idToken(key *signingKey, f familyRow, nonce, accessToken strin
 	if nonce != "" {
 		claims["nonce"] = nonce
 	}
-	method := jwt.SigningMethod(jwt.SigningMethodES256)
-	if key.rsa != nil {
-		method = jwt.SigningMethodRS256
-	}
-	t := jwt.NewWithClaims(method, claims)
-	t.Header["kid"] = key.kid
-	t.Header["typ"] = idTokenType
-	out, err := t.SignedString(key.signer())
+	out, err := key.sign(claims, idTokenType)
 	if err != nil {
 		return "", fmt.Errorf("auth: sign ID token: %w", err)
 	}

@@ -143,12 +143,5 @@ func (s *Service) logoutToken(ctx context.Context, c Client, sub, sid string) (s
 	if sub != "" {
 		claims["sub"] = sub
 	}
-	method := jwt.SigningMethod(jwt.SigningMethodES256)
-	if key.rsa != nil {
-		method = jwt.SigningMethodRS256
-	}
-	t := jwt.NewWithClaims(method, claims)
-	t.Header["kid"] = key.kid
-	t.Header["typ"] = logoutTokenType
-	return t.SignedString(key.signer())
+	return key.sign(claims, logoutTokenType)
 }

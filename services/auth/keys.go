@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -44,6 +46,19 @@ func (k *signingKey) signer() crypto.Signer {
 		return k.rsa
 	}
 	return k.priv
+}
+
+// sign signs claims as a JWT of type typ with the key: ES256, or RS256
+// for an RSA key, with the key's kid in the header.
+func (k *signingKey) sign(claims jwt.Claims, typ string) (string, error) {
+	method := jwt.SigningMethod(jwt.SigningMethodES256)
+	if k.rsa != nil {
+		method = jwt.SigningMethodRS256
+	}
+	t := jwt.NewWithClaims(method, claims)
+	t.Header["kid"] = k.kid
+	t.Header["typ"] = typ
+	return t.SignedString(k.signer())
 }
 
 // keyring caches the signing keys of the store: the newest unretired key

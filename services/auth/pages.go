@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
 
@@ -23,7 +24,7 @@ import (
 // Every form carries a CSRF token tied to the authorization request and
 // the browser's binding cookie, which the request's row also holds.
 
-//go:embed pages/*.html pages/pages.css
+//go:embed pages/*.html pages/pages.css pages/texts.json
 var pageFiles embed.FS
 
 var pageTemplates = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
@@ -33,81 +34,10 @@ var pageCSS, _ = pageFiles.ReadFile("pages/pages.css")
 // maxPageForm bounds a page's form body.
 const maxPageForm = 8 << 10
 
-// pageTexts are the pages' words, by language.
-var pageTexts = map[string]map[string]string{
-	"ar": {
-		"brand": "تمكين", "asking": "يطلب تسجيل دخولك:", "sign_in_title": "تسجيل الدخول", "national_id": "رقم الهوية",
-		"password": "كلمة المرور", "sign_in": "دخول", "code_title": "رمز التحقق",
-		"code_sent": "أرسلنا رمزاً من 6 أرقام برسالة قصيرة إلى هاتفك المسجل.", "code": "الرمز", "verify": "تحقق",
-		"resend": "أرسل رمزاً جديداً", "switch": "English",
-		"wrong_credentials": "رقم الهوية أو كلمة المرور غير صحيحة.",
-		"bad_national_id":   "رقم الهوية غير صالح: تسعة أرقام.",
-		"locked_title":      "تم إيقاف الدخول مؤقتاً", "locked": "محاولات كثيرة غير ناجحة. حاول مجدداً بعد %d دقيقة.",
-		"wait": "انتظر %d ثانية ثم حاول مجدداً.", "wrong_code": "الرمز غير صحيح.", "code_tries": "الرمز غير صحيح. بقيت %d محاولات.",
-		"codes_title": "محاولات كثيرة للرمز", "codes": "انتهت صلاحية الرمز أو نفدت محاولاته. اطلب رمزاً جديداً.",
-		"sms_wait":    "أُرسل رمز قبل قليل أو أُرسلت رموز كثيرة. انتظر %d ثانية قبل طلب رمز جديد.",
-		"error_title": "تعذر تسجيل الدخول", "unknown_client": "هذا التطبيق غير مسجل في تمكين.",
-		"bad_redirect": "عنوان العودة الذي أرسله التطبيق غير مسجل له، فلن نعيدك إليه.",
-		"expired":      "انتهت صلاحية طلب تسجيل الدخول أو فُتح في متصفح آخر. عد إلى التطبيق وابدأ من جديد.",
-		"phone":        "رقم هاتفك غير مؤكد بعد، فلا يمكن إرسال الرمز.", "server": "حدث خطأ لدينا. حاول مجدداً بعد قليل.",
-		"signed_out_title": "خرجت من حسابك", "signed_out": "انتهت جلستك في جميع تطبيقات الوزارات.",
-		"no_account": "ليس لديك حساب؟", "create_account": "أنشئ حساباً", "forgot": "نسيت كلمة المرور؟",
-		"signup_title": "إنشاء حساب", "phone_number": "رقم الهاتف المحمول", "given_name": "الاسم الأول", "family_name": "اسم العائلة",
-		"new_password": "كلمة مرور جديدة", "password_hint": "8 أحرف على الأقل، لا تحتوي رقم هويتك أو هاتفك.", "create": "أنشئ الحساب",
-		"phone_code_sent": "أرسلنا رمزاً من 6 أرقام برسالة قصيرة إلى الهاتف الذي أدخلته. أدخله لتأكيد رقمك.",
-		"reset_title":     "استعادة كلمة المرور", "reset_intro": "أدخل رقم هويتك، وسنرسل رمزاً إلى هاتفك المسجل إن كان لديك حساب.",
-		"send_code": "أرسل الرمز", "reset_code_sent": "إن كان لرقم الهوية حساب بهاتف مؤكد فقد أرسلنا إليه رمزاً من 6 أرقام. أدخله مع كلمة مرور جديدة.",
-		"set_password": "غيّر كلمة المرور", "reset_done": "تغيرت كلمة مرورك وخرجت من جميع جلساتك. سجل الدخول بكلمة المرور الجديدة.",
-		"reset_failed":     "الرمز غير صحيح أو انتهت صلاحيته أو نفدت محاولاته. اطلب رمزاً جديداً.",
-		"resend_at":        "يمكنك طلب رمز جديد عند الساعة %s (بعد %d ثانية). أعد تحميل الصفحة عندها.",
-		"back":             "العودة إلى تسجيل الدخول",
-		"err_national_id":  "رقم الهوية غير صالح: تسعة أرقام آخرها رقم التحقق.",
-		"err_phone_number": "رقم الهاتف غير صالح: رقم محمول مثل 0599123456 أو \u200e+970599123456.",
-		"err_given_name":   "اكتب الاسم بأحرف عربية أو لاتينية (حتى 100 حرف).", "err_family_name": "اكتب اسم العائلة بأحرف عربية أو لاتينية (حتى 100 حرف).",
-		"err_password": "اختر كلمة مرور من 8 أحرف على الأقل، غير شائعة، لا تحتوي رقم هويتك أو هاتفك.",
-		"err_code":     "أدخل الرمز المكون من 6 أرقام.",
-		"totp_prompt":  "أدخل الرمز المكون من 6 أرقام الظاهر في تطبيق المصادقة، أو أحد رموز الاسترداد.",
-		"use_sms":      "أرسل لي رمزاً برسالة قصيرة بدلاً من ذلك", "use_totp": "استخدم تطبيق المصادقة بدلاً من ذلك",
-		"code_used": "استُخدم هذا الرمز من قبل. انتظر الرمز التالي في التطبيق.",
-		"totp_wait": "طلبات كثيرة لرمز التطبيق هذه الساعة. حاول مجدداً بعد %d دقيقة.",
-	},
-	"en": {
-		"brand": "Tamkeen", "asking": "Signing you in for:", "sign_in_title": "Sign in", "national_id": "National ID number",
-		"password": "Password", "sign_in": "Sign in", "code_title": "Verification code",
-		"code_sent": "We sent a 6-digit code by SMS to your registered phone.", "code": "Code", "verify": "Verify",
-		"resend": "Send a new code", "switch": "العربية",
-		"wrong_credentials": "The national ID number or the password is incorrect.",
-		"bad_national_id":   "The national ID number is not valid: nine digits.",
-		"locked_title":      "Sign-in paused", "locked": "Too many failed attempts. Try again in %d minutes.",
-		"wait": "Wait %d seconds, then try again.", "wrong_code": "The code is incorrect.", "code_tries": "The code is incorrect. %d tries left.",
-		"codes_title": "Too many code attempts", "codes": "The code has expired or has had its tries. Ask for a new code.",
-		"sms_wait":    "A code was sent a moment ago, or too many were sent. Wait %d seconds before asking for another.",
-		"error_title": "Sign-in is not possible", "unknown_client": "This application is not registered with Tamkeen.",
-		"bad_redirect": "The return address the application sent is not registered for it, so we will not send you there.",
-		"expired":      "This sign-in request has expired or was opened in another browser. Go back to the application and start again.",
-		"phone":        "Your phone number is not verified yet, so no code can be sent.", "server": "Something went wrong on our side. Try again shortly.",
-		"signed_out_title": "You are signed out", "signed_out": "Your session has ended in every ministry application.",
-		"no_account": "No account yet?", "create_account": "Create an account", "forgot": "Forgot your password?",
-		"signup_title": "Create an account", "phone_number": "Mobile phone number", "given_name": "First name", "family_name": "Family name",
-		"new_password": "New password", "password_hint": "At least 8 characters, without your ID or phone number.", "create": "Create the account",
-		"phone_code_sent": "We sent a 6-digit code by SMS to the phone you entered. Enter it to confirm your number.",
-		"reset_title":     "Reset your password", "reset_intro": "Enter your national ID number; if you have an account we will send a code to your registered phone.",
-		"send_code": "Send the code", "reset_code_sent": "If the national ID has an account with a verified phone, we sent it a 6-digit code. Enter it with a new password.",
-		"set_password": "Change the password", "reset_done": "Your password has changed and all your sessions have ended. Sign in with the new password.",
-		"reset_failed":     "The code is incorrect, has expired or has had its tries. Ask for a new code.",
-		"resend_at":        "You can ask for a new code at %s (in %d seconds). Reload this page then.",
-		"back":             "Back to sign in",
-		"err_national_id":  "The national ID number is not valid: nine digits, the last one a check digit.",
-		"err_phone_number": "The phone number is not valid: a mobile number such as 0599123456 or +970599123456.",
-		"err_given_name":   "Write the name in Arabic or Latin letters (up to 100).", "err_family_name": "Write the family name in Arabic or Latin letters (up to 100).",
-		"err_password": "Choose a password of at least 8 characters that is not common and does not contain your ID or phone number.",
-		"err_code":     "Enter the 6-digit code.",
-		"totp_prompt":  "Enter the 6-digit code your authenticator app shows, or one of your recovery codes.",
-		"use_sms":      "Send me a code by SMS instead", "use_totp": "Use the authenticator app instead",
-		"code_used": "This code was already used. Wait for the next code in the app.",
-		"totp_wait": "Too many authenticator code requests this hour. Try again in %d minutes.",
-	},
-}
+// pageTexts are the pages' words, by language: pages/texts.json, which a
+// translator edits without touching Go. Every language has every key
+// (TestPageTextsComplete).
+var pageTexts = i18n.Load[map[string]string](pageFiles, "pages/texts.json")
 
 // pageLang picks the page language from ui_locales (or ?lang=): English
 // when asked first, Arabic otherwise.
@@ -254,6 +184,30 @@ func (p *pages) checkAuthorize(next http.Handler) http.Handler {
 	})
 }
 
+// formPage is what a form page's handler starts from: the authorization
+// request, the browser's binding, the page's data and the forms' target
+// (the client's origin).
+type formPage struct {
+	row     authRequestRow
+	binding string
+	d       pageData
+	target  string
+}
+
+// openForm starts every form page: GET or POST only, the request open for
+// this browser (and on POST the CSRF token right), the page's data titled
+// title. It is false when it has answered.
+func (p *pages) openForm(w http.ResponseWriter, r *http.Request, title string) (formPage, bool) {
+	if !allowMethods(w, r) {
+		return formPage{}, false
+	}
+	row, binding, ok := p.formRequest(w, r)
+	if !ok {
+		return formPage{}, false
+	}
+	return formPage{row: row, binding: binding, d: p.base(r, row, binding, title), target: origin(row.RedirectURI)}, true
+}
+
 // formRequest checks a page's form: the request must be open for this
 // browser and the CSRF token must match.
 func (p *pages) formRequest(w http.ResponseWriter, r *http.Request) (authRequestRow, string, bool) {
@@ -284,17 +238,11 @@ func (p *pages) formRequest(w http.ResponseWriter, r *http.Request) (authRequest
 
 // signIn is the national ID and password page.
 func (p *pages) signIn(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "sign_in_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "sign_in_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if r.Method == http.MethodGet {
 		if r.URL.Query().Get("done") == flowReset {
 			d.Notice = d.T["reset_done"]
@@ -363,17 +311,11 @@ func waitSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
 // code is the SMS code page of a loa2 request.
 func (p *pages) code(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "code_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "code_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if row.OTPChallengeID == "" {
 		p.message(w, r, http.StatusBadRequest, d.Lang, "error_title", d.T["expired"])
 		return
@@ -565,15 +507,11 @@ func flowURL(path string, row authRequestRow, lang string) string {
 // signUp is the account creation form: national ID, mobile phone, names
 // and password (RegisterCitizen), then the phone's SMS code.
 func (p *pages) signUp(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r) {
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "signup_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "signup_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if r.Method == http.MethodGet {
 		p.render(w, http.StatusOK, "signup.html", d, target)
 		return
@@ -646,15 +584,11 @@ func (p *pages) codeError(w http.ResponseWriter, d pageData, target string, err 
 // signUpCode is the new account's phone verification; a right code signs
 // the citizen in and answers the authorization request.
 func (p *pages) signUpCode(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r) {
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "code_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "code_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if !p.flowCodePage(w, r, row, &d, flowSignup) {
 		return
 	}
@@ -677,15 +611,11 @@ func (p *pages) signUpCode(w http.ResponseWriter, r *http.Request) {
 
 // reset asks for the national ID of a forgotten password.
 func (p *pages) reset(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r) {
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "reset_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "reset_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if r.Method == http.MethodGet {
 		p.render(w, http.StatusOK, "reset.html", d, target)
 		return
@@ -706,15 +636,11 @@ func (p *pages) reset(w http.ResponseWriter, r *http.Request) {
 // resetCode takes the reset's SMS code and the new password; success
 // leads back to the sign-in form of the same request.
 func (p *pages) resetCode(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r) {
-		return
-	}
-	row, binding, ok := p.formRequest(w, r)
+	fp, ok := p.openForm(w, r, "reset_title")
 	if !ok {
 		return
 	}
-	d := p.base(r, row, binding, "reset_title")
-	target := origin(row.RedirectURI)
+	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
 	if !p.flowCodePage(w, r, row, &d, flowReset) {
 		return
 	}

@@ -143,12 +143,9 @@ func (s *Service) endSession(ctx context.Context, tx *sql.Tx, f familyRow, reaso
 	})
 }
 
-// sign signs claims with key as an ES256 access token.
+// sign signs claims with key (the ES256 key) as an access token.
 func sign(key *signingKey, c *jwks.Claims) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
-	t.Header["kid"] = key.kid
-	t.Header["typ"] = tokenType
-	s, err := t.SignedString(key.priv)
+	s, err := key.sign(c, tokenType)
 	if err != nil {
 		return "", fmt.Errorf("auth: sign token: %w", err)
 	}

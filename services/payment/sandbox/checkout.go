@@ -14,11 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/services/payment/money"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/texts.json
 var templateFS embed.FS
 
 // Outcome is what a test card makes the sandbox do.
@@ -71,46 +72,10 @@ type texts struct {
 	Paid, Declined, NoFunds, Processing, AuthFailed, NotPayable, ExpiredMsg, FailedMsg string
 }
 
-var messages = map[string]texts{
-	"en": {
-		Title: "Pay a government fee", Brand: "Tamkeen e-payment", OtherLang: "العربية",
-		SandboxBanner: "Sandbox: no real money moves. Use a test card below.",
-		Pay:           "Payment", Reference: "Payment reference", FixErrors: "Please correct the following:",
-		CardNumber: "Card number", Expiry: "Expiry (MM/YY)", CVC: "Security code (CVC)", Cardholder: "Name on card",
-		PayButton: "Pay", TestCards: "Test cards", ThreeDSTitle: "Confirm with your bank",
-		ThreeDSHelp: "Your bank sent a code by SMS. In the sandbox the code is " + ThreeDSCode + ".",
-		Code:        "Code", Confirm: "Confirm", Back: "Return to the service",
-		IndexHelp:     "The sandbox acquirer stands in for a bank in development and tests. Card numbers:",
-		ErrCardNumber: "Enter the 16-digit card number", ErrUnknownCard: "This sandbox only takes the test cards listed below",
-		ErrExpiry: "Enter an expiry date in the future, like 12/30", ErrCVC: "Enter the 3 or 4 digit security code",
-		ErrCode: "That code is not right",
-		Paid:    "Payment received. Thank you.", Declined: "Your bank declined the payment. No money was taken.",
-		NoFunds:    "The payment was declined for insufficient funds. No money was taken.",
-		Processing: "Your bank has not answered yet. You may close this page: the service will be told the outcome.",
-		AuthFailed: "The code was wrong, so the payment was declined. No money was taken.",
-		NotPayable: "This payment can no longer be paid.", ExpiredMsg: "This payment has expired. Start again from the service.",
-		FailedMsg: "This payment did not go through. Start again from the service.",
-	},
-	"ar": {
-		Title: "دفع رسوم حكومية", Brand: "تمكين – الدفع الإلكتروني", OtherLang: "English",
-		SandboxBanner: "بيئة تجريبية: لا تُنقل أموال حقيقية. استخدم إحدى البطاقات التجريبية أدناه.",
-		Pay:           "الدفع", Reference: "مرجع الدفعة", FixErrors: "يرجى تصحيح ما يلي:",
-		CardNumber: "رقم البطاقة", Expiry: "تاريخ الانتهاء (شهر/سنة)", CVC: "رمز الأمان (CVC)", Cardholder: "الاسم على البطاقة",
-		PayButton: "ادفع", TestCards: "بطاقات تجريبية", ThreeDSTitle: "التأكيد مع البنك",
-		ThreeDSHelp: "أرسل البنك رمزًا برسالة قصيرة. في البيئة التجريبية الرمز هو " + ThreeDSCode + ".",
-		Code:        "الرمز", Confirm: "تأكيد", Back: "العودة إلى الخدمة",
-		IndexHelp:     "المُحصِّل التجريبي يحل محل البنك أثناء التطوير والاختبار. أرقام البطاقات:",
-		ErrCardNumber: "أدخل رقم البطاقة المكوّن من 16 رقمًا", ErrUnknownCard: "تقبل البيئة التجريبية البطاقات التجريبية المدرجة أدناه فقط",
-		ErrExpiry: "أدخل تاريخ انتهاء في المستقبل، مثل 12/30", ErrCVC: "أدخل رمز الأمان المكوّن من 3 أو 4 أرقام",
-		ErrCode: "الرمز غير صحيح",
-		Paid:    "تم استلام الدفعة. شكرًا لك.", Declined: "رفض البنك الدفعة. لم يُخصم أي مبلغ.",
-		NoFunds:    "رُفضت الدفعة لعدم كفاية الرصيد. لم يُخصم أي مبلغ.",
-		Processing: "لم يرد البنك بعد. يمكنك إغلاق هذه الصفحة: ستُبلَّغ الخدمة بالنتيجة.",
-		AuthFailed: "الرمز غير صحيح، لذلك رُفضت الدفعة. لم يُخصم أي مبلغ.",
-		NotPayable: "لم يعد من الممكن دفع هذه الدفعة.", ExpiredMsg: "انتهت صلاحية هذه الدفعة. ابدأ من جديد من الخدمة.",
-		FailedMsg: "لم تتم هذه الدفعة. ابدأ من جديد من الخدمة.",
-	},
-}
+// messages are the texts by language: templates/texts.json, which a
+// translator edits without touching Go (TestTextsComplete checks both
+// languages have every text and name ThreeDSCode).
+var messages = i18n.Load[texts](templateFS, "templates/texts.json")
 
 // currencyNames are the currencies' Arabic names.
 var currencyNames = map[string]string{"ILS": "شيكل", "JOD": "دينار أردني", "USD": "دولار أمريكي"}
