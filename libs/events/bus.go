@@ -171,11 +171,50 @@ func (b *Bus) Publish(ctx context.Context, subject string, ev Event) error {
 
 // publish is Publish returning the acknowledgement.
 func (b *Bus) publish(ctx context.Context, subject string, ev Event) (*jetstream.PubAck, error) {
-	if err := validateSubject(subject); err != nil {
+	msg, span, err := b.message(ctx, subject, ev)
+	if err != nil {
 		return nil, err
 	}
-	if err := ev.Validate(); err != nil {
+	defer span.End()
+	ack, err := b.js.PublishMsg(ctx, msg)
+	return ack, b.acked(span, ev, subject, ack, err)
+}
+
+// publishAsync sends ev without waiting for its PubAck; wait waits for it
+// (at most until ctx ends) and reports the publish's outcome. Messages sent
+// from one connection reach the stream in the order they were sent, so a
+// relay can pipeline a batch and still publish it in order.
+func (b *Bus) publishAsync(ctx context.Context, subject string, ev Event) (wait func(context.Context) error, err error) {
+	msg, span, err := b.message(ctx, subject, ev)
+	if err != nil {
 		return nil, err
+	}
+	f, err := b.js.PublishMsgAsync(msg)
+	if err != nil {
+		span.End()
+		return nil, b.acked(span, ev, subject, nil, err)
+	}
+	return func(ctx context.Context) error {
+		defer span.End()
+		select {
+		case ack := <-f.Ok():
+			return b.acked(span, ev, subject, ack, nil)
+		case err := <-f.Err():
+			return b.acked(span, ev, subject, nil, err)
+		case <-ctx.Done():
+			return b.acked(span, ev, subject, nil, ctx.Err())
+		}
+	}, nil
+}
+
+// message checks ev and builds its NATS message, with the trace context of
+// a producer span started from ctx (which the caller ends).
+func (b *Bus) message(ctx context.Context, subject string, ev Event) (*nats.Msg, trace.Span, error) {
+	if err := validateSubject(subject); err != nil {
+		return nil, nil, err
+	}
+	if err := ev.Validate(); err != nil {
+		return nil, nil, err
 	}
 	ctx, span := b.tracer.Start(ctx, subject+" publish",
 		trace.WithSpanKind(trace.SpanKindProducer),
@@ -186,19 +225,20 @@ func (b *Bus) publish(ctx context.Context, subject string, ev Event) (*jetstream
 			attribute.String("messaging.message.id", ev.ID),
 			attribute.String("cloudevents.event_type", ev.Type),
 		))
-	defer span.End()
-
 	tc := map[string]string{}
 	b.prop.Inject(ctx, propagation.MapCarrier(tc))
-	msg := &nats.Msg{Subject: subject, Header: ev.header(tc), Data: ev.Data}
-	ack, err := b.js.PublishMsg(ctx, msg)
+	return &nats.Msg{Subject: subject, Header: ev.header(tc), Data: ev.Data}, span, nil
+}
+
+// acked records a publish's outcome on its span and wraps its error.
+func (b *Bus) acked(span trace.Span, ev Event, subject string, ack *jetstream.PubAck, err error) error {
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "publish failed")
-		return nil, fmt.Errorf("events: publish %s to %s: %w", ev.ID, subject, err)
+		return fmt.Errorf("events: publish %s to %s: %w", ev.ID, subject, err)
 	}
 	span.SetAttributes(attribute.Bool("messaging.nats.duplicate", ack.Duplicate))
-	return ack, nil
+	return nil
 }
 
 // ConsumerConfig describes a durable pull consumer.

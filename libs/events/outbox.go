@@ -112,11 +112,19 @@ type RelayOptions struct {
 	// PollInterval is how long the relay sleeps when the outbox is empty
 	// and nobody calls Kick; 0 means 1 s.
 	PollInterval time.Duration
-	// Lease is how long a claimed batch is reserved for this relay. A relay
-	// that dies keeps its batch from others for this long; the others then
-	// publish it again, and JetStream drops the copies by Nats-Msg-Id, so the
-	// stream's Duplicates window must be longer than Lease. 0 means 30 s.
+	// Lease is how long a claimed batch is reserved for this relay; while
+	// the batch is being published the relay renews it every Lease/3. A
+	// relay that dies keeps its batch from others for at most this long;
+	// the others then publish it again, and JetStream drops the copies by
+	// Nats-Msg-Id, so the stream's Duplicates window must be longer than
+	// Lease. 0 means 3 s: an event a dead relay held is late by seconds.
 	Lease time.Duration
+	// Instance names this relay across restarts (a pod's or process's
+	// name). Its claims carry it, and when it starts it frees the claims a
+	// previous run of the same instance left, so a restarted process
+	// publishes them at once instead of after the lease. Two live relays of
+	// one database must never share an Instance; "" claims anonymously.
+	Instance string
 	// PublishTimeout bounds waiting for one PubAck; 0 means 5 s.
 	PublishTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the pause after a failure (NATS or
@@ -156,7 +164,7 @@ func NewRelay(db *store.DB, bus *Bus, opts RelayOptions) *Relay {
 		opts.PollInterval = time.Second
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 30 * time.Second
+		opts.Lease = 3 * time.Second
 	}
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = 5 * time.Second
@@ -195,6 +203,10 @@ func (r *Relay) Kick() {
 // are logged and retried with back-off; no event is ever dropped.
 func (r *Relay) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
+	if err := r.ReclaimOwn(ctx); err != nil && ctx.Err() == nil {
+		// The claims run out by themselves after the lease.
+		r.log.Warn("events: could not free a previous run's claims", "err", err)
+	}
 	for {
 		n, err := r.PublishPending(ctx)
 		if ctx.Err() != nil {
@@ -233,10 +245,13 @@ type outboxRow struct {
 }
 
 // PublishPending claims one batch of unpublished events, publishes them in
-// order and marks them published. It returns how many it published; on the
-// first publish failure it releases the rest of the batch and returns the
-// error. Run calls it in a loop; tests and admin commands may call it
-// directly.
+// order (pipelined: every publish of the batch is sent before the first
+// PubAck is awaited) and marks them published in one statement. It returns
+// how many it published; on the first failed publish it releases the rest
+// of the batch and returns the error (later events of the batch that did
+// reach the stream are published again later, and JetStream drops the
+// copies by Nats-Msg-Id). Run calls it in a loop; tests and admin commands
+// may call it directly.
 func (r *Relay) PublishPending(ctx context.Context) (int, error) {
 	token, err := r.token()
 	if err != nil {
@@ -246,33 +261,116 @@ func (r *Relay) PublishPending(ctx context.Context) (int, error) {
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
-	var published []int64
-	var pubErr error
-	failed := int64(-1)
-	for _, row := range rows {
-		start := time.Now()
-		if err := r.publish(ctx, row); err != nil {
-			r.metrics.failed()
-			pubErr, failed = err, row.seq
-			break
-		}
-		r.metrics.publishedOne(time.Since(start))
-		published = append(published, row.seq)
+	stop := r.renew(ctx, token)
+	n, pubErr := r.publishBatch(ctx, rows)
+	stop()
+	last, failed := int64(-1), int64(-1)
+	if n > 0 {
+		last = rows[n-1].seq
 	}
-	if err := r.settle(ctx, token, published, failed, pubErr); err != nil {
+	if pubErr != nil {
+		failed = rows[n].seq
+	}
+	if err := r.settle(ctx, token, last, failed, pubErr); err != nil {
 		// The published rows stay claimed until the lease ends and are then
 		// published again; JetStream drops those copies.
-		return len(published), errors.Join(pubErr, err)
+		return n, errors.Join(pubErr, err)
 	}
-	return len(published), pubErr
+	return n, pubErr
 }
 
+// publishBatch sends every row, then waits for their PubAcks in order. It
+// returns how many rows from the start of the batch are in the stream and
+// the first failure.
+func (r *Relay) publishBatch(ctx context.Context, rows []outboxRow) (int, error) {
+	start := time.Now()
+	waits := make([]func(context.Context) error, 0, len(rows))
+	var sendErr error
+	for _, row := range rows {
+		w, err := r.bus.publishAsync(r.traceContext(ctx, row), row.subject, row.ev)
+		if err != nil {
+			sendErr = err
+			break
+		}
+		waits = append(waits, w)
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
+	defer cancel()
+	for i, w := range waits {
+		if err := w(wctx); err != nil {
+			r.metrics.failed()
+			// The rest are abandoned to their futures; their spans end
+			// when the futures resolve or time out.
+			for _, rest := range waits[i+1:] {
+				go func() { _ = rest(wctx) }()
+			}
+			return i, err
+		}
+		r.metrics.publishedOne(time.Since(start)) // sent to acknowledged, pipelined
+	}
+	if sendErr != nil {
+		r.metrics.failed()
+	}
+	return len(waits), sendErr
+}
+
+// traceContext is ctx with the trace context captured at Enqueue.
+func (r *Relay) traceContext(ctx context.Context, row outboxRow) context.Context {
+	tc := map[string]string{}
+	if row.headers != "" {
+		if err := json.Unmarshal([]byte(row.headers), &tc); err != nil {
+			// A damaged trace header must not block the event itself.
+			r.log.Warn("events: outbox row has unreadable trace headers", "event_id", row.ev.ID, "err", err)
+			tc = map[string]string{}
+		}
+	}
+	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(tc))
+}
+
+// renew extends token's lease every Lease/3 until stop is called, so that
+// a batch that takes long to publish (a slow broker) is not taken over
+// while this relay still works on it.
+func (r *Relay) renew(ctx context.Context, token string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pause.Every(ctx, r.opts.Lease/3, func(ctx context.Context) {
+			_, err := r.db.ExecContext(ctx, `UPDATE outbox SET claimed_until = $1
+				WHERE claimed_by = $2 AND published_at IS NULL`, r.opts.Now().Add(r.opts.Lease).UnixMilli(), token)
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("events: renew outbox lease", "err", err)
+			}
+		})
+	}()
+	return func() { cancel(); <-done }
+}
+
+// token is a new claim's owner: the relay's Instance, a slash and a
+// random part, so that ReclaimOwn can find the claims of an instance.
 func (r *Relay) token() (string, error) {
 	var b [12]byte
 	if _, err := io.ReadFull(r.opts.Rand, b[:]); err != nil {
 		return "", fmt.Errorf("events: relay claim token: %w", err)
 	}
-	return hex.EncodeToString(b[:]), nil
+	return r.opts.Instance + "/" + hex.EncodeToString(b[:]), nil
+}
+
+// ReclaimOwn frees the unpublished rows that a previous run of this
+// relay's Instance claimed (it was killed before settling), so that they
+// are published now rather than when the lease runs out. Run calls it when
+// it starts; without an Instance it does nothing.
+func (r *Relay) ReclaimOwn(ctx context.Context) error {
+	if r.opts.Instance == "" {
+		return nil
+	}
+	prefix := r.opts.Instance + "/"
+	_, err := r.db.ExecContext(ctx, `UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+		WHERE published_at IS NULL AND substr(claimed_by, 1, $1) = $2`, len(prefix), prefix)
+	if err != nil {
+		return fmt.Errorf("events: free the previous run's claims: %w", err)
+	}
+	return nil
 }
 
 // claim reserves up to BatchSize unpublished, unclaimed (or lease-expired)
@@ -319,35 +417,20 @@ func (r *Relay) claim(ctx context.Context, token string) ([]outboxRow, error) {
 	return rows, nil
 }
 
-// publish sends one claimed row with the trace context captured at Enqueue.
-func (r *Relay) publish(ctx context.Context, row outboxRow) error {
-	tc := map[string]string{}
-	if row.headers != "" {
-		if err := json.Unmarshal([]byte(row.headers), &tc); err != nil {
-			// A damaged trace header must not block the event itself.
-			r.log.Warn("events: outbox row has unreadable trace headers", "event_id", row.ev.ID, "err", err)
-			tc = map[string]string{}
-		}
-	}
-	pctx := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(tc))
-	pctx, cancel := context.WithTimeout(pctx, r.opts.PublishTimeout)
-	defer cancel()
-	_, err := r.bus.publish(pctx, row.subject, row.ev)
-	return err
-}
-
-// settle marks published rows, records the failure on the failed row and
-// releases the rest of the claim, in one transaction.
-func (r *Relay) settle(ctx context.Context, token string, published []int64, failed int64, pubErr error) error {
+// settle marks the claimed rows up to and including seq last published,
+// records the failure on row failed (when not -1) and releases the rest of
+// the claim, in one transaction of at most three statements, whatever the
+// batch's size.
+func (r *Relay) settle(ctx context.Context, token string, last, failed int64, pubErr error) error {
 	now := store.Stamp(r.opts.Now())
 	// Marking must survive the caller's cancellation: the events are out.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
-		for _, seq := range published {
+		if last >= 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE outbox
 				SET published_at = $1, claimed_by = NULL, claimed_until = NULL, attempts = attempts + 1
-				WHERE seq = $2 AND published_at IS NULL`, now, seq); err != nil {
+				WHERE claimed_by = $2 AND seq <= $3 AND published_at IS NULL`, now, token, last); err != nil {
 				return err
 			}
 		}

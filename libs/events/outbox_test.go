@@ -683,3 +683,144 @@ func BenchmarkEnqueueAndRelay(b *testing.B) {
 		}
 	}
 }
+
+// TestRelayReclaimsOwnClaimsOnRestart: a relay killed after claiming a
+// batch left it claimed for a long lease; the same instance, restarted,
+// publishes it at once, while another instance leaves it alone until the
+// lease ends (issue 16: an OTP late by seconds, not by a lease).
+func TestRelayReclaimsOwnClaimsOnRestart(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		migrate(t, db)
+		ctx := testCtx(t)
+		bus, _ := newBus(t, events.BusOptions{})
+		succeed(ctx, t, db, "pay_1")
+		succeed(ctx, t, db, "pay_2")
+		until := time.Now().Add(time.Hour).UnixMilli()
+		if _, err := db.ExecContext(ctx, `UPDATE outbox SET claimed_by = 'auth-0/5eed', claimed_until = $1`, until); err != nil {
+			t.Fatal(err)
+		}
+		// "auth" is a prefix of "auth-0" but not the same instance.
+		for _, other := range []string{"auth-1", "auth", ""} {
+			r := events.NewRelay(db, bus, events.RelayOptions{Instance: other})
+			if err := r.ReclaimOwn(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := r.PublishPending(ctx); err != nil || n != 0 {
+				t.Fatalf("instance %q published %d, %v of auth-0's live claims; want 0", other, n, err)
+			}
+		}
+		restarted := events.NewRelay(db, bus, events.RelayOptions{Instance: "auth-0", PollInterval: time.Hour})
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- restarted.Run(rctx) }()
+		eventually(t, "the restarted instance to publish its own claims", func() bool {
+			return count(t, db, `SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL`) == 2
+		})
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL`); n != 0 {
+			t.Fatalf("%d rows still claimed after publishing", n)
+		}
+	})
+}
+
+// TestRelayRenewsLeaseWhilePublishing: while a batch waits for a broker
+// that does not answer, the relay keeps renewing its short lease, so a
+// second relay does not take the batch over; once the first gives up
+// and releases it, the second publishes it.
+func TestRelayRenewsLeaseWhilePublishing(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		migrate(t, db)
+		ctx := testCtx(t)
+		s, err := natsembed.Start(natsembed.Options{Listen: true, Port: -1, StoreDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Shutdown)
+		nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		bus, err := events.NewBus(nc, events.BusOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bus.EnsureStream(ctx, events.StreamConfig{Name: testStream, Subjects: paymentSubjects}); err != nil {
+			t.Fatal(err)
+		}
+		succeed(ctx, t, db, "pay_1")
+		s.Shutdown() // the broker stops answering: the publish waits for its PubAck
+		const lease = time.Second
+		slow := events.NewRelay(db, bus, events.RelayOptions{Lease: lease, PublishTimeout: 5 * lease})
+		published := make(chan error, 1)
+		go func() {
+			_, err := slow.PublishPending(ctx)
+			published <- err
+		}()
+		eventually(t, "the first relay to claim the row", func() bool {
+			return count(t, db, `SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL`) == 1
+		})
+		other := events.NewRelay(db, bus, events.RelayOptions{Lease: lease})
+		deadline := time.Now().Add(3 * lease) // well past the first claim's own lease
+		for time.Now().Before(deadline) {
+			if n, err := other.PublishPending(ctx); n != 0 || err != nil {
+				select {
+				case e := <-published:
+					t.Logf("first relay ended: %v", e)
+				default:
+				}
+				t.Fatalf("a second relay took over a batch still being published: %d, %v", n, err)
+			}
+			time.Sleep(lease / 10)
+		}
+		select {
+		case err := <-published:
+			t.Fatalf("the publish ended (%v) while the broker was down", err)
+		default:
+		}
+		if err := <-published; err == nil {
+			t.Fatal("a publish to a stopped broker succeeded")
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM outbox WHERE claimed_by IS NULL AND published_at IS NULL AND attempts = 1`); n != 1 {
+			t.Fatalf("after the failed publish: %d released rows with one attempt; want 1", n)
+		}
+	})
+}
+
+// BenchmarkRelayBatch relays batches of 100 events already in the outbox:
+// the relay's own cost per event (claim, publish with PubAck, mark), the
+// commit of the events not counted.
+func BenchmarkRelayBatch(b *testing.B) {
+	db := storetest.SQLiteFile(b, filepath.Join(b.TempDir(), "bench.db"))
+	migrate(b, db)
+	bus, _ := newBus(b, events.BusOptions{})
+	relay := events.NewRelay(db, bus, events.RelayOptions{BatchSize: 100})
+	ctx := context.Background()
+	f := events.Factory{Source: "tamkeen/payment"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i += 100 {
+		b.StopTimer()
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			for range 100 {
+				ev, err := f.New("tamkeen.payment.succeeded.v1", wrapperspb.String("pay_bench"))
+				if err != nil {
+					return err
+				}
+				if err := events.Enqueue(ctx, tx, "tamkeen.payment.succeeded", ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if n, err := relay.PublishPending(ctx); err != nil || n != 100 {
+			b.Fatalf("PublishPending = %d, %v", n, err)
+		}
+	}
+}

@@ -66,6 +66,9 @@ type ComposeOptions struct {
 	Now func() time.Time
 	// ShutdownTimeout bounds each gRPC server's graceful stop.
 	ShutdownTimeout time.Duration
+	// Instance names the process across restarts (Env.Instance); one
+	// process holds each database, so `tamkeen dev` may name it simply.
+	Instance string
 }
 
 // Composed is one enabler of a Composition.
@@ -119,6 +122,7 @@ func Compose(ctx context.Context, opts ComposeOptions, components ...Component) 
 		log := logger(comp.Name)
 		b, err := comp.build(opts.LookupEnv, Env{
 			Logger: log, Tracing: opts.Tracing, Registry: opts.Registry, DB: db, NATS: opts.NATS, Bus: opts.Bus, Now: opts.Now,
+			Instance: opts.Instance,
 		})
 		if err != nil {
 			return nil, err

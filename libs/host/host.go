@@ -49,6 +49,8 @@ type Common struct {
 	NATSCredsFile string `flag:"nats-creds-file" usage:"NATS credentials file (production clusters)"`
 	// LogLevel, OTLPEndpoint and TraceSampleRatio: logs and traces.
 	telemetry.Config
+	// Instance names the process across restarts; see Env.Instance.
+	Instance        string        `flag:"instance" usage:"this replica's name, the same after a restart (default: the host name, a pod's name in Kubernetes): its outbox relay frees at start the claims a killed run of the same name left; two live replicas must not share one"`
 	Migrate         bool          `flag:"migrate" default:"true" usage:"apply database migrations at start-up (false: run tamkeen migrate first)"`
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight calls may finish at shutdown"`
 }
@@ -80,6 +82,10 @@ type Env struct {
 	Now func() time.Time
 	// Rand is the source of randomness; nil means crypto/rand.
 	Rand io.Reader
+	// Instance names this process across restarts (events.RelayOptions.
+	// Instance): a restarted process publishes at once the outbox rows its
+	// killed predecessor had claimed. "" claims anonymously (tests).
+	Instance string
 }
 
 // Service is what every enabler's constructor returns.
@@ -211,7 +217,11 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 		return err
 	}
 
-	b, err := spec.build(cfg.Service, Env{Logger: log, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus})
+	instance := c.Instance
+	if instance == "" {
+		instance, _ = os.Hostname()
+	}
+	b, err := spec.build(cfg.Service, Env{Logger: log, Tracing: tracing, Registry: registry, DB: db, NATS: nc, Bus: bus, Instance: instance})
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func NewKit(name string, env Env, relay events.RelayOptions) Kit {
 		k.Bus = k.Bus.WithMetrics(metrics, name)
 	}
 	if k.DB != nil && k.Bus != nil {
-		relay.Logger, relay.Now, relay.Rand = k.Logger, k.Now, k.Rand
+		relay.Logger, relay.Now, relay.Rand, relay.Instance = k.Logger, k.Now, k.Rand, env.Instance
 		relay.Metrics, relay.Service = metrics, name
 		k.Relay = events.NewRelay(k.DB, k.Bus, relay)
 	}

@@ -524,7 +524,8 @@ func (t *Topology) serviceEnv(service, grpcAddr, metricsAddr string) map[string]
 	env["TAMKEEN_NATS_URL"] = t.nats.ClientURL()
 	// The migration Job ran; replicas do not race to migrate at start-up.
 	env["TAMKEEN_MIGRATE"] = "false"
-	env["TAMKEEN_STREAM_REPLICAS"] = "1" // one NATS server here; 3 in k8s
+	env["TAMKEEN_INSTANCE"] = service + "-0" // one replica each; a restart frees its own outbox claims
+	env["TAMKEEN_STREAM_REPLICAS"] = "1"     // one NATS server here; 3 in k8s
 	env["TAMKEEN_LOG_LEVEL"] = "info"
 	if service == "notification" {
 		// The production HTTP SMS provider, pointed at the operator's

@@ -195,6 +195,9 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		},
 		Logger: logger, Tracing: tracing, Registry: registry, NATS: nc, Bus: bus, Now: now,
 		ShutdownTimeout: devShutdownTimeout,
+		// The data dir's lock makes this the only process on its
+		// databases: a restart frees its predecessor's outbox claims.
+		Instance: "tamkeen-dev",
 	}, enablers()...)
 	if err != nil {
 		return err
