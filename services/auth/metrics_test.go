@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // gathered reads every sample of the families named name* from reg, by
@@ -119,6 +120,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("a code after the last try = %v; want ErrChallengeClosed", err)
 	}
 
+	lintFamilies(t, e.svc.Registry, "tamkeen_auth_logins_total", "tamkeen_auth_lockouts_total", "tamkeen_auth_otp_sends_total", "tamkeen_auth_otp_verifications_total")
 	got := gathered(t, e.svc.Registry, "tamkeen_auth_")
 	for _, tc := range []struct {
 		family string
@@ -143,5 +145,14 @@ func TestMetrics(t *testing.T) {
 	// Every series exists from the start, so rate() and alerts see zeros.
 	if n := len(got["tamkeen_auth_logins_total"]); n != len(loginMethods())*len(loginOutcomes()) {
 		t.Errorf("tamkeen_auth_logins_total has %d series; want %d (methods × outcomes)", n, len(loginMethods())*len(loginOutcomes()))
+	}
+}
+
+// lintFamilies runs promlint over the families names in reg.
+func lintFamilies(t *testing.T, reg prometheus.Gatherer, names ...string) {
+	t.Helper()
+	problems, err := testutil.GatherAndLint(reg, names...)
+	if err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %v", problems, err)
 	}
 }

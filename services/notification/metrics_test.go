@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
@@ -136,6 +137,7 @@ func TestMetrics(t *testing.T) {
 		return binds >= 2
 	})
 
+	lintFamilies(t, e.svc.Registry, "tamkeen_notification_messages_total", "tamkeen_notification_sms_segments_total", "tamkeen_notification_email_sends_total", "tamkeen_notification_smpp_bound", "tamkeen_notification_smpp_window_in_use", "tamkeen_notification_smpp_throttled_total", "tamkeen_notification_smpp_reconnects_total")
 	got := gathered(t, e.svc.Registry, "tamkeen_notification_")
 	sent := func(lane, channel, provider string) string {
 		return "channel=" + channel + ",lane=" + lane + ",provider=" + provider + ",status="
@@ -223,5 +225,14 @@ func TestMetricsEmailRefused(t *testing.T) {
 	}
 	if _, ok := got["tamkeen_notification_smpp_bound"]; ok {
 		t.Errorf("smpp_bound exported without an SMPP provider")
+	}
+}
+
+// lintFamilies runs promlint over the families names in reg.
+func lintFamilies(t *testing.T, reg prometheus.Gatherer, names ...string) {
+	t.Helper()
+	problems, err := testutil.GatherAndLint(reg, names...)
+	if err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %v", problems, err)
 	}
 }

@@ -109,6 +109,9 @@ func TestMetricsCertificateExpiry(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("certificate expiry = %v; want %v", got, want)
 	}
+	if problems, err := testutil.GatherAndLint(h.svc.Registry, "tamkeen_signature_certificate_expiry_timestamp_seconds", "tamkeen_signature_crl_age_seconds"); err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %v", problems, err)
+	}
 	for role, v := range got {
 		if v <= float64(h.clock.Now().Unix()) {
 			t.Errorf("%s certificate expires at %v, not after now (%v)", role, v, h.clock.Now().Unix())
