@@ -148,6 +148,25 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// TestMetricsHostedSignIn: sign-ins through the hosted page of the code
+// flow count under method oidc, the JSON login under password.
+func TestMetricsHostedSignIn(t *testing.T) {
+	e := sqliteEnv(t, nil)
+	f := newOIDCFixture(t, e, "27182818") // logs in once with the JSON login
+	f.code(t, nationalID("27182818"))
+	e.clock.Advance(time.Minute)
+	f.b = newOIDCBrowser(t, e) // a browser without the single sign-on cookie
+	if st, loc, _ := f.signIn(t, nationalID("27182818"), "not-the-password-1"); mustQuery(t, loc, "code") != "" {
+		t.Fatalf("a wrong password signed in: %d %s", st, loc)
+	}
+	want := map[string]float64{
+		"method=password,outcome=success": 1, "method=oidc,outcome=success": 1, "method=oidc,outcome=bad_credentials": 1,
+	}
+	if got := nonZero(gathered(t, e.svc.Registry, "tamkeen_auth_logins_total")["tamkeen_auth_logins_total"]); !maps.Equal(got, want) {
+		t.Errorf("tamkeen_auth_logins_total = %v; want %v", got, want)
+	}
+}
+
 // lintFamilies runs promlint over the families names in reg.
 func lintFamilies(t *testing.T, reg prometheus.Gatherer, names ...string) {
 	t.Helper()
