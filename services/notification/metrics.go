@@ -27,20 +27,17 @@ const (
 	emailFailed = "failed"
 )
 
-// laneLabel is the lane label of a lane: the command lanes, with the
-// normal lane named "transactional" as the runbook and the alert rules
-// name it.
+// laneLabel is the lane label of a lane: its own name (the API's lane
+// parameter), "other" for a name it does not know.
 func laneLabel(lane string) string {
 	switch lane {
-	case LaneOTP, LaneBulk:
+	case LaneOTP, LaneNormal, LaneBulk:
 		return lane
-	case LaneNormal:
-		return "transactional"
 	}
 	return "other"
 }
 
-func laneLabels() []string { return []string{LaneOTP, "transactional", LaneBulk} }
+func laneLabels() []string { return []string{LaneOTP, LaneNormal, LaneBulk} }
 
 // providerLabel is name when it is a provider this package has, else
 // "other" (a provider a host passed in under another name): a label never
@@ -95,7 +92,7 @@ func registerMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	var err error
 	if m.messages, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tamkeen_notification_messages_total",
-		Help: "Messages by lane (otp, transactional, bulk), channel (sms, email), provider and status (accepted, submitted, delivered, failed, rejected); committed only.",
+		Help: "Messages by lane (otp, normal, bulk), channel (sms, email), provider and status (accepted, submitted, delivered, failed, rejected); committed only.",
 	}, []string{"lane", "channel", "provider", "status"})); err != nil {
 		return nil, err
 	}

@@ -142,8 +142,8 @@ func TestMetrics(t *testing.T) {
 	sent := func(lane, channel, provider string) string {
 		return "channel=" + channel + ",lane=" + lane + ",provider=" + provider + ",status="
 	}
-	tr, bulk, otpl := sent("transactional", "sms", "smpp"), sent("bulk", "sms", "smpp"), sent("otp", "sms", "smpp")
-	email := sent("transactional", "email", "smtp")
+	tr, bulk, otpl := sent("normal", "sms", "smpp"), sent("bulk", "sms", "smpp"), sent("otp", "sms", "smpp")
+	email := sent("normal", "email", "smtp")
 	for _, tc := range []struct {
 		family string
 		want   map[string]float64
@@ -154,7 +154,7 @@ func TestMetrics(t *testing.T) {
 			otpl + "accepted": 2, otpl + "submitted": 1, otpl + "delivered": 1, otpl + "failed": 1,
 			email + "accepted": 1, email + "submitted": 1,
 		}},
-		{"tamkeen_notification_sms_segments_total", map[string]float64{"lane=transactional": 2, "lane=bulk": 3, "lane=otp": otpSegments}},
+		{"tamkeen_notification_sms_segments_total", map[string]float64{"lane=normal": 2, "lane=bulk": 3, "lane=otp": otpSegments}},
 		{"tamkeen_notification_email_sends_total", map[string]float64{"outcome=sent": 1}},
 		{"tamkeen_notification_smpp_throttled_total", map[string]float64{"provider=smpp": 2}},
 		{"tamkeen_notification_smpp_bound", map[string]float64{"provider=smpp": 1}},
@@ -217,8 +217,8 @@ func TestMetricsEmailRefused(t *testing.T) {
 		t.Errorf("email_sends_total = %v; want one failed", nz)
 	}
 	want := map[string]float64{
-		"channel=email,lane=transactional,provider=smtp,status=accepted": 1,
-		"channel=email,lane=transactional,provider=smtp,status=rejected": 1,
+		"channel=email,lane=normal,provider=smtp,status=accepted": 1,
+		"channel=email,lane=normal,provider=smtp,status=rejected": 1,
 	}
 	if nz := nonZero(got["tamkeen_notification_messages_total"]); !maps.Equal(nz, want) {
 		t.Errorf("messages_total = %v; want %v", nz, want)
