@@ -537,6 +537,9 @@ func (g *Gateway) newRecorder(db *store.DB, sig grpc.ClientConnInterface) *recor
 	if cfg.Audit && cfg.AuditStampEvery > 0 && sig != nil {
 		rc.sig = signaturev1.NewSignatureServiceClient(sig)
 	}
+	if cfg.Audit {
+		registerAuditMetrics(g.registry, rc)
+	}
 	return rc
 }
 

@@ -212,6 +212,7 @@ func (s *Service) signIn(ctx context.Context, id, binding, nationalID, password,
 		return signInResult{}, err
 	}
 	_, fam, err := s.login(ctx, LoginRequest{NationalID: nationalID, Password: password, ClientID: row.ClientID, Source: source})
+	s.noteLogin(loginMethodOIDC, err)
 	if err != nil {
 		return signInResult{}, err
 	}

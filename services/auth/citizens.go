@@ -199,6 +199,7 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 	if err != nil {
 		return Registered{}, err
 	}
+	s.noteOTPSent(ch)
 	s.Relay.Kick()
 	return Registered{CitizenID: id, ChallengeID: ch.ID, ExpiresIn: s.cfg.OTPTTL}, nil
 }

@@ -50,6 +50,7 @@ type LoginRequest struct {
 // whether an ID is registered.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenPair, error) {
 	pair, _, err := s.login(ctx, req)
+	s.noteLogin(loginMethodPassword, err)
 	return pair, err
 }
 
@@ -153,6 +154,13 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (TokenPair, famil
 	return pair, fam, nil
 }
 
+// The refusals of a locked login; tamkeen_auth_logins_total tells them
+// (outcome locked) from the other waits (throttled) by them.
+const (
+	msgAccountLocked = "too many failed logins: try again later, or unlock the account with a code sent by SMS"
+	msgSourceLocked  = "too many failed logins from your network: try again later"
+)
+
 // throttleKeys are the failure counters of one login attempt.
 type throttleKeys struct {
 	// account is the HMAC of the national ID, which the account's
@@ -191,7 +199,7 @@ func (s *Service) checkThrottle(ctx context.Context, now time.Time, k throttleKe
 			continue
 		}
 		if t.LockedUntilMS > nowMS {
-			return retryAfter("too many failed logins: try again later, or unlock the account with a code sent by SMS", fromMS(t.LockedUntilMS).Sub(now))
+			return retryAfter(msgAccountLocked, fromMS(t.LockedUntilMS).Sub(now))
 		}
 		if key == k.pair && t.Failures > 0 && t.LastFailureMS >= ms(now.Add(-s.cfg.LoginFailureWindow)) {
 			next := fromMS(t.LastFailureMS).Add(s.loginDelay(t.Failures))
@@ -208,7 +216,7 @@ func (s *Service) checkThrottle(ctx context.Context, now time.Time, k throttleKe
 		return fmt.Errorf("auth: login throttle: %w", err)
 	}
 	if found && src.LockedUntilMS > nowMS {
-		return retryAfter("too many failed logins from your network: try again later", fromMS(src.LockedUntilMS).Sub(now))
+		return retryAfter(msgSourceLocked, fromMS(src.LockedUntilMS).Sub(now))
 	}
 	return nil
 }
@@ -234,9 +242,9 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, k throttleKeys
 	}
 	nowMS, windowMS := ms(now), ms(now.Add(-s.cfg.LoginFailureWindow))
 	until := now.Add(s.cfg.LoginLockout)
-	var locked bool
+	var locked int
 	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		locked = false
+		locked = 0
 		for _, c := range []struct {
 			key, account, kind, citizen string
 			max                         int
@@ -255,7 +263,7 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, k throttleKeys
 			if n < c.max {
 				continue
 			}
-			locked = true
+			locked++
 			if err := lock(ctx, tx, c.key, ms(until)); err != nil {
 				return fmt.Errorf("auth: lock %s: %w", c.kind, err)
 			}
@@ -273,9 +281,10 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, k throttleKeys
 		return err
 	}
 	s.Relay.Kick()
-	if locked {
+	s.noteLockouts(locked)
+	if locked > 0 {
 		s.Logger.InfoContext(ctx, "auth: login locked after repeated failures", slog.String("citizen_id", citizenID))
-		return retryAfter("too many failed logins: try again later, or unlock the account with a code sent by SMS", s.cfg.LoginLockout)
+		return retryAfter(msgAccountLocked, s.cfg.LoginLockout)
 	}
 	return ErrInvalidCredentials
 }

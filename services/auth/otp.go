@@ -229,6 +229,7 @@ func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, meth
 	}
 	out := Challenge{ID: ch.ID, Method: method, ExpiresIn: s.cfg.OTPTTL}
 	if ch.Method == MethodSMS {
+		s.noteOTPSent(ch)
 		s.Relay.Kick()
 		out.ResendAfter = s.cfg.SMSResendCooldown
 	}
@@ -289,7 +290,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 		return Verified{}, fmt.Errorf("auth: OTP attempt: %w", err)
 	}
 	if !counted {
-		return Verified{}, ErrChallengeClosed
+		return Verified{}, s.otpClosed(ch, now)
 	}
 	left := s.cfg.OTPMaxAttempts - ch.Attempts - 1
 
@@ -302,7 +303,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 	case MethodSMS:
 		// A decoy's code_mac is empty: nothing matches it.
 		if !macEqual(s.codeMAC(id, code), ch.CodeMAC) || ch.CodeMAC == "" {
-			return Verified{}, wrongCode(left)
+			return Verified{}, s.wrongCode(left)
 		}
 	case MethodTOTP:
 		c, err := selectCitizen(ctx, s.DB, ch.CitizenID)
@@ -316,9 +317,10 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 			}
 			var ok bool
 			if step, ok = matchTOTP(secret, code, now); !ok {
-				return Verified{}, wrongCode(left)
+				return Verified{}, s.wrongCode(left)
 			}
 			if step <= c.TOTPLastStep {
+				s.noteOTP(otpWrongCode)
 				return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "was already used: wait for the next code"}
 			}
 		} else {
@@ -394,12 +396,17 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 	})
 	switch {
 	case errors.Is(err, errTOTPReplay):
+		s.noteOTP(otpWrongCode)
 		return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "was already used: wait for the next code"}
 	case errors.Is(err, errWrongRecovery):
-		return Verified{}, wrongCode(left)
+		return Verified{}, s.wrongCode(left)
+	case errors.Is(err, ErrChallengeClosed):
+		s.notConsumed(ch)
+		return Verified{}, err
 	case err != nil:
 		return Verified{}, err
 	}
+	s.noteOTP(otpSuccess)
 	s.Relay.Kick()
 	return out, nil
 }

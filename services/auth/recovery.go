@@ -194,6 +194,7 @@ func (s *Service) sendReset(ctx context.Context, requestID, citizenID string) er
 		return err
 	}
 	if sent {
+		s.noteOTPSent(challengeRow{ID: chID, Method: MethodSMS, Purpose: purposeReset})
 		s.Relay.Kick()
 	}
 	return nil
@@ -259,6 +260,7 @@ func (s *Service) resendSignup(ctx context.Context, requestID string, f pageFlow
 	if err != nil {
 		return err
 	}
+	s.noteOTPSent(ch)
 	s.Relay.Kick()
 	f.ChallengeID, f.SentAt, f.ExpiresAt = ch.ID, now, now.Add(s.cfg.OTPTTL)
 	return upsertPageFlow(ctx, s.DB, f)
@@ -298,6 +300,7 @@ func (s *Service) finishReset(ctx context.Context, id, binding, code, password s
 		return fmt.Errorf("auth: reset: %w", err)
 	}
 	if !counted || err != nil || ch.Purpose != purposeReset || ch.CitizenID != f.CitizenID || !macEqual(s.codeMAC(ch.ID, code), ch.CodeMAC) {
+		s.noteFailedAnswer(ch, err == nil && ch.Purpose == purposeReset && ch.CitizenID == f.CitizenID, counted, now)
 		return errResetFailed
 	}
 	c, err := selectCitizen(ctx, s.DB, ch.CitizenID)
@@ -349,6 +352,7 @@ func (s *Service) finishReset(ctx context.Context, id, binding, code, password s
 	if err != nil {
 		return err
 	}
+	s.noteOTP(otpSuccess)
 	s.Relay.Kick()
 	s.Logger.InfoContext(ctx, "auth: password reset by SMS code; sessions ended", slog.String("citizen_id", c.ID))
 	return nil

@@ -248,6 +248,7 @@ type Service struct {
 	// dummyHash is verified against when a client id or national ID is
 	// unknown, so that it costs as much time as a wrong secret.
 	dummyHash string
+	metrics   *metrics
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -300,6 +301,7 @@ func NewAdmin(cfg Config, deps Deps) (*Service, error) {
 		cfg:       cfg,
 		keys:      keys,
 		hasher:    newHasher(cfg.HashConcurrency, cfg.HashWait),
+		metrics:   newMetrics(deps.Registerer(), host.OrDiscard(deps.Logger)),
 	}
 	s.ring = &keyring{svc: s}
 	return s, nil

@@ -77,6 +77,7 @@ func (s *Service) StartUnlock(ctx context.Context, nationalID string) (Challenge
 		return Challenge{}, err
 	}
 	if sent {
+		s.noteOTPSent(challengeRow{ID: id, Method: MethodSMS, Purpose: purposeUnlock})
 		s.Relay.Kick()
 	}
 	return out, nil
@@ -107,6 +108,7 @@ func (s *Service) VerifyUnlock(ctx context.Context, id, code string) error {
 		return fmt.Errorf("auth: unlock: %w", err)
 	}
 	if !counted || err != nil || ch.Purpose != purposeUnlock || !macEqual(s.codeMAC(id, code), ch.CodeMAC) {
+		s.noteFailedAnswer(ch, err == nil && ch.Purpose == purposeUnlock, counted, now)
 		return errUnlockFailed
 	}
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
@@ -129,6 +131,7 @@ func (s *Service) VerifyUnlock(ctx context.Context, id, code string) error {
 	if err != nil {
 		return err
 	}
+	s.noteOTP(otpSuccess)
 	s.Relay.Kick()
 	s.Logger.InfoContext(ctx, "auth: account unlocked by SMS code", slog.String("citizen_id", ch.CitizenID))
 	return nil

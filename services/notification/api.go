@@ -196,6 +196,7 @@ func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notifi
 	if err != nil {
 		return Notification{}, fmt.Errorf("notification: queue: %w", err)
 	}
+	s.noteAccepted(n)
 	s.Relay.Kick()
 	return n, nil
 }

@@ -233,6 +233,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	if err != nil {
 		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
 	}
+	s.noteAccepted(msgs...)
 	s.Relay.Kick()
 	return job, nil
 }

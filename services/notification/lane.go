@@ -274,7 +274,9 @@ func (s *Service) emailSender(n Notification) sender {
 	return sender{
 		name: s.email.Name(), idempotent: isIdempotent(s.email), deliversOnSubmit: deliversOnSubmit(s.email),
 		send: func(ctx context.Context) (string, error) {
-			return s.email.SendEmail(ctx, Email{To: n.Recipient, Subject: n.Subject, Text: n.Body, HTML: n.HTML, Language: n.Language, Reference: n.ID})
+			id, err := s.email.SendEmail(ctx, Email{To: n.Recipient, Subject: n.Subject, Text: n.Body, HTML: n.HTML, Language: n.Language, Reference: n.ID})
+			s.noteEmailSend(err)
+			return id, err
 		},
 	}
 }
@@ -309,6 +311,7 @@ func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest
 		return Notification{}, fmt.Errorf("notification: record command %s: %w", ev.ID, err)
 	}
 	if applied {
+		s.noteAccepted(n)
 		s.Relay.Kick()
 		return n, nil
 	}
@@ -443,6 +446,7 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 	if err != nil {
 		return fmt.Errorf("notification: %s: %w", from.ID, err)
 	}
+	s.noteTransition(from, next)
 	if next.Status != from.Status {
 		s.Relay.Kick()
 	}

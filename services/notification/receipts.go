@@ -153,7 +153,7 @@ func (s *Service) handlePaymentSucceeded(ctx context.Context, ev events.Event) e
 	if len(queued) == 0 {
 		return nil
 	}
-	_, err := events.ProcessOnce(ctx, s.DB, receiptsConsumer, ev.ID, func(tx *sql.Tx) error {
+	applied, err := events.ProcessOnce(ctx, s.DB, receiptsConsumer, ev.ID, func(tx *sql.Tx) error {
 		for i := range queued {
 			if err := s.queue(ctx, tx, &queued[i], true); err != nil {
 				return err
@@ -165,6 +165,9 @@ func (s *Service) handlePaymentSucceeded(ctx context.Context, ev events.Event) e
 	})
 	if err != nil {
 		return fmt.Errorf("notification: receipt for %s: %w", m.GetPaymentId(), err)
+	}
+	if applied {
+		s.noteAccepted(queued...)
 	}
 	s.Relay.Kick()
 	return nil

@@ -210,6 +210,7 @@ type Service struct {
 	intl      map[string]bool
 	// runners are the providers' own loops (an SMPP session).
 	runners []func(ctx context.Context) error
+	metrics *metrics
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -259,6 +260,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	case cfg.emailProvider() == ProviderSMTP:
 		s.email = NewSMTPProvider(cfg.SMTP, deps.SMTPTLSConfig)
 	}
+	s.metrics = newMetrics(s)
 	return s, nil
 }
 

@@ -130,8 +130,9 @@ type SMPPProvider struct {
 	pauseUntil  time.Time
 	throttleRun int
 
-	// Counters for tests and benchmarks.
-	submitted, throttled, binds atomic.Int64
+	// Counters for tests, benchmarks and metrics (smppCollector);
+	// reconnects counts retries after a failed connect or a lost link.
+	submitted, throttled, binds, reconnects atomic.Int64
 }
 
 // NewSMPPProvider returns the provider; Run connects it.
@@ -147,6 +148,16 @@ func (p *SMPPProvider) Stats() (submitted, throttled, binds int64) {
 	return p.submitted.Load(), p.throttled.Load(), p.binds.Load()
 }
 
+// state reports, for the metrics, whether a session is bound, how many
+// submit_sm wait for their response, and the throttling answers and
+// reconnects so far.
+func (p *SMPPProvider) state() (bound bool, windowInUse int, throttled, reconnects int64) {
+	p.mu.Lock()
+	bound = p.sess != nil
+	p.mu.Unlock()
+	return bound, len(p.window), p.throttled.Load(), p.reconnects.Load()
+}
+
 // Run keeps a session bound until ctx ends, redialling with back-off.
 func (p *SMPPProvider) Run(ctx context.Context) error {
 	delay := p.cfg.ReconnectMin
@@ -157,6 +168,7 @@ func (p *SMPPProvider) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			p.log.Warn("notification: SMPP connect failed; retrying", slog.String("err", err.Error()), slog.Duration("in", delay))
+			p.reconnects.Add(1)
 			if !pause.For(ctx, delay, nil) {
 				return ctx.Err()
 			}
@@ -174,6 +186,7 @@ func (p *SMPPProvider) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		p.log.Warn("notification: SMPP link lost; reconnecting", slog.String("err", err.Error()))
+		p.reconnects.Add(1)
 		if !pause.For(ctx, delay, nil) {
 			return ctx.Err()
 		}

@@ -2,8 +2,11 @@ package signature
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,10 +59,15 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	for _, u := range []string{tsUseSignature, tsUseRequest} {
 		m.timestamps.WithLabelValues(u)
 	}
-	// The CRL's age is read at scrape time; a process hosts one signature
-	// enabler, so the latest one built reports it.
-	c := &crlCollector{s: s, desc: prometheus.NewDesc("tamkeen_signature_crl_age_seconds",
-		"Seconds since the thisUpdate of the current CRL (absent before the PKI has one).", nil, nil)}
+	// The CRL's age and the certificates' expiry are read at scrape time;
+	// a process hosts one signature enabler, so the latest one built
+	// reports them.
+	c := &pkiCollector{s: s,
+		crlAge: prometheus.NewDesc("tamkeen_signature_crl_age_seconds",
+			"Seconds since the thisUpdate of the current CRL (absent before the PKI has one).", nil, nil),
+		expiry: prometheus.NewDesc("tamkeen_signature_certificate_expiry_timestamp_seconds",
+			"Unix time of the notAfter of each certificate the PKI holds, by role (root, issuing, tsa, ocsp; absent before pki init).", []string{"role"}, nil),
+	}
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if !errors.As(err, &are) {
@@ -73,27 +81,49 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	return m, nil
 }
 
-// crlCollector reports the current CRL's age: now − thisUpdate, one
-// primary-key lookup per scrape.
-type crlCollector struct {
-	s    *Service
-	desc *prometheus.Desc
+// pkiRoles are the PKI objects whose certificates' expiry is exported: the
+// closed set of the role label.
+func pkiRoles() []string { return []string{objRoot, objIssuing, objTSA, objOCSP} }
+
+// pkiCollector reports the current CRL's age (now − thisUpdate, one
+// primary-key lookup per scrape) and the notAfter of the PKI's
+// certificates (four small rows per scrape).
+type pkiCollector struct {
+	s      *Service
+	crlAge *prometheus.Desc
+	expiry *prometheus.Desc
 }
 
-func (c *crlCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *pkiCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.crlAge
+	ch <- c.expiry
+}
 
-func (c *crlCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *pkiCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	thisUpdate, err := latestCRLUpdate(ctx, c.s.DB)
-	if errors.Is(err, sql.ErrNoRows) {
-		return
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
 		c.s.Logger.Warn("signature: CRL age unavailable", "err", err)
-		return
+	default:
+		ch <- prometheus.MustNewConstMetric(c.crlAge, prometheus.GaugeValue, c.s.Now().Sub(thisUpdate).Seconds())
 	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, c.s.Now().Sub(thisUpdate).Seconds())
+	err = pkiObjects(ctx, c.s.DB, func(o pkiObject, der []byte) error {
+		if !slices.Contains(pkiRoles(), o.name) {
+			return nil
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("PKI object %s: %w", o.name, err)
+		}
+		ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(cert.NotAfter.Unix()), o.name)
+		return nil
+	})
+	if err != nil {
+		c.s.Logger.Warn("signature: certificate expiry unavailable", "err", err)
+	}
 }
 
 // signed counts one stored signature.

@@ -2,6 +2,7 @@ package signature
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -72,4 +73,48 @@ func gaugeValue(t *testing.T, h *harness, name string) float64 {
 	}
 	t.Fatalf("no %s", name)
 	return 0
+}
+
+// TestMetricsCertificateExpiry signs once (which loads the PKI) and reads
+// tamkeen_signature_certificate_expiry_timestamp_seconds: one series per
+// role, each the notAfter of the certificate the enabler itself loaded.
+func TestMetricsCertificateExpiry(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	cred := h.newCredential(t, "cit_x", "")
+	h.sign(t, "cit_x", cred.CredentialId, []byte("a contract"), FormatCAdES)
+	a, err := h.svc.ca(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		objRoot: float64(a.root.NotAfter.Unix()), objIssuing: float64(a.issuing.NotAfter.Unix()),
+		objTSA: float64(a.tsa.NotAfter.Unix()), objOCSP: float64(a.ocsp.NotAfter.Unix()),
+	}
+	fams, err := h.svc.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "tamkeen_signature_certificate_expiry_timestamp_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != 1 || m.GetLabel()[0].GetName() != "role" {
+				t.Fatalf("labels %v; want role alone", m.GetLabel())
+			}
+			got[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("certificate expiry = %v; want %v", got, want)
+	}
+	if problems, err := testutil.GatherAndLint(h.svc.Registry, "tamkeen_signature_certificate_expiry_timestamp_seconds", "tamkeen_signature_crl_age_seconds"); err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %v", problems, err)
+	}
+	for role, v := range got {
+		if v <= float64(h.clock.Now().Unix()) {
+			t.Errorf("%s certificate expires at %v, not after now (%v)", role, v, h.clock.Now().Unix())
+		}
+	}
 }
