@@ -13,6 +13,8 @@ import (
 // SMS is one message the SMS operator stand-in accepted.
 type SMS struct {
 	To, Text, Reference string
+	// At is when the sink accepted it.
+	At time.Time
 }
 
 // SMSSink stands in for the mobile operator's HTTP SMS gateway: the
@@ -59,7 +61,7 @@ func (s *SMSSink) accept(w http.ResponseWriter, r *http.Request) {
 	id, seen := s.ids[key]
 	if !seen || key == "" {
 		id = fmt.Sprintf("sink-%d", len(s.msgs)+1)
-		s.msgs = append(s.msgs, SMS{To: in.To, Text: in.Text, Reference: in.Reference})
+		s.msgs = append(s.msgs, SMS{To: in.To, Text: in.Text, Reference: in.Reference, At: time.Now()})
 		if key != "" {
 			s.ids[key] = id
 		}
