@@ -232,7 +232,11 @@ func (g *Gateway) preflight(next http.Handler) http.Handler {
 		refuse := func(detail string) {
 			writeProblem(w, r, Problem{Type: problemTypePrefix + "cors-preflight-refused", Status: http.StatusForbidden, Detail: detail}, nil)
 		}
-		template, ok := g.routes.match(r, want)
+		routes := g.routes.templates(r)
+		template, ok := routes[want]
+		if !ok {
+			template, ok = routes[routeMethod(want)]
+		}
 		if !ok {
 			refuse("this path has no " + quoteShort(want) + " route")
 			return
@@ -252,15 +256,13 @@ func (g *Gateway) preflight(next http.Handler) http.Handler {
 			}
 		}
 		var methods []string
-		for _, m := range g.routes.allowed(r) {
-			if slices.Contains(methods, m) {
-				continue
+		for _, m := range allowMethods {
+			t, ok := routes[m]
+			if m == http.MethodHead && !ok {
+				t, ok = routes[http.MethodGet] // answered as GET (head.go)
 			}
-			if t, ok := g.routes.match(r, m); ok && g.corsAdmits(r.Context(), origin, routeMethod(m), t) != "" {
+			if ok && g.corsAdmits(r.Context(), origin, routeMethod(m), t) != "" {
 				methods = append(methods, m)
-				if m == http.MethodGet && !slices.Contains(methods, http.MethodHead) {
-					methods = append(methods, http.MethodHead) // answered as GET (head.go)
-				}
 			}
 		}
 		h.Set("Access-Control-Allow-Origin", allow)
@@ -332,25 +334,27 @@ func splitHeaderList(vals []string) []string {
 	return out
 }
 
-// match returns the template of the route r's path has for method (for
-// HEAD, the GET route's when there is no HEAD route).
-func (t *routeTable) match(r *http.Request, method string) (string, bool) {
+// templates maps each method of allowMethods that has a route for r's
+// path to that route's template, one probe per method.
+func (t *routeTable) templates(r *http.Request) map[string]string {
 	if t.probe == nil {
 		if err := t.init(); err != nil {
-			return "", false
+			return nil
 		}
 	}
-	for _, m := range []string{method, routeMethod(method)} {
-		hit := &probeHit{}
-		pr := r.Clone(context.WithValue(r.Context(), probeKey{}, hit))
+	out := map[string]string{}
+	hit := &probeHit{}
+	pr := r.Clone(context.WithValue(r.Context(), probeKey{}, hit))
+	pr.Body = http.NoBody
+	for _, m := range allowMethods {
+		*hit = probeHit{}
 		pr.Method = m
-		pr.Body = http.NoBody
 		t.probe.ServeHTTP(discardWriter{}, pr)
 		if hit.matched {
-			return hit.template, true
+			out[m] = hit.template
 		}
 	}
-	return "", false
+	return out
 }
 
 // originSet is one snapshot of the registered origins.
