@@ -195,6 +195,9 @@ type Config struct {
 	// Metering counts usage per client per day for charge-back; needs
 	// Deps.DB.
 	Metering bool `flag:"metering" usage:"meter usage per client and day for charge-back (needs the gateway database)"`
+	// CORSRefresh is how often a replica reloads the web origins clients
+	// registered with auth (cors.go).
+	CORSRefresh time.Duration `flag:"cors-refresh" default:"10s" usage:"how often the web origins clients registered (CORS) are reloaded from auth"`
 }
 
 // DefaultAudience is the aud of Tamkeen access tokens.
@@ -217,6 +220,7 @@ func (c Config) withDefaults() Config {
 	c.Version = cmp.Or(c.Version, "v1")
 	c.Audience = cmp.Or(c.Audience, DefaultAudience)
 	c.RightsRefresh = cmp.Or(c.RightsRefresh, DefaultRightsRefresh)
+	c.CORSRefresh = cmp.Or(c.CORSRefresh, DefaultCORSRefresh)
 	c.RateLimitBucket = cmp.Or(c.RateLimitBucket, DefaultRateLimitBucket)
 	c.RateLimitTimeout = cmp.Or(c.RateLimitTimeout, 250*time.Millisecond)
 	c.RateLimitRetry = cmp.Or(c.RateLimitRetry, 2*time.Second)
@@ -254,6 +258,7 @@ func (c Config) Validate() error {
 		"max-token-lifetime":   c.MaxTokenLifetime,
 		"audit-stamp-interval": c.AuditStampInterval,
 		"revoked-sessions-ttl": c.RevokedSessionsTTL,
+		"cors-refresh":         c.CORSRefresh,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%w: %s %v is negative", ErrConfig, name, d))
@@ -413,6 +418,11 @@ type Gateway struct {
 	slots chan struct{}
 	// recorder writes audit records and usage; nil when both are off.
 	recorder *recorder
+	// origins are the web origins clients registered (cors.go).
+	origins *originsCache
+	// ownOrigin is the issuer's origin: requests from it are not
+	// cross-origin.
+	ownOrigin string
 
 	mux     *runtime.ServeMux
 	routes  *routeTable
@@ -477,6 +487,8 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err := g.setUpSecurity(deps); err != nil {
 		return nil, err
 	}
+	g.origins = newOriginsCache(deps.Backends.Auth, cfg.CORSRefresh, g.now, g.logger)
+	g.ownOrigin = originOf(cfg.Issuer)
 
 	g.mux = g.newServeMux()
 	ctx := context.Background()
@@ -527,7 +539,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err := g.buildDocs(); err != nil {
 		return nil, err
 	}
-	g.handler = g.wrap(g.mux)
+	g.handler = g.wrap(g.preflight(g.mux))
 	g.ops = g.newOpsHandler()
 	return g, nil
 }

@@ -101,6 +101,9 @@ type recorder struct {
 	entered chan struct{}
 	// sms counts SendSms calls that reached the service.
 	sms int
+	// origins are the web origins auth's ClientOriginsService answers
+	// (cors_test.go), by client id.
+	origins map[string][]string
 }
 
 // contentServer is a small ContentService: GetItem ids steer its answer.
@@ -378,6 +381,7 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	s.grpc.RegisterService(&contentv1.ContentService_ServiceDesc, &contentServer{logger: svcLogger, rec: s.rec})
 	s.grpc.RegisterService(&signaturev1.SignatureService_ServiceDesc, signatureServer{rec: s.rec, tsa: opts.tsa})
 	s.grpc.RegisterService(&authv1.AuthService_ServiceDesc, &authServer{rec: s.rec})
+	s.grpc.RegisterService(&authv1.ClientOriginsService_ServiceDesc, &originsServer{rec: s.rec})
 	s.grpc.RegisterService(&paymentv1.PaymentService_ServiceDesc, &paymentServer{rec: s.rec})
 	s.grpc.RegisterService(&notificationv1.NotificationService_ServiceDesc, &notificationServer{rec: s.rec})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

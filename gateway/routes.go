@@ -52,7 +52,7 @@ func (g *Gateway) newServeMux() *runtime.ServeMux {
 		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithMetadata(requestIDMetadata),
 		runtime.WithForwardResponseOption(createdStatus),
-		runtime.WithMiddlewares(recordRoute, g.authorize, g.routeLimits),
+		runtime.WithMiddlewares(recordRoute, g.corsHeaders, g.authorize, g.corsCaller, g.routeLimits),
 		// A form POST must not silently reach a GET route, and a header must
 		// not change the method behind the route policy's back.
 		runtime.WithDisablePathLengthFallback(),
@@ -138,8 +138,12 @@ type routeTable struct {
 // probeKey marks a probe request in its context.
 type probeKey struct{}
 
-// probeHit is set when the probe mux matched a route.
-type probeHit struct{ matched bool }
+// probeHit is set when the probe mux matched a route; template is the
+// matched route's path template.
+type probeHit struct {
+	matched  bool
+	template string
+}
 
 // init builds the probe mux with every generated route.
 func (t *routeTable) init() error {
@@ -148,6 +152,7 @@ func (t *routeTable) init() error {
 			return func(_ http.ResponseWriter, r *http.Request, _ map[string]string) {
 				if hit, ok := r.Context().Value(probeKey{}).(*probeHit); ok {
 					hit.matched = true
+					hit.template = matchedTemplate(r)
 				}
 			}
 		}),

@@ -45,6 +45,13 @@ type ClientSpec struct {
 	Secret string
 	// Scopes the client may ask for; each must be one of scope.All.
 	Scopes []string
+	// AllowedOrigins are the web origins (scheme://host[:port]) of the
+	// client's browser pages, for which the gateway answers CORS on the
+	// authenticated API (origins.go): at most MaxAllowedOrigins, https or
+	// http on localhost, 127.0.0.1 or [::1]. EnsureClient leaves an
+	// existing client's origins alone; SetClientAllowedOrigins replaces
+	// them.
+	AllowedOrigins []string
 	// CodeFlow is how the client signs citizens in with the
 	// authorization code flow; the zero value is a client of
 	// client_credentials only.
@@ -193,6 +200,8 @@ type Client struct {
 	Organization string
 	Scopes       []string
 	Disabled     bool
+	// AllowedOrigins are the web origins the gateway answers CORS for.
+	AllowedOrigins []string
 	// CodeFlow is the client's authorization code registration.
 	CodeFlow
 }
@@ -273,6 +282,7 @@ func (c ClientSpec) validate() error {
 	if c.MaxACR != "" && c.MaxACR != ACRPassword && c.MaxACR != ACRStepUp {
 		errs = append(errs, &rpcerr.FieldError{Field: "max_acr", Reason: "must be loa1 or loa2"})
 	}
+	errs = append(errs, originsProblems(c.AllowedOrigins)...)
 	for _, s := range c.Scopes {
 		if !scope.Known(s) && !isClaimsScope(s) {
 			errs = append(errs, &rpcerr.FieldError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q", s)})
@@ -299,6 +309,7 @@ func (c ClientSpec) normalized() ClientSpec {
 	sort.Strings(scopes)
 	c.Scopes = slices.Compact(scopes)
 	c.Organization = normalizeOrganization(c.Organization)
+	c.AllowedOrigins = normalizeOrigins(c.AllowedOrigins)
 	switch {
 	case c.Public:
 		c.TokenAuthMethod = AuthMethodNone
@@ -345,7 +356,7 @@ func (s *Service) SetClientOrganization(ctx context.Context, id, org string) err
 
 // EnsureClient creates the client or, when it exists, replaces its name,
 // ministry, organisation, secret and scopes (and leaves its disabled flag
-// alone).
+// and its allowed origins alone).
 // `tamkeen dev` seeds the demo ministry client with it.
 func (s *Service) EnsureClient(ctx context.Context, spec ClientSpec) error {
 	spec, hash, err := s.prepareClient(ctx, spec)

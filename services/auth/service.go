@@ -331,6 +331,7 @@ func (c Config) Stream() events.StreamConfig {
 // Register adds the service's gRPC API to r.
 func (s *Service) Register(r grpc.ServiceRegistrar) {
 	authv1.RegisterAuthServiceServer(r, &grpcServer{svc: s})
+	authv1.RegisterClientOriginsServiceServer(r, &originsServer{svc: s})
 }
 
 // outboxPruneInterval is how often published outbox rows are deleted.

@@ -47,19 +47,20 @@ func one(res sql.Result, err error) (bool, error) {
 
 const clientColumns = `id, name, ministry, organization, scopes, disabled,
 	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr,
-	jwks, jwks_uri, backchannel_logout_uri, id_token_alg`
+	jwks, jwks_uri, backchannel_logout_uri, id_token_alg, allowed_origins`
 
 func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error) {
 	var (
-		c                  Client
-		scopes, uris, post string
+		c                           Client
+		scopes, uris, post, origins string
 	)
 	if err := sc.Scan(append([]any{&c.ID, &c.Name, &c.Ministry, &c.Organization, &scopes, &c.Disabled,
 		&uris, &post, &c.Public, &c.Loopback, &c.TokenAuthMethod, &c.MaxACR,
-		&c.JWKS, &c.JWKSURI, &c.BackchannelLogoutURI, &c.IDTokenAlg}, extra...)...); err != nil {
+		&c.JWKS, &c.JWKSURI, &c.BackchannelLogoutURI, &c.IDTokenAlg, &origins}, extra...)...); err != nil {
 		return Client{}, err
 	}
 	c.Scopes = strings.Fields(scopes)
+	c.AllowedOrigins = strings.Fields(origins)
 	c.RedirectURIs, c.PostLogoutRedirectURIs = strings.Fields(uris), strings.Fields(post)
 	return c, nil
 }
@@ -68,8 +69,8 @@ func upsertClient(ctx context.Context, q querier, spec ClientSpec, hash string, 
 	_, err := q.ExecContext(ctx, `
 INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization,
 	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr,
-	jwks, jwks_uri, backchannel_logout_uri, id_token_alg)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+	jwks, jwks_uri, backchannel_logout_uri, id_token_alg, allowed_origins)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scopes = $5, updated_at = $6, organization = $7,
 	redirect_uris = $8, post_logout_redirect_uris = $9, public = $10, loopback = $11, token_auth_method = $12, max_acr = $13,
 	jwks = $14, jwks_uri = $15, backchannel_logout_uri = $16, id_token_alg = $17`,
@@ -77,19 +78,21 @@ ON CONFLICT (id) DO UPDATE SET name = $2, ministry = $3, secret_hash = $4, scope
 	return err
 }
 
-// clientArgs are the arguments $1…$17 of upsertClient and insertClient.
+// clientArgs are the arguments $1…$18 of upsertClient and insertClient
+// (upsertClient keeps an existing client's allowed origins, $18).
 func clientArgs(spec ClientSpec, hash string, now time.Time) []any {
 	return []any{spec.ID, spec.Name, spec.Ministry, hash, strings.Join(spec.Scopes, " "), now, spec.Organization,
 		strings.Join(spec.RedirectURIs, " "), strings.Join(spec.PostLogoutRedirectURIs, " "), spec.Public, spec.Loopback,
-		spec.TokenAuthMethod, spec.MaxACR, spec.JWKS, spec.JWKSURI, spec.BackchannelLogoutURI, spec.IDTokenAlg}
+		spec.TokenAuthMethod, spec.MaxACR, spec.JWKS, spec.JWKSURI, spec.BackchannelLogoutURI, spec.IDTokenAlg,
+		strings.Join(spec.AllowedOrigins, " ")}
 }
 
 func insertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
 INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization,
 	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr,
-	jwks, jwks_uri, backchannel_logout_uri, id_token_alg)
-VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+	jwks, jwks_uri, backchannel_logout_uri, id_token_alg, allowed_origins)
+VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		clientArgs(spec, hash, now)...)
 	return err
 }
@@ -129,6 +132,31 @@ func updateClientOrganization(ctx context.Context, q querier, id, org string, no
 
 func disableClient(ctx context.Context, q querier, id string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE clients SET disabled = TRUE, updated_at = $2 WHERE id = $1`, id, now))
+}
+
+func updateClientOrigins(ctx context.Context, q querier, id string, origins []string, now time.Time) (bool, error) {
+	return one(q.ExecContext(ctx, `UPDATE clients SET allowed_origins = $2, updated_at = $3 WHERE id = $1`, id, strings.Join(origins, " "), now))
+}
+
+// selectClientOrigins maps every enabled client with origins to them.
+func selectClientOrigins(ctx context.Context, q querier) (map[string][]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, allowed_origins FROM clients WHERE NOT disabled AND allowed_origins <> '' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	type row struct{ id, origins string }
+	all, err := store.CollectRows(rows, func(r store.Row) (row, error) {
+		var v row
+		return v, r.Scan(&v.id, &v.origins)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string, len(all))
+	for _, v := range all {
+		out[v.id] = strings.Fields(v.origins)
+	}
+	return out, nil
 }
 
 // --- citizens --------------------------------------------------------------

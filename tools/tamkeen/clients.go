@@ -54,7 +54,10 @@ const clientsUsage = `Usage:
                          [--public [--loopback] | --token-auth-method client_secret_basic|client_secret_post
                                                   | --token-auth-method private_key_jwt --jwks-file F|--jwks-uri U]
                          [--backchannel-logout-uri U] [--id-token-alg ES256|RS256]
+                         [--allowed-origin https://app.ministry.ps ...]
                                                                             prints the new secret once (public and private_key_jwt clients have none)
+  tamkeen clients update --id ID (--allowed-origin O ... | --no-allowed-origins)
+                                                                            replaces the web origins the gateway answers CORS for
   tamkeen clients set-organization --id ID --organization ORG               what its organisation seal names
   tamkeen clients list [-o json]
   tamkeen clients rotate-secret --id ID                                     prints the new secret once
@@ -87,6 +90,10 @@ type clientsConfig struct {
 	JWKSURI              string `flag:"jwks-uri" usage:"with --token-auth-method private_key_jwt: where the client publishes its JWK Set (https)"`
 	BackchannelLogoutURI string `flag:"backchannel-logout-uri" usage:"where the client receives logout tokens when a session it got tokens in ends (https, or http on 127.0.0.1 or [::1])"`
 	IDTokenAlg           string `flag:"id-token-alg" usage:"the alg of the client's ID tokens: ES256 (default) or RS256"`
+	// AllowedOrigins are the web origins of the client's browser pages,
+	// for which the gateway answers CORS on the authenticated API.
+	AllowedOrigins   []string `flag:"allowed-origin" usage:"a web origin (scheme://host[:port]) the client's browser pages call the API from, for CORS; repeat it for more. https, or http on localhost, 127.0.0.1 or [::1]; no wildcard, no path"`
+	NoAllowedOrigins bool     `flag:"no-allowed-origins" usage:"with update: remove every allowed origin"`
 	// Out is list's output format.
 	Out outputFlag
 }
@@ -106,6 +113,7 @@ type clientJSON struct {
 	MaxACR                 string   `json:"max_acr,omitempty"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 	IDTokenAlg             string   `json:"id_token_alg,omitempty"`
+	AllowedOrigins         []string `json:"allowed_origins,omitempty"`
 }
 
 // clientsHelp is the usage of `tamkeen clients`, with every scope.
@@ -132,6 +140,16 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 	}
 	if sub == "set-organization" && cfg.Organization == "" {
 		return configProblem("organization", "required")
+	}
+	switch {
+	case sub == "update" && len(cfg.AllowedOrigins) == 0 && !cfg.NoAllowedOrigins:
+		return configProblem("allowed-origin", "update needs --allowed-origin (repeat it for more) or --no-allowed-origins")
+	case sub == "update" && len(cfg.AllowedOrigins) > 0 && cfg.NoAllowedOrigins:
+		return configProblem("no-allowed-origins", "give either --allowed-origin or --no-allowed-origins")
+	case sub != "update" && cfg.NoAllowedOrigins:
+		return configProblem("no-allowed-origins", "only with update")
+	case sub != "update" && sub != "create" && len(cfg.AllowedOrigins) > 0:
+		return configProblem("allowed-origin", "only with create or update")
 	}
 	svc, closeDB, err := openAuthAdmin(ctx, cfg.DB, lookupEnv)
 	if err != nil {
@@ -163,6 +181,7 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 			}
 		}
 		if err := svc.CreateClient(ctx, auth.ClientSpec{ID: cfg.ID, Name: cfg.Name, Ministry: cfg.Ministry, Organization: cfg.Organization, Secret: secret, Scopes: cfg.Scopes,
+			AllowedOrigins: cfg.AllowedOrigins,
 			CodeFlow: auth.CodeFlow{
 				RedirectURIs: cfg.RedirectURIs, PostLogoutRedirectURIs: cfg.PostLogoutRedirectURIs,
 				Public: cfg.Public, Loopback: cfg.Loopback, TokenAuthMethod: cfg.TokenAuthMethod, MaxACR: cfg.MaxACR,
@@ -193,12 +212,27 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 			rows = append(rows, []string{c.ID, c.Name, c.Ministry, c.Organization, state, strings.Join(c.Scopes, " ")})
 			list = append(list, clientJSON{ID: c.ID, Name: c.Name, Ministry: c.Ministry, Organization: c.Organization, State: state,
 				Scopes: c.Scopes, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Public: c.Public,
-				TokenAuthMethod: c.TokenAuthMethod, MaxACR: c.MaxACR, BackchannelLogoutURI: c.BackchannelLogoutURI, IDTokenAlg: c.IDTokenAlg})
+				TokenAuthMethod: c.TokenAuthMethod, MaxACR: c.MaxACR, BackchannelLogoutURI: c.BackchannelLogoutURI, IDTokenAlg: c.IDTokenAlg,
+				AllowedOrigins: c.AllowedOrigins})
 		}
 		if asJSON {
 			return writeJSON(stdout, list)
 		}
 		return writeTable(stdout, []string{"ID", "NAME", "MINISTRY", "ORGANIZATION", "STATE", "SCOPES"}, rows)
+	case "update":
+		if err := svc.SetClientAllowedOrigins(ctx, cfg.ID, cfg.AllowedOrigins); err != nil {
+			return err
+		}
+		if len(cfg.AllowedOrigins) == 0 {
+			fmt.Fprintf(stdout, "client %s has no allowed web origin: the gateway answers CORS for none of its calls\n", cfg.ID)
+			break
+		}
+		c, err := svc.Client(ctx, cfg.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "client %s may call the API from the web origins %s (the gateway picks them up within its cors-refresh interval)\n",
+			cfg.ID, strings.Join(c.AllowedOrigins, " "))
 	case "set-organization":
 		if err := svc.SetClientOrganization(ctx, cfg.ID, cfg.Organization); err != nil {
 			return err

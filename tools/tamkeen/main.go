@@ -25,7 +25,7 @@ Usage:
   tamkeen migrate [flags]   apply (or --status: show) a service's migrations
   tamkeen pki init [flags]  create the signature enabler's CA, TSA and OCSP certificates
   tamkeen ledger check [flags]  prove the payment ledger's invariants
-  tamkeen clients …         create, list, rotate-secret, disable ministry apps;
+  tamkeen clients …         create, update, list, rotate-secret, disable ministry apps;
                             grant, revoke, show their access rights
   tamkeen keys rotate       add a new token signing key
   tamkeen identity-key public  print the identity key's public half (auth's
@@ -101,7 +101,7 @@ var commands = map[string]command{
 var subcommandWords = map[string][]string{
 	"pki":          {"init"},
 	"ledger":       {"check"},
-	"clients":      {"create", "set-organization", "list", "rotate-secret", "disable", "grant", "revoke", "show"},
+	"clients":      {"create", "update", "set-organization", "list", "rotate-secret", "disable", "grant", "revoke", "show"},
 	"keys":         {"rotate"},
 	"identity-key": {"public"},
 	"rights":       {"grant", "revoke", "show"},
