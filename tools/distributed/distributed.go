@@ -228,7 +228,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, err
 	}
 
-	for _, s := range Services() {
+	for _, s := range databases() {
 		if err := t.runTool(ctx, t.toolEnv(s), nil, "migrate", "--service", s); err != nil {
 			return nil, err
 		}
@@ -244,6 +244,11 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		}
 	}
 	if t.secret, err = t.ensureClient(ctx); err != nil {
+		return nil, err
+	}
+	// Deny by default, as in production: the demo ministry may call
+	// everything because it was granted so (tamkeen rights grant).
+	if err := t.runTool(ctx, t.toolEnv(Gateway), nil, "rights", "grant", "--id", demo.ClientID, "--right", "*"); err != nil {
 		return nil, err
 	}
 
@@ -280,6 +285,17 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		// auth serves its OpenID Provider and hosted sign-in pages beside
 		// its ops endpoints; the gateway routes the issuer's /oauth2/ there.
 		"TAMKEEN_OIDC_URL": "http://" + opsAddrs["auth"],
+		// The security server's duties, on as in every shape
+		// (TestSecurityParity): access rights enforced, every call in the
+		// audit chain time-stamped by the signature enabler's TSA, usage
+		// metered, on the gateway's own PostgreSQL database.
+		"TAMKEEN_DB_ENGINE":      "postgres",
+		"TAMKEEN_DB_DSN_FILE":    t.secretFile(Gateway + "-db-uri"),
+		"TAMKEEN_ENFORCE_RIGHTS": "true",
+		"TAMKEEN_AUDIT":          "true",
+		"TAMKEEN_AUDIT_CHAIN":    "gateway-0",
+		"TAMKEEN_METERING":       "true",
+		"TAMKEEN_RATE_LIMITS":    "read=100/200,write=50/100,public=50/100",
 	}
 	for _, s := range Services() {
 		gwEnv["TAMKEEN_"+strings.ToUpper(s)+"_ADDR"] = addrs[s]
@@ -403,7 +419,7 @@ func dropDatabases(ctx context.Context, adminURL, prefix string) error {
 	}
 	defer conn.Close(ctx)
 	var errs []error
-	for _, s := range Services() {
+	for _, s := range databases() {
 		name := pgx.Identifier{prefix + s}.Sanitize()
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			errs = append(errs, err)
@@ -428,7 +444,7 @@ func (t *Topology) createDatabases(ctx context.Context) error {
 		return fmt.Errorf("postgres (run deploy/local/ensure-services.sh): %w", err)
 	}
 	defer conn.Close(ctx)
-	for _, s := range Services() {
+	for _, s := range databases() {
 		name := t.opts.DBPrefix + s
 		var exists bool
 		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
@@ -450,6 +466,10 @@ func (t *Topology) createDatabases(ctx context.Context) error {
 	return nil
 }
 
+// databases are the components with a PostgreSQL database of their own:
+// every enabler and the gateway (rights, audit log, usage).
+func databases() []string { return append(Services(), Gateway) }
+
 // secretFile is where a secret lives, as a Kubernetes Secret volume would
 // put it.
 func (t *Topology) secretFile(name string) string {
@@ -459,7 +479,7 @@ func (t *Topology) secretFile(name string) string {
 // writeSecrets writes each service's database URL and keeps (or makes)
 // the keys: mode 0600 files the processes read through TAMKEEN_…_FILE.
 func (t *Topology) writeSecrets() error {
-	for _, s := range Services() {
+	for _, s := range databases() {
 		if err := os.WriteFile(t.secretFile(s+"-db-uri"), []byte(t.dsns[s]+"\n"), 0o600); err != nil {
 			return err
 		}
@@ -566,6 +586,14 @@ func (t *Topology) ensureClient(ctx context.Context) (string, error) {
 		return "", errors.New("distributed: tamkeen clients printed no secret")
 	}
 	return m[1], nil
+}
+
+// Tool runs a tamkeen admin command on component's database (an enabler
+// or the gateway), as an operator would, and returns what it printed.
+func (t *Topology) Tool(ctx context.Context, component string, args ...string) (string, error) {
+	var out bytes.Buffer
+	err := t.runTool(ctx, t.toolEnv(component), &out, args...)
+	return out.String(), err
 }
 
 // runTool runs the tamkeen binary with env and args; stdout goes to out

@@ -57,7 +57,8 @@ func startTopology(t *testing.T) *distributed.Topology {
 	topo, err := distributed.Start(ctx, distributed.Options{
 		RepoRoot: root, WorkDir: work, BinDir: bin, PostgresURL: pgURL, DBPrefix: prefix,
 		// The step-up SMS follows the registration's within seconds.
-		Env: map[string]map[string]string{"auth": {"TAMKEEN_SMS_RESEND_COOLDOWN": "1s"}},
+		// The audit chain head is time-stamped every 2 s, not every minute.
+		Env: map[string]map[string]string{"auth": {"TAMKEEN_SMS_RESEND_COOLDOWN": "1s"}, distributed.Gateway: {"TAMKEEN_AUDIT_STAMP_INTERVAL": "2s"}},
 	})
 	if err != nil {
 		_ = distributed.ResetDatabases(context.Background(), pgURL, prefix)
@@ -607,6 +608,45 @@ func TestDistributedSmoke(t *testing.T) {
 	if code, body := ops.do("GET", "/readyz", "", nil, nil, nil); code != http.StatusOK {
 		t.Errorf("GET /readyz after the restarts = %d %s; want 200", code, body)
 	}
+	// The security server's duties are on, as in tamkeen dev: the calls
+	// above are in the gateway's audit chain, time-stamped by the
+	// signature enabler's TSA, and metered; a client without a right is
+	// refused.
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	var auditOK string
+	for {
+		out, err := topo.Tool(ctx, distributed.Gateway, "audit", "verify")
+		if err != nil {
+			t.Fatalf("tamkeen audit verify: %v\n%s", err, out)
+		}
+		auditOK = out
+		if !strings.Contains(out, "no time-stamp yet") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if !regexp.MustCompile(`^OK: [1-9]\d* records in chains \[gateway-0\]; [1-9]\d* time-stamps verified`).MatchString(auditOK) {
+		t.Errorf("tamkeen audit verify = %q; want records in chain gateway-0 and verified time-stamps", auditOK)
+	}
+	usage, err := topo.Tool(ctx, distributed.Gateway, "usage", "report", "--month", time.Now().UTC().Format("2006-01"), "--client", demo.ClientID, "--csv", "-", "-o", "json")
+	if err != nil || !regexp.MustCompile(`"client_id":\s*"`+regexp.QuoteMeta(demo.ClientID)+`"`).MatchString(usage) {
+		t.Errorf("tamkeen usage report = %v %s; want the demo client's metered calls", err, usage)
+	}
+	if _, err := topo.Tool(ctx, distributed.Gateway, "rights", "revoke", "--id", demo.ClientID, "--right", "*"); err != nil {
+		t.Fatal(err)
+	}
+	refused := func() bool {
+		code, _ := a.do("GET", "/v1/payments/"+created.ID, tok.AccessToken, nil, nil, nil)
+		return code == http.StatusForbidden
+	}
+	for end := time.Now().Add(15 * time.Second); !refused() && time.Now().Before(end); {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !refused() {
+		t.Error("a read without any access right was not refused 403 (rights not enforced)")
+	}
+
 	// No process logged a citizen's national id or phone number.
 	for _, name := range topo.Processes() {
 		if log := topo.Tail(name, 1000); strings.Contains(log, "400010") || strings.Contains(log, "9705991") {

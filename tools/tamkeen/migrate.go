@@ -6,13 +6,14 @@ import (
 	"io"
 	"time"
 
+	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 // migrateConfig is the command line of `tamkeen migrate`.
 type migrateConfig struct {
-	Service string `flag:"service" required:"true" usage:"auth, notification, signature, payment or content"`
+	Service string `flag:"service" required:"true" usage:"auth, notification, signature, payment, content or gateway (its rights, audit log and usage)"`
 	store.Flags
 	Status bool `flag:"status" usage:"show which migrations are applied instead of applying them"`
 	Out    outputFlag
@@ -32,11 +33,25 @@ type migrationJSON struct {
 func (c migrateConfig) Validate() error {
 	var p config.Problems
 	if c.Service != "" {
-		if _, err := findEnabler(c.Service); err != nil {
+		if _, err := migrationSets(c.Service); err != nil {
 			p.Add("service", err.Error())
 		}
 	}
 	return joinProblems(p.Err(), c.Flags.Validate())
+}
+
+// migrationSets are the schema of a service's database: an enabler's, or
+// the gateway's (its migration Job in Kubernetes, as the enablers have).
+func migrationSets(name string) ([]store.MigrationSet, error) {
+	if name == gateway.Component {
+		set, err := gateway.Migrations()
+		return []store.MigrationSet{set}, err
+	}
+	e, err := findEnabler(name)
+	if err != nil {
+		return nil, err
+	}
+	return e.Migrations()
 }
 
 // runMigrate applies a service's migrations (safe with replicas starting at
@@ -51,11 +66,7 @@ func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if err != nil {
 		return err
 	}
-	e, err := findEnabler(cfg.Service)
-	if err != nil {
-		return err
-	}
-	sets, err := e.Migrations()
+	sets, err := migrationSets(cfg.Service)
 	if err != nil {
 		return err
 	}

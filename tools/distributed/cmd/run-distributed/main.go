@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, svc := range distributed.Services() {
 		fmt.Fprintf(stdout, "  %-14s database %s%s, log %s\n", svc, s.DBPrefix, svc, t.LogFile(svc))
 	}
+	fmt.Fprintf(stdout, "  %-14s database %s%s (rights, audit log, usage), log %s\n", distributed.Gateway, s.DBPrefix, distributed.Gateway, t.LogFile(distributed.Gateway))
 	fmt.Fprintf(stdout, "  demo client    %s, secret %s\n", demo.ClientID, t.ClientSecret())
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	<-ctx.Done()
