@@ -6,6 +6,7 @@ require (
 	github.com/cloudnative-pg/cloudnative-pg v1.27.1
 	github.com/nats-io/nack v0.16.2
 	github.com/nats-io/nats-server/v2 v2.15.2
+	github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring v0.86.1
 	k8s.io/api v0.34.1
 	k8s.io/apimachinery v0.34.1
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730
@@ -68,7 +69,6 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring v0.86.1 // indirect
 	github.com/prometheus/client_golang v1.23.2 // indirect
 	github.com/prometheus/client_model v0.6.2 // indirect
 	github.com/prometheus/common v0.66.1 // indirect

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	nackv1beta2 "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	"github.com/nats-io/nats-server/v2/server"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -90,6 +92,8 @@ func newTyped(apiVersion, kind string) any {
 		return &cnpgv1.ScheduledBackup{}
 	case "jetstream.nats.io/v1beta2/Stream":
 		return &nackv1beta2.Stream{}
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		return &monitoringv1.PrometheusRule{}
 	}
 	return nil
 }
@@ -185,7 +189,8 @@ func TestKubectlKustomize(t *testing.T) {
 
 // TestEveryOverlayHasThePlatform: each overlay holds each enabler and the
 // gateway (Deployment, Service, ServiceAccount, ConfigMap), NATS, one
-// PostgreSQL cluster per enabler, the Ingress and the default deny.
+// PostgreSQL cluster per enabler, the Ingress, the default deny, the alert
+// rules and the Grafana dashboard.
 func TestEveryOverlayHasThePlatform(t *testing.T) {
 	for _, r := range renderAll(t) {
 		names := map[string]bool{}
@@ -202,7 +207,8 @@ func TestEveryOverlayHasThePlatform(t *testing.T) {
 				want = append(want, "Job/"+s+"-migrate")
 			}
 		}
-		want = append(want, "StatefulSet/nats", "Service/nats", "Ingress/gateway", "NetworkPolicy/default-deny", "Namespace/tamkeen")
+		want = append(want, "StatefulSet/nats", "Service/nats", "Ingress/gateway", "NetworkPolicy/default-deny", "Namespace/tamkeen",
+			"PrometheusRule/tamkeen", "ConfigMap/grafana-dashboards-tamkeen")
 		for _, w := range want {
 			if !names[w] {
 				t.Errorf("%s: no %s", r.overlay, w)
@@ -881,6 +887,56 @@ func TestGatewayReachesAuthPages(t *testing.T) {
 			if egress(enablerPod(s)) || ingress(enablerPod(s)) {
 				t.Errorf("%s: the gateway may reach %s's operations port 9464; want auth's only", r.overlay, s)
 			}
+		}
+	}
+}
+
+// TestMonitoringInEveryOverlay: each overlay ships base/monitoring as
+// written: the PrometheusRule in namespace tamkeen with the rule groups
+// promtool tests (monitoring_test.go), and every dashboard JSON in one
+// ConfigMap the Grafana sidecar finds by its grafana_dashboard label.
+func TestMonitoringInEveryOverlay(t *testing.T) {
+	base := loadRules(t)
+	dashboards, err := filepath.Glob(filepath.Join(dashboardDir, "*.json"))
+	if err != nil || len(dashboards) == 0 {
+		t.Fatalf("no dashboards in %s: %v", dashboardDir, err)
+	}
+	for _, r := range renderAll(t) {
+		rules := r.all("PrometheusRule")
+		if len(rules) != 1 {
+			t.Errorf("%s: %d PrometheusRules; want 1", r.overlay, len(rules))
+		}
+		for _, o := range rules {
+			pr := o.obj.(*monitoringv1.PrometheusRule)
+			if pr.Namespace != "tamkeen" || !reflect.DeepEqual(pr.Spec, base.Spec) {
+				t.Errorf("%s: PrometheusRule %s in namespace %q differs from %s", r.overlay, o.name, pr.Namespace, ruleFile)
+			}
+		}
+		found := false
+		for _, o := range r.all("ConfigMap") {
+			cm := o.obj.(*corev1.ConfigMap)
+			if cm.Labels["grafana_dashboard"] == "" {
+				continue
+			}
+			found = true
+			if o.name != "grafana-dashboards-tamkeen" || cm.Labels["grafana_dashboard"] != "1" {
+				t.Errorf("%s: ConfigMap %s labelled grafana_dashboard=%q; want grafana-dashboards-tamkeen, \"1\"", r.overlay, o.name, cm.Labels["grafana_dashboard"])
+			}
+			for _, f := range dashboards {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cm.Data[filepath.Base(f)] != string(b) {
+					t.Errorf("%s: ConfigMap %s does not hold %s as written", r.overlay, o.name, f)
+				}
+			}
+			if len(cm.Data) != len(dashboards) {
+				t.Errorf("%s: ConfigMap %s holds %d files; want the %d dashboards", r.overlay, o.name, len(cm.Data), len(dashboards))
+			}
+		}
+		if !found {
+			t.Errorf("%s: no ConfigMap labelled grafana_dashboard", r.overlay)
 		}
 	}
 }

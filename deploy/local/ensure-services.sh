@@ -83,8 +83,14 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 # the browser tests' accessibility engine (axe-core) comes from npm
 command -v npm >/dev/null || missing+=(nodejs npm)
+# k8s: promtool checks and unit-tests the alert rules (Debian's prometheus)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
+	# Only promtool is wanted: stop the server the package may have started.
+	if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+		as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
 fi
 
 # --- axe-core for tools/internal/browser (Page.Axe) -----------------------
