@@ -107,19 +107,15 @@ func validateFeedTag(tag string) error {
 	return nil
 }
 
-// The Atom and XML namespaces. encoding/xml writes the XML namespace's
-// attributes with the reserved xml: prefix (xml:lang) without declaring it.
-const (
-	atomNS = "http://www.w3.org/2005/Atom"
-	xmlNS  = "http://www.w3.org/XML/1998/namespace"
-)
-
 // Category schemes of the entries' type and tags.
 const (
 	schemeType = "urn:tamkeen:content:type"
 	schemeTag  = "urn:tamkeen:content:tag"
 )
 
+// The document's shape: the feed element in the Atom namespace (its
+// children inherit it), and xml:lang as an attribute in the XML namespace,
+// which encoding/xml writes with the reserved xml: prefix undeclared.
 type atomFeed struct {
 	XMLName   xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
 	Lang      string      `xml:"http://www.w3.org/XML/1998/namespace lang,attr"`

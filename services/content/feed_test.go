@@ -11,9 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
+	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -291,5 +297,39 @@ func TestUUIDURN(t *testing.T) {
 	u := strings.TrimPrefix(a, "urn:uuid:")
 	if len(u) != 36 || u[14] != '5' || !strings.ContainsRune("89ab", rune(u[19])) {
 		t.Errorf("uuidURN = %s; want a version 5, RFC 9562 variant UUID", a)
+	}
+}
+
+// TestPublicFeedGRPC: anyone reads a feed over gRPC, with the ETag and
+// Cache-Control as response headers; an unknown ministry is NOT_FOUND and
+// a bad filter INVALID_ARGUMENT.
+func TestPublicFeedGRPC(t *testing.T) {
+	h, _, c := grpcHarness(t)
+	h.publishContent(TypeNews, news("clinic-opens", "افتتاح عيادة", "A clinic opens"), time.Time{})
+	var md metadata.MD
+	feed, err := c.GetPublicFeed(context.Background(), &contentv1.GetPublicFeedRequest{Ministry: moh}, grpc.Header(&md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if feed.GetEntries() != 1 || feed.GetEtag() == "" || !strings.Contains(string(feed.GetAtom()), "افتتاح عيادة") {
+		t.Errorf("feed = %d entries, etag %q; want the Arabic entry", feed.GetEntries(), feed.GetEtag())
+	}
+	if got := md.Get(HeaderETag); len(got) != 1 || got[0] != feed.GetEtag() {
+		t.Errorf("etag header = %v; want %s", got, feed.GetEtag())
+	}
+	if got := md.Get(HeaderCacheControl); len(got) != 1 || got[0] != "public, max-age=60" {
+		t.Errorf("cache-control header = %v", got)
+	}
+	for _, tc := range []struct {
+		req  *contentv1.GetPublicFeedRequest
+		want codes.Code
+	}{
+		{&contentv1.GetPublicFeedRequest{Ministry: "mot"}, codes.NotFound},
+		{&contentv1.GetPublicFeedRequest{Ministry: moh, Lang: "fr"}, codes.InvalidArgument},
+		{&contentv1.GetPublicFeedRequest{Ministry: moh, Type: "blog"}, codes.InvalidArgument},
+	} {
+		if _, err := c.GetPublicFeed(context.Background(), tc.req); status.Code(err) != tc.want {
+			t.Errorf("GetPublicFeed(%v) = %v; want %v", tc.req, err, tc.want)
+		}
 	}
 }
