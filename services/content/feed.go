@@ -83,7 +83,11 @@ func (s *Service) PublicFeed(ctx context.Context, f FeedFilter) (Feed, error) {
 		return Feed{}, fmt.Errorf("%w: no content ministry %q", rpcerr.ErrNotFound, f.Ministry)
 	}
 	f.Lang = lang
-	items, err := listPublic(ctx, s.DB, lang, PublicFilter{Ministry: f.Ministry, Type: f.Type, Tag: f.Tag}, s.Now(), FeedSize, 0)
+	other := Languages[0]
+	if other == lang {
+		other = Languages[1]
+	}
+	items, err := feedItems(ctx, s.DB, lang, other, f, s.Now(), FeedSize)
 	if err != nil {
 		return Feed{}, fmt.Errorf("feed of %s: %w", f.Ministry, err)
 	}

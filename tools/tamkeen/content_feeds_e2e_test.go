@@ -302,6 +302,14 @@ func TestContentFeedsThroughGateway(t *testing.T) {
 				t.Errorf("If-None-Match %s = %d, %d bytes, ETag %q; want 304, no body, the ETag", inm, r.status, len(r.body), r.header.Get("ETag"))
 			}
 		}
+		head, err := http.Head(base + feedPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head.Body.Close()
+		if head.StatusCode != http.StatusOK || head.Header.Get("ETag") != etag || head.ContentLength != int64(len(first.body)) {
+			t.Errorf("HEAD = %d, ETag %q, Content-Length %d; want 200, %s, %d", head.StatusCode, head.Header.Get("ETag"), head.ContentLength, etag, len(first.body))
+		}
 		if r := getFeed(t, base, feedPath+"?lang=en", "If-None-Match", etag); r.status != http.StatusOK {
 			t.Errorf("the Arabic ETag on the English feed = %d; want 200", r.status)
 		}
