@@ -117,6 +117,14 @@ func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte,
 			[]any{map[string]any{"name": "provider", "in": "path", "required": true, "type": "string"}, sigHeader,
 				binaryBody("The provider's delivery receipt; the signature covers these exact bytes.")},
 			map[string]any{"description": "Accepted.", "schema": map[string]any{"type": "object"}}},
+		{FeedPath, "get", nil, []string{MediaAtom},
+			[]any{map[string]any{"name": "ministry", "in": "path", "required": true, "type": "string", "description": "Ministry code, e.g. moh."},
+				queryParam("type", "Only items of this type: service, guide, faq, news or page."),
+				queryParam("tag", "Only items with this tag."),
+				queryParam("lang", "ar (default) or en; an item without it appears in the other language.")},
+			map[string]any{"description": "An Atom feed (RFC 4287) of the ministry's latest 50 published items, newest first; " +
+				"ETag and Cache-Control as on the public content, 304 on a matching If-None-Match.",
+				"schema": map[string]any{"type": "string"}}},
 		{"/oauth2/token", "post", []string{MediaForm}, []string{"application/json"},
 			[]any{
 				formParam("grant_type", true, "client_credentials"),
@@ -286,6 +294,11 @@ func problemSchema() map[string]any {
 // problemResponse is a response whose schema is Problem.
 func problemResponse(desc string) map[string]any {
 	return map[string]any{"description": desc, "schema": map[string]any{"$ref": "#/definitions/Problem"}}
+}
+
+// queryParam is an optional Swagger 2.0 query parameter.
+func queryParam(name, desc string) map[string]any {
+	return map[string]any{"name": name, "in": "query", "type": "string", "required": false, "description": desc}
 }
 
 // formParam is a Swagger 2.0 formData parameter.

@@ -250,5 +250,6 @@ func Policies() map[string]Policy {
 		contentv1.ContentService_GetPublicContent_FullMethodName:    public,
 		contentv1.ContentService_ListPublicContent_FullMethodName:   public,
 		contentv1.ContentService_SearchPublicContent_FullMethodName: public,
+		contentv1.ContentService_GetPublicFeed_FullMethodName:       public,
 	}
 }

@@ -101,6 +101,7 @@ func (g *Gateway) registerRaw(b conns) error {
 			g.writeRaw(w, r, err, "application/json", body)
 		}},
 	}
+	routes = append(routes, g.feedRoutes(b)...)
 	for _, rt := range routes {
 		if err := g.handlePath(rt.method, rt.path, rt.rpc, rt.h); err != nil {
 			return fmt.Errorf("gateway: raw route %s %s: %w", rt.method, rt.path, err)

@@ -2534,6 +2534,149 @@ func (x *SearchPublicContentResponse) GetTotal() int32 {
 	return 0
 }
 
+// GetPublicFeedRequest selects a feed: one ministry's published content,
+// optionally of one type and with one tag, in one language.
+type GetPublicFeedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ministry is a ministry code, e.g. "moh"; one the content enabler does
+	// not know is NOT_FOUND.
+	Ministry string `protobuf:"bytes,1,opt,name=ministry,proto3" json:"ministry,omitempty"`
+	// type keeps only items of this type (service, guide, faq, news, page).
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// tag keeps only items with this tag.
+	Tag string `protobuf:"bytes,3,opt,name=tag,proto3" json:"tag,omitempty"`
+	// lang is "ar" (default) or "en"; an item without it appears in the
+	// other language, its entry marked with that xml:lang.
+	Lang          string `protobuf:"bytes,4,opt,name=lang,proto3" json:"lang,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPublicFeedRequest) Reset() {
+	*x = GetPublicFeedRequest{}
+	mi := &file_tamkeen_content_v1_content_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPublicFeedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPublicFeedRequest) ProtoMessage() {}
+
+func (x *GetPublicFeedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_content_v1_content_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPublicFeedRequest.ProtoReflect.Descriptor instead.
+func (*GetPublicFeedRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_content_v1_content_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetPublicFeedRequest) GetMinistry() string {
+	if x != nil {
+		return x.Ministry
+	}
+	return ""
+}
+
+func (x *GetPublicFeedRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *GetPublicFeedRequest) GetTag() string {
+	if x != nil {
+		return x.Tag
+	}
+	return ""
+}
+
+func (x *GetPublicFeedRequest) GetLang() string {
+	if x != nil {
+		return x.Lang
+	}
+	return ""
+}
+
+// PublicFeed is an Atom feed document of the latest published items
+// (newest first, at most 50 entries).
+type PublicFeed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// atom is the feed document: UTF-8 XML, media type application/atom+xml.
+	Atom []byte `protobuf:"bytes,1,opt,name=atom,proto3" json:"atom,omitempty"`
+	// etag identifies this document for If-None-Match (a quoted strong
+	// entity tag); the service also sends it as the gRPC response header
+	// "etag", with "cache-control", for the gateway to pass on.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// entries is how many entries the document holds.
+	Entries       int32 `protobuf:"varint,3,opt,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicFeed) Reset() {
+	*x = PublicFeed{}
+	mi := &file_tamkeen_content_v1_content_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicFeed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicFeed) ProtoMessage() {}
+
+func (x *PublicFeed) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_content_v1_content_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicFeed.ProtoReflect.Descriptor instead.
+func (*PublicFeed) Descriptor() ([]byte, []int) {
+	return file_tamkeen_content_v1_content_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *PublicFeed) GetAtom() []byte {
+	if x != nil {
+		return x.Atom
+	}
+	return nil
+}
+
+func (x *PublicFeed) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *PublicFeed) GetEntries() int32 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
 var File_tamkeen_content_v1_content_proto protoreflect.FileDescriptor
 
 const file_tamkeen_content_v1_content_proto_rawDesc = "" +
@@ -2737,7 +2880,17 @@ const file_tamkeen_content_v1_content_proto_rawDesc = "" +
 	"\x1bSearchPublicContentResponse\x121\n" +
 	"\x04hits\x18\x01 \x03(\v2\x1d.tamkeen.content.v1.SearchHitR\x04hits\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x05R\x05total2\xa6\x0e\n" +
+	"\x05total\x18\x03 \x01(\x05R\x05total\"l\n" +
+	"\x14GetPublicFeedRequest\x12\x1a\n" +
+	"\bministry\x18\x01 \x01(\tR\bministry\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
+	"\x03tag\x18\x03 \x01(\tR\x03tag\x12\x12\n" +
+	"\x04lang\x18\x04 \x01(\tR\x04lang\"N\n" +
+	"\n" +
+	"PublicFeed\x12\x12\n" +
+	"\x04atom\x18\x01 \x01(\fR\x04atom\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x18\n" +
+	"\aentries\x18\x03 \x01(\x05R\aentries2\x81\x0f\n" +
 	"\x0eContentService\x12M\n" +
 	"\n" +
 	"CreateItem\x12%.tamkeen.content.v1.CreateItemRequest\x1a\x18.tamkeen.content.v1.Item\x12G\n" +
@@ -2762,7 +2915,8 @@ const file_tamkeen_content_v1_content_proto_rawDesc = "" +
 	"RevokeRole\x12%.tamkeen.content.v1.RevokeRoleRequest\x1a&.tamkeen.content.v1.RevokeRoleResponse\x12b\n" +
 	"\x10GetPublicContent\x12+.tamkeen.content.v1.GetPublicContentRequest\x1a!.tamkeen.content.v1.PublicContent\x12p\n" +
 	"\x11ListPublicContent\x12,.tamkeen.content.v1.ListPublicContentRequest\x1a-.tamkeen.content.v1.ListPublicContentResponse\x12v\n" +
-	"\x13SearchPublicContent\x12..tamkeen.content.v1.SearchPublicContentRequest\x1a/.tamkeen.content.v1.SearchPublicContentResponseB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/content/v1;contentv1b\x06proto3"
+	"\x13SearchPublicContent\x12..tamkeen.content.v1.SearchPublicContentRequest\x1a/.tamkeen.content.v1.SearchPublicContentResponse\x12Y\n" +
+	"\rGetPublicFeed\x12(.tamkeen.content.v1.GetPublicFeedRequest\x1a\x1e.tamkeen.content.v1.PublicFeedB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/content/v1;contentv1b\x06proto3"
 
 var (
 	file_tamkeen_content_v1_content_proto_rawDescOnce sync.Once
@@ -2776,7 +2930,7 @@ func file_tamkeen_content_v1_content_proto_rawDescGZIP() []byte {
 	return file_tamkeen_content_v1_content_proto_rawDescData
 }
 
-var file_tamkeen_content_v1_content_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_tamkeen_content_v1_content_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_tamkeen_content_v1_content_proto_goTypes = []any{
 	(*Fee)(nil),                         // 0: tamkeen.content.v1.Fee
 	(*QuestionAnswer)(nil),              // 1: tamkeen.content.v1.QuestionAnswer
@@ -2816,34 +2970,36 @@ var file_tamkeen_content_v1_content_proto_goTypes = []any{
 	(*SearchPublicContentRequest)(nil),  // 35: tamkeen.content.v1.SearchPublicContentRequest
 	(*SearchHit)(nil),                   // 36: tamkeen.content.v1.SearchHit
 	(*SearchPublicContentResponse)(nil), // 37: tamkeen.content.v1.SearchPublicContentResponse
-	nil,                                 // 38: tamkeen.content.v1.Item.TranslationsEntry
-	nil,                                 // 39: tamkeen.content.v1.CreateItemRequest.TranslationsEntry
-	nil,                                 // 40: tamkeen.content.v1.SaveDraftRequest.TranslationsEntry
-	(*timestamppb.Timestamp)(nil),       // 41: google.protobuf.Timestamp
+	(*GetPublicFeedRequest)(nil),        // 38: tamkeen.content.v1.GetPublicFeedRequest
+	(*PublicFeed)(nil),                  // 39: tamkeen.content.v1.PublicFeed
+	nil,                                 // 40: tamkeen.content.v1.Item.TranslationsEntry
+	nil,                                 // 41: tamkeen.content.v1.CreateItemRequest.TranslationsEntry
+	nil,                                 // 42: tamkeen.content.v1.SaveDraftRequest.TranslationsEntry
+	(*timestamppb.Timestamp)(nil),       // 43: google.protobuf.Timestamp
 }
 var file_tamkeen_content_v1_content_proto_depIdxs = []int32{
 	0,  // 0: tamkeen.content.v1.Translation.fees:type_name -> tamkeen.content.v1.Fee
 	2,  // 1: tamkeen.content.v1.Translation.links:type_name -> tamkeen.content.v1.Link
 	1,  // 2: tamkeen.content.v1.Translation.questions:type_name -> tamkeen.content.v1.QuestionAnswer
-	38, // 3: tamkeen.content.v1.Item.translations:type_name -> tamkeen.content.v1.Item.TranslationsEntry
-	41, // 4: tamkeen.content.v1.Item.create_time:type_name -> google.protobuf.Timestamp
-	41, // 5: tamkeen.content.v1.Item.update_time:type_name -> google.protobuf.Timestamp
-	41, // 6: tamkeen.content.v1.Item.publish_time:type_name -> google.protobuf.Timestamp
-	41, // 7: tamkeen.content.v1.Item.expire_time:type_name -> google.protobuf.Timestamp
-	39, // 8: tamkeen.content.v1.CreateItemRequest.translations:type_name -> tamkeen.content.v1.CreateItemRequest.TranslationsEntry
+	40, // 3: tamkeen.content.v1.Item.translations:type_name -> tamkeen.content.v1.Item.TranslationsEntry
+	43, // 4: tamkeen.content.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	43, // 5: tamkeen.content.v1.Item.update_time:type_name -> google.protobuf.Timestamp
+	43, // 6: tamkeen.content.v1.Item.publish_time:type_name -> google.protobuf.Timestamp
+	43, // 7: tamkeen.content.v1.Item.expire_time:type_name -> google.protobuf.Timestamp
+	41, // 8: tamkeen.content.v1.CreateItemRequest.translations:type_name -> tamkeen.content.v1.CreateItemRequest.TranslationsEntry
 	4,  // 9: tamkeen.content.v1.ListItemsResponse.items:type_name -> tamkeen.content.v1.Item
-	40, // 10: tamkeen.content.v1.SaveDraftRequest.translations:type_name -> tamkeen.content.v1.SaveDraftRequest.TranslationsEntry
-	41, // 11: tamkeen.content.v1.PublishItemRequest.publish_time:type_name -> google.protobuf.Timestamp
-	41, // 12: tamkeen.content.v1.PublishItemRequest.expire_time:type_name -> google.protobuf.Timestamp
-	41, // 13: tamkeen.content.v1.ItemVersion.save_time:type_name -> google.protobuf.Timestamp
+	42, // 10: tamkeen.content.v1.SaveDraftRequest.translations:type_name -> tamkeen.content.v1.SaveDraftRequest.TranslationsEntry
+	43, // 11: tamkeen.content.v1.PublishItemRequest.publish_time:type_name -> google.protobuf.Timestamp
+	43, // 12: tamkeen.content.v1.PublishItemRequest.expire_time:type_name -> google.protobuf.Timestamp
+	43, // 13: tamkeen.content.v1.ItemVersion.save_time:type_name -> google.protobuf.Timestamp
 	18, // 14: tamkeen.content.v1.ListItemVersionsResponse.versions:type_name -> tamkeen.content.v1.ItemVersion
 	22, // 15: tamkeen.content.v1.DiffItemVersionsResponse.changes:type_name -> tamkeen.content.v1.FieldChange
-	41, // 16: tamkeen.content.v1.Transition.time:type_name -> google.protobuf.Timestamp
+	43, // 16: tamkeen.content.v1.Transition.time:type_name -> google.protobuf.Timestamp
 	25, // 17: tamkeen.content.v1.ListTransitionsResponse.transitions:type_name -> tamkeen.content.v1.Transition
-	41, // 18: tamkeen.content.v1.RoleGrant.grant_time:type_name -> google.protobuf.Timestamp
+	43, // 18: tamkeen.content.v1.RoleGrant.grant_time:type_name -> google.protobuf.Timestamp
 	3,  // 19: tamkeen.content.v1.PublicContent.translation:type_name -> tamkeen.content.v1.Translation
-	41, // 20: tamkeen.content.v1.PublicContent.publish_time:type_name -> google.protobuf.Timestamp
-	41, // 21: tamkeen.content.v1.PublicContent.expire_time:type_name -> google.protobuf.Timestamp
+	43, // 20: tamkeen.content.v1.PublicContent.publish_time:type_name -> google.protobuf.Timestamp
+	43, // 21: tamkeen.content.v1.PublicContent.expire_time:type_name -> google.protobuf.Timestamp
 	32, // 22: tamkeen.content.v1.ListPublicContentResponse.items:type_name -> tamkeen.content.v1.PublicContent
 	32, // 23: tamkeen.content.v1.SearchHit.content:type_name -> tamkeen.content.v1.PublicContent
 	36, // 24: tamkeen.content.v1.SearchPublicContentResponse.hits:type_name -> tamkeen.content.v1.SearchHit
@@ -2870,28 +3026,30 @@ var file_tamkeen_content_v1_content_proto_depIdxs = []int32{
 	31, // 45: tamkeen.content.v1.ContentService.GetPublicContent:input_type -> tamkeen.content.v1.GetPublicContentRequest
 	33, // 46: tamkeen.content.v1.ContentService.ListPublicContent:input_type -> tamkeen.content.v1.ListPublicContentRequest
 	35, // 47: tamkeen.content.v1.ContentService.SearchPublicContent:input_type -> tamkeen.content.v1.SearchPublicContentRequest
-	4,  // 48: tamkeen.content.v1.ContentService.CreateItem:output_type -> tamkeen.content.v1.Item
-	4,  // 49: tamkeen.content.v1.ContentService.GetItem:output_type -> tamkeen.content.v1.Item
-	8,  // 50: tamkeen.content.v1.ContentService.ListItems:output_type -> tamkeen.content.v1.ListItemsResponse
-	4,  // 51: tamkeen.content.v1.ContentService.SaveDraft:output_type -> tamkeen.content.v1.Item
-	4,  // 52: tamkeen.content.v1.ContentService.SubmitItem:output_type -> tamkeen.content.v1.Item
-	4,  // 53: tamkeen.content.v1.ContentService.ApproveItem:output_type -> tamkeen.content.v1.Item
-	4,  // 54: tamkeen.content.v1.ContentService.RejectItem:output_type -> tamkeen.content.v1.Item
-	4,  // 55: tamkeen.content.v1.ContentService.PublishItem:output_type -> tamkeen.content.v1.Item
-	4,  // 56: tamkeen.content.v1.ContentService.UnpublishItem:output_type -> tamkeen.content.v1.Item
-	4,  // 57: tamkeen.content.v1.ContentService.ArchiveItem:output_type -> tamkeen.content.v1.Item
-	4,  // 58: tamkeen.content.v1.ContentService.RollbackItem:output_type -> tamkeen.content.v1.Item
-	19, // 59: tamkeen.content.v1.ContentService.ListItemVersions:output_type -> tamkeen.content.v1.ListItemVersionsResponse
-	4,  // 60: tamkeen.content.v1.ContentService.GetItemVersion:output_type -> tamkeen.content.v1.Item
-	23, // 61: tamkeen.content.v1.ContentService.DiffItemVersions:output_type -> tamkeen.content.v1.DiffItemVersionsResponse
-	26, // 62: tamkeen.content.v1.ContentService.ListTransitions:output_type -> tamkeen.content.v1.ListTransitionsResponse
-	28, // 63: tamkeen.content.v1.ContentService.GrantRole:output_type -> tamkeen.content.v1.RoleGrant
-	30, // 64: tamkeen.content.v1.ContentService.RevokeRole:output_type -> tamkeen.content.v1.RevokeRoleResponse
-	32, // 65: tamkeen.content.v1.ContentService.GetPublicContent:output_type -> tamkeen.content.v1.PublicContent
-	34, // 66: tamkeen.content.v1.ContentService.ListPublicContent:output_type -> tamkeen.content.v1.ListPublicContentResponse
-	37, // 67: tamkeen.content.v1.ContentService.SearchPublicContent:output_type -> tamkeen.content.v1.SearchPublicContentResponse
-	48, // [48:68] is the sub-list for method output_type
-	28, // [28:48] is the sub-list for method input_type
+	38, // 48: tamkeen.content.v1.ContentService.GetPublicFeed:input_type -> tamkeen.content.v1.GetPublicFeedRequest
+	4,  // 49: tamkeen.content.v1.ContentService.CreateItem:output_type -> tamkeen.content.v1.Item
+	4,  // 50: tamkeen.content.v1.ContentService.GetItem:output_type -> tamkeen.content.v1.Item
+	8,  // 51: tamkeen.content.v1.ContentService.ListItems:output_type -> tamkeen.content.v1.ListItemsResponse
+	4,  // 52: tamkeen.content.v1.ContentService.SaveDraft:output_type -> tamkeen.content.v1.Item
+	4,  // 53: tamkeen.content.v1.ContentService.SubmitItem:output_type -> tamkeen.content.v1.Item
+	4,  // 54: tamkeen.content.v1.ContentService.ApproveItem:output_type -> tamkeen.content.v1.Item
+	4,  // 55: tamkeen.content.v1.ContentService.RejectItem:output_type -> tamkeen.content.v1.Item
+	4,  // 56: tamkeen.content.v1.ContentService.PublishItem:output_type -> tamkeen.content.v1.Item
+	4,  // 57: tamkeen.content.v1.ContentService.UnpublishItem:output_type -> tamkeen.content.v1.Item
+	4,  // 58: tamkeen.content.v1.ContentService.ArchiveItem:output_type -> tamkeen.content.v1.Item
+	4,  // 59: tamkeen.content.v1.ContentService.RollbackItem:output_type -> tamkeen.content.v1.Item
+	19, // 60: tamkeen.content.v1.ContentService.ListItemVersions:output_type -> tamkeen.content.v1.ListItemVersionsResponse
+	4,  // 61: tamkeen.content.v1.ContentService.GetItemVersion:output_type -> tamkeen.content.v1.Item
+	23, // 62: tamkeen.content.v1.ContentService.DiffItemVersions:output_type -> tamkeen.content.v1.DiffItemVersionsResponse
+	26, // 63: tamkeen.content.v1.ContentService.ListTransitions:output_type -> tamkeen.content.v1.ListTransitionsResponse
+	28, // 64: tamkeen.content.v1.ContentService.GrantRole:output_type -> tamkeen.content.v1.RoleGrant
+	30, // 65: tamkeen.content.v1.ContentService.RevokeRole:output_type -> tamkeen.content.v1.RevokeRoleResponse
+	32, // 66: tamkeen.content.v1.ContentService.GetPublicContent:output_type -> tamkeen.content.v1.PublicContent
+	34, // 67: tamkeen.content.v1.ContentService.ListPublicContent:output_type -> tamkeen.content.v1.ListPublicContentResponse
+	37, // 68: tamkeen.content.v1.ContentService.SearchPublicContent:output_type -> tamkeen.content.v1.SearchPublicContentResponse
+	39, // 69: tamkeen.content.v1.ContentService.GetPublicFeed:output_type -> tamkeen.content.v1.PublicFeed
+	49, // [49:70] is the sub-list for method output_type
+	28, // [28:49] is the sub-list for method input_type
 	28, // [28:28] is the sub-list for extension type_name
 	28, // [28:28] is the sub-list for extension extendee
 	0,  // [0:28] is the sub-list for field type_name
@@ -2908,7 +3066,7 @@ func file_tamkeen_content_v1_content_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_content_v1_content_proto_rawDesc), len(file_tamkeen_content_v1_content_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,7 @@ const (
 	ContentService_GetPublicContent_FullMethodName    = "/tamkeen.content.v1.ContentService/GetPublicContent"
 	ContentService_ListPublicContent_FullMethodName   = "/tamkeen.content.v1.ContentService/ListPublicContent"
 	ContentService_SearchPublicContent_FullMethodName = "/tamkeen.content.v1.ContentService/SearchPublicContent"
+	ContentService_GetPublicFeed_FullMethodName       = "/tamkeen.content.v1.ContentService/GetPublicFeed"
 )
 
 // ContentServiceClient is the client API for ContentService service.
@@ -92,6 +93,9 @@ type ContentServiceClient interface {
 	// SearchPublicContent searches published content with Arabic
 	// normalisation (anyone).
 	SearchPublicContent(ctx context.Context, in *SearchPublicContentRequest, opts ...grpc.CallOption) (*SearchPublicContentResponse, error)
+	// GetPublicFeed returns an Atom (RFC 4287) feed of a ministry's latest
+	// published content, optionally of one type or tag (anyone).
+	GetPublicFeed(ctx context.Context, in *GetPublicFeedRequest, opts ...grpc.CallOption) (*PublicFeed, error)
 }
 
 type contentServiceClient struct {
@@ -302,6 +306,16 @@ func (c *contentServiceClient) SearchPublicContent(ctx context.Context, in *Sear
 	return out, nil
 }
 
+func (c *contentServiceClient) GetPublicFeed(ctx context.Context, in *GetPublicFeedRequest, opts ...grpc.CallOption) (*PublicFeed, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublicFeed)
+	err := c.cc.Invoke(ctx, ContentService_GetPublicFeed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ContentServiceServer is the server API for ContentService service.
 // All implementations must embed UnimplementedContentServiceServer
 // for forward compatibility.
@@ -349,6 +363,9 @@ type ContentServiceServer interface {
 	// SearchPublicContent searches published content with Arabic
 	// normalisation (anyone).
 	SearchPublicContent(context.Context, *SearchPublicContentRequest) (*SearchPublicContentResponse, error)
+	// GetPublicFeed returns an Atom (RFC 4287) feed of a ministry's latest
+	// published content, optionally of one type or tag (anyone).
+	GetPublicFeed(context.Context, *GetPublicFeedRequest) (*PublicFeed, error)
 	mustEmbedUnimplementedContentServiceServer()
 }
 
@@ -418,6 +435,9 @@ func (UnimplementedContentServiceServer) ListPublicContent(context.Context, *Lis
 }
 func (UnimplementedContentServiceServer) SearchPublicContent(context.Context, *SearchPublicContentRequest) (*SearchPublicContentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchPublicContent not implemented")
+}
+func (UnimplementedContentServiceServer) GetPublicFeed(context.Context, *GetPublicFeedRequest) (*PublicFeed, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPublicFeed not implemented")
 }
 func (UnimplementedContentServiceServer) mustEmbedUnimplementedContentServiceServer() {}
 func (UnimplementedContentServiceServer) testEmbeddedByValue()                        {}
@@ -800,6 +820,24 @@ func _ContentService_SearchPublicContent_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContentService_GetPublicFeed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPublicFeedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContentServiceServer).GetPublicFeed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContentService_GetPublicFeed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContentServiceServer).GetPublicFeed(ctx, req.(*GetPublicFeedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ContentService_ServiceDesc is the grpc.ServiceDesc for ContentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -886,6 +924,10 @@ var ContentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchPublicContent",
 			Handler:    _ContentService_SearchPublicContent_Handler,
+		},
+		{
+			MethodName: "GetPublicFeed",
+			Handler:    _ContentService_GetPublicFeed_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
