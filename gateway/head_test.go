@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,15 +23,38 @@ func TestHeadOnEveryGETRoute(t *testing.T) {
 	if err := json.Unmarshal(s.gw.OpenAPI(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	var paths []string
-	postOnly := ""
+	// A path answers a method when any template of that method matches it
+	// (/v1/notifications/sms is POST-only but matches GET /v1/notifications/{id}).
+	served := func(path, method string) bool {
+		for tmpl, item := range doc.Paths {
+			if _, ok := item[method]; ok && regexp.MustCompile("^"+regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(regexp.QuoteMeta(tmpl), `[^/]+`)+"$").MatchString(path) {
+				return true
+			}
+		}
+		return false
+	}
+	var paths, postOnlies, getOnlies []string
 	for path, item := range doc.Paths {
 		if _, ok := item["get"]; ok {
 			paths = append(paths, path)
-		} else if _, ok := item["post"]; ok && len(item) == 1 && !strings.Contains(path, "{") {
-			postOnly = path
+		}
+		if strings.Contains(path, "{") {
+			continue
+		}
+		switch {
+		case served(path, "get") && !served(path, "post") && !served(path, "delete") && strings.HasPrefix(path, "/v1/"):
+			getOnlies = append(getOnlies, path)
+		case served(path, "post") && !served(path, "get"):
+			postOnlies = append(postOnlies, path)
 		}
 	}
+	slices.Sort(postOnlies)
+	slices.Sort(getOnlies)
+	if len(postOnlies) == 0 || len(getOnlies) == 0 {
+		t.Fatalf("no POST-only (%v) or GET-only (%v) path to probe", postOnlies, getOnlies)
+	}
+	postOnly, getOnly := postOnlies[0], getOnlies[0]
+	t.Logf("probing 405 on %s (POST only) and %s (GET only)", postOnly, getOnly)
 	slices.Sort(paths)
 	if len(paths) < 20 || !slices.Contains(paths, "/openapi.json") || !slices.Contains(paths, "/docs") {
 		t.Fatalf("GET routes of /openapi.json = %d %v; want the API's and the documents'", len(paths), paths)
@@ -76,6 +100,12 @@ func TestHeadOnEveryGETRoute(t *testing.T) {
 	resp, body := s.do(t, http.MethodHead, postOnly, nil, nil)
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" || len(body) != 0 {
 		t.Errorf("HEAD %s (POST only) = %d Allow %q with %d bytes; want 405 Allow POST and no body", postOnly, resp.StatusCode, resp.Header.Get("Allow"), len(body))
+	}
+	// A path with a GET route allows HEAD too, and says so (RFC 9110
+	// section 15.5.6: Allow lists every method the resource supports).
+	resp, _ = s.do(t, http.MethodDelete, getOnly, nil, nil)
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("DELETE %s (GET only) = %d Allow %q; want 405 Allow \"GET, HEAD\"", getOnly, resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }
 

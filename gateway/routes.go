@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -202,7 +203,8 @@ func (t *routeTable) allowed(r *http.Request) []string {
 	}
 	var out []string
 	for _, m := range allowMethods {
-		if t.has(r, m) {
+		// headAsGET answers HEAD on every GET route.
+		if t.has(r, m) || m == http.MethodHead && slices.Contains(out, http.MethodGet) {
 			out = append(out, m)
 		}
 	}
