@@ -33,7 +33,8 @@ if [ -z "$engine" ]; then
 	mkdir -p .bin/images
 	for entry in "${images[@]}"; do
 		read -r name pkg <<<"$entry"
-		CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags timetzdata -ldflags='-s -w -buildid=' \
+		CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags timetzdata \
+			-ldflags="-s -w -buildid= -X main.revision=$COMMIT -X main.version=$VERSION" \
 			-o ".bin/images/$name" "$pkg"
 	done
 	(cd .bin/images && sha256sum "${images[@]%% *}")
