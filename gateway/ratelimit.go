@@ -37,6 +37,27 @@ const DefaultRateLimitBucket = "tamkeen_gateway_ratelimit"
 // rateLimitCASAttempts bounds the compare-and-set retries of one take.
 const rateLimitCASAttempts = 16
 
+// Leases: a replica takes up to a tenth of a bucket's burst (at most
+// what the rate refills in leaseTTL, at least one token) from the shared
+// bucket in one compare-and-set and spends it locally, so that a busy
+// caller costs one KV round trip per lease instead of two per call. The
+// tokens were debited from the shared bucket, so the replicas together
+// never allow more than the bucket gives; a lease unspent after leaseTTL
+// lapses (those tokens are lost, never doubled). Worst case per caller:
+// a replica spends a lease up to leaseTTL after taking it, so within any
+// window the calls allowed exceed the bucket's by at most one lease per
+// replica.
+const (
+	leaseTTL      = time.Second
+	leaseFraction = 10
+)
+
+// leaseSize is how many tokens one take leases under lim.
+func leaseSize(lim RateLimit) int {
+	n := min(lim.Burst/leaseFraction, int(lim.Rate*leaseTTL.Seconds()))
+	return max(n, 1)
+}
+
 // RateLimit is a token bucket: Burst calls at once, refilled at Rate
 // calls per second.
 type RateLimit struct {
@@ -113,7 +134,8 @@ type limiter struct {
 	mu sync.Mutex
 	kv jetstream.KeyValue
 
-	local localBuckets
+	local  localBuckets
+	leases leases
 	// degradedSince is when the store last failed (zero: it answers).
 	degradedMu    sync.Mutex
 	degradedSince time.Time
@@ -158,6 +180,55 @@ func (l *limiter) storeAnswered(ok bool, now time.Time) (changed bool) {
 		l.degradedSince = now
 	}
 	return was == ok
+}
+
+// leases are the tokens a replica holds from the shared buckets.
+type leases struct {
+	mu sync.Mutex
+	m  map[string]lease
+}
+
+// lease is what is left of one: tokens to spend until expires, and the
+// shared bucket's level when it was taken (for RateLimit-Remaining).
+type lease struct {
+	tokens  int
+	expires time.Time
+	d       decision
+}
+
+// spend takes a token of key's live lease at now.
+func (ls *leases) spend(key string, now time.Time) (decision, bool) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	l, ok := ls.m[key]
+	if !ok || l.tokens < 1 || !now.Before(l.expires) {
+		return decision{}, false
+	}
+	l.tokens--
+	ls.m[key] = l
+	d := l.d
+	d.remaining += l.tokens
+	return d, true
+}
+
+// hold keeps tokens of key until expires, bounded like the local buckets.
+func (ls *leases) hold(key string, tokens int, expires time.Time, d decision) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.m == nil {
+		ls.m = map[string]lease{}
+	}
+	if len(ls.m) >= maxLocalBuckets {
+		for k, l := range ls.m {
+			if !expires.Before(l.expires.Add(leaseTTL)) {
+				delete(ls.m, k)
+			}
+		}
+		if len(ls.m) >= maxLocalBuckets {
+			clear(ls.m)
+		}
+	}
+	ls.m[key] = lease{tokens: tokens, expires: expires, d: d}
 }
 
 // maxLocalBuckets bounds the local buckets; past it, the buckets that are
@@ -279,10 +350,17 @@ func (l *limiter) take(ctx context.Context, class, caller string) (d decision, l
 		return decision{}, false, "", nil
 	}
 	key := class + "." + keyEncoding.EncodeToString([]byte(caller))
+	if d, ok := l.leases.spend(key, l.now()); ok {
+		return d, true, sourceShared, nil
+	}
 	if l.useStore(l.now()) {
 		sctx, cancel := context.WithTimeout(ctx, l.timeout)
-		d, err = l.takeShared(sctx, key, lim)
+		var leased int
+		d, leased, err = l.takeShared(sctx, key, lim)
 		cancel()
+		if err == nil && leased > 1 {
+			l.leases.hold(key, leased-1, l.now().Add(leaseTTL), d)
+		}
 		if ctx.Err() != nil {
 			// The caller went away: not the store's fault.
 			return decision{}, true, sourceShared, ctx.Err()
@@ -302,13 +380,15 @@ func (l *limiter) take(ctx context.Context, class, caller string) (d decision, l
 	return l.local.take(key, lim, l.now()), true, sourceLocal, err
 }
 
-// takeShared draws one token from key's bucket in the KV store. A failure
-// forgets the bound bucket, so that the next try binds it again (creating
-// it when the store came back without it).
-func (l *limiter) takeShared(ctx context.Context, key string, lim RateLimit) (d decision, err error) {
+// takeShared draws a lease from key's bucket in the KV store: up to
+// leaseSize tokens, at least one, of which this call spends one (leased
+// says how many were taken). A failure forgets the bound bucket, so that
+// the next try binds it again (creating it when the store came back
+// without it).
+func (l *limiter) takeShared(ctx context.Context, key string, lim RateLimit) (d decision, leased int, err error) {
 	kv, err := l.keyValue(ctx)
 	if err != nil {
-		return decision{}, err
+		return decision{}, 0, err
 	}
 	defer func() {
 		if err != nil {
@@ -330,13 +410,18 @@ func (l *limiter) takeShared(ctx context.Context, key string, lim RateLimit) (d 
 			}
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		default:
-			return decision{}, err
+			return decision{}, 0, err
 		}
 		tokens, now = refill(tokens, last, lim, now)
 		d := spend(&tokens, lim)
 		if !d.allowed {
-			return d, nil
+			return d, 0, nil
 		}
+		// The rest of the lease, from what is left in the bucket.
+		extra := min(leaseSize(lim)-1, int(tokens))
+		tokens -= float64(extra)
+		d.remaining = int(tokens)
+		d.reset = time.Duration((float64(lim.Burst) - tokens) / lim.Rate * float64(time.Second))
 		var v [16]byte
 		binary.BigEndian.PutUint64(v[:8], math.Float64bits(tokens))
 		binary.BigEndian.PutUint64(v[8:], uint64(now.UnixNano()))
@@ -349,11 +434,11 @@ func (l *limiter) takeShared(ctx context.Context, key string, lim RateLimit) (d 
 			continue // another replica took a token meanwhile
 		}
 		if err != nil {
-			return decision{}, err
+			return decision{}, 0, err
 		}
-		return d, nil
+		return d, 1 + extra, nil
 	}
-	return decision{}, errors.New("rate limit bucket too contended")
+	return decision{}, 0, errors.New("rate limit bucket too contended")
 }
 
 // ceilSeconds renders d as whole seconds, rounded up, at least minimum.
