@@ -33,12 +33,14 @@ Usage:
   tamkeen rights grant|revoke|show  clients' access rights at the gateway
   tamkeen audit verify|export       check or export the gateway's audit log
   tamkeen usage report --month M    usage per client, CSV and invoices
+  tamkeen load <scenario> [flags]   drive the API (token, login, read, payment, sms,
+                            bulk, public-read, search, mixed, ref-…): rate, p50/p90/p99
   tamkeen version [-o json]         the build: module version and VCS revision
   tamkeen completion bash|zsh       a shell completion script
   tamkeen help              this text
 
 Listing commands (clients list, clients show, rights show, usage report,
-migrate) print JSON with -o json.
+migrate) and load print JSON with -o json.
 
 Run "tamkeen <command> -help" for a command's flags. Every flag can also be
 set as a TAMKEEN_… environment variable, named in the help.
@@ -91,6 +93,7 @@ var commands = map[string]command{
 		help: usageUsage, missing: "tamkeen usage needs report",
 	}, runUsage),
 	"version": runVersion,
+	"load":    runLoad,
 	// completion is dispatched by run: its script is built from this
 	// table.
 }
@@ -108,6 +111,7 @@ var subcommandWords = map[string][]string{
 	"audit":        {"verify", "export"},
 	"usage":        {"report"},
 	"completion":   {"bash", "zsh"},
+	"load":         loadScenarioNames(),
 }
 
 // run dispatches a command line and returns the exit status: 0 for
