@@ -411,9 +411,10 @@ func runScenario(ctx context.Context, name string, sc loadScenario, cfg loadConf
 
 // cancelAfterGrace stops the operations still running well past the end
 // (a bulk job that never finishes): the run waits for those in flight
-// at the deadline for up to a minute, or the run's length if longer.
+// at the deadline (a large bulk job takes minutes) for up to 15 minutes,
+// or the run's length if longer.
 func cancelAfterGrace(cancel context.CancelFunc, deadline time.Time, d time.Duration) {
-	if time.Since(deadline) > max(time.Minute, d) {
+	if time.Since(deadline) > max(15*time.Minute, d) {
 		cancel()
 	}
 }
