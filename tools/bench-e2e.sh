@@ -78,6 +78,7 @@ start_dev() {
 		kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$dir/stderr" >&2; echo "tamkeen dev ($name) exited" >&2; exit 1; }
 		sleep 0.2
 	done
+	grep -q '^Press Ctrl-C' "$dir/stdout" || { cat "$dir/stderr" >&2; echo "tamkeen dev ($name) not ready after 60 s" >&2; exit 1; }
 	BASE=$(sed -n 's/^Tamkeen is running at //p' "$dir/stdout")
 	OPS=$(sed -n 's/^  operations *\(http[^ ]*\).*/\1/p' "$dir/stdout")
 	SECRET=$(cat "$dir/data/demo-client-secret")
@@ -199,11 +200,13 @@ for target in $TARGETS; do
 		"$WORK/run-distributed" --work-dir "$dir/work" --http-addr= --fresh --quiet \
 			--db-prefix "$DISTRIBUTED_PREFIX" >"$dir/stdout" 2>"$dir/stderr" &
 		PIDS+=($!)
-		for _ in $(seq 900); do
+		# It builds every binary first (minutes on two cores).
+		for _ in $(seq 6000); do
 			grep -q '^Press Ctrl-C' "$dir/stdout" 2>/dev/null && break
 			kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -30 "$dir/stderr" >&2; echo "run-distributed exited" >&2; exit 1; }
 			sleep 0.2
 		done
+		grep -q '^Press Ctrl-C' "$dir/stdout" || { tail -30 "$dir/stderr" >&2; echo "run-distributed not ready after 20 min" >&2; exit 1; }
 		BASE=$(sed -n 's/.*is running at \(http[^ ]*\).*/\1/p' "$dir/stdout")
 		OPS=$(sed -n 's/^  operations *\(http[^ ]*\).*/\1/p' "$dir/stdout")
 		SECRET=$(sed -n 's/^  demo client .*secret \(.*\)$/\1/p' "$dir/stdout")

@@ -21,7 +21,11 @@ import (
 const usage = `tamkeen — the Tamkeen platform tool
 
 Usage:
-  tamkeen dev [flags]       run every enabler and the gateway in one process
+  tamkeen dev [flags]       run every enabler and the gateway in one process; it
+                            takes cmd/gateway's flags, with rights, audit and
+                            metering on and read=100/200,write=50/100,public=50/100
+                            rate limits unless they say otherwise (--rate-limits=
+                            lifts the limits)
   tamkeen migrate [flags]   apply (or --status: show) a service's migrations
   tamkeen pki init [flags]  create the signature enabler's CA, TSA and OCSP certificates
   tamkeen ledger check [flags]  prove the payment ledger's invariants
