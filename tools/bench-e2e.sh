@@ -108,14 +108,15 @@ load() {
 
 # fig JSON: "rate/s, p50 … ms, p99 … ms" (with the items' rate for bulk).
 fig() {
-	jq -r 'if (.items // 0) > 0 then
+	jq -r 'if .tps then "\(.tps | round) TPS, mean \(.mean_ms) ms"
+	       elif (.items // 0) > 0 then
 	         "\(.items) recipients in \(.seconds * 10 | round / 10) s: \(.item_rate | round)/s (p99 job \(.p99_ms | round) ms)"
 	       else "\(.ok_rate | round)/s, p50 \(.p50_ms * 10 | round / 10) ms, p99 \(.p99_ms * 10 | round / 10) ms" end
 	       + (if .errors > 0 then " (\(.errors) errors: \(.statuses | tostring))" else "" end)' <<<"$1"
 }
 
 # rate JSON: the figure's rate (items per second for bulk).
-rate() { jq -r 'if (.items // 0) > 0 then .item_rate else .ok_rate end' <<<"$1"; }
+rate() { jq -r 'if .tps then .tps elif (.items // 0) > 0 then .item_rate else .ok_rate end' <<<"$1"; }
 
 # row TARGET WORK GOAL FIGURE-ARGS -- REFERENCE-ARGS: measures the figure,
 # then its reference, and appends the table row.
@@ -129,17 +130,24 @@ row() {
 	local f r fcmd rcmd ratio
 	load "${figArgs[@]}"
 	f=$OUT fcmd=$CMD
-	load "${refArgs[@]}"
+	if [[ ${refArgs[0]} == pgbench ]]; then
+		pgbench_run
+	else
+		load "${refArgs[@]}"
+	fi
 	r=$OUT rcmd=$CMD
 	ratio=$(jq -rn --argjson a "$(rate "$f")" --argjson b "$(rate "$r")" 'if $b > 0 then ($a / $b * 1000 | round / 1000) else "—" end')
 	printf '| %s | %s | %s | %s: %s | %s | `%s` / `%s` |\n' "$target" "$work" "$(fig "$f")" "${refArgs[0]}" "$(fig "$r")" "$ratio" "$fcmd" "$rcmd" >>"$ROWS"
 	printf '    → %s | ref %s | ratio %s (goal %s)\n' "$(fig "$f")" "$(fig "$r")" "$ratio" "$goal" >&2
 }
 
-# pgbench_row TARGET: PostgreSQL's simple-update TPS on this machine.
-pgbench_row() {
+# pgbench_run: PostgreSQL's simple-update TPS on this machine (pgbench
+# -N, 8 clients) on a scratch database; leaves {"tps", "mean_ms"} in OUT
+# and the command in CMD.
+pgbench_run() {
+	CMD="pgbench -N -c 8 -j $CORES -T $DURATION"
 	if [[ -z $PGBENCH ]]; then
-		echo "| $1 | pgbench | (pgbench not installed) | | | |" >>"$ROWS"
+		OUT='{"tps": 0, "mean_ms": "pgbench not installed"}'
 		return
 	fi
 	PGDB="tamkeen_bench_pgbench_$$"
@@ -147,26 +155,28 @@ pgbench_row() {
 	psql "$PG_URL" -qc "CREATE DATABASE $PGDB" >/dev/null
 	local url=${PG_URL/\/postgres\?//$PGDB?}
 	"$PGBENCH" -q -i -s 8 "$url" >/dev/null 2>&1
-	local cmd="pgbench -N -c 8 -j $CORES -T $DURATION"
-	echo "  $cmd" >&2
-	local tps
-	tps=$("$PGBENCH" -N -c 8 -j "$CORES" -T "$DURATION" "$url" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+	echo "  $CMD" >&2
+	local out
+	out=$("$PGBENCH" -N -c 8 -j "$CORES" -T "$DURATION" "$url" 2>/dev/null)
 	psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null
 	PGDB=""
-	printf '| %s | PostgreSQL simple-update (reference) | %.0f TPS | | | `%s` |\n' "$1" "$tps" "$cmd" >>"$ROWS"
+	OUT=$(jq -n --argjson tps "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)" \
+		--arg mean "$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out" | head -1)" '{tps: $tps, mean_ms: $mean}')
 }
 
+# bench_target TARGET FEATURES WRITE-REF: issue 15's rows against BASE;
+# WRITE-REF is the reference of the write paths (the target's database).
 bench_target() {
-	local target=$1
+	local target=$1 features=$2 wref=("${@:3}")
 	row "$target" "client-credentials tokens, c=16" "≥ 2,000/s, p99 < 50 ms" token -c 16 -- ref-healthz -c 16
-	row "$target" "SMS accepted through the gateway, c=8" "≥ 2,000/s" sms -c 8 -- ref-sqlite-commit -c 8
-	row "$target" "$BULK-recipient bulk job" "10⁶ in < 10 min (≥ 1,667/s)" bulk -c 1 --bulk-size "$BULK" -- ref-sqlite-commit -c 8
-	row "$target" "payment create, c=8" "≥ 1,000/s" payment -c 8 -- ref-sqlite-commit -c 8
-	row "$target" "payment create + sandbox confirm, c=8" "≥ 500/s" payment-confirm -c 8 -- ref-sqlite-commit -c 8
+	row "$target" "SMS accepted through the gateway, c=8" "≥ 2,000/s" sms -c 8 -- "${wref[@]}"
+	row "$target" "$BULK-recipient bulk job" "10⁶ in < 10 min (≥ 1,667/s)" bulk -c 1 --bulk-size "$BULK" -- "${wref[@]}"
+	row "$target" "payment create, c=8" "≥ 1,000/s" payment -c 8 -- "${wref[@]}"
+	row "$target" "payment create + sandbox confirm, c=8" "≥ 500/s" payment-confirm -c 8 -- "${wref[@]}"
 	if [[ -n $GRPC ]]; then
-		row "$target" "authenticated read through the gateway, all features on, c=16" "≥ 0.8 × direct gRPC" read -c 16 -- ref-grpc-read -c 16 --grpc-addr "$GRPC"
+		row "$target" "authenticated read through the gateway, $features, c=16" "≥ 0.8 × direct gRPC" read -c 16 -- ref-grpc-read -c 16 --grpc-addr "$GRPC"
 	else
-		row "$target" "authenticated read through the gateway, c=16" "≥ 0.8 × direct gRPC" read -c 16 -- ref-healthz -c 16
+		row "$target" "authenticated read through the gateway, $features, c=16" "≥ 0.8 × direct gRPC" read -c 16 -- ref-healthz -c 16
 	fi
 	row "$target" "password login, c=8" "≥ 0.9 × raw argon2id" login -c 8 -- ref-argon2id -c "$CORES"
 	row "$target" "public search, c=16" "" search -c 16 -- ref-healthz -c 16
@@ -177,7 +187,7 @@ for target in $TARGETS; do
 	case $target in
 	dev)
 		start_dev dev --rate-limits=
-		bench_target "dev (SQLite)"
+		bench_target "dev (SQLite)" "all features on" ref-sqlite-commit -c 8
 		# Public reads with every feature on, then on a dev with the
 		# gateway's features off: the issue's reference for this row.
 		load public-read -c 16
@@ -213,7 +223,10 @@ for target in $TARGETS; do
 		paylog=$(sed -n 's/^  payment .*log \(.*\)$/\1/p' "$dir/stdout")
 		GRPC=$(grep -h '"grpc server listening"' "$paylog" | sed 's/.*"addr":"\([^"]*\)".*/\1/' | tail -1)
 		echo "run-distributed at $BASE" >&2
-		bench_target "distributed (PostgreSQL)"
+		# run-distributed's gateway has no database: no rights, audit,
+		# metering or rate limits; its services keep their production
+		# limits (notification: 600 API messages a minute per client).
+		bench_target "distributed (PostgreSQL)" "plain gateway (no rights, audit, metering, rate limits)" pgbench
 		stop_last
 		;;
 	*)
@@ -222,7 +235,6 @@ for target in $TARGETS; do
 		;;
 	esac
 done
-pgbench_row "machine"
 
 echo
 echo "### bench-e2e $(date -u +%Y-%m-%d) — ${DURATION} s per measurement, $CORES cores, load generator on the same machine"

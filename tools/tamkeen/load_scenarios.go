@@ -424,10 +424,13 @@ func (e *loadEnv) smsTemplate(ctx context.Context) (string, error) {
 	return tpl.ID, err
 }
 
-// phoneNumber is the n-th mobile number of this run: numbers do not
-// repeat within a run (each number may get only a few SMS an hour).
-func phoneNumber(n int) string {
-	return fmt.Sprintf("+97059%07d", (runSeed+n)%10_000_000)
+// phones counts the mobile numbers this run has used.
+var phones atomic.Int64
+
+// nextPhoneNumber is a mobile number this run has not used yet (each
+// number may get only a few SMS an hour): 10 million before they repeat.
+func nextPhoneNumber() string {
+	return fmt.Sprintf("+97059%07d", (int64(runSeed)+phones.Add(1))%10_000_000)
 }
 
 // runSeed starts this run's phone numbers somewhere new.
@@ -447,7 +450,7 @@ func setupSMS(ctx context.Context, env *loadEnv) (op, func(), error) {
 			return transportFailure
 		}
 		return env.opCall(ctx, w, "POST", "/v1/notifications/sms", app, map[string]any{
-			"phone_number": phoneNumber(w.next()), "template_id": tpl, "personalisation": map[string]string{"date": "Sunday"},
+			"phone_number": nextPhoneNumber(), "template_id": tpl, "personalisation": map[string]string{"date": "Sunday"},
 		}, http.StatusOK, http.StatusCreated, http.StatusAccepted)
 	}, nil, nil
 }
@@ -464,7 +467,7 @@ func setupBulk(ctx context.Context, env *loadEnv) (op, func(), error) {
 		}
 		recipients := make([]map[string]any, env.cfg.BulkSize)
 		for i := range recipients {
-			recipients[i] = map[string]any{"recipient": phoneNumber(w.next()), "personalisation": map[string]string{"date": "Sunday"}}
+			recipients[i] = map[string]any{"recipient": nextPhoneNumber(), "personalisation": map[string]string{"date": "Sunday"}}
 		}
 		resp, raw, err := env.call(ctx, w.client, "POST", "/v1/notifications/bulk", app, map[string]any{
 			"template_id": tpl, "channel": "sms", "recipients": recipients, "reference": "load-" + runID,

@@ -194,3 +194,30 @@ func TestLoadSpreadsSourceAddresses(t *testing.T) {
 		t.Errorf("public-read from 3 addresses with a burst of 5: statuses %v for %d requests; want 15 × 200, the rest 429", r.Statuses, r.Requests)
 	}
 }
+
+// TestNextPhoneNumberNeverRepeats: workers sending at once never share a
+// number (a number gets at most 10 SMS an hour; sharing made 429s).
+func TestNextPhoneNumberNeverRepeats(t *testing.T) {
+	const workers, each = 16, 500
+	got := make(chan string, workers*each)
+	done := make(chan struct{})
+	for range workers {
+		go func() {
+			for range each {
+				got <- nextPhoneNumber()
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	close(got)
+	seen := map[string]bool{}
+	for n := range got {
+		if seen[n] {
+			t.Fatalf("%s given twice", n)
+		}
+		seen[n] = true
+	}
+}
