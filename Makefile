@@ -28,7 +28,7 @@ STATICCHECK_VERSION        := v0.8.2
 
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: run run-distributed images test test-short services generate check-generated tools lint bench fmt tidy clean
+.PHONY: run run-distributed images test test-short services generate check-generated tools lint bench bench-e2e fmt tidy clean
 
 run:
 	go run ./tools/tamkeen dev
@@ -90,6 +90,14 @@ lint: $(BIN)/buf $(BIN)/staticcheck
 
 bench: services
 	go test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+## bench-e2e: issue 15's table end to end: `tamkeen load` scenarios against
+## tamkeen dev (rate limits lifted), each beside its reference measured in
+## the same run, as a markdown table (docs/benchmarks.md). Not in `make
+## test`. BENCH_DURATION=10 (s each), BENCH_BULK_SIZE=10000,
+## BENCH_TARGETS="dev distributed" adds the run-distributed topology.
+bench-e2e: services
+	./tools/bench-e2e.sh
 
 fmt:
 	gofmt -w proto libs gateway tools services k8s

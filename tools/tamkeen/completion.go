@@ -62,6 +62,7 @@ var commandConfigs = map[string][]any{
 	"audit":        {&auditConfig{}},
 	"usage":        {&usageConfig{}},
 	"version":      {&versionConfig{}},
+	"load":         {&loadConfig{}},
 }
 
 // commandFlags are a command's flags, with their dashes (one for a

@@ -38,9 +38,14 @@ import (
 // devConfig is the command line of `tamkeen dev`.
 type devConfig struct {
 	DataDir         string `flag:"data-dir" default:"./.data" usage:"where the SQLite databases and the embedded NATS store live"`
-	HTTPAddr        string `flag:"http-addr" default:"127.0.0.1:8080" usage:"the gateway's listen address"`
-	OpsAddr         string `flag:"ops-addr" default:"127.0.0.1:8081" usage:"listen address of /metrics, /healthz, /readyz and /debug/pprof (never the API port)"`
 	DevClientSecret string `flag:"dev-client-secret" secret:"true" usage:"secret of the demo-ministry client (default: random, kept in the data dir)"`
+	// Gateway are the production gateway's settings, the same flags and
+	// TAMKEEN_… variables as cmd/gateway (--http-addr, --ops-addr,
+	// --rate-limits, --audit, --max-concurrent, …), so that a benchmark
+	// or a test can change them without editing code. Dev's own defaults
+	// (devGatewayDefaults) apply where a setting has no default of its
+	// own; the issuer defaults to the gateway's URL.
+	Gateway gateway.Config
 	// LogLevel, OTLPEndpoint and TraceSampleRatio, as every process has.
 	telemetry.Config
 }
@@ -51,11 +56,11 @@ func (c devConfig) Validate() error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		p.Add("data-dir", "must not be empty")
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		p.Addf("http-addr", "%q is not host:port", c.HTTPAddr)
+	if _, _, err := net.SplitHostPort(c.Gateway.HTTPAddr); err != nil {
+		p.Addf("http-addr", "%q is not host:port", c.Gateway.HTTPAddr)
 	}
-	if _, _, err := net.SplitHostPort(c.OpsAddr); err != nil {
-		p.Addf("ops-addr", "%q is not host:port", c.OpsAddr)
+	if _, _, err := net.SplitHostPort(c.Gateway.OpsAddr); err != nil {
+		p.Addf("ops-addr", "%q is not host:port", c.Gateway.OpsAddr)
 	}
 	if msg := c.SampleRatioProblem(); msg != "" {
 		p.Add("trace-sample-ratio", msg)
@@ -68,6 +73,20 @@ func (c devConfig) Validate() error {
 
 // devShutdownTimeout bounds each server's graceful stop in dev.
 const devShutdownTimeout = 5 * time.Second
+
+// devGatewayDefaults is what dev's gateway does unless a flag or a
+// TAMKEEN_… variable says otherwise: every security feature on (rights,
+// audit, metering) and modest rate limits, as a ministry's integration
+// would meet them. cmd/gateway's flags default to off and no limits; the
+// settings with a default of their own (timeouts, body limits) take it in
+// both. `--rate-limits=` (or TAMKEEN_RATE_LIMITS=" ") lifts the limits,
+// `--audit=false` drops the audit log's write, and so on.
+func devGatewayDefaults() gateway.Config {
+	return gateway.Config{
+		EnforceRights: true, Audit: true, Metering: true,
+		RateLimits: []string{"read=100/200", "write=50/100", "public=50/100"},
+	}
+}
 
 // runDev runs every enabler and the gateway in one process until ctx is
 // done: embedded NATS with JetStream and one SQLite file per service under
@@ -93,7 +112,7 @@ type devHooks struct {
 // move forward, a span exporter they read.
 func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	now := hooks.now
-	var cfg devConfig
+	cfg := devConfig{Gateway: devGatewayDefaults()}
 	if err := config.Parse(&cfg, "tamkeen dev", args, lookupEnv, stderr); err != nil {
 		return err
 	}
@@ -146,15 +165,19 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 
 	// Listen first: the gateway's URL is the token issuer the auth enabler
 	// and the gateway agree on.
-	lis, err := net.Listen("tcp", cfg.HTTPAddr)
+	lis, err := net.Listen("tcp", cfg.Gateway.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("listen %s: %w", cfg.Gateway.HTTPAddr, err)
 	}
 	defer lis.Close()
 	url := "http://" + lis.Addr().String()
-	opsLis, err := net.Listen("tcp", cfg.OpsAddr)
+	issuer := cfg.Gateway.Issuer
+	if issuer == "" {
+		issuer = url
+	}
+	opsLis, err := net.Listen("tcp", cfg.Gateway.OpsAddr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.OpsAddr, err)
+		return fmt.Errorf("listen %s: %w", cfg.Gateway.OpsAddr, err)
 	}
 	defer opsLis.Close()
 	opsURL := "http://" + opsLis.Addr().String()
@@ -172,7 +195,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	// half, signature opens them) kept in the data dir, and the dev inbox
 	// as the SMS provider.
 	svcEnv := withDefaults(lookupEnv, map[string]string{
-		"TAMKEEN_ISSUER":                 url,
+		"TAMKEEN_ISSUER":                 issuer,
 		"TAMKEEN_KEY_ENCRYPTION_KEY":     kek,
 		"TAMKEEN_IDENTITY_KEY":           identityKey,
 		"TAMKEEN_IDENTITY_RECIPIENT_KEY": identityPub,
@@ -236,11 +259,8 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err := gateway.NewRights(gwDB, now).Grant(ctx, gateway.Right{ClientID: demo.ClientID, Service: gateway.Wildcard}); err != nil {
 		return fmt.Errorf("gateway database: %w", err)
 	}
-	gwCfg := gateway.Config{
-		HTTPAddr: cfg.HTTPAddr, OpsAddr: cfg.OpsAddr, ShutdownTimeout: devShutdownTimeout, Issuer: url,
-		EnforceRights: true, Audit: true, Metering: true,
-		RateLimits: []string{"read=100/200", "write=50/100", "public=50/100"},
-	}
+	gwCfg := cfg.Gateway
+	gwCfg.Issuer = issuer
 	if hooks.gateway != nil {
 		hooks.gateway(&gwCfg)
 	}

@@ -21,7 +21,11 @@ import (
 const usage = `tamkeen — the Tamkeen platform tool
 
 Usage:
-  tamkeen dev [flags]       run every enabler and the gateway in one process
+  tamkeen dev [flags]       run every enabler and the gateway in one process; it
+                            takes cmd/gateway's flags, with rights, audit and
+                            metering on and read=100/200,write=50/100,public=50/100
+                            rate limits unless they say otherwise (--rate-limits=
+                            lifts the limits)
   tamkeen migrate [flags]   apply (or --status: show) a service's migrations
   tamkeen pki init [flags]  create the signature enabler's CA, TSA and OCSP certificates
   tamkeen ledger check [flags]  prove the payment ledger's invariants
@@ -33,12 +37,14 @@ Usage:
   tamkeen rights grant|revoke|show  clients' access rights at the gateway
   tamkeen audit verify|export       check or export the gateway's audit log
   tamkeen usage report --month M    usage per client, CSV and invoices
+  tamkeen load <scenario> [flags]   drive the API (token, login, read, payment, sms,
+                            bulk, public-read, search, mixed, ref-…): rate, p50/p90/p99
   tamkeen version [-o json]         the build: module version and VCS revision
   tamkeen completion bash|zsh       a shell completion script
   tamkeen help              this text
 
 Listing commands (clients list, clients show, rights show, usage report,
-migrate) print JSON with -o json.
+migrate) and load print JSON with -o json.
 
 Run "tamkeen <command> -help" for a command's flags. Every flag can also be
 set as a TAMKEEN_… environment variable, named in the help.
@@ -91,6 +97,7 @@ var commands = map[string]command{
 		help: usageUsage, missing: "tamkeen usage needs report",
 	}, runUsage),
 	"version": runVersion,
+	"load":    runLoad,
 	// completion is dispatched by run: its script is built from this
 	// table.
 }
@@ -108,6 +115,7 @@ var subcommandWords = map[string][]string{
 	"audit":        {"verify", "export"},
 	"usage":        {"report"},
 	"completion":   {"bash", "zsh"},
+	"load":         loadScenarioNames(),
 }
 
 // run dispatches a command line and returns the exit status: 0 for

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# bench-e2e: issue 15's table, re-measured end to end on this machine.
+#
+# Starts `tamkeen dev` on a temporary data dir with the gateway's rate
+# limits lifted (--rate-limits=) and the notification enabler's per-client
+# limits raised, runs each `tamkeen load` scenario for BENCH_DURATION
+# seconds, and right after it the reference it is compared with (the
+# physical limit measured in the same run: /healthz, a bare SQLite commit
+# loop, a bare argon2id loop, direct gRPC, pgbench), and prints a markdown
+# table: figure, reference, ratio, and the exact commands. With
+# BENCH_TARGETS="dev distributed" it does the same against `make
+# run-distributed` (one process per service, PostgreSQL).
+#
+# Settings (environment):
+#   BENCH_DURATION   seconds per measurement (default 10)
+#   BENCH_BULK_SIZE  recipients of the bulk job (default 10000)
+#   BENCH_TARGETS    dev and/or distributed (default: dev)
+#   TAMKEEN_TEST_POSTGRES_URL  a role that may create databases (pgbench,
+#                    run-distributed)
+# Needs Go and jq; pgbench (postgresql-contrib) for the PostgreSQL
+# reference, skipped when absent. Not part of `make test`.
+set -euo pipefail
+
+DURATION=${BENCH_DURATION:-10}
+BULK=${BENCH_BULK_SIZE:-10000}
+TARGETS=${BENCH_TARGETS:-dev}
+PG_URL=${TAMKEEN_TEST_POSTGRES_URL:-postgres://tamkeen_test:tamkeen_test@127.0.0.1:5432/postgres?sslmode=disable}
+CORES=$(nproc)
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+command -v jq >/dev/null || { echo "bench-e2e needs jq (apt-get install jq)" >&2; exit 2; }
+PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1 || true)
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tamkeen-bench-e2e.XXXXXX")
+PIDS=()
+PGDB=""
+DISTRIBUTED_PREFIX=""
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill -INT "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n $PGDB ]]; then
+		psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
+	fi
+	if [[ -n $DISTRIBUTED_PREFIX ]]; then
+		for svc in auth notification signature payment content gateway; do
+			psql "$PG_URL" -qc "DROP DATABASE IF EXISTS ${DISTRIBUTED_PREFIX}$svc WITH (FORCE)" >/dev/null 2>&1 || true
+		done
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "building tamkeen…" >&2
+go build -o "$WORK/tamkeen" ./tools/tamkeen
+T="$WORK/tamkeen"
+ROWS="$WORK/rows.md"
+: >"$ROWS"
+
+# The services' own limits that a load run would otherwise meet (each
+# is a setting with a production default; dev reads the environment).
+export TAMKEEN_CLIENT_MINUTE_LIMIT=100000000 TAMKEEN_CLIENT_DAILY_LIMIT=100000000
+
+# start_dev NAME FLAGS…: runs tamkeen dev on a fresh data dir and free
+# ports, and sets BASE, OPS, SECRET and GRPC (payment's gRPC address,
+# from its log).
+start_dev() {
+	local name=$1
+	shift
+	local dir="$WORK/$name"
+	mkdir -p "$dir"
+	"$T" dev --data-dir "$dir/data" --http-addr 127.0.0.1:0 --ops-addr 127.0.0.1:0 "$@" >"$dir/stdout" 2>"$dir/stderr" &
+	PIDS+=($!)
+	for _ in $(seq 300); do
+		grep -q '^Press Ctrl-C' "$dir/stdout" 2>/dev/null && break
+		kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$dir/stderr" >&2; echo "tamkeen dev ($name) exited" >&2; exit 1; }
+		sleep 0.2
+	done
+	grep -q '^Press Ctrl-C' "$dir/stdout" || { cat "$dir/stderr" >&2; echo "tamkeen dev ($name) not ready after 60 s" >&2; exit 1; }
+	BASE=$(sed -n 's/^Tamkeen is running at //p' "$dir/stdout")
+	OPS=$(sed -n 's/^  operations *\(http[^ ]*\).*/\1/p' "$dir/stdout")
+	SECRET=$(cat "$dir/data/demo-client-secret")
+	GRPC=$(grep '"grpc server listening"' "$dir/stderr" | grep '"service":"payment"' | sed 's/.*"addr":"\([^"]*\)".*/\1/' | head -1)
+	echo "tamkeen dev ($name $*) at $BASE" >&2
+}
+
+# stop_last: stops the last process started.
+stop_last() {
+	local pid=${PIDS[-1]}
+	kill -INT "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset 'PIDS[-1]'
+}
+
+# load SCENARIO FLAGS…: one measurement; leaves its JSON result in OUT
+# and the command in CMD.
+load() {
+	local scenario=$1
+	shift
+	CMD="tamkeen load $scenario $* --duration ${DURATION}s"
+	echo "  $CMD" >&2
+	"$T" load "$scenario" --base-url "$BASE" --ops-url "$OPS" --client-secret "$SECRET" \
+		--duration "${DURATION}s" --progress=false -o json "$@" >"$WORK/out.json"
+	OUT=$(cat "$WORK/out.json")
+}
+
+# fig JSON: "rate/s, p50 … ms, p99 … ms" (with the items' rate for bulk).
+fig() {
+	jq -r 'if .tps then "\(.tps | round) TPS, mean \(.mean_ms) ms"
+	       elif (.items // 0) > 0 then
+	         "\(.items) recipients in \(.seconds * 10 | round / 10) s: \(.item_rate | round)/s (p99 job \(.p99_ms | round) ms)"
+	       else "\(.ok_rate | round)/s, p50 \(.p50_ms * 10 | round / 10) ms, p99 \(.p99_ms * 10 | round / 10) ms" end
+	       + (if .errors > 0 then " (\(.errors) errors: \(.statuses | tostring))" else "" end)' <<<"$1"
+}
+
+# rate JSON: the figure's rate (items per second for bulk).
+rate() { jq -r 'if .tps then .tps elif (.items // 0) > 0 then .item_rate else .ok_rate end' <<<"$1"; }
+
+# row TARGET WORK GOAL FIGURE-ARGS -- REFERENCE-ARGS: measures the figure,
+# then its reference, and appends the table row.
+row() {
+	local target=$1 work=$2 goal=$3
+	shift 3
+	local figArgs=() refArgs=()
+	while [[ $# -gt 0 && $1 != -- ]]; do figArgs+=("$1"); shift; done
+	shift
+	refArgs=("$@")
+	local f r fcmd rcmd ratio
+	load "${figArgs[@]}"
+	f=$OUT fcmd=$CMD
+	if [[ ${refArgs[0]} == pgbench ]]; then
+		pgbench_run
+	else
+		load "${refArgs[@]}"
+	fi
+	r=$OUT rcmd=$CMD
+	ratio=$(jq -rn --argjson a "$(rate "$f")" --argjson b "$(rate "$r")" 'if $b > 0 then ($a / $b * 1000 | round / 1000) else "—" end')
+	printf '| %s | %s | %s | %s: %s | %s | `%s` / `%s` |\n' "$target" "$work" "$(fig "$f")" "${refArgs[0]}" "$(fig "$r")" "$ratio" "$fcmd" "$rcmd" >>"$ROWS"
+	printf '    → %s | ref %s | ratio %s (goal %s)\n' "$(fig "$f")" "$(fig "$r")" "$ratio" "$goal" >&2
+}
+
+# pgbench_run: PostgreSQL's simple-update TPS on this machine (pgbench
+# -N, 8 clients) on a scratch database; leaves {"tps", "mean_ms"} in OUT
+# and the command in CMD.
+pgbench_run() {
+	CMD="pgbench -N -c 8 -j $CORES -T $DURATION"
+	if [[ -z $PGBENCH ]]; then
+		OUT='{"tps": 0, "mean_ms": "pgbench not installed"}'
+		return
+	fi
+	PGDB="tamkeen_bench_pgbench_$$"
+	psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1
+	psql "$PG_URL" -qc "CREATE DATABASE $PGDB" >/dev/null
+	local url=${PG_URL/\/postgres\?//$PGDB?}
+	"$PGBENCH" -q -i -s 8 "$url" >/dev/null 2>&1
+	echo "  $CMD" >&2
+	local out
+	out=$("$PGBENCH" -N -c 8 -j "$CORES" -T "$DURATION" "$url" 2>/dev/null)
+	psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null
+	PGDB=""
+	OUT=$(jq -n --argjson tps "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)" \
+		--arg mean "$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out" | head -1)" '{tps: $tps, mean_ms: $mean}')
+}
+
+# bench_target TARGET FEATURES WRITE-REF: issue 15's rows against BASE;
+# WRITE-REF is the reference of the write paths (the target's database).
+bench_target() {
+	local target=$1 features=$2 wref=("${@:3}")
+	row "$target" "client-credentials tokens, c=16" "≥ 2,000/s, p99 < 50 ms" token -c 16 -- ref-healthz -c 16
+	row "$target" "SMS accepted through the gateway, c=8" "≥ 2,000/s" sms -c 8 -- "${wref[@]}"
+	row "$target" "$BULK-recipient bulk job" "10⁶ in < 10 min (≥ 1,667/s)" bulk -c 1 --bulk-size "$BULK" -- "${wref[@]}"
+	row "$target" "payment create, c=8" "≥ 1,000/s" payment -c 8 -- "${wref[@]}"
+	row "$target" "payment create + sandbox confirm, c=8" "≥ 500/s" payment-confirm -c 8 -- "${wref[@]}"
+	if [[ -n $GRPC ]]; then
+		row "$target" "authenticated read through the gateway, $features, c=16" "≥ 0.8 × direct gRPC" read -c 16 -- ref-grpc-read -c 16 --grpc-addr "$GRPC"
+	else
+		row "$target" "authenticated read through the gateway, $features, c=16" "≥ 0.8 × direct gRPC" read -c 16 -- ref-healthz -c 16
+	fi
+	row "$target" "password login, c=8" "≥ 0.9 × raw argon2id" login -c 8 -- ref-argon2id -c "$CORES"
+	row "$target" "public search, c=16" "" search -c 16 -- ref-healthz -c 16
+	row "$target" "mixed (reads, payments, SMS, tokens, public pages), c=16" "" mixed -c 16 -- ref-healthz -c 16
+}
+
+for target in $TARGETS; do
+	case $target in
+	dev)
+		start_dev dev --rate-limits=
+		bench_target "dev (SQLite)" "all features on" ref-sqlite-commit -c 8
+		# Public reads with every feature on, then on a dev with the
+		# gateway's features off: the issue's reference for this row.
+		load public-read -c 16
+		on=$OUT oncmd=$CMD
+		stop_last
+		start_dev dev-off --rate-limits= --audit=false --enforce-rights=false --metering=false
+		load public-read -c 16
+		off=$OUT
+		offcmd="$CMD (tamkeen dev --rate-limits= --audit=false --enforce-rights=false --metering=false)"
+		ratio=$(jq -rn --argjson a "$(rate "$on")" --argjson b "$(rate "$off")" '$a / $b * 1000 | round / 1000')
+		printf '| dev (SQLite) | public content read, all features on, c=16 | %s | features off: %s | %s | `%s` / `%s` |\n' \
+			"$(fig "$on")" "$(fig "$off")" "$ratio" "$oncmd" "$offcmd" >>"$ROWS"
+		stop_last
+		;;
+	distributed)
+		dir="$WORK/distributed"
+		mkdir -p "$dir"
+		go build -o "$WORK/run-distributed" ./tools/distributed/cmd/run-distributed
+		DISTRIBUTED_PREFIX="tamkeen_bench_$$_"
+		"$WORK/run-distributed" --work-dir "$dir/work" --http-addr= --fresh --quiet \
+			--db-prefix "$DISTRIBUTED_PREFIX" >"$dir/stdout" 2>"$dir/stderr" &
+		PIDS+=($!)
+		# It builds every binary first (minutes on two cores).
+		for _ in $(seq 6000); do
+			grep -q '^Press Ctrl-C' "$dir/stdout" 2>/dev/null && break
+			kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -30 "$dir/stderr" >&2; echo "run-distributed exited" >&2; exit 1; }
+			sleep 0.2
+		done
+		grep -q '^Press Ctrl-C' "$dir/stdout" || { tail -30 "$dir/stderr" >&2; echo "run-distributed not ready after 20 min" >&2; exit 1; }
+		BASE=$(sed -n 's/.*is running at \(http[^ ]*\).*/\1/p' "$dir/stdout")
+		OPS=$(sed -n 's/^  operations *\(http[^ ]*\).*/\1/p' "$dir/stdout")
+		SECRET=$(sed -n 's/^  demo client .*secret \(.*\)$/\1/p' "$dir/stdout")
+		paylog=$(sed -n 's/^  payment .*log \(.*\)$/\1/p' "$dir/stdout")
+		GRPC=$(grep -h '"grpc server listening"' "$paylog" | sed 's/.*"addr":"\([^"]*\)".*/\1/' | tail -1)
+		echo "run-distributed at $BASE" >&2
+		# run-distributed's gateway has no database: no rights, audit,
+		# metering or rate limits; its services keep their production
+		# limits (notification: 600 API messages a minute per client).
+		bench_target "distributed (PostgreSQL)" "plain gateway (no rights, audit, metering, rate limits)" pgbench
+		stop_last
+		;;
+	*)
+		echo "unknown BENCH_TARGETS entry $target (want dev, distributed)" >&2
+		exit 2
+		;;
+	esac
+done
+
+echo
+echo "### bench-e2e $(date -u +%Y-%m-%d) — ${DURATION} s per measurement, $CORES cores, load generator on the same machine"
+echo
+echo '| target | work | figure | reference | ratio | commands |'
+echo '|---|---|---|---|---|---|'
+cat "$ROWS"
