@@ -481,7 +481,15 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.metrics = m
-	if err := g.setUpAuth(deps.HTTPClient); err != nil {
+	client := deps.HTTPClient
+	if client == nil && deps.Backends.Auth != nil && cfg.JWKSURL == strings.TrimSuffix(cfg.Issuer, "/")+"/.well-known/jwks.json" {
+		// The gateway publishes the keys itself (from auth): it reads them
+		// from auth directly, not through its own front door, where the
+		// public routes' per-address rate limit (or the Ingress) could
+		// refuse it its own keys.
+		client = &http.Client{Transport: jwksFromAuth{authv1.NewAuthServiceClient(deps.Backends.Auth)}}
+	}
+	if err := g.setUpAuth(client); err != nil {
 		return nil, err
 	}
 	if err := g.setUpSecurity(deps); err != nil {
