@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tamkeen/tamkeen/services/auth"
 	"github.com/tamkeen/tamkeen/tools/distributed"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
@@ -122,22 +123,9 @@ func (a api) do(method, path, token string, headers map[string]string, body any,
 	return resp.StatusCode, string(raw)
 }
 
-// nationalID completes 8 digits with the Luhn check digit the Palestinian
-// ID number uses.
-func nationalID(first8 string) string {
-	sum := 0
-	for i, r := range first8 {
-		d := int(r - '0')
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return first8 + string(rune('0'+(10-sum%10)%10))
-}
+// nationalID completes 8 digits with the check digit of the Palestinian
+// ID number.
+func nationalID(first8 string) string { return auth.CompleteNationalID(first8) }
 
 // streamCount is how many messages on subject the stream holding it has.
 func streamCount(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string) uint64 {
