@@ -117,8 +117,8 @@ var (
 // without failing on an HTTP error and without checking the answer.
 func uncheckedCurls(text string) []string {
 	var bad []string
-	for _, cmd := range shellCommands(text) {
-		if c := stripComment(cmd); curlWord.MatchString(c) && !curlFailFlag.MatchString(c) && !curlSelfCheck.MatchString(c) {
+	for _, c := range shellCommands(text) {
+		if curlWord.MatchString(c) && !curlFailFlag.MatchString(c) && !curlSelfCheck.MatchString(c) {
 			bad = append(bad, strings.TrimSpace(c))
 		}
 	}
@@ -126,17 +126,21 @@ func uncheckedCurls(text string) []string {
 }
 
 // shellCommands splits text into commands at the newlines that are neither
-// escaped nor inside quotes (a JSON body may span lines).
+// escaped nor inside quotes (a JSON body may span lines), leaving out
+// comments.
 func shellCommands(text string) []string {
 	var (
 		out   []string
-		start int
+		cur   strings.Builder
 		quote byte
 	)
 	for i := 0; i < len(text); i++ {
-		switch c := text[i]; {
-		case c == '\\' && quote != '\'':
+		c := text[i]
+		switch {
+		case c == '\\' && quote != '\'' && i+1 < len(text):
+			cur.WriteByte(c)
 			i++
+			c = text[i]
 		case quote != 0:
 			if c == quote {
 				quote = 0
@@ -144,24 +148,18 @@ func shellCommands(text string) []string {
 		case c == '"' || c == '\'':
 			quote = c
 		case c == '#' && (i == 0 || text[i-1] == ' ' || text[i-1] == '\n'):
-			for i < len(text) && text[i] != '\n' {
+			for i+1 < len(text) && text[i+1] != '\n' {
 				i++
 			}
-			i--
+			continue
 		case c == '\n':
-			out = append(out, text[start:i])
-			start = i + 1
+			out = append(out, cur.String())
+			cur.Reset()
+			continue
 		}
+		cur.WriteByte(c)
 	}
-	return append(out, text[start:])
-}
-
-// stripComment drops a trailing "# …" comment of a command.
-func stripComment(cmd string) string {
-	if i := strings.Index(cmd, " # "); i >= 0 && !strings.ContainsAny(cmd[i:], `"'`) {
-		return cmd[:i]
-	}
-	return cmd
+	return append(out, cur.String())
 }
 
 // serverEnv is the dev environment a guide's server blocks ask for.
@@ -181,7 +179,7 @@ func serverEnv(blocks []guideBlock) map[string]string {
 func TestGuideConventions(t *testing.T) {
 	t.Parallel()
 	blocks := parseGuide(t, writeTemp(t, "g.md", "intro\n```sh\ncurl -fsS $TAMKEEN/a\ncurl -s $TAMKEEN/b | jq -e .ok\n"+
-		"curl -s -o /dev/null -w '%{http_code}' x\ncurl -s \\\n  $TAMKEEN/c\ncurl -sS $TAMKEEN/d -d '{\n\"a\": 1}' | jq -e .ok # it's fine\n```\n```sh no-run\ncurl -s x\n```\n"+
+		"curl -s -o /dev/null -w '%{http_code}' x\ncurl -s \\\n  $TAMKEEN/c\ncurl -sS $TAMKEEN/d -d '{\n\"a\": 1}' | jq -e .ok # it's fine\n# curl it's only a comment\n```\n```sh no-run\ncurl -s x\n```\n"+
 		"```sh server\nTAMKEEN_A=1 TAMKEEN_B='x=y' make run\n```\n```js file=r.mjs\nconsole.log(1)\n```\n"))
 	if len(blocks) != 4 {
 		t.Fatalf("got %d blocks; want 4", len(blocks))
@@ -195,7 +193,7 @@ func TestGuideConventions(t *testing.T) {
 	if env := serverEnv(blocks); env["TAMKEEN_A"] != "1" || env["TAMKEEN_B"] != "x=y" || len(env) != 2 {
 		t.Errorf("server env = %v", env)
 	}
-	if blocks[3].attrs["file"] != "r.mjs" || blocks[3].line != 17 {
+	if blocks[3].attrs["file"] != "r.mjs" || blocks[3].line != 18 {
 		t.Errorf("file block = %+v", blocks[3])
 	}
 }
