@@ -214,7 +214,7 @@ func TestGuidesCurlBlocksRunAgainstDev(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts tamkeen dev once per guide")
 	}
-	for _, tool := range []string{"bash", "curl", "jq", "openssl", "node"} {
+	for _, tool := range []string{"bash", "curl", "jq", "openssl", "node", "oathtool"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is needed to run the guides: %v", tool, err)
 		}
