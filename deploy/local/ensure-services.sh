@@ -83,6 +83,10 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 # the browser tests' accessibility engine (axe-core) comes from npm
 command -v npm >/dev/null || missing+=(nodejs npm)
+# docs/guides: the guide test runs every shell block (curl, jq) and the
+# JavaScript callback recipe (node, from nodejs above)
+command -v curl >/dev/null || missing+=(curl)
+command -v jq >/dev/null || missing+=(jq)
 # k8s: promtool checks and unit-tests the alert rules (Debian's prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
