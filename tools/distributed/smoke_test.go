@@ -22,6 +22,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/tamkeen/tamkeen/services/auth"
 	"github.com/tamkeen/tamkeen/tools/distributed"
@@ -568,6 +570,11 @@ func TestDistributedSmoke(t *testing.T) {
 		t.Errorf("public read of the published item = %d %s; want 200", code, body)
 	}
 
+	// Every process's operations listener exports the families the
+	// runbook names, with the traffic above counted (issue 16 item 3),
+	// before the payment crash resets its counters.
+	checkOpsMetrics(t, topo)
+
 	// The payment process crashes: the gateway says 503 meanwhile; after a
 	// restart the payment is there and the Idempotency-Key still answers
 	// with the same payment.
@@ -641,4 +648,97 @@ func TestDistributedSmoke(t *testing.T) {
 			t.Errorf("the %s log holds a national id or phone number", name)
 		}
 	}
+}
+
+// opsMetrics are the families each process's /metrics must have after the
+// smoke test's traffic: counted > 0, or (present) merely exported.
+var opsMetrics = map[string]struct{ counted, present []string }{
+	distributed.Gateway: {
+		counted: []string{"gateway_http_requests_total", "gateway_audit_writes_total", "gateway_audit_timestamps_total", "gateway_rate_limit_decisions_total"},
+		present: []string{"gateway_http_request_duration_seconds", "gateway_audit_chain_head_age_seconds", "gateway_audit_timestamp_lag_seconds", "gateway_rate_limit_degraded"},
+	},
+	"auth": {
+		counted: []string{"tamkeen_auth_logins_total", "tamkeen_auth_otp_sends_total", "tamkeen_auth_otp_verifications_total", "tamkeen_events_outbox_published_total"},
+		present: []string{"tamkeen_auth_lockouts_total", "tamkeen_events_outbox_pending", "tamkeen_events_outbox_oldest_age_seconds", "tamkeen_events_outbox_publish_seconds"},
+	},
+	"notification": {
+		counted: []string{"tamkeen_notification_messages_total", "tamkeen_notification_sms_segments_total", "tamkeen_events_consumer_deliveries_total", "tamkeen_events_consumer_handling_seconds"},
+		present: []string{"tamkeen_events_consumer_redeliveries_total", "tamkeen_events_outbox_pending"},
+	},
+	"payment": {
+		counted: []string{"tamkeen_payment_transitions_total", "tamkeen_payment_webhook_verifications_total", "tamkeen_payment_ledger_postings_total", "tamkeen_events_outbox_published_total"},
+		present: []string{"tamkeen_events_outbox_pending", "tamkeen_events_outbox_oldest_age_seconds"},
+	},
+	"signature": {
+		counted: []string{"tamkeen_signature_timestamps_total", "tamkeen_signature_certificate_expiry_timestamp_seconds"},
+		present: []string{"tamkeen_signature_signatures_total", "tamkeen_events_outbox_pending"},
+	},
+	"content": {
+		counted: []string{"tamkeen_content_publications_total", "tamkeen_events_outbox_published_total"},
+		present: []string{"tamkeen_content_expiries_total", "tamkeen_events_outbox_pending"},
+	},
+}
+
+// checkOpsMetrics scrapes every process's ops listener until its families
+// are there and counted (the audit head is time-stamped every 2 s, so the
+// TSA's count may take a moment), for up to 20 s.
+func checkOpsMetrics(t *testing.T, topo *distributed.Topology) {
+	t.Helper()
+	for name, want := range opsMetrics {
+		var missing []string
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			got := scrapeOps(t, topo.OpsURL(name)+"/metrics")
+			missing = missing[:0]
+			for _, f := range want.counted {
+				if v, ok := got[f]; !ok || v <= 0 {
+					missing = append(missing, f+" (not counted)")
+				}
+			}
+			for _, f := range want.present {
+				if _, ok := got[f]; !ok {
+					missing = append(missing, f+" (absent)")
+				}
+			}
+			if len(missing) == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("%s's ops /metrics after the traffic: %s", name, strings.Join(missing, ", "))
+		}
+	}
+}
+
+// scrapeOps reads a /metrics page: each family's samples summed (counter
+// and gauge values, histogram and summary counts).
+func scrapeOps(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		sum := 0.0
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				sum += m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				sum += m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.GetHistogram().GetSampleCount())
+			case m.Summary != nil:
+				sum += float64(m.GetSummary().GetSampleCount())
+			}
+		}
+		out[name] = sum
+	}
+	return out
 }
