@@ -67,7 +67,7 @@ type parityRow struct {
 
 // parityRows are the settings TestSecurityParity compares. Every shape
 // other than `tamkeen dev` itself must be at least as strict as dev on
-// each (the security server's duties, ISSUE 16 item 1):
+// each (the security server's duties, issue 16 item 1):
 //
 //   - access rights enforced (deny by default);
 //   - the gateway's own database configured (rights, audit, usage need it);
