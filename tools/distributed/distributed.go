@@ -108,6 +108,56 @@ type Topology struct {
 	outMu    sync.Mutex
 }
 
+// GatewayAddrs are where the gateway of a topology listens and finds the
+// others: what its configuration depends on at run time.
+type GatewayAddrs struct {
+	// HTTP and Ops are the gateway's API and operations listeners; the
+	// issuer is http://HTTP.
+	HTTP, Ops string
+	// NATS is the NATS server's client URL.
+	NATS string
+	// DBURLFile holds the gateway database's URL.
+	DBURLFile string
+	// Services are the enablers' gRPC addresses and ServiceOps their
+	// operations listeners, by name.
+	Services, ServiceOps map[string]string
+}
+
+// GatewayEnv is the gateway process's TAMKEEN_… configuration in this
+// topology (before Options.Env): the settings k8s/base/gateway gives its
+// container, with this machine's addresses. TestSecurityParity
+// (tools/tamkeen) holds it to `tamkeen dev`'s gateway.
+func GatewayEnv(a GatewayAddrs) map[string]string {
+	env := map[string]string{
+		"TAMKEEN_HTTP_ADDR": a.HTTP,
+		// /healthz, /readyz and /metrics are not on the API port.
+		"TAMKEEN_OPS_ADDR": a.Ops,
+		"TAMKEEN_ISSUER":   "http://" + a.HTTP,
+		"TAMKEEN_NATS_URL": a.NATS,
+		// A test environment: the payment process serves the sandbox
+		// acquirer's checkout beside its ops endpoints.
+		"TAMKEEN_SANDBOX_URL": "http://" + a.ServiceOps["payment"],
+		// auth serves its OpenID Provider and hosted sign-in pages beside
+		// its ops endpoints; the gateway routes the issuer's /oauth2/ there.
+		"TAMKEEN_OIDC_URL": "http://" + a.ServiceOps["auth"],
+		// The security server's duties, on as in every shape
+		// (TestSecurityParity): access rights enforced, every call in the
+		// audit chain time-stamped by the signature enabler's TSA, usage
+		// metered, on the gateway's own PostgreSQL database.
+		"TAMKEEN_DB_ENGINE":      "postgres",
+		"TAMKEEN_DB_DSN_FILE":    a.DBURLFile,
+		"TAMKEEN_ENFORCE_RIGHTS": "true",
+		"TAMKEEN_AUDIT":          "true",
+		"TAMKEEN_AUDIT_CHAIN":    "gateway-0",
+		"TAMKEEN_METERING":       "true",
+		"TAMKEEN_RATE_LIMITS":    "read=100/200,write=50/100,public=50/100",
+	}
+	for _, s := range Services() {
+		env["TAMKEEN_"+strings.ToUpper(s)+"_ADDR"] = a.Services[s]
+	}
+	return env
+}
+
 // FindRepoRoot walks up from dir to the directory holding go.work.
 func FindRepoRoot(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)
@@ -273,33 +323,10 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	}
 	opsAddrs[Gateway] = gwOps
 	t.opsAddrs = opsAddrs
-	gwEnv := map[string]string{
-		"TAMKEEN_HTTP_ADDR": httpAddr,
-		// /healthz, /readyz and /metrics are not on the API port.
-		"TAMKEEN_OPS_ADDR": gwOps,
-		"TAMKEEN_ISSUER":   t.url,
-		"TAMKEEN_NATS_URL": t.nats.ClientURL(),
-		// A test environment: the payment process serves the sandbox
-		// acquirer's checkout beside its ops endpoints.
-		"TAMKEEN_SANDBOX_URL": "http://" + opsAddrs["payment"],
-		// auth serves its OpenID Provider and hosted sign-in pages beside
-		// its ops endpoints; the gateway routes the issuer's /oauth2/ there.
-		"TAMKEEN_OIDC_URL": "http://" + opsAddrs["auth"],
-		// The security server's duties, on as in every shape
-		// (TestSecurityParity): access rights enforced, every call in the
-		// audit chain time-stamped by the signature enabler's TSA, usage
-		// metered, on the gateway's own PostgreSQL database.
-		"TAMKEEN_DB_ENGINE":      "postgres",
-		"TAMKEEN_DB_DSN_FILE":    t.secretFile(Gateway + "-db-uri"),
-		"TAMKEEN_ENFORCE_RIGHTS": "true",
-		"TAMKEEN_AUDIT":          "true",
-		"TAMKEEN_AUDIT_CHAIN":    "gateway-0",
-		"TAMKEEN_METERING":       "true",
-		"TAMKEEN_RATE_LIMITS":    "read=100/200,write=50/100,public=50/100",
-	}
-	for _, s := range Services() {
-		gwEnv["TAMKEEN_"+strings.ToUpper(s)+"_ADDR"] = addrs[s]
-	}
+	gwEnv := GatewayEnv(GatewayAddrs{
+		HTTP: httpAddr, Ops: gwOps, NATS: t.nats.ClientURL(), DBURLFile: t.secretFile(Gateway + "-db-uri"),
+		Services: addrs, ServiceOps: opsAddrs,
+	})
 	for k, v := range opts.Env[Gateway] {
 		gwEnv[k] = v
 	}
