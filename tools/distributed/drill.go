@@ -150,7 +150,14 @@ func RunDrill(ctx context.Context, opts DrillOptions) (_ *DrillReport, err error
 			return nil, err
 		}
 	}
-	return d.run(ctx, cred)
+	rep, err := d.run(ctx, cred)
+	if err != nil && d.topo != nil {
+		// The logs go with the drill's directory: show their ends first.
+		for _, name := range d.topo.Processes() {
+			log.Warn("process log (last lines)", slog.String("process", name), slog.String("log", d.topo.Tail(name, 10)))
+		}
+	}
+	return rep, err
 }
 
 // drill is one run's state, for the clean-up.
