@@ -37,10 +37,29 @@ type DrillOptions struct {
 	Logger *slog.Logger
 	// Output receives the processes' log lines (see Options.Output).
 	Output io.Writer
+	// Replication is how the DR cluster follows the primary:
+	// ReplicationSync (the zero value) or ReplicationArchive.
+	Replication string
+	// ArchiveTimeout is the primary's archive_timeout with
+	// ReplicationArchive; empty means CloudNativePG's default, 5min.
+	ArchiveTimeout string
 }
+
+// The DR cluster's replication in a drill.
+const (
+	// ReplicationSync streams WAL to the DR cluster, listed in
+	// synchronous_standby_names: a commit waits for it.
+	ReplicationSync = "sync"
+	// ReplicationArchive ships WAL through an archive directory, as the
+	// k8s DR overlay's replica clusters replay the primary's WAL archive:
+	// asynchronous, at least one segment every ArchiveTimeout.
+	ReplicationArchive = "archive"
+)
 
 // DrillReport is what a drill measured.
 type DrillReport struct {
+	// Replication says how the DR cluster followed the primary.
+	Replication string
 	// Payments is how many payments the gateway answered 201 Created on
 	// the primary (committed); PaymentsMissing of them are not in the DR
 	// site's payment database.
@@ -80,7 +99,7 @@ type DrillReport struct {
 
 // Print writes the report as the drill prints it.
 func (r *DrillReport) Print(w io.Writer) {
-	fmt.Fprintf(w, "DR drill report\n")
+	fmt.Fprintf(w, "DR drill report (PostgreSQL replication: %s)\n", r.Replication)
 	fmt.Fprintf(w, "  RPO committed payments:   %d missing of %d (paid before the cut: %d, not paid on DR: %d)\n", r.PaymentsMissing, r.Payments, r.Paid, r.PaidLost)
 	fmt.Fprintf(w, "  RPO registrations:        %d missing of %d\n", r.RegistrationsMissing, r.Registrations)
 	fmt.Fprintf(w, "  their OTP SMS:            %d sent by the primary, %d by DR after the fail-over, %d by both, %d never (queue not mirrored)\n", r.OTPs, r.OTPsOnDR, r.OTPsTwice, r.OTPsNever)
@@ -120,6 +139,16 @@ func RunDrill(ctx context.Context, opts DrillOptions) (_ *DrillReport, err error
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 4
+	}
+	switch opts.Replication {
+	case "":
+		opts.Replication = ReplicationSync
+	case ReplicationSync, ReplicationArchive:
+	default:
+		return nil, fmt.Errorf("distributed: drill replication %q: want %s or %s", opts.Replication, ReplicationSync, ReplicationArchive)
+	}
+	if opts.ArchiveTimeout == "" {
+		opts.ArchiveTimeout = "5min"
 	}
 	log := opts.Logger
 	if log == nil {
@@ -198,7 +227,13 @@ func (d *drill) run(ctx context.Context, cred *syscall.Credential) (*DrillReport
 	if d.primary, err = newPGCluster(d.root, "primary", d.opts.PostgresBin, password, cred); err != nil {
 		return nil, err
 	}
-	if err := d.primary.initPrimary(ctx); err != nil {
+	archive := ""
+	if d.opts.Replication == ReplicationArchive {
+		if archive, err = newArchiveDir(d.root, cred); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.primary.initPrimary(ctx, archive, d.opts.ArchiveTimeout); err != nil {
 		return nil, err
 	}
 	if err := d.primary.start(ctx); err != nil {
@@ -207,16 +242,18 @@ func (d *drill) run(ctx context.Context, cred *syscall.Credential) (*DrillReport
 	if d.standby, err = newPGCluster(d.root, "dr", d.opts.PostgresBin, password, cred); err != nil {
 		return nil, err
 	}
-	if err := d.standby.initStandby(ctx, d.primary); err != nil {
+	if err := d.standby.initStandby(ctx, d.primary, archive); err != nil {
 		return nil, err
 	}
 	if err := d.standby.start(ctx); err != nil {
 		return nil, err
 	}
-	if err := d.primary.makeSynchronous(ctx, d.standby.name); err != nil {
-		return nil, err
+	if archive == "" {
+		if err := d.primary.makeSynchronous(ctx, d.standby.name); err != nil {
+			return nil, err
+		}
 	}
-	d.step("postgresql: primary and synchronous streaming replica", slog.Int("primary_port", d.primary.port), slog.Int("dr_port", d.standby.port))
+	d.step("postgresql: primary and replica", slog.String("replication", d.opts.Replication), slog.Int("primary_port", d.primary.port), slog.Int("dr_port", d.standby.port))
 
 	if d.pnats, err = startDrillNATS(d.root, "primary", primaryDomain, ""); err != nil {
 		return nil, err
@@ -257,6 +294,14 @@ func (d *drill) run(ctx context.Context, cred *syscall.Credential) (*DrillReport
 	if err := d.dnats.mirrorStreams(ctx); err != nil {
 		return nil, err
 	}
+	if archive != "" {
+		// The databases, the CA and the demo client reach the archive (a
+		// scheduled backup would have them); the load's WAL goes there
+		// only as segments fill or archive_timeout passes.
+		if err := d.primary.archiveNow(ctx); err != nil {
+			return nil, err
+		}
+	}
 	d.step("topology ready on the primary; DR mirrors the five streams", slog.String("url", d.topo.URL()))
 
 	// Load on the primary, then the cut while it still runs.
@@ -268,7 +313,10 @@ func (d *drill) run(ctx context.Context, cred *syscall.Credential) (*DrillReport
 		return nil, ctx.Err()
 	case <-time.After(d.opts.Load):
 	}
-	rep := &DrillReport{}
+	rep := &DrillReport{Replication: "synchronous streaming"}
+	if archive != "" {
+		rep.Replication = "WAL archive, archive_timeout " + d.opts.ArchiveTimeout
+	}
 	cut := time.Now()
 	d.step("cut-off: the primary site is lost")
 	d.link.Cut()

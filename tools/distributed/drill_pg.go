@@ -131,8 +131,10 @@ func newPGCluster(root, name, bin, password string, cred *syscall.Credential) (*
 }
 
 // initPrimary runs initdb and writes the settings a primary with a
-// synchronous standby needs.
-func (c *pgCluster) initPrimary(ctx context.Context) error {
+// standby needs. With archiveDir it also archives every finished WAL
+// segment there (and one at least every archiveTimeout), as
+// CloudNativePG archives to the object store the DR site restores from.
+func (c *pgCluster) initPrimary(ctx context.Context, archiveDir, archiveTimeout string) error {
 	pwfile := filepath.Join(filepath.Dir(c.dir), "pwfile")
 	if err := os.WriteFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
 		return err
@@ -148,7 +150,7 @@ func (c *pgCluster) initPrimary(ctx context.Context) error {
 	}
 	// Replication over TCP from 127.0.0.1 is in initdb's pg_hba.conf
 	// already ("host replication all 127.0.0.1/32").
-	return c.appendConf("postgresql.conf", fmt.Sprintf(`
+	conf := fmt.Sprintf(`
 # tamkeen dr-drill
 listen_addresses = '127.0.0.1'
 port = %d
@@ -157,25 +159,89 @@ max_connections = 200
 wal_level = replica
 max_wal_senders = 5
 synchronous_commit = on
-`, c.port, c.sockDir))
+`, c.port, c.sockDir)
+	if archiveDir != "" {
+		conf += fmt.Sprintf("archive_mode = on\narchive_command = 'test ! -f %[1]s/%%f && cp %%p %[1]s/%%f'\narchive_timeout = '%[2]s'\n", archiveDir, archiveTimeout)
+	}
+	return c.appendConf("postgresql.conf", conf)
 }
 
-// initStandby copies primary with pg_basebackup -R (standby.signal and
-// primary_conninfo) and names itself to the primary as c.name, the name
-// synchronous_standby_names lists.
-func (c *pgCluster) initStandby(ctx context.Context, primary *pgCluster) error {
+// initStandby copies primary with pg_basebackup. Without archiveDir it
+// streams from the primary (-R: standby.signal and primary_conninfo) and
+// names itself to it as c.name, the name synchronous_standby_names lists.
+// With archiveDir it does not stream: it replays the WAL segments the
+// primary archives there (restore_command), as a CloudNativePG replica
+// cluster replays the replicated object store.
+func (c *pgCluster) initStandby(ctx context.Context, primary *pgCluster, archiveDir string) error {
 	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=%s application_name=%s", primary.port, primary.user, c.name)
-	if err := c.run(ctx, []string{"PGPASSWORD=" + primary.password}, "pg_basebackup",
-		"-D", c.dir, "-d", conninfo, "-X", "stream", "-R", "-c", "fast"); err != nil {
+	args := []string{"-D", c.dir, "-d", conninfo, "-X", "stream", "-c", "fast"}
+	if archiveDir == "" {
+		args = append(args, "-R")
+	}
+	if err := c.run(ctx, []string{"PGPASSWORD=" + primary.password}, "pg_basebackup", args...); err != nil {
 		return err
 	}
 	// The base backup copied the primary's port and socket directory;
-	// the later lines win. primary_conninfo carries the password in the
-	// standby's own (0700) data directory, as -R would.
-	if err := c.appendConf("postgresql.conf", fmt.Sprintf("\nport = %d\nunix_socket_directories = '%s'\n", c.port, c.sockDir)); err != nil {
+	// the later lines win. It archives nothing itself until promoted.
+	if err := c.appendConf("postgresql.conf", fmt.Sprintf("\nport = %d\nunix_socket_directories = '%s'\narchive_mode = off\n", c.port, c.sockDir)); err != nil {
 		return err
 	}
+	if archiveDir != "" {
+		signal := filepath.Join(c.dir, "standby.signal")
+		if err := os.WriteFile(signal, nil, 0o600); err != nil {
+			return err
+		}
+		if err := chown(c.cred, signal); err != nil {
+			return err
+		}
+		return c.appendConf("postgresql.auto.conf", fmt.Sprintf("restore_command = 'cp %s/%%f %%p'\n", archiveDir))
+	}
+	// primary_conninfo carries the password in the standby's own (0700)
+	// data directory, as -R would.
 	return c.appendConf("postgresql.auto.conf", fmt.Sprintf("primary_conninfo = '%s password=%s'\n", conninfo, primary.password))
+}
+
+// archiveNow ends the current WAL segment and waits until the archiver
+// has copied it: what is committed so far reaches the archive (and so the
+// standby), as after a scheduled archive.
+func (c *pgCluster) archiveNow(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var segment string
+	if err := conn.QueryRow(ctx, "SELECT pg_walfile_name(pg_switch_wal())").Scan(&segment); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var last *string
+		if err := conn.QueryRow(ctx, "SELECT last_archived_wal FROM pg_stat_archiver").Scan(&last); err != nil {
+			return err
+		}
+		if last != nil && *last >= segment {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("WAL segment %s not archived after 60 s", segment)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// newArchiveDir makes the directory standing for the replicated object
+// store, writable by the clusters' user.
+func newArchiveDir(root string, cred *syscall.Credential) (string, error) {
+	dir := filepath.Join(root, "wal-archive")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", err
+	}
+	return dir, chown(cred, dir)
 }
 
 func (c *pgCluster) appendConf(file, text string) error {

@@ -22,10 +22,12 @@ import (
 
 // settings is the command line.
 type settings struct {
-	Load        time.Duration `flag:"load" default:"10s" usage:"how long the load runs on the primary before the cut"`
-	Workers     int           `flag:"workers" default:"4" usage:"concurrent load clients"`
-	PostgresBin string        `flag:"postgres-bin" usage:"directory of initdb, pg_ctl and pg_basebackup (default: the newest /usr/lib/postgresql/*/bin)"`
-	Verbose     bool          `flag:"verbose" usage:"also print every process's log lines"`
+	Load           time.Duration `flag:"load" default:"10s" usage:"how long the load runs on the primary before the cut"`
+	Workers        int           `flag:"workers" default:"4" usage:"concurrent load clients"`
+	PostgresBin    string        `flag:"postgres-bin" usage:"directory of initdb, pg_ctl and pg_basebackup (default: the newest /usr/lib/postgresql/*/bin)"`
+	Replication    string        `flag:"replication" default:"sync" usage:"how the DR cluster follows the primary: sync (streaming, synchronous_standby_names) or archive (WAL archive replay, as the k8s DR overlay)"`
+	ArchiveTimeout string        `flag:"archive-timeout" default:"5min" usage:"the primary's archive_timeout with --replication archive"`
+	Verbose        bool          `flag:"verbose" usage:"also print every process's log lines"`
 }
 
 func main() {
@@ -48,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	opts := distributed.DrillOptions{
 		RepoRoot: root, PostgresBin: s.PostgresBin, Load: s.Load, Workers: s.Workers,
+		Replication: s.Replication, ArchiveTimeout: s.ArchiveTimeout,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	}
 	if s.Verbose {
