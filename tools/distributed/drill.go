@@ -102,7 +102,7 @@ func (r *DrillReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "DR drill report (PostgreSQL replication: %s)\n", r.Replication)
 	fmt.Fprintf(w, "  RPO committed payments:   %d missing of %d (paid before the cut: %d, not paid on DR: %d)\n", r.PaymentsMissing, r.Payments, r.Paid, r.PaidLost)
 	fmt.Fprintf(w, "  RPO registrations:        %d missing of %d\n", r.RegistrationsMissing, r.Registrations)
-	fmt.Fprintf(w, "  their OTP SMS:            %d sent by the primary, %d by DR after the fail-over, %d by both, %d never (queue not mirrored)\n", r.OTPs, r.OTPsOnDR, r.OTPsTwice, r.OTPsNever)
+	fmt.Fprintf(w, "  their OTP SMS:            %d sent by the primary, %d by DR after the fail-over, %d by both, %d never (in flight at the cut; the OTP queue is not mirrored)\n", r.OTPs, r.OTPsOnDR, r.OTPsTwice, r.OTPsNever)
 	fmt.Fprintf(w, "  RPO events:               %d lost of %d in the primary's streams (mirrored at the cut: %d; duplicated on DR: %d)\n", r.EventsLost, r.EventsPrimary, r.EventsMirrored, r.EventsDuplicated)
 	fmt.Fprintf(w, "  outbox rows relayed on DR: %d (committed before the cut, not yet published)\n", r.OutboxPending)
 	fmt.Fprintf(w, "  RTO:                      %.1f s to the first successful payment on DR (topology restart %.1f s)\n", r.RTO.Seconds(), r.DRStart.Seconds())
