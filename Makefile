@@ -39,6 +39,15 @@ run:
 run-distributed: services
 	go run ./tools/distributed/cmd/run-distributed $(ARGS)
 
+## dr-drill: the disaster-recovery drill on this machine (docs/operations.md,
+## "The drill on one machine"): its own primary PostgreSQL cluster with a
+## synchronous streaming replica and two NATS servers (the DR one mirroring
+## the five streams), load, the primary cut off, the DR side promoted and
+## serving; prints RPO and RTO and removes everything it made.
+.PHONY: dr-drill
+dr-drill: services
+	go run ./tools/distributed/cmd/dr-drill $(ARGS)
+
 ## images: build the container image of every binary (deploy/Dockerfile,
 ## deploy/images.txt) where a container engine runs; where none does (here),
 ## say so and build the images' static binaries reproducibly into .bin/images.

@@ -89,19 +89,25 @@ type Options struct {
 	// Env adds or overrides TAMKEEN_… settings of a process, by process
 	// name (tests shorten cool-downs with it).
 	Env map[string]map[string]string
+	// NATSURL is an external NATS server (with JetStream) every process
+	// uses; empty starts an embedded one with its store in WorkDir/nats.
+	// Stop leaves an external server running (the DR drill fails over
+	// from one to another).
+	NATSURL string
 }
 
 // Topology is a running distributed Tamkeen.
 type Topology struct {
 	opts  Options
 	log   *slog.Logger
-	nats  *natsembed.Server
+	nats  *natsembed.Server // nil with Options.NATSURL
 	sms   *SMSSink
 	procs map[string]*process
 	order []string
 	url   string
 	// opsAddrs are the processes' operations listeners, by name.
 	opsAddrs map[string]string
+	natsURL  string
 	secret   string
 	dsns     map[string]string
 	fresh    map[string]bool
@@ -267,13 +273,16 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	if err := t.writeSecrets(); err != nil {
 		return nil, err
 	}
-	t.nats, err = natsembed.Start(natsembed.Options{
-		StoreDir: filepath.Join(opts.WorkDir, "nats"), Listen: true, ServerName: "tamkeen-distributed",
-	})
-	if err != nil {
-		return nil, err
+	if t.natsURL = opts.NATSURL; t.natsURL == "" {
+		t.nats, err = natsembed.Start(natsembed.Options{
+			StoreDir: filepath.Join(opts.WorkDir, "nats"), Listen: true, ServerName: "tamkeen-distributed",
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.natsURL = t.nats.ClientURL()
+		log.Info("nats started", slog.String("url", t.natsURL))
 	}
-	log.Info("nats started", slog.String("url", t.nats.ClientURL()))
 	if t.sms, err = startSMSSink(); err != nil {
 		return nil, err
 	}
@@ -324,7 +333,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	opsAddrs[Gateway] = gwOps
 	t.opsAddrs = opsAddrs
 	gwEnv := GatewayEnv(GatewayAddrs{
-		HTTP: httpAddr, Ops: gwOps, NATS: t.nats.ClientURL(), DBURLFile: t.secretFile(Gateway + "-db-uri"),
+		HTTP: httpAddr, Ops: gwOps, NATS: t.natsURL, DBURLFile: t.secretFile(Gateway + "-db-uri"),
 		Services: addrs, ServiceOps: opsAddrs,
 	})
 	for k, v := range opts.Env[Gateway] {
@@ -361,7 +370,7 @@ func (t *Topology) OpsURL(name string) string {
 }
 
 // NATSURL is the NATS server's client URL.
-func (t *Topology) NATSURL() string { return t.nats.ClientURL() }
+func (t *Topology) NATSURL() string { return t.natsURL }
 
 // SMS is the stand-in for the operator's HTTP SMS gateway.
 func (t *Topology) SMS() *SMSSink { return t.sms }
@@ -415,7 +424,8 @@ func (t *Topology) Ready(ctx context.Context, name string) bool {
 }
 
 // Stop ends every process (gateway first, SIGTERM, then SIGKILL after a
-// deadline) and then NATS. It is safe to call more than once.
+// deadline) and then NATS when the topology started it. It is safe to
+// call more than once.
 func (t *Topology) Stop() {
 	for i := len(t.order) - 1; i >= 0; i-- {
 		p := t.procs[t.order[i]]
@@ -568,7 +578,7 @@ func (t *Topology) serviceEnv(service, grpcAddr, metricsAddr string) map[string]
 	t.identityEnv(service, env)
 	env["TAMKEEN_GRPC_ADDR"] = grpcAddr
 	env["TAMKEEN_METRICS_ADDR"] = metricsAddr
-	env["TAMKEEN_NATS_URL"] = t.nats.ClientURL()
+	env["TAMKEEN_NATS_URL"] = t.natsURL
 	// The migration Job ran; replicas do not race to migrate at start-up.
 	env["TAMKEEN_MIGRATE"] = "false"
 	env["TAMKEEN_INSTANCE"] = service + "-0" // one replica each; a restart frees its own outbox claims
