@@ -414,12 +414,12 @@ type Gateway struct {
 	// recorder writes audit records and usage; nil when both are off.
 	recorder *recorder
 
-	mux     *runtime.ServeMux
-	routes  *routeTable
-	openapi []byte
-	docs    []byte
-	handler http.Handler
-	ops     http.Handler
+	mux                  *runtime.ServeMux
+	routes               *routeTable
+	openapi, openapiYAML []byte
+	docs, docsScript     []byte
+	handler              http.Handler
+	ops                  http.Handler
 }
 
 // New builds the gateway: it sets up token verification, registers the five services' generated

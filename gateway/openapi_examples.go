@@ -1,0 +1,264 @@
+package gateway
+
+import (
+	"strconv"
+	"strings"
+)
+
+// MediaProblem is the media type of every error the gateway writes.
+const MediaProblem = "application/problem+json"
+
+// openAPIEnums are the closed sets the document declares, by
+// "Schema.property". The proto fields are strings, so the sets live in the
+// enablers' domain code; tools/internal/openapi-lint's TestEnumsMatchDomain
+// fails when one of these and its domain set differ.
+var openAPIEnums = map[string][]string{
+	// payment.States()
+	"Payment.state": {"created", "pending", "succeeded", "failed", "cancelled", "expired", "partially_refunded", "refunded", "disputed", "won", "lost"},
+	// money.Currencies()
+	"CreatePaymentRequest.currency": {"ILS", "JOD", "USD"},
+	"Payment.currency":              {"ILS", "JOD", "USD"},
+	"Refund.currency":               {"ILS", "JOD", "USD"},
+	"CurrencyBalance.currency":      {"ILS", "JOD", "USD"},
+	"LedgerAccount.currency":        {"ILS", "JOD", "USD"},
+	// content.Currencies: fees may also be in euros.
+	"Fee.currency": {"EUR", "ILS", "JOD", "USD"},
+	// notification.LangArabic, LangEnglish
+	"Receipt.language":               {"ar", "en"},
+	"Template.language":              {"ar", "en"},
+	"CreateTemplateRequest.language": {"ar", "en"},
+	// content.Languages
+	"PublicContent.lang": {"ar", "en"},
+	// notification.ChannelSMS, ChannelEmail
+	"Template.channel":              {"sms", "email"},
+	"CreateTemplateRequest.channel": {"sms", "email"},
+	"Notification.channel":          {"sms", "email"},
+	"CreateBulkJobRequest.channel":  {"sms", "email"},
+	// notification.Status*
+	"Notification.status": {"created", "sending", "delivered", "permanent-failure", "temporary-failure", "technical-failure", "cancelled"},
+	// The priorities a caller may ask for: the normal and bulk lanes
+	// (notification.LaneNormal, LaneBulk); the otp lane is auth's own.
+	"SendSmsRequest.priority":   {"normal", "bulk"},
+	"SendEmailRequest.priority": {"normal", "bulk"},
+	// content.States
+	"Item.state": {"draft", "in_review", "approved", "published", "rejected", "unpublished", "archived"},
+}
+
+// schemaExamples are whole-schema examples where the generated one would
+// not show what matters.
+var schemaExamples = map[string]any{}
+
+// requestExamples are the JSON request bodies of the operations whose
+// generated example would say little, by operation id.
+var requestExamples = map[string]any{
+	"PaymentService_CreatePayment": map[string]any{
+		"amount": "12500", "currency": "ILS", "reference": "LR-2026-000123",
+		"description": "رسوم تسجيل قطعة أرض — دائرة تسجيل الأراضي",
+		"return_url":  "https://services.example.gov.ps/land/payments/done",
+		"citizen_id":  "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f",
+		"splits": []any{
+			map[string]any{"account": "dept:land-registry", "amount": "10000"},
+			map[string]any{"account": "dept:treasury", "amount": "2500"},
+		},
+		"receipt": map[string]any{"phone_number": "+970599123456", "language": "ar"},
+	},
+	"NotificationService_SendSms": map[string]any{
+		"phone_number": "+970599123456", "template_id": "tpl_appointment_ar", "reference": "MOH-APPT-88211",
+		"personalisation": map[string]any{"name": "أحمد", "date": "الأحد ٧ كانون الأول"},
+	},
+	"NotificationService_CreateTemplate": map[string]any{
+		"name": "تذكير بموعد", "channel": "sms", "language": "ar",
+		"body": "مرحباً ((name))، نذكّرك بموعدك في وزارة الصحة يوم ((date)).",
+	},
+}
+
+// responseExamples are 2xx JSON response bodies, by operation id.
+var responseExamples = map[string]any{}
+
+// exampleStrings are example values of string fields by field name, the
+// ones where text matters in Arabic.
+var exampleStrings = map[string]string{
+	"account":            "dept:land-registry",
+	"answer":             "نعم، يمكن تقديم الطلب إلكترونياً.",
+	"body":               "مرحباً ((name))، تم استلام طلبك رقم ((reference)).",
+	"citizen_id":         "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f",
+	"client_id":          "moh-appointments",
+	"code":               "123456",
+	"comment":            "تمت المراجعة، جاهز للنشر.",
+	"currency":           "ILS",
+	"description":        "رسوم تسجيل قطعة أرض",
+	"email":              "citizen@example.ps",
+	"email_address":      "citizen@example.ps",
+	"eligibility":        "المواطنون المقيمون الذين يحملون هوية سارية.",
+	"family_name":        "الخطيب",
+	"given_name":         "أحمد",
+	"grant_type":         "client_credentials",
+	"lang":               "ar",
+	"language":           "ar",
+	"ministry":           "moh",
+	"name":               "تأكيد الطلب",
+	"national_id":        "401234567",
+	"organization":       "وزارة الصحة",
+	"password":           "correct-horse-battery-staple",
+	"phone_number":       "+970599123456",
+	"preferred_language": "ar",
+	"processing_time":    "ثلاثة أيام عمل",
+	"question":           "هل يمكن تقديم الطلب إلكترونياً؟",
+	"reason":             "طلب المواطن إلغاء الخدمة",
+	"recipient":          "+970599123456",
+	"reference":          "LR-2026-000123",
+	"scope":              "payment notification",
+	"slug":               "passport-renewal",
+	"snippet":            "تجديد <mark>جواز السفر</mark> إلكترونياً",
+	"subject":            "إشعار من وزارة الصحة",
+	"summary":            "جدّد جواز سفرك دون زيارة المكتب.",
+	"title":              "تجديد جواز السفر",
+	"to":                 "+970599123456",
+	"token_type":         "Bearer",
+}
+
+// exampler makes an example value from a schema.
+type exampler struct {
+	schemas map[string]any
+}
+
+// example returns an example of schema for media, or false when it makes
+// no sense (binary bodies).
+func (e *exampler) example(schema any, media string) (any, bool) {
+	if !strings.Contains(media, "json") && media != MediaForm {
+		return nil, false
+	}
+	s, _ := schema.(map[string]any)
+	if s == nil {
+		return nil, false
+	}
+	if f, _ := s["format"].(string); f == "binary" {
+		return nil, false
+	}
+	return e.value("", s, 0), true
+}
+
+// value is an example of s, a field called name.
+func (e *exampler) value(name string, s map[string]any, depth int) any {
+	if ref, _ := s["$ref"].(string); ref != "" {
+		target, _ := e.schemas[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)
+		if target == nil || depth > 12 {
+			return map[string]any{}
+		}
+		return e.value(name, target, depth+1)
+	}
+	if ex, ok := s["examples"].([]any); ok && len(ex) > 0 {
+		return ex[0]
+	}
+	if enum, ok := s["enum"].([]any); ok && len(enum) > 0 {
+		return enum[0]
+	}
+	if enum, ok := s["enum"].([]string); ok && len(enum) > 0 {
+		return enum[0]
+	}
+	typ := schemaType(s)
+	format, _ := s["format"].(string)
+	switch typ {
+	case "object":
+		out := map[string]any{}
+		props, _ := s["properties"].(map[string]any)
+		if len(props) == 0 {
+			if ap, ok := s["additionalProperties"].(map[string]any); ok && depth < 12 {
+				out[exampleKey(name)] = e.value("", ap, depth+1)
+			}
+			return out
+		}
+		if depth > 12 {
+			return out
+		}
+		for _, k := range keysOf(props) {
+			p, _ := props[k].(map[string]any)
+			if p == nil {
+				continue
+			}
+			out[k] = e.value(k, p, depth+1)
+		}
+		return out
+	case "array":
+		items, _ := s["items"].(map[string]any)
+		if items == nil || depth > 12 {
+			return []any{}
+		}
+		return []any{e.value(strings.TrimSuffix(name, "s"), items, depth+1)}
+	case "integer":
+		return exampleInt(name)
+	case "number":
+		return 1.5
+	case "boolean":
+		return true
+	}
+	switch format {
+	case "date-time":
+		return "2026-12-06T09:30:00Z"
+	case "int64", "uint64":
+		return strconv.FormatInt(exampleInt(name), 10)
+	case "byte":
+		return "JVBERi0xLjcKJeLjz9MK"
+	case "uri":
+		return "https://services.example.gov.ps/"
+	}
+	if v, ok := exampleStrings[name]; ok {
+		return v
+	}
+	switch {
+	case name == "id" || strings.HasSuffix(name, "_id"):
+		return "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f"
+	case strings.HasSuffix(name, "_url") || strings.HasSuffix(name, "_uri") || strings.HasSuffix(name, "_endpoint") || name == "url" || name == "issuer":
+		return "https://services.example.gov.ps/"
+	case strings.HasSuffix(name, "_token") || name == "access_token" || name == "sad":
+		return "eyJhbGciOiJFUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	case strings.HasSuffix(name, "_html"):
+		return "<p>تجديد جواز السفر</p>"
+	case strings.HasSuffix(name, "state") || name == "status":
+		return "active"
+	}
+	return "example"
+}
+
+// schemaType is s's type; the first non-null one of a type array.
+func schemaType(s map[string]any) string {
+	switch t := s["type"].(type) {
+	case string:
+		return t
+	case []any:
+		for _, x := range t {
+			if x != "null" {
+				str, _ := x.(string)
+				return str
+			}
+		}
+	}
+	if _, ok := s["properties"]; ok {
+		return "object"
+	}
+	return ""
+}
+
+// exampleInt is an example integer for a field called name.
+func exampleInt(name string) int64 {
+	switch {
+	case strings.Contains(name, "amount") || name == "total" || strings.HasSuffix(name, "_balance") || name == "balance":
+		return 12500
+	case strings.Contains(name, "expires_in"):
+		return 3600
+	case strings.Contains(name, "page_size"):
+		return 50
+	}
+	return 1
+}
+
+// exampleKey is an example map key for a map called name.
+func exampleKey(name string) string {
+	switch name {
+	case "personalisation":
+		return "name"
+	case "translations":
+		return "ar"
+	}
+	return "key"
+}
