@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
-	"strings"
 )
 
 // The API reference at /docs is Redoc (npm redoc, the standalone bundle
@@ -77,11 +76,7 @@ const apiTitle = "Tamkeen — e-service enablers API"
 
 // buildDocs builds the OpenAPI document and the docs page once, at New.
 func (g *Gateway) buildDocs() error {
-	tokenURL := "/oauth2/token"
-	if g.cfg.Issuer != "" {
-		tokenURL = strings.TrimSuffix(g.cfg.Issuer, "/") + tokenURL
-	}
-	doc, yamlDoc, err := buildOpenAPI(g.cfg.Version, g.cfg.Issuer, tokenURL, g.policies)
+	doc, yamlDoc, err := OpenAPIDocument(g.cfg.Version, g.cfg.Issuer)
 	if err != nil {
 		return err
 	}

@@ -325,3 +325,14 @@ func addParam(paths map[string]any, path, method string, p map[string]any) {
 		op["parameters"] = append(params, p)
 	}
 }
+
+// OpenAPIDocument returns the document a gateway with this API version
+// and issuer serves at /openapi.json and /openapi.yaml, without starting
+// one: the linters and the TypeScript check run on it.
+func OpenAPIDocument(version, issuer string) (jsonDoc, yamlDoc []byte, err error) {
+	tokenURL := "/oauth2/token"
+	if issuer != "" {
+		tokenURL = strings.TrimSuffix(issuer, "/") + tokenURL
+	}
+	return buildOpenAPI(version, issuer, tokenURL, Policies())
+}
