@@ -46,7 +46,30 @@ var openAPIEnums = map[string][]string{
 
 // schemaExamples are whole-schema examples where the generated one would
 // not show what matters.
-var schemaExamples = map[string]any{}
+var schemaExamples = map[string]any{
+	"Payment": map[string]any{
+		"id": "pay_01JEQ6Z8Y3K4N5P6Q7R8S9T0VW", "state": "pending", "amount": "12500", "currency": "ILS",
+		"reference": "LR-2026-000123", "description": "رسوم تسجيل قطعة أرض — دائرة تسجيل الأراضي",
+		"return_url": "https://services.example.gov.ps/land/payments/done",
+		"next_url":   "https://api.tamkeen.example.ps/sandbox/checkout/pay_01JEQ6Z8Y3K4N5P6Q7R8S9T0VW",
+		"provider":   "sandbox", "citizen_id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "refunded_amount": "0",
+		"splits": []any{
+			map[string]any{"account": "dept:land-registry", "amount": "10000"},
+			map[string]any{"account": "dept:treasury", "amount": "2500"},
+		},
+		"transitions": []any{
+			map[string]any{"from_state": "created", "to_state": "pending", "cause": "checkout opened", "time": "2026-12-06T09:30:05Z"},
+		},
+		"create_time": "2026-12-06T09:30:00Z", "update_time": "2026-12-06T09:30:05Z", "expire_time": "2026-12-06T10:00:00Z",
+	},
+	"PaymentTransition": map[string]any{"from_state": "pending", "to_state": "succeeded", "cause": "sandbox: card accepted", "time": "2026-12-06T09:31:12Z"},
+	"Notification": map[string]any{
+		"id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "channel": "sms", "status": "delivered", "reference": "MOH-APPT-88211",
+		"template_id": "tpl_appointment_ar", "template_version": 3, "recipient": "+970599123456",
+		"body": "مرحباً أحمد، نذكّرك بموعدك في وزارة الصحة يوم الأحد ٧ كانون الأول.", "encoding": "ucs2", "segments": 2,
+		"provider": "smpp", "create_time": "2026-12-06T09:30:00Z", "sent_time": "2026-12-06T09:30:01Z", "complete_time": "2026-12-06T09:30:04Z",
+	},
+}
 
 // requestExamples are the JSON request bodies of the operations whose
 // generated example would say little, by operation id.
