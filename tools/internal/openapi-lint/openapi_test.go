@@ -237,6 +237,13 @@ func TestEnumsMatchDomain(t *testing.T) {
 	for _, s := range content.States {
 		itemStates = append(itemStates, string(s))
 	}
+	var itemTypes, roles []string
+	for _, x := range content.Types {
+		itemTypes = append(itemTypes, string(x))
+	}
+	for _, x := range content.Roles {
+		roles = append(roles, string(x))
+	}
 	langs := strs(notification.LangArabic, notification.LangEnglish)
 	channels := strs(notification.ChannelSMS, notification.ChannelEmail)
 	statuses := strs(notification.StatusCreated, notification.StatusSending, notification.StatusDelivered,
@@ -265,6 +272,11 @@ func TestEnumsMatchDomain(t *testing.T) {
 		"SendSmsRequest.priority":                      priorities,
 		"SendEmailRequest.priority":                    priorities,
 		"Item.state":                                   itemStates,
+		"CreateItemRequest.type":                       itemTypes,
+		"Item.type":                                    itemTypes,
+		"PublicContent.type":                           itemTypes,
+		"RoleGrant.role":                               roles,
+		"GrantRoleBody.role":                           roles,
 	}
 	found := 0
 	for schema, s := range doc.Components.Schemas {
