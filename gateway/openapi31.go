@@ -273,6 +273,8 @@ func completeOperation(ex *exampler, path, method string, op map[string]any) err
 				m["example"] = v
 			} else if v, ok := ex.example(m["schema"], media); ok {
 				m["example"] = v
+			} else if v, ok := textExamples[method+" "+path+" request"]; ok {
+				m["example"] = v
 			}
 		}
 	}
@@ -287,6 +289,8 @@ func completeOperation(ex *exampler, path, method string, op map[string]any) err
 			if v, ok := responseExamples[id]; ok {
 				mm["example"] = v
 			} else if v, ok := ex.example(mm["schema"], media); ok {
+				mm["example"] = v
+			} else if v, ok := textExamples[method+" "+path+" "+code]; ok {
 				mm["example"] = v
 			}
 		}

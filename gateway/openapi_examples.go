@@ -102,6 +102,21 @@ var requestExamples = map[string]any{
 	},
 }
 
+// textExamples are the examples of the bodies that are not JSON but text,
+// by "method path request" or "method path status". The DER bodies
+// (time-stamps, OCSP, the CRL) have none: their bytes say nothing to a
+// reader; the descriptions name their ASN.1 types.
+var textExamples = map[string]any{
+	"post /v1/payments/providers/{provider}/webhook request": `{"id":"evt_01JEQ7A2B3C4D5E6F7G8H9J0KM","type":"charge.succeeded","created":1765013472,` +
+		`"data":{"charge":"ch_7781230","payment_id":"pay_01JEQ6Z8Y3K4N5P6Q7R8S9T0VW","amount":12500,"currency":"ILS"}}`,
+	"post /v1/notifications/providers/{provider}/receipts request": `{"id":"smsc-5521977","status":"delivered"}`,
+	"get /v1/signing/ca 200": "-----BEGIN CERTIFICATE-----\nMIIBwzCCAWmgAwIBAgIU…(the issuing CA)\n-----END CERTIFICATE-----\n" +
+		"-----BEGIN CERTIFICATE-----\nMIIBpjCCAUygAwIBAgIU…(the root CA)\n-----END CERTIFICATE-----\n",
+	"get /openapi.yaml 200":             "openapi: 3.1.0\ninfo:\n  title: Tamkeen — e-service enablers API\n  version: v1\n…\n",
+	"get /docs 200":                     "<!DOCTYPE html>\n<html lang=\"en\">…<main id=\"redoc\"></main>…</html>\n",
+	"get /docs/redoc.standalone.js 200": "/*! For license information please see redoc.standalone.js.LICENSE.txt */\n…",
+}
+
 // responseExamples are 2xx JSON response bodies, by operation id.
 var responseExamples = map[string]any{}
 
