@@ -106,8 +106,9 @@ func complete31(doc map[string]any, issuer, tokenURL string) error {
 	} else {
 		doc["servers"] = []any{map[string]any{"url": base, "description": "This gateway (its public URL, the token issuer)."}}
 	}
-	doc["info"].(map[string]any)["contact"] = map[string]any{"name": "Tamkeen platform team", "email": "platform@tamkeen.example.ps"}
-	doc["info"].(map[string]any)["license"] = map[string]any{"name": "Government of Palestine, all rights reserved", "identifier": "LicenseRef-Tamkeen"}
+	// The platform team hands out clients, callback secrets and access
+	// rights; no licence is named (the repository has none).
+	doc["info"].(map[string]any)["contact"] = map[string]any{"name": "Tamkeen platform team"}
 	doc["info"].(map[string]any)["summary"] = "تمكين: الواجهة البرمجية لممكّنات الخدمات الإلكترونية الحكومية — Tamkeen: the e-service enablers API"
 
 	if err := securitySchemes(components, base, tokenURL); err != nil {
