@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,29 +67,63 @@ func buildOpenAPI(version, issuer, tokenURL string, policies map[string]Policy) 
 	if err := complete31(doc, issuer, tokenURL); err != nil {
 		return nil, nil, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return nil, nil, fmt.Errorf("gateway: marshal OpenAPI: %w", err)
+	return marshalOrdered(doc)
+}
+
+// topLevelOrder is the order of the document's top-level keys, the one
+// the specification lists them in; any other key follows, sorted.
+var topLevelOrder = []string{"openapi", "info", "jsonSchemaDialect", "servers", "security", "tags", "paths", "webhooks", "components"}
+
+// marshalOrdered writes doc as indented JSON and as YAML, the top-level
+// keys in topLevelOrder and every map below sorted.
+func marshalOrdered(doc map[string]any) (jsonDoc, yamlDoc []byte, err error) {
+	keys := []string{}
+	for _, k := range topLevelOrder {
+		if _, ok := doc[k]; ok {
+			keys = append(keys, k)
+		}
 	}
-	jsonDoc = buf.Bytes()
-	// YAML from the same generic value: keys sorted as in the JSON.
-	var generic any
-	if err := json.Unmarshal(jsonDoc, &generic); err != nil {
-		return nil, nil, err
+	for _, k := range keysOf(doc) {
+		if !slices.Contains(topLevelOrder, k) {
+			keys = append(keys, k)
+		}
 	}
-	var ybuf bytes.Buffer
-	yenc := yaml.NewEncoder(&ybuf)
-	yenc.SetIndent(2)
-	if err := yenc.Encode(generic); err != nil {
-		return nil, nil, fmt.Errorf("gateway: marshal OpenAPI YAML: %w", err)
+	var jbuf, ybuf bytes.Buffer
+	jbuf.WriteString("{\n")
+	for i, k := range keys {
+		var v bytes.Buffer
+		enc := json.NewEncoder(&v)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("  ", "  ")
+		if err := enc.Encode(doc[k]); err != nil {
+			return nil, nil, fmt.Errorf("gateway: marshal OpenAPI %s: %w", k, err)
+		}
+		name, _ := json.Marshal(k)
+		jbuf.WriteString("  " + string(name) + ": ")
+		jbuf.Write(bytes.TrimRight(v.Bytes(), "\n"))
+		if i < len(keys)-1 {
+			jbuf.WriteByte(',')
+		}
+		jbuf.WriteByte('\n')
+
+		// A mapping of one key per document, concatenated, is the
+		// mapping of them all. The value goes through JSON first so that
+		// YAML sees the same generic values.
+		var generic any
+		if err := json.Unmarshal(v.Bytes(), &generic); err != nil {
+			return nil, nil, err
+		}
+		yenc := yaml.NewEncoder(&ybuf)
+		yenc.SetIndent(2)
+		if err := yenc.Encode(map[string]any{k: generic}); err != nil {
+			return nil, nil, fmt.Errorf("gateway: marshal OpenAPI YAML %s: %w", k, err)
+		}
+		if err := yenc.Close(); err != nil {
+			return nil, nil, err
+		}
 	}
-	if err := yenc.Close(); err != nil {
-		return nil, nil, err
-	}
-	return jsonDoc, ybuf.Bytes(), nil
+	jbuf.WriteString("}\n")
+	return jbuf.Bytes(), ybuf.Bytes(), nil
 }
 
 // complete31 completes the converted document in place.
