@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -55,6 +56,10 @@ func TestBrowserDocsShowExamplesAndErrors(t *testing.T) {
 	}
 
 	page := browser.New(t)
+	// Redoc lays out the whole API (70 operations) on the page's main
+	// thread: on a loaded two-core machine that outlasts the default
+	// bound of one browser step.
+	page.Timeout = time.Minute
 	page.Viewport(1400, 900, false)
 	if got := page.Navigate(base + "/docs"); got != http.StatusOK {
 		t.Fatalf("/docs = %d", got)
