@@ -28,7 +28,7 @@ STATICCHECK_VERSION        := v0.8.2
 
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: run run-distributed images test test-short services generate check-generated tools lint bench bench-e2e fmt tidy clean
+.PHONY: run run-distributed images test test-short services generate check-generated tools lint openapi-tools bench bench-e2e fmt tidy clean
 
 run:
 	go run ./tools/tamkeen dev
@@ -90,12 +90,23 @@ check-generated: generate
 	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
 		echo "generated code is stale; run make generate and commit:"; git status --porcelain -- proto; exit 1; fi
 
-lint: $(BIN)/buf $(BIN)/staticcheck
+## lint: gofmt, go vet, buf lint, staticcheck, and the served OpenAPI
+## document under Redocly (recommended) and Spectral (spectral:oas) with zero
+## errors and warnings, its TypeScript types compiled with tsc --strict.
+lint: $(BIN)/buf $(BIN)/staticcheck openapi-tools
 	@unformatted=$$(gofmt -l proto libs gateway tools services k8s); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet $(PKGS)
 	cd proto && buf lint
 	staticcheck $(PKGS)
+	go test -count=1 -p 1 ./tools/internal/openapi-lint/
+
+## openapi-tools: npm ci the pinned Redocly CLI, Spectral, openapi-typescript,
+## TypeScript and Redoc into tools/internal/openapi-lint (when the lock changed).
+OPENAPI_TOOLS := tools/internal/openapi-lint
+openapi-tools: $(OPENAPI_TOOLS)/node_modules/.package-lock.json
+$(OPENAPI_TOOLS)/node_modules/.package-lock.json: $(OPENAPI_TOOLS)/package-lock.json
+	npm ci --prefix $(OPENAPI_TOOLS) --ignore-scripts --no-audit --no-fund
 
 bench: services
 	go test -run '^$$' -bench . -benchmem -count=1 $(PKGS)

@@ -424,12 +424,12 @@ type Gateway struct {
 	// cross-origin.
 	ownOrigin string
 
-	mux     *runtime.ServeMux
-	routes  *routeTable
-	openapi []byte
-	docs    []byte
-	handler http.Handler
-	ops     http.Handler
+	mux                  *runtime.ServeMux
+	routes               *routeTable
+	openapi, openapiYAML []byte
+	docs, docsScript     []byte
+	handler              http.Handler
+	ops                  http.Handler
 }
 
 // New builds the gateway: it sets up token verification, registers the five services' generated

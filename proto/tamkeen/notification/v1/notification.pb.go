@@ -11,6 +11,7 @@
 package notificationv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1542,20 +1543,20 @@ var File_tamkeen_notification_v1_notification_proto protoreflect.FileDescriptor
 
 const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\n" +
-	"*tamkeen/notification/v1/notification.proto\x12\x17tamkeen.notification.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x02\n" +
-	"\x0eSendSmsRequest\x12!\n" +
-	"\fphone_number\x18\x01 \x01(\tR\vphoneNumber\x12\x1f\n" +
-	"\vtemplate_id\x18\x02 \x01(\tR\n" +
+	"*tamkeen/notification/v1/notification.proto\x12\x17tamkeen.notification.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x02\n" +
+	"\x0eSendSmsRequest\x12&\n" +
+	"\fphone_number\x18\x01 \x01(\tB\x03\xe0A\x02R\vphoneNumber\x12$\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
 	"templateId\x12f\n" +
 	"\x0fpersonalisation\x18\x03 \x03(\v2<.tamkeen.notification.v1.SendSmsRequest.PersonalisationEntryR\x0fpersonalisation\x12\x1c\n" +
 	"\treference\x18\x04 \x01(\tR\treference\x12\x1a\n" +
 	"\bpriority\x18\x05 \x01(\tR\bpriority\x1aB\n" +
 	"\x14PersonalisationEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x02\n" +
-	"\x10SendEmailRequest\x12#\n" +
-	"\remail_address\x18\x01 \x01(\tR\femailAddress\x12\x1f\n" +
-	"\vtemplate_id\x18\x02 \x01(\tR\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xca\x02\n" +
+	"\x10SendEmailRequest\x12(\n" +
+	"\remail_address\x18\x01 \x01(\tB\x03\xe0A\x02R\femailAddress\x12$\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
 	"templateId\x12h\n" +
 	"\x0fpersonalisation\x18\x03 \x03(\v2>.tamkeen.notification.v1.SendEmailRequest.PersonalisationEntryR\x0fpersonalisation\x12\x1c\n" +
 	"\treference\x18\x04 \x01(\tR\treference\x12\x1a\n" +
@@ -1636,13 +1637,13 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x8f\x01\n" +
+	"updateTime\"\x99\x01\n" +
 	"\x15CreateTemplateRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\achannel\x18\x02 \x01(\tR\achannel\x12\x1a\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\achannel\x18\x02 \x01(\tB\x03\xe0A\x02R\achannel\x12\x1a\n" +
 	"\blanguage\x18\x03 \x01(\tR\blanguage\x12\x18\n" +
-	"\asubject\x18\x04 \x01(\tR\asubject\x12\x12\n" +
-	"\x04body\x18\x05 \x01(\tR\x04body\"\x8c\x01\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12\x17\n" +
+	"\x04body\x18\x05 \x01(\tB\x03\xe0A\x02R\x04body\"\x8c\x01\n" +
 	"\x15UpdateTemplateRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
