@@ -2,6 +2,7 @@ package notification
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -284,4 +285,57 @@ func TestIdempotentBulkJob(t *testing.T) {
 			t.Fatalf("bulk jobs after the retries = %s; want 1", s)
 		}
 	})
+}
+
+// BenchmarkIdempotencyKey measures what a key adds to a send: "new" is
+// the lookup before the work and the claim in a transaction of its own (a
+// send does it in its queue transaction), "retry" the lookup that answers
+// a repeated request.
+func BenchmarkIdempotencyKey(b *testing.B) {
+	engines := []struct {
+		name string
+		open func(b *testing.B) *store.DB
+	}{
+		{"sqlite", func(b *testing.B) *store.DB { return storetest.SQLiteFile(b, b.TempDir()+"/bench.db") }},
+		{"postgres", func(b *testing.B) *store.DB { return storetest.PostgresDB(b, storetest.PostgresDatabase(b)) }},
+	}
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) {
+			db := e.open(b)
+			sets, err := Migrations()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Migrate(context.Background(), sets...); err != nil {
+				b.Fatal(err)
+			}
+			s := limitService(db, DefaultConfig(), time.Now)
+			ctx := context.Background()
+			in := SendInput{Channel: ChannelSMS, Recipient: "+970599000001", TemplateID: "tpl_1", Personalisation: map[string]string{"name": "Sara"}}
+			b.Run("new", func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					i++
+					idem := newIdempotency("moh", scopeSendSMS, fmt.Sprintf("k-%d", i), in.fingerprint(LaneNormal))
+					if _, found, err := s.earlier(ctx, idem); err != nil || found {
+						b.Fatal(found, err)
+					}
+					if err := db.InTx(ctx, func(tx *sql.Tx) error {
+						_, _, err := s.claim(ctx, tx, idem, fmt.Sprintf("ntf_%d", i))
+						return err
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("retry", func(b *testing.B) {
+				idem := newIdempotency("moh", scopeSendSMS, "k-1", in.fingerprint(LaneNormal))
+				for b.Loop() {
+					if _, found, err := s.earlier(ctx, idem); err != nil || !found {
+						b.Fatal(found, err)
+					}
+				}
+			})
+		})
+	}
 }
