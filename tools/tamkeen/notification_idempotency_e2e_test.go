@@ -153,3 +153,68 @@ func TestNotificationSendCutAndRetriedReachesSMSCOnce(t *testing.T) {
 		t.Fatalf("the SMSC got %d submits; want 1 to 970599700042", len(center.parts))
 	}
 }
+
+// TestNotificationBulkJobIdempotentThroughGateway: a bulk job posted twice
+// with one Idempotency-Key (the header, not the body) is one job whose
+// messages reach the dev inbox once each; the key with other rows is 422.
+func TestNotificationBulkJobIdempotentThroughGateway(t *testing.T) {
+	const secret = "demo-ministry-secret-for-tests"
+	base, _ := startDevWithClock(t, clocktest.New(time.Now().UTC()), map[string]string{"TAMKEEN_DEV_CLIENT_SECRET": secret})
+	token := clientToken(t, base, secret)
+	var tpl struct {
+		ID string `json:"id"`
+	}
+	if r, raw := (apiCall{t: t, base: base, method: "POST", path: "/v1/templates", token: token,
+		body: map[string]any{"name": "dose", "channel": "sms", "language": "en", "body": "Your dose is due on ((date))."}}).do(&tpl); r.StatusCode >= 300 || tpl.ID == "" {
+		t.Fatalf("create template = %d %s", r.StatusCode, raw)
+	}
+	post := func(csv string) (int, map[string]any) {
+		body, _ := json.Marshal(map[string]any{"template_id": tpl.ID, "channel": "sms", "reference": "campaign-9", "csv": csv})
+		req, err := http.NewRequest(http.MethodPost, base+"/v1/notifications/bulk", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Idempotency-Key", "campaign-9-upload")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	const csv = "phone_number,date\n+970599700061,1 May\n+970599700062,2 May\n"
+	code, first := post(csv)
+	if code >= 300 || first["id"] == nil {
+		t.Fatalf("bulk job = %d %v", code, first)
+	}
+	if code, again := post(csv); code >= 300 || again["id"] != first["id"] {
+		t.Fatalf("the same job again = %d %v; want job %v", code, again, first["id"])
+	}
+	if code, other := post(strings.Replace(csv, "2 May", "3 May", 1)); code != http.StatusUnprocessableEntity {
+		t.Fatalf("the key with other rows = %d %v; want 422", code, other)
+	}
+	for _, phone := range []string{"+970599700061", "+970599700062"} {
+		var inbox struct {
+			Messages []struct {
+				ID string `json:"id"`
+			} `json:"messages"`
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for len(inbox.Messages) == 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			resp, err := http.Get(base + "/dev/inbox?to=" + url.QueryEscape(phone))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&inbox)
+			resp.Body.Close()
+		}
+		if len(inbox.Messages) != 1 {
+			t.Fatalf("the dev inbox of %s holds %d messages; want 1", phone, len(inbox.Messages))
+		}
+	}
+}
