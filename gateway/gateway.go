@@ -20,9 +20,10 @@
 // Headers forwarded to the services as gRPC metadata are exactly
 // "authorization" and "x-request-id" (the gateway's own, validated request
 // ID); nothing else a caller sends becomes metadata. The Idempotency-Key
-// header is copied by the gateway into the idempotency_key field of
-// CreatePaymentRequest and CreateRefundRequest (the header wins over a body
-// value), so the payment service reads it from the message alone.
+// header is copied by the gateway into the idempotency_key field of every
+// request message that has one (payments, refunds, SMS and e-mail sends,
+// bulk jobs; routes.go idempotencyKeys; the header wins over a body
+// value), so the services read it from the message alone.
 package gateway
 
 import (
@@ -506,13 +507,13 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 			return authv1.RegisterAuthServiceHandlerClient(ctx, g.mux, authv1.NewAuthServiceClient(bk.Auth))
 		},
 		func() error {
-			return notificationv1.RegisterNotificationServiceHandlerClient(ctx, g.mux, notificationv1.NewNotificationServiceClient(bk.Notification))
+			return notificationv1.RegisterNotificationServiceHandlerClient(ctx, g.mux, notificationv1.NewNotificationServiceClient(idempotencyKeys{bk.Notification}))
 		},
 		func() error {
 			return signaturev1.RegisterSignatureServiceHandlerClient(ctx, g.mux, signaturev1.NewSignatureServiceClient(bk.Signature))
 		},
 		func() error {
-			return paymentv1.RegisterPaymentServiceHandlerClient(ctx, g.mux, idempotentPayments{paymentv1.NewPaymentServiceClient(bk.Payment)})
+			return paymentv1.RegisterPaymentServiceHandlerClient(ctx, g.mux, paymentv1.NewPaymentServiceClient(idempotencyKeys{bk.Payment}))
 		},
 		func() error {
 			return contentv1.RegisterContentServiceHandlerClient(ctx, g.mux, contentv1.NewContentServiceClient(bk.Content))

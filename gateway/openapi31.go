@@ -371,7 +371,7 @@ func problemResponses() map[string]any {
 			"illegal transition: payment is succeeded, not created", nil},
 		{http.StatusPreconditionFailed, "failed-precondition", "The request's own precondition (If-Match, If-Unmodified-Since) does not hold.",
 			"the item changed since the ETag given in If-Match", nil},
-		{http.StatusUnprocessableEntity, "invalid-argument", "The Idempotency-Key was used before with a different request body.",
+		{http.StatusUnprocessableEntity, "idempotency-key-reused", "The Idempotency-Key was used before with a different request body.",
 			"Idempotency-Key reused with a different request", nil},
 		{http.StatusTooManyRequests, "resource-exhausted", "Too many requests from this client or source; retry after Retry-After seconds.",
 			"rate limit exceeded", nil},

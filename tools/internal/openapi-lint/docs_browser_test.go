@@ -94,7 +94,7 @@ func TestBrowserDocsShowExamplesAndErrors(t *testing.T) {
 	}
 	text = page.Text(op)
 	page.Screenshot("docs-create-payment-422")
-	for _, want := range []string{"application/problem+json", "urn:tamkeen:problem:invalid-argument", "Idempotency-Key reused with a different request", "request_id"} {
+	for _, want := range []string{"application/problem+json", "urn:tamkeen:problem:idempotency-key-reused", "Idempotency-Key reused with a different request", "request_id"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("CreatePayment 422 sample lacks %q:\n%s", want, text)
 		}
