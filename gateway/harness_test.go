@@ -319,6 +319,8 @@ type stack struct {
 	grpcAddr string
 	// calls counts the unary calls the gateway made to the services.
 	calls atomic.Int64
+	// xroadTokens is auth's GatewayTokenService (xroad_test.go).
+	xroadTokens *gatewayTokenServer
 }
 
 // stackOpts tweaks newStack.
@@ -382,6 +384,8 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	s.grpc.RegisterService(&signaturev1.SignatureService_ServiceDesc, signatureServer{rec: s.rec, tsa: opts.tsa})
 	s.grpc.RegisterService(&authv1.AuthService_ServiceDesc, &authServer{rec: s.rec})
 	s.grpc.RegisterService(&authv1.ClientOriginsService_ServiceDesc, &originsServer{rec: s.rec})
+	s.xroadTokens = &gatewayTokenServer{s: s}
+	s.grpc.RegisterService(&authv1.GatewayTokenService_ServiceDesc, s.xroadTokens)
 	s.grpc.RegisterService(&paymentv1.PaymentService_ServiceDesc, &paymentServer{rec: s.rec})
 	s.grpc.RegisterService(&notificationv1.NotificationService_ServiceDesc, &notificationServer{rec: s.rec})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
