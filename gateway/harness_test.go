@@ -321,6 +321,8 @@ type stack struct {
 	calls atomic.Int64
 	// xroadTokens is auth's GatewayTokenService (xroad_test.go).
 	xroadTokens *gatewayTokenServer
+	// spans are the gateway's ended spans.
+	spans *tracetest.InMemoryExporter
 }
 
 // stackOpts tweaks newStack.
@@ -368,7 +370,8 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 
 	// Separate tracing on each side: only propagation over gRPC metadata
 	// can make the trace IDs match.
-	gwTracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", Exporter: tracetest.NewInMemoryExporter()})
+	s.spans = tracetest.NewInMemoryExporter()
+	gwTracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", Exporter: s.spans})
 	if err != nil {
 		t.Fatalf("NewTracing: %v", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -386,6 +387,30 @@ func TestXRoadProviderSide(t *testing.T) {
 	}
 	if client, xc, xid, xuser, _ := auditRow(t, x.db, resp.Header.Get("X-Request-Id")); client != "demo-ministry" || xc != "" || xid != "" || xuser != "" {
 		t.Errorf("audit of the public call = %q with X-Road %q %q %q; want demo-ministry and no X-Road ids", client, xc, xid, xuser)
+	}
+
+	// The server spans name the X-Road call, without the user id; the
+	// public call's span names none. The calls above were served one
+	// after the other on one keep-alive connection, so their spans ended.
+	spans := map[string][]attribute.KeyValue{}
+	for _, sp := range x.spans.GetSpans() {
+		for _, a := range sp.Attributes {
+			if a.Key == "xroad.id" {
+				spans[a.Value.AsString()] = sp.Attributes
+			}
+		}
+	}
+	if attrs, ok := spans["xrd-0001"]; !ok {
+		t.Errorf("no server span with xroad.id xrd-0001 among %d spans", len(x.spans.GetSpans()))
+	} else {
+		for _, a := range attrs {
+			if a.Key == "xroad.client" && a.Value.AsString() != "PS/GOV/70000001/payments" || a.Key == "xroad.user_id" {
+				t.Errorf("span attribute %s = %v; want xroad.client PS/GOV/70000001/payments and no user id", a.Key, a.Value.String())
+			}
+		}
+	}
+	if _, ok := spans["xrd-forged"]; ok {
+		t.Error("the public call's span carries the forged X-Road-Id")
 	}
 
 	// v1 and v2 records chain and verify together; blanking an X-Road id
