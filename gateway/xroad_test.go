@@ -330,6 +330,14 @@ func TestXRoadProviderSide(t *testing.T) {
 	if n := x.xroadTokens.calls.Load(); n != 1 {
 		t.Errorf("GatewayTokenService calls after two calls of one client = %d; want 1 (cached)", n)
 	}
+	// Within a minute of its expiry (10 min) the token is replaced.
+	x.clock.Advance(9*time.Minute + 30*time.Second)
+	if resp, body, err := x.call(t, ss, "/v1/content/items/cnt_2", hdr("PS/GOV/70000001/payments", "xrd-0002b")); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("mapped call near the token's expiry = %v, %v; want 200 (body %s)", resp, err, body)
+	}
+	if n := x.xroadTokens.calls.Load(); n != 2 {
+		t.Errorf("GatewayTokenService calls after the cached token neared expiry = %d; want 2", n)
+	}
 
 	// Mapped but without the right: the public API's own 403.
 	resp, body, err = x.call(t, ss, "/v1/content/items/cnt_3", hdr("PS/GOV/70000002", "xrd-0003"))
@@ -418,6 +426,17 @@ func TestXRoadProviderSide(t *testing.T) {
 	rep := mustVerify(t, x.db, gateway.AuditVerifyOptions{})
 	if rep.Broken != nil || rep.Records < 5 {
 		t.Fatalf("VerifyAudit = %+v; want a whole chain of at least 5 records", rep)
+	}
+	// The export carries the X-Road ids and verifies offline.
+	var export strings.Builder
+	if _, err := gateway.ExportAudit(ctx, x.db, &export, gateway.AuditVerifyOptions{}); err != nil {
+		t.Fatalf("ExportAudit: %v", err)
+	}
+	if !strings.Contains(export.String(), `"xroad_user_id":"PS400123456"`) {
+		t.Error("the audit export lacks the X-Road user id")
+	}
+	if rep, err := gateway.VerifyAuditExport(strings.NewReader(export.String()), gateway.AuditVerifyOptions{}); err != nil || rep.Records != mustVerify(t, x.db, gateway.AuditVerifyOptions{}).Records {
+		t.Errorf("VerifyAuditExport = %+v, %v; want every record verified", rep, err)
 	}
 	execSQL(t, x.db, `UPDATE gateway_audit SET xroad_user_id = '' WHERE xroad_id = 'xrd-0001'`)
 	if rep, err := gateway.VerifyAudit(ctx, x.db, gateway.AuditVerifyOptions{}); !errors.Is(err, gateway.ErrAuditBroken) ||
