@@ -113,3 +113,45 @@ func runXRoad(ctx context.Context, sub string, cfg xroadConfig, _ func(string) (
 	}
 	return nil
 }
+
+// checkXRoadClients validates `tamkeen clients create --xroad-client`
+// before the client is created: only with create, only with --data-dir
+// (--db-dsn names auth's database, not the gateway's), well-formed.
+func checkXRoadClients(sub string, cfg clientsConfig) error {
+	if len(cfg.XRoadClients) == 0 {
+		return nil
+	}
+	if sub != "create" {
+		return configProblem("xroad-client", "only with create; use tamkeen xroad map for an existing client")
+	}
+	if cfg.DB.DataDir == "" {
+		return configProblem("xroad-client", "only with --data-dir; with --db-dsn use tamkeen xroad map on the gateway database")
+	}
+	for _, m := range cfg.XRoadClients {
+		if _, err := gateway.ParseXRoadClient(m); err != nil {
+			return configProblem("xroad-client", err.Error())
+		}
+	}
+	return nil
+}
+
+// mapXRoadClients maps the --xroad-client values to the created client in
+// the data dir's gateway database.
+func mapXRoadClients(ctx context.Context, cfg clientsConfig, stdout io.Writer) error {
+	if len(cfg.XRoadClients) == 0 {
+		return nil
+	}
+	db, err := openGatewayDB(ctx, serviceDB{DataDir: cfg.DB.DataDir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, member := range cfg.XRoadClients {
+		m, err := gateway.MapXRoadClient(ctx, db, member, cfg.ID, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "X-Road client %s calls as %s\n", m.XRoadClient, m.ClientID)
+	}
+	return nil
+}

@@ -114,7 +114,7 @@ func startDevXRoad(t *testing.T, dataDir string, extra ...string) (base, xroad s
 
 // The whole path with the real auth enabler: `tamkeen dev --xroad-addr`
 // with a test CA's certificates; a client registered with `tamkeen clients
-// create`, mapped with `tamkeen xroad map` and granted content/*; a call
+// create --xroad-client` and granted content/*; a call
 // relayed as the security server would relay it runs as that client (the
 // token comes from auth's GatewayTokenService over the shared secret, and
 // the gateway and content verify it), the response echoes X-Road-Id, the
@@ -131,8 +131,8 @@ func TestXRoadEndToEnd(t *testing.T) {
 	srvCert, srvKey := issueE2E(t, "gateway", ca, 2, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}).write(t, pki, "gateway")
 	ss := issueE2E(t, "security server", ca, 3, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth})
 
-	mustRun(t, "clients", "create", "--data-dir", dir, "--id", "mof-erp", "--name", "MoF ERP", "--ministry", "mof", "--scopes", "content:read")
-	mustRun(t, "xroad", "map", "--data-dir", dir, "--member", "PS/GOV/70000001/erp", "--client", "mof-erp")
+	mustRun(t, "clients", "create", "--data-dir", dir, "--id", "mof-erp", "--name", "MoF ERP", "--ministry", "mof", "--scopes", "content:read",
+		"--xroad-client", "PS/GOV/70000001/erp")
 	mustRun(t, "rights", "grant", "--data-dir", dir, "--id", "mof-erp", "--right", "content/*")
 	_, xroad := startDevXRoad(t, dir, "--xroad-addr", "127.0.0.1:0", "--xroad-cert", srvCert, "--xroad-key", srvKey, "--xroad-client-ca", caFile)
 

@@ -30,6 +30,24 @@ func TestXRoadCommands(t *testing.T) {
 	if code, _, errOut := runTool(t, "xroad", "unmap", "--data-dir", dir, "--member", "PS/GOV/70000002"); code != 1 || !strings.Contains(errOut, "not mapped") {
 		t.Errorf("unmap twice = exit %d, %q; want 1, not mapped", code, errOut)
 	}
+	// clients create --xroad-client maps at creation; a bad member, or one
+	// with --db-dsn (auth's database), refuses before anything is created.
+	mustRun(t, "clients", "create", "--data-dir", dir, "--id", "mop-erp", "--name", "MoP", "--scopes", "content:read",
+		"--xroad-client", "PS/GOV/70000003/erp", "--xroad-client", "PS/GOV/70000003/hr")
+	if out := mustRun(t, "xroad", "list", "--data-dir", dir); strings.Count(out, "mop-erp") != 2 {
+		t.Errorf("xroad list after clients create --xroad-client twice = %q; want both mappings of mop-erp", out)
+	}
+	if code, _, errOut := runTool(t, "clients", "create", "--data-dir", dir, "--id", "bad-erp", "--name", "bad", "--scopes", "content:read",
+		"--xroad-client", "PS/GOV"); code != 2 || !strings.Contains(errOut, "xroad-client") {
+		t.Errorf("clients create with a bad --xroad-client = exit %d, %q; want 2 naming --xroad-client", code, errOut)
+	}
+	if code, _, _ := runTool(t, "clients", "create", "--data-dir", dir, "--id", "bad-erp", "--name", "bad", "--scopes", "content:read"); code != 0 {
+		t.Errorf("bad-erp was created by the refused command (exit %d creating it again); want nothing created", code)
+	}
+	if code, _, errOut := runTool(t, "clients", "create", "--db-engine", "sqlite", "--db-dsn", dir+"/auth.db", "--id", "dsn-erp", "--name", "dsn",
+		"--scopes", "content:read", "--xroad-client", "PS/GOV/1"); code != 2 || !strings.Contains(errOut, "data-dir") {
+		t.Errorf("clients create --db-dsn --xroad-client = exit %d, %q; want 2 asking for --data-dir", code, errOut)
+	}
 	for _, args := range [][]string{
 		{"xroad", "map", "--data-dir", dir, "--member", "PS/GOV", "--client", "x"},
 		{"xroad", "map", "--data-dir", dir, "--member", "PS/GOV/1"},
