@@ -199,6 +199,27 @@ type Config struct {
 	// CORSRefresh is how often a replica reloads the web origins clients
 	// registered with auth (cors.go).
 	CORSRefresh time.Duration `flag:"cors-refresh" default:"10s" usage:"how often the web origins clients registered (CORS) are reloaded from auth"`
+
+	// X-Road / UXP provider side (xroad.go); off while XRoadAddr is
+	// empty. XRoadAddr is where cmd/gateway serves it; ServeXRoad itself
+	// takes a listener.
+	XRoadAddr string `flag:"xroad-addr" usage:"X-Road provider listener (TLS, client certificate required) for the platform's security server; empty: off"`
+	// XRoadCert and XRoadKey are the listener's TLS certificate and key
+	// (PEM files).
+	XRoadCert string `flag:"xroad-cert" usage:"PEM certificate of the X-Road listener"`
+	XRoadKey  string `flag:"xroad-key" usage:"PEM private key of the X-Road listener"`
+	// XRoadClientCA is the PEM file of the CA(s) the security server's
+	// client certificate must chain to.
+	XRoadClientCA string `flag:"xroad-client-ca" usage:"PEM CA certificate(s) the provider security server's TLS client certificate must chain to"`
+	// XRoadClientPins, when set, are the SHA-256 fingerprints (hex) of
+	// the only client certificates accepted.
+	XRoadClientPins []string `flag:"xroad-client-pins" usage:"comma-separated SHA-256 fingerprints (hex) of the accepted security server certificates; empty: any the CA issued"`
+	// XRoadGatewaySecret authenticates the gateway to auth's internal
+	// GatewayTokenService (auth's gateway-secret).
+	XRoadGatewaySecret string `flag:"xroad-gateway-secret" secret:"true" usage:"the secret auth's gateway-secret is set to, presented to get the mapped clients' tokens"`
+	// XRoadTraceUserID puts X-Road-UserId (a personal identifier) on the
+	// trace span too; it is always in the audit record.
+	XRoadTraceUserID bool `flag:"xroad-trace-user-id" usage:"also put X-Road-UserId (a personal identifier) on trace spans; it is always in the audit record"`
 }
 
 // DefaultAudience is the aud of Tamkeen access tokens.
@@ -274,6 +295,7 @@ func (c Config) Validate() error {
 	if _, err := ParseRateLimits(c.RateLimits); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateXRoad()...)
 	for name, addr := range map[string]string{"http-addr": c.HTTPAddr, "ops-addr": c.OpsAddr} {
 		if addr == "" {
 			continue
@@ -424,6 +446,8 @@ type Gateway struct {
 	// ownOrigin is the issuer's origin: requests from it are not
 	// cross-origin.
 	ownOrigin string
+	// xroad is the X-Road provider listener's state; nil when off.
+	xroad *xroadListener
 
 	mux                  *runtime.ServeMux
 	routes               *routeTable
@@ -496,6 +520,9 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err := g.setUpSecurity(deps); err != nil {
 		return nil, err
 	}
+	if err := g.setUpXRoad(deps.DB, deps.Backends.Auth); err != nil {
+		return nil, err
+	}
 	g.origins = newOriginsCache(deps.Backends.Auth, cfg.CORSRefresh, g.now, g.logger)
 	g.ownOrigin = originOf(cfg.Issuer)
 
@@ -548,7 +575,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err := g.buildDocs(); err != nil {
 		return nil, err
 	}
-	g.handler = g.wrap(g.preflight(g.mux))
+	g.handler = g.wrap(g.xroadSpan(g.preflight(g.mux)))
 	g.ops = g.newOpsHandler()
 	return g, nil
 }

@@ -329,6 +329,10 @@ type stack struct {
 	grpcAddr string
 	// calls counts the unary calls the gateway made to the services.
 	calls atomic.Int64
+	// xroadTokens is auth's GatewayTokenService (xroad_test.go).
+	xroadTokens *gatewayTokenServer
+	// spans are the gateway's ended spans.
+	spans *tracetest.InMemoryExporter
 }
 
 // stackOpts tweaks newStack.
@@ -376,7 +380,8 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 
 	// Separate tracing on each side: only propagation over gRPC metadata
 	// can make the trace IDs match.
-	gwTracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", Exporter: tracetest.NewInMemoryExporter()})
+	s.spans = tracetest.NewInMemoryExporter()
+	gwTracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", Exporter: s.spans})
 	if err != nil {
 		t.Fatalf("NewTracing: %v", err)
 	}
@@ -396,6 +401,8 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 		X: k["x"].(string), Y: k["y"].(string),
 	}}}})
 	s.grpc.RegisterService(&authv1.ClientOriginsService_ServiceDesc, &originsServer{rec: s.rec})
+	s.xroadTokens = &gatewayTokenServer{s: s}
+	s.grpc.RegisterService(&authv1.GatewayTokenService_ServiceDesc, s.xroadTokens)
 	s.grpc.RegisterService(&paymentv1.PaymentService_ServiceDesc, &paymentServer{rec: s.rec})
 	s.grpc.RegisterService(&notificationv1.NotificationService_ServiceDesc, &notificationServer{rec: s.rec})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
