@@ -394,8 +394,40 @@ func TestDistributedSmoke(t *testing.T) {
 		authBack = time.Now()
 		waitGatewayReady(t, topo)
 	}
-	if got := waitCount(t, js, subjectRegistered, citizens); got != citizens {
-		t.Errorf("%s events in the stream = %d; want %d (one per registration)", subjectRegistered, got, citizens)
+	// The trace of a registration reaches the SMS it causes: auth's
+	// outbox, the command on NATS and notification's submit share the
+	// trace id the gateway answered with (issue 16 item 3).
+	tracedPhone := phoneOf(200)
+	resp, err = http.Post(topo.URL()+"/v1/citizens", "application/json", strings.NewReader(`{"national_id":"`+nationalIDOf(200)+
+		`","phone_number":"`+tracedPhone+`","password":"`+password+`","given_name":"Sami","family_name":"Haddad"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	traceID := ""
+	if parts := strings.Split(resp.Header.Get("traceresponse"), "-"); len(parts) == 4 {
+		traceID = parts[1]
+	}
+	if resp.StatusCode != http.StatusCreated || traceID == "" {
+		t.Fatalf("traced registration = %d, traceresponse %q; want 201 with a trace id", resp.StatusCode, resp.Header.Get("traceresponse"))
+	}
+	if got := waitSMS(t, topo, tracedPhone, 1); got != 1 {
+		t.Errorf("SMS of the traced registration = %d; want 1", got)
+	}
+	submitted := false
+	for deadline := time.Now().Add(10 * time.Second); !submitted && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		for _, line := range strings.Split(topo.Tail("notification", 2000), "\n") {
+			if strings.Contains(line, "notification: submitted") && strings.Contains(line, traceID) {
+				submitted = true
+			}
+		}
+	}
+	if !submitted {
+		t.Errorf("no notification log line \"notification: submitted\" with the registration's trace id %s", traceID)
+	}
+
+	if got := waitCount(t, js, subjectRegistered, citizens+1); got != citizens+1 {
+		t.Errorf("%s events in the stream = %d; want %d (one per registration)", subjectRegistered, got, citizens+1)
 	}
 	// Each registration's OTP reached the citizen's phone (the operator's
 	// stand-in) exactly once, through auth's outbox, NATS and notification.
