@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -527,5 +528,43 @@ func TestAuditFullDatabaseSaysWhyAndWhatToDo(t *testing.T) {
 	if d := detail(http.MethodPost, map[string]string{"Content-Type": "application/json"}); !strings.Contains(d, "check its result before you retry") ||
 		strings.Contains(d, "Idempotency-Key") {
 		t.Errorf("write without a key: %q; want 'check its result', no Idempotency-Key advice", d)
+	}
+}
+
+// TestAuditHeadStampedAtShutdown: a replica that stops (a pod rolled
+// away) time-stamps its chain's head on the way out, so the tail it
+// leaves is not unstamped for good; the periodic stamp never came.
+func TestAuditHeadStampedAtShutdown(t *testing.T) {
+	t.Parallel()
+	tsa := newTestTSA(t)
+	db := storetest.SQLite(t)
+	migrate(t, db)
+	s := newStack(t, stackOpts{noNATS: true, db: db, tsa: tsa,
+		cfg: gateway.Config{Audit: true, AuditStampEvery: 1_000_000, AuditStampInterval: time.Hour}})
+	auditCalls(t, s, 20)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.gw.Run(ctx, lis) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var head, stamped int64
+	if err := db.QueryRowContext(context.Background(), `SELECT COALESCE(MAX(seq), 0) FROM gateway_audit`).Scan(&head); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(context.Background(), `SELECT COALESCE(MAX(seq), 0) FROM gateway_audit_stamps`).Scan(&stamped); err != nil {
+		t.Fatal(err)
+	}
+	if head == 0 || stamped != head {
+		t.Fatalf("after shutdown the newest stamp covers seq %d; want the head, %d", stamped, head)
+	}
+	rep := mustVerify(t, db, gateway.AuditVerifyOptions{Roots: tsa.pool()})
+	if rep.Stamps < 1 {
+		t.Fatalf("report %+v; want the shutdown's time-stamp verified", rep)
 	}
 }

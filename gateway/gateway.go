@@ -712,12 +712,22 @@ func (g *Gateway) Run(ctx context.Context, lis net.Listener) error {
 		defer stopRevocations()
 		go g.revocations.run(rctx)
 	}
-	if g.recorder != nil && g.recorder.sig != nil {
-		sctx, stopStamps := context.WithCancel(ctx)
-		defer stopStamps()
-		go g.stampLoop(sctx)
+	if g.recorder == nil || g.recorder.sig == nil {
+		return g.serve(ctx, lis, g.newServer(ctx, g.handler, g.cfg.WriteTimeout))
 	}
-	return g.serve(ctx, lis, g.newServer(ctx, g.handler, g.cfg.WriteTimeout))
+	sctx, stopStamps := context.WithCancel(ctx)
+	go g.stampLoop(sctx)
+	err := g.serve(ctx, lis, g.newServer(ctx, g.handler, g.cfg.WriteTimeout))
+	stopStamps()
+	// The last records of this replica's chain get their time-stamp now:
+	// a pod rolled away would otherwise leave its chain's tail unstamped
+	// for good (nobody stamps a dead replica's chain).
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
+	defer cancel()
+	if _, serr := g.StampAudit(fctx); serr != nil {
+		g.logger.WarnContext(fctx, "time-stamp the audit head at shutdown failed; its tail stays unstamped", slog.String("error", serr.Error()))
+	}
+	return err
 }
 
 // ServeOps serves OpsHandler on lis until ctx is done, like Run. Its
