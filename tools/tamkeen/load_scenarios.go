@@ -178,6 +178,16 @@ func (e *loadEnv) must(ctx context.Context, want int, method, path, token string
 
 // opCall is an operation's request: the outcome is the status, ok when
 // it is one of want.
+// appCall is opCall with the ministry app's token (a failure to get one
+// is a transport failure, as the token endpoint is part of the call).
+func (e *loadEnv) appCall(ctx context.Context, w *worker, method, path string, body any, want ...int) outcome {
+	app, err := e.appToken(ctx, w.client)
+	if err != nil {
+		return transportFailure
+	}
+	return e.opCall(ctx, w, method, path, app, body, want...)
+}
+
 func (e *loadEnv) opCall(ctx context.Context, w *worker, method, path, token string, body any, want ...int) outcome {
 	resp, _, err := e.call(ctx, w.client, method, path, token, body)
 	if err != nil {
@@ -277,11 +287,7 @@ func setupLogin(ctx context.Context, env *loadEnv) (op, func(), error) {
 	}
 	return func(ctx context.Context, w *worker) outcome {
 		c := citizens[w.next()%len(citizens)]
-		app, err := env.appToken(ctx, w.client)
-		if err != nil {
-			return transportFailure
-		}
-		return env.opCall(ctx, w, "POST", "/v1/auth/login", app, map[string]string{"national_id": c.nationalID, "password": c.password}, http.StatusOK)
+		return env.appCall(ctx, w, "POST", "/v1/auth/login", map[string]string{"national_id": c.nationalID, "password": c.password}, http.StatusOK)
 	}, nil, nil
 }
 
@@ -379,11 +385,7 @@ func setupRead(ctx context.Context, env *loadEnv) (op, func(), error) {
 		return nil, nil, err
 	}
 	return func(ctx context.Context, w *worker) outcome {
-		app, err := env.appToken(ctx, w.client)
-		if err != nil {
-			return transportFailure
-		}
-		return env.opCall(ctx, w, "GET", "/v1/payments/"+url.PathEscape(id), app, nil, http.StatusOK)
+		return env.appCall(ctx, w, "GET", "/v1/payments/"+url.PathEscape(id), nil, http.StatusOK)
 	}, nil, nil
 }
 
@@ -428,11 +430,7 @@ func setupSMS(ctx context.Context, env *loadEnv) (op, func(), error) {
 		return nil, nil, err
 	}
 	return func(ctx context.Context, w *worker) outcome {
-		app, err := env.appToken(ctx, w.client)
-		if err != nil {
-			return transportFailure
-		}
-		return env.opCall(ctx, w, "POST", "/v1/notifications/sms", app, map[string]any{
+		return env.appCall(ctx, w, "POST", "/v1/notifications/sms", map[string]any{
 			"phone_number": nextPhoneNumber(), "template_id": tpl, "personalisation": map[string]string{"date": "Sunday"},
 		}, http.StatusOK, http.StatusCreated, http.StatusAccepted)
 	}, nil, nil
