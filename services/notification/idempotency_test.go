@@ -40,6 +40,11 @@ func (a *apiEnv) waitQueueDrained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The commands reach the stream through the outbox: an empty stream
+	// says nothing while the relay has not published them yet.
+	waitFor(t, 10*time.Second, "the outbox to be published", func() bool {
+		return countRows(t, a.db, "outbox", "published_at IS NULL") == 0
+	})
 	waitFor(t, 10*time.Second, "the normal and bulk lanes to drain", func() bool {
 		info, err := st.Info(ctx, jetstream.WithSubjectFilter(CommandSubjectPrefix+">"))
 		if err != nil {
