@@ -88,6 +88,10 @@ func (g *Gateway) buildDocs() error {
 	if err != nil {
 		return err
 	}
-	g.openapi, g.openapiYAML, g.docs, g.docsScript = doc, yamlDoc, page, script
+	services, err := serviceDocuments(doc)
+	if err != nil {
+		return err
+	}
+	g.openapi, g.openapiYAML, g.docs, g.docsScript, g.serviceDocs = doc, yamlDoc, page, script, services
 	return nil
 }

@@ -452,9 +452,11 @@ type Gateway struct {
 	mux                  *runtime.ServeMux
 	routes               *routeTable
 	openapi, openapiYAML []byte
-	docs, docsScript     []byte
-	handler              http.Handler
-	ops                  http.Handler
+	// serviceDocs are each enabler's own OpenAPI document, by name.
+	serviceDocs      map[string][]byte
+	docs, docsScript []byte
+	handler          http.Handler
+	ops              http.Handler
 }
 
 // New builds the gateway: it sets up token verification, registers the five services' generated

@@ -163,25 +163,33 @@ func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[str
 		produces      string
 		ok            map[string]any
 		unavailable   bool
+		params        []any
 	}{
-		{"/openapi.json", "This OpenAPI 3.1 document, in JSON.", "application/json", text("The document."), false},
-		{"/openapi.yaml", "This OpenAPI 3.1 document, in YAML.", "application/yaml", map[string]any{"description": "The document.", "schema": map[string]any{"type": "string"}}, false},
-		{"/docs", "The API reference (HTML; Redoc, served by the gateway itself).", "text/html", map[string]any{"description": "HTML page.", "schema": map[string]any{"type": "string"}}, false},
-		{docsScriptPath, "The Redoc viewer script /docs loads.", "text/javascript", map[string]any{"description": "JavaScript.", "schema": map[string]any{"type": "string"}}, false},
+		{"/openapi.json", "This OpenAPI 3.1 document, in JSON.", "application/json", text("The document."), false, nil},
+		{"/openapi.yaml", "This OpenAPI 3.1 document, in YAML.", "application/yaml", map[string]any{"description": "The document.", "schema": map[string]any{"type": "string"}}, false, nil},
+		{"/docs", "The API reference (HTML; Redoc, served by the gateway itself).", "text/html", map[string]any{"description": "HTML page.", "schema": map[string]any{"type": "string"}}, false, nil},
+		{docsScriptPath, "The Redoc viewer script /docs loads.", "text/javascript", map[string]any{"description": "JavaScript.", "schema": map[string]any{"type": "string"}}, false, nil},
+		{serviceDocPath, "One enabler's part of this document (auth, notification, signature, payment or content): the OpenAPI description an X-Road security server registers as that enabler's REST service.", "application/json", text("The enabler's OpenAPI 3.1 document."), false,
+			[]any{map[string]any{"name": "service", "in": "path", "required": true, "type": "string", "description": "The enabler.",
+				"enum": []any{"auth", "content", "notification", "payment", "signature"}}}},
 	}
 	for _, o := range ops {
 		responses := map[string]any{"200": o.ok, "default": problemResponse("An error, as RFC 9457 problem details.")}
 		if o.unavailable {
 			responses["503"] = problemResponse("Not ready; errors names each failing dependency.")
 		}
-		paths[o.path] = map[string]any{"get": map[string]any{
+		get := map[string]any{
 			"summary":     o.summary,
 			"description": o.summary + " Public, no token needed.",
 			"operationId": opsTag + "_" + strings.NewReplacer(".", "_", "/", "_").Replace(strings.TrimPrefix(o.path, "/")),
 			"produces":    []string{o.produces},
 			"responses":   responses,
 			"tags":        []string{opsTag},
-		}}
+		}
+		if o.params != nil {
+			get["parameters"] = o.params
+		}
+		paths[o.path] = map[string]any{"get": get}
 	}
 	if err := addSecurity(doc, paths, tokenURL, policies); err != nil {
 		return nil, err

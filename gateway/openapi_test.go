@@ -336,3 +336,61 @@ func isJSONish(media string) bool {
 	}
 	return true
 }
+
+// TestServiceOpenAPIDocuments: each enabler's own document at
+// /openapi/{service} (what an X-Road security server registers as that
+// enabler's REST service) validates as OpenAPI 3.1 with its examples, holds
+// only that enabler's operations, and together they hold every enabler
+// operation of /openapi.json; an unknown enabler is a 404 problem.
+func TestServiceOpenAPIDocuments(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOpts{noNATS: true})
+	whole, err := openapi3.NewLoader().LoadFromData(s.gw.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{} // "METHOD path" → service, from the whole document
+	for path, item := range whole.Paths.Map() {
+		for method, op := range item.Operations() {
+			if len(op.Tags) == 1 && strings.HasSuffix(op.Tags[0], "Service") {
+				want[method+" "+path] = strings.ToLower(strings.TrimSuffix(op.Tags[0], "Service"))
+			}
+		}
+	}
+	got := map[string]string{}
+	for _, svc := range []string{"auth", "content", "notification", "payment", "signature"} {
+		resp, body := s.do(t, http.MethodGet, "/openapi/"+svc, nil, nil)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("GET /openapi/%s = %d %s", svc, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		doc, err := openapi3.NewLoader().LoadFromData(body)
+		if err != nil {
+			t.Fatalf("%s: load: %v", svc, err)
+		}
+		if doc.OpenAPI != "3.1.0" || !strings.HasSuffix(doc.Info.Title, ": "+svc) || len(doc.Servers) == 0 {
+			t.Errorf("%s: openapi %q, title %q, %d servers", svc, doc.OpenAPI, doc.Info.Title, len(doc.Servers))
+		}
+		if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
+			t.Errorf("%s: validate: %v", svc, err)
+		}
+		for path, item := range doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				key := method + " " + path
+				if want[key] != svc {
+					t.Errorf("%s's document has %s (tags %v), which is %q's", svc, key, op.Tags, want[key])
+				}
+				got[key] = svc
+			}
+		}
+		if len(doc.Components.Schemas) >= len(whole.Components.Schemas) && svc != "content" {
+			t.Errorf("%s: %d schemas, as many as the whole document's %d: unused ones not pruned", svc, len(doc.Components.Schemas), len(whole.Components.Schemas))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("the enablers' documents hold %d operations; /openapi.json has %d enabler operations", len(got), len(want))
+	}
+	resp, body := s.do(t, http.MethodGet, "/openapi/gateway", nil, nil)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "payment") {
+		t.Errorf("GET /openapi/gateway = %d %s; want a 404 problem naming the documents", resp.StatusCode, body)
+	}
+}

@@ -41,6 +41,7 @@ func (g *Gateway) registerOps() error {
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(g.openapiYAML)
 		}},
+		{http.MethodGet, serviceDocPath, "", g.serveServiceDoc},
 		{http.MethodGet, docsScriptPath, "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 			h := w.Header()
 			h.Set("Content-Type", "text/javascript; charset=utf-8")
