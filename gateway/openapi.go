@@ -181,7 +181,7 @@ func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[str
 		get := map[string]any{
 			"summary":     o.summary,
 			"description": o.summary + " Public, no token needed.",
-			"operationId": opsTag + "_" + strings.NewReplacer(".", "_", "/", "_").Replace(strings.TrimPrefix(o.path, "/")),
+			"operationId": opsTag + "_" + strings.NewReplacer(".", "_", "/", "_", "{", "", "}", "").Replace(strings.TrimPrefix(o.path, "/")),
 			"produces":    []string{o.produces},
 			"responses":   responses,
 			"tags":        []string{opsTag},
