@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -101,7 +102,7 @@ func TestKillEverything(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, name := range topo.Processes() {
-				t.Logf("--- %s (last lines)\n%s", name, topo.Tail(name, 15))
+				t.Logf("--- %s (last lines)\n%s\n--- %s (its last errors)\n%s", name, topo.Tail(name, 15), name, lastErrors(topo.LogFile(name), 20))
 			}
 		}
 		topo.Stop()
@@ -206,7 +207,7 @@ func TestKillEverything(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("2xx after PostgreSQL came back (registrations, payments, SMS, publishes): %v, before %v; want more of each within %s", now, before, chaosRecovery)
+			t.Errorf("2xx after PostgreSQL came back (registrations, payments, SMS, publishes): %v, before %v; want more of each within %s (the workers: %s)", now, before, chaosRecovery, res.stepsNow())
 			break
 		}
 	}
@@ -222,9 +223,9 @@ func TestKillEverything(t *testing.T) {
 	res.mu.Lock()
 	defer res.mu.Unlock()
 	otps, sms := checkSink(t, topo, res.phones, "registration's OTP"), checkSink(t, topo, res.smsPhones, "sent SMS")
-	checkPayments(ctx, t, topo, res)
-	checkContent(ctx, t, topo, res.slugs)
-	checkAudit(ctx, t, topo, res.requestIDs)
+	payments := checkPayments(ctx, t, topo, res)
+	published := checkContent(ctx, t, topo, res.slugs)
+	audited := checkAudit(ctx, t, topo, res.requestIDs)
 	if out, err := topo.Tool(ctx, "payment", "ledger", "check"); err != nil || !strings.Contains(out, "OK") {
 		t.Errorf("tamkeen ledger check = %v %q; want OK", err, out)
 	}
@@ -233,9 +234,11 @@ func TestKillEverything(t *testing.T) {
 	for _, k := range kills {
 		downtime = append(downtime, fmt.Sprintf("%s %.1fs", k.name, k.down.Seconds()))
 	}
-	t.Logf("kill everything: %d kills (%s); %d calls (%d HTTP requests), %d answered 2xx, %d retried, no 2xx: %v; registrations %d (OTP at the sink once: %d), payments %d (paid %d), SMS sends %d (at the sink once: %d), content publishes %d; audit records checked %d; run %s",
-		len(kills), strings.Join(downtime, ", "), res.calls, res.requests, len(res.requestIDs), res.retried, res.failed, len(res.phones), otps, len(res.payments), len(res.paid),
-		len(res.smsPhones), sms, len(res.slugs), len(res.requestIDs), time.Since(began).Round(time.Second))
+	t.Logf("kill everything: %d kills (%s); %d calls (%d HTTP requests), %d answered 2xx, %d retried, no 2xx: %v (%d cut by the load's end); "+
+		"effects exactly once: OTP SMS %d of %d registrations, SMS %d of %d sends, payments in the database %d of %d (%d paid), published items %d of %d, audit records %d of %d 2xx; run %s",
+		len(kills), strings.Join(downtime, ", "), res.calls, res.requests, len(res.requestIDs), res.retried, res.failed, res.stopped,
+		otps, len(res.phones), sms, len(res.smsPhones), payments, len(res.payments), len(res.paid), published, len(res.slugs), audited, len(res.requestIDs),
+		time.Since(began).Round(time.Second))
 }
 
 type chaosKill struct {
@@ -284,6 +287,7 @@ type chaosResult struct {
 	retried    int               // calls that needed a retry
 	calls      int               // calls made (a call's retries are one)
 	failed     map[string]int    // calls answered no 2xx in the end, by status
+	stopped    int               // calls cut because the load stopped
 	requestIDs map[string]string // X-Request-Id of each 2xx → route
 	phones     []string          // accepted registrations' phones
 	citizens   []string          // and their ids
@@ -291,11 +295,32 @@ type chaosResult struct {
 	paid       []string          // payments seen succeeded
 	smsPhones  []string          // accepted SMS sends' phones
 	slugs      []string          // items whose publish was answered 200
+	steps      map[int]string    // what each worker does now (for a stall's report)
+}
+
+// step notes what worker w does now.
+func (r *chaosResult) step(w int, what string) {
+	r.add(func() {
+		if r.steps == nil {
+			r.steps = map[int]string{}
+		}
+		r.steps[w] = what + " since " + time.Now().UTC().Format("15:04:05.000")
+	})
+}
+
+func (r *chaosResult) stepsNow() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprint(r.steps)
 }
 
 func (r *chaosResult) record(route string, res chaosResponse) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if errors.Is(res.err, context.Canceled) {
+		r.stopped++
+		return
+	}
 	r.calls++
 	r.requests += res.attempts
 	if res.attempts > 1 {
@@ -307,7 +332,7 @@ func (r *chaosResult) record(route string, res chaosResponse) {
 		}
 		status := fmt.Sprint(res.code)
 		if res.err != nil {
-			status = "cut" // the load stopped mid-call, or a cut past chaosRetry
+			status = "cut" // a connection cut past chaosRetry
 		}
 		r.failed[route+" "+status]++
 	}
@@ -342,6 +367,7 @@ func chaosLoad(ctx context.Context, c *chaosClient, templateID string, w int, re
 	}
 	for n := 0; ctx.Err() == nil; n++ {
 		id := fmt.Sprintf("%d%04d", w, n)
+		res.step(w, "register "+id)
 		// A registration (no Idempotency-Key: a retry after a cut that took
 		// effect is answered 409, and counted as no 2xx).
 		phone := "+9705992" + id
@@ -356,6 +382,7 @@ func chaosLoad(ctx context.Context, c *chaosClient, templateID string, w int, re
 			res.add(func() { res.phones = append(res.phones, phone); res.citizens = append(res.citizens, reg.CitizenID) })
 		}
 
+		res.step(w, "payment "+id)
 		// A payment, paid on the sandbox acquirer's checkout.
 		ref := "CHAOS-" + id
 		var created struct {
@@ -374,11 +401,13 @@ func chaosLoad(ctx context.Context, c *chaosClient, templateID string, w int, re
 				}
 				res.payments[ref] = created.ID
 			})
+			res.step(w, "checkout "+id)
 			if c.checkout(ctx, created.NextURL) && c.succeeded(ctx, created.ID) {
 				res.add(func() { res.paid = append(res.paid, created.ID) })
 			}
 		}
 
+		res.step(w, "sms "+id)
 		// An SMS from the app's template.
 		to := "+9705993" + id
 		r = c.call(ctx, "POST", "/v1/notifications/sms", "chaos-sms-"+id, map[string]any{
@@ -388,6 +417,7 @@ func chaosLoad(ctx context.Context, c *chaosClient, templateID string, w int, re
 			res.add(func() { res.smsPhones = append(res.smsPhones, to) })
 		}
 
+		res.step(w, "content "+id)
 		// A content item, through the workflow to published.
 		slug := "chaos-" + id
 		var item struct {
@@ -403,6 +433,7 @@ func chaosLoad(ctx context.Context, c *chaosClient, templateID string, w int, re
 			if !published {
 				break
 			}
+			res.step(w, "content "+step+" "+id)
 			r = c.call(ctx, "POST", "/v1/content/items/"+item.ID+step, "", map[string]string{}, nil)
 			res.record("content "+step, r)
 			published = r.ok()
@@ -505,7 +536,9 @@ func (c *chaosClient) send(req *http.Request, out any) chaosResponse {
 }
 
 // checkout pays on the sandbox acquirer's page (303 to the return URL),
-// retried as a citizen would press the button again.
+// pressed again, as a citizen would, while it fails (a 5xx, a cut
+// connection); a charge already settled by a press whose answer was lost
+// answers its page (200).
 func (c *chaosClient) checkout(ctx context.Context, nextURL string) bool {
 	form := url.Values{"card_number": {"4242424242424242"}, "expiry": {"12/30"}, "cvc": {"123"}}.Encode()
 	for deadline := time.Now().Add(chaosRetry); ctx.Err() == nil && time.Now().Before(deadline); sleepCtx(ctx, 250*time.Millisecond) {
@@ -514,8 +547,8 @@ func (c *chaosClient) checkout(ctx context.Context, nextURL string) bool {
 			return false
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if r := c.send(req, nil); r.code == http.StatusSeeOther {
-			return true
+		if r := c.send(req, nil); r.err == nil && r.code < 500 {
+			return r.code == http.StatusSeeOther || r.code == http.StatusOK
 		}
 	}
 	return false
@@ -572,7 +605,7 @@ func checkSink(t *testing.T, topo *distributed.Topology, phones []string, what s
 
 // checkPayments finds each accepted payment exactly once in the payment
 // database, and each seen paid succeeded there.
-func checkPayments(ctx context.Context, t *testing.T, topo *distributed.Topology, res *chaosResult) {
+func checkPayments(ctx context.Context, t *testing.T, topo *distributed.Topology, res *chaosResult) (once int) {
 	t.Helper()
 	conn, err := pgx.Connect(ctx, topo.DSN("payment"))
 	if err != nil {
@@ -584,6 +617,8 @@ func checkPayments(ctx context.Context, t *testing.T, topo *distributed.Topology
 		var gotID string
 		if err := conn.QueryRow(ctx, "SELECT count(*), min(id) FROM payments WHERE reference = $1", ref).Scan(&n, &gotID); err != nil || n != 1 || gotID != id {
 			t.Errorf("payment %s: %d rows (id %s, want %s), %v; want exactly one", ref, n, gotID, id, err)
+		} else {
+			once++
 		}
 	}
 	for _, id := range res.paid {
@@ -601,11 +636,12 @@ func checkPayments(ctx context.Context, t *testing.T, topo *distributed.Topology
 	if err := auth.QueryRow(ctx, "SELECT count(*) FROM citizens WHERE id = ANY($1)", res.citizens).Scan(&n); err != nil || n != len(res.citizens) {
 		t.Errorf("accepted registrations in auth's database = %d of %d (%v)", n, len(res.citizens), err)
 	}
+	return once
 }
 
 // checkContent finds each item whose publish was answered 200 published
 // once, and readable by the public.
-func checkContent(ctx context.Context, t *testing.T, topo *distributed.Topology, slugs []string) {
+func checkContent(ctx context.Context, t *testing.T, topo *distributed.Topology, slugs []string) (once int) {
 	t.Helper()
 	conn, err := pgx.Connect(ctx, topo.DSN("content"))
 	if err != nil {
@@ -624,13 +660,16 @@ func checkContent(ctx context.Context, t *testing.T, topo *distributed.Topology,
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("public read of %s = %d; want 200", slug, resp.StatusCode)
+		} else if n == 1 {
+			once++
 		}
 	}
+	return once
 }
 
 // checkAudit verifies the gateway's audit chain and finds each 2xx call
 // in it exactly once, with its status.
-func checkAudit(ctx context.Context, t *testing.T, topo *distributed.Topology, ids map[string]string) {
+func checkAudit(ctx context.Context, t *testing.T, topo *distributed.Topology, ids map[string]string) (once int) {
 	t.Helper()
 	if out, err := topo.Tool(ctx, distributed.Gateway, "audit", "verify"); err != nil || !strings.HasPrefix(out, "OK:") {
 		t.Errorf("tamkeen audit verify = %v %q; want OK", err, out)
@@ -645,6 +684,24 @@ func checkAudit(ctx context.Context, t *testing.T, topo *distributed.Topology, i
 		err := conn.QueryRow(ctx, "SELECT count(*), coalesce(max(status), 0) FROM gateway_audit WHERE request_id = $1", id).Scan(&n, &status)
 		if err != nil || n != 1 || status < 200 || status >= 300 {
 			t.Errorf("%s call %q: %d audit records (status %d, %v); want exactly one with its 2xx", route, id, n, status, err)
+		} else {
+			once++
 		}
 	}
+	return once
+}
+
+// lastErrors are the last n WARN and ERROR lines of a log (for a failure).
+func lastErrors(file string, n int) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"WARN"`) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
 }
