@@ -223,6 +223,12 @@ func TestKillEverything(t *testing.T) {
 	res.mu.Lock()
 	defer res.mu.Unlock()
 	otps, sms := checkSink(t, topo, res.phones, "registration's OTP"), checkSink(t, topo, res.smsPhones, "sent SMS")
+	var lateness time.Duration // the latest OTP, from the 201 to the sink
+	for _, p := range res.phones {
+		if m := topo.SMS().Messages(p); len(m) > 0 {
+			lateness = max(lateness, m[0].At.Sub(res.accepted[p]))
+		}
+	}
 	payments := checkPayments(ctx, t, topo, res)
 	published := checkContent(ctx, t, topo, res.slugs)
 	audited := checkAudit(ctx, t, topo, res.requestIDs)
@@ -235,9 +241,9 @@ func TestKillEverything(t *testing.T) {
 		downtime = append(downtime, fmt.Sprintf("%s %.1fs", k.name, k.down.Seconds()))
 	}
 	t.Logf("kill everything: %d kills (%s); %d calls (%d HTTP requests), %d answered 2xx, %d retried, no 2xx: %v (%d cut by the load's end); "+
-		"effects exactly once: OTP SMS %d of %d registrations, SMS %d of %d sends, payments in the database %d of %d (%d paid), published items %d of %d, audit records %d of %d 2xx; run %s",
+		"effects exactly once: OTP SMS %d of %d registrations (the latest %.1fs after its 201), SMS %d of %d sends, payments in the database %d of %d (%d paid), published items %d of %d, audit records %d of %d 2xx; run %s",
 		len(kills), strings.Join(downtime, ", "), res.calls, res.requests, len(res.requestIDs), res.retried, res.failed, res.stopped,
-		otps, len(res.phones), sms, len(res.smsPhones), payments, len(res.payments), len(res.paid), published, len(res.slugs), audited, len(res.requestIDs),
+		otps, len(res.phones), lateness.Seconds(), sms, len(res.smsPhones), payments, len(res.payments), len(res.paid), published, len(res.slugs), audited, len(res.requestIDs),
 		time.Since(began).Round(time.Second))
 }
 
@@ -283,19 +289,20 @@ func (n *chaosNATS) kill() {
 // chaosResult is what the load saw answered 2xx.
 type chaosResult struct {
 	mu         sync.Mutex
-	requests   int               // HTTP requests sent, retries included
-	retried    int               // calls that needed a retry
-	calls      int               // calls made (a call's retries are one)
-	failed     map[string]int    // calls answered no 2xx in the end, by status
-	stopped    int               // calls cut because the load stopped
-	requestIDs map[string]string // X-Request-Id of each 2xx → route
-	phones     []string          // accepted registrations' phones
-	citizens   []string          // and their ids
-	payments   map[string]string // accepted payments: reference → id
-	paid       []string          // payments seen succeeded
-	smsPhones  []string          // accepted SMS sends' phones
-	slugs      []string          // items whose publish was answered 200
-	steps      map[int]string    // what each worker does now (for a stall's report)
+	requests   int                  // HTTP requests sent, retries included
+	retried    int                  // calls that needed a retry
+	calls      int                  // calls made (a call's retries are one)
+	failed     map[string]int       // calls answered no 2xx in the end, by status
+	stopped    int                  // calls cut because the load stopped
+	requestIDs map[string]string    // X-Request-Id of each 2xx → route
+	phones     []string             // accepted registrations' phones
+	accepted   map[string]time.Time // when each phone's registration was answered
+	citizens   []string             // and their ids
+	payments   map[string]string    // accepted payments: reference → id
+	paid       []string             // payments seen succeeded
+	smsPhones  []string             // accepted SMS sends' phones
+	slugs      []string             // items whose publish was answered 200
+	steps      map[int]string       // what each worker does now (for a stall's report)
 }
 
 // step notes what worker w does now.
@@ -379,7 +386,12 @@ func chaosLoad(ctx context.Context, c *chaosClient, templateID string, w int, re
 			"password": password, "given_name": "ليلى", "family_name": "Haddad"}, &reg)
 		res.record("register", r)
 		if r.ok() {
-			res.add(func() { res.phones = append(res.phones, phone); res.citizens = append(res.citizens, reg.CitizenID) })
+			res.add(func() {
+				if res.accepted == nil {
+					res.accepted = map[string]time.Time{}
+				}
+				res.phones, res.citizens, res.accepted[phone] = append(res.phones, phone), append(res.citizens, reg.CitizenID), time.Now()
+			})
 		}
 
 		res.step(w, "payment "+id)
