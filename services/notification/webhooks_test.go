@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/events"
@@ -294,6 +295,12 @@ func TestWebhookFailsAfterTheBackoffAndRotationSignsWithBoth(t *testing.T) {
 	if err := a.svc.handlePaymentWebhook(context.Background(), failed); err != nil {
 		t.Fatal(err)
 	}
+	// payment.expired is the payment enabler's PaymentFailed on its own
+	// subject; the endpoint did not ask for it.
+	expired, _ := events.NewEvent("tamkeen/payment", "tamkeen.payment.expired.v1", &eventsv1.PaymentFailed{PaymentId: "pay_4", ClientId: "moh", Reason: "expired unpaid", Time: timestamppb.Now()})
+	if err := a.svc.handlePaymentWebhook(context.Background(), expired); err != nil {
+		t.Fatal(err)
+	}
 	// Backoff has two waits: three attempts, then failed.
 	var d *notificationv1.WebhookDelivery
 	waitFor(t, 10*time.Second, "the delivery failed", func() bool {
@@ -358,5 +365,48 @@ func TestWebhookNotificationStatuses(t *testing.T) {
 	if b.Type != "notification.delivered" || b.Data.ID != n.GetId() || b.Data.Reference != "ref-16" || !strings.HasPrefix(b.ID, "evt_") ||
 		strings.Contains(string(p.body), "+970599000016") {
 		t.Errorf("body = %s; want notification.delivered of %s with an event id and no phone number", p.body, n.GetId())
+	}
+}
+
+func TestPaymentWebhookReadsEveryPaymentEvent(t *testing.T) {
+	t.Parallel()
+	now := timestamppb.Now()
+	for _, tc := range []struct {
+		typ        string
+		msg        proto.Message
+		want       string
+		wantClient string
+		wantState  string
+	}{
+		{"tamkeen.payment.succeeded.v1", &eventsv1.PaymentSucceeded{PaymentId: "pay_1", ClientId: "moh", Amount: 100, Currency: "ILS", Time: now}, WebhookPaymentSucceeded, "moh", "succeeded"},
+		{"tamkeen.payment.failed.v1", &eventsv1.PaymentFailed{PaymentId: "pay_1", ClientId: "moh", Reason: "declined", Time: now}, WebhookPaymentFailed, "moh", "failed"},
+		{"tamkeen.payment.expired.v1", &eventsv1.PaymentFailed{PaymentId: "pay_1", ClientId: "moh", Reason: "expired unpaid", Time: now}, WebhookPaymentExpired, "moh", "expired"},
+		{"tamkeen.payment.refunded.v1", &eventsv1.PaymentRefunded{PaymentId: "pay_1", RefundId: "ref_1", ClientId: "moh", Amount: 50, Time: now}, WebhookPaymentRefunded, "moh", "refunded"},
+		{"tamkeen.payment.disputed.v1", &paymentv1.Payment{Id: "pay_1", State: "lost", UpdateTime: now}, WebhookPaymentDisputed, "", "lost"},
+	} {
+		ev, err := events.NewEvent("tamkeen/payment", tc.typ, tc.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ, client, data, err := paymentWebhook(ev)
+		if err != nil || typ != tc.want || client != tc.wantClient || data.PaymentID != "pay_1" || data.State != tc.wantState {
+			t.Errorf("%s: = %q %q %+v %v; want %s of %q, state %s", tc.typ, typ, client, data, err, tc.want, tc.wantClient, tc.wantState)
+		}
+	}
+	for name, ev := range map[string]func() (events.Event, error){
+		"unknown type": func() (events.Event, error) {
+			return events.NewEvent("tamkeen/payment", "tamkeen.payment.created.v1", &eventsv1.PaymentFailed{PaymentId: "pay_1"})
+		},
+		"no payment id": func() (events.Event, error) {
+			return events.NewEvent("tamkeen/payment", "tamkeen.payment.failed.v1", &eventsv1.PaymentFailed{ClientId: "moh"})
+		},
+	} {
+		e, err := ev()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := paymentWebhook(e); err == nil {
+			t.Errorf("%s: no error", name)
+		}
 	}
 }
