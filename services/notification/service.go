@@ -213,6 +213,9 @@ type Service struct {
 	devInbox bool
 	verifier TokenVerifier
 	http     *http.Client
+	// webhookHTTP posts webhooks: outside dev mode it refuses to connect
+	// to loopback, private and link-local addresses (webhookClient).
+	webhookHTTP *http.Client
 	// callbacks are the clients' status callback URLs by client id.
 	callbacks map[string]string
 	home      map[string]bool
@@ -250,6 +253,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		intl:      setOf(cfg.InternationalClients),
 		backoff:   cfg.Webhooks.backoff(),
 	}
+	s.webhookHTTP = webhookClient(deps.HTTPClient, cfg.DevMode)
 	switch {
 	case deps.SMSProvider != nil:
 		s.sms = deps.SMSProvider

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/config"
@@ -201,6 +203,11 @@ func (s *Service) checkWebhookURL(raw string) error {
 	if u.Fragment != "" {
 		return bad("must not carry a fragment")
 	}
+	if !s.cfg.DevMode {
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && !publicIP(ip)) {
+			return bad("must name a public address")
+		}
+	}
 	switch u.Scheme {
 	case "https":
 		return nil
@@ -211,6 +218,46 @@ func (s *Service) checkWebhookURL(raw string) error {
 		return bad("must be https (plain http only to a loopback address in dev mode)")
 	}
 	return bad("must be https")
+}
+
+// errInternalAddress refuses a webhook connection to a non-public address.
+var errInternalAddress = errors.New("the address is not public")
+
+// webhookClient is the HTTP client of webhook deliveries: hc when the host
+// gave one (tests, embedding), else one with a 10-second timeout that, out
+// of dev mode, refuses to connect to loopback, private, link-local and
+// unspecified addresses, checked on the address actually dialled (after
+// DNS), so that a ministry's URL cannot make Tamkeen call the platform's
+// own network.
+func webhookClient(hc *http.Client, devMode bool) *http.Client {
+	if hc != nil {
+		return hc
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if !devMode {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if ip := net.ParseIP(host); ip == nil || !publicIP(ip) {
+				return fmt.Errorf("webhook to %s: %w", host, errInternalAddress)
+			}
+			return nil
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = d.DialContext
+	tr.Proxy = nil
+	return &http.Client{Timeout: 10 * time.Second, Transport: tr,
+		// A redirect is not followed: the receiver is the URL registered.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// publicIP reports whether ip is a routable public address.
+func publicIP(ip net.IP) bool {
+	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast())
 }
 
 func isLoopbackHost(h string) bool {
@@ -601,7 +648,9 @@ func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
 	delivered := 0
 	for _, d := range list {
 		// Claim it: another replica that read the same row loses here.
-		claimed, err := claimWebhook(ctx, s.DB, d, now.Add(callbackLease))
+		// The lease runs from now, not from the batch's start: posts
+		// before this one may have taken their 10 s each.
+		claimed, err := claimWebhook(ctx, s.DB, d, s.nowUTC().Add(callbackLease))
 		if err != nil {
 			return delivered, err
 		}
@@ -642,7 +691,7 @@ func (s *Service) postWebhook(ctx context.Context, u string, secrets []string, b
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Tamkeen-Webhooks/1")
 	req.Header.Set(CallbackSignatureHeader, SignatureHeader(secrets, s.Now(), body))
-	resp, err := s.http.Do(req)
+	resp, err := s.webhookHTTP.Do(req)
 	if err != nil {
 		// The error names the URL the client chose and why it failed;
 		// nothing of the body (no personal data) is in it.

@@ -173,6 +173,12 @@ func TestWebhookURLNeedsHTTPSOutsideDevMode(t *testing.T) {
 		Url: "http://127.0.0.1:9/hook", Events: []string{"payment.succeeded"}}); code(err) != codes.InvalidArgument {
 		t.Errorf("http loopback without dev mode = %v; want InvalidArgument", err)
 	}
+	for _, u := range []string{"https://127.0.0.1/hook", "https://localhost/hook", "https://10.1.2.3/hook", "https://[::1]/hook", "https://169.254.169.254/latest"} {
+		if _, err := a.api.CreateWebhookEndpoint(moh, &notificationv1.CreateWebhookEndpointRequest{
+			Url: u, Events: []string{"payment.succeeded"}}); code(err) != codes.InvalidArgument {
+			t.Errorf("%s without dev mode = %v; want InvalidArgument", u, err)
+		}
+	}
 	off := startAPI(t, storetest.SQLite(t), nil)
 	if _, err := off.api.CreateWebhookEndpoint(off.iss.as(t, "moh", scope.WebhooksManage), &notificationv1.CreateWebhookEndpointRequest{
 		Url: "https://moh.example.ps/hook", Events: []string{"payment.succeeded"}}); code(err) != codes.FailedPrecondition {
@@ -408,5 +414,29 @@ func TestPaymentWebhookReadsEveryPaymentEvent(t *testing.T) {
 		if _, _, _, err := paymentWebhook(e); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestWebhookClientRefusesInternalAddresses: out of dev mode the
+// deliveries' client does not connect to the platform's own network,
+// whatever a host name resolves to; in dev mode it does (loopback
+// receivers).
+func TestWebhookClientRefusesInternalAddresses(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	resp, err := webhookClient(nil, false).Post(r.srv.URL, "application/json", strings.NewReader("{}"))
+	if err == nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, errInternalAddress) || len(r.posts()) != 0 {
+		t.Errorf("post to %s out of dev mode = %v, %d posts; want errInternalAddress and none", r.srv.URL, err, len(r.posts()))
+	}
+	resp, err = webhookClient(nil, true).Post(r.srv.URL, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("post in dev mode: %v", err)
+	}
+	resp.Body.Close()
+	if len(r.posts()) != 1 {
+		t.Errorf("posts in dev mode = %d; want 1", len(r.posts()))
 	}
 }
