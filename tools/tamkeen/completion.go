@@ -61,6 +61,7 @@ var commandConfigs = map[string][]any{
 	"rights":       {&rightsConfig{}},
 	"audit":        {&auditConfig{}},
 	"usage":        {&usageConfig{}},
+	"webhooks":     {&webhooksConfig{}},
 	"version":      {&versionConfig{}},
 	"load":         {&loadConfig{}},
 }

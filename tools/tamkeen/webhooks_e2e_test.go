@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,6 +274,37 @@ func TestWebhookPaymentSucceededThroughDev(t *testing.T) {
 	}
 	if n := len(received()); n != 2 {
 		t.Errorf("posts after mof's calls = %d; want still 2", n)
+	}
+
+	// The CLI manages the same endpoints, as the client.
+	cli := []string{"--api", base, "--client", "demo-ministry", "--client-secret", secret}
+	code, out, errOut := runTool(t, append([]string{"webhooks", "create", "--url", "https://mol.example.ps/hooks/cli", "--events", "payment.failed,payment.expired"}, cli...)...)
+	cliSecret := regexp.MustCompile(`(?m)^secret: (whsec_[0-9a-f]{64})$`).FindStringSubmatch(out)
+	cliID := regexp.MustCompile(`created (whe_\S+)`).FindStringSubmatch(out)
+	if code != 0 || cliSecret == nil || cliID == nil {
+		t.Fatalf("tamkeen webhooks create = %d\n%s\n%s; want the id and the secret", code, out, errOut)
+	}
+	code, out, errOut = runTool(t, append([]string{"webhooks", "list", "-o", "json"}, cli...)...)
+	var listed []struct {
+		ID     string   `json:"id"`
+		Events []string `json:"events"`
+		Secret string   `json:"secret"`
+	}
+	if err := json.Unmarshal([]byte(out), &listed); code != 0 || err != nil || len(listed) != 2 || listed[1].ID != cliID[1] ||
+		strings.Join(listed[1].Events, ",") != "payment.failed,payment.expired" || listed[0].Secret != "" || listed[1].Secret != "" {
+		t.Errorf("tamkeen webhooks list -o json = %d %v\n%s\n%s; want both endpoints, oldest first, no secret", code, err, out, errOut)
+	}
+	if code, out, errOut := runTool(t, append([]string{"webhooks", "create", "--url", "http://mol.example.ps/x", "--events", "payment.failed"}, cli...)...); code != 1 || !strings.Contains(errOut, "400") {
+		t.Errorf("tamkeen webhooks create of a plain-http URL = %d\n%s\n%s; want exit 1 with the 400", code, out, errOut)
+	}
+	if code, out, errOut := runTool(t, append([]string{"webhooks", "delete", "--id", cliID[1]}, cli...)...); code != 0 || !strings.Contains(out, "deleted "+cliID[1]) {
+		t.Errorf("tamkeen webhooks delete = %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runTool(t, append([]string{"webhooks", "list"}, cli...)...); code != 0 || strings.Contains(out, cliID[1]) || !strings.Contains(out, ep.ID) {
+		t.Errorf("tamkeen webhooks list after delete = %d\n%s; want only %s", code, out, ep.ID)
+	}
+	if code, _, errOut := runTool(t, "webhooks", "delete", "--client", "demo-ministry", "--client-secret", secret, "--api", base); code != 2 {
+		t.Errorf("delete without --id = %d %s; want 2", code, errOut)
 	}
 
 	// The owner replays it: the same event once more.
