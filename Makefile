@@ -28,7 +28,7 @@ STATICCHECK_VERSION        := v0.8.2
 
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: run run-distributed images test test-short services generate check-generated tools lint bench bench-e2e fmt tidy clean
+.PHONY: run run-distributed images test test-short services generate check-generated tools lint openapi-tools bench bench-e2e fmt tidy clean
 
 run:
 	go run ./tools/tamkeen dev
@@ -38,6 +38,15 @@ run:
 ## with JetStream on a free port (Ctrl-C stops all; --fresh starts over).
 run-distributed: services
 	go run ./tools/distributed/cmd/run-distributed $(ARGS)
+
+## dr-drill: the disaster-recovery drill on this machine (docs/operations.md,
+## "The drill on one machine"): its own primary PostgreSQL cluster with a
+## synchronous streaming replica and two NATS servers (the DR one mirroring
+## the five streams), load, the primary cut off, the DR side promoted and
+## serving; prints RPO and RTO and removes everything it made.
+.PHONY: dr-drill
+dr-drill: services
+	go run ./tools/distributed/cmd/dr-drill $(ARGS)
 
 ## images: build the container image of every binary (deploy/Dockerfile,
 ## deploy/images.txt) where a container engine runs; where none does (here),
@@ -81,12 +90,23 @@ check-generated: generate
 	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
 		echo "generated code is stale; run make generate and commit:"; git status --porcelain -- proto; exit 1; fi
 
-lint: $(BIN)/buf $(BIN)/staticcheck
+## lint: gofmt, go vet, buf lint, staticcheck, and the served OpenAPI
+## document under Redocly (recommended) and Spectral (spectral:oas) with zero
+## errors and warnings, its TypeScript types compiled with tsc --strict.
+lint: $(BIN)/buf $(BIN)/staticcheck openapi-tools
 	@unformatted=$$(gofmt -l proto libs gateway tools services k8s); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet $(PKGS)
 	cd proto && buf lint
 	staticcheck $(PKGS)
+	go test -count=1 -p 1 ./tools/internal/openapi-lint/
+
+## openapi-tools: npm ci the pinned Redocly CLI, Spectral, openapi-typescript,
+## TypeScript and Redoc into tools/internal/openapi-lint (when the lock changed).
+OPENAPI_TOOLS := tools/internal/openapi-lint
+openapi-tools: $(OPENAPI_TOOLS)/node_modules/.package-lock.json
+$(OPENAPI_TOOLS)/node_modules/.package-lock.json: $(OPENAPI_TOOLS)/package-lock.json
+	npm ci --prefix $(OPENAPI_TOOLS) --ignore-scripts --no-audit --no-fund
 
 bench: services
 	go test -run '^$$' -bench . -benchmem -count=1 $(PKGS)

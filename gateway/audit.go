@@ -42,8 +42,13 @@ const (
 )
 
 // auditFormat starts every record's hashed form; a new canonical form
-// would get a new name.
-const auditFormat = "tamkeen-audit-v1"
+// gets a new name. auditFormatXRoad is the form of records with X-Road
+// ids: v1's fields followed by them. Records without keep v1, so that
+// every record written before the X-Road columns existed still verifies.
+const (
+	auditFormat      = "tamkeen-audit-v1"
+	auditFormatXRoad = "tamkeen-audit-v2"
+)
 
 // auditWriteAttempts bounds the retries of a batch that lost a race for
 // the chain head to another replica writing the same chain.
@@ -80,6 +85,12 @@ type AuditRecord struct {
 	ResponseHash string `json:"response_hash"`
 	// Source is the peer's IP address.
 	Source string `json:"source"`
+	// XRoadClient, XRoadID and XRoadUserID are the X-Road-Client
+	// (decoded), X-Road-Id and X-Road-UserId of a call relayed by the
+	// X-Road security server (xroad.go); empty for every other call.
+	XRoadClient string `json:"xroad_client,omitempty"`
+	XRoadID     string `json:"xroad_id,omitempty"`
+	XRoadUserID string `json:"xroad_user_id,omitempty"`
 	// PrevHash is the previous record's Hash ("" for seq 1).
 	PrevHash string `json:"prev_hash"`
 	// Hash is hex SHA-256 of the canonical form (see ComputeHash).
@@ -89,10 +100,17 @@ type AuditRecord struct {
 // ComputeHash is the record's hash: hex SHA-256 of the JSON array
 // ["tamkeen-audit-v1", prev_hash, chain, seq, time in Unix microseconds,
 // request_id, client_id, subject, route, rpc, status, latency_us,
-// request_hash, response_hash, source].
+// request_hash, response_hash, source]; for a record with X-Road ids,
+// "tamkeen-audit-v2" and the same fields followed by xroad_client,
+// xroad_id and xroad_user_id (so blanking them breaks the hash too).
 func (r AuditRecord) ComputeHash() string {
-	b, _ := json.Marshal([]any{auditFormat, r.PrevHash, r.Chain, r.Seq, r.Time.UnixMicro(), r.RequestID, r.ClientID,
-		r.Subject, r.Route, r.RPC, r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source})
+	fields := []any{auditFormat, r.PrevHash, r.Chain, r.Seq, r.Time.UnixMicro(), r.RequestID, r.ClientID,
+		r.Subject, r.Route, r.RPC, r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source}
+	if r.XRoadClient != "" || r.XRoadID != "" || r.XRoadUserID != "" {
+		fields[0] = auditFormatXRoad
+		fields = append(fields, r.XRoadClient, r.XRoadID, r.XRoadUserID)
+	}
+	b, _ := json.Marshal(fields)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -241,10 +259,11 @@ func (rc *recorder) write(ctx context.Context, batch []*entry) error {
 				r.Hash = r.ComputeHash()
 				prev = r.Hash
 				if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_audit (chain, seq, at, at_us, request_id, client_id, subject, route, rpc,
- status, latency_us, request_hash, response_hash, source, prev_hash, hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+ status, latency_us, request_hash, response_hash, source, prev_hash, hash, xroad_client, xroad_id, xroad_user_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 					r.Chain, r.Seq, r.Time, r.Time.UnixMicro(), r.RequestID, r.ClientID, r.Subject, r.Route, r.RPC,
-					r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source, r.PrevHash, r.Hash); err != nil {
+					r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source, r.PrevHash, r.Hash,
+					r.XRoadClient, r.XRoadID, r.XRoadUserID); err != nil {
 					return err
 				}
 			}
@@ -497,6 +516,9 @@ func (g *Gateway) record(next http.Handler) http.Handler {
 			}
 			respHash := sha256.Sum256(bw.body.Bytes())
 			rec.ResponseHash = hex.EncodeToString(respHash[:])
+			if x, ok := XRoadCallFrom(ctx); ok {
+				rec.XRoadClient, rec.XRoadID, rec.XRoadUserID = x.Client, x.ID, x.UserID
+			}
 			if c := st.caller; c != nil {
 				rec.ClientID = meterClient(c)
 				if c.Kind == Citizen {

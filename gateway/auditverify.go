@@ -290,7 +290,8 @@ func walkRecords(ctx context.Context, db *store.DB, ranges []chainRange, fn func
 // than a verifier should keep in memory.
 func walkRange(ctx context.Context, db *store.DB, cr chainRange, fn func(AuditRecord) error) error {
 	rows, err := db.QueryContext(ctx, `SELECT chain, seq, at, at_us, request_id, client_id, subject, route, rpc, status, latency_us,
- request_hash, response_hash, source, prev_hash, hash FROM gateway_audit WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq`,
+ request_hash, response_hash, source, prev_hash, hash, xroad_client, xroad_id, xroad_user_id
+ FROM gateway_audit WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq`,
 		cr.chain, cr.min, cr.max)
 	if err != nil {
 		return fmt.Errorf("read audit records: %w", err)
@@ -301,7 +302,8 @@ func walkRange(ctx context.Context, db *store.DB, cr chainRange, fn func(AuditRe
 		var atUS int64
 		var at time.Time
 		if err := rows.Scan(&r.Chain, &r.Seq, &at, &atUS, &r.RequestID, &r.ClientID, &r.Subject, &r.Route, &r.RPC, &r.Status,
-			&r.LatencyMicros, &r.RequestHash, &r.ResponseHash, &r.Source, &r.PrevHash, &r.Hash); err != nil {
+			&r.LatencyMicros, &r.RequestHash, &r.ResponseHash, &r.Source, &r.PrevHash, &r.Hash,
+			&r.XRoadClient, &r.XRoadID, &r.XRoadUserID); err != nil {
 			return err
 		}
 		// The hash covers at_us; a changed at column is caught by

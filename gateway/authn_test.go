@@ -17,8 +17,9 @@ import (
 
 // internalServices are Tamkeen gRPC services the gateway calls itself and
 // never routes (no HTTP rule, no policy): auth's list of the clients' web
-// origins for CORS (cors.go).
-var internalServices = map[string]bool{"tamkeen.auth.v1.ClientOriginsService": true}
+// origins for CORS (cors.go) and its tokens of X-Road-mapped clients
+// (xroad.go).
+var internalServices = map[string]bool{"tamkeen.auth.v1.ClientOriginsService": true, "tamkeen.auth.v1.GatewayTokenService": true}
 
 // tamkeenMethods lists the full name of every method of every Tamkeen gRPC
 // service linked into the binary, from the proto registry, but the

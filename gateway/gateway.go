@@ -20,9 +20,10 @@
 // Headers forwarded to the services as gRPC metadata are exactly
 // "authorization" and "x-request-id" (the gateway's own, validated request
 // ID); nothing else a caller sends becomes metadata. The Idempotency-Key
-// header is copied by the gateway into the idempotency_key field of
-// CreatePaymentRequest and CreateRefundRequest (the header wins over a body
-// value), so the payment service reads it from the message alone.
+// header is copied by the gateway into the idempotency_key field of every
+// request message that has one (payments, refunds, SMS and e-mail sends,
+// bulk jobs; routes.go idempotencyKeys; the header wins over a body
+// value), so the services read it from the message alone.
 package gateway
 
 import (
@@ -198,6 +199,27 @@ type Config struct {
 	// CORSRefresh is how often a replica reloads the web origins clients
 	// registered with auth (cors.go).
 	CORSRefresh time.Duration `flag:"cors-refresh" default:"10s" usage:"how often the web origins clients registered (CORS) are reloaded from auth"`
+
+	// X-Road / UXP provider side (xroad.go); off while XRoadAddr is
+	// empty. XRoadAddr is where cmd/gateway serves it; ServeXRoad itself
+	// takes a listener.
+	XRoadAddr string `flag:"xroad-addr" usage:"X-Road provider listener (TLS, client certificate required) for the platform's security server; empty: off"`
+	// XRoadCert and XRoadKey are the listener's TLS certificate and key
+	// (PEM files).
+	XRoadCert string `flag:"xroad-cert" usage:"PEM certificate of the X-Road listener"`
+	XRoadKey  string `flag:"xroad-key" usage:"PEM private key of the X-Road listener"`
+	// XRoadClientCA is the PEM file of the CA(s) the security server's
+	// client certificate must chain to.
+	XRoadClientCA string `flag:"xroad-client-ca" usage:"PEM CA certificate(s) the provider security server's TLS client certificate must chain to"`
+	// XRoadClientPins, when set, are the SHA-256 fingerprints (hex) of
+	// the only client certificates accepted.
+	XRoadClientPins []string `flag:"xroad-client-pins" usage:"comma-separated SHA-256 fingerprints (hex) of the accepted security server certificates; empty: any the CA issued"`
+	// XRoadGatewaySecret authenticates the gateway to auth's internal
+	// GatewayTokenService (auth's gateway-secret).
+	XRoadGatewaySecret string `flag:"xroad-gateway-secret" secret:"true" usage:"the secret auth's gateway-secret is set to, presented to get the mapped clients' tokens"`
+	// XRoadTraceUserID puts X-Road-UserId (a personal identifier) on the
+	// trace span too; it is always in the audit record.
+	XRoadTraceUserID bool `flag:"xroad-trace-user-id" usage:"also put X-Road-UserId (a personal identifier) on trace spans; it is always in the audit record"`
 }
 
 // DefaultAudience is the aud of Tamkeen access tokens.
@@ -273,6 +295,7 @@ func (c Config) Validate() error {
 	if _, err := ParseRateLimits(c.RateLimits); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateXRoad()...)
 	for name, addr := range map[string]string{"http-addr": c.HTTPAddr, "ops-addr": c.OpsAddr} {
 		if addr == "" {
 			continue
@@ -423,13 +446,15 @@ type Gateway struct {
 	// ownOrigin is the issuer's origin: requests from it are not
 	// cross-origin.
 	ownOrigin string
+	// xroad is the X-Road provider listener's state; nil when off.
+	xroad *xroadListener
 
-	mux     *runtime.ServeMux
-	routes  *routeTable
-	openapi []byte
-	docs    []byte
-	handler http.Handler
-	ops     http.Handler
+	mux                  *runtime.ServeMux
+	routes               *routeTable
+	openapi, openapiYAML []byte
+	docs, docsScript     []byte
+	handler              http.Handler
+	ops                  http.Handler
 }
 
 // New builds the gateway: it sets up token verification, registers the five services' generated
@@ -481,10 +506,21 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.metrics = m
-	if err := g.setUpAuth(deps.HTTPClient); err != nil {
+	client := deps.HTTPClient
+	if client == nil && deps.Backends.Auth != nil && cfg.JWKSURL == strings.TrimSuffix(cfg.Issuer, "/")+"/.well-known/jwks.json" {
+		// The gateway publishes the keys itself (from auth): it reads them
+		// from auth directly, not through its own front door, where the
+		// public routes' per-address rate limit (or the Ingress) could
+		// refuse it its own keys.
+		client = &http.Client{Transport: jwksFromAuth{authv1.NewAuthServiceClient(deps.Backends.Auth)}}
+	}
+	if err := g.setUpAuth(client); err != nil {
 		return nil, err
 	}
 	if err := g.setUpSecurity(deps); err != nil {
+		return nil, err
+	}
+	if err := g.setUpXRoad(deps.DB, deps.Backends.Auth); err != nil {
 		return nil, err
 	}
 	g.origins = newOriginsCache(deps.Backends.Auth, cfg.CORSRefresh, g.now, g.logger)
@@ -498,13 +534,13 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 			return authv1.RegisterAuthServiceHandlerClient(ctx, g.mux, authv1.NewAuthServiceClient(bk.Auth))
 		},
 		func() error {
-			return notificationv1.RegisterNotificationServiceHandlerClient(ctx, g.mux, notificationv1.NewNotificationServiceClient(bk.Notification))
+			return notificationv1.RegisterNotificationServiceHandlerClient(ctx, g.mux, notificationv1.NewNotificationServiceClient(idempotencyKeys{bk.Notification}))
 		},
 		func() error {
 			return signaturev1.RegisterSignatureServiceHandlerClient(ctx, g.mux, signaturev1.NewSignatureServiceClient(bk.Signature))
 		},
 		func() error {
-			return paymentv1.RegisterPaymentServiceHandlerClient(ctx, g.mux, idempotentPayments{paymentv1.NewPaymentServiceClient(bk.Payment)})
+			return paymentv1.RegisterPaymentServiceHandlerClient(ctx, g.mux, paymentv1.NewPaymentServiceClient(idempotencyKeys{bk.Payment}))
 		},
 		func() error {
 			return contentv1.RegisterContentServiceHandlerClient(ctx, g.mux, contentv1.NewContentServiceClient(bk.Content))
@@ -539,7 +575,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err := g.buildDocs(); err != nil {
 		return nil, err
 	}
-	g.handler = g.wrap(g.preflight(g.mux))
+	g.handler = g.wrap(g.xroadSpan(g.preflight(g.mux)))
 	g.ops = g.newOpsHandler()
 	return g, nil
 }

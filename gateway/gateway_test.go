@@ -207,9 +207,9 @@ func TestRoutingProblems(t *testing.T) {
 	}{
 		{name: "unknown route", method: http.MethodGet, path: "/v1/nope", want: http.StatusNotFound},
 		{name: "unknown nested route", method: http.MethodPost, path: "/v1/content/items/x/explode", want: http.StatusNotFound},
-		{name: "wrong method on generated route", method: http.MethodDelete, path: "/v1/payments", want: http.StatusMethodNotAllowed, wantAllow: "GET, POST"},
+		{name: "wrong method on generated route", method: http.MethodDelete, path: "/v1/payments", want: http.StatusMethodNotAllowed, wantAllow: "GET, HEAD, POST"},
 		{name: "wrong method on raw route", method: http.MethodGet, path: "/tsa", want: http.StatusMethodNotAllowed, wantAllow: "POST"},
-		{name: "wrong method on own route", method: http.MethodPost, path: "/openapi.json", want: http.StatusMethodNotAllowed, wantAllow: "GET"},
+		{name: "wrong method on own route", method: http.MethodPost, path: "/openapi.json", want: http.StatusMethodNotAllowed, wantAllow: "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -518,7 +518,7 @@ func TestHandleAddsRoutes(t *testing.T) {
 		t.Errorf("/dev/inbox = %d %q; want 200 \"inbox r1\"", resp.StatusCode, body)
 	}
 	resp, _ = s.do(t, http.MethodPost, "/dev/inbox", nil, nil)
-	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
-		t.Errorf("POST /dev/inbox = %d Allow %q; want 405 Allow GET", resp.StatusCode, resp.Header.Get("Allow"))
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /dev/inbox = %d Allow %q; want 405 Allow GET, HEAD", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }

@@ -84,6 +84,8 @@ func (b *syncBuffer) find(t testing.TB, msg string) []map[string]any {
 
 // recorder keeps what the test services received.
 type recorder struct {
+	// jwksCalls counts auth's GetJwks calls.
+	jwksCalls   int
 	mu          sync.Mutex
 	issueToken  *authv1.IssueTokenRequest
 	payment     *paymentv1.CreatePaymentRequest
@@ -221,10 +223,18 @@ const testPEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 var testCRL = []byte{0x30, 0x82, 0x00, 0xff, 0x00, 0x01}
 
-// authServer records IssueToken requests.
+// authServer records IssueToken requests and publishes jwks (GetJwks).
 type authServer struct {
 	authv1.UnimplementedAuthServiceServer
-	rec *recorder
+	rec  *recorder
+	jwks *authv1.Jwks
+}
+
+func (s *authServer) GetJwks(context.Context, *authv1.GetJwksRequest) (*authv1.Jwks, error) {
+	s.rec.mu.Lock()
+	s.rec.jwksCalls++
+	s.rec.mu.Unlock()
+	return s.jwks, nil
 }
 
 func (s *authServer) IssueToken(ctx context.Context, in *authv1.IssueTokenRequest) (*authv1.TokenResponse, error) {
@@ -319,6 +329,10 @@ type stack struct {
 	grpcAddr string
 	// calls counts the unary calls the gateway made to the services.
 	calls atomic.Int64
+	// xroadTokens is auth's GatewayTokenService (xroad_test.go).
+	xroadTokens *gatewayTokenServer
+	// spans are the gateway's ended spans.
+	spans *tracetest.InMemoryExporter
 }
 
 // stackOpts tweaks newStack.
@@ -366,7 +380,8 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 
 	// Separate tracing on each side: only propagation over gRPC metadata
 	// can make the trace IDs match.
-	gwTracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", Exporter: tracetest.NewInMemoryExporter()})
+	s.spans = tracetest.NewInMemoryExporter()
+	gwTracing, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{ServiceName: "gateway", Exporter: s.spans})
 	if err != nil {
 		t.Fatalf("NewTracing: %v", err)
 	}
@@ -380,8 +395,14 @@ func newStack(t testing.TB, opts stackOpts) *stack {
 	s.grpc = grpcserver.New(grpcserver.Options{Logger: svcLogger, Tracing: svcTracing})
 	s.grpc.RegisterService(&contentv1.ContentService_ServiceDesc, &contentServer{logger: svcLogger, rec: s.rec})
 	s.grpc.RegisterService(&signaturev1.SignatureService_ServiceDesc, signatureServer{rec: s.rec, tsa: opts.tsa})
-	s.grpc.RegisterService(&authv1.AuthService_ServiceDesc, &authServer{rec: s.rec})
+	k := s.key.jwk(t)
+	s.grpc.RegisterService(&authv1.AuthService_ServiceDesc, &authServer{rec: s.rec, jwks: &authv1.Jwks{Keys: []*authv1.Jwk{{
+		Kty: k["kty"].(string), Crv: k["crv"].(string), Kid: k["kid"].(string), Use: k["use"].(string), Alg: k["alg"].(string),
+		X: k["x"].(string), Y: k["y"].(string),
+	}}}})
 	s.grpc.RegisterService(&authv1.ClientOriginsService_ServiceDesc, &originsServer{rec: s.rec})
+	s.xroadTokens = &gatewayTokenServer{s: s}
+	s.grpc.RegisterService(&authv1.GatewayTokenService_ServiceDesc, s.xroadTokens)
 	s.grpc.RegisterService(&paymentv1.PaymentService_ServiceDesc, &paymentServer{rec: s.rec})
 	s.grpc.RegisterService(&notificationv1.NotificationService_ServiceDesc, &notificationServer{rec: s.rec})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -44,15 +44,19 @@ func servedRoutes(t *testing.T, s *stack) []route {
 	for path, ops := range doc.Paths {
 		for verb, raw := range ops {
 			var op struct {
-				OperationID string   `json:"operationId"`
-				Consumes    []string `json:"consumes"`
+				OperationID string `json:"operationId"`
+				RequestBody struct {
+					Content map[string]json.RawMessage `json:"content"`
+				} `json:"requestBody"`
 			}
 			if err := json.Unmarshal(raw, &op); err != nil || op.OperationID == "" {
 				continue
 			}
 			r := route{method: strings.ToUpper(verb), template: path, operationID: op.OperationID}
-			if len(op.Consumes) > 0 && op.Consumes[0] != "application/json" {
-				r.consumes = op.Consumes[0]
+			for media := range op.RequestBody.Content {
+				if media != "application/json" {
+					r.consumes = media
+				}
 			}
 			out = append(out, r)
 		}

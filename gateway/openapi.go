@@ -13,21 +13,25 @@ import (
 // opsTag groups the operational routes in the OpenAPI document and docs.
 const opsTag = "Operations"
 
-// OpenAPI returns the document served at /openapi.json: the generated
-// Swagger 2.0 document with the gateway's own routes, the raw routes' real
-// media types, the Idempotency-Key header, 201 statuses and the
-// problem+json error schema.
+// OpenAPI returns the OpenAPI 3.1 document served at /openapi.json
+// (buildOpenAPI says how it is made).
 func (g *Gateway) OpenAPI() []byte { return g.openapi }
 
-// buildOpenAPI derives the served document from proto.OpenAPI; tokenURL
-// and policies describe each operation's security.
-func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte, error) {
+// OpenAPIYAML returns the same document in YAML, served at /openapi.yaml.
+func (g *Gateway) OpenAPIYAML() []byte { return g.openapiYAML }
+
+// buildSwagger completes the generated Swagger 2.0 document
+// (proto.OpenAPI) with what protoc-gen-openapiv2 cannot know: the gateway's
+// own routes, the raw routes' real media types, the Idempotency-Key header,
+// 201 statuses and each operation's security from its route policy.
+// buildOpenAPI converts the result to OpenAPI 3.1 and completes that.
+func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[string]any, error) {
 	var doc map[string]any
 	if err := json.Unmarshal(proto.OpenAPI, &doc); err != nil {
 		return nil, fmt.Errorf("gateway: parse generated OpenAPI: %w", err)
 	}
 	doc["info"] = map[string]any{
-		"title": "Tamkeen — e-service enablers API",
+		"title": apiTitle,
 		"description": "The public HTTP/JSON API of Tamkeen's common e-service enablers: " +
 			"authentication, notification, e-signature, e-payment and content. " +
 			"JSON bodies use snake_case field names; every error is an RFC 9457 " +
@@ -86,6 +90,9 @@ func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte,
 	}
 	addParam(paths, "/v1/payments", "post", idem)
 	addParam(paths, "/v1/payments/{payment_id}/refunds", "post", idem)
+	for _, p := range []string{"/v1/notifications/sms", "/v1/notifications/email", "/v1/notifications/bulk"} {
+		addParam(paths, p, "post", idem)
+	}
 
 	binaryBody := func(desc string) map[string]any {
 		return map[string]any{"name": "body", "in": "body", "required": true, "description": desc,
@@ -157,8 +164,10 @@ func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte,
 		ok            map[string]any
 		unavailable   bool
 	}{
-		{"/openapi.json", "This OpenAPI document.", "application/json", text("The document."), false},
-		{"/docs", "The rendered API reference (HTML, self-contained).", "text/html", map[string]any{"description": "HTML page.", "schema": map[string]any{"type": "string"}}, false},
+		{"/openapi.json", "This OpenAPI 3.1 document, in JSON.", "application/json", text("The document."), false},
+		{"/openapi.yaml", "This OpenAPI 3.1 document, in YAML.", "application/yaml", map[string]any{"description": "The document.", "schema": map[string]any{"type": "string"}}, false},
+		{"/docs", "The API reference (HTML; Redoc, served by the gateway itself).", "text/html", map[string]any{"description": "HTML page.", "schema": map[string]any{"type": "string"}}, false},
+		{docsScriptPath, "The Redoc viewer script /docs loads.", "text/javascript", map[string]any{"description": "JavaScript.", "schema": map[string]any{"type": "string"}}, false},
 	}
 	for _, o := range ops {
 		responses := map[string]any{"200": o.ok, "default": problemResponse("An error, as RFC 9457 problem details.")}
@@ -167,7 +176,8 @@ func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte,
 		}
 		paths[o.path] = map[string]any{"get": map[string]any{
 			"summary":     o.summary,
-			"operationId": opsTag + "_" + strings.Trim(strings.ReplaceAll(strings.TrimPrefix(o.path, "/"), ".", "_"), "_"),
+			"description": o.summary + " Public, no token needed.",
+			"operationId": opsTag + "_" + strings.NewReplacer(".", "_", "/", "_").Replace(strings.TrimPrefix(o.path, "/")),
 			"produces":    []string{o.produces},
 			"responses":   responses,
 			"tags":        []string{opsTag},
@@ -178,11 +188,7 @@ func buildOpenAPI(version, tokenURL string, policies map[string]Policy) ([]byte,
 	}
 	tags, _ := doc["tags"].([]any)
 	doc["tags"] = append(tags, map[string]any{"name": opsTag, "description": "Documentation of the gateway. Health, readiness and metrics are on the operations listener, not the API."})
-	out, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("gateway: marshal OpenAPI: %w", err)
-	}
-	return append(out, '\n'), nil
+	return doc, nil
 }
 
 // Names of the OpenAPI security schemes.
@@ -334,4 +340,15 @@ func addParam(paths map[string]any, path, method string, p map[string]any) {
 		params, _ := op["parameters"].([]any)
 		op["parameters"] = append(params, p)
 	}
+}
+
+// OpenAPIDocument returns the document a gateway with this API version
+// and issuer serves at /openapi.json and /openapi.yaml, without starting
+// one: the linters and the TypeScript check run on it.
+func OpenAPIDocument(version, issuer string) (jsonDoc, yamlDoc []byte, err error) {
+	tokenURL := "/oauth2/token"
+	if issuer != "" {
+		tokenURL = strings.TrimSuffix(issuer, "/") + tokenURL
+	}
+	return buildOpenAPI(version, issuer, tokenURL, Policies())
 }

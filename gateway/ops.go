@@ -31,10 +31,22 @@ func (g *Gateway) registerOps() error {
 			h.Set("Content-Type", "text/html; charset=utf-8")
 			// The page is self-contained: forbid loading anything else,
 			// being framed (clickjacking) and leaking the URL onwards.
-			h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+			h.Set("Content-Security-Policy", docsCSP)
 			h.Set("Referrer-Policy", "no-referrer")
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(g.docs)
+		}},
+		{http.MethodGet, "/openapi.yaml", "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+			w.Header().Set("Content-Type", "application/yaml")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(g.openapiYAML)
+		}},
+		{http.MethodGet, docsScriptPath, "", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+			h := w.Header()
+			h.Set("Content-Type", "text/javascript; charset=utf-8")
+			h.Set("Cache-Control", "public, max-age=86400")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(g.docsScript)
 		}},
 	} {
 		if err := g.handlePath(rt.method, rt.path, "", rt.h); err != nil {

@@ -117,8 +117,16 @@ func TestOpenAPISecurityFollowsPolicies(t *testing.T) {
 		t.Fatalf("/openapi.json = %d", resp.StatusCode)
 	}
 	var doc struct {
-		SecurityDefinitions map[string]map[string]any `json:"securityDefinitions"`
-		Paths               map[string]map[string]struct {
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Type  string `json:"type"`
+				Flows map[string]struct {
+					TokenURL         string `json:"tokenUrl"`
+					AuthorizationURL string `json:"authorizationUrl"`
+				} `json:"flows"`
+			} `json:"securitySchemes"`
+		} `json:"components"`
+		Paths map[string]map[string]struct {
 			Security []map[string][]string `json:"security"`
 			Policy   map[string]any        `json:"x-tamkeen-policy"`
 		} `json:"paths"`
@@ -126,11 +134,15 @@ func TestOpenAPISecurityFollowsPolicies(t *testing.T) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if got := doc.SecurityDefinitions["client"]["tokenUrl"]; got != testIssuer+"/oauth2/token" {
+	schemes := doc.Components.SecuritySchemes
+	if got := schemes["client"].Flows["clientCredentials"].TokenURL; got != testIssuer+"/oauth2/token" {
 		t.Errorf("client tokenUrl = %v; want %s/oauth2/token", got, testIssuer)
 	}
-	if doc.SecurityDefinitions["citizen"]["in"] != "header" {
-		t.Errorf("citizen scheme = %v; want a header scheme", doc.SecurityDefinitions["citizen"])
+	if got := schemes["citizen"].Flows["authorizationCode"]; got.AuthorizationURL != testIssuer+"/oauth2/authorize" || got.TokenURL != testIssuer+"/oauth2/token" {
+		t.Errorf("citizen scheme = %+v; want the authorization code flow", schemes["citizen"])
+	}
+	if schemes["bearer"].Type != "http" {
+		t.Errorf("bearer scheme = %+v; want an http bearer scheme", schemes["bearer"])
 	}
 	tests := []struct {
 		verb, path string
@@ -140,9 +152,9 @@ func TestOpenAPISecurityFollowsPolicies(t *testing.T) {
 		{"post", "/tsa", []map[string][]string{}, nil},
 		{"get", "/openapi.json", []map[string][]string{}, nil},
 		{"post", "/v1/payments", []map[string][]string{{"client": {"payments:write"}}}, nil},
-		{"post", "/v1/signing/credentials", []map[string][]string{{"client": {"signing:seal"}}, {"citizen": {}}}, float64(300)},
-		{"post", "/v1/auth/totp:enroll", []map[string][]string{{"citizen": {}}}, float64(300)},
-		{"get", "/v1/content/items/{id}", []map[string][]string{{"client": {"content:read"}}, {"citizen": {}}}, nil},
+		{"post", "/v1/signing/credentials", []map[string][]string{{"client": {"signing:seal"}}, {"citizen": {}}, {"bearer": {}}}, float64(300)},
+		{"post", "/v1/auth/totp:enroll", []map[string][]string{{"citizen": {}}, {"bearer": {}}}, float64(300)},
+		{"get", "/v1/content/items/{id}", []map[string][]string{{"client": {"content:read"}}, {"citizen": {}}, {"bearer": {}}}, nil},
 	}
 	for _, tt := range tests {
 		op := doc.Paths[tt.path][tt.verb]

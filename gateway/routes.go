@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 	contentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/content/v1"
@@ -226,25 +227,29 @@ func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 // WriteHeader discards the status.
 func (discardWriter) WriteHeader(int) {}
 
-// idempotentPayments copies the Idempotency-Key header into the payment
-// requests that carry an idempotency_key field, so that the payment service
-// needs no HTTP knowledge. The header wins over a value in the body.
-type idempotentPayments struct {
-	paymentv1.PaymentServiceClient
+// idempotencyKeyField is the request field the Idempotency-Key header is
+// copied into, in every request message that has it (payments, refunds,
+// SMS and e-mail sends, bulk jobs).
+const idempotencyKeyField = "idempotency_key"
+
+// idempotencyKeys is an enabler connection that copies the Idempotency-Key
+// header into the idempotency_key string field of any request message that
+// has one, so that the services need no HTTP knowledge and a new
+// idempotent route needs only the field. The header wins over a value in
+// the body.
+type idempotencyKeys struct {
+	grpc.ClientConnInterface
 }
 
-// CreatePayment sets idempotency_key from the header and calls the service.
-func (c idempotentPayments) CreatePayment(ctx context.Context, in *paymentv1.CreatePaymentRequest, opts ...grpc.CallOption) (*paymentv1.Payment, error) {
+// Invoke sets idempotency_key from the header and makes the call.
+func (c idempotencyKeys) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	if st := stateFrom(ctx); st != nil && st.idempotencyKey != "" {
-		in.IdempotencyKey = st.idempotencyKey
+		if m, ok := args.(proto.Message); ok {
+			r := m.ProtoReflect()
+			if f := r.Descriptor().Fields().ByName(idempotencyKeyField); f != nil && f.Kind() == protoreflect.StringKind && f.Cardinality() != protoreflect.Repeated {
+				r.Set(f, protoreflect.ValueOfString(st.idempotencyKey))
+			}
+		}
 	}
-	return c.PaymentServiceClient.CreatePayment(ctx, in, opts...)
-}
-
-// CreateRefund sets idempotency_key from the header and calls the service.
-func (c idempotentPayments) CreateRefund(ctx context.Context, in *paymentv1.CreateRefundRequest, opts ...grpc.CallOption) (*paymentv1.Refund, error) {
-	if st := stateFrom(ctx); st != nil && st.idempotencyKey != "" {
-		in.IdempotencyKey = st.idempotencyKey
-	}
-	return c.PaymentServiceClient.CreateRefund(ctx, in, opts...)
+	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
 }

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tamkeen/tamkeen/gateway"
 )
 
 // testIssuer is the iss of the test tokens and the gateway's Config.Issuer.
@@ -178,3 +180,24 @@ func startJWKS(t testing.TB, keys ...map[string]any) *httptest.Server {
 
 // bearer is the Authorization value for tok.
 func bearer(tok string) string { return "Bearer " + tok }
+
+// TestGatewayReadsItsOwnKeysFromAuth: with the JWKS URL the gateway
+// publishes itself (the issuer's /.well-known/jwks.json, the default), the
+// gateway reads the keys from auth over its backend connection, not over
+// HTTP through its own front door (where the public routes' per-address
+// rate limit or the Ingress could refuse it). The issuer's host here does
+// not resolve: an HTTP fetch could only fail.
+func TestGatewayReadsItsOwnKeysFromAuth(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOpts{noNATS: true, cfg: gateway.Config{JWKSURL: testIssuer + "/.well-known/jwks.json"}})
+	resp, body := s.do(t, http.MethodGet, "/v1/content/items/cnt_1", nil, map[string]string{"Authorization": s.defaultAuth})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("authenticated call = %d %s; want 200 with the keys from auth", resp.StatusCode, body)
+	}
+	s.rec.mu.Lock()
+	calls := s.rec.jwksCalls
+	s.rec.mu.Unlock()
+	if calls == 0 {
+		t.Error("auth's GetJwks was not called; want the gateway to read its keys from auth")
+	}
+}

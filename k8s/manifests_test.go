@@ -26,9 +26,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	sigsjson "sigs.k8s.io/json"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/tamkeen/tamkeen/k8s"
 )
 
 // overlays are the deployable variants; each renders the whole platform.
@@ -98,33 +98,36 @@ func newTyped(apiVersion, kind string) any {
 	return nil
 }
 
-// render builds an overlay with the Kustomize library (what `kubectl
-// kustomize` embeds) and strictly decodes every object: a field the API
-// type does not have, a duplicate field or a wrong case fails.
+// render builds an overlay with k8s.Render (the Kustomize library that
+// `kubectl kustomize` embeds) and strictly decodes every object.
 func render(t *testing.T, overlay string) rendered {
 	t.Helper()
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join("overlays", overlay))
+	objs, err := k8s.Render(filepath.Join("overlays", overlay))
 	if err != nil {
-		t.Fatalf("kustomize %s: %v", overlay, err)
+		t.Fatal(err)
 	}
+	return decode(t, overlay, objs)
+}
+
+// decode strictly decodes each JSON object into its API type: a field the
+// type does not have, a duplicate field or a wrong case fails.
+func decode(t *testing.T, overlay string, objs [][]byte) rendered {
+	t.Helper()
 	out := rendered{overlay: overlay}
-	for _, res := range m.Resources() {
-		y, err := res.AsYAML()
-		if err != nil {
-			t.Fatal(err)
+	for _, j := range objs {
+		var tm struct {
+			metav1.TypeMeta
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
 		}
-		j, err := yaml.YAMLToJSON(y)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tm metav1.TypeMeta
 		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(j, &tm); err != nil {
 			t.Fatal(err)
 		}
+		name := tm.Metadata.Name
 		typed := newTyped(tm.APIVersion, tm.Kind)
 		if typed == nil {
-			t.Errorf("%s: %s %s/%s is a kind the tests do not know", overlay, tm.APIVersion, tm.Kind, res.GetName())
+			t.Errorf("%s: %s %s/%s is a kind the tests do not know", overlay, tm.APIVersion, tm.Kind, name)
 			continue
 		}
 		strict, err := sigsjson.UnmarshalStrict(j, typed, sigsjson.DisallowUnknownFields, sigsjson.DisallowDuplicateFields)
@@ -132,10 +135,10 @@ func render(t *testing.T, overlay string) rendered {
 			err = fmt.Errorf("%v", strict)
 		}
 		if err != nil {
-			t.Errorf("%s: %s %s does not decode strictly: %v", overlay, tm.Kind, res.GetName(), err)
+			t.Errorf("%s: %s %s does not decode strictly: %v", overlay, tm.Kind, name, err)
 			continue
 		}
-		out.objects = append(out.objects, object{kind: tm.Kind, name: res.GetName(), raw: j, obj: typed})
+		out.objects = append(out.objects, object{kind: tm.Kind, name: name, raw: j, obj: typed})
 	}
 	return out
 }
@@ -189,8 +192,9 @@ func TestKubectlKustomize(t *testing.T) {
 
 // TestEveryOverlayHasThePlatform: each overlay holds each enabler and the
 // gateway (Deployment, Service, ServiceAccount, ConfigMap), NATS, one
-// PostgreSQL cluster per enabler, the Ingress, the default deny, the alert
-// rules and the Grafana dashboard.
+// PostgreSQL cluster and one migration Job (not at the DR site) per enabler
+// and for the gateway, the Ingress, the default deny, the alert rules and
+// the Grafana dashboard.
 func TestEveryOverlayHasThePlatform(t *testing.T) {
 	for _, r := range renderAll(t) {
 		names := map[string]bool{}
@@ -201,7 +205,7 @@ func TestEveryOverlayHasThePlatform(t *testing.T) {
 		for _, s := range append(slices.Clone(enablers), "gateway") {
 			want = append(want, "Deployment/"+s, "Service/"+s, "ServiceAccount/"+s)
 		}
-		for _, s := range enablers {
+		for _, s := range append(slices.Clone(enablers), "gateway") {
 			want = append(want, "Cluster/pg-"+s)
 			if r.overlay != "dr" {
 				want = append(want, "Job/"+s+"-migrate")

@@ -5,7 +5,9 @@
 #   - a NATS server with JetStream (127.0.0.1:4222),
 #   - the command-line verifiers later suites call (openssl),
 #   - axe-core, the accessibility engine the browser tests inject into the
-#     hosted pages (npm ci into tools/internal/browser/axe/node_modules).
+#     hosted pages (npm ci into tools/internal/browser/axe/node_modules),
+#   - the OpenAPI tools: Redocly CLI, Spectral, openapi-typescript with
+#     TypeScript, and Redoc (npm ci into tools/internal/openapi-lint).
 # It is idempotent and quick when everything is already there. It installs
 # from Debian packages (apt-get) when something is missing, so it needs root
 # on a fresh machine. Run by `make test` and by .ci/run.
@@ -83,6 +85,10 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 # the browser tests' accessibility engine (axe-core) comes from npm
 command -v npm >/dev/null || missing+=(nodejs npm)
+# docs/guides: the guide test runs every shell block (curl, jq) and the
+# JavaScript callback recipe (node, from nodejs above)
+command -v curl >/dev/null || missing+=(curl)
+command -v jq >/dev/null || missing+=(jq)
 # k8s: promtool checks and unit-tests the alert rules (Debian's prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -100,5 +106,12 @@ axe_dir="$(cd "$(dirname "$0")/../.." && pwd)/tools/internal/browser/axe"
 if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ] || [ "$axe_dir/package-lock.json" -nt "$axe_dir/node_modules/.package-lock.json" ]; then
 	log "installing axe-core (npm ci in $axe_dir)"
 	npm ci --prefix "$axe_dir" --ignore-scripts --no-audit --no-fund >/dev/null
+fi
+# --- OpenAPI linters, openapi-typescript, tsc, Redoc -----------------------
+# The same way: pinned by tools/internal/openapi-lint/package-lock.json.
+openapi_dir="$(cd "$(dirname "$0")/../.." && pwd)/tools/internal/openapi-lint"
+if [ ! -x "$openapi_dir/node_modules/.bin/redocly" ] || [ "$openapi_dir/package-lock.json" -nt "$openapi_dir/node_modules/.package-lock.json" ]; then
+	log "installing the OpenAPI tools (npm ci in $openapi_dir)"
+	npm ci --prefix "$openapi_dir" --ignore-scripts --no-audit --no-fund >/dev/null
 fi
 log "PostgreSQL and NATS are up"

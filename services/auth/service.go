@@ -100,6 +100,10 @@ type Config struct {
 	// OutboxRetention is how long published outbox rows are kept. They
 	// hold SMS codes, so the default is short.
 	OutboxRetention time.Duration `flag:"outbox-retention" default:"1m" usage:"published outbox rows (they hold OTP codes) are deleted after this"`
+	// GatewaySecret authenticates the gateway to the internal
+	// GatewayTokenService (X-Road calls, gateway_tokens.go); empty turns
+	// that service off.
+	GatewaySecret string `flag:"gateway-secret" secret:"true" usage:"shared secret (at least 32 characters) the gateway presents to get tokens of X-Road-mapped clients; empty: refused"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -195,6 +199,9 @@ func (c Config) Validate() error {
 	p.Range("auth-requests-per-minute", c.AuthRequestRate, 1, 100000)
 	if c.OutboxRetention <= 0 {
 		p.Add("outbox-retention", "must be positive")
+	}
+	if c.GatewaySecret != "" && len(c.GatewaySecret) < MinGatewaySecretLen {
+		p.Add("gateway-secret", fmt.Sprintf("must be at least %d characters", MinGatewaySecretLen))
 	}
 	return p.Err()
 }
@@ -332,6 +339,7 @@ func (c Config) Stream() events.StreamConfig {
 func (s *Service) Register(r grpc.ServiceRegistrar) {
 	authv1.RegisterAuthServiceServer(r, &grpcServer{svc: s})
 	authv1.RegisterClientOriginsServiceServer(r, &originsServer{svc: s})
+	authv1.RegisterGatewayTokenServiceServer(r, newGatewayTokenServer(s, s.cfg.GatewaySecret))
 }
 
 // outboxPruneInterval is how often published outbox rows are deleted.

@@ -45,25 +45,39 @@ func NormalizeNationalID(s string) (string, *rpcerr.FieldError) {
 	if len(s) != 9 {
 		return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits"}
 	}
-	sum := 0
 	for i := 0; i < 9; i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
+		if c := s[i]; c < '0' || c > '9' {
 			return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits"}
 		}
-		d := int(c - '0')
+	}
+	sum := nationalIDSum(s)
+	if sum%10 != 0 || s == "000000000" {
+		return "", &rpcerr.FieldError{Field: "national_id", Reason: "check digit does not match: please re-check the number"}
+	}
+	return s, nil
+}
+
+// nationalIDSum is the weighted total of the ASCII digits s (the check
+// of NormalizeNationalID): odd positions once, even ones doubled with 9
+// taken off a doubled value above 9.
+func nationalIDSum(s string) int {
+	sum := 0
+	for i := 0; i < len(s); i++ {
+		d := int(s[i] - '0')
 		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
+			if d *= 2; d > 9 {
 				d -= 9
 			}
 		}
 		sum += d
 	}
-	if sum%10 != 0 || s == "000000000" {
-		return "", &rpcerr.FieldError{Field: "national_id", Reason: "check digit does not match: please re-check the number"}
-	}
-	return s, nil
+	return sum
+}
+
+// CompleteNationalID appends to 8 ASCII digits the check digit that makes
+// a valid national ID number (for test data and load generation).
+func CompleteNationalID(first8 string) string {
+	return first8 + string(rune('0'+(10-nationalIDSum(first8)%10)%10))
 }
 
 // NormalizePhone checks a mobile number and returns it in E.164, by the

@@ -314,3 +314,20 @@ func FuzzAuthenticate(f *testing.F) {
 		}
 	})
 }
+
+// TestCompleteNationalID: the check digit it appends is the one
+// NormalizeNationalID accepts, and no other digit is.
+func TestCompleteNationalID(t *testing.T) {
+	if got := CompleteNationalID("12345678"); got != "123456782" {
+		t.Fatalf("CompleteNationalID(12345678) = %s; want 123456782 (the documented example)", got)
+	}
+	for _, p := range []string{"40001000", "99999999", "01234567", "80000001"} {
+		id := CompleteNationalID(p)
+		for d := '0'; d <= '9'; d++ {
+			_, fe := NormalizeNationalID(p + string(d))
+			if valid := p+string(d) == id; (fe == nil) != valid {
+				t.Errorf("%s%c: valid %v, NormalizeNationalID error %v", p, d, valid, fe)
+			}
+		}
+	}
+}

@@ -36,6 +36,31 @@ type SendInput struct {
 	Reference       string
 	// Priority is "normal" (default) or "bulk".
 	Priority string
+	// IdempotencyKey, when set, makes the send safe to retry: the same key
+	// and input within Config.IdempotencyTTL give the same notification.
+	IdempotencyKey string
+}
+
+// fingerprint is what the send's Idempotency-Key is bound to: the input
+// without the key, the priority as its lane.
+func (in SendInput) fingerprint(lane string) any {
+	personalisation := in.Personalisation
+	if len(personalisation) == 0 {
+		personalisation = nil
+	}
+	return struct {
+		Channel, Recipient, TemplateID string
+		Personalisation                map[string]string
+		Reference, Lane                string
+	}{in.Channel, in.Recipient, in.TemplateID, personalisation, in.Reference, lane}
+}
+
+// sendScope is the idempotency scope of a channel's sends.
+func sendScope(channel string) string {
+	if channel == ChannelEmail {
+		return scopeSendEmail
+	}
+	return scopeSendSMS
 }
 
 // recipientField is the API's name of a channel's recipient.
@@ -162,14 +187,24 @@ func (s *Service) clientTemplate(ctx context.Context, client, id, channel string
 
 // Send validates, renders and queues one message of client: the row and
 // its command are written in one transaction (the outbox), so a message
-// the API accepted is never lost and never queued twice.
+// the API accepted is never lost and never queued twice. With an
+// Idempotency-Key, repeating the same send returns the same notification
+// (however many arrive at once) and another send with the key fails with
+// ErrIdempotencyMismatch.
 func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notification, error) {
 	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
 		return Notification{}, &rpcerr.FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
 	}
+	if err := checkIdempotencyKey(in.IdempotencyKey); err != nil {
+		return Notification{}, err
+	}
 	lane, err := laneOf(in.Priority)
 	if err != nil {
 		return Notification{}, err
+	}
+	idem := newIdempotency(client, sendScope(in.Channel), in.IdempotencyKey, in.fingerprint(lane))
+	if id, found, err := s.earlier(ctx, idem); err != nil || found {
+		return s.sent(ctx, client, id, err)
 	}
 	t, err := s.clientTemplate(ctx, client, in.TemplateID, in.Channel)
 	if err != nil {
@@ -181,32 +216,62 @@ func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notifi
 	}
 	n.Lane = lane
 	if err := s.checkLimits(ctx, s.DB, client, []Notification{n}, checkSend); err != nil {
+		// An identical request may have filled the limit meanwhile.
+		if id, found, lerr := s.earlier(ctx, idem); lerr != nil || found {
+			return s.sent(ctx, client, id, lerr)
+		}
 		return Notification{}, err
 	}
+	if n.ID, err = s.newNotificationID(); err != nil {
+		return Notification{}, err
+	}
+	var existing string
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		id, dup, err := s.claim(ctx, tx, idem, n.ID)
+		if err != nil || dup {
+			existing = id
+			return err
+		}
 		if err := s.queue(ctx, tx, &n, true); err != nil {
 			return err
 		}
 		return s.countLimits(ctx, tx, client, []Notification{n}, checkSend)
 	})
 	var le *LimitError
-	if errors.As(err, &le) {
+	switch {
+	case errors.As(err, &le):
 		return Notification{}, le
-	}
-	if err != nil {
+	case errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, rpcerr.ErrConflict):
+		return Notification{}, err
+	case err != nil:
 		return Notification{}, fmt.Errorf("notification: queue: %w", err)
+	case existing != "":
+		// An identical request with the key won the race.
+		return s.sent(ctx, client, existing, nil)
 	}
 	s.noteAccepted(n)
 	s.Relay.Kick()
 	return n, nil
 }
 
-// queue completes n (id, times), inserts it and writes its command to the
-// outbox in tx; announce also writes its created status event.
-func (s *Service) queue(ctx context.Context, tx *sql.Tx, n *Notification, announce bool) error {
-	id, err := store.NewIDFrom(s.Rand, "ntf_")
+// sent is the answer to a send an earlier request with its
+// Idempotency-Key made: notification id as it is now, or err.
+func (s *Service) sent(ctx context.Context, client, id string, err error) (Notification, error) {
 	if err != nil {
-		return err
+		return Notification{}, err
+	}
+	return s.GetNotification(ctx, client, id)
+}
+
+// queue completes n (its id unless set, times), inserts it and writes its
+// command to the outbox in tx; announce also writes its created status
+// event.
+func (s *Service) queue(ctx context.Context, tx *sql.Tx, n *Notification, announce bool) error {
+	id, err := n.ID, error(nil)
+	if id == "" {
+		if id, err = s.newNotificationID(); err != nil {
+			return err
+		}
 	}
 	now := s.nowUTC()
 	n.ID, n.CommandID, n.CreatedAt, n.UpdatedAt, n.ExpireAt = id, id, now, now, now.Add(apiMessageLife)

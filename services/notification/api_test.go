@@ -36,6 +36,12 @@ type apiEnv struct {
 
 func startAPI(t *testing.T, db *store.DB, edit func(*Config)) *apiEnv {
 	t.Helper()
+	return startAPIWith(t, db, edit, Deps{})
+}
+
+// startAPIWith is startAPI with deps (a clock) besides the verifier.
+func startAPIWith(t *testing.T, db *store.DB, edit func(*Config), deps Deps) *apiEnv {
+	t.Helper()
 	center := newSMSC(t)
 	iss := newIssuer(t)
 	cfg := DefaultConfig()
@@ -45,7 +51,8 @@ func startAPI(t *testing.T, db *store.DB, edit func(*Config)) *apiEnv {
 	if edit != nil {
 		edit(&cfg)
 	}
-	e := startService(t, db, cfg, Deps{Verifier: iss.verifier(t)})
+	deps.Verifier = iss.verifier(t)
+	e := startService(t, db, cfg, deps)
 	return &apiEnv{env: e, api: &grpcServer{svc: e.svc}, iss: iss, center: center}
 }
 

@@ -37,6 +37,16 @@ type BulkInput struct {
 	// email_address), an optional reference column, and placeholders.
 	CSV       string
 	Reference string
+	// IdempotencyKey, when set, makes the job safe to retry: the same key
+	// and input within Config.IdempotencyTTL give the same job.
+	IdempotencyKey string
+}
+
+// fingerprint is what the job's Idempotency-Key is bound to: the input
+// without the key.
+func (in BulkInput) fingerprint() any {
+	in.IdempotencyKey = ""
+	return in
 }
 
 // BulkRowError is why one row was refused. Row is 1-based; for CSV the
@@ -146,10 +156,20 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 
 // CreateBulkJob validates every row up front and, when all are valid,
 // queues one message per row on the bulk lane in one transaction; when
-// any is not, it returns *BulkErrors and queues nothing.
+// any is not, it returns *BulkErrors and queues nothing. With an
+// Idempotency-Key, repeating the same job returns the same job (however
+// many arrive at once) and another job with the key fails with
+// ErrIdempotencyMismatch.
 func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput) (BulkJob, error) {
 	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
 		return BulkJob{}, &rpcerr.FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
+	}
+	if err := checkIdempotencyKey(in.IdempotencyKey); err != nil {
+		return BulkJob{}, err
+	}
+	idem := newIdempotency(client, scopeCreateBulkJob, in.IdempotencyKey, in.fingerprint())
+	if id, found, err := s.earlier(ctx, idem); err != nil || found {
+		return s.createdJob(ctx, client, id, err)
 	}
 	if err := checkText("reference", in.Reference, textcheck.Address); err != nil {
 		return BulkJob{}, err
@@ -203,6 +223,10 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		return BulkJob{}, report
 	}
 	if err := s.checkLimits(ctx, s.DB, client, msgs, checkBulk); err != nil {
+		// An identical request may have filled the limit meanwhile.
+		if id, found, lerr := s.earlier(ctx, idem); lerr != nil || found {
+			return s.createdJob(ctx, client, id, lerr)
+		}
 		return BulkJob{}, err
 	}
 	jobID, err := store.NewIDFrom(s.Rand, "blk_")
@@ -212,7 +236,13 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	now := s.nowUTC()
 	job := BulkJob{ID: jobID, ClientID: client, TemplateID: t.ID, TemplateVersion: t.Version, Channel: in.Channel,
 		Reference: in.Reference, Total: len(msgs), Queued: len(msgs), CreatedAt: now}
+	var existing string
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		id, dup, err := s.claim(ctx, tx, idem, jobID)
+		if err != nil || dup {
+			existing = id
+			return err
+		}
 		if err := insertBulkJob(ctx, tx, job); err != nil {
 			return err
 		}
@@ -227,15 +257,29 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		return s.countLimits(ctx, tx, client, msgs, checkBulk)
 	})
 	var le *LimitError
-	if errors.As(err, &le) {
+	switch {
+	case errors.As(err, &le):
 		return BulkJob{}, le
-	}
-	if err != nil {
+	case errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, rpcerr.ErrConflict):
+		return BulkJob{}, err
+	case err != nil:
 		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
+	case existing != "":
+		// An identical request with the key won the race.
+		return s.createdJob(ctx, client, existing, nil)
 	}
 	s.noteAccepted(msgs...)
 	s.Relay.Kick()
 	return job, nil
+}
+
+// createdJob is the answer to a job an earlier request with its
+// Idempotency-Key created: job id with its progress now, or err.
+func (s *Service) createdJob(ctx context.Context, client, id string, err error) (BulkJob, error) {
+	if err != nil {
+		return BulkJob{}, err
+	}
+	return s.GetBulkJob(ctx, client, id)
 }
 
 // rowError turns a validation error into a row's report.

@@ -21,6 +21,10 @@
 //   - api.go, bulk.go, templatestore.go, grpc.go: the client API (sends,
 //     bulk jobs, templates with versions and preview), scoped by the
 //     client_id of the verified client token; grpc.go maps errors.
+//   - idempotency.go, store_idempotency.go: Idempotency-Keys on sends and
+//     bulk jobs (the payments' semantics: same key and request → the same
+//     notification or job for Config.IdempotencyTTL; the key with another
+//     request → IDEMPOTENCY_KEY_REUSED, 422 at the gateway).
 //   - smpp.go (SMPP 3.4), httpsms.go (HTTP SMS + signed receipts),
 //     smtp.go (e-mail): the providers; receipt.go: receipts → statuses.
 //   - receipts.go: the payment receipt sent on tamkeen.payment.succeeded.
@@ -90,11 +94,14 @@
 // (or lost the database) between handing the message to the provider and
 // recording the outcome, and nobody knows whether it went out. Through a
 // provider that deduplicates by SMS.Reference (IdempotentSMSProvider; the
-// dev inbox does) it sends again, which is safe. Through any other it does
-// not send again and records technical-failure/outcome-unknown: for a
-// one-time code a duplicate SMS costs money and confuses the citizen, while
-// a lost one costs a resend, which auth offers. So the lane is at most once
-// inside that window. An error returned by SendSMS is taken to mean the
+// dev inbox does, and the HTTP provider, whose calls carry the reference
+// as their Idempotency-Key) it sends again, which is safe; so does a
+// submit through such a provider that failed with ErrOutcomeUnknown (the
+// HTTP connection cut after the request went out, or its answer timed
+// out). Through any other it does not send again and records
+// technical-failure/outcome-unknown: for a one-time code a duplicate SMS
+// costs money and confuses the citizen, while a lost one costs a resend,
+// which auth offers. So the lane is at most once inside that window. An error returned by SendSMS is taken to mean the
 // message was not accepted and is retried; a provider that cannot know
 // (a connection lost after submit_sm, before its response) is the window
 // issue 4's SMPP provider documents. Logs name notification and event ids,

@@ -58,7 +58,17 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	case errors.Is(err, ErrBadSignature):
 		return rpcerr.Unauthenticated("the receipt's signature does not verify")
 	}
+	if st := rpcerr.Map(err, statusRules); st != nil {
+		return st
+	}
 	return rpcerr.FromDomain(err, g.svc.Logger, ctx)
+}
+
+// statusRules are the notification sentinels that FromDomain does not
+// know: a reused Idempotency-Key answers as payments do (422 at the
+// gateway).
+var statusRules = []rpcerr.Rule{
+	{Err: ErrIdempotencyMismatch, Code: codes.InvalidArgument, Reason: ReasonIdempotencyKeyReused, Field: "idempotency_key"},
 }
 
 // bulkViolations names each bad row's field "rows[N].<field>" (N as
@@ -84,13 +94,15 @@ func (g *grpcServer) send(ctx context.Context, in SendInput) (*notificationv1.No
 // SendSms queues one SMS of the caller.
 func (g *grpcServer) SendSms(ctx context.Context, req *notificationv1.SendSmsRequest) (*notificationv1.Notification, error) {
 	return g.send(ctx, SendInput{Channel: ChannelSMS, Recipient: req.GetPhoneNumber(), TemplateID: req.GetTemplateId(),
-		Personalisation: req.GetPersonalisation(), Reference: req.GetReference(), Priority: req.GetPriority()})
+		Personalisation: req.GetPersonalisation(), Reference: req.GetReference(), Priority: req.GetPriority(),
+		IdempotencyKey: req.GetIdempotencyKey()})
 }
 
 // SendEmail queues one e-mail of the caller.
 func (g *grpcServer) SendEmail(ctx context.Context, req *notificationv1.SendEmailRequest) (*notificationv1.Notification, error) {
 	return g.send(ctx, SendInput{Channel: ChannelEmail, Recipient: req.GetEmailAddress(), TemplateID: req.GetTemplateId(),
-		Personalisation: req.GetPersonalisation(), Reference: req.GetReference(), Priority: req.GetPriority()})
+		Personalisation: req.GetPersonalisation(), Reference: req.GetReference(), Priority: req.GetPriority(),
+		IdempotencyKey: req.GetIdempotencyKey()})
 }
 
 // GetNotification returns one of the caller's notifications.
@@ -112,7 +124,8 @@ func (g *grpcServer) ListNotifications(ctx context.Context, req *notificationv1.
 
 // CreateBulkJob validates and queues a bulk send.
 func (g *grpcServer) CreateBulkJob(ctx context.Context, req *notificationv1.CreateBulkJobRequest) (*notificationv1.BulkJob, error) {
-	in := BulkInput{TemplateID: req.GetTemplateId(), Channel: req.GetChannel(), CSV: req.GetCsv(), Reference: req.GetReference()}
+	in := BulkInput{TemplateID: req.GetTemplateId(), Channel: req.GetChannel(), CSV: req.GetCsv(), Reference: req.GetReference(),
+		IdempotencyKey: req.GetIdempotencyKey()}
 	for _, r := range req.GetRecipients() {
 		in.Rows = append(in.Rows, BulkRow{Recipient: r.GetRecipient(), Personalisation: r.GetPersonalisation(), Reference: r.GetReference()})
 	}

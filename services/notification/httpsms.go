@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,8 +25,13 @@ import (
 //	{"to": "+970599000001", "text": "…", "reference": "ntf_…", "encoding": "ucs2", "segments": 2}
 //
 // with the configured Authorization header and Idempotency-Key: the
-// reference. A 2xx answer {"id": "<provider id>"} accepts it; 4xx (but
-// 408 and 429) refuses it for good; anything else is retried. Receipts come
+// reference, which stays the same on every attempt of one message. The
+// gateway must accept a repeated key as the same message (send it once,
+// answer the first id): the provider is an IdempotentSMSProvider, so a
+// submit interrupted after the request went out (the connection cut, the
+// answer timed out, a restart between sending and recording) is sent
+// again, not failed. A 2xx answer {"id": "<provider id>"} accepts it; 4xx
+// (but 408 and 429) refuses it for good; anything else is retried. Receipts come
 // back as POST /v1/notifications/providers/http/receipts with the body
 // {"id": "<provider id>", "status": "delivered|undeliverable|expired|rejected"}
 // and the header Tamkeen-Signature: t=<unix>,v1=<hex HMAC-SHA256(receipt
@@ -67,6 +73,11 @@ func NewHTTPSMSProvider(cfg HTTPSMSConfig, client *http.Client) *HTTPSMSProvider
 // Name is "http".
 func (p *HTTPSMSProvider) Name() string { return ProviderHTTP }
 
+// IdempotentByReference is true: every call carries the message's
+// reference as its Idempotency-Key, which the gateway deduplicates by (see
+// HTTPSMSConfig), so the lanes retry a submit whose answer was lost.
+func (p *HTTPSMSProvider) IdempotentByReference() bool { return true }
+
 // SendSMS posts m.
 func (p *HTTPSMSProvider) SendSMS(ctx context.Context, m SMS) (string, error) {
 	body, err := json.Marshal(map[string]any{"to": m.To, "text": m.Body, "reference": m.Reference,
@@ -87,10 +98,10 @@ func (p *HTTPSMSProvider) SendSMS(ctx context.Context, m SMS) (string, error) {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		var ne interface{ Timeout() bool }
-		if errors.As(err, &ne) && ne.Timeout() {
-			// Sent, perhaps, and no answer: at most once.
-			return "", fmt.Errorf("%w: HTTP SMS gateway timed out", ErrOutcomeUnknown)
+		if mayHaveBeenSent(err) {
+			// Sent, perhaps, and no answer: the lanes send it again with
+			// the same Idempotency-Key (IdempotentByReference).
+			return "", fmt.Errorf("%w: HTTP SMS gateway: %w", ErrOutcomeUnknown, err)
 		}
 		return "", fmt.Errorf("notification: HTTP SMS gateway: %w", err)
 	}
@@ -109,6 +120,21 @@ func (p *HTTPSMSProvider) SendSMS(ctx context.Context, m SMS) (string, error) {
 		return "", fmt.Errorf("%w: HTTP SMS gateway answered %d", ErrPermanentSend, resp.StatusCode)
 	}
 	return "", fmt.Errorf("notification: HTTP SMS gateway answered %d", resp.StatusCode)
+}
+
+// mayHaveBeenSent reports whether a failed HTTP call may have reached the
+// gateway: anything but a failure to connect (the request went out, and
+// the connection was cut or the answer timed out) or a cancelled context.
+func mayHaveBeenSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return !errors.Is(err, context.Canceled)
 }
 
 // httpReceiptStates maps the receipt body's status to receipt states.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
+	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
 )
 
 // httpGateway is an HTTP SMS gateway in the test: it records what it is
@@ -91,9 +92,123 @@ func TestHTTPSMSProviderAnswers(t *testing.T) {
 		defer srv.Close()
 		p := NewHTTPSMSProvider(HTTPSMSConfig{URL: srv.URL, Timeout: 50 * time.Millisecond}, nil)
 		if _, err := p.SendSMS(context.Background(), SMS{To: "+970599000001", Body: "x", Reference: "ntf_2"}); !errors.Is(err, ErrOutcomeUnknown) {
-			t.Errorf("SendSMS after a timeout = %v; want ErrOutcomeUnknown (at most once)", err)
+			t.Errorf("SendSMS after a timeout = %v; want ErrOutcomeUnknown (sent perhaps: retried with the same key)", err)
 		}
 	})
+
+	t.Run("a cut connection is outcome unknown", func(t *testing.T) {
+		gw := &cuttingGateway{cut: 1}
+		srv := httptest.NewServer(gw)
+		defer srv.Close()
+		p := NewHTTPSMSProvider(HTTPSMSConfig{URL: srv.URL, Timeout: 5 * time.Second}, nil)
+		if _, err := p.SendSMS(context.Background(), SMS{To: "+970599000001", Body: "x", Reference: "ntf_3"}); !errors.Is(err, ErrOutcomeUnknown) {
+			t.Errorf("SendSMS through a cut connection = %v; want ErrOutcomeUnknown", err)
+		}
+		if got := gw.got(); len(got) != 1 || got[0] != "ntf_3" {
+			t.Errorf("gateway got keys %v; want the one request, keyed ntf_3", got)
+		}
+	})
+
+	t.Run("no connection is a plain temporary error", func(t *testing.T) {
+		p := NewHTTPSMSProvider(HTTPSMSConfig{URL: "http://" + closedAddr(t), Timeout: 5 * time.Second}, nil)
+		_, err := p.SendSMS(context.Background(), SMS{To: "+970599000001", Body: "x", Reference: "ntf_4"})
+		if err == nil || errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrPermanentSend) {
+			t.Errorf("SendSMS to nothing = %v; want a temporary error (nothing was sent)", err)
+		}
+	})
+
+	if !isIdempotent(NewHTTPSMSProvider(HTTPSMSConfig{}, nil)) {
+		t.Error("the HTTP SMS provider is not declared idempotent; its calls carry the Idempotency-Key")
+	}
+}
+
+// cuttingGateway is an HTTP SMS gateway that reads each request and then,
+// for the first cut ones, cuts the connection without answering (or,
+// hang, waits until the caller gives up); later requests are answered
+// with an id derived from the Idempotency-Key, as a gateway that
+// deduplicates by it answers a repeated key.
+type cuttingGateway struct {
+	cut  int
+	hang bool
+
+	mu   sync.Mutex
+	keys []string
+}
+
+func (g *cuttingGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.ReadAll(r.Body)
+	key := r.Header.Get("Idempotency-Key")
+	g.mu.Lock()
+	g.keys = append(g.keys, key)
+	n := len(g.keys)
+	g.mu.Unlock()
+	if n <= g.cut {
+		if g.hang {
+			<-r.Context().Done()
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"id":"gw-`+key+`"}`)
+}
+
+// got returns the Idempotency-Keys of the requests so far.
+func (g *cuttingGateway) got() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.keys...)
+}
+
+// TestHTTPSMSInterruptedSubmitIsRetried: the HTTP gateway reads the
+// submit and the connection is cut (or the answer times out); the lane
+// sends it again with the same Idempotency-Key instead of failing it
+// (technical-failure/outcome-unknown), and the message ends accepted
+// under the gateway's id.
+func TestHTTPSMSInterruptedSubmitIsRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gw   *cuttingGateway
+	}{
+		{"connection cut after the request", &cuttingGateway{cut: 1}},
+		{"answer timed out", &cuttingGateway{cut: 1, hang: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tc.gw)
+			t.Cleanup(srv.Close)
+			a := startAPI(t, storetest.SQLite(t), func(c *Config) {
+				c.SMSProvider = ProviderHTTP
+				c.HTTPSMS = HTTPSMSConfig{URL: srv.URL, ReceiptSecret: "receipt-secret-of-the-gateway", Timeout: 300 * time.Millisecond}
+			})
+			moh := a.iss.as(t, "moh")
+			tpl, err := a.api.CreateTemplate(moh, &notificationv1.CreateTemplateRequest{Name: "t", Channel: "sms", Language: "en", Body: "Hello ((name))"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := a.api.SendSms(moh, &notificationv1.SendSmsRequest{PhoneNumber: "+970599000051", TemplateId: tpl.GetId(),
+				Personalisation: map[string]string{"name": "Sara"}, IdempotencyKey: "k-51"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var row Notification
+			waitFor(t, 10*time.Second, "the submit to be accepted or to fail", func() bool {
+				row, err = getNotification(context.Background(), a.db, "id", n.GetId())
+				return err == nil && (row.ProviderMessageID != "" || row.final())
+			})
+			if row.Status != StatusSending || row.ProviderMessageID != "gw-"+n.GetId() || row.Attempts != 2 {
+				t.Fatalf("row = status %s (%s), provider id %q, attempts %d; want sending under gw-%s after 2 attempts",
+					row.Status, row.FailureReason, row.ProviderMessageID, row.Attempts, n.GetId())
+			}
+			if got := tc.gw.got(); len(got) != 2 || got[0] != n.GetId() || got[1] != n.GetId() {
+				t.Fatalf("gateway got Idempotency-Keys %v; want %s twice", got, n.GetId())
+			}
+		})
+	}
 }
 
 // TestHTTPSMSProviderEndToEnd: an OTP command goes out through the HTTP

@@ -447,6 +447,13 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 		return fmt.Errorf("notification: %s: %w", from.ID, err)
 	}
 	s.noteTransition(from, next)
+	if from.submission != submissionAccepted && next.submission == submissionAccepted {
+		// One line per message the provider took, under the trace of the
+		// request that caused it (the command's event carries it): no
+		// recipient, no text.
+		s.Logger.InfoContext(ctx, "notification: submitted", slog.String("notification_id", next.ID),
+			slog.String("lane", next.Lane), slog.String("channel", next.Channel), slog.String("provider", next.Provider))
+	}
 	if next.Status != from.Status {
 		s.Relay.Kick()
 	}

@@ -105,7 +105,8 @@ func migrate(t *testing.T, db *store.DB) {
 }
 
 // startService runs New(cfg, deps) with deps.DB = db on a fresh NATS
-// server until the test ends, and waits until its streams exist.
+// server until the test ends, and waits until its streams exist; a
+// deps.Now the test set is kept as the service's clock.
 func startService(t *testing.T, db *store.DB, cfg Config, deps Deps) *env {
 	t.Helper()
 	migrate(t, db)
@@ -118,7 +119,11 @@ func startService(t *testing.T, db *store.DB, cfg Config, deps Deps) *env {
 			}
 			return a
 		}}))
+	now := deps.Now
 	deps.Kit = Spec().Kit(host.Env{DB: db, Bus: e.bus, Logger: logger})
+	if now != nil {
+		deps.Now = now
+	}
 	svc, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)

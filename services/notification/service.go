@@ -64,6 +64,10 @@ type Config struct {
 	HomeCountryCodes     []string `flag:"home-country-codes" default:"970,972" usage:"calling codes every client may send SMS to"`
 	InternationalClients []string `flag:"international-clients" usage:"client ids allowed to send SMS to other countries"`
 
+	// IdempotencyTTL is how long an Idempotency-Key of a send or bulk job
+	// is remembered (the payments' 24 h by default).
+	IdempotencyTTL time.Duration `flag:"idempotency-ttl" default:"24h" usage:"how long an Idempotency-Key of a send or bulk job is remembered"`
+
 	// Callbacks are the clients' status callback URLs, "client=url" pairs;
 	// CallbackKey derives each client's signing secret (see CallbackSecret).
 	Callbacks   []string `flag:"callbacks" usage:"status callback URLs, comma-separated client_id=https://… pairs"`
@@ -93,6 +97,9 @@ func (c Config) Validate() error {
 	p.Range("max-attempts", c.MaxAttempts, 1, 50)
 	if c.RetryBase < time.Millisecond || c.RetryBase > time.Minute {
 		p.Addf("retry-base", "%v is outside 1ms..1m", c.RetryBase)
+	}
+	if c.IdempotencyTTL < time.Minute {
+		p.Addf("idempotency-ttl", "%v is shorter than 1m", c.IdempotencyTTL)
 	}
 	for name, v := range map[string]int{"recipient-hourly-limit": c.RecipientHourlyLimit, "client-minute-limit": c.ClientMinuteLimit, "client-daily-limit": c.ClientDailyLimit} {
 		if v < 0 {
@@ -164,6 +171,7 @@ func DefaultConfig() Config {
 		SMSProvider:    ProviderNone,
 		MaxSMSSegments: 10, MaxAttempts: 5, RetryBase: time.Second,
 		RecipientHourlyLimit: 10, ClientMinuteLimit: 600, ClientDailyLimit: 250000,
+		IdempotencyTTL:   24 * time.Hour,
 		HomeCountryCodes: []string{"970", "972"},
 		SMPP:             defaultSMPPConfig(),
 		HTTPSMS:          HTTPSMSConfig{Timeout: 10 * time.Second},

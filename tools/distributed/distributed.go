@@ -89,23 +89,79 @@ type Options struct {
 	// Env adds or overrides TAMKEEN_… settings of a process, by process
 	// name (tests shorten cool-downs with it).
 	Env map[string]map[string]string
+	// NATSURL is an external NATS server (with JetStream) every process
+	// uses; empty starts an embedded one with its store in WorkDir/nats.
+	// Stop leaves an external server running (the DR drill fails over
+	// from one to another).
+	NATSURL string
 }
 
 // Topology is a running distributed Tamkeen.
 type Topology struct {
 	opts  Options
 	log   *slog.Logger
-	nats  *natsembed.Server
+	nats  *natsembed.Server // nil with Options.NATSURL
 	sms   *SMSSink
 	procs map[string]*process
 	order []string
 	url   string
 	// opsAddrs are the processes' operations listeners, by name.
 	opsAddrs map[string]string
+	natsURL  string
 	secret   string
 	dsns     map[string]string
 	fresh    map[string]bool
 	outMu    sync.Mutex
+}
+
+// GatewayAddrs are where the gateway of a topology listens and finds the
+// others: what its configuration depends on at run time.
+type GatewayAddrs struct {
+	// HTTP and Ops are the gateway's API and operations listeners; the
+	// issuer is http://HTTP.
+	HTTP, Ops string
+	// NATS is the NATS server's client URL.
+	NATS string
+	// DBURLFile holds the gateway database's URL.
+	DBURLFile string
+	// Services are the enablers' gRPC addresses and ServiceOps their
+	// operations listeners, by name.
+	Services, ServiceOps map[string]string
+}
+
+// GatewayEnv is the gateway process's TAMKEEN_… configuration in this
+// topology (before Options.Env): the settings k8s/base/gateway gives its
+// container, with this machine's addresses. TestSecurityParity
+// (tools/tamkeen) holds it to `tamkeen dev`'s gateway.
+func GatewayEnv(a GatewayAddrs) map[string]string {
+	env := map[string]string{
+		"TAMKEEN_HTTP_ADDR": a.HTTP,
+		// /healthz, /readyz and /metrics are not on the API port.
+		"TAMKEEN_OPS_ADDR": a.Ops,
+		"TAMKEEN_ISSUER":   "http://" + a.HTTP,
+		"TAMKEEN_NATS_URL": a.NATS,
+		// A test environment: the payment process serves the sandbox
+		// acquirer's checkout beside its ops endpoints.
+		"TAMKEEN_SANDBOX_URL": "http://" + a.ServiceOps["payment"],
+		// auth serves its OpenID Provider and hosted sign-in pages beside
+		// its ops endpoints; the gateway routes the issuer's /oauth2/ there.
+		"TAMKEEN_OIDC_URL": "http://" + a.ServiceOps["auth"],
+		// The security server's duties, on as in every shape
+		// (TestSecurityParity): access rights enforced, every call in the
+		// audit chain time-stamped by the signature enabler's TSA, usage
+		// metered, on the gateway's own PostgreSQL database.
+		"TAMKEEN_DB_ENGINE":      "postgres",
+		"TAMKEEN_DB_DSN_FILE":    a.DBURLFile,
+		"TAMKEEN_ENFORCE_RIGHTS": "true",
+		"TAMKEEN_AUDIT":          "true",
+		"TAMKEEN_AUDIT_CHAIN":    "gateway-0",
+		"TAMKEEN_METERING":       "true",
+		"TAMKEEN_RATE_LIMITS":    "read=100/200,write=50/100,public=50/100",
+	}
+	for _, s := range Services() {
+		env["TAMKEEN_"+strings.ToUpper(s)+"_ADDR"] = a.Services[s]
+	}
+	return env
 }
 
 // FindRepoRoot walks up from dir to the directory holding go.work.
@@ -217,13 +273,16 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	if err := t.writeSecrets(); err != nil {
 		return nil, err
 	}
-	t.nats, err = natsembed.Start(natsembed.Options{
-		StoreDir: filepath.Join(opts.WorkDir, "nats"), Listen: true, ServerName: "tamkeen-distributed",
-	})
-	if err != nil {
-		return nil, err
+	if t.natsURL = opts.NATSURL; t.natsURL == "" {
+		t.nats, err = natsembed.Start(natsembed.Options{
+			StoreDir: filepath.Join(opts.WorkDir, "nats"), Listen: true, ServerName: "tamkeen-distributed",
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.natsURL = t.nats.ClientURL()
+		log.Info("nats started", slog.String("url", t.natsURL))
 	}
-	log.Info("nats started", slog.String("url", t.nats.ClientURL()))
 	if t.sms, err = startSMSSink(); err != nil {
 		return nil, err
 	}
@@ -273,33 +332,10 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	}
 	opsAddrs[Gateway] = gwOps
 	t.opsAddrs = opsAddrs
-	gwEnv := map[string]string{
-		"TAMKEEN_HTTP_ADDR": httpAddr,
-		// /healthz, /readyz and /metrics are not on the API port.
-		"TAMKEEN_OPS_ADDR": gwOps,
-		"TAMKEEN_ISSUER":   t.url,
-		"TAMKEEN_NATS_URL": t.nats.ClientURL(),
-		// A test environment: the payment process serves the sandbox
-		// acquirer's checkout beside its ops endpoints.
-		"TAMKEEN_SANDBOX_URL": "http://" + opsAddrs["payment"],
-		// auth serves its OpenID Provider and hosted sign-in pages beside
-		// its ops endpoints; the gateway routes the issuer's /oauth2/ there.
-		"TAMKEEN_OIDC_URL": "http://" + opsAddrs["auth"],
-		// The security server's duties, on as in every shape
-		// (TestSecurityParity): access rights enforced, every call in the
-		// audit chain time-stamped by the signature enabler's TSA, usage
-		// metered, on the gateway's own PostgreSQL database.
-		"TAMKEEN_DB_ENGINE":      "postgres",
-		"TAMKEEN_DB_DSN_FILE":    t.secretFile(Gateway + "-db-uri"),
-		"TAMKEEN_ENFORCE_RIGHTS": "true",
-		"TAMKEEN_AUDIT":          "true",
-		"TAMKEEN_AUDIT_CHAIN":    "gateway-0",
-		"TAMKEEN_METERING":       "true",
-		"TAMKEEN_RATE_LIMITS":    "read=100/200,write=50/100,public=50/100",
-	}
-	for _, s := range Services() {
-		gwEnv["TAMKEEN_"+strings.ToUpper(s)+"_ADDR"] = addrs[s]
-	}
+	gwEnv := GatewayEnv(GatewayAddrs{
+		HTTP: httpAddr, Ops: gwOps, NATS: t.natsURL, DBURLFile: t.secretFile(Gateway + "-db-uri"),
+		Services: addrs, ServiceOps: opsAddrs,
+	})
 	for k, v := range opts.Env[Gateway] {
 		gwEnv[k] = v
 	}
@@ -334,7 +370,7 @@ func (t *Topology) OpsURL(name string) string {
 }
 
 // NATSURL is the NATS server's client URL.
-func (t *Topology) NATSURL() string { return t.nats.ClientURL() }
+func (t *Topology) NATSURL() string { return t.natsURL }
 
 // SMS is the stand-in for the operator's HTTP SMS gateway.
 func (t *Topology) SMS() *SMSSink { return t.sms }
@@ -388,7 +424,8 @@ func (t *Topology) Ready(ctx context.Context, name string) bool {
 }
 
 // Stop ends every process (gateway first, SIGTERM, then SIGKILL after a
-// deadline) and then NATS. It is safe to call more than once.
+// deadline) and then NATS when the topology started it. It is safe to
+// call more than once.
 func (t *Topology) Stop() {
 	for i := len(t.order) - 1; i >= 0; i-- {
 		p := t.procs[t.order[i]]
@@ -541,7 +578,7 @@ func (t *Topology) serviceEnv(service, grpcAddr, metricsAddr string) map[string]
 	t.identityEnv(service, env)
 	env["TAMKEEN_GRPC_ADDR"] = grpcAddr
 	env["TAMKEEN_METRICS_ADDR"] = metricsAddr
-	env["TAMKEEN_NATS_URL"] = t.nats.ClientURL()
+	env["TAMKEEN_NATS_URL"] = t.natsURL
 	// The migration Job ran; replicas do not race to migrate at start-up.
 	env["TAMKEEN_MIGRATE"] = "false"
 	env["TAMKEEN_INSTANCE"] = service + "-0" // one replica each; a restart frees its own outbox claims

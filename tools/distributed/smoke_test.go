@@ -22,7 +22,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
+	"github.com/tamkeen/tamkeen/services/auth"
 	"github.com/tamkeen/tamkeen/tools/distributed"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
@@ -122,22 +125,9 @@ func (a api) do(method, path, token string, headers map[string]string, body any,
 	return resp.StatusCode, string(raw)
 }
 
-// nationalID completes 8 digits with the Luhn check digit the Palestinian
-// ID number uses.
-func nationalID(first8 string) string {
-	sum := 0
-	for i, r := range first8 {
-		d := int(r - '0')
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return first8 + string(rune('0'+(10-sum%10)%10))
-}
+// nationalID completes 8 digits with the check digit of the Palestinian
+// ID number.
+func nationalID(first8 string) string { return auth.CompleteNationalID(first8) }
 
 // streamCount is how many messages on subject the stream holding it has.
 func streamCount(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string) uint64 {
@@ -413,8 +403,40 @@ func TestDistributedSmoke(t *testing.T) {
 		authBack = time.Now()
 		waitGatewayReady(t, topo)
 	}
-	if got := waitCount(t, js, subjectRegistered, citizens); got != citizens {
-		t.Errorf("%s events in the stream = %d; want %d (one per registration)", subjectRegistered, got, citizens)
+	// The trace of a registration reaches the SMS it causes: auth's
+	// outbox, the command on NATS and notification's submit share the
+	// trace id the gateway answered with (issue 16 item 3).
+	tracedPhone := phoneOf(200)
+	resp, err = http.Post(topo.URL()+"/v1/citizens", "application/json", strings.NewReader(`{"national_id":"`+nationalIDOf(200)+
+		`","phone_number":"`+tracedPhone+`","password":"`+password+`","given_name":"Sami","family_name":"Haddad"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	traceID := ""
+	if parts := strings.Split(resp.Header.Get("traceresponse"), "-"); len(parts) == 4 {
+		traceID = parts[1]
+	}
+	if resp.StatusCode != http.StatusCreated || traceID == "" {
+		t.Fatalf("traced registration = %d, traceresponse %q; want 201 with a trace id", resp.StatusCode, resp.Header.Get("traceresponse"))
+	}
+	if got := waitSMS(t, topo, tracedPhone, 1); got != 1 {
+		t.Errorf("SMS of the traced registration = %d; want 1", got)
+	}
+	submitted := false
+	for deadline := time.Now().Add(10 * time.Second); !submitted && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		for _, line := range strings.Split(topo.Tail("notification", 2000), "\n") {
+			if strings.Contains(line, "notification: submitted") && strings.Contains(line, traceID) {
+				submitted = true
+			}
+		}
+	}
+	if !submitted {
+		t.Errorf("no notification log line \"notification: submitted\" with the registration's trace id %s", traceID)
+	}
+
+	if got := waitCount(t, js, subjectRegistered, citizens+1); got != citizens+1 {
+		t.Errorf("%s events in the stream = %d; want %d (one per registration)", subjectRegistered, got, citizens+1)
 	}
 	// Each registration's OTP reached the citizen's phone (the operator's
 	// stand-in) exactly once, through auth's outbox, NATS and notification.
@@ -589,6 +611,11 @@ func TestDistributedSmoke(t *testing.T) {
 		t.Errorf("public read of the published item = %d %s; want 200", code, body)
 	}
 
+	// Every process's operations listener exports the families the
+	// runbook names, with the traffic above counted (issue 16 item 3),
+	// before the payment crash resets its counters.
+	checkOpsMetrics(t, topo)
+
 	// The payment process crashes: the gateway says 503 meanwhile; after a
 	// restart the payment is there and the Idempotency-Key still answers
 	// with the same payment.
@@ -662,4 +689,97 @@ func TestDistributedSmoke(t *testing.T) {
 			t.Errorf("the %s log holds a national id or phone number", name)
 		}
 	}
+}
+
+// opsMetrics are the families each process's /metrics must have after the
+// smoke test's traffic: counted > 0, or (present) merely exported.
+var opsMetrics = map[string]struct{ counted, present []string }{
+	distributed.Gateway: {
+		counted: []string{"gateway_http_requests_total", "gateway_audit_writes_total", "gateway_audit_timestamps_total", "gateway_rate_limit_decisions_total"},
+		present: []string{"gateway_http_request_duration_seconds", "gateway_audit_chain_head_age_seconds", "gateway_audit_timestamp_lag_seconds", "gateway_rate_limit_degraded"},
+	},
+	"auth": {
+		counted: []string{"tamkeen_auth_logins_total", "tamkeen_auth_otp_sends_total", "tamkeen_auth_otp_verifications_total", "tamkeen_events_outbox_published_total"},
+		present: []string{"tamkeen_auth_lockouts_total", "tamkeen_events_outbox_pending", "tamkeen_events_outbox_oldest_age_seconds", "tamkeen_events_outbox_publish_seconds"},
+	},
+	"notification": {
+		counted: []string{"tamkeen_notification_messages_total", "tamkeen_notification_sms_segments_total", "tamkeen_events_consumer_deliveries_total", "tamkeen_events_consumer_handling_seconds"},
+		present: []string{"tamkeen_events_consumer_redeliveries_total", "tamkeen_events_outbox_pending"},
+	},
+	"payment": {
+		counted: []string{"tamkeen_payment_transitions_total", "tamkeen_payment_webhook_verifications_total", "tamkeen_payment_ledger_postings_total", "tamkeen_events_outbox_published_total"},
+		present: []string{"tamkeen_events_outbox_pending", "tamkeen_events_outbox_oldest_age_seconds"},
+	},
+	"signature": {
+		counted: []string{"tamkeen_signature_timestamps_total", "tamkeen_signature_certificate_expiry_timestamp_seconds"},
+		present: []string{"tamkeen_signature_signatures_total", "tamkeen_events_outbox_pending"},
+	},
+	"content": {
+		counted: []string{"tamkeen_content_publications_total", "tamkeen_events_outbox_published_total"},
+		present: []string{"tamkeen_content_expiries_total", "tamkeen_events_outbox_pending"},
+	},
+}
+
+// checkOpsMetrics scrapes every process's ops listener until its families
+// are there and counted (the audit head is time-stamped every 2 s, so the
+// TSA's count may take a moment), for up to 20 s.
+func checkOpsMetrics(t *testing.T, topo *distributed.Topology) {
+	t.Helper()
+	for name, want := range opsMetrics {
+		var missing []string
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			got := scrapeOps(t, topo.OpsURL(name)+"/metrics")
+			missing = missing[:0]
+			for _, f := range want.counted {
+				if v, ok := got[f]; !ok || v <= 0 {
+					missing = append(missing, f+" (not counted)")
+				}
+			}
+			for _, f := range want.present {
+				if _, ok := got[f]; !ok {
+					missing = append(missing, f+" (absent)")
+				}
+			}
+			if len(missing) == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("%s's ops /metrics after the traffic: %s", name, strings.Join(missing, ", "))
+		}
+	}
+}
+
+// scrapeOps reads a /metrics page: each family's samples summed (counter
+// and gauge values, histogram and summary counts).
+func scrapeOps(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		sum := 0.0
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				sum += m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				sum += m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.GetHistogram().GetSampleCount())
+			case m.Summary != nil:
+				sum += float64(m.GetSummary().GetSampleCount())
+			}
+		}
+		out[name] = sum
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/clocktest"
+	"github.com/tamkeen/tamkeen/services/auth"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
 
@@ -160,20 +161,7 @@ func latestCode(t *testing.T, base, phone string, seen map[string]bool) string {
 
 // nationalID completes 8 digits with the check digit (Luhn, as the
 // Palestinian ID number uses it).
-func nationalID(first8 string) string {
-	sum := 0
-	for i, r := range first8 {
-		d := int(r - '0')
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return first8 + string(rune('0'+(10-sum%10)%10))
-}
+func nationalID(first8 string) string { return auth.CompleteNationalID(first8) }
 
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`

@@ -54,7 +54,7 @@ const clientsUsage = `Usage:
                          [--public [--loopback] | --token-auth-method client_secret_basic|client_secret_post
                                                   | --token-auth-method private_key_jwt --jwks-file F|--jwks-uri U]
                          [--backchannel-logout-uri U] [--id-token-alg ES256|RS256]
-                         [--allowed-origin https://app.ministry.ps ...]
+                         [--allowed-origin https://app.ministry.ps ...] [--xroad-client INSTANCE/CLASS/MEMBER[/SUBSYSTEM] ...]
                                                                             prints the new secret once (public and private_key_jwt clients have none)
   tamkeen clients update --id ID (--allowed-origin O ... | --no-allowed-origins)
                                                                             replaces the web origins the gateway answers CORS for
@@ -94,6 +94,9 @@ type clientsConfig struct {
 	// for which the gateway answers CORS on the authenticated API.
 	AllowedOrigins   []string `flag:"allowed-origin" usage:"a web origin (scheme://host[:port]) the client's browser pages call the API from, for CORS; repeat it for more. https, or http on localhost, 127.0.0.1 or [::1]; no wildcard, no path"`
 	NoAllowedOrigins bool     `flag:"no-allowed-origins" usage:"with update: remove every allowed origin"`
+	// XRoadClients are X-Road members or subsystems whose calls through
+	// the gateway's X-Road listener act as the new client (xroad.go).
+	XRoadClients []string `flag:"xroad-client" usage:"with create and --data-dir: an X-Road client (INSTANCE/CLASS/MEMBER[/SUBSYSTEM]) whose calls act as this client; elsewhere use tamkeen xroad map"`
 	// Out is list's output format.
 	Out outputFlag
 }
@@ -151,6 +154,9 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 	case sub != "update" && sub != "create" && len(cfg.AllowedOrigins) > 0:
 		return configProblem("allowed-origin", "only with create or update")
 	}
+	if err := checkXRoadClients(sub, cfg); err != nil {
+		return err
+	}
 	svc, closeDB, err := openAuthAdmin(ctx, cfg.DB, lookupEnv)
 	if err != nil {
 		return err
@@ -196,6 +202,9 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 			fmt.Fprintf(stdout, "client %s created (public: no secret; PKCE required)\n", cfg.ID)
 		default:
 			fmt.Fprintf(stdout, "client %s created\nsecret: %s\n(shown once; only its hash is kept)\n", cfg.ID, secret)
+		}
+		if err := mapXRoadClients(ctx, cfg, stdout); err != nil {
+			return fmt.Errorf("client %s created, but its X-Road clients are not mapped (use tamkeen xroad map): %w", cfg.ID, err)
 		}
 	case "list":
 		cs, err := svc.ListClients(ctx)

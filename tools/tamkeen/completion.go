@@ -59,6 +59,7 @@ var commandConfigs = map[string][]any{
 	"keys":         {&keysConfig{}},
 	"identity-key": {&identityKeyConfig{}},
 	"rights":       {&rightsConfig{}},
+	"xroad":        {&xroadConfig{}},
 	"audit":        {&auditConfig{}},
 	"usage":        {&usageConfig{}},
 	"webhooks":     {&webhooksConfig{}},

@@ -195,6 +195,20 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err != nil {
 		return err
 	}
+	// The X-Road provider side (--xroad-addr and its TLS files): auth and
+	// the gateway share a secret kept in the data dir for auth's
+	// GatewayTokenService.
+	var xlis net.Listener
+	var gatewaySecret string
+	if cfg.Gateway.XRoadAddr != "" {
+		if gatewaySecret, err = demo.KeptSecret(filepath.Join(cfg.DataDir, "gateway-secret"), 32, base64.RawURLEncoding); err != nil {
+			return err
+		}
+		if xlis, err = net.Listen("tcp", cfg.Gateway.XRoadAddr); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.Gateway.XRoadAddr, err)
+		}
+		defer xlis.Close()
+	}
 	// The services read their own Config from the environment; dev fills in
 	// what a developer should not have to: the issuer, a key-encryption key
 	// and the identity key (auth seals citizens' identities to its public
@@ -212,6 +226,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		// credentials to self-registered citizens (production: in person).
 		"TAMKEEN_PKI_AUTO_INIT":      "true",
 		"TAMKEEN_ALLOW_SELF_PROOFED": "true",
+		"TAMKEEN_GATEWAY_SECRET":     gatewaySecret,
 	})
 
 	// Everything is built before anything runs, so that a failure during
@@ -268,6 +283,9 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	}
 	gwCfg := cfg.Gateway
 	gwCfg.Issuer = issuer
+	if gwCfg.XRoadGatewaySecret == "" {
+		gwCfg.XRoadGatewaySecret = gatewaySecret
+	}
 	if hooks.gateway != nil {
 		hooks.gateway(&gwCfg)
 	}
@@ -287,10 +305,16 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	g.Go(func() error { return comp.Run(gctx) })
 	g.Go(func() error { return gw.Run(gctx, lis) })
 	g.Go(func() error { return gw.ServeOps(gctx, opsLis) })
+	if xlis != nil {
+		g.Go(func() error { return gw.ServeXRoad(gctx, xlis) })
+	}
 
 	fmt.Fprintf(stdout, "Tamkeen is running at %s\n", url)
 	fmt.Fprintf(stdout, "  API reference  %s/docs\n  OpenAPI        %s/openapi.json\n  dev inbox      %s/dev/inbox\n", url, url, url)
 	fmt.Fprintf(stdout, "  operations     %s (/healthz /readyz /metrics /debug/pprof/)\n", opsURL)
+	if xlis != nil {
+		fmt.Fprintf(stdout, "  X-Road         https://%s (mutual TLS: the security server's certificate; tamkeen xroad map)\n", xlis.Addr())
+	}
 	if generated {
 		fmt.Fprintf(stdout, "  demo client    %s, secret %s (kept in %s)\n", demo.ClientID, secret, secretFile(cfg.DataDir))
 	} else {

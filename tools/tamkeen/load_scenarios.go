@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tamkeen/tamkeen/services/auth"
 )
 
 // loadScenario is one `tamkeen load` scenario: setup prepares what its
@@ -196,40 +198,21 @@ func setupToken(_ context.Context, env *loadEnv) (op, func(), error) {
 	}, nil, nil
 }
 
-// randomDigits returns n random decimal digits.
-func randomDigits(n int) string {
+// randomFrom returns n characters drawn at random from alphabet.
+func randomFrom(alphabet string, n int) string {
 	var b strings.Builder
 	for range n {
-		d, _ := rand.Int(rand.Reader, big.NewInt(10))
-		b.WriteByte(byte('0' + d.Int64()))
+		d, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		b.WriteByte(alphabet[d.Int64()])
 	}
 	return b.String()
 }
+
+// randomDigits returns n random decimal digits.
+func randomDigits(n int) string { return randomFrom("0123456789", n) }
 
 // randomWord returns n random lower-case letters.
-func randomWord(n int) string {
-	var b strings.Builder
-	for range n {
-		d, _ := rand.Int(rand.Reader, big.NewInt(26))
-		b.WriteByte(byte('a' + d.Int64()))
-	}
-	return b.String()
-}
-
-// luhnID completes 8 digits with the check digit of a Palestinian ID.
-func luhnID(first8 string) string {
-	sum := 0
-	for i, r := range first8 {
-		d := int(r - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return first8 + string(rune('0'+(10-sum%10)%10))
-}
+func randomWord(n int) string { return randomFrom("abcdefghijklmnopqrstuvwxyz", n) }
 
 // citizen is a registered citizen the load signs in as.
 type citizen struct {
@@ -246,7 +229,7 @@ func (e *loadEnv) registerCitizen(ctx context.Context) (citizen, error) {
 	c := citizen{password: "load-" + base64.RawURLEncoding.EncodeToString(pw)}
 	var last error
 	for range 5 {
-		c.nationalID = luhnID("4" + randomDigits(7))
+		c.nationalID = auth.CompleteNationalID("4" + randomDigits(7))
 		err := e.must(ctx, http.StatusCreated, "POST", "/v1/citizens", "", map[string]string{
 			"national_id": c.nationalID, "phone_number": "+97059" + randomDigits(7), "password": c.password,
 			"given_name": "Load", "family_name": "Test",

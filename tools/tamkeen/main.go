@@ -35,6 +35,7 @@ Usage:
   tamkeen identity-key public  print the identity key's public half (auth's
                             identity-recipient-key)
   tamkeen rights grant|revoke|show  clients' access rights at the gateway
+  tamkeen xroad map|unmap|list      X-Road members' Tamkeen clients at the gateway
   tamkeen audit verify|export       check or export the gateway's audit log
   tamkeen usage report --month M    usage per client, CSV and invoices
   tamkeen webhooks list|create|delete --client ID  a ministry client's webhook
@@ -90,6 +91,7 @@ var commands = map[string]command{
 		help: identityKeyUsage, missing: "tamkeen identity-key needs the subcommand public",
 	}, runIdentityKey),
 	"rights": rightsCommand,
+	"xroad":  xroadCommand,
 	"audit": withFlags(subcommands{
 		name: "audit", known: subcommandWords["audit"],
 		help: auditUsage, missing: "tamkeen audit needs verify or export",
@@ -118,6 +120,7 @@ var subcommandWords = map[string][]string{
 	"keys":         {"rotate"},
 	"identity-key": {"public"},
 	"rights":       {"grant", "revoke", "show"},
+	"xroad":        {"map", "unmap", "list"},
 	"audit":        {"verify", "export"},
 	"usage":        {"report"},
 	"webhooks":     {"list", "create", "delete"},

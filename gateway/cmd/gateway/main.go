@@ -121,7 +121,23 @@ func run() error {
 		cancel() // without its probes the gateway must not keep serving
 		opsDone <- err
 	}()
+	// The X-Road provider side (--xroad-addr): its own TLS listener.
+	xroadDone := make(chan error, 1)
+	if g.XRoadEnabled() {
+		xlis, err := net.Listen("tcp", s.Gateway.XRoadAddr)
+		if err != nil {
+			cancel()
+			return errors.Join(err, <-opsDone)
+		}
+		go func() {
+			err := g.ServeXRoad(ctx, xlis)
+			cancel()
+			xroadDone <- err
+		}()
+	} else {
+		xroadDone <- nil
+	}
 	err = g.Run(ctx, lis)
 	cancel()
-	return errors.Join(err, <-opsDone)
+	return errors.Join(err, <-opsDone, <-xroadDone)
 }

@@ -11,6 +11,7 @@
 package authv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -2241,13 +2242,13 @@ var File_tamkeen_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x1atamkeen/auth/v1/auth.proto\x12\x0ftamkeen.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x01\n" +
-	"\x16RegisterCitizenRequest\x12\x1f\n" +
-	"\vnational_id\x18\x01 \x01(\tR\n" +
-	"nationalId\x12!\n" +
-	"\fphone_number\x18\x02 \x01(\tR\vphoneNumber\x12\x14\n" +
-	"\x05email\x18\x03 \x01(\tR\x05email\x12\x1a\n" +
-	"\bpassword\x18\x04 \x01(\tR\bpassword\x12\x1d\n" +
+	"\x1atamkeen/auth/v1/auth.proto\x12\x0ftamkeen.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n" +
+	"\x16RegisterCitizenRequest\x12$\n" +
+	"\vnational_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"nationalId\x12&\n" +
+	"\fphone_number\x18\x02 \x01(\tB\x03\xe0A\x02R\vphoneNumber\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x1f\n" +
+	"\bpassword\x18\x04 \x01(\tB\x03\xe0A\x02R\bpassword\x12\x1d\n" +
 	"\n" +
 	"given_name\x18\x05 \x01(\tR\tgivenName\x12\x1f\n" +
 	"\vfamily_name\x18\x06 \x01(\tR\n" +
@@ -2282,11 +2283,11 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\x13ProofCitizenRequest\x12\x1d\n" +
 	"\n" +
 	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12\x1a\n" +
-	"\bevidence\x18\x02 \x01(\tR\bevidence\"h\n" +
-	"\fLoginRequest\x12\x1f\n" +
-	"\vnational_id\x18\x01 \x01(\tR\n" +
-	"nationalId\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1b\n" +
+	"\bevidence\x18\x02 \x01(\tR\bevidence\"r\n" +
+	"\fLoginRequest\x12$\n" +
+	"\vnational_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"nationalId\x12\x1f\n" +
+	"\bpassword\x18\x02 \x01(\tB\x03\xe0A\x02R\bpassword\x12\x1b\n" +
 	"\tclient_id\x18\x03 \x01(\tR\bclientId\"\xbd\x01\n" +
 	"\rTokenResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
@@ -2296,9 +2297,9 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"expires_in\x18\x03 \x01(\x05R\texpiresIn\x12#\n" +
 	"\rrefresh_token\x18\x04 \x01(\tR\frefreshToken\x12\x14\n" +
 	"\x05scope\x18\x05 \x01(\tR\x05scope\x12\x10\n" +
-	"\x03acr\x18\x06 \x01(\tR\x03acr\"5\n" +
-	"\x0eRefreshRequest\x12#\n" +
-	"\rrefresh_token\x18\x01 \x01(\tR\frefreshToken\"4\n" +
+	"\x03acr\x18\x06 \x01(\tR\x03acr\":\n" +
+	"\x0eRefreshRequest\x12(\n" +
+	"\rrefresh_token\x18\x01 \x01(\tB\x03\xe0A\x02R\frefreshToken\"4\n" +
 	"\rLogoutRequest\x12#\n" +
 	"\rrefresh_token\x18\x01 \x01(\tR\frefreshToken\"\x10\n" +
 	"\x0eLogoutResponse\"3\n" +
@@ -2309,10 +2310,10 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1d\n" +
 	"\n" +
 	"expires_in\x18\x03 \x01(\x05R\texpiresIn\x12!\n" +
-	"\fresend_after\x18\x04 \x01(\x05R\vresendAfter\"R\n" +
+	"\fresend_after\x18\x04 \x01(\x05R\vresendAfter\"W\n" +
 	"\x19VerifyOtpChallengeRequest\x12!\n" +
-	"\fchallenge_id\x18\x01 \x01(\tR\vchallengeId\x12\x12\n" +
-	"\x04code\x18\x02 \x01(\tR\x04code\"\xdb\x01\n" +
+	"\fchallenge_id\x18\x01 \x01(\tR\vchallengeId\x12\x17\n" +
+	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x02R\x04code\"\xdb\x01\n" +
 	"\x1aVerifyOtpChallengeResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
 	"\n" +
@@ -2327,9 +2328,9 @@ const file_tamkeen_auth_v1_auth_proto_rawDesc = "" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1f\n" +
 	"\votpauth_uri\x18\x02 \x01(\tR\n" +
 	"otpauthUri\x12\x15\n" +
-	"\x06qr_png\x18\x03 \x01(\fR\x05qrPng\"(\n" +
-	"\x12ConfirmTotpRequest\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\"<\n" +
+	"\x06qr_png\x18\x03 \x01(\fR\x05qrPng\"-\n" +
+	"\x12ConfirmTotpRequest\x12\x17\n" +
+	"\x04code\x18\x01 \x01(\tB\x03\xe0A\x02R\x04code\"<\n" +
 	"\x13ConfirmTotpResponse\x12%\n" +
 	"\x0erecovery_codes\x18\x01 \x03(\tR\rrecoveryCodes\"\x8a\x01\n" +
 	"\x11IssueTokenRequest\x12\x1d\n" +

@@ -11,6 +11,7 @@
 package notificationv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -37,9 +38,13 @@ type SendSmsRequest struct {
 	// reference is the caller's own identifier, returned in status callbacks.
 	Reference string `protobuf:"bytes,4,opt,name=reference,proto3" json:"reference,omitempty"`
 	// priority is "normal" (default) or "bulk"; OTPs use their own lane.
-	Priority      string `protobuf:"bytes,5,opt,name=priority,proto3" json:"priority,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Priority string `protobuf:"bytes,5,opt,name=priority,proto3" json:"priority,omitempty"`
+	// idempotency_key comes from the Idempotency-Key header: the same key
+	// and the same request within 24 hours give the same notification;
+	// the key with another request is refused (422).
+	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendSmsRequest) Reset() {
@@ -107,6 +112,13 @@ func (x *SendSmsRequest) GetPriority() string {
 	return ""
 }
 
+func (x *SendSmsRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 // SendEmailRequest asks for one e-mail.
 type SendEmailRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -115,8 +127,12 @@ type SendEmailRequest struct {
 	Personalisation map[string]string      `protobuf:"bytes,3,rep,name=personalisation,proto3" json:"personalisation,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Reference       string                 `protobuf:"bytes,4,opt,name=reference,proto3" json:"reference,omitempty"`
 	Priority        string                 `protobuf:"bytes,5,opt,name=priority,proto3" json:"priority,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// idempotency_key comes from the Idempotency-Key header: the same key
+	// and the same request within 24 hours give the same notification;
+	// the key with another request is refused (422).
+	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendEmailRequest) Reset() {
@@ -180,6 +196,13 @@ func (x *SendEmailRequest) GetReference() string {
 func (x *SendEmailRequest) GetPriority() string {
 	if x != nil {
 		return x.Priority
+	}
+	return ""
+}
+
+func (x *SendEmailRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -578,10 +601,14 @@ type CreateBulkJobRequest struct {
 	Recipients []*BulkRecipient `protobuf:"bytes,3,rep,name=recipients,proto3" json:"recipients,omitempty"`
 	// csv is an alternative to recipients: a header row naming the recipient
 	// column ("phone_number" or "email_address") and placeholders.
-	Csv           string `protobuf:"bytes,4,opt,name=csv,proto3" json:"csv,omitempty"`
-	Reference     string `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Csv       string `protobuf:"bytes,4,opt,name=csv,proto3" json:"csv,omitempty"`
+	Reference string `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
+	// idempotency_key comes from the Idempotency-Key header: the same key
+	// and the same request within 24 hours give the same job; the key with
+	// another request is refused (422).
+	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateBulkJobRequest) Reset() {
@@ -645,6 +672,13 @@ func (x *CreateBulkJobRequest) GetCsv() string {
 func (x *CreateBulkJobRequest) GetReference() string {
 	if x != nil {
 		return x.Reference
+	}
+	return ""
+}
+
+func (x *CreateBulkJobRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -1542,24 +1576,26 @@ var File_tamkeen_notification_v1_notification_proto protoreflect.FileDescriptor
 
 const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\n" +
-	"*tamkeen/notification/v1/notification.proto\x12\x17tamkeen.notification.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&tamkeen/notification/v1/webhooks.proto\"\xba\x02\n" +
-	"\x0eSendSmsRequest\x12!\n" +
-	"\fphone_number\x18\x01 \x01(\tR\vphoneNumber\x12\x1f\n" +
-	"\vtemplate_id\x18\x02 \x01(\tR\n" +
+	"*tamkeen/notification/v1/notification.proto\x12\x17tamkeen.notification.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&tamkeen/notification/v1/webhooks.proto\"\xed\x02\n" +
+	"\x0eSendSmsRequest\x12&\n" +
+	"\fphone_number\x18\x01 \x01(\tB\x03\xe0A\x02R\vphoneNumber\x12$\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
 	"templateId\x12f\n" +
 	"\x0fpersonalisation\x18\x03 \x03(\v2<.tamkeen.notification.v1.SendSmsRequest.PersonalisationEntryR\x0fpersonalisation\x12\x1c\n" +
 	"\treference\x18\x04 \x01(\tR\treference\x12\x1a\n" +
-	"\bpriority\x18\x05 \x01(\tR\bpriority\x1aB\n" +
+	"\bpriority\x18\x05 \x01(\tR\bpriority\x12'\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x1aB\n" +
 	"\x14PersonalisationEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x02\n" +
-	"\x10SendEmailRequest\x12#\n" +
-	"\remail_address\x18\x01 \x01(\tR\femailAddress\x12\x1f\n" +
-	"\vtemplate_id\x18\x02 \x01(\tR\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf3\x02\n" +
+	"\x10SendEmailRequest\x12(\n" +
+	"\remail_address\x18\x01 \x01(\tB\x03\xe0A\x02R\femailAddress\x12$\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
 	"templateId\x12h\n" +
 	"\x0fpersonalisation\x18\x03 \x03(\v2>.tamkeen.notification.v1.SendEmailRequest.PersonalisationEntryR\x0fpersonalisation\x12\x1c\n" +
 	"\treference\x18\x04 \x01(\tR\treference\x12\x1a\n" +
-	"\bpriority\x18\x05 \x01(\tR\bpriority\x1aB\n" +
+	"\bpriority\x18\x05 \x01(\tR\bpriority\x12'\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x1aB\n" +
 	"\x14PersonalisationEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf7\x03\n" +
@@ -1598,7 +1634,7 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\treference\x18\x03 \x01(\tR\treference\x1aB\n" +
 	"\x14PersonalisationEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc9\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf2\x01\n" +
 	"\x14CreateBulkJobRequest\x12\x1f\n" +
 	"\vtemplate_id\x18\x01 \x01(\tR\n" +
 	"templateId\x12\x18\n" +
@@ -1607,7 +1643,8 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"recipients\x18\x03 \x03(\v2&.tamkeen.notification.v1.BulkRecipientR\n" +
 	"recipients\x12\x10\n" +
 	"\x03csv\x18\x04 \x01(\tR\x03csv\x12\x1c\n" +
-	"\treference\x18\x05 \x01(\tR\treference\"N\n" +
+	"\treference\x18\x05 \x01(\tR\treference\x12'\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\"N\n" +
 	"\fBulkRowError\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x05R\x03row\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x16\n" +
@@ -1636,13 +1673,13 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x8f\x01\n" +
+	"updateTime\"\x99\x01\n" +
 	"\x15CreateTemplateRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\achannel\x18\x02 \x01(\tR\achannel\x12\x1a\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\achannel\x18\x02 \x01(\tB\x03\xe0A\x02R\achannel\x12\x1a\n" +
 	"\blanguage\x18\x03 \x01(\tR\blanguage\x12\x18\n" +
-	"\asubject\x18\x04 \x01(\tR\asubject\x12\x12\n" +
-	"\x04body\x18\x05 \x01(\tR\x04body\"\x8c\x01\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12\x17\n" +
+	"\x04body\x18\x05 \x01(\tB\x03\xe0A\x02R\x04body\"\x8c\x01\n" +
 	"\x15UpdateTemplateRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +

@@ -12,6 +12,7 @@
 package paymentv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1567,17 +1568,17 @@ var File_tamkeen_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
-	" tamkeen/payment/v1/payment.proto\x12\x12tamkeen.payment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"9\n" +
-	"\x05Split\x12\x18\n" +
-	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\xf7\x02\n" +
-	"\x14CreatePaymentRequest\x12\x16\n" +
-	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12\x1a\n" +
-	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12\x1c\n" +
-	"\treference\x18\x03 \x01(\tR\treference\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1d\n" +
+	" tamkeen/payment/v1/payment.proto\x12\x12tamkeen.payment.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n" +
+	"\x05Split\x12\x1d\n" +
+	"\aaccount\x18\x01 \x01(\tB\x03\xe0A\x02R\aaccount\x12\x1b\n" +
+	"\x06amount\x18\x02 \x01(\x03B\x03\xe0A\x02R\x06amount\"\x90\x03\n" +
+	"\x14CreatePaymentRequest\x12\x1b\n" +
+	"\x06amount\x18\x01 \x01(\x03B\x03\xe0A\x02R\x06amount\x12\x1f\n" +
+	"\bcurrency\x18\x02 \x01(\tB\x03\xe0A\x02R\bcurrency\x12!\n" +
+	"\treference\x18\x03 \x01(\tB\x03\xe0A\x02R\treference\x12%\n" +
+	"\vdescription\x18\x04 \x01(\tB\x03\xe0A\x02R\vdescription\x12\"\n" +
 	"\n" +
-	"return_url\x18\x05 \x01(\tR\treturnUrl\x12\x1d\n" +
+	"return_url\x18\x05 \x01(\tB\x03\xe0A\x02R\treturnUrl\x12\x1d\n" +
 	"\n" +
 	"citizen_id\x18\x06 \x01(\tR\tcitizenId\x121\n" +
 	"\x06splits\x18\a \x03(\v2\x19.tamkeen.payment.v1.SplitR\x06splits\x12'\n" +

@@ -12,6 +12,7 @@
 package signaturev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1384,7 +1385,7 @@ var File_tamkeen_signature_v1_signature_proto protoreflect.FileDescriptor
 
 const file_tamkeen_signature_v1_signature_proto_rawDesc = "" +
 	"\n" +
-	"$tamkeen/signature/v1/signature.proto\x12\x14tamkeen.signature.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x01\n" +
+	"$tamkeen/signature/v1/signature.proto\x12\x14tamkeen.signature.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x01\n" +
 	"\x17CreateCredentialRequest\x12#\n" +
 	"\rkey_algorithm\x18\x01 \x01(\tR\fkeyAlgorithm\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1d\n" +
@@ -1432,10 +1433,10 @@ const file_tamkeen_signature_v1_signature_proto_rawDesc = "" +
 	"\x1bAuthorizeCredentialResponse\x12\x10\n" +
 	"\x03sad\x18\x01 \x01(\tR\x03sad\x12\x1d\n" +
 	"\n" +
-	"expires_in\x18\x02 \x01(\x05R\texpiresIn\"\xe0\x01\n" +
-	"\x13SignDocumentRequest\x12#\n" +
-	"\rcredential_id\x18\x01 \x01(\tR\fcredentialId\x12\x10\n" +
-	"\x03sad\x18\x02 \x01(\tR\x03sad\x12\x1a\n" +
+	"expires_in\x18\x02 \x01(\x05R\texpiresIn\"\xea\x01\n" +
+	"\x13SignDocumentRequest\x12(\n" +
+	"\rcredential_id\x18\x01 \x01(\tB\x03\xe0A\x02R\fcredentialId\x12\x15\n" +
+	"\x03sad\x18\x02 \x01(\tB\x03\xe0A\x02R\x03sad\x12\x1a\n" +
 	"\bdocument\x18\x03 \x01(\fR\bdocument\x12\x12\n" +
 	"\x04hash\x18\x04 \x01(\fR\x04hash\x12%\n" +
 	"\x0ehash_algorithm\x18\x05 \x01(\tR\rhashAlgorithm\x12\x16\n" +
