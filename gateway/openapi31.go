@@ -177,6 +177,7 @@ func complete31(doc map[string]any, issuer, tokenURL string) error {
 		s["examples"] = []any{ex}
 	}
 	doc["webhooks"] = webhooks(schemas)
+	addEndpointWebhooks(doc["webhooks"].(map[string]any), schemas) // openapi_webhooks.go
 
 	pruneSchemas(doc, schemas)
 	ex := exampler{schemas: schemas}

@@ -193,6 +193,14 @@ func Policies() map[string]Policy {
 		notificationv1.NotificationService_ListTemplates_FullMethodName:          client(scope.TemplatesRead),
 		notificationv1.NotificationService_PreviewTemplate_FullMethodName:        client(scope.TemplatesRead),
 		notificationv1.NotificationService_ReceiveDeliveryReceipt_FullMethodName: public,
+		// A client's own webhook endpoints; the service answers another's 404.
+		notificationv1.NotificationService_CreateWebhookEndpoint_FullMethodName: client(scope.WebhooksManage),
+		notificationv1.NotificationService_ListWebhookEndpoints_FullMethodName:  client(scope.WebhooksManage),
+		notificationv1.NotificationService_GetWebhookEndpoint_FullMethodName:    client(scope.WebhooksManage),
+		notificationv1.NotificationService_DeleteWebhookEndpoint_FullMethodName: client(scope.WebhooksManage),
+		notificationv1.NotificationService_RotateWebhookSecret_FullMethodName:   client(scope.WebhooksManage),
+		notificationv1.NotificationService_ListWebhookDeliveries_FullMethodName: client(scope.WebhooksManage),
+		notificationv1.NotificationService_ReplayWebhookDelivery_FullMethodName: client(scope.WebhooksManage),
 
 		// signature: a citizen's own credentials. Issuing, authorising and
 		// revoking need a fresh step-up (sole control); signing itself is

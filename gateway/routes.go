@@ -40,6 +40,9 @@ var createdMethods = map[string]bool{
 	paymentv1.PaymentService_CreatePayment_FullMethodName:            true,
 	paymentv1.PaymentService_CreateRefund_FullMethodName:             true,
 	contentv1.ContentService_CreateItem_FullMethodName:               true,
+
+	// Outbound webhooks (issue 17 item 4).
+	notificationv1.NotificationService_CreateWebhookEndpoint_FullMethodName: true,
 }
 
 // newServeMux builds the grpc-gateway mux with the gateway's marshaler,

@@ -51,6 +51,10 @@ const (
 	// SigningAdmin lets an operator's client revoke any credential
 	// (signature).
 	SigningAdmin = "signing:admin"
+	// WebhooksManage registers the client's webhook endpoints, rotates
+	// their secrets, reads their delivery logs and replays deliveries
+	// (notification).
+	WebhooksManage = "webhooks:manage"
 	// PasswordLogin lets a first-party app of the platform (its own native
 	// apps) post a citizen's national ID and password to the JSON login
 	// (auth). Operators grant it to no ministry client: ministry portals
@@ -65,7 +69,7 @@ func All() []string {
 	return []string{
 		CitizensRead, CitizensProof,
 		NotificationsSend, NotificationsRead,
-		TemplatesWrite, TemplatesRead,
+		TemplatesWrite, TemplatesRead, WebhooksManage,
 		SignaturesVerify,
 		PaymentsWrite, PaymentsRead, LedgerRead, LedgerAdmin,
 		ContentWrite, ContentRead, ContentRoles, ContentAdmin,

@@ -91,11 +91,29 @@ func (s *Service) CallbackSecret(clientID string) string {
 
 // SignCallback returns the Tamkeen-Signature value for body at t.
 func SignCallback(secret string, t time.Time, body []byte) string {
+	return SignatureHeader([]string{secret}, t, body)
+}
+
+// SignatureHeader is the one recipe of every signature Tamkeen puts on
+// what it POSTs to a ministry (status callbacks, webhooks):
+// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>", with one
+// v1 per secret (two while a rotated-out webhook secret still signs).
+func SignatureHeader(secrets []string, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
+	var b strings.Builder
+	b.WriteString("t=" + ts)
+	for _, secret := range secrets {
+		b.WriteString(",v1=" + signature(secret, ts, body))
+	}
+	return b.String()
+}
+
+// signature is the hex HMAC-SHA256 of "<ts>.<body>" under secret.
+func signature(secret, ts string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts + "."))
 	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // ErrBadSignature is returned for a callback or receipt whose signature
@@ -104,37 +122,46 @@ var ErrBadSignature = errors.New("notification: bad or stale signature")
 
 // VerifyCallback checks a Tamkeen-Signature header against body with the
 // client's secret, allowing tolerance (0 means 5 minutes) of clock skew.
+// Any one of the header's v1 values may match (a webhook carries one per
+// live secret).
 func VerifyCallback(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
 	if tolerance == 0 {
 		tolerance = callbackTolerance
 	}
-	var ts, sig string
+	var ts string
+	var sigs []string
 	for _, part := range strings.Split(header, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
 		case "t":
 			ts = v
 		case "v1":
-			sig = v
+			sigs = append(sigs, v)
 		}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
+	if err != nil || len(sigs) == 0 {
 		return ErrBadSignature
 	}
 	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
 		return ErrBadSignature
 	}
-	want := SignCallback(secret, time.Unix(sec, 0), body)
-	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
-		return ErrBadSignature
+	want := []byte(signature(secret, ts, body))
+	for _, sig := range sigs {
+		if hmac.Equal(want, []byte(sig)) {
+			return nil
+		}
 	}
-	return nil
+	return ErrBadSignature
 }
 
 // enqueueCallback writes n's status callback, in the transaction of the
 // status change, when its client has a callback URL.
 func (s *Service) enqueueCallback(ctx context.Context, tx *sql.Tx, n Notification) error {
+	// The client's webhook endpoints that want this status get it too.
+	if err := s.enqueueStatusWebhook(ctx, tx, n); err != nil {
+		return fmt.Errorf("enqueue webhook for %s: %w", n.ID, err)
+	}
 	u, ok := s.callbacks[n.ClientID]
 	if !ok {
 		return nil

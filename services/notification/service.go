@@ -73,6 +73,10 @@ type Config struct {
 	Callbacks   []string `flag:"callbacks" usage:"status callback URLs, comma-separated client_id=https://… pairs"`
 	CallbackKey string   `flag:"callback-key" secret:"true" usage:"key the per-client callback signing secrets are derived from (at least 16 bytes)"`
 
+	// Webhooks tunes the outbound webhooks (webhooks.go); their signing
+	// secrets are derived from CallbackKey too.
+	Webhooks WebhookConfig `prefix:"webhook-"`
+
 	SMPP    SMPPConfig    `prefix:"smpp-"`
 	HTTPSMS HTTPSMSConfig `prefix:"http-sms-"`
 	SMTP    SMTPConfig    `prefix:"smtp-"`
@@ -113,6 +117,10 @@ func (c Config) Validate() error {
 	if len(c.Callbacks) > 0 && len(c.CallbackKey) < 16 {
 		p.Add("callback-key", "at least 16 bytes are needed when callbacks are configured")
 	}
+	if c.CallbackKey != "" && len(c.CallbackKey) < 16 {
+		p.Add("callback-key", "at least 16 bytes")
+	}
+	c.Webhooks.validate(&p)
 	return p.Err()
 }
 
@@ -167,6 +175,7 @@ func DefaultConfig() Config {
 		HomeCountryCodes: []string{"970", "972"},
 		SMPP:             defaultSMPPConfig(),
 		HTTPSMS:          HTTPSMSConfig{Timeout: 10 * time.Second},
+		Webhooks:         WebhookConfig{Backoff: []string{"1m", "5m", "1h", "6h", "24h"}},
 		SMTP:             SMTPConfig{Port: 587, TLS: "starttls", Timeout: 30 * time.Second},
 	}
 }
@@ -212,10 +221,15 @@ type Service struct {
 	devInbox bool
 	verifier TokenVerifier
 	http     *http.Client
+	// webhookHTTP posts webhooks: outside dev mode it refuses to connect
+	// to loopback, private and link-local addresses (webhookClient).
+	webhookHTTP *http.Client
 	// callbacks are the clients' status callback URLs by client id.
 	callbacks map[string]string
 	home      map[string]bool
 	intl      map[string]bool
+	// backoff are the waits between a webhook delivery's attempts.
+	backoff []time.Duration
 	// runners are the providers' own loops (an SMPP session).
 	runners []func(ctx context.Context) error
 	metrics *metrics
@@ -245,7 +259,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		callbacks: cbs,
 		home:      setOf(cfg.HomeCountryCodes),
 		intl:      setOf(cfg.InternationalClients),
+		backoff:   cfg.Webhooks.backoff(),
 	}
+	s.webhookHTTP = webhookClient(deps.HTTPClient, cfg.DevMode)
 	switch {
 	case deps.SMSProvider != nil:
 		s.sms = deps.SMSProvider
@@ -395,6 +411,10 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.runLimitSweep(ctx) })
 	// Receipts of payments (tamkeen.payment.succeeded), on the normal lane.
 	wg.Go(func() { s.runReceipts(ctx) })
+	// Outbound webhooks: payment events become deliveries, and a worker
+	// posts the due ones.
+	wg.Go(func() { s.runPaymentWebhooks(ctx) })
+	wg.Go(func() { s.runWebhooks(ctx) })
 	<-ctx.Done()
 	return nil
 }

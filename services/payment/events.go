@@ -22,6 +22,9 @@ const (
 	EventFailed    = "failed"
 	EventRefunded  = "refunded"
 	EventDisputed  = "disputed"
+	// EventExpired carries a PaymentFailed whose reason says it expired
+	// unpaid (the webhooks' payment.expired).
+	EventExpired = "expired"
 )
 
 // enqueue writes one event about p to the outbox inside tx.
@@ -61,4 +64,10 @@ func (s *Service) emitDisputed(ctx context.Context, tx *sql.Tx, p *Payment, _ st
 	msg.UpdateTime = timestamppb.New(now)
 	msg.Transitions = nil
 	return s.enqueue(ctx, tx, EventDisputed, p.ID, msg)
+}
+
+func (s *Service) emitExpired(ctx context.Context, tx *sql.Tx, p *Payment, reason string, now time.Time) error {
+	return s.enqueue(ctx, tx, EventExpired, p.ID, &eventsv1.PaymentFailed{
+		PaymentId: p.ID, ClientId: p.ClientID, Reference: p.Reference, Reason: reason, Time: timestamppb.New(now),
+	})
 }

@@ -316,6 +316,12 @@ func TestExpiry(t *testing.T) {
 		if rep.Expired != 2 {
 			t.Errorf("sweep expired %d; want 2", rep.Expired)
 		}
+		// Each expiry is announced, for the ministry's webhooks.
+		for _, id := range []string{unpaid.ID, timeout.ID} {
+			if n := h.count(`SELECT COUNT(*) FROM outbox WHERE subject = 'tamkeen.payment.expired' AND ce_subject = $1`, id); n != 1 {
+				t.Errorf("payment.expired events of %s = %d; want 1", id, n)
+			}
+		}
 		if resp := h.checkout(unpaid, "4242424242424242"); resp.StatusCode != http.StatusOK {
 			t.Errorf("paying an expired payment: %d", resp.StatusCode)
 		}

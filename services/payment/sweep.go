@@ -98,7 +98,12 @@ func (s *Service) expire(ctx context.Context, id string) (bool, error) {
 			return nil
 		}
 		expired = true
-		return s.move(ctx, tx, &p, Expired, "expired unpaid", s.clock())
+		now := s.clock()
+		if err := s.move(ctx, tx, &p, Expired, "expired unpaid", now); err != nil {
+			return err
+		}
+		// Announced for the ministry's webhooks (payment.expired).
+		return s.emitExpired(ctx, tx, &p, "expired unpaid", now)
 	})
 	return expired, err
 }

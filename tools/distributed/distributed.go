@@ -524,7 +524,7 @@ func (t *Topology) writeSecrets() error {
 	for _, k := range []struct {
 		file string
 		n    int
-	}{{"auth-key-encryption-key", 32}, {"signature-key-encryption-key", 32}, {"signature-identity-key", 32}, {"payment-sandbox-webhook-secret", 32}, {"notification-http-sms-receipt-secret", 32}} {
+	}{{"auth-key-encryption-key", 32}, {"signature-key-encryption-key", 32}, {"signature-identity-key", 32}, {"payment-sandbox-webhook-secret", 32}, {"notification-http-sms-receipt-secret", 32}, {"notification-callback-key", 32}} {
 		if _, err := demo.KeptSecret(t.secretFile(k.file), k.n, base64.StdEncoding); err != nil {
 			return err
 		}
@@ -590,6 +590,8 @@ func (t *Topology) serviceEnv(service, grpcAddr, metricsAddr string) map[string]
 		env["TAMKEEN_SMS_PROVIDER"] = "http"
 		env["TAMKEEN_HTTP_SMS_URL"] = t.sms.URL()
 		env["TAMKEEN_HTTP_SMS_RECEIPT_SECRET_FILE"] = t.secretFile("notification-http-sms-receipt-secret")
+		// What the callbacks' and webhooks' signing secrets derive from.
+		env["TAMKEEN_CALLBACK_KEY_FILE"] = t.secretFile("notification-callback-key")
 	}
 	if service == "payment" {
 		// A test environment: the sandbox acquirer stands in for a bank.

@@ -308,6 +308,15 @@ func TestDistributedSmoke(t *testing.T) {
 		t.Errorf("authorize for an unknown client through the gateway = %d %.300s; want auth's error page", code, body)
 	}
 
+	// Webhooks are on: the notification process has its callback key.
+	var hook struct {
+		Secret string `json:"secret"`
+	}
+	if code, body := a.do("POST", "/v1/webhook-endpoints", tok.AccessToken, nil, map[string]any{"url": "https://moh.example.ps/hooks",
+		"events": []string{"payment.succeeded"}}, &hook); code != http.StatusCreated || !strings.HasPrefix(hook.Secret, "whsec_") {
+		t.Errorf("register a webhook endpoint = %d %s; want 201 with its secret", code, body)
+	}
+
 	// A payment, created with an Idempotency-Key.
 	payment := map[string]any{
 		"amount": "100000", "currency": "JOD", "reference": "SMOKE-0001", "description": "رسوم",

@@ -320,6 +320,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatalf("send moh's SMS = %d %s", resp.StatusCode, raw)
 	}
 
+	var hook struct {
+		ID string `json:"id"`
+	}
+	if resp, raw := call("POST", "/v1/webhook-endpoints", mohAll, map[string]any{"url": "https://moh.example.ps/hooks",
+		"events": []string{"payment.succeeded"}}).do(&hook); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create moh's webhook endpoint = %d %s", resp.StatusCode, raw)
+	}
+
 	// A citizen (no role in moh) at loa1 and at loa2.
 	loa2 := citizenAtLoa2(t, base, clock, secret, "40999111", "+970599999111", "matrix-pass-2026")
 	var login tokenResponse
@@ -353,6 +361,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			p = strings.Replace(p, "{id}", "bulk_matrix", 1)
 		case strings.HasPrefix(p, "/v1/notifications/{id}"):
 			p = strings.Replace(p, "{id}", notif.ID, 1)
+		case strings.HasPrefix(p, "/v1/webhook-endpoints/{"):
+			p = strings.NewReplacer("{endpoint_id}", hook.ID, "{id}:replay", "whd_matrix:replay", "{id}", hook.ID).Replace(p)
 		}
 		p = strings.NewReplacer("{ministry}", "moh", "{subject}", "cit_matrix_publisher", "{role}", "publisher", "{version}", "1",
 			"{slug}", "matrix-item", "{provider}", "sandbox", "{challenge_id}", "otp_matrix", "{citizen_id}", citizenID,
@@ -436,8 +446,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		switch r.op {
 		case "GrantRole", "RevokeRole":
 			return expected{status: http.StatusForbidden}, true
-		case "GetPayment", "CancelPayment", "CreateRefund", "GetTemplate", "UpdateTemplate", "PreviewTemplate", "GetNotification":
+		case "GetPayment", "CancelPayment", "CreateRefund", "GetTemplate", "UpdateTemplate", "PreviewTemplate", "GetNotification",
+			"GetWebhookEndpoint", "DeleteWebhookEndpoint", "RotateWebhookSecret", "ListWebhookDeliveries", "ReplayWebhookDelivery":
 			return expected{status: http.StatusNotFound}, true
+		case "ListWebhookEndpoints":
+			return expected{admitted: true, lacks: hook.ID}, true
 		case "GetTrialBalance", "ListLedgerAccounts":
 			return expected{admitted: true, lacks: "dept:moh-clinics"}, true
 		case "Reconcile", "ListPayments":
@@ -531,7 +544,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Helper()
 		var b strings.Builder
 		for _, p := range []string{"/v1/content/items/" + item.ID, "/v1/content/items/" + item.ID + "/transitions",
-			"/v1/payments/" + pay.ID, "/v1/templates/" + tpl.ID, "/v1/notifications/" + notif.ID} {
+			"/v1/payments/" + pay.ID, "/v1/templates/" + tpl.ID, "/v1/notifications/" + notif.ID, "/v1/webhook-endpoints/" + hook.ID} {
 			resp, raw := call("GET", p, mohAll, nil).do(nil)
 			fmt.Fprintf(&b, "%s %d %s\n", p, resp.StatusCode, raw)
 		}

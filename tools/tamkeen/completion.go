@@ -62,6 +62,7 @@ var commandConfigs = map[string][]any{
 	"xroad":        {&xroadConfig{}},
 	"audit":        {&auditConfig{}},
 	"usage":        {&usageConfig{}},
+	"webhooks":     {&webhooksConfig{}},
 	"version":      {&versionConfig{}},
 	"load":         {&loadConfig{}},
 }

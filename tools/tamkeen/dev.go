@@ -185,6 +185,12 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if err != nil {
 		return err
 	}
+	// The key the notification enabler derives callback and webhook
+	// signing secrets from, kept like the KEK.
+	callbackKey, err := demo.KeptSecret(filepath.Join(cfg.DataDir, "callback-key"), 32, base64.StdEncoding)
+	if err != nil {
+		return err
+	}
 	identityKey, identityPub, err := devIdentityKeys(cfg.DataDir, lookupEnv)
 	if err != nil {
 		return err
@@ -215,6 +221,7 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		"TAMKEEN_IDENTITY_RECIPIENT_KEY": identityPub,
 		"TAMKEEN_SMS_PROVIDER":           "devinbox",
 		"TAMKEEN_DEV_MODE":               "true",
+		"TAMKEEN_CALLBACK_KEY":           callbackKey,
 		// The signature enabler makes its CA on first start and issues
 		// credentials to self-registered citizens (production: in person).
 		"TAMKEEN_PKI_AUTO_INIT":      "true",

@@ -38,6 +38,8 @@ Usage:
   tamkeen xroad map|unmap|list      X-Road members' Tamkeen clients at the gateway
   tamkeen audit verify|export       check or export the gateway's audit log
   tamkeen usage report --month M    usage per client, CSV and invoices
+  tamkeen webhooks list|create|delete --client ID  a ministry client's webhook
+                            endpoints, through the API
   tamkeen load <scenario> [flags]   drive the API (token, login, read, payment, sms,
                             bulk, public-read, search, mixed, ref-…): rate, p50/p90/p99
   tamkeen version [-o json]         the build: module version and VCS revision
@@ -45,7 +47,7 @@ Usage:
   tamkeen help              this text
 
 Listing commands (clients list, clients show, rights show, usage report,
-migrate) and load print JSON with -o json.
+webhooks list, migrate) and load print JSON with -o json.
 
 Run "tamkeen <command> -help" for a command's flags. Every flag can also be
 set as a TAMKEEN_… environment variable, named in the help.
@@ -98,6 +100,10 @@ var commands = map[string]command{
 		name: "usage", known: subcommandWords["usage"],
 		help: usageUsage, missing: "tamkeen usage needs report",
 	}, runUsage),
+	"webhooks": withFlags(subcommands{
+		name: "webhooks", known: subcommandWords["webhooks"],
+		help: webhooksUsage, missing: "tamkeen webhooks needs list, create or delete",
+	}, runWebhooks),
 	"version": runVersion,
 	"load":    runLoad,
 	// completion is dispatched by run: its script is built from this
@@ -117,6 +123,7 @@ var subcommandWords = map[string][]string{
 	"xroad":        {"map", "unmap", "list"},
 	"audit":        {"verify", "export"},
 	"usage":        {"report"},
+	"webhooks":     {"list", "create", "delete"},
 	"completion":   {"bash", "zsh"},
 	"load":         loadScenarioNames(),
 }

@@ -250,6 +250,16 @@ func TestEnumsMatchDomain(t *testing.T) {
 		notification.StatusPermanentFailure, notification.StatusTemporaryFailure, notification.StatusTechnicalFailure,
 		notification.StatusCancelled)
 	priorities := strs(notification.LaneNormal, notification.LaneBulk)
+	// The webhook endpoints' event types, by what they are about, and
+	// the final statuses the notification ones carry.
+	var paymentEvents, notificationEvents, finalStatuses []string
+	for _, e := range notification.WebhookEventTypes() {
+		if st, ok := strings.CutPrefix(e, "notification."); ok {
+			notificationEvents, finalStatuses = append(notificationEvents, e), append(finalStatuses, st)
+		} else {
+			paymentEvents = append(paymentEvents, e)
+		}
+	}
 	want := map[string][]string{
 		"Payment.state":                                states,
 		"CreatePaymentRequest.currency":                currencies,
@@ -277,6 +287,11 @@ func TestEnumsMatchDomain(t *testing.T) {
 		"PublicContent.type":                           itemTypes,
 		"RoleGrant.role":                               roles,
 		"GrantRoleBody.role":                           roles,
+		"PaymentWebhookEvent.type":                     paymentEvents,
+		"PaymentWebhookData.currency":                  currencies,
+		"NotificationWebhookEvent.type":                notificationEvents,
+		"NotificationWebhookData.notification_type":    channels,
+		"NotificationWebhookData.status":               finalStatuses,
 	}
 	found := 0
 	for schema, s := range doc.Components.Schemas {

@@ -1576,7 +1576,7 @@ var File_tamkeen_notification_v1_notification_proto protoreflect.FileDescriptor
 
 const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\n" +
-	"*tamkeen/notification/v1/notification.proto\x12\x17tamkeen.notification.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n" +
+	"*tamkeen/notification/v1/notification.proto\x12\x17tamkeen.notification.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&tamkeen/notification/v1/webhooks.proto\"\xed\x02\n" +
 	"\x0eSendSmsRequest\x12&\n" +
 	"\fphone_number\x18\x01 \x01(\tB\x03\xe0A\x02R\vphoneNumber\x12$\n" +
 	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
@@ -1714,8 +1714,7 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1c\n" +
 	"\tsignature\x18\x03 \x01(\tR\tsignature\" \n" +
-	"\x1eReceiveDeliveryReceiptResponse2\x8f\n" +
-	"\n" +
+	"\x1eReceiveDeliveryReceiptResponse2\x85\x11\n" +
 	"\x13NotificationService\x12Y\n" +
 	"\aSendSms\x12'.tamkeen.notification.v1.SendSmsRequest\x1a%.tamkeen.notification.v1.Notification\x12]\n" +
 	"\tSendEmail\x12).tamkeen.notification.v1.SendEmailRequest\x1a%.tamkeen.notification.v1.Notification\x12i\n" +
@@ -1729,7 +1728,14 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\vGetTemplate\x12+.tamkeen.notification.v1.GetTemplateRequest\x1a!.tamkeen.notification.v1.Template\x12n\n" +
 	"\rListTemplates\x12-.tamkeen.notification.v1.ListTemplatesRequest\x1a..tamkeen.notification.v1.ListTemplatesResponse\x12t\n" +
 	"\x0fPreviewTemplate\x12/.tamkeen.notification.v1.PreviewTemplateRequest\x1a0.tamkeen.notification.v1.PreviewTemplateResponse\x12\x89\x01\n" +
-	"\x16ReceiveDeliveryReceipt\x126.tamkeen.notification.v1.ReceiveDeliveryReceiptRequest\x1a7.tamkeen.notification.v1.ReceiveDeliveryReceiptResponseBIZGgithub.com/tamkeen/tamkeen/proto/tamkeen/notification/v1;notificationv1b\x06proto3"
+	"\x16ReceiveDeliveryReceipt\x126.tamkeen.notification.v1.ReceiveDeliveryReceiptRequest\x1a7.tamkeen.notification.v1.ReceiveDeliveryReceiptResponse\x12x\n" +
+	"\x15CreateWebhookEndpoint\x125.tamkeen.notification.v1.CreateWebhookEndpointRequest\x1a(.tamkeen.notification.v1.WebhookEndpoint\x12\x83\x01\n" +
+	"\x14ListWebhookEndpoints\x124.tamkeen.notification.v1.ListWebhookEndpointsRequest\x1a5.tamkeen.notification.v1.ListWebhookEndpointsResponse\x12r\n" +
+	"\x12GetWebhookEndpoint\x122.tamkeen.notification.v1.GetWebhookEndpointRequest\x1a(.tamkeen.notification.v1.WebhookEndpoint\x12\x86\x01\n" +
+	"\x15DeleteWebhookEndpoint\x125.tamkeen.notification.v1.DeleteWebhookEndpointRequest\x1a6.tamkeen.notification.v1.DeleteWebhookEndpointResponse\x12t\n" +
+	"\x13RotateWebhookSecret\x123.tamkeen.notification.v1.RotateWebhookSecretRequest\x1a(.tamkeen.notification.v1.WebhookEndpoint\x12\x86\x01\n" +
+	"\x15ListWebhookDeliveries\x125.tamkeen.notification.v1.ListWebhookDeliveriesRequest\x1a6.tamkeen.notification.v1.ListWebhookDeliveriesResponse\x12x\n" +
+	"\x15ReplayWebhookDelivery\x125.tamkeen.notification.v1.ReplayWebhookDeliveryRequest\x1a(.tamkeen.notification.v1.WebhookDeliveryBIZGgithub.com/tamkeen/tamkeen/proto/tamkeen/notification/v1;notificationv1b\x06proto3"
 
 var (
 	file_tamkeen_notification_v1_notification_proto_rawDescOnce sync.Once
@@ -1771,6 +1777,18 @@ var file_tamkeen_notification_v1_notification_proto_goTypes = []any{
 	nil,                                    // 23: tamkeen.notification.v1.BulkRecipient.PersonalisationEntry
 	nil,                                    // 24: tamkeen.notification.v1.PreviewTemplateRequest.PersonalisationEntry
 	(*timestamppb.Timestamp)(nil),          // 25: google.protobuf.Timestamp
+	(*CreateWebhookEndpointRequest)(nil),   // 26: tamkeen.notification.v1.CreateWebhookEndpointRequest
+	(*ListWebhookEndpointsRequest)(nil),    // 27: tamkeen.notification.v1.ListWebhookEndpointsRequest
+	(*GetWebhookEndpointRequest)(nil),      // 28: tamkeen.notification.v1.GetWebhookEndpointRequest
+	(*DeleteWebhookEndpointRequest)(nil),   // 29: tamkeen.notification.v1.DeleteWebhookEndpointRequest
+	(*RotateWebhookSecretRequest)(nil),     // 30: tamkeen.notification.v1.RotateWebhookSecretRequest
+	(*ListWebhookDeliveriesRequest)(nil),   // 31: tamkeen.notification.v1.ListWebhookDeliveriesRequest
+	(*ReplayWebhookDeliveryRequest)(nil),   // 32: tamkeen.notification.v1.ReplayWebhookDeliveryRequest
+	(*WebhookEndpoint)(nil),                // 33: tamkeen.notification.v1.WebhookEndpoint
+	(*ListWebhookEndpointsResponse)(nil),   // 34: tamkeen.notification.v1.ListWebhookEndpointsResponse
+	(*DeleteWebhookEndpointResponse)(nil),  // 35: tamkeen.notification.v1.DeleteWebhookEndpointResponse
+	(*ListWebhookDeliveriesResponse)(nil),  // 36: tamkeen.notification.v1.ListWebhookDeliveriesResponse
+	(*WebhookDelivery)(nil),                // 37: tamkeen.notification.v1.WebhookDelivery
 }
 var file_tamkeen_notification_v1_notification_proto_depIdxs = []int32{
 	21, // 0: tamkeen.notification.v1.SendSmsRequest.personalisation:type_name -> tamkeen.notification.v1.SendSmsRequest.PersonalisationEntry
@@ -1799,20 +1817,34 @@ var file_tamkeen_notification_v1_notification_proto_depIdxs = []int32{
 	15, // 23: tamkeen.notification.v1.NotificationService.ListTemplates:input_type -> tamkeen.notification.v1.ListTemplatesRequest
 	17, // 24: tamkeen.notification.v1.NotificationService.PreviewTemplate:input_type -> tamkeen.notification.v1.PreviewTemplateRequest
 	19, // 25: tamkeen.notification.v1.NotificationService.ReceiveDeliveryReceipt:input_type -> tamkeen.notification.v1.ReceiveDeliveryReceiptRequest
-	2,  // 26: tamkeen.notification.v1.NotificationService.SendSms:output_type -> tamkeen.notification.v1.Notification
-	2,  // 27: tamkeen.notification.v1.NotificationService.SendEmail:output_type -> tamkeen.notification.v1.Notification
-	2,  // 28: tamkeen.notification.v1.NotificationService.GetNotification:output_type -> tamkeen.notification.v1.Notification
-	5,  // 29: tamkeen.notification.v1.NotificationService.ListNotifications:output_type -> tamkeen.notification.v1.ListNotificationsResponse
-	9,  // 30: tamkeen.notification.v1.NotificationService.CreateBulkJob:output_type -> tamkeen.notification.v1.BulkJob
-	9,  // 31: tamkeen.notification.v1.NotificationService.GetBulkJob:output_type -> tamkeen.notification.v1.BulkJob
-	11, // 32: tamkeen.notification.v1.NotificationService.CreateTemplate:output_type -> tamkeen.notification.v1.Template
-	11, // 33: tamkeen.notification.v1.NotificationService.UpdateTemplate:output_type -> tamkeen.notification.v1.Template
-	11, // 34: tamkeen.notification.v1.NotificationService.GetTemplate:output_type -> tamkeen.notification.v1.Template
-	16, // 35: tamkeen.notification.v1.NotificationService.ListTemplates:output_type -> tamkeen.notification.v1.ListTemplatesResponse
-	18, // 36: tamkeen.notification.v1.NotificationService.PreviewTemplate:output_type -> tamkeen.notification.v1.PreviewTemplateResponse
-	20, // 37: tamkeen.notification.v1.NotificationService.ReceiveDeliveryReceipt:output_type -> tamkeen.notification.v1.ReceiveDeliveryReceiptResponse
-	26, // [26:38] is the sub-list for method output_type
-	14, // [14:26] is the sub-list for method input_type
+	26, // 26: tamkeen.notification.v1.NotificationService.CreateWebhookEndpoint:input_type -> tamkeen.notification.v1.CreateWebhookEndpointRequest
+	27, // 27: tamkeen.notification.v1.NotificationService.ListWebhookEndpoints:input_type -> tamkeen.notification.v1.ListWebhookEndpointsRequest
+	28, // 28: tamkeen.notification.v1.NotificationService.GetWebhookEndpoint:input_type -> tamkeen.notification.v1.GetWebhookEndpointRequest
+	29, // 29: tamkeen.notification.v1.NotificationService.DeleteWebhookEndpoint:input_type -> tamkeen.notification.v1.DeleteWebhookEndpointRequest
+	30, // 30: tamkeen.notification.v1.NotificationService.RotateWebhookSecret:input_type -> tamkeen.notification.v1.RotateWebhookSecretRequest
+	31, // 31: tamkeen.notification.v1.NotificationService.ListWebhookDeliveries:input_type -> tamkeen.notification.v1.ListWebhookDeliveriesRequest
+	32, // 32: tamkeen.notification.v1.NotificationService.ReplayWebhookDelivery:input_type -> tamkeen.notification.v1.ReplayWebhookDeliveryRequest
+	2,  // 33: tamkeen.notification.v1.NotificationService.SendSms:output_type -> tamkeen.notification.v1.Notification
+	2,  // 34: tamkeen.notification.v1.NotificationService.SendEmail:output_type -> tamkeen.notification.v1.Notification
+	2,  // 35: tamkeen.notification.v1.NotificationService.GetNotification:output_type -> tamkeen.notification.v1.Notification
+	5,  // 36: tamkeen.notification.v1.NotificationService.ListNotifications:output_type -> tamkeen.notification.v1.ListNotificationsResponse
+	9,  // 37: tamkeen.notification.v1.NotificationService.CreateBulkJob:output_type -> tamkeen.notification.v1.BulkJob
+	9,  // 38: tamkeen.notification.v1.NotificationService.GetBulkJob:output_type -> tamkeen.notification.v1.BulkJob
+	11, // 39: tamkeen.notification.v1.NotificationService.CreateTemplate:output_type -> tamkeen.notification.v1.Template
+	11, // 40: tamkeen.notification.v1.NotificationService.UpdateTemplate:output_type -> tamkeen.notification.v1.Template
+	11, // 41: tamkeen.notification.v1.NotificationService.GetTemplate:output_type -> tamkeen.notification.v1.Template
+	16, // 42: tamkeen.notification.v1.NotificationService.ListTemplates:output_type -> tamkeen.notification.v1.ListTemplatesResponse
+	18, // 43: tamkeen.notification.v1.NotificationService.PreviewTemplate:output_type -> tamkeen.notification.v1.PreviewTemplateResponse
+	20, // 44: tamkeen.notification.v1.NotificationService.ReceiveDeliveryReceipt:output_type -> tamkeen.notification.v1.ReceiveDeliveryReceiptResponse
+	33, // 45: tamkeen.notification.v1.NotificationService.CreateWebhookEndpoint:output_type -> tamkeen.notification.v1.WebhookEndpoint
+	34, // 46: tamkeen.notification.v1.NotificationService.ListWebhookEndpoints:output_type -> tamkeen.notification.v1.ListWebhookEndpointsResponse
+	33, // 47: tamkeen.notification.v1.NotificationService.GetWebhookEndpoint:output_type -> tamkeen.notification.v1.WebhookEndpoint
+	35, // 48: tamkeen.notification.v1.NotificationService.DeleteWebhookEndpoint:output_type -> tamkeen.notification.v1.DeleteWebhookEndpointResponse
+	33, // 49: tamkeen.notification.v1.NotificationService.RotateWebhookSecret:output_type -> tamkeen.notification.v1.WebhookEndpoint
+	36, // 50: tamkeen.notification.v1.NotificationService.ListWebhookDeliveries:output_type -> tamkeen.notification.v1.ListWebhookDeliveriesResponse
+	37, // 51: tamkeen.notification.v1.NotificationService.ReplayWebhookDelivery:output_type -> tamkeen.notification.v1.WebhookDelivery
+	33, // [33:52] is the sub-list for method output_type
+	14, // [14:33] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -1823,6 +1855,7 @@ func file_tamkeen_notification_v1_notification_proto_init() {
 	if File_tamkeen_notification_v1_notification_proto != nil {
 		return
 	}
+	file_tamkeen_notification_v1_webhooks_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -35,6 +35,13 @@ const (
 	NotificationService_ListTemplates_FullMethodName          = "/tamkeen.notification.v1.NotificationService/ListTemplates"
 	NotificationService_PreviewTemplate_FullMethodName        = "/tamkeen.notification.v1.NotificationService/PreviewTemplate"
 	NotificationService_ReceiveDeliveryReceipt_FullMethodName = "/tamkeen.notification.v1.NotificationService/ReceiveDeliveryReceipt"
+	NotificationService_CreateWebhookEndpoint_FullMethodName  = "/tamkeen.notification.v1.NotificationService/CreateWebhookEndpoint"
+	NotificationService_ListWebhookEndpoints_FullMethodName   = "/tamkeen.notification.v1.NotificationService/ListWebhookEndpoints"
+	NotificationService_GetWebhookEndpoint_FullMethodName     = "/tamkeen.notification.v1.NotificationService/GetWebhookEndpoint"
+	NotificationService_DeleteWebhookEndpoint_FullMethodName  = "/tamkeen.notification.v1.NotificationService/DeleteWebhookEndpoint"
+	NotificationService_RotateWebhookSecret_FullMethodName    = "/tamkeen.notification.v1.NotificationService/RotateWebhookSecret"
+	NotificationService_ListWebhookDeliveries_FullMethodName  = "/tamkeen.notification.v1.NotificationService/ListWebhookDeliveries"
+	NotificationService_ReplayWebhookDelivery_FullMethodName  = "/tamkeen.notification.v1.NotificationService/ReplayWebhookDelivery"
 )
 
 // NotificationServiceClient is the client API for NotificationService service.
@@ -67,6 +74,22 @@ type NotificationServiceClient interface {
 	PreviewTemplate(ctx context.Context, in *PreviewTemplateRequest, opts ...grpc.CallOption) (*PreviewTemplateResponse, error)
 	// ReceiveDeliveryReceipt takes an HTTP SMS provider's signed receipt.
 	ReceiveDeliveryReceipt(ctx context.Context, in *ReceiveDeliveryReceiptRequest, opts ...grpc.CallOption) (*ReceiveDeliveryReceiptResponse, error)
+	// CreateWebhookEndpoint registers a webhook endpoint; its secret is
+	// shown once (webhooks.proto).
+	CreateWebhookEndpoint(ctx context.Context, in *CreateWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints lists the caller's webhook endpoints.
+	ListWebhookEndpoints(ctx context.Context, in *ListWebhookEndpointsRequest, opts ...grpc.CallOption) (*ListWebhookEndpointsResponse, error)
+	// GetWebhookEndpoint returns one of the caller's webhook endpoints.
+	GetWebhookEndpoint(ctx context.Context, in *GetWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error)
+	// DeleteWebhookEndpoint deletes a webhook endpoint.
+	DeleteWebhookEndpoint(ctx context.Context, in *DeleteWebhookEndpointRequest, opts ...grpc.CallOption) (*DeleteWebhookEndpointResponse, error)
+	// RotateWebhookSecret replaces an endpoint's secret (shown once); the
+	// old one keeps signing alongside for 24 hours.
+	RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error)
+	// ListWebhookDeliveries pages through an endpoint's delivery log.
+	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// ReplayWebhookDelivery sends a logged delivery's event again.
+	ReplayWebhookDelivery(ctx context.Context, in *ReplayWebhookDeliveryRequest, opts ...grpc.CallOption) (*WebhookDelivery, error)
 }
 
 type notificationServiceClient struct {
@@ -197,6 +220,76 @@ func (c *notificationServiceClient) ReceiveDeliveryReceipt(ctx context.Context, 
 	return out, nil
 }
 
+func (c *notificationServiceClient) CreateWebhookEndpoint(ctx context.Context, in *CreateWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookEndpoint)
+	err := c.cc.Invoke(ctx, NotificationService_CreateWebhookEndpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) ListWebhookEndpoints(ctx context.Context, in *ListWebhookEndpointsRequest, opts ...grpc.CallOption) (*ListWebhookEndpointsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhookEndpointsResponse)
+	err := c.cc.Invoke(ctx, NotificationService_ListWebhookEndpoints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) GetWebhookEndpoint(ctx context.Context, in *GetWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookEndpoint)
+	err := c.cc.Invoke(ctx, NotificationService_GetWebhookEndpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) DeleteWebhookEndpoint(ctx context.Context, in *DeleteWebhookEndpointRequest, opts ...grpc.CallOption) (*DeleteWebhookEndpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWebhookEndpointResponse)
+	err := c.cc.Invoke(ctx, NotificationService_DeleteWebhookEndpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookEndpoint)
+	err := c.cc.Invoke(ctx, NotificationService_RotateWebhookSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhookDeliveriesResponse)
+	err := c.cc.Invoke(ctx, NotificationService_ListWebhookDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) ReplayWebhookDelivery(ctx context.Context, in *ReplayWebhookDeliveryRequest, opts ...grpc.CallOption) (*WebhookDelivery, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookDelivery)
+	err := c.cc.Invoke(ctx, NotificationService_ReplayWebhookDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotificationServiceServer is the server API for NotificationService service.
 // All implementations must embed UnimplementedNotificationServiceServer
 // for forward compatibility.
@@ -227,6 +320,22 @@ type NotificationServiceServer interface {
 	PreviewTemplate(context.Context, *PreviewTemplateRequest) (*PreviewTemplateResponse, error)
 	// ReceiveDeliveryReceipt takes an HTTP SMS provider's signed receipt.
 	ReceiveDeliveryReceipt(context.Context, *ReceiveDeliveryReceiptRequest) (*ReceiveDeliveryReceiptResponse, error)
+	// CreateWebhookEndpoint registers a webhook endpoint; its secret is
+	// shown once (webhooks.proto).
+	CreateWebhookEndpoint(context.Context, *CreateWebhookEndpointRequest) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints lists the caller's webhook endpoints.
+	ListWebhookEndpoints(context.Context, *ListWebhookEndpointsRequest) (*ListWebhookEndpointsResponse, error)
+	// GetWebhookEndpoint returns one of the caller's webhook endpoints.
+	GetWebhookEndpoint(context.Context, *GetWebhookEndpointRequest) (*WebhookEndpoint, error)
+	// DeleteWebhookEndpoint deletes a webhook endpoint.
+	DeleteWebhookEndpoint(context.Context, *DeleteWebhookEndpointRequest) (*DeleteWebhookEndpointResponse, error)
+	// RotateWebhookSecret replaces an endpoint's secret (shown once); the
+	// old one keeps signing alongside for 24 hours.
+	RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*WebhookEndpoint, error)
+	// ListWebhookDeliveries pages through an endpoint's delivery log.
+	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// ReplayWebhookDelivery sends a logged delivery's event again.
+	ReplayWebhookDelivery(context.Context, *ReplayWebhookDeliveryRequest) (*WebhookDelivery, error)
 	mustEmbedUnimplementedNotificationServiceServer()
 }
 
@@ -272,6 +381,27 @@ func (UnimplementedNotificationServiceServer) PreviewTemplate(context.Context, *
 }
 func (UnimplementedNotificationServiceServer) ReceiveDeliveryReceipt(context.Context, *ReceiveDeliveryReceiptRequest) (*ReceiveDeliveryReceiptResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReceiveDeliveryReceipt not implemented")
+}
+func (UnimplementedNotificationServiceServer) CreateWebhookEndpoint(context.Context, *CreateWebhookEndpointRequest) (*WebhookEndpoint, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateWebhookEndpoint not implemented")
+}
+func (UnimplementedNotificationServiceServer) ListWebhookEndpoints(context.Context, *ListWebhookEndpointsRequest) (*ListWebhookEndpointsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhookEndpoints not implemented")
+}
+func (UnimplementedNotificationServiceServer) GetWebhookEndpoint(context.Context, *GetWebhookEndpointRequest) (*WebhookEndpoint, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWebhookEndpoint not implemented")
+}
+func (UnimplementedNotificationServiceServer) DeleteWebhookEndpoint(context.Context, *DeleteWebhookEndpointRequest) (*DeleteWebhookEndpointResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWebhookEndpoint not implemented")
+}
+func (UnimplementedNotificationServiceServer) RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*WebhookEndpoint, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateWebhookSecret not implemented")
+}
+func (UnimplementedNotificationServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+}
+func (UnimplementedNotificationServiceServer) ReplayWebhookDelivery(context.Context, *ReplayWebhookDeliveryRequest) (*WebhookDelivery, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplayWebhookDelivery not implemented")
 }
 func (UnimplementedNotificationServiceServer) mustEmbedUnimplementedNotificationServiceServer() {}
 func (UnimplementedNotificationServiceServer) testEmbeddedByValue()                             {}
@@ -510,6 +640,132 @@ func _NotificationService_ReceiveDeliveryReceipt_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotificationService_CreateWebhookEndpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateWebhookEndpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).CreateWebhookEndpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_CreateWebhookEndpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).CreateWebhookEndpoint(ctx, req.(*CreateWebhookEndpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_ListWebhookEndpoints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookEndpointsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).ListWebhookEndpoints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_ListWebhookEndpoints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).ListWebhookEndpoints(ctx, req.(*ListWebhookEndpointsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_GetWebhookEndpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWebhookEndpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).GetWebhookEndpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_GetWebhookEndpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).GetWebhookEndpoint(ctx, req.(*GetWebhookEndpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_DeleteWebhookEndpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookEndpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).DeleteWebhookEndpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_DeleteWebhookEndpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).DeleteWebhookEndpoint(ctx, req.(*DeleteWebhookEndpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_RotateWebhookSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateWebhookSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).RotateWebhookSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_RotateWebhookSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).RotateWebhookSecret(ctx, req.(*RotateWebhookSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).ListWebhookDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_ListWebhookDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).ListWebhookDeliveries(ctx, req.(*ListWebhookDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_ReplayWebhookDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplayWebhookDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).ReplayWebhookDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_ReplayWebhookDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).ReplayWebhookDelivery(ctx, req.(*ReplayWebhookDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotificationService_ServiceDesc is the grpc.ServiceDesc for NotificationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -564,6 +820,34 @@ var NotificationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReceiveDeliveryReceipt",
 			Handler:    _NotificationService_ReceiveDeliveryReceipt_Handler,
+		},
+		{
+			MethodName: "CreateWebhookEndpoint",
+			Handler:    _NotificationService_CreateWebhookEndpoint_Handler,
+		},
+		{
+			MethodName: "ListWebhookEndpoints",
+			Handler:    _NotificationService_ListWebhookEndpoints_Handler,
+		},
+		{
+			MethodName: "GetWebhookEndpoint",
+			Handler:    _NotificationService_GetWebhookEndpoint_Handler,
+		},
+		{
+			MethodName: "DeleteWebhookEndpoint",
+			Handler:    _NotificationService_DeleteWebhookEndpoint_Handler,
+		},
+		{
+			MethodName: "RotateWebhookSecret",
+			Handler:    _NotificationService_RotateWebhookSecret_Handler,
+		},
+		{
+			MethodName: "ListWebhookDeliveries",
+			Handler:    _NotificationService_ListWebhookDeliveries_Handler,
+		},
+		{
+			MethodName: "ReplayWebhookDelivery",
+			Handler:    _NotificationService_ReplayWebhookDelivery_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
