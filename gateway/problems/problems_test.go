@@ -1,6 +1,7 @@
 package problems
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -103,6 +104,21 @@ func TestLanguage(t *testing.T) {
 	} {
 		if got := Language(header); got != want {
 			t.Errorf("Language(%q) = %q; want %q", header, got, want)
+		}
+	}
+}
+
+// TestDocsListEveryCode: docs/errors.md, the list the guides point to,
+// has a row for every code of the catalogue.
+func TestDocsListEveryCode(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range Codes() {
+		if !strings.Contains(string(doc), "| `"+code+"` |") {
+			t.Errorf("docs/errors.md has no row for %q", code)
 		}
 	}
 }
