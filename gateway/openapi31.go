@@ -418,7 +418,7 @@ func problemSchema31() map[string]any {
 	props["errors"] = map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/FieldError"},
 		"description": "The bad fields (400), or the backends that are not ready (503)."}
 	props["missing_right"] = map[string]any{"type": "string", "description": "The access right a 403 lacks, e.g. payment/CreatePayment."}
-	props["code"] = map[string]any{"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$",
+	props["code"] = map[string]any{"type": "string",
 		"description": "The problem's stable machine code: the last segment of type (e.g. invalid-argument, not-found, idempotency-key-reused), " +
 			"the same in every language. The codes are listed in docs/errors.md."}
 	props["detail"] = map[string]any{"type": "string",
@@ -435,7 +435,7 @@ func fieldErrorSchema31() map[string]any {
 		"properties": map[string]any{
 			"field":  map[string]any{"type": "string", "description": "snake_case field path, e.g. splits[1].amount"},
 			"reason": map[string]any{"type": "string", "description": "Why the field is refused, for people, in the language of the Content-Language header."},
-			"code": map[string]any{"type": "string", "pattern": `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`,
+			"code": map[string]any{"type": "string",
 				"description": "The refusal's stable machine code, <field>.<what> without indexes (e.g. national_id.check_digit, " +
 					"phone_number.not_mobile, splits.sum_mismatch); <field>.invalid when no more specific code applies. Listed in docs/errors.md."},
 		},
