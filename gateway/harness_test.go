@@ -111,6 +111,8 @@ type recorder struct {
 // contentServer is a small ContentService: GetItem ids steer its answer.
 //   - "code-N": fails with gRPC code N;
 //   - "violations": InvalidArgument naming translations.ar.title;
+//   - "national-id": InvalidArgument with coded violations (a catalogued
+//     one, one with an argument, one the catalogue does not know);
 //   - "exhausted-N": ResourceExhausted with RetryInfo N ms (0: none);
 //   - "challenge": Unauthenticated with an RFC 9470 challenge;
 //   - otherwise: the item, after logging "get item" from ctx.
@@ -132,6 +134,11 @@ func (s *contentServer) GetItem(ctx context.Context, in *contentv1.GetItemReques
 		return nil, status.Error(codes.Code(n), "secret internals: dial tcp 10.0.0.7:5432")
 	case id == "violations":
 		return nil, rpcerr.Invalid(rpcerr.FieldError{Field: "translations.ar.title", Reason: "must not be empty"})
+	case id == "national-id":
+		return nil, rpcerr.Invalid(
+			rpcerr.FieldError{Field: "national_id", Reason: "check digit does not match: please re-check the number", Code: "national_id.check_digit"},
+			rpcerr.FieldError{Field: "given_name", Reason: "must be at most 100 characters", Code: "given_name.too_long", Args: rpcerr.ArgList("100")},
+			rpcerr.FieldError{Field: "note", Reason: "a refusal the catalogue does not know", Code: "note.uncatalogued"})
 	case strings.HasPrefix(id, "exhausted-"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(id, "exhausted-"))
 		return nil, rpcerr.ResourceExhausted("slow down", time.Duration(n)*time.Millisecond)
@@ -522,6 +529,17 @@ func problem(t testing.TB, resp *http.Response, body []byte) gateway.Problem {
 	}
 	if p.Type == "" || p.Title == "" {
 		t.Errorf("problem type/title empty: %s", body)
+	}
+	if want := strings.TrimPrefix(p.Type, "urn:tamkeen:problem:"); p.Code != want {
+		t.Errorf("problem code = %q; want the type's last segment %q", p.Code, want)
+	}
+	for _, e := range p.Errors {
+		if e.Code == "" {
+			t.Errorf("violation of %q has no code: %s", e.Field, body)
+		}
+	}
+	if cl := resp.Header.Get("Content-Language"); cl != "en" && cl != "ar" {
+		t.Errorf("Content-Language = %q; want en or ar", cl)
 	}
 	return p
 }

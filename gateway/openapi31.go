@@ -362,7 +362,8 @@ func problemResponses() map[string]any {
 	}
 	list := []pr{
 		{http.StatusBadRequest, "invalid-argument", "The request is malformed or a field is invalid; errors names each bad field.",
-			"amount: must be positive", map[string]any{"errors": []any{map[string]any{"field": "amount", "reason": "must be positive"}}}},
+			"invalid argument: amount: must be a positive number of minor units",
+			map[string]any{"errors": []any{map[string]any{"field": "amount", "reason": "must be a positive number of minor units", "code": "amount.range"}}}},
 		{http.StatusUnauthorized, "unauthenticated", "No access token, or one that is invalid, expired, revoked, or too weak or too old for the route (see WWW-Authenticate).",
 			"missing or invalid access token", nil},
 		{http.StatusForbidden, "permission-denied", "The token lacks the scope, or the client the access right (missing_right), to call this.",
@@ -387,7 +388,7 @@ func problemResponses() map[string]any {
 			status = http.StatusInternalServerError
 		}
 		example := map[string]any{
-			"type": problemTypePrefix + p.kind, "title": problemTitle(status), "status": status,
+			"type": problemTypePrefix + p.kind, "code": p.kind, "title": problemTitle(status), "status": status,
 			"detail": p.detail, "instance": "/v1/payments",
 			"request_id": "01JEQ6Z8Y3K4N5P6Q7R8S9T0VW", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
 		}
@@ -418,6 +419,12 @@ func problemSchema31() map[string]any {
 	props["errors"] = map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/FieldError"},
 		"description": "The bad fields (400), or the backends that are not ready (503)."}
 	props["missing_right"] = map[string]any{"type": "string", "description": "The access right a 403 lacks, e.g. payment/CreatePayment."}
+	props["code"] = map[string]any{"type": "string",
+		"description": "The problem's stable machine code: the last segment of type (e.g. invalid-argument, not-found, idempotency-key-reused), " +
+			"the same in every language. The codes are listed in docs/errors.md."}
+	props["detail"] = map[string]any{"type": "string",
+		"description": "What went wrong in this occurrence, in the language of the Content-Language header: Arabic when Accept-Language prefers ar, English otherwise."}
+	s["required"] = []string{"type", "code", "title", "status"}
 	return s
 }
 
@@ -425,10 +432,13 @@ func problemSchema31() map[string]any {
 func fieldErrorSchema31() map[string]any {
 	return map[string]any{
 		"type":     "object",
-		"required": []string{"field", "reason"},
+		"required": []string{"field", "reason", "code"},
 		"properties": map[string]any{
 			"field":  map[string]any{"type": "string", "description": "snake_case field path, e.g. splits[1].amount"},
-			"reason": map[string]any{"type": "string", "description": "Why the field is refused."},
+			"reason": map[string]any{"type": "string", "description": "Why the field is refused, for people, in the language of the Content-Language header."},
+			"code": map[string]any{"type": "string",
+				"description": "The refusal's stable machine code, <field>.<what> without indexes (e.g. national_id.check_digit, " +
+					"phone_number.not_mobile, splits.sum_mismatch); <field>.invalid when no more specific code applies. Listed in docs/errors.md."},
 		},
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tamkeen/tamkeen/gateway/problems"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
 
@@ -40,11 +41,15 @@ type Problem struct {
 	// Type is a URN naming the kind of problem, e.g.
 	// "urn:tamkeen:problem:invalid-argument".
 	Type string `json:"type"`
+	// Code is the type's last segment ("invalid-argument"): the same
+	// stable machine code, for a program to switch on without parsing.
+	Code string `json:"code"`
 	// Title is the HTTP status text.
 	Title string `json:"title"`
 	// Status is the HTTP status code.
 	Status int `json:"status"`
-	// Detail explains this occurrence; never internals for 5xx.
+	// Detail explains this occurrence; never internals for 5xx. It is in
+	// the language of the Content-Language header (see localize).
 	Detail string `json:"detail,omitempty"`
 	// Instance is the request path (without the query, which may carry PII).
 	Instance string `json:"instance,omitempty"`
@@ -62,10 +67,15 @@ type Problem struct {
 	MissingRight string `json:"missing_right,omitempty"`
 }
 
-// FieldError names one bad request field (snake_case, dotted path) and why.
+// FieldError names one bad request field (snake_case, dotted path) and why:
+// Code is the stable machine code ("national_id.check_digit"), Reason the
+// text for people, in the problem's language.
 type FieldError struct {
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
+	Code   string `json:"code"`
+	// args fill the catalogue text's placeholders (rpcerr.FieldError.Args).
+	args string
 }
 
 // httpStatusFor maps a gRPC code to the HTTP status of the problem.
@@ -180,23 +190,24 @@ var (
 // messages name (bad JSON, unknown field, bad path or query parameter).
 func decodeViolations(msg string) []FieldError {
 	if strings.Contains(msg, trailingDataMsg) {
-		return []FieldError{{Field: "body", Reason: "must be exactly one JSON value"}}
+		return []FieldError{{Field: "body", Reason: "must be exactly one JSON value", Code: "body.format"}}
 	}
 	if m := reUnknownField.FindStringSubmatch(msg); m != nil {
-		return []FieldError{{Field: m[1], Reason: "unknown field"}}
+		return []FieldError{{Field: m[1], Reason: "unknown field", Code: rpcerr.FieldCode(m[1], "unknown_field")}}
 	}
 	if m := reInvalidValue.FindStringSubmatch(msg); m != nil {
 		// protojson names the field by its JSON name (nationalId); callers
 		// write and read the proto name (national_id).
-		return []FieldError{{Field: snakeCase(m[1]), Reason: "invalid value"}}
+		f := snakeCase(m[1])
+		return []FieldError{{Field: f, Reason: "invalid value", Code: rpcerr.FieldCode(f, "invalid")}}
 	}
 	if strings.HasPrefix(msg, "type mismatch, parameter") || strings.HasPrefix(msg, "missing parameter") {
 		if m := reParameter.FindStringSubmatch(msg); m != nil {
-			reason := "invalid value"
+			reason, what := "invalid value", "invalid"
 			if strings.HasPrefix(msg, "missing") {
-				reason = "required"
+				reason, what = "required", "required"
 			}
-			return []FieldError{{Field: m[1], Reason: reason}}
+			return []FieldError{{Field: m[1], Reason: reason, Code: rpcerr.FieldCode(m[1], what)}}
 		}
 	}
 	return nil
@@ -278,7 +289,7 @@ func problemFromError(r *http.Request, err error) (Problem, http.Header) {
 		p.Detail = genericDetail[codes.Internal]
 	}
 	for _, v := range rpcerr.FieldViolations(err) {
-		p.Errors = append(p.Errors, FieldError{Field: v.Field, Reason: v.Reason})
+		p.Errors = append(p.Errors, FieldError{Field: v.Field, Reason: v.Reason, Code: rpcerr.CodeOf(v), args: v.Args})
 	}
 	if code == codes.InvalidArgument && len(p.Errors) == 0 {
 		p.Errors = decodeViolations(s.Message())
@@ -336,6 +347,8 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem, hdr http.He
 	if p.Title == "" {
 		p.Title = problemTitle(p.Status)
 	}
+	lang := problems.Language(r.Header.Get("Accept-Language"))
+	localize(&p, lang)
 	body, err := json.Marshal(p)
 	if err != nil {
 		// Problem holds only strings and ints; Marshal cannot fail.
@@ -351,6 +364,8 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem, hdr http.He
 	h.Del("Trailer")
 	h.Del("Transfer-Encoding")
 	h.Set("Content-Type", ProblemContentType)
+	h.Set("Content-Language", lang)
+	h.Add("Vary", "Accept-Language")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
@@ -418,4 +433,51 @@ func (g *Gateway) routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ 
 		p.Detail = "malformed request"
 	}
 	writeProblem(w, r, p, hdr)
+}
+
+// localize gives p and its violations their machine codes and puts their
+// texts in lang, from the catalogue (gateway/problems).
+//
+// English, the default for API clients, keeps the enablers' own texts,
+// which can be more specific than the catalogue's (they name the
+// character, the state or the id); the catalogue's English fills in only
+// where an enabler gave none. Arabic takes the catalogue's text of every
+// code it lists and keeps the English text of the others, so that a
+// new code never leaves a caller with nothing. The codes are the same in
+// every language.
+func localize(p *Problem, lang string) {
+	p.Code = strings.TrimPrefix(p.Type, problemTypePrefix)
+	for i := range p.Errors {
+		e := &p.Errors[i]
+		if e.Code == "" {
+			e.Code = rpcerr.FieldCode(e.Field, "invalid")
+		}
+		if lang == problems.English && e.Reason != "" {
+			continue
+		}
+		if t, ok := problems.Text(lang, e.Code, rpcerr.SplitArgs(e.args)); ok {
+			e.Reason = t
+		}
+	}
+	if lang == problems.English && p.Detail != "" {
+		return
+	}
+	t, ok := problems.Text(lang, p.Code, nil)
+	if !ok {
+		return
+	}
+	if p.Code == "invalid-argument" && len(p.Errors) > 0 {
+		// As the enablers write it in English: "invalid argument: field:
+		// reason; field: reason".
+		parts := make([]string, len(p.Errors))
+		for i, e := range p.Errors {
+			parts[i] = e.Field + ": " + e.Reason
+		}
+		sep := "; "
+		if lang == problems.Arabic {
+			sep = "؛ "
+		}
+		t += ": " + strings.Join(parts, sep)
+	}
+	p.Detail = t
 }

@@ -68,13 +68,13 @@ func TestProblemFromError(t *testing.T) {
 		wantRetry  string
 	}{
 		{name: "rpcerr field violations", err: rpcerr.Invalid(rpcerr.FieldError{Field: "phone_number", Reason: "not a phone number"}),
-			wantStatus: 400, wantType: "urn:tamkeen:problem:invalid-argument", wantFields: []FieldError{{"phone_number", "not a phone number"}}},
+			wantStatus: 400, wantType: "urn:tamkeen:problem:invalid-argument", wantFields: []FieldError{{"phone_number", "not a phone number", "phone_number.invalid", ""}}},
 		{name: "protojson unknown field", err: status.Error(codes.InvalidArgument, `proto: (line 1:2): unknown field "colour"`),
-			wantStatus: 400, wantDetail: `request body is not valid JSON for this operation: unknown field "colour"`, wantFields: []FieldError{{"colour", "unknown field"}}},
+			wantStatus: 400, wantDetail: `request body is not valid JSON for this operation: unknown field "colour"`, wantFields: []FieldError{{"colour", "unknown field", "colour.unknown_field", ""}}},
 		{name: "path parameter", err: status.Error(codes.InvalidArgument, `type mismatch, parameter: version, error: strconv.ParseInt: parsing "x": invalid syntax`),
-			wantStatus: 400, wantFields: []FieldError{{"version", "invalid value"}}},
+			wantStatus: 400, wantFields: []FieldError{{"version", "invalid value", "version.invalid", ""}}},
 		{name: "missing parameter", err: status.Error(codes.InvalidArgument, `missing parameter id`),
-			wantStatus: 400, wantFields: []FieldError{{"id", "required"}}},
+			wantStatus: 400, wantFields: []FieldError{{"id", "required", "id.required", ""}}},
 		{name: "not found keeps message", err: rpcerr.NotFound("payment", "pay_1"),
 			wantStatus: 404, wantType: "urn:tamkeen:problem:not-found", wantDetail: "payment pay_1 not found"},
 		{name: "internal hides message", err: errors.New("pq: password authentication failed"),
@@ -84,7 +84,7 @@ func TestProblemFromError(t *testing.T) {
 		{name: "routing status", err: &runtime.HTTPStatusError{HTTPStatus: 400, Err: errors.New("bad escape")},
 			wantStatus: 400, wantDetail: "malformed request path"},
 		{name: "idempotency key reused", err: reusedKeyError(t),
-			wantStatus: 422, wantType: "urn:tamkeen:problem:idempotency-key-reused", wantFields: []FieldError{{"idempotency_key", "already used with another body"}}},
+			wantStatus: 422, wantType: "urn:tamkeen:problem:idempotency-key-reused", wantFields: []FieldError{{"idempotency_key", "already used with another body", "idempotency_key.invalid", ""}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,9 +179,9 @@ func FuzzProblemFromError(f *testing.F) {
 
 func TestDecodeViolationsNamesProtoFields(t *testing.T) {
 	for msg, want := range map[string]FieldError{
-		`proto: (line 1:16): invalid value for string field nationalId: 401234567`: {Field: "national_id", Reason: "invalid value"},
-		`proto: (line 1:11): invalid value for int64 field amount: "lots"`:         {Field: "amount", Reason: "invalid value"},
-		`proto: (line 1:2): unknown field "nationl_id"`:                            {Field: "nationl_id", Reason: "unknown field"},
+		`proto: (line 1:16): invalid value for string field nationalId: 401234567`: {Field: "national_id", Reason: "invalid value", Code: "national_id.invalid"},
+		`proto: (line 1:11): invalid value for int64 field amount: "lots"`:         {Field: "amount", Reason: "invalid value", Code: "amount.invalid"},
+		`proto: (line 1:2): unknown field "nationl_id"`:                            {Field: "nationl_id", Reason: "unknown field", Code: "nationl_id.unknown_field"},
 	} {
 		got := decodeViolations(msg)
 		if len(got) != 1 || got[0] != want {

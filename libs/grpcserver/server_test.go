@@ -184,8 +184,8 @@ func TestErrorsAreMapped(t *testing.T) {
 			name: "joined field errors", req: "invalid", code: codes.InvalidArgument,
 			msg: "invalid argument: phone_number: must be in E.164 format; template_id: is required",
 			fields: []rpcerr.FieldError{
-				{Field: "phone_number", Reason: "must be in E.164 format"},
-				{Field: "template_id", Reason: "is required"},
+				{Field: "phone_number", Reason: "must be in E.164 format", Code: "phone_number.invalid"},
+				{Field: "template_id", Reason: "is required", Code: "template_id.invalid"},
 			},
 		},
 		{name: "retry info", req: "busy", code: codes.ResourceExhausted, msg: "too many requests", retryAfter: 30 * time.Second},

@@ -58,6 +58,22 @@ type Error struct {
 	NotMobile bool
 }
 
+// Code is the last part of the refusal's machine code
+// ("<field>.<Code>", see rpcerr.FieldCode): "not_mobile" for a number
+// of the right shape that is not a home mobile, "international_format",
+// "digits" or "e164" for one that is not a phone number as written.
+func (e *Error) Code() string {
+	switch {
+	case e.NotMobile:
+		return "not_mobile"
+	case e.Reason == ReasonInternational:
+		return "international_format"
+	case e.Reason == ReasonDigits:
+		return "digits"
+	}
+	return "e164"
+}
+
 // Error reads "phone number " and the reason.
 func (e *Error) Error() string { return "phone number " + e.Reason }
 

@@ -191,3 +191,20 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func TestErrorCode(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"022951234":    "not_mobile",
+		"+97022951234": "not_mobile",
+		"599123456":    "international_format",
+		"+9705991x345": "digits",
+		"+12":          "e164",
+	} {
+		_, err := Normalize(in)
+		pe, ok := err.(*Error)
+		if !ok || pe.Code() != want {
+			t.Errorf("Normalize(%q) = %v; want a refusal coded %q", in, err, want)
+		}
+	}
+}

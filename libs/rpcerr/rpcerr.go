@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,9 +84,68 @@ const internalMessage = "internal error"
 // (snake_case) name as the HTTP caller sees it, e.g. "phone_number", with
 // dots and indexes for nested fields ("splits[1].amount"). Reason is shown to
 // the caller, so it must not echo secret input back.
+//
+// Code is the stable machine code a caller's program switches on,
+// "<field>.<what>" in lower snake case without indexes, e.g.
+// "national_id.check_digit" or "splits.sum_mismatch"; empty means
+// "<field>.invalid" (see CodeOf). The gateway looks the code up in its
+// catalogue of Arabic and English texts; Args fill the catalogue text's
+// %s placeholders in order (e.g. a limit or a character position), so
+// they are shown too and must be as safe as Reason; build it with
+// ArgList, which keeps FieldError comparable with == as callers and tests
+// have always compared it. Reason is the English text used when the
+// catalogue has no entry for the code.
 type FieldError struct {
 	Field  string
 	Reason string
+	Code   string
+	Args   string
+}
+
+// argSep separates the values in FieldError.Args: a control character
+// that display text never holds (libs/textcheck refuses it).
+const argSep = "\x1f"
+
+// ArgList joins the values that fill a catalogue text's placeholders into
+// a FieldError.Args.
+func ArgList(values ...string) string { return strings.Join(values, argSep) }
+
+// SplitArgs is the values of a FieldError.Args, nil when there are none.
+func SplitArgs(args string) []string {
+	if args == "" {
+		return nil
+	}
+	return strings.Split(args, argSep)
+}
+
+// CodeOf is e's machine code: Code when set, else the field without
+// indexes followed by ".invalid" ("splits[1].amount" → "splits.amount.invalid").
+func CodeOf(e FieldError) string {
+	if e.Code != "" {
+		return e.Code
+	}
+	return FieldCode(e.Field, "invalid")
+}
+
+// FieldCode builds the code "<field>.<what>" from a field path, without its
+// indexes: FieldCode("splits[1].amount", "range") is "splits.amount.range".
+func FieldCode(field, what string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range field {
+		switch {
+		case r == '[':
+			depth++
+		case r == ']' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return what
+	}
+	return b.String() + "." + what
 }
 
 // Error returns "field: reason".
@@ -201,7 +261,8 @@ func (b Builder) Meta(key, value string) Builder {
 }
 
 // Field adds a BadRequest field violation: field is the JSON (snake_case)
-// name as the HTTP caller sees it, description is shown to the caller.
+// name as the HTTP caller sees it, description is shown to the caller. Its
+// code is "<field>.invalid"; use Fields with a FieldError to set one.
 func (b Builder) Field(field, description string) Builder {
 	return b.Fields(FieldError{Field: field, Reason: description})
 }
@@ -227,10 +288,26 @@ func (b Builder) Precondition(kind, description string) Builder {
 	return b
 }
 
+// argsKeyPrefix starts the ErrorInfo metadata key that carries the Args of
+// field violation i: "violation_args_<i>". BadRequest.FieldViolation has
+// no room for them.
+const argsKeyPrefix = "violation_args_"
+
 // Err returns the status error, its details in a fixed order: ErrorInfo,
-// BadRequest, RetryInfo, PreconditionFailure.
+// BadRequest, RetryInfo, PreconditionFailure. Each field violation's code
+// travels in its FieldViolation.reason (google.rpc's own field for a
+// violation's machine-readable cause; our codes are lower dotted snake
+// case, not its suggested UPPER_SNAKE, because they name the field), its
+// Args in the ErrorInfo metadata (so only when there is a reason).
 func (b Builder) Err() error {
 	var details []protoadapt.MessageV1
+	if b.badRequest && b.reason != "" {
+		for i, v := range b.fields {
+			if v.Args != "" {
+				b = b.Meta(argsKeyPrefix+strconv.Itoa(i), v.Args)
+			}
+		}
+	}
 	if b.reason != "" {
 		details = append(details, &errdetails.ErrorInfo{Reason: b.reason, Domain: Domain, Metadata: b.md})
 	}
@@ -240,6 +317,7 @@ func (b Builder) Err() error {
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
 				Field:       v.Field,
 				Description: v.Reason,
+				Reason:      CodeOf(v),
 			})
 		}
 		details = append(details, br)
@@ -283,6 +361,8 @@ type Rule struct {
 	// Field, when set, adds a BadRequest violation of that field with the
 	// message as its description.
 	Field string
+	// FieldCode is that violation's machine code; "" is "<Field>.invalid".
+	FieldCode string
 }
 
 // Map returns the status of the first rule whose Err err is or wraps, or
@@ -299,7 +379,7 @@ func Map(err error, rules []Rule) error {
 		}
 		b := New(r.Code, r.Reason, msg)
 		if r.Field != "" {
-			b = b.Field(r.Field, msg)
+			b = b.Fields(FieldError{Field: r.Field, Reason: msg, Code: r.FieldCode})
 		}
 		return b.Err()
 	}
@@ -393,17 +473,28 @@ func fieldErrors(err error, acc []FieldError) []FieldError {
 }
 
 // FieldViolations reads the BadRequest field violations back from a gRPC
-// status error (the gateway side). It returns nil when there are none.
+// status error (the gateway side), each with its code (CodeOf when the
+// sender set none) and args. It returns nil when there are none.
 func FieldViolations(err error) []FieldError {
 	st, ok := status.FromError(err)
 	if !ok || st == nil {
 		return nil
 	}
+	var md map[string]string
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			md = ei.GetMetadata()
+			break
+		}
+	}
 	var out []FieldError
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
 			for _, v := range br.GetFieldViolations() {
-				out = append(out, FieldError{Field: v.GetField(), Reason: v.GetDescription()})
+				fe := FieldError{Field: v.GetField(), Reason: v.GetDescription(), Code: v.GetReason()}
+				fe.Args = md[argsKeyPrefix+strconv.Itoa(len(out))]
+				fe.Code = CodeOf(fe)
+				out = append(out, fe)
 			}
 		}
 	}

@@ -62,8 +62,8 @@ func TestConstructors(t *testing.T) {
 			msg:    "invalid argument: phone_number: must be in E.164 format; splits[1].amount: must be positive",
 			reason: rpcerr.ReasonInvalidArgument,
 			fields: []rpcerr.FieldError{
-				{Field: "phone_number", Reason: "must be in E.164 format"},
-				{Field: "splits[1].amount", Reason: "must be positive"},
+				{Field: "phone_number", Reason: "must be in E.164 format", Code: "phone_number.invalid"},
+				{Field: "splits[1].amount", Reason: "must be positive", Code: "splits.amount.invalid"},
 			},
 		},
 		{
@@ -144,7 +144,7 @@ func TestConstructors(t *testing.T) {
 			code:   codes.InvalidArgument,
 			msg:    "scope: not granted",
 			reason: "invalid_scope",
-			fields: []rpcerr.FieldError{{Field: "scope", Reason: "scope: not granted"}},
+			fields: []rpcerr.FieldError{{Field: "scope", Reason: "scope: not granted", Code: "scope.invalid"}},
 		},
 		{
 			name:       "builder with retry",
@@ -258,7 +258,7 @@ func TestFromDomain(t *testing.T) {
 			err:    &rpcerr.FieldError{Field: "phone_number", Reason: "must be in E.164 format"},
 			code:   codes.InvalidArgument,
 			msg:    "invalid argument: phone_number: must be in E.164 format",
-			fields: []rpcerr.FieldError{{Field: "phone_number", Reason: "must be in E.164 format"}},
+			fields: []rpcerr.FieldError{{Field: "phone_number", Reason: "must be in E.164 format", Code: "phone_number.invalid"}},
 		},
 		{
 			name: "wrapped join of field errors",
@@ -269,8 +269,8 @@ func TestFromDomain(t *testing.T) {
 			code: codes.InvalidArgument,
 			msg:  "invalid argument: national_id: must be 9 digits; email: is not an address",
 			fields: []rpcerr.FieldError{
-				{Field: "national_id", Reason: "must be 9 digits"},
-				{Field: "email", Reason: "is not an address"},
+				{Field: "national_id", Reason: "must be 9 digits", Code: "national_id.invalid"},
+				{Field: "email", Reason: "is not an address", Code: "email.invalid"},
 			},
 		},
 		{
@@ -359,7 +359,7 @@ func TestMap(t *testing.T) {
 	errReused := errors.New("key reused")
 	errDown := errors.New("provider down")
 	rules := []rpcerr.Rule{
-		{Err: errReused, Code: codes.InvalidArgument, Reason: "KEY_REUSED", Field: "key"},
+		{Err: errReused, Code: codes.InvalidArgument, Reason: "KEY_REUSED", Field: "key", FieldCode: "key.reused"},
 		{Err: errDown, Code: codes.Unavailable, Msg: "try later"},
 	}
 
@@ -373,7 +373,7 @@ func TestMap(t *testing.T) {
 	if got, want := rpcerr.Reason(err), "KEY_REUSED"; got != want {
 		t.Errorf("reason = %q; want %q", got, want)
 	}
-	if got, want := rpcerr.FieldViolations(err), []rpcerr.FieldError{{Field: "key", Reason: "pay: key reused"}}; !reflect.DeepEqual(got, want) {
+	if got, want := rpcerr.FieldViolations(err), []rpcerr.FieldError{{Field: "key", Reason: "pay: key reused", Code: "key.reused"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("violations = %v; want %v", got, want)
 	}
 
@@ -406,5 +406,49 @@ func TestFromDomainStorageState(t *testing.T) {
 	}
 	if err := rpcerr.FromDomain(errors.New("a bug"), nil, context.Background()); status.Code(err) != codes.Internal {
 		t.Errorf("an unknown error = %v; want Internal", status.Code(err))
+	}
+}
+
+// TestFieldCodesAndArgsCrossTheWire: a violation's code and args reach the
+// gateway side through a marshalled status; a violation without a code
+// gets "<field>.invalid", indexes left out.
+func TestFieldCodesAndArgsCrossTheWire(t *testing.T) {
+	t.Parallel()
+	err := overTheWire(t, rpcerr.Invalid(
+		rpcerr.FieldError{Field: "national_id", Reason: "check digit does not match", Code: "national_id.check_digit"},
+		rpcerr.FieldError{Field: "given_name", Reason: "must be at most 100 characters", Code: "given_name.too_long", Args: rpcerr.ArgList("100")},
+		rpcerr.FieldError{Field: "splits[2].account", Reason: "bad"},
+	))
+	want := []rpcerr.FieldError{
+		{Field: "national_id", Reason: "check digit does not match", Code: "national_id.check_digit"},
+		{Field: "given_name", Reason: "must be at most 100 characters", Code: "given_name.too_long", Args: rpcerr.ArgList("100")},
+		{Field: "splits[2].account", Reason: "bad", Code: "splits.account.invalid"},
+	}
+	if got := rpcerr.FieldViolations(err); !reflect.DeepEqual(got, want) {
+		t.Errorf("FieldViolations = %+v; want %+v", got, want)
+	}
+}
+
+func TestFieldCode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ field, what, want string }{
+		{"national_id", "length", "national_id.length"},
+		{"splits[1].amount", "range", "splits.amount.range"},
+		{"recipients[0][1]", "invalid", "recipients.invalid"},
+		{"", "invalid", "invalid"},
+	} {
+		if got := rpcerr.FieldCode(tt.field, tt.what); got != tt.want {
+			t.Errorf("FieldCode(%q, %q) = %q; want %q", tt.field, tt.what, got, tt.want)
+		}
+	}
+}
+
+func TestArgList(t *testing.T) {
+	t.Parallel()
+	if got := rpcerr.SplitArgs(rpcerr.ArgList("U+202E", "5")); !reflect.DeepEqual(got, []string{"U+202E", "5"}) {
+		t.Errorf("SplitArgs(ArgList) = %q", got)
+	}
+	if got := rpcerr.SplitArgs(""); got != nil {
+		t.Errorf("SplitArgs(\"\") = %q; want nil", got)
 	}
 }

@@ -62,6 +62,7 @@ package textcheck
 
 import (
 	"fmt"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 
@@ -125,7 +126,25 @@ func Check(field, s string, k Kind) *rpcerr.FieldError {
 	if !bad {
 		return nil
 	}
-	return &rpcerr.FieldError{Field: field, Reason: f.Reason()}
+	return &rpcerr.FieldError{Field: field, Reason: f.Reason(), Code: rpcerr.FieldCode(field, f.Code()), Args: f.Args()}
+}
+
+// Code is the last part of the refusal's machine code: "invalid_utf8" or
+// "forbidden_character".
+func (f Forbidden) Code() string {
+	if f.Invalid {
+		return "invalid_utf8"
+	}
+	return "forbidden_character"
+}
+
+// Args fill the catalogue text of Code: the byte for invalid UTF-8; the
+// character as U+XXXX and its position otherwise.
+func (f Forbidden) Args() string {
+	if f.Invalid {
+		return rpcerr.ArgList(strconv.Itoa(f.Offset + 1))
+	}
+	return rpcerr.ArgList(fmt.Sprintf("U+%04X", f.Rune), strconv.Itoa(f.Position))
 }
 
 // Reason says what f is, for a caller: "contains U+0000 (NUL, a control

@@ -1,10 +1,13 @@
 package textcheck
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
 
 func TestCheck(t *testing.T) {
@@ -191,6 +194,26 @@ func BenchmarkCheck(b *testing.B) {
 	for b.Loop() {
 		if Check("body", s, MultiLine) != nil {
 			b.Fatal("refused")
+		}
+	}
+}
+
+// TestCheckCodes: a refusal's code is "<field>.<what>" and its args the
+// values the catalogue's text shows (the character and its position, or
+// the bad byte).
+func TestCheckCodes(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		field, s, code string
+		args           []string
+	}{
+		{"title", "ab\u202Ec", "title.forbidden_character", []string{"U+202E", "3"}},
+		{"splits[1].account", "a\x00", "splits.account.forbidden_character", []string{"U+0000", "2"}},
+		{"body", "ok\xffno", "body.invalid_utf8", []string{"3"}},
+	} {
+		fe := Check(tt.field, tt.s, OneLine)
+		if fe == nil || fe.Code != tt.code || !slices.Equal(rpcerr.SplitArgs(fe.Args), tt.args) {
+			t.Errorf("Check(%q, %q) = %+v; want code %q args %q", tt.field, tt.s, fe, tt.code, tt.args)
 		}
 	}
 }

@@ -43,16 +43,16 @@ func asciiDigits(s string) string {
 func NormalizeNationalID(s string) (string, *rpcerr.FieldError) {
 	s = asciiDigits(strings.TrimSpace(s))
 	if len(s) != 9 {
-		return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits"}
+		return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits", Code: "national_id.length"}
 	}
 	for i := 0; i < 9; i++ {
 		if c := s[i]; c < '0' || c > '9' {
-			return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits"}
+			return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits", Code: "national_id.digits"}
 		}
 	}
 	sum := nationalIDSum(s)
 	if sum%10 != 0 || s == "000000000" {
-		return "", &rpcerr.FieldError{Field: "national_id", Reason: "check digit does not match: please re-check the number"}
+		return "", &rpcerr.FieldError{Field: "national_id", Reason: "check digit does not match: please re-check the number", Code: "national_id.check_digit"}
 	}
 	return s, nil
 }
@@ -92,12 +92,12 @@ func CompleteNationalID(first8 string) string {
 func NormalizePhone(s string) (string, *rpcerr.FieldError) {
 	e164, err := phone.Normalize(s)
 	if err != nil {
-		reason := "is not a valid phone number"
+		fe := &rpcerr.FieldError{Field: "phone_number", Reason: "is not a valid phone number", Code: "phone_number.e164"}
 		var pe *phone.Error
 		if errors.As(err, &pe) {
-			reason = pe.Reason
+			fe.Reason, fe.Code = pe.Reason, rpcerr.FieldCode("phone_number", pe.Code())
 		}
-		return "", &rpcerr.FieldError{Field: "phone_number", Reason: reason}
+		return "", fe
 	}
 	return e164, nil
 }
@@ -119,22 +119,22 @@ func NormalizeName(field, s string) (string, *rpcerr.FieldError) {
 	}
 	s = norm.NFC.String(strings.Join(strings.Fields(s), " "))
 	if s == "" {
-		return "", &rpcerr.FieldError{Field: field, Reason: "is required"}
+		return "", &rpcerr.FieldError{Field: field, Reason: "is required", Code: rpcerr.FieldCode(field, "required")}
 	}
 	if utf8.RuneCountInString(s) > maxNameRunes {
-		return "", &rpcerr.FieldError{Field: field, Reason: "must be at most 100 characters"}
+		return "", &rpcerr.FieldError{Field: field, Reason: "must be at most 100 characters", Code: rpcerr.FieldCode(field, "too_long"), Args: rpcerr.ArgList("100")}
 	}
 	for i, r := range s {
 		letter := unicode.IsLetter(r) && (unicode.Is(unicode.Arabic, r) || unicode.Is(unicode.Latin, r))
 		if i == 0 && !letter {
-			return "", &rpcerr.FieldError{Field: field, Reason: "must start with a letter"}
+			return "", &rpcerr.FieldError{Field: field, Reason: "must start with a letter", Code: rpcerr.FieldCode(field, "letter_first")}
 		}
 		switch {
 		case letter:
 		case unicode.Is(unicode.Mn, r) || r == '\u0640': // combining marks (harakat), tatweel
 		case r == ' ' || r == '-' || r == '\'' || r == '\u2019':
 		default:
-			return "", &rpcerr.FieldError{Field: field, Reason: "may contain only Arabic or Latin letters, spaces, hyphens and apostrophes"}
+			return "", &rpcerr.FieldError{Field: field, Reason: "may contain only Arabic or Latin letters, spaces, hyphens and apostrophes", Code: rpcerr.FieldCode(field, "characters")}
 		}
 	}
 	return s, nil
@@ -153,7 +153,7 @@ func NormalizeEmail(s string) (string, *rpcerr.FieldError) {
 	if fe := textcheck.Check("email", s, textcheck.Address); fe != nil {
 		return "", fe
 	}
-	bad := &rpcerr.FieldError{Field: "email", Reason: "is not a valid e-mail address"}
+	bad := &rpcerr.FieldError{Field: "email", Reason: "is not a valid e-mail address", Code: "email.invalid"}
 	if len(s) > 254 {
 		return "", bad
 	}
@@ -176,5 +176,5 @@ func NormalizeLanguage(s string) (string, *rpcerr.FieldError) {
 	case "en":
 		return "en", nil
 	}
-	return "", &rpcerr.FieldError{Field: "preferred_language", Reason: `must be "ar" or "en"`}
+	return "", &rpcerr.FieldError{Field: "preferred_language", Reason: `must be "ar" or "en"`, Code: "preferred_language.unsupported"}
 }

@@ -15,6 +15,7 @@ func TestNormalizeNationalID(t *testing.T) {
 	for name, tc := range map[string]struct {
 		in, want string
 		reason   string // substring of the field error; "" means valid
+		code     string
 	}{
 		// 1+4+3+8+5+(1+2)+7+(1+6)+2 = 40.
 		"valid":                  {in: "123456782", want: "123456782"},
@@ -23,15 +24,15 @@ func TestNormalizeNationalID(t *testing.T) {
 		"valid, Arabic digits":   {in: "١٢٣٤٥٦٧٨٢", want: "123456782"},
 		"valid, Persian digits":  {in: "۱۲۳۴۵۶۷۸۲", want: "123456782"},
 		"valid, doubled 9 digit": {in: "999999998", want: "999999998"},
-		"wrong check digit":      {in: "123456789", reason: "check digit"},
-		"one digit changed":      {in: "123456772", reason: "check digit"},
-		"two digits swapped":     {in: "213456782", reason: "check digit"},
-		"all zeros":              {in: "000000000", reason: "check digit"},
-		"eight digits":           {in: "12345678", reason: "9 digits"},
-		"ten digits":             {in: "1234567820", reason: "9 digits"},
-		"letters":                {in: "12345678a", reason: "9 digits"},
-		"inner space":            {in: "1234 6782", reason: "9 digits"},
-		"empty":                  {in: "", reason: "9 digits"},
+		"wrong check digit":      {in: "123456789", reason: "check digit", code: "national_id.check_digit"},
+		"one digit changed":      {in: "123456772", reason: "check digit", code: "national_id.check_digit"},
+		"two digits swapped":     {in: "213456782", reason: "check digit", code: "national_id.check_digit"},
+		"all zeros":              {in: "000000000", reason: "check digit", code: "national_id.check_digit"},
+		"eight digits":           {in: "12345678", reason: "9 digits", code: "national_id.length"},
+		"ten digits":             {in: "1234567820", reason: "9 digits", code: "national_id.length"},
+		"letters":                {in: "12345678a", reason: "9 digits", code: "national_id.digits"},
+		"inner space":            {in: "1234 6782", reason: "9 digits", code: "national_id.digits"},
+		"empty":                  {in: "", reason: "9 digits", code: "national_id.length"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, fe := NormalizeNationalID(tc.in)
@@ -43,6 +44,9 @@ func TestNormalizeNationalID(t *testing.T) {
 			}
 			if fe == nil || fe.Field != "national_id" || !strings.Contains(fe.Reason, tc.reason) {
 				t.Fatalf("NormalizeNationalID(%q) = %q, %v; want a national_id error about %q", tc.in, got, fe, tc.reason)
+			}
+			if fe.Code != tc.code {
+				t.Errorf("NormalizeNationalID(%q) code = %q; want %q", tc.in, fe.Code, tc.code)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,7 +77,7 @@ func recipientField(channel string) string {
 // package's field error, or nil.
 func checkText(field, s string, k textcheck.Kind) error {
 	if fe := textcheck.Check(field, s, k); fe != nil {
-		return &rpcerr.FieldError{Field: fe.Field, Reason: fe.Reason}
+		return &rpcerr.FieldError{Field: fe.Field, Reason: fe.Reason, Code: fe.Code, Args: fe.Args}
 	}
 	return nil
 }
@@ -107,9 +108,9 @@ func normalizePhone(field, s string) (string, error) {
 		return to, nil
 	}
 	if pe := (*phone.Error)(nil); errors.As(err, &pe) && pe.NotMobile {
-		return "", &rpcerr.FieldError{Field: field, Reason: pe.Reason}
+		return "", &rpcerr.FieldError{Field: field, Reason: pe.Reason, Code: rpcerr.FieldCode(field, pe.Code())}
 	}
-	return "", &rpcerr.FieldError{Field: field, Reason: "not an E.164 number (e.g. +970599000001)"}
+	return "", &rpcerr.FieldError{Field: field, Reason: "not an E.164 number (e.g. +970599000001)", Code: rpcerr.FieldCode(field, "e164")}
 }
 
 // prepare validates and renders one message of client with template t.
@@ -130,9 +131,10 @@ func (s *Service) prepare(client string, t ClientTemplate, channel, recipient st
 	}
 	switch {
 	case channel == ChannelEmail && !ValidEmail(recipient):
-		return Notification{}, &rpcerr.FieldError{Field: field, Reason: "not an e-mail address"}
+		return Notification{}, &rpcerr.FieldError{Field: field, Reason: "not an e-mail address", Code: rpcerr.FieldCode(field, "invalid")}
 	case len(reference) > maxReference:
-		return Notification{}, &rpcerr.FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
+		return Notification{}, &rpcerr.FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference),
+			Code: "reference.too_many_bytes", Args: rpcerr.ArgList(strconv.Itoa(maxReference))}
 	}
 	r, err := renderTemplate(t, values)
 	if err != nil {
@@ -145,7 +147,8 @@ func (s *Service) prepare(client string, t ClientTemplate, channel, recipient st
 	}
 	if channel == ChannelSMS {
 		if r.Length.Segments > s.cfg.MaxSMSSegments {
-			return Notification{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", r.Length.Segments, s.cfg.MaxSMSSegments)}
+			return Notification{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", r.Length.Segments, s.cfg.MaxSMSSegments),
+				Code: "personalisation.segments", Args: rpcerr.ArgList(strconv.Itoa(r.Length.Segments), strconv.Itoa(s.cfg.MaxSMSSegments))}
 		}
 		n.Encoding, n.Segments = r.Length.Encoding, r.Length.Segments
 		n.Country = CallingCode(recipient)
@@ -164,23 +167,23 @@ func laneOf(priority string) (string, error) {
 	case LaneBulk:
 		return LaneBulk, nil
 	}
-	return "", &rpcerr.FieldError{Field: "priority", Reason: `must be "normal" or "bulk"`}
+	return "", &rpcerr.FieldError{Field: "priority", Reason: `must be "normal" or "bulk"`, Code: "priority.unsupported"}
 }
 
 // clientTemplate finds client's template for a send, as a field error.
 func (s *Service) clientTemplate(ctx context.Context, client, id, channel string) (ClientTemplate, error) {
 	if id == "" {
-		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: "required"}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: "required", Code: "template_id.required"}
 	}
 	t, err := s.GetTemplate(ctx, client, id, 0)
 	if errors.Is(err, rpcerr.ErrNotFound) {
-		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: "no such template"}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: "no such template", Code: "template_id.unknown"}
 	}
 	if err != nil {
 		return ClientTemplate{}, err
 	}
 	if t.Channel != channel {
-		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: fmt.Sprintf("is a %s template", t.Channel)}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "template_id", Reason: fmt.Sprintf("is a %s template", t.Channel), Code: "template_id.channel", Args: rpcerr.ArgList(t.Channel)}
 	}
 	return t, nil
 }
@@ -193,7 +196,7 @@ func (s *Service) clientTemplate(ctx context.Context, client, id, channel string
 // ErrIdempotencyMismatch.
 func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notification, error) {
 	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
-		return Notification{}, &rpcerr.FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
+		return Notification{}, &rpcerr.FieldError{Field: "channel", Reason: `must be "sms" or "email"`, Code: "channel.unsupported"}
 	}
 	if err := checkIdempotencyKey(in.IdempotencyKey); err != nil {
 		return Notification{}, err

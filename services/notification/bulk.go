@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,7 +163,7 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 // ErrIdempotencyMismatch.
 func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput) (BulkJob, error) {
 	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
-		return BulkJob{}, &rpcerr.FieldError{Field: "channel", Reason: `must be "sms" or "email"`}
+		return BulkJob{}, &rpcerr.FieldError{Field: "channel", Reason: `must be "sms" or "email"`, Code: "channel.unsupported"}
 	}
 	if err := checkIdempotencyKey(in.IdempotencyKey); err != nil {
 		return BulkJob{}, err
@@ -191,7 +192,8 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: "no recipients"}
 	}
 	if len(rows) > MaxBulkRecipients {
-		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
+		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients),
+			Code: "recipients.too_many", Args: rpcerr.ArgList(strconv.Itoa(MaxBulkRecipients))}
 	}
 	t, err := s.clientTemplate(ctx, client, in.TemplateID, in.Channel)
 	if err != nil {

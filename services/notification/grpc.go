@@ -68,7 +68,7 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 // know: a reused Idempotency-Key answers as payments do (422 at the
 // gateway).
 var statusRules = []rpcerr.Rule{
-	{Err: ErrIdempotencyMismatch, Code: codes.InvalidArgument, Reason: ReasonIdempotencyKeyReused, Field: "idempotency_key"},
+	{Err: ErrIdempotencyMismatch, Code: codes.InvalidArgument, Reason: ReasonIdempotencyKeyReused, Field: "idempotency_key", FieldCode: "idempotency_key.reused"},
 }
 
 // bulkViolations names each bad row's field "rows[N].<field>" (N as

@@ -45,7 +45,7 @@ const maxIdempotencyKey = 255
 // characters (or empty: no key).
 func checkIdempotencyKey(k string) error {
 	if len(k) > maxIdempotencyKey || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		return &rpcerr.FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters"}
+		return &rpcerr.FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters", Code: "idempotency_key.format"}
 	}
 	return nil
 }

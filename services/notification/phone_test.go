@@ -38,18 +38,20 @@ func TestSMSRecipientsLocalMobiles(t *testing.T) {
 			t.Errorf("SendSms(%q) = recipient %q, %v; want %q", in, n.GetRecipient(), err, want)
 		}
 	}
-	for in, want := range map[string]string{
-		"022951234":     phone.ReasonLocal,
-		"+97022951234":  phone.ReasonPalestinian,
-		"+97231234567":  phone.ReasonIsraeli,
-		"0599-ABC":      "not an E.164 number (e.g. +970599000001)",
-		"970599000021":  "not an E.164 number (e.g. +970599000001)",
-		"+970 599 0001": phone.ReasonPalestinian,
+	notE164 := "not an E.164 number (e.g. +970599000001)"
+	for in, want := range map[string]rpcerr.FieldError{
+		"022951234":     {Reason: phone.ReasonLocal, Code: "phone_number.not_mobile"},
+		"+97022951234":  {Reason: phone.ReasonPalestinian, Code: "phone_number.not_mobile"},
+		"+97231234567":  {Reason: phone.ReasonIsraeli, Code: "phone_number.not_mobile"},
+		"0599-ABC":      {Reason: notE164, Code: "phone_number.e164"},
+		"970599000021":  {Reason: notE164, Code: "phone_number.e164"},
+		"+970 599 0001": {Reason: phone.ReasonPalestinian, Code: "phone_number.not_mobile"},
 	} {
+		want.Field = "phone_number"
 		_, err := a.api.SendSms(moh, &notificationv1.SendSmsRequest{PhoneNumber: in, TemplateId: tpl.GetId(), Personalisation: values})
 		got := rpcerr.FieldViolations(err)
-		if code(err) != codes.InvalidArgument || fmt.Sprint(got) != fmt.Sprint([]rpcerr.FieldError{{Field: "phone_number", Reason: want}}) {
-			t.Errorf("SendSms(%q) = %v %v; want phone_number: %s", in, err, got, want)
+		if code(err) != codes.InvalidArgument || fmt.Sprint(got) != fmt.Sprint([]rpcerr.FieldError{want}) {
+			t.Errorf("SendSms(%q) = %v %v; want %+v", in, err, got, want)
 		}
 	}
 
@@ -70,7 +72,7 @@ func TestSMSRecipientsLocalMobiles(t *testing.T) {
 
 	_, err = a.api.CreateBulkJob(moh, &notificationv1.CreateBulkJobRequest{TemplateId: tpl.GetId(), Channel: "sms",
 		Csv: "phone_number,date\n0599000032,الأحد\n082821234,الأحد\n"})
-	want := []rpcerr.FieldError{{Field: "rows[3].phone_number", Reason: phone.ReasonLocal}} // the header is row 1
+	want := []rpcerr.FieldError{{Field: "rows[3].phone_number", Reason: phone.ReasonLocal, Code: "rows.phone_number.invalid"}} // the header is row 1
 	if got := rpcerr.FieldViolations(err); code(err) != codes.InvalidArgument || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("bulk job with a Gaza landline = %v %v; want %v", err, got, want)
 	}

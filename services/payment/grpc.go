@@ -85,7 +85,7 @@ func (g *grpcServer) reader(ctx context.Context) (ledgerReader, error) {
 // statusRules are the payment sentinels that FromDomain does not know, in
 // the order toStatus checks them.
 var statusRules = []rpcerr.Rule{
-	{Err: ErrIdempotencyMismatch, Code: codes.InvalidArgument, Reason: ReasonIdempotencyKeyReused, Field: "idempotency_key"},
+	{Err: ErrIdempotencyMismatch, Code: codes.InvalidArgument, Reason: ReasonIdempotencyKeyReused, Field: "idempotency_key", FieldCode: "idempotency_key.reused"},
 	{Err: ErrProviderUnavailable, Code: codes.Unavailable},
 }
 

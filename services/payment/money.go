@@ -49,20 +49,21 @@ func ValidateMoney(amount int64, code string, splits []Split) (Currency, []Field
 	var errs []FieldError
 	cur, err := money.ParseCurrency(code)
 	if err != nil {
-		errs = append(errs, FieldError{Field: "currency", Reason: err.Error()})
+		errs = append(errs, FieldError{Field: "currency", Reason: err.Error(), Code: "currency.unsupported"})
 	}
+	maxArg := rpcerr.ArgList(strconv.FormatInt(MaxAmount, 10))
 	switch {
 	case amount <= 0:
-		errs = append(errs, FieldError{Field: "amount", Reason: "must be a positive number of minor units"})
+		errs = append(errs, FieldError{Field: "amount", Reason: "must be a positive number of minor units", Code: "amount.range", Args: maxArg})
 	case amount > MaxAmount:
-		errs = append(errs, FieldError{Field: "amount", Reason: fmt.Sprintf("must be at most %d minor units", MaxAmount)})
+		errs = append(errs, FieldError{Field: "amount", Reason: fmt.Sprintf("must be at most %d minor units", MaxAmount), Code: "amount.range", Args: maxArg})
 	}
 	if len(splits) == 0 {
-		errs = append(errs, FieldError{Field: "splits", Reason: "at least one department split is required"})
+		errs = append(errs, FieldError{Field: "splits", Reason: "at least one department split is required", Code: "splits.required"})
 		return cur, errs
 	}
 	if len(splits) > MaxSplits {
-		errs = append(errs, FieldError{Field: "splits", Reason: fmt.Sprintf("at most %d splits", MaxSplits)})
+		errs = append(errs, FieldError{Field: "splits", Reason: fmt.Sprintf("at most %d splits", MaxSplits), Code: "splits.too_many", Args: rpcerr.ArgList(strconv.Itoa(MaxSplits))})
 		return cur, errs
 	}
 	seen := map[string]int{}
@@ -70,16 +71,17 @@ func ValidateMoney(amount int64, code string, splits []Split) (Currency, []Field
 	sound := true
 	for i, s := range splits {
 		if !ValidAccount(s.Account) {
-			errs = append(errs, FieldError{Field: fmt.Sprintf("splits[%d].account", i), Reason: `must look like "dept:land-registry" (lower-case letters, digits, hyphens)`})
+			errs = append(errs, FieldError{Field: fmt.Sprintf("splits[%d].account", i), Reason: `must look like "dept:land-registry" (lower-case letters, digits, hyphens)`, Code: "splits.account.format"})
 			sound = false
 		} else if j, dup := seen[s.Account]; dup {
-			errs = append(errs, FieldError{Field: fmt.Sprintf("splits[%d].account", i), Reason: fmt.Sprintf("repeats splits[%d].account", j)})
+			errs = append(errs, FieldError{Field: fmt.Sprintf("splits[%d].account", i), Reason: fmt.Sprintf("repeats splits[%d].account", j),
+				Code: "splits.account.duplicate", Args: rpcerr.ArgList(fmt.Sprintf("splits[%d].account", j))})
 			sound = false
 		} else {
 			seen[s.Account] = i
 		}
 		if s.Amount <= 0 || s.Amount > MaxAmount {
-			errs = append(errs, FieldError{Field: fmt.Sprintf("splits[%d].amount", i), Reason: "must be a positive number of minor units"})
+			errs = append(errs, FieldError{Field: fmt.Sprintf("splits[%d].amount", i), Reason: "must be a positive number of minor units", Code: "splits.amount.range"})
 			sound = false
 			continue
 		}
@@ -101,7 +103,7 @@ func ValidateMoney(amount int64, code string, splits []Split) (Currency, []Field
 			return c.Format(v)
 		}
 		errs = append(errs, FieldError{Field: "splits", Reason: fmt.Sprintf("splits add up to %s: %s %s than amount %s",
-			fmtAmt(total), fmtAmt(diff), rel, fmtAmt(amount))})
+			fmtAmt(total), fmtAmt(diff), rel, fmtAmt(amount)), Code: "splits.sum_mismatch", Args: rpcerr.ArgList(fmtAmt(total), fmtAmt(amount))})
 	}
 	return cur, errs
 }

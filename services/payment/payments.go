@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,9 +105,10 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 	text := func(field, v string, max int, k textcheck.Kind) {
 		switch {
 		case strings.TrimSpace(v) == "":
-			fes = append(fes, FieldError{Field: field, Reason: "required"})
+			fes = append(fes, FieldError{Field: field, Reason: "required", Code: rpcerr.FieldCode(field, "required")})
 		case len(v) > max:
-			fes = append(fes, FieldError{Field: field, Reason: fmt.Sprintf("at most %d bytes", max)})
+			fes = append(fes, FieldError{Field: field, Reason: fmt.Sprintf("at most %d bytes", max),
+				Code: rpcerr.FieldCode(field, "too_many_bytes"), Args: rpcerr.ArgList(strconv.Itoa(max))})
 		default:
 			if fe := textcheck.Check(field, v, k); fe != nil {
 				fes = append(fes, *fe)
@@ -116,14 +118,14 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 	text("reference", in.Reference, 128, textcheck.Address)
 	text("description", in.Description, 500, textcheck.OneLine)
 	if _, reason := provider.ParseReturnURL(in.ReturnURL); reason != "" {
-		fes = append(fes, FieldError{Field: "return_url", Reason: reason})
+		fes = append(fes, FieldError{Field: "return_url", Reason: reason, Code: "return_url.invalid"})
 	}
 	if in.CitizenID != "" && !citizenRE.MatchString(in.CitizenID) {
-		fes = append(fes, FieldError{Field: "citizen_id", Reason: "at most 64 letters, digits, '-' or '_'"})
+		fes = append(fes, FieldError{Field: "citizen_id", Reason: "at most 64 letters, digits, '-' or '_'", Code: "citizen_id.format"})
 	}
 	fes = append(fes, in.Receipt.check()...)
 	if k := in.IdempotencyKey; len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters"})
+		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters", Code: "idempotency_key.format"})
 	}
 	name := in.Provider
 	if name == "" {
@@ -131,7 +133,7 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 	}
 	prov, ok := s.providers[name]
 	if !ok {
-		fes = append(fes, FieldError{Field: "provider", Reason: fmt.Sprintf("no payment provider %q is configured", name)})
+		fes = append(fes, FieldError{Field: "provider", Reason: fmt.Sprintf("no payment provider %q is configured", name), Code: "provider.unknown"})
 	}
 	return cur, prov, fieldErrors(fes)
 }

@@ -83,19 +83,20 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		edit   func(*CreateInput)
 		fields string
 		reason string
+		code   string
 	}{
-		{"split short by one fils", func(in *CreateInput) { in.Splits[2].Amount = 19999 }, "splits", "0.001 JOD less than amount 100.000 JOD"},
-		{"no reference", func(in *CreateInput) { in.Reference = "" }, "reference", "required"},
-		{"http return url", func(in *CreateInput) { in.ReturnURL = "http://ministry.example/r" }, "return_url", "https"},
-		{"relative return url", func(in *CreateInput) { in.ReturnURL = "/r" }, "return_url", "https"},
-		{"bad citizen", func(in *CreateInput) { in.CitizenID = "a b" }, "citizen_id", ""},
-		{"unknown provider", func(in *CreateInput) { in.Provider = "visa" }, "provider", "visa"},
-		{"floaty currency", func(in *CreateInput) { in.Currency = "EUR" }, "currency", "EUR"},
-		{"control chars", func(in *CreateInput) { in.Description = "a\x00b" }, "description", "control"},
-		{"bad key", func(in *CreateInput) { in.IdempotencyKey = "a b" }, "idempotency_key", ""},
-		{"local receipt phone", func(in *CreateInput) { in.Receipt.PhoneNumber = "0599123456" }, "receipt.phone_number", "international"},
-		{"bad receipt e-mail", func(in *CreateInput) { in.Receipt.EmailAddress = "not-an-address" }, "receipt.email_address", ""},
-		{"receipt in French", func(in *CreateInput) { in.Receipt.Language = "fr" }, "receipt.language", ""},
+		{"split short by one fils", func(in *CreateInput) { in.Splits[2].Amount = 19999 }, "splits", "0.001 JOD less than amount 100.000 JOD", "splits.sum_mismatch"},
+		{"no reference", func(in *CreateInput) { in.Reference = "" }, "reference", "required", "reference.required"},
+		{"http return url", func(in *CreateInput) { in.ReturnURL = "http://ministry.example/r" }, "return_url", "https", "return_url.invalid"},
+		{"relative return url", func(in *CreateInput) { in.ReturnURL = "/r" }, "return_url", "https", "return_url.invalid"},
+		{"bad citizen", func(in *CreateInput) { in.CitizenID = "a b" }, "citizen_id", "", "citizen_id.format"},
+		{"unknown provider", func(in *CreateInput) { in.Provider = "visa" }, "provider", "visa", "provider.unknown"},
+		{"floaty currency", func(in *CreateInput) { in.Currency = "EUR" }, "currency", "EUR", "currency.unsupported"},
+		{"control chars", func(in *CreateInput) { in.Description = "a\x00b" }, "description", "control", "description.forbidden_character"},
+		{"bad key", func(in *CreateInput) { in.IdempotencyKey = "a b" }, "idempotency_key", "", "idempotency_key.format"},
+		{"local receipt phone", func(in *CreateInput) { in.Receipt.PhoneNumber = "0599123456" }, "receipt.phone_number", "international", "receipt.phone_number.invalid"},
+		{"bad receipt e-mail", func(in *CreateInput) { in.Receipt.EmailAddress = "not-an-address" }, "receipt.email_address", "", "receipt.email_address.invalid"},
+		{"receipt in French", func(in *CreateInput) { in.Receipt.Language = "fr" }, "receipt.language", "", "receipt.language.invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := fee("R")
@@ -106,6 +107,9 @@ func TestCreateRejectsBadInput(t *testing.T) {
 			vs := rpcerr.FieldViolations(st)
 			if len(vs) != 1 || vs[0].Field != tc.fields || !strings.Contains(vs[0].Reason, tc.reason) {
 				t.Fatalf("violations %+v; want one on %s containing %q", vs, tc.fields, tc.reason)
+			}
+			if vs[0].Code != tc.code {
+				t.Errorf("code = %q; want %q", vs[0].Code, tc.code)
 			}
 		})
 	}
