@@ -88,6 +88,8 @@ command -v npm >/dev/null || missing+=(nodejs npm)
 # docs/guides: the guide test runs every shell block (curl, jq) and the
 # JavaScript callback recipe (node, from nodejs above)
 command -v curl >/dev/null || missing+=(curl)
+# tools/distributed: the kill-everything test SIGKILLs a nats-server of its own
+command -v nats-server >/dev/null || missing+=(nats-server)
 command -v jq >/dev/null || missing+=(jq)
 # k8s: promtool checks and unit-tests the alert rules (Debian's prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)

@@ -7,18 +7,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/tools/distributed"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
@@ -42,9 +47,9 @@ const chaosRetry = 2 * time.Minute
 // and a NATS server of its own and, while a scripted load runs (citizen
 // registrations with their OTP SMS, payments paid through the sandbox
 // acquirer, SMS sends, content publishes), SIGKILLs each of the seven
-// processes in turn (and starts it again), then shuts the NATS server
-// down abruptly and restarts it on the same store and port, then stops
-// PostgreSQL immediately and starts it again (issue 16 item 5). It then
+// processes in turn (and starts it again), then SIGKILLs the NATS server
+// (a nats-server process) and restarts it on the same store and port,
+// then stops PostgreSQL immediately and starts it again (issue 16 item 5). It then
 // asserts that every request answered 2xx had its effect exactly once:
 // the OTP and the SMS at the operator's sink, the payment in the payment
 // database (and the ledger balancing), the call in the gateway's audit
@@ -252,37 +257,67 @@ type chaosKill struct {
 	down time.Duration // from the kill to every process ready
 }
 
-// chaosNATS is the topology's NATS server, which the test shuts down
-// abruptly and starts again on the same port and store.
+// chaosNATS is the topology's NATS server: a nats-server process of its
+// own (Debian's, as production runs one), which the test SIGKILLs and
+// starts again on the same port and JetStream store.
 type chaosNATS struct {
 	dir  string
 	port int
-	s    *natsembed.Server
+	cmd  *exec.Cmd
 }
 
 func (n *chaosNATS) start() error {
-	s, err := natsembed.Start(natsembed.Options{StoreDir: n.dir, Listen: true, Port: n.port, ServerName: "tamkeen-chaos"})
+	bin, err := exec.LookPath("nats-server")
 	if err != nil {
-		return err
+		return fmt.Errorf("nats-server is not installed (deploy/local/ensure-services.sh installs it): %w", err)
 	}
-	n.s = s
 	if n.port == 0 {
-		u, err := url.Parse(s.ClientURL())
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
-		if _, err := fmt.Sscan(u.Port(), &n.port); err != nil {
-			return err
-		}
+		n.port = lis.Addr().(*net.TCPAddr).Port
+		lis.Close()
 	}
-	return nil
+	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", n.dir, "--server_name", "tamkeen-chaos")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	n.cmd = cmd
+	// Ready when JetStream answers.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		nc, err := nats.Connect(n.url(), nats.Timeout(time.Second))
+		if err == nil {
+			js, jerr := jetstream.New(nc)
+			if jerr == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, jerr = js.AccountInfo(ctx)
+				cancel()
+			}
+			nc.Close()
+			if jerr == nil {
+				return nil
+			}
+			err = jerr
+		}
+		if time.Now().After(deadline) {
+			n.kill()
+			return fmt.Errorf("nats-server on port %d not ready: %w", n.port, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
-func (n *chaosNATS) url() string { return n.s.ClientURL() }
+func (n *chaosNATS) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
+// kill SIGKILLs the server: no clean close of its store.
 func (n *chaosNATS) kill() {
-	if n.s != nil {
-		n.s.Shutdown()
+	if n.cmd != nil && n.cmd.Process != nil {
+		_ = n.cmd.Process.Kill()
+		_ = n.cmd.Wait()
+		n.cmd = nil
 	}
 }
 
