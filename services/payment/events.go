@@ -22,6 +22,9 @@ const (
 	EventFailed    = "failed"
 	EventRefunded  = "refunded"
 	EventDisputed  = "disputed"
+	// EventStampIssued carries a tamkeen.payment.v1.Stamp issued by a
+	// succeeded stamp order: what the signature enabler seals.
+	EventStampIssued = "stamp_issued"
 )
 
 // enqueue writes one event about p to the outbox inside tx.
@@ -61,4 +64,9 @@ func (s *Service) emitDisputed(ctx context.Context, tx *sql.Tx, p *Payment, _ st
 	msg.UpdateTime = timestamppb.New(now)
 	msg.Transitions = nil
 	return s.enqueue(ctx, tx, EventDisputed, p.ID, msg)
+}
+
+func (s *Service) emitStampIssued(ctx context.Context, tx *sql.Tx, st Stamp, now time.Time) error {
+	msg := stampToProto(st, now)
+	return s.enqueue(ctx, tx, EventStampIssued, st.Serial, msg)
 }
