@@ -212,7 +212,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // (with the sandbox) retries its webhooks, until ctx ends; the host
 // declares the stream and relays the outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	loops := []func(context.Context) error{s.sweepLoop}
+	loops := []func(context.Context) error{s.sweepLoop, s.consumeSealedStamps}
 	if s.sandbox != nil {
 		loops = append(loops, s.sandbox.Run)
 	}

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
+	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
 )
 
 // Electronic revenue stamps (طوابع إيرادات إلكترونية, issue 18.2).
@@ -404,4 +406,53 @@ func (s *Service) ExpireStamps(ctx context.Context) (int, error) {
 		})
 		return done, err
 	}), nil
+}
+
+// sealedStampsConsumer is the durable consumer name on the SIGNATURE
+// stream.
+const sealedStampsConsumer = "payment-sealed-stamps"
+
+// consumeSealedStamps stores the sealed stamps the signature enabler
+// returns (its stamp_sealed events). The SIGNATURE stream may not exist
+// yet, so the consumer is retried until it can be created.
+func (s *Service) consumeSealedStamps(ctx context.Context) error {
+	if s.Bus == nil {
+		return nil
+	}
+	cfg := events.ConsumerConfig{Stream: "SIGNATURE", Durable: sealedStampsConsumer,
+		FilterSubjects: []string{events.Subject("signature", "stamp_sealed")}}
+	wait := time.Second
+	for {
+		stop, err := s.Bus.Consume(ctx, cfg, s.handleStampSealed)
+		if err == nil {
+			<-ctx.Done()
+			stop()
+			return nil
+		}
+		s.Logger.DebugContext(ctx, "signature events not consumable yet", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		if wait < 30*time.Second {
+			wait *= 2
+		}
+	}
+}
+
+// handleStampSealed stores a stamp's seal; a stamp keeps the first seal it
+// got (redeliveries change nothing).
+func (s *Service) handleStampSealed(ctx context.Context, ev events.Event) error {
+	if ev.Type != "tamkeen.signature.stamp_sealed.v1" {
+		return nil
+	}
+	var st paymentv1.Stamp
+	if err := ev.UnmarshalData(&st); err != nil {
+		return events.Permanent(err)
+	}
+	if st.GetSerial() == "" || st.GetSignedStamp() == "" {
+		return events.Permanent(fmt.Errorf("stamp_sealed event %s lacks a serial or a seal", ev.ID))
+	}
+	return setStampSeal(ctx, s.DB, st.GetSerial(), st.GetSignedStamp())
 }

@@ -114,3 +114,11 @@ func expiredStampSerials(ctx context.Context, q querier, now time.Time, limit in
 		return s, err
 	})
 }
+
+// setStampSeal stores a stamp's sealed form unless it has one.
+func setStampSeal(ctx context.Context, q querier, serial, jws string) error {
+	if _, err := q.ExecContext(ctx, `UPDATE stamps SET signed_stamp = $1 WHERE serial = $2 AND signed_stamp = ''`, jws, serial); err != nil {
+		return fmt.Errorf("store seal of stamp %s: %w", serial, err)
+	}
+	return nil
+}
