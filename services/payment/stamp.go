@@ -39,7 +39,13 @@ import (
 //   - a stamp unused at its expiry is forfeited: the sweep moves its value
 //     from the liability to the platform's general revenue account for
 //     unused stamps, "revenue:unused-stamps" (kind stamp_expiry, ref: the
-//     serial). A stamp is never refunded once expired.
+//     serial). A stamp is never refunded once expired;
+//   - a stamp order is not refunded as a payment (CreateRefund refuses
+//     it); when the payer wins a chargeback (the dispute is lost), its
+//     valid stamps are revoked and each moves its value from the liability
+//     back to the department's account, which offsets the lost dispute's
+//     debit to the department's disputes account (kind stamp_revoke, ref:
+//     the serial).
 
 // Ledger accounts and kinds of stamps.
 const (
@@ -52,6 +58,7 @@ const (
 	KindStampSale   = "stamp_sale"   // ref: payment id
 	KindStampUse    = "stamp_use"    // ref: stamp serial
 	KindStampExpiry = "stamp_expiry" // ref: stamp serial
+	KindStampRevoke = "stamp_revoke" // ref: stamp serial
 )
 
 // StampsAccount is the department's liability account for sold stamps.
@@ -455,4 +462,51 @@ func (s *Service) handleStampSealed(ctx context.Context, ev events.Event) error 
 		return events.Permanent(fmt.Errorf("stamp_sealed event %s lacks a serial or a seal", ev.ID))
 	}
 	return setStampSeal(ctx, s.DB, st.GetSerial(), st.GetSignedStamp())
+}
+
+// ErrStampOrderRefund: a stamp order is not refunded as a payment; its
+// stamps would stay valid (revoking unused stamps for a refund is not
+// offered yet).
+var ErrStampOrderRefund = fmt.Errorf("a revenue stamp order cannot be refunded: %w", rpcerr.ErrFailedPrecondition)
+
+// refusesRefund refuses a refund of payment id when it is a stamp order.
+func refusesRefund(ctx context.Context, tx *sql.Tx, paymentID string) error {
+	stamps, err := stampsOfPayment(ctx, tx, paymentID)
+	if err != nil {
+		return err
+	}
+	if len(stamps) > 0 {
+		return fmt.Errorf("payment %s: %w", paymentID, ErrStampOrderRefund)
+	}
+	return nil
+}
+
+// revokeStamps revokes the stamps of payment p, whose dispute was lost,
+// that are neither used nor expired: the money went back to the payer, so
+// the stamps are worth nothing. Each revocation moves the stamp's value
+// from the stamps liability back to the department's account, where it
+// offsets the lost dispute's debit to the department's disputes account
+// (kind stamp_revoke, ref: the serial).
+func (s *Service) revokeStamps(ctx context.Context, tx *sql.Tx, p *Payment, now time.Time) error {
+	stamps, err := stampsOfPayment(ctx, tx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, st := range stamps {
+		if st.StatusAt(now) != StampValid {
+			continue
+		}
+		ok, err := setStampRevoked(ctx, tx, st.Serial, now)
+		if err != nil || !ok {
+			return err
+		}
+		rev := Posting{Kind: KindStampRevoke, Ref: st.Serial, PaymentID: p.ID, Currency: st.Currency, Entries: []Entry{
+			{Account: StampsAccount(st.Department), Currency: st.Currency, Debit: st.Value},
+			{Account: st.Department, Currency: st.Currency, Credit: st.Value},
+		}}
+		if _, err := s.post(ctx, tx, rev.Of(st.Ministry), now); err != nil {
+			return err
+		}
+	}
+	return nil
 }

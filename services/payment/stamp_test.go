@@ -272,3 +272,52 @@ func TestStampsAPI(t *testing.T) {
 		t.Errorf("GetStamp of an unknown serial = %v; want NotFound", err)
 	}
 }
+
+// TestStampOrderChargedBack: a stamp order is not refunded as a payment
+// (its stamps would stay valid); when the payer wins a chargeback, its
+// unused stamps are revoked (verification says revoked, a use is refused)
+// and the department's account nets to zero; a stamp already used keeps
+// its use.
+func TestStampOrderChargedBack(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		h := newHarness(t, db, nil)
+		ctx := context.Background()
+		stamps := h.buyStamps(2)
+		paymentID := stamps[0].PaymentID
+		if _, err := h.svc.CreateRefund(ctx, ministryA, paymentID, 500, "unwanted", ""); !errors.Is(err, ErrStampOrderRefund) {
+			t.Fatalf("refund of a stamp order = %v; want ErrStampOrderRefund", err)
+		}
+		if _, err := h.svc.CancelStamp(ctx, "moj-clerk", stamps[1].Serial, "CASE-1"); err != nil {
+			t.Fatal(err)
+		}
+		ref := h.get(paymentID).ProviderRef
+		if err := h.sb.OpenDispute(ctx, ref, "fraudulent"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.sb.ResolveDispute(ctx, ref, false); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.get(paymentID); got.State != Lost {
+			t.Fatalf("after dispute.lost: %s", got.State)
+		}
+		got, err := h.svc.GetStamp(ctx, stamps[0].Serial)
+		if err != nil || got.StatusAt(h.clk.Now()) != StampRevoked {
+			t.Errorf("unused stamp after a lost dispute = %+v, %v; want revoked", got, err)
+		}
+		if _, err := h.svc.CancelStamp(ctx, "moj-clerk", stamps[0].Serial, "CASE-2"); !errors.Is(err, ErrStampNotUsable) {
+			t.Errorf("use of a revoked stamp = %v; want ErrStampNotUsable", err)
+		}
+		if got, _ := h.svc.GetStamp(ctx, stamps[1].Serial); got.StatusAt(h.clk.Now()) != StampUsed {
+			t.Errorf("used stamp after a lost dispute is %s; want used", got.StatusAt(h.clk.Now()))
+		}
+		if got := h.balanceOf(StampsAccount("dept:courts"), ILS); got != 0 {
+			t.Errorf("stamps liability = %d; want 0", got)
+		}
+		// dept:courts: -1000 capture, +1000 sale, -500 use, -500 revoke;
+		// disputes:dept:courts +1000: revenue net of the chargeback is 0.
+		if got := h.balanceOf("dept:courts", ILS) + h.balanceOf(DisputesAccount("dept:courts"), ILS); got != 0 {
+			t.Errorf("department revenue net of the chargeback = %d; want 0", got)
+		}
+		h.checkLedger()
+	})
+}

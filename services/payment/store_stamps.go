@@ -122,3 +122,14 @@ func setStampSeal(ctx context.Context, q querier, serial, jws string) error {
 	}
 	return nil
 }
+
+// setStampRevoked revokes a valid stamp and reports whether this call did.
+func setStampRevoked(ctx context.Context, tx *sql.Tx, serial string, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE stamps SET revoked_at = $1
+		WHERE serial = $2 AND issued_at IS NOT NULL AND used_at IS NULL AND expired_at IS NULL AND revoked_at IS NULL`, now, serial)
+	if err != nil {
+		return false, fmt.Errorf("revoke stamp %s: %w", serial, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -196,6 +196,9 @@ func (s *Service) onEnter(ctx context.Context, tx *sql.Tx, p *Payment, n provide
 				return false, err
 			}
 		}
+		if err := s.revokeStamps(ctx, tx, p, now); err != nil {
+			return false, err
+		}
 		return true, s.emitDisputed(ctx, tx, p, "lost", now)
 	case Won:
 		return true, s.emitDisputed(ctx, tx, p, "won", now)
