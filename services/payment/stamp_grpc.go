@@ -32,14 +32,14 @@ func (g *grpcServer) CreateStamps(ctx context.Context, req *paymentv1.CreateStam
 }
 
 // GetStamp is public: anyone holding a stamp's serial may verify it. The
-// document it was used for is not shown.
+// document it was used for and the buyer's payment are not shown.
 func (g *grpcServer) GetStamp(ctx context.Context, req *paymentv1.GetStampRequest) (*paymentv1.Stamp, error) {
 	st, err := g.svc.GetStamp(ctx, req.GetSerial())
 	if err != nil {
 		return nil, g.toStatus(ctx, err)
 	}
 	out := stampToProto(st, g.svc.clock())
-	out.DocumentRef = ""
+	out.DocumentRef, out.PaymentId = "", ""
 	return out, nil
 }
 

@@ -230,6 +230,26 @@ func TestStampsAPI(t *testing.T) {
 	if len(o.GetStamps()) != 1 || o.GetStamps()[0].GetBuyer() != "moj-portal" || o.GetStamps()[0].GetStatus() != "unpaid" {
 		t.Fatalf("order = %v; want one unpaid stamp bought by moj-portal", o)
 	}
+	// With an Idempotency-Key, a retry is the same order (same payment,
+	// same serials); the key with another order is refused.
+	keyed := &paymentv1.CreateStampsRequest{FeeType: "court-fee", Value: 1000, Currency: "ILS", Department: "dept:courts",
+		Quantity: 3, ReturnUrl: "https://courts.example/done", IdempotencyKey: "order-77"}
+	first, err := c.CreateStamps(buyer, keyed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.CreateStamps(buyer, keyed)
+	if err != nil || again.GetPayment().GetId() != first.GetPayment().GetId() || len(again.GetStamps()) != 3 ||
+		again.GetStamps()[2].GetSerial() != first.GetStamps()[2].GetSerial() {
+		t.Errorf("retried order = %v, %v; want the first order %v", again, err, first)
+	}
+	keyed.Quantity = 4
+	if _, err := c.CreateStamps(buyer, keyed); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("the key with another order = %v; want InvalidArgument (key reused)", err)
+	}
+	if n := h.count(`SELECT COUNT(*) FROM stamps WHERE payment_id = $1`, first.GetPayment().GetId()); n != 3 {
+		t.Errorf("stamps of the keyed order = %d; want 3", n)
+	}
 	h.pay2(o.GetPayment().GetId(), o.GetPayment().GetNextUrl())
 	serial := o.GetStamps()[0].GetSerial()
 	got, err := c.GetStamp(context.Background(), &paymentv1.GetStampRequest{Serial: serial})
@@ -248,8 +268,9 @@ func TestStampsAPI(t *testing.T) {
 		t.Errorf("second CancelStamp = %v; want AlreadyExists naming moj-clerk", err)
 	}
 	got, err = c.GetStamp(context.Background(), &paymentv1.GetStampRequest{Serial: serial})
-	if err != nil || got.GetStatus() != "used" || got.GetUsedBy() != "moj-clerk" || got.GetDocumentRef() != "" || got.GetUseTime() == nil {
-		t.Errorf("public GetStamp after use = %v, %v; want used by moj-clerk with its time, no document", got, err)
+	if err != nil || got.GetStatus() != "used" || got.GetUsedBy() != "moj-clerk" || got.GetDocumentRef() != "" || got.GetUseTime() == nil ||
+		got.GetPaymentId() != "" {
+		t.Errorf("public GetStamp after use = %v, %v; want used by moj-clerk with its time, no document or payment", got, err)
 	}
 	for _, tc := range []struct {
 		name string

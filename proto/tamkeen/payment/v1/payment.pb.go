@@ -1735,13 +1735,16 @@ type Stamp struct {
 	FeeType    string `protobuf:"bytes,5,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
 	Department string `protobuf:"bytes,6,opt,name=department,proto3" json:"department,omitempty"`
 	// buyer is the client that bought the stamp.
-	Buyer      string                 `protobuf:"bytes,7,opt,name=buyer,proto3" json:"buyer,omitempty"`
+	Buyer string `protobuf:"bytes,7,opt,name=buyer,proto3" json:"buyer,omitempty"`
+	// payment_id is the order's payment; the public verification leaves it
+	// out.
 	PaymentId  string                 `protobuf:"bytes,8,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
 	IssueTime  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// used_by is the client that cancelled (used) the stamp.
 	UsedBy string `protobuf:"bytes,11,opt,name=used_by,json=usedBy,proto3" json:"used_by,omitempty"`
-	// document_ref is the document or application the stamp paid for.
+	// document_ref is the document or application the stamp paid for; only
+	// the cancellation's answer shows it, not the public verification.
 	DocumentRef string                 `protobuf:"bytes,12,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
 	UseTime     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=use_time,json=useTime,proto3" json:"use_time,omitempty"`
 	// signed_stamp is the stamp sealed by the signature enabler (a compact
