@@ -185,9 +185,14 @@ func newSerial(rand io.Reader) (string, error) {
 
 var serialRE = regexp.MustCompile(`^PS-[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){3}$`)
 
-// normalSerial upper-cases a serial as typed and checks its form.
+// normalSerial reads a serial as typed from paper: any case, and the
+// letters Crockford's base32 leaves out read as the digits they look like
+// (O as 0, I and L as 1); then it checks the form.
 func normalSerial(s string) (string, error) {
 	s = strings.ToUpper(strings.TrimSpace(s))
+	if rest, ok := strings.CutPrefix(s, "PS-"); ok {
+		s = "PS-" + strings.NewReplacer("O", "0", "I", "1", "L", "1").Replace(rest)
+	}
 	if !serialRE.MatchString(s) {
 		return "", &FieldError{Field: "serial", Reason: "must look like PS-XXXXX-XXXXX-XXXXX-XXXXX"}
 	}

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -341,4 +342,45 @@ func TestStampOrderChargedBack(t *testing.T) {
 		}
 		h.checkLedger()
 	})
+}
+
+func TestNormalSerial(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"PS-7K2QD-M9X4T-0B8ZN-W3RJF", "PS-7K2QD-M9X4T-0B8ZN-W3RJF", true},
+		{" ps-7k2qd-m9x4t-0b8zn-w3rjf ", "PS-7K2QD-M9X4T-0B8ZN-W3RJF", true},
+		{"PS-7K2QD-M9X4T-OB8ZN-W3RJF", "PS-7K2QD-M9X4T-0B8ZN-W3RJF", true}, // O read as 0
+		{"PS-1K2QD-M9X4T-0B8ZN-W3RJF", "PS-1K2QD-M9X4T-0B8ZN-W3RJF", true},
+		{"PS-IK2QD-M9X4T-0B8ZN-W3RJL", "PS-1K2QD-M9X4T-0B8ZN-W3RJ1", true}, // I and L read as 1
+		{"PS-7K2QD-M9X4T-0B8ZN-W3RJU", "", false},                          // U is not in the alphabet
+		{"PS-7K2QD-M9X4T-0B8ZN", "", false},
+		{"XX-7K2QD-M9X4T-0B8ZN-W3RJF", "", false},
+		{"", "", false},
+	} {
+		got, err := normalSerial(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("normalSerial(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestNewSerialIsPrintable(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		s, err := newSerial(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := normalSerial(s); err != nil || got != s {
+			t.Fatalf("newSerial gave %q, which reads back as %q, %v", s, got, err)
+		}
+		if seen[s] {
+			t.Fatalf("serial %q repeated", s)
+		}
+		seen[s] = true
+	}
 }
