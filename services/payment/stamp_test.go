@@ -384,3 +384,23 @@ func TestNewSerialIsPrintable(t *testing.T) {
 		seen[s] = true
 	}
 }
+
+// TestCheckLedgerFindsStampProblems: `tamkeen ledger check` notices a
+// stamp marked used without its use posted.
+func TestCheckLedgerFindsStampProblems(t *testing.T) {
+	h := newHarness(t, storetest.SQLite(t), nil)
+	st := h.buyStamps(1)[0]
+	h.checkLedger()
+	if _, err := h.db.ExecContext(context.Background(), `UPDATE stamps SET used_at = $1, used_by = 'nobody' WHERE serial = $2`,
+		h.clk.Now(), st.Serial); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := CheckLedger(context.Background(), h.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "stamp " + st.Serial + " wants one stamp_use posting of 500; it has 0"
+	if len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], want) {
+		t.Errorf("problems = %q; want one starting %q", rep.Problems, want)
+	}
+}

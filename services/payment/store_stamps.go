@@ -133,3 +133,66 @@ func setStampRevoked(ctx context.Context, tx *sql.Tx, serial string, now time.Ti
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
+
+// checkStamps proves the stamps' ledger invariants for CheckLedger: an
+// order with issued stamps has one sale posting of their total value, an
+// order without none; a used, expired or revoked stamp has exactly one
+// posting of that kind and of its value, and no posting of the other two
+// kinds; a stamp still valid or unpaid has none.
+func checkStamps(ctx context.Context, db *store.DB, problem func(string, ...any)) error {
+	rows, err := db.QueryContext(ctx, `SELECT s.payment_id,
+		SUM(CASE WHEN s.issued_at IS NULL THEN 0 ELSE s.value END),
+		COALESCE((SELECT SUM(e.credit) FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+			WHERE t.kind = 'stamp_sale' AND t.ref = s.payment_id), 0),
+		(SELECT COUNT(*) FROM ledger_transactions t WHERE t.kind = 'stamp_sale' AND t.ref = s.payment_id)
+		FROM stamps s GROUP BY s.payment_id`)
+	if err != nil {
+		return fmt.Errorf("ledger check stamps: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		var issued, sold int64
+		var sales int
+		if err := rows.Scan(&id, &issued, &sold, &sales); err != nil {
+			rows.Close()
+			return err
+		}
+		switch {
+		case issued > 0 && (sales != 1 || sold != issued):
+			problem("stamp order %s issued stamps worth %d but has %d sale postings of %d", id, issued, sales, sold)
+		case issued == 0 && sales != 0:
+			problem("stamp order %s issued no stamp but has a sale posting", id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = db.QueryContext(ctx, `SELECT s.serial, s.value,
+		CASE WHEN s.used_at IS NOT NULL THEN 'stamp_use' WHEN s.expired_at IS NOT NULL THEN 'stamp_expiry'
+			WHEN s.revoked_at IS NOT NULL THEN 'stamp_revoke' ELSE '' END,
+		(SELECT COUNT(*) FROM ledger_transactions t WHERE t.kind IN ('stamp_use', 'stamp_expiry', 'stamp_revoke') AND t.ref = s.serial),
+		COALESCE((SELECT MIN(t.kind) FROM ledger_transactions t WHERE t.kind IN ('stamp_use', 'stamp_expiry', 'stamp_revoke') AND t.ref = s.serial), ''),
+		COALESCE((SELECT SUM(e.debit) FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+			WHERE t.kind IN ('stamp_use', 'stamp_expiry', 'stamp_revoke') AND t.ref = s.serial), 0)
+		FROM stamps s`)
+	if err != nil {
+		return fmt.Errorf("ledger check stamps: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var serial, want, kind string
+		var value, amount int64
+		var n int
+		if err := rows.Scan(&serial, &value, &want, &n, &kind, &amount); err != nil {
+			return err
+		}
+		switch {
+		case want == "" && n != 0:
+			problem("stamp %s is neither used, expired nor revoked but has %d postings (%s)", serial, n, kind)
+		case want != "" && (n != 1 || kind != want || amount != value):
+			problem("stamp %s wants one %s posting of %d; it has %d (%s) of %d", serial, want, value, n, kind, amount)
+		}
+	}
+	return rows.Err()
+}
