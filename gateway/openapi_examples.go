@@ -69,6 +69,13 @@ var schemaExamples = map[string]any{
 		},
 		"create_time": "2026-12-06T09:30:00Z", "update_time": "2026-12-06T09:30:05Z", "expire_time": "2026-12-06T10:00:00Z",
 	},
+	"Stamp": map[string]any{
+		"serial": "PS-7K2QD-M9X4T-0B8ZN-W3RJF", "status": "used", "value": "500", "currency": "ILS",
+		"fee_type": "court-fee", "department": "dept:courts", "buyer": "moj-portal",
+		"payment_id": "pay_01JEQ6Z8Y3K4N5P6Q7R8S9T0VW", "issue_time": "2026-12-06T09:31:12Z",
+		"expire_time": "2027-12-06T09:31:12Z", "used_by": "moj-registry", "document_ref": "CASE-2026-000115",
+		"use_time": "2026-12-08T11:02:40Z",
+	},
 	"PaymentTransition": map[string]any{"from_state": "pending", "to_state": "succeeded", "cause": "sandbox: card accepted", "time": "2026-12-06T09:31:12Z"},
 	"Notification": map[string]any{
 		"id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "channel": "sms", "status": "delivered", "reference": "MOH-APPT-88211",
@@ -92,6 +99,11 @@ var requestExamples = map[string]any{
 		},
 		"receipt": map[string]any{"phone_number": "+970599123456", "language": "ar"},
 	},
+	"PaymentService_CreateStamps": map[string]any{
+		"fee_type": "court-fee", "value": "500", "currency": "ILS", "department": "dept:courts", "quantity": 2,
+		"return_url": "https://services.example.gov.ps/courts/stamps/done",
+	},
+	"PaymentService_CancelStamp": map[string]any{"document_ref": "CASE-2026-000115"},
 	"NotificationService_SendSms": map[string]any{
 		"phone_number": "+970599123456", "template_id": "tpl_appointment_ar", "reference": "MOH-APPT-88211",
 		"personalisation": map[string]any{"name": "أحمد", "date": "الأحد ٧ كانون الأول"},

@@ -233,6 +233,12 @@ func Policies() map[string]Policy {
 		paymentv1.PaymentService_ListLedgerAccounts_FullMethodName:    orAdmin(scope.LedgerRead, scope.LedgerAdmin),
 		paymentv1.PaymentService_Reconcile_FullMethodName:             orAdmin(scope.LedgerRead, scope.LedgerAdmin),
 		paymentv1.PaymentService_HandleProviderWebhook_FullMethodName: public,
+		// Revenue stamps: a ministry app buys them (a payment), anyone
+		// holding a serial verifies it, and a ministry accepting one
+		// cancels it with stamps:cancel.
+		paymentv1.PaymentService_CreateStamps_FullMethodName: client(scope.PaymentsWrite),
+		paymentv1.PaymentService_GetStamp_FullMethodName:     public,
+		paymentv1.PaymentService_CancelStamp_FullMethodName:  client(scope.StampsCancel),
 
 		// content: the editorial workflow and its history.
 		contentv1.ContentService_CreateItem_FullMethodName:       editor(scope.ContentWrite),

@@ -34,6 +34,9 @@ const (
 	// LedgerAdmin is the platform operator's view of the whole ledger
 	// (payment).
 	LedgerAdmin = "ledger:admin"
+	// StampsCancel lets a ministry app use (cancel) an electronic revenue
+	// stamp for a document it accepts, exactly once (payment).
+	StampsCancel = "stamps:cancel"
 	// ContentWrite creates and edits content items (content).
 	ContentWrite = "content:write"
 	// ContentRead reads content items (content); ContentWrite implies it.
@@ -71,7 +74,7 @@ func All() []string {
 		NotificationsSend, NotificationsRead,
 		TemplatesWrite, TemplatesRead, WebhooksManage,
 		SignaturesVerify,
-		PaymentsWrite, PaymentsRead, LedgerRead, LedgerAdmin,
+		PaymentsWrite, PaymentsRead, LedgerRead, LedgerAdmin, StampsCancel,
 		ContentWrite, ContentRead, ContentRoles, ContentAdmin,
 		SigningSeal, SigningAdmin,
 		PasswordLogin,

@@ -18,8 +18,8 @@ func TestAllDistinctAndKnown(t *testing.T) {
 			t.Errorf("Known(%q) = false; want true", s)
 		}
 	}
-	if len(seen) != 19 {
-		t.Errorf("len(All()) = %d; want 19", len(seen))
+	if len(seen) != 20 {
+		t.Errorf("len(All()) = %d; want 20", len(seen))
 	}
 	for _, s := range []string{"", "content", "content:*", "Content:read", " content:read"} {
 		if scope.Known(s) {

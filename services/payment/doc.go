@@ -31,6 +31,13 @@
 //     transactions. The ledger is append-only (triggers) and (kind, ref)
 //     is unique, so a posting happens at most once; CheckLedger
 //     (store_ledger.go) proves the invariants (`tamkeen ledger check`).
+//   - stamp.go, stamp_grpc.go, store_stamps.go, migrations/0004_stamps.sql:
+//     electronic revenue stamps — bought through a payment, issued in the
+//     transaction of its succeeded transition (announced as
+//     payment.stamp_issued for the signature enabler to seal; its
+//     signature.stamp_sealed comes back and is stored), used exactly once,
+//     forfeited at expiry by the sweep, revoked by a lost chargeback; the
+//     ledger rule is in stamp.go.
 //   - grpc.go: proto ↔ domain, client-token verification (the client id
 //     scopes payments to the client that made them; the token's ministry
 //     claim scopes the ledger) and error mapping in one place.

@@ -25,6 +25,9 @@ const (
 	// EventExpired carries a PaymentFailed whose reason says it expired
 	// unpaid (the webhooks' payment.expired).
 	EventExpired = "expired"
+	// EventStampIssued carries a tamkeen.payment.v1.Stamp issued by a
+	// succeeded stamp order: what the signature enabler seals.
+	EventStampIssued = "stamp_issued"
 )
 
 // enqueue writes one event about p to the outbox inside tx.
@@ -70,4 +73,9 @@ func (s *Service) emitExpired(ctx context.Context, tx *sql.Tx, p *Payment, reaso
 	return s.enqueue(ctx, tx, EventExpired, p.ID, &eventsv1.PaymentFailed{
 		PaymentId: p.ID, ClientId: p.ClientID, Reference: p.Reference, Reason: reason, Time: timestamppb.New(now),
 	})
+}
+
+func (s *Service) emitStampIssued(ctx context.Context, tx *sql.Tx, st Stamp, now time.Time) error {
+	msg := stampToProto(st, now)
+	return s.enqueue(ctx, tx, EventStampIssued, st.Serial, msg)
 }

@@ -76,6 +76,9 @@ type CreateInput struct {
 	// from the request). It is not part of the Idempotency-Key
 	// fingerprint: it is the same for every request of one client.
 	Ministry string `json:"-"`
+	// onCreate, when set, runs in the transaction that creates the payment
+	// (a stamp order reserves its stamps there).
+	onCreate func(ctx context.Context, tx *sql.Tx, paymentID string, cur Currency) error
 }
 
 // Errors of the payments API.
@@ -185,6 +188,11 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 		}
 		if err := recordTransition(ctx, tx, id, "", Created, "created by client "+clientID, now); err != nil {
 			return err
+		}
+		if in.onCreate != nil {
+			if err := in.onCreate(ctx, tx, id, cur); err != nil {
+				return err
+			}
 		}
 		s.noteTransition(ctx, Created, cur)
 		return nil

@@ -90,6 +90,9 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 		if p.State != Succeeded && p.State != PartiallyRefunded && p.State != Won {
 			return fmt.Errorf("payment %s: %w", p.ID, Move(p.State, Refunded))
 		}
+		if err := refusesRefund(ctx, tx, p.ID); err != nil {
+			return err
+		}
 		if left := p.Amount - p.RefundedAmount; amount > left {
 			return fmt.Errorf("%w: %s asked, %s left of %s paid", ErrOverRefund,
 				p.Currency.Format(amount), p.Currency.Format(left), p.Currency.Format(p.Amount))

@@ -57,6 +57,9 @@ type Config struct {
 	IdempotencyTTL   time.Duration `flag:"idempotency-ttl" default:"24h" usage:"how long an Idempotency-Key is remembered"`
 	SweepInterval    time.Duration `flag:"sweep-interval" default:"15s" usage:"how often expiry, provider status checks and refund retries run"`
 	StatusCheckAfter time.Duration `flag:"status-check-after" default:"1m" usage:"ask the acquirer about a payment without a final webhook after this"`
+	// StampValidity is how long an electronic revenue stamp is valid from
+	// its issue (stamp.go); 0 is DefaultStampValidity.
+	StampValidity time.Duration `flag:"stamp-validity" default:"8760h" usage:"how long a revenue stamp is valid from its issue"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -80,7 +83,7 @@ func (c Config) Validate() error {
 	}{
 		{"webhook-tolerance", c.WebhookTolerance, time.Second}, {"payment-ttl", c.PaymentTTL, time.Minute},
 		{"idempotency-ttl", c.IdempotencyTTL, time.Minute}, {"sweep-interval", c.SweepInterval, 10 * time.Millisecond},
-		{"status-check-after", c.StatusCheckAfter, 0},
+		{"status-check-after", c.StatusCheckAfter, 0}, {"stamp-validity", c.StampValidity, 0},
 	} {
 		if d.v < d.min {
 			p.Addf(d.flag, "must be at least %s", d.min)
@@ -209,7 +212,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // (with the sandbox) retries its webhooks, until ctx ends; the host
 // declares the stream and relays the outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	loops := []func(context.Context) error{s.sweepLoop}
+	loops := []func(context.Context) error{s.sweepLoop, s.consumeSealedStamps}
 	if s.sandbox != nil {
 		loops = append(loops, s.sandbox.Run)
 	}

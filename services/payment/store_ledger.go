@@ -142,7 +142,8 @@ type LedgerReport struct {
 // to credits; every balance row equals the sum of its account's entries
 // (and every account with entries has one); each currency's debits equal
 // its credits; each payment's capture equals its amount and its refunds
-// and lost disputes never exceed it. `tamkeen ledger check` runs it.
+// and lost disputes never exceed it; each revenue stamp's postings match
+// its state (checkStamps). `tamkeen ledger check` runs it.
 func CheckLedger(ctx context.Context, db *store.DB) (LedgerReport, error) {
 	var r LedgerReport
 	problem := func(format string, args ...any) {
@@ -280,5 +281,8 @@ func CheckLedger(ctx context.Context, db *store.DB) (LedgerReport, error) {
 			problem("payment %s has refunded_amount %d above its %d", id, refunded, amount)
 		}
 	}
-	return r, rows.Err()
+	if err := rows.Err(); err != nil {
+		return r, err
+	}
+	return r, checkStamps(ctx, db, problem)
 }

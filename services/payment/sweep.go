@@ -15,6 +15,8 @@ type SweepReport struct {
 	Expired int
 	Synced  int
 	Refunds int
+	// Stamps is how many stamps expired unused (stamp.go).
+	Stamps int
 }
 
 // sweepBatch bounds each part of one sweep.
@@ -54,6 +56,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		}
 		return r.State != RefundPending, nil // a refusal is an answer too
 	})
+	if rep.Stamps, err = s.ExpireStamps(ctx); err != nil {
+		return rep, err
+	}
 	return rep, nil
 }
 

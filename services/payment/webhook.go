@@ -174,6 +174,9 @@ func (s *Service) onEnter(ctx context.Context, tx *sql.Tx, p *Payment, n provide
 		if _, err := s.post(ctx, tx, CapturePosting(p.ID, p.Provider, p.Currency, p.Amount, p.Splits).Of(p.Ministry), now); err != nil {
 			return false, err
 		}
+		if _, err := s.issueStamps(ctx, tx, p, now); err != nil {
+			return false, err
+		}
 		return true, s.emitSucceeded(ctx, tx, p, now)
 	case Failed:
 		return true, s.emitFailed(ctx, tx, p, n.Reason, now)
@@ -192,6 +195,9 @@ func (s *Service) onEnter(ctx context.Context, tx *sql.Tx, p *Payment, n provide
 			if _, err := s.post(ctx, tx, ReversalPosting(KindDisputeLost, p.ID, p.ID, p.Provider, p.Currency, p.Splits, remaining).Of(p.Ministry), now); err != nil {
 				return false, err
 			}
+		}
+		if err := s.revokeStamps(ctx, tx, p, now); err != nil {
+			return false, err
 		}
 		return true, s.emitDisputed(ctx, tx, p, "lost", now)
 	case Won:

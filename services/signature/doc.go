@@ -64,6 +64,9 @@
 //     step-up and seal checks.
 //   - events.go: what it publishes through the outbox and consumes from
 //     auth.
+//   - stamps.go: seals the payment enabler's revenue stamps (its
+//     stamp_issued events) with the platform seal as compact JWS and
+//     publishes stamp_sealed.
 //   - metrics.go: its Prometheus counters (signatures by format and
 //     kind, time-stamps by use) and the CRL age, read at scrape.
 //   - cmd/signature/main.go: loads configuration and runs Spec.

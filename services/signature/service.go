@@ -217,11 +217,12 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	signaturev1.RegisterSignatureServiceServer(r, &grpcServer{svc: s})
 }
 
-// Run keeps the CRL fresh and learns citizens' proofing levels from the
-// auth enabler until ctx ends; the host declares the stream and relays the
+// Run keeps the CRL fresh, learns citizens' proofing levels from the
+// auth enabler and seals the payment enabler's revenue stamps (stamps.go)
+// until ctx ends; the host declares the stream and relays the
 // outbox beside it.
 func (s *Service) Run(ctx context.Context) error {
-	return host.RunAll(ctx, s.refreshCRLs, s.consumeProofing)
+	return host.RunAll(ctx, s.refreshCRLs, s.consumeProofing, s.consumeStamps)
 }
 
 // ca returns the loaded CA, loading it (or with pki-auto-init creating it)

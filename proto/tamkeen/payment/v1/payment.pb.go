@@ -1564,6 +1564,423 @@ func (x *ReconciliationItem) GetCurrency() string {
 	return ""
 }
 
+// CreateStampsRequest buys quantity stamps of one value and fee type. The
+// buyer is the calling client, from its token, never from the request.
+type CreateStampsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// fee_type is what the stamp pays for, e.g. "court-fee" (lower-case
+	// letters, digits, hyphens).
+	FeeType string `protobuf:"bytes,1,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
+	// value of one stamp in minor units of the currency.
+	Value int64 `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	// currency is ILS, JOD (3 decimals) or USD.
+	Currency string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	// department is the issuing department's account, e.g. "dept:courts";
+	// its revenue is credited when a stamp is cancelled.
+	Department string `protobuf:"bytes,4,opt,name=department,proto3" json:"department,omitempty"`
+	// quantity of stamps, 1 (default) to 100.
+	Quantity int32 `protobuf:"varint,5,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// return_url is where the checkout sends the payer back.
+	ReturnUrl string `protobuf:"bytes,6,opt,name=return_url,json=returnUrl,proto3" json:"return_url,omitempty"`
+	// idempotency_key comes from the Idempotency-Key header.
+	IdempotencyKey string `protobuf:"bytes,7,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateStampsRequest) Reset() {
+	*x = CreateStampsRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStampsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStampsRequest) ProtoMessage() {}
+
+func (x *CreateStampsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStampsRequest.ProtoReflect.Descriptor instead.
+func (*CreateStampsRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CreateStampsRequest) GetFeeType() string {
+	if x != nil {
+		return x.FeeType
+	}
+	return ""
+}
+
+func (x *CreateStampsRequest) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *CreateStampsRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *CreateStampsRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *CreateStampsRequest) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *CreateStampsRequest) GetReturnUrl() string {
+	if x != nil {
+		return x.ReturnUrl
+	}
+	return ""
+}
+
+func (x *CreateStampsRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+// StampOrder is a purchase of stamps: its payment and the stamps it issues
+// once the payment succeeds.
+type StampOrder struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Payment *Payment               `protobuf:"bytes,1,opt,name=payment,proto3" json:"payment,omitempty"`
+	// stamps are the order's stamps; their status is "unpaid" until the
+	// payment succeeds.
+	Stamps        []*Stamp `protobuf:"bytes,2,rep,name=stamps,proto3" json:"stamps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StampOrder) Reset() {
+	*x = StampOrder{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StampOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StampOrder) ProtoMessage() {}
+
+func (x *StampOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StampOrder.ProtoReflect.Descriptor instead.
+func (*StampOrder) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *StampOrder) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
+func (x *StampOrder) GetStamps() []*Stamp {
+	if x != nil {
+		return x.Stamps
+	}
+	return nil
+}
+
+// Stamp is an electronic revenue stamp.
+type Stamp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// serial is the stamp's unguessable, printable number.
+	Serial string `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	// status is unpaid, valid, used, expired or revoked.
+	Status     string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	Value      int64  `protobuf:"varint,3,opt,name=value,proto3" json:"value,omitempty"`
+	Currency   string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	FeeType    string `protobuf:"bytes,5,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
+	Department string `protobuf:"bytes,6,opt,name=department,proto3" json:"department,omitempty"`
+	// buyer is the client that bought the stamp.
+	Buyer string `protobuf:"bytes,7,opt,name=buyer,proto3" json:"buyer,omitempty"`
+	// payment_id is the order's payment; the public verification leaves it
+	// out.
+	PaymentId  string                 `protobuf:"bytes,8,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	IssueTime  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// used_by is the client that cancelled (used) the stamp.
+	UsedBy string `protobuf:"bytes,11,opt,name=used_by,json=usedBy,proto3" json:"used_by,omitempty"`
+	// document_ref is the document or application the stamp paid for; only
+	// the cancellation's answer shows it, not the public verification.
+	DocumentRef string                 `protobuf:"bytes,12,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
+	UseTime     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=use_time,json=useTime,proto3" json:"use_time,omitempty"`
+	// signed_stamp is the stamp sealed by the signature enabler (a compact
+	// JWS), once it has been sealed.
+	SignedStamp   string `protobuf:"bytes,14,opt,name=signed_stamp,json=signedStamp,proto3" json:"signed_stamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stamp) Reset() {
+	*x = Stamp{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stamp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stamp) ProtoMessage() {}
+
+func (x *Stamp) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stamp.ProtoReflect.Descriptor instead.
+func (*Stamp) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Stamp) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *Stamp) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Stamp) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Stamp) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Stamp) GetFeeType() string {
+	if x != nil {
+		return x.FeeType
+	}
+	return ""
+}
+
+func (x *Stamp) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Stamp) GetBuyer() string {
+	if x != nil {
+		return x.Buyer
+	}
+	return ""
+}
+
+func (x *Stamp) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *Stamp) GetIssueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssueTime
+	}
+	return nil
+}
+
+func (x *Stamp) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Stamp) GetUsedBy() string {
+	if x != nil {
+		return x.UsedBy
+	}
+	return ""
+}
+
+func (x *Stamp) GetDocumentRef() string {
+	if x != nil {
+		return x.DocumentRef
+	}
+	return ""
+}
+
+func (x *Stamp) GetUseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UseTime
+	}
+	return nil
+}
+
+func (x *Stamp) GetSignedStamp() string {
+	if x != nil {
+		return x.SignedStamp
+	}
+	return ""
+}
+
+// GetStampRequest names a stamp.
+type GetStampRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Serial        string                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStampRequest) Reset() {
+	*x = GetStampRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStampRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStampRequest) ProtoMessage() {}
+
+func (x *GetStampRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStampRequest.ProtoReflect.Descriptor instead.
+func (*GetStampRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetStampRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+// CancelStampRequest uses a stamp for a document.
+type CancelStampRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Serial string                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	// document_ref is the document or application the stamp pays for.
+	DocumentRef   string `protobuf:"bytes,2,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelStampRequest) Reset() {
+	*x = CancelStampRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelStampRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelStampRequest) ProtoMessage() {}
+
+func (x *CancelStampRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelStampRequest.ProtoReflect.Descriptor instead.
+func (*CancelStampRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CancelStampRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *CancelStampRequest) GetDocumentRef() string {
+	if x != nil {
+		return x.DocumentRef
+	}
+	return ""
+}
+
 var File_tamkeen_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
@@ -1697,7 +2114,48 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x12provider_reference\x18\x02 \x01(\tR\x11providerReference\x12#\n" +
 	"\rledger_amount\x18\x03 \x01(\x03R\fledgerAmount\x12#\n" +
 	"\rreport_amount\x18\x04 \x01(\x03R\freportAmount\x12\x1a\n" +
-	"\bcurrency\x18\x05 \x01(\tR\bcurrency2\xf5\x06\n" +
+	"\bcurrency\x18\x05 \x01(\tR\bcurrency\"\xff\x01\n" +
+	"\x13CreateStampsRequest\x12\x1e\n" +
+	"\bfee_type\x18\x01 \x01(\tB\x03\xe0A\x02R\afeeType\x12\x19\n" +
+	"\x05value\x18\x02 \x01(\x03B\x03\xe0A\x02R\x05value\x12\x1f\n" +
+	"\bcurrency\x18\x03 \x01(\tB\x03\xe0A\x02R\bcurrency\x12#\n" +
+	"\n" +
+	"department\x18\x04 \x01(\tB\x03\xe0A\x02R\n" +
+	"department\x12\x1a\n" +
+	"\bquantity\x18\x05 \x01(\x05R\bquantity\x12\"\n" +
+	"\n" +
+	"return_url\x18\x06 \x01(\tB\x03\xe0A\x02R\treturnUrl\x12'\n" +
+	"\x0fidempotency_key\x18\a \x01(\tR\x0eidempotencyKey\"v\n" +
+	"\n" +
+	"StampOrder\x125\n" +
+	"\apayment\x18\x01 \x01(\v2\x1b.tamkeen.payment.v1.PaymentR\apayment\x121\n" +
+	"\x06stamps\x18\x02 \x03(\v2\x19.tamkeen.payment.v1.StampR\x06stamps\"\xe7\x03\n" +
+	"\x05Stamp\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\x03R\x05value\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x12\x19\n" +
+	"\bfee_type\x18\x05 \x01(\tR\afeeType\x12\x1e\n" +
+	"\n" +
+	"department\x18\x06 \x01(\tR\n" +
+	"department\x12\x14\n" +
+	"\x05buyer\x18\a \x01(\tR\x05buyer\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\b \x01(\tR\tpaymentId\x129\n" +
+	"\n" +
+	"issue_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tissueTime\x12;\n" +
+	"\vexpire_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x17\n" +
+	"\aused_by\x18\v \x01(\tR\x06usedBy\x12!\n" +
+	"\fdocument_ref\x18\f \x01(\tR\vdocumentRef\x125\n" +
+	"\buse_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\auseTime\x12!\n" +
+	"\fsigned_stamp\x18\x0e \x01(\tR\vsignedStamp\")\n" +
+	"\x0fGetStampRequest\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\"T\n" +
+	"\x12CancelStampRequest\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\x12&\n" +
+	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef2\xec\b\n" +
 	"\x0ePaymentService\x12V\n" +
 	"\rCreatePayment\x12(.tamkeen.payment.v1.CreatePaymentRequest\x1a\x1b.tamkeen.payment.v1.Payment\x12P\n" +
 	"\n" +
@@ -1708,7 +2166,10 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x15HandleProviderWebhook\x120.tamkeen.payment.v1.HandleProviderWebhookRequest\x1a1.tamkeen.payment.v1.HandleProviderWebhookResponse\x12_\n" +
 	"\x0fGetTrialBalance\x12*.tamkeen.payment.v1.GetTrialBalanceRequest\x1a .tamkeen.payment.v1.TrialBalance\x12s\n" +
 	"\x12ListLedgerAccounts\x12-.tamkeen.payment.v1.ListLedgerAccountsRequest\x1a..tamkeen.payment.v1.ListLedgerAccountsResponse\x12U\n" +
-	"\tReconcile\x12$.tamkeen.payment.v1.ReconcileRequest\x1a\".tamkeen.payment.v1.ReconciliationB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1;paymentv1b\x06proto3"
+	"\tReconcile\x12$.tamkeen.payment.v1.ReconcileRequest\x1a\".tamkeen.payment.v1.Reconciliation\x12W\n" +
+	"\fCreateStamps\x12'.tamkeen.payment.v1.CreateStampsRequest\x1a\x1e.tamkeen.payment.v1.StampOrder\x12J\n" +
+	"\bGetStamp\x12#.tamkeen.payment.v1.GetStampRequest\x1a\x19.tamkeen.payment.v1.Stamp\x12P\n" +
+	"\vCancelStamp\x12&.tamkeen.payment.v1.CancelStampRequest\x1a\x19.tamkeen.payment.v1.StampB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1;paymentv1b\x06proto3"
 
 var (
 	file_tamkeen_payment_v1_payment_proto_rawDescOnce sync.Once
@@ -1722,7 +2183,7 @@ func file_tamkeen_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_tamkeen_payment_v1_payment_proto_rawDescData
 }
 
-var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*Split)(nil),                         // 0: tamkeen.payment.v1.Split
 	(*CreatePaymentRequest)(nil),          // 1: tamkeen.payment.v1.CreatePaymentRequest
@@ -1746,52 +2207,68 @@ var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*ReconcileRequest)(nil),              // 19: tamkeen.payment.v1.ReconcileRequest
 	(*Reconciliation)(nil),                // 20: tamkeen.payment.v1.Reconciliation
 	(*ReconciliationItem)(nil),            // 21: tamkeen.payment.v1.ReconciliationItem
-	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
+	(*CreateStampsRequest)(nil),           // 22: tamkeen.payment.v1.CreateStampsRequest
+	(*StampOrder)(nil),                    // 23: tamkeen.payment.v1.StampOrder
+	(*Stamp)(nil),                         // 24: tamkeen.payment.v1.Stamp
+	(*GetStampRequest)(nil),               // 25: tamkeen.payment.v1.GetStampRequest
+	(*CancelStampRequest)(nil),            // 26: tamkeen.payment.v1.CancelStampRequest
+	(*timestamppb.Timestamp)(nil),         // 27: google.protobuf.Timestamp
 }
 var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: tamkeen.payment.v1.CreatePaymentRequest.splits:type_name -> tamkeen.payment.v1.Split
 	2,  // 1: tamkeen.payment.v1.CreatePaymentRequest.receipt:type_name -> tamkeen.payment.v1.Receipt
 	0,  // 2: tamkeen.payment.v1.Payment.splits:type_name -> tamkeen.payment.v1.Split
-	22, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	22, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	22, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
+	27, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	27, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	27, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
 	4,  // 6: tamkeen.payment.v1.Payment.transitions:type_name -> tamkeen.payment.v1.PaymentTransition
 	2,  // 7: tamkeen.payment.v1.Payment.receipt:type_name -> tamkeen.payment.v1.Receipt
-	22, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
-	22, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
-	22, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
+	27, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
+	27, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
+	27, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
 	3,  // 11: tamkeen.payment.v1.ListPaymentsResponse.payments:type_name -> tamkeen.payment.v1.Payment
-	22, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	27, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
 	15, // 13: tamkeen.payment.v1.TrialBalance.currencies:type_name -> tamkeen.payment.v1.CurrencyBalance
-	22, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
+	27, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
 	16, // 15: tamkeen.payment.v1.CurrencyBalance.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	16, // 16: tamkeen.payment.v1.ListLedgerAccountsResponse.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	21, // 17: tamkeen.payment.v1.Reconciliation.missing_in_report:type_name -> tamkeen.payment.v1.ReconciliationItem
 	21, // 18: tamkeen.payment.v1.Reconciliation.missing_in_ledger:type_name -> tamkeen.payment.v1.ReconciliationItem
 	21, // 19: tamkeen.payment.v1.Reconciliation.mismatched:type_name -> tamkeen.payment.v1.ReconciliationItem
-	1,  // 20: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
-	5,  // 21: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
-	6,  // 22: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
-	8,  // 23: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
-	9,  // 24: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
-	11, // 25: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
-	13, // 26: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
-	17, // 27: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
-	19, // 28: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
-	3,  // 29: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
-	3,  // 30: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
-	7,  // 31: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
-	3,  // 32: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
-	10, // 33: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
-	12, // 34: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
-	14, // 35: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
-	18, // 36: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
-	20, // 37: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	3,  // 20: tamkeen.payment.v1.StampOrder.payment:type_name -> tamkeen.payment.v1.Payment
+	24, // 21: tamkeen.payment.v1.StampOrder.stamps:type_name -> tamkeen.payment.v1.Stamp
+	27, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
+	27, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
+	27, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
+	1,  // 25: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
+	5,  // 26: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
+	6,  // 27: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
+	8,  // 28: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
+	9,  // 29: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
+	11, // 30: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
+	13, // 31: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
+	17, // 32: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
+	19, // 33: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
+	22, // 34: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
+	25, // 35: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
+	26, // 36: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
+	3,  // 37: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
+	3,  // 38: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
+	7,  // 39: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
+	3,  // 40: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
+	10, // 41: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
+	12, // 42: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
+	14, // 43: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
+	18, // 44: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
+	20, // 45: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
+	23, // 46: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
+	24, // 47: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
+	24, // 48: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_payment_v1_payment_proto_init() }
@@ -1805,7 +2282,7 @@ func file_tamkeen_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_payment_v1_payment_proto_rawDesc), len(file_tamkeen_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

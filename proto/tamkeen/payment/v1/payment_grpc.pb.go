@@ -33,6 +33,9 @@ const (
 	PaymentService_GetTrialBalance_FullMethodName       = "/tamkeen.payment.v1.PaymentService/GetTrialBalance"
 	PaymentService_ListLedgerAccounts_FullMethodName    = "/tamkeen.payment.v1.PaymentService/ListLedgerAccounts"
 	PaymentService_Reconcile_FullMethodName             = "/tamkeen.payment.v1.PaymentService/Reconcile"
+	PaymentService_CreateStamps_FullMethodName          = "/tamkeen.payment.v1.PaymentService/CreateStamps"
+	PaymentService_GetStamp_FullMethodName              = "/tamkeen.payment.v1.PaymentService/GetStamp"
+	PaymentService_CancelStamp_FullMethodName           = "/tamkeen.payment.v1.PaymentService/CancelStamp"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -60,6 +63,14 @@ type PaymentServiceClient interface {
 	ListLedgerAccounts(ctx context.Context, in *ListLedgerAccountsRequest, opts ...grpc.CallOption) (*ListLedgerAccountsResponse, error)
 	// Reconcile matches the ledger against a provider's settlement report.
 	Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*Reconciliation, error)
+	// CreateStamps buys electronic revenue stamps through a payment; they
+	// are issued when the payment succeeds.
+	CreateStamps(ctx context.Context, in *CreateStampsRequest, opts ...grpc.CallOption) (*StampOrder, error)
+	// GetStamp verifies a stamp by its serial (public): valid, used,
+	// expired or revoked.
+	GetStamp(ctx context.Context, in *GetStampRequest, opts ...grpc.CallOption) (*Stamp, error)
+	// CancelStamp uses a stamp for a document, exactly once.
+	CancelStamp(ctx context.Context, in *CancelStampRequest, opts ...grpc.CallOption) (*Stamp, error)
 }
 
 type paymentServiceClient struct {
@@ -160,6 +171,36 @@ func (c *paymentServiceClient) Reconcile(ctx context.Context, in *ReconcileReque
 	return out, nil
 }
 
+func (c *paymentServiceClient) CreateStamps(ctx context.Context, in *CreateStampsRequest, opts ...grpc.CallOption) (*StampOrder, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StampOrder)
+	err := c.cc.Invoke(ctx, PaymentService_CreateStamps_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) GetStamp(ctx context.Context, in *GetStampRequest, opts ...grpc.CallOption) (*Stamp, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Stamp)
+	err := c.cc.Invoke(ctx, PaymentService_GetStamp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) CancelStamp(ctx context.Context, in *CancelStampRequest, opts ...grpc.CallOption) (*Stamp, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Stamp)
+	err := c.cc.Invoke(ctx, PaymentService_CancelStamp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -185,6 +226,14 @@ type PaymentServiceServer interface {
 	ListLedgerAccounts(context.Context, *ListLedgerAccountsRequest) (*ListLedgerAccountsResponse, error)
 	// Reconcile matches the ledger against a provider's settlement report.
 	Reconcile(context.Context, *ReconcileRequest) (*Reconciliation, error)
+	// CreateStamps buys electronic revenue stamps through a payment; they
+	// are issued when the payment succeeds.
+	CreateStamps(context.Context, *CreateStampsRequest) (*StampOrder, error)
+	// GetStamp verifies a stamp by its serial (public): valid, used,
+	// expired or revoked.
+	GetStamp(context.Context, *GetStampRequest) (*Stamp, error)
+	// CancelStamp uses a stamp for a document, exactly once.
+	CancelStamp(context.Context, *CancelStampRequest) (*Stamp, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -221,6 +270,15 @@ func (UnimplementedPaymentServiceServer) ListLedgerAccounts(context.Context, *Li
 }
 func (UnimplementedPaymentServiceServer) Reconcile(context.Context, *ReconcileRequest) (*Reconciliation, error) {
 	return nil, status.Error(codes.Unimplemented, "method Reconcile not implemented")
+}
+func (UnimplementedPaymentServiceServer) CreateStamps(context.Context, *CreateStampsRequest) (*StampOrder, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateStamps not implemented")
+}
+func (UnimplementedPaymentServiceServer) GetStamp(context.Context, *GetStampRequest) (*Stamp, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStamp not implemented")
+}
+func (UnimplementedPaymentServiceServer) CancelStamp(context.Context, *CancelStampRequest) (*Stamp, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelStamp not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -405,6 +463,60 @@ func _PaymentService_Reconcile_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_CreateStamps_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateStampsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).CreateStamps(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_CreateStamps_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).CreateStamps(ctx, req.(*CreateStampsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_GetStamp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStampRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).GetStamp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_GetStamp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).GetStamp(ctx, req.(*GetStampRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_CancelStamp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelStampRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).CancelStamp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_CancelStamp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).CancelStamp(ctx, req.(*CancelStampRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -447,6 +559,18 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Reconcile",
 			Handler:    _PaymentService_Reconcile_Handler,
+		},
+		{
+			MethodName: "CreateStamps",
+			Handler:    _PaymentService_CreateStamps_Handler,
+		},
+		{
+			MethodName: "GetStamp",
+			Handler:    _PaymentService_GetStamp_Handler,
+		},
+		{
+			MethodName: "CancelStamp",
+			Handler:    _PaymentService_CancelStamp_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
