@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -188,19 +189,16 @@ func (s *Service) runCallbacks(ctx context.Context) {
 	if len(s.callbacks) == 0 {
 		return
 	}
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
+	pause.Every(ctx, deliveryPoll, func(ctx context.Context) {
 		if _, err := s.DeliverCallbacks(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("notification: callbacks", slog.String("err", err.Error()))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
+
+// deliveryPoll is how often callbacks and webhooks that are due are looked
+// for.
+const deliveryPoll = 100 * time.Millisecond
 
 // DeliverCallbacks POSTs the callbacks that are due and returns how many
 // were delivered.

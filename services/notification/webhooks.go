@@ -22,6 +22,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -623,18 +624,11 @@ func (s *Service) handlePaymentWebhook(ctx context.Context, ev events.Event) err
 
 // runWebhooks delivers due webhooks until ctx ends.
 func (s *Service) runWebhooks(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
+	pause.Every(ctx, deliveryPoll, func(ctx context.Context) {
 		if _, err := s.DeliverWebhooks(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("notification: webhooks", slog.String("err", err.Error()))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // DeliverWebhooks POSTs the deliveries that are due and returns how many

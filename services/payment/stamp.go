@@ -433,24 +433,7 @@ func (s *Service) consumeSealedStamps(ctx context.Context) error {
 	}
 	cfg := events.ConsumerConfig{Stream: "SIGNATURE", Durable: sealedStampsConsumer,
 		FilterSubjects: []string{events.Subject("signature", "stamp_sealed")}}
-	wait := time.Second
-	for {
-		stop, err := s.Bus.Consume(ctx, cfg, s.handleStampSealed)
-		if err == nil {
-			<-ctx.Done()
-			stop()
-			return nil
-		}
-		s.Logger.DebugContext(ctx, "signature events not consumable yet", "error", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		if wait < 30*time.Second {
-			wait *= 2
-		}
-	}
+	return s.Bus.ConsumeWhenReady(ctx, cfg, s.handleStampSealed, s.Logger)
 }
 
 // handleStampSealed stores a stamp's seal; a stamp keeps the first seal it

@@ -60,24 +60,7 @@ func (s *Service) consumeProofing(ctx context.Context) error {
 			events.Subject("auth", "citizen_proofed"),
 		},
 	}
-	wait := time.Second
-	for {
-		stop, err := s.Bus.Consume(ctx, cfg, s.handleProofing)
-		if err == nil {
-			<-ctx.Done()
-			stop()
-			return ctx.Err()
-		}
-		s.Logger.DebugContext(ctx, "auth events not consumable yet", "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		if wait < 30*time.Second {
-			wait *= 2
-		}
-	}
+	return s.Bus.ConsumeWhenReady(ctx, cfg, s.handleProofing, s.Logger)
 }
 
 // handleProofing applies one auth event once. A later citizen_registered

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"time"
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
@@ -61,24 +60,7 @@ type StampClaims struct {
 // created.
 func (s *Service) consumeStamps(ctx context.Context) error {
 	cfg := events.ConsumerConfig{Stream: "PAYMENT", Durable: stampsConsumer, FilterSubjects: []string{events.Subject("payment", "stamp_issued")}}
-	wait := time.Second
-	for {
-		stop, err := s.Bus.Consume(ctx, cfg, s.handleStampIssued)
-		if err == nil {
-			<-ctx.Done()
-			stop()
-			return ctx.Err()
-		}
-		s.Logger.DebugContext(ctx, "payment events not consumable yet", "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		if wait < 30*time.Second {
-			wait *= 2
-		}
-	}
+	return s.Bus.ConsumeWhenReady(ctx, cfg, s.handleStampIssued, s.Logger)
 }
 
 // handleStampIssued seals one stamp, once.
