@@ -535,6 +535,10 @@ func TestServiceConfigs(t *testing.T) {
 			if o.name == "signature" && env["TAMKEEN_IDENTITY_KEY_FILE"] != "/var/run/secrets/tamkeen/keys/identity-key" {
 				t.Errorf("%s: signature has TAMKEEN_IDENTITY_KEY_FILE=%q; want the signature-keys file identity-key", r.overlay, env["TAMKEEN_IDENTITY_KEY_FILE"])
 			}
+			// Without a callback key, webhook endpoints answer 412.
+			if o.name == "notification" && env["TAMKEEN_CALLBACK_KEY_FILE"] != "/var/run/secrets/tamkeen/keys/callback-key" {
+				t.Errorf("%s: notification has TAMKEEN_CALLBACK_KEY_FILE=%q; want the notification-keys file callback-key", r.overlay, env["TAMKEEN_CALLBACK_KEY_FILE"])
+			}
 		}
 	}
 }
