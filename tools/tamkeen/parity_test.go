@@ -23,7 +23,6 @@ import (
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/jwks"
-	"github.com/tamkeen/tamkeen/libs/telemetry"
 	"github.com/tamkeen/tamkeen/tools/distributed"
 )
 
@@ -317,28 +316,12 @@ func opsApart(api, ops string) bool {
 	return err1 == nil && err2 == nil && (ap != op || ap == "0")
 }
 
-// gatewaySettings mirrors gateway/cmd/gateway's settings: the flags and
-// TAMKEEN_… variables of the gateway binary. TestSecurityParity checks
-// that it names exactly the variables `gateway -help` lists.
-type gatewaySettings struct {
-	Gateway      gateway.Config
-	Auth         string `flag:"auth-addr" default:"127.0.0.1:9091" usage:"auth service gRPC address"`
-	Notification string `flag:"notification-addr" default:"127.0.0.1:9092" usage:"notification service gRPC address"`
-	Signature    string `flag:"signature-addr" default:"127.0.0.1:9093" usage:"signature service gRPC address"`
-	Payment      string `flag:"payment-addr" default:"127.0.0.1:9094" usage:"payment service gRPC address"`
-	Content      string `flag:"content-addr" default:"127.0.0.1:9095" usage:"content service gRPC address"`
-	NATSURL      string `flag:"nats-url" default:"nats://127.0.0.1:4222" usage:"NATS URL"`
-	DBEngine     string `flag:"db-engine" default:"postgres" usage:"postgres or sqlite"`
-	DBDSN        string `flag:"db-dsn" secret:"true" usage:"the gateway's database URL"`
-	telemetry.Config
-}
-
-// mirroredEnv is every variable gatewaySettings reads (X and, for a
+// mirroredEnv is every variable gateway.Settings reads (X and, for a
 // secret, X_FILE is listed as X).
 func mirroredEnv(t *testing.T) map[string]bool {
 	t.Helper()
 	fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
-	if err := config.Register(fs, &gatewaySettings{}); err != nil {
+	if err := config.Register(fs, &gateway.Settings{}); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]bool{}
@@ -396,7 +379,7 @@ func envShape(name string, env map[string]string, known map[string]bool, site en
 			files[strings.TrimSuffix(k, "_FILE")] = v
 		}
 	}
-	var set gatewaySettings
+	var set gateway.Settings
 	lookup := func(k string) (string, bool) {
 		if strings.HasSuffix(k, "_FILE") {
 			return "", false // judged by site: the file is in the pod, not here
@@ -605,12 +588,12 @@ func TestSecurityParity(t *testing.T) {
 	mirror := mirroredEnv(t)
 	for k := range known {
 		if !mirror[strings.TrimSuffix(k, "_FILE")] {
-			t.Errorf("gateway -help lists %s, which gatewaySettings does not mirror", k)
+			t.Errorf("gateway -help lists %s, which gateway.Settings does not read", k)
 		}
 	}
 	for k := range mirror {
 		if !known[k] {
-			t.Errorf("gatewaySettings reads %s, which the gateway binary does not", k)
+			t.Errorf("gateway.Settings reads %s, which the gateway binary does not", k)
 		}
 	}
 
