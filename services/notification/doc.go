@@ -21,8 +21,8 @@
 //   - api.go, bulk.go, templatestore.go, grpc.go: the client API (sends,
 //     bulk jobs, templates with versions and preview), scoped by the
 //     client_id of the verified client token; grpc.go maps errors.
-//   - idempotency.go, store_idempotency.go: Idempotency-Keys on sends and
-//     bulk jobs (the payments' semantics: same key and request → the same
+//   - idempotency.go: Idempotency-Keys on sends and
+//     bulk jobs (libs/store's IdempotencyKey, as payment: same key and request → the same
 //     notification or job for Config.IdempotencyTTL; the key with another
 //     request → IDEMPOTENCY_KEY_REUSED, 422 at the gateway).
 //   - smpp.go (SMPP 3.4), httpsms.go (HTTP SMS + signed receipts),

@@ -2,10 +2,7 @@ package notification
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,93 +47,49 @@ func checkIdempotencyKey(k string) error {
 	return nil
 }
 
-// requestHash is the fingerprint a key is bound to: SHA-256 of v's JSON
-// (map keys sorted, so the same request always hashes the same).
-func requestHash(v any) string {
-	b, _ := json.Marshal(v)
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
-// idempotency is one request's use of a key; the zero key means none.
-type idempotency struct {
-	client, scope, key, hash string
-}
-
 // newIdempotency is client's key for scope bound to the fingerprint of
-// request (computed only when there is a key).
-func newIdempotency(client, scope, key string, request any) idempotency {
-	if key == "" {
-		return idempotency{}
-	}
-	return idempotency{client: client, scope: scope, key: key, hash: requestHash(request)}
+// request (store.NewIdempotencyKey; the zero key means none).
+func newIdempotency(client, scope, key string, request any) store.IdempotencyKey {
+	return store.NewIdempotencyKey(client, scope, key, request)
 }
 
-// earlier looks the key up before any work is done: it returns the id of
-// what an identical request made within the TTL (found true), or
-// ErrIdempotencyMismatch; no key, an unused one or an expired one is not
-// found. Answering from here keeps a retry from being refused by limits
-// its first attempt filled, or rendered again from a newer template.
-func (s *Service) earlier(ctx context.Context, idem idempotency) (string, bool, error) {
-	if idem.key == "" {
-		return "", false, nil
-	}
-	k, found, err := readIdempotencyKey(ctx, s.DB, idem.client, idem.scope, idem.key)
-	if err != nil || !found || s.nowUTC().Sub(k.createdAt) > s.cfg.IdempotencyTTL {
-		return "", false, err
-	}
-	if k.hash != idem.hash {
-		return "", false, ErrIdempotencyMismatch
-	}
-	return k.id, true, nil
+// earlier looks the key up before any work is done (store's Earlier): the
+// id of what an identical request made within the TTL (found true), or
+// ErrIdempotencyMismatch. Answering from here keeps a retry from being
+// refused by limits its first attempt filled, or rendered again from a
+// newer template.
+func (s *Service) earlier(ctx context.Context, idem store.IdempotencyKey) (string, bool, error) {
+	id, found, err := idem.Earlier(ctx, s.DB, s.nowUTC(), s.cfg.IdempotencyTTL)
+	return id, found, idempotencyError(err)
 }
 
-// claimAttempts bounds the claims a request makes while concurrent ones
-// take over or sweep the same expired key.
-const claimAttempts = 3
-
-// claim binds the key to id in tx, as the transaction's first write, so
-// that of concurrent identical requests one creates and the others find
-// its id (existing true) once it commits; a key bound to another request
-// is ErrIdempotencyMismatch, and one older than the TTL is taken over.
-// Without a key it returns id.
-func (s *Service) claim(ctx context.Context, tx *sql.Tx, idem idempotency, id string) (string, bool, error) {
-	if idem.key == "" {
-		return id, false, nil
-	}
-	now := s.nowUTC()
-	mine := idemKey{hash: idem.hash, id: id, createdAt: now}
-	for range claimAttempts {
-		ok, err := insertIdempotencyKey(ctx, tx, idem.client, idem.scope, idem.key, mine)
-		if err != nil || ok {
-			return id, false, err
-		}
-		k, found, err := readIdempotencyKey(ctx, tx, idem.client, idem.scope, idem.key)
-		switch {
-		case err != nil:
-			return "", false, err
-		case !found:
-			// Swept meanwhile: claim it again.
-			continue
-		case now.Sub(k.createdAt) > s.cfg.IdempotencyTTL:
-			ok, err := takeOverIdempotencyKey(ctx, tx, idem.client, idem.scope, idem.key, k.createdAt, mine)
-			if err != nil || ok {
-				return id, false, err
-			}
-			// Another request took it over first: look again.
-			continue
-		case k.hash != idem.hash:
-			return "", false, ErrIdempotencyMismatch
-		}
-		return k.id, true, nil
-	}
-	return "", false, fmt.Errorf("idempotency key changed concurrently; retry: %w", rpcerr.ErrConflict)
+// claim binds the key to id in tx, as the transaction's first write
+// (store's Claim): of concurrent identical requests one creates and the
+// others find its id (existing true) once it commits.
+func (s *Service) claim(ctx context.Context, tx *sql.Tx, idem store.IdempotencyKey, id string) (string, bool, error) {
+	got, existing, err := idem.Claim(ctx, tx, id, s.nowUTC(), s.cfg.IdempotencyTTL)
+	return got, existing, idempotencyError(err)
 }
 
-// pruneIdempotencyKeys deletes the keys older than the TTL (an expired key
-// and no key mean the same to a request) and returns how many.
+// idempotencyError is store's answer in this service's errors.
+func idempotencyError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrIdempotencyKeyReused):
+		return ErrIdempotencyMismatch
+	case errors.Is(err, store.ErrIdempotencyKeyContended):
+		return fmt.Errorf("idempotency key changed concurrently; retry: %w", rpcerr.ErrConflict)
+	}
+	return err
+}
+
+// pruneIdempotencyKeys deletes the keys older than the TTL and returns how
+// many.
 func (s *Service) pruneIdempotencyKeys(ctx context.Context) (int, error) {
-	return deleteIdempotencyKeys(ctx, s.DB, s.nowUTC().Add(-s.cfg.IdempotencyTTL))
+	n, err := store.PruneIdempotencyKeys(ctx, s.DB, s.nowUTC().Add(-s.cfg.IdempotencyTTL))
+	if err != nil {
+		return 0, fmt.Errorf("notification: %w", err)
+	}
+	return n, nil
 }
 
 // newNotificationID is a fresh notification id.

@@ -2,10 +2,7 @@ package payment
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -141,11 +138,15 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 	return cur, prov, fieldErrors(fes)
 }
 
-// requestHash is the fingerprint an Idempotency-Key is bound to.
-func requestHash(v any) string {
-	b, _ := json.Marshal(v)
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
+// claimKey binds an Idempotency-Key to id in tx (store's Claim with the
+// configured TTL): it returns the id of an earlier identical request when
+// there is one (existing true), or ErrIdempotencyMismatch.
+func (s *Service) claimKey(ctx context.Context, tx *sql.Tx, k store.IdempotencyKey, id string, now time.Time) (string, bool, error) {
+	got, existing, err := k.Claim(ctx, tx, id, now, s.cfg.IdempotencyTTL)
+	if errors.Is(err, store.ErrIdempotencyKeyReused) {
+		return "", false, ErrIdempotencyMismatch
+	}
+	return got, existing, err
 }
 
 // Idempotency scopes.
@@ -171,10 +172,10 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 	fingerprint := in
 	fingerprint.IdempotencyKey = ""
 	fingerprint.Provider = prov.Name()
-	hash := requestHash(fingerprint)
+	key := store.NewIdempotencyKey(clientID, scopeCreatePayment, in.IdempotencyKey, fingerprint)
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if in.IdempotencyKey != "" {
-			got, existing, err := s.claimKey(ctx, tx, clientID, scopeCreatePayment, in.IdempotencyKey, hash, id, now)
+			got, existing, err := s.claimKey(ctx, tx, key, id, now)
 			if err != nil {
 				return err
 			}

@@ -67,14 +67,14 @@ func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, 
 		return Refund{}, err
 	}
 	now := s.clock()
-	hash := requestHash(struct {
+	idem := store.NewIdempotencyKey(clientID, scopeCreateRefund, key, struct {
 		PaymentID string
 		Amount    int64
 		Reason    string
 	}{paymentID, amount, reason})
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if key != "" {
-			got, existing, err := s.claimKey(ctx, tx, clientID, scopeCreateRefund, key, hash, id, now)
+			got, existing, err := s.claimKey(ctx, tx, idem, id, now)
 			if err != nil {
 				return err
 			}

@@ -13,38 +13,6 @@ import (
 // splits and recorded transitions, and the listing. The use cases in
 // payments.go call these inside their transactions.
 
-// claimKey records (client, scope, key) for a request with hash and the id
-// it will create. It returns the id of an earlier identical request when
-// there is one (existing true), or ErrIdempotencyMismatch. Keys older than
-// ttl are forgotten and taken over.
-func (s *Service) claimKey(ctx context.Context, tx *sql.Tx, clientID, scope, key, hash, id string, now time.Time) (string, bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (client_id, scope, idem_key, request_hash, resource_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client_id, scope, idem_key) DO NOTHING`, clientID, scope, key, hash, id, now)
-	if err != nil {
-		return "", false, fmt.Errorf("claim idempotency key: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return id, false, nil
-	}
-	var oldHash, oldID string
-	var at time.Time
-	if err := tx.QueryRowContext(ctx, `SELECT request_hash, resource_id, created_at FROM idempotency_keys
-		WHERE client_id = $1 AND scope = $2 AND idem_key = $3`, clientID, scope, key).Scan(&oldHash, &oldID, store.ScanTime(&at)); err != nil {
-		return "", false, fmt.Errorf("read idempotency key: %w", err)
-	}
-	if now.Sub(at) > s.cfg.IdempotencyTTL {
-		if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET request_hash = $1, resource_id = $2, created_at = $3
-			WHERE client_id = $4 AND scope = $5 AND idem_key = $6`, hash, id, now, clientID, scope, key); err != nil {
-			return "", false, fmt.Errorf("renew idempotency key: %w", err)
-		}
-		return id, false, nil
-	}
-	if oldHash != hash {
-		return "", false, ErrIdempotencyMismatch
-	}
-	return oldID, true, nil
-}
-
 // querier is what both *sql.Tx and *store.DB offer.
 type querier = store.Querier
 
