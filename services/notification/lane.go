@@ -423,7 +423,7 @@ var errConcurrentChange = errors.New("notification: changed concurrently")
 // changes, in one transaction.
 func (s *Service) transition(ctx context.Context, from, next Notification) error {
 	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		ok, err := updateNotification(ctx, tx, next, from.submission, from.Attempts)
+		ok, err := updateNotification(ctx, tx, next, from.Status, from.submission, from.Attempts)
 		if err != nil {
 			return err
 		}

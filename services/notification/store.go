@@ -179,15 +179,15 @@ func scanNotification(r scanner) (Notification, error) {
 }
 
 // updateNotification writes n's mutable fields if the row is still in the
-// submission state and attempt count the caller read, and reports whether
-// it was; a false means another handler moved it first.
-func updateNotification(ctx context.Context, tx *sql.Tx, n Notification, fromSubmission string, fromAttempts int) (bool, error) {
+// status, submission state and attempt count the caller read, and reports
+// whether it was; a false means another handler moved it first.
+func updateNotification(ctx context.Context, tx *sql.Tx, n Notification, fromStatus, fromSubmission string, fromAttempts int) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE notifications SET
 	status = $1, failure_reason = $2, submission = $3, attempts = $4, provider = $5, provider_message_id = $6,
 	updated_at = $7, sent_at = $8, completed_at = $9
-WHERE id = $10 AND submission = $11 AND attempts = $12`,
+WHERE id = $10 AND submission = $11 AND attempts = $12 AND status = $13`,
 		n.Status, n.FailureReason, n.submission, n.Attempts, n.Provider, n.ProviderMessageID,
-		n.UpdatedAt, nullTime(n.SentAt), nullTime(n.CompletedAt), n.ID, fromSubmission, fromAttempts)
+		n.UpdatedAt, nullTime(n.SentAt), nullTime(n.CompletedAt), n.ID, fromSubmission, fromAttempts, fromStatus)
 	if err != nil {
 		return false, fmt.Errorf("update notification %s: %w", n.ID, err)
 	}
