@@ -376,7 +376,9 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, n Notification,
 		if err := s.transition(bctx, claimed, next); err != nil {
 			return err
 		}
-		log.Info("notification: message sent", slog.String("provider", snd.name), slog.String("status", next.Status),
+		// Under the trace of the request that caused it (the command's
+		// event carries it): no recipient, no text.
+		log.InfoContext(bctx, "notification: message sent", slog.String("provider", snd.name), slog.String("status", next.Status),
 			slog.Int("segments", n.Segments), slog.String("encoding", string(n.Encoding)), slog.Int("attempt", next.Attempts))
 		if !snd.deliversOnSubmit {
 			// A receipt may have come before the ids were recorded.
@@ -447,13 +449,6 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 		return fmt.Errorf("notification: %s: %w", from.ID, err)
 	}
 	s.noteTransition(from, next)
-	if from.submission != submissionAccepted && next.submission == submissionAccepted {
-		// One line per message the provider took, under the trace of the
-		// request that caused it (the command's event carries it): no
-		// recipient, no text.
-		s.Logger.InfoContext(ctx, "notification: submitted", slog.String("notification_id", next.ID),
-			slog.String("lane", next.Lane), slog.String("channel", next.Channel), slog.String("provider", next.Provider))
-	}
 	if next.Status != from.Status {
 		s.Relay.Kick()
 	}

@@ -426,13 +426,13 @@ func TestDistributedSmoke(t *testing.T) {
 	submitted := false
 	for deadline := time.Now().Add(10 * time.Second); !submitted && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		for _, line := range strings.Split(topo.Tail("notification", 2000), "\n") {
-			if strings.Contains(line, "notification: submitted") && strings.Contains(line, traceID) {
+			if strings.Contains(line, "notification: message sent") && strings.Contains(line, traceID) {
 				submitted = true
 			}
 		}
 	}
 	if !submitted {
-		t.Errorf("no notification log line \"notification: submitted\" with the registration's trace id %s", traceID)
+		t.Errorf("no notification log line \"notification: message sent\" with the registration's trace id %s", traceID)
 	}
 
 	if got := waitCount(t, js, subjectRegistered, citizens+1); got != citizens+1 {
