@@ -56,6 +56,11 @@ type BulkRowError struct {
 	Row    int
 	Field  string
 	Reason string
+	// Code and Args are the row's violation code within the row
+	// ("phone_number.e164") and the values of its catalogue text
+	// (rpcerr.FieldError).
+	Code string
+	Args string
 }
 
 // BulkErrors is the per-row report of a refused bulk job: nothing was
@@ -102,14 +107,17 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 	r.TrimLeadingSpace = true
 	header, err := r.Read()
 	if err != nil {
-		return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: "no header row"}
+		return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: "no header row", Code: "csv.no_header"}
 	}
 	want := recipientField(channel)
 	col, refCol := -1, -1
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		if fe := textcheck.Check("csv", h, textcheck.Address); fe != nil {
-			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("header column %d %s", i+1, fe.Reason)}
+			// The code stays textcheck's (csv.forbidden_character, …), as
+			// do its args, which count in the column's name.
+			fe.Reason = fmt.Sprintf("header column %d %s", i+1, fe.Reason)
+			return nil, nil, fe
 		}
 		header[i] = h
 		switch h {
@@ -120,7 +128,7 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 		}
 	}
 	if col < 0 {
-		return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("the header has no %s column", want)}
+		return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("the header has no %s column", want), Code: "csv.column_missing", Args: rpcerr.ArgList(want)}
 	}
 	var (
 		rows    []BulkRow
@@ -132,10 +140,10 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("row %d is not valid CSV", line)}
+			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("row %d is not valid CSV", line), Code: "csv.row_format", Args: rpcerr.ArgList(strconv.Itoa(line))}
 		}
 		if len(rows) >= MaxBulkRecipients {
-			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
+			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients), Code: "csv.too_many", Args: rpcerr.ArgList(strconv.Itoa(MaxBulkRecipients))}
 		}
 		row := BulkRow{Personalisation: map[string]string{}}
 		for i, v := range rec {
@@ -176,12 +184,12 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		return BulkJob{}, err
 	}
 	if len(in.Reference) > maxReference {
-		return BulkJob{}, &rpcerr.FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
+		return BulkJob{}, &rpcerr.FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference), Code: "reference.too_many_bytes", Args: rpcerr.ArgList(strconv.Itoa(maxReference))}
 	}
 	rows, lineNos := in.Rows, []int(nil)
 	switch {
 	case in.CSV != "" && len(in.Rows) > 0:
-		return BulkJob{}, &rpcerr.FieldError{Field: "csv", Reason: "give recipients or csv, not both"}
+		return BulkJob{}, &rpcerr.FieldError{Field: "csv", Reason: "give recipients or csv, not both", Code: "csv.with_recipients"}
 	case in.CSV != "":
 		var err error
 		if rows, lineNos, err = parseBulkCSV(in.Channel, in.CSV); err != nil {
@@ -189,7 +197,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		}
 	}
 	if len(rows) == 0 {
-		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: "no recipients"}
+		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: "no recipients", Code: "recipients.required"}
 	}
 	if len(rows) > MaxBulkRecipients {
 		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients),
@@ -288,12 +296,12 @@ func (s *Service) createdJob(ctx context.Context, client, id string, err error) 
 func rowError(line int, err error) BulkRowError {
 	var fe *rpcerr.FieldError
 	if errors.As(err, &fe) {
-		return BulkRowError{Row: line, Field: fe.Field, Reason: fe.Reason}
+		return BulkRowError{Row: line, Field: fe.Field, Reason: fe.Reason, Code: rpcerr.CodeOf(*fe), Args: fe.Args}
 	}
 	if errors.Is(err, rpcerr.ErrPermissionDenied) {
-		return BulkRowError{Row: line, Field: "phone_number", Reason: "international destinations are not allowed for this client"}
+		return BulkRowError{Row: line, Field: "phone_number", Reason: "international destinations are not allowed for this client", Code: "phone_number.international_not_allowed"}
 	}
-	return BulkRowError{Row: line, Reason: "invalid"}
+	return BulkRowError{Row: line, Reason: "invalid", Code: "rejected"}
 }
 
 // GetBulkJob returns client's bulk job id with its progress.
