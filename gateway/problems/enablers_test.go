@@ -287,3 +287,26 @@ func stringLiterals(t *testing.T, dirs ...string) map[string]bool {
 	}
 	return out
 }
+
+// TestGuidesLinkTheirCodes: each enabler's guide (docs/guides/<name>.md)
+// links to its list of codes in docs/errors.md, whose heading is the
+// link's anchor.
+func TestGuidesLinkTheirCodes(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range Enablers {
+		if !strings.Contains(string(doc), "\n### "+e.Name+"\n") {
+			t.Errorf("docs/errors.md has no heading %q for the anchor #%s", "### "+e.Name, e.Name)
+		}
+		guide, err := os.ReadFile("../../docs/guides/" + e.Name + ".md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(guide), "(../errors.md#"+e.Name+")") {
+			t.Errorf("docs/guides/%s.md does not link to ../errors.md#%s", e.Name, e.Name)
+		}
+	}
+}
