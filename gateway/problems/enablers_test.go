@@ -258,6 +258,7 @@ func goFiles(t *testing.T, dirs ...string) map[string]*ast.File {
 			if err != nil {
 				return err
 			}
+			nameElidedTypes(f)
 			out[path] = f
 			return nil
 		})
@@ -269,6 +270,28 @@ func goFiles(t *testing.T, dirs ...string) map[string]*ast.File {
 		t.Fatalf("no Go files in %v", dirs)
 	}
 	return out
+}
+
+// nameElidedTypes gives the elements of a slice literal whose type is
+// elided ([]rpcerr.Rule{{Err: …}}) their type, so that the checks see
+// them as Rule literals.
+func nameElidedTypes(f *ast.File) {
+	ast.Inspect(f, func(n ast.Node) bool {
+		lit, ok := n.(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		arr, ok := lit.Type.(*ast.ArrayType)
+		if !ok {
+			return true
+		}
+		for _, el := range lit.Elts {
+			if inner, ok := el.(*ast.CompositeLit); ok && inner.Type == nil {
+				inner.Type = arr.Elt
+			}
+		}
+		return true
+	})
 }
 
 // stringLiterals are the string literals of the Go files of dirs.
@@ -308,5 +331,114 @@ func TestGuidesLinkTheirCodes(t *testing.T) {
 		if !strings.Contains(string(guide), "(../errors.md#"+e.Name+")") {
 			t.Errorf("docs/guides/%s.md does not link to ../errors.md#%s", e.Name, e.Name)
 		}
+	}
+}
+
+// TestEveryProblemCodeHasTexts: the problem codes the gateway writes
+// itself (problemTypePrefix + "…", an authFailure's kind) and those the
+// enablers' ErrorInfo reasons become (a Rule's Reason, rpcerr.New's
+// reason: "invalid_grant" → invalid-grant) are in the catalogue, so that
+// their detail is Arabic when asked for; only the oauth-* problems of
+// /oauth2/token, which follow RFC 6749, keep their English.
+func TestEveryProblemCodeHasTexts(t *testing.T) {
+	t.Parallel()
+	check := func(where, code string) {
+		t.Helper()
+		if strings.HasPrefix(code, "oauth-") {
+			return
+		}
+		if _, ok := texts[Arabic][code]; !ok {
+			t.Errorf("%s: problem code %q has no text in texts.json", where, code)
+		}
+	}
+	n := 0
+	for path, f := range goFiles(t, "..") {
+		if strings.Contains(path, "problems") {
+			continue
+		}
+		ast.Inspect(f, func(node ast.Node) bool {
+			switch node := node.(type) {
+			case *ast.BinaryExpr:
+				if id, ok := node.X.(*ast.Ident); ok && id.Name == "problemTypePrefix" {
+					if lit, ok := node.Y.(*ast.BasicLit); ok {
+						code, _ := strconv.Unquote(lit.Value)
+						check(path, code)
+						n++
+					}
+				}
+			case *ast.KeyValueExpr:
+				if id, ok := node.Key.(*ast.Ident); ok && id.Name == "kind" {
+					if lit, ok := node.Value.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						code, _ := strconv.Unquote(lit.Value)
+						check(path, code)
+						n++
+					}
+				}
+			}
+			return true
+		})
+	}
+	for _, e := range Enablers {
+		files := goFiles(t, filepath.Join("../../services", e.Name))
+		consts := map[string]string{}
+		for _, f := range files {
+			ast.Inspect(f, func(node ast.Node) bool {
+				if vs, ok := node.(*ast.ValueSpec); ok {
+					for i, name := range vs.Names {
+						if i < len(vs.Values) {
+							if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+								consts[name.Name], _ = strconv.Unquote(lit.Value)
+							}
+						}
+					}
+				}
+				return true
+			})
+		}
+		reason := func(path string, x ast.Expr) {
+			var r string
+			switch x := x.(type) {
+			case *ast.BasicLit:
+				r, _ = strconv.Unquote(x.Value)
+			case *ast.Ident:
+				r = consts[x.Name]
+			default:
+				return // rpcerr.Reason…: the rpcerr package's own, checked below
+			}
+			if r != "" {
+				check(e.Name+": "+path, strings.ReplaceAll(strings.ToLower(r), "_", "-"))
+				n++
+			}
+		}
+		for path, f := range files {
+			ast.Inspect(f, func(node ast.Node) bool {
+				switch node := node.(type) {
+				case *ast.CompositeLit:
+					if typeName(node.Type) == "Rule" {
+						for _, el := range node.Elts {
+							if kv, ok := el.(*ast.KeyValueExpr); ok {
+								if id, ok := kv.Key.(*ast.Ident); ok && id.Name == "Reason" {
+									reason(path, kv.Value)
+								}
+							}
+						}
+					}
+				case *ast.CallExpr:
+					if sel, ok := node.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "New" && len(node.Args) == 3 {
+						if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "rpcerr" {
+							reason(path, node.Args[1])
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	for _, lit := range []string{"INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "CONFLICT", "FAILED_PRECONDITION", "UNIMPLEMENTED",
+		"UNAUTHENTICATED", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "INTERNAL", "STORAGE_FULL", "STORAGE_UNAVAILABLE"} {
+		check("libs/rpcerr", strings.ReplaceAll(strings.ToLower(lit), "_", "-"))
+	}
+	if n < 20 {
+		t.Errorf("found %d problem codes in the gateway's and the enablers' source; the scan is broken", n)
 	}
 }
