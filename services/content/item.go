@@ -327,7 +327,7 @@ func rich(fe *fieldErrs, field, s string, required bool) {
 
 func list(fe *fieldErrs, field string, items []string, required bool) {
 	if required && len(items) == 0 {
-		fe.add(field, "required", "at least one is required")
+		fe.add(field, "too_few", "at least one is required")
 	}
 	if len(items) > maxListLen {
 		fe.add(field, "too_many", "at most %s entries", strconv.Itoa(maxListLen))
