@@ -81,7 +81,8 @@ func (s *Service) runDeliveries(ctx context.Context, o outbound) {
 // deliverDue POSTs o's rows that are due and returns how many the
 // receivers took.
 func (s *Service) deliverDue(ctx context.Context, o outbound) (int, error) {
-	list, err := o.due(ctx, s.nowUTC())
+	now := s.nowUTC()
+	list, err := o.due(ctx, now)
 	if err != nil {
 		return 0, err
 	}
@@ -90,7 +91,7 @@ func (s *Service) deliverDue(ctx context.Context, o outbound) (int, error) {
 		// Claim it: another replica that read the same row loses here.
 		// The lease runs from now, not from the batch's start: posts
 		// before this one may have taken their 10 s each.
-		claimed, err := claimDelivery(ctx, s.DB, o.table, d, s.nowUTC().Add(deliveryLease))
+		claimed, err := claimDelivery(ctx, s.DB, o.table, d, now, s.nowUTC().Add(deliveryLease))
 		if err != nil {
 			return delivered, err
 		}

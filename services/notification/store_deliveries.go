@@ -12,10 +12,12 @@ import (
 // the queues' tables (callbacks, webhook_deliveries), never input.
 
 // claimDelivery moves d's next time to until if no other replica took it
-// since it was read, and reports whether this one did.
-func claimDelivery(ctx context.Context, q store.Querier, table string, d dueDelivery, until time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE `+table+` SET next_at = $1 WHERE id = $2 AND state = $3 AND attempts = $4`,
-		until, d.id, deliveryPending, d.attempts)
+// since it was read at due, and reports whether this one did: a claim
+// moves next_at past due, so of the replicas that read the row in the
+// same round exactly one wins.
+func claimDelivery(ctx context.Context, q store.Querier, table string, d dueDelivery, due, until time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, `UPDATE `+table+` SET next_at = $1 WHERE id = $2 AND state = $3 AND attempts = $4 AND next_at <= $5`,
+		until, d.id, deliveryPending, d.attempts, due)
 	if err != nil {
 		return false, err
 	}
