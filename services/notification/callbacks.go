@@ -180,12 +180,6 @@ func (s *Service) runCallbacks(ctx context.Context) {
 	s.runDeliveries(ctx, s.callbackQueue())
 }
 
-// DeliverCallbacks POSTs the callbacks that are due and returns how many
-// were delivered.
-func (s *Service) DeliverCallbacks(ctx context.Context) (int, error) {
-	return s.deliverDue(ctx, s.callbackQueue())
-}
-
 // callbackQueue is the status callbacks' outbound queue: each signed with
 // its client's CallbackSecret, retried with callbackBackoff up to
 // callbackMaxAttempts times, and a failed attempt is logged.

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -530,21 +529,9 @@ func (s *Service) runPaymentWebhooks(ctx context.Context) {
 		subjects = append(subjects, sub)
 	}
 	slices.Sort(subjects)
-	for {
-		stop, err := s.Bus.Consume(ctx, events.ConsumerConfig{Stream: paymentStream, Durable: webhooksConsumer, FilterSubjects: subjects},
-			s.handlePaymentWebhook)
-		if err == nil {
-			<-ctx.Done()
-			stop()
-			return
-		}
-		s.Logger.Debug("notification: payment stream not ready for webhooks", slog.String("err", err.Error()))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(receiptsRetry):
-		}
-	}
+	// It returns (nil) only when ctx ends.
+	_ = s.Bus.ConsumeWhenReady(ctx, events.ConsumerConfig{Stream: paymentStream, Durable: webhooksConsumer, FilterSubjects: subjects},
+		s.handlePaymentWebhook, s.Logger)
 }
 
 // paymentWebhook reads a payment event: its webhook type, the client
@@ -614,12 +601,6 @@ func (s *Service) handlePaymentWebhook(ctx context.Context, ev events.Event) err
 // runWebhooks delivers due webhooks until ctx ends.
 func (s *Service) runWebhooks(ctx context.Context) {
 	s.runDeliveries(ctx, s.webhookQueue())
-}
-
-// DeliverWebhooks POSTs the deliveries that are due and returns how many
-// the receivers took.
-func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
-	return s.deliverDue(ctx, s.webhookQueue())
 }
 
 // webhookQueue is the webhooks' outbound queue: each delivery signed with
