@@ -76,6 +76,19 @@ var schemaExamples = map[string]any{
 		"expire_time": "2027-12-06T09:31:12Z", "used_by": "moj-registry", "document_ref": "CASE-2026-000115",
 		"use_time": "2026-12-08T11:02:40Z",
 	},
+	"Mandate": map[string]any{
+		"id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "state": "active", "creditor": "mow", "creditor_account": "dept:mow",
+		"client_id": "mow-portal", "citizen_id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "debtor_name": "ليلى حداد",
+		"debtor_iban": "PS50*********************0001", "max_amount": "50000", "currency": "ILS", "frequency": "monthly",
+		"start_date": "2026-12-01", "end_date": "2027-11-30", "reference": "WATER-7731", "description": "أقساط فاتورة المياه",
+		"notify":      map[string]any{"phone_number": "+970599123456", "language": "ar"},
+		"create_time": "2026-12-06T09:30:00Z", "authorize_time": "2026-12-06T09:34:10Z",
+		"collections": []any{map[string]any{
+			"id": "col_5m7p9r1t3v5x7z9b1d3f5h7j9l", "mandate_id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "amount": "12000",
+			"currency": "ILS", "due_date": "2026-12-10", "state": "settled", "create_time": "2026-12-06T10:00:00Z",
+			"announce_time": "2026-12-07T00:00:15Z", "submit_time": "2026-12-10T00:00:15Z", "settle_time": "2026-12-10T00:00:30Z",
+		}},
+	},
 	"PaymentTransition": map[string]any{"from_state": "pending", "to_state": "succeeded", "cause": "sandbox: card accepted", "time": "2026-12-06T09:31:12Z"},
 	"Notification": map[string]any{
 		"id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "channel": "sms", "status": "delivered", "reference": "MOH-APPT-88211",
@@ -104,6 +117,13 @@ var requestExamples = map[string]any{
 		"return_url": "https://services.example.gov.ps/courts/stamps/done",
 	},
 	"PaymentService_CancelStamp": map[string]any{"document_ref": "CASE-2026-000115"},
+	"PaymentService_CreateMandate": map[string]any{
+		"debtor_name": "ليلى حداد", "debtor_iban": "PS50 PALS 0000 0000 0000 0123 4000 1", "max_amount": "50000",
+		"currency": "ILS", "frequency": "monthly", "start_date": "2026-12-01", "end_date": "2027-11-30",
+		"reference": "WATER-7731", "description": "أقساط فاتورة المياه",
+		"notify": map[string]any{"phone_number": "+970599123456", "language": "ar"},
+	},
+	"PaymentService_CreateCollection": map[string]any{"amount": "12000", "due_date": "2026-12-10"},
 	"NotificationService_SendSms": map[string]any{
 		"phone_number": "+970599123456", "template_id": "tpl_appointment_ar", "reference": "MOH-APPT-88211",
 		"personalisation": map[string]any{"name": "أحمد", "date": "الأحد ٧ كانون الأول"},
