@@ -411,23 +411,20 @@ func selectSessionFamilies(ctx context.Context, q store.Querier, citizenID strin
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []sessionFamilyRow
-	for rows.Next() {
+	return store.CollectRows(rows, func(row store.Row) (sessionFamilyRow, error) {
 		var (
 			r    sessionFamilyRow
 			last sql.NullTime
 		)
-		if err := rows.Scan(&r.SessionID, &r.ACR, &r.AZP, &r.Organization, &r.CreatedAt, store.ScanNullTime(&last), &r.ExpiresMS); err != nil {
-			return nil, err
+		if err := row.Scan(&r.SessionID, &r.ACR, &r.AZP, &r.Organization, &r.CreatedAt, store.ScanNullTime(&last), &r.ExpiresMS); err != nil {
+			return r, err
 		}
 		r.LastIssued = r.CreatedAt
 		if last.Valid {
 			r.LastIssued = last.Time
 		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, nil
+	})
 }
 
 // ssoUseRow is the latest use and expiry of a session's browsers.
@@ -445,20 +442,15 @@ func selectSSOUse(ctx context.Context, q store.Querier, citizenID string) ([]sso
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []ssoUseRow
-	for rows.Next() {
+	return store.CollectRows(rows, func(row store.Row) (ssoUseRow, error) {
 		var (
 			r      ssoUseRow
 			seenMS int64
 		)
-		if err := rows.Scan(&r.SessionID, &seenMS, &r.ExpiresMS); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.SessionID, &seenMS, &r.ExpiresMS)
 		r.LastSeen = fromMS(seenMS)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // sessionOwner returns the citizen of a session (its login family).

@@ -54,16 +54,7 @@ func aliveSessionsOf(ctx context.Context, q store.Querier, citizenID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return store.CollectColumn[string](rows)
 }
 
 // revokeCitizenFamilies revokes every family of a citizen, whichever
