@@ -130,7 +130,7 @@ type SMPPProvider struct {
 	pauseUntil  time.Time
 	throttleRun int
 
-	// Counters for tests, benchmarks and metrics (smppCollector);
+	// Counters for tests, benchmarks and metrics (newSMPPCollector);
 	// reconnects counts retries after a failed connect or a lost link.
 	submitted, throttled, binds, reconnects atomic.Int64
 }
