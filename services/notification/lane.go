@@ -440,6 +440,9 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 				return err
 			}
 		}
+		if err := addBulkCounters(ctx, tx, next.BulkJobID, bulkCounters(from, next)); err != nil {
+			return err
+		}
 		if next.Status == from.Status {
 			return nil
 		}
@@ -449,6 +452,10 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 		return fmt.Errorf("notification: %s: %w", from.ID, err)
 	}
 	s.noteTransition(from, next)
+	if next.BulkJobID != "" && from.Status == StatusCreated {
+		// Room in the job's window: the feeder may queue more.
+		s.kickFeeder()
+	}
 	if next.Status != from.Status {
 		s.Relay.Kick()
 	}
