@@ -347,7 +347,11 @@ func (s *Service) createdJob(ctx context.Context, client, id string, err error) 
 func rowError(line int, err error) BulkRowError {
 	var fe *rpcerr.FieldError
 	if errors.As(err, &fe) {
-		return BulkRowError{Row: line, Field: fe.Field, Code: fe.Code, Reason: fe.Reason}
+		c := fe.Code
+		if c == "" {
+			c = rpcerr.FieldCode(fe.Field, "invalid")
+		}
+		return BulkRowError{Row: line, Field: fe.Field, Code: c, Reason: fe.Reason}
 	}
 	if errors.Is(err, rpcerr.ErrPermissionDenied) {
 		return BulkRowError{Row: line, Field: "phone_number", Code: "phone_number.international", Reason: "international destinations are not allowed for this client"}

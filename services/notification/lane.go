@@ -264,7 +264,8 @@ func (s *Service) smsSender(n Notification, body string) sender {
 	return sender{
 		name: s.sms.Name(), idempotent: isIdempotent(s.sms), deliversOnSubmit: deliversOnSubmit(s.sms),
 		send: func(ctx context.Context) (string, error) {
-			return s.sms.SendSMS(ctx, SMS{To: n.Recipient, Body: body, Encoding: n.Encoding, Segments: n.Segments, Reference: n.ID})
+			return s.sms.SendSMS(ctx, SMS{To: n.Recipient, Body: body, Encoding: n.Encoding, Segments: n.Segments, Reference: n.ID,
+				Urgent: n.Lane == LaneOTP})
 		},
 	}
 }
