@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -15,7 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
 )
@@ -348,4 +355,87 @@ func FuzzBulkCSV(f *testing.F) {
 			t.Fatalf("parseBulkCSV read %d rows; the stream %d", len(rows), n)
 		}
 	})
+}
+
+// TestBulkUploadOverGRPC streams a CSV in small chunks through a real
+// gRPC connection, reads the report through ListBulkJobErrors, and checks
+// who may do either.
+func TestBulkUploadOverGRPC(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, storetest.SQLite(t), nil)
+	srv := grpc.NewServer()
+	a.svc.Register(srv)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := notificationv1.NewNotificationServiceClient(conn)
+	as := func(client string, scopes ...string) context.Context {
+		if len(scopes) == 0 {
+			scopes = allScopes
+		}
+		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+a.iss.token(t, client, scopes...))
+	}
+	tpl, err := c.CreateTemplate(as("moh"), &notificationv1.CreateTemplateRequest{Name: "reminder", Channel: "sms", Language: "en", Body: "Dear ((name)), your dose is due."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	if err := uploadCSV(&body, 120, 40); err != nil {
+		t.Fatal(err)
+	}
+	upload := func(ctx context.Context, channel string) (*notificationv1.BulkJob, error) {
+		st, err := c.UploadBulkJob(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rest := body.Bytes()
+		first := &notificationv1.UploadBulkJobRequest{TemplateId: tpl.GetId(), Channel: channel}
+		for first != nil || len(rest) > 0 {
+			m := first
+			if m == nil {
+				m = &notificationv1.UploadBulkJobRequest{}
+			}
+			first = nil
+			n := min(len(rest), 97) // chunks split rows anywhere
+			m.Chunk, rest = rest[:n], rest[n:]
+			if err := st.Send(m); err != nil {
+				break // the server answered early; CloseAndRecv says why
+			}
+		}
+		return st.CloseAndRecv()
+	}
+	job, err := upload(as("moh"), "sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.GetValidated() != 114 || job.GetInvalid() != 6 || job.GetTotal() != 114 {
+		t.Fatalf("job = %v; want 114 validated, 6 invalid", job)
+	}
+	page, err := c.ListBulkJobErrors(as("moh"), &notificationv1.ListBulkJobErrorsRequest{Id: job.GetId(), PageSize: 4})
+	if err != nil || len(page.GetErrors()) != 4 || page.GetNextPageToken() == "" || page.GetTotalInvalid() != 6 {
+		t.Fatalf("errors page = %v, %v", page, err)
+	}
+	if e := page.GetErrors()[0]; e.GetRow() != 8 || e.GetCode() != "personalisation.invalid" {
+		t.Errorf("first error = %v; want row 8, personalisation.invalid", e)
+	}
+	if _, err := upload(as("moh"), "fax"); code(err) != codes.InvalidArgument {
+		t.Errorf("upload to channel fax = %v; want InvalidArgument", err)
+	}
+	if _, err := upload(as("moh", scope.NotificationsRead), "sms"); code(err) != codes.PermissionDenied {
+		t.Errorf("upload without notifications send scope = %v; want PermissionDenied", err)
+	}
+	if _, err := c.ListBulkJobErrors(as("mof"), &notificationv1.ListBulkJobErrorsRequest{Id: job.GetId()}); code(err) != codes.NotFound {
+		t.Errorf("another client's errors = %v; want NotFound", err)
+	}
+	if _, err := c.ListBulkJobErrors(as("moh", scope.NotificationsSend), &notificationv1.ListBulkJobErrorsRequest{Id: job.GetId()}); code(err) != codes.PermissionDenied {
+		t.Errorf("errors without notifications read scope = %v; want PermissionDenied", err)
+	}
 }
