@@ -80,24 +80,27 @@ type bulkRecipient struct {
 	n    Notification
 }
 
-// recipientColumns are bulk_recipients' columns, in insertRecipients'
-// order.
-const recipientColumns = `job_id, line, recipient, reference, body, subject, html, encoding, segments, country`
-
-// insertRecipients writes rs with multi-row INSERTs of at most
-// insertRows rows (both engines bound the parameters of one statement).
+// insertRecipients writes rs, job's validated rows.
 func insertRecipients(ctx context.Context, tx *sql.Tx, job string, rs []bulkRecipient) error {
-	const cols = 10
-	for len(rs) > 0 {
-		chunk := rs[:min(len(rs), insertRows)]
-		rs = rs[len(chunk):]
-		args := make([]any, 0, cols*len(chunk))
-		for _, r := range chunk {
-			args = append(args, job, r.line, r.n.Recipient, r.n.Reference, r.n.Body, r.n.Subject, r.n.HTML,
-				string(r.n.Encoding), r.n.Segments, r.n.Country)
+	return insertMany(ctx, tx, "bulk_recipients", "job_id, line, recipient, reference, body, subject, html, encoding, segments, country", 10, rs,
+		func(r bulkRecipient) []any {
+			return []any{job, r.line, r.n.Recipient, r.n.Reference, r.n.Body, r.n.Subject, r.n.HTML, string(r.n.Encoding), r.n.Segments, r.n.Country}
+		})
+}
+
+// insertMany writes items into table's cols (ncols of them) with
+// multi-row INSERTs of at most insertRows rows: both engines bound the
+// parameters of one statement.
+func insertMany[T any](ctx context.Context, tx *sql.Tx, table, cols string, ncols int, items []T, row func(T) []any) error {
+	for len(items) > 0 {
+		chunk := items[:min(len(items), insertRows)]
+		items = items[len(chunk):]
+		args := make([]any, 0, ncols*len(chunk))
+		for _, it := range chunk {
+			args = append(args, row(it)...)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_recipients (`+recipientColumns+`) VALUES `+placeholders(len(chunk), cols), args...); err != nil {
-			return fmt.Errorf("insert bulk recipients: %w", err)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+cols+`) VALUES `+placeholders(len(chunk), ncols), args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
 		}
 	}
 	return nil
@@ -128,19 +131,9 @@ func placeholders(rows, cols int) string {
 
 // insertRowErrors writes es, job's refused rows.
 func insertRowErrors(ctx context.Context, tx *sql.Tx, job string, es []BulkRowError) error {
-	const cols = 5
-	for len(es) > 0 {
-		chunk := es[:min(len(es), insertRows)]
-		es = es[len(chunk):]
-		args := make([]any, 0, cols*len(chunk))
-		for _, e := range chunk {
-			args = append(args, job, e.Row, e.Field, e.Code, e.Reason)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_row_errors (job_id, line, field, code, reason) VALUES `+placeholders(len(chunk), cols), args...); err != nil {
-			return fmt.Errorf("insert bulk row errors: %w", err)
-		}
-	}
-	return nil
+	return insertMany(ctx, tx, "bulk_row_errors", "job_id, line, field, code, reason", 5, es, func(e BulkRowError) []any {
+		return []any{job, e.Row, e.Field, e.Code, e.Reason}
+	})
 }
 
 // listRowErrors returns up to limit of job's row errors after line.
