@@ -23,6 +23,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
 )
@@ -202,7 +203,11 @@ func (b *bufferedWriter) Flush() error {
 // Idempotency-Key is the same job, and another client sees nothing.
 func TestBulkUploadSendsTheGoodRows(t *testing.T) {
 	t.Parallel()
-	a := startAPI(t, storetest.SQLite(t), nil)
+	storetest.Engines(t, testBulkUploadSendsTheGoodRows)
+}
+
+func testBulkUploadSendsTheGoodRows(t *testing.T, db *store.DB) {
+	a := startAPI(t, db, nil)
 	moh := a.iss.as(t, "moh")
 	tpl, err := a.api.CreateTemplate(moh, &notificationv1.CreateTemplateRequest{Name: "reminder", Channel: "sms", Language: "en", Body: "Dear ((name)), your dose is due."})
 	if err != nil {
