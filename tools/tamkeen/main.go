@@ -153,8 +153,8 @@ func (s subcommands) parse(cfg any, args []string, lookupEnv func(string) (strin
 	return args[0], parseFlags(cfg, "tamkeen "+s.name+" "+args[0], args[1:], lookupEnv, stderr)
 }
 
-// knownSubcommands describe command name, whose subcommands are the ones
-// subcommandWords lists for it.
+// knownSubcommands describes the command called name, whose subcommands
+// are the ones subcommandWords lists for it.
 func knownSubcommands(name, help, missing string) subcommands {
 	return subcommands{name: name, known: subcommandWords[name], help: help, missing: missing}
 }
@@ -173,9 +173,9 @@ func withFlags[C any](s subcommands, h func(ctx context.Context, sub string, cfg
 	}
 }
 
-// withConfig is the command without subcommands (`tamkeen <name> [flags]`,
-// name with "tamkeen") that loads a C from the flags and the environment
-// and runs h with it.
+// withConfig is a command without subcommands (name is its command line's
+// name, "tamkeen version") that loads a C from the flags and the
+// environment and runs h with it.
 func withConfig[C any](name string, h func(ctx context.Context, cfg C, stdout io.Writer) error) command {
 	return func(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 		var cfg C

@@ -47,23 +47,26 @@ var xroadAdmin = gatewayAdmin[xroadConfig]{
 	help: xroadUsage,
 	db:   func(c xroadConfig) serviceDB { return c.DB },
 	ops: map[string]gatewayOp[xroadConfig]{
-		"map": {check: func(cfg xroadConfig, p *config.Problems) {
-			checkXRoadMember(cfg, p)
-			if cfg.Client == "" {
-				p.Add("client", "required")
-			}
-		}, run: mapXRoadClient},
+		"map":   {check: checkXRoadMap, run: mapXRoadClient},
 		"unmap": {check: checkXRoadMember, run: unmapXRoadClient},
 		"list":  {run: listXRoadClients},
 	},
 }
 
-// checkXRoadMember checks the flags of map and unmap.
+// checkXRoadMember checks --member, which map and unmap need.
 func checkXRoadMember(cfg xroadConfig, p *config.Problems) {
 	if cfg.Member == "" {
 		p.Add("member", "required")
 	} else if _, err := gateway.ParseXRoadClient(cfg.Member); err != nil {
 		p.Add("member", err.Error())
+	}
+}
+
+// checkXRoadMap checks the flags of map.
+func checkXRoadMap(cfg xroadConfig, p *config.Problems) {
+	checkXRoadMember(cfg, p)
+	if cfg.Client == "" {
+		p.Add("client", "required")
 	}
 }
 
