@@ -35,14 +35,13 @@ dir) or --db-dsn URL [--db-engine].
 
 // rightsConfig is the command line of the rights subcommands.
 type rightsConfig struct {
-	DB          serviceDB
+	// gatewayFlags: the gateway's database, and show's output format.
+	gatewayFlags
 	ID          string   `flag:"id" usage:"the client id (OAuth 2.0 client_id)"`
 	Right       string   `flag:"right" usage:"service/operation, service/* or *"`
 	Templates   []string `flag:"templates" usage:"narrow the right to these notification template ids"`
 	Departments []string `flag:"departments" usage:"narrow the right to these payment departments (split account dept:<id>)"`
 	Ministries  []string `flag:"ministries" usage:"narrow the right to these content ministries"`
-	// outputFlag is show's output format.
-	outputFlag
 }
 
 // rightJSON is one right as `tamkeen rights show -o json` prints it.
@@ -65,7 +64,6 @@ var rightsCommand = withFlags(subcommands{name: "rights", help: rightsHelp, miss
 // rightsAdmin manages clients' access rights at the gateway.
 var rightsAdmin = gatewayAdmin[rightsConfig]{
 	help: rightsHelp,
-	db:   func(c rightsConfig) serviceDB { return c.DB },
 	ops: map[string]gatewayOp[rightsConfig]{
 		"grant":  {check: checkRight, run: grantRight},
 		"revoke": {check: checkRight, run: revokeRight},
@@ -140,6 +138,16 @@ var rightsListing = listing[gateway.Right]{
 	empty: "(no rights: with --enforce-rights the gateway refuses every call of such a client)",
 }
 
+// gatewayFlags are the flags of every command that works on the gateway's
+// database: the database, and -o.
+type gatewayFlags struct {
+	DB serviceDB
+	outputFlag
+}
+
+// gatewayDB is the database the flags name.
+func (f gatewayFlags) gatewayDB() serviceDB { return f.DB }
+
 // gatewayOp is one subcommand of a command that works on the gateway's
 // database.
 type gatewayOp[C any] struct {
@@ -150,13 +158,11 @@ type gatewayOp[C any] struct {
 }
 
 // gatewayAdmin is a command whose subcommands work on the gateway's
-// database (rights, xroad).
-type gatewayAdmin[C any] struct {
+// database (rights, xroad); its config C embeds gatewayFlags.
+type gatewayAdmin[C interface{ gatewayDB() serviceDB }] struct {
 	// help is the command's usage, printed for an unknown subcommand.
 	help string
-	// db is the database the command line names.
-	db  func(C) serviceDB
-	ops map[string]gatewayOp[C]
+	ops  map[string]gatewayOp[C]
 }
 
 // run checks the subcommand's flags, opens the gateway's database and runs
@@ -174,7 +180,7 @@ func (a gatewayAdmin[C]) run(ctx context.Context, sub string, cfg C, _ func(stri
 	if err := p.Err(); err != nil {
 		return err
 	}
-	db, err := openGatewayDB(ctx, a.db(cfg))
+	db, err := openGatewayDB(ctx, cfg.gatewayDB())
 	if err != nil {
 		return err
 	}

@@ -24,12 +24,11 @@ file. The database is --data-dir DIR or --db-dsn URL [--db-engine].
 
 // usageConfig is the command line of `tamkeen usage report`.
 type usageConfig struct {
-	DB     serviceDB
+	gatewayFlags
 	Month  string `flag:"month" required:"true" usage:"the month, YYYY-MM (or a day, YYYY-MM-DD)"`
 	Client string `flag:"client" usage:"only this client"`
 	CSV    string `flag:"csv" usage:"CSV output file (default usage-<month>.csv; - for none)"`
 	Prices string `flag:"prices" usage:"price list (JSON) that turns usage into invoices per ministry"`
-	outputFlag
 }
 
 // usageJSON is what `tamkeen usage report -o json` prints.

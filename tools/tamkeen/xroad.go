@@ -25,11 +25,10 @@ gateway replica applies a change at the next call. Each takes --data-dir DIR
 
 // xroadConfig is the command line of the xroad subcommands.
 type xroadConfig struct {
-	DB     serviceDB
+	// gatewayFlags: the gateway's database, and list's output format.
+	gatewayFlags
 	Member string `flag:"member" usage:"the X-Road client: INSTANCE/CLASS/MEMBER[/SUBSYSTEM]"`
 	Client string `flag:"client" usage:"the Tamkeen client id (OAuth 2.0 client_id) its calls act as"`
-	// outputFlag is list's output format.
-	outputFlag
 }
 
 // xroadMappingJSON is one mapping as `tamkeen xroad list -o json` prints it.
@@ -45,7 +44,6 @@ var xroadCommand = withFlags(knownSubcommands("xroad", xroadUsage, "tamkeen xroa
 // xroadAdmin manages the gateway's X-Road client mappings.
 var xroadAdmin = gatewayAdmin[xroadConfig]{
 	help: xroadUsage,
-	db:   func(c xroadConfig) serviceDB { return c.DB },
 	ops: map[string]gatewayOp[xroadConfig]{
 		"map":   {check: checkXRoadMap, run: mapXRoadClient},
 		"unmap": {check: checkXRoadMember, run: unmapXRoadClient},
