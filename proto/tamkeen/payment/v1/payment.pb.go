@@ -2007,8 +2007,11 @@ type CreateMandateRequest struct {
 	Description string `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
 	// citizen_id, when set, is the only citizen who may authorise it.
 	CitizenId string `protobuf:"bytes,10,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
-	// notify is where collections are announced by SMS before they are
-	// submitted (phone_number, language).
+	// notify.language ("ar", the default, or "en") is the language of the
+	// SMS that announces each collection before it is submitted. The SMS
+	// goes to the number the citizen verified with auth, never to one named
+	// here: notify.phone_number is kept on the mandate for the ministry's
+	// records only.
 	Notify        *Receipt `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
