@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
@@ -43,6 +45,7 @@ const (
 
 	subjectCollectionAnnounced = "tamkeen.payment.collection_announced"
 	subjectCollectionFailed    = "tamkeen.payment.collection_failed"
+	subjectCollectionSettled   = "tamkeen.payment.collection_settled"
 	subjectPhoneVerified       = "tamkeen.auth.citizen_phone_verified"
 )
 
@@ -106,39 +109,87 @@ func (s *Service) handlePhoneVerified(ctx context.Context, ev events.Event) erro
 	return err
 }
 
-// runDebits texts the citizens about their collections until ctx ends.
+// runDebits texts the citizens about their collections, and tells the
+// ministries' webhook endpoints how they ended, until ctx ends.
 func (s *Service) runDebits(ctx context.Context) {
 	_ = s.Bus.ConsumeWhenReady(ctx, events.ConsumerConfig{
 		Stream: paymentStream, Durable: debitsConsumer,
-		FilterSubjects: []string{subjectCollectionAnnounced, subjectCollectionFailed},
+		FilterSubjects: []string{subjectCollectionAnnounced, subjectCollectionFailed, subjectCollectionSettled},
 	}, s.handleCollection, s.Logger)
 }
 
-// handleCollection queues the SMS one collection event asks for, once: the
-// notification is written in the transaction that records the event as
-// processed, so a redelivery sends nothing more.
+// handleCollection queues what one collection event asks for, once: the
+// citizen's SMS (announced, failed) and the webhook deliveries to the
+// ministry (settled, failed) are written in the transaction that records
+// the event as processed, so a redelivery sends nothing more.
 func (s *Service) handleCollection(ctx context.Context, ev events.Event) error {
 	var m eventsv1.DirectDebitCollection
 	if err := ev.UnmarshalData(&m); err != nil {
 		return events.Permanent(err)
 	}
-	templateID := DebitAnnouncementTemplateID
-	if m.GetState() == "failed" {
-		templateID = DebitFailedTemplateID
-	} else if m.GetState() != "announced" {
+	var hook string
+	switch m.GetState() {
+	case "settled":
+		hook = WebhookCollectionSettled
+	case "failed":
+		hook = WebhookCollectionFailed
+	case "announced":
+	default:
 		return nil
 	}
-	if m.GetCitizenId() == "" {
+	sms, err := s.collectionSMS(ctx, ev, &m)
+	if err != nil {
+		return err
+	}
+	if sms == nil && (hook == "" || m.GetClientId() == "") {
 		return nil
+	}
+	applied, err := events.ProcessOnce(ctx, s.DB, debitsConsumer, ev.ID, func(tx *sql.Tx) error {
+		if hook != "" && m.GetClientId() != "" {
+			if err := s.enqueueWebhook(ctx, tx, m.GetClientId(), ev.ID, hook, ev.Time, collectionWebhookData(&m)); err != nil {
+				return err
+			}
+		}
+		if sms == nil {
+			return nil
+		}
+		if err := s.queue(ctx, tx, sms, true); err != nil {
+			return err
+		}
+		// Never refused (the citizen must hear of a debit), but counted
+		// toward the ministry's limits as its other messages are.
+		return s.countLimits(ctx, tx, m.GetClientId(), []Notification{*sms}, checkNone)
+	})
+	if err != nil {
+		return fmt.Errorf("notification: collection %s: %w", m.GetCollectionId(), err)
+	}
+	if applied && sms != nil {
+		s.noteAccepted(*sms)
+	}
+	s.Relay.Kick()
+	return nil
+}
+
+// collectionSMS prepares the citizen's SMS about collection m, or nil
+// when there is none to send: a settlement, no citizen, no verified
+// number known, or a text that cannot be rendered (which will not render
+// better on redelivery; the collection stands).
+func (s *Service) collectionSMS(ctx context.Context, ev events.Event, m *eventsv1.DirectDebitCollection) (*Notification, error) {
+	templateID := DebitAnnouncementTemplateID
+	switch {
+	case m.GetState() == "failed":
+		templateID = DebitFailedTemplateID
+	case m.GetState() != "announced" || m.GetCitizenId() == "":
+		return nil, nil
 	}
 	to, err := citizenPhone(ctx, s.DB, m.GetCitizenId())
 	if errors.Is(err, sql.ErrNoRows) {
 		s.Logger.Warn("notification: no verified phone for a direct-debit message", slog.String("event_id", ev.ID),
 			slog.String("citizen_id", m.GetCitizenId()), slog.String("collection_id", m.GetCollectionId()))
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	lang := m.GetLanguage()
 	if lang != LangEnglish {
@@ -156,28 +207,37 @@ func (s *Service) handleCollection(ctx context.Context, ev events.Event) error {
 	n, err := s.prepare(m.GetClientId(), debitTemplates()[[2]string{templateID, lang}], ChannelSMS, to, values, m.GetCollectionId())
 	var fe *rpcerr.FieldError
 	if errors.As(err, &fe) {
-		// It will not render better on redelivery; the collection stands.
 		s.Logger.Warn("notification: direct-debit message refused", slog.String("event_id", ev.ID), slog.String("field", fe.Field))
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return events.Permanent(err)
+		return nil, events.Permanent(err)
 	}
 	n.Lane = LaneNormal
-	applied, err := events.ProcessOnce(ctx, s.DB, debitsConsumer, ev.ID, func(tx *sql.Tx) error {
-		if err := s.queue(ctx, tx, &n, true); err != nil {
-			return err
-		}
-		// Never refused (the citizen must hear of a debit), but counted
-		// toward the ministry's limits as its other messages are.
-		return s.countLimits(ctx, tx, m.GetClientId(), []Notification{n}, checkNone)
-	})
-	if err != nil {
-		return fmt.Errorf("notification: direct-debit message for %s: %w", m.GetCollectionId(), err)
-	}
-	if applied {
-		s.noteAccepted(n)
-	}
-	s.Relay.Kick()
-	return nil
+	return &n, nil
+}
+
+// CollectionWebhookData is the data of a collection.* event: how a
+// direct-debit collection ended. Neither the IBAN nor the citizen's phone
+// number is in it.
+type CollectionWebhookData struct {
+	CollectionID string `json:"collection_id"`
+	MandateID    string `json:"mandate_id"`
+	Reference    string `json:"reference"`
+	// Amount is in minor units, as a string (as the API writes int64s).
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+	DueDate  string `json:"due_date"`
+	// State is settled or failed; ReasonCode (ISO 20022: AM04, AC04,
+	// MD01) and Reason say why a collection failed.
+	State      string    `json:"state"`
+	ReasonCode string    `json:"reason_code,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Time       time.Time `json:"time"`
+}
+
+func collectionWebhookData(m *eventsv1.DirectDebitCollection) CollectionWebhookData {
+	return CollectionWebhookData{CollectionID: m.GetCollectionId(), MandateID: m.GetMandateId(), Reference: m.GetReference(),
+		Amount: strconv.FormatInt(m.GetAmount(), 10), Currency: m.GetCurrency(), DueDate: m.GetDueDate(), State: m.GetState(),
+		ReasonCode: m.GetReasonCode(), Reason: m.GetReason(), Time: m.GetTime().AsTime()}
 }

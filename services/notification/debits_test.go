@@ -2,6 +2,7 @@ package notification
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +11,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/events"
+	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
+	notificationv1 "github.com/tamkeen/tamkeen/proto/tamkeen/notification/v1"
 )
 
 // TestDirectDebitMessages: a collection's announcement and its failure
@@ -20,11 +23,18 @@ import (
 // verification, whatever order they arrive in), never to the number in
 // the ministry's request; a redelivered event sends nothing more; a
 // citizen with no verified number gets nothing, and the event is still
-// consumed.
+// consumed. The ministry's endpoint gets collection.failed and
+// collection.settled, once each, and no announcement.
 func TestDirectDebitMessages(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
-		a := startAPI(t, db, nil)
+		a := startWebhooks(t, db)
 		ctx := context.Background()
+		r := newReceiver(t)
+		ep, err := a.api.CreateWebhookEndpoint(a.iss.as(t, "moh", scope.WebhooksManage), &notificationv1.CreateWebhookEndpointRequest{
+			Url: r.srv.URL + "/hook", Events: []string{WebhookCollectionFailed, WebhookCollectionSettled}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		event := func(typ string, m proto.Message) events.Event {
 			t.Helper()
 			ev, err := events.NewEvent("tamkeen/test", typ, m)
@@ -57,10 +67,11 @@ func TestDirectDebitMessages(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		failed := collection("col_2", "cit_1", "failed", "en", "AM04", "insufficient funds")
 		for _, ev := range []events.Event{
-			collection("col_2", "cit_1", "failed", "en", "AM04", "insufficient funds"),
+			failed, failed,
 			collection("col_3", "cit_2", "announced", "", "", ""), // no verified number
-			collection("col_4", "cit_1", "settled", "", "", ""),   // nothing to say
+			collection("col_4", "cit_1", "settled", "", "", ""),   // nothing to say to the citizen
 		} {
 			if err := a.svc.handleCollection(ctx, ev); err != nil {
 				t.Fatal(err)
@@ -98,6 +109,29 @@ func TestDirectDebitMessages(t *testing.T) {
 				}
 			}
 			a.waitNotification(t, a.iss.as(t, "moh"), n.ID, StatusDelivered)
+		}
+		waitFor(t, 10*time.Second, "two webhook posts", func() bool { return len(r.posts()) >= 2 })
+		time.Sleep(100 * time.Millisecond) // room for a wrong third
+		byType := map[string][]string{}
+		for _, p := range r.posts() {
+			if err := VerifyCallback(ep.GetSecret(), p.sig, p.body, time.Now(), 0); err != nil {
+				t.Errorf("post %s does not verify: %v", p.body, err)
+			}
+			var b WebhookBody
+			if err := json.Unmarshal(p.body, &b); err != nil {
+				t.Fatal(err)
+			}
+			byType[b.Type] = append(byType[b.Type], string(b.Data))
+		}
+		if f := byType[WebhookCollectionFailed]; len(f) != 1 || !strings.Contains(f[0], `"reason_code":"AM04"`) ||
+			!strings.Contains(f[0], `"collection_id":"col_2"`) || !strings.Contains(f[0], `"amount":"4550"`) || strings.Contains(f[0], "+970") {
+			t.Errorf("collection.failed posts = %q; want col_2 once, AM04, 4550, no phone number", f)
+		}
+		if st := byType[WebhookCollectionSettled]; len(st) != 1 || !strings.Contains(st[0], `"collection_id":"col_4"`) {
+			t.Errorf("collection.settled posts = %q; want col_4 once", st)
+		}
+		if len(byType) != 2 {
+			t.Errorf("webhook types posted = %v; want only the failure and the settlement", byType)
 		}
 		for _, s := range a.center.got() {
 			if s.Dest != "+970599111222" && s.Dest != "970599111222" {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +48,8 @@ func smsTo(t *testing.T, base, phone string) []inboxSMS {
 // citizen verified with auth, never to the ministry's; on the due date
 // the sweep submits them and the sandbox bank's camt.054 settles one and
 // fails the other (AM04), which the citizen is told of by SMS and the
-// ministry reads on the mandate; a second collection is announced and
+// ministry's webhook endpoint by a signed collection.failed (and the
+// settlement by collection.settled); a second collection is announced and
 // settled a month later; the citizen revokes, and the collection already
 // scheduled is cancelled and never collected, nor can another be
 // scheduled. `tamkeen ledger check` passes throughout, and the ledger
@@ -168,6 +172,51 @@ func TestDirectDebitEndToEnd(t *testing.T) {
 		return inboxSMS{}
 	}
 
+	// The ministry's endpoint for how collections end.
+	var (
+		mu    sync.Mutex
+		posts []hookPost
+	)
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		posts = append(posts, hookPost{header: r.Header.Get("Tamkeen-Signature"), body: body})
+	}))
+	t.Cleanup(hooks.Close)
+	var ep struct {
+		Secret string `json:"secret"`
+	}
+	if resp, raw := call("POST", "/v1/webhook-endpoints", ministry(), map[string]any{"url": hooks.URL + "/debits",
+		"events": []string{"collection.settled", "collection.failed"}}).do(&ep); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create webhook endpoint = %d %s", resp.StatusCode, raw)
+	}
+	// hook waits for the delivery of event type typ about collection id,
+	// checks its signature and returns its data.
+	hook := func(typ, id string) map[string]string {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			mu.Lock()
+			got := append([]hookPost(nil), posts...)
+			mu.Unlock()
+			for _, p := range got {
+				var b struct {
+					Type string            `json:"type"`
+					Data map[string]string `json:"data"`
+				}
+				if json.Unmarshal(p.body, &b) != nil || b.Type != typ || b.Data["collection_id"] != id {
+					continue
+				}
+				if err := verifyTamkeenSignature(ep.Secret, p.header, p.body, clock.Now()); err != nil {
+					t.Errorf("%s delivery does not verify: %v", typ, err)
+				}
+				return b.Data
+			}
+		}
+		t.Fatalf("no %s webhook for %s within 20 s", typ, id)
+		return nil
+	}
+
 	ledgerCheck("before any collection")
 	first := schedule(good, "12000", day(3))
 	failing := schedule(poor, "30000", day(3))
@@ -191,6 +240,12 @@ func TestDirectDebitEndToEnd(t *testing.T) {
 		t.Errorf("the insufficient-funds collection failed with %q; want AM04", c.ReasonCode)
 	}
 	waitSMS("reporting the failure of "+failing.ID, "300.00 شيكل", "رصيد غير كافٍ", failing.ID)
+	if d := hook("collection.failed", failing.ID); d["reason_code"] != "AM04" || d["amount"] != "30000" || d["mandate_id"] != poor.ID {
+		t.Errorf("collection.failed data = %v; want AM04, 30000, mandate %s", d, poor.ID)
+	}
+	if d := hook("collection.settled", first.ID); d["state"] != "settled" || d["amount"] != "12000" {
+		t.Errorf("collection.settled data = %v; want settled, 12000", d)
+	}
 	ledgerCheck("after the first settlement")
 
 	// A month on: the second collection is announced, then settled.
