@@ -34,6 +34,7 @@ var openAPIEnums = map[string][]string{
 	"CreateTemplateRequest.channel": {"sms", "email"},
 	"Notification.channel":          {"sms", "email"},
 	"CreateBulkJobRequest.channel":  {"sms", "email"},
+	"UploadBulkJobRequest.channel":  {"sms", "email"},
 	// notification.Status*
 	"Notification.status": {"created", "sending", "delivered", "permanent-failure", "temporary-failure", "technical-failure", "cancelled"},
 	// The priorities a caller may ask for: the normal and bulk lanes
@@ -89,6 +90,18 @@ var schemaExamples = map[string]any{
 			"announce_time": "2026-12-07T00:00:15Z", "submit_time": "2026-12-10T00:00:15Z", "settle_time": "2026-12-10T00:00:30Z",
 		}},
 	},
+	"BulkJob": map[string]any{
+		"id": "blk_01JEQ9C4D5E6F7G8H9J0K1M2N3", "status": "in-progress", "reference": "MOH-FLU-2026",
+		"total": 990000, "validated": 990000, "invalid": 10000, "queued": 600000, "sent": 388000,
+		"submitted": 388000, "delivered": 352000, "failed": 2000, "create_time": "2026-12-06T09:30:00Z",
+	},
+	"ListBulkJobErrorsResponse": map[string]any{
+		"errors": []any{
+			map[string]any{"row": 15, "field": "phone_number", "code": "phone_number.e164", "reason": "not an E.164 number (e.g. +970599000001)"},
+			map[string]any{"row": 212, "field": "personalisation", "code": "personalisation.invalid", "reason": "no value for ((date))"},
+		},
+		"next_page_token": "212", "total_invalid": 10000, "omitted": 0,
+	},
 	"PaymentTransition": map[string]any{"from_state": "pending", "to_state": "succeeded", "cause": "sandbox: card accepted", "time": "2026-12-06T09:31:12Z"},
 	"Notification": map[string]any{
 		"id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "channel": "sms", "status": "delivered", "reference": "MOH-APPT-88211",
@@ -142,6 +155,8 @@ var textExamples = map[string]any{
 	"post /v1/payments/providers/{provider}/webhook request": `{"id":"evt_01JEQ7A2B3C4D5E6F7G8H9J0KM","type":"charge.succeeded","created":1765013472,` +
 		`"data":{"charge":"ch_7781230","payment_id":"pay_01JEQ6Z8Y3K4N5P6Q7R8S9T0VW","amount":12500,"currency":"ILS"}}`,
 	"post /v1/notifications/providers/{provider}/receipts request": `{"id":"smsc-5521977","status":"delivered"}`,
+	"post /v1/notifications/bulk:upload request": "phone_number,name,date,reference\n+970599123456,أحمد,الأحد ٧ كانون الأول,MOH-FLU-000001\n" +
+		"0599765432,سارة,الاثنين ٨ كانون الأول,MOH-FLU-000002\n…\n",
 	"get /v1/signing/ca 200": "-----BEGIN CERTIFICATE-----\nMIIBwzCCAWmgAwIBAgIU…(the issuing CA)\n-----END CERTIFICATE-----\n" +
 		"-----BEGIN CERTIFICATE-----\nMIIBpjCCAUygAwIBAgIU…(the root CA)\n-----END CERTIFICATE-----\n",
 	"get /openapi.yaml 200":             "openapi: 3.1.0\ninfo:\n  title: Tamkeen — e-service enablers API\n  version: v1\n…\n",

@@ -187,6 +187,8 @@ func Policies() map[string]Policy {
 		notificationv1.NotificationService_GetNotification_FullMethodName:        client(scope.NotificationsRead),
 		notificationv1.NotificationService_ListNotifications_FullMethodName:      client(scope.NotificationsRead),
 		notificationv1.NotificationService_GetBulkJob_FullMethodName:             client(scope.NotificationsRead),
+		notificationv1.NotificationService_UploadBulkJob_FullMethodName:          client(scope.NotificationsSend),
+		notificationv1.NotificationService_ListBulkJobErrors_FullMethodName:      client(scope.NotificationsRead),
 		notificationv1.NotificationService_CreateTemplate_FullMethodName:         client(scope.TemplatesWrite),
 		notificationv1.NotificationService_UpdateTemplate_FullMethodName:         client(scope.TemplatesWrite),
 		notificationv1.NotificationService_GetTemplate_FullMethodName:            client(scope.TemplatesRead),
