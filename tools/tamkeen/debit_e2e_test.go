@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -173,17 +170,7 @@ func TestDirectDebitEndToEnd(t *testing.T) {
 	}
 
 	// The ministry's endpoint for how collections end.
-	var (
-		mu    sync.Mutex
-		posts []hookPost
-	)
-	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		posts = append(posts, hookPost{header: r.Header.Get("Tamkeen-Signature"), body: body})
-	}))
-	t.Cleanup(hooks.Close)
+	hooks, received := hookSink(t, 0)
 	var ep struct {
 		Secret string `json:"secret"`
 	}
@@ -196,10 +183,7 @@ func TestDirectDebitEndToEnd(t *testing.T) {
 	hook := func(typ, id string) map[string]string {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			mu.Lock()
-			got := append([]hookPost(nil), posts...)
-			mu.Unlock()
-			for _, p := range got {
+			for _, p := range received() {
 				var b struct {
 					Type string            `json:"type"`
 					Data map[string]string `json:"data"`
