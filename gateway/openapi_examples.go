@@ -90,6 +90,18 @@ var schemaExamples = map[string]any{
 			"announce_time": "2026-12-07T00:00:15Z", "submit_time": "2026-12-10T00:00:15Z", "settle_time": "2026-12-10T00:00:30Z",
 		}},
 	},
+	// A listed mandate comes without its collections (GET one for them).
+	"ListMandatesResponse": map[string]any{
+		"mandates": []any{map[string]any{
+			"id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "state": "active", "creditor": "mow", "creditor_account": "dept:mow",
+			"client_id": "mow-portal", "citizen_id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "debtor_name": "ليلى حداد",
+			"debtor_iban": "PS50*********************0001", "max_amount": "50000", "currency": "ILS", "frequency": "monthly",
+			"start_date": "2026-12-01", "end_date": "2027-11-30", "reference": "WATER-7731", "description": "أقساط فاتورة المياه",
+			"notify":      map[string]any{"phone_number": "+970599123456", "language": "ar"},
+			"create_time": "2026-12-06T09:30:00Z", "authorize_time": "2026-12-06T09:34:10Z",
+		}},
+		"next_page_token": "MTc2NTAxMzAwMDAwMDAwMDAwMHxtZHRfMms0cDZyOHQwdjJ4NHo2YjhkMGYxaDNqNWw3",
+	},
 	"BulkJob": map[string]any{
 		"id": "blk_01JEQ9C4D5E6F7G8H9J0K1M2N3", "status": "in-progress", "reference": "MOH-FLU-2026",
 		"total": 990000, "validated": 990000, "invalid": 10000, "queued": 600000, "sent": 388000,

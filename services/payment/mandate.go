@@ -325,6 +325,35 @@ func (s *Service) GetMandate(ctx context.Context, p Party, id string) (Mandate, 
 	return m, err
 }
 
+// ListMandates returns a page of p's mandates, newest first, without
+// their collections: a client's own, or those bound to a citizen (or
+// pending and naming them). state filters ("" for all).
+func (s *Service) ListMandates(ctx context.Context, p Party, state string, size int, token string) ([]Mandate, string, error) {
+	var fes []FieldError
+	switch MandateState(state) {
+	case "", MandatePending, MandateActive, MandateRevoked:
+	default:
+		fes = append(fes, FieldError{Field: "state", Reason: `must be "pending", "active" or "revoked"`})
+	}
+	pg, fes := readPage(fes, size, token)
+	if err := fieldErrors(fes); err != nil {
+		return nil, "", err
+	}
+	col, owner := "client_id", p.ClientID
+	if owner == "" {
+		col, owner = "citizen_id", p.CitizenID
+	}
+	if owner == "" {
+		return nil, "", nil
+	}
+	out, err := listMandates(ctx, s.DB, col, owner, state, pg)
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := store.NextPage(out, pg.size, func(m Mandate) string { return store.KeysetToken(m.CreatedAt, m.ID) })
+	return out, next, nil
+}
+
 // AuthorizeMandate signs pending mandate id off for citizen p (the caller
 // has checked the step-up) and binds it to p. Authorising one's own active
 // mandate again changes nothing.

@@ -84,6 +84,21 @@ func (g *grpcServer) GetMandate(ctx context.Context, req *paymentv1.GetMandateRe
 	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
 }
 
+// ListMandates: a ministry client's own (payments:read), or a citizen's.
+func (g *grpcServer) ListMandates(ctx context.Context, req *paymentv1.ListMandatesRequest) (*paymentv1.ListMandatesResponse, error) {
+	var who Party
+	return grpcserver.List(ctx, g.toStatus, g.party(scope.PaymentsRead, true, true, false), func(p Party) ([]Mandate, string, error) {
+		who = p
+		return g.svc.ListMandates(ctx, p, req.GetState(), int(req.GetPageSize()), req.GetPageToken())
+	}, func(ms []Mandate, next string) *paymentv1.ListMandatesResponse {
+		out := &paymentv1.ListMandatesResponse{NextPageToken: next}
+		for _, m := range ms {
+			out.Mandates = append(out.Mandates, mandateToProto(m, who))
+		}
+		return out
+	})
+}
+
 // AuthorizeMandate: a citizen with a fresh loa2 step-up.
 func (g *grpcServer) AuthorizeMandate(ctx context.Context, req *paymentv1.AuthorizeMandateRequest) (*paymentv1.Mandate, error) {
 	var who Party

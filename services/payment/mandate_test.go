@@ -410,3 +410,116 @@ func assertField(t *testing.T, name string, err error, code string) {
 		t.Errorf("%s: field codes %v; want [%s]", name, codes, code)
 	}
 }
+
+// TestListMandates: each caller lists only what it may read — moh its
+// own mandates (IBANs masked), mof none of them, a citizen those bound to
+// them or pending and naming them (IBAN in full), never another's or one
+// open to any citizen — newest first, a page at a time, by state; a bad
+// state or page token is InvalidArgument naming the field.
+func TestListMandates(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		r := newDebitRig(t, db)
+		layla1 := r.mandate(t, ibanSettles, r.layla)
+		r.h.clk.Advance(time.Second)
+		layla2 := r.mandate(t, ibanInsufficient, r.layla)
+		r.h.clk.Advance(time.Second)
+		omar1 := r.mandate(t, ibanSettles, r.omar)
+		r.h.clk.Advance(time.Second)
+		forSami := mandateReq(ibanSettles)
+		forSami.CitizenId = "cit_sami"
+		samiPending, err := r.c.CreateMandate(r.moh, forSami)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.h.clk.Advance(time.Second) // newest first is by creation time (then id, which is random)
+		open, err := r.c.CreateMandate(r.moh, mandateReq(ibanSettles)) // any citizen may authorise it
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.c.RevokeMandate(r.laylaLoa1, &paymentv1.RevokeMandateRequest{Id: layla1.GetId()}); err != nil {
+			t.Fatal(err)
+		}
+		r.refresh(t)
+
+		list := func(ctx context.Context, state string, size int32, token string) ([]string, string, []*paymentv1.Mandate) {
+			t.Helper()
+			resp, err := r.c.ListMandates(ctx, &paymentv1.ListMandatesRequest{State: state, PageSize: size, PageToken: token})
+			if err != nil {
+				t.Fatalf("ListMandates(%q, %d): %v", state, size, err)
+			}
+			var ids []string
+			for _, m := range resp.GetMandates() {
+				ids = append(ids, m.GetId())
+			}
+			return ids, resp.GetNextPageToken(), resp.GetMandates()
+		}
+		ids := func(ms ...*paymentv1.Mandate) string {
+			var s []string
+			for _, m := range ms {
+				s = append(s, m.GetId())
+			}
+			return strings.Join(s, ",")
+		}
+		for _, tc := range []struct {
+			name  string
+			ctx   context.Context
+			state string
+			want  string
+		}{
+			{"moh, all", r.moh, "", ids(open, samiPending, omar1, layla2, layla1)},
+			{"moh, active", r.moh, "active", ids(omar1, layla2)},
+			{"moh, revoked", r.moh, "revoked", ids(layla1)},
+			{"mof", r.mof, "", ""},
+			{"layla", r.layla, "", ids(layla2, layla1)},
+			{"layla at loa1", r.laylaLoa1, "", ids(layla2, layla1)},
+			{"omar", r.omar, "", ids(omar1)},
+			{"sami, pending and naming him", r.sami, "", ids(samiPending)},
+		} {
+			got, _, ms := list(tc.ctx, tc.state, 0, "")
+			if strings.Join(got, ",") != tc.want {
+				t.Errorf("%s: ListMandates = %v; want %s", tc.name, got, tc.want)
+			}
+			for _, m := range ms {
+				citizen := tc.ctx != r.moh && tc.ctx != r.mof && m.GetCitizenId() != ""
+				if full := m.GetDebtorIban() == ibanSettles || m.GetDebtorIban() == ibanInsufficient; full != citizen {
+					t.Errorf("%s: %s shows IBAN %s; want it in full only to its citizen", tc.name, m.GetId(), m.GetDebtorIban())
+				}
+				if len(m.GetCollections()) != 0 {
+					t.Errorf("%s: %s lists collections; want them on GetMandate only", tc.name, m.GetId())
+				}
+			}
+		}
+
+		// Pages of two: newest first, each once.
+		var all []string
+		token := ""
+		for range 4 {
+			page, next, _ := list(r.moh, "", 2, token)
+			all = append(all, page...)
+			if token = next; token == "" {
+				break
+			}
+		}
+		if strings.Join(all, ",") != ids(open, samiPending, omar1, layla2, layla1) {
+			t.Errorf("moh's pages of 2 = %v; want every mandate once, newest first", all)
+		}
+
+		for _, tc := range []struct {
+			req   *paymentv1.ListMandatesRequest
+			field string
+		}{
+			{&paymentv1.ListMandatesRequest{State: "settled"}, "state"},
+			{&paymentv1.ListMandatesRequest{PageSize: MaxPageSize + 1}, "page_size"},
+			{&paymentv1.ListMandatesRequest{PageToken: "not-a-token"}, "page_token"},
+		} {
+			_, err := r.c.ListMandates(r.moh, tc.req)
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("ListMandates(%v) = %v; want InvalidArgument naming %s", tc.req, err, tc.field)
+			}
+		}
+		noScope := withToken(r.tk.clientOf(t, "moh-app", "moh", scope.PaymentsWrite))
+		if _, err := r.c.ListMandates(noScope, &paymentv1.ListMandatesRequest{}); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("ListMandates without payments:read = %v; want PermissionDenied", err)
+		}
+	})
+}

@@ -282,24 +282,11 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 	if f.State != "" && !State(f.State).Valid() {
 		fes = append(fes, FieldError{Field: "state", Reason: fmt.Sprintf("%q is not a payment state", f.State)})
 	}
-	if f.PageSize < 0 || f.PageSize > MaxPageSize {
-		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxPageSize)})
-	}
-	var afterT time.Time
-	var afterID string
-	if f.PageToken != "" {
-		var ok bool
-		if afterT, afterID, ok = store.ParseKeysetToken(f.PageToken); !ok {
-			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave"})
-		}
-	}
+	pg, fes := readPage(fes, f.PageSize, f.PageToken)
 	if err := fieldErrors(fes); err != nil {
 		return nil, "", err
 	}
-	size := f.PageSize
-	if size == 0 {
-		size = DefaultPageSize
-	}
+	afterT, afterID, size := pg.afterT, pg.afterID, pg.size
 	out, err := listPayments(ctx, s.DB, clientID, f, afterT, afterID, size)
 	if err != nil {
 		return nil, "", err
@@ -311,6 +298,33 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 		}
 	}
 	return out, next, nil
+}
+
+// page is where a list page starts (after the row of afterT, afterID;
+// zero for the first page) and how many rows it holds.
+type page struct {
+	afterT  time.Time
+	afterID string
+	size    int
+}
+
+// readPage checks a list request's page_size and page_token.
+func readPage(fes []FieldError, size int, token string) (page, []FieldError) {
+	var pg page
+	if size < 0 || size > MaxPageSize {
+		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxPageSize)})
+	}
+	if token != "" {
+		var ok bool
+		if pg.afterT, pg.afterID, ok = store.ParseKeysetToken(token); !ok {
+			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave"})
+		}
+	}
+	pg.size = size
+	if pg.size == 0 {
+		pg.size = DefaultPageSize
+	}
+	return pg, fes
 }
 
 // CancelPayment cancels one of clientID's payments that is not yet paid:
