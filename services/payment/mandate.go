@@ -152,6 +152,9 @@ type MandateInput struct {
 	Description string
 	CitizenID   string
 	Notify      Receipt
+	// IdempotencyKey makes retries safe: the same key and the same request
+	// within IdempotencyTTL give the same mandate.
+	IdempotencyKey string
 }
 
 // Party is who calls a mandate use case: a ministry client (ClientID,
@@ -222,6 +225,9 @@ const MaxMandateYears = 10
 
 // CreateMandate records p's request for a mandate, pending until a
 // citizen authorises it. p must be a ministry client with a ministry.
+// With an Idempotency-Key, repeating the same request returns the same
+// mandate, and a different request with the key fails with
+// ErrIdempotencyMismatch.
 func (s *Service) CreateMandate(ctx context.Context, p Party, in MandateInput) (Mandate, error) {
 	if p.Ministry == "" || !ValidAccount("dept:"+p.Ministry) {
 		return Mandate{}, ErrNoMinistry
@@ -272,6 +278,7 @@ func (s *Service) CreateMandate(ctx context.Context, p Party, in MandateInput) (
 		fe.Code = ""
 		fes = append(fes, fe)
 	}
+	fes = checkIdempotencyKey(fes, in.IdempotencyKey)
 	if err := fieldErrors(fes); err != nil {
 		return Mandate{}, err
 	}
@@ -279,12 +286,27 @@ func (s *Service) CreateMandate(ctx context.Context, p Party, in MandateInput) (
 	if err != nil {
 		return Mandate{}, err
 	}
+	fingerprint := in
+	fingerprint.IdempotencyKey = ""
+	key := store.NewIdempotencyKey(p.ClientID, scopeCreateMandate, in.IdempotencyKey, fingerprint)
 	m := Mandate{ID: id, State: MandatePending, ClientID: p.ClientID, Ministry: p.Ministry, CreditorAccount: "dept:" + p.Ministry,
 		CitizenID: in.CitizenID, DebtorName: in.DebtorName, DebtorIBAN: iban, MaxAmount: in.MaxAmount, Currency: cur,
 		Frequency: in.Frequency, Start: start, End: end, Reference: in.Reference, Description: in.Description, Notify: notify,
 		CreatedAt: s.clock()}
-	if err := insertMandate(ctx, s.DB, m); err != nil {
+	existing := false
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		got, earlier, err := s.claimKey(ctx, tx, key, id, m.CreatedAt)
+		if err != nil || earlier {
+			m.ID, existing = got, earlier
+			return err
+		}
+		return insertMandate(ctx, tx, m)
+	})
+	if err != nil {
 		return Mandate{}, err
+	}
+	if existing {
+		return s.GetMandate(ctx, p, m.ID)
 	}
 	return m, nil
 }

@@ -69,7 +69,8 @@ func (g *grpcServer) CreateMandate(ctx context.Context, req *paymentv1.CreateMan
 			DebtorName: req.GetDebtorName(), DebtorIBAN: req.GetDebtorIban(), MaxAmount: req.GetMaxAmount(), Currency: req.GetCurrency(),
 			Frequency: req.GetFrequency(), StartDate: req.GetStartDate(), EndDate: req.GetEndDate(), Reference: req.GetReference(),
 			Description: req.GetDescription(), CitizenID: req.GetCitizenId(),
-			Notify: Receipt{PhoneNumber: req.GetNotify().GetPhoneNumber(), Language: req.GetNotify().GetLanguage()},
+			Notify:         Receipt{PhoneNumber: req.GetNotify().GetPhoneNumber(), Language: req.GetNotify().GetLanguage()},
+			IdempotencyKey: req.GetIdempotencyKey(),
 		})
 	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
 }

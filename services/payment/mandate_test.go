@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -431,7 +432,8 @@ func TestListMandates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.h.clk.Advance(time.Second) // newest first is by creation time (then id, which is random)
+		// Newest first is by creation time, then by id, which is random.
+		r.h.clk.Advance(time.Second)
 		open, err := r.c.CreateMandate(r.moh, mandateReq(ibanSettles)) // any citizen may authorise it
 		if err != nil {
 			t.Fatal(err)
@@ -520,6 +522,52 @@ func TestListMandates(t *testing.T) {
 		noScope := withToken(r.tk.clientOf(t, "moh-app", "moh", scope.PaymentsWrite))
 		if _, err := r.c.ListMandates(noScope, &paymentv1.ListMandatesRequest{}); status.Code(err) != codes.PermissionDenied {
 			t.Errorf("ListMandates without payments:read = %v; want PermissionDenied", err)
+		}
+	})
+}
+
+// TestCreateMandateIdempotencyKey: the same Idempotency-Key and request
+// give the same mandate, also when sixteen arrive at once; the key with
+// another request is refused (IDEMPOTENCY_KEY_REUSED) and creates
+// nothing; another client's same key is its own.
+func TestCreateMandateIdempotencyKey(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		r := newDebitRig(t, db)
+		req := mandateReq(ibanSettles)
+		req.IdempotencyKey = "mandate-7731"
+		var wg sync.WaitGroup
+		ids := make([]string, 16)
+		errs := make([]error, 16)
+		for i := range ids {
+			wg.Go(func() {
+				m, err := r.c.CreateMandate(r.moh, req)
+				ids[i], errs[i] = m.GetId(), err
+			})
+		}
+		wg.Wait()
+		for i := range ids {
+			if errs[i] != nil || ids[i] != ids[0] {
+				t.Fatalf("concurrent create %d = %s, %v; want %s for all", i, ids[i], errs[i], ids[0])
+			}
+		}
+		other := mandateReq(ibanInsufficient)
+		other.IdempotencyKey = req.IdempotencyKey
+		_, err := r.c.CreateMandate(r.moh, other)
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "Idempotency-Key was already used") {
+			t.Errorf("the key with another request = %v; want InvalidArgument: already used", err)
+		}
+		mof, err := r.c.CreateMandate(r.mof, req)
+		if err != nil || mof.GetId() == ids[0] {
+			t.Errorf("mof's create with moh's key = %v, %v; want a mandate of its own", mof.GetId(), err)
+		}
+		list, err := r.c.ListMandates(r.moh, &paymentv1.ListMandatesRequest{})
+		if err != nil || len(list.GetMandates()) != 1 {
+			t.Errorf("moh's mandates = %d, %v; want the one", len(list.GetMandates()), err)
+		}
+		bad := mandateReq(ibanSettles)
+		bad.IdempotencyKey = "with space"
+		if _, err := r.c.CreateMandate(r.moh, bad); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "idempotency_key") {
+			t.Errorf("a key with a space = %v; want InvalidArgument naming idempotency_key", err)
 		}
 	})
 }

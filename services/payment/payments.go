@@ -111,9 +111,7 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 		fes = append(fes, FieldError{Field: "citizen_id", Reason: "at most 64 letters, digits, '-' or '_'", Code: "citizen_id.format"})
 	}
 	fes = append(fes, in.Receipt.check()...)
-	if k := in.IdempotencyKey; len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters", Code: "idempotency_key.format"})
-	}
+	fes = checkIdempotencyKey(fes, in.IdempotencyKey)
 	name := in.Provider
 	if name == "" {
 		name = s.cfg.DefaultProvider
@@ -141,6 +139,15 @@ func checkText(fes []FieldError, field, v string, max int, kind textcheck.Kind) 
 	return fes
 }
 
+// checkIdempotencyKey checks an Idempotency-Key: at most 255 visible
+// ASCII characters.
+func checkIdempotencyKey(fes []FieldError, k string) []FieldError {
+	if len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters", Code: "idempotency_key.format"})
+	}
+	return fes
+}
+
 // claimKey binds an Idempotency-Key to id in tx (store's Claim with the
 // configured TTL): it returns the id of an earlier identical request when
 // there is one (existing true), or ErrIdempotencyMismatch.
@@ -156,6 +163,7 @@ func (s *Service) claimKey(ctx context.Context, tx *sql.Tx, k store.IdempotencyK
 const (
 	scopeCreatePayment = "create_payment"
 	scopeCreateRefund  = "create_refund"
+	scopeCreateMandate = "create_mandate"
 )
 
 // CreatePayment creates a payment for clientID and registers its charge

@@ -2012,9 +2012,11 @@ type CreateMandateRequest struct {
 	// goes to the number the citizen verified with auth, never to one named
 	// here: notify.phone_number is kept on the mandate for the ministry's
 	// records only.
-	Notify        *Receipt `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Notify *Receipt `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
+	// idempotency_key comes from the Idempotency-Key header.
+	IdempotencyKey string `protobuf:"bytes,12,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateMandateRequest) Reset() {
@@ -2122,6 +2124,13 @@ func (x *CreateMandateRequest) GetNotify() *Receipt {
 		return x.Notify
 	}
 	return nil
+}
+
+func (x *CreateMandateRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
 }
 
 // Mandate is a direct-debit mandate.
@@ -2958,7 +2967,7 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\"T\n" +
 	"\x12CancelStampRequest\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\x12&\n" +
-	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef\"\xac\x03\n" +
+	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef\"\xd5\x03\n" +
 	"\x14CreateMandateRequest\x12$\n" +
 	"\vdebtor_name\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"debtorName\x12$\n" +
@@ -2976,7 +2985,8 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"citizen_id\x18\n" +
 	" \x01(\tR\tcitizenId\x123\n" +
-	"\x06notify\x18\v \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\x06notify\"\xfb\x05\n" +
+	"\x06notify\x18\v \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\x06notify\x12'\n" +
+	"\x0fidempotency_key\x18\f \x01(\tR\x0eidempotencyKey\"\xfb\x05\n" +
 	"\aMandate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +
