@@ -90,6 +90,7 @@ func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[str
 	}
 	addParam(paths, "/v1/payments", "post", idem)
 	addParam(paths, "/v1/payments/{payment_id}/refunds", "post", idem)
+	addParam(paths, "/v1/mandates", "post", idem)
 	for _, p := range []string{"/v1/notifications/sms", "/v1/notifications/email", "/v1/notifications/bulk"} {
 		addParam(paths, p, "post", idem)
 	}

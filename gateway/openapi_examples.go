@@ -77,18 +77,11 @@ var schemaExamples = map[string]any{
 		"expire_time": "2027-12-06T09:31:12Z", "used_by": "moj-registry", "document_ref": "CASE-2026-000115",
 		"use_time": "2026-12-08T11:02:40Z",
 	},
-	"Mandate": map[string]any{
-		"id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "state": "active", "creditor": "mow", "creditor_account": "dept:mow",
-		"client_id": "mow-portal", "citizen_id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "debtor_name": "ليلى حداد",
-		"debtor_iban": "PS50*********************0001", "max_amount": "50000", "currency": "ILS", "frequency": "monthly",
-		"start_date": "2026-12-01", "end_date": "2027-11-30", "reference": "WATER-7731", "description": "أقساط فاتورة المياه",
-		"notify":      map[string]any{"phone_number": "+970599123456", "language": "ar"},
-		"create_time": "2026-12-06T09:30:00Z", "authorize_time": "2026-12-06T09:34:10Z",
-		"collections": []any{map[string]any{
-			"id": "col_5m7p9r1t3v5x7z9b1d3f5h7j9l", "mandate_id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "amount": "12000",
-			"currency": "ILS", "due_date": "2026-12-10", "state": "settled", "create_time": "2026-12-06T10:00:00Z",
-			"announce_time": "2026-12-07T00:00:15Z", "submit_time": "2026-12-10T00:00:15Z", "settle_time": "2026-12-10T00:00:30Z",
-		}},
+	"Mandate": mandateExample(true),
+	// A listed mandate comes without its collections (GET one for them).
+	"ListMandatesResponse": map[string]any{
+		"mandates":        []any{mandateExample(false)},
+		"next_page_token": "MTc2NTAxMzAwMDAwMDAwMDAwMHxtZHRfMms0cDZyOHQwdjJ4NHo2YjhkMGYxaDNqNWw3",
 	},
 	"BulkJob": map[string]any{
 		"id": "blk_01JEQ9C4D5E6F7G8H9J0K1M2N3", "status": "in-progress", "reference": "MOH-FLU-2026",
@@ -109,6 +102,27 @@ var schemaExamples = map[string]any{
 		"body": "مرحباً أحمد، نذكّرك بموعدك في وزارة الصحة يوم الأحد ٧ كانون الأول.", "encoding": "ucs2", "segments": 2,
 		"provider": "smpp", "create_time": "2026-12-06T09:30:00Z", "sent_time": "2026-12-06T09:30:01Z", "complete_time": "2026-12-06T09:30:04Z",
 	},
+}
+
+// mandateExample is the example mandate, with its collections or (as
+// listed) without.
+func mandateExample(collections bool) map[string]any {
+	m := map[string]any{
+		"id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "state": "active", "creditor": "mow", "creditor_account": "dept:mow",
+		"client_id": "mow-portal", "citizen_id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "debtor_name": "ليلى حداد",
+		"debtor_iban": "PS50*********************0001", "max_amount": "50000", "currency": "ILS", "frequency": "monthly",
+		"start_date": "2026-12-01", "end_date": "2027-11-30", "reference": "WATER-7731", "description": "أقساط فاتورة المياه",
+		"notify":      map[string]any{"phone_number": "+970599123456", "language": "ar"},
+		"create_time": "2026-12-06T09:30:00Z", "authorize_time": "2026-12-06T09:34:10Z",
+	}
+	if collections {
+		m["collections"] = []any{map[string]any{
+			"id": "col_5m7p9r1t3v5x7z9b1d3f5h7j9l", "mandate_id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "amount": "12000",
+			"currency": "ILS", "due_date": "2026-12-10", "state": "settled", "create_time": "2026-12-06T10:00:00Z",
+			"announce_time": "2026-12-07T00:00:15Z", "submit_time": "2026-12-10T00:00:15Z", "settle_time": "2026-12-10T00:00:30Z",
+		}}
+	}
+	return m
 }
 
 // requestExamples are the JSON request bodies of the operations whose

@@ -247,6 +247,7 @@ func Policies() map[string]Policy {
 		// or the citizen bound to it (the service answers others 404).
 		paymentv1.PaymentService_CreateMandate_FullMethodName:    client(scope.PaymentsWrite),
 		paymentv1.PaymentService_GetMandate_FullMethodName:       orCitizen(scope.PaymentsRead),
+		paymentv1.PaymentService_ListMandates_FullMethodName:     orCitizen(scope.PaymentsRead),
 		paymentv1.PaymentService_AuthorizeMandate_FullMethodName: stepUp,
 		paymentv1.PaymentService_RevokeMandate_FullMethodName:    citizen,
 		paymentv1.PaymentService_CreateCollection_FullMethodName: client(scope.PaymentsWrite),

@@ -2007,11 +2007,16 @@ type CreateMandateRequest struct {
 	Description string `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
 	// citizen_id, when set, is the only citizen who may authorise it.
 	CitizenId string `protobuf:"bytes,10,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
-	// notify is where collections are announced by SMS before they are
-	// submitted (phone_number, language).
-	Notify        *Receipt `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// notify.language ("ar", the default, or "en") is the language of the
+	// SMS that announces each collection before it is submitted. The SMS
+	// goes to the number the citizen verified with auth, never to one named
+	// here: notify.phone_number is kept on the mandate for the ministry's
+	// records only.
+	Notify *Receipt `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
+	// idempotency_key comes from the Idempotency-Key header.
+	IdempotencyKey string `protobuf:"bytes,12,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateMandateRequest) Reset() {
@@ -2119,6 +2124,13 @@ func (x *CreateMandateRequest) GetNotify() *Receipt {
 		return x.Notify
 	}
 	return nil
+}
+
+func (x *CreateMandateRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
 }
 
 // Mandate is a direct-debit mandate.
@@ -2466,6 +2478,121 @@ func (x *Collection) GetSettleTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// ListMandatesRequest filters the caller's mandates.
+type ListMandatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state is pending, active or revoked; empty for all.
+	State         string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMandatesRequest) Reset() {
+	*x = ListMandatesRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMandatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMandatesRequest) ProtoMessage() {}
+
+func (x *ListMandatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMandatesRequest.ProtoReflect.Descriptor instead.
+func (*ListMandatesRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListMandatesRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListMandatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMandatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListMandatesResponse is one page.
+type ListMandatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mandates      []*Mandate             `protobuf:"bytes,1,rep,name=mandates,proto3" json:"mandates,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMandatesResponse) Reset() {
+	*x = ListMandatesResponse{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMandatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMandatesResponse) ProtoMessage() {}
+
+func (x *ListMandatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMandatesResponse.ProtoReflect.Descriptor instead.
+func (*ListMandatesResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListMandatesResponse) GetMandates() []*Mandate {
+	if x != nil {
+		return x.Mandates
+	}
+	return nil
+}
+
+func (x *ListMandatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // GetMandateRequest names a mandate.
 type GetMandateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2476,7 +2603,7 @@ type GetMandateRequest struct {
 
 func (x *GetMandateRequest) Reset() {
 	*x = GetMandateRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2615,7 @@ func (x *GetMandateRequest) String() string {
 func (*GetMandateRequest) ProtoMessage() {}
 
 func (x *GetMandateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2628,7 @@ func (x *GetMandateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMandateRequest.ProtoReflect.Descriptor instead.
 func (*GetMandateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{30}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetMandateRequest) GetId() string {
@@ -2521,7 +2648,7 @@ type AuthorizeMandateRequest struct {
 
 func (x *AuthorizeMandateRequest) Reset() {
 	*x = AuthorizeMandateRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +2660,7 @@ func (x *AuthorizeMandateRequest) String() string {
 func (*AuthorizeMandateRequest) ProtoMessage() {}
 
 func (x *AuthorizeMandateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +2673,7 @@ func (x *AuthorizeMandateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeMandateRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeMandateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{31}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AuthorizeMandateRequest) GetId() string {
@@ -2566,7 +2693,7 @@ type RevokeMandateRequest struct {
 
 func (x *RevokeMandateRequest) Reset() {
 	*x = RevokeMandateRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2705,7 @@ func (x *RevokeMandateRequest) String() string {
 func (*RevokeMandateRequest) ProtoMessage() {}
 
 func (x *RevokeMandateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2718,7 @@ func (x *RevokeMandateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeMandateRequest.ProtoReflect.Descriptor instead.
 func (*RevokeMandateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{32}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RevokeMandateRequest) GetId() string {
@@ -2617,7 +2744,7 @@ type CreateCollectionRequest struct {
 
 func (x *CreateCollectionRequest) Reset() {
 	*x = CreateCollectionRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2756,7 @@ func (x *CreateCollectionRequest) String() string {
 func (*CreateCollectionRequest) ProtoMessage() {}
 
 func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2769,7 @@ func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCollectionRequest.ProtoReflect.Descriptor instead.
 func (*CreateCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{33}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateCollectionRequest) GetMandateId() string {
@@ -2840,7 +2967,7 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\"T\n" +
 	"\x12CancelStampRequest\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\x12&\n" +
-	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef\"\xac\x03\n" +
+	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef\"\xd5\x03\n" +
 	"\x14CreateMandateRequest\x12$\n" +
 	"\vdebtor_name\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"debtorName\x12$\n" +
@@ -2858,7 +2985,8 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"citizen_id\x18\n" +
 	" \x01(\tR\tcitizenId\x123\n" +
-	"\x06notify\x18\v \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\x06notify\"\xfb\x05\n" +
+	"\x06notify\x18\v \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\x06notify\x12'\n" +
+	"\x0fidempotency_key\x18\f \x01(\tR\x0eidempotencyKey\"\xfb\x05\n" +
 	"\aMandate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +
@@ -2907,7 +3035,15 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\vsubmit_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"submitTime\x12;\n" +
 	"\vsettle_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"settleTime\"#\n" +
+	"settleTime\"g\n" +
+	"\x13ListMandatesRequest\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"w\n" +
+	"\x14ListMandatesResponse\x127\n" +
+	"\bmandates\x18\x01 \x03(\v2\x1b.tamkeen.payment.v1.MandateR\bmandates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n" +
 	"\x11GetMandateRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\")\n" +
 	"\x17AuthorizeMandateRequest\x12\x0e\n" +
@@ -2918,7 +3054,7 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"mandate_id\x18\x01 \x01(\tR\tmandateId\x12\x1b\n" +
 	"\x06amount\x18\x02 \x01(\x03B\x03\xe0A\x02R\x06amount\x12\x1e\n" +
-	"\bdue_date\x18\x03 \x01(\tB\x03\xe0A\x02R\adueDate2\xad\f\n" +
+	"\bdue_date\x18\x03 \x01(\tB\x03\xe0A\x02R\adueDate2\x90\r\n" +
 	"\x0ePaymentService\x12V\n" +
 	"\rCreatePayment\x12(.tamkeen.payment.v1.CreatePaymentRequest\x1a\x1b.tamkeen.payment.v1.Payment\x12P\n" +
 	"\n" +
@@ -2935,7 +3071,8 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\vCancelStamp\x12&.tamkeen.payment.v1.CancelStampRequest\x1a\x19.tamkeen.payment.v1.Stamp\x12V\n" +
 	"\rCreateMandate\x12(.tamkeen.payment.v1.CreateMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12P\n" +
 	"\n" +
-	"GetMandate\x12%.tamkeen.payment.v1.GetMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12\\\n" +
+	"GetMandate\x12%.tamkeen.payment.v1.GetMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12a\n" +
+	"\fListMandates\x12'.tamkeen.payment.v1.ListMandatesRequest\x1a(.tamkeen.payment.v1.ListMandatesResponse\x12\\\n" +
 	"\x10AuthorizeMandate\x12+.tamkeen.payment.v1.AuthorizeMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12V\n" +
 	"\rRevokeMandate\x12(.tamkeen.payment.v1.RevokeMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12_\n" +
 	"\x10CreateCollection\x12+.tamkeen.payment.v1.CreateCollectionRequest\x1a\x1e.tamkeen.payment.v1.CollectionB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1;paymentv1b\x06proto3"
@@ -2952,7 +3089,7 @@ func file_tamkeen_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_tamkeen_payment_v1_payment_proto_rawDescData
 }
 
-var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*Split)(nil),                         // 0: tamkeen.payment.v1.Split
 	(*CreatePaymentRequest)(nil),          // 1: tamkeen.payment.v1.CreatePaymentRequest
@@ -2984,28 +3121,30 @@ var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*CreateMandateRequest)(nil),          // 27: tamkeen.payment.v1.CreateMandateRequest
 	(*Mandate)(nil),                       // 28: tamkeen.payment.v1.Mandate
 	(*Collection)(nil),                    // 29: tamkeen.payment.v1.Collection
-	(*GetMandateRequest)(nil),             // 30: tamkeen.payment.v1.GetMandateRequest
-	(*AuthorizeMandateRequest)(nil),       // 31: tamkeen.payment.v1.AuthorizeMandateRequest
-	(*RevokeMandateRequest)(nil),          // 32: tamkeen.payment.v1.RevokeMandateRequest
-	(*CreateCollectionRequest)(nil),       // 33: tamkeen.payment.v1.CreateCollectionRequest
-	(*timestamppb.Timestamp)(nil),         // 34: google.protobuf.Timestamp
+	(*ListMandatesRequest)(nil),           // 30: tamkeen.payment.v1.ListMandatesRequest
+	(*ListMandatesResponse)(nil),          // 31: tamkeen.payment.v1.ListMandatesResponse
+	(*GetMandateRequest)(nil),             // 32: tamkeen.payment.v1.GetMandateRequest
+	(*AuthorizeMandateRequest)(nil),       // 33: tamkeen.payment.v1.AuthorizeMandateRequest
+	(*RevokeMandateRequest)(nil),          // 34: tamkeen.payment.v1.RevokeMandateRequest
+	(*CreateCollectionRequest)(nil),       // 35: tamkeen.payment.v1.CreateCollectionRequest
+	(*timestamppb.Timestamp)(nil),         // 36: google.protobuf.Timestamp
 }
 var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: tamkeen.payment.v1.CreatePaymentRequest.splits:type_name -> tamkeen.payment.v1.Split
 	2,  // 1: tamkeen.payment.v1.CreatePaymentRequest.receipt:type_name -> tamkeen.payment.v1.Receipt
 	0,  // 2: tamkeen.payment.v1.Payment.splits:type_name -> tamkeen.payment.v1.Split
-	34, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	34, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	34, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	36, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	36, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
 	4,  // 6: tamkeen.payment.v1.Payment.transitions:type_name -> tamkeen.payment.v1.PaymentTransition
 	2,  // 7: tamkeen.payment.v1.Payment.receipt:type_name -> tamkeen.payment.v1.Receipt
-	34, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
-	34, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
-	34, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
+	36, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
+	36, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
+	36, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
 	3,  // 11: tamkeen.payment.v1.ListPaymentsResponse.payments:type_name -> tamkeen.payment.v1.Payment
-	34, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	36, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
 	15, // 13: tamkeen.payment.v1.TrialBalance.currencies:type_name -> tamkeen.payment.v1.CurrencyBalance
-	34, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
+	36, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
 	16, // 15: tamkeen.payment.v1.CurrencyBalance.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	16, // 16: tamkeen.payment.v1.ListLedgerAccountsResponse.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	21, // 17: tamkeen.payment.v1.Reconciliation.missing_in_report:type_name -> tamkeen.payment.v1.ReconciliationItem
@@ -3013,58 +3152,61 @@ var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	21, // 19: tamkeen.payment.v1.Reconciliation.mismatched:type_name -> tamkeen.payment.v1.ReconciliationItem
 	3,  // 20: tamkeen.payment.v1.StampOrder.payment:type_name -> tamkeen.payment.v1.Payment
 	24, // 21: tamkeen.payment.v1.StampOrder.stamps:type_name -> tamkeen.payment.v1.Stamp
-	34, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
-	34, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
+	36, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
+	36, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
 	2,  // 25: tamkeen.payment.v1.CreateMandateRequest.notify:type_name -> tamkeen.payment.v1.Receipt
 	2,  // 26: tamkeen.payment.v1.Mandate.notify:type_name -> tamkeen.payment.v1.Receipt
-	34, // 27: tamkeen.payment.v1.Mandate.create_time:type_name -> google.protobuf.Timestamp
-	34, // 28: tamkeen.payment.v1.Mandate.authorize_time:type_name -> google.protobuf.Timestamp
-	34, // 29: tamkeen.payment.v1.Mandate.revoke_time:type_name -> google.protobuf.Timestamp
+	36, // 27: tamkeen.payment.v1.Mandate.create_time:type_name -> google.protobuf.Timestamp
+	36, // 28: tamkeen.payment.v1.Mandate.authorize_time:type_name -> google.protobuf.Timestamp
+	36, // 29: tamkeen.payment.v1.Mandate.revoke_time:type_name -> google.protobuf.Timestamp
 	29, // 30: tamkeen.payment.v1.Mandate.collections:type_name -> tamkeen.payment.v1.Collection
-	34, // 31: tamkeen.payment.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
-	34, // 32: tamkeen.payment.v1.Collection.announce_time:type_name -> google.protobuf.Timestamp
-	34, // 33: tamkeen.payment.v1.Collection.submit_time:type_name -> google.protobuf.Timestamp
-	34, // 34: tamkeen.payment.v1.Collection.settle_time:type_name -> google.protobuf.Timestamp
-	1,  // 35: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
-	5,  // 36: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
-	6,  // 37: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
-	8,  // 38: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
-	9,  // 39: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
-	11, // 40: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
-	13, // 41: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
-	17, // 42: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
-	19, // 43: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
-	22, // 44: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
-	25, // 45: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
-	26, // 46: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
-	27, // 47: tamkeen.payment.v1.PaymentService.CreateMandate:input_type -> tamkeen.payment.v1.CreateMandateRequest
-	30, // 48: tamkeen.payment.v1.PaymentService.GetMandate:input_type -> tamkeen.payment.v1.GetMandateRequest
-	31, // 49: tamkeen.payment.v1.PaymentService.AuthorizeMandate:input_type -> tamkeen.payment.v1.AuthorizeMandateRequest
-	32, // 50: tamkeen.payment.v1.PaymentService.RevokeMandate:input_type -> tamkeen.payment.v1.RevokeMandateRequest
-	33, // 51: tamkeen.payment.v1.PaymentService.CreateCollection:input_type -> tamkeen.payment.v1.CreateCollectionRequest
-	3,  // 52: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
-	3,  // 53: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
-	7,  // 54: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
-	3,  // 55: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
-	10, // 56: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
-	12, // 57: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
-	14, // 58: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
-	18, // 59: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
-	20, // 60: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
-	23, // 61: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
-	24, // 62: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
-	24, // 63: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
-	28, // 64: tamkeen.payment.v1.PaymentService.CreateMandate:output_type -> tamkeen.payment.v1.Mandate
-	28, // 65: tamkeen.payment.v1.PaymentService.GetMandate:output_type -> tamkeen.payment.v1.Mandate
-	28, // 66: tamkeen.payment.v1.PaymentService.AuthorizeMandate:output_type -> tamkeen.payment.v1.Mandate
-	28, // 67: tamkeen.payment.v1.PaymentService.RevokeMandate:output_type -> tamkeen.payment.v1.Mandate
-	29, // 68: tamkeen.payment.v1.PaymentService.CreateCollection:output_type -> tamkeen.payment.v1.Collection
-	52, // [52:69] is the sub-list for method output_type
-	35, // [35:52] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	36, // 31: tamkeen.payment.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
+	36, // 32: tamkeen.payment.v1.Collection.announce_time:type_name -> google.protobuf.Timestamp
+	36, // 33: tamkeen.payment.v1.Collection.submit_time:type_name -> google.protobuf.Timestamp
+	36, // 34: tamkeen.payment.v1.Collection.settle_time:type_name -> google.protobuf.Timestamp
+	28, // 35: tamkeen.payment.v1.ListMandatesResponse.mandates:type_name -> tamkeen.payment.v1.Mandate
+	1,  // 36: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
+	5,  // 37: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
+	6,  // 38: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
+	8,  // 39: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
+	9,  // 40: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
+	11, // 41: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
+	13, // 42: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
+	17, // 43: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
+	19, // 44: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
+	22, // 45: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
+	25, // 46: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
+	26, // 47: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
+	27, // 48: tamkeen.payment.v1.PaymentService.CreateMandate:input_type -> tamkeen.payment.v1.CreateMandateRequest
+	32, // 49: tamkeen.payment.v1.PaymentService.GetMandate:input_type -> tamkeen.payment.v1.GetMandateRequest
+	30, // 50: tamkeen.payment.v1.PaymentService.ListMandates:input_type -> tamkeen.payment.v1.ListMandatesRequest
+	33, // 51: tamkeen.payment.v1.PaymentService.AuthorizeMandate:input_type -> tamkeen.payment.v1.AuthorizeMandateRequest
+	34, // 52: tamkeen.payment.v1.PaymentService.RevokeMandate:input_type -> tamkeen.payment.v1.RevokeMandateRequest
+	35, // 53: tamkeen.payment.v1.PaymentService.CreateCollection:input_type -> tamkeen.payment.v1.CreateCollectionRequest
+	3,  // 54: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
+	3,  // 55: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
+	7,  // 56: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
+	3,  // 57: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
+	10, // 58: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
+	12, // 59: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
+	14, // 60: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
+	18, // 61: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
+	20, // 62: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
+	23, // 63: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
+	24, // 64: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
+	24, // 65: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
+	28, // 66: tamkeen.payment.v1.PaymentService.CreateMandate:output_type -> tamkeen.payment.v1.Mandate
+	28, // 67: tamkeen.payment.v1.PaymentService.GetMandate:output_type -> tamkeen.payment.v1.Mandate
+	31, // 68: tamkeen.payment.v1.PaymentService.ListMandates:output_type -> tamkeen.payment.v1.ListMandatesResponse
+	28, // 69: tamkeen.payment.v1.PaymentService.AuthorizeMandate:output_type -> tamkeen.payment.v1.Mandate
+	28, // 70: tamkeen.payment.v1.PaymentService.RevokeMandate:output_type -> tamkeen.payment.v1.Mandate
+	29, // 71: tamkeen.payment.v1.PaymentService.CreateCollection:output_type -> tamkeen.payment.v1.Collection
+	54, // [54:72] is the sub-list for method output_type
+	36, // [36:54] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_payment_v1_payment_proto_init() }
@@ -3078,7 +3220,7 @@ func file_tamkeen_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_payment_v1_payment_proto_rawDesc), len(file_tamkeen_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	PaymentService_CancelStamp_FullMethodName           = "/tamkeen.payment.v1.PaymentService/CancelStamp"
 	PaymentService_CreateMandate_FullMethodName         = "/tamkeen.payment.v1.PaymentService/CreateMandate"
 	PaymentService_GetMandate_FullMethodName            = "/tamkeen.payment.v1.PaymentService/GetMandate"
+	PaymentService_ListMandates_FullMethodName          = "/tamkeen.payment.v1.PaymentService/ListMandates"
 	PaymentService_AuthorizeMandate_FullMethodName      = "/tamkeen.payment.v1.PaymentService/AuthorizeMandate"
 	PaymentService_RevokeMandate_FullMethodName         = "/tamkeen.payment.v1.PaymentService/RevokeMandate"
 	PaymentService_CreateCollection_FullMethodName      = "/tamkeen.payment.v1.PaymentService/CreateCollection"
@@ -82,6 +83,10 @@ type PaymentServiceClient interface {
 	// GetMandate returns a mandate and its collections to the ministry that
 	// created it or the citizen bound to it.
 	GetMandate(ctx context.Context, in *GetMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
+	// ListMandates lists the caller's mandates, newest first: a ministry
+	// client's own (payments:read), or a citizen's (bound to them, or
+	// pending and naming them). Without collections: GetMandate has them.
+	ListMandates(ctx context.Context, in *ListMandatesRequest, opts ...grpc.CallOption) (*ListMandatesResponse, error)
 	// AuthorizeMandate signs a pending mandate off (citizen, loa2 step-up)
 	// and binds it to the citizen.
 	AuthorizeMandate(ctx context.Context, in *AuthorizeMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
@@ -240,6 +245,16 @@ func (c *paymentServiceClient) GetMandate(ctx context.Context, in *GetMandateReq
 	return out, nil
 }
 
+func (c *paymentServiceClient) ListMandates(ctx context.Context, in *ListMandatesRequest, opts ...grpc.CallOption) (*ListMandatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMandatesResponse)
+	err := c.cc.Invoke(ctx, PaymentService_ListMandates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *paymentServiceClient) AuthorizeMandate(ctx context.Context, in *AuthorizeMandateRequest, opts ...grpc.CallOption) (*Mandate, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Mandate)
@@ -309,6 +324,10 @@ type PaymentServiceServer interface {
 	// GetMandate returns a mandate and its collections to the ministry that
 	// created it or the citizen bound to it.
 	GetMandate(context.Context, *GetMandateRequest) (*Mandate, error)
+	// ListMandates lists the caller's mandates, newest first: a ministry
+	// client's own (payments:read), or a citizen's (bound to them, or
+	// pending and naming them). Without collections: GetMandate has them.
+	ListMandates(context.Context, *ListMandatesRequest) (*ListMandatesResponse, error)
 	// AuthorizeMandate signs a pending mandate off (citizen, loa2 step-up)
 	// and binds it to the citizen.
 	AuthorizeMandate(context.Context, *AuthorizeMandateRequest) (*Mandate, error)
@@ -368,6 +387,9 @@ func (UnimplementedPaymentServiceServer) CreateMandate(context.Context, *CreateM
 }
 func (UnimplementedPaymentServiceServer) GetMandate(context.Context, *GetMandateRequest) (*Mandate, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMandate not implemented")
+}
+func (UnimplementedPaymentServiceServer) ListMandates(context.Context, *ListMandatesRequest) (*ListMandatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMandates not implemented")
 }
 func (UnimplementedPaymentServiceServer) AuthorizeMandate(context.Context, *AuthorizeMandateRequest) (*Mandate, error) {
 	return nil, status.Error(codes.Unimplemented, "method AuthorizeMandate not implemented")
@@ -651,6 +673,24 @@ func _PaymentService_GetMandate_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_ListMandates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMandatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).ListMandates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_ListMandates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).ListMandates(ctx, req.(*ListMandatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PaymentService_AuthorizeMandate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AuthorizeMandateRequest)
 	if err := dec(in); err != nil {
@@ -767,6 +807,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetMandate",
 			Handler:    _PaymentService_GetMandate_Handler,
+		},
+		{
+			MethodName: "ListMandates",
+			Handler:    _PaymentService_ListMandates_Handler,
 		},
 		{
 			MethodName: "AuthorizeMandate",
