@@ -1565,7 +1565,11 @@ func (x *ReconciliationItem) GetCurrency() string {
 }
 
 // CreateStampsRequest buys quantity stamps of one value and fee type. The
-// buyer is the calling client, from its token, never from the request.
+// buyer is the caller (a client or a citizen), from its token, never from
+// the request. A citizen names only the fee_type (a registered one): its
+// value, currency and department come from the fee type's registration and
+// must be left out. A client names them, or leaves them out for a fee type
+// its ministry registered.
 type CreateStampsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// fee_type is what the stamp pays for, e.g. "court-fee" (lower-case
@@ -1734,7 +1738,8 @@ type Stamp struct {
 	Currency   string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
 	FeeType    string `protobuf:"bytes,5,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
 	Department string `protobuf:"bytes,6,opt,name=department,proto3" json:"department,omitempty"`
-	// buyer is the client that bought the stamp.
+	// buyer is the client (its client id) or the citizen (its subject,
+	// "cit_…") that bought the stamp.
 	Buyer string `protobuf:"bytes,7,opt,name=buyer,proto3" json:"buyer,omitempty"`
 	// payment_id is the order's payment; the public verification leaves it
 	// out.
@@ -1981,6 +1986,481 @@ func (x *CancelStampRequest) GetDocumentRef() string {
 	return ""
 }
 
+// RegisterStampFeeTypeRequest registers a fee type for the calling
+// client's ministry; registering it again updates it. A fee type id
+// belongs to the ministry that registered it first.
+type RegisterStampFeeTypeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// fee_type is the id, e.g. "court-fee" (lower-case letters, digits,
+	// hyphens).
+	FeeType string `protobuf:"bytes,1,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
+	// department is the issuing department's account, e.g. "dept:courts".
+	Department string `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// value of one stamp in minor units of the currency.
+	Value int64 `protobuf:"varint,3,opt,name=value,proto3" json:"value,omitempty"`
+	// currency is ILS, JOD (3 decimals) or USD.
+	Currency string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	// name_ar and name_en are what the printed stamp says it pays for.
+	NameAr        string `protobuf:"bytes,5,opt,name=name_ar,json=nameAr,proto3" json:"name_ar,omitempty"`
+	NameEn        string `protobuf:"bytes,6,opt,name=name_en,json=nameEn,proto3" json:"name_en,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterStampFeeTypeRequest) Reset() {
+	*x = RegisterStampFeeTypeRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterStampFeeTypeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterStampFeeTypeRequest) ProtoMessage() {}
+
+func (x *RegisterStampFeeTypeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterStampFeeTypeRequest.ProtoReflect.Descriptor instead.
+func (*RegisterStampFeeTypeRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RegisterStampFeeTypeRequest) GetFeeType() string {
+	if x != nil {
+		return x.FeeType
+	}
+	return ""
+}
+
+func (x *RegisterStampFeeTypeRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *RegisterStampFeeTypeRequest) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *RegisterStampFeeTypeRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *RegisterStampFeeTypeRequest) GetNameAr() string {
+	if x != nil {
+		return x.NameAr
+	}
+	return ""
+}
+
+func (x *RegisterStampFeeTypeRequest) GetNameEn() string {
+	if x != nil {
+		return x.NameEn
+	}
+	return ""
+}
+
+// StampFeeType is a fee type a ministry sells stamps for.
+type StampFeeType struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	FeeType    string                 `protobuf:"bytes,1,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
+	Department string                 `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	Value      int64                  `protobuf:"varint,3,opt,name=value,proto3" json:"value,omitempty"`
+	Currency   string                 `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	NameAr     string                 `protobuf:"bytes,5,opt,name=name_ar,json=nameAr,proto3" json:"name_ar,omitempty"`
+	NameEn     string                 `protobuf:"bytes,6,opt,name=name_en,json=nameEn,proto3" json:"name_en,omitempty"`
+	// ministry is the ministry that registered it.
+	Ministry      string                 `protobuf:"bytes,7,opt,name=ministry,proto3" json:"ministry,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StampFeeType) Reset() {
+	*x = StampFeeType{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StampFeeType) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StampFeeType) ProtoMessage() {}
+
+func (x *StampFeeType) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StampFeeType.ProtoReflect.Descriptor instead.
+func (*StampFeeType) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StampFeeType) GetFeeType() string {
+	if x != nil {
+		return x.FeeType
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *StampFeeType) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetNameAr() string {
+	if x != nil {
+		return x.NameAr
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetNameEn() string {
+	if x != nil {
+		return x.NameEn
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetMinistry() string {
+	if x != nil {
+		return x.Ministry
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// ListStampFeeTypesRequest names no filter: the catalogue is small.
+type ListStampFeeTypesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStampFeeTypesRequest) Reset() {
+	*x = ListStampFeeTypesRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStampFeeTypesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStampFeeTypesRequest) ProtoMessage() {}
+
+func (x *ListStampFeeTypesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStampFeeTypesRequest.ProtoReflect.Descriptor instead.
+func (*ListStampFeeTypesRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{29}
+}
+
+// ListStampFeeTypesResponse is the catalogue, by fee type id.
+type ListStampFeeTypesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FeeTypes      []*StampFeeType        `protobuf:"bytes,1,rep,name=fee_types,json=feeTypes,proto3" json:"fee_types,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStampFeeTypesResponse) Reset() {
+	*x = ListStampFeeTypesResponse{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStampFeeTypesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStampFeeTypesResponse) ProtoMessage() {}
+
+func (x *ListStampFeeTypesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStampFeeTypesResponse.ProtoReflect.Descriptor instead.
+func (*ListStampFeeTypesResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListStampFeeTypesResponse) GetFeeTypes() []*StampFeeType {
+	if x != nil {
+		return x.FeeTypes
+	}
+	return nil
+}
+
+// ListStampsRequest pages through the caller's stamps.
+type ListStampsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size is 1 to 100 (default 50).
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStampsRequest) Reset() {
+	*x = ListStampsRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStampsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStampsRequest) ProtoMessage() {}
+
+func (x *ListStampsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStampsRequest.ProtoReflect.Descriptor instead.
+func (*ListStampsRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListStampsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListStampsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListStampsResponse is one page of the caller's stamps, newest first.
+type ListStampsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stamps        []*Stamp               `protobuf:"bytes,1,rep,name=stamps,proto3" json:"stamps,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStampsResponse) Reset() {
+	*x = ListStampsResponse{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStampsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStampsResponse) ProtoMessage() {}
+
+func (x *ListStampsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStampsResponse.ProtoReflect.Descriptor instead.
+func (*ListStampsResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListStampsResponse) GetStamps() []*Stamp {
+	if x != nil {
+		return x.Stamps
+	}
+	return nil
+}
+
+func (x *ListStampsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// PrintStampRequest names a stamp.
+type PrintStampRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Serial        string                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrintStampRequest) Reset() {
+	*x = PrintStampRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrintStampRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrintStampRequest) ProtoMessage() {}
+
+func (x *PrintStampRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrintStampRequest.ProtoReflect.Descriptor instead.
+func (*PrintStampRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *PrintStampRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+// PrintStampResponse is the printable stamp.
+type PrintStampResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pdf is a one-page A5 PDF (application/pdf).
+	Pdf           []byte `protobuf:"bytes,1,opt,name=pdf,proto3" json:"pdf,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrintStampResponse) Reset() {
+	*x = PrintStampResponse{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrintStampResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrintStampResponse) ProtoMessage() {}
+
+func (x *PrintStampResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrintStampResponse.ProtoReflect.Descriptor instead.
+func (*PrintStampResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PrintStampResponse) GetPdf() []byte {
+	if x != nil {
+		return x.Pdf
+	}
+	return nil
+}
+
 var File_tamkeen_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
@@ -2114,13 +2594,13 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x12provider_reference\x18\x02 \x01(\tR\x11providerReference\x12#\n" +
 	"\rledger_amount\x18\x03 \x01(\x03R\fledgerAmount\x12#\n" +
 	"\rreport_amount\x18\x04 \x01(\x03R\freportAmount\x12\x1a\n" +
-	"\bcurrency\x18\x05 \x01(\tR\bcurrency\"\xff\x01\n" +
+	"\bcurrency\x18\x05 \x01(\tR\bcurrency\"\xf0\x01\n" +
 	"\x13CreateStampsRequest\x12\x1e\n" +
-	"\bfee_type\x18\x01 \x01(\tB\x03\xe0A\x02R\afeeType\x12\x19\n" +
-	"\x05value\x18\x02 \x01(\x03B\x03\xe0A\x02R\x05value\x12\x1f\n" +
-	"\bcurrency\x18\x03 \x01(\tB\x03\xe0A\x02R\bcurrency\x12#\n" +
+	"\bfee_type\x18\x01 \x01(\tB\x03\xe0A\x02R\afeeType\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1a\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x1e\n" +
 	"\n" +
-	"department\x18\x04 \x01(\tB\x03\xe0A\x02R\n" +
+	"department\x18\x04 \x01(\tR\n" +
 	"department\x12\x1a\n" +
 	"\bquantity\x18\x05 \x01(\x05R\bquantity\x12\"\n" +
 	"\n" +
@@ -2155,7 +2635,42 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\"T\n" +
 	"\x12CancelStampRequest\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\x12&\n" +
-	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef2\xec\b\n" +
+	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef\"\xda\x01\n" +
+	"\x1bRegisterStampFeeTypeRequest\x12\x1e\n" +
+	"\bfee_type\x18\x01 \x01(\tB\x03\xe0A\x02R\afeeType\x12#\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"department\x12\x19\n" +
+	"\x05value\x18\x03 \x01(\x03B\x03\xe0A\x02R\x05value\x12\x1f\n" +
+	"\bcurrency\x18\x04 \x01(\tB\x03\xe0A\x02R\bcurrency\x12\x1c\n" +
+	"\aname_ar\x18\x05 \x01(\tB\x03\xe0A\x02R\x06nameAr\x12\x1c\n" +
+	"\aname_en\x18\x06 \x01(\tB\x03\xe0A\x02R\x06nameEn\"\x86\x02\n" +
+	"\fStampFeeType\x12\x19\n" +
+	"\bfee_type\x18\x01 \x01(\tR\afeeType\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\x03R\x05value\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x12\x17\n" +
+	"\aname_ar\x18\x05 \x01(\tR\x06nameAr\x12\x17\n" +
+	"\aname_en\x18\x06 \x01(\tR\x06nameEn\x12\x1a\n" +
+	"\bministry\x18\a \x01(\tR\bministry\x12;\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x1a\n" +
+	"\x18ListStampFeeTypesRequest\"Z\n" +
+	"\x19ListStampFeeTypesResponse\x12=\n" +
+	"\tfee_types\x18\x01 \x03(\v2 .tamkeen.payment.v1.StampFeeTypeR\bfeeTypes\"O\n" +
+	"\x11ListStampsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"o\n" +
+	"\x12ListStampsResponse\x121\n" +
+	"\x06stamps\x18\x01 \x03(\v2\x19.tamkeen.payment.v1.StampR\x06stamps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"+\n" +
+	"\x11PrintStampRequest\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\"&\n" +
+	"\x12PrintStampResponse\x12\x10\n" +
+	"\x03pdf\x18\x01 \x01(\fR\x03pdf2\x83\f\n" +
 	"\x0ePaymentService\x12V\n" +
 	"\rCreatePayment\x12(.tamkeen.payment.v1.CreatePaymentRequest\x1a\x1b.tamkeen.payment.v1.Payment\x12P\n" +
 	"\n" +
@@ -2169,7 +2684,13 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\tReconcile\x12$.tamkeen.payment.v1.ReconcileRequest\x1a\".tamkeen.payment.v1.Reconciliation\x12W\n" +
 	"\fCreateStamps\x12'.tamkeen.payment.v1.CreateStampsRequest\x1a\x1e.tamkeen.payment.v1.StampOrder\x12J\n" +
 	"\bGetStamp\x12#.tamkeen.payment.v1.GetStampRequest\x1a\x19.tamkeen.payment.v1.Stamp\x12P\n" +
-	"\vCancelStamp\x12&.tamkeen.payment.v1.CancelStampRequest\x1a\x19.tamkeen.payment.v1.StampB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1;paymentv1b\x06proto3"
+	"\vCancelStamp\x12&.tamkeen.payment.v1.CancelStampRequest\x1a\x19.tamkeen.payment.v1.Stamp\x12i\n" +
+	"\x14RegisterStampFeeType\x12/.tamkeen.payment.v1.RegisterStampFeeTypeRequest\x1a .tamkeen.payment.v1.StampFeeType\x12p\n" +
+	"\x11ListStampFeeTypes\x12,.tamkeen.payment.v1.ListStampFeeTypesRequest\x1a-.tamkeen.payment.v1.ListStampFeeTypesResponse\x12[\n" +
+	"\n" +
+	"ListStamps\x12%.tamkeen.payment.v1.ListStampsRequest\x1a&.tamkeen.payment.v1.ListStampsResponse\x12[\n" +
+	"\n" +
+	"PrintStamp\x12%.tamkeen.payment.v1.PrintStampRequest\x1a&.tamkeen.payment.v1.PrintStampResponseB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1;paymentv1b\x06proto3"
 
 var (
 	file_tamkeen_payment_v1_payment_proto_rawDescOnce sync.Once
@@ -2183,7 +2704,7 @@ func file_tamkeen_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_tamkeen_payment_v1_payment_proto_rawDescData
 }
 
-var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*Split)(nil),                         // 0: tamkeen.payment.v1.Split
 	(*CreatePaymentRequest)(nil),          // 1: tamkeen.payment.v1.CreatePaymentRequest
@@ -2212,24 +2733,32 @@ var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*Stamp)(nil),                         // 24: tamkeen.payment.v1.Stamp
 	(*GetStampRequest)(nil),               // 25: tamkeen.payment.v1.GetStampRequest
 	(*CancelStampRequest)(nil),            // 26: tamkeen.payment.v1.CancelStampRequest
-	(*timestamppb.Timestamp)(nil),         // 27: google.protobuf.Timestamp
+	(*RegisterStampFeeTypeRequest)(nil),   // 27: tamkeen.payment.v1.RegisterStampFeeTypeRequest
+	(*StampFeeType)(nil),                  // 28: tamkeen.payment.v1.StampFeeType
+	(*ListStampFeeTypesRequest)(nil),      // 29: tamkeen.payment.v1.ListStampFeeTypesRequest
+	(*ListStampFeeTypesResponse)(nil),     // 30: tamkeen.payment.v1.ListStampFeeTypesResponse
+	(*ListStampsRequest)(nil),             // 31: tamkeen.payment.v1.ListStampsRequest
+	(*ListStampsResponse)(nil),            // 32: tamkeen.payment.v1.ListStampsResponse
+	(*PrintStampRequest)(nil),             // 33: tamkeen.payment.v1.PrintStampRequest
+	(*PrintStampResponse)(nil),            // 34: tamkeen.payment.v1.PrintStampResponse
+	(*timestamppb.Timestamp)(nil),         // 35: google.protobuf.Timestamp
 }
 var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: tamkeen.payment.v1.CreatePaymentRequest.splits:type_name -> tamkeen.payment.v1.Split
 	2,  // 1: tamkeen.payment.v1.CreatePaymentRequest.receipt:type_name -> tamkeen.payment.v1.Receipt
 	0,  // 2: tamkeen.payment.v1.Payment.splits:type_name -> tamkeen.payment.v1.Split
-	27, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	27, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	27, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	35, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	35, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
 	4,  // 6: tamkeen.payment.v1.Payment.transitions:type_name -> tamkeen.payment.v1.PaymentTransition
 	2,  // 7: tamkeen.payment.v1.Payment.receipt:type_name -> tamkeen.payment.v1.Receipt
-	27, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
-	27, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
-	27, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
+	35, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
+	35, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
+	35, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
 	3,  // 11: tamkeen.payment.v1.ListPaymentsResponse.payments:type_name -> tamkeen.payment.v1.Payment
-	27, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	35, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
 	15, // 13: tamkeen.payment.v1.TrialBalance.currencies:type_name -> tamkeen.payment.v1.CurrencyBalance
-	27, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
+	35, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
 	16, // 15: tamkeen.payment.v1.CurrencyBalance.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	16, // 16: tamkeen.payment.v1.ListLedgerAccountsResponse.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	21, // 17: tamkeen.payment.v1.Reconciliation.missing_in_report:type_name -> tamkeen.payment.v1.ReconciliationItem
@@ -2237,38 +2766,49 @@ var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	21, // 19: tamkeen.payment.v1.Reconciliation.mismatched:type_name -> tamkeen.payment.v1.ReconciliationItem
 	3,  // 20: tamkeen.payment.v1.StampOrder.payment:type_name -> tamkeen.payment.v1.Payment
 	24, // 21: tamkeen.payment.v1.StampOrder.stamps:type_name -> tamkeen.payment.v1.Stamp
-	27, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
-	27, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
-	27, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
-	1,  // 25: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
-	5,  // 26: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
-	6,  // 27: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
-	8,  // 28: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
-	9,  // 29: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
-	11, // 30: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
-	13, // 31: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
-	17, // 32: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
-	19, // 33: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
-	22, // 34: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
-	25, // 35: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
-	26, // 36: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
-	3,  // 37: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
-	3,  // 38: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
-	7,  // 39: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
-	3,  // 40: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
-	10, // 41: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
-	12, // 42: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
-	14, // 43: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
-	18, // 44: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
-	20, // 45: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
-	23, // 46: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
-	24, // 47: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
-	24, // 48: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
-	37, // [37:49] is the sub-list for method output_type
-	25, // [25:37] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	35, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
+	35, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
+	35, // 25: tamkeen.payment.v1.StampFeeType.update_time:type_name -> google.protobuf.Timestamp
+	28, // 26: tamkeen.payment.v1.ListStampFeeTypesResponse.fee_types:type_name -> tamkeen.payment.v1.StampFeeType
+	24, // 27: tamkeen.payment.v1.ListStampsResponse.stamps:type_name -> tamkeen.payment.v1.Stamp
+	1,  // 28: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
+	5,  // 29: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
+	6,  // 30: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
+	8,  // 31: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
+	9,  // 32: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
+	11, // 33: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
+	13, // 34: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
+	17, // 35: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
+	19, // 36: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
+	22, // 37: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
+	25, // 38: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
+	26, // 39: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
+	27, // 40: tamkeen.payment.v1.PaymentService.RegisterStampFeeType:input_type -> tamkeen.payment.v1.RegisterStampFeeTypeRequest
+	29, // 41: tamkeen.payment.v1.PaymentService.ListStampFeeTypes:input_type -> tamkeen.payment.v1.ListStampFeeTypesRequest
+	31, // 42: tamkeen.payment.v1.PaymentService.ListStamps:input_type -> tamkeen.payment.v1.ListStampsRequest
+	33, // 43: tamkeen.payment.v1.PaymentService.PrintStamp:input_type -> tamkeen.payment.v1.PrintStampRequest
+	3,  // 44: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
+	3,  // 45: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
+	7,  // 46: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
+	3,  // 47: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
+	10, // 48: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
+	12, // 49: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
+	14, // 50: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
+	18, // 51: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
+	20, // 52: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
+	23, // 53: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
+	24, // 54: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
+	24, // 55: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
+	28, // 56: tamkeen.payment.v1.PaymentService.RegisterStampFeeType:output_type -> tamkeen.payment.v1.StampFeeType
+	30, // 57: tamkeen.payment.v1.PaymentService.ListStampFeeTypes:output_type -> tamkeen.payment.v1.ListStampFeeTypesResponse
+	32, // 58: tamkeen.payment.v1.PaymentService.ListStamps:output_type -> tamkeen.payment.v1.ListStampsResponse
+	34, // 59: tamkeen.payment.v1.PaymentService.PrintStamp:output_type -> tamkeen.payment.v1.PrintStampResponse
+	44, // [44:60] is the sub-list for method output_type
+	28, // [28:44] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_payment_v1_payment_proto_init() }
@@ -2282,7 +2822,7 @@ func file_tamkeen_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_payment_v1_payment_proto_rawDesc), len(file_tamkeen_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
