@@ -76,6 +76,10 @@ var schemaExamples = map[string]any{
 		"expire_time": "2027-12-06T09:31:12Z", "used_by": "moj-registry", "document_ref": "CASE-2026-000115",
 		"use_time": "2026-12-08T11:02:40Z",
 	},
+	"StampFeeType": map[string]any{
+		"fee_type": "court-filing", "department": "dept:courts", "value": "500", "currency": "ILS",
+		"name_ar": "رسم قيد دعوى", "name_en": "Court filing fee", "ministry": "moj", "update_time": "2026-12-06T09:00:00Z",
+	},
 	"PaymentTransition": map[string]any{"from_state": "pending", "to_state": "succeeded", "cause": "sandbox: card accepted", "time": "2026-12-06T09:31:12Z"},
 	"Notification": map[string]any{
 		"id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "channel": "sms", "status": "delivered", "reference": "MOH-APPT-88211",
@@ -104,6 +108,9 @@ var requestExamples = map[string]any{
 		"return_url": "https://services.example.gov.ps/courts/stamps/done",
 	},
 	"PaymentService_CancelStamp": map[string]any{"document_ref": "CASE-2026-000115"},
+	"PaymentService_RegisterStampFeeType": map[string]any{
+		"department": "dept:courts", "value": "500", "currency": "ILS", "name_ar": "رسم قيد دعوى", "name_en": "Court filing fee",
+	},
 	"NotificationService_SendSms": map[string]any{
 		"phone_number": "+970599123456", "template_id": "tpl_appointment_ar", "reference": "MOH-APPT-88211",
 		"personalisation": map[string]any{"name": "أحمد", "date": "الأحد ٧ كانون الأول"},
@@ -124,6 +131,7 @@ var textExamples = map[string]any{
 	"post /v1/notifications/providers/{provider}/receipts request": `{"id":"smsc-5521977","status":"delivered"}`,
 	"get /v1/signing/ca 200": "-----BEGIN CERTIFICATE-----\nMIIBwzCCAWmgAwIBAgIU…(the issuing CA)\n-----END CERTIFICATE-----\n" +
 		"-----BEGIN CERTIFICATE-----\nMIIBpjCCAUygAwIBAgIU…(the root CA)\n-----END CERTIFICATE-----\n",
+	"get /v1/stamps/{serial}:print 200": "%PDF-1.3\n…(one A5 page: the stamp's particulars in Arabic and English and a QR code of its sealed JWS)\n%%EOF\n",
 	"get /openapi.yaml 200":             "openapi: 3.1.0\ninfo:\n  title: Tamkeen — e-service enablers API\n  version: v1\n…\n",
 	"get /docs 200":                     "<!DOCTYPE html>\n<html lang=\"en\">…<main id=\"redoc\"></main>…</html>\n",
 	"get /docs/redoc.standalone.js 200": "/*! For license information please see redoc.standalone.js.LICENSE.txt */\n…",
