@@ -2,62 +2,14 @@ package stamppdf
 
 import (
 	"errors"
-	"image/png"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/tamkeen/tamkeen/services/payment/stamppdf/stamppdftest"
 )
-
-// poppler runs one of poppler's tools (an outside PDF reader).
-func poppler(t *testing.T, tool string, args ...string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		t.Fatalf("%s not found: install poppler-utils (deploy/local/ensure-services.sh)", tool)
-	}
-	out, err := exec.Command(path, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", tool, args, err, out)
-	}
-	return string(out)
-}
-
-// DecodeQR reads the one QR code of the PDF at path back to its text,
-// from the image poppler extracts (not from what Render drew).
-func DecodeQR(t *testing.T, path string) string {
-	t.Helper()
-	dir := t.TempDir()
-	poppler(t, "pdfimages", "-png", path, filepath.Join(dir, "img"))
-	files, _ := filepath.Glob(filepath.Join(dir, "img-*.png"))
-	if len(files) != 1 {
-		t.Fatalf("pdfimages extracted %d images; want the one QR code", len(files))
-	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
-	if err != nil {
-		t.Fatalf("decode the QR code: %v", err)
-	}
-	return res.GetText()
-}
 
 // TestRender: the stamp parses with poppler, shows its serial, value and
 // the fee type's Arabic and English names as text (shaped Arabic maps back
@@ -78,27 +30,24 @@ func TestRender(t *testing.T) {
 	if err != nil || string(again) != string(pdf) {
 		t.Errorf("a second rendering differs (%v); want the same bytes", err)
 	}
-	path := filepath.Join(t.TempDir(), "stamp.pdf")
-	if err := os.WriteFile(path, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if info := strings.Join(strings.Fields(poppler(t, "pdfinfo", path)), " "); !strings.Contains(info, "Pages: 1 ") || !strings.Contains(info, "419.53 x 595.28 pts") {
+	path := stamppdftest.Save(t, pdf)
+	if info := strings.Join(strings.Fields(stamppdftest.Poppler(t, "pdfinfo", path)), " "); !strings.Contains(info, "Pages: 1 ") || !strings.Contains(info, "419.53 x 595.28 pts") {
 		t.Errorf("pdfinfo:\n%s\nwant one A5 page (419.53 x 595.28 pts)", info)
 	}
-	text := norm.NFKC.String(poppler(t, "pdftotext", "-layout", path, "-"))
+	text := stamppdftest.Text(t, path)
 	for _, want := range []string{st.Serial, "5.000 JOD", "Court filing fee", "رسم قيد دعوى", "طابع إيرادات إلكتروني", "dept:courts", "cit_7Q2", "2027-12-06"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("pdftotext lacks %q:\n%s", want, text)
 		}
 	}
-	if fonts := poppler(t, "pdffonts", path); !strings.Contains(fonts, "yes") || !strings.Contains(fonts, "CID TrueType") {
+	if fonts := stamppdftest.Poppler(t, "pdffonts", path); !strings.Contains(fonts, "yes") || !strings.Contains(fonts, "CID TrueType") {
 		t.Errorf("pdffonts:\n%s\nwant the embedded TrueType font", fonts)
 	}
-	list := poppler(t, "pdfimages", "-list", path)
+	list := stamppdftest.Poppler(t, "pdfimages", "-list", path)
 	if lines := strings.Split(strings.TrimSpace(list), "\n"); len(lines) != 3 || !strings.Contains(lines[2], "image") {
 		t.Errorf("pdfimages -list:\n%s\nwant exactly one image", list)
 	}
-	if got := DecodeQR(t, path); got != sealed {
+	if got := stamppdftest.QR(t, path); got != sealed {
 		t.Errorf("the QR code holds %d bytes %.40q…; want the sealed stamp (%d bytes)", len(got), got, len(sealed))
 	}
 }
