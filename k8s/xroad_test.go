@@ -21,14 +21,7 @@ import (
 // namespace xroad. dev has none of it (the listener is off). Both
 // renderings, the library's and kubectl's when installed.
 func TestGatewayXRoad(t *testing.T) {
-	var renders []rendered
-	for _, o := range overlays {
-		renders = append(renders, render(t, o))
-		if r, ok := renderKubectl(t, o); ok {
-			renders = append(renders, r)
-		}
-	}
-	for _, r := range renders {
+	for _, r := range renderBoth(t) {
 		on := !strings.HasPrefix(r.overlay, "dev")
 		deployments := map[string]*appsv1.Deployment{}
 		for _, o := range r.all("Deployment") {
