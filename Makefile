@@ -19,6 +19,9 @@ PKGS := ./proto/... ./libs/... ./gateway/... ./tools/... ./k8s/... \
 
 # The store tests' PostgreSQL (deploy/local/ensure-services.sh creates the role).
 export TAMKEEN_TEST_POSTGRES_URL ?= postgres://tamkeen_test:tamkeen_test@127.0.0.1:5432/postgres?sslmode=disable
+# The 1,000,000-row bulk upload test (services/notification) takes minutes
+# on a small machine: make test and CI run it, a bare go test does not.
+export TAMKEEN_TEST_BULK_MILLION ?= 1
 
 BUF_VERSION                := v1.75.0
 PROTOC_GEN_GO_VERSION      := v1.36.12

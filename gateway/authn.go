@@ -344,6 +344,11 @@ func operationMethods() map[string]string {
 		for _, m := range sd.Methods {
 			byOp[short+"_"+m.MethodName] = "/" + sd.ServiceName + "/" + m.MethodName
 		}
+		// Streaming methods behind the gateway's own handlers (a bulk
+		// upload streamed in chunks).
+		for _, m := range sd.Streams {
+			byOp[short+"_"+m.StreamName] = "/" + sd.ServiceName + "/" + m.StreamName
+		}
 	}
 	return byOp
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -85,18 +86,23 @@ func (b *syncBuffer) find(t testing.TB, msg string) []map[string]any {
 // recorder keeps what the test services received.
 type recorder struct {
 	// jwksCalls counts auth's GetJwks calls.
-	jwksCalls   int
-	mu          sync.Mutex
-	issueToken  *authv1.IssueTokenRequest
-	payment     *paymentv1.CreatePaymentRequest
-	refund      *paymentv1.CreateRefundRequest
-	webhook     *paymentv1.HandleProviderWebhookRequest
-	receipt     *notificationv1.ReceiveDeliveryReceiptRequest
-	md          metadata.MD
-	issueTokMD  metadata.MD
-	tokenErr    error
-	contentMeta metadata.MD
-	credMeta    metadata.MD
+	jwksCalls  int
+	mu         sync.Mutex
+	issueToken *authv1.IssueTokenRequest
+	payment    *paymentv1.CreatePaymentRequest
+	refund     *paymentv1.CreateRefundRequest
+	webhook    *paymentv1.HandleProviderWebhookRequest
+	receipt    *notificationv1.ReceiveDeliveryReceiptRequest
+	// upload is the first message of the last UploadBulkJob, uploaded
+	// its whole body and uploadChunks how many messages carried it.
+	upload       *notificationv1.UploadBulkJobRequest
+	uploaded     []byte
+	uploadChunks int
+	md           metadata.MD
+	issueTokMD   metadata.MD
+	tokenErr     error
+	contentMeta  metadata.MD
+	credMeta     metadata.MD
 	// gate, when set, holds GetItem("block") until it is closed; entered
 	// gets a value when such a call arrives.
 	gate    chan struct{}
@@ -301,6 +307,38 @@ func (s *notificationServer) SendSms(_ context.Context, in *notificationv1.SendS
 
 func (s *notificationServer) SendEmail(_ context.Context, in *notificationv1.SendEmailRequest) (*notificationv1.Notification, error) {
 	return &notificationv1.Notification{Id: "ntf_2", Channel: "email", Status: "created", TemplateId: in.GetTemplateId()}, nil
+}
+
+// UploadBulkJob records the stream; a body containing "BAD" is refused
+// with a coded field violation, as the service refuses a malformed CSV.
+func (s *notificationServer) UploadBulkJob(stream grpc.ClientStreamingServer[notificationv1.UploadBulkJobRequest, notificationv1.BulkJob]) error {
+	var (
+		first *notificationv1.UploadBulkJobRequest
+		body  []byte
+		n     int
+	)
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if first == nil {
+			first = m
+		}
+		body = append(body, m.GetChunk()...)
+		n++
+	}
+	s.rec.mu.Lock()
+	s.rec.upload, s.rec.uploaded, s.rec.uploadChunks = first, body, n
+	s.rec.mu.Unlock()
+	if bytes.Contains(body, []byte("BAD")) {
+		return rpcerr.New(codes.InvalidArgument, rpcerr.ReasonInvalidArgument, "row 3 is not valid CSV").
+			Fields(rpcerr.FieldError{Field: "csv", Reason: "row 3 is not valid CSV", Code: "csv.malformed"}).Err()
+	}
+	return stream.SendAndClose(&notificationv1.BulkJob{Id: "blk_1", Status: "in-progress", Validated: int32(bytes.Count(body, []byte("\n")) - 1)})
 }
 
 func (s *notificationServer) ReceiveDeliveryReceipt(_ context.Context, in *notificationv1.ReceiveDeliveryReceiptRequest) (*notificationv1.ReceiveDeliveryReceiptResponse, error) {

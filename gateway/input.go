@@ -208,6 +208,7 @@ var slowMethods = map[string]bool{
 	signaturev1.SignatureService_SignDocument_FullMethodName:        true,
 	signaturev1.SignatureService_VerifySignature_FullMethodName:     true,
 	notificationv1.NotificationService_CreateBulkJob_FullMethodName: true,
+	notificationv1.NotificationService_UploadBulkJob_FullMethodName: true,
 }
 
 // routeLimits runs after the route policy and before the body is read:

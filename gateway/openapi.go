@@ -136,6 +136,17 @@ func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[str
 			map[string]any{"description": "An Atom feed (RFC 4287) of the ministry's latest 50 published items, newest first; " +
 				"ETag and Cache-Control as on the public content, 304 on a matching If-None-Match.",
 				"schema": map[string]any{"type": "string"}}},
+		{BulkUploadPath, "post", []string{MediaCSV}, []string{"application/json"},
+			[]any{queryParam("template_id", "The client template every row is sent with (required)."),
+				queryParam("channel", "sms or email (required)."),
+				queryParam("reference", "The job's reference; a row's reference column wins for its message."),
+				idem,
+				map[string]any{"name": "body", "in": "body", "required": true, "description": "The CSV, UTF-8: a header row naming the recipient column " +
+					"(phone_number or email_address), an optional reference column and the template's placeholders; then up to 1,000,000 rows. " +
+					"It is streamed and validated row by row: bad rows are reported by GET /v1/notifications/bulk/{id}/errors, the good ones sent. " +
+					"A body that is not CSV, larger than the service's limit (256 MiB by default) or with too many rows is refused whole.",
+					"schema": map[string]any{"type": "string"}}},
+			map[string]any{"description": "The job, validated: validated and invalid count the rows.", "schema": map[string]any{"$ref": "#/definitions/BulkJob"}}},
 		{"/oauth2/token", "post", []string{MediaForm}, []string{"application/json"},
 			[]any{
 				formParam("grant_type", true, "client_credentials"),
@@ -157,6 +168,12 @@ func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[str
 		op["produces"] = ro.produces
 		op["parameters"] = ro.params
 		op["responses"].(map[string]any)["200"] = ro.ok
+	}
+
+	// The upload creates a job: 201, as the JSON bulk create.
+	if resp, _ := operation(paths, BulkUploadPath, "post")["responses"].(map[string]any); resp != nil {
+		resp["201"] = resp["200"]
+		delete(resp, "200")
 	}
 
 	text := func(desc string) map[string]any {

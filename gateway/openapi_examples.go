@@ -34,6 +34,7 @@ var openAPIEnums = map[string][]string{
 	"CreateTemplateRequest.channel": {"sms", "email"},
 	"Notification.channel":          {"sms", "email"},
 	"CreateBulkJobRequest.channel":  {"sms", "email"},
+	"UploadBulkJobRequest.channel":  {"sms", "email"},
 	// notification.Status*
 	"Notification.status": {"created", "sending", "delivered", "permanent-failure", "temporary-failure", "technical-failure", "cancelled"},
 	// The priorities a caller may ask for: the normal and bulk lanes
@@ -80,6 +81,31 @@ var schemaExamples = map[string]any{
 		"fee_type": "court-filing", "department": "dept:courts", "value": "500", "currency": "ILS",
 		"name_ar": "رسم قيد دعوى", "name_en": "Court filing fee", "ministry": "moj", "update_time": "2026-12-06T09:00:00Z",
 	},
+	"Mandate": map[string]any{
+		"id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "state": "active", "creditor": "mow", "creditor_account": "dept:mow",
+		"client_id": "mow-portal", "citizen_id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "debtor_name": "ليلى حداد",
+		"debtor_iban": "PS50*********************0001", "max_amount": "50000", "currency": "ILS", "frequency": "monthly",
+		"start_date": "2026-12-01", "end_date": "2027-11-30", "reference": "WATER-7731", "description": "أقساط فاتورة المياه",
+		"notify":      map[string]any{"phone_number": "+970599123456", "language": "ar"},
+		"create_time": "2026-12-06T09:30:00Z", "authorize_time": "2026-12-06T09:34:10Z",
+		"collections": []any{map[string]any{
+			"id": "col_5m7p9r1t3v5x7z9b1d3f5h7j9l", "mandate_id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "amount": "12000",
+			"currency": "ILS", "due_date": "2026-12-10", "state": "settled", "create_time": "2026-12-06T10:00:00Z",
+			"announce_time": "2026-12-07T00:00:15Z", "submit_time": "2026-12-10T00:00:15Z", "settle_time": "2026-12-10T00:00:30Z",
+		}},
+	},
+	"BulkJob": map[string]any{
+		"id": "blk_01JEQ9C4D5E6F7G8H9J0K1M2N3", "status": "in-progress", "reference": "MOH-FLU-2026",
+		"total": 990000, "validated": 990000, "invalid": 10000, "queued": 600000, "sent": 388000,
+		"submitted": 388000, "delivered": 352000, "failed": 2000, "create_time": "2026-12-06T09:30:00Z",
+	},
+	"ListBulkJobErrorsResponse": map[string]any{
+		"errors": []any{
+			map[string]any{"row": 15, "field": "phone_number", "code": "phone_number.e164", "reason": "not an E.164 number (e.g. +970599000001)"},
+			map[string]any{"row": 212, "field": "personalisation", "code": "personalisation.invalid", "reason": "no value for ((date))"},
+		},
+		"next_page_token": "212", "total_invalid": 10000, "omitted": 0,
+	},
 	"PaymentTransition": map[string]any{"from_state": "pending", "to_state": "succeeded", "cause": "sandbox: card accepted", "time": "2026-12-06T09:31:12Z"},
 	"Notification": map[string]any{
 		"id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "channel": "sms", "status": "delivered", "reference": "MOH-APPT-88211",
@@ -111,6 +137,13 @@ var requestExamples = map[string]any{
 	"PaymentService_RegisterStampFeeType": map[string]any{
 		"department": "dept:courts", "value": "500", "currency": "ILS", "name_ar": "رسم قيد دعوى", "name_en": "Court filing fee",
 	},
+	"PaymentService_CreateMandate": map[string]any{
+		"debtor_name": "ليلى حداد", "debtor_iban": "PS50 PALS 0000 0000 0000 0123 4000 1", "max_amount": "50000",
+		"currency": "ILS", "frequency": "monthly", "start_date": "2026-12-01", "end_date": "2027-11-30",
+		"reference": "WATER-7731", "description": "أقساط فاتورة المياه",
+		"notify": map[string]any{"phone_number": "+970599123456", "language": "ar"},
+	},
+	"PaymentService_CreateCollection": map[string]any{"amount": "12000", "due_date": "2026-12-10"},
 	"NotificationService_SendSms": map[string]any{
 		"phone_number": "+970599123456", "template_id": "tpl_appointment_ar", "reference": "MOH-APPT-88211",
 		"personalisation": map[string]any{"name": "أحمد", "date": "الأحد ٧ كانون الأول"},
@@ -129,6 +162,8 @@ var textExamples = map[string]any{
 	"post /v1/payments/providers/{provider}/webhook request": `{"id":"evt_01JEQ7A2B3C4D5E6F7G8H9J0KM","type":"charge.succeeded","created":1765013472,` +
 		`"data":{"charge":"ch_7781230","payment_id":"pay_01JEQ6Z8Y3K4N5P6Q7R8S9T0VW","amount":12500,"currency":"ILS"}}`,
 	"post /v1/notifications/providers/{provider}/receipts request": `{"id":"smsc-5521977","status":"delivered"}`,
+	"post /v1/notifications/bulk:upload request": "phone_number,name,date,reference\n+970599123456,أحمد,الأحد ٧ كانون الأول,MOH-FLU-000001\n" +
+		"0599765432,سارة,الاثنين ٨ كانون الأول,MOH-FLU-000002\n…\n",
 	"get /v1/signing/ca 200": "-----BEGIN CERTIFICATE-----\nMIIBwzCCAWmgAwIBAgIU…(the issuing CA)\n-----END CERTIFICATE-----\n" +
 		"-----BEGIN CERTIFICATE-----\nMIIBpjCCAUygAwIBAgIU…(the root CA)\n-----END CERTIFICATE-----\n",
 	"get /v1/stamps/{serial}:print 200": "%PDF-1.3\n…(one A5 page: the stamp's particulars in Arabic and English and a QR code of its sealed JWS)\n%%EOF\n",

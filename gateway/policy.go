@@ -187,6 +187,8 @@ func Policies() map[string]Policy {
 		notificationv1.NotificationService_GetNotification_FullMethodName:        client(scope.NotificationsRead),
 		notificationv1.NotificationService_ListNotifications_FullMethodName:      client(scope.NotificationsRead),
 		notificationv1.NotificationService_GetBulkJob_FullMethodName:             client(scope.NotificationsRead),
+		notificationv1.NotificationService_UploadBulkJob_FullMethodName:          client(scope.NotificationsSend),
+		notificationv1.NotificationService_ListBulkJobErrors_FullMethodName:      client(scope.NotificationsRead),
 		notificationv1.NotificationService_CreateTemplate_FullMethodName:         client(scope.TemplatesWrite),
 		notificationv1.NotificationService_UpdateTemplate_FullMethodName:         client(scope.TemplatesWrite),
 		notificationv1.NotificationService_GetTemplate_FullMethodName:            client(scope.TemplatesRead),
@@ -246,6 +248,15 @@ func Policies() map[string]Policy {
 		paymentv1.PaymentService_PrintStamp_FullMethodName:           orCitizen(scope.PaymentsRead),
 		paymentv1.PaymentService_RegisterStampFeeType_FullMethodName: client(scope.PaymentsWrite),
 		paymentv1.PaymentService_ListStampFeeTypes_FullMethodName:    public,
+		// Direct debit: a ministry app asks for a mandate and schedules
+		// collections; the citizen signs it off with a fresh step-up and
+		// may revoke it at any time. Reads: the ministry that created it
+		// or the citizen bound to it (the service answers others 404).
+		paymentv1.PaymentService_CreateMandate_FullMethodName:    client(scope.PaymentsWrite),
+		paymentv1.PaymentService_GetMandate_FullMethodName:       orCitizen(scope.PaymentsRead),
+		paymentv1.PaymentService_AuthorizeMandate_FullMethodName: stepUp,
+		paymentv1.PaymentService_RevokeMandate_FullMethodName:    citizen,
+		paymentv1.PaymentService_CreateCollection_FullMethodName: client(scope.PaymentsWrite),
 
 		// content: the editorial workflow and its history.
 		contentv1.ContentService_CreateItem_FullMethodName:       editor(scope.ContentWrite),

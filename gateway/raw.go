@@ -98,6 +98,7 @@ func (g *Gateway) registerRaw(b conns) error {
 			})
 			return []byte("{}"), err
 		})},
+		{http.MethodPost, BulkUploadPath, notificationv1.NotificationService_UploadBulkJob_FullMethodName, g.bulkUpload(notif)},
 		{http.MethodPost, "/oauth2/token", authv1.AuthService_IssueToken_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			g.token(w, r, auth, limit)
 		}},

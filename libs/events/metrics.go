@@ -70,45 +70,23 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	m := &Metrics{reg: reg}
-	var err error
 	svc := []string{"service"}
 	cons := []string{"service", "durable"}
-	if m.published, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: MetricOutboxPublished, Help: "Outbox events the relay published to JetStream.",
-	}, svc)); err != nil {
-		return nil, err
+	in := telemetry.NewInstruments(reg)
+	m := &Metrics{
+		reg:             reg,
+		published:       in.CounterVec(MetricOutboxPublished, "Outbox events the relay published to JetStream.", svc),
+		publishFailures: in.CounterVec(MetricOutboxPublishFailures, "Outbox publishes that failed (the event stays in the outbox and is retried).", svc),
+		publishSeconds: in.HistogramVec(MetricOutboxPublishSeconds, "Time from handing an outbox event to JetStream to its acknowledgement, in seconds.",
+			prometheus.ExponentialBuckets(0.0005, 2, 14), svc), // 0.5 ms … 4 s
+		deliveries:   in.CounterVec(MetricConsumerDeliveries, "Messages delivered to a durable consumer, redeliveries included.", cons),
+		redeliveries: in.CounterVec(MetricConsumerRedeliveries, "Deliveries of a message JetStream had delivered before (NumDelivered > 1).", cons),
+		handled: in.CounterVec(MetricConsumerHandled, "Delivered messages by outcome: ok, retry, permanent, gave_up (terminated after the last delivery) or malformed.",
+			[]string{"service", "durable", "outcome"}),
+		handleSeconds: in.HistogramVec(MetricConsumerHandlerSeconds, "Time a consumer's handler took for one delivery, in seconds.",
+			prometheus.ExponentialBuckets(0.001, 2, 14), cons), // 1 ms … 8 s
 	}
-	if m.publishFailures, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: MetricOutboxPublishFailures, Help: "Outbox publishes that failed (the event stays in the outbox and is retried).",
-	}, svc)); err != nil {
-		return nil, err
-	}
-	if m.publishSeconds, err = telemetry.RegisterOrReuse(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: MetricOutboxPublishSeconds, Help: "Time from handing an outbox event to JetStream to its acknowledgement, in seconds.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms … 4 s
-	}, svc)); err != nil {
-		return nil, err
-	}
-	if m.deliveries, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: MetricConsumerDeliveries, Help: "Messages delivered to a durable consumer, redeliveries included.",
-	}, cons)); err != nil {
-		return nil, err
-	}
-	if m.redeliveries, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: MetricConsumerRedeliveries, Help: "Deliveries of a message JetStream had delivered before (NumDelivered > 1).",
-	}, cons)); err != nil {
-		return nil, err
-	}
-	if m.handled, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: MetricConsumerHandled, Help: "Delivered messages by outcome: ok, retry, permanent, gave_up (terminated after the last delivery) or malformed.",
-	}, []string{"service", "durable", "outcome"})); err != nil {
-		return nil, err
-	}
-	if m.handleSeconds, err = telemetry.RegisterOrReuse(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: MetricConsumerHandlerSeconds, Help: "Time a consumer's handler took for one delivery, in seconds.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14), // 1 ms … 8 s
-	}, cons)); err != nil {
+	if err := in.Err(); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -117,50 +95,31 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // outboxScrapeTimeout bounds the query a scrape runs on the outbox.
 const outboxScrapeTimeout = 2 * time.Second
 
-// outboxCollector reports a service's outbox at scrape time: rows waiting
-// and the age of the oldest. Both are answered from the outbox's indexes
-// on published_at (outbox_pending, outbox_published_at; checked with
-// EXPLAIN on both engines), so a scrape costs in proportion to the
-// backlog, never to the table.
-type outboxCollector struct {
-	db      *store.DB
-	now     func() time.Time
-	log     *slog.Logger
-	pending *prometheus.Desc
-	oldest  *prometheus.Desc
-}
-
-func newOutboxCollector(db *store.DB, service string, now func() time.Time, log *slog.Logger) *outboxCollector {
+// newOutboxCollector reports a service's outbox at scrape time: rows
+// waiting and the age of the oldest. Both are answered from the outbox's
+// indexes on published_at (outbox_pending, outbox_published_at; checked
+// with EXPLAIN on both engines), so a scrape costs in proportion to the
+// backlog, never to the table. It reports nothing when the database does
+// not answer.
+func newOutboxCollector(db *store.DB, service string, now func() time.Time, log *slog.Logger) *telemetry.ScrapeCollector {
 	labels := prometheus.Labels{"service": service}
-	return &outboxCollector{
-		db: db, now: now, log: log,
-		pending: prometheus.NewDesc(MetricOutboxPending, "Outbox events not yet published.", nil, labels),
-		oldest: prometheus.NewDesc(MetricOutboxOldestAge,
-			"Age of the oldest outbox event not yet published, in seconds; 0 when none waits (the relay's lag).", nil, labels),
-	}
-}
-
-func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.pending
-	ch <- c.oldest
-}
-
-// Collect reports nothing when the database does not answer: a scrape
-// must not fail because of it, and the missing series is itself the alert.
-func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), outboxScrapeTimeout)
-	defer cancel()
-	n, oldest, err := outboxBacklog(ctx, c.db)
-	if err != nil {
-		c.log.Warn("events: outbox metrics unavailable", "err", err)
-		return
-	}
-	age := 0.0
-	if n > 0 {
-		age = max(0, c.now().Sub(oldest).Seconds())
-	}
-	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n))
-	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
+	pending := prometheus.NewDesc(MetricOutboxPending, "Outbox events not yet published.", nil, labels)
+	oldest := prometheus.NewDesc(MetricOutboxOldestAge,
+		"Age of the oldest outbox event not yet published, in seconds; 0 when none waits (the relay's lag).", nil, labels)
+	return &telemetry.ScrapeCollector{Descs: []*prometheus.Desc{pending, oldest}, Timeout: outboxScrapeTimeout,
+		Read: func(ctx context.Context, ch chan<- prometheus.Metric) {
+			n, first, err := outboxBacklog(ctx, db)
+			if err != nil {
+				log.Warn("events: outbox metrics unavailable", "err", err)
+				return
+			}
+			age := 0.0
+			if n > 0 {
+				age = max(0, now().Sub(first).Seconds())
+			}
+			ch <- prometheus.MustNewConstMetric(pending, prometheus.GaugeValue, float64(n))
+			ch <- prometheus.MustNewConstMetric(oldest, prometheus.GaugeValue, age)
+		}}
 }
 
 // outboxBacklog counts unpublished rows and returns the creation time of
@@ -239,16 +198,8 @@ func (m *Metrics) relay(db *store.DB, service string, now func() time.Time, log 
 	if m == nil {
 		return nil
 	}
-	c := newOutboxCollector(db, service, now, log)
-	if err := m.reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			m.reg.Unregister(are.ExistingCollector)
-			err = m.reg.Register(c)
-		}
-		if err != nil {
-			log.Warn("events: outbox metrics not registered", "service", service, "err", err)
-		}
+	if err := telemetry.RegisterReplacing(m.reg, newOutboxCollector(db, service, now, log)); err != nil {
+		log.Warn("events: outbox metrics not registered", "service", service, "err", err)
 	}
 	return &relayMetrics{
 		published: m.published.WithLabelValues(service),

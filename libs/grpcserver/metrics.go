@@ -28,23 +28,17 @@ type metrics struct {
 // newMetrics registers the collectors with reg, reusing ones already there
 // so that several servers in one process (tamkeen dev) can share a registry.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	handled := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: metricHandled,
-		Help: "gRPC calls completed on the server, by method and status code.",
-	}, []string{"grpc_type", "grpc_service", "grpc_method", "grpc_code"})
-	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    metricLatency,
-		Help:    "Time the server took to handle a gRPC call, in seconds.",
-		Buckets: prometheus.DefBuckets,
-	}, []string{"grpc_type", "grpc_service", "grpc_method"})
-	var err error
-	if handled, err = telemetry.RegisterOrReuse(reg, handled); err != nil {
+	in := telemetry.NewInstruments(reg)
+	m := &metrics{
+		handled: in.CounterVec(metricHandled, "gRPC calls completed on the server, by method and status code.",
+			[]string{"grpc_type", "grpc_service", "grpc_method", "grpc_code"}),
+		latency: in.HistogramVec(metricLatency, "Time the server took to handle a gRPC call, in seconds.",
+			prometheus.DefBuckets, []string{"grpc_type", "grpc_service", "grpc_method"}),
+	}
+	if err := in.Err(); err != nil {
 		return nil, err
 	}
-	if latency, err = telemetry.RegisterOrReuse(reg, latency); err != nil {
-		return nil, err
-	}
-	return &metrics{handled: handled, latency: latency}, nil
+	return m, nil
 }
 
 // observe records one finished call.

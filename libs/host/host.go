@@ -185,11 +185,11 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 	log := c.Logger(stderr, spec.Name)
 	log.Info("starting", slog.Any("config", config.Describe(&cfg)))
 
-	tracing, err := telemetry.NewTracing(ctx, c.TracingOptions("tamkeen-"+spec.Name))
+	tracing, stopTracing, err := StartTracing(ctx, c.TracingOptions("tamkeen-"+spec.Name))
 	if err != nil {
 		return err
 	}
-	defer shutdownWithin(tracing.Shutdown, 5*time.Second)
+	defer stopTracing()
 	registry := telemetry.NewRegistry()
 
 	db, err := c.Flags.Open(ctx)
@@ -212,7 +212,7 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 		return err
 	}
 	defer nc.Close()
-	bus, err := events.NewBus(nc, events.BusOptions{Propagator: tracing.Propagator, TracerProvider: tracing.Provider, Logger: log})
+	bus, err := NewBus(nc, tracing, log)
 	if err != nil {
 		return err
 	}
@@ -231,17 +231,17 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 	})
 	svc.Register(srv)
 
-	lis, err := net.Listen("tcp", c.GRPCAddr)
+	lis, err := Listen(c.GRPCAddr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", c.GRPCAddr, err)
+		return err
 	}
 	// Both listeners are bound before anything runs: a taken address fails
 	// the start-up, and once the service runs its probes answer.
 	var opsLis net.Listener
 	if c.MetricsAddr != "" {
-		if opsLis, err = net.Listen("tcp", c.MetricsAddr); err != nil {
+		if opsLis, err = Listen(c.MetricsAddr); err != nil {
 			lis.Close()
-			return fmt.Errorf("listen %s: %w", c.MetricsAddr, err)
+			return err
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -262,6 +262,33 @@ func Run[C any](ctx context.Context, spec Spec[C], args []string, lookupEnv func
 	err = g.Wait()
 	log.Info("stopped", slog.Any("error", err))
 	return err
+}
+
+// StartTracing starts a process's tracing; stop flushes and shuts it down
+// within five seconds, last thing before the process ends.
+func StartTracing(ctx context.Context, opts telemetry.TracingOptions) (_ *telemetry.Tracing, stop func(), _ error) {
+	tracing, err := telemetry.NewTracing(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tracing, func() { shutdownWithin(tracing.Shutdown, 5*time.Second) }, nil
+}
+
+// NewBus is a process's event bus on nc: the events carry tracing's
+// context, and the bus logs to log.
+func NewBus(nc *nats.Conn, tracing *telemetry.Tracing, log *slog.Logger) (*events.Bus, error) {
+	return events.NewBus(nc, events.BusOptions{Propagator: tracing.Propagator, TracerProvider: tracing.Provider, Logger: log})
+}
+
+// Listen listens on the TCP address addr; its error names addr. A process
+// binds every listener before anything runs, so that a taken address fails
+// its start-up.
+func Listen(addr string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return lis, nil
 }
 
 // ConnectNATS connects to the NATS servers at url and keeps reconnecting
@@ -325,9 +352,9 @@ func OpsMux(registry *prometheus.Registry, ready func(context.Context) error) *h
 // ServeHTTP serves h on addr until ctx is done, then shuts down within
 // timeout.
 func ServeHTTP(ctx context.Context, addr string, h http.Handler, timeout time.Duration) error {
-	lis, err := net.Listen("tcp", addr)
+	lis, err := Listen(addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
+		return err
 	}
 	return ServeListener(ctx, lis, h, timeout)
 }

@@ -189,3 +189,22 @@ func TestRunReportsEveryConfigProblem(t *testing.T) {
 		}
 	}
 }
+
+// A taken address fails Listen with an error that names it: what a
+// process reports when its port is in use.
+func TestListenNamesATakenAddress(t *testing.T) {
+	lis, err := host.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	addr := lis.Addr().String()
+	again, err := host.Listen(addr)
+	if err == nil {
+		again.Close()
+		t.Fatalf("Listen(%s) twice = nil error; want the address in use", addr)
+	}
+	if want := "listen " + addr + ":"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Listen(%s) error = %q; want it to start with %q", addr, err, want)
+	}
+}

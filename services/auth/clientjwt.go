@@ -185,23 +185,9 @@ func (s *Service) authenticateAssertion(ctx context.Context, assertion, claimedI
 	if claimedID != "" && claimedID != id {
 		return Client{}, ErrInvalidClient
 	}
-	pairKey := "ocs:" + mac(s.keys.lookup, "client_source", id+"|"+source)
-	idKey := "oc:" + mac(s.keys.lookup, "client", id)
-	now := s.Now()
-	if err := s.checkClientThrottle(ctx, now, idKey, pairKey); err != nil {
-		return Client{}, err
-	}
-	c, err := s.verifyAssertion(ctx, assertion, id, endpoint, now)
-	if errors.Is(err, ErrInvalidClient) {
-		return Client{}, s.clientFailed(ctx, now, idKey, pairKey)
-	}
-	if err != nil {
-		return Client{}, err
-	}
-	if err := clearThrottle(ctx, s.DB, pairKey); err != nil {
-		return Client{}, fmt.Errorf("auth: client assertion: %w", err)
-	}
-	return c, nil
+	return s.throttledClient(ctx, id, source, "client assertion", func(now time.Time) (Client, error) {
+		return s.verifyAssertion(ctx, assertion, id, endpoint, now)
+	})
 }
 
 // verifyAssertion checks the assertion of client id and records its jti.

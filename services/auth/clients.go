@@ -572,13 +572,23 @@ func (s *Service) clientCredentials(ctx context.Context, c Client, asked []strin
 // with the throttling of failures per client id and source that IssueToken
 // describes (the code and refresh grants of oidc.go use it too).
 func (s *Service) authenticateTokenClient(ctx context.Context, id, secret, source string) (Client, error) {
+	return s.throttledClient(ctx, id, source, "token", func(time.Time) (Client, error) {
+		return s.AuthenticateClient(ctx, id, secret)
+	})
+}
+
+// throttledClient authenticates the client id calling from source with
+// authenticate, under the token endpoint's throttle: refused while id or
+// the pair is throttled, a failure (ErrInvalidClient) counted, a success
+// clearing the pair's failures. what names the step in errors.
+func (s *Service) throttledClient(ctx context.Context, id, source, what string, authenticate func(now time.Time) (Client, error)) (Client, error) {
 	pairKey := "ocs:" + mac(s.keys.lookup, "client_source", id+"|"+source)
 	idKey := "oc:" + mac(s.keys.lookup, "client", id)
 	now := s.Now()
 	if err := s.checkClientThrottle(ctx, now, idKey, pairKey); err != nil {
 		return Client{}, err
 	}
-	c, err := s.AuthenticateClient(ctx, id, secret)
+	c, err := authenticate(now)
 	if errors.Is(err, ErrInvalidClient) {
 		return Client{}, s.clientFailed(ctx, now, idKey, pairKey)
 	}
@@ -586,7 +596,7 @@ func (s *Service) authenticateTokenClient(ctx context.Context, id, secret, sourc
 		return Client{}, err
 	}
 	if err := clearThrottle(ctx, s.DB, pairKey); err != nil {
-		return Client{}, fmt.Errorf("auth: token: %w", err)
+		return Client{}, fmt.Errorf("auth: %s: %w", what, err)
 	}
 	return c, nil
 }

@@ -70,49 +70,26 @@ type metrics struct {
 // A registration failure (another collector took a name) is logged and
 // the service runs with instruments nobody scrapes.
 func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
-	m, err := registerMetrics(reg)
-	if err != nil {
-		log.Warn("auth: metrics not registered", slog.String("error", err.Error()))
-		m, _ = registerMetrics(prometheus.NewRegistry())
-	}
-	return m
+	return telemetry.OrUnscraped(reg, log, "auth: metrics not registered", registerMetrics)
 }
 
 func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{}
-	var err error
-	if m.logins, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_auth_logins_total",
-		Help: "Password logins by method (password: the JSON API; oidc: the hosted sign-in page) and outcome (success, bad_credentials, locked, throttled, invalid_request, error).",
-	}, []string{"method", "outcome"})); err != nil {
+	in := telemetry.NewInstruments(reg)
+	m := &metrics{
+		logins: in.CounterVec("tamkeen_auth_logins_total",
+			"Password logins by method (password: the JSON API; oidc: the hosted sign-in page) and outcome (success, bad_credentials, locked, throttled, invalid_request, error).",
+			[]string{"method", "outcome"}, loginMethods(), loginOutcomes()),
+		lockouts: in.Counter("tamkeen_auth_lockouts_total",
+			"Login locks set after repeated failures (of an account from one source, of an account, of a source); committed only."),
+		otpSends: in.CounterVec("tamkeen_auth_otp_sends_total",
+			"One-time codes sent (step-up, phone verification, unlock, password reset), by channel (sms); committed only.",
+			[]string{"channel"}, []string{otpChannelSMS}),
+		otpVerifications: in.CounterVec("tamkeen_auth_otp_verifications_total",
+			"Answers to one-time-code challenges, by outcome (success, wrong_code, expired, exhausted, used).",
+			[]string{"outcome"}, otpOutcomes()),
+	}
+	if err := in.Err(); err != nil {
 		return nil, err
-	}
-	if m.lockouts, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "tamkeen_auth_lockouts_total",
-		Help: "Login locks set after repeated failures (of an account from one source, of an account, of a source); committed only.",
-	})); err != nil {
-		return nil, err
-	}
-	if m.otpSends, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_auth_otp_sends_total",
-		Help: "One-time codes sent (step-up, phone verification, unlock, password reset), by channel (sms); committed only.",
-	}, []string{"channel"})); err != nil {
-		return nil, err
-	}
-	if m.otpVerifications, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_auth_otp_verifications_total",
-		Help: "Answers to one-time-code challenges, by outcome (success, wrong_code, expired, exhausted, used).",
-	}, []string{"outcome"})); err != nil {
-		return nil, err
-	}
-	for _, method := range loginMethods() {
-		for _, o := range loginOutcomes() {
-			m.logins.WithLabelValues(method, o)
-		}
-	}
-	m.otpSends.WithLabelValues(otpChannelSMS)
-	for _, o := range otpOutcomes() {
-		m.otpVerifications.WithLabelValues(o)
 	}
 	return m, nil
 }

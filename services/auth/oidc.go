@@ -373,8 +373,7 @@ func (o *opServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthR
 	case errors.As(err, &retry):
 		return nil, oidc.ErrAccessDenied().WithDescription("too many sign-in requests: try again in a minute")
 	case err != nil:
-		o.svc.Logger.ErrorContext(ctx, "auth: authorize failed", slog.String("error", err.Error()))
-		return nil, oidc.ErrServerError()
+		return nil, o.svc.oidcServerError(ctx, "authorize", err)
 	}
 	if start.RedirectURL != "" {
 		return op.NewRedirect(start.RedirectURL), nil
@@ -434,6 +433,14 @@ func clientAuthError(err error) error {
 	return oidc.ErrServerError()
 }
 
+// oidcServerError logs err, an unexpected failure of the OpenID
+// Provider's step what, and returns the server_error a client is shown
+// instead (it never carries err's text).
+func (s *Service) oidcServerError(ctx context.Context, what string, err error) error {
+	s.Logger.ErrorContext(ctx, "auth: "+what+" failed", slog.String("error", err.Error()))
+	return oidc.ErrServerError()
+}
+
 // endpointURL is the URL of the endpoint a request reached, under the
 // issuer (an audience a client assertion may name).
 func endpointURL(issuer string, u *url.URL) string {
@@ -461,8 +468,7 @@ func (o *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 	case errors.Is(err, errCodeInvalid):
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or used, or the redirect_uri or code_verifier does not match")
 	case err != nil:
-		o.svc.Logger.ErrorContext(ctx, "auth: code exchange failed", slog.String("error", err.Error()))
-		return nil, oidc.ErrServerError()
+		return nil, o.svc.oidcServerError(ctx, "code exchange", err)
 	}
 	return oauthTokenResponse(g.Tokens, g.IDToken, g.Scopes), nil
 }
@@ -481,8 +487,7 @@ func (o *opServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRe
 	case errors.Is(err, ErrInvalidScope):
 		return nil, oidc.ErrInvalidScope().WithDescription("a scope was asked that the client does not hold")
 	case err != nil:
-		o.svc.Logger.ErrorContext(ctx, "auth: client credentials failed", slog.String("error", err.Error()))
-		return nil, oidc.ErrServerError()
+		return nil, o.svc.oidcServerError(ctx, "client credentials", err)
 	}
 	return oauthTokenResponse(p, "", strings.Fields(p.Scope)), nil
 }
@@ -495,8 +500,7 @@ func (o *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 	case errors.Is(err, ErrInvalidGrant):
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is invalid, expired or revoked")
 	case err != nil:
-		o.svc.Logger.ErrorContext(ctx, "auth: refresh failed", slog.String("error", err.Error()))
-		return nil, oidc.ErrServerError()
+		return nil, o.svc.oidcServerError(ctx, "refresh", err)
 	}
 	for _, asked := range r.Data.Scopes {
 		if !slices.Contains(g.Scopes, asked) {
@@ -515,8 +519,7 @@ func (o *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrSessionEnded), errors.Is(err, ErrCitizenTokenRequired):
 		return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "the access token is invalid, expired, or not for userinfo"}, http.StatusUnauthorized)
 	case err != nil:
-		o.svc.Logger.ErrorContext(ctx, "auth: userinfo failed", slog.String("error", err.Error()))
-		return nil, oidc.ErrServerError()
+		return nil, o.svc.oidcServerError(ctx, "userinfo", err)
 	}
 	return op.NewResponse(claims), nil
 }
@@ -566,8 +569,7 @@ func (s *Service) userInfo(ctx context.Context, accessToken string) (map[string]
 // clients' are no error.
 func (o *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
 	if err := o.svc.revokeRefreshToken(ctx, r.Client.GetID(), r.Data.Token); err != nil {
-		o.svc.Logger.ErrorContext(ctx, "auth: revocation failed", slog.String("error", err.Error()))
-		return nil, oidc.ErrServerError()
+		return nil, o.svc.oidcServerError(ctx, "revocation", err)
 	}
 	return op.NewResponse(struct{}{}), nil
 }
@@ -612,8 +614,7 @@ func (o *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 	}
 	out, err := o.svc.introspect(ctx, c.ID, r.Data.Token)
 	if err != nil {
-		o.svc.Logger.ErrorContext(ctx, "auth: introspection failed", slog.String("error", err.Error()))
-		return nil, oidc.ErrServerError()
+		return nil, o.svc.oidcServerError(ctx, "introspection", err)
 	}
 	return op.NewResponse(out), nil
 }
@@ -695,8 +696,7 @@ func (o *opServer) EndSession(ctx context.Context, r *op.Request[oidc.EndSession
 	}
 	if sid != "" {
 		if err := s.endSSOSession(ctx, sub, sid); err != nil {
-			s.Logger.ErrorContext(ctx, "auth: logout failed", slog.String("error", err.Error()))
-			return nil, oidc.ErrServerError()
+			return nil, s.oidcServerError(ctx, "logout", err)
 		}
 	}
 	target := strings.TrimSuffix(s.cfg.Issuer, "/") + pathSignedOut

@@ -105,7 +105,7 @@ func (s *Service) codeMAC(challengeID, code string) string {
 
 // checkSMSLimits refuses a new SMS to phone within the resend cool-down
 // of the last one or beyond the hourly cap, with the time to wait.
-func (s *Service) checkSMSLimits(ctx context.Context, q querier, phone string, now time.Time) error {
+func (s *Service) checkSMSLimits(ctx context.Context, q store.Querier, phone string, now time.Time) error {
 	n, oldest, newest, err := smsSends(ctx, q, phone, ms(now.Add(-time.Hour)))
 	if err != nil {
 		return fmt.Errorf("auth: SMS limits: %w", err)

@@ -196,8 +196,10 @@ type formPage struct {
 
 // openForm starts every form page: GET or POST only, the request open for
 // this browser (and on POST the CSRF token right), the page's data titled
-// title. It is false when it has answered.
-func (p *pages) openForm(w http.ResponseWriter, r *http.Request, title string) (formPage, bool) {
+// title, filled in by prepare when it is not nil (false: prepare has
+// answered). A GET is answered with the page tmpl; a POST is left to the
+// handler, which takes the posted form. It is false when it has answered.
+func (p *pages) openForm(w http.ResponseWriter, r *http.Request, title, tmpl string, prepare func(*formPage) bool) (formPage, bool) {
 	if !allowMethods(w, r) {
 		return formPage{}, false
 	}
@@ -205,7 +207,15 @@ func (p *pages) openForm(w http.ResponseWriter, r *http.Request, title string) (
 	if !ok {
 		return formPage{}, false
 	}
-	return formPage{row: row, binding: binding, d: p.base(r, row, binding, title), target: origin(row.RedirectURI)}, true
+	fp := formPage{row: row, binding: binding, d: p.base(r, row, binding, title), target: origin(row.RedirectURI)}
+	if prepare != nil && !prepare(&fp) {
+		return formPage{}, false
+	}
+	if r.Method == http.MethodGet {
+		p.render(w, http.StatusOK, tmpl, fp.d, fp.target)
+		return formPage{}, false
+	}
+	return fp, true
 }
 
 // formRequest checks a page's form: the request must be open for this
@@ -238,18 +248,16 @@ func (p *pages) formRequest(w http.ResponseWriter, r *http.Request) (authRequest
 
 // signIn is the national ID and password page.
 func (p *pages) signIn(w http.ResponseWriter, r *http.Request) {
-	fp, ok := p.openForm(w, r, "sign_in_title")
+	fp, ok := p.openForm(w, r, "sign_in_title", "signin.html", func(fp *formPage) bool {
+		if r.Method == http.MethodGet && r.URL.Query().Get("done") == flowReset {
+			fp.d.Notice = fp.d.T["reset_done"]
+		}
+		return true
+	})
 	if !ok {
 		return
 	}
 	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
-	if r.Method == http.MethodGet {
-		if r.URL.Query().Get("done") == flowReset {
-			d.Notice = d.T["reset_done"]
-		}
-		p.render(w, http.StatusOK, "signin.html", d, target)
-		return
-	}
 	res, err := p.svc.signIn(r.Context(), row.ID, binding, r.PostForm.Get("national_id"), r.PostForm.Get("password"), sourceOf(r.Header, r.RemoteAddr))
 	if res.SSOToken != "" {
 		http.SetCookie(w, p.svc.cookie(cookieSSO, res.SSOToken, p.svc.cfg.SSOAbsoluteTTL))
@@ -311,20 +319,18 @@ func waitSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
 // code is the SMS code page of a loa2 request.
 func (p *pages) code(w http.ResponseWriter, r *http.Request) {
-	fp, ok := p.openForm(w, r, "code_title")
+	fp, ok := p.openForm(w, r, "code_title", "code.html", func(fp *formPage) bool {
+		if fp.row.OTPChallengeID == "" {
+			p.message(w, r, http.StatusBadRequest, fp.d.Lang, "error_title", fp.d.T["expired"])
+			return false
+		}
+		p.stepUpMethod(r, fp.row, &fp.d)
+		return true
+	})
 	if !ok {
 		return
 	}
 	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
-	if row.OTPChallengeID == "" {
-		p.message(w, r, http.StatusBadRequest, d.Lang, "error_title", d.T["expired"])
-		return
-	}
-	p.stepUpMethod(r, row, &d)
-	if r.Method == http.MethodGet {
-		p.render(w, http.StatusOK, "code.html", d, target)
-		return
-	}
 	next, err := p.svc.verifyCode(r.Context(), row.ID, binding, r.PostForm.Get("code"), cookieValue(r.Header, cookieSSO))
 	t := pageTexts[d.Lang]
 	var fe *rpcerr.FieldError
@@ -507,15 +513,11 @@ func flowURL(path string, row authRequestRow, lang string) string {
 // signUp is the account creation form: national ID, mobile phone, names
 // and password (RegisterCitizen), then the phone's SMS code.
 func (p *pages) signUp(w http.ResponseWriter, r *http.Request) {
-	fp, ok := p.openForm(w, r, "signup_title")
+	fp, ok := p.openForm(w, r, "signup_title", "signup.html", nil)
 	if !ok {
 		return
 	}
 	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
-	if r.Method == http.MethodGet {
-		p.render(w, http.StatusOK, "signup.html", d, target)
-		return
-	}
 	f := r.PostForm
 	reg := Registration{NationalID: f.Get("national_id"), PhoneNumber: f.Get("phone_number"), Password: f.Get("password"),
 		GivenName: f.Get("given_name"), FamilyName: f.Get("family_name"), PreferredLanguage: d.Lang}
@@ -536,12 +538,13 @@ func (p *pages) signUp(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// flowCodePage prepares a sign-up or reset code page; false when the
-// flow is not open (an error page was written).
-func (p *pages) flowCodePage(w http.ResponseWriter, r *http.Request, row authRequestRow, d *pageData, kind string) bool {
+// flowCodePage prepares fp as a sign-up or reset code page; false when
+// the flow is not open (an error page was written).
+func (p *pages) flowCodePage(w http.ResponseWriter, r *http.Request, fp *formPage, kind string) bool {
+	row, d := fp.row, &fp.d
 	f, err := p.svc.flowOf(r.Context(), row, kind)
 	if err != nil {
-		p.signInFailed(w, r, *d, origin(row.RedirectURI), err)
+		p.signInFailed(w, r, *d, fp.target, err)
 		return false
 	}
 	d.Flow = kind
@@ -584,18 +587,11 @@ func (p *pages) codeError(w http.ResponseWriter, d pageData, target string, err 
 // signUpCode is the new account's phone verification; a right code signs
 // the citizen in and answers the authorization request.
 func (p *pages) signUpCode(w http.ResponseWriter, r *http.Request) {
-	fp, ok := p.openForm(w, r, "code_title")
+	fp, ok := p.openForm(w, r, "code_title", "code.html", func(fp *formPage) bool { return p.flowCodePage(w, r, fp, flowSignup) })
 	if !ok {
 		return
 	}
 	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
-	if !p.flowCodePage(w, r, row, &d, flowSignup) {
-		return
-	}
-	if r.Method == http.MethodGet {
-		p.render(w, http.StatusOK, "code.html", d, target)
-		return
-	}
 	res, err := p.svc.finishSignup(r.Context(), row.ID, binding, r.PostForm.Get("code"))
 	if res.SSOToken != "" {
 		http.SetCookie(w, p.svc.cookie(cookieSSO, res.SSOToken, p.svc.cfg.SSOAbsoluteTTL))
@@ -611,15 +607,11 @@ func (p *pages) signUpCode(w http.ResponseWriter, r *http.Request) {
 
 // reset asks for the national ID of a forgotten password.
 func (p *pages) reset(w http.ResponseWriter, r *http.Request) {
-	fp, ok := p.openForm(w, r, "reset_title")
+	fp, ok := p.openForm(w, r, "reset_title", "reset.html", nil)
 	if !ok {
 		return
 	}
 	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
-	if r.Method == http.MethodGet {
-		p.render(w, http.StatusOK, "reset.html", d, target)
-		return
-	}
 	nid := r.PostForm.Get("national_id")
 	err := p.svc.startReset(r.Context(), row.ID, binding, nid)
 	switch {
@@ -636,18 +628,11 @@ func (p *pages) reset(w http.ResponseWriter, r *http.Request) {
 // resetCode takes the reset's SMS code and the new password; success
 // leads back to the sign-in form of the same request.
 func (p *pages) resetCode(w http.ResponseWriter, r *http.Request) {
-	fp, ok := p.openForm(w, r, "reset_title")
+	fp, ok := p.openForm(w, r, "reset_title", "code.html", func(fp *formPage) bool { return p.flowCodePage(w, r, fp, flowReset) })
 	if !ok {
 		return
 	}
 	row, binding, d, target := fp.row, fp.binding, fp.d, fp.target
-	if !p.flowCodePage(w, r, row, &d, flowReset) {
-		return
-	}
-	if r.Method == http.MethodGet {
-		p.render(w, http.StatusOK, "code.html", d, target)
-		return
-	}
 	err := p.svc.finishReset(r.Context(), row.ID, binding, r.PostForm.Get("code"), r.PostForm.Get("password"))
 	switch {
 	case err == nil:
@@ -665,8 +650,8 @@ func (p *pages) resendFlow(w http.ResponseWriter, r *http.Request, row authReque
 	if kind == flowReset {
 		title = "reset_title"
 	}
-	d := p.base(r, row, binding, title)
-	target := origin(row.RedirectURI)
+	fp := formPage{row: row, binding: binding, d: p.base(r, row, binding, title), target: origin(row.RedirectURI)}
+	d, target := &fp.d, fp.target
 	err := p.svc.resendFlowCode(r.Context(), row.ID, binding, kind)
 	var retry *RetryError
 	switch {
@@ -677,13 +662,13 @@ func (p *pages) resendFlow(w http.ResponseWriter, r *http.Request, row authReque
 		}
 		http.Redirect(w, r, flowURL(path, row, d.Lang), http.StatusSeeOther)
 	case errors.As(err, &retry):
-		if !p.flowCodePage(w, r, row, &d, kind) {
+		if !p.flowCodePage(w, r, &fp, kind) {
 			return
 		}
 		w.Header().Set("Retry-After", fmt.Sprint(waitSeconds(retry.After)))
 		d.Error = fmt.Sprintf(d.T["sms_wait"], waitSeconds(retry.After))
-		p.render(w, http.StatusTooManyRequests, "code.html", d, target)
+		p.render(w, http.StatusTooManyRequests, "code.html", *d, target)
 	default:
-		p.signInFailed(w, r, d, target, err)
+		p.signInFailed(w, r, *d, target, err)
 	}
 }

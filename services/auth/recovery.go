@@ -55,6 +55,17 @@ func (s *Service) flowOf(ctx context.Context, row authRequestRow, kind string) (
 	return f, nil
 }
 
+// openFlow loads the open request id of the browser with binding
+// (openAuthRequest) and its flow of kind (flowOf).
+func (s *Service) openFlow(ctx context.Context, id, binding, kind string) (authRequestRow, pageFlow, error) {
+	row, err := s.openAuthRequest(ctx, id, binding)
+	if err != nil {
+		return authRequestRow{}, pageFlow{}, err
+	}
+	f, err := s.flowOf(ctx, row, kind)
+	return row, f, err
+}
+
 // resendAt is when a flow (or a step-up) may send its next code.
 func (s *Service) resendAt(sentAt time.Time) time.Time { return sentAt.Add(s.cfg.SMSResendCooldown) }
 
@@ -83,11 +94,7 @@ func (s *Service) startSignup(ctx context.Context, id, binding string, reg Regis
 // single sign-on cookie's value and the client's redirect URI with the
 // code.
 func (s *Service) finishSignup(ctx context.Context, id, binding, code string) (signInResult, error) {
-	row, err := s.openAuthRequest(ctx, id, binding)
-	if err != nil {
-		return signInResult{}, err
-	}
-	f, err := s.flowOf(ctx, row, flowSignup)
+	row, f, err := s.openFlow(ctx, id, binding, flowSignup)
 	if err != nil {
 		return signInResult{}, err
 	}
@@ -203,11 +210,7 @@ func (s *Service) sendReset(ctx context.Context, requestID, citizenID string) er
 // resendFlowCode sends a new code for the request's sign-up or reset once
 // the cool-down since the last one has passed (a RetryError before).
 func (s *Service) resendFlowCode(ctx context.Context, id, binding, kind string) error {
-	row, err := s.openAuthRequest(ctx, id, binding)
-	if err != nil {
-		return err
-	}
-	f, err := s.flowOf(ctx, row, kind)
+	row, f, err := s.openFlow(ctx, id, binding, kind)
 	if err != nil {
 		return err
 	}
@@ -275,11 +278,7 @@ func (s *Service) resendSignup(ctx context.Context, requestID string, f pageFlow
 // that breaks the policy is a FieldError on "password" and keeps the
 // challenge open.
 func (s *Service) finishReset(ctx context.Context, id, binding, code, password string) error {
-	row, err := s.openAuthRequest(ctx, id, binding)
-	if err != nil {
-		return err
-	}
-	f, err := s.flowOf(ctx, row, flowReset)
+	row, f, err := s.openFlow(ctx, id, binding, flowReset)
 	if err != nil {
 		return err
 	}

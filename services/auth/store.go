@@ -22,9 +22,6 @@ var migrationFiles embed.FS
 // at start-up and by `tamkeen migrate`.
 var Migrations = host.Migrations(Name, migrationFiles, "migrations")
 
-// querier is what both *sql.Tx and *store.DB offer.
-type querier = store.Querier
-
 // ms is t as Unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
@@ -65,7 +62,7 @@ func scanClient(sc interface{ Scan(...any) error }, extra ...any) (Client, error
 	return c, nil
 }
 
-func upsertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
+func upsertClient(ctx context.Context, q store.Querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
 INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization,
 	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr,
@@ -87,7 +84,7 @@ func clientArgs(spec ClientSpec, hash string, now time.Time) []any {
 		strings.Join(spec.AllowedOrigins, " ")}
 }
 
-func insertClient(ctx context.Context, q querier, spec ClientSpec, hash string, now time.Time) error {
+func insertClient(ctx context.Context, q store.Querier, spec ClientSpec, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `
 INSERT INTO clients (id, name, ministry, secret_hash, scopes, disabled, created_at, updated_at, organization,
 	redirect_uris, post_logout_redirect_uris, public, loopback, token_auth_method, max_acr,
@@ -97,17 +94,17 @@ VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, 
 	return err
 }
 
-func selectClient(ctx context.Context, q querier, id string) (Client, error) {
+func selectClient(ctx context.Context, q store.Querier, id string) (Client, error) {
 	return scanClient(q.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 }
 
-func selectClientWithSecret(ctx context.Context, q querier, id string) (Client, string, error) {
+func selectClientWithSecret(ctx context.Context, q store.Querier, id string) (Client, string, error) {
 	var hash string
 	c, err := scanClient(q.QueryRowContext(ctx, `SELECT `+clientColumns+`, secret_hash FROM clients WHERE id = $1`, id), &hash)
 	return c, hash, err
 }
 
-func selectClients(ctx context.Context, q querier) ([]Client, error) {
+func selectClients(ctx context.Context, q store.Querier) ([]Client, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -115,31 +112,31 @@ func selectClients(ctx context.Context, q querier) ([]Client, error) {
 	return store.CollectRows(rows, func(r store.Row) (Client, error) { return scanClient(r) })
 }
 
-func updateClientSecret(ctx context.Context, q querier, id, hash string, now time.Time) (bool, error) {
+func updateClientSecret(ctx context.Context, q store.Querier, id, hash string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now))
 }
 
 // replaceClientSecretHash stores hash as id's secret hash only if the
 // stored one is still old (a rotation meanwhile wins).
-func replaceClientSecretHash(ctx context.Context, q querier, id, old, hash string) error {
+func replaceClientSecretHash(ctx context.Context, q store.Querier, id, old, hash string) error {
 	_, err := q.ExecContext(ctx, `UPDATE clients SET secret_hash = $3 WHERE id = $1 AND secret_hash = $2`, id, old, hash)
 	return err
 }
 
-func updateClientOrganization(ctx context.Context, q querier, id, org string, now time.Time) (bool, error) {
+func updateClientOrganization(ctx context.Context, q store.Querier, id, org string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE clients SET organization = $2, updated_at = $3 WHERE id = $1`, id, org, now))
 }
 
-func disableClient(ctx context.Context, q querier, id string, now time.Time) (bool, error) {
+func disableClient(ctx context.Context, q store.Querier, id string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE clients SET disabled = TRUE, updated_at = $2 WHERE id = $1`, id, now))
 }
 
-func updateClientOrigins(ctx context.Context, q querier, id string, origins []string, now time.Time) (bool, error) {
+func updateClientOrigins(ctx context.Context, q store.Querier, id string, origins []string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE clients SET allowed_origins = $2, updated_at = $3 WHERE id = $1`, id, strings.Join(origins, " "), now))
 }
 
 // selectClientOrigins maps every enabled client with origins to them.
-func selectClientOrigins(ctx context.Context, q querier) (map[string][]string, error) {
+func selectClientOrigins(ctx context.Context, q store.Querier) (map[string][]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, allowed_origins FROM clients WHERE NOT disabled AND allowed_origins <> '' ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -191,7 +188,7 @@ func scanCitizen(sc interface{ Scan(...any) error }) (citizenRow, error) {
 	return c, err
 }
 
-func insertCitizen(ctx context.Context, q querier, c citizenRow) error {
+func insertCitizen(ctx context.Context, q store.Querier, c citizenRow) error {
 	_, err := q.ExecContext(ctx, `
 INSERT INTO citizens (id, national_id_mac, national_id_enc, phone_number, phone_verified, email, password_hash,
 	given_name, family_name, preferred_language, proofing_level, created_at, updated_at)
@@ -201,45 +198,45 @@ VALUES ($1, $2, $3, $4, FALSE, $5, $6, $7, $8, $9, $10, $11, $11)`,
 	return err
 }
 
-func selectCitizen(ctx context.Context, q querier, id string) (citizenRow, error) {
+func selectCitizen(ctx context.Context, q store.Querier, id string) (citizenRow, error) {
 	return scanCitizen(q.QueryRowContext(ctx, `SELECT `+citizenColumns+` FROM citizens WHERE id = $1`, id))
 }
 
-func selectCitizenByNationalID(ctx context.Context, q querier, nidMAC string) (citizenRow, error) {
+func selectCitizenByNationalID(ctx context.Context, q store.Querier, nidMAC string) (citizenRow, error) {
 	return scanCitizen(q.QueryRowContext(ctx, `SELECT `+citizenColumns+` FROM citizens WHERE national_id_mac = $1`, nidMAC))
 }
 
-func updatePasswordHash(ctx context.Context, q querier, id, hash string, now time.Time) error {
+func updatePasswordHash(ctx context.Context, q store.Querier, id, hash string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `UPDATE citizens SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now)
 	return err
 }
 
-func updateProofing(ctx context.Context, q querier, id, level, by, evidence string, now time.Time) (bool, error) {
+func updateProofing(ctx context.Context, q store.Querier, id, level, by, evidence string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE citizens SET proofing_level = $2, proofed_by = $3, proof_evidence = $4, updated_at = $5 WHERE id = $1`,
 		id, level, by, evidence, now))
 }
 
-func markPhoneVerified(ctx context.Context, q querier, id, phone string, now time.Time) (bool, error) {
+func markPhoneVerified(ctx context.Context, q store.Querier, id, phone string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE citizens SET phone_verified = TRUE, updated_at = $3 WHERE id = $1 AND phone_number = $2`, id, phone, now))
 }
 
-func updateTOTPSecret(ctx context.Context, q querier, id, sealed string, now time.Time) (bool, error) {
+func updateTOTPSecret(ctx context.Context, q store.Querier, id, sealed string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE citizens SET totp_secret_enc = $2, totp_enabled = FALSE, updated_at = $3
 		WHERE id = $1 AND totp_enabled = FALSE`, id, sealed, now))
 }
 
-func enableTOTP(ctx context.Context, q querier, id string, step int64, now time.Time) (bool, error) {
+func enableTOTP(ctx context.Context, q store.Querier, id string, step int64, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE citizens SET totp_enabled = TRUE, totp_last_step = $2, updated_at = $3
 		WHERE id = $1 AND totp_enabled = FALSE AND totp_secret_enc <> ''`, id, step, now))
 }
 
 // advanceTOTPStep records step as the last accepted one, only if it is
 // later than the one recorded: the replay guard.
-func advanceTOTPStep(ctx context.Context, q querier, id string, step int64) (bool, error) {
+func advanceTOTPStep(ctx context.Context, q store.Querier, id string, step int64) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE citizens SET totp_last_step = $2 WHERE id = $1 AND totp_enabled = TRUE AND totp_last_step < $2`, id, step))
 }
 
-func replaceRecoveryCodes(ctx context.Context, q querier, citizenID string, macs []string) error {
+func replaceRecoveryCodes(ctx context.Context, q store.Querier, citizenID string, macs []string) error {
 	if _, err := q.ExecContext(ctx, `DELETE FROM recovery_codes WHERE citizen_id = $1`, citizenID); err != nil {
 		return err
 	}
@@ -251,7 +248,7 @@ func replaceRecoveryCodes(ctx context.Context, q querier, citizenID string, macs
 	return nil
 }
 
-func useRecoveryCode(ctx context.Context, q querier, citizenID, codeMAC string, now time.Time) (bool, error) {
+func useRecoveryCode(ctx context.Context, q store.Querier, citizenID, codeMAC string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $3 WHERE citizen_id = $1 AND code_mac = $2 AND used_at IS NULL`,
 		citizenID, codeMAC, now))
 }
@@ -267,7 +264,7 @@ type keyRow struct {
 
 // selectPublishedKeys returns the keys still in the JWKS at nowMS, newest
 // first.
-func selectPublishedKeys(ctx context.Context, q querier, nowMS int64) ([]keyRow, error) {
+func selectPublishedKeys(ctx context.Context, q store.Querier, nowMS int64) ([]keyRow, error) {
 	rows, err := q.QueryContext(ctx, `SELECT kid, private_key_enc, created_at_ms, retired_at_ms IS NOT NULL FROM signing_keys
 		WHERE publish_until_ms IS NULL OR publish_until_ms > $1 ORDER BY created_at_ms DESC, kid DESC`, nowMS)
 	if err != nil {
@@ -280,14 +277,14 @@ func selectPublishedKeys(ctx context.Context, q querier, nowMS int64) ([]keyRow,
 	})
 }
 
-func insertKey(ctx context.Context, q querier, kid, sealed string, nowMS int64) error {
+func insertKey(ctx context.Context, q store.Querier, kid, sealed string, nowMS int64) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO signing_keys (kid, private_key_enc, created_at_ms) VALUES ($1, $2, $3)`, kid, sealed, nowMS)
 	return err
 }
 
 // retireKeys stops every active key from signing and keeps it published
 // until publishUntilMS.
-func retireKeys(ctx context.Context, q querier, nowMS, publishUntilMS int64) error {
+func retireKeys(ctx context.Context, q store.Querier, nowMS, publishUntilMS int64) error {
 	_, err := q.ExecContext(ctx, `UPDATE signing_keys SET retired_at_ms = $1, publish_until_ms = $2 WHERE retired_at_ms IS NULL`, nowMS, publishUntilMS)
 	return err
 }
@@ -308,14 +305,14 @@ type familyRow struct {
 	Scopes []string
 }
 
-func insertFamily(ctx context.Context, q querier, f familyRow, now time.Time) error {
+func insertFamily(ctx context.Context, q store.Querier, f familyRow, now time.Time) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO token_families (id, session_id, citizen_id, acr, amr, auth_time_ms, azp, created_at, scopes)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, f.ID, f.SessionID, f.CitizenID, f.ACR, strings.Join(f.AMR, " "), ms(f.AuthTime), f.AZP, now,
 		strings.Join(f.Scopes, " "))
 	return err
 }
 
-func insertRefreshToken(ctx context.Context, q querier, tokenMAC, familyID string, expires, now time.Time) error {
+func insertRefreshToken(ctx context.Context, q store.Querier, tokenMAC, familyID string, expires, now time.Time) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO refresh_tokens (token_mac, family_id, expires_at_ms, created_at) VALUES ($1, $2, $3, $4)`,
 		tokenMAC, familyID, ms(expires), now)
 	return err
@@ -329,7 +326,7 @@ type refreshLookup struct {
 	ExpiresAt time.Time
 }
 
-func selectRefreshToken(ctx context.Context, q querier, tokenMAC string) (refreshLookup, error) {
+func selectRefreshToken(ctx context.Context, q store.Querier, tokenMAC string) (refreshLookup, error) {
 	var (
 		r            refreshLookup
 		amr, scopes  string
@@ -346,7 +343,7 @@ func selectRefreshToken(ctx context.Context, q querier, tokenMAC string) (refres
 	return r, err
 }
 
-func useRefreshToken(ctx context.Context, q querier, tokenMAC string, now time.Time) (bool, error) {
+func useRefreshToken(ctx context.Context, q store.Querier, tokenMAC string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_mac = $1 AND used_at IS NULL`, tokenMAC, now))
 }
 
@@ -355,7 +352,7 @@ func useRefreshToken(ctx context.Context, q querier, tokenMAC string, now time.T
 // login family, id = session id) is revoked first: a step-up that holds it
 // (lockSession) finishes first and its new family is then revoked by the
 // second statement, or it waits and finds the session ended.
-func revokeSession(ctx context.Context, q querier, sessionID, reason string, now time.Time) (bool, error) {
+func revokeSession(ctx context.Context, q store.Querier, sessionID, reason string, now time.Time) (bool, error) {
 	alive, err := one(q.ExecContext(ctx, `UPDATE token_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,
 		sessionID, now, reason))
 	if err != nil {
@@ -367,7 +364,7 @@ func revokeSession(ctx context.Context, q querier, sessionID, reason string, now
 }
 
 // sessionAlive reports whether the session's login family is not revoked.
-func sessionAlive(ctx context.Context, q querier, sessionID string) (bool, error) {
+func sessionAlive(ctx context.Context, q store.Querier, sessionID string) (bool, error) {
 	var alive bool
 	err := q.QueryRowContext(ctx, `SELECT revoked_at IS NULL FROM token_families WHERE id = $1`, sessionID).Scan(&alive)
 	if store.IsNoRows(err) {
@@ -381,7 +378,7 @@ func sessionAlive(ctx context.Context, q querier, sessionID string) (bool, error
 // commit, so a concurrent revokeSession either waits for this transaction
 // (and then revokes its family too) or has already committed (and this
 // finds the session ended).
-func lockSession(ctx context.Context, q querier, sessionID string) (bool, error) {
+func lockSession(ctx context.Context, q store.Querier, sessionID string) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE token_families SET session_id = session_id WHERE id = $1 AND revoked_at IS NULL`, sessionID))
 }
 
@@ -402,7 +399,7 @@ type sessionFamilyRow struct {
 
 // selectSessionFamilies returns every family of citizenID's sessions whose
 // login family is not revoked, oldest first.
-func selectSessionFamilies(ctx context.Context, q querier, citizenID string) ([]sessionFamilyRow, error) {
+func selectSessionFamilies(ctx context.Context, q store.Querier, citizenID string) ([]sessionFamilyRow, error) {
 	rows, err := q.QueryContext(ctx, `SELECT f.session_id, f.acr, f.azp, COALESCE(c.organization, ''), f.created_at,
 			(SELECT MAX(t.created_at) FROM refresh_tokens t WHERE t.family_id = f.id),
 			COALESCE((SELECT MAX(t.expires_at_ms) FROM refresh_tokens t WHERE t.family_id = f.id), 0)
@@ -414,23 +411,20 @@ func selectSessionFamilies(ctx context.Context, q querier, citizenID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []sessionFamilyRow
-	for rows.Next() {
+	return store.CollectRows(rows, func(row store.Row) (sessionFamilyRow, error) {
 		var (
 			r    sessionFamilyRow
 			last sql.NullTime
 		)
-		if err := rows.Scan(&r.SessionID, &r.ACR, &r.AZP, &r.Organization, &r.CreatedAt, store.ScanNullTime(&last), &r.ExpiresMS); err != nil {
-			return nil, err
+		if err := row.Scan(&r.SessionID, &r.ACR, &r.AZP, &r.Organization, &r.CreatedAt, store.ScanNullTime(&last), &r.ExpiresMS); err != nil {
+			return r, err
 		}
 		r.LastIssued = r.CreatedAt
 		if last.Valid {
 			r.LastIssued = last.Time
 		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, nil
+	})
 }
 
 // ssoUseRow is the latest use and expiry of a session's browsers.
@@ -442,30 +436,25 @@ type ssoUseRow struct {
 
 // selectSSOUse returns, per session of citizenID signed in in a browser,
 // when a browser last used it and when the last of them expires.
-func selectSSOUse(ctx context.Context, q querier, citizenID string) ([]ssoUseRow, error) {
+func selectSSOUse(ctx context.Context, q store.Querier, citizenID string) ([]ssoUseRow, error) {
 	rows, err := q.QueryContext(ctx, `SELECT session_id, MAX(last_seen_ms), MAX(expires_at_ms) FROM sso_sessions
 		WHERE citizen_id = $1 GROUP BY session_id`, citizenID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []ssoUseRow
-	for rows.Next() {
+	return store.CollectRows(rows, func(row store.Row) (ssoUseRow, error) {
 		var (
 			r      ssoUseRow
 			seenMS int64
 		)
-		if err := rows.Scan(&r.SessionID, &seenMS, &r.ExpiresMS); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.SessionID, &seenMS, &r.ExpiresMS)
 		r.LastSeen = fromMS(seenMS)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // sessionOwner returns the citizen of a session (its login family).
-func sessionOwner(ctx context.Context, q querier, sessionID string) (string, error) {
+func sessionOwner(ctx context.Context, q store.Querier, sessionID string) (string, error) {
 	var citizenID string
 	err := q.QueryRowContext(ctx, `SELECT citizen_id FROM token_families WHERE id = $1 AND session_id = $1`, sessionID).Scan(&citizenID)
 	return citizenID, err
@@ -479,7 +468,7 @@ type throttleRow struct {
 	LockedUntilMS int64
 }
 
-func selectThrottle(ctx context.Context, q querier, key string) (throttleRow, bool, error) {
+func selectThrottle(ctx context.Context, q store.Querier, key string) (throttleRow, bool, error) {
 	var t throttleRow
 	err := q.QueryRowContext(ctx, `SELECT failures, last_failure_ms, locked_until_ms FROM login_throttle WHERE throttle_key = $1`, key).
 		Scan(&t.Failures, &t.LastFailureMS, &t.LockedUntilMS)
@@ -492,7 +481,7 @@ func selectThrottle(ctx context.Context, q querier, key string) (throttleRow, bo
 // countFailure adds a failure to key's counter (restarting it when the
 // last failure is older than windowStartMS) and returns the new count;
 // account ("" for none) names the account the counter belongs to.
-func countFailure(ctx context.Context, q querier, key, account string, nowMS, windowStartMS int64) (int, error) {
+func countFailure(ctx context.Context, q store.Querier, key, account string, nowMS, windowStartMS int64) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `
 INSERT INTO login_throttle (throttle_key, account, failures, last_failure_ms, locked_until_ms) VALUES ($1, $4, 1, $2, 0)
@@ -505,25 +494,25 @@ RETURNING failures`, key, nowMS, windowStartMS, account).Scan(&n)
 
 // accountLocked reports whether any lock of the account (from every
 // source, or from one) is in force at nowMS.
-func accountLocked(ctx context.Context, q querier, account string, nowMS int64) (bool, error) {
+func accountLocked(ctx context.Context, q store.Querier, account string, nowMS int64) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM login_throttle WHERE account = $1 AND locked_until_ms > $2`, account, nowMS).Scan(&n)
 	return n > 0, err
 }
 
 // clearAccount deletes every failure counter and lock of the account.
-func clearAccount(ctx context.Context, q querier, account string) error {
+func clearAccount(ctx context.Context, q store.Querier, account string) error {
 	_, err := q.ExecContext(ctx, `DELETE FROM login_throttle WHERE account = $1`, account)
 	return err
 }
 
 // lock locks key until untilMS and restarts its counter.
-func lock(ctx context.Context, q querier, key string, untilMS int64) error {
+func lock(ctx context.Context, q store.Querier, key string, untilMS int64) error {
 	_, err := q.ExecContext(ctx, `UPDATE login_throttle SET failures = 0, locked_until_ms = $2 WHERE throttle_key = $1`, key, untilMS)
 	return err
 }
 
-func clearThrottle(ctx context.Context, q querier, key string) error {
+func clearThrottle(ctx context.Context, q store.Querier, key string) error {
 	_, err := q.ExecContext(ctx, `DELETE FROM login_throttle WHERE throttle_key = $1`, key)
 	return err
 }
@@ -543,14 +532,14 @@ type challengeRow struct {
 	Used        bool
 }
 
-func insertChallenge(ctx context.Context, q querier, c challengeRow) error {
+func insertChallenge(ctx context.Context, q store.Querier, c challengeRow) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO otp_challenges (id, citizen_id, purpose, method, code_mac, phone_number, attempts, expires_at_ms, created_at_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)`,
 		c.ID, c.CitizenID, c.Purpose, c.Method, c.CodeMAC, c.PhoneNumber, ms(c.ExpiresAt), ms(c.CreatedAt))
 	return err
 }
 
-func selectChallenge(ctx context.Context, q querier, id string) (challengeRow, error) {
+func selectChallenge(ctx context.Context, q store.Querier, id string) (challengeRow, error) {
 	var (
 		c            challengeRow
 		expMS, crtMS int64
@@ -565,20 +554,20 @@ func selectChallenge(ctx context.Context, q querier, id string) (challengeRow, e
 // countAttempt records one attempt at an open challenge (unused, not
 // expired, under maxAttempts) BEFORE its code is checked; false means the
 // challenge was not open.
-func countAttempt(ctx context.Context, q querier, id string, maxAttempts int, now time.Time) (bool, error) {
+func countAttempt(ctx context.Context, q store.Querier, id string, maxAttempts int, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE otp_challenges SET attempts = attempts + 1
 		WHERE id = $1 AND used_at IS NULL AND attempts < $2 AND expires_at_ms > $3`, id, maxAttempts, ms(now)))
 }
 
 // countPurposeAttempt is countAttempt for a challenge of one purpose only.
-func countPurposeAttempt(ctx context.Context, q querier, id, purpose string, maxAttempts int, now time.Time) (bool, error) {
+func countPurposeAttempt(ctx context.Context, q store.Querier, id, purpose string, maxAttempts int, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE otp_challenges SET attempts = attempts + 1
 		WHERE id = $1 AND purpose = $4 AND used_at IS NULL AND attempts < $2 AND expires_at_ms > $3`, id, maxAttempts, ms(now), purpose))
 }
 
 // recentNotices counts the notices (method 'notice') sent to a citizen
 // since sinceMS.
-func recentNotices(ctx context.Context, q querier, citizenID string, sinceMS int64) (int, error) {
+func recentNotices(ctx context.Context, q store.Querier, citizenID string, sinceMS int64) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM otp_challenges WHERE citizen_id = $1 AND method = 'notice' AND created_at_ms > $2`,
 		citizenID, sinceMS).Scan(&n)
@@ -587,19 +576,19 @@ func recentNotices(ctx context.Context, q querier, citizenID string, sinceMS int
 
 // recentTOTPChallenges counts a citizen's authenticator-app challenges
 // since sinceMS, with the creation time of the oldest.
-func recentTOTPChallenges(ctx context.Context, q querier, citizenID string, sinceMS int64) (n int, oldestMS int64, err error) {
+func recentTOTPChallenges(ctx context.Context, q store.Querier, citizenID string, sinceMS int64) (n int, oldestMS int64, err error) {
 	err = q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MIN(created_at_ms), 0) FROM otp_challenges
 		WHERE citizen_id = $1 AND method = 'totp' AND created_at_ms > $2`, citizenID, sinceMS).Scan(&n, &oldestMS)
 	return n, oldestMS, err
 }
 
 // consumeChallenge marks the challenge used; exactly one caller gets true.
-func consumeChallenge(ctx context.Context, q querier, id string, now time.Time) (bool, error) {
+func consumeChallenge(ctx context.Context, q store.Querier, id string, now time.Time) (bool, error) {
 	return one(q.ExecContext(ctx, `UPDATE otp_challenges SET used_at = $2 WHERE id = $1 AND used_at IS NULL`, id, now))
 }
 
 // smsSends summarises the SMS codes sent to phone since sinceMS.
-func smsSends(ctx context.Context, q querier, phone string, sinceMS int64) (n int, oldestMS, newestMS int64, err error) {
+func smsSends(ctx context.Context, q store.Querier, phone string, sinceMS int64) (n int, oldestMS, newestMS int64, err error) {
 	err = q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MIN(created_at_ms), 0), COALESCE(MAX(created_at_ms), 0)
 		FROM otp_challenges WHERE phone_number = $1 AND method = 'sms' AND created_at_ms > $2`, phone, sinceMS).
 		Scan(&n, &oldestMS, &newestMS)

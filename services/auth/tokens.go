@@ -106,7 +106,7 @@ const (
 
 // requireSession checks that a citizen caller's session is alive: its
 // login family is not revoked. A citizen token without sid is refused.
-func (s *Service) requireSession(ctx context.Context, q querier, caller Principal) error {
+func (s *Service) requireSession(ctx context.Context, q store.Querier, caller Principal) error {
 	if caller.SessionID == "" {
 		return ErrSessionEnded
 	}

@@ -48,7 +48,7 @@ func (p Principal) inTenant(ministry string) error {
 
 // heldRoles returns the roles p holds in ministry, after checking that p
 // may act there at all.
-func heldRoles(ctx context.Context, q querier, p Principal, ministry string) ([]Role, error) {
+func heldRoles(ctx context.Context, q store.Querier, p Principal, ministry string) ([]Role, error) {
 	if err := p.inTenant(ministry); err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func heldRoles(ctx context.Context, q querier, p Principal, ministry string) ([]
 
 // loadHeld reads item id at its latest version and the roles p holds in
 // its ministry: what every workflow step checks before it acts.
-func loadHeld(ctx context.Context, q querier, p Principal, id string) (Item, []Role, error) {
+func loadHeld(ctx context.Context, q store.Querier, p Principal, id string) (Item, []Role, error) {
 	it, err := loadItem(ctx, q, id, 0)
 	if err != nil {
 		return Item{}, nil, err
@@ -384,7 +384,7 @@ func (s *Service) Transition(ctx context.Context, p Principal, id string, a Acti
 // fourEyes refuses the approval of it's current version by whoever wrote
 // it or submitted it: review needs a second person (issue 12). Rejecting
 // is allowed: it only asks for changes.
-func fourEyes(ctx context.Context, q querier, it Item, approver string) error {
+func fourEyes(ctx context.Context, q store.Querier, it Item, approver string) error {
 	savedBy, submitter, err := authorsOf(ctx, q, it.ID, it.Version)
 	if err != nil {
 		return fmt.Errorf("four-eyes check of %s: %w", it.ID, err)

@@ -22,12 +22,12 @@
 //     transitions, publish), each in one transaction with its event.
 //   - history.go: versions, recorded transitions and role grants.
 //   - public.go: the cached public API (published content and search).
-//   - feed.go, feed_store.go, feed_grpc.go: Atom feeds of a ministry's
-//     latest published items (docs/guides/content.md).
+//   - feed.go, feed_grpc.go: Atom feeds of a ministry's latest published
+//     items (docs/guides/content.md).
 //   - scheduler.go: publishing and taking down at the scheduled times.
 //   - store.go, store_items.go, store_public.go, store_history.go,
-//     store_scheduler.go, migrations/: every SQL statement (one text for
-//     both engines except search).
+//     store_scheduler.go, store_feeds.go, migrations/: every SQL statement
+//     (one text for both engines except search).
 //   - grpc.go: proto ↔ domain, client-token checks and errors mapped to
 //     gRPC codes.
 //   - events.go: what it publishes through the outbox.

@@ -22,22 +22,16 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{}
-	var err error
-	if m.publications, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_content_publications_total",
-		Help: "Item versions made public, by trigger (now, scheduled); committed only.",
-	}, []string{"trigger"})); err != nil {
-		return nil, err
+	in := telemetry.NewInstruments(reg)
+	m := &metrics{
+		publications: in.CounterVec("tamkeen_content_publications_total",
+			"Item versions made public, by trigger (now, scheduled); committed only.",
+			[]string{"trigger"}, []string{triggerNow, triggerScheduled}),
+		expiries: in.Counter("tamkeen_content_expiries_total",
+			"Published items taken down by the scheduler at their expiry; committed only."),
 	}
-	if m.expiries, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "tamkeen_content_expiries_total",
-		Help: "Published items taken down by the scheduler at their expiry; committed only.",
-	})); err != nil {
+	if err := in.Err(); err != nil {
 		return nil, err
-	}
-	for _, tr := range []string{triggerNow, triggerScheduled} {
-		m.publications.WithLabelValues(tr)
 	}
 	return m, nil
 }

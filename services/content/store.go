@@ -27,9 +27,6 @@ var Migrations = host.Migrations(Name, migrationFiles, "migrations")
 // The SQL of the service. One text serves both engines except for search
 // (FTS5 on SQLite, tsvector on PostgreSQL), which differs in searchSQL only.
 
-// querier is what both *sql.Tx and *store.DB offer.
-type querier = store.Querier
-
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // ItemIDPrefix starts every item id.
@@ -47,7 +44,7 @@ const itemColumns = `i.id, i.type, i.ministry, i.state, i.version, i.published_v
 
 // loadItem reads an item at its latest version; version > 0 reads that
 // version's content instead (the rest stays the item's current row).
-func loadItem(ctx context.Context, q querier, id string, version int) (Item, error) {
+func loadItem(ctx context.Context, q store.Querier, id string, version int) (Item, error) {
 	var (
 		it       Item
 		pub, exp sql.NullTime
@@ -86,7 +83,7 @@ func loadItem(ctx context.Context, q querier, id string, version int) (Item, err
 }
 
 // rolesOf returns the roles subject holds in ministry.
-func rolesOf(ctx context.Context, q querier, ministry, subject string) ([]Role, error) {
+func rolesOf(ctx context.Context, q store.Querier, ministry, subject string) ([]Role, error) {
 	rows, err := q.QueryContext(ctx, `SELECT role FROM content_roles WHERE ministry = $1 AND subject = $2 ORDER BY role`, ministry, subject)
 	if err != nil {
 		return nil, fmt.Errorf("roles: %w", err)
@@ -99,7 +96,7 @@ func rolesOf(ctx context.Context, q querier, ministry, subject string) ([]Role, 
 }
 
 // ministriesOf returns the ministries in which subject holds any role.
-func ministriesOf(ctx context.Context, q querier, subject string) ([]string, error) {
+func ministriesOf(ctx context.Context, q store.Querier, subject string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT DISTINCT ministry FROM content_roles WHERE subject = $1 ORDER BY ministry`, subject)
 	if err != nil {
 		return nil, fmt.Errorf("ministries: %w", err)

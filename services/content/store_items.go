@@ -14,7 +14,7 @@ import (
 // that the caller can answer a concurrent change with a conflict.
 
 // insertItem creates the row of a new draft item at version 1.
-func insertItem(ctx context.Context, q querier, id string, t Type, ministry, actor string, now time.Time) error {
+func insertItem(ctx context.Context, q store.Querier, id string, t Type, ministry, actor string, now time.Time) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO content_items (id, type, ministry, state, version, created_at, created_by, updated_at, updated_by)
 			VALUES ($1, $2, $3, $4, 1, $5, $6, $5, $6)`, id, string(t), ministry, string(StateDraft), now, actor)
 	return err
@@ -22,7 +22,7 @@ func insertItem(ctx context.Context, q querier, id string, t Type, ministry, act
 
 // itemIDs lists the ids of ministry's items, newest first, optionally of
 // one type and in one state ("" for any).
-func itemIDs(ctx context.Context, q querier, ministry, typ, state string) ([]string, error) {
+func itemIDs(ctx context.Context, q store.Querier, ministry, typ, state string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id FROM content_items WHERE ministry = $1
 			AND ($2 = '' OR type = $2) AND ($3 = '' OR state = $3) ORDER BY created_at DESC, id`, ministry, typ, state)
 	if err != nil {
@@ -33,7 +33,7 @@ func itemIDs(ctx context.Context, q querier, ministry, typ, state string) ([]str
 
 // bumpVersion moves item id from version base to v as a draft, cancelling
 // any schedule; false means the item is no longer at base.
-func bumpVersion(ctx context.Context, q querier, id string, base, v int, now time.Time, actor string) (bool, error) {
+func bumpVersion(ctx context.Context, q store.Querier, id string, base, v int, now time.Time, actor string) (bool, error) {
 	res, err := q.ExecContext(ctx, `UPDATE content_items SET version = $3, state = $4, publish_at = NULL, updated_at = $5, updated_by = $6
 			WHERE id = $1 AND version = $2`, id, base, v, string(StateDraft), now, actor)
 	return changedOne(res, err)
@@ -41,7 +41,7 @@ func bumpVersion(ctx context.Context, q querier, id string, base, v int, now tim
 
 // setState moves item id at version from state from to to; clear also
 // withdraws its public version and schedule. false means the item changed.
-func setState(ctx context.Context, q querier, id string, version int, from, to State, clear bool, now time.Time, actor string) (bool, error) {
+func setState(ctx context.Context, q store.Querier, id string, version int, from, to State, clear bool, now time.Time, actor string) (bool, error) {
 	res, err := q.ExecContext(ctx, `UPDATE content_items SET state = $3, updated_at = $4, updated_by = $5,
 			published_version = CASE WHEN $6 THEN 0 ELSE published_version END,
 			publish_at = CASE WHEN $6 THEN NULL ELSE publish_at END,
@@ -52,7 +52,7 @@ func setState(ctx context.Context, q querier, id string, version int, from, to S
 
 // authorsOf returns who saved version of item id and who last submitted
 // it ("" if nobody did).
-func authorsOf(ctx context.Context, q querier, id string, version int) (savedBy, submitter string, err error) {
+func authorsOf(ctx context.Context, q store.Querier, id string, version int) (savedBy, submitter string, err error) {
 	err = q.QueryRowContext(ctx, `SELECT v.saved_by, COALESCE((SELECT t.actor FROM content_transitions t
 		WHERE t.item_id = v.item_id AND t.version = v.version AND t.action = $3 ORDER BY t.seq DESC LIMIT 1), '')
 		FROM content_versions v WHERE v.item_id = $1 AND v.version = $2`, id, version, string(ActionSubmit)).Scan(&savedBy, &submitter)
@@ -61,7 +61,7 @@ func authorsOf(ctx context.Context, q querier, id string, version int) (savedBy,
 
 // setSchedule records when item id at version is to be published and
 // expire (zero: never); false means the item changed.
-func setSchedule(ctx context.Context, q querier, id string, version int, publishAt, expireAt, now time.Time, actor string) (bool, error) {
+func setSchedule(ctx context.Context, q store.Querier, id string, version int, publishAt, expireAt, now time.Time, actor string) (bool, error) {
 	res, err := q.ExecContext(ctx, `UPDATE content_items SET publish_at = $3, expire_at = $4, updated_at = $5, updated_by = $6
 				WHERE id = $1 AND version = $2`, id, version, publishAt, nullTime(expireAt), now, actor)
 	return changedOne(res, err)
@@ -69,7 +69,7 @@ func setSchedule(ctx context.Context, q querier, id string, version int, publish
 
 // markPublished makes it's current version the published one, if it is
 // still at that version and state; false means it changed.
-func markPublished(ctx context.Context, q querier, it Item, expireAt, at time.Time, actor string) (bool, error) {
+func markPublished(ctx context.Context, q store.Querier, it Item, expireAt, at time.Time, actor string) (bool, error) {
 	res, err := q.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = version, publish_at = NULL,
 		expire_at = $4, updated_at = $5, updated_by = $6 WHERE id = $1 AND version = $2 AND state = $7`,
 		it.ID, it.Version, string(StatePublished), nullTime(expireAt), at, actor, string(it.State))

@@ -23,7 +23,7 @@ func deletePublic(ctx context.Context, tx *sql.Tx, id string) error {
 }
 
 // insertPublic writes it's published row in lang.
-func insertPublic(ctx context.Context, q querier, it Item, lang, slug, tags string, at time.Time, doc, etag, snippet string) error {
+func insertPublic(ctx context.Context, q store.Querier, it Item, lang, slug, tags string, at time.Time, doc, etag, snippet string) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO content_public (item_id, lang, slug, ministry, type, tags, version, publish_time, expire_at, doc, etag, snippet_text)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		it.ID, lang, slug, it.Ministry, string(it.Type), tags, it.Version, at, nullTime(it.ExpireAt), doc, etag, snippet)
@@ -31,21 +31,21 @@ func insertPublic(ctx context.Context, q querier, it Item, lang, slug, tags stri
 }
 
 // insertSearch indexes item id's normalised text in lang.
-func insertSearch(ctx context.Context, q querier, id, lang, title, summary, body string) error {
+func insertSearch(ctx context.Context, q store.Querier, id, lang, title, summary, body string) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO content_search (item_id, lang, title, summary, body) VALUES ($1, $2, $3, $4, $5)`,
 		id, lang, title, summary, body)
 	return err
 }
 
 // insertPublicTag records one tag of published item id.
-func insertPublicTag(ctx context.Context, q querier, id, tag string) error {
+func insertPublicTag(ctx context.Context, q store.Querier, id, tag string) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO content_public_tags (item_id, tag) VALUES ($1, $2)`, id, tag)
 	return err
 }
 
 // publicBySlug returns the unexpired public rows (one per language) of the
 // item that has slug in either language.
-func publicBySlug(ctx context.Context, q querier, slug string, now time.Time) ([]PublicContent, error) {
+func publicBySlug(ctx context.Context, q store.Querier, slug string, now time.Time) ([]PublicContent, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+publicColumns+` FROM content_public WHERE item_id =
 		(SELECT item_id FROM content_public WHERE slug = $1 LIMIT 1) AND (expire_at IS NULL OR expire_at > $2)`, slug, now)
 	if err != nil {
@@ -56,7 +56,7 @@ func publicBySlug(ctx context.Context, q querier, slug string, now time.Time) ([
 
 // listPublic returns up to limit unexpired public rows that f selects,
 // one per item (in lang when it has it), newest first.
-func listPublic(ctx context.Context, q querier, lang string, f PublicFilter, now time.Time, limit, offset int) ([]PublicContent, error) {
+func listPublic(ctx context.Context, q store.Querier, lang string, f PublicFilter, now time.Time, limit, offset int) ([]PublicContent, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+prefixed("p.", publicColumns)+` FROM content_public p
 		WHERE `+langClause+` AND ($2 = '' OR p.ministry = $2) AND ($3 = '' OR p.type = $3)
 		AND ($4 = '' OR EXISTS (SELECT 1 FROM content_public_tags t WHERE t.item_id = p.item_id AND t.tag = $4))
@@ -103,7 +103,7 @@ func (s *Service) searchMatches(ctx context.Context, lang, match string, now tim
 
 // publicWithSnippet returns item id's public row in lang and the text
 // snippets are cut from.
-func publicWithSnippet(ctx context.Context, q querier, id, lang string) (PublicContent, string, error) {
+func publicWithSnippet(ctx context.Context, q store.Querier, id, lang string) (PublicContent, string, error) {
 	var text string
 	pc, err := scanPublic(publicRow{q.QueryRowContext(ctx, `SELECT `+publicColumns+`, snippet_text FROM content_public
 			WHERE item_id = $1 AND lang = $2`, id, lang), &text})

@@ -28,14 +28,14 @@ func (s *Service) dueIDs(ctx context.Context, query string, now time.Time) ([]st
 }
 
 // dropSchedule cancels item id's publication scheduled at publishAt.
-func dropSchedule(ctx context.Context, q querier, id string, publishAt time.Time) error {
+func dropSchedule(ctx context.Context, q store.Querier, id string, publishAt time.Time) error {
 	_, err := q.ExecContext(ctx, `UPDATE content_items SET publish_at = NULL WHERE id = $1 AND publish_at = $2`, id, publishAt)
 	return err
 }
 
 // markExpired moves it, published and due to expire, to state to; false
 // means another replica (or an editor) changed it first.
-func markExpired(ctx context.Context, q querier, it Item, to State) (bool, error) {
+func markExpired(ctx context.Context, q store.Querier, it Item, to State) (bool, error) {
 	res, err := q.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = 0, expire_at = NULL,
 			updated_at = $4, updated_by = $5 WHERE id = $1 AND state = $2 AND expire_at = $6 AND published_version = $7`,
 		it.ID, string(it.State), string(to), it.ExpireAt, SchedulerActor, it.ExpireAt, it.PublishedVersion)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,7 @@ func (in BulkInput) fingerprint() any {
 type BulkRowError struct {
 	Row    int
 	Field  string
+	Code   string
 	Reason string
 }
 
@@ -82,12 +84,23 @@ type BulkJob struct {
 	// Queued are not yet handed to a provider; Sent were (sending or
 	// delivered); Failed ended in a failure status.
 	Queued, Sent, Delivered, Failed int
-	CreatedAt                       time.Time
+	// Validated and Invalid count the rows that passed and failed
+	// validation; Submitted the messages a provider accepted.
+	Validated, Invalid, Submitted int
+	CreatedAt                     time.Time
+
+	state    string // bulkValidating, bulkSending or bulkDone
+	enqueued int    // messages handed to the bulk lane so far
+	language string // the template's
 }
 
-// Status is "in-progress" until every message reached a provider or
+// Status is "validating" while a streamed upload is coming in, then
+// "in-progress" until every message reached a provider or
 // failed, then "finished".
 func (j BulkJob) Status() string {
+	if j.state == bulkValidating {
+		return bulkValidating
+	}
 	if j.Queued > 0 {
 		return "in-progress"
 	}
@@ -97,19 +110,59 @@ func (j BulkJob) Status() string {
 // parseBulkCSV turns a CSV upload into rows; row numbers count the header
 // as row 1.
 func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
-	r := csv.NewReader(strings.NewReader(text))
+	r, err := newBulkCSV(channel, strings.NewReader(text))
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		rows    []BulkRow
+		lineNos []int
+	)
+	for {
+		row, line, err := r.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(rows) >= MaxBulkRecipients {
+			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
+		}
+		rows = append(rows, row)
+		lineNos = append(lineNos, line)
+	}
+	return rows, lineNos, nil
+}
+
+// bulkCSV reads a bulk CSV one row at a time: a header row naming the
+// recipient column (phone_number or email_address), an optional
+// reference column, and placeholders. It holds one row, whatever the
+// size of the file.
+type bulkCSV struct {
+	r           *csv.Reader
+	header      []string
+	col, refCol int
+	line        int
+}
+
+// newBulkCSV reads and checks the header of a bulk CSV for channel.
+func newBulkCSV(channel string, in io.Reader) (*bulkCSV, error) {
+	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
-	header, err := r.Read()
+	r.ReuseRecord = true
+	rec, err := r.Read()
 	if err != nil {
-		return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: "no header row"}
+		return nil, &rpcerr.FieldError{Field: "csv", Reason: "no header row", Code: "csv.header"}
 	}
+	header := slices.Clone(rec)
 	want := recipientField(channel)
 	col, refCol := -1, -1
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		if fe := textcheck.Check("csv", h, textcheck.Address); fe != nil {
-			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("header column %d %s", i+1, fe.Reason)}
+			return nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("header column %d %s", i+1, fe.Reason), Code: "csv.header"}
 		}
 		header[i] = h
 		switch h {
@@ -120,39 +173,44 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 		}
 	}
 	if col < 0 {
-		return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("the header has no %s column", want)}
+		return nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("the header has no %s column", want), Code: "csv.recipient_column",
+			Args: rpcerr.ArgList(want)}
 	}
-	var (
-		rows    []BulkRow
-		lineNos []int
-	)
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("row %d is not valid CSV", line)}
-		}
-		if len(rows) >= MaxBulkRecipients {
-			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
-		}
-		row := BulkRow{Personalisation: map[string]string{}}
-		for i, v := range rec {
-			switch {
-			case i >= len(header):
-			case i == col:
-				row.Recipient = strings.TrimSpace(v)
-			case i == refCol:
-				row.Reference = v
-			default:
-				row.Personalisation[header[i]] = v
-			}
-		}
-		rows = append(rows, row)
-		lineNos = append(lineNos, line)
+	return &bulkCSV{r: r, header: header, col: col, refCol: refCol, line: 1}, nil
+}
+
+// next returns the next row and its row number (the header is row 1), or
+// io.EOF after the last. A row that is not CSV ends the file with a
+// field error: what follows cannot be read reliably.
+func (b *bulkCSV) next() (BulkRow, int, error) {
+	rec, err := b.r.Read()
+	if errors.Is(err, io.EOF) {
+		return BulkRow{}, 0, io.EOF
 	}
-	return rows, lineNos, nil
+	b.line++
+	if err != nil {
+		var pe *csv.ParseError
+		if !errors.As(err, &pe) {
+			// The body itself failed (too large, cut off): not a CSV
+			// problem.
+			return BulkRow{}, b.line, err
+		}
+		return BulkRow{}, b.line, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("row %d is not valid CSV", b.line),
+			Code: "csv.malformed", Args: rpcerr.ArgList(strconv.Itoa(b.line))}
+	}
+	row := BulkRow{Personalisation: make(map[string]string, len(b.header))}
+	for i, v := range rec {
+		switch {
+		case i >= len(b.header):
+		case i == b.col:
+			row.Recipient = strings.TrimSpace(v)
+		case i == b.refCol:
+			row.Reference = v
+		default:
+			row.Personalisation[b.header[i]] = v
+		}
+	}
+	return row, b.line, nil
 }
 
 // CreateBulkJob validates every row up front and, when all are valid,
@@ -237,7 +295,8 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	}
 	now := s.nowUTC()
 	job := BulkJob{ID: jobID, ClientID: client, TemplateID: t.ID, TemplateVersion: t.Version, Channel: in.Channel,
-		Reference: in.Reference, Total: len(msgs), Queued: len(msgs), CreatedAt: now}
+		Reference: in.Reference, Total: len(msgs), Queued: len(msgs), Validated: len(msgs), CreatedAt: now,
+		state: bulkDone, enqueued: len(msgs), language: t.Language}
 	var existing string
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		id, dup, err := s.claim(ctx, tx, idem, jobID)
@@ -245,7 +304,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 			existing = id
 			return err
 		}
-		if err := insertBulkJob(ctx, tx, job); err != nil {
+		if err := insertBulkJob(ctx, tx, job, bulkDone); err != nil {
 			return err
 		}
 		for i := range msgs {
@@ -288,12 +347,16 @@ func (s *Service) createdJob(ctx context.Context, client, id string, err error) 
 func rowError(line int, err error) BulkRowError {
 	var fe *rpcerr.FieldError
 	if errors.As(err, &fe) {
-		return BulkRowError{Row: line, Field: fe.Field, Reason: fe.Reason}
+		c := fe.Code
+		if c == "" {
+			c = rpcerr.FieldCode(fe.Field, "invalid")
+		}
+		return BulkRowError{Row: line, Field: fe.Field, Code: c, Reason: fe.Reason}
 	}
 	if errors.Is(err, rpcerr.ErrPermissionDenied) {
-		return BulkRowError{Row: line, Field: "phone_number", Reason: "international destinations are not allowed for this client"}
+		return BulkRowError{Row: line, Field: "phone_number", Code: "phone_number.international", Reason: "international destinations are not allowed for this client"}
 	}
-	return BulkRowError{Row: line, Reason: "invalid"}
+	return BulkRowError{Row: line, Code: "invalid", Reason: "invalid"}
 }
 
 // GetBulkJob returns client's bulk job id with its progress.
@@ -306,21 +369,5 @@ func (s *Service) GetBulkJob(ctx context.Context, client, id string) (BulkJob, e
 		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
 	}
 	j.CreatedAt = j.CreatedAt.UTC()
-	err = bulkJobStatuses(ctx, s.DB, id, func(st string, n int) {
-		switch st {
-		case StatusCreated:
-			j.Queued += n
-		case StatusSending:
-			j.Sent += n
-		case StatusDelivered:
-			j.Sent += n
-			j.Delivered += n
-		default:
-			j.Failed += n
-		}
-	})
-	if err != nil {
-		return BulkJob{}, err
-	}
 	return j, nil
 }

@@ -1,7 +1,6 @@
 package notification
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,13 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
@@ -40,16 +37,7 @@ const CallbackSignatureHeader = "Tamkeen-Signature"
 
 const (
 	callbackMaxAttempts = 10
-	callbackBatch       = 20
-	callbackLease       = time.Minute
 	callbackTolerance   = 5 * time.Minute
-)
-
-// Callback states.
-const (
-	callbackPending   = "pending"
-	callbackDelivered = "delivered"
-	callbackFailed    = "failed"
 )
 
 // CallbackBody is the JSON a status callback carries.
@@ -189,50 +177,33 @@ func (s *Service) runCallbacks(ctx context.Context) {
 	if len(s.callbacks) == 0 {
 		return
 	}
-	pause.Every(ctx, deliveryPoll, func(ctx context.Context) {
-		if _, err := s.DeliverCallbacks(ctx); err != nil && ctx.Err() == nil {
-			s.Logger.Warn("notification: callbacks", slog.String("err", err.Error()))
-		}
-	})
+	s.runDeliveries(ctx, s.callbackQueue())
 }
 
-// deliveryPoll is how often callbacks and webhooks that are due are looked
-// for.
-const deliveryPoll = 100 * time.Millisecond
-
-// DeliverCallbacks POSTs the callbacks that are due and returns how many
-// were delivered.
-func (s *Service) DeliverCallbacks(ctx context.Context) (int, error) {
-	now := s.nowUTC()
-	list, err := dueCallbacks(ctx, s.DB, now)
-	if err != nil {
-		return 0, err
+// callbackQueue is the status callbacks' outbound queue: each signed with
+// its client's CallbackSecret, retried with callbackBackoff up to
+// callbackMaxAttempts times, and a failed attempt is logged.
+func (s *Service) callbackQueue() outbound {
+	return outbound{
+		name: "callbacks", table: "callbacks", hc: s.http, userAgent: "Tamkeen-Notification/1",
+		due: func(ctx context.Context, now time.Time) ([]dueDelivery, error) {
+			list, err := dueCallbacks(ctx, s.DB, now)
+			for i := range list {
+				list[i].secrets = []string{s.CallbackSecret(list[i].client)}
+			}
+			return list, err
+		},
+		retry: func(n int) (time.Duration, bool) { return s.callbackBackoff(n), n < callbackMaxAttempts },
+		record: func(_ context.Context, d dueDelivery, _ int, a WebhookAttempt) error {
+			switch {
+			case a.Error != "":
+				s.Logger.Info("notification: callback not delivered", slog.String("client_id", d.client), slog.String("err", a.Error))
+			case a.StatusCode < 200 || a.StatusCode > 299:
+				s.Logger.Info("notification: callback refused", slog.String("client_id", d.client), slog.Int("status", a.StatusCode))
+			}
+			return nil
+		},
 	}
-	delivered := 0
-	for _, d := range list {
-		// Claim it: another replica that read the same row loses here.
-		claimed, err := claimCallback(ctx, s.DB, d, now.Add(callbackLease))
-		if err != nil {
-			return delivered, err
-		}
-		if !claimed {
-			continue
-		}
-		ok := s.postCallback(ctx, d.client, d.url, []byte(d.body))
-		attempts := d.attempts + 1
-		state, next := callbackPending, s.nowUTC().Add(s.callbackBackoff(attempts))
-		switch {
-		case ok:
-			state = callbackDelivered
-			delivered++
-		case attempts >= callbackMaxAttempts:
-			state = callbackFailed
-		}
-		if err := updateCallback(ctx, s.DB, d.id, state, attempts, next); err != nil {
-			return delivered, err
-		}
-	}
-	return delivered, nil
 }
 
 // callbackBackoff is the wait after the given failed attempt.
@@ -242,26 +213,4 @@ func (s *Service) callbackBackoff(attempts int) time.Duration {
 		d *= 2
 	}
 	return min(d, time.Hour)
-}
-
-// postCallback sends one callback and reports whether the client took it.
-func (s *Service) postCallback(ctx context.Context, client, u string, body []byte) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Tamkeen-Notification/1")
-	req.Header.Set(CallbackSignatureHeader, SignCallback(s.CallbackSecret(client), s.Now(), body))
-	resp, err := s.http.Do(req)
-	if err != nil {
-		s.Logger.Info("notification: callback not delivered", slog.String("client_id", client), slog.String("err", err.Error()))
-		return false
-	}
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		s.Logger.Info("notification: callback refused", slog.String("client_id", client), slog.Int("status", resp.StatusCode))
-		return false
-	}
-	return true
 }

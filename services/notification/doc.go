@@ -31,8 +31,12 @@
 //   - limits.go (429 with Retry-After, counters per window; see Limits),
 //     callbacks.go (signed status
 //     callbacks, retried), metering.go (usage per client per day).
+//   - webhooks.go, webhooks_grpc.go: outbound webhooks to the endpoints a
+//     client registers; delivery.go: the one delivery loop of callbacks
+//     and webhooks (claim a due row, POST it signed, retry or settle).
 //   - store.go (notifications), store_templates.go, store_bulk.go,
-//     store_callbacks.go, store_limits.go (limit counters and metering),
+//     store_callbacks.go, store_webhooks.go, store_deliveries.go,
+//     store_limits.go (limit counters and metering),
 //     store_receipts.go, store_devinbox.go: every SQL statement, as small
 //     functions taking a store.Querier; migrations/notification: the
 //     tables.

@@ -3,8 +3,10 @@ package notification
 import (
 	"context"
 	"errors"
+	"io"
 	"strconv"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -134,6 +136,67 @@ func (g *grpcServer) CreateBulkJob(ctx context.Context, req *notificationv1.Crea
 	}, bulkToProto)
 }
 
+// UploadBulkJob reads a streamed CSV into a new bulk job of the caller:
+// the first message names the job, and every message's chunk is read as
+// it comes, never gathered.
+func (g *grpcServer) UploadBulkJob(stream grpc.ClientStreamingServer[notificationv1.UploadBulkJobRequest, notificationv1.BulkJob]) error {
+	ctx := stream.Context()
+	job, err := grpcserver.Unary(ctx, g.toStatus, g.as(scope.NotificationsSend), func(client string) (BulkJob, error) {
+		first, err := stream.Recv()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return BulkJob{}, err
+		}
+		in := BulkUpload{TemplateID: first.GetTemplateId(), Channel: first.GetChannel(), Reference: first.GetReference(),
+			IdempotencyKey: first.GetIdempotencyKey()}
+		body := &chunkReader{recv: stream.Recv, buf: first.GetChunk(), eof: errors.Is(err, io.EOF)}
+		return g.svc.UploadBulkJob(ctx, client, in, body)
+	}, bulkToProto)
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(job)
+}
+
+// chunkReader reads the chunks of a streamed upload as one body.
+type chunkReader struct {
+	recv func() (*notificationv1.UploadBulkJobRequest, error)
+	buf  []byte
+	eof  bool
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.buf) == 0 {
+		if c.eof {
+			return 0, io.EOF
+		}
+		m, err := c.recv()
+		if errors.Is(err, io.EOF) {
+			c.eof = true
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		c.buf = m.GetChunk()
+	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+// ListBulkJobErrors pages through a bulk job's refused rows.
+func (g *grpcServer) ListBulkJobErrors(ctx context.Context, req *notificationv1.ListBulkJobErrorsRequest) (*notificationv1.ListBulkJobErrorsResponse, error) {
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.NotificationsRead), func(client string) (BulkErrorPage, error) {
+		return g.svc.ListBulkJobErrors(ctx, client, req.GetId(), req.GetPageToken(), int(req.GetPageSize()))
+	}, func(p BulkErrorPage) *notificationv1.ListBulkJobErrorsResponse {
+		out := &notificationv1.ListBulkJobErrorsResponse{NextPageToken: p.NextPageToken, TotalInvalid: int32(p.Total), Omitted: int32(p.Omitted)}
+		for _, e := range p.Rows {
+			out.Errors = append(out.Errors, &notificationv1.BulkRowError{Row: int32(e.Row), Field: e.Field, Code: e.Code, Reason: e.Reason})
+		}
+		return out
+	})
+}
+
 // GetBulkJob returns a bulk job's progress.
 func (g *grpcServer) GetBulkJob(ctx context.Context, req *notificationv1.GetBulkJobRequest) (*notificationv1.BulkJob, error) {
 	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.NotificationsRead), func(client string) (BulkJob, error) {
@@ -215,7 +278,8 @@ func toProto(n Notification) *notificationv1.Notification {
 
 func bulkToProto(j BulkJob) *notificationv1.BulkJob {
 	return &notificationv1.BulkJob{Id: j.ID, Status: j.Status(), Total: int32(j.Total), Queued: int32(j.Queued),
-		Sent: int32(j.Sent), Failed: int32(j.Failed), CreateTime: timestamppb.New(j.CreatedAt), Reference: j.Reference}
+		Sent: int32(j.Sent), Failed: int32(j.Failed), CreateTime: timestamppb.New(j.CreatedAt), Reference: j.Reference,
+		Validated: int32(j.Validated), Invalid: int32(j.Invalid), Submitted: int32(j.Submitted), Delivered: int32(j.Delivered)}
 }
 
 func templateToProto(t ClientTemplate) *notificationv1.Template {

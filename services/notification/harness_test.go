@@ -113,6 +113,10 @@ type smsc struct {
 	enquires int
 	dlrAcks  int
 	seq      int
+	// hold, while set, stops each connection at its next submit_sm until
+	// closed; held counts the connections stopped.
+	hold chan struct{}
+	held int
 }
 
 // submitted is one submit_sm as the SMSC decoded it.
@@ -171,6 +175,15 @@ func (s *smsc) addr() string { return s.srv.Addr() }
 func (s *smsc) handle(c smpptest.Conn, m smpppdu.Body) {
 	switch m.Header().ID {
 	case smpppdu.SubmitSMID:
+		s.mu.Lock()
+		hold := s.hold
+		if hold != nil {
+			s.held++
+		}
+		s.mu.Unlock()
+		if hold != nil {
+			<-hold
+		}
 		f := m.Fields()
 		resp := smpppdu.NewSubmitSMResp()
 		resp.Header().Seq = m.Header().Seq

@@ -264,7 +264,8 @@ func (s *Service) smsSender(n Notification, body string) sender {
 	return sender{
 		name: s.sms.Name(), idempotent: isIdempotent(s.sms), deliversOnSubmit: deliversOnSubmit(s.sms),
 		send: func(ctx context.Context) (string, error) {
-			return s.sms.SendSMS(ctx, SMS{To: n.Recipient, Body: body, Encoding: n.Encoding, Segments: n.Segments, Reference: n.ID})
+			return s.sms.SendSMS(ctx, SMS{To: n.Recipient, Body: body, Encoding: n.Encoding, Segments: n.Segments, Reference: n.ID,
+				Urgent: n.Lane == LaneOTP})
 		},
 	}
 }
@@ -440,6 +441,9 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 				return err
 			}
 		}
+		if err := addBulkCounters(ctx, tx, next.BulkJobID, bulkCounters(from, next)); err != nil {
+			return err
+		}
 		if next.Status == from.Status {
 			return nil
 		}
@@ -449,6 +453,10 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 		return fmt.Errorf("notification: %s: %w", from.ID, err)
 	}
 	s.noteTransition(from, next)
+	if next.BulkJobID != "" && from.Status == StatusCreated {
+		// Room in the job's window: the feeder may queue more.
+		s.kickFeeder()
+	}
 	if next.Status != from.Status {
 		s.Relay.Kick()
 	}

@@ -1,8 +1,7 @@
 package notification
 
 import (
-	"errors"
-	"log/slog"
+	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -79,37 +78,32 @@ type metrics struct {
 // present from the start at 0, and the SMPP session's gauges when s sends
 // SMS over SMPP. A registration failure is logged and s runs uncounted.
 func newMetrics(s *Service) *metrics {
-	m, err := registerMetrics(s.Registerer(), s)
-	if err != nil {
-		s.Logger.Warn("notification: metrics not registered", slog.String("error", err.Error()))
-		m, _ = registerMetrics(prometheus.NewRegistry(), s)
-	}
-	return m
+	return telemetry.OrUnscraped(s.Registerer(), s.Logger, "notification: metrics not registered",
+		func(reg prometheus.Registerer) (*metrics, error) { return registerMetrics(reg, s) })
 }
 
 func registerMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
-	m := &metrics{}
-	var err error
-	if m.messages, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_notification_messages_total",
-		Help: "Messages by lane (otp, normal, bulk), channel (sms, email), provider and status (accepted, submitted, delivered, failed, rejected); committed only.",
-	}, []string{"lane", "channel", "provider", "status"})); err != nil {
-		return nil, err
+	in := telemetry.NewInstruments(reg)
+	m := &metrics{
+		messages: in.CounterVec("tamkeen_notification_messages_total",
+			"Messages by lane (otp, normal, bulk), channel (sms, email), provider and status (accepted, submitted, delivered, failed, rejected); committed only.",
+			[]string{"lane", "channel", "provider", "status"}),
+		segments: in.CounterVec("tamkeen_notification_sms_segments_total",
+			"SMS segments (parts) providers took, by lane: what the operators bill.",
+			[]string{"lane"}, laneLabels()),
+		emailSends: in.CounterVec("tamkeen_notification_email_sends_total",
+			"E-mail send attempts to the provider, by outcome (sent, failed); a failed attempt is retried.",
+			[]string{"outcome"}, []string{emailSent, emailFailed}),
 	}
-	if m.segments, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_notification_sms_segments_total",
-		Help: "SMS segments (parts) providers took, by lane: what the operators bill.",
-	}, []string{"lane"})); err != nil {
-		return nil, err
+	if p, ok := s.sms.(*SMPPProvider); ok {
+		// A process hosts one notification enabler, so the latest one
+		// built reports its session.
+		in.Replacing(newSMPPCollector(p))
 	}
-	if m.emailSends, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_notification_email_sends_total",
-		Help: "E-mail send attempts to the provider, by outcome (sent, failed); a failed attempt is retried.",
-	}, []string{"outcome"})); err != nil {
+	if err := in.Err(); err != nil {
 		return nil, err
 	}
 	for _, lane := range laneLabels() {
-		m.segments.WithLabelValues(lane)
 		for _, st := range []string{msgAccepted, msgSubmitted, msgDelivered, msgFailed, msgRejected} {
 			m.messages.WithLabelValues(lane, ChannelSMS, s.providerName(ChannelSMS), st)
 			if lane != LaneOTP {
@@ -117,63 +111,33 @@ func registerMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			}
 		}
 	}
-	for _, o := range []string{emailSent, emailFailed} {
-		m.emailSends.WithLabelValues(o)
-	}
-	if p, ok := s.sms.(*SMPPProvider); ok {
-		if err := registerReplacing(reg, &smppCollector{p: p,
-			bound: prometheus.NewDesc("tamkeen_notification_smpp_bound",
-				"1 while the SMPP session to the SMSC is bound, else 0.", []string{"provider"}, nil),
-			window: prometheus.NewDesc("tamkeen_notification_smpp_window_in_use",
-				"submit_sm waiting for their response (at most smpp-window).", []string{"provider"}, nil),
-			throttled: prometheus.NewDesc("tamkeen_notification_smpp_throttled_total",
-				"ESME_RTHROTTLED and ESME_RMSGQFUL answers from the SMSC (each pauses the senders; the message is resubmitted).", []string{"provider"}, nil),
-			reconnects: prometheus.NewDesc("tamkeen_notification_smpp_reconnects_total",
-				"Connection attempts after a failed one or a lost link.", []string{"provider"}, nil),
-		}); err != nil {
-			return nil, err
-		}
-	}
 	return m, nil
 }
 
-// registerReplacing registers c, replacing the collector of the same
-// description already there: a process hosts one notification enabler,
-// so the latest one built reports its session.
-func registerReplacing(reg prometheus.Registerer, c prometheus.Collector) error {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		reg.Unregister(are.ExistingCollector)
-		err = reg.Register(c)
-	}
-	return err
-}
-
-// smppCollector reads the SMPP provider's state and counters at scrape
+// newSMPPCollector reads the SMPP provider's state and counters at scrape
 // time.
-type smppCollector struct {
-	p                                    *SMPPProvider
-	bound, window, throttled, reconnects *prometheus.Desc
-}
-
-func (c *smppCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.bound
-	ch <- c.window
-	ch <- c.throttled
-	ch <- c.reconnects
-}
-
-func (c *smppCollector) Collect(ch chan<- prometheus.Metric) {
-	bound, inUse, throttled, reconnects := c.p.state()
-	b := 0.0
-	if bound {
-		b = 1
-	}
-	ch <- prometheus.MustNewConstMetric(c.bound, prometheus.GaugeValue, b, ProviderSMPP)
-	ch <- prometheus.MustNewConstMetric(c.window, prometheus.GaugeValue, float64(inUse), ProviderSMPP)
-	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(throttled), ProviderSMPP)
-	ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(reconnects), ProviderSMPP)
+func newSMPPCollector(p *SMPPProvider) *telemetry.ScrapeCollector {
+	provider := []string{"provider"}
+	bound := prometheus.NewDesc("tamkeen_notification_smpp_bound",
+		"1 while the SMPP session to the SMSC is bound, else 0.", provider, nil)
+	window := prometheus.NewDesc("tamkeen_notification_smpp_window_in_use",
+		"submit_sm waiting for their response (at most smpp-window).", provider, nil)
+	throttled := prometheus.NewDesc("tamkeen_notification_smpp_throttled_total",
+		"ESME_RTHROTTLED and ESME_RMSGQFUL answers from the SMSC (each pauses the senders; the message is resubmitted).", provider, nil)
+	reconnects := prometheus.NewDesc("tamkeen_notification_smpp_reconnects_total",
+		"Connection attempts after a failed one or a lost link.", provider, nil)
+	return &telemetry.ScrapeCollector{Descs: []*prometheus.Desc{bound, window, throttled, reconnects},
+		Read: func(_ context.Context, ch chan<- prometheus.Metric) {
+			isBound, inUse, nThrottled, nReconnects := p.state()
+			b := 0.0
+			if isBound {
+				b = 1
+			}
+			ch <- prometheus.MustNewConstMetric(bound, prometheus.GaugeValue, b, ProviderSMPP)
+			ch <- prometheus.MustNewConstMetric(window, prometheus.GaugeValue, float64(inUse), ProviderSMPP)
+			ch <- prometheus.MustNewConstMetric(throttled, prometheus.CounterValue, float64(nThrottled), ProviderSMPP)
+			ch <- prometheus.MustNewConstMetric(reconnects, prometheus.CounterValue, float64(nReconnects), ProviderSMPP)
+		}}
 }
 
 // providerName is the provider label of channel's provider ("none"

@@ -21,6 +21,9 @@ type SMS struct {
 	// across retries, so providers that can use it to refuse a second
 	// submission do so.
 	Reference string
+	// Urgent marks an OTP-lane message: a provider that queues sends
+	// (SMPP's window) lets it pass the queued bulk ones.
+	Urgent bool
 }
 
 // SMSProvider hands SMS to whatever delivers them: an operator's SMSC over

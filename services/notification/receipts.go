@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
@@ -28,9 +27,6 @@ const (
 	paymentStream = "PAYMENT"
 	// subjectPaymentSucceeded carries eventsv1.PaymentSucceeded.
 	subjectPaymentSucceeded = "tamkeen.payment.succeeded"
-	// receiptsRetry is how long the service waits for the payment stream
-	// when it starts before the payment enabler has declared it.
-	receiptsRetry = 2 * time.Second
 )
 
 // receiptTemplates are the built-in receipt texts, per channel and
@@ -91,23 +87,11 @@ func formatAmount(minor int64, currency, lang string) string {
 // runReceipts consumes payment.succeeded and queues the receipts until ctx
 // ends. The payment enabler declares its stream; until it has, this waits.
 func (s *Service) runReceipts(ctx context.Context) {
-	for {
-		stop, err := s.Bus.Consume(ctx, events.ConsumerConfig{
-			Stream: paymentStream, Durable: receiptsConsumer,
-			FilterSubjects: []string{subjectPaymentSucceeded},
-		}, s.handlePaymentSucceeded)
-		if err == nil {
-			<-ctx.Done()
-			stop()
-			return
-		}
-		s.Logger.Debug("notification: payment stream not ready for receipts", slog.String("err", err.Error()))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(receiptsRetry):
-		}
-	}
+	// It returns (nil) only when ctx ends.
+	_ = s.Bus.ConsumeWhenReady(ctx, events.ConsumerConfig{
+		Stream: paymentStream, Durable: receiptsConsumer,
+		FilterSubjects: []string{subjectPaymentSucceeded},
+	}, s.handlePaymentSucceeded, s.Logger)
 }
 
 // handlePaymentSucceeded queues the receipt(s) one payment asks for, once:

@@ -77,6 +77,10 @@ type Config struct {
 	// secrets are derived from CallbackKey too.
 	Webhooks WebhookConfig `prefix:"webhook-"`
 
+	// BulkMaxRows and BulkMaxBytes bound a streamed bulk upload.
+	BulkMaxRows  int   `flag:"bulk-max-rows" default:"1000000" usage:"most rows of a streamed bulk CSV upload"`
+	BulkMaxBytes int64 `flag:"bulk-max-bytes" default:"268435456" usage:"largest streamed bulk CSV upload, in bytes"`
+
 	SMPP    SMPPConfig    `prefix:"smpp-"`
 	HTTPSMS HTTPSMSConfig `prefix:"http-sms-"`
 	SMTP    SMTPConfig    `prefix:"smtp-"`
@@ -95,6 +99,10 @@ func (c Config) Validate() error {
 	}
 	p.Range("max-sms-segments", c.MaxSMSSegments, 1, 255)
 	p.Range("max-attempts", c.MaxAttempts, 1, 50)
+	p.Range("bulk-max-rows", c.BulkMaxRows, 1, 10_000_000)
+	if c.BulkMaxBytes < 1 {
+		p.Add("bulk-max-bytes", "must be positive")
+	}
 	if c.RetryBase < time.Millisecond || c.RetryBase > time.Minute {
 		p.Addf("retry-base", "%v is outside 1ms..1m", c.RetryBase)
 	}
@@ -171,7 +179,8 @@ func DefaultConfig() Config {
 		SMSProvider:    ProviderNone,
 		MaxSMSSegments: 10, MaxAttempts: 5, RetryBase: time.Second,
 		RecipientHourlyLimit: 10, ClientMinuteLimit: 600, ClientDailyLimit: 250000,
-		IdempotencyTTL:   24 * time.Hour,
+		IdempotencyTTL: 24 * time.Hour,
+		BulkMaxRows:    DefaultBulkMaxRows, BulkMaxBytes: DefaultBulkMaxBytes,
 		HomeCountryCodes: []string{"970", "972"},
 		SMPP:             defaultSMPPConfig(),
 		HTTPSMS:          HTTPSMSConfig{Timeout: 10 * time.Second},
@@ -233,6 +242,8 @@ type Service struct {
 	// runners are the providers' own loops (an SMPP session).
 	runners []func(ctx context.Context) error
 	metrics *metrics
+	// feedKick wakes the bulk feeder (bulkstream.go).
+	feedKick chan struct{}
 }
 
 // New checks cfg and deps and returns the service. The database must
@@ -251,6 +262,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("notification: %w", err)
 	}
 	s := &Service{
+		feedKick:  make(chan struct{}, 1),
 		Kit:       deps.Kit,
 		cfg:       cfg,
 		templates: newTemplateSet(BuiltinTemplates()),
@@ -409,6 +421,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer stop()
 	wg.Go(func() { s.runCallbacks(ctx) })
 	wg.Go(func() { s.runLimitSweep(ctx) })
+	wg.Go(func() { s.runBulkFeeder(ctx) })
 	// Receipts of payments (tamkeen.payment.succeeded), on the normal lane.
 	wg.Go(func() { s.runReceipts(ctx) })
 	// Outbound webhooks: payment events become deliveries, and a worker

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,8 +36,13 @@ type SMPPConfig struct {
 	// SourceAddr is the sender shown to citizens: alphanumeric (at most 11
 	// characters) or a short code.
 	SourceAddr string `flag:"source-addr" default:"Tamkeen" usage:"sender id: alphanumeric (11 max) or digits"`
-	// Window is how many submit_sm may wait for their response at once.
-	Window int `flag:"window" default:"10" usage:"outstanding submit_sm allowed before waiting for responses"`
+	// Window is how many submit_sm may wait for their response at once,
+	// over all binds.
+	Window int `flag:"window" default:"10" usage:"outstanding submit_sm allowed before waiting for responses (all binds together)"`
+	// Binds is how many transceiver sessions submit in parallel (as many
+	// as the operator allows the system_id); they share Window and
+	// throttling.
+	Binds int `flag:"binds" default:"1" usage:"SMPP sessions submitting in parallel (sharing the window and throttling)"`
 	// EnquireLink is the keep-alive interval.
 	EnquireLink time.Duration `flag:"enquire-link" default:"30s" usage:"enquire_link interval"`
 	// ResponseTimeout bounds waiting for any response (bind, submit,
@@ -57,7 +63,7 @@ type SMPPConfig struct {
 
 // defaultSMPPConfig is SMPPConfig's defaults.
 func defaultSMPPConfig() SMPPConfig {
-	return SMPPConfig{SourceAddr: "Tamkeen", Window: 10, EnquireLink: 30 * time.Second, ResponseTimeout: 10 * time.Second,
+	return SMPPConfig{SourceAddr: "Tamkeen", Window: 10, Binds: 1, EnquireLink: 30 * time.Second, ResponseTimeout: 10 * time.Second,
 		ReconnectMin: 500 * time.Millisecond, ReconnectMax: 30 * time.Second, ThrottleDelay: time.Second, BindWait: 5 * time.Second}
 }
 
@@ -77,6 +83,9 @@ func (c SMPPConfig) validate(p *config.Problems) {
 	if c.Window < 1 || c.Window > 1000 {
 		p.Addf("smpp-window", "%d is outside 1..1000", c.Window)
 	}
+	if c.Binds < 1 || c.Binds > 32 {
+		p.Addf("smpp-binds", "%d is outside 1..32", c.Binds)
+	}
 	for name, d := range map[string]time.Duration{"smpp-enquire-link": c.EnquireLink, "smpp-response-timeout": c.ResponseTimeout,
 		"smpp-reconnect-min": c.ReconnectMin, "smpp-reconnect-max": c.ReconnectMax, "smpp-throttle-delay": c.ThrottleDelay, "smpp-bind-wait": c.BindWait} {
 		if d <= 0 {
@@ -94,15 +103,18 @@ type ReceiptFunc func(ctx context.Context, provider string, r Receipt) error
 // errSMSCUnavailable: no bound session within BindWait; nothing was sent.
 var errSMSCUnavailable = errors.New("notification: SMSC not connected")
 
-// SMPPProvider sends SMS over one SMPP 3.4 transceiver session (the PDU
+// SMPPProvider sends SMS over Binds SMPP 3.4 transceiver sessions (the PDU
 // codec is gosmpp's; the session is ours, so that each behaviour the
 // operators expect is explicit):
 //
 //   - bind_transceiver with system_id/password; receipts come back on the
 //     same connection as deliver_sm and are answered with deliver_sm_resp
 //     once stored (a temporary-error response makes the SMSC resend);
-//   - windowed asynchronous submit_sm: up to Window requests in flight,
-//     matched to responses by sequence number, from any number of senders;
+//   - windowed asynchronous submit_sm: up to Window requests in flight
+//     over all sessions, matched to responses by sequence number, from any
+//     number of senders; an urgent (OTP) send waiting for the window goes
+//     before every waiting bulk one, so an OTP never queues behind a
+//     campaign;
 //   - concatenated messages with an 8-bit-reference UDH (esm_class 0x40),
 //     GSM 03.38 unpacked (data_coding 0) or UCS-2 big-endian (0x08);
 //   - enquire_link every EnquireLink; a missing answer closes the link;
@@ -119,25 +131,26 @@ type SMPPProvider struct {
 	cfg       SMPPConfig
 	log       *slog.Logger
 	onReceipt ReceiptFunc
-	window    chan struct{}
+	window    *priorityWindow
 	ref       atomic.Uint32
 
 	mu    sync.Mutex
-	sess  *smppSession
-	ready chan struct{} // closed while sess is bound
+	sess  []*smppSession // the bound sessions
+	next  int            // round-robin over sess
+	ready chan struct{}  // closed while a session is bound
 
 	tmu         sync.Mutex
 	pauseUntil  time.Time
 	throttleRun int
 
-	// Counters for tests, benchmarks and metrics (smppCollector);
+	// Counters for tests, benchmarks and metrics (newSMPPCollector);
 	// reconnects counts retries after a failed connect or a lost link.
 	submitted, throttled, binds, reconnects atomic.Int64
 }
 
 // NewSMPPProvider returns the provider; Run connects it.
 func NewSMPPProvider(cfg SMPPConfig, onReceipt ReceiptFunc, log *slog.Logger) *SMPPProvider {
-	return &SMPPProvider{cfg: cfg, log: host.OrDiscard(log), onReceipt: onReceipt, window: make(chan struct{}, cfg.Window), ready: make(chan struct{})}
+	return &SMPPProvider{cfg: cfg, log: host.OrDiscard(log), onReceipt: onReceipt, window: newPriorityWindow(cfg.Window), ready: make(chan struct{})}
 }
 
 // Name is "smpp".
@@ -153,13 +166,28 @@ func (p *SMPPProvider) Stats() (submitted, throttled, binds int64) {
 // reconnects so far.
 func (p *SMPPProvider) state() (bound bool, windowInUse int, throttled, reconnects int64) {
 	p.mu.Lock()
-	bound = p.sess != nil
+	bound = len(p.sess) > 0
 	p.mu.Unlock()
-	return bound, len(p.window), p.throttled.Load(), p.reconnects.Load()
+	return bound, p.window.inUse(), p.throttled.Load(), p.reconnects.Load()
 }
 
-// Run keeps a session bound until ctx ends, redialling with back-off.
+// Run keeps Binds sessions bound until ctx ends, each redialling with
+// back-off.
 func (p *SMPPProvider) Run(ctx context.Context) error {
+	binds := max(p.cfg.Binds, 1)
+	errs := make(chan error, binds)
+	for range binds {
+		go func() { errs <- p.runSession(ctx) }()
+	}
+	var err error
+	for range binds {
+		err = <-errs
+	}
+	return err
+}
+
+// runSession keeps one session bound until ctx ends.
+func (p *SMPPProvider) runSession(ctx context.Context) error {
 	delay := p.cfg.ReconnectMin
 	for {
 		sess, err := p.dial(ctx)
@@ -196,27 +224,36 @@ func (p *SMPPProvider) Run(ctx context.Context) error {
 func (p *SMPPProvider) setSession(s *smppSession) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.sess = s
-	close(p.ready)
+	p.sess = append(p.sess, s)
+	if len(p.sess) == 1 {
+		close(p.ready)
+	}
 }
 
 func (p *SMPPProvider) clearSession(s *smppSession) {
 	p.mu.Lock()
-	if p.sess == s {
-		p.sess = nil
-		p.ready = make(chan struct{})
+	if i := slices.Index(p.sess, s); i >= 0 {
+		p.sess = slices.Delete(p.sess, i, i+1)
+		if len(p.sess) == 0 {
+			p.ready = make(chan struct{})
+		}
 	}
 	p.mu.Unlock()
 	s.close(errors.New("session ended"))
 }
 
-// session waits up to BindWait for a bound session.
+// session waits up to BindWait for a bound session, taking them in turn.
 func (p *SMPPProvider) session(ctx context.Context) (*smppSession, error) {
 	t := time.NewTimer(p.cfg.BindWait)
 	defer t.Stop()
 	for {
 		p.mu.Lock()
-		s, ready := p.sess, p.ready
+		var s *smppSession
+		if len(p.sess) > 0 {
+			p.next = (p.next + 1) % len(p.sess)
+			s = p.sess[p.next]
+		}
+		ready := p.ready
 		p.mu.Unlock()
 		if s != nil {
 			return s, nil
@@ -500,7 +537,7 @@ func (p *SMPPProvider) SendSMS(ctx context.Context, m SMS) (string, error) {
 	}
 	ids := make([]string, 0, len(parts))
 	for i, part := range parts {
-		id, err := p.submit(ctx, m.To, part)
+		id, err := p.submit(ctx, m.To, part, m.Urgent)
 		if err != nil {
 			if i > 0 && !errors.Is(err, ErrPermanentSend) {
 				// Earlier parts went out: sending again would repeat them.
@@ -514,7 +551,7 @@ func (p *SMPPProvider) SendSMS(ctx context.Context, m SMS) (string, error) {
 }
 
 // submit sends one part, waiting out throttling, and returns its id.
-func (p *SMPPProvider) submit(ctx context.Context, to string, part smsPart) (string, error) {
+func (p *SMPPProvider) submit(ctx context.Context, to string, part smsPart, urgent bool) (string, error) {
 	for {
 		if err := p.waitThrottle(ctx); err != nil {
 			return "", err
@@ -523,13 +560,11 @@ func (p *SMPPProvider) submit(ctx context.Context, to string, part smsPart) (str
 		if err != nil {
 			return "", err
 		}
-		select {
-		case p.window <- struct{}{}:
-		case <-ctx.Done():
-			return "", ctx.Err()
+		if err := p.window.acquire(ctx, urgent); err != nil {
+			return "", err
 		}
 		resp, err := sess.call(p.submitPDU(to, part))
-		<-p.window
+		p.window.release()
 		if errors.Is(err, errUnsent) {
 			continue
 		}
@@ -619,4 +654,73 @@ func (p *SMPPProvider) waitThrottle(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// priorityWindow is the submit window: size slots shared by every
+// session, handed out first to urgent waiters, then to the others, each
+// in arrival order.
+type priorityWindow struct {
+	mu             sync.Mutex
+	size, used     int
+	urgent, normal []chan struct{}
+}
+
+func newPriorityWindow(size int) *priorityWindow {
+	return &priorityWindow{size: max(size, 1)}
+}
+
+// acquire takes a slot, waiting behind earlier waiters of its class (and
+// a normal one behind every urgent one).
+func (w *priorityWindow) acquire(ctx context.Context, urgent bool) error {
+	w.mu.Lock()
+	if w.used < w.size && len(w.urgent) == 0 && (urgent || len(w.normal) == 0) {
+		w.used++
+		w.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{}, 1)
+	q := &w.normal
+	if urgent {
+		q = &w.urgent
+	}
+	*q = append(*q, ch)
+	w.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		w.mu.Lock()
+		i := slices.Index(*q, ch)
+		if i >= 0 {
+			*q = slices.Delete(*q, i, i+1)
+		}
+		w.mu.Unlock()
+		if i < 0 {
+			// Handed a slot as ctx ended: pass it on.
+			w.release()
+		}
+		return ctx.Err()
+	}
+}
+
+// release returns a slot, or hands it to the first waiter.
+func (w *priorityWindow) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, q := range []*[]chan struct{}{&w.urgent, &w.normal} {
+		if len(*q) > 0 {
+			ch := (*q)[0]
+			*q = (*q)[1:]
+			ch <- struct{}{}
+			return
+		}
+	}
+	w.used--
+}
+
+// inUse is how many slots are taken.
+func (w *priorityWindow) inUse() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.used
 }

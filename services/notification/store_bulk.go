@@ -2,48 +2,191 @@ package notification
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
-// The SQL of bulk jobs: the job's row and its progress, counted from its
-// messages' statuses.
+// The SQL of bulk jobs: the job's row with its progress counters, the
+// recipients of a streamed upload and its per-row report.
+
+// Bulk job states (bulk_jobs.state).
+const (
+	// bulkValidating: an upload is still streaming in; the job is not
+	// sent and is deleted if the upload fails.
+	bulkValidating = "validating"
+	// bulkSending: validated; the feeder queues its recipients.
+	bulkSending = "sending"
+	// bulkDone: every recipient is queued (the counters tell the rest).
+	bulkDone = "done"
+)
 
 // insertBulkJob writes job's row.
-func insertBulkJob(ctx context.Context, q store.Querier, job BulkJob) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO bulk_jobs (id, client_id, template_id, template_version, channel, reference, total, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, job.ID, job.ClientID, job.TemplateID, job.TemplateVersion, job.Channel, job.Reference, job.Total, job.CreatedAt)
+func insertBulkJob(ctx context.Context, q store.Querier, job BulkJob, state string) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO bulk_jobs (id, client_id, template_id, template_version, channel, reference, total, created_at,
+	state, validated, queued, language)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, job.ID, job.ClientID, job.TemplateID, job.TemplateVersion, job.Channel, job.Reference,
+		job.Total, job.CreatedAt, state, job.Validated, job.enqueued, job.language)
 	return err
 }
 
-// getBulkJob reads client's bulk job id, without its progress; the error
-// is sql.ErrNoRows when there is none.
+// getBulkJob reads client's bulk job id with its counters; the error is
+// sql.ErrNoRows when there is none.
 func getBulkJob(ctx context.Context, q store.Querier, client, id string) (BulkJob, error) {
 	j := BulkJob{ID: id}
-	err := q.QueryRowContext(ctx, `SELECT client_id, template_id, template_version, channel, reference, total, created_at
+	var started int
+	err := q.QueryRowContext(ctx, `SELECT client_id, template_id, template_version, channel, reference, total, created_at,
+	state, validated, invalid, queued, started, submitted, delivered, failed
 FROM bulk_jobs WHERE id = $1 AND client_id = $2`, id, client).Scan(
-		&j.ClientID, &j.TemplateID, &j.TemplateVersion, &j.Channel, &j.Reference, &j.Total, store.ScanTime(&j.CreatedAt))
+		&j.ClientID, &j.TemplateID, &j.TemplateVersion, &j.Channel, &j.Reference, &j.Total, store.ScanTime(&j.CreatedAt),
+		&j.state, &j.Validated, &j.Invalid, &j.enqueued, &started, &j.Submitted, &j.Delivered, &j.Failed)
+	// Queued and Sent keep their first meaning: not yet handed to a
+	// provider, and handed (sending or delivered).
+	j.Queued = j.Total - started
+	j.Sent = started - j.Failed
 	return j, err
 }
 
-// bulkJobStatuses calls fn with each status among bulk job id's messages
-// and how many have it.
-func bulkJobStatuses(ctx context.Context, q store.Querier, id string, fn func(status string, n int)) error {
-	rows, err := q.QueryContext(ctx, `SELECT status, COUNT(*) FROM notifications WHERE bulk_job_id = $1 GROUP BY status`, id)
-	if err != nil {
-		return fmt.Errorf("notification: bulk job: %w", err)
+// bulkCounter is a column of bulk_jobs' progress counters.
+type bulkCounter string
+
+const (
+	counterStarted   bulkCounter = "started"
+	counterSubmitted bulkCounter = "submitted"
+	counterDelivered bulkCounter = "delivered"
+	counterFailed    bulkCounter = "failed"
+)
+
+// addBulkCounters adds one to each of cs on job id, in the transaction
+// that moved the message.
+func addBulkCounters(ctx context.Context, tx *sql.Tx, id string, cs []bulkCounter) error {
+	if len(cs) == 0 {
+		return nil
 	}
-	defer rows.Close()
-	for rows.Next() {
+	sets := make([]string, len(cs))
+	for i, c := range cs {
+		sets[i] = fmt.Sprintf("%s = %s + 1", c, c)
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET `+strings.Join(sets, ", ")+` WHERE id = $1`, id)
+	return err
+}
+
+// bulkRecipient is a validated, rendered row of a streamed job.
+type bulkRecipient struct {
+	line int
+	n    Notification
+}
+
+// insertRecipients writes rs, job's validated rows.
+func insertRecipients(ctx context.Context, tx *sql.Tx, job string, rs []bulkRecipient) error {
+	return insertMany(ctx, tx, "bulk_recipients", "job_id, line, recipient, reference, body, subject, html, encoding, segments, country", 10, rs,
+		func(r bulkRecipient) []any {
+			return []any{job, r.line, r.n.Recipient, r.n.Reference, r.n.Body, r.n.Subject, r.n.HTML, string(r.n.Encoding), r.n.Segments, r.n.Country}
+		})
+}
+
+// insertMany writes items into table's cols (ncols of them) with
+// multi-row INSERTs of at most insertRows rows: both engines bound the
+// parameters of one statement.
+func insertMany[T any](ctx context.Context, tx *sql.Tx, table, cols string, ncols int, items []T, row func(T) []any) error {
+	for len(items) > 0 {
+		chunk := items[:min(len(items), insertRows)]
+		items = items[len(chunk):]
+		args := make([]any, 0, ncols*len(chunk))
+		for _, it := range chunk {
+			args = append(args, row(it)...)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+cols+`) VALUES `+placeholders(len(chunk), ncols), args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// insertRows is the most rows one multi-row INSERT carries.
+const insertRows = 250
+
+// placeholders is "($1, …, $cols), (…)" for rows rows.
+func placeholders(rows, cols int) string {
+	var b strings.Builder
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(r*cols + c + 1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// insertRowErrors writes es, job's refused rows.
+func insertRowErrors(ctx context.Context, tx *sql.Tx, job string, es []BulkRowError) error {
+	return insertMany(ctx, tx, "bulk_row_errors", "job_id, line, field, code, reason", 5, es, func(e BulkRowError) []any {
+		return []any{job, e.Row, e.Field, e.Code, e.Reason}
+	})
+}
+
+// listRowErrors returns up to limit of job's row errors after line.
+func listRowErrors(ctx context.Context, q store.Querier, job string, after, limit int) ([]BulkRowError, error) {
+	rows, err := q.QueryContext(ctx, `SELECT line, field, code, reason FROM bulk_row_errors WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`, job, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return store.CollectRows(rows, func(r store.Row) (BulkRowError, error) {
+		var e BulkRowError
+		err := r.Scan(&e.Row, &e.Field, &e.Code, &e.Reason)
+		return e, err
+	})
+}
+
+// listRecipients returns up to limit of job's recipients after line.
+func listRecipients(ctx context.Context, q store.Querier, job string, after, limit int) ([]bulkRecipient, error) {
+	rows, err := q.QueryContext(ctx, `SELECT line, recipient, reference, body, subject, html, encoding, segments, country
+FROM bulk_recipients WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`, job, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return store.CollectRows(rows, func(r store.Row) (bulkRecipient, error) {
 		var (
-			st string
-			n  int
+			b   bulkRecipient
+			enc string
 		)
-		if err := rows.Scan(&st, &n); err != nil {
+		err := r.Scan(&b.line, &b.n.Recipient, &b.n.Reference, &b.n.Body, &b.n.Subject, &b.n.HTML, &enc, &b.n.Segments, &b.n.Country)
+		b.n.Encoding = Encoding(enc)
+		return b, err
+	})
+}
+
+// deleteBulkJob removes a job whose upload failed, with what it stored.
+func deleteBulkJob(ctx context.Context, tx *sql.Tx, id string) error {
+	for _, q := range []string{`DELETE FROM bulk_recipients WHERE job_id = $1`, `DELETE FROM bulk_row_errors WHERE job_id = $1`, `DELETE FROM bulk_jobs WHERE id = $1`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return err
 		}
-		fn(st, n)
 	}
-	return rows.Err()
+	return nil
+}
+
+// sendingBulkJobs lists the jobs the feeder has recipients to queue of.
+func sendingBulkJobs(ctx context.Context, q store.Querier) ([]feedState, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, client_id, template_id, template_version, channel, language, fed_line, queued, started
+FROM bulk_jobs WHERE state = $1 ORDER BY created_at, id`, bulkSending)
+	if err != nil {
+		return nil, err
+	}
+	return store.CollectRows(rows, func(r store.Row) (feedState, error) {
+		var f feedState
+		err := r.Scan(&f.id, &f.client, &f.templateID, &f.templateVersion, &f.channel, &f.language, &f.fedLine, &f.queued, &f.started)
+		return f, err
+	})
 }

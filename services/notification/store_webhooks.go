@@ -111,7 +111,7 @@ func scanDelivery(r store.Row) (WebhookDelivery, error) {
 
 func insertDelivery(ctx context.Context, q store.Querier, d WebhookDelivery) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body, state, attempts, next_at, replay_of, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $7)`, d.ID, d.EndpointID, d.EventID, d.EventType, d.body, webhookPending, d.CreatedAt, d.ReplayOf)
+VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $7)`, d.ID, d.EndpointID, d.EventID, d.EventType, d.body, deliveryPending, d.CreatedAt, d.ReplayOf)
 	return err
 }
 
@@ -149,51 +149,34 @@ func listAttempts(ctx context.Context, q store.Querier, delivery string) ([]Webh
 	})
 }
 
-// dueWebhook is a pending delivery whose time has come, with what posting
+// dueWebhook is a pending delivery whose time has come, with what signing
 // it needs from its endpoint.
 type dueWebhook struct {
-	id, body, url, endpoint string
-	salt, previousSalt      string
-	previousExpires         time.Time
-	attempts                int
+	dueDelivery
+	endpoint, salt, previousSalt string
+	previousExpires              time.Time
 }
 
 // dueWebhooks reads a batch of the pending deliveries due at now.
 func dueWebhooks(ctx context.Context, q store.Querier, now time.Time) ([]dueWebhook, error) {
-	rows, err := q.QueryContext(ctx, `SELECT d.id, d.body, d.attempts, e.id, e.url, e.secret_salt, e.previous_salt, e.previous_expires_at
+	rows, err := q.QueryContext(ctx, `SELECT d.id, d.body, d.attempts, e.client_id, e.id, e.url, e.secret_salt, e.previous_salt, e.previous_expires_at
 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-WHERE d.state = $1 AND d.next_at <= $2 ORDER BY d.next_at LIMIT $3`, webhookPending, now, callbackBatch)
+WHERE d.state = $1 AND d.next_at <= $2 ORDER BY d.next_at LIMIT $3`, deliveryPending, now, deliveryBatch)
 	if err != nil {
 		return nil, fmt.Errorf("notification: due webhooks: %w", err)
 	}
 	return store.CollectRows(rows, func(r store.Row) (dueWebhook, error) {
 		var d dueWebhook
 		var prev sql.NullTime
-		err := r.Scan(&d.id, &d.body, &d.attempts, &d.endpoint, &d.url, &d.salt, &d.previousSalt, &prev)
+		err := r.Scan(&d.id, &d.body, &d.attempts, &d.client, &d.endpoint, &d.url, &d.salt, &d.previousSalt, &prev)
 		d.previousExpires = prev.Time
 		return d, err
 	})
 }
 
-// claimWebhook moves d's next time to until if no other replica took it
-// since it was read, and reports whether this one did.
-func claimWebhook(ctx context.Context, q store.Querier, d dueWebhook, until time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE webhook_deliveries SET next_at = $1 WHERE id = $2 AND state = $3 AND attempts = $4`,
-		until, d.id, webhookPending, d.attempts)
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
-}
-
-// recordAttempt logs attempt number n of delivery id and its outcome:
-// the delivery's new state and next time.
-func recordAttempt(ctx context.Context, q store.Querier, id string, n int, a WebhookAttempt, state string, next time.Time) error {
-	if _, err := q.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error) VALUES ($1, $2, $3, $4, $5)`,
-		id, n, a.Time, a.StatusCode, a.Error); err != nil {
-		return err
-	}
-	_, err := q.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, attempts = $2, next_at = $3 WHERE id = $4`, state, n, next, id)
+// insertAttempt logs attempt number n of delivery id and its outcome.
+func insertAttempt(ctx context.Context, q store.Querier, id string, n int, a WebhookAttempt) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error) VALUES ($1, $2, $3, $4, $5)`,
+		id, n, a.Time, a.StatusCode, a.Error)
 	return err
 }

@@ -1,7 +1,6 @@
 package notification
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,7 +20,6 @@ import (
 
 	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/libs/events"
-	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -100,13 +97,6 @@ func (c WebhookConfig) validate(p *config.Problems) {
 	}
 }
 
-// Webhook delivery states.
-const (
-	webhookPending   = "pending"
-	webhookDelivered = "delivered"
-	webhookFailed    = "failed"
-)
-
 const (
 	// webhookSecretOverlap is how long a rotated-out secret still signs.
 	webhookSecretOverlap = 24 * time.Hour
@@ -115,8 +105,6 @@ const (
 	// webhooksConsumer is the durable consumer of payment events that
 	// become webhook deliveries.
 	webhooksConsumer = "notification-webhooks"
-	// webhookBodyLimit is how much of a receiver's answer is read.
-	webhookBodyLimit = 4 << 10
 )
 
 // WebhookEndpoint is one of a client's webhook endpoints. Secret is set
@@ -433,7 +421,7 @@ func (s *Service) ReplayWebhookDelivery(ctx context.Context, client, endpoint, i
 	if err != nil {
 		return WebhookDelivery{}, err
 	}
-	replay := WebhookDelivery{ID: nid, EndpointID: endpoint, EventID: d.EventID, EventType: d.EventType, State: webhookPending,
+	replay := WebhookDelivery{ID: nid, EndpointID: endpoint, EventID: d.EventID, EventType: d.EventType, State: deliveryPending,
 		ReplayOf: d.ID, NextAt: s.nowUTC(), CreatedAt: s.nowUTC(), body: d.body}
 	if err := insertDelivery(ctx, s.DB, replay); err != nil {
 		return WebhookDelivery{}, fmt.Errorf("notification: replay %s: %w", id, err)
@@ -541,21 +529,9 @@ func (s *Service) runPaymentWebhooks(ctx context.Context) {
 		subjects = append(subjects, sub)
 	}
 	slices.Sort(subjects)
-	for {
-		stop, err := s.Bus.Consume(ctx, events.ConsumerConfig{Stream: paymentStream, Durable: webhooksConsumer, FilterSubjects: subjects},
-			s.handlePaymentWebhook)
-		if err == nil {
-			<-ctx.Done()
-			stop()
-			return
-		}
-		s.Logger.Debug("notification: payment stream not ready for webhooks", slog.String("err", err.Error()))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(receiptsRetry):
-		}
-	}
+	// It returns (nil) only when ctx ends.
+	_ = s.Bus.ConsumeWhenReady(ctx, events.ConsumerConfig{Stream: paymentStream, Durable: webhooksConsumer, FilterSubjects: subjects},
+		s.handlePaymentWebhook, s.Logger)
 }
 
 // paymentWebhook reads a payment event: its webhook type, the client
@@ -624,76 +600,35 @@ func (s *Service) handlePaymentWebhook(ctx context.Context, ev events.Event) err
 
 // runWebhooks delivers due webhooks until ctx ends.
 func (s *Service) runWebhooks(ctx context.Context) {
-	pause.Every(ctx, deliveryPoll, func(ctx context.Context) {
-		if _, err := s.DeliverWebhooks(ctx); err != nil && ctx.Err() == nil {
-			s.Logger.Warn("notification: webhooks", slog.String("err", err.Error()))
-		}
-	})
+	s.runDeliveries(ctx, s.webhookQueue())
 }
 
-// DeliverWebhooks POSTs the deliveries that are due and returns how many
-// the receivers took.
-func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
-	now := s.nowUTC()
-	list, err := dueWebhooks(ctx, s.DB, now)
-	if err != nil {
-		return 0, err
+// webhookQueue is the webhooks' outbound queue: each delivery signed with
+// its endpoint's live secrets, retried after each wait of s.backoff, and
+// every attempt kept in the delivery's log.
+func (s *Service) webhookQueue() outbound {
+	return outbound{
+		name: "webhooks", table: "webhook_deliveries", hc: s.webhookHTTP, userAgent: "Tamkeen-Webhooks/1",
+		due: func(ctx context.Context, now time.Time) ([]dueDelivery, error) {
+			list, err := dueWebhooks(ctx, s.DB, now)
+			out := make([]dueDelivery, len(list))
+			for i, d := range list {
+				out[i] = d.dueDelivery
+				out[i].secrets = []string{s.webhookSecret(d.endpoint, d.salt)}
+				if d.previousSalt != "" && now.Before(d.previousExpires) {
+					out[i].secrets = append(out[i].secrets, s.webhookSecret(d.endpoint, d.previousSalt))
+				}
+			}
+			return out, err
+		},
+		retry: func(n int) (time.Duration, bool) {
+			if n > len(s.backoff) {
+				return 0, false
+			}
+			return s.backoff[n-1], true
+		},
+		record: func(ctx context.Context, d dueDelivery, n int, a WebhookAttempt) error {
+			return insertAttempt(ctx, s.DB, d.id, n, a)
+		},
 	}
-	delivered := 0
-	for _, d := range list {
-		// Claim it: another replica that read the same row loses here.
-		// The lease runs from now, not from the batch's start: posts
-		// before this one may have taken their 10 s each.
-		claimed, err := claimWebhook(ctx, s.DB, d, s.nowUTC().Add(callbackLease))
-		if err != nil {
-			return delivered, err
-		}
-		if !claimed {
-			continue
-		}
-		secrets := []string{s.webhookSecret(d.endpoint, d.salt)}
-		if d.previousSalt != "" && now.Before(d.previousExpires) {
-			secrets = append(secrets, s.webhookSecret(d.endpoint, d.previousSalt))
-		}
-		a := s.postWebhook(ctx, d.url, secrets, []byte(d.body))
-		n := d.attempts + 1
-		state, next := webhookPending, a.Time
-		switch {
-		case a.StatusCode >= 200 && a.StatusCode <= 299:
-			state = webhookDelivered
-			delivered++
-		case n > len(s.backoff):
-			state = webhookFailed
-		default:
-			next = a.Time.Add(s.backoff[n-1])
-		}
-		if err := recordAttempt(ctx, s.DB, d.id, n, a, state, next); err != nil {
-			return delivered, err
-		}
-	}
-	return delivered, nil
-}
-
-// postWebhook sends one delivery and returns the attempt's outcome.
-func (s *Service) postWebhook(ctx context.Context, u string, secrets []string, body []byte) WebhookAttempt {
-	a := WebhookAttempt{Time: s.nowUTC()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		a.Error = "bad request: " + err.Error()
-		return a
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Tamkeen-Webhooks/1")
-	req.Header.Set(CallbackSignatureHeader, SignatureHeader(secrets, s.Now(), body))
-	resp, err := s.webhookHTTP.Do(req)
-	if err != nil {
-		// The error names the URL the client chose and why it failed;
-		// nothing of the body (no personal data) is in it.
-		a.Error = err.Error()
-		return a
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, webhookBodyLimit))
-	resp.Body.Close()
-	a.StatusCode = resp.StatusCode
-	return a
 }

@@ -87,7 +87,7 @@ func endpointToProto(e WebhookEndpoint) *notificationv1.WebhookEndpoint {
 func deliveryToProto(d WebhookDelivery) *notificationv1.WebhookDelivery {
 	out := &notificationv1.WebhookDelivery{Id: d.ID, EndpointId: d.EndpointID, EventId: d.EventID, EventType: d.EventType,
 		State: d.State, AttemptCount: int32(d.AttemptCount), ReplayOf: d.ReplayOf, CreateTime: timestamppb.New(d.CreatedAt)}
-	if d.State == webhookPending {
+	if d.State == deliveryPending {
 		out.NextAttemptTime = timestamppb.New(d.NextAt)
 	}
 	for _, a := range d.Attempts {

@@ -254,7 +254,7 @@ func TestWebhookPaymentEventsDeliveredSignedRetriedAndReplayed(t *testing.T) {
 			return false
 		}
 		for _, d := range log.GetDeliveries() {
-			if d.GetState() != webhookDelivered {
+			if d.GetState() != deliveryDelivered {
 				return false
 			}
 		}
@@ -315,7 +315,7 @@ func TestWebhookFailsAfterTheBackoffAndRotationSignsWithBoth(t *testing.T) {
 			return false
 		}
 		d = l.GetDeliveries()[0]
-		return d.GetState() == webhookFailed
+		return d.GetState() == deliveryFailed
 	})
 	if d.GetAttemptCount() != 3 || len(r.posts()) != 3 || d.GetNextAttemptTime() != nil {
 		t.Errorf("failed delivery = %v after %d posts; want 3 attempts, no next one", d, len(r.posts()))

@@ -38,6 +38,13 @@
 //     signature.stamp_sealed comes back and is stored), used exactly once,
 //     forfeited at expiry by the sweep, revoked by a lost chargeback; the
 //     ledger rule is in stamp.go.
+//   - mandate.go, mandate_grpc.go, store_mandates.go,
+//     migrations/0005_mandates.sql: direct debit — mandates requested by a
+//     ministry and authorised by the citizen at loa2, collections announced
+//     (collection_announced), submitted to a provider.BankProvider in a
+//     pain.008 message by the sweep and settled or failed from its
+//     camt.054 (ledger kind direct_debit), revocation by the citizen; the
+//     sandbox bank is sandbox/bank.go.
 //   - grpc.go: proto ↔ domain, client-token verification (the client id
 //     scopes payments to the client that made them; the token's ministry
 //     claim scopes the ledger) and error mapping in one place.

@@ -28,6 +28,14 @@ const (
 	// EventStampIssued carries a tamkeen.payment.v1.Stamp issued by a
 	// succeeded stamp order: what the signature enabler seals.
 	EventStampIssued = "stamp_issued"
+	// EventCollectionAnnounced, EventCollectionSettled and
+	// EventCollectionFailed carry a tamkeen.events.v1.DirectDebitCollection
+	// (mandate.go): a collection announced to the citizen before its due
+	// date (the notification enabler texts the mandate's phone number),
+	// settled by the bank, or failed with its ISO 20022 reason.
+	EventCollectionAnnounced = "collection_announced"
+	EventCollectionSettled   = "collection_settled"
+	EventCollectionFailed    = "collection_failed"
 )
 
 // enqueue writes one event about p to the outbox inside tx.
@@ -78,4 +86,15 @@ func (s *Service) emitExpired(ctx context.Context, tx *sql.Tx, p *Payment, reaso
 func (s *Service) emitStampIssued(ctx context.Context, tx *sql.Tx, st Stamp, now time.Time) error {
 	msg := stampToProto(st, now)
 	return s.enqueue(ctx, tx, EventStampIssued, st.Serial, msg)
+}
+
+// emitCollection announces a change of collection c of mandate m; the
+// event never carries the IBAN.
+func (s *Service) emitCollection(ctx context.Context, tx *sql.Tx, event string, m Mandate, c Collection, now time.Time) error {
+	return s.enqueue(ctx, tx, event, c.ID, &eventsv1.DirectDebitCollection{
+		CollectionId: c.ID, MandateId: m.ID, ClientId: m.ClientID, Creditor: m.Ministry, Reference: m.Reference,
+		Description: m.Description, Amount: c.Amount, Currency: string(c.Currency), DueDate: c.Due.Format(time.DateOnly),
+		CitizenId: m.CitizenID, PhoneNumber: m.Notify.PhoneNumber, Language: m.Notify.language(), State: string(c.State),
+		ReasonCode: c.ReasonCode, Reason: c.Reason, Time: timestamppb.New(now),
+	})
 }

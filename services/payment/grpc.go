@@ -94,6 +94,9 @@ func (g *grpcServer) toStatus(ctx context.Context, err error) error {
 	if st := rpcerr.Map(err, statusRules); st != nil {
 		return st
 	}
+	if st := rpcerr.Map(err, mandateRules); st != nil {
+		return st
+	}
 	return rpcerr.FromDomain(err, g.svc.Logger, ctx)
 }
 

@@ -39,38 +39,32 @@ type metrics struct {
 // instance registered) with every series present from the start at 0, so
 // that rate() and absent() work before the first payment.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{}
-	var err error
-	if m.transitions, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_payment_transitions_total",
-		Help: "Payments entering a state (created, pending, succeeded, failed, … lost), by currency; committed changes only.",
-	}, []string{"state", "currency"})); err != nil {
+	currencies := labelValues(money.Currencies())
+	in := telemetry.NewInstruments(reg)
+	m := &metrics{
+		transitions: in.CounterVec("tamkeen_payment_transitions_total",
+			"Payments entering a state (created, pending, succeeded, failed, … lost), by currency; committed changes only.",
+			[]string{"state", "currency"}, labelValues(States()), currencies),
+		webhooks: in.CounterVec("tamkeen_payment_webhook_verifications_total",
+			"Acquirer webhooks received, by outcome: ok, bad_signature, stale, malformed, replayed, unknown_provider, error.",
+			[]string{"outcome"}, webhookOutcomes()),
+		postings: in.CounterVec("tamkeen_payment_ledger_postings_total",
+			"Balanced ledger transactions posted, by kind (capture, refund, dispute_lost, settlement) and currency; committed only.",
+			[]string{"kind", "currency"}, []string{KindCapture, KindRefund, KindDisputeLost, KindSettlement}, currencies),
+	}
+	if err := in.Err(); err != nil {
 		return nil, err
-	}
-	if m.webhooks, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_payment_webhook_verifications_total",
-		Help: "Acquirer webhooks received, by outcome: ok, bad_signature, stale, malformed, replayed, unknown_provider, error.",
-	}, []string{"outcome"})); err != nil {
-		return nil, err
-	}
-	if m.postings, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_payment_ledger_postings_total",
-		Help: "Balanced ledger transactions posted, by kind (capture, refund, dispute_lost, settlement) and currency; committed only.",
-	}, []string{"kind", "currency"})); err != nil {
-		return nil, err
-	}
-	for _, c := range money.Currencies() {
-		for _, st := range States() {
-			m.transitions.WithLabelValues(string(st), string(c))
-		}
-		for _, k := range []string{KindCapture, KindRefund, KindDisputeLost, KindSettlement} {
-			m.postings.WithLabelValues(k, string(c))
-		}
-	}
-	for _, o := range webhookOutcomes() {
-		m.webhooks.WithLabelValues(o)
 	}
 	return m, nil
+}
+
+// labelValues is a closed set as label values.
+func labelValues[T ~string](set []T) []string {
+	out := make([]string, len(set))
+	for i, v := range set {
+		out[i] = string(v)
+	}
+	return out
 }
 
 // tally holds what one transaction changed, counted only once it commits:

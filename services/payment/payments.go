@@ -102,21 +102,8 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 	// The description is shown to the payer (checkout page, receipt); the
 	// reference is an identifier people read: both refuse bidi controls,
 	// zero-width and control characters (libs/textcheck).
-	text := func(field, v string, max int, k textcheck.Kind) {
-		switch {
-		case strings.TrimSpace(v) == "":
-			fes = append(fes, FieldError{Field: field, Reason: "required", Code: rpcerr.FieldCode(field, "required")})
-		case len(v) > max:
-			fes = append(fes, FieldError{Field: field, Reason: fmt.Sprintf("at most %d bytes", max),
-				Code: rpcerr.FieldCode(field, "too_many_bytes"), Args: rpcerr.ArgList(strconv.Itoa(max))})
-		default:
-			if fe := textcheck.Check(field, v, k); fe != nil {
-				fes = append(fes, *fe)
-			}
-		}
-	}
-	text("reference", in.Reference, 128, textcheck.Address)
-	text("description", in.Description, 500, textcheck.OneLine)
+	fes = checkText(fes, "reference", in.Reference, 128, textcheck.Address)
+	fes = checkText(fes, "description", in.Description, 500, textcheck.OneLine)
 	if _, reason := provider.ParseReturnURL(in.ReturnURL); reason != "" {
 		fes = append(fes, FieldError{Field: "return_url", Reason: reason, Code: "return_url.invalid"})
 	}
@@ -136,6 +123,22 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 		fes = append(fes, FieldError{Field: "provider", Reason: fmt.Sprintf("no payment provider %q is configured", name), Code: "provider.unknown"})
 	}
 	return cur, prov, fieldErrors(fes)
+}
+
+// checkText appends to fes what is wrong with the required text field:
+// empty, longer than max bytes, or holding characters kind refuses.
+func checkText(fes []FieldError, field, v string, max int, kind textcheck.Kind) []FieldError {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return append(fes, FieldError{Field: field, Reason: "required", Code: rpcerr.FieldCode(field, "required")})
+	case len(v) > max:
+		return append(fes, FieldError{Field: field, Reason: fmt.Sprintf("at most %d bytes", max),
+			Code: rpcerr.FieldCode(field, "too_many_bytes"), Args: rpcerr.ArgList(strconv.Itoa(max))})
+	}
+	if fe := textcheck.Check(field, v, kind); fe != nil {
+		return append(fes, *fe)
+	}
+	return fes
 }
 
 // claimKey binds an Idempotency-Key to id in tx (store's Claim with the

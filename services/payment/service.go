@@ -60,6 +60,13 @@ type Config struct {
 	// StampValidity is how long an electronic revenue stamp is valid from
 	// its issue (stamp.go); 0 is DefaultStampValidity.
 	StampValidity time.Duration `flag:"stamp-validity" default:"8760h" usage:"how long a revenue stamp is valid from its issue"`
+	// DebitAnnounceDays is how many days before its due date a direct
+	// debit collection is announced to the citizen (mandate.go); 0 is
+	// DefaultAnnounceDays.
+	DebitAnnounceDays int `flag:"debit-announce-days" default:"3" usage:"days before its due date a direct-debit collection is announced by SMS"`
+	// DebitBank is the bank that collects direct debits: the sandbox bank
+	// (sandbox.BankName) when the sandbox is on, or one of Deps.Banks.
+	DebitBank string `flag:"debit-bank" default:"sandbox-bank" usage:"the bank that collects direct debits"`
 }
 
 // Validate reports what is wrong with the configuration.
@@ -88,6 +95,9 @@ func (c Config) Validate() error {
 		if d.v < d.min {
 			p.Addf(d.flag, "must be at least %s", d.min)
 		}
+	}
+	if c.DebitAnnounceDays < 0 || c.DebitAnnounceDays > 30 {
+		p.Add("debit-announce-days", "must be 0..30")
 	}
 	return p.Err()
 }
@@ -121,6 +131,9 @@ type Deps struct {
 	Providers []provider.Provider
 	// Verifier verifies access tokens; nil builds one from Config.
 	Verifier authn.TokenVerifier
+	// Banks are direct-debit banks besides the sandbox bank; the one
+	// named by Config.DebitBank collects.
+	Banks []provider.BankProvider
 	// SandboxDeliver replaces the sandbox's HTTP webhook delivery (tests
 	// deliver in-process).
 	SandboxDeliver sandbox.Deliverer
@@ -134,8 +147,11 @@ type Service struct {
 	cfg       Config
 	providers map[string]provider.Provider
 	sandbox   *sandbox.Acquirer
-	verifier  authn.TokenVerifier
-	metrics   *metrics
+	// bank collects direct debits (Config.DebitBank); nil when none is
+	// configured, and collections then wait.
+	bank     provider.BankProvider
+	verifier authn.TokenVerifier
+	metrics  *metrics
 	// crashAfterConfirm, set by tests, fails the webhook transaction after
 	// the provider's confirmation is verified and before anything is
 	// stored: what a crash at that moment leaves behind.
@@ -175,6 +191,19 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	for _, p := range deps.Providers {
 		s.providers[p.Name()] = p
+	}
+	banks := deps.Banks
+	if cfg.sandboxOn() {
+		banks = append([]provider.BankProvider{sandbox.NewBank(deps.DB, s.Now)}, banks...)
+	}
+	bankName := cfg.DebitBank
+	if bankName == "" {
+		bankName = sandbox.BankName
+	}
+	for _, b := range banks {
+		if b.Name() == bankName {
+			s.bank = b
+		}
 	}
 	v, err := cfg.TokenVerifier(deps.Verifier, s.Now)
 	if err != nil {

@@ -446,21 +446,12 @@ func (s *Service) consumeSealedStamps(ctx context.Context) error {
 	if s.Bus == nil {
 		return nil
 	}
-	cfg := events.ConsumerConfig{Stream: "SIGNATURE", Durable: sealedStampsConsumer,
-		FilterSubjects: []string{events.Subject("signature", "stamp_sealed")}}
-	return s.Bus.ConsumeWhenReady(ctx, cfg, s.handleStampSealed, s.Logger)
+	return events.ConsumeEvent(ctx, s.Bus, "signature", "stamp_sealed", sealedStampsConsumer, s.handleStampSealed, s.Logger)
 }
 
 // handleStampSealed stores a stamp's seal; a stamp keeps the first seal it
 // got (redeliveries change nothing).
-func (s *Service) handleStampSealed(ctx context.Context, ev events.Event) error {
-	if ev.Type != "tamkeen.signature.stamp_sealed.v1" {
-		return nil
-	}
-	var st paymentv1.Stamp
-	if err := ev.UnmarshalData(&st); err != nil {
-		return events.Permanent(err)
-	}
+func (s *Service) handleStampSealed(ctx context.Context, ev events.Event, st *paymentv1.Stamp) error {
 	if st.GetSerial() == "" || st.GetSignedStamp() == "" {
 		return events.Permanent(fmt.Errorf("stamp_sealed event %s lacks a serial or a seal", ev.ID))
 	}

@@ -17,6 +17,10 @@ type SweepReport struct {
 	Refunds int
 	// Stamps is how many stamps expired unused (stamp.go).
 	Stamps int
+	// Announced, Submitted and Collected are how many direct-debit
+	// collections were announced, submitted to the bank and settled or
+	// failed from its result (mandate.go).
+	Announced, Submitted, Collected int
 }
 
 // sweepBatch bounds each part of one sweep.
@@ -57,6 +61,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		return r.State != RefundPending, nil // a refusal is an answer too
 	})
 	if rep.Stamps, err = s.ExpireStamps(ctx); err != nil {
+		return rep, err
+	}
+	if rep.Announced, rep.Submitted, rep.Collected, err = s.sweepDebits(ctx); err != nil {
 		return rep, err
 	}
 	return rep, nil

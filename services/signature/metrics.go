@@ -37,46 +37,21 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
-	m := &metrics{}
-	var err error
-	if m.signatures, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_signature_signatures_total",
-		Help: "Documents signed and stored, by format (cades, pades) and kind (citizen, seal).",
-	}, []string{"format", "kind"})); err != nil {
-		return nil, err
-	}
-	if m.timestamps, err = telemetry.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tamkeen_signature_timestamps_total",
-		Help: "RFC 3161 time-stamp tokens issued by the TSA, by use (signature, request).",
-	}, []string{"use"})); err != nil {
-		return nil, err
-	}
-	for _, f := range []string{FormatCAdES, FormatPAdES} {
-		for _, k := range []string{kindCitizen, kindSeal} {
-			m.signatures.WithLabelValues(f, k)
-		}
-	}
-	for _, u := range []string{tsUseSignature, tsUseRequest} {
-		m.timestamps.WithLabelValues(u)
+	in := telemetry.NewInstruments(reg)
+	m := &metrics{
+		signatures: in.CounterVec("tamkeen_signature_signatures_total",
+			"Documents signed and stored, by format (cades, pades) and kind (citizen, seal).",
+			[]string{"format", "kind"}, []string{FormatCAdES, FormatPAdES}, []string{kindCitizen, kindSeal}),
+		timestamps: in.CounterVec("tamkeen_signature_timestamps_total",
+			"RFC 3161 time-stamp tokens issued by the TSA, by use (signature, request).",
+			[]string{"use"}, []string{tsUseSignature, tsUseRequest}),
 	}
 	// The CRL's age and the certificates' expiry are read at scrape time;
 	// a process hosts one signature enabler, so the latest one built
 	// reports them.
-	c := &pkiCollector{s: s,
-		crlAge: prometheus.NewDesc("tamkeen_signature_crl_age_seconds",
-			"Seconds since the thisUpdate of the current CRL (absent before the PKI has one).", nil, nil),
-		expiry: prometheus.NewDesc("tamkeen_signature_certificate_expiry_timestamp_seconds",
-			"Unix time of the notAfter of each certificate the PKI holds, by role (root, issuing, tsa, ocsp; absent before pki init).", []string{"role"}, nil),
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		reg.Unregister(are.ExistingCollector)
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	in.Replacing(newPKICollector(s))
+	if err := in.Err(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -85,45 +60,39 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 // closed set of the role label.
 func pkiRoles() []string { return []string{objRoot, objIssuing, objTSA, objOCSP} }
 
-// pkiCollector reports the current CRL's age (now − thisUpdate, one
+// newPKICollector reports the current CRL's age (now − thisUpdate, one
 // primary-key lookup per scrape) and the notAfter of the PKI's
 // certificates (four small rows per scrape).
-type pkiCollector struct {
-	s      *Service
-	crlAge *prometheus.Desc
-	expiry *prometheus.Desc
-}
-
-func (c *pkiCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.crlAge
-	ch <- c.expiry
-}
-
-func (c *pkiCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	thisUpdate, err := latestCRLUpdate(ctx, c.s.DB)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		c.s.Logger.Warn("signature: CRL age unavailable", "err", err)
-	default:
-		ch <- prometheus.MustNewConstMetric(c.crlAge, prometheus.GaugeValue, c.s.Now().Sub(thisUpdate).Seconds())
-	}
-	err = pkiObjects(ctx, c.s.DB, func(o pkiObject, der []byte) error {
-		if !slices.Contains(pkiRoles(), o.name) {
-			return nil
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			return fmt.Errorf("PKI object %s: %w", o.name, err)
-		}
-		ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(cert.NotAfter.Unix()), o.name)
-		return nil
-	})
-	if err != nil {
-		c.s.Logger.Warn("signature: certificate expiry unavailable", "err", err)
-	}
+func newPKICollector(s *Service) *telemetry.ScrapeCollector {
+	crlAge := prometheus.NewDesc("tamkeen_signature_crl_age_seconds",
+		"Seconds since the thisUpdate of the current CRL (absent before the PKI has one).", nil, nil)
+	expiry := prometheus.NewDesc("tamkeen_signature_certificate_expiry_timestamp_seconds",
+		"Unix time of the notAfter of each certificate the PKI holds, by role (root, issuing, tsa, ocsp; absent before pki init).", []string{"role"}, nil)
+	return &telemetry.ScrapeCollector{Descs: []*prometheus.Desc{crlAge, expiry}, Timeout: 2 * time.Second,
+		Read: func(ctx context.Context, ch chan<- prometheus.Metric) {
+			thisUpdate, err := latestCRLUpdate(ctx, s.DB)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				s.Logger.Warn("signature: CRL age unavailable", "err", err)
+			default:
+				ch <- prometheus.MustNewConstMetric(crlAge, prometheus.GaugeValue, s.Now().Sub(thisUpdate).Seconds())
+			}
+			err = pkiObjects(ctx, s.DB, func(o pkiObject, der []byte) error {
+				if !slices.Contains(pkiRoles(), o.name) {
+					return nil
+				}
+				cert, err := x509.ParseCertificate(der)
+				if err != nil {
+					return fmt.Errorf("PKI object %s: %w", o.name, err)
+				}
+				ch <- prometheus.MustNewConstMetric(expiry, prometheus.GaugeValue, float64(cert.NotAfter.Unix()), o.name)
+				return nil
+			})
+			if err != nil {
+				s.Logger.Warn("signature: certificate expiry unavailable", "err", err)
+			}
+		}}
 }
 
 // signed counts one stored signature.

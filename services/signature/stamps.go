@@ -59,23 +59,15 @@ type StampClaims struct {
 // stream may not exist yet, so the consumer is retried until it can be
 // created.
 func (s *Service) consumeStamps(ctx context.Context) error {
-	cfg := events.ConsumerConfig{Stream: "PAYMENT", Durable: stampsConsumer, FilterSubjects: []string{events.Subject("payment", "stamp_issued")}}
-	return s.Bus.ConsumeWhenReady(ctx, cfg, s.handleStampIssued, s.Logger)
+	return events.ConsumeEvent(ctx, s.Bus, "payment", "stamp_issued", stampsConsumer, s.handleStampIssued, s.Logger)
 }
 
 // handleStampIssued seals one stamp, once.
-func (s *Service) handleStampIssued(ctx context.Context, ev events.Event) error {
-	if ev.Type != "tamkeen.payment.stamp_issued.v1" {
-		return nil
-	}
-	var st paymentv1.Stamp
-	if err := ev.UnmarshalData(&st); err != nil {
-		return events.Permanent(err)
-	}
+func (s *Service) handleStampIssued(ctx context.Context, ev events.Event, st *paymentv1.Stamp) error {
 	if st.GetSerial() == "" || st.GetIssueTime() == nil || st.GetExpireTime() == nil {
 		return events.Permanent(fmt.Errorf("stamp_issued event %s lacks a serial or its validity", ev.ID))
 	}
-	jws, err := s.SealStamp(ctx, &st)
+	jws, err := s.SealStamp(ctx, st)
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,6 @@ var migrationFiles embed.FS
 // at start-up and by `tamkeen migrate`.
 var Migrations = host.Migrations(Name, migrationFiles, "migrations")
 
-// querier is what both *sql.Tx and *store.DB offer.
-type querier = store.Querier
-
 // credentialColumns are read by scanCredential, in order.
 const credentialColumns = `id, owner, owner_kind, status, key_algorithm, key_sealed, cert_der, serial, subject,
 	description, not_before, not_after, created_at, revoked_at, revocation_reason`

@@ -97,8 +97,8 @@ type clientsConfig struct {
 	// XRoadClients are X-Road members or subsystems whose calls through
 	// the gateway's X-Road listener act as the new client (xroad.go).
 	XRoadClients []string `flag:"xroad-client" usage:"with create and --data-dir: an X-Road client (INSTANCE/CLASS/MEMBER[/SUBSYSTEM]) whose calls act as this client; elsewhere use tamkeen xroad map"`
-	// Out is list's output format.
-	Out outputFlag
+	// outputFlag is list's output format.
+	outputFlag
 }
 
 // clientJSON is one client as `tamkeen clients list -o json` prints it.
@@ -134,10 +134,6 @@ func clientsCommand(ctx context.Context, args []string, lookupEnv func(string) (
 // runClients manages ministry applications (OAuth 2.0 clients).
 func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	needID := sub != "list"
-	asJSON, err := cfg.Out.json()
-	if err != nil {
-		return err
-	}
 	if needID && cfg.ID == "" {
 		return configProblem("id", "required")
 	}
@@ -211,23 +207,7 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 		if err != nil {
 			return err
 		}
-		rows := make([][]string, 0, len(cs))
-		list := make([]clientJSON, 0, len(cs))
-		for _, c := range cs {
-			state := "active"
-			if c.Disabled {
-				state = "disabled"
-			}
-			rows = append(rows, []string{c.ID, c.Name, c.Ministry, c.Organization, state, strings.Join(c.Scopes, " ")})
-			list = append(list, clientJSON{ID: c.ID, Name: c.Name, Ministry: c.Ministry, Organization: c.Organization, State: state,
-				Scopes: c.Scopes, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Public: c.Public,
-				TokenAuthMethod: c.TokenAuthMethod, MaxACR: c.MaxACR, BackchannelLogoutURI: c.BackchannelLogoutURI, IDTokenAlg: c.IDTokenAlg,
-				AllowedOrigins: c.AllowedOrigins})
-		}
-		if asJSON {
-			return writeJSON(stdout, list)
-		}
-		return writeTable(stdout, []string{"ID", "NAME", "MINISTRY", "ORGANIZATION", "STATE", "SCOPES"}, rows)
+		return clientsListing.print(stdout, cfg.asJSON(), cs)
 	case "update":
 		if err := svc.SetClientAllowedOrigins(ctx, cfg.ID, cfg.AllowedOrigins); err != nil {
 			return err
@@ -262,6 +242,28 @@ func runClients(ctx context.Context, sub string, cfg clientsConfig, lookupEnv fu
 		return usageError(stderr, clientsHelp, fmt.Sprintf("unknown subcommand %q", sub))
 	}
 	return nil
+}
+
+// clientsListing is how `tamkeen clients list` prints clients.
+var clientsListing = listing[auth.Client]{
+	header: []string{"ID", "NAME", "MINISTRY", "ORGANIZATION", "STATE", "SCOPES"},
+	row: func(c auth.Client) []string {
+		return []string{c.ID, c.Name, c.Ministry, c.Organization, clientState(c), strings.Join(c.Scopes, " ")}
+	},
+	json: func(c auth.Client) any {
+		return clientJSON{ID: c.ID, Name: c.Name, Ministry: c.Ministry, Organization: c.Organization, State: clientState(c),
+			Scopes: c.Scopes, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Public: c.Public,
+			TokenAuthMethod: c.TokenAuthMethod, MaxACR: c.MaxACR, BackchannelLogoutURI: c.BackchannelLogoutURI, IDTokenAlg: c.IDTokenAlg,
+			AllowedOrigins: c.AllowedOrigins}
+	},
+}
+
+// clientState is active or disabled.
+func clientState(c auth.Client) string {
+	if c.Disabled {
+		return "disabled"
+	}
+	return "active"
 }
 
 // keysConfig is the command line of `tamkeen keys`.

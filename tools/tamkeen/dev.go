@@ -21,7 +21,6 @@ import (
 
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/config"
-	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/scope"
@@ -134,15 +133,11 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 
 	traceOpts := cfg.TracingOptions("tamkeen-dev")
 	traceOpts.Exporter = hooks.spans
-	tracing, err := telemetry.NewTracing(ctx, traceOpts)
+	tracing, stopTracing, err := host.StartTracing(ctx, traceOpts)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tracing.Shutdown(sctx)
-	}()
+	defer stopTracing()
 	registry := telemetry.NewRegistry()
 
 	// Shutdown runs in the reverse order of these defers: the servers stop
@@ -158,16 +153,16 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		return err
 	}
 	defer nc.Close()
-	bus, err := events.NewBus(nc, events.BusOptions{Propagator: tracing.Propagator, TracerProvider: tracing.Provider, Logger: log})
+	bus, err := host.NewBus(nc, tracing, log)
 	if err != nil {
 		return err
 	}
 
 	// Listen first: the gateway's URL is the token issuer the auth enabler
 	// and the gateway agree on.
-	lis, err := net.Listen("tcp", cfg.Gateway.HTTPAddr)
+	lis, err := host.Listen(cfg.Gateway.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Gateway.HTTPAddr, err)
+		return err
 	}
 	defer lis.Close()
 	url := "http://" + lis.Addr().String()
@@ -175,9 +170,9 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 	if issuer == "" {
 		issuer = url
 	}
-	opsLis, err := net.Listen("tcp", cfg.Gateway.OpsAddr)
+	opsLis, err := host.Listen(cfg.Gateway.OpsAddr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Gateway.OpsAddr, err)
+		return err
 	}
 	defer opsLis.Close()
 	opsURL := "http://" + opsLis.Addr().String()
@@ -204,8 +199,8 @@ func runDevWith(ctx context.Context, hooks devHooks, args []string, lookupEnv fu
 		if gatewaySecret, err = demo.KeptSecret(filepath.Join(cfg.DataDir, "gateway-secret"), 32, base64.RawURLEncoding); err != nil {
 			return err
 		}
-		if xlis, err = net.Listen("tcp", cfg.Gateway.XRoadAddr); err != nil {
-			return fmt.Errorf("listen %s: %w", cfg.Gateway.XRoadAddr, err)
+		if xlis, err = host.Listen(cfg.Gateway.XRoadAddr); err != nil {
+			return err
 		}
 		defer xlis.Close()
 	}

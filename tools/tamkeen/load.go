@@ -195,14 +195,11 @@ func runLoad(ctx context.Context, args []string, lookupEnv func(string) (string,
 		return usageError(stderr, loadUsage, fmt.Sprintf("unknown load scenario %q", name))
 	}
 	var cfg loadConfig
-	if err := config.Parse(&cfg, "tamkeen load "+name, args[1:], lookupEnv, stderr); err != nil {
-		return err
-	}
-	asJSON, err := cfg.json()
-	if err != nil {
+	if err := parseFlags(&cfg, "tamkeen load "+name, args[1:], lookupEnv, stderr); err != nil {
 		return err
 	}
 	if sc.needsSecret && cfg.ClientSecret == "" {
+		var err error
 		if cfg.ClientSecret, err = keptDemoSecret(cfg); err != nil {
 			return err
 		}
@@ -215,7 +212,7 @@ func runLoad(ctx context.Context, args []string, lookupEnv func(string) (string,
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if cfg.asJSON() {
 		return writeJSON(stdout, res)
 	}
 	return writeLoadTable(stdout, res)

@@ -41,8 +41,8 @@ var loadScenarios = map[string]loadScenario{
 	"payment-confirm":   {setup: setupPaymentConfirm, needsSecret: true, http: true},
 	"sms":               {setup: setupSMS, needsSecret: true, http: true},
 	"bulk":              {setup: setupBulk, needsSecret: true, http: true},
-	"public-read":       {setup: setupPublicRead, needsSecret: true, http: true},
-	"search":            {setup: setupSearch, needsSecret: true, http: true},
+	"public-read":       {setup: onPublishedPage(publicReadOp), needsSecret: true, http: true},
+	"search":            {setup: onPublishedPage(searchOp), needsSecret: true, http: true},
 	"mixed":             {setup: setupMixed, needsSecret: true, http: true},
 	"ref-healthz":       {setup: setupRefHealthz, http: true},
 	"ref-sqlite-commit": {setup: setupRefSQLiteCommit},
@@ -583,12 +583,16 @@ func tokenSubject(token string) (string, error) {
 	return claims.Sub, nil
 }
 
-func setupPublicRead(ctx context.Context, env *loadEnv) (op, func(), error) {
-	page, err := env.publishPage(ctx)
-	if err != nil {
-		return nil, nil, err
+// onPublishedPage is the setup of a scenario that reads a page: it
+// publishes one and makes the operation with mk.
+func onPublishedPage(mk func(*loadEnv, publishedPage) op) func(context.Context, *loadEnv) (op, func(), error) {
+	return func(ctx context.Context, env *loadEnv) (op, func(), error) {
+		page, err := env.publishPage(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return mk(env, page), nil, nil
 	}
-	return publicReadOp(env, page), nil, nil
 }
 
 func publicReadOp(env *loadEnv, page publishedPage) op {
@@ -596,14 +600,6 @@ func publicReadOp(env *loadEnv, page publishedPage) op {
 	return func(ctx context.Context, w *worker) outcome {
 		return env.opCall(ctx, w, "GET", path, "", nil, http.StatusOK)
 	}
-}
-
-func setupSearch(ctx context.Context, env *loadEnv) (op, func(), error) {
-	page, err := env.publishPage(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return searchOp(env, page), nil, nil
 }
 
 func searchOp(env *loadEnv, page publishedPage) op {

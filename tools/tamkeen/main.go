@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 
 	"github.com/tamkeen/tamkeen/libs/config"
 )
@@ -70,42 +69,22 @@ type command func(ctx context.Context, args []string, lookupEnv func(string) (st
 var commands = map[string]command{
 	"dev":     runDev,
 	"migrate": runMigrate,
-	"pki": withFlags(subcommands{
-		name: "pki", known: subcommandWords["pki"],
-		help:    "usage: tamkeen pki init [flags]   (tamkeen pki init -help lists them)\n",
-		missing: "unknown or missing pki subcommand (want init)",
-	}, runPKI),
+	"pki": withFlags(knownSubcommands("pki", "usage: tamkeen pki init [flags]   (tamkeen pki init -help lists them)\n",
+		"unknown or missing pki subcommand (want init)"), runPKI),
 	// The usage is the error itself: nothing else is printed.
-	"ledger": withFlags(subcommands{
-		name: "ledger", known: subcommandWords["ledger"],
-		missing: "usage: tamkeen ledger check --data-dir=.data | --db-engine=postgres|sqlite --db-dsn=…",
-	}, runLedger),
+	"ledger": withFlags(knownSubcommands("ledger", "",
+		"usage: tamkeen ledger check --data-dir=.data | --db-engine=postgres|sqlite --db-dsn=…"), runLedger),
 	"clients": clientsCommand,
-	"keys": withFlags(subcommands{
-		name: "keys", known: subcommandWords["keys"],
-		help:    "Usage: tamkeen keys rotate (--data-dir DIR | --db-dsn URL [--db-engine])\n",
-		missing: "tamkeen keys needs the subcommand rotate",
-	}, runKeys),
-	"identity-key": withFlags(subcommands{
-		name: "identity-key", known: subcommandWords["identity-key"],
-		help: identityKeyUsage, missing: "tamkeen identity-key needs the subcommand public",
-	}, runIdentityKey),
-	"rights": rightsCommand,
-	"xroad":  xroadCommand,
-	"audit": withFlags(subcommands{
-		name: "audit", known: subcommandWords["audit"],
-		help: auditUsage, missing: "tamkeen audit needs verify or export",
-	}, runAudit),
-	"usage": withFlags(subcommands{
-		name: "usage", known: subcommandWords["usage"],
-		help: usageUsage, missing: "tamkeen usage needs report",
-	}, runUsage),
-	"webhooks": withFlags(subcommands{
-		name: "webhooks", known: subcommandWords["webhooks"],
-		help: webhooksUsage, missing: "tamkeen webhooks needs list, create or delete",
-	}, runWebhooks),
-	"version": runVersion,
-	"load":    runLoad,
+	"keys": withFlags(knownSubcommands("keys", "Usage: tamkeen keys rotate (--data-dir DIR | --db-dsn URL [--db-engine])\n",
+		"tamkeen keys needs the subcommand rotate"), runKeys),
+	"identity-key": withFlags(knownSubcommands("identity-key", identityKeyUsage, "tamkeen identity-key needs the subcommand public"), runIdentityKey),
+	"rights":       rightsCommand,
+	"xroad":        xroadCommand,
+	"audit":        withFlags(knownSubcommands("audit", auditUsage, "tamkeen audit needs verify or export"), runAudit),
+	"usage":        withFlags(knownSubcommands("usage", usageUsage, "tamkeen usage needs report"), runUsage),
+	"webhooks":     withFlags(knownSubcommands("webhooks", webhooksUsage, "tamkeen webhooks needs list, create or delete"), runWebhooks),
+	"version":      withConfig("tamkeen version", runVersion),
+	"load":         runLoad,
 	// completion is dispatched by run: its script is built from this
 	// table.
 }
@@ -171,7 +150,13 @@ func (s subcommands) parse(cfg any, args []string, lookupEnv func(string) (strin
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") || (s.known != nil && !slices.Contains(s.known, args[0])) {
 		return "", usageError(stderr, s.help, s.missing)
 	}
-	return args[0], config.Parse(cfg, "tamkeen "+s.name+" "+args[0], args[1:], lookupEnv, stderr)
+	return args[0], parseFlags(cfg, "tamkeen "+s.name+" "+args[0], args[1:], lookupEnv, stderr)
+}
+
+// knownSubcommands describes the command called name, whose subcommands
+// are the ones subcommandWords lists for it.
+func knownSubcommands(name, help, missing string) subcommands {
+	return subcommands{name: name, known: subcommandWords[name], help: help, missing: missing}
 }
 
 // withFlags is the command that reads its command line as s says, loads
@@ -188,6 +173,19 @@ func withFlags[C any](s subcommands, h func(ctx context.Context, sub string, cfg
 	}
 }
 
+// withConfig is a command without subcommands (name is its command line's
+// name, "tamkeen version") that loads a C from the flags and the
+// environment and runs h with it.
+func withConfig[C any](name string, h func(ctx context.Context, cfg C, stdout io.Writer) error) command {
+	return func(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+		var cfg C
+		if err := parseFlags(&cfg, name, args, lookupEnv, stderr); err != nil {
+			return err
+		}
+		return h(ctx, cfg, stdout)
+	}
+}
+
 // configProblem is the configuration error of one setting (flag, without
 // dashes) or, with flag "", of the command line as a whole: it makes the
 // command exit 2.
@@ -201,14 +199,4 @@ func configProblem(flag, msg string) error {
 func usageError(stderr io.Writer, usageText, msg string) error {
 	fmt.Fprint(stderr, usageText)
 	return configProblem("", msg)
-}
-
-// writeTable prints header and rows as columns two spaces apart: the
-// layout of every listing the tool prints.
-func writeTable(w io.Writer, header []string, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, r := range append([][]string{header}, rows...) {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
 }

@@ -16,7 +16,7 @@ type migrateConfig struct {
 	Service string `flag:"service" required:"true" usage:"auth, notification, signature, payment, content or gateway (its rights, audit log and usage)"`
 	store.Flags
 	Status bool `flag:"status" usage:"show which migrations are applied instead of applying them"`
-	Out    outputFlag
+	outputFlag
 }
 
 // migrationJSON is one migration as `tamkeen migrate -o json` prints it.
@@ -37,7 +37,8 @@ func (c migrateConfig) Validate() error {
 			p.Add("service", err.Error())
 		}
 	}
-	return joinProblems(p.Err(), c.Flags.Validate())
+	c.Flags.Check(&p)
+	return p.Err()
 }
 
 // migrationSets are the schema of a service's database: an enabler's, or
@@ -54,18 +55,13 @@ func migrationSets(name string) ([]store.MigrationSet, error) {
 	return e.Migrations()
 }
 
-// runMigrate applies a service's migrations (safe with replicas starting at
+// runMigrate is `tamkeen migrate`.
+var runMigrate = withConfig("tamkeen migrate", migrate)
+
+// migrate applies a service's migrations (safe with replicas starting at
 // the same time: the store serialises them), or prints their status. In
 // Kubernetes it is each service's migration Job.
-func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	var cfg migrateConfig
-	if err := config.Parse(&cfg, "tamkeen migrate", args, lookupEnv, stderr); err != nil {
-		return err
-	}
-	asJSON, err := cfg.Out.json()
-	if err != nil {
-		return err
-	}
+func migrate(ctx context.Context, cfg migrateConfig, stdout io.Writer) error {
 	sets, err := migrationSets(cfg.Service)
 	if err != nil {
 		return err
@@ -83,26 +79,13 @@ func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		out := make([]migrationJSON, 0, len(states))
-		for _, s := range states {
-			m := migrationJSON{Component: s.Component, Version: s.Version, Name: s.Name, State: "pending"}
-			switch {
-			case s.Unknown:
-				m.State = "unknown"
-			case s.Applied:
-				m.State = "applied"
-			}
-			if s.Applied || s.Unknown {
-				at := s.AppliedAt.UTC()
-				m.AppliedAt = &at
-			}
-			out = append(out, m)
-		}
-		return writeJSON(stdout, out)
-	}
-	rows := make([][]string, 0, len(states))
-	for _, s := range states {
+	return migrationListing.print(stdout, cfg.asJSON(), states)
+}
+
+// migrationListing is how `tamkeen migrate` prints the migrations' states.
+var migrationListing = listing[store.MigrationState]{
+	header: []string{"COMPONENT", "VERSION", "NAME", "APPLIED"},
+	row: func(s store.MigrationState) []string {
 		applied := "pending"
 		switch {
 		case s.Unknown:
@@ -110,7 +93,20 @@ func runMigrate(ctx context.Context, args []string, lookupEnv func(string) (stri
 		case s.Applied:
 			applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
 		}
-		rows = append(rows, []string{s.Component, fmt.Sprintf("%04d", s.Version), s.Name, applied})
-	}
-	return writeTable(stdout, []string{"COMPONENT", "VERSION", "NAME", "APPLIED"}, rows)
+		return []string{s.Component, fmt.Sprintf("%04d", s.Version), s.Name, applied}
+	},
+	json: func(s store.MigrationState) any {
+		m := migrationJSON{Component: s.Component, Version: s.Version, Name: s.Name, State: "pending"}
+		switch {
+		case s.Unknown:
+			m.State = "unknown"
+		case s.Applied:
+			m.State = "applied"
+		}
+		if s.Applied || s.Unknown {
+			at := s.AppliedAt.UTC()
+			m.AppliedAt = &at
+		}
+		return m
+	},
 }

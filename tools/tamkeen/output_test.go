@@ -305,3 +305,43 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("completion without a shell = exit %d; want 2", code)
 	}
 }
+
+// TestListing: the listing printer every listing command uses prints a
+// table (with its note under an empty one) or a JSON array ([] when
+// empty).
+func TestListing(t *testing.T) {
+	type item struct{ name, size string }
+	l := listing[item]{
+		header: []string{"NAME", "SIZE"},
+		row:    func(it item) []string { return []string{it.name, it.size} },
+		json: func(it item) any {
+			return struct {
+				Name string `json:"name"`
+			}{it.name}
+		},
+		empty: "(nothing)",
+	}
+	items := []item{{"a", "1"}, {"long-name", "22"}}
+	tests := []struct {
+		name   string
+		asJSON bool
+		items  []item
+		want   string
+	}{
+		{"table", false, items, "NAME       SIZE\na          1\nlong-name  22\n"},
+		{"empty table", false, nil, "NAME  SIZE\n(nothing)\n"},
+		{"json", true, items, "[\n  {\n    \"name\": \"a\"\n  },\n  {\n    \"name\": \"long-name\"\n  }\n]\n"},
+		{"empty json", true, nil, "[]\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := l.print(&b, tc.asJSON, tc.items); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.String(); got != tc.want {
+				t.Errorf("print = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/signature"
 )
@@ -26,6 +27,7 @@ type pkiInitConfig struct {
 // Validate reports what is wrong with the settings.
 func (c pkiInitConfig) Validate() error {
 	var p config.Problems
+	c.Flags.Check(&p)
 	switch c.RootKeyStore {
 	case signature.KeyStoreKEK, signature.KeyStorePKCS11:
 	case signature.KeyStoreFile:
@@ -38,7 +40,8 @@ func (c pkiInitConfig) Validate() error {
 	if (c.RootKeyStore == signature.KeyStorePKCS11 || c.IssuingKeyInHSM) && c.Signature.PKCS11Module == "" {
 		p.Add("pkcs11-module", "required when a CA key goes to the HSM")
 	}
-	return joinProblems(c.Flags.Validate(), p.Err(), c.Signature.Validate())
+	host.MergeProblems(&p, c.Signature.Validate())
+	return p.Err()
 }
 
 // runPKI runs `tamkeen pki init`: it migrates the signature database and

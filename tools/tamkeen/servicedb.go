@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -29,27 +28,6 @@ func (c serviceDB) Validate() error {
 		p.Add("db-engine", err.Error())
 	}
 	return p.Err()
-}
-
-// joinProblems is one configuration error listing the problems of every
-// *config.Error in errs, in order (any other error as a problem of the
-// whole configuration): a Validate method that checks embedded settings
-// too returns it.
-func joinProblems(errs ...error) error {
-	var all config.Problems
-	for _, err := range errs {
-		var ce *config.Error
-		switch {
-		case err == nil:
-		case errors.As(err, &ce):
-			for _, pr := range ce.Problems {
-				all.Add(pr.Flag, pr.Message)
-			}
-		default:
-			all.Add("", err.Error())
-		}
-	}
-	return all.Err()
 }
 
 // open opens component's database and applies sets.

@@ -24,12 +24,11 @@ file. The database is --data-dir DIR or --db-dsn URL [--db-engine].
 
 // usageConfig is the command line of `tamkeen usage report`.
 type usageConfig struct {
-	DB     serviceDB
+	gatewayFlags
 	Month  string `flag:"month" required:"true" usage:"the month, YYYY-MM (or a day, YYYY-MM-DD)"`
 	Client string `flag:"client" usage:"only this client"`
 	CSV    string `flag:"csv" usage:"CSV output file (default usage-<month>.csv; - for none)"`
 	Prices string `flag:"prices" usage:"price list (JSON) that turns usage into invoices per ministry"`
-	Out    outputFlag
 }
 
 // usageJSON is what `tamkeen usage report -o json` prints.
@@ -81,10 +80,6 @@ func formatAmount(currency string, amount int64) string {
 
 // runUsage prints the metered usage of a month and its invoices.
 func runUsage(ctx context.Context, _ string, cfg usageConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
-	asJSON, err := cfg.Out.json()
-	if err != nil {
-		return err
-	}
 	var prices *gateway.PriceList
 	if cfg.Prices != "" {
 		f, err := os.Open(cfg.Prices)
@@ -108,18 +103,18 @@ func runUsage(ctx context.Context, _ string, cfg usageConfig, _ func(string) (st
 		return err
 	}
 
-	if asJSON {
+	if cfg.asJSON() {
 		return usageAsJSON(stdout, cfg, lines, prices)
 	}
-	rows := make([][]string, 0, len(lines))
-	for _, l := range lines {
-		rows = append(rows, []string{l.ClientID, l.Item, strconv.FormatInt(l.Quantity, 10), formatAmount(l.Currency, l.Amount)})
+	usageLines := listing[gateway.UsageLine]{
+		header: []string{"CLIENT", "ITEM", "QUANTITY", "AMOUNT"},
+		row: func(l gateway.UsageLine) []string {
+			return []string{l.ClientID, l.Item, strconv.FormatInt(l.Quantity, 10), formatAmount(l.Currency, l.Amount)}
+		},
+		empty: fmt.Sprintf("(no usage in %s)", cfg.Month),
 	}
-	if err := writeTable(stdout, []string{"CLIENT", "ITEM", "QUANTITY", "AMOUNT"}, rows); err != nil {
+	if err := usageLines.table(stdout, lines); err != nil {
 		return err
-	}
-	if len(lines) == 0 {
-		fmt.Fprintf(stdout, "(no usage in %s)\n", cfg.Month)
 	}
 
 	path := cfg.CSV

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-
-	"github.com/tamkeen/tamkeen/libs/config"
 )
 
 // versionConfig is the command line of `tamkeen version`.
 type versionConfig struct {
-	Out outputFlag
+	outputFlag
 }
 
 // buildVersion is what `tamkeen version` reports, from the build
@@ -73,17 +71,9 @@ func currentVersion() buildVersion {
 }
 
 // runVersion prints the module version and VCS revision of the binary.
-func runVersion(_ context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	var cfg versionConfig
-	if err := config.Parse(&cfg, "tamkeen version", args, lookupEnv, stderr); err != nil {
-		return err
-	}
-	asJSON, err := cfg.Out.json()
-	if err != nil {
-		return err
-	}
+func runVersion(_ context.Context, cfg versionConfig, stdout io.Writer) error {
 	v := currentVersion()
-	if asJSON {
+	if cfg.asJSON() {
 		return writeJSON(stdout, v)
 	}
 	rev := v.Revision

@@ -33,7 +33,7 @@ type webhooksConfig struct {
 	ID           string   `flag:"id" usage:"the endpoint to delete"`
 	URL          string   `flag:"url" usage:"the endpoint's URL (create)"`
 	Events       []string `flag:"events" usage:"event types the endpoint receives, comma-separated (create)"`
-	Out          outputFlag
+	outputFlag
 }
 
 // webhookEndpointJSON is an endpoint as the API answers it.
@@ -47,10 +47,6 @@ type webhookEndpointJSON struct {
 
 // runWebhooks runs `tamkeen webhooks list|create|delete`.
 func runWebhooks(ctx context.Context, sub string, cfg webhooksConfig, _ func(string) (string, bool), stdout, _ io.Writer) error {
-	asJSON, err := cfg.Out.json()
-	if err != nil {
-		return err
-	}
 	if cfg.ClientSecret == "" {
 		return configProblem("client-secret", "required (or TAMKEEN_CLIENT_SECRET)")
 	}
@@ -61,6 +57,7 @@ func runWebhooks(ctx context.Context, sub string, cfg webhooksConfig, _ func(str
 		return configProblem("id", "delete needs the endpoint's --id")
 	}
 	api := webhooksAPI{base: strings.TrimRight(cfg.API, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+	var err error
 	if api.token, err = api.clientToken(ctx, cfg.Client, cfg.ClientSecret); err != nil {
 		return err
 	}
@@ -75,20 +72,13 @@ func runWebhooks(ctx context.Context, sub string, cfg webhooksConfig, _ func(str
 		if out.WebhookEndpoints == nil {
 			out.WebhookEndpoints = []webhookEndpointJSON{}
 		}
-		if asJSON {
-			return writeJSON(stdout, out.WebhookEndpoints)
-		}
-		rows := make([][]string, 0, len(out.WebhookEndpoints))
-		for _, e := range out.WebhookEndpoints {
-			rows = append(rows, []string{e.ID, e.URL, strings.Join(e.Events, ","), e.CreateTime})
-		}
-		return writeTable(stdout, []string{"ID", "URL", "EVENTS", "CREATED"}, rows)
+		return webhooksListing.print(stdout, cfg.asJSON(), out.WebhookEndpoints)
 	case "create":
 		var e webhookEndpointJSON
 		if err := api.do(ctx, http.MethodPost, "/v1/webhook-endpoints", map[string]any{"url": cfg.URL, "events": cfg.Events}, &e); err != nil {
 			return err
 		}
-		if asJSON {
+		if cfg.asJSON() {
 			return writeJSON(stdout, e)
 		}
 		fmt.Fprintf(stdout, "created %s for %s (%s)\nsecret: %s\nThe secret is shown this once: store it now.\n", e.ID, e.URL, strings.Join(e.Events, ","), e.Secret)
@@ -100,6 +90,15 @@ func runWebhooks(ctx context.Context, sub string, cfg webhooksConfig, _ func(str
 		fmt.Fprintf(stdout, "deleted %s\n", cfg.ID)
 		return nil
 	}
+}
+
+// webhooksListing is how `tamkeen webhooks list` prints endpoints.
+var webhooksListing = listing[webhookEndpointJSON]{
+	header: []string{"ID", "URL", "EVENTS", "CREATED"},
+	row: func(e webhookEndpointJSON) []string {
+		return []string{e.ID, e.URL, strings.Join(e.Events, ","), e.CreateTime}
+	},
+	json: func(e webhookEndpointJSON) any { return e },
 }
 
 // webhooksAPI calls the gateway as one client.

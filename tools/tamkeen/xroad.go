@@ -8,6 +8,7 @@ import (
 
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/config"
+	"github.com/tamkeen/tamkeen/libs/store"
 )
 
 const xroadUsage = `Usage:
@@ -24,11 +25,10 @@ gateway replica applies a change at the next call. Each takes --data-dir DIR
 
 // xroadConfig is the command line of the xroad subcommands.
 type xroadConfig struct {
-	DB     serviceDB
+	// gatewayFlags: the gateway's database, and list's output format.
+	gatewayFlags
 	Member string `flag:"member" usage:"the X-Road client: INSTANCE/CLASS/MEMBER[/SUBSYSTEM]"`
 	Client string `flag:"client" usage:"the Tamkeen client id (OAuth 2.0 client_id) its calls act as"`
-	// Out is list's output format.
-	Out outputFlag
 }
 
 // xroadMappingJSON is one mapping as `tamkeen xroad list -o json` prints it.
@@ -39,79 +39,74 @@ type xroadMappingJSON struct {
 }
 
 // xroadCommand is `tamkeen xroad`.
-var xroadCommand = withFlags(subcommands{name: "xroad", known: subcommandWords["xroad"], help: xroadUsage,
-	missing: "tamkeen xroad needs map, unmap or list"}, runXRoad)
+var xroadCommand = withFlags(knownSubcommands("xroad", xroadUsage, "tamkeen xroad needs map, unmap or list"), xroadAdmin.run)
 
-// runXRoad manages the gateway's X-Road client mappings.
-func runXRoad(ctx context.Context, sub string, cfg xroadConfig, _ func(string) (string, bool), stdout, stderr io.Writer) error {
-	var p config.Problems
-	asJSON, err := cfg.Out.json()
+// xroadAdmin manages the gateway's X-Road client mappings.
+var xroadAdmin = gatewayAdmin[xroadConfig]{
+	help: xroadUsage,
+	ops: map[string]gatewayOp[xroadConfig]{
+		"map":   {check: checkXRoadMap, run: mapXRoadClient},
+		"unmap": {check: checkXRoadMember, run: unmapXRoadClient},
+		"list":  {run: listXRoadClients},
+	},
+}
+
+// checkXRoadMember checks --member, which map and unmap need.
+func checkXRoadMember(cfg xroadConfig, p *config.Problems) {
+	if cfg.Member == "" {
+		p.Add("member", "required")
+	} else if _, err := gateway.ParseXRoadClient(cfg.Member); err != nil {
+		p.Add("member", err.Error())
+	}
+}
+
+// checkXRoadMap checks the flags of map.
+func checkXRoadMap(cfg xroadConfig, p *config.Problems) {
+	checkXRoadMember(cfg, p)
+	if cfg.Client == "" {
+		p.Add("client", "required")
+	}
+}
+
+func mapXRoadClient(ctx context.Context, db *store.DB, cfg xroadConfig, stdout io.Writer) error {
+	m, err := gateway.MapXRoadClient(ctx, db, cfg.Member, cfg.Client, time.Now())
 	if err != nil {
 		return err
 	}
-	switch sub {
-	case "map", "unmap":
-		if cfg.Member == "" {
-			p.Add("member", "required")
-		} else if _, err := gateway.ParseXRoadClient(cfg.Member); err != nil {
-			p.Add("member", err.Error())
-		}
-		if sub == "map" && cfg.Client == "" {
-			p.Add("client", "required")
-		}
-	case "list":
-	default:
-		fmt.Fprint(stderr, xroadUsage)
-		p.Addf("", "unknown subcommand %q", sub)
-	}
-	if err := p.Err(); err != nil {
-		return err
-	}
-	db, err := openGatewayDB(ctx, cfg.DB)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	switch sub {
-	case "map":
-		m, err := gateway.MapXRoadClient(ctx, db, cfg.Member, cfg.Client, time.Now())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "X-Road client %s now calls as %s (its scopes and access rights)\n", m.XRoadClient, m.ClientID)
-	case "unmap":
-		ok, err := gateway.UnmapXRoadClient(ctx, db, cfg.Member)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("X-Road client %s is not mapped", cfg.Member)
-		}
-		fmt.Fprintf(stdout, "X-Road client %s unmapped: its calls are refused\n", cfg.Member)
-	case "list":
-		list, err := gateway.XRoadMappings(ctx, db)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			out := make([]xroadMappingJSON, 0, len(list))
-			for _, m := range list {
-				out = append(out, xroadMappingJSON{XRoadClient: m.XRoadClient, ClientID: m.ClientID, MappedAt: m.MappedAt.UTC()})
-			}
-			return writeJSON(stdout, out)
-		}
-		rows := make([][]string, 0, len(list))
-		for _, m := range list {
-			rows = append(rows, []string{m.XRoadClient, m.ClientID, m.MappedAt.UTC().Format("2006-01-02 15:04:05Z")})
-		}
-		if err := writeTable(stdout, []string{"X-ROAD CLIENT", "CLIENT", "MAPPED"}, rows); err != nil {
-			return err
-		}
-		if len(list) == 0 {
-			fmt.Fprintln(stdout, "(no mappings: the gateway refuses every X-Road call)")
-		}
-	}
+	fmt.Fprintf(stdout, "X-Road client %s now calls as %s (its scopes and access rights)\n", m.XRoadClient, m.ClientID)
 	return nil
+}
+
+func unmapXRoadClient(ctx context.Context, db *store.DB, cfg xroadConfig, stdout io.Writer) error {
+	ok, err := gateway.UnmapXRoadClient(ctx, db, cfg.Member)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("X-Road client %s is not mapped", cfg.Member)
+	}
+	fmt.Fprintf(stdout, "X-Road client %s unmapped: its calls are refused\n", cfg.Member)
+	return nil
+}
+
+func listXRoadClients(ctx context.Context, db *store.DB, cfg xroadConfig, stdout io.Writer) error {
+	list, err := gateway.XRoadMappings(ctx, db)
+	if err != nil {
+		return err
+	}
+	return xroadListing.print(stdout, cfg.asJSON(), list)
+}
+
+// xroadListing is how `tamkeen xroad list` prints the mappings.
+var xroadListing = listing[gateway.XRoadMapping]{
+	header: []string{"X-ROAD CLIENT", "CLIENT", "MAPPED"},
+	row: func(m gateway.XRoadMapping) []string {
+		return []string{m.XRoadClient, m.ClientID, m.MappedAt.UTC().Format("2006-01-02 15:04:05Z")}
+	},
+	json: func(m gateway.XRoadMapping) any {
+		return xroadMappingJSON{XRoadClient: m.XRoadClient, ClientID: m.ClientID, MappedAt: m.MappedAt.UTC()}
+	},
+	empty: "(no mappings: the gateway refuses every X-Road call)",
 }
 
 // checkXRoadClients validates `tamkeen clients create --xroad-client`

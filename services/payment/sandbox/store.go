@@ -245,3 +245,26 @@ func settlementLines(ctx context.Context, q store.Querier, from, to time.Time) (
 	// A chargeback of a fully refunded charge moves nothing.
 	return slices.DeleteFunc(out, func(l provider.SettlementLine) bool { return l.Amount == 0 }), err
 }
+
+// insertBankMessage stores a pain.008 message the sandbox bank took and
+// its camt.054 answer, unless it took that message before.
+func insertBankMessage(ctx context.Context, db *store.DB, id, pain008, camt054 string, now time.Time) error {
+	if _, err := db.ExecContext(ctx, `INSERT INTO sandbox_bank_messages (id, pain008, camt054, created_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, id, pain008, camt054, now); err != nil {
+		return fmt.Errorf("sandbox bank: store message %s: %w", id, err)
+	}
+	return nil
+}
+
+// bankResult reads the camt.054 answer to message id.
+func bankResult(ctx context.Context, db *store.DB, id string) (string, bool, error) {
+	var camt string
+	err := db.QueryRowContext(ctx, `SELECT camt054 FROM sandbox_bank_messages WHERE id = $1`, id).Scan(&camt)
+	if store.IsNoRows(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("sandbox bank: load message %s: %w", id, err)
+	}
+	return camt, true, nil
+}

@@ -1188,6 +1188,181 @@ func (x *PaymentRefunded) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// DirectDebitCollection is published as
+// tamkeen.payment.collection_announced (days before the bank debits the
+// account: the notification service texts phone_number), and as
+// tamkeen.payment.collection_settled and tamkeen.payment.collection_failed
+// when the bank's result arrives. It never carries the IBAN.
+type DirectDebitCollection struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CollectionId string                 `protobuf:"bytes,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	MandateId    string                 `protobuf:"bytes,2,opt,name=mandate_id,json=mandateId,proto3" json:"mandate_id,omitempty"`
+	ClientId     string                 `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// creditor is the collecting ministry.
+	Creditor    string `protobuf:"bytes,4,opt,name=creditor,proto3" json:"creditor,omitempty"`
+	Reference   string `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
+	Description string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	Amount      int64  `protobuf:"varint,7,opt,name=amount,proto3" json:"amount,omitempty"`
+	Currency    string `protobuf:"bytes,8,opt,name=currency,proto3" json:"currency,omitempty"`
+	// due_date is YYYY-MM-DD.
+	DueDate   string `protobuf:"bytes,9,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	CitizenId string `protobuf:"bytes,10,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	// phone_number (E.164) and language ("ar" or "en") are where the
+	// announcement goes; phone_number may be empty.
+	PhoneNumber string `protobuf:"bytes,11,opt,name=phone_number,json=phoneNumber,proto3" json:"phone_number,omitempty"`
+	Language    string `protobuf:"bytes,12,opt,name=language,proto3" json:"language,omitempty"`
+	// state is announced, settled or failed; reason_code (ISO 20022: AM04,
+	// AC04, MD01) and reason say why a collection failed.
+	State         string                 `protobuf:"bytes,13,opt,name=state,proto3" json:"state,omitempty"`
+	ReasonCode    string                 `protobuf:"bytes,14,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	Reason        string                 `protobuf:"bytes,15,opt,name=reason,proto3" json:"reason,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectDebitCollection) Reset() {
+	*x = DirectDebitCollection{}
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectDebitCollection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectDebitCollection) ProtoMessage() {}
+
+func (x *DirectDebitCollection) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectDebitCollection.ProtoReflect.Descriptor instead.
+func (*DirectDebitCollection) Descriptor() ([]byte, []int) {
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DirectDebitCollection) GetCollectionId() string {
+	if x != nil {
+		return x.CollectionId
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetMandateId() string {
+	if x != nil {
+		return x.MandateId
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetCreditor() string {
+	if x != nil {
+		return x.Creditor
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *DirectDebitCollection) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetDueDate() string {
+	if x != nil {
+		return x.DueDate
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetPhoneNumber() string {
+	if x != nil {
+		return x.PhoneNumber
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DirectDebitCollection) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // ContentPublished is published as tamkeen.content.published.
 type ContentPublished struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1203,7 +1378,7 @@ type ContentPublished struct {
 
 func (x *ContentPublished) Reset() {
 	*x = ContentPublished{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[14]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1390,7 @@ func (x *ContentPublished) String() string {
 func (*ContentPublished) ProtoMessage() {}
 
 func (x *ContentPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[14]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1403,7 @@ func (x *ContentPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContentPublished.ProtoReflect.Descriptor instead.
 func (*ContentPublished) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ContentPublished) GetItemId() string {
@@ -1285,7 +1460,7 @@ type ContentUnpublished struct {
 
 func (x *ContentUnpublished) Reset() {
 	*x = ContentUnpublished{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1472,7 @@ func (x *ContentUnpublished) String() string {
 func (*ContentUnpublished) ProtoMessage() {}
 
 func (x *ContentUnpublished) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[15]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1485,7 @@ func (x *ContentUnpublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContentUnpublished.ProtoReflect.Descriptor instead.
 func (*ContentUnpublished) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ContentUnpublished) GetItemId() string {
@@ -1346,7 +1521,7 @@ type CitizenPhoneVerified struct {
 
 func (x *CitizenPhoneVerified) Reset() {
 	*x = CitizenPhoneVerified{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1533,7 @@ func (x *CitizenPhoneVerified) String() string {
 func (*CitizenPhoneVerified) ProtoMessage() {}
 
 func (x *CitizenPhoneVerified) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[16]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1371,7 +1546,7 @@ func (x *CitizenPhoneVerified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CitizenPhoneVerified.ProtoReflect.Descriptor instead.
 func (*CitizenPhoneVerified) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CitizenPhoneVerified) GetCitizenId() string {
@@ -1404,7 +1579,7 @@ type LoginSucceeded struct {
 
 func (x *LoginSucceeded) Reset() {
 	*x = LoginSucceeded{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1591,7 @@ func (x *LoginSucceeded) String() string {
 func (*LoginSucceeded) ProtoMessage() {}
 
 func (x *LoginSucceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[17]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1604,7 @@ func (x *LoginSucceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginSucceeded.ProtoReflect.Descriptor instead.
 func (*LoginSucceeded) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LoginSucceeded) GetCitizenId() string {
@@ -1482,7 +1657,7 @@ type LoginFailed struct {
 
 func (x *LoginFailed) Reset() {
 	*x = LoginFailed{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1669,7 @@ func (x *LoginFailed) String() string {
 func (*LoginFailed) ProtoMessage() {}
 
 func (x *LoginFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[18]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1682,7 @@ func (x *LoginFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginFailed.ProtoReflect.Descriptor instead.
 func (*LoginFailed) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LoginFailed) GetCitizenId() string {
@@ -1545,7 +1720,7 @@ type StepUpSucceeded struct {
 
 func (x *StepUpSucceeded) Reset() {
 	*x = StepUpSucceeded{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1732,7 @@ func (x *StepUpSucceeded) String() string {
 func (*StepUpSucceeded) ProtoMessage() {}
 
 func (x *StepUpSucceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[19]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1745,7 @@ func (x *StepUpSucceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepUpSucceeded.ProtoReflect.Descriptor instead.
 func (*StepUpSucceeded) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StepUpSucceeded) GetCitizenId() string {
@@ -1617,7 +1792,7 @@ type Locked struct {
 
 func (x *Locked) Reset() {
 	*x = Locked{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[20]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1629,7 +1804,7 @@ func (x *Locked) String() string {
 func (*Locked) ProtoMessage() {}
 
 func (x *Locked) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[20]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1642,7 +1817,7 @@ func (x *Locked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Locked.ProtoReflect.Descriptor instead.
 func (*Locked) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Locked) GetKind() string {
@@ -1694,7 +1869,7 @@ type SessionRevoked struct {
 
 func (x *SessionRevoked) Reset() {
 	*x = SessionRevoked{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[21]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1881,7 @@ func (x *SessionRevoked) String() string {
 func (*SessionRevoked) ProtoMessage() {}
 
 func (x *SessionRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[21]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +1894,7 @@ func (x *SessionRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRevoked.ProtoReflect.Descriptor instead.
 func (*SessionRevoked) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionRevoked) GetSessionId() string {
@@ -1769,7 +1944,7 @@ type AccountUnlocked struct {
 
 func (x *AccountUnlocked) Reset() {
 	*x = AccountUnlocked{}
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[22]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1956,7 @@ func (x *AccountUnlocked) String() string {
 func (*AccountUnlocked) ProtoMessage() {}
 
 func (x *AccountUnlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_events_v1_events_proto_msgTypes[22]
+	mi := &file_tamkeen_events_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +1969,7 @@ func (x *AccountUnlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountUnlocked.ProtoReflect.Descriptor instead.
 func (*AccountUnlocked) Descriptor() ([]byte, []int) {
-	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_tamkeen_events_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AccountUnlocked) GetCitizenId() string {
@@ -1932,7 +2107,28 @@ const file_tamkeen_events_v1_events_proto_rawDesc = "" +
 	"\treference\x18\x04 \x01(\tR\treference\x12\x16\n" +
 	"\x06amount\x18\x05 \x01(\x03R\x06amount\x12\x1a\n" +
 	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xbb\x01\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x80\x04\n" +
+	"\x15DirectDebitCollection\x12#\n" +
+	"\rcollection_id\x18\x01 \x01(\tR\fcollectionId\x12\x1d\n" +
+	"\n" +
+	"mandate_id\x18\x02 \x01(\tR\tmandateId\x12\x1b\n" +
+	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12\x1a\n" +
+	"\bcreditor\x18\x04 \x01(\tR\bcreditor\x12\x1c\n" +
+	"\treference\x18\x05 \x01(\tR\treference\x12 \n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06amount\x18\a \x01(\x03R\x06amount\x12\x1a\n" +
+	"\bcurrency\x18\b \x01(\tR\bcurrency\x12\x19\n" +
+	"\bdue_date\x18\t \x01(\tR\adueDate\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\n" +
+	" \x01(\tR\tcitizenId\x12!\n" +
+	"\fphone_number\x18\v \x01(\tR\vphoneNumber\x12\x1a\n" +
+	"\blanguage\x18\f \x01(\tR\blanguage\x12\x14\n" +
+	"\x05state\x18\r \x01(\tR\x05state\x12\x1f\n" +
+	"\vreason_code\x18\x0e \x01(\tR\n" +
+	"reasonCode\x12\x16\n" +
+	"\x06reason\x18\x0f \x01(\tR\x06reason\x12.\n" +
+	"\x04time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xbb\x01\n" +
 	"\x10ContentPublished\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x1a\n" +
 	"\bministry\x18\x02 \x01(\tR\bministry\x12\x12\n" +
@@ -1998,7 +2194,7 @@ func file_tamkeen_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_tamkeen_events_v1_events_proto_rawDescData
 }
 
-var file_tamkeen_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_tamkeen_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_tamkeen_events_v1_events_proto_goTypes = []any{
 	(*CitizenRegistered)(nil),         // 0: tamkeen.events.v1.CitizenRegistered
 	(*CitizenProofed)(nil),            // 1: tamkeen.events.v1.CitizenProofed
@@ -2014,50 +2210,52 @@ var file_tamkeen_events_v1_events_proto_goTypes = []any{
 	(*PaymentSucceeded)(nil),          // 11: tamkeen.events.v1.PaymentSucceeded
 	(*PaymentFailed)(nil),             // 12: tamkeen.events.v1.PaymentFailed
 	(*PaymentRefunded)(nil),           // 13: tamkeen.events.v1.PaymentRefunded
-	(*ContentPublished)(nil),          // 14: tamkeen.events.v1.ContentPublished
-	(*ContentUnpublished)(nil),        // 15: tamkeen.events.v1.ContentUnpublished
-	(*CitizenPhoneVerified)(nil),      // 16: tamkeen.events.v1.CitizenPhoneVerified
-	(*LoginSucceeded)(nil),            // 17: tamkeen.events.v1.LoginSucceeded
-	(*LoginFailed)(nil),               // 18: tamkeen.events.v1.LoginFailed
-	(*StepUpSucceeded)(nil),           // 19: tamkeen.events.v1.StepUpSucceeded
-	(*Locked)(nil),                    // 20: tamkeen.events.v1.Locked
-	(*SessionRevoked)(nil),            // 21: tamkeen.events.v1.SessionRevoked
-	(*AccountUnlocked)(nil),           // 22: tamkeen.events.v1.AccountUnlocked
-	nil,                               // 23: tamkeen.events.v1.SendSms.PersonalisationEntry
-	nil,                               // 24: tamkeen.events.v1.SendEmail.PersonalisationEntry
-	(*timestamppb.Timestamp)(nil),     // 25: google.protobuf.Timestamp
+	(*DirectDebitCollection)(nil),     // 14: tamkeen.events.v1.DirectDebitCollection
+	(*ContentPublished)(nil),          // 15: tamkeen.events.v1.ContentPublished
+	(*ContentUnpublished)(nil),        // 16: tamkeen.events.v1.ContentUnpublished
+	(*CitizenPhoneVerified)(nil),      // 17: tamkeen.events.v1.CitizenPhoneVerified
+	(*LoginSucceeded)(nil),            // 18: tamkeen.events.v1.LoginSucceeded
+	(*LoginFailed)(nil),               // 19: tamkeen.events.v1.LoginFailed
+	(*StepUpSucceeded)(nil),           // 20: tamkeen.events.v1.StepUpSucceeded
+	(*Locked)(nil),                    // 21: tamkeen.events.v1.Locked
+	(*SessionRevoked)(nil),            // 22: tamkeen.events.v1.SessionRevoked
+	(*AccountUnlocked)(nil),           // 23: tamkeen.events.v1.AccountUnlocked
+	nil,                               // 24: tamkeen.events.v1.SendSms.PersonalisationEntry
+	nil,                               // 25: tamkeen.events.v1.SendEmail.PersonalisationEntry
+	(*timestamppb.Timestamp)(nil),     // 26: google.protobuf.Timestamp
 }
 var file_tamkeen_events_v1_events_proto_depIdxs = []int32{
-	25, // 0: tamkeen.events.v1.CitizenRegistered.time:type_name -> google.protobuf.Timestamp
-	25, // 1: tamkeen.events.v1.CitizenProofed.time:type_name -> google.protobuf.Timestamp
-	25, // 2: tamkeen.events.v1.StepUpCompleted.auth_time:type_name -> google.protobuf.Timestamp
-	23, // 3: tamkeen.events.v1.SendSms.personalisation:type_name -> tamkeen.events.v1.SendSms.PersonalisationEntry
-	25, // 4: tamkeen.events.v1.SendSms.expire_time:type_name -> google.protobuf.Timestamp
-	24, // 5: tamkeen.events.v1.SendEmail.personalisation:type_name -> tamkeen.events.v1.SendEmail.PersonalisationEntry
-	25, // 6: tamkeen.events.v1.NotificationStatusChanged.time:type_name -> google.protobuf.Timestamp
-	25, // 7: tamkeen.events.v1.CredentialIssued.time:type_name -> google.protobuf.Timestamp
-	25, // 8: tamkeen.events.v1.CredentialRevoked.time:type_name -> google.protobuf.Timestamp
-	25, // 9: tamkeen.events.v1.DocumentSigned.time:type_name -> google.protobuf.Timestamp
-	25, // 10: tamkeen.events.v1.TimestampIssued.time:type_name -> google.protobuf.Timestamp
-	25, // 11: tamkeen.events.v1.PaymentSucceeded.time:type_name -> google.protobuf.Timestamp
-	25, // 12: tamkeen.events.v1.PaymentFailed.time:type_name -> google.protobuf.Timestamp
-	25, // 13: tamkeen.events.v1.PaymentRefunded.time:type_name -> google.protobuf.Timestamp
-	25, // 14: tamkeen.events.v1.ContentPublished.time:type_name -> google.protobuf.Timestamp
-	25, // 15: tamkeen.events.v1.ContentUnpublished.time:type_name -> google.protobuf.Timestamp
-	25, // 16: tamkeen.events.v1.CitizenPhoneVerified.time:type_name -> google.protobuf.Timestamp
-	25, // 17: tamkeen.events.v1.LoginSucceeded.time:type_name -> google.protobuf.Timestamp
-	25, // 18: tamkeen.events.v1.LoginFailed.time:type_name -> google.protobuf.Timestamp
-	25, // 19: tamkeen.events.v1.StepUpSucceeded.auth_time:type_name -> google.protobuf.Timestamp
-	25, // 20: tamkeen.events.v1.Locked.locked_until:type_name -> google.protobuf.Timestamp
-	25, // 21: tamkeen.events.v1.Locked.time:type_name -> google.protobuf.Timestamp
-	25, // 22: tamkeen.events.v1.SessionRevoked.expire_time:type_name -> google.protobuf.Timestamp
-	25, // 23: tamkeen.events.v1.SessionRevoked.time:type_name -> google.protobuf.Timestamp
-	25, // 24: tamkeen.events.v1.AccountUnlocked.time:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	26, // 0: tamkeen.events.v1.CitizenRegistered.time:type_name -> google.protobuf.Timestamp
+	26, // 1: tamkeen.events.v1.CitizenProofed.time:type_name -> google.protobuf.Timestamp
+	26, // 2: tamkeen.events.v1.StepUpCompleted.auth_time:type_name -> google.protobuf.Timestamp
+	24, // 3: tamkeen.events.v1.SendSms.personalisation:type_name -> tamkeen.events.v1.SendSms.PersonalisationEntry
+	26, // 4: tamkeen.events.v1.SendSms.expire_time:type_name -> google.protobuf.Timestamp
+	25, // 5: tamkeen.events.v1.SendEmail.personalisation:type_name -> tamkeen.events.v1.SendEmail.PersonalisationEntry
+	26, // 6: tamkeen.events.v1.NotificationStatusChanged.time:type_name -> google.protobuf.Timestamp
+	26, // 7: tamkeen.events.v1.CredentialIssued.time:type_name -> google.protobuf.Timestamp
+	26, // 8: tamkeen.events.v1.CredentialRevoked.time:type_name -> google.protobuf.Timestamp
+	26, // 9: tamkeen.events.v1.DocumentSigned.time:type_name -> google.protobuf.Timestamp
+	26, // 10: tamkeen.events.v1.TimestampIssued.time:type_name -> google.protobuf.Timestamp
+	26, // 11: tamkeen.events.v1.PaymentSucceeded.time:type_name -> google.protobuf.Timestamp
+	26, // 12: tamkeen.events.v1.PaymentFailed.time:type_name -> google.protobuf.Timestamp
+	26, // 13: tamkeen.events.v1.PaymentRefunded.time:type_name -> google.protobuf.Timestamp
+	26, // 14: tamkeen.events.v1.DirectDebitCollection.time:type_name -> google.protobuf.Timestamp
+	26, // 15: tamkeen.events.v1.ContentPublished.time:type_name -> google.protobuf.Timestamp
+	26, // 16: tamkeen.events.v1.ContentUnpublished.time:type_name -> google.protobuf.Timestamp
+	26, // 17: tamkeen.events.v1.CitizenPhoneVerified.time:type_name -> google.protobuf.Timestamp
+	26, // 18: tamkeen.events.v1.LoginSucceeded.time:type_name -> google.protobuf.Timestamp
+	26, // 19: tamkeen.events.v1.LoginFailed.time:type_name -> google.protobuf.Timestamp
+	26, // 20: tamkeen.events.v1.StepUpSucceeded.auth_time:type_name -> google.protobuf.Timestamp
+	26, // 21: tamkeen.events.v1.Locked.locked_until:type_name -> google.protobuf.Timestamp
+	26, // 22: tamkeen.events.v1.Locked.time:type_name -> google.protobuf.Timestamp
+	26, // 23: tamkeen.events.v1.SessionRevoked.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 24: tamkeen.events.v1.SessionRevoked.time:type_name -> google.protobuf.Timestamp
+	26, // 25: tamkeen.events.v1.AccountUnlocked.time:type_name -> google.protobuf.Timestamp
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_events_v1_events_proto_init() }
@@ -2071,7 +2269,7 @@ func file_tamkeen_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_events_v1_events_proto_rawDesc), len(file_tamkeen_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -687,9 +687,11 @@ func (x *CreateBulkJobRequest) GetIdempotencyKey() string {
 type BulkRowError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// row is 1-based, counting the CSV header as row 1.
-	Row           int32  `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
-	Field         string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
-	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Row    int32  `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
+	Field  string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// code is the stable error code, e.g. "phone_number.e164".
+	Code          string `protobuf:"bytes,4,opt,name=code,proto3" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -745,18 +747,34 @@ func (x *BulkRowError) GetReason() string {
 	return ""
 }
 
+func (x *BulkRowError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
 // BulkJob is a bulk send's progress.
 type BulkJob struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
-	Total         int32                  `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
-	Queued        int32                  `protobuf:"varint,4,opt,name=queued,proto3" json:"queued,omitempty"`
-	Sent          int32                  `protobuf:"varint,5,opt,name=sent,proto3" json:"sent,omitempty"`
-	Failed        int32                  `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
-	Errors        []*BulkRowError        `protobuf:"bytes,7,rep,name=errors,proto3" json:"errors,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	Reference     string                 `protobuf:"bytes,9,opt,name=reference,proto3" json:"reference,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Status     string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	Total      int32                  `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	Queued     int32                  `protobuf:"varint,4,opt,name=queued,proto3" json:"queued,omitempty"`
+	Sent       int32                  `protobuf:"varint,5,opt,name=sent,proto3" json:"sent,omitempty"`
+	Failed     int32                  `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	Errors     []*BulkRowError        `protobuf:"bytes,7,rep,name=errors,proto3" json:"errors,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Reference  string                 `protobuf:"bytes,9,opt,name=reference,proto3" json:"reference,omitempty"`
+	// validated and invalid count the rows that passed and failed
+	// validation (a streamed upload keeps its good rows and reports the
+	// bad ones).
+	Validated int32 `protobuf:"varint,10,opt,name=validated,proto3" json:"validated,omitempty"`
+	Invalid   int32 `protobuf:"varint,11,opt,name=invalid,proto3" json:"invalid,omitempty"`
+	// submitted counts the messages a provider accepted; delivered those
+	// whose delivery was confirmed.
+	Submitted     int32 `protobuf:"varint,12,opt,name=submitted,proto3" json:"submitted,omitempty"`
+	Delivered     int32 `protobuf:"varint,13,opt,name=delivered,proto3" json:"delivered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -854,6 +872,34 @@ func (x *BulkJob) GetReference() string {
 	return ""
 }
 
+func (x *BulkJob) GetValidated() int32 {
+	if x != nil {
+		return x.Validated
+	}
+	return 0
+}
+
+func (x *BulkJob) GetInvalid() int32 {
+	if x != nil {
+		return x.Invalid
+	}
+	return 0
+}
+
+func (x *BulkJob) GetSubmitted() int32 {
+	if x != nil {
+		return x.Submitted
+	}
+	return 0
+}
+
+func (x *BulkJob) GetDelivered() int32 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
 // GetBulkJobRequest names a bulk job.
 type GetBulkJobRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -899,6 +945,223 @@ func (x *GetBulkJobRequest) GetId() string {
 	return ""
 }
 
+// UploadBulkJobRequest is one message of a streamed bulk upload: the
+// first names the job, each may carry the CSV's next bytes.
+type UploadBulkJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// template_id, channel ("sms" or "email"), reference and
+	// idempotency_key are read from the first message only.
+	TemplateId string `protobuf:"bytes,1,opt,name=template_id,json=templateId,proto3" json:"template_id,omitempty"`
+	Channel    string `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Reference  string `protobuf:"bytes,3,opt,name=reference,proto3" json:"reference,omitempty"`
+	// idempotency_key comes from the Idempotency-Key header: the same key,
+	// parameters and body bytes within 24 hours give the same job.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// chunk is the next bytes of the CSV: a header row naming the
+	// recipient column and placeholders, then one row per recipient.
+	Chunk         []byte `protobuf:"bytes,5,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadBulkJobRequest) Reset() {
+	*x = UploadBulkJobRequest{}
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadBulkJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadBulkJobRequest) ProtoMessage() {}
+
+func (x *UploadBulkJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadBulkJobRequest.ProtoReflect.Descriptor instead.
+func (*UploadBulkJobRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UploadBulkJobRequest) GetTemplateId() string {
+	if x != nil {
+		return x.TemplateId
+	}
+	return ""
+}
+
+func (x *UploadBulkJobRequest) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *UploadBulkJobRequest) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *UploadBulkJobRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *UploadBulkJobRequest) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+// ListBulkJobErrorsRequest pages through a bulk job's refused rows.
+type ListBulkJobErrorsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// page_size is at most 1000 (the default).
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBulkJobErrorsRequest) Reset() {
+	*x = ListBulkJobErrorsRequest{}
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBulkJobErrorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBulkJobErrorsRequest) ProtoMessage() {}
+
+func (x *ListBulkJobErrorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBulkJobErrorsRequest.ProtoReflect.Descriptor instead.
+func (*ListBulkJobErrorsRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListBulkJobErrorsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListBulkJobErrorsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBulkJobErrorsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListBulkJobErrorsResponse is a page of refused rows, in row order.
+type ListBulkJobErrorsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Errors        []*BulkRowError        `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// total_invalid counts every refused row; omitted those beyond the
+	// first 10,000, which are counted but not kept.
+	TotalInvalid  int32 `protobuf:"varint,3,opt,name=total_invalid,json=totalInvalid,proto3" json:"total_invalid,omitempty"`
+	Omitted       int32 `protobuf:"varint,4,opt,name=omitted,proto3" json:"omitted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBulkJobErrorsResponse) Reset() {
+	*x = ListBulkJobErrorsResponse{}
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBulkJobErrorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBulkJobErrorsResponse) ProtoMessage() {}
+
+func (x *ListBulkJobErrorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBulkJobErrorsResponse.ProtoReflect.Descriptor instead.
+func (*ListBulkJobErrorsResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListBulkJobErrorsResponse) GetErrors() []*BulkRowError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *ListBulkJobErrorsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListBulkJobErrorsResponse) GetTotalInvalid() int32 {
+	if x != nil {
+		return x.TotalInvalid
+	}
+	return 0
+}
+
+func (x *ListBulkJobErrorsResponse) GetOmitted() int32 {
+	if x != nil {
+		return x.Omitted
+	}
+	return 0
+}
+
 // Template is a versioned message template.
 type Template struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -921,7 +1184,7 @@ type Template struct {
 
 func (x *Template) Reset() {
 	*x = Template{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[11]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1196,7 @@ func (x *Template) String() string {
 func (*Template) ProtoMessage() {}
 
 func (x *Template) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[11]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1209,7 @@ func (x *Template) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Template.ProtoReflect.Descriptor instead.
 func (*Template) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{11}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Template) GetId() string {
@@ -1026,7 +1289,7 @@ type CreateTemplateRequest struct {
 
 func (x *CreateTemplateRequest) Reset() {
 	*x = CreateTemplateRequest{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[12]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1301,7 @@ func (x *CreateTemplateRequest) String() string {
 func (*CreateTemplateRequest) ProtoMessage() {}
 
 func (x *CreateTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[12]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1314,7 @@ func (x *CreateTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTemplateRequest.ProtoReflect.Descriptor instead.
 func (*CreateTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{12}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateTemplateRequest) GetName() string {
@@ -1104,7 +1367,7 @@ type UpdateTemplateRequest struct {
 
 func (x *UpdateTemplateRequest) Reset() {
 	*x = UpdateTemplateRequest{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[13]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1379,7 @@ func (x *UpdateTemplateRequest) String() string {
 func (*UpdateTemplateRequest) ProtoMessage() {}
 
 func (x *UpdateTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[13]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1392,7 @@ func (x *UpdateTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTemplateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{13}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateTemplateRequest) GetId() string {
@@ -1178,7 +1441,7 @@ type GetTemplateRequest struct {
 
 func (x *GetTemplateRequest) Reset() {
 	*x = GetTemplateRequest{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[14]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1453,7 @@ func (x *GetTemplateRequest) String() string {
 func (*GetTemplateRequest) ProtoMessage() {}
 
 func (x *GetTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[14]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1466,7 @@ func (x *GetTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateRequest.ProtoReflect.Descriptor instead.
 func (*GetTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{14}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetTemplateRequest) GetId() string {
@@ -1233,7 +1496,7 @@ type ListTemplatesRequest struct {
 
 func (x *ListTemplatesRequest) Reset() {
 	*x = ListTemplatesRequest{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[15]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1508,7 @@ func (x *ListTemplatesRequest) String() string {
 func (*ListTemplatesRequest) ProtoMessage() {}
 
 func (x *ListTemplatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[15]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1521,7 @@ func (x *ListTemplatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTemplatesRequest.ProtoReflect.Descriptor instead.
 func (*ListTemplatesRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{15}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListTemplatesRequest) GetChannel() string {
@@ -1300,7 +1563,7 @@ type ListTemplatesResponse struct {
 
 func (x *ListTemplatesResponse) Reset() {
 	*x = ListTemplatesResponse{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[16]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1575,7 @@ func (x *ListTemplatesResponse) String() string {
 func (*ListTemplatesResponse) ProtoMessage() {}
 
 func (x *ListTemplatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[16]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1588,7 @@ func (x *ListTemplatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTemplatesResponse.ProtoReflect.Descriptor instead.
 func (*ListTemplatesResponse) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{16}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListTemplatesResponse) GetTemplates() []*Template {
@@ -1353,7 +1616,7 @@ type PreviewTemplateRequest struct {
 
 func (x *PreviewTemplateRequest) Reset() {
 	*x = PreviewTemplateRequest{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[17]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1628,7 @@ func (x *PreviewTemplateRequest) String() string {
 func (*PreviewTemplateRequest) ProtoMessage() {}
 
 func (x *PreviewTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[17]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1641,7 @@ func (x *PreviewTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewTemplateRequest.ProtoReflect.Descriptor instead.
 func (*PreviewTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{17}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PreviewTemplateRequest) GetId() string {
@@ -1409,7 +1672,7 @@ type PreviewTemplateResponse struct {
 
 func (x *PreviewTemplateResponse) Reset() {
 	*x = PreviewTemplateResponse{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[18]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1684,7 @@ func (x *PreviewTemplateResponse) String() string {
 func (*PreviewTemplateResponse) ProtoMessage() {}
 
 func (x *PreviewTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[18]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1697,7 @@ func (x *PreviewTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewTemplateResponse.ProtoReflect.Descriptor instead.
 func (*PreviewTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{18}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PreviewTemplateResponse) GetSubject() string {
@@ -1486,7 +1749,7 @@ type ReceiveDeliveryReceiptRequest struct {
 
 func (x *ReceiveDeliveryReceiptRequest) Reset() {
 	*x = ReceiveDeliveryReceiptRequest{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[19]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1761,7 @@ func (x *ReceiveDeliveryReceiptRequest) String() string {
 func (*ReceiveDeliveryReceiptRequest) ProtoMessage() {}
 
 func (x *ReceiveDeliveryReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[19]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1774,7 @@ func (x *ReceiveDeliveryReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveDeliveryReceiptRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveDeliveryReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{19}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReceiveDeliveryReceiptRequest) GetProvider() string {
@@ -1544,7 +1807,7 @@ type ReceiveDeliveryReceiptResponse struct {
 
 func (x *ReceiveDeliveryReceiptResponse) Reset() {
 	*x = ReceiveDeliveryReceiptResponse{}
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[20]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1819,7 @@ func (x *ReceiveDeliveryReceiptResponse) String() string {
 func (*ReceiveDeliveryReceiptResponse) ProtoMessage() {}
 
 func (x *ReceiveDeliveryReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[20]
+	mi := &file_tamkeen_notification_v1_notification_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1832,7 @@ func (x *ReceiveDeliveryReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveDeliveryReceiptResponse.ProtoReflect.Descriptor instead.
 func (*ReceiveDeliveryReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{20}
+	return file_tamkeen_notification_v1_notification_proto_rawDescGZIP(), []int{23}
 }
 
 var File_tamkeen_notification_v1_notification_proto protoreflect.FileDescriptor
@@ -1644,11 +1907,12 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"recipients\x12\x10\n" +
 	"\x03csv\x18\x04 \x01(\tR\x03csv\x12\x1c\n" +
 	"\treference\x18\x05 \x01(\tR\treference\x12'\n" +
-	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\"N\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\"b\n" +
 	"\fBulkRowError\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x05R\x03row\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xa5\x02\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04code\x18\x04 \x01(\tR\x04code\"\x99\x03\n" +
 	"\aBulkJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x14\n" +
@@ -1659,9 +1923,31 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\x06errors\x18\a \x03(\v2%.tamkeen.notification.v1.BulkRowErrorR\x06errors\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1c\n" +
-	"\treference\x18\t \x01(\tR\treference\"#\n" +
+	"\treference\x18\t \x01(\tR\treference\x12\x1c\n" +
+	"\tvalidated\x18\n" +
+	" \x01(\x05R\tvalidated\x12\x18\n" +
+	"\ainvalid\x18\v \x01(\x05R\ainvalid\x12\x1c\n" +
+	"\tsubmitted\x18\f \x01(\x05R\tsubmitted\x12\x1c\n" +
+	"\tdelivered\x18\r \x01(\x05R\tdelivered\"#\n" +
 	"\x11GetBulkJobRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xa6\x02\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xae\x01\n" +
+	"\x14UploadBulkJobRequest\x12\x1f\n" +
+	"\vtemplate_id\x18\x01 \x01(\tR\n" +
+	"templateId\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12\x1c\n" +
+	"\treference\x18\x03 \x01(\tR\treference\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x14\n" +
+	"\x05chunk\x18\x05 \x01(\fR\x05chunk\"f\n" +
+	"\x18ListBulkJobErrorsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc1\x01\n" +
+	"\x19ListBulkJobErrorsResponse\x12=\n" +
+	"\x06errors\x18\x01 \x03(\v2%.tamkeen.notification.v1.BulkRowErrorR\x06errors\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12#\n" +
+	"\rtotal_invalid\x18\x03 \x01(\x05R\ftotalInvalid\x12\x18\n" +
+	"\aomitted\x18\x04 \x01(\x05R\aomitted\"\xa6\x02\n" +
 	"\bTemplate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1714,7 +2000,7 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1c\n" +
 	"\tsignature\x18\x03 \x01(\tR\tsignature\" \n" +
-	"\x1eReceiveDeliveryReceiptResponse2\x85\x11\n" +
+	"\x1eReceiveDeliveryReceiptResponse2\xe5\x12\n" +
 	"\x13NotificationService\x12Y\n" +
 	"\aSendSms\x12'.tamkeen.notification.v1.SendSmsRequest\x1a%.tamkeen.notification.v1.Notification\x12]\n" +
 	"\tSendEmail\x12).tamkeen.notification.v1.SendEmailRequest\x1a%.tamkeen.notification.v1.Notification\x12i\n" +
@@ -1722,7 +2008,9 @@ const file_tamkeen_notification_v1_notification_proto_rawDesc = "" +
 	"\x11ListNotifications\x121.tamkeen.notification.v1.ListNotificationsRequest\x1a2.tamkeen.notification.v1.ListNotificationsResponse\x12`\n" +
 	"\rCreateBulkJob\x12-.tamkeen.notification.v1.CreateBulkJobRequest\x1a .tamkeen.notification.v1.BulkJob\x12Z\n" +
 	"\n" +
-	"GetBulkJob\x12*.tamkeen.notification.v1.GetBulkJobRequest\x1a .tamkeen.notification.v1.BulkJob\x12c\n" +
+	"GetBulkJob\x12*.tamkeen.notification.v1.GetBulkJobRequest\x1a .tamkeen.notification.v1.BulkJob\x12b\n" +
+	"\rUploadBulkJob\x12-.tamkeen.notification.v1.UploadBulkJobRequest\x1a .tamkeen.notification.v1.BulkJob(\x01\x12z\n" +
+	"\x11ListBulkJobErrors\x121.tamkeen.notification.v1.ListBulkJobErrorsRequest\x1a2.tamkeen.notification.v1.ListBulkJobErrorsResponse\x12c\n" +
 	"\x0eCreateTemplate\x12..tamkeen.notification.v1.CreateTemplateRequest\x1a!.tamkeen.notification.v1.Template\x12c\n" +
 	"\x0eUpdateTemplate\x12..tamkeen.notification.v1.UpdateTemplateRequest\x1a!.tamkeen.notification.v1.Template\x12]\n" +
 	"\vGetTemplate\x12+.tamkeen.notification.v1.GetTemplateRequest\x1a!.tamkeen.notification.v1.Template\x12n\n" +
@@ -1749,7 +2037,7 @@ func file_tamkeen_notification_v1_notification_proto_rawDescGZIP() []byte {
 	return file_tamkeen_notification_v1_notification_proto_rawDescData
 }
 
-var file_tamkeen_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_tamkeen_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_tamkeen_notification_v1_notification_proto_goTypes = []any{
 	(*SendSmsRequest)(nil),                 // 0: tamkeen.notification.v1.SendSmsRequest
 	(*SendEmailRequest)(nil),               // 1: tamkeen.notification.v1.SendEmailRequest
@@ -1762,92 +2050,100 @@ var file_tamkeen_notification_v1_notification_proto_goTypes = []any{
 	(*BulkRowError)(nil),                   // 8: tamkeen.notification.v1.BulkRowError
 	(*BulkJob)(nil),                        // 9: tamkeen.notification.v1.BulkJob
 	(*GetBulkJobRequest)(nil),              // 10: tamkeen.notification.v1.GetBulkJobRequest
-	(*Template)(nil),                       // 11: tamkeen.notification.v1.Template
-	(*CreateTemplateRequest)(nil),          // 12: tamkeen.notification.v1.CreateTemplateRequest
-	(*UpdateTemplateRequest)(nil),          // 13: tamkeen.notification.v1.UpdateTemplateRequest
-	(*GetTemplateRequest)(nil),             // 14: tamkeen.notification.v1.GetTemplateRequest
-	(*ListTemplatesRequest)(nil),           // 15: tamkeen.notification.v1.ListTemplatesRequest
-	(*ListTemplatesResponse)(nil),          // 16: tamkeen.notification.v1.ListTemplatesResponse
-	(*PreviewTemplateRequest)(nil),         // 17: tamkeen.notification.v1.PreviewTemplateRequest
-	(*PreviewTemplateResponse)(nil),        // 18: tamkeen.notification.v1.PreviewTemplateResponse
-	(*ReceiveDeliveryReceiptRequest)(nil),  // 19: tamkeen.notification.v1.ReceiveDeliveryReceiptRequest
-	(*ReceiveDeliveryReceiptResponse)(nil), // 20: tamkeen.notification.v1.ReceiveDeliveryReceiptResponse
-	nil,                                    // 21: tamkeen.notification.v1.SendSmsRequest.PersonalisationEntry
-	nil,                                    // 22: tamkeen.notification.v1.SendEmailRequest.PersonalisationEntry
-	nil,                                    // 23: tamkeen.notification.v1.BulkRecipient.PersonalisationEntry
-	nil,                                    // 24: tamkeen.notification.v1.PreviewTemplateRequest.PersonalisationEntry
-	(*timestamppb.Timestamp)(nil),          // 25: google.protobuf.Timestamp
-	(*CreateWebhookEndpointRequest)(nil),   // 26: tamkeen.notification.v1.CreateWebhookEndpointRequest
-	(*ListWebhookEndpointsRequest)(nil),    // 27: tamkeen.notification.v1.ListWebhookEndpointsRequest
-	(*GetWebhookEndpointRequest)(nil),      // 28: tamkeen.notification.v1.GetWebhookEndpointRequest
-	(*DeleteWebhookEndpointRequest)(nil),   // 29: tamkeen.notification.v1.DeleteWebhookEndpointRequest
-	(*RotateWebhookSecretRequest)(nil),     // 30: tamkeen.notification.v1.RotateWebhookSecretRequest
-	(*ListWebhookDeliveriesRequest)(nil),   // 31: tamkeen.notification.v1.ListWebhookDeliveriesRequest
-	(*ReplayWebhookDeliveryRequest)(nil),   // 32: tamkeen.notification.v1.ReplayWebhookDeliveryRequest
-	(*WebhookEndpoint)(nil),                // 33: tamkeen.notification.v1.WebhookEndpoint
-	(*ListWebhookEndpointsResponse)(nil),   // 34: tamkeen.notification.v1.ListWebhookEndpointsResponse
-	(*DeleteWebhookEndpointResponse)(nil),  // 35: tamkeen.notification.v1.DeleteWebhookEndpointResponse
-	(*ListWebhookDeliveriesResponse)(nil),  // 36: tamkeen.notification.v1.ListWebhookDeliveriesResponse
-	(*WebhookDelivery)(nil),                // 37: tamkeen.notification.v1.WebhookDelivery
+	(*UploadBulkJobRequest)(nil),           // 11: tamkeen.notification.v1.UploadBulkJobRequest
+	(*ListBulkJobErrorsRequest)(nil),       // 12: tamkeen.notification.v1.ListBulkJobErrorsRequest
+	(*ListBulkJobErrorsResponse)(nil),      // 13: tamkeen.notification.v1.ListBulkJobErrorsResponse
+	(*Template)(nil),                       // 14: tamkeen.notification.v1.Template
+	(*CreateTemplateRequest)(nil),          // 15: tamkeen.notification.v1.CreateTemplateRequest
+	(*UpdateTemplateRequest)(nil),          // 16: tamkeen.notification.v1.UpdateTemplateRequest
+	(*GetTemplateRequest)(nil),             // 17: tamkeen.notification.v1.GetTemplateRequest
+	(*ListTemplatesRequest)(nil),           // 18: tamkeen.notification.v1.ListTemplatesRequest
+	(*ListTemplatesResponse)(nil),          // 19: tamkeen.notification.v1.ListTemplatesResponse
+	(*PreviewTemplateRequest)(nil),         // 20: tamkeen.notification.v1.PreviewTemplateRequest
+	(*PreviewTemplateResponse)(nil),        // 21: tamkeen.notification.v1.PreviewTemplateResponse
+	(*ReceiveDeliveryReceiptRequest)(nil),  // 22: tamkeen.notification.v1.ReceiveDeliveryReceiptRequest
+	(*ReceiveDeliveryReceiptResponse)(nil), // 23: tamkeen.notification.v1.ReceiveDeliveryReceiptResponse
+	nil,                                    // 24: tamkeen.notification.v1.SendSmsRequest.PersonalisationEntry
+	nil,                                    // 25: tamkeen.notification.v1.SendEmailRequest.PersonalisationEntry
+	nil,                                    // 26: tamkeen.notification.v1.BulkRecipient.PersonalisationEntry
+	nil,                                    // 27: tamkeen.notification.v1.PreviewTemplateRequest.PersonalisationEntry
+	(*timestamppb.Timestamp)(nil),          // 28: google.protobuf.Timestamp
+	(*CreateWebhookEndpointRequest)(nil),   // 29: tamkeen.notification.v1.CreateWebhookEndpointRequest
+	(*ListWebhookEndpointsRequest)(nil),    // 30: tamkeen.notification.v1.ListWebhookEndpointsRequest
+	(*GetWebhookEndpointRequest)(nil),      // 31: tamkeen.notification.v1.GetWebhookEndpointRequest
+	(*DeleteWebhookEndpointRequest)(nil),   // 32: tamkeen.notification.v1.DeleteWebhookEndpointRequest
+	(*RotateWebhookSecretRequest)(nil),     // 33: tamkeen.notification.v1.RotateWebhookSecretRequest
+	(*ListWebhookDeliveriesRequest)(nil),   // 34: tamkeen.notification.v1.ListWebhookDeliveriesRequest
+	(*ReplayWebhookDeliveryRequest)(nil),   // 35: tamkeen.notification.v1.ReplayWebhookDeliveryRequest
+	(*WebhookEndpoint)(nil),                // 36: tamkeen.notification.v1.WebhookEndpoint
+	(*ListWebhookEndpointsResponse)(nil),   // 37: tamkeen.notification.v1.ListWebhookEndpointsResponse
+	(*DeleteWebhookEndpointResponse)(nil),  // 38: tamkeen.notification.v1.DeleteWebhookEndpointResponse
+	(*ListWebhookDeliveriesResponse)(nil),  // 39: tamkeen.notification.v1.ListWebhookDeliveriesResponse
+	(*WebhookDelivery)(nil),                // 40: tamkeen.notification.v1.WebhookDelivery
 }
 var file_tamkeen_notification_v1_notification_proto_depIdxs = []int32{
-	21, // 0: tamkeen.notification.v1.SendSmsRequest.personalisation:type_name -> tamkeen.notification.v1.SendSmsRequest.PersonalisationEntry
-	22, // 1: tamkeen.notification.v1.SendEmailRequest.personalisation:type_name -> tamkeen.notification.v1.SendEmailRequest.PersonalisationEntry
-	25, // 2: tamkeen.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
-	25, // 3: tamkeen.notification.v1.Notification.sent_time:type_name -> google.protobuf.Timestamp
-	25, // 4: tamkeen.notification.v1.Notification.complete_time:type_name -> google.protobuf.Timestamp
+	24, // 0: tamkeen.notification.v1.SendSmsRequest.personalisation:type_name -> tamkeen.notification.v1.SendSmsRequest.PersonalisationEntry
+	25, // 1: tamkeen.notification.v1.SendEmailRequest.personalisation:type_name -> tamkeen.notification.v1.SendEmailRequest.PersonalisationEntry
+	28, // 2: tamkeen.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	28, // 3: tamkeen.notification.v1.Notification.sent_time:type_name -> google.protobuf.Timestamp
+	28, // 4: tamkeen.notification.v1.Notification.complete_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: tamkeen.notification.v1.ListNotificationsResponse.notifications:type_name -> tamkeen.notification.v1.Notification
-	23, // 6: tamkeen.notification.v1.BulkRecipient.personalisation:type_name -> tamkeen.notification.v1.BulkRecipient.PersonalisationEntry
+	26, // 6: tamkeen.notification.v1.BulkRecipient.personalisation:type_name -> tamkeen.notification.v1.BulkRecipient.PersonalisationEntry
 	6,  // 7: tamkeen.notification.v1.CreateBulkJobRequest.recipients:type_name -> tamkeen.notification.v1.BulkRecipient
 	8,  // 8: tamkeen.notification.v1.BulkJob.errors:type_name -> tamkeen.notification.v1.BulkRowError
-	25, // 9: tamkeen.notification.v1.BulkJob.create_time:type_name -> google.protobuf.Timestamp
-	25, // 10: tamkeen.notification.v1.Template.create_time:type_name -> google.protobuf.Timestamp
-	25, // 11: tamkeen.notification.v1.Template.update_time:type_name -> google.protobuf.Timestamp
-	11, // 12: tamkeen.notification.v1.ListTemplatesResponse.templates:type_name -> tamkeen.notification.v1.Template
-	24, // 13: tamkeen.notification.v1.PreviewTemplateRequest.personalisation:type_name -> tamkeen.notification.v1.PreviewTemplateRequest.PersonalisationEntry
-	0,  // 14: tamkeen.notification.v1.NotificationService.SendSms:input_type -> tamkeen.notification.v1.SendSmsRequest
-	1,  // 15: tamkeen.notification.v1.NotificationService.SendEmail:input_type -> tamkeen.notification.v1.SendEmailRequest
-	3,  // 16: tamkeen.notification.v1.NotificationService.GetNotification:input_type -> tamkeen.notification.v1.GetNotificationRequest
-	4,  // 17: tamkeen.notification.v1.NotificationService.ListNotifications:input_type -> tamkeen.notification.v1.ListNotificationsRequest
-	7,  // 18: tamkeen.notification.v1.NotificationService.CreateBulkJob:input_type -> tamkeen.notification.v1.CreateBulkJobRequest
-	10, // 19: tamkeen.notification.v1.NotificationService.GetBulkJob:input_type -> tamkeen.notification.v1.GetBulkJobRequest
-	12, // 20: tamkeen.notification.v1.NotificationService.CreateTemplate:input_type -> tamkeen.notification.v1.CreateTemplateRequest
-	13, // 21: tamkeen.notification.v1.NotificationService.UpdateTemplate:input_type -> tamkeen.notification.v1.UpdateTemplateRequest
-	14, // 22: tamkeen.notification.v1.NotificationService.GetTemplate:input_type -> tamkeen.notification.v1.GetTemplateRequest
-	15, // 23: tamkeen.notification.v1.NotificationService.ListTemplates:input_type -> tamkeen.notification.v1.ListTemplatesRequest
-	17, // 24: tamkeen.notification.v1.NotificationService.PreviewTemplate:input_type -> tamkeen.notification.v1.PreviewTemplateRequest
-	19, // 25: tamkeen.notification.v1.NotificationService.ReceiveDeliveryReceipt:input_type -> tamkeen.notification.v1.ReceiveDeliveryReceiptRequest
-	26, // 26: tamkeen.notification.v1.NotificationService.CreateWebhookEndpoint:input_type -> tamkeen.notification.v1.CreateWebhookEndpointRequest
-	27, // 27: tamkeen.notification.v1.NotificationService.ListWebhookEndpoints:input_type -> tamkeen.notification.v1.ListWebhookEndpointsRequest
-	28, // 28: tamkeen.notification.v1.NotificationService.GetWebhookEndpoint:input_type -> tamkeen.notification.v1.GetWebhookEndpointRequest
-	29, // 29: tamkeen.notification.v1.NotificationService.DeleteWebhookEndpoint:input_type -> tamkeen.notification.v1.DeleteWebhookEndpointRequest
-	30, // 30: tamkeen.notification.v1.NotificationService.RotateWebhookSecret:input_type -> tamkeen.notification.v1.RotateWebhookSecretRequest
-	31, // 31: tamkeen.notification.v1.NotificationService.ListWebhookDeliveries:input_type -> tamkeen.notification.v1.ListWebhookDeliveriesRequest
-	32, // 32: tamkeen.notification.v1.NotificationService.ReplayWebhookDelivery:input_type -> tamkeen.notification.v1.ReplayWebhookDeliveryRequest
-	2,  // 33: tamkeen.notification.v1.NotificationService.SendSms:output_type -> tamkeen.notification.v1.Notification
-	2,  // 34: tamkeen.notification.v1.NotificationService.SendEmail:output_type -> tamkeen.notification.v1.Notification
-	2,  // 35: tamkeen.notification.v1.NotificationService.GetNotification:output_type -> tamkeen.notification.v1.Notification
-	5,  // 36: tamkeen.notification.v1.NotificationService.ListNotifications:output_type -> tamkeen.notification.v1.ListNotificationsResponse
-	9,  // 37: tamkeen.notification.v1.NotificationService.CreateBulkJob:output_type -> tamkeen.notification.v1.BulkJob
-	9,  // 38: tamkeen.notification.v1.NotificationService.GetBulkJob:output_type -> tamkeen.notification.v1.BulkJob
-	11, // 39: tamkeen.notification.v1.NotificationService.CreateTemplate:output_type -> tamkeen.notification.v1.Template
-	11, // 40: tamkeen.notification.v1.NotificationService.UpdateTemplate:output_type -> tamkeen.notification.v1.Template
-	11, // 41: tamkeen.notification.v1.NotificationService.GetTemplate:output_type -> tamkeen.notification.v1.Template
-	16, // 42: tamkeen.notification.v1.NotificationService.ListTemplates:output_type -> tamkeen.notification.v1.ListTemplatesResponse
-	18, // 43: tamkeen.notification.v1.NotificationService.PreviewTemplate:output_type -> tamkeen.notification.v1.PreviewTemplateResponse
-	20, // 44: tamkeen.notification.v1.NotificationService.ReceiveDeliveryReceipt:output_type -> tamkeen.notification.v1.ReceiveDeliveryReceiptResponse
-	33, // 45: tamkeen.notification.v1.NotificationService.CreateWebhookEndpoint:output_type -> tamkeen.notification.v1.WebhookEndpoint
-	34, // 46: tamkeen.notification.v1.NotificationService.ListWebhookEndpoints:output_type -> tamkeen.notification.v1.ListWebhookEndpointsResponse
-	33, // 47: tamkeen.notification.v1.NotificationService.GetWebhookEndpoint:output_type -> tamkeen.notification.v1.WebhookEndpoint
-	35, // 48: tamkeen.notification.v1.NotificationService.DeleteWebhookEndpoint:output_type -> tamkeen.notification.v1.DeleteWebhookEndpointResponse
-	33, // 49: tamkeen.notification.v1.NotificationService.RotateWebhookSecret:output_type -> tamkeen.notification.v1.WebhookEndpoint
-	36, // 50: tamkeen.notification.v1.NotificationService.ListWebhookDeliveries:output_type -> tamkeen.notification.v1.ListWebhookDeliveriesResponse
-	37, // 51: tamkeen.notification.v1.NotificationService.ReplayWebhookDelivery:output_type -> tamkeen.notification.v1.WebhookDelivery
-	33, // [33:52] is the sub-list for method output_type
-	14, // [14:33] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	28, // 9: tamkeen.notification.v1.BulkJob.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 10: tamkeen.notification.v1.ListBulkJobErrorsResponse.errors:type_name -> tamkeen.notification.v1.BulkRowError
+	28, // 11: tamkeen.notification.v1.Template.create_time:type_name -> google.protobuf.Timestamp
+	28, // 12: tamkeen.notification.v1.Template.update_time:type_name -> google.protobuf.Timestamp
+	14, // 13: tamkeen.notification.v1.ListTemplatesResponse.templates:type_name -> tamkeen.notification.v1.Template
+	27, // 14: tamkeen.notification.v1.PreviewTemplateRequest.personalisation:type_name -> tamkeen.notification.v1.PreviewTemplateRequest.PersonalisationEntry
+	0,  // 15: tamkeen.notification.v1.NotificationService.SendSms:input_type -> tamkeen.notification.v1.SendSmsRequest
+	1,  // 16: tamkeen.notification.v1.NotificationService.SendEmail:input_type -> tamkeen.notification.v1.SendEmailRequest
+	3,  // 17: tamkeen.notification.v1.NotificationService.GetNotification:input_type -> tamkeen.notification.v1.GetNotificationRequest
+	4,  // 18: tamkeen.notification.v1.NotificationService.ListNotifications:input_type -> tamkeen.notification.v1.ListNotificationsRequest
+	7,  // 19: tamkeen.notification.v1.NotificationService.CreateBulkJob:input_type -> tamkeen.notification.v1.CreateBulkJobRequest
+	10, // 20: tamkeen.notification.v1.NotificationService.GetBulkJob:input_type -> tamkeen.notification.v1.GetBulkJobRequest
+	11, // 21: tamkeen.notification.v1.NotificationService.UploadBulkJob:input_type -> tamkeen.notification.v1.UploadBulkJobRequest
+	12, // 22: tamkeen.notification.v1.NotificationService.ListBulkJobErrors:input_type -> tamkeen.notification.v1.ListBulkJobErrorsRequest
+	15, // 23: tamkeen.notification.v1.NotificationService.CreateTemplate:input_type -> tamkeen.notification.v1.CreateTemplateRequest
+	16, // 24: tamkeen.notification.v1.NotificationService.UpdateTemplate:input_type -> tamkeen.notification.v1.UpdateTemplateRequest
+	17, // 25: tamkeen.notification.v1.NotificationService.GetTemplate:input_type -> tamkeen.notification.v1.GetTemplateRequest
+	18, // 26: tamkeen.notification.v1.NotificationService.ListTemplates:input_type -> tamkeen.notification.v1.ListTemplatesRequest
+	20, // 27: tamkeen.notification.v1.NotificationService.PreviewTemplate:input_type -> tamkeen.notification.v1.PreviewTemplateRequest
+	22, // 28: tamkeen.notification.v1.NotificationService.ReceiveDeliveryReceipt:input_type -> tamkeen.notification.v1.ReceiveDeliveryReceiptRequest
+	29, // 29: tamkeen.notification.v1.NotificationService.CreateWebhookEndpoint:input_type -> tamkeen.notification.v1.CreateWebhookEndpointRequest
+	30, // 30: tamkeen.notification.v1.NotificationService.ListWebhookEndpoints:input_type -> tamkeen.notification.v1.ListWebhookEndpointsRequest
+	31, // 31: tamkeen.notification.v1.NotificationService.GetWebhookEndpoint:input_type -> tamkeen.notification.v1.GetWebhookEndpointRequest
+	32, // 32: tamkeen.notification.v1.NotificationService.DeleteWebhookEndpoint:input_type -> tamkeen.notification.v1.DeleteWebhookEndpointRequest
+	33, // 33: tamkeen.notification.v1.NotificationService.RotateWebhookSecret:input_type -> tamkeen.notification.v1.RotateWebhookSecretRequest
+	34, // 34: tamkeen.notification.v1.NotificationService.ListWebhookDeliveries:input_type -> tamkeen.notification.v1.ListWebhookDeliveriesRequest
+	35, // 35: tamkeen.notification.v1.NotificationService.ReplayWebhookDelivery:input_type -> tamkeen.notification.v1.ReplayWebhookDeliveryRequest
+	2,  // 36: tamkeen.notification.v1.NotificationService.SendSms:output_type -> tamkeen.notification.v1.Notification
+	2,  // 37: tamkeen.notification.v1.NotificationService.SendEmail:output_type -> tamkeen.notification.v1.Notification
+	2,  // 38: tamkeen.notification.v1.NotificationService.GetNotification:output_type -> tamkeen.notification.v1.Notification
+	5,  // 39: tamkeen.notification.v1.NotificationService.ListNotifications:output_type -> tamkeen.notification.v1.ListNotificationsResponse
+	9,  // 40: tamkeen.notification.v1.NotificationService.CreateBulkJob:output_type -> tamkeen.notification.v1.BulkJob
+	9,  // 41: tamkeen.notification.v1.NotificationService.GetBulkJob:output_type -> tamkeen.notification.v1.BulkJob
+	9,  // 42: tamkeen.notification.v1.NotificationService.UploadBulkJob:output_type -> tamkeen.notification.v1.BulkJob
+	13, // 43: tamkeen.notification.v1.NotificationService.ListBulkJobErrors:output_type -> tamkeen.notification.v1.ListBulkJobErrorsResponse
+	14, // 44: tamkeen.notification.v1.NotificationService.CreateTemplate:output_type -> tamkeen.notification.v1.Template
+	14, // 45: tamkeen.notification.v1.NotificationService.UpdateTemplate:output_type -> tamkeen.notification.v1.Template
+	14, // 46: tamkeen.notification.v1.NotificationService.GetTemplate:output_type -> tamkeen.notification.v1.Template
+	19, // 47: tamkeen.notification.v1.NotificationService.ListTemplates:output_type -> tamkeen.notification.v1.ListTemplatesResponse
+	21, // 48: tamkeen.notification.v1.NotificationService.PreviewTemplate:output_type -> tamkeen.notification.v1.PreviewTemplateResponse
+	23, // 49: tamkeen.notification.v1.NotificationService.ReceiveDeliveryReceipt:output_type -> tamkeen.notification.v1.ReceiveDeliveryReceiptResponse
+	36, // 50: tamkeen.notification.v1.NotificationService.CreateWebhookEndpoint:output_type -> tamkeen.notification.v1.WebhookEndpoint
+	37, // 51: tamkeen.notification.v1.NotificationService.ListWebhookEndpoints:output_type -> tamkeen.notification.v1.ListWebhookEndpointsResponse
+	36, // 52: tamkeen.notification.v1.NotificationService.GetWebhookEndpoint:output_type -> tamkeen.notification.v1.WebhookEndpoint
+	38, // 53: tamkeen.notification.v1.NotificationService.DeleteWebhookEndpoint:output_type -> tamkeen.notification.v1.DeleteWebhookEndpointResponse
+	36, // 54: tamkeen.notification.v1.NotificationService.RotateWebhookSecret:output_type -> tamkeen.notification.v1.WebhookEndpoint
+	39, // 55: tamkeen.notification.v1.NotificationService.ListWebhookDeliveries:output_type -> tamkeen.notification.v1.ListWebhookDeliveriesResponse
+	40, // 56: tamkeen.notification.v1.NotificationService.ReplayWebhookDelivery:output_type -> tamkeen.notification.v1.WebhookDelivery
+	36, // [36:57] is the sub-list for method output_type
+	15, // [15:36] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_notification_v1_notification_proto_init() }
@@ -1862,7 +2158,7 @@ func file_tamkeen_notification_v1_notification_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_notification_v1_notification_proto_rawDesc), len(file_tamkeen_notification_v1_notification_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,8 @@ const (
 	NotificationService_ListNotifications_FullMethodName      = "/tamkeen.notification.v1.NotificationService/ListNotifications"
 	NotificationService_CreateBulkJob_FullMethodName          = "/tamkeen.notification.v1.NotificationService/CreateBulkJob"
 	NotificationService_GetBulkJob_FullMethodName             = "/tamkeen.notification.v1.NotificationService/GetBulkJob"
+	NotificationService_UploadBulkJob_FullMethodName          = "/tamkeen.notification.v1.NotificationService/UploadBulkJob"
+	NotificationService_ListBulkJobErrors_FullMethodName      = "/tamkeen.notification.v1.NotificationService/ListBulkJobErrors"
 	NotificationService_CreateTemplate_FullMethodName         = "/tamkeen.notification.v1.NotificationService/CreateTemplate"
 	NotificationService_UpdateTemplate_FullMethodName         = "/tamkeen.notification.v1.NotificationService/UpdateTemplate"
 	NotificationService_GetTemplate_FullMethodName            = "/tamkeen.notification.v1.NotificationService/GetTemplate"
@@ -62,6 +64,12 @@ type NotificationServiceClient interface {
 	CreateBulkJob(ctx context.Context, in *CreateBulkJobRequest, opts ...grpc.CallOption) (*BulkJob, error)
 	// GetBulkJob returns a bulk job's progress and row errors.
 	GetBulkJob(ctx context.Context, in *GetBulkJobRequest, opts ...grpc.CallOption) (*BulkJob, error)
+	// UploadBulkJob creates a bulk job of up to 1,000,000 rows from a CSV
+	// streamed in chunks, validated row by row: bad rows are reported
+	// (ListBulkJobErrors), the good ones sent.
+	UploadBulkJob(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadBulkJobRequest, BulkJob], error)
+	// ListBulkJobErrors pages through a streamed bulk job's refused rows.
+	ListBulkJobErrors(ctx context.Context, in *ListBulkJobErrorsRequest, opts ...grpc.CallOption) (*ListBulkJobErrorsResponse, error)
 	// CreateTemplate creates version 1 of a template.
 	CreateTemplate(ctx context.Context, in *CreateTemplateRequest, opts ...grpc.CallOption) (*Template, error)
 	// UpdateTemplate saves a new version of a template.
@@ -154,6 +162,29 @@ func (c *notificationServiceClient) GetBulkJob(ctx context.Context, in *GetBulkJ
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BulkJob)
 	err := c.cc.Invoke(ctx, NotificationService_GetBulkJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) UploadBulkJob(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadBulkJobRequest, BulkJob], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NotificationService_ServiceDesc.Streams[0], NotificationService_UploadBulkJob_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadBulkJobRequest, BulkJob]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NotificationService_UploadBulkJobClient = grpc.ClientStreamingClient[UploadBulkJobRequest, BulkJob]
+
+func (c *notificationServiceClient) ListBulkJobErrors(ctx context.Context, in *ListBulkJobErrorsRequest, opts ...grpc.CallOption) (*ListBulkJobErrorsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBulkJobErrorsResponse)
+	err := c.cc.Invoke(ctx, NotificationService_ListBulkJobErrors_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -308,6 +339,12 @@ type NotificationServiceServer interface {
 	CreateBulkJob(context.Context, *CreateBulkJobRequest) (*BulkJob, error)
 	// GetBulkJob returns a bulk job's progress and row errors.
 	GetBulkJob(context.Context, *GetBulkJobRequest) (*BulkJob, error)
+	// UploadBulkJob creates a bulk job of up to 1,000,000 rows from a CSV
+	// streamed in chunks, validated row by row: bad rows are reported
+	// (ListBulkJobErrors), the good ones sent.
+	UploadBulkJob(grpc.ClientStreamingServer[UploadBulkJobRequest, BulkJob]) error
+	// ListBulkJobErrors pages through a streamed bulk job's refused rows.
+	ListBulkJobErrors(context.Context, *ListBulkJobErrorsRequest) (*ListBulkJobErrorsResponse, error)
 	// CreateTemplate creates version 1 of a template.
 	CreateTemplate(context.Context, *CreateTemplateRequest) (*Template, error)
 	// UpdateTemplate saves a new version of a template.
@@ -363,6 +400,12 @@ func (UnimplementedNotificationServiceServer) CreateBulkJob(context.Context, *Cr
 }
 func (UnimplementedNotificationServiceServer) GetBulkJob(context.Context, *GetBulkJobRequest) (*BulkJob, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBulkJob not implemented")
+}
+func (UnimplementedNotificationServiceServer) UploadBulkJob(grpc.ClientStreamingServer[UploadBulkJobRequest, BulkJob]) error {
+	return status.Error(codes.Unimplemented, "method UploadBulkJob not implemented")
+}
+func (UnimplementedNotificationServiceServer) ListBulkJobErrors(context.Context, *ListBulkJobErrorsRequest) (*ListBulkJobErrorsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBulkJobErrors not implemented")
 }
 func (UnimplementedNotificationServiceServer) CreateTemplate(context.Context, *CreateTemplateRequest) (*Template, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateTemplate not implemented")
@@ -528,6 +571,31 @@ func _NotificationService_GetBulkJob_Handler(srv interface{}, ctx context.Contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(NotificationServiceServer).GetBulkJob(ctx, req.(*GetBulkJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_UploadBulkJob_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(NotificationServiceServer).UploadBulkJob(&grpc.GenericServerStream[UploadBulkJobRequest, BulkJob]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NotificationService_UploadBulkJobServer = grpc.ClientStreamingServer[UploadBulkJobRequest, BulkJob]
+
+func _NotificationService_ListBulkJobErrors_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBulkJobErrorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).ListBulkJobErrors(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_ListBulkJobErrors_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).ListBulkJobErrors(ctx, req.(*ListBulkJobErrorsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -798,6 +866,10 @@ var NotificationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _NotificationService_GetBulkJob_Handler,
 		},
 		{
+			MethodName: "ListBulkJobErrors",
+			Handler:    _NotificationService_ListBulkJobErrors_Handler,
+		},
+		{
 			MethodName: "CreateTemplate",
 			Handler:    _NotificationService_CreateTemplate_Handler,
 		},
@@ -850,6 +922,12 @@ var NotificationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _NotificationService_ReplayWebhookDelivery_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "UploadBulkJob",
+			Handler:       _NotificationService_UploadBulkJob_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "tamkeen/notification/v1/notification.proto",
 }

@@ -2461,6 +2461,691 @@ func (x *PrintStampResponse) GetPdf() []byte {
 	return nil
 }
 
+// CreateMandateRequest asks a citizen for a direct-debit mandate. The
+// creditor is the calling client's ministry, from its token, never from the
+// request.
+type CreateMandateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// debtor_name is the account holder's name.
+	DebtorName string `protobuf:"bytes,1,opt,name=debtor_name,json=debtorName,proto3" json:"debtor_name,omitempty"`
+	// debtor_iban is the account to debit (ISO 13616: country, check digits,
+	// national account number; spaces allowed).
+	DebtorIban string `protobuf:"bytes,2,opt,name=debtor_iban,json=debtorIban,proto3" json:"debtor_iban,omitempty"`
+	// max_amount bounds each collection, in minor units of the currency.
+	MaxAmount int64 `protobuf:"varint,3,opt,name=max_amount,json=maxAmount,proto3" json:"max_amount,omitempty"`
+	// currency is ILS, JOD (3 decimals) or USD.
+	Currency string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	// frequency is "monthly" or "weekly": at most one collection per period.
+	Frequency string `protobuf:"bytes,5,opt,name=frequency,proto3" json:"frequency,omitempty"`
+	// start_date and end_date (YYYY-MM-DD, inclusive) bound the due dates.
+	StartDate string `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	EndDate   string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// reference is the ministry's contract or account reference (shown to
+	// the citizen and on the bank statement).
+	Reference string `protobuf:"bytes,8,opt,name=reference,proto3" json:"reference,omitempty"`
+	// description is what the mandate pays for.
+	Description string `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
+	// citizen_id, when set, is the only citizen who may authorise it.
+	CitizenId string `protobuf:"bytes,10,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	// notify is where collections are announced by SMS before they are
+	// submitted (phone_number, language).
+	Notify        *Receipt `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMandateRequest) Reset() {
+	*x = CreateMandateRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMandateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMandateRequest) ProtoMessage() {}
+
+func (x *CreateMandateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMandateRequest.ProtoReflect.Descriptor instead.
+func (*CreateMandateRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CreateMandateRequest) GetDebtorName() string {
+	if x != nil {
+		return x.DebtorName
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetDebtorIban() string {
+	if x != nil {
+		return x.DebtorIban
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetMaxAmount() int64 {
+	if x != nil {
+		return x.MaxAmount
+	}
+	return 0
+}
+
+func (x *CreateMandateRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetFrequency() string {
+	if x != nil {
+		return x.Frequency
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *CreateMandateRequest) GetNotify() *Receipt {
+	if x != nil {
+		return x.Notify
+	}
+	return nil
+}
+
+// Mandate is a direct-debit mandate.
+type Mandate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// state is pending (awaiting the citizen), active or revoked.
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// creditor is the ministry collecting; creditor_account its revenue
+	// account in the ledger.
+	Creditor        string `protobuf:"bytes,3,opt,name=creditor,proto3" json:"creditor,omitempty"`
+	CreditorAccount string `protobuf:"bytes,4,opt,name=creditor_account,json=creditorAccount,proto3" json:"creditor_account,omitempty"`
+	// client_id is the ministry client that created the mandate.
+	ClientId string `protobuf:"bytes,5,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// citizen_id is the citizen who authorised it (or the only one who may).
+	CitizenId  string `protobuf:"bytes,6,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	DebtorName string `protobuf:"bytes,7,opt,name=debtor_name,json=debtorName,proto3" json:"debtor_name,omitempty"`
+	// debtor_iban is masked (country, check digits and the last four
+	// characters) for everyone but the citizen bound to the mandate.
+	DebtorIban    string                 `protobuf:"bytes,8,opt,name=debtor_iban,json=debtorIban,proto3" json:"debtor_iban,omitempty"`
+	MaxAmount     int64                  `protobuf:"varint,9,opt,name=max_amount,json=maxAmount,proto3" json:"max_amount,omitempty"`
+	Currency      string                 `protobuf:"bytes,10,opt,name=currency,proto3" json:"currency,omitempty"`
+	Frequency     string                 `protobuf:"bytes,11,opt,name=frequency,proto3" json:"frequency,omitempty"`
+	StartDate     string                 `protobuf:"bytes,12,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	EndDate       string                 `protobuf:"bytes,13,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	Reference     string                 `protobuf:"bytes,14,opt,name=reference,proto3" json:"reference,omitempty"`
+	Description   string                 `protobuf:"bytes,15,opt,name=description,proto3" json:"description,omitempty"`
+	Notify        *Receipt               `protobuf:"bytes,16,opt,name=notify,proto3" json:"notify,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	AuthorizeTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=authorize_time,json=authorizeTime,proto3" json:"authorize_time,omitempty"`
+	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// collections are the mandate's collections, by due date.
+	Collections   []*Collection `protobuf:"bytes,20,rep,name=collections,proto3" json:"collections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Mandate) Reset() {
+	*x = Mandate{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mandate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mandate) ProtoMessage() {}
+
+func (x *Mandate) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mandate.ProtoReflect.Descriptor instead.
+func (*Mandate) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Mandate) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Mandate) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Mandate) GetCreditor() string {
+	if x != nil {
+		return x.Creditor
+	}
+	return ""
+}
+
+func (x *Mandate) GetCreditorAccount() string {
+	if x != nil {
+		return x.CreditorAccount
+	}
+	return ""
+}
+
+func (x *Mandate) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *Mandate) GetCitizenId() string {
+	if x != nil {
+		return x.CitizenId
+	}
+	return ""
+}
+
+func (x *Mandate) GetDebtorName() string {
+	if x != nil {
+		return x.DebtorName
+	}
+	return ""
+}
+
+func (x *Mandate) GetDebtorIban() string {
+	if x != nil {
+		return x.DebtorIban
+	}
+	return ""
+}
+
+func (x *Mandate) GetMaxAmount() int64 {
+	if x != nil {
+		return x.MaxAmount
+	}
+	return 0
+}
+
+func (x *Mandate) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Mandate) GetFrequency() string {
+	if x != nil {
+		return x.Frequency
+	}
+	return ""
+}
+
+func (x *Mandate) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *Mandate) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *Mandate) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *Mandate) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Mandate) GetNotify() *Receipt {
+	if x != nil {
+		return x.Notify
+	}
+	return nil
+}
+
+func (x *Mandate) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Mandate) GetAuthorizeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AuthorizeTime
+	}
+	return nil
+}
+
+func (x *Mandate) GetRevokeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokeTime
+	}
+	return nil
+}
+
+func (x *Mandate) GetCollections() []*Collection {
+	if x != nil {
+		return x.Collections
+	}
+	return nil
+}
+
+// Collection is one debit of a mandate's account.
+type Collection struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	MandateId string                 `protobuf:"bytes,2,opt,name=mandate_id,json=mandateId,proto3" json:"mandate_id,omitempty"`
+	Amount    int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	Currency  string                 `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	// due_date is when the bank debits the account (YYYY-MM-DD).
+	DueDate string `protobuf:"bytes,5,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// state is scheduled, announced (the citizen was told), submitted (to
+	// the bank), settled, failed or cancelled (the mandate was revoked
+	// before submission).
+	State string `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
+	// reason_code is the ISO 20022 reason of a failure or cancellation:
+	// AM04 insufficient funds, AC04 closed account, MD01 no (longer a)
+	// mandate.
+	ReasonCode    string                 `protobuf:"bytes,7,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	Reason        string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	AnnounceTime  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=announce_time,json=announceTime,proto3" json:"announce_time,omitempty"`
+	SubmitTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
+	SettleTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=settle_time,json=settleTime,proto3" json:"settle_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Collection) Reset() {
+	*x = Collection{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Collection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Collection) ProtoMessage() {}
+
+func (x *Collection) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Collection.ProtoReflect.Descriptor instead.
+func (*Collection) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *Collection) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Collection) GetMandateId() string {
+	if x != nil {
+		return x.MandateId
+	}
+	return ""
+}
+
+func (x *Collection) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *Collection) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Collection) GetDueDate() string {
+	if x != nil {
+		return x.DueDate
+	}
+	return ""
+}
+
+func (x *Collection) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Collection) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *Collection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Collection) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Collection) GetAnnounceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnnounceTime
+	}
+	return nil
+}
+
+func (x *Collection) GetSubmitTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubmitTime
+	}
+	return nil
+}
+
+func (x *Collection) GetSettleTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SettleTime
+	}
+	return nil
+}
+
+// GetMandateRequest names a mandate.
+type GetMandateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMandateRequest) Reset() {
+	*x = GetMandateRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMandateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMandateRequest) ProtoMessage() {}
+
+func (x *GetMandateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMandateRequest.ProtoReflect.Descriptor instead.
+func (*GetMandateRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetMandateRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// AuthorizeMandateRequest signs a mandate off.
+type AuthorizeMandateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeMandateRequest) Reset() {
+	*x = AuthorizeMandateRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeMandateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeMandateRequest) ProtoMessage() {}
+
+func (x *AuthorizeMandateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeMandateRequest.ProtoReflect.Descriptor instead.
+func (*AuthorizeMandateRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *AuthorizeMandateRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// RevokeMandateRequest ends a mandate.
+type RevokeMandateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeMandateRequest) Reset() {
+	*x = RevokeMandateRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeMandateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeMandateRequest) ProtoMessage() {}
+
+func (x *RevokeMandateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeMandateRequest.ProtoReflect.Descriptor instead.
+func (*RevokeMandateRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RevokeMandateRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// CreateCollectionRequest schedules a collection on a mandate.
+type CreateCollectionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MandateId string                 `protobuf:"bytes,1,opt,name=mandate_id,json=mandateId,proto3" json:"mandate_id,omitempty"`
+	// amount in minor units, at most the mandate's max_amount.
+	Amount int64 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	// due_date (YYYY-MM-DD) within the mandate's period, at least the
+	// announcement notice (3 days by default) ahead, and in a period
+	// (month or week) with no other live collection.
+	DueDate       string `protobuf:"bytes,3,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCollectionRequest) Reset() {
+	*x = CreateCollectionRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCollectionRequest) ProtoMessage() {}
+
+func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCollectionRequest.ProtoReflect.Descriptor instead.
+func (*CreateCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CreateCollectionRequest) GetMandateId() string {
+	if x != nil {
+		return x.MandateId
+	}
+	return ""
+}
+
+func (x *CreateCollectionRequest) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *CreateCollectionRequest) GetDueDate() string {
+	if x != nil {
+		return x.DueDate
+	}
+	return ""
+}
+
 var File_tamkeen_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
@@ -2670,7 +3355,85 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x11PrintStampRequest\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\"&\n" +
 	"\x12PrintStampResponse\x12\x10\n" +
-	"\x03pdf\x18\x01 \x01(\fR\x03pdf2\x83\f\n" +
+	"\x03pdf\x18\x01 \x01(\fR\x03pdf\"\xac\x03\n" +
+	"\x14CreateMandateRequest\x12$\n" +
+	"\vdebtor_name\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"debtorName\x12$\n" +
+	"\vdebtor_iban\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"debtorIban\x12\"\n" +
+	"\n" +
+	"max_amount\x18\x03 \x01(\x03B\x03\xe0A\x02R\tmaxAmount\x12\x1f\n" +
+	"\bcurrency\x18\x04 \x01(\tB\x03\xe0A\x02R\bcurrency\x12!\n" +
+	"\tfrequency\x18\x05 \x01(\tB\x03\xe0A\x02R\tfrequency\x12\"\n" +
+	"\n" +
+	"start_date\x18\x06 \x01(\tB\x03\xe0A\x02R\tstartDate\x12\x1e\n" +
+	"\bend_date\x18\a \x01(\tB\x03\xe0A\x02R\aendDate\x12!\n" +
+	"\treference\x18\b \x01(\tB\x03\xe0A\x02R\treference\x12%\n" +
+	"\vdescription\x18\t \x01(\tB\x03\xe0A\x02R\vdescription\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\n" +
+	" \x01(\tR\tcitizenId\x123\n" +
+	"\x06notify\x18\v \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\x06notify\"\xfb\x05\n" +
+	"\aMandate\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +
+	"\bcreditor\x18\x03 \x01(\tR\bcreditor\x12)\n" +
+	"\x10creditor_account\x18\x04 \x01(\tR\x0fcreditorAccount\x12\x1b\n" +
+	"\tclient_id\x18\x05 \x01(\tR\bclientId\x12\x1d\n" +
+	"\n" +
+	"citizen_id\x18\x06 \x01(\tR\tcitizenId\x12\x1f\n" +
+	"\vdebtor_name\x18\a \x01(\tR\n" +
+	"debtorName\x12\x1f\n" +
+	"\vdebtor_iban\x18\b \x01(\tR\n" +
+	"debtorIban\x12\x1d\n" +
+	"\n" +
+	"max_amount\x18\t \x01(\x03R\tmaxAmount\x12\x1a\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tR\bcurrency\x12\x1c\n" +
+	"\tfrequency\x18\v \x01(\tR\tfrequency\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\f \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\r \x01(\tR\aendDate\x12\x1c\n" +
+	"\treference\x18\x0e \x01(\tR\treference\x12 \n" +
+	"\vdescription\x18\x0f \x01(\tR\vdescription\x123\n" +
+	"\x06notify\x18\x10 \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\x06notify\x12;\n" +
+	"\vcreate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12A\n" +
+	"\x0eauthorize_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\rauthorizeTime\x12;\n" +
+	"\vrevoke_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"revokeTime\x12@\n" +
+	"\vcollections\x18\x14 \x03(\v2\x1e.tamkeen.payment.v1.CollectionR\vcollections\"\xd1\x03\n" +
+	"\n" +
+	"Collection\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"mandate_id\x18\x02 \x01(\tR\tmandateId\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x03R\x06amount\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x12\x19\n" +
+	"\bdue_date\x18\x05 \x01(\tR\adueDate\x12\x14\n" +
+	"\x05state\x18\x06 \x01(\tR\x05state\x12\x1f\n" +
+	"\vreason_code\x18\a \x01(\tR\n" +
+	"reasonCode\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12?\n" +
+	"\rannounce_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\fannounceTime\x12;\n" +
+	"\vsubmit_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"submitTime\x12;\n" +
+	"\vsettle_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"settleTime\"#\n" +
+	"\x11GetMandateRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\")\n" +
+	"\x17AuthorizeMandateRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"&\n" +
+	"\x14RevokeMandateRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"u\n" +
+	"\x17CreateCollectionRequest\x12\x1d\n" +
+	"\n" +
+	"mandate_id\x18\x01 \x01(\tR\tmandateId\x12\x1b\n" +
+	"\x06amount\x18\x02 \x01(\x03B\x03\xe0A\x02R\x06amount\x12\x1e\n" +
+	"\bdue_date\x18\x03 \x01(\tB\x03\xe0A\x02R\adueDate2\xc4\x0f\n" +
 	"\x0ePaymentService\x12V\n" +
 	"\rCreatePayment\x12(.tamkeen.payment.v1.CreatePaymentRequest\x1a\x1b.tamkeen.payment.v1.Payment\x12P\n" +
 	"\n" +
@@ -2690,7 +3453,13 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"ListStamps\x12%.tamkeen.payment.v1.ListStampsRequest\x1a&.tamkeen.payment.v1.ListStampsResponse\x12[\n" +
 	"\n" +
-	"PrintStamp\x12%.tamkeen.payment.v1.PrintStampRequest\x1a&.tamkeen.payment.v1.PrintStampResponseB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1;paymentv1b\x06proto3"
+	"PrintStamp\x12%.tamkeen.payment.v1.PrintStampRequest\x1a&.tamkeen.payment.v1.PrintStampResponse\x12V\n" +
+	"\rCreateMandate\x12(.tamkeen.payment.v1.CreateMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12P\n" +
+	"\n" +
+	"GetMandate\x12%.tamkeen.payment.v1.GetMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12\\\n" +
+	"\x10AuthorizeMandate\x12+.tamkeen.payment.v1.AuthorizeMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12V\n" +
+	"\rRevokeMandate\x12(.tamkeen.payment.v1.RevokeMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12_\n" +
+	"\x10CreateCollection\x12+.tamkeen.payment.v1.CreateCollectionRequest\x1a\x1e.tamkeen.payment.v1.CollectionB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1;paymentv1b\x06proto3"
 
 var (
 	file_tamkeen_payment_v1_payment_proto_rawDescOnce sync.Once
@@ -2704,7 +3473,7 @@ func file_tamkeen_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_tamkeen_payment_v1_payment_proto_rawDescData
 }
 
-var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*Split)(nil),                         // 0: tamkeen.payment.v1.Split
 	(*CreatePaymentRequest)(nil),          // 1: tamkeen.payment.v1.CreatePaymentRequest
@@ -2741,24 +3510,31 @@ var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*ListStampsResponse)(nil),            // 32: tamkeen.payment.v1.ListStampsResponse
 	(*PrintStampRequest)(nil),             // 33: tamkeen.payment.v1.PrintStampRequest
 	(*PrintStampResponse)(nil),            // 34: tamkeen.payment.v1.PrintStampResponse
-	(*timestamppb.Timestamp)(nil),         // 35: google.protobuf.Timestamp
+	(*CreateMandateRequest)(nil),          // 35: tamkeen.payment.v1.CreateMandateRequest
+	(*Mandate)(nil),                       // 36: tamkeen.payment.v1.Mandate
+	(*Collection)(nil),                    // 37: tamkeen.payment.v1.Collection
+	(*GetMandateRequest)(nil),             // 38: tamkeen.payment.v1.GetMandateRequest
+	(*AuthorizeMandateRequest)(nil),       // 39: tamkeen.payment.v1.AuthorizeMandateRequest
+	(*RevokeMandateRequest)(nil),          // 40: tamkeen.payment.v1.RevokeMandateRequest
+	(*CreateCollectionRequest)(nil),       // 41: tamkeen.payment.v1.CreateCollectionRequest
+	(*timestamppb.Timestamp)(nil),         // 42: google.protobuf.Timestamp
 }
 var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: tamkeen.payment.v1.CreatePaymentRequest.splits:type_name -> tamkeen.payment.v1.Split
 	2,  // 1: tamkeen.payment.v1.CreatePaymentRequest.receipt:type_name -> tamkeen.payment.v1.Receipt
 	0,  // 2: tamkeen.payment.v1.Payment.splits:type_name -> tamkeen.payment.v1.Split
-	35, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	35, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	35, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
+	42, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	42, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	42, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
 	4,  // 6: tamkeen.payment.v1.Payment.transitions:type_name -> tamkeen.payment.v1.PaymentTransition
 	2,  // 7: tamkeen.payment.v1.Payment.receipt:type_name -> tamkeen.payment.v1.Receipt
-	35, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
-	35, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
-	35, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
+	42, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
+	42, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
+	42, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
 	3,  // 11: tamkeen.payment.v1.ListPaymentsResponse.payments:type_name -> tamkeen.payment.v1.Payment
-	35, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	42, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
 	15, // 13: tamkeen.payment.v1.TrialBalance.currencies:type_name -> tamkeen.payment.v1.CurrencyBalance
-	35, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
+	42, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
 	16, // 15: tamkeen.payment.v1.CurrencyBalance.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	16, // 16: tamkeen.payment.v1.ListLedgerAccountsResponse.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	21, // 17: tamkeen.payment.v1.Reconciliation.missing_in_report:type_name -> tamkeen.payment.v1.ReconciliationItem
@@ -2766,49 +3542,69 @@ var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	21, // 19: tamkeen.payment.v1.Reconciliation.mismatched:type_name -> tamkeen.payment.v1.ReconciliationItem
 	3,  // 20: tamkeen.payment.v1.StampOrder.payment:type_name -> tamkeen.payment.v1.Payment
 	24, // 21: tamkeen.payment.v1.StampOrder.stamps:type_name -> tamkeen.payment.v1.Stamp
-	35, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
-	35, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
-	35, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
-	35, // 25: tamkeen.payment.v1.StampFeeType.update_time:type_name -> google.protobuf.Timestamp
+	42, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
+	42, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
+	42, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
+	42, // 25: tamkeen.payment.v1.StampFeeType.update_time:type_name -> google.protobuf.Timestamp
 	28, // 26: tamkeen.payment.v1.ListStampFeeTypesResponse.fee_types:type_name -> tamkeen.payment.v1.StampFeeType
 	24, // 27: tamkeen.payment.v1.ListStampsResponse.stamps:type_name -> tamkeen.payment.v1.Stamp
-	1,  // 28: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
-	5,  // 29: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
-	6,  // 30: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
-	8,  // 31: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
-	9,  // 32: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
-	11, // 33: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
-	13, // 34: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
-	17, // 35: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
-	19, // 36: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
-	22, // 37: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
-	25, // 38: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
-	26, // 39: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
-	27, // 40: tamkeen.payment.v1.PaymentService.RegisterStampFeeType:input_type -> tamkeen.payment.v1.RegisterStampFeeTypeRequest
-	29, // 41: tamkeen.payment.v1.PaymentService.ListStampFeeTypes:input_type -> tamkeen.payment.v1.ListStampFeeTypesRequest
-	31, // 42: tamkeen.payment.v1.PaymentService.ListStamps:input_type -> tamkeen.payment.v1.ListStampsRequest
-	33, // 43: tamkeen.payment.v1.PaymentService.PrintStamp:input_type -> tamkeen.payment.v1.PrintStampRequest
-	3,  // 44: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
-	3,  // 45: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
-	7,  // 46: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
-	3,  // 47: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
-	10, // 48: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
-	12, // 49: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
-	14, // 50: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
-	18, // 51: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
-	20, // 52: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
-	23, // 53: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
-	24, // 54: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
-	24, // 55: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
-	28, // 56: tamkeen.payment.v1.PaymentService.RegisterStampFeeType:output_type -> tamkeen.payment.v1.StampFeeType
-	30, // 57: tamkeen.payment.v1.PaymentService.ListStampFeeTypes:output_type -> tamkeen.payment.v1.ListStampFeeTypesResponse
-	32, // 58: tamkeen.payment.v1.PaymentService.ListStamps:output_type -> tamkeen.payment.v1.ListStampsResponse
-	34, // 59: tamkeen.payment.v1.PaymentService.PrintStamp:output_type -> tamkeen.payment.v1.PrintStampResponse
-	44, // [44:60] is the sub-list for method output_type
-	28, // [28:44] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	2,  // 28: tamkeen.payment.v1.CreateMandateRequest.notify:type_name -> tamkeen.payment.v1.Receipt
+	2,  // 29: tamkeen.payment.v1.Mandate.notify:type_name -> tamkeen.payment.v1.Receipt
+	42, // 30: tamkeen.payment.v1.Mandate.create_time:type_name -> google.protobuf.Timestamp
+	42, // 31: tamkeen.payment.v1.Mandate.authorize_time:type_name -> google.protobuf.Timestamp
+	42, // 32: tamkeen.payment.v1.Mandate.revoke_time:type_name -> google.protobuf.Timestamp
+	37, // 33: tamkeen.payment.v1.Mandate.collections:type_name -> tamkeen.payment.v1.Collection
+	42, // 34: tamkeen.payment.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
+	42, // 35: tamkeen.payment.v1.Collection.announce_time:type_name -> google.protobuf.Timestamp
+	42, // 36: tamkeen.payment.v1.Collection.submit_time:type_name -> google.protobuf.Timestamp
+	42, // 37: tamkeen.payment.v1.Collection.settle_time:type_name -> google.protobuf.Timestamp
+	1,  // 38: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
+	5,  // 39: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
+	6,  // 40: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
+	8,  // 41: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
+	9,  // 42: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
+	11, // 43: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
+	13, // 44: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
+	17, // 45: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
+	19, // 46: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
+	22, // 47: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
+	25, // 48: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
+	26, // 49: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
+	27, // 50: tamkeen.payment.v1.PaymentService.RegisterStampFeeType:input_type -> tamkeen.payment.v1.RegisterStampFeeTypeRequest
+	29, // 51: tamkeen.payment.v1.PaymentService.ListStampFeeTypes:input_type -> tamkeen.payment.v1.ListStampFeeTypesRequest
+	31, // 52: tamkeen.payment.v1.PaymentService.ListStamps:input_type -> tamkeen.payment.v1.ListStampsRequest
+	33, // 53: tamkeen.payment.v1.PaymentService.PrintStamp:input_type -> tamkeen.payment.v1.PrintStampRequest
+	35, // 54: tamkeen.payment.v1.PaymentService.CreateMandate:input_type -> tamkeen.payment.v1.CreateMandateRequest
+	38, // 55: tamkeen.payment.v1.PaymentService.GetMandate:input_type -> tamkeen.payment.v1.GetMandateRequest
+	39, // 56: tamkeen.payment.v1.PaymentService.AuthorizeMandate:input_type -> tamkeen.payment.v1.AuthorizeMandateRequest
+	40, // 57: tamkeen.payment.v1.PaymentService.RevokeMandate:input_type -> tamkeen.payment.v1.RevokeMandateRequest
+	41, // 58: tamkeen.payment.v1.PaymentService.CreateCollection:input_type -> tamkeen.payment.v1.CreateCollectionRequest
+	3,  // 59: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
+	3,  // 60: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
+	7,  // 61: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
+	3,  // 62: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
+	10, // 63: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
+	12, // 64: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
+	14, // 65: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
+	18, // 66: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
+	20, // 67: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
+	23, // 68: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
+	24, // 69: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
+	24, // 70: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
+	28, // 71: tamkeen.payment.v1.PaymentService.RegisterStampFeeType:output_type -> tamkeen.payment.v1.StampFeeType
+	30, // 72: tamkeen.payment.v1.PaymentService.ListStampFeeTypes:output_type -> tamkeen.payment.v1.ListStampFeeTypesResponse
+	32, // 73: tamkeen.payment.v1.PaymentService.ListStamps:output_type -> tamkeen.payment.v1.ListStampsResponse
+	34, // 74: tamkeen.payment.v1.PaymentService.PrintStamp:output_type -> tamkeen.payment.v1.PrintStampResponse
+	36, // 75: tamkeen.payment.v1.PaymentService.CreateMandate:output_type -> tamkeen.payment.v1.Mandate
+	36, // 76: tamkeen.payment.v1.PaymentService.GetMandate:output_type -> tamkeen.payment.v1.Mandate
+	36, // 77: tamkeen.payment.v1.PaymentService.AuthorizeMandate:output_type -> tamkeen.payment.v1.Mandate
+	36, // 78: tamkeen.payment.v1.PaymentService.RevokeMandate:output_type -> tamkeen.payment.v1.Mandate
+	37, // 79: tamkeen.payment.v1.PaymentService.CreateCollection:output_type -> tamkeen.payment.v1.Collection
+	59, // [59:80] is the sub-list for method output_type
+	38, // [38:59] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_payment_v1_payment_proto_init() }
@@ -2822,7 +3618,7 @@ func file_tamkeen_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_payment_v1_payment_proto_rawDesc), len(file_tamkeen_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,11 @@ const (
 	PaymentService_ListStampFeeTypes_FullMethodName     = "/tamkeen.payment.v1.PaymentService/ListStampFeeTypes"
 	PaymentService_ListStamps_FullMethodName            = "/tamkeen.payment.v1.PaymentService/ListStamps"
 	PaymentService_PrintStamp_FullMethodName            = "/tamkeen.payment.v1.PaymentService/PrintStamp"
+	PaymentService_CreateMandate_FullMethodName         = "/tamkeen.payment.v1.PaymentService/CreateMandate"
+	PaymentService_GetMandate_FullMethodName            = "/tamkeen.payment.v1.PaymentService/GetMandate"
+	PaymentService_AuthorizeMandate_FullMethodName      = "/tamkeen.payment.v1.PaymentService/AuthorizeMandate"
+	PaymentService_RevokeMandate_FullMethodName         = "/tamkeen.payment.v1.PaymentService/RevokeMandate"
+	PaymentService_CreateCollection_FullMethodName      = "/tamkeen.payment.v1.PaymentService/CreateCollection"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -88,6 +93,20 @@ type PaymentServiceClient interface {
 	// PrintStamp returns the printable stamp, a PDF with the sealed stamp
 	// in a QR code, to its buyer or its issuing ministry.
 	PrintStamp(ctx context.Context, in *PrintStampRequest, opts ...grpc.CallOption) (*PrintStampResponse, error)
+	// CreateMandate is a ministry's request for a direct-debit mandate; the
+	// citizen authorises it (pending until then).
+	CreateMandate(ctx context.Context, in *CreateMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
+	// GetMandate returns a mandate and its collections to the ministry that
+	// created it or the citizen bound to it.
+	GetMandate(ctx context.Context, in *GetMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
+	// AuthorizeMandate signs a pending mandate off (citizen, loa2 step-up)
+	// and binds it to the citizen.
+	AuthorizeMandate(ctx context.Context, in *AuthorizeMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
+	// RevokeMandate ends a mandate (its citizen, at any time); collections not
+	// yet submitted to the bank are cancelled.
+	RevokeMandate(ctx context.Context, in *RevokeMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
+	// CreateCollection schedules a collection on an active mandate.
+	CreateCollection(ctx context.Context, in *CreateCollectionRequest, opts ...grpc.CallOption) (*Collection, error)
 }
 
 type paymentServiceClient struct {
@@ -258,6 +277,56 @@ func (c *paymentServiceClient) PrintStamp(ctx context.Context, in *PrintStampReq
 	return out, nil
 }
 
+func (c *paymentServiceClient) CreateMandate(ctx context.Context, in *CreateMandateRequest, opts ...grpc.CallOption) (*Mandate, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mandate)
+	err := c.cc.Invoke(ctx, PaymentService_CreateMandate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) GetMandate(ctx context.Context, in *GetMandateRequest, opts ...grpc.CallOption) (*Mandate, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mandate)
+	err := c.cc.Invoke(ctx, PaymentService_GetMandate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) AuthorizeMandate(ctx context.Context, in *AuthorizeMandateRequest, opts ...grpc.CallOption) (*Mandate, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mandate)
+	err := c.cc.Invoke(ctx, PaymentService_AuthorizeMandate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) RevokeMandate(ctx context.Context, in *RevokeMandateRequest, opts ...grpc.CallOption) (*Mandate, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mandate)
+	err := c.cc.Invoke(ctx, PaymentService_RevokeMandate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) CreateCollection(ctx context.Context, in *CreateCollectionRequest, opts ...grpc.CallOption) (*Collection, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Collection)
+	err := c.cc.Invoke(ctx, PaymentService_CreateCollection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -304,6 +373,20 @@ type PaymentServiceServer interface {
 	// PrintStamp returns the printable stamp, a PDF with the sealed stamp
 	// in a QR code, to its buyer or its issuing ministry.
 	PrintStamp(context.Context, *PrintStampRequest) (*PrintStampResponse, error)
+	// CreateMandate is a ministry's request for a direct-debit mandate; the
+	// citizen authorises it (pending until then).
+	CreateMandate(context.Context, *CreateMandateRequest) (*Mandate, error)
+	// GetMandate returns a mandate and its collections to the ministry that
+	// created it or the citizen bound to it.
+	GetMandate(context.Context, *GetMandateRequest) (*Mandate, error)
+	// AuthorizeMandate signs a pending mandate off (citizen, loa2 step-up)
+	// and binds it to the citizen.
+	AuthorizeMandate(context.Context, *AuthorizeMandateRequest) (*Mandate, error)
+	// RevokeMandate ends a mandate (its citizen, at any time); collections not
+	// yet submitted to the bank are cancelled.
+	RevokeMandate(context.Context, *RevokeMandateRequest) (*Mandate, error)
+	// CreateCollection schedules a collection on an active mandate.
+	CreateCollection(context.Context, *CreateCollectionRequest) (*Collection, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -361,6 +444,21 @@ func (UnimplementedPaymentServiceServer) ListStamps(context.Context, *ListStamps
 }
 func (UnimplementedPaymentServiceServer) PrintStamp(context.Context, *PrintStampRequest) (*PrintStampResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PrintStamp not implemented")
+}
+func (UnimplementedPaymentServiceServer) CreateMandate(context.Context, *CreateMandateRequest) (*Mandate, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateMandate not implemented")
+}
+func (UnimplementedPaymentServiceServer) GetMandate(context.Context, *GetMandateRequest) (*Mandate, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMandate not implemented")
+}
+func (UnimplementedPaymentServiceServer) AuthorizeMandate(context.Context, *AuthorizeMandateRequest) (*Mandate, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuthorizeMandate not implemented")
+}
+func (UnimplementedPaymentServiceServer) RevokeMandate(context.Context, *RevokeMandateRequest) (*Mandate, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeMandate not implemented")
+}
+func (UnimplementedPaymentServiceServer) CreateCollection(context.Context, *CreateCollectionRequest) (*Collection, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCollection not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -671,6 +769,96 @@ func _PaymentService_PrintStamp_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_CreateMandate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMandateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).CreateMandate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_CreateMandate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).CreateMandate(ctx, req.(*CreateMandateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_GetMandate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMandateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).GetMandate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_GetMandate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).GetMandate(ctx, req.(*GetMandateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_AuthorizeMandate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthorizeMandateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).AuthorizeMandate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_AuthorizeMandate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).AuthorizeMandate(ctx, req.(*AuthorizeMandateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_RevokeMandate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeMandateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).RevokeMandate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_RevokeMandate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).RevokeMandate(ctx, req.(*RevokeMandateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_CreateCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).CreateCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_CreateCollection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).CreateCollection(ctx, req.(*CreateCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -741,6 +929,26 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PrintStamp",
 			Handler:    _PaymentService_PrintStamp_Handler,
+		},
+		{
+			MethodName: "CreateMandate",
+			Handler:    _PaymentService_CreateMandate_Handler,
+		},
+		{
+			MethodName: "GetMandate",
+			Handler:    _PaymentService_GetMandate_Handler,
+		},
+		{
+			MethodName: "AuthorizeMandate",
+			Handler:    _PaymentService_AuthorizeMandate_Handler,
+		},
+		{
+			MethodName: "RevokeMandate",
+			Handler:    _PaymentService_RevokeMandate_Handler,
+		},
+		{
+			MethodName: "CreateCollection",
+			Handler:    _PaymentService_CreateCollection_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -11,12 +11,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/tools/distributed"
 )
 
@@ -30,24 +26,9 @@ type settings struct {
 	Verbose        bool          `flag:"verbose" usage:"also print every process's log lines"`
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if code := config.ExitStatus(err, os.Stderr, "dr-drill"); code != 0 {
-		os.Exit(code)
-	}
-}
+func main() { distributed.Main("dr-drill", run) }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s settings
-	if err := config.Parse(&s, "dr-drill", args, os.LookupEnv, stderr); err != nil {
-		return err
-	}
-	root, err := distributed.FindRepoRoot(".")
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, s settings, root string, stdout, stderr io.Writer) error {
 	opts := distributed.DrillOptions{
 		RepoRoot: root, PostgresBin: s.PostgresBin, Load: s.Load, Workers: s.Workers,
 		Replication: s.Replication, ArchiveTimeout: s.ArchiveTimeout,

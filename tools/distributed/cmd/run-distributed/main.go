@@ -12,11 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
-	"github.com/tamkeen/tamkeen/libs/config"
 	"github.com/tamkeen/tamkeen/tools/distributed"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
 )
@@ -31,24 +28,9 @@ type settings struct {
 	Quiet       bool   `flag:"quiet" usage:"keep the processes' logs in <work-dir>/logs only"`
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if code := config.ExitStatus(err, os.Stderr, "run-distributed"); code != 0 {
-		os.Exit(code)
-	}
-}
+func main() { distributed.Main("run-distributed", run) }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s settings
-	if err := config.Parse(&s, "run-distributed", args, os.LookupEnv, stderr); err != nil {
-		return err
-	}
-	root, err := distributed.FindRepoRoot(".")
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, s settings, root string, stdout, stderr io.Writer) error {
 	workDir, err := filepath.Abs(s.WorkDir)
 	if err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 // ministryKnown reports whether the enabler knows ministry: a role has
 // been granted in it or an item created in it. Both lookups use the
 // leading column of an index (content_roles' key, content_items_list).
-func ministryKnown(ctx context.Context, q querier, ministry string) (bool, error) {
+func ministryKnown(ctx context.Context, q store.Querier, ministry string) (bool, error) {
 	var known bool
 	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM content_roles WHERE ministry = $1)
 		OR EXISTS (SELECT 1 FROM content_items WHERE ministry = $1)`, ministry).Scan(&known)
@@ -29,7 +29,7 @@ func ministryKnown(ctx context.Context, q querier, ministry string) (bool, error
 // feed costs about limit rows rather than a sort of every public row.
 // Items published at the same instant come in item_id descending order
 // (the index's), where the list has them ascending.
-func feedItems(ctx context.Context, q querier, lang, other string, f FeedFilter, now time.Time, limit int) ([]PublicContent, error) {
+func feedItems(ctx context.Context, q store.Querier, lang, other string, f FeedFilter, now time.Time, limit int) ([]PublicContent, error) {
 	// Each arm's ORDER BY spells out the whole index, lang included,
 	// so that both engines read it backwards instead of sorting.
 	arm := func(alias, cond string) string {

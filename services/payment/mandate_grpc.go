@@ -1,0 +1,164 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tamkeen/tamkeen/libs/authn"
+	"github.com/tamkeen/tamkeen/libs/grpcserver"
+	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/scope"
+	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
+	"github.com/tamkeen/tamkeen/services/payment/provider"
+)
+
+// StepUpMaxAge is how recent a citizen's loa2 step-up must be to authorise
+// a mandate: the gateway's bound for fresh step-ups (RFC 9470 max_age).
+const StepUpMaxAge = 300 * time.Second
+
+// acrLoA2 is the level of assurance of password + OTP.
+const acrLoA2 = "loa2"
+
+// party is the caller of a mandate RPC: a ministry client holding scope
+// need (its ministry from the token), or a citizen; fresh asks a citizen
+// for a loa2 step-up no older than StepUpMaxAge.
+func (g *grpcServer) party(need string, clients, citizens, fresh bool) func(context.Context) (Party, error) {
+	return func(ctx context.Context) (Party, error) {
+		c, err := authn.Verify(ctx, g.svc.verifier, g.svc.Logger)
+		if err != nil {
+			return Party{}, err
+		}
+		if c.IsClient() {
+			if !clients {
+				return Party{}, rpcerr.PermissionDenied("a citizen token is required")
+			}
+			if err := authn.RequireScope(c, need); err != nil {
+				return Party{}, err
+			}
+			return Party{ClientID: c.ClientID, Ministry: c.Ministry}, nil
+		}
+		if !citizens || c.ClientID != "" {
+			return Party{}, rpcerr.PermissionDenied("a ministry client token is required")
+		}
+		if fresh {
+			if err := g.requireStepUp(c); err != nil {
+				return Party{}, err
+			}
+		}
+		return Party{CitizenID: c.Subject}, nil
+	}
+}
+
+// requireStepUp refuses a citizen token that is not loa2 or whose step-up
+// is older than StepUpMaxAge with the RFC 9470 challenge, which the
+// gateway turns into its WWW-Authenticate header.
+func (g *grpcServer) requireStepUp(c *jwks.Claims) error {
+	desc := ""
+	switch {
+	case c.ACR != acrLoA2:
+		desc = "an OTP step-up (acr loa2) is required"
+	case c.AuthTime == nil:
+		desc = "the token has no auth_time"
+	case g.svc.Now().Sub(c.AuthTime.Time) > StepUpMaxAge:
+		desc = fmt.Sprintf("the step-up is older than %d seconds", int(StepUpMaxAge/time.Second))
+	default:
+		return nil
+	}
+	return status.Error(codes.Unauthenticated, fmt.Sprintf(
+		`Bearer error="insufficient_user_authentication", error_description=%q, acr_values="%s", max_age=%d`,
+		desc, acrLoA2, int(StepUpMaxAge/time.Second)))
+}
+
+// CreateMandate: a ministry client (payments:write) asks for a mandate;
+// the creditor is its ministry, from its token.
+func (g *grpcServer) CreateMandate(ctx context.Context, req *paymentv1.CreateMandateRequest) (*paymentv1.Mandate, error) {
+	var who Party
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsWrite, true, false, false), func(p Party) (Mandate, error) {
+		who = p
+		return g.svc.CreateMandate(ctx, p, MandateInput{
+			DebtorName: req.GetDebtorName(), DebtorIBAN: req.GetDebtorIban(), MaxAmount: req.GetMaxAmount(), Currency: req.GetCurrency(),
+			Frequency: req.GetFrequency(), StartDate: req.GetStartDate(), EndDate: req.GetEndDate(), Reference: req.GetReference(),
+			Description: req.GetDescription(), CitizenID: req.GetCitizenId(),
+			Notify: Receipt{PhoneNumber: req.GetNotify().GetPhoneNumber(), Language: req.GetNotify().GetLanguage()},
+		})
+	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+}
+
+// GetMandate: the ministry client that created it (payments:read) or the
+// citizen bound to it.
+func (g *grpcServer) GetMandate(ctx context.Context, req *paymentv1.GetMandateRequest) (*paymentv1.Mandate, error) {
+	var who Party
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsRead, true, true, false), func(p Party) (Mandate, error) {
+		who = p
+		return g.svc.GetMandate(ctx, p, req.GetId())
+	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+}
+
+// AuthorizeMandate: a citizen with a fresh loa2 step-up.
+func (g *grpcServer) AuthorizeMandate(ctx context.Context, req *paymentv1.AuthorizeMandateRequest) (*paymentv1.Mandate, error) {
+	var who Party
+	return grpcserver.Unary(ctx, g.toStatus, g.party("", false, true, true), func(p Party) (Mandate, error) {
+		who = p
+		return g.svc.AuthorizeMandate(ctx, p, req.GetId())
+	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+}
+
+// RevokeMandate: the citizen bound to the mandate, at any level.
+func (g *grpcServer) RevokeMandate(ctx context.Context, req *paymentv1.RevokeMandateRequest) (*paymentv1.Mandate, error) {
+	var who Party
+	return grpcserver.Unary(ctx, g.toStatus, g.party("", false, true, false), func(p Party) (Mandate, error) {
+		who = p
+		return g.svc.RevokeMandate(ctx, p, req.GetId())
+	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+}
+
+// CreateCollection: the ministry client that created the mandate
+// (payments:write).
+func (g *grpcServer) CreateCollection(ctx context.Context, req *paymentv1.CreateCollectionRequest) (*paymentv1.Collection, error) {
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsWrite, true, false, false), func(p Party) (Collection, error) {
+		return g.svc.CreateCollection(ctx, p, req.GetMandateId(), req.GetAmount(), req.GetDueDate())
+	}, collectionToProto)
+}
+
+// mandateToProto maps a mandate to its API form for who: the IBAN in full
+// only to the citizen bound to it.
+func mandateToProto(m Mandate, who Party) *paymentv1.Mandate {
+	iban := provider.MaskIBAN(m.DebtorIBAN)
+	if who.CitizenID != "" && who.CitizenID == m.CitizenID {
+		iban = m.DebtorIBAN
+	}
+	out := &paymentv1.Mandate{
+		Id: m.ID, State: string(m.State), Creditor: m.Ministry, CreditorAccount: m.CreditorAccount, ClientId: m.ClientID,
+		CitizenId: m.CitizenID, DebtorName: m.DebtorName, DebtorIban: iban, MaxAmount: m.MaxAmount, Currency: string(m.Currency),
+		Frequency: m.Frequency, StartDate: m.Start.Format(time.DateOnly), EndDate: m.End.Format(time.DateOnly),
+		Reference: m.Reference, Description: m.Description, CreateTime: timestamppb.New(m.CreatedAt),
+		AuthorizeTime: optTime(m.AuthorizedAt), RevokeTime: optTime(m.RevokedAt),
+		Collections: grpcserver.Convert(m.Collections, collectionToProto),
+	}
+	if m.Notify.PhoneNumber != "" {
+		out.Notify = &paymentv1.Receipt{PhoneNumber: m.Notify.PhoneNumber, Language: m.Notify.language()}
+	}
+	return out
+}
+
+func collectionToProto(c Collection) *paymentv1.Collection {
+	return &paymentv1.Collection{
+		Id: c.ID, MandateId: c.MandateID, Amount: c.Amount, Currency: string(c.Currency), DueDate: c.Due.Format(time.DateOnly),
+		State: string(c.State), ReasonCode: c.ReasonCode, Reason: c.Reason, CreateTime: timestamppb.New(c.CreatedAt),
+		AnnounceTime: optTime(c.AnnouncedAt), SubmitTime: optTime(c.SubmittedAt), SettleTime: optTime(c.SettledAt),
+	}
+}
+
+// optTime is t as a timestamp, nil when zero.
+func optTime(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
