@@ -6,45 +6,21 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/grpcserver"
 	"github.com/tamkeen/tamkeen/libs/jwks"
-	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
 )
-
-// holder is the caller of a stamp buyer's method: a client holding need,
-// or a signed-in citizen (whose subject is the buyer). Everything about
-// the caller comes from its token.
-func (g *grpcServer) holder(need string) func(context.Context) (Holder, error) {
-	return func(ctx context.Context) (Holder, error) {
-		claims, err := authn.Verify(ctx, g.svc.verifier, g.svc.Logger)
-		if err != nil {
-			return Holder{}, err
-		}
-		if !claims.IsClient() {
-			if claims.Subject == "" || claims.ClientID != "" {
-				return Holder{}, rpcerr.PermissionDenied("the token names no citizen")
-			}
-			return Holder{ID: claims.Subject, Citizen: true}, nil
-		}
-		if err := authn.RequireScope(claims, need); err != nil {
-			return Holder{}, err
-		}
-		return Holder{ID: claims.ClientID, Ministry: claims.Ministry}, nil
-	}
-}
 
 // CreateStamps buys stamps for the calling client (payments:write) or
 // citizen: the buyer and its ministry come from the token, never from the
 // request; a citizen's department and ministry come from the fee type.
 func (g *grpcServer) CreateStamps(ctx context.Context, req *paymentv1.CreateStampsRequest) (*paymentv1.StampOrder, error) {
-	return grpcserver.Unary(ctx, g.toStatus, g.holder(scope.PaymentsWrite), func(h Holder) (StampOrder, error) {
-		return g.svc.CreateStamps(ctx, h.ID, StampInput{
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsWrite, true, true, false), func(p Party) (StampOrder, error) {
+		return g.svc.CreateStamps(ctx, buyerID(p), StampInput{
 			FeeType: req.GetFeeType(), Value: req.GetValue(), Currency: req.GetCurrency(), Department: req.GetDepartment(),
 			Quantity: int(req.GetQuantity()), ReturnURL: req.GetReturnUrl(), IdempotencyKey: req.GetIdempotencyKey(),
-			Ministry: h.Ministry, Citizen: h.Citizen,
+			Ministry: p.Ministry, Citizen: p.CitizenID != "",
 		})
 	}, func(o StampOrder) *paymentv1.StampOrder {
 		now := g.svc.clock()
@@ -122,8 +98,8 @@ func (g *grpcServer) ListStamps(ctx context.Context, req *paymentv1.ListStampsRe
 		stamps []Stamp
 		next   string
 	}
-	return grpcserver.Unary(ctx, g.toStatus, g.holder(scope.PaymentsRead), func(h Holder) (page, error) {
-		sts, next, err := g.svc.ListStamps(ctx, h, int(req.GetPageSize()), req.GetPageToken())
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsRead, true, true, false), func(p Party) (page, error) {
+		sts, next, err := g.svc.ListStamps(ctx, p, int(req.GetPageSize()), req.GetPageToken())
 		return page{sts, next}, err
 	}, func(p page) *paymentv1.ListStampsResponse {
 		now := g.svc.clock()
@@ -138,8 +114,8 @@ func (g *grpcServer) ListStamps(ctx context.Context, req *paymentv1.ListStampsRe
 // PrintStamp returns the printable stamp to its buyer or a client of its
 // issuing ministry (payments:read); anyone else gets NOT_FOUND.
 func (g *grpcServer) PrintStamp(ctx context.Context, req *paymentv1.PrintStampRequest) (*paymentv1.PrintStampResponse, error) {
-	return grpcserver.Unary(ctx, g.toStatus, g.holder(scope.PaymentsRead), func(h Holder) ([]byte, error) {
-		return g.svc.PrintStamp(ctx, h, req.GetSerial())
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsRead, true, true, false), func(p Party) ([]byte, error) {
+		return g.svc.PrintStamp(ctx, p, req.GetSerial())
 	}, func(pdf []byte) *paymentv1.PrintStampResponse { return &paymentv1.PrintStampResponse{Pdf: pdf} })
 }
 

@@ -45,13 +45,13 @@ type FeeType struct {
 	UpdatedAt  time.Time
 }
 
-// Holder is a caller asking for its stamps: a client (with its ministry)
-// or a citizen.
-type Holder struct {
-	// ID is the client id or the citizen's subject.
-	ID       string
-	Citizen  bool
-	Ministry string
+// buyerID is the stamp buyer id of p: its client id or its citizen
+// subject (a Party is one or the other).
+func buyerID(p Party) string {
+	if p.CitizenID != "" {
+		return p.CitizenID
+	}
+	return p.ClientID
 }
 
 // ErrFeeTypeTaken: another ministry registered this fee type id.
@@ -164,9 +164,9 @@ func (s *Service) applyFeeType(ctx context.Context, in StampInput) (StampInput, 
 	return in, nil, nil
 }
 
-// ListStamps lists h's stamps (those it bought), newest first, one page
+// ListStamps lists p's stamps (those it bought), newest first, one page
 // at a time.
-func (s *Service) ListStamps(ctx context.Context, h Holder, pageSize int, pageToken string) ([]Stamp, string, error) {
+func (s *Service) ListStamps(ctx context.Context, p Party, pageSize int, pageToken string) ([]Stamp, string, error) {
 	var fes []FieldError
 	if pageSize < 0 || pageSize > MaxStampQuantity {
 		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxStampQuantity)})
@@ -185,7 +185,7 @@ func (s *Service) ListStamps(ctx context.Context, h Holder, pageSize int, pageTo
 	if pageSize == 0 {
 		pageSize = DefaultPageSize
 	}
-	out, err := listStamps(ctx, s.DB, h.ID, afterT, afterSerial, pageSize)
+	out, err := listStamps(ctx, s.DB, buyerID(p), afterT, afterSerial, pageSize)
 	if err != nil {
 		return nil, "", err
 	}
@@ -193,18 +193,18 @@ func (s *Service) ListStamps(ctx context.Context, h Holder, pageSize int, pageTo
 	return out, next, nil
 }
 
-// mayHold reports whether h may see st's holder's view: h bought it, or h
+// mayHold reports whether p may see st's holder's view: p bought it, or p
 // is a client of its issuing ministry.
-func (h Holder) mayHold(st Stamp) bool {
-	if h.ID != "" && h.ID == st.Buyer {
+func mayHold(p Party, st Stamp) bool {
+	if id := buyerID(p); id != "" && id == st.Buyer {
 		return true
 	}
-	return !h.Citizen && h.Ministry != "" && h.Ministry == st.Ministry
+	return p.CitizenID == "" && p.Ministry != "" && p.Ministry == st.Ministry
 }
 
-// PrintStamp returns the printable stamp with serial for h, its buyer or
+// PrintStamp returns the printable stamp with serial for p, its buyer or
 // its issuing ministry; for anyone else it does not exist.
-func (s *Service) PrintStamp(ctx context.Context, h Holder, serial string) ([]byte, error) {
+func (s *Service) PrintStamp(ctx context.Context, p Party, serial string) ([]byte, error) {
 	serial, err := normalSerial(serial)
 	if err != nil {
 		return nil, err
@@ -213,13 +213,13 @@ func (s *Service) PrintStamp(ctx context.Context, h Holder, serial string) ([]by
 	if err != nil {
 		return nil, err
 	}
-	if st.IssuedAt.IsZero() || !h.mayHold(st) {
+	if st.IssuedAt.IsZero() || !mayHold(p, st) {
 		return nil, fmt.Errorf("%w: %s", ErrStampNotFound, serial)
 	}
 	if st.SignedStamp == "" {
 		return nil, fmt.Errorf("stamp %s: %w", serial, ErrStampNotSealed)
 	}
-	p := stamppdf.Stamp{
+	doc := stamppdf.Stamp{
 		Serial: st.Serial, Amount: st.Currency.Format(st.Value), Currency: string(st.Currency), FeeType: st.FeeType,
 		Department: st.Department, Buyer: st.Buyer, Issuer: sealIssuer(st.SignedStamp),
 		IssuedAt: st.IssuedAt, ExpireAt: st.ExpireAt, Sealed: st.SignedStamp,
@@ -227,9 +227,9 @@ func (s *Service) PrintStamp(ctx context.Context, h Holder, serial string) ([]by
 	if ft, ok, err := getFeeType(ctx, s.DB, st.FeeType); err != nil {
 		return nil, err
 	} else if ok && ft.Ministry == st.Ministry {
-		p.FeeNameAR, p.FeeNameEN = ft.NameAR, ft.NameEN
+		doc.FeeNameAR, doc.FeeNameEN = ft.NameAR, ft.NameEN
 	}
-	out, err := stamppdf.Render(p)
+	out, err := stamppdf.Render(doc)
 	if errors.Is(err, stamppdf.ErrNotSealed) {
 		return nil, fmt.Errorf("stamp %s: %w", serial, ErrStampNotSealed)
 	}

@@ -224,7 +224,7 @@ func TestPrintStampPDF(t *testing.T) {
 	if err := setStampSeal(ctx, h.db, serial, "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJTdGF0ZSBvZiBQYWxlc3RpbmUifQ.c2ln"); err != nil {
 		t.Fatal(err)
 	}
-	pdf, err := h.svc.PrintStamp(ctx, Holder{ID: "cit_A1", Citizen: true}, serial)
+	pdf, err := h.svc.PrintStamp(ctx, Party{CitizenID: "cit_A1"}, serial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,10 +234,10 @@ func TestPrintStampPDF(t *testing.T) {
 			t.Errorf("pdftotext lacks %q:\n%s", want, text)
 		}
 	}
-	if _, err := h.svc.PrintStamp(ctx, Holder{ID: "cit_B2", Citizen: true}, serial); !errors.Is(err, ErrStampNotFound) {
+	if _, err := h.svc.PrintStamp(ctx, Party{CitizenID: "cit_B2"}, serial); !errors.Is(err, ErrStampNotFound) {
 		t.Errorf("another citizen's print = %v; want not found", err)
 	}
-	if _, err := h.svc.PrintStamp(ctx, Holder{ID: "cit_A1", Citizen: true}, "PS-1"); err == nil || !strings.Contains(err.Error(), "serial") {
+	if _, err := h.svc.PrintStamp(ctx, Party{CitizenID: "cit_A1"}, "PS-1"); err == nil || !strings.Contains(err.Error(), "serial") {
 		t.Errorf("a malformed serial = %v; want invalid", err)
 	}
 }
