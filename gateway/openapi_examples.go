@@ -77,6 +77,10 @@ var schemaExamples = map[string]any{
 		"expire_time": "2027-12-06T09:31:12Z", "used_by": "moj-registry", "document_ref": "CASE-2026-000115",
 		"use_time": "2026-12-08T11:02:40Z",
 	},
+	"StampFeeType": map[string]any{
+		"fee_type": "court-filing", "department": "dept:courts", "value": "500", "currency": "ILS",
+		"name_ar": "رسم قيد دعوى", "name_en": "Court filing fee", "ministry": "moj", "update_time": "2026-12-06T09:00:00Z",
+	},
 	"Mandate": mandateExample(true),
 	// A listed mandate comes without its collections (GET one for them).
 	"ListMandatesResponse": map[string]any{
@@ -144,6 +148,9 @@ var requestExamples = map[string]any{
 		"return_url": "https://services.example.gov.ps/courts/stamps/done",
 	},
 	"PaymentService_CancelStamp": map[string]any{"document_ref": "CASE-2026-000115"},
+	"PaymentService_RegisterStampFeeType": map[string]any{
+		"department": "dept:courts", "value": "500", "currency": "ILS", "name_ar": "رسم قيد دعوى", "name_en": "Court filing fee",
+	},
 	"PaymentService_CreateMandate": map[string]any{
 		"debtor_name": "ليلى حداد", "debtor_iban": "PS50 PALS 0000 0000 0000 0123 4000 1", "max_amount": "50000",
 		"currency": "ILS", "frequency": "monthly", "start_date": "2026-12-01", "end_date": "2027-11-30",
@@ -173,6 +180,7 @@ var textExamples = map[string]any{
 		"0599765432,سارة,الاثنين ٨ كانون الأول,MOH-FLU-000002\n…\n",
 	"get /v1/signing/ca 200": "-----BEGIN CERTIFICATE-----\nMIIBwzCCAWmgAwIBAgIU…(the issuing CA)\n-----END CERTIFICATE-----\n" +
 		"-----BEGIN CERTIFICATE-----\nMIIBpjCCAUygAwIBAgIU…(the root CA)\n-----END CERTIFICATE-----\n",
+	"get /v1/stamps/{serial}:print 200": "%PDF-1.3\n…(one A5 page: the stamp's particulars in Arabic and English and a QR code of its sealed JWS)\n%%EOF\n",
 	"get /openapi.yaml 200":             "openapi: 3.1.0\ninfo:\n  title: Tamkeen — e-service enablers API\n  version: v1\n…\n",
 	"get /docs 200":                     "<!DOCTYPE html>\n<html lang=\"en\">…<main id=\"redoc\"></main>…</html>\n",
 	"get /docs/redoc.standalone.js 200": "/*! For license information please see redoc.standalone.js.LICENSE.txt */\n…",
