@@ -91,6 +91,7 @@ func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[str
 	}
 	addParam(paths, "/v1/payments", "post", idem)
 	addParam(paths, "/v1/payments/{payment_id}/refunds", "post", idem)
+	addParam(paths, "/v1/mandates", "post", idem)
 	for _, p := range []string{"/v1/notifications/sms", "/v1/notifications/email", "/v1/notifications/bulk"} {
 		addParam(paths, p, "post", idem)
 	}
@@ -115,6 +116,10 @@ func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[str
 			[]any{binaryBody("DER TimeStampReq (RFC 3161).")}, binaryOK("DER TimeStampResp.")},
 		{"/v1/signing/ca", "get", nil, []string{MediaPEMChain}, []any{}, binaryOK("The CA chain in PEM, issuing CA first.")},
 		{"/v1/signing/crl", "get", nil, []string{MediaPKIXCRL}, []any{}, binaryOK("The DER CRL.")},
+		{"/v1/stamps/{serial}:print", "get", nil, []string{MediaPDF},
+			[]any{map[string]any{"name": "serial", "in": "path", "required": true, "type": "string", "description": "The stamp's serial, e.g. PS-7K2QD-M9X4T-0B8ZN-W3RJF."}},
+			binaryOK("The printable stamp: a one-page A5 PDF in Arabic and English whose QR code holds the sealed stamp (compact JWS). " +
+				"Only its buyer and its issuing ministry get it; anyone else gets 404.")},
 		{"/v1/signing/ocsp", "post", []string{MediaOCSPRequest}, []string{MediaOCSPResponse},
 			[]any{binaryBody("DER OCSPRequest (RFC 6960).")}, binaryOK("DER OCSPResponse.")},
 		{"/v1/payments/providers/{provider}/webhook", "post", []string{"*/*"}, []string{"application/json"},

@@ -77,18 +77,15 @@ var schemaExamples = map[string]any{
 		"expire_time": "2027-12-06T09:31:12Z", "used_by": "moj-registry", "document_ref": "CASE-2026-000115",
 		"use_time": "2026-12-08T11:02:40Z",
 	},
-	"Mandate": map[string]any{
-		"id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "state": "active", "creditor": "mow", "creditor_account": "dept:mow",
-		"client_id": "mow-portal", "citizen_id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "debtor_name": "ليلى حداد",
-		"debtor_iban": "PS50*********************0001", "max_amount": "50000", "currency": "ILS", "frequency": "monthly",
-		"start_date": "2026-12-01", "end_date": "2027-11-30", "reference": "WATER-7731", "description": "أقساط فاتورة المياه",
-		"notify":      map[string]any{"phone_number": "+970599123456", "language": "ar"},
-		"create_time": "2026-12-06T09:30:00Z", "authorize_time": "2026-12-06T09:34:10Z",
-		"collections": []any{map[string]any{
-			"id": "col_5m7p9r1t3v5x7z9b1d3f5h7j9l", "mandate_id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "amount": "12000",
-			"currency": "ILS", "due_date": "2026-12-10", "state": "settled", "create_time": "2026-12-06T10:00:00Z",
-			"announce_time": "2026-12-07T00:00:15Z", "submit_time": "2026-12-10T00:00:15Z", "settle_time": "2026-12-10T00:00:30Z",
-		}},
+	"StampFeeType": map[string]any{
+		"fee_type": "court-filing", "department": "dept:courts", "value": "500", "currency": "ILS",
+		"name_ar": "رسم قيد دعوى", "name_en": "Court filing fee", "ministry": "moj", "update_time": "2026-12-06T09:00:00Z",
+	},
+	"Mandate": mandateExample(true),
+	// A listed mandate comes without its collections (GET one for them).
+	"ListMandatesResponse": map[string]any{
+		"mandates":        []any{mandateExample(false)},
+		"next_page_token": "MTc2NTAxMzAwMDAwMDAwMDAwMHxtZHRfMms0cDZyOHQwdjJ4NHo2YjhkMGYxaDNqNWw3",
 	},
 	"BulkJob": map[string]any{
 		"id": "blk_01JEQ9C4D5E6F7G8H9J0K1M2N3", "status": "in-progress", "reference": "MOH-FLU-2026",
@@ -111,6 +108,27 @@ var schemaExamples = map[string]any{
 	},
 }
 
+// mandateExample is the example mandate, with its collections or (as
+// listed) without.
+func mandateExample(collections bool) map[string]any {
+	m := map[string]any{
+		"id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "state": "active", "creditor": "mow", "creditor_account": "dept:mow",
+		"client_id": "mow-portal", "citizen_id": "9d5e7c1a-2b3f-4a6d-8e9f-0a1b2c3d4e5f", "debtor_name": "ليلى حداد",
+		"debtor_iban": "PS50*********************0001", "max_amount": "50000", "currency": "ILS", "frequency": "monthly",
+		"start_date": "2026-12-01", "end_date": "2027-11-30", "reference": "WATER-7731", "description": "أقساط فاتورة المياه",
+		"notify":      map[string]any{"phone_number": "+970599123456", "language": "ar"},
+		"create_time": "2026-12-06T09:30:00Z", "authorize_time": "2026-12-06T09:34:10Z",
+	}
+	if collections {
+		m["collections"] = []any{map[string]any{
+			"id": "col_5m7p9r1t3v5x7z9b1d3f5h7j9l", "mandate_id": "mdt_3k5q7m2n4p6r8t0v2x4z6b8d0f", "amount": "12000",
+			"currency": "ILS", "due_date": "2026-12-10", "state": "settled", "create_time": "2026-12-06T10:00:00Z",
+			"announce_time": "2026-12-07T00:00:15Z", "submit_time": "2026-12-10T00:00:15Z", "settle_time": "2026-12-10T00:00:30Z",
+		}}
+	}
+	return m
+}
+
 // requestExamples are the JSON request bodies of the operations whose
 // generated example would say little, by operation id.
 var requestExamples = map[string]any{
@@ -130,6 +148,9 @@ var requestExamples = map[string]any{
 		"return_url": "https://services.example.gov.ps/courts/stamps/done",
 	},
 	"PaymentService_CancelStamp": map[string]any{"document_ref": "CASE-2026-000115"},
+	"PaymentService_RegisterStampFeeType": map[string]any{
+		"department": "dept:courts", "value": "500", "currency": "ILS", "name_ar": "رسم قيد دعوى", "name_en": "Court filing fee",
+	},
 	"PaymentService_CreateMandate": map[string]any{
 		"debtor_name": "ليلى حداد", "debtor_iban": "PS50 PALS 0000 0000 0000 0123 4000 1", "max_amount": "50000",
 		"currency": "ILS", "frequency": "monthly", "start_date": "2026-12-01", "end_date": "2027-11-30",
@@ -159,6 +180,7 @@ var textExamples = map[string]any{
 		"0599765432,سارة,الاثنين ٨ كانون الأول,MOH-FLU-000002\n…\n",
 	"get /v1/signing/ca 200": "-----BEGIN CERTIFICATE-----\nMIIBwzCCAWmgAwIBAgIU…(the issuing CA)\n-----END CERTIFICATE-----\n" +
 		"-----BEGIN CERTIFICATE-----\nMIIBpjCCAUygAwIBAgIU…(the root CA)\n-----END CERTIFICATE-----\n",
+	"get /v1/stamps/{serial}:print 200": "%PDF-1.3\n…(one A5 page: the stamp's particulars in Arabic and English and a QR code of its sealed JWS)\n%%EOF\n",
 	"get /openapi.yaml 200":             "openapi: 3.1.0\ninfo:\n  title: Tamkeen — e-service enablers API\n  version: v1\n…\n",
 	"get /docs 200":                     "<!DOCTYPE html>\n<html lang=\"en\">…<main id=\"redoc\"></main>…</html>\n",
 	"get /docs/redoc.standalone.js 200": "/*! For license information please see redoc.standalone.js.LICENSE.txt */\n…",

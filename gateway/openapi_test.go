@@ -294,7 +294,8 @@ func TestOpenAPIComplete(t *testing.T) {
 	if ops < 60 {
 		t.Errorf("%d operations; want the whole API", ops)
 	}
-	for _, op := range []*openapi3.Operation{doc.Paths.Find("/v1/payments").Post, doc.Paths.Find("/v1/payments/{payment_id}/refunds").Post} {
+	for _, op := range []*openapi3.Operation{doc.Paths.Find("/v1/payments").Post, doc.Paths.Find("/v1/payments/{payment_id}/refunds").Post,
+		doc.Paths.Find("/v1/mandates").Post} {
 		if p := op.Parameters.GetByInAndName("header", "Idempotency-Key"); p == nil {
 			t.Errorf("%s lacks the Idempotency-Key header", op.OperationID)
 		}

@@ -10,6 +10,7 @@ func addEndpointWebhooks(webhooks, schemas map[string]any) {
 	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
 	ts := map[string]any{"type": "string", "format": "date-time"}
 	paymentTypes := []string{"payment.succeeded", "payment.failed", "payment.expired", "payment.refunded", "payment.disputed"}
+	collectionTypes := []string{"collection.settled", "collection.failed"}
 	notificationTypes := []string{"notification.delivered", "notification.permanent-failure", "notification.temporary-failure", "notification.technical-failure"}
 	envelope := func(desc string, types []string, data string) map[string]any {
 		return map[string]any{
@@ -39,6 +40,23 @@ func addEndpointWebhooks(webhooks, schemas map[string]any) {
 		},
 	}
 	schemas["PaymentWebhookEvent"] = envelope("A payment event of one of the client's payments.", paymentTypes, "PaymentWebhookData")
+	schemas["CollectionWebhookData"] = map[string]any{
+		"type": "object", "description": "The direct-debit collection an event is about (neither the IBAN nor the citizen's phone number is in it).",
+		"required": []string{"collection_id", "mandate_id", "reference", "amount", "currency", "due_date", "state", "time"},
+		"properties": map[string]any{
+			"collection_id": str("The collection's id."),
+			"mandate_id":    str("The mandate it was collected on."),
+			"reference":     str("The mandate's reference, as sent."),
+			"amount":        map[string]any{"type": "string", "pattern": "^[0-9]+$", "description": "Minor units."},
+			"currency":      map[string]any{"type": "string", "enum": []string{"ILS", "JOD", "USD"}},
+			"due_date":      map[string]any{"type": "string", "format": "date"},
+			"state":         map[string]any{"type": "string", "enum": []string{"settled", "failed"}},
+			"reason_code":   str("collection.failed: the bank's ISO 20022 reason (AM04 insufficient funds, AC04 closed account, MD01 no mandate)."),
+			"reason":        str("collection.failed: the reason in words."),
+			"time":          ts,
+		},
+	}
+	schemas["CollectionWebhookEvent"] = envelope("How a direct-debit collection on one of the client's mandates ended.", collectionTypes, "CollectionWebhookData")
 	schemas["NotificationWebhookData"] = map[string]any{
 		"type": "object", "description": "The notification an event is about (the recipient is left out).",
 		"required": []string{"id", "reference", "notification_type", "status", "created_at", "updated_at"},
@@ -99,6 +117,18 @@ func addEndpointWebhooks(webhooks, schemas map[string]any) {
 		pay(map[string]any{"state": "refunded", "refund_id": "ref_01JEQ7A2B3C4D5E6F7G8H9J0KM", "refund_amount": "5000", "currency": "ILS"}))
 	add("payment.disputed", "PaymentWebhookEvent", "A payment was disputed, or its dispute decided",
 		pay(map[string]any{"amount": "15050", "currency": "ILS", "state": "disputed"}))
+	col := func(extra map[string]any) map[string]any {
+		d := map[string]any{"collection_id": "col_01JEQ7A2B3C4D5E6F7G8H9J0KM", "mandate_id": "mdt_01JEQ7A2B3C4D5E6F7G8H9J0KM",
+			"reference": "WATER-7731", "amount": "12000", "currency": "ILS", "due_date": "2026-12-10", "time": "2026-12-10T00:05:00Z"}
+		for k, v := range extra {
+			d[k] = v
+		}
+		return d
+	}
+	add("collection.settled", "CollectionWebhookEvent", "A direct-debit collection was settled by the bank",
+		col(map[string]any{"state": "settled"}))
+	add("collection.failed", "CollectionWebhookEvent", "A direct-debit collection was refused by the bank",
+		col(map[string]any{"state": "failed", "reason_code": "AM04", "reason": "insufficient funds"}))
 	for _, st := range []string{"delivered", "permanent-failure", "temporary-failure", "technical-failure"} {
 		d := map[string]any{"id": "ntf_01JEQ7A2B3C4D5E6F7G8H9J0KM", "reference": "LR-2026-000123", "notification_type": "sms",
 			"status": st, "segments": 1, "created_at": "2026-12-06T09:30:00Z", "updated_at": "2026-12-06T09:30:04Z"}

@@ -235,18 +235,26 @@ func Policies() map[string]Policy {
 		paymentv1.PaymentService_ListLedgerAccounts_FullMethodName:    orAdmin(scope.LedgerRead, scope.LedgerAdmin),
 		paymentv1.PaymentService_Reconcile_FullMethodName:             orAdmin(scope.LedgerRead, scope.LedgerAdmin),
 		paymentv1.PaymentService_HandleProviderWebhook_FullMethodName: public,
-		// Revenue stamps: a ministry app buys them (a payment), anyone
-		// holding a serial verifies it, and a ministry accepting one
-		// cancels it with stamps:cancel.
-		paymentv1.PaymentService_CreateStamps_FullMethodName: client(scope.PaymentsWrite),
-		paymentv1.PaymentService_GetStamp_FullMethodName:     public,
-		paymentv1.PaymentService_CancelStamp_FullMethodName:  client(scope.StampsCancel),
+		// Revenue stamps: a ministry app or a signed-in citizen buys them
+		// (a payment; a citizen only of a fee type a ministry registered),
+		// anyone holding a serial verifies it, and a ministry accepting one
+		// cancels it with stamps:cancel. A buyer lists and prints its own
+		// stamps; the issuing ministry prints them too; the service answers
+		// anyone else's print 404. The fee-type catalogue is public.
+		paymentv1.PaymentService_CreateStamps_FullMethodName:         orCitizen(scope.PaymentsWrite),
+		paymentv1.PaymentService_GetStamp_FullMethodName:             public,
+		paymentv1.PaymentService_CancelStamp_FullMethodName:          client(scope.StampsCancel),
+		paymentv1.PaymentService_ListStamps_FullMethodName:           orCitizen(scope.PaymentsRead),
+		paymentv1.PaymentService_PrintStamp_FullMethodName:           orCitizen(scope.PaymentsRead),
+		paymentv1.PaymentService_RegisterStampFeeType_FullMethodName: client(scope.PaymentsWrite),
+		paymentv1.PaymentService_ListStampFeeTypes_FullMethodName:    public,
 		// Direct debit: a ministry app asks for a mandate and schedules
 		// collections; the citizen signs it off with a fresh step-up and
 		// may revoke it at any time. Reads: the ministry that created it
 		// or the citizen bound to it (the service answers others 404).
 		paymentv1.PaymentService_CreateMandate_FullMethodName:    client(scope.PaymentsWrite),
 		paymentv1.PaymentService_GetMandate_FullMethodName:       orCitizen(scope.PaymentsRead),
+		paymentv1.PaymentService_ListMandates_FullMethodName:     orCitizen(scope.PaymentsRead),
 		paymentv1.PaymentService_AuthorizeMandate_FullMethodName: stepUp,
 		paymentv1.PaymentService_RevokeMandate_FullMethodName:    citizen,
 		paymentv1.PaymentService_CreateCollection_FullMethodName: client(scope.PaymentsWrite),

@@ -33,6 +33,7 @@ const (
 	MediaOCSPRequest    = "application/ocsp-request"
 	MediaOCSPResponse   = "application/ocsp-response"
 	MediaForm           = "application/x-www-form-urlencoded"
+	MediaPDF            = "application/pdf"
 )
 
 // SignatureHeader carries a provider's signature over the exact body bytes
@@ -70,6 +71,16 @@ func (g *Gateway) registerRaw(b conns) error {
 		{http.MethodGet, "/v1/signing/crl", signaturev1.SignatureService_GetCrl_FullMethodName, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 			resp, err := sig.GetCrl(g.callContext(r), &signaturev1.GetCrlRequest{})
 			g.writeRaw(w, r, err, MediaPKIXCRL, resp.GetCrl())
+		}},
+		// The printable stamp is its holder's: private, never cached by a
+		// shared cache (the serial is the paper stamp's bearer secret).
+		{http.MethodGet, "/v1/stamps/{serial}:print", paymentv1.PaymentService_PrintStamp_FullMethodName, func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+			resp, err := pay.PrintStamp(g.callContext(r), &paymentv1.PrintStampRequest{Serial: p["serial"]})
+			if err == nil {
+				w.Header().Set("Cache-Control", "private, no-store")
+				w.Header().Set("Content-Disposition", `inline; filename="stamp.pdf"`)
+			}
+			g.writeRaw(w, r, err, MediaPDF, resp.GetPdf())
 		}},
 		{http.MethodPost, "/v1/signing/ocsp", signaturev1.SignatureService_CheckOcsp_FullMethodName, g.rawPost(MediaOCSPRequest, limit, MediaOCSPResponse, func(ctx context.Context, body []byte, _ *http.Request, _ map[string]string) ([]byte, error) {
 			resp, err := sig.CheckOcsp(ctx, &signaturev1.CheckOcspRequest{Request: body})

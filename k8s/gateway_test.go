@@ -44,6 +44,23 @@ func renderKubectl(t *testing.T, overlay string) (_ rendered, ok bool) {
 	return decode(t, overlay+" (kubectl kustomize)", objs), true
 }
 
+// renderBoth renders every overlay with the Kustomize library and, when
+// it is installed, with `kubectl kustomize` too.
+func renderBoth(t *testing.T) []rendered {
+	t.Helper()
+	var renders []rendered
+	for _, o := range overlays {
+		renders = append(renders, render(t, o))
+		if r, ok := renderKubectl(t, o); ok {
+			renders = append(renders, r)
+		}
+	}
+	if len(renders) == len(overlays) {
+		t.Log("kubectl is not installed: checked the Kustomize library's rendering only")
+	}
+	return renders
+}
+
 // containerEnv is a container's environment as the pod sees it: its
 // ConfigMaps' data, then its env entries; a Downward API value reads
 // "fieldRef:<path>" and a Secret key "secretKeyRef:<name>/<key>".
@@ -168,17 +185,7 @@ func connects(t *testing.T, r rendered, from, to map[string]string, port int) (e
 // TestSecurityParity (tools/tamkeen) holds these settings to `tamkeen
 // dev`'s; this test holds the manifests to the wiring they need.
 func TestGatewaySecurityServer(t *testing.T) {
-	var renders []rendered
-	for _, o := range overlays {
-		renders = append(renders, render(t, o))
-		if r, ok := renderKubectl(t, o); ok {
-			renders = append(renders, r)
-		}
-	}
-	if len(renders) == len(overlays) {
-		t.Log("kubectl is not installed: checked the Kustomize library's rendering only")
-	}
-	for _, r := range renders {
+	for _, r := range renderBoth(t) {
 		dr := strings.HasPrefix(r.overlay, "dr")
 		var gwPod, dbPod, jobPod map[string]string
 		otherDBs := map[string]map[string]string{}

@@ -22,11 +22,14 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/tamkeen/tamkeen/libs/jwks"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
@@ -114,4 +117,30 @@ func RequireScope(c *jwks.Claims, s string) error {
 		return nil
 	}
 	return rpcerr.PermissionDenied("the token lacks the " + s + " scope")
+}
+
+// ACRStepUp is the level of assurance of password + OTP (acr "loa2").
+const ACRStepUp = "loa2"
+
+// RequireStepUp is nil when a citizen authenticated at ACRStepUp (acr)
+// no longer than maxAge before now (authTime; zero when the token has no
+// auth_time). Otherwise it is codes.Unauthenticated with the RFC 9470
+// challenge as its message, which the gateway turns into the
+// WWW-Authenticate header: what sole control (a signature) or a mandate
+// asks of the citizen.
+func RequireStepUp(acr string, authTime, now time.Time, maxAge time.Duration) error {
+	desc := ""
+	switch {
+	case acr != ACRStepUp:
+		desc = "an OTP step-up (acr " + ACRStepUp + ") is required"
+	case authTime.IsZero():
+		desc = "the token has no auth_time"
+	case now.Sub(authTime) > maxAge:
+		desc = fmt.Sprintf("the step-up is older than %d seconds", int(maxAge/time.Second))
+	default:
+		return nil
+	}
+	return status.Error(codes.Unauthenticated, fmt.Sprintf(
+		`Bearer error="insufficient_user_authentication", error_description=%q, acr_values="%s", max_age=%d`,
+		desc, ACRStepUp, int(maxAge/time.Second)))
 }

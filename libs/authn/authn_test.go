@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc/codes"
@@ -130,5 +132,35 @@ func TestRequireScope(t *testing.T) {
 	err := authn.RequireScope(c, "b:read")
 	if st := status.Convert(err); st.Code() != codes.PermissionDenied || st.Message() != "the token lacks the b:read scope" {
 		t.Errorf("RequireScope(b:read) = %v, %q; want PermissionDenied naming the scope", st.Code(), st.Message())
+	}
+}
+
+func TestRequireStepUp(t *testing.T) {
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		acr      string
+		authTime time.Time
+		want     string // "" for nil, else a part of the challenge
+	}{
+		{"fresh loa2", "loa2", now.Add(-299 * time.Second), ""},
+		{"exactly max age", "loa2", now.Add(-300 * time.Second), ""},
+		{"stale loa2", "loa2", now.Add(-301 * time.Second), "older than 300 seconds"},
+		{"loa1", "loa1", now, "acr loa2"},
+		{"no acr", "", now, "acr loa2"},
+		{"no auth_time", "loa2", time.Time{}, "no auth_time"},
+	} {
+		err := authn.RequireStepUp(tc.acr, tc.authTime, now, 300*time.Second)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v; want nil", tc.name, err)
+			}
+			continue
+		}
+		msg := status.Convert(err).Message()
+		if status.Code(err) != codes.Unauthenticated || !strings.Contains(msg, tc.want) ||
+			!strings.HasPrefix(msg, `Bearer error="insufficient_user_authentication"`) || !strings.HasSuffix(msg, `acr_values="loa2", max_age=300`) {
+			t.Errorf("%s: %v; want Unauthenticated with the RFC 9470 challenge saying %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -17,7 +17,11 @@ import (
 // citizen_proofed carry the citizen's identity (national ID, given and
 // family name) only sealed to the signature enabler's identity key
 // (sealed_identity; see sealIdentity), so that a signing certificate names
-// the citizen as registered here.
+// the citizen as registered here. citizen_phone_verified carries the
+// number just verified, the one personal detail in clear: the
+// notification enabler texts it what the platform sends in the citizen's
+// name (direct-debit announcements), as it already gets it in every OTP
+// command.
 const (
 	EventCitizenRegistered    = "citizen_registered"
 	EventCitizenPhoneVerified = "citizen_phone_verified"

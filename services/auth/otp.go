@@ -376,7 +376,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 			}
 			out = Verified{PhoneVerified: true}
 			return s.emit(ctx, tx, EventCitizenPhoneVerified, ch.CitizenID, &eventsv1.CitizenPhoneVerified{
-				CitizenId: ch.CitizenID, Time: timestamppb.New(now),
+				CitizenId: ch.CitizenID, Time: timestamppb.New(now), PhoneNumber: ch.PhoneNumber,
 			})
 		}
 		amr := "otp"

@@ -424,6 +424,10 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.runBulkFeeder(ctx) })
 	// Receipts of payments (tamkeen.payment.succeeded), on the normal lane.
 	wg.Go(func() { s.runReceipts(ctx) })
+	// Direct-debit announcements and failures, to the numbers citizens
+	// verified with auth.
+	wg.Go(func() { s.runCitizenPhones(ctx) })
+	wg.Go(func() { s.runDebits(ctx) })
 	// Outbound webhooks: payment events become deliveries, and a worker
 	// posts the due ones.
 	wg.Go(func() { s.runPaymentWebhooks(ctx) })

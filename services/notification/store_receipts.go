@@ -47,3 +47,20 @@ WHERE p.notification_id = $1`, id)
 	}
 	return store.CollectColumn[string](rows)
 }
+
+// putCitizenPhone records phone as citizen's verified number as of at,
+// unless a later verification is already recorded.
+func putCitizenPhone(ctx context.Context, q store.Querier, citizen, phone string, at time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO citizen_phones (citizen_id, phone_number, verified_at) VALUES ($1, $2, $3)
+ON CONFLICT (citizen_id) DO UPDATE SET phone_number = excluded.phone_number, verified_at = excluded.verified_at
+WHERE citizen_phones.verified_at <= excluded.verified_at`, citizen, phone, store.Stamp(at))
+	return err
+}
+
+// citizenPhone returns citizen's verified number; the error is
+// sql.ErrNoRows when none is known.
+func citizenPhone(ctx context.Context, q store.Querier, citizen string) (string, error) {
+	var phone string
+	err := q.QueryRowContext(ctx, `SELECT phone_number FROM citizen_phones WHERE citizen_id = $1`, citizen).Scan(&phone)
+	return phone, err
+}

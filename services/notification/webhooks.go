@@ -54,12 +54,17 @@ const (
 	WebhookPaymentExpired   = "payment.expired"
 	WebhookPaymentRefunded  = "payment.refunded"
 	WebhookPaymentDisputed  = "payment.disputed"
+	// WebhookCollectionSettled and WebhookCollectionFailed: how a
+	// direct-debit collection ended (debits.go).
+	WebhookCollectionSettled = "collection.settled"
+	WebhookCollectionFailed  = "collection.failed"
 )
 
 // WebhookEventTypes lists every event type an endpoint can receive.
 func WebhookEventTypes() []string {
 	return []string{
 		WebhookPaymentSucceeded, WebhookPaymentFailed, WebhookPaymentExpired, WebhookPaymentRefunded, WebhookPaymentDisputed,
+		WebhookCollectionSettled, WebhookCollectionFailed,
 		"notification." + StatusDelivered, "notification." + StatusPermanentFailure,
 		"notification." + StatusTemporaryFailure, "notification." + StatusTechnicalFailure,
 	}

@@ -31,7 +31,8 @@ const (
 	// EventCollectionAnnounced, EventCollectionSettled and
 	// EventCollectionFailed carry a tamkeen.events.v1.DirectDebitCollection
 	// (mandate.go): a collection announced to the citizen before its due
-	// date (the notification enabler texts the mandate's phone number),
+	// date (the notification enabler texts the citizen bound to the
+	// mandate at the number they verified with auth),
 	// settled by the bank, or failed with its ISO 20022 reason.
 	EventCollectionAnnounced = "collection_announced"
 	EventCollectionSettled   = "collection_settled"

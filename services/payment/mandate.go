@@ -152,6 +152,9 @@ type MandateInput struct {
 	Description string
 	CitizenID   string
 	Notify      Receipt
+	// IdempotencyKey makes retries safe: the same key and the same request
+	// within IdempotencyTTL give the same mandate.
+	IdempotencyKey string
 }
 
 // Party is who calls a mandate use case: a ministry client (ClientID,
@@ -222,6 +225,9 @@ const MaxMandateYears = 10
 
 // CreateMandate records p's request for a mandate, pending until a
 // citizen authorises it. p must be a ministry client with a ministry.
+// With an Idempotency-Key, repeating the same request returns the same
+// mandate, and a different request with the key fails with
+// ErrIdempotencyMismatch.
 func (s *Service) CreateMandate(ctx context.Context, p Party, in MandateInput) (Mandate, error) {
 	if p.Ministry == "" || !ValidAccount("dept:"+p.Ministry) {
 		return Mandate{}, ErrNoMinistry
@@ -272,6 +278,7 @@ func (s *Service) CreateMandate(ctx context.Context, p Party, in MandateInput) (
 		fe.Code = ""
 		fes = append(fes, fe)
 	}
+	fes = checkIdempotencyKey(fes, in.IdempotencyKey)
 	if err := fieldErrors(fes); err != nil {
 		return Mandate{}, err
 	}
@@ -279,12 +286,27 @@ func (s *Service) CreateMandate(ctx context.Context, p Party, in MandateInput) (
 	if err != nil {
 		return Mandate{}, err
 	}
+	fingerprint := in
+	fingerprint.IdempotencyKey = ""
+	key := store.NewIdempotencyKey(p.ClientID, scopeCreateMandate, in.IdempotencyKey, fingerprint)
 	m := Mandate{ID: id, State: MandatePending, ClientID: p.ClientID, Ministry: p.Ministry, CreditorAccount: "dept:" + p.Ministry,
 		CitizenID: in.CitizenID, DebtorName: in.DebtorName, DebtorIBAN: iban, MaxAmount: in.MaxAmount, Currency: cur,
 		Frequency: in.Frequency, Start: start, End: end, Reference: in.Reference, Description: in.Description, Notify: notify,
 		CreatedAt: s.clock()}
-	if err := insertMandate(ctx, s.DB, m); err != nil {
+	existing := false
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		got, earlier, err := s.claimKey(ctx, tx, key, id, m.CreatedAt)
+		if err != nil || earlier {
+			m.ID, existing = got, earlier
+			return err
+		}
+		return insertMandate(ctx, tx, m)
+	})
+	if err != nil {
 		return Mandate{}, err
+	}
+	if existing {
+		return s.GetMandate(ctx, p, m.ID)
 	}
 	return m, nil
 }
@@ -323,6 +345,35 @@ func (s *Service) GetMandate(ctx context.Context, p Party, id string) (Mandate, 
 	}
 	m.Collections, err = collectionsOf(ctx, s.DB, m.ID)
 	return m, err
+}
+
+// ListMandates returns a page of p's mandates, newest first, without
+// their collections: a client's own, or those bound to a citizen (or
+// pending and naming them). state filters ("" for all).
+func (s *Service) ListMandates(ctx context.Context, p Party, state string, size int, token string) ([]Mandate, string, error) {
+	var fes []FieldError
+	switch MandateState(state) {
+	case "", MandatePending, MandateActive, MandateRevoked:
+	default:
+		fes = append(fes, FieldError{Field: "state", Reason: `must be "pending", "active" or "revoked"`, Code: "state.unsupported"})
+	}
+	pg, fes := readPage(fes, size, token)
+	if err := fieldErrors(fes); err != nil {
+		return nil, "", err
+	}
+	col, owner := "client_id", p.ClientID
+	if owner == "" {
+		col, owner = "citizen_id", p.CitizenID
+	}
+	if owner == "" {
+		return nil, "", nil
+	}
+	out, err := listMandates(ctx, s.DB, col, owner, state, pg)
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := store.NextPage(out, pg.size, func(m Mandate) string { return store.KeysetToken(m.CreatedAt, m.ID) })
+	return out, next, nil
 }
 
 // AuthorizeMandate signs pending mandate id off for citizen p (the caller

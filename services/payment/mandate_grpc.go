@@ -2,11 +2,8 @@ package payment
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tamkeen/tamkeen/libs/authn"
@@ -21,9 +18,6 @@ import (
 // StepUpMaxAge is how recent a citizen's loa2 step-up must be to authorise
 // a mandate: the gateway's bound for fresh step-ups (RFC 9470 max_age).
 const StepUpMaxAge = 300 * time.Second
-
-// acrLoA2 is the level of assurance of password + OTP.
-const acrLoA2 = "loa2"
 
 // party is the caller of a mandate RPC: a ministry client holding scope
 // need (its ministry from the token), or a citizen; fresh asks a citizen
@@ -56,23 +50,13 @@ func (g *grpcServer) party(need string, clients, citizens, fresh bool) func(cont
 }
 
 // requireStepUp refuses a citizen token that is not loa2 or whose step-up
-// is older than StepUpMaxAge with the RFC 9470 challenge, which the
-// gateway turns into its WWW-Authenticate header.
+// is older than StepUpMaxAge.
 func (g *grpcServer) requireStepUp(c *jwks.Claims) error {
-	desc := ""
-	switch {
-	case c.ACR != acrLoA2:
-		desc = "an OTP step-up (acr loa2) is required"
-	case c.AuthTime == nil:
-		desc = "the token has no auth_time"
-	case g.svc.Now().Sub(c.AuthTime.Time) > StepUpMaxAge:
-		desc = fmt.Sprintf("the step-up is older than %d seconds", int(StepUpMaxAge/time.Second))
-	default:
-		return nil
+	var at time.Time
+	if c.AuthTime != nil {
+		at = c.AuthTime.Time
 	}
-	return status.Error(codes.Unauthenticated, fmt.Sprintf(
-		`Bearer error="insufficient_user_authentication", error_description=%q, acr_values="%s", max_age=%d`,
-		desc, acrLoA2, int(StepUpMaxAge/time.Second)))
+	return authn.RequireStepUp(c.ACR, at, g.svc.Now(), StepUpMaxAge)
 }
 
 // CreateMandate: a ministry client (payments:write) asks for a mandate;
@@ -85,7 +69,8 @@ func (g *grpcServer) CreateMandate(ctx context.Context, req *paymentv1.CreateMan
 			DebtorName: req.GetDebtorName(), DebtorIBAN: req.GetDebtorIban(), MaxAmount: req.GetMaxAmount(), Currency: req.GetCurrency(),
 			Frequency: req.GetFrequency(), StartDate: req.GetStartDate(), EndDate: req.GetEndDate(), Reference: req.GetReference(),
 			Description: req.GetDescription(), CitizenID: req.GetCitizenId(),
-			Notify: Receipt{PhoneNumber: req.GetNotify().GetPhoneNumber(), Language: req.GetNotify().GetLanguage()},
+			Notify:         Receipt{PhoneNumber: req.GetNotify().GetPhoneNumber(), Language: req.GetNotify().GetLanguage()},
+			IdempotencyKey: req.GetIdempotencyKey(),
 		})
 	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
 }
@@ -98,6 +83,21 @@ func (g *grpcServer) GetMandate(ctx context.Context, req *paymentv1.GetMandateRe
 		who = p
 		return g.svc.GetMandate(ctx, p, req.GetId())
 	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+}
+
+// ListMandates: a ministry client's own (payments:read), or a citizen's.
+func (g *grpcServer) ListMandates(ctx context.Context, req *paymentv1.ListMandatesRequest) (*paymentv1.ListMandatesResponse, error) {
+	var who Party
+	return grpcserver.List(ctx, g.toStatus, g.party(scope.PaymentsRead, true, true, false), func(p Party) ([]Mandate, string, error) {
+		who = p
+		return g.svc.ListMandates(ctx, p, req.GetState(), int(req.GetPageSize()), req.GetPageToken())
+	}, func(ms []Mandate, next string) *paymentv1.ListMandatesResponse {
+		out := &paymentv1.ListMandatesResponse{NextPageToken: next}
+		for _, m := range ms {
+			out.Mandates = append(out.Mandates, mandateToProto(m, who))
+		}
+		return out
+	})
 }
 
 // AuthorizeMandate: a citizen with a fresh loa2 step-up.

@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -409,4 +410,164 @@ func assertField(t *testing.T, name string, err error, code string) {
 	if len(codes) != 1 || codes[0] != code {
 		t.Errorf("%s: field codes %v; want [%s]", name, codes, code)
 	}
+}
+
+// TestListMandates: each caller lists only what it may read — moh its
+// own mandates (IBANs masked), mof none of them, a citizen those bound to
+// them or pending and naming them (IBAN in full), never another's or one
+// open to any citizen — newest first, a page at a time, by state; a bad
+// state or page token is InvalidArgument naming the field.
+func TestListMandates(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		r := newDebitRig(t, db)
+		layla1 := r.mandate(t, ibanSettles, r.layla)
+		r.h.clk.Advance(time.Second)
+		layla2 := r.mandate(t, ibanInsufficient, r.layla)
+		r.h.clk.Advance(time.Second)
+		omar1 := r.mandate(t, ibanSettles, r.omar)
+		r.h.clk.Advance(time.Second)
+		forSami := mandateReq(ibanSettles)
+		forSami.CitizenId = "cit_sami"
+		samiPending, err := r.c.CreateMandate(r.moh, forSami)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Newest first is by creation time, then by id, which is random.
+		r.h.clk.Advance(time.Second)
+		open, err := r.c.CreateMandate(r.moh, mandateReq(ibanSettles)) // any citizen may authorise it
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.c.RevokeMandate(r.laylaLoa1, &paymentv1.RevokeMandateRequest{Id: layla1.GetId()}); err != nil {
+			t.Fatal(err)
+		}
+		r.refresh(t)
+
+		list := func(ctx context.Context, state string, size int32, token string) ([]string, string, []*paymentv1.Mandate) {
+			t.Helper()
+			resp, err := r.c.ListMandates(ctx, &paymentv1.ListMandatesRequest{State: state, PageSize: size, PageToken: token})
+			if err != nil {
+				t.Fatalf("ListMandates(%q, %d): %v", state, size, err)
+			}
+			var ids []string
+			for _, m := range resp.GetMandates() {
+				ids = append(ids, m.GetId())
+			}
+			return ids, resp.GetNextPageToken(), resp.GetMandates()
+		}
+		ids := func(ms ...*paymentv1.Mandate) string {
+			var s []string
+			for _, m := range ms {
+				s = append(s, m.GetId())
+			}
+			return strings.Join(s, ",")
+		}
+		for _, tc := range []struct {
+			name  string
+			ctx   context.Context
+			state string
+			want  string
+		}{
+			{"moh, all", r.moh, "", ids(open, samiPending, omar1, layla2, layla1)},
+			{"moh, active", r.moh, "active", ids(omar1, layla2)},
+			{"moh, revoked", r.moh, "revoked", ids(layla1)},
+			{"mof", r.mof, "", ""},
+			{"layla", r.layla, "", ids(layla2, layla1)},
+			{"layla at loa1", r.laylaLoa1, "", ids(layla2, layla1)},
+			{"omar", r.omar, "", ids(omar1)},
+			{"sami, pending and naming him", r.sami, "", ids(samiPending)},
+		} {
+			got, _, ms := list(tc.ctx, tc.state, 0, "")
+			if strings.Join(got, ",") != tc.want {
+				t.Errorf("%s: ListMandates = %v; want %s", tc.name, got, tc.want)
+			}
+			for _, m := range ms {
+				citizen := tc.ctx != r.moh && tc.ctx != r.mof && m.GetCitizenId() != ""
+				if full := m.GetDebtorIban() == ibanSettles || m.GetDebtorIban() == ibanInsufficient; full != citizen {
+					t.Errorf("%s: %s shows IBAN %s; want it in full only to its citizen", tc.name, m.GetId(), m.GetDebtorIban())
+				}
+				if len(m.GetCollections()) != 0 {
+					t.Errorf("%s: %s lists collections; want them on GetMandate only", tc.name, m.GetId())
+				}
+			}
+		}
+
+		// Pages of two: newest first, each once.
+		var all []string
+		token := ""
+		for range 4 {
+			page, next, _ := list(r.moh, "", 2, token)
+			all = append(all, page...)
+			if token = next; token == "" {
+				break
+			}
+		}
+		if strings.Join(all, ",") != ids(open, samiPending, omar1, layla2, layla1) {
+			t.Errorf("moh's pages of 2 = %v; want every mandate once, newest first", all)
+		}
+
+		for _, tc := range []struct {
+			req   *paymentv1.ListMandatesRequest
+			field string
+		}{
+			{&paymentv1.ListMandatesRequest{State: "settled"}, "state"},
+			{&paymentv1.ListMandatesRequest{PageSize: MaxPageSize + 1}, "page_size"},
+			{&paymentv1.ListMandatesRequest{PageToken: "not-a-token"}, "page_token"},
+		} {
+			_, err := r.c.ListMandates(r.moh, tc.req)
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("ListMandates(%v) = %v; want InvalidArgument naming %s", tc.req, err, tc.field)
+			}
+		}
+		noScope := withToken(r.tk.clientOf(t, "moh-app", "moh", scope.PaymentsWrite))
+		if _, err := r.c.ListMandates(noScope, &paymentv1.ListMandatesRequest{}); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("ListMandates without payments:read = %v; want PermissionDenied", err)
+		}
+	})
+}
+
+// TestCreateMandateIdempotencyKey: the same Idempotency-Key and request
+// give the same mandate, also when sixteen arrive at once; the key with
+// another request is refused (IDEMPOTENCY_KEY_REUSED) and creates
+// nothing; another client's same key is its own.
+func TestCreateMandateIdempotencyKey(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		r := newDebitRig(t, db)
+		req := mandateReq(ibanSettles)
+		req.IdempotencyKey = "mandate-7731"
+		var wg sync.WaitGroup
+		ids := make([]string, 16)
+		errs := make([]error, 16)
+		for i := range ids {
+			wg.Go(func() {
+				m, err := r.c.CreateMandate(r.moh, req)
+				ids[i], errs[i] = m.GetId(), err
+			})
+		}
+		wg.Wait()
+		for i := range ids {
+			if errs[i] != nil || ids[i] != ids[0] {
+				t.Fatalf("concurrent create %d = %s, %v; want %s for all", i, ids[i], errs[i], ids[0])
+			}
+		}
+		other := mandateReq(ibanInsufficient)
+		other.IdempotencyKey = req.IdempotencyKey
+		_, err := r.c.CreateMandate(r.moh, other)
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "Idempotency-Key was already used") {
+			t.Errorf("the key with another request = %v; want InvalidArgument: already used", err)
+		}
+		mof, err := r.c.CreateMandate(r.mof, req)
+		if err != nil || mof.GetId() == ids[0] {
+			t.Errorf("mof's create with moh's key = %v, %v; want a mandate of its own", mof.GetId(), err)
+		}
+		list, err := r.c.ListMandates(r.moh, &paymentv1.ListMandatesRequest{})
+		if err != nil || len(list.GetMandates()) != 1 {
+			t.Errorf("moh's mandates = %d, %v; want the one", len(list.GetMandates()), err)
+		}
+		bad := mandateReq(ibanSettles)
+		bad.IdempotencyKey = "with space"
+		if _, err := r.c.CreateMandate(r.moh, bad); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "idempotency_key") {
+			t.Errorf("a key with a space = %v; want InvalidArgument naming idempotency_key", err)
+		}
+	})
 }

@@ -111,9 +111,7 @@ func (s *Service) validateCreate(in CreateInput) (Currency, provider.Provider, e
 		fes = append(fes, FieldError{Field: "citizen_id", Reason: "at most 64 letters, digits, '-' or '_'", Code: "citizen_id.format"})
 	}
 	fes = append(fes, in.Receipt.check()...)
-	if k := in.IdempotencyKey; len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters", Code: "idempotency_key.format"})
-	}
+	fes = checkIdempotencyKey(fes, in.IdempotencyKey)
 	name := in.Provider
 	if name == "" {
 		name = s.cfg.DefaultProvider
@@ -141,6 +139,15 @@ func checkText(fes []FieldError, field, v string, max int, kind textcheck.Kind) 
 	return fes
 }
 
+// checkIdempotencyKey checks an Idempotency-Key: at most 255 visible
+// ASCII characters.
+func checkIdempotencyKey(fes []FieldError, k string) []FieldError {
+	if len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters", Code: "idempotency_key.format"})
+	}
+	return fes
+}
+
 // claimKey binds an Idempotency-Key to id in tx (store's Claim with the
 // configured TTL): it returns the id of an earlier identical request when
 // there is one (existing true), or ErrIdempotencyMismatch.
@@ -156,6 +163,7 @@ func (s *Service) claimKey(ctx context.Context, tx *sql.Tx, k store.IdempotencyK
 const (
 	scopeCreatePayment = "create_payment"
 	scopeCreateRefund  = "create_refund"
+	scopeCreateMandate = "create_mandate"
 )
 
 // CreatePayment creates a payment for clientID and registers its charge
@@ -282,24 +290,11 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 	if f.State != "" && !State(f.State).Valid() {
 		fes = append(fes, FieldError{Field: "state", Reason: fmt.Sprintf("%q is not a payment state", f.State), Code: "state.unsupported"})
 	}
-	if f.PageSize < 0 || f.PageSize > MaxPageSize {
-		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxPageSize), Code: "page_size.range", Args: rpcerr.ArgList(strconv.Itoa(MaxPageSize))})
-	}
-	var afterT time.Time
-	var afterID string
-	if f.PageToken != "" {
-		var ok bool
-		if afterT, afterID, ok = store.ParseKeysetToken(f.PageToken); !ok {
-			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave", Code: "page_token.unknown"})
-		}
-	}
+	pg, fes := readPage(fes, f.PageSize, f.PageToken)
 	if err := fieldErrors(fes); err != nil {
 		return nil, "", err
 	}
-	size := f.PageSize
-	if size == 0 {
-		size = DefaultPageSize
-	}
+	afterT, afterID, size := pg.afterT, pg.afterID, pg.size
 	out, err := listPayments(ctx, s.DB, clientID, f, afterT, afterID, size)
 	if err != nil {
 		return nil, "", err
@@ -311,6 +306,33 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 		}
 	}
 	return out, next, nil
+}
+
+// page is where a list page starts (after the row of afterT, afterID;
+// zero for the first page) and how many rows it holds.
+type page struct {
+	afterT  time.Time
+	afterID string
+	size    int
+}
+
+// readPage checks a list request's page_size and page_token.
+func readPage(fes []FieldError, size int, token string) (page, []FieldError) {
+	var pg page
+	if size < 0 || size > MaxPageSize {
+		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxPageSize), Code: "page_size.range", Args: rpcerr.ArgList(strconv.Itoa(MaxPageSize))})
+	}
+	if token != "" {
+		var ok bool
+		if pg.afterT, pg.afterID, ok = store.ParseKeysetToken(token); !ok {
+			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave", Code: "page_token.unknown"})
+		}
+	}
+	pg.size = size
+	if pg.size == 0 {
+		pg.size = DefaultPageSize
+	}
+	return pg, fes
 }
 
 // CancelPayment cancels one of clientID's payments that is not yet paid:

@@ -105,6 +105,8 @@ type Stamp struct {
 	ExpiredAt   time.Time
 	RevokedAt   time.Time
 	SignedStamp string
+	// CreatedAt is when it was ordered.
+	CreatedAt time.Time
 }
 
 // StatusAt is the stamp's status at now: a stamp past its expiry is
@@ -141,6 +143,10 @@ type StampInput struct {
 	IdempotencyKey string
 	// Ministry is the buyer's ministry, from its token.
 	Ministry string
+	// Citizen says the buyer is a citizen (clientID is its subject): it
+	// names only a registered fee type, whose registration gives the
+	// value, currency, department and ministry.
+	Citizen bool
 }
 
 // Errors of the stamps API.
@@ -211,9 +217,14 @@ func (s *Service) stampValidity() time.Duration {
 // total to the department, with the stamps reserved in the transaction
 // that creates it. They are issued when the payment succeeds.
 func (s *Service) CreateStamps(ctx context.Context, clientID string, in StampInput) (StampOrder, error) {
-	var fes []FieldError
-	if !feeTypeRE.MatchString(in.FeeType) {
-		fes = append(fes, FieldError{Field: "fee_type", Reason: "lower-case letters, digits and hyphens, at most 63", Code: "fee_type.format"})
+	in, fes, err := s.applyFeeType(ctx, in)
+	if err != nil {
+		return StampOrder{}, err
+	}
+	if in.Citizen && len(fes) > 0 {
+		// Nothing else a citizen sends is worth checking before the fee
+		// type is right.
+		return StampOrder{}, fieldErrors(fes)
 	}
 	if !ValidAccount(in.Department) {
 		fes = append(fes, FieldError{Field: "department", Reason: `must look like "dept:courts" (lower-case letters, digits, hyphens)`, Code: "department.format"})
@@ -242,7 +253,10 @@ func (s *Service) CreateStamps(ctx context.Context, clientID string, in StampInp
 		Description: fmt.Sprintf("Revenue stamps: %d × %s", qty, in.FeeType), ReturnURL: in.ReturnURL,
 		Splits: []Split{{Account: in.Department, Amount: total}}, IdempotencyKey: in.IdempotencyKey, Ministry: in.Ministry,
 	}
-	validity := s.stampValidity()
+	if in.Citizen {
+		pin.CitizenID = clientID
+	}
+	validity, ordered := s.stampValidity(), s.clock()
 	pin.onCreate = func(ctx context.Context, tx *sql.Tx, paymentID string, cur Currency) error {
 		for i := 0; i < qty; i++ {
 			serial, err := newSerial(s.Rand)
@@ -250,7 +264,8 @@ func (s *Service) CreateStamps(ctx context.Context, clientID string, in StampInp
 				return err
 			}
 			if err := insertStamp(ctx, tx, Stamp{Serial: serial, PaymentID: paymentID, FeeType: in.FeeType, Value: in.Value,
-				Currency: cur, Department: in.Department, Buyer: clientID, Ministry: in.Ministry, Validity: validity}, i); err != nil {
+				Currency: cur, Department: in.Department, Buyer: clientID, Ministry: in.Ministry, Validity: validity,
+				CreatedAt: ordered}, i); err != nil {
 				return err
 			}
 		}

@@ -12,14 +12,15 @@ import (
 	paymentv1 "github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1"
 )
 
-// CreateStamps buys stamps for the calling client (payments:write): the
-// buyer and its ministry come from the token, never from the request.
+// CreateStamps buys stamps for the calling client (payments:write) or
+// citizen: the buyer and its ministry come from the token, never from the
+// request; a citizen's department and ministry come from the fee type.
 func (g *grpcServer) CreateStamps(ctx context.Context, req *paymentv1.CreateStampsRequest) (*paymentv1.StampOrder, error) {
-	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.PaymentsWrite), func(claims *jwks.Claims) (StampOrder, error) {
-		return g.svc.CreateStamps(ctx, claims.ClientID, StampInput{
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsWrite, true, true, false), func(p Party) (StampOrder, error) {
+		return g.svc.CreateStamps(ctx, buyerID(p), StampInput{
 			FeeType: req.GetFeeType(), Value: req.GetValue(), Currency: req.GetCurrency(), Department: req.GetDepartment(),
 			Quantity: int(req.GetQuantity()), ReturnURL: req.GetReturnUrl(), IdempotencyKey: req.GetIdempotencyKey(),
-			Ministry: claims.Ministry,
+			Ministry: p.Ministry, Citizen: p.CitizenID != "",
 		})
 	}, func(o StampOrder) *paymentv1.StampOrder {
 		now := g.svc.clock()
@@ -63,5 +64,64 @@ func stampToProto(st Stamp, now time.Time) *paymentv1.Stamp {
 		FeeType: st.FeeType, Department: st.Department, Buyer: st.Buyer, PaymentId: st.PaymentID,
 		IssueTime: ts(st.IssuedAt), ExpireTime: ts(st.ExpireAt), UsedBy: st.UsedBy, DocumentRef: st.DocumentRef,
 		UseTime: ts(st.UsedAt), SignedStamp: st.SignedStamp,
+	}
+}
+
+// RegisterStampFeeType registers a fee type for the client's ministry
+// (payments:write).
+func (g *grpcServer) RegisterStampFeeType(ctx context.Context, req *paymentv1.RegisterStampFeeTypeRequest) (*paymentv1.StampFeeType, error) {
+	return grpcserver.Unary(ctx, g.toStatus, g.as(scope.PaymentsWrite), func(claims *jwks.Claims) (FeeType, error) {
+		return g.svc.RegisterFeeType(ctx, claims.ClientID, claims.Ministry, FeeType{
+			ID: req.GetFeeType(), Department: req.GetDepartment(), Value: req.GetValue(), Currency: Currency(req.GetCurrency()),
+			NameAR: req.GetNameAr(), NameEN: req.GetNameEn(),
+		})
+	}, feeTypeToProto)
+}
+
+// ListStampFeeTypes is public: the catalogue of what citizens can buy.
+func (g *grpcServer) ListStampFeeTypes(ctx context.Context, _ *paymentv1.ListStampFeeTypesRequest) (*paymentv1.ListStampFeeTypesResponse, error) {
+	fts, err := g.svc.ListFeeTypes(ctx)
+	if err != nil {
+		return nil, g.toStatus(ctx, err)
+	}
+	out := &paymentv1.ListStampFeeTypesResponse{}
+	for _, ft := range fts {
+		out.FeeTypes = append(out.FeeTypes, feeTypeToProto(ft))
+	}
+	return out, nil
+}
+
+// ListStamps lists the stamps the caller bought (payments:read for a
+// client, any signed-in citizen).
+func (g *grpcServer) ListStamps(ctx context.Context, req *paymentv1.ListStampsRequest) (*paymentv1.ListStampsResponse, error) {
+	type page struct {
+		stamps []Stamp
+		next   string
+	}
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsRead, true, true, false), func(p Party) (page, error) {
+		sts, next, err := g.svc.ListStamps(ctx, p, int(req.GetPageSize()), req.GetPageToken())
+		return page{sts, next}, err
+	}, func(p page) *paymentv1.ListStampsResponse {
+		now := g.svc.clock()
+		out := &paymentv1.ListStampsResponse{NextPageToken: p.next}
+		for _, st := range p.stamps {
+			out.Stamps = append(out.Stamps, stampToProto(st, now))
+		}
+		return out
+	})
+}
+
+// PrintStamp returns the printable stamp to its buyer or a client of its
+// issuing ministry (payments:read); anyone else gets NOT_FOUND.
+func (g *grpcServer) PrintStamp(ctx context.Context, req *paymentv1.PrintStampRequest) (*paymentv1.PrintStampResponse, error) {
+	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsRead, true, true, false), func(p Party) ([]byte, error) {
+		return g.svc.PrintStamp(ctx, p, req.GetSerial())
+	}, func(pdf []byte) *paymentv1.PrintStampResponse { return &paymentv1.PrintStampResponse{Pdf: pdf} })
+}
+
+func feeTypeToProto(ft FeeType) *paymentv1.StampFeeType {
+	return &paymentv1.StampFeeType{
+		FeeType: ft.ID, Department: ft.Department, Value: ft.Value, Currency: string(ft.Currency),
+		NameAr: ft.NameAR, NameEn: ft.NameEN, Ministry: ft.Ministry, UpdateTime: timestamppb.New(ft.UpdatedAt),
 	}
 }

@@ -63,6 +63,24 @@ func (s *Service) getMandate(ctx context.Context, q querier, id string, lock boo
 	return m, nil
 }
 
+// listMandates reads up to pg.size+1 mandates whose col ("client_id" or
+// "citizen_id") is owner, newest first, after pg's row.
+func listMandates(ctx context.Context, q querier, col, owner, state string, pg page) ([]Mandate, error) {
+	query := `SELECT ` + mandateColumns + ` FROM mandates WHERE ` + col + ` = $1 AND ($2 = '' OR state = $2)`
+	args := []any{owner, state}
+	if pg.afterID != "" {
+		query += ` AND (created_at < $3 OR (created_at = $3 AND id < $4))`
+		args = append(args, pg.afterT.UTC(), pg.afterID)
+	}
+	args = append(args, pg.size+1)
+	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list mandates: %w", err)
+	}
+	return store.CollectRows(rows, func(r store.Row) (Mandate, error) { return scanMandate(r) })
+}
+
 // setMandateAuthorized activates a pending mandate for citizen and reports
 // whether this call did.
 func setMandateAuthorized(ctx context.Context, tx *sql.Tx, id, citizen string, at time.Time) (bool, error) {

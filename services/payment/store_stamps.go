@@ -12,27 +12,28 @@ import (
 // The SQL of stamps (stamp.go calls these inside its transactions).
 
 const stampColumns = `serial, payment_id, fee_type, value, currency, department, buyer, ministry, validity_seconds,
-	issued_at, expire_at, used_by, document_ref, used_at, expired_at, revoked_at, signed_stamp`
+	issued_at, expire_at, used_by, document_ref, used_at, expired_at, revoked_at, signed_stamp, created_at`
 
 func scanStamp(sc interface{ Scan(...any) error }) (Stamp, error) {
 	var st Stamp
 	var cur string
 	var secs int64
-	var issued, expire, used, expired, revoked sql.NullTime
+	var issued, expire, used, expired, revoked, created sql.NullTime
 	err := sc.Scan(&st.Serial, &st.PaymentID, &st.FeeType, &st.Value, &cur, &st.Department, &st.Buyer, &st.Ministry, &secs,
 		store.ScanNullTime(&issued), store.ScanNullTime(&expire), &st.UsedBy, &st.DocumentRef, store.ScanNullTime(&used),
-		store.ScanNullTime(&expired), store.ScanNullTime(&revoked), &st.SignedStamp)
+		store.ScanNullTime(&expired), store.ScanNullTime(&revoked), &st.SignedStamp, store.ScanNullTime(&created))
 	st.Currency, st.Validity = Currency(cur), time.Duration(secs)*time.Second
 	st.IssuedAt, st.ExpireAt, st.UsedAt, st.ExpiredAt, st.RevokedAt = issued.Time, expire.Time, used.Time, expired.Time, revoked.Time
+	st.CreatedAt = created.Time
 	return st, err
 }
 
 // insertStamp reserves an unpaid stamp of an order at position.
 func insertStamp(ctx context.Context, tx *sql.Tx, st Stamp, position int) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO stamps (serial, payment_id, position, fee_type, value, currency, department, buyer,
-		ministry, validity_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		ministry, validity_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		st.Serial, st.PaymentID, position, st.FeeType, st.Value, string(st.Currency), st.Department, st.Buyer, st.Ministry,
-		int64(st.Validity/time.Second))
+		int64(st.Validity/time.Second), st.CreatedAt.UTC())
 	if err != nil {
 		return fmt.Errorf("insert stamp: %w", err)
 	}
@@ -195,4 +196,71 @@ func checkStamps(ctx context.Context, db *store.DB, problem func(string, ...any)
 		}
 	}
 	return rows.Err()
+}
+
+// listStamps returns up to size+1 of buyer's stamps, newest first, after
+// the keyset position (afterT, afterSerial) when afterSerial is set.
+func listStamps(ctx context.Context, q querier, buyer string, afterT time.Time, afterSerial string, size int) ([]Stamp, error) {
+	query := `SELECT ` + stampColumns + ` FROM stamps WHERE buyer = $1`
+	args := []any{buyer}
+	if afterSerial != "" {
+		args = append(args, afterT.UTC(), afterSerial)
+		query += ` AND (created_at < $2 OR (created_at = $2 AND serial < $3))`
+	}
+	args = append(args, size+1)
+	query += fmt.Sprintf(` ORDER BY created_at DESC, serial DESC LIMIT $%d`, len(args))
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list stamps: %w", err)
+	}
+	return store.CollectRows(rows, func(r store.Row) (Stamp, error) { return scanStamp(r) })
+}
+
+const feeTypeColumns = `fee_type, ministry, department, value, currency, name_ar, name_en, updated_at`
+
+func scanFeeType(sc interface{ Scan(...any) error }) (FeeType, error) {
+	var ft FeeType
+	var cur string
+	err := sc.Scan(&ft.ID, &ft.Ministry, &ft.Department, &ft.Value, &cur, &ft.NameAR, &ft.NameEN, store.ScanTime(&ft.UpdatedAt))
+	ft.Currency = Currency(cur)
+	return ft, err
+}
+
+// upsertFeeType registers ft for its ministry, or updates it when that
+// ministry registered it before; it reports false when another ministry
+// holds the id.
+func upsertFeeType(ctx context.Context, q querier, ft FeeType, by string) (bool, error) {
+	res, err := q.ExecContext(ctx, `INSERT INTO stamp_fee_types (`+feeTypeColumns+`, registered_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (fee_type) DO UPDATE SET department = excluded.department, value = excluded.value,
+			currency = excluded.currency, name_ar = excluded.name_ar, name_en = excluded.name_en,
+			registered_by = excluded.registered_by, updated_at = excluded.updated_at
+		WHERE stamp_fee_types.ministry = excluded.ministry`,
+		ft.ID, ft.Ministry, ft.Department, ft.Value, string(ft.Currency), ft.NameAR, ft.NameEN, ft.UpdatedAt.UTC(), by)
+	if err != nil {
+		return false, fmt.Errorf("register fee type %s: %w", ft.ID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// getFeeType reads a registered fee type; ok is false when there is none.
+func getFeeType(ctx context.Context, q querier, id string) (FeeType, bool, error) {
+	ft, err := scanFeeType(q.QueryRowContext(ctx, `SELECT `+feeTypeColumns+` FROM stamp_fee_types WHERE fee_type = $1`, id))
+	if store.IsNoRows(err) {
+		return FeeType{}, false, nil
+	}
+	if err != nil {
+		return FeeType{}, false, fmt.Errorf("load fee type %s: %w", id, err)
+	}
+	return ft, true, nil
+}
+
+// listFeeTypes returns every registered fee type by id.
+func listFeeTypes(ctx context.Context, q querier) ([]FeeType, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+feeTypeColumns+` FROM stamp_fee_types ORDER BY fee_type`)
+	if err != nil {
+		return nil, fmt.Errorf("list fee types: %w", err)
+	}
+	return store.CollectRows(rows, func(r store.Row) (FeeType, error) { return scanFeeType(r) })
 }

@@ -22,7 +22,8 @@ func TestMigrationsKeepRecordedVersions(t *testing.T) {
 			got = append(got, fmt.Sprintf("%s/%d_%s", s.Component, m.Version, m.Name))
 		}
 	}
-	want := []string{"payment/1_payments_ledger", "payment/2_receipts", "payment/3_ministry", "payment/4_stamps", "payment/5_mandates", "payment-sandbox/1_sandbox_acquirer"}
+	want := []string{"payment/1_payments_ledger", "payment/2_receipts", "payment/3_ministry", "payment/4_stamps", "payment/5_mandates",
+		"payment/6_mandate_lists", "payment/7_stamp_fee_types", "payment-sandbox/1_sandbox_acquirer"}
 	if g := strings.Join(got, " "); !strings.HasPrefix(g, strings.Join(want, " ")+" ") {
 		t.Fatalf("migrations = %s; want them to start with %s", g, strings.Join(want, " "))
 	}

@@ -2,19 +2,12 @@ package signature
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/tamkeen/tamkeen/libs/authn"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/scope"
 )
-
-// acrLoA2 is the level of assurance of password + OTP.
-const acrLoA2 = "loa2"
 
 // principal is the verified caller.
 type principal struct {
@@ -69,27 +62,10 @@ func (s *Service) authenticate(ctx context.Context) (*principal, error) {
 	return p, nil
 }
 
-// stepUpChallenge is the RFC 9470 challenge the gateway turns into the
-// WWW-Authenticate header.
-func (s *Service) stepUpChallenge(desc string) error {
-	return status.Error(codes.Unauthenticated, fmt.Sprintf(
-		`Bearer error="insufficient_user_authentication", error_description=%q, acr_values="%s", max_age=%d`,
-		desc, acrLoA2, int(s.cfg.StepUpMaxAge/time.Second)))
-}
-
 // requireFreshStepUp refuses a citizen whose token is not loa2 or whose
 // step-up is older than step-up-max-age (sole control, DESIGN.md section 5).
 func (s *Service) requireFreshStepUp(p *principal) error {
-	if p.acr != acrLoA2 {
-		return s.stepUpChallenge("an OTP step-up (acr loa2) is required")
-	}
-	if p.authTime.IsZero() {
-		return s.stepUpChallenge("the token has no auth_time")
-	}
-	if age := s.Now().Sub(p.authTime); age > s.cfg.StepUpMaxAge {
-		return s.stepUpChallenge(fmt.Sprintf("the step-up is older than %d seconds", int(s.cfg.StepUpMaxAge/time.Second)))
-	}
-	return nil
+	return authn.RequireStepUp(p.acr, p.authTime, s.Now(), s.cfg.StepUpMaxAge)
 }
 
 // requireCitizenOrSeal admits citizens, and clients holding scope.SigningSeal.

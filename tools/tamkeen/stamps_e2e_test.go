@@ -32,8 +32,7 @@ func TestRevenueStampEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole dev stack")
 	}
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
+	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatal("openssl not found: run deploy/local/ensure-services.sh")
 	}
 	const secret = "demo-ministry-secret-for-tests"
@@ -101,55 +100,9 @@ func TestRevenueStampEndToEnd(t *testing.T) {
 	ledgerCheck("after the sale")
 
 	// Offline: the chain from GET /v1/signing/ca and the JWS with openssl.
-	caResp, err := http.Get(base + "/v1/signing/ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, _ := io.ReadAll(caResp.Body)
-	caResp.Body.Close()
-	work := t.TempDir()
-	file := func(name string, b []byte) string {
-		p := filepath.Join(work, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	ca := file("ca.pem", caPEM)
-	parts := strings.Split(got.SignedStamp, ".")
-	if len(parts) != 3 {
-		t.Fatalf("signed_stamp is not a compact JWS: %q", got.SignedStamp)
-	}
-	header, _ := base64.RawURLEncoding.DecodeString(parts[0])
-	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
-	var h struct {
-		Alg string   `json:"alg"`
-		X5C []string `json:"x5c"`
-	}
-	if err := json.Unmarshal(header, &h); err != nil || h.Alg != "ES256" || len(h.X5C) == 0 || len(sig) != 64 {
-		t.Fatalf("JWS header %s (%v), signature of %d bytes; want ES256 with x5c", header, err, len(sig))
-	}
-	var claims map[string]any
-	if err := json.Unmarshal(payload, &claims); err != nil || claims["serial"] != st.Serial || claims["buyer"] != demo.ClientID ||
-		claims["department"] != "dept:courts" || claims["value"] != float64(500) {
-		t.Fatalf("JWS payload = %s (%v); want the stamp's serial, buyer, department and value", payload, err)
-	}
-	leafDER, _ := base64.StdEncoding.DecodeString(h.X5C[0])
-	leaf := file("seal.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}))
-	if out, err := exec.Command(openssl, "verify", "-CAfile", ca, leaf).CombinedOutput(); err != nil || !strings.Contains(string(out), ": OK") {
-		t.Fatalf("openssl verify of the seal against GET /v1/signing/ca: %v\n%s", err, out)
-	}
-	pub := filepath.Join(work, "pub.pem")
-	if out, err := exec.Command(openssl, "x509", "-in", leaf, "-pubkey", "-noout", "-out", pub).CombinedOutput(); err != nil {
-		t.Fatalf("openssl x509 -pubkey: %v\n%s", err, out)
-	}
-	der, _ := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])})
-	sigFile := file("sig.der", der)
-	input := file("input.txt", []byte(parts[0]+"."+parts[1]))
-	if out, err := exec.Command(openssl, "dgst", "-sha256", "-verify", pub, "-signature", sigFile, input).CombinedOutput(); err != nil ||
-		!strings.Contains(string(out), "Verified OK") {
-		t.Fatalf("openssl dgst -verify of the sealed stamp: %v\n%s", err, out)
+	claims := verifySealedStamp(t, base, got.SignedStamp)
+	if claims["serial"] != st.Serial || claims["buyer"] != demo.ClientID || claims["department"] != "dept:courts" || claims["value"] != float64(500) {
+		t.Fatalf("JWS payload = %v; want the stamp's serial, buyer, department and value", claims)
 	}
 
 	// Cancelled once; the second time refused, naming who used it.
@@ -169,4 +122,67 @@ func TestRevenueStampEndToEnd(t *testing.T) {
 		t.Errorf("GET /v1/stamps/%s after use = %+v; want used by %s", st.Serial, got, demo.ClientID)
 	}
 	ledgerCheck("after the cancellation")
+}
+
+// verifySealedStamp checks a sealed stamp offline as a relying party
+// would, with openssl and nothing of ours: the seal certificate in the
+// JWS's x5c chains to the CA chain the platform serves (GET
+// /v1/signing/ca), and the ES256 signature verifies over header.payload.
+// It returns the payload's claims.
+func verifySealedStamp(t *testing.T, base, jws string) map[string]any {
+	t.Helper()
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl not found: run deploy/local/ensure-services.sh")
+	}
+	caResp, err := http.Get(base + "/v1/signing/ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := io.ReadAll(caResp.Body)
+	caResp.Body.Close()
+	work := t.TempDir()
+	file := func(name string, b []byte) string {
+		p := filepath.Join(work, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ca := file("ca.pem", caPEM)
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		t.Fatalf("signed_stamp is not a compact JWS: %q", jws)
+	}
+	header, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+	var h struct {
+		Alg string   `json:"alg"`
+		X5C []string `json:"x5c"`
+	}
+	if err := json.Unmarshal(header, &h); err != nil || h.Alg != "ES256" || len(h.X5C) == 0 || len(sig) != 64 {
+		t.Fatalf("JWS header %s (%v), signature of %d bytes; want ES256 with x5c", header, err, len(sig))
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatalf("JWS payload %s: %v", payload, err)
+	}
+	leafDER, _ := base64.StdEncoding.DecodeString(h.X5C[0])
+	leaf := file("seal.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}))
+	if out, err := exec.Command(openssl, "verify", "-CAfile", ca, leaf).CombinedOutput(); err != nil || !strings.Contains(string(out), ": OK") {
+		t.Fatalf("openssl verify of the seal against GET /v1/signing/ca: %v\n%s", err, out)
+	}
+	pub := filepath.Join(work, "pub.pem")
+	if out, err := exec.Command(openssl, "x509", "-in", leaf, "-pubkey", "-noout", "-out", pub).CombinedOutput(); err != nil {
+		t.Fatalf("openssl x509 -pubkey: %v\n%s", err, out)
+	}
+	der, _ := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])})
+	sigFile := file("sig.der", der)
+	input := file("input.txt", []byte(parts[0]+"."+parts[1]))
+	if out, err := exec.Command(openssl, "dgst", "-sha256", "-verify", pub, "-signature", sigFile, input).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "Verified OK") {
+		t.Fatalf("openssl dgst -verify of the sealed stamp: %v\n%s", err, out)
+	}
+	return claims
 }

@@ -63,6 +63,32 @@ type hookPost struct {
 	body   []byte
 }
 
+// hookSink is a ministry's webhook endpoint on a local server: it answers
+// the first fail POSTs with 500 and the rest with 200, and received
+// returns every POST so far.
+func hookSink(t *testing.T, fail int) (srv *httptest.Server, received func() []hookPost) {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		posts []hookPost
+	)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		posts = append(posts, hookPost{header: r.Header.Get("Tamkeen-Signature"), body: body})
+		if len(posts) <= fail {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []hookPost {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]hookPost(nil), posts...)
+	}
+}
+
 // TestWebhookPaymentSucceededThroughDev: a ministry registers a webhook
 // endpoint on a local HTTP server, a payment is paid on the sandbox
 // checkout, and the endpoint receives payment.succeeded signed with the
@@ -83,25 +109,7 @@ func TestWebhookPaymentSucceededThroughDev(t *testing.T) {
 		return apiCall{t: t, base: base, method: method, path: path, token: tok, body: body}
 	}
 
-	var (
-		mu    sync.Mutex
-		posts []hookPost
-	)
-	ministry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		posts = append(posts, hookPost{header: r.Header.Get("Tamkeen-Signature"), body: body})
-		if len(posts) == 1 {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	}))
-	t.Cleanup(ministry.Close)
-	received := func() []hookPost {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]hookPost(nil), posts...)
-	}
+	ministry, received := hookSink(t, 1) // the first POST gets a 500
 
 	if resp, raw := call("POST", "/v1/webhook-endpoints", token, map[string]any{"url": "http://mol.example.ps/hooks", "events": []string{"payment.succeeded"}}).do(nil); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("plain http to a non-loopback host = %d %s; want 400", resp.StatusCode, raw)

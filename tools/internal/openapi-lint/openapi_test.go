@@ -252,10 +252,12 @@ func TestEnumsMatchDomain(t *testing.T) {
 	priorities := strs(notification.LaneNormal, notification.LaneBulk)
 	// The webhook endpoints' event types, by what they are about, and
 	// the final statuses the notification ones carry.
-	var paymentEvents, notificationEvents, finalStatuses []string
+	var paymentEvents, collectionEvents, notificationEvents, finalStatuses []string
 	for _, e := range notification.WebhookEventTypes() {
 		if st, ok := strings.CutPrefix(e, "notification."); ok {
 			notificationEvents, finalStatuses = append(notificationEvents, e), append(finalStatuses, st)
+		} else if strings.HasPrefix(e, "collection.") {
+			collectionEvents = append(collectionEvents, e)
 		} else {
 			paymentEvents = append(paymentEvents, e)
 		}
@@ -289,6 +291,9 @@ func TestEnumsMatchDomain(t *testing.T) {
 		"GrantRoleBody.role":                           roles,
 		"PaymentWebhookEvent.type":                     paymentEvents,
 		"PaymentWebhookData.currency":                  currencies,
+		"CollectionWebhookEvent.type":                  collectionEvents,
+		"CollectionWebhookData.currency":               currencies,
+		"CollectionWebhookData.state":                  strs(string(payment.CollectionSettled), string(payment.CollectionFailed)),
 		"NotificationWebhookEvent.type":                notificationEvents,
 		"NotificationWebhookData.notification_type":    channels,
 		"NotificationWebhookData.status":               finalStatuses,

@@ -1207,8 +1207,11 @@ type DirectDebitCollection struct {
 	// due_date is YYYY-MM-DD.
 	DueDate   string `protobuf:"bytes,9,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
 	CitizenId string `protobuf:"bytes,10,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
-	// phone_number (E.164) and language ("ar" or "en") are where the
-	// announcement goes; phone_number may be empty.
+	// phone_number (E.164) is the number the ministry gave; the
+	// notification enabler does not text it (the announcement goes to the
+	// citizen's verified number as auth recorded it, learnt from
+	// citizen_phone_verified). language ("ar" or "en") is the ministry's
+	// choice of language for the SMS.
 	PhoneNumber string `protobuf:"bytes,11,opt,name=phone_number,json=phoneNumber,proto3" json:"phone_number,omitempty"`
 	Language    string `protobuf:"bytes,12,opt,name=language,proto3" json:"language,omitempty"`
 	// state is announced, settled or failed; reason_code (ISO 20022: AM04,
@@ -1512,9 +1515,14 @@ func (x *ContentUnpublished) GetTime() *timestamppb.Timestamp {
 // CitizenPhoneVerified is published as tamkeen.auth.citizen_phone_verified
 // when a citizen proves the phone number with an SMS code.
 type CitizenPhoneVerified struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CitizenId     string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CitizenId string                 `protobuf:"bytes,1,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
+	Time      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// phone_number (E.164) is the number just verified: the notification
+	// enabler keeps it as the citizen's number for messages the platform
+	// sends in the citizen's name (direct-debit announcements), so that no
+	// ministry's request can say where they go.
+	PhoneNumber   string `protobuf:"bytes,3,opt,name=phone_number,json=phoneNumber,proto3" json:"phone_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1561,6 +1569,13 @@ func (x *CitizenPhoneVerified) GetTime() *timestamppb.Timestamp {
 		return x.Time
 	}
 	return nil
+}
+
+func (x *CitizenPhoneVerified) GetPhoneNumber() string {
+	if x != nil {
+		return x.PhoneNumber
+	}
+	return ""
 }
 
 // LoginSucceeded is published as tamkeen.auth.login_succeeded.
@@ -2139,11 +2154,12 @@ const file_tamkeen_events_v1_events_proto_rawDesc = "" +
 	"\x12ContentUnpublished\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x1a\n" +
 	"\bministry\x18\x02 \x01(\tR\bministry\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"e\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x88\x01\n" +
 	"\x14CitizenPhoneVerified\x12\x1d\n" +
 	"\n" +
 	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12.\n" +
-	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa0\x01\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12!\n" +
+	"\fphone_number\x18\x03 \x01(\tR\vphoneNumber\"\xa0\x01\n" +
 	"\x0eLoginSucceeded\x12\x1d\n" +
 	"\n" +
 	"citizen_id\x18\x01 \x01(\tR\tcitizenId\x12\x10\n" +

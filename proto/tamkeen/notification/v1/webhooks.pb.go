@@ -32,7 +32,7 @@ type WebhookEndpoint struct {
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	// events are the event types sent to url: payment.succeeded,
 	// payment.failed, payment.expired, payment.refunded, payment.disputed,
-	// notification.delivered, notification.permanent-failure,
+	// collection.settled, collection.failed, notification.delivered, notification.permanent-failure,
 	// notification.temporary-failure, notification.technical-failure.
 	Events []string `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
 	// secret signs the deliveries. It is returned only by the create and

@@ -1565,7 +1565,11 @@ func (x *ReconciliationItem) GetCurrency() string {
 }
 
 // CreateStampsRequest buys quantity stamps of one value and fee type. The
-// buyer is the calling client, from its token, never from the request.
+// buyer is the caller (a client or a citizen), from its token, never from
+// the request. A citizen names only the fee_type (a registered one): its
+// value, currency and department come from the fee type's registration and
+// must be left out. A client names them, or leaves them out for a fee type
+// its ministry registered.
 type CreateStampsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// fee_type is what the stamp pays for, e.g. "court-fee" (lower-case
@@ -1734,7 +1738,8 @@ type Stamp struct {
 	Currency   string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
 	FeeType    string `protobuf:"bytes,5,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
 	Department string `protobuf:"bytes,6,opt,name=department,proto3" json:"department,omitempty"`
-	// buyer is the client that bought the stamp.
+	// buyer is the client (its client id) or the citizen (its subject,
+	// "cit_…") that bought the stamp.
 	Buyer string `protobuf:"bytes,7,opt,name=buyer,proto3" json:"buyer,omitempty"`
 	// payment_id is the order's payment; the public verification leaves it
 	// out.
@@ -1981,6 +1986,481 @@ func (x *CancelStampRequest) GetDocumentRef() string {
 	return ""
 }
 
+// RegisterStampFeeTypeRequest registers a fee type for the calling
+// client's ministry; registering it again updates it. A fee type id
+// belongs to the ministry that registered it first.
+type RegisterStampFeeTypeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// fee_type is the id, e.g. "court-fee" (lower-case letters, digits,
+	// hyphens).
+	FeeType string `protobuf:"bytes,1,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
+	// department is the issuing department's account, e.g. "dept:courts".
+	Department string `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// value of one stamp in minor units of the currency.
+	Value int64 `protobuf:"varint,3,opt,name=value,proto3" json:"value,omitempty"`
+	// currency is ILS, JOD (3 decimals) or USD.
+	Currency string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	// name_ar and name_en are what the printed stamp says it pays for.
+	NameAr        string `protobuf:"bytes,5,opt,name=name_ar,json=nameAr,proto3" json:"name_ar,omitempty"`
+	NameEn        string `protobuf:"bytes,6,opt,name=name_en,json=nameEn,proto3" json:"name_en,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterStampFeeTypeRequest) Reset() {
+	*x = RegisterStampFeeTypeRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterStampFeeTypeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterStampFeeTypeRequest) ProtoMessage() {}
+
+func (x *RegisterStampFeeTypeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterStampFeeTypeRequest.ProtoReflect.Descriptor instead.
+func (*RegisterStampFeeTypeRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RegisterStampFeeTypeRequest) GetFeeType() string {
+	if x != nil {
+		return x.FeeType
+	}
+	return ""
+}
+
+func (x *RegisterStampFeeTypeRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *RegisterStampFeeTypeRequest) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *RegisterStampFeeTypeRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *RegisterStampFeeTypeRequest) GetNameAr() string {
+	if x != nil {
+		return x.NameAr
+	}
+	return ""
+}
+
+func (x *RegisterStampFeeTypeRequest) GetNameEn() string {
+	if x != nil {
+		return x.NameEn
+	}
+	return ""
+}
+
+// StampFeeType is a fee type a ministry sells stamps for.
+type StampFeeType struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	FeeType    string                 `protobuf:"bytes,1,opt,name=fee_type,json=feeType,proto3" json:"fee_type,omitempty"`
+	Department string                 `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	Value      int64                  `protobuf:"varint,3,opt,name=value,proto3" json:"value,omitempty"`
+	Currency   string                 `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	NameAr     string                 `protobuf:"bytes,5,opt,name=name_ar,json=nameAr,proto3" json:"name_ar,omitempty"`
+	NameEn     string                 `protobuf:"bytes,6,opt,name=name_en,json=nameEn,proto3" json:"name_en,omitempty"`
+	// ministry is the ministry that registered it.
+	Ministry      string                 `protobuf:"bytes,7,opt,name=ministry,proto3" json:"ministry,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StampFeeType) Reset() {
+	*x = StampFeeType{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StampFeeType) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StampFeeType) ProtoMessage() {}
+
+func (x *StampFeeType) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StampFeeType.ProtoReflect.Descriptor instead.
+func (*StampFeeType) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StampFeeType) GetFeeType() string {
+	if x != nil {
+		return x.FeeType
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *StampFeeType) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetNameAr() string {
+	if x != nil {
+		return x.NameAr
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetNameEn() string {
+	if x != nil {
+		return x.NameEn
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetMinistry() string {
+	if x != nil {
+		return x.Ministry
+	}
+	return ""
+}
+
+func (x *StampFeeType) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// ListStampFeeTypesRequest names no filter: the catalogue is small.
+type ListStampFeeTypesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStampFeeTypesRequest) Reset() {
+	*x = ListStampFeeTypesRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStampFeeTypesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStampFeeTypesRequest) ProtoMessage() {}
+
+func (x *ListStampFeeTypesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStampFeeTypesRequest.ProtoReflect.Descriptor instead.
+func (*ListStampFeeTypesRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{29}
+}
+
+// ListStampFeeTypesResponse is the catalogue, by fee type id.
+type ListStampFeeTypesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FeeTypes      []*StampFeeType        `protobuf:"bytes,1,rep,name=fee_types,json=feeTypes,proto3" json:"fee_types,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStampFeeTypesResponse) Reset() {
+	*x = ListStampFeeTypesResponse{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStampFeeTypesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStampFeeTypesResponse) ProtoMessage() {}
+
+func (x *ListStampFeeTypesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStampFeeTypesResponse.ProtoReflect.Descriptor instead.
+func (*ListStampFeeTypesResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListStampFeeTypesResponse) GetFeeTypes() []*StampFeeType {
+	if x != nil {
+		return x.FeeTypes
+	}
+	return nil
+}
+
+// ListStampsRequest pages through the caller's stamps.
+type ListStampsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size is 1 to 100 (default 50).
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStampsRequest) Reset() {
+	*x = ListStampsRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStampsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStampsRequest) ProtoMessage() {}
+
+func (x *ListStampsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStampsRequest.ProtoReflect.Descriptor instead.
+func (*ListStampsRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListStampsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListStampsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListStampsResponse is one page of the caller's stamps, newest first.
+type ListStampsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stamps        []*Stamp               `protobuf:"bytes,1,rep,name=stamps,proto3" json:"stamps,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStampsResponse) Reset() {
+	*x = ListStampsResponse{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStampsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStampsResponse) ProtoMessage() {}
+
+func (x *ListStampsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStampsResponse.ProtoReflect.Descriptor instead.
+func (*ListStampsResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListStampsResponse) GetStamps() []*Stamp {
+	if x != nil {
+		return x.Stamps
+	}
+	return nil
+}
+
+func (x *ListStampsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// PrintStampRequest names a stamp.
+type PrintStampRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Serial        string                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrintStampRequest) Reset() {
+	*x = PrintStampRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrintStampRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrintStampRequest) ProtoMessage() {}
+
+func (x *PrintStampRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrintStampRequest.ProtoReflect.Descriptor instead.
+func (*PrintStampRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *PrintStampRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+// PrintStampResponse is the printable stamp.
+type PrintStampResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pdf is a one-page A5 PDF (application/pdf).
+	Pdf           []byte `protobuf:"bytes,1,opt,name=pdf,proto3" json:"pdf,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrintStampResponse) Reset() {
+	*x = PrintStampResponse{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrintStampResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrintStampResponse) ProtoMessage() {}
+
+func (x *PrintStampResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrintStampResponse.ProtoReflect.Descriptor instead.
+func (*PrintStampResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PrintStampResponse) GetPdf() []byte {
+	if x != nil {
+		return x.Pdf
+	}
+	return nil
+}
+
 // CreateMandateRequest asks a citizen for a direct-debit mandate. The
 // creditor is the calling client's ministry, from its token, never from the
 // request.
@@ -2007,16 +2487,21 @@ type CreateMandateRequest struct {
 	Description string `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
 	// citizen_id, when set, is the only citizen who may authorise it.
 	CitizenId string `protobuf:"bytes,10,opt,name=citizen_id,json=citizenId,proto3" json:"citizen_id,omitempty"`
-	// notify is where collections are announced by SMS before they are
-	// submitted (phone_number, language).
-	Notify        *Receipt `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// notify.language ("ar", the default, or "en") is the language of the
+	// SMS that announces each collection before it is submitted. The SMS
+	// goes to the number the citizen verified with auth, never to one named
+	// here: notify.phone_number is kept on the mandate for the ministry's
+	// records only.
+	Notify *Receipt `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
+	// idempotency_key comes from the Idempotency-Key header.
+	IdempotencyKey string `protobuf:"bytes,12,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateMandateRequest) Reset() {
 	*x = CreateMandateRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[27]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2513,7 @@ func (x *CreateMandateRequest) String() string {
 func (*CreateMandateRequest) ProtoMessage() {}
 
 func (x *CreateMandateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[27]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2526,7 @@ func (x *CreateMandateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMandateRequest.ProtoReflect.Descriptor instead.
 func (*CreateMandateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{27}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateMandateRequest) GetDebtorName() string {
@@ -2121,6 +2606,13 @@ func (x *CreateMandateRequest) GetNotify() *Receipt {
 	return nil
 }
 
+func (x *CreateMandateRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 // Mandate is a direct-debit mandate.
 type Mandate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2158,7 +2650,7 @@ type Mandate struct {
 
 func (x *Mandate) Reset() {
 	*x = Mandate{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[28]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2662,7 @@ func (x *Mandate) String() string {
 func (*Mandate) ProtoMessage() {}
 
 func (x *Mandate) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[28]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2675,7 @@ func (x *Mandate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mandate.ProtoReflect.Descriptor instead.
 func (*Mandate) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{28}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Mandate) GetId() string {
@@ -2354,7 +2846,7 @@ type Collection struct {
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[29]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2366,7 +2858,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[29]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2379,7 +2871,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{29}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Collection) GetId() string {
@@ -2466,6 +2958,121 @@ func (x *Collection) GetSettleTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// ListMandatesRequest filters the caller's mandates.
+type ListMandatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state is pending, active or revoked; empty for all.
+	State         string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMandatesRequest) Reset() {
+	*x = ListMandatesRequest{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMandatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMandatesRequest) ProtoMessage() {}
+
+func (x *ListMandatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMandatesRequest.ProtoReflect.Descriptor instead.
+func (*ListMandatesRequest) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListMandatesRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListMandatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMandatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListMandatesResponse is one page.
+type ListMandatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mandates      []*Mandate             `protobuf:"bytes,1,rep,name=mandates,proto3" json:"mandates,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMandatesResponse) Reset() {
+	*x = ListMandatesResponse{}
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMandatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMandatesResponse) ProtoMessage() {}
+
+func (x *ListMandatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMandatesResponse.ProtoReflect.Descriptor instead.
+func (*ListMandatesResponse) Descriptor() ([]byte, []int) {
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListMandatesResponse) GetMandates() []*Mandate {
+	if x != nil {
+		return x.Mandates
+	}
+	return nil
+}
+
+func (x *ListMandatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // GetMandateRequest names a mandate.
 type GetMandateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2476,7 +3083,7 @@ type GetMandateRequest struct {
 
 func (x *GetMandateRequest) Reset() {
 	*x = GetMandateRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +3095,7 @@ func (x *GetMandateRequest) String() string {
 func (*GetMandateRequest) ProtoMessage() {}
 
 func (x *GetMandateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[30]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +3108,7 @@ func (x *GetMandateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMandateRequest.ProtoReflect.Descriptor instead.
 func (*GetMandateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{30}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetMandateRequest) GetId() string {
@@ -2521,7 +3128,7 @@ type AuthorizeMandateRequest struct {
 
 func (x *AuthorizeMandateRequest) Reset() {
 	*x = AuthorizeMandateRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +3140,7 @@ func (x *AuthorizeMandateRequest) String() string {
 func (*AuthorizeMandateRequest) ProtoMessage() {}
 
 func (x *AuthorizeMandateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[31]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +3153,7 @@ func (x *AuthorizeMandateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeMandateRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeMandateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{31}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AuthorizeMandateRequest) GetId() string {
@@ -2566,7 +3173,7 @@ type RevokeMandateRequest struct {
 
 func (x *RevokeMandateRequest) Reset() {
 	*x = RevokeMandateRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +3185,7 @@ func (x *RevokeMandateRequest) String() string {
 func (*RevokeMandateRequest) ProtoMessage() {}
 
 func (x *RevokeMandateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[32]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +3198,7 @@ func (x *RevokeMandateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeMandateRequest.ProtoReflect.Descriptor instead.
 func (*RevokeMandateRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{32}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RevokeMandateRequest) GetId() string {
@@ -2617,7 +3224,7 @@ type CreateCollectionRequest struct {
 
 func (x *CreateCollectionRequest) Reset() {
 	*x = CreateCollectionRequest{}
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +3236,7 @@ func (x *CreateCollectionRequest) String() string {
 func (*CreateCollectionRequest) ProtoMessage() {}
 
 func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[33]
+	mi := &file_tamkeen_payment_v1_payment_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +3249,7 @@ func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCollectionRequest.ProtoReflect.Descriptor instead.
 func (*CreateCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{33}
+	return file_tamkeen_payment_v1_payment_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateCollectionRequest) GetMandateId() string {
@@ -2799,13 +3406,13 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x12provider_reference\x18\x02 \x01(\tR\x11providerReference\x12#\n" +
 	"\rledger_amount\x18\x03 \x01(\x03R\fledgerAmount\x12#\n" +
 	"\rreport_amount\x18\x04 \x01(\x03R\freportAmount\x12\x1a\n" +
-	"\bcurrency\x18\x05 \x01(\tR\bcurrency\"\xff\x01\n" +
+	"\bcurrency\x18\x05 \x01(\tR\bcurrency\"\xf0\x01\n" +
 	"\x13CreateStampsRequest\x12\x1e\n" +
-	"\bfee_type\x18\x01 \x01(\tB\x03\xe0A\x02R\afeeType\x12\x19\n" +
-	"\x05value\x18\x02 \x01(\x03B\x03\xe0A\x02R\x05value\x12\x1f\n" +
-	"\bcurrency\x18\x03 \x01(\tB\x03\xe0A\x02R\bcurrency\x12#\n" +
+	"\bfee_type\x18\x01 \x01(\tB\x03\xe0A\x02R\afeeType\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1a\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x1e\n" +
 	"\n" +
-	"department\x18\x04 \x01(\tB\x03\xe0A\x02R\n" +
+	"department\x18\x04 \x01(\tR\n" +
 	"department\x12\x1a\n" +
 	"\bquantity\x18\x05 \x01(\x05R\bquantity\x12\"\n" +
 	"\n" +
@@ -2840,7 +3447,42 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\"T\n" +
 	"\x12CancelStampRequest\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\x12&\n" +
-	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef\"\xac\x03\n" +
+	"\fdocument_ref\x18\x02 \x01(\tB\x03\xe0A\x02R\vdocumentRef\"\xda\x01\n" +
+	"\x1bRegisterStampFeeTypeRequest\x12\x1e\n" +
+	"\bfee_type\x18\x01 \x01(\tB\x03\xe0A\x02R\afeeType\x12#\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"department\x12\x19\n" +
+	"\x05value\x18\x03 \x01(\x03B\x03\xe0A\x02R\x05value\x12\x1f\n" +
+	"\bcurrency\x18\x04 \x01(\tB\x03\xe0A\x02R\bcurrency\x12\x1c\n" +
+	"\aname_ar\x18\x05 \x01(\tB\x03\xe0A\x02R\x06nameAr\x12\x1c\n" +
+	"\aname_en\x18\x06 \x01(\tB\x03\xe0A\x02R\x06nameEn\"\x86\x02\n" +
+	"\fStampFeeType\x12\x19\n" +
+	"\bfee_type\x18\x01 \x01(\tR\afeeType\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\x03R\x05value\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x12\x17\n" +
+	"\aname_ar\x18\x05 \x01(\tR\x06nameAr\x12\x17\n" +
+	"\aname_en\x18\x06 \x01(\tR\x06nameEn\x12\x1a\n" +
+	"\bministry\x18\a \x01(\tR\bministry\x12;\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x1a\n" +
+	"\x18ListStampFeeTypesRequest\"Z\n" +
+	"\x19ListStampFeeTypesResponse\x12=\n" +
+	"\tfee_types\x18\x01 \x03(\v2 .tamkeen.payment.v1.StampFeeTypeR\bfeeTypes\"O\n" +
+	"\x11ListStampsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"o\n" +
+	"\x12ListStampsResponse\x121\n" +
+	"\x06stamps\x18\x01 \x03(\v2\x19.tamkeen.payment.v1.StampR\x06stamps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"+\n" +
+	"\x11PrintStampRequest\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\"&\n" +
+	"\x12PrintStampResponse\x12\x10\n" +
+	"\x03pdf\x18\x01 \x01(\fR\x03pdf\"\xd5\x03\n" +
 	"\x14CreateMandateRequest\x12$\n" +
 	"\vdebtor_name\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"debtorName\x12$\n" +
@@ -2858,7 +3500,8 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"citizen_id\x18\n" +
 	" \x01(\tR\tcitizenId\x123\n" +
-	"\x06notify\x18\v \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\x06notify\"\xfb\x05\n" +
+	"\x06notify\x18\v \x01(\v2\x1b.tamkeen.payment.v1.ReceiptR\x06notify\x12'\n" +
+	"\x0fidempotency_key\x18\f \x01(\tR\x0eidempotencyKey\"\xfb\x05\n" +
 	"\aMandate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +
@@ -2907,7 +3550,15 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\vsubmit_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"submitTime\x12;\n" +
 	"\vsettle_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"settleTime\"#\n" +
+	"settleTime\"g\n" +
+	"\x13ListMandatesRequest\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"w\n" +
+	"\x14ListMandatesResponse\x127\n" +
+	"\bmandates\x18\x01 \x03(\v2\x1b.tamkeen.payment.v1.MandateR\bmandates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n" +
 	"\x11GetMandateRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\")\n" +
 	"\x17AuthorizeMandateRequest\x12\x0e\n" +
@@ -2918,7 +3569,7 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"mandate_id\x18\x01 \x01(\tR\tmandateId\x12\x1b\n" +
 	"\x06amount\x18\x02 \x01(\x03B\x03\xe0A\x02R\x06amount\x12\x1e\n" +
-	"\bdue_date\x18\x03 \x01(\tB\x03\xe0A\x02R\adueDate2\xad\f\n" +
+	"\bdue_date\x18\x03 \x01(\tB\x03\xe0A\x02R\adueDate2\xa7\x10\n" +
 	"\x0ePaymentService\x12V\n" +
 	"\rCreatePayment\x12(.tamkeen.payment.v1.CreatePaymentRequest\x1a\x1b.tamkeen.payment.v1.Payment\x12P\n" +
 	"\n" +
@@ -2932,10 +3583,17 @@ const file_tamkeen_payment_v1_payment_proto_rawDesc = "" +
 	"\tReconcile\x12$.tamkeen.payment.v1.ReconcileRequest\x1a\".tamkeen.payment.v1.Reconciliation\x12W\n" +
 	"\fCreateStamps\x12'.tamkeen.payment.v1.CreateStampsRequest\x1a\x1e.tamkeen.payment.v1.StampOrder\x12J\n" +
 	"\bGetStamp\x12#.tamkeen.payment.v1.GetStampRequest\x1a\x19.tamkeen.payment.v1.Stamp\x12P\n" +
-	"\vCancelStamp\x12&.tamkeen.payment.v1.CancelStampRequest\x1a\x19.tamkeen.payment.v1.Stamp\x12V\n" +
+	"\vCancelStamp\x12&.tamkeen.payment.v1.CancelStampRequest\x1a\x19.tamkeen.payment.v1.Stamp\x12i\n" +
+	"\x14RegisterStampFeeType\x12/.tamkeen.payment.v1.RegisterStampFeeTypeRequest\x1a .tamkeen.payment.v1.StampFeeType\x12p\n" +
+	"\x11ListStampFeeTypes\x12,.tamkeen.payment.v1.ListStampFeeTypesRequest\x1a-.tamkeen.payment.v1.ListStampFeeTypesResponse\x12[\n" +
+	"\n" +
+	"ListStamps\x12%.tamkeen.payment.v1.ListStampsRequest\x1a&.tamkeen.payment.v1.ListStampsResponse\x12[\n" +
+	"\n" +
+	"PrintStamp\x12%.tamkeen.payment.v1.PrintStampRequest\x1a&.tamkeen.payment.v1.PrintStampResponse\x12V\n" +
 	"\rCreateMandate\x12(.tamkeen.payment.v1.CreateMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12P\n" +
 	"\n" +
-	"GetMandate\x12%.tamkeen.payment.v1.GetMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12\\\n" +
+	"GetMandate\x12%.tamkeen.payment.v1.GetMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12a\n" +
+	"\fListMandates\x12'.tamkeen.payment.v1.ListMandatesRequest\x1a(.tamkeen.payment.v1.ListMandatesResponse\x12\\\n" +
 	"\x10AuthorizeMandate\x12+.tamkeen.payment.v1.AuthorizeMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12V\n" +
 	"\rRevokeMandate\x12(.tamkeen.payment.v1.RevokeMandateRequest\x1a\x1b.tamkeen.payment.v1.Mandate\x12_\n" +
 	"\x10CreateCollection\x12+.tamkeen.payment.v1.CreateCollectionRequest\x1a\x1e.tamkeen.payment.v1.CollectionB?Z=github.com/tamkeen/tamkeen/proto/tamkeen/payment/v1;paymentv1b\x06proto3"
@@ -2952,7 +3610,7 @@ func file_tamkeen_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_tamkeen_payment_v1_payment_proto_rawDescData
 }
 
-var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_tamkeen_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*Split)(nil),                         // 0: tamkeen.payment.v1.Split
 	(*CreatePaymentRequest)(nil),          // 1: tamkeen.payment.v1.CreatePaymentRequest
@@ -2981,31 +3639,41 @@ var file_tamkeen_payment_v1_payment_proto_goTypes = []any{
 	(*Stamp)(nil),                         // 24: tamkeen.payment.v1.Stamp
 	(*GetStampRequest)(nil),               // 25: tamkeen.payment.v1.GetStampRequest
 	(*CancelStampRequest)(nil),            // 26: tamkeen.payment.v1.CancelStampRequest
-	(*CreateMandateRequest)(nil),          // 27: tamkeen.payment.v1.CreateMandateRequest
-	(*Mandate)(nil),                       // 28: tamkeen.payment.v1.Mandate
-	(*Collection)(nil),                    // 29: tamkeen.payment.v1.Collection
-	(*GetMandateRequest)(nil),             // 30: tamkeen.payment.v1.GetMandateRequest
-	(*AuthorizeMandateRequest)(nil),       // 31: tamkeen.payment.v1.AuthorizeMandateRequest
-	(*RevokeMandateRequest)(nil),          // 32: tamkeen.payment.v1.RevokeMandateRequest
-	(*CreateCollectionRequest)(nil),       // 33: tamkeen.payment.v1.CreateCollectionRequest
-	(*timestamppb.Timestamp)(nil),         // 34: google.protobuf.Timestamp
+	(*RegisterStampFeeTypeRequest)(nil),   // 27: tamkeen.payment.v1.RegisterStampFeeTypeRequest
+	(*StampFeeType)(nil),                  // 28: tamkeen.payment.v1.StampFeeType
+	(*ListStampFeeTypesRequest)(nil),      // 29: tamkeen.payment.v1.ListStampFeeTypesRequest
+	(*ListStampFeeTypesResponse)(nil),     // 30: tamkeen.payment.v1.ListStampFeeTypesResponse
+	(*ListStampsRequest)(nil),             // 31: tamkeen.payment.v1.ListStampsRequest
+	(*ListStampsResponse)(nil),            // 32: tamkeen.payment.v1.ListStampsResponse
+	(*PrintStampRequest)(nil),             // 33: tamkeen.payment.v1.PrintStampRequest
+	(*PrintStampResponse)(nil),            // 34: tamkeen.payment.v1.PrintStampResponse
+	(*CreateMandateRequest)(nil),          // 35: tamkeen.payment.v1.CreateMandateRequest
+	(*Mandate)(nil),                       // 36: tamkeen.payment.v1.Mandate
+	(*Collection)(nil),                    // 37: tamkeen.payment.v1.Collection
+	(*ListMandatesRequest)(nil),           // 38: tamkeen.payment.v1.ListMandatesRequest
+	(*ListMandatesResponse)(nil),          // 39: tamkeen.payment.v1.ListMandatesResponse
+	(*GetMandateRequest)(nil),             // 40: tamkeen.payment.v1.GetMandateRequest
+	(*AuthorizeMandateRequest)(nil),       // 41: tamkeen.payment.v1.AuthorizeMandateRequest
+	(*RevokeMandateRequest)(nil),          // 42: tamkeen.payment.v1.RevokeMandateRequest
+	(*CreateCollectionRequest)(nil),       // 43: tamkeen.payment.v1.CreateCollectionRequest
+	(*timestamppb.Timestamp)(nil),         // 44: google.protobuf.Timestamp
 }
 var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: tamkeen.payment.v1.CreatePaymentRequest.splits:type_name -> tamkeen.payment.v1.Split
 	2,  // 1: tamkeen.payment.v1.CreatePaymentRequest.receipt:type_name -> tamkeen.payment.v1.Receipt
 	0,  // 2: tamkeen.payment.v1.Payment.splits:type_name -> tamkeen.payment.v1.Split
-	34, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	34, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	34, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 3: tamkeen.payment.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	44, // 4: tamkeen.payment.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	44, // 5: tamkeen.payment.v1.Payment.expire_time:type_name -> google.protobuf.Timestamp
 	4,  // 6: tamkeen.payment.v1.Payment.transitions:type_name -> tamkeen.payment.v1.PaymentTransition
 	2,  // 7: tamkeen.payment.v1.Payment.receipt:type_name -> tamkeen.payment.v1.Receipt
-	34, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
-	34, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
-	34, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
+	44, // 8: tamkeen.payment.v1.PaymentTransition.time:type_name -> google.protobuf.Timestamp
+	44, // 9: tamkeen.payment.v1.ListPaymentsRequest.created_after:type_name -> google.protobuf.Timestamp
+	44, // 10: tamkeen.payment.v1.ListPaymentsRequest.created_before:type_name -> google.protobuf.Timestamp
 	3,  // 11: tamkeen.payment.v1.ListPaymentsResponse.payments:type_name -> tamkeen.payment.v1.Payment
-	34, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	44, // 12: tamkeen.payment.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
 	15, // 13: tamkeen.payment.v1.TrialBalance.currencies:type_name -> tamkeen.payment.v1.CurrencyBalance
-	34, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
+	44, // 14: tamkeen.payment.v1.TrialBalance.as_of:type_name -> google.protobuf.Timestamp
 	16, // 15: tamkeen.payment.v1.CurrencyBalance.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	16, // 16: tamkeen.payment.v1.ListLedgerAccountsResponse.accounts:type_name -> tamkeen.payment.v1.LedgerAccount
 	21, // 17: tamkeen.payment.v1.Reconciliation.missing_in_report:type_name -> tamkeen.payment.v1.ReconciliationItem
@@ -3013,58 +3681,72 @@ var file_tamkeen_payment_v1_payment_proto_depIdxs = []int32{
 	21, // 19: tamkeen.payment.v1.Reconciliation.mismatched:type_name -> tamkeen.payment.v1.ReconciliationItem
 	3,  // 20: tamkeen.payment.v1.StampOrder.payment:type_name -> tamkeen.payment.v1.Payment
 	24, // 21: tamkeen.payment.v1.StampOrder.stamps:type_name -> tamkeen.payment.v1.Stamp
-	34, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
-	34, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
-	2,  // 25: tamkeen.payment.v1.CreateMandateRequest.notify:type_name -> tamkeen.payment.v1.Receipt
-	2,  // 26: tamkeen.payment.v1.Mandate.notify:type_name -> tamkeen.payment.v1.Receipt
-	34, // 27: tamkeen.payment.v1.Mandate.create_time:type_name -> google.protobuf.Timestamp
-	34, // 28: tamkeen.payment.v1.Mandate.authorize_time:type_name -> google.protobuf.Timestamp
-	34, // 29: tamkeen.payment.v1.Mandate.revoke_time:type_name -> google.protobuf.Timestamp
-	29, // 30: tamkeen.payment.v1.Mandate.collections:type_name -> tamkeen.payment.v1.Collection
-	34, // 31: tamkeen.payment.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
-	34, // 32: tamkeen.payment.v1.Collection.announce_time:type_name -> google.protobuf.Timestamp
-	34, // 33: tamkeen.payment.v1.Collection.submit_time:type_name -> google.protobuf.Timestamp
-	34, // 34: tamkeen.payment.v1.Collection.settle_time:type_name -> google.protobuf.Timestamp
-	1,  // 35: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
-	5,  // 36: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
-	6,  // 37: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
-	8,  // 38: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
-	9,  // 39: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
-	11, // 40: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
-	13, // 41: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
-	17, // 42: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
-	19, // 43: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
-	22, // 44: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
-	25, // 45: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
-	26, // 46: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
-	27, // 47: tamkeen.payment.v1.PaymentService.CreateMandate:input_type -> tamkeen.payment.v1.CreateMandateRequest
-	30, // 48: tamkeen.payment.v1.PaymentService.GetMandate:input_type -> tamkeen.payment.v1.GetMandateRequest
-	31, // 49: tamkeen.payment.v1.PaymentService.AuthorizeMandate:input_type -> tamkeen.payment.v1.AuthorizeMandateRequest
-	32, // 50: tamkeen.payment.v1.PaymentService.RevokeMandate:input_type -> tamkeen.payment.v1.RevokeMandateRequest
-	33, // 51: tamkeen.payment.v1.PaymentService.CreateCollection:input_type -> tamkeen.payment.v1.CreateCollectionRequest
-	3,  // 52: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
-	3,  // 53: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
-	7,  // 54: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
-	3,  // 55: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
-	10, // 56: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
-	12, // 57: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
-	14, // 58: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
-	18, // 59: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
-	20, // 60: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
-	23, // 61: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
-	24, // 62: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
-	24, // 63: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
-	28, // 64: tamkeen.payment.v1.PaymentService.CreateMandate:output_type -> tamkeen.payment.v1.Mandate
-	28, // 65: tamkeen.payment.v1.PaymentService.GetMandate:output_type -> tamkeen.payment.v1.Mandate
-	28, // 66: tamkeen.payment.v1.PaymentService.AuthorizeMandate:output_type -> tamkeen.payment.v1.Mandate
-	28, // 67: tamkeen.payment.v1.PaymentService.RevokeMandate:output_type -> tamkeen.payment.v1.Mandate
-	29, // 68: tamkeen.payment.v1.PaymentService.CreateCollection:output_type -> tamkeen.payment.v1.Collection
-	52, // [52:69] is the sub-list for method output_type
-	35, // [35:52] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	44, // 22: tamkeen.payment.v1.Stamp.issue_time:type_name -> google.protobuf.Timestamp
+	44, // 23: tamkeen.payment.v1.Stamp.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 24: tamkeen.payment.v1.Stamp.use_time:type_name -> google.protobuf.Timestamp
+	44, // 25: tamkeen.payment.v1.StampFeeType.update_time:type_name -> google.protobuf.Timestamp
+	28, // 26: tamkeen.payment.v1.ListStampFeeTypesResponse.fee_types:type_name -> tamkeen.payment.v1.StampFeeType
+	24, // 27: tamkeen.payment.v1.ListStampsResponse.stamps:type_name -> tamkeen.payment.v1.Stamp
+	2,  // 28: tamkeen.payment.v1.CreateMandateRequest.notify:type_name -> tamkeen.payment.v1.Receipt
+	2,  // 29: tamkeen.payment.v1.Mandate.notify:type_name -> tamkeen.payment.v1.Receipt
+	44, // 30: tamkeen.payment.v1.Mandate.create_time:type_name -> google.protobuf.Timestamp
+	44, // 31: tamkeen.payment.v1.Mandate.authorize_time:type_name -> google.protobuf.Timestamp
+	44, // 32: tamkeen.payment.v1.Mandate.revoke_time:type_name -> google.protobuf.Timestamp
+	37, // 33: tamkeen.payment.v1.Mandate.collections:type_name -> tamkeen.payment.v1.Collection
+	44, // 34: tamkeen.payment.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
+	44, // 35: tamkeen.payment.v1.Collection.announce_time:type_name -> google.protobuf.Timestamp
+	44, // 36: tamkeen.payment.v1.Collection.submit_time:type_name -> google.protobuf.Timestamp
+	44, // 37: tamkeen.payment.v1.Collection.settle_time:type_name -> google.protobuf.Timestamp
+	36, // 38: tamkeen.payment.v1.ListMandatesResponse.mandates:type_name -> tamkeen.payment.v1.Mandate
+	1,  // 39: tamkeen.payment.v1.PaymentService.CreatePayment:input_type -> tamkeen.payment.v1.CreatePaymentRequest
+	5,  // 40: tamkeen.payment.v1.PaymentService.GetPayment:input_type -> tamkeen.payment.v1.GetPaymentRequest
+	6,  // 41: tamkeen.payment.v1.PaymentService.ListPayments:input_type -> tamkeen.payment.v1.ListPaymentsRequest
+	8,  // 42: tamkeen.payment.v1.PaymentService.CancelPayment:input_type -> tamkeen.payment.v1.CancelPaymentRequest
+	9,  // 43: tamkeen.payment.v1.PaymentService.CreateRefund:input_type -> tamkeen.payment.v1.CreateRefundRequest
+	11, // 44: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:input_type -> tamkeen.payment.v1.HandleProviderWebhookRequest
+	13, // 45: tamkeen.payment.v1.PaymentService.GetTrialBalance:input_type -> tamkeen.payment.v1.GetTrialBalanceRequest
+	17, // 46: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:input_type -> tamkeen.payment.v1.ListLedgerAccountsRequest
+	19, // 47: tamkeen.payment.v1.PaymentService.Reconcile:input_type -> tamkeen.payment.v1.ReconcileRequest
+	22, // 48: tamkeen.payment.v1.PaymentService.CreateStamps:input_type -> tamkeen.payment.v1.CreateStampsRequest
+	25, // 49: tamkeen.payment.v1.PaymentService.GetStamp:input_type -> tamkeen.payment.v1.GetStampRequest
+	26, // 50: tamkeen.payment.v1.PaymentService.CancelStamp:input_type -> tamkeen.payment.v1.CancelStampRequest
+	27, // 51: tamkeen.payment.v1.PaymentService.RegisterStampFeeType:input_type -> tamkeen.payment.v1.RegisterStampFeeTypeRequest
+	29, // 52: tamkeen.payment.v1.PaymentService.ListStampFeeTypes:input_type -> tamkeen.payment.v1.ListStampFeeTypesRequest
+	31, // 53: tamkeen.payment.v1.PaymentService.ListStamps:input_type -> tamkeen.payment.v1.ListStampsRequest
+	33, // 54: tamkeen.payment.v1.PaymentService.PrintStamp:input_type -> tamkeen.payment.v1.PrintStampRequest
+	35, // 55: tamkeen.payment.v1.PaymentService.CreateMandate:input_type -> tamkeen.payment.v1.CreateMandateRequest
+	40, // 56: tamkeen.payment.v1.PaymentService.GetMandate:input_type -> tamkeen.payment.v1.GetMandateRequest
+	38, // 57: tamkeen.payment.v1.PaymentService.ListMandates:input_type -> tamkeen.payment.v1.ListMandatesRequest
+	41, // 58: tamkeen.payment.v1.PaymentService.AuthorizeMandate:input_type -> tamkeen.payment.v1.AuthorizeMandateRequest
+	42, // 59: tamkeen.payment.v1.PaymentService.RevokeMandate:input_type -> tamkeen.payment.v1.RevokeMandateRequest
+	43, // 60: tamkeen.payment.v1.PaymentService.CreateCollection:input_type -> tamkeen.payment.v1.CreateCollectionRequest
+	3,  // 61: tamkeen.payment.v1.PaymentService.CreatePayment:output_type -> tamkeen.payment.v1.Payment
+	3,  // 62: tamkeen.payment.v1.PaymentService.GetPayment:output_type -> tamkeen.payment.v1.Payment
+	7,  // 63: tamkeen.payment.v1.PaymentService.ListPayments:output_type -> tamkeen.payment.v1.ListPaymentsResponse
+	3,  // 64: tamkeen.payment.v1.PaymentService.CancelPayment:output_type -> tamkeen.payment.v1.Payment
+	10, // 65: tamkeen.payment.v1.PaymentService.CreateRefund:output_type -> tamkeen.payment.v1.Refund
+	12, // 66: tamkeen.payment.v1.PaymentService.HandleProviderWebhook:output_type -> tamkeen.payment.v1.HandleProviderWebhookResponse
+	14, // 67: tamkeen.payment.v1.PaymentService.GetTrialBalance:output_type -> tamkeen.payment.v1.TrialBalance
+	18, // 68: tamkeen.payment.v1.PaymentService.ListLedgerAccounts:output_type -> tamkeen.payment.v1.ListLedgerAccountsResponse
+	20, // 69: tamkeen.payment.v1.PaymentService.Reconcile:output_type -> tamkeen.payment.v1.Reconciliation
+	23, // 70: tamkeen.payment.v1.PaymentService.CreateStamps:output_type -> tamkeen.payment.v1.StampOrder
+	24, // 71: tamkeen.payment.v1.PaymentService.GetStamp:output_type -> tamkeen.payment.v1.Stamp
+	24, // 72: tamkeen.payment.v1.PaymentService.CancelStamp:output_type -> tamkeen.payment.v1.Stamp
+	28, // 73: tamkeen.payment.v1.PaymentService.RegisterStampFeeType:output_type -> tamkeen.payment.v1.StampFeeType
+	30, // 74: tamkeen.payment.v1.PaymentService.ListStampFeeTypes:output_type -> tamkeen.payment.v1.ListStampFeeTypesResponse
+	32, // 75: tamkeen.payment.v1.PaymentService.ListStamps:output_type -> tamkeen.payment.v1.ListStampsResponse
+	34, // 76: tamkeen.payment.v1.PaymentService.PrintStamp:output_type -> tamkeen.payment.v1.PrintStampResponse
+	36, // 77: tamkeen.payment.v1.PaymentService.CreateMandate:output_type -> tamkeen.payment.v1.Mandate
+	36, // 78: tamkeen.payment.v1.PaymentService.GetMandate:output_type -> tamkeen.payment.v1.Mandate
+	39, // 79: tamkeen.payment.v1.PaymentService.ListMandates:output_type -> tamkeen.payment.v1.ListMandatesResponse
+	36, // 80: tamkeen.payment.v1.PaymentService.AuthorizeMandate:output_type -> tamkeen.payment.v1.Mandate
+	36, // 81: tamkeen.payment.v1.PaymentService.RevokeMandate:output_type -> tamkeen.payment.v1.Mandate
+	37, // 82: tamkeen.payment.v1.PaymentService.CreateCollection:output_type -> tamkeen.payment.v1.Collection
+	61, // [61:83] is the sub-list for method output_type
+	39, // [39:61] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_tamkeen_payment_v1_payment_proto_init() }
@@ -3078,7 +3760,7 @@ func file_tamkeen_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tamkeen_payment_v1_payment_proto_rawDesc), len(file_tamkeen_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,8 +36,13 @@ const (
 	PaymentService_CreateStamps_FullMethodName          = "/tamkeen.payment.v1.PaymentService/CreateStamps"
 	PaymentService_GetStamp_FullMethodName              = "/tamkeen.payment.v1.PaymentService/GetStamp"
 	PaymentService_CancelStamp_FullMethodName           = "/tamkeen.payment.v1.PaymentService/CancelStamp"
+	PaymentService_RegisterStampFeeType_FullMethodName  = "/tamkeen.payment.v1.PaymentService/RegisterStampFeeType"
+	PaymentService_ListStampFeeTypes_FullMethodName     = "/tamkeen.payment.v1.PaymentService/ListStampFeeTypes"
+	PaymentService_ListStamps_FullMethodName            = "/tamkeen.payment.v1.PaymentService/ListStamps"
+	PaymentService_PrintStamp_FullMethodName            = "/tamkeen.payment.v1.PaymentService/PrintStamp"
 	PaymentService_CreateMandate_FullMethodName         = "/tamkeen.payment.v1.PaymentService/CreateMandate"
 	PaymentService_GetMandate_FullMethodName            = "/tamkeen.payment.v1.PaymentService/GetMandate"
+	PaymentService_ListMandates_FullMethodName          = "/tamkeen.payment.v1.PaymentService/ListMandates"
 	PaymentService_AuthorizeMandate_FullMethodName      = "/tamkeen.payment.v1.PaymentService/AuthorizeMandate"
 	PaymentService_RevokeMandate_FullMethodName         = "/tamkeen.payment.v1.PaymentService/RevokeMandate"
 	PaymentService_CreateCollection_FullMethodName      = "/tamkeen.payment.v1.PaymentService/CreateCollection"
@@ -76,12 +81,29 @@ type PaymentServiceClient interface {
 	GetStamp(ctx context.Context, in *GetStampRequest, opts ...grpc.CallOption) (*Stamp, error)
 	// CancelStamp uses a stamp for a document, exactly once.
 	CancelStamp(ctx context.Context, in *CancelStampRequest, opts ...grpc.CallOption) (*Stamp, error)
+	// RegisterStampFeeType registers or updates a fee type the calling
+	// client's ministry sells stamps for: its department, value and names.
+	// Citizens buy stamps only for registered fee types.
+	RegisterStampFeeType(ctx context.Context, in *RegisterStampFeeTypeRequest, opts ...grpc.CallOption) (*StampFeeType, error)
+	// ListStampFeeTypes lists the registered fee types (public: it is the
+	// catalogue citizens choose from).
+	ListStampFeeTypes(ctx context.Context, in *ListStampFeeTypesRequest, opts ...grpc.CallOption) (*ListStampFeeTypesResponse, error)
+	// ListStamps lists the stamps the caller bought (a client's or a
+	// citizen's own), newest first.
+	ListStamps(ctx context.Context, in *ListStampsRequest, opts ...grpc.CallOption) (*ListStampsResponse, error)
+	// PrintStamp returns the printable stamp, a PDF with the sealed stamp
+	// in a QR code, to its buyer or its issuing ministry.
+	PrintStamp(ctx context.Context, in *PrintStampRequest, opts ...grpc.CallOption) (*PrintStampResponse, error)
 	// CreateMandate is a ministry's request for a direct-debit mandate; the
 	// citizen authorises it (pending until then).
 	CreateMandate(ctx context.Context, in *CreateMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
 	// GetMandate returns a mandate and its collections to the ministry that
 	// created it or the citizen bound to it.
 	GetMandate(ctx context.Context, in *GetMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
+	// ListMandates lists the caller's mandates, newest first: a ministry
+	// client's own (payments:read), or a citizen's (bound to them, or
+	// pending and naming them). Without collections: GetMandate has them.
+	ListMandates(ctx context.Context, in *ListMandatesRequest, opts ...grpc.CallOption) (*ListMandatesResponse, error)
 	// AuthorizeMandate signs a pending mandate off (citizen, loa2 step-up)
 	// and binds it to the citizen.
 	AuthorizeMandate(ctx context.Context, in *AuthorizeMandateRequest, opts ...grpc.CallOption) (*Mandate, error)
@@ -220,6 +242,46 @@ func (c *paymentServiceClient) CancelStamp(ctx context.Context, in *CancelStampR
 	return out, nil
 }
 
+func (c *paymentServiceClient) RegisterStampFeeType(ctx context.Context, in *RegisterStampFeeTypeRequest, opts ...grpc.CallOption) (*StampFeeType, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StampFeeType)
+	err := c.cc.Invoke(ctx, PaymentService_RegisterStampFeeType_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) ListStampFeeTypes(ctx context.Context, in *ListStampFeeTypesRequest, opts ...grpc.CallOption) (*ListStampFeeTypesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStampFeeTypesResponse)
+	err := c.cc.Invoke(ctx, PaymentService_ListStampFeeTypes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) ListStamps(ctx context.Context, in *ListStampsRequest, opts ...grpc.CallOption) (*ListStampsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStampsResponse)
+	err := c.cc.Invoke(ctx, PaymentService_ListStamps_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) PrintStamp(ctx context.Context, in *PrintStampRequest, opts ...grpc.CallOption) (*PrintStampResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrintStampResponse)
+	err := c.cc.Invoke(ctx, PaymentService_PrintStamp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *paymentServiceClient) CreateMandate(ctx context.Context, in *CreateMandateRequest, opts ...grpc.CallOption) (*Mandate, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Mandate)
@@ -234,6 +296,16 @@ func (c *paymentServiceClient) GetMandate(ctx context.Context, in *GetMandateReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Mandate)
 	err := c.cc.Invoke(ctx, PaymentService_GetMandate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentServiceClient) ListMandates(ctx context.Context, in *ListMandatesRequest, opts ...grpc.CallOption) (*ListMandatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMandatesResponse)
+	err := c.cc.Invoke(ctx, PaymentService_ListMandates_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -303,12 +375,29 @@ type PaymentServiceServer interface {
 	GetStamp(context.Context, *GetStampRequest) (*Stamp, error)
 	// CancelStamp uses a stamp for a document, exactly once.
 	CancelStamp(context.Context, *CancelStampRequest) (*Stamp, error)
+	// RegisterStampFeeType registers or updates a fee type the calling
+	// client's ministry sells stamps for: its department, value and names.
+	// Citizens buy stamps only for registered fee types.
+	RegisterStampFeeType(context.Context, *RegisterStampFeeTypeRequest) (*StampFeeType, error)
+	// ListStampFeeTypes lists the registered fee types (public: it is the
+	// catalogue citizens choose from).
+	ListStampFeeTypes(context.Context, *ListStampFeeTypesRequest) (*ListStampFeeTypesResponse, error)
+	// ListStamps lists the stamps the caller bought (a client's or a
+	// citizen's own), newest first.
+	ListStamps(context.Context, *ListStampsRequest) (*ListStampsResponse, error)
+	// PrintStamp returns the printable stamp, a PDF with the sealed stamp
+	// in a QR code, to its buyer or its issuing ministry.
+	PrintStamp(context.Context, *PrintStampRequest) (*PrintStampResponse, error)
 	// CreateMandate is a ministry's request for a direct-debit mandate; the
 	// citizen authorises it (pending until then).
 	CreateMandate(context.Context, *CreateMandateRequest) (*Mandate, error)
 	// GetMandate returns a mandate and its collections to the ministry that
 	// created it or the citizen bound to it.
 	GetMandate(context.Context, *GetMandateRequest) (*Mandate, error)
+	// ListMandates lists the caller's mandates, newest first: a ministry
+	// client's own (payments:read), or a citizen's (bound to them, or
+	// pending and naming them). Without collections: GetMandate has them.
+	ListMandates(context.Context, *ListMandatesRequest) (*ListMandatesResponse, error)
 	// AuthorizeMandate signs a pending mandate off (citizen, loa2 step-up)
 	// and binds it to the citizen.
 	AuthorizeMandate(context.Context, *AuthorizeMandateRequest) (*Mandate, error)
@@ -363,11 +452,26 @@ func (UnimplementedPaymentServiceServer) GetStamp(context.Context, *GetStampRequ
 func (UnimplementedPaymentServiceServer) CancelStamp(context.Context, *CancelStampRequest) (*Stamp, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelStamp not implemented")
 }
+func (UnimplementedPaymentServiceServer) RegisterStampFeeType(context.Context, *RegisterStampFeeTypeRequest) (*StampFeeType, error) {
+	return nil, status.Error(codes.Unimplemented, "method RegisterStampFeeType not implemented")
+}
+func (UnimplementedPaymentServiceServer) ListStampFeeTypes(context.Context, *ListStampFeeTypesRequest) (*ListStampFeeTypesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStampFeeTypes not implemented")
+}
+func (UnimplementedPaymentServiceServer) ListStamps(context.Context, *ListStampsRequest) (*ListStampsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStamps not implemented")
+}
+func (UnimplementedPaymentServiceServer) PrintStamp(context.Context, *PrintStampRequest) (*PrintStampResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PrintStamp not implemented")
+}
 func (UnimplementedPaymentServiceServer) CreateMandate(context.Context, *CreateMandateRequest) (*Mandate, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateMandate not implemented")
 }
 func (UnimplementedPaymentServiceServer) GetMandate(context.Context, *GetMandateRequest) (*Mandate, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMandate not implemented")
+}
+func (UnimplementedPaymentServiceServer) ListMandates(context.Context, *ListMandatesRequest) (*ListMandatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMandates not implemented")
 }
 func (UnimplementedPaymentServiceServer) AuthorizeMandate(context.Context, *AuthorizeMandateRequest) (*Mandate, error) {
 	return nil, status.Error(codes.Unimplemented, "method AuthorizeMandate not implemented")
@@ -615,6 +719,78 @@ func _PaymentService_CancelStamp_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_RegisterStampFeeType_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterStampFeeTypeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).RegisterStampFeeType(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_RegisterStampFeeType_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).RegisterStampFeeType(ctx, req.(*RegisterStampFeeTypeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_ListStampFeeTypes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStampFeeTypesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).ListStampFeeTypes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_ListStampFeeTypes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).ListStampFeeTypes(ctx, req.(*ListStampFeeTypesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_ListStamps_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStampsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).ListStamps(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_ListStamps_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).ListStamps(ctx, req.(*ListStampsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_PrintStamp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrintStampRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).PrintStamp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_PrintStamp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).PrintStamp(ctx, req.(*PrintStampRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PaymentService_CreateMandate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateMandateRequest)
 	if err := dec(in); err != nil {
@@ -647,6 +823,24 @@ func _PaymentService_GetMandate_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(PaymentServiceServer).GetMandate(ctx, req.(*GetMandateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentService_ListMandates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMandatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).ListMandates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_ListMandates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).ListMandates(ctx, req.(*ListMandatesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -761,12 +955,32 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _PaymentService_CancelStamp_Handler,
 		},
 		{
+			MethodName: "RegisterStampFeeType",
+			Handler:    _PaymentService_RegisterStampFeeType_Handler,
+		},
+		{
+			MethodName: "ListStampFeeTypes",
+			Handler:    _PaymentService_ListStampFeeTypes_Handler,
+		},
+		{
+			MethodName: "ListStamps",
+			Handler:    _PaymentService_ListStamps_Handler,
+		},
+		{
+			MethodName: "PrintStamp",
+			Handler:    _PaymentService_PrintStamp_Handler,
+		},
+		{
 			MethodName: "CreateMandate",
 			Handler:    _PaymentService_CreateMandate_Handler,
 		},
 		{
 			MethodName: "GetMandate",
 			Handler:    _PaymentService_GetMandate_Handler,
+		},
+		{
+			MethodName: "ListMandates",
+			Handler:    _PaymentService_ListMandates_Handler,
 		},
 		{
 			MethodName: "AuthorizeMandate",
