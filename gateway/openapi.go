@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tamkeen/tamkeen/gateway/problems"
 	"github.com/tamkeen/tamkeen/libs/scope"
 	"github.com/tamkeen/tamkeen/proto"
 )
@@ -217,6 +218,13 @@ func buildSwagger(version, tokenURL string, policies map[string]Policy) (map[str
 		return nil, err
 	}
 	tags, _ := doc["tags"].([]any)
+	for _, t := range tags {
+		if m, _ := t.(map[string]any); m != nil {
+			if codes := problems.EnablerCodes(serviceTag(fmt.Sprint(m["name"]))); codes != nil {
+				m["x-error-codes"] = codes
+			}
+		}
+	}
 	doc["tags"] = append(tags, map[string]any{"name": opsTag, "description": "Documentation of the gateway. Health, readiness and metrics are on the operations listener, not the API."})
 	return doc, nil
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3conv"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/tamkeen/tamkeen/gateway/problems"
 )
 
 // openAPIVersion is the OpenAPI version of the served document.
@@ -421,11 +423,46 @@ func problemSchema31() map[string]any {
 	props["missing_right"] = map[string]any{"type": "string", "description": "The access right a 403 lacks, e.g. payment/CreatePayment."}
 	props["code"] = map[string]any{"type": "string",
 		"description": "The problem's stable machine code: the last segment of type (e.g. invalid-argument, not-found, idempotency-key-reused), " +
-			"the same in every language. The codes are listed in docs/errors.md."}
+			"the same in every language. x-error-codes lists them, with their texts in docs/errors.md; " +
+			"/oauth2/token adds oauth-* codes that follow RFC 6749's error.",
+		"x-error-codes": problemCodes()}
 	props["detail"] = map[string]any{"type": "string",
 		"description": "What went wrong in this occurrence, in the language of the Content-Language header: Arabic when Accept-Language prefers ar, English otherwise."}
 	s["required"] = []string{"type", "code", "title", "status"}
 	return s
+}
+
+// problemCodes are the problem codes of the catalogue (gateway/problems),
+// sorted.
+func problemCodes() []string {
+	var out []string
+	for _, c := range problems.Codes() {
+		if !strings.ContainsAny(c, ".*") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// gatewayViolationCodes are the codes decodeViolations gives a request
+// the generated handlers cannot decode.
+var gatewayViolationCodes = []string{"*.invalid", "*.required", "*.unknown_field", "body.format"}
+
+// violationCodes are every enabler's violation codes and the gateway's
+// own, sorted and once each.
+func violationCodes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range problems.Enablers {
+		for _, c := range append(append([]string{}, e.Codes...), gatewayViolationCodes...) {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // fieldErrorSchema31 is one bad field of a Problem.
@@ -438,7 +475,11 @@ func fieldErrorSchema31() map[string]any {
 			"reason": map[string]any{"type": "string", "description": "Why the field is refused, for people, in the language of the Content-Language header."},
 			"code": map[string]any{"type": "string",
 				"description": "The refusal's stable machine code, <field>.<what> without indexes (e.g. national_id.check_digit, " +
-					"phone_number.not_mobile, splits.sum_mismatch); <field>.invalid when no more specific code applies. Listed in docs/errors.md."},
+					"phone_number.not_mobile, splits.sum_mismatch), one per rule and the same in every language. " +
+					"x-error-codes lists them (each enabler's are on its tag); *.<what> is the rule on any text field, " +
+					"<field>.unknown_field, <field>.invalid and <field>.required are the gateway's own for a body or parameter it cannot decode. " +
+					"New codes may appear: treat an unknown one like <field>.invalid and show its reason. Texts in docs/errors.md.",
+				"x-error-codes": violationCodes()},
 		},
 	}
 }

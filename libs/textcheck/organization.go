@@ -1,9 +1,12 @@
 package textcheck
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
 
 // maxOrganizationRunes is X.509's upper bound for a common name
@@ -21,15 +24,40 @@ const maxOrganizationRunes = 64
 // other scripts (Cyrillic and Greek letters look like Latin ones), and a
 // word mixing scripts.
 func OrganizationProblem(s string) string {
+	_, reason := organizationProblem(s)
+	return reason
+}
+
+// CheckOrganization is OrganizationProblem as a field error of field, or
+// nil: its code is "<field>.<what>" with one what per rule (required,
+// invalid_utf8, too_long, spacing, invisible_character,
+// control_character, format_character, look_alike, script, mixed_script,
+// letter_required).
+func CheckOrganization(field, s string) *rpcerr.FieldError {
+	what, reason := organizationProblem(s)
+	switch what {
+	case "":
+		return nil
+	case "invalid_utf8":
+		return &rpcerr.FieldError{Field: field, Reason: reason, Code: rpcerr.FieldCode(field, what), Args: rpcerr.ArgList(strconv.Itoa(InvalidByte(s)))}
+	case "too_long":
+		return &rpcerr.FieldError{Field: field, Reason: reason, Code: rpcerr.FieldCode(field, what), Args: rpcerr.ArgList(strconv.Itoa(maxOrganizationRunes))}
+	}
+	return &rpcerr.FieldError{Field: field, Reason: reason, Code: rpcerr.FieldCode(field, what)}
+}
+
+// organizationProblem is the rule s breaks (the last part of its code)
+// and the reason, or two empty strings.
+func organizationProblem(s string) (what, reason string) {
 	switch {
 	case s == "":
-		return "is empty"
+		return "required", "is empty"
 	case !utf8.ValidString(s):
-		return "is not valid UTF-8"
+		return "invalid_utf8", "is not valid UTF-8"
 	case utf8.RuneCountInString(s) > maxOrganizationRunes:
-		return "is longer than 64 characters"
+		return "too_long", "is longer than 64 characters"
 	case s != strings.TrimSpace(s) || strings.Contains(s, "  "):
-		return "must not start or end with a space or hold two in a row"
+		return "spacing", "must not start or end with a space or hold two in a row"
 	}
 	const (
 		latin = 1 << iota
@@ -40,11 +68,11 @@ func OrganizationProblem(s string) string {
 	for _, r := range s {
 		switch {
 		case isBidiControl(r) || isZeroWidth(r) || r == '\u200e' || r == '\u200f' || r == '\u061c':
-			return "must not contain bidi controls or zero-width characters"
+			return "invisible_character", "must not contain bidi controls or zero-width characters"
 		case unicode.IsControl(r):
-			return "must not contain control characters"
+			return "control_character", "must not contain control characters"
 		case unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) && r != ' ':
-			return "must not contain format characters or spaces other than U+0020"
+			return "format_character", "must not contain format characters or spaces other than U+0020"
 		case r == ' ' || strings.ContainsRune(".,-&'’()/:،؛", r):
 			word = 0
 			continue
@@ -61,23 +89,23 @@ func OrganizationProblem(s string) string {
 			letters++
 		case unicode.Is(unicode.Cyrillic, r) || unicode.Is(unicode.Greek, r):
 			if word&latin != 0 {
-				return "mixes Latin with Cyrillic or Greek letters in one word (a look-alike)"
+				return "look_alike", "mixes Latin with Cyrillic or Greek letters in one word (a look-alike)"
 			}
 			word |= other
 		default:
 			word |= other
 		}
 		if word&other != 0 {
-			return "may contain only Arabic or Latin letters, digits, spaces and . , - & ' ’ ( ) / : ، ؛"
+			return "script", "may contain only Arabic or Latin letters, digits, spaces and . , - & ' ’ ( ) / : ، ؛"
 		}
 		if word&latin != 0 && word&arabic != 0 {
-			return "mixes scripts in one word"
+			return "mixed_script", "mixes scripts in one word"
 		}
 	}
 	if letters == 0 {
-		return "must contain a letter"
+		return "letter_required", "must contain a letter"
 	}
-	return ""
+	return "", ""
 }
 
 // latinLetter: Basic Latin, Latin-1 Supplement and Latin Extended-A/B

@@ -116,6 +116,19 @@ func Find(s string, k Kind) (Forbidden, bool) {
 	return Forbidden{}, false
 }
 
+// InvalidByte is the 1-based position of the first byte of s that is not
+// valid UTF-8, or 0 when s is valid UTF-8.
+func InvalidByte(s string) int {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i + 1
+		}
+		i += size
+	}
+	return 0
+}
+
 // Check returns nil when s is fine as text of kind k, or a field error
 // naming field and the first forbidden character, as "contains U+202E
 // (RIGHT-TO-LEFT OVERRIDE, a bidirectional control) at character 5". The

@@ -300,7 +300,7 @@ func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, eviden
 	}
 	evidence = strings.TrimSpace(evidence)
 	if evidence == "" || utf8.RuneCountInString(evidence) > 200 {
-		return Citizen{}, &rpcerr.FieldError{Field: "evidence", Reason: "must be 1 to 200 characters"}
+		return Citizen{}, &rpcerr.FieldError{Field: "evidence", Reason: "must be 1 to 200 characters", Code: "evidence.length", Args: rpcerr.ArgList("1", "200")}
 	}
 	now := s.Now().UTC()
 	var row citizenRow

@@ -46,16 +46,16 @@ func (c ClientSpec) keyProblems(keyJWT bool) []error {
 	var errs []error
 	switch {
 	case !keyJWT && (c.JWKS != "" || c.JWKSURI != ""):
-		errs = append(errs, &rpcerr.FieldError{Field: "jwks", Reason: "only a private_key_jwt client registers keys"})
+		errs = append(errs, &rpcerr.FieldError{Field: "jwks", Reason: "only a private_key_jwt client registers keys", Code: "jwks.not_allowed"})
 	case keyJWT && (c.JWKS == "") == (c.JWKSURI == ""):
-		errs = append(errs, &rpcerr.FieldError{Field: "jwks", Reason: "a private_key_jwt client registers exactly one of jwks or jwks_uri"})
+		errs = append(errs, &rpcerr.FieldError{Field: "jwks", Reason: "a private_key_jwt client registers exactly one of jwks or jwks_uri", Code: "jwks.exactly_one"})
 	case c.JWKS != "":
 		if _, err := parseClientJWKS([]byte(c.JWKS)); err != nil {
-			errs = append(errs, &rpcerr.FieldError{Field: "jwks", Reason: err.Error()})
+			errs = append(errs, &rpcerr.FieldError{Field: "jwks", Reason: err.Error(), Code: "jwks.unusable"})
 		}
 	case c.JWKSURI != "":
-		if p := redirectURIProblem(c.JWKSURI); p != "" {
-			errs = append(errs, &rpcerr.FieldError{Field: "jwks_uri", Reason: fmt.Sprintf("%q %s", c.JWKSURI, p)})
+		if what, p := redirectURIProblem(c.JWKSURI); p != "" {
+			errs = append(errs, &rpcerr.FieldError{Field: "jwks_uri", Reason: fmt.Sprintf("%q %s", c.JWKSURI, p), Code: "jwks_uri." + what})
 		}
 	}
 	return errs

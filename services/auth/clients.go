@@ -168,28 +168,30 @@ func validPort(p string) bool {
 	return err == nil && n > 0 && n < 65536
 }
 
-// redirectURIProblem says what is wrong with a redirect URI to register.
-func redirectURIProblem(uri string) string {
+// redirectURIProblem says what is wrong with a redirect URI to register:
+// the rule it breaks (the last part of its code) and the reason, or two
+// empty strings.
+func redirectURIProblem(uri string) (what, reason string) {
 	if len(uri) > 2000 {
-		return "is longer than 2000 characters"
+		return "too_long", "is longer than 2000 characters"
 	}
 	u, err := url.Parse(uri)
 	if err != nil || !u.IsAbs() || u.Host == "" || strings.ContainsFunc(uri, unicode.IsSpace) {
-		return "is not an absolute URL"
+		return "not_absolute", "is not an absolute URL"
 	}
 	if u.Fragment != "" || strings.Contains(uri, "#") {
-		return "must not have a fragment"
+		return "fragment", "must not have a fragment"
 	}
 	if u.User != nil {
-		return "must not carry user information"
+		return "userinfo", "must not carry user information"
 	}
 	switch {
 	case u.Scheme == "https":
 	case isLoopbackHTTP(u):
 	default:
-		return "must be https, or http on 127.0.0.1 or [::1]"
+		return "insecure", "must be https, or http on 127.0.0.1 or [::1]"
 	}
-	return ""
+	return "", ""
 }
 
 // Client is a registered ministry application (without its secret).
@@ -229,63 +231,65 @@ var (
 func (c ClientSpec) validate() error {
 	var errs []error
 	if !validClientID(c.ID) {
-		errs = append(errs, &rpcerr.FieldError{Field: "client_id", Reason: "must be 3 to 64 characters of a-z, 0-9 and '-'"})
+		errs = append(errs, &rpcerr.FieldError{Field: "client_id", Reason: "must be 3 to 64 characters of a-z, 0-9 and '-'", Code: "client_id.format"})
 	}
-	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
-		errs = append(errs, &rpcerr.FieldError{Field: "name", Reason: "must be 1 to 200 characters"})
+	if strings.TrimSpace(c.Name) == "" {
+		errs = append(errs, &rpcerr.FieldError{Field: "name", Reason: "is required", Code: "name.required"})
+	} else if len(c.Name) > 200 {
+		errs = append(errs, &rpcerr.FieldError{Field: "name", Reason: "must be at most 200 bytes", Code: "name.too_many_bytes", Args: rpcerr.ArgList("200")})
 	}
 	if len(c.Ministry) > 200 {
-		errs = append(errs, &rpcerr.FieldError{Field: "ministry", Reason: "must be at most 200 characters"})
+		errs = append(errs, &rpcerr.FieldError{Field: "ministry", Reason: "must be at most 200 bytes", Code: "ministry.too_many_bytes", Args: rpcerr.ArgList("200")})
 	}
 	if org := normalizeOrganization(c.Organization); org != "" {
-		if p := textcheck.OrganizationProblem(org); p != "" {
-			errs = append(errs, &rpcerr.FieldError{Field: "organization", Reason: p})
+		if fe := textcheck.CheckOrganization("organization", org); fe != nil {
+			errs = append(errs, fe)
 		}
 	}
 	keyJWT := c.TokenAuthMethod == AuthMethodPrivateKeyJWT
 	switch {
 	case (c.Public || keyJWT) && c.Secret != "":
-		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be empty for a public or private_key_jwt client"})
+		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be empty for a public or private_key_jwt client", Code: "client_secret.not_allowed"})
 	case !c.Public && !keyJWT && (len(c.Secret) < 16 || len(c.Secret) > 256):
-		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be 16 to 256 characters"})
+		errs = append(errs, &rpcerr.FieldError{Field: "client_secret", Reason: "must be 16 to 256 characters", Code: "client_secret.length", Args: rpcerr.ArgList("16", "256")})
 	}
 	switch m := c.TokenAuthMethod; {
 	case c.Public && m != "" && m != AuthMethodNone:
-		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be none for a public client"})
+		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be none for a public client", Code: "token_endpoint_auth_method.public_client"})
 	case !c.Public && m != "" && m != AuthMethodBasic && m != AuthMethodPost && m != AuthMethodPrivateKeyJWT:
-		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be client_secret_basic, client_secret_post or private_key_jwt"})
+		errs = append(errs, &rpcerr.FieldError{Field: "token_endpoint_auth_method", Reason: "must be client_secret_basic, client_secret_post or private_key_jwt", Code: "token_endpoint_auth_method.unsupported"})
 	}
 	errs = append(errs, c.keyProblems(keyJWT)...)
 	if u := c.BackchannelLogoutURI; u != "" {
-		if p := redirectURIProblem(u); p != "" {
-			errs = append(errs, &rpcerr.FieldError{Field: "backchannel_logout_uri", Reason: fmt.Sprintf("%q %s", u, p)})
+		if what, p := redirectURIProblem(u); p != "" {
+			errs = append(errs, &rpcerr.FieldError{Field: "backchannel_logout_uri", Reason: fmt.Sprintf("%q %s", u, p), Code: "backchannel_logout_uri." + what})
 		}
 	}
 	if a := c.IDTokenAlg; a != "" && a != AlgES256 && a != AlgRS256 {
-		errs = append(errs, &rpcerr.FieldError{Field: "id_token_signed_response_alg", Reason: "must be ES256 or RS256"})
+		errs = append(errs, &rpcerr.FieldError{Field: "id_token_signed_response_alg", Reason: "must be ES256 or RS256", Code: "id_token_signed_response_alg.unsupported"})
 	}
 	if c.Public && len(c.RedirectURIs) == 0 {
-		errs = append(errs, &rpcerr.FieldError{Field: "redirect_uris", Reason: "a public client needs at least one"})
+		errs = append(errs, &rpcerr.FieldError{Field: "redirect_uris", Reason: "a public client needs at least one", Code: "redirect_uris.required"})
 	}
 	for field, uris := range map[string][]string{"redirect_uris": c.RedirectURIs, "post_logout_redirect_uris": c.PostLogoutRedirectURIs} {
 		if len(uris) > 20 {
-			errs = append(errs, &rpcerr.FieldError{Field: field, Reason: "at most 20"})
+			errs = append(errs, &rpcerr.FieldError{Field: field, Reason: "at most 20", Code: rpcerr.FieldCode(field, "too_many"), Args: rpcerr.ArgList("20")})
 		}
 		for _, u := range uris {
-			if p := redirectURIProblem(u); p != "" {
-				errs = append(errs, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf("%q %s", u, p)})
+			if what, p := redirectURIProblem(u); p != "" {
+				errs = append(errs, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf("%q %s", u, p), Code: rpcerr.FieldCode(field, what)})
 			} else if c.Loopback && !isLoopbackHTTP(mustParse(u)) {
-				errs = append(errs, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf("%q is not http on 127.0.0.1 or [::1] (the client is a loopback client)", u)})
+				errs = append(errs, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf("%q is not http on 127.0.0.1 or [::1] (the client is a loopback client)", u), Code: rpcerr.FieldCode(field, "not_loopback")})
 			}
 		}
 	}
 	if c.MaxACR != "" && c.MaxACR != ACRPassword && c.MaxACR != ACRStepUp {
-		errs = append(errs, &rpcerr.FieldError{Field: "max_acr", Reason: "must be loa1 or loa2"})
+		errs = append(errs, &rpcerr.FieldError{Field: "max_acr", Reason: "must be loa1 or loa2", Code: "max_acr.unsupported"})
 	}
 	errs = append(errs, originsProblems(c.AllowedOrigins)...)
 	for _, s := range c.Scopes {
 		if !scope.Known(s) && !isClaimsScope(s) {
-			errs = append(errs, &rpcerr.FieldError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q", s)})
+			errs = append(errs, &rpcerr.FieldError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q", s), Code: "scopes.unknown", Args: rpcerr.ArgList(s)})
 		}
 	}
 	return errors.Join(errs...)
@@ -341,8 +345,8 @@ func normalizeOrganization(s string) string {
 // (what its organisation seal names); its next tokens carry it.
 func (s *Service) SetClientOrganization(ctx context.Context, id, org string) error {
 	org = normalizeOrganization(org)
-	if p := textcheck.OrganizationProblem(org); p != "" {
-		return &rpcerr.FieldError{Field: "organization", Reason: p}
+	if fe := textcheck.CheckOrganization("organization", org); fe != nil {
+		return fe
 	}
 	ok, err := updateClientOrganization(ctx, s.DB, id, org, s.Now().UTC())
 	if err != nil {

@@ -92,7 +92,7 @@ func (g *gatewayTokenServer) IssueClientToken(ctx context.Context, req *authv1.I
 		return nil, status.Error(codes.PermissionDenied, "only the gateway may call this service")
 	}
 	if req.GetClientId() == "" {
-		return nil, rpcerr.Invalid(rpcerr.FieldError{Field: "client_id", Reason: "required"})
+		return nil, rpcerr.Invalid(rpcerr.FieldError{Field: "client_id", Reason: "required", Code: "client_id.required"})
 	}
 	pair, err := g.svc.GatewayClientToken(ctx, req.GetClientId())
 	switch {

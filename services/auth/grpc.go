@@ -39,8 +39,8 @@ const (
 // checks them.
 var statusRules = []rpcerr.Rule{
 	{Err: ErrInvalidClient, Code: codes.Unauthenticated, Reason: reasonInvalidClient, Msg: "client authentication failed"},
-	{Err: ErrInvalidScope, Code: codes.InvalidArgument, Reason: reasonInvalidScope, Msg: "scope: asks for a scope not granted to the client", Field: "scope"},
-	{Err: ErrUnsupportedGrantType, Code: codes.InvalidArgument, Reason: reasonUnsupportedGrantType, Msg: "grant_type: only client_credentials is supported", Field: "grant_type"},
+	{Err: ErrInvalidScope, Code: codes.InvalidArgument, Reason: reasonInvalidScope, Msg: "scope: asks for a scope not granted to the client", Field: "scope", FieldCode: "scope.not_granted"},
+	{Err: ErrUnsupportedGrantType, Code: codes.InvalidArgument, Reason: reasonUnsupportedGrantType, Msg: "grant_type: only client_credentials is supported", Field: "grant_type", FieldCode: "grant_type.unsupported"},
 	{Err: ErrInvalidGrant, Code: codes.Unauthenticated, Reason: reasonInvalidGrant, Msg: "refresh token is invalid, expired or revoked"},
 	{Err: ErrStepUpRequired, Code: codes.Unauthenticated, Reason: reasonInsufficientUserAuthn, Msg: "a loa2 authentication no older than the route's max_age is required"},
 }

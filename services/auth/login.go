@@ -69,7 +69,7 @@ func (s *Service) PasswordLogin(ctx context.Context, app Principal, req LoginReq
 		return TokenPair{}, ErrScopeRequired
 	}
 	if req.ClientID != "" && req.ClientID != app.ClientID {
-		return TokenPair{}, &rpcerr.FieldError{Field: "client_id", Reason: "must be the client of the access token, or absent"}
+		return TokenPair{}, &rpcerr.FieldError{Field: "client_id", Reason: "must be the client of the access token, or absent", Code: "client_id.token_mismatch"}
 	}
 	req.ClientID = app.ClientID
 	return s.Login(ctx, req)
@@ -85,7 +85,7 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (TokenPair, famil
 	if req.ClientID != "" {
 		c, err := s.Client(ctx, req.ClientID)
 		if err != nil || c.Disabled {
-			return TokenPair{}, familyRow{}, &rpcerr.FieldError{Field: "client_id", Reason: "is not a registered, enabled client"}
+			return TokenPair{}, familyRow{}, &rpcerr.FieldError{Field: "client_id", Reason: "is not a registered, enabled client", Code: "client_id.unknown"}
 		}
 	}
 	nidMAC := s.nationalIDMAC(nid)

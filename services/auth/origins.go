@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
@@ -23,59 +24,60 @@ import (
 // MaxAllowedOrigins bounds a client's registered origins.
 const MaxAllowedOrigins = 20
 
-// originProblem says what is wrong with an origin to register, or "" when
-// it is acceptable. An origin is scheme://host[:port] exactly as a browser
-// sends it in the Origin header (RFC 6454 section 6.2): https, or http on
+// originProblem says what is wrong with an origin to register (the rule it
+// breaks, the last part of its code, and the reason), or two empty
+// strings when it is acceptable. An origin is scheme://host[:port]
+// exactly as a browser sends it in the Origin header (RFC 6454 section 6.2): https, or http on
 // localhost, 127.0.0.1 or [::1] for development; no wildcard, path, query,
 // fragment or user information; an internationalised host in its
 // punycode (xn--) form.
-func originProblem(origin string) string {
+func originProblem(origin string) (what, reason string) {
 	if origin == "" {
-		return "is empty"
+		return "required", "is empty"
 	}
 	if len(origin) > 300 {
-		return "is longer than 300 characters"
+		return "too_long", "is longer than 300 characters"
 	}
 	if origin == "null" {
-		return `"null" is the origin of sandboxed and local pages and cannot be registered`
+		return "null", `"null" is the origin of sandboxed and local pages and cannot be registered`
 	}
 	if strings.Contains(origin, "*") {
-		return "must not contain a wildcard: register each origin (scheme://host[:port]) on its own"
+		return "wildcard", "must not contain a wildcard: register each origin (scheme://host[:port]) on its own"
 	}
 	if strings.ContainsFunc(origin, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
-		return "must be ASCII without spaces (write an internationalised host in its xn-- form)"
+		return "not_ascii", "must be ASCII without spaces (write an internationalised host in its xn-- form)"
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
-		return "is not an origin: want scheme://host[:port], e.g. https://app.ministry.ps"
+		return "format", "is not an origin: want scheme://host[:port], e.g. https://app.ministry.ps"
 	}
 	switch {
 	case u.User != nil:
-		return "must not carry user information"
+		return "userinfo", "must not carry user information"
 	case u.Path != "" || u.RawPath != "":
-		return "must not have a path (not even /): want scheme://host[:port]"
+		return "path", "must not have a path (not even /): want scheme://host[:port]"
 	case u.RawQuery != "" || u.ForceQuery:
-		return "must not have a query"
+		return "query", "must not have a query"
 	case u.Fragment != "" || strings.Contains(origin, "#"):
-		return "must not have a fragment"
+		return "fragment", "must not have a fragment"
 	}
 	host := u.Hostname()
 	if port := u.Port(); port != "" && !validPort(port) {
-		return "has an invalid port"
+		return "port", "has an invalid port"
 	}
 	if strings.HasSuffix(u.Host, ":") {
-		return "has an empty port"
+		return "port", "has an empty port"
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && devHost(host):
 	default:
-		return "must be https (http only on localhost, 127.0.0.1 or [::1], for development)"
+		return "insecure", "must be https (http only on localhost, 127.0.0.1 or [::1], for development)"
 	}
 	if net.ParseIP(host) == nil && !validHostname(host) {
-		return "has an invalid host name"
+		return "host", "has an invalid host name"
 	}
-	return ""
+	return "", ""
 }
 
 // devHost reports whether host is the development machine itself.
@@ -133,11 +135,11 @@ func normalizeOrigin(origin string) string {
 func originsProblems(origins []string) []error {
 	var errs []error
 	if len(origins) > MaxAllowedOrigins {
-		errs = append(errs, &rpcerr.FieldError{Field: "allowed_origins", Reason: fmt.Sprintf("at most %d", MaxAllowedOrigins)})
+		errs = append(errs, &rpcerr.FieldError{Field: "allowed_origins", Reason: fmt.Sprintf("at most %d", MaxAllowedOrigins), Code: "allowed_origins.too_many", Args: rpcerr.ArgList(strconv.Itoa(MaxAllowedOrigins))})
 	}
 	for _, o := range origins {
-		if p := originProblem(o); p != "" {
-			errs = append(errs, &rpcerr.FieldError{Field: "allowed_origins", Reason: fmt.Sprintf("%q %s", o, p)})
+		if what, p := originProblem(o); p != "" {
+			errs = append(errs, &rpcerr.FieldError{Field: "allowed_origins", Reason: fmt.Sprintf("%q %s", o, p), Code: "allowed_origins." + what})
 		}
 	}
 	return errs

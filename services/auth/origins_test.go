@@ -58,7 +58,7 @@ func TestOriginProblem(t *testing.T) {
 		{"https://-app.ministry.ps", "invalid host name"},
 		{"https://" + strings.Repeat("a", 300) + ".ps", "longer than 300"},
 	} {
-		got := originProblem(tc.origin)
+		_, got := originProblem(tc.origin)
 		switch {
 		case tc.want == "" && got != "":
 			t.Errorf("originProblem(%q) = %q; want accepted", tc.origin, got)

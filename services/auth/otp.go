@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,9 +63,9 @@ var (
 // wrongCode is the error for a code that does not match.
 func wrongCode(left int) error {
 	if left <= 0 {
-		return &rpcerr.FieldError{Field: "code", Reason: "is not correct; no tries left: start a new challenge"}
+		return &rpcerr.FieldError{Field: "code", Reason: "is not correct; no tries left: start a new challenge", Code: "code.no_tries_left"}
 	}
-	return &rpcerr.FieldError{Field: "code", Reason: fmt.Sprintf("is not correct; %d tries left", left)}
+	return &rpcerr.FieldError{Field: "code", Reason: fmt.Sprintf("is not correct; %d tries left", left), Code: "code.tries_left", Args: rpcerr.ArgList(strconv.Itoa(left))}
 }
 
 // Challenge is a pending one-time-code check.
@@ -177,7 +178,7 @@ func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, meth
 	switch method {
 	case MethodSMS, MethodTOTP, MethodPhoneVerification:
 	default:
-		return Challenge{}, &rpcerr.FieldError{Field: "method", Reason: `must be "sms" or "totp"`}
+		return Challenge{}, &rpcerr.FieldError{Field: "method", Reason: `must be "sms" or "totp"`, Code: "method.unsupported"}
 	}
 	now := s.Now().UTC()
 	var ch challengeRow
@@ -249,7 +250,7 @@ func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, meth
 func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, code string) (Verified, error) {
 	code = strings.TrimSpace(asciiDigits(code))
 	if code == "" || len(code) > 64 {
-		return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "is required"}
+		return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "is required", Code: "code.required"}
 	}
 	ch, err := selectChallenge(ctx, s.DB, id)
 	if store.IsNoRows(err) {
@@ -321,7 +322,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 			}
 			if step <= c.TOTPLastStep {
 				s.noteOTP(otpWrongCode)
-				return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "was already used: wait for the next code"}
+				return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "was already used: wait for the next code", Code: "code.reused"}
 			}
 		} else {
 			recovery = s.recoveryMAC(ch.CitizenID, code)
@@ -397,7 +398,7 @@ func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, 
 	switch {
 	case errors.Is(err, errTOTPReplay):
 		s.noteOTP(otpWrongCode)
-		return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "was already used: wait for the next code"}
+		return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "was already used: wait for the next code", Code: "code.reused"}
 	case errors.Is(err, errWrongRecovery):
 		return Verified{}, s.wrongCode(left)
 	case errors.Is(err, ErrChallengeClosed):

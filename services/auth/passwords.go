@@ -5,6 +5,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,17 +49,17 @@ const (
 func checkPassword(pw string, personal ...string) *rpcerr.FieldError {
 	n := utf8.RuneCountInString(pw)
 	if !utf8.ValidString(pw) {
-		return &rpcerr.FieldError{Field: "password", Reason: "must be valid UTF-8 text"}
+		return &rpcerr.FieldError{Field: "password", Reason: "must be valid UTF-8 text", Code: "password.encoding"}
 	}
 	if n < minPasswordRunes || n > maxPasswordRunes {
-		return &rpcerr.FieldError{Field: "password", Reason: "must be 8 to 128 characters"}
+		return &rpcerr.FieldError{Field: "password", Reason: "must be 8 to 128 characters", Code: "password.length", Args: rpcerr.ArgList(strconv.Itoa(minPasswordRunes), strconv.Itoa(maxPasswordRunes))}
 	}
 	if isCommonPassword(pw) {
-		return &rpcerr.FieldError{Field: "password", Reason: "is too common: choose a less predictable password"}
+		return &rpcerr.FieldError{Field: "password", Reason: "is too common: choose a less predictable password", Code: "password.common"}
 	}
 	for _, p := range personal {
 		if p != "" && strings.Contains(pw, strings.TrimPrefix(p, "+")) {
-			return &rpcerr.FieldError{Field: "password", Reason: "must not contain your national ID or phone number"}
+			return &rpcerr.FieldError{Field: "password", Reason: "must not contain your national ID or phone number", Code: "password.personal"}
 		}
 	}
 	return nil

@@ -38,7 +38,7 @@ const revokePasswordReset = "password_reset"
 // errResetFailed is the one answer to a wrong code, an unknown or closed
 // challenge and a challenge that was never sent (an unknown national ID):
 // like the unlock flow, a reset tells nobody whether an ID is registered.
-var errResetFailed = &rpcerr.FieldError{Field: "code", Reason: "is not correct, or the code has expired or had its tries: ask for a new code"}
+var errResetFailed = &rpcerr.FieldError{Field: "code", Reason: "is not correct, or the code has expired or had its tries: ask for a new code", Code: "code.incorrect"}
 
 // errNoFlow: the page flow was never started for this request.
 var errNoFlow = fmt.Errorf("auth: no account creation or reset in progress: %w", errAuthRequestClosed)
@@ -284,7 +284,7 @@ func (s *Service) finishReset(ctx context.Context, id, binding, code, password s
 	}
 	code = strings.TrimSpace(asciiDigits(code))
 	if code == "" || len(code) > 64 {
-		return &rpcerr.FieldError{Field: "code", Reason: "is required"}
+		return &rpcerr.FieldError{Field: "code", Reason: "is required", Code: "code.required"}
 	}
 	if fe := checkPassword(password); fe != nil {
 		return fe

@@ -161,7 +161,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, caller Principal, code string
 	now := s.Now().UTC()
 	step, ok := matchTOTP(secret, code, now)
 	if !isTOTPCode(code) || !ok {
-		return nil, &rpcerr.FieldError{Field: "code", Reason: "does not match the enrolment secret: check the app's clock and try the current code"}
+		return nil, &rpcerr.FieldError{Field: "code", Reason: "does not match the enrolment secret: check the app's clock and try the current code", Code: "code.totp_mismatch"}
 	}
 	codes := make([]string, recoveryCodes)
 	macs := make([]string, recoveryCodes)

@@ -18,7 +18,7 @@ import (
 // errUnlockFailed is the one answer to a wrong code, an unknown or closed
 // challenge, and a challenge that was never sent (an unknown national ID):
 // the unlock flow tells nobody whether an ID is registered.
-var errUnlockFailed = &rpcerr.FieldError{Field: "code", Reason: "is not correct, or the code has expired or had its tries: ask for a new code"}
+var errUnlockFailed = &rpcerr.FieldError{Field: "code", Reason: "is not correct, or the code has expired or had its tries: ask for a new code", Code: "code.incorrect"}
 
 // StartUnlock begins lifting the login locks of an account: when the
 // national ID has an account with a verified phone, some lock of it is in
@@ -91,7 +91,7 @@ func (s *Service) StartUnlock(ctx context.Context, nationalID string) (Challenge
 func (s *Service) VerifyUnlock(ctx context.Context, id, code string) error {
 	code = strings.TrimSpace(asciiDigits(code))
 	if code == "" || len(code) > 64 {
-		return &rpcerr.FieldError{Field: "code", Reason: "is required"}
+		return &rpcerr.FieldError{Field: "code", Reason: "is required", Code: "code.required"}
 	}
 	if len(id) > 64 {
 		return errUnlockFailed

@@ -173,7 +173,7 @@ func (s *Service) ListItems(ctx context.Context, p Principal, f ListFilter) ([]I
 		return nil, "", err
 	}
 	if f.State != "" && !validState(f.State) {
-		return nil, "", &rpcerr.FieldError{Field: "state", Reason: "is not a workflow state"}
+		return nil, "", &rpcerr.FieldError{Field: "state", Reason: "is not a workflow state", Code: "state.unsupported"}
 	}
 	ministries, err := ministriesOf(ctx, s.DB, p.Subject)
 	if err != nil {
@@ -244,7 +244,7 @@ func validState(s string) bool {
 // editor read. A newer current version is a *VersionConflictError (409).
 func (s *Service) SaveDraft(ctx context.Context, p Principal, id string, base int, c Content) (Item, error) {
 	if base < 1 {
-		return Item{}, &rpcerr.FieldError{Field: "base_version", Reason: "is required: the version you read"}
+		return Item{}, &rpcerr.FieldError{Field: "base_version", Reason: "is required: the version you read", Code: "base_version.required"}
 	}
 	err := s.newVersion(ctx, p, id, ActionSave, base, "", func(it Item) (Content, error) {
 		return c, c.Validate(it.Type)
@@ -258,7 +258,7 @@ func (s *Service) SaveDraft(ctx context.Context, p Principal, id string, base in
 // RollbackItem saves an old version's content as a new draft version.
 func (s *Service) RollbackItem(ctx context.Context, p Principal, id string, version int, comment string) (Item, error) {
 	if version < 1 {
-		return Item{}, &rpcerr.FieldError{Field: "version", Reason: "must be a version number (1 or more)"}
+		return Item{}, &rpcerr.FieldError{Field: "version", Reason: "must be a version number (1 or more)", Code: "version.range"}
 	}
 	if err := validateComment("comment", comment, false); err != nil {
 		return Item{}, err
@@ -415,7 +415,7 @@ func (s *Service) PublishItem(ctx context.Context, p Principal, id string, publi
 		from = publishAt
 	}
 	if !expireAt.IsZero() && !expireAt.After(from) {
-		return Item{}, &rpcerr.FieldError{Field: "expire_time", Reason: "must be after the publish time"}
+		return Item{}, &rpcerr.FieldError{Field: "expire_time", Reason: "must be after the publish time", Code: "expire_time.before_publish"}
 	}
 	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		it, held, err := loadHeld(ctx, tx, p, id)

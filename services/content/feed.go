@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -105,8 +106,8 @@ func validateFeedTag(tag string) error {
 	if err := textcheck.Check("tag", tag, textcheck.Address); err != nil {
 		return err
 	}
-	if !slugPattern.MatchString(tag) || utf8.RuneCountInString(tag) > 40 {
-		return &rpcerr.FieldError{Field: "tag", Reason: "must be lower-case words joined by hyphens, at most 40 characters"}
+	if !slugPattern.MatchString(tag) || utf8.RuneCountInString(tag) > maxTagRunes {
+		return &rpcerr.FieldError{Field: "tag", Reason: "must be lower-case words joined by hyphens, at most 40 characters", Code: "tag.format", Args: rpcerr.ArgList(strconv.Itoa(maxTagRunes))}
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func (s *Service) ListVersions(ctx context.Context, p Principal, id string, size
 // GetVersion returns the item with one version's content.
 func (s *Service) GetVersion(ctx context.Context, p Principal, id string, version int) (Item, error) {
 	if version < 1 {
-		return Item{}, &rpcerr.FieldError{Field: "version", Reason: "must be a version number (1 or more)"}
+		return Item{}, &rpcerr.FieldError{Field: "version", Reason: "must be a version number (1 or more)", Code: "version.range"}
 	}
 	it, err := loadItem(ctx, s.DB, id, version)
 	if err != nil {
@@ -68,10 +68,10 @@ func (s *Service) GetVersion(ctx context.Context, p Principal, id string, versio
 func (s *Service) DiffVersions(ctx context.Context, p Principal, id string, from, to int) ([]Change, error) {
 	var fe fieldErrs
 	if from < 1 {
-		fe.add("from_version", "must be a version number (1 or more)")
+		fe.add("from_version", "range", "must be a version number (1 or more)")
 	}
 	if to < 1 {
-		fe.add("to_version", "must be a version number (1 or more)")
+		fe.add("to_version", "range", "must be a version number (1 or more)")
 	}
 	if err := fe.err(); err != nil {
 		return nil, err
@@ -167,9 +167,12 @@ func (s *Service) checkGrant(ministry, subject, role string) (Role, error) {
 	if err := ValidateMinistry("ministry", ministry); err != nil {
 		fe = append(fe, err)
 	}
-	if subject == "" || len(subject) > 128 {
-		fe.add("subject", "is required: the token subject (a citizen id or a client id), at most 128 characters")
-	} else {
+	switch {
+	case subject == "":
+		fe.add("subject", "required", "is required: the token subject (a citizen id or a client id)")
+	case len(subject) > 128:
+		fe.add("subject", "too_many_bytes", "must be at most %s bytes", "128")
+	default:
 		plain(&fe, "subject", subject, 128, true)
 	}
 	r, err := ParseRole("role", role)

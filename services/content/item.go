@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -105,6 +106,7 @@ const (
 	maxURL      = 2048
 	maxComment  = 2000
 	maxSlugRune = 100
+	maxTagRunes = 40
 )
 
 var (
@@ -120,8 +122,32 @@ var (
 // fieldErrs collects field errors.
 type fieldErrs []error
 
-func (f *fieldErrs) add(field, format string, args ...any) {
-	*f = append(*f, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+// add refuses field for the rule what, the last part of its code (see
+// fieldCode); reason is the English text, formatted with vals, which
+// also fill the placeholders of the code's catalogue text (a limit, a
+// type), so both languages keep the numbers.
+func (f *fieldErrs) add(field, what, reason string, vals ...string) {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	*f = append(*f, &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf(reason, args...), Code: fieldCode(field, what), Args: rpcerr.ArgList(vals...)})
+}
+
+// fieldCode is the machine code of the rule what on field: the field
+// path without its indexes and without the translation it is in, so
+// that one rule has one code in both languages of an item
+// ("translations.ar.fees[2].amount", "range" → "fees.amount.range").
+func fieldCode(field, what string) string {
+	if rest, ok := strings.CutPrefix(field, "translations."); ok {
+		for _, lang := range Languages {
+			if r, ok := strings.CutPrefix(rest, lang+"."); ok {
+				field = r
+				break
+			}
+		}
+	}
+	return rpcerr.FieldCode(field, what)
 }
 
 func (f fieldErrs) err() error { return errors.Join(f...) }
@@ -131,6 +157,7 @@ func (f fieldErrs) err() error { return errors.Join(f...) }
 // and reports whether there was one.
 func (f *fieldErrs) text(field, s string, k textcheck.Kind) bool {
 	if e := textcheck.Check(field, s, k); e != nil {
+		e.Code = fieldCode(field, strings.TrimPrefix(e.Code, rpcerr.FieldCode(field, "")))
 		*f = append(*f, e)
 		return true
 	}
@@ -140,7 +167,7 @@ func (f *fieldErrs) text(field, s string, k textcheck.Kind) bool {
 // ValidateMinistry checks a ministry code such as "moh" or "mol".
 func ValidateMinistry(field, m string) error {
 	if !ministryPattern.MatchString(m) {
-		return &rpcerr.FieldError{Field: field, Reason: "must be a ministry code: 2 to 32 lower-case letters, digits or hyphens, starting with a letter"}
+		return &rpcerr.FieldError{Field: field, Reason: "must be a ministry code: 2 to 32 lower-case letters, digits or hyphens, starting with a letter", Code: rpcerr.FieldCode(field, "format")}
 	}
 	return nil
 }
@@ -152,7 +179,7 @@ func ParseType(field, s string) (Type, error) {
 			return t, nil
 		}
 	}
-	return "", &rpcerr.FieldError{Field: field, Reason: "must be one of service, guide, faq, news, page"}
+	return "", &rpcerr.FieldError{Field: field, Reason: "must be one of service, guide, faq, news, page", Code: rpcerr.FieldCode(field, "unsupported")}
 }
 
 // Validate checks c for an item of type t and returns every problem at
@@ -160,26 +187,26 @@ func ParseType(field, s string) (Type, error) {
 func (c Content) Validate(t Type) error {
 	var fe fieldErrs
 	if len(c.Tags) > maxTags {
-		fe.add("tags", "at most %d tags", maxTags)
+		fe.add("tags", "too_many", "at most %s tags", strconv.Itoa(maxTags))
 	}
 	seen := map[string]bool{}
 	for i, tag := range c.Tags {
 		f := fmt.Sprintf("tags[%d]", i)
 		switch {
 		case fe.text(f, tag, textcheck.Address):
-		case !slugPattern.MatchString(tag) || utf8.RuneCountInString(tag) > 40:
-			fe.add(f, "must be lower-case words joined by hyphens, at most 40 characters")
+		case !slugPattern.MatchString(tag) || utf8.RuneCountInString(tag) > maxTagRunes:
+			fe.add(f, "format", "must be lower-case words joined by hyphens, at most %s characters", strconv.Itoa(maxTagRunes))
 		case seen[tag]:
-			fe.add(f, "repeats %q", tag)
+			fe.add(f, "duplicate", "repeats %s", strconv.Quote(tag))
 		}
 		seen[tag] = true
 	}
 	if len(c.Translations) == 0 {
-		fe.add("translations", "at least one of ar and en is required")
+		fe.add("translations", "required", "at least one of ar and en is required")
 	}
 	for lang := range c.Translations {
 		if !slices.Contains(Languages, lang) {
-			fe.add("translations", "language %q is not ar or en", truncate(lang, 8))
+			fe.add("translations", "language", "language %s is not ar or en", strconv.Quote(truncate(lang, 8)))
 		}
 	}
 	for _, lang := range Languages {
@@ -196,10 +223,10 @@ func (c Content) Validate(t Type) error {
 func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 	switch {
 	case tr.Slug == "":
-		fe.add(p+"slug", "is required")
+		fe.add(p+"slug", "required", "is required")
 	case fe.text(p+"slug", tr.Slug, textcheck.Address):
 	case !slugPattern.MatchString(tr.Slug) || utf8.RuneCountInString(tr.Slug) > maxSlugRune:
-		fe.add(p+"slug", "must be lower-case words (any script) or digits joined by single hyphens, at most %d characters", maxSlugRune)
+		fe.add(p+"slug", "format", "must be lower-case words (any script) or digits joined by single hyphens, at most %s characters", strconv.Itoa(maxSlugRune))
 	}
 	plain(fe, p+"title", tr.Title, maxTitle, true)
 	plain(fe, p+"summary", tr.Summary, maxSummary, t == TypeService || t == TypeNews)
@@ -211,10 +238,10 @@ func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 	entries(fe, p, "fees", tr.Fees, func(fp string, f Fee) {
 		plain(fe, fp+"description", f.Description, maxShort, true)
 		if f.Amount < 0 || f.Amount > 1e12 {
-			fe.add(fp+"amount", "must be 0 or more minor units (at most 10^12)")
+			fe.add(fp+"amount", "range", "must be 0 or more minor units (at most %s)", "10^12")
 		}
 		if _, ok := Currencies[f.Currency]; !ok {
-			fe.add(fp+"currency", "must be ILS, JOD, USD or EUR")
+			fe.add(fp+"currency", "unsupported", "must be ILS, JOD, USD or EUR")
 		}
 	})
 	entries(fe, p, "links", tr.Links, func(lp string, l Link) {
@@ -223,11 +250,11 @@ func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 			return
 		}
 		if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(l.URL) > maxURL {
-			fe.add(lp+"url", "must be an http or https URL")
+			fe.add(lp+"url", "format", "must be an http or https URL")
 		}
 	})
 	if t == TypeFAQ && len(tr.Questions) == 0 {
-		fe.add(p+"questions", "an faq needs at least one question")
+		fe.add(p+"questions", "required", "an faq needs at least one question")
 	}
 	entries(fe, p, "questions", tr.Questions, func(qp string, qa QA) {
 		plain(fe, qp+"question", qa.Question, maxSummary, true)
@@ -237,7 +264,7 @@ func (tr Translation) validate(t Type, p string, fe *fieldErrs) {
 	// stored that no page shows.
 	notFor := func(field string, set bool) {
 		if set {
-			fe.add(p+field, "is not a field of a %s", t)
+			fe.add(p+field, "not_allowed", "is not a field of a %s", string(t))
 		}
 	}
 	if t != TypeService {
@@ -264,16 +291,16 @@ func plain(fe *fieldErrs, field, s string, max int, required bool) {
 	switch {
 	case s == "" || strings.TrimSpace(s) == "":
 		if required {
-			fe.add(field, "is required")
+			fe.add(field, "required", "is required")
 		} else if s != "" {
-			fe.add(field, "is blank")
+			fe.add(field, "blank", "is blank")
 		}
 		return
 	case fe.text(field, s, textcheck.OneLine):
 	case utf8.RuneCountInString(s) > max:
-		fe.add(field, "is longer than %d characters", max)
+		fe.add(field, "too_long", "is longer than %s characters", strconv.Itoa(max))
 	case markup.MatchString(s):
-		fe.add(field, "must be plain text: HTML tags and entities are not allowed")
+		fe.add(field, "markup", "must be plain text: HTML tags and entities are not allowed")
 	}
 }
 
@@ -284,26 +311,26 @@ func rich(fe *fieldErrs, field, s string, required bool) {
 	switch {
 	case strings.TrimSpace(s) == "":
 		if required {
-			fe.add(field, "is required")
+			fe.add(field, "required", "is required")
 		}
 		return
 	case len(s) > maxRichTextBytes:
-		fe.add(field, "is longer than %d bytes", maxRichTextBytes)
+		fe.add(field, "too_many_bytes", "is longer than %s bytes", strconv.Itoa(maxRichTextBytes))
 		return
 	case fe.text(field, s, textcheck.MultiLine):
 		return
 	}
 	if _, refused := RenderMarkdown(s); len(refused) > 0 {
-		fe.add(field, "link target %q is not allowed: use https, http, mailto or a /path", truncate(refused[0], 40))
+		fe.add(field, "unsafe_link", "link target %s is not allowed: use https, http, mailto or a /path", strconv.Quote(truncate(refused[0], 40)))
 	}
 }
 
 func list(fe *fieldErrs, field string, items []string, required bool) {
 	if required && len(items) == 0 {
-		fe.add(field, "at least one is required")
+		fe.add(field, "too_few", "at least one is required")
 	}
 	if len(items) > maxListLen {
-		fe.add(field, "at most %d entries", maxListLen)
+		fe.add(field, "too_many", "at most %s entries", strconv.Itoa(maxListLen))
 	}
 	for i, s := range items {
 		plain(fe, fmt.Sprintf("%s[%d]", field, i), s, maxShort, true)
@@ -315,7 +342,7 @@ func list(fe *fieldErrs, field string, items []string, required bool) {
 // check under its own path (p+"fees[0].").
 func entries[T any](fe *fieldErrs, p, name string, items []T, check func(path string, item T)) {
 	if len(items) > maxListLen {
-		fe.add(p+name, "at most %d %s", maxListLen, name)
+		fe.add(p+name, "too_many", "at most %s "+name, strconv.Itoa(maxListLen))
 	}
 	for i, item := range items {
 		check(fmt.Sprintf("%s%s[%d].", p, name, i), item)
@@ -329,11 +356,11 @@ func validateComment(field, s string, required bool) error {
 	switch {
 	case strings.TrimSpace(s) == "":
 		if required {
-			fe.add(field, "is required")
+			fe.add(field, "required", "is required")
 		}
 	case fe.text(field, s, textcheck.MultiLine):
 	case utf8.RuneCountInString(s) > maxComment:
-		fe.add(field, "is longer than %d characters", maxComment)
+		fe.add(field, "too_long", "is longer than %s characters", strconv.Itoa(maxComment))
 	}
 	return fe.err()
 }

@@ -2,9 +2,14 @@ package content
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tamkeen/tamkeen/libs/rpcerr"
+	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
 
 // Search text is normalised and stemmed here, in Go, for both the indexed
@@ -210,14 +215,14 @@ type Query struct {
 // wrapping ErrQuery.
 func ParseQuery(q string) (Query, error) {
 	if !utf8.ValidString(q) {
-		return Query{}, errors.Join(ErrQuery, errors.New("q is not valid UTF-8"))
+		return Query{}, queryErr("invalid_utf8", "is not valid UTF-8 (byte %s)", strconv.Itoa(textcheck.InvalidByte(q)))
 	}
 	q = strings.TrimSpace(q)
 	switch {
 	case q == "":
-		return Query{}, errors.Join(ErrQuery, errors.New("q is required"))
+		return Query{}, queryErr("required", "is required")
 	case len(q) > maxQueryBytes:
-		return Query{}, errors.Join(ErrQuery, errors.New("q is longer than 256 bytes"))
+		return Query{}, queryErr("too_many_bytes", "is longer than %s bytes", strconv.Itoa(maxQueryBytes))
 	}
 	seen := map[string]bool{}
 	var out Query
@@ -230,11 +235,22 @@ func ParseQuery(q string) (Query, error) {
 	}
 	switch {
 	case len(out.Terms) == 0:
-		return Query{}, errors.Join(ErrQuery, errors.New("q has no searchable words"))
+		return Query{}, queryErr("no_words", "has no searchable words")
 	case len(out.Terms) > maxQueryTerms:
-		return Query{}, errors.Join(ErrQuery, errors.New("q has more than 8 words"))
+		return Query{}, queryErr("too_many_words", "has more than %s words", strconv.Itoa(maxQueryTerms))
 	}
 	return out, nil
+}
+
+// queryErr is ParseQuery's refusal of q, wrapping ErrQuery: a field error
+// of q whose code is "q.<what>" and whose reason is format filled with
+// vals, which also fill the catalogue text of the code.
+func queryErr(what, format string, vals ...string) error {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return errors.Join(ErrQuery, &rpcerr.FieldError{Field: "q", Reason: fmt.Sprintf(format, args...), Code: "q." + what, Args: rpcerr.ArgList(vals...)})
 }
 
 // ftsMatch is the query in SQLite FTS5 syntax: each term a quoted string,

@@ -76,7 +76,7 @@ func TestParseQuery(t *testing.T) {
 		{"arabic", "أحمد", []string{"احمد"}, ""},
 		{"repeats folded away", "مدرسة مدرسه", []string{"مدرسه"}, ""},
 		{"fts operators are just words", `licence OR "NOT" NEAR(x`, []string{"licenc", "not", "near", "x"}, ""},
-		{"empty", "   ", nil, "q is required"},
+		{"empty", "   ", nil, "q: is required"},
 		{"only punctuation", "?!-", nil, "no searchable words"},
 		{"only stop words", "the of في", nil, "no searchable words"},
 		{"too long", strings.Repeat("ا", 200), nil, "longer than 256"},

@@ -144,7 +144,7 @@ func parseLang(lang string) (string, error) {
 		return "ar", nil
 	}
 	if !slices.Contains(Languages, lang) {
-		return "", &rpcerr.FieldError{Field: "lang", Reason: "must be ar or en"}
+		return "", &rpcerr.FieldError{Field: "lang", Reason: "must be ar or en", Code: "lang.unsupported"}
 	}
 	return lang, nil
 }
@@ -181,17 +181,25 @@ func withFallback(pc PublicContent) PublicContent {
 	return pc
 }
 
+// maxSlugBytes bounds a slug asked for: maxSlugRune characters of at
+// most 4 bytes each.
+const maxSlugBytes = 4 * maxSlugRune
+
 // GetPublicContent returns the published item that has slug (in either
 // language) in lang, or in the other language with Fallback set when it
 // has no lang translation. Drafts, scheduled and expired items are not
 // found.
+
 func (s *Service) GetPublicContent(ctx context.Context, slug, lang string) (PublicContent, error) {
 	lang, err := parseLang(lang)
 	if err != nil {
 		return PublicContent{}, err
 	}
-	if slug == "" || len(slug) > 400 {
-		return PublicContent{}, &rpcerr.FieldError{Field: "slug", Reason: "is required (at most 100 characters)"}
+	if slug == "" {
+		return PublicContent{}, &rpcerr.FieldError{Field: "slug", Reason: "is required", Code: "slug.required"}
+	}
+	if len(slug) > maxSlugBytes {
+		return PublicContent{}, &rpcerr.FieldError{Field: "slug", Reason: fmt.Sprintf("must be at most %d bytes", maxSlugBytes), Code: "slug.too_many_bytes", Args: rpcerr.ArgList(strconv.Itoa(maxSlugBytes))}
 	}
 	key := lang + "|" + slug
 	if pc, ok := s.cache.get(key); ok {
@@ -279,7 +287,7 @@ func (s *Service) SearchPublicContent(ctx context.Context, q, lang string, size 
 	}
 	query, err := ParseQuery(q)
 	if err != nil {
-		return nil, "", 0, &rpcerr.FieldError{Field: "q", Reason: strings.TrimPrefix(err.Error(), ErrQuery.Error()+"\n")}
+		return nil, "", 0, err
 	}
 	limit, offset, err := parsePage(size, token, 10, 50)
 	if err != nil {

@@ -164,7 +164,7 @@ func parsePage(size int32, token string, def, max int) (limit, offset int, err e
 	limit = int(size)
 	switch {
 	case size < 0:
-		return 0, 0, &rpcerr.FieldError{Field: "page_size", Reason: "must not be negative"}
+		return 0, 0, &rpcerr.FieldError{Field: "page_size", Reason: "must not be negative", Code: "page_size.negative"}
 	case size == 0:
 		limit = def
 	case limit > max:
@@ -179,7 +179,7 @@ func parsePage(size int32, token string, def, max int) (limit, offset int, err e
 			return limit, n, nil
 		}
 	}
-	return 0, 0, &rpcerr.FieldError{Field: "page_token", Reason: "is not a token from a previous page"}
+	return 0, 0, &rpcerr.FieldError{Field: "page_token", Reason: "is not a token from a previous page", Code: "page_token.unknown"}
 }
 
 // errLeaseHeld is returned when another replica holds a lease.

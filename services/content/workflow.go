@@ -47,7 +47,7 @@ func ParseRole(field, s string) (Role, error) {
 			return r, nil
 		}
 	}
-	return "", &rpcerr.FieldError{Field: field, Reason: "must be author, editor or publisher"}
+	return "", &rpcerr.FieldError{Field: field, Reason: "must be author, editor or publisher", Code: rpcerr.FieldCode(field, "unsupported")}
 }
 
 // Action is one workflow step; transitions record it.

@@ -334,7 +334,7 @@ func knownStatus(st string) bool {
 // ListNotifications returns client's notifications, newest first.
 func (s *Service) ListNotifications(ctx context.Context, client string, f ListFilter) ([]Notification, string, error) {
 	if f.Status != "" && !knownStatus(f.Status) {
-		return nil, "", &rpcerr.FieldError{Field: "status", Reason: "not a notification status"}
+		return nil, "", &rpcerr.FieldError{Field: "status", Reason: "not a notification status", Code: "status.unsupported"}
 	}
 	size := f.PageSize
 	if size <= 0 {
@@ -345,7 +345,7 @@ func (s *Service) ListNotifications(ctx context.Context, client string, f ListFi
 	if f.PageToken != "" {
 		t, id, ok := store.ParseKeysetToken(f.PageToken)
 		if !ok {
-			return nil, "", &rpcerr.FieldError{Field: "page_token", Reason: "not a token this API gave"}
+			return nil, "", &rpcerr.FieldError{Field: "page_token", Reason: "not a token this API gave", Code: "page_token.unknown"}
 		}
 		afterTime, afterID = t.UTC(), id
 	}

@@ -58,6 +58,9 @@ type BulkRowError struct {
 	Field  string
 	Code   string
 	Reason string
+	// Args are the values of the code's catalogue text
+	// (rpcerr.FieldError.Args); not stored.
+	Args string
 }
 
 // BulkErrors is the per-row report of a refused bulk job: nothing was
@@ -127,7 +130,8 @@ func parseBulkCSV(channel, text string) ([]BulkRow, []int, error) {
 			return nil, nil, err
 		}
 		if len(rows) >= MaxBulkRecipients {
-			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients)}
+			return nil, nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients),
+				Code: "csv.too_many", Args: rpcerr.ArgList(strconv.Itoa(MaxBulkRecipients))}
 		}
 		rows = append(rows, row)
 		lineNos = append(lineNos, line)
@@ -162,7 +166,11 @@ func newBulkCSV(channel string, in io.Reader) (*bulkCSV, error) {
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		if fe := textcheck.Check("csv", h, textcheck.Address); fe != nil {
-			return nil, &rpcerr.FieldError{Field: "csv", Reason: fmt.Sprintf("header column %d %s", i+1, fe.Reason), Code: "csv.header"}
+			// The code stays textcheck's (csv.forbidden_character, …), as
+			// do its args, which count in the column's name: csv.header
+			// is the rule of a missing header row.
+			fe.Reason = fmt.Sprintf("header column %d %s", i+1, fe.Reason)
+			return nil, fe
 		}
 		header[i] = h
 		switch h {
@@ -234,12 +242,12 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		return BulkJob{}, err
 	}
 	if len(in.Reference) > maxReference {
-		return BulkJob{}, &rpcerr.FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference)}
+		return BulkJob{}, &rpcerr.FieldError{Field: "reference", Reason: fmt.Sprintf("longer than %d bytes", maxReference), Code: "reference.too_many_bytes", Args: rpcerr.ArgList(strconv.Itoa(maxReference))}
 	}
 	rows, lineNos := in.Rows, []int(nil)
 	switch {
 	case in.CSV != "" && len(in.Rows) > 0:
-		return BulkJob{}, &rpcerr.FieldError{Field: "csv", Reason: "give recipients or csv, not both"}
+		return BulkJob{}, &rpcerr.FieldError{Field: "csv", Reason: "give recipients or csv, not both", Code: "csv.with_recipients"}
 	case in.CSV != "":
 		var err error
 		if rows, lineNos, err = parseBulkCSV(in.Channel, in.CSV); err != nil {
@@ -247,7 +255,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		}
 	}
 	if len(rows) == 0 {
-		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: "no recipients"}
+		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: "no recipients", Code: "recipients.required"}
 	}
 	if len(rows) > MaxBulkRecipients {
 		return BulkJob{}, &rpcerr.FieldError{Field: "recipients", Reason: fmt.Sprintf("more than %d recipients", MaxBulkRecipients),
@@ -351,7 +359,7 @@ func rowError(line int, err error) BulkRowError {
 		if c == "" {
 			c = rpcerr.FieldCode(fe.Field, "invalid")
 		}
-		return BulkRowError{Row: line, Field: fe.Field, Code: c, Reason: fe.Reason}
+		return BulkRowError{Row: line, Field: fe.Field, Code: c, Reason: fe.Reason, Args: fe.Args}
 	}
 	if errors.Is(err, rpcerr.ErrPermissionDenied) {
 		return BulkRowError{Row: line, Field: "phone_number", Code: "phone_number.international", Reason: "international destinations are not allowed for this client"}

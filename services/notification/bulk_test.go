@@ -38,9 +38,9 @@ func TestBulkValidatesEveryRowUpFront(t *testing.T) {
 	_, err = a.api.CreateBulkJob(moh, &notificationv1.CreateBulkJobRequest{TemplateId: tpl.GetId(), Channel: "sms", Csv: csv})
 	got := rpcerr.FieldViolations(err)
 	want := []rpcerr.FieldError{
-		{Field: "rows[3].phone_number", Reason: "not an E.164 number (e.g. +970599000001)", Code: "rows.phone_number.invalid"},
-		{Field: "rows[5].personalisation", Reason: "no value for ((date))", Code: "rows.personalisation.invalid"},
-		{Field: "rows[6].phone_number", Reason: "international destinations are not allowed for this client", Code: "rows.phone_number.invalid"},
+		{Field: "rows[3].phone_number", Reason: "not an E.164 number (e.g. +970599000001)", Code: "rows.phone_number.e164"},
+		{Field: "rows[5].personalisation", Reason: "no value for ((date))", Code: "rows.personalisation.missing", Args: rpcerr.ArgList("date")},
+		{Field: "rows[6].phone_number", Reason: "international destinations are not allowed for this client", Code: "rows.phone_number.international"},
 	}
 	if code(err) != codes.InvalidArgument || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("bulk with bad rows = %v\n%v; want %v", err, got, want)

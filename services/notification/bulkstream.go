@@ -274,7 +274,7 @@ func (s *Service) ListBulkJobErrors(ctx context.Context, client, id, token strin
 	after := 0
 	if token != "" {
 		if after, err = strconv.Atoi(token); err != nil || after < 1 {
-			return BulkErrorPage{}, &rpcerr.FieldError{Field: "page_token", Reason: "not a token this list gave", Code: "page_token.invalid"}
+			return BulkErrorPage{}, &rpcerr.FieldError{Field: "page_token", Reason: "not a token this list gave", Code: "page_token.unknown"}
 		}
 	}
 	if size <= 0 || size > maxErrorPage {

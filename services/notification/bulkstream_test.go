@@ -59,7 +59,7 @@ func wantBad(i, badEvery int) (string, bool) {
 	case i%badEvery == 0:
 		return "phone_number.e164", true
 	case i%badEvery == 7:
-		return "personalisation.invalid", true
+		return "personalisation.missing", true
 	}
 	return "", false
 }
@@ -230,9 +230,9 @@ func testBulkUploadSendsTheGoodRows(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	want := []BulkRowError{
-		{Row: 8, Field: "personalisation", Code: "personalisation.invalid", Reason: "no value for ((name))"},
+		{Row: 8, Field: "personalisation", Code: "personalisation.missing", Reason: "no value for ((name))"},
 		{Row: 51, Field: "phone_number", Code: "phone_number.e164", Reason: "not an E.164 number (e.g. +970599000001)"},
-		{Row: 58, Field: "personalisation", Code: "personalisation.invalid", Reason: "no value for ((name))"},
+		{Row: 58, Field: "personalisation", Code: "personalisation.missing", Reason: "no value for ((name))"},
 		{Row: 101, Field: "phone_number", Code: "phone_number.e164", Reason: "not an E.164 number (e.g. +970599000001)"},
 	}
 	if fmt.Sprint(page.Rows) != fmt.Sprint(want) || page.NextPageToken != "101" || page.Total != 10 {
@@ -431,8 +431,8 @@ func TestBulkUploadOverGRPC(t *testing.T) {
 	if err != nil || len(page.GetErrors()) != 4 || page.GetNextPageToken() == "" || page.GetTotalInvalid() != 6 {
 		t.Fatalf("errors page = %v, %v", page, err)
 	}
-	if e := page.GetErrors()[0]; e.GetRow() != 8 || e.GetCode() != "personalisation.invalid" {
-		t.Errorf("first error = %v; want row 8, personalisation.invalid", e)
+	if e := page.GetErrors()[0]; e.GetRow() != 8 || e.GetCode() != "personalisation.missing" {
+		t.Errorf("first error = %v; want row 8, personalisation.missing", e)
 	}
 	if _, err := upload(as("moh"), "fax"); code(err) != codes.InvalidArgument {
 		t.Errorf("upload to channel fax = %v; want InvalidArgument", err)

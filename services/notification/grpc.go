@@ -74,7 +74,8 @@ var statusRules = []rpcerr.Rule{
 }
 
 // bulkViolations names each bad row's field "rows[N].<field>" (N as
-// BulkRowError.Row counts), or "rows[N]" when no one field is to blame.
+// BulkRowError.Row counts), or "rows[N]" when no one field is to blame;
+// the code is the row's own under "rows." ("rows.phone_number.e164").
 func bulkViolations(be *BulkErrors) []rpcerr.FieldError {
 	out := make([]rpcerr.FieldError, 0, len(be.Rows))
 	for _, r := range be.Rows {
@@ -82,7 +83,7 @@ func bulkViolations(be *BulkErrors) []rpcerr.FieldError {
 		if r.Field != "" {
 			f += "." + r.Field
 		}
-		out = append(out, rpcerr.FieldError{Field: f, Reason: r.Reason})
+		out = append(out, rpcerr.FieldError{Field: f, Reason: r.Reason, Code: "rows." + r.Code, Args: r.Args})
 	}
 	return out
 }

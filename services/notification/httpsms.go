@@ -161,7 +161,7 @@ func (s *Service) ReceiveHTTPReceipt(ctx context.Context, provider string, paylo
 		return fmt.Errorf("provider %q: %w", provider, rpcerr.ErrNotFound)
 	}
 	if len(payload) > 64<<10 {
-		return &rpcerr.FieldError{Field: "payload", Reason: "larger than 64 KiB"}
+		return &rpcerr.FieldError{Field: "payload", Reason: "larger than 64 KiB", Code: "payload.too_large", Args: rpcerr.ArgList("64")}
 	}
 	if err := VerifyCallback(s.cfg.HTTPSMS.ReceiptSecret, signature, payload, s.Now(), 0); err != nil {
 		return err
@@ -171,11 +171,11 @@ func (s *Service) ReceiveHTTPReceipt(ctx context.Context, provider string, paylo
 		Status string `json:"status"`
 	}
 	if err := json.Unmarshal(payload, &body); err != nil {
-		return &rpcerr.FieldError{Field: "payload", Reason: "not a JSON receipt"}
+		return &rpcerr.FieldError{Field: "payload", Reason: "not a JSON receipt", Code: "payload.format"}
 	}
 	state, ok := httpReceiptState(body.Status)
 	if !validReceiptID(body.ID) || !ok {
-		return &rpcerr.FieldError{Field: "payload", Reason: "needs an id and a known status"}
+		return &rpcerr.FieldError{Field: "payload", Reason: "needs an id and a known status", Code: "payload.incomplete"}
 	}
 	return s.applyReceipt(ctx, ProviderHTTP, Receipt{MessageID: body.ID, State: state})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -93,7 +94,7 @@ func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string
 	// command's number must already be in that form (E.164, a mobile at
 	// home), never a local one.
 	if to, err := phone.Normalize(cmd.GetPhoneNumber()); err != nil || to != cmd.GetPhoneNumber() {
-		return smsRequest{}, &rpcerr.FieldError{Field: "phone_number", Reason: "not an E.164 number"}
+		return smsRequest{}, &rpcerr.FieldError{Field: "phone_number", Reason: "not an E.164 number", Code: "phone_number.e164"}
 	}
 	lang := cmd.GetLanguage()
 	if lang == "" {
@@ -101,7 +102,7 @@ func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string
 	}
 	t, err := s.templates.find(cmd.GetTemplateId(), ChannelSMS, lang)
 	if err != nil {
-		return smsRequest{}, &rpcerr.FieldError{Field: "template_id", Reason: fmt.Sprintf("no SMS template %q in language %q", cmd.GetTemplateId(), lang)}
+		return smsRequest{}, &rpcerr.FieldError{Field: "template_id", Reason: fmt.Sprintf("no SMS template %q in language %q", cmd.GetTemplateId(), lang), Code: "template_id.unknown"}
 	}
 	send, stored, err := renderSMS(t, cmd.GetPersonalisation())
 	if err != nil {
@@ -109,12 +110,13 @@ func (s *Service) prepareSMS(ev events.Event, cmd *eventsv1.SendSms, lane string
 	}
 	length := MeasureSMS(send)
 	if length.Segments > s.cfg.MaxSMSSegments {
-		return smsRequest{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", length.Segments, s.cfg.MaxSMSSegments)}
+		return smsRequest{}, &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("the message needs %d segments; at most %d are allowed", length.Segments, s.cfg.MaxSMSSegments),
+			Code: "personalisation.segments", Args: rpcerr.ArgList(strconv.Itoa(length.Segments), strconv.Itoa(s.cfg.MaxSMSSegments))}
 	}
 	expireAt := ev.Time.Add(defaultOTPLife)
 	if cmd.GetExpireTime() != nil {
 		if err := cmd.GetExpireTime().CheckValid(); err != nil {
-			return smsRequest{}, &rpcerr.FieldError{Field: "expire_time", Reason: "not a valid timestamp"}
+			return smsRequest{}, &rpcerr.FieldError{Field: "expire_time", Reason: "not a valid timestamp", Code: "expire_time.format"}
 		}
 		expireAt = cmd.GetExpireTime().AsTime()
 	}

@@ -72,7 +72,7 @@ func TestSMSRecipientsLocalMobiles(t *testing.T) {
 
 	_, err = a.api.CreateBulkJob(moh, &notificationv1.CreateBulkJobRequest{TemplateId: tpl.GetId(), Channel: "sms",
 		Csv: "phone_number,date\n0599000032,الأحد\n082821234,الأحد\n"})
-	want := []rpcerr.FieldError{{Field: "rows[3].phone_number", Reason: phone.ReasonLocal, Code: "rows.phone_number.invalid"}} // the header is row 1
+	want := []rpcerr.FieldError{{Field: "rows[3].phone_number", Reason: phone.ReasonLocal, Code: "rows.phone_number.not_mobile"}} // the header is row 1
 	if got := rpcerr.FieldViolations(err); code(err) != codes.InvalidArgument || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("bulk job with a Gaza landline = %v %v; want %v", err, got, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -54,7 +55,9 @@ type TemplateInput struct {
 // control characters are refused (libs/textcheck).
 func validateTemplate(in TemplateInput) error {
 	var errs []error
-	add := func(field, reason string) { errs = append(errs, &rpcerr.FieldError{Field: field, Reason: reason}) }
+	add := func(field, what, reason string, vals ...string) {
+		errs = append(errs, &rpcerr.FieldError{Field: field, Reason: reason, Code: field + "." + what, Args: rpcerr.ArgList(vals...)})
+	}
 	text := func(field, s string, k textcheck.Kind) bool {
 		if err := checkText(field, s, k); err != nil {
 			errs = append(errs, err)
@@ -64,32 +67,34 @@ func validateTemplate(in TemplateInput) error {
 	}
 	switch {
 	case strings.TrimSpace(in.Name) == "":
-		add("name", "required")
+		add("name", "required", "required")
 	case text("name", in.Name, textcheck.OneLine):
 	case utf8.RuneCountInString(in.Name) > maxTemplateName:
-		add("name", fmt.Sprintf("longer than %d characters", maxTemplateName))
+		add("name", "too_long", fmt.Sprintf("longer than %d characters", maxTemplateName), strconv.Itoa(maxTemplateName))
 	}
 	if in.Channel != ChannelSMS && in.Channel != ChannelEmail {
-		add("channel", `must be "sms" or "email"`)
+		add("channel", "unsupported", `must be "sms" or "email"`)
 	}
 	if in.Language != LangArabic && in.Language != LangEnglish {
-		add("language", `must be "ar" or "en"`)
+		add("language", "unsupported", `must be "ar" or "en"`)
 	}
 	switch {
 	case in.Channel == ChannelEmail && strings.TrimSpace(in.Subject) == "":
-		add("subject", "required for e-mail templates")
+		add("subject", "required", "required for e-mail templates")
 	case in.Channel == ChannelSMS && in.Subject != "":
-		add("subject", "SMS templates have no subject")
+		add("subject", "not_allowed", "SMS templates have no subject")
 	case text("subject", in.Subject, textcheck.OneLine):
-	case utf8.RuneCountInString(in.Subject) > maxTemplateSubject || strings.ContainsAny(in.Subject, "\r\n"):
-		add("subject", fmt.Sprintf("must be one line of at most %d characters", maxTemplateSubject))
+	case strings.ContainsAny(in.Subject, "\r\n"):
+		add("subject", "one_line", "must be one line")
+	case utf8.RuneCountInString(in.Subject) > maxTemplateSubject:
+		add("subject", "too_long", fmt.Sprintf("must be at most %d characters", maxTemplateSubject), strconv.Itoa(maxTemplateSubject))
 	}
 	switch {
 	case strings.TrimSpace(in.Body) == "":
-		add("body", "required")
+		add("body", "required", "required")
 	case text("body", in.Body, textcheck.MultiLine):
-	case utf8.RuneCountInString(in.Body) > maxTemplateBody || !utf8.ValidString(in.Body):
-		add("body", fmt.Sprintf("must be UTF-8 text of at most %d characters", maxTemplateBody))
+	case utf8.RuneCountInString(in.Body) > maxTemplateBody:
+		add("body", "too_long", fmt.Sprintf("must be at most %d characters", maxTemplateBody), strconv.Itoa(maxTemplateBody))
 	}
 	return errors.Join(errs...)
 }
@@ -121,7 +126,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, client, id string, baseVer
 		return ClientTemplate{}, err
 	}
 	if baseVersion < 1 {
-		return ClientTemplate{}, &rpcerr.FieldError{Field: "base_version", Reason: "required: the version the edit started from"}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "base_version", Reason: "required: the version the edit started from", Code: "base_version.required"}
 	}
 	if baseVersion != cur.Version {
 		return ClientTemplate{}, ErrTemplateConflict
@@ -158,7 +163,7 @@ func errTemplateNotFound(id string) error {
 // GetTemplate returns version (0: the latest) of client's template id.
 func (s *Service) GetTemplate(ctx context.Context, client, id string, version int) (ClientTemplate, error) {
 	if version < 0 {
-		return ClientTemplate{}, &rpcerr.FieldError{Field: "version", Reason: "must not be negative"}
+		return ClientTemplate{}, &rpcerr.FieldError{Field: "version", Reason: "must not be negative", Code: "version.negative"}
 	}
 	t, err := templateVersion(ctx, s.DB, client, id, version)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -209,10 +214,12 @@ type Rendered struct {
 func checkValues(values map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(values)) {
 		if fe := textcheck.Check("personalisation", k, textcheck.Address); fe != nil {
-			return &rpcerr.FieldError{Field: "personalisation", Reason: "a key " + fe.Reason}
+			// The key is the caller's own name, so it stays out of the code.
+			return &rpcerr.FieldError{Field: "personalisation", Reason: "a key " + fe.Reason, Code: "personalisation.key." + strings.TrimPrefix(fe.Code, "personalisation."), Args: fe.Args}
 		}
-		if err := checkText("personalisation."+k, values[k], textcheck.MultiLine); err != nil {
-			return err
+		if fe := textcheck.Check("personalisation."+k, values[k], textcheck.MultiLine); fe != nil {
+			fe.Code = "personalisation.value." + strings.TrimPrefix(fe.Code, rpcerr.FieldCode("personalisation."+k, ""))
+			return fe
 		}
 	}
 	return nil
@@ -249,7 +256,7 @@ func renderPersonalised(text string, values map[string]string) (string, error) {
 	out, err := Render(text, values)
 	var mp *MissingPlaceholderError
 	if errors.As(err, &mp) {
-		return "", &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name)}
+		return "", &rpcerr.FieldError{Field: "personalisation", Reason: fmt.Sprintf("no value for ((%s))", mp.Name), Code: "personalisation.missing", Args: rpcerr.ArgList(mp.Name)}
 	}
 	return out, err
 }

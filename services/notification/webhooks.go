@@ -180,26 +180,28 @@ func (s *Service) newSalt() (string, error) {
 // checkWebhookURL refuses what is not https (plain http to a loopback
 // address only in dev mode).
 func (s *Service) checkWebhookURL(raw string) error {
-	bad := func(reason string) error { return &rpcerr.FieldError{Field: "url", Reason: reason} }
+	bad := func(what, reason string, vals ...string) error {
+		return &rpcerr.FieldError{Field: "url", Reason: reason, Code: "url." + what, Args: rpcerr.ArgList(vals...)}
+	}
 	if raw == "" {
-		return bad("required")
+		return bad("required", "required")
 	}
 	if len(raw) > 2048 {
-		return bad("longer than 2048 characters")
+		return bad("too_long", "longer than 2048 characters", "2048")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return bad("not an absolute URL")
+		return bad("not_absolute", "not an absolute URL")
 	}
 	if u.User != nil {
-		return bad("must not carry a user name or password")
+		return bad("userinfo", "must not carry a user name or password")
 	}
 	if u.Fragment != "" {
-		return bad("must not carry a fragment")
+		return bad("fragment", "must not carry a fragment")
 	}
 	if !s.cfg.DevMode {
 		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && !publicIP(ip)) {
-			return bad("must name a public address")
+			return bad("not_public", "must name a public address")
 		}
 	}
 	switch u.Scheme {
@@ -209,9 +211,9 @@ func (s *Service) checkWebhookURL(raw string) error {
 		if s.cfg.DevMode && isLoopbackHost(u.Hostname()) {
 			return nil
 		}
-		return bad("must be https (plain http only to a loopback address in dev mode)")
+		return bad("insecure", "must be https (plain http only to a loopback address in dev mode)")
 	}
-	return bad("must be https")
+	return bad("insecure", "must be https")
 }
 
 // errInternalAddress refuses a webhook connection to a non-public address.
@@ -265,13 +267,13 @@ func isLoopbackHost(h string) bool {
 // checkWebhookEvents returns events without duplicates, or a field error.
 func checkWebhookEvents(in []string) ([]string, error) {
 	if len(in) == 0 {
-		return nil, &rpcerr.FieldError{Field: "events", Reason: "name at least one event type"}
+		return nil, &rpcerr.FieldError{Field: "events", Reason: "name at least one event type", Code: "events.required"}
 	}
 	known := WebhookEventTypes()
 	var out []string
 	for i, e := range in {
 		if !slices.Contains(known, e) {
-			return nil, &rpcerr.FieldError{Field: fmt.Sprintf("events[%d]", i), Reason: "not one of " + strings.Join(known, ", ")}
+			return nil, &rpcerr.FieldError{Field: fmt.Sprintf("events[%d]", i), Reason: "not one of " + strings.Join(known, ", "), Code: "events.unknown"}
 		}
 		if !slices.Contains(out, e) {
 			out = append(out, e)
@@ -397,7 +399,7 @@ func (s *Service) ListWebhookDeliveries(ctx context.Context, client, endpoint st
 	if pageToken != "" {
 		t, id, ok := store.ParseKeysetToken(pageToken)
 		if !ok {
-			return nil, "", &rpcerr.FieldError{Field: "page_token", Reason: "not a token this API gave"}
+			return nil, "", &rpcerr.FieldError{Field: "page_token", Reason: "not a token this API gave", Code: "page_token.unknown"}
 		}
 		afterTime, afterID = t.UTC(), id
 	}

@@ -355,7 +355,7 @@ func (s *Service) ListMandates(ctx context.Context, p Party, state string, size 
 	switch MandateState(state) {
 	case "", MandatePending, MandateActive, MandateRevoked:
 	default:
-		fes = append(fes, FieldError{Field: "state", Reason: `must be "pending", "active" or "revoked"`})
+		fes = append(fes, FieldError{Field: "state", Reason: `must be "pending", "active" or "revoked"`, Code: "state.unsupported"})
 	}
 	pg, fes := readPage(fes, size, token)
 	if err := fieldErrors(fes); err != nil {

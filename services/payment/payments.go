@@ -263,7 +263,7 @@ func (s *Service) move(ctx context.Context, tx *sql.Tx, p *Payment, to State, ca
 // GetPayment returns one of clientID's payments.
 func (s *Service) GetPayment(ctx context.Context, clientID, id string) (Payment, error) {
 	if id == "" {
-		return Payment{}, &FieldError{Field: "id", Reason: "required"}
+		return Payment{}, &FieldError{Field: "id", Reason: "required", Code: "id.required"}
 	}
 	return s.getPayment(ctx, s.DB, clientID, id)
 }
@@ -288,7 +288,7 @@ const (
 func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilter) ([]Payment, string, error) {
 	var fes []FieldError
 	if f.State != "" && !State(f.State).Valid() {
-		fes = append(fes, FieldError{Field: "state", Reason: fmt.Sprintf("%q is not a payment state", f.State)})
+		fes = append(fes, FieldError{Field: "state", Reason: fmt.Sprintf("%q is not a payment state", f.State), Code: "state.unsupported"})
 	}
 	pg, fes := readPage(fes, f.PageSize, f.PageToken)
 	if err := fieldErrors(fes); err != nil {
@@ -320,12 +320,12 @@ type page struct {
 func readPage(fes []FieldError, size int, token string) (page, []FieldError) {
 	var pg page
 	if size < 0 || size > MaxPageSize {
-		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxPageSize)})
+		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxPageSize), Code: "page_size.range", Args: rpcerr.ArgList(strconv.Itoa(MaxPageSize))})
 	}
 	if token != "" {
 		var ok bool
 		if pg.afterT, pg.afterID, ok = store.ParseKeysetToken(token); !ok {
-			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave"})
+			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave", Code: "page_token.unknown"})
 		}
 	}
 	pg.size = size
@@ -401,17 +401,17 @@ var (
 func (r Receipt) check() []FieldError {
 	var fes []FieldError
 	if r.PhoneNumber != "" && !phone.IsE164(r.PhoneNumber) {
-		fes = append(fes, FieldError{Field: "receipt.phone_number", Reason: "must be in international format, e.g. +970599123456"})
+		fes = append(fes, FieldError{Field: "receipt.phone_number", Reason: "must be in international format, e.g. +970599123456", Code: "receipt.phone_number.international_format"})
 	}
 	if r.EmailAddress != "" {
 		if fe := textcheck.Check("receipt.email_address", r.EmailAddress, textcheck.Address); fe != nil {
 			fes = append(fes, *fe)
 		} else if len(r.EmailAddress) > 254 || !receiptEmailRE.MatchString(r.EmailAddress) {
-			fes = append(fes, FieldError{Field: "receipt.email_address", Reason: "must be an e-mail address"})
+			fes = append(fes, FieldError{Field: "receipt.email_address", Reason: "must be an e-mail address", Code: "receipt.email_address.invalid"})
 		}
 	}
 	if r.Language != "" && r.Language != "ar" && r.Language != "en" {
-		fes = append(fes, FieldError{Field: "receipt.language", Reason: `must be "ar" or "en"`})
+		fes = append(fes, FieldError{Field: "receipt.language", Reason: `must be "ar" or "en"`, Code: "receipt.language.unsupported"})
 	}
 	return fes
 }

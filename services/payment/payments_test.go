@@ -94,9 +94,9 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		{"floaty currency", func(in *CreateInput) { in.Currency = "EUR" }, "currency", "EUR", "currency.unsupported"},
 		{"control chars", func(in *CreateInput) { in.Description = "a\x00b" }, "description", "control", "description.forbidden_character"},
 		{"bad key", func(in *CreateInput) { in.IdempotencyKey = "a b" }, "idempotency_key", "", "idempotency_key.format"},
-		{"local receipt phone", func(in *CreateInput) { in.Receipt.PhoneNumber = "0599123456" }, "receipt.phone_number", "international", "receipt.phone_number.invalid"},
+		{"local receipt phone", func(in *CreateInput) { in.Receipt.PhoneNumber = "0599123456" }, "receipt.phone_number", "international", "receipt.phone_number.international_format"},
 		{"bad receipt e-mail", func(in *CreateInput) { in.Receipt.EmailAddress = "not-an-address" }, "receipt.email_address", "", "receipt.email_address.invalid"},
-		{"receipt in French", func(in *CreateInput) { in.Receipt.Language = "fr" }, "receipt.language", "", "receipt.language.invalid"},
+		{"receipt in French", func(in *CreateInput) { in.Receipt.Language = "fr" }, "receipt.language", "", "receipt.language.unsupported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := fee("R")

@@ -46,11 +46,11 @@ func (s *Service) Reconcile(ctx context.Context, clientID string, view LedgerVie
 	var fes []FieldError
 	prov, ok := s.providers[providerName]
 	if !ok {
-		fes = append(fes, FieldError{Field: "provider", Reason: fmt.Sprintf("no payment provider %q is configured", providerName)})
+		fes = append(fes, FieldError{Field: "provider", Reason: fmt.Sprintf("no payment provider %q is configured", providerName), Code: "provider.unknown"})
 	}
 	day, err := time.Parse(time.DateOnly, date)
 	if err != nil {
-		fes = append(fes, FieldError{Field: "date", Reason: "must be YYYY-MM-DD"})
+		fes = append(fes, FieldError{Field: "date", Reason: "must be YYYY-MM-DD", Code: "date.format"})
 	}
 	if err := fieldErrors(fes); err != nil {
 		return Reconciliation{}, err

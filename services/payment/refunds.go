@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,18 +47,18 @@ var ErrRefundRefused = fmt.Errorf("the payment provider refused the refund: %w",
 func (s *Service) CreateRefund(ctx context.Context, clientID, paymentID string, amount int64, reason, key string) (Refund, error) {
 	var fes []FieldError
 	if paymentID == "" {
-		fes = append(fes, FieldError{Field: "payment_id", Reason: "required"})
+		fes = append(fes, FieldError{Field: "payment_id", Reason: "required", Code: "payment_id.required"})
 	}
 	if amount <= 0 || amount > MaxAmount {
-		fes = append(fes, FieldError{Field: "amount", Reason: "must be a positive number of minor units"})
+		fes = append(fes, FieldError{Field: "amount", Reason: "must be a positive number of minor units", Code: "amount.range", Args: rpcerr.ArgList(strconv.FormatInt(MaxAmount, 10))})
 	}
 	if len(reason) > 500 {
-		fes = append(fes, FieldError{Field: "reason", Reason: "at most 500 bytes"})
+		fes = append(fes, FieldError{Field: "reason", Reason: "at most 500 bytes", Code: "reason.too_many_bytes", Args: rpcerr.ArgList("500")})
 	} else if fe := textcheck.Check("reason", reason, textcheck.OneLine); fe != nil {
 		fes = append(fes, *fe)
 	}
 	if len(key) > 255 || strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters"})
+		fes = append(fes, FieldError{Field: "idempotency_key", Reason: "at most 255 visible ASCII characters", Code: "idempotency_key.format"})
 	}
 	if err := fieldErrors(fes); err != nil {
 		return Refund{}, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -200,7 +201,7 @@ func normalSerial(s string) (string, error) {
 		s = "PS-" + strings.NewReplacer("O", "0", "I", "1", "L", "1").Replace(rest)
 	}
 	if !serialRE.MatchString(s) {
-		return "", &FieldError{Field: "serial", Reason: "must look like PS-XXXXX-XXXXX-XXXXX-XXXXX"}
+		return "", &FieldError{Field: "serial", Reason: "must look like PS-XXXXX-XXXXX-XXXXX-XXXXX", Code: "serial.format"}
 	}
 	return s, nil
 }
@@ -226,19 +227,19 @@ func (s *Service) CreateStamps(ctx context.Context, clientID string, in StampInp
 		return StampOrder{}, fieldErrors(fes)
 	}
 	if !ValidAccount(in.Department) {
-		fes = append(fes, FieldError{Field: "department", Reason: `must look like "dept:courts" (lower-case letters, digits, hyphens)`})
+		fes = append(fes, FieldError{Field: "department", Reason: `must look like "dept:courts" (lower-case letters, digits, hyphens)`, Code: "department.format"})
 	}
 	qty := in.Quantity
 	if qty == 0 {
 		qty = 1
 	}
 	if qty < 1 || qty > MaxStampQuantity {
-		fes = append(fes, FieldError{Field: "quantity", Reason: fmt.Sprintf("must be 1..%d", MaxStampQuantity)})
+		fes = append(fes, FieldError{Field: "quantity", Reason: fmt.Sprintf("must be 1..%d", MaxStampQuantity), Code: "quantity.range", Args: rpcerr.ArgList(strconv.Itoa(MaxStampQuantity))})
 	}
 	if in.Value <= 0 || in.Value > MaxAmount {
-		fes = append(fes, FieldError{Field: "value", Reason: fmt.Sprintf("must be 1..%d minor units", MaxAmount)})
+		fes = append(fes, FieldError{Field: "value", Reason: fmt.Sprintf("must be 1..%d minor units", MaxAmount), Code: "value.range", Args: rpcerr.ArgList(strconv.FormatInt(MaxAmount, 10))})
 	} else if qty >= 1 && qty <= MaxStampQuantity && in.Value*int64(qty) > MaxAmount {
-		fes = append(fes, FieldError{Field: "quantity", Reason: fmt.Sprintf("the order's total must be at most %d minor units", MaxAmount)})
+		fes = append(fes, FieldError{Field: "quantity", Reason: fmt.Sprintf("the order's total must be at most %d minor units", MaxAmount), Code: "quantity.total_range", Args: rpcerr.ArgList(strconv.FormatInt(MaxAmount, 10))})
 	}
 	if fe := textcheck.Check("fee_type", in.FeeType, textcheck.Address); fe != nil && len(fes) == 0 {
 		fes = append(fes, *fe)
@@ -342,13 +343,13 @@ func (s *Service) CancelStamp(ctx context.Context, clientID, serial, documentRef
 	serial, err := normalSerial(serial)
 	var fes []FieldError
 	if err != nil {
-		fes = append(fes, FieldError{Field: "serial", Reason: "must look like PS-XXXXX-XXXXX-XXXXX-XXXXX"})
+		fes = append(fes, FieldError{Field: "serial", Reason: "must look like PS-XXXXX-XXXXX-XXXXX-XXXXX", Code: "serial.format"})
 	}
 	switch {
 	case strings.TrimSpace(documentRef) == "":
-		fes = append(fes, FieldError{Field: "document_ref", Reason: "required"})
+		fes = append(fes, FieldError{Field: "document_ref", Reason: "required", Code: "document_ref.required"})
 	case len(documentRef) > 128:
-		fes = append(fes, FieldError{Field: "document_ref", Reason: "at most 128 bytes"})
+		fes = append(fes, FieldError{Field: "document_ref", Reason: "at most 128 bytes", Code: "document_ref.too_many_bytes", Args: rpcerr.ArgList("128")})
 	default:
 		if fe := textcheck.Check("document_ref", documentRef, textcheck.Address); fe != nil {
 			fes = append(fes, *fe)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,24 +74,25 @@ func (s *Service) RegisterFeeType(ctx context.Context, clientID, ministry string
 	}
 	var fes []FieldError
 	if !feeTypeRE.MatchString(ft.ID) {
-		fes = append(fes, FieldError{Field: "fee_type", Reason: "lower-case letters, digits and hyphens, at most 63"})
+		fes = append(fes, FieldError{Field: "fee_type", Reason: "lower-case letters, digits and hyphens, at most 63", Code: "fee_type.format"})
 	}
 	if !ValidAccount(ft.Department) {
-		fes = append(fes, FieldError{Field: "department", Reason: `must look like "dept:courts" (lower-case letters, digits, hyphens)`})
+		fes = append(fes, FieldError{Field: "department", Reason: `must look like "dept:courts" (lower-case letters, digits, hyphens)`, Code: "department.format"})
 	}
 	cur, err := money.ParseCurrency(string(ft.Currency))
 	if err != nil {
-		fes = append(fes, FieldError{Field: "currency", Reason: err.Error()})
+		fes = append(fes, FieldError{Field: "currency", Reason: err.Error(), Code: "currency.unsupported"})
 	}
 	if ft.Value <= 0 || ft.Value > MaxAmount {
-		fes = append(fes, FieldError{Field: "value", Reason: fmt.Sprintf("must be 1..%d minor units", MaxAmount)})
+		fes = append(fes, FieldError{Field: "value", Reason: fmt.Sprintf("must be 1..%d minor units", MaxAmount), Code: "value.range", Args: rpcerr.ArgList(strconv.FormatInt(MaxAmount, 10))})
 	}
 	for _, n := range []struct{ field, v string }{{"name_ar", ft.NameAR}, {"name_en", ft.NameEN}} {
 		switch {
 		case strings.TrimSpace(n.v) == "":
-			fes = append(fes, FieldError{Field: n.field, Reason: "required"})
+			fes = append(fes, FieldError{Field: n.field, Reason: "required", Code: rpcerr.FieldCode(n.field, "required")})
 		case len([]rune(n.v)) > maxFeeTypeName:
-			fes = append(fes, FieldError{Field: n.field, Reason: fmt.Sprintf("at most %d characters", maxFeeTypeName)})
+			fes = append(fes, FieldError{Field: n.field, Reason: fmt.Sprintf("at most %d characters", maxFeeTypeName),
+				Code: rpcerr.FieldCode(n.field, "too_long"), Args: rpcerr.ArgList(strconv.Itoa(maxFeeTypeName))})
 		default:
 			if fe := textcheck.Check(n.field, n.v, textcheck.Address); fe != nil {
 				fes = append(fes, *fe)
@@ -126,7 +128,7 @@ func (s *Service) ListFeeTypes(ctx context.Context) ([]FeeType, error) {
 func (s *Service) applyFeeType(ctx context.Context, in StampInput) (StampInput, []FieldError, error) {
 	var fes []FieldError
 	if !feeTypeRE.MatchString(in.FeeType) {
-		return in, append(fes, FieldError{Field: "fee_type", Reason: "lower-case letters, digits and hyphens, at most 63"}), nil
+		return in, append(fes, FieldError{Field: "fee_type", Reason: "lower-case letters, digits and hyphens, at most 63", Code: "fee_type.format"}), nil
 	}
 	ft, ok, err := getFeeType(ctx, s.DB, in.FeeType)
 	if err != nil {
@@ -135,16 +137,16 @@ func (s *Service) applyFeeType(ctx context.Context, in StampInput) (StampInput, 
 	if in.Citizen {
 		const fromFeeType = "is set by the fee type's registration; leave it out"
 		if in.Value != 0 {
-			fes = append(fes, FieldError{Field: "value", Reason: fromFeeType})
+			fes = append(fes, FieldError{Field: "value", Reason: fromFeeType, Code: "value.from_fee_type"})
 		}
 		if in.Currency != "" {
-			fes = append(fes, FieldError{Field: "currency", Reason: fromFeeType})
+			fes = append(fes, FieldError{Field: "currency", Reason: fromFeeType, Code: "currency.from_fee_type"})
 		}
 		if in.Department != "" {
-			fes = append(fes, FieldError{Field: "department", Reason: fromFeeType})
+			fes = append(fes, FieldError{Field: "department", Reason: fromFeeType, Code: "department.from_fee_type"})
 		}
 		if !ok {
-			fes = append(fes, FieldError{Field: "fee_type", Reason: "no ministry sells stamps of this fee type (GET /v1/stamp-fee-types lists them)"})
+			fes = append(fes, FieldError{Field: "fee_type", Reason: "no ministry sells stamps of this fee type (GET /v1/stamp-fee-types lists them)", Code: "fee_type.unknown"})
 		}
 		if len(fes) > 0 {
 			return in, fes, nil
@@ -156,7 +158,7 @@ func (s *Service) applyFeeType(ctx context.Context, in StampInput) (StampInput, 
 		return in, nil, nil
 	}
 	if ft.Ministry != in.Ministry {
-		return in, append(fes, FieldError{Field: "fee_type", Reason: "is registered by another ministry"}), nil
+		return in, append(fes, FieldError{Field: "fee_type", Reason: "is registered by another ministry", Code: "fee_type.other_ministry"}), nil
 	}
 	if in.Value == 0 && in.Currency == "" && in.Department == "" {
 		in.Value, in.Currency, in.Department = ft.Value, string(ft.Currency), ft.Department
@@ -169,14 +171,14 @@ func (s *Service) applyFeeType(ctx context.Context, in StampInput) (StampInput, 
 func (s *Service) ListStamps(ctx context.Context, p Party, pageSize int, pageToken string) ([]Stamp, string, error) {
 	var fes []FieldError
 	if pageSize < 0 || pageSize > MaxStampQuantity {
-		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxStampQuantity)})
+		fes = append(fes, FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 0..%d", MaxStampQuantity), Code: "page_size.range", Args: rpcerr.ArgList(strconv.Itoa(MaxStampQuantity))})
 	}
 	var afterT time.Time
 	var afterSerial string
 	if pageToken != "" {
 		var ok bool
 		if afterT, afterSerial, ok = store.ParseKeysetToken(pageToken); !ok {
-			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave"})
+			fes = append(fes, FieldError{Field: "page_token", Reason: "not a token this API gave", Code: "page_token.unknown"})
 		}
 	}
 	if err := fieldErrors(fes); err != nil {

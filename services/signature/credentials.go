@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -126,7 +127,7 @@ func (s *Service) sealOrganization(p *principal, req CredentialRequest) (string,
 		return "", fmt.Errorf("the registered organisation of client %s is unfit for a certificate (organisation name %s): %w", p.clientID, problem, rpcerr.ErrFailedPrecondition)
 	}
 	if r := strings.Join(strings.Fields(req.OrganizationName), " "); r != "" && r != org {
-		return "", &rpcerr.FieldError{Field: "organization_name", Reason: "does not match the client's registered organisation; leave it empty"}
+		return "", &rpcerr.FieldError{Field: "organization_name", Reason: "does not match the client's registered organisation; leave it empty", Code: "organization_name.mismatch"}
 	}
 	return org, nil
 }
@@ -151,6 +152,9 @@ func (s *Service) checkProofing(ctx context.Context, p *principal) error {
 	return nil
 }
 
+// maxDescription bounds a credential's description, in characters.
+const maxDescription = 200
+
 // CreateCredential generates a key pair and issues its signing certificate.
 func (s *Service) createCredential(ctx context.Context, p *principal, req CredentialRequest) (*Credential, error) {
 	alg := req.KeyAlgorithm
@@ -158,10 +162,13 @@ func (s *Service) createCredential(ctx context.Context, p *principal, req Creden
 		alg = AlgECDSAP256
 	}
 	if alg != AlgECDSAP256 && alg != AlgRSA3072 {
-		return nil, &rpcerr.FieldError{Field: "key_algorithm", Reason: `must be "ecdsa-p256" or "rsa-3072"`}
+		return nil, &rpcerr.FieldError{Field: "key_algorithm", Reason: `must be "ecdsa-p256" or "rsa-3072"`, Code: "key_algorithm.unsupported"}
 	}
-	if utf8.RuneCountInString(req.Description) > 200 || !utf8.ValidString(req.Description) {
-		return nil, &rpcerr.FieldError{Field: "description", Reason: "must be valid UTF-8 of at most 200 characters"}
+	if b := textcheck.InvalidByte(req.Description); b > 0 {
+		return nil, &rpcerr.FieldError{Field: "description", Reason: fmt.Sprintf("is not valid UTF-8 (byte %d)", b), Code: "description.invalid_utf8", Args: rpcerr.ArgList(strconv.Itoa(b))}
+	}
+	if utf8.RuneCountInString(req.Description) > maxDescription {
+		return nil, &rpcerr.FieldError{Field: "description", Reason: fmt.Sprintf("must be at most %d characters", maxDescription), Code: "description.too_long", Args: rpcerr.ArgList(strconv.Itoa(maxDescription))}
 	}
 	subject, kind, err := s.subjectFor(ctx, p, req)
 	if err != nil {
@@ -252,7 +259,7 @@ func (s *Service) revokeCredential(ctx context.Context, p *principal, id, reason
 		reason = "unspecified"
 	}
 	if _, ok := revocationReasons[reason]; !ok {
-		return nil, &rpcerr.FieldError{Field: "reason", Reason: "must be one of unspecified, key_compromise, affiliation_changed, superseded, cessation_of_operation, privilege_withdrawn"}
+		return nil, &rpcerr.FieldError{Field: "reason", Reason: "must be one of unspecified, key_compromise, affiliation_changed, superseded, cessation_of_operation, privilege_withdrawn", Code: "reason.unsupported"}
 	}
 	var c *Credential
 	var err error

@@ -119,7 +119,7 @@ func matchIdentity(id *eventsv1.CitizenIdentity, req CredentialRequest) error {
 		{"national_id", strings.ReplaceAll(req.NationalID, " ", ""), id.GetNationalId()},
 	} {
 		if strings.TrimSpace(f.got) != "" && !same(f.got, f.want) {
-			errs = append(errs, &rpcerr.FieldError{Field: f.field, Reason: reason})
+			errs = append(errs, &rpcerr.FieldError{Field: f.field, Reason: reason, Code: rpcerr.FieldCode(f.field, "mismatch")})
 		}
 	}
 	return errors.Join(errs...)

@@ -30,12 +30,12 @@ func (s *Service) padesBT(ctx context.Context, c *Credential, a *authority, key 
 	defer func() {
 		// The PDF parser is outside code fed outside input.
 		if r := recover(); r != nil {
-			out, err = nil, &rpcerr.FieldError{Field: "document", Reason: "the PDF could not be parsed"}
+			out, err = nil, &rpcerr.FieldError{Field: "document", Reason: "the PDF could not be parsed", Code: "document.unparsable"}
 		}
 	}()
 	rdr, err := pdf.NewReader(bytes.NewReader(doc), int64(len(doc)))
 	if err != nil {
-		return nil, &rpcerr.FieldError{Field: "document", Reason: "the PDF could not be parsed"}
+		return nil, &rpcerr.FieldError{Field: "document", Reason: "the PDF could not be parsed", Code: "document.unparsable"}
 	}
 	var buf bytes.Buffer
 	sc := &sign.SignContext{

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,15 +37,15 @@ func sadRefused(why string) error {
 func (s *Service) authorizeCredential(ctx context.Context, p *principal, credentialID string, hashes [][]byte, hashAlg string) (string, time.Duration, error) {
 	h, err := hashByName(hashAlg)
 	if err != nil {
-		return "", 0, &rpcerr.FieldError{Field: "hash_algorithm", Reason: `must be "sha256", "sha384" or "sha512"`}
+		return "", 0, &rpcerr.FieldError{Field: "hash_algorithm", Reason: `must be "sha256", "sha384" or "sha512"`, Code: "hash_algorithm.unsupported"}
 	}
 	if len(hashes) == 0 || len(hashes) > maxSADHashes {
-		return "", 0, &rpcerr.FieldError{Field: "hashes", Reason: fmt.Sprintf("give 1 to %d hashes", maxSADHashes)}
+		return "", 0, &rpcerr.FieldError{Field: "hashes", Reason: fmt.Sprintf("give 1 to %d hashes", maxSADHashes), Code: "hashes.count", Args: rpcerr.ArgList(strconv.Itoa(maxSADHashes))}
 	}
 	enc := make([]string, len(hashes))
 	for i, d := range hashes {
 		if len(d) != h.Size() {
-			return "", 0, &rpcerr.FieldError{Field: fmt.Sprintf("hashes[%d]", i), Reason: fmt.Sprintf("is %d bytes; a %s hash is %d", len(d), hashName(h), h.Size())}
+			return "", 0, hashLength(fmt.Sprintf("hashes[%d]", i), len(d), h)
 		}
 		enc[i] = hex.EncodeToString(d)
 	}

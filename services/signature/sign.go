@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -48,6 +49,18 @@ type SignResult struct {
 	Level          string
 }
 
+// documentTooLarge refuses a document (or signature) over MaxDocumentBytes.
+func documentTooLarge() *rpcerr.FieldError {
+	mib := strconv.Itoa(MaxDocumentBytes >> 20)
+	return &rpcerr.FieldError{Field: "document", Reason: "is larger than " + mib + " MiB", Code: "document.too_large", Args: rpcerr.ArgList(mib)}
+}
+
+// hashLength refuses a hash of n bytes in field that is not of h's size.
+func hashLength(field string, n int, h crypto.Hash) *rpcerr.FieldError {
+	return &rpcerr.FieldError{Field: field, Reason: fmt.Sprintf("is %d bytes; a %s hash is %d", n, hashName(h), h.Size()),
+		Code: rpcerr.FieldCode(field, "length"), Args: rpcerr.ArgList(strconv.Itoa(n), hashName(h), strconv.Itoa(h.Size()))}
+}
+
 // signInput checks a request and returns the digest the SAD must cover:
 // the document's (CAdES with a document, and PAdES: the PDF as sent) or the
 // given hash (CAdES without the document).
@@ -55,43 +68,43 @@ func signInput(req SignRequest) (crypto.Hash, []byte, error) {
 	var errs []error
 	h, err := hashByName(req.HashAlgorithm)
 	if err != nil {
-		errs = append(errs, &rpcerr.FieldError{Field: "hash_algorithm", Reason: `must be "sha256", "sha384" or "sha512"`})
+		errs = append(errs, &rpcerr.FieldError{Field: "hash_algorithm", Reason: `must be "sha256", "sha384" or "sha512"`, Code: "hash_algorithm.unsupported"})
 	}
 	switch req.Format {
 	case FormatCAdES, FormatPAdES:
 	default:
-		errs = append(errs, &rpcerr.FieldError{Field: "format", Reason: `must be "cades" or "pades"`})
+		errs = append(errs, &rpcerr.FieldError{Field: "format", Reason: `must be "cades" or "pades"`, Code: "format.unsupported"})
 	}
 	if len(req.Document) > MaxDocumentBytes {
-		errs = append(errs, &rpcerr.FieldError{Field: "document", Reason: fmt.Sprintf("is larger than %d MiB", MaxDocumentBytes>>20)})
+		errs = append(errs, documentTooLarge())
 	}
 	if len(req.DocumentName) > 255 {
-		errs = append(errs, &rpcerr.FieldError{Field: "document_name", Reason: "is longer than 255 bytes"})
+		errs = append(errs, &rpcerr.FieldError{Field: "document_name", Reason: "is longer than 255 bytes", Code: "document_name.too_many_bytes", Args: rpcerr.ArgList("255")})
 	}
 	if req.CredentialID == "" {
-		errs = append(errs, &rpcerr.FieldError{Field: "credential_id", Reason: "required"})
+		errs = append(errs, &rpcerr.FieldError{Field: "credential_id", Reason: "required", Code: "credential_id.required"})
 	}
 	if req.SAD == "" {
-		errs = append(errs, &rpcerr.FieldError{Field: "sad", Reason: "required"})
+		errs = append(errs, &rpcerr.FieldError{Field: "sad", Reason: "required", Code: "sad.required"})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return 0, nil, err
 	}
 	switch {
 	case len(req.Document) > 0 && len(req.Hash) > 0:
-		return 0, nil, &rpcerr.FieldError{Field: "hash", Reason: "give the document or its hash, not both"}
+		return 0, nil, &rpcerr.FieldError{Field: "hash", Reason: "give the document or its hash, not both", Code: "hash.with_document"}
 	case req.Format == FormatPAdES && len(req.Document) == 0:
-		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "PAdES needs the PDF document"}
+		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "PAdES needs the PDF document", Code: "document.pades_required"}
 	case req.Format == FormatPAdES && !bytes.HasPrefix(req.Document, []byte("%PDF-")):
-		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "is not a PDF (no %PDF- header)"}
+		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "is not a PDF (no %PDF- header)", Code: "document.not_pdf"}
 	case len(req.Document) > 0:
 		d := h.New()
 		d.Write(req.Document)
 		return h, d.Sum(nil), nil
 	case len(req.Hash) == 0:
-		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "give the document or its hash"}
+		return 0, nil, &rpcerr.FieldError{Field: "document", Reason: "give the document or its hash", Code: "document.required"}
 	case len(req.Hash) != h.Size():
-		return 0, nil, &rpcerr.FieldError{Field: "hash", Reason: fmt.Sprintf("is %d bytes; a %s hash is %d", len(req.Hash), hashName(h), h.Size())}
+		return 0, nil, hashLength("hash", len(req.Hash), h)
 	}
 	return h, append([]byte{}, req.Hash...), nil
 }

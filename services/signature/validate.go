@@ -83,7 +83,7 @@ func (r *Report) conclude(ind, sub string) *Report {
 // or a PAdES PDF and reports the result; only malformed requests are errors.
 func (s *Service) verifySignature(ctx context.Context, sig, doc []byte, format string) (*Report, error) {
 	if len(sig) > MaxDocumentBytes || len(doc) > MaxDocumentBytes {
-		return nil, &rpcerr.FieldError{Field: "document", Reason: fmt.Sprintf("is larger than %d MiB", MaxDocumentBytes>>20)}
+		return nil, documentTooLarge()
 	}
 	if format == "" {
 		switch {
@@ -100,7 +100,7 @@ func (s *Service) verifySignature(ctx context.Context, sig, doc []byte, format s
 	switch format {
 	case FormatCAdES:
 		if len(sig) == 0 {
-			return nil, &rpcerr.FieldError{Field: "signature", Reason: "required (the .p7s)"}
+			return nil, &rpcerr.FieldError{Field: "signature", Reason: "required (the .p7s)", Code: "signature.required"}
 		}
 		cmsDER, content = sig, doc
 	case FormatPAdES:
@@ -108,7 +108,7 @@ func (s *Service) verifySignature(ctx context.Context, sig, doc []byte, format s
 			doc = sig
 		}
 		if !bytes.HasPrefix(doc, []byte("%PDF-")) {
-			return nil, &rpcerr.FieldError{Field: "document", Reason: "is not a PDF"}
+			return nil, &rpcerr.FieldError{Field: "document", Reason: "is not a PDF", Code: "document.not_pdf"}
 		}
 		ps, err := extractPDFSignature(doc)
 		if err != nil {
@@ -120,7 +120,7 @@ func (s *Service) verifySignature(ctx context.Context, sig, doc []byte, format s
 			r.check(checkFormat, true, "the signature does not cover the whole file: later incremental updates are not validated")
 		}
 	default:
-		return nil, &rpcerr.FieldError{Field: "format", Reason: `must be "cades", "pades" or empty`}
+		return nil, &rpcerr.FieldError{Field: "format", Reason: `must be "cades", "pades" or empty`, Code: "format.unsupported"}
 	}
 	a, err := s.ca(ctx)
 	if err != nil {
