@@ -58,6 +58,33 @@
 //     SQL is in sandbox/store.go.
 //   - cmd/payment/main.go: loads configuration and runs Spec.
 //
+// # Creating a payment and its charge
+//
+// CreatePayment writes the Idempotency-Key claim, the payment, its
+// splits, its first transition and (for a stamp order) its reserved
+// stamps in one transaction. Where the charge is registered depends on the
+// acquirer:
+//
+//   - An acquirer that keeps its charges in the payment database
+//     (provider.TxCharger: the sandbox) registers the charge in that same
+//     transaction, and the payment row is inserted with its provider_ref
+//     and next_url: a create is one commit. Of concurrent requests with
+//     one key, only the one that wins the claim inserts a charge; one
+//     that rolls back (a lost race, a failed insert) takes its charge
+//     with it, so there is one charge per payment by atomicity.
+//     TestCreateIsOneCommit counts the commits.
+//   - A real acquirer's CreateCharge is a remote call, which cannot join
+//     the transaction: it is made after the commit (ensureCharge), with
+//     the payment id as its idempotency reference (the Provider contract),
+//     and its reference and checkout URL are stored by an UPDATE that
+//     only fills an empty provider_ref, so concurrent retries store one
+//     charge. If the acquirer does not answer, the client gets
+//     ErrProviderUnavailable (503) and the payment stays created without a
+//     next_url; a retry with the same Idempotency-Key finds it and
+//     registers its charge, and one never retried expires at expire_at
+//     (there is no charge to void). TestCreateWithRemoteAcquirer covers
+//     this path.
+//
 // # Whose ledger a ministry sees
 //
 // A payment belongs to the ministry of the client that created it: the

@@ -170,6 +170,14 @@ const (
 // with the acquirer. With an Idempotency-Key, repeating the same request
 // returns the same payment (however many arrive at once), and a different
 // request with the key fails with ErrIdempotencyMismatch.
+//
+// With an acquirer whose charges live in the payment database
+// (provider.TxCharger: the sandbox) the Idempotency-Key claim, the
+// payment, its splits, its first transition and its charge are one
+// transaction, one commit: the request that wins the key's claim is the
+// only one that registers a charge, and a create that rolls back takes its
+// charge with it. Another acquirer's charge is a remote call, made after
+// the commit (ensureCharge).
 func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateInput) (Payment, error) {
 	cur, prov, err := s.validateCreate(in)
 	if err != nil {
@@ -180,10 +188,12 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 		return Payment{}, err
 	}
 	now := s.clock()
+	expireAt := now.Add(s.cfg.PaymentTTL)
 	fingerprint := in
 	fingerprint.IdempotencyKey = ""
 	fingerprint.Provider = prov.Name()
 	key := store.NewIdempotencyKey(clientID, scopeCreatePayment, in.IdempotencyKey, fingerprint)
+	txc, chargeInTx := prov.(provider.TxCharger)
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if in.IdempotencyKey != "" {
 			got, existing, err := s.claimKey(ctx, tx, key, id, now)
@@ -195,7 +205,18 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 				return nil
 			}
 		}
-		if err := insertPayment(ctx, tx, id, clientID, in, cur, prov.Name(), now, now.Add(s.cfg.PaymentTTL)); err != nil {
+		var ch provider.Charge
+		if chargeInTx {
+			var err error
+			ch, err = txc.CreateChargeTx(ctx, tx, provider.ChargeRequest{
+				PaymentID: id, Amount: in.Amount, Currency: string(cur), Description: in.Description,
+				ReturnURL: in.ReturnURL, ExpireAt: expireAt,
+			})
+			if err != nil {
+				return fmt.Errorf("payment %s: %w", id, err)
+			}
+		}
+		if err := insertPayment(ctx, tx, id, clientID, in, cur, prov.Name(), ch, now, expireAt); err != nil {
 			return err
 		}
 		if err := recordTransition(ctx, tx, id, "", Created, "created by client "+clientID, now); err != nil {
@@ -217,6 +238,8 @@ func (s *Service) CreatePayment(ctx context.Context, clientID string, in CreateI
 		return Payment{}, err
 	}
 	if p.ProviderRef == "" && p.State == Created {
+		// A remote acquirer's charge (or one whose registration failed
+		// before: the retry with the same key completes it).
 		if err := s.ensureCharge(ctx, prov, p); err != nil {
 			return Payment{}, err
 		}

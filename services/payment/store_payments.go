@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/store"
+	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
 
 // The SQL of payments: idempotency keys, the payment rows with their
@@ -113,14 +114,15 @@ func recordTransition(ctx context.Context, tx *sql.Tx, id string, from, to State
 }
 
 // insertPayment stores a new payment of clientID at state created with
-// its splits.
-func insertPayment(ctx context.Context, tx *sql.Tx, id, clientID string, in CreateInput, cur Currency, provName string, now, expireAt time.Time) error {
+// its splits and its charge ch (zero when the acquirer registers it after
+// the commit).
+func insertPayment(ctx context.Context, tx *sql.Tx, id, clientID string, in CreateInput, cur Currency, provName string, ch provider.Charge, now, expireAt time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, client_id, amount, currency, reference, description,
-			return_url, citizen_id, provider, state, created_at, updated_at, expire_at,
+			return_url, citizen_id, provider, provider_ref, next_url, state, created_at, updated_at, expire_at,
 			receipt_phone, receipt_email, receipt_language, ministry)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17, $18)`,
 		id, clientID, in.Amount, string(cur), in.Reference, in.Description, in.ReturnURL, in.CitizenID,
-		provName, string(Created), now, expireAt,
+		provName, ch.Ref, ch.NextURL, string(Created), now, expireAt,
 		in.Receipt.PhoneNumber, in.Receipt.EmailAddress, in.Receipt.language(), in.Ministry); err != nil {
 		return fmt.Errorf("insert payment: %w", err)
 	}

@@ -8,6 +8,7 @@ package provider
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 )
@@ -19,6 +20,10 @@ type Provider interface {
 	// Name is the provider's name in URLs and ledger accounts ("sandbox").
 	Name() string
 	// CreateCharge registers a charge and returns where to send the payer.
+	// For a real acquirer it is a remote call: the enabler makes it after
+	// the payment's transaction has committed (a call cannot be rolled
+	// back with it), and again, with the same PaymentID, when the client
+	// retries with the same Idempotency-Key, until the charge is stored.
 	CreateCharge(ctx context.Context, req ChargeRequest) (Charge, error)
 	// ParseWebhook verifies a webhook's signature header over its exact
 	// body at time now and returns the notification it carries. Errors
@@ -34,6 +39,20 @@ type Provider interface {
 	Refund(ctx context.Context, req RefundRequest) (RefundResult, error)
 	// SettlementReport returns the lines the acquirer settled on day (UTC).
 	SettlementReport(ctx context.Context, day time.Time) ([]SettlementLine, error)
+}
+
+// TxCharger is a Provider whose charges live in the enabler's own
+// database (the sandbox acquirer, whose tables are in the payment
+// database). The enabler registers such a charge inside the transaction
+// that creates the payment, so that a create is one commit and the charge
+// exists exactly when the payment does: a create that loses an
+// Idempotency-Key race, or fails, rolls its charge back with it.
+type TxCharger interface {
+	Provider
+	// CreateChargeTx registers req's charge in tx, the transaction that
+	// creates payment req.PaymentID, and returns it. It must not commit,
+	// use another transaction or call out: tx may yet roll back.
+	CreateChargeTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Charge, error)
 }
 
 // Errors a Provider returns.

@@ -77,12 +77,16 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Acquirer is the sandbox acquirer. It implements provider.Provider.
+// Acquirer is the sandbox acquirer. It implements provider.TxCharger: it
+// shares the payment database, so the enabler registers its charges in the
+// transaction that creates the payment.
 type Acquirer struct {
 	db  *store.DB
 	cfg Config
 	log *slog.Logger
 }
+
+var _ provider.TxCharger = (*Acquirer)(nil)
 
 // ErrConfig is wrapped by New's errors.
 var ErrConfig = errors.New("sandbox: invalid configuration")
@@ -123,7 +127,28 @@ func (a *Acquirer) CreateCharge(ctx context.Context, req provider.ChargeRequest)
 	if err != nil {
 		return provider.Charge{}, err
 	}
-	return provider.Charge{Ref: ref, NextURL: a.cfg.PublicURL + "/sandbox/checkout/" + ref}, nil
+	return a.checkout(ref), nil
+}
+
+// CreateChargeTx registers the charge of req.PaymentID in tx, the
+// enabler's transaction that creates the payment (the sandbox's tables are
+// in the payment database), once per payment like CreateCharge: the
+// charge commits or rolls back with the payment.
+func (a *Acquirer) CreateChargeTx(ctx context.Context, tx *sql.Tx, req provider.ChargeRequest) (provider.Charge, error) {
+	id, err := store.NewIDFrom(a.cfg.Rand, "ch_")
+	if err != nil {
+		return provider.Charge{}, err
+	}
+	ref, err := insertCharge(ctx, tx, id, req, a.now())
+	if err != nil {
+		return provider.Charge{}, fmt.Errorf("sandbox: create charge: %w", err)
+	}
+	return a.checkout(ref), nil
+}
+
+// checkout is charge ref with its checkout page.
+func (a *Acquirer) checkout(ref string) provider.Charge {
+	return provider.Charge{Ref: ref, NextURL: a.cfg.PublicURL + "/sandbox/checkout/" + ref}
 }
 
 // createOnce runs create in a transaction with a new id (of prefix) and
