@@ -141,7 +141,7 @@ func mandateToProto(m Mandate, who Party) *paymentv1.Mandate {
 		AuthorizeTime: optTime(m.AuthorizedAt), RevokeTime: optTime(m.RevokedAt),
 		Collections: grpcserver.Convert(m.Collections, collectionToProto),
 	}
-	if m.Notify.PhoneNumber != "" {
+	if m.Notify.PhoneNumber != "" || m.Notify.Language != "" {
 		out.Notify = &paymentv1.Receipt{PhoneNumber: m.Notify.PhoneNumber, Language: m.Notify.language()}
 	}
 	return out
