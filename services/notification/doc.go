@@ -97,8 +97,10 @@
 // An SMS the API accepts thus makes three commits to delivered through
 // the HTTP gateway (accept with its idempotency key, limit counters and
 // outbox; sent; receipt and delivered) and four through SMPP, whose
-// in_flight claim is committed before submit_sm; the status history and
-// its events are the same as when each state had its own commit.
+// in_flight claim is committed before submit_sm (when the receipt comes
+// after the id is recorded; one that comes first waits in its own
+// commit); the status history and its events are the same as when each
+// state had its own commit.
 //
 // A temporary provider error releases the claim and the command is
 // redelivered with a short back-off (1, 2, 4, 8, 15 s) until it succeeds,

@@ -225,25 +225,20 @@ func (s *Service) settle(ctx context.Context, find func(tx *sql.Tx) (string, err
 			if err != nil || id == "" {
 				return err
 			}
+			if n, err := getNotification(ctx, tx, "id", id); err != nil || n.final() || n.submission != submissionAccepted {
+				// Nothing to settle (a late duplicate, or not sent yet):
+				// no write.
+				return err
+			}
 			// Settlements of one notification take turns, so that of two
-			// parts' receipts written at once the later one sees both.
+			// parts' receipts written at once the later one sees both: lock
+			// the row, then read it and its receipts.
 			if err := lockNotification(ctx, tx, id); err != nil {
 				return err
 			}
-			n, err := getNotification(ctx, tx, "id", id)
-			if err != nil {
+			n, status, err := s.receiptStatus(ctx, tx, id)
+			if err != nil || status == "" {
 				return err
-			}
-			if n.final() || n.submission != submissionAccepted {
-				return nil
-			}
-			states, err := partStates(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			status := partsStatus(states)
-			if status == "" {
-				return nil
 			}
 			from, next = n, n
 			next.Status, next.UpdatedAt = status, s.nowUTC()
@@ -262,6 +257,20 @@ func (s *Service) settle(ctx context.Context, find func(tx *sql.Tx) (string, err
 		return nil
 	}
 	return errConcurrentChange
+}
+
+// receiptStatus reads notification id and the status its receipts give
+// it, "" when they give none or it is settled or not sent.
+func (s *Service) receiptStatus(ctx context.Context, tx *sql.Tx, id string) (Notification, string, error) {
+	n, err := getNotification(ctx, tx, "id", id)
+	if err != nil || n.final() || n.submission != submissionAccepted {
+		return n, "", err
+	}
+	states, err := partStates(ctx, tx, id)
+	if err != nil {
+		return n, "", err
+	}
+	return n, partsStatus(states), nil
 }
 
 // partsStatus combines the parts' receipt states ("" for none yet).
