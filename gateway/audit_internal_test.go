@@ -14,6 +14,20 @@ import (
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 )
 
+// auditRecorder migrates db and returns an audit recorder of chain on it,
+// without time-stamps or metering.
+func auditRecorder(t testing.TB, db *store.DB, chain string) *recorder {
+	t.Helper()
+	set, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(context.Background(), set); err != nil {
+		t.Fatal(err)
+	}
+	return &recorder{db: db, chain: chain, audit: true, now: time.Now, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
 // BenchmarkAuditWrite is the audit log's group commit under 16 concurrent
 // callers (8 per CPU on 2), each waiting for its record's commit as a call
 // waits before its answer: on a SQLite file and on PostgreSQL
@@ -34,14 +48,7 @@ func BenchmarkAuditWrite(b *testing.B) {
 		b.Run(eng.name, func(b *testing.B) {
 			ctx := context.Background()
 			db := eng.open(b)
-			set, err := Migrations()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := db.Migrate(ctx, set); err != nil {
-				b.Fatal(err)
-			}
-			rc := &recorder{db: db, chain: "bench", audit: true, now: time.Now, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			rc := auditRecorder(b, db, "bench")
 			var n atomic.Int64
 			b.SetParallelism(8)
 			b.ResetTimer()
@@ -83,14 +90,7 @@ func BenchmarkAuditWrite(b *testing.B) {
 func TestAuditBatchLargerThanOneInsert(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		set, err := Migrations()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Migrate(ctx, set); err != nil {
-			t.Fatal(err)
-		}
-		rc := &recorder{db: db, chain: "big", audit: true, now: time.Now, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		rc := auditRecorder(t, db, "big")
 		at := store.Stamp(time.Now())
 		batch := func(n int) []*entry {
 			es := make([]*entry, n)
