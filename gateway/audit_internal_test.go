@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,52 +34,40 @@ func auditRecorder(t testing.TB, db *store.DB, chain string) *recorder {
 // commit (the distinct transaction ids of the rows written) and checks
 // that the chain verifies.
 func BenchmarkAuditWrite(b *testing.B) {
-	engines := []struct {
-		name string
-		open func(b *testing.B) *store.DB
-	}{
-		{"sqlite", func(b *testing.B) *store.DB {
-			return storetest.SQLiteFile(b, filepath.Join(b.TempDir(), "gateway.db"))
-		}},
-		{"postgres", func(b *testing.B) *store.DB { return storetest.PostgresDB(b, storetest.PostgresDatabase(b)) }},
-	}
-	for _, eng := range engines {
-		b.Run(eng.name, func(b *testing.B) {
-			ctx := context.Background()
-			db := eng.open(b)
-			rc := auditRecorder(b, db, "bench")
-			var n atomic.Int64
-			b.SetParallelism(8)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := n.Add(1)
-					rec := &AuditRecord{Time: store.Stamp(time.Now()), RequestID: fmt.Sprintf("req-%d", i), ClientID: "demo-ministry",
-						Route: "GET /v1/content/items/{id}", RPC: "/tamkeen.content.v1.ContentService/GetItem", Status: 200,
-						LatencyMicros: 900, RequestHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-						ResponseHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Source: "192.0.2.7"}
-					if err := rc.add(ctx, &entry{rec: rec}); err != nil {
-						b.Error(err)
-						return
-					}
+	storetest.BenchEngines(b, func(b *testing.B, db *store.DB) {
+		ctx := context.Background()
+		rc := auditRecorder(b, db, "bench")
+		var n atomic.Int64
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				rec := &AuditRecord{Time: store.Stamp(time.Now()), RequestID: fmt.Sprintf("req-%d", i), ClientID: "demo-ministry",
+					Route: "GET /v1/content/items/{id}", RPC: "/tamkeen.content.v1.ContentService/GetItem", Status: 200,
+					LatencyMicros: 900, RequestHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+					ResponseHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Source: "192.0.2.7"}
+				if err := rc.add(ctx, &entry{rec: rec}); err != nil {
+					b.Error(err)
+					return
 				}
-			})
-			b.StopTimer()
-			if db.Engine() != store.Postgres {
-				return
-			}
-			var records, commits int64
-			if err := db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT xmin::text) FROM gateway_audit`).Scan(&records, &commits); err != nil {
-				b.Fatal(err)
-			}
-			if commits > 0 {
-				b.ReportMetric(float64(records)/float64(commits), "records/commit")
-			}
-			if _, err := VerifyAudit(ctx, db, AuditVerifyOptions{}); err != nil {
-				b.Fatalf("the chain written does not verify: %v", err)
 			}
 		})
-	}
+		b.StopTimer()
+		if db.Engine() != store.Postgres {
+			return
+		}
+		var records, commits int64
+		if err := db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT xmin::text) FROM gateway_audit`).Scan(&records, &commits); err != nil {
+			b.Fatal(err)
+		}
+		if commits > 0 {
+			b.ReportMetric(float64(records)/float64(commits), "records/commit")
+		}
+		if _, err := VerifyAudit(ctx, db, AuditVerifyOptions{}); err != nil {
+			b.Fatalf("the chain written does not verify: %v", err)
+		}
+	})
 }
 
 // TestAuditBatchLargerThanOneInsert writes batches of more records than

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -19,49 +18,38 @@ import (
 // timed until every provider id is recorded; on a SQLite file and on
 // PostgreSQL (TAMKEEN_TEST_POSTGRES_URL).
 func BenchmarkSMSSend(b *testing.B) {
-	engines := []struct {
-		name string
-		open func(b *testing.B) *store.DB
-	}{
-		{"sqlite", func(b *testing.B) *store.DB {
-			return storetest.SQLiteFile(b, filepath.Join(b.TempDir(), "notification.db"))
-		}},
-		{"postgres", func(b *testing.B) *store.DB { return storetest.PostgresDB(b, storetest.PostgresDatabase(b)) }},
-	}
-	for _, eng := range engines {
-		b.Run(eng.name, func(b *testing.B) {
-			gw := &httpGateway{answer: func(n int) (int, string) { return 200, fmt.Sprintf(`{"id":"gw-%d"}`, n) }}
-			srv := httptest.NewServer(gw)
-			b.Cleanup(srv.Close)
-			cfg := DefaultConfig()
-			cfg.SMSProvider, cfg.EmailProvider = ProviderHTTP, ProviderNone
-			cfg.HTTPSMS = HTTPSMSConfig{URL: srv.URL, ReceiptSecret: "receipt-secret-of-the-gateway", Timeout: 5 * time.Second}
-			cfg.ClientMinuteLimit, cfg.ClientDailyLimit, cfg.RecipientHourlyLimit = 1<<30, 1<<30, 1<<30
-			e := startService(b, eng.open(b), cfg, Deps{})
-			ctx := context.Background()
-			tpl, err := e.svc.CreateTemplate(ctx, "moh", TemplateInput{Name: "t", Channel: ChannelSMS, Language: LangEnglish, Body: "Hello ((name))"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for w := range 8 {
-				wg.Go(func() {
-					for i := w; i < b.N; i += 8 {
-						if _, err := e.svc.Send(ctx, "moh", SendInput{Channel: ChannelSMS, Recipient: fmt.Sprintf("+97059%07d", i),
-							TemplateID: tpl.ID, Personalisation: map[string]string{"name": "Sara"}}); err != nil {
-							b.Error(err)
-							return
-						}
+	storetest.BenchEngines(b, func(b *testing.B, db *store.DB) {
+		gw := &httpGateway{answer: func(n int) (int, string) { return 200, fmt.Sprintf(`{"id":"gw-%d"}`, n) }}
+		srv := httptest.NewServer(gw)
+		b.Cleanup(srv.Close)
+		cfg := DefaultConfig()
+		cfg.SMSProvider, cfg.EmailProvider = ProviderHTTP, ProviderNone
+		cfg.HTTPSMS = HTTPSMSConfig{URL: srv.URL, ReceiptSecret: "receipt-secret-of-the-gateway", Timeout: 5 * time.Second}
+		cfg.ClientMinuteLimit, cfg.ClientDailyLimit, cfg.RecipientHourlyLimit = 1<<30, 1<<30, 1<<30
+		e := startService(b, db, cfg, Deps{})
+		ctx := context.Background()
+		tpl, err := e.svc.CreateTemplate(ctx, "moh", TemplateInput{Name: "t", Channel: ChannelSMS, Language: LangEnglish, Body: "Hello ((name))"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := w; i < b.N; i += 8 {
+					if _, err := e.svc.Send(ctx, "moh", SendInput{Channel: ChannelSMS, Recipient: fmt.Sprintf("+97059%07d", i),
+						TemplateID: tpl.ID, Personalisation: map[string]string{"name": "Sara"}}); err != nil {
+						b.Error(err)
+						return
 					}
-				})
-			}
-			wg.Wait()
-			waitFor(b, 5*time.Minute, "every SMS sent", func() bool {
-				var sent int
-				err := e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE provider_message_id <> ''`).Scan(&sent)
-				return err == nil && sent == b.N
+				}
 			})
+		}
+		wg.Wait()
+		waitFor(b, 5*time.Minute, "every SMS sent", func() bool {
+			var sent int
+			err := e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE provider_message_id <> ''`).Scan(&sent)
+			return err == nil && sent == b.N
 		})
-	}
+	})
 }
