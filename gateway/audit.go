@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -249,6 +251,7 @@ func (rc *recorder) write(ctx context.Context, batch []*entry) error {
 		var prev string
 		err = rc.db.InTx(ctx, func(tx *sql.Tx) error {
 			seq, prev = rc.seq, rc.hash
+			recs := make([]*AuditRecord, 0, len(batch))
 			for _, e := range batch {
 				if e.rec == nil {
 					continue
@@ -258,14 +261,10 @@ func (rc *recorder) write(ctx context.Context, batch []*entry) error {
 				r.Chain, r.Seq, r.PrevHash = rc.chain, seq, prev
 				r.Hash = r.ComputeHash()
 				prev = r.Hash
-				if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_audit (chain, seq, at, at_us, request_id, client_id, subject, route, rpc,
- status, latency_us, request_hash, response_hash, source, prev_hash, hash, xroad_client, xroad_id, xroad_user_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-					r.Chain, r.Seq, r.Time, r.Time.UnixMicro(), r.RequestID, r.ClientID, r.Subject, r.Route, r.RPC,
-					r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source, r.PrevHash, r.Hash,
-					r.XRoadClient, r.XRoadID, r.XRoadUserID); err != nil {
-					return err
-				}
+				recs = append(recs, r)
+			}
+			if err := insertAuditRecords(ctx, tx, recs); err != nil {
+				return err
 			}
 			if seq != rc.seq {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_audit_heads (chain, seq, hash) VALUES ($1, $2, $3)
@@ -290,6 +289,47 @@ ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, rc.
 		}
 	}
 	return fmt.Errorf("write audit batch: %w", err)
+}
+
+// auditInsertRows bounds the rows of one INSERT: 19 parameters a row stay
+// under SQLite's 32766 and PostgreSQL's 65535 parameters a statement.
+const auditInsertRows = 500
+
+// auditColumns are gateway_audit's columns in insertAuditRecords' order.
+const auditColumns = `chain, seq, at, at_us, request_id, client_id, subject, route, rpc,
+ status, latency_us, request_hash, response_hash, source, prev_hash, hash, xroad_client, xroad_id, xroad_user_id`
+
+// insertAuditRecords writes recs in tx with one multi-row INSERT per
+// auditInsertRows records: a batch of a busy gateway is one round trip to
+// PostgreSQL instead of one a record.
+func insertAuditRecords(ctx context.Context, tx *sql.Tx, recs []*AuditRecord) error {
+	for len(recs) > 0 {
+		chunk := recs[:min(len(recs), auditInsertRows)]
+		recs = recs[len(chunk):]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO gateway_audit (` + auditColumns + `) VALUES `)
+		args := make([]any, 0, len(chunk)*19)
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for c := range 19 {
+				if c > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("$" + strconv.Itoa(len(args)+c+1))
+			}
+			q.WriteByte(')')
+			args = append(args, r.Chain, r.Seq, r.Time, r.Time.UnixMicro(), r.RequestID, r.ClientID, r.Subject, r.Route, r.RPC,
+				r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source, r.PrevHash, r.Hash,
+				r.XRoadClient, r.XRoadID, r.XRoadUserID)
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maybeStamp starts time-stamping the head when enough records or time

@@ -86,7 +86,21 @@
 //     more attempt) in a committed transaction, calls the provider, then
 //     records the outcome (in_flight → accepted with the provider's id;
 //     status delivered for the dev inbox, sending until a receipt for real
-//     providers), each status change with its event.
+//     providers), each status change with its event. Through a provider
+//     that deduplicates by reference the claim needs no commit of its own
+//     (sending again after a crash is safe): it is written with the
+//     outcome, so a send is one commit (an attempt cut by a crash is
+//     then not counted; the message's expiry and the consumer's
+//     MaxDeliver still end the retries). A delivery receipt is stored and
+//     settles its notification in one commit.
+//
+// An SMS the API accepts thus makes three commits to delivered through
+// the HTTP gateway (accept with its idempotency key, limit counters and
+// outbox; sent; receipt and delivered) and four through SMPP, whose
+// in_flight claim is committed before submit_sm (when the receipt comes
+// after the id is recorded; one that comes first waits in its own
+// commit); the status history and its events are the same as when each
+// state had its own commit.
 //
 // A temporary provider error releases the claim and the command is
 // redelivered with a short back-off (1, 2, 4, 8, 15 s) until it succeeds,

@@ -328,14 +328,17 @@ func (s *Service) recordSMS(ctx context.Context, ev events.Event, req smsRequest
 // deliver hands n to the provider unless that already happened or must not
 // happen, and records the outcome.
 //
-// The send is bracketed by two writes: submission goes none → in_flight
-// (committed before the provider is called) and in_flight → accepted with
-// the provider's id after. A redelivery that finds in_flight cannot know
-// whether the provider got the message. With a provider that deduplicates
-// by reference (IdempotentSMSProvider) it sends again, which is safe; with
-// any other it records technical-failure/outcome-unknown and does not send:
-// for a one-time code, a second SMS costs money and confuses, while a lost
-// one costs the citizen a resend.
+// With a provider that cannot deduplicate, the send is bracketed by two
+// commits: submission goes none → in_flight (committed before the
+// provider is called) and in_flight → accepted with the provider's id
+// after. A redelivery that finds in_flight cannot know whether the
+// provider got the message, so it records
+// technical-failure/outcome-unknown and does not send: for a one-time
+// code, a second SMS costs money and confuses, while a lost one costs the
+// citizen a resend. A provider that deduplicates by reference
+// (IdempotentSMSProvider) needs no in_flight mark, since sending again
+// after a crash gets the first message: the claim (sending, the attempt
+// counted) and the outcome are written in one commit after its answer.
 func (s *Service) deliver(ctx context.Context, log *slog.Logger, n Notification, snd sender) error {
 	if n.final() || n.submission == submissionAccepted {
 		return nil
@@ -353,12 +356,20 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, n Notification,
 		return s.fail(ctx, n, StatusTechnicalFailure, ReasonAttemptsExhausted)
 	}
 
-	// Claim the send.
+	// Claim the send: committed first unless the provider deduplicates,
+	// else written with the outcome (record).
 	claimed := n
 	claimed.submission, claimed.Attempts, claimed.UpdatedAt = submissionInFlight, n.Attempts+1, now
 	claimed.Status, claimed.Provider = StatusSending, snd.name
-	if err := s.transition(ctx, n, claimed); err != nil {
-		return err
+	read, unwritten := n, []Notification{claimed}
+	if !snd.idempotent {
+		if err := s.transition(ctx, n, claimed); err != nil {
+			return err
+		}
+		read, unwritten = claimed, nil
+	}
+	record := func(ctx context.Context, steps ...Notification) error {
+		return s.transition(ctx, read, append(unwritten, steps...)...)
 	}
 
 	pid, sendErr := snd.send(ctx)
@@ -376,7 +387,7 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, n Notification,
 		if snd.deliversOnSubmit {
 			next.Status, next.CompletedAt = StatusDelivered, now
 		}
-		if err := s.transition(bctx, claimed, next); err != nil {
+		if err := record(bctx, next); err != nil {
 			return err
 		}
 		// Under the trace of the request that caused it (the command's
@@ -390,22 +401,23 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, n Notification,
 		return nil
 	case errors.Is(sendErr, ErrPermanentSend):
 		log.Warn("notification: provider refused the message", slog.String("provider", snd.name))
-		return s.fail(bctx, claimed, StatusPermanentFailure, ReasonProviderRefused)
+		return record(bctx, s.failed(claimed, StatusPermanentFailure, ReasonProviderRefused))
 	case errors.Is(sendErr, ErrOutcomeUnknown) && !snd.idempotent:
 		// The provider may have it (a connection lost after submit_sm,
 		// before its response): at most once, as for an interrupted send.
 		log.Warn("notification: the provider's answer was lost; not sending again", slog.String("provider", snd.name))
-		return s.fail(bctx, claimed, StatusTechnicalFailure, ReasonOutcomeUnknown)
+		return record(bctx, s.failed(claimed, StatusTechnicalFailure, ReasonOutcomeUnknown))
 	default:
 		// Not taken: release the claim so the redelivery sends it. The
-		// public status stays sending; it never goes backwards.
+		// public status stays sending; it never goes backwards. With the
+		// last attempt spent it fails in the same commit.
 		next.submission = submissionNone
-		if err := s.transition(bctx, claimed, next); err != nil {
-			return err
-		}
 		if next.Attempts >= s.cfg.MaxAttempts {
 			log.Warn("notification: send attempts exhausted", slog.Int("attempts", next.Attempts))
-			return s.fail(bctx, next, StatusTechnicalFailure, ReasonAttemptsExhausted)
+			return record(bctx, next, s.failed(next, StatusTechnicalFailure, ReasonAttemptsExhausted))
+		}
+		if err := record(bctx, next); err != nil {
+			return err
 		}
 		return fmt.Errorf("notification: send %s (attempt %d) through %s: %w", n.ID, next.Attempts, snd.name, sendErr)
 	}
@@ -413,29 +425,53 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, n Notification,
 
 // fail moves n to a final failure status.
 func (s *Service) fail(ctx context.Context, n Notification, status, reason string) error {
+	return s.transition(ctx, n, s.failed(n, status, reason))
+}
+
+// failed is n in a final failure status.
+func (s *Service) failed(n Notification, status, reason string) Notification {
 	next := n
 	next.Status, next.FailureReason = status, reason
 	next.UpdatedAt = s.nowUTC()
 	next.CompletedAt = next.UpdatedAt
-	return s.transition(ctx, n, next)
+	return next
 }
 
 // errConcurrentChange means another handler changed the row first; the
 // command is redelivered and looks again.
 var errConcurrentChange = errors.New("notification: changed concurrently")
 
-// transition writes next over from, with a status event when the status
-// changes, in one transaction.
-func (s *Service) transition(ctx context.Context, from, next Notification) error {
-	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		ok, err := updateNotification(ctx, tx, next, from.Status, from.submission, from.Attempts)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errConcurrentChange
-		}
-		if from.submission != submissionAccepted && next.submission == submissionAccepted {
+// transition moves the row from what was read (from) through steps, in
+// one transaction: the row gets the last step, written only if it is
+// still as read, and each step in between has its effects (parts and
+// metering once submitted, bulk counters, a status event when the status
+// changes), so a status history written in one commit is the same as one
+// written step by step.
+func (s *Service) transition(ctx context.Context, from Notification, steps ...Notification) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error { return s.writeTransition(ctx, tx, from, steps...) })
+	if err != nil {
+		return fmt.Errorf("notification: %s: %w", from.ID, err)
+	}
+	s.transitioned(from, steps...)
+	return nil
+}
+
+// writeTransition is transition's transaction; errConcurrentChange when
+// the row is no longer as read.
+func (s *Service) writeTransition(ctx context.Context, tx *sql.Tx, from Notification, steps ...Notification) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	ok, err := updateNotification(ctx, tx, steps[len(steps)-1], from.Status, from.submission, from.Attempts)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errConcurrentChange
+	}
+	prev := from
+	for _, next := range steps {
+		if prev.submission != submissionAccepted && next.submission == submissionAccepted {
 			if err := recordParts(ctx, tx, next); err != nil {
 				return err
 			}
@@ -443,26 +479,35 @@ func (s *Service) transition(ctx context.Context, from, next Notification) error
 				return err
 			}
 		}
-		if err := addBulkCounters(ctx, tx, next.BulkJobID, bulkCounters(from, next)); err != nil {
+		if err := addBulkCounters(ctx, tx, next.BulkJobID, bulkCounters(prev, next)); err != nil {
 			return err
 		}
-		if next.Status == from.Status {
-			return nil
+		if next.Status != prev.Status {
+			if err := s.enqueueStatus(ctx, tx, next); err != nil {
+				return err
+			}
 		}
-		return s.enqueueStatus(ctx, tx, next)
-	})
-	if err != nil {
-		return fmt.Errorf("notification: %s: %w", from.ID, err)
-	}
-	s.noteTransition(from, next)
-	if next.BulkJobID != "" && from.Status == StatusCreated {
-		// Room in the job's window: the feeder may queue more.
-		s.kickFeeder()
-	}
-	if next.Status != from.Status {
-		s.Relay.Kick()
+		prev = next
 	}
 	return nil
+}
+
+// transitioned is what follows a committed transition: metrics, and
+// kicks to the bulk feeder and the relay.
+func (s *Service) transitioned(from Notification, steps ...Notification) {
+	prev, announce := from, false
+	for _, next := range steps {
+		s.noteTransition(prev, next)
+		if next.BulkJobID != "" && prev.Status == StatusCreated {
+			// Room in the job's window: the feeder may queue more.
+			s.kickFeeder()
+		}
+		announce = announce || next.Status != prev.Status
+		prev = next
+	}
+	if announce {
+		s.Relay.Kick()
+	}
 }
 
 // enqueueStatus writes n's NotificationStatusChanged event to the outbox,

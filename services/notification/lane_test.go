@@ -78,7 +78,7 @@ type env struct {
 }
 
 // newBus starts an embedded JetStream server for the test.
-func newBus(t *testing.T) *events.Bus {
+func newBus(t testing.TB) *events.Bus {
 	t.Helper()
 	ns := natstest.Start(t, natsembed.Options{})
 	bus, err := events.NewBus(natstest.Connect(t, ns), events.BusOptions{})
@@ -89,7 +89,7 @@ func newBus(t *testing.T) *events.Bus {
 }
 
 // migrate applies the service's schema and the dev inbox's to db.
-func migrate(t *testing.T, db *store.DB) {
+func migrate(t testing.TB, db *store.DB) {
 	t.Helper()
 	sets, err := Migrations()
 	if err != nil {
@@ -107,7 +107,7 @@ func migrate(t *testing.T, db *store.DB) {
 // startService runs New(cfg, deps) with deps.DB = db on a fresh NATS
 // server until the test ends, and waits until its streams exist; a
 // deps.Now the test set is kept as the service's clock.
-func startService(t *testing.T, db *store.DB, cfg Config, deps Deps) *env {
+func startService(t testing.TB, db *store.DB, cfg Config, deps Deps) *env {
 	t.Helper()
 	migrate(t, db)
 	e := &env{db: db, bus: newBus(t), inbox: NewDevInbox(db, nil), logs: &syncBuffer{}, status: &statuses{byID: map[string][]string{}}}
@@ -162,7 +162,7 @@ func startService(t *testing.T, db *store.DB, cfg Config, deps Deps) *env {
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

@@ -162,14 +162,32 @@ func recordParts(ctx context.Context, tx *sql.Tx, n Notification) error {
 }
 
 // applyReceipt stores a receipt from provider and settles the notification
-// it belongs to. A receipt can arrive before the send's outcome is
-// recorded (the SMSC answers submit_sm and reports delivery at once); it
-// waits in sms_receipts, and deliver settles it after recording the ids.
+// it belongs to, in one commit. A receipt can arrive before the send's
+// outcome is recorded (the SMSC answers submit_sm and reports delivery at
+// once); it waits in sms_receipts, and deliver settles it after recording
+// the ids.
 func (s *Service) applyReceipt(ctx context.Context, provider string, r Receipt) error {
-	now := s.nowUTC()
-	if err := upsertReceipt(ctx, s.DB, provider, r, now); err != nil {
-		return fmt.Errorf("notification: store receipt: %w", err)
+	early := false
+	err := s.settle(ctx, func(tx *sql.Tx) (string, error) {
+		if err := upsertReceipt(ctx, tx, provider, r, s.nowUTC()); err != nil {
+			return "", fmt.Errorf("store receipt: %w", err)
+		}
+		nid, err := partNotification(ctx, tx, provider, r.MessageID)
+		if errors.Is(err, sql.ErrNoRows) {
+			early = true
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("receipt: %w", err)
+		}
+		return nid, nil
+	})
+	if err != nil || !early {
+		return err
 	}
+	// The ids may have been recorded after this transaction looked and
+	// before it committed, so that deliver did not see the receipt either:
+	// look again now that it is committed.
 	nid, err := partNotification(ctx, s.DB, provider, r.MessageID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
@@ -183,31 +201,76 @@ func (s *Service) applyReceipt(ctx context.Context, provider string, r Receipt) 
 // settleReceipts moves notification id to the status its parts' receipts
 // give: delivered when every part is, a failure as soon as one part fails.
 func (s *Service) settleReceipts(ctx context.Context, id string) error {
+	// Most sends have no receipt when their ids are recorded: a read, not
+	// a commit.
+	states, err := partStates(ctx, s.DB, id)
+	if err != nil {
+		return fmt.Errorf("notification: settle receipts: %w", err)
+	}
+	if partsStatus(states) == "" {
+		return nil
+	}
+	return s.settle(ctx, func(*sql.Tx) (string, error) { return id, nil })
+}
+
+// settle runs find (which names the notification to settle, or "") and
+// settles that notification by its receipts in the same transaction,
+// again when another handler moved the row meanwhile.
+func (s *Service) settle(ctx context.Context, find func(tx *sql.Tx) (string, error)) error {
 	for range 5 {
-		n, err := getNotification(ctx, s.DB, "id", id)
+		var from, next Notification
+		err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+			from, next = Notification{}, Notification{}
+			id, err := find(tx)
+			if err != nil || id == "" {
+				return err
+			}
+			if n, err := getNotification(ctx, tx, "id", id); err != nil || n.final() || n.submission != submissionAccepted {
+				// Nothing to settle (a late duplicate, or not sent yet):
+				// no write.
+				return err
+			}
+			// Settlements of one notification take turns, so that of two
+			// parts' receipts written at once the later one sees both: lock
+			// the row, then read it and its receipts.
+			if err := lockNotification(ctx, tx, id); err != nil {
+				return err
+			}
+			n, status, err := s.receiptStatus(ctx, tx, id)
+			if err != nil || status == "" {
+				return err
+			}
+			from, next = n, n
+			next.Status, next.UpdatedAt = status, s.nowUTC()
+			next.CompletedAt = next.UpdatedAt
+			return s.writeTransition(ctx, tx, from, next)
+		})
+		if errors.Is(err, errConcurrentChange) {
+			continue
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("notification: settle receipts: %w", err)
 		}
-		if n.final() || n.submission != submissionAccepted {
-			return nil
+		if next.ID != "" {
+			s.transitioned(from, next)
 		}
-		states, err := partStates(ctx, s.DB, id)
-		if err != nil {
-			return err
-		}
-		status := partsStatus(states)
-		if status == "" {
-			return nil
-		}
-		next := n
-		next.Status, next.UpdatedAt = status, s.nowUTC()
-		next.CompletedAt = next.UpdatedAt
-		err = s.transition(ctx, n, next)
-		if !errors.Is(err, errConcurrentChange) {
-			return err
-		}
+		return nil
 	}
 	return errConcurrentChange
+}
+
+// receiptStatus reads notification id and the status its receipts give
+// it, "" when they give none or it is settled or not sent.
+func (s *Service) receiptStatus(ctx context.Context, tx *sql.Tx, id string) (Notification, string, error) {
+	n, err := getNotification(ctx, tx, "id", id)
+	if err != nil || n.final() || n.submission != submissionAccepted {
+		return n, "", err
+	}
+	states, err := partStates(ctx, tx, id)
+	if err != nil {
+		return n, "", err
+	}
+	return n, partsStatus(states), nil
 }
 
 // partsStatus combines the parts' receipt states ("" for none yet).

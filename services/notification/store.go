@@ -198,6 +198,15 @@ WHERE id = $10 AND submission = $11 AND attempts = $12 AND status = $13`,
 	return rows == 1, nil
 }
 
+// lockNotification holds row id until tx ends (a write that changes
+// nothing, which both engines lock).
+func lockNotification(ctx context.Context, tx *sql.Tx, id string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE notifications SET updated_at = updated_at WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("lock notification %s: %w", id, err)
+	}
+	return nil
+}
+
 // nullTime maps the zero time to NULL.
 func nullTime(t time.Time) sql.NullTime {
 	if t.IsZero() {

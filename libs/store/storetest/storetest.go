@@ -51,6 +51,14 @@ func Engines(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
 }
 
+// BenchEngines runs fn as sub-benchmarks "sqlite" and "postgres", each
+// run on a fresh empty database (a SQLite file, as production keeps).
+func BenchEngines(b *testing.B, fn func(b *testing.B, db *store.DB)) {
+	b.Helper()
+	b.Run("sqlite", func(b *testing.B) { fn(b, SQLiteFile(b, filepath.Join(b.TempDir(), "bench.db"))) })
+	b.Run("postgres", func(b *testing.B) { fn(b, PostgresDB(b, PostgresDatabase(b))) })
+}
+
 // SQLite returns a DB on a new file in t.TempDir(), closed at cleanup.
 func SQLite(t *testing.T) *store.DB {
 	t.Helper()
