@@ -47,6 +47,10 @@ const (
 // transaction over and back.
 type group struct {
 	db *sql.DB
+	// maxBatch and maxWork bound a batch (groupMaxBatch, groupMaxWork;
+	// tests set others).
+	maxBatch int
+	maxWork  time.Duration
 
 	mu      sync.Mutex
 	queue   []*groupReq
@@ -204,7 +208,7 @@ func (g *group) batch(pending []*groupReq) (again []*groupReq) {
 			pending = pending[1:]
 			return r
 		}
-		if n >= groupMaxBatch || time.Since(start) >= groupMaxWork {
+		if n >= g.maxBatch || time.Since(start) >= g.maxWork {
 			return nil
 		}
 		return g.take(false)
@@ -240,7 +244,7 @@ func (g *group) batch(pending []*groupReq) (again []*groupReq) {
 			if _, err := tx.ExecContext(bg, groupRelease); err != nil {
 				_ = tx.Rollback()
 				r.to <- groupStep{err: fmt.Errorf("store: transaction ended inside fn: %w", err)}
-				return append(ran, pending...)
+				return g.broken(err, ran, pending)
 			}
 			ran = append(ran, r)
 			continue
@@ -249,7 +253,7 @@ func (g *group) batch(pending []*groupReq) (again []*groupReq) {
 		r.to <- groupStep{err: out.err}
 		if rbErr != nil {
 			_ = tx.Rollback()
-			return append(ran, pending...)
+			return g.broken(rbErr, ran, pending)
 		}
 	}
 	if len(ran) == 0 {
@@ -266,6 +270,24 @@ func (g *group) batch(pending []*groupReq) (again []*groupReq) {
 		r.to <- groupStep{err: err}
 	}
 	return nil
+}
+
+// broken decides what becomes of the callers of a batch whose transaction
+// a fn ended (err is what its savepoint's release or rollback said). When
+// SQLite rolled it back (an interrupted write, a full disk) their fns'
+// writes are gone and they are run again. When the fn ended it through
+// database/sql (tx.Commit or tx.Rollback: sql.ErrTxDone), nobody knows
+// whether their writes were committed, and running them again could do
+// them twice: they get an error.
+func (g *group) broken(err error, ran, pending []*groupReq) (again []*groupReq) {
+	if !errors.Is(err, sql.ErrTxDone) {
+		return append(ran, pending...)
+	}
+	err = fmt.Errorf("store: another fn in this group commit ended the transaction; these writes may or may not be committed: %w", err)
+	for _, r := range ran {
+		r.to <- groupStep{err: err}
+	}
+	return pending
 }
 
 // goroutineID is the current goroutine's id, read from its stack header

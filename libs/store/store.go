@@ -142,7 +142,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	db := &DB{DB: sqldb, engine: opts.Engine, now: now, txAttempts: 5, txBackoff: 10 * time.Millisecond}
 	if opts.Engine == SQLite {
-		db.group = &group{db: sqldb}
+		db.group = &group{db: sqldb, maxBatch: groupMaxBatch, maxWork: groupMaxWork}
 	}
 	return db, nil
 }
@@ -161,9 +161,9 @@ func (db *DB) Engine() Engine { return db.engine }
 // savepoint, and sees the writes of the fns before it; a fn that fails or
 // panics is rolled back to its savepoint alone, and the others commit
 // together, in one fsync. A fn may then also run again when another fn in
-// its batch ends the shared transaction (by calling tx.Commit, say). fn
-// must not call InTx on the same DB (it gets ErrNestedInTx), nor wait for
-// another caller's InTx. A caller whose ctx is done before its turn gets
+// its batch had SQLite roll the shared transaction back (an interrupted
+// write, say). fn must not end tx itself, call InTx on the same DB (it
+// gets ErrNestedInTx), nor wait for another caller's InTx. A caller whose ctx is done before its turn gets
 // ctx.Err() and fn does not run.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	backoff := db.txBackoff
