@@ -10,10 +10,6 @@ func GroupCommits(db *DB) int64 {
 	return db.group.commits.Load()
 }
 
-// Ungrouped makes db run each InTx in a transaction of its own, as before
-// group commit, so that benchmarks compare the two in the same run.
-func Ungrouped(db *DB) { db.group = nil }
-
 // SetGroupBounds sets how many fns and how much time one batch of db's
 // group commit may take.
 func SetGroupBounds(db *DB, maxBatch int, maxWork time.Duration) {

@@ -58,6 +58,11 @@ type Options struct {
 	// Now is the clock used for schema_migrations.applied_at; nil means
 	// time.Now.
 	Now func() time.Time
+	// NoGroupCommit makes InTx on SQLite run each call in a transaction of
+	// its own, as before group commit: lower median latency for concurrent
+	// writers that win the lock, at the cost of throughput and of the p99
+	// of those that wait for it (docs/benchmarks.md). PostgreSQL ignores it.
+	NoGroupCommit bool
 }
 
 // Querier is what both *DB and *sql.Tx offer, so that a store function
@@ -141,7 +146,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		now = time.Now
 	}
 	db := &DB{DB: sqldb, engine: opts.Engine, now: now, txAttempts: 5, txBackoff: 10 * time.Millisecond}
-	if opts.Engine == SQLite {
+	if opts.Engine == SQLite && !opts.NoGroupCommit {
 		db.group = &group{db: sqldb, maxBatch: groupMaxBatch, maxWork: groupMaxWork}
 	}
 	return db, nil
