@@ -34,10 +34,11 @@ const (
 	groupRollback  = `ROLLBACK TO tamkeen_intx; RELEASE tamkeen_intx`
 )
 
-// group is SQLite's group commit: InTx callers queue, and one writer
-// goroutine (started when the queue fills, gone when it empties) opens one
-// immediate transaction, gives it to each waiting caller in turn, in its
-// own savepoint, and commits once for them all. SQLite takes one writer at
+// group is SQLite's group commit: InTx callers queue, and one writer (the
+// caller that found none running, then a goroutine while the queue stays
+// full, gone when it empties) opens one immediate transaction, gives it to
+// each waiting caller in turn, in its own savepoint, and commits once for
+// them all. SQLite takes one writer at
 // a time anyway; what the group saves is a commit (a WAL fsync) per
 // caller, and the sleeps in the busy handler that made the p99 (see
 // docs/benchmarks.md).
@@ -80,6 +81,8 @@ type groupReq struct {
 	to chan groupStep
 	// from carries fn's outcome back to the writer.
 	from chan fnOutcome
+	// fn is set while the caller leads its batch and runs fn itself.
+	fn func(tx *sql.Tx) error
 }
 
 type groupStep struct {
@@ -102,15 +105,24 @@ func (g *group) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return ErrNestedInTx
 	}
 	r := &groupReq{ctx: ctx, goid: me, to: make(chan groupStep, 1), from: make(chan fnOutcome, 1)}
-	g.enqueue(r)
 	var st groupStep
-	select {
-	case st = <-r.to:
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqCancelled) {
-			return ctx.Err()
+	if g.enqueue(r) {
+		// No writer was running: this caller leads the batch, running
+		// its own fn first without a hand-over, and takes whoever queues
+		// meanwhile; a lone writer thus costs no goroutine switch.
+		r.state.Store(reqTaken)
+		r.fn = fn
+		g.handOff(g.batch([]*groupReq{r}))
+		st = <-r.to
+	} else {
+		select {
+		case st = <-r.to:
+		case <-ctx.Done():
+			if r.state.CompareAndSwap(reqQueued, reqCancelled) {
+				return ctx.Err()
+			}
+			st = <-r.to // the writer took it first: it decides
 		}
-		st = <-r.to // the writer took it first: it decides
 	}
 	for st.tx != nil {
 		r.turn(st.tx, fn)
@@ -135,15 +147,53 @@ func (r *groupReq) turn(tx *sql.Tx, fn func(tx *sql.Tx) error) {
 	r.from <- fnOutcome{err: err}
 }
 
-func (g *group) enqueue(r *groupReq) {
+// enqueue queues r behind a running writer, or, when none runs, makes
+// r's caller the writer (lead) without queueing it.
+// lead runs the leading caller's fn, the first in tx, on its own
+// goroutine. If fn panics or exits the goroutine, lead rolls tx back (it
+// holds nothing else) and hands the writer over before the panic goes on.
+func (g *group) lead(tx *sql.Tx, r *groupReq) fnOutcome {
+	fn := r.fn
+	r.fn = nil // if it runs again, it is as a queued caller
+	returned := false
+	defer func() {
+		if !returned {
+			g.active.Store(nil)
+			_ = tx.Rollback()
+			g.handOff(nil)
+		}
+	}()
+	err := fn(tx)
+	returned = true
+	return fnOutcome{err: err}
+}
+
+func (g *group) enqueue(r *groupReq) (lead bool) {
 	g.mu.Lock()
-	g.queue = append(g.queue, r)
-	start := !g.running
-	g.running = true
-	g.mu.Unlock()
-	if start {
-		go g.write()
+	defer g.mu.Unlock()
+	if !g.running {
+		g.running = true
+		return true
 	}
+	g.queue = append(g.queue, r)
+	return false
+}
+
+// handOff ends a leading caller's turn as the writer: a writer goroutine
+// takes over the callers to run again and those queued, if any.
+func (g *group) handOff(again []*groupReq) {
+	if len(again) == 0 {
+		g.mu.Lock()
+		idle := len(g.queue) == 0
+		if idle {
+			g.running = false
+		}
+		g.mu.Unlock()
+		if idle {
+			return
+		}
+	}
+	go g.write(again)
 }
 
 // take returns the next queued request that its caller has not cancelled,
@@ -166,9 +216,8 @@ func (g *group) take(stop bool) *groupReq {
 	return nil
 }
 
-// write runs batches until the queue is empty.
-func (g *group) write() {
-	var again []*groupReq
+// write runs batches, again's callers first, until the queue is empty.
+func (g *group) write(again []*groupReq) {
 	for {
 		if len(again) == 0 {
 			r := g.take(true)
@@ -230,8 +279,13 @@ func (g *group) batch(pending []*groupReq) (again []*groupReq) {
 			return nil
 		}
 		g.active.Store(r)
-		r.to <- groupStep{tx: tx}
-		out := <-r.from
+		var out fnOutcome
+		if r.fn != nil {
+			out = g.lead(tx, r)
+		} else {
+			r.to <- groupStep{tx: tx}
+			out = <-r.from
+		}
 		g.active.Store(nil)
 		if out.err == nil && !out.aborted {
 			if err := r.ctx.Err(); err != nil {

@@ -368,3 +368,77 @@ func TestGroupCommitFnRollingBackTheSharedTx(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupCommitLeaderFails: the caller that found no writer runs its fn
+// itself and leads the batch; when that fn fails or panics with callers
+// queued behind it, its writes go and the queued callers still commit.
+func TestGroupCommitLeaderFails(t *testing.T) {
+	errBoom := errors.New("boom")
+	cases := []struct {
+		name string
+		end  func() error
+	}{
+		{name: "error", end: func() error { return errBoom }},
+		{name: "panic", end: func() error { panic("kaboom") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := groupDB(t)
+			running, gate := make(chan struct{}), make(chan struct{})
+			type result struct {
+				err       error
+				recovered any
+			}
+			lead := make(chan result, 1)
+			go func() {
+				var r result
+				defer func() { r.recovered = recover(); lead <- r }()
+				r.err = db.InTx(ctx, func(tx *sql.Tx) error {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, qty) VALUES ('lead', 1)`); err != nil {
+						return err
+					}
+					close(running)
+					<-gate
+					return tc.end()
+				})
+			}()
+			<-running
+			const queued = 3
+			errs := make(chan error, queued)
+			for i := range queued {
+				go func() {
+					errs <- db.InTx(ctx, func(tx *sql.Tx) error {
+						_, err := tx.ExecContext(ctx, `INSERT INTO items (id, qty) VALUES ($1, 1)`, fmt.Sprint(i))
+						return err
+					})
+				}()
+			}
+			waitQueued(t, db, queued)
+			close(gate)
+			r := <-lead
+			if tc.name == "panic" && r.recovered != "kaboom" {
+				t.Errorf("leader recovered %v; want kaboom", r.recovered)
+			}
+			if tc.name == "error" && !errors.Is(r.err, errBoom) {
+				t.Errorf("leader InTx = %v; want %v", r.err, errBoom)
+			}
+			for range queued {
+				select {
+				case err := <-errs:
+					if err != nil {
+						t.Errorf("queued InTx = %v; want nil", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("queued InTx calls were left waiting after the leader failed")
+				}
+			}
+			if n := count(t, db, `SELECT COUNT(*) FROM items WHERE id = 'lead'`); n != 0 {
+				t.Errorf("leader's rows = %d; want 0", n)
+			}
+			if n := count(t, db, `SELECT COUNT(*) FROM items WHERE id <> 'lead'`); n != queued {
+				t.Errorf("queued callers' rows = %d; want %d", n, queued)
+			}
+		})
+	}
+}
