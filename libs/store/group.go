@@ -147,8 +147,6 @@ func (r *groupReq) turn(tx *sql.Tx, fn func(tx *sql.Tx) error) {
 	r.from <- fnOutcome{err: err}
 }
 
-// enqueue queues r behind a running writer, or, when none runs, makes
-// r's caller the writer (lead) without queueing it.
 // lead runs the leading caller's fn, the first in tx, on its own
 // goroutine. If fn panics or exits the goroutine, lead rolls tx back (it
 // holds nothing else) and hands the writer over before the panic goes on.
@@ -168,6 +166,8 @@ func (g *group) lead(tx *sql.Tx, r *groupReq) fnOutcome {
 	return fnOutcome{err: err}
 }
 
+// enqueue queues r behind a running writer, or, when none runs, makes
+// r's caller the writer (lead) without queueing it.
 func (g *group) enqueue(r *groupReq) (lead bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
