@@ -58,6 +58,11 @@ type Options struct {
 	// Now is the clock used for schema_migrations.applied_at; nil means
 	// time.Now.
 	Now func() time.Time
+	// NoGroupCommit makes InTx on SQLite run each call in a transaction of
+	// its own, as before group commit: lower median latency for concurrent
+	// writers that win the lock, at the cost of throughput and of the p99
+	// of those that wait for it (docs/benchmarks.md). PostgreSQL ignores it.
+	NoGroupCommit bool
 }
 
 // Querier is what both *DB and *sql.Tx offer, so that a store function
@@ -80,6 +85,9 @@ type DB struct {
 	txAttempts int
 	// txBackoff is the first pause between such attempts; it doubles.
 	txBackoff time.Duration
+	// group batches InTx calls into one commit; SQLite only (nil on
+	// PostgreSQL, whose transactions run side by side).
+	group *group
 }
 
 // Open opens and pings the database that opts describes. On SQLite every
@@ -137,7 +145,11 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &DB{DB: sqldb, engine: opts.Engine, now: now, txAttempts: 5, txBackoff: 10 * time.Millisecond}, nil
+	db := &DB{DB: sqldb, engine: opts.Engine, now: now, txAttempts: 5, txBackoff: 10 * time.Millisecond}
+	if opts.Engine == SQLite && !opts.NoGroupCommit {
+		db.group = &group{db: sqldb, maxBatch: groupMaxBatch, maxWork: groupMaxWork}
+	}
+	return db, nil
 }
 
 // Engine reports which engine db runs on, for the rare query that must differ.
@@ -148,10 +160,25 @@ func (db *DB) Engine() Engine { return db.engine }
 // SQLite, when the database is busy or locked, the whole of fn is run again
 // (up to a few times, with a growing pause), so fn must not have effects
 // outside tx. The error from fn is returned as is, so sentinels survive.
+//
+// On SQLite, concurrent InTx calls on one DB share a transaction (group
+// commit): each fn runs in turn, on its caller's goroutine, inside its own
+// savepoint, and sees the writes of the fns before it; a fn that fails or
+// panics is rolled back to its savepoint alone, and the others commit
+// together, in one fsync. A fn may then also run again when another fn in
+// its batch had SQLite roll the shared transaction back (an interrupted
+// write, say). fn must not end tx itself, call InTx on the same DB (it
+// gets ErrNestedInTx), nor wait for another caller's InTx. A caller whose ctx is done before its turn gets
+// ctx.Err() and fn does not run.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	backoff := db.txBackoff
 	for attempt := 1; ; attempt++ {
-		err := db.runTx(ctx, fn)
+		var err error
+		if db.group != nil {
+			err = db.group.run(ctx, fn)
+		} else {
+			err = db.runTx(ctx, fn)
+		}
 		if err == nil || db.engine != SQLite || !isBusy(err) || attempt >= db.txAttempts {
 			return err
 		}
