@@ -15,6 +15,11 @@
 #   BENCH_DURATION   seconds per measurement (default 10)
 #   BENCH_BULK_SIZE  recipients of the bulk job (default 10000)
 #   BENCH_TARGETS    dev and/or distributed (default: dev)
+#   BENCH_PROFILE    a directory: each figure measured against tamkeen dev
+#                    (one process) is also CPU-profiled from its ops
+#                    address (/debug/pprof/profile) for the length of the
+#                    run; the profile and its `go tool pprof -top` are
+#                    left there (<scenario>.pprof, <scenario>.top.txt)
 #   TAMKEEN_TEST_POSTGRES_URL  a role that may create databases (pgbench,
 #                    run-distributed)
 # Needs Go and jq; pgbench (postgresql-contrib) for the PostgreSQL
@@ -127,9 +132,20 @@ row() {
 	while [[ $# -gt 0 && $1 != -- ]]; do figArgs+=("$1"); shift; done
 	shift
 	refArgs=("$@")
-	local f r fcmd rcmd ratio
+	local f r fcmd rcmd ratio prof=""
+	if [[ -n ${BENCH_PROFILE:-} && $target == dev* && -n ${OPS:-} ]]; then
+		mkdir -p "$BENCH_PROFILE"
+		prof="$BENCH_PROFILE/${figArgs[0]}"
+		curl -fsS -o "$prof.pprof" "$OPS/debug/pprof/profile?seconds=$((DURATION > 2 ? DURATION - 1 : 1))" &
+		local curlpid=$!
+	fi
 	load "${figArgs[@]}"
 	f=$OUT fcmd=$CMD
+	if [[ -n $prof ]]; then
+		wait "$curlpid" || true
+		go tool pprof -top -nodecount=25 "$T" "$prof.pprof" >"$prof.top.txt" 2>/dev/null || true
+		printf '  profile: %s.pprof (%s.top.txt)\n' "$prof" "$prof" >&2
+	fi
 	if [[ ${refArgs[0]} == pgbench ]]; then
 		pgbench_run
 	else
