@@ -547,11 +547,7 @@ func (s *Service) sweepDebits(ctx context.Context) (announced, submitted, finish
 func (s *Service) announce(ctx context.Context, id string, now time.Time) (bool, error) {
 	var done bool
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		c, err := getCollection(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		m, err := s.getMandate(ctx, tx, c.MandateID, false)
+		c, m, err := s.collectionAndMandate(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -595,11 +591,7 @@ func (s *Service) submitDue(ctx context.Context, now time.Time) (int, error) {
 				if !ok { // revoked meanwhile
 					continue
 				}
-				c, err := getCollection(ctx, tx, id)
-				if err != nil {
-					return err
-				}
-				m, err := s.getMandate(ctx, tx, c.MandateID, false)
+				c, m, err := s.collectionAndMandate(ctx, tx, id)
 				if err != nil {
 					return err
 				}

@@ -147,6 +147,16 @@ func getCollection(ctx context.Context, q querier, id string) (Collection, error
 	return c, nil
 }
 
+// collectionAndMandate reads collection id and the mandate it is drawn on.
+func (s *Service) collectionAndMandate(ctx context.Context, q querier, id string) (Collection, Mandate, error) {
+	c, err := getCollection(ctx, q, id)
+	if err != nil {
+		return Collection{}, Mandate{}, err
+	}
+	m, err := s.getMandate(ctx, q, c.MandateID, false)
+	return c, m, err
+}
+
 // livePeriodTaken reports whether mandate id has a collection in period
 // that has not failed or been cancelled.
 func livePeriodTaken(ctx context.Context, tx *sql.Tx, mandateID string, period int) (bool, error) {
