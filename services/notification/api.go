@@ -228,29 +228,14 @@ func (s *Service) Send(ctx context.Context, client string, in SendInput) (Notifi
 	if n.ID, err = s.newNotificationID(); err != nil {
 		return Notification{}, err
 	}
-	var existing string
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		id, dup, err := s.claim(ctx, tx, idem, n.ID)
-		if err != nil || dup {
-			existing = id
-			return err
-		}
+	existing, err := s.claimTx(ctx, "queue", idem, n.ID, func(tx *sql.Tx) error {
 		if err := s.queue(ctx, tx, &n, true); err != nil {
 			return err
 		}
 		return s.countLimits(ctx, tx, client, []Notification{n}, checkSend)
 	})
-	var le *LimitError
-	switch {
-	case errors.As(err, &le):
-		return Notification{}, le
-	case errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, rpcerr.ErrConflict):
-		return Notification{}, err
-	case err != nil:
-		return Notification{}, fmt.Errorf("notification: queue: %w", err)
-	case existing != "":
-		// An identical request with the key won the race.
-		return s.sent(ctx, client, existing, nil)
+	if err != nil || existing != "" {
+		return s.sent(ctx, client, existing, err)
 	}
 	s.noteAccepted(n)
 	s.Relay.Kick()

@@ -305,13 +305,7 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 	job := BulkJob{ID: jobID, ClientID: client, TemplateID: t.ID, TemplateVersion: t.Version, Channel: in.Channel,
 		Reference: in.Reference, Total: len(msgs), Queued: len(msgs), Validated: len(msgs), CreatedAt: now,
 		state: bulkDone, enqueued: len(msgs), language: t.Language}
-	var existing string
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		id, dup, err := s.claim(ctx, tx, idem, jobID)
-		if err != nil || dup {
-			existing = id
-			return err
-		}
+	existing, err := s.claimTx(ctx, "bulk job", idem, jobID, func(tx *sql.Tx) error {
 		if err := insertBulkJob(ctx, tx, job, bulkDone); err != nil {
 			return err
 		}
@@ -325,17 +319,8 @@ func (s *Service) CreateBulkJob(ctx context.Context, client string, in BulkInput
 		}
 		return s.countLimits(ctx, tx, client, msgs, checkBulk)
 	})
-	var le *LimitError
-	switch {
-	case errors.As(err, &le):
-		return BulkJob{}, le
-	case errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, rpcerr.ErrConflict):
-		return BulkJob{}, err
-	case err != nil:
-		return BulkJob{}, fmt.Errorf("notification: bulk job: %w", err)
-	case existing != "":
-		// An identical request with the key won the race.
-		return s.createdJob(ctx, client, existing, nil)
+	if err != nil || existing != "" {
+		return s.createdJob(ctx, client, existing, err)
 	}
 	s.noteAccepted(msgs...)
 	s.Relay.Kick()

@@ -145,18 +145,12 @@ func (s *Service) UploadBulkJob(ctx context.Context, client string, in BulkUploa
 	}
 	idem := newIdempotency(client, scopeCreateBulkJob, in.IdempotencyKey, uploadFingerprint{
 		TemplateID: in.TemplateID, Channel: in.Channel, Reference: in.Reference, BodySHA256: hex.EncodeToString(lr.h.Sum(nil))})
-	var existing string
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		id, dup, err := s.claim(ctx, tx, idem, jobID)
-		if err != nil || dup {
-			existing = id
-			return err
-		}
+	existing, err := s.claimTx(ctx, "bulk upload", idem, jobID, func(tx *sql.Tx) error {
 		state := bulkSending
 		if valid == 0 {
 			state = bulkDone
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = $1, total = $2, validated = $2, invalid = $3 WHERE id = $4`,
+		_, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = $1, total = $2, validated = $2, invalid = $3 WHERE id = $4`,
 			state, valid, invalid, jobID)
 		return err
 	})
@@ -164,13 +158,7 @@ func (s *Service) UploadBulkJob(ctx context.Context, client string, in BulkUploa
 		// The same upload made a job before (or this one cannot be
 		// kept): this one goes.
 		s.dropUpload(jobID)
-		if err != nil {
-			if errors.Is(err, ErrIdempotencyMismatch) || errors.Is(err, rpcerr.ErrConflict) {
-				return BulkJob{}, err
-			}
-			return BulkJob{}, fmt.Errorf("notification: bulk upload: %w", err)
-		}
-		return s.GetBulkJob(ctx, client, existing)
+		return s.createdJob(ctx, client, existing, err)
 	}
 	s.kickFeeder()
 	return s.GetBulkJob(ctx, client, jobID)

@@ -71,6 +71,33 @@ func (s *Service) claim(ctx context.Context, tx *sql.Tx, idem store.IdempotencyK
 	return got, existing, idempotencyError(err)
 }
 
+// claimTx runs work in one transaction that first claims idem for id.
+// When an identical request with the key won the race, work does not run
+// and existing is what that request made. A refused limit, an idempotency
+// mismatch or a conflict comes back as it is; other errors say what
+// failed.
+func (s *Service) claimTx(ctx context.Context, what string, idem store.IdempotencyKey, id string,
+	work func(tx *sql.Tx) error) (existing string, err error) {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		got, dup, err := s.claim(ctx, tx, idem, id)
+		if err != nil || dup {
+			existing = got
+			return err
+		}
+		return work(tx)
+	})
+	var le *LimitError
+	switch {
+	case err == nil:
+		return existing, nil
+	case errors.As(err, &le):
+		return "", le
+	case errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, rpcerr.ErrConflict):
+		return "", err
+	}
+	return "", fmt.Errorf("notification: %s: %w", what, err)
+}
+
 // idempotencyError is store's answer in this service's errors.
 func idempotencyError(err error) error {
 	switch {

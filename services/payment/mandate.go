@@ -380,15 +380,7 @@ func (s *Service) ListMandates(ctx context.Context, p Party, state string, size 
 // has checked the step-up) and binds it to p. Authorising one's own active
 // mandate again changes nothing.
 func (s *Service) AuthorizeMandate(ctx context.Context, p Party, id string) (Mandate, error) {
-	if p.CitizenID == "" {
-		return Mandate{}, fmt.Errorf("%w: %s", ErrMandateNotFound, id)
-	}
-	now := s.clock()
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		m, err := s.mandateFor(ctx, tx, p, id, true)
-		if err != nil {
-			return err
-		}
+	return s.citizenChange(ctx, p, id, func(ctx context.Context, tx *sql.Tx, m Mandate, now time.Time) error {
 		switch m.State {
 		case MandateActive:
 			return nil
@@ -403,15 +395,28 @@ func (s *Service) AuthorizeMandate(ctx context.Context, p Party, id string) (Man
 		}
 		return nil
 	})
-	if err != nil {
-		return Mandate{}, err
-	}
-	return s.GetMandate(ctx, p, id)
 }
 
 // RevokeMandate ends mandate id for its citizen p: collections not yet
 // submitted are cancelled. Revoking a revoked mandate changes nothing.
 func (s *Service) RevokeMandate(ctx context.Context, p Party, id string) (Mandate, error) {
+	return s.citizenChange(ctx, p, id, func(ctx context.Context, tx *sql.Tx, m Mandate, now time.Time) error {
+		if m.CitizenID != p.CitizenID { // a pending mandate open to any citizen is not theirs to revoke
+			return fmt.Errorf("%w: %s", ErrMandateNotFound, id)
+		}
+		if m.State == MandateRevoked {
+			return nil
+		}
+		_, err := setMandateRevoked(ctx, tx, id, now)
+		return err
+	})
+}
+
+// citizenChange runs change on mandate id, read and locked for citizen p
+// in one transaction, and returns the mandate as it is afterwards; a
+// caller who is not a citizen finds no mandate.
+func (s *Service) citizenChange(ctx context.Context, p Party, id string,
+	change func(ctx context.Context, tx *sql.Tx, m Mandate, now time.Time) error) (Mandate, error) {
 	if p.CitizenID == "" {
 		return Mandate{}, fmt.Errorf("%w: %s", ErrMandateNotFound, id)
 	}
@@ -421,14 +426,7 @@ func (s *Service) RevokeMandate(ctx context.Context, p Party, id string) (Mandat
 		if err != nil {
 			return err
 		}
-		if m.CitizenID != p.CitizenID { // a pending mandate open to any citizen is not theirs to revoke
-			return fmt.Errorf("%w: %s", ErrMandateNotFound, id)
-		}
-		if m.State == MandateRevoked {
-			return nil
-		}
-		_, err = setMandateRevoked(ctx, tx, id, now)
-		return err
+		return change(ctx, tx, m, now)
 	})
 	if err != nil {
 		return Mandate{}, err
@@ -549,11 +547,7 @@ func (s *Service) sweepDebits(ctx context.Context) (announced, submitted, finish
 func (s *Service) announce(ctx context.Context, id string, now time.Time) (bool, error) {
 	var done bool
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		c, err := getCollection(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		m, err := s.getMandate(ctx, tx, c.MandateID, false)
+		c, m, err := s.collectionAndMandate(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -597,11 +591,7 @@ func (s *Service) submitDue(ctx context.Context, now time.Time) (int, error) {
 				if !ok { // revoked meanwhile
 					continue
 				}
-				c, err := getCollection(ctx, tx, id)
-				if err != nil {
-					return err
-				}
-				m, err := s.getMandate(ctx, tx, c.MandateID, false)
+				c, m, err := s.collectionAndMandate(ctx, tx, id)
 				if err != nil {
 					return err
 				}

@@ -62,9 +62,7 @@ func (g *grpcServer) requireStepUp(c *jwks.Claims) error {
 // CreateMandate: a ministry client (payments:write) asks for a mandate;
 // the creditor is its ministry, from its token.
 func (g *grpcServer) CreateMandate(ctx context.Context, req *paymentv1.CreateMandateRequest) (*paymentv1.Mandate, error) {
-	var who Party
-	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsWrite, true, false, false), func(p Party) (Mandate, error) {
-		who = p
+	return g.mandateRPC(ctx, g.party(scope.PaymentsWrite, true, false, false), func(p Party) (Mandate, error) {
 		return g.svc.CreateMandate(ctx, p, MandateInput{
 			DebtorName: req.GetDebtorName(), DebtorIBAN: req.GetDebtorIban(), MaxAmount: req.GetMaxAmount(), Currency: req.GetCurrency(),
 			Frequency: req.GetFrequency(), StartDate: req.GetStartDate(), EndDate: req.GetEndDate(), Reference: req.GetReference(),
@@ -72,17 +70,15 @@ func (g *grpcServer) CreateMandate(ctx context.Context, req *paymentv1.CreateMan
 			Notify:         Receipt{PhoneNumber: req.GetNotify().GetPhoneNumber(), Language: req.GetNotify().GetLanguage()},
 			IdempotencyKey: req.GetIdempotencyKey(),
 		})
-	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+	})
 }
 
 // GetMandate: the ministry client that created it (payments:read) or the
 // citizen bound to it.
 func (g *grpcServer) GetMandate(ctx context.Context, req *paymentv1.GetMandateRequest) (*paymentv1.Mandate, error) {
-	var who Party
-	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsRead, true, true, false), func(p Party) (Mandate, error) {
-		who = p
+	return g.mandateRPC(ctx, g.party(scope.PaymentsRead, true, true, false), func(p Party) (Mandate, error) {
 		return g.svc.GetMandate(ctx, p, req.GetId())
-	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+	})
 }
 
 // ListMandates: a ministry client's own (payments:read), or a citizen's.
@@ -102,20 +98,16 @@ func (g *grpcServer) ListMandates(ctx context.Context, req *paymentv1.ListMandat
 
 // AuthorizeMandate: a citizen with a fresh loa2 step-up.
 func (g *grpcServer) AuthorizeMandate(ctx context.Context, req *paymentv1.AuthorizeMandateRequest) (*paymentv1.Mandate, error) {
-	var who Party
-	return grpcserver.Unary(ctx, g.toStatus, g.party("", false, true, true), func(p Party) (Mandate, error) {
-		who = p
+	return g.mandateRPC(ctx, g.party("", false, true, true), func(p Party) (Mandate, error) {
 		return g.svc.AuthorizeMandate(ctx, p, req.GetId())
-	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+	})
 }
 
 // RevokeMandate: the citizen bound to the mandate, at any level.
 func (g *grpcServer) RevokeMandate(ctx context.Context, req *paymentv1.RevokeMandateRequest) (*paymentv1.Mandate, error) {
-	var who Party
-	return grpcserver.Unary(ctx, g.toStatus, g.party("", false, true, false), func(p Party) (Mandate, error) {
-		who = p
+	return g.mandateRPC(ctx, g.party("", false, true, false), func(p Party) (Mandate, error) {
 		return g.svc.RevokeMandate(ctx, p, req.GetId())
-	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
+	})
 }
 
 // CreateCollection: the ministry client that created the mandate
@@ -124,6 +116,17 @@ func (g *grpcServer) CreateCollection(ctx context.Context, req *paymentv1.Create
 	return grpcserver.Unary(ctx, g.toStatus, g.party(scope.PaymentsWrite, true, false, false), func(p Party) (Collection, error) {
 		return g.svc.CreateCollection(ctx, p, req.GetMandateId(), req.GetAmount(), req.GetDueDate())
 	}, collectionToProto)
+}
+
+// mandateRPC answers a mandate RPC: call's mandate for the caller auth
+// admits, shown as that caller may see it.
+func (g *grpcServer) mandateRPC(ctx context.Context, auth func(context.Context) (Party, error),
+	call func(Party) (Mandate, error)) (*paymentv1.Mandate, error) {
+	var who Party
+	return grpcserver.Unary(ctx, g.toStatus, auth, func(p Party) (Mandate, error) {
+		who = p
+		return call(p)
+	}, func(m Mandate) *paymentv1.Mandate { return mandateToProto(m, who) })
 }
 
 // mandateToProto maps a mandate to its API form for who: the IBAN in full

@@ -49,18 +49,8 @@ func insertMandate(ctx context.Context, q querier, m Mandate) error {
 // getMandate reads mandate id; lock locks its row on PostgreSQL until the
 // transaction ends (SQLite's transaction holds the write lock).
 func (s *Service) getMandate(ctx context.Context, q querier, id string, lock bool) (Mandate, error) {
-	query := `SELECT ` + mandateColumns + ` FROM mandates WHERE id = $1`
-	if lock && s.DB.Engine() == store.Postgres {
-		query += ` FOR UPDATE`
-	}
-	m, err := scanMandate(q.QueryRowContext(ctx, query, id))
-	if store.IsNoRows(err) {
-		return Mandate{}, fmt.Errorf("%w: %s", ErrMandateNotFound, id)
-	}
-	if err != nil {
-		return Mandate{}, fmt.Errorf("load mandate %s: %w", id, err)
-	}
-	return m, nil
+	query := s.forUpdate(`SELECT `+mandateColumns+` FROM mandates WHERE id = $1`, lock)
+	return getRow(ctx, q, query, id, scanMandate, ErrMandateNotFound, "mandate")
 }
 
 // listMandates reads up to pg.size+1 mandates whose col ("client_id" or
@@ -155,6 +145,16 @@ func getCollection(ctx context.Context, q querier, id string) (Collection, error
 		return c, fmt.Errorf("load collection %s: %w", id, err)
 	}
 	return c, nil
+}
+
+// collectionAndMandate reads collection id and the mandate it is drawn on.
+func (s *Service) collectionAndMandate(ctx context.Context, q querier, id string) (Collection, Mandate, error) {
+	c, err := getCollection(ctx, q, id)
+	if err != nil {
+		return Collection{}, Mandate{}, err
+	}
+	m, err := s.getMandate(ctx, q, c.MandateID, false)
+	return c, m, err
 }
 
 // livePeriodTaken reports whether mandate id has a collection in period

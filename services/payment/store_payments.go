@@ -42,11 +42,34 @@ func (s *Service) getPayment(ctx context.Context, q querier, clientID, id string
 // until the transaction ends (SQLite transactions hold the write lock
 // already), so that every change to one payment is serialised.
 func (s *Service) lockPayment(ctx context.Context, tx *sql.Tx, clientID, id string) (Payment, error) {
-	q := `SELECT ` + paymentColumns + ` FROM payments WHERE id = $1`
-	if s.DB.Engine() == store.Postgres {
-		q += ` FOR UPDATE`
-	}
+	q := s.forUpdate(`SELECT `+paymentColumns+` FROM payments WHERE id = $1`, true)
 	return s.readPayment(ctx, tx, q, "lock", clientID, id)
+}
+
+// forUpdate is query (one table's SELECT) with, when lock is set, the
+// rows it reads locked on PostgreSQL until the transaction ends (SQLite's
+// transaction holds the write lock already).
+func (s *Service) forUpdate(query string, lock bool) string {
+	if lock && s.DB.Engine() == store.Postgres {
+		return query + ` FOR UPDATE`
+	}
+	return query
+}
+
+// getRow reads the one row query (… WHERE key = $1) returns for key with
+// scan: no row is notFound, naming key; kind names the row in other
+// errors.
+func getRow[T any](ctx context.Context, q querier, query, key string, scan func(interface{ Scan(...any) error }) (T, error),
+	notFound error, kind string) (T, error) {
+	v, err := scan(q.QueryRowContext(ctx, query, key))
+	var zero T
+	if store.IsNoRows(err) {
+		return zero, fmt.Errorf("%w: %s", notFound, key)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("load %s %s: %w", kind, key, err)
+	}
+	return v, nil
 }
 
 // readPayment reads payment id with query (by id, locking or not) and

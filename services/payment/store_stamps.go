@@ -52,18 +52,8 @@ func stampsOfPayment(ctx context.Context, q querier, paymentID string) ([]Stamp,
 // getStamp reads the stamp with serial; lock locks its row on PostgreSQL
 // until the transaction ends (SQLite's transaction holds the write lock).
 func (s *Service) getStamp(ctx context.Context, q querier, serial string, lock bool) (Stamp, error) {
-	query := `SELECT ` + stampColumns + ` FROM stamps WHERE serial = $1`
-	if lock && s.DB.Engine() == store.Postgres {
-		query += ` FOR UPDATE`
-	}
-	st, err := scanStamp(q.QueryRowContext(ctx, query, serial))
-	if store.IsNoRows(err) {
-		return Stamp{}, fmt.Errorf("%w: %s", ErrStampNotFound, serial)
-	}
-	if err != nil {
-		return Stamp{}, fmt.Errorf("load stamp %s: %w", serial, err)
-	}
-	return st, nil
+	query := s.forUpdate(`SELECT `+stampColumns+` FROM stamps WHERE serial = $1`, lock)
+	return getRow(ctx, q, query, serial, scanStamp, ErrStampNotFound, "stamp")
 }
 
 // setStampIssued starts an unpaid stamp's validity.
