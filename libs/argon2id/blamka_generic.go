@@ -6,11 +6,9 @@ package argon2id
 
 var useSSE4 bool
 
-// useLSX reports whether the loong64 LSX vector implementation should be
-// used: never here (Tamkeen: the loong64 assembly is left out; upstream sets
-// it from cpu.Loong64.HasLSX).
-var useLSX bool
+// Tamkeen: upstream's useLSX (loong64) is left out with its assembly.
 
+//lint:ignore U1000 Tamkeen: used by blamka_ref.go (other architectures, purego), as upstream
 func processBlockGeneric(out, in1, in2 *block, xor bool) {
 	var t block
 	for i := range t {

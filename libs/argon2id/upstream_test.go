@@ -5,7 +5,8 @@
 package argon2id
 
 // The tests of golang.org/x/crypto/argon2 v0.58.0, without its benchmarks:
-// RFC 9106's test vectors (section 5) and the reference CLI's.
+// RFC 9106's test vectors (section 5) and the reference CLI's (Tamkeen:
+// the loong64 LSX run is left out with the loong64 assembly).
 
 import (
 	"bytes"
@@ -27,7 +28,6 @@ var (
 
 func TestArgon2(t *testing.T) {
 	defer func(sse4 bool) { useSSE4 = sse4 }(useSSE4)
-	defer func(lsx bool) { useLSX = lsx }(useLSX)
 
 	if useSSE4 {
 		t.Log("SSE4.1 version")
@@ -37,13 +37,6 @@ func TestArgon2(t *testing.T) {
 		useSSE4 = false
 	}
 
-	if useLSX {
-		t.Log("LSX version")
-		testArgon2i(t)
-		testArgon2d(t)
-		testArgon2id(t)
-		useLSX = false
-	}
 	t.Log("generic version")
 	testArgon2i(t)
 	testArgon2d(t)
