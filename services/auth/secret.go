@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/tamkeen/tamkeen/libs/argon2id"
 )
 
 // HashParams are argon2id's cost parameters. The defaults are OWASP's
@@ -37,10 +37,10 @@ func hashSecret(secret string, p HashParams) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	key := argon2id.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.MemoryKiB, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+		argon2id.Version, p.MemoryKiB, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
 }
 
 // verifySecret reports whether secret matches the PHC string, comparing in
@@ -53,7 +53,7 @@ func verifySecret(secret, phc string) (bool, HashParams, error) {
 		return false, HashParams{}, errBadHash
 	}
 	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2id.Version {
 		return false, HashParams{}, errBadHash
 	}
 	var p HashParams
@@ -72,7 +72,7 @@ func verifySecret(secret, phc string) (bool, HashParams, error) {
 	if err != nil || len(want) < 16 || len(want) > 128 {
 		return false, HashParams{}, errBadHash
 	}
-	got := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
+	got := argon2id.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, p, nil
 }
 

@@ -1,8 +1,12 @@
 package auth
 
 import (
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/argon2"
 )
 
 func TestHashSecretRoundTrip(t *testing.T) {
@@ -26,6 +30,36 @@ func TestHashSecretRoundTrip(t *testing.T) {
 	h2, _ := hashSecret("correct horse battery staple", testHashParams)
 	if h2 == h {
 		t.Error("two hashes of one secret are equal; want a fresh salt each time")
+	}
+}
+
+// TestVerifySecretAcceptsStoredHashes: hashes stored before auth hashed
+// with libs/argon2id (made by x/crypto/argon2) and by the reference
+// implementation's CLI still verify, with the production parameters too,
+// and a wrong password still fails against them.
+func TestVerifySecretAcceptsStoredHashes(t *testing.T) {
+	enc := base64.RawStdEncoding
+	xcrypto := func(pw string, p HashParams) string {
+		salt := []byte("pepper-salt-2026")
+		key := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+		return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", p.MemoryKiB, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key))
+	}
+	for name, c := range map[string]struct{ password, phc string }{
+		// phc-winner-argon2's CLI: password "password", salt "somesalt",
+		// -id -t 2 -m 6 -p 1 -l 24 (x/crypto/argon2's test vector).
+		"reference CLI":          {"password", "$argon2id$v=19$m=64,t=2,p=1$" + enc.EncodeToString([]byte("somesalt")) + "$Bo1ismRVk2qm6+YAYLCmWHDb+j3fjUH3"},
+		"x/crypto, test params":  {testPassword, xcrypto(testPassword, testHashParams)},
+		"x/crypto, OWASP params": {testPassword, xcrypto(testPassword, DefaultHashParams)},
+		"x/crypto, 2 lanes, t=3": {"ليلى-2026-كلمة", xcrypto("ليلى-2026-كلمة", HashParams{MemoryKiB: 1024, Time: 3, Threads: 2})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if ok, _, err := verifySecret(c.password, c.phc); !ok || err != nil {
+				t.Errorf("verify %s = %v, %v; want true, nil", c.phc, ok, err)
+			}
+			if ok, _, err := verifySecret(c.password+"x", c.phc); ok || err != nil {
+				t.Errorf("verify wrong password = %v, %v; want false, nil", ok, err)
+			}
+		})
 	}
 }
 
