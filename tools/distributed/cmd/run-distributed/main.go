@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/tamkeen/tamkeen/tools/distributed"
 	"github.com/tamkeen/tamkeen/tools/internal/demo"
@@ -26,6 +28,37 @@ type settings struct {
 	HTTPAddr    string `flag:"http-addr" default:"127.0.0.1:8090" usage:"the gateway's listen address"`
 	Fresh       bool   `flag:"fresh" usage:"drop the databases and the work dir first"`
 	Quiet       bool   `flag:"quiet" usage:"keep the processes' logs in <work-dir>/logs only"`
+	Env         string `flag:"env" usage:"settings added to or overriding the processes' own, PROCESS.TAMKEEN_NAME=VALUE separated by ';' (e.g. 'gateway.TAMKEEN_RATE_LIMITS=' lifts the gateway's rate limits for a benchmark)"`
+}
+
+// Validate checks --env.
+func (s settings) Validate() error {
+	_, err := processSettings(s.Env)
+	return err
+}
+
+// processSettings reads --env: PROCESS.NAME=VALUE items separated by ';'
+// (a value may hold commas, as rate limits do), for the gateway or a
+// service, NAME a TAMKEEN_ variable.
+func processSettings(spec string) (map[string]map[string]string, error) {
+	known := append(distributed.Services(), distributed.Gateway)
+	out := map[string]map[string]string{}
+	for item := range strings.SplitSeq(spec, ";") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		proc, setting, ok := strings.Cut(item, ".")
+		name, value, hasValue := strings.Cut(setting, "=")
+		if !ok || !hasValue || !slices.Contains(known, proc) || !strings.HasPrefix(name, "TAMKEEN_") {
+			return nil, fmt.Errorf("--env: %q is not PROCESS.TAMKEEN_NAME=VALUE with PROCESS one of %s", item, strings.Join(known, ", "))
+		}
+		if out[proc] == nil {
+			out[proc] = map[string]string{}
+		}
+		out[proc][name] = value
+	}
+	return out, nil
 }
 
 func main() { distributed.Main("run-distributed", run) }
@@ -49,9 +82,13 @@ func run(ctx context.Context, s settings, root string, stdout, stderr io.Writer)
 	if err := distributed.Build(ctx, root, binDir, distributed.BuildOptions{Image: true}); err != nil {
 		return err
 	}
+	env, err := processSettings(s.Env)
+	if err != nil {
+		return err
+	}
 	opts := distributed.Options{
 		RepoRoot: root, WorkDir: workDir, BinDir: binDir, PostgresURL: s.PostgresURL,
-		DBPrefix: s.DBPrefix, HTTPAddr: s.HTTPAddr, Logger: log,
+		DBPrefix: s.DBPrefix, HTTPAddr: s.HTTPAddr, Logger: log, Env: env,
 	}
 	if !s.Quiet {
 		opts.Output = stderr
