@@ -40,13 +40,10 @@ const (
 	// phonesConsumer is the durable consumer of auth's phone
 	// verifications.
 	phonesConsumer = "notification-citizen-phones"
-	// authStream is the auth enabler's event stream.
-	authStream = "AUTH"
 
 	subjectCollectionAnnounced = "tamkeen.payment.collection_announced"
 	subjectCollectionFailed    = "tamkeen.payment.collection_failed"
 	subjectCollectionSettled   = "tamkeen.payment.collection_settled"
-	subjectPhoneVerified       = "tamkeen.auth.citizen_phone_verified"
 )
 
 // debitTemplates are the built-in direct-debit SMS texts, by template id
@@ -82,19 +79,13 @@ var debitReasons = map[string]string{
 
 // runCitizenPhones keeps the citizens' verified numbers until ctx ends.
 func (s *Service) runCitizenPhones(ctx context.Context) {
-	_ = s.Bus.ConsumeWhenReady(ctx, events.ConsumerConfig{
-		Stream: authStream, Durable: phonesConsumer, FilterSubjects: []string{subjectPhoneVerified},
-	}, s.handlePhoneVerified, s.Logger)
+	_ = events.ConsumeEvent(ctx, s.Bus, "auth", "citizen_phone_verified", phonesConsumer, s.handlePhoneVerified, s.Logger)
 }
 
 // handlePhoneVerified records a citizen's verified number; a later
 // verification replaces an earlier one, an older one (redelivered out of
 // order) does not.
-func (s *Service) handlePhoneVerified(ctx context.Context, ev events.Event) error {
-	var m eventsv1.CitizenPhoneVerified
-	if err := ev.UnmarshalData(&m); err != nil {
-		return events.Permanent(err)
-	}
+func (s *Service) handlePhoneVerified(ctx context.Context, ev events.Event, m *eventsv1.CitizenPhoneVerified) error {
 	if m.GetCitizenId() == "" || m.GetPhoneNumber() == "" {
 		return nil // published before auth added the number: nothing to keep
 	}

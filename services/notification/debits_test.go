@@ -48,9 +48,8 @@ func TestDirectDebitMessages(t *testing.T) {
 			phone string
 			at    time.Time
 		}{{"+970599111222", t0.Add(time.Hour)}, {"+970599333444", t0}} { // the older one arrives last
-			ev := event("tamkeen.auth.citizen_phone_verified.v1", &eventsv1.CitizenPhoneVerified{
-				CitizenId: "cit_1", PhoneNumber: v.phone, Time: timestamppb.New(v.at)})
-			if err := a.svc.handlePhoneVerified(ctx, ev); err != nil {
+			m := &eventsv1.CitizenPhoneVerified{CitizenId: "cit_1", PhoneNumber: v.phone, Time: timestamppb.New(v.at)}
+			if err := a.svc.handlePhoneVerified(ctx, event("tamkeen.auth.citizen_phone_verified.v1", m), m); err != nil {
 				t.Fatal(err)
 			}
 		}
