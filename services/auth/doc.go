@@ -10,8 +10,10 @@
 //
 // # Files
 //
-//   - service.go: Config (defaults in struct tags; DefaultConfig), Deps, New
-//     and NewAdmin, Migrations, Stream, Register and Run (outbox pruning).
+//   - config.go: Config (defaults in struct tags; DefaultConfig, Validate,
+//     Stream).
+//   - service.go: Deps, New and NewAdmin, Migrations, Register and Run
+//     (outbox pruning).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - citizens.go: registration, accounts and in-person proofing.
 //   - login.go: password login with throttling per account and source;

@@ -10,8 +10,8 @@
 //
 // # Files
 //
-//   - service.go: Config, Deps, New, Migrations, Register and Run
-//     (scheduler).
+//   - config.go: Config and Validate.
+//   - service.go: Deps, New, Migrations, Register and Run (scheduler).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - item.go, workflow.go, diff.go: the rules that need no I/O: content
 //     types and their fields, the editorial states and roles, and field

@@ -10,8 +10,9 @@
 //
 // # Files
 //
-//   - service.go: Config (DefaultConfig), Deps, New, Migrations, Stream,
-//     Register and Run (lanes, receipts, callbacks).
+//   - config.go: Config (DefaultConfig, Validate, Stream).
+//   - service.go: Deps, New, Migrations, Register and Run (lanes, receipts,
+//     callbacks).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - sms.go: GSM 03.38 / UCS-2 detection, segment counting and splitting
 //     (domain, no I/O).

@@ -10,8 +10,9 @@
 //
 // # Files
 //
-//   - service.go: Config, Deps, New, Register and Run (sweeper,
-//     sandbox webhook retries).
+//   - config.go: Config and Validate.
+//   - service.go: Deps, New, Register and Run (sweeper, sandbox webhook
+//     retries).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - money.go, state.go, ledger.go: the rules that need no I/O: amounts in
 //     integer minor units (package money: ILS 2, USD 2, JOD 3 decimals, never

@@ -43,8 +43,9 @@
 //
 // # Files
 //
-//   - service.go: Config, Deps, New, Migrations, Register and Run
-//     (outbox relay, consumers, CRL refresh).
+//   - config.go: Config and Validate.
+//   - service.go: Deps, New, Migrations, Register and Run (outbox relay,
+//     consumers, CRL refresh).
 //   - hosting.go: Spec, how libs/host and `tamkeen dev` run the service.
 //   - credentials.go: citizens' signing credentials and organisation
 //     seals: creation, listing, revocation.
