@@ -326,8 +326,8 @@ func natsReady(nc *nats.Conn) error {
 }
 
 // OpsMux serves the operators' endpoints of a service process: /metrics
-// from registry, /healthz (the process answers) and /readyz (ready reports
-// nil).
+// from registry, /healthz (the process answers), /readyz (ready reports
+// nil) and the /debug/pprof/ profiles, as the gateway's ops address does.
 func OpsMux(registry *prometheus.Registry, ready func(context.Context) error) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
@@ -346,6 +346,7 @@ func OpsMux(registry *prometheus.Registry, ready func(context.Context) error) *h
 		}
 		io.WriteString(w, `{"status":"ok"}`)
 	})
+	telemetry.HandleProfiles(mux)
 	return mux
 }
 

@@ -135,7 +135,7 @@ func TestRunServesAndShutsDownInOrder(t *testing.T) {
 	if err != nil || hc.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("gRPC health = %v, %v; want SERVING", hc, err)
 	}
-	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ok"`, "/metrics": "go_goroutines"} {
+	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ok"`, "/metrics": "go_goroutines", "/debug/pprof/": "goroutine"} {
 		resp, err := http.Get("http://" + opsAddr + path)
 		if err != nil {
 			t.Fatal(err)

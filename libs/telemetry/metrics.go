@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -178,4 +180,15 @@ func (c *ScrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		defer cancel()
 	}
 	c.Read(ctx, ch)
+}
+
+// HandleProfiles serves the runtime's /debug/pprof/ profiles on mux. Only
+// an operators' listener may carry them (the gateway's ops address, a
+// service's metrics address): they show the process's internals.
+func HandleProfiles(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
