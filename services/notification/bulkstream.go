@@ -150,9 +150,7 @@ func (s *Service) UploadBulkJob(ctx context.Context, client string, in BulkUploa
 		if valid == 0 {
 			state = bulkDone
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = $1, total = $2, validated = $2, invalid = $3 WHERE id = $4`,
-			state, valid, invalid, jobID)
-		return err
+		return finishUpload(ctx, tx, jobID, state, valid, invalid)
 	})
 	if err != nil || existing != "" {
 		// The same upload made a job before (or this one cannot be
@@ -187,8 +185,7 @@ func (s *Service) validateUpload(ctx context.Context, job BulkJob, t ClientTempl
 			if err := insertRowErrors(ctx, tx, job.ID, bad); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET validated = $1, invalid = $2 WHERE id = $3`, valid, invalid, job.ID)
-			return err
+			return setValidated(ctx, tx, job.ID, valid, invalid)
 		})
 		good, bad = good[:0], bad[:0]
 		return err
@@ -354,13 +351,8 @@ func (s *Service) feed(ctx context.Context, j feedState) (bool, error) {
 	}
 	var le *LimitError
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET fed_line = $1, queued = queued + $2, state = $3 WHERE id = $4 AND fed_line = $5 AND state = $6`,
-			last, len(msgs), state, j.id, j.fedLine, bulkSending)
-		if err != nil {
+		if err := advanceFeed(ctx, tx, j.id, j.fedLine, last, len(msgs), state); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return errConcurrentChange
 		}
 		for i := range msgs {
 			if err := s.queue(ctx, tx, &msgs[i], false); err != nil {

@@ -40,7 +40,11 @@
 //     store_limits.go (limit counters and metering),
 //     store_receipts.go, store_devinbox.go: every SQL statement, as small
 //     functions taking a store.Querier; migrations/notification: the
-//     tables.
+//     tables. A bulk job's progress and a client's daily usage are
+//     counters that every message's transition adds to, so each is spread
+//     over 16 shard rows picked by the message id (counterShard, migration
+//     0008) and read as their sum: on PostgreSQL one row would make a
+//     job's workers wait for each other's row locks.
 //   - devinbox.go, migrations/devinbox: the dev inbox (dev mode only).
 //   - events: it has no events.go; lane.go enqueues the status events and
 //     api.go the lane commands, each with its change.

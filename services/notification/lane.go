@@ -479,7 +479,7 @@ func (s *Service) writeTransition(ctx context.Context, tx *sql.Tx, from Notifica
 				return err
 			}
 		}
-		if err := addBulkCounters(ctx, tx, next.BulkJobID, bulkCounters(prev, next)); err != nil {
+		if err := addBulkCounters(ctx, tx, next.BulkJobID, next.ID, bulkCounters(prev, next)); err != nil {
 			return err
 		}
 		if next.Status != prev.Status {

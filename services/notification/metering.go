@@ -17,7 +17,7 @@ func meter(ctx context.Context, tx *sql.Tx, n Notification) error {
 	if n.Channel == ChannelSMS {
 		segments = n.Segments
 	}
-	err := addUsage(ctx, tx, n.ClientID, day, n.Channel, n.Country, segments)
+	err := addUsage(ctx, tx, n.ID, n.ClientID, day, n.Channel, n.Country, segments)
 	if err != nil {
 		return fmt.Errorf("meter %s: %w", n.ID, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -39,8 +40,11 @@ func getBulkJob(ctx context.Context, q store.Querier, client, id string) (BulkJo
 	j := BulkJob{ID: id}
 	var started int
 	err := q.QueryRowContext(ctx, `SELECT client_id, template_id, template_version, channel, reference, total, created_at,
-	state, validated, invalid, queued, started, submitted, delivered, failed
-FROM bulk_jobs WHERE id = $1 AND client_id = $2`, id, client).Scan(
+	state, validated, invalid, queued,
+	COALESCE(c.started, 0), COALESCE(c.submitted, 0), COALESCE(c.delivered, 0), COALESCE(c.failed, 0)
+FROM bulk_jobs LEFT JOIN (SELECT job_id, SUM(started) AS started, SUM(submitted) AS submitted, SUM(delivered) AS delivered, SUM(failed) AS failed
+	FROM bulk_job_counters WHERE job_id = $1 GROUP BY job_id) c ON c.job_id = bulk_jobs.id
+WHERE id = $1 AND client_id = $2`, id, client).Scan(
 		&j.ClientID, &j.TemplateID, &j.TemplateVersion, &j.Channel, &j.Reference, &j.Total, store.ScanTime(&j.CreatedAt),
 		&j.state, &j.Validated, &j.Invalid, &j.enqueued, &started, &j.Submitted, &j.Delivered, &j.Failed)
 	// Queued and Sent keep their first meaning: not yet handed to a
@@ -50,7 +54,7 @@ FROM bulk_jobs WHERE id = $1 AND client_id = $2`, id, client).Scan(
 	return j, err
 }
 
-// bulkCounter is a column of bulk_jobs' progress counters.
+// bulkCounter is a column of bulk_job_counters: a job's progress.
 type bulkCounter string
 
 const (
@@ -60,18 +64,66 @@ const (
 	counterFailed    bulkCounter = "failed"
 )
 
-// addBulkCounters adds one to each of cs on job id, in the transaction
-// that moved the message.
-func addBulkCounters(ctx context.Context, tx *sql.Tx, id string, cs []bulkCounter) error {
+// counterShards is how many rows each of a job's progress counters and
+// each usage_daily key is spread over (migration 0008): concurrent
+// transitions of one job or one client mostly add to different rows, so
+// they do not wait for each other's row locks.
+const counterShards = 16
+
+// counterShard is the shard message id adds to.
+func counterShard(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % counterShards)
+}
+
+// addBulkCounters adds one to each of cs on job, in the shard of message
+// msg, in the transaction that moved the message.
+func addBulkCounters(ctx context.Context, tx *sql.Tx, job, msg string, cs []bulkCounter) error {
 	if len(cs) == 0 {
 		return nil
 	}
+	add := map[bulkCounter]int{}
 	sets := make([]string, len(cs))
 	for i, c := range cs {
-		sets[i] = fmt.Sprintf("%s = %s + 1", c, c)
+		add[c] = 1
+		sets[i] = fmt.Sprintf("%s = bulk_job_counters.%s + 1", c, c)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET `+strings.Join(sets, ", ")+` WHERE id = $1`, id)
+	_, err := tx.ExecContext(ctx, `INSERT INTO bulk_job_counters (job_id, shard, started, submitted, delivered, failed)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (job_id, shard) DO UPDATE SET `+strings.Join(sets, ", "),
+		job, counterShard(msg), add[counterStarted], add[counterSubmitted], add[counterDelivered], add[counterFailed])
 	return err
+}
+
+// finishUpload records the validated upload of job: its counts and the
+// state it goes on in.
+func finishUpload(ctx context.Context, tx *sql.Tx, job, state string, valid, invalid int) error {
+	_, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = $1, total = $2, validated = $2, invalid = $3 WHERE id = $4`,
+		state, valid, invalid, job)
+	return err
+}
+
+// setValidated records how many rows of job's upload have been read so
+// far, valid and invalid.
+func setValidated(ctx context.Context, tx *sql.Tx, job string, valid, invalid int) error {
+	_, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET validated = $1, invalid = $2 WHERE id = $3`, valid, invalid, job)
+	return err
+}
+
+// advanceFeed moves job's feed cursor from fedLine to last, counting
+// queued more messages and setting state; errConcurrentChange when the
+// cursor is no longer at fedLine (another feeder did the batch).
+func advanceFeed(ctx context.Context, tx *sql.Tx, job string, fedLine, last, queued int, state string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET fed_line = $1, queued = queued + $2, state = $3 WHERE id = $4 AND fed_line = $5 AND state = $6`,
+		last, queued, state, job, fedLine, bulkSending)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errConcurrentChange
+	}
+	return nil
 }
 
 // bulkRecipient is a validated, rendered row of a streamed job.
@@ -169,7 +221,8 @@ FROM bulk_recipients WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`, jo
 
 // deleteBulkJob removes a job whose upload failed, with what it stored.
 func deleteBulkJob(ctx context.Context, tx *sql.Tx, id string) error {
-	for _, q := range []string{`DELETE FROM bulk_recipients WHERE job_id = $1`, `DELETE FROM bulk_row_errors WHERE job_id = $1`, `DELETE FROM bulk_jobs WHERE id = $1`} {
+	for _, q := range []string{`DELETE FROM bulk_recipients WHERE job_id = $1`, `DELETE FROM bulk_row_errors WHERE job_id = $1`,
+		`DELETE FROM bulk_job_counters WHERE job_id = $1`, `DELETE FROM bulk_jobs WHERE id = $1`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return err
 		}
@@ -179,7 +232,8 @@ func deleteBulkJob(ctx context.Context, tx *sql.Tx, id string) error {
 
 // sendingBulkJobs lists the jobs the feeder has recipients to queue of.
 func sendingBulkJobs(ctx context.Context, q store.Querier) ([]feedState, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, client_id, template_id, template_version, channel, language, fed_line, queued, started
+	rows, err := q.QueryContext(ctx, `SELECT id, client_id, template_id, template_version, channel, language, fed_line, queued,
+	(SELECT COALESCE(SUM(started), 0) FROM bulk_job_counters WHERE job_id = bulk_jobs.id)
 FROM bulk_jobs WHERE state = $1 ORDER BY created_at, id`, bulkSending)
 	if err != nil {
 		return nil, err

@@ -59,22 +59,23 @@ func deleteLimitCounter(ctx context.Context, q store.Querier, scope, key string,
 	return err
 }
 
-// addUsage counts one message of segments segments to client's usage of
-// channel to country on day.
-func addUsage(ctx context.Context, q store.Querier, client, day, channel, country string, segments int) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO usage_daily (client_id, day, channel, country, messages, segments)
-VALUES ($1, $2, $3, $4, 1, $5)
-ON CONFLICT (client_id, day, channel, country) DO UPDATE SET
+// addUsage counts message msg, of segments segments, to client's usage of
+// channel to country on day, in msg's shard of that key.
+func addUsage(ctx context.Context, q store.Querier, msg, client, day, channel, country string, segments int) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO usage_daily (client_id, day, channel, country, shard, messages, segments)
+VALUES ($1, $2, $3, $4, $5, 1, $6)
+ON CONFLICT (client_id, day, channel, country, shard) DO UPDATE SET
 	messages = usage_daily.messages + 1, segments = usage_daily.segments + excluded.segments`,
-		client, day, channel, country, segments)
+		client, day, channel, country, counterShard(msg), segments)
 	return err
 }
 
 // usageRows returns the metering rows of clientID (all clients when empty)
 // for the UTC days from..to inclusive.
 func usageRows(ctx context.Context, q store.Querier, clientID, from, to string) ([]Usage, error) {
-	rows, err := q.QueryContext(ctx, `SELECT client_id, day, channel, country, messages, segments FROM usage_daily
-WHERE ($1 = '' OR client_id = $1) AND day >= $2 AND day <= $3 ORDER BY client_id, day, channel, country`, clientID, from, to)
+	rows, err := q.QueryContext(ctx, `SELECT client_id, day, channel, country, SUM(messages), SUM(segments) FROM usage_daily
+WHERE ($1 = '' OR client_id = $1) AND day >= $2 AND day <= $3
+GROUP BY client_id, day, channel, country ORDER BY client_id, day, channel, country`, clientID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("notification: usage: %w", err)
 	}
