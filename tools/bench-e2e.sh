@@ -62,6 +62,8 @@ echo "building tamkeen…" >&2
 go build -o "$WORK/tamkeen" ./tools/tamkeen
 T="$WORK/tamkeen"
 ROWS="$WORK/rows.md"
+CPUROWS="$WORK/cpu.md"
+: >"$CPUROWS"
 : >"$ROWS"
 
 # The services' own limits that a load run would otherwise meet (each
@@ -120,6 +122,14 @@ fig() {
 	       + (if .errors > 0 then " (\(.errors) errors: \(.statuses | tostring))" else "" end)' <<<"$1"
 }
 
+# cpu JSON: where the cores went during the run ("1.87 of 2 busy:
+# gateway 0.66, payment 0.56, …"), from tamkeen load's /proc reading.
+cpu() {
+	jq -r 'if .cpu then "\(.cpu.busy_cores * 100 | round / 100) of \(.cpu.cores) busy: "
+	         + ([.cpu.processes[] | select(.cores >= 0.05) | "\(.name) \(.cores * 100 | round / 100)"] | join(", "))
+	       else "—" end' <<<"$1"
+}
+
 # rate JSON: the figure's rate (items per second for bulk).
 rate() { jq -r 'if .tps then .tps elif (.items // 0) > 0 then .item_rate else .ok_rate end' <<<"$1"; }
 
@@ -152,6 +162,7 @@ row() {
 		load "${refArgs[@]}"
 	fi
 	r=$OUT rcmd=$CMD
+	printf '| %s | %s | %s |\n' "$target" "$work" "$(cpu "$f")" >>"$CPUROWS"
 	ratio=$(jq -rn --argjson a "$(rate "$f")" --argjson b "$(rate "$r")" 'if $b > 0 then ($a / $b * 1000 | round / 1000) else "—" end')
 	printf '| %s | %s | %s | %s: %s | %s | `%s` / `%s` |\n' "$target" "$work" "$(fig "$f")" "${refArgs[0]}" "$(fig "$r")" "$ratio" "$fcmd" "$rcmd" >>"$ROWS"
 	printf '    → %s | ref %s | ratio %s (goal %s)\n' "$(fig "$f")" "$(fig "$r")" "$ratio" "$goal" >&2
@@ -260,3 +271,9 @@ echo
 echo '| target | work | figure | reference | ratio | commands |'
 echo '|---|---|---|---|---|---|'
 cat "$ROWS"
+echo
+echo "Where the cores went during each figure (tamkeen load's reading of /proc; processes under 0.05 cores left out):"
+echo
+echo '| target | work | cores |'
+echo '|---|---|---|'
+cat "$CPUROWS"

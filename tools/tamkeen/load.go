@@ -47,6 +47,12 @@ References (the limit beside a figure; see docs/benchmarks.md):
 -c N workers send one request after another (closed loop); with --rate R
 requests start at R per second whatever the answers (open loop, at most -c
 in flight) and latency counts from when each should have started.
+
+On Linux it also prints how busy the machine's cores were during the run and
+how many cores each process used (the enablers, the gateway, PostgreSQL's
+backends summed, this run), read from /proc: on a machine whose cores the load
+generator shares, that tells a rate limited by the machine from one limited by
+waiting.
 `
 
 // loadConfig is the command line of `tamkeen load`.
@@ -143,6 +149,8 @@ type loadResult struct {
 	P99ms       float64        `json:"p99_ms"`
 	MaxMs       float64        `json:"max_ms"`
 	Statuses    map[string]int `json:"statuses"`
+	// CPU is where the machine's cores went during the run (Linux).
+	CPU *cpuShare `json:"cpu,omitempty"`
 }
 
 // recorder collects the outcomes of a run from every worker.
@@ -305,6 +313,7 @@ func runScenario(ctx context.Context, name string, sc loadScenario, cfg loadConf
 	rec := &recorder{statuses: map[string]int{}}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	cpuBefore, cpuOK := sampleCPU()
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	var wg sync.WaitGroup
@@ -379,7 +388,12 @@ func runScenario(ctx context.Context, name string, sc loadScenario, cfg loadConf
 	wg.Wait()
 	close(stopProgress)
 	<-progressDone
-	elapsed := time.Since(start)
+	wall := time.Since(start)
+	var cpu *cpuShare
+	if cpuAfter, ok := sampleCPU(); ok && cpuOK {
+		cpu = cpuBetween(cpuBefore, cpuAfter, wall.Seconds(), os.Getpid())
+	}
+	elapsed := wall
 	if elapsed < cfg.Duration && ctx.Err() == nil {
 		elapsed = cfg.Duration
 	}
@@ -391,6 +405,7 @@ func runScenario(ctx context.Context, name string, sc loadScenario, cfg loadConf
 		Requests: n, OK: rec.ok, Errors: n - rec.ok, Statuses: rec.statuses,
 		P50ms: percentile(rec.latencies, 0.50), P90ms: percentile(rec.latencies, 0.90),
 		P99ms: percentile(rec.latencies, 0.99), MaxMs: percentile(rec.latencies, 1),
+		CPU: cpu,
 	}
 	if sc.http {
 		res.BaseURL = cfg.BaseURL
@@ -442,7 +457,18 @@ func writeLoadTable(w io.Writer, r loadResult) error {
 		rows = append(rows, []string{s, strconv.Itoa(r.Statuses[s])})
 	}
 	fmt.Fprintln(w)
-	return writeTable(w, []string{"STATUS", "COUNT"}, rows)
+	if err := writeTable(w, []string{"STATUS", "COUNT"}, rows); err != nil {
+		return err
+	}
+	if r.CPU == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "\ncores busy: %.2f of %d\n", r.CPU.BusyCores, r.CPU.Cores)
+	rows = rows[:0]
+	for _, p := range r.CPU.Processes {
+		rows = append(rows, []string{p.Name, fmt.Sprintf("%.2f", p.Cores)})
+	}
+	return writeTable(w, []string{"PROCESS", "CORES"}, rows)
 }
 
 // loadTempDir is a directory for a reference's files, removed by the
