@@ -130,6 +130,24 @@ cpu() {
 	       else "—" end' <<<"$1"
 }
 
+# pgstat: the distributed target's databases' transaction and row
+# counters (pg_stat_database), one line each: name commits inserted
+# updated deleted.
+pgstat() {
+	psql "$PG_URL" -AtF' ' -c "SELECT substr(datname, length('$DISTRIBUTED_PREFIX') + 1), xact_commit, tup_inserted, tup_updated, tup_deleted
+FROM pg_stat_database WHERE datname LIKE '${DISTRIBUTED_PREFIX//_/\\_}%' ORDER BY 1" 2>/dev/null
+}
+
+# pgper BEFORE AFTER UNITS: what each operation cost each database, from
+# two pgstat readings ("payment 11.0 commits 13.8 ins 11.1 upd; …";
+# databases under 0.05 commits an operation left out).
+pgper() {
+	[[ $3 -gt 0 ]] || { echo "—"; return; }
+	paste -d' ' <(echo "$1") <(echo "$2") | awk -v n="$3" '
+		{ c = ($7 - $2) / n; if (c >= 0.05) out = out sprintf("%s%s %.1f commits %.1f ins %.1f upd %.1f del", sep, $1, c, ($8 - $3) / n, ($9 - $4) / n, ($10 - $5) / n); if (c >= 0.05) sep = "; " }
+		END { print (out == "" ? "—" : out) }'
+}
+
 # rate JSON: the figure's rate (items per second for bulk).
 rate() { jq -r 'if .tps then .tps elif (.items // 0) > 0 then .item_rate else .ok_rate end' <<<"$1"; }
 
@@ -149,8 +167,15 @@ row() {
 		curl -fsS -o "$prof.pprof" "$OPS/debug/pprof/profile?seconds=$((DURATION > 2 ? DURATION - 1 : 1))" &
 		local curlpid=$!
 	fi
+	local pgBefore=""
+	[[ -n $DISTRIBUTED_PREFIX ]] && pgBefore=$(pgstat)
 	load "${figArgs[@]}"
 	f=$OUT fcmd=$CMD
+	local pgCost="—"
+	if [[ -n $pgBefore ]]; then
+		sleep 2 # the statistics reach pg_stat_database within a second
+		pgCost=$(pgper "$pgBefore" "$(pgstat)" "$(jq -r 'if (.items // 0) > 0 then .items else .ok end' <<<"$f")")
+	fi
 	if [[ -n $prof ]]; then
 		wait "$curlpid" || true
 		go tool pprof -top -nodecount=25 "$T" "$prof.pprof" >"$prof.top.txt" 2>/dev/null || true
@@ -162,7 +187,7 @@ row() {
 		load "${refArgs[@]}"
 	fi
 	r=$OUT rcmd=$CMD
-	printf '| %s | %s | %s |\n' "$target" "$work" "$(cpu "$f")" >>"$CPUROWS"
+	printf '| %s | %s | %s | %s |\n' "$target" "$work" "$(cpu "$f")" "$pgCost" >>"$CPUROWS"
 	ratio=$(jq -rn --argjson a "$(rate "$f")" --argjson b "$(rate "$r")" 'if $b > 0 then ($a / $b * 1000 | round / 1000) else "—" end')
 	printf '| %s | %s | %s | %s: %s | %s | `%s` / `%s` |\n' "$target" "$work" "$(fig "$f")" "${refArgs[0]}" "$(fig "$r")" "$ratio" "$fcmd" "$rcmd" >>"$ROWS"
 	printf '    → %s | ref %s | ratio %s (goal %s)\n' "$(fig "$f")" "$(fig "$r")" "$ratio" "$goal" >&2
@@ -272,8 +297,8 @@ echo '| target | work | figure | reference | ratio | commands |'
 echo '|---|---|---|---|---|---|'
 cat "$ROWS"
 echo
-echo "Where the cores went during each figure (tamkeen load's reading of /proc; processes under 0.05 cores left out):"
+echo "Where the cores went during each figure (tamkeen load's reading of /proc; processes under 0.05 cores left out), and, on the PostgreSQL target, what one operation (one bulk recipient) cost each database (pg_stat_database: commits, rows inserted, updated, deleted):"
 echo
-echo '| target | work | cores |'
-echo '|---|---|---|'
+echo '| target | work | cores | PostgreSQL per operation |'
+echo '|---|---|---|---|'
 cat "$CPUROWS"
