@@ -442,3 +442,58 @@ func TestGroupCommitLeaderFails(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupCommitTakesLoneWrites: a write made with DB.ExecContext, outside
+// any transaction, queues behind a held InTx like another InTx and commits
+// with the batch (one COMMIT for it and the InTx calls queued beside it),
+// instead of waiting in SQLite's busy handler for the write lock; inside an
+// InTx fn it is refused as a nested InTx.
+func TestGroupCommitTakesLoneWrites(t *testing.T) {
+	db := groupDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	release, wait := holdWriter(t, db)
+	before := store.GroupCommits(db)
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			if i%2 == 0 {
+				_, err := db.ExecContext(ctx, `INSERT INTO items (id, qty) VALUES ($1, 1)`, fmt.Sprintf("lone-%d", i))
+				errs <- err
+				return
+			}
+			errs <- db.InTx(ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO items (id, qty) VALUES ($1, 1)`, fmt.Sprintf("tx-%d", i))
+				return err
+			})
+		}()
+	}
+	waitQueued(t, db, 4)
+	release()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM items`); n != 4 {
+		t.Errorf("rows = %d; want 4", n)
+	}
+	// The held call and the four queued behind it share one or two
+	// commits (five without the group).
+	if got := store.GroupCommits(db) - before; got < 1 || got > 2 {
+		t.Errorf("commits = %d; want 1 or 2 for the held InTx and the four queued writes", got)
+	}
+	var nested error
+	if err := db.InTx(ctx, func(tx *sql.Tx) error {
+		_, nested = db.ExecContext(ctx, `INSERT INTO items (id, qty) VALUES ('nested', 1)`)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(nested, store.ErrNestedInTx) {
+		t.Errorf("ExecContext inside InTx = %v; want %v", nested, store.ErrNestedInTx)
+	}
+}
