@@ -238,8 +238,13 @@ func (rc *recorder) loadHead(ctx context.Context) error {
 }
 
 // write commits one batch: the records chained onto the head, the new
-// head and the usage counters, in one transaction.
+// head and the usage counters, atomically. On PostgreSQL a batch of up to
+// auditInsertRows records is one statement (writeBatchStatement): one round
+// trip and its commit, where a transaction of an INSERT, two upserts and
+// BEGIN and COMMIT took five, every one of them waited for by each call in
+// the batch.
 func (rc *recorder) write(ctx context.Context, batch []*entry) error {
+	usage := usageRows(batch)
 	var err error
 	for attempt := 1; attempt <= auditWriteAttempts; attempt++ {
 		if rc.audit && !rc.loaded {
@@ -247,33 +252,37 @@ func (rc *recorder) write(ctx context.Context, batch []*entry) error {
 				return err
 			}
 		}
-		var seq int64
-		var prev string
-		err = rc.db.InTx(ctx, func(tx *sql.Tx) error {
-			seq, prev = rc.seq, rc.hash
-			recs := make([]*AuditRecord, 0, len(batch))
-			for _, e := range batch {
-				if e.rec == nil {
-					continue
-				}
-				seq++
-				r := e.rec
-				r.Chain, r.Seq, r.PrevHash = rc.chain, seq, prev
-				r.Hash = r.ComputeHash()
-				prev = r.Hash
-				recs = append(recs, r)
+		seq, prev := rc.seq, rc.hash
+		recs := make([]*AuditRecord, 0, len(batch))
+		for _, e := range batch {
+			if e.rec == nil {
+				continue
 			}
-			if err := insertAuditRecords(ctx, tx, recs); err != nil {
-				return err
-			}
-			if seq != rc.seq {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_audit_heads (chain, seq, hash) VALUES ($1, $2, $3)
-ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, rc.chain, seq, prev); err != nil {
+			seq++
+			r := e.rec
+			r.Chain, r.Seq, r.PrevHash = rc.chain, seq, prev
+			r.Hash = r.ComputeHash()
+			prev = r.Hash
+			recs = append(recs, r)
+		}
+		head := seq != rc.seq
+		if rc.db.Engine() == store.Postgres && len(recs) <= auditInsertRows && len(usage) <= auditInsertRows {
+			q, args := writeBatchStatement(recs, head, rc.chain, seq, prev, usage)
+			_, err = rc.db.ExecContext(ctx, q, args...)
+		} else {
+			err = rc.db.InTx(ctx, func(tx *sql.Tx) error {
+				if err := insertAuditRecords(ctx, tx, recs); err != nil {
 					return err
 				}
-			}
-			return writeUsage(ctx, tx, batch)
-		})
+				if head {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_audit_heads (chain, seq, hash) VALUES ($1, $2, $3)`+auditHeadConflict,
+						rc.chain, seq, prev); err != nil {
+						return err
+					}
+				}
+				return writeUsage(ctx, tx, usage)
+			})
+		}
 		if err == nil {
 			rc.mu.Lock()
 			rc.seq, rc.hash = seq, prev
@@ -289,6 +298,72 @@ ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, rc.
 		}
 	}
 	return fmt.Errorf("write audit batch: %w", err)
+}
+
+// auditHeadConflict makes an INSERT into gateway_audit_heads move the
+// chain's head that exists.
+const auditHeadConflict = ` ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`
+
+// writeBatchStatement is a whole batch as one PostgreSQL statement: the
+// records, the new head (when head) and the usage counters as
+// data-modifying WITH clauses, which PostgreSQL runs to completion, all or
+// none, whatever the final SELECT reads.
+func writeBatchStatement(recs []*AuditRecord, head bool, chain string, seq int64, hash string, usage []usageRow) (string, []any) {
+	var q strings.Builder
+	var args []any
+	values := func(n int, row []any) {
+		q.WriteByte('(')
+		for c := range n {
+			if c > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("$" + strconv.Itoa(len(args)+c+1))
+		}
+		q.WriteByte(')')
+		args = append(args, row...)
+	}
+	q.WriteString("WITH ")
+	clauses := 0
+	clause := func(name string) {
+		if clauses > 0 {
+			q.WriteString(", ")
+		}
+		clauses++
+		q.WriteString(name + " AS (")
+	}
+	if len(recs) > 0 {
+		clause("a")
+		q.WriteString(`INSERT INTO gateway_audit (` + auditColumns + `) VALUES `)
+		for i, r := range recs {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			values(19, auditRow(r))
+		}
+		q.WriteString(" RETURNING 1)")
+	}
+	if head {
+		clause("h")
+		q.WriteString(`INSERT INTO gateway_audit_heads (chain, seq, hash) VALUES `)
+		values(3, []any{chain, seq, hash})
+		q.WriteString(auditHeadConflict + " RETURNING 1)")
+	}
+	if len(usage) > 0 {
+		clause("u")
+		q.WriteString(`INSERT INTO gateway_usage (day, client_id, item, currency, quantity, amount) VALUES `)
+		for i, u := range usage {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			values(6, []any{u.day, u.client, u.item, u.currency, u.quantity, u.amount})
+		}
+		q.WriteString(usageConflict + " RETURNING 1)")
+	}
+	if clauses == 0 {
+		return "SELECT 1", nil
+	}
+	q.WriteString(" SELECT 1")
+	return q.String(), args
 }
 
 // auditInsertRows bounds the rows of one INSERT: 19 parameters a row stay
@@ -321,15 +396,20 @@ func insertAuditRecords(ctx context.Context, tx *sql.Tx, recs []*AuditRecord) er
 				q.WriteString("$" + strconv.Itoa(len(args)+c+1))
 			}
 			q.WriteByte(')')
-			args = append(args, r.Chain, r.Seq, r.Time, r.Time.UnixMicro(), r.RequestID, r.ClientID, r.Subject, r.Route, r.RPC,
-				r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source, r.PrevHash, r.Hash,
-				r.XRoadClient, r.XRoadID, r.XRoadUserID)
+			args = append(args, auditRow(r)...)
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// auditRow is r's values in auditColumns' order.
+func auditRow(r *AuditRecord) []any {
+	return []any{r.Chain, r.Seq, r.Time, r.Time.UnixMicro(), r.RequestID, r.ClientID, r.Subject, r.Route, r.RPC,
+		r.Status, r.LatencyMicros, r.RequestHash, r.ResponseHash, r.Source, r.PrevHash, r.Hash,
+		r.XRoadClient, r.XRoadID, r.XRoadUserID}
 }
 
 // maybeStamp starts time-stamping the head when enough records or time

@@ -117,3 +117,50 @@ func TestAuditBatchLargerThanOneInsert(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditReplicaWithAStaleHeadWritesAgain: two recorders (two gateway
+// replicas) on one chain; the second still holds the head it read before
+// the first wrote. Its batch collides with the first's records, leaves
+// nothing behind (records, head or usage: the usage of a failed attempt
+// must not be counted twice), and is written again on the new head; the
+// chain verifies and every call is metered once.
+func TestAuditReplicaWithAStaleHeadWritesAgain(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a, b := auditRecorder(t, db, "shared"), auditRecorder(t, db, "shared")
+		day := time.Now().UTC().Format(time.DateOnly)
+		batch := func(name string, n int) []*entry {
+			es := make([]*entry, n)
+			for i := range es {
+				es[i] = &entry{client: "moh", day: day, usage: []usageUnit{{item: "call:x/Y", quantity: 1}},
+					rec: &AuditRecord{Time: store.Stamp(time.Now()), RequestID: fmt.Sprintf("%s-%d", name, i), Route: "GET /v1/x", Status: 200, Source: "192.0.2.7"}}
+			}
+			return es
+		}
+		// b reads the (empty) head, then a writes 5 records.
+		if err := b.loadHead(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.write(ctx, batch("a", 5)); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.write(ctx, batch("b", 3)); err != nil {
+			t.Fatalf("the stale replica's batch: %v", err)
+		}
+		rep, err := VerifyAudit(ctx, db, AuditVerifyOptions{})
+		if err != nil {
+			t.Fatalf("VerifyAudit: %v", err)
+		}
+		var distinct int
+		var last, calls int64
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT request_id), MAX(seq) FROM gateway_audit WHERE chain = 'shared'`).Scan(&distinct, &last); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(ctx, `SELECT SUM(quantity) FROM gateway_usage WHERE client_id = 'moh'`).Scan(&calls); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Records != 8 || distinct != 8 || last != 8 || calls != 8 {
+			t.Fatalf("verified %d, %d distinct, last seq %d, %d calls metered; want 8 each", rep.Records, distinct, last, calls)
+		}
+	})
+}

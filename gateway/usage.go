@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -68,35 +70,52 @@ func meterUnits(method string, _, reply proto.Message) []usageUnit {
 	return nil
 }
 
-// writeUsage adds the batch's usage to the daily counters.
-func writeUsage(ctx context.Context, tx *sql.Tx, batch []*entry) error {
+// usageRow is one daily counter's addition: a batch's usage summed by
+// day, client, item and currency.
+type usageRow struct {
+	day, client, item, currency string
+	quantity, amount            int64
+}
+
+// usageRows sums the batch's usage by counter, in a stable order, which
+// keeps concurrent replicas from deadlocking on PostgreSQL row locks.
+func usageRows(batch []*entry) []usageRow {
 	type key struct{ day, client, item, currency string }
-	sum := map[key]*usageUnit{}
-	var keys []key
+	sum := map[key]*usageRow{}
+	var rows []*usageRow
 	for _, e := range batch {
 		for _, u := range e.usage {
 			k := key{e.day, e.client, u.item, u.currency}
 			s, ok := sum[k]
 			if !ok {
-				s = &usageUnit{}
+				s = &usageRow{day: e.day, client: e.client, item: u.item, currency: u.currency}
 				sum[k] = s
-				keys = append(keys, k)
+				rows = append(rows, s)
 			}
 			s.quantity += u.quantity
 			s.amount += u.amount
 		}
 	}
-	// A stable order keeps concurrent replicas from deadlocking on
-	// PostgreSQL row locks.
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		return a.day+"\x00"+a.client+"\x00"+a.item+"\x00"+a.currency < b.day+"\x00"+b.client+"\x00"+b.item+"\x00"+b.currency
+	out := make([]usageRow, len(rows))
+	for i, r := range rows {
+		out[i] = *r
+	}
+	slices.SortFunc(out, func(a, b usageRow) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.client, b.client), cmp.Compare(a.item, b.item), cmp.Compare(a.currency, b.currency))
 	})
-	for _, k := range keys {
-		s := sum[k]
-		if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_usage (day, client_id, item, currency, quantity, amount) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (day, client_id, item, currency) DO UPDATE SET quantity = gateway_usage.quantity + excluded.quantity,
- amount = gateway_usage.amount + excluded.amount`, k.day, k.client, k.item, k.currency, s.quantity, s.amount); err != nil {
+	return out
+}
+
+// usageConflict makes an INSERT into gateway_usage add to the counters
+// that exist.
+const usageConflict = ` ON CONFLICT (day, client_id, item, currency) DO UPDATE SET quantity = gateway_usage.quantity + excluded.quantity,
+ amount = gateway_usage.amount + excluded.amount`
+
+// writeUsage adds rows to the daily counters, one upsert each.
+func writeUsage(ctx context.Context, tx *sql.Tx, rows []usageRow) error {
+	for _, r := range rows {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_usage (day, client_id, item, currency, quantity, amount) VALUES ($1, $2, $3, $4, $5, $6)`+usageConflict,
+			r.day, r.client, r.item, r.currency, r.quantity, r.amount); err != nil {
 			return fmt.Errorf("write usage: %w", err)
 		}
 	}
