@@ -111,10 +111,8 @@ func (c Config) Validate() error {
 	} else if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
 		p.Add("key-encryption-key", err.Error())
 	}
-	if c.IdentityRecipientKey != "" {
-		if _, err := sealed.ParsePublicKey(c.IdentityRecipientKey); err != nil {
-			p.Add("identity-recipient-key", strings.TrimPrefix(err.Error(), "sealed: "))
-		}
+	if _, err := c.identityRecipient(); err != nil {
+		p.Add("identity-recipient-key", strings.TrimPrefix(err.Error(), "sealed: "))
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		p.Add("issuer", "must be an http(s) URL without query or fragment")
@@ -224,4 +222,13 @@ func DefaultConfig() Config {
 // declares it.
 func (c Config) Stream() events.StreamConfig {
 	return events.ServiceStream(Name, c.StreamReplicas)
+}
+
+// identityRecipient is the signature enabler's public identity key that
+// citizens' identities in events are sealed to; nil when none is set.
+func (c Config) identityRecipient() (*sealed.PublicKey, error) {
+	if c.IdentityRecipientKey == "" {
+		return nil, nil
+	}
+	return sealed.ParsePublicKey(c.IdentityRecipientKey)
 }

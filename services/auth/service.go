@@ -84,11 +84,9 @@ func NewAdmin(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	var recipient *sealed.PublicKey
-	if cfg.IdentityRecipientKey != "" {
-		if recipient, err = sealed.ParsePublicKey(cfg.IdentityRecipientKey); err != nil {
-			return nil, fmt.Errorf("auth: identity-recipient-key: %w", err)
-		}
+	recipient, err := cfg.identityRecipient()
+	if err != nil {
+		return nil, fmt.Errorf("auth: identity-recipient-key: %w", err)
 	}
 	s := &Service{
 		Kit:       deps.Kit,
