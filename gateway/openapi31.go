@@ -305,36 +305,31 @@ func completeOperation(ex *exampler, path, method string, op map[string]any) err
 	responses["default"] = map[string]any{"$ref": "#/components/responses/" + problemResponseName[0]}
 
 	if body != nil {
-		content, _ := body["content"].(map[string]any)
-		for media, mt := range content {
-			m, _ := mt.(map[string]any)
-			if v, ok := requestExamples[id]; ok {
-				m["example"] = v
-			} else if v, ok := ex.example(m["schema"], media); ok {
-				m["example"] = v
-			} else if v, ok := textExamples[method+" "+path+" request"]; ok {
-				m["example"] = v
-			}
-		}
+		ex.fill(body, requestExamples[id], method+" "+path+" request")
 	}
 	for code, r := range responses {
-		m, _ := r.(map[string]any)
-		if m == nil || !strings.HasPrefix(code, "2") {
-			continue
-		}
-		content, _ := m["content"].(map[string]any)
-		for media, mt := range content {
-			mm, _ := mt.(map[string]any)
-			if v, ok := responseExamples[id]; ok {
-				mm["example"] = v
-			} else if v, ok := ex.example(mm["schema"], media); ok {
-				mm["example"] = v
-			} else if v, ok := textExamples[method+" "+path+" "+code]; ok {
-				mm["example"] = v
-			}
+		if m, _ := r.(map[string]any); m != nil && strings.HasPrefix(code, "2") {
+			ex.fill(m, responseExamples[id], method+" "+path+" "+code)
 		}
 	}
 	return nil
+}
+
+// fill gives each media type of a request body or response its example:
+// the operation's own (fixed, when not nil), else one built from the
+// schema, else the text example named textKey.
+func (ex *exampler) fill(bodyOrResponse map[string]any, fixed any, textKey string) {
+	content, _ := bodyOrResponse["content"].(map[string]any)
+	for media, mt := range content {
+		m, _ := mt.(map[string]any)
+		if fixed != nil {
+			m["example"] = fixed
+		} else if v, ok := ex.example(m["schema"], media); ok {
+			m["example"] = v
+		} else if v, ok := textExamples[textKey]; ok {
+			m["example"] = v
+		}
+	}
 }
 
 // problemResponseName names the shared problem response of each status
