@@ -131,7 +131,11 @@ func (s *Service) UploadBulkJob(ctx context.Context, client string, in BulkUploa
 		return BulkJob{}, fmt.Errorf("notification: bulk upload: %w", err)
 	}
 	lr := &limitedHashReader{r: body, h: sha256.New(), max: s.cfg.BulkMaxBytes}
-	valid, invalid, err := s.validateUpload(ctx, job, t, lr)
+	// Bounded, so that the sweep can tell an upload still coming in from
+	// one whose process died (pruneAbandonedUploads).
+	vctx, cancel := context.WithTimeout(ctx, s.cfg.BulkUploadTimeout)
+	defer cancel()
+	valid, invalid, err := s.validateUpload(vctx, job, t, lr)
 	if err == nil && valid+invalid == 0 {
 		err = &rpcerr.FieldError{Field: "csv", Reason: "no recipients", Code: "csv.empty"}
 	}
@@ -236,6 +240,25 @@ func (s *Service) dropUpload(id string) {
 	if err := s.DB.InTx(ctx, func(tx *sql.Tx) error { return deleteBulkJob(ctx, tx, id) }); err != nil {
 		s.Logger.Warn("notification: a failed bulk upload was not deleted", slog.String("bulk_job_id", id), slog.String("err", err.Error()))
 	}
+}
+
+// pruneAbandonedUploads deletes the jobs still validating twice
+// BulkUploadTimeout after they were created, with what their uploads
+// stored: their process died mid-upload (an upload still running is
+// cancelled at BulkUploadTimeout), and nobody was ever told of them. It
+// returns how many it deleted.
+func (s *Service) pruneAbandonedUploads(ctx context.Context) (int, error) {
+	ids, err := abandonedUploads(ctx, s.DB, s.nowUTC().Add(-2*s.cfg.BulkUploadTimeout), pruneBatch)
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := s.DB.InTx(ctx, func(tx *sql.Tx) error { return deleteBulkJob(ctx, tx, id) }); err != nil {
+			return i, err
+		}
+		s.Logger.Info("notification: deleted an abandoned bulk upload", slog.String("bulk_job_id", id))
+	}
+	return len(ids), nil
 }
 
 // BulkErrorPage is a page of a streamed job's row errors.

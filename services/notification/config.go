@@ -65,6 +65,10 @@ type Config struct {
 	// BulkMaxRows and BulkMaxBytes bound a streamed bulk upload.
 	BulkMaxRows  int   `flag:"bulk-max-rows" default:"1000000" usage:"most rows of a streamed bulk CSV upload"`
 	BulkMaxBytes int64 `flag:"bulk-max-bytes" default:"268435456" usage:"largest streamed bulk CSV upload, in bytes"`
+	// BulkUploadTimeout bounds reading and validating one streamed
+	// upload; a job still validating after twice as long was left by a
+	// process that died mid-upload, and the sweep deletes it.
+	BulkUploadTimeout time.Duration `flag:"bulk-upload-timeout" default:"30m" usage:"longest a streamed bulk upload may take; a job left validating for twice as long (its process died) is deleted"`
 
 	SMPP    SMPPConfig    `prefix:"smpp-"`
 	HTTPSMS HTTPSMSConfig `prefix:"http-sms-"`
@@ -87,6 +91,9 @@ func (c Config) Validate() error {
 	p.Range("bulk-max-rows", c.BulkMaxRows, 1, 10_000_000)
 	if c.BulkMaxBytes < 1 {
 		p.Add("bulk-max-bytes", "must be positive")
+	}
+	if c.BulkUploadTimeout < time.Second || c.BulkUploadTimeout > 24*time.Hour {
+		p.Addf("bulk-upload-timeout", "%v is outside 1s..24h", c.BulkUploadTimeout)
 	}
 	if c.RetryBase < time.Millisecond || c.RetryBase > time.Minute {
 		p.Addf("retry-base", "%v is outside 1ms..1m", c.RetryBase)
@@ -165,7 +172,7 @@ func DefaultConfig() Config {
 		MaxSMSSegments: 10, MaxAttempts: 5, RetryBase: time.Second,
 		RecipientHourlyLimit: 10, ClientMinuteLimit: 600, ClientDailyLimit: 250000,
 		IdempotencyTTL: 24 * time.Hour,
-		BulkMaxRows:    DefaultBulkMaxRows, BulkMaxBytes: DefaultBulkMaxBytes,
+		BulkMaxRows:    DefaultBulkMaxRows, BulkMaxBytes: DefaultBulkMaxBytes, BulkUploadTimeout: 30 * time.Minute,
 		HomeCountryCodes: []string{"970", "972"},
 		SMPP:             defaultSMPPConfig(),
 		HTTPSMS:          HTTPSMSConfig{Timeout: 10 * time.Second},

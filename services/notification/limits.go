@@ -270,10 +270,13 @@ func (s *Service) pruneLimitCounters(ctx context.Context) (int, error) {
 // limitSweepEvery is how often Run prunes the closed limit windows.
 const limitSweepEvery = time.Minute
 
-// runLimitSweep prunes closed limit windows and expired Idempotency-Keys
-// every limitSweepEvery until ctx ends.
+// runLimitSweep prunes closed limit windows, expired Idempotency-Keys and
+// abandoned bulk uploads every limitSweepEvery until ctx ends.
 func (s *Service) runLimitSweep(ctx context.Context) {
 	pause.Every(ctx, limitSweepEvery, func(ctx context.Context) {
+		if _, err := s.pruneAbandonedUploads(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Warn("notification: abandoned bulk upload sweep", slog.String("err", err.Error()))
+		}
 		if _, err := s.pruneLimitCounters(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("notification: limit sweep", slog.String("err", err.Error()))
 		}

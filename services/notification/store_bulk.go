@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tamkeen/tamkeen/libs/store"
 )
@@ -96,12 +97,37 @@ ON CONFLICT (job_id, shard) DO UPDATE SET `+strings.Join(sets, ", "),
 	return err
 }
 
+// errUploadAbandoned: the job of an upload was deleted as abandoned before
+// its upload finished (DEADLINE_EXCEEDED to the caller).
+var errUploadAbandoned = fmt.Errorf("notification: the bulk upload took too long and was abandoned: %w", context.DeadlineExceeded)
+
 // finishUpload records the validated upload of job: its counts and the
-// state it goes on in.
+// state it goes on in; errUploadAbandoned when the job is no longer
+// validating (the sweep deleted it).
 func finishUpload(ctx context.Context, tx *sql.Tx, job, state string, valid, invalid int) error {
-	_, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = $1, total = $2, validated = $2, invalid = $3 WHERE id = $4`,
-		state, valid, invalid, job)
-	return err
+	res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = $1, total = $2, validated = $2, invalid = $3 WHERE id = $4 AND state = $5`,
+		state, valid, invalid, job, bulkValidating)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errUploadAbandoned
+	}
+	return nil
+}
+
+// abandonedUploads lists up to limit jobs still validating that were
+// created before before.
+func abandonedUploads(ctx context.Context, q store.Querier, before time.Time, limit int) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM bulk_jobs WHERE state = $1 AND created_at < $2 ORDER BY created_at LIMIT $3`,
+		bulkValidating, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	return store.CollectRows(rows, func(r store.Row) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
 }
 
 // setValidated records how many rows of job's upload have been read so
