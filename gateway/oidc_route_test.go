@@ -4,13 +4,17 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/tamkeen/tamkeen/gateway"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
+	"github.com/tamkeen/tamkeen/libs/telemetry"
 	authv1 "github.com/tamkeen/tamkeen/proto/tamkeen/auth/v1"
 )
 
@@ -96,5 +100,50 @@ func TestOIDCRoutesAreLimitedAndAudited(t *testing.T) {
 	}
 	if refused != 4 {
 		t.Errorf("%d limited calls audited; want 4", refused)
+	}
+}
+
+// TestOIDCProxyReachesOnlyOAuth2: behind --oidc-url the gateway proxies
+// /oauth2/ to auth's operations listener, which also serves /metrics and
+// the /debug/pprof/ profiles. No spelling of a path under /oauth2/ (dot
+// segments, encoded or not, doubled slashes) gets one of those back to a
+// caller: the upstream's own mux redirects non-canonical paths to the
+// gateway, which does not route them.
+func TestOIDCProxyReachesOnlyOAuth2(t *testing.T) {
+	t.Parallel()
+	const metric, page = "tamkeen_secret_metric 1", "<html>sign in</html>"
+	mux := http.NewServeMux()
+	telemetry.HandleProfiles(mux)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, metric) })
+	mux.HandleFunc("/oauth2/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, page) })
+	upstream := httptest.NewServer(mux)
+	defer upstream.Close()
+	s := newStack(t, stackOpts{cfg: gateway.Config{OIDCURL: upstream.URL}})
+	noAuth := map[string]string{"Authorization": ""}
+	if resp, body := s.do(t, http.MethodGet, "/oauth2/authorize", nil, noAuth); resp.StatusCode != http.StatusOK || string(body) != page {
+		t.Fatalf("GET /oauth2/authorize = %d %q; want the provider's page", resp.StatusCode, body)
+	}
+	cmdline := filepath.Base(os.Args[0])
+	// What a leak would look like, fetched from the upstream itself.
+	for path, want := range map[string]string{"/metrics": metric, "/debug/pprof/cmdline": cmdline} {
+		resp, err := http.Get(upstream.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("upstream %s = %.80q; want it to contain %q", path, b, want)
+		}
+	}
+	for _, path := range []string{
+		"/oauth2/../metrics", "/oauth2/%2e%2e/metrics", "/oauth2/..%2fmetrics", "/oauth2/%2E%2E%2Fmetrics",
+		"/oauth2/../debug/pprof/cmdline", "/oauth2/%2e%2e/debug/pprof/cmdline", "/oauth2/..%2Fdebug%2Fpprof%2Fcmdline",
+		"/oauth2//debug/pprof/cmdline", "/oauth2/./../debug/pprof/", "/oauth2/..\\debug/pprof/cmdline",
+	} {
+		resp, body := s.do(t, http.MethodGet, path, nil, noAuth)
+		if strings.Contains(string(body), metric) || strings.Contains(string(body), cmdline) || strings.Contains(string(body), "goroutine") {
+			t.Errorf("GET %s = %d %.120q: the upstream's operations endpoint leaked", path, resp.StatusCode, body)
+		}
 	}
 }
