@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -239,7 +238,7 @@ func (rc *recorder) loadHead(ctx context.Context) error {
 
 // write commits one batch: the records chained onto the head, the new
 // head and the usage counters, atomically. On PostgreSQL a batch of up to
-// auditInsertRows records is one statement (writeBatchStatement): one round
+// auditInsertRows records is one statement (withStatement): one round
 // trip and its commit, where a transaction of an INSERT, two upserts and
 // BEGIN and COMMIT took five, every one of them waited for by each call in
 // the batch.
@@ -265,22 +264,19 @@ func (rc *recorder) write(ctx context.Context, batch []*entry) error {
 			prev = r.Hash
 			recs = append(recs, r)
 		}
-		head := seq != rc.seq
-		if rc.db.Engine() == store.Postgres && len(recs) <= auditInsertRows && len(usage) <= auditInsertRows {
-			q, args := writeBatchStatement(recs, head, rc.chain, seq, prev, usage)
+		oneStatement := rc.db.Engine() == store.Postgres && len(recs) <= auditInsertRows && len(usage) <= auditInsertRows
+		stmts := batchStatements(recs, seq != rc.seq, rc.chain, seq, prev, usage, oneStatement)
+		if oneStatement {
+			q, args := withStatement(stmts)
 			_, err = rc.db.ExecContext(ctx, q, args...)
 		} else {
 			err = rc.db.InTx(ctx, func(tx *sql.Tx) error {
-				if err := insertAuditRecords(ctx, tx, recs); err != nil {
-					return err
-				}
-				if head {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_audit_heads (chain, seq, hash) VALUES ($1, $2, $3)`+auditHeadConflict,
-						rc.chain, seq, prev); err != nil {
+				for _, s := range stmts {
+					if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
 						return err
 					}
 				}
-				return writeUsage(ctx, tx, usage)
+				return nil
 			})
 		}
 		if err == nil {
@@ -300,67 +296,70 @@ func (rc *recorder) write(ctx context.Context, batch []*entry) error {
 	return fmt.Errorf("write audit batch: %w", err)
 }
 
-// auditHeadConflict makes an INSERT into gateway_audit_heads move the
-// chain's head that exists.
-const auditHeadConflict = ` ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`
+// batchStmt is one statement of a batch's write.
+type batchStmt struct {
+	sql  string
+	args []any
+}
 
-// writeBatchStatement is a whole batch as one PostgreSQL statement: the
-// records, the new head (when head) and the usage counters as
-// data-modifying WITH clauses, which PostgreSQL runs to completion, all or
-// none, whatever the final SELECT reads.
-func writeBatchStatement(recs []*AuditRecord, head bool, chain string, seq int64, hash string, usage []usageRow) (string, []any) {
-	var q strings.Builder
-	var args []any
-	values := func(n int, row []any) {
-		q.WriteByte('(')
-		for c := range n {
-			if c > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("$" + strconv.Itoa(len(args)+c+1))
+// batchStatements are the INSERTs that write a batch: the records (a
+// statement per auditInsertRows of them), the chain's new head (when
+// head) and the usage counters. Each statement's parameters are numbered
+// from $1, or, when continued, on from the previous statement's, so that
+// withStatement can join them.
+func batchStatements(recs []*AuditRecord, head bool, chain string, seq int64, hash string, usage []usageRow, continued bool) []batchStmt {
+	var out []batchStmt
+	next := 1
+	add := func(sql string, args []any) {
+		out = append(out, batchStmt{sql, args})
+		if continued {
+			next += len(args)
 		}
-		q.WriteByte(')')
-		args = append(args, row...)
 	}
-	q.WriteString("WITH ")
-	clauses := 0
-	clause := func(name string) {
-		if clauses > 0 {
-			q.WriteString(", ")
+	for len(recs) > 0 {
+		chunk := recs[:min(len(recs), auditInsertRows)]
+		recs = recs[len(chunk):]
+		args := make([]any, 0, len(chunk)*19)
+		for _, r := range chunk {
+			args = append(args, auditRow(r)...)
 		}
-		clauses++
-		q.WriteString(name + " AS (")
-	}
-	if len(recs) > 0 {
-		clause("a")
-		q.WriteString(`INSERT INTO gateway_audit (` + auditColumns + `) VALUES `)
-		for i, r := range recs {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			values(19, auditRow(r))
-		}
-		q.WriteString(" RETURNING 1)")
+		add(`INSERT INTO gateway_audit (`+auditColumns+`) VALUES `+store.Placeholders(len(chunk), 19, next), args)
 	}
 	if head {
-		clause("h")
-		q.WriteString(`INSERT INTO gateway_audit_heads (chain, seq, hash) VALUES `)
-		values(3, []any{chain, seq, hash})
-		q.WriteString(auditHeadConflict + " RETURNING 1)")
+		add(`INSERT INTO gateway_audit_heads (chain, seq, hash) VALUES `+store.Placeholders(1, 3, next)+
+			` ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, []any{chain, seq, hash})
 	}
-	if len(usage) > 0 {
-		clause("u")
-		q.WriteString(`INSERT INTO gateway_usage (day, client_id, item, currency, quantity, amount) VALUES `)
-		for i, u := range usage {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			values(6, []any{u.day, u.client, u.item, u.currency, u.quantity, u.amount})
+	for len(usage) > 0 {
+		chunk := usage[:min(len(usage), auditInsertRows)]
+		usage = usage[len(chunk):]
+		args := make([]any, 0, len(chunk)*6)
+		for _, u := range chunk {
+			args = append(args, u.day, u.client, u.item, u.currency, u.quantity, u.amount)
 		}
-		q.WriteString(usageConflict + " RETURNING 1)")
+		add(`INSERT INTO gateway_usage (day, client_id, item, currency, quantity, amount) VALUES `+store.Placeholders(len(chunk), 6, next)+
+			` ON CONFLICT (day, client_id, item, currency) DO UPDATE SET quantity = gateway_usage.quantity + excluded.quantity,
+ amount = gateway_usage.amount + excluded.amount`, args)
 	}
-	if clauses == 0 {
+	return out
+}
+
+// withStatement joins stmts (numbered as continued) into one PostgreSQL
+// statement of data-modifying WITH clauses, which PostgreSQL runs to
+// completion, all or none, whatever the final SELECT reads.
+func withStatement(stmts []batchStmt) (string, []any) {
+	if len(stmts) == 0 {
 		return "SELECT 1", nil
+	}
+	var q strings.Builder
+	var args []any
+	for i, s := range stmts {
+		if i == 0 {
+			q.WriteString("WITH ")
+		} else {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "w%d AS (%s RETURNING 1)", i, s.sql)
+		args = append(args, s.args...)
 	}
 	q.WriteString(" SELECT 1")
 	return q.String(), args
@@ -370,40 +369,9 @@ func writeBatchStatement(recs []*AuditRecord, head bool, chain string, seq int64
 // under SQLite's 32766 and PostgreSQL's 65535 parameters a statement.
 const auditInsertRows = 500
 
-// auditColumns are gateway_audit's columns in insertAuditRecords' order.
+// auditColumns are gateway_audit's columns in auditRow's order.
 const auditColumns = `chain, seq, at, at_us, request_id, client_id, subject, route, rpc,
  status, latency_us, request_hash, response_hash, source, prev_hash, hash, xroad_client, xroad_id, xroad_user_id`
-
-// insertAuditRecords writes recs in tx with one multi-row INSERT per
-// auditInsertRows records: a batch of a busy gateway is one round trip to
-// PostgreSQL instead of one a record.
-func insertAuditRecords(ctx context.Context, tx *sql.Tx, recs []*AuditRecord) error {
-	for len(recs) > 0 {
-		chunk := recs[:min(len(recs), auditInsertRows)]
-		recs = recs[len(chunk):]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO gateway_audit (` + auditColumns + `) VALUES `)
-		args := make([]any, 0, len(chunk)*19)
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteByte('(')
-			for c := range 19 {
-				if c > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("$" + strconv.Itoa(len(args)+c+1))
-			}
-			q.WriteByte(')')
-			args = append(args, auditRow(r)...)
-		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // auditRow is r's values in auditColumns' order.
 func auditRow(r *AuditRecord) []any {

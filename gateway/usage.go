@@ -3,7 +3,6 @@ package gateway
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,22 +103,6 @@ func usageRows(batch []*entry) []usageRow {
 		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.client, b.client), cmp.Compare(a.item, b.item), cmp.Compare(a.currency, b.currency))
 	})
 	return out
-}
-
-// usageConflict makes an INSERT into gateway_usage add to the counters
-// that exist.
-const usageConflict = ` ON CONFLICT (day, client_id, item, currency) DO UPDATE SET quantity = gateway_usage.quantity + excluded.quantity,
- amount = gateway_usage.amount + excluded.amount`
-
-// writeUsage adds rows to the daily counters, one upsert each.
-func writeUsage(ctx context.Context, tx *sql.Tx, rows []usageRow) error {
-	for _, r := range rows {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_usage (day, client_id, item, currency, quantity, amount) VALUES ($1, $2, $3, $4, $5, $6)`+usageConflict,
-			r.day, r.client, r.item, r.currency, r.quantity, r.amount); err != nil {
-			return fmt.Errorf("write usage: %w", err)
-		}
-	}
-	return nil
 }
 
 // UsageLine is one client's total of one item in a period.

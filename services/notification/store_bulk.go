@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"strings"
 	"time"
 
@@ -177,7 +176,7 @@ func insertMany[T any](ctx context.Context, tx *sql.Tx, table, cols string, ncol
 		for _, it := range chunk {
 			args = append(args, row(it)...)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+cols+`) VALUES `+placeholders(len(chunk), ncols), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+cols+`) VALUES `+store.Placeholders(len(chunk), ncols, 1), args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}
 	}
@@ -186,26 +185,6 @@ func insertMany[T any](ctx context.Context, tx *sql.Tx, table, cols string, ncol
 
 // insertRows is the most rows one multi-row INSERT carries.
 const insertRows = 250
-
-// placeholders is "($1, …, $cols), (…)" for rows rows.
-func placeholders(rows, cols int) string {
-	var b strings.Builder
-	for r := range rows {
-		if r > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(r*cols + c + 1))
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
-}
 
 // insertRowErrors writes es, job's refused rows.
 func insertRowErrors(ctx context.Context, tx *sql.Tx, job string, es []BulkRowError) error {
