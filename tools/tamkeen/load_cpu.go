@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,6 +32,7 @@ type procCPUs struct {
 // cpuSample is one reading of /proc: the machine's busy and total ticks
 // and each process's ticks (user + system) by pid.
 type cpuSample struct {
+	cores       int
 	busy, total uint64
 	procs       map[int]procTicks
 }
@@ -49,12 +51,17 @@ func sampleCPU() (cpuSample, bool) {
 	if err != nil {
 		return cpuSample{}, false
 	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := strings.Fields(string(line))
+	lines := strings.Split(string(b), "\n")
+	f := strings.Fields(lines[0])
 	if len(f) < 5 || f[0] != "cpu" {
 		return cpuSample{}, false
 	}
 	s := cpuSample{procs: map[int]procTicks{}}
+	for _, l := range lines[1:] {
+		if len(l) > 3 && strings.HasPrefix(l, "cpu") && l[3] >= '0' && l[3] <= '9' {
+			s.cores++ // cpu0, cpu1, …: the online cores
+		}
+	}
 	for i, v := range f[1:] {
 		n, _ := strconv.ParseUint(v, 10, 64)
 		s.total += n
@@ -101,14 +108,6 @@ func cpuBetween(a, b cpuSample, seconds float64, self int) *cpuShare {
 	if seconds <= 0 || b.total <= a.total {
 		return nil
 	}
-	cores := 0
-	if f, err := os.ReadFile("/proc/stat"); err == nil {
-		for _, l := range strings.Split(string(f), "\n") {
-			if strings.HasPrefix(l, "cpu") && len(l) > 3 && l[3] >= '0' && l[3] <= '9' {
-				cores++
-			}
-		}
-	}
 	sum := map[string]uint64{}
 	for pid, t := range b.procs {
 		name := t.name
@@ -121,20 +120,14 @@ func cpuBetween(a, b cpuSample, seconds float64, self int) *cpuShare {
 			sum[name] += t.ticks // started during the run
 		}
 	}
-	out := &cpuShare{Cores: cores, BusyCores: float64(cores) * float64(b.busy-a.busy) / float64(b.total-a.total)}
+	out := &cpuShare{Cores: b.cores, BusyCores: float64(b.cores) * float64(b.busy-a.busy) / float64(b.total-a.total)}
 	for name, ticks := range sum {
 		if c := float64(ticks) / clockTicks / seconds; c >= 0.01 {
 			out.Processes = append(out.Processes, procCPUs{Name: name, Cores: c})
 		}
 	}
 	slices.SortFunc(out.Processes, func(x, y procCPUs) int {
-		if x.Cores != y.Cores {
-			if x.Cores > y.Cores {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(x.Name, y.Name)
+		return cmp.Or(cmp.Compare(y.Cores, x.Cores), strings.Compare(x.Name, y.Name))
 	})
 	return out
 }
