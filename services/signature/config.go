@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -72,7 +73,7 @@ func (c Config) Validate() error {
 		p.Add("key-encryption-key", strings.TrimPrefix(err.Error(), "signature: "))
 	}
 	if c.IdentityKey != "" {
-		if _, err := sealed.ParsePrivateKeys(c.IdentityKey); err != nil {
+		if _, err := c.identityKeys(); err != nil {
 			p.Add("identity-key", strings.TrimPrefix(err.Error(), "sealed: "))
 		}
 	}
@@ -123,4 +124,15 @@ func (c Config) pkiURLs() pkiURLs {
 // hsmConfig is the PKCS#11 part of the configuration.
 func (c Config) hsmConfig() HSMConfig {
 	return HSMConfig{Module: c.PKCS11Module, TokenLabel: c.PKCS11Token, PIN: c.PKCS11PIN}
+}
+
+// identityKeys opens the identities auth seals into its events, newest
+// first. The running service needs them — without them no citizen could be
+// named in a certificate — though `tamkeen pki init` does not, so Validate
+// accepts an empty key and this refuses it.
+func (c Config) identityKeys() ([]*sealed.PrivateKey, error) {
+	if c.IdentityKey == "" {
+		return nil, errors.New("required (base64 of 32 random bytes, e.g. openssl rand -base64 32; auth gets its public half)")
+	}
+	return sealed.ParsePrivateKeys(c.IdentityKey)
 }

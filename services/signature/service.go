@@ -66,12 +66,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The running service needs the identity key: without it no citizen
-	// could be named in a certificate. `tamkeen pki init` does not.
-	if cfg.IdentityKey == "" {
-		return nil, errors.New("signature: identity-key is required (base64 of 32 random bytes, e.g. openssl rand -base64 32; auth gets its public half)")
-	}
-	identityKeys, err := sealed.ParsePrivateKeys(cfg.IdentityKey)
+	identityKeys, err := cfg.identityKeys()
 	if err != nil {
 		return nil, fmt.Errorf("signature: identity-key: %w", err)
 	}
