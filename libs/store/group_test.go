@@ -292,8 +292,11 @@ func TestGroupCommitInterruptedWriteDoesNotLoseNeighbours(t *testing.T) {
 		if err := insert(cctx, "interrupted")(tx); err != nil {
 			return err
 		}
-		time.AfterFunc(20*time.Millisecond, cancel)
-		// A write long enough to be interrupted: a million rows.
+		// Late enough that the write below has begun on a loaded machine
+		// (at 20 ms a descheduled goroutine could see its context ended
+		// before the statement started, so no interrupt, and fail below).
+		time.AfterFunc(200*time.Millisecond, cancel)
+		// A write long enough to be interrupted: up to 100 million rows.
 		_, err := tx.ExecContext(cctx, `INSERT INTO items (id, qty)
 WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100000000) SELECT 'bulk' || i, i FROM s`)
 		return err
