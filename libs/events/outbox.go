@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -118,6 +120,8 @@ type RelayOptions struct {
 	// the others then publish it again, and JetStream drops the copies by
 	// Nats-Msg-Id, so the stream's Duplicates window must be longer than
 	// Lease. 0 means 3 s: an event a dead relay held is late by seconds.
+	// On PostgreSQL the batch's row locks are the claim instead and the
+	// lease is only honoured where a row already carries one.
 	Lease time.Duration
 	// Instance names this relay across restarts (a pod's or process's
 	// name). Its claims carry it, and when it starts it frees the claims a
@@ -253,6 +257,9 @@ type outboxRow struct {
 // copies by Nats-Msg-Id). Run calls it in a loop; tests and admin commands
 // may call it directly.
 func (r *Relay) PublishPending(ctx context.Context) (int, error) {
+	if r.db.Engine() == store.Postgres {
+		return r.publishLocked(ctx)
+	}
 	token, err := r.token()
 	if err != nil {
 		return 0, err
@@ -276,6 +283,66 @@ func (r *Relay) PublishPending(ctx context.Context) (int, error) {
 		// The published rows stay claimed until the lease ends and are then
 		// published again; JetStream drops those copies.
 		return n, errors.Join(pubErr, err)
+	}
+	return n, pubErr
+}
+
+// publishLocked is PublishPending on PostgreSQL, where the batch's row locks
+// are the claim: one transaction takes the batch FOR UPDATE SKIP LOCKED,
+// publishes it and marks what reached the stream. Each row is written once
+// (the lease writes it twice: claimed, then settled) and a batch costs one
+// commit instead of two. A concurrent relay skips the locked rows; a relay
+// that dies mid-batch holds nothing (its transaction rolls back), so the
+// others take the batch at once rather than after a lease. The locks cover
+// only the batch's own rows and last at most PublishTimeout (the server ends
+// the transaction 5 s after that if the relay's machine vanished); the rows
+// the service's transactions insert meanwhile are not touched. Rows still
+// under another relay's lease (claimed by the lease path) are left alone.
+func (r *Relay) publishLocked(ctx context.Context) (int, error) {
+	// The marking must survive the caller's cancellation (the events are
+	// out), and database/sql rolls a transaction back when its context
+	// ends; publishing still stops with ctx.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.PublishTimeout+10*time.Second)
+	defer cancel()
+	var n int
+	var pubErr error
+	err := r.db.InTx(tctx, func(tx *sql.Tx) error {
+		n, pubErr = 0, nil
+		// A relay whose machine vanishes (no connection close reaches the
+		// server) must not hold its batch for the server's TCP keepalive:
+		// the server ends the transaction once it has idled longer than
+		// this relay would ever wait.
+		idle := strconv.FormatInt((r.opts.PublishTimeout + 5*time.Second).Milliseconds(), 10)
+		if _, err := tx.ExecContext(tctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, idle); err != nil {
+			return err
+		}
+		now := r.opts.Now()
+		rows, err := scanOutbox(tx.QueryContext(tctx, `SELECT `+outboxColumns+` FROM outbox
+			WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $1)
+			ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED`, now.UnixMilli(), r.opts.BatchSize))
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		n, pubErr = r.publishBatch(ctx, rows)
+		if n > 0 {
+			seqs := make([]string, n)
+			for i, row := range rows[:n] {
+				seqs[i] = strconv.FormatInt(row.seq, 10)
+			}
+			if _, err := tx.ExecContext(tctx, `UPDATE outbox SET published_at = $1, attempts = attempts + 1
+				WHERE seq = ANY(string_to_array($2, ',')::bigint[])`, store.Stamp(now), strings.Join(seqs, ",")); err != nil {
+				return err
+			}
+		}
+		if pubErr != nil {
+			return recordFailure(tctx, tx, rows[n].seq, pubErr)
+		}
+		return nil
+	})
+	if err != nil {
+		// Published rows not marked are published again; JetStream drops
+		// the copies.
+		return n, errors.Join(pubErr, fmt.Errorf("events: mark outbox batch: %w", err))
 	}
 	return n, pubErr
 }
@@ -387,47 +454,62 @@ func (r *Relay) ReclaimOwn(ctx context.Context) error {
 }
 
 // claim reserves up to BatchSize unpublished, unclaimed (or lease-expired)
-// rows for token in one short transaction. On PostgreSQL, FOR UPDATE SKIP
-// LOCKED lets concurrent relays claim disjoint batches without waiting; on
-// SQLite, transactions take the write lock at BEGIN, so claims serialise.
-// No lock is held while publishing: the lease does that job.
+// rows for token in one short transaction: the lease path, for SQLite,
+// where a transaction held open while publishing would hold the database's
+// one write lock. Transactions take that lock at BEGIN, so claims
+// serialise; no lock is held while publishing: the lease does that job.
 func (r *Relay) claim(ctx context.Context, token string) ([]outboxRow, error) {
-	lock := ""
-	if r.db.Engine() == store.Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
 	q := `UPDATE outbox SET claimed_by = $1, claimed_until = $2
 		WHERE seq IN (
 			SELECT seq FROM outbox
 			WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $3)
-			ORDER BY seq LIMIT $4` + lock + `)
-		RETURNING seq, subject, headers, id, ce_type, ce_source, ce_subject, ce_time, content_type, payload`
+			ORDER BY seq LIMIT $4)
+		RETURNING ` + outboxColumns
 	now := r.opts.Now()
 	var rows []outboxRow
-	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
-		rows = rows[:0]
-		rs, err := tx.QueryContext(ctx, q, token, now.Add(r.opts.Lease).UnixMilli(), now.UnixMilli(), r.opts.BatchSize)
-		if err != nil {
-			return err
-		}
-		defer rs.Close()
-		for rs.Next() {
-			var row outboxRow
-			var t time.Time
-			if err := rs.Scan(&row.seq, &row.subject, &row.headers, &row.ev.ID, &row.ev.Type, &row.ev.Source,
-				&row.ev.Subject, store.ScanTime(&t), &row.ev.DataContentType, &row.ev.Data); err != nil {
-				return err
-			}
-			row.ev.Time = t.UTC()
-			rows = append(rows, row)
-		}
-		return rs.Err()
+	err := r.db.InTx(ctx, func(tx *sql.Tx) (err error) {
+		rows, err = scanOutbox(tx.QueryContext(ctx, q, token, now.Add(r.opts.Lease).UnixMilli(), now.UnixMilli(), r.opts.BatchSize))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("events: claim outbox batch: %w", err)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].seq < rows[j].seq })
 	return rows, nil
+}
+
+// outboxColumns are what scanOutbox reads, in its order.
+const outboxColumns = `seq, subject, headers, id, ce_type, ce_source, ce_subject, ce_time, content_type, payload`
+
+// scanOutbox reads the rows of a query selecting outboxColumns.
+func scanOutbox(rs *sql.Rows, err error) ([]outboxRow, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var rows []outboxRow
+	for rs.Next() {
+		var row outboxRow
+		var t time.Time
+		if err := rs.Scan(&row.seq, &row.subject, &row.headers, &row.ev.ID, &row.ev.Type, &row.ev.Source,
+			&row.ev.Subject, store.ScanTime(&t), &row.ev.DataContentType, &row.ev.Data); err != nil {
+			return nil, err
+		}
+		row.ev.Time = t.UTC()
+		rows = append(rows, row)
+	}
+	return rows, rs.Err()
+}
+
+// recordFailure counts a failed attempt on row seq and keeps its error.
+func recordFailure(ctx context.Context, tx *sql.Tx, seq int64, pubErr error) error {
+	msg := pubErr.Error()
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $1
+		WHERE seq = $2 AND published_at IS NULL`, msg, seq)
+	return err
 }
 
 // settle marks the claimed rows up to and including seq last published,
@@ -448,12 +530,7 @@ func (r *Relay) settle(ctx context.Context, c claimed, last, failed int64, pubEr
 			}
 		}
 		if failed >= 0 {
-			msg := pubErr.Error()
-			if len(msg) > 500 {
-				msg = msg[:500]
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $1
-				WHERE seq = $2 AND published_at IS NULL`, msg, failed); err != nil {
+			if err := recordFailure(ctx, tx, failed, pubErr); err != nil {
 				return err
 			}
 		}
