@@ -118,7 +118,9 @@ bench: services
 ## tamkeen dev (rate limits lifted), each beside its reference measured in
 ## the same run, as a markdown table (docs/benchmarks.md). Not in `make
 ## test`. BENCH_DURATION=10 (s each), BENCH_BULK_SIZE=10000,
-## BENCH_TARGETS="dev distributed" adds the run-distributed topology.
+## BENCH_TARGETS="dev distributed" adds the run-distributed topology,
+## BENCH_ROUNDS=3 measures each figure and its reference three times in turn
+## and reports the round with the median ratio.
 bench-e2e: services
 	./tools/bench-e2e.sh
 

@@ -15,6 +15,10 @@
 #   BENCH_DURATION   seconds per measurement (default 10)
 #   BENCH_BULK_SIZE  recipients of the bulk job (default 10000)
 #   BENCH_TARGETS    dev and/or distributed (default: dev)
+#   BENCH_ROUNDS     rounds of each figure and its reference, interleaved
+#                    (figure, reference, figure, …); the row reports the
+#                    round with the median ratio and lists every round's
+#                    ratio (default 1)
 #   BENCH_PROFILE    a directory: each figure measured against tamkeen dev
 #                    (one process) is also CPU-profiled from its ops
 #                    address (/debug/pprof/profile) for the length of the
@@ -27,6 +31,7 @@
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10}
+ROUNDS=${BENCH_ROUNDS:-1}
 BULK=${BENCH_BULK_SIZE:-10000}
 TARGETS=${BENCH_TARGETS:-dev}
 PG_URL=${TAMKEEN_TEST_POSTGRES_URL:-postgres://tamkeen_test:tamkeen_test@127.0.0.1:5432/postgres?sslmode=disable}
@@ -167,30 +172,55 @@ row() {
 		curl -fsS -o "$prof.pprof" "$OPS/debug/pprof/profile?seconds=$((DURATION > 2 ? DURATION - 1 : 1))" &
 		local curlpid=$!
 	fi
-	local pgBefore=""
-	[[ -n $DISTRIBUTED_PREFIX ]] && pgBefore=$(pgstat)
-	load "${figArgs[@]}"
-	f=$OUT fcmd=$CMD
-	local pgCost="—"
-	if [[ -n $pgBefore ]]; then
-		sleep 2 # the statistics reach pg_stat_database within a second
-		pgCost=$(pgper "$pgBefore" "$(pgstat)" "$(jq -r 'if (.items // 0) > 0 then .items else .ok end' <<<"$f")")
+	# Each round measures the figure, then its reference; the row is the
+	# round whose ratio is the median (with one round, that round).
+	local results=() round
+	for ((round = 1; round <= ROUNDS; round++)); do
+		local pgBefore=""
+		[[ -n $DISTRIBUTED_PREFIX ]] && pgBefore=$(pgstat)
+		load "${figArgs[@]}"
+		f=$OUT fcmd=$CMD
+		local pgCost="—"
+		if [[ -n $pgBefore ]]; then
+			sleep 2 # the statistics reach pg_stat_database within a second
+			pgCost=$(pgper "$pgBefore" "$(pgstat)" "$(jq -r 'if (.items // 0) > 0 then .items else .ok end' <<<"$f")")
+		fi
+		if [[ -n $prof && $round == 1 ]]; then
+			wait "$curlpid" || true
+			go tool pprof -top -nodecount=25 "$T" "$prof.pprof" >"$prof.top.txt" 2>/dev/null || true
+			printf '  profile: %s.pprof (%s.top.txt)\n' "$prof" "$prof" >&2
+		fi
+		if [[ ${refArgs[0]} == pgbench ]]; then
+			pgbench_run
+		else
+			load "${refArgs[@]}"
+		fi
+		r=$OUT rcmd=$CMD
+		ratio=$(jq -rn --argjson a "$(rate "$f")" --argjson b "$(rate "$r")" 'if $b > 0 then ($a / $b * 1000 | round / 1000) else 0 end')
+		printf '    → %s | ref %s | ratio %s (goal %s)\n' "$(fig "$f")" "$(fig "$r")" "$ratio" "$goal" >&2
+		results+=("$(jq -cn --argjson f "$f" --argjson r "$r" --argjson ratio "$ratio" --arg pg "$pgCost" \
+			'{f: $f, r: $r, ratio: $ratio, pg: $pg}')")
+	done
+	median_row "$target" "$work" "$fcmd" "$rcmd" "${refArgs[0]}" "${results[@]}"
+}
+
+# median_row TARGET WORK FCMD RCMD REFNAME RESULT…: appends the table rows
+# of the round whose ratio is the median of RESULTs (JSON objects {f, r,
+# ratio, pg}), naming every round's ratio when there are several.
+median_row() {
+	local target=$1 work=$2 fcmd=$3 rcmd=$4 refname=$5
+	shift 5
+	local all m
+	all=$(printf '%s\n' "$@" | jq -s 'sort_by(.ratio)')
+	m=$(jq -c '.[(length - 1) / 2 | floor]' <<<"$all")
+	local f r ratio
+	f=$(jq -c .f <<<"$m") r=$(jq -c .r <<<"$m")
+	ratio=$(jq -r '.ratio' <<<"$m")
+	if [[ $# -gt 1 ]]; then
+		ratio="$ratio (median of $(jq -r 'map(.ratio | tostring) | join(", ")' <<<"$all"))"
 	fi
-	if [[ -n $prof ]]; then
-		wait "$curlpid" || true
-		go tool pprof -top -nodecount=25 "$T" "$prof.pprof" >"$prof.top.txt" 2>/dev/null || true
-		printf '  profile: %s.pprof (%s.top.txt)\n' "$prof" "$prof" >&2
-	fi
-	if [[ ${refArgs[0]} == pgbench ]]; then
-		pgbench_run
-	else
-		load "${refArgs[@]}"
-	fi
-	r=$OUT rcmd=$CMD
-	printf '| %s | %s | %s | %s |\n' "$target" "$work" "$(cpu "$f")" "$pgCost" >>"$CPUROWS"
-	ratio=$(jq -rn --argjson a "$(rate "$f")" --argjson b "$(rate "$r")" 'if $b > 0 then ($a / $b * 1000 | round / 1000) else "—" end')
-	printf '| %s | %s | %s | %s: %s | %s | `%s` / `%s` |\n' "$target" "$work" "$(fig "$f")" "${refArgs[0]}" "$(fig "$r")" "$ratio" "$fcmd" "$rcmd" >>"$ROWS"
-	printf '    → %s | ref %s | ratio %s (goal %s)\n' "$(fig "$f")" "$(fig "$r")" "$ratio" "$goal" >&2
+	printf '| %s | %s | %s | %s |\n' "$target" "$work" "$(cpu "$f")" "$(jq -r .pg <<<"$m")" >>"$CPUROWS"
+	printf '| %s | %s | %s | %s: %s | %s | `%s` / `%s` |\n' "$target" "$work" "$(fig "$f")" "$refname" "$(fig "$r")" "$ratio" "$fcmd" "$rcmd" >>"$ROWS"
 }
 
 # pgbench_run: PostgreSQL's simple-update TPS on this machine (pgbench
@@ -240,18 +270,27 @@ for target in $TARGETS; do
 	dev)
 		start_dev dev --rate-limits=
 		bench_target "dev (SQLite)" "all features on" ref-sqlite-commit -c 8
-		# Public reads with every feature on, then on a dev with the
-		# gateway's features off: the issue's reference for this row.
-		load public-read -c 16
-		on=$OUT oncmd=$CMD
-		stop_last
+		# Public reads with every feature on, and on a second dev with the
+		# gateway's features off (the issue's reference for this row),
+		# both running, the two measured in turn.
+		dev_on=("$BASE" "$OPS" "$SECRET")
 		start_dev dev-off --rate-limits= --audit=false --enforce-rights=false --metering=false
-		load public-read -c 16
-		off=$OUT
+		dev_off=("$BASE" "$OPS" "$SECRET")
+		results=()
+		for ((round = 1; round <= ROUNDS; round++)); do
+			BASE=${dev_on[0]} OPS=${dev_on[1]} SECRET=${dev_on[2]}
+			load public-read -c 16
+			on=$OUT oncmd=$CMD
+			BASE=${dev_off[0]} OPS=${dev_off[1]} SECRET=${dev_off[2]}
+			load public-read -c 16
+			off=$OUT
+			ratio=$(jq -rn --argjson a "$(rate "$on")" --argjson b "$(rate "$off")" '$a / $b * 1000 | round / 1000')
+			printf '    → %s | features off %s | ratio %s (goal ≥ 0.8)\n' "$(fig "$on")" "$(fig "$off")" "$ratio" >&2
+			results+=("$(jq -cn --argjson f "$on" --argjson r "$off" --argjson ratio "$ratio" '{f: $f, r: $r, ratio: $ratio, pg: "—"}')")
+		done
 		offcmd="$CMD (tamkeen dev --rate-limits= --audit=false --enforce-rights=false --metering=false)"
-		ratio=$(jq -rn --argjson a "$(rate "$on")" --argjson b "$(rate "$off")" '$a / $b * 1000 | round / 1000')
-		printf '| dev (SQLite) | public content read, all features on, c=16 | %s | features off: %s | %s | `%s` / `%s` |\n' \
-			"$(fig "$on")" "$(fig "$off")" "$ratio" "$oncmd" "$offcmd" >>"$ROWS"
+		median_row "dev (SQLite)" "public content read, all features on, c=16" "$oncmd" "$offcmd" "features off" "${results[@]}"
+		stop_last
 		stop_last
 		;;
 	distributed)
