@@ -584,12 +584,15 @@ func (s *Service) authenticateTokenClient(ctx context.Context, id, secret, sourc
 // throttledClient authenticates the client id calling from source with
 // authenticate, under the token endpoint's throttle: refused while id or
 // the pair is throttled, a failure (ErrInvalidClient) counted, a success
-// clearing the pair's failures. what names the step in errors.
+// clearing the pair's failures. what names the step in errors. A success
+// writes nothing when the pair had no failures: the usual token request is
+// one read of the throttle, not a read and a write.
 func (s *Service) throttledClient(ctx context.Context, id, source, what string, authenticate func(now time.Time) (Client, error)) (Client, error) {
 	pairKey := "ocs:" + mac(s.keys.lookup, "client_source", id+"|"+source)
 	idKey := "oc:" + mac(s.keys.lookup, "client", id)
 	now := s.Now()
-	if err := s.checkClientThrottle(ctx, now, idKey, pairKey); err != nil {
+	counted, err := s.checkClientThrottle(ctx, now, idKey, pairKey)
+	if err != nil {
 		return Client{}, err
 	}
 	c, err := authenticate(now)
@@ -599,8 +602,10 @@ func (s *Service) throttledClient(ctx context.Context, id, source, what string, 
 	if err != nil {
 		return Client{}, err
 	}
-	if err := clearThrottle(ctx, s.DB, pairKey); err != nil {
-		return Client{}, fmt.Errorf("auth: %s: %w", what, err)
+	if _, failed := counted[pairKey]; failed {
+		if err := clearThrottle(ctx, s.DB, pairKey); err != nil {
+			return Client{}, fmt.Errorf("auth: %s: %w", what, err)
+		}
 	}
 	return c, nil
 }
@@ -609,18 +614,19 @@ func (s *Service) throttledClient(ctx context.Context, id, source, what string, 
 const errClientLocked = "too many failed client authentications for this client: retry later"
 
 // checkClientThrottle refuses a token request while its client id is
-// locked from every source or from this one.
-func (s *Service) checkClientThrottle(ctx context.Context, now time.Time, keys ...string) error {
+// locked from every source or from this one (keys in that order: the first
+// locked one answers), in one read; it returns the keys' counters.
+func (s *Service) checkClientThrottle(ctx context.Context, now time.Time, keys ...string) (map[string]throttleRow, error) {
+	counted, err := selectThrottles(ctx, s.DB, keys...)
+	if err != nil {
+		return nil, fmt.Errorf("auth: token throttle: %w", err)
+	}
 	for _, key := range keys {
-		t, found, err := selectThrottle(ctx, s.DB, key)
-		if err != nil {
-			return fmt.Errorf("auth: token throttle: %w", err)
-		}
-		if found && t.LockedUntilMS > ms(now) {
-			return retryAfter(errClientLocked, fromMS(t.LockedUntilMS).Sub(now))
+		if t, found := counted[key]; found && t.LockedUntilMS > ms(now) {
+			return nil, retryAfter(errClientLocked, fromMS(t.LockedUntilMS).Sub(now))
 		}
 	}
-	return nil
+	return counted, nil
 }
 
 // clientFailed counts a failed client authentication per client id and

@@ -358,3 +358,53 @@ func BenchmarkAuthenticateClient(b *testing.B) {
 		})
 	}
 }
+
+// TestTokenSuccessWritesNoThrottle: a token request from a pair with no
+// failures reads the throttle and writes nothing to it (it used to delete
+// the pair's counter on every success, a write and, on SQLite, a commit per
+// token); a success after failures still clears them. PostgreSQL, where a
+// statement-level trigger sees a DELETE even when it deletes no row.
+func TestTokenSuccessWritesNoThrottle(t *testing.T) {
+	db := storetest.PostgresDB(t, storetest.PostgresDatabase(t))
+	ctx := context.Background()
+	e := newEnv(t, db, quickSlots)
+	if _, err := db.ExecContext(ctx, `
+		CREATE TABLE throttle_deletes (at TIMESTAMPTZ NOT NULL DEFAULT now());
+		CREATE FUNCTION count_throttle_delete() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN INSERT INTO throttle_deletes DEFAULT VALUES; RETURN NULL; END $$;
+		CREATE TRIGGER throttle_delete AFTER DELETE ON login_throttle FOR EACH STATEMENT EXECUTE FUNCTION count_throttle_delete();`); err != nil {
+		t.Fatal(err)
+	}
+	deletes := func() int {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM throttle_deletes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	secret := newSecret(t, 32)
+	must(t, e.svc.CreateClient(ctx, ClientSpec{ID: "moh-portal", Name: "MoH", Secret: secret, Scopes: []string{scope.ContentRead}}))
+	token := func(secret string) error {
+		_, err := e.svc.IssueToken(ctx, TokenRequest{GrantType: "client_credentials", ClientID: "moh-portal", ClientSecret: secret, Source: "10.0.0.1"})
+		return err
+	}
+	for range 5 {
+		must(t, token(secret))
+	}
+	if n := deletes(); n != 0 {
+		t.Fatalf("5 tokens with no failures ran %d DELETEs on login_throttle; want 0", n)
+	}
+	// Nine failures (one short of the lock), a success, nine more: the
+	// success cleared the first nine, so the pair is not locked.
+	for round := range 2 {
+		for i := range 9 {
+			if err := token("wrong"); !errors.Is(err, ErrInvalidClient) {
+				t.Fatalf("round %d failure %d = %v; want invalid_client", round, i+1, err)
+			}
+		}
+		must(t, token(secret))
+	}
+	if n := deletes(); n != 2 {
+		t.Fatalf("two successes after failures ran %d DELETEs; want 2", n)
+	}
+}

@@ -478,6 +478,37 @@ func selectThrottle(ctx context.Context, q store.Querier, key string) (throttleR
 	return t, err == nil, err
 }
 
+// selectThrottles reads the counters of keys in one statement; a key with
+// no counter is absent from the map.
+func selectThrottles(ctx context.Context, q store.Querier, keys ...string) (map[string]throttleRow, error) {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	rows, err := q.QueryContext(ctx, `SELECT throttle_key, failures, last_failure_ms, locked_until_ms FROM login_throttle
+		WHERE throttle_key IN `+store.Placeholders(1, len(keys), 1), args...)
+	if err != nil {
+		return nil, err
+	}
+	type keyed struct {
+		key string
+		t   throttleRow
+	}
+	found, err := store.CollectRows(rows, func(r store.Row) (keyed, error) {
+		var k keyed
+		err := r.Scan(&k.key, &k.t.Failures, &k.t.LastFailureMS, &k.t.LockedUntilMS)
+		return k, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]throttleRow, len(found))
+	for _, k := range found {
+		out[k.key] = k.t
+	}
+	return out, nil
+}
+
 // countFailure adds a failure to key's counter (restarting it when the
 // last failure is older than windowStartMS) and returns the new count;
 // account ("" for none) names the account the counter belongs to.
