@@ -63,3 +63,30 @@ func BenchmarkLedgerPost(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "postings/s")
 	})
 }
+
+// BenchmarkReadPayments is one payment read alone (GetPayment) and one list
+// page of 50 (ListPayments), each with its splits and transitions.
+func BenchmarkReadPayments(b *testing.B) {
+	benchEngines(b, func(b *testing.B, db *store.DB) {
+		h := newHarness(b, db, nil)
+		ctx := context.Background()
+		var last Payment
+		for i := range 50 {
+			last = h.create(fee(fmt.Sprintf("R%d", i)))
+		}
+		b.Run("get", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := h.svc.GetPayment(ctx, ministryA, last.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("list-50", func(b *testing.B) {
+			for b.Loop() {
+				if page, _, err := h.svc.ListPayments(ctx, ministryA, ListFilter{PageSize: 50}); err != nil || len(page) != 50 {
+					b.Fatalf("ListPayments = %d, %v", len(page), err)
+				}
+			}
+		})
+	})
+}

@@ -323,10 +323,12 @@ func (s *Service) ListPayments(ctx context.Context, clientID string, f ListFilte
 		return nil, "", err
 	}
 	out, next := store.NextPage(out, size, func(p Payment) string { return store.KeysetToken(p.CreatedAt, p.ID) })
+	page := make([]*Payment, len(out))
 	for i := range out {
-		if err := s.loadDetails(ctx, s.DB, &out[i]); err != nil {
-			return nil, "", err
-		}
+		page[i] = &out[i]
+	}
+	if err := s.loadDetails(ctx, s.DB, page...); err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -333,5 +334,54 @@ func TestExpiry(t *testing.T) {
 			t.Errorf("expired payment became %s", p.State)
 		}
 		h.checkLedger()
+	})
+}
+
+// TestListedPaymentsCarryTheirDetails: a list page's payments carry the
+// same splits and transitions, in order, as each one read alone (the page's
+// details come from one query for all of it, not two per payment).
+func TestListedPaymentsCarryTheirDetails(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		h := newHarness(t, db, nil)
+		ctx := context.Background()
+		for i := range 4 {
+			in := fee(fmt.Sprintf("REF-%d", i))
+			in.Splits = in.Splits[:1+i%3]
+			in.Amount = 0
+			for _, sp := range in.Splits {
+				in.Amount += sp.Amount
+			}
+			p := h.create(in)
+			if i%2 == 1 {
+				h.clk.Advance(time.Second)
+				if _, err := h.svc.CancelPayment(ctx, ministryA, p.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clk.Advance(time.Second)
+		}
+		page, _, err := h.svc.ListPayments(ctx, ministryA, ListFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != 4 {
+			t.Fatalf("listed %d payments; want 4", len(page))
+		}
+		for _, listed := range page {
+			alone, err := h.svc.GetPayment(ctx, ministryA, listed.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(alone.Splits) == 0 || len(alone.Transitions) == 0 {
+				t.Fatalf("payment %s read alone has %d splits, %d transitions; want some of each", alone.ID, len(alone.Splits), len(alone.Transitions))
+			}
+			if !reflect.DeepEqual(listed.Splits, alone.Splits) || !reflect.DeepEqual(listed.Transitions, alone.Transitions) {
+				t.Errorf("payment %s listed with splits %v, transitions %v; read alone %v, %v",
+					listed.ID, listed.Splits, listed.Transitions, alone.Splits, alone.Transitions)
+			}
+		}
+		if got := len(page[2].Transitions); got != 2 {
+			t.Errorf("the cancelled payment listed with %d transitions; want 2 (created, cancelled)", got)
+		}
 	})
 }

@@ -90,35 +90,50 @@ func (s *Service) readPayment(ctx context.Context, q querier, query, verb, clien
 	return p, nil
 }
 
-func (s *Service) loadDetails(ctx context.Context, q querier, p *Payment) error {
-	rows, err := q.QueryContext(ctx, `SELECT account, amount FROM payment_splits WHERE payment_id = $1 ORDER BY position`, p.ID)
-	if err != nil {
-		return fmt.Errorf("load splits of %s: %w", p.ID, err)
+// loadDetails fills in the splits and transitions of ps in one query,
+// however many payments there are (a list page's as much as one payment's).
+func (s *Service) loadDetails(ctx context.Context, q querier, ps ...*Payment) error {
+	if len(ps) == 0 {
+		return nil
 	}
-	splits, err := store.CollectRows(rows, func(r store.Row) (Split, error) {
-		var sp Split
-		err := r.Scan(&sp.Account, &sp.Amount)
-		return sp, err
+	ids := make([]any, len(ps))
+	byID := make(map[string]*Payment, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+		byID[p.ID] = p
+		p.Splits, p.Transitions = p.Splits[:0], p.Transitions[:0]
+	}
+	in := store.Placeholders(1, len(ids), 1)
+	rows, err := q.QueryContext(ctx, `SELECT payment_id, 0 AS part, position, account, amount, '' AS from_state, '' AS to_state, '' AS cause, NULL AS at
+		FROM payment_splits WHERE payment_id IN `+in+`
+		UNION ALL
+		SELECT payment_id, 1, seq, '', 0, from_state, to_state, cause, at
+		FROM payment_transitions WHERE payment_id IN `+in+`
+		ORDER BY 1, 2, 3`, ids...)
+	if err != nil {
+		return fmt.Errorf("load splits and transitions of %s: %w", ps[0].ID, err)
+	}
+	_, err = store.CollectRows(rows, func(r store.Row) (struct{}, error) {
+		var (
+			id, from, to, cause, account string
+			part, n                      int
+			amount                       int64
+			at                           sql.NullTime
+		)
+		if err := r.Scan(&id, &part, &n, &account, &amount, &from, &to, &cause, store.ScanNullTime(&at)); err != nil {
+			return struct{}{}, err
+		}
+		p := byID[id]
+		if part == 0 {
+			p.Splits = append(p.Splits, Split{Account: account, Amount: amount})
+		} else {
+			p.Transitions = append(p.Transitions, Transition{Seq: n, From: State(from), To: State(to), Cause: cause, At: at.Time})
+		}
+		return struct{}{}, nil
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("load splits and transitions of %s: %w", ps[0].ID, err)
 	}
-	p.Splits = append(p.Splits[:0], splits...)
-	rows, err = q.QueryContext(ctx, `SELECT seq, from_state, to_state, cause, at FROM payment_transitions WHERE payment_id = $1 ORDER BY seq`, p.ID)
-	if err != nil {
-		return fmt.Errorf("load transitions of %s: %w", p.ID, err)
-	}
-	transitions, err := store.CollectRows(rows, func(r store.Row) (Transition, error) {
-		var t Transition
-		var from, to string
-		err := r.Scan(&t.Seq, &from, &to, &t.Cause, store.ScanTime(&t.At))
-		t.From, t.To = State(from), State(to)
-		return t, err
-	})
-	if err != nil {
-		return err
-	}
-	p.Transitions = append(p.Transitions[:0], transitions...)
 	return nil
 }
 
