@@ -187,14 +187,20 @@ func (s *Service) throttleKeys(nidMAC, source string) throttleKeys {
 
 // checkThrottle refuses a login while the account (from every source or
 // from this one) or the source is locked, or before the delay after the
-// last failure of the account from this source has passed.
+// last failure of the account from this source has passed. The counters
+// are read in one statement.
 func (s *Service) checkThrottle(ctx context.Context, now time.Time, k throttleKeys) error {
 	nowMS := ms(now)
+	keys := []string{k.acct, k.pair}
+	if k.src != "" {
+		keys = append(keys, k.src)
+	}
+	counted, err := selectThrottles(ctx, s.DB, keys...)
+	if err != nil {
+		return fmt.Errorf("auth: login throttle: %w", err)
+	}
 	for _, key := range []string{k.acct, k.pair} {
-		t, found, err := selectThrottle(ctx, s.DB, key)
-		if err != nil {
-			return fmt.Errorf("auth: login throttle: %w", err)
-		}
+		t, found := counted[key]
 		if !found {
 			continue
 		}
@@ -211,11 +217,7 @@ func (s *Service) checkThrottle(ctx context.Context, now time.Time, k throttleKe
 	if k.src == "" {
 		return nil
 	}
-	src, found, err := selectThrottle(ctx, s.DB, k.src)
-	if err != nil {
-		return fmt.Errorf("auth: login throttle: %w", err)
-	}
-	if found && src.LockedUntilMS > nowMS {
+	if src, found := counted[k.src]; found && src.LockedUntilMS > nowMS {
 		return retryAfter(msgSourceLocked, fromMS(src.LockedUntilMS).Sub(now))
 	}
 	return nil

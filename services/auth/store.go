@@ -468,16 +468,6 @@ type throttleRow struct {
 	LockedUntilMS int64
 }
 
-func selectThrottle(ctx context.Context, q store.Querier, key string) (throttleRow, bool, error) {
-	var t throttleRow
-	err := q.QueryRowContext(ctx, `SELECT failures, last_failure_ms, locked_until_ms FROM login_throttle WHERE throttle_key = $1`, key).
-		Scan(&t.Failures, &t.LastFailureMS, &t.LockedUntilMS)
-	if store.IsNoRows(err) {
-		return throttleRow{}, false, nil
-	}
-	return t, err == nil, err
-}
-
 // selectThrottles reads the counters of keys in one statement; a key with
 // no counter is absent from the map.
 func selectThrottles(ctx context.Context, q store.Querier, keys ...string) (map[string]throttleRow, error) {
