@@ -357,23 +357,12 @@ func readHeads(ctx context.Context, db *store.DB) (map[string]auditHead, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read audit heads: %w", err)
 	}
-	type chainHead struct {
-		chain string
-		head  auditHead
-	}
-	list, err := store.CollectRows(rows, func(r store.Row) (chainHead, error) {
-		var c chainHead
-		err := r.Scan(&c.chain, &c.head.Seq, &c.head.Hash)
-		return c, err
+	return store.CollectMap(rows, func(r store.Row) (string, auditHead, error) {
+		var chain string
+		var h auditHead
+		err := r.Scan(&chain, &h.Seq, &h.Hash)
+		return chain, h, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]auditHead, len(list))
-	for _, c := range list {
-		out[c.chain] = c.head
-	}
-	return out, nil
 }
 
 // VerifyAudit walks every chain of the audit log in db (within the

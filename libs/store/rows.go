@@ -21,6 +21,25 @@ func CollectRows[T any](rows *sql.Rows, scan func(Row) (T, error)) ([]T, error) 
 	return out, rows.Err()
 }
 
+// CollectMap reads every row of rows with scan, which returns a row's key
+// and value, into a map (a later row with the same key wins), and closes
+// rows.
+func CollectMap[K comparable, V any](rows *sql.Rows, scan func(Row) (K, V, error)) (map[K]V, error) {
+	defer rows.Close()
+	out := map[K]V{}
+	for rows.Next() {
+		k, v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CollectColumn reads rows of a single column (ids, counts) and closes
 // rows.
 func CollectColumn[T any](rows *sql.Rows) ([]T, error) {

@@ -54,6 +54,25 @@ func TestCollectRows(t *testing.T) {
 		if got, err := store.CollectRows(rows, func(store.Row) (string, error) { return "", boom }); !errors.Is(err, boom) || got != nil {
 			t.Errorf("CollectRows with a failing scan = %v, %v; want nil, boom", got, err)
 		}
+		rows, err = db.QueryContext(ctx, `SELECT id, n FROM collect_t ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID, err := store.CollectMap(rows, func(r store.Row) (string, int64, error) {
+			var id string
+			var n int64
+			return id, n, r.Scan(&id, &n)
+		})
+		if err != nil || len(byID) != 3 || byID["a"] != 1 || byID["c"] != 3 {
+			t.Errorf("CollectMap = %v, %v; want a:1 b:2 c:3", byID, err)
+		}
+		rows, err = db.QueryContext(ctx, `SELECT id FROM collect_t ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := store.CollectMap(rows, func(store.Row) (string, int, error) { return "", 0, boom }); !errors.Is(err, boom) || got != nil {
+			t.Errorf("CollectMap with a failing scan = %v, %v; want nil, boom", got, err)
+		}
 		rows, err = db.QueryContext(ctx, `SELECT id FROM collect_t WHERE id = 'none'`)
 		if err != nil {
 			t.Fatal(err)

@@ -480,23 +480,12 @@ func selectThrottles(ctx context.Context, q store.Querier, keys ...string) (map[
 	if err != nil {
 		return nil, err
 	}
-	type keyed struct {
-		key string
-		t   throttleRow
-	}
-	found, err := store.CollectRows(rows, func(r store.Row) (keyed, error) {
-		var k keyed
-		err := r.Scan(&k.key, &k.t.Failures, &k.t.LastFailureMS, &k.t.LockedUntilMS)
-		return k, err
+	return store.CollectMap(rows, func(r store.Row) (string, throttleRow, error) {
+		var key string
+		var t throttleRow
+		err := r.Scan(&key, &t.Failures, &t.LastFailureMS, &t.LockedUntilMS)
+		return key, t, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]throttleRow, len(found))
-	for _, k := range found {
-		out[k.key] = k.t
-	}
-	return out, nil
 }
 
 // countFailure adds a failure to key's counter (restarting it when the
