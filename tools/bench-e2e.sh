@@ -165,7 +165,7 @@ row() {
 	while [[ $# -gt 0 && $1 != -- ]]; do figArgs+=("$1"); shift; done
 	shift
 	refArgs=("$@")
-	local f r fcmd rcmd ratio prof=""
+	local f r fcmd rcmd prof=""
 	if [[ -n ${BENCH_PROFILE:-} && $target == dev* && -n ${OPS:-} ]]; then
 		mkdir -p "$BENCH_PROFILE"
 		prof="$BENCH_PROFILE/${figArgs[0]}"
@@ -196,12 +196,20 @@ row() {
 			load "${refArgs[@]}"
 		fi
 		r=$OUT rcmd=$CMD
-		ratio=$(jq -rn --argjson a "$(rate "$f")" --argjson b "$(rate "$r")" 'if $b > 0 then ($a / $b * 1000 | round / 1000) else 0 end')
-		printf '    → %s | ref %s | ratio %s (goal %s)\n' "$(fig "$f")" "$(fig "$r")" "$ratio" "$goal" >&2
-		results+=("$(jq -cn --argjson f "$f" --argjson r "$r" --argjson ratio "$ratio" --arg pg "$pgCost" \
-			'{f: $f, r: $r, ratio: $ratio, pg: $pg}')")
+		round_result "$f" "$r" ref "$goal" "$pgCost"
+		results+=("$RESULT")
 	done
 	median_row "$target" "$work" "$fcmd" "$rcmd" "${refArgs[0]}" "${results[@]}"
+}
+
+# round_result FIGURE REFERENCE REFLABEL GOAL PGCOST: prints one round's
+# figure, reference and ratio, and leaves the round ({f, r, ratio, pg},
+# as median_row takes it) in RESULT.
+round_result() {
+	local ratio
+	ratio=$(jq -rn --argjson a "$(rate "$1")" --argjson b "$(rate "$2")" 'if $b > 0 then ($a / $b * 1000 | round / 1000) else 0 end')
+	printf '    → %s | %s %s | ratio %s (goal %s)\n' "$(fig "$1")" "$3" "$(fig "$2")" "$ratio" "$4" >&2
+	RESULT=$(jq -cn --argjson f "$1" --argjson r "$2" --argjson ratio "$ratio" --arg pg "$5" '{f: $f, r: $r, ratio: $ratio, pg: $pg}')
 }
 
 # median_row TARGET WORK FCMD RCMD REFNAME RESULT…: appends the table rows
@@ -284,9 +292,8 @@ for target in $TARGETS; do
 			BASE=${dev_off[0]} OPS=${dev_off[1]} SECRET=${dev_off[2]}
 			load public-read -c 16
 			off=$OUT
-			ratio=$(jq -rn --argjson a "$(rate "$on")" --argjson b "$(rate "$off")" '$a / $b * 1000 | round / 1000')
-			printf '    → %s | features off %s | ratio %s (goal ≥ 0.8)\n' "$(fig "$on")" "$(fig "$off")" "$ratio" >&2
-			results+=("$(jq -cn --argjson f "$on" --argjson r "$off" --argjson ratio "$ratio" '{f: $f, r: $r, ratio: $ratio, pg: "—"}')")
+			round_result "$on" "$off" "features off" "≥ 0.8 × features off" "—"
+			results+=("$RESULT")
 		done
 		offcmd="$CMD (tamkeen dev --rate-limits= --audit=false --enforce-rights=false --metering=false)"
 		median_row "dev (SQLite)" "public content read, all features on, c=16" "$oncmd" "$offcmd" "features off" "${results[@]}"

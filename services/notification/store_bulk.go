@@ -109,7 +109,11 @@ func finishUpload(ctx context.Context, tx *sql.Tx, job, state string, valid, inv
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
 		return errUploadAbandoned
 	}
 	return nil
@@ -123,10 +127,7 @@ func abandonedUploads(ctx context.Context, q store.Querier, before time.Time, li
 	if err != nil {
 		return nil, err
 	}
-	return store.CollectRows(rows, func(r store.Row) (string, error) {
-		var id string
-		return id, r.Scan(&id)
-	})
+	return store.CollectColumn[string](rows)
 }
 
 // setValidated records how many rows of job's upload have been read so
