@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -194,12 +193,6 @@ func TestDecodeViolationsNamesProtoFields(t *testing.T) {
 // reused with a different body.
 func reusedKeyError(t *testing.T) error {
 	t.Helper()
-	st, err := status.New(codes.InvalidArgument, "idempotency key already used with another body").WithDetails(
-		&errdetails.ErrorInfo{Reason: "IDEMPOTENCY_KEY_REUSED", Domain: rpcerr.Domain},
-		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "idempotency_key", Description: "already used with another body"}}},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Err()
+	return rpcerr.New(codes.InvalidArgument, "IDEMPOTENCY_KEY_REUSED", "idempotency key already used with another body").
+		Field("idempotency_key", "already used with another body").Err()
 }

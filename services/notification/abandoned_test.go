@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -29,7 +28,6 @@ func TestAbandonedBulkUploadsAreSwept(t *testing.T) {
 			t.Fatalf("BulkUploadTimeout default %v; the ages below assume 30m", cfg.BulkUploadTimeout)
 		}
 		s := limitService(db, cfg, func() time.Time { return now })
-		s.Logger = slog.New(slog.DiscardHandler)
 		for _, j := range []struct {
 			id    string
 			age   time.Duration

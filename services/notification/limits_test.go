@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
@@ -135,7 +136,7 @@ func (r *recordingQuerier) QueryRowContext(ctx context.Context, q string, args .
 // limitService is a service with only what the limits need: db and a
 // clock.
 func limitService(db *store.DB, cfg Config, now func() time.Time) *Service {
-	return &Service{Kit: host.Kit{DB: db, Now: now}, cfg: cfg}
+	return &Service{Kit: host.NewKit(Name, host.Env{DB: db, Now: now}, events.RelayOptions{}), cfg: cfg}
 }
 
 // seedDay writes n bulk-lane SMS of client created at now, as a campaign
