@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -29,11 +28,7 @@ var migrationFiles embed.FS
 // Migrations returns the gateway's schema (rights, audit log, usage), to
 // apply to Deps.DB before New.
 func Migrations() (store.MigrationSet, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return store.MigrationSet{}, err
-	}
-	return store.LoadMigrations(Component, sub)
+	return store.LoadMigrations(Component, migrationFiles, "migrations")
 }
 
 // OpenDB opens the gateway's database (access rights, the audit log,
@@ -100,16 +95,22 @@ func (r Right) Name() string {
 // String is the name with its narrowing, e.g.
 // "notification/SendSms templates=tpl_a,tpl_b".
 func (r Right) String() string {
-	s := r.Name()
+	return strings.Join(append([]string{r.Name()}, r.Narrowing()...), " ")
+}
+
+// Narrowing lists the right's narrowing as kind=id,id words, e.g.
+// ["templates=tpl_a,tpl_b"]; none for a right that is not narrowed.
+func (r Right) Narrowing() []string {
+	var out []string
 	for _, n := range []struct {
 		k string
 		v []string
 	}{{"templates", r.Templates}, {"departments", r.Departments}, {"ministries", r.Ministries}} {
 		if len(n.v) > 0 {
-			s += " " + n.k + "=" + strings.Join(n.v, ",")
+			out = append(out, n.k+"="+strings.Join(n.v, ","))
 		}
 	}
-	return s
+	return out
 }
 
 // covers reports whether the right admits service/operation, ignoring

@@ -26,7 +26,7 @@ CREATE TABLE payments (
 		"0002_add_receipt.sql":          {Data: []byte(`ALTER TABLE payments ADD COLUMN receipt BLOB`)},
 		"0002_add_receipt.postgres.sql": {Data: []byte(`ALTER TABLE payments ADD COLUMN receipt BYTEA`)},
 	}
-	set, err := store.LoadMigrations("payment", migrations)
+	set, err := store.LoadMigrations("payment", migrations, ".")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -107,15 +107,19 @@ var migrationFile = regexp.MustCompile(`^([0-9]{4,})_([a-z0-9][a-z0-9_]*)(\.post
 // in ASCII), so that replicas starting together apply each migration once.
 const migrationLockKey int64 = 0x74616d6b65656e
 
-// LoadMigrations reads component's migrations from the top directory of
-// fsys: files NNNN_name.sql (at least four digits, name in lower case
+// LoadMigrations reads component's migrations from the directory dir of
+// fsys (an embed.FS holding dir/*.sql; "." for the top): files NNNN_name.sql (at least four digits, name in lower case
 // letters, digits and underscores), each optionally paired with
 // NNNN_name.postgres.sql that replaces it on PostgreSQL. Other files and
 // directories are ignored. Versions must run 1, 2, 3, ... without gaps or
-// duplicates. With embed, pass fs.Sub(files, "migrations").
-func LoadMigrations(component string, fsys fs.FS) (MigrationSet, error) {
+// duplicates.
+func LoadMigrations(component string, fsys fs.FS, dir string) (MigrationSet, error) {
 	if component == "" {
 		return MigrationSet{}, fmt.Errorf("%w: empty component name", ErrBadMigrations)
+	}
+	fsys, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return MigrationSet{}, fmt.Errorf("store: migrations of %s: %w", component, err)
 	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
@@ -193,16 +197,12 @@ func LoadMigrations(component string, fsys fs.FS) (MigrationSet, error) {
 }
 
 // ComponentMigrations is what a service's Migrations returns: its own
-// set, loaded by LoadMigrations from the directory dir of fsys (an
-// embed.FS holding dir/*.sql), followed by libraries, the sets of the
-// libraries that own tables in its database (such as the outbox's). One
-// order for every service keeps `tamkeen migrate status` alike.
+// set, loaded by LoadMigrations from the directory dir of fsys, followed
+// by libraries, the sets of the libraries that own tables in its database
+// (such as the outbox's). One order for every service keeps `tamkeen
+// migrate status` alike.
 func ComponentMigrations(component string, fsys fs.FS, dir string, libraries ...MigrationSet) ([]MigrationSet, error) {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("store: migrations of %s: %w", component, err)
-	}
-	own, err := LoadMigrations(component, sub)
+	own, err := LoadMigrations(component, fsys, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -420,7 +420,7 @@ func TestBlobRoundTripWithPostgresOverride(t *testing.T) {
 		set, err := store.LoadMigrations("docs", fstest.MapFS{
 			"0001_create_docs.sql":          {Data: []byte(`CREATE TABLE docs (id TEXT PRIMARY KEY, body BLOB NOT NULL)`)},
 			"0001_create_docs.postgres.sql": {Data: []byte(`CREATE TABLE docs (id TEXT PRIMARY KEY, body BYTEA NOT NULL)`)},
-		})
+		}, ".")
 		if err != nil {
 			t.Fatalf("LoadMigrations: %v", err)
 		}
@@ -478,7 +478,7 @@ func TestLoadMigrations(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			set, err := store.LoadMigrations("comp", tc.fsys)
+			set, err := store.LoadMigrations("comp", tc.fsys, ".")
 			if tc.wantErr != "" {
 				if !errors.Is(err, store.ErrBadMigrations) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("LoadMigrations error = %v; want ErrBadMigrations containing %q", err, tc.wantErr)
@@ -507,7 +507,7 @@ func TestLoadMigrations(t *testing.T) {
 			}
 		})
 	}
-	if _, err := store.LoadMigrations("", fstest.MapFS{}); !errors.Is(err, store.ErrBadMigrations) {
+	if _, err := store.LoadMigrations("", fstest.MapFS{}, "."); !errors.Is(err, store.ErrBadMigrations) {
 		t.Errorf("LoadMigrations with no component = %v; want ErrBadMigrations", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"mime"
 	"net/http"
 	"regexp"
@@ -26,11 +25,7 @@ var devInboxFiles embed.FS
 // DevInboxMigrations creates the dev inbox's table. Only `tamkeen dev`
 // applies them: the dev inbox never exists in production.
 func DevInboxMigrations() (store.MigrationSet, error) {
-	dir, err := fs.Sub(devInboxFiles, "migrations/devinbox")
-	if err != nil {
-		return store.MigrationSet{}, err
-	}
-	return store.LoadMigrations("notification_devinbox", dir)
+	return store.LoadMigrations("notification_devinbox", devInboxFiles, "migrations/devinbox")
 }
 
 // InboxMessage is one SMS or e-mail the dev provider would have sent.

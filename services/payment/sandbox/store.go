@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -20,11 +19,7 @@ var migrationFiles embed.FS
 // Migrations returns the sandbox's tables in the payment database
 // (component "payment-sandbox").
 func Migrations() (store.MigrationSet, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return store.MigrationSet{}, err
-	}
-	return store.LoadMigrations("payment-sandbox", sub)
+	return store.LoadMigrations("payment-sandbox", migrationFiles, "migrations")
 }
 
 // The SQL of the sandbox acquirer: its charges, refunds, disputes and
