@@ -28,3 +28,22 @@ func TestLoad(t *testing.T) {
 	}()
 	Load[map[string]string](fsys, "bad.json")
 }
+
+func TestASCIIDigits(t *testing.T) {
+	for in, want := range map[string]string{
+		"٠١٢٣٤٥٦٧٨٩":               "0123456789",
+		"۰۱۲۳۴۵۶۷۸۹":               "0123456789",
+		"٠٥٩٩ 123-۴۵۶":             "0599 123-456",
+		"abc٣ ٪ ١٠٠ ۹":             "abc3 ٪ 100 9",
+		"":                         "",
+		"\u065f\u0669\u066a":       "\u065f9\u066a", // the runes either side of ٠–٩ stay
+		"\u06ef\u06f0\u06f9\u06fa": "\u06ef09\u06fa",
+	} {
+		if got := ASCIIDigits(in); got != want {
+			t.Errorf("ASCIIDigits(%q) = %q; want %q", in, got, want)
+		}
+	}
+	if d, ok := ASCIIDigit('7'); d != '7' || ok {
+		t.Errorf("ASCIIDigit('7') = %q, %v; want '7', false (already ASCII)", d, ok)
+	}
+}

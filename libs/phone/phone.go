@@ -29,6 +29,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/tamkeen/tamkeen/libs/i18n"
 )
 
 // Home country calling codes: Palestine and Israel.
@@ -81,11 +83,8 @@ func (e *Error) Error() string { return "phone number " + e.Reason }
 // E.164 ("0599 123 456" → "+970599123456"). Its error is an *Error.
 func Normalize(s string) (string, error) {
 	s = strings.Map(func(r rune) rune {
-		switch {
-		case r >= '٠' && r <= '٩':
-			return '0' + (r - '٠')
-		case r >= '۰' && r <= '۹':
-			return '0' + (r - '۰')
+		if d, ok := i18n.ASCIIDigit(r); ok {
+			return d
 		}
 		switch r {
 		case ' ', '-', '.', '(', ')', '\u00a0':
@@ -182,6 +181,13 @@ func CallingCode(s string) string {
 		}
 	}
 	return d[:3]
+}
+
+// ValidCallingCode reports whether s can be a country calling code: 1 to 3
+// ASCII digits, the first not 0 ("970", "1"). It checks the form, not
+// that the code is assigned.
+func ValidCallingCode(s string) bool {
+	return len(s) >= 1 && len(s) <= 3 && s[0] != '0' && allDigits(s)
 }
 
 func allDigits(s string) bool {

@@ -208,3 +208,14 @@ func TestErrorCode(t *testing.T) {
 		}
 	}
 }
+
+func TestValidCallingCode(t *testing.T) {
+	for s, want := range map[string]bool{
+		"970": true, "972": true, "1": true, "44": true,
+		"": false, "0": false, "097": false, "9700": false, "9a": false, "+970": false, "٩٧٠": false,
+	} {
+		if got := ValidCallingCode(s); got != want {
+			t.Errorf("ValidCallingCode(%q) = %v; want %v", s, got, want)
+		}
+	}
+}

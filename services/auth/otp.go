@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -248,7 +249,7 @@ func (s *Service) CreateOTPChallenge(ctx context.Context, caller Principal, meth
 // also accepts an unused recovery code. Success returns a loa2 token pair
 // (amr pwd+sms or pwd+otp, auth_time now) or marks the phone verified.
 func (s *Service) VerifyOTPChallenge(ctx context.Context, caller Principal, id, code string) (Verified, error) {
-	code = strings.TrimSpace(asciiDigits(code))
+	code = strings.TrimSpace(i18n.ASCIIDigits(code))
 	if code == "" || len(code) > 64 {
 		return Verified{}, &rpcerr.FieldError{Field: "code", Reason: "is required", Code: "code.required"}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -282,7 +283,7 @@ func (s *Service) finishReset(ctx context.Context, id, binding, code, password s
 	if err != nil {
 		return err
 	}
-	code = strings.TrimSpace(asciiDigits(code))
+	code = strings.TrimSpace(i18n.ASCIIDigits(code))
 	if code == "" || len(code) > 64 {
 		return &rpcerr.FieldError{Field: "code", Reason: "is required", Code: "code.required"}
 	}

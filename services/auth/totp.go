@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 )
@@ -143,7 +144,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, caller Principal, code string
 	if err := s.requireSession(ctx, s.DB, caller); err != nil {
 		return nil, err
 	}
-	code = strings.TrimSpace(asciiDigits(code))
+	code = strings.TrimSpace(i18n.ASCIIDigits(code))
 	c, err := selectCitizen(ctx, s.DB, caller.Subject)
 	if store.IsNoRows(err) {
 		return nil, ErrCitizenNotFound

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/store"
 	eventsv1 "github.com/tamkeen/tamkeen/proto/tamkeen/events/v1"
@@ -89,7 +90,7 @@ func (s *Service) StartUnlock(ctx context.Context, nationalID string) (Challenge
 // try is counted before the code is compared, and the challenge is
 // consumed exactly once. Every failure is errUnlockFailed.
 func (s *Service) VerifyUnlock(ctx context.Context, id, code string) error {
-	code = strings.TrimSpace(asciiDigits(code))
+	code = strings.TrimSpace(i18n.ASCIIDigits(code))
 	if code == "" || len(code) > 64 {
 		return &rpcerr.FieldError{Field: "code", Reason: "is required", Code: "code.required"}
 	}

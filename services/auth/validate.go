@@ -9,25 +9,11 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/libs/phone"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
-
-// asciiDigits turns Arabic-Indic (٠–٩) and Eastern Arabic-Indic (۰–۹)
-// digits into ASCII ones, so that a number typed on an Arabic keyboard is
-// accepted as it is.
-func asciiDigits(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= '٠' && r <= '٩':
-			return '0' + (r - '٠')
-		case r >= '۰' && r <= '۹':
-			return '0' + (r - '۰')
-		}
-		return r
-	}, s)
-}
 
 // NormalizeNationalID checks a Palestinian national ID number and returns
 // it as 9 ASCII digits.
@@ -41,7 +27,7 @@ func asciiDigits(s string) string {
 // invalid. Arabic-Indic digits are accepted; surrounding spaces are
 // ignored; the all-zero number is refused although its total is 0.
 func NormalizeNationalID(s string) (string, *rpcerr.FieldError) {
-	s = asciiDigits(strings.TrimSpace(s))
+	s = i18n.ASCIIDigits(strings.TrimSpace(s))
 	if len(s) != 9 {
 		return "", &rpcerr.FieldError{Field: "national_id", Reason: "must be exactly 9 digits", Code: "national_id.length"}
 	}

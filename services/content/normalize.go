@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tamkeen/tamkeen/libs/i18n"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 	"github.com/tamkeen/tamkeen/libs/textcheck"
 )
@@ -42,6 +43,9 @@ var arabicFolds = map[rune]rune{
 // foldRune maps one rune to its search form; drop reports that it carries
 // no meaning for search (diacritics, tatweel, format controls).
 func foldRune(r rune) (out rune, drop bool) {
+	if d, ok := i18n.ASCIIDigit(r); ok {
+		return d, false
+	}
 	switch {
 	case r == 'ـ': // tatweel (kashida), a stretching glyph
 		return 0, true
@@ -49,10 +53,6 @@ func foldRune(r rune) (out rune, drop bool) {
 		// tashkeel (fatha, damma, kasra, tanwin, shadda, sukun, ...),
 		// superscript alef and Quranic annotation marks.
 		return 0, true
-	case r >= '٠' && r <= '٩':
-		return '0' + (r - '٠'), false
-	case r >= '۰' && r <= '۹':
-		return '0' + (r - '۰'), false
 	case unicode.Is(unicode.Cf, r): // ZWNJ, ZWJ, bidi marks
 		return 0, true
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/events"
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/jwks"
+	"github.com/tamkeen/tamkeen/libs/phone"
 )
 
 // Config is the notification enabler's own configuration.
@@ -107,7 +108,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, cc := range c.HomeCountryCodes {
-		if !validCallingCode(cc) {
+		if !phone.ValidCallingCode(cc) {
 			p.Addf("home-country-codes", "%q is not a calling code (1 to 3 digits)", cc)
 		}
 	}

@@ -607,6 +607,7 @@ func TestConfig(t *testing.T) {
 		{"http without a receipt secret", map[string]string{"TAMKEEN_SMS_PROVIDER": "http", "TAMKEEN_HTTP_SMS_URL": "https://sms.example/send"}, Config{}, "http-sms-receipt-secret"},
 		{"callbacks need a key", map[string]string{"TAMKEEN_CALLBACKS": "moh=https://moh.example/cb"}, Config{}, "callback-key"},
 		{"bad callback", map[string]string{"TAMKEEN_CALLBACKS": "moh", "TAMKEEN_CALLBACK_KEY": "0123456789abcdef"}, Config{}, "client_id=url"},
+		{"bad home calling code", map[string]string{"TAMKEEN_HOME_COUNTRY_CODES": "970,0970"}, Config{}, `"0970" is not a calling code`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,19 +40,6 @@ func (e *LimitError) Error() string {
 // ("+970599…" → "970"), or "" when number is not E.164 (libs/phone).
 func CallingCode(number string) string { return phone.CallingCode(number) }
 
-// validCallingCode accepts 1 to 3 digits not starting with 0.
-func validCallingCode(s string) bool {
-	if len(s) < 1 || len(s) > 3 || s[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // The limits, by the name a LimitError gives them, which is also the scope
 // of their counters in limit_counters.
 const (
