@@ -117,15 +117,7 @@ func showRights(ctx context.Context, db *store.DB, cfg rightsConfig, stdout io.W
 var rightsListing = listing[gateway.Right]{
 	header: []string{"CLIENT", "RIGHT", "NARROWED TO", "GRANTED"},
 	row: func(r gateway.Right) []string {
-		var narrow []string
-		for _, n := range []struct {
-			k string
-			v []string
-		}{{"templates", r.Templates}, {"departments", r.Departments}, {"ministries", r.Ministries}} {
-			if len(n.v) > 0 {
-				narrow = append(narrow, n.k+"="+strings.Join(n.v, ","))
-			}
-		}
+		narrow := r.Narrowing()
 		if len(narrow) == 0 {
 			narrow = []string{"-"}
 		}
