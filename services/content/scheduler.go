@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/rpcerr"
 )
 
@@ -28,20 +29,16 @@ const schedulerLease = "scheduler"
 // scheduleBatch bounds the items one tick handles per kind.
 const scheduleBatch = 100
 
-// runScheduler ticks until ctx ends.
+// runScheduler ticks at once, then every SchedulerInterval until ctx ends.
 func (s *Service) runScheduler(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.SchedulerInterval)
-	defer t.Stop()
-	for {
+	tick := func(ctx context.Context) {
 		if _, err := s.SchedulerTick(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.WarnContext(ctx, "content scheduler tick failed", slog.Any("error", err))
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
 	}
+	tick(ctx)
+	pause.Every(ctx, s.cfg.SchedulerInterval, tick)
+	return nil
 }
 
 // SchedulerTick applies what is due now if this replica holds (or takes)

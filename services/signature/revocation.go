@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -111,21 +112,15 @@ func (s *Service) refreshCRLs(ctx context.Context) error {
 	if interval < time.Second {
 		interval = time.Second
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+	pause.Every(ctx, interval, func(ctx context.Context) {
 		if ok, err := pkiExists(ctx, s.DB); err != nil || !ok {
-			continue
+			return
 		}
 		if _, err := s.currentCRL(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.ErrorContext(ctx, "refresh CRL", "error", err)
 		}
-	}
+	})
+	return nil
 }
 
 // ocspResponse answers a DER OCSPRequest (RFC 6960) for the issuing CA's

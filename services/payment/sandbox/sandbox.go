@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tamkeen/tamkeen/libs/host"
+	"github.com/tamkeen/tamkeen/libs/pause"
 	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/services/payment/provider"
 )
@@ -386,20 +387,17 @@ func (a *Acquirer) deliver(ctx context.Context, mine string, arg any) (int, erro
 	return n, releaseWebhooks(mctx, a.db, token)
 }
 
-// Run redelivers webhooks until ctx ends.
+// Run redelivers webhooks at once, then every RetryInterval until ctx
+// ends.
 func (a *Acquirer) Run(ctx context.Context) error {
-	t := time.NewTicker(a.cfg.RetryInterval)
-	defer t.Stop()
-	for {
+	deliver := func(ctx context.Context) {
 		if _, err := a.DeliverDue(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("sandbox: webhook delivery", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
 	}
+	deliver(ctx)
+	pause.Every(ctx, a.cfg.RetryInterval, deliver)
+	return nil
 }
 
 // HTTPDeliverer posts webhooks to url with the signature in the
