@@ -195,8 +195,13 @@ func NewRelay(db *store.DB, bus *Bus, opts RelayOptions) *Relay {
 }
 
 // Kick wakes the relay now instead of at the next poll; call it after
-// committing a transaction that enqueued events. It never blocks.
+// committing a transaction that enqueued events. It never blocks, and on a
+// nil relay (a kit without a bus, as administration commands have) it does
+// nothing: their outbox waits for the running service's relay.
 func (r *Relay) Kick() {
+	if r == nil {
+		return
+	}
 	select {
 	case r.kick <- struct{}{}:
 	default:

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,7 +47,8 @@ type Kit struct {
 	Tracing *telemetry.Tracing
 	// Relay publishes DB's outbox through Bus (nil without a Bus). The host
 	// runs it beside the service's own loops; the service only Kicks it
-	// after committing a transaction that enqueued events.
+	// after committing a transaction that enqueued events, which Commit
+	// does.
 	Relay *events.Relay
 	// Events makes the CloudEvents the service publishes: source
 	// "tamkeen/<name>", with the kit's clock and randomness.
@@ -158,6 +160,18 @@ func OrCryptoRand(r io.Reader) io.Reader {
 		return rand.Reader
 	}
 	return r
+}
+
+// Commit runs fn in one transaction of the kit's database and, once it has
+// committed, wakes the relay to publish what fn enqueued at once rather
+// than at its next poll. fn's error, or the commit's, is returned as it is
+// and wakes nothing.
+func (k Kit) Commit(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := k.DB.InTx(ctx, fn); err != nil {
+		return err
+	}
+	k.Relay.Kick()
+	return nil
 }
 
 // Registerer is where the service registers its metrics: the kit's

@@ -93,3 +93,71 @@ func TestRunLoopsDeclaresTheStreamAndRelaysTheOutbox(t *testing.T) {
 		t.Error("the service's Run was not stopped")
 	}
 }
+
+// TestCommitWakesTheRelay: an event enqueued through Kit.Commit is
+// published at once by a relay that would otherwise poll only hourly, and
+// a kit without a bus (administration) commits without a relay to wake.
+func TestCommitWakesTheRelay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.SQLite(t)
+	if err := db.Migrate(ctx, events.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	bus, err := events.NewBus(natstest.Connect(t, natstest.Start(t, natsembed.Options{})), events.BusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStream(ctx, events.StreamConfig{Name: "ECHO", Subjects: []string{"tamkeen.echo.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	k := host.NewKit("echo", host.Env{DB: db, Bus: bus}, events.RelayOptions{PollInterval: time.Hour})
+	enqueue := func(tx *sql.Tx) error {
+		ev, err := k.Events.New("tamkeen.echo.said.v1", &emptypb.Empty{})
+		if err != nil {
+			return err
+		}
+		return events.Enqueue(ctx, tx, "tamkeen.echo.said", ev)
+	}
+	waitPublished := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, err := k.Relay.Pending(ctx)
+			if err == nil && n == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: outbox still holds %d events (%v); the relay polls hourly, so only a kick publishes it", what, n, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// The first event is there before the relay starts: its first pass
+	// publishes it, after which it sleeps for the hour.
+	if err := db.InTx(ctx, enqueue); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { _ = k.Relay.Run(runCtx); close(stopped) }()
+	waitPublished("before Commit")
+	if err := k.Commit(ctx, enqueue); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	waitPublished("after Commit")
+	cancel() // so that nothing but a kick could publish what follows
+	<-stopped
+
+	admin := host.NewKit("echo", host.Env{DB: db}, events.RelayOptions{})
+	if admin.Relay != nil {
+		t.Fatal("a kit without a bus has a relay")
+	}
+	if err := admin.Commit(ctx, enqueue); err != nil {
+		t.Fatalf("Commit without a relay: %v", err)
+	}
+	if n, err := k.Relay.Pending(ctx); err != nil || n != 1 {
+		t.Errorf("after the admin kit's Commit the outbox holds %d (%v); want its event waiting", n, err)
+	}
+}

@@ -304,7 +304,7 @@ func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, eviden
 	}
 	now := s.Now().UTC()
 	var row citizenRow
-	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.Commit(ctx, func(tx *sql.Tx) error {
 		ok, err := updateProofing(ctx, tx, id, ProofingInPerson, caller.ClientID, evidence, now)
 		if err != nil {
 			return fmt.Errorf("auth: proof citizen: %w", err)
@@ -333,6 +333,5 @@ func (s *Service) ProofCitizen(ctx context.Context, caller Principal, id, eviden
 	if err != nil {
 		return Citizen{}, err
 	}
-	s.Relay.Kick()
 	return citizenFromRow(row), nil
 }

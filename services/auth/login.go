@@ -127,7 +127,7 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (TokenPair, famil
 		pair TokenPair
 		fam  familyRow
 	)
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.Commit(ctx, func(tx *sql.Tx) error {
 		// Only this source's counter starts again: failures from other
 		// sources still count towards the account's ceiling.
 		if err := clearThrottle(ctx, tx, keys.pair); err != nil {
@@ -150,7 +150,6 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (TokenPair, famil
 	if err != nil {
 		return TokenPair{}, familyRow{}, err
 	}
-	s.Relay.Kick()
 	return pair, fam, nil
 }
 
@@ -245,7 +244,7 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, k throttleKeys
 	nowMS, windowMS := ms(now), ms(now.Add(-s.cfg.LoginFailureWindow))
 	until := now.Add(s.cfg.LoginLockout)
 	var locked int
-	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.Commit(ctx, func(tx *sql.Tx) error {
 		locked = 0
 		for _, c := range []struct {
 			key, account, kind, citizen string
@@ -282,7 +281,6 @@ func (s *Service) loginFailed(ctx context.Context, now time.Time, k throttleKeys
 	if err != nil {
 		return err
 	}
-	s.Relay.Kick()
 	s.noteLockouts(locked)
 	if locked > 0 {
 		s.Logger.InfoContext(ctx, "auth: login locked after repeated failures", slog.String("citizen_id", citizenID))

@@ -717,17 +717,12 @@ func (o *opServer) EndSession(ctx context.Context, r *op.Request[oidc.EndSession
 // forgets its browsers.
 func (s *Service) endSSOSession(ctx context.Context, citizenID, sid string) error {
 	now := s.Now()
-	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	return s.Commit(ctx, func(tx *sql.Tx) error {
 		if err := deleteSSOOfSession(ctx, tx, sid); err != nil {
 			return err
 		}
 		return s.endSession(ctx, tx, familyRow{SessionID: sid, CitizenID: citizenID}, revokeLogout, now)
 	})
-	if err != nil {
-		return err
-	}
-	s.Relay.Kick()
-	return nil
 }
 
 // idTokenHint reads an ID token this provider signed, ES256 or RS256

@@ -112,7 +112,7 @@ func (s *Service) finishSignup(ctx context.Context, id, binding, code string) (s
 	}
 	now := s.Now()
 	var fam familyRow
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.Commit(ctx, func(tx *sql.Tx) error {
 		var err error
 		start := familyRow{CitizenID: ch.CitizenID, ACR: ACRStepUp, AMR: []string{"pwd", "sms"}, AuthTime: now, AZP: row.ClientID}
 		if _, fam, err = s.newFamily(ctx, tx, key, start, now); err != nil {
@@ -128,7 +128,6 @@ func (s *Service) finishSignup(ctx context.Context, id, binding, code string) (s
 	if err != nil {
 		return signInResult{}, err
 	}
-	s.Relay.Kick()
 	token, err := s.startSSO(ctx, fam, now)
 	if err != nil {
 		return signInResult{}, err

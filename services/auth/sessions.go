@@ -128,7 +128,7 @@ func (s *Service) DeleteSession(ctx context.Context, caller Principal, sessionID
 		return ErrSessionNotFound
 	}
 	now := s.Now()
-	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	return s.Commit(ctx, func(tx *sql.Tx) error {
 		owner, err := sessionOwner(ctx, tx, sessionID)
 		if store.IsNoRows(err) || (err == nil && owner != caller.Subject) {
 			return ErrSessionNotFound
@@ -148,9 +148,4 @@ func (s *Service) DeleteSession(ctx context.Context, caller Principal, sessionID
 		}
 		return s.endSession(ctx, tx, familyRow{SessionID: sessionID, CitizenID: owner}, revokeLogout, now)
 	})
-	if err != nil {
-		return err
-	}
-	s.Relay.Kick()
-	return nil
 }

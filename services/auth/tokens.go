@@ -321,7 +321,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	tokenMAC := mac(s.keys.lookup, "refresh", refreshToken)
 	now := s.Now()
-	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	return s.Commit(ctx, func(tx *sql.Tx) error {
 		r, err := selectRefreshToken(ctx, tx, tokenMAC)
 		if store.IsNoRows(err) {
 			return nil
@@ -331,11 +331,6 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 		}
 		return s.endSession(ctx, tx, r.Family, revokeLogout, now)
 	})
-	if err != nil {
-		return err
-	}
-	s.Relay.Kick()
-	return nil
 }
 
 // Authenticate verifies the access token of an Authorization header value

@@ -32,17 +32,12 @@ func (s *Service) writeWithEvent(ctx context.Context, kind, subject string, msg 
 		return err
 	}
 	ev.Subject = subject
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	return s.Commit(ctx, func(tx *sql.Tx) error {
 		if err := write(tx); err != nil {
 			return err
 		}
 		return events.Enqueue(ctx, tx, events.Subject(Name, kind), ev)
 	})
-	if err != nil {
-		return err
-	}
-	s.Relay.Kick()
-	return nil
 }
 
 // proofingConsumer is the durable consumer name on the AUTH stream.
