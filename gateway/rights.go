@@ -231,12 +231,11 @@ func (s *Rights) Revoke(ctx context.Context, clientID, name string) (bool, error
 	if err != nil {
 		return false, err
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM gateway_rights WHERE client_id = $1 AND service = $2 AND operation = $3`, clientID, svc, op)
+	changed, err := store.ChangedAny(s.db.ExecContext(ctx, `DELETE FROM gateway_rights WHERE client_id = $1 AND service = $2 AND operation = $3`, clientID, svc, op))
 	if err != nil {
 		return false, fmt.Errorf("revoke %s from %s: %w", name, clientID, err)
 	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+	return changed, nil
 }
 
 // List returns the rights of clientID, or of every client when it is "",

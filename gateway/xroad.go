@@ -227,12 +227,11 @@ func UnmapXRoadClient(ctx context.Context, db *store.DB, xroadClient string) (bo
 	if err != nil {
 		return false, err
 	}
-	res, err := db.ExecContext(ctx, `DELETE FROM gateway_xroad_clients WHERE xroad_client = $1`, c.String())
+	changed, err := store.ChangedAny(db.ExecContext(ctx, `DELETE FROM gateway_xroad_clients WHERE xroad_client = $1`, c.String()))
 	if err != nil {
 		return false, fmt.Errorf("unmap X-Road client: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+	return changed, nil
 }
 
 // XRoadMappings lists the registered mappings by X-Road client.

@@ -49,3 +49,28 @@ func CollectColumn[T any](rows *sql.Rows) ([]T, error) {
 		return v, err
 	})
 }
+
+// ChangedOne reports whether the statement whose ExecContext returned res,
+// err changed exactly one row: the answer of a compare-and-set (an UPDATE
+// or DELETE … WHERE id = $1 AND state = $2) that only one caller may win.
+// Pass ExecContext's results straight in; its error, or RowsAffected's,
+// comes back as it is.
+func ChangedOne(res sql.Result, err error) (bool, error) {
+	n, err := affected(res, err)
+	return n == 1, err
+}
+
+// ChangedAny reports whether the statement whose ExecContext returned res,
+// err changed any row: a DELETE that may match several, or an INSERT … ON
+// CONFLICT DO NOTHING that may insert nothing.
+func ChangedAny(res sql.Result, err error) (bool, error) {
+	n, err := affected(res, err)
+	return n > 0, err
+}
+
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"testing"
@@ -79,6 +80,53 @@ func TestCollectRows(t *testing.T) {
 		}
 		if got, err := store.CollectColumn[string](rows); err != nil || len(got) != 0 {
 			t.Errorf("CollectColumn of no rows = %v, %v; want empty", got, err)
+		}
+	})
+}
+
+// TestChangedOne: a compare-and-set that one caller wins reads true once
+// and false after; a DELETE of several rows is ChangedAny but not
+// ChangedOne; the statement's own error comes back.
+func TestChangedOne(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.ExecContext(ctx, `CREATE TABLE changed_t (id TEXT PRIMARY KEY, state TEXT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO changed_t (id, state) VALUES ('a', 'new'), ('b', 'new'), ('c', 'new')`); err != nil {
+			t.Fatal(err)
+		}
+		take := func() (bool, error) {
+			return store.ChangedOne(db.ExecContext(ctx, `UPDATE changed_t SET state = 'taken' WHERE id = 'a' AND state = 'new'`))
+		}
+		if won, err := take(); !won || err != nil {
+			t.Fatalf("first take = %v, %v; want true, nil", won, err)
+		}
+		if won, err := take(); won || err != nil {
+			t.Fatalf("second take = %v, %v; want false, nil", won, err)
+		}
+		deleteNew := `DELETE FROM changed_t WHERE state = 'new'`
+		if one, err := store.ChangedOne(db.ExecContext(ctx, `SELECT 1 WHERE 1 = 0`)); one || err != nil {
+			t.Errorf("ChangedOne of a statement changing nothing = %v, %v; want false, nil", one, err)
+		}
+		errUndo := errors.New("undo")
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			if one, err := store.ChangedOne(tx.ExecContext(ctx, deleteNew)); one || err != nil {
+				t.Errorf("ChangedOne of a DELETE of two rows = %v, %v; want false, nil", one, err)
+			}
+			return errUndo
+		})
+		if !errors.Is(err, errUndo) {
+			t.Fatal(err)
+		}
+		if changed, err := store.ChangedAny(db.ExecContext(ctx, deleteNew)); !changed || err != nil {
+			t.Errorf("ChangedAny of a DELETE of two rows = %v, %v; want true, nil", changed, err)
+		}
+		if changed, err := store.ChangedAny(db.ExecContext(ctx, deleteNew)); changed || err != nil {
+			t.Errorf("ChangedAny of a DELETE of none = %v, %v; want false, nil", changed, err)
+		}
+		if _, err := store.ChangedOne(db.ExecContext(ctx, `UPDATE no_such_table SET x = 1`)); err == nil {
+			t.Error("ChangedOne of a failing statement = nil error; want the statement's error")
 		}
 	})
 }

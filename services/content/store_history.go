@@ -51,10 +51,5 @@ func upsertRole(ctx context.Context, q store.Querier, ministry, subject string, 
 
 // deleteRole revokes subject's role r in ministry; false means it was not held.
 func deleteRole(ctx context.Context, q store.Querier, ministry, subject string, r Role) (bool, error) {
-	res, err := q.ExecContext(ctx, `DELETE FROM content_roles WHERE ministry = $1 AND subject = $2 AND role = $3`, ministry, subject, string(r))
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
+	return store.ChangedAny(q.ExecContext(ctx, `DELETE FROM content_roles WHERE ministry = $1 AND subject = $2 AND role = $3`, ministry, subject, string(r)))
 }

@@ -2,7 +2,6 @@ package content
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -34,20 +33,18 @@ func itemIDs(ctx context.Context, q store.Querier, ministry, typ, state string) 
 // bumpVersion moves item id from version base to v as a draft, cancelling
 // any schedule; false means the item is no longer at base.
 func bumpVersion(ctx context.Context, q store.Querier, id string, base, v int, now time.Time, actor string) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE content_items SET version = $3, state = $4, publish_at = NULL, updated_at = $5, updated_by = $6
-			WHERE id = $1 AND version = $2`, id, base, v, string(StateDraft), now, actor)
-	return changedOne(res, err)
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE content_items SET version = $3, state = $4, publish_at = NULL, updated_at = $5, updated_by = $6
+			WHERE id = $1 AND version = $2`, id, base, v, string(StateDraft), now, actor))
 }
 
 // setState moves item id at version from state from to to; clear also
 // withdraws its public version and schedule. false means the item changed.
 func setState(ctx context.Context, q store.Querier, id string, version int, from, to State, clear bool, now time.Time, actor string) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE content_items SET state = $3, updated_at = $4, updated_by = $5,
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE content_items SET state = $3, updated_at = $4, updated_by = $5,
 			published_version = CASE WHEN $6 THEN 0 ELSE published_version END,
 			publish_at = CASE WHEN $6 THEN NULL ELSE publish_at END,
 			expire_at = CASE WHEN $6 THEN NULL ELSE expire_at END
-			WHERE id = $1 AND state = $2 AND version = $7`, id, string(from), string(to), now, actor, clear, version)
-	return changedOne(res, err)
+			WHERE id = $1 AND state = $2 AND version = $7`, id, string(from), string(to), now, actor, clear, version))
 }
 
 // authorsOf returns who saved version of item id and who last submitted
@@ -62,25 +59,14 @@ func authorsOf(ctx context.Context, q store.Querier, id string, version int) (sa
 // setSchedule records when item id at version is to be published and
 // expire (zero: never); false means the item changed.
 func setSchedule(ctx context.Context, q store.Querier, id string, version int, publishAt, expireAt, now time.Time, actor string) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE content_items SET publish_at = $3, expire_at = $4, updated_at = $5, updated_by = $6
-				WHERE id = $1 AND version = $2`, id, version, publishAt, nullTime(expireAt), now, actor)
-	return changedOne(res, err)
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE content_items SET publish_at = $3, expire_at = $4, updated_at = $5, updated_by = $6
+				WHERE id = $1 AND version = $2`, id, version, publishAt, nullTime(expireAt), now, actor))
 }
 
 // markPublished makes it's current version the published one, if it is
 // still at that version and state; false means it changed.
 func markPublished(ctx context.Context, q store.Querier, it Item, expireAt, at time.Time, actor string) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = version, publish_at = NULL,
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = version, publish_at = NULL,
 		expire_at = $4, updated_at = $5, updated_by = $6 WHERE id = $1 AND version = $2 AND state = $7`,
-		it.ID, it.Version, string(StatePublished), nullTime(expireAt), at, actor, string(it.State))
-	return changedOne(res, err)
-}
-
-// changedOne reports whether a statement changed exactly one row.
-func changedOne(res sql.Result, err error) (bool, error) {
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+		it.ID, it.Version, string(StatePublished), nullTime(expireAt), at, actor, string(it.State)))
 }

@@ -36,8 +36,7 @@ func dropSchedule(ctx context.Context, q store.Querier, id string, publishAt tim
 // markExpired moves it, published and due to expire, to state to; false
 // means another replica (or an editor) changed it first.
 func markExpired(ctx context.Context, q store.Querier, it Item, to State) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = 0, expire_at = NULL,
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE content_items SET state = $3, published_version = 0, expire_at = NULL,
 			updated_at = $4, updated_by = $5 WHERE id = $1 AND state = $2 AND expire_at = $6 AND published_version = $7`,
-		it.ID, string(it.State), string(to), it.ExpireAt, SchedulerActor, it.ExpireAt, it.PublishedVersion)
-	return changedOne(res, err)
+		it.ID, string(it.State), string(to), it.ExpireAt, SchedulerActor, it.ExpireAt, it.PublishedVersion))
 }

@@ -16,13 +16,8 @@ import (
 // moves next_at past due, so of the replicas that read the row in the
 // same round exactly one wins.
 func claimDelivery(ctx context.Context, q store.Querier, table string, d dueDelivery, due, until time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE `+table+` SET next_at = $1 WHERE id = $2 AND state = $3 AND attempts = $4 AND next_at <= $5`,
-		until, d.id, deliveryPending, d.attempts, due)
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE `+table+` SET next_at = $1 WHERE id = $2 AND state = $3 AND attempts = $4 AND next_at <= $5`,
+		until, d.id, deliveryPending, d.attempts, due))
 }
 
 // settleDelivery records row id's state, attempts and next time.

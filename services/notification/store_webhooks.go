@@ -63,25 +63,15 @@ func deleteEndpoint(ctx context.Context, q store.Querier, client, id string) (bo
 (SELECT id FROM webhook_endpoints WHERE id = $1 AND client_id = $2)`, id, client); err != nil {
 		return false, err
 	}
-	res, err := q.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND client_id = $2`, id, client)
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return store.ChangedOne(q.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND client_id = $2`, id, client))
 }
 
 // rotateEndpoint makes salt the endpoint's secret salt, keeping the
 // current one as the previous until expires.
 func rotateEndpoint(ctx context.Context, q store.Querier, e webhookEndpointRow, salt string, now, expires time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE webhook_endpoints SET previous_salt = secret_salt, secret_salt = $1,
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE webhook_endpoints SET previous_salt = secret_salt, secret_salt = $1,
 previous_expires_at = $2, rotated_at = $3 WHERE id = $4 AND client_id = $5 AND secret_salt = $6`,
-		salt, expires, now, e.ID, e.ClientID, e.salt)
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+		salt, expires, now, e.ID, e.ClientID, e.salt))
 }
 
 // rememberPayment records which client payment belongs to.

@@ -74,13 +74,12 @@ func listMandates(ctx context.Context, q querier, col, owner, state string, pg p
 // setMandateAuthorized activates a pending mandate for citizen and reports
 // whether this call did.
 func setMandateAuthorized(ctx context.Context, tx *sql.Tx, id, citizen string, at time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE mandates SET state = $1, citizen_id = $2, authorized_at = $3
-		WHERE id = $4 AND state = $5`, string(MandateActive), citizen, at, id, string(MandatePending))
+	changed, err := store.ChangedOne(tx.ExecContext(ctx, `UPDATE mandates SET state = $1, citizen_id = $2, authorized_at = $3
+		WHERE id = $4 AND state = $5`, string(MandateActive), citizen, at, id, string(MandatePending)))
 	if err != nil {
 		return false, fmt.Errorf("authorize mandate %s: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return changed, nil
 }
 
 // setMandateRevoked revokes a mandate that is not revoked yet and cancels
@@ -185,13 +184,12 @@ func moveCollection(ctx context.Context, tx *sql.Tx, id string, from, to Collect
 	default:
 		return false, fmt.Errorf("move collection %s: unknown column %q", id, col)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE mandate_collections SET state = $1, `+col+` = $2 WHERE id = $3 AND state = $4`,
-		string(to), at, id, string(from))
+	changed, err := store.ChangedOne(tx.ExecContext(ctx, `UPDATE mandate_collections SET state = $1, `+col+` = $2 WHERE id = $3 AND state = $4`,
+		string(to), at, id, string(from)))
 	if err != nil {
 		return false, fmt.Errorf("move collection %s to %s: %w", id, to, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return changed, nil
 }
 
 // setCollectionSubmission files submitted collection id under submission.
@@ -205,13 +203,12 @@ func setCollectionSubmission(ctx context.Context, tx *sql.Tx, id, submission str
 // finishCollection settles or fails a submitted collection and reports
 // whether this call did.
 func finishCollection(ctx context.Context, tx *sql.Tx, id string, to CollectionState, code, reason string, at time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE mandate_collections SET state = $1, reason_code = $2, reason = $3, settled_at = $4
-		WHERE id = $5 AND state = $6`, string(to), code, reason, at, id, string(CollectionSubmitted))
+	changed, err := store.ChangedOne(tx.ExecContext(ctx, `UPDATE mandate_collections SET state = $1, reason_code = $2, reason = $3, settled_at = $4
+		WHERE id = $5 AND state = $6`, string(to), code, reason, at, id, string(CollectionSubmitted)))
 	if err != nil {
 		return false, fmt.Errorf("finish collection %s: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return changed, nil
 }
 
 // bankSubmission is a pain.008 message to a bank.
@@ -256,10 +253,9 @@ func setSubmissionSent(ctx context.Context, q querier, id string, at time.Time) 
 // setSubmissionDone records that submission id's result was applied and
 // reports whether this call did.
 func setSubmissionDone(ctx context.Context, tx *sql.Tx, id string, at time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE bank_submissions SET done_at = $1 WHERE id = $2 AND done_at IS NULL`, at, id)
+	changed, err := store.ChangedOne(tx.ExecContext(ctx, `UPDATE bank_submissions SET done_at = $1 WHERE id = $2 AND done_at IS NULL`, at, id))
 	if err != nil {
 		return false, fmt.Errorf("mark submission %s done: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return changed, nil
 }

@@ -68,27 +68,25 @@ func setStampIssued(ctx context.Context, tx *sql.Tx, serial string, at, expireAt
 // useStamp records the use of a valid stamp and reports whether this call
 // made it: of concurrent uses exactly one updates the row.
 func useStamp(ctx context.Context, tx *sql.Tx, serial, by, documentRef string, at time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE stamps SET used_by = $1, document_ref = $2, used_at = $3
+	changed, err := store.ChangedOne(tx.ExecContext(ctx, `UPDATE stamps SET used_by = $1, document_ref = $2, used_at = $3
 		WHERE serial = $4 AND issued_at IS NOT NULL AND used_at IS NULL AND expired_at IS NULL AND revoked_at IS NULL AND expire_at > $3`,
-		by, documentRef, at, serial)
+		by, documentRef, at, serial))
 	if err != nil {
 		return false, fmt.Errorf("use stamp %s: %w", serial, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return changed, nil
 }
 
 // setStampExpired marks an unused stamp past its expiry as expired and
 // reports whether this call did.
 func setStampExpired(ctx context.Context, tx *sql.Tx, serial string, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE stamps SET expired_at = $1
+	changed, err := store.ChangedOne(tx.ExecContext(ctx, `UPDATE stamps SET expired_at = $1
 		WHERE serial = $2 AND issued_at IS NOT NULL AND used_at IS NULL AND expired_at IS NULL AND revoked_at IS NULL AND expire_at <= $1`,
-		now, serial)
+		now, serial))
 	if err != nil {
 		return false, fmt.Errorf("expire stamp %s: %w", serial, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return changed, nil
 }
 
 // expiredStampSerials lists up to limit issued, unused stamps whose expiry
@@ -116,13 +114,12 @@ func setStampSeal(ctx context.Context, q querier, serial, jws string) error {
 
 // setStampRevoked revokes a valid stamp and reports whether this call did.
 func setStampRevoked(ctx context.Context, tx *sql.Tx, serial string, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE stamps SET revoked_at = $1
-		WHERE serial = $2 AND issued_at IS NOT NULL AND used_at IS NULL AND expired_at IS NULL AND revoked_at IS NULL`, now, serial)
+	changed, err := store.ChangedOne(tx.ExecContext(ctx, `UPDATE stamps SET revoked_at = $1
+		WHERE serial = $2 AND issued_at IS NOT NULL AND used_at IS NULL AND expired_at IS NULL AND revoked_at IS NULL`, now, serial))
 	if err != nil {
 		return false, fmt.Errorf("revoke stamp %s: %w", serial, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return changed, nil
 }
 
 // checkStamps proves the stamps' ledger invariants for CheckLedger: an
@@ -220,18 +217,17 @@ func scanFeeType(sc interface{ Scan(...any) error }) (FeeType, error) {
 // ministry registered it before; it reports false when another ministry
 // holds the id.
 func upsertFeeType(ctx context.Context, q querier, ft FeeType, by string) (bool, error) {
-	res, err := q.ExecContext(ctx, `INSERT INTO stamp_fee_types (`+feeTypeColumns+`, registered_by)
+	changed, err := store.ChangedOne(q.ExecContext(ctx, `INSERT INTO stamp_fee_types (`+feeTypeColumns+`, registered_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (fee_type) DO UPDATE SET department = excluded.department, value = excluded.value,
 			currency = excluded.currency, name_ar = excluded.name_ar, name_en = excluded.name_en,
 			registered_by = excluded.registered_by, updated_at = excluded.updated_at
 		WHERE stamp_fee_types.ministry = excluded.ministry`,
-		ft.ID, ft.Ministry, ft.Department, ft.Value, string(ft.Currency), ft.NameAR, ft.NameEN, ft.UpdatedAt.UTC(), by)
+		ft.ID, ft.Ministry, ft.Department, ft.Value, string(ft.Currency), ft.NameAR, ft.NameEN, ft.UpdatedAt.UTC(), by))
 	if err != nil {
 		return false, fmt.Errorf("register fee type %s: %w", ft.ID, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return changed, nil
 }
 
 // getFeeType reads a registered fee type; ok is false when there is none.

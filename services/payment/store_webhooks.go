@@ -15,13 +15,8 @@ import (
 // recordWebhook records notification n from providerName as received;
 // false means its event id was recorded before (a replay).
 func recordWebhook(ctx context.Context, tx *sql.Tx, providerName string, n provider.Notification, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, payment_id, outcome, received_at)
-			VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT (provider, event_id) DO NOTHING`, providerName, n.ID, string(n.Type), n.PaymentID, now)
-	if err != nil {
-		return false, err
-	}
-	rows, _ := res.RowsAffected()
-	return rows != 0, nil
+	return store.ChangedAny(tx.ExecContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, payment_id, outcome, received_at)
+			VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT (provider, event_id) DO NOTHING`, providerName, n.ID, string(n.Type), n.PaymentID, now))
 }
 
 // setWebhookOutcome records what applying event eventID did.

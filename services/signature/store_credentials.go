@@ -50,13 +50,8 @@ func sealedIdentity(ctx context.Context, q store.Querier, citizenID string) ([]b
 
 // markRevoked revokes active credential id; false means it was not active.
 func markRevoked(ctx context.Context, q store.Querier, id string, now time.Time, reason, by string) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE credentials SET status = $1, revoked_at = $2, revocation_reason = $3, revoked_by = $4
-			WHERE id = $5 AND status = $6`, StatusRevoked, now, reason, by, id, StatusActive)
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE credentials SET status = $1, revoked_at = $2, revocation_reason = $3, revoked_by = $4
+			WHERE id = $5 AND status = $6`, StatusRevoked, now, reason, by, id, StatusActive))
 }
 
 // credentialsOf returns up to limit of owner's credentials after id

@@ -53,12 +53,7 @@ func loadSAD(ctx context.Context, q store.Querier, id string) (mac []byte, crede
 
 // spendSAD marks SAD id used at now, atomically; false means it already was.
 func spendSAD(ctx context.Context, q store.Querier, id string, now time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE sads SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, now, id)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return err == nil && n == 1, nil
+	return store.ChangedOne(q.ExecContext(ctx, `UPDATE sads SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, now, id))
 }
 
 // insertSignature records a signature made at now.

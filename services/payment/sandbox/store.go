@@ -65,14 +65,9 @@ func setChargeStatus(ctx context.Context, tx *sql.Tx, ref string, status provide
 // card's last digits (unless last4 is "") and paidAt; false means the
 // charge was not at from.
 func moveCharge(ctx context.Context, tx *sql.Tx, id string, from, to provider.ChargeStatus, reason, last4 string, paidAt any) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET status = $1, reason = $2,
+	return store.ChangedAny(tx.ExecContext(ctx, `UPDATE sandbox_charges SET status = $1, reason = $2,
 			card_last4 = CASE WHEN $3 = '' THEN card_last4 ELSE $3 END, paid_at = $4
-			WHERE id = $5 AND status = $6`, string(to), reason, last4, paidAt, id, string(from))
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n != 0, nil
+			WHERE id = $5 AND status = $6`, string(to), reason, last4, paidAt, id, string(from)))
 }
 
 // setChargeDispute records charge ref's dispute state to at at.
