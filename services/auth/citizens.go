@@ -190,17 +190,16 @@ func (s *Service) RegisterCitizen(ctx context.Context, r Registration) (Register
 		ch, err = s.sendSMSChallenge(ctx, tx, row, purposePhone, now)
 		return err
 	}
-	err = s.DB.InTx(ctx, register)
+	err = s.Commit(ctx, register)
 	if errors.Is(err, errRegistrationRace) {
 		// Another registration of the ID committed between the look-up
 		// and the insert: the second try answers it as taken.
-		err = s.DB.InTx(ctx, register)
+		err = s.Commit(ctx, register)
 	}
 	if err != nil {
 		return Registered{}, err
 	}
 	s.noteOTPSent(ch)
-	s.Relay.Kick()
 	return Registered{CitizenID: id, ChallengeID: ch.ID, ExpiresIn: s.cfg.OTPTTL}, nil
 }
 

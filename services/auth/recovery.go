@@ -234,7 +234,7 @@ func (s *Service) resendSignup(ctx context.Context, requestID string, f pageFlow
 	}
 	now := s.Now().UTC()
 	var ch challengeRow
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.Commit(ctx, func(tx *sql.Tx) error {
 		if err := s.checkSMSLimits(ctx, tx, old.PhoneNumber, now); err != nil {
 			return err
 		}
@@ -264,7 +264,6 @@ func (s *Service) resendSignup(ctx context.Context, requestID string, f pageFlow
 		return err
 	}
 	s.noteOTPSent(ch)
-	s.Relay.Kick()
 	f.ChallengeID, f.SentAt, f.ExpiresAt = ch.ID, now, now.Add(s.cfg.OTPTTL)
 	return upsertPageFlow(ctx, s.DB, f)
 }
@@ -317,7 +316,7 @@ func (s *Service) finishReset(ctx context.Context, id, binding, code, password s
 	if err != nil {
 		return err
 	}
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.Commit(ctx, func(tx *sql.Tx) error {
 		ok, err := consumeChallenge(ctx, tx, ch.ID, now)
 		if err != nil {
 			return fmt.Errorf("auth: consume reset challenge: %w", err)
@@ -352,7 +351,6 @@ func (s *Service) finishReset(ctx context.Context, id, binding, code, password s
 		return err
 	}
 	s.noteOTP(otpSuccess)
-	s.Relay.Kick()
 	s.Logger.InfoContext(ctx, "auth: password reset by SMS code; sessions ended", slog.String("citizen_id", c.ID))
 	return nil
 }

@@ -112,7 +112,7 @@ func (s *Service) VerifyUnlock(ctx context.Context, id, code string) error {
 		s.noteFailedAnswer(ch, err == nil && ch.Purpose == purposeUnlock, counted, now)
 		return errUnlockFailed
 	}
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.Commit(ctx, func(tx *sql.Tx) error {
 		ok, err := consumeChallenge(ctx, tx, id, now)
 		if err != nil {
 			return fmt.Errorf("auth: consume unlock challenge: %w", err)
@@ -133,7 +133,6 @@ func (s *Service) VerifyUnlock(ctx context.Context, id, code string) error {
 		return err
 	}
 	s.noteOTP(otpSuccess)
-	s.Relay.Kick()
 	s.Logger.InfoContext(ctx, "auth: account unlocked by SMS code", slog.String("citizen_id", ch.CitizenID))
 	return nil
 }
