@@ -108,11 +108,11 @@ var migrationFile = regexp.MustCompile(`^([0-9]{4,})_([a-z0-9][a-z0-9_]*)(\.post
 const migrationLockKey int64 = 0x74616d6b65656e
 
 // LoadMigrations reads component's migrations from the directory dir of
-// fsys (an embed.FS holding dir/*.sql; "." for the top): files NNNN_name.sql (at least four digits, name in lower case
-// letters, digits and underscores), each optionally paired with
-// NNNN_name.postgres.sql that replaces it on PostgreSQL. Other files and
-// directories are ignored. Versions must run 1, 2, 3, ... without gaps or
-// duplicates.
+// fsys (an embed.FS holding dir/*.sql; "." for the top): files
+// NNNN_name.sql (at least four digits, name in lower case letters, digits
+// and underscores), each optionally paired with NNNN_name.postgres.sql
+// that replaces it on PostgreSQL. Other files and directories are
+// ignored. Versions must run 1, 2, 3, ... without gaps or duplicates.
 func LoadMigrations(component string, fsys fs.FS, dir string) (MigrationSet, error) {
 	if component == "" {
 		return MigrationSet{}, fmt.Errorf("%w: empty component name", ErrBadMigrations)
