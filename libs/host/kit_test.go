@@ -12,6 +12,7 @@ import (
 	"github.com/tamkeen/tamkeen/libs/host"
 	"github.com/tamkeen/tamkeen/libs/natsembed"
 	"github.com/tamkeen/tamkeen/libs/natsembed/natstest"
+	"github.com/tamkeen/tamkeen/libs/store"
 	"github.com/tamkeen/tamkeen/libs/store/storetest"
 )
 
@@ -38,14 +39,7 @@ func TestNewKitAppliesDefaultsOnce(t *testing.T) {
 func TestRunLoopsDeclaresTheStreamAndRelaysTheOutbox(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.SQLite(t)
-	if err := db.Migrate(ctx, events.Migrations); err != nil {
-		t.Fatal(err)
-	}
-	bus, err := events.NewBus(natstest.Connect(t, natstest.Start(t, natsembed.Options{})), events.BusOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, bus := outboxEnv(t)
 	k := host.NewKit("echo", host.Env{DB: db, Bus: bus}, events.RelayOptions{PollInterval: 10 * time.Millisecond})
 	ev, err := k.Events.New("tamkeen.echo.said.v1", &emptypb.Empty{})
 	if err != nil {
@@ -61,17 +55,7 @@ func TestRunLoopsDeclaresTheStreamAndRelaysTheOutbox(t *testing.T) {
 		done <- host.RunLoops(runCtx, k, events.StreamConfig{Name: "ECHO", Subjects: []string{"tamkeen.echo.>"}}, svc)
 	}()
 	<-svc.ran
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, err := k.Relay.Pending(ctx)
-		if err == nil && n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox still holds %d events (%v); want the relay to have published them", n, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitPublished(t, k.Relay, "RunLoops")
 	st, err := bus.JetStream().Stream(ctx, "ECHO")
 	if err != nil {
 		t.Fatalf("stream ECHO: %v; want RunLoops to declare it", err)
@@ -100,14 +84,7 @@ func TestRunLoopsDeclaresTheStreamAndRelaysTheOutbox(t *testing.T) {
 func TestCommitWakesTheRelay(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.SQLite(t)
-	if err := db.Migrate(ctx, events.Migrations); err != nil {
-		t.Fatal(err)
-	}
-	bus, err := events.NewBus(natstest.Connect(t, natstest.Start(t, natsembed.Options{})), events.BusOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, bus := outboxEnv(t)
 	if err := bus.EnsureStream(ctx, events.StreamConfig{Name: "ECHO", Subjects: []string{"tamkeen.echo.>"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,20 +96,6 @@ func TestCommitWakesTheRelay(t *testing.T) {
 		}
 		return events.Enqueue(ctx, tx, "tamkeen.echo.said", ev)
 	}
-	waitPublished := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			n, err := k.Relay.Pending(ctx)
-			if err == nil && n == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: outbox still holds %d events (%v); the relay polls hourly, so only a kick publishes it", what, n, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	// The first event is there before the relay starts: its first pass
 	// publishes it, after which it sleeps for the hour.
 	if err := db.InTx(ctx, enqueue); err != nil {
@@ -142,11 +105,11 @@ func TestCommitWakesTheRelay(t *testing.T) {
 	defer cancel()
 	stopped := make(chan struct{})
 	go func() { _ = k.Relay.Run(runCtx); close(stopped) }()
-	waitPublished("before Commit")
+	waitPublished(t, k.Relay, "before Commit")
 	if err := k.Commit(ctx, enqueue); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	waitPublished("after Commit")
+	waitPublished(t, k.Relay, "after Commit (the relay polls hourly: only a kick publishes it)")
 	cancel() // so that nothing but a kick could publish what follows
 	<-stopped
 
@@ -159,5 +122,36 @@ func TestCommitWakesTheRelay(t *testing.T) {
 	}
 	if n, err := k.Relay.Pending(ctx); err != nil || n != 1 {
 		t.Errorf("after the admin kit's Commit the outbox holds %d (%v); want its event waiting", n, err)
+	}
+}
+
+// outboxEnv is a SQLite database with the outbox's tables and a bus on an
+// embedded NATS server.
+func outboxEnv(t *testing.T) (*store.DB, *events.Bus) {
+	t.Helper()
+	db := storetest.SQLite(t)
+	if err := db.Migrate(context.Background(), events.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	bus, err := events.NewBus(natstest.Connect(t, natstest.Start(t, natsembed.Options{})), events.BusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, bus
+}
+
+// waitPublished waits up to 10 s for relay's outbox to be empty.
+func waitPublished(t *testing.T, relay *events.Relay, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := relay.Pending(context.Background())
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the outbox still holds %d events (%v); want the relay to have published them", what, n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
