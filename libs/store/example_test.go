@@ -10,23 +10,24 @@ import (
 	"github.com/tamkeen/tamkeen/libs/store"
 )
 
-// A service embeds its migrations directory (//go:embed migrations/*.sql,
-// then fs.Sub(files, "migrations")), loads it once and migrates at start-up.
+// A service embeds its migrations directory (//go:embed migrations/*.sql),
+// loads it once with LoadMigrations(component, files, "migrations") and
+// migrates at start-up.
 func Example() {
 	ctx := context.Background()
 	now := func() time.Time { return time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC) } // the service's injected clock
 	migrations := fstest.MapFS{                                                    // stands in for the embedded directory
-		"0001_create_payments.sql": {Data: []byte(`
+		"migrations/0001_create_payments.sql": {Data: []byte(`
 CREATE TABLE payments (
 	id         TEXT PRIMARY KEY,
 	amount     BIGINT NOT NULL,
 	currency   TEXT NOT NULL,
 	created_at TIMESTAMP NOT NULL
 )`)},
-		"0002_add_receipt.sql":          {Data: []byte(`ALTER TABLE payments ADD COLUMN receipt BLOB`)},
-		"0002_add_receipt.postgres.sql": {Data: []byte(`ALTER TABLE payments ADD COLUMN receipt BYTEA`)},
+		"migrations/0002_add_receipt.sql":          {Data: []byte(`ALTER TABLE payments ADD COLUMN receipt BLOB`)},
+		"migrations/0002_add_receipt.postgres.sql": {Data: []byte(`ALTER TABLE payments ADD COLUMN receipt BYTEA`)},
 	}
-	set, err := store.LoadMigrations("payment", migrations, ".")
+	set, err := store.LoadMigrations("payment", migrations, "migrations")
 	if err != nil {
 		fmt.Println(err)
 		return
